@@ -1,0 +1,126 @@
+// JSON-LD @context handling for NGSI-LD (GS CIM 009 §5.5.7, §6.3.5; JSON-LD 1.1 term rules the
+// spec relies on): a Context maps short terms to IRIs for expanding type and attribute names
+// on input and compacting them on output. The NGSI-LD core context is built in (core_context.cc,
+// written from the spec's term list) and always applies last, so its terms cannot be redefined.
+//
+// ContextResolver turns a request's @context (inline object, URL, or array of both; from the
+// body or the Link header) into a Context: URLs are looked up in the registry of hosted
+// contexts (/jsonldContexts), then the preload folder, then a cache of downloaded contexts,
+// and only then fetched with a short timeout. Resolved contexts are cached by their JSON text.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "util/status.h"
+
+namespace cityhub::ngsild {
+
+// The canonical core context URL this hub announces (v1.8), and the default vocabulary that
+// expands terms no context defines.
+inline constexpr std::string_view kCoreContextUrl =
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld";
+inline constexpr std::string_view kDefaultVocab = "https://uri.etsi.org/ngsi-ld/default-context/";
+
+// True for any published core context URL (versioned or not, e.g. ngsi-ld-core-context.jsonld,
+// ngsi-ld-core-context-v1.3.jsonld … -v1.9.jsonld), which all resolve to the built-in one.
+bool IsCoreContextUrl(std::string_view url);
+
+// An immutable, resolved context. Cheap to share between threads.
+class Context {
+ public:
+  // Expands a type or attribute name: a defined term -> its IRI; "prefix:suffix" with a defined
+  // prefix -> prefix IRI + suffix; an absolute IRI ("scheme:…" not a defined prefix) -> itself;
+  // any other term -> @vocab (default: kDefaultVocab) + term.
+  std::string ExpandTerm(std::string_view term) const;
+  // Compacts an IRI: the term mapping to it if any (the shortest, then lexicographically
+  // least, for determinism); else a compact IRI with a defined prefix; else the IRI unchanged.
+  // CompactIri(ExpandTerm(t)) == t for every term t defined in the context.
+  std::string CompactIri(std::string_view iri) const;
+  // Expands a value of a VocabularyProperty (terms that the context defines; else unchanged
+  // if absolute, else @vocab + value).
+  std::string ExpandVocabValue(std::string_view value) const { return ExpandTerm(value); }
+
+  // The @context value to send back to clients for this context (a URL string, or an array of
+  // URLs/objects as the client gave it, core context URL included).
+  const boost::json::value& AsJson() const;
+
+  struct Impl;
+  explicit Context(std::shared_ptr<const Impl> impl);
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+using ContextPtr = std::shared_ptr<const Context>;
+
+// A context document kept by the hub, as listed by GET /jsonldContexts?details=true.
+struct StoredContext {
+  enum class Kind { kHosted, kCached, kImplicitlyCreated };
+  std::string id;          // local identifier (used in /jsonldContexts/{id})
+  std::string url;         // the URL clients use for it
+  Kind kind = Kind::kHosted;
+  std::string document;    // the JSON text of the context document ({"@context": …})
+  int64_t created_at_ms = 0;
+  int64_t last_used_ms = 0;
+  uint64_t number_of_hits = 0;
+};
+
+// Where hosted contexts persist across restarts (the app backs it by store metadata).
+struct ContextPersistence {
+  std::function<Status(const StoredContext&)> save;
+  std::function<Status(std::string_view id)> remove;
+  std::function<Status(const std::function<void(StoredContext)>&)> load_all;
+};
+
+struct ContextResolverOptions {
+  std::string preload_dir;             // folder with index.json mapping URL -> file ("" = none)
+  std::chrono::milliseconds fetch_timeout{2000};  // whole remote fetch (connect + read)
+  size_t max_document_bytes = 1 << 20;
+  std::chrono::seconds cache_ttl{3600};           // downloaded contexts are refreshed after this
+  bool allow_remote_fetch = true;
+  // The base URL under which hosted contexts are served, e.g. "http://127.0.0.1:1026".
+  std::string public_base_url = "http://127.0.0.1:1026";
+};
+
+class ContextResolver {
+ public:
+  ContextResolver(ContextResolverOptions options, ContextPersistence persistence);
+  ~ContextResolver();
+
+  // Loads persisted hosted contexts and the preload folder. Errors name the bad file.
+  Status Init();
+
+  // The built-in core context alone.
+  ContextPtr Core() const;
+  // Resolves an @context value (string, object or array). Returns LdContextNotAvailable when a
+  // URL cannot be had (naming it), InvalidRequest/BadRequestData when the context is malformed.
+  Result<ContextPtr> Resolve(const boost::json::value& context);
+  // Resolves the URL of a Link header's rel="http://www.w3.org/ns/json-ld#context".
+  Result<ContextPtr> ResolveUrl(std::string_view url);
+
+  // /jsonldContexts management (GS CIM 009 §5.13). Add stores a hosted context document
+  // (object with "@context") and returns it with its id and URL; InvalidRequest if malformed.
+  Result<StoredContext> AddHosted(const boost::json::value& document);
+  // Lists stored contexts, optionally filtered by kind.
+  std::vector<StoredContext> List(std::optional<StoredContext::Kind> kind) const;
+  // Returns NotFound if absent.
+  Result<StoredContext> Get(std::string_view id) const;
+  // Deletes a hosted or cached context (reload=true re-fetches a cached one instead).
+  // NotFound if absent; BadRequestData when asked to reload a hosted one.
+  Status Remove(std::string_view id, bool reload);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cityhub::ngsild

@@ -1,0 +1,109 @@
+// Store: the backend-neutral persistence interface (DESIGN §2). A Store owns one isolated
+// TenantStore per tenant; a TenantStore persists entity documents and the indexes that narrow
+// queries (by type, by attribute), plus small metadata records. No NGSI-LD rules live here:
+// a document is an opaque string, types and attribute names are plain strings (expanded IRIs).
+//
+// Durability: Write() returns ok only after the change is synced to the write-ahead log;
+// concurrent Write() calls share syncs (group commit). A Write() is atomic: all its entity
+// puts/deletes and their index changes become visible together or not at all.
+// Thread-safety: every method of Store and TenantStore is safe to call concurrently.
+// Callers serialise read-modify-write cycles on one entity themselves (the broker does).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+namespace cityhub::store {
+
+// What the store keeps of one entity: the id, what it indexes, and the opaque document.
+struct EntityRecord {
+  std::string id;
+  std::vector<std::string> types;        // expanded type IRIs
+  std::vector<std::string> attributes;   // expanded attribute IRIs present on the entity
+  std::string document;                  // the serialized entity (owned by the broker)
+};
+
+// One atomic change. Entities are keyed by id; a put replaces the whole record.
+struct WriteSet {
+  std::vector<EntityRecord> puts;
+  std::vector<std::string> deletes;  // ids; deleting an absent id is not an error
+};
+
+// Which entities a scan visits, always in ascending id order.
+struct ScanOptions {
+  // Visit only entities having at least one of these types (empty = all entities).
+  std::vector<std::string> types;
+  // Visit only ids strictly greater than this (for resuming). Empty = from the start.
+  std::string after_id;
+  // Visit only ids starting with this prefix (empty = any).
+  std::string id_prefix;
+};
+
+// Visitor for scans: return false to stop early.
+using EntityVisitor = std::function<bool(const EntityRecord&)>;
+using IdVisitor = std::function<bool(std::string_view id)>;
+
+class TenantStore {
+ public:
+  virtual ~TenantStore() = default;
+
+  // Reads the record of `id`. Returns NotFound if there is none, Internal on I/O error.
+  virtual Result<EntityRecord> Get(std::string_view id) = 0;
+  // Applies `ws` atomically and durably; maintains the type and attribute indexes.
+  virtual Status Write(const WriteSet& ws) = 0;
+  // Visits matching ids without reading documents (cheap: index keys only).
+  virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
+  // Visits matching records (documents included).
+  virtual Status Scan(const ScanOptions& opts, const EntityVisitor& visit) = 0;
+
+  // Distinct entity types present, ascending.
+  virtual Result<std::vector<std::string>> ListTypes() = 0;
+  // Distinct attribute names present on entities of `type`, ascending.
+  virtual Result<std::vector<std::string>> AttributesOfType(std::string_view type) = 0;
+  // Distinct attribute names present on any entity, ascending.
+  virtual Result<std::vector<std::string>> ListAttributes() = 0;
+  // Distinct types of the entities that have attribute `attr`, ascending.
+  virtual Result<std::vector<std::string>> TypesWithAttribute(std::string_view attr) = 0;
+  // Number of entities of `type` / having `attr`.
+  virtual Result<uint64_t> CountType(std::string_view type) = 0;
+  virtual Result<uint64_t> CountAttribute(std::string_view attr) = 0;
+  // Approximate total number of entities (for metrics), cheap.
+  virtual uint64_t ApproximateEntityCount() = 0;
+
+  // Small durable key/value metadata (e.g. registered @contexts). NotFound if absent.
+  virtual Result<std::string> GetMeta(std::string_view key) = 0;
+  virtual Status PutMeta(std::string_view key, std::string_view value) = 0;
+  virtual Status DeleteMeta(std::string_view key) = 0;
+  // Visits metadata whose key starts with `prefix`, ascending.
+  virtual Status ScanMeta(std::string_view prefix,
+                          const std::function<bool(std::string_view key, std::string_view value)>& visit) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Returns the tenant's store. With `create`, makes it if missing; without, returns NotFound
+  // for an unknown tenant. Tenant names are validated by the caller (see ValidTenantName).
+  // The empty name is the default tenant. The pointer lives as long as the Store.
+  virtual Result<TenantStore*> Tenant(std::string_view name, bool create) = 0;
+  // Names of the existing tenants (the default tenant as "").
+  virtual std::vector<std::string> ListTenants() = 0;
+  // Writes an online, consistent copy of every tenant under `dir` (which must not exist).
+  virtual Status Backup(const std::string& dir) = 0;
+  // Flushes and closes everything; further calls fail. Idempotent.
+  virtual void Close() = 0;
+};
+
+// True if `name` is usable as a tenant name: 1..64 characters of [A-Za-z0-9_-], not starting
+// with '-' — so it can never name a path outside the data dir.
+bool ValidTenantName(std::string_view name);
+
+}  // namespace cityhub::store
