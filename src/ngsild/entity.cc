@@ -1,0 +1,184 @@
+// Entity model basics: attribute type names, instance helpers, the storage serialization and
+// the URI / name checks used wherever input is validated.
+//
+// The storage document is the internal model written as JSON with expanded names:
+//   {"id": …, "type": [IRI…], "scope": …, "createdAt": ms, "modifiedAt": ms,
+//    "attrs": {IRI: [instance…]}}
+// Keeping the stored form expanded makes it independent of any client's @context: every read
+// compacts with the reader's own context.
+#include "ngsild/entity.h"
+
+#include <boost/json.hpp>
+
+namespace cityhub::ngsild {
+namespace json = boost::json;
+
+namespace {
+
+struct AttrTypeInfo {
+  AttrType type;
+  std::string_view name;
+  std::string_view member;
+};
+constexpr AttrTypeInfo kAttrTypes[] = {
+    {AttrType::kProperty, "Property", "value"},
+    {AttrType::kRelationship, "Relationship", "object"},
+    {AttrType::kGeoProperty, "GeoProperty", "value"},
+    {AttrType::kLanguageProperty, "LanguageProperty", "languageMap"},
+    {AttrType::kVocabProperty, "VocabProperty", "vocab"},
+    {AttrType::kJsonProperty, "JsonProperty", "json"},
+    {AttrType::kListProperty, "ListProperty", "valueList"},
+    {AttrType::kListRelationship, "ListRelationship", "objectList"},
+};
+
+constexpr std::string_view kInstanceKeywords[] = {
+    "type",       "value",      "object",    "objectType", "languageMap", "vocab",
+    "json",       "valueList",  "objectList", "observedAt", "unitCode",   "datasetId",
+    "createdAt",  "modifiedAt", "deletedAt", "instanceId", "lang",       "previousValue"};
+
+}  // namespace
+
+std::string_view AttrTypeName(AttrType t) {
+  for (const auto& i : kAttrTypes) {
+    if (i.type == t) return i.name;
+  }
+  return "Property";
+}
+
+std::string_view AttrValueMember(AttrType t) {
+  for (const auto& i : kAttrTypes) {
+    if (i.type == t) return i.member;
+  }
+  return "value";
+}
+
+std::optional<AttrType> ParseAttrTypeName(std::string_view name) {
+  for (const auto& i : kAttrTypes) {
+    if (i.name == name) return i.type;
+  }
+  // v1.8 renamed VocabularyProperty to VocabProperty; accept both spellings on input.
+  if (name == "VocabularyProperty") return AttrType::kVocabProperty;
+  return std::nullopt;
+}
+
+Instance* Entity::FindInstance(const std::string& attr, std::string_view dataset_id) {
+  auto it = attrs.find(attr);
+  if (it == attrs.end()) return nullptr;
+  for (auto& inst : it->second) {
+    if (DatasetIdOf(inst) == dataset_id) return &inst;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Entity::AttributeNames() const {
+  std::vector<std::string> names;
+  names.reserve(attrs.size());
+  for (const auto& [name, _] : attrs) names.push_back(name);
+  return names;
+}
+
+std::string_view DatasetIdOf(const Instance& inst) {
+  auto it = inst.find("datasetId");
+  if (it == inst.end() || !it->value().is_string()) return {};
+  return it->value().get_string();
+}
+
+AttrType AttrTypeOf(const Instance& inst) {
+  auto it = inst.find("type");
+  if (it != inst.end() && it->value().is_string()) {
+    if (auto t = ParseAttrTypeName(it->value().get_string())) return *t;
+  }
+  return AttrType::kProperty;
+}
+
+bool IsInstanceKeyword(std::string_view member) {
+  for (auto k : kInstanceKeywords) {
+    if (k == member) return true;
+  }
+  return false;
+}
+
+std::string SerializeEntity(const Entity& e) {
+  json::object doc;
+  doc.reserve(6);
+  doc["id"] = e.id;
+  json::array types;
+  for (const auto& t : e.types) types.emplace_back(t);
+  doc["type"] = std::move(types);
+  if (!e.scope.is_null()) doc["scope"] = e.scope;
+  doc["createdAt"] = e.created_at;
+  doc["modifiedAt"] = e.modified_at;
+  json::object attrs;
+  attrs.reserve(e.attrs.size());
+  for (const auto& [name, instances] : e.attrs) {
+    json::array arr;
+    arr.reserve(instances.size());
+    for (const auto& inst : instances) arr.emplace_back(inst);
+    attrs[name] = std::move(arr);
+  }
+  doc["attrs"] = std::move(attrs);
+  return json::serialize(doc);
+}
+
+Result<Entity> DeserializeEntity(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Status::Internal("stored entity document is corrupt");
+  json::object& doc = v.get_object();
+  Entity e;
+  const auto* id = doc.if_contains("id");
+  const auto* types = doc.if_contains("type");
+  const auto* attrs = doc.if_contains("attrs");
+  if (!id || !id->is_string() || !types || !types->is_array() || !attrs || !attrs->is_object()) {
+    return Status::Internal("stored entity document lacks id, type or attrs");
+  }
+  e.id = std::string(id->get_string());
+  for (const auto& t : types->get_array()) {
+    if (t.is_string()) e.types.emplace_back(t.get_string());
+  }
+  if (const auto* s = doc.if_contains("scope")) e.scope = *s;
+  if (const auto* c = doc.if_contains("createdAt"); c && c->is_int64()) e.created_at = c->get_int64();
+  if (const auto* m = doc.if_contains("modifiedAt"); m && m->is_int64()) e.modified_at = m->get_int64();
+  for (auto& [name, arr] : attrs->get_object()) {
+    if (!arr.is_array()) continue;
+    Instances instances;
+    instances.reserve(arr.get_array().size());
+    for (auto& inst : arr.get_array()) {
+      if (inst.is_object()) instances.push_back(std::move(inst.get_object()));
+    }
+    e.attrs.emplace(std::string(name), std::move(instances));
+  }
+  return e;
+}
+
+bool IsUri(std::string_view s) {
+  if (s.size() < 3 || s.size() > 2048) return false;
+  size_t colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(s[0])) return false;
+  for (size_t i = 1; i < colon; ++i) {
+    char c = s[i];
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') return false;
+  }
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' || c == '{' ||
+        c == '}' || c == '|' || c == '^' || c == '`') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsValidName(std::string_view s) {
+  if (s.empty() || s.size() > 512) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '=' ||
+        c == ';' || c == '(' || c == ')' || c == '\\') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace cityhub::ngsild

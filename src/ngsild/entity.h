@@ -1,0 +1,79 @@
+// The NGSI-LD entity model as the hub keeps it (GS CIM 009 §4.5, §5.2): an Entity with its
+// id, types, scope, system times and attributes, every name already expanded to its IRI.
+//
+// An attribute instance is a boost::json::object in normalized form whose members are either
+// NGSI-LD keywords (type, value, object, objectType, languageMap, vocab, json, valueList,
+// objectList, observedAt, unitCode, datasetId, createdAt, modifiedAt) or sub-attributes keyed
+// by expanded IRI (an IRI always contains ':', a keyword never does, so they cannot collide).
+// createdAt/modifiedAt are kept as epoch milliseconds (int64) and rendered as DateTime text.
+// Plain values; not thread-safe (each request works on its own copy).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "util/status.h"
+
+namespace cityhub::ngsild {
+
+// The attribute types of GS CIM 009 v1.8 §4.5.
+enum class AttrType {
+  kProperty,
+  kRelationship,
+  kGeoProperty,
+  kLanguageProperty,
+  kVocabProperty,
+  kJsonProperty,
+  kListProperty,
+  kListRelationship,
+};
+
+// "Property", "Relationship", … ; and the member holding each type's value ("value",
+// "object", "value", "languageMap", "vocab", "json", "valueList", "objectList").
+std::string_view AttrTypeName(AttrType t);
+std::string_view AttrValueMember(AttrType t);
+std::optional<AttrType> ParseAttrTypeName(std::string_view name);
+
+using Instance = boost::json::object;
+using Instances = std::vector<Instance>;
+
+struct Entity {
+  std::string id;
+  std::vector<std::string> types;        // expanded IRIs, in input order, no duplicates
+  boost::json::value scope;              // null, or a string / array of strings
+  int64_t created_at = 0;                // epoch ms
+  int64_t modified_at = 0;
+  std::map<std::string, Instances> attrs;  // expanded attribute IRI -> instances
+
+  // Returns the instance of `attr` with `dataset_id` ("" = the default instance), or nullptr.
+  Instance* FindInstance(const std::string& attr, std::string_view dataset_id);
+  // The expanded attribute names present, ascending.
+  std::vector<std::string> AttributeNames() const;
+};
+
+// The instance's datasetId, or "" for the default instance.
+std::string_view DatasetIdOf(const Instance& inst);
+// The attribute type of an instance (instances are validated on the way in, so always known).
+AttrType AttrTypeOf(const Instance& inst);
+// True for the members of an instance that are NGSI-LD keywords, not sub-attributes.
+bool IsInstanceKeyword(std::string_view member);
+
+// Storage form: compact JSON text with expanded names. Parse returns Internal on corruption.
+std::string SerializeEntity(const Entity& e);
+Result<Entity> DeserializeEntity(std::string_view doc);
+
+// Validation helpers shared by parsing and the API.
+// True if `s` is an absolute URI: scheme ":" rest, no whitespace or control characters.
+bool IsUri(std::string_view s);
+// True if `s` may name an entity type or attribute: non-empty, at most 512 bytes, and free of
+// control characters, whitespace and the characters the spec forbids (<>"'=;()\).
+bool IsValidName(std::string_view s);
+
+}  // namespace cityhub::ngsild

@@ -1,0 +1,551 @@
+// Parsing client JSON into the entity model.
+//
+// One recursive descent over the body: every member is either an NGSI-LD keyword, checked for
+// its own rule, or an attribute / sub-attribute name, validated and expanded with the request's
+// @context. Both representations a client may send are accepted (GS CIM 009 §4.5):
+//   normalized  {"type": "Property", "value": 5}
+//   concise     5, or {"value": 5, "observedAt": …}, {"object": "urn:…"}, a bare GeoJSON
+//               geometry, {"languageMap": …}, {"vocab": …}, {"json": …}, …
+// An attribute that is an array of attribute objects is multi-instance (one per datasetId);
+// any other array is a Property value. Errors stop at the first problem and name it with the
+// path to it, so a client can fix its payload without guessing.
+#include "ngsild/parse.h"
+
+#include <cmath>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "util/time.h"
+
+namespace cityhub::ngsild {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kGeometryTypes[] = {"Point",      "MultiPoint",      "LineString",
+                                               "MultiLineString", "Polygon", "MultiPolygon"};
+
+bool IsGeometryType(std::string_view t) {
+  for (auto g : kGeometryTypes) {
+    if (g == t) return true;
+  }
+  return false;
+}
+
+// Shortens client text quoted in an error so a huge value cannot bloat the response.
+std::string Quote(std::string_view s) {
+  constexpr size_t kMax = 80;
+  if (s.size() <= kMax) return fmt::format("'{}'", s);
+  return fmt::format("'{}…'", s.substr(0, kMax));
+}
+
+Status Bad(std::string_view where, std::string_view what) {
+  return Status::BadRequestData(fmt::format("{}: {}", where, what));
+}
+
+bool IsLanguageTag(std::string_view s) {
+  if (s == "@none") return true;
+  if (s.empty() || s.size() > 35) return false;
+  size_t part = 0;
+  for (char c : s) {
+    if (c == '-') {
+      if (part == 0) return false;
+      part = 0;
+      continue;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(c)) || ++part > 8) return false;
+  }
+  return part > 0;
+}
+
+Status CheckPosition(const json::value& p, std::string_view where) {
+  if (!p.is_array() || p.get_array().size() < 2 || p.get_array().size() > 3) {
+    return Bad(where, "a position must be an array of 2 or 3 numbers");
+  }
+  double c[3] = {0, 0, 0};
+  for (size_t i = 0; i < p.get_array().size(); ++i) {
+    const auto& n = p.get_array()[i];
+    if (!n.is_number()) return Bad(where, "a coordinate is not a number");
+    c[i] = n.to_number<double>();
+    if (!std::isfinite(c[i])) return Bad(where, "a coordinate is not finite");
+  }
+  if (c[0] < -180 || c[0] > 180) return Bad(where, fmt::format("longitude {} is outside [-180, 180]", c[0]));
+  if (c[1] < -90 || c[1] > 90) return Bad(where, fmt::format("latitude {} is outside [-90, 90]", c[1]));
+  return Status::Ok();
+}
+
+Status CheckPositions(const json::value& v, size_t min, std::string_view where) {
+  if (!v.is_array() || v.get_array().size() < min) {
+    return Bad(where, fmt::format("expected an array of at least {} positions", min));
+  }
+  for (const auto& p : v.get_array()) CITYHUB_RETURN_IF_ERROR(CheckPosition(p, where));
+  return Status::Ok();
+}
+
+Status CheckRing(const json::value& ring, std::string_view where) {
+  CITYHUB_RETURN_IF_ERROR(CheckPositions(ring, 4, where));
+  const auto& a = ring.get_array();
+  if (a.front() != a.back()) return Bad(where, "a polygon ring is not closed (first position != last)");
+  return Status::Ok();
+}
+
+Status CheckPolygon(const json::value& v, std::string_view where) {
+  if (!v.is_array() || v.get_array().empty()) return Bad(where, "a polygon needs at least one ring");
+  for (const auto& ring : v.get_array()) CITYHUB_RETURN_IF_ERROR(CheckRing(ring, where));
+  return Status::Ok();
+}
+
+Status CheckEach(const json::value& v, std::string_view where,
+                 Status (*check)(const json::value&, std::string_view)) {
+  if (!v.is_array() || v.get_array().empty()) return Bad(where, "expected a non-empty array");
+  for (const auto& item : v.get_array()) CITYHUB_RETURN_IF_ERROR(check(item, where));
+  return Status::Ok();
+}
+
+class Parser {
+ public:
+  Parser(const Context& ctx, int64_t now, const ParseLimits& limits, bool allow_null)
+      : ctx_(ctx), now_(now), limits_(limits), allow_null_(allow_null) {}
+
+  Result<Instances> Attribute(std::string_view name, const json::value& v) {
+    std::string where = fmt::format("attribute {}", Quote(name));
+    if (v.is_array() && LooksMultiInstance(v.get_array())) {
+      const auto& arr = v.get_array();
+      if (arr.size() > limits_.max_instances_per_attribute) {
+        return Bad(where, fmt::format("more than {} instances", limits_.max_instances_per_attribute));
+      }
+      Instances out;
+      std::set<std::string, std::less<>> seen;
+      for (const auto& item : arr) {
+        auto inst = InstanceOf(where, item, 0);
+        if (!inst.ok()) return inst.status();
+        std::string ds(DatasetIdOf(*inst));
+        if (!seen.insert(ds).second) {
+          return Bad(where, ds.empty() ? "more than one instance without datasetId"
+                                       : fmt::format("datasetId {} appears twice", Quote(ds)));
+        }
+        out.push_back(std::move(*inst));
+      }
+      return out;
+    }
+    auto inst = InstanceOf(where, v, 0);
+    if (!inst.ok()) return inst.status();
+    Instances out;
+    out.push_back(std::move(*inst));
+    return out;
+  }
+
+  Result<std::string> Name(std::string_view name, std::string_view kind) {
+    if (!IsValidName(name)) {
+      return Status::BadRequestData(fmt::format(
+          "{} name {} is invalid: names must be 1-512 characters without whitespace, control "
+          "characters or any of <>\"'=;()\\",
+          kind, Quote(name)));
+    }
+    return ctx_.ExpandTerm(name);
+  }
+
+ private:
+  // An array is multi-instance when every element is an object carrying an attribute type or
+  // a value member; otherwise it is the value of a (concise) Property.
+  static bool LooksMultiInstance(const json::array& arr) {
+    if (arr.empty()) return false;
+    for (const auto& item : arr) {
+      if (!item.is_object()) return false;
+      const auto& o = item.get_object();
+      const auto* t = o.if_contains("type");
+      bool typed = t && t->is_string() && ParseAttrTypeName(t->get_string()).has_value();
+      if (!typed && !o.contains("value") && !o.contains("object") && !o.contains("languageMap") &&
+          !o.contains("vocab") && !o.contains("json") && !o.contains("valueList") &&
+          !o.contains("objectList")) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static std::optional<AttrType> InferType(const json::object& o) {
+    if (const auto* v = o.if_contains("value")) {
+      if (v->is_object()) {
+        const auto* gt = v->get_object().if_contains("type");
+        if (gt && gt->is_string() && IsGeometryType(gt->get_string()) &&
+            v->get_object().contains("coordinates")) {
+          return AttrType::kGeoProperty;
+        }
+      }
+      return AttrType::kProperty;
+    }
+    if (o.contains("object")) return AttrType::kRelationship;
+    if (o.contains("languageMap")) return AttrType::kLanguageProperty;
+    if (o.contains("vocab")) return AttrType::kVocabProperty;
+    if (o.contains("json")) return AttrType::kJsonProperty;
+    if (o.contains("valueList")) return AttrType::kListProperty;
+    if (o.contains("objectList")) return AttrType::kListRelationship;
+    return std::nullopt;
+  }
+
+  Instance Stamp(Instance inst) const {
+    inst["createdAt"] = now_;
+    inst["modifiedAt"] = now_;
+    return inst;
+  }
+
+  Result<Instance> InstanceOf(const std::string& where, const json::value& v, size_t depth) {
+    if (v.is_null()) return Bad(where, "null is not a valid attribute value");
+    if (!v.is_object()) {
+      Instance inst;
+      inst["type"] = "Property";
+      inst["value"] = v;
+      return Stamp(std::move(inst));
+    }
+    const json::object& o = v.get_object();
+    AttrType type;
+    const auto* t = o.if_contains("type");
+    if (t) {
+      if (!t->is_string()) return Bad(where, "'type' must be a string");
+      auto parsed = ParseAttrTypeName(t->get_string());
+      if (!parsed) {
+        if (IsGeometryType(t->get_string()) && !o.contains("value")) {
+          CITYHUB_RETURN_IF_ERROR(ValidateGeometry(v, where));
+          Instance inst;
+          inst["type"] = "GeoProperty";
+          inst["value"] = v;
+          return Stamp(std::move(inst));
+        }
+        return Bad(where, fmt::format("type {} is not an NGSI-LD attribute type (Property, "
+                                      "Relationship, GeoProperty, LanguageProperty, "
+                                      "VocabProperty, JsonProperty, ListProperty, ListRelationship)",
+                                      Quote(t->get_string())));
+      }
+      type = *parsed;
+    } else if (auto inferred = InferType(o)) {
+      type = *inferred;
+    } else {
+      Instance inst;  // a concise Property whose value is a JSON object
+      inst["type"] = "Property";
+      inst["value"] = v;
+      return Stamp(std::move(inst));
+    }
+    return Members(where, o, type, depth);
+  }
+
+  Result<Instance> Members(const std::string& where, const json::object& o, AttrType type,
+                           size_t depth) {
+    Instance inst;
+    inst["type"] = AttrTypeName(type);
+    const std::string_view value_member = AttrValueMember(type);
+    bool has_value = false;
+    for (const auto& [key, val] : o) {
+      if (key == "type" || key == "createdAt" || key == "modifiedAt" || key == "deletedAt" ||
+          key == "instanceId" || key == "@context") {
+        continue;  // system-generated or already handled
+      }
+      if (key == value_member) {
+        auto checked = Value(where, type, val);
+        if (!checked.ok()) return checked.status();
+        inst[key] = std::move(*checked);
+        has_value = true;
+      } else if (key == "observedAt") {
+        if (!val.is_string() || !util::ParseDateTime(val.get_string())) {
+          return Bad(where, "'observedAt' must be an ISO 8601 DateTime with a time zone");
+        }
+        inst[key] = val;
+      } else if (key == "unitCode") {
+        if (!val.is_string() || val.get_string().empty()) return Bad(where, "'unitCode' must be a non-empty string");
+        inst[key] = val;
+      } else if (key == "datasetId") {
+        if (!val.is_string() || !IsUri(val.get_string())) return Bad(where, "'datasetId' must be a URI");
+        inst[key] = val;
+      } else if (key == "objectType" &&
+                 (type == AttrType::kRelationship || type == AttrType::kListRelationship)) {
+        auto ot = TypeNames(where, val);
+        if (!ot.ok()) return ot.status();
+        inst[key] = std::move(*ot);
+      } else if (IsInstanceKeyword(key)) {
+        return Bad(where, fmt::format("member '{}' does not belong in a {}", std::string_view(key),
+                                      AttrTypeName(type)));
+      } else {
+        CITYHUB_RETURN_IF_ERROR(SubAttribute(where, key, val, depth, &inst));
+      }
+    }
+    if (!has_value) {
+      return Bad(where, fmt::format("{} has no '{}'", AttrTypeName(type), value_member));
+    }
+    return Stamp(std::move(inst));
+  }
+
+  Status SubAttribute(const std::string& where, std::string_view key, const json::value& val,
+                      size_t depth, Instance* inst) {
+    if (depth + 1 > limits_.max_sub_attribute_depth) {
+      return Bad(where, fmt::format("sub-attributes nested deeper than {}", limits_.max_sub_attribute_depth));
+    }
+    auto name = Name(key, "sub-attribute");
+    if (!name.ok()) return Bad(where, name.status().message());
+    std::string sub_where = fmt::format("{} sub-attribute {}", where, Quote(key));
+    auto sub = InstanceOf(sub_where, val, depth + 1);
+    if (!sub.ok()) return sub.status();
+    (*inst)[*name] = std::move(*sub);
+    return Status::Ok();
+  }
+
+  bool IsNull(const json::value& v) const {
+    return allow_null_ && v.is_string() && v.get_string() == kNullMarker;
+  }
+
+  Result<json::value> Value(const std::string& where, AttrType type, const json::value& v) {
+    if (IsNull(v)) return v;
+    switch (type) {
+      case AttrType::kProperty:
+        if (v.is_null()) return Bad(where, "'value' must not be null");
+        return v;
+      case AttrType::kGeoProperty:
+        CITYHUB_RETURN_IF_ERROR(ValidateGeometry(v, where));
+        return v;
+      case AttrType::kRelationship:
+        return Objects(where, v, /*allow_single=*/true);
+      case AttrType::kListRelationship: {
+        if (!v.is_array()) return Bad(where, "'objectList' must be an array");
+        json::array out;
+        for (const auto& item : v.get_array()) {
+          const json::value* target = &item;
+          if (item.is_object()) {
+            target = item.get_object().if_contains("object");
+            if (!target) return Bad(where, "an 'objectList' item has no 'object'");
+          }
+          if (!target->is_string() || !IsUri(target->get_string())) {
+            return Bad(where, "every 'objectList' item must be a URI");
+          }
+          out.emplace_back(json::object{{"object", *target}});
+        }
+        return json::value(std::move(out));
+      }
+      case AttrType::kLanguageProperty:
+        return LanguageMap(where, v);
+      case AttrType::kVocabProperty:
+        return Vocab(where, v);
+      case AttrType::kJsonProperty:
+        if (v.is_null()) return Bad(where, "'json' must not be null");
+        return v;
+      case AttrType::kListProperty:
+        if (!v.is_array()) return Bad(where, "'valueList' must be an array");
+        return v;
+    }
+    return v;
+  }
+
+  Result<json::value> Objects(const std::string& where, const json::value& v, bool allow_single) {
+    if (v.is_string()) {
+      if (!IsUri(v.get_string())) return Bad(where, fmt::format("'object' {} is not a URI", Quote(v.get_string())));
+      return v;
+    }
+    if (v.is_array() && !v.get_array().empty()) {
+      for (const auto& item : v.get_array()) {
+        if (!item.is_string() || !IsUri(item.get_string())) return Bad(where, "every 'object' must be a URI");
+      }
+      return v;
+    }
+    return Bad(where, "'object' must be a URI or a non-empty array of URIs");
+  }
+
+  Result<json::value> LanguageMap(const std::string& where, const json::value& v) {
+    if (!v.is_object() || v.get_object().empty()) return Bad(where, "'languageMap' must be a non-empty object");
+    for (const auto& [lang, text] : v.get_object()) {
+      if (!IsLanguageTag(lang)) return Bad(where, fmt::format("{} is not a language tag", Quote(lang)));
+      bool ok = text.is_string();
+      if (text.is_array()) {
+        ok = true;
+        for (const auto& s : text.get_array()) ok = ok && s.is_string();
+      }
+      if (!ok) return Bad(where, fmt::format("languageMap entry '{}' must be a string or strings", std::string_view(lang)));
+    }
+    return v;
+  }
+
+  Result<json::value> Vocab(const std::string& where, const json::value& v) {
+    auto expand = [&](const json::value& term) -> Result<json::value> {
+      if (!term.is_string() || !IsValidName(term.get_string())) {
+        return Bad(where, "'vocab' must hold valid terms");
+      }
+      return json::value(ctx_.ExpandVocabValue(term.get_string()));
+    };
+    if (v.is_array() && !v.get_array().empty()) {
+      json::array out;
+      for (const auto& item : v.get_array()) {
+        auto e = expand(item);
+        if (!e.ok()) return e.status();
+        out.push_back(std::move(*e));
+      }
+      return json::value(std::move(out));
+    }
+    return expand(v);
+  }
+
+  Result<json::value> TypeNames(const std::string& where, const json::value& v) {
+    auto one = [&](const json::value& t) -> Result<json::value> {
+      if (!t.is_string()) return Bad(where, "'objectType' must hold type names");
+      auto n = Name(t.get_string(), "type");
+      if (!n.ok()) return Bad(where, n.status().message());
+      return json::value(*n);
+    };
+    if (v.is_array()) {
+      json::array out;
+      for (const auto& t : v.get_array()) {
+        auto e = one(t);
+        if (!e.ok()) return e.status();
+        out.push_back(std::move(*e));
+      }
+      return json::value(std::move(out));
+    }
+    return one(v);
+  }
+
+  const Context& ctx_;
+  int64_t now_;
+  const ParseLimits& limits_;
+  bool allow_null_;
+};
+
+Status ParseTypes(const json::value& v, Parser& parser, std::vector<std::string>* out) {
+  auto add = [&](const json::value& t) -> Status {
+    if (!t.is_string()) return Status::BadRequestData("entity 'type' must be a string or an array of strings");
+    auto name = parser.Name(t.get_string(), "entity type");
+    if (!name.ok()) return name.status();
+    for (const auto& existing : *out) {
+      if (existing == *name) return Status::Ok();
+    }
+    out->push_back(std::move(*name));
+    return Status::Ok();
+  };
+  if (v.is_array()) {
+    if (v.get_array().empty()) return Status::BadRequestData("entity 'type' must not be an empty array");
+    for (const auto& t : v.get_array()) CITYHUB_RETURN_IF_ERROR(add(t));
+    return Status::Ok();
+  }
+  return add(v);
+}
+
+Status ParseScope(const json::value& v) {
+  auto one = [](const json::value& s) {
+    return s.is_string() && s.get_string().size() > 1 && s.get_string()[0] == '/' &&
+           IsValidName(s.get_string());
+  };
+  bool ok = one(v);
+  if (v.is_array() && !v.get_array().empty()) {
+    ok = true;
+    for (const auto& s : v.get_array()) ok = ok && one(s);
+  }
+  if (!ok) return Status::BadRequestData("'scope' must be a scope path like \"/Korea/Gimhae\" or an array of them");
+  return Status::Ok();
+}
+
+// location, observationSpace and operationSpace are GeoProperties by definition (§4.7).
+bool IsGeoOnlyAttribute(std::string_view iri) {
+  return iri == "https://uri.etsi.org/ngsi-ld/location" ||
+         iri == "https://uri.etsi.org/ngsi-ld/observationSpace" ||
+         iri == "https://uri.etsi.org/ngsi-ld/operationSpace";
+}
+
+}  // namespace
+
+bool IsEntityKeyword(std::string_view m) {
+  return m == "id" || m == "@id" || m == "type" || m == "@type" || m == "scope" ||
+         m == "@context" || m == "createdAt" || m == "modifiedAt" || m == "deletedAt";
+}
+
+bool IsNullMarker(const Instance& inst) {
+  for (std::string_view m : {"value", "object", "languageMap", "vocab", "json", "valueList", "objectList"}) {
+    if (const auto* v = inst.if_contains(m)) return v->is_string() && v->get_string() == kNullMarker;
+  }
+  return false;
+}
+
+Status ValidateGeometry(const json::value& g, std::string_view where) {
+  if (!g.is_object()) return Bad(where, "a GeoProperty value must be a GeoJSON geometry object");
+  const auto* t = g.get_object().if_contains("type");
+  const auto* c = g.get_object().if_contains("coordinates");
+  if (!t || !t->is_string() || !IsGeometryType(t->get_string())) {
+    return Bad(where, "geometry 'type' must be one of Point, MultiPoint, LineString, "
+                      "MultiLineString, Polygon, MultiPolygon");
+  }
+  if (!c) return Bad(where, "geometry has no 'coordinates'");
+  std::string_view type = t->get_string();
+  if (type == "Point") return CheckPosition(*c, where);
+  if (type == "MultiPoint") return CheckPositions(*c, 1, where);
+  if (type == "LineString") return CheckPositions(*c, 2, where);
+  if (type == "MultiLineString") {
+    return CheckEach(*c, where, [](const json::value& l, std::string_view w) { return CheckPositions(l, 2, w); });
+  }
+  if (type == "Polygon") return CheckPolygon(*c, where);
+  return CheckEach(*c, where, CheckPolygon);
+}
+
+Result<Instances> ParseAttribute(std::string_view name, const json::value& v, const Context& ctx,
+                                 int64_t now_ms, const ParseLimits& limits, bool allow_null_value) {
+  Parser parser(ctx, now_ms, limits, allow_null_value);
+  return parser.Attribute(name, v);
+}
+
+Result<AttrMap> ParseAttributes(const json::object& body, const Context& ctx, int64_t now_ms,
+                                const ParseLimits& limits, bool allow_null_value) {
+  Parser parser(ctx, now_ms, limits, allow_null_value);
+  AttrMap out;
+  for (const auto& [key, val] : body) {
+    if (IsEntityKeyword(key)) continue;
+    auto name = parser.Name(key, "attribute");
+    if (!name.ok()) return name.status();
+    auto inst = parser.Attribute(key, val);
+    if (!inst.ok()) return inst.status();
+    if (IsGeoOnlyAttribute(*name)) {
+      for (const auto& i : *inst) {
+        if (AttrTypeOf(i) != AttrType::kGeoProperty && !IsNullMarker(i)) {
+          return Status::BadRequestData(fmt::format("attribute {} must be a GeoProperty", Quote(key)));
+        }
+      }
+    }
+    if (!out.emplace(std::move(*name), std::move(*inst)).second) {
+      return Status::BadRequestData(fmt::format("attribute {} is given twice (after @context expansion)", Quote(key)));
+    }
+    if (out.size() > limits.max_attributes) {
+      return Status::BadRequestData(fmt::format("more than {} attributes", limits.max_attributes));
+    }
+  }
+  return out;
+}
+
+Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t now_ms,
+                           const ParseLimits& limits, bool require_id_type) {
+  Parser parser(ctx, now_ms, limits, false);
+  Entity e;
+  e.created_at = e.modified_at = now_ms;
+  const json::value* id = body.if_contains("id");
+  if (!id) id = body.if_contains("@id");
+  if (id) {
+    if (!id->is_string() || !IsUri(id->get_string())) {
+      return Status::BadRequestData(
+          id->is_string() ? fmt::format("entity id {} is not a URI", Quote(id->get_string()))
+                          : std::string("entity id must be a string holding a URI"));
+    }
+    e.id = std::string(id->get_string());
+  } else if (require_id_type) {
+    return Status::BadRequestData("entity has no 'id'");
+  }
+  const json::value* type = body.if_contains("type");
+  if (!type) type = body.if_contains("@type");
+  if (type) {
+    CITYHUB_RETURN_IF_ERROR(ParseTypes(*type, parser, &e.types));
+  } else if (require_id_type) {
+    return Status::BadRequestData("entity has no 'type'");
+  }
+  if (const auto* scope = body.if_contains("scope")) {
+    CITYHUB_RETURN_IF_ERROR(ParseScope(*scope));
+    e.scope = *scope;
+  }
+  auto attrs = ParseAttributes(body, ctx, now_ms, limits, false);
+  if (!attrs.ok()) return attrs.status();
+  e.attrs = std::move(*attrs);
+  return e;
+}
+
+}  // namespace cityhub::ngsild

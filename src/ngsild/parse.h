@@ -1,0 +1,62 @@
+// Parsing client JSON into the entity model (GS CIM 09 §4.5, §5.5): accepts the normalized and
+// the concise representation, validates every member, expands names with the request's
+// Context and stamps system times. Every error names the offending member, e.g.
+// "attribute 'speed': Property has no 'value'". Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "ngsild/context.h"
+#include "ngsild/entity.h"
+#include "util/status.h"
+
+namespace cityhub::ngsild {
+
+// Attributes parsed from a fragment: expanded name -> instances (one per datasetId).
+using AttrMap = std::map<std::string, Instances>;
+
+// Limits on what one entity may hold; exceeding one is a 400 naming the limit.
+struct ParseLimits {
+  size_t max_attributes = 1000;
+  size_t max_instances_per_attribute = 100;
+  size_t max_sub_attribute_depth = 8;
+};
+
+// Parses a whole entity (POST /entities, PUT /entities/{id}, batch items). `require_id_type`
+// is false for PUT, where id and type may be omitted from the body. Sets created/modified to
+// `now_ms` on the entity and every instance. "@context" in `body` is ignored here (the API
+// resolved it already). Returns BadRequestData naming the first invalid member.
+Result<Entity> ParseEntity(const boost::json::object& body, const Context& ctx, int64_t now_ms,
+                           const ParseLimits& limits, bool require_id_type = true);
+
+// Parses an attribute fragment (the body of append/update/merge): every member except id,
+// type, scope and @context is an attribute. With `allow_null_value`, a Property whose value
+// is "urn:ngsi-ld:null" is kept as a deletion marker (merge-patch).
+Result<AttrMap> ParseAttributes(const boost::json::object& body, const Context& ctx,
+                                int64_t now_ms, const ParseLimits& limits,
+                                bool allow_null_value = false);
+
+// Parses one attribute value (normalized or concise; an array means several instances).
+// `name` is the short name as the client wrote it (for error messages).
+Result<Instances> ParseAttribute(std::string_view name, const boost::json::value& v,
+                                 const Context& ctx, int64_t now_ms, const ParseLimits& limits,
+                                 bool allow_null_value = false);
+
+// The marker value that deletes an attribute in merge and partial updates (§4.5.0).
+inline constexpr std::string_view kNullMarker = "urn:ngsi-ld:null";
+// True if the instance is a deletion marker (value/object "urn:ngsi-ld:null").
+bool IsNullMarker(const Instance& inst);
+
+// Validates a GeoJSON geometry (type and coordinates; positions within WGS84 ranges; rings
+// closed). Returns BadRequestData naming `where` and the problem.
+Status ValidateGeometry(const boost::json::value& geometry, std::string_view where);
+
+// Names that are not attributes in an entity body.
+bool IsEntityKeyword(std::string_view member);
+
+}  // namespace cityhub::ngsild

@@ -1,0 +1,149 @@
+// Rendering: the inverse of parse.cc.
+//
+// Normalized output is the stored instance with sub-attribute names and vocabulary terms
+// compacted and system times formatted. Concise output drops what the reader can infer (the
+// attribute type) and renders a bare value where that is unambiguous: scalars for Properties
+// and the bare geometry for GeoProperties; objects and arrays stay wrapped in {"value": …} so
+// that sending the concise form back parses to the same entity. keyValues keeps one value per
+// attribute (an array of values for multi-instance attributes).
+#include "ngsild/render.h"
+
+#include <boost/json.hpp>
+
+#include "util/time.h"
+
+namespace cityhub::ngsild {
+namespace json = boost::json;
+
+namespace {
+
+bool IsSysTime(std::string_view m) { return m == "createdAt" || m == "modifiedAt"; }
+
+json::value CompactVocab(const json::value& v, const Context& ctx) {
+  if (v.is_string()) return json::value(ctx.CompactIri(v.get_string()));
+  if (v.is_array()) {
+    json::array out;
+    for (const auto& item : v.get_array()) {
+      out.push_back(item.is_string() ? json::value(ctx.CompactIri(item.get_string())) : item);
+    }
+    return out;
+  }
+  return v;
+}
+
+// The client-facing value of an instance's value member (vocab and objectList adjusted).
+json::value ValueOf(const Instance& inst, AttrType type, const Context& ctx, bool simplified) {
+  const auto* v = inst.if_contains(AttrValueMember(type));
+  if (!v) return nullptr;
+  if (type == AttrType::kVocabProperty) return CompactVocab(*v, ctx);
+  if (type == AttrType::kListRelationship && simplified && v->is_array()) {
+    json::array ids;
+    for (const auto& item : v->get_array()) {
+      if (const auto* o = item.is_object() ? item.get_object().if_contains("object") : nullptr) ids.push_back(*o);
+    }
+    return ids;
+  }
+  return *v;
+}
+
+json::object Normalized(const Instance& inst, const Context& ctx, const RenderOptions& opts) {
+  json::object out;
+  out.reserve(inst.size());
+  for (const auto& [key, val] : inst) {
+    if (IsSysTime(key)) {
+      if (opts.sys_attrs && val.is_int64()) out[key] = util::FormatDateTime(val.get_int64());
+    } else if (key == "vocab" || key == "objectType") {
+      out[key] = CompactVocab(val, ctx);
+    } else if (IsInstanceKeyword(key)) {
+      out[key] = val;
+    } else if (val.is_object()) {
+      out[ctx.CompactIri(key)] = Normalized(val.get_object(), ctx, opts);
+    }
+  }
+  return out;
+}
+
+json::value Concise(const Instance& inst, const Context& ctx, const RenderOptions& opts,
+                    bool force_object) {
+  AttrType type = AttrTypeOf(inst);
+  std::string_view member = AttrValueMember(type);
+  json::object out;
+  bool extras = false;
+  for (const auto& [key, val] : inst) {
+    if (key == "type") continue;
+    if (IsSysTime(key)) {
+      if (opts.sys_attrs && val.is_int64()) {
+        out[key] = util::FormatDateTime(val.get_int64());
+        extras = true;
+      }
+    } else if (key == member) {
+      out[key] = ValueOf(inst, type, ctx, false);
+    } else if (key == "objectType") {
+      out[key] = CompactVocab(val, ctx);
+      extras = true;
+    } else if (IsInstanceKeyword(key)) {
+      out[key] = val;
+      extras = true;
+    } else if (val.is_object()) {
+      out[ctx.CompactIri(key)] = Concise(val.get_object(), ctx, opts, false);
+      extras = true;
+    }
+  }
+  if (!extras && !force_object) {
+    const json::value& v = out[member];
+    if (type == AttrType::kGeoProperty) return v;
+    if (type == AttrType::kProperty && !v.is_object() && !v.is_array()) return v;
+  }
+  return out;
+}
+
+json::value Simplified(const Instance& inst, const Context& ctx) {
+  return ValueOf(inst, AttrTypeOf(inst), ctx, true);
+}
+
+}  // namespace
+
+json::value RenderAttribute(const Instances& instances, const Context& ctx, const RenderOptions& opts) {
+  auto one = [&](const Instance& inst, bool multi) -> json::value {
+    switch (opts.format) {
+      case Format::kNormalized:
+        return Normalized(inst, ctx, opts);
+      case Format::kConcise:
+        return Concise(inst, ctx, opts, multi);
+      case Format::kKeyValues:
+        return Simplified(inst, ctx);
+    }
+    return nullptr;
+  };
+  if (instances.size() == 1) return one(instances.front(), false);
+  json::array arr;
+  arr.reserve(instances.size());
+  for (const auto& inst : instances) arr.push_back(one(inst, true));
+  return arr;
+}
+
+json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptions& opts) {
+  json::object out;
+  out.reserve(e.attrs.size() + 5);
+  out["id"] = e.id;
+  if (e.types.size() == 1) {
+    out["type"] = ctx.CompactIri(e.types.front());
+  } else {
+    json::array types;
+    for (const auto& t : e.types) types.emplace_back(ctx.CompactIri(t));
+    out["type"] = std::move(types);
+  }
+  if (!e.scope.is_null()) out["scope"] = e.scope;
+  if (opts.sys_attrs) {
+    out["createdAt"] = util::FormatDateTime(e.created_at);
+    out["modifiedAt"] = util::FormatDateTime(e.modified_at);
+  }
+  for (const auto& [name, instances] : e.attrs) {
+    if (opts.attrs && !opts.attrs->count(name)) continue;
+    if (instances.empty()) continue;
+    out[ctx.CompactIri(name)] = RenderAttribute(instances, ctx, opts);
+  }
+  return out;
+}
+
+}  // namespace cityhub::ngsild
