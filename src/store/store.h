@@ -30,7 +30,9 @@ struct EntityRecord {
   std::string document;                  // the serialized entity (owned by the broker)
 };
 
-// One atomic change. Entities are keyed by id; a put replaces the whole record.
+// One atomic change. Entities are keyed by id; a put replaces the whole record. If an id
+// occurs more than once, its last put wins and deletes apply after puts. Type and attribute
+// names must be non-empty and contain no NUL; ids must be non-empty (else BadRequestData).
 struct WriteSet {
   std::vector<EntityRecord> puts;
   std::vector<std::string> deletes;  // ids; deleting an absent id is not an error
