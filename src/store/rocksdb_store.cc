@@ -907,9 +907,10 @@ Result<std::unique_ptr<Store>> RocksStore::Open(const RocksDbOptions& options) {
   std::unique_ptr<RocksStore> store(new RocksStore(options));
   auto opened = store->OpenTenantLocked("");
   if (!opened.ok()) return opened.status();
-  for (const auto& entry : fs::directory_iterator(tenants_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || !ValidTenantName(name)) continue;
+  for (fs::directory_iterator it(tenants_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec) || !ValidTenantName(name)) continue;
     opened = store->OpenTenantLocked(name);
     if (!opened.ok()) return opened.status();
   }
@@ -983,9 +984,15 @@ Status RocksStore::Backup(const std::string& dir) {
 }
 
 void RocksStore::Close() {
-  std::unique_lock lock(mu_);
-  closed_ = true;
-  for (auto& entry : tenants_) entry.second->Close();
+  std::vector<RocksTenantStore*> tenants;
+  {
+    // Tenants close outside the lock: a scan still running may call Tenant() and must get
+    // kUnavailable rather than wait on a lock held by the Close() that waits for that scan.
+    std::unique_lock lock(mu_);
+    closed_ = true;
+    for (const auto& entry : tenants_) tenants.push_back(entry.second.get());
+  }
+  for (auto* tenant : tenants) tenant->Close();
 }
 
 }  // namespace
