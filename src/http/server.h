@@ -3,9 +3,11 @@
 //
 // Threading: `io_threads` threads run the Asio io_context (socket I/O only); handlers run on a
 // separate pool of `worker_threads` threads because they may block on a durable store write —
-// many concurrent writers let the store share one WAL sync (group commit). Run() blocks until
-// Stop() (async-signal-safe to request via RequestStop from a signal watcher) has drained
-// in-flight requests. Thread-safe: Stop() may be called from any thread.
+// many concurrent writers let the store share one WAL sync (group commit). With
+// `worker_threads = 0` handlers run inline on the I/O threads instead (no thread hop; only for
+// handlers that never block). Run() blocks until Stop() has drained in-flight requests.
+// Thread-safe: Stop() may be called from any thread, including a handler; StopOnSignals() lets
+// SIGINT/SIGTERM call it.
 #pragma once
 
 #include <chrono>
@@ -31,7 +33,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 1026;          // 0 picks a free port; see Server::port()
   unsigned io_threads = 0;             // 0 = one per core
-  unsigned worker_threads = 32;        // handler pool size
+  unsigned worker_threads = 32;        // handler pool size; 0 = run handlers on the I/O threads
   ServerLimits limits;
 };
 
@@ -44,16 +46,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Returns an error if the address cannot be bound.
+  // Binds (SO_REUSEADDR) and listens. Returns Ok, or Internal "cannot listen on HOST:PORT: why".
   Status Listen();
   // The bound port (useful with port 0). Valid after Listen() succeeded.
   unsigned short port() const;
-  // Serves until Stop(); then stops accepting, lets in-flight requests finish (at most
-  // `drain_timeout`), closes connections and returns.
+  // Serves until Stop(); then stops accepting, closes idle connections, lets in-flight requests
+  // finish and their responses be written (at most 10 s), closes the rest and returns. Returns at
+  // once if Listen() has not succeeded. Call at most once.
   void Run();
   // Requests a graceful stop. Safe from any thread.
   void Stop();
-  // Runs Stop() when SIGINT or SIGTERM arrives (installs Asio signal handling).
+  // Runs Stop() when SIGINT or SIGTERM arrives (installs Asio signal handling). Call before Run().
   void StopOnSignals();
 
  private:

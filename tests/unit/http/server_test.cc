@@ -1,1 +1,550 @@
+// Server tests: a real Server on 127.0.0.1 (port 0) in a thread, driven over real sockets by a
+// small blocking client, so limits and timeouts are checked the way a peer sees them.
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
 #include <gtest/gtest.h>
+
+namespace cityhub::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct RawResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (HeaderNameEquals(k, name)) return v;
+    }
+    return "";
+  }
+  bool HasHeader(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (HeaderNameEquals(k, name)) return true;
+    }
+    return false;
+  }
+};
+
+// A blocking HTTP/1.1 client over one TCP connection; every read gives up after 5 s.
+class Client {
+ public:
+  explicit Client(unsigned short port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Client() { ::close(fd_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool connected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response (Content-Length framed). Returns nullopt on EOF, reset or timeout.
+  std::optional<RawResponse> Read() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    RawResponse r;
+    std::string head = buf_.substr(0, end + 2);
+    buf_.erase(0, end + 4);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) return std::nullopt;
+    r.status = std::stoi(status_line.substr(9, 3));
+    for (size_t pos = line_end + 2; pos < head.size();) {
+      size_t eol = head.find("\r\n", pos);
+      std::string line = head.substr(pos, eol - pos);
+      size_t colon = line.find(':');
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers.emplace_back(line.substr(0, colon), value);
+      pos = eol + 2;
+    }
+    if (r.status == 100) return r;
+    size_t length = r.HasHeader("Content-Length") ? std::stoul(r.Header("Content-Length")) : 0;
+    while (buf_.size() < length) {
+      if (!Fill()) return std::nullopt;
+    }
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  // True if the server closes the connection (EOF or reset) before anything else arrives.
+  bool WaitForClose() {
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+ private:
+  bool Fill() {
+    char chunk[4096];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+// Runs a Server in a background thread for the lifetime of the object.
+class TestServer {
+ public:
+  TestServer(ServerOptions options, Handler handler) : server_(Prepare(options), std::move(handler)) {
+    Status st = server_.Listen();
+    EXPECT_TRUE(st.ok()) << st.message();
+    thread_ = std::thread([this] { server_.Run(); });
+  }
+  ~TestServer() {
+    server_.Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  unsigned short port() const { return server_.port(); }
+  Server& server() { return server_; }
+  // Stops the server and waits until Run() returned.
+  void StopAndJoin() {
+    server_.Stop();
+    thread_.join();
+  }
+
+ private:
+  static ServerOptions Prepare(ServerOptions o) {
+    o.host = "127.0.0.1";
+    o.port = 0;
+    if (o.io_threads == 0) o.io_threads = 2;
+    return o;
+  }
+  Server server_;
+  std::thread thread_;
+};
+
+Response Text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.Add("Content-Type", "text/plain");
+  r.body = std::move(body);
+  return r;
+}
+
+// Echoes the request as "METHOD path body".
+Response Echo(const Request& req) { return Text(200, req.method + " " + req.path + " " + req.body); }
+
+std::string Get(std::string_view target, std::string_view extra_headers = "") {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra_headers) +
+         "\r\n";
+}
+
+class ServerModeTest : public ::testing::TestWithParam<unsigned> {
+ protected:
+  ServerOptions Options() {
+    ServerOptions o;
+    o.worker_threads = GetParam();
+    return o;
+  }
+};
+
+TEST_P(ServerModeTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  std::atomic<int> calls{0};
+  TestServer server(Options(), [&](const Request& req) {
+    ++calls;
+    return Echo(req);
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.Send(Get("/a/" + std::to_string(i))));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "GET /a/" + std::to_string(i) + " ");
+    EXPECT_EQ(r->Header("Content-Length"), std::to_string(r->body.size()));
+    EXPECT_EQ(r->Header("Content-Type"), "text/plain");
+    EXPECT_FALSE(r->HasHeader("Connection"));
+  }
+  ASSERT_TRUE(c.Send("POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "POST /p hello");
+  EXPECT_EQ(calls.load(), 4);
+}
+
+TEST_P(ServerModeTest, PipelinedRequestsAreAnsweredInOrder) {
+  TestServer server(Options(), Echo);
+  Client c(server.port());
+  ASSERT_TRUE(c.Send(Get("/one") + "POST /two HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc" + Get("/three")));
+  for (std::string expected : {"GET /one ", "POST /two abc", "GET /three "}) {
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, expected);
+  }
+}
+
+TEST_P(ServerModeTest, ChunkedBodyIsAssembled) {
+  TestServer server(Options(), Echo);
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "PUT /c abcde");
+}
+
+INSTANTIATE_TEST_SUITE_P(WorkersAndInline, ServerModeTest, ::testing::Values(4u, 0u),
+                         [](const auto& info) {
+                           return info.param == 0 ? std::string("Inline") : std::string("Pool");
+                         });
+
+TEST(ServerTest, FillsRequestFields) {
+  Request seen;
+  TestServer server({}, [&](const Request& req) {
+    seen = req;
+    return Text(200, "ok");
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("get /p%20q/r?a=1&b=x%20y+z&flag&&c=%3D%26=&a=2 HTTP/1.1\r\n"
+                     "Host: t\r\nX-One: 1\r\nLink: <a>\r\nlink: <b>\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_EQ(seen.target, "/p%20q/r?a=1&b=x%20y+z&flag&&c=%3D%26=&a=2");
+  EXPECT_EQ(seen.path, "/p%20q/r");
+  using Q = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(seen.query, (Q{{"a", "1"}, {"b", "x y z"}, {"flag", ""}, {"c", "=&="}, {"a", "2"}}));
+  ASSERT_NE(seen.Param("b"), nullptr);
+  EXPECT_EQ(*seen.Param("a"), "1");
+  EXPECT_EQ(seen.headers.Get("x-one"), "1");
+  EXPECT_EQ(seen.headers.GetAll("Link"), (std::vector<std::string_view>{"<a>", "<b>"}));
+  ASSERT_EQ(seen.headers.items().size(), 4u);
+  EXPECT_EQ(seen.headers.items()[0].first, "Host");
+  EXPECT_EQ(seen.remote_address.rfind("127.0.0.1:", 0), 0u) << seen.remote_address;
+  EXPECT_GT(seen.remote_address.size(), std::string("127.0.0.1:").size());
+}
+
+TEST(ServerTest, MalformedQueryEscapeIs400WithoutCallingHandler) {
+  std::atomic<int> calls{0};
+  TestServer server({}, [&](const Request& req) {
+    ++calls;
+    return Echo(req);
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Send(Get("/x?a=%zz")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->Header("Content-Type"), "application/json");
+  EXPECT_NE(r->body.find("InvalidRequest"), std::string::npos);
+  EXPECT_NE(r->body.find("\"status\":400"), std::string::npos);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(ServerTest, Http10AndConnectionCloseCloseAfterResponse) {
+  TestServer server({}, Echo);
+  {
+    Client c(server.port());
+    ASSERT_TRUE(c.Send("GET /old HTTP/1.0\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "GET /old ");
+    EXPECT_TRUE(c.WaitForClose());
+  }
+  {
+    Client c(server.port());
+    ASSERT_TRUE(c.Send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->Header("Connection"), "keep-alive");
+    ASSERT_TRUE(c.Send("GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    ASSERT_TRUE(c.Read());
+  }
+  {
+    Client c(server.port());
+    ASSERT_TRUE(c.Send(Get("/bye", "Connection: close\r\n")));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->Header("Connection"), "close");
+    EXPECT_TRUE(c.WaitForClose());
+  }
+}
+
+TEST(ServerTest, ContentLengthOverLimitIs413BeforeBodyIsSent) {
+  std::atomic<int> calls{0};
+  ServerOptions o;
+  o.limits.max_body_bytes = 1000;
+  TestServer server(o, [&](const Request& req) {
+    ++calls;
+    return Echo(req);
+  });
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("POST /big HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->Header("Content-Type"), "application/json");
+  EXPECT_NE(r->body.find("max_body_bytes of 1000"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.WaitForClose());
+  EXPECT_EQ(calls.load(), 0);
+
+  Client ok(server.port());
+  ASSERT_TRUE(ok.Send("POST /fits HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x')));
+  auto fits = ok.Read();
+  ASSERT_TRUE(fits);
+  EXPECT_EQ(fits->status, 200);
+}
+
+TEST(ServerTest, ChunkedBodyOverLimitIs413) {
+  ServerOptions o;
+  o.limits.max_body_bytes = 100;
+  TestServer server(o, Echo);
+  Client c(server.port());
+  std::string chunk = "40\r\n" + std::string(64, 'y') + "\r\n";
+  ASSERT_TRUE(c.Send("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST(ServerTest, HugeHeadersAre431) {
+  ServerOptions o;
+  o.limits.max_header_bytes = 1024;
+  TestServer server(o, Echo);
+  Client c(server.port());
+  c.Send(Get("/h", "X-Big: " + std::string(8000, 'h') + "\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_NE(r->body.find("max_header_bytes of 1024"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST(ServerTest, SlowLorisGets408AfterRequestTimeoutFromFirstByte) {
+  ServerOptions o;
+  o.limits.request_timeout = 300ms;
+  TestServer server(o, Echo);
+  Client c(server.port());
+  auto start = Clock::now();
+  std::string request = Get("/slow", "X-Pad: " + std::string(100, 'p') + "\r\n");
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    for (char ch : request) {
+      if (done || !c.Send(std::string_view(&ch, 1))) return;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  auto r = c.Read();
+  auto elapsed = Clock::now() - start;
+  done = true;
+  trickle.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+  EXPECT_NE(r->body.find("request_timeout of 300 ms"), std::string::npos) << r->body;
+  EXPECT_GE(elapsed, 280ms);
+  EXPECT_LT(elapsed, 1500ms);  // the full trickle would take ~2.6 s: the deadline is not renewed
+}
+
+TEST(ServerTest, IdleKeepAliveConnectionIsClosed) {
+  ServerOptions o;
+  o.limits.idle_timeout = 200ms;
+  TestServer server(o, Echo);
+  Client c(server.port());
+  ASSERT_TRUE(c.Send(Get("/")));
+  ASSERT_TRUE(c.Read());
+  auto start = Clock::now();
+  EXPECT_TRUE(c.WaitForClose());
+  EXPECT_LT(Clock::now() - start, 2s);
+}
+
+TEST(ServerTest, MalformedRequestsAre400AndServerSurvivesGarbage) {
+  TestServer server({}, Echo);
+  for (std::string bad : {std::string("GARBAGE\r\n\r\n"), std::string("GET / HTTP/9.9\r\n\r\n"),
+                          std::string("GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
+                          std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n")}) {
+    Client c(server.port());
+    ASSERT_TRUE(c.Send(bad));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << bad;
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_TRUE(c.WaitForClose()) << bad;
+  }
+  std::string junk;
+  for (int i = 0; i < 4096; ++i) junk.push_back(static_cast<char>((i * 7919) & 0xff));
+  {
+    Client c(server.port());
+    c.Send(junk);
+    c.Read();
+  }
+  Client after(server.port());
+  ASSERT_TRUE(after.Send(Get("/still")));
+  auto r = after.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "GET /still ");
+}
+
+TEST(ServerTest, HandlerExceptionIs500WithoutLeakingItsText) {
+  TestServer server({}, [](const Request&) -> Response { throw std::runtime_error("secret db path"); });
+  Client c(server.port());
+  ASSERT_TRUE(c.Send(Get("/boom")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("https://uri.etsi.org/ngsi-ld/errors/InternalError"), std::string::npos);
+  EXPECT_EQ(r->body.find("secret"), std::string::npos);
+  ASSERT_TRUE(c.Send(Get("/again")));
+  EXPECT_TRUE(c.Read());  // the connection stays usable
+}
+
+TEST(ServerTest, ExpectContinueGetsInterimResponse) {
+  TestServer server({}, Echo);
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  auto interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send("data"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "POST /e data");
+}
+
+TEST(ServerTest, StopLetsInFlightRequestFinishAndClosesIdleConnections) {
+  std::atomic<bool> entered{false};
+  auto server = std::make_unique<TestServer>(ServerOptions{}, [&](const Request& req) {
+    if (req.path == "/slow") {
+      entered = true;
+      std::this_thread::sleep_for(500ms);
+    }
+    return Echo(req);
+  });
+  Client idle(server->port());
+  ASSERT_TRUE(idle.Send(Get("/fast")));
+  ASSERT_TRUE(idle.Read());
+
+  Client busy(server->port());
+  ASSERT_TRUE(busy.Send(Get("/slow")));
+  while (!entered) std::this_thread::sleep_for(1ms);
+  auto start = Clock::now();
+  server->StopAndJoin();
+  auto stop_took = Clock::now() - start;
+
+  auto r = busy.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "GET /slow ");
+  EXPECT_EQ(r->Header("Connection"), "close");
+  EXPECT_GE(stop_took, 300ms);  // Run() waited for the handler
+  EXPECT_LT(stop_took, 5s);
+  EXPECT_TRUE(idle.WaitForClose());
+  Client late(server->port());
+  EXPECT_FALSE(late.connected());
+}
+
+TEST(ServerTest, ConnectionsOverLimitGet503) {
+  ServerOptions o;
+  o.limits.max_connections = 2;
+  TestServer server(o, Echo);
+  Client a(server.port());
+  Client b(server.port());
+  for (Client* c : {&a, &b}) {
+    ASSERT_TRUE(c->Send(Get("/")));
+    auto r = c->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  {
+    Client over(server.port());
+    ASSERT_TRUE(over.connected());
+    over.Send(Get("/"));
+    auto r = over.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_NE(r->body.find("max_connections is 2"), std::string::npos) << r->body;
+    EXPECT_TRUE(over.WaitForClose());
+  }
+  // Existing connections keep working; once one closes, a new one is admitted.
+  ASSERT_TRUE(a.Send(Get("/")));
+  ASSERT_TRUE(a.Read());
+  ASSERT_TRUE(b.Send(Get("/", "Connection: close\r\n")));
+  ASSERT_TRUE(b.Read());
+  ASSERT_TRUE(b.WaitForClose());
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    Client again(server.port());
+    again.Send(Get("/"));
+    auto r = again.Read();
+    status = r ? r->status : 0;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST(ServerTest, ListenReportsBusyPort) {
+  TestServer first({}, Echo);
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = first.port();
+  Server second(o, Echo);
+  Status st = second.Listen();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Status::Code::kInternal);
+  EXPECT_EQ(st.message().rfind("cannot listen on 127.0.0.1:" + std::to_string(first.port()) + ": ", 0),
+            0u)
+      << st.message();
+}
+
+TEST(ServerTest, InvalidHandlerResponseIs500) {
+  TestServer server({}, [](const Request& req) {
+    Response r = Text(200, "x");
+    if (req.path == "/inject") r.headers.Add("X-Evil", "a\r\nSet-Cookie: b");
+    if (req.path == "/status") r.status = 42;
+    return r;
+  });
+  Client c(server.port());
+  for (std::string path : {"/inject", "/status"}) {
+    ASSERT_TRUE(c.Send(Get(path)));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500) << path;
+    EXPECT_FALSE(r->HasHeader("Set-Cookie"));
+  }
+}
+
+}  // namespace
+}  // namespace cityhub::http
