@@ -1,0 +1,70 @@
+// Route registration and the top-level dispatch: routing failures become ProblemDetails, every
+// answered request is counted in the metrics under its route pattern, and a handler that
+// throws (a bug) becomes a 500 without taking the server down.
+#include "api/api.h"
+
+#include <chrono>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "api/metrics.h"
+#include "api/request.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+
+void RegisterEntityRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
+
+void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
+  RegisterEntityRoutes(router, deps);
+  RegisterBatchRoutes(router, deps);
+  RegisterDiscoveryRoutes(router, deps);
+  RegisterContextRoutes(router, deps);
+  RegisterOpsRoutes(router, deps);
+}
+
+http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
+  auto start = std::chrono::steady_clock::now();
+  http::Router::Match m = router.Find(req.method, req.path);
+  http::Response resp;
+  std::string_view route = "unmatched";
+  switch (m.kind) {
+    case http::Router::MatchKind::kFound:
+      route = m.pattern;
+      try {
+        resp = (*m.handler)(req, m.params);
+      } catch (const std::exception& e) {
+        spdlog::error("handler for {} {} failed: {}", req.method, m.pattern, e.what());
+        resp = Problem(Status::Internal("the request could not be processed"));
+      }
+      break;
+    case http::Router::MatchKind::kMethodNotAllowed: {
+      std::string allow = fmt::format("{}", fmt::join(m.allowed, ", "));
+      json::object body = ProblemJson(Status::NotSupported(fmt::format("method {} is not allowed here; allowed: {}", req.method, allow)));
+      body["status"] = 405;
+      resp = PlainJson(405, body);
+      resp.headers.Add("Allow", allow);
+      break;
+    }
+    case http::Router::MatchKind::kBadPath:
+      resp = Problem(Status::InvalidRequest("the request path has an invalid percent-encoding"));
+      break;
+    case http::Router::MatchKind::kPathNotFound:
+      resp = Problem(Status::NotFound(fmt::format("no resource at path '{}'", req.path.substr(0, 200))));
+      break;
+  }
+  if (deps.metrics) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);
+  }
+  return resp;
+}
+
+}  // namespace cityhub::api

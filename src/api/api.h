@@ -1,0 +1,43 @@
+// The NGSI-LD HTTP API (under /ngsi-ld/v1/) plus /health and /metrics: maps HTTP requests to
+// broker calls and broker results to HTTP responses with the spec's status codes and RFC 7807
+// ProblemDetails. One file per resource: entities_api.cc, batch_api.cc, discovery_api.cc,
+// contexts_api.cc, ops_api.cc; shared request handling in request.h.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "broker/entity_service.h"
+#include "http/router.h"
+#include "ngsild/context.h"
+#include "ngsild/parse.h"
+
+namespace cityhub::api {
+
+class Metrics;
+
+struct ApiLimits {
+  size_t max_json_depth = 64;       // nesting of request bodies; deeper is a 400
+  size_t default_page_size = 20;
+  size_t max_page_size = 1000;      // larger `limit` is a 403 TooManyResults
+  size_t max_batch_entities = 1000; // larger batches are a 400
+  ngsild::ParseLimits parse;
+};
+
+// What the handlers need; owned by the app, outliving the router.
+struct ApiDeps {
+  broker::EntityService* entities = nullptr;
+  ngsild::ContextResolver* contexts = nullptr;
+  Metrics* metrics = nullptr;
+  std::atomic<bool>* ready = nullptr;  // false while starting or draining
+  ApiLimits limits;
+};
+
+// Adds every route to `router`.
+void RegisterRoutes(http::Router& router, const ApiDeps& deps);
+
+// The top-level handler: routes `req`, turns routing failures into ProblemDetails (404, 405
+// with Allow, 400 for a bad path) and records metrics. Thread-safe.
+http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req);
+
+}  // namespace cityhub::api

@@ -1,0 +1,154 @@
+// /ngsi-ld/v1/entityOperations/{create,upsert,update,delete,merge} (GS CIM 009 §5.6.7–5.6.10,
+// §5.6.20). The body is an array of entities (of ids for delete). Items that fail to parse are
+// reported in the BatchOperationResult next to those the broker rejects; every valid item is
+// applied in one durable store write.
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "util/time.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+enum class BatchKind { kCreate, kUpsert, kUpdate, kMerge, kDelete };
+
+struct BatchInput {
+  std::string tenant;
+  json::array items;
+  bool ld_json = false;
+};
+
+Result<BatchInput> ReadBatch(const Request& req, const ApiDeps& deps) {
+  BatchInput in;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  in.tenant = std::move(*tenant);
+  auto body = ParseJsonBody(req, deps.limits);
+  if (!body.ok()) return body.status();
+  if (!body->value.is_array()) return Status::BadRequestData("the body of a batch operation must be a JSON array");
+  in.items = std::move(body->value.get_array());
+  in.ld_json = body->ld_json;
+  if (in.items.empty()) return Status::BadRequestData("the batch is empty");
+  if (in.items.size() > deps.limits.max_batch_entities) {
+    return Status::BadRequestData(fmt::format("a batch holds at most {} entities; got {}",
+                                              deps.limits.max_batch_entities, in.items.size()));
+  }
+  return in;
+}
+
+std::string IdOf(const json::value& item) {
+  if (item.is_string()) return std::string(item.get_string());
+  if (item.is_object()) {
+    if (const auto* id = item.get_object().if_contains("id"); id && id->is_string()) return std::string(id->get_string());
+  }
+  return "";
+}
+
+json::object BatchResultJson(const std::vector<std::string>& success, const std::vector<broker::BatchError>& errors) {
+  json::array ok;
+  for (const auto& id : success) ok.emplace_back(id);
+  json::array err;
+  for (const auto& e : errors) err.emplace_back(json::object{{"entityId", e.entity_id}, {"error", ProblemJson(e.status)}});
+  return json::object{{"success", std::move(ok)}, {"errors", std::move(err)}};
+}
+
+Response Respond(BatchKind kind, broker::BatchResult r, std::vector<broker::BatchError> parse_errors) {
+  for (auto& e : parse_errors) r.errors.push_back(std::move(e));
+  if (!r.errors.empty()) return PlainJson(207, BatchResultJson(r.success, r.errors));
+  if (kind == BatchKind::kCreate || (kind == BatchKind::kUpsert && r.created > 0)) {
+    json::array ids;
+    for (const auto& id : r.created_ids) ids.emplace_back(id);
+    return PlainJson(201, ids);
+  }
+  return NoContent();
+}
+
+Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
+  auto in = ReadBatch(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  std::vector<broker::BatchError> parse_errors;
+
+  if (kind == BatchKind::kDelete) {
+    std::vector<std::string> ids;
+    for (const auto& item : in->items) {
+      if (!item.is_string() || !ngsild::IsUri(item.get_string())) {
+        parse_errors.push_back({IdOf(item), Status::BadRequestData("a batch delete item must be an entity id (a URI)")});
+        continue;
+      }
+      ids.emplace_back(item.get_string());
+    }
+    return Respond(kind, deps.entities->BatchDelete(in->tenant, ids), std::move(parse_errors));
+  }
+
+  int64_t now = util::NowMillis();
+  std::vector<ngsild::Entity> entities;
+  entities.reserve(in->items.size());
+  for (const auto& item : in->items) {
+    if (!item.is_object()) {
+      parse_errors.push_back({"", Status::BadRequestData("a batch item must be an entity object")});
+      continue;
+    }
+    auto ctx = ContextOf(req, deps, &item.get_object(), in->ld_json);
+    if (!ctx.ok()) {
+      parse_errors.push_back({IdOf(item), ctx.status()});
+      continue;
+    }
+    auto e = ngsild::ParseEntity(item.get_object(), **ctx, now, deps.limits.parse,
+                                 /*require_id_type=*/kind == BatchKind::kCreate || kind == BatchKind::kUpsert);
+    if (e.ok() && e->id.empty()) e = Status::BadRequestData("entity has no 'id'");
+    if (!e.ok()) {
+      parse_errors.push_back({IdOf(item), e.status()});
+      continue;
+    }
+    if (kind == BatchKind::kMerge) {
+      // Merge accepts the deletion marker; re-parse attributes with it allowed.
+      auto attrs = ngsild::ParseAttributes(item.get_object(), **ctx, now, deps.limits.parse, true);
+      if (!attrs.ok()) {
+        parse_errors.push_back({IdOf(item), attrs.status()});
+        continue;
+      }
+      e->attrs = std::move(*attrs);
+    }
+    entities.push_back(std::move(*e));
+  }
+  broker::BatchResult r;
+  switch (kind) {
+    case BatchKind::kCreate:
+      r = deps.entities->BatchCreate(in->tenant, std::move(entities));
+      break;
+    case BatchKind::kUpsert:
+      r = deps.entities->BatchUpsert(in->tenant, std::move(entities), !HasOption(req, "update"));
+      break;
+    case BatchKind::kUpdate:
+      r = deps.entities->BatchUpdate(in->tenant, std::move(entities), HasOption(req, "noOverwrite"));
+      break;
+    case BatchKind::kMerge:
+      r = deps.entities->BatchMerge(in->tenant, std::move(entities));
+      break;
+    case BatchKind::kDelete:
+      break;
+  }
+  return Respond(kind, std::move(r), std::move(parse_errors));
+}
+
+}  // namespace
+
+void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps) {
+  const std::string base = "/ngsi-ld/v1/entityOperations/";
+  const std::pair<const char*, BatchKind> kinds[] = {{"create", BatchKind::kCreate}, {"upsert", BatchKind::kUpsert},
+                                                     {"update", BatchKind::kUpdate}, {"merge", BatchKind::kMerge},
+                                                     {"delete", BatchKind::kDelete}};
+  for (const auto& [name, kind] : kinds) {
+    BatchKind k = kind;
+    router.Add("POST", base + name, [&deps, k](const Request& r, const PathParams&) { return Batch(r, deps, k); });
+  }
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,370 @@
+// /ngsi-ld/v1/entities: create, retrieve, replace, merge, delete an entity and its attributes,
+// and query entities (GS CIM 009 §5.6, §5.7). Each handler: tenant → body → @context → parse
+// → one EntityService call → status code the spec gives (201/204/207/200, or ProblemDetails).
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "util/time.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kEntitiesPath = "/ngsi-ld/v1/entities";
+
+// Everything a handler with a JSON object body needs, parsed and checked in one go.
+struct ObjectRequest {
+  std::string tenant;
+  json::value body;
+  ngsild::ContextPtr ctx;
+  const json::object& object() const { return body.get_object(); }
+};
+
+Result<ObjectRequest> ReadObject(const Request& req, const ApiDeps& deps, bool allow_merge_patch = false) {
+  ObjectRequest out;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  out.tenant = std::move(*tenant);
+  auto body = ParseJsonBody(req, deps.limits, allow_merge_patch);
+  if (!body.ok()) return body.status();
+  if (!body->value.is_object()) return Status::BadRequestData("the body must be a JSON object");
+  out.body = std::move(body->value);
+  auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
+  if (!ctx.ok()) return ctx.status();
+  out.ctx = std::move(*ctx);
+  return out;
+}
+
+// The path id must be a URI; a body id, when given, must equal it.
+Status CheckIds(const std::string& path_id, const json::object* body) {
+  if (!ngsild::IsUri(path_id)) return Status::BadRequestData(fmt::format("entity id '{}' in the path is not a URI", path_id.substr(0, 100)));
+  if (body) {
+    const json::value* id = body->if_contains("id");
+    if (id && !(id->is_string() && id->get_string() == path_id)) {
+      return Status::BadRequestData("the 'id' in the body differs from the entity id in the path");
+    }
+  }
+  return Status::Ok();
+}
+
+json::object UpdateResultJson(const ngsild::UpdateResult& r, const ngsild::Context& ctx) {
+  json::array updated;
+  for (const auto& name : r.updated) updated.emplace_back(ctx.CompactIri(name));
+  json::array not_updated;
+  for (const auto& [name, reason] : r.not_updated) {
+    not_updated.emplace_back(json::object{{"attributeName", ctx.CompactIri(name)}, {"reason", reason}});
+  }
+  return json::object{{"updated", std::move(updated)}, {"notUpdated", std::move(not_updated)}};
+}
+
+Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& ctx) {
+  if (!r.ok()) return Problem(r.status());
+  if (r->not_updated.empty()) return NoContent();
+  return PlainJson(207, UpdateResultJson(*r, ctx));
+}
+
+Response CreateEntity(const Request& req, const ApiDeps& deps) {
+  auto in = ReadObject(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse);
+  if (!e.ok()) return Problem(e.status());
+  std::string id = e->id;
+  Status st = deps.entities->Create(in->tenant, std::move(*e));
+  if (!st.ok()) return Problem(st);
+  Response r;
+  r.status = 201;
+  r.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, id));
+  if (!in->tenant.empty()) r.headers.Add("NGSILD-Tenant", in->tenant);
+  return r;
+}
+
+Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto media = AcceptOf(req);
+  if (!media.ok()) return Problem(media.status());
+  auto rep = RepresentationOf(req);
+  if (!rep.ok()) return Problem(rep.status());
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return Problem(ctx.status());
+  Status id_ok = CheckIds(id, nullptr);
+  if (!id_ok.ok()) return Problem(id_ok);
+  auto attrs = AttrsParam(req, **ctx);
+  if (!attrs.ok()) return Problem(attrs.status());
+  auto e = deps.entities->Get(*tenant, id);
+  if (!e.ok()) return Problem(e.status());
+  if (const std::string* type = req.Param("type")) {
+    std::string expanded = (*ctx)->ExpandTerm(*type);
+    if (std::find(e->types.begin(), e->types.end(), expanded) == e->types.end()) {
+      return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
+    }
+  }
+  ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
+  return JsonResponse(200, ngsild::RenderEntity(*e, **ctx, opts), *media, **ctx);
+}
+
+Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  Status st = CheckIds(id, nullptr);
+  if (st.ok()) st = deps.entities->Delete(*tenant, id);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto in = ReadObject(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  Status st = CheckIds(id, &in->object());
+  if (!st.ok()) return Problem(st);
+  auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse, false);
+  if (!e.ok()) return Problem(e.status());
+  st = deps.entities->Replace(in->tenant, id, std::move(*e));
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto in = ReadObject(req, deps, /*allow_merge_patch=*/true);
+  if (!in.ok()) return Problem(in.status());
+  Status st = CheckIds(id, &in->object());
+  if (!st.ok()) return Problem(st);
+  int64_t now = util::NowMillis();
+  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse, /*allow_null_value=*/true);
+  if (!attrs.ok()) return Problem(attrs.status());
+  std::vector<std::string> types;
+  if (in->object().contains("type")) {
+    auto typed = ngsild::ParseEntity(json::object{{"id", id}, {"type", in->object().at("type")}}, *in->ctx, now,
+                                     deps.limits.parse);
+    if (!typed.ok()) return Problem(typed.status());
+    types = std::move(typed->types);
+  }
+  st = deps.entities->Merge(in->tenant, id, std::move(*attrs), types, now);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto in = ReadObject(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  Status st = CheckIds(id, &in->object());
+  if (!st.ok()) return Problem(st);
+  int64_t now = util::NowMillis();
+  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse);
+  if (!attrs.ok()) return Problem(attrs.status());
+  auto r = deps.entities->Append(in->tenant, id, std::move(*attrs), HasOption(req, "noOverwrite"), now);
+  return UpdateResponse(r, *in->ctx);
+}
+
+Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  auto in = ReadObject(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  Status st = CheckIds(id, &in->object());
+  if (!st.ok()) return Problem(st);
+  int64_t now = util::NowMillis();
+  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse);
+  if (!attrs.ok()) return Problem(attrs.status());
+  auto r = deps.entities->Update(in->tenant, id, std::move(*attrs), now);
+  return UpdateResponse(r, *in->ctx);
+}
+
+// True when an attribute fragment carries no type and no value member, e.g. {"observedAt": …}.
+bool IsMetadataOnly(const json::object& o) {
+  for (std::string_view m : {"type", "value", "object", "languageMap", "vocab", "json", "valueList", "objectList"}) {
+    if (o.contains(m)) return false;
+  }
+  return true;
+}
+
+// Parses the body of PATCH/PUT /entities/{id}/attrs/{attrId}. A PATCH fragment may update
+// only some members: it is parsed as a Property with a placeholder value that is then removed,
+// so only the members it names are merged.
+Result<ngsild::Instances> ParseFragment(const ObjectRequest& in, const std::string& attr, bool partial,
+                                        const ApiDeps& deps, int64_t now) {
+  json::object body = in.object();
+  body.erase("@context");
+  bool metadata_only = partial && IsMetadataOnly(body);
+  if (metadata_only) {
+    body["type"] = "Property";
+    body["value"] = 0;
+  }
+  auto inst = ngsild::ParseAttribute(attr, body, *in.ctx, now, deps.limits.parse, partial);
+  if (!inst.ok()) return inst.status();
+  if (metadata_only) {
+    for (auto& i : *inst) {
+      i.erase("type");
+      i.erase("value");
+      i.erase("createdAt");
+    }
+  }
+  return inst;
+}
+
+Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& deps, bool partial) {
+  const std::string& id = p.Get("entityId");
+  const std::string& attr_name = p.Get("attrId");
+  auto in = ReadObject(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  Status st = CheckIds(id, nullptr);
+  if (!st.ok()) return Problem(st);
+  if (!ngsild::IsValidName(attr_name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
+  std::string attr = in->ctx->ExpandTerm(attr_name);
+  int64_t now = util::NowMillis();
+  auto inst = ParseFragment(*in, attr_name, partial, deps, now);
+  if (!inst.ok()) return Problem(inst.status());
+  st = partial ? deps.entities->PartialUpdateAttribute(in->tenant, id, attr, std::move(*inst), now)
+               : deps.entities->ReplaceAttribute(in->tenant, id, attr, std::move(*inst), now);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("entityId");
+  const std::string& attr_name = p.Get("attrId");
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return Problem(ctx.status());
+  Status st = CheckIds(id, nullptr);
+  if (!st.ok()) return Problem(st);
+  std::optional<std::string> dataset_id;
+  if (const std::string* ds = req.Param("datasetId")) {
+    if (!ngsild::IsUri(*ds)) return Problem(Status::BadRequestData("parameter 'datasetId' must be a URI"));
+    dataset_id = *ds;
+  }
+  bool delete_all = false;
+  if (const std::string* all = req.Param("deleteAll")) {
+    if (*all != "true" && *all != "false") return Problem(Status::BadRequestData("parameter 'deleteAll' must be true or false"));
+    delete_all = *all == "true";
+  }
+  st = deps.entities->DeleteAttribute(*tenant, id, (*ctx)->ExpandTerm(attr_name), dataset_id, delete_all);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Result<size_t> SizeParam(const Request& req, std::string_view name, size_t fallback) {
+  const std::string* v = req.Param(name);
+  if (!v) return fallback;
+  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return Status::BadRequestData(fmt::format("parameter '{}' must be a non-negative integer", name));
+  }
+  return static_cast<size_t>(std::stoul(*v));
+}
+
+// The URL of this query with another offset (for Link rel="next"/"prev").
+std::string PageLink(const Request& req, size_t offset, size_t limit) {
+  std::string query;
+  std::string_view target = req.target;
+  size_t q = target.find('?');
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view item = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (item.rfind("offset=", 0) == 0 || item.rfind("limit=", 0) == 0 || item.empty()) continue;
+      query.append(item).append("&");
+    }
+  }
+  return fmt::format("<{}?{}limit={}&offset={}>", kEntitiesPath, query, limit, offset);
+}
+
+Response QueryEntities(const Request& req, const ApiDeps& deps) {
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto media = AcceptOf(req);
+  if (!media.ok()) return Problem(media.status());
+  auto rep = RepresentationOf(req);
+  if (!rep.ok()) return Problem(rep.status());
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return Problem(ctx.status());
+  for (std::string_view unsupported : {"q", "georel", "geometry", "coordinates", "scopeQ", "csf"}) {
+    if (req.Param(unsupported)) {
+      return Problem(Status::NotSupported(fmt::format("parameter '{}' is not supported yet", unsupported)));
+    }
+  }
+  broker::EntityQuery q;
+  if (const std::string* ids = req.Param("id")) {
+    auto list = SplitList(*ids, "id");
+    if (!list.ok()) return Problem(list.status());
+    for (const auto& id : *list) {
+      if (!ngsild::IsUri(id)) return Problem(Status::BadRequestData(fmt::format("parameter 'id': '{}' is not a URI", id.substr(0, 100))));
+    }
+    q.ids = std::move(*list);
+  }
+  if (const std::string* types = req.Param("type")) {
+    auto list = SplitList(*types, "type");
+    if (!list.ok()) return Problem(list.status());
+    for (const auto& t : *list) {
+      if (!ngsild::IsValidName(t)) return Problem(Status::BadRequestData(fmt::format("parameter 'type': invalid type name '{}'", t.substr(0, 100))));
+      q.types.push_back((*ctx)->ExpandTerm(t));
+    }
+  }
+  if (const std::string* pattern = req.Param("idPattern")) q.id_pattern = *pattern;
+  auto attrs = AttrsParam(req, **ctx);
+  if (!attrs.ok()) return Problem(attrs.status());
+  if (*attrs) q.attrs.assign((*attrs)->begin(), (*attrs)->end());
+  if (q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty()) {
+    return Problem(Status::BadRequestData("a query needs at least one of the parameters type, id, idPattern or attrs"));
+  }
+  if (const std::string* count = req.Param("count")) {
+    if (*count != "true" && *count != "false") return Problem(Status::BadRequestData("parameter 'count' must be true or false"));
+    q.count = *count == "true";
+  }
+  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
+  if (!limit.ok()) return Problem(limit.status());
+  auto offset = SizeParam(req, "offset", 0);
+  if (!offset.ok()) return Problem(offset.status());
+  if (*limit > deps.limits.max_page_size) {
+    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
+  }
+  if (*limit == 0 && !q.count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
+  q.limit = *limit;
+  q.offset = *offset;
+
+  auto result = deps.entities->Query(*tenant, q);
+  if (!result.ok()) return Problem(result.status());
+  ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
+  json::array out;
+  out.reserve(result->entities.size());
+  for (const auto& e : result->entities) out.emplace_back(ngsild::RenderEntity(e, **ctx, opts));
+  bool full_page = result->entities.size() == q.limit && q.limit > 0;
+  Response r = JsonResponse(200, std::move(out), *media, **ctx);
+  if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
+  bool more = result->total ? q.offset + q.limit < *result->total : full_page;
+  if (more) r.headers.Add("Link", PageLink(req, q.offset + q.limit, q.limit) + "; rel=\"next\"");
+  if (q.offset > 0 && q.limit > 0) {
+    size_t prev = q.offset > q.limit ? q.offset - q.limit : 0;
+    r.headers.Add("Link", PageLink(req, prev, q.limit) + "; rel=\"prev\"");
+  }
+  return r;
+}
+
+}  // namespace
+
+void RegisterEntityRoutes(http::Router& router, const ApiDeps& deps) {
+  const std::string base(kEntitiesPath);
+  router.Add("POST", base, [&deps](const Request& r, const PathParams&) { return CreateEntity(r, deps); });
+  router.Add("GET", base, [&deps](const Request& r, const PathParams&) { return QueryEntities(r, deps); });
+  const std::string one = base + "/{entityId}";
+  router.Add("GET", one, [&deps](const Request& r, const PathParams& p) { return RetrieveEntity(r, p, deps); });
+  router.Add("DELETE", one, [&deps](const Request& r, const PathParams& p) { return DeleteEntity(r, p, deps); });
+  router.Add("PUT", one, [&deps](const Request& r, const PathParams& p) { return ReplaceEntity(r, p, deps); });
+  router.Add("PATCH", one, [&deps](const Request& r, const PathParams& p) { return MergeEntity(r, p, deps); });
+  const std::string attrs = one + "/attrs";
+  router.Add("POST", attrs, [&deps](const Request& r, const PathParams& p) { return AppendAttrs(r, p, deps); });
+  router.Add("PATCH", attrs, [&deps](const Request& r, const PathParams& p) { return UpdateAttrs(r, p, deps); });
+  const std::string attr = attrs + "/{attrId}";
+  router.Add("PATCH", attr, [&deps](const Request& r, const PathParams& p) { return AttributeWrite(r, p, deps, true); });
+  router.Add("PUT", attr, [&deps](const Request& r, const PathParams& p) { return AttributeWrite(r, p, deps, false); });
+  router.Add("DELETE", attr, [&deps](const Request& r, const PathParams& p) { return DeleteAttr(r, p, deps); });
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,79 @@
+// Metrics on prometheus-cpp. Label values are bounded: routes are patterns (never raw paths
+// with ids), methods and statuses are small sets, tenants are limited by their name rules and
+// by what operators create. Latency buckets span 50 µs to 5 s, covering a cached read and a
+// slow fsync alike.
+#include "api/metrics.h"
+
+#include <map>
+#include <mutex>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace cityhub::api {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+}
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter().Name("cityhub_http_requests_total").Help("HTTP requests answered, by route, method and status").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& latency =
+      prometheus::BuildHistogram().Name("cityhub_http_request_duration_seconds").Help("Time to answer a request, by route").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& commits =
+      prometheus::BuildHistogram().Name("cityhub_store_commit_duration_seconds").Help("Durable store write latency").Register(*registry);
+  prometheus::Histogram& commit = commits.Add({}, kLatencyBuckets);
+  prometheus::Family<prometheus::Gauge>& entities =
+      prometheus::BuildGauge().Name("cityhub_entities").Help("Entities stored, per tenant (approximate)").Register(*registry);
+
+  // Family::Add takes a lock and hashes labels; cache the children per label set.
+  std::mutex mu;
+  std::map<std::string, prometheus::Counter*, std::less<>> counter_cache;
+  std::map<std::string, prometheus::Histogram*, std::less<>> latency_cache;
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status, double seconds) {
+  std::string status_text = std::to_string(status);
+  std::string key;
+  key.reserve(route.size() + method.size() + 5);
+  key.append(route).append(" ").append(method).append(" ").append(status_text);
+  prometheus::Counter* counter;
+  prometheus::Histogram* hist;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto c = impl_->counter_cache.find(key);
+    if (c == impl_->counter_cache.end()) {
+      auto& child = impl_->requests.Add({{"route", std::string(route)}, {"method", std::string(method)}, {"status", status_text}});
+      c = impl_->counter_cache.emplace(key, &child).first;
+    }
+    counter = c->second;
+    auto h = impl_->latency_cache.find(route);
+    if (h == impl_->latency_cache.end()) {
+      auto& child = impl_->latency.Add({{"route", std::string(route)}}, kLatencyBuckets);
+      h = impl_->latency_cache.emplace(std::string(route), &child).first;
+    }
+    hist = h->second;
+  }
+  counter->Increment();
+  hist->Observe(seconds);
+}
+
+void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
+
+std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts) {
+  for (const auto& [tenant, count] : entity_counts) {
+    impl_->entities.Add({{"tenant", tenant.empty() ? "default" : tenant}}).Set(static_cast<double>(count));
+  }
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,34 @@
+// Metrics: the Prometheus metrics the hub exports at /metrics — requests by route, method and
+// status, request latency per route, store commit latency and entities per tenant.
+// prometheus-cpp stays inside metrics.cc. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cityhub::api {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Counts one answered request; `route` is the matched pattern (bounded label set).
+  void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
+  // Records one durable store write.
+  void ObserveCommit(double seconds);
+  // The Prometheus text exposition, with the entity counts given (tenant, count).
+  std::string Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cityhub::api

@@ -1,0 +1,42 @@
+// Operations endpoints: /health (liveness and readiness) and /metrics (Prometheus).
+// Readiness is false while the hub starts or drains, so load balancers stop sending traffic
+// before a graceful shutdown finishes.
+#include <boost/json.hpp>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "api/request.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+Response Health(const ApiDeps& deps, bool readiness_only) {
+  bool ready = deps.ready && deps.ready->load();
+  if (readiness_only) return PlainJson(ready ? 200 : 503, json::object{{"status", ready ? "ready" : "not ready"}});
+  return PlainJson(ready ? 200 : 503, json::object{{"status", ready ? "pass" : "fail"}, {"live", true}, {"ready", ready}});
+}
+
+Response MetricsText(const ApiDeps& deps) {
+  Response r;
+  r.headers.Add("Content-Type", "text/plain; version=0.0.4");
+  r.body = deps.metrics->Render(deps.entities->EntityCounts());
+  return r;
+}
+
+}  // namespace
+
+void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps) {
+  router.Add("GET", "/health", [&deps](const Request&, const PathParams&) { return Health(deps, false); });
+  router.Add("GET", "/health/live", [](const Request&, const PathParams&) {
+    return PlainJson(200, json::object{{"status", "live"}});
+  });
+  router.Add("GET", "/health/ready", [&deps](const Request&, const PathParams&) { return Health(deps, true); });
+  router.Add("GET", "/metrics", [&deps](const Request&, const PathParams&) { return MetricsText(deps); });
+}
+
+}  // namespace cityhub::api

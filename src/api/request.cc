@@ -1,0 +1,288 @@
+// Shared request handling. The rules follow GS CIM 009 §6.3 (HTTP binding):
+// - a body is application/json or application/ld+json (merge-patch for PATCH /entities/{id});
+//   with ld+json the @context is in the body and a Link context header is an error; with
+//   plain JSON the @context comes from the Link header and may not be in the body;
+// - responses carry the @context in the body for ld+json, else in a Link header;
+// - errors are ProblemDetails whose `type` is an NGSI-LD error URI.
+#include "api/request.h"
+
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "store/store.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kContextRel = "http://www.w3.org/ns/json-ld#context";
+
+struct ErrorInfo {
+  Status::Code code;
+  int http;
+  std::string_view type;
+  std::string_view title;
+};
+constexpr ErrorInfo kErrors[] = {
+    {Status::Code::kInvalidRequest, 400, "InvalidRequest", "The request is malformed"},
+    {Status::Code::kBadRequestData, 400, "BadRequestData", "The request data is invalid"},
+    {Status::Code::kNotFound, 404, "ResourceNotFound", "The referred resource was not found"},
+    {Status::Code::kAlreadyExists, 409, "AlreadyExists", "The referred element already exists"},
+    {Status::Code::kOperationNotSupported, 422, "OperationNotSupported", "The operation is not supported"},
+    {Status::Code::kTooManyResults, 403, "TooManyResults", "The query yields too many results"},
+    {Status::Code::kTooComplexQuery, 403, "TooComplexQuery", "The query is too complex"},
+    {Status::Code::kLdContextNotAvailable, 503, "LdContextNotAvailable", "The @context cannot be retrieved"},
+    {Status::Code::kUnsupportedMediaType, 415, "InvalidRequest", "Unsupported media type"},
+    {Status::Code::kNotAcceptable, 406, "InvalidRequest", "Not acceptable"},
+    {Status::Code::kPayloadTooLarge, 413, "InvalidRequest", "Payload too large"},
+    {Status::Code::kConflict, 409, "Conflict", "Conflicting concurrent change"},
+    {Status::Code::kUnavailable, 503, "InternalError", "Service unavailable"},
+    {Status::Code::kInternal, 500, "InternalError", "Internal error"},
+};
+
+const ErrorInfo& InfoOf(Status::Code code) {
+  for (const auto& e : kErrors) {
+    if (e.code == code) return e;
+  }
+  return kErrors[std::size(kErrors) - 1];
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The media type of a Content-Type / Accept item without parameters, lower-cased.
+std::string MediaOf(std::string_view v) {
+  v = Trim(v.substr(0, v.find(';')));
+  std::string out(v);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Finds the URL of a Link header with rel = the JSON-LD context relation.
+std::optional<std::string> ContextLink(const http::Request& req) {
+  for (std::string_view header : req.headers.GetAll("Link")) {
+    // A header may hold several comma-separated links; URLs are inside <>.
+    size_t pos = 0;
+    while ((pos = header.find('<', pos)) != std::string_view::npos) {
+      size_t end = header.find('>', pos);
+      if (end == std::string_view::npos) break;
+      std::string_view url = header.substr(pos + 1, end - pos - 1);
+      size_t next = header.find('<', end);
+      std::string_view params = header.substr(end + 1, next == std::string_view::npos ? std::string_view::npos : next - end - 1);
+      if (params.find(kContextRel) != std::string_view::npos) return std::string(Trim(url));
+      pos = end;
+    }
+  }
+  return std::nullopt;
+}
+
+void AddContextTo(json::value& v, const json::value& ctx) {
+  if (v.is_object()) v.get_object()["@context"] = ctx;
+  if (v.is_array()) {
+    for (auto& item : v.get_array()) {
+      if (item.is_object()) item.get_object()["@context"] = ctx;
+    }
+  }
+}
+
+}  // namespace
+
+int HttpStatusOf(Status::Code code) { return InfoOf(code).http; }
+
+json::object ProblemJson(const Status& st) {
+  const ErrorInfo& info = InfoOf(st.code());
+  json::object o;
+  o["type"] = fmt::format("https://uri.etsi.org/ngsi-ld/errors/{}", info.type);
+  o["title"] = info.title;
+  o["status"] = info.http;
+  o["detail"] = st.message();
+  return o;
+}
+
+http::Response Problem(const Status& st) {
+  http::Response r;
+  r.status = InfoOf(st.code()).http;
+  r.headers.Add("Content-Type", "application/json");
+  r.body = json::serialize(ProblemJson(st));
+  return r;
+}
+
+Result<std::string> TenantOf(const http::Request& req) {
+  std::string_view t = req.headers.Get("NGSILD-Tenant");
+  if (t.empty()) return std::string();
+  if (!store::ValidTenantName(t)) {
+    return Status::BadRequestData(
+        "header NGSILD-Tenant: a tenant name is 1-64 characters of letters, digits, '_' and '-', "
+        "not starting with '-'");
+  }
+  return std::string(t);
+}
+
+Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits, bool allow_merge_patch) {
+  std::string media = MediaOf(req.headers.Get("Content-Type"));
+  JsonBody out;
+  if (media == "application/ld+json") {
+    out.ld_json = true;
+  } else if (media != "application/json" && !(allow_merge_patch && media == "application/merge-patch+json")) {
+    return Status(Status::Code::kUnsupportedMediaType,
+                  fmt::format("Content-Type must be application/json or application/ld+json{}; got '{}'",
+                              allow_merge_patch ? " (or application/merge-patch+json)" : "",
+                              media.empty() ? "none" : media.substr(0, 100)));
+  }
+  if (req.body.empty()) return Status::InvalidRequest("the request body is empty");
+  json::parse_options opts;
+  opts.max_depth = limits.max_json_depth;
+  boost::system::error_code ec;
+  json::stream_parser parser({}, opts);
+  parser.write(req.body.data(), req.body.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    if (ec == json::error::too_deep) {
+      return Status::InvalidRequest(fmt::format("the JSON body is nested deeper than {} levels", limits.max_json_depth));
+    }
+    return Status::InvalidRequest(fmt::format("the body is not valid JSON: {}", ec.message()));
+  }
+  out.value = parser.release();
+  return out;
+}
+
+Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& deps,
+                                     const json::object* body_object, bool ld_json) {
+  auto link = ContextLink(req);
+  const json::value* inline_ctx = body_object ? body_object->if_contains("@context") : nullptr;
+  if (ld_json) {
+    if (link) return Status::BadRequestData("a Link @context header is not allowed with Content-Type application/ld+json");
+    if (!inline_ctx) return Status::BadRequestData("Content-Type application/ld+json requires an @context in the body");
+    return deps.contexts->Resolve(*inline_ctx);
+  }
+  if (inline_ctx) {
+    return Status::BadRequestData("an @context in the body requires Content-Type application/ld+json");
+  }
+  if (link) return deps.contexts->ResolveUrl(*link);
+  return deps.contexts->Core();
+}
+
+Result<MediaType> AcceptOf(const http::Request& req) {
+  std::string_view accept = req.headers.Get("Accept");
+  if (accept.empty()) return MediaType::kJson;
+  bool json_ok = false;
+  std::string_view rest = accept;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string item = MediaOf(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (item == "application/ld+json") return MediaType::kLdJson;
+    if (item == "application/geo+json") return MediaType::kGeoJson;
+    if (item == "application/json" || item == "application/*" || item == "*/*") json_ok = true;
+  }
+  if (json_ok) return MediaType::kJson;
+  return Status(Status::Code::kNotAcceptable,
+                "Accept must allow application/json, application/ld+json or application/geo+json");
+}
+
+Result<std::vector<std::string>> SplitList(std::string_view value, std::string_view param) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string_view item = Trim(value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    if (item.empty()) return Status::InvalidRequest(fmt::format("parameter '{}' has an empty list item", param));
+    out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool HasOption(const http::Request& req, std::string_view name) {
+  const std::string* options = req.Param("options");
+  if (!options) return false;
+  auto items = SplitList(*options, "options");
+  return items.ok() && std::find(items->begin(), items->end(), name) != items->end();
+}
+
+Result<Representation> RepresentationOf(const http::Request& req) {
+  Representation r;
+  auto apply_format = [&](std::string_view f) -> bool {
+    if (f == "keyValues" || f == "simplified") {
+      r.format = ngsild::Format::kKeyValues;
+    } else if (f == "concise") {
+      r.format = ngsild::Format::kConcise;
+    } else if (f == "normalized") {
+      r.format = ngsild::Format::kNormalized;
+    } else {
+      return false;
+    }
+    return true;
+  };
+  if (const std::string* options = req.Param("options")) {
+    auto items = SplitList(*options, "options");
+    if (!items.ok()) return items.status();
+    for (const auto& item : *items) {
+      if (item == "sysAttrs") {
+        r.sys_attrs = true;
+      } else if (!apply_format(item) && item != "noOverwrite" && item != "update" && item != "replace") {
+        return Status::InvalidRequest(fmt::format("parameter 'options': unknown value '{}'", item.substr(0, 64)));
+      }
+    }
+  }
+  if (const std::string* format = req.Param("format")) {
+    if (!apply_format(*format)) {
+      return Status::InvalidRequest("parameter 'format' must be normalized, concise or keyValues");
+    }
+  }
+  return r;
+}
+
+Result<std::optional<std::set<std::string>>> AttrsParam(const http::Request& req, const ngsild::Context& ctx) {
+  const std::string* attrs = req.Param("attrs");
+  if (!attrs) return std::optional<std::set<std::string>>();
+  auto items = SplitList(*attrs, "attrs");
+  if (!items.ok()) return items.status();
+  std::set<std::string> out;
+  for (const auto& item : *items) {
+    if (!ngsild::IsValidName(item)) return Status::InvalidRequest(fmt::format("parameter 'attrs': invalid attribute name '{}'", item.substr(0, 64)));
+    out.insert(ctx.ExpandTerm(item));
+  }
+  return std::optional<std::set<std::string>>(std::move(out));
+}
+
+http::Response JsonResponse(int status, json::value body, MediaType media, const ngsild::Context& ctx) {
+  http::Response r;
+  r.status = status;
+  const json::value& ctx_json = ctx.AsJson();
+  if (media == MediaType::kLdJson) {
+    AddContextTo(body, ctx_json);
+    r.headers.Add("Content-Type", "application/ld+json");
+  } else {
+    r.headers.Add("Content-Type", "application/json");
+    std::string_view url = ctx_json.is_string() ? std::string_view(ctx_json.get_string()) : ngsild::kCoreContextUrl;
+    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", url, kContextRel));
+  }
+  r.body = json::serialize(body);
+  return r;
+}
+
+http::Response PlainJson(int status, const json::value& body) {
+  http::Response r;
+  r.status = status;
+  r.headers.Add("Content-Type", "application/json");
+  r.body = json::serialize(body);
+  return r;
+}
+
+http::Response NoContent() {
+  http::Response r;
+  r.status = 204;
+  return r;
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,77 @@
+// Shared request handling for the API handlers: ProblemDetails responses, media types,
+// tenant header, JSON bodies within limits, @context resolution (Link header or body), the
+// `options`/`format` parameters and writing entity JSON back with its @context.
+// Stateless functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "api/api.h"
+#include "http/message.h"
+#include "ngsild/context.h"
+#include "ngsild/render.h"
+#include "util/status.h"
+
+namespace cityhub::api {
+
+// An RFC 7807 ProblemDetails response for `st` (never ok), with the NGSI-LD error type URI
+// and the HTTP status the spec gives for it.
+http::Response Problem(const Status& st);
+// The ProblemDetails JSON object for `st` (for batch results).
+boost::json::object ProblemJson(const Status& st);
+int HttpStatusOf(Status::Code code);
+
+// A request's tenant from the NGSILD-Tenant header ("" = default). Invalid names give
+// BadRequestData.
+Result<std::string> TenantOf(const http::Request& req);
+
+// The request's JSON body. Checks Content-Type (application/json or application/ld+json, plus
+// application/merge-patch+json when `allow_merge_patch`), size, syntax and nesting depth.
+struct JsonBody {
+  boost::json::value value;
+  bool ld_json = false;  // Content-Type was application/ld+json
+};
+Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits,
+                               bool allow_merge_patch = false);
+
+// The @context of a request: from the body's "@context" member for application/ld+json (where
+// it is mandatory), else from the Link header, else the core context. `body_object` may be
+// null (GET, DELETE). Errors: BadRequestData for a missing or forbidden @context,
+// LdContextNotAvailable for a URL that cannot be had.
+Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& deps,
+                                     const boost::json::object* body_object, bool ld_json);
+
+// What the client accepts for entity responses.
+enum class MediaType { kJson, kLdJson, kGeoJson };
+// NotAcceptable if nothing the hub produces is acceptable.
+Result<MediaType> AcceptOf(const http::Request& req);
+
+// The representation asked for by `options` (keyValues, concise, normalized, sysAttrs) and
+// `format`. InvalidRequest for unknown option values.
+struct Representation {
+  ngsild::Format format = ngsild::Format::kNormalized;
+  bool sys_attrs = false;
+};
+Result<Representation> RepresentationOf(const http::Request& req);
+// True if the comma-separated `options` parameter contains `name`.
+bool HasOption(const http::Request& req, std::string_view name);
+
+// Splits a comma-separated parameter; empty items give InvalidRequest naming `param`.
+Result<std::vector<std::string>> SplitList(std::string_view value, std::string_view param);
+// Expanded names of the `attrs` parameter, or nullopt if absent.
+Result<std::optional<std::set<std::string>>> AttrsParam(const http::Request& req, const ngsild::Context& ctx);
+
+// A 200 response holding `body` as JSON; for application/ld+json the @context is added to the
+// object (or to each object of an array), otherwise it is sent in a Link header.
+http::Response JsonResponse(int status, boost::json::value body, MediaType media, const ngsild::Context& ctx);
+// A response without @context handling (ProblemDetails-free plain JSON).
+http::Response PlainJson(int status, const boost::json::value& body);
+http::Response NoContent();
+
+}  // namespace cityhub::api

@@ -1,0 +1,511 @@
+// EntityService implementation.
+//
+// Concurrency: a read-modify-write on an entity holds that entity's stripe lock (one of
+// kStripes mutexes chosen by hashing tenant and id) from the load to the durable store write.
+// Different entities usually hash to different stripes, so their writes reach the store
+// together and share a WAL sync (group commit). A batch locks the stripes of all its entities
+// in ascending stripe order; single-entity operations hold one stripe; hence no deadlock.
+//
+// Batches validate and apply every item against the current state (and against earlier items
+// of the same batch touching the same id), then write every successful item in ONE store
+// write: a batch costs one sync, and a crash leaves either all of its successes or none.
+#include "broker/entity_service.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include "ngsild/update.h"
+
+namespace cityhub::broker {
+
+using ngsild::Entity;
+
+class EntityService::StripeGuard {
+ public:
+  StripeGuard(EntityService& s, std::vector<size_t> stripes) : s_(s), stripes_(std::move(stripes)) {
+    std::sort(stripes_.begin(), stripes_.end());
+    stripes_.erase(std::unique(stripes_.begin(), stripes_.end()), stripes_.end());
+    for (size_t i : stripes_) s_.stripes_[i].lock();
+  }
+  ~StripeGuard() {
+    for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) s_.stripes_[*it].unlock();
+  }
+  StripeGuard(const StripeGuard&) = delete;
+  StripeGuard& operator=(const StripeGuard&) = delete;
+
+ private:
+  EntityService& s_;
+  std::vector<size_t> stripes_;
+};
+
+EntityService::EntityService(store::Store& store, EntityServiceLimits limits)
+    : store_(store), limits_(limits) {}
+
+size_t EntityService::StripeOf(std::string_view tenant, std::string_view id) const {
+  size_t h = std::hash<std::string_view>{}(id) ^ (std::hash<std::string_view>{}(tenant) * 31);
+  return h % kStripes;
+}
+
+Result<store::TenantStore*> EntityService::OpenTenant(std::string_view tenant, bool create) {
+  if (!tenant.empty() && !store::ValidTenantName(tenant)) {
+    return Status::BadRequestData(
+        "tenant name must be 1-64 characters of letters, digits, '_' and '-', not starting with '-'");
+  }
+  auto ts = store_.Tenant(tenant, create);
+  if (!ts.ok() && ts.status().IsNotFound()) {
+    return Status::NotFound(fmt::format("tenant '{}' does not exist", tenant));
+  }
+  return ts;
+}
+
+Result<Entity> EntityService::Load(store::TenantStore& ts, std::string_view id) {
+  auto rec = ts.Get(id);
+  if (!rec.ok()) {
+    if (rec.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+    return rec.status();
+  }
+  return ngsild::DeserializeEntity(rec->document);
+}
+
+store::EntityRecord EntityService::ToRecord(const Entity& e) {
+  return store::EntityRecord{e.id, e.types, e.AttributeNames(), ngsild::SerializeEntity(e)};
+}
+
+Status EntityService::Create(std::string_view tenant, Entity e) {
+  auto ts = OpenTenant(tenant, true);
+  if (!ts.ok()) return ts.status();
+  StripeGuard lock(*this, {StripeOf(tenant, e.id)});
+  auto existing = (*ts)->Get(e.id);
+  if (existing.ok()) return Status::AlreadyExists(fmt::format("entity '{}' already exists", e.id));
+  if (!existing.status().IsNotFound()) return existing.status();
+  store::WriteSet ws;
+  ws.puts.push_back(ToRecord(e));
+  return (*ts)->Write(ws);
+}
+
+Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  return Load(**ts, id);
+}
+
+Status EntityService::Delete(std::string_view tenant, std::string_view id) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  StripeGuard lock(*this, {StripeOf(tenant, id)});
+  auto existing = (*ts)->Get(id);
+  if (!existing.ok()) {
+    return existing.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' does not exist", id))
+                                          : existing.status();
+  }
+  store::WriteSet ws;
+  ws.deletes.emplace_back(id);
+  return (*ts)->Write(ws);
+}
+
+template <typename Fn>
+Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& change) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  StripeGuard lock(*this, {StripeOf(tenant, id)});
+  auto e = Load(**ts, id);
+  if (!e.ok()) return e.status();
+  bool write = true;
+  CITYHUB_RETURN_IF_ERROR(change(*e, write));
+  if (!write) return Status::Ok();
+  store::WriteSet ws;
+  ws.puts.push_back(ToRecord(*e));
+  return (*ts)->Write(ws);
+}
+
+Status EntityService::Replace(std::string_view tenant, std::string_view id, Entity e) {
+  return Modify(tenant, id, [&](Entity& current, bool&) {
+    e.id = current.id;
+    e.created_at = current.created_at;
+    if (e.types.empty()) e.types = current.types;
+    current = std::move(e);
+    return Status::Ok();
+  });
+}
+
+Status EntityService::Merge(std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+                            const std::vector<std::string>& types, int64_t now_ms) {
+  return Modify(tenant, id, [&](Entity& current, bool&) {
+    for (const auto& t : types) {
+      if (std::find(current.types.begin(), current.types.end(), t) == current.types.end()) {
+        current.types.push_back(t);
+      }
+    }
+    ngsild::MergeAttributes(current, std::move(attrs), now_ms);
+    return Status::Ok();
+  });
+}
+
+Result<ngsild::UpdateResult> EntityService::Append(std::string_view tenant, std::string_view id,
+                                                   ngsild::AttrMap attrs, bool no_overwrite,
+                                                   int64_t now_ms) {
+  ngsild::UpdateResult result;
+  Status st = Modify(tenant, id, [&](Entity& current, bool& write) {
+    result = ngsild::AppendAttributes(current, std::move(attrs), no_overwrite, now_ms);
+    write = result.changed();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<ngsild::UpdateResult> EntityService::Update(std::string_view tenant, std::string_view id,
+                                                   ngsild::AttrMap attrs, int64_t now_ms) {
+  ngsild::UpdateResult result;
+  Status st = Modify(tenant, id, [&](Entity& current, bool& write) {
+    result = ngsild::UpdateAttributes(current, std::move(attrs), now_ms);
+    write = result.changed();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Status EntityService::PartialUpdateAttribute(std::string_view tenant, std::string_view id,
+                                             const std::string& attr, ngsild::Instances fragment,
+                                             int64_t now_ms) {
+  return Modify(tenant, id, [&](Entity& current, bool&) {
+    if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
+    return ngsild::PartialUpdateAttribute(current, attr, std::move(fragment), now_ms);
+  });
+}
+
+Status EntityService::ReplaceAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                                       ngsild::Instances instances, int64_t now_ms) {
+  return Modify(tenant, id, [&](Entity& current, bool&) {
+    if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
+    return ngsild::ReplaceAttribute(current, attr, std::move(instances), now_ms);
+  });
+}
+
+Status EntityService::DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                                      const std::optional<std::string>& dataset_id, bool delete_all) {
+  return Modify(tenant, id, [&](Entity& current, bool&) {
+    if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
+    return ngsild::DeleteAttribute(current, attr, dataset_id, delete_all);
+  });
+}
+
+template <typename Apply>
+BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>& items,
+                                    bool create_tenant, Apply&& apply) {
+  BatchResult result;
+  auto ts = OpenTenant(tenant, create_tenant);
+  if (!ts.ok()) {
+    for (const auto& item : items) result.errors.push_back({item.id, ts.status()});
+    return result;
+  }
+  std::vector<size_t> stripes;
+  stripes.reserve(items.size());
+  for (const auto& item : items) stripes.push_back(StripeOf(tenant, item.id));
+  StripeGuard lock(*this, std::move(stripes));
+
+  // The state each touched id will have after the batch (nullopt = absent).
+  std::map<std::string, std::optional<Entity>, std::less<>> state;
+  std::vector<std::string> success;
+  for (auto& item : items) {
+    auto it = state.find(item.id);
+    if (it == state.end()) {
+      auto loaded = Load(**ts, item.id);
+      if (!loaded.ok() && !loaded.status().IsNotFound()) {
+        result.errors.push_back({item.id, loaded.status()});
+        continue;
+      }
+      std::optional<Entity> current;
+      if (loaded.ok()) current = std::move(*loaded);
+      it = state.emplace(item.id, std::move(current)).first;
+    }
+    std::optional<Entity> next = it->second;
+    bool created = false;
+    Status st = apply(next, item, created);
+    if (!st.ok()) {
+      result.errors.push_back({item.id, st});
+      continue;
+    }
+    it->second = std::move(next);
+    success.push_back(item.id);
+    if (created) {
+      ++result.created;
+      result.created_ids.push_back(item.id);
+    }
+  }
+  store::WriteSet ws;
+  for (auto& [id, e] : state) {
+    if (e) ws.puts.push_back(ToRecord(*e));
+  }
+  if (!ws.puts.empty()) {
+    Status st = (*ts)->Write(ws);
+    if (!st.ok()) {
+      for (auto& id : success) result.errors.push_back({id, st});
+      result.created = 0;
+      result.created_ids.clear();
+      return result;
+    }
+  }
+  result.success = std::move(success);
+  return result;
+}
+
+BatchResult EntityService::BatchCreate(std::string_view tenant, std::vector<Entity> entities) {
+  return RunBatch(tenant, entities, true, [](std::optional<Entity>& current, Entity& item, bool& created) {
+    if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
+    current = std::move(item);
+    created = true;
+    return Status::Ok();
+  });
+}
+
+BatchResult EntityService::BatchUpsert(std::string_view tenant, std::vector<Entity> entities, bool replace) {
+  return RunBatch(tenant, entities, true, [replace](std::optional<Entity>& current, Entity& item, bool& created) {
+    if (!current) {
+      current = std::move(item);
+      created = true;
+    } else if (replace) {
+      item.created_at = current->created_at;
+      current = std::move(item);
+    } else {
+      for (const auto& t : item.types) {
+        if (std::find(current->types.begin(), current->types.end(), t) == current->types.end()) {
+          current->types.push_back(t);
+        }
+      }
+      ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
+      current->modified_at = item.modified_at;
+    }
+    return Status::Ok();
+  });
+}
+
+BatchResult EntityService::BatchUpdate(std::string_view tenant, std::vector<Entity> entities, bool no_overwrite) {
+  return RunBatch(tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
+    if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
+    ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
+    return Status::Ok();
+  });
+}
+
+BatchResult EntityService::BatchMerge(std::string_view tenant, std::vector<Entity> entities) {
+  return RunBatch(tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
+    if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
+    for (const auto& t : item.types) {
+      if (std::find(current->types.begin(), current->types.end(), t) == current->types.end()) {
+        current->types.push_back(t);
+      }
+    }
+    ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
+    return Status::Ok();
+  });
+}
+
+BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vector<std::string>& ids) {
+  BatchResult result;
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) {
+    for (const auto& id : ids) result.errors.push_back({id, ts.status()});
+    return result;
+  }
+  std::vector<size_t> stripes;
+  for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
+  StripeGuard lock(*this, std::move(stripes));
+  store::WriteSet ws;
+  std::set<std::string, std::less<>> deleted;
+  std::vector<std::string> success;
+  for (const auto& id : ids) {
+    auto rec = (*ts)->Get(id);
+    if (!rec.ok() || deleted.count(id)) {
+      Status st = rec.ok() || rec.status().IsNotFound()
+                      ? Status::NotFound(fmt::format("entity '{}' does not exist", id))
+                      : rec.status();
+      result.errors.push_back({id, st});
+      continue;
+    }
+    deleted.insert(id);
+    ws.deletes.push_back(id);
+    success.push_back(id);
+  }
+  if (!ws.deletes.empty()) {
+    Status st = (*ts)->Write(ws);
+    if (!st.ok()) {
+      for (auto& id : success) result.errors.push_back({id, st});
+      return result;
+    }
+  }
+  result.success = std::move(success);
+  return result;
+}
+
+Result<QueryResult> EntityService::Query(std::string_view tenant, const EntityQuery& q) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  std::unique_ptr<re2::RE2> pattern;
+  if (!q.id_pattern.empty()) {
+    if (q.id_pattern.size() > limits_.max_id_pattern_bytes) {
+      return Status::InvalidRequest(fmt::format("idPattern is longer than {} bytes", limits_.max_id_pattern_bytes));
+    }
+    re2::RE2::Options opts;
+    opts.set_max_mem(limits_.max_regex_memory_bytes);
+    opts.set_log_errors(false);
+    pattern = std::make_unique<re2::RE2>(q.id_pattern, opts);
+    if (!pattern->ok()) {
+      return Status::InvalidRequest(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
+    }
+  }
+  auto matches = [&](const store::EntityRecord& rec) {
+    if (pattern && !re2::RE2::PartialMatch(rec.id, *pattern)) return false;
+    if (!q.types.empty()) {
+      bool any = std::any_of(rec.types.begin(), rec.types.end(), [&](const std::string& t) {
+        return std::find(q.types.begin(), q.types.end(), t) != q.types.end();
+      });
+      if (!any) return false;
+    }
+    if (!q.attrs.empty()) {
+      bool any = std::any_of(rec.attributes.begin(), rec.attributes.end(), [&](const std::string& a) {
+        return std::find(q.attrs.begin(), q.attrs.end(), a) != q.attrs.end();
+      });
+      if (!any) return false;
+    }
+    return true;
+  };
+
+  QueryResult out;
+  uint64_t seen = 0;
+  Status failure;
+  auto visit = [&](const store::EntityRecord& rec) {
+    if (!matches(rec)) return true;
+    if (seen >= q.offset && out.entities.size() < q.limit) {
+      auto e = ngsild::DeserializeEntity(rec.document);
+      if (!e.ok()) {
+        failure = e.status();
+        return false;
+      }
+      out.entities.push_back(std::move(*e));
+    }
+    ++seen;
+    return q.count || out.entities.size() < q.limit;
+  };
+
+  if (!q.ids.empty()) {
+    std::vector<std::string> ids = q.ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const auto& id : ids) {
+      auto rec = (*ts)->Get(id);
+      if (!rec.ok()) {
+        if (rec.status().IsNotFound()) continue;
+        return rec.status();
+      }
+      if (!visit(*rec)) break;
+    }
+  } else {
+    store::ScanOptions scan;
+    scan.types = q.types;
+    CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, visit));
+  }
+  if (!failure.ok()) return failure;
+  if (q.count) out.total = seen;
+  return out;
+}
+
+Result<std::vector<std::string>> EntityService::Types(std::string_view tenant) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->ListTypes();
+}
+
+Result<std::vector<std::string>> EntityService::AttributesOfType(std::string_view tenant, const std::string& type) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->AttributesOfType(type);
+}
+
+Result<EntityService::TypeInfo> EntityService::TypeDetails(std::string_view tenant, const std::string& type) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  TypeInfo info;
+  info.type = type;
+  std::map<std::string, std::set<std::string>> attr_types;
+  store::ScanOptions scan;
+  scan.types = {type};
+  Status failure;
+  CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, [&](const store::EntityRecord& rec) {
+    auto e = ngsild::DeserializeEntity(rec.document);
+    if (!e.ok()) {
+      failure = e.status();
+      return false;
+    }
+    ++info.entity_count;
+    for (const auto& [name, instances] : e->attrs) {
+      for (const auto& inst : instances) attr_types[name].insert(std::string(ngsild::AttrTypeName(ngsild::AttrTypeOf(inst))));
+    }
+    return true;
+  }));
+  if (!failure.ok()) return failure;
+  if (info.entity_count == 0) return Status::NotFound(fmt::format("no entity has type '{}'", type));
+  for (auto& [name, types] : attr_types) info.attributes.emplace_back(name, std::vector<std::string>(types.begin(), types.end()));
+  return info;
+}
+
+Result<std::vector<std::string>> EntityService::Attributes(std::string_view tenant) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->ListAttributes();
+}
+
+Result<std::vector<std::string>> EntityService::TypesWithAttribute(std::string_view tenant, const std::string& attr) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->TypesWithAttribute(attr);
+}
+
+Result<EntityService::AttributeInfo> EntityService::AttributeDetails(std::string_view tenant, const std::string& attr) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  AttributeInfo info;
+  info.name = attr;
+  auto count = (*ts)->CountAttribute(attr);
+  if (!count.ok()) return count.status();
+  if (*count == 0) return Status::NotFound(fmt::format("no entity has attribute '{}'", attr));
+  info.count = *count;
+  auto types = (*ts)->TypesWithAttribute(attr);
+  if (!types.ok()) return types.status();
+  info.types = std::move(*types);
+  // Attribute types come from the documents; sample the entities having the attribute.
+  std::set<std::string> attr_types;
+  store::ScanOptions scan;
+  scan.types = info.types;
+  Status failure;
+  CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, [&](const store::EntityRecord& rec) {
+    if (std::find(rec.attributes.begin(), rec.attributes.end(), attr) == rec.attributes.end()) return true;
+    auto e = ngsild::DeserializeEntity(rec.document);
+    if (!e.ok()) {
+      failure = e.status();
+      return false;
+    }
+    for (const auto& inst : e->attrs[attr]) attr_types.insert(std::string(ngsild::AttrTypeName(ngsild::AttrTypeOf(inst))));
+    return true;
+  }));
+  if (!failure.ok()) return failure;
+  info.attr_types.assign(attr_types.begin(), attr_types.end());
+  return info;
+}
+
+std::vector<std::pair<std::string, uint64_t>> EntityService::EntityCounts() {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& name : store_.ListTenants()) {
+    auto ts = store_.Tenant(name, false);
+    if (ts.ok()) out.emplace_back(name, (*ts)->ApproximateEntityCount());
+  }
+  return out;
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,151 @@
+// EntityService: the one use case every write and entity read goes through (DESIGN §1), whoever
+// the caller is (HTTP API, IoT agent, importers, services). It loads, applies the NGSI-LD rules
+// from ngsild/ and stores, under a per-entity lock so that read-modify-write cycles on one
+// entity never interleave, and acknowledges only what the Store has made durable.
+//
+// Tenants: "" is the default tenant; a create makes an unknown tenant, any other operation on
+// an unknown tenant returns NotFound. Tenant names are validated here.
+// Thread-safe: call from any number of threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ngsild/entity.h"
+#include "ngsild/parse.h"
+#include "ngsild/update.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+// One entity's outcome in a batch operation.
+struct BatchError {
+  std::string entity_id;
+  Status status;
+};
+struct BatchResult {
+  std::vector<std::string> success;  // ids, in request order
+  std::vector<BatchError> errors;
+  size_t created = 0;                // how many of `success` were newly created
+  std::vector<std::string> created_ids;  // those ids, in request order
+};
+
+// What GET /entities asks for. Types and attrs are expanded IRIs.
+struct EntityQuery {
+  std::vector<std::string> ids;    // any of these ids (empty = any)
+  std::vector<std::string> types;  // any of these types (empty = any)
+  std::string id_pattern;          // RE2 pattern the id must match (empty = any)
+  std::vector<std::string> attrs;  // entity must have at least one of these (empty = any)
+  size_t limit = 20;
+  size_t offset = 0;
+  bool count = false;              // compute the total number of matches
+};
+struct QueryResult {
+  std::vector<ngsild::Entity> entities;
+  std::optional<uint64_t> total;   // set when EntityQuery::count
+};
+
+// Limits the service enforces (documented in docs/API.md).
+struct EntityServiceLimits {
+  size_t max_id_pattern_bytes = 1024;
+  int64_t max_regex_memory_bytes = 1 << 20;
+  size_t max_batch_entities = 1000;
+};
+
+class EntityService {
+ public:
+  EntityService(store::Store& store, EntityServiceLimits limits = {});
+
+  // Create Entity. AlreadyExists if the id is taken. Creates the tenant if needed.
+  Status Create(std::string_view tenant, ngsild::Entity e);
+  // Retrieve Entity. NotFound for an unknown tenant or id.
+  Result<ngsild::Entity> Get(std::string_view tenant, std::string_view id);
+  // Delete Entity. NotFound if absent.
+  Status Delete(std::string_view tenant, std::string_view id);
+  // Replace Entity (PUT): keeps createdAt. NotFound if absent. `e.types` empty keeps the types.
+  Status Replace(std::string_view tenant, std::string_view id, ngsild::Entity e);
+  // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added.
+  Status Merge(std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+               const std::vector<std::string>& types, int64_t now_ms);
+  // Append / Update Entity Attributes. NotFound if the entity is absent.
+  Result<ngsild::UpdateResult> Append(std::string_view tenant, std::string_view id,
+                                      ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms);
+  Result<ngsild::UpdateResult> Update(std::string_view tenant, std::string_view id,
+                                      ngsild::AttrMap attrs, int64_t now_ms);
+  // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
+  // entity or the attribute is missing.
+  Status PartialUpdateAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                                ngsild::Instances fragment, int64_t now_ms);
+  Status ReplaceAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                          ngsild::Instances instances, int64_t now_ms);
+  Status DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                         const std::optional<std::string>& dataset_id, bool delete_all);
+
+  // Batch operations (§5.6.7–5.6.10, §5.6.20): every valid item is written in one atomic,
+  // durable store write; items that fail are reported, never half-applied.
+  BatchResult BatchCreate(std::string_view tenant, std::vector<ngsild::Entity> entities);
+  // Upsert: creates missing entities; existing ones are replaced (`replace`) or have their
+  // attributes updated/appended (update mode).
+  BatchResult BatchUpsert(std::string_view tenant, std::vector<ngsild::Entity> entities, bool replace);
+  // Update: appends attributes to existing entities (`no_overwrite` keeps existing ones).
+  BatchResult BatchUpdate(std::string_view tenant, std::vector<ngsild::Entity> entities, bool no_overwrite);
+  BatchResult BatchMerge(std::string_view tenant, std::vector<ngsild::Entity> entities);
+  BatchResult BatchDelete(std::string_view tenant, const std::vector<std::string>& ids);
+
+  // Query Entities. InvalidRequest for a bad id_pattern; NotFound for an unknown tenant.
+  Result<QueryResult> Query(std::string_view tenant, const EntityQuery& q);
+
+  // Discovery (§5.7.5–5.7.10); names are expanded IRIs.
+  Result<std::vector<std::string>> Types(std::string_view tenant);
+  struct TypeInfo {
+    std::string type;
+    uint64_t entity_count = 0;
+    std::vector<std::pair<std::string, std::vector<std::string>>> attributes;  // name, attr types
+  };
+  // NotFound if no entity has `type`.
+  Result<TypeInfo> TypeDetails(std::string_view tenant, const std::string& type);
+  // Attribute names per type for /types?details=true.
+  Result<std::vector<std::string>> AttributesOfType(std::string_view tenant, const std::string& type);
+  Result<std::vector<std::string>> Attributes(std::string_view tenant);
+  struct AttributeInfo {
+    std::string name;
+    uint64_t count = 0;
+    std::vector<std::string> types;       // entity types having it
+    std::vector<std::string> attr_types;  // "Property", "Relationship", …
+  };
+  // NotFound if no entity has `attr`.
+  Result<AttributeInfo> AttributeDetails(std::string_view tenant, const std::string& attr);
+  Result<std::vector<std::string>> TypesWithAttribute(std::string_view tenant, const std::string& attr);
+
+  // Entities per tenant, approximately (for /metrics).
+  std::vector<std::pair<std::string, uint64_t>> EntityCounts();
+
+ private:
+  // Striped locks: entity ids hash onto a fixed set of mutexes.
+  static constexpr size_t kStripes = 1024;
+  size_t StripeOf(std::string_view tenant, std::string_view id) const;
+  class StripeGuard;
+
+  Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
+  Result<ngsild::Entity> Load(store::TenantStore& ts, std::string_view id);
+  static store::EntityRecord ToRecord(const ngsild::Entity& e);
+  // Applies `change` to an existing entity under its lock and stores the result.
+  template <typename Fn>
+  Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
+  // Runs a batch: `apply(existing-or-null, item)` returns the record to store or an error.
+  template <typename Apply>
+  BatchResult RunBatch(std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
+                       Apply&& apply);
+
+  store::Store& store_;
+  EntityServiceLimits limits_;
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+}  // namespace cityhub::broker
