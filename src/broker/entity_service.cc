@@ -12,6 +12,7 @@
 #include "broker/entity_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <set>
@@ -76,6 +77,15 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
   return store::EntityRecord{e.id, e.types, e.AttributeNames(), ngsild::SerializeEntity(e)};
 }
 
+Status EntityService::Commit(store::TenantStore& ts, const store::WriteSet& ws) {
+  auto start = std::chrono::steady_clock::now();
+  Status st = ts.Write(ws);
+  if (commit_observer_) {
+    commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return st;
+}
+
 Status EntityService::Create(std::string_view tenant, Entity e) {
   auto ts = OpenTenant(tenant, true);
   if (!ts.ok()) return ts.status();
@@ -85,7 +95,7 @@ Status EntityService::Create(std::string_view tenant, Entity e) {
   if (!existing.status().IsNotFound()) return existing.status();
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(e));
-  return (*ts)->Write(ws);
+  return Commit(**ts, ws);
 }
 
 Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) {
@@ -105,7 +115,7 @@ Status EntityService::Delete(std::string_view tenant, std::string_view id) {
   }
   store::WriteSet ws;
   ws.deletes.emplace_back(id);
-  return (*ts)->Write(ws);
+  return Commit(**ts, ws);
 }
 
 template <typename Fn>
@@ -120,7 +130,7 @@ Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& 
   if (!write) return Status::Ok();
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(*e));
-  return (*ts)->Write(ws);
+  return Commit(**ts, ws);
 }
 
 Status EntityService::Replace(std::string_view tenant, std::string_view id, Entity e) {
@@ -244,7 +254,7 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     if (e) ws.puts.push_back(ToRecord(*e));
   }
   if (!ws.puts.empty()) {
-    Status st = (*ts)->Write(ws);
+    Status st = Commit(**ts, ws);
     if (!st.ok()) {
       for (auto& id : success) result.errors.push_back({id, st});
       result.created = 0;
@@ -334,7 +344,7 @@ BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vecto
     success.push_back(id);
   }
   if (!ws.deletes.empty()) {
-    Status st = (*ts)->Write(ws);
+    Status st = Commit(**ts, ws);
     if (!st.ok()) {
       for (auto& id : success) result.errors.push_back({id, st});
       return result;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -123,6 +124,10 @@ class EntityService {
   Result<AttributeInfo> AttributeDetails(std::string_view tenant, const std::string& attr);
   Result<std::vector<std::string>> TypesWithAttribute(std::string_view tenant, const std::string& attr);
 
+  // Calls `observer` with the duration in seconds of every durable store write (for
+  // /metrics). Set before serving; not thread-safe against concurrent calls.
+  void SetCommitObserver(std::function<void(double)> observer) { commit_observer_ = std::move(observer); }
+
   // Entities per tenant, approximately (for /metrics).
   std::vector<std::pair<std::string, uint64_t>> EntityCounts();
 
@@ -135,6 +140,8 @@ class EntityService {
   Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
   Result<ngsild::Entity> Load(store::TenantStore& ts, std::string_view id);
   static store::EntityRecord ToRecord(const ngsild::Entity& e);
+  // Writes `ws` durably, timing it for the commit observer.
+  Status Commit(store::TenantStore& ts, const store::WriteSet& ws);
   // Applies `change` to an existing entity under its lock and stores the result.
   template <typename Fn>
   Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
@@ -146,6 +153,7 @@ class EntityService {
   store::Store& store_;
   EntityServiceLimits limits_;
   std::array<std::mutex, kStripes> stripes_;
+  std::function<void(double)> commit_observer_;
 };
 
 }  // namespace cityhub::broker

@@ -40,8 +40,8 @@ bool Upsert(Instances& instances, Instance inst, bool overwrite) {
 
 // Merges the members of `frag` into `target` (Merge Entity / Partial Attribute Update rules).
 void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
-  AttrType new_type = AttrTypeOf(frag);
-  if (new_type != AttrTypeOf(target)) {
+  // A fragment without "type" (e.g. only {"observedAt": …}) merges into any attribute type.
+  if (frag.contains("type") && AttrTypeOf(frag) != AttrTypeOf(target)) {
     // A different attribute type cannot be merged member-wise: the fragment wins whole.
     ReplaceInstance(target, frag);
     return;

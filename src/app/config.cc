@@ -1,0 +1,63 @@
+// Option registration. CLI11 gives each option three sources: the flag, the CITYHUB_*
+// environment variable, and the config file (TOML, `key = value` at top level); the flag wins
+// over the environment, which wins over the file.
+#include "app/config.h"
+
+#include <CLI/CLI.hpp>
+
+namespace cityhub::app {
+
+void AddServeOptions(CLI::App& app, Config& c) {
+  auto opt = [&](const std::string& name, auto& field, const std::string& env, const std::string& help) {
+    return app.add_option(name, field, help)->envname(env)->capture_default_str();
+  };
+  opt("--listen", c.listen, "CITYHUB_LISTEN",
+      "HOST:PORT to serve on. Without authentication configured only loopback addresses are "
+      "allowed unless --insecure is given");
+  opt("--data-dir", c.data_dir, "CITYHUB_DATA_DIR", "Directory holding the databases (one per tenant)");
+  opt("--context-dir", c.context_dir, "CITYHUB_CONTEXT_DIR",
+      "Folder of @context documents served offline; its index.json maps context URLs to files");
+  opt("--public-url", c.public_url, "CITYHUB_PUBLIC_URL",
+      "Base URL clients reach the hub at, used in the URLs of hosted @contexts (default http://LISTEN)");
+  app.add_flag("--insecure", c.insecure,
+               "Allow listening on a non-loopback address without authentication (not for production)")
+      ->envname("CITYHUB_INSECURE");
+  opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
+  opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
+      "Threads running request handlers; many let concurrent writes share a disk sync");
+  opt("--max-body-bytes", c.max_body_bytes, "CITYHUB_MAX_BODY_BYTES", "Largest request body accepted (413 beyond)");
+  opt("--max-header-bytes", c.max_header_bytes, "CITYHUB_MAX_HEADER_BYTES",
+      "Largest request line plus headers accepted (431 beyond)");
+  opt("--request-timeout-ms", c.request_timeout_ms, "CITYHUB_REQUEST_TIMEOUT_MS",
+      "Time a client has to send a whole request (408 beyond; stops slow-loris clients)");
+  opt("--idle-timeout-ms", c.idle_timeout_ms, "CITYHUB_IDLE_TIMEOUT_MS", "Keep-alive connections idle this long are closed");
+  opt("--max-connections", c.max_connections, "CITYHUB_MAX_CONNECTIONS", "Open connections beyond this get 503");
+  opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
+  opt("--context-fetch-timeout-ms", c.context_fetch_timeout_ms, "CITYHUB_CONTEXT_FETCH_TIMEOUT_MS",
+      "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");
+  opt("--remote-contexts", c.remote_contexts, "CITYHUB_REMOTE_CONTEXTS",
+      "Whether unknown @context URLs may be downloaded (false for offline sites)");
+  opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
+  opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
+
+bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= listen.size()) return false;
+  std::string h = listen.substr(0, colon);
+  if (h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  std::string p = listen.substr(colon + 1);
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  unsigned long n = std::stoul(p);
+  if (n > 65535) return false;
+  *host = h;
+  *port = static_cast<unsigned short>(n);
+  return true;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace cityhub::app

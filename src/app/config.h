@@ -1,0 +1,43 @@
+// Config: every setting of `cityhub serve`, with its default. Each is settable, in rising
+// precedence, from the TOML config file (--config), a CITYHUB_* environment variable and a
+// command-line flag; `cityhub --help` describes each (options.cc registers them).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace cityhub::app {
+
+struct Config {
+  std::string listen = "127.0.0.1:1026";
+  std::string data_dir = "./data";
+  std::string context_dir;          // preload folder with index.json ("" = none)
+  std::string public_url;           // base URL clients reach the hub at ("" = http://<listen>)
+  bool insecure = false;            // allow a non-loopback bind without authentication
+  unsigned io_threads = 0;          // 0 = one per core
+  unsigned worker_threads = 32;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 << 10;
+  unsigned request_timeout_ms = 30000;
+  unsigned idle_timeout_ms = 60000;
+  size_t max_connections = 10000;
+  size_t max_json_depth = 64;
+  unsigned context_fetch_timeout_ms = 2000;
+  bool remote_contexts = true;
+  size_t block_cache_mb = 128;
+  std::string log_level = "info";
+};
+
+// Registers every Config field on `app` as a flag with its CITYHUB_* environment variable.
+void AddServeOptions(CLI::App& app, Config& config);
+
+// Splits "HOST:PORT" ("[v6]:PORT" allowed). Returns false if malformed.
+bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace cityhub::app

@@ -1,0 +1,265 @@
+// Wiring of the running hub (DESIGN §2: app owns construction order and lifetimes).
+//
+// Start-up order: check the bind address against the security default, open the store (the
+// slowest step: it replays the write-ahead log after a crash), load hosted @contexts, register
+// routes, listen, mark ready. Shutdown order is the reverse: stop accepting and drain requests,
+// then close the store so every acknowledged write is on disk and the next start is clean.
+//
+// Hosted @contexts persist as metadata of the default tenant under "ctx/<id>".
+#include "app/hub.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "api/request.h"
+#include "broker/entity_service.h"
+#include "http/server.h"
+#include "ngsild/context.h"
+#include "store/rocksdb_store.h"
+
+namespace cityhub::app {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kContextMetaPrefix = "ctx/";
+
+std::string EncodeStoredContext(const ngsild::StoredContext& c) {
+  return json::serialize(json::object{{"id", c.id},
+                                      {"url", c.url},
+                                      {"kind", static_cast<int>(c.kind)},
+                                      {"document", c.document},
+                                      {"createdAt", c.created_at_ms}});
+}
+
+std::optional<ngsild::StoredContext> DecodeStoredContext(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  ngsild::StoredContext c;
+  const auto* id = o.if_contains("id");
+  const auto* url = o.if_contains("url");
+  const auto* doc = o.if_contains("document");
+  if (!id || !id->is_string() || !url || !url->is_string() || !doc || !doc->is_string()) return std::nullopt;
+  c.id = std::string(id->get_string());
+  c.url = std::string(url->get_string());
+  c.document = std::string(doc->get_string());
+  if (const auto* k = o.if_contains("kind"); k && k->is_int64()) c.kind = static_cast<ngsild::StoredContext::Kind>(k->get_int64());
+  if (const auto* t = o.if_contains("createdAt"); t && t->is_int64()) c.created_at_ms = t->get_int64();
+  return c;
+}
+
+ngsild::ContextPersistence PersistIn(store::Store& store) {
+  auto meta = [&store]() { return store.Tenant("", true); };
+  ngsild::ContextPersistence p;
+  p.save = [meta](const ngsild::StoredContext& c) -> Status {
+    auto ts = meta();
+    if (!ts.ok()) return ts.status();
+    return (*ts)->PutMeta(fmt::format("{}{}", kContextMetaPrefix, c.id), EncodeStoredContext(c));
+  };
+  p.remove = [meta](std::string_view id) -> Status {
+    auto ts = meta();
+    if (!ts.ok()) return ts.status();
+    return (*ts)->DeleteMeta(fmt::format("{}{}", kContextMetaPrefix, id));
+  };
+  p.load_all = [meta](const std::function<void(ngsild::StoredContext)>& add) -> Status {
+    auto ts = meta();
+    if (!ts.ok()) return ts.status();
+    return (*ts)->ScanMeta(kContextMetaPrefix, [&](std::string_view, std::string_view value) {
+      if (auto c = DecodeStoredContext(value)) {
+        add(std::move(*c));
+      } else {
+        spdlog::warn("skipping an unreadable stored @context record");
+      }
+      return true;
+    });
+  };
+  return p;
+}
+
+bool IsLoopbackPeer(std::string_view remote) {
+  return remote.rfind("127.", 0) == 0 || remote.rfind("[::1]", 0) == 0 || remote.rfind("::1", 0) == 0;
+}
+
+// POST /admin/backup {"dir": "..."}: only from loopback, so that only the host's operators
+// (who could copy the files anyway) can trigger it.
+http::Response AdminBackup(store::Store& store, const api::ApiLimits& limits, const http::Request& req) {
+  if (!IsLoopbackPeer(req.remote_address)) {
+    http::Response r = api::Problem(Status::NotFound("no resource at this path"));
+    return r;
+  }
+  auto body = api::ParseJsonBody(req, limits);
+  if (!body.ok()) return api::Problem(body.status());
+  const json::value* dir = body->value.is_object() ? body->value.get_object().if_contains("dir") : nullptr;
+  if (!dir || !dir->is_string() || dir->get_string().empty()) {
+    return api::Problem(Status::BadRequestData("body must be {\"dir\": \"<new directory>\"}"));
+  }
+  Status st = store.Backup(std::string(dir->get_string()));
+  if (!st.ok()) return api::Problem(st);
+  spdlog::info("backup written");
+  return api::NoContent();
+}
+
+std::string PublicUrl(const Config& c) {
+  return c.public_url.empty() ? fmt::format("http://{}", c.listen) : c.public_url;
+}
+
+store::RocksDbOptions StoreOptions(const Config& c) {
+  store::RocksDbOptions o;
+  o.data_dir = c.data_dir;
+  o.block_cache_bytes = c.block_cache_mb << 20;
+  return o;
+}
+
+}  // namespace
+
+int Serve(const Config& config) {
+  std::string host;
+  unsigned short port;
+  if (!SplitHostPort(config.listen, &host, &port)) {
+    spdlog::error("--listen '{}' is not HOST:PORT", config.listen);
+    return 2;
+  }
+  if (!IsLoopbackHost(host)) {
+    if (!config.insecure) {
+      spdlog::error("refusing to listen on non-loopback address {}: authentication is not configured; "
+                    "bind to 127.0.0.1 or pass --insecure", host);
+      return 2;
+    }
+    spdlog::warn("listening on {} WITHOUT authentication (--insecure): anyone who can reach it can read and write", host);
+  } else {
+    spdlog::info("no authentication configured: serving on loopback only");
+  }
+
+  auto store = store::OpenRocksDbStore(StoreOptions(config));
+  if (!store.ok()) {
+    spdlog::error("cannot open data dir '{}': {}", config.data_dir, store.status().message());
+    return 1;
+  }
+  ngsild::ContextResolverOptions ctx_opts;
+  ctx_opts.preload_dir = config.context_dir;
+  ctx_opts.fetch_timeout = std::chrono::milliseconds(config.context_fetch_timeout_ms);
+  ctx_opts.allow_remote_fetch = config.remote_contexts;
+  ctx_opts.public_base_url = PublicUrl(config);
+  ngsild::ContextResolver contexts(ctx_opts, PersistIn(**store));
+  if (Status st = contexts.Init(); !st.ok()) {
+    spdlog::error("cannot load @contexts: {}", st.message());
+    (*store)->Close();
+    return 1;
+  }
+
+  api::Metrics metrics;
+  broker::EntityService entities(**store);
+  entities.SetCommitObserver([&metrics](double seconds) { metrics.ObserveCommit(seconds); });
+  std::atomic<bool> ready{false};
+  api::ApiDeps deps;
+  deps.entities = &entities;
+  deps.contexts = &contexts;
+  deps.metrics = &metrics;
+  deps.ready = &ready;
+  deps.limits.max_json_depth = config.max_json_depth;
+
+  http::Router router;
+  api::RegisterRoutes(router, deps);
+  store::Store& store_ref = **store;
+  router.Add("POST", "/admin/backup", [&store_ref, &deps](const http::Request& r, const http::PathParams&) {
+    return AdminBackup(store_ref, deps.limits, r);
+  });
+
+  http::ServerOptions server_opts;
+  server_opts.host = host;
+  server_opts.port = port;
+  server_opts.io_threads = config.io_threads;
+  server_opts.worker_threads = config.worker_threads;
+  server_opts.limits.max_body_bytes = config.max_body_bytes;
+  server_opts.limits.max_header_bytes = config.max_header_bytes;
+  server_opts.limits.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
+  server_opts.limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  server_opts.limits.max_connections = config.max_connections;
+  http::Server server(server_opts, [&router, &deps](const http::Request& r) { return api::Dispatch(router, deps, r); });
+  if (Status st = server.Listen(); !st.ok()) {
+    spdlog::error("{}", st.message());
+    (*store)->Close();
+    return 1;
+  }
+  server.StopOnSignals();
+  ready = true;
+  spdlog::info("cityhub ready on {}:{} with data in '{}'", host, server.port(), config.data_dir);
+  server.Run();
+  ready = false;
+  (*store)->Close();
+  spdlog::info("cityhub stopped cleanly");
+  return 0;
+}
+
+namespace {
+
+// Sends POST /admin/backup to a hub on loopback; returns the HTTP status or -1.
+int RequestBackup(const std::string& host, unsigned short port, const std::string& dir) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  std::string body = json::serialize(json::object{{"dir", dir}});
+  std::string req = fmt::format(
+      "POST /admin/backup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+      "Connection: close\r\n\r\n{}",
+      host, body.size(), body);
+  ::send(fd, req.data(), req.size(), 0);
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (resp.rfind("HTTP/1.1 ", 0) != 0 || resp.size() < 12) return -1;
+  if (resp.substr(9, 3) != "204") spdlog::error("the hub refused the backup: {}", resp.substr(resp.find("\r\n\r\n") + 4));
+  return std::stoi(resp.substr(9, 3));
+}
+
+}  // namespace
+
+int Backup(const Config& config, const std::string& dir) {
+  std::string target = std::filesystem::absolute(dir).string();
+  auto store = store::OpenRocksDbStore(StoreOptions(config));
+  if (store.ok()) {
+    Status st = (*store)->Backup(target);
+    (*store)->Close();
+    if (!st.ok()) {
+      spdlog::error("backup failed: {}", st.message());
+      return 1;
+    }
+    spdlog::info("backup of '{}' written to '{}'", config.data_dir, target);
+    return 0;
+  }
+  // The data dir is locked: a running hub owns it, so ask it to make the copy.
+  std::string host;
+  unsigned short port;
+  if (!SplitHostPort(config.listen, &host, &port)) return 2;
+  int status = RequestBackup(host, port, target);
+  if (status == 204) {
+    spdlog::info("backup written by the running hub to '{}'", target);
+    return 0;
+  }
+  spdlog::error("cannot open '{}' ({}) and no hub answered on {}", config.data_dir, store.status().message(), config.listen);
+  return 1;
+}
+
+}  // namespace cityhub::app

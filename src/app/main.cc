@@ -1,0 +1,40 @@
+// cityhub: the command line. `cityhub serve` runs the hub, `cityhub backup DIR` copies its
+// data online, `cityhub version` prints the version. Every serve option is also a CITYHUB_*
+// environment variable and a key of the --config TOML file.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/config.h"
+#include "app/hub.h"
+#include "app/logging.h"
+
+#ifndef CITYHUB_VERSION
+#define CITYHUB_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using cityhub::app::Config;
+  CLI::App app{"cityhub — the NGSI-LD smart city data hub"};
+  app.require_subcommand(1);
+  app.set_config("--config", "", "TOML file with settings (keys are the long option names without --)");
+  Config config;
+  cityhub::app::AddServeOptions(app, config);
+  app.fallthrough();
+
+  auto* serve = app.add_subcommand("serve", "Run the hub (NGSI-LD API on --listen, data in --data-dir)");
+  std::string backup_dir;
+  auto* backup = app.add_subcommand("backup", "Write an online, consistent copy of the data to DIR");
+  backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
+  auto* version = app.add_subcommand("version", "Print the version and exit");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*version) {
+    std::cout << "cityhub " << CITYHUB_VERSION << "\n";
+    return 0;
+  }
+  cityhub::app::SetUpLogging(config.log_level);
+  if (*serve) return cityhub::app::Serve(config);
+  if (*backup) return cityhub::app::Backup(config, backup_dir);
+  return 2;
+}
