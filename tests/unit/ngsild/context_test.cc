@@ -1,0 +1,662 @@
+// Tests for JSON-LD @context resolution: core terms, user terms, prefixes, the preload folder,
+// remote fetching against a real loopback HTTP server, hosted contexts and limits.
+#include "ngsild/context.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace cityhub::ngsild {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kNgsiLd = "https://uri.etsi.org/ngsi-ld/";
+
+// A tiny HTTP/1.1 server on 127.0.0.1 with canned answers per path; one thread per connection
+// so that a hanging answer does not block the others.
+class TestHttpServer {
+ public:
+  struct Answer {
+    int status = 200;
+    std::string body;
+    std::string location;
+    milliseconds delay{0};
+    bool hang = false;  // accept and read the request, never answer
+  };
+
+  TestHttpServer() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(listen_fd_, 16), 0);
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~TestHttpServer() {
+    stop_ = true;
+    acceptor_.join();
+    for (std::thread& t : connections_) t.join();
+    close(listen_fd_);
+  }
+
+  void Serve(const std::string& path, Answer answer) {
+    std::lock_guard lock(mu_);
+    answers_[path] = std::move(answer);
+  }
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int Requests(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return requests_[path];
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      int fd = accept(listen_fd_, nullptr, nullptr);
+      if (fd >= 0) connections_.emplace_back([this, fd] { Handle(fd); });
+    }
+  }
+
+  // Reads until the end of the request head or until stopped; returns the request path.
+  std::string ReadPath(int fd) {
+    std::string head;
+    char buf[1024];
+    while (!stop_ && head.find("\r\n\r\n") == std::string::npos) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    size_t start = head.find(' ') + 1;
+    return head.substr(start, head.find(' ', start) - start);
+  }
+
+  void Handle(int fd) {
+    std::string path = ReadPath(fd);
+    Answer answer;
+    {
+      std::lock_guard lock(mu_);
+      ++requests_[path];
+      auto it = answers_.find(path);
+      if (it != answers_.end()) {
+        answer = it->second;
+      } else {
+        answer.status = 404;
+      }
+    }
+    if (answer.hang) {
+      while (!stop_) std::this_thread::sleep_for(milliseconds(10));
+    } else {
+      std::this_thread::sleep_for(answer.delay);
+      std::string response = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n";
+      if (!answer.location.empty()) response += "Location: " + answer.location + "\r\n";
+      response += "Content-Type: application/ld+json\r\nConnection: close\r\nContent-Length: " +
+                  std::to_string(answer.body.size()) + "\r\n\r\n" + answer.body;
+      EXPECT_EQ(write(fd, response.data(), response.size()),
+                static_cast<ssize_t>(response.size()));
+    }
+    close(fd);
+  }
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> connections_;  // touched by the acceptor thread only until joined
+  std::mutex mu_;
+  std::map<std::string, Answer> answers_;
+  std::map<std::string, int> requests_;
+};
+
+TestHttpServer::Answer Body(std::string body, milliseconds delay = milliseconds(0)) {
+  TestHttpServer::Answer a;
+  a.body = std::move(body);
+  a.delay = delay;
+  return a;
+}
+
+TestHttpServer::Answer Redirect(int status, std::string location) {
+  TestHttpServer::Answer a;
+  a.status = status;
+  a.location = std::move(location);
+  return a;
+}
+
+TestHttpServer::Answer Silent() {
+  TestHttpServer::Answer a;
+  a.hang = true;
+  return a;
+}
+
+// A loopback port nothing listens on.
+uint16_t ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+ContextResolverOptions OfflineOptions() {
+  ContextResolverOptions o;
+  o.allow_remote_fetch = false;
+  return o;
+}
+
+ContextResolverOptions FastFetchOptions() {
+  ContextResolverOptions o;
+  o.fetch_timeout = milliseconds(300);
+  return o;
+}
+
+ContextPtr MustResolve(ContextResolver& resolver, std::string_view json_text) {
+  Result<ContextPtr> r = resolver.Resolve(json::parse(json_text));
+  EXPECT_TRUE(r.ok()) << json_text << ": " << r.status().message();
+  return r.ok() ? r.value() : resolver.Core();
+}
+
+Status::Code ResolveCode(ContextResolver& resolver, std::string_view json_text) {
+  return resolver.Resolve(json::parse(json_text)).status().code();
+}
+
+std::string ContextDocument(std::string_view context_json) {
+  return "{\"@context\": " + std::string(context_json) + "}";
+}
+
+// --- core context ---
+
+TEST(CoreContextTest, CoreTermsExpandAndCompact) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr core = resolver.Core();
+  EXPECT_EQ(core->ExpandTerm("location"), "https://uri.etsi.org/ngsi-ld/location");
+  EXPECT_EQ(core->CompactIri("https://uri.etsi.org/ngsi-ld/location"), "location");
+  EXPECT_EQ(core->ExpandTerm("value"), "https://uri.etsi.org/ngsi-ld/hasValue");
+  EXPECT_EQ(core->CompactIri("https://uri.etsi.org/ngsi-ld/hasValue"), "value");
+  EXPECT_EQ(core->ExpandTerm("object"), "https://uri.etsi.org/ngsi-ld/hasObject");
+  EXPECT_EQ(core->ExpandTerm("id"), "@id");
+  EXPECT_EQ(core->ExpandTerm("type"), "@type");
+  EXPECT_EQ(core->CompactIri("@type"), "type");
+  EXPECT_EQ(core->ExpandTerm("Point"), "https://purl.org/geojson/vocab#Point");
+  EXPECT_EQ(core->ExpandTerm("description"), "http://purl.org/dc/terms/description");
+  EXPECT_EQ(core->ExpandTerm("containedBy"), "https://uri.etsi.org/ngsi-ld/isContainedBy");
+  EXPECT_EQ(core->ExpandTerm("ngsi-ld:foo"), "https://uri.etsi.org/ngsi-ld/foo");
+  EXPECT_EQ(core->CompactIri("https://uri.etsi.org/ngsi-ld/foo"), "ngsi-ld:foo");
+  EXPECT_EQ(core->AsJson(), json::value(kCoreContextUrl));
+}
+
+TEST(CoreContextTest, DefaultVocabularyRoundTrips) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr core = resolver.Core();
+  EXPECT_EQ(core->ExpandTerm("Vehicle"), "https://uri.etsi.org/ngsi-ld/default-context/Vehicle");
+  EXPECT_EQ(core->CompactIri("https://uri.etsi.org/ngsi-ld/default-context/Vehicle"), "Vehicle");
+  // A vocabulary-relative name that would expand elsewhere must not be produced.
+  EXPECT_EQ(core->CompactIri("https://uri.etsi.org/ngsi-ld/default-context/location"),
+            "ngsi-ld:default-context/location");
+}
+
+TEST(CoreContextTest, AbsoluteIrisStayAsTheyAre) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr core = resolver.Core();
+  EXPECT_EQ(core->ExpandTerm("urn:ngsi-ld:Vehicle:A1"), "urn:ngsi-ld:Vehicle:A1");
+  EXPECT_EQ(core->ExpandTerm("https://example.org/speed"), "https://example.org/speed");
+  EXPECT_EQ(core->CompactIri("https://example.org/speed"), "https://example.org/speed");
+}
+
+TEST(CoreContextTest, RecognisesEveryCoreContextUrl) {
+  EXPECT_TRUE(IsCoreContextUrl(kCoreContextUrl));
+  EXPECT_TRUE(IsCoreContextUrl("https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"));
+  EXPECT_TRUE(IsCoreContextUrl("http://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"));
+  for (int minor = 0; minor <= 12; ++minor) {
+    std::string url =
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1." + std::to_string(minor) +
+        ".jsonld";
+    EXPECT_TRUE(IsCoreContextUrl(url)) << url;
+  }
+  const std::string base = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context";
+  EXPECT_TRUE(IsCoreContextUrl(base + "-v1.3.1.jsonld"));
+  EXPECT_FALSE(IsCoreContextUrl(base + "-v2.0.jsonld"));
+  EXPECT_FALSE(IsCoreContextUrl(base + "-v1.9.jsonld.evil"));
+  EXPECT_FALSE(IsCoreContextUrl("https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.jsonld"));
+  EXPECT_FALSE(IsCoreContextUrl("https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.json"));
+  EXPECT_FALSE(IsCoreContextUrl("https://evil.example/ngsi-ld/v1/ngsi-ld-core-context.jsonld"));
+  EXPECT_FALSE(IsCoreContextUrl("ftp://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"));
+}
+
+// --- user contexts ---
+
+TEST(UserContextTest, UserTermsOverrideVocabularyAndEchoAsGiven) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr ctx = MustResolve(resolver, R"({"Vehicle": "https://example.org/Vehicle"})");
+  EXPECT_EQ(ctx->ExpandTerm("Vehicle"), "https://example.org/Vehicle");
+  EXPECT_EQ(ctx->CompactIri("https://example.org/Vehicle"), "Vehicle");
+  EXPECT_EQ(ctx->ExpandTerm("Bus"), "https://uri.etsi.org/ngsi-ld/default-context/Bus");
+  // The default-vocabulary IRI of a redefined term must not compact back to that term.
+  EXPECT_NE(ctx->CompactIri("https://uri.etsi.org/ngsi-ld/default-context/Vehicle"), "Vehicle");
+  EXPECT_EQ(ctx->AsJson(), json::parse(R"({"Vehicle": "https://example.org/Vehicle"})"));
+}
+
+TEST(UserContextTest, CoreTermsCannotBeRedefined) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr ctx = MustResolve(resolver, R"({"location": "https://example.org/loc",
+      "type": "https://example.org/type", "ngsi-ld": "https://example.org/", "myLoc":
+      "https://uri.etsi.org/ngsi-ld/location", "@vocab": "https://example.org/vocab/"})");
+  EXPECT_EQ(ctx->ExpandTerm("location"), "https://uri.etsi.org/ngsi-ld/location");
+  EXPECT_EQ(ctx->ExpandTerm("type"), "@type");
+  EXPECT_EQ(ctx->ExpandTerm("ngsi-ld:x"), "https://uri.etsi.org/ngsi-ld/x");
+  EXPECT_EQ(ctx->CompactIri("https://uri.etsi.org/ngsi-ld/location"), "location");
+  EXPECT_EQ(ctx->ExpandTerm("myLoc"), "https://uri.etsi.org/ngsi-ld/location");
+  EXPECT_EQ(ctx->ExpandTerm("Thing"), "https://uri.etsi.org/ngsi-ld/default-context/Thing");
+}
+
+TEST(UserContextTest, PrefixesAndCompactIris) {
+  ContextResolver resolver(OfflineOptions(), {});
+  // "speed" uses the prefix before it is defined: order within an object does not matter.
+  ContextPtr ctx = MustResolve(resolver, R"({"speed": "sdm:speed", "sdm":
+      "https://smartdatamodels.org/", "fuel": {"@id": "sdm:fuel", "@type": "@vocab"},
+      "sdm:brand": {"@type": "@id"}, "code": "sdm"})");
+  EXPECT_EQ(ctx->ExpandTerm("speed"), "https://smartdatamodels.org/speed");
+  EXPECT_EQ(ctx->ExpandTerm("fuel"), "https://smartdatamodels.org/fuel");
+  EXPECT_EQ(ctx->ExpandTerm("sdm:brand"), "https://smartdatamodels.org/brand");
+  EXPECT_EQ(ctx->ExpandTerm("sdm:other"), "https://smartdatamodels.org/other");
+  EXPECT_EQ(ctx->ExpandTerm("code"), "https://smartdatamodels.org/");
+  EXPECT_EQ(ctx->CompactIri("https://smartdatamodels.org/speed"), "speed");
+  EXPECT_EQ(ctx->CompactIri("https://smartdatamodels.org/other"), "sdm:other");
+  EXPECT_EQ(ctx->CompactIri("https://smartdatamodels.org/"), "sdm");
+  EXPECT_EQ(ctx->ExpandTerm("sdm://host/x"), "sdm://host/x");
+}
+
+TEST(UserContextTest, ArraysApplyInOrderAndNullUndefines) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr later = MustResolve(
+      resolver, R"([{"T": "https://one.example/T"}, {"T": "https://two.example/T"}])");
+  EXPECT_EQ(later->ExpandTerm("T"), "https://two.example/T");
+  ContextPtr undefined = MustResolve(
+      resolver, R"([{"T": "https://one.example/T", "U": "https://one.example/U"}, {"T": null}])");
+  EXPECT_EQ(undefined->ExpandTerm("T"), "https://uri.etsi.org/ngsi-ld/default-context/T");
+  EXPECT_EQ(undefined->ExpandTerm("U"), "https://one.example/U");
+  ContextPtr with_core = MustResolve(
+      resolver, R"([{"T": "https://one.example/T"},
+                   "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"])");
+  EXPECT_EQ(with_core->ExpandTerm("T"), "https://one.example/T");
+  EXPECT_TRUE(with_core->AsJson().is_array());
+}
+
+TEST(UserContextTest, DocumentWrapperAndJsonLdKeywordsAreAccepted) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr ctx = MustResolve(resolver, R"({"@context": {"@version": 1.1, "@protected": true,
+      "@propagated": false, "myId": "@id", "T": {"@id": "https://x.example/T",
+      "@container": "@list", "@protected": true}}})");
+  EXPECT_EQ(ctx->ExpandTerm("T"), "https://x.example/T");
+  EXPECT_EQ(ctx->ExpandTerm("myId"), "@id");
+  EXPECT_EQ(ctx->CompactIri("@id"), "id");
+}
+
+TEST(UserContextTest, SameValueResolvesFromCache) {
+  ContextResolver resolver(OfflineOptions(), {});
+  json::value value = json::parse(R"({"T": "https://x.example/T"})");
+  Result<ContextPtr> first = resolver.Resolve(value);
+  Result<ContextPtr> second = resolver.Resolve(value);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first.value().get(), second.value().get());
+  EXPECT_EQ(resolver.Resolve(json::value(nullptr)).value().get(), resolver.Core().get());
+}
+
+TEST(UserContextTest, MalformedContextsAreRejected) {
+  ContextResolver resolver(OfflineOptions(), {});
+  EXPECT_EQ(ResolveCode(resolver, "42"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, "[true]"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"("")"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"T": 5})"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"T": "@nonsense"})"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"T": {"@id": 7}})"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"T": ""})"), Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"": "https://x.example/"})"),
+            Status::Code::kInvalidRequest);
+  EXPECT_EQ(ResolveCode(resolver, R"({"@import": "https://x.example/c.jsonld"})"),
+            Status::Code::kInvalidRequest);
+  Result<ContextPtr> cyclic = resolver.Resolve(json::parse(R"({"a": "b:x", "b": "a:y"})"));
+  EXPECT_EQ(cyclic.status().code(), Status::Code::kInvalidRequest);
+  EXPECT_NE(cyclic.status().message().find("cyclic"), std::string::npos);
+  EXPECT_EQ(ResolveCode(resolver, R"({"a": "b", "b": "a"})"), Status::Code::kInvalidRequest);
+}
+
+TEST(UserContextTest, NestingDepthIsBounded) {
+  ContextResolver resolver(OfflineOptions(), {});
+  std::string deep = R"({"T": "https://x.example/T"})";
+  for (int i = 0; i < 20; ++i) deep = "[" + deep + "]";
+  EXPECT_EQ(ResolveCode(resolver, deep), Status::Code::kInvalidRequest);
+}
+
+// --- preload folder ---
+
+std::string SharedContextsDir() {
+  const char* shared = std::getenv("CITYHUB_SHARED");
+  if (!shared) return "";
+  std::string dir = std::string(shared) + "/data/jsonld-contexts";
+  return std::filesystem::exists(dir + "/index.json") ? dir : "";
+}
+
+TEST(PreloadTest, ResolvesSmartDataModelsOffline) {
+  std::string dir = SharedContextsDir();
+  if (dir.empty()) GTEST_SKIP() << "CITYHUB_SHARED/data/jsonld-contexts not available";
+  ContextResolverOptions options = OfflineOptions();
+  options.preload_dir = dir;
+  ContextResolver resolver(options, {});
+  ASSERT_TRUE(resolver.Init().ok());
+  Result<ContextPtr> ctx =
+      resolver.ResolveUrl("https://smart-data-models.github.io/dataModel.Parking/context.jsonld");
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_EQ((*ctx)->ExpandTerm("ParkingSpot"),
+            "https://smartdatamodels.org/dataModel.Parking/ParkingSpot");
+  EXPECT_EQ((*ctx)->CompactIri("https://smartdatamodels.org/dataModel.Parking/ParkingSpot"),
+            "ParkingSpot");
+  EXPECT_EQ((*ctx)->ExpandTerm("location"), "https://uri.etsi.org/ngsi-ld/location");
+  // Preloaded documents are not downloaded ones.
+  EXPECT_TRUE(resolver.List(StoredContext::Kind::kCached).empty());
+  // Not preloaded and fetching is off: the URL is named in the error.
+  Result<ContextPtr> missing = resolver.ResolveUrl("https://example.org/unknown.jsonld");
+  EXPECT_EQ(missing.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(missing.status().message().find("https://example.org/unknown.jsonld"),
+            std::string::npos);
+}
+
+TEST(PreloadTest, BadFolderNamesTheFile) {
+  ContextResolverOptions options = OfflineOptions();
+  options.preload_dir = "/nonexistent/cityhub-contexts";
+  ContextResolver resolver(options, {});
+  Status status = resolver.Init();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("/nonexistent/cityhub-contexts/index.json"), std::string::npos);
+}
+
+// --- remote fetch ---
+
+TEST(RemoteFetchTest, FetchesCachesListsAndReloads) {
+  TestHttpServer server;
+  server.Serve("/ctx.jsonld", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ContextResolver resolver(FastFetchOptions(), {});
+  std::string url = server.Url("/ctx.jsonld");
+  for (int i = 0; i < 3; ++i) {
+    Result<ContextPtr> ctx = resolver.ResolveUrl(url);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+    EXPECT_EQ((*ctx)->ExpandTerm("Bus"), "https://x.example/Bus");
+    EXPECT_EQ((*ctx)->AsJson(), json::value(url));
+  }
+  EXPECT_EQ(server.Requests("/ctx.jsonld"), 1);
+
+  std::vector<StoredContext> cached = resolver.List(StoredContext::Kind::kCached);
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached[0].url, url);
+  EXPECT_EQ(cached[0].number_of_hits, 3u);
+  EXPECT_GT(cached[0].last_used_ms, 0);
+  EXPECT_TRUE(resolver.List(StoredContext::Kind::kHosted).empty());
+  ASSERT_TRUE(resolver.Get(cached[0].id).ok());
+
+  ASSERT_TRUE(resolver.Remove(cached[0].id, /*reload=*/true).ok());
+  EXPECT_EQ(server.Requests("/ctx.jsonld"), 2);
+  ASSERT_TRUE(resolver.Remove(cached[0].id, /*reload=*/false).ok());
+  EXPECT_TRUE(resolver.List(std::nullopt).empty());
+  EXPECT_TRUE(resolver.Get(cached[0].id).status().IsNotFound());
+  ASSERT_TRUE(resolver.ResolveUrl(url).ok());
+  EXPECT_EQ(server.Requests("/ctx.jsonld"), 3);
+}
+
+TEST(RemoteFetchTest, FollowsNestedContextsAndRedirects) {
+  TestHttpServer server;
+  server.Serve("/inner", Body(ContextDocument(R"({"Tram": "https://x.example/Tram"})")));
+  server.Serve("/outer", Body(ContextDocument("[\"" + server.Url("/inner") +
+                                               R"(", {"Bus": "https://x.example/Bus"}])")));
+  server.Serve("/moved", Redirect(302, "/outer"));
+  ContextResolver resolver(FastFetchOptions(), {});
+  Result<ContextPtr> ctx = resolver.ResolveUrl(server.Url("/moved"));
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_EQ((*ctx)->ExpandTerm("Tram"), "https://x.example/Tram");
+  EXPECT_EQ((*ctx)->ExpandTerm("Bus"), "https://x.example/Bus");
+}
+
+TEST(RemoteFetchTest, RedirectLoopsAreCut) {
+  TestHttpServer server;
+  server.Serve("/a", Redirect(302, "/b"));
+  server.Serve("/b", Redirect(301, "/a"));
+  ContextResolver resolver(FastFetchOptions(), {});
+  Result<ContextPtr> ctx = resolver.ResolveUrl(server.Url("/a"));
+  EXPECT_EQ(ctx.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(ctx.status().message().find("redirects"), std::string::npos);
+  EXPECT_EQ(server.Requests("/a") + server.Requests("/b"), 4);
+}
+
+TEST(RemoteFetchTest, SilentServerFailsWithinTheTimeout) {
+  TestHttpServer server;
+  server.Serve("/slow", Silent());
+  ContextResolver resolver(FastFetchOptions(), {});
+  auto start = Clock::now();
+  Result<ContextPtr> ctx = resolver.ResolveUrl(server.Url("/slow"));
+  auto elapsed = Clock::now() - start;
+  EXPECT_EQ(ctx.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(ctx.status().message().find(server.Url("/slow")), std::string::npos);
+  EXPECT_NE(ctx.status().message().find("timed out"), std::string::npos);
+  EXPECT_GE(elapsed, milliseconds(250));
+  EXPECT_LT(elapsed, milliseconds(900));
+  // The failure is remembered briefly: the next request does not wait again.
+  start = Clock::now();
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/slow")).status().code(),
+            Status::Code::kLdContextNotAvailable);
+  EXPECT_LT(Clock::now() - start, milliseconds(100));
+}
+
+TEST(RemoteFetchTest, TricklingServerIsBoundByTheWholeFetchDeadline) {
+  TestHttpServer server;
+  server.Serve("/late", Body(ContextDocument("{}"), milliseconds(1500)));
+  ContextResolver resolver(FastFetchOptions(), {});
+  auto start = Clock::now();
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/late")).status().code(),
+            Status::Code::kLdContextNotAvailable);
+  EXPECT_LT(Clock::now() - start, milliseconds(900));
+}
+
+TEST(RemoteFetchTest, RefusedConnectionAndHttpErrorsAreNotAvailable) {
+  ContextResolver resolver(FastFetchOptions(), {});
+  std::string refused = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/c.jsonld";
+  Result<ContextPtr> ctx = resolver.ResolveUrl(refused);
+  EXPECT_EQ(ctx.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(ctx.status().message().find(refused), std::string::npos);
+
+  TestHttpServer server;
+  server.Serve("/bad-json", Body("{not json"));
+  server.Serve("/no-context", Body(R"({"Bus": "https://x.example/Bus"})"));
+  Result<ContextPtr> missing = resolver.ResolveUrl(server.Url("/missing"));
+  EXPECT_EQ(missing.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(missing.status().message().find("404"), std::string::npos);
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/bad-json")).status().code(),
+            Status::Code::kLdContextNotAvailable);
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/no-context")).status().code(),
+            Status::Code::kLdContextNotAvailable);
+  EXPECT_EQ(resolver.ResolveUrl("ftp://127.0.0.1/c.jsonld").status().code(),
+            Status::Code::kLdContextNotAvailable);
+}
+
+TEST(RemoteFetchTest, OversizedDocumentIsRejected) {
+  TestHttpServer server;
+  server.Serve("/big", Body(ContextDocument(R"({"T": ")" + std::string(500, 'x') + "\"}")));
+  ContextResolverOptions options = FastFetchOptions();
+  options.max_document_bytes = 200;
+  ContextResolver resolver(options, {});
+  Result<ContextPtr> ctx = resolver.ResolveUrl(server.Url("/big"));
+  EXPECT_EQ(ctx.status().code(), Status::Code::kInvalidRequest);
+  EXPECT_NE(ctx.status().message().find("200 bytes"), std::string::npos);
+}
+
+TEST(RemoteFetchTest, SelfIncludingDocumentIsRejected) {
+  TestHttpServer server;
+  server.Serve("/self", Body(ContextDocument("\"" + server.Url("/self") + "\"")));
+  ContextResolver resolver(FastFetchOptions(), {});
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/self")).status().code(),
+            Status::Code::kInvalidRequest);
+}
+
+TEST(RemoteFetchTest, ConcurrentResolutionsShareOneFetch) {
+  TestHttpServer server;
+  server.Serve("/shared", Body(
+                              ContextDocument(R"({"Bus": "https://x.example/Bus"})"),
+                              milliseconds(150)));
+  ContextResolverOptions options;
+  options.fetch_timeout = milliseconds(2000);
+  ContextResolver resolver(options, {});
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      if (resolver.ResolveUrl(server.Url("/shared")).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(server.Requests("/shared"), 1);
+}
+
+// --- hosted contexts ---
+
+struct RecordingPersistence {
+  std::vector<StoredContext> saved;
+  std::vector<std::string> removed;
+  ContextPersistence Callbacks() {
+    return {[this](const StoredContext& c) {
+              saved.push_back(c);
+              return Status::Ok();
+            },
+            [this](std::string_view id) {
+              removed.emplace_back(id);
+              return Status::Ok();
+            },
+            [this](const std::function<void(StoredContext)>& each) {
+              for (const StoredContext& c : saved) each(c);
+              return Status::Ok();
+            }};
+  }
+};
+
+TEST(HostedContextTest, AddGetListRemove) {
+  RecordingPersistence store;
+  ContextResolverOptions options = OfflineOptions();
+  options.public_base_url = "http://hub.example:1026";
+  ContextResolver resolver(options, store.Callbacks());
+  Result<StoredContext> added =
+      resolver.AddHosted(json::parse(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  EXPECT_EQ(added->kind, StoredContext::Kind::kHosted);
+  EXPECT_FALSE(added->id.empty());
+  EXPECT_EQ(added->url, "http://hub.example:1026/ngsi-ld/v1/jsonldContexts/" + added->id);
+  ASSERT_EQ(store.saved.size(), 1u);
+  EXPECT_EQ(store.saved[0].id, added->id);
+
+  Result<ContextPtr> ctx = resolver.ResolveUrl(added->url);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_EQ((*ctx)->ExpandTerm("Bus"), "https://x.example/Bus");
+  // The same hosted context reached under another host name.
+  ASSERT_TRUE(resolver.ResolveUrl("http://127.0.0.1:1026/ngsi-ld/v1/jsonldContexts/" + added->id)
+                  .ok());
+  Result<StoredContext> got = resolver.Get(added->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->number_of_hits, 2u);
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kHosted).size(), 1u);
+  EXPECT_TRUE(resolver.List(StoredContext::Kind::kCached).empty());
+
+  EXPECT_EQ(resolver.Remove(added->id, /*reload=*/true).code(), Status::Code::kBadRequestData);
+  ASSERT_TRUE(resolver.Remove(added->id, /*reload=*/false).ok());
+  EXPECT_EQ(store.removed, std::vector<std::string>{added->id});
+  EXPECT_TRUE(resolver.Get(added->id).status().IsNotFound());
+  EXPECT_TRUE(resolver.Remove(added->id, false).IsNotFound());
+  EXPECT_EQ(resolver.ResolveUrl(added->url).status().code(), Status::Code::kLdContextNotAvailable);
+}
+
+TEST(HostedContextTest, PersistedContextsAreLoadedAtInit) {
+  RecordingPersistence store;
+  std::string url;
+  {
+    ContextResolver first(OfflineOptions(), store.Callbacks());
+    Result<StoredContext> added =
+        first.AddHosted(json::parse(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+    ASSERT_TRUE(added.ok());
+    url = added->url;
+  }
+  ContextResolver second(OfflineOptions(), store.Callbacks());
+  ASSERT_TRUE(second.Init().ok());
+  Result<ContextPtr> ctx = second.ResolveUrl(url);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_EQ((*ctx)->ExpandTerm("Bus"), "https://x.example/Bus");
+}
+
+TEST(HostedContextTest, MalformedDocumentsAreRejected) {
+  RecordingPersistence store;
+  ContextResolver resolver(OfflineOptions(), store.Callbacks());
+  EXPECT_EQ(resolver.AddHosted(json::parse("[1]")).status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_EQ(resolver.AddHosted(json::parse(R"({"Bus": "https://x.example/Bus"})")).status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_EQ(resolver.AddHosted(json::parse(ContextDocument("5"))).status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_EQ(resolver.AddHosted(json::parse(ContextDocument(R"({"Bus": 5})"))).status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_TRUE(store.saved.empty());
+  EXPECT_TRUE(resolver.List(std::nullopt).empty());
+}
+
+TEST(LimitsTest, AtMost32UrlsPerResolution) {
+  ContextResolver resolver(OfflineOptions(), {});
+  Result<StoredContext> added =
+      resolver.AddHosted(json::parse(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ASSERT_TRUE(added.ok());
+  json::array urls;
+  for (int i = 0; i < 32; ++i) urls.emplace_back(added->url);
+  EXPECT_TRUE(resolver.Resolve(urls).ok());
+  urls.emplace_back(added->url);
+  Result<ContextPtr> too_many = resolver.Resolve(urls);
+  EXPECT_EQ(too_many.status().code(), Status::Code::kInvalidRequest);
+  EXPECT_NE(too_many.status().message().find("32"), std::string::npos);
+}
+
+TEST(LimitsTest, NestedRemoteUrlsCountTowardsTheLimit) {
+  TestHttpServer server;
+  // /chain/0 -> /chain/1 -> … : each document refers to the next one.
+  for (int i = 0; i < 40; ++i) {
+    server.Serve("/chain/" + std::to_string(i),
+                 Body(ContextDocument("[\"" + server.Url("/chain/" + std::to_string(i + 1)) +
+                                       R"(", {"T": "https://x.example/T"}])")));
+  }
+  ContextResolver resolver(FastFetchOptions(), {});
+  EXPECT_EQ(resolver.ResolveUrl(server.Url("/chain/0")).status().code(),
+            Status::Code::kInvalidRequest);
+  EXPECT_LE(server.Requests("/chain/33"), 0);
+}
+
+}  // namespace
+}  // namespace cityhub::ngsild
