@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -72,8 +73,9 @@ class Client {
     return true;
   }
 
-  // Reads one response (Content-Length framed). Returns nullopt on EOF, reset or timeout.
-  std::optional<RawResponse> Read() {
+  // Reads one response (Content-Length framed; no body after HEAD). Returns nullopt on EOF, reset
+  // or timeout.
+  std::optional<RawResponse> Read(bool after_head = false) {
     size_t end;
     while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -94,7 +96,7 @@ class Client {
       r.headers.emplace_back(line.substr(0, colon), value);
       pos = eol + 2;
     }
-    if (r.status == 100) return r;
+    if (r.status == 100 || after_head) return r;
     size_t length = r.HasHeader("Content-Length") ? std::stoul(r.Header("Content-Length")) : 0;
     while (buf_.size() < length) {
       if (!Fill()) return std::nullopt;
@@ -431,6 +433,39 @@ TEST(ServerTest, HandlerExceptionIs500WithoutLeakingItsText) {
   EXPECT_TRUE(c.Read());  // the connection stays usable
 }
 
+TEST(ServerTest, HeadGetsContentLengthWithoutBody) {
+  TestServer server({}, [](const Request& req) { return Text(200, "0123456789"); });
+  Client c(server.port());
+  ASSERT_TRUE(c.Send("HEAD /h HTTP/1.1\r\n\r\n" + Get("/g")));
+  auto head = c.Read(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->Header("Content-Length"), "10");
+  auto get = c.Read();
+  ASSERT_TRUE(get);  // the GET response follows directly: the HEAD response had no body
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "0123456789");
+}
+
+TEST(ServerTest, SurvivesRandomBytes) {
+  TestServer server({}, Echo);
+  std::mt19937 rng(42);
+  for (int round = 0; round < 40; ++round) {
+    std::string junk = round % 2 == 0 ? "" : "POST /x HTTP/1.1\r\n";
+    size_t size = 1 + rng() % 3000;
+    for (size_t i = 0; i < size; ++i) junk.push_back(static_cast<char>(rng() & 0xff));
+    Client c(server.port());
+    c.Send(junk);
+    if (auto r = c.Read()) {
+      EXPECT_GE(r->status, 400) << "round " << round;
+    }
+  }
+  Client after(server.port());
+  ASSERT_TRUE(after.Send(Get("/alive")));
+  auto r = after.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "GET /alive ");
+}
+
 TEST(ServerTest, ExpectContinueGetsInterimResponse) {
   TestServer server({}, Echo);
   Client c(server.port());
@@ -533,11 +568,13 @@ TEST(ServerTest, InvalidHandlerResponseIs500) {
   TestServer server({}, [](const Request& req) {
     Response r = Text(200, "x");
     if (req.path == "/inject") r.headers.Add("X-Evil", "a\r\nSet-Cookie: b");
+    if (req.path == "/name") r.headers.Add("Set-Cookie: b\r\nX", "v");
+    if (req.path == "/colon") r.headers.Add("A:B", "v");
     if (req.path == "/status") r.status = 42;
     return r;
   });
   Client c(server.port());
-  for (std::string path : {"/inject", "/status"}) {
+  for (std::string path : {"/inject", "/name", "/colon", "/status"}) {
     ASSERT_TRUE(c.Send(Get(path)));
     auto r = c.Read();
     ASSERT_TRUE(r);
