@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The foundation benchmarks (docs/PERFORMANCE.md): the HTTP ceilings and the entity API figures
+# measured side by side in one run on this machine.
+#   BENCH_ENTITIES=1000000 BENCH_SECONDS=10 bench/run_entity_bench.sh
+# Needs the release build (scripts/setup.sh release) and wrk. Everything runs on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${BENCH_ENTITIES:-1000000}
+DUR=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-64}
+BIN=build/release/cityhub
+CEILING=build/release/bench/http_ceiling
+DATA=$(mktemp -d /tmp/cityhub-bench-XXXX)
+export BENCH_ENTITIES=$N
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DATA"' EXIT
+
+wait_ready() {  # port
+  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
+  echo "not ready" >&2; return 1
+}
+rate() { grep -E "Requests/sec" | awk '{print $2}'; }
+wrk_run() {  # label, args…
+  local label=$1; shift
+  local out; out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@")
+  printf '%-40s %10s req/s   p50 %s  p99 %s\n' "$label" "$(echo "$out" | rate)" \
+    "$(echo "$out" | awk '/ 50%/{print $2}')" "$(echo "$out" | awk '/ 99%/{print $2}')"
+  echo "$out" | grep -E "Non-2xx|errors:|Socket errors" || true
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "== ceilings: cityhub's HTTP stack with trivial handlers"
+$CEILING --port 1027 2>/dev/null & CEIL_PID=$!
+wait_ready_ceiling() { for _ in $(seq 1 100); do curl -sf http://127.0.0.1:1027/trivial >/dev/null && return 0; sleep 0.05; done; }
+wait_ready_ceiling
+wrk_run "ceiling (a) GET trivial" http://127.0.0.1:1027/trivial
+wrk_run "ceiling (b) POST 327-byte JSON, parsed" -s bench/wrk/post_json.lua http://127.0.0.1:1027/parse
+kill $CEIL_PID; wait $CEIL_PID 2>/dev/null || true
+
+echo "== hub with $N entities"
+$BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready 1026
+python3 bench/load_entities.py --port 1026 --entities "$N" --batch 1000 --conns 2
+echo "RSS after load: $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' /proc/$HUB/status)"
+wrk_run "GET /entities/{id}" -s bench/wrk/get_entity.lua http://127.0.0.1:1026
+wrk_run "PATCH /entities/{id}/attrs (durable)" -s bench/wrk/patch_attrs.lua http://127.0.0.1:1026
+echo "RSS after reads and updates: $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' /proc/$HUB/status)"
+
+t0=$(date +%s.%N); kill -TERM $HUB; wait $HUB || true; t1=$(date +%s.%N)
+echo "graceful stop: $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
+bytes=$(du -sb "$DATA" | awk '{print $1}')
+echo "disk: $((bytes / 1048576)) MB, $((bytes / N)) bytes per entity"
+
+t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready 1026; t1=$(date +%s.%N)
+echo "restart to ready (clean shutdown before): $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
+# Dirty the memtables, then crash and time the WAL replay.
+wrk -t2 -c"$CONNS" -d3s -s bench/wrk/patch_attrs.lua http://127.0.0.1:1026 >/dev/null
+kill -9 $HUB; wait $HUB 2>/dev/null || true
+t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready 1026; t1=$(date +%s.%N)
+echo "restart to ready after kill -9: $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
+kill -TERM $HUB; wait $HUB || true
