@@ -79,7 +79,7 @@ bool IsAliasableKeyword(std::string_view s) {
   static constexpr std::string_view kKeywords[] = {
       "@id",    "@type",  "@value", "@language", "@list",     "@set",     "@graph",
       "@index", "@json",  "@none",  "@nest",     "@included", "@reverse", "@direction",
-      "@vocab", "@context"};
+      "@vocab"};
   return std::find(std::begin(kKeywords), std::end(kKeywords), s) != std::end(kKeywords);
 }
 
@@ -137,7 +137,8 @@ struct Context::Impl {
   TermIndex user;  // the user's terms; core terms are never in here
   json::value echo;
 
-  Impl(TermMap user_terms, json::value as_given) : user(std::move(user_terms)), echo(as_given) {}
+  Impl(TermMap user_terms, json::value as_given)
+      : user(std::move(user_terms)), echo(std::move(as_given)) {}
 
   const std::string* Find(std::string_view term) const {
     if (const std::string* iri = CoreIndex().Find(term)) return iri;

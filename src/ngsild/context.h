@@ -40,10 +40,12 @@ class Context {
  public:
   // Expands a type or attribute name: a defined term -> its IRI; "prefix:suffix" with a defined
   // prefix -> prefix IRI + suffix; an absolute IRI ("scheme:…" not a defined prefix) -> itself;
-  // any other term -> @vocab (default: kDefaultVocab) + term.
+  // any other term -> @vocab + term. The core context applies last (§5.5.7), so core terms win
+  // over user definitions and @vocab is always the core one, kDefaultVocab.
   std::string ExpandTerm(std::string_view term) const;
-  // Compacts an IRI: the term mapping to it if any (the shortest, then lexicographically
-  // least, for determinism); else a compact IRI with a defined prefix; else the IRI unchanged.
+  // Compacts an IRI: the term mapping to it if any (a core term first; else the shortest, then
+  // lexicographically least, for determinism); else the name relative to kDefaultVocab if that
+  // expands back to it; else a compact IRI with a defined prefix; else the IRI unchanged.
   // CompactIri(ExpandTerm(t)) == t for every term t defined in the context.
   std::string CompactIri(std::string_view iri) const;
   // Expands a value of a VocabularyProperty (terms that the context defines; else unchanged

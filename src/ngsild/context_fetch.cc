@@ -163,12 +163,13 @@ asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, size_t max_by
 asio::awaitable<Outcome> Hop(Target t, size_t max_bytes, Deadline dl, ssl::context& tls) {
   auto executor = co_await asio::this_coro::executor;
 
-  tcp::resolver resolver(executor);
+  // The guard's handler may run after this frame is gone, so it shares the resolver.
+  auto resolver = std::make_shared<tcp::resolver>(executor);
   asio::steady_timer resolve_guard(executor, dl.at);
-  resolve_guard.async_wait([&resolver](beast::error_code ec) {
-    if (!ec) resolver.cancel();
+  resolve_guard.async_wait([resolver](beast::error_code ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(t.host, t.port, kAwaitTuple);
+  auto [resolve_ec, endpoints] = co_await resolver->async_resolve(t.host, t.port, kAwaitTuple);
   resolve_guard.cancel();
   if (resolve_ec) co_return IoFailure(fmt::format("resolving '{}'", t.host), resolve_ec, dl);
 
@@ -233,9 +234,9 @@ asio::awaitable<Outcome> FetchWithRedirects(std::string url, size_t max_bytes, D
 }  // namespace
 
 struct ContextFetcher::Impl {
+  ssl::context tls{ssl::context::tls_client};  // outlives io: pending fetches refer to it
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
-  ssl::context tls{ssl::context::tls_client};
   std::thread thread;
   std::once_flag started;
 

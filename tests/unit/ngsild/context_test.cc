@@ -430,6 +430,22 @@ TEST(RemoteFetchTest, FetchesCachesListsAndReloads) {
   EXPECT_EQ(server.Requests("/ctx.jsonld"), 3);
 }
 
+TEST(RemoteFetchTest, ExpiredDocumentsAreRefetchedOrServedStale) {
+  auto server = std::make_unique<TestHttpServer>();
+  server->Serve("/ctx", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ContextResolverOptions options = FastFetchOptions();
+  options.cache_ttl = std::chrono::seconds(0);
+  ContextResolver resolver(options, {});
+  std::string url = server->Url("/ctx");
+  ASSERT_TRUE(resolver.ResolveUrl(url).ok());
+  ASSERT_TRUE(resolver.ResolveUrl(url).ok());
+  EXPECT_EQ(server->Requests("/ctx"), 2);
+  server.reset();  // the context server goes away: the old copy keeps working
+  Result<ContextPtr> stale = resolver.ResolveUrl(url);
+  ASSERT_TRUE(stale.ok()) << stale.status().message();
+  EXPECT_EQ((*stale)->ExpandTerm("Bus"), "https://x.example/Bus");
+}
+
 TEST(RemoteFetchTest, FollowsNestedContextsAndRedirects) {
   TestHttpServer server;
   server.Serve("/inner", Body(ContextDocument(R"({"Tram": "https://x.example/Tram"})")));
