@@ -518,6 +518,11 @@ TEST(RemoteFetchTest, RefusedConnectionAndHttpErrorsAreNotAvailable) {
             Status::Code::kLdContextNotAvailable);
   EXPECT_EQ(resolver.ResolveUrl("ftp://127.0.0.1/c.jsonld").status().code(),
             Status::Code::kLdContextNotAvailable);
+  // https to a server that only speaks plain HTTP: the TLS handshake fails, nothing hangs.
+  std::string https = server.Url("/no-context").replace(0, 4, "https");
+  Result<ContextPtr> tls = resolver.ResolveUrl(https);
+  EXPECT_EQ(tls.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(tls.status().message().find("TLS"), std::string::npos) << tls.status().message();
 }
 
 TEST(RemoteFetchTest, OversizedDocumentIsRejected) {
