@@ -16,7 +16,6 @@
  */
 #include "ngsild/core_context.h"
 
-#include <array>
 #include <cctype>
 
 #include "ngsild/context.h"
