@@ -140,11 +140,12 @@ Result<Entity> DeserializeEntity(std::string_view text) {
   if (const auto* c = doc.if_contains("createdAt"); c && c->is_int64()) e.created_at = c->get_int64();
   if (const auto* m = doc.if_contains("modifiedAt"); m && m->is_int64()) e.modified_at = m->get_int64();
   for (auto& [name, arr] : attrs->get_object()) {
-    if (!arr.is_array()) continue;
+    if (!arr.is_array()) return Status::Internal("stored entity document has a malformed attribute");
     Instances instances;
     instances.reserve(arr.get_array().size());
     for (auto& inst : arr.get_array()) {
-      if (inst.is_object()) instances.push_back(std::move(inst.get_object()));
+      if (!inst.is_object()) return Status::Internal("stored entity document has a malformed attribute");
+      instances.push_back(std::move(inst.get_object()));
     }
     e.attrs.emplace(std::string(name), std::move(instances));
   }

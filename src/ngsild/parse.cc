@@ -84,10 +84,21 @@ Status CheckPositions(const json::value& v, size_t min, std::string_view where) 
   return Status::Ok();
 }
 
+// Positions compare as numbers: [0,0] and [0.0,0.0] are the same point.
+bool SamePosition(const json::array& a, const json::array& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].to_number<double>() != b[i].to_number<double>()) return false;
+  }
+  return true;
+}
+
 Status CheckRing(const json::value& ring, std::string_view where) {
   CITYHUB_RETURN_IF_ERROR(CheckPositions(ring, 4, where));
   const auto& a = ring.get_array();
-  if (a.front() != a.back()) return Bad(where, "a polygon ring is not closed (first position != last)");
+  if (!SamePosition(a.front().get_array(), a.back().get_array())) {
+    return Bad(where, "a polygon ring is not closed (first position != last)");
+  }
   return Status::Ok();
 }
 

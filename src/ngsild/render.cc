@@ -19,6 +19,14 @@ namespace {
 
 bool IsSysTime(std::string_view m) { return m == "createdAt" || m == "modifiedAt"; }
 
+// What parse.cc infers to be a GeoProperty value: an object with a string "type" and
+// "coordinates" (the parser checks the type name; being broader here only keeps "type").
+bool LooksLikeGeometry(const json::value& v) {
+  if (!v.is_object()) return false;
+  const auto* t = v.get_object().if_contains("type");
+  return t && t->is_string() && v.get_object().contains("coordinates");
+}
+
 json::value CompactVocab(const json::value& v, const Context& ctx) {
   if (v.is_string()) return json::value(ctx.CompactIri(v.get_string()));
   if (v.is_array()) {
@@ -89,11 +97,13 @@ json::value Concise(const Instance& inst, const Context& ctx, const RenderOption
       extras = true;
     }
   }
+  const json::value& v = out[member];
   if (!extras && !force_object) {
-    const json::value& v = out[member];
     if (type == AttrType::kGeoProperty) return v;
     if (type == AttrType::kProperty && !v.is_object() && !v.is_array()) return v;
   }
+  // A Property whose value looks like a geometry would be read back as a GeoProperty.
+  if (type == AttrType::kProperty && LooksLikeGeometry(v)) out["type"] = "Property";
   return out;
 }
 

@@ -38,12 +38,28 @@ bool Upsert(Instances& instances, Instance inst, bool overwrite) {
   return true;
 }
 
+// Removes the sub-attributes of `inst` that are deletion markers: nothing to delete in a new
+// instance, and a marker must never be stored.
+Instance WithoutNullMarkers(Instance inst) {
+  for (auto it = inst.begin(); it != inst.end();) {
+    if (!IsInstanceKeyword(it->key()) && it->value().is_object()) {
+      if (IsNullMarker(it->value().get_object())) {
+        it = inst.erase(it);
+        continue;
+      }
+      it->value().get_object() = WithoutNullMarkers(std::move(it->value().get_object()));
+    }
+    ++it;
+  }
+  return inst;
+}
+
 // Merges the members of `frag` into `target` (Merge Entity / Partial Attribute Update rules).
 void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
   // A fragment without "type" (e.g. only {"observedAt": …}) merges into any attribute type.
   if (frag.contains("type") && AttrTypeOf(frag) != AttrTypeOf(target)) {
     // A different attribute type cannot be merged member-wise: the fragment wins whole.
-    ReplaceInstance(target, frag);
+    ReplaceInstance(target, WithoutNullMarkers(frag));
     return;
   }
   for (const auto& [key, val] : frag) {
@@ -59,7 +75,7 @@ void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
     } else if (auto* existing = target.if_contains(key); existing && existing->is_object()) {
       MergeInstance(existing->get_object(), sub, now);
     } else {
-      target[key] = sub;
+      target[key] = WithoutNullMarkers(sub);
     }
   }
   target["modifiedAt"] = now;
@@ -131,7 +147,7 @@ void MergeAttributes(Entity& e, AttrMap attrs, int64_t now_ms) {
       } else if (existing) {
         MergeInstance(*existing, inst, now_ms);
       } else {
-        e.attrs[name].push_back(std::move(inst));
+        e.attrs[name].push_back(WithoutNullMarkers(std::move(inst)));
       }
     }
   }
@@ -146,7 +162,13 @@ Status PartialUpdateAttribute(Entity& e, const std::string& attr, Instances frag
                                   ? "the attribute has no default instance (without datasetId)"
                                   : "the attribute has no instance with that datasetId");
     }
-    MergeInstance(*existing, frag, now_ms);
+    if (IsNullMarker(frag)) {  // "urn:ngsi-ld:null" deletes the instance, as in merge
+      std::string ds(DatasetIdOf(frag));
+      std::erase_if(e.attrs[attr], [&](const Instance& i) { return DatasetIdOf(i) == ds; });
+      EraseEmpty(e, attr);
+    } else {
+      MergeInstance(*existing, frag, now_ms);
+    }
   }
   e.modified_at = now_ms;
   return Status::Ok();
