@@ -21,6 +21,7 @@
 #include <re2/re2.h>
 
 #include "ngsild/update.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 
@@ -202,7 +203,9 @@ Status EntityService::DeleteAttribute(std::string_view tenant, std::string_view 
                                       const std::optional<std::string>& dataset_id, bool delete_all) {
   return Modify(tenant, id, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
-    return ngsild::DeleteAttribute(current, attr, dataset_id, delete_all);
+    CITYHUB_RETURN_IF_ERROR(ngsild::DeleteAttribute(current, attr, dataset_id, delete_all));
+    current.modified_at = std::max(current.modified_at + 1, util::NowMillis());
+    return Status::Ok();
   });
 }
 
@@ -224,7 +227,8 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
   std::map<std::string, std::optional<Entity>, std::less<>> state;
   std::vector<std::string> success;
   for (auto& item : items) {
-    auto it = state.find(item.id);
+    const std::string id = item.id;  // `apply` may move the item into the state
+    auto it = state.find(id);
     if (it == state.end()) {
       auto loaded = Load(**ts, item.id);
       if (!loaded.ok() && !loaded.status().IsNotFound()) {
@@ -239,14 +243,14 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     bool created = false;
     Status st = apply(next, item, created);
     if (!st.ok()) {
-      result.errors.push_back({item.id, st});
+      result.errors.push_back({id, st});
       continue;
     }
     it->second = std::move(next);
-    success.push_back(item.id);
+    success.push_back(id);
     if (created) {
       ++result.created;
-      result.created_ids.push_back(item.id);
+      result.created_ids.push_back(id);
     }
   }
   store::WriteSet ws;
