@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "store/store.h"
+#include "util/json.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -141,16 +142,16 @@ Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits
   json::parse_options opts;
   opts.max_depth = limits.max_json_depth;
   boost::system::error_code ec;
-  json::stream_parser parser({}, opts);
-  parser.write(req.body.data(), req.body.size(), ec);
-  if (!ec) parser.finish(ec);
+  out.value = util::ParseJson(req.body, opts, ec);
   if (ec) {
     if (ec == json::error::too_deep) {
       return Status::InvalidRequest(fmt::format("the JSON body is nested deeper than {} levels", limits.max_json_depth));
     }
+    if (ec == json::error::exponent_overflow) {
+      return Status::InvalidRequest("the JSON body holds a number too large for a double (beyond ±1.8e308)");
+    }
     return Status::InvalidRequest(fmt::format("the body is not valid JSON: {}", ec.message()));
   }
-  out.value = parser.release();
   return out;
 }
 

@@ -10,6 +10,8 @@
 
 #include <boost/json.hpp>
 
+#include "util/json.h"
+
 namespace cityhub::ngsild {
 namespace json = boost::json;
 
@@ -122,7 +124,7 @@ std::string SerializeEntity(const Entity& e) {
 
 Result<Entity> DeserializeEntity(std::string_view text) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = util::ParseJson(text, ec);
   if (ec || !v.is_object()) return Status::Internal("stored entity document is corrupt");
   json::object& doc = v.get_object();
   Entity e;

@@ -23,6 +23,11 @@ TEST(TimeTest, RejectsMalformed) {
   EXPECT_FALSE(ParseDateTime("2023-13-14T22:13:20Z"));
   EXPECT_FALSE(ParseDateTime("2023-11-14T22:13:20Zjunk"));
   EXPECT_FALSE(ParseDateTime("2023-11-14T22:13:20.Z"));
+  EXPECT_FALSE(ParseDateTime("2023-02-29T00:00:00Z"));  // not a leap year
+  EXPECT_FALSE(ParseDateTime("1900-02-29T00:00:00Z"));
+  EXPECT_FALSE(ParseDateTime("2023-04-31T00:00:00Z"));
+  EXPECT_TRUE(ParseDateTime("2024-02-29T00:00:00Z"));
+  EXPECT_TRUE(ParseDateTime("2000-02-29T00:00:00Z"));
 }
 
 TEST(TimeTest, RoundTrips) {

@@ -1,0 +1,73 @@
+// A boost::json::basic_parser handler that builds a value with a value_stack, like Boost's own
+// parser, except that doubles are converted from their text with std::from_chars.
+#include "util/json.h"
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
+
+namespace cityhub::util {
+namespace json = boost::json;
+
+namespace {
+
+using boost::system::error_code;
+
+struct ExactHandler {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+  std::string number;  // the parts of a number split across writes
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return true; }
+  bool on_object_end(std::size_t n, error_code&) { st.push_object(n); return true; }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t n, error_code&) { st.push_array(n); return true; }
+  bool on_key_part(json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
+  bool on_key(json::string_view s, std::size_t, error_code&) { st.push_key(s); return true; }
+  bool on_string_part(json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
+  bool on_string(json::string_view s, std::size_t, error_code&) { st.push_string(s); return true; }
+  bool on_number_part(json::string_view s, error_code&) { number.append(s.data(), s.size()); return true; }
+  bool on_int64(std::int64_t i, json::string_view, error_code&) { number.clear(); st.push_int64(i); return true; }
+  bool on_uint64(std::uint64_t u, json::string_view, error_code&) { number.clear(); st.push_uint64(u); return true; }
+  bool on_double(double d, json::string_view s, error_code& ec) {
+    number.append(s.data(), s.size());
+    double exact = 0;
+    auto [end, err] = std::from_chars(number.data(), number.data() + number.size(), exact);
+    bool whole = end == number.data() + number.size();
+    number.clear();
+    if (err == std::errc() && whole) {
+      d = exact;
+    } else if (!std::isfinite(d) || err != std::errc::result_out_of_range || std::fabs(d) >= 1) {
+      ec = json::error::exponent_overflow;  // too large for a double
+      return false;
+    }  // else an underflow: keep Boost's (tiny or zero) value
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, error_code&) { st.push_bool(b); return true; }
+  bool on_null(error_code&) { st.push_null(); return true; }
+  bool on_comment_part(json::string_view, error_code&) { return true; }
+  bool on_comment(json::string_view, error_code&) { return true; }
+};
+
+}  // namespace
+
+json::value ParseJson(std::string_view text, const json::parse_options& opts, error_code& ec) {
+  json::basic_parser<ExactHandler> parser(opts);
+  parser.handler().st.reset();
+  std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used != text.size()) ec = json::error::extra_data;
+  if (ec) return nullptr;
+  return parser.handler().st.release();
+}
+
+}  // namespace cityhub::util

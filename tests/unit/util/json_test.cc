@@ -1,0 +1,45 @@
+#include "util/json.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace cityhub::util {
+namespace {
+
+namespace json = boost::json;
+
+TEST(ParseJson, DoublesAreCorrectlyRoundedAndRoundTrip) {
+  boost::system::error_code ec;
+  json::value v = ParseJson("[43.462879859445884, 0.1, -3.80356167695194, 1e-400, 5, 18446744073709551615]", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(v.at(0).as_double(), 43.462879859445884);
+  EXPECT_EQ(v.at(1).as_double(), 0.1);
+  EXPECT_EQ(v.at(2).as_double(), -3.80356167695194);
+  EXPECT_EQ(v.at(3).as_double(), 0.0);
+  EXPECT_EQ(v.at(4).as_int64(), 5);
+  EXPECT_EQ(v.at(5).as_uint64(), 18446744073709551615ull);
+  json::value again = ParseJson(json::serialize(v), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(again, v);
+}
+
+TEST(ParseJson, RejectsOverflowTrailingDataAndDepth) {
+  boost::system::error_code ec;
+  ParseJson(R"({"x": 1e400})", ec);
+  EXPECT_EQ(ec, json::error::exponent_overflow);
+  ParseJson("{} x", ec);
+  EXPECT_TRUE(ec);
+  ParseJson("{\"a\": ", ec);
+  EXPECT_TRUE(ec);
+  json::parse_options opts;
+  opts.max_depth = 3;
+  ParseJson("[[[[1]]]]", opts, ec);
+  EXPECT_EQ(ec, json::error::too_deep);
+  json::value ok = ParseJson(R"( {"a": {"b": "c"}, "n": null, "t": true} )", ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(ok, json::parse(R"({"a": {"b": "c"}, "n": null, "t": true})"));
+}
+
+}  // namespace
+}  // namespace cityhub::util
