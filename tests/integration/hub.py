@@ -68,7 +68,10 @@ class Hub:
 
     def start(self, timeout=15):
         args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                "--context-dir", CONTEXT_DIR, "--remote-contexts", "false"] + self.extra_args
+                "--context-dir", CONTEXT_DIR]
+        if "--remote-contexts" not in self.extra_args:  # offline unless a test opts in
+            args += ["--remote-contexts", "false"]
+        args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + timeout
