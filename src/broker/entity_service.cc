@@ -119,6 +119,12 @@ Status EntityService::Delete(std::string_view tenant, std::string_view id) {
   return Commit(**ts, ws);
 }
 
+Status EntityService::CheckSize(const Entity& e) const {
+  if (e.attrs.size() <= limits_.max_attributes) return Status::Ok();
+  return Status::BadRequestData(fmt::format("entity '{}' would have {} attributes: more than {} attributes are not allowed",
+                                            e.id, e.attrs.size(), limits_.max_attributes));
+}
+
 template <typename Fn>
 Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& change) {
   auto ts = OpenTenant(tenant, false);
@@ -129,6 +135,7 @@ Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& 
   bool write = true;
   CITYHUB_RETURN_IF_ERROR(change(*e, write));
   if (!write) return Status::Ok();
+  CITYHUB_RETURN_IF_ERROR(CheckSize(*e));
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(*e));
   return Commit(**ts, ws);
@@ -242,6 +249,7 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     std::optional<Entity> next = it->second;
     bool created = false;
     Status st = apply(next, item, created);
+    if (st.ok() && next) st = CheckSize(*next);
     if (!st.ok()) {
       result.errors.push_back({id, st});
       continue;

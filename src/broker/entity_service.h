@@ -57,6 +57,7 @@ struct EntityServiceLimits {
   size_t max_id_pattern_bytes = 1024;
   int64_t max_regex_memory_bytes = 1 << 20;
   size_t max_batch_entities = 1000;
+  size_t max_attributes = 1000;  // per entity after an update (creates: ngsild::ParseLimits)
 };
 
 class EntityService {
@@ -145,6 +146,8 @@ class EntityService {
   // Applies `change` to an existing entity under its lock and stores the result.
   template <typename Fn>
   Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
+  // BadRequestData if an update made `e` larger than the limits allow.
+  Status CheckSize(const ngsild::Entity& e) const;
   // Runs a batch: `apply(existing-or-null, item)` returns the record to store or an error.
   template <typename Apply>
   BatchResult RunBatch(std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
