@@ -1,0 +1,191 @@
+"""/jsonldContexts (GS CIM 009 §5.13) and @context resolution over real HTTP: hosting, listing,
+serving and deleting contexts, using a hosted context through the Link header, persistence
+across a restart, unreachable contexts (503 LdContextNotAvailable, promptly) and the built-in
+core context under all its published URLs."""
+import socket
+import threading
+import time
+import unittest
+
+from hub import Hub, HubTestCase, link_header
+
+C = "/ngsi-ld/v1/jsonldContexts"
+E = "/ngsi-ld/v1/entities"
+DOC = {"@context": {"Kiosk": "https://example.org/k#Kiosk", "stock": "https://example.org/k#stock"}}
+
+
+def local_id(location):
+    return location.rsplit("/", 1)[1]
+
+
+class ContextsTest(HubTestCase):
+    def add(self, doc=DOC):
+        r = self.hub.post(C, doc)
+        self.assertEqual(r.status, 201, r)
+        loc = r.header("Location")
+        self.assertIsNotNone(loc)
+        self.assertIn(f"{C}/", loc)
+        return loc
+
+    def test_add_201_and_get_document(self):
+        loc = self.add()
+        r = self.hub.get(f"{C}/{local_id(loc)}")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("application/ld+json"))
+        self.assertEqual(r.json(), DOC)
+
+    def test_list_and_details(self):
+        loc = self.add({"@context": {"x": "https://example.org/x"}})
+        urls = self.hub.get(C).json()
+        self.assertIn(loc, urls)
+        details = self.hub.get(f"{C}?details=true").json()
+        mine = [d for d in details if d["URL"] == loc]
+        self.assertEqual(len(mine), 1, details)
+        self.assertEqual(mine[0]["kind"], "Hosted")
+        self.assertEqual(mine[0]["localId"], local_id(loc))
+        self.assertIn("createdAt", mine[0])
+        one = self.hub.get(f"{C}/{local_id(loc)}?details=true").json()
+        self.assertEqual(one["URL"], loc)
+        self.assertIn(loc, self.hub.get(f"{C}?kind=Hosted").json())
+        self.assertNotIn(loc, self.hub.get(f"{C}?kind=Cached").json())
+        self.assertProblem(self.hub.get(f"{C}?kind=Other"), 400, "BadRequestData")
+        self.assertProblem(self.hub.get(f"{C}?details=maybe"), 400)
+
+    def test_add_invalid_400_and_415(self):
+        for body in ({"nocontext": 1}, [1, 2], {"@context": 5}):
+            with self.subTest(body=body):
+                self.assertProblem(self.hub.post(C, body), 400)
+        self.assertProblem(self.hub.post(C, b"{not json"), 400, "InvalidRequest")
+        self.assertEqual(self.hub.post(C, DOC, content_type="text/plain").status, 415)
+
+    def test_delete_204_then_404(self):
+        loc = self.add({"@context": {"y": "https://example.org/y"}})
+        cid = local_id(loc)
+        self.assertEqual(self.hub.delete(f"{C}/{cid}").status, 204)
+        self.assertProblem(self.hub.get(f"{C}/{cid}"), 404, "ResourceNotFound")
+        self.assertProblem(self.hub.delete(f"{C}/{cid}"), 404, "ResourceNotFound")
+        self.assertNotIn(loc, self.hub.get(C).json())
+
+    def test_get_unknown_404(self):
+        self.assertProblem(self.hub.get(f"{C}/doesnotexist"), 404, "ResourceNotFound")
+
+    def test_hosted_context_usable_via_link(self):
+        loc = self.add()
+        eid = "urn:ngsi-ld:Kiosk:1"
+        r = self.hub.post(E, {"id": eid, "type": "Kiosk", "stock": {"type": "Property", "value": 3}},
+                          headers=link_header(loc))
+        self.assertEqual(r.status, 201, r)
+        plain = self.hub.get(f"{E}/{eid}").json()
+        self.assertEqual(plain["type"], "https://example.org/k#Kiosk")
+        self.assertEqual(plain["https://example.org/k#stock"]["value"], 3)
+        compact = self.hub.get(f"{E}/{eid}", headers=link_header(loc)).json()
+        self.assertEqual(compact["type"], "Kiosk")
+        self.assertEqual(compact["stock"]["value"], 3)
+        self.assertEqual(len(self.hub.get(f"{E}?type=Kiosk", headers=link_header(loc)).json()), 1)
+        self.assertEqual(self.hub.get(f"{E}?type=Kiosk").json(), [])
+
+    def test_inline_context_in_ld_json(self):
+        eid = "urn:ngsi-ld:Kiosk:inline"
+        body = dict({"id": eid, "type": "Kiosk", "stock": {"type": "Property", "value": 1}}, **DOC)
+        r = self.hub.post(E, body, content_type="application/ld+json")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.hub.get(f"{E}/{eid}").json()["type"], "https://example.org/k#Kiosk")
+
+    def test_preloaded_context_offline(self):
+        url = "https://smart-data-models.github.io/dataModel.Parking/context.jsonld"
+        r = self.hub.post(E, {"id": "urn:ngsi-ld:OffStreetParking:1", "type": "OffStreetParking",
+                              "totalSpotNumber": {"type": "Property", "value": 10}}, headers=link_header(url))
+        self.assertEqual(r.status, 201, r)
+        plain = self.hub.get(f"{E}/urn:ngsi-ld:OffStreetParking:1").json()
+        self.assertTrue(plain["type"].startswith("https://"), plain)
+        self.assertNotEqual(plain["type"], "https://uri.etsi.org/ngsi-ld/default-context/OffStreetParking")
+
+    def test_core_context_urls_accepted_offline(self):
+        eid = "urn:ngsi-ld:Kiosk:core"
+        self.assertEqual(self.hub.post(E, {"id": eid, "type": "Booth"}).status, 201)
+        urls = ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"] + [
+            f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{minor}.jsonld" for minor in range(3, 9)]
+        for url in urls:
+            with self.subTest(url):
+                r = self.hub.get(f"{E}/{eid}", headers=link_header(url))
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["type"], "Booth")
+
+    def test_unknown_remote_context_offline_503(self):
+        r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("https://example.invalid/ctx.jsonld"))
+        self.assertProblem(r, 503, "LdContextNotAvailable")
+
+
+class RemoteContextsTest(HubTestCase):
+    hub_args = ("--remote-contexts", "true", "--context-fetch-timeout-ms", "1000")
+
+    def test_unreachable_context_503_promptly(self):
+        start = time.monotonic()
+        r = self.hub.post(E, {"id": "urn:ngsi-ld:X:1", "type": "X"}, headers=link_header("http://127.0.0.1:9/ctx.jsonld"))
+        self.assertLess(time.monotonic() - start, 3)
+        self.assertProblem(r, 503, "LdContextNotAvailable")
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:X:1").status, 404)
+
+    def test_silent_context_server_times_out_without_blocking_others(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        accepted = []
+        stop = threading.Event()
+
+        def accept():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    accepted.append(srv.accept()[0])  # never answers
+                except OSError:
+                    pass
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        try:
+            result = {}
+
+            def slow():
+                s = time.monotonic()
+                result["r"] = self.hub.get(f"{E}?type=X", headers=link_header(f"http://127.0.0.1:{port}/slow.jsonld"))
+                result["t"] = time.monotonic() - s
+            worker = threading.Thread(target=slow)
+            worker.start()
+            time.sleep(0.2)
+            s = time.monotonic()
+            self.assertEqual(self.hub.get("/health").status, 200)
+            self.assertLess(time.monotonic() - s, 0.5)
+            worker.join(10)
+            self.assertProblem(result["r"], 503, "LdContextNotAvailable")
+            self.assertLess(result["t"], 3)
+            self.assertTrue(accepted, "the hub never connected to the context server")
+        finally:
+            stop.set()
+            t.join()
+            for c in accepted:
+                c.close()
+            srv.close()
+
+
+class ContextPersistenceTest(unittest.TestCase):
+    def test_hosted_context_survives_restart(self):
+        with Hub() as h:
+            r = h.post(C, DOC)
+            self.assertEqual(r.status, 201, r)
+            loc = r.header("Location")
+            self.assertEqual(h.post(E, {"id": "urn:ngsi-ld:Kiosk:p", "type": "Kiosk"}, headers=link_header(loc)).status, 201)
+            self.assertEqual(h.stop(), 0)
+            h.start()
+            # The URL embeds the listen address, which is the same after the restart.
+            r = h.get(f"{C}/{local_id(loc)}")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), DOC)
+            self.assertIn(loc, h.get(C).json())
+            r = h.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Kiosk:p", headers=link_header(loc))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["type"], "Kiosk")
+
+
+if __name__ == "__main__":
+    unittest.main()
