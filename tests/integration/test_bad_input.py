@@ -176,6 +176,52 @@ class TestBodies(BadInputCase):
         self.assertEqual(r.status, 204, r)
 
 
+    def test_invalid_utf8_in_a_string(self):
+        text = b'{"id": "urn:ngsi-ld:Probe:utf8", "type": "Probe", "x": {"type": "Property", "value": "a\xff\xfeb"}}'
+        self.bad(400, ["JSON"], "POST", E, text)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Probe:utf8").status, 404)
+
+    def test_unicode_escapes_survive(self):
+        eid = "urn:ngsi-ld:Probe:unicode"
+        r = self.timed("POST", E, entity(eid, x="\u0000 \u2028 \U0001F600 \"quoted\""))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.hub.get(f"{E}/{eid}").json()["x"]["value"], "\u0000 \u2028 \U0001F600 \"quoted\"")
+
+    def test_deep_sub_attributes(self):
+        attr = {"type": "Property", "value": 1}
+        for _ in range(20):
+            attr = {"type": "Property", "value": 1, "sub": attr}
+        self.bad(400, ["speed", "deeper"], "POST", E, {"id": "urn:ngsi-ld:Probe:subdeep", "type": "Probe", "speed": attr})
+
+    def test_too_many_instances(self):
+        inst = [{"type": "Property", "value": i, "datasetId": f"urn:ngsi-ld:Dataset:{i}"} for i in range(150)]
+        self.bad(400, ["speed", "100"], "POST", E, {"id": "urn:ngsi-ld:Probe:inst", "type": "Probe", "speed": inst})
+
+    def test_id_too_long(self):
+        self.bad(400, ["id"], "POST", E, {"id": "urn:ngsi-ld:Probe:" + "x" * 5000, "type": "Probe"})
+
+    def test_unavailable_context(self):
+        link = {"Link": '<http://192.0.2.1/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'}
+        r = self.timed("POST", E, entity("urn:ngsi-ld:Probe:ctx"), headers=link)
+        self.assertIn(r.status, (400, 503), r)
+        self.assertIn("192.0.2.1", r.json()["detail"])
+        body = dict(entity("urn:ngsi-ld:Probe:ctx"), **{"@context": ["http://192.0.2.1/ctx.jsonld"]})
+        r = self.timed("POST", E, json.dumps(body), content_type="application/ld+json")
+        self.assertIn(r.status, (400, 503), r)
+        body["@context"] = {"x": {"@id": 5}}
+        r = self.timed("POST", E, json.dumps(body), content_type="application/ld+json")
+        self.assertProblem(r, 400)
+
+    def test_bad_query_parameters(self):
+        self.bad(400, ["limit"], "GET", f"{E}?type=Probe&limit=abc")
+        self.bad(400, ["offset"], "GET", f"{E}?type=Probe&offset=-1")
+        self.assertProblem(self.timed("GET", f"{E}?type=Probe&limit=100000"), 403)
+        self.bad(400, ["options"], "GET", f"{E}?type=Probe&options=bogus")
+        self.bad(400, [], "GET", f"{E}")
+        r = self.timed("GET", f"{E}?type=Probe", headers={"Accept": "text/html"})
+        self.assertProblem(r, 406)
+
+
 class TestSmallBodyLimit(BadInputCase):
     hub_args = ("--max-body-bytes", "1000")
 
