@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 N=${BENCH_ENTITIES:-1000000}
 DUR=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64}
+PORT=${BENCH_PORT:-18026}
 BIN=build/release/cityhub
 CEILING=build/release/bench/http_ceiling
 DATA=$(mktemp -d /tmp/cityhub-bench-XXXX)
@@ -37,12 +38,12 @@ wrk_run "ceiling (b) POST 327-byte JSON, parsed" -s bench/wrk/post_json.lua http
 kill $CEIL_PID; wait $CEIL_PID 2>/dev/null || true
 
 echo "== hub with $N entities"
-$BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
-wait_ready 1026
-python3 bench/load_entities.py --port 1026 --entities "$N" --batch 1000 --conns 2
+$BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready $PORT
+python3 bench/load_entities.py --port $PORT --entities "$N" --batch 1000 --conns 2
 echo "RSS after load: $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' /proc/$HUB/status)"
-wrk_run "GET /entities/{id}" -s bench/wrk/get_entity.lua http://127.0.0.1:1026
-wrk_run "PATCH /entities/{id}/attrs (durable)" -s bench/wrk/patch_attrs.lua http://127.0.0.1:1026
+wrk_run "GET /entities/{id}" -s bench/wrk/get_entity.lua http://127.0.0.1:$PORT
+wrk_run "PATCH /entities/{id}/attrs (durable)" -s bench/wrk/patch_attrs.lua http://127.0.0.1:$PORT
 echo "RSS after reads and updates: $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' /proc/$HUB/status)"
 
 t0=$(date +%s.%N); kill -TERM $HUB; wait $HUB || true; t1=$(date +%s.%N)
@@ -50,13 +51,13 @@ echo "graceful stop: $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
 bytes=$(du -sb "$DATA" | awk '{print $1}')
 echo "disk: $((bytes / 1048576)) MB, $((bytes / N)) bytes per entity"
 
-t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
-wait_ready 1026; t1=$(date +%s.%N)
+t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready $PORT; t1=$(date +%s.%N)
 echo "restart to ready (clean shutdown before): $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
 # Dirty the memtables, then crash and time the WAL replay.
-wrk -t2 -c"$CONNS" -d3s -s bench/wrk/patch_attrs.lua http://127.0.0.1:1026 >/dev/null
+wrk -t2 -c"$CONNS" -d3s -s bench/wrk/patch_attrs.lua http://127.0.0.1:$PORT >/dev/null
 kill -9 $HUB; wait $HUB 2>/dev/null || true
-t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:1026 --data-dir "$DATA" --log-level warn & HUB=$!
-wait_ready 1026; t1=$(date +%s.%N)
+t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-level warn & HUB=$!
+wait_ready $PORT; t1=$(date +%s.%N)
 echo "restart to ready after kill -9: $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
 kill -TERM $HUB; wait $HUB || true
