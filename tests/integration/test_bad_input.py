@@ -417,6 +417,53 @@ class TestHeaders(BadInputCase):
         self.assertLess(secs, BOUND)
 
 
+    def test_ambiguous_framing_is_refused(self):
+        # Request smuggling vectors and malformed framing: 400 (or 413), never a guess.
+        body = b'{"id": "urn:ngsi-ld:Probe:smuggle", "type": "Probe"}'
+        post = f"POST {E} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+        cases = {
+            "CL and TE": post + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "two CLs": post + b"Content-Length: %d\r\nContent-Length: 3\r\n\r\n" % len(body) + body,
+            "negative CL": post + b"Content-Length: -1\r\n\r\n",
+            "NUL in header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+            "HTTP/9.9": b"GET /health HTTP/9.9\r\n\r\n",
+            "huge chunk size": post + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+        }
+        for name, data in cases.items():
+            with self.subTest(name):
+                status, text, secs = raw_exchange(self.hub.port, data)
+                self.assertIn(status, (400, 413), text)
+                self.assertLess(secs, BOUND)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Probe:smuggle").status, 404)
+
+    def test_bad_percent_encoding_in_path(self):
+        for path in [f"{E}/urn%zz", f"{E}/urn%3Aa%3Ab%00", f"{E}/urn%"]:
+            with self.subTest(path=path):
+                self.assertProblem(self.timed("GET", path), 400)
+
+    def test_concurrent_oversized_bodies_do_not_starve_others(self):
+        big = json.dumps(entity("urn:ngsi-ld:Probe:flood", blob="x" * (2 << 20))).encode()
+        errors = []
+
+        def flood():
+            for _ in range(5):
+                try:
+                    r = self.hub.post(E, big)
+                    if r.status != 413:
+                        errors.append(r.status)
+                except OSError:
+                    pass  # the server may close before reading the whole body
+        threads = [threading.Thread(target=flood) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for i in range(20):
+            r = self.timed("POST", E, entity(f"urn:ngsi-ld:Probe:amid-flood-{i}", n=i))
+            self.assertEqual(r.status, 201, r)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+
+
 class TestSlowLoris(BadInputCase):
     hub_args = ("--request-timeout-ms", "1000")
 
