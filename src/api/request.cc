@@ -112,7 +112,7 @@ http::Response Problem(const Status& st) {
   http::Response r;
   r.status = InfoOf(st.code()).http;
   r.headers.Add("Content-Type", "application/json");
-  r.body = json::serialize(ProblemJson(st));
+  r.body = util::SerializeJson(ProblemJson(st));
   return r;
 }
 
@@ -268,7 +268,7 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
     std::string_view url = ctx_json.is_string() ? std::string_view(ctx_json.get_string()) : ngsild::kCoreContextUrl;
     r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", url, kContextRel));
   }
-  r.body = json::serialize(body);
+  r.body = util::SerializeJson(body);
   return r;
 }
 
@@ -276,7 +276,7 @@ http::Response PlainJson(int status, const json::value& body) {
   http::Response r;
   r.status = status;
   r.headers.Add("Content-Type", "application/json");
-  r.body = json::serialize(body);
+  r.body = util::SerializeJson(body);
   return r;
 }
 

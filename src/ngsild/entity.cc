@@ -119,7 +119,7 @@ std::string SerializeEntity(const Entity& e) {
     attrs[name] = std::move(arr);
   }
   doc["attrs"] = std::move(attrs);
-  return json::serialize(doc);
+  return util::SerializeJson(doc);
 }
 
 Result<Entity> DeserializeEntity(std::string_view text) {

@@ -6,6 +6,7 @@
 // parse -> serialize -> parse is the identity on numbers. Stateless; thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <boost/json/parse_options.hpp>
@@ -22,5 +23,10 @@ boost::json::value ParseJson(std::string_view text, const boost::json::parse_opt
 inline boost::json::value ParseJson(std::string_view text, boost::system::error_code& ec) {
   return ParseJson(text, boost::json::parse_options{}, ec);
 }
+
+// Serializes `v` as compact JSON. Numbers use the shortest text that parses back to the same
+// double (std::to_chars), written the way people write them ("43.46296641666926", "1e+300"),
+// not Boost 1.81's mantissa-exponent form ("4.346296641666926E1").
+std::string SerializeJson(const boost::json::value& v);
 
 }  // namespace cityhub::util

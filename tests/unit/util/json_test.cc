@@ -43,3 +43,34 @@ TEST(ParseJson, RejectsOverflowTrailingDataAndDepth) {
 
 }  // namespace
 }  // namespace cityhub::util
+
+namespace cityhub::util {
+namespace {
+
+TEST(SerializeJson, WritesNumbersAsPeopleDoAndRoundTrips) {
+  boost::system::error_code ec;
+  boost::json::value v = ParseJson(
+      R"({"lon":-3.80356167695194,"lat":43.46296641666926,"big":1e300,"i":-5,"u":18446744073709551615,"t":true,"n":null})", ec);
+  ASSERT_FALSE(ec);
+  std::string text = SerializeJson(v);
+  EXPECT_EQ(text,
+            R"({"lon":-3.80356167695194,"lat":43.46296641666926,"big":1e+300,"i":-5,"u":18446744073709551615,"t":true,"n":null})");
+  EXPECT_EQ(ParseJson(text, ec), v);
+}
+
+TEST(SerializeJson, EscapesStringsAndKeys) {
+  boost::json::value v = boost::json::object{{"a\"b", "line\nbreak\t\\ \x01 é"}};
+  std::string text = SerializeJson(v);
+  EXPECT_EQ(text, "{\"a\\\"b\":\"line\\nbreak\\t\\\\ \\u0001 é\"}");
+  boost::system::error_code ec;
+  EXPECT_EQ(ParseJson(text, ec), v);
+  EXPECT_FALSE(ec);
+}
+
+TEST(SerializeJson, NestedContainers) {
+  boost::json::value v = boost::json::parse(R"([[],{},[1,[2,{"x":[3.5]}]]])");
+  EXPECT_EQ(SerializeJson(v), R"([[],{},[1,[2,{"x":[3.5]}]]])");
+}
+
+}  // namespace
+}  // namespace cityhub::util
