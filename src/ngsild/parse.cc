@@ -155,7 +155,14 @@ class Parser {
           "characters or any of <>\"'=;()\\",
           kind, Quote(name)));
     }
-    return ctx_.ExpandTerm(name);
+    std::string iri = ctx_.ExpandTerm(name);
+    // A @context may map a term to a keyword ("@id") or a bare word ("value", "type"); stored
+    // under such a key the attribute would overwrite the entity's id or its own value.
+    if (!IsUri(iri)) {
+      return Status::BadRequestData(fmt::format(
+          "{} name {} expands to {}, which is not an IRI: check the @context", kind, Quote(name), Quote(iri)));
+    }
+    return iri;
   }
 
  private:

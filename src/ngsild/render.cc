@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "ngsild/parse.h"
 #include "util/time.h"
 
 namespace cityhub::ngsild {
@@ -18,6 +19,16 @@ namespace json = boost::json;
 namespace {
 
 bool IsSysTime(std::string_view m) { return m == "createdAt" || m == "modifiedAt"; }
+
+// The client-facing name of an attribute (`sub` false) or sub-attribute IRI: its compact form,
+// unless that collides with a member the entity (id, type, scope, …) or the attribute (value,
+// observedAt, datasetId, …) itself uses, as when a @context maps a term onto such a word; then
+// the IRI itself.
+std::string NameOf(const std::string& iri, const Context& ctx, bool sub) {
+  std::string name = ctx.CompactIri(iri);
+  if (sub ? IsInstanceKeyword(name) : IsEntityKeyword(name)) return iri;
+  return name;
+}
 
 // What parse.cc infers to be a GeoProperty value: an object with a string "type" and
 // "coordinates" (the parser checks the type name; being broader here only keeps "type").
@@ -65,7 +76,7 @@ json::object Normalized(const Instance& inst, const Context& ctx, const RenderOp
     } else if (IsInstanceKeyword(key)) {
       out[key] = val;
     } else if (val.is_object()) {
-      out[ctx.CompactIri(key)] = Normalized(val.get_object(), ctx, opts);
+      out[NameOf(key, ctx, true)] = Normalized(val.get_object(), ctx, opts);
     }
   }
   return out;
@@ -93,7 +104,7 @@ json::value Concise(const Instance& inst, const Context& ctx, const RenderOption
       out[key] = val;
       extras = true;
     } else if (val.is_object()) {
-      out[ctx.CompactIri(key)] = Concise(val.get_object(), ctx, opts, false);
+      out[NameOf(key, ctx, true)] = Concise(val.get_object(), ctx, opts, false);
       extras = true;
     }
   }
@@ -151,7 +162,7 @@ json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptio
   for (const auto& [name, instances] : e.attrs) {
     if (opts.attrs && !opts.attrs->count(name)) continue;
     if (instances.empty()) continue;
-    out[ctx.CompactIri(name)] = RenderAttribute(instances, ctx, opts);
+    out[NameOf(name, ctx, false)] = RenderAttribute(instances, ctx, opts);
   }
   return out;
 }

@@ -279,6 +279,50 @@ class TestIdsAndNames(BadInputCase):
         self.bad(400, ["type"], "GET", f"{E}?type=Bad%28Type")
         self.bad(400, ["attrs"], "GET", f"{E}?type=Probe&attrs=a%3Db")
 
+    def test_names_must_expand_to_iris(self):
+        # A @context mapping a term to a keyword or a bare word must not let an attribute
+        # overwrite the entity's id/type or an attribute's own value.
+        core = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+        prop = {"type": "Property", "value": 2}
+        speed = {"type": "Property", "value": 1}
+        rejected = [({"sp": "@id"}, {"sp": prop}), ({"sp": "id"}, {"sp": prop}), ({"sp": "@type"}, {"sp": prop}), ({}, {"@graph": prop}),
+                    ({"sp": "type"}, {"speed": dict(speed, sp=prop)}),
+                    ({}, {"speed": dict(speed, **{"@foo": prop})})]
+        for i, (ctx, attrs) in enumerate(rejected):
+            with self.subTest(ctx=ctx, attrs=list(attrs)):
+                eid = f"urn:ngsi-ld:Probe:keyword-{i}"
+                body = dict({"id": eid, "type": "Probe", "@context": [ctx, core]}, **attrs)
+                r = self.timed("POST", E, json.dumps(body), content_type="application/ld+json")
+                self.assertIn("not an IRI", self.assertProblem(r, 400)["detail"])
+                self.assertEqual(self.hub.get(f"{E}/{eid}").status, 404)
+        # Vocabulary-relative mappings ("value" -> @vocab + "value") are IRIs and accepted, but
+        # reading them back must not let them collide with the keywords of the representation.
+        accepted = [({"sp": "relative"}, {"sp": prop}),
+                    ({"sp": "scope"}, {"sp": prop}), ({"sp": "value"}, {"speed": dict(speed, sp=prop)}),
+                    ({"sp": "observedAt"}, {"speed": dict(speed, sp=prop)}),
+                    ({"sp": "datasetId"}, {"speed": dict(speed, sp=prop)})]
+        for i, (ctx, attrs) in enumerate(accepted):
+            with self.subTest(ctx=ctx, attrs=list(attrs)):
+                eid = f"urn:ngsi-ld:Probe:vocab-{i}"
+                body = dict({"id": eid, "type": "Probe", "@context": [ctx, core]}, **attrs)
+                r = self.timed("POST", E, json.dumps(body), content_type="application/ld+json")
+                self.assertEqual(r.status, 201, r)
+                for fmt in ["normalized", "concise", "keyValues"]:
+                    got = self.hub.get(f"{E}/{eid}?options={fmt}").json()
+                    self.assertEqual(got["id"], eid, got)
+                    self.assertEqual(got["type"], "Probe", got)
+                    self.assertNotIn("scope", got)
+                    if "speed" in attrs:
+                        sp = got["speed"]
+                        self.assertEqual(sp if fmt == "keyValues" else sp["value"], 1, got)
+                        if fmt == "normalized":
+                            subs = [k for k in sp if k not in ("type", "value")]
+                            self.assertEqual(len(subs), 1, got)
+                            self.assertEqual(sp[subs[0]], prop, got)
+        body = {"id": "urn:ngsi-ld:Probe:keyword-ok", "type": "Probe", "@context": [{"sp": "https://example.org/sp"}, core],
+                "sp": prop}
+        self.assertEqual(self.timed("POST", E, json.dumps(body), content_type="application/ld+json").status, 201)
+
     def test_attribute_type_must_be_known(self):
         body = {"id": "urn:ngsi-ld:Probe:attrtype", "type": "Probe", "speed": {"type": "string", "value": 1}}
         self.bad(400, ["speed", "string"], "POST", E, body)
