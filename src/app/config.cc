@@ -38,6 +38,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--remote-contexts", c.remote_contexts, "CITYHUB_REMOTE_CONTEXTS",
       "Whether unknown @context URLs may be downloaded (false for offline sites)");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
+  opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
+      "Named tenants that may exist; each is a database with its own files and memory, so a "
+      "client cannot create them without bound (400 beyond)");
   opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 }

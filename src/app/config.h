@@ -29,6 +29,7 @@ struct Config {
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
   size_t block_cache_mb = 128;
+  size_t max_tenants = 100;
   std::string log_level = "info";
 };
 

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,6 +113,15 @@ http::Response AdminBackup(store::Store& store, const api::ApiLimits& limits, co
   return api::NoContent();
 }
 
+// Every tenant database keeps files open: raise the soft descriptor limit to the hard one.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 std::string PublicUrl(const Config& c) {
   return c.public_url.empty() ? fmt::format("http://{}", c.listen) : c.public_url;
 }
@@ -120,6 +130,7 @@ store::RocksDbOptions StoreOptions(const Config& c) {
   store::RocksDbOptions o;
   o.data_dir = c.data_dir;
   o.block_cache_bytes = c.block_cache_mb << 20;
+  o.max_tenants = c.max_tenants;
   return o;
 }
 
@@ -143,6 +154,7 @@ int Serve(const Config& config) {
     spdlog::info("no authentication configured: serving on loopback only");
   }
 
+  RaiseFileLimit();
   auto store = store::OpenRocksDbStore(StoreOptions(config));
   if (!store.ok()) {
     spdlog::error("cannot open data dir '{}': {}", config.data_dir, store.status().message());

@@ -1001,6 +1001,12 @@ Result<TenantStore*> RocksStore::Tenant(std::string_view name, bool create) {
   std::unique_lock lock(mu_);
   if (closed_) return Unavailable();
   if (auto it = tenants_.find(name); it != tenants_.end()) return it->second.get();
+  // Each tenant is a database with its own files and memtables: cap how many a client can make.
+  if (!name.empty() && tenants_.size() - tenants_.count("") >= options_.max_tenants) {
+    return Status::BadRequestData(fmt::format(
+        "tenant '{}' cannot be created: the hub already holds its maximum of {} tenants (--max-tenants)",
+        name, options_.max_tenants));
+  }
   return OpenTenantLocked(name);
 }
 

@@ -16,6 +16,7 @@ struct RocksDbOptions {
   size_t write_buffer_bytes = 32 << 20;   // per memtable
   size_t max_total_wal_bytes = 64 << 20;  // bounds WAL replay time after a crash
   bool sync_writes = true;                // false only for benchmarks that say so
+  size_t max_tenants = 100;               // named tenants that may exist (creating more fails)
 };
 
 // Opens (creating if needed) the data dir and every existing tenant database.

@@ -276,6 +276,19 @@ TEST_F(RocksDbStoreTest, ConcurrentTenantCreationOpensOnce) {
   for (auto* p : seen) EXPECT_EQ(p, seen[0]);
 }
 
+TEST_F(RocksDbStoreTest, NamedTenantsAreCappedButExistingOnesStayUsable) {
+  options_.max_tenants = 2;
+  Reopen();
+  ASSERT_TRUE(store_->Tenant("a", true).ok());
+  ASSERT_TRUE(store_->Tenant("b", true).ok());
+  auto third = store_->Tenant("c", true);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), Status::Code::kBadRequestData);
+  EXPECT_NE(third.status().message().find("maximum of 2"), std::string::npos);
+  EXPECT_TRUE(store_->Tenant("a", true).ok());  // existing tenants are still served
+  EXPECT_TRUE(store_->Tenant("", true).ok());   // the default tenant never counts
+}
+
 TEST_F(RocksDbStoreTest, ReopenKeepsDataTenantsAndIndexes) {
   auto city = store_->Tenant("city1", true);
   ASSERT_TRUE(city.ok());
