@@ -1,7 +1,11 @@
 // Option registration. CLI11 gives each option three sources: the flag, the CITYHUB_*
 // environment variable, and the config file (TOML, `key = value` at top level); the flag wins
-// over the environment, which wins over the file.
+// over the environment, which wins over the file. CLI11 itself lets the file win over the
+// environment, so ArgsWithEnvironment turns set variables into flags before parsing.
 #include "app/config.h"
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +47,23 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "client cannot create them without bound (400 beyond)");
   opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
+
+std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string> given(argv + 1, argv + argc);
+  std::vector<std::string> args{argc > 0 ? argv[0] : "cityhub"};
+  for (const CLI::Option* o : app.get_options()) {
+    const std::string& env = o->get_envname();
+    const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
+    if (!value) continue;
+    const std::string flag = o->get_name();
+    bool on_command_line = std::any_of(given.begin(), given.end(), [&](const std::string& a) {
+      return a == flag || a.rfind(flag + "=", 0) == 0;
+    });
+    if (!on_command_line) args.push_back(flag + "=" + value);
+  }
+  args.insert(args.end(), given.begin(), given.end());
+  return args;
 }
 
 bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port) {

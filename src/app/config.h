@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -35,6 +36,10 @@ struct Config {
 
 // Registers every Config field on `app` as a flag with its CITYHUB_* environment variable.
 void AddServeOptions(CLI::App& app, Config& config);
+
+// The command line with every set CITYHUB_* variable of `app`'s options added as a flag
+// unless that flag is given, so that the environment wins over the --config file.
+std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, const char* const* argv);
 
 // Splits "HOST:PORT" ("[v6]:PORT" allowed). Returns false if malformed.
 bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port);

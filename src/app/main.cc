@@ -28,7 +28,10 @@ int main(int argc, char** argv) {
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
   auto* version = app.add_subcommand("version", "Print the version and exit");
 
-  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
+  std::vector<const char*> arg_ptrs;
+  for (const auto& a : args) arg_ptrs.push_back(a.c_str());
+  CLI11_PARSE(app, static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   if (*version) {
     std::cout << "cityhub " << CITYHUB_VERSION << "\n";
     return 0;
