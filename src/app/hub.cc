@@ -250,6 +250,10 @@ int RequestBackup(const std::string& host, unsigned short port, const std::strin
 
 int Backup(const Config& config, const std::string& dir) {
   std::string target = std::filesystem::absolute(dir).string();
+  if (!std::filesystem::is_directory(config.data_dir)) {
+    spdlog::error("data dir '{}' does not exist: nothing to back up", config.data_dir);
+    return 1;
+  }
   auto store = store::OpenRocksDbStore(StoreOptions(config));
   if (store.ok()) {
     Status st = (*store)->Backup(target);
