@@ -69,6 +69,36 @@ Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& c
   return PlainJson(207, UpdateResultJson(*r, ctx));
 }
 
+// The attribute whose value is a GeoJSON Feature's geometry: `geometryProperty`, else
+// "location" (§4.5.16), as the rendered entity names it.
+std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
+  const std::string* name = req.Param("geometryProperty");
+  return ctx.CompactIri(ctx.ExpandTerm(name ? *name : std::string("location")));
+}
+
+// The geometry held by a rendered attribute in any representation, or null if it holds none.
+json::value GeometryOf(const json::value* attr) {
+  if (attr && attr->is_array() && !attr->get_array().empty()) attr = &attr->get_array()[0];
+  if (!attr || !attr->is_object()) return nullptr;
+  const json::object& o = attr->get_object();
+  const json::value* v = o.if_contains("value");
+  const json::object* geometry = v ? v->if_object() : &o;  // normalized / keyValues, concise
+  bool is_geometry = geometry && (geometry->contains("coordinates") || geometry->contains("geometries"));
+  return is_geometry ? json::value(*geometry) : json::value(nullptr);
+}
+
+// An entity rendered as a GeoJSON Feature (§4.5.16): id, geometry, and the entity's type and
+// attributes as properties.
+json::object GeoJsonFeature(json::object rendered, const std::string& geometry_attr) {
+  json::object feature;
+  feature["id"] = rendered["id"];
+  feature["type"] = "Feature";
+  feature["geometry"] = GeometryOf(rendered.if_contains(geometry_attr));
+  rendered.erase("id");
+  feature["properties"] = std::move(rendered);
+  return feature;
+}
+
 Response CreateEntity(const Request& req, const ApiDeps& deps) {
   auto in = ReadObject(req, deps);
   if (!in.ok()) return Problem(in.status());
@@ -107,7 +137,11 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
     }
   }
   ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
-  return JsonResponse(200, ngsild::RenderEntity(*e, **ctx, opts), *media, **ctx);
+  json::object rendered = ngsild::RenderEntity(*e, **ctx, opts);
+  if (*media == MediaType::kGeoJson) {
+    return JsonResponse(200, GeoJsonFeature(std::move(rendered), GeometryAttribute(req, **ctx)), *media, **ctx);
+  }
+  return JsonResponse(200, std::move(rendered), *media, **ctx);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -336,7 +370,14 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   out.reserve(result->entities.size());
   for (const auto& e : result->entities) out.emplace_back(ngsild::RenderEntity(e, **ctx, opts));
   bool full_page = result->entities.size() == q.limit && q.limit > 0;
-  Response r = JsonResponse(200, std::move(out), *media, **ctx);
+  json::value body = std::move(out);
+  if (*media == MediaType::kGeoJson) {
+    std::string geometry_attr = GeometryAttribute(req, **ctx);
+    json::array features;
+    for (auto& e : body.get_array()) features.emplace_back(GeoJsonFeature(std::move(e.get_object()), geometry_attr));
+    body = json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}};
+  }
+  Response r = JsonResponse(200, std::move(body), *media, **ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
   bool more = result->total ? q.offset + q.limit < *result->total : full_page;
   if (more) r.headers.Add("Link", PageLink(req, q.offset + q.limit, q.limit) + "; rel=\"next\"");

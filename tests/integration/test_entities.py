@@ -156,6 +156,32 @@ class EntitiesTest(HubTestCase):
         self.assertIn(f"<{CORE_CONTEXT}>", r.header("Link"))
         self.assertIn('rel="http://www.w3.org/ns/json-ld#context"', r.header("Link"))
 
+    def test_retrieve_geojson_feature(self):
+        eid = "urn:ngsi-ld:Car:geo1"
+        point = {"type": "Point", "coordinates": [13.4, 52.5]}
+        area = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+        self.create(car(eid, location={"type": "GeoProperty", "value": point},
+                        area={"type": "GeoProperty", "value": area}))
+        r = self.hub.get(f"{E}/{eid}", headers={"Accept": "application/geo+json"})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("application/geo+json"))
+        self.assertIn(f"<{CORE_CONTEXT}>", r.header("Link"))
+        f = r.json()
+        self.assertEqual((f["type"], f["id"], f["geometry"]), ("Feature", eid, point))
+        self.assertEqual(f["properties"]["type"], "Car")
+        self.assertEqual(f["properties"]["speed"], {"type": "Property", "value": 50})
+        self.assertEqual(f["properties"]["location"]["value"], point)
+        self.assertNotIn("id", f["properties"])
+        for query in ("?geometryProperty=area", "?geometryProperty=area&options=keyValues",
+                      "?geometryProperty=area&options=concise"):
+            with self.subTest(query):
+                r = self.hub.get(f"{E}/{eid}{query}", headers={"Accept": "application/geo+json"})
+                self.assertEqual(r.json()["geometry"], area)
+        kv = self.hub.get(f"{E}/{eid}?options=keyValues", headers={"Accept": "application/geo+json"}).json()
+        self.assertEqual((kv["geometry"], kv["properties"]["speed"]), (point, 50))
+        none = self.hub.get(f"{E}/{eid}?geometryProperty=speed", headers={"Accept": "application/geo+json"}).json()
+        self.assertIsNone(none["geometry"])
+
     def test_retrieve_not_acceptable_406(self):
         self.create(car("urn:ngsi-ld:Car:r5"))
         self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Car:r5", headers={"Accept": "text/html"}).status, 406)

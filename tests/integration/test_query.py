@@ -79,6 +79,18 @@ class QueryTest(HubTestCase):
         self.assertIn("@context", ld.json()[0])
         self.assertFalse(any("json-ld#context" in v for v in ld.headers_all("Link")), ld.headers)
 
+    def test_geojson_feature_collection(self):
+        r = self.query("type=Camera&limit=2&options=keyValues", headers={"Accept": "application/geo+json"})
+        self.assertTrue(r.header("Content-Type").startswith("application/geo+json"))
+        body = r.json()
+        self.assertEqual(body["type"], "FeatureCollection")
+        self.assertEqual(len(body["features"]), 2)
+        for f in body["features"]:
+            self.assertEqual(f["type"], "Feature")
+            self.assertIsNone(f["geometry"])
+            self.assertEqual(f["properties"], {"type": "Camera", "resolution": "4k"})
+        self.assertIsNotNone(next_link(r, "next"))
+
     def test_default_limit_is_20(self):
         r = self.query("type=Sensor")
         self.assertEqual(len(r.json()), 20)
