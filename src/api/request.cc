@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -171,20 +173,45 @@ Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& de
   return deps.contexts->Core();
 }
 
+// The q parameter of one Accept item (RFC 9110 §12.4.2), 1 if absent or malformed.
+double QualityOf(std::string_view item) {
+  size_t pos = item.find(';');
+  while (pos != std::string_view::npos) {
+    std::string_view param = Trim(item.substr(pos + 1, item.find(';', pos + 1) - pos - 1));
+    if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+      char* end = nullptr;
+      std::string value(param.substr(2));
+      double q = std::strtod(value.c_str(), &end);
+      return end && *end == '\0' && q >= 0 && q <= 1 ? q : 1.0;
+    }
+    pos = item.find(';', pos + 1);
+  }
+  return 1.0;
+}
+
 Result<MediaType> AcceptOf(const http::Request& req) {
   std::string_view accept = req.headers.Get("Accept");
   if (accept.empty()) return MediaType::kJson;
-  bool json_ok = false;
+  // The acceptable type with the highest q; on a tie the one listed first.
+  std::optional<MediaType> best;
+  double best_q = 0;
   std::string_view rest = accept;
   while (!rest.empty()) {
     size_t comma = rest.find(',');
-    std::string item = MediaOf(rest.substr(0, comma));
+    std::string_view raw = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (item == "application/ld+json") return MediaType::kLdJson;
-    if (item == "application/geo+json") return MediaType::kGeoJson;
-    if (item == "application/json" || item == "application/*" || item == "*/*") json_ok = true;
+    std::string item = MediaOf(raw);
+    std::optional<MediaType> type;
+    if (item == "application/ld+json") type = MediaType::kLdJson;
+    if (item == "application/geo+json") type = MediaType::kGeoJson;
+    if (item == "application/json" || item == "application/*" || item == "*/*") type = MediaType::kJson;
+    double q = QualityOf(raw);
+    if (type && q > best_q) {
+      best = type;
+      best_q = q;
+    }
   }
-  if (json_ok) return MediaType::kJson;
+  if (best) return *best;
   return Status(Status::Code::kNotAcceptable,
                 "Accept must allow application/json, application/ld+json or application/geo+json");
 }

@@ -184,7 +184,23 @@ class EntitiesTest(HubTestCase):
 
     def test_retrieve_not_acceptable_406(self):
         self.create(car("urn:ngsi-ld:Car:r5"))
-        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Car:r5", headers={"Accept": "text/html"}).status, 406)
+        for accept in ("text/html", "application/ld+json;q=0, text/plain", "application/json; q=0"):
+            with self.subTest(accept):
+                self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Car:r5", headers={"Accept": accept}).status, 406)
+
+    def test_accept_quality_values(self):
+        eid = "urn:ngsi-ld:Car:q1"
+        self.create(car(eid))
+        cases = {"application/ld+json;q=0.5, application/json": "application/json",
+                 "application/json;q=0.2, application/ld+json;q=0.9": "application/ld+json",
+                 "application/json, application/ld+json": "application/json",
+                 "text/html, */*;q=0.1": "application/json",
+                 "application/geo+json;q=0.3, application/ld+json;q=0.2": "application/geo+json"}
+        for accept, media in cases.items():
+            with self.subTest(accept):
+                r = self.hub.get(f"{E}/{eid}", headers={"Accept": accept})
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("Content-Type").split(";")[0], media)
 
     def test_retrieve_404_and_400(self):
         self.assertProblem(self.hub.get(f"{E}/urn:ngsi-ld:Car:none"), 404, "ResourceNotFound")
