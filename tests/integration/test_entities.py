@@ -465,6 +465,11 @@ class EntitiesTest(HubTestCase):
         self.assertEqual(kv["r"], "urn:ngsi-ld:Other:1")
         self.assertEqual(kv["temp"], 21.5)
 
+    def test_observed_at_with_offset_stored_in_utc(self):
+        eid = "urn:ngsi-ld:Car:utc1"
+        self.create(car(eid, speed={"type": "Property", "value": 1, "observedAt": "2024-01-01T02:30:00+02:00"}))
+        self.assertEqual(self.fetch(eid)["speed"]["observedAt"], "2024-01-01T00:30:00.000Z")
+
     def test_attribute_type_validation(self):
         base = {"id": "urn:ngsi-ld:Thing:bad", "type": "Thing"}
         cases = {
