@@ -1,6 +1,9 @@
 // /ngsi-ld/v1/entities: create, retrieve, replace, merge, delete an entity and its attributes,
 // and query entities (GS CIM 009 §5.6, §5.7). Each handler: tenant → body → @context → parse
 // → one EntityService call → status code the spec gives (201/204/207/200, or ProblemDetails).
+#include <iterator>
+#include <set>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -69,6 +72,42 @@ Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& c
   return PlainJson(207, UpdateResultJson(*r, ctx));
 }
 
+// The `pick` / `omit` parameters (v1.8 §4.21): entity members (id, type, attributes) to keep
+// or to drop, as the rendered entity names them. nullopt when neither is given.
+struct Projection {
+  std::set<std::string> names;
+  bool keep = true;  // pick; false for omit
+};
+Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx) {
+  const std::string* pick = req.Param("pick");
+  const std::string* omit = req.Param("omit");
+  if (pick && omit) return Status::BadRequestData("parameters 'pick' and 'omit' cannot be used together");
+  if (!pick && !omit) return std::optional<Projection>();
+  std::string_view param = pick ? "pick" : "omit";
+  auto items = SplitList(pick ? *pick : *omit, param);
+  if (!items.ok()) return items.status();
+  Projection p;
+  p.keep = pick != nullptr;
+  for (const auto& item : *items) {
+    if (item == "id" || item == "type") {
+      p.names.insert(item);
+    } else if (ngsild::IsValidName(item)) {
+      p.names.insert(ctx.CompactIri(ctx.ExpandTerm(item)));
+    } else {
+      return Status::BadRequestData(fmt::format("parameter '{}': invalid name '{}'", param, item.substr(0, 64)));
+    }
+  }
+  return std::optional<Projection>(std::move(p));
+}
+
+void Project(json::object& rendered, const std::optional<Projection>& p) {
+  if (!p) return;
+  for (auto it = rendered.begin(); it != rendered.end();) {
+    bool listed = p->names.count(std::string(it->key())) > 0;
+    it = listed == p->keep ? std::next(it) : rendered.erase(it);
+  }
+}
+
 // The attribute whose value is a GeoJSON Feature's geometry: `geometryProperty`, else
 // "location" (§4.5.16), as the rendered entity names it.
 std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
@@ -128,6 +167,8 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   if (!id_ok.ok()) return Problem(id_ok);
   auto attrs = AttrsParam(req, **ctx);
   if (!attrs.ok()) return Problem(attrs.status());
+  auto projection = ProjectionOf(req, **ctx);
+  if (!projection.ok()) return Problem(projection.status());
   auto e = deps.entities->Get(*tenant, id);
   if (!e.ok()) return Problem(e.status());
   if (const std::string* type = req.Param("type")) {
@@ -138,6 +179,7 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   }
   ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
   json::object rendered = ngsild::RenderEntity(*e, **ctx, opts);
+  Project(rendered, *projection);
   if (*media == MediaType::kGeoJson) {
     return JsonResponse(200, GeoJsonFeature(std::move(rendered), GeometryAttribute(req, **ctx)), *media, **ctx);
   }
@@ -345,6 +387,8 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   auto attrs = AttrsParam(req, **ctx);
   if (!attrs.ok()) return Problem(attrs.status());
   if (*attrs) q.attrs.assign((*attrs)->begin(), (*attrs)->end());
+  auto projection = ProjectionOf(req, **ctx);
+  if (!projection.ok()) return Problem(projection.status());
   if (q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty()) {
     return Problem(Status::BadRequestData("a query needs at least one of the parameters type, id, idPattern or attrs"));
   }
@@ -368,7 +412,11 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
   json::array out;
   out.reserve(result->entities.size());
-  for (const auto& e : result->entities) out.emplace_back(ngsild::RenderEntity(e, **ctx, opts));
+  for (const auto& e : result->entities) {
+    json::object rendered = ngsild::RenderEntity(e, **ctx, opts);
+    Project(rendered, *projection);
+    out.emplace_back(std::move(rendered));
+  }
   bool full_page = result->entities.size() == q.limit && q.limit > 0;
   json::value body = std::move(out);
   if (*media == MediaType::kGeoJson) {

@@ -142,6 +142,15 @@ class EntitiesTest(HubTestCase):
         e = self.fetch(eid, "?attrs=nothere")
         self.assertEqual(set(e), {"id", "type"})
 
+    def test_retrieve_pick_and_omit(self):
+        eid = "urn:ngsi-ld:Car:pick1"
+        self.create(car(eid, color={"type": "Property", "value": "red"}, size={"type": "Property", "value": 3}))
+        self.assertEqual(self.fetch(eid, "?pick=id,color"), {"id": eid, "color": {"type": "Property", "value": "red"}})
+        self.assertEqual(self.fetch(eid, "?pick=color,size&options=keyValues"), {"color": "red", "size": 3})
+        self.assertEqual(set(self.fetch(eid, "?omit=type,speed")), {"id", "color", "size"})
+        self.assertProblem(self.hub.get(f"{E}/{eid}?pick=id&omit=type"), 400, "BadRequestData")
+        self.assertProblem(self.hub.get(f"{E}/{eid}?pick=id,,type"), 400)
+
     def test_retrieve_accept_ld_json_puts_context_in_body(self):
         eid = "urn:ngsi-ld:Car:r4"
         self.create(car(eid))

@@ -72,6 +72,16 @@ class QueryTest(HubTestCase):
         # attrs alone is a valid query
         self.assertEqual(len(self.ids("attrs=resolution")), 5)
 
+    def test_pick_and_omit(self):
+        got = self.query("type=Light&pick=id,on").json()
+        self.assertEqual(sorted(e["id"] for e in got), [f"urn:ngsi-ld:Light:l{i}" for i in range(3)])
+        self.assertTrue(all(set(e) == {"id", "on"} for e in got), got)
+        got = self.query("type=Light&omit=temp&options=keyValues").json()
+        self.assertTrue(all(set(e) == {"id", "type", "on"} for e in got), got)
+        # pick does not filter entities: cameras have no 'on' but are still returned
+        self.assertEqual(len(self.query("type=Camera&pick=id,on").json()), 5)
+        self.assertProblem(self.query("type=Light&pick=on&omit=temp", status=400), 400)
+
     def test_representations(self):
         kv = self.query("id=urn:ngsi-ld:Light:l1&options=keyValues").json()
         self.assertEqual(kv, [{"id": "urn:ngsi-ld:Light:l1", "type": "Light", "temp": 101, "on": True}])
