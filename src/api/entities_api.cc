@@ -1,6 +1,7 @@
 // /ngsi-ld/v1/entities: create, retrieve, replace, merge, delete an entity and its attributes,
 // and query entities (GS CIM 009 §5.6, §5.7). Each handler: tenant → body → @context → parse
 // → one EntityService call → status code the spec gives (201/204/207/200, or ProblemDetails).
+#include <cctype>
 #include <iterator>
 #include <set>
 
@@ -41,6 +42,20 @@ Result<ObjectRequest> ReadObject(const Request& req, const ApiDeps& deps, bool a
   auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
   if (!ctx.ok()) return ctx.status();
   out.ctx = std::move(*ctx);
+  return out;
+}
+
+// `id` as one path segment: everything but unreserved characters and ':' percent-encoded, so
+// that ids holding '/', '?', '#' or non-ASCII make a working Location.
+std::string PathSegment(std::string_view id) {
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
   return out;
 }
 
@@ -148,7 +163,7 @@ Response CreateEntity(const Request& req, const ApiDeps& deps) {
   if (!st.ok()) return Problem(st);
   Response r;
   r.status = 201;
-  r.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, id));
+  r.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, PathSegment(id)));
   if (!in->tenant.empty()) r.headers.Add("NGSILD-Tenant", in->tenant);
   return r;
 }

@@ -37,6 +37,16 @@ class EntitiesTest(HubTestCase):
         self.assertEqual(r.body, "")
         self.assertEqual(self.fetch("urn:ngsi-ld:Car:c1")["speed"]["value"], 50)
 
+    def test_location_is_percent_encoded(self):
+        for eid in ("urn:ngsi-ld:Car:a#b", "urn:ngsi-ld:Car:a?b=1", "https://example.org/cars/1", "urn:ngsi-ld:Car:\u00e4"):
+            with self.subTest(eid):
+                loc = self.create(car(eid)).header("Location")
+                self.assertTrue(all(33 <= ord(c) < 127 and c not in "#?" for c in loc), loc)
+                self.assertEqual(loc.count("/"), 4, loc)
+                r = self.hub.get(loc)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["id"], eid)
+
     def test_create_twice_409_already_exists(self):
         self.create(car("urn:ngsi-ld:Car:c2"))
         self.assertProblem(self.hub.post(E, car("urn:ngsi-ld:Car:c2")), 409, "AlreadyExists")
