@@ -70,7 +70,26 @@ Response Respond(BatchKind kind, broker::BatchResult r, std::vector<broker::Batc
   return NoContent();
 }
 
+// The `options` values a batch operation knows: upsert takes update or replace (not both),
+// update takes noOverwrite. Anything else is BadRequestData rather than silently ignored.
+Status CheckOptions(const Request& req, BatchKind kind) {
+  const std::string* options = req.Param("options");
+  if (!options) return Status::Ok();
+  auto items = SplitList(*options, "options");
+  if (!items.ok()) return items.status();
+  for (const auto& item : *items) {
+    bool known = (kind == BatchKind::kUpsert && (item == "update" || item == "replace")) ||
+                 (kind == BatchKind::kUpdate && item == "noOverwrite");
+    if (!known) return Status::BadRequestData(fmt::format("parameter 'options': '{}' is not valid here", item.substr(0, 64)));
+  }
+  if (HasOption(req, "update") && HasOption(req, "replace")) {
+    return Status::BadRequestData("parameter 'options': update and replace exclude each other");
+  }
+  return Status::Ok();
+}
+
 Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
+  if (Status st = CheckOptions(req, kind); !st.ok()) return Problem(st);
   auto in = ReadBatch(req, deps);
   if (!in.ok()) return Problem(in.status());
   std::vector<broker::BatchError> parse_errors;

@@ -135,6 +135,41 @@ class BatchTest(HubTestCase):
         r = self.op("create", [item, no_ctx], 207, content_type="application/ld+json")
         self.assertBatchResult(r, ["urn:ngsi-ld:Meter:ld1"], {"urn:ngsi-ld:Meter:ld2": (400, "BadRequestData")})
 
+    def test_invalid_options_400(self):
+        for path in ("upsert?options=bogus", "upsert?options=update,replace", "update?options=replace",
+                     "create?options=noOverwrite", "delete?options=update"):
+            with self.subTest(path):
+                body = ["urn:ngsi-ld:Meter:opt"] if path.startswith("delete") else [ent("urn:ngsi-ld:Meter:opt")]
+                self.assertProblem(self.hub.post(f"{OPS}/{path}", body), 400, "BadRequestData")
+        self.assertIsNone(self.get("urn:ngsi-ld:Meter:opt"))
+
+    def test_upsert_update_creates_missing(self):
+        r = self.op("upsert?options=update", [ent("urn:ngsi-ld:Meter:uu", a=1)], 201)
+        self.assertEqual(r.json(), ["urn:ngsi-ld:Meter:uu"])
+
+    def test_delete_same_id_twice_207(self):
+        self.op("create", [ent("urn:ngsi-ld:Meter:twice")], 201)
+        r = self.op("delete", ["urn:ngsi-ld:Meter:twice", "urn:ngsi-ld:Meter:twice"], 207)
+        body = r.json()
+        self.assertEqual(body["success"], ["urn:ngsi-ld:Meter:twice"])
+        self.assertEqual(body["errors"][0]["error"]["status"], 404)
+
+    def test_user_context_via_link(self):
+        r = self.hub.post("/ngsi-ld/v1/jsonldContexts", {"@context": {"Pump": "https://example.org/p#Pump",
+                                                                     "rate": "https://example.org/p#rate"}})
+        url = r.header("Location")
+        from hub import link_header
+        self.op("create", [{"id": "urn:ngsi-ld:Pump:1", "type": "Pump", "rate": {"type": "Property", "value": 1}}], 201,
+                headers=link_header(url))
+        e = self.get("urn:ngsi-ld:Pump:1")
+        self.assertEqual(e["type"], "https://example.org/p#Pump")
+        self.assertEqual(e["https://example.org/p#rate"]["value"], 1)
+
+    def test_too_many_items_400(self):
+        items = [ent(f"urn:ngsi-ld:Meter:many{i}") for i in range(1001)]
+        self.assertProblem(self.hub.post(f"{OPS}/create", items), 400, "BadRequestData")
+        self.assertIsNone(self.get("urn:ngsi-ld:Meter:many0"))
+
     def test_unknown_operation_404(self):
         self.assertEqual(self.hub.post(f"{OPS}/frobnicate", [ent("urn:ngsi-ld:Meter:f")]).status, 404)
 
