@@ -249,6 +249,9 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   Status st = CheckIds(id, &in->object());
   if (!st.ok()) return Problem(st);
   int64_t now = util::NowMillis();
+  if (const std::string* options = req.Param("options"); options && *options != "noOverwrite") {
+    return Problem(Status::BadRequestData("parameter 'options' may only be noOverwrite here"));
+  }
   auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse);
   if (!attrs.ok()) return Problem(attrs.status());
   auto r = deps.entities->Append(in->tenant, id, std::move(*attrs), HasOption(req, "noOverwrite"), now);

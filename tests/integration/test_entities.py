@@ -337,6 +337,8 @@ class EntitiesTest(HubTestCase):
         self.create(car(eid))
         self.assertProblem(self.hub.post(f"{E}/{eid}/attrs", {"a": {"type": "Property"}}), 400, "BadRequestData")
         self.assertEqual(self.hub.post(f"{E}/{eid}/attrs", {"a": 1}, content_type="text/plain").status, 415)
+        self.assertProblem(self.hub.post(f"{E}/{eid}/attrs?options=noOverwrit", {"speed": 1}), 400, "BadRequestData")
+        self.assertEqual(self.fetch(eid)["speed"]["value"], 50)
 
     # --- PATCH /entities/{id}/attrs (update) ---------------------------------------------
     def test_update_attrs_204_and_207(self):
