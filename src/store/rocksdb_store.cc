@@ -60,7 +60,11 @@
 // Tuning (DESIGN §3, 2 cores):
 //   - One LRU block cache of block_cache_bytes for all tenants and families, holding index and
 //     filter blocks too (cache_index_and_filter_blocks): read memory has a single budget.
-//     L0 filters and indexes are pinned because every point lookup touches them.
+//     Indexes and filters are partitioned into 4 KB blocks: a monolithic index block of a big
+//     SST (2+ MB at a million entities) is larger than one cache shard, so it was never cached
+//     and every point lookup read and decompressed it again — measured: zstd took 68 % of the
+//     CPU and durable updates fell from 9,000/s to 1,300/s once compaction built such files.
+//     The small top-level index and L0 index/filter blocks are pinned.
 //   - Memtables of write_buffer_bytes, at most two per family, and a WriteBufferManager over
 //     all tenants of 4 x write_buffer_bytes: unbudgeted, memtables grew to ~120 MB under load.
 //   - max_total_wal_size = max_total_wal_bytes forces flushes of families that pin old WAL
@@ -367,7 +371,14 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const RocksDbOptions& options,
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Partitioned index and filters: a big SST's index is split into 4 KB blocks that the cache
+  // can hold, and only a small top level is pinned (see "Tuning" above).
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
   if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
 
   rocksdb::ColumnFamilyOptions cf;
