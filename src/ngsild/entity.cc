@@ -9,6 +9,7 @@
 #include "ngsild/entity.h"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "util/json.h"
 
@@ -101,25 +102,36 @@ bool IsInstanceKeyword(std::string_view member) {
 }
 
 std::string SerializeEntity(const Entity& e) {
-  json::object doc;
-  doc.reserve(6);
-  doc["id"] = e.id;
-  json::array types;
-  for (const auto& t : e.types) types.emplace_back(t);
-  doc["type"] = std::move(types);
-  if (!e.scope.is_null()) doc["scope"] = e.scope;
-  doc["createdAt"] = e.created_at;
-  doc["modifiedAt"] = e.modified_at;
-  json::object attrs;
-  attrs.reserve(e.attrs.size());
-  for (const auto& [name, instances] : e.attrs) {
-    json::array arr;
-    arr.reserve(instances.size());
-    for (const auto& inst : instances) arr.emplace_back(inst);
-    attrs[name] = std::move(arr);
+  // Streamed straight into the text: building a DOM first would copy every instance.
+  std::string out;
+  out.reserve(256 + 128 * e.attrs.size());
+  out.append("{\"id\":");
+  util::AppendJsonString(out, e.id);
+  out.append(",\"type\":[");
+  for (size_t i = 0; i < e.types.size(); ++i) {
+    if (i) out.push_back(',');
+    util::AppendJsonString(out, e.types[i]);
   }
-  doc["attrs"] = std::move(attrs);
-  return util::SerializeJson(doc);
+  out.push_back(']');
+  if (!e.scope.is_null()) {
+    out.append(",\"scope\":");
+    util::AppendJson(out, e.scope);
+  }
+  out.append(fmt::format(",\"createdAt\":{},\"modifiedAt\":{},\"attrs\":{{", e.created_at, e.modified_at));
+  bool first = true;
+  for (const auto& [name, instances] : e.attrs) {
+    if (!first) out.push_back(',');
+    first = false;
+    util::AppendJsonString(out, name);
+    out.append(":[");
+    for (size_t i = 0; i < instances.size(); ++i) {
+      if (i) out.push_back(',');
+      util::AppendJson(out, instances[i]);
+    }
+    out.push_back(']');
+  }
+  out.append("}}");
+  return out;
 }
 
 Result<Entity> DeserializeEntity(std::string_view text) {

@@ -72,7 +72,9 @@ json::value ParseJson(std::string_view text, const json::parse_options& opts, er
 
 namespace {
 
-void AppendString(std::string& out, json::string_view s) {
+void AppendValue(std::string& out, const json::value& v);
+
+void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   for (char c : s) {
@@ -97,6 +99,19 @@ void AppendString(std::string& out, json::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+void AppendObject(std::string& out, const json::object& o) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [key, item] : o) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendString(out, key);
+    out.push_back(':');
+    AppendValue(out, item);
+  }
+  out.push_back('}');
 }
 
 void AppendValue(std::string& out, const json::value& v) {
@@ -142,23 +157,17 @@ void AppendValue(std::string& out, const json::value& v) {
       out.push_back(']');
       break;
     }
-    case json::kind::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, item] : v.get_object()) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendString(out, key);
-        out.push_back(':');
-        AppendValue(out, item);
-      }
-      out.push_back('}');
+    case json::kind::object:
+      AppendObject(out, v.get_object());
       break;
-    }
   }
 }
 
 }  // namespace
+
+void AppendJson(std::string& out, const json::value& v) { AppendValue(out, v); }
+void AppendJson(std::string& out, const json::object& o) { AppendObject(out, o); }
+void AppendJsonString(std::string& out, std::string_view s) { AppendString(out, s); }
 
 std::string SerializeJson(const json::value& v) {
   std::string out;

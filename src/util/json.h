@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/value.hpp>
 
@@ -28,5 +29,10 @@ inline boost::json::value ParseJson(std::string_view text, boost::system::error_
 // double (std::to_chars), written the way people write them ("43.46296641666926", "1e+300"),
 // not Boost 1.81's mantissa-exponent form ("4.346296641666926E1").
 std::string SerializeJson(const boost::json::value& v);
+
+// Append the same text to `out`, for writers that stream a document without building it.
+void AppendJson(std::string& out, const boost::json::value& v);
+void AppendJson(std::string& out, const boost::json::object& o);
+void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace cityhub::util
