@@ -292,8 +292,7 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
     r.headers.Add("Content-Type", "application/ld+json");
   } else {
     r.headers.Add("Content-Type", media == MediaType::kGeoJson ? "application/geo+json" : "application/json");
-    std::string_view url = ctx_json.is_string() ? std::string_view(ctx_json.get_string()) : ngsild::kCoreContextUrl;
-    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", url, kContextRel));
+    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));
   }
   r.body = util::SerializeJson(body);
   return r;

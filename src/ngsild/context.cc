@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <list>
@@ -136,9 +137,10 @@ const TermIndex& CoreIndex() {
 struct Context::Impl {
   TermIndex user;  // the user's terms; core terms are never in here
   json::value echo;
+  std::string link_url;
 
-  Impl(TermMap user_terms, json::value as_given)
-      : user(std::move(user_terms)), echo(std::move(as_given)) {}
+  Impl(TermMap user_terms, json::value as_given, std::string link)
+      : user(std::move(user_terms)), echo(std::move(as_given)), link_url(std::move(link)) {}
 
   const std::string* Find(std::string_view term) const {
     if (const std::string* iri = CoreIndex().Find(term)) return iri;
@@ -186,6 +188,7 @@ std::string Context::CompactIri(std::string_view iri) const {
 }
 
 const boost::json::value& Context::AsJson() const { return impl_->echo; }
+const std::string& Context::LinkUrl() const { return impl_->link_url; }
 
 namespace {
 
@@ -441,6 +444,8 @@ struct ContextResolver::Impl {
   StringMap<DocumentPtr> hosted_by_url;
   StringMap<DocumentPtr> downloaded_by_url;
   StringMap<std::shared_ptr<const json::value>> preloaded_by_url;
+  StringMap<DocumentPtr> implicit_by_key;  // by the serialized @context; also in hosted_by_*
+  std::deque<std::string> implicit_order;  // keys, oldest first
 
   std::mutex fetch_mu;
   StringMap<std::shared_future<Result<DocumentPtr>>> fetches_in_flight;
@@ -468,6 +473,14 @@ struct ContextResolver::Impl {
     resolved_lru.splice(resolved_lru.begin(), resolved_lru, it->second);
     TouchAll(r.documents);
     return r.context;
+  }
+
+  void ForgetResolved(const std::string& key) {
+    std::lock_guard lock(resolved_mu);
+    auto it = resolved_index.find(key);
+    if (it == resolved_index.end()) return;
+    resolved_lru.erase(it->second);
+    resolved_index.erase(it);
   }
 
   void StoreResolved(std::string key, Resolution r) {
@@ -670,6 +683,36 @@ struct ContextResolver::Impl {
     hosted_by_url.insert_or_assign(d->info.url, d);
     hosted_by_id.insert_or_assign(d->info.id, std::move(d));
   }
+
+  // Keeps an inline or array @context as an ImplicitlyCreated document (one per distinct
+  // context text) and returns its URL. Served and listed like hosted ones, never persisted;
+  // the oldest is dropped beyond kMaxImplicitContexts.
+  std::string KeepImplicit(const std::string& key, const json::value& context) {
+    std::unique_lock lock(documents_mu);
+    if (auto it = implicit_by_key.find(key); it != implicit_by_key.end()) return it->second->info.url;
+    auto d = std::make_shared<StoredDocument>();
+    d->info.id = NewContextId();
+    d->info.url = fmt::format("{}{}{}", options.public_base_url, kHostedPath, d->info.id);
+    d->info.kind = StoredContext::Kind::kImplicitlyCreated;
+    d->info.document = json::serialize(json::object{{"@context", context}});
+    d->info.created_at_ms = util::NowMillis();
+    d->context = std::make_shared<const json::value>(context);
+    implicit_by_key.emplace(key, d);
+    implicit_order.push_back(key);
+    AddHostedLocked(d);
+    if (implicit_order.size() > kMaxImplicitContexts) DropImplicitLocked(implicit_order.front());
+    return d->info.url;
+  }
+
+  void DropImplicitLocked(const std::string& key) {
+    auto it = implicit_by_key.find(key);
+    if (it == implicit_by_key.end()) return;
+    hosted_by_id.erase(it->second->info.id);
+    hosted_by_url.erase(it->second->info.url);
+    implicit_by_key.erase(it);
+    implicit_order.erase(std::find(implicit_order.begin(), implicit_order.end(), key));
+    ForgetResolved(key);  // its cached resolution would link to the dropped URL
+  }
 };
 
 ContextResolver::ContextResolver(ContextResolverOptions options, ContextPersistence persistence)
@@ -683,8 +726,8 @@ Status ContextResolver::Init() {
 }
 
 ContextPtr ContextResolver::Core() const {
-  static const ContextPtr core = std::make_shared<const Context>(
-      std::make_shared<const Context::Impl>(TermMap{}, json::value(kCoreContextUrl)));
+  static const ContextPtr core = std::make_shared<const Context>(std::make_shared<const Context::Impl>(
+      TermMap{}, json::value(kCoreContextUrl), std::string(kCoreContextUrl)));
   return core;
 }
 
@@ -697,8 +740,10 @@ Result<ContextPtr> ContextResolver::Resolve(const boost::json::value& context) {
   ContextBuilder builder(
       [&](std::string_view url) { return impl_->Load(url, resolution); });
   CITYHUB_RETURN_IF_ERROR(builder.Process(context, 0));
-  resolution.context = std::make_shared<const Context>(
-      std::make_shared<const Context::Impl>(std::move(builder).TakeTerms(), context));
+  std::string link_url = context.is_string() ? std::string(context.get_string())
+                                             : impl_->KeepImplicit(key, context);
+  resolution.context = std::make_shared<const Context>(std::make_shared<const Context::Impl>(
+      std::move(builder).TakeTerms(), context, std::move(link_url)));
   TouchAll(resolution.documents);
   ContextPtr result = resolution.context;
   impl_->StoreResolved(std::move(key), std::move(resolution));
@@ -773,15 +818,23 @@ Status ContextResolver::Remove(std::string_view id, bool reload) {
   }
   if (!d) return Status::NotFound(fmt::format("@context '{}' not found", id));
 
+  if (d->info.kind != StoredContext::Kind::kCached && reload) {
+    return Status::BadRequestData(fmt::format(
+        "@context '{}' is held by this broker: only downloaded ones can be reloaded", id));
+  }
   if (d->info.kind == StoredContext::Kind::kHosted) {
-    if (reload) {
-      return Status::BadRequestData(fmt::format(
-          "@context '{}' is hosted by this broker: only downloaded ones can be reloaded", id));
-    }
     if (impl_->persistence.remove) CITYHUB_RETURN_IF_ERROR(impl_->persistence.remove(id));
     std::unique_lock lock(impl_->documents_mu);
     impl_->hosted_by_id.erase(d->info.id);
     impl_->hosted_by_url.erase(d->info.url);
+  } else if (d->info.kind == StoredContext::Kind::kImplicitlyCreated) {
+    std::unique_lock lock(impl_->documents_mu);
+    for (const auto& [key, doc] : impl_->implicit_by_key) {
+      if (doc == d) {
+        impl_->DropImplicitLocked(std::string(key));
+        break;
+      }
+    }
   } else if (reload) {
     {
       std::lock_guard lock(impl_->fetch_mu);

@@ -55,6 +55,9 @@ class Context {
   // The @context value to send back to clients for this context (a URL string, or an array of
   // URLs/objects as the client gave it, core context URL included).
   const boost::json::value& AsJson() const;
+  // The one URL a Link header can carry for this context: the URL the client gave, or for an
+  // inline object or an array, the URL of the ImplicitlyCreated copy the resolver keeps.
+  const std::string& LinkUrl() const;
 
   struct Impl;
   explicit Context(std::shared_ptr<const Impl> impl);
@@ -95,6 +98,8 @@ struct ContextResolverOptions {
 
 class ContextResolver {
  public:
+  static constexpr size_t kMaxImplicitContexts = 1000;
+
   ContextResolver(ContextResolverOptions options, ContextPersistence persistence);
   ~ContextResolver();
 
@@ -105,6 +110,8 @@ class ContextResolver {
   ContextPtr Core() const;
   // Resolves an @context value (string, object or array). Returns LdContextNotAvailable when a
   // URL cannot be had (naming it), InvalidRequest/BadRequestData when the context is malformed.
+  // An object or array is kept as an ImplicitlyCreated context (in memory, the most recent
+  // kMaxImplicitContexts), served at its own URL so responses can link to it.
   Result<ContextPtr> Resolve(const boost::json::value& context);
   // Resolves the URL of a Link header's rel="http://www.w3.org/ns/json-ld#context".
   Result<ContextPtr> ResolveUrl(std::string_view url);

@@ -91,6 +91,27 @@ class ContextsTest(HubTestCase):
         self.assertEqual(r.status, 201, r)
         self.assertEqual(self.hub.get(f"{E}/{eid}").json()["type"], "https://example.org/k#Kiosk")
 
+    def test_inline_context_becomes_implicitly_created_and_linkable(self):
+        ctx = {"Tram": "https://example.org/transit#Tram", "line": "https://example.org/transit#line"}
+        body = {"id": "urn:ngsi-ld:Tram:implicit1", "type": "Tram",
+                "line": {"type": "Property", "value": "T1"}, "@context": ctx}
+        r = self.hub.post(E, body, content_type="application/ld+json")
+        self.assertEqual(r.status, 201, r)
+        details = self.hub.get(C + "?kind=ImplicitlyCreated&details=true").json()
+        kept = [d for d in details if self.hub.get(f"{C}/{d['localId']}").json() == {"@context": ctx}]
+        self.assertEqual(len(kept), 1, details)
+        self.assertEqual(kept[0]["kind"], "ImplicitlyCreated")
+        url = kept[0]["URL"]
+        # Its URL works as a Link context: names compact with the client's own terms.
+        r = self.hub.get(f"{E}/urn:ngsi-ld:Tram:implicit1", headers=link_header(url))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["type"], "Tram")
+        self.assertIn("line", r.json())
+        # Not re-downloadable, but deletable.
+        self.assertProblem(self.hub.delete(f"{C}/{kept[0]['localId']}?reload=true"), 400, "BadRequestData")
+        self.assertEqual(self.hub.delete(f"{C}/{kept[0]['localId']}").status, 204)
+        self.assertProblem(self.hub.get(f"{C}/{kept[0]['localId']}"), 404, "ResourceNotFound")
+
     def test_preloaded_context_offline(self):
         url = "https://smart-data-models.github.io/dataModel.Parking/context.jsonld"
         r = self.hub.post(E, {"id": "urn:ngsi-ld:OffStreetParking:1", "type": "OffStreetParking",

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace cityhub::ngsild {
@@ -328,6 +329,49 @@ TEST(UserContextTest, SameValueResolvesFromCache) {
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(first.value().get(), second.value().get());
   EXPECT_EQ(resolver.Resolve(json::value(nullptr)).value().get(), resolver.Core().get());
+}
+
+TEST(ImplicitContextTest, InlineAndArrayContextsAreKeptAndLinkable) {
+  ContextResolver resolver(OfflineOptions(), {});
+  ContextPtr inline_ctx = MustResolve(resolver, R"({"T": "https://x.example/T"})");
+  const std::string& url = inline_ctx->LinkUrl();
+  ASSERT_NE(url.find("/ngsi-ld/v1/jsonldContexts/"), std::string::npos) << url;
+  std::string id = url.substr(url.rfind('/') + 1);
+
+  auto listed = resolver.List(StoredContext::Kind::kImplicitlyCreated);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].url, url);
+  auto stored = resolver.Get(id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(json::parse(stored->document), json::parse(R"({"@context": {"T": "https://x.example/T"}})"));
+
+  // The kept copy resolves by its URL to the same terms.
+  ContextPtr by_url = MustResolve(resolver, "\"" + url + "\"");
+  EXPECT_EQ(by_url->ExpandTerm("T"), "https://x.example/T");
+  EXPECT_EQ(by_url->LinkUrl(), url);
+
+  // An array is kept too; a plain URL is not, and links to itself.
+  ContextPtr array_ctx = MustResolve(resolver, R"([{"U": "https://x.example/U"}])");
+  EXPECT_NE(array_ctx->LinkUrl(), url);
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated).size(), 2u);
+  EXPECT_EQ(resolver.Core()->LinkUrl(), kCoreContextUrl);
+
+  EXPECT_EQ(resolver.Remove(id, /*reload=*/true).code(), Status::Code::kBadRequestData);
+  EXPECT_TRUE(resolver.Remove(id, false).ok());
+  EXPECT_TRUE(resolver.Get(id).status().IsNotFound());
+  // Resolving the same inline context again keeps a new copy under a new URL.
+  EXPECT_NE(MustResolve(resolver, R"({"T": "https://x.example/T"})")->LinkUrl(), url);
+}
+
+TEST(ImplicitContextTest, OnlyTheMostRecentAreKept) {
+  ContextResolver resolver(OfflineOptions(), {});
+  std::string first_url;
+  for (size_t i = 0; i <= ContextResolver::kMaxImplicitContexts; ++i) {
+    ContextPtr c = MustResolve(resolver, fmt::format(R"({{"T{}": "https://x.example/T"}})", i));
+    if (i == 0) first_url = c->LinkUrl();
+  }
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated).size(), ContextResolver::kMaxImplicitContexts);
+  EXPECT_TRUE(resolver.Get(first_url.substr(first_url.rfind('/') + 1)).status().IsNotFound());
 }
 
 TEST(UserContextTest, MalformedContextsAreRejected) {
