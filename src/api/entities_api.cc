@@ -222,53 +222,60 @@ Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& d
   return st.ok() ? NoContent() : Problem(st);
 }
 
+// The body of a request that changes some attributes of the entity in the path (merge,
+// append, update): checked ids and the parsed attributes.
+struct AttributeChange {
+  ObjectRequest in;
+  std::string id;
+  ngsild::AttrMap attrs;
+  int64_t now = 0;
+};
+
+Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams& p, const ApiDeps& deps,
+                                            bool is_merge) {
+  AttributeChange c;
+  c.id = p.Get("entityId");
+  auto in = ReadObject(req, deps, /*allow_merge_patch=*/is_merge);
+  if (!in.ok()) return in.status();
+  c.in = std::move(*in);
+  CITYHUB_RETURN_IF_ERROR(CheckIds(c.id, &c.in.object()));
+  c.now = util::NowMillis();
+  auto attrs = ngsild::ParseAttributes(c.in.object(), *c.in.ctx, c.now, deps.limits.parse,
+                                       /*allow_null_value=*/is_merge);
+  if (!attrs.ok()) return attrs.status();
+  c.attrs = std::move(*attrs);
+  return c;
+}
+
 Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  const std::string& id = p.Get("entityId");
-  auto in = ReadObject(req, deps, /*allow_merge_patch=*/true);
-  if (!in.ok()) return Problem(in.status());
-  Status st = CheckIds(id, &in->object());
-  if (!st.ok()) return Problem(st);
-  int64_t now = util::NowMillis();
-  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse, /*allow_null_value=*/true);
-  if (!attrs.ok()) return Problem(attrs.status());
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true);
+  if (!c.ok()) return Problem(c.status());
   std::vector<std::string> types;
-  if (in->object().contains("type")) {
-    auto typed = ngsild::ParseEntity(json::object{{"id", id}, {"type", in->object().at("type")}}, *in->ctx, now,
+  if (const json::value* type = c->in.object().if_contains("type")) {
+    auto typed = ngsild::ParseEntity(json::object{{"id", c->id}, {"type", *type}}, *c->in.ctx, c->now,
                                      deps.limits.parse);
     if (!typed.ok()) return Problem(typed.status());
     types = std::move(typed->types);
   }
-  st = deps.entities->Merge(in->tenant, id, std::move(*attrs), types, now);
+  Status st = deps.entities->Merge(c->in.tenant, c->id, std::move(c->attrs), types, c->now);
   return st.ok() ? NoContent() : Problem(st);
 }
 
 Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  const std::string& id = p.Get("entityId");
-  auto in = ReadObject(req, deps);
-  if (!in.ok()) return Problem(in.status());
-  Status st = CheckIds(id, &in->object());
-  if (!st.ok()) return Problem(st);
-  int64_t now = util::NowMillis();
   if (const std::string* options = req.Param("options"); options && *options != "noOverwrite") {
     return Problem(Status::BadRequestData("parameter 'options' may only be noOverwrite here"));
   }
-  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse);
-  if (!attrs.ok()) return Problem(attrs.status());
-  auto r = deps.entities->Append(in->tenant, id, std::move(*attrs), HasOption(req, "noOverwrite"), now);
-  return UpdateResponse(r, *in->ctx);
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
+  if (!c.ok()) return Problem(c.status());
+  auto r = deps.entities->Append(c->in.tenant, c->id, std::move(c->attrs), HasOption(req, "noOverwrite"), c->now);
+  return UpdateResponse(r, *c->in.ctx);
 }
 
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  const std::string& id = p.Get("entityId");
-  auto in = ReadObject(req, deps);
-  if (!in.ok()) return Problem(in.status());
-  Status st = CheckIds(id, &in->object());
-  if (!st.ok()) return Problem(st);
-  int64_t now = util::NowMillis();
-  auto attrs = ngsild::ParseAttributes(in->object(), *in->ctx, now, deps.limits.parse);
-  if (!attrs.ok()) return Problem(attrs.status());
-  auto r = deps.entities->Update(in->tenant, id, std::move(*attrs), now);
-  return UpdateResponse(r, *in->ctx);
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
+  if (!c.ok()) return Problem(c.status());
+  auto r = deps.entities->Update(c->in.tenant, c->id, std::move(c->attrs), c->now);
+  return UpdateResponse(r, *c->in.ctx);
 }
 
 // True when an attribute fragment carries no type and no value member, e.g. {"observedAt": …}.
