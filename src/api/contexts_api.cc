@@ -49,11 +49,8 @@ Response AddContext(const Request& req, const ApiDeps& deps) {
 }
 
 Response ListContexts(const Request& req, const ApiDeps& deps) {
-  bool details = false;
-  if (const std::string* d = req.Param("details")) {
-    if (*d != "true" && *d != "false") return Problem(Status::BadRequestData("parameter 'details' must be true or false"));
-    details = *d == "true";
-  }
+  auto details = BoolParam(req, "details");
+  if (!details.ok()) return Problem(details.status());
   std::optional<ngsild::StoredContext::Kind> kind;
   if (const std::string* k = req.Param("kind")) {
     if (*k == "Hosted") {
@@ -68,7 +65,7 @@ Response ListContexts(const Request& req, const ApiDeps& deps) {
   }
   json::array out;
   for (const auto& c : deps.contexts->List(kind)) {
-    if (details) {
+    if (*details) {
       out.emplace_back(DetailsJson(c));
     } else {
       out.emplace_back(c.url);
@@ -89,12 +86,9 @@ Response ServeContext(const Request& req, const PathParams& p, const ApiDeps& de
 }
 
 Response DeleteContext(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  bool reload = false;
-  if (const std::string* v = req.Param("reload")) {
-    if (*v != "true" && *v != "false") return Problem(Status::BadRequestData("parameter 'reload' must be true or false"));
-    reload = *v == "true";
-  }
-  Status st = deps.contexts->Remove(p.Get("contextId"), reload);
+  auto reload = BoolParam(req, "reload");
+  if (!reload.ok()) return Problem(reload.status());
+  Status st = deps.contexts->Remove(p.Get("contextId"), *reload);
   return st.ok() ? NoContent() : Problem(st);
 }
 

@@ -38,10 +38,9 @@ Result<DiscoveryRequest> ReadDiscovery(const Request& req, const ApiDeps& deps) 
   auto ctx = ContextOf(req, deps, nullptr, false);
   if (!ctx.ok()) return ctx.status();
   out.ctx = std::move(*ctx);
-  if (const std::string* d = req.Param("details")) {
-    if (*d != "true" && *d != "false") return Status::BadRequestData("parameter 'details' must be true or false");
-    out.details = *d == "true";
-  }
+  auto details = BoolParam(req, "details");
+  if (!details.ok()) return details.status();
+  out.details = *details;
   return out;
 }
 

@@ -341,12 +341,9 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
     if (!ngsild::IsUri(*ds)) return Problem(Status::BadRequestData("parameter 'datasetId' must be a URI"));
     dataset_id = *ds;
   }
-  bool delete_all = false;
-  if (const std::string* all = req.Param("deleteAll")) {
-    if (*all != "true" && *all != "false") return Problem(Status::BadRequestData("parameter 'deleteAll' must be true or false"));
-    delete_all = *all == "true";
-  }
-  st = deps.entities->DeleteAttribute(*tenant, id, (*ctx)->ExpandTerm(attr_name), dataset_id, delete_all);
+  auto delete_all = BoolParam(req, "deleteAll");
+  if (!delete_all.ok()) return Problem(delete_all.status());
+  st = deps.entities->DeleteAttribute(*tenant, id, (*ctx)->ExpandTerm(attr_name), dataset_id, *delete_all);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -417,10 +414,9 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   if (q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty()) {
     return Problem(Status::BadRequestData("a query needs at least one of the parameters type, id, idPattern or attrs"));
   }
-  if (const std::string* count = req.Param("count")) {
-    if (*count != "true" && *count != "false") return Problem(Status::BadRequestData("parameter 'count' must be true or false"));
-    q.count = *count == "true";
-  }
+  auto count = BoolParam(req, "count");
+  if (!count.ok()) return Problem(count.status());
+  q.count = *count;
   auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
   if (!limit.ok()) return Problem(limit.status());
   auto offset = SizeParam(req, "offset", 0);

@@ -216,6 +216,13 @@ Result<MediaType> AcceptOf(const http::Request& req) {
                 "Accept must allow application/json, application/ld+json or application/geo+json");
 }
 
+Result<bool> BoolParam(const http::Request& req, std::string_view name) {
+  const std::string* v = req.Param(name);
+  if (!v || *v == "false") return false;
+  if (*v == "true") return true;
+  return Status::BadRequestData(fmt::format("parameter '{}' must be true or false", name));
+}
+
 Result<std::vector<std::string>> SplitList(std::string_view value, std::string_view param) {
   std::vector<std::string> out;
   size_t start = 0;

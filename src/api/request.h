@@ -62,6 +62,10 @@ Result<Representation> RepresentationOf(const http::Request& req);
 // True if the comma-separated `options` parameter contains `name`.
 bool HasOption(const http::Request& req, std::string_view name);
 
+// A boolean query parameter: "true" or "false"; absent = false. Anything else is
+// BadRequestData naming the parameter.
+Result<bool> BoolParam(const http::Request& req, std::string_view name);
+
 // Splits a comma-separated parameter; empty items give InvalidRequest naming `param`.
 Result<std::vector<std::string>> SplitList(std::string_view value, std::string_view param);
 // Expanded names of the `attrs` parameter, or nullopt if absent.
