@@ -29,13 +29,15 @@ wrk_run() {  # label, args…
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r)"
-echo "== ceilings: cityhub's HTTP stack with trivial handlers"
-$CEILING --port 1027 2>/dev/null & CEIL_PID=$!
-wait_ready_ceiling() { for _ in $(seq 1 100); do curl -sf http://127.0.0.1:1027/trivial >/dev/null && return 0; sleep 0.05; done; }
-wait_ready_ceiling
-wrk_run "ceiling (a) GET trivial" http://127.0.0.1:1027/trivial
-wrk_run "ceiling (b) POST 327-byte JSON, parsed" -s bench/wrk/post_json.lua http://127.0.0.1:1027/parse
-kill $CEIL_PID; wait $CEIL_PID 2>/dev/null || true
+ceilings() {  # label
+  echo "== ceilings ($1): cityhub's HTTP stack (same server options, same allocator), trivial handlers"
+  $CEILING --port $((PORT + 1)) 2>/dev/null & local pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((PORT + 1))/trivial" >/dev/null && break; sleep 0.05; done
+  wrk_run "ceiling (a) GET trivial" "http://127.0.0.1:$((PORT + 1))/trivial"
+  wrk_run "ceiling (b) POST 327-byte JSON, parsed" -s bench/wrk/post_json.lua "http://127.0.0.1:$((PORT + 1))/parse"
+  kill $pid; wait $pid 2>/dev/null || true
+}
+ceilings before
 
 echo "== hub with $N entities"
 $BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-level warn & HUB=$!
@@ -61,3 +63,4 @@ t0=$(date +%s.%N); $BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-
 wait_ready $PORT; t1=$(date +%s.%N)
 echo "restart to ready after kill -9: $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s"
 kill -TERM $HUB; wait $HUB || true
+ceilings after
