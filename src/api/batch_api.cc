@@ -88,6 +88,30 @@ Status CheckOptions(const Request& req, BatchKind kind) {
   return Status::Ok();
 }
 
+// One entity of a batch. Merge items take the deletion marker "urn:ngsi-ld:null", so their
+// attributes are parsed apart from the id, type and scope.
+Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context& ctx, int64_t now,
+                                 const ApiDeps& deps, BatchKind kind) {
+  bool whole = kind == BatchKind::kCreate || kind == BatchKind::kUpsert;
+  Result<ngsild::Entity> e = Status::Internal("unparsed");
+  if (kind == BatchKind::kMerge) {
+    json::object head;
+    for (std::string_view key : {"id", "@id", "type", "@type", "scope"}) {
+      if (const json::value* v = item.if_contains(key)) head[key] = *v;
+    }
+    e = ngsild::ParseEntity(head, ctx, now, deps.limits.parse, /*require_id_type=*/false);
+    if (e.ok()) {
+      auto attrs = ngsild::ParseAttributes(item, ctx, now, deps.limits.parse, /*allow_null_value=*/true);
+      if (!attrs.ok()) return attrs.status();
+      e->attrs = std::move(*attrs);
+    }
+  } else {
+    e = ngsild::ParseEntity(item, ctx, now, deps.limits.parse, /*require_id_type=*/whole);
+  }
+  if (e.ok() && e->id.empty()) return Status::BadRequestData("entity has no 'id'");
+  return e;
+}
+
 Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
   if (Status st = CheckOptions(req, kind); !st.ok()) return Problem(st);
   auto in = ReadBatch(req, deps);
@@ -103,6 +127,7 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       }
       ids.emplace_back(item.get_string());
     }
+    if (ids.empty()) return Respond(kind, {}, std::move(parse_errors));
     return Respond(kind, deps.entities->BatchDelete(in->tenant, ids), std::move(parse_errors));
   }
 
@@ -119,24 +144,15 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       parse_errors.push_back({IdOf(item), ctx.status()});
       continue;
     }
-    auto e = ngsild::ParseEntity(item.get_object(), **ctx, now, deps.limits.parse,
-                                 /*require_id_type=*/kind == BatchKind::kCreate || kind == BatchKind::kUpsert);
-    if (e.ok() && e->id.empty()) e = Status::BadRequestData("entity has no 'id'");
+    auto e = ParseItem(item.get_object(), **ctx, now, deps, kind);
     if (!e.ok()) {
       parse_errors.push_back({IdOf(item), e.status()});
       continue;
     }
-    if (kind == BatchKind::kMerge) {
-      // Merge accepts the deletion marker; re-parse attributes with it allowed.
-      auto attrs = ngsild::ParseAttributes(item.get_object(), **ctx, now, deps.limits.parse, true);
-      if (!attrs.ok()) {
-        parse_errors.push_back({IdOf(item), attrs.status()});
-        continue;
-      }
-      e->attrs = std::move(*attrs);
-    }
     entities.push_back(std::move(*e));
   }
+  // Nothing valid: do not touch the store (a create would otherwise make the tenant).
+  if (entities.empty()) return Respond(kind, {}, std::move(parse_errors));
   broker::BatchResult r;
   switch (kind) {
     case BatchKind::kCreate:

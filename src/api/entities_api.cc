@@ -322,6 +322,8 @@ Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& 
   int64_t now = util::NowMillis();
   auto inst = ParseFragment(*in, attr_name, partial, deps, now);
   if (!inst.ok()) return Problem(inst.status());
+  st = ngsild::CheckGeoOnly(attr, attr_name, *inst);
+  if (!st.ok()) return Problem(st);
   st = partial ? deps.entities->PartialUpdateAttribute(in->tenant, id, attr, std::move(*inst), now)
                : deps.entities->ReplaceAttribute(in->tenant, id, attr, std::move(*inst), now);
   return st.ok() ? NoContent() : Problem(st);
@@ -425,11 +427,14 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
     return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
   }
   if (*limit == 0 && !q.count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
-  q.limit = *limit;
+  // One entity past the page tells whether a next page exists without counting them all.
+  q.limit = *limit == 0 ? 0 : *limit + 1;
   q.offset = *offset;
 
   auto result = deps.entities->Query(*tenant, q);
   if (!result.ok()) return Problem(result.status());
+  bool more = *limit > 0 && result->entities.size() > *limit;
+  if (more) result->entities.pop_back();
   ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
   json::array out;
   out.reserve(result->entities.size());
@@ -438,7 +443,6 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
     Project(rendered, *projection);
     out.emplace_back(std::move(rendered));
   }
-  bool full_page = result->entities.size() == q.limit && q.limit > 0;
   json::value body = std::move(out);
   if (*media == MediaType::kGeoJson) {
     std::string geometry_attr = GeometryAttribute(req, **ctx);
@@ -448,11 +452,10 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   }
   Response r = JsonResponse(200, std::move(body), *media, **ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
-  bool more = result->total ? q.offset + q.limit < *result->total : full_page;
-  if (more) r.headers.Add("Link", PageLink(req, q.offset + q.limit, q.limit) + "; rel=\"next\"");
-  if (q.offset > 0 && q.limit > 0) {
-    size_t prev = q.offset > q.limit ? q.offset - q.limit : 0;
-    r.headers.Add("Link", PageLink(req, prev, q.limit) + "; rel=\"prev\"");
+  if (more) r.headers.Add("Link", PageLink(req, q.offset + *limit, *limit) + "; rel=\"next\"");
+  if (q.offset > 0 && *limit > 0) {
+    size_t prev = q.offset > *limit ? q.offset - *limit : 0;
+    r.headers.Add("Link", PageLink(req, prev, *limit) + "; rel=\"prev\"");
   }
   return r;
 }

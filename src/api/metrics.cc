@@ -1,9 +1,11 @@
 // Metrics on prometheus-cpp. Label values are bounded: routes are patterns (never raw paths
-// with ids), methods and statuses are small sets, tenants are limited by their name rules and
+// with ids), methods are the standard ones (any other is "other"), statuses a small set, tenants are limited by their name rules and
 // by what operators create. Latency buckets span 50 µs to 5 s, covering a cached read and a
 // slow fsync alike.
 #include "api/metrics.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -42,6 +44,9 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status, double seconds) {
+  // The method is client input: only the standard ones become label values.
+  static constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) method = "other";
   std::string status_text = std::to_string(status);
   std::string key;
   key.reserve(route.size() + method.size() + 5);

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <CLI/CLI.hpp>
 
 namespace cityhub::app {
@@ -19,6 +22,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "HOST:PORT to serve on. Without authentication configured only loopback addresses are "
       "allowed unless --insecure is given");
   opt("--data-dir", c.data_dir, "CITYHUB_DATA_DIR", "Directory holding the databases (one per tenant)");
+  opt("--backup-dir", c.backup_dir, "CITYHUB_BACKUP_DIR",
+      "Directory under which a running hub writes online backups (`cityhub backup` targets must "
+      "be inside it); created with owner-only permissions");
   opt("--context-dir", c.context_dir, "CITYHUB_CONTEXT_DIR",
       "Folder of @context documents served offline; its index.json maps context URLs to files");
   opt("--public-url", c.public_url, "CITYHUB_PUBLIC_URL",
@@ -81,7 +87,22 @@ bool SplitHostPort(const std::string& listen, std::string* host, unsigned short*
 }
 
 bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+bool IsLoopbackPeer(std::string_view peer) {
+  size_t colon = peer.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? peer : peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host != "localhost" && IsLoopbackHost(std::string(host));
 }
 
 }  // namespace cityhub::app

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace CLI {
@@ -16,6 +17,7 @@ namespace cityhub::app {
 struct Config {
   std::string listen = "127.0.0.1:1026";
   std::string data_dir = "./data";
+  std::string backup_dir = "./backups";  // where a running hub may write online backups
   std::string context_dir;          // preload folder with index.json ("" = none)
   std::string public_url;           // base URL clients reach the hub at ("" = http://<listen>)
   bool insecure = false;            // allow a non-loopback bind without authentication
@@ -43,7 +45,10 @@ std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, cons
 
 // Splits "HOST:PORT" ("[v6]:PORT" allowed). Returns false if malformed.
 bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port);
-// True for 127.0.0.0/8, ::1 and "localhost".
+// True for "localhost" and IP address literals in 127.0.0.0/8 or ::1 (names are not resolved,
+// so "127.example.com" is not loopback).
 bool IsLoopbackHost(const std::string& host);
+// The same for a peer written "ip:port" or "[ip]:port".
+bool IsLoopbackPeer(std::string_view peer);
 
 }  // namespace cityhub::app

@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 
 #include <boost/json.hpp>
@@ -90,26 +92,43 @@ ngsild::ContextPersistence PersistIn(store::Store& store) {
   return p;
 }
 
-bool IsLoopbackPeer(std::string_view remote) {
-  return remote.rfind("127.", 0) == 0 || remote.rfind("[::1]", 0) == 0 || remote.rfind("::1", 0) == 0;
+// A backup's name under --backup-dir: one path component, no hidden or parent names.
+bool ValidBackupName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
 }
 
-// POST /admin/backup {"dir": "..."}: only from loopback, so that only the host's operators
-// (who could copy the files anyway) can trigger it.
-http::Response AdminBackup(store::Store& store, const api::ApiLimits& limits, const http::Request& req) {
-  if (!IsLoopbackPeer(req.remote_address)) {
-    http::Response r = api::Problem(Status::NotFound("no resource at this path"));
-    return r;
-  }
+// Writes every tenant's checkpoint to `target` and makes the copy readable by its owner only
+// (it holds every tenant's data).
+Status WriteBackup(store::Store& store, const std::filesystem::path& target) {
+  CITYHUB_RETURN_IF_ERROR(store.Backup(target.string()));
+  std::error_code ec;
+  std::filesystem::permissions(target, std::filesystem::perms::owner_all, ec);
+  return Status::Ok();
+}
+
+// POST /admin/backup {"name": "2026-11-26"}: writes <backup-dir>/<name>. Only from loopback
+// peers, and only under the configured backup dir, so a request can neither reach this from
+// the network nor choose where the copy of every tenant's data lands.
+http::Response AdminBackup(store::Store& store, const std::filesystem::path& root, const api::ApiLimits& limits,
+                           const http::Request& req) {
+  if (!IsLoopbackPeer(req.remote_address)) return api::Problem(Status::NotFound("no resource at this path"));
   auto body = api::ParseJsonBody(req, limits);
   if (!body.ok()) return api::Problem(body.status());
-  const json::value* dir = body->value.is_object() ? body->value.get_object().if_contains("dir") : nullptr;
-  if (!dir || !dir->is_string() || dir->get_string().empty()) {
-    return api::Problem(Status::BadRequestData("body must be {\"dir\": \"<new directory>\"}"));
+  const json::value* name = body->value.is_object() ? body->value.get_object().if_contains("name") : nullptr;
+  if (!name || !name->is_string() || !ValidBackupName(name->get_string())) {
+    return api::Problem(Status::BadRequestData(
+        "body must be {\"name\": \"<new backup name>\"}: 1-128 letters, digits, '-', '_' or '.', not starting with '.'"));
   }
-  Status st = store.Backup(std::string(dir->get_string()));
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  std::filesystem::permissions(root, std::filesystem::perms::owner_all, ec);
+  std::filesystem::path target = root / std::string(name->get_string());
+  Status st = WriteBackup(store, target);
   if (!st.ok()) return api::Problem(st);
-  spdlog::info("backup written");
+  spdlog::info("backup written to '{}' at the request of {}", target.string(), req.remote_address);
   return api::NoContent();
 }
 
@@ -186,8 +205,9 @@ int Serve(const Config& config) {
   http::Router router;
   api::RegisterRoutes(router, deps);
   store::Store& store_ref = **store;
-  router.Add("POST", "/admin/backup", [&store_ref, &deps](const http::Request& r, const http::PathParams&) {
-    return AdminBackup(store_ref, deps.limits, r);
+  const std::filesystem::path backup_root = std::filesystem::absolute(config.backup_dir);
+  router.Add("POST", "/admin/backup", [&store_ref, &deps, &backup_root](const http::Request& r, const http::PathParams&) {
+    return AdminBackup(store_ref, backup_root, deps.limits, r);
   });
 
   http::ServerOptions server_opts;
@@ -219,7 +239,7 @@ int Serve(const Config& config) {
 namespace {
 
 // Sends POST /admin/backup to a hub on loopback; returns the HTTP status or -1.
-int RequestBackup(const std::string& host, unsigned short port, const std::string& dir) {
+int RequestBackup(const std::string& host, unsigned short port, const std::string& name) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
@@ -230,7 +250,7 @@ int RequestBackup(const std::string& host, unsigned short port, const std::strin
     ::close(fd);
     return -1;
   }
-  std::string body = json::serialize(json::object{{"dir", dir}});
+  std::string body = json::serialize(json::object{{"name", name}});
   std::string req = fmt::format(
       "POST /admin/backup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
       "Connection: close\r\n\r\n{}",
@@ -249,32 +269,40 @@ int RequestBackup(const std::string& host, unsigned short port, const std::strin
 }  // namespace
 
 int Backup(const Config& config, const std::string& dir) {
-  std::string target = std::filesystem::absolute(dir).string();
+  const std::filesystem::path target = std::filesystem::absolute(dir).lexically_normal();
   if (!std::filesystem::is_directory(config.data_dir)) {
     spdlog::error("data dir '{}' does not exist: nothing to back up", config.data_dir);
     return 1;
   }
   auto store = store::OpenRocksDbStore(StoreOptions(config));
   if (store.ok()) {
-    Status st = (*store)->Backup(target);
+    Status st = WriteBackup(**store, target);
     (*store)->Close();
     if (!st.ok()) {
       spdlog::error("backup failed: {}", st.message());
       return 1;
     }
-    spdlog::info("backup of '{}' written to '{}'", config.data_dir, target);
+    spdlog::info("backup of '{}' written to '{}'", config.data_dir, target.string());
     return 0;
   }
-  // The data dir is locked: a running hub owns it, so ask it to make the copy.
+  // The data dir is locked: a running hub owns it, so ask it to make the copy — which it
+  // writes only under its --backup-dir.
+  const std::filesystem::path root = std::filesystem::absolute(config.backup_dir).lexically_normal();
+  if (target.parent_path() != root || !ValidBackupName(target.filename().string())) {
+    spdlog::error("a running hub writes backups only directly under --backup-dir '{}'; '{}' is not",
+                  root.string(), target.string());
+    return 1;
+  }
   std::string host;
   unsigned short port;
   if (!SplitHostPort(config.listen, &host, &port)) return 2;
-  int status = RequestBackup(host, port, target);
+  int status = RequestBackup(host, port, target.filename().string());
   if (status == 204) {
-    spdlog::info("backup written by the running hub to '{}'", target);
+    spdlog::info("backup written by the running hub to '{}'", target.string());
     return 0;
   }
-  spdlog::error("cannot open '{}' ({}) and no hub answered on {}", config.data_dir, store.status().message(), config.listen);
+  spdlog::error("cannot open '{}' ({}) and the hub on {} did not write the backup", config.data_dir,
+                store.status().message(), config.listen);
   return 1;
 }
 

@@ -154,11 +154,7 @@ Status EntityService::Replace(std::string_view tenant, std::string_view id, Enti
 Status EntityService::Merge(std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
                             const std::vector<std::string>& types, int64_t now_ms) {
   return Modify(tenant, id, [&](Entity& current, bool&) {
-    for (const auto& t : types) {
-      if (std::find(current.types.begin(), current.types.end(), t) == current.types.end()) {
-        current.types.push_back(t);
-      }
-    }
+    current.AddTypes(types);
     ngsild::MergeAttributes(current, std::move(attrs), now_ms);
     return Status::Ok();
   });
@@ -230,8 +226,10 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
   for (const auto& item : items) stripes.push_back(StripeOf(tenant, item.id));
   StripeGuard lock(*this, std::move(stripes));
 
-  // The state each touched id will have after the batch (nullopt = absent).
+  // The state each touched id will have after the batch (nullopt = absent), and which ids an
+  // item actually changed: only those are written.
   std::map<std::string, std::optional<Entity>, std::less<>> state;
+  std::set<std::string, std::less<>> changed;
   std::vector<std::string> success;
   for (auto& item : items) {
     const std::string id = item.id;  // `apply` may move the item into the state
@@ -255,6 +253,7 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
       continue;
     }
     it->second = std::move(next);
+    changed.insert(id);
     success.push_back(id);
     if (created) {
       ++result.created;
@@ -262,8 +261,8 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     }
   }
   store::WriteSet ws;
-  for (auto& [id, e] : state) {
-    if (e) ws.puts.push_back(ToRecord(*e));
+  for (const auto& id : changed) {
+    if (const auto& e = state.find(id)->second) ws.puts.push_back(ToRecord(*e));
   }
   if (!ws.puts.empty()) {
     Status st = Commit(**ts, ws);
@@ -296,11 +295,7 @@ BatchResult EntityService::BatchUpsert(std::string_view tenant, std::vector<Enti
       item.created_at = current->created_at;
       current = std::move(item);
     } else {
-      for (const auto& t : item.types) {
-        if (std::find(current->types.begin(), current->types.end(), t) == current->types.end()) {
-          current->types.push_back(t);
-        }
-      }
+      current->AddTypes(item.types);
       ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
       current->modified_at = item.modified_at;
     }
@@ -319,11 +314,7 @@ BatchResult EntityService::BatchUpdate(std::string_view tenant, std::vector<Enti
 BatchResult EntityService::BatchMerge(std::string_view tenant, std::vector<Entity> entities) {
   return RunBatch(tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
-    for (const auto& t : item.types) {
-      if (std::find(current->types.begin(), current->types.end(), t) == current->types.end()) {
-        current->types.push_back(t);
-      }
-    }
+    current->AddTypes(item.types);
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
     return Status::Ok();
   });

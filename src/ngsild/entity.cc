@@ -8,6 +8,8 @@
 // compacts with the reader's own context.
 #include "ngsild/entity.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -78,6 +80,12 @@ std::vector<std::string> Entity::AttributeNames() const {
   names.reserve(attrs.size());
   for (const auto& [name, _] : attrs) names.push_back(name);
   return names;
+}
+
+void Entity::AddTypes(const std::vector<std::string>& more) {
+  for (const auto& t : more) {
+    if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+  }
 }
 
 std::string_view DatasetIdOf(const Instance& inst) {

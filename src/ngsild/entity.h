@@ -56,6 +56,8 @@ struct Entity {
   Instance* FindInstance(const std::string& attr, std::string_view dataset_id);
   // The expanded attribute names present, ascending.
   std::vector<std::string> AttributeNames() const;
+  // Adds those of `more` (expanded type IRIs) that the entity does not have yet, in order.
+  void AddTypes(const std::vector<std::string>& more);
 };
 
 // The instance's datasetId, or "" for the default instance.

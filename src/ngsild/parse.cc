@@ -458,14 +458,20 @@ Status ParseScope(const json::value& v) {
   return Status::Ok();
 }
 
-// location, observationSpace and operationSpace are GeoProperties by definition (§4.7).
-bool IsGeoOnlyAttribute(std::string_view iri) {
-  return iri == "https://uri.etsi.org/ngsi-ld/location" ||
-         iri == "https://uri.etsi.org/ngsi-ld/observationSpace" ||
-         iri == "https://uri.etsi.org/ngsi-ld/operationSpace";
-}
-
 }  // namespace
+
+Status CheckGeoOnly(std::string_view iri, std::string_view name, const Instances& instances) {
+  bool geo_only = iri == "https://uri.etsi.org/ngsi-ld/location" ||
+                  iri == "https://uri.etsi.org/ngsi-ld/observationSpace" ||
+                  iri == "https://uri.etsi.org/ngsi-ld/operationSpace";
+  if (!geo_only) return Status::Ok();
+  for (const auto& i : instances) {
+    if (i.contains("type") && AttrTypeOf(i) != AttrType::kGeoProperty && !IsNullMarker(i)) {
+      return Status::BadRequestData(fmt::format("attribute {} must be a GeoProperty", Quote(name)));
+    }
+  }
+  return Status::Ok();
+}
 
 bool IsEntityKeyword(std::string_view m) {
   return m == "id" || m == "@id" || m == "type" || m == "@type" || m == "scope" ||
@@ -515,13 +521,7 @@ Result<AttrMap> ParseAttributes(const json::object& body, const Context& ctx, in
     if (!name.ok()) return name.status();
     auto inst = parser.Attribute(key, val);
     if (!inst.ok()) return inst.status();
-    if (IsGeoOnlyAttribute(*name)) {
-      for (const auto& i : *inst) {
-        if (AttrTypeOf(i) != AttrType::kGeoProperty && !IsNullMarker(i)) {
-          return Status::BadRequestData(fmt::format("attribute {} must be a GeoProperty", Quote(key)));
-        }
-      }
-    }
+    CITYHUB_RETURN_IF_ERROR(CheckGeoOnly(*name, key, *inst));
     if (!out.emplace(std::move(*name), std::move(*inst)).second) {
       return Status::BadRequestData(fmt::format("attribute {} is given twice (after @context expansion)", Quote(key)));
     }

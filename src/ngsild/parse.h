@@ -56,6 +56,11 @@ bool IsNullMarker(const Instance& inst);
 // closed). Returns BadRequestData naming `where` and the problem.
 Status ValidateGeometry(const boost::json::value& geometry, std::string_view where);
 
+// location, observationSpace and operationSpace are GeoProperties by definition (§4.7):
+// BadRequestData naming `name` if an instance of the attribute expanded to `iri` carries
+// another type. Deletion markers and fragments without a type pass.
+Status CheckGeoOnly(std::string_view iri, std::string_view name, const Instances& instances);
+
 // Names that are not attributes in an entity body.
 bool IsEntityKeyword(std::string_view member);
 

@@ -17,6 +17,20 @@ def ent(eid, **attrs):
 
 
 class BatchTest(HubTestCase):
+    def test_merge_deletes_typed_attributes_with_the_null_marker(self):
+        eid = "urn:ngsi-ld:Meter:nullmerge"
+        body = ent(eid, reading=1)
+        body["location"] = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [128.9, 35.2]}}
+        body["label"] = {"type": "LanguageProperty", "languageMap": {"ko": "계량기", "en": "meter"}}
+        self.op("create", [body], 201)
+        self.op("merge", [{"id": eid, "type": "Meter",
+                           "location": {"type": "GeoProperty", "value": "urn:ngsi-ld:null"},
+                           "label": {"type": "LanguageProperty", "languageMap": "urn:ngsi-ld:null"}}], 204)
+        got = self.get(eid)
+        self.assertNotIn("location", got)
+        self.assertNotIn("label", got)
+        self.assertEqual(got["reading"]["value"], 1)
+
     def op(self, name, body, status, **kw):
         r = self.hub.post(f"{OPS}/{name}", body, **kw)
         self.assertEqual(r.status, status, r)

@@ -30,6 +30,19 @@ class EntitiesTest(HubTestCase):
         self.assertEqual(r.status, 200, r)
         return r.json()
 
+    def test_location_stays_a_geoproperty_through_single_attribute_writes(self):
+        eid = "urn:ngsi-ld:Car:geoonly"
+        point = {"type": "Point", "coordinates": [128.88, 35.23]}
+        self.create(car(eid, location={"type": "GeoProperty", "value": point}))
+        for method in ("put", "patch"):
+            r = getattr(self.hub, method)(f"{E}/{eid}/attrs/location", {"type": "Property", "value": 7})
+            body = self.assertProblem(r, 400, "BadRequestData")
+            self.assertIn("location", body["detail"])
+        r = self.hub.patch(f"{E}/{eid}/attrs/location", {"observedAt": "2026-11-26T10:00:00Z"})
+        self.assertEqual(r.status, 204, r)
+        got = self.fetch(eid)["location"]
+        self.assertEqual((got["type"], got["value"], got["observedAt"]), ("GeoProperty", point, "2026-11-26T10:00:00Z"))
+
     # --- POST /entities ------------------------------------------------------------------
     def test_create_201_with_location(self):
         r = self.create(car("urn:ngsi-ld:Car:c1"))

@@ -50,6 +50,13 @@ class HealthMetricsTest(HubTestCase):
         # the entity id never becomes a label (bounded cardinality)
         self.assertNotIn("urn:ngsi-ld:Valve", r.body)
 
+    def test_invented_methods_do_not_create_metric_series(self):
+        for i in range(3):
+            self.hub.request(f"XMETH{i}", "/nowhere")
+        body = self.hub.get("/metrics").body
+        self.assertNotIn("XMETH", body)
+        self.assertIn('method="other"', body)
+
 
 class CliTest(unittest.TestCase):
     def run_cli(self, *args, env=None, timeout=10):
@@ -79,6 +86,15 @@ class CliTest(unittest.TestCase):
             out = r.stdout + r.stderr
             self.assertIn("refusing to listen on non-loopback address", out)
             self.assertIn("--insecure", out)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_host_names_looking_like_loopback_are_not_loopback(self):
+        d = tempfile.mkdtemp(prefix="cityhub-test-")
+        try:
+            r = self.run_cli("serve", "--listen", f"127.example.com:{free_port()}", "--data-dir", d)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("refusing to listen on non-loopback address", r.stdout + r.stderr)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -184,8 +200,9 @@ class ShutdownAndBackupTest(unittest.TestCase):
             r = h.get(f"{E}?type=Valve&count=true&limit=0")
             self.assertGreaterEqual(int(r.header("NGSILD-Results-Count")), len(acked))
 
-    def backup_cli(self, h, target):
-        return subprocess.run([BIN, "--listen", f"127.0.0.1:{h.port}", "--data-dir", h.data_dir, "backup", target],
+    def backup_cli(self, h, target, backup_dir=None):
+        return subprocess.run([BIN, "--listen", f"127.0.0.1:{h.port}", "--data-dir", h.data_dir,
+                               "--backup-dir", backup_dir or os.path.dirname(target), "backup", target],
                               capture_output=True, text=True, timeout=30)
 
     def assert_serves(self, data_dir, ids, tenant_id=None):
@@ -199,7 +216,7 @@ class ShutdownAndBackupTest(unittest.TestCase):
     def test_backup_running_and_stopped(self):
         root = tempfile.mkdtemp(prefix="cityhub-backup-")
         self.addCleanup(shutil.rmtree, root, True)
-        with Hub() as h:
+        with Hub(extra_args=["--backup-dir", root]) as h:
             self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:b1")).status, 201)
             self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:bt"), headers={"NGSILD-Tenant": "backupT"}).status, 201)
             r = h.post("/ngsi-ld/v1/jsonldContexts", {"@context": {"flow": "https://example.org/flow"}})
@@ -211,6 +228,17 @@ class ShutdownAndBackupTest(unittest.TestCase):
             self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:b2")).status, 201)
             # an existing target is refused
             self.assertNotEqual(self.backup_cli(h, online).returncode, 0)
+            # a running hub writes only under its --backup-dir, and owner-only
+            elsewhere = tempfile.mkdtemp(prefix="cityhub-elsewhere-")
+            self.addCleanup(shutil.rmtree, elsewhere, True)
+            r = self.backup_cli(h, os.path.join(elsewhere, "copy"), backup_dir=root)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("--backup-dir", r.stdout + r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(elsewhere, "copy")))
+            self.assertEqual(os.stat(online).st_mode & 0o777, 0o700)
+            bad = h.post("/admin/backup", {"name": "../escape"})
+            self.assertEqual(bad.status, 400, bad)
+            self.assertFalse(os.path.exists(os.path.join(os.path.dirname(root), "escape")))
             self.assertEqual(h.stop(), 0)
             offline = os.path.join(root, "offline")
             r = self.backup_cli(h, offline)

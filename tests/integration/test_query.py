@@ -35,6 +35,16 @@ class QueryTest(HubTestCase):
         r = cls.hub.post("/ngsi-ld/v1/entityOperations/create", batch)
         assert r.status == 201, r
 
+    def test_no_next_link_when_there_is_no_next_page(self):
+        r = self.query("type=Camera&limit=0&count=true")
+        self.assertEqual(r.header("NGSILD-Results-Count"), "5")
+        self.assertIsNone(next_link(r, "next"))
+        r = self.query("type=Camera&limit=5")  # exactly full, and nothing after it
+        self.assertEqual(len(r.json()), 5)
+        self.assertIsNone(next_link(r, "next"))
+        r = self.query("type=Camera&limit=4")
+        self.assertIsNotNone(next_link(r, "next"))
+
     def query(self, params, status=200, **kw):
         r = self.hub.get(f"{E}?{params}", **kw)
         self.assertEqual(r.status, status, r)

@@ -18,6 +18,14 @@ def ent(eid, v=1):
 
 
 class TenantsTest(HubTestCase):
+    def test_batch_without_a_valid_item_creates_no_tenant(self):
+        h = tenant("junkOnly")
+        r = self.hub.post("/ngsi-ld/v1/entityOperations/create", [{"x": 1}], headers=h)
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json()["success"], [])
+        self.assertProblem(self.hub.get(f"{E}?type=Lamp", headers=h), 404, "ResourceNotFound")
+        self.assertFalse(os.path.exists(os.path.join(self.hub.data_dir, "tenants", "junkOnly")))
+
     def test_created_implicitly_by_first_create(self):
         h = tenant("cityA")
         self.assertProblem(self.hub.get(f"{E}/urn:ngsi-ld:Lamp:1", headers=h), 404, "ResourceNotFound")
