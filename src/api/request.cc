@@ -43,7 +43,6 @@ constexpr ErrorInfo kErrors[] = {
     {Status::Code::kUnsupportedMediaType, 415, "InvalidRequest", "Unsupported media type"},
     {Status::Code::kNotAcceptable, 406, "InvalidRequest", "Not acceptable"},
     {Status::Code::kPayloadTooLarge, 413, "InvalidRequest", "Payload too large"},
-    {Status::Code::kConflict, 409, "Conflict", "Conflicting concurrent change"},
     {Status::Code::kUnavailable, 503, "InternalError", "Service unavailable"},
     {Status::Code::kInternal, 500, "InternalError", "Internal error"},
 };

@@ -30,7 +30,6 @@ class Status {
     kUnsupportedMediaType,   // wrong Content-Type (HTTP 415)
     kNotAcceptable,          // Accept cannot be satisfied (HTTP 406)
     kPayloadTooLarge,        // a size limit was exceeded (HTTP 413)
-    kConflict,               // a concurrent change prevented the operation (HTTP 409)
     kUnavailable,            // shutting down or overloaded (HTTP 503)
     kInternal,               // InternalError: a bug or an I/O failure
   };
