@@ -4,9 +4,9 @@
  * hot path. The design keeps the common cases to one hash lookup:
  *
  *  - A request without a context gets the shared core Context; nothing is parsed or copied.
- *  - Any other @context value is serialized and looked up in a bounded LRU cache of resolved
- *    Contexts, so a client sending the same Link header or inline context again costs one
- *    serialization and one lookup. An entry remembers which stored documents it was built from
+ *  - Any other @context value is serialized and looked up in an LRU cache of resolved Contexts,
+ *    so a client sending the same Link header or inline context again costs one serialization
+ *    and one lookup. An entry remembers which stored documents it was built from
  *    (to count their hits) and when the earliest downloaded one expires (to be rebuilt then).
  *    Removing or reloading a stored document clears the cache: that is rare, resolving is not.
  *
@@ -29,6 +29,27 @@
  * briefly so a dead server costs one timeout, not one per request; an expired document whose
  * refresh fails keeps being served. Per resolution at most kMaxUrls URLs are followed (nested
  * ones included) and nesting is bounded, so a context cannot make the hub fetch without end.
+ *
+ * Everything here is driven by clients, so every structure that grows with what they send is
+ * bounded, and in bytes where the entries can be large:
+ *
+ *  - A URL must be http(s) and at most kMaxContextUrlBytes long; this is checked before any
+ *    lookup, so a rejected URL costs neither cache space nor a fetch. Other schemes (urn:…) are
+ *    well-formed but cannot be retrieved, hence LdContextNotAvailable; a relative, malformed or
+ *    overlong one is BadRequestData.
+ *  - An inline or array @context may serialize to at most max_inline_context_bytes. Kept
+ *    ImplicitlyCreated documents and resolved Contexts each have a byte budget (and a count
+ *    cap), oldest / least recently used evicted first. A document's charge is twice its text (the
+ *    text plus its parsed tree), a resolution's its key plus its term maps. To keep one copy of
+ *    each, an ImplicitlyCreated document is indexed by a view into its own text, and shares its
+ *    parsed tree with the Context that echoes it.
+ *  - Remembered failures are at most kMaxRememberedFailures; expired ones go first, then the
+ *    oldest.
+ *  - A fetch blocks its caller's thread (the request handler) for up to fetch_timeout, so at most
+ *    max_concurrent_fetches distinct downloads run, and at most twice as many callers wait on
+ *    downloads at all; beyond that a resolution fails at once with LdContextNotAvailable instead
+ *    of taking another handler thread away from everything else. Such a refusal says nothing
+ *    about the URL and is not remembered.
  */
 #include "ngsild/context.h"
 
@@ -47,6 +68,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
 #include "ngsild/context_fetch.h"
@@ -63,7 +85,13 @@ constexpr size_t kMaxUrls = 32;
 constexpr int kMaxNestingDepth = 8;
 constexpr size_t kResolvedCacheCapacity = 1024;
 constexpr auto kFailedFetchRetryAfter = std::chrono::seconds(5);
+constexpr size_t kMaxRememberedFailures = 1000;
 constexpr std::string_view kHostedPath = "/ngsi-ld/v1/jsonldContexts/";
+// An ImplicitlyCreated document's text is `{"@context":` + the serialized context + `}`.
+constexpr std::string_view kDocumentPrefix = R"({"@context":)";
+// Charged per term definition on top of its text: map nodes and string headers, twice (the term
+// map and its reverse index).
+constexpr size_t kTermOverheadBytes = 128;
 
 struct StringHash {
   using is_transparent = void;
@@ -136,10 +164,10 @@ const TermIndex& CoreIndex() {
 
 struct Context::Impl {
   TermIndex user;  // the user's terms; core terms are never in here
-  json::value echo;
+  std::shared_ptr<const json::value> echo;  // shared with an ImplicitlyCreated document
   std::string link_url;
 
-  Impl(TermMap user_terms, json::value as_given, std::string link)
+  Impl(TermMap user_terms, std::shared_ptr<const json::value> as_given, std::string link)
       : user(std::move(user_terms)), echo(std::move(as_given)), link_url(std::move(link)) {}
 
   const std::string* Find(std::string_view term) const {
@@ -187,10 +215,32 @@ std::string Context::CompactIri(std::string_view iri) const {
   return std::string(iri);
 }
 
-const boost::json::value& Context::AsJson() const { return impl_->echo; }
+const boost::json::value& Context::AsJson() const { return *impl_->echo; }
 const std::string& Context::LinkUrl() const { return impl_->link_url; }
 
 namespace {
+
+// Checks a @context URL before anything looks it up (see the top comment).
+Status CheckContextUrl(std::string_view url) {
+  if (url.empty()) return Status::InvalidRequest("@context URL is empty");
+  if (url.size() > ContextResolver::kMaxContextUrlBytes) {
+    return Status::BadRequestData(fmt::format("@context URL is longer than {} bytes",
+                                              ContextResolver::kMaxContextUrlBytes));
+  }
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    return Status::BadRequestData(fmt::format("@context '{}' is not an absolute URL", url));
+  }
+  if (parsed->scheme_id() != boost::urls::scheme::http &&
+      parsed->scheme_id() != boost::urls::scheme::https) {
+    return Status::LdContextNotAvailable(fmt::format(
+        "cannot retrieve @context '{}': only http and https URLs can be retrieved", url));
+  }
+  if (parsed->encoded_host().empty()) {
+    return Status::BadRequestData(fmt::format("@context '{}' has no host", url));
+  }
+  return Status::Ok();
+}
 
 // ---------------------------------------------------------------------------------------------
 // ContextBuilder: turns an @context value into the user's term map.
@@ -246,7 +296,7 @@ class ContextBuilder {
   };
 
   Status ProcessUrl(std::string_view url, int depth) {
-    if (url.empty()) return Status::InvalidRequest("@context URL is empty");
+    CITYHUB_RETURN_IF_ERROR(CheckContextUrl(url));
     if (IsCoreContextUrl(url)) return Status::Ok();
     if (++urls_ > kMaxUrls) {
       return Status::InvalidRequest(
@@ -427,7 +477,22 @@ struct Resolution {
   ContextPtr context;
   std::vector<DocumentPtr> documents;                    // stored documents used, for hit counts
   Clock::time_point expires = Clock::time_point::max();  // earliest expiry among them
+  size_t bytes = 0;                                      // charge against the cache's budget
 };
+
+size_t TermBytes(const TermMap& terms) {
+  size_t bytes = 0;
+  for (const auto& [term, iri] : terms) bytes += 2 * (term.size() + iri.size()) + kTermOverheadBytes;
+  return bytes;
+}
+
+// The serialized @context an ImplicitlyCreated document was kept for: a view into its text.
+std::string_view ImplicitKey(const StoredDocument& d) {
+  std::string_view text = d.info.document;
+  return text.substr(kDocumentPrefix.size(), text.size() - kDocumentPrefix.size() - 1);
+}
+
+size_t ImplicitCharge(const StoredDocument& d) { return 2 * d.info.document.size(); }
 
 }  // namespace
 
@@ -444,19 +509,23 @@ struct ContextResolver::Impl {
   StringMap<DocumentPtr> hosted_by_url;
   StringMap<DocumentPtr> downloaded_by_url;
   StringMap<std::shared_ptr<const json::value>> preloaded_by_url;
-  StringMap<DocumentPtr> implicit_by_key;  // by the serialized @context; also in hosted_by_*
-  std::deque<std::string> implicit_order;  // keys, oldest first
+  // ImplicitlyCreated documents (also in hosted_by_*) by their ImplicitKey, oldest first.
+  std::unordered_map<std::string_view, DocumentPtr> implicit_by_key;
+  std::deque<DocumentPtr> implicit_order;
+  size_t implicit_bytes = 0;  // sum of their ImplicitCharge
 
   std::mutex fetch_mu;
   StringMap<std::shared_future<Result<DocumentPtr>>> fetches_in_flight;
+  size_t fetch_waiters = 0;  // callers blocked on fetches_in_flight, the fetching ones included
   StringMap<std::pair<Clock::time_point, Status>> recent_failures;
 
   std::mutex resolved_mu;
   std::list<std::pair<std::string, Resolution>> resolved_lru;  // most recently used first
   std::unordered_map<std::string_view, decltype(resolved_lru)::iterator> resolved_index;
+  size_t resolved_bytes = 0;  // sum of key sizes and Resolution::bytes
 
   Impl(ContextResolverOptions o, ContextPersistence p)
-      : options(std::move(o)), persistence(std::move(p)) {}
+      : options(std::move(o)), persistence(std::move(p)), fetcher(options.allow_private_addresses) {}
 
   // --- resolution cache ---
 
@@ -466,8 +535,7 @@ struct ContextResolver::Impl {
     if (it == resolved_index.end()) return nullptr;
     Resolution& r = it->second->second;
     if (r.expires != Clock::time_point::max() && r.expires <= Clock::now()) {
-      resolved_lru.erase(it->second);
-      resolved_index.erase(it);
+      EraseResolvedLocked(it->second);
       return nullptr;
     }
     resolved_lru.splice(resolved_lru.begin(), resolved_lru, it->second);
@@ -475,22 +543,29 @@ struct ContextResolver::Impl {
     return r.context;
   }
 
-  void ForgetResolved(const std::string& key) {
-    std::lock_guard lock(resolved_mu);
-    auto it = resolved_index.find(key);
-    if (it == resolved_index.end()) return;
-    resolved_lru.erase(it->second);
-    resolved_index.erase(it);
+  void EraseResolvedLocked(decltype(resolved_lru)::iterator entry) {
+    resolved_bytes -= entry->first.size() + entry->second.bytes;
+    resolved_index.erase(entry->first);
+    resolved_lru.erase(entry);
   }
 
+  void ForgetResolved(std::string_view key) {
+    std::lock_guard lock(resolved_mu);
+    auto it = resolved_index.find(key);
+    if (it != resolved_index.end()) EraseResolvedLocked(it->second);
+  }
+
+  // Caches a resolution, evicting the least recently used beyond the count or byte budget (the
+  // newest entry stays even if it alone exceeds the budget).
   void StoreResolved(std::string key, Resolution r) {
     std::lock_guard lock(resolved_mu);
     if (resolved_index.contains(key)) return;
+    resolved_bytes += key.size() + r.bytes;
     resolved_lru.emplace_front(std::move(key), std::move(r));
     resolved_index.emplace(resolved_lru.front().first, resolved_lru.begin());
-    if (resolved_lru.size() > kResolvedCacheCapacity) {
-      resolved_index.erase(resolved_lru.back().first);
-      resolved_lru.pop_back();
+    while (resolved_lru.size() > 1 && (resolved_lru.size() > kResolvedCacheCapacity ||
+                                       resolved_bytes > options.max_resolved_cache_bytes)) {
+      EraseResolvedLocked(std::prev(resolved_lru.end()));
     }
   }
 
@@ -498,6 +573,7 @@ struct ContextResolver::Impl {
     std::lock_guard lock(resolved_mu);
     resolved_index.clear();
     resolved_lru.clear();
+    resolved_bytes = 0;
   }
 
   // --- documents ---
@@ -549,13 +625,16 @@ struct ContextResolver::Impl {
     return d->context;
   }
 
-  // Fetches `url` once for all concurrent callers; remembers a failure for a few seconds.
+  // Fetches `url` once for all concurrent callers; remembers a failure for a few seconds. Fails
+  // at once when the fetch or wait limits (see the top comment) are reached.
   Result<DocumentPtr> Download(std::string_view url) {
     if (!options.allow_remote_fetch) {
       return Status::LdContextNotAvailable(fmt::format(
           "cannot retrieve @context '{}': not hosted or preloaded, and remote fetching is off",
           url));
     }
+    const Status busy = Status::LdContextNotAvailable(fmt::format(
+        "cannot retrieve @context '{}': too many @context downloads in progress", url));
     std::promise<Result<DocumentPtr>> promise;
     std::shared_future<Result<DocumentPtr>> pending;
     {
@@ -564,24 +643,44 @@ struct ContextResolver::Impl {
         if (it->second.first > Clock::now()) return it->second.second;
         recent_failures.erase(it);
       }
+      if (fetch_waiters >= 2 * options.max_concurrent_fetches) return busy;
       if (auto it = fetches_in_flight.find(url); it != fetches_in_flight.end()) {
         pending = it->second;
+      } else if (fetches_in_flight.size() >= options.max_concurrent_fetches) {
+        return busy;
       } else {
         fetches_in_flight.emplace(url, promise.get_future().share());
       }
+      ++fetch_waiters;
     }
-    if (pending.valid()) return pending.get();
+    if (pending.valid()) {
+      Result<DocumentPtr> shared = pending.get();
+      std::lock_guard lock(fetch_mu);
+      --fetch_waiters;
+      return shared;
+    }
 
     Result<DocumentPtr> result = FetchAndStore(url);
     promise.set_value(result);
     std::lock_guard lock(fetch_mu);
+    --fetch_waiters;
     fetches_in_flight.erase(fetches_in_flight.find(url));
-    if (!result.ok()) {
-      recent_failures.insert_or_assign(std::string(url),
-                                       std::make_pair(Clock::now() + kFailedFetchRetryAfter,
-                                                      result.status()));
-    }
+    if (!result.ok()) RememberFailureLocked(url, result.status());
     return result;
+  }
+
+  void RememberFailureLocked(std::string_view url, const Status& status) {
+    const Clock::time_point now = Clock::now();
+    if (recent_failures.size() >= kMaxRememberedFailures) {
+      std::erase_if(recent_failures, [now](const auto& f) { return f.second.first <= now; });
+    }
+    if (recent_failures.size() >= kMaxRememberedFailures && !recent_failures.contains(url)) {
+      recent_failures.erase(std::min_element(
+          recent_failures.begin(), recent_failures.end(),
+          [](const auto& a, const auto& b) { return a.second.first < b.second.first; }));
+    }
+    recent_failures.insert_or_assign(std::string(url),
+                                     std::make_pair(now + kFailedFetchRetryAfter, status));
   }
 
   // Fetches and parses `url` and stores it as a downloaded document (keeping the id of an
@@ -600,7 +699,7 @@ struct ContextResolver::Impl {
     Result<std::shared_ptr<const json::value>> context = ParseContextDocument(*body);
     if (!context.ok()) {
       return Status::LdContextNotAvailable(
-          fmt::format("cannot retrieve @context '{}': {}", url, context.status().message()));
+          fmt::format("cannot retrieve @context '{}': not a JSON-LD context document", url));
     }
     auto document = std::make_shared<StoredDocument>();
     document->info.url = std::string(url);
@@ -632,6 +731,9 @@ struct ContextResolver::Impl {
     }
     StringMap<std::shared_ptr<const json::value>> loaded;
     for (const auto& [url, file] : index.get_object()) {
+      if (Status valid = CheckContextUrl(url); !valid.ok()) {
+        return Status::InvalidRequest(fmt::format("'{}': {}", index_path, valid.message()));
+      }
       if (!file.is_string() || file.get_string().empty() ||
           file.get_string().find('/') != json::string::npos) {
         return Status::InvalidRequest(fmt::format(
@@ -684,33 +786,43 @@ struct ContextResolver::Impl {
     hosted_by_id.insert_or_assign(d->info.id, std::move(d));
   }
 
-  // Keeps an inline or array @context as an ImplicitlyCreated document (one per distinct
-  // context text) and returns its URL. Served and listed like hosted ones, never persisted;
-  // the oldest is dropped beyond kMaxImplicitContexts.
-  std::string KeepImplicit(const std::string& key, const json::value& context) {
+  // Keeps an inline or array @context (serialized as `key`) as an ImplicitlyCreated document,
+  // one per distinct text, and returns its URL. Served and listed like hosted ones, never
+  // persisted; the oldest are dropped beyond kMaxImplicitContexts or max_implicit_bytes.
+  // `context` is the parsed value; it is replaced by the kept one if there is one already.
+  std::string KeepImplicit(std::string_view key, std::shared_ptr<const json::value>& context) {
     std::unique_lock lock(documents_mu);
-    if (auto it = implicit_by_key.find(key); it != implicit_by_key.end()) return it->second->info.url;
+    if (auto it = implicit_by_key.find(key); it != implicit_by_key.end()) {
+      context = it->second->context;
+      return it->second->info.url;
+    }
     auto d = std::make_shared<StoredDocument>();
     d->info.id = NewContextId();
     d->info.url = fmt::format("{}{}{}", options.public_base_url, kHostedPath, d->info.id);
     d->info.kind = StoredContext::Kind::kImplicitlyCreated;
-    d->info.document = json::serialize(json::object{{"@context", context}});
+    d->info.document = fmt::format("{}{}}}", kDocumentPrefix, key);
     d->info.created_at_ms = util::NowMillis();
-    d->context = std::make_shared<const json::value>(context);
-    implicit_by_key.emplace(key, d);
-    implicit_order.push_back(key);
+    d->context = context;
+    implicit_by_key.emplace(ImplicitKey(*d), d);
+    implicit_order.push_back(d);
+    implicit_bytes += ImplicitCharge(*d);
     AddHostedLocked(d);
-    if (implicit_order.size() > kMaxImplicitContexts) DropImplicitLocked(implicit_order.front());
+    while (implicit_order.size() > 1 && (implicit_order.size() > kMaxImplicitContexts ||
+                                         implicit_bytes > options.max_implicit_bytes)) {
+      DropImplicitLocked(implicit_order.front());
+    }
     return d->info.url;
   }
 
-  void DropImplicitLocked(const std::string& key) {
+  void DropImplicitLocked(DocumentPtr d) {
+    std::string_view key = ImplicitKey(*d);  // stays valid: `d` holds the text
     auto it = implicit_by_key.find(key);
-    if (it == implicit_by_key.end()) return;
-    hosted_by_id.erase(it->second->info.id);
-    hosted_by_url.erase(it->second->info.url);
+    if (it == implicit_by_key.end() || it->second != d) return;
+    hosted_by_id.erase(d->info.id);
+    hosted_by_url.erase(d->info.url);
     implicit_by_key.erase(it);
-    implicit_order.erase(std::find(implicit_order.begin(), implicit_order.end(), key));
+    implicit_order.erase(std::find(implicit_order.begin(), implicit_order.end(), d));
+    implicit_bytes -= ImplicitCharge(*d);
     ForgetResolved(key);  // its cached resolution would link to the dropped URL
   }
 };
@@ -727,23 +839,34 @@ Status ContextResolver::Init() {
 
 ContextPtr ContextResolver::Core() const {
   static const ContextPtr core = std::make_shared<const Context>(std::make_shared<const Context::Impl>(
-      TermMap{}, json::value(kCoreContextUrl), std::string(kCoreContextUrl)));
+      TermMap{}, std::make_shared<const json::value>(kCoreContextUrl),
+      std::string(kCoreContextUrl)));
   return core;
 }
 
 Result<ContextPtr> ContextResolver::Resolve(const boost::json::value& context) {
   if (context.is_null()) return Core();
+  if (context.is_string()) CITYHUB_RETURN_IF_ERROR(CheckContextUrl(context.get_string()));
   std::string key = json::serialize(context);
+  const size_t max_inline = impl_->options.max_inline_context_bytes;
+  if (!context.is_string() && key.size() > max_inline) {
+    return Status::BadRequestData(fmt::format(
+        "an inline @context may be at most {} bytes long (this one has {})", max_inline,
+        key.size()));
+  }
   if (ContextPtr cached = impl_->FindResolved(key)) return cached;
 
   Resolution resolution;
   ContextBuilder builder(
       [&](std::string_view url) { return impl_->Load(url, resolution); });
   CITYHUB_RETURN_IF_ERROR(builder.Process(context, 0));
+  auto given = std::make_shared<const json::value>(context);
   std::string link_url = context.is_string() ? std::string(context.get_string())
-                                             : impl_->KeepImplicit(key, context);
+                                             : impl_->KeepImplicit(key, given);
+  TermMap terms = std::move(builder).TakeTerms();
+  resolution.bytes = TermBytes(terms) + link_url.size();
   resolution.context = std::make_shared<const Context>(std::make_shared<const Context::Impl>(
-      std::move(builder).TakeTerms(), context, std::move(link_url)));
+      std::move(terms), std::move(given), std::move(link_url)));
   TouchAll(resolution.documents);
   ContextPtr result = resolution.context;
   impl_->StoreResolved(std::move(key), std::move(resolution));
@@ -829,12 +952,7 @@ Status ContextResolver::Remove(std::string_view id, bool reload) {
     impl_->hosted_by_url.erase(d->info.url);
   } else if (d->info.kind == StoredContext::Kind::kImplicitlyCreated) {
     std::unique_lock lock(impl_->documents_mu);
-    for (const auto& [key, doc] : impl_->implicit_by_key) {
-      if (doc == d) {
-        impl_->DropImplicitLocked(std::string(key));
-        break;
-      }
-    }
+    impl_->DropImplicitLocked(d);
   } else if (reload) {
     {
       std::lock_guard lock(impl_->fetch_mu);

@@ -6,7 +6,7 @@
 // ContextResolver turns a request's @context (inline object, URL, or array of both; from the
 // body or the Link header) into a Context: URLs are looked up in the registry of hosted
 // contexts (/jsonldContexts), then the preload folder, then a cache of downloaded contexts,
-// and only then fetched with a short timeout. Resolved contexts are cached by their JSON text.
+// and only then fetched with a short timeout (public addresses only, a few at a time). Resolved contexts are cached by their JSON text.
 // Thread-safe.
 #pragma once
 
@@ -92,6 +92,19 @@ struct ContextResolverOptions {
   size_t max_document_bytes = 1 << 20;
   std::chrono::seconds cache_ttl{3600};           // downloaded contexts are refreshed after this
   bool allow_remote_fetch = true;
+  // Lets downloads connect to loopback, link-local, private and unspecified addresses. Off by
+  // default so that clients cannot make the hub reach into its own network (SSRF).
+  bool allow_private_addresses = false;
+  // Distinct downloads at a time (and twice as many requests waiting on downloads); beyond
+  // that a resolution fails at once with LdContextNotAvailable, keeping handler threads free.
+  size_t max_concurrent_fetches = 4;
+  // Largest serialized inline or array @context (BadRequestData beyond). Downloaded and hosted
+  // documents are bounded by max_document_bytes instead.
+  size_t max_inline_context_bytes = 64 << 10;
+  // Memory budgets: ImplicitlyCreated documents kept, and resolved contexts cached (estimated
+  // from their text and terms); the oldest / least recently used are evicted beyond them.
+  size_t max_implicit_bytes = 64 << 20;
+  size_t max_resolved_cache_bytes = 64 << 20;
   // The base URL under which hosted contexts are served, e.g. "http://127.0.0.1:1026".
   std::string public_base_url = "http://127.0.0.1:1026";
 };
@@ -99,6 +112,8 @@ struct ContextResolverOptions {
 class ContextResolver {
  public:
   static constexpr size_t kMaxImplicitContexts = 1000;
+  // Longest @context URL accepted (BadRequestData beyond).
+  static constexpr size_t kMaxContextUrlBytes = 2048;
 
   ContextResolver(ContextResolverOptions options, ContextPersistence persistence);
   ~ContextResolver();
@@ -109,9 +124,12 @@ class ContextResolver {
   // The built-in core context alone.
   ContextPtr Core() const;
   // Resolves an @context value (string, object or array). Returns LdContextNotAvailable when a
-  // URL cannot be had (naming it), InvalidRequest/BadRequestData when the context is malformed.
-  // An object or array is kept as an ImplicitlyCreated context (in memory, the most recent
-  // kMaxImplicitContexts), served at its own URL so responses can link to it.
+  // URL cannot be had (naming it: a non-http(s) scheme, remote fetching off, the fetch failed or
+  // too many are in progress), InvalidRequest/BadRequestData when the context is malformed, a
+  // URL is not absolute or longer than kMaxContextUrlBytes, or an inline @context is larger than
+  // max_inline_context_bytes. An object or array is kept as an ImplicitlyCreated context (in
+  // memory, the most recent kMaxImplicitContexts within max_implicit_bytes), served at its own
+  // URL so responses can link to it.
   Result<ContextPtr> Resolve(const boost::json::value& context);
   // Resolves the URL of a Link header's rel="http://www.w3.org/ns/json-ld#context".
   Result<ContextPtr> ResolveUrl(std::string_view url);

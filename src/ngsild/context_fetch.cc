@@ -20,14 +20,26 @@
  * redirects (relative Location resolved against the current URL), https verified against the
  * system trust store with host name checking and SNI. No keep-alive or connection reuse: context
  * documents are fetched rarely and then cached by the caller.
+ *
+ * The URL comes from a client, so the fetcher must not become a way into the hub's own network
+ * (SSRF). The check sits after name resolution, on the addresses actually connected to, for the
+ * first request and every redirect hop alike: a public host name that resolves to 127.0.0.1 or
+ * 10.x is refused just like the literal address, and since the connection uses exactly the
+ * checked list, there is no second lookup a rebinding DNS server could answer differently. Of a
+ * mixed answer only the public addresses are tried. Errors are equally guarded: the reasons are
+ * coarse ("connection failed", "timed out", "the server answered with an error") and never carry
+ * the remote status, body or socket error, which would tell a client what listens where.
  */
 #include "ngsild/context_fetch.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -64,6 +76,14 @@ struct Deadline {
   std::chrono::milliseconds budget;
 };
 
+// What every hop of one fetch needs besides its URL.
+struct FetchJob {
+  size_t max_bytes = 0;
+  Deadline dl;
+  bool allow_private = false;  // connect to any address, not only public ones
+  ssl::context* tls = nullptr;
+};
+
 // The parts of an http(s) URL a request needs.
 struct Target {
   bool tls = false;
@@ -91,13 +111,43 @@ Outcome Failure(std::string reason) {
   return WithStatus(Status::LdContextNotAvailable(std::move(reason)));
 }
 
-// Describes an I/O error, calling it a timeout once the deadline has passed (Beast reports a
-// timeout on its stream, cancelled name resolution reports "operation aborted").
-Outcome IoFailure(std::string_view phase, const beast::error_code& ec, const Deadline& dl) {
+// Reports an I/O error as `reason`, or as a timeout once the deadline has passed (Beast reports
+// a timeout on its stream, cancelled name resolution reports "operation aborted").
+Outcome IoFailure(std::string_view reason, const beast::error_code& ec, const Deadline& dl) {
   if (ec == beast::error::timeout || Clock::now() >= dl.at) {
-    return Failure(fmt::format("timed out after {} ms ({})", dl.budget.count(), phase));
+    return Failure(fmt::format("timed out after {} ms", dl.budget.count()));
   }
-  return Failure(fmt::format("{} failed: {}", phase, ec.message()));
+  return Failure(std::string(reason));
+}
+
+bool IsPublicV4(const asio::ip::address_v4& a) {
+  const uint32_t ip = a.to_uint();
+  auto in = [ip](uint32_t net, int bits) { return (ip >> (32 - bits)) == (net >> (32 - bits)); };
+  return !(in(0x00000000, 8) ||     // 0.0.0.0/8 "this network", unspecified
+           in(0x0a000000, 8) ||     // 10.0.0.0/8 private
+           in(0x64400000, 10) ||    // 100.64.0.0/10 carrier-grade NAT
+           in(0x7f000000, 8) ||     // 127.0.0.0/8 loopback
+           in(0xa9fe0000, 16) ||    // 169.254.0.0/16 link-local (cloud metadata services)
+           in(0xac100000, 12) ||    // 172.16.0.0/12 private
+           in(0xc0000000, 24) ||    // 192.0.0.0/24 protocol assignments
+           in(0xc0a80000, 16) ||    // 192.168.0.0/16 private
+           in(0xc6120000, 15) ||    // 198.18.0.0/15 benchmarking
+           in(0xe0000000, 3));      // 224.0.0.0/3 multicast, reserved, broadcast
+}
+
+// True for an address a client-named URL may lead to: not loopback, link-local, private,
+// unspecified, multicast or reserved; IPv4 embedded in IPv6 (mapped, NAT64) is judged as IPv4.
+bool IsPublicAddress(const asio::ip::address& address) {
+  if (address.is_v4()) return IsPublicV4(address.to_v4());
+  const asio::ip::address_v6 a = address.to_v6();
+  if (a.is_v4_mapped()) return IsPublicV4(asio::ip::make_address_v4(asio::ip::v4_mapped, a));
+  const asio::ip::address_v6::bytes_type b = a.to_bytes();
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};  // 64:ff9b::/96
+  if (std::equal(b.begin(), b.begin() + 12, std::begin(kNat64))) {
+    return IsPublicV4(asio::ip::address_v4({b[12], b[13], b[14], b[15]}));
+  }
+  return !(a.is_unspecified() || a.is_loopback() || a.is_link_local() || a.is_site_local() ||
+           a.is_multicast() || (b[0] & 0xfe) == 0xfc);  // fc00::/7 unique local
 }
 
 std::optional<Target> ParseTarget(std::string_view url, std::string* error) {
@@ -128,8 +178,9 @@ std::optional<Target> ParseTarget(std::string_view url, std::string* error) {
 
 // Sends the GET over a connected (and, for https, handshaken) stream and reads the answer.
 template <class Stream>
-asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, size_t max_bytes,
-                                  const Deadline& dl) {
+asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, const FetchJob& job) {
+  const size_t max_bytes = job.max_bytes;
+  const Deadline& dl = job.dl;
   http::request<http::empty_body> req{http::verb::get, t.path, 11};
   req.set(http::field::host, t.authority);
   req.set(http::field::accept, "application/ld+json, application/json;q=0.9, */*;q=0.1");
@@ -138,7 +189,7 @@ asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, size_t max_by
 
   beast::get_lowest_layer(stream).expires_at(dl.at);
   auto [write_ec, written] = co_await http::async_write(stream, req, kAwaitTuple);
-  if (write_ec) co_return IoFailure("sending request", write_ec, dl);
+  if (write_ec) co_return IoFailure("connection failed", write_ec, dl);
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -149,7 +200,7 @@ asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, size_t max_by
     co_return WithStatus(Status(Status::Code::kPayloadTooLarge,
                                 fmt::format("document is larger than {} bytes", max_bytes)));
   }
-  if (read_ec) co_return IoFailure("reading response", read_ec, dl);
+  if (read_ec) co_return IoFailure("connection failed", read_ec, dl);
 
   auto& res = parser.get();
   Outcome out;
@@ -159,9 +210,10 @@ asio::awaitable<Outcome> Exchange(Stream& stream, const Target& t, size_t max_by
   co_return out;
 }
 
-// One request/response to `t`, on a fresh connection.
-asio::awaitable<Outcome> Hop(Target t, size_t max_bytes, Deadline dl, ssl::context& tls) {
+// One request/response to `t`, on a fresh connection to an allowed address.
+asio::awaitable<Outcome> Hop(Target t, const FetchJob& job) {
   auto executor = co_await asio::this_coro::executor;
+  const Deadline& dl = job.dl;
 
   // The guard's handler may run after this frame is gone, so it shares the resolver.
   auto resolver = std::make_shared<tcp::resolver>(executor);
@@ -171,16 +223,23 @@ asio::awaitable<Outcome> Hop(Target t, size_t max_bytes, Deadline dl, ssl::conte
   });
   auto [resolve_ec, endpoints] = co_await resolver->async_resolve(t.host, t.port, kAwaitTuple);
   resolve_guard.cancel();
-  if (resolve_ec) co_return IoFailure(fmt::format("resolving '{}'", t.host), resolve_ec, dl);
+  if (resolve_ec) co_return IoFailure("host name not resolved", resolve_ec, dl);
+  std::vector<tcp::endpoint> allowed;
+  for (const auto& entry : endpoints) {
+    if (job.allow_private || IsPublicAddress(entry.endpoint().address())) {
+      allowed.push_back(entry.endpoint());
+    }
+  }
+  if (allowed.empty()) co_return Failure("address not allowed");
 
   beast::tcp_stream tcp_stream(executor);
   tcp_stream.expires_at(dl.at);
-  auto [connect_ec, endpoint] = co_await tcp_stream.async_connect(endpoints, kAwaitTuple);
-  if (connect_ec) co_return IoFailure("connecting", connect_ec, dl);
+  auto [connect_ec, endpoint] = co_await tcp_stream.async_connect(allowed, kAwaitTuple);
+  if (connect_ec) co_return IoFailure("connection failed", connect_ec, dl);
 
-  if (!t.tls) co_return co_await Exchange(tcp_stream, t, max_bytes, dl);
+  if (!t.tls) co_return co_await Exchange(tcp_stream, t, job);
 
-  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), tls);
+  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *job.tls);
   if (!SSL_set_tlsext_host_name(tls_stream.native_handle(), t.host.c_str())) {
     co_return Failure("cannot set TLS server name");
   }
@@ -188,8 +247,8 @@ asio::awaitable<Outcome> Hop(Target t, size_t max_bytes, Deadline dl, ssl::conte
   tls_stream.set_verify_callback(ssl::host_name_verification(t.host));
   beast::get_lowest_layer(tls_stream).expires_at(dl.at);
   auto [handshake_ec] = co_await tls_stream.async_handshake(ssl::stream_base::client, kAwaitTuple);
-  if (handshake_ec) co_return IoFailure("TLS handshake", handshake_ec, dl);
-  co_return co_await Exchange(tls_stream, t, max_bytes, dl);
+  if (handshake_ec) co_return IoFailure("TLS handshake failed", handshake_ec, dl);
+  co_return co_await Exchange(tls_stream, t, job);
 }
 
 bool IsRedirect(unsigned status) {
@@ -207,25 +266,24 @@ std::optional<std::string> RedirectTarget(const std::string& current, std::strin
   return std::string(dest.buffer());
 }
 
-asio::awaitable<Outcome> FetchWithRedirects(std::string url, size_t max_bytes, Deadline dl,
-                                            ssl::context& tls) {
+asio::awaitable<Outcome> FetchWithRedirects(std::string url, FetchJob job) {
   for (int redirects = 0;; ++redirects) {
     std::string error;
     std::optional<Target> target = ParseTarget(url, &error);
     if (!target) co_return Failure(error);
-    Outcome hop = co_await Hop(std::move(*target), max_bytes, dl, tls);
+    Outcome hop = co_await Hop(std::move(*target), job);
     if (!hop.status.ok()) co_return hop;
     if (IsRedirect(hop.http_status)) {
       if (redirects == kMaxRedirects) {
         co_return Failure(fmt::format("more than {} redirects", kMaxRedirects));
       }
       std::optional<std::string> next = RedirectTarget(url, hop.location);
-      if (!next) co_return Failure(fmt::format("HTTP {} with a bad Location", hop.http_status));
+      if (!next) co_return Failure("bad redirect");
       url = std::move(*next);
       continue;
     }
     if (hop.http_status < 200 || hop.http_status >= 300) {
-      co_return Failure(fmt::format("HTTP status {}", hop.http_status));
+      co_return Failure("the server answered with an error");
     }
     co_return hop;
   }
@@ -234,6 +292,7 @@ asio::awaitable<Outcome> FetchWithRedirects(std::string url, size_t max_bytes, D
 }  // namespace
 
 struct ContextFetcher::Impl {
+  bool allow_private_addresses = false;
   ssl::context tls{ssl::context::tls_client};  // outlives io: pending fetches refer to it
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
@@ -257,7 +316,9 @@ struct ContextFetcher::Impl {
   }
 };
 
-ContextFetcher::ContextFetcher() : impl_(std::make_unique<Impl>()) {}
+ContextFetcher::ContextFetcher(bool allow_private_addresses) : impl_(std::make_unique<Impl>()) {
+  impl_->allow_private_addresses = allow_private_addresses;
+}
 ContextFetcher::~ContextFetcher() = default;
 
 Result<std::string> ContextFetcher::Fetch(std::string_view url, std::chrono::milliseconds timeout,
@@ -266,7 +327,8 @@ Result<std::string> ContextFetcher::Fetch(std::string_view url, std::chrono::mil
   const Deadline dl{Clock::now() + timeout, timeout};
   auto promise = std::make_shared<std::promise<Outcome>>();
   std::future<Outcome> done = promise->get_future();
-  asio::co_spawn(impl_->io, FetchWithRedirects(std::string(url), max_bytes, dl, impl_->tls),
+  const FetchJob job{max_bytes, dl, impl_->allow_private_addresses, &impl_->tls};
+  asio::co_spawn(impl_->io, FetchWithRedirects(std::string(url), job),
                  [promise](std::exception_ptr failure, Outcome outcome) {
                    if (failure) outcome = Failure("internal error while fetching");
                    promise->set_value(std::move(outcome));

@@ -1,6 +1,8 @@
 // ContextFetcher downloads remote JSON-LD @context documents (internal to ngsild/): a small
 // HTTP/1.1 GET client for http and https with a hard deadline on the whole fetch. It is the only
 // place in the hub's ngsild layer that does network I/O; Beast/Asio stay inside context_fetch.cc.
+// Unless told otherwise it refuses to connect to loopback, link-local, private, unspecified and
+// multicast addresses, so that clients cannot use it to reach the hub's own network.
 // Thread-safe: any number of threads may call Fetch concurrently.
 #pragma once
 
@@ -16,15 +18,18 @@ namespace cityhub::ngsild {
 
 class ContextFetcher {
  public:
-  ContextFetcher();
+  // allow_private_addresses lifts the address check (for contexts served on a private network).
+  explicit ContextFetcher(bool allow_private_addresses = false);
   ~ContextFetcher();
   ContextFetcher(const ContextFetcher&) = delete;
   ContextFetcher& operator=(const ContextFetcher&) = delete;
 
   // GETs `url` (http or https, up to 3 redirects) and returns the body of the final 2xx answer.
   // The whole fetch (name resolution, connect, TLS, request, response, redirects) ends within
-  // `timeout`. Errors: LdContextNotAvailable with the reason (no connection, timeout, HTTP
-  // status, bad URL); PayloadTooLarge when the body is larger than `max_bytes`.
+  // `timeout`, and every hop connects only to addresses the check allows. Errors:
+  // LdContextNotAvailable with a coarse reason fit for clients ("timed out", "address not
+  // allowed", "connection failed", "the server answered with an error"…; never the remote
+  // status, body or socket error); PayloadTooLarge when the body is larger than `max_bytes`.
   Result<std::string> Fetch(std::string_view url, std::chrono::milliseconds timeout,
                             size_t max_bytes);
 
