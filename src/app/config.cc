@@ -47,6 +47,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");
   opt("--remote-contexts", c.remote_contexts, "CITYHUB_REMOTE_CONTEXTS",
       "Whether unknown @context URLs may be downloaded (false for offline sites)");
+  opt("--context-fetch-private", c.context_fetch_private, "CITYHUB_CONTEXT_FETCH_PRIVATE",
+      "Whether @context downloads may connect to loopback, link-local, private and unspecified "
+      "addresses (off: clients could otherwise make the hub reach into its own network)");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

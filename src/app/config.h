@@ -31,6 +31,7 @@ struct Config {
   size_t max_json_depth = 64;
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
+  bool context_fetch_private = false;  // downloads may reach private/loopback addresses
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

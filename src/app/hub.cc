@@ -183,6 +183,7 @@ int Serve(const Config& config) {
   ctx_opts.preload_dir = config.context_dir;
   ctx_opts.fetch_timeout = std::chrono::milliseconds(config.context_fetch_timeout_ms);
   ctx_opts.allow_remote_fetch = config.remote_contexts;
+  ctx_opts.allow_private_addresses = config.context_fetch_private;
   ctx_opts.public_base_url = PublicUrl(config);
   ngsild::ContextResolver contexts(ctx_opts, PersistIn(**store));
   if (Status st = contexts.Init(); !st.ok()) {

@@ -71,6 +71,8 @@ class Hub:
                 "--context-dir", CONTEXT_DIR]
         if "--remote-contexts" not in self.extra_args:  # offline unless a test opts in
             args += ["--remote-contexts", "false"]
+        elif "--context-fetch-private" not in self.extra_args:  # test context servers are on 127.0.0.1
+            args += ["--context-fetch-private", "true"]
         args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)

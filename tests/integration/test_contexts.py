@@ -1,7 +1,8 @@
 """/jsonldContexts (GS CIM 009 §5.13) and @context resolution over real HTTP: hosting, listing,
 serving and deleting contexts, using a hosted context through the Link header, persistence
-across a restart, unreachable contexts (503 LdContextNotAvailable, promptly) and the built-in
-core context under all its published URLs."""
+across a restart, unreachable contexts (503 LdContextNotAvailable, promptly), the limits on
+context URLs, inline contexts and concurrent downloads, refusal to fetch from private addresses,
+and the built-in core context under all its published URLs."""
 import socket
 import threading
 import time
@@ -136,6 +137,22 @@ class ContextsTest(HubTestCase):
         r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("https://example.invalid/ctx.jsonld"))
         self.assertProblem(r, 503, "LdContextNotAvailable")
 
+    def test_context_urls_and_inline_size_are_checked(self):
+        r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("https://example.org/" + "x" * 3000))
+        self.assertProblem(r, 400, "BadRequestData")
+        self.assertIn("2048", r.json()["detail"])
+        r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("relative/ctx.jsonld"))
+        self.assertProblem(r, 400, "BadRequestData")
+        # A well-formed URL that cannot be retrieved (not http or https).
+        r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("urn:example:ctx"))
+        self.assertProblem(r, 503, "LdContextNotAvailable")
+        big = {f"t{i}": f"https://example.org/terms#t{i}" for i in range(3000)}
+        body = {"id": "urn:ngsi-ld:Kiosk:big", "type": "Kiosk", "@context": big}
+        r = self.hub.post(E, body, content_type="application/ld+json")
+        self.assertProblem(r, 400, "BadRequestData")
+        self.assertIn("65536", r.json()["detail"])
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Kiosk:big").status, 404)
+
 
 class RemoteContextsTest(HubTestCase):
     hub_args = ("--remote-contexts", "true", "--context-fetch-timeout-ms", "1000")
@@ -145,6 +162,8 @@ class RemoteContextsTest(HubTestCase):
         r = self.hub.post(E, {"id": "urn:ngsi-ld:X:1", "type": "X"}, headers=link_header("http://127.0.0.1:9/ctx.jsonld"))
         self.assertLess(time.monotonic() - start, 3)
         self.assertProblem(r, 503, "LdContextNotAvailable")
+        # A coarse reason only, never the socket error (which would tell open ports from closed).
+        self.assertEqual(r.json()["detail"], "cannot retrieve @context 'http://127.0.0.1:9/ctx.jsonld': connection failed")
         self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:X:1").status, 404)
 
     def test_silent_context_server_times_out_without_blocking_others(self):
@@ -187,6 +206,80 @@ class RemoteContextsTest(HubTestCase):
             for c in accepted:
                 c.close()
             srv.close()
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+
+    def __enter__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(64)
+        self.port = self.srv.getsockname()[1]
+        self.accepted = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        return self
+
+    def _accept(self):
+        self.srv.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                self.accepted.append(self.srv.accept()[0])
+            except OSError:
+                pass
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        for c in self.accepted:
+            c.close()
+        self.srv.close()
+
+
+class RemoteContextLimitsTest(HubTestCase):
+    hub_args = ("--remote-contexts", "true", "--context-fetch-timeout-ms", "2000")
+
+    def test_many_slow_contexts_do_not_stall_the_hub(self):
+        with SilentServer() as server:
+            results = []
+
+            def slow(i):
+                s = time.monotonic()
+                r = self.hub.get(f"{E}?type=X", headers=link_header(f"http://127.0.0.1:{server.port}/c{i}.jsonld"))
+                results.append((r, time.monotonic() - s))
+            workers = [threading.Thread(target=slow, args=(i,)) for i in range(40)]
+            for w in workers:
+                w.start()
+            time.sleep(0.3)
+            s = time.monotonic()
+            self.assertEqual(self.hub.get("/health").status, 200)
+            self.assertLess(time.monotonic() - s, 0.5)
+            for w in workers:
+                w.join(10)
+            self.assertEqual(len(results), 40)
+            for r, _ in results:
+                self.assertProblem(r, 503, "LdContextNotAvailable")
+            refused = [r for r, t in results if "too many @context downloads" in r.json()["detail"]]
+            self.assertGreaterEqual(len(refused), 30)
+            self.assertLessEqual(len(server.accepted), 4)
+
+
+class PrivateAddressTest(HubTestCase):
+    hub_args = ("--remote-contexts", "true", "--context-fetch-private", "false")
+
+    def test_private_addresses_are_not_fetched(self):
+        with SilentServer() as server:
+            for host in ("127.0.0.1", "localhost", "[::1]", "0.0.0.0", "10.1.2.3", "169.254.169.254", "[::ffff:127.0.0.1]"):
+                with self.subTest(host=host):
+                    url = f"http://{host}:{server.port}/ctx.jsonld"
+                    s = time.monotonic()
+                    r = self.hub.get(f"{E}?type=X", headers=link_header(url))
+                    self.assertLess(time.monotonic() - s, 1.0)
+                    self.assertProblem(r, 503, "LdContextNotAvailable")
+                    self.assertEqual(r.json()["detail"], f"cannot retrieve @context '{url}': address not allowed")
+            self.assertEqual(server.accepted, [])
 
 
 class ContextPersistenceTest(unittest.TestCase):
