@@ -482,7 +482,9 @@ struct Resolution {
 
 size_t TermBytes(const TermMap& terms) {
   size_t bytes = 0;
-  for (const auto& [term, iri] : terms) bytes += 2 * (term.size() + iri.size()) + kTermOverheadBytes;
+  for (const auto& [term, iri] : terms) {
+    bytes += 2 * (term.size() + iri.size()) + kTermOverheadBytes;
+  }
   return bytes;
 }
 
@@ -525,7 +527,9 @@ struct ContextResolver::Impl {
   size_t resolved_bytes = 0;  // sum of key sizes and Resolution::bytes
 
   Impl(ContextResolverOptions o, ContextPersistence p)
-      : options(std::move(o)), persistence(std::move(p)), fetcher(options.allow_private_addresses) {}
+      : options(std::move(o)),
+        persistence(std::move(p)),
+        fetcher(options.allow_private_addresses) {}
 
   // --- resolution cache ---
 

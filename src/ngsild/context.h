@@ -6,7 +6,8 @@
 // ContextResolver turns a request's @context (inline object, URL, or array of both; from the
 // body or the Link header) into a Context: URLs are looked up in the registry of hosted
 // contexts (/jsonldContexts), then the preload folder, then a cache of downloaded contexts,
-// and only then fetched with a short timeout (public addresses only, a few at a time). Resolved contexts are cached by their JSON text.
+// and only then fetched with a short timeout (public addresses only, a few at a time).
+// Resolved contexts are cached by their JSON text.
 // Thread-safe.
 #pragma once
 

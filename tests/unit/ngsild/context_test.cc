@@ -1,5 +1,6 @@
 // Tests for JSON-LD @context resolution: core terms, user terms, prefixes, the preload folder,
-// remote fetching against a real loopback HTTP server, hosted contexts and limits.
+// remote fetching against a real loopback HTTP server, hosted contexts, limits (URLs, sizes,
+// memory budgets, concurrent downloads) and the refusal to fetch from private addresses.
 #include "ngsild/context.h"
 
 #include <arpa/inet.h>
@@ -729,6 +730,148 @@ TEST(LimitsTest, NestedRemoteUrlsCountTowardsTheLimit) {
   EXPECT_EQ(resolver.ResolveUrl(server.Url("/chain/0")).status().code(),
             Status::Code::kInvalidRequest);
   EXPECT_LE(server.Requests("/chain/33"), 0);
+}
+
+TEST(LimitsTest, ContextUrlsAreCheckedBeforeAnyLookupOrFetch) {
+  TestHttpServer server;
+  server.Serve("/ctx", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ContextResolver resolver(FastFetchOptions(), {});
+  std::string overlong =
+      server.Url("/ctx?") + std::string(ContextResolver::kMaxContextUrlBytes, 'x');
+  Result<ContextPtr> long_url = resolver.ResolveUrl(overlong);
+  EXPECT_EQ(long_url.status().code(), Status::Code::kBadRequestData);
+  EXPECT_NE(long_url.status().message().find("2048"), std::string::npos);
+  EXPECT_EQ(long_url.status().message().find(overlong), std::string::npos);  // not echoed
+  EXPECT_EQ(ResolveCode(resolver, "[\"" + overlong + "\"]"), Status::Code::kBadRequestData);
+  EXPECT_EQ(server.Requests("/ctx?" + std::string(ContextResolver::kMaxContextUrlBytes, 'x')), 0);
+  EXPECT_EQ(resolver.ResolveUrl("ctx.jsonld").status().code(), Status::Code::kBadRequestData);
+  EXPECT_EQ(resolver.ResolveUrl("http:///ctx.jsonld").status().code(),
+            Status::Code::kBadRequestData);
+  // Well-formed but not retrievable.
+  EXPECT_EQ(resolver.ResolveUrl("urn:example:ctx").status().code(),
+            Status::Code::kLdContextNotAvailable);
+  // Hosted documents may not refer to such URLs either.
+  EXPECT_EQ(resolver.AddHosted(json::parse(ContextDocument(R"("ctx.jsonld")"))).status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_TRUE(resolver.List(std::nullopt).empty());
+}
+
+TEST(LimitsTest, RememberedFailuresAreBounded) {
+  TestHttpServer server;  // answers 404 to every path
+  ContextResolver resolver(FastFetchOptions(), {});
+  constexpr int kFailures = 1001;  // one more than are remembered
+  for (int i = 0; i < kFailures; ++i) {
+    ASSERT_EQ(resolver.ResolveUrl(server.Url(fmt::format("/f{}", i))).status().code(),
+              Status::Code::kLdContextNotAvailable);
+  }
+  // The newest failure is still remembered, the oldest was evicted and is fetched again.
+  ASSERT_FALSE(resolver.ResolveUrl(server.Url(fmt::format("/f{}", kFailures - 1))).ok());
+  EXPECT_EQ(server.Requests(fmt::format("/f{}", kFailures - 1)), 1);
+  ASSERT_FALSE(resolver.ResolveUrl(server.Url("/f0")).ok());
+  EXPECT_EQ(server.Requests("/f0"), 2);
+}
+
+TEST(LimitsTest, InlineContextSizeIsCapped) {
+  ContextResolverOptions options = OfflineOptions();
+  options.max_inline_context_bytes = 1000;
+  ContextResolver resolver(options, {});
+  std::string big = R"({"T": "https://x.example/)" + std::string(1000, 'x') + "\"}";
+  Result<ContextPtr> ctx = resolver.Resolve(json::parse(big));
+  EXPECT_EQ(ctx.status().code(), Status::Code::kBadRequestData);
+  EXPECT_NE(ctx.status().message().find("1000 bytes"), std::string::npos);
+  EXPECT_EQ(ResolveCode(resolver, "[" + big + "]"), Status::Code::kBadRequestData);
+  EXPECT_TRUE(resolver.List(std::nullopt).empty());
+  // Hosted documents are bounded by max_document_bytes instead.
+  EXPECT_TRUE(resolver.AddHosted(json::parse(ContextDocument(big))).ok());
+}
+
+TEST(LimitsTest, ImplicitContextsAreBoundedInBytes) {
+  ContextResolverOptions options = OfflineOptions();
+  options.max_implicit_bytes = 200 << 10;
+  ContextResolver resolver(options, {});
+  std::vector<std::string> urls;
+  for (int i = 0; i < 20; ++i) {
+    std::string iri = fmt::format("https://x.example/{}/{}", i, std::string(20 << 10, 'x'));
+    urls.push_back(MustResolve(resolver, fmt::format(R"({{"T": "{}"}})", iri))->LinkUrl());
+  }
+  std::vector<StoredContext> kept = resolver.List(StoredContext::Kind::kImplicitlyCreated);
+  size_t bytes = 0;
+  for (const StoredContext& c : kept) bytes += c.document.size();
+  EXPECT_LE(2 * bytes, options.max_implicit_bytes);
+  EXPECT_GE(kept.size(), 3u);
+  EXPECT_LT(kept.size(), 20u);
+  // The oldest went first; the newest is kept and resolvable by its URL.
+  std::string oldest_id = urls.front().substr(urls.front().rfind('/') + 1);
+  EXPECT_TRUE(resolver.Get(oldest_id).status().IsNotFound());
+  ContextPtr newest = MustResolve(resolver, "\"" + urls.back() + "\"");
+  EXPECT_EQ(newest->ExpandTerm("T").substr(0, 21), "https://x.example/19/");
+}
+
+TEST(LimitsTest, ResolvedCacheIsBoundedInBytes) {
+  ContextResolverOptions options = OfflineOptions();
+  options.max_resolved_cache_bytes = 1;  // only the newest entry stays
+  ContextResolver resolver(options, {});
+  ContextPtr a = MustResolve(resolver, R"({"A": "https://x.example/A"})");
+  EXPECT_EQ(MustResolve(resolver, R"({"A": "https://x.example/A"})").get(), a.get());
+  ContextPtr b = MustResolve(resolver, R"({"B": "https://x.example/B"})");
+  ContextPtr a_again = MustResolve(resolver, R"({"A": "https://x.example/A"})");
+  EXPECT_NE(a_again.get(), a.get());  // rebuilt, but the same kept document and terms
+  EXPECT_EQ(a_again->LinkUrl(), a->LinkUrl());
+  EXPECT_EQ(a_again->ExpandTerm("A"), "https://x.example/A");
+  EXPECT_EQ(MustResolve(resolver, R"({"A": "https://x.example/A"})").get(), a_again.get());
+}
+
+TEST(LimitsTest, ConcurrentDownloadsAreBoundedAndExcessFailsFast) {
+  TestHttpServer server;
+  server.Serve("/slow/0", Silent());
+  server.Serve("/slow/1", Silent());
+  server.Serve("/ok", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ContextResolverOptions options = FastFetchOptions();
+  options.fetch_timeout = milliseconds(1000);
+  options.max_concurrent_fetches = 2;
+  ContextResolver resolver(options, {});
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&, i] {
+      EXPECT_FALSE(resolver.ResolveUrl(server.Url(fmt::format("/slow/{}", i))).ok());
+    });
+  }
+  while (server.Requests("/slow/0") + server.Requests("/slow/1") < 2) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  auto start = Clock::now();
+  Result<ContextPtr> refused = resolver.ResolveUrl(server.Url("/ok"));
+  EXPECT_LT(Clock::now() - start, milliseconds(100));
+  EXPECT_EQ(refused.status().code(), Status::Code::kLdContextNotAvailable);
+  EXPECT_NE(refused.status().message().find("too many @context downloads in progress"),
+            std::string::npos);
+  EXPECT_EQ(server.Requests("/ok"), 0);
+  for (std::thread& t : slow) t.join();
+  // The refusal was not remembered as a failure of that URL.
+  EXPECT_TRUE(resolver.ResolveUrl(server.Url("/ok")).ok());
+}
+
+// --- private addresses ---
+
+TEST(PrivateAddressTest, LoopbackPrivateAndLinkLocalAreRefused) {
+  TestHttpServer server;
+  server.Serve("/ctx", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
+  ContextResolverOptions options = FastFetchOptions();
+  options.allow_private_addresses = false;
+  ContextResolver resolver(options, {});
+  std::string port = server.Url("").substr(server.Url("").rfind(':') + 1);
+  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]", "10.0.0.1",
+                                "172.16.5.4", "192.168.1.1", "169.254.169.254", "[fe80::1]",
+                                "[fd00::1]", "[::ffff:127.0.0.1]", "100.64.0.1", "224.0.0.1"}) {
+    std::string url = fmt::format("http://{}:{}/ctx", host, port);
+    auto start = Clock::now();
+    Result<ContextPtr> ctx = resolver.ResolveUrl(url);
+    EXPECT_EQ(ctx.status().code(), Status::Code::kLdContextNotAvailable) << url;
+    EXPECT_EQ(ctx.status().message(),
+              "cannot retrieve @context '" + url + "': address not allowed");
+    EXPECT_LT(Clock::now() - start, milliseconds(250)) << url;
+  }
+  EXPECT_EQ(server.Requests("/ctx"), 0);
 }
 
 }  // namespace
