@@ -168,37 +168,66 @@ Response CreateEntity(const Request& req, const ApiDeps& deps) {
   return r;
 }
 
+// What a request reading entities asks for: tenant, media type, representation, @context,
+// the `attrs` filter and the pick/omit projection.
+struct EntityRead {
+  std::string tenant;
+  MediaType media = MediaType::kJson;
+  Representation rep;
+  ngsild::ContextPtr ctx;
+  std::optional<std::set<std::string>> attrs;
+  std::optional<Projection> projection;
+
+  json::object Render(const ngsild::Entity& e) const {
+    ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr};
+    json::object rendered = ngsild::RenderEntity(e, *ctx, opts);
+    Project(rendered, projection);
+    return rendered;
+  }
+};
+
+Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps) {
+  EntityRead r;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  r.tenant = std::move(*tenant);
+  auto media = AcceptOf(req);
+  if (!media.ok()) return media.status();
+  r.media = *media;
+  auto rep = RepresentationOf(req);
+  if (!rep.ok()) return rep.status();
+  r.rep = *rep;
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return ctx.status();
+  r.ctx = std::move(*ctx);
+  auto attrs = AttrsParam(req, *r.ctx);
+  if (!attrs.ok()) return attrs.status();
+  r.attrs = std::move(*attrs);
+  auto projection = ProjectionOf(req, *r.ctx);
+  if (!projection.ok()) return projection.status();
+  r.projection = std::move(*projection);
+  return r;
+}
+
 Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
   const std::string& id = p.Get("entityId");
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return Problem(tenant.status());
-  auto media = AcceptOf(req);
-  if (!media.ok()) return Problem(media.status());
-  auto rep = RepresentationOf(req);
-  if (!rep.ok()) return Problem(rep.status());
-  auto ctx = ContextOf(req, deps, nullptr, false);
-  if (!ctx.ok()) return Problem(ctx.status());
+  auto in = ReadEntityRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
   Status id_ok = CheckIds(id, nullptr);
   if (!id_ok.ok()) return Problem(id_ok);
-  auto attrs = AttrsParam(req, **ctx);
-  if (!attrs.ok()) return Problem(attrs.status());
-  auto projection = ProjectionOf(req, **ctx);
-  if (!projection.ok()) return Problem(projection.status());
-  auto e = deps.entities->Get(*tenant, id);
+  auto e = deps.entities->Get(in->tenant, id);
   if (!e.ok()) return Problem(e.status());
   if (const std::string* type = req.Param("type")) {
-    std::string expanded = (*ctx)->ExpandTerm(*type);
+    std::string expanded = in->ctx->ExpandTerm(*type);
     if (std::find(e->types.begin(), e->types.end(), expanded) == e->types.end()) {
       return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
     }
   }
-  ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
-  json::object rendered = ngsild::RenderEntity(*e, **ctx, opts);
-  Project(rendered, *projection);
-  if (*media == MediaType::kGeoJson) {
-    return JsonResponse(200, GeoJsonFeature(std::move(rendered), GeometryAttribute(req, **ctx)), *media, **ctx);
+  json::object rendered = in->Render(*e);
+  if (in->media == MediaType::kGeoJson) {
+    return JsonResponse(200, GeoJsonFeature(std::move(rendered), GeometryAttribute(req, *in->ctx)), in->media, *in->ctx);
   }
-  return JsonResponse(200, std::move(rendered), *media, **ctx);
+  return JsonResponse(200, std::move(rendered), in->media, *in->ctx);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -377,14 +406,8 @@ std::string PageLink(const Request& req, size_t offset, size_t limit) {
 }
 
 Response QueryEntities(const Request& req, const ApiDeps& deps) {
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return Problem(tenant.status());
-  auto media = AcceptOf(req);
-  if (!media.ok()) return Problem(media.status());
-  auto rep = RepresentationOf(req);
-  if (!rep.ok()) return Problem(rep.status());
-  auto ctx = ContextOf(req, deps, nullptr, false);
-  if (!ctx.ok()) return Problem(ctx.status());
+  auto in = ReadEntityRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
   for (std::string_view unsupported : {"q", "georel", "geometry", "coordinates", "scopeQ", "csf"}) {
     if (req.Param(unsupported)) {
       return Problem(Status::NotSupported(fmt::format("parameter '{}' is not supported yet", unsupported)));
@@ -404,15 +427,11 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
     if (!list.ok()) return Problem(list.status());
     for (const auto& t : *list) {
       if (!ngsild::IsValidName(t)) return Problem(Status::BadRequestData(fmt::format("parameter 'type': invalid type name '{}'", t.substr(0, 100))));
-      q.types.push_back((*ctx)->ExpandTerm(t));
+      q.types.push_back(in->ctx->ExpandTerm(t));
     }
   }
   if (const std::string* pattern = req.Param("idPattern")) q.id_pattern = *pattern;
-  auto attrs = AttrsParam(req, **ctx);
-  if (!attrs.ok()) return Problem(attrs.status());
-  if (*attrs) q.attrs.assign((*attrs)->begin(), (*attrs)->end());
-  auto projection = ProjectionOf(req, **ctx);
-  if (!projection.ok()) return Problem(projection.status());
+  if (in->attrs) q.attrs.assign(in->attrs->begin(), in->attrs->end());
   if (q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty()) {
     return Problem(Status::BadRequestData("a query needs at least one of the parameters type, id, idPattern or attrs"));
   }
@@ -431,26 +450,21 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   q.limit = *limit == 0 ? 0 : *limit + 1;
   q.offset = *offset;
 
-  auto result = deps.entities->Query(*tenant, q);
+  auto result = deps.entities->Query(in->tenant, q);
   if (!result.ok()) return Problem(result.status());
   bool more = *limit > 0 && result->entities.size() > *limit;
   if (more) result->entities.pop_back();
-  ngsild::RenderOptions opts{rep->format, rep->sys_attrs, attrs->has_value() ? &**attrs : nullptr};
   json::array out;
   out.reserve(result->entities.size());
-  for (const auto& e : result->entities) {
-    json::object rendered = ngsild::RenderEntity(e, **ctx, opts);
-    Project(rendered, *projection);
-    out.emplace_back(std::move(rendered));
-  }
+  for (const auto& e : result->entities) out.emplace_back(in->Render(e));
   json::value body = std::move(out);
-  if (*media == MediaType::kGeoJson) {
-    std::string geometry_attr = GeometryAttribute(req, **ctx);
+  if (in->media == MediaType::kGeoJson) {
+    std::string geometry_attr = GeometryAttribute(req, *in->ctx);
     json::array features;
     for (auto& e : body.get_array()) features.emplace_back(GeoJsonFeature(std::move(e.get_object()), geometry_attr));
     body = json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}};
   }
-  Response r = JsonResponse(200, std::move(body), *media, **ctx);
+  Response r = JsonResponse(200, std::move(body), in->media, *in->ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
   if (more) r.headers.Add("Link", PageLink(req, q.offset + *limit, *limit) + "; rel=\"next\"");
   if (q.offset > 0 && *limit > 0) {
