@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3 curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  librocksdb-dev libre2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
+  librocksdb-dev libre2-dev libs2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev wrk
 )
 

@@ -1,0 +1,3 @@
+#include "ngsild/geo.h"
+
+namespace cityhub::ngsild {}  // namespace cityhub::ngsild

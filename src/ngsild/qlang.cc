@@ -1,0 +1,3 @@
+#include "ngsild/qlang.h"
+
+namespace cityhub::ngsild {}  // namespace cityhub::ngsild

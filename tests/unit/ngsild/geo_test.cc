@@ -1,0 +1,3 @@
+#include "ngsild/geo.h"
+
+#include <gtest/gtest.h>

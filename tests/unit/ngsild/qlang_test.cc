@@ -1,0 +1,3 @@
+#include "ngsild/qlang.h"
+
+#include <gtest/gtest.h>
