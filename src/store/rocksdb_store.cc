@@ -9,10 +9,15 @@
 //
 // Key layout (schema version 1), three column families:
 //
-//   entities  <id>                      -> record: format byte 0x01, varint count + (varint
+//   entities  <id>                      -> record: format byte 0x02, varint count + (varint
 //                                          length, bytes) for types, same for attributes,
-//                                          then the document bytes up to the end
+//                                          varint count + (key, payload) pairs for terms,
+//                                          then the document bytes up to the end (format
+//                                          0x01, written by schema version 1, has no terms)
 //   index     T<type>\0<id>             -> ""   entities by type (typed scans, ListTypes)
+//             X<term><id><len>          -> payload   the broker's terms (value and spatial
+//                                          indexes); <len> is the id's length as 2 bytes big
+//                                          endian, so the id is found from the key's end
 //             N<type>\0                 -> int64 count of entities having the type
 //             M<attr>\0                 -> int64 count of entities having the attribute
 //             C<type>\0<attr>\0         -> int64 count of entities of the type having it
@@ -33,8 +38,8 @@
 // scan promises.
 //
 // Writes. Write() reads the previous records of the ids it touches (one MultiGet), diffs their
-// types and attributes against the new ones and puts entity records, type keys and summed
-// counter deltas into one WriteBatch: the change is atomic, and the indexes can never
+// types, attributes and terms against the new ones and puts entity records, type and term keys
+// and summed counter deltas into one WriteBatch: the change is atomic, and the indexes can never
 // disagree with the records.
 // There is no lock around this: the broker guarantees that no two concurrent writes touch the
 // same id, so concurrent Write() calls go straight to RocksDB, whose write path groups them
@@ -46,6 +51,11 @@
 // the types appears once), and reads records under one snapshot shared by all iterators, so
 // a scan sees one consistent state. A query names a handful of types, so the merge takes the
 // minimum by a linear pass rather than keeping a heap.
+//
+// Terms. The record keeps its terms, so a write removes exactly the keys the previous version
+// added; a term scan is one iterator over [X<begin>, X<end>). Version 2 added terms without
+// rewriting version 1 records: they decode with no terms, and the broker re-derives the terms
+// of every entity when its own index version changes (EntityService::EnsureIndexed).
 //
 // Schema versions. A new database gets `schema_version` = 1 in the same open that creates it.
 // Opening a database with an older version runs kMigrations[v - 1] for each step v -> v + 1
@@ -113,8 +123,9 @@ constexpr char kEntitiesFamily[] = "entities";
 constexpr char kIndexFamily[] = "index";
 constexpr char kMetaFamily[] = "meta";
 
-constexpr uint8_t kRecordFormat = 1;
-constexpr int kSchemaVersion = 1;
+constexpr uint8_t kRecordFormatV1 = 1;  // no terms
+constexpr uint8_t kRecordFormat = 2;
+constexpr int kSchemaVersion = 2;
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kUserMetaPrefix = "u/";
 
@@ -122,6 +133,8 @@ constexpr char kTypeTag = 'T';
 constexpr char kTypeCountTag = 'N';
 constexpr char kAttrCountTag = 'M';
 constexpr char kTypeAttrCountTag = 'C';
+constexpr char kTermTag = 'X';
+constexpr size_t kMaxIdBytes = 0xffff;  // the term key stores the id length in 2 bytes
 
 constexpr size_t kMemtableBudgetFactor = 4;
 constexpr int kBloomBitsPerKey = 10;
@@ -137,7 +150,9 @@ struct Families {
 // kMigrations[v - 1] rewrites a database from schema version v to v + 1. To change the layout:
 // bump kSchemaVersion, append the step here, and describe the new layout in the block above.
 using Migration = rocksdb::Status (*)(rocksdb::DB* db, const Families& families);
-constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {};
+// 1 -> 2: records may carry terms (format 2); format 1 records stay readable as they are.
+rocksdb::Status AddTerms(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
+constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {&AddTerms};
 
 Status Unavailable() { return Status(Status::Code::kUnavailable, "store is closed"); }
 
@@ -208,23 +223,56 @@ bool GetStrings(std::string_view* in, std::vector<std::string>* strings) {
   return true;
 }
 
+void PutTerms(std::string* out, const std::vector<IndexTerm>& terms) {
+  PutVarint(out, terms.size());
+  for (const auto& term : terms) {
+    PutVarint(out, term.key.size());
+    out->append(term.key);
+    PutVarint(out, term.payload.size());
+    out->append(term.payload);
+  }
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t length = 0;
+  if (!GetVarint(in, &length) || length > in->size()) return false;
+  s->assign(in->substr(0, length));
+  in->remove_prefix(length);
+  return true;
+}
+
+bool GetTerms(std::string_view* in, std::vector<IndexTerm>* terms) {
+  uint64_t count = 0;
+  if (!GetVarint(in, &count) || count > in->size()) return false;
+  terms->resize(count);
+  for (auto& term : *terms) {
+    if (!GetString(in, &term.key) || !GetString(in, &term.payload)) return false;
+  }
+  return true;
+}
+
 std::string EncodeRecord(const EntityRecord& record) {
   std::string out;
-  out.reserve(record.document.size() + 64);
+  out.reserve(record.document.size() + 64 + record.terms.size() * 48);
   out.push_back(static_cast<char>(kRecordFormat));
   PutStrings(&out, record.types);
   PutStrings(&out, record.attributes);
+  PutTerms(&out, record.terms);
   out.append(record.document);
   return out;
 }
 
 // Fills everything but the id. Returns false if `value` is not a record of a known format.
 bool DecodeRecord(std::string_view value, EntityRecord* record) {
-  if (value.empty() || static_cast<uint8_t>(value.front()) != kRecordFormat) return false;
+  if (value.empty()) return false;
+  const auto format = static_cast<uint8_t>(value.front());
+  if (format != kRecordFormat && format != kRecordFormatV1) return false;
   value.remove_prefix(1);
   if (!GetStrings(&value, &record->types) || !GetStrings(&value, &record->attributes)) {
     return false;
   }
+  record->terms.clear();
+  if (format == kRecordFormat && !GetTerms(&value, &record->terms)) return false;
   record->document.assign(value);
   return true;
 }
@@ -249,6 +297,28 @@ std::string IndexPrefix(char tag, std::string_view first, std::string_view secon
   key.append(second);
   key.push_back('\0');
   return key;
+}
+
+// X<term><id><2-byte id length>: ids hold any byte, so their length ends the key.
+std::string TermKey(std::string_view term, std::string_view id) {
+  std::string key;
+  key.reserve(1 + term.size() + id.size() + 2);
+  key.push_back(kTermTag);
+  key.append(term).append(id);
+  key.push_back(static_cast<char>((id.size() >> 8) & 0xff));
+  key.push_back(static_cast<char>(id.size() & 0xff));
+  return key;
+}
+
+// Splits a term key (without the tag) into term and id; false if it is malformed.
+bool SplitTermKey(std::string_view rest, std::string_view* term, std::string_view* id) {
+  if (rest.size() < 2) return false;
+  size_t length = (static_cast<size_t>(static_cast<uint8_t>(rest[rest.size() - 2])) << 8) |
+                  static_cast<uint8_t>(rest[rest.size() - 1]);
+  if (length + 2 > rest.size()) return false;
+  *id = rest.substr(rest.size() - 2 - length, length);
+  *term = rest.substr(0, rest.size() - 2 - length);
+  return true;
 }
 
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
@@ -289,7 +359,8 @@ class IndexDelta {
  public:
   // Records that `id` goes from `old` (null = absent) to `now` (null = deleted).
   void Change(std::string_view id, const EntityRecord* old, const EntityRecord* now) {
-    // The common update changes values only: nothing to index.
+    ChangeTerms(id, old ? old->terms : kNoTerms, now ? now->terms : kNoTerms);
+    // The common update changes values only: no type keys or counters change.
     if (old && now && old->types == now->types && old->attributes == now->attributes) return;
     const auto old_types = old ? SortedUnique(old->types) : std::vector<std::string>{};
     const auto new_types = now ? SortedUnique(now->types) : std::vector<std::string>{};
@@ -306,6 +377,7 @@ class IndexDelta {
   void AppendTo(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* index) const {
     for (const auto& key : removed_) batch.Delete(index, key);
     for (const auto& key : added_) batch.Put(index, key, rocksdb::Slice());
+    for (const auto& [key, payload] : term_puts_) batch.Put(index, key, payload);
     for (const auto& [key, delta] : counts_) {
       if (delta != 0) batch.Merge(index, key, EncodeCount(delta));
     }
@@ -320,8 +392,26 @@ class IndexDelta {
     for (const auto& a : attrs) counts_[IndexPrefix(kAttrCountTag, a)] += d;
   }
 
+  // Deletes the term keys `old` has and `now` lacks; puts those new or with a new payload.
+  void ChangeTerms(std::string_view id, const std::vector<IndexTerm>& old, const std::vector<IndexTerm>& now) {
+    if (old == now) return;
+    std::map<std::string_view, std::string_view> kept;
+    for (const auto& term : now) kept.emplace(term.key, term.payload);
+    for (const auto& term : old) {
+      auto it = kept.find(term.key);
+      if (it == kept.end()) {
+        removed_.push_back(TermKey(term.key, id));
+      } else if (it->second == term.payload) {
+        kept.erase(it);  // unchanged: nothing to write
+      }
+    }
+    for (const auto& [key, payload] : kept) term_puts_.emplace_back(TermKey(key, id), std::string(payload));
+  }
+
+  static inline const std::vector<IndexTerm> kNoTerms;
   std::vector<std::string> removed_;
   std::vector<std::string> added_;
+  std::vector<std::pair<std::string, std::string>> term_puts_;
   std::map<std::string, int64_t> counts_;
 };
 
@@ -336,6 +426,21 @@ Status ValidateName(std::string_view what, std::string_view id, std::string_view
 Status ValidateWriteSet(const WriteSet& ws) {
   for (const auto& record : ws.puts) {
     if (record.id.empty()) return Status::BadRequestData("entity id must be non-empty");
+    if (record.id.size() > kMaxIdBytes) {
+      return Status::BadRequestData(fmt::format("entity id is longer than {} bytes", kMaxIdBytes));
+    }
+    std::vector<std::string_view> keys;
+    for (const auto& term : record.terms) {
+      if (term.key.empty() || term.key.size() > kMaxTermBytes || term.payload.size() > kMaxTermPayloadBytes) {
+        return Status::Internal(fmt::format("entity '{}': index term of {} bytes with a payload of {} bytes",
+                                            record.id, term.key.size(), term.payload.size()));
+      }
+      keys.push_back(term.key);
+    }
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+      return Status::Internal(fmt::format("entity '{}': duplicate index term", record.id));
+    }
     for (const auto& type : record.types) {
       CITYHUB_RETURN_IF_ERROR(ValidateName("type", record.id, type));
     }
@@ -491,6 +596,7 @@ class RocksTenantStore final : public TenantStore {
   Status Write(const WriteSet& ws) override;
   Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override;
   Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override;
+  Status ScanTerms(const TermRange& range, const TermVisitor& visit) override;
 
   Result<std::vector<std::string>> ListTypes() override;
   Result<std::vector<std::string>> AttributesOfType(std::string_view type) override;
@@ -805,6 +911,22 @@ Status RocksTenantStore::Scan(const ScanOptions& opts, const EntityVisitor& visi
     return visit(record);
   });
   return failure.ok() ? status : failure;
+}
+
+Status RocksTenantStore::ScanTerms(const TermRange& range, const TermVisitor& visit) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  const std::string tag(1, kTermTag);
+  std::string end = range.end.empty() ? PrefixSuccessor(tag) : tag + range.end;
+  RangeIterator it(db_.get(), families_.index, nullptr, tag + range.begin, std::move(end));
+  for (; it->Valid(); it->Next()) {
+    std::string_view term, id;
+    if (!SplitTermKey(View(it->key()).substr(1), &term, &id)) {
+      return Status::Internal("malformed term key in the index of " + path_);
+    }
+    if (!visit(term, id, View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scanning terms");
 }
 
 Status RocksTenantStore::PositiveCounters(

@@ -22,11 +22,25 @@
 
 namespace cityhub::store {
 
+// A key under which an entity is found by ScanTerms: the value and spatial indexes. The broker
+// derives an entity's terms (what is indexed and how values are encoded is its business); the
+// store keeps them with the record and keeps the index equal to them. A term's `payload` is
+// returned with the id by scans, so a caller can often decide without reading the document.
+// Keys are at most kMaxTermBytes; payloads at most kMaxTermPayloadBytes.
+struct IndexTerm {
+  std::string key;
+  std::string payload;
+  friend bool operator==(const IndexTerm&, const IndexTerm&) = default;
+};
+inline constexpr size_t kMaxTermBytes = 1024;
+inline constexpr size_t kMaxTermPayloadBytes = 64;
+
 // What the store keeps of one entity: the id, what it indexes, and the opaque document.
 struct EntityRecord {
   std::string id;
   std::vector<std::string> types;        // expanded type IRIs
   std::vector<std::string> attributes;   // expanded attribute IRIs present on the entity
+  std::vector<IndexTerm> terms;          // distinct keys (duplicates are an error)
   std::string document;                  // the serialized entity (owned by the broker)
 };
 
@@ -51,6 +65,14 @@ struct ScanOptions {
 // Visitor for scans: return false to stop early.
 using EntityVisitor = std::function<bool(const EntityRecord&)>;
 using IdVisitor = std::function<bool(std::string_view id)>;
+using TermVisitor = std::function<bool(std::string_view term, std::string_view id, std::string_view payload)>;
+
+// The term keys k with begin <= k < end (an empty `end` = no upper bound). For one term the
+// ids come in ascending order; across terms, in term order.
+struct TermRange {
+  std::string begin;
+  std::string end;
+};
 
 class TenantStore {
  public:
@@ -64,6 +86,8 @@ class TenantStore {
   virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
   // Visits matching records (documents included).
   virtual Status Scan(const ScanOptions& opts, const EntityVisitor& visit) = 0;
+  // Visits the (term, id, payload) entries of the terms in `range`, in (term, id) order.
+  virtual Status ScanTerms(const TermRange& range, const TermVisitor& visit) = 0;
 
   // Distinct entity types present, ascending.
   virtual Result<std::vector<std::string>> ListTypes() = 0;

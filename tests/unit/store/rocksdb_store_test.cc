@@ -18,7 +18,12 @@ using ::testing::IsEmpty;
 using Strings = std::vector<std::string>;
 
 EntityRecord Record(std::string id, Strings types, Strings attrs, std::string doc = "{}") {
-  return EntityRecord{std::move(id), std::move(types), std::move(attrs), std::move(doc)};
+  EntityRecord r;
+  r.id = std::move(id);
+  r.types = std::move(types);
+  r.attributes = std::move(attrs);
+  r.document = std::move(doc);
+  return r;
 }
 
 class RocksDbStoreTest : public ::testing::Test {
@@ -319,14 +324,44 @@ TEST_F(RocksDbStoreTest, WritesSchemaVersionAndRefusesNewer) {
     std::unique_ptr<rocksdb::DB> db(raw);
     std::string version;
     ASSERT_TRUE(db->Get({}, handles[3], "schema_version", &version).ok());
-    EXPECT_EQ(version, "1");
-    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "2").ok());
+    EXPECT_EQ(version, "2");
+    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "3").ok());
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
   auto opened = OpenRocksDbStore(options_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), Status::Code::kOperationNotSupported);
-  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 2"));
+  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 3"));
+}
+
+TEST_F(RocksDbStoreTest, MigratesVersionOneRecordsWhichKeepNoTerms) {
+  store_.reset();
+  const std::string path = (root_ / "data" / "default").string();
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    // A version 1 record: format 1, types ["A"], attributes ["x"], then the document.
+    const std::string v1_record = std::string("\x01\x01\x01" "A" "\x01\x01" "x", 7) + "doc";
+    ASSERT_TRUE(db->Put({}, handles[1], "e1", v1_record).ok());
+    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "1").ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+  Reopen();
+  auto record = db_->Get("e1");
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_EQ(record->document, "doc");
+  EXPECT_THAT(record->types, ElementsAre("A"));
+  EXPECT_THAT(record->attributes, ElementsAre("x"));
+  EXPECT_THAT(record->terms, IsEmpty());
+  // The record can be rewritten with terms, and the database now says version 2.
+  auto upgraded = Record("e1", {"A"}, {"x"}, "doc2");
+  upgraded.terms = {{"k1", "p"}};
+  Put(db_, upgraded);
+  EXPECT_EQ(db_->Get("e1")->terms, upgraded.terms);
 }
 
 TEST_F(RocksDbStoreTest, MetaCrudAndPrefixScan) {
@@ -422,6 +457,63 @@ TEST_F(RocksDbStoreTest, CallsAfterCloseAreUnavailable) {
   EXPECT_EQ(store_->Backup((root_ / "b").string()).code(), Status::Code::kUnavailable);
   Reopen();
   EXPECT_TRUE(db_->Get("e1").ok());
+}
+
+// Every (term, id, payload) in `range`, as "term|id|payload".
+Strings Terms(TenantStore* t, TermRange range) {
+  Strings out;
+  auto st = t->ScanTerms(range, [&](std::string_view term, std::string_view id, std::string_view payload) {
+    out.push_back(std::string(term) + "|" + std::string(id) + "|" + std::string(payload));
+    return true;
+  });
+  EXPECT_TRUE(st.ok()) << st.message();
+  return out;
+}
+
+EntityRecord WithTerms(std::string id, std::vector<IndexTerm> terms) {
+  auto r = Record(std::move(id), {"A"}, {"x"});
+  r.terms = std::move(terms);
+  return r;
+}
+
+TEST_F(RocksDbStoreTest, TermsAreScannedInTermThenIdOrderWithPayloads) {
+  Put(db_, WithTerms("e2", {{"b", "2"}, {"a", ""}}));
+  Put(db_, WithTerms("e1", {{"b", "1"}}));
+  // An id that is a prefix of another and an id holding bytes that look like a length.
+  Put(db_, WithTerms(std::string("e\0\x01", 3), {{"b", "x"}}));
+  EXPECT_THAT(Terms(db_, {"a", "b"}), ElementsAre("a|e2|"));
+  EXPECT_THAT(Terms(db_, {"b", "c"}),
+              ElementsAre(std::string("b|e\0\x01|x", 7), "b|e1|1", "b|e2|2"));
+  EXPECT_EQ(Terms(db_, {"", ""}).size(), 4u);
+  // Early stop.
+  int visited = 0;
+  ASSERT_TRUE(db_->ScanTerms({"", ""}, [&](auto, auto, auto) { return ++visited < 2; }).ok());
+  EXPECT_EQ(visited, 2);
+}
+
+TEST_F(RocksDbStoreTest, TermsFollowUpdatesDeletesAndReopen) {
+  Put(db_, WithTerms("e1", {{"a", "1"}, {"b", "1"}}));
+  Put(db_, WithTerms("e1", {{"b", "2"}, {"c", ""}}));  // a removed, b's payload changed, c added
+  EXPECT_THAT(Terms(db_, {"", ""}), ElementsAre("b|e1|2", "c|e1|"));
+  EXPECT_EQ(db_->Get("e1")->terms, (std::vector<IndexTerm>{{"b", "2"}, {"c", ""}}));
+  Reopen();
+  EXPECT_THAT(Terms(db_, {"", ""}), ElementsAre("b|e1|2", "c|e1|"));
+  Delete(db_, "e1");
+  EXPECT_THAT(Terms(db_, {"", ""}), IsEmpty());
+}
+
+TEST_F(RocksDbStoreTest, RejectsDuplicateOversizedAndEmptyTerms) {
+  WriteSet ws;
+  ws.puts.push_back(WithTerms("e1", {{"a", ""}, {"a", "x"}}));
+  EXPECT_EQ(db_->Write(ws).code(), Status::Code::kInternal);
+  ws.puts = {WithTerms("e1", {{std::string(kMaxTermBytes + 1, 'k'), ""}})};
+  EXPECT_EQ(db_->Write(ws).code(), Status::Code::kInternal);
+  ws.puts = {WithTerms("e1", {{"k", std::string(kMaxTermPayloadBytes + 1, 'p')}})};
+  EXPECT_EQ(db_->Write(ws).code(), Status::Code::kInternal);
+  ws.puts = {WithTerms("e1", {{"", ""}})};
+  EXPECT_EQ(db_->Write(ws).code(), Status::Code::kInternal);
+  EXPECT_EQ(db_->Get("e1").status().code(), Status::Code::kNotFound);
+  EXPECT_THAT(Terms(db_, {"", ""}), IsEmpty());
 }
 
 TEST(ValidTenantNameTest, AcceptsOnlySafeNames) {
