@@ -95,8 +95,9 @@ class ScopeFilter {
  public:
   // InvalidRequest naming the position on a syntax error; TooComplexQuery past a limit.
   static Result<ScopeFilter> Parse(std::string_view text, const QueryLimits& limits = {});
-  // True if one of the entity's scopes (e.scope: null, a string or an array of strings)
-  // satisfies the query.
+  // True if the entity's scopes (e.scope: null, a string or an array of strings) satisfy the
+  // query: a scope term holds if any of them matches it, so the terms of an AND may be
+  // satisfied by different scopes (§4.19).
   bool Matches(const Entity& e) const;
 
  private:
