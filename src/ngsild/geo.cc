@@ -16,12 +16,12 @@
 // is_valid: the write side validated it with a weaker check, and a stored geometry that cannot
 // be read (or makes Boost.Geometry throw) simply never matches.
 //
-// Relations. A geometry is held twice: as a planar Boost.Geometry shape (bg::cs::cartesian on
-// lon/lat degrees) for the topological relations, and as spherical linework (its positions and
-// its edges as great-circle arcs, in radians) for distances. Relations are OGC/DE-9IM on the
-// planar shapes, as PostGIS `geometry` does; Boost's named predicates (within, overlaps, equals)
-// static_assert for some type pairs, so every relation is a bg::relate mask, which Boost 1.81
-// implements for all 36 pairs of the six types:
+// Relations. A geometry is held as a planar Boost.Geometry shape (bg::cs::cartesian on lon/lat
+// degrees) for the topological relations and, when near needs it, as spherical linework (its
+// positions, and its edges as great-circle arcs with a lon/lat box around each). Relations are
+// OGC/DE-9IM on the planar shapes, as PostGIS `geometry` does; Boost's named predicates
+// (within, overlaps, equals) static_assert for some type pairs, so every relation is a
+// bg::relate mask, which Boost 1.81 implements for all 36 pairs of the six types:
 //   within      entity within query     T*F**F***  (the entity's interior meets the query's
 //                                                  interior and nothing of it is outside: a
 //                                                  point on the query's boundary is NOT within)
@@ -41,34 +41,38 @@
 //                               haversine distance (bg::strategy::distance::cross_track)
 // Two arcs that do not cross are closest at an endpoint of one of them, so the minimum over
 // position/arc pairs in both directions is the exact distance; from a pointlike geometry
-// only its positions to the other's linework count. Cost is O(n·m) in the two position
-// counts, which the query limit bounds. Trade-off: relations see straight lon/lat edges while
-// distances see great-circle arcs (as PostGIS geography, MongoDB 2dsphere and S2 do); the two
-// differ by an arc's bulge, about L²·tan φ / 8R (4 m for a 111 km east-west edge at 1°, 3 m
-// for a 10 km edge at 60° latitude), which is nothing at city scale. maxDistance and
-// minDistance are inclusive: max ≥ d ≥ min.
+// only its positions to the other's linework count. maxDistance and minDistance are
+// inclusive: max ≥ d ≥ min. Trade-off: relations see straight lon/lat edges while distances
+// see great-circle arcs (as PostGIS geography, MongoDB 2dsphere and S2 do); the two differ by
+// an arc's bulge, about L²·tan φ / 8R (4 m for a 111 km east-west edge at 1°, 3 m for a 10 km
+// edge at 60° latitude), which is nothing at city scale.
 //
-// Candidate boxes. For every relation but disjoint a matching entity meets the query's planar
-// envelope. For near with maxDistance d the box is the query's extent, including the poleward
-// bulge of its arcs (the spherical envelope of each arc), grown by δ = d/R: latitude by δ, and
-// longitude by δ / cos φmax where φmax is the largest |latitude| the grown box reaches. The
-// largest longitude offset of a point within δ of a point at latitude φ is
-// asin(sin δ / cos φ), and δ / cos(φ + δ) is never smaller, so the box is conservative. Near
-// a pole, when an arc spans 180° of longitude or more, or when the box would wrap the
-// antimeridian, it takes the whole longitude range (a GeoBox cannot wrap). The box holds every
-// position within d of the query; an index over entity lines or polygons with long edges must
-// cover their great-circle arcs for near (S2 does).
+// Growing a box by a distance. Every point within δ = d/R of a point at latitude φ has a
+// latitude within δ of φ and a longitude within asin(sin δ / cos φ) of its longitude, and
+// δ / cos(|φ| + δ) is never smaller. So a lon/lat box grown by δ in latitude and by δ / cos φmax
+// in longitude, φmax being the largest |latitude| the grown box reaches, holds every point
+// within d of the box; near a pole, or where it would wrap the antimeridian, it takes every
+// longitude (a GeoBox cannot wrap). Uses: CandidateBox() for near is the query's extent (its
+// positions and arcs, which bulge poleward) grown by maxDistance; and near only measures the
+// pairs whose boxes meet within the horizon h = max(maxDistance, minDistance) — a pair
+// farther apart than h cannot change either comparison, so it is skipped, and an entity whose
+// extent does not meet the query's grown extent is decided without measuring anything. The
+// cost is then a box test per pair plus a distance per nearby pair.
 //
-// MatchesPoint is the allocation-free fast path for index-resident positions: envelope reject
-// and one Boost predicate for within/intersects/disjoint, one pass over the precomputed
-// spherical linework for near. It gives the same answers as MatchesGeometry(Point) (the unit
-// test checks thousands of random points per relation). Nothing is cached between calls.
+// MatchesPoint is the fast path for index-resident positions: envelope reject; for Polygon and
+// MultiPolygon queries a point locator (PolygonBands) that buckets the edges by longitude and
+// feeds only the edges whose longitudes span the point to Boost's own winding strategy, in the
+// order and direction bg::within walks them, so it answers exactly as Boost does; for near one
+// pass over the query's nearby arcs or positions. Its answers equal MatchesGeometry(Point)'s
+// (the unit test checks thousands of random points per relation). Nothing is cached between
+// calls; a GeoQuery is immutable after Parse.
 #include "ngsild/geo.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <exception>
 #include <limits>
 #include <numbers>
@@ -89,6 +93,8 @@ namespace cityhub::ngsild {
 namespace bg = boost::geometry;
 namespace json = boost::json;
 
+namespace {
+
 using Point = bg::model::d2::point_xy<double>;
 using MultiPoint = bg::model::multi_point<Point>;
 using LineString = bg::model::linestring<Point>;
@@ -100,20 +106,64 @@ using Box = bg::model::box<Point>;
 using Shape = std::variant<Point, MultiPoint, LineString, MultiLineString, Polygon, MultiPolygon>;
 
 using SphericalPoint = bg::model::point<double, 2, bg::cs::spherical_equatorial<bg::radian>>;
+
+// A position on the sphere (radians) and in lon/lat degrees.
+struct Position {
+  SphericalPoint sphere;
+  Point lonlat;
+};
+// A great-circle arc and a lon/lat box (degrees) holding all of it.
 struct Arc {
   SphericalPoint from, to;
+  GeoBox box;
 };
-// A geometry on the sphere: its positions, and its edges as great-circle arcs (none for
-// pointlike geometries).
+// A geometry as near sees it: its positions and its edges as arcs (none for pointlike
+// geometries), and a box holding all of them.
 struct SphericalLinework {
-  std::vector<SphericalPoint> positions;
+  std::vector<Position> positions;
   std::vector<Arc> arcs;
+  GeoBox extent{180, 90, -180, -90};  // empty until a position is added
 };
+
+// Locates points in a Polygon or MultiPolygon with Boost's winding strategy over only the
+// edges that can matter (see the file comment). Immutable after construction.
+class PolygonBands {
+ public:
+  explicit PolygonBands(const Polygon& polygon);
+  explicit PolygonBands(const MultiPolygon& polygons);
+  // Boost's point_in_geometry codes: 1 in the interior, 0 on the boundary, -1 outside.
+  int Locate(const Point& p) const;
+
+ private:
+  using Winding = bg::strategy::within::cartesian_winding<>;
+  struct Edge {
+    Point from, to;
+    uint32_t ring;  // rings are numbered polygon by polygon: exterior, then its holes
+  };
+  struct Ring {
+    uint32_t polygon;
+    bool exterior;
+  };
+
+  void AddPolygon(const Polygon& polygon, uint32_t index, std::vector<Edge>& edges);
+  void Bucket(const std::vector<Edge>& edges);
+  size_t BandOf(double lon) const;
+  int RingCode(const Point& p, const Edge*& it, const Edge* end) const;
+  int PolygonCode(const Point& p, const Edge*& it, const Edge* end) const;
+
+  std::vector<Ring> rings_;
+  std::vector<Edge> edges_;          // band by band; within a band in ring order
+  std::vector<size_t> band_starts_;  // band b holds edges_[band_starts_[b], band_starts_[b + 1])
+  double lon0_ = 0, band_width_ = 1;
+};
+
+}  // namespace
 
 struct Geometry::Impl {
   Shape shape;
   Box bounds;
-  SphericalLinework sphere;
+  SphericalLinework sphere;            // filled when near may use the geometry
+  std::optional<PolygonBands> bands;   // query Polygons and MultiPolygons only
 };
 
 namespace {
@@ -123,6 +173,7 @@ constexpr double kMaxDistanceMetres = 40'000'000;
 constexpr size_t kMaxQueryPositions = 10'000;
 constexpr double kRadiansPerDegree = std::numbers::pi / 180;
 constexpr double kDegreesPerRadian = 180 / std::numbers::pi;
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 constexpr std::string_view kTypeNames[] = {"Point",           "MultiPoint", "LineString",
                                            "MultiLineString", "Polygon",    "MultiPolygon"};
@@ -161,8 +212,8 @@ std::optional<GeoQuery::Relation> RelationNamed(std::string_view name) {
   return std::nullopt;
 }
 
-// A whole decimal number of metres in [0, kMaxDistanceMetres]; nullopt for anything else
-// (signs other than '-', trailing text, NaN, infinities, out-of-range values).
+// A decimal number of metres in [0, kMaxDistanceMetres]; nullopt for anything else (a '+'
+// sign, spaces or trailing text, NaN, infinities, negative or larger values).
 std::optional<double> ParseMetres(std::string_view s) {
   double d = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -239,6 +290,7 @@ class CoordinateReader {
   CoordinateReader(std::string label, size_t max_positions)
       : label_(std::move(label)), max_positions_(max_positions) {}
 
+  // `type` is one of kTypeNames.
   Result<Shape> Read(std::string_view type, const json::value& c) {
     if (type == "Point") return ReadAs<Point>(c);
     if (type == "MultiPoint") return ReadAs<MultiPoint>(c);
@@ -364,25 +416,82 @@ Status CheckValid(const Shape& shape, std::string_view label) {
                                             ValidityReason(failure), where.empty() ? "" : ": ", where));
 }
 
+// ---- lon/lat boxes -----------------------------------------------------------------------
+
+bool Meets(const GeoBox& a, const GeoBox& b) {
+  return a.min_lon <= b.max_lon && b.min_lon <= a.max_lon && a.min_lat <= b.max_lat &&
+         b.min_lat <= a.max_lat;
+}
+
+GeoBox PointBox(const Point& p) { return {p.x(), p.y(), p.x(), p.y()}; }
+
+void Extend(GeoBox& box, const GeoBox& more) {
+  box.min_lon = std::min(box.min_lon, more.min_lon);
+  box.min_lat = std::min(box.min_lat, more.min_lat);
+  box.max_lon = std::max(box.max_lon, more.max_lon);
+  box.max_lat = std::max(box.max_lat, more.max_lat);
+}
+
+// A box holding every point within `metres` of `box` (see the file comment).
+GeoBox Grow(const GeoBox& box, double metres) {
+  double by = metres / kEarthRadiusMetres * kDegreesPerRadian;
+  by += 1e-9 * (1 + by);  // degrees: room for rounding here and in the distance formulas
+  GeoBox grown{-180, std::max(-90.0, box.min_lat - by), 180, std::min(90.0, box.max_lat + by)};
+  double reach = std::max(-grown.min_lat, grown.max_lat);
+  if (reach >= 90) return grown;
+  double by_lon = by / std::cos(reach * kRadiansPerDegree);
+  if (box.min_lon - by_lon < -180 || box.max_lon + by_lon > 180) return grown;
+  grown.min_lon = box.min_lon - by_lon;
+  grown.max_lon = box.max_lon + by_lon;
+  return grown;
+}
+
+GeoBox ToGeoBox(const Box& b) {
+  return {bg::get<bg::min_corner, 0>(b), bg::get<bg::min_corner, 1>(b), bg::get<bg::max_corner, 0>(b),
+          bg::get<bg::max_corner, 1>(b)};
+}
+
 // ---- building geometries -----------------------------------------------------------------
 
-SphericalPoint ToSphere(const Point& p) {
-  return SphericalPoint(p.x() * kRadiansPerDegree, p.y() * kRadiansPerDegree);
+Position ToPosition(const Point& p) {
+  return {SphericalPoint(p.x() * kRadiansPerDegree, p.y() * kRadiansPerDegree), p};
+}
+
+// The box of the arc from `a` to `b`: their longitudes (every longitude if the arc spans 180°
+// or more, which takes it over a pole or across the antimeridian) and the latitudes the arc
+// reaches, which bulge poleward of its ends (Boost's spherical envelope of the segment).
+GeoBox ArcBox(const Position& a, const Position& b) {
+  bg::model::box<SphericalPoint> envelope;
+  bg::envelope(bg::model::segment<SphericalPoint>(a.sphere, b.sphere), envelope);
+  GeoBox box = PointBox(a.lonlat);
+  Extend(box, PointBox(b.lonlat));
+  box.min_lat = std::min(box.min_lat, bg::get<bg::min_corner, 1>(envelope) * kDegreesPerRadian);
+  box.max_lat = std::max(box.max_lat, bg::get<bg::max_corner, 1>(envelope) * kDegreesPerRadian);
+  if (std::fabs(a.lonlat.x() - b.lonlat.x()) >= 180) box.min_lon = -180, box.max_lon = 180;
+  return box;
+}
+
+void AddPosition(const Point& p, SphericalLinework& out) {
+  out.positions.push_back(ToPosition(p));
+  Extend(out.extent, PointBox(p));
 }
 
 // Adds a path's positions and the arcs between its distinct consecutive positions.
 void AddPath(const std::vector<Point>& path, SphericalLinework& out) {
   for (size_t i = 0; i < path.size(); ++i) {
-    out.positions.push_back(ToSphere(path[i]));
+    AddPosition(path[i], out);
     if (i > 0 && (path[i].x() != path[i - 1].x() || path[i].y() != path[i - 1].y())) {
-      out.arcs.push_back({out.positions[out.positions.size() - 2], out.positions.back()});
+      const Position& from = out.positions[out.positions.size() - 2];
+      const Position& to = out.positions.back();
+      out.arcs.push_back({from.sphere, to.sphere, ArcBox(from, to)});
+      Extend(out.extent, out.arcs.back().box);
     }
   }
 }
 
-void AddLinework(const Point& p, SphericalLinework& out) { out.positions.push_back(ToSphere(p)); }
+void AddLinework(const Point& p, SphericalLinework& out) { AddPosition(p, out); }
 void AddLinework(const MultiPoint& m, SphericalLinework& out) {
-  for (const auto& p : m) out.positions.push_back(ToSphere(p));
+  for (const auto& p : m) AddPosition(p, out);
 }
 void AddLinework(const LineString& l, SphericalLinework& out) { AddPath(l, out); }
 void AddLinework(const MultiLineString& m, SphericalLinework& out) {
@@ -396,22 +505,26 @@ void AddLinework(const MultiPolygon& m, SphericalLinework& out) {
   for (const auto& p : m) AddLinework(p, out);
 }
 
-Geometry MakeGeometry(Shape shape) {
+// What to precompute beyond the shape and its envelope.
+struct Extras {
+  bool sphere = false;  // the spherical linework, for near
+  bool bands = false;   // a PolygonBands for polygonal shapes, for MatchesPoint
+};
+
+Geometry MakeGeometry(Shape shape, Extras extras) {
   auto impl = std::make_shared<Geometry::Impl>();
   impl->shape = std::move(shape);
-  std::visit(
-      [&](const auto& g) {
-        bg::envelope(g, impl->bounds);
-        AddLinework(g, impl->sphere);
-      },
-      impl->shape);
+  std::visit([&](const auto& g) { bg::envelope(g, impl->bounds); }, impl->shape);
+  if (extras.sphere) std::visit([&](const auto& g) { AddLinework(g, impl->sphere); }, impl->shape);
+  if (const auto* p = std::get_if<Polygon>(&impl->shape); p && extras.bands) impl->bands.emplace(*p);
+  if (const auto* m = std::get_if<MultiPolygon>(&impl->shape); m && extras.bands) impl->bands.emplace(*m);
   Geometry geometry;
   geometry.impl = std::move(impl);
   return geometry;
 }
 
 // Reads a GeoJSON geometry object; `strict` adds Boost.Geometry's validity check.
-Result<Geometry> ReadGeometryObject(const json::value& g, std::string_view where, bool strict) {
+Result<Geometry> ReadGeometryObject(const json::value& g, std::string_view where, bool strict, Extras extras) {
   const json::object* o = g.if_object();
   if (!o) return Status::BadRequestData(fmt::format("{}: a geometry must be a GeoJSON object", where));
   const json::value* type = o->if_contains("type");
@@ -427,7 +540,7 @@ Result<Geometry> ReadGeometryObject(const json::value& g, std::string_view where
                    .Read(type->get_string(), *coordinates);
   if (!shape.ok()) return shape.status();
   if (strict) CITYHUB_RETURN_IF_ERROR(CheckValid(*shape, label));
-  return MakeGeometry(std::move(*shape));
+  return MakeGeometry(std::move(*shape), extras);
 }
 
 // ---- relations ---------------------------------------------------------------------------
@@ -468,80 +581,48 @@ bool Related(GeoQuery::Relation r, const Shape& e, const Box& e_bounds, const Ge
 
 // ---- distances ---------------------------------------------------------------------------
 
-// The great-circle distance in metres from `p` to the nearest point of `to`.
-double DistanceTo(const SphericalPoint& p, const SphericalLinework& to) {
-  double best = std::numeric_limits<double>::infinity();
+// The near bounds, inclusive; the horizon beyond which no pair of points can change the answer.
+struct DistanceRange {
+  std::optional<double> max, min;
+  double Horizon() const { return std::max(max.value_or(0), min.value_or(0)); }
+  bool Holds(double d) const { return (!max || d <= *max) && (!min || d >= *min); }
+};
+
+// The great-circle distance in metres from `p` to the nearest point of `to`, counting only the
+// arcs (or, for a pointlike `to`, the positions) whose boxes meet p's box grown by `horizon`;
+// infinity if none does.
+double DistanceTo(const Position& p, const SphericalLinework& to, double horizon) {
+  const GeoBox window = Grow(PointBox(p.lonlat), horizon);
+  double best = kInfinity;
   if (to.arcs.empty()) {
     const bg::strategy::distance::haversine<double> haversine(kEarthRadiusMetres);
-    for (const auto& q : to.positions) best = std::min(best, haversine.apply(p, q));
+    for (const auto& q : to.positions) {
+      if (Meets(window, PointBox(q.lonlat))) best = std::min(best, haversine.apply(p.sphere, q.sphere));
+    }
     return best;
   }
   const bg::strategy::distance::cross_track<double> cross_track(kEarthRadiusMetres);
-  for (const auto& arc : to.arcs) best = std::min(best, cross_track.apply(p, arc.from, arc.to));
-  return best;
-}
-
-double DistanceFromPositions(const SphericalLinework& from, const SphericalLinework& to) {
-  double best = std::numeric_limits<double>::infinity();
-  for (const auto& p : from.positions) best = std::min(best, DistanceTo(p, to));
-  return best;
-}
-
-// The great-circle distance in metres between the closest points of two disjoint geometries.
-double ClosestDistance(const SphericalLinework& a, const SphericalLinework& b) {
-  if (a.arcs.empty()) return DistanceFromPositions(a, b);
-  if (b.arcs.empty()) return DistanceFromPositions(b, a);
-  return std::min(DistanceFromPositions(a, b), DistanceFromPositions(b, a));
-}
-
-// ---- candidate boxes ---------------------------------------------------------------------
-
-GeoBox ToGeoBox(const Box& b) {
-  return {bg::get<bg::min_corner, 0>(b), bg::get<bg::min_corner, 1>(b), bg::get<bg::max_corner, 0>(b),
-          bg::get<bg::max_corner, 1>(b)};
-}
-
-// The latitude range in degrees of a geometry's positions and great-circle arcs (which bulge
-// poleward of their endpoints).
-std::pair<double, double> LatitudeRange(const SphericalLinework& s) {
-  double lo = 90, hi = -90;
-  auto take = [&](double lat_radians) {
-    lo = std::min(lo, lat_radians * kDegreesPerRadian);
-    hi = std::max(hi, lat_radians * kDegreesPerRadian);
-  };
-  for (const auto& p : s.positions) take(bg::get<1>(p));
-  for (const auto& arc : s.arcs) {
-    bg::model::box<SphericalPoint> box;
-    bg::envelope(bg::model::segment<SphericalPoint>(arc.from, arc.to), box);
-    take(bg::get<bg::min_corner, 1>(box));
-    take(bg::get<bg::max_corner, 1>(box));
+  for (const auto& arc : to.arcs) {
+    if (Meets(window, arc.box)) best = std::min(best, cross_track.apply(p.sphere, arc.from, arc.to));
   }
-  return {lo, hi};
+  return best;
 }
 
-// True if an arc spans 180° of longitude or more: it then leaves the query's longitude range
-// (over a pole or across the antimeridian).
-bool HasHalfGlobeArc(const SphericalLinework& s) {
-  return std::any_of(s.arcs.begin(), s.arcs.end(), [](const Arc& a) {
-    return std::fabs(bg::get<0>(a.from) - bg::get<0>(a.to)) >= std::numbers::pi;
-  });
+double DistanceFromPositions(const SphericalLinework& from, const SphericalLinework& to, double horizon) {
+  const GeoBox near_to = Grow(to.extent, horizon);
+  double best = kInfinity;
+  for (const auto& p : from.positions) {
+    if (Meets(near_to, PointBox(p.lonlat))) best = std::min(best, DistanceTo(p, to, horizon));
+  }
+  return best;
 }
 
-// A box holding every position within `metres` of the query (see the file comment).
-GeoBox NearBox(const Geometry::Impl& q, double metres) {
-  constexpr double kRoundingSlack = 1e-9;  // degrees (0.1 mm): room for rounding below
-  double grow = metres / kEarthRadiusMetres * kDegreesPerRadian + kRoundingSlack;
-  auto [lat_lo, lat_hi] = LatitudeRange(q.sphere);
-  GeoBox box{-180, std::max(-90.0, lat_lo - grow), 180, std::min(90.0, lat_hi + grow)};
-  double reach = std::max(-box.min_lat, box.max_lat);
-  if (reach >= 90 || HasHalfGlobeArc(q.sphere)) return box;
-  double grow_lon = grow / std::cos(reach * kRadiansPerDegree);
-  double lon_lo = bg::get<bg::min_corner, 0>(q.bounds) - grow_lon;
-  double lon_hi = bg::get<bg::max_corner, 0>(q.bounds) + grow_lon;
-  if (lon_lo < -180 || lon_hi > 180) return box;
-  box.min_lon = lon_lo;
-  box.max_lon = lon_hi;
-  return box;
+// The great-circle distance in metres between the closest points of two disjoint geometries,
+// or infinity if it exceeds `horizon` (see the file comment).
+double ClosestDistance(const SphericalLinework& a, const SphericalLinework& b, double horizon) {
+  if (a.arcs.empty()) return DistanceFromPositions(a, b, horizon);
+  if (b.arcs.empty()) return DistanceFromPositions(b, a, horizon);
+  return std::min(DistanceFromPositions(a, b, horizon), DistanceFromPositions(b, a, horizon));
 }
 
 Status CheckGeometryType(std::string_view geometry) {
@@ -567,13 +648,116 @@ Result<json::value> ParseCoordinatesText(std::string_view text) {
   return v;
 }
 
+
+// ---- PolygonBands ------------------------------------------------------------------------
+
+PolygonBands::PolygonBands(const Polygon& polygon) {
+  std::vector<Edge> edges;
+  AddPolygon(polygon, 0, edges);
+  Bucket(edges);
+}
+
+PolygonBands::PolygonBands(const MultiPolygon& polygons) {
+  std::vector<Edge> edges;
+  for (size_t i = 0; i < polygons.size(); ++i) AddPolygon(polygons[i], static_cast<uint32_t>(i), edges);
+  Bucket(edges);
+}
+
+// Adds the polygon's rings and their edges as bg::within walks them: each ring through a
+// clockwise view, which reverses our counter-clockwise rings.
+void PolygonBands::AddPolygon(const Polygon& polygon, uint32_t index, std::vector<Edge>& edges) {
+  auto add_ring = [&](const Polygon::ring_type& ring, bool exterior) {
+    auto ring_index = static_cast<uint32_t>(rings_.size());
+    rings_.push_back({index, exterior});
+    for (size_t k = ring.size() - 1; k > 0; --k) edges.push_back({ring[k], ring[k - 1], ring_index});
+  };
+  add_ring(polygon.outer(), true);
+  for (const auto& hole : polygon.inners()) add_ring(hole, false);
+}
+
+// Buckets the edges into bands of longitude; an edge goes to every band its longitude range
+// (widened by far more than the 1e-14° Boost's equality tolerance allows) touches. Fewer bands
+// when long edges would repeat too often.
+void PolygonBands::Bucket(const std::vector<Edge>& edges) {
+  constexpr double kWiden = 1e-9;
+  double lo = 180, hi = -180;
+  for (const auto& e : edges) lo = std::min({lo, e.from.x(), e.to.x()}), hi = std::max({hi, e.from.x(), e.to.x()});
+  auto span = [&](const Edge& e) {
+    return std::pair(BandOf(std::min(e.from.x(), e.to.x()) - kWiden), BandOf(std::max(e.from.x(), e.to.x()) + kWiden));
+  };
+  size_t bands = std::clamp<size_t>(edges.size() / 4, 1, 4096);
+  for (;; bands /= 2) {
+    lon0_ = lo;
+    band_width_ = std::max(hi - lo, 1e-9) / static_cast<double>(bands);
+    band_starts_.assign(bands + 1, 0);
+    size_t entries = 0;
+    for (const auto& e : edges) {
+      auto [first, last] = span(e);
+      entries += last - first + 1;
+    }
+    if (bands == 1 || entries <= 8 * edges.size()) break;
+  }
+  for (const auto& e : edges) {
+    auto [first, last] = span(e);
+    for (size_t b = first; b <= last; ++b) ++band_starts_[b + 1];
+  }
+  for (size_t b = 1; b < band_starts_.size(); ++b) band_starts_[b] += band_starts_[b - 1];
+  edges_.resize(band_starts_.back());
+  std::vector<size_t> next(band_starts_.begin(), band_starts_.end() - 1);
+  for (const auto& e : edges) {
+    auto [first, last] = span(e);
+    for (size_t b = first; b <= last; ++b) edges_[next[b]++] = e;
+  }
+}
+
+size_t PolygonBands::BandOf(double lon) const {
+  double t = (lon - lon0_) / band_width_;
+  if (!(t > 0)) return 0;
+  return std::min(static_cast<size_t>(t), band_starts_.size() - 2);
+}
+
+// Boost's winding over one ring's edges of the band (advancing `it` past them).
+int PolygonBands::RingCode(const Point& p, const Edge*& it, const Edge* end) const {
+  Winding::state_type state;
+  const uint32_t ring = it->ring;
+  bool going = true;
+  for (; it != end && it->ring == ring; ++it) {
+    if (going) going = Winding::apply(p, it->from, it->to, state);
+  }
+  return Winding::result(state);
+}
+
+// Boost's point_in_geometry for one polygon: its exterior ring, then the first hole that does
+// not leave the point outside. A ring without edges in the band leaves the point outside.
+int PolygonBands::PolygonCode(const Point& p, const Edge*& it, const Edge* end) const {
+  const uint32_t polygon = rings_[it->ring].polygon;
+  int code = rings_[it->ring].exterior ? RingCode(p, it, end) : -1;
+  while (code == 1 && it != end && rings_[it->ring].polygon == polygon) {
+    int hole = RingCode(p, it, end);
+    if (hole != -1) code = -hole;
+  }
+  while (it != end && rings_[it->ring].polygon == polygon) ++it;
+  return code;
+}
+
+int PolygonBands::Locate(const Point& p) const {
+  size_t band = BandOf(p.x());
+  const Edge* it = edges_.data() + band_starts_[band];
+  const Edge* end = edges_.data() + band_starts_[band + 1];
+  while (it != end) {
+    int code = PolygonCode(p, it, end);
+    if (code >= 0) return code;  // the first polygon holding or touching the point decides
+  }
+  return -1;
+}
+
 }  // namespace
 
 // ---- Geometry ----------------------------------------------------------------------------
 
 Result<Geometry> Geometry::FromGeoJson(const json::value& g, std::string_view where) {
   try {
-    return ReadGeometryObject(g, where, /*strict=*/true);
+    return ReadGeometryObject(g, where, /*strict=*/true, {.sphere = true});
   } catch (const std::exception& e) {
     return Status::BadRequestData(fmt::format("{}: the geometry could not be checked ({})", where, e.what()));
   }
@@ -621,7 +805,7 @@ Result<GeoQuery> GeoQuery::Parse(std::string_view georel, std::string_view geome
     q.max_distance_ = rel->max_distance;
     q.min_distance_ = rel->min_distance;
     q.geoproperty_ = std::move(geoproperty);
-    q.geometry_ = MakeGeometry(std::move(*shape));
+    q.geometry_ = MakeGeometry(std::move(*shape), {.sphere = q.relation_ == Relation::kNear, .bands = true});
     return q;
   } catch (const std::exception& e) {
     return Status::BadRequestData(fmt::format("coordinates: the geometry could not be checked ({})", e.what()));
@@ -636,7 +820,8 @@ bool GeoQuery::Matches(const Entity& e) const {
     const json::value* value = inst.if_contains("value");
     if (!value) continue;
     try {
-      auto g = ReadGeometryObject(*value, geoproperty_, /*strict=*/false);
+      auto g = ReadGeometryObject(*value, geoproperty_, /*strict=*/false,
+                                  {.sphere = relation_ == Relation::kNear});
       if (g.ok() && MatchesGeometry(*g)) return true;
     } catch (const std::exception&) {
       // A stored geometry Boost.Geometry cannot read never matches.
@@ -651,9 +836,14 @@ bool GeoQuery::MatchesGeometry(const Geometry& g) const {
   const Geometry::Impl& q = *geometry_.impl;
   try {
     if (relation_ != Relation::kNear) return Related(relation_, e.shape, e.bounds, q);
-    bool touching = bg::intersects(e.bounds, q.bounds) && Intersects(e.shape, q.shape);
-    double d = touching ? 0 : ClosestDistance(e.sphere, q.sphere);
-    return (!max_distance_ || d <= *max_distance_) && (!min_distance_ || d >= *min_distance_);
+    const DistanceRange range{max_distance_, min_distance_};
+    const double horizon = range.Horizon();
+    double d = kInfinity;
+    if (Meets(e.sphere.extent, Grow(q.sphere.extent, horizon))) {
+      bool touching = bg::intersects(e.bounds, q.bounds) && Intersects(e.shape, q.shape);
+      d = touching ? 0 : ClosestDistance(e.sphere, q.sphere, horizon);
+    }
+    return range.Holds(d);
   } catch (const std::exception&) {
     return false;
   }
@@ -663,22 +853,27 @@ bool GeoQuery::MatchesPoint(double lon, double lat) const {
   if (!geometry_.impl || !std::isfinite(lon) || !std::isfinite(lat)) return false;
   const Geometry::Impl& q = *geometry_.impl;
   const Point p(lon, lat);
+  // 1 in the query's interior, 0 on its boundary, -1 outside.
+  auto locate = [&] {
+    if (!bg::covered_by(p, q.bounds)) return -1;
+    if (q.bands) return q.bands->Locate(p);
+    return std::visit([&](const auto& g) { return bg::within(p, g) ? 1 : bg::intersects(p, g) ? 0 : -1; }, q.shape);
+  };
   try {
-    bool in_bounds = bg::covered_by(p, q.bounds);
     switch (relation_) {
       case Relation::kNear: {
-        bool touching = in_bounds && Intersects(Shape(p), q.shape);
-        double d = touching ? 0 : DistanceTo(ToSphere(p), q.sphere);
-        return (!max_distance_ || d <= *max_distance_) && (!min_distance_ || d >= *min_distance_);
+        const DistanceRange range{max_distance_, min_distance_};
+        const double horizon = range.Horizon();
+        double d = kInfinity;
+        if (Meets(PointBox(p), Grow(q.sphere.extent, horizon))) {
+          d = locate() >= 0 ? 0 : DistanceTo(ToPosition(p), q.sphere, horizon);
+        }
+        return range.Holds(d);
       }
-      case Relation::kWithin:
-        return in_bounds && std::visit([&](const auto& g) { return bg::within(p, g); }, q.shape);
-      case Relation::kIntersects:
-        return in_bounds && std::visit([&](const auto& g) { return bg::intersects(p, g); }, q.shape);
-      case Relation::kDisjoint:
-        return !in_bounds || std::visit([&](const auto& g) { return bg::disjoint(p, g); }, q.shape);
-      default:
-        return Related(relation_, Shape(p), Box(p, p), q);
+      case Relation::kWithin: return locate() == 1;
+      case Relation::kIntersects: return locate() >= 0;
+      case Relation::kDisjoint: return locate() < 0;
+      default: return Related(relation_, Shape(p), Box(p, p), q);
     }
   } catch (const std::exception&) {
     return false;
@@ -689,7 +884,7 @@ std::optional<GeoBox> GeoQuery::CandidateBox() const {
   if (!geometry_.impl || relation_ == Relation::kDisjoint) return std::nullopt;
   if (relation_ != Relation::kNear) return ToGeoBox(geometry_.impl->bounds);
   if (!max_distance_) return std::nullopt;
-  return NearBox(*geometry_.impl, *max_distance_);
+  return Grow(geometry_.impl->sphere.extent, *max_distance_);
 }
 
 }  // namespace cityhub::ngsild

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -804,45 +805,75 @@ TEST(GeoCandidateBoxTest, EveryMatchingPointLiesInTheBox) {
 
 // ---- MatchesPoint == MatchesGeometry(Point) -------------------------------------------------
 
+// A star-shaped ring around (cx,cy) with `n` points alternating between radii r1 and r2,
+// closed, as JSON; its vertices are appended to `vertices`.
+std::string StarRing(double cx, double cy, int n, double r1, double r2, std::vector<std::pair<double, double>>& vertices) {
+  std::string s = "[";
+  for (int i = 0; i <= n; ++i) {
+    double a = 2 * M_PI * (i % n) / n, r = i % 2 ? r2 : r1;
+    double x = cx + r * std::cos(a), y = cy + r * std::sin(a);
+    s += fmt::format("{}[{},{}]", i ? "," : "", x, y);
+    vertices.emplace_back(x, y);
+  }
+  return s + "]";
+}
+
 TEST(GeoFastPathTest, MatchesPointAgreesWithMatchesGeometry) {
   struct QueryShape {
     std::string_view type;
     std::string coords;
+    std::vector<std::pair<double, double>> vertices;  // points that lie on the boundary exactly
   };
-  const QueryShape shapes[] = {
-      {"Polygon", fmt::format("[{},{}]", Square(0, 0, 10, 10), Square(4, 4, 6, 6))},
-      {"Polygon", "[[[0,0],[10,0],[5,8],[0,0]]]"},
-      {"MultiPolygon", fmt::format("[{},{}]", SquarePolygon(0, 0, 4, 4), SquarePolygon(6, 6, 10, 10))},
-      {"LineString", "[[0,0],[5,5],[10,0]]"},
-      {"MultiLineString", "[[[0,5],[10,5]],[[5,0],[5,10]]]"},
-      {"MultiPoint", "[[1,1],[5,5],[9,2]]"},
-      {"Point", "[5,5]"},
+  std::vector<QueryShape> shapes = {
+      {"Polygon", fmt::format("[{},{}]", Square(0, 0, 10, 10), Square(4, 4, 6, 6)), {}},
+      {"Polygon", "[[[0,0],[10,0],[5,8],[0,0]]]", {}},
+      {"MultiPolygon", fmt::format("[{},{}]", SquarePolygon(0, 0, 4, 4), SquarePolygon(6, 6, 10, 10)), {}},
+      {"LineString", "[[0,0],[5,5],[10,0]]", {}},
+      {"MultiLineString", "[[[0,5],[10,5]],[[5,0],[5,10]]]", {}},
+      {"MultiPoint", "[[1,1],[5,5],[9,2]]", {}},
+      {"Point", "[5,5]", {}},
   };
+  // Stars with hundreds of edges spread over many longitude bands, one with a hole, and a
+  // MultiPolygon of two.
+  QueryShape star{"Polygon", "", {}};
+  star.coords = fmt::format("[{},{}]", StarRing(5, 5, 400, 6, 4, star.vertices), StarRing(5, 5, 40, 2, 1.5, star.vertices));
+  QueryShape stars{"MultiPolygon", "", {}};
+  stars.coords = fmt::format("[[{}],[{}]]", StarRing(3, 5, 300, 3, 2, stars.vertices), StarRing(8.5, 5, 200, 2, 1, stars.vertices));
+  shapes.push_back(std::move(star));
+  shapes.push_back(std::move(stars));
+
   const std::string_view georels[] = {"within", "contains", "intersects", "disjoint", "overlaps", "equals",
                                       "near;maxDistance==100000", "near;minDistance==50000",
                                       "near;minDistance==10000;maxDistance==200000", "near;maxDistance==0"};
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> coord(-1, 11);
-  std::uniform_int_distribution<int> grid(-1, 11), pick(0, 3);
+  std::uniform_int_distribution<int> grid(-1, 11), pick(0, 4);
   int checked = 0, matched = 0;
   for (const auto& shape : shapes) {
+    std::uniform_int_distribution<size_t> vertex(0, shape.vertices.empty() ? 0 : shape.vertices.size() - 1);
     for (std::string_view georel : georels) {
       GeoQuery q = Query(georel, shape.type, shape.coords);
       for (int i = 0; i < 1500; ++i) {
-        // Mix random points with grid points and half-grid points that land on vertices,
-        // edges and the lines of the query exactly.
+        // Mix random points with grid points, half-grid points and vertices that land on the
+        // vertices, edges and lines of the query exactly.
         double lon = coord(rng), lat = coord(rng);
-        if (pick(rng) == 0) lon = grid(rng), lat = grid(rng);
-        if (pick(rng) == 1) lon = grid(rng) / 2.0 + 2.5, lat = grid(rng) / 2.0 + 2.5;
+        switch (pick(rng)) {
+          case 0: lon = grid(rng), lat = grid(rng); break;
+          case 1: lon = grid(rng) / 2.0 + 2.5, lat = grid(rng) / 2.0 + 2.5; break;
+          case 2:
+            if (!shape.vertices.empty()) std::tie(lon, lat) = shape.vertices[vertex(rng)];
+            break;
+          default: break;
+        }
         bool fast = q.MatchesPoint(lon, lat);
         ASSERT_EQ(fast, q.MatchesGeometry(GeoPoint(lon, lat)))
-            << georel << " " << shape.type << " " << shape.coords << " point " << lon << "," << lat;
+            << georel << " " << shape.type << " " << shape.coords.substr(0, 200) << " point " << lon << "," << lat;
         ++checked;
         matched += fast;
       }
     }
   }
-  EXPECT_EQ(checked, 7 * 10 * 1500);
+  EXPECT_EQ(checked, 9 * 10 * 1500);
   EXPECT_GT(matched, checked / 5);
 }
 
