@@ -17,6 +17,7 @@ namespace cityhub::api {
 namespace json = boost::json;
 
 void RegisterEntityRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterQueryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
@@ -24,6 +25,7 @@ void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
+  RegisterQueryRoutes(router, deps);
   RegisterBatchRoutes(router, deps);
   RegisterDiscoveryRoutes(router, deps);
   RegisterContextRoutes(router, deps);

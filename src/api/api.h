@@ -8,9 +8,11 @@
 #include <memory>
 
 #include "broker/entity_service.h"
+#include "broker/query_service.h"
 #include "http/router.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
+#include "ngsild/qlang.h"
 
 namespace cityhub::api {
 
@@ -22,11 +24,13 @@ struct ApiLimits {
   size_t max_page_size = 1000;      // larger `limit` is a 403 TooManyResults
   size_t max_batch_entities = 1000; // larger batches are a 400
   ngsild::ParseLimits parse;
+  ngsild::QueryLimits query;        // q and scopeQ
 };
 
 // What the handlers need; owned by the app, outliving the router.
 struct ApiDeps {
   broker::EntityService* entities = nullptr;
+  broker::QueryService* queries = nullptr;
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

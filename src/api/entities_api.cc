@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/entity_read.h"
 #include "api/request.h"
 #include "util/time.h"
 
@@ -87,72 +88,6 @@ Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& c
   return PlainJson(207, UpdateResultJson(*r, ctx));
 }
 
-// The `pick` / `omit` parameters (v1.8 §4.21): entity members (id, type, attributes) to keep
-// or to drop, as the rendered entity names them. nullopt when neither is given.
-struct Projection {
-  std::set<std::string> names;
-  bool keep = true;  // pick; false for omit
-};
-Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx) {
-  const std::string* pick = req.Param("pick");
-  const std::string* omit = req.Param("omit");
-  if (pick && omit) return Status::BadRequestData("parameters 'pick' and 'omit' cannot be used together");
-  if (!pick && !omit) return std::optional<Projection>();
-  std::string_view param = pick ? "pick" : "omit";
-  auto items = SplitList(pick ? *pick : *omit, param);
-  if (!items.ok()) return items.status();
-  Projection p;
-  p.keep = pick != nullptr;
-  for (const auto& item : *items) {
-    if (item == "id" || item == "type") {
-      p.names.insert(item);
-    } else if (ngsild::IsValidName(item)) {
-      p.names.insert(ctx.CompactIri(ctx.ExpandTerm(item)));
-    } else {
-      return Status::BadRequestData(fmt::format("parameter '{}': invalid name '{}'", param, item.substr(0, 64)));
-    }
-  }
-  return std::optional<Projection>(std::move(p));
-}
-
-void Project(json::object& rendered, const std::optional<Projection>& p) {
-  if (!p) return;
-  for (auto it = rendered.begin(); it != rendered.end();) {
-    bool listed = p->names.count(std::string(it->key())) > 0;
-    it = listed == p->keep ? std::next(it) : rendered.erase(it);
-  }
-}
-
-// The attribute whose value is a GeoJSON Feature's geometry: `geometryProperty`, else
-// "location" (§4.5.16), as the rendered entity names it.
-std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
-  const std::string* name = req.Param("geometryProperty");
-  return ctx.CompactIri(ctx.ExpandTerm(name ? *name : std::string("location")));
-}
-
-// The geometry held by a rendered attribute in any representation, or null if it holds none.
-json::value GeometryOf(const json::value* attr) {
-  if (attr && attr->is_array() && !attr->get_array().empty()) attr = &attr->get_array()[0];
-  if (!attr || !attr->is_object()) return nullptr;
-  const json::object& o = attr->get_object();
-  const json::value* v = o.if_contains("value");
-  const json::object* geometry = v ? v->if_object() : &o;  // normalized / keyValues, concise
-  bool is_geometry = geometry && (geometry->contains("coordinates") || geometry->contains("geometries"));
-  return is_geometry ? json::value(*geometry) : json::value(nullptr);
-}
-
-// An entity rendered as a GeoJSON Feature (§4.5.16): id, geometry, and the entity's type and
-// attributes as properties.
-json::object GeoJsonFeature(json::object rendered, const std::string& geometry_attr) {
-  json::object feature;
-  feature["id"] = rendered["id"];
-  feature["type"] = "Feature";
-  feature["geometry"] = GeometryOf(rendered.if_contains(geometry_attr));
-  rendered.erase("id");
-  feature["properties"] = std::move(rendered);
-  return feature;
-}
-
 Response CreateEntity(const Request& req, const ApiDeps& deps) {
   auto in = ReadObject(req, deps);
   if (!in.ok()) return Problem(in.status());
@@ -165,47 +100,6 @@ Response CreateEntity(const Request& req, const ApiDeps& deps) {
   r.status = 201;
   r.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, PathSegment(id)));
   if (!in->tenant.empty()) r.headers.Add("NGSILD-Tenant", in->tenant);
-  return r;
-}
-
-// What a request reading entities asks for: tenant, media type, representation, @context,
-// the `attrs` filter and the pick/omit projection.
-struct EntityRead {
-  std::string tenant;
-  MediaType media = MediaType::kJson;
-  Representation rep;
-  ngsild::ContextPtr ctx;
-  std::optional<std::set<std::string>> attrs;
-  std::optional<Projection> projection;
-
-  json::object Render(const ngsild::Entity& e) const {
-    ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr};
-    json::object rendered = ngsild::RenderEntity(e, *ctx, opts);
-    Project(rendered, projection);
-    return rendered;
-  }
-};
-
-Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps) {
-  EntityRead r;
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return tenant.status();
-  r.tenant = std::move(*tenant);
-  auto media = AcceptOf(req);
-  if (!media.ok()) return media.status();
-  r.media = *media;
-  auto rep = RepresentationOf(req);
-  if (!rep.ok()) return rep.status();
-  r.rep = *rep;
-  auto ctx = ContextOf(req, deps, nullptr, false);
-  if (!ctx.ok()) return ctx.status();
-  r.ctx = std::move(*ctx);
-  auto attrs = AttrsParam(req, *r.ctx);
-  if (!attrs.ok()) return attrs.status();
-  r.attrs = std::move(*attrs);
-  auto projection = ProjectionOf(req, *r.ctx);
-  if (!projection.ok()) return projection.status();
-  r.projection = std::move(*projection);
   return r;
 }
 
@@ -223,11 +117,7 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
       return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
     }
   }
-  json::object rendered = in->Render(*e);
-  if (in->media == MediaType::kGeoJson) {
-    return JsonResponse(200, GeoJsonFeature(std::move(rendered), GeometryAttribute(req, *in->ctx)), in->media, *in->ctx);
-  }
-  return JsonResponse(200, std::move(rendered), in->media, *in->ctx);
+  return JsonResponse(200, in->RenderOne(*e), in->media, *in->ctx);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -378,108 +268,11 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
   return st.ok() ? NoContent() : Problem(st);
 }
 
-Result<size_t> SizeParam(const Request& req, std::string_view name, size_t fallback) {
-  const std::string* v = req.Param(name);
-  if (!v) return fallback;
-  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::BadRequestData(fmt::format("parameter '{}' must be a non-negative integer", name));
-  }
-  return static_cast<size_t>(std::stoul(*v));
-}
-
-// The URL of this query with another offset (for Link rel="next"/"prev").
-std::string PageLink(const Request& req, size_t offset, size_t limit) {
-  std::string query;
-  std::string_view target = req.target;
-  size_t q = target.find('?');
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      size_t amp = rest.find('&');
-      std::string_view item = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      if (item.rfind("offset=", 0) == 0 || item.rfind("limit=", 0) == 0 || item.empty()) continue;
-      query.append(item).append("&");
-    }
-  }
-  return fmt::format("<{}?{}limit={}&offset={}>", kEntitiesPath, query, limit, offset);
-}
-
-Response QueryEntities(const Request& req, const ApiDeps& deps) {
-  auto in = ReadEntityRequest(req, deps);
-  if (!in.ok()) return Problem(in.status());
-  for (std::string_view unsupported : {"q", "georel", "geometry", "coordinates", "scopeQ", "csf"}) {
-    if (req.Param(unsupported)) {
-      return Problem(Status::NotSupported(fmt::format("parameter '{}' is not supported yet", unsupported)));
-    }
-  }
-  broker::EntityQuery q;
-  if (const std::string* ids = req.Param("id")) {
-    auto list = SplitList(*ids, "id");
-    if (!list.ok()) return Problem(list.status());
-    for (const auto& id : *list) {
-      if (!ngsild::IsUri(id)) return Problem(Status::BadRequestData(fmt::format("parameter 'id': '{}' is not a URI", id.substr(0, 100))));
-    }
-    q.ids = std::move(*list);
-  }
-  if (const std::string* types = req.Param("type")) {
-    auto list = SplitList(*types, "type");
-    if (!list.ok()) return Problem(list.status());
-    for (const auto& t : *list) {
-      if (!ngsild::IsValidName(t)) return Problem(Status::BadRequestData(fmt::format("parameter 'type': invalid type name '{}'", t.substr(0, 100))));
-      q.types.push_back(in->ctx->ExpandTerm(t));
-    }
-  }
-  if (const std::string* pattern = req.Param("idPattern")) q.id_pattern = *pattern;
-  if (in->attrs) q.attrs.assign(in->attrs->begin(), in->attrs->end());
-  if (q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty()) {
-    return Problem(Status::BadRequestData("a query needs at least one of the parameters type, id, idPattern or attrs"));
-  }
-  auto count = BoolParam(req, "count");
-  if (!count.ok()) return Problem(count.status());
-  q.count = *count;
-  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
-  if (!limit.ok()) return Problem(limit.status());
-  auto offset = SizeParam(req, "offset", 0);
-  if (!offset.ok()) return Problem(offset.status());
-  if (*limit > deps.limits.max_page_size) {
-    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
-  }
-  if (*limit == 0 && !q.count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
-  // One entity past the page tells whether a next page exists without counting them all.
-  q.limit = *limit == 0 ? 0 : *limit + 1;
-  q.offset = *offset;
-
-  auto result = deps.entities->Query(in->tenant, q);
-  if (!result.ok()) return Problem(result.status());
-  bool more = *limit > 0 && result->entities.size() > *limit;
-  if (more) result->entities.pop_back();
-  json::array out;
-  out.reserve(result->entities.size());
-  for (const auto& e : result->entities) out.emplace_back(in->Render(e));
-  json::value body = std::move(out);
-  if (in->media == MediaType::kGeoJson) {
-    std::string geometry_attr = GeometryAttribute(req, *in->ctx);
-    json::array features;
-    for (auto& e : body.get_array()) features.emplace_back(GeoJsonFeature(std::move(e.get_object()), geometry_attr));
-    body = json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}};
-  }
-  Response r = JsonResponse(200, std::move(body), in->media, *in->ctx);
-  if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
-  if (more) r.headers.Add("Link", PageLink(req, q.offset + *limit, *limit) + "; rel=\"next\"");
-  if (q.offset > 0 && *limit > 0) {
-    size_t prev = q.offset > *limit ? q.offset - *limit : 0;
-    r.headers.Add("Link", PageLink(req, prev, *limit) + "; rel=\"prev\"");
-  }
-  return r;
-}
-
 }  // namespace
 
 void RegisterEntityRoutes(http::Router& router, const ApiDeps& deps) {
   const std::string base(kEntitiesPath);
   router.Add("POST", base, [&deps](const Request& r, const PathParams&) { return CreateEntity(r, deps); });
-  router.Add("GET", base, [&deps](const Request& r, const PathParams&) { return QueryEntities(r, deps); });
   const std::string one = base + "/{entityId}";
   router.Add("GET", one, [&deps](const Request& r, const PathParams& p) { return RetrieveEntity(r, p, deps); });
   router.Add("DELETE", one, [&deps](const Request& r, const PathParams& p) { return DeleteEntity(r, p, deps); });

@@ -27,6 +27,7 @@
 #include "api/metrics.h"
 #include "api/request.h"
 #include "broker/entity_service.h"
+#include "broker/query_service.h"
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "store/rocksdb_store.h"
@@ -195,9 +196,19 @@ int Serve(const Config& config) {
   api::Metrics metrics;
   broker::EntityService entities(**store);
   entities.SetCommitObserver([&metrics](double seconds) { metrics.ObserveCommit(seconds); });
+  Status indexed = entities.EnsureIndexed([](std::string_view tenant, uint64_t n) {
+    spdlog::info("rebuilt the query indexes of tenant '{}': {} entities", tenant, n);
+  });
+  if (!indexed.ok()) {
+    spdlog::error("cannot build the query indexes: {}", indexed.message());
+    (*store)->Close();
+    return 1;
+  }
+  broker::QueryService queries(**store);
   std::atomic<bool> ready{false};
   api::ApiDeps deps;
   deps.entities = &entities;
+  deps.queries = &queries;
   deps.contexts = &contexts;
   deps.metrics = &metrics;
   deps.ready = &ready;

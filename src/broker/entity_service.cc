@@ -18,8 +18,9 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <re2/re2.h>
 
+#include "broker/index_terms.h"
+#include "broker/tenancy.h"
 #include "ngsild/update.h"
 #include "util/time.h"
 
@@ -54,15 +55,49 @@ size_t EntityService::StripeOf(std::string_view tenant, std::string_view id) con
 }
 
 Result<store::TenantStore*> EntityService::OpenTenant(std::string_view tenant, bool create) {
-  if (!tenant.empty() && !store::ValidTenantName(tenant)) {
-    return Status::BadRequestData(
-        "tenant name must be 1-64 characters of letters, digits, '_' and '-', not starting with '-'");
-  }
-  auto ts = store_.Tenant(tenant, create);
-  if (!ts.ok() && ts.status().IsNotFound()) {
-    return Status::NotFound(fmt::format("tenant '{}' does not exist", tenant));
-  }
+  if (!create) return broker::OpenTenant(store_, tenant, false);
+  // A tenant made now is indexed from its first entity on: record that, so EnsureIndexed does
+  // not rebuild it at the next start.
+  auto existing = broker::OpenTenant(store_, tenant, false);
+  if (existing.ok() || !existing.status().IsNotFound()) return existing;
+  auto ts = broker::OpenTenant(store_, tenant, true);
+  if (!ts.ok()) return ts;
+  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kIndexVersionKey, std::to_string(kIndexVersion)));
   return ts;
+}
+
+Status EntityService::EnsureIndexed(const std::function<void(std::string_view, uint64_t)>& on_rebuilt) {
+  for (const auto& tenant : store_.ListTenants()) {
+    auto ts = broker::OpenTenant(store_, tenant, false);
+    if (!ts.ok()) return ts.status();
+    auto version = (*ts)->GetMeta(kIndexVersionKey);
+    if (version.ok() && *version == std::to_string(kIndexVersion)) continue;
+    if (!version.ok() && !version.status().IsNotFound()) return version.status();
+    uint64_t rebuilt = 0;
+    store::ScanOptions scan;
+    for (;;) {
+      store::WriteSet ws;
+      Status failure;
+      CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, [&](const store::EntityRecord& rec) {
+        auto e = ngsild::DeserializeEntity(rec.document);
+        if (!e.ok()) {
+          failure = e.status();
+          return false;
+        }
+        ws.puts.push_back(ToRecord(*e));
+        return ws.puts.size() < limits_.max_batch_entities;
+      }));
+      CITYHUB_RETURN_IF_ERROR(failure);
+      if (ws.puts.empty()) break;
+      scan.after_id = ws.puts.back().id;
+      rebuilt += ws.puts.size();
+      // Writers are not running yet (this runs before serving), so no stripe locks.
+      CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
+    }
+    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kIndexVersionKey, std::to_string(kIndexVersion)));
+    if (on_rebuilt) on_rebuilt(tenant, rebuilt);
+  }
+  return Status::Ok();
 }
 
 Result<Entity> EntityService::Load(store::TenantStore& ts, std::string_view id) {
@@ -75,7 +110,13 @@ Result<Entity> EntityService::Load(store::TenantStore& ts, std::string_view id) 
 }
 
 store::EntityRecord EntityService::ToRecord(const Entity& e) {
-  return store::EntityRecord{e.id, e.types, e.AttributeNames(), ngsild::SerializeEntity(e)};
+  store::EntityRecord record;
+  record.id = e.id;
+  record.types = e.types;
+  record.attributes = e.AttributeNames();
+  record.terms = IndexTermsOf(e);
+  record.document = ngsild::SerializeEntity(e);
+  return record;
 }
 
 Status EntityService::Commit(store::TenantStore& ts, const store::WriteSet& ws) {
@@ -355,78 +396,6 @@ BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vecto
   }
   result.success = std::move(success);
   return result;
-}
-
-Result<QueryResult> EntityService::Query(std::string_view tenant, const EntityQuery& q) {
-  auto ts = OpenTenant(tenant, false);
-  if (!ts.ok()) return ts.status();
-  std::unique_ptr<re2::RE2> pattern;
-  if (!q.id_pattern.empty()) {
-    if (q.id_pattern.size() > limits_.max_id_pattern_bytes) {
-      return Status::InvalidRequest(fmt::format("idPattern is longer than {} bytes", limits_.max_id_pattern_bytes));
-    }
-    re2::RE2::Options opts;
-    opts.set_max_mem(limits_.max_regex_memory_bytes);
-    opts.set_log_errors(false);
-    pattern = std::make_unique<re2::RE2>(q.id_pattern, opts);
-    if (!pattern->ok()) {
-      return Status::InvalidRequest(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
-    }
-  }
-  auto matches = [&](const store::EntityRecord& rec) {
-    if (pattern && !re2::RE2::PartialMatch(rec.id, *pattern)) return false;
-    if (!q.types.empty()) {
-      bool any = std::any_of(rec.types.begin(), rec.types.end(), [&](const std::string& t) {
-        return std::find(q.types.begin(), q.types.end(), t) != q.types.end();
-      });
-      if (!any) return false;
-    }
-    if (!q.attrs.empty()) {
-      bool any = std::any_of(rec.attributes.begin(), rec.attributes.end(), [&](const std::string& a) {
-        return std::find(q.attrs.begin(), q.attrs.end(), a) != q.attrs.end();
-      });
-      if (!any) return false;
-    }
-    return true;
-  };
-
-  QueryResult out;
-  uint64_t seen = 0;
-  Status failure;
-  auto visit = [&](const store::EntityRecord& rec) {
-    if (!matches(rec)) return true;
-    if (seen >= q.offset && out.entities.size() < q.limit) {
-      auto e = ngsild::DeserializeEntity(rec.document);
-      if (!e.ok()) {
-        failure = e.status();
-        return false;
-      }
-      out.entities.push_back(std::move(*e));
-    }
-    ++seen;
-    return q.count || out.entities.size() < q.limit;
-  };
-
-  if (!q.ids.empty()) {
-    std::vector<std::string> ids = q.ids;
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (const auto& id : ids) {
-      auto rec = (*ts)->Get(id);
-      if (!rec.ok()) {
-        if (rec.status().IsNotFound()) continue;
-        return rec.status();
-      }
-      if (!visit(*rec)) break;
-    }
-  } else {
-    store::ScanOptions scan;
-    scan.types = q.types;
-    CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, visit));
-  }
-  if (!failure.ok()) return failure;
-  if (q.count) out.total = seen;
-  return out;
 }
 
 Result<std::vector<std::string>> EntityService::Types(std::string_view tenant) {

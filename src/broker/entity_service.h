@@ -37,25 +37,8 @@ struct BatchResult {
   std::vector<std::string> created_ids;  // those ids, in request order
 };
 
-// What GET /entities asks for. Types and attrs are expanded IRIs.
-struct EntityQuery {
-  std::vector<std::string> ids;    // any of these ids (empty = any)
-  std::vector<std::string> types;  // any of these types (empty = any)
-  std::string id_pattern;          // RE2 pattern the id must match (empty = any)
-  std::vector<std::string> attrs;  // entity must have at least one of these (empty = any)
-  size_t limit = 20;
-  size_t offset = 0;
-  bool count = false;              // compute the total number of matches
-};
-struct QueryResult {
-  std::vector<ngsild::Entity> entities;
-  std::optional<uint64_t> total;   // set when EntityQuery::count
-};
-
 // Limits the service enforces (documented in docs/API.md).
 struct EntityServiceLimits {
-  size_t max_id_pattern_bytes = 1024;
-  int64_t max_regex_memory_bytes = 1 << 20;
   size_t max_batch_entities = 1000;
   size_t max_attributes = 1000;  // per entity after an update (creates: ngsild::ParseLimits)
 };
@@ -63,6 +46,11 @@ struct EntityServiceLimits {
 class EntityService {
  public:
   EntityService(store::Store& store, EntityServiceLimits limits = {});
+
+  // Brings every tenant's index terms up to kIndexVersion (index_terms.h), re-deriving them
+  // from the stored entities where a tenant's recorded version differs; calls `on_rebuilt`
+  // (tenant, entities) for each tenant rebuilt. Run before serving: it takes no entity locks.
+  Status EnsureIndexed(const std::function<void(std::string_view tenant, uint64_t entities)>& on_rebuilt = {});
 
   // Create Entity. AlreadyExists if the id is taken. Creates the tenant if needed.
   Status Create(std::string_view tenant, ngsild::Entity e);
@@ -100,9 +88,6 @@ class EntityService {
   BatchResult BatchMerge(std::string_view tenant, std::vector<ngsild::Entity> entities);
   BatchResult BatchDelete(std::string_view tenant, const std::vector<std::string>& ids);
 
-  // Query Entities. InvalidRequest for a bad id_pattern; NotFound for an unknown tenant.
-  Result<QueryResult> Query(std::string_view tenant, const EntityQuery& q);
-
   // Discovery (§5.7.5–5.7.10); names are expanded IRIs.
   Result<std::vector<std::string>> Types(std::string_view tenant);
   struct TypeInfo {
@@ -135,6 +120,7 @@ class EntityService {
  private:
   // Striped locks: entity ids hash onto a fixed set of mutexes.
   static constexpr size_t kStripes = 1024;
+  static constexpr std::string_view kIndexVersionKey = "broker/index_version";
   size_t StripeOf(std::string_view tenant, std::string_view id) const;
   class StripeGuard;
 

@@ -8,6 +8,9 @@
 // attribute (an array of values for multi-instance attributes).
 #include "ngsild/render.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/json.hpp>
 
 #include "ngsild/parse.h"
@@ -122,10 +125,55 @@ json::value Simplified(const Instance& inst, const Context& ctx) {
   return ValueOf(inst, AttrTypeOf(inst), ctx, true);
 }
 
+bool SameTag(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The languageMap entry `lang` prefers (see RenderOptions::lang), or null if the map is empty.
+const json::key_value_pair* PreferredLanguage(const json::object& map, const std::vector<std::string>& lang) {
+  if (map.empty()) return nullptr;
+  for (const auto& tag : lang) {
+    if (tag == "*") return &*map.begin();
+    for (const auto& entry : map) {
+      if (SameTag(entry.key(), tag)) return &entry;
+    }
+  }
+  for (const auto& entry : map) {
+    if (entry.key() == "@none") return &entry;
+  }
+  return &*map.begin();
+}
+
+// A LanguageProperty narrowed to one language: a Property with "value" and "lang".
+Instance OneLanguage(const Instance& inst, const std::vector<std::string>& lang) {
+  Instance out;
+  for (const auto& [key, val] : inst) {
+    if (key == "languageMap") {
+      const json::key_value_pair* chosen = val.is_object() ? PreferredLanguage(val.get_object(), lang) : nullptr;
+      if (!chosen) continue;
+      out["value"] = chosen->value();
+      if (chosen->key() != "@none") out["lang"] = chosen->key();
+    } else {
+      out[key] = val;
+    }
+  }
+  out["type"] = "Property";
+  return out;
+}
+
 }  // namespace
 
 json::value RenderAttribute(const Instances& instances, const Context& ctx, const RenderOptions& opts) {
-  auto one = [&](const Instance& inst, bool multi) -> json::value {
+  auto one = [&](const Instance& stored, bool multi) -> json::value {
+    Instance narrowed;
+    const Instance* chosen = &stored;
+    if (opts.lang && AttrTypeOf(stored) == AttrType::kLanguageProperty) {
+      narrowed = OneLanguage(stored, *opts.lang);
+      chosen = &narrowed;
+    }
+    const Instance& inst = *chosen;
     switch (opts.format) {
       case Format::kNormalized:
         return Normalized(inst, ctx, opts);

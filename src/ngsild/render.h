@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -19,6 +20,11 @@ struct RenderOptions {
   Format format = Format::kNormalized;
   bool sys_attrs = false;                       // include createdAt / modifiedAt
   const std::set<std::string>* attrs = nullptr;  // expanded names to keep; null = all
+  // `lang` (§4.15): language tags in order of preference. When set, a LanguageProperty is
+  // rendered as a Property holding one string and a "lang" member naming its language: the
+  // first preferred tag the languageMap has (compared case-insensitively; "*" = any), else
+  // its "@none" entry, else its first entry. Null = languageMap as stored.
+  const std::vector<std::string>* lang = nullptr;
 };
 
 // Renders `e` as a JSON object (without "@context"; the API adds it when the media type asks).

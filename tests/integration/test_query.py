@@ -190,9 +190,6 @@ class QueryTest(HubTestCase):
         self.assertProblem(self.query("type=a%20b", status=400), 400, "BadRequestData")
         self.assertProblem(self.query("type=Sensor,", status=400), 400)
 
-    def test_q_not_supported_yet_422(self):
-        self.assertProblem(self.query("type=Sensor&q=" + quote("temp>3"), status=422), 422, "OperationNotSupported")
-
     def test_unknown_tenant_404(self):
         r = self.query("type=Sensor", status=404, headers={"NGSILD-Tenant": "nosuchtenant"})
         self.assertProblem(r, 404, "ResourceNotFound")

@@ -1,6 +1,7 @@
 // Tests for broker::EntityService against a real RocksDB store in a temporary directory:
 // status codes of every operation, tenants, batches, queries, discovery and concurrent writers.
 #include "broker/entity_service.h"
+#include "broker/query_service.h"
 
 #include <atomic>
 #include <filesystem>
@@ -41,11 +42,13 @@ class EntityServiceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(*s);
     svc_ = std::make_unique<EntityService>(*store_);
+    queries_ = std::make_unique<QueryService>(*store_);
     ASSERT_TRUE(resolver_.Init().ok());
     ctx_ = resolver_.Core();
   }
   void TearDown() override {
     svc_.reset();
+    queries_.reset();
     if (store_) store_->Close();
     store_.reset();
     std::error_code ec;
@@ -84,6 +87,7 @@ class EntityServiceTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<EntityService> svc_;
+  std::unique_ptr<QueryService> queries_;
   ngsild::ContextResolver resolver_{{}, {}};
   ngsild::ContextPtr ctx_;
 };
@@ -113,7 +117,7 @@ TEST_F(EntityServiceTest, Tenants) {
   EXPECT_EQ(svc_->Get("city1", "urn:x:1").status().code(), Status::Code::kNotFound);
   EXPECT_THAT(svc_->Get("city1", "urn:x:1").status().message(), HasSubstr("tenant 'city1'"));
   EXPECT_EQ(svc_->Delete("city1", "urn:x:1").code(), Status::Code::kNotFound);
-  EXPECT_EQ(svc_->Query("city1", {}).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(queries_->Query("city1", {}).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(svc_->Types("city1").status().code(), Status::Code::kNotFound);
   EXPECT_EQ(svc_->Append("city1", "urn:x:1", A(R"({"a":1})"), false, kT1).status().code(), Status::Code::kNotFound);
   auto bu = svc_->BatchUpdate("city1", {Simple("urn:x:1")}, false);
@@ -318,7 +322,7 @@ TEST_F(EntityServiceTest, QueryFiltersPagingAndOrder) {
   }
   EntityQuery q;
   q.limit = 100;
-  auto all = svc_->Query("", q);
+  auto all = queries_->Query("", q);
   ASSERT_TRUE(all.ok());
   std::vector<std::string> expect;
   for (int i = 0; i < 10; ++i) expect.push_back(fmt::format("urn:x:{}", i));
@@ -326,56 +330,56 @@ TEST_F(EntityServiceTest, QueryFiltersPagingAndOrder) {
   EXPECT_FALSE(all->total.has_value());
 
   q.types = {V("High")};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:5", "urn:x:6", "urn:x:7", "urn:x:8", "urn:x:9"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:5", "urn:x:6", "urn:x:7", "urn:x:8", "urn:x:9"}));
   q.types = {V("High"), V("Low")};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), expect);
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), expect);
   q.types = {V("High")};
   q.attrs = {V("odd")};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:5", "urn:x:7", "urn:x:9"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:5", "urn:x:7", "urn:x:9"}));
   q.types.clear();
   q.id_pattern = "x:[2-4]$";
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:3"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:3"}));
   q = {};
   q.ids = {"urn:x:8", "urn:x:2", "urn:x:404", "urn:x:8"};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:2", "urn:x:8"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:2", "urn:x:8"}));
   q.types = {V("Low")};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:2"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:2"}));
 
   q = {};
   q.limit = 3;
   q.offset = 4;
   q.count = true;
-  auto page = svc_->Query("", q);
+  auto page = queries_->Query("", q);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(Ids(*page), (std::vector<std::string>{"urn:x:4", "urn:x:5", "urn:x:6"}));
   ASSERT_TRUE(page->total.has_value());
   EXPECT_EQ(*page->total, 10u);
   q.offset = 20;
-  page = svc_->Query("", q);
+  page = queries_->Query("", q);
   EXPECT_TRUE(page->entities.empty());
   EXPECT_EQ(*page->total, 10u);
   q.offset = 0;
   q.limit = 0;
   q.types = {V("Low")};
-  page = svc_->Query("", q);
+  page = queries_->Query("", q);
   EXPECT_TRUE(page->entities.empty());
   EXPECT_EQ(*page->total, 5u);
   q.count = false;
   q.limit = 2;
   q.ids = {"urn:x:4", "urn:x:3", "urn:x:1"};
-  EXPECT_EQ(Ids(svc_->Query("", q).value()), (std::vector<std::string>{"urn:x:1", "urn:x:3"}));
+  EXPECT_EQ(Ids(queries_->Query("", q).value()), (std::vector<std::string>{"urn:x:1", "urn:x:3"}));
 }
 
 TEST_F(EntityServiceTest, QueryBadPatterns) {
   ASSERT_TRUE(svc_->Create("", Simple("urn:x:1")).ok());
   EntityQuery q;
   q.id_pattern = "urn:(x";
-  auto r = svc_->Query("", q);
+  auto r = queries_->Query("", q);
   EXPECT_EQ(r.status().code(), Status::Code::kInvalidRequest);
   EXPECT_THAT(r.status().message(), HasSubstr("idPattern"));
-  EntityServiceLimits limits;
+  QueryServiceLimits limits;
   limits.max_id_pattern_bytes = 8;
-  EntityService small(*store_, limits);
+  QueryService small(*store_, limits);
   q.id_pattern = "urn:x:.*1";
   r = small.Query("", q);
   EXPECT_EQ(r.status().code(), Status::Code::kInvalidRequest);
@@ -480,7 +484,7 @@ TEST_F(EntityServiceTest, ConcurrentCreatesOfDistinctAndSameIds) {
   q.types = {V("D")};
   q.limit = 0;
   q.count = true;
-  EXPECT_EQ(*svc_->Query("", q).value().total, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_EQ(*queries_->Query("", q).value().total, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
 }  // namespace

@@ -1,0 +1,144 @@
+// EntityRead: request options of entity reads, and rendering entities for clients.
+#include "api/entity_read.h"
+
+#include <iterator>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/request.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::Request;
+
+namespace {
+
+// The `pick` / `omit` parameters; nullopt when neither is given.
+Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx) {
+  const std::string* pick = req.Param("pick");
+  const std::string* omit = req.Param("omit");
+  if (pick && omit) return Status::BadRequestData("parameters 'pick' and 'omit' cannot be used together");
+  if (!pick && !omit) return std::optional<Projection>();
+  std::string_view param = pick ? "pick" : "omit";
+  auto items = SplitList(pick ? *pick : *omit, param);
+  if (!items.ok()) return items.status();
+  Projection p;
+  p.keep = pick != nullptr;
+  for (const auto& item : *items) {
+    if (item == "id" || item == "type") {
+      p.names.insert(item);
+    } else if (ngsild::IsValidName(item)) {
+      p.names.insert(ctx.CompactIri(ctx.ExpandTerm(item)));
+    } else {
+      return Status::BadRequestData(fmt::format("parameter '{}': invalid name '{}'", param, item.substr(0, 64)));
+    }
+  }
+  return std::optional<Projection>(std::move(p));
+}
+
+void Project(json::object& rendered, const std::optional<Projection>& p) {
+  if (!p) return;
+  for (auto it = rendered.begin(); it != rendered.end();) {
+    bool listed = p->names.count(std::string(it->key())) > 0;
+    it = listed == p->keep ? std::next(it) : rendered.erase(it);
+  }
+}
+
+// The attribute whose value is a GeoJSON Feature's geometry: `geometryProperty`, else
+// "location" (§4.5.16), as the rendered entity names it.
+std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
+  const std::string* name = req.Param("geometryProperty");
+  return ctx.CompactIri(ctx.ExpandTerm(name ? *name : std::string("location")));
+}
+
+// The geometry held by a rendered attribute in any representation, or null if it holds none.
+json::value GeometryOf(const json::value* attr) {
+  if (attr && attr->is_array() && !attr->get_array().empty()) attr = &attr->get_array()[0];
+  if (!attr || !attr->is_object()) return nullptr;
+  const json::object& o = attr->get_object();
+  const json::value* v = o.if_contains("value");
+  const json::object* geometry = v ? v->if_object() : &o;  // normalized / keyValues, concise
+  bool is_geometry = geometry && (geometry->contains("coordinates") || geometry->contains("geometries"));
+  return is_geometry ? json::value(*geometry) : json::value(nullptr);
+}
+
+// An entity rendered as a GeoJSON Feature (§4.5.16): id, geometry, and the entity's type and
+// attributes as properties.
+json::object GeoJsonFeature(json::object rendered, const std::string& geometry_attr) {
+  json::object feature;
+  feature["id"] = rendered["id"];
+  feature["type"] = "Feature";
+  feature["geometry"] = GeometryOf(rendered.if_contains(geometry_attr));
+  rendered.erase("id");
+  feature["properties"] = std::move(rendered);
+  return feature;
+}
+
+// `lang` (§4.15): the language tags in order of preference; "*" or absent = every language.
+Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
+  const std::string* lang = req.Param("lang");
+  if (!lang || *lang == "*") return std::optional<std::vector<std::string>>();
+  auto tags = SplitList(*lang, "lang");
+  if (!tags.ok()) return tags.status();
+  for (const auto& tag : *tags) {
+    bool ok = !tag.empty() && tag.size() <= 35 &&
+              tag.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+    if (!ok && tag != "*") return Status::BadRequestData(fmt::format("parameter 'lang': '{}' is not a language tag", tag.substr(0, 40)));
+  }
+  return std::optional<std::vector<std::string>>(std::move(*tags));
+}
+
+}  // namespace
+
+json::object EntityRead::Render(const ngsild::Entity& e) const {
+  ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr};
+  json::object rendered = ngsild::RenderEntity(e, *ctx, opts);
+  Project(rendered, projection);
+  return rendered;
+}
+
+json::value EntityRead::RenderOne(const ngsild::Entity& e) const {
+  json::object rendered = Render(e);
+  if (media == MediaType::kGeoJson) return GeoJsonFeature(std::move(rendered), geometry_attr);
+  return rendered;
+}
+
+json::value EntityRead::RenderList(const std::vector<ngsild::Entity>& entities) const {
+  json::array items;
+  items.reserve(entities.size());
+  for (const auto& e : entities) items.emplace_back(RenderOne(e));
+  if (media != MediaType::kGeoJson) return items;
+  return json::object{{"type", "FeatureCollection"}, {"features", std::move(items)}};
+}
+
+Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps, const json::object* body,
+                                     bool ld_json) {
+  EntityRead r;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  r.tenant = std::move(*tenant);
+  auto media = AcceptOf(req);
+  if (!media.ok()) return media.status();
+  r.media = *media;
+  auto rep = RepresentationOf(req);
+  if (!rep.ok()) return rep.status();
+  r.rep = *rep;
+  auto ctx = ContextOf(req, deps, body, ld_json);
+  if (!ctx.ok()) return ctx.status();
+  r.ctx = std::move(*ctx);
+  auto attrs = AttrsParam(req, *r.ctx);
+  if (!attrs.ok()) return attrs.status();
+  r.attrs = std::move(*attrs);
+  auto projection = ProjectionOf(req, *r.ctx);
+  if (!projection.ok()) return projection.status();
+  r.projection = std::move(*projection);
+  auto lang = LangOf(req);
+  if (!lang.ok()) return lang.status();
+  r.lang = std::move(*lang);
+  r.geometry_attr = GeometryAttribute(req, *r.ctx);
+  return r;
+}
+
+
+}  // namespace cityhub::api

@@ -1,0 +1,370 @@
+// QueryService implementation: plan, gather candidates, decide, page.
+//
+// Planning is "cheapest source within a budget": the type index's counters give the cost of a
+// type scan for free (or the entity count when no type is named); then each index the query
+// could use — the value index for every q conjunct QFilter::IndexTerms() offers, the spatial
+// index for a geo-query with a CandidateBox() — gathers its candidate ids while their number
+// stays below the best cost so far, and is abandoned as soon as it exceeds it. So a selective
+// index is used, an unselective one costs at most what the scan it loses to would, and no
+// statistics need maintaining. Listed ids (`id=`) are a source of their own.
+//
+// Deciding: candidates are visited in ascending id order (pages are stable and `offset` means
+// the same thing whatever index served them). Each one is checked against every filter by the
+// ngsild/ evaluators, on the entity read from the store — except when the only filters are the
+// geo-query, types and idPattern and the spatial index holds the entity's point: then the
+// point decides, and only the entities on the page are read (a count over 10,000 points reads
+// none). An index can therefore change only the speed of a query, never its answer.
+//
+// Time: every 256 candidates the elapsed time is checked against max_query_time, so a query
+// that would take too long ends with TooComplexQuery rather than holding a worker.
+#include "broker/query_service.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include "broker/index_terms.h"
+#include "broker/tenancy.h"
+
+namespace cityhub::broker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the index said about one candidate.
+struct Candidate {
+  bool point_matched = false;  // a point position in the index satisfied the geo-query
+  bool needs_entity = false;   // some key of it could not be decided from the index
+};
+using Candidates = std::map<std::string, Candidate, std::less<>>;
+
+struct Gathered {
+  Candidates candidates;
+  bool from_spatial_index = false;
+};
+
+bool Intersects(const std::vector<std::string>& sorted, const std::vector<std::string>& values) {
+  return std::any_of(values.begin(), values.end(),
+                     [&](const std::string& v) { return std::binary_search(sorted.begin(), sorted.end(), v); });
+}
+
+// Runs one query against one tenant.
+class QueryRun {
+ public:
+  QueryRun(store::TenantStore& ts, const EntityQuery& q, const QueryServiceLimits& limits, const re2::RE2* pattern)
+      : ts_(ts), q_(q), limits_(limits), pattern_(pattern), start_(Clock::now()) {
+    types_ = q.types;
+    std::sort(types_.begin(), types_.end());
+    types_.erase(std::unique(types_.begin(), types_.end()), types_.end());
+  }
+
+  Result<QueryResult> Run() {
+    if (!q_.ids.empty()) return FromIds();
+    uint64_t best = 0;
+    if (types_.empty()) {
+      best = ts_.ApproximateEntityCount();
+    } else {
+      for (const auto& t : types_) {
+        auto n = ts_.CountType(t);
+        if (!n.ok()) return n.status();
+        best += *n;
+      }
+    }
+    std::optional<Gathered> chosen;
+    if (q_.q || q_.geo) {
+      auto indexed_types = IndexedTypes();
+      if (!indexed_types.ok()) return indexed_types.status();
+      if (q_.q) {
+        for (const auto& term : q_.q->IndexTerms()) {
+          auto g = GatherValues(*indexed_types, term, best);
+          if (!g.ok()) return g.status();
+          if (*g && (*g)->candidates.size() < best) {
+            best = (*g)->candidates.size();
+            chosen = std::move(**g);
+          }
+        }
+      }
+      if (q_.geo) {
+        auto g = GatherSpatial(*indexed_types, best);
+        if (!g.ok()) return g.status();
+        if (*g && (*g)->candidates.size() < best) chosen = std::move(**g);
+      }
+    }
+    if (chosen) return FromCandidates(*chosen);
+    return FromTypeScan();
+  }
+
+ private:
+  // The types whose index keys a query reads: those asked for, or every type present.
+  Result<std::vector<std::string>> IndexedTypes() {
+    if (!types_.empty()) return types_;
+    return ts_.ListTypes();
+  }
+
+  // Collects ids from `ranges` into `out`; false once more than `budget` distinct ids.
+  Result<bool> Collect(const std::vector<store::TermRange>& ranges, uint64_t budget, Gathered* out,
+                       bool area = false) {
+    bool within = true;
+    for (const auto& range : ranges) {
+      Status st = ts_.ScanTerms(range, [&](std::string_view, std::string_view id, std::string_view payload) {
+        auto [it, fresh] = out->candidates.try_emplace(std::string(id));
+        if (fresh && out->candidates.size() > budget) {
+          within = false;
+          return false;
+        }
+        Candidate& c = it->second;
+        double lon = 0, lat = 0;
+        if (area || !q_.geo || !DecodePoint(payload, &lon, &lat)) {
+          c.needs_entity = true;
+        } else if (q_.geo->MatchesPoint(lon, lat)) {
+          c.point_matched = true;
+        }
+        return true;
+      });
+      CITYHUB_RETURN_IF_ERROR(st);
+      if (!within) return false;
+    }
+    return true;
+  }
+
+  Result<bool> HasAny(const store::TermRange& range) {
+    bool any = false;
+    CITYHUB_RETURN_IF_ERROR(ts_.ScanTerms(range, [&](auto, auto, auto) {
+      any = true;
+      return false;
+    }));
+    return any;
+  }
+
+  // Candidates from the value index for one q conjunct; nullopt if it cannot serve or loses.
+  Result<std::optional<Gathered>> GatherValues(const std::vector<std::string>& types,
+                                               const ngsild::QIndexTerm& term, uint64_t budget) {
+    Gathered g;
+    for (const auto& type : types) {
+      auto scan = ValueScanFor(type, term);
+      if (!scan) return std::optional<Gathered>();
+      auto overflow = HasAny(scan->overflow);
+      if (!overflow.ok()) return overflow.status();
+      if (*overflow) return std::optional<Gathered>();
+      auto within = Collect(scan->ranges, budget, &g);
+      if (!within.ok()) return within.status();
+      if (!*within) return std::optional<Gathered>();
+    }
+    for (auto& [id, c] : g.candidates) c.needs_entity = true;
+    return std::optional<Gathered>(std::move(g));
+  }
+
+  // Candidates from the spatial index; nullopt if the geo-query cannot narrow or it loses.
+  Result<std::optional<Gathered>> GatherSpatial(const std::vector<std::string>& types, uint64_t budget) {
+    auto box = q_.geo->CandidateBox();
+    if (!box) return std::optional<Gathered>();
+    Gathered g;
+    g.from_spatial_index = true;
+    for (const auto& type : types) {
+      SpatialScan scan = SpatialScanFor(type, q_.geo->geoproperty(), *box);
+      auto within = Collect(scan.points, budget, &g);
+      if (!within.ok()) return within.status();
+      if (!*within) return std::optional<Gathered>();
+      auto areas = HasAny(scan.any_area);
+      if (!areas.ok()) return areas.status();
+      if (!*areas) continue;
+      within = Collect(scan.area_ranges, budget, &g, /*area=*/true);
+      if (!within.ok()) return within.status();
+      if (!*within) return std::optional<Gathered>();
+    }
+    return std::optional<Gathered>(std::move(g));
+  }
+
+  // True if the index's point positions may decide matches: nothing but the geo-query, the
+  // types (the keys are per type) and idPattern (checked on the id) filters.
+  bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty(); }
+
+  bool IdMatches(std::string_view id) const {
+    return !pattern_ || re2::RE2::PartialMatch(re2::StringPiece(id.data(), id.size()), *pattern_);
+  }
+
+  // Full check of a record; deserializes only if a filter needs the entity. `entity` receives
+  // it when deserialized.
+  Result<bool> RecordMatches(const store::EntityRecord& rec, std::optional<ngsild::Entity>* entity) {
+    if (!IdMatches(rec.id)) return false;
+    if (!types_.empty()) {
+      std::vector<std::string> types = rec.types;
+      std::sort(types.begin(), types.end());
+      if (!Intersects(types, types_)) return false;
+    }
+    if (!q_.attrs.empty() && !Intersects(rec.attributes, q_.attrs)) return false;
+    if (!q_.q && !q_.geo && !q_.scope) return true;
+    auto e = ngsild::DeserializeEntity(rec.document);
+    if (!e.ok()) return e.status();
+    bool match = (!q_.q || q_.q->Matches(*e)) && (!q_.geo || q_.geo->Matches(*e)) &&
+                 (!q_.scope || q_.scope->Matches(*e));
+    *entity = std::move(*e);
+    return match;
+  }
+
+  Status CheckTime() {
+    if ((++visited_ & 0xff) == 0 && Clock::now() - start_ > limits_.max_query_time) {
+      return Status::TooComplexQuery(fmt::format(
+          "the query took longer than {} ms; narrow it with type, q or a geo-query", limits_.max_query_time.count()));
+    }
+    return Status::Ok();
+  }
+
+  // Counts a match; keeps it if it falls on the page. False when nothing more is needed.
+  Result<bool> Accept(std::optional<ngsild::Entity> entity, const store::EntityRecord* rec, std::string_view id) {
+    if (seen_++ >= q_.offset && out_.entities.size() < q_.limit) {
+      if (!entity) {
+        auto e = rec ? ngsild::DeserializeEntity(rec->document) : Load(id);
+        if (!e.ok()) return e.status();
+        entity = std::move(*e);
+      }
+      out_.entities.push_back(std::move(*entity));
+    }
+    return q_.count || out_.entities.size() < q_.limit;
+  }
+
+  Result<ngsild::Entity> Load(std::string_view id) {
+    auto rec = ts_.Get(id);
+    if (!rec.ok()) return rec.status();
+    return ngsild::DeserializeEntity(rec->document);
+  }
+
+  // Visits one record; false when the query is done.
+  Result<bool> Visit(const store::EntityRecord& rec) {
+    CITYHUB_RETURN_IF_ERROR(CheckTime());
+    std::optional<ngsild::Entity> entity;
+    auto match = RecordMatches(rec, &entity);
+    if (!match.ok()) return match.status();
+    if (!*match) return true;
+    return Accept(std::move(entity), &rec, rec.id);
+  }
+
+  QueryResult Finish() {
+    if (q_.count) out_.total = seen_;
+    return std::move(out_);
+  }
+
+  Result<QueryResult> FromIds() {
+    std::vector<std::string> ids = q_.ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const auto& id : ids) {
+      auto rec = ts_.Get(id);
+      if (!rec.ok()) {
+        if (rec.status().IsNotFound()) continue;
+        return rec.status();
+      }
+      auto more = Visit(*rec);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+    }
+    return Finish();
+  }
+
+  Result<QueryResult> FromCandidates(const Gathered& g) {
+    const bool points_decide = g.from_spatial_index && PointsDecide();
+    for (const auto& [id, c] : g.candidates) {
+      if (points_decide && (c.point_matched || !c.needs_entity)) {
+        CITYHUB_RETURN_IF_ERROR(CheckTime());
+        if (!c.point_matched || !IdMatches(id)) continue;
+        auto more = Accept(std::nullopt, nullptr, id);
+        if (!more.ok()) return more.status();
+        if (!*more) break;
+        continue;
+      }
+      auto rec = ts_.Get(id);
+      if (!rec.ok()) {
+        if (rec.status().IsNotFound()) continue;  // deleted since the index was read
+        return rec.status();
+      }
+      auto more = Visit(*rec);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+    }
+    return Finish();
+  }
+
+  Result<QueryResult> FromTypeScan() {
+    store::ScanOptions scan;
+    scan.types = types_;
+    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty()) return FromIdScan(scan);
+    Status failure;
+    Status st = ts_.Scan(scan, [&](const store::EntityRecord& rec) {
+      auto more = Visit(rec);
+      if (!more.ok()) {
+        failure = more.status();
+        return false;
+      }
+      return *more;
+    });
+    CITYHUB_RETURN_IF_ERROR(failure);
+    CITYHUB_RETURN_IF_ERROR(st);
+    return Finish();
+  }
+
+  // Only ids, types and idPattern: walk the type index's keys and read the page's entities.
+  Result<QueryResult> FromIdScan(store::ScanOptions scan) {
+    if (scan.types.empty()) {
+      auto all = ts_.ListTypes();
+      if (!all.ok()) return all.status();
+      scan.types = std::move(*all);
+      if (scan.types.empty()) return Finish();
+    }
+    Status failure;
+    Status st = ts_.ScanIds(scan, [&](std::string_view id) {
+      if (Status t = CheckTime(); !t.ok()) {
+        failure = t;
+        return false;
+      }
+      if (!IdMatches(id)) return true;
+      auto more = Accept(std::nullopt, nullptr, id);
+      if (!more.ok()) {
+        failure = more.status();
+        return false;
+      }
+      return *more;
+    });
+    CITYHUB_RETURN_IF_ERROR(failure);
+    CITYHUB_RETURN_IF_ERROR(st);
+    return Finish();
+  }
+
+  store::TenantStore& ts_;
+  const EntityQuery& q_;
+  const QueryServiceLimits& limits_;
+  const re2::RE2* pattern_;
+  const Clock::time_point start_;
+  std::vector<std::string> types_;  // sorted, distinct
+  QueryResult out_;
+  uint64_t seen_ = 0;
+  uint64_t visited_ = 0;
+};
+
+}  // namespace
+
+QueryService::QueryService(store::Store& store, QueryServiceLimits limits) : store_(store), limits_(limits) {}
+
+Result<QueryResult> QueryService::Query(std::string_view tenant, const EntityQuery& q) const {
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
+  std::unique_ptr<re2::RE2> pattern;
+  if (!q.id_pattern.empty()) {
+    if (q.id_pattern.size() > limits_.max_id_pattern_bytes) {
+      return Status::InvalidRequest(fmt::format("idPattern is longer than {} bytes", limits_.max_id_pattern_bytes));
+    }
+    re2::RE2::Options opts;
+    opts.set_max_mem(limits_.max_regex_memory_bytes);
+    opts.set_log_errors(false);
+    pattern = std::make_unique<re2::RE2>(q.id_pattern, opts);
+    if (!pattern->ok()) {
+      return Status::InvalidRequest(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
+    }
+  }
+  QueryRun run(**ts, q, limits_, pattern.get());
+  return run.Run();
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,64 @@
+// QueryService: the Query Entities use case (GS CIM 009 §5.7.2) — which entities of a tenant
+// match ids, types, idPattern, attrs, q, a geo-query and scopeQ, one page of them in id order,
+// and optionally how many there are. It plans which index narrows the candidates (the type
+// index, the value index for a q conjunct, or the spatial index; see docs/ARCHITECTURE.md
+// "Query planning") and lets the ngsild/ evaluators decide every match.
+// Thread-safe: call from any number of threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ngsild/entity.h"
+#include "ngsild/geo.h"
+#include "ngsild/qlang.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+// What GET /entities and POST /entityOperations/query ask for. Names are expanded IRIs.
+struct EntityQuery {
+  std::vector<std::string> ids;    // any of these ids (empty = any)
+  std::vector<std::string> types;  // any of these types (empty = any)
+  std::string id_pattern;          // RE2 pattern the id must match (empty = any)
+  std::vector<std::string> attrs;  // entity must have at least one of these (empty = any)
+  std::optional<ngsild::QFilter> q;
+  std::optional<ngsild::GeoQuery> geo;
+  std::optional<ngsild::ScopeFilter> scope;
+  size_t limit = 20;
+  size_t offset = 0;
+  bool count = false;              // compute the total number of matches
+};
+
+struct QueryResult {
+  std::vector<ngsild::Entity> entities;
+  std::optional<uint64_t> total;   // set when EntityQuery::count
+};
+
+// Limits the service enforces (documented in docs/API.md).
+struct QueryServiceLimits {
+  size_t max_id_pattern_bytes = 1024;
+  int64_t max_regex_memory_bytes = 1 << 20;
+  std::chrono::milliseconds max_query_time{10'000};  // past it: TooComplexQuery
+};
+
+class QueryService {
+ public:
+  explicit QueryService(store::Store& store, QueryServiceLimits limits = {});
+
+  // The page [offset, offset + limit) of the matches in ascending id order, and their number
+  // if asked. NotFound for an unknown tenant, InvalidRequest for a bad idPattern,
+  // TooComplexQuery if evaluating takes longer than the limit.
+  Result<QueryResult> Query(std::string_view tenant, const EntityQuery& q) const;
+
+ private:
+  store::Store& store_;
+  QueryServiceLimits limits_;
+};
+
+}  // namespace cityhub::broker
