@@ -380,7 +380,6 @@ class CoordinateReader {
 
 std::string_view ValidityReason(bg::validity_failure_type failure) {
   switch (failure) {
-    case bg::failure_few_points: return "too few distinct positions";
     case bg::failure_wrong_topological_dimension:
       return "it collapses to a point or a line (its positions coincide or are collinear)";
     case bg::failure_spikes: return "a ring has a spike (runs out and back along itself)";
