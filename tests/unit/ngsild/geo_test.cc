@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/geometry.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -640,6 +641,43 @@ TEST(GeoNearTest, AcrossTheAntimeridianDistancesAreSpherical) {
   EXPECT_FALSE(Near("near;maxDistance==1111", "Point", "[179.995,0]", GeoPoint(-179.995, 0)));
 }
 
+// Boost.Geometry's haversine and cross-track strategies are the oracle for the distances.
+namespace bg = boost::geometry;
+using DegreePoint = bg::model::point<double, 2, bg::cs::spherical_equatorial<bg::degree>>;
+constexpr double kRadius = 6'371'008.8;
+
+// True if near answers `expected_metres` at both sides of it: within 1 mm + 1e-6 relative.
+void ExpectNearAt(std::string_view type, const std::string& coords, double lon, double lat, double expected_metres) {
+  double slack = 0.001 + expected_metres * 1e-6;
+  std::string above = fmt::format("near;maxDistance=={}", expected_metres + slack);
+  EXPECT_TRUE(Query(above, type, coords).MatchesPoint(lon, lat)) << above << " " << coords << " " << lon << "," << lat;
+  if (expected_metres > slack) {
+    std::string below = fmt::format("near;maxDistance=={}", expected_metres - slack);
+    EXPECT_FALSE(Query(below, type, coords).MatchesPoint(lon, lat)) << below << " " << coords << " " << lon << "," << lat;
+  }
+}
+
+TEST(GeoNearTest, DistancesAgreeWithBoostStrategies) {
+  const bg::strategy::distance::haversine<double> haversine(kRadius);
+  const bg::strategy::distance::cross_track<double> cross_track(kRadius);
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<double> lon(-170, 170), lat(-80, 80), angle(0, 2 * M_PI), size_log(-4.5, 0.5);
+  auto offset = [&](double x, double y) {  // a point 10^[-4.5, 0.5] degrees away in any direction
+    double r = std::pow(10.0, size_log(rng)), a = angle(rng);
+    return std::pair(x + r * std::cos(a), y + r * std::sin(a));
+  };
+  for (int i = 0; i < 300; ++i) {
+    double ax = lon(rng), ay = lat(rng);
+    auto [bx, by] = offset(ax, ay);
+    auto [px, py] = offset(ax, ay);
+    double to_segment = cross_track.apply(DegreePoint(px, py), DegreePoint(ax, ay), DegreePoint(bx, by));
+    ExpectNearAt("LineString", fmt::format("[[{},{}],[{},{}]]", ax, ay, bx, by), px, py, to_segment);
+    double to_points = std::min(haversine.apply(DegreePoint(px, py), DegreePoint(ax, ay)),
+                                haversine.apply(DegreePoint(px, py), DegreePoint(bx, by)));
+    ExpectNearAt("MultiPoint", fmt::format("[[{},{}],[{},{}]]", ax, ay, bx, by), px, py, to_points);
+  }
+}
+
 // ---- Matches on entities ----------------------------------------------------------------
 
 Instance GeoInstance(std::string_view geojson, std::string_view dataset_id = "") {
@@ -738,6 +776,23 @@ TEST(GeoCandidateBoxTest, ShapesOfTheBox) {
   ASSERT_TRUE(arc.has_value());
   EXPECT_GT(arc->max_lat, 63.4);
   EXPECT_TRUE(Query("near;maxDistance==10", "LineString", "[[0,60],[60,60]]").MatchesPoint(30, 63.4349488));
+}
+
+TEST(GeoCandidateBoxTest, ArcBulgeAgreesWithBoostEnvelope) {
+  // For maxDistance 0 the box is the query's extent: for one arc, Boost's spherical envelope.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> lon(-170, 170), lat(-85, 85), dlon(-60, 60), dlat(-20, 20);
+  for (int i = 0; i < 300; ++i) {
+    double ax = lon(rng), ay = lat(rng);
+    double bx = std::clamp(ax + dlon(rng), -180.0, 180.0), by = std::clamp(ay + dlat(rng), -90.0, 90.0);
+    bg::model::box<DegreePoint> envelope;
+    bg::envelope(bg::model::segment<DegreePoint>(DegreePoint(ax, ay), DegreePoint(bx, by)), envelope);
+    auto box = Query("near;maxDistance==0", "LineString", fmt::format("[[{},{}],[{},{}]]", ax, ay, bx, by)).CandidateBox();
+    ASSERT_TRUE(box.has_value());
+    const double max_lat = bg::get<bg::max_corner, 1>(envelope), min_lat = bg::get<bg::min_corner, 1>(envelope);
+    EXPECT_NEAR(box->max_lat, max_lat, 1e-7) << ax << "," << ay << " " << bx << "," << by;
+    EXPECT_NEAR(box->min_lat, min_lat, 1e-7) << ax << "," << ay << " " << bx << "," << by;
+  }
 }
 
 // Random query geometries at random places, and random points around them.
