@@ -483,8 +483,8 @@ Vec3 UnitVector(const Point& lonlat) {
 double Angle(const Vec3& a, const Vec3& b) { return std::atan2(Norm(Cross(a, b)), Dot(a, b)); }
 
 // The unit normal of the plane through the origin, `a` and `b`, oriented as a × b. Computed as
-// (a + b) × (b − a) = 2·a × b, whose difference of nearby vectors is exact, so short arcs keep
-// an accurate normal.
+// (a + b) × (b − a) = 2·a × b: b − a of nearby vectors has no cancellation error, so short
+// arcs keep an accurate normal.
 Vec3 ArcNormal(const Vec3& a, const Vec3& b) {
   Vec3 n = Cross(a + b, b - a);
   double norm = Norm(n);
@@ -492,7 +492,8 @@ Vec3 ArcNormal(const Vec3& a, const Vec3& b) {
   return {n.x / norm, n.y / norm, n.z / norm};
 }
 
-// True if `v`, on (or projected onto) the great circle of the arc from `a` to `b` (normal `n`), lies on the arc.
+// True if `v`, on (or projected onto) the great circle of the arc from `a` to `b` (normal `n`),
+// lies on the arc.
 bool OnArc(const Vec3& v, const Vec3& a, const Vec3& b, const Vec3& n) {
   return Dot(Cross(a, v), n) >= 0 && Dot(Cross(v, b), n) >= 0;
 }
@@ -523,7 +524,9 @@ GeoBox ArcBox(const Position& a, const Position& b, const Vec3& n) {
   double len = Norm(top);
   if (!(len > 0)) return box;  // the equator
   top = {top.x / len, top.y / len, top.z / len};
-  auto latitude = [&] { return std::atan2(top.z, std::sqrt(top.x * top.x + top.y * top.y)) * kDegreesPerRadian; };
+  auto latitude = [&] {
+    return std::atan2(top.z, std::sqrt(top.x * top.x + top.y * top.y)) * kDegreesPerRadian;
+  };
   if (OnArc(top, a.unit, b.unit, n)) box.max_lat = std::max(box.max_lat, latitude());
   if (OnArc({-top.x, -top.y, -top.z}, a.unit, b.unit, n)) box.min_lat = std::min(box.min_lat, -latitude());
   return box;
@@ -583,7 +586,8 @@ Geometry MakeGeometry(Shape shape, Extras extras) {
 }
 
 // Reads a GeoJSON geometry object; `strict` adds Boost.Geometry's validity check.
-Result<Geometry> ReadGeometryObject(const json::value& g, std::string_view where, bool strict, Extras extras) {
+Result<Geometry> ReadGeometryObject(const json::value& g, std::string_view where, bool strict,
+                                    Extras extras) {
   const json::object* o = g.if_object();
   if (!o) return Status::BadRequestData(fmt::format("{}: a geometry must be a GeoJSON object", where));
   const json::value* type = o->if_contains("type");
@@ -704,7 +708,9 @@ Result<json::value> ParseCoordinatesText(std::string_view text) {
   boost::system::error_code ec;
   json::value v = util::ParseJson(text, ec);
   if (ec) return Status::InvalidRequest(fmt::format("coordinates is not valid JSON: {}", ec.message()));
-  if (v.is_string()) return Status::InvalidRequest("coordinates must be a JSON array of positions, not a string");
+  if (v.is_string()) {
+    return Status::InvalidRequest("coordinates must be a JSON array of positions, not a string");
+  }
   return v;
 }
 
@@ -741,9 +747,13 @@ void PolygonBands::AddPolygon(const Polygon& polygon, uint32_t index, std::vecto
 void PolygonBands::Bucket(const std::vector<Edge>& edges) {
   constexpr double kWiden = 1e-9;
   double lo = 180, hi = -180;
-  for (const auto& e : edges) lo = std::min({lo, e.from.x(), e.to.x()}), hi = std::max({hi, e.from.x(), e.to.x()});
+  for (const auto& e : edges) {
+    lo = std::min({lo, e.from.x(), e.to.x()});
+    hi = std::max({hi, e.from.x(), e.to.x()});
+  }
   auto span = [&](const Edge& e) {
-    return std::pair(BandOf(std::min(e.from.x(), e.to.x()) - kWiden), BandOf(std::max(e.from.x(), e.to.x()) + kWiden));
+    return std::pair(BandOf(std::min(e.from.x(), e.to.x()) - kWiden),
+                     BandOf(std::max(e.from.x(), e.to.x()) + kWiden));
   };
   size_t bands = std::clamp<size_t>(edges.size() / 4, 1, 4096);
   for (;; bands /= 2) {
@@ -868,7 +878,8 @@ Result<GeoQuery> GeoQuery::Parse(std::string_view georel, std::string_view geome
     q.geometry_ = MakeGeometry(std::move(*shape), {.sphere = q.relation_ == Relation::kNear, .bands = true});
     return q;
   } catch (const std::exception& e) {
-    return Status::BadRequestData(fmt::format("coordinates: the geometry could not be checked ({})", e.what()));
+    return Status::BadRequestData(
+        fmt::format("coordinates: the geometry could not be checked ({})", e.what()));
   }
 }
 
@@ -917,7 +928,8 @@ bool GeoQuery::MatchesPoint(double lon, double lat) const {
   auto locate = [&] {
     if (!bg::covered_by(p, q.bounds)) return -1;
     if (q.bands) return q.bands->Locate(p);
-    return std::visit([&](const auto& g) { return bg::within(p, g) ? 1 : bg::intersects(p, g) ? 0 : -1; }, q.shape);
+    return std::visit([&](const auto& g) { return bg::within(p, g) ? 1 : bg::intersects(p, g) ? 0 : -1; },
+                      q.shape);
   };
   try {
     switch (relation_) {

@@ -453,8 +453,10 @@ TEST(GeoRelationsTest, EqualsIgnoresRingStartWindingAndOrder) {
     EXPECT_TRUE(Query("equals", "Polygon", square).MatchesGeometry(*g));
   }
   EXPECT_FALSE(Query("equals", "Polygon", square).MatchesGeometry(Geo("Polygon", SquarePolygon(0, 0, 2, 2.001))));
-  EXPECT_TRUE(Query("equals", "LineString", "[[0,0],[1,1],[2,0]]").MatchesGeometry(Geo("LineString", "[[2,0],[1,1],[0,0]]")));
-  EXPECT_TRUE(Query("equals", "MultiPoint", "[[0,0],[1,1]]").MatchesGeometry(Geo("MultiPoint", "[[1,1],[0,0],[1,1]]")));
+  EXPECT_TRUE(Query("equals", "LineString", "[[0,0],[1,1],[2,0]]")
+                  .MatchesGeometry(Geo("LineString", "[[2,0],[1,1],[0,0]]")));
+  EXPECT_TRUE(Query("equals", "MultiPoint", "[[0,0],[1,1]]")
+                  .MatchesGeometry(Geo("MultiPoint", "[[1,1],[0,0],[1,1]]")));
   EXPECT_TRUE(Query("equals", "MultiPoint", "[[3,4]]").MatchesPoint(3, 4));
   EXPECT_FALSE(Query("equals", "MultiPoint", "[[3,4],[5,6]]").MatchesPoint(3, 4));
 }
@@ -647,13 +649,15 @@ using DegreePoint = bg::model::point<double, 2, bg::cs::spherical_equatorial<bg:
 constexpr double kRadius = 6'371'008.8;
 
 // True if near answers `expected_metres` at both sides of it: within 1 mm + 1e-6 relative.
-void ExpectNearAt(std::string_view type, const std::string& coords, double lon, double lat, double expected_metres) {
+void ExpectNearAt(std::string_view type, const std::string& coords, double lon, double lat,
+                  double expected_metres) {
   double slack = 0.001 + expected_metres * 1e-6;
+  std::string where = fmt::format("{} {} point {},{}", type, coords, lon, lat);
   std::string above = fmt::format("near;maxDistance=={}", expected_metres + slack);
-  EXPECT_TRUE(Query(above, type, coords).MatchesPoint(lon, lat)) << above << " " << coords << " " << lon << "," << lat;
+  EXPECT_TRUE(Query(above, type, coords).MatchesPoint(lon, lat)) << above << " " << where;
   if (expected_metres > slack) {
     std::string below = fmt::format("near;maxDistance=={}", expected_metres - slack);
-    EXPECT_FALSE(Query(below, type, coords).MatchesPoint(lon, lat)) << below << " " << coords << " " << lon << "," << lat;
+    EXPECT_FALSE(Query(below, type, coords).MatchesPoint(lon, lat)) << below << " " << where;
   }
 }
 
@@ -711,8 +715,14 @@ TEST(GeoMatchesTest, AnyGeoPropertyInstanceOfTheAttribute) {
 TEST(GeoMatchesTest, UnreadableStoredGeometriesNeverMatch) {
   GeoQuery intersects = Query("intersects", "Polygon", SquarePolygon(-10, -10, 10, 10));
   GeoQuery disjoint = Query("disjoint", "Polygon", SquarePolygon(-10, -10, 10, 10));
-  for (std::string_view value : {R"("urn:ngsi-ld:null")", R"({"type":"Point"})", R"({"type":"Point","coordinates":[0,95]})",
-                                 R"({"type":"Circle","coordinates":[0,0]})", R"({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]})"}) {
+  const std::string_view unreadable[] = {
+      R"("urn:ngsi-ld:null")",
+      R"({"type":"Point"})",
+      R"({"type":"Point","coordinates":[0,95]})",
+      R"({"type":"Circle","coordinates":[0,0]})",
+      R"({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]})",
+  };
+  for (std::string_view value : unreadable) {
     Entity e;
     e.attrs[kLocation] = {GeoInstance(value)};
     EXPECT_FALSE(intersects.Matches(e)) << value;
@@ -862,7 +872,8 @@ TEST(GeoCandidateBoxTest, EveryMatchingPointLiesInTheBox) {
 
 // A star-shaped ring around (cx,cy) with `n` points alternating between radii r1 and r2,
 // closed, as JSON; its vertices are appended to `vertices`.
-std::string StarRing(double cx, double cy, int n, double r1, double r2, std::vector<std::pair<double, double>>& vertices) {
+std::string StarRing(double cx, double cy, int n, double r1, double r2,
+                     std::vector<std::pair<double, double>>& vertices) {
   std::string s = "[";
   for (int i = 0; i <= n; ++i) {
     double a = 2 * M_PI * (i % n) / n, r = i % 2 ? r2 : r1;
@@ -891,9 +902,11 @@ TEST(GeoFastPathTest, MatchesPointAgreesWithMatchesGeometry) {
   // Stars with hundreds of edges spread over many longitude bands, one with a hole, and a
   // MultiPolygon of two.
   QueryShape star{"Polygon", "", {}};
-  star.coords = fmt::format("[{},{}]", StarRing(5, 5, 400, 6, 4, star.vertices), StarRing(5, 5, 40, 2, 1.5, star.vertices));
+  star.coords = fmt::format("[{},{}]", StarRing(5, 5, 400, 6, 4, star.vertices),
+                            StarRing(5, 5, 40, 2, 1.5, star.vertices));
   QueryShape stars{"MultiPolygon", "", {}};
-  stars.coords = fmt::format("[[{}],[{}]]", StarRing(3, 5, 300, 3, 2, stars.vertices), StarRing(8.5, 5, 200, 2, 1, stars.vertices));
+  stars.coords = fmt::format("[[{}],[{}]]", StarRing(3, 5, 300, 3, 2, stars.vertices),
+                             StarRing(8.5, 5, 200, 2, 1, stars.vertices));
   shapes.push_back(std::move(star));
   shapes.push_back(std::move(stars));
 
