@@ -30,6 +30,7 @@
 #include <s2/s2cell_id.h>
 #include <s2/s2latlng.h>
 #include <s2/s2latlng_rect.h>
+#include <s2/s2latlng_rect_bounder.h>
 #include <s2/s2region_coverer.h>
 
 #include <algorithm>
@@ -142,20 +143,53 @@ std::string PointPayload(double lon, double lat) {
   return out;
 }
 
-// Visits the [lon, lat] positions nested anywhere in GeoJSON `coordinates`.
+// Visits each innermost array of [lon, lat] positions (a LineString, a ring, a MultiPoint, or a
+// single Point as a one-position run) nested in GeoJSON `coordinates`; false if malformed.
 template <typename Visit>
-bool ForEachPosition(const boost::json::value& coordinates, Visit&& visit, int depth = 0) {
+bool ForEachRun(const boost::json::value& coordinates, Visit&& visit, int depth = 0) {
   if (!coordinates.is_array() || depth > 4) return false;
   const auto& a = coordinates.get_array();
+  auto is_position = [](const boost::json::value& p) {
+    return p.is_array() && p.get_array().size() >= 2 && p.get_array()[0].is_number() && p.get_array()[1].is_number();
+  };
   if (!a.empty() && a[0].is_number()) {
-    if (a.size() < 2 || !a[1].is_number()) return false;
-    visit(a[0].to_number<double>(), a[1].to_number<double>());
+    if (!is_position(coordinates)) return false;
+    visit(boost::json::array{coordinates});
+    return true;
+  }
+  if (!a.empty() && is_position(a[0])) {
+    if (!std::all_of(a.begin(), a.end(), is_position)) return false;
+    visit(a);
     return true;
   }
   for (const auto& item : a) {
-    if (!ForEachPosition(item, visit, depth + 1)) return false;
+    if (!ForEachRun(item, visit, depth + 1)) return false;
   }
   return true;
+}
+
+// The bounds of a geometry for the spatial index: its positions' lon/lat box (which holds its
+// straight lon/lat edges, what the relations use) joined with the bound of the great-circle
+// edges between them (what `near` measures along; they bulge poleward of their ends).
+std::optional<ngsild::GeoBox> GeometryBounds(const boost::json::value& coordinates) {
+  S2LatLngRect bound = S2LatLngRect::Empty();
+  bool any = false;
+  bool ok = ForEachRun(coordinates, [&](const boost::json::array& run) {
+    S2LatLngRectBounder bounder;
+    for (const auto& p : run) {
+      double lon = p.get_array()[0].to_number<double>(), lat = p.get_array()[1].to_number<double>();
+      S2LatLng ll = S2LatLng::FromDegrees(lat, lon);
+      bounder.AddLatLng(ll);
+      bound.AddPoint(ll);
+      any = true;
+    }
+    bound = bound.Union(bounder.GetBound());
+  });
+  if (!ok || !any) return std::nullopt;
+  if (bound.lng().is_inverted()) {  // wraps the antimeridian: index every longitude (rare, correct)
+    return ngsild::GeoBox{-180, std::max(-90.0, bound.lat_lo().degrees()), 180, std::min(90.0, bound.lat_hi().degrees())};
+  }
+  return ngsild::GeoBox{bound.lng_lo().degrees(), bound.lat_lo().degrees(), bound.lng_hi().degrees(), bound.lat_hi().degrees()};
 }
 
 S2LatLngRect RectOf(const ngsild::GeoBox& box) {
@@ -190,24 +224,19 @@ void AddGeoTerms(const std::string& prefix, const boost::json::value& geometry,
   const auto* type = geometry.get_object().if_contains("type");
   const auto* coordinates = geometry.get_object().if_contains("coordinates");
   if (!type || !type->is_string() || !coordinates) return;
-  ngsild::GeoBox box{180, 90, -180, -90};
-  bool any = false;
-  bool ok = ForEachPosition(*coordinates, [&](double lon, double lat) {
-    any = true;
-    box.min_lon = std::min(box.min_lon, lon);
-    box.max_lon = std::max(box.max_lon, lon);
-    box.min_lat = std::min(box.min_lat, lat);
-    box.max_lat = std::max(box.max_lat, lat);
-  });
-  if (!ok || !any) return;
   if (type->get_string() == "Point") {
-    S2CellId leaf(S2LatLng::FromDegrees(box.min_lat, box.min_lon));
-    auto [it, fresh] = terms->emplace(CellKey(prefix, 'p', leaf.id()), PointPayload(box.min_lon, box.min_lat));
+    const auto* c = coordinates->if_array();
+    if (!c || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) return;
+    const double lon = (*c)[0].to_number<double>(), lat = (*c)[1].to_number<double>();
+    S2CellId leaf(S2LatLng::FromDegrees(lat, lon));
+    auto [it, fresh] = terms->emplace(CellKey(prefix, 'p', leaf.id()), PointPayload(lon, lat));
     // Two different points in one leaf cell: keep the key, and let the planner read the entity.
-    if (!fresh && it->second != PointPayload(box.min_lon, box.min_lat)) it->second.clear();
+    if (!fresh && it->second != PointPayload(lon, lat)) it->second.clear();
     return;
   }
-  for (S2CellId cell : Covering(box, kEntityCoveringCells)) terms->emplace(CellKey(prefix, 'a', cell.id()), "");
+  auto box = GeometryBounds(*coordinates);
+  if (!box) return;
+  for (S2CellId cell : Covering(*box, kEntityCoveringCells)) terms->emplace(CellKey(prefix, 'a', cell.id()), "");
 }
 
 }  // namespace

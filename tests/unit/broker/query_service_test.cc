@@ -149,6 +149,16 @@ TEST_F(QueryServiceTest, SpatialIndexFindsPointsAndAreasAndFollowsDeletes) {
   EXPECT_EQ(Run(Geo("near;maxDistance==100", "Point", "[127.1,35.8]")), (Ids{"urn:x:area", "urn:x:two"}));
 }
 
+TEST_F(QueryServiceTest, NearFindsLinesAlongTheirGreatCircleEdges) {
+  // The great circle from (0, 60) to (40, 60) peaks at latitude atan(tan 60° / cos 20°) =
+  // 61.52°, 1.5° north of its end points' box: near measures along that arc, so the index must
+  // cover it. The query points sit on the arc's peak and 0.1° north of it.
+  Create(R"({"id":"urn:x:line","type":"T","location":{"type":"GeoProperty","value":{"type":"LineString",
+            "coordinates":[[0.0,60.0],[40.0,60.0]]}}})");
+  EXPECT_EQ(Run(Geo("near;maxDistance==2000", "Point", "[20.0,61.52]")), (Ids{"urn:x:line"}));
+  EXPECT_THAT(Run(Geo("near;maxDistance==2000", "Point", "[20.0,61.62]")), IsEmpty());
+}
+
 TEST_F(QueryServiceTest, PagesAreTheSameWhicheverSourceServesThem) {
   for (int i = 0; i < 40; ++i) {
     Create(fmt::format(R"({{"id":"urn:x:{:02d}","type":"T","n":1,"location":{{"type":"GeoProperty",
