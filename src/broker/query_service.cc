@@ -73,6 +73,7 @@ class QueryRun {
         best += *n;
       }
     }
+    typed_entities_ = best;
     std::optional<Gathered> chosen;
     if (q_.q || q_.geo) {
       auto indexed_types = IndexedTypes();
@@ -289,7 +290,10 @@ class QueryRun {
 
   Result<QueryResult> FromTypeScan() {
     store::ScanOptions scan;
-    scan.types = types_;
+    // Reading records in key order is cheaper than a point read per id from the type index;
+    // when the types cover most entities, read them all and let RecordMatches drop the rest.
+    const bool most = typed_entities_ * 2 > ts_.ApproximateEntityCount();
+    if (!most || (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty())) scan.types = types_;
     if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty()) return FromIdScan(scan);
     Status failure;
     Status st = ts_.Scan(scan, [&](const store::EntityRecord& rec) {
@@ -338,6 +342,7 @@ class QueryRun {
   const re2::RE2* pattern_;
   const Clock::time_point start_;
   std::vector<std::string> types_;  // sorted, distinct
+  uint64_t typed_entities_ = 0;     // entities of types_ (all entities if none)
   QueryResult out_;
   uint64_t seen_ = 0;
   uint64_t visited_ = 0;
