@@ -3,7 +3,11 @@
 //   V <type> \0 <attr> \0 <kind> <value>     a comparable value of attr on an entity of type
 //   V <type> \0 <attr> \0 ~                  attr has more than kMaxValuesPerAttribute values
 //   G <type> \0 <attr> \0 p <leaf cell>      a Point; payload: lon, lat (2 x 8-byte doubles)
-//   G <type> \0 <attr> \0 a <cell>           a covering cell of another geometry's bounding box
+//   G <type> \0 <attr> \0 a <cell>           a covering cell of another geometry's bounding box;
+//                                           payload: the geometry's GeoJSON text if it is at
+//                                           most kMaxShapePayloadBytes (a street segment, a
+//                                           small zone), so the planner decides without
+//                                           reading the entity; else empty
 //
 // <kind> is one byte per ngsild::QValue::Kind. Values are encoded so that byte order is value
 // order and every encoding is self-delimiting (no value's bytes are a prefix of another's), so
@@ -40,6 +44,8 @@
 #include <map>
 #include <set>
 
+#include "util/json.h"
+
 namespace cityhub::broker {
 namespace {
 
@@ -51,6 +57,8 @@ constexpr size_t kMaxIndexedNameBytes = 700;  // keeps every key well under stor
 constexpr int kEntityCoveringCells = 8;
 constexpr int kQueryCoveringCells = 16;
 constexpr double kBoxMarginDegrees = 2e-6;  // ~22 cm of latitude: more than a leaf cell
+constexpr size_t kMaxShapePayloadBytes = 200;
+static_assert(kMaxShapePayloadBytes <= store::kMaxTermPayloadBytes);
 
 std::string Successor(std::string s) {
   while (!s.empty()) {
@@ -236,7 +244,13 @@ void AddGeoTerms(const std::string& prefix, const boost::json::value& geometry,
   }
   auto box = GeometryBounds(*coordinates);
   if (!box) return;
-  for (S2CellId cell : Covering(*box, kEntityCoveringCells)) terms->emplace(CellKey(prefix, 'a', cell.id()), "");
+  std::string shape = util::SerializeJson(geometry);
+  if (shape.size() > kMaxShapePayloadBytes) shape.clear();
+  for (S2CellId cell : Covering(*box, kEntityCoveringCells)) {
+    auto [it, fresh] = terms->emplace(CellKey(prefix, 'a', cell.id()), shape);
+    // Two geometries sharing a cell: keep the key, and let the planner read the entity.
+    if (!fresh && it->second != shape) it->second.clear();
+  }
 }
 
 }  // namespace
@@ -318,6 +332,14 @@ SpatialScan SpatialScanFor(std::string_view type, std::string_view attr, const n
   }
   for (uint64_t id : ancestors) scan.area_ranges.push_back(PrefixRange(CellKey(prefix, 'a', id)));
   return scan;
+}
+
+std::optional<boost::json::value> DecodeShape(std::string_view payload) {
+  if (payload.empty()) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::value v = util::ParseJson(payload, ec);
+  if (ec) return std::nullopt;
+  return v;
 }
 
 bool DecodePoint(std::string_view payload, double* lon, double* lat) {

@@ -11,9 +11,9 @@
 // Deciding: candidates are visited in ascending id order (pages are stable and `offset` means
 // the same thing whatever index served them). Each one is checked against every filter by the
 // ngsild/ evaluators, on the entity read from the store — except when the only filters are the
-// geo-query, types and idPattern and the spatial index holds the entity's point: then the
-// point decides, and only the entities on the page are read (a count over 10,000 points reads
-// none). An index can therefore change only the speed of a query, never its answer.
+// geo-query, types and idPattern and the spatial index holds the entity's geometry (a point's
+// position, a small shape's GeoJSON): then GeoQuery decides on that copy, and only the entities
+// on the page are read (a count over 10,000 points and street segments reads none). An index can therefore change only the speed of a query, never its answer.
 //
 // Time: every 256 candidates the elapsed time is checked against max_query_time, so a query
 // that would take too long ends with TooComplexQuery rather than holding a worker.
@@ -36,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 // What the index said about one candidate.
 struct Candidate {
-  bool point_matched = false;  // a point position in the index satisfied the geo-query
+  bool index_matched = false;  // a geometry held by the index satisfied the geo-query
   bool needs_entity = false;   // some key of it could not be decided from the index
 };
 using Candidates = std::map<std::string, Candidate, std::less<>>;
@@ -117,11 +117,23 @@ class QueryRun {
           return false;
         }
         Candidate& c = it->second;
-        double lon = 0, lat = 0;
-        if (area || !q_.geo || !DecodePoint(payload, &lon, &lat)) {
+        if (c.index_matched) return true;  // decided by another of its keys
+        if (!q_.geo) {
           c.needs_entity = true;
-        } else if (q_.geo->MatchesPoint(lon, lat)) {
-          c.point_matched = true;
+        } else if (area) {
+          auto shape = DecodeShape(payload);
+          if (!shape) {
+            c.needs_entity = true;
+          } else if (q_.geo->MatchesValue(*shape)) {
+            c.index_matched = true;
+          }
+        } else {
+          double lon = 0, lat = 0;
+          if (!DecodePoint(payload, &lon, &lat)) {
+            c.needs_entity = true;
+          } else if (q_.geo->MatchesPoint(lon, lat)) {
+            c.index_matched = true;
+          }
         }
         return true;
       });
@@ -179,7 +191,7 @@ class QueryRun {
     return std::optional<Gathered>(std::move(g));
   }
 
-  // True if the index's point positions may decide matches: nothing but the geo-query, the
+  // True if the geometries the index holds may decide matches: nothing but the geo-query, the
   // types (the keys are per type) and idPattern (checked on the id) filters.
   bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty(); }
 
@@ -268,9 +280,9 @@ class QueryRun {
   Result<QueryResult> FromCandidates(const Gathered& g) {
     const bool points_decide = g.from_spatial_index && PointsDecide();
     for (const auto& [id, c] : g.candidates) {
-      if (points_decide && (c.point_matched || !c.needs_entity)) {
+      if (points_decide && (c.index_matched || !c.needs_entity)) {
         CITYHUB_RETURN_IF_ERROR(CheckTime());
-        if (!c.point_matched || !IdMatches(id)) continue;
+        if (!c.index_matched || !IdMatches(id)) continue;
         auto more = Accept(std::nullopt, nullptr, id);
         if (!more.ok()) return more.status();
         if (!*more) break;

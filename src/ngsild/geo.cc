@@ -889,16 +889,18 @@ bool GeoQuery::Matches(const Entity& e) const {
   for (const Instance& inst : it->second) {
     if (AttrTypeOf(inst) != AttrType::kGeoProperty) continue;
     const json::value* value = inst.if_contains("value");
-    if (!value) continue;
-    try {
-      auto g = ReadGeometryObject(*value, geoproperty_, /*strict=*/false,
-                                  {.sphere = relation_ == Relation::kNear});
-      if (g.ok() && MatchesGeometry(*g)) return true;
-    } catch (const std::exception&) {
-      // A stored geometry Boost.Geometry cannot read never matches.
-    }
+    if (value && MatchesValue(*value)) return true;
   }
   return false;
+}
+
+bool GeoQuery::MatchesValue(const json::value& geometry) const {
+  try {
+    auto g = ReadGeometryObject(geometry, geoproperty_, /*strict=*/false, {.sphere = relation_ == Relation::kNear});
+    return g.ok() && MatchesGeometry(*g);
+  } catch (const std::exception&) {
+    return false;  // a stored geometry Boost.Geometry cannot read never matches
+  }
 }
 
 bool GeoQuery::MatchesGeometry(const Geometry& g) const {

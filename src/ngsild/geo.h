@@ -66,6 +66,9 @@ class GeoQuery {
 
   // True if any instance of the entity's geoproperty (a GeoProperty) satisfies the relation.
   bool Matches(const Entity& e) const;
+  // True if a GeoProperty value (GeoJSON, read leniently like stored entities: structure
+  // only) satisfies the relation; false if it cannot be read.
+  bool MatchesValue(const boost::json::value& geometry) const;
   // True if the entity geometry `g` satisfies the relation.
   bool MatchesGeometry(const Geometry& g) const;
   // Same for a point entity geometry (fast path used with index-resident positions).

@@ -33,7 +33,7 @@ struct IndexTerm {
   friend bool operator==(const IndexTerm&, const IndexTerm&) = default;
 };
 inline constexpr size_t kMaxTermBytes = 1024;
-inline constexpr size_t kMaxTermPayloadBytes = 64;
+inline constexpr size_t kMaxTermPayloadBytes = 256;
 
 // What the store keeps of one entity: the id, what it indexes, and the opaque document.
 struct EntityRecord {

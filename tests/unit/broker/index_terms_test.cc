@@ -181,6 +181,23 @@ TEST(IndexTermsTest, EveryPointInsideABoxIsInTheSpatialScanEdgesIncluded) {
   }
 }
 
+TEST(IndexTermsTest, SmallShapesAreCopiedIntoTheirKeysLargeOnesAreNot) {
+  const std::string line = R"({"type":"LineString","coordinates":[[127.1,35.8],[127.1005,35.8004]]})";
+  auto terms = IndexTermsOf(GeoEntity(line));
+  ASSERT_FALSE(terms.empty());
+  for (const auto& t : terms) {
+    auto shape = DecodeShape(t.payload);
+    ASSERT_TRUE(shape.has_value());
+    EXPECT_EQ(*shape, json::parse(line));
+  }
+  std::string ring;
+  for (int i = 0; i < 40; ++i) ring += fmt::format("[{},{}],", 127 + std::cos(i * M_PI / 20), 35 + std::sin(i * M_PI / 20));
+  ring += "[128,35]";
+  terms = IndexTermsOf(GeoEntity(fmt::format(R"({{"type":"Polygon","coordinates":[[{}]]}})", ring)));
+  ASSERT_FALSE(terms.empty());
+  for (const auto& t : terms) EXPECT_FALSE(DecodeShape(t.payload).has_value());
+}
+
 TEST(IndexTermsTest, AreasIntersectingABoxAreInTheAreaScan) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> lon(-170, 170), lat(-80, 80), size(1e-4, 2);

@@ -138,6 +138,10 @@ class Generator {
       double w = Uniform(0.0005, 0.01), h = Uniform(0.0005, 0.01);
       double lon = Uniform(kMinLon, kMaxLon - w), lat = Uniform(kMinLat, kMaxLat - h);
       g.area = Rect{lon, lat, lon + w, lat + h};
+      if (Chance(0.5)) {  // short coordinates: small enough for the index to hold the shape
+        auto round = [](double v) { return std::round(v * 1e5) / 1e5; };
+        g.area = Rect{round(lon), round(lat), round(lon + w), round(lat + h)};
+      }
     } else {
       g.types = {Pick<std::string>({"A", "B", "C"})};
       if (Chance(0.05)) g.types.push_back(g.types[0] == "A" ? "B" : "A");
