@@ -150,7 +150,7 @@ Result<Entity> DeserializeEntity(std::string_view text) {
   Entity e;
   const auto* id = doc.if_contains("id");
   const auto* types = doc.if_contains("type");
-  const auto* attrs = doc.if_contains("attrs");
+  json::value* attrs = doc.if_contains("attrs");  // not const: its instances are moved out
   if (!id || !id->is_string() || !types || !types->is_array() || !attrs || !attrs->is_object()) {
     return Status::Internal("stored entity document lacks id, type or attrs");
   }
