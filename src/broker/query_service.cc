@@ -109,43 +109,40 @@ class QueryRun {
   Result<bool> Collect(const std::vector<store::TermRange>& ranges, uint64_t budget, Gathered* out,
                        bool area = false) {
     bool within = true;
-    for (const auto& range : ranges) {
-      Status st = ts_.ScanTerms(range, [&](std::string_view, std::string_view id, std::string_view payload) {
-        auto [it, fresh] = out->candidates.try_emplace(std::string(id));
-        if (fresh && out->candidates.size() > budget) {
-          within = false;
-          return false;
-        }
-        Candidate& c = it->second;
-        if (c.index_matched) return true;  // decided by another of its keys
-        if (!q_.geo) {
+    Status st = ts_.ScanTerms(ranges, [&](std::string_view, std::string_view id, std::string_view payload) {
+      auto [it, fresh] = out->candidates.try_emplace(std::string(id));
+      if (fresh && out->candidates.size() > budget) {
+        within = false;
+        return false;
+      }
+      Candidate& c = it->second;
+      if (c.index_matched) return true;  // decided by another of its keys
+      if (!q_.geo) {
+        c.needs_entity = true;
+      } else if (area) {
+        auto shape = DecodeShape(payload);
+        if (!shape) {
           c.needs_entity = true;
-        } else if (area) {
-          auto shape = DecodeShape(payload);
-          if (!shape) {
-            c.needs_entity = true;
-          } else if (q_.geo->MatchesValue(*shape)) {
-            c.index_matched = true;
-          }
-        } else {
-          double lon = 0, lat = 0;
-          if (!DecodePoint(payload, &lon, &lat)) {
-            c.needs_entity = true;
-          } else if (q_.geo->MatchesPoint(lon, lat)) {
-            c.index_matched = true;
-          }
+        } else if (q_.geo->MatchesValue(*shape)) {
+          c.index_matched = true;
         }
-        return true;
-      });
-      CITYHUB_RETURN_IF_ERROR(st);
-      if (!within) return false;
-    }
-    return true;
+      } else {
+        double lon = 0, lat = 0;
+        if (!DecodePoint(payload, &lon, &lat)) {
+          c.needs_entity = true;
+        } else if (q_.geo->MatchesPoint(lon, lat)) {
+          c.index_matched = true;
+        }
+      }
+      return true;
+    });
+    CITYHUB_RETURN_IF_ERROR(st);
+    return within;
   }
 
   Result<bool> HasAny(const store::TermRange& range) {
     bool any = false;
-    CITYHUB_RETURN_IF_ERROR(ts_.ScanTerms(range, [&](auto, auto, auto) {
+    CITYHUB_RETURN_IF_ERROR(ts_.ScanTerms({range}, [&](auto, auto, auto) {
       any = true;
       return false;
     }));

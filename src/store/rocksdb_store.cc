@@ -596,7 +596,7 @@ class RocksTenantStore final : public TenantStore {
   Status Write(const WriteSet& ws) override;
   Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override;
   Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override;
-  Status ScanTerms(const TermRange& range, const TermVisitor& visit) override;
+  Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override;
 
   Result<std::vector<std::string>> ListTypes() override;
   Result<std::vector<std::string>> AttributesOfType(std::string_view type) override;
@@ -913,20 +913,27 @@ Status RocksTenantStore::Scan(const ScanOptions& opts, const EntityVisitor& visi
   return failure.ok() ? status : failure;
 }
 
-Status RocksTenantStore::ScanTerms(const TermRange& range, const TermVisitor& visit) {
+Status RocksTenantStore::ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) {
   CallGuard guard(*this);
   if (!guard) return Unavailable();
+  // One iterator for all ranges (creating one costs more than a seek); its upper bound is the
+  // end of the term keys, and each range's end is checked here.
   const std::string tag(1, kTermTag);
-  std::string end = range.end.empty() ? PrefixSuccessor(tag) : tag + range.end;
-  RangeIterator it(db_.get(), families_.index, nullptr, tag + range.begin, std::move(end));
-  for (; it->Valid(); it->Next()) {
-    std::string_view term, id;
-    if (!SplitTermKey(View(it->key()).substr(1), &term, &id)) {
-      return Status::Internal("malformed term key in the index of " + path_);
+  RangeIterator it(db_.get(), families_.index, nullptr, tag, PrefixSuccessor(tag));
+  std::string key;
+  for (const auto& range : ranges) {
+    key = tag + range.begin;
+    const std::string end = range.end.empty() ? PrefixSuccessor(tag) : tag + range.end;
+    for (it->Seek(key); it->Valid() && View(it->key()) < end; it->Next()) {
+      std::string_view term, id;
+      if (!SplitTermKey(View(it->key()).substr(1), &term, &id)) {
+        return Status::Internal("malformed term key in the index of " + path_);
+      }
+      if (!visit(term, id, View(it->value()))) return Status::Ok();
     }
-    if (!visit(term, id, View(it->value()))) break;
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning terms");
   }
-  return FromRocks(it->status(), "scanning terms");
+  return Status::Ok();
 }
 
 Status RocksTenantStore::PositiveCounters(

@@ -86,8 +86,9 @@ class TenantStore {
   virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
   // Visits matching records (documents included).
   virtual Status Scan(const ScanOptions& opts, const EntityVisitor& visit) = 0;
-  // Visits the (term, id, payload) entries of the terms in `range`, in (term, id) order.
-  virtual Status ScanTerms(const TermRange& range, const TermVisitor& visit) = 0;
+  // Visits the (term, id, payload) entries of the terms in each of `ranges` in turn, within a
+  // range in (term, id) order. One call is one cursor: cheaper than a call per range.
+  virtual Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) = 0;
 
   // Distinct entity types present, ascending.
   virtual Result<std::vector<std::string>> ListTypes() = 0;

@@ -462,7 +462,7 @@ TEST_F(RocksDbStoreTest, CallsAfterCloseAreUnavailable) {
 // Every (term, id, payload) in `range`, as "term|id|payload".
 Strings Terms(TenantStore* t, TermRange range) {
   Strings out;
-  auto st = t->ScanTerms(range, [&](std::string_view term, std::string_view id, std::string_view payload) {
+  auto st = t->ScanTerms({range}, [&](std::string_view term, std::string_view id, std::string_view payload) {
     out.push_back(std::string(term) + "|" + std::string(id) + "|" + std::string(payload));
     return true;
   });
@@ -487,8 +487,15 @@ TEST_F(RocksDbStoreTest, TermsAreScannedInTermThenIdOrderWithPayloads) {
   EXPECT_EQ(Terms(db_, {"", ""}).size(), 4u);
   // Early stop.
   int visited = 0;
-  ASSERT_TRUE(db_->ScanTerms({"", ""}, [&](auto, auto, auto) { return ++visited < 2; }).ok());
+  ASSERT_TRUE(db_->ScanTerms({{"", ""}}, [&](auto, auto, auto) { return ++visited < 2; }).ok());
   EXPECT_EQ(visited, 2);
+  // Several ranges, visited in the order given, each within its own bounds.
+  Strings seen;
+  ASSERT_TRUE(db_->ScanTerms({{"b", "c"}, {"a", "b"}, {"z", ""}}, [&](auto term, auto id, auto) {
+    seen.push_back(std::string(term) + "|" + std::string(id));
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (Strings{std::string("b|e\0\x01", 5), "b|e1", "b|e2", "a|e2"}));
 }
 
 TEST_F(RocksDbStoreTest, TermsFollowUpdatesDeletesAndReopen) {
