@@ -1,7 +1,7 @@
 // Index term layout (all names are expanded IRIs, which never contain NUL):
 //
-//   V <type> \0 <attr> \0 <kind> <value>     a comparable value of attr on an entity of type
-//   V <type> \0 <attr> \0 ~                  attr has more than kMaxValuesPerAttribute values
+//   V <h(type, attr)> <kind> <value>         a comparable value of attr on an entity of type
+//   V <h(type, attr)> ~                      attr has more than kMaxValuesPerAttribute values
 //   G <type> \0 <attr> \0 p <leaf cell>      a Point; payload: lon, lat (2 x 8-byte doubles)
 //   G <type> \0 <attr> \0 a <cell>           a covering cell of another geometry's bounding box;
 //                                           payload: the geometry's GeoJSON text if it is at
@@ -23,8 +23,15 @@
 // Keeping at most kMaxValuesPerAttribute values per (entity, attribute) bounds what one entity
 // costs the index; past it the entity gets the overflow key instead, and a query planner that
 // finds an overflow key for (type, attr) scans the type rather than trusting the value keys.
-// Names longer than kMaxIndexedNameBytes together are not value-indexed at all (both sides
-// apply the same rule, so the planner never trusts keys that were not written).
+//
+// h(type, attr) is the 64-bit FNV-1a hash of type \0 attr, 8 bytes big endian. Value keys are
+// the most numerous (one per attribute value), and with the two IRIs spelled out they were
+// ~150 bytes whose first ~100 were shared: RocksDB's memtable compares whole keys on every
+// insert, and that comparison was the largest cost of a batch load. A hash collision between
+// two (type, attr) pairs can only add candidates, never decide a match, because every
+// candidate of a value key is read and checked by the evaluator. Spatial keys, which may
+// decide without reading the entity, keep the names; names longer than kMaxIndexedNameBytes
+// together are not spatially indexed (both sides apply the same rule).
 //
 // Cells are S2 cell ids, 8 bytes big endian, so a cell's descendants are one key range. Boxes
 // are widened by a few centimetres before covering so that a point exactly on a box edge is
@@ -87,6 +94,20 @@ char KindByte(QValue::Kind k) { return static_cast<char>('0' + static_cast<int>(
 
 void AppendBigEndian(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// 'V' and the FNV-1a hash of type \0 attr (see the top of the file).
+std::string ValuePrefix(std::string_view type, std::string_view attr) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  };
+  mix(type);
+  mix(std::string_view("\0", 1));
+  mix(attr);
+  std::string out(1, 'V');
+  AppendBigEndian(&out, h);
+  return out;
 }
 
 void AppendNumber(std::string* out, double d) {
@@ -260,8 +281,7 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
   for (const auto& [attr, instances] : e.attrs) {
     auto values = EncodedValues(instances);
     for (const auto& type : e.types) {
-      if (!NamesIndexable(type, attr)) continue;
-      std::string prefix = NamesPrefix('V', type, attr);
+      std::string prefix = ValuePrefix(type, attr);
       if (!values) {
         terms.emplace(prefix + "~", "");
         continue;
@@ -284,8 +304,7 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
 }
 
 std::optional<ValueScan> ValueScanFor(std::string_view type, const ngsild::QIndexTerm& term) {
-  if (!NamesIndexable(type, term.attr)) return std::nullopt;
-  const std::string prefix = NamesPrefix('V', type, term.attr);
+  const std::string prefix = ValuePrefix(type, term.attr);
   ValueScan scan;
   scan.overflow = PrefixRange(prefix + "~");
   if (!term.values.empty()) {

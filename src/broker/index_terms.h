@@ -25,7 +25,7 @@ namespace cityhub::broker {
 
 // Bump when IndexTermsOf changes what it derives: EntityService::EnsureIndexed then
 // re-derives the terms of every stored entity.
-inline constexpr int kIndexVersion = 2;
+inline constexpr int kIndexVersion = 3;
 
 // The entity's terms, distinct by key.
 std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e);
