@@ -24,8 +24,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [[ $KEEP == 1 ]] || rm -rf "$DATA"' E
 URL=http://127.0.0.1:$PORT
 CEILING_RATE=
 
-wait_ready() {  # port
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
+wait_ready() {  # port (a hub whose index version changed rebuilds its indexes first: ~1 min a million)
+  for _ in $(seq 1 6000); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
   echo "not ready" >&2; return 1
 }
 # Waits until the hub uses < 10 % of a core over 2 s (flushes and compactions after the load done).
@@ -54,9 +54,9 @@ wrk_run() {
 rss() { awk '/VmRSS/{printf "%.0f MB", $2/1024}' /proc/$1/status; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "binaries: $BIN, $CEILING ($(git log -1 --format='%h %s' | cut -c1-70))"
+echo "binaries: $BIN (built $(date -r "$BIN" '+%F %T')), $CEILING; checkout at $(git log -1 --format='%h %s' | cut -c1-60)"
 ceiling() {  # label
-  echo "== ceiling ($1): cityhub's HTTP stack, trivial GET"
+  echo "== ceiling ($1): cityhub's HTTP stack, trivial GET (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   $CEILING --port $((PORT + 1)) 2>/dev/null & local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((PORT + 1))/trivial" >/dev/null && break; sleep 0.05; done
   wrk_run "ceiling (a) GET trivial, $CONNS connections" "$CONNS" 2 "http://127.0.0.1:$((PORT + 1))/trivial"
@@ -75,8 +75,8 @@ if [[ -f $MARK ]]; then
 else
   python3 bench/load_city.py load --port $PORT --entities "$N" --seed "$SEED" --batch 1000 --conns 2
   touch "$MARK"
+  echo "RSS after load: $(rss $HUB)"
 fi
-echo "RSS after load: $(rss $HUB)"
 wait_idle $HUB
 
 echo "== answers: sample queries of each scenario against what the generator put there"
