@@ -299,11 +299,13 @@ class QueryRun {
 
   Result<QueryResult> FromTypeScan() {
     store::ScanOptions scan;
+    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty()) {
+      scan.types = types_;
+      return FromIdScan(scan);
+    }
     // Reading records in key order is cheaper than a point read per id from the type index;
     // when the types cover most entities, read them all and let RecordMatches drop the rest.
-    const bool most = typed_entities_ * 2 > ts_.ApproximateEntityCount();
-    if (!most || (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty())) scan.types = types_;
-    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty()) return FromIdScan(scan);
+    if (typed_entities_ * 2 <= ts_.ApproximateEntityCount()) scan.types = types_;
     Status failure;
     Status st = ts_.Scan(scan, [&](const store::EntityRecord& rec) {
       auto more = Visit(rec);

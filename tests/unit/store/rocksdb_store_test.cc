@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 namespace cityhub::store {
@@ -51,6 +52,22 @@ class RocksDbStoreTest : public ::testing::Test {
     auto tenant = store_->Tenant("", false);
     ASSERT_TRUE(tenant.ok()) << tenant.status().message();
     db_ = *tenant;
+  }
+
+  // Closes the store and runs `edit` on the default tenant's database opened with plain
+  // RocksDB (handles: default, entities, index, meta), to plant what an older or newer
+  // cityhub would have written.
+  void WithRawDefaultDb(const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>& edit) {
+    store_.reset();
+    const std::string path = (root_ / "data" / "default").string();
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    edit(db.get(), handles);
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
 
   static void Put(TenantStore* t, EntityRecord record) {
@@ -313,21 +330,12 @@ TEST_F(RocksDbStoreTest, ReopenKeepsDataTenantsAndIndexes) {
 }
 
 TEST_F(RocksDbStoreTest, WritesSchemaVersionAndRefusesNewer) {
-  store_.reset();
-  const std::string path = (root_ / "data" / "default").string();
-  {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+  WithRawDefaultDb([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
     std::string version;
     ASSERT_TRUE(db->Get({}, handles[3], "schema_version", &version).ok());
     EXPECT_EQ(version, "2");
     ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "3").ok());
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  }
+  });
   auto opened = OpenRocksDbStore(options_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), Status::Code::kOperationNotSupported);
@@ -335,21 +343,12 @@ TEST_F(RocksDbStoreTest, WritesSchemaVersionAndRefusesNewer) {
 }
 
 TEST_F(RocksDbStoreTest, MigratesVersionOneRecordsWhichKeepNoTerms) {
-  store_.reset();
-  const std::string path = (root_ / "data" / "default").string();
-  {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+  WithRawDefaultDb([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
     // A version 1 record: format 1, types ["A"], attributes ["x"], then the document.
     const std::string v1_record = std::string("\x01\x01\x01" "A" "\x01\x01" "x", 7) + "doc";
     ASSERT_TRUE(db->Put({}, handles[1], "e1", v1_record).ok());
     ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "1").ok());
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  }
+  });
   Reopen();
   auto record = db_->Get("e1");
   ASSERT_TRUE(record.ok()) << record.status().message();
