@@ -2,12 +2,13 @@
 //
 //   V <h(type, attr)> <kind> <value>         a comparable value of attr on an entity of type
 //   V <h(type, attr)> ~                      attr has more than kMaxValuesPerAttribute values
-//   G <type> \0 <attr> \0 p <leaf cell>      a Point; payload: lon, lat (2 x 8-byte doubles)
-//   G <type> \0 <attr> \0 a <cell>           a covering cell of another geometry's bounding box;
-//                                           payload: the geometry's GeoJSON text if it is at
-//                                           most kMaxShapePayloadBytes (a street segment, a
-//                                           small zone), so the planner decides without
-//                                           reading the entity; else empty
+//   G <h(type, attr)> p <leaf cell>          a Point; payload: lon, lat (2 x 8-byte doubles)
+//   G <h(type, attr)> a <cell>               a covering cell of another geometry's bounding box;
+//                                           payload: the geometry's binary copy
+//                                           (ngsild::EncodeGeometry) if it is at most
+//                                           kMaxShapePayloadBytes (a street segment, a small
+//                                           zone), so the planner decides without reading the
+//                                           entity; else empty
 //
 // <kind> is one byte per ngsild::QValue::Kind. Values are encoded so that byte order is value
 // order and every encoding is self-delimiting (no value's bytes are a prefix of another's), so
@@ -29,9 +30,11 @@
 // ~150 bytes whose first ~100 were shared: RocksDB's memtable compares whole keys on every
 // insert, and that comparison was the largest cost of a batch load. A hash collision between
 // two (type, attr) pairs can only add candidates, never decide a match, because every
-// candidate of a value key is read and checked by the evaluator. Spatial keys, which may
-// decide without reading the entity, keep the names; names longer than kMaxIndexedNameBytes
-// together are not spatially indexed (both sides apply the same rule).
+// candidate of a value key is read and checked by the evaluator. Spatial keys use the same
+// hash: with the names spelled out they were ~130 bytes, and comparing those prefixes was 12 %
+// of a spatial scan. Spatial keys may decide a match without reading the entity, so there a
+// collision could answer wrongly — with 64-bit hashes the odds for a city with 10,000 (type,
+// attr) pairs are ~3e-12, far below a disk's silent-corruption rate.
 //
 // Cells are S2 cell ids, 8 bytes big endian, so a cell's descendants are one key range. Boxes
 // are widened by a few centimetres before covering so that a point exactly on a box edge is
@@ -51,7 +54,6 @@
 #include <map>
 #include <set>
 
-#include "util/json.h"
 
 namespace cityhub::broker {
 namespace {
@@ -60,11 +62,10 @@ using ngsild::QValue;
 
 constexpr size_t kMaxIndexedStringBytes = 128;
 constexpr size_t kMaxValuesPerAttribute = 64;
-constexpr size_t kMaxIndexedNameBytes = 700;  // keeps every key well under store::kMaxTermBytes
 constexpr int kEntityCoveringCells = 8;
 constexpr int kQueryCoveringCells = 16;
 constexpr double kBoxMarginDegrees = 2e-6;  // ~22 cm of latitude: more than a leaf cell
-constexpr size_t kMaxShapePayloadBytes = 200;
+constexpr size_t kMaxShapePayloadBytes = 240;
 static_assert(kMaxShapePayloadBytes <= store::kMaxTermPayloadBytes);
 
 std::string Successor(std::string s) {
@@ -81,23 +82,14 @@ std::string Successor(std::string s) {
 
 store::TermRange PrefixRange(const std::string& prefix) { return {prefix, Successor(prefix)}; }
 
-std::string NamesPrefix(char tag, std::string_view type, std::string_view attr) {
-  std::string out;
-  out.reserve(type.size() + attr.size() + 3);
-  out.push_back(tag);
-  out.append(type).push_back('\0');
-  out.append(attr).push_back('\0');
-  return out;
-}
-
 char KindByte(QValue::Kind k) { return static_cast<char>('0' + static_cast<int>(k)); }
 
 void AppendBigEndian(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
-// 'V' and the FNV-1a hash of type \0 attr (see the top of the file).
-std::string ValuePrefix(std::string_view type, std::string_view attr) {
+// `tag` ('V' or 'G') and the FNV-1a hash of type \0 attr (see the top of the file).
+std::string HashedPrefix(char tag, std::string_view type, std::string_view attr) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto mix = [&h](std::string_view s) {
     for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
@@ -105,7 +97,7 @@ std::string ValuePrefix(std::string_view type, std::string_view attr) {
   mix(type);
   mix(std::string_view("\0", 1));
   mix(attr);
-  std::string out(1, 'V');
+  std::string out(1, tag);
   AppendBigEndian(&out, h);
   return out;
 }
@@ -140,10 +132,6 @@ void AppendValue(std::string* out, const QValue& v) {
   } else {
     AppendNumber(out, v.number);
   }
-}
-
-bool NamesIndexable(std::string_view type, std::string_view attr) {
-  return type.size() + attr.size() <= kMaxIndexedNameBytes;
 }
 
 // --- Entity terms -------------------------------------------------------------------------
@@ -265,8 +253,7 @@ void AddGeoTerms(const std::string& prefix, const boost::json::value& geometry,
   }
   auto box = GeometryBounds(*coordinates);
   if (!box) return;
-  std::string shape = util::SerializeJson(geometry);
-  if (shape.size() > kMaxShapePayloadBytes) shape.clear();
+  std::string shape = ngsild::EncodeGeometry(geometry, kMaxShapePayloadBytes).value_or("");
   for (S2CellId cell : Covering(*box, kEntityCoveringCells)) {
     auto [it, fresh] = terms->emplace(CellKey(prefix, 'a', cell.id()), shape);
     // Two geometries sharing a cell: keep the key, and let the planner read the entity.
@@ -281,7 +268,7 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
   for (const auto& [attr, instances] : e.attrs) {
     auto values = EncodedValues(instances);
     for (const auto& type : e.types) {
-      std::string prefix = ValuePrefix(type, attr);
+      std::string prefix = HashedPrefix('V', type, attr);
       if (!values) {
         terms.emplace(prefix + "~", "");
         continue;
@@ -293,7 +280,7 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
       const auto* geometry = inst.if_contains("value");
       if (!geometry) continue;
       for (const auto& type : e.types) {
-        if (NamesIndexable(type, attr)) AddGeoTerms(NamesPrefix('G', type, attr), *geometry, &terms);
+        AddGeoTerms(HashedPrefix('G', type, attr), *geometry, &terms);
       }
     }
   }
@@ -304,7 +291,7 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
 }
 
 std::optional<ValueScan> ValueScanFor(std::string_view type, const ngsild::QIndexTerm& term) {
-  const std::string prefix = ValuePrefix(type, term.attr);
+  const std::string prefix = HashedPrefix('V', type, term.attr);
   ValueScan scan;
   scan.overflow = PrefixRange(prefix + "~");
   if (!term.values.empty()) {
@@ -338,7 +325,7 @@ std::optional<ValueScan> ValueScanFor(std::string_view type, const ngsild::QInde
 }
 
 SpatialScan SpatialScanFor(std::string_view type, std::string_view attr, const ngsild::GeoBox& box) {
-  const std::string prefix = NamesPrefix('G', type, attr);
+  const std::string prefix = HashedPrefix('G', type, attr);
   SpatialScan scan;
   scan.any_area = PrefixRange(prefix + 'a');
   std::set<uint64_t> ancestors;
@@ -351,14 +338,6 @@ SpatialScan SpatialScanFor(std::string_view type, std::string_view attr, const n
   }
   for (uint64_t id : ancestors) scan.area_ranges.push_back(PrefixRange(CellKey(prefix, 'a', id)));
   return scan;
-}
-
-std::optional<boost::json::value> DecodeShape(std::string_view payload) {
-  if (payload.empty()) return std::nullopt;
-  boost::system::error_code ec;
-  boost::json::value v = util::ParseJson(payload, ec);
-  if (ec) return std::nullopt;
-  return v;
 }
 
 bool DecodePoint(std::string_view payload, double* lon, double* lat) {

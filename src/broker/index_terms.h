@@ -25,7 +25,7 @@ namespace cityhub::broker {
 
 // Bump when IndexTermsOf changes what it derives: EntityService::EnsureIndexed then
 // re-derives the terms of every stored entity.
-inline constexpr int kIndexVersion = 3;
+inline constexpr int kIndexVersion = 4;
 
 // The entity's terms, distinct by key.
 std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e);
@@ -44,7 +44,8 @@ std::optional<ValueScan> ValueScanFor(std::string_view type, const ngsild::QInde
 // `points` are ranges of point keys (payload: the position, see DecodePoint); `any_area` is the
 // range of all non-point keys of (type, attr) — if it is empty, `area_ranges` need not be
 // scanned — and `area_ranges` those of the cells of other geometries that may intersect the
-// box (payload: the geometry when it is small, see DecodeShape).
+// box (payload: the geometry's ngsild::EncodeGeometry copy when it is small, else empty; decide
+// on it with GeoQuery::MatchesEncoded).
 struct SpatialScan {
   std::vector<store::TermRange> points;
   store::TermRange any_area;
@@ -54,8 +55,5 @@ SpatialScan SpatialScanFor(std::string_view type, std::string_view attr, const n
 
 // The position in a point key's payload; false if `payload` holds none.
 bool DecodePoint(std::string_view payload, double* lon, double* lat);
-// The geometry (GeoJSON) in an area key's payload; nullopt if it holds none (the geometry was
-// too large to copy into the index: read the entity).
-std::optional<boost::json::value> DecodeShape(std::string_view payload);
 
 }  // namespace cityhub::broker

@@ -20,8 +20,8 @@
 #include "broker/query_service.h"
 
 #include <algorithm>
-#include <map>
 #include <memory>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <re2/re2.h>
@@ -34,16 +34,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What the index said about one candidate.
+// What the index said about one candidate: its geometry held by the index satisfied the
+// geo-query (kMatched), or some key of it could not be decided from the index (kNeedsEntity).
+// A candidate whose index geometries were all decided as not matching is not kept at all.
+enum CandidateFlags : uint8_t { kMatched = 1, kNeedsEntity = 2 };
 struct Candidate {
-  bool index_matched = false;  // a geometry held by the index satisfied the geo-query
-  bool needs_entity = false;   // some key of it could not be decided from the index
+  std::string id;
+  uint8_t flags = 0;
 };
-using Candidates = std::map<std::string, Candidate, std::less<>>;
 
+// Candidates are gathered into a flat vector and put in id order (duplicates merged) once.
 struct Gathered {
-  Candidates candidates;
+  std::vector<Candidate> candidates;
   bool from_spatial_index = false;
+
+  void Finish() {
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+    size_t out = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (out > 0 && candidates[out - 1].id == candidates[i].id) {
+        candidates[out - 1].flags |= candidates[i].flags;
+      } else {
+        if (out != i) candidates[out] = std::move(candidates[i]);
+        ++out;
+      }
+    }
+    candidates.resize(out);
+  }
 };
 
 bool Intersects(const std::vector<std::string>& sorted, const std::vector<std::string>& values) {
@@ -105,34 +122,33 @@ class QueryRun {
     return ts_.ListTypes();
   }
 
-  // Collects ids from `ranges` into `out`; false once more than `budget` distinct ids.
+  // Collects the candidates of `ranges` into `out`; false once there are more than `budget`
+  // (counted with duplicates, which Gathered::Finish merges: an upper bound of the distinct).
+  // With a geo-query, the positions and shapes the keys carry decide right here: a key whose
+  // geometry does not satisfy it adds nothing.
   Result<bool> Collect(const std::vector<store::TermRange>& ranges, uint64_t budget, Gathered* out,
                        bool area = false) {
     bool within = true;
+    // An area geometry has up to 8 covering keys with the same payload: decide it once.
+    std::unordered_set<std::string> decided;
+    std::string memo_key;
     Status st = ts_.ScanTerms(ranges, [&](std::string_view, std::string_view id, std::string_view payload) {
-      auto [it, fresh] = out->candidates.try_emplace(std::string(id));
-      if (fresh && out->candidates.size() > budget) {
+      uint8_t flags = kNeedsEntity;
+      if (q_.geo && area && !payload.empty()) {
+        memo_key.assign(id).push_back('\0');
+        memo_key.append(payload);
+        if (!decided.insert(memo_key).second) return true;  // its candidate, if any, is in already
+        std::optional<bool> match = q_.geo->MatchesEncoded(payload);
+        if (match) flags = *match ? kMatched : 0;
+      } else if (q_.geo && !area) {
+        double lon = 0, lat = 0;
+        if (DecodePoint(payload, &lon, &lat)) flags = q_.geo->MatchesPoint(lon, lat) ? kMatched : 0;
+      }
+      if (flags == 0) return true;
+      out->candidates.push_back({std::string(id), flags});
+      if (out->candidates.size() > budget) {
         within = false;
         return false;
-      }
-      Candidate& c = it->second;
-      if (c.index_matched) return true;  // decided by another of its keys
-      if (!q_.geo) {
-        c.needs_entity = true;
-      } else if (area) {
-        auto shape = DecodeShape(payload);
-        if (!shape) {
-          c.needs_entity = true;
-        } else if (q_.geo->MatchesValue(*shape)) {
-          c.index_matched = true;
-        }
-      } else {
-        double lon = 0, lat = 0;
-        if (!DecodePoint(payload, &lon, &lat)) {
-          c.needs_entity = true;
-        } else if (q_.geo->MatchesPoint(lon, lat)) {
-          c.index_matched = true;
-        }
       }
       return true;
     });
@@ -163,7 +179,7 @@ class QueryRun {
       if (!within.ok()) return within.status();
       if (!*within) return std::optional<Gathered>();
     }
-    for (auto& [id, c] : g.candidates) c.needs_entity = true;
+    g.Finish();
     return std::optional<Gathered>(std::move(g));
   }
 
@@ -185,6 +201,7 @@ class QueryRun {
       if (!within.ok()) return within.status();
       if (!*within) return std::optional<Gathered>();
     }
+    g.Finish();
     return std::optional<Gathered>(std::move(g));
   }
 
@@ -276,10 +293,10 @@ class QueryRun {
 
   Result<QueryResult> FromCandidates(const Gathered& g) {
     const bool points_decide = g.from_spatial_index && PointsDecide();
-    for (const auto& [id, c] : g.candidates) {
-      if (points_decide && (c.index_matched || !c.needs_entity)) {
+    for (const auto& [id, flags] : g.candidates) {
+      if (points_decide && (flags & kMatched)) {
         CITYHUB_RETURN_IF_ERROR(CheckTime());
-        if (!c.index_matched || !IdMatches(id)) continue;
+        if (!IdMatches(id)) continue;
         auto more = Accept(std::nullopt, nullptr, id);
         if (!more.ok()) return more.status();
         if (!*more) break;

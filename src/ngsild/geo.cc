@@ -81,6 +81,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <numbers>
@@ -892,6 +893,165 @@ bool GeoQuery::Matches(const Entity& e) const {
     if (value && MatchesValue(*value)) return true;
   }
   return false;
+}
+
+// ---- binary copies for the spatial index ------------------------------------------------
+
+namespace {
+
+// Layout: one byte kEncodedTag + the Shape's index, then the shape: a Point is its two doubles;
+// a run of positions (MultiPoint, LineString, ring) is a uint32 count and the positions; a
+// Polygon a uint32 ring count and its rings (exterior first); MultiLineString and
+// MultiPolygon a uint32 count and their parts.
+constexpr unsigned char kEncodedTag = 0xe0;
+
+class Encoder {
+ public:
+  explicit Encoder(size_t max_bytes) : max_(max_bytes) {}
+  bool Fits() const { return out_.size() <= max_; }
+  std::string Take() { return std::move(out_); }
+
+  void Tag(size_t index) { out_.push_back(static_cast<char>(kEncodedTag + index)); }
+  void Put(const Point& p) {
+    double xy[2] = {p.x(), p.y()};
+    Bytes(xy, sizeof xy);
+  }
+  void Count(size_t n) {
+    const auto c = static_cast<uint32_t>(n);
+    Bytes(&c, sizeof c);
+  }
+  template <typename Run>
+  void PutRun(const Run& run) {
+    Count(run.size());
+    for (const auto& p : run) Put(p);
+  }
+  void Put(const MultiPoint& m) { PutRun(m); }
+  void Put(const LineString& l) { PutRun(l); }
+  void Put(const Polygon& poly) {
+    Count(1 + poly.inners().size());
+    PutRun(poly.outer());
+    for (const auto& inner : poly.inners()) PutRun(inner);
+  }
+  template <typename Part>
+  void PutParts(const std::vector<Part>& parts) {
+    Count(parts.size());
+    for (const auto& part : parts) Put(part);
+  }
+  void Put(const MultiLineString& m) { PutParts(m); }
+  void Put(const MultiPolygon& m) { PutParts(m); }
+
+ private:
+  void Bytes(const void* p, size_t n) {
+    if (out_.size() <= max_) out_.append(static_cast<const char*>(p), n);  // past max: stop growing
+  }
+  size_t max_;
+  std::string out_;
+};
+
+// Reads what Encoder wrote; every read is bounds-checked, so corrupt bytes fail rather than crash.
+class Decoder {
+ public:
+  explicit Decoder(std::string_view in) : in_(in) {}
+
+  std::optional<Shape> Read() {
+    if (in_.empty()) return std::nullopt;
+    const auto index = static_cast<unsigned char>(in_[0]) - kEncodedTag;
+    in_.remove_prefix(1);
+    std::optional<Shape> shape;
+    switch (index) {
+      case 0: shape = ReadAs<Point>(); break;
+      case 1: shape = ReadAs<MultiPoint>(); break;
+      case 2: shape = ReadAs<LineString>(); break;
+      case 3: shape = ReadAs<MultiLineString>(); break;
+      case 4: shape = ReadAs<Polygon>(); break;
+      case 5: shape = ReadAs<MultiPolygon>(); break;
+      default: return std::nullopt;
+    }
+    if (!ok_ || !in_.empty()) return std::nullopt;
+    return shape;
+  }
+
+ private:
+  template <typename T>
+  Shape ReadAs() {
+    T shape;
+    Get(shape);
+    return Shape(std::move(shape));
+  }
+  bool Bytes(void* p, size_t n) {
+    if (!ok_ || in_.size() < n) return ok_ = false;
+    std::memcpy(p, in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  // A count of items at least `min_item_bytes` each: bounded by the bytes left.
+  size_t Count(size_t min_item_bytes) {
+    uint32_t n = 0;
+    if (!Bytes(&n, sizeof n) || n > in_.size() / min_item_bytes) {
+      ok_ = false;
+      return 0;
+    }
+    return n;
+  }
+  void Get(Point& p) {
+    double xy[2] = {0, 0};
+    Bytes(xy, sizeof xy);
+    p = Point(xy[0], xy[1]);
+  }
+  template <typename Run>
+  void GetRun(Run& run) {
+    const size_t n = Count(2 * sizeof(double));
+    run.resize(n);
+    for (auto& p : run) Get(p);
+  }
+  void Get(MultiPoint& m) { GetRun(m); }
+  void Get(LineString& l) { GetRun(l); }
+  void Get(Polygon& poly) {
+    const size_t rings = Count(sizeof(uint32_t));
+    if (rings == 0) {
+      ok_ = false;
+      return;
+    }
+    GetRun(poly.outer());
+    poly.inners().resize(rings - 1);
+    for (auto& inner : poly.inners()) GetRun(inner);
+  }
+  template <typename Part>
+  void GetParts(std::vector<Part>& parts) {
+    parts.resize(Count(sizeof(uint32_t)));
+    for (auto& part : parts) Get(part);
+  }
+  void Get(MultiLineString& m) { GetParts(m); }
+  void Get(MultiPolygon& m) { GetParts(m); }
+
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::optional<std::string> EncodeGeometry(const json::value& geometry, size_t max_bytes) {
+  try {
+    auto g = ReadGeometryObject(geometry, "geometry", /*strict=*/false, {});
+    if (!g.ok()) return std::nullopt;
+    Encoder enc(max_bytes);
+    enc.Tag(g->impl->shape.index());
+    std::visit([&](const auto& shape) { enc.Put(shape); }, g->impl->shape);
+    if (!enc.Fits()) return std::nullopt;
+    return enc.Take();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<bool> GeoQuery::MatchesEncoded(std::string_view bytes) const {
+  std::optional<Shape> shape = Decoder(bytes).Read();
+  if (!shape) return std::nullopt;
+  try {
+    return MatchesGeometry(MakeGeometry(std::move(*shape), {.sphere = relation_ == Relation::kNear}));
+  } catch (const std::exception&) {
+    return false;  // as MatchesValue: a geometry Boost.Geometry cannot handle never matches
+  }
 }
 
 bool GeoQuery::MatchesValue(const json::value& geometry) const {

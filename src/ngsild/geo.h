@@ -45,6 +45,12 @@ class Geometry {
   std::shared_ptr<const Impl> impl;
 };
 
+// A compact binary copy of a stored GeoJSON geometry (read leniently, like MatchesValue), for
+// the spatial index to carry in its keys: a type byte, then counts (uint32) and positions (two
+// doubles, lon and lat) in the machine's byte order. nullopt if the geometry cannot be read or
+// its copy would exceed `max_bytes`. GeoQuery::MatchesEncoded decides on it without JSON.
+std::optional<std::string> EncodeGeometry(const boost::json::value& geometry, size_t max_bytes);
+
 class GeoQuery {
  public:
   enum class Relation { kNear, kWithin, kContains, kIntersects, kOverlaps, kDisjoint, kEquals };
@@ -69,6 +75,9 @@ class GeoQuery {
   // True if a GeoProperty value (GeoJSON, read leniently like stored entities: structure
   // only) satisfies the relation; false if it cannot be read.
   bool MatchesValue(const boost::json::value& geometry) const;
+  // True if a geometry encoded by EncodeGeometry satisfies the relation; nullopt if `bytes`
+  // is not such an encoding.
+  std::optional<bool> MatchesEncoded(std::string_view bytes) const;
   // True if the entity geometry `g` satisfies the relation.
   bool MatchesGeometry(const Geometry& g) const;
   // Same for a point entity geometry (fast path used with index-resident positions).

@@ -185,17 +185,33 @@ TEST(IndexTermsTest, SmallShapesAreCopiedIntoTheirKeysLargeOnesAreNot) {
   const std::string line = R"({"type":"LineString","coordinates":[[127.1,35.8],[127.1005,35.8004]]})";
   auto terms = IndexTermsOf(GeoEntity(line));
   ASSERT_FALSE(terms.empty());
+  // Queries the copy must answer as the GeoJSON does: a box around the line, one beside it,
+  // and near with distances under and over the line's ~15.8 m from the point.
+  auto query = [](std::string_view georel, std::string_view geometry, std::string_view coordinates) {
+    auto q = ngsild::GeoQuery::Parse(georel, geometry, coordinates, kLocation);
+    EXPECT_TRUE(q.ok()) << q.status().message();
+    return *q;
+  };
+  const std::vector<std::pair<ngsild::GeoQuery, bool>> cases = {
+      {query("within", "Polygon", "[[[127.09,35.79],[127.11,35.79],[127.11,35.81],[127.09,35.81],[127.09,35.79]]]"), true},
+      {query("intersects", "Polygon", "[[[127.2,35.79],[127.21,35.79],[127.21,35.81],[127.2,35.81],[127.2,35.79]]]"), false},
+      {query("near;maxDistance==12", "Point", "[127.1,35.8002]"), false},
+      {query("near;maxDistance==20", "Point", "[127.1,35.8002]"), true},
+  };
   for (const auto& t : terms) {
-    auto shape = DecodeShape(t.payload);
-    ASSERT_TRUE(shape.has_value());
-    EXPECT_EQ(*shape, json::parse(line));
+    for (const auto& [q, expected] : cases) {
+      std::optional<bool> decided = q.MatchesEncoded(t.payload);
+      ASSERT_TRUE(decided.has_value());
+      EXPECT_EQ(*decided, expected);
+      EXPECT_EQ(*decided, q.MatchesValue(json::parse(line)));
+    }
   }
   std::string ring;
   for (int i = 0; i < 40; ++i) ring += fmt::format("[{},{}],", 127 + std::cos(i * M_PI / 20), 35 + std::sin(i * M_PI / 20));
   ring += "[128,35]";
   terms = IndexTermsOf(GeoEntity(fmt::format(R"({{"type":"Polygon","coordinates":[[{}]]}})", ring)));
   ASSERT_FALSE(terms.empty());
-  for (const auto& t : terms) EXPECT_FALSE(DecodeShape(t.payload).has_value());
+  for (const auto& t : terms) EXPECT_TRUE(t.payload.empty());
 }
 
 TEST(IndexTermsTest, AreasIntersectingABoxAreInTheAreaScan) {

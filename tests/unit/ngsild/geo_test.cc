@@ -952,5 +952,59 @@ TEST(GeoFastPathTest, NonFinitePositionsNeverMatch) {
   EXPECT_FALSE(Query("near;minDistance==1", "Point", "[0,0]").MatchesPoint(std::nan(""), 0));
 }
 
+
+// ---- binary copies (EncodeGeometry / MatchesEncoded) -------------------------------------
+
+TEST(GeoEncodingTest, EncodedCopiesAnswerEveryRelationAsTheGeoJsonDoes) {
+  const std::vector<std::pair<std::string, std::string>> shapes = {
+      {"Point", "[1,1]"},
+      {"MultiPoint", "[[1,1],[3,3],[6,6]]"},
+      {"LineString", "[[0,0],[2,2],[4,1]]"},
+      {"MultiLineString", "[[[0,0],[2,2]],[[5,5],[6,7]]]"},
+      {"Polygon", "[" + Square(0, 0, 4, 4) + "," + "[[1,1],[1,2],[2,2],[2,1],[1,1]]" + "]"},
+      {"MultiPolygon", "[" + SquarePolygon(0, 0, 1, 1) + "," + SquarePolygon(3, 3, 5, 5) + "]"},
+  };
+  const std::vector<GeoQuery> queries = {
+      Query("within", "Polygon", SquarePolygon(-1, -1, 5, 5)),
+      Query("contains", "Point", "[1.5,1.5]"),
+      Query("intersects", "Polygon", SquarePolygon(1.2, 1.2, 1.8, 1.8)),
+      Query("intersects", "LineString", "[[0,3],[3,0]]"),
+      Query("overlaps", "Polygon", SquarePolygon(3, 3, 8, 8)),
+      Query("disjoint", "Point", "[10,10]"),
+      Query("equals", "LineString", "[[0,0],[2,2],[4,1]]"),
+      Query("near;maxDistance==120000", "Point", "[2,5]"),
+      Query("near;minDistance==300000", "Point", "[2,5]"),
+  };
+  int matched = 0;
+  for (const auto& [type, coords] : shapes) {
+    json::value geojson = Json(fmt::format(R"({{"type":"{}","coordinates":{}}})", type, coords));
+    auto bytes = EncodeGeometry(geojson, 4096);
+    ASSERT_TRUE(bytes.has_value()) << type;
+    for (const auto& q : queries) {
+      std::optional<bool> decided = q.MatchesEncoded(*bytes);
+      ASSERT_TRUE(decided.has_value()) << type;
+      EXPECT_EQ(*decided, q.MatchesValue(geojson)) << type << " " << static_cast<int>(q.relation());
+      matched += *decided;
+    }
+    // Every truncation of the copy, and a wrong tag, is refused rather than misread.
+    for (size_t n = 0; n < bytes->size(); ++n) {
+      EXPECT_FALSE(queries[0].MatchesEncoded(std::string_view(*bytes).substr(0, n)).has_value()) << type << " " << n;
+    }
+    std::string wrong = *bytes;
+    wrong[0] = 'x';
+    EXPECT_FALSE(queries[0].MatchesEncoded(wrong).has_value());
+  }
+  EXPECT_GT(matched, 10);
+}
+
+TEST(GeoEncodingTest, RefusesWhatItCannotReadOrWhatIsTooLarge) {
+  EXPECT_FALSE(EncodeGeometry(Json(R"({"type":"Circle","coordinates":[1,1]})"), 4096).has_value());
+  EXPECT_FALSE(EncodeGeometry(Json(R"({"type":"Point","coordinates":"x"})"), 4096).has_value());
+  const json::value line = Json(R"({"type":"LineString","coordinates":[[0,0],[1,1],[2,2]]})");
+  // 1 tag byte + 4 count bytes + 3 positions of 16 bytes.
+  EXPECT_EQ(EncodeGeometry(line, 53).value_or("").size(), 53u);
+  EXPECT_FALSE(EncodeGeometry(line, 52).has_value());
+}
+
 }  // namespace
 }  // namespace cityhub::ngsild
