@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "broker/entity_service.h"
@@ -13,6 +14,7 @@
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
 #include "ngsild/qlang.h"
+#include "util/counting_gate.h"
 
 namespace cityhub::api {
 
@@ -34,6 +36,10 @@ struct ApiDeps {
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining
+  // Query slots: how many entity queries run and render at once (null = no bound), and how long
+  // a query waits for a slot before a 503 — the query time limit of `queries`.
+  util::CountingGate* query_slots = nullptr;
+  std::chrono::milliseconds query_slot_wait = broker::QueryServiceLimits{}.max_query_time;
   ApiLimits limits;
 };
 

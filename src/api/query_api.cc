@@ -2,7 +2,8 @@
 // /ngsi-ld/v1/entityOperations/query (§6.23) with a Query body (§5.2.23) — one QuerySpec built
 // from either, compiled against the request's @context into a broker::EntityQuery, and one
 // response: the page as JSON or a GeoJSON FeatureCollection, NGSILD-Results-Count with
-// count=true, and Link rel="next"/"prev" to the neighbouring pages.
+// count=true, and Link rel="next"/"prev" to the neighbouring pages. Running and rendering a
+// query holds one of ApiDeps::query_slots (503 if none frees up within the query time limit).
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -123,6 +124,21 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   q.limit = *limit == 0 ? 0 : *limit + 1;
   q.offset = *offset;
 
+  // Running and rendering are CPU-bound: past the query slots, more at once only time-slice the
+  // cores and stretch every query's latency, so the rest wait here (FIFO), up to the query
+  // time limit.
+  util::CountingGate::Permit slot;
+  if (deps.query_slots) {
+    slot = deps.query_slots->AcquireFor(deps.query_slot_wait);
+    if (!slot) {
+      Response busy = Problem(Status(Status::Code::kUnavailable,
+                                     fmt::format("too many queries in progress: no query slot became free within {} ms; "
+                                                 "retry later",
+                                                 deps.query_slot_wait.count())));
+      busy.headers.Add("Retry-After", "1");
+      return busy;
+    }
+  }
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
   bool more = *limit > 0 && result->entities.size() > *limit;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -31,6 +32,7 @@
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "store/rocksdb_store.h"
+#include "util/counting_gate.h"
 
 namespace cityhub::app {
 namespace json = boost::json;
@@ -204,7 +206,13 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
-  broker::QueryService queries(**store);
+  const broker::QueryServiceLimits query_limits;
+  broker::QueryService queries(**store, query_limits);
+  // Query slots: CPU-bound queries beyond the cores only time-slice them, so they queue here
+  // while the large worker pool stays for writes (whose disk syncs it groups).
+  const unsigned query_threads =
+      config.query_threads > 0 ? config.query_threads : std::max(1u, std::thread::hardware_concurrency());
+  util::CountingGate query_slots(query_threads);
   std::atomic<bool> ready{false};
   api::ApiDeps deps;
   deps.entities = &entities;
@@ -212,6 +220,8 @@ int Serve(const Config& config) {
   deps.contexts = &contexts;
   deps.metrics = &metrics;
   deps.ready = &ready;
+  deps.query_slots = &query_slots;
+  deps.query_slot_wait = query_limits.max_query_time;
   deps.limits.max_json_depth = config.max_json_depth;
 
   http::Router router;
@@ -240,7 +250,8 @@ int Serve(const Config& config) {
   }
   server.StopOnSignals();
   ready = true;
-  spdlog::info("cityhub ready on {}:{} with data in '{}'", host, server.port(), config.data_dir);
+  spdlog::info("cityhub ready on {}:{} with data in '{}' ({} worker threads, {} query threads)", host, server.port(),
+               config.data_dir, config.worker_threads, query_threads);
   server.Run();
   ready = false;
   (*store)->Close();

@@ -1,10 +1,12 @@
 """GET /entities (Query Entities, GS CIM 009 §5.7.2) over real HTTP: type, id and idPattern
 filters, attrs, paging with limit/offset and Link rel=next/prev, count, limits and errors."""
 import re
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-from hub import HubTestCase
+from hub import Hub, HubTestCase
 
 E = "/ngsi-ld/v1/entities"
 
@@ -193,6 +195,59 @@ class QueryTest(HubTestCase):
     def test_unknown_tenant_404(self):
         r = self.query("type=Sensor", status=404, headers={"NGSILD-Tenant": "nosuchtenant"})
         self.assertProblem(r, 404, "ResourceNotFound")
+
+
+class OneQuerySlotTest(HubTestCase):
+    """--query-threads 1: concurrent queries queue for the one slot and all complete; a query
+    that ends in an error gives its slot back (a lost slot would make the next query wait the
+    10 s query time limit and fail with 503)."""
+
+    hub_args = ("--query-threads", "1")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        batch = [{"id": f"urn:ngsi-ld:Meter:m{i:02d}", "type": "Meter",
+                  "reading": {"type": "Property", "value": i}} for i in range(30)]
+        r = cls.hub.post("/ngsi-ld/v1/entityOperations/create", batch)
+        assert r.status == 201, r
+
+    def one(self, i):
+        if i % 2:
+            r = self.hub.post("/ngsi-ld/v1/entityOperations/query",
+                              {"type": "Query", "entities": [{"type": "Meter"}], "q": f"reading>={i}"})
+            return r.status, len(r.json() or []), min(30 - i, 20)
+        r = self.hub.get(f"{E}?type=Meter&limit=30&q=reading%3C{i}")
+        return r.status, len(r.json() or []), i
+
+    def test_concurrent_queries_all_complete(self):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(self.one, range(30)))
+        for i, (status, got, expected) in enumerate(results):
+            self.assertEqual(status, 200, i)
+            self.assertEqual(got, expected, i)
+
+    def test_errors_give_the_slot_back(self):
+        for _ in range(3):
+            r = self.hub.get(f"{E}?type=Meter", headers={"NGSILD-Tenant": "nosuchtenant"})
+            self.assertProblem(r, 404, "ResourceNotFound")
+        start = time.monotonic()
+        r = self.hub.get(f"{E}?type=Meter&limit=0&count=true")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("NGSILD-Results-Count"), "30")
+        self.assertLess(time.monotonic() - start, 5)
+
+
+class QueryThreadsOptionTest(unittest.TestCase):
+    def test_environment_variable_is_read(self):
+        with Hub(env={"CITYHUB_QUERY_THREADS": "2"}) as hub:
+            self.assertEqual(hub.get(f"{E}?type=Meter").status, 200)
+        bad = Hub(env={"CITYHUB_QUERY_THREADS": "many"})
+        try:
+            with self.assertRaises(RuntimeError):  # a value CLI11 refuses stops the start
+                bad.start()
+        finally:
+            bad.cleanup()
 
 
 if __name__ == "__main__":
