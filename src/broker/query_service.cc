@@ -20,7 +20,11 @@
 #include "broker/query_service.h"
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -62,6 +66,42 @@ struct Gathered {
     candidates.resize(out);
   }
 };
+
+// True if every match of `pattern` starts at the start of the text: it begins with '^' and has
+// no '|' outside parentheses and character classes (`^a|b` also matches "xb"). Conservative:
+// \Q…\E quoting, or anything unusual, answers false.
+bool StartsAnchored(std::string_view pattern) {
+  if (pattern.empty() || pattern[0] != '^' || pattern.find("\\Q") != std::string_view::npos) return false;
+  int depth = 0;
+  for (size_t i = 1; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;  // the escaped character
+    } else if (c == '[') {
+      // A class: a ']' right after '[' or '[^' is literal; escapes may hide ']'.
+      size_t j = i + 1;
+      if (j < pattern.size() && pattern[j] == '^') ++j;
+      if (j < pattern.size() && pattern[j] == ']') ++j;
+      for (; j < pattern.size() && pattern[j] != ']'; ++j) {
+        if (pattern[j] == '\\') ++j;
+        else if (pattern[j] == '[' && j + 1 < pattern.size() && pattern[j + 1] == ':') {
+          const size_t close = pattern.find(":]", j + 2);  // [:alpha:]
+          if (close == std::string_view::npos) return false;
+          j = close + 1;
+        }
+      }
+      if (j >= pattern.size()) return false;
+      i = j;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (--depth < 0) return false;
+    } else if (c == '|' && depth == 0) {
+      return false;
+    }
+  }
+  return depth == 0;
+}
 
 bool Intersects(const std::vector<std::string>& sorted, const std::vector<std::string>& values) {
   return std::any_of(values.begin(), values.end(),
@@ -233,10 +273,7 @@ class QueryRun {
   }
 
   Status CheckTime() {
-    if ((++visited_ & 0xff) == 0 && Clock::now() - start_ > limits_.max_query_time) {
-      return Status::TooComplexQuery(fmt::format(
-          "the query took longer than {} ms; narrow it with type, q or a geo-query", limits_.max_query_time.count()));
-    }
+    if ((++visited_ & 0xff) == 0 && Clock::now() - start_ > limits_.max_query_time) return TooLong();
     return Status::Ok();
   }
 
@@ -345,6 +382,19 @@ class QueryRun {
       scan.types = std::move(*all);
       if (scan.types.empty()) return Finish();
     }
+    scan.id_prefix = PatternPrefix();
+    if (pattern_ && scan.types.size() > 1 && std::thread::hardware_concurrency() > 1) {
+      auto matches = PatternMatchesInParallel(scan);
+      if (!matches.ok()) return matches.status();
+      if (*matches) {
+        for (const auto& id : **matches) {
+          auto more = Accept(std::nullopt, nullptr, id);
+          if (!more.ok()) return more.status();
+          if (!*more) break;
+        }
+        return Finish();
+      }
+    }
     Status failure;
     Status st = ts_.ScanIds(scan, [&](std::string_view id) {
       if (Status t = CheckTime(); !t.ok()) {
@@ -362,6 +412,81 @@ class QueryRun {
     CITYHUB_RETURN_IF_ERROR(failure);
     CITYHUB_RETURN_IF_ERROR(st);
     return Finish();
+  }
+
+  // The literal prefix every id matching idPattern starts with ("" if none): the common prefix
+  // of RE2's bounds on the strings the pattern matches from their start, when every match
+  // must start there.
+  std::string PatternPrefix() const {
+    std::string min, max;
+    if (!pattern_ || !StartsAnchored(pattern_->pattern()) || !pattern_->PossibleMatchRange(&min, &max, 256)) return "";
+    size_t n = 0;
+    while (n < min.size() && n < max.size() && min[n] == max[n]) ++n;
+    return min.substr(0, n);
+  }
+
+  // idPattern over several types: each type's ids are walked on its own thread (up to one per
+  // core; the regex match is most of the cost), and the matches merged into id order without
+  // duplicates (an entity has a key per type). nullopt when the matches exceed
+  // kMaxParallelMatches: then the caller walks the merged cursors, holding only a page.
+  static constexpr size_t kMaxParallelMatches = 100'000;
+  Result<std::optional<std::vector<std::string>>> PatternMatchesInParallel(const store::ScanOptions& scan) {
+    const size_t needed = q_.count ? kMaxParallelMatches + 1
+                                   : std::min(kMaxParallelMatches + 1, q_.offset + q_.limit);
+    std::vector<std::vector<std::string>> per_type(scan.types.size());
+    std::vector<Status> failures(scan.types.size());
+    // Largest types first, so that the threads finish together.
+    std::vector<std::pair<uint64_t, size_t>> order;
+    for (size_t i = 0; i < scan.types.size(); ++i) {
+      auto n = ts_.CountType(scan.types[i]);
+      order.emplace_back(n.ok() ? *n : 0, i);
+    }
+    std::sort(order.rbegin(), order.rend());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t k; (k = next.fetch_add(1)) < order.size();) {
+        const size_t i = order[k].second;
+        store::ScanOptions one = scan;
+        one.types = {scan.types[i]};
+        uint64_t visited = 0;
+        Status late;
+        Status st = ts_.ScanIds(one, [&](std::string_view id) {
+          if ((++visited & 0xfff) == 0 && Clock::now() - start_ > limits_.max_query_time) {
+            late = TooLong();
+            return false;
+          }
+          if (IdMatches(id)) per_type[i].emplace_back(id);
+          return per_type[i].size() < needed;
+        });
+        failures[i] = st.ok() ? late : st;
+      }
+    };
+    const size_t threads = std::min<size_t>(scan.types.size(), std::thread::hardware_concurrency());
+    std::vector<std::thread> helpers;
+    try {
+      for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      // No thread to be had: the ones started, and this one, do all the work.
+    }
+    work();
+    for (auto& h : helpers) h.join();
+    for (const auto& f : failures) CITYHUB_RETURN_IF_ERROR(f);
+    size_t total = 0;
+    for (const auto& ids : per_type) {
+      if (ids.size() >= needed && (q_.count || ids.size() > kMaxParallelMatches)) return std::optional<std::vector<std::string>>();
+      total += ids.size();
+    }
+    std::vector<std::string> merged;
+    merged.reserve(total);
+    for (auto& ids : per_type) std::move(ids.begin(), ids.end(), std::back_inserter(merged));
+    std::sort(merged.begin(), merged.end());
+    merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+    return std::optional<std::vector<std::string>>(std::move(merged));
+  }
+
+  Status TooLong() const {
+    return Status::TooComplexQuery(fmt::format(
+        "the query took longer than {} ms; narrow it with type, q or a geo-query", limits_.max_query_time.count()));
   }
 
   store::TenantStore& ts_;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include "broker/entity_service.h"
 #include "ngsild/context.h"
@@ -130,6 +131,55 @@ TEST_F(QueryServiceTest, LongStringsSeveralTypesAndInstances) {
   EXPECT_EQ(Run(Q(R"(s=="q")", {V("U")})), (Ids{"urn:x:3"}));
   EXPECT_EQ(Run(Q(R"(s=="q")", {V("T"), V("U")})), (Ids{"urn:x:3"}));
   EXPECT_EQ(Run(Q(R"(s=="q")")), (Ids{"urn:x:3"}));
+}
+
+TEST_F(QueryServiceTest, IdPatternOverSeveralTypesMatchesLikeOneScan) {
+  // Types of different sizes (each walked on its own thread), an entity of two types (one
+  // key per type: reported once), and patterns with and without a usable literal prefix.
+  for (int i = 0; i < 300; ++i) Create(fmt::format(R"({{"id":"urn:a:{:03d}","type":"A"}})", i));
+  for (int i = 0; i < 120; ++i) Create(fmt::format(R"({{"id":"urn:b:{:03d}","type":"B"}})", i));
+  for (int i = 0; i < 40; ++i) Create(fmt::format(R"({{"id":"urn:c:{:03d}","type":"C"}})", i));
+  Create(R"({"id":"urn:b:zz1","type":["B","C"]})");
+  auto pattern = [&](std::string p, size_t limit = 1000, size_t offset = 0) {
+    EntityQuery q = Q("");
+    q.id_pattern = std::move(p);
+    q.limit = limit;
+    q.offset = offset;
+    q.count = limit == 1000;  // pages stop early: their scans need not visit every id
+    return q;
+  };
+  // Brute force over the ids created above, with RE2's partial-match semantics.
+  Ids all;
+  for (int i = 0; i < 300; ++i) all.push_back(fmt::format("urn:a:{:03d}", i));
+  for (int i = 0; i < 120; ++i) all.push_back(fmt::format("urn:b:{:03d}", i));
+  for (int i = 0; i < 40; ++i) all.push_back(fmt::format("urn:c:{:03d}", i));
+  all.push_back("urn:b:zz1");
+  std::sort(all.begin(), all.end());
+  auto expected = [&](const std::string& p) {
+    re2::RE2 re(p);
+    Ids out;
+    for (const auto& id : all) {
+      if (re2::RE2::PartialMatch(id, re)) out.push_back(id);
+    }
+    return out;
+  };
+  for (std::string p : {"^urn:b:", "^urn:[ab]:0[01]", "^urn:a:1|b:00", "1$", "^urn:(a|c):03", "z",
+                        "^urn:[^a]:01", "^urn:b:[[:digit:]]+5$", "^urn:b|^urn:c", "^(urn:a:29|urn:c:0)"}) {
+    Ids want = expected(p);
+    EXPECT_EQ(Run(pattern(p)), want) << p;
+    // Pages of it, without counting: the first 7, and 7 from the 5th on.
+    auto page = queries_->Query("", pattern(p, 7));
+    ASSERT_TRUE(page.ok());
+    Ids got;
+    for (const auto& e : page->entities) got.push_back(e.id);
+    EXPECT_EQ(got, Ids(want.begin(), want.begin() + std::min<size_t>(7, want.size()))) << p;
+    page = queries_->Query("", pattern(p, 7, 5));
+    ASSERT_TRUE(page.ok());
+    got.clear();
+    for (const auto& e : page->entities) got.push_back(e.id);
+    const size_t from = std::min<size_t>(5, want.size());
+    EXPECT_EQ(got, Ids(want.begin() + from, want.begin() + std::min<size_t>(from + 7, want.size()))) << p;
+  }
 }
 
 TEST_F(QueryServiceTest, SpatialIndexFindsPointsAndAreasAndFollowsDeletes) {
