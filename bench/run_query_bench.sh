@@ -93,6 +93,9 @@ scenario() {  # label, script[, entity type for BENCH_QUERY_TYPE]
 }
 echo "== scenarios (wrk, random parameters per request, BENCH_SEED=$SEED)"
 scenario "1a type=WaterObserved&q=waterLevel>X" bench/wrk/query_q_range.lua
+export BENCH_LIMIT=20
+scenario "1a' same, default page (limit=20)" bench/wrk/query_q_range.lua
+unset BENCH_LIMIT
 scenario "1b type=ParkingSpot&q=refParkingSite==S" bench/wrk/query_q_equal.lua
 scenario "1c type=WaterObserved&q=refDevice==D (1)" bench/wrk/query_q_one.lua
 scenario "2  near;maxDistance==500, limit=100" bench/wrk/query_near.lua

@@ -94,6 +94,10 @@ Status EntityService::EnsureIndexed(const std::function<void(std::string_view, u
       // Writers are not running yet (this runs before serving), so no stripe locks.
       CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
     }
+    // The rebuild deleted the keys of the previous derivation; until a compaction drops them,
+    // every index scan steps over those in its way (measured: 2.3 ms instead of 0.3 ms for a
+    // one-match query after re-deriving a million entities' spatial keys).
+    CITYHUB_RETURN_IF_ERROR((*ts)->CompactTerms());
     CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kIndexVersionKey, std::to_string(kIndexVersion)));
     if (on_rebuilt) on_rebuilt(tenant, rebuilt);
   }

@@ -497,6 +497,30 @@ TEST_F(RocksDbStoreTest, TermsAreScannedInTermThenIdOrderWithPayloads) {
   EXPECT_EQ(seen, (Strings{std::string("b|e\0\x01", 5), "b|e1", "b|e2", "a|e2"}));
 }
 
+// `prefix` and `n` as 4 digits.
+std::string Numbered(std::string prefix, int n) {
+  std::string digits = std::to_string(n);
+  return prefix + std::string(4 - digits.size(), '0') + digits;
+}
+
+TEST_F(RocksDbStoreTest, CompactingTermsKeepsEveryLiveTermAndDropsNoneWrongly) {
+  // Replace the terms of 2,000 records (the rebuild case): the old ones are deleted keys.
+  for (int round = 0; round < 2; ++round) {
+    WriteSet ws;
+    for (int i = 0; i < 2000; ++i) {
+      ws.puts.push_back(WithTerms(Numbered("e", i), {{"r" + std::to_string(round) + "/" + Numbered("", i % 100), "p"}}));
+    }
+    ASSERT_TRUE(db_->Write(ws).ok());
+  }
+  ASSERT_TRUE(db_->CompactTerms().ok());
+  EXPECT_THAT(Terms(db_, {"r0", "r1"}), ::testing::IsEmpty());
+  EXPECT_EQ(Terms(db_, {"r1", "r2"}).size(), 2000u);
+  EXPECT_THAT(Terms(db_, {"r1/0007", "r1/0008"}).front(), "r1/0007|e0007|p");
+  EXPECT_TRUE(db_->Get("e1999").ok());
+  Reopen();
+  EXPECT_EQ(Terms(db_, {"r1", "r2"}).size(), 2000u);
+}
+
 TEST_F(RocksDbStoreTest, TermsFollowUpdatesDeletesAndReopen) {
   Put(db_, WithTerms("e1", {{"a", "1"}, {"b", "1"}}));
   Put(db_, WithTerms("e1", {{"b", "2"}, {"c", ""}}));  // a removed, b's payload changed, c added
