@@ -117,7 +117,7 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
       return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
     }
   }
-  return JsonResponse(200, in->RenderOne(*e), in->media, *in->ctx);
+  return JsonResponse(200, in->RenderOne(std::move(*e)), in->media, *in->ctx);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {

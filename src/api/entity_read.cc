@@ -91,23 +91,24 @@ Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
 
 }  // namespace
 
-json::object EntityRead::Render(const ngsild::Entity& e) const {
-  ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr};
-  json::object rendered = ngsild::RenderEntity(e, *ctx, opts);
+json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) const {
+  ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr, names};
+  json::object rendered = ngsild::RenderEntity(std::move(e), *ctx, opts);
   Project(rendered, projection);
   return rendered;
 }
 
-json::value EntityRead::RenderOne(const ngsild::Entity& e) const {
-  json::object rendered = Render(e);
+json::value EntityRead::RenderOne(ngsild::Entity e, ngsild::NameCache* names) const {
+  json::object rendered = Render(std::move(e), names);
   if (media == MediaType::kGeoJson) return GeoJsonFeature(std::move(rendered), geometry_attr);
   return rendered;
 }
 
-json::value EntityRead::RenderList(const std::vector<ngsild::Entity>& entities) const {
+json::value EntityRead::RenderList(std::vector<ngsild::Entity> entities) const {
   json::array items;
   items.reserve(entities.size());
-  for (const auto& e : entities) items.emplace_back(RenderOne(e));
+  ngsild::NameCache names;
+  for (auto& e : entities) items.emplace_back(RenderOne(std::move(e), &names));
   if (media != MediaType::kGeoJson) return items;
   return json::object{{"type", "FeatureCollection"}, {"features", std::move(items)}};
 }

@@ -37,12 +37,13 @@ struct EntityRead {
   std::optional<std::vector<std::string>> lang;     // preferred language tags
   std::string geometry_attr;                        // as the rendered entity names it
 
-  // The entity in the representation asked for (without "@context").
-  boost::json::object Render(const ngsild::Entity& e) const;
+  // The entity in the representation asked for (without "@context"). The entities are taken
+  // by value: their values are moved into the rendering (pass std::move when done with them).
+  boost::json::object Render(ngsild::Entity e, ngsild::NameCache* names = nullptr) const;
   // Render(), as a GeoJSON Feature when the media type is GeoJSON.
-  boost::json::value RenderOne(const ngsild::Entity& e) const;
+  boost::json::value RenderOne(ngsild::Entity e, ngsild::NameCache* names = nullptr) const;
   // A JSON array, or a GeoJSON FeatureCollection.
-  boost::json::value RenderList(const std::vector<ngsild::Entity>& entities) const;
+  boost::json::value RenderList(std::vector<ngsild::Entity> entities) const;
 };
 
 // Reads the options above from the request's headers and URL parameters (and the @context

@@ -143,7 +143,7 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   if (!result.ok()) return Problem(result.status());
   bool more = *limit > 0 && result->entities.size() > *limit;
   if (more) result->entities.pop_back();
-  Response r = JsonResponse(200, in.RenderList(result->entities), in.media, *in.ctx);
+  Response r = JsonResponse(200, in.RenderList(std::move(result->entities)), in.media, *in.ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
   if (more) r.headers.Add("Link", PageLink(req, q.offset + *limit, *limit) + "; rel=\"next\"");
   if (q.offset > 0 && *limit > 0) {

@@ -27,8 +27,12 @@ bool IsSysTime(std::string_view m) { return m == "createdAt" || m == "modifiedAt
 // unless that collides with a member the entity (id, type, scope, …) or the attribute (value,
 // observedAt, datasetId, …) itself uses, as when a @context maps a term onto such a word; then
 // the IRI itself.
-std::string NameOf(const std::string& iri, const Context& ctx, bool sub) {
-  std::string name = ctx.CompactIri(iri);
+std::string Compact(std::string_view iri, const Context& ctx, const RenderOptions& opts) {
+  return opts.names ? opts.names->Compact(iri, ctx) : ctx.CompactIri(iri);
+}
+
+std::string NameOf(const std::string& iri, const Context& ctx, const RenderOptions& opts, bool sub) {
+  std::string name = Compact(iri, ctx, opts);
   if (sub ? IsInstanceKeyword(name) : IsEntityKeyword(name)) return iri;
   return name;
 }
@@ -41,57 +45,59 @@ bool LooksLikeGeometry(const json::value& v) {
   return t && t->is_string() && v.get_object().contains("coordinates");
 }
 
-json::value CompactVocab(const json::value& v, const Context& ctx) {
-  if (v.is_string()) return json::value(ctx.CompactIri(v.get_string()));
+json::value CompactVocab(json::value& v, const Context& ctx, const RenderOptions& opts) {
+  if (v.is_string()) return json::value(Compact(v.get_string(), ctx, opts));
   if (v.is_array()) {
     json::array out;
-    for (const auto& item : v.get_array()) {
-      out.push_back(item.is_string() ? json::value(ctx.CompactIri(item.get_string())) : item);
+    for (auto& item : v.get_array()) {
+      out.push_back(item.is_string() ? json::value(Compact(item.get_string(), ctx, opts)) : std::move(item));
     }
     return out;
   }
-  return v;
+  return std::move(v);
 }
 
-// The client-facing value of an instance's value member (vocab and objectList adjusted).
-json::value ValueOf(const Instance& inst, AttrType type, const Context& ctx, bool simplified) {
-  const auto* v = inst.if_contains(AttrValueMember(type));
+// The client-facing value of an instance's value member (vocab and objectList adjusted),
+// moved out of the instance.
+json::value ValueOf(Instance& inst, AttrType type, const Context& ctx, const RenderOptions& opts, bool simplified) {
+  auto* v = inst.if_contains(AttrValueMember(type));
   if (!v) return nullptr;
-  if (type == AttrType::kVocabProperty) return CompactVocab(*v, ctx);
+  if (type == AttrType::kVocabProperty) return CompactVocab(*v, ctx, opts);
   if (type == AttrType::kListRelationship && simplified && v->is_array()) {
     json::array ids;
-    for (const auto& item : v->get_array()) {
-      if (const auto* o = item.is_object() ? item.get_object().if_contains("object") : nullptr) ids.push_back(*o);
+    for (auto& item : v->get_array()) {
+      if (auto* o = item.is_object() ? item.get_object().if_contains("object") : nullptr) ids.push_back(std::move(*o));
     }
     return ids;
   }
-  return *v;
+  return std::move(*v);
 }
 
-json::object Normalized(const Instance& inst, const Context& ctx, const RenderOptions& opts) {
+// The renderings below consume the instance: its values are moved into the output.
+json::object Normalized(Instance& inst, const Context& ctx, const RenderOptions& opts) {
   json::object out;
   out.reserve(inst.size());
-  for (const auto& [key, val] : inst) {
+  for (auto& [key, val] : inst) {
     if (IsSysTime(key)) {
       if (opts.sys_attrs && val.is_int64()) out[key] = util::FormatDateTime(val.get_int64());
     } else if (key == "vocab" || key == "objectType") {
-      out[key] = CompactVocab(val, ctx);
+      out[key] = CompactVocab(val, ctx, opts);
     } else if (IsInstanceKeyword(key)) {
-      out[key] = val;
+      out[key] = std::move(val);
     } else if (val.is_object()) {
-      out[NameOf(key, ctx, true)] = Normalized(val.get_object(), ctx, opts);
+      out[NameOf(key, ctx, opts, true)] = Normalized(val.get_object(), ctx, opts);
     }
   }
   return out;
 }
 
-json::value Concise(const Instance& inst, const Context& ctx, const RenderOptions& opts,
+json::value Concise(Instance& inst, const Context& ctx, const RenderOptions& opts,
                     bool force_object) {
   AttrType type = AttrTypeOf(inst);
   std::string_view member = AttrValueMember(type);
   json::object out;
   bool extras = false;
-  for (const auto& [key, val] : inst) {
+  for (auto& [key, val] : inst) {
     if (key == "type") continue;
     if (IsSysTime(key)) {
       if (opts.sys_attrs && val.is_int64()) {
@@ -99,15 +105,15 @@ json::value Concise(const Instance& inst, const Context& ctx, const RenderOption
         extras = true;
       }
     } else if (key == member) {
-      out[key] = ValueOf(inst, type, ctx, false);
+      out[key] = type == AttrType::kVocabProperty ? CompactVocab(val, ctx, opts) : std::move(val);
     } else if (key == "objectType") {
-      out[key] = CompactVocab(val, ctx);
+      out[key] = CompactVocab(val, ctx, opts);
       extras = true;
     } else if (IsInstanceKeyword(key)) {
-      out[key] = val;
+      out[key] = std::move(val);
       extras = true;
     } else if (val.is_object()) {
-      out[NameOf(key, ctx, true)] = Concise(val.get_object(), ctx, opts, false);
+      out[NameOf(key, ctx, opts, true)] = Concise(val.get_object(), ctx, opts, false);
       extras = true;
     }
   }
@@ -121,8 +127,8 @@ json::value Concise(const Instance& inst, const Context& ctx, const RenderOption
   return out;
 }
 
-json::value Simplified(const Instance& inst, const Context& ctx) {
-  return ValueOf(inst, AttrTypeOf(inst), ctx, true);
+json::value Simplified(Instance& inst, const Context& ctx, const RenderOptions& opts) {
+  return ValueOf(inst, AttrTypeOf(inst), ctx, opts, true);
 }
 
 bool SameTag(std::string_view a, std::string_view b) {
@@ -147,16 +153,16 @@ const json::key_value_pair* PreferredLanguage(const json::object& map, const std
 }
 
 // A LanguageProperty narrowed to one language: a Property with "value" and "lang".
-Instance OneLanguage(const Instance& inst, const std::vector<std::string>& lang) {
+Instance OneLanguage(Instance& inst, const std::vector<std::string>& lang) {
   Instance out;
-  for (const auto& [key, val] : inst) {
+  for (auto& [key, val] : inst) {
     if (key == "languageMap") {
       const json::key_value_pair* chosen = val.is_object() ? PreferredLanguage(val.get_object(), lang) : nullptr;
       if (!chosen) continue;
       out["value"] = chosen->value();
       if (chosen->key() != "@none") out["lang"] = chosen->key();
     } else {
-      out[key] = val;
+      out[key] = std::move(val);
     }
   }
   out["type"] = "Property";
@@ -165,54 +171,75 @@ Instance OneLanguage(const Instance& inst, const std::vector<std::string>& lang)
 
 }  // namespace
 
-json::value RenderAttribute(const Instances& instances, const Context& ctx, const RenderOptions& opts) {
-  auto one = [&](const Instance& stored, bool multi) -> json::value {
+namespace {
+
+// Renders one attribute's instances, consuming them.
+json::value RenderInstances(Instances& instances, const Context& ctx, const RenderOptions& opts) {
+  auto one = [&](Instance& stored, bool multi) -> json::value {
     Instance narrowed;
-    const Instance* chosen = &stored;
+    Instance* chosen = &stored;
     if (opts.lang && AttrTypeOf(stored) == AttrType::kLanguageProperty) {
       narrowed = OneLanguage(stored, *opts.lang);
       chosen = &narrowed;
     }
-    const Instance& inst = *chosen;
+    Instance& inst = *chosen;
     switch (opts.format) {
       case Format::kNormalized:
         return Normalized(inst, ctx, opts);
       case Format::kConcise:
         return Concise(inst, ctx, opts, multi);
       case Format::kKeyValues:
-        return Simplified(inst, ctx);
+        return Simplified(inst, ctx, opts);
     }
     return nullptr;
   };
   if (instances.size() == 1) return one(instances.front(), false);
   json::array arr;
   arr.reserve(instances.size());
-  for (const auto& inst : instances) arr.push_back(one(inst, true));
+  for (auto& inst : instances) arr.push_back(one(inst, true));
   return arr;
 }
 
-json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptions& opts) {
+}  // namespace
+
+const std::string& NameCache::Compact(std::string_view iri, const Context& ctx) {
+  auto it = names_.find(iri);
+  if (it == names_.end()) it = names_.emplace(std::string(iri), ctx.CompactIri(iri)).first;
+  return it->second;
+}
+
+json::value RenderAttribute(const Instances& instances, const Context& ctx, const RenderOptions& opts) {
+  Instances copy = instances;
+  return RenderInstances(copy, ctx, opts);
+}
+
+json::object RenderEntity(Entity&& e, const Context& ctx, const RenderOptions& opts) {
   json::object out;
   out.reserve(e.attrs.size() + 5);
   out["id"] = e.id;
   if (e.types.size() == 1) {
-    out["type"] = ctx.CompactIri(e.types.front());
+    out["type"] = Compact(e.types.front(), ctx, opts);
   } else {
     json::array types;
-    for (const auto& t : e.types) types.emplace_back(ctx.CompactIri(t));
+    for (const auto& t : e.types) types.emplace_back(Compact(t, ctx, opts));
     out["type"] = std::move(types);
   }
-  if (!e.scope.is_null()) out["scope"] = e.scope;
+  if (!e.scope.is_null()) out["scope"] = std::move(e.scope);
   if (opts.sys_attrs) {
     out["createdAt"] = util::FormatDateTime(e.created_at);
     out["modifiedAt"] = util::FormatDateTime(e.modified_at);
   }
-  for (const auto& [name, instances] : e.attrs) {
+  for (auto& [name, instances] : e.attrs) {
     if (opts.attrs && !opts.attrs->count(name)) continue;
     if (instances.empty()) continue;
-    out[NameOf(name, ctx, false)] = RenderAttribute(instances, ctx, opts);
+    out[NameOf(name, ctx, opts, false)] = RenderInstances(instances, ctx, opts);
   }
   return out;
+}
+
+json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptions& opts) {
+  Entity copy = e;
+  return RenderEntity(std::move(copy), ctx, opts);
 }
 
 }  // namespace cityhub::ngsild

@@ -3,8 +3,11 @@
 // attributes and an attribute projection. Pure functions; thread-safe.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -16,6 +19,17 @@ namespace cityhub::ngsild {
 
 enum class Format { kNormalized, kConcise, kKeyValues };
 
+// Compact names already worked out, for rendering many entities with one @context (a query's
+// page): each attribute IRI is compacted once per request rather than once per entity. Not
+// thread-safe; one per rendering pass.
+class NameCache {
+ public:
+  const std::string& Compact(std::string_view iri, const Context& ctx);
+
+ private:
+  std::map<std::string, std::string, std::less<>> names_;
+};
+
 struct RenderOptions {
   Format format = Format::kNormalized;
   bool sys_attrs = false;                       // include createdAt / modifiedAt
@@ -25,9 +39,15 @@ struct RenderOptions {
   // first preferred tag the languageMap has (compared case-insensitively; "*" = any), else
   // its "@none" entry, else its first entry. Null = languageMap as stored.
   const std::vector<std::string>* lang = nullptr;
+  // Optional: remembers compact names across the entities of one response. Only IRIs that
+  // name things (types, attributes, sub-attributes, vocab terms) go in it.
+  NameCache* names = nullptr;
 };
 
 // Renders `e` as a JSON object (without "@context"; the API adds it when the media type asks).
+// The overload taking an rvalue moves the entity's values into the result instead of copying
+// them (the cheaper path for a response built from entities read for it).
+boost::json::object RenderEntity(Entity&& e, const Context& ctx, const RenderOptions& opts);
 boost::json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptions& opts);
 
 // Renders one attribute's instances (single object, or array when there are several).

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -61,13 +62,41 @@ struct ExactHandler {
 
 }  // namespace
 
+namespace {
+
+bool SameOptions(const json::parse_options& a, const json::parse_options& b) {
+  return a.max_depth == b.max_depth && a.allow_comments == b.allow_comments &&
+         a.allow_trailing_commas == b.allow_trailing_commas && a.allow_invalid_utf8 == b.allow_invalid_utf8;
+}
+
+// Documents up to this size reuse their thread's parser, whose stacks then need no allocation
+// after the first few parses (stored entities are parsed for every query result); a larger
+// one gets a parser of its own, so no thread keeps a large buffer.
+constexpr std::size_t kReusedParserMaxBytes = 64 * 1024;
+
+}  // namespace
+
 json::value ParseJson(std::string_view text, const json::parse_options& opts, error_code& ec) {
-  json::basic_parser<ExactHandler> parser(opts);
-  parser.handler().st.reset();
-  std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  thread_local std::optional<json::basic_parser<ExactHandler>> reused;
+  thread_local json::parse_options reused_opts;
+  std::optional<json::basic_parser<ExactHandler>> own;
+  json::basic_parser<ExactHandler>* parser = nullptr;
+  if (text.size() <= kReusedParserMaxBytes) {
+    if (!reused || !SameOptions(reused_opts, opts)) {
+      reused.emplace(opts);
+      reused_opts = opts;
+    }
+    parser = &*reused;
+    parser->reset();
+  } else {
+    parser = &own.emplace(opts);
+  }
+  parser->handler().st.reset();
+  parser->handler().number.clear();
+  std::size_t used = parser->write_some(false, text.data(), text.size(), ec);
   if (!ec && used != text.size()) ec = json::error::extra_data;
   if (ec) return nullptr;
-  return parser.handler().st.release();
+  return parser->handler().st.release();
 }
 
 namespace {
