@@ -277,23 +277,19 @@ class QueryRun {
     return Status::Ok();
   }
 
-  // Counts a match; keeps it if it falls on the page. False when nothing more is needed.
+  // Counts a match; keeps it if it falls on the page (`entity`, or read later with the rest of
+  // the page when the index decided it). False when nothing more is needed.
   Result<bool> Accept(std::optional<ngsild::Entity> entity, const store::EntityRecord* rec, std::string_view id) {
-    if (seen_++ >= q_.offset && out_.entities.size() < q_.limit) {
-      if (!entity) {
-        auto e = rec ? ngsild::DeserializeEntity(rec->document) : Load(id);
+    if (seen_++ >= q_.offset && page_.size() < q_.limit) {
+      if (!entity && rec) {
+        auto e = ngsild::DeserializeEntity(rec->document);
         if (!e.ok()) return e.status();
         entity = std::move(*e);
       }
-      out_.entities.push_back(std::move(*entity));
+      page_.push_back(std::move(entity));
+      page_ids_.emplace_back(id);
     }
-    return q_.count || out_.entities.size() < q_.limit;
-  }
-
-  Result<ngsild::Entity> Load(std::string_view id) {
-    auto rec = ts_.Get(id);
-    if (!rec.ok()) return rec.status();
-    return ngsild::DeserializeEntity(rec->document);
+    return q_.count || page_.size() < q_.limit;
   }
 
   // Visits one record; false when the query is done.
@@ -306,32 +302,73 @@ class QueryRun {
     return Accept(std::move(entity), &rec, rec.id);
   }
 
-  QueryResult Finish() {
+  // Reads the page's entities that the index decided (one batched read), and hands the page
+  // over. An entity deleted since the index was read is left out.
+  Result<QueryResult> Finish() {
+    std::vector<std::string_view> pending;
+    for (size_t i = 0; i < page_.size(); ++i) {
+      if (!page_[i]) pending.push_back(page_ids_[i]);
+    }
+    std::vector<Result<store::EntityRecord>> records;
+    if (!pending.empty()) records = ts_.GetMany(pending);
+    size_t next = 0;
+    for (auto& entity : page_) {
+      if (!entity) {
+        auto& rec = records[next++];
+        if (!rec.ok()) {
+          if (rec.status().IsNotFound()) continue;
+          return rec.status();
+        }
+        auto e = ngsild::DeserializeEntity(rec->document);
+        if (!e.ok()) return e.status();
+        entity = std::move(*e);
+      }
+      out_.entities.push_back(std::move(*entity));
+    }
     if (q_.count) out_.total = seen_;
     return std::move(out_);
+  }
+
+  // How many records to read in one batch when the next candidates need reading: all the
+  // page still needs if every one of them matches, at most kReadBatch.
+  static constexpr size_t kReadBatch = 64;
+  size_t ReadBatchSize() const {
+    if (q_.count) return kReadBatch;
+    const size_t wanted = q_.offset + q_.limit;
+    return std::clamp<size_t>(seen_ < wanted ? wanted - seen_ : 1, 1, kReadBatch);
   }
 
   Result<QueryResult> FromIds() {
     std::vector<std::string> ids = q_.ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (const auto& id : ids) {
-      auto rec = ts_.Get(id);
-      if (!rec.ok()) {
-        if (rec.status().IsNotFound()) continue;
-        return rec.status();
+    for (size_t i = 0; i < ids.size();) {
+      std::vector<std::string_view> batch;
+      for (; i < ids.size() && batch.size() < ReadBatchSize(); ++i) batch.push_back(ids[i]);
+      for (auto& rec : ts_.GetMany(batch)) {
+        if (!rec.ok()) {
+          if (rec.status().IsNotFound()) continue;
+          return rec.status();
+        }
+        auto more = Visit(*rec);
+        if (!more.ok()) return more.status();
+        if (!*more) return Finish();
       }
-      auto more = Visit(*rec);
-      if (!more.ok()) return more.status();
-      if (!*more) break;
     }
     return Finish();
   }
 
   Result<QueryResult> FromCandidates(const Gathered& g) {
     const bool points_decide = g.from_spatial_index && PointsDecide();
-    for (const auto& [id, flags] : g.candidates) {
-      if (points_decide && (flags & kMatched)) {
+    const auto& candidates = g.candidates;
+    auto decided = [&](const Candidate& c) { return points_decide && (c.flags & kMatched); };
+    // The records of the next candidates that need reading (those the index did not decide),
+    // read in batches: batch[k] is the record of the k-th of them from where the batch began.
+    std::vector<Result<store::EntityRecord>> batch;
+    size_t k = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      const auto& [id, flags] = candidates[i];
+      if (decided(candidates[i])) {
         CITYHUB_RETURN_IF_ERROR(CheckTime());
         if (!IdMatches(id)) continue;
         auto more = Accept(std::nullopt, nullptr, id);
@@ -339,7 +376,16 @@ class QueryRun {
         if (!*more) break;
         continue;
       }
-      auto rec = ts_.Get(id);
+      if (k == batch.size()) {
+        std::vector<std::string_view> ids;
+        const size_t size = ReadBatchSize();
+        for (size_t j = i; j < candidates.size() && ids.size() < size; ++j) {
+          if (!decided(candidates[j])) ids.push_back(candidates[j].id);
+        }
+        batch = ts_.GetMany(ids);
+        k = 0;
+      }
+      auto& rec = batch[k++];
       if (!rec.ok()) {
         if (rec.status().IsNotFound()) continue;  // deleted since the index was read
         return rec.status();
@@ -497,6 +543,8 @@ class QueryRun {
   std::vector<std::string> types_;  // sorted, distinct
   uint64_t typed_entities_ = 0;     // entities of types_ (all entities if none)
   QueryResult out_;
+  std::vector<std::optional<ngsild::Entity>> page_;  // nullopt: decided by the index, read in Finish
+  std::vector<std::string> page_ids_;
   uint64_t seen_ = 0;
   uint64_t visited_ = 0;
 };

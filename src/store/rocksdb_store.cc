@@ -606,6 +606,7 @@ class RocksTenantStore final : public TenantStore {
   Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override;
   Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override;
   Status CompactTerms() override;
+  std::vector<Result<EntityRecord>> GetMany(const std::vector<std::string_view>& ids) override;
 
   Result<std::vector<std::string>> ListTypes() override;
   Result<std::vector<std::string>> AttributesOfType(std::string_view type) override;
@@ -789,6 +790,39 @@ Result<EntityRecord> RocksTenantStore::Get(std::string_view id) {
   record.id.assign(id);
   if (!DecodeRecord(View(value), &record)) return CorruptRecord(id);
   return record;
+}
+
+std::vector<Result<EntityRecord>> RocksTenantStore::GetMany(const std::vector<std::string_view>& ids) {
+  std::vector<Result<EntityRecord>> out;
+  out.reserve(ids.size());
+  CallGuard guard(*this);
+  if (!guard) {
+    for (size_t i = 0; i < ids.size(); ++i) out.emplace_back(Unavailable());
+    return out;
+  }
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(ids.size());
+  for (auto id : ids) keys.emplace_back(id.data(), id.size());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  db_->MultiGet(rocksdb::ReadOptions(), families_.entities, keys.size(), keys.data(), values.data(),
+                statuses.data(), /*sorted_input=*/false);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out.emplace_back(Status::NotFound(fmt::format("entity '{}' not found", ids[i])));
+    } else if (!statuses[i].ok()) {
+      out.emplace_back(FromRocks(statuses[i], fmt::format("reading entity '{}'", ids[i])));
+    } else {
+      EntityRecord record;
+      record.id.assign(ids[i]);
+      if (DecodeRecord(View(values[i]), &record)) {
+        out.emplace_back(std::move(record));
+      } else {
+        out.emplace_back(CorruptRecord(ids[i]));
+      }
+    }
+  }
+  return out;
 }
 
 Status RocksTenantStore::Write(const WriteSet& ws) {

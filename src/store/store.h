@@ -80,6 +80,9 @@ class TenantStore {
 
   // Reads the record of `id`. Returns NotFound if there is none, Internal on I/O error.
   virtual Result<EntityRecord> Get(std::string_view id) = 0;
+  // Reads the records of `ids` in one batched lookup (cheaper than a Get each): element i is
+  // the record of ids[i], NotFound if there is none, Internal on I/O error.
+  virtual std::vector<Result<EntityRecord>> GetMany(const std::vector<std::string_view>& ids) = 0;
   // Applies `ws` atomically and durably; maintains the type and attribute indexes.
   virtual Status Write(const WriteSet& ws) = 0;
   // Visits matching ids without reading documents (cheap: index keys only).

@@ -139,6 +139,23 @@ TEST_F(RocksDbStoreTest, PutGetDelete) {
   EXPECT_EQ(Count(db_->CountType("T1")), 0u);
 }
 
+TEST_F(RocksDbStoreTest, GetManyReadsEachIdInTheOrderGiven) {
+  Put(db_, Record("urn:e:1", {"T"}, {"a"}, R"({"n":1})"));
+  Put(db_, Record("urn:e:2", {"T"}, {"b"}, R"({"n":2})"));
+  auto got = db_->GetMany({"urn:e:2", "urn:e:missing", "urn:e:1", "urn:e:2"});
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[0].ok());
+  EXPECT_EQ(got[0]->id, "urn:e:2");
+  EXPECT_EQ(got[0]->document, R"({"n":2})");
+  EXPECT_EQ(got[0]->attributes, Strings{"b"});
+  EXPECT_TRUE(got[1].status().IsNotFound());
+  ASSERT_TRUE(got[2].ok());
+  EXPECT_EQ(got[2]->document, R"({"n":1})");
+  ASSERT_TRUE(got[3].ok());
+  EXPECT_EQ(got[3]->id, "urn:e:2");
+  EXPECT_TRUE(db_->GetMany({}).empty());
+}
+
 TEST_F(RocksDbStoreTest, RejectsNamesThatWouldBreakIndexKeys) {
   WriteSet ws;
   ws.puts.push_back(Record("urn:e:1", {std::string("T\0x", 3)}, {}));
