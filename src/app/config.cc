@@ -36,7 +36,7 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
       "Threads running request handlers; many let concurrent writes share a disk sync");
   opt("--query-threads", c.query_threads, "CITYHUB_QUERY_THREADS",
-      "Entity queries that run and render at once (0 = one per hardware thread); more wait, "
+      "Entity queries that run and render at once (0 = two per hardware thread); more wait, "
       "first come first served, and get 503 if none frees up within the query time limit");
   opt("--max-body-bytes", c.max_body_bytes, "CITYHUB_MAX_BODY_BYTES", "Largest request body accepted (413 beyond)");
   opt("--max-header-bytes", c.max_header_bytes, "CITYHUB_MAX_HEADER_BYTES",

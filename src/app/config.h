@@ -23,7 +23,7 @@ struct Config {
   bool insecure = false;            // allow a non-loopback bind without authentication
   unsigned io_threads = 0;          // 0 = one per core
   unsigned worker_threads = 32;
-  unsigned query_threads = 0;       // entity queries running at once; 0 = one per hardware thread
+  unsigned query_threads = 0;       // entity queries running at once; 0 = two per hardware thread
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
   unsigned request_timeout_ms = 30000;

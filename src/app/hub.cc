@@ -211,7 +211,7 @@ int Serve(const Config& config) {
   // Query slots: CPU-bound queries beyond the cores only time-slice them, so they queue here
   // while the large worker pool stays for writes (whose disk syncs it groups).
   const unsigned query_threads =
-      config.query_threads > 0 ? config.query_threads : std::max(1u, std::thread::hardware_concurrency());
+      config.query_threads > 0 ? config.query_threads : std::max(1u, 2 * std::thread::hardware_concurrency());
   util::CountingGate query_slots(query_threads);
   std::atomic<bool> ready{false};
   api::ApiDeps deps;
