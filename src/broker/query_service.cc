@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <iterator>
 #include <memory>
 #include <system_error>
@@ -67,40 +68,97 @@ struct Gathered {
   }
 };
 
-// True if every match of `pattern` starts at the start of the text: it begins with '^' and has
-// no '|' outside parentheses and character classes (`^a|b` also matches "xb"). Conservative:
-// \Q…\E quoting, or anything unusual, answers false.
-bool StartsAnchored(std::string_view pattern) {
-  if (pattern.empty() || pattern[0] != '^' || pattern.find("\\Q") != std::string_view::npos) return false;
+// What a look at idPattern's text tells before any id is matched (conservative: when unsure,
+// nothing):
+//   - starts_anchored: every match starts at the start of the id — the pattern begins with '^'
+//     and has no '|' outside parentheses and classes (`^a|b` also matches "xb");
+//   - literal: a string every matching id contains — the longest run of literal characters
+//     outside parentheses, classes and quantified atoms, in a pattern without a top-level '|'
+//     or "(?" flags (which could make it case-insensitive). An id without it needs no regex.
+// \Q…\E quoting, or an unterminated class, gives neither.
+struct PatternFacts {
+  bool starts_anchored = false;
+  std::string literal;
+};
+
+PatternFacts AnalyzePattern(std::string_view pattern) {
+  PatternFacts none;
+  if (pattern.find("\\Q") != std::string_view::npos) return none;
+  const bool flags = pattern.find("(?") != std::string_view::npos;
+  std::string run, best;
+  bool last_literal = false;  // the last atom at depth 0 is the last character of `run`
+  auto end_run = [&] {
+    if (run.size() > best.size()) best = run;
+    run.clear();
+    last_literal = false;
+  };
+  auto drop_last_character = [&] {  // a whole UTF-8 sequence
+    while (!run.empty() && (static_cast<unsigned char>(run.back()) & 0xc0) == 0x80) run.pop_back();
+    if (!run.empty()) run.pop_back();
+  };
   int depth = 0;
-  for (size_t i = 1; i < pattern.size(); ++i) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
     if (c == '\\') {
-      ++i;  // the escaped character
+      if (i + 1 >= pattern.size()) return none;
+      const char escaped = pattern[++i];
+      const bool punctuation = std::ispunct(static_cast<unsigned char>(escaped)) != 0;
+      if (depth == 0 && punctuation) {
+        run.push_back(escaped);
+        last_literal = true;
+      } else if (depth == 0) {
+        end_run();  // \d, \w, \b, \x41, \pN …: not taken as literals
+      }
     } else if (c == '[') {
       // A class: a ']' right after '[' or '[^' is literal; escapes may hide ']'.
       size_t j = i + 1;
       if (j < pattern.size() && pattern[j] == '^') ++j;
       if (j < pattern.size() && pattern[j] == ']') ++j;
       for (; j < pattern.size() && pattern[j] != ']'; ++j) {
-        if (pattern[j] == '\\') ++j;
-        else if (pattern[j] == '[' && j + 1 < pattern.size() && pattern[j + 1] == ':') {
+        if (pattern[j] == '\\') {
+          ++j;
+        } else if (pattern[j] == '[' && j + 1 < pattern.size() && pattern[j + 1] == ':') {
           const size_t close = pattern.find(":]", j + 2);  // [:alpha:]
-          if (close == std::string_view::npos) return false;
+          if (close == std::string_view::npos) return none;
           j = close + 1;
         }
       }
-      if (j >= pattern.size()) return false;
+      if (j >= pattern.size()) return none;
       i = j;
+      if (depth == 0) end_run();
     } else if (c == '(') {
-      ++depth;
+      if (depth++ == 0) end_run();
     } else if (c == ')') {
-      if (--depth < 0) return false;
-    } else if (c == '|' && depth == 0) {
-      return false;
+      if (--depth < 0) return none;
+    } else if (depth > 0) {
+      if (c == '|') continue;  // alternation inside a group: the group is not a literal anyway
+    } else if (c == '|') {
+      return none;
+    } else if (c == '*' || c == '?' || c == '{') {
+      if (last_literal) drop_last_character();  // the quantified atom may be absent
+      end_run();
+      if (c == '{') {  // skip a repetition's {n}, {n,}, {n,m} (else '{' is a literal: skipped too)
+        const size_t close = pattern.find('}', i);
+        if (close != std::string_view::npos &&
+            pattern.substr(i + 1, close - i - 1).find_first_not_of("0123456789,") == std::string_view::npos) {
+          i = close;
+        }
+      }
+    } else if (c == '+') {
+      end_run();  // the atom is there at least once; what follows need not be adjacent
+    } else if (c == '.' || c == '^' || c == '$') {
+      end_run();
+    } else {
+      run.push_back(c);
+      last_literal = true;
     }
   }
-  return depth == 0;
+  if (depth != 0) return none;
+  end_run();
+  PatternFacts facts;
+  facts.starts_anchored = !pattern.empty() && pattern[0] == '^';  // no top-level '|' got here
+  if (!flags) facts.literal = std::move(best);
+  return facts;
 }
 
 bool Intersects(const std::vector<std::string>& sorted, const std::vector<std::string>& values) {
@@ -113,6 +171,7 @@ class QueryRun {
  public:
   QueryRun(store::TenantStore& ts, const EntityQuery& q, const QueryServiceLimits& limits, const re2::RE2* pattern)
       : ts_(ts), q_(q), limits_(limits), pattern_(pattern), start_(Clock::now()) {
+    if (pattern_) pattern_facts_ = AnalyzePattern(pattern_->pattern());
     types_ = q.types;
     std::sort(types_.begin(), types_.end());
     types_.erase(std::unique(types_.begin(), types_.end()), types_.end());
@@ -250,7 +309,10 @@ class QueryRun {
   bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty(); }
 
   bool IdMatches(std::string_view id) const {
-    return !pattern_ || re2::RE2::PartialMatch(re2::StringPiece(id.data(), id.size()), *pattern_);
+    if (!pattern_) return true;
+    // Cheap first: most ids lack the pattern's required literal (memchr/memcmp, no regex).
+    if (!pattern_facts_.literal.empty() && id.find(pattern_facts_.literal) == std::string_view::npos) return false;
+    return re2::RE2::PartialMatch(re2::StringPiece(id.data(), id.size()), *pattern_);
   }
 
   // Full check of a record; deserializes only if a filter needs the entity. `entity` receives
@@ -465,7 +527,7 @@ class QueryRun {
   // must start there.
   std::string PatternPrefix() const {
     std::string min, max;
-    if (!pattern_ || !StartsAnchored(pattern_->pattern()) || !pattern_->PossibleMatchRange(&min, &max, 256)) return "";
+    if (!pattern_ || !pattern_facts_.starts_anchored || !pattern_->PossibleMatchRange(&min, &max, 256)) return "";
     size_t n = 0;
     while (n < min.size() && n < max.size() && min[n] == max[n]) ++n;
     return min.substr(0, n);
@@ -539,6 +601,7 @@ class QueryRun {
   const EntityQuery& q_;
   const QueryServiceLimits& limits_;
   const re2::RE2* pattern_;
+  PatternFacts pattern_facts_;
   const Clock::time_point start_;
   std::vector<std::string> types_;  // sorted, distinct
   uint64_t typed_entities_ = 0;     // entities of types_ (all entities if none)

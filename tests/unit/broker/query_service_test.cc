@@ -163,8 +163,13 @@ TEST_F(QueryServiceTest, IdPatternOverSeveralTypesMatchesLikeOneScan) {
     }
     return out;
   };
+  // Patterns whose required literal (checked before the regex) is easy to get wrong:
+  // quantified characters, repetitions, escapes, flags, groups, classes, UTF-8.
   for (std::string p : {"^urn:b:", "^urn:[ab]:0[01]", "^urn:a:1|b:00", "1$", "^urn:(a|c):03", "z",
-                        "^urn:[^a]:01", "^urn:b:[[:digit:]]+5$", "^urn:b|^urn:c", "^(urn:a:29|urn:c:0)"}) {
+                        "^urn:[^a]:01", "^urn:b:[[:digit:]]+5$", "^urn:b|^urn:c", "^(urn:a:29|urn:c:0)",
+                        "urn:a:00?1", "a:0{2}", "a:1{1,2}7", "0{123}", "(?i)URN:A:00", "URN:a", "c:0*3",
+                        "b:z+1", "urn\\:c\\:01", "urn:\\w:02", "é?urn:c:00", "urn:[a]:00?1", "c:0(0|3)",
+                        "a:{1", "b:0.9", "^u.n:c:03$"}) {
     Ids want = expected(p);
     EXPECT_EQ(Run(pattern(p)), want) << p;
     // Pages of it, without counting: the first 7, and 7 from the 5th on.
