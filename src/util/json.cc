@@ -106,7 +106,16 @@ void AppendValue(std::string& out, const json::value& v);
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
+  // Runs of characters that need no escaping are appended whole.
+  auto plain = [](char c) { return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20; };
+  while (!s.empty()) {
+    size_t n = 0;
+    while (n < s.size() && plain(s[n])) ++n;
+    out.append(s.data(), n);
+    s.remove_prefix(n);
+    if (s.empty()) break;
+    const char c = s.front();
+    s.remove_prefix(1);
     auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
@@ -123,8 +132,6 @@ void AppendString(std::string& out, std::string_view s) {
           out.push_back(kHex[u >> 4]);
           out.push_back(kHex[u & 15]);
       }
-    } else {
-      out.push_back(c);
     }
   }
   out.push_back('"');
