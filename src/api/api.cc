@@ -22,6 +22,7 @@ void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -30,6 +31,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterDiscoveryRoutes(router, deps);
   RegisterContextRoutes(router, deps);
   RegisterOpsRoutes(router, deps);
+  RegisterSubscriptionRoutes(router, deps);
 }
 
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {

@@ -1,7 +1,8 @@
 // The NGSI-LD HTTP API (under /ngsi-ld/v1/) plus /health and /metrics: maps HTTP requests to
 // broker calls and broker results to HTTP responses with the spec's status codes and RFC 7807
-// ProblemDetails. One file per resource: entities_api.cc, batch_api.cc, discovery_api.cc,
-// contexts_api.cc, ops_api.cc; shared request handling in request.h.
+// ProblemDetails. One file per resource: entities_api.cc, query_api.cc, batch_api.cc,
+// discovery_api.cc, contexts_api.cc, subscriptions_api.cc, ops_api.cc; shared request
+// handling in request.h.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "broker/entity_service.h"
 #include "broker/query_service.h"
+#include "broker/subscription_service.h"
 #include "http/router.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
@@ -33,6 +35,7 @@ struct ApiLimits {
 struct ApiDeps {
   broker::EntityService* entities = nullptr;
   broker::QueryService* queries = nullptr;
+  broker::SubscriptionService* subscriptions = nullptr;
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

@@ -46,20 +46,6 @@ Result<ObjectRequest> ReadObject(const Request& req, const ApiDeps& deps, bool a
   return out;
 }
 
-// `id` as one path segment: everything but unreserved characters and ':' percent-encoded, so
-// that ids holding '/', '?', '#' or non-ASCII make a working Location.
-std::string PathSegment(std::string_view id) {
-  std::string out;
-  for (unsigned char c : id) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 // The path id must be a URI; a body id, when given, must equal it.
 Status CheckIds(const std::string& path_id, const json::object* body) {
   if (!ngsild::IsUri(path_id)) return Status::BadRequestData(fmt::format("entity id '{}' in the path is not a URI", path_id.substr(0, 100)));

@@ -79,15 +79,6 @@ Result<broker::EntityQuery> Compile(const QuerySpec& spec, const EntityRead& in,
   return q;
 }
 
-Result<size_t> SizeParam(const Request& req, std::string_view name, size_t fallback) {
-  const std::string* v = req.Param(name);
-  if (!v) return fallback;
-  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::BadRequestData(fmt::format("parameter '{}' must be a non-negative integer", name));
-  }
-  return static_cast<size_t>(std::stoul(*v));
-}
-
 // The URL of this request with another page (for Link rel="next"/"prev").
 std::string PageLink(const Request& req, size_t offset, size_t limit) {
   std::string query;

@@ -304,6 +304,27 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
   return r;
 }
 
+Result<size_t> SizeParam(const http::Request& req, std::string_view name, size_t fallback) {
+  const std::string* v = req.Param(name);
+  if (!v) return fallback;
+  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return Status::BadRequestData(fmt::format("parameter '{}' must be a non-negative integer", name));
+  }
+  return static_cast<size_t>(std::stoul(*v));
+}
+
+std::string PathSegment(std::string_view id) {
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
 http::Response PlainJson(int status, const json::value& body) {
   http::Response r;
   r.status = status;

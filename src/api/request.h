@@ -66,6 +66,14 @@ bool HasOption(const http::Request& req, std::string_view name);
 // BadRequestData naming the parameter.
 Result<bool> BoolParam(const http::Request& req, std::string_view name);
 
+// A non-negative integer parameter (at most 9 digits), or `fallback` if absent; BadRequestData
+// naming the parameter otherwise.
+Result<size_t> SizeParam(const http::Request& req, std::string_view name, size_t fallback);
+
+// `id` as one path segment: everything but unreserved characters and ':' percent-encoded, so
+// that ids holding '/', '?', '#' or non-ASCII make a working Location.
+std::string PathSegment(std::string_view id);
+
 // Splits a comma-separated parameter; empty items give InvalidRequest naming `param`.
 Result<std::vector<std::string>> SplitList(std::string_view value, std::string_view param);
 // Expanded names of the `attrs` parameter, or nullopt if absent.

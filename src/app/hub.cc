@@ -29,6 +29,7 @@
 #include "api/request.h"
 #include "broker/entity_service.h"
 #include "broker/query_service.h"
+#include "broker/subscription_service.h"
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "store/rocksdb_store.h"
@@ -217,6 +218,8 @@ int Serve(const Config& config) {
   api::ApiDeps deps;
   deps.entities = &entities;
   deps.queries = &queries;
+  broker::SubscriptionService subscriptions(**store);
+  deps.subscriptions = &subscriptions;
   deps.contexts = &contexts;
   deps.metrics = &metrics;
   deps.ready = &ready;

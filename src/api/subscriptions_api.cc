@@ -1,0 +1,145 @@
+// /ngsi-ld/v1/subscriptions (GS CIM 009 §5.8, §6.10–6.11): create (201 + Location), query
+// (paginated, count), retrieve, update (204), delete (204). Bodies are read with the request's
+// @context (Link header or the body's @context) and subscriptions rendered with the reader's.
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "broker/subscription_service.h"
+#include "util/time.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kSubscriptionsPath = "/ngsi-ld/v1/subscriptions";
+
+struct SubscriptionBody {
+  std::string tenant;
+  json::value body;
+  ngsild::ContextPtr ctx;
+};
+
+Result<SubscriptionBody> ReadBody(const Request& req, const ApiDeps& deps) {
+  SubscriptionBody out;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  out.tenant = std::move(*tenant);
+  auto body = ParseJsonBody(req, deps.limits, /*allow_merge_patch=*/true);
+  if (!body.ok()) return body.status();
+  if (!body->value.is_object()) return Status::BadRequestData("the body must be a JSON object (a Subscription)");
+  out.body = std::move(body->value);
+  auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
+  if (!ctx.ok()) return ctx.status();
+  out.ctx = std::move(*ctx);
+  return out;
+}
+
+Status CheckId(const std::string& id) {
+  if (!ngsild::IsUri(id)) return Status::BadRequestData(fmt::format("subscription id '{}' in the path is not a URI", id.substr(0, 100)));
+  return Status::Ok();
+}
+
+// The subscriptions rendered for the reader: its @context, sysAttrs, JSON or JSON-LD.
+struct Reader {
+  std::string tenant;
+  ngsild::ContextPtr ctx;
+  MediaType media = MediaType::kJson;
+  bool sys_attrs = false;
+};
+
+Result<Reader> ReadReader(const Request& req, const ApiDeps& deps) {
+  Reader r;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  r.tenant = std::move(*tenant);
+  auto media = AcceptOf(req);
+  if (!media.ok()) return media.status();
+  r.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return ctx.status();
+  r.ctx = std::move(*ctx);
+  r.sys_attrs = HasOption(req, "sysAttrs");
+  return r;
+}
+
+Response CreateSubscription(const Request& req, const ApiDeps& deps) {
+  auto in = ReadBody(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto id = deps.subscriptions->Create(in->tenant, in->body.get_object(), *in->ctx, util::NowMillis());
+  if (!id.ok()) return Problem(id.status());
+  Response r;
+  r.status = 201;
+  r.headers.Add("Location", fmt::format("{}/{}", kSubscriptionsPath, PathSegment(*id)));
+  return r;
+}
+
+Response RetrieveSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("subscriptionId");
+  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  auto in = ReadReader(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto s = deps.subscriptions->Get(in->tenant, id);
+  if (!s.ok()) return Problem(s.status());
+  return JsonResponse(200, ngsild::RenderSubscription(*s, *in->ctx, in->sys_attrs, util::NowMillis()), in->media, *in->ctx);
+}
+
+Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
+  auto in = ReadReader(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto count = BoolParam(req, "count");
+  if (!count.ok()) return Problem(count.status());
+  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
+  if (!limit.ok()) return Problem(limit.status());
+  auto offset = SizeParam(req, "offset", 0);
+  if (!offset.ok()) return Problem(offset.status());
+  if (*limit > deps.limits.max_page_size) {
+    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
+  }
+  if (*limit == 0 && !*count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
+  auto page = deps.subscriptions->List(in->tenant, *offset, *limit);
+  if (!page.ok()) return Problem(page.status());
+  json::array items;
+  const int64_t now = util::NowMillis();
+  for (const auto& s : page->items) items.emplace_back(ngsild::RenderSubscription(s, *in->ctx, in->sys_attrs, now));
+  Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
+  if (*count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
+  return r;
+}
+
+Response UpdateSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("subscriptionId");
+  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  auto in = ReadBody(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  Status st = deps.subscriptions->Update(in->tenant, id, in->body.get_object(), *in->ctx, util::NowMillis());
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response DeleteSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("subscriptionId");
+  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  Status st = deps.subscriptions->Delete(*tenant, id);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+}  // namespace
+
+void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps) {
+  const std::string base(kSubscriptionsPath);
+  const std::string one = base + "/{subscriptionId}";
+  router.Add("POST", base, [&deps](const Request& r, const PathParams&) { return CreateSubscription(r, deps); });
+  router.Add("GET", base, [&deps](const Request& r, const PathParams&) { return QuerySubscriptions(r, deps); });
+  router.Add("GET", one, [&deps](const Request& r, const PathParams& p) { return RetrieveSubscription(r, p, deps); });
+  router.Add("PATCH", one, [&deps](const Request& r, const PathParams& p) { return UpdateSubscription(r, p, deps); });
+  router.Add("DELETE", one, [&deps](const Request& r, const PathParams& p) { return DeleteSubscription(r, p, deps); });
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,112 @@
+// SubscriptionService implementation: validation in ngsild/subscription.cc, storage in the
+// tenant's metadata, one mutex around every read-modify-write (subscriptions change rarely).
+#include "broker/subscription_service.h"
+
+#include <fmt/format.h>
+
+#include "broker/tenancy.h"
+#include "util/ids.h"
+#include "util/json.h"
+
+namespace cityhub::broker {
+namespace json = boost::json;
+
+namespace {
+
+std::string Key(std::string_view id) { return fmt::format("subscription/{}", id); }
+
+Status Unknown(std::string_view id) {
+  return Status::NotFound(fmt::format("subscription '{}' does not exist", id.substr(0, 200)));
+}
+
+Result<json::object> Decode(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = util::ParseJson(text, ec);
+  if (ec || !v.is_object()) return Status::Internal("stored subscription is corrupt");
+  return std::move(v.get_object());
+}
+
+// NotFound for an unknown tenant is "no such subscription" to the client.
+Result<store::TenantStore*> Tenant(store::Store& store, std::string_view tenant, std::string_view id) {
+  auto ts = OpenTenant(store, tenant, false);
+  if (!ts.ok() && ts.status().IsNotFound()) return Unknown(id);
+  return ts;
+}
+
+}  // namespace
+
+SubscriptionService::SubscriptionService(store::Store& store, ngsild::SubscriptionLimits limits)
+    : store_(store), limits_(limits) {}
+
+Result<std::string> SubscriptionService::Create(std::string_view tenant, const json::object& payload,
+                                                const ngsild::Context& ctx, int64_t now_ms) {
+  std::string id;
+  if (const json::value* given = payload.if_contains("id"); given && given->is_string()) {
+    id = std::string(given->get_string());
+  } else {
+    id = "urn:ngsi-ld:Subscription:" + util::RandomUuid();
+  }
+  auto stored = ngsild::NormalizeSubscription(payload, ctx, id, now_ms, limits_);
+  if (!stored.ok()) return stored.status();
+  auto ts = OpenTenant(store_, tenant, true);
+  if (!ts.ok()) return ts.status();
+  std::lock_guard lock(write_mutex_);
+  auto existing = (*ts)->GetMeta(Key(id));
+  if (existing.ok()) return Status::AlreadyExists(fmt::format("subscription '{}' already exists", id.substr(0, 200)));
+  if (!existing.status().IsNotFound()) return existing.status();
+  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
+  return id;
+}
+
+Result<json::object> SubscriptionService::Get(std::string_view tenant, std::string_view id) {
+  auto ts = Tenant(store_, tenant, id);
+  if (!ts.ok()) return ts.status();
+  auto text = (*ts)->GetMeta(Key(id));
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  return Decode(*text);
+}
+
+Result<SubscriptionPage> SubscriptionService::List(std::string_view tenant, size_t offset, size_t limit) {
+  SubscriptionPage page;
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status().IsNotFound() ? Result<SubscriptionPage>(std::move(page)) : ts.status();
+  Status failure;
+  Status st = (*ts)->ScanMeta(Key(""), [&](std::string_view, std::string_view value) {
+    if (page.total++ >= offset && page.items.size() < limit) {
+      auto s = Decode(value);
+      if (!s.ok()) {
+        failure = s.status();
+        return false;
+      }
+      page.items.push_back(std::move(*s));
+    }
+    return true;
+  });
+  CITYHUB_RETURN_IF_ERROR(failure);
+  CITYHUB_RETURN_IF_ERROR(st);
+  return page;
+}
+
+Status SubscriptionService::Update(std::string_view tenant, std::string_view id, const json::object& fragment,
+                                   const ngsild::Context& ctx, int64_t now_ms) {
+  auto ts = Tenant(store_, tenant, id);
+  if (!ts.ok()) return ts.status();
+  std::lock_guard lock(write_mutex_);
+  auto text = (*ts)->GetMeta(Key(id));
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  auto stored = Decode(*text);
+  if (!stored.ok()) return stored.status();
+  CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_));
+  return (*ts)->PutMeta(Key(id), util::SerializeJson(*stored));
+}
+
+Status SubscriptionService::Delete(std::string_view tenant, std::string_view id) {
+  auto ts = Tenant(store_, tenant, id);
+  if (!ts.ok()) return ts.status();
+  std::lock_guard lock(write_mutex_);
+  auto text = (*ts)->GetMeta(Key(id));
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  return (*ts)->DeleteMeta(Key(id));
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,54 @@
+// SubscriptionService: the subscription use cases (GS CIM 009 §5.8) — create, retrieve, query,
+// update, delete — for every caller. A subscription is kept in its tenant's metadata under
+// "subscription/<id>" in the stored form of ngsild/subscription.h (JSON text), so it is as
+// durable as the entities and goes with the tenant's backups. Matching changes against
+// subscriptions and delivering notifications build on this (issue 4).
+// Thread-safe: call from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "ngsild/context.h"
+#include "ngsild/subscription.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+struct SubscriptionPage {
+  std::vector<boost::json::object> items;  // stored forms, ascending id
+  uint64_t total = 0;                      // subscriptions of the tenant
+};
+
+class SubscriptionService {
+ public:
+  explicit SubscriptionService(store::Store& store, ngsild::SubscriptionLimits limits = {});
+
+  // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
+  // payload's or a new urn:ngsi-ld:Subscription:<uuid>. Returns the id. AlreadyExists if the id
+  // is taken; creates the tenant if needed.
+  Result<std::string> Create(std::string_view tenant, const boost::json::object& payload, const ngsild::Context& ctx,
+                             int64_t now_ms);
+  // Retrieve Subscription: the stored form. NotFound for an unknown tenant or id.
+  Result<boost::json::object> Get(std::string_view tenant, std::string_view id);
+  // Query Subscriptions: the page [offset, offset + limit) in id order, and how many there are.
+  Result<SubscriptionPage> List(std::string_view tenant, size_t offset, size_t limit);
+  // Update Subscription: applies `fragment` (read with `ctx`). NotFound if absent.
+  Status Update(std::string_view tenant, std::string_view id, const boost::json::object& fragment,
+                const ngsild::Context& ctx, int64_t now_ms);
+  // Delete Subscription. NotFound if absent.
+  Status Delete(std::string_view tenant, std::string_view id);
+
+ private:
+  store::Store& store_;
+  const ngsild::SubscriptionLimits limits_;
+  std::mutex write_mutex_;  // serialises read-modify-write cycles (creates, updates, deletes)
+};
+
+}  // namespace cityhub::broker

@@ -1,0 +1,452 @@
+// Subscription validation and rendering. Each member has one reader that checks it and writes
+// its stored form; cross-member rules (what must be present, what excludes what) are checked
+// once on the whole stored form, after a create or after a patch was applied.
+#include "ngsild/subscription.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include "ngsild/entity.h"
+#include "ngsild/geo.h"
+#include "util/time.h"
+
+namespace cityhub::ngsild {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kTriggers[] = {"entityCreated",    "entityUpdated",    "entityDeleted",
+                                          "attributeCreated", "attributeUpdated", "attributeDeleted"};
+constexpr std::string_view kFormats[] = {"normalized", "concise", "keyValues"};
+constexpr std::string_view kAccepts[] = {"application/json", "application/ld+json", "application/geo+json"};
+constexpr std::string_view kSchemes[] = {"http", "https", "mqtt", "mqtts"};
+// Members the system maintains: accepted in a payload (a client may send back what it read)
+// and ignored.
+constexpr std::string_view kReadOnly[] = {"status", "createdAt", "modifiedAt", "deletedAt"};
+constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent",   "timesFailed",
+                                                      "lastNotification", "lastFailure", "lastSuccess"};
+// Spec members this hub does not implement.
+constexpr std::string_view kUnsupported[] = {"csf", "temporalQ", "datasetId"};
+constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit", "join", "joinLevel"};
+
+template <size_t N>
+bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
+  return std::find(std::begin(set), std::end(set), s) != std::end(set);
+}
+
+std::string Shown(std::string_view s) { return s.size() <= 80 ? std::string(s) : std::string(s.substr(0, 80)) + "…"; }
+
+Status Bad(std::string_view member, std::string_view what) {
+  return Status::BadRequestData(fmt::format("subscription member '{}': {}", member, what));
+}
+
+// Reads the members of a payload or fragment into the stored form.
+class Reader {
+ public:
+  Reader(const Context& ctx, int64_t now_ms, const SubscriptionLimits& limits)
+      : ctx_(ctx), now_ms_(now_ms), limits_(limits) {}
+
+  // Reads `in`'s top-level members into `out` (replacing those present; null removes, if
+  // `patch`), merging "notification" into what `out` holds.
+  Status Read(const json::object& in, json::object& out, bool patch) {
+    for (const auto& [key, value] : in) {
+      if (key == "@context" || key == "id" || OneOf(key, kReadOnly)) continue;  // id: the caller's business
+      if (OneOf(key, kUnsupported)) return Status::NotSupported(fmt::format("subscription member '{}' is not supported", key));
+      if (patch && value.is_null() && key != "type" && key != "notification") {
+        out.erase(key);
+        continue;
+      }
+      if (key == "type") {
+        if (!value.is_string() || value.get_string() != "Subscription") return Bad("type", "must be \"Subscription\"");
+        out["type"] = "Subscription";
+      } else if (key == "subscriptionName" || key == "description" || key == "lang") {
+        CITYHUB_RETURN_IF_ERROR(Text(key, value));
+        out[key] = value;
+      } else if (key == "entities") {
+        auto v = Entities(value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "watchedAttributes") {
+        auto v = Names(key, value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "notificationTrigger") {
+        auto v = Triggers(value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "q") {
+        if (!value.is_string()) return Bad("q", "must be a string");
+        auto q = QFilter::Parse(value.get_string(), ctx_, limits_.query);
+        if (!q.ok()) return Bad("q", q.status().message());
+        out["q"] = value;
+        out["qContext"] = ctx_.AsJson();
+      } else if (key == "geoQ") {
+        auto v = GeoQ(value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "scopeQ") {
+        if (!value.is_string()) return Bad("scopeQ", "must be a string");
+        auto scope = ScopeFilter::Parse(value.get_string(), limits_.query);
+        if (!scope.ok()) return Bad("scopeQ", scope.status().message());
+        out[key] = value;
+      } else if (key == "timeInterval" || key == "throttling") {
+        auto v = Positive(key, value);
+        if (!v.ok()) return v.status();
+        out[key] = *v;
+      } else if (key == "expiresAt") {
+        auto ms = value.is_string() ? util::ParseDateTime(value.get_string()) : std::nullopt;
+        if (!ms) return Bad("expiresAt", "must be a DateTime such as 2030-01-01T00:00:00Z");
+        if (*ms <= now_ms_) return Bad("expiresAt", "is in the past");
+        out[key] = *ms;
+      } else if (key == "isActive" || key == "localOnly") {
+        if (!value.is_bool()) return Bad(key, "must be true or false");
+        if (key == "isActive") out[key] = value;  // localOnly: every subscription here is local
+      } else if (key == "jsonldContext") {
+        if (!value.is_string() || !IsUri(value.get_string())) return Bad("jsonldContext", "must be a URI");
+        out[key] = value;
+      } else if (key == "notification") {
+        if (!value.is_object()) return Bad("notification", "must be an object");
+        json::value& stored = out["notification"];
+        if (!stored.is_object()) stored = json::object();
+        CITYHUB_RETURN_IF_ERROR(Notification(value.get_object(), stored.get_object(), patch));
+      } else {
+        return Status::BadRequestData(fmt::format("unknown subscription member '{}'", Shown(key)));
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Text(std::string_view member, const json::value& v) const {
+    if (!v.is_string()) return Bad(member, "must be a string");
+    if (v.get_string().size() > limits_.max_text_bytes) {
+      return Bad(member, fmt::format("is longer than {} bytes", limits_.max_text_bytes));
+    }
+    return Status::Ok();
+  }
+
+  std::string Expand(std::string_view name) const { return ctx_.ExpandTerm(name); }
+
+  // A non-empty array of attribute names, expanded, without duplicates.
+  Result<json::array> Names(std::string_view member, const json::value& v) const {
+    const json::array* a = v.if_array();
+    if (!a || a->empty()) return Bad(member, "must be a non-empty array of attribute names");
+    if (a->size() > limits_.max_attributes) return Bad(member, fmt::format("has more than {} names", limits_.max_attributes));
+    json::array out;
+    std::set<std::string> seen;
+    for (const auto& item : *a) {
+      if (!item.is_string() || !IsValidName(item.get_string())) {
+        return Bad(member, fmt::format("'{}' is not a valid attribute name", item.is_string() ? Shown(item.get_string()) : "(not a string)"));
+      }
+      std::string expanded = Expand(item.get_string());
+      if (seen.insert(expanded).second) out.emplace_back(expanded);
+    }
+    return out;
+  }
+
+  Result<json::array> Entities(const json::value& v) const {
+    const json::array* a = v.if_array();
+    if (!a || a->empty()) return Bad("entities", "must be a non-empty array of entity selectors");
+    if (a->size() > limits_.max_entities) return Bad("entities", fmt::format("has more than {} selectors", limits_.max_entities));
+    json::array out;
+    for (size_t i = 0; i < a->size(); ++i) {
+      const std::string where = fmt::format("entities[{}]", i);
+      const json::object* sel = (*a)[i].if_object();
+      if (!sel) return Bad(where, "must be an object with 'type' and optionally 'id' or 'idPattern'");
+      json::object stored;
+      for (const auto& [key, value] : *sel) {
+        if (key == "type") {
+          if (!value.is_string() || !IsValidName(value.get_string())) return Bad(where, "'type' must be an entity type name");
+          stored["type"] = Expand(value.get_string());
+        } else if (key == "id") {
+          if (!value.is_string() || !IsUri(value.get_string())) return Bad(where, "'id' must be a URI");
+          stored["id"] = value;
+        } else if (key == "idPattern") {
+          if (!value.is_string() || value.get_string().size() > limits_.max_id_pattern_bytes) {
+            return Bad(where, fmt::format("'idPattern' must be a regular expression of at most {} bytes", limits_.max_id_pattern_bytes));
+          }
+          re2::RE2::Options opts;
+          opts.set_log_errors(false);
+          re2::RE2 re(re2::StringPiece(value.get_string().data(), value.get_string().size()), opts);
+          if (!re.ok()) return Bad(where, fmt::format("'idPattern' is not a valid regular expression: {}", re.error()));
+          stored["idPattern"] = value;
+        } else {
+          return Bad(where, fmt::format("unknown member '{}'", Shown(key)));
+        }
+      }
+      if (!stored.contains("type")) return Bad(where, "'type' is mandatory");
+      out.emplace_back(std::move(stored));
+    }
+    return out;
+  }
+
+  Result<json::array> Triggers(const json::value& v) const {
+    const json::array* a = v.if_array();
+    if (!a || a->empty()) return Bad("notificationTrigger", "must be a non-empty array");
+    json::array out;
+    for (const auto& item : *a) {
+      if (!item.is_string() || !OneOf(item.get_string(), kTriggers)) {
+        return Bad("notificationTrigger", fmt::format(
+            "'{}' is not one of entityCreated, entityUpdated, entityDeleted, attributeCreated, attributeUpdated, attributeDeleted",
+            item.is_string() ? Shown(item.get_string()) : "(not a string)"));
+      }
+      if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+    }
+    return out;
+  }
+
+  Result<double> Positive(std::string_view member, const json::value& v) const {
+    if (!v.is_number()) return Bad(member, "must be a number of seconds");
+    double d = v.to_number<double>();
+    if (!std::isfinite(d) || d <= 0) return Bad(member, "must be a positive number of seconds");
+    return d;
+  }
+
+  Result<json::object> GeoQ(const json::value& v) const {
+    const json::object* g = v.if_object();
+    if (!g) return Bad("geoQ", "must be an object with geometry, coordinates and georel");
+    json::object out;
+    for (const auto& [key, value] : *g) {
+      if (key != "geometry" && key != "coordinates" && key != "georel" && key != "geoproperty") {
+        return Bad("geoQ", fmt::format("unknown member '{}'", Shown(key)));
+      }
+    }
+    const json::value* geometry = g->if_contains("geometry");
+    const json::value* coordinates = g->if_contains("coordinates");
+    const json::value* georel = g->if_contains("georel");
+    const json::value* geoproperty = g->if_contains("geoproperty");
+    if (!geometry || !geometry->is_string()) return Bad("geoQ", "'geometry' is mandatory and must be a string");
+    if (!georel || !georel->is_string()) return Bad("geoQ", "'georel' is mandatory and must be a string");
+    if (!coordinates) return Bad("geoQ", "'coordinates' is mandatory");
+    if (geoproperty && (!geoproperty->is_string() || !IsValidName(geoproperty->get_string()))) {
+      return Bad("geoQ", "'geoproperty' must be an attribute name");
+    }
+    std::string property = Expand(geoproperty ? std::string_view(geoproperty->get_string()) : "location");
+    auto q = GeoQuery::Parse(georel->get_string(), geometry->get_string(), *coordinates, property);
+    if (!q.ok()) return Bad("geoQ", q.status().message());
+    out["geometry"] = *geometry;
+    out["coordinates"] = *coordinates;
+    out["georel"] = *georel;
+    out["geoproperty"] = property;
+    return out;
+  }
+
+  Status Endpoint(const json::object& in, json::object& out) const {
+    for (const auto& [key, value] : in) {
+      if (key == "uri") {
+        CITYHUB_RETURN_IF_ERROR(EndpointUri(value));
+        out[key] = value;
+      } else if (key == "accept") {
+        if (!value.is_string() || !OneOf(value.get_string(), kAccepts)) {
+          return Bad("notification.endpoint.accept", "must be application/json, application/ld+json or application/geo+json");
+        }
+        out[key] = value;
+      } else if (key == "timeout" || key == "cooldown") {
+        if (!value.is_number() || !(value.to_number<double>() > 0) || !std::isfinite(value.to_number<double>())) {
+          return Bad(fmt::format("notification.endpoint.{}", key), "must be a positive number of milliseconds");
+        }
+        out[key] = value;
+      } else if (key == "receiverInfo" || key == "notifierInfo") {
+        CITYHUB_RETURN_IF_ERROR(KeyValues(fmt::format("notification.endpoint.{}", key), value));
+        out[key] = value;
+      } else {
+        return Bad("notification.endpoint", fmt::format("unknown member '{}'", Shown(key)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // http(s)://host[:port][/path] or mqtt(s)://host[:port]/topic.
+  static Status EndpointUri(const json::value& v) {
+    constexpr std::string_view kMember = "notification.endpoint.uri";
+    if (!v.is_string() || !IsUri(v.get_string())) return Bad(kMember, "must be an absolute URI");
+    std::string_view uri = v.get_string();
+    const size_t colon = uri.find(':');
+    std::string scheme(uri.substr(0, colon));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!OneOf(scheme, kSchemes)) {
+      return Bad(kMember, fmt::format("scheme '{}' is not supported (http, https, mqtt, mqtts)", Shown(scheme)));
+    }
+    std::string_view rest = uri.substr(colon + 1);
+    if (!rest.starts_with("//") || rest.size() == 2 || rest[2] == '/') return Bad(kMember, "must name a host (scheme://host…)");
+    const std::string_view authority_and_path = rest.substr(2);
+    const size_t slash = authority_and_path.find('/');
+    if (scheme.starts_with("mqtt") && (slash == std::string_view::npos || slash + 1 == authority_and_path.size())) {
+      return Bad(kMember, "an MQTT endpoint must name a topic: mqtt://host:port/topic");
+    }
+    return Status::Ok();
+  }
+
+  Status KeyValues(const std::string& member, const json::value& v) const {
+    const json::array* a = v.if_array();
+    if (!a) return Bad(member, "must be an array of {\"key\": …, \"value\": …} objects");
+    if (a->size() > limits_.max_info_pairs) return Bad(member, fmt::format("has more than {} pairs", limits_.max_info_pairs));
+    for (const auto& item : *a) {
+      const json::object* kv = item.if_object();
+      const json::value* key = kv ? kv->if_contains("key") : nullptr;
+      const json::value* value = kv ? kv->if_contains("value") : nullptr;
+      if (!kv || kv->size() != 2 || !key || !key->is_string() || key->get_string().empty() || !value || !value->is_string()) {
+        return Bad(member, "each item must be {\"key\": \"non-empty string\", \"value\": \"string\"}");
+      }
+      if (key->get_string().size() > limits_.max_text_bytes || value->get_string().size() > limits_.max_text_bytes) {
+        return Bad(member, fmt::format("a key or value is longer than {} bytes", limits_.max_text_bytes));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Notification(const json::object& in, json::object& out, bool patch) const {
+    for (const auto& [key, value] : in) {
+      if (OneOf(key, kNotificationReadOnly)) continue;
+      if (OneOf(key, kNotificationUnsupported)) {
+        return Status::NotSupported(fmt::format("notification member '{}' is not supported", key));
+      }
+      if (patch && value.is_null() && key != "endpoint") {
+        out.erase(key);
+        continue;
+      }
+      if (key == "attributes") {
+        auto v = Names("notification.attributes", value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "format") {
+        if (!value.is_string() || !OneOf(value.get_string(), kFormats)) {
+          return Bad("notification.format", "must be normalized, concise or keyValues");
+        }
+        out[key] = value;
+      } else if (key == "sysAttrs" || key == "showChanges") {
+        if (!value.is_bool()) return Bad(fmt::format("notification.{}", key), "must be true or false");
+        out[key] = value;
+      } else if (key == "endpoint") {
+        if (!value.is_object()) return Bad("notification.endpoint", "must be an object with 'uri'");
+        json::value& stored = out["endpoint"];
+        if (!stored.is_object()) stored = json::object();
+        CITYHUB_RETURN_IF_ERROR(Endpoint(value.get_object(), stored.get_object()));
+      } else {
+        return Bad("notification", fmt::format("unknown member '{}'", Shown(key)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Context& ctx_;
+  const int64_t now_ms_;
+  const SubscriptionLimits& limits_;
+};
+
+// Fills in the defaults of the stored form.
+void AddDefaults(json::object& s) {
+  if (!s.contains("isActive")) s["isActive"] = true;
+  if (!s.contains("notificationTrigger")) s["notificationTrigger"] = json::array{"attributeCreated", "attributeUpdated"};
+  json::object& n = s["notification"].as_object();
+  if (!n.contains("format")) n["format"] = "normalized";
+  if (!n.contains("sysAttrs")) n["sysAttrs"] = false;
+  if (!n.contains("showChanges")) n["showChanges"] = false;
+  json::object& e = n["endpoint"].as_object();
+  if (!e.contains("accept")) e["accept"] = "application/json";
+}
+
+// The rules between members, on the whole stored form.
+Status CheckWhole(const json::object& s) {
+  if (s.if_contains("type") == nullptr) return Bad("type", "is mandatory (\"Subscription\")");
+  const json::value* n = s.if_contains("notification");
+  if (!n || !n->is_object()) return Bad("notification", "is mandatory");
+  const json::value* e = n->get_object().if_contains("endpoint");
+  if (!e || !e->is_object()) return Bad("notification.endpoint", "is mandatory");
+  if (!e->get_object().contains("uri")) return Bad("notification.endpoint.uri", "is mandatory");
+  const bool entities = s.contains("entities"), watched = s.contains("watchedAttributes");
+  if (!entities && !watched) return Bad("entities", "or 'watchedAttributes' must be given");
+  if (s.contains("timeInterval")) {
+    if (watched) return Bad("timeInterval", "cannot be combined with 'watchedAttributes' (periodic or on change, not both)");
+    if (s.contains("throttling")) return Bad("timeInterval", "cannot be combined with 'throttling'");
+    if (!entities) return Bad("timeInterval", "needs 'entities'");
+  }
+  const json::value* format = n->get_object().if_contains("format");
+  const json::value* changes = n->get_object().if_contains("showChanges");
+  if (format && *format == "keyValues" && changes && *changes == true) {
+    return Bad("notification.showChanges", "cannot be true with format keyValues");
+  }
+  return Status::Ok();
+}
+
+void CompactNames(json::value& names, const Context& ctx) {
+  if (!names.is_array()) return;
+  for (auto& n : names.get_array()) {
+    if (n.is_string()) n = ctx.CompactIri(n.get_string());
+  }
+}
+
+}  // namespace
+
+Result<json::object> NormalizeSubscription(const json::object& payload, const Context& ctx, std::string_view id,
+                                           int64_t now_ms, const SubscriptionLimits& limits) {
+  if (!payload.contains("type")) return Bad("type", "is mandatory (\"Subscription\")");
+  if (const json::value* given = payload.if_contains("id")) {
+    if (!given->is_string() || !IsUri(given->get_string())) return Bad("id", "must be a URI");
+  }
+  json::object s;
+  s["id"] = id;
+  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(payload, s, /*patch=*/false));
+  CITYHUB_RETURN_IF_ERROR(CheckWhole(s));
+  AddDefaults(s);
+  s["createdAt"] = now_ms;
+  s["modifiedAt"] = now_ms;
+  return s;
+}
+
+Status PatchSubscription(json::object& stored, const json::object& fragment, const Context& ctx, int64_t now_ms,
+                         const SubscriptionLimits& limits) {
+  if (const json::value* id = fragment.if_contains("id"); id && !(id->is_string() && *id == stored["id"])) {
+    return Bad("id", "differs from the subscription id in the path");
+  }
+  json::object next = stored;
+  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(fragment, next, /*patch=*/true));
+  CITYHUB_RETURN_IF_ERROR(CheckWhole(next));
+  AddDefaults(next);
+  next["modifiedAt"] = now_ms;
+  stored = std::move(next);
+  return Status::Ok();
+}
+
+json::object RenderSubscription(const json::object& stored, const Context& ctx, bool sys_attrs, int64_t now_ms) {
+  json::object out = stored;
+  out.erase("qContext");
+  if (json::value* entities = out.if_contains("entities"); entities && entities->is_array()) {
+    for (auto& sel : entities->get_array()) {
+      if (json::value* type = sel.is_object() ? sel.get_object().if_contains("type") : nullptr; type && type->is_string()) {
+        *type = ctx.CompactIri(type->get_string());
+      }
+    }
+  }
+  if (json::value* w = out.if_contains("watchedAttributes")) CompactNames(*w, ctx);
+  if (json::value* g = out.if_contains("geoQ"); g && g->is_object()) {
+    if (json::value* p = g->get_object().if_contains("geoproperty"); p && p->is_string()) *p = ctx.CompactIri(p->get_string());
+  }
+  if (json::value* n = out.if_contains("notification"); n && n->is_object()) {
+    if (json::value* a = n->get_object().if_contains("attributes")) CompactNames(*a, ctx);
+  }
+  bool expired = false;
+  if (json::value* e = out.if_contains("expiresAt"); e && e->is_int64()) {
+    expired = e->get_int64() <= now_ms;
+    *e = util::FormatDateTime(e->get_int64());
+  }
+  for (const char* t : {"createdAt", "modifiedAt"}) {
+    json::value* v = out.if_contains(t);
+    if (!v) continue;
+    if (sys_attrs && v->is_int64()) {
+      *v = util::FormatDateTime(v->get_int64());
+    } else {
+      out.erase(t);
+    }
+  }
+  const json::value* active = out.if_contains("isActive");
+  out["status"] = expired ? "expired" : (active && *active == false) ? "paused" : "active";
+  return out;
+}
+
+}  // namespace cityhub::ngsild

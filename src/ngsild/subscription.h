@@ -1,0 +1,57 @@
+// Subscriptions (GS CIM 009 §5.2.12, §5.8): validating a subscription from a client (create
+// and update payloads) into its stored form, and rendering the stored form for a client.
+//
+// The stored form is a JSON object like the payload, with every name expanded to its IRI
+// (entity types, watchedAttributes, notification.attributes, geoQ.geoproperty), defaults
+// filled in, expiresAt as epoch milliseconds, and `q` kept as written together with the
+// @context it was written in ("qContext"), since its names are expanded only when it is
+// compiled. Rendering compacts the names with the reader's @context and adds `status`.
+// Pure functions, no I/O; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "ngsild/context.h"
+#include "ngsild/qlang.h"
+#include "util/status.h"
+
+namespace cityhub::ngsild {
+
+// Limits on a subscription (documented in docs/API.md).
+struct SubscriptionLimits {
+  size_t max_entities = 100;           // entity selectors
+  size_t max_attributes = 100;         // watchedAttributes, notification.attributes
+  size_t max_info_pairs = 32;          // receiverInfo, notifierInfo
+  size_t max_text_bytes = 8 * 1024;    // subscriptionName, description, lang, values
+  size_t max_id_pattern_bytes = 1024;
+  QueryLimits query;                   // q and scopeQ
+};
+
+// Validates a Create Subscription payload (§5.8.1) read with `ctx` and returns the stored form.
+// `id` is used when the payload has none. BadRequestData naming the member for anything
+// invalid (unknown member, wrong type, bad URI or scheme, invalid q/geoQ/scopeQ, negative or
+// zero throttling/timeInterval, expiresAt in the past, conflicting members); NotSupported for
+// spec members this hub does not implement (csf, temporalQ, datasetId, join, localOnly).
+Result<boost::json::object> NormalizeSubscription(const boost::json::object& payload, const Context& ctx,
+                                                  std::string_view id, int64_t now_ms,
+                                                  const SubscriptionLimits& limits = {});
+
+// Applies an Update Subscription fragment (§5.8.2) read with `ctx` to a stored subscription:
+// top-level members replace the stored ones (null removes an optional one), members of
+// "notification" and of its "endpoint" are merged into the stored ones; the result is
+// validated as a whole. `stored` is unchanged on error.
+Status PatchSubscription(boost::json::object& stored, const boost::json::object& fragment, const Context& ctx,
+                         int64_t now_ms, const SubscriptionLimits& limits = {});
+
+// The stored subscription as a client sees it: names compacted with `ctx`, expiresAt and the
+// system times as DateTime text (createdAt/modifiedAt only with `sys_attrs`), and `status`:
+// "expired" past expiresAt, "paused" when not active, else "active".
+boost::json::object RenderSubscription(const boost::json::object& stored, const Context& ctx, bool sys_attrs,
+                                       int64_t now_ms);
+
+}  // namespace cityhub::ngsild
