@@ -7,7 +7,7 @@
 // keep bounded. Tenant databases are opened at start-up (found by listing the data dir) or
 // lazily on the first write to a new tenant, and stay open until Close().
 //
-// Key layout (schema version 1), three column families:
+// Key layout (schema version 3), four column families:
 //
 //   entities  <id>                      -> record: format byte 0x02, varint count + (varint
 //                                          length, bytes) for types, same for attributes,
@@ -21,6 +21,8 @@
 //             N<type>\0                 -> int64 count of entities having the type
 //             M<attr>\0                 -> int64 count of entities having the attribute
 //             C<type>\0<attr>\0         -> int64 count of entities of the type having it
+//   outbox    <sequence, 8 bytes BE>    -> a notification owed (broker's format), from the write
+//                                          that owes it until delivered (version 3)
 //   meta      schema_version            -> decimal version of this layout
 //             u/<key>                   -> user metadata (GetMeta/PutMeta/...)
 //
@@ -123,10 +125,11 @@ namespace fs = std::filesystem;
 constexpr char kEntitiesFamily[] = "entities";
 constexpr char kIndexFamily[] = "index";
 constexpr char kMetaFamily[] = "meta";
+constexpr char kOutboxFamily[] = "outbox";
 
 constexpr uint8_t kRecordFormatV1 = 1;  // no terms
 constexpr uint8_t kRecordFormat = 2;
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kUserMetaPrefix = "u/";
 
@@ -146,6 +149,7 @@ struct Families {
   rocksdb::ColumnFamilyHandle* entities;
   rocksdb::ColumnFamilyHandle* index;
   rocksdb::ColumnFamilyHandle* meta;
+  rocksdb::ColumnFamilyHandle* outbox;
 };
 
 // kMigrations[v - 1] rewrites a database from schema version v to v + 1. To change the layout:
@@ -153,7 +157,22 @@ struct Families {
 using Migration = rocksdb::Status (*)(rocksdb::DB* db, const Families& families);
 // 1 -> 2: records may carry terms (format 2); format 1 records stay readable as they are.
 rocksdb::Status AddTerms(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
-constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {&AddTerms};
+// 2 -> 3: the outbox family, which opening creates empty.
+rocksdb::Status AddOutbox(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
+constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {&AddTerms, &AddOutbox};
+
+// Outbox keys: the sequence, 8 bytes big endian, so key order is sequence order.
+std::string OutboxKey(uint64_t sequence) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, sequence >>= 8) key[i] = static_cast<char>(sequence & 0xff);
+  return key;
+}
+
+uint64_t OutboxSequence(std::string_view key) {
+  uint64_t sequence = 0;
+  for (unsigned char c : key.substr(0, 8)) sequence = (sequence << 8) | c;
+  return sequence;
+}
 
 Status Unavailable() { return Status(Status::Code::kUnavailable, "store is closed"); }
 
@@ -470,6 +489,7 @@ struct Tuning {
   rocksdb::ColumnFamilyOptions entities;
   rocksdb::ColumnFamilyOptions index;
   rocksdb::ColumnFamilyOptions meta;
+  rocksdb::ColumnFamilyOptions outbox;
   rocksdb::ColumnFamilyOptions other;  // the unused default family
 };
 
@@ -528,6 +548,11 @@ Tuning MakeTuning(const RocksDbOptions& options) {
       rocksdb::NewCompactOnDeletionCollectorFactory(64 * 1024, 16 * 1024));
   t.meta = FamilyOptions(options, cache, compression, /*bloom=*/true);
   t.meta.write_buffer_size = std::min(options.write_buffer_bytes, kMetaWriteBufferBytes);
+  // The outbox is a queue: records are written, read back soon and deleted; small memtables,
+  // and files dense with deletions compacted soon.
+  t.outbox = t.meta;
+  t.outbox.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(16 * 1024, 4 * 1024));
   t.other = t.meta;
   return t;
 }
@@ -607,6 +632,10 @@ class RocksTenantStore final : public TenantStore {
   Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override;
   Status CompactTerms() override;
   std::vector<Result<EntityRecord>> GetMany(const std::vector<std::string_view>& ids) override;
+  Status ScanOutbox(uint64_t from,
+                    const std::function<bool(uint64_t sequence, std::string_view value)>& visit) override;
+  Status DeleteOutbox(const std::vector<uint64_t>& sequences) override;
+  Result<uint64_t> LastOutboxSequence() override;
 
   Result<std::vector<std::string>> ListTypes() override;
   Result<std::vector<std::string>> AttributesOfType(std::string_view type) override;
@@ -680,7 +709,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
     auto s = rocksdb::DB::ListColumnFamilies(tuning.db, path, &names);
     if (!s.ok()) return FromRocks(s, fmt::format("listing column families of '{}'", path));
   }
-  for (const char* known : {kEntitiesFamily, kIndexFamily, kMetaFamily}) {
+  for (const char* known : {kEntitiesFamily, kIndexFamily, kMetaFamily, kOutboxFamily}) {
     if (std::find(names.begin(), names.end(), known) == names.end()) names.push_back(known);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -688,6 +717,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
     const auto& options = name == kEntitiesFamily ? tuning.entities
                           : name == kIndexFamily  ? tuning.index
                           : name == kMetaFamily   ? tuning.meta
+                          : name == kOutboxFamily ? tuning.outbox
                                                   : tuning.other;
     descriptors.emplace_back(name, options);
   }
@@ -701,6 +731,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
     if (names[i] == kEntitiesFamily) store->families_.entities = store->handles_[i];
     if (names[i] == kIndexFamily) store->families_.index = store->handles_[i];
     if (names[i] == kMetaFamily) store->families_.meta = store->handles_[i];
+    if (names[i] == kOutboxFamily) store->families_.outbox = store->handles_[i];
   }
   store->write_options_.sync = sync_writes;
   CITYHUB_RETURN_IF_ERROR(store->CheckSchema());
@@ -771,7 +802,7 @@ void RocksTenantStore::Close() {
   }
   if (!db_) return;
   // Errors are not reportable from here; a failed flush only means a longer WAL replay.
-  db_->Flush(rocksdb::FlushOptions(), {families_.entities, families_.index, families_.meta});
+  db_->Flush(rocksdb::FlushOptions(), {families_.entities, families_.index, families_.meta, families_.outbox});
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();
   db_->Close();
@@ -834,7 +865,7 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
-  if (next.empty()) return Status::Ok();
+  if (next.empty() && ws.outbox.empty()) return Status::Ok();
 
   std::vector<rocksdb::Slice> ids;
   ids.reserve(next.size());
@@ -863,6 +894,7 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
     ++i;
   }
   delta.AppendTo(batch, families_.index);
+  for (const auto& record : ws.outbox) batch.Put(families_.outbox, OutboxKey(record.sequence), record.value);
   return FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
 }
 
@@ -987,6 +1019,35 @@ Status RocksTenantStore::CompactTerms() {
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   return FromRocks(db_->CompactRange(options, families_.index, &b, &e), "compacting the term keys");
+}
+
+Status RocksTenantStore::ScanOutbox(uint64_t from,
+                                    const std::function<bool(uint64_t, std::string_view)>& visit) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  RangeIterator it(db_.get(), families_.outbox, nullptr, OutboxKey(from), "");
+  for (; it->Valid(); it->Next()) {
+    if (!visit(OutboxSequence(View(it->key())), View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scanning the outbox");
+}
+
+Status RocksTenantStore::DeleteOutbox(const std::vector<uint64_t>& sequences) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  if (sequences.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (uint64_t sequence : sequences) batch.Delete(families_.outbox, OutboxKey(sequence));
+  return FromRocks(db_->Write(write_options_, &batch), "removing from the outbox of " + path_);
+}
+
+Result<uint64_t> RocksTenantStore::LastOutboxSequence() {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_.outbox));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the outbox of " + path_);
+  return it->Valid() ? OutboxSequence(View(it->key())) : 0;
 }
 
 Status RocksTenantStore::PositiveCounters(

@@ -47,9 +47,18 @@ struct EntityRecord {
 // One atomic change. Entities are keyed by id; a put replaces the whole record. If an id
 // occurs more than once, its last put wins and deletes apply after puts. Type and attribute
 // names must be non-empty and contain no NUL; ids must be non-empty (else BadRequestData).
+// A notification owed (DESIGN §1): kept in the tenant's outbox from the write that owes it until
+// the notifier has delivered it (or given up). `sequence` orders the outbox; its meaning and
+// the value's are the broker's.
+struct OutboxRecord {
+  uint64_t sequence = 0;
+  std::string value;
+};
+
 struct WriteSet {
   std::vector<EntityRecord> puts;
   std::vector<std::string> deletes;  // ids; deleting an absent id is not an error
+  std::vector<OutboxRecord> outbox;  // written in the same atomic, durable write
 };
 
 // Which entities a scan visits, always in ascending id order.
@@ -96,6 +105,14 @@ class TenantStore {
   // rebuild that replaced most of them (a scan steps over every deleted key in its way until
   // a compaction drops it). Takes tens of seconds per million entities.
   virtual Status CompactTerms() = 0;
+
+  // The outbox: records with sequence >= `from`, ascending (visit returns false to stop);
+  // removing records (absent ones are not an error); and the highest sequence present (0 when
+  // empty), from which a restarted hub goes on numbering.
+  virtual Status ScanOutbox(uint64_t from,
+                            const std::function<bool(uint64_t sequence, std::string_view value)>& visit) = 0;
+  virtual Status DeleteOutbox(const std::vector<uint64_t>& sequences) = 0;
+  virtual Result<uint64_t> LastOutboxSequence() = 0;
 
   // Distinct entity types present, ascending.
   virtual Result<std::vector<std::string>> ListTypes() = 0;

@@ -61,7 +61,7 @@ class RocksDbStoreTest : public ::testing::Test {
     store_.reset();
     const std::string path = (root_ / "data" / "default").string();
     std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}};
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}, {"outbox", {}}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
@@ -350,13 +350,13 @@ TEST_F(RocksDbStoreTest, WritesSchemaVersionAndRefusesNewer) {
   WithRawDefaultDb([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
     std::string version;
     ASSERT_TRUE(db->Get({}, handles[3], "schema_version", &version).ok());
-    EXPECT_EQ(version, "2");
-    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "3").ok());
+    EXPECT_EQ(version, "3");
+    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "4").ok());
   });
   auto opened = OpenRocksDbStore(options_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), Status::Code::kOperationNotSupported);
-  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 3"));
+  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 4"));
 }
 
 TEST_F(RocksDbStoreTest, MigratesVersionOneRecordsWhichKeepNoTerms) {
@@ -373,11 +373,46 @@ TEST_F(RocksDbStoreTest, MigratesVersionOneRecordsWhichKeepNoTerms) {
   EXPECT_THAT(record->types, ElementsAre("A"));
   EXPECT_THAT(record->attributes, ElementsAre("x"));
   EXPECT_THAT(record->terms, IsEmpty());
-  // The record can be rewritten with terms, and the database now says version 2.
+  // The record can be rewritten with terms (the database is now at the current version).
   auto upgraded = Record("e1", {"A"}, {"x"}, "doc2");
   upgraded.terms = {{"k1", "p"}};
   Put(db_, upgraded);
   EXPECT_EQ(db_->Get("e1")->terms, upgraded.terms);
+}
+
+TEST_F(RocksDbStoreTest, OutboxRecordsAreWrittenWithTheChangeScannedInOrderAndDeleted) {
+  EXPECT_EQ(db_->LastOutboxSequence().value(), 0u);
+  WriteSet ws;
+  ws.puts.push_back(Record("e1", {"A"}, {"x"}, "one"));
+  ws.outbox = {{7, "n7"}, {300, "n300"}, {5, "n5"}};
+  ASSERT_TRUE(db_->Write(ws).ok());
+  // An outbox-only write (a periodic notification owes no entity change).
+  WriteSet only;
+  only.outbox = {{1ULL << 40, "big"}};
+  ASSERT_TRUE(db_->Write(only).ok());
+  auto scan = [&](uint64_t from) {
+    std::vector<std::pair<uint64_t, std::string>> seen;
+    EXPECT_TRUE(db_->ScanOutbox(from, [&](uint64_t seq, std::string_view v) {
+      seen.emplace_back(seq, std::string(v));
+      return true;
+    }).ok());
+    return seen;
+  };
+  using Seen = std::vector<std::pair<uint64_t, std::string>>;
+  EXPECT_EQ(scan(0), (Seen{{5, "n5"}, {7, "n7"}, {300, "n300"}, {1ULL << 40, "big"}}));
+  EXPECT_EQ(scan(8), (Seen{{300, "n300"}, {1ULL << 40, "big"}}));
+  EXPECT_EQ(db_->LastOutboxSequence().value(), 1ULL << 40);
+  // Early stop.
+  int visited = 0;
+  ASSERT_TRUE(db_->ScanOutbox(0, [&](uint64_t, std::string_view) { return ++visited < 2; }).ok());
+  EXPECT_EQ(visited, 2);
+  ASSERT_TRUE(db_->DeleteOutbox({7, 1ULL << 40, 999}).ok());  // 999 is absent: not an error
+  EXPECT_EQ(scan(0), (Seen{{5, "n5"}, {300, "n300"}}));
+  EXPECT_EQ(db_->LastOutboxSequence().value(), 300u);
+  // Durable across a restart, and the entity of the same write is there too.
+  Reopen();
+  EXPECT_EQ(scan(0), (Seen{{5, "n5"}, {300, "n300"}}));
+  EXPECT_EQ(db_->Get("e1")->document, "one");
 }
 
 TEST_F(RocksDbStoreTest, MetaCrudAndPrefixScan) {
