@@ -1,0 +1,261 @@
+// SubscriptionMatcher implementation: compile once, index by type, decide per change.
+#include "broker/subscription_matcher.h"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include "ngsild/geo.h"
+#include "ngsild/qlang.h"
+
+namespace cityhub::broker {
+namespace json = boost::json;
+
+struct CompiledSubscription::Impl {
+  struct Selector {
+    std::string type;
+    std::string id;                    // "" = any
+    std::unique_ptr<re2::RE2> pattern;  // null = any
+  };
+  std::vector<Selector> selectors;
+  std::set<std::string> watched;       // empty = any attribute
+  std::set<std::string> triggers;
+  std::optional<ngsild::QFilter> q;
+  std::optional<ngsild::GeoQuery> geo;
+  std::optional<ngsild::ScopeFilter> scope;
+  bool active = true;
+  bool periodic = false;
+  std::optional<int64_t> expires_at_ms;
+};
+
+namespace {
+
+Status Corrupt(std::string_view id, std::string_view what) {
+  return Status::Internal(fmt::format("stored subscription '{}' cannot be compiled: {}", id.substr(0, 200), what));
+}
+
+std::vector<std::string> Strings(const json::value* v) {
+  std::vector<std::string> out;
+  if (!v || !v->is_array()) return out;
+  for (const auto& item : v->get_array()) {
+    if (item.is_string()) out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+bool SameInstances(const ngsild::Instances& a, const ngsild::Instances& b) { return a == b; }
+
+// The per-attribute events of a change on an existing entity, as kinds per attribute name.
+struct AttributeEvents {
+  std::vector<std::string> created, updated, deleted;
+};
+
+AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) {
+  AttributeEvents ev;
+  if (!after) return ev;
+  for (const auto& [name, instances] : after->attrs) {
+    auto it = before ? before->attrs.find(name) : after->attrs.end();
+    if (!before || it == before->attrs.end()) {
+      ev.created.push_back(name);
+    } else if (!SameInstances(it->second, instances)) {
+      ev.updated.push_back(name);
+    }
+  }
+  if (before) {
+    for (const auto& [name, instances] : before->attrs) {
+      if (!after->attrs.count(name)) ev.deleted.push_back(name);
+    }
+  }
+  return ev;
+}
+
+}  // namespace
+
+Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object& stored,
+                                                              ngsild::ContextResolver& contexts) {
+  auto out = std::make_shared<CompiledSubscription>();
+  auto impl = std::make_shared<Impl>();
+  const json::value* id = stored.if_contains("id");
+  if (!id || !id->is_string()) return Status::Internal("stored subscription has no id");
+  out->id_ = std::string(id->get_string());
+  out->stored_ = stored;
+  if (const json::value* entities = stored.if_contains("entities"); entities && entities->is_array()) {
+    for (const auto& sel : entities->get_array()) {
+      const json::object* o = sel.if_object();
+      const json::value* type = o ? o->if_contains("type") : nullptr;
+      if (!type || !type->is_string()) return Corrupt(out->id_, "an entity selector has no type");
+      Impl::Selector s;
+      s.type = std::string(type->get_string());
+      if (const json::value* sid = o->if_contains("id"); sid && sid->is_string()) s.id = std::string(sid->get_string());
+      if (const json::value* p = o->if_contains("idPattern"); p && p->is_string() && s.id.empty()) {
+        re2::RE2::Options opts;
+        opts.set_log_errors(false);
+        s.pattern = std::make_unique<re2::RE2>(re2::StringPiece(p->get_string().data(), p->get_string().size()), opts);
+        if (!s.pattern->ok()) return Corrupt(out->id_, "invalid idPattern");
+      }
+      out->types_.push_back(s.type);
+      impl->selectors.push_back(std::move(s));
+    }
+  }
+  std::sort(out->types_.begin(), out->types_.end());
+  out->types_.erase(std::unique(out->types_.begin(), out->types_.end()), out->types_.end());
+  for (auto& w : Strings(stored.if_contains("watchedAttributes"))) impl->watched.insert(std::move(w));
+  for (auto& t : Strings(stored.if_contains("notificationTrigger"))) impl->triggers.insert(std::move(t));
+  if (const json::value* q = stored.if_contains("q"); q && q->is_string()) {
+    const json::value* q_context = stored.if_contains("qContext");
+    auto ctx = q_context ? contexts.Resolve(*q_context) : Result<ngsild::ContextPtr>(contexts.Core());
+    if (!ctx.ok()) return ctx.status();
+    auto filter = ngsild::QFilter::Parse(q->get_string(), **ctx);
+    if (!filter.ok()) return Corrupt(out->id_, filter.status().message());
+    impl->q = std::move(*filter);
+  }
+  if (const json::value* g = stored.if_contains("geoQ"); g && g->is_object()) {
+    const json::object& o = g->get_object();
+    const json::value* geometry = o.if_contains("geometry");
+    const json::value* georel = o.if_contains("georel");
+    const json::value* coordinates = o.if_contains("coordinates");
+    const json::value* property = o.if_contains("geoproperty");
+    if (!geometry || !geometry->is_string() || !georel || !georel->is_string() || !coordinates || !property ||
+        !property->is_string()) {
+      return Corrupt(out->id_, "incomplete geoQ");
+    }
+    auto geo = ngsild::GeoQuery::Parse(georel->get_string(), geometry->get_string(), *coordinates,
+                                       std::string(property->get_string()));
+    if (!geo.ok()) return Corrupt(out->id_, geo.status().message());
+    impl->geo = std::move(*geo);
+  }
+  if (const json::value* s = stored.if_contains("scopeQ"); s && s->is_string()) {
+    auto scope = ngsild::ScopeFilter::Parse(s->get_string());
+    if (!scope.ok()) return Corrupt(out->id_, scope.status().message());
+    impl->scope = std::move(*scope);
+  }
+  if (const json::value* a = stored.if_contains("isActive"); a && a->is_bool()) impl->active = a->get_bool();
+  impl->periodic = stored.contains("timeInterval");
+  if (const json::value* e = stored.if_contains("expiresAt"); e && e->is_int64()) impl->expires_at_ms = e->get_int64();
+  out->impl_ = std::move(impl);
+  return CompiledSubscriptionPtr(std::move(out));
+}
+
+std::optional<std::string> CompiledSubscription::Fires(const EntityChange& change, int64_t now_ms) const {
+  const Impl& s = *impl_;
+  if (!s.active || s.periodic || (s.expires_at_ms && *s.expires_at_ms <= now_ms)) return std::nullopt;
+  const ngsild::Entity* entity = change.after ? change.after : change.before;
+  if (!entity) return std::nullopt;
+  if (!s.selectors.empty()) {
+    auto selected = [&](const Impl::Selector& sel) {
+      if (std::find(entity->types.begin(), entity->types.end(), sel.type) == entity->types.end()) return false;
+      if (!sel.id.empty()) return sel.id == entity->id;
+      return !sel.pattern || re2::RE2::PartialMatch(entity->id, *sel.pattern);
+    };
+    if (std::none_of(s.selectors.begin(), s.selectors.end(), selected)) return std::nullopt;
+  }
+  auto watched = [&](const std::string& attr) { return s.watched.empty() || s.watched.count(attr) > 0; };
+  auto has_watched = [&](const ngsild::Entity& e) {
+    if (s.watched.empty()) return true;
+    return std::any_of(e.attrs.begin(), e.attrs.end(), [&](const auto& kv) { return s.watched.count(kv.first) > 0; });
+  };
+  auto wants = [&](std::string_view kind) { return s.triggers.count(std::string(kind)) > 0; };
+
+  std::optional<std::string> fired;
+  if (!change.before) {
+    if (wants("entityCreated") && has_watched(*change.after)) fired = "entityCreated";
+    if (!fired && wants("attributeCreated")) {
+      for (const auto& [name, instances] : change.after->attrs) {
+        if (watched(name)) {
+          fired = "attributeCreated";
+          break;
+        }
+      }
+    }
+  } else if (!change.after) {
+    if (wants("entityDeleted") && has_watched(*change.before)) fired = "entityDeleted";
+  } else {
+    AttributeEvents ev = Diff(change.before, change.after);
+    auto any_watched = [&](const std::vector<std::string>& names) { return std::any_of(names.begin(), names.end(), watched); };
+    const bool created = any_watched(ev.created), updated = any_watched(ev.updated), deleted = any_watched(ev.deleted);
+    if (created && wants("attributeCreated")) {
+      fired = "attributeCreated";
+    } else if (updated && wants("attributeUpdated")) {
+      fired = "attributeUpdated";
+    } else if (deleted && wants("attributeDeleted")) {
+      fired = "attributeDeleted";
+    } else if ((created || updated || deleted) && wants("entityUpdated")) {
+      fired = "entityUpdated";
+    }
+  }
+  if (!fired) return std::nullopt;
+  if (s.q && !s.q->Matches(*entity)) return std::nullopt;
+  if (s.geo && !s.geo->Matches(*entity)) return std::nullopt;
+  if (s.scope && !s.scope->Matches(*entity)) return std::nullopt;
+  return fired;
+}
+
+std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Rebuilt(
+    std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id) {
+  auto index = std::make_shared<Index>();
+  for (const auto& [id, s] : by_id) {
+    if (s->types().empty()) {
+      index->by_attributes.push_back(s);
+    } else {
+      for (const auto& type : s->types()) index->by_type[type].push_back(s);
+    }
+  }
+  index->by_id = std::move(by_id);
+  return index;
+}
+
+std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Snapshot(std::string_view tenant) const {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : it->second;
+}
+
+void SubscriptionMatcher::Put(std::string_view tenant, CompiledSubscriptionPtr s) {
+  std::lock_guard lock(mutex_);
+  auto& slot = tenants_[std::string(tenant)];
+  auto by_id = slot ? slot->by_id : std::map<std::string, CompiledSubscriptionPtr, std::less<>>{};
+  by_id[s->id()] = std::move(s);
+  slot = Rebuilt(std::move(by_id));
+}
+
+void SubscriptionMatcher::Remove(std::string_view tenant, std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end() || !it->second->by_id.count(std::string(id))) return;
+  auto by_id = it->second->by_id;
+  by_id.erase(std::string(id));
+  it->second = Rebuilt(std::move(by_id));
+}
+
+size_t SubscriptionMatcher::Size(std::string_view tenant) const {
+  auto index = Snapshot(tenant);
+  return index ? index->by_id.size() : 0;
+}
+
+std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenant, const EntityChange& change,
+                                                          int64_t now_ms) const {
+  std::vector<SubscriptionMatch> out;
+  auto index = Snapshot(tenant);
+  const ngsild::Entity* entity = change.after ? change.after : change.before;
+  if (!index || !entity) return out;
+  std::vector<const CompiledSubscriptionPtr*> candidates;
+  for (const auto& type : entity->types) {
+    auto it = index->by_type.find(type);
+    if (it == index->by_type.end()) continue;
+    for (const auto& s : it->second) candidates.push_back(&s);
+  }
+  for (const auto& s : index->by_attributes) candidates.push_back(&s);
+  std::sort(candidates.begin(), candidates.end(), [](auto* a, auto* b) { return (*a)->id() < (*b)->id(); });
+  candidates.erase(std::unique(candidates.begin(), candidates.end(),
+                               [](auto* a, auto* b) { return (*a)->id() == (*b)->id(); }),
+                   candidates.end());
+  for (const auto* s : candidates) {
+    if (auto trigger = (*s)->Fires(change, now_ms)) out.push_back({*s, std::move(*trigger)});
+  }
+  return out;
+}
+
+}  // namespace cityhub::broker

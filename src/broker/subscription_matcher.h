@@ -1,0 +1,98 @@
+// SubscriptionMatcher: which subscriptions a committed entity change triggers (GS CIM 009 §5.8,
+// §4.5 notification triggers). Subscriptions are compiled once (q, geoQ, scopeQ, idPatterns)
+// and indexed per tenant by the entity types their selectors name, so a change evaluates only
+// the subscriptions that could care about it (plus those selecting by watched attributes alone).
+//
+// When a change fires a subscription (documented in docs/API.md, "Subscriptions"):
+//   - it is active (isActive, not past expiresAt) and not periodic (no timeInterval);
+//   - the entity (after the change; before it for a deletion) matches one of the selectors
+//     (a type it has; the id, or else the idPattern, when given);
+//   - one of its notificationTrigger kinds happened: entityCreated, entityDeleted; per attribute
+//     attributeCreated / attributeUpdated (any rewrite of an instance, even to the same value,
+//     since modifiedAt changes) / attributeDeleted, of a watched attribute when
+//     watchedAttributes is given; entityUpdated = any of the three on an existing entity. A
+//     creation counts as attributeCreated for each of its attributes; with watchedAttributes,
+//     entityCreated / entityDeleted need the entity to have a watched attribute;
+//   - q, geoQ and scopeQ hold for that entity.
+// Thread-safe: Put/Remove and Match may run concurrently (Match works on a snapshot).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "ngsild/context.h"
+#include "ngsild/entity.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+// One entity's change by one committed write.
+struct EntityChange {
+  const ngsild::Entity* before = nullptr;  // null: the entity was created
+  const ngsild::Entity* after = nullptr;   // null: the entity was deleted
+};
+
+// A subscription ready to be evaluated. Immutable; shared by snapshots.
+class CompiledSubscription {
+ public:
+  // Compiles a stored subscription (ngsild/subscription.h); `contexts` resolves the @context
+  // its q was written in. Errors if the stored form cannot be compiled (corruption, or a
+  // remote @context that cannot be had now).
+  static Result<std::shared_ptr<const CompiledSubscription>> Compile(const boost::json::object& stored,
+                                                                     ngsild::ContextResolver& contexts);
+
+  const std::string& id() const { return id_; }
+  const boost::json::object& stored() const { return stored_; }
+  // The entity types its selectors name (expanded); empty if it selects by watched attributes.
+  const std::vector<std::string>& types() const { return types_; }
+
+  // The trigger kind the change fires ("entityCreated", "attributeUpdated", …), or nullopt.
+  std::optional<std::string> Fires(const EntityChange& change, int64_t now_ms) const;
+
+  struct Impl;
+
+ private:
+  std::string id_;
+  boost::json::object stored_;
+  std::vector<std::string> types_;
+  std::shared_ptr<const Impl> impl_;
+};
+using CompiledSubscriptionPtr = std::shared_ptr<const CompiledSubscription>;
+
+struct SubscriptionMatch {
+  CompiledSubscriptionPtr subscription;
+  std::string trigger;
+};
+
+class SubscriptionMatcher {
+ public:
+  // Adds or replaces the tenant's subscription with s->id().
+  void Put(std::string_view tenant, CompiledSubscriptionPtr s);
+  void Remove(std::string_view tenant, std::string_view id);
+  // The subscriptions of the tenant that the change fires, in id order.
+  std::vector<SubscriptionMatch> Match(std::string_view tenant, const EntityChange& change, int64_t now_ms) const;
+  // How many subscriptions of the tenant are held.
+  size_t Size(std::string_view tenant) const;
+
+ private:
+  struct Index {
+    std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id;
+    std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>> by_type;
+    std::vector<CompiledSubscriptionPtr> by_attributes;  // no entity selectors
+  };
+  static std::shared_ptr<const Index> Rebuilt(std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id);
+  std::shared_ptr<const Index> Snapshot(std::string_view tenant) const;
+
+  mutable std::mutex mutex_;  // guards the map; an Index is immutable once published
+  std::map<std::string, std::shared_ptr<const Index>, std::less<>> tenants_;
+};
+
+}  // namespace cityhub::broker
