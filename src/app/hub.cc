@@ -218,7 +218,21 @@ int Serve(const Config& config) {
   api::ApiDeps deps;
   deps.entities = &entities;
   deps.queries = &queries;
-  broker::SubscriptionService subscriptions(**store);
+  // Subscriptions: compiled into the matcher (a subscription that cannot be compiled is refused
+  // when created, and reported at start-up).
+  broker::SubscriptionMatcher matcher;
+  broker::SubscriptionService subscriptions(**store, &matcher, &contexts);
+  auto loaded = subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
+    spdlog::warn("subscription '{}' of tenant '{}' is not active: {}", id, tenant, st.message());
+  });
+  if (!loaded.ok()) {
+    spdlog::error("cannot load the subscriptions: {}", loaded.status().message());
+    (*store)->Close();
+    return 1;
+  }
+  // The outbox (broker::OutboxWriter as the entities' ChangeObserver) is connected together with
+  // the notifier that drains it (issue 4, in progress): until something delivers the records,
+  // writing them would only make the outbox grow.
   deps.subscriptions = &subscriptions;
   deps.contexts = &contexts;
   deps.metrics = &metrics;

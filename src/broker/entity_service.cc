@@ -123,7 +123,9 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
   return record;
 }
 
-Status EntityService::Commit(store::TenantStore& ts, const store::WriteSet& ws) {
+Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
+                             const std::vector<EntityChange>& changes) {
+  if (change_observer_ && !changes.empty()) CITYHUB_RETURN_IF_ERROR(change_observer_->AddTo(tenant, ts, changes, ws));
   auto start = std::chrono::steady_clock::now();
   Status st = ts.Write(ws);
   if (commit_observer_) {
@@ -141,7 +143,7 @@ Status EntityService::Create(std::string_view tenant, Entity e) {
   if (!existing.status().IsNotFound()) return existing.status();
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(e));
-  return Commit(**ts, ws);
+  return Commit(tenant, **ts, ws, {EntityChange{nullptr, &e}});
 }
 
 Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) {
@@ -161,7 +163,15 @@ Status EntityService::Delete(std::string_view tenant, std::string_view id) {
   }
   store::WriteSet ws;
   ws.deletes.emplace_back(id);
-  return Commit(**ts, ws);
+  std::vector<EntityChange> changes;
+  std::optional<Entity> before;
+  if (Watching(tenant)) {
+    auto e = ngsild::DeserializeEntity(existing->document);
+    if (!e.ok()) return e.status();
+    before = std::move(*e);
+    changes.push_back({&*before, nullptr});
+  }
+  return Commit(tenant, **ts, ws, changes);
 }
 
 Status EntityService::CheckSize(const Entity& e) const {
@@ -177,13 +187,17 @@ Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& 
   StripeGuard lock(*this, {StripeOf(tenant, id)});
   auto e = Load(**ts, id);
   if (!e.ok()) return e.status();
+  std::optional<Entity> before;
+  if (Watching(tenant)) before = *e;
   bool write = true;
   CITYHUB_RETURN_IF_ERROR(change(*e, write));
   if (!write) return Status::Ok();
   CITYHUB_RETURN_IF_ERROR(CheckSize(*e));
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(*e));
-  return Commit(**ts, ws);
+  std::vector<EntityChange> changes;
+  if (before) changes.push_back({&*before, &*e});
+  return Commit(tenant, **ts, ws, changes);
 }
 
 Status EntityService::Replace(std::string_view tenant, std::string_view id, Entity e) {
@@ -274,6 +288,8 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
   // The state each touched id will have after the batch (nullopt = absent), and which ids an
   // item actually changed: only those are written.
   std::map<std::string, std::optional<Entity>, std::less<>> state;
+  std::map<std::string, std::optional<Entity>, std::less<>> original;  // kept only if Watching
+  const bool watching = Watching(tenant);
   std::set<std::string, std::less<>> changed;
   std::vector<std::string> success;
   for (auto& item : items) {
@@ -287,6 +303,7 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
       }
       std::optional<Entity> current;
       if (loaded.ok()) current = std::move(*loaded);
+      if (watching) original.emplace(item.id, current);
       it = state.emplace(item.id, std::move(current)).first;
     }
     std::optional<Entity> next = it->second;
@@ -306,11 +323,18 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     }
   }
   store::WriteSet ws;
+  std::vector<EntityChange> changes;
   for (const auto& id : changed) {
-    if (const auto& e = state.find(id)->second) ws.puts.push_back(ToRecord(*e));
+    const auto& e = state.find(id)->second;
+    if (!e) continue;
+    ws.puts.push_back(ToRecord(*e));
+    if (watching) {
+      const auto& before = original.find(id)->second;
+      changes.push_back({before ? &*before : nullptr, &*e});
+    }
   }
   if (!ws.puts.empty()) {
-    Status st = Commit(**ts, ws);
+    Status st = Commit(tenant, **ts, ws, changes);
     if (!st.ok()) {
       for (auto& id : success) result.errors.push_back({id, st});
       result.created = 0;
@@ -378,6 +402,9 @@ BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vecto
   store::WriteSet ws;
   std::set<std::string, std::less<>> deleted;
   std::vector<std::string> success;
+  const bool watching = Watching(tenant);
+  std::vector<Entity> befores;  // reserved: EntityChange points into it
+  befores.reserve(ids.size());
   for (const auto& id : ids) {
     auto rec = (*ts)->Get(id);
     if (!rec.ok() || deleted.count(id)) {
@@ -387,12 +414,22 @@ BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vecto
       result.errors.push_back({id, st});
       continue;
     }
+    if (watching) {
+      auto before = ngsild::DeserializeEntity(rec->document);
+      if (!before.ok()) {
+        result.errors.push_back({id, before.status()});
+        continue;
+      }
+      befores.push_back(std::move(*before));
+    }
     deleted.insert(id);
     ws.deletes.push_back(id);
     success.push_back(id);
   }
+  std::vector<EntityChange> changes;
+  for (const auto& before : befores) changes.push_back({&before, nullptr});
   if (!ws.deletes.empty()) {
-    Status st = Commit(**ts, ws);
+    Status st = Commit(tenant, **ts, ws, changes);
     if (!st.ok()) {
       for (auto& id : success) result.errors.push_back({id, st});
       return result;

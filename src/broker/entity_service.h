@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/subscription_matcher.h"
 #include "ngsild/entity.h"
 #include "ngsild/parse.h"
 #include "ngsild/update.h"
@@ -35,6 +36,21 @@ struct BatchResult {
   std::vector<BatchError> errors;
   size_t created = 0;                // how many of `success` were newly created
   std::vector<std::string> created_ids;  // those ids, in request order
+};
+
+// What a committed write owes beyond the entities themselves — the notifications of the
+// subscriptions it fires (DESIGN §1: in the same transaction, so none is lost). Implemented by
+// the notification outbox; EntityService calls it under the entities' locks, just before the
+// store write, with every entity the write changes.
+class ChangeObserver {
+ public:
+  virtual ~ChangeObserver() = default;
+  // True if changes in `tenant` may owe anything: only then does the service keep the states
+  // before the change (a copy per changed entity).
+  virtual bool Watching(std::string_view tenant) const = 0;
+  // Adds the records the changes owe to `ws` (the outbox).
+  virtual Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
+                       store::WriteSet& ws) = 0;
 };
 
 // Limits the service enforces (documented in docs/API.md).
@@ -113,6 +129,8 @@ class EntityService {
   // Calls `observer` with the duration in seconds of every durable store write (for
   // /metrics). Set before serving; not thread-safe against concurrent calls.
   void SetCommitObserver(std::function<void(double)> observer) { commit_observer_ = std::move(observer); }
+  // The observer of changes (the notification outbox); null = none. Set before serving.
+  void SetChangeObserver(ChangeObserver* observer) { change_observer_ = observer; }
 
   // Entities per tenant, approximately (for /metrics).
   std::vector<std::pair<std::string, uint64_t>> EntityCounts();
@@ -127,8 +145,11 @@ class EntityService {
   Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
   Result<ngsild::Entity> Load(store::TenantStore& ts, std::string_view id);
   static store::EntityRecord ToRecord(const ngsild::Entity& e);
-  // Writes `ws` durably, timing it for the commit observer.
-  Status Commit(store::TenantStore& ts, const store::WriteSet& ws);
+  // Adds what `changes` owe (ChangeObserver), then writes `ws` durably, timing it for the
+  // commit observer.
+  Status Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
+                const std::vector<EntityChange>& changes);
+  bool Watching(std::string_view tenant) const { return change_observer_ && change_observer_->Watching(tenant); }
   // Applies `change` to an existing entity under its lock and stores the result.
   template <typename Fn>
   Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
@@ -143,6 +164,7 @@ class EntityService {
   EntityServiceLimits limits_;
   std::array<std::mutex, kStripes> stripes_;
   std::function<void(double)> commit_observer_;
+  ChangeObserver* change_observer_ = nullptr;
 };
 
 }  // namespace cityhub::broker

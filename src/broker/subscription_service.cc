@@ -35,8 +35,38 @@ Result<store::TenantStore*> Tenant(store::Store& store, std::string_view tenant,
 
 }  // namespace
 
-SubscriptionService::SubscriptionService(store::Store& store, ngsild::SubscriptionLimits limits)
-    : store_(store), limits_(limits) {}
+SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatcher* matcher,
+                                         ngsild::ContextResolver* contexts, ngsild::SubscriptionLimits limits)
+    : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits) {}
+
+Status SubscriptionService::Publish(std::string_view tenant, const json::object& stored) {
+  if (!matcher_ || !contexts_) return Status::Ok();
+  auto compiled = CompiledSubscription::Compile(stored, *contexts_);
+  if (!compiled.ok()) return compiled.status();
+  matcher_->Put(tenant, std::move(*compiled));
+  return Status::Ok();
+}
+
+Result<size_t> SubscriptionService::LoadAll(
+    const std::function<void(std::string_view, std::string_view, const Status&)>& on_error) {
+  size_t loaded = 0;
+  for (const auto& tenant : store_.ListTenants()) {
+    auto ts = OpenTenant(store_, tenant, false);
+    if (!ts.ok()) return ts.status();
+    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
+      const std::string_view id = key.substr(Key("").size());
+      auto stored = Decode(value);
+      Status st = stored.ok() ? Publish(tenant, *stored) : stored.status();
+      if (st.ok()) {
+        ++loaded;
+      } else if (on_error) {
+        on_error(tenant, id, st);
+      }
+      return true;
+    }));
+  }
+  return loaded;
+}
 
 Result<std::string> SubscriptionService::Create(std::string_view tenant, const json::object& payload,
                                                 const ngsild::Context& ctx, int64_t now_ms) {
@@ -54,6 +84,13 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   auto existing = (*ts)->GetMeta(Key(id));
   if (existing.ok()) return Status::AlreadyExists(fmt::format("subscription '{}' already exists", id.substr(0, 200)));
   if (!existing.status().IsNotFound()) return existing.status();
+  if (matcher_ && contexts_) {  // compiles (a remote @context of q must be had) before storing
+    auto compiled = CompiledSubscription::Compile(*stored, *contexts_);
+    if (!compiled.ok()) return compiled.status();
+    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
+    matcher_->Put(tenant, std::move(*compiled));
+    return id;
+  }
   CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
   return id;
 }
@@ -97,7 +134,15 @@ Status SubscriptionService::Update(std::string_view tenant, std::string_view id,
   auto stored = Decode(*text);
   if (!stored.ok()) return stored.status();
   CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_));
-  return (*ts)->PutMeta(Key(id), util::SerializeJson(*stored));
+  std::shared_ptr<const CompiledSubscription> compiled;
+  if (matcher_ && contexts_) {
+    auto c = CompiledSubscription::Compile(*stored, *contexts_);
+    if (!c.ok()) return c.status();
+    compiled = std::move(*c);
+  }
+  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
+  if (compiled) matcher_->Put(tenant, std::move(compiled));
+  return Status::Ok();
 }
 
 Status SubscriptionService::Delete(std::string_view tenant, std::string_view id) {
@@ -106,7 +151,9 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
   std::lock_guard lock(write_mutex_);
   auto text = (*ts)->GetMeta(Key(id));
   if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
-  return (*ts)->DeleteMeta(Key(id));
+  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
+  if (matcher_) matcher_->Remove(tenant, id);
+  return Status::Ok();
 }
 
 }  // namespace cityhub::broker

@@ -1,12 +1,15 @@
 // SubscriptionService: the subscription use cases (GS CIM 009 §5.8) — create, retrieve, query,
 // update, delete — for every caller. A subscription is kept in its tenant's metadata under
 // "subscription/<id>" in the stored form of ngsild/subscription.h (JSON text), so it is as
-// durable as the entities and goes with the tenant's backups. Matching changes against
-// subscriptions and delivering notifications build on this (issue 4).
+// durable as the entities and goes with the tenant's backups. With a SubscriptionMatcher, every
+// subscription is compiled before it is stored and the matcher follows each create, update and
+// delete (LoadAll fills it at start-up), so the notification outbox sees the subscriptions as
+// stored.
 // Thread-safe: call from any number of threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -14,6 +17,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "broker/subscription_matcher.h"
 #include "ngsild/context.h"
 #include "ngsild/subscription.h"
 #include "store/store.h"
@@ -28,7 +32,13 @@ struct SubscriptionPage {
 
 class SubscriptionService {
  public:
-  explicit SubscriptionService(store::Store& store, ngsild::SubscriptionLimits limits = {});
+  // `matcher` and `contexts` are optional together (null: subscriptions are only stored).
+  explicit SubscriptionService(store::Store& store, SubscriptionMatcher* matcher = nullptr,
+                               ngsild::ContextResolver* contexts = nullptr, ngsild::SubscriptionLimits limits = {});
+
+  // Compiles every stored subscription of every tenant into the matcher; one that cannot be
+  // compiled is reported to `on_error` and left out. Returns how many were loaded.
+  Result<size_t> LoadAll(const std::function<void(std::string_view tenant, std::string_view id, const Status&)>& on_error);
 
   // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
   // payload's or a new urn:ngsi-ld:Subscription:<uuid>. Returns the id. AlreadyExists if the id
@@ -46,7 +56,12 @@ class SubscriptionService {
   Status Delete(std::string_view tenant, std::string_view id);
 
  private:
+  // Compiles `stored` and publishes it to the matcher (no-op without one).
+  Status Publish(std::string_view tenant, const boost::json::object& stored);
+
   store::Store& store_;
+  SubscriptionMatcher* matcher_;
+  ngsild::ContextResolver* contexts_;
   const ngsild::SubscriptionLimits limits_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles (creates, updates, deletes)
 };
