@@ -20,24 +20,15 @@ std::string ListId(std::string_view kind, const json::array& items) {
   return fmt::format("urn:ngsi-ld:{}:{:016x}", kind, std::hash<std::string>{}(json::serialize(items)));
 }
 
-struct DiscoveryRequest {
-  std::string tenant;
-  MediaType media;
-  ngsild::ContextPtr ctx;
+struct DiscoveryRequest : ResourceRead {
   bool details = false;
 };
 
 Result<DiscoveryRequest> ReadDiscovery(const Request& req, const ApiDeps& deps) {
+  auto read = ReadResourceRequest(req, deps);
+  if (!read.ok()) return read.status();
   DiscoveryRequest out;
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return tenant.status();
-  out.tenant = std::move(*tenant);
-  auto media = AcceptOf(req);
-  if (!media.ok()) return media.status();
-  out.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
-  auto ctx = ContextOf(req, deps, nullptr, false);
-  if (!ctx.ok()) return ctx.status();
-  out.ctx = std::move(*ctx);
+  static_cast<ResourceRead&>(out) = std::move(*read);
   auto details = BoolParam(req, "details");
   if (!details.ok()) return details.status();
   out.details = *details;

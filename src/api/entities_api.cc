@@ -23,27 +23,8 @@ namespace {
 
 constexpr std::string_view kEntitiesPath = "/ngsi-ld/v1/entities";
 
-// Everything a handler with a JSON object body needs, parsed and checked in one go.
-struct ObjectRequest {
-  std::string tenant;
-  json::value body;
-  ngsild::ContextPtr ctx;
-  const json::object& object() const { return body.get_object(); }
-};
-
 Result<ObjectRequest> ReadObject(const Request& req, const ApiDeps& deps, bool allow_merge_patch = false) {
-  ObjectRequest out;
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return tenant.status();
-  out.tenant = std::move(*tenant);
-  auto body = ParseJsonBody(req, deps.limits, allow_merge_patch);
-  if (!body.ok()) return body.status();
-  if (!body->value.is_object()) return Status::BadRequestData("the body must be a JSON object");
-  out.body = std::move(body->value);
-  auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
-  if (!ctx.ok()) return ctx.status();
-  out.ctx = std::move(*ctx);
-  return out;
+  return ReadObjectRequest(req, deps, allow_merge_patch, "an entity or attributes");
 }
 
 // The path id must be a URI; a body id, when given, must equal it.

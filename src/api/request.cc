@@ -304,6 +304,36 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
   return r;
 }
 
+Result<ObjectRequest> ReadObjectRequest(const http::Request& req, const ApiDeps& deps, bool allow_merge_patch,
+                                        std::string_view what) {
+  ObjectRequest out;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  out.tenant = std::move(*tenant);
+  auto body = ParseJsonBody(req, deps.limits, allow_merge_patch);
+  if (!body.ok()) return body.status();
+  if (!body->value.is_object()) return Status::BadRequestData(fmt::format("the body must be a JSON object ({})", what));
+  out.body = std::move(body->value);
+  auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
+  if (!ctx.ok()) return ctx.status();
+  out.ctx = std::move(*ctx);
+  return out;
+}
+
+Result<ResourceRead> ReadResourceRequest(const http::Request& req, const ApiDeps& deps) {
+  ResourceRead out;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
+  out.tenant = std::move(*tenant);
+  auto media = AcceptOf(req);
+  if (!media.ok()) return media.status();
+  out.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return ctx.status();
+  out.ctx = std::move(*ctx);
+  return out;
+}
+
 Result<size_t> SizeParam(const http::Request& req, std::string_view name, size_t fallback) {
   const std::string* v = req.Param(name);
   if (!v) return fallback;

@@ -52,6 +52,26 @@ enum class MediaType { kJson, kLdJson, kGeoJson };
 // NotAcceptable if nothing the hub produces is acceptable.
 Result<MediaType> AcceptOf(const http::Request& req);
 
+// A request whose body is one JSON object: its tenant, the body and the @context to read it
+// with. BadRequestData "the body must be a JSON object (`what`)" for any other JSON value.
+struct ObjectRequest {
+  std::string tenant;
+  boost::json::value body;
+  ngsild::ContextPtr ctx;
+  const boost::json::object& object() const { return body.get_object(); }
+};
+Result<ObjectRequest> ReadObjectRequest(const http::Request& req, const ApiDeps& deps, bool allow_merge_patch,
+                                        std::string_view what);
+
+// A read of resources other than entities (types, attributes, subscriptions): the tenant, the
+// media type (JSON or JSON-LD; GeoJSON is answered as JSON) and the Link header's @context.
+struct ResourceRead {
+  std::string tenant;
+  MediaType media = MediaType::kJson;
+  ngsild::ContextPtr ctx;
+};
+Result<ResourceRead> ReadResourceRequest(const http::Request& req, const ApiDeps& deps);
+
 // The representation asked for by `options` (keyValues, concise, normalized, sysAttrs) and
 // `format`. InvalidRequest for unknown option values.
 struct Representation {

@@ -19,53 +19,13 @@ namespace {
 
 constexpr std::string_view kSubscriptionsPath = "/ngsi-ld/v1/subscriptions";
 
-struct SubscriptionBody {
-  std::string tenant;
-  json::value body;
-  ngsild::ContextPtr ctx;
-};
-
-Result<SubscriptionBody> ReadBody(const Request& req, const ApiDeps& deps) {
-  SubscriptionBody out;
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return tenant.status();
-  out.tenant = std::move(*tenant);
-  auto body = ParseJsonBody(req, deps.limits, /*allow_merge_patch=*/true);
-  if (!body.ok()) return body.status();
-  if (!body->value.is_object()) return Status::BadRequestData("the body must be a JSON object (a Subscription)");
-  out.body = std::move(body->value);
-  auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
-  if (!ctx.ok()) return ctx.status();
-  out.ctx = std::move(*ctx);
-  return out;
+Result<ObjectRequest> ReadBody(const Request& req, const ApiDeps& deps) {
+  return ReadObjectRequest(req, deps, /*allow_merge_patch=*/true, "a Subscription");
 }
 
 Status CheckId(const std::string& id) {
   if (!ngsild::IsUri(id)) return Status::BadRequestData(fmt::format("subscription id '{}' in the path is not a URI", id.substr(0, 100)));
   return Status::Ok();
-}
-
-// The subscriptions rendered for the reader: its @context, sysAttrs, JSON or JSON-LD.
-struct Reader {
-  std::string tenant;
-  ngsild::ContextPtr ctx;
-  MediaType media = MediaType::kJson;
-  bool sys_attrs = false;
-};
-
-Result<Reader> ReadReader(const Request& req, const ApiDeps& deps) {
-  Reader r;
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return tenant.status();
-  r.tenant = std::move(*tenant);
-  auto media = AcceptOf(req);
-  if (!media.ok()) return media.status();
-  r.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
-  auto ctx = ContextOf(req, deps, nullptr, false);
-  if (!ctx.ok()) return ctx.status();
-  r.ctx = std::move(*ctx);
-  r.sys_attrs = HasOption(req, "sysAttrs");
-  return r;
 }
 
 Response CreateSubscription(const Request& req, const ApiDeps& deps) {
@@ -82,15 +42,16 @@ Response CreateSubscription(const Request& req, const ApiDeps& deps) {
 Response RetrieveSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
   const std::string& id = p.Get("subscriptionId");
   if (Status st = CheckId(id); !st.ok()) return Problem(st);
-  auto in = ReadReader(req, deps);
+  auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto s = deps.subscriptions->Get(in->tenant, id);
   if (!s.ok()) return Problem(s.status());
-  return JsonResponse(200, ngsild::RenderSubscription(*s, *in->ctx, in->sys_attrs, util::NowMillis()), in->media, *in->ctx);
+  const bool sys_attrs = HasOption(req, "sysAttrs");
+  return JsonResponse(200, ngsild::RenderSubscription(*s, *in->ctx, sys_attrs, util::NowMillis()), in->media, *in->ctx);
 }
 
 Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
-  auto in = ReadReader(req, deps);
+  auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto count = BoolParam(req, "count");
   if (!count.ok()) return Problem(count.status());
@@ -106,7 +67,8 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   if (!page.ok()) return Problem(page.status());
   json::array items;
   const int64_t now = util::NowMillis();
-  for (const auto& s : page->items) items.emplace_back(ngsild::RenderSubscription(s, *in->ctx, in->sys_attrs, now));
+  const bool sys_attrs = HasOption(req, "sysAttrs");
+  for (const auto& s : page->items) items.emplace_back(ngsild::RenderSubscription(s, *in->ctx, sys_attrs, now));
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
   if (*count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
   return r;
