@@ -391,6 +391,7 @@ Result<json::object> NormalizeSubscription(const json::object& payload, const Co
   }
   json::object s;
   s["id"] = id;
+  s["context"] = ctx.AsJson();  // the @context it was created with: notifications use it
   CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(payload, s, /*patch=*/false));
   CITYHUB_RETURN_IF_ERROR(CheckWhole(s));
   AddDefaults(s);
@@ -416,6 +417,7 @@ Status PatchSubscription(json::object& stored, const json::object& fragment, con
 json::object RenderSubscription(const json::object& stored, const Context& ctx, bool sys_attrs, int64_t now_ms) {
   json::object out = stored;
   out.erase("qContext");
+  out.erase("context");
   if (json::value* entities = out.if_contains("entities"); entities && entities->is_array()) {
     for (auto& sel : entities->get_array()) {
       if (json::value* type = sel.is_object() ? sel.get_object().if_contains("type") : nullptr; type && type->is_string()) {

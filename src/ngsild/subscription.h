@@ -3,9 +3,11 @@
 //
 // The stored form is a JSON object like the payload, with every name expanded to its IRI
 // (entity types, watchedAttributes, notification.attributes, geoQ.geoproperty), defaults
-// filled in, expiresAt as epoch milliseconds, and `q` kept as written together with the
-// @context it was written in ("qContext"), since its names are expanded only when it is
-// compiled. Rendering compacts the names with the reader's @context and adds `status`.
+// filled in, expiresAt as epoch milliseconds, `q` kept as written together with the @context
+// it was written in ("qContext"), since its names are expanded only when it is compiled, and
+// the @context the subscription was created with ("context"; notifications are compacted with
+// it unless jsonldContext is given). Rendering compacts the names with the reader's @context,
+// leaves the two contexts out and adds `status`.
 // Pure functions, no I/O; thread-safe.
 #pragma once
 

@@ -64,6 +64,7 @@ TEST_F(SubscriptionTest, StoredFormHasExpandedNamesAndDefaults) {
   EXPECT_EQ(s["geoQ"].as_object()["geoproperty"], "https://uri.etsi.org/ngsi-ld/location");
   EXPECT_EQ(s["q"], "occupancy==\"free\"");
   EXPECT_TRUE(s.contains("qContext"));
+  EXPECT_EQ(s["context"], ctx_->AsJson());
   EXPECT_EQ(s["isActive"], true);
   EXPECT_EQ(s["notificationTrigger"], (json::array{"attributeCreated", "attributeUpdated"}));
   json::object& n = s["notification"].as_object();
@@ -165,6 +166,7 @@ TEST_F(SubscriptionTest, RenderingCompactsNamesAndTellsTheStatus) {
   EXPECT_EQ(r["expiresAt"], "2030-01-01T00:00:00.000Z");
   EXPECT_EQ(r["status"], "active");
   EXPECT_FALSE(r.contains("qContext"));
+  EXPECT_FALSE(r.contains("context"));
   EXPECT_FALSE(r.contains("createdAt"));
   EXPECT_TRUE(RenderSubscription(s, *ctx_, /*sys_attrs=*/true, kT0).contains("createdAt"));
   // Past expiresAt: expired; inactive: paused.
