@@ -1,0 +1,141 @@
+// Notification payloads: the entity rendering of render.cc, driven by the subscription's
+// notification parameters, plus the previous values of showChanges.
+#include "ngsild/notification.h"
+
+#include <cctype>
+#include <set>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "ngsild/render.h"
+#include "util/time.h"
+
+namespace cityhub::ngsild {
+namespace json = boost::json;
+
+namespace {
+
+const json::object* ObjectMember(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_object() ? &v->get_object() : nullptr;
+}
+
+bool BoolMember(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_bool() && v->get_bool();
+}
+
+Format FormatOf(const json::object& notification) {
+  const json::value* f = notification.if_contains("format");
+  if (f && *f == "keyValues") return Format::kKeyValues;
+  if (f && *f == "concise") return Format::kConcise;
+  return Format::kNormalized;
+}
+
+// "previousValue", "previousObject", "previousLanguageMap", … for an attribute type.
+std::string PreviousMember(AttrType type) {
+  std::string member(AttrValueMember(type));
+  member[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(member[0])));
+  return "previous" + member;
+}
+
+// The previous value of each changed single-instance attribute of `after` (expanded name ->
+// member name and value), for showChanges.
+std::vector<std::pair<std::string, json::object>> PreviousValues(const Entity& after, const Entity& before,
+                                                                 const std::set<std::string>* attrs) {
+  std::vector<std::pair<std::string, json::object>> out;
+  for (const auto& [name, instances] : after.attrs) {
+    if (attrs && !attrs->count(name)) continue;
+    auto it = before.attrs.find(name);
+    if (it == before.attrs.end() || it->second == instances) continue;
+    if (it->second.size() != 1 || instances.size() != 1) continue;  // multi-instance: not paired here
+    const Instance& old = it->second.front();
+    const AttrType type = AttrTypeOf(old);
+    const json::value* value = old.if_contains(AttrValueMember(type));
+    if (!value) continue;
+    json::object previous;
+    previous[PreviousMember(type)] = *value;
+    out.emplace_back(name, std::move(previous));
+  }
+  return out;
+}
+
+json::value TypesOf(const Entity& e, const Context& ctx) {
+  if (e.types.size() == 1) return json::value(ctx.CompactIri(e.types.front()));
+  json::array types;
+  for (const auto& t : e.types) types.emplace_back(ctx.CompactIri(t));
+  return types;
+}
+
+}  // namespace
+
+json::object RenderNotification(const json::object& subscription, std::vector<NotifiedEntity> items,
+                                const Context& ctx, std::string_view notification_id, int64_t notified_at_ms) {
+  static const json::object kNone;
+  const json::object* n = ObjectMember(subscription, "notification");
+  const json::object& notification = n ? *n : kNone;
+  RenderOptions opts;
+  opts.format = FormatOf(notification);
+  opts.sys_attrs = BoolMember(notification, "sysAttrs");
+  std::set<std::string> attrs;
+  if (const json::value* a = notification.if_contains("attributes"); a && a->is_array()) {
+    for (const auto& name : a->get_array()) {
+      if (name.is_string()) attrs.emplace(name.get_string());
+    }
+    opts.attrs = &attrs;
+  }
+  std::vector<std::string> lang;
+  if (const json::value* l = subscription.if_contains("lang"); l && l->is_string()) {
+    std::string_view text = l->get_string();
+    for (size_t start = 0; start <= text.size();) {
+      size_t comma = text.find(',', start);
+      if (comma == std::string_view::npos) comma = text.size();
+      if (comma > start) lang.emplace_back(text.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (!lang.empty() && !(lang.size() == 1 && lang[0] == "*")) opts.lang = &lang;
+  }
+  NameCache names;
+  opts.names = &names;
+  const bool show_changes = BoolMember(notification, "showChanges") && opts.format != Format::kKeyValues;
+
+  json::array data;
+  for (auto& item : items) {
+    if (item.deleted) {
+      json::object gone;
+      gone["id"] = item.entity.id;
+      gone["type"] = TypesOf(item.entity, ctx);
+      gone["deletedAt"] = util::FormatDateTime(item.deleted_at_ms);
+      data.emplace_back(std::move(gone));
+      continue;
+    }
+    std::vector<std::pair<std::string, json::object>> previous;
+    std::vector<AttrType> previous_types;
+    if (show_changes && item.previous) {
+      previous = PreviousValues(item.entity, *item.previous, opts.attrs);
+      for (const auto& [name, unused] : previous) previous_types.push_back(AttrTypeOf(item.entity.attrs.at(name).front()));
+    }
+    json::object rendered = RenderEntity(std::move(item.entity), ctx, opts);
+    for (size_t i = 0; i < previous.size(); ++i) {
+      json::value* attr = rendered.if_contains(names.Compact(previous[i].first, ctx));
+      if (!attr) continue;
+      // Concise renders some attributes bare (a scalar, or a GeoProperty's geometry): wrap them.
+      const bool bare = !attr->is_object() ||
+                        (opts.format == Format::kConcise && previous_types[i] == AttrType::kGeoProperty &&
+                         attr->get_object().contains("coordinates"));
+      if (bare) *attr = json::object{{"value", std::move(*attr)}};
+      for (auto& [member, value] : previous[i].second) attr->get_object()[member] = std::move(value);
+    }
+    data.emplace_back(std::move(rendered));
+  }
+  json::object out;
+  out["id"] = notification_id;
+  out["type"] = "Notification";
+  if (const json::value* id = subscription.if_contains("id")) out["subscriptionId"] = *id;
+  out["notifiedAt"] = util::FormatDateTime(notified_at_ms);
+  out["data"] = std::move(data);
+  return out;
+}
+
+}  // namespace cityhub::ngsild

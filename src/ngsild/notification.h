@@ -1,0 +1,36 @@
+// Notifications (GS CIM 009 §5.3.1): the payload a subscription's endpoint receives for the
+// entities a change fired it for — {"id", "type": "Notification", "subscriptionId",
+// "notifiedAt", "data": [entities]} — with each entity rendered as the subscription's
+// `notification` asks: format (normalized, concise, keyValues), `attributes`, `sysAttrs`,
+// `lang`, and with `showChanges` the previous value of each changed attribute
+// (previousValue, previousObject, previousLanguageMap, … after the attribute type's value
+// member). A deleted entity is rendered as its id, type and deletedAt.
+// Pure functions, no I/O; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "ngsild/context.h"
+#include "ngsild/entity.h"
+
+namespace cityhub::ngsild {
+
+// One entity of a notification.
+struct NotifiedEntity {
+  Entity entity;                     // after the change (before it, for a deletion)
+  const Entity* previous = nullptr;  // before the change, for showChanges (null: none)
+  bool deleted = false;
+  int64_t deleted_at_ms = 0;
+};
+
+// `subscription` is the stored form of ngsild/subscription.h; `ctx` the @context to compact
+// names with (the subscription's jsonldContext or creation context: the caller resolves it).
+boost::json::object RenderNotification(const boost::json::object& subscription, std::vector<NotifiedEntity> items,
+                                       const Context& ctx, std::string_view notification_id,
+                                       int64_t notified_at_ms);
+
+}  // namespace cityhub::ngsild
