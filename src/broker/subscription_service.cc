@@ -84,6 +84,11 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   auto existing = (*ts)->GetMeta(Key(id));
   if (existing.ok()) return Status::AlreadyExists(fmt::format("subscription '{}' already exists", id.substr(0, 200)));
   if (!existing.status().IsNotFound()) return existing.status();
+  auto held = Count(**ts);
+  if (!held.ok()) return held.status();
+  if (*held >= limits_.max_per_tenant) {
+    return Status::BadRequestData(fmt::format("the tenant already holds the maximum of {} subscriptions", limits_.max_per_tenant));
+  }
   if (matcher_ && contexts_) {  // compiles (a remote @context of q must be had) before storing
     auto compiled = CompiledSubscription::Compile(*stored, *contexts_);
     if (!compiled.ok()) return compiled.status();
@@ -93,6 +98,15 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   }
   CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
   return id;
+}
+
+Result<size_t> SubscriptionService::Count(store::TenantStore& ts) const {
+  size_t n = 0;
+  CITYHUB_RETURN_IF_ERROR(ts.ScanMeta(Key(""), [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  }));
+  return n;
 }
 
 Result<json::object> SubscriptionService::Get(std::string_view tenant, std::string_view id) {

@@ -42,7 +42,8 @@ class SubscriptionService {
 
   // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
   // payload's or a new urn:ngsi-ld:Subscription:<uuid>. Returns the id. AlreadyExists if the id
-  // is taken; creates the tenant if needed.
+  // is taken; BadRequestData if the tenant holds SubscriptionLimits::max_per_tenant already;
+  // creates the tenant if needed.
   Result<std::string> Create(std::string_view tenant, const boost::json::object& payload, const ngsild::Context& ctx,
                              int64_t now_ms);
   // Retrieve Subscription: the stored form. NotFound for an unknown tenant or id.
@@ -56,6 +57,8 @@ class SubscriptionService {
   Status Delete(std::string_view tenant, std::string_view id);
 
  private:
+  // How many subscriptions the tenant holds (one pass over their keys; creates are rare).
+  Result<size_t> Count(store::TenantStore& ts) const;
   // Compiles `stored` and publishes it to the matcher (no-op without one).
   Status Publish(std::string_view tenant, const boost::json::object& stored);
 

@@ -167,5 +167,25 @@ TEST_F(OutboxTest, BatchesShowChangesTenantsAndNumberingAcrossRestarts) {
   EXPECT_EQ(Outbox().size(), 9u);
 }
 
+TEST_F(OutboxTest, ATenantHoldsAtMostTheSubscriptionsTheLimitAllows) {
+  ngsild::SubscriptionLimits limits;
+  limits.max_per_tenant = 2;
+  SubscriptionService capped(*store_, nullptr, nullptr, limits);
+  auto create = [&](std::string_view tenant, std::string_view id) {
+    std::string text = fmt::format(
+        R"({{"type":"Subscription","id":"{}","entities":[{{"type":"T"}}],"notification":{{"endpoint":{{"uri":"http://h/"}}}}}})", id);
+    return capped.Create(tenant, json::parse(text).as_object(), *ctx_, 1);
+  };
+  ASSERT_TRUE(create("", "urn:s:1").ok());
+  ASSERT_TRUE(create("", "urn:s:2").ok());
+  auto third = create("", "urn:s:3");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), Status::Code::kBadRequestData);
+  EXPECT_THAT(third.status().message(), ::testing::HasSubstr("maximum of 2"));
+  EXPECT_TRUE(create("t2", "urn:s:3").ok());  // per tenant
+  ASSERT_TRUE(capped.Delete("", "urn:s:1").ok());
+  EXPECT_TRUE(create("", "urn:s:3").ok());    // room again
+}
+
 }  // namespace
 }  // namespace cityhub::broker
