@@ -84,7 +84,9 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   auto existing = (*ts)->GetMeta(Key(id));
   if (existing.ok()) return Status::AlreadyExists(fmt::format("subscription '{}' already exists", id.substr(0, 200)));
   if (!existing.status().IsNotFound()) return existing.status();
-  auto held = Count(**ts);
+  // The matcher knows how many there are without a pass over them (it may miss one that could
+  // not be compiled at start-up: the cap is a guard, not an exact quota).
+  auto held = matcher_ ? Result<size_t>(matcher_->Size(tenant)) : Count(**ts);
   if (!held.ok()) return held.status();
   if (*held >= limits_.max_per_tenant) {
     return Status::BadRequestData(fmt::format("the tenant already holds the maximum of {} subscriptions", limits_.max_per_tenant));
