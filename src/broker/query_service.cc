@@ -334,10 +334,12 @@ class QueryRun {
     return match;
   }
 
-  Status CheckTime() {
-    if ((++visited_ & 0xff) == 0 && Clock::now() - start_ > limits_.max_query_time) return TooLong();
+  // Every 256 steps counted in `steps`, whether the query has run out of time.
+  Status CheckTime(uint64_t& steps) const {
+    if ((++steps & 0xff) == 0 && Clock::now() - start_ > limits_.max_query_time) return TooLong();
     return Status::Ok();
   }
+  Status CheckTime() { return CheckTime(visited_); }
 
   // Counts a match; keeps it if it falls on the page (`entity`, or read later with the rest of
   // the page when the index decided it). False when nothing more is needed.
@@ -556,13 +558,11 @@ class QueryRun {
         const size_t i = order[k].second;
         store::ScanOptions one = scan;
         one.types = {scan.types[i]};
-        uint64_t visited = 0;
+        uint64_t steps = 0;  // this thread's own count
         Status late;
         Status st = ts_.ScanIds(one, [&](std::string_view id) {
-          if ((++visited & 0xfff) == 0 && Clock::now() - start_ > limits_.max_query_time) {
-            late = TooLong();
-            return false;
-          }
+          late = CheckTime(steps);
+          if (!late.ok()) return false;
           if (IdMatches(id)) per_type[i].emplace_back(id);
           return per_type[i].size() < needed;
         });

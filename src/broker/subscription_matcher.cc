@@ -46,8 +46,6 @@ std::vector<std::string> Strings(const json::value* v) {
   return out;
 }
 
-bool SameInstances(const ngsild::Instances& a, const ngsild::Instances& b) { return a == b; }
-
 // The per-attribute events of a change on an existing entity, as kinds per attribute name.
 struct AttributeEvents {
   std::vector<std::string> created, updated, deleted;
@@ -60,7 +58,7 @@ AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) 
     auto it = before ? before->attrs.find(name) : after->attrs.end();
     if (!before || it == before->attrs.end()) {
       ev.created.push_back(name);
-    } else if (!SameInstances(it->second, instances)) {
+    } else if (it->second != instances) {
       ev.updated.push_back(name);
     }
   }

@@ -39,11 +39,16 @@ SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatche
                                          ngsild::ContextResolver* contexts, ngsild::SubscriptionLimits limits)
     : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits) {}
 
-Status SubscriptionService::Publish(std::string_view tenant, const json::object& stored) {
-  if (!matcher_ || !contexts_) return Status::Ok();
-  auto compiled = CompiledSubscription::Compile(stored, *contexts_);
+Result<CompiledSubscriptionPtr> SubscriptionService::Compile(const json::object& stored) const {
+  if (!matcher_ || !contexts_) return CompiledSubscriptionPtr();
+  return CompiledSubscription::Compile(stored, *contexts_);
+}
+
+Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
+  auto compiled = Compile(stored);  // first: a remote @context of q must be had
   if (!compiled.ok()) return compiled.status();
-  matcher_->Put(tenant, std::move(*compiled));
+  CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key(stored.at("id").as_string()), util::SerializeJson(stored)));
+  if (*compiled) matcher_->Put(tenant, std::move(*compiled));
   return Status::Ok();
 }
 
@@ -56,12 +61,13 @@ Result<size_t> SubscriptionService::LoadAll(
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
       const std::string_view id = key.substr(Key("").size());
       auto stored = Decode(value);
-      Status st = stored.ok() ? Publish(tenant, *stored) : stored.status();
-      if (st.ok()) {
-        ++loaded;
-      } else if (on_error) {
-        on_error(tenant, id, st);
+      auto compiled = stored.ok() ? Compile(*stored) : Result<CompiledSubscriptionPtr>(stored.status());
+      if (!compiled.ok()) {
+        if (on_error) on_error(tenant, id, compiled.status());
+        return true;
       }
+      if (*compiled) matcher_->Put(tenant, std::move(*compiled));
+      ++loaded;
       return true;
     }));
   }
@@ -91,14 +97,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   if (*held >= limits_.max_per_tenant) {
     return Status::BadRequestData(fmt::format("the tenant already holds the maximum of {} subscriptions", limits_.max_per_tenant));
   }
-  if (matcher_ && contexts_) {  // compiles (a remote @context of q must be had) before storing
-    auto compiled = CompiledSubscription::Compile(*stored, *contexts_);
-    if (!compiled.ok()) return compiled.status();
-    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
-    matcher_->Put(tenant, std::move(*compiled));
-    return id;
-  }
-  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
+  CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored));
   return id;
 }
 
@@ -150,15 +149,7 @@ Status SubscriptionService::Update(std::string_view tenant, std::string_view id,
   auto stored = Decode(*text);
   if (!stored.ok()) return stored.status();
   CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_));
-  std::shared_ptr<const CompiledSubscription> compiled;
-  if (matcher_ && contexts_) {
-    auto c = CompiledSubscription::Compile(*stored, *contexts_);
-    if (!c.ok()) return c.status();
-    compiled = std::move(*c);
-  }
-  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(Key(id), util::SerializeJson(*stored)));
-  if (compiled) matcher_->Put(tenant, std::move(compiled));
-  return Status::Ok();
+  return Save(tenant, **ts, *stored);
 }
 
 Status SubscriptionService::Delete(std::string_view tenant, std::string_view id) {

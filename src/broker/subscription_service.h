@@ -59,8 +59,11 @@ class SubscriptionService {
  private:
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).
   Result<size_t> Count(store::TenantStore& ts) const;
-  // Compiles `stored` and publishes it to the matcher (no-op without one).
-  Status Publish(std::string_view tenant, const boost::json::object& stored);
+  // `stored` compiled for the matcher; null without one.
+  Result<CompiledSubscriptionPtr> Compile(const boost::json::object& stored) const;
+  // Stores `stored` (compiled first, so that one the matcher cannot use is refused, not
+  // stored) and publishes it to the matcher.
+  Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored);
 
   store::Store& store_;
   SubscriptionMatcher* matcher_;
