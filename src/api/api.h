@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "broker/entity_service.h"
+#include "broker/notifier.h"
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
 #include "http/router.h"
@@ -36,6 +37,7 @@ struct ApiDeps {
   broker::EntityService* entities = nullptr;
   broker::QueryService* queries = nullptr;
   broker::SubscriptionService* subscriptions = nullptr;
+  broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

@@ -34,6 +34,16 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& entities =
       prometheus::BuildGauge().Name("cityhub_entities").Help("Entities stored, per tenant (approximate)").Register(*registry);
 
+  prometheus::Family<prometheus::Counter>& notifications =
+      prometheus::BuildCounter().Name("cityhub_notifications_total").Help("Notification attempts, by outcome (sent, failed)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& given_up =
+      prometheus::BuildCounter().Name("cityhub_notifications_given_up_total").Help("Entity notifications given up, by reason (retry_budget, queue_full)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& waiting =
+      prometheus::BuildGauge().Name("cityhub_notifications_waiting").Help("Entity notifications queued for delivery").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& outbox =
+      prometheus::BuildGauge().Name("cityhub_outbox_records").Help("Outbox records not yet delivered to every subscription").Register(*registry);
+  broker::NotifierStats last_notifications;  // what the counters were advanced to
+
   // Family::Add takes a lock and hashes labels; cache the children per label set.
   std::mutex mu;
   std::map<std::string, prometheus::Counter*, std::less<>> counter_cache;
@@ -74,9 +84,24 @@ void Metrics::ObserveRequest(std::string_view route, std::string_view method, in
 
 void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
 
-std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts) {
+std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts,
+                            const broker::NotifierStats* notifications) {
   for (const auto& [tenant, count] : entity_counts) {
     impl_->entities.Add({{"tenant", tenant.empty() ? "default" : tenant}}).Set(static_cast<double>(count));
+  }
+  if (notifications) {
+    std::lock_guard lock(impl_->mu);
+    broker::NotifierStats& last = impl_->last_notifications;
+    auto advance = [](prometheus::Counter& c, uint64_t now, uint64_t& before) {
+      if (now > before) c.Increment(static_cast<double>(now - before));
+      before = now;
+    };
+    advance(impl_->notifications.Add({{"outcome", "sent"}}), notifications->sent, last.sent);
+    advance(impl_->notifications.Add({{"outcome", "failed"}}), notifications->failed, last.failed);
+    advance(impl_->given_up.Add({{"reason", "retry_budget"}}), notifications->given_up_retries, last.given_up_retries);
+    advance(impl_->given_up.Add({{"reason", "queue_full"}}), notifications->given_up_overflow, last.given_up_overflow);
+    impl_->waiting.Add({}).Set(static_cast<double>(notifications->queued));
+    impl_->outbox.Add({}).Set(static_cast<double>(notifications->outbox_records));
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

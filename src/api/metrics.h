@@ -1,5 +1,6 @@
 // Metrics: the Prometheus metrics the hub exports at /metrics — requests by route, method and
-// status, request latency per route, store commit latency and entities per tenant.
+// status, request latency per route, store commit latency, entities per tenant and notification
+// delivery (sent, failed attempts, given up by reason, waiting).
 // prometheus-cpp stays inside metrics.cc. Thread-safe.
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "broker/notifier.h"
 
 namespace cityhub::api {
 
@@ -23,8 +26,10 @@ class Metrics {
   void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
   // Records one durable store write.
   void ObserveCommit(double seconds);
-  // The Prometheus text exposition, with the entity counts given (tenant, count).
-  std::string Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts);
+  // The Prometheus text exposition, with the entity counts given (tenant, count) and the
+  // notifier's totals (null: none).
+  std::string Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts,
+                     const broker::NotifierStats* notifications = nullptr);
 
  private:
   struct Impl;

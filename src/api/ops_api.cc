@@ -1,6 +1,8 @@
 // Operations endpoints: /health (liveness and readiness) and /metrics (Prometheus).
 // Readiness is false while the hub starts or drains, so load balancers stop sending traffic
 // before a graceful shutdown finishes.
+#include <optional>
+
 #include <boost/json.hpp>
 
 #include "api/api.h"
@@ -24,7 +26,9 @@ Response Health(const ApiDeps& deps, bool readiness_only) {
 Response MetricsText(const ApiDeps& deps) {
   Response r;
   r.headers.Add("Content-Type", "text/plain; version=0.0.4");
-  r.body = deps.metrics->Render(deps.entities->EntityCounts());
+  std::optional<broker::NotifierStats> notifications;
+  if (deps.notifier) notifications = deps.notifier->Stats();
+  r.body = deps.metrics->Render(deps.entities->EntityCounts(), notifications ? &*notifications : nullptr);
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/request.h"
+#include "broker/notifier.h"
 #include "broker/subscription_service.h"
 #include "util/time.h"
 
@@ -39,6 +40,29 @@ Response CreateSubscription(const Request& req, const ApiDeps& deps) {
   return r;
 }
 
+// The stored form with the notifier's delivery status in its notification member (GS CIM 009
+// NotificationParams: timesSent, timesFailed, lastNotification, lastSuccess, lastFailure and
+// status "ok"/"failed" once anything was sent; cityhub adds timesGivenUp when notifications
+// were given up).
+json::object WithDeliveryStatus(json::object stored, std::string_view tenant, const ApiDeps& deps) {
+  if (!deps.notifier) return stored;
+  const json::value* id = stored.if_contains("id");
+  json::value* n = stored.if_contains("notification");
+  if (!id || !id->is_string() || !n || !n->is_object()) return stored;
+  const broker::DeliveryStatus s = deps.notifier->StatusOf(tenant, id->get_string());
+  json::object& out = n->get_object();
+  if (s.times_sent > 0) {
+    out["timesSent"] = s.times_sent;
+    out["status"] = s.failing ? "failed" : "ok";
+    out["lastNotification"] = util::FormatDateTime(s.last_notification_ms);
+  }
+  if (s.times_failed > 0) out["timesFailed"] = s.times_failed;
+  if (s.last_success_ms > 0) out["lastSuccess"] = util::FormatDateTime(s.last_success_ms);
+  if (s.last_failure_ms > 0) out["lastFailure"] = util::FormatDateTime(s.last_failure_ms);
+  if (s.given_up > 0) out["timesGivenUp"] = s.given_up;
+  return stored;
+}
+
 Response RetrieveSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
   const std::string& id = p.Get("subscriptionId");
   if (Status st = CheckId(id); !st.ok()) return Problem(st);
@@ -47,7 +71,9 @@ Response RetrieveSubscription(const Request& req, const PathParams& p, const Api
   auto s = deps.subscriptions->Get(in->tenant, id);
   if (!s.ok()) return Problem(s.status());
   const bool sys_attrs = HasOption(req, "sysAttrs");
-  return JsonResponse(200, ngsild::RenderSubscription(*s, *in->ctx, sys_attrs, util::NowMillis()), in->media, *in->ctx);
+  return JsonResponse(200, ngsild::RenderSubscription(WithDeliveryStatus(std::move(*s), in->tenant, deps), *in->ctx,
+                                                     sys_attrs, util::NowMillis()),
+                      in->media, *in->ctx);
 }
 
 Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
@@ -68,7 +94,9 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   json::array items;
   const int64_t now = util::NowMillis();
   const bool sys_attrs = HasOption(req, "sysAttrs");
-  for (const auto& s : page->items) items.emplace_back(ngsild::RenderSubscription(s, *in->ctx, sys_attrs, now));
+  for (auto& s : page->items) {
+    items.emplace_back(ngsild::RenderSubscription(WithDeliveryStatus(std::move(s), in->tenant, deps), *in->ctx, sys_attrs, now));
+  }
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
   if (*count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
   return r;

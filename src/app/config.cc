@@ -53,6 +53,17 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--context-fetch-private", c.context_fetch_private, "CITYHUB_CONTEXT_FETCH_PRIVATE",
       "Whether @context downloads may connect to loopback, link-local, private and unspecified "
       "addresses (off: clients could otherwise make the hub reach into its own network)");
+  opt("--notify-retry-initial-ms", c.notify_retry_initial_ms, "CITYHUB_NOTIFY_RETRY_INITIAL_MS",
+      "Wait after a failed notification before the next attempt; doubles per failure");
+  opt("--notify-retry-max-ms", c.notify_retry_max_ms, "CITYHUB_NOTIFY_RETRY_MAX_MS",
+      "Longest wait between two attempts to notify a failing endpoint");
+  opt("--notify-retry-budget-s", c.notify_retry_budget_s, "CITYHUB_NOTIFY_RETRY_BUDGET_S",
+      "A notification still failing this long after its change is given up (counted in the "
+      "subscription's status and in /metrics)");
+  opt("--notify-queue", c.notify_queue, "CITYHUB_NOTIFY_QUEUE",
+      "Notifications waiting per subscription; beyond it the oldest is given up (counted)");
+  opt("--notify-timeout-ms", c.notify_timeout_ms, "CITYHUB_NOTIFY_TIMEOUT_MS",
+      "Time an HTTP endpoint has to answer a notification (a subscription's endpoint.timeout wins)");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

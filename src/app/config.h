@@ -33,6 +33,11 @@ struct Config {
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
   bool context_fetch_private = false;  // downloads may reach private/loopback addresses
+  unsigned notify_retry_initial_ms = 250;   // first wait after a failed notification
+  unsigned notify_retry_max_ms = 10000;     // longest wait between attempts
+  unsigned notify_retry_budget_s = 600;     // notifications failing past this age are given up
+  size_t notify_queue = 20000;              // notifications waiting per subscription
+  unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

@@ -28,6 +28,9 @@
 #include "api/metrics.h"
 #include "api/request.h"
 #include "broker/entity_service.h"
+#include "broker/http_sender.h"
+#include "broker/notification_outbox.h"
+#include "broker/notifier.h"
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
 #include "http/server.h"
@@ -230,10 +233,28 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
-  // The outbox (broker::OutboxWriter as the entities' ChangeObserver) is connected together with
-  // the notifier that drains it (issue 4, in progress): until something delivers the records,
-  // writing them would only make the outbox grow.
+  // Notifications: every write adds what it owes to the outbox in its own transaction; once
+  // durable the records go to the notifier, which also delivers what a previous run left.
+  broker::HttpSenderOptions http_opts;
+  http_opts.response_timeout = std::chrono::milliseconds(config.notify_timeout_ms);
+  broker::HttpSender http_sender(http_opts);
+  broker::NotifierOptions notify_opts;
+  notify_opts.retry_initial = std::chrono::milliseconds(config.notify_retry_initial_ms);
+  notify_opts.retry_max = std::chrono::milliseconds(config.notify_retry_max_ms);
+  notify_opts.retry_budget = std::chrono::seconds(config.notify_retry_budget_s);
+  notify_opts.max_queue = std::max<size_t>(1, config.notify_queue);
+  broker::Notifier notifier(**store, matcher, contexts, http_sender, nullptr, &subscriptions, notify_opts);
+  broker::OutboxWriter outbox(matcher, [&notifier](std::string_view tenant, std::vector<store::OutboxRecord> records) {
+    notifier.Committed(tenant, std::move(records));
+  });
+  entities.SetChangeObserver(&outbox);
+  if (Status st = notifier.Start(); !st.ok()) {
+    spdlog::error("cannot read the notification outbox: {}", st.message());
+    (*store)->Close();
+    return 1;
+  }
   deps.subscriptions = &subscriptions;
+  deps.notifier = &notifier;
   deps.contexts = &contexts;
   deps.metrics = &metrics;
   deps.ready = &ready;
@@ -262,6 +283,7 @@ int Serve(const Config& config) {
   http::Server server(server_opts, [&router, &deps](const http::Request& r) { return api::Dispatch(router, deps, r); });
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::error("{}", st.message());
+    notifier.Stop();
     (*store)->Close();
     return 1;
   }
@@ -271,6 +293,7 @@ int Serve(const Config& config) {
                config.data_dir, config.worker_threads, query_threads);
   server.Run();
   ready = false;
+  notifier.Stop();
   (*store)->Close();
   spdlog::info("cityhub stopped cleanly");
   return 0;

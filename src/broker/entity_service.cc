@@ -131,6 +131,7 @@ Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, st
   if (commit_observer_) {
     commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  if (st.ok() && change_observer_ && !ws.outbox.empty()) change_observer_->Committed(tenant, std::move(ws.outbox));
   return st;
 }
 

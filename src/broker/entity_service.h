@@ -51,6 +51,9 @@ class ChangeObserver {
   // Adds the records the changes owe to `ws` (the outbox).
   virtual Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
                        store::WriteSet& ws) = 0;
+  // The records AddTo added, once their write is durable (still under the entities' locks, so
+  // an entity's records arrive in the order of its changes).
+  virtual void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) = 0;
 };
 
 // Limits the service enforces (documented in docs/API.md).

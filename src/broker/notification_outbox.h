@@ -6,11 +6,13 @@
 //    subscription has showChanges), "notify": [[subscription id, trigger], …]}
 // Records are numbered per tenant, continuing after a restart from the outbox's last number;
 // records of one entity are numbered in the order of its changes (they are made under its
-// lock). The notifier (being built) delivers and deletes them.
+// lock). Once a write is durable its records go to `on_committed` (the Notifier), which
+// delivers and removes them.
 // Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,17 +26,23 @@ namespace cityhub::broker {
 
 class OutboxWriter : public ChangeObserver {
  public:
-  explicit OutboxWriter(const SubscriptionMatcher& matcher) : matcher_(matcher) {}
+  using CommittedFn = std::function<void(std::string_view tenant, std::vector<store::OutboxRecord> records)>;
+  explicit OutboxWriter(const SubscriptionMatcher& matcher, CommittedFn on_committed = {})
+      : matcher_(matcher), on_committed_(std::move(on_committed)) {}
 
   bool Watching(std::string_view tenant) const override { return matcher_.Size(tenant) > 0; }
   Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
                store::WriteSet& ws) override;
+  void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) override {
+    if (on_committed_) on_committed_(tenant, std::move(records));
+  }
 
  private:
   // The next record number of the tenant (the outbox's last + 1 the first time).
   Result<uint64_t> NextSequence(std::string_view tenant, store::TenantStore& ts);
 
   const SubscriptionMatcher& matcher_;
+  const CommittedFn on_committed_;
   std::mutex mutex_;
   std::map<std::string, uint64_t, std::less<>> next_;
 };

@@ -233,6 +233,13 @@ size_t SubscriptionMatcher::Size(std::string_view tenant) const {
   return index ? index->by_id.size() : 0;
 }
 
+CompiledSubscriptionPtr SubscriptionMatcher::Find(std::string_view tenant, std::string_view id) const {
+  auto index = Snapshot(tenant);
+  if (!index) return nullptr;
+  auto it = index->by_id.find(id);
+  return it == index->by_id.end() ? nullptr : it->second;
+}
+
 std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenant, const EntityChange& change,
                                                           int64_t now_ms) const {
   std::vector<SubscriptionMatch> out;

@@ -81,6 +81,8 @@ class SubscriptionMatcher {
   std::vector<SubscriptionMatch> Match(std::string_view tenant, const EntityChange& change, int64_t now_ms) const;
   // How many subscriptions of the tenant are held.
   size_t Size(std::string_view tenant) const;
+  // The tenant's subscription `id` as held now; null if there is none.
+  CompiledSubscriptionPtr Find(std::string_view tenant, std::string_view id) const;
 
  private:
   struct Index {

@@ -53,8 +53,14 @@ class SubscriptionService {
   // Update Subscription: applies `fragment` (read with `ctx`). NotFound if absent.
   Status Update(std::string_view tenant, std::string_view id, const boost::json::object& fragment,
                 const ngsild::Context& ctx, int64_t now_ms);
-  // Delete Subscription. NotFound if absent.
+  // Delete Subscription (and its delivery status). NotFound if absent.
   Status Delete(std::string_view tenant, std::string_view id);
+
+  // Delivery statuses (the Notifier's, as opaque text) kept beside the subscriptions so that
+  // they survive restarts. Save is NotFound, storing nothing, if the subscription is gone.
+  Status SaveDeliveryStatus(std::string_view tenant, std::string_view id, std::string_view text);
+  Status ScanDeliveryStatuses(std::string_view tenant,
+                              const std::function<void(std::string_view id, std::string_view text)>& visit);
 
  private:
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).

@@ -1038,7 +1038,9 @@ Status RocksTenantStore::DeleteOutbox(const std::vector<uint64_t>& sequences) {
   if (sequences.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
   for (uint64_t sequence : sequences) batch.Delete(families_.outbox, OutboxKey(sequence));
-  return FromRocks(db_->Write(write_options_, &batch), "removing from the outbox of " + path_);
+  // Not synced: a deletion lost in a crash only means the record is delivered once more.
+  rocksdb::WriteOptions unsynced;
+  return FromRocks(db_->Write(unsynced, &batch), "removing from the outbox of " + path_);
 }
 
 Result<uint64_t> RocksTenantStore::LastOutboxSequence() {

@@ -107,8 +107,9 @@ class TenantStore {
   virtual Status CompactTerms() = 0;
 
   // The outbox: records with sequence >= `from`, ascending (visit returns false to stop);
-  // removing records (absent ones are not an error); and the highest sequence present (0 when
-  // empty), from which a restarted hub goes on numbering.
+  // removing records (absent ones are not an error; removals are not synced at once, so one
+  // lost in a crash brings its record back to be delivered again); and the highest sequence
+  // present (0 when empty), from which a restarted hub goes on numbering.
   virtual Status ScanOutbox(uint64_t from,
                             const std::function<bool(uint64_t sequence, std::string_view value)>& visit) = 0;
   virtual Status DeleteOutbox(const std::vector<uint64_t>& sequences) = 0;

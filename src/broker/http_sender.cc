@@ -1,0 +1,270 @@
+/* HTTP notification delivery.
+ *
+ * Design. Notifications go to a few endpoints over and over, so the cost that matters is the
+ * connection: every send first takes an idle kept-alive connection to the endpoint's origin
+ * (scheme, host, port) from a small pool, and only connects when there is none. A kept-alive
+ * connection the receiver has meanwhile closed fails on first use; that send is repeated once on
+ * a fresh connection, which is the usual HTTP/1.1 client rule for idempotent-enough retries (a
+ * receiver may see the notification twice, which at-least-once delivery allows).
+ *
+ * All I/O runs as C++20 coroutines on one io_context with one thread owned by the sender, so the
+ * pool needs no lock: it is only touched on that thread. Callers post and return at once; the
+ * outcome comes back through their callback. Every phase has a deadline: resolve, connect and
+ * TLS handshake together within connect_timeout, writing the request and reading the answer
+ * within response_timeout, so a black-hole receiver costs its own subscription one timeout per
+ * attempt and nothing else.
+ *
+ * Receivers are the city's own services as often as the Internet, so unlike @context downloads
+ * (ngsild/context_fetch.cc) any address is allowed: who may subscribe is decided by access
+ * control, not here. https is verified against the system trust store with host name checking.
+ */
+#include "broker/http_sender.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+namespace cityhub::broker {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxResponseBody = 64 << 10;  // answers are read and discarded
+
+struct Target {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string authority;  // Host header
+  std::string path;       // origin-form target
+  std::string origin() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
+};
+
+std::optional<Target> ParseTarget(std::string_view uri) {
+  auto parsed = boost::urls::parse_uri(uri);
+  if (!parsed) return std::nullopt;
+  Target t;
+  if (parsed->scheme_id() == boost::urls::scheme::https) {
+    t.tls = true;
+  } else if (parsed->scheme_id() != boost::urls::scheme::http) {
+    return std::nullopt;
+  }
+  t.host = parsed->host_address();
+  if (t.host.empty()) return std::nullopt;
+  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
+  t.authority = std::string(parsed->encoded_host_and_port());
+  t.path = std::string(parsed->encoded_target());
+  if (t.path.empty() || t.path.front() != '/') t.path.insert(0, "/");
+  return t;
+}
+
+// A header name is an RFC 9110 token; a value has no control characters (no header injection).
+bool ValidHeader(std::string_view name, std::string_view value) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 32 || u >= 127 || std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string_view::npos) return false;
+  }
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 32 && c != '\t') || u == 127) return false;
+  }
+  return true;
+}
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection to an origin, plain or TLS.
+struct Connection {
+  std::variant<std::unique_ptr<PlainStream>, std::unique_ptr<TlsStream>> stream;
+  beast::tcp_stream& lowest() {
+    return stream.index() == 0 ? *std::get<0>(stream) : beast::get_lowest_layer(*std::get<1>(stream));
+  }
+};
+
+http::request<http::string_body> BuildRequest(const Target& t, OutgoingNotification& n) {
+  http::request<http::string_body> req{http::verb::post, t.path, 11};
+  req.set(http::field::host, t.authority);
+  req.set(http::field::user_agent, "cityhub");
+  req.set(http::field::content_type, n.content_type);
+  if (!n.link.empty()) req.set(http::field::link, n.link);
+  if (!n.tenant.empty()) req.set("NGSILD-Tenant", n.tenant);
+  for (const auto& [name, value] : n.receiver_info) {
+    if (ValidHeader(name, value)) req.set(name, value);
+  }
+  req.keep_alive(true);
+  req.body() = std::move(n.body);
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+struct HttpSender::Impl {
+  HttpSenderOptions options;
+  ssl::context tls{ssl::context::tls_client};
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::thread thread;
+  std::map<std::string, std::vector<Connection>> idle;  // by origin; touched on the I/O thread only
+
+  std::optional<Connection> TakeIdle(const std::string& origin) {
+    auto it = idle.find(origin);
+    if (it == idle.end() || it->second.empty()) return std::nullopt;
+    Connection c = std::move(it->second.back());
+    it->second.pop_back();
+    return c;
+  }
+
+  void PutIdle(const std::string& origin, Connection c) {
+    auto& list = idle[origin];
+    if (list.size() < options.max_idle_per_origin) list.push_back(std::move(c));
+  }
+
+  asio::awaitable<std::optional<Connection>> Connect(const Target& t, std::string* reason) {
+    auto executor = co_await asio::this_coro::executor;
+    const Clock::time_point deadline = Clock::now() + options.connect_timeout;
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    asio::steady_timer guard(executor, deadline);
+    guard.async_wait([resolver](beast::error_code ec) {
+      if (!ec) resolver->cancel();
+    });
+    auto [resolve_ec, endpoints] = co_await resolver->async_resolve(t.host, t.port, kAwaitTuple);
+    guard.cancel();
+    if (resolve_ec) {
+      *reason = Clock::now() >= deadline ? "timed out resolving the host" : "host name not resolved";
+      co_return std::nullopt;
+    }
+    auto plain = std::make_unique<PlainStream>(executor);
+    plain->expires_at(deadline);
+    auto [connect_ec, ep] = co_await plain->async_connect(endpoints, kAwaitTuple);
+    if (connect_ec) {
+      *reason = connect_ec == beast::error::timeout ? "timed out connecting" : "connection failed";
+      co_return std::nullopt;
+    }
+    plain->socket().set_option(tcp::no_delay(true));
+    if (!t.tls) co_return Connection{std::move(plain)};
+    auto secure = std::make_unique<TlsStream>(std::move(*plain), tls);
+    if (!SSL_set_tlsext_host_name(secure->native_handle(), t.host.c_str())) {
+      *reason = "cannot set the TLS server name";
+      co_return std::nullopt;
+    }
+    secure->set_verify_mode(ssl::verify_peer);
+    secure->set_verify_callback(ssl::host_name_verification(t.host));
+    beast::get_lowest_layer(*secure).expires_at(deadline);
+    auto [handshake_ec] = co_await secure->async_handshake(ssl::stream_base::client, kAwaitTuple);
+    if (handshake_ec) {
+      *reason = handshake_ec == beast::error::timeout ? "timed out in the TLS handshake" : "TLS handshake failed";
+      co_return std::nullopt;
+    }
+    co_return Connection{std::move(secure)};
+  }
+
+  // Writes `req` and reads the answer on `c`; the error, if any, in *ec.
+  template <class Stream>
+  static asio::awaitable<std::optional<http::response<http::string_body>>> Exchange(
+      Stream& stream, beast::tcp_stream& lowest, const http::request<http::string_body>& req,
+      Clock::time_point deadline, beast::error_code* ec) {
+    lowest.expires_at(deadline);
+    auto [write_ec, written] = co_await http::async_write(stream, req, kAwaitTuple);
+    if (write_ec) {
+      *ec = write_ec;
+      co_return std::nullopt;
+    }
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxResponseBody);
+    lowest.expires_at(deadline);
+    auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kAwaitTuple);
+    if (read_ec) {
+      *ec = read_ec;
+      co_return std::nullopt;
+    }
+    co_return parser.release();
+  }
+
+  asio::awaitable<DeliveryOutcome> Deliver(OutgoingNotification n) {
+    std::optional<Target> target = ParseTarget(n.uri);
+    if (!target) co_return DeliveryOutcome{false, "not an http(s) URI"};
+    const std::string origin = target->origin();
+    const std::chrono::milliseconds timeout = n.timeout;
+    const http::request<http::string_body> req = BuildRequest(*target, n);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::optional<Connection> conn = TakeIdle(origin);
+      const bool reused = conn.has_value();
+      if (!conn) {
+        std::string reason;
+        conn = co_await Connect(*target, &reason);
+        if (!conn) co_return DeliveryOutcome{false, reason};
+      }
+      const Clock::time_point deadline = Clock::now() + (timeout.count() > 0 ? timeout : options.response_timeout);
+      beast::error_code ec;
+      std::optional<http::response<http::string_body>> res;
+      if (conn->stream.index() == 0) {
+        res = co_await Exchange(*std::get<0>(conn->stream), conn->lowest(), req, deadline, &ec);
+      } else {
+        res = co_await Exchange(*std::get<1>(conn->stream), conn->lowest(), req, deadline, &ec);
+      }
+      if (!res) {
+        if (reused && ec != beast::error::timeout) continue;  // a stale kept-alive connection
+        co_return DeliveryOutcome{false, ec == beast::error::timeout ? "timed out waiting for the answer"
+                                                                     : "connection failed"};
+      }
+      if (res->keep_alive()) PutIdle(origin, std::move(*conn));
+      const unsigned status = res->result_int();
+      if (status >= 200 && status < 300) co_return DeliveryOutcome{true, {}};
+      co_return DeliveryOutcome{false, fmt::format("HTTP {}", status)};
+    }
+    co_return DeliveryOutcome{false, "connection failed"};
+  }
+};
+
+HttpSender::HttpSender(HttpSenderOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  boost::system::error_code ignored;  // without a trust store, https fails verification
+  impl_->tls.set_default_verify_paths(ignored);
+  impl_->keep_running.emplace(impl_->io.get_executor());
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+HttpSender::~HttpSender() {
+  impl_->keep_running.reset();
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+void HttpSender::Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) {
+  asio::co_spawn(impl_->io, impl_->Deliver(std::move(n)),
+                 [done = std::move(done)](std::exception_ptr failure, DeliveryOutcome outcome) {
+                   if (failure) outcome = DeliveryOutcome{false, "internal error while sending"};
+                   done(std::move(outcome));
+                 });
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,36 @@
+// HttpSender: delivers notifications by HTTP/1.1 POST to http:// and https:// endpoints
+// (GS CIM 009 §7 HTTP binding), keeping connections alive per endpoint origin for reuse.
+// Beast/Asio stay inside http_sender.cc. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "broker/notification_sender.h"
+
+namespace cityhub::broker {
+
+struct HttpSenderOptions {
+  std::chrono::milliseconds connect_timeout{3000};   // name resolution + connect + TLS handshake
+  std::chrono::milliseconds response_timeout{10000}; // writing the request and reading the answer
+  size_t max_idle_per_origin = 16;                   // kept-alive connections per scheme://host:port
+};
+
+class HttpSender : public NotificationSender {
+ public:
+  explicit HttpSender(HttpSenderOptions options = {});
+  ~HttpSender() override;  // stops the I/O thread; sends still in progress are abandoned
+  HttpSender(const HttpSender&) = delete;
+  HttpSender& operator=(const HttpSender&) = delete;
+
+  // POSTs the notification. ok for any 2xx answer; otherwise the reason says what failed
+  // ("connection failed", "timed out", "HTTP 503", …).
+  void Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cityhub::broker

@@ -1,0 +1,565 @@
+/* Notifier implementation.
+ *
+ * One worker thread owns every queue, so the delivery state needs no locks: hand-overs,
+ * senders' outcomes and Start's backlog all arrive as closures in an inbox the worker drains,
+ * and timers (backoff, throttling) are kept in a time-ordered map the worker sleeps on. Only
+ * the delivery statuses, read by API threads, sit behind their own mutex.
+ *
+ * A record is parsed once; its subscriptions' queues share it and count it down as each
+ * delivers or gives up; at zero its sequence joins the tenant's removal batch, written after
+ * each round of the worker. A subscription's queue sends its head — up to max_batch records of
+ * distinct entities, so one notification never carries two states of an entity — and nothing
+ * else of that subscription is sent until the outcome is back: that keeps the order per
+ * subscription and entity through retries. Success (a 2xx answer, a publish accepted) pops
+ * the batch; failure waits max(cooldown, backoff) and, if the head has outlived the retry
+ * budget, gives up everything that old first.
+ *
+ * The subscription is looked up afresh at every send (the matcher holds the current stored
+ * form), so a PATCH applies to what is still queued, and the queue of a deleted subscription is
+ * dropped: those notifications are no longer owed to anyone.
+ */
+#include "broker/notifier.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/subscription_service.h"
+#include "ngsild/notification.h"
+#include "util/ids.h"
+#include "util/json.h"
+#include "util/time.h"
+
+namespace cityhub::broker {
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// One outbox record, parsed.
+struct Record {
+  std::string tenant;
+  uint64_t sequence = 0;
+  int64_t at_ms = 0;
+  bool deleted = false;
+  ngsild::Entity entity;
+  std::optional<ngsild::Entity> previous;
+  size_t pending = 0;  // subscriptions still owed a notification of it
+};
+using RecordPtr = std::shared_ptr<Record>;
+
+// A subscription's delivery queue.
+struct Channel {
+  std::string tenant;
+  std::string id;
+  std::deque<RecordPtr> queue;
+  size_t in_flight = 0;          // records at the head being sent (0: none)
+  unsigned failures = 0;         // consecutive failed attempts
+  Clock::time_point not_before;  // backoff or throttling
+  bool timer_armed = false;
+};
+
+std::string ChannelKey(std::string_view tenant, std::string_view id) {
+  std::string key(tenant);
+  key.push_back('\x1f');
+  key.append(id);
+  return key;
+}
+
+const json::object* ObjectAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_object() ? &v->get_object() : nullptr;
+}
+
+std::string StringAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+double NumberAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_number() ? v->to_number<double>() : 0.0;
+}
+
+KeyValues PairsAt(const json::object& o, std::string_view key) {
+  KeyValues out;
+  const json::value* v = o.if_contains(key);
+  if (!v || !v->is_array()) return out;
+  for (const auto& item : v->get_array()) {
+    const json::object* kv = item.if_object();
+    if (kv) out.emplace_back(StringAt(*kv, "key"), StringAt(*kv, "value"));
+  }
+  return out;
+}
+
+bool IsMqtt(std::string_view uri) {
+  return uri.size() >= 5 && (uri.substr(0, 5) == "mqtt:" || uri.substr(0, 5) == "MQTT:" ||
+                             (uri.size() >= 6 && (uri.substr(0, 6) == "mqtts:" || uri.substr(0, 6) == "MQTTS:")));
+}
+
+json::object EncodeStatus(const DeliveryStatus& s) {
+  return json::object{{"timesSent", s.times_sent},        {"timesFailed", s.times_failed},
+                      {"givenUp", s.given_up},            {"lastNotification", s.last_notification_ms},
+                      {"lastSuccess", s.last_success_ms}, {"lastFailure", s.last_failure_ms},
+                      {"failing", s.failing}};
+}
+
+DeliveryStatus DecodeStatus(const json::object& o) {
+  auto u = [&o](std::string_view k) -> uint64_t {
+    const json::value* v = o.if_contains(k);
+    return v && v->is_number() ? v->to_number<uint64_t>() : 0;
+  };
+  auto i = [&o](std::string_view k) -> int64_t {
+    const json::value* v = o.if_contains(k);
+    return v && v->is_number() ? v->to_number<int64_t>() : 0;
+  };
+  DeliveryStatus s;
+  s.times_sent = u("timesSent");
+  s.times_failed = u("timesFailed");
+  s.given_up = u("givenUp");
+  s.last_notification_ms = i("lastNotification");
+  s.last_success_ms = i("lastSuccess");
+  s.last_failure_ms = i("lastFailure");
+  const json::value* f = o.if_contains("failing");
+  s.failing = f && f->is_bool() && f->get_bool();
+  return s;
+}
+
+}  // namespace
+
+// Closures for the worker; shared with senders' callbacks, which may outlive the notifier.
+struct Inbox {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::function<void()>> items;
+  bool closed = false;
+
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mutex);
+      if (closed) return;
+      items.push_back(std::move(fn));
+    }
+    wake.notify_one();
+  }
+};
+
+struct Notifier::Impl {
+  store::Store& store;
+  const SubscriptionMatcher& matcher;
+  ngsild::ContextResolver& contexts;
+  NotificationSender& http;
+  NotificationSender* mqtt;
+  SubscriptionService* statuses;
+  const NotifierOptions options;
+
+  std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+  std::thread worker;
+  bool started = false;
+
+  // Worker-only state.
+  std::map<std::string, Channel> channels;
+  std::multimap<Clock::time_point, std::string> timers;
+  std::map<std::string, std::vector<uint64_t>> removals;  // tenant -> delivered records
+  Clock::time_point next_status_flush;
+
+  // Shared with API threads.
+  mutable std::mutex status_mutex;
+  std::map<std::string, DeliveryStatus> status;  // by ChannelKey
+  std::set<std::string> dirty;
+
+  std::atomic<uint64_t> sent{0}, failed{0}, given_up_retries{0}, given_up_overflow{0}, queued{0}, records{0};
+
+  Impl(store::Store& s, const SubscriptionMatcher& m, ngsild::ContextResolver& c, NotificationSender& h,
+       NotificationSender* q, SubscriptionService* st, NotifierOptions o)
+      : store(s), matcher(m), contexts(c), http(h), mqtt(q), statuses(st), options(o) {}
+
+  // --- records in ---------------------------------------------------------------------------
+
+  // Queues the record's notifications; `pump` sends at once (false while Start loads).
+  void Accept(const std::string& tenant, const store::OutboxRecord& raw, bool pump) {
+    boost::system::error_code ec;
+    json::value v = util::ParseJson(raw.value, ec);
+    const json::object* o = !ec ? v.if_object() : nullptr;
+    const json::value* entity_doc = o ? o->if_contains("entity") : nullptr;
+    const json::value* notify = o ? o->if_contains("notify") : nullptr;
+    auto entity = entity_doc && entity_doc->is_string() ? ngsild::DeserializeEntity(entity_doc->get_string())
+                                                        : Result<ngsild::Entity>(Status::Internal("no entity"));
+    if (!entity.ok() || !notify || !notify->is_array()) {
+      spdlog::error("outbox record {} of tenant '{}' is unreadable; removed", raw.sequence, tenant);
+      removals[tenant].push_back(raw.sequence);
+      return;
+    }
+    auto record = std::make_shared<Record>();
+    record->tenant = tenant;
+    record->sequence = raw.sequence;
+    record->at_ms = static_cast<int64_t>(NumberAt(*o, "at"));
+    record->entity = std::move(*entity);
+    const json::value* deleted = o->if_contains("deleted");
+    record->deleted = deleted && deleted->is_bool() && deleted->get_bool();
+    if (const json::value* prev = o->if_contains("previous"); prev && prev->is_string()) {
+      auto p = ngsild::DeserializeEntity(prev->get_string());
+      if (p.ok()) record->previous = std::move(*p);
+    }
+    ++records;
+    for (const auto& pair : notify->get_array()) {
+      const json::array* a = pair.if_array();
+      if (!a || a->empty() || !(*a)[0].is_string()) continue;
+      const std::string_view id = (*a)[0].get_string();
+      if (!matcher.Find(tenant, id)) continue;  // deleted since: nothing owed
+      Channel& c = ChannelFor(tenant, id);
+      if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
+      c.queue.push_back(record);
+      ++record->pending;
+      ++queued;
+      if (pump) Pump(c);
+    }
+    if (record->pending == 0) Done(*record);
+  }
+
+  Channel& ChannelFor(const std::string& tenant, std::string_view id) {
+    auto [it, inserted] = channels.try_emplace(ChannelKey(tenant, id));
+    if (inserted) {
+      it->second.tenant = tenant;
+      it->second.id = std::string(id);
+    }
+    return it->second;
+  }
+
+  // The queue is full: the oldest waiting record is given up for this subscription.
+  void Overflow(Channel& c) {
+    auto oldest = c.queue.begin() + static_cast<std::ptrdiff_t>(c.in_flight);
+    RecordPtr r = std::move(*oldest);
+    c.queue.erase(oldest);
+    --queued;
+    ++given_up_overflow;
+    Touch(c, [](DeliveryStatus& s) { ++s.given_up; });
+    Release(*r);
+  }
+
+  // One subscription less owes `r` a notification.
+  void Release(Record& r) {
+    if (--r.pending == 0) Done(r);
+  }
+  void Done(Record& r) {
+    removals[r.tenant].push_back(r.sequence);
+    --records;
+  }
+
+  template <typename Fn>
+  void Touch(const Channel& c, Fn&& change) {
+    std::lock_guard lock(status_mutex);
+    const std::string key = ChannelKey(c.tenant, c.id);
+    change(status[key]);
+    dirty.insert(key);
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+
+  void Pump(Channel& c) {
+    if (c.in_flight || c.queue.empty()) return;
+    const Clock::time_point now = Clock::now();
+    if (now < c.not_before) {
+      Arm(c);
+      return;
+    }
+    CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);
+    if (!sub) {  // deleted: nothing it had queued is owed any more
+      for (auto& r : c.queue) Release(*r);
+      queued -= c.queue.size();
+      c.queue.clear();
+      return;
+    }
+    size_t n = 0;
+    std::set<std::string_view> ids;
+    while (n < c.queue.size() && n < options.max_batch && ids.insert(c.queue[n]->entity.id).second) ++n;
+    OutgoingNotification out = Render(*sub, c, n);
+    c.in_flight = n;
+    NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
+    const std::string key = ChannelKey(c.tenant, c.id);
+    if (!sender) {
+      Delivered(key, DeliveryOutcome{false, "MQTT delivery is not configured"});
+      return;
+    }
+    std::weak_ptr<Inbox> inbox_ref = inbox;
+    sender->Send(std::move(out), [this, inbox_ref, key](DeliveryOutcome outcome) {
+      if (auto box = inbox_ref.lock()) box->Post([this, key, o = std::move(outcome)]() mutable { Delivered(key, std::move(o)); });
+    });
+  }
+
+  // The context to compact with: jsonldContext, else the one the subscription was created with.
+  ngsild::ContextPtr ContextOf(const json::object& stored) {
+    const json::value* chosen = stored.if_contains("jsonldContext");
+    if (!chosen) chosen = stored.if_contains("context");
+    if (chosen) {
+      auto ctx = contexts.Resolve(*chosen);
+      if (ctx.ok()) return *ctx;
+      spdlog::warn("subscription '{}': its @context is not available ({}); notifying with the core context",
+                   StringAt(stored, "id"), ctx.status().message());
+    }
+    return contexts.Core();
+  }
+
+  OutgoingNotification Render(const CompiledSubscription& sub, const Channel& c, size_t n) {
+    const json::object& stored = sub.stored();
+    static const json::object kNone;
+    const json::object* notification = ObjectAt(stored, "notification");
+    const json::object* endpoint = notification ? ObjectAt(*notification, "endpoint") : nullptr;
+    const json::object& ep = endpoint ? *endpoint : kNone;
+    ngsild::ContextPtr ctx = ContextOf(stored);
+
+    std::vector<ngsild::NotifiedEntity> items;
+    items.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Record& r = *c.queue[i];
+      ngsild::NotifiedEntity item;
+      item.entity = r.entity;
+      item.previous = r.previous ? &*r.previous : nullptr;
+      item.deleted = r.deleted;
+      item.deleted_at_ms = r.at_ms;
+      items.push_back(std::move(item));
+    }
+    const int64_t now_ms = util::NowMillis();
+    json::object body = ngsild::RenderNotification(
+        stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::RandomUuid()), now_ms);
+
+    OutgoingNotification out;
+    out.uri = StringAt(ep, "uri");
+    out.content_type = StringAt(ep, "accept");
+    if (out.content_type != "application/ld+json") out.content_type = "application/json";
+    if (out.content_type == "application/ld+json") {
+      body["@context"] = ctx->AsJson();
+    } else {
+      out.link = fmt::format("<{}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"",
+                             ctx->LinkUrl());
+    }
+    out.tenant = c.tenant;
+    out.receiver_info = PairsAt(ep, "receiverInfo");
+    out.notifier_info = PairsAt(ep, "notifierInfo");
+    out.timeout = std::chrono::milliseconds(static_cast<int64_t>(NumberAt(ep, "timeout")));
+    out.body = util::SerializeJson(body);
+    return out;
+  }
+
+  void Delivered(const std::string& key, DeliveryOutcome outcome) {
+    auto it = channels.find(key);
+    if (it == channels.end()) return;
+    Channel& c = it->second;
+    const size_t n = c.in_flight;
+    c.in_flight = 0;
+    const int64_t now_ms = util::NowMillis();
+    Touch(c, [&](DeliveryStatus& s) {
+      ++s.times_sent;
+      s.last_notification_ms = now_ms;
+      s.failing = !outcome.ok;
+      if (outcome.ok) {
+        s.last_success_ms = now_ms;
+      } else {
+        ++s.times_failed;
+        s.last_failure_ms = now_ms;
+      }
+    });
+    CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);
+    if (outcome.ok) {
+      ++sent;
+      for (size_t i = 0; i < n && !c.queue.empty(); ++i) {
+        Release(*c.queue.front());
+        c.queue.pop_front();
+        --queued;
+      }
+      if (c.failures > 0) spdlog::info("subscription '{}': notifications delivered again", c.id);
+      c.failures = 0;
+      const double throttling = sub ? NumberAt(sub->stored(), "throttling") : 0;
+      c.not_before = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(throttling * 1000));
+    } else {
+      ++failed;
+      if (c.failures == 0) spdlog::warn("subscription '{}': notification failed ({}); retrying", c.id, outcome.reason);
+      ++c.failures;
+      c.not_before = Clock::now() + Backoff(c, sub.get());
+      GiveUpExpired(c, now_ms);
+    }
+    Pump(c);
+  }
+
+  // The wait after the channel's latest failure: doubling from retry_initial up to
+  // retry_max, never shorter than the endpoint's cooldown.
+  std::chrono::milliseconds Backoff(const Channel& c, const CompiledSubscription* sub) const {
+    const unsigned shift = std::min(c.failures - 1, 20u);
+    auto wait = std::min(options.retry_initial * (int64_t{1} << shift), options.retry_max);
+    if (sub) {
+      const json::object* n = ObjectAt(sub->stored(), "notification");
+      const json::object* ep = n ? ObjectAt(*n, "endpoint") : nullptr;
+      const auto cooldown = std::chrono::milliseconds(static_cast<int64_t>(ep ? NumberAt(*ep, "cooldown") : 0));
+      wait = std::max(wait, cooldown);
+    }
+    return wait;
+  }
+
+  void GiveUpExpired(Channel& c, int64_t now_ms) {
+    const int64_t budget_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.retry_budget).count();
+    uint64_t dropped = 0;
+    while (!c.queue.empty() && now_ms - c.queue.front()->at_ms > budget_ms) {
+      Release(*c.queue.front());
+      c.queue.pop_front();
+      --queued;
+      ++dropped;
+    }
+    if (dropped == 0) return;
+    given_up_retries += dropped;
+    Touch(c, [dropped](DeliveryStatus& s) { s.given_up += dropped; });
+    spdlog::warn("subscription '{}': gave up {} notifications older than the retry budget of {} s", c.id, dropped,
+                 options.retry_budget.count());
+  }
+
+  void Arm(Channel& c) {
+    if (c.timer_armed) return;
+    c.timer_armed = true;
+    timers.emplace(c.not_before, ChannelKey(c.tenant, c.id));
+  }
+
+  void RunDueTimers() {
+    const Clock::time_point now = Clock::now();
+    while (!timers.empty() && timers.begin()->first <= now) {
+      std::string key = std::move(timers.begin()->second);
+      timers.erase(timers.begin());
+      auto it = channels.find(key);
+      if (it == channels.end()) continue;
+      it->second.timer_armed = false;
+      Pump(it->second);
+    }
+  }
+
+  // --- persistence --------------------------------------------------------------------------
+
+  void FlushRemovals() {
+    for (auto& [tenant, sequences] : removals) {
+      if (sequences.empty()) continue;
+      auto ts = store.Tenant(tenant, false);
+      Status st = ts.ok() ? (*ts)->DeleteOutbox(sequences) : ts.status();
+      if (!st.ok()) spdlog::warn("cannot remove delivered records from the outbox of '{}': {}", tenant, st.message());
+      sequences.clear();
+    }
+  }
+
+  void FlushStatuses() {
+    if (!statuses) return;
+    std::vector<std::pair<std::string, DeliveryStatus>> changed;
+    {
+      std::lock_guard lock(status_mutex);
+      for (const auto& key : dirty) changed.emplace_back(key, status[key]);
+      dirty.clear();
+    }
+    for (const auto& [key, s] : changed) {
+      const size_t sep = key.find('\x1f');
+      Status st = statuses->SaveDeliveryStatus(key.substr(0, sep), key.substr(sep + 1),
+                                               util::SerializeJson(EncodeStatus(s)));
+      if (!st.ok() && !st.IsNotFound()) spdlog::warn("cannot store a delivery status: {}", st.message());
+    }
+  }
+
+  void LoadStatuses(const std::string& tenant) {
+    if (!statuses) return;
+    Status st = statuses->ScanDeliveryStatuses(tenant, [&](std::string_view id, std::string_view text) {
+      boost::system::error_code ec;
+      json::value v = util::ParseJson(text, ec);
+      if (!ec && v.is_object()) status[ChannelKey(tenant, id)] = DecodeStatus(v.get_object());
+    });
+    if (!st.ok()) spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, st.message());
+  }
+
+  // --- the worker ---------------------------------------------------------------------------
+
+  void Run() {
+    next_status_flush = Clock::now() + options.status_flush;
+    for (;;) {
+      std::deque<std::function<void()>> batch;
+      {
+        std::unique_lock lock(inbox->mutex);
+        Clock::time_point wake = next_status_flush;
+        if (!timers.empty()) wake = std::min(wake, timers.begin()->first);
+        inbox->wake.wait_until(lock, wake, [&] { return inbox->closed || !inbox->items.empty(); });
+        if (inbox->closed) return;
+        batch.swap(inbox->items);
+      }
+      for (auto& fn : batch) fn();
+      RunDueTimers();
+      FlushRemovals();
+      if (Clock::now() >= next_status_flush) {
+        FlushStatuses();
+        next_status_flush = Clock::now() + options.status_flush;
+      }
+    }
+  }
+};
+
+Notifier::Notifier(store::Store& store, const SubscriptionMatcher& matcher, ngsild::ContextResolver& contexts,
+                   NotificationSender& http, NotificationSender* mqtt, SubscriptionService* statuses,
+                   NotifierOptions options)
+    : impl_(std::make_unique<Impl>(store, matcher, contexts, http, mqtt, statuses, options)) {}
+
+Notifier::~Notifier() { Stop(); }
+
+Status Notifier::Start() {
+  Impl& im = *impl_;
+  for (const std::string& tenant : im.store.ListTenants()) {
+    auto ts = im.store.Tenant(tenant, false);
+    if (!ts.ok()) return ts.status();
+    im.LoadStatuses(tenant);
+    size_t loaded = 0;
+    CITYHUB_RETURN_IF_ERROR((*ts)->ScanOutbox(0, [&](uint64_t sequence, std::string_view value) {
+      im.Accept(tenant, store::OutboxRecord{sequence, std::string(value)}, /*pump=*/false);
+      ++loaded;
+      return true;
+    }));
+    if (loaded) spdlog::info("tenant '{}': {} notification records left to deliver", tenant, loaded);
+  }
+  im.started = true;
+  im.worker = std::thread([&im] {
+    for (auto& [key, channel] : im.channels) im.Pump(channel);
+    im.Run();
+  });
+  return Status::Ok();
+}
+
+void Notifier::Stop() {
+  Impl& im = *impl_;
+  if (!im.started) return;
+  im.started = false;
+  {
+    std::lock_guard lock(im.inbox->mutex);
+    im.inbox->closed = true;
+  }
+  im.inbox->wake.notify_one();
+  im.worker.join();
+  im.FlushRemovals();
+  im.FlushStatuses();
+}
+
+void Notifier::Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) {
+  impl_->inbox->Post([im = impl_.get(), tenant = std::string(tenant), records = std::move(records)] {
+    for (const auto& r : records) im->Accept(tenant, r, /*pump=*/true);
+  });
+}
+
+DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id) const {
+  std::lock_guard lock(impl_->status_mutex);
+  auto it = impl_->status.find(ChannelKey(tenant, id));
+  return it == impl_->status.end() ? DeliveryStatus{} : it->second;
+}
+
+NotifierStats Notifier::Stats() const {
+  const Impl& im = *impl_;
+  return NotifierStats{im.sent, im.failed, im.given_up_retries, im.given_up_overflow, im.queued, im.records};
+}
+
+}  // namespace cityhub::broker

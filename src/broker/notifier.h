@@ -1,0 +1,96 @@
+// Notifier: delivers what the notification outbox holds (DESIGN §1; GS CIM 009 §5.8.6) — the
+// worker that makes subscriptions at-least-once. Records reach it two ways: handed over right
+// after the write that made them committed (the fast path), and read back from every tenant's
+// outbox at Start (what a previous run left). Each record's notifications are queued per
+// subscription; a subscription's queue is sent in order, one request at a time, several entities
+// per notification when they have piled up. A failed attempt is repeated after a bounded
+// exponential backoff; a notification still failing once it is older than the retry budget is
+// given up, counted in the subscription's status and in Stats(), never dropped silently. A
+// record leaves the outbox when every notification it owes is delivered or given up.
+//
+// Isolation: every subscription has its own bounded queue; one that overflows gives up its
+// oldest waiting notification (counted), so a dead endpoint costs memory up to its bound and
+// nothing else — writes never wait for the notifier.
+//
+// Thread-safe. Delivery runs on one thread owned by the notifier; senders call back on theirs.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/notification_sender.h"
+#include "broker/subscription_matcher.h"
+#include "ngsild/context.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+class SubscriptionService;
+
+struct NotifierOptions {
+  std::chrono::milliseconds retry_initial{250};  // wait after the first failed attempt
+  std::chrono::milliseconds retry_max{10000};    // longest wait between two attempts
+  std::chrono::seconds retry_budget{600};        // a notification failing past this age is given up
+  size_t max_queue = 20000;                      // notifications waiting per subscription
+  size_t max_batch = 100;                        // entities in one notification
+  std::chrono::milliseconds status_flush{5000};  // how often changed delivery statuses are stored
+};
+
+// A subscription's delivery status (GS CIM 009 NotificationParams), kept by the notifier.
+struct DeliveryStatus {
+  uint64_t times_sent = 0;    // notifications delivered
+  uint64_t times_failed = 0;  // attempts that failed
+  uint64_t given_up = 0;      // entity notifications abandoned (retry budget or full queue)
+  int64_t last_notification_ms = 0;
+  int64_t last_success_ms = 0;
+  int64_t last_failure_ms = 0;
+  bool failing = false;       // the last attempt failed
+};
+
+// Totals since start, for /metrics.
+struct NotifierStats {
+  uint64_t sent = 0;                // notifications delivered
+  uint64_t failed = 0;              // attempts that failed
+  uint64_t given_up_retries = 0;    // entity notifications given up after the retry budget
+  uint64_t given_up_overflow = 0;   // entity notifications given up because a queue was full
+  uint64_t queued = 0;              // entity notifications waiting now
+  uint64_t outbox_records = 0;      // records held (delivered ones leave the outbox)
+};
+
+class Notifier {
+ public:
+  // `http` delivers http(s) endpoints, `mqtt` (optional) mqtt(s) ones; `statuses` (optional)
+  // keeps delivery statuses across restarts.
+  Notifier(store::Store& store, const SubscriptionMatcher& matcher, ngsild::ContextResolver& contexts,
+           NotificationSender& http, NotificationSender* mqtt, SubscriptionService* statuses,
+           NotifierOptions options = {});
+  ~Notifier();  // Stop()
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  // Queues every record left in the tenants' outboxes and starts delivering. Call once, before
+  // any write is accepted (a record both read here and handed over would be sent twice).
+  Status Start();
+  // Stops delivering and stores the delivery statuses; what is pending stays in the outbox.
+  void Stop();
+
+  // Hands over records of `tenant` whose write has just committed (OutboxWriter).
+  void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records);
+
+  // The subscription's delivery status (zeros if nothing was ever sent).
+  DeliveryStatus StatusOf(std::string_view tenant, std::string_view id) const;
+  NotifierStats Stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cityhub::broker

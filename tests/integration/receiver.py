@@ -1,0 +1,89 @@
+"""A real HTTP notification receiver on loopback for the tests: a threaded server that keeps
+every POST it gets (path, headers, parsed body, arrival time) and answers 200, or whatever the
+test sets: another status, or no answer at all (a black hole). It can be stopped and started
+again on the same port to play a subscriber outage. Standard library only."""
+import http.server
+import json
+import socket
+import threading
+import time
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        owner = self.server.owner
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        if owner.black_hole:
+            time.sleep(3600)  # never answers; the thread dies with the process
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        with owner.cond:
+            owner.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": body, "at": time.time()})
+            owner.cond.notify_all()
+        status = owner.status
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Receiver:
+    def __init__(self, port=None):
+        self.port = port or _free_port()
+        self.received = []
+        self.cond = threading.Condition()
+        self.status = 200
+        self.black_hole = False
+        self.server = None
+
+    def start(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        self.server.daemon_threads = True
+        self.server.owner = self
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def url(self, path="/notify"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_for(self, count, timeout=10, path=None):
+        """Waits until `count` notifications (to `path`, if given) arrived; returns them."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                got = [n for n in self.received if path is None or n["path"] == path]
+                if len(got) >= count or time.time() >= deadline:
+                    return got
+                self.cond.wait(max(0.01, deadline - time.time()))
+
+    def entities(self, path=None):
+        """Every entity notified (to `path`), in arrival order."""
+        with self.cond:
+            return [e for n in self.received if path is None or n["path"] == path for e in n["body"]["data"]]
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
