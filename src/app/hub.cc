@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -29,6 +30,7 @@
 #include "api/request.h"
 #include "broker/entity_service.h"
 #include "broker/http_sender.h"
+#include "broker/mqtt_sender.h"
 #include "broker/notification_outbox.h"
 #include "broker/notifier.h"
 #include "broker/query_service.h"
@@ -160,6 +162,31 @@ store::RocksDbOptions StoreOptions(const Config& c) {
   return o;
 }
 
+// A periodic subscription's entities: those of its selectors' types that it selects, read a
+// page at a time through the query service.
+broker::PeriodicSource PeriodicEntities(const broker::QueryService& queries) {
+  return [&queries](std::string_view tenant, const broker::CompiledSubscription& sub,
+                    size_t limit) -> Result<std::vector<ngsild::Entity>> {
+    constexpr size_t kPage = 1000;
+    std::vector<ngsild::Entity> out;
+    std::set<std::string> seen;  // an entity of two selected types is listed once
+    for (const std::string& type : sub.types()) {
+      broker::EntityQuery q;
+      q.types = {type};
+      q.limit = kPage;
+      for (q.offset = 0; out.size() < limit; q.offset += kPage) {
+        auto page = queries.Query(tenant, q);
+        if (!page.ok()) return page.status().IsNotFound() ? Result<std::vector<ngsild::Entity>>(std::move(out)) : page.status();
+        for (auto& e : page->entities) {
+          if (out.size() < limit && sub.Selects(e) && seen.insert(e.id).second) out.push_back(std::move(e));
+        }
+        if (page->entities.size() < kPage) break;
+      }
+    }
+    return out;
+  };
+}
+
 }  // namespace
 
 int Serve(const Config& config) {
@@ -238,16 +265,18 @@ int Serve(const Config& config) {
   broker::HttpSenderOptions http_opts;
   http_opts.response_timeout = std::chrono::milliseconds(config.notify_timeout_ms);
   broker::HttpSender http_sender(http_opts);
+  broker::MqttSender mqtt_sender;
   broker::NotifierOptions notify_opts;
   notify_opts.retry_initial = std::chrono::milliseconds(config.notify_retry_initial_ms);
   notify_opts.retry_max = std::chrono::milliseconds(config.notify_retry_max_ms);
   notify_opts.retry_budget = std::chrono::seconds(config.notify_retry_budget_s);
   notify_opts.max_queue = std::max<size_t>(1, config.notify_queue);
-  broker::Notifier notifier(**store, matcher, contexts, http_sender, nullptr, &subscriptions, notify_opts);
+  broker::Notifier notifier(**store, matcher, contexts, http_sender, &mqtt_sender, &subscriptions, notify_opts);
   broker::OutboxWriter outbox(matcher, [&notifier](std::string_view tenant, std::vector<store::OutboxRecord> records) {
     notifier.Committed(tenant, std::move(records));
   });
   entities.SetChangeObserver(&outbox);
+  notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
     spdlog::error("cannot read the notification outbox: {}", st.message());
     (*store)->Close();

@@ -55,6 +55,9 @@ struct Record {
   ngsild::Entity entity;
   std::optional<ngsild::Entity> previous;
   size_t pending = 0;  // subscriptions still owed a notification of it
+  // A periodic notification's entities (then `entity` is unused and nothing is in the outbox).
+  std::vector<ngsild::Entity> periodic;
+  bool in_outbox = true;
 };
 using RecordPtr = std::shared_ptr<Record>;
 
@@ -178,6 +181,13 @@ struct Notifier::Impl {
   std::map<std::string, DeliveryStatus> status;  // by ChannelKey
   std::set<std::string> dirty;
 
+  // The periodic thread.
+  PeriodicSource periodic_source;
+  std::thread periodic_thread;
+  std::mutex periodic_mutex;
+  std::condition_variable periodic_wake;
+  bool periodic_stop = false;
+
   std::atomic<uint64_t> sent{0}, failed{0}, given_up_retries{0}, given_up_overflow{0}, queued{0}, records{0};
 
   Impl(store::Store& s, const SubscriptionMatcher& m, ngsild::ContextResolver& c, NotificationSender& h,
@@ -252,8 +262,24 @@ struct Notifier::Impl {
     if (--r.pending == 0) Done(r);
   }
   void Done(Record& r) {
+    if (!r.in_outbox) return;
     removals[r.tenant].push_back(r.sequence);
     --records;
+  }
+
+  // A periodic subscription's entities of this period, as one notification on its queue.
+  void AcceptPeriodic(const std::string& tenant, const std::string& id, std::vector<ngsild::Entity> entities) {
+    auto record = std::make_shared<Record>();
+    record->tenant = tenant;
+    record->at_ms = util::NowMillis();
+    record->periodic = std::move(entities);
+    record->in_outbox = false;
+    Channel& c = ChannelFor(tenant, id);
+    if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
+    c.queue.push_back(record);
+    record->pending = 1;
+    ++queued;
+    Pump(c);
   }
 
   template <typename Fn>
@@ -282,7 +308,14 @@ struct Notifier::Impl {
     }
     size_t n = 0;
     std::set<std::string_view> ids;
-    while (n < c.queue.size() && n < options.max_batch && ids.insert(c.queue[n]->entity.id).second) ++n;
+    if (c.queue.front()->in_outbox) {
+      while (n < c.queue.size() && n < options.max_batch && c.queue[n]->in_outbox &&
+             ids.insert(c.queue[n]->entity.id).second) {
+        ++n;
+      }
+    } else {
+      n = 1;  // a periodic notification goes alone
+    }
     OutgoingNotification out = Render(*sub, c, n);
     c.in_flight = n;
     NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
@@ -322,6 +355,8 @@ struct Notifier::Impl {
     items.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       const Record& r = *c.queue[i];
+      for (const auto& e : r.periodic) items.push_back(ngsild::NotifiedEntity{e});
+      if (!r.in_outbox) continue;
       ngsild::NotifiedEntity item;
       item.entity = r.entity;
       item.previous = r.previous ? &*r.previous : nullptr;
@@ -477,6 +512,44 @@ struct Notifier::Impl {
     if (!st.ok()) spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, st.message());
   }
 
+  // --- periodic subscriptions ---------------------------------------------------------------
+
+  void RunPeriodic() {
+    std::map<std::string, Clock::time_point> due;  // by ChannelKey
+    for (;;) {
+      {
+        std::unique_lock lock(periodic_mutex);
+        if (periodic_wake.wait_for(lock, options.periodic_tick, [&] { return periodic_stop; })) return;
+      }
+      const Clock::time_point now = Clock::now();
+      const int64_t now_ms = util::NowMillis();
+      std::map<std::string, Clock::time_point> still;
+      for (const auto& [tenant, sub] : matcher.Periodic()) {
+        const std::string key = ChannelKey(tenant, sub->id());
+        auto it = due.find(key);
+        Clock::time_point next = it == due.end() ? now : it->second;
+        if (sub->ActiveAt(now_ms) && now >= next) {
+          next = now + std::chrono::milliseconds(static_cast<int64_t>(sub->Period().value_or(1) * 1000));
+          Poll(tenant, *sub);
+        }
+        still.emplace(key, next);
+      }
+      due = std::move(still);
+    }
+  }
+
+  void Poll(const std::string& tenant, const CompiledSubscription& sub) {
+    auto entities = periodic_source(tenant, sub, options.max_periodic_entities);
+    if (!entities.ok()) {
+      spdlog::warn("periodic subscription '{}': cannot read its entities: {}", sub.id(), entities.status().message());
+      return;
+    }
+    if (entities->empty()) return;  // nothing matches: no notification (§5.8.6)
+    inbox->Post([this, tenant, id = sub.id(), list = std::move(*entities)]() mutable {
+      AcceptPeriodic(tenant, id, std::move(list));
+    });
+  }
+
   // --- the worker ---------------------------------------------------------------------------
 
   void Run() {
@@ -528,13 +601,24 @@ Status Notifier::Start() {
     for (auto& [key, channel] : im.channels) im.Pump(channel);
     im.Run();
   });
+  if (im.periodic_source) im.periodic_thread = std::thread([&im] { im.RunPeriodic(); });
   return Status::Ok();
 }
+
+void Notifier::SetPeriodicSource(PeriodicSource source) { impl_->periodic_source = std::move(source); }
 
 void Notifier::Stop() {
   Impl& im = *impl_;
   if (!im.started) return;
   im.started = false;
+  if (im.periodic_thread.joinable()) {
+    {
+      std::lock_guard lock(im.periodic_mutex);
+      im.periodic_stop = true;
+    }
+    im.periodic_wake.notify_one();
+    im.periodic_thread.join();
+  }
   {
     std::lock_guard lock(im.inbox->mutex);
     im.inbox->closed = true;

@@ -8,6 +8,10 @@
 // given up, counted in the subscription's status and in Stats(), never dropped silently. A
 // record leaves the outbox when every notification it owes is delivered or given up.
 //
+// Periodic subscriptions (timeInterval) are checked every periodic_tick on a thread of their
+// own: when one is due, its entities are read (PeriodicSource) and queued as one notification
+// on its queue — not through the outbox: a period missed while the hub was down is not owed.
+//
 // Isolation: every subscription has its own bounded queue; one that overflows gives up its
 // oldest waiting notification (counted), so a dead endpoint costs memory up to its bound and
 // nothing else — writes never wait for the notifier.
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,7 +45,14 @@ struct NotifierOptions {
   size_t max_queue = 20000;                      // notifications waiting per subscription
   size_t max_batch = 100;                        // entities in one notification
   std::chrono::milliseconds status_flush{5000};  // how often changed delivery statuses are stored
+  std::chrono::milliseconds periodic_tick{100};  // how often periodic subscriptions are checked
+  size_t max_periodic_entities = 10000;          // entities in one periodic notification
 };
+
+// The entities a periodic subscription is about now (CompiledSubscription::Selects), at most
+// `limit`; the hub answers it with the query service.
+using PeriodicSource = std::function<Result<std::vector<ngsild::Entity>>(
+    std::string_view tenant, const CompiledSubscription& subscription, size_t limit)>;
 
 // A subscription's delivery status (GS CIM 009 NotificationParams), kept by the notifier.
 struct DeliveryStatus {
@@ -73,6 +85,9 @@ class Notifier {
   ~Notifier();  // Stop()
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
+
+  // Periodic subscriptions (timeInterval) are served only with a source; set before Start.
+  void SetPeriodicSource(PeriodicSource source);
 
   // Queues every record left in the tenants' outboxes and starts delivering. Call once, before
   // any write is accepted (a record both read here and handed over would be sent twice).

@@ -29,6 +29,17 @@ struct CompiledSubscription::Impl {
   bool active = true;
   bool periodic = false;
   std::optional<int64_t> expires_at_ms;
+
+  // True if one of the selectors (a type it has; the id, or else the idPattern) takes `e`, or
+  // there are none.
+  bool Selected(const ngsild::Entity& e) const {
+    if (selectors.empty()) return true;
+    return std::any_of(selectors.begin(), selectors.end(), [&](const Selector& sel) {
+      if (std::find(e.types.begin(), e.types.end(), sel.type) == e.types.end()) return false;
+      if (!sel.id.empty()) return sel.id == e.id;
+      return !sel.pattern || re2::RE2::PartialMatch(e.id, *sel.pattern);
+    });
+  }
 };
 
 namespace {
@@ -137,19 +148,28 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
   return CompiledSubscriptionPtr(std::move(out));
 }
 
+bool CompiledSubscription::ActiveAt(int64_t now_ms) const {
+  return impl_->active && !(impl_->expires_at_ms && *impl_->expires_at_ms <= now_ms);
+}
+
+std::optional<double> CompiledSubscription::Period() const {
+  if (!impl_->periodic) return std::nullopt;
+  const json::value* t = stored_.if_contains("timeInterval");
+  return t && t->is_number() ? t->to_number<double>() : 0.0;
+}
+
+bool CompiledSubscription::Selects(const ngsild::Entity& e) const {
+  const Impl& s = *impl_;
+  if (!s.Selected(e)) return false;
+  return (!s.q || s.q->Matches(e)) && (!s.geo || s.geo->Matches(e)) && (!s.scope || s.scope->Matches(e));
+}
+
 std::optional<std::string> CompiledSubscription::Fires(const EntityChange& change, int64_t now_ms) const {
   const Impl& s = *impl_;
-  if (!s.active || s.periodic || (s.expires_at_ms && *s.expires_at_ms <= now_ms)) return std::nullopt;
+  if (s.periodic || !ActiveAt(now_ms)) return std::nullopt;
   const ngsild::Entity* entity = change.after ? change.after : change.before;
   if (!entity) return std::nullopt;
-  if (!s.selectors.empty()) {
-    auto selected = [&](const Impl::Selector& sel) {
-      if (std::find(entity->types.begin(), entity->types.end(), sel.type) == entity->types.end()) return false;
-      if (!sel.id.empty()) return sel.id == entity->id;
-      return !sel.pattern || re2::RE2::PartialMatch(entity->id, *sel.pattern);
-    };
-    if (std::none_of(s.selectors.begin(), s.selectors.end(), selected)) return std::nullopt;
-  }
+  if (!s.Selected(*entity)) return std::nullopt;
   auto watched = [&](const std::string& attr) { return s.watched.empty() || s.watched.count(attr) > 0; };
   auto has_watched = [&](const ngsild::Entity& e) {
     if (s.watched.empty()) return true;
@@ -195,7 +215,9 @@ std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Rebuilt(
     std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id) {
   auto index = std::make_shared<Index>();
   for (const auto& [id, s] : by_id) {
-    if (s->types().empty()) {
+    if (s->Period()) {
+      index->periodic.push_back(s);
+    } else if (s->types().empty()) {
       index->by_attributes.push_back(s);
     } else {
       for (const auto& type : s->types()) index->by_type[type].push_back(s);
@@ -238,6 +260,15 @@ CompiledSubscriptionPtr SubscriptionMatcher::Find(std::string_view tenant, std::
   if (!index) return nullptr;
   auto it = index->by_id.find(id);
   return it == index->by_id.end() ? nullptr : it->second;
+}
+
+std::vector<std::pair<std::string, CompiledSubscriptionPtr>> SubscriptionMatcher::Periodic() const {
+  std::vector<std::pair<std::string, CompiledSubscriptionPtr>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [tenant, index] : tenants_) {
+    for (const auto& s : index->periodic) out.emplace_back(tenant, s);
+  }
+  return out;
 }
 
 std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenant, const EntityChange& change,

@@ -56,6 +56,12 @@ class CompiledSubscription {
 
   // The trigger kind the change fires ("entityCreated", "attributeUpdated", …), or nullopt.
   std::optional<std::string> Fires(const EntityChange& change, int64_t now_ms) const;
+  // True if `e` is one of the entities it is about: selectors, q, geoQ and scopeQ (no trigger).
+  bool Selects(const ngsild::Entity& e) const;
+  // Periodic subscriptions: the timeInterval in seconds (nullopt for on-change ones).
+  std::optional<double> Period() const;
+  // Neither paused (isActive false) nor expired at `now_ms`.
+  bool ActiveAt(int64_t now_ms) const;
 
   struct Impl;
 
@@ -83,12 +89,15 @@ class SubscriptionMatcher {
   size_t Size(std::string_view tenant) const;
   // The tenant's subscription `id` as held now; null if there is none.
   CompiledSubscriptionPtr Find(std::string_view tenant, std::string_view id) const;
+  // Every periodic subscription (timeInterval) of every tenant, as (tenant, subscription).
+  std::vector<std::pair<std::string, CompiledSubscriptionPtr>> Periodic() const;
 
  private:
   struct Index {
     std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id;
     std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>> by_type;
     std::vector<CompiledSubscriptionPtr> by_attributes;  // no entity selectors
+    std::vector<CompiledSubscriptionPtr> periodic;       // timeInterval: never Fires
   };
   static std::shared_ptr<const Index> Rebuilt(std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id);
   std::shared_ptr<const Index> Snapshot(std::string_view tenant) const;

@@ -1,0 +1,251 @@
+/* MQTT notification delivery.
+ *
+ * Design. Paho's async client does the protocol and its own network threads; what is ours is
+ * connection management. Sends are queued to one thread owned by the sender, which finds the
+ * connection for the endpoint (scheme, host, port, user, password, MQTT version), connects it
+ * if needed — blocking that thread for at most connect_timeout — and starts the publish; the
+ * outcome arrives on Paho's thread through a listener that reports and deletes itself. A broker
+ * that could not be reached is not tried again for reconnect_pause: sends to it fail at once,
+ * so a dead broker costs the other MQTT endpoints one connect timeout per pause, not one per
+ * notification (the notifier's own backoff spaces the retries further).
+ */
+#include "broker/mqtt_sender.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <mqtt/async_client.h>
+
+#include "util/ids.h"
+#include "util/json.h"
+
+namespace cityhub::broker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Target {
+  std::string server;  // tcp://host:port or ssl://host:port
+  std::string user;
+  std::string password;
+  bool has_user = false;
+  std::string topic;
+  int version = MQTTVERSION_5;
+  int qos = 0;
+  std::string key() const {
+    return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", server, has_user, user, password, version);
+  }
+};
+
+std::string Find(const KeyValues& kv, std::string_view key) {
+  for (const auto& [k, v] : kv) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+// The target of `n`, or an error message.
+std::variant<Target, std::string> ParseTarget(const OutgoingNotification& n) {
+  auto u = boost::urls::parse_uri(n.uri);
+  if (!u) return std::string("not a valid URI");
+  const std::string scheme(u->scheme());
+  Target t;
+  const bool tls = scheme == "mqtts" || scheme == "MQTTS";
+  if (!tls && scheme != "mqtt" && scheme != "MQTT") return std::string("not an mqtt(s) URI");
+  const std::string host = u->host_address();
+  if (host.empty()) return std::string("no broker host");
+  const std::string port = u->has_port() ? std::string(u->port()) : (tls ? "8883" : "1883");
+  const bool v6 = host.find(':') != std::string::npos;
+  t.server = fmt::format("{}://{}{}{}:{}", tls ? "ssl" : "tcp", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  if (u->has_userinfo()) {
+    t.has_user = true;
+    t.user = u->user();
+    t.password = u->password();
+  }
+  std::string path = u->path();
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  if (path.empty()) return std::string("no topic");
+  t.topic = path;
+  const std::string version = Find(n.notifier_info, "MQTT-Version");
+  if (version == "mqtt3.1.1") {
+    t.version = MQTTVERSION_3_1_1;
+  } else if (!version.empty() && version != "mqtt5.0") {
+    return fmt::format("unsupported MQTT-Version '{}'", version.substr(0, 40));
+  }
+  const std::string qos = Find(n.notifier_info, "MQTT-QoS");
+  if (qos == "1" || qos == "2") {
+    t.qos = qos[0] - '0';
+  } else if (!qos.empty() && qos != "0") {
+    return fmt::format("unsupported MQTT-QoS '{}'", qos.substr(0, 40));
+  }
+  return t;
+}
+
+// {"metadata": {...}, "body": <notification>}: the body is spliced in as already serialized.
+std::string Payload(const OutgoingNotification& n) {
+  boost::json::object metadata;
+  metadata["Content-Type"] = n.content_type;
+  if (!n.link.empty()) metadata["Link"] = n.link;
+  if (!n.tenant.empty()) metadata["NGSILD-Tenant"] = n.tenant;
+  for (const auto& [k, v] : n.receiver_info) metadata[k] = v;
+  std::string out = "{\"metadata\":";
+  out += util::SerializeJson(metadata);
+  out += ",\"body\":";
+  out += n.body;
+  out += "}";
+  return out;
+}
+
+// Reports a publish's outcome once and deletes itself.
+class PublishListener : public mqtt::iaction_listener {
+ public:
+  explicit PublishListener(std::function<void(DeliveryOutcome)> done) : done_(std::move(done)) {}
+  void on_success(const mqtt::token&) override { Report(DeliveryOutcome{true, {}}); }
+  void on_failure(const mqtt::token&) override {
+    Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
+  }
+  void Report(DeliveryOutcome outcome) {
+    done_(std::move(outcome));
+    delete this;
+  }
+
+ private:
+  std::function<void(DeliveryOutcome)> done_;
+};
+
+struct Connection {
+  std::unique_ptr<mqtt::async_client> client;
+  Clock::time_point failed_at{};  // of the last failed connect
+};
+
+struct Job {
+  OutgoingNotification n;
+  std::function<void(DeliveryOutcome)> done;
+};
+
+}  // namespace
+
+struct MqttSender::Impl {
+  MqttSenderOptions options;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Job> jobs;
+  bool stopping = false;
+  std::thread thread;
+  std::map<std::string, Connection> connections;  // touched on `thread` only
+
+  // The connected client for `t`, or null with *reason set.
+  mqtt::async_client* Connected(const Target& t, std::string* reason) {
+    Connection& c = connections[t.key()];
+    if (c.client && c.client->is_connected()) return c.client.get();
+    if (Clock::now() - c.failed_at < options.reconnect_pause) {
+      *reason = "the MQTT broker could not be reached";
+      return nullptr;
+    }
+    try {
+      if (!c.client) {
+        c.client = std::make_unique<mqtt::async_client>(t.server, fmt::format("cityhub-{}", util::RandomUuid()),
+                                                        mqtt::create_options(t.version));
+      }
+      auto builder = mqtt::connect_options_builder()
+                         .mqtt_version(t.version)
+                         .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout) +
+                                          std::chrono::seconds(1))
+                         .keep_alive_interval(std::chrono::seconds(30));
+      if (t.version == MQTTVERSION_5) {
+        builder.clean_start(true);
+      } else {
+        builder.clean_session(true);
+      }
+      if (t.has_user) builder.user_name(t.user).password(t.password);
+      if (t.server.starts_with("ssl://")) {
+        builder.ssl(mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ca_path("/etc/ssl/certs").finalize());
+      }
+      mqtt::token_ptr tok = c.client->connect(builder.finalize());
+      if (!tok->wait_for(options.connect_timeout) || !c.client->is_connected()) {
+        c.failed_at = Clock::now();
+        *reason = "cannot connect to the MQTT broker";
+        return nullptr;
+      }
+    } catch (const mqtt::exception&) {
+      c.failed_at = Clock::now();
+      *reason = "cannot connect to the MQTT broker";
+      return nullptr;
+    }
+    return c.client.get();
+  }
+
+  void Handle(Job job) {
+    auto parsed = ParseTarget(job.n);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      job.done(DeliveryOutcome{false, *error});
+      return;
+    }
+    const Target& t = std::get<Target>(parsed);
+    std::string reason;
+    mqtt::async_client* client = Connected(t, &reason);
+    if (!client) {
+      job.done(DeliveryOutcome{false, reason});
+      return;
+    }
+    const std::string payload = Payload(job.n);
+    auto* listener = new PublishListener(std::move(job.done));
+    try {
+      client->publish(t.topic, payload.data(), payload.size(), t.qos, false, nullptr, *listener);
+    } catch (const mqtt::exception&) {
+      listener->Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
+    }
+  }
+
+  void Run() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stopping || !jobs.empty(); });
+        if (stopping) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      Handle(std::move(job));
+    }
+  }
+};
+
+MqttSender::MqttSender(MqttSenderOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->thread = std::thread([this] { impl_->Run(); });
+}
+
+MqttSender::~MqttSender() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_one();
+  impl_->thread.join();
+  for (auto& [key, c] : impl_->connections) {
+    if (!c.client || !c.client->is_connected()) continue;
+    try {
+      c.client->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(1));
+    } catch (const mqtt::exception&) {
+    }
+  }
+}
+
+void MqttSender::Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->jobs.push_back(Job{std::move(n), std::move(done)});
+  }
+  impl_->wake.notify_one();
+}
+
+}  // namespace cityhub::broker
