@@ -253,6 +253,7 @@ class Reader {
         out[key] = value;
       } else if (key == "receiverInfo" || key == "notifierInfo") {
         CITYHUB_RETURN_IF_ERROR(KeyValues(fmt::format("notification.endpoint.{}", key), value));
+        if (key == "notifierInfo") CITYHUB_RETURN_IF_ERROR(NotifierInfo(value.get_array()));
         out[key] = value;
       } else {
         return Bad("notification.endpoint", fmt::format("unknown member '{}'", Shown(key)));
@@ -278,6 +279,21 @@ class Reader {
     const size_t slash = authority_and_path.find('/');
     if (scheme.starts_with("mqtt") && (slash == std::string_view::npos || slash + 1 == authority_and_path.size())) {
       return Bad(kMember, "an MQTT endpoint must name a topic: mqtt://host:port/topic");
+    }
+    return Status::Ok();
+  }
+
+  // The MQTT binding's options (§7.2): MQTT-QoS 0, 1 or 2; MQTT-Version mqtt3.1.1 or mqtt5.0.
+  static Status NotifierInfo(const json::array& pairs) {
+    for (const auto& item : pairs) {
+      const json::object& kv = item.get_object();
+      const std::string_view key = kv.at("key").get_string(), value = kv.at("value").get_string();
+      if (key == "MQTT-QoS" && value != "0" && value != "1" && value != "2") {
+        return Bad("notification.endpoint.notifierInfo", "MQTT-QoS must be \"0\", \"1\" or \"2\"");
+      }
+      if (key == "MQTT-Version" && value != "mqtt3.1.1" && value != "mqtt5.0") {
+        return Bad("notification.endpoint.notifierInfo", "MQTT-Version must be \"mqtt3.1.1\" or \"mqtt5.0\"");
+      }
     }
     return Status::Ok();
   }

@@ -1,6 +1,7 @@
 """A real HTTP notification receiver on loopback for the tests: a threaded server that keeps
 every POST it gets (path, headers, parsed body, arrival time) and answers 200, or whatever the
-test sets: another status, or no answer at all (a black hole). It can be stopped and started
+test sets: another status (such requests are only counted in `refused`, not kept), or no
+answer at all (a black hole). It can be stopped and started
 again on the same port to play a subscriber outage. Standard library only."""
 import http.server
 import json
@@ -11,6 +12,19 @@ import time
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        with self.server.owner.cond:
+            self.server.owner.connections.add(self.connection)
+
+    def finish(self):
+        with self.server.owner.cond:
+            self.server.owner.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     def do_POST(self):
         owner = self.server.owner
@@ -23,11 +37,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = None
-        with owner.cond:
-            owner.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": body, "at": time.time()})
-            owner.cond.notify_all()
         status = owner.status
+        with owner.cond:
+            if status < 300:  # what was refused does not count as received
+                owner.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                       "body": body, "at": time.time()})
+            else:
+                owner.refused += 1
+            owner.cond.notify_all()
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -44,6 +61,8 @@ class Receiver:
         self.status = 200
         self.black_hole = False
         self.server = None
+        self.connections = set()  # open client connections, closed by stop()
+        self.refused = 0  # requests answered with the error status set by the test
 
     def start(self):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
@@ -53,10 +72,18 @@ class Receiver:
         return self
 
     def stop(self):
+        """Stops listening and drops every open connection, kept-alive ones included."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        with self.cond:
+            for c in list(self.connections):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
 
     def url(self, path="/notify"):
         return f"http://127.0.0.1:{self.port}{path}"
