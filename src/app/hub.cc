@@ -276,6 +276,7 @@ int Serve(const Config& config) {
     notifier.Committed(tenant, std::move(records));
   });
   entities.SetChangeObserver(&outbox);
+  subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
     spdlog::error("cannot read the notification outbox: {}", st.message());

@@ -70,6 +70,7 @@ struct Channel {
   unsigned failures = 0;         // consecutive failed attempts
   Clock::time_point not_before;  // backoff or throttling
   bool timer_armed = false;
+  uint64_t generation = 0;       // raised when the subscription is deleted (Forget)
 };
 
 std::string ChannelKey(std::string_view tenant, std::string_view id) {
@@ -246,6 +247,35 @@ struct Notifier::Impl {
     return it->second;
   }
 
+  // Releases the first `n` records of the queue without delivering them.
+  void DropQueue(Channel& c, size_t n) {
+    for (size_t i = 0; i < n && !c.queue.empty(); ++i) {
+      Release(*c.queue.front());
+      c.queue.pop_front();
+      --queued;
+    }
+  }
+
+  // The subscription is gone: what it had queued (but what is being sent) is dropped now, the
+  // rest when the send reports.
+  void Forget(const std::string& key) {
+    {
+      std::lock_guard lock(status_mutex);  // again: a report may have come in meanwhile
+      status.erase(key);
+      dirty.erase(key);
+    }
+    auto it = channels.find(key);
+    if (it == channels.end()) return;
+    Channel& c = it->second;
+    ++c.generation;
+    std::deque<RecordPtr> waiting(c.queue.begin() + static_cast<std::ptrdiff_t>(c.in_flight), c.queue.end());
+    c.queue.resize(c.in_flight);
+    for (auto& r : waiting) Release(*r);
+    queued -= waiting.size();
+    c.failures = 0;
+    c.not_before = {};
+  }
+
   // The queue is full: the oldest waiting record is given up for this subscription.
   void Overflow(Channel& c) {
     auto oldest = c.queue.begin() + static_cast<std::ptrdiff_t>(c.in_flight);
@@ -301,16 +331,18 @@ struct Notifier::Impl {
     }
     CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);
     if (!sub) {  // deleted: nothing it had queued is owed any more
-      for (auto& r : c.queue) Release(*r);
-      queued -= c.queue.size();
-      c.queue.clear();
+      DropQueue(c, c.queue.size());
       return;
     }
+    // A notification carries one state per entity, except under throttling: there the states
+    // that piled up go together, in order, or an entity changing faster than the throttle
+    // would fall ever further behind.
+    const bool throttled = NumberAt(sub->stored(), "throttling") > 0;
     size_t n = 0;
     std::set<std::string_view> ids;
     if (c.queue.front()->in_outbox) {
       while (n < c.queue.size() && n < options.max_batch && c.queue[n]->in_outbox &&
-             ids.insert(c.queue[n]->entity.id).second) {
+             (ids.insert(c.queue[n]->entity.id).second || throttled)) {
         ++n;
       }
     } else {
@@ -321,12 +353,15 @@ struct Notifier::Impl {
     NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
     const std::string key = ChannelKey(c.tenant, c.id);
     if (!sender) {
-      Delivered(key, DeliveryOutcome{false, "MQTT delivery is not configured"});
+      Delivered(key, c.generation, DeliveryOutcome{false, "MQTT delivery is not configured"});
       return;
     }
     std::weak_ptr<Inbox> inbox_ref = inbox;
-    sender->Send(std::move(out), [this, inbox_ref, key](DeliveryOutcome outcome) {
-      if (auto box = inbox_ref.lock()) box->Post([this, key, o = std::move(outcome)]() mutable { Delivered(key, std::move(o)); });
+    const uint64_t generation = c.generation;
+    sender->Send(std::move(out), [this, inbox_ref, key, generation](DeliveryOutcome outcome) {
+      if (auto box = inbox_ref.lock()) {
+        box->Post([this, key, generation, o = std::move(outcome)]() mutable { Delivered(key, generation, std::move(o)); });
+      }
     });
   }
 
@@ -386,12 +421,17 @@ struct Notifier::Impl {
     return out;
   }
 
-  void Delivered(const std::string& key, DeliveryOutcome outcome) {
+  void Delivered(const std::string& key, uint64_t generation, DeliveryOutcome outcome) {
     auto it = channels.find(key);
     if (it == channels.end()) return;
     Channel& c = it->second;
     const size_t n = c.in_flight;
     c.in_flight = 0;
+    if (generation != c.generation) {  // sent for a subscription deleted since: not owed
+      DropQueue(c, n);
+      Pump(c);
+      return;
+    }
     const int64_t now_ms = util::NowMillis();
     Touch(c, [&](DeliveryStatus& s) {
       ++s.times_sent;
@@ -633,6 +673,16 @@ void Notifier::Committed(std::string_view tenant, std::vector<store::OutboxRecor
   impl_->inbox->Post([im = impl_.get(), tenant = std::string(tenant), records = std::move(records)] {
     for (const auto& r : records) im->Accept(tenant, r, /*pump=*/true);
   });
+}
+
+void Notifier::Forget(std::string_view tenant, std::string_view id) {
+  const std::string key = ChannelKey(tenant, id);
+  {
+    std::lock_guard lock(impl_->status_mutex);
+    impl_->status.erase(key);
+    impl_->dirty.erase(key);
+  }
+  impl_->inbox->Post([im = impl_.get(), key] { im->Forget(key); });
 }
 
 DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id) const {

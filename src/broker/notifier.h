@@ -98,6 +98,10 @@ class Notifier {
   // Hands over records of `tenant` whose write has just committed (OutboxWriter).
   void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records);
 
+  // The subscription was deleted: its queue is dropped (nothing is owed any more) and its
+  // status forgotten, so that one created again with the same id starts afresh.
+  void Forget(std::string_view tenant, std::string_view id);
+
   // The subscription's delivery status (zeros if nothing was ever sent).
   DeliveryStatus StatusOf(std::string_view tenant, std::string_view id) const;
   NotifierStats Stats() const;

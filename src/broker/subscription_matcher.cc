@@ -109,9 +109,16 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
       impl->selectors.push_back(std::move(s));
     }
   }
+  if (!impl->selectors.empty() &&
+      std::all_of(impl->selectors.begin(), impl->selectors.end(), [](const Impl::Selector& s) { return !s.id.empty(); })) {
+    for (const auto& sel : impl->selectors) out->ids_.push_back(sel.id);
+    std::sort(out->ids_.begin(), out->ids_.end());
+    out->ids_.erase(std::unique(out->ids_.begin(), out->ids_.end()), out->ids_.end());
+  }
   std::sort(out->types_.begin(), out->types_.end());
   out->types_.erase(std::unique(out->types_.begin(), out->types_.end()), out->types_.end());
   for (auto& w : Strings(stored.if_contains("watchedAttributes"))) impl->watched.insert(std::move(w));
+  out->watched_.assign(impl->watched.begin(), impl->watched.end());
   for (auto& t : Strings(stored.if_contains("notificationTrigger"))) impl->triggers.insert(std::move(t));
   if (const json::value* q = stored.if_contains("q"); q && q->is_string()) {
     const json::value* q_context = stored.if_contains("qContext");
@@ -217,10 +224,14 @@ std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Rebuilt(
   for (const auto& [id, s] : by_id) {
     if (s->Period()) {
       index->periodic.push_back(s);
-    } else if (s->types().empty()) {
-      index->by_attributes.push_back(s);
-    } else {
+    } else if (!s->ids().empty()) {
+      for (const auto& entity_id : s->ids()) index->by_entity_id[entity_id].push_back(s);
+    } else if (!s->types().empty()) {
       for (const auto& type : s->types()) index->by_type[type].push_back(s);
+    } else if (!s->watched().empty()) {
+      for (const auto& attr : s->watched()) index->by_watched[attr].push_back(s);
+    } else {
+      index->any.push_back(s);
     }
   }
   index->by_id = std::move(by_id);
@@ -238,6 +249,14 @@ void SubscriptionMatcher::Put(std::string_view tenant, CompiledSubscriptionPtr s
   auto& slot = tenants_[std::string(tenant)];
   auto by_id = slot ? slot->by_id : std::map<std::string, CompiledSubscriptionPtr, std::less<>>{};
   by_id[s->id()] = std::move(s);
+  slot = Rebuilt(std::move(by_id));
+}
+
+void SubscriptionMatcher::PutAll(std::string_view tenant, std::vector<CompiledSubscriptionPtr> all) {
+  std::lock_guard lock(mutex_);
+  auto& slot = tenants_[std::string(tenant)];
+  auto by_id = slot ? slot->by_id : std::map<std::string, CompiledSubscriptionPtr, std::less<>>{};
+  for (auto& s : all) by_id[s->id()] = std::move(s);
   slot = Rebuilt(std::move(by_id));
 }
 
@@ -278,12 +297,20 @@ std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenan
   const ngsild::Entity* entity = change.after ? change.after : change.before;
   if (!index || !entity) return out;
   std::vector<const CompiledSubscriptionPtr*> candidates;
-  for (const auto& type : entity->types) {
-    auto it = index->by_type.find(type);
-    if (it == index->by_type.end()) continue;
+  auto add = [&candidates](const auto& map, std::string_view key) {
+    auto it = map.find(key);
+    if (it == map.end()) return;
     for (const auto& s : it->second) candidates.push_back(&s);
+  };
+  add(index->by_entity_id, entity->id);
+  for (const auto& type : entity->types) add(index->by_type, type);
+  if (!index->by_watched.empty()) {
+    for (const ngsild::Entity* e : {change.before, change.after}) {
+      if (!e) continue;
+      for (const auto& [name, instances] : e->attrs) add(index->by_watched, name);
+    }
   }
-  for (const auto& s : index->by_attributes) candidates.push_back(&s);
+  for (const auto& s : index->any) candidates.push_back(&s);
   std::sort(candidates.begin(), candidates.end(), [](auto* a, auto* b) { return (*a)->id() < (*b)->id(); });
   candidates.erase(std::unique(candidates.begin(), candidates.end(),
                                [](auto* a, auto* b) { return (*a)->id() == (*b)->id(); }),

@@ -60,6 +60,7 @@ Result<size_t> SubscriptionService::LoadAll(
   for (const auto& tenant : store_.ListTenants()) {
     auto ts = OpenTenant(store_, tenant, false);
     if (!ts.ok()) return ts.status();
+    std::vector<CompiledSubscriptionPtr> compiled_all;
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
       const std::string_view id = key.substr(Key("").size());
       auto stored = Decode(value);
@@ -68,10 +69,11 @@ Result<size_t> SubscriptionService::LoadAll(
         if (on_error) on_error(tenant, id, compiled.status());
         return true;
       }
-      if (*compiled) matcher_->Put(tenant, std::move(*compiled));
+      if (*compiled) compiled_all.push_back(std::move(*compiled));
       ++loaded;
       return true;
     }));
+    if (matcher_ && !compiled_all.empty()) matcher_->PutAll(tenant, std::move(compiled_all));
   }
   return loaded;
 }
@@ -163,6 +165,7 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(StatusKey(id)));
   if (matcher_) matcher_->Remove(tenant, id);
+  if (on_delete_) on_delete_(tenant, id);
   return Status::Ok();
 }
 

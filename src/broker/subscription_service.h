@@ -55,6 +55,11 @@ class SubscriptionService {
                 const ngsild::Context& ctx, int64_t now_ms);
   // Delete Subscription (and its delivery status). NotFound if absent.
   Status Delete(std::string_view tenant, std::string_view id);
+  // Called after each successful Delete (the notifier forgets the subscription's queue and
+  // status). Set before serving.
+  void SetDeletionObserver(std::function<void(std::string_view tenant, std::string_view id)> observer) {
+    on_delete_ = std::move(observer);
+  }
 
   // Delivery statuses (the Notifier's, as opaque text) kept beside the subscriptions so that
   // they survive restarts. Save is NotFound, storing nothing, if the subscription is gone.
@@ -75,6 +80,7 @@ class SubscriptionService {
   SubscriptionMatcher* matcher_;
   ngsild::ContextResolver* contexts_;
   const ngsild::SubscriptionLimits limits_;
+  std::function<void(std::string_view, std::string_view)> on_delete_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles (creates, updates, deletes)
 };
 
