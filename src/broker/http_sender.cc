@@ -2,7 +2,10 @@
  *
  * Design. Notifications go to a few endpoints over and over, so the cost that matters is the
  * connection: every send first takes an idle kept-alive connection to the endpoint's origin
- * (scheme, host, port) from a small pool, and only connects when there is none. A kept-alive
+ * (scheme, host, port) from its pool, and only connects when there is none and the origin has
+ * fewer than max_connections_per_origin open; otherwise the send waits in the origin's queue
+ * until a connection comes free (a thousand subscriptions to one receiver share a few kept-alive
+ * connections instead of opening and closing one per notification). A kept-alive
  * connection the receiver has meanwhile closed fails on first use; that send is repeated once on
  * a fresh connection, which is the usual HTTP/1.1 client rule for idempotent-enough retries (a
  * receiver may see the notification twice, which at-least-once delivery allows).
@@ -20,6 +23,7 @@
  */
 #include "broker/http_sender.h"
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +37,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -124,6 +129,19 @@ http::request<http::string_body> BuildRequest(const Target& t, OutgoingNotificat
   return req;
 }
 
+// A send not started yet.
+struct Job {
+  OutgoingNotification n;
+  std::function<void(DeliveryOutcome)> done;
+};
+
+// The connections to one scheme://host:port.
+struct Origin {
+  std::vector<Connection> idle;
+  size_t open = 0;          // idle + in use
+  std::deque<Job> waiting;  // sends waiting for a connection
+};
+
 }  // namespace
 
 struct HttpSender::Impl {
@@ -132,19 +150,60 @@ struct HttpSender::Impl {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::thread thread;
-  std::map<std::string, std::vector<Connection>> idle;  // by origin; touched on the I/O thread only
+  std::map<std::string, Origin> origins;  // touched on the I/O thread only
 
-  std::optional<Connection> TakeIdle(const std::string& origin) {
-    auto it = idle.find(origin);
-    if (it == idle.end() || it->second.empty()) return std::nullopt;
-    Connection c = std::move(it->second.back());
-    it->second.pop_back();
-    return c;
+  // Starts the send, or queues it while its origin has no connection to spare.
+  void StartOrQueue(Job job) {
+    std::optional<Target> target = ParseTarget(job.n.uri);
+    if (!target) {
+      job.done(DeliveryOutcome{false, "not an http(s) URI"});
+      return;
+    }
+    std::string key = target->origin();
+    Origin& origin = origins[key];
+    if (origin.idle.empty() && origin.open >= options.max_connections_per_origin) {
+      origin.waiting.push_back(std::move(job));
+      return;
+    }
+    asio::co_spawn(io, Deliver(std::move(*target), std::move(job.n)),
+                   [this, done = std::move(job.done), key = std::move(key)](std::exception_ptr failure,
+                                                                            DeliveryOutcome outcome) {
+                     if (failure) outcome = DeliveryOutcome{false, "internal error while sending"};
+                     done(std::move(outcome));
+                     Origin& o = origins[key];
+                     if (!o.waiting.empty() && (!o.idle.empty() || o.open < options.max_connections_per_origin)) {
+                       Job next = std::move(o.waiting.front());
+                       o.waiting.pop_front();
+                       StartOrQueue(std::move(next));
+                     }
+                   });
   }
 
-  void PutIdle(const std::string& origin, Connection c) {
-    auto& list = idle[origin];
-    if (list.size() < options.max_idle_per_origin) list.push_back(std::move(c));
+  // An idle connection of the origin, or a fresh one (counted as open from here on); nullopt
+  // with *reason when connecting failed.
+  asio::awaitable<std::optional<Connection>> Acquire(const Target& t, bool* reused, std::string* reason) {
+    Origin& origin = origins[t.origin()];
+    if (!origin.idle.empty()) {
+      Connection c = std::move(origin.idle.back());
+      origin.idle.pop_back();
+      *reused = true;
+      co_return c;
+    }
+    *reused = false;
+    ++origin.open;
+    std::optional<Connection> c = co_await Connect(t, reason);
+    if (!c) --origins[t.origin()].open;
+    co_return c;
+  }
+
+  // Gives a connection back to its origin's pool (`keep`) or closes it.
+  void Release(const std::string& key, std::optional<Connection> c, bool keep) {
+    Origin& origin = origins[key];
+    if (c && keep) {
+      origin.idle.push_back(std::move(*c));
+    } else {
+      --origin.open;
+    }
   }
 
   asio::awaitable<std::optional<Connection>> Connect(const Target& t, std::string* reason) {
@@ -209,20 +268,15 @@ struct HttpSender::Impl {
     co_return parser.release();
   }
 
-  asio::awaitable<DeliveryOutcome> Deliver(OutgoingNotification n) {
-    std::optional<Target> target = ParseTarget(n.uri);
-    if (!target) co_return DeliveryOutcome{false, "not an http(s) URI"};
-    const std::string origin = target->origin();
+  asio::awaitable<DeliveryOutcome> Deliver(Target target, OutgoingNotification n) {
+    const std::string origin = target.origin();
     const std::chrono::milliseconds timeout = n.timeout;
-    const http::request<http::string_body> req = BuildRequest(*target, n);
+    const http::request<http::string_body> req = BuildRequest(target, n);
     for (int attempt = 0; attempt < 2; ++attempt) {
-      std::optional<Connection> conn = TakeIdle(origin);
-      const bool reused = conn.has_value();
-      if (!conn) {
-        std::string reason;
-        conn = co_await Connect(*target, &reason);
-        if (!conn) co_return DeliveryOutcome{false, reason};
-      }
+      bool reused = false;
+      std::string reason;
+      std::optional<Connection> conn = co_await Acquire(target, &reused, &reason);
+      if (!conn) co_return DeliveryOutcome{false, reason};
       const Clock::time_point deadline = Clock::now() + (timeout.count() > 0 ? timeout : options.response_timeout);
       beast::error_code ec;
       std::optional<http::response<http::string_body>> res;
@@ -232,11 +286,12 @@ struct HttpSender::Impl {
         res = co_await Exchange(*std::get<1>(conn->stream), conn->lowest(), req, deadline, &ec);
       }
       if (!res) {
+        Release(origin, std::move(conn), false);
         if (reused && ec != beast::error::timeout) continue;  // a stale kept-alive connection
         co_return DeliveryOutcome{false, ec == beast::error::timeout ? "timed out waiting for the answer"
                                                                      : "connection failed"};
       }
-      if (res->keep_alive()) PutIdle(origin, std::move(*conn));
+      Release(origin, std::move(conn), res->keep_alive());
       const unsigned status = res->result_int();
       if (status >= 200 && status < 300) co_return DeliveryOutcome{true, {}};
       co_return DeliveryOutcome{false, fmt::format("HTTP {}", status)};
@@ -260,11 +315,9 @@ HttpSender::~HttpSender() {
 }
 
 void HttpSender::Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) {
-  asio::co_spawn(impl_->io, impl_->Deliver(std::move(n)),
-                 [done = std::move(done)](std::exception_ptr failure, DeliveryOutcome outcome) {
-                   if (failure) outcome = DeliveryOutcome{false, "internal error while sending"};
-                   done(std::move(outcome));
-                 });
+  asio::post(impl_->io, [im = impl_.get(), job = Job{std::move(n), std::move(done)}]() mutable {
+    im->StartOrQueue(std::move(job));
+  });
 }
 
 }  // namespace cityhub::broker

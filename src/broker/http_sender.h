@@ -14,7 +14,9 @@ namespace cityhub::broker {
 struct HttpSenderOptions {
   std::chrono::milliseconds connect_timeout{3000};   // name resolution + connect + TLS handshake
   std::chrono::milliseconds response_timeout{10000}; // writing the request and reading the answer
-  size_t max_idle_per_origin = 16;                   // kept-alive connections per scheme://host:port
+  // Connections per scheme://host:port, kept alive between sends; sends beyond them wait for
+  // one to come free (so a busy receiver is not flooded with new connections).
+  size_t max_connections_per_origin = 32;
 };
 
 class HttpSender : public NotificationSender {

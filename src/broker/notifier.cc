@@ -180,7 +180,7 @@ struct Notifier::Impl {
   // Shared with API threads.
   mutable std::mutex status_mutex;
   std::map<std::string, DeliveryStatus> status;  // by ChannelKey
-  std::set<std::string> dirty;
+  std::set<std::string, std::less<>> dirty;  // tenants with a changed status
 
   // The periodic thread.
   PeriodicSource periodic_source;
@@ -262,7 +262,7 @@ struct Notifier::Impl {
     {
       std::lock_guard lock(status_mutex);  // again: a report may have come in meanwhile
       status.erase(key);
-      dirty.erase(key);
+      dirty.insert(key.substr(0, key.find('\x1f')));
     }
     auto it = channels.find(key);
     if (it == channels.end()) return;
@@ -315,9 +315,8 @@ struct Notifier::Impl {
   template <typename Fn>
   void Touch(const Channel& c, Fn&& change) {
     std::lock_guard lock(status_mutex);
-    const std::string key = ChannelKey(c.tenant, c.id);
-    change(status[key]);
-    dirty.insert(key);
+    change(status[ChannelKey(c.tenant, c.id)]);
+    dirty.insert(c.tenant);
   }
 
   // --- sending ------------------------------------------------------------------------------
@@ -401,7 +400,7 @@ struct Notifier::Impl {
     }
     const int64_t now_ms = util::NowMillis();
     json::object body = ngsild::RenderNotification(
-        stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::RandomUuid()), now_ms);
+        stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid()), now_ms);
 
     OutgoingNotification out;
     out.uri = StringAt(ep, "uri");
@@ -526,30 +525,43 @@ struct Notifier::Impl {
     }
   }
 
+  // Stores the statuses of every tenant with a changed one: one document per tenant, so a
+  // flush is a write per tenant however many subscriptions changed.
   void FlushStatuses() {
     if (!statuses) return;
-    std::vector<std::pair<std::string, DeliveryStatus>> changed;
+    std::map<std::string, json::object, std::less<>> documents;
     {
       std::lock_guard lock(status_mutex);
-      for (const auto& key : dirty) changed.emplace_back(key, status[key]);
+      for (const auto& tenant : dirty) documents[tenant];
       dirty.clear();
+      for (const auto& [key, s] : status) {
+        const size_t sep = key.find('\x1f');
+        auto doc = documents.find(std::string_view(key).substr(0, sep));
+        if (doc != documents.end()) doc->second[key.substr(sep + 1)] = EncodeStatus(s);
+      }
     }
-    for (const auto& [key, s] : changed) {
-      const size_t sep = key.find('\x1f');
-      Status st = statuses->SaveDeliveryStatus(key.substr(0, sep), key.substr(sep + 1),
-                                               util::SerializeJson(EncodeStatus(s)));
-      if (!st.ok() && !st.IsNotFound()) spdlog::warn("cannot store a delivery status: {}", st.message());
+    for (const auto& [tenant, doc] : documents) {
+      Status st = statuses->SaveDeliveryStatuses(tenant, util::SerializeJson(doc));
+      if (!st.ok()) spdlog::warn("cannot store the delivery statuses of tenant '{}': {}", tenant, st.message());
     }
   }
 
   void LoadStatuses(const std::string& tenant) {
     if (!statuses) return;
-    Status st = statuses->ScanDeliveryStatuses(tenant, [&](std::string_view id, std::string_view text) {
-      boost::system::error_code ec;
-      json::value v = util::ParseJson(text, ec);
-      if (!ec && v.is_object()) status[ChannelKey(tenant, id)] = DecodeStatus(v.get_object());
-    });
-    if (!st.ok()) spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, st.message());
+    auto text = statuses->LoadDeliveryStatuses(tenant);
+    if (!text.ok()) {
+      if (!text.status().IsNotFound()) {
+        spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, text.status().message());
+      }
+      return;
+    }
+    boost::system::error_code ec;
+    json::value v = util::ParseJson(*text, ec);
+    if (ec || !v.is_object()) return;
+    for (const auto& [id, s] : v.get_object()) {
+      // A subscription deleted after the last flush is not brought back.
+      if (s.is_object() && matcher.Find(tenant, id)) status[ChannelKey(tenant, id)] = DecodeStatus(s.get_object());
+    }
   }
 
   // --- periodic subscriptions ---------------------------------------------------------------
@@ -680,7 +692,7 @@ void Notifier::Forget(std::string_view tenant, std::string_view id) {
   {
     std::lock_guard lock(impl_->status_mutex);
     impl_->status.erase(key);
-    impl_->dirty.erase(key);
+    impl_->dirty.insert(std::string(tenant));
   }
   impl_->inbox->Post([im = impl_.get(), key] { im->Forget(key); });
 }

@@ -14,8 +14,7 @@ namespace json = boost::json;
 namespace {
 
 std::string Key(std::string_view id) { return fmt::format("subscription/{}", id); }
-constexpr std::string_view kStatusPrefix = "subscription-status/";
-std::string StatusKey(std::string_view id) { return fmt::format("{}{}", kStatusPrefix, id); }
+constexpr std::string_view kStatusesKey = "subscription-statuses";
 
 Status Unknown(std::string_view id) {
   return Status::NotFound(fmt::format("subscription '{}' does not exist", id.substr(0, 200)));
@@ -163,29 +162,21 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
   auto text = (*ts)->GetMeta(Key(id));
   if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
-  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(StatusKey(id)));
   if (matcher_) matcher_->Remove(tenant, id);
   if (on_delete_) on_delete_(tenant, id);
   return Status::Ok();
 }
 
-Status SubscriptionService::SaveDeliveryStatus(std::string_view tenant, std::string_view id, std::string_view text) {
-  auto ts = Tenant(store_, tenant, id);
+Status SubscriptionService::SaveDeliveryStatuses(std::string_view tenant, std::string_view text) {
+  auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  std::lock_guard lock(write_mutex_);
-  auto exists = (*ts)->GetMeta(Key(id));
-  if (!exists.ok()) return exists.status().IsNotFound() ? Unknown(id) : exists.status();
-  return (*ts)->PutMeta(StatusKey(id), text);
+  return (*ts)->PutMeta(kStatusesKey, text);
 }
 
-Status SubscriptionService::ScanDeliveryStatuses(
-    std::string_view tenant, const std::function<void(std::string_view id, std::string_view text)>& visit) {
+Result<std::string> SubscriptionService::LoadDeliveryStatuses(std::string_view tenant) {
   auto ts = OpenTenant(store_, tenant, false);
-  if (!ts.ok()) return ts.status().IsNotFound() ? Status::Ok() : ts.status();
-  return (*ts)->ScanMeta(kStatusPrefix, [&](std::string_view key, std::string_view value) {
-    visit(key.substr(kStatusPrefix.size()), value);
-    return true;
-  });
+  if (!ts.ok()) return ts.status();
+  return (*ts)->GetMeta(kStatusesKey);
 }
 
 }  // namespace cityhub::broker

@@ -53,7 +53,7 @@ class SubscriptionService {
   // Update Subscription: applies `fragment` (read with `ctx`). NotFound if absent.
   Status Update(std::string_view tenant, std::string_view id, const boost::json::object& fragment,
                 const ngsild::Context& ctx, int64_t now_ms);
-  // Delete Subscription (and its delivery status). NotFound if absent.
+  // Delete Subscription. NotFound if absent.
   Status Delete(std::string_view tenant, std::string_view id);
   // Called after each successful Delete (the notifier forgets the subscription's queue and
   // status). Set before serving.
@@ -61,11 +61,11 @@ class SubscriptionService {
     on_delete_ = std::move(observer);
   }
 
-  // Delivery statuses (the Notifier's, as opaque text) kept beside the subscriptions so that
-  // they survive restarts. Save is NotFound, storing nothing, if the subscription is gone.
-  Status SaveDeliveryStatus(std::string_view tenant, std::string_view id, std::string_view text);
-  Status ScanDeliveryStatuses(std::string_view tenant,
-                              const std::function<void(std::string_view id, std::string_view text)>& visit);
+  // The tenant's delivery statuses (the Notifier's, one opaque document for all its
+  // subscriptions) kept beside the subscriptions so that they survive restarts. Load is
+  // NotFound when none was saved.
+  Status SaveDeliveryStatuses(std::string_view tenant, std::string_view text);
+  Result<std::string> LoadDeliveryStatuses(std::string_view tenant);
 
  private:
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).

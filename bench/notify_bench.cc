@@ -1,0 +1,361 @@
+// notify_bench: notification latency and update throughput against a running hub
+// (docs/PERFORMANCE.md, issue 4). It is its own subscriber: an HTTP receiver on cityhub's HTTP
+// stack (or an MQTT subscriber through a broker) records when each notified state arrives.
+//
+//   latency:    N entities, S subscriptions (subscription i on entity i % N, keyValues, only
+//               the "seq" attribute), PATCHes at a fixed rate over C connections, each carrying
+//               a unique seq; latency = arrival of seq at the subscriber - arrival of the PATCH's
+//               204 at the client (0 when the notification came first).
+//   throughput: closed-loop PATCHes over C connections for T seconds with no subscriptions,
+//               then again after S subscriptions were created; prints both rates.
+// The hub must run with an empty data dir (bench/run_notify_bench.sh starts everything).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <mqtt/async_client.h>
+
+#include "http/server.h"
+
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+// A blocking HTTP/1.1 keep-alive client for one connection to the hub.
+class Client {
+ public:
+  Client(std::string host, unsigned short port) : host_(std::move(host)), port_(port) {}
+  ~Client() { Close(); }
+
+  // Sends the request and returns the status (-1 on a transport error).
+  int Send(std::string_view method, std::string_view path, std::string_view body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0 && !Connect()) return -1;
+      std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                                    method, path, host_, body.size());
+      req.append(body);
+      if (WriteAll(req) && ReadResponse()) return status_;
+      Close();
+    }
+    return -1;
+  }
+
+ private:
+  bool Connect() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    ::inet_pton(AF_INET, host_.c_str(), &addr.sin_addr);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      Close();
+      return false;
+    }
+    buf_.clear();
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool WriteAll(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  bool Fill() {
+    char tmp[16384];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  bool ReadResponse() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return false;
+    }
+    if (buf_.size() < 12) return false;
+    status_ = std::atoi(buf_.c_str() + 9);
+    size_t length = 0;
+    std::string head = buf_.substr(0, end);
+    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (size_t p = head.find("content-length:"); p != std::string::npos) length = std::strtoul(head.c_str() + p + 15, nullptr, 10);
+    while (buf_.size() < end + 4 + length) {
+      if (!Fill()) return false;
+    }
+    buf_.erase(0, end + 4 + length);
+    return true;
+  }
+
+  std::string host_;
+  unsigned short port_;
+  int fd_ = -1;
+  std::string buf_;
+  int status_ = 0;
+};
+
+// Arrival times of notified seq values (0 = not yet).
+class Arrivals {
+ public:
+  explicit Arrivals(size_t capacity) : at_(capacity) {}
+  void Record(std::string_view body) {
+    const int64_t now = NowNs();
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return;
+    json::value* data = v.get_object().if_contains("body");  // MQTT: {"metadata", "body"}
+    json::object& notification = data && data->is_object() ? data->get_object() : v.get_object();
+    json::value* items = notification.if_contains("data");
+    if (!items || !items->is_array()) return;
+    for (auto& e : items->get_array()) {
+      json::value* seq = e.is_object() ? e.get_object().if_contains("seq") : nullptr;
+      if (!seq || !seq->is_int64()) continue;
+      const auto s = static_cast<size_t>(seq->get_int64());
+      int64_t expected = 0;
+      if (s < at_.size()) at_[s].compare_exchange_strong(expected, now);
+      ++received_;
+    }
+  }
+  int64_t At(size_t seq) const { return at_[seq].load(); }
+  uint64_t received() const { return received_.load(); }
+
+ private:
+  std::vector<std::atomic<int64_t>> at_;
+  std::atomic<uint64_t> received_{0};
+};
+
+struct Options {
+  std::string hub_host = "127.0.0.1";
+  unsigned short hub_port = 1026;
+  unsigned short receiver_port = 0;
+  std::string mqtt;  // host:port of a broker: subscribe there instead of over HTTP
+  size_t entities = 1000;
+  size_t subscriptions = 1000;
+  double rate = 5000;
+  double seconds = 10;
+  unsigned conns = 16;
+  std::string mode = "latency";
+  std::string qos = "0";
+};
+
+std::string EntityId(size_t i) { return fmt::format("urn:ngsi-ld:Sensor:bench-{}", i); }
+
+bool CreateEntities(Client& c, size_t n) {
+  for (size_t start = 0; start < n; start += 1000) {
+    json::array batch;
+    for (size_t i = start; i < std::min(n, start + 1000); ++i) {
+      batch.push_back(json::object{{"id", EntityId(i)}, {"type", "Sensor"}, {"seq", json::object{{"type", "Property"}, {"value", 0}}}});
+    }
+    if (c.Send("POST", "/ngsi-ld/v1/entityOperations/upsert", json::serialize(batch)) / 100 != 2) return false;
+  }
+  return true;
+}
+
+bool CreateSubscriptions(Client& c, const Options& o, const std::string& endpoint) {
+  for (size_t i = 0; i < o.subscriptions; ++i) {
+    json::object ep{{"uri", endpoint}};
+    if (!o.mqtt.empty()) ep["notifierInfo"] = json::array{json::object{{"key", "MQTT-QoS"}, {"value", o.qos}}};
+    json::object sub{{"id", fmt::format("urn:ngsi-ld:Subscription:bench-{}", i)},
+                     {"type", "Subscription"},
+                     {"entities", json::array{json::object{{"id", EntityId(i % o.entities)}, {"type", "Sensor"}}}},
+                     {"notification", json::object{{"format", "keyValues"}, {"attributes", json::array{"seq"}}, {"endpoint", ep}}}};
+    if (c.Send("POST", "/ngsi-ld/v1/subscriptions", json::serialize(sub)) != 201) return false;
+  }
+  return true;
+}
+
+std::string PatchBody(size_t seq) { return fmt::format(R"({{"seq":{{"type":"Property","value":{}}}}})", seq); }
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+int Latency(const Options& o, Arrivals& arrivals, std::vector<int64_t>& acked_at) {
+  const size_t total = acked_at.size();
+  std::atomic<size_t> next{1};
+  std::atomic<uint64_t> errors{0};
+  const auto start = Clock::now();
+  const double per_conn_interval_s = o.conns / o.rate;
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < o.conns; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(o.hub_host, o.hub_port);
+      for (size_t k = 0;; ++k) {
+        const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>((static_cast<double>(k) + t / double(o.conns)) * per_conn_interval_s));
+        std::this_thread::sleep_until(due);
+        const size_t seq = next.fetch_add(1);
+        if (seq >= total) return;
+        const std::string path = fmt::format("/ngsi-ld/v1/entities/{}/attrs", EntityId(seq % o.entities));
+        if (c.Send("PATCH", path, PatchBody(seq)) == 204) {
+          acked_at[seq] = NowNs();
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  // Let stragglers arrive.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  auto missing = [&] {
+    size_t m = 0;
+    for (size_t s = 1; s < total; ++s) m += acked_at[s] && !arrivals.At(s);
+    return m;
+  };
+  while (missing() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<double> ms;
+  size_t acked = 0, early = 0;
+  const size_t warmup = static_cast<size_t>(o.rate);  // the first second is not counted
+  for (size_t s = 1; s < total; ++s) {
+    if (!acked_at[s]) continue;
+    ++acked;
+    if (s <= warmup || !arrivals.At(s)) continue;
+    const int64_t d = arrivals.At(s) - acked_at[s];
+    early += d < 0;
+    ms.push_back(std::max<int64_t>(0, d) / 1e6);
+  }
+  const size_t counted = ms.size();
+  std::cout << fmt::format("updates: {} acknowledged in {:.1f} s = {:.0f}/s (target {:.0f}/s), {} errors\n", acked, elapsed,
+                           static_cast<double>(acked) / elapsed, o.rate, errors.load());
+  std::cout << fmt::format("notified: {} entity states received, {} acknowledged updates never notified\n",
+                           arrivals.received(), missing());
+  std::cout << fmt::format("latency ack -> subscriber over {} updates (first second skipped; {} arrived before the ack): "
+                           "p50 {:.2f} ms  p90 {:.2f} ms  p99 {:.2f} ms  p99.9 {:.2f} ms  max {:.2f} ms\n",
+                           counted, early, Percentile(ms, 0.5), Percentile(ms, 0.9), Percentile(ms, 0.99),
+                           Percentile(ms, 0.999), Percentile(ms, 1.0));
+  return 0;
+}
+
+double Throughput(const Options& o) {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{0};
+  std::atomic<size_t> next{1};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < o.conns; ++t) {
+    threads.emplace_back([&] {
+      Client c(o.hub_host, o.hub_port);
+      while (!stop) {
+        const size_t seq = next.fetch_add(1);
+        const std::string path = fmt::format("/ngsi-ld/v1/entities/{}/attrs", EntityId(seq % o.entities));
+        if (c.Send("PATCH", path, PatchBody(seq)) == 204) ++done;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  return static_cast<double>(done.load()) / o.seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Notification latency and throughput benchmark"};
+  Options o;
+  app.add_option("--mode", o.mode, "latency or throughput")->check(CLI::IsMember({"latency", "throughput"}));
+  app.add_option("--hub-port", o.hub_port);
+  app.add_option("--receiver-port", o.receiver_port, "HTTP receiver port (0 = any)");
+  app.add_option("--mqtt", o.mqtt, "HOST:PORT of an MQTT broker to be notified through instead of HTTP");
+  app.add_option("--qos", o.qos, "MQTT-QoS of the subscriptions");
+  app.add_option("--entities", o.entities);
+  app.add_option("--subscriptions", o.subscriptions);
+  app.add_option("--rate", o.rate, "PATCHes per second (latency mode)");
+  app.add_option("--seconds", o.seconds);
+  app.add_option("--conns", o.conns);
+  CLI11_PARSE(app, argc, argv);
+
+  const size_t capacity = static_cast<size_t>(o.rate * o.seconds) + 2;
+  Arrivals arrivals(o.mode == "latency" ? capacity : 1 << 24);
+  cityhub::http::ServerOptions ro;
+  ro.host = "127.0.0.1";
+  ro.port = o.receiver_port;
+  ro.io_threads = 1;
+  ro.worker_threads = 2;
+  cityhub::http::Server receiver(ro, [&arrivals](const cityhub::http::Request& req) {
+    arrivals.Record(req.body);
+    cityhub::http::Response r;
+    r.status = 200;
+    return r;
+  });
+  if (auto st = receiver.Listen(); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 1;
+  }
+  std::thread receiver_thread([&receiver] { receiver.Run(); });
+  std::unique_ptr<mqtt::async_client> mqtt_client;
+  std::string endpoint = fmt::format("http://127.0.0.1:{}/notify", receiver.port());
+  if (!o.mqtt.empty()) {
+    mqtt_client = std::make_unique<mqtt::async_client>("tcp://" + o.mqtt, "notify-bench");
+    mqtt_client->set_message_callback([&arrivals](mqtt::const_message_ptr m) { arrivals.Record(m->get_payload_str()); });
+    mqtt_client->connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+    mqtt_client->subscribe("bench/notify", 1)->wait();
+    endpoint = fmt::format("mqtt://{}/bench/notify", o.mqtt);
+  }
+
+  Client setup(o.hub_host, o.hub_port);
+  if (!CreateEntities(setup, o.entities)) {
+    std::cerr << "cannot create the entities\n";
+    return 1;
+  }
+  int rc = 0;
+  if (o.mode == "latency") {
+    const auto t0 = Clock::now();
+    if (!CreateSubscriptions(setup, o, endpoint)) {
+      std::cerr << "cannot create the subscriptions\n";
+      return 1;
+    }
+    std::cout << fmt::format("{} entities, {} subscriptions (created in {:.1f} s), notified over {}\n", o.entities,
+                             o.subscriptions, std::chrono::duration<double>(Clock::now() - t0).count(),
+                             o.mqtt.empty() ? "HTTP" : "MQTT QoS " + o.qos);
+    std::vector<int64_t> acked_at(capacity, 0);
+    rc = Latency(o, arrivals, acked_at);
+  } else {
+    const double without = Throughput(o);
+    const auto t0 = Clock::now();
+    if (!CreateSubscriptions(setup, o, endpoint)) {
+      std::cerr << "cannot create the subscriptions\n";
+      return 1;
+    }
+    const double created_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const uint64_t before = arrivals.received();
+    const double with = Throughput(o);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::cout << fmt::format("PATCH throughput, {} conns, {} entities: {:.0f}/s without subscriptions, {:.0f}/s with {} "
+                             "(created in {:.1f} s; {} states notified) = {:.0f} %\n",
+                             o.conns, o.entities, without, with, o.subscriptions, created_s, arrivals.received() - before,
+                             100 * with / without);
+  }
+  if (mqtt_client) mqtt_client->disconnect()->wait();
+  receiver.Stop();
+  receiver_thread.join();
+  return rc;
+}
