@@ -272,8 +272,8 @@ int Serve(const Config& config) {
   notify_opts.retry_budget = std::chrono::seconds(config.notify_retry_budget_s);
   notify_opts.max_queue = std::max<size_t>(1, config.notify_queue);
   broker::Notifier notifier(**store, matcher, contexts, http_sender, &mqtt_sender, &subscriptions, notify_opts);
-  broker::OutboxWriter outbox(matcher, [&notifier](std::string_view tenant, std::vector<store::OutboxRecord> records) {
-    notifier.Committed(tenant, std::move(records));
+  broker::OutboxWriter outbox(matcher, [&notifier](std::string_view tenant, std::vector<broker::OutboxEntry> entries) {
+    notifier.Committed(tenant, std::move(entries));
   });
   entities.SetChangeObserver(&outbox);
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });

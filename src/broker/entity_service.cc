@@ -125,13 +125,16 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
 
 Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
                              const std::vector<EntityChange>& changes) {
-  if (change_observer_ && !changes.empty()) CITYHUB_RETURN_IF_ERROR(change_observer_->AddTo(tenant, ts, changes, ws));
+  std::unique_ptr<PendingChanges> pending;
+  if (change_observer_ && !changes.empty()) {
+    CITYHUB_RETURN_IF_ERROR(change_observer_->AddTo(tenant, ts, changes, ws, &pending));
+  }
   auto start = std::chrono::steady_clock::now();
   Status st = ts.Write(ws);
   if (commit_observer_) {
     commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  if (st.ok() && change_observer_ && !ws.outbox.empty()) change_observer_->Committed(tenant, std::move(ws.outbox));
+  if (st.ok() && pending) change_observer_->Committed(tenant, std::move(pending));
   return st;
 }
 

@@ -9,8 +9,9 @@
 #pragma once
 
 #include <array>
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,6 +39,11 @@ struct BatchResult {
   std::vector<std::string> created_ids;  // those ids, in request order
 };
 
+// What AddTo hands to Committed for one write (the observer's own type).
+struct PendingChanges {
+  virtual ~PendingChanges() = default;
+};
+
 // What a committed write owes beyond the entities themselves — the notifications of the
 // subscriptions it fires (DESIGN §1: in the same transaction, so none is lost). Implemented by
 // the notification outbox; EntityService calls it under the entities' locks, just before the
@@ -48,12 +54,13 @@ class ChangeObserver {
   // True if changes in `tenant` may owe anything: only then does the service keep the states
   // before the change (a copy per changed entity).
   virtual bool Watching(std::string_view tenant) const = 0;
-  // Adds the records the changes owe to `ws` (the outbox).
+  // Adds the records the changes owe to `ws` (the outbox); sets *pending to what Committed
+  // needs once the write is durable (null: nothing).
   virtual Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
-                       store::WriteSet& ws) = 0;
-  // The records AddTo added, once their write is durable (still under the entities' locks, so
-  // an entity's records arrive in the order of its changes).
-  virtual void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) = 0;
+                       store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) = 0;
+  // AddTo's `pending` once its write is durable (still under the entities' locks, so an
+  // entity's records arrive in the order of its changes). Not called if the write failed.
+  virtual void Committed(std::string_view tenant, std::unique_ptr<PendingChanges> pending) = 0;
 };
 
 // Limits the service enforces (documented in docs/API.md).

@@ -4,16 +4,19 @@
  * connection management. Sends are queued to one thread owned by the sender, which finds the
  * connection for the endpoint (scheme, host, port, user, password, MQTT version), connects it
  * if needed — blocking that thread for at most connect_timeout — and starts the publish; the
- * outcome arrives on Paho's thread through a listener that reports and deletes itself. A broker
+ * outcome arrives on Paho's thread through a listener, or, if the broker has not acknowledged
+ * within publish_timeout, the sender's thread reports a failure (whichever is first wins). A broker
  * that could not be reached is not tried again for reconnect_pause: sends to it fail at once,
  * so a dead broker costs the other MQTT endpoints one connect timeout per pause, not one per
  * notification (the notifier's own backoff spaces the retries further).
  */
 #include "broker/mqtt_sender.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -103,21 +106,34 @@ std::string Payload(const OutgoingNotification& n) {
   return out;
 }
 
-// Reports a publish's outcome once and deletes itself.
+// One publish's outcome, reported once: by Paho's callback or by the publish timeout,
+// whichever comes first.
+struct PendingPublish {
+  std::function<void(DeliveryOutcome)> done;
+  std::atomic<bool> reported{false};
+  Clock::time_point deadline;
+
+  void Report(DeliveryOutcome outcome) {
+    if (!reported.exchange(true)) done(std::move(outcome));
+  }
+};
+
+// Paho's listener for one publish; deletes itself when Paho reports (Paho reports every
+// publish, at the latest with a failure when the connection goes).
 class PublishListener : public mqtt::iaction_listener {
  public:
-  explicit PublishListener(std::function<void(DeliveryOutcome)> done) : done_(std::move(done)) {}
-  void on_success(const mqtt::token&) override { Report(DeliveryOutcome{true, {}}); }
-  void on_failure(const mqtt::token&) override {
-    Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
+  explicit PublishListener(std::shared_ptr<PendingPublish> pending) : pending_(std::move(pending)) {}
+  void on_success(const mqtt::token&) override {
+    pending_->Report(DeliveryOutcome{true, {}});
+    delete this;
   }
-  void Report(DeliveryOutcome outcome) {
-    done_(std::move(outcome));
+  void on_failure(const mqtt::token&) override {
+    pending_->Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
     delete this;
   }
 
  private:
-  std::function<void(DeliveryOutcome)> done_;
+  std::shared_ptr<PendingPublish> pending_;
 };
 
 struct Connection {
@@ -140,6 +156,7 @@ struct MqttSender::Impl {
   bool stopping = false;
   std::thread thread;
   std::map<std::string, Connection> connections;  // touched on `thread` only
+  std::vector<std::shared_ptr<PendingPublish>> in_flight;  // touched on `thread` only
 
   // The connected client for `t`, or null with *reason set.
   mqtt::async_client* Connected(const Target& t, std::string* reason) {
@@ -196,25 +213,42 @@ struct MqttSender::Impl {
       return;
     }
     const std::string payload = Payload(job.n);
-    auto* listener = new PublishListener(std::move(job.done));
+    auto pending = std::make_shared<PendingPublish>();
+    pending->done = std::move(job.done);
+    pending->deadline = Clock::now() + options.publish_timeout;
+    auto* listener = new PublishListener(pending);
     try {
       client->publish(t.topic, payload.data(), payload.size(), t.qos, false, nullptr, *listener);
+      in_flight.push_back(std::move(pending));
     } catch (const mqtt::exception&) {
-      listener->Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
+      delete listener;  // Paho did not take it, so it will not call it
+      pending->Report(DeliveryOutcome{false, "the MQTT broker did not take the message"});
     }
+  }
+
+  // Fails the publishes past their deadline and forgets the reported ones.
+  void ExpirePublishes() {
+    const Clock::time_point now = Clock::now();
+    std::erase_if(in_flight, [now](const std::shared_ptr<PendingPublish>& p) {
+      if (!p->reported && now >= p->deadline) p->Report(DeliveryOutcome{false, "timed out waiting for the MQTT broker"});
+      return p->reported.load();
+    });
   }
 
   void Run() {
     for (;;) {
-      Job job;
+      std::optional<Job> job;
       {
         std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stopping || !jobs.empty(); });
+        wake.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping || !jobs.empty(); });
         if (stopping) return;
-        job = std::move(jobs.front());
-        jobs.pop_front();
+        if (!jobs.empty()) {
+          job = std::move(jobs.front());
+          jobs.pop_front();
+        }
       }
-      Handle(std::move(job));
+      if (job) Handle(std::move(*job));
+      ExpirePublishes();
     }
   }
 };

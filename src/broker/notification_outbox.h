@@ -1,13 +1,14 @@
-// OutboxWriter: the ChangeObserver that turns the subscriptions an entity change fires into
-// outbox records, in the same store write as the change (DESIGN §1, at-least-once). One record
-// per changed entity that fires at least one subscription:
+// The notification outbox (DESIGN §1, at-least-once): OutboxWriter is the ChangeObserver that
+// turns the subscriptions an entity change fires into outbox records, in the same store write
+// as the change. One record per changed entity that fires at least one subscription:
 //   {"at": epoch ms, "entity": stored document (after the change; before it for a deletion),
 //    "deleted": bool, "previous": stored document before the change (only when a fired
 //    subscription has showChanges), "notify": [[subscription id, trigger], …]}
 // Records are numbered per tenant, continuing after a restart from the outbox's last number;
 // records of one entity are numbered in the order of its changes (they are made under its
-// lock). Once a write is durable its records go to `on_committed` (the Notifier), which
-// delivers and removes them.
+// lock). Once a write is durable its records go, already in memory as OutboxEntry, to
+// `on_committed` (the Notifier), which delivers and removes them; ParseOutboxRecord reads the
+// records a previous run left. This file is the one place that knows the record's layout.
 // Thread-safe.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,18 +26,29 @@
 
 namespace cityhub::broker {
 
+// One outbox record in memory.
+struct OutboxEntry {
+  uint64_t sequence = 0;
+  int64_t at_ms = 0;
+  bool deleted = false;
+  ngsild::Entity entity;                   // after the change (before it, for a deletion)
+  std::optional<ngsild::Entity> previous;  // before the change, when showChanges needs it
+  std::vector<std::string> subscriptions;  // ids of the subscriptions owed a notification
+};
+
+// Reads a stored record. Internal if it is unreadable.
+Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value);
+
 class OutboxWriter : public ChangeObserver {
  public:
-  using CommittedFn = std::function<void(std::string_view tenant, std::vector<store::OutboxRecord> records)>;
+  using CommittedFn = std::function<void(std::string_view tenant, std::vector<OutboxEntry> entries)>;
   explicit OutboxWriter(const SubscriptionMatcher& matcher, CommittedFn on_committed = {})
       : matcher_(matcher), on_committed_(std::move(on_committed)) {}
 
   bool Watching(std::string_view tenant) const override { return matcher_.Size(tenant) > 0; }
   Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
-               store::WriteSet& ws) override;
-  void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) override {
-    if (on_committed_) on_committed_(tenant, std::move(records));
-  }
+               store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) override;
+  void Committed(std::string_view tenant, std::unique_ptr<PendingChanges> pending) override;
 
  private:
   // The next record number of the tenant (the outbox's last + 1 the first time).

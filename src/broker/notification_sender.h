@@ -33,7 +33,8 @@ struct DeliveryOutcome {
 class NotificationSender {
  public:
   virtual ~NotificationSender() = default;
-  // Delivers `n` and calls `done` exactly once with the outcome (also when the sender stops).
+  // Delivers `n` and calls `done` exactly once with the outcome, within the sender's timeouts
+  // (sends still in progress when the sender is destroyed are abandoned without a call).
   virtual void Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) = 0;
 };
 

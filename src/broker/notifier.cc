@@ -198,35 +198,16 @@ struct Notifier::Impl {
   // --- records in ---------------------------------------------------------------------------
 
   // Queues the record's notifications; `pump` sends at once (false while Start loads).
-  void Accept(const std::string& tenant, const store::OutboxRecord& raw, bool pump) {
-    boost::system::error_code ec;
-    json::value v = util::ParseJson(raw.value, ec);
-    const json::object* o = !ec ? v.if_object() : nullptr;
-    const json::value* entity_doc = o ? o->if_contains("entity") : nullptr;
-    const json::value* notify = o ? o->if_contains("notify") : nullptr;
-    auto entity = entity_doc && entity_doc->is_string() ? ngsild::DeserializeEntity(entity_doc->get_string())
-                                                        : Result<ngsild::Entity>(Status::Internal("no entity"));
-    if (!entity.ok() || !notify || !notify->is_array()) {
-      spdlog::error("outbox record {} of tenant '{}' is unreadable; removed", raw.sequence, tenant);
-      removals[tenant].push_back(raw.sequence);
-      return;
-    }
+  void Accept(const std::string& tenant, OutboxEntry entry, bool pump) {
     auto record = std::make_shared<Record>();
     record->tenant = tenant;
-    record->sequence = raw.sequence;
-    record->at_ms = static_cast<int64_t>(NumberAt(*o, "at"));
-    record->entity = std::move(*entity);
-    const json::value* deleted = o->if_contains("deleted");
-    record->deleted = deleted && deleted->is_bool() && deleted->get_bool();
-    if (const json::value* prev = o->if_contains("previous"); prev && prev->is_string()) {
-      auto p = ngsild::DeserializeEntity(prev->get_string());
-      if (p.ok()) record->previous = std::move(*p);
-    }
+    record->sequence = entry.sequence;
+    record->at_ms = entry.at_ms;
+    record->deleted = entry.deleted;
+    record->entity = std::move(entry.entity);
+    record->previous = std::move(entry.previous);
     ++records;
-    for (const auto& pair : notify->get_array()) {
-      const json::array* a = pair.if_array();
-      if (!a || a->empty() || !(*a)[0].is_string()) continue;
-      const std::string_view id = (*a)[0].get_string();
+    for (const std::string& id : entry.subscriptions) {
       if (!matcher.Find(tenant, id)) continue;  // deleted since: nothing owed
       Channel& c = ChannelFor(tenant, id);
       if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
@@ -642,8 +623,14 @@ Status Notifier::Start() {
     im.LoadStatuses(tenant);
     size_t loaded = 0;
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanOutbox(0, [&](uint64_t sequence, std::string_view value) {
-      im.Accept(tenant, store::OutboxRecord{sequence, std::string(value)}, /*pump=*/false);
-      ++loaded;
+      auto entry = ParseOutboxRecord(sequence, value);
+      if (entry.ok()) {
+        im.Accept(tenant, std::move(*entry), /*pump=*/false);
+        ++loaded;
+      } else {
+        spdlog::error("outbox record {} of tenant '{}' is unreadable; removed", sequence, tenant);
+        im.removals[tenant].push_back(sequence);
+      }
       return true;
     }));
     if (loaded) spdlog::info("tenant '{}': {} notification records left to deliver", tenant, loaded);
@@ -681,9 +668,9 @@ void Notifier::Stop() {
   im.FlushStatuses();
 }
 
-void Notifier::Committed(std::string_view tenant, std::vector<store::OutboxRecord> records) {
-  impl_->inbox->Post([im = impl_.get(), tenant = std::string(tenant), records = std::move(records)] {
-    for (const auto& r : records) im->Accept(tenant, r, /*pump=*/true);
+void Notifier::Committed(std::string_view tenant, std::vector<OutboxEntry> entries) {
+  impl_->inbox->Post([im = impl_.get(), tenant = std::string(tenant), entries = std::move(entries)]() mutable {
+    for (auto& e : entries) im->Accept(tenant, std::move(e), /*pump=*/true);
   });
 }
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/notification_outbox.h"
 #include "broker/notification_sender.h"
 #include "broker/subscription_matcher.h"
 #include "ngsild/context.h"
@@ -96,7 +97,7 @@ class Notifier {
   void Stop();
 
   // Hands over records of `tenant` whose write has just committed (OutboxWriter).
-  void Committed(std::string_view tenant, std::vector<store::OutboxRecord> records);
+  void Committed(std::string_view tenant, std::vector<OutboxEntry> entries);
 
   // The subscription was deleted: its queue is dropped (nothing is owed any more) and its
   // status forgotten, so that one created again with the same id starts afresh.
