@@ -4,7 +4,8 @@
 #   2. latency from an update's acknowledgement to its arrival at an HTTP subscriber, at
 #      BENCH_RATE updates/s with 1,000 subscriptions;
 #   3. the same through mosquitto (MQTT QoS 0 and 1);
-#   4. PATCH throughput with 10,000 subscriptions vs none.
+#   4. PATCH throughput with 10,000 subscriptions vs none: (a) every update notified, (b) every
+#      update matched and its subscription's q evaluated, none notified.
 #   BENCH_RATE=5000 BENCH_SECONDS=10 bench/run_notify_bench.sh
 # Needs the release build (scripts/setup.sh release) and mosquitto. Everything runs on loopback.
 set -euo pipefail
@@ -51,7 +52,11 @@ for qos in 0 1; do
   stop_hub
 done
 
-echo "== 4. PATCH throughput with 10,000 subscriptions (one per entity) vs none"
+echo "== 4a. PATCH throughput with 10,000 subscriptions (one per entity), every update notified, vs none"
 hub throughput
 "$BENCH" --hub-port "$PORT" --mode throughput --entities 10000 --subscriptions 10000 --conns 64 --seconds "$DUR"
+stop_hub
+echo "== 4b. the same, the subscriptions' q evaluated on every update but never true (matching without delivery)"
+hub matching
+"$BENCH" --hub-port "$PORT" --mode throughput --entities 10000 --subscriptions 10000 --conns 64 --seconds "$DUR" --q "seq<0"
 stop_hub

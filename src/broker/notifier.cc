@@ -176,6 +176,15 @@ struct Notifier::Impl {
   std::multimap<Clock::time_point, std::string> timers;
   std::map<std::string, std::vector<uint64_t>> removals;  // tenant -> delivered records
   Clock::time_point next_status_flush;
+  Clock::time_point next_removal_flush;
+  static constexpr size_t kRemovalBatch = 1000;
+  static constexpr std::chrono::milliseconds kRemovalInterval{20};
+
+  size_t PendingRemovals() const {
+    size_t n = 0;
+    for (const auto& [tenant, sequences] : removals) n += sequences.size();
+    return n;
+  }
 
   // Shared with API threads.
   mutable std::mutex status_mutex;
@@ -591,7 +600,7 @@ struct Notifier::Impl {
       std::deque<std::function<void()>> batch;
       {
         std::unique_lock lock(inbox->mutex);
-        Clock::time_point wake = next_status_flush;
+        Clock::time_point wake = std::min(next_status_flush, next_removal_flush);
         if (!timers.empty()) wake = std::min(wake, timers.begin()->first);
         inbox->wake.wait_until(lock, wake, [&] { return inbox->closed || !inbox->items.empty(); });
         if (inbox->closed) return;
@@ -599,7 +608,12 @@ struct Notifier::Impl {
       }
       for (auto& fn : batch) fn();
       RunDueTimers();
-      FlushRemovals();
+      // Removals are batched (they only need to reach the disk before the next start, and
+      // every store write joins the foreground writers' commit queue).
+      if (Clock::now() >= next_removal_flush || PendingRemovals() >= kRemovalBatch) {
+        FlushRemovals();
+        next_removal_flush = Clock::now() + kRemovalInterval;
+      }
       if (Clock::now() >= next_status_flush) {
         FlushStatuses();
         next_status_flush = Clock::now() + options.status_flush;
