@@ -41,7 +41,9 @@ hub http
 "$BENCH" --hub-port "$PORT" --mode latency --entities 1000 --subscriptions 1000 --rate "$RATE" --seconds "$DUR"
 stop_hub
 
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n' $((PORT + 2)) "$(id -un)" > "$WORK/mosquitto.conf"
+# set_tcp_nodelay: without it mosquitto's small packets (PUBACKs, deliveries) wait on Nagle's
+# algorithm and the subscriber's delayed ACKs (tens of ms); recommended for alerting anyway.
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nuser %s\n' $((PORT + 2)) "$(id -un)" > "$WORK/mosquitto.conf"
 "$MOSQUITTO" -c "$WORK/mosquitto.conf" >/dev/null 2>&1 &
 sleep 0.5
 for qos in 0 1; do

@@ -33,6 +33,7 @@ namespace cityhub::broker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int kMaxInflight = 65535;  // the MQTT packet-id space
 
 struct Target {
   std::string server;  // tcp://host:port or ssl://host:port
@@ -175,7 +176,10 @@ struct MqttSender::Impl {
                          .mqtt_version(t.version)
                          .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout) +
                                           std::chrono::seconds(1))
-                         .keep_alive_interval(std::chrono::seconds(30));
+                         .keep_alive_interval(std::chrono::seconds(30))
+                         // Every subscription to this broker may have one QoS 1/2 publish
+                         // unacknowledged; Paho's default of 10 would queue the rest.
+                         .max_inflight(kMaxInflight);
       if (t.version == MQTTVERSION_5) {
         builder.clean_start(true);
       } else {

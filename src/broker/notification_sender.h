@@ -15,7 +15,8 @@ namespace cityhub::broker {
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
 struct OutgoingNotification {
-  std::string uri;           // the subscription's endpoint.uri
+  std::string subscription;  // the subscription's id
+  std::string uri;           // its endpoint.uri
   std::string content_type;  // "application/json" or "application/ld+json"
   std::string link;          // the Link header value for application/json ("" = none)
   std::string tenant;        // "" = the default tenant (no NGSILD-Tenant header)

@@ -393,6 +393,7 @@ struct Notifier::Impl {
         stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid()), now_ms);
 
     OutgoingNotification out;
+    out.subscription = c.id;
     out.uri = StringAt(ep, "uri");
     out.content_type = StringAt(ep, "accept");
     if (out.content_type != "application/ld+json") out.content_type = "application/json";
