@@ -210,6 +210,7 @@ double Percentile(std::vector<double>& v, double p) {
 
 int Latency(const Options& o, Arrivals& arrivals, std::vector<int64_t>& acked_at) {
   const size_t total = acked_at.size();
+  std::vector<int64_t> round_trip(total, 0);  // the PATCH's own send -> 204 time
   std::atomic<size_t> next{1};
   std::atomic<uint64_t> errors{0};
   const auto start = Clock::now();
@@ -225,8 +226,10 @@ int Latency(const Options& o, Arrivals& arrivals, std::vector<int64_t>& acked_at
         const size_t seq = next.fetch_add(1);
         if (seq >= total) return;
         const std::string path = fmt::format("/ngsi-ld/v1/entities/{}/attrs", EntityId(seq % o.entities));
+        const int64_t sent = NowNs();
         if (c.Send("PATCH", path, PatchBody(seq)) == 204) {
           acked_at[seq] = NowNs();
+          round_trip[seq] = acked_at[seq] - sent;
         } else {
           ++errors;
         }
@@ -255,8 +258,15 @@ int Latency(const Options& o, Arrivals& arrivals, std::vector<int64_t>& acked_at
     ms.push_back(std::max<int64_t>(0, d) / 1e6);
   }
   const size_t counted = ms.size();
-  std::cout << fmt::format("updates: {} acknowledged in {:.1f} s = {:.0f}/s (target {:.0f}/s), {} errors\n", acked, elapsed,
-                           static_cast<double>(acked) / elapsed, o.rate, errors.load());
+  std::vector<double> rt;
+  for (size_t s = warmup + 1; s < total; ++s) {
+    if (acked_at[s]) rt.push_back(round_trip[s] / 1e6);
+  }
+  std::cout << fmt::format("updates: {} acknowledged in {:.1f} s = {:.0f}/s (target {:.0f}/s), {} errors; "
+                           "PATCH round trip p50 {:.2f} ms  p99 {:.2f} ms\n",
+                           acked, elapsed, static_cast<double>(acked) / elapsed, o.rate, errors.load(),
+                           Percentile(rt, 0.5), Percentile(rt, 0.99));
+  if (o.subscriptions == 0) return 0;
   std::cout << fmt::format("notified: {} entity states received, {} acknowledged updates never notified\n",
                            arrivals.received(), missing());
   std::cout << fmt::format("latency ack -> subscriber over {} updates (first second skipped; {} arrived before the ack): "
