@@ -612,6 +612,39 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
             print(f"\n  order test: {duplicates} duplicate notifications of {len(got)}")
 
 
+    # --- periodic (timeInterval) ------------------------------------------------------------
+    def test_periodic_subscription_sends_the_matching_entities_every_period(self):
+        for i, level in enumerate((1.0, 3.5, 4.2)):
+            self.create(entity(f"urn:ngsi-ld:PerGauge:{i}", "PerGauge", level=prop(level)))
+        self.create(entity("urn:ngsi-ld:PerOther:0", "PerOther", level=prop(9.0)))
+        start = time.time()
+        self.subscribe("periodic", entities=[{"type": "PerGauge"}], q="level>3", timeInterval=1,
+                       notification={"format": "keyValues"})
+        notes = wait_entities(self.receiver, "/periodic", 6, timeout=5)  # 2 entities x 3 periods
+        times = [n["at"] - start for n in self.received("/periodic")]
+        for n in self.received("/periodic"):
+            self.assertEqual(sorted(e["id"] for e in n["body"]["data"]),
+                             ["urn:ngsi-ld:PerGauge:1", "urn:ngsi-ld:PerGauge:2"])  # one notification per period
+        self.assertGreaterEqual(len(times), 3, times)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        for gap in gaps:
+            self.assertGreater(gap, 0.8, gaps)
+            self.assertLess(gap, 1.5, gaps)
+        # A change between periods is not notified on its own; the next period carries it.
+        self.patch_attrs("urn:ngsi-ld:PerGauge:0", {"level": prop(7.0)})
+        before = len(self.received("/periodic"))
+        self.assertTrue(eventually(lambda: len(self.received("/periodic")) > before, timeout=3))
+        latest = self.received("/periodic")[-1]["body"]["data"]
+        self.assertIn("urn:ngsi-ld:PerGauge:0", [e["id"] for e in latest])
+        self.assertGreaterEqual(len(notes), 6)
+
+    def test_periodic_subscription_sends_nothing_when_nothing_matches(self):
+        self.create(entity("urn:ngsi-ld:PerEmpty:0", "PerEmpty", level=prop(1.0)))
+        self.subscribe("periodic-empty", entities=[{"type": "PerEmpty"}], q="level>100", timeInterval=1)
+        time.sleep(2.2)
+        self.assertEqual(self.received("/periodic-empty"), [])
+
+
 class GiveUpTest(NotificationAssertions, unittest.TestCase):
     """A receiver that always fails: notifications are given up after the retry budget."""
 
