@@ -52,29 +52,6 @@ std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
   return ctx.CompactIri(ctx.ExpandTerm(name ? *name : std::string("location")));
 }
 
-// The geometry held by a rendered attribute in any representation, or null if it holds none.
-json::value GeometryOf(const json::value* attr) {
-  if (attr && attr->is_array() && !attr->get_array().empty()) attr = &attr->get_array()[0];
-  if (!attr || !attr->is_object()) return nullptr;
-  const json::object& o = attr->get_object();
-  const json::value* v = o.if_contains("value");
-  const json::object* geometry = v ? v->if_object() : &o;  // normalized / keyValues, concise
-  bool is_geometry = geometry && (geometry->contains("coordinates") || geometry->contains("geometries"));
-  return is_geometry ? json::value(*geometry) : json::value(nullptr);
-}
-
-// An entity rendered as a GeoJSON Feature (§4.5.16): id, geometry, and the entity's type and
-// attributes as properties.
-json::object GeoJsonFeature(json::object rendered, const std::string& geometry_attr) {
-  json::object feature;
-  feature["id"] = rendered["id"];
-  feature["type"] = "Feature";
-  feature["geometry"] = GeometryOf(rendered.if_contains(geometry_attr));
-  rendered.erase("id");
-  feature["properties"] = std::move(rendered);
-  return feature;
-}
-
 // `lang` (§4.15): the language tags in order of preference; "*" or absent = every language.
 Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
   const std::string* lang = req.Param("lang");
@@ -100,7 +77,7 @@ json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) cons
 
 json::value EntityRead::RenderOne(ngsild::Entity e, ngsild::NameCache* names) const {
   json::object rendered = Render(std::move(e), names);
-  if (media == MediaType::kGeoJson) return GeoJsonFeature(std::move(rendered), geometry_attr);
+  if (media == MediaType::kGeoJson) return ngsild::GeoJsonFeature(std::move(rendered), geometry_attr);
   return rendered;
 }
 

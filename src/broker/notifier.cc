@@ -396,7 +396,9 @@ struct Notifier::Impl {
     out.subscription = c.id;
     out.uri = StringAt(ep, "uri");
     out.content_type = StringAt(ep, "accept");
-    if (out.content_type != "application/ld+json") out.content_type = "application/json";
+    if (out.content_type != "application/ld+json" && out.content_type != "application/geo+json") {
+      out.content_type = "application/json";
+    }
     if (out.content_type == "application/ld+json") {
       body["@context"] = ctx->AsJson();
     } else {

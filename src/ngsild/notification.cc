@@ -26,6 +26,14 @@ bool BoolMember(const json::object& o, std::string_view key) {
   return v && v->is_bool() && v->get_bool();
 }
 
+constexpr std::string_view kLocationIri = "https://uri.etsi.org/ngsi-ld/location";
+
+bool WantsGeoJson(const json::object& notification) {
+  const json::object* endpoint = ObjectMember(notification, "endpoint");
+  const json::value* accept = endpoint ? endpoint->if_contains("accept") : nullptr;
+  return accept && *accept == "application/geo+json";
+}
+
 Format FormatOf(const json::object& notification) {
   const json::value* f = notification.if_contains("format");
   if (f && *f == "keyValues") return Format::kKeyValues;
@@ -134,7 +142,15 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
   out["type"] = "Notification";
   if (const json::value* id = subscription.if_contains("id")) out["subscriptionId"] = *id;
   out["notifiedAt"] = util::FormatDateTime(notified_at_ms);
-  out["data"] = std::move(data);
+  if (WantsGeoJson(notification)) {
+    // application/geo+json: data is a FeatureCollection, each geometry from "location".
+    const std::string geometry = ctx.CompactIri(kLocationIri);
+    json::array features;
+    for (auto& item : data) features.emplace_back(GeoJsonFeature(std::move(item.as_object()), geometry));
+    out["data"] = json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}};
+  } else {
+    out["data"] = std::move(data);
+  }
   return out;
 }
 

@@ -4,7 +4,8 @@
 // `notification` asks: format (normalized, concise, keyValues), `attributes`, `sysAttrs`,
 // `lang`, and with `showChanges` the previous value of each changed attribute
 // (previousValue, previousObject, previousLanguageMap, … after the attribute type's value
-// member). A deleted entity is rendered as its id, type and deletedAt.
+// member). A deleted entity is rendered as its id, type and deletedAt. For an endpoint that
+// accepts application/geo+json, data is a GeoJSON FeatureCollection (geometry: "location").
 // Pure functions, no I/O; thread-safe.
 #pragma once
 

@@ -242,4 +242,29 @@ json::object RenderEntity(const Entity& e, const Context& ctx, const RenderOptio
   return RenderEntity(std::move(copy), ctx, opts);
 }
 
+namespace {
+
+// The geometry held by a rendered attribute in any representation, or null if it holds none.
+json::value GeometryOf(const json::value* attr) {
+  if (attr && attr->is_array() && !attr->get_array().empty()) attr = &attr->get_array()[0];
+  if (!attr || !attr->is_object()) return nullptr;
+  const json::object& o = attr->get_object();
+  const json::value* v = o.if_contains("value");
+  const json::object* geometry = v ? v->if_object() : &o;  // normalized / keyValues, concise
+  bool is_geometry = geometry && (geometry->contains("coordinates") || geometry->contains("geometries"));
+  return is_geometry ? json::value(*geometry) : json::value(nullptr);
+}
+
+}  // namespace
+
+json::object GeoJsonFeature(json::object rendered, const std::string& geometry_attr) {
+  json::object feature;
+  feature["id"] = rendered["id"];
+  feature["type"] = "Feature";
+  feature["geometry"] = GeometryOf(rendered.if_contains(geometry_attr));
+  rendered.erase("id");
+  feature["properties"] = std::move(rendered);
+  return feature;
+}
+
 }  // namespace cityhub::ngsild

@@ -54,4 +54,9 @@ boost::json::object RenderEntity(const Entity& e, const Context& ctx, const Rend
 boost::json::value RenderAttribute(const Instances& instances, const Context& ctx,
                                    const RenderOptions& opts);
 
+// A rendered entity (any format) as a GeoJSON Feature (§4.5.16): its id, the geometry held by
+// the attribute `geometry_attr` (as `rendered` names it; null if it holds none) and everything
+// else, type included, as properties.
+boost::json::object GeoJsonFeature(boost::json::object rendered, const std::string& geometry_attr);
+
 }  // namespace cityhub::ngsild

@@ -612,6 +612,22 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
             print(f"\n  order test: {duplicates} duplicate notifications of {len(got)}")
 
 
+    def test_geojson_accept_gets_a_feature_collection(self):
+        self.subscribe("geojson", entities=[{"type": "GeoSpot"}],
+                       notification={"format": "keyValues", "endpoint": {"accept": "application/geo+json"}})
+        self.create(entity("urn:ngsi-ld:GeoSpot:1", "GeoSpot", free=prop(3),
+                           location={"type": "GeoProperty", "value": {"type": "Point", "coordinates": NEAR}}))
+        (note,) = self.receiver.wait_for(1, path="/geojson")
+        self.assertEqual(note["headers"]["content-type"], "application/geo+json")
+        self.assertIn(CONTEXT_REL.split(";")[0], note["headers"]["link"])
+        data = note["body"]["data"]
+        self.assertEqual(data["type"], "FeatureCollection")
+        (feature,) = data["features"]
+        self.assertEqual(feature["type"], "Feature")
+        self.assertEqual(feature["id"], "urn:ngsi-ld:GeoSpot:1")
+        self.assertEqual(feature["geometry"], {"type": "Point", "coordinates": NEAR})
+        self.assertEqual(feature["properties"]["free"], 3)
+
     # --- periodic (timeInterval) ------------------------------------------------------------
     def test_periodic_subscription_sends_the_matching_entities_every_period(self):
         for i, level in enumerate((1.0, 3.5, 4.2)):

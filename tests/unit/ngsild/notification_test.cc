@@ -110,5 +110,27 @@ TEST_F(NotificationTest, DeletedEntitiesAreIdTypeAndDeletedAt) {
             json::parse(R"({"id":"urn:ngsi-ld:ParkingSpot:1","type":"ParkingSpot","deletedAt":"2023-11-14T22:13:20.100Z"})"));
 }
 
+TEST_F(NotificationTest, GeoJsonEndpointsGetAFeatureCollection) {
+  auto sub = NormalizeSubscription(
+      json::parse(R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],"notification":{"format":"keyValues",
+          "endpoint":{"uri":"http://h/","accept":"application/geo+json"}}})").as_object(),
+      *ctx_, "urn:ngsi-ld:Subscription:s1", kT0);
+  ASSERT_TRUE(sub.ok()) << sub.status().message();
+  json::object n = Render(*sub, {{E(spot_)}, {E(R"({"id":"urn:ngsi-ld:ParkingSpot:2","type":"ParkingSpot","occupancy":0})")}});
+  EXPECT_EQ(n["type"], "Notification");
+  const json::object& data = n["data"].as_object();
+  EXPECT_EQ(data.at("type"), "FeatureCollection");
+  const json::array& features = data.at("features").as_array();
+  ASSERT_EQ(features.size(), 2u);
+  EXPECT_EQ(features[0].at("type"), "Feature");
+  EXPECT_EQ(features[0].at("id"), "urn:ngsi-ld:ParkingSpot:1");
+  EXPECT_EQ(features[0].at("geometry"), json::parse(R"({"type":"Point","coordinates":[127.1,35.8]})"));
+  EXPECT_EQ(features[0].at("properties").at("occupancy"), 1);
+  EXPECT_EQ(features[0].at("properties").at("type"), "ParkingSpot");
+  EXPECT_TRUE(features[1].at("geometry").is_null());  // no location
+  // Other endpoints keep the plain array.
+  EXPECT_TRUE(Render(Sub(""), {{E(spot_)}})["data"].is_array());
+}
+
 }  // namespace
 }  // namespace cityhub::ngsild
