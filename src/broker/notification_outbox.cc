@@ -23,6 +23,13 @@ std::string DocumentOf(const ngsild::Entity& e, const store::WriteSet& ws) {
   return ngsild::SerializeEntity(e);
 }
 
+bool LostAttributes(const ngsild::Entity& before, const ngsild::Entity& after) {
+  for (const auto& [name, instances] : before.attrs) {
+    if (!after.attrs.count(name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value) {
@@ -87,7 +94,9 @@ Status OutboxWriter::AddTo(std::string_view tenant, store::TenantStore& ts, cons
       show_changes = show_changes || (sc && *sc == true);
     }
     record["notify"] = std::move(notify);
-    if (show_changes && change.before && change.after) {
+    // The state before goes along for showChanges, and whenever attributes were deleted (the
+    // notification names them as deleted).
+    if (change.before && change.after && (show_changes || LostAttributes(*change.before, *change.after))) {
       record["previous"] = ngsild::SerializeEntity(*change.before);
       entry.previous = *change.before;
     }

@@ -2,8 +2,8 @@
 // turns the subscriptions an entity change fires into outbox records, in the same store write
 // as the change. One record per changed entity that fires at least one subscription:
 //   {"at": epoch ms, "entity": stored document (after the change; before it for a deletion),
-//    "deleted": bool, "previous": stored document before the change (only when a fired
-//    subscription has showChanges), "notify": [[subscription id, trigger], …]}
+//    "deleted": bool, "previous": stored document before the change (when a fired subscription
+//    has showChanges, or the change deleted attributes), "notify": [[subscription id, trigger], …]}
 // Records are numbered per tenant, continuing after a restart from the outbox's last number;
 // records of one entity are numbered in the order of its changes (they are made under its
 // lock). Once a write is durable its records go, already in memory as OutboxEntry, to
@@ -32,7 +32,7 @@ struct OutboxEntry {
   int64_t at_ms = 0;
   bool deleted = false;
   ngsild::Entity entity;                   // after the change (before it, for a deletion)
-  std::optional<ngsild::Entity> previous;  // before the change, when showChanges needs it
+  std::optional<ngsild::Entity> previous;  // before the change, for showChanges or deleted attributes
   std::vector<std::string> subscriptions;  // ids of the subscriptions owed a notification
 };
 

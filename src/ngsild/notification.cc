@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "ngsild/parse.h"
 #include "ngsild/render.h"
 #include "util/time.h"
 
@@ -69,6 +70,29 @@ std::vector<std::pair<std::string, json::object>> PreviousValues(const Entity& a
   return out;
 }
 
+// The attributes `before` had and `after` has not (§5.8.6: notified as deleted), with the value
+// that says so: "urn:ngsi-ld:null" bare for keyValues and concise, else {"type", <value member>:
+// "urn:ngsi-ld:null"} ({"@none": …} for a languageMap).
+std::vector<std::pair<std::string, json::value>> DeletedAttributes(const Entity& after, const Entity& before,
+                                                                   const std::set<std::string>* attrs, Format format) {
+  std::vector<std::pair<std::string, json::value>> out;
+  for (const auto& [name, instances] : before.attrs) {
+    if (after.attrs.count(name) || instances.empty() || (attrs && !attrs->count(name))) continue;
+    if (format != Format::kNormalized) {
+      out.emplace_back(name, json::value(kNullMarker));
+      continue;
+    }
+    const AttrType type = AttrTypeOf(instances.front());
+    const std::string_view member = AttrValueMember(type);
+    json::object marker;
+    marker["type"] = AttrTypeName(type);
+    marker[member] = type == AttrType::kLanguageProperty ? json::value(json::object{{"@none", kNullMarker}})
+                                                         : json::value(kNullMarker);
+    out.emplace_back(name, std::move(marker));
+  }
+  return out;
+}
+
 json::value TypesOf(const Entity& e, const Context& ctx) {
   if (e.types.size() == 1) return json::value(ctx.CompactIri(e.types.front()));
   json::array types;
@@ -118,6 +142,8 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
       data.emplace_back(std::move(gone));
       continue;
     }
+    std::vector<std::pair<std::string, json::value>> deleted;
+    if (item.previous) deleted = DeletedAttributes(item.entity, *item.previous, opts.attrs, opts.format);
     std::vector<std::pair<std::string, json::object>> previous;
     std::vector<AttrType> previous_types;
     if (show_changes && item.previous) {
@@ -135,6 +161,7 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
       if (bare) *attr = json::object{{"value", std::move(*attr)}};
       for (auto& [member, value] : previous[i].second) attr->get_object()[member] = std::move(value);
     }
+    for (auto& [name, marker] : deleted) rendered[names.Compact(name, ctx)] = std::move(marker);
     data.emplace_back(std::move(rendered));
   }
   json::object out;

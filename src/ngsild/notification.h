@@ -4,7 +4,8 @@
 // `notification` asks: format (normalized, concise, keyValues), `attributes`, `sysAttrs`,
 // `lang`, and with `showChanges` the previous value of each changed attribute
 // (previousValue, previousObject, previousLanguageMap, … after the attribute type's value
-// member). A deleted entity is rendered as its id, type and deletedAt. For an endpoint that
+// member). Attributes the previous state had and the entity has no more are rendered as
+// deleted ("urn:ngsi-ld:null", §5.8.6). A deleted entity is rendered as its id, type and deletedAt. For an endpoint that
 // accepts application/geo+json, data is a GeoJSON FeatureCollection (geometry: "location").
 // Pure functions, no I/O; thread-safe.
 #pragma once
@@ -23,7 +24,7 @@ namespace cityhub::ngsild {
 // One entity of a notification.
 struct NotifiedEntity {
   Entity entity;                     // after the change (before it, for a deletion)
-  const Entity* previous = nullptr;  // before the change, for showChanges (null: none)
+  const Entity* previous = nullptr;  // before the change, for showChanges and deleted attributes (null: none)
   bool deleted = false;
   int64_t deleted_at_ms = 0;
 };

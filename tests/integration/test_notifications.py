@@ -242,7 +242,11 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
                 self.assertEqual(set(e), {"id", "type", "deletedAt"}, e)
                 self.assertEqual((e["id"], e["type"]), (eid, "TrigCar"))
                 return 5
-            state = (e["speed"]["value"], "note" in e, "color" in e)
+            if "note" in e and e["note"]["value"] == "urn:ngsi-ld:null":  # §5.8.6: named as deleted
+                self.assertEqual(e["note"], {"type": "Property", "value": "urn:ngsi-ld:null"})
+                state = (e["speed"]["value"], False, "color" in e)
+            else:
+                state = (e["speed"]["value"], "note" in e, "color" in e)
             return {(1, True, False): 1, (2, True, False): 2, (2, True, True): 3, (2, False, True): 4}[state]
 
         for name, (_, steps) in subs.items():

@@ -110,6 +110,22 @@ TEST_F(NotificationTest, DeletedEntitiesAreIdTypeAndDeletedAt) {
             json::parse(R"({"id":"urn:ngsi-ld:ParkingSpot:1","type":"ParkingSpot","deletedAt":"2023-11-14T22:13:20.100Z"})"));
 }
 
+TEST_F(NotificationTest, DeletedAttributesAreNamedAsDeleted) {
+  Entity before = E(spot_);
+  Entity after = before;
+  after.attrs.erase(ctx_->ExpandTerm("occupancy"));
+  after.attrs.erase(ctx_->ExpandTerm("name"));
+  json::object normalized = Render(Sub(""), {{after, &before}});
+  const json::object& e = normalized["data"].as_array()[0].as_object();
+  EXPECT_EQ(e.at("occupancy"), json::parse(R"({"type":"Property","value":"urn:ngsi-ld:null"})"));
+  EXPECT_EQ(e.at("name"), json::parse(R"({"type":"LanguageProperty","languageMap":{"@none":"urn:ngsi-ld:null"}})"));
+  EXPECT_EQ(e.at("location").at("type"), "GeoProperty");  // still there
+  json::object kv = Render(Sub("", R"("format":"keyValues","attributes":["occupancy"])"), {{after, &before}});
+  const json::object& k = kv["data"].as_array()[0].as_object();
+  EXPECT_EQ(k.at("occupancy"), "urn:ngsi-ld:null");
+  EXPECT_FALSE(k.contains("name"));  // not asked for
+}
+
 TEST_F(NotificationTest, GeoJsonEndpointsGetAFeatureCollection) {
   auto sub = NormalizeSubscription(
       json::parse(R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],"notification":{"format":"keyValues",
