@@ -38,6 +38,7 @@ struct Config {
   unsigned notify_retry_budget_s = 600;     // notifications failing past this age are given up
   size_t notify_queue = 20000;              // notifications waiting per subscription
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
+  std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

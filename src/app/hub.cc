@@ -264,8 +264,11 @@ int Serve(const Config& config) {
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;
   http_opts.response_timeout = std::chrono::milliseconds(config.notify_timeout_ms);
+  http_opts.ca_file = config.notify_ca_file;
   broker::HttpSender http_sender(http_opts);
-  broker::MqttSender mqtt_sender;
+  broker::MqttSenderOptions mqtt_opts;
+  mqtt_opts.ca_file = config.notify_ca_file;
+  broker::MqttSender mqtt_sender(mqtt_opts);
   broker::NotifierOptions notify_opts;
   notify_opts.retry_initial = std::chrono::milliseconds(config.notify_retry_initial_ms);
   notify_opts.retry_max = std::chrono::milliseconds(config.notify_retry_max_ms);

@@ -304,6 +304,7 @@ HttpSender::HttpSender(HttpSenderOptions options) : impl_(std::make_unique<Impl>
   impl_->options = options;
   boost::system::error_code ignored;  // without a trust store, https fails verification
   impl_->tls.set_default_verify_paths(ignored);
+  if (!options.ca_file.empty()) impl_->tls.load_verify_file(options.ca_file, ignored);
   impl_->keep_running.emplace(impl_->io.get_executor());
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "broker/notification_sender.h"
 
@@ -17,6 +18,9 @@ struct HttpSenderOptions {
   // Connections per scheme://host:port, kept alive between sends; sends beyond them wait for
   // one to come free (so a busy receiver is not flooded with new connections).
   size_t max_connections_per_origin = 32;
+  // PEM file of certificate authorities trusted for https endpoints besides the system's
+  // (a city's own PKI); "" = the system trust store only.
+  std::string ca_file;
 };
 
 class HttpSender : public NotificationSender {

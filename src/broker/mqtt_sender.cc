@@ -187,7 +187,9 @@ struct MqttSender::Impl {
       }
       if (t.has_user) builder.user_name(t.user).password(t.password);
       if (t.server.starts_with("ssl://")) {
-        builder.ssl(mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ca_path("/etc/ssl/certs").finalize());
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ca_path("/etc/ssl/certs");
+        if (!options.ca_file.empty()) ssl.trust_store(options.ca_file);
+        builder.ssl(ssl.finalize());
       }
       mqtt::token_ptr tok = c.client->connect(builder.finalize());
       if (!tok->wait_for(options.connect_timeout) || !c.client->is_connected()) {

@@ -6,6 +6,7 @@ again on the same port to play a subscriber outage. Standard library only."""
 import http.server
 import json
 import socket
+import ssl
 import threading
 import time
 
@@ -54,8 +55,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Receiver:
-    def __init__(self, port=None):
+    """`tls`: (certificate file, key file) to serve https."""
+
+    def __init__(self, port=None, tls=None):
         self.port = port or _free_port()
+        self.tls = tls
         self.received = []
         self.cond = threading.Condition()
         self.status = 200
@@ -66,6 +70,10 @@ class Receiver:
 
     def start(self):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.server.owner = self
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -86,6 +94,8 @@ class Receiver:
             self.connections.clear()
 
     def url(self, path="/notify"):
+        if self.tls:
+            return f"https://localhost:{self.port}{path}"
         return f"http://127.0.0.1:{self.port}{path}"
 
     def wait_for(self, count, timeout=10, path=None):

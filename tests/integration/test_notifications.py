@@ -12,9 +12,11 @@ rather than requests wherever writes come faster than deliveries. Tests that mak
 fail use FlakyReceiver, which keeps every attempt with the status it was answered."""
 import http.server
 import json
+import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -663,6 +665,44 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
         self.subscribe("periodic-empty", entities=[{"type": "PerEmpty"}], q="level>100", timeInterval=1)
         time.sleep(2.2)
         self.assertEqual(self.received("/periodic-empty"), [])
+
+
+def self_signed_certificate(directory, name):
+    """A self-signed certificate for localhost / 127.0.0.1 made with the openssl CLI: (cert, key)."""
+    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class HttpsTest(NotificationAssertions, unittest.TestCase):
+    """https endpoints: delivered when the receiver's certificate chains to a trusted CA
+    (--notify-ca-file), refused (and counted as failures) when it does not."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="cityhub-tls-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        trusted = self_signed_certificate(self.dir, "trusted")
+        untrusted = self_signed_certificate(self.dir, "untrusted")
+        self.receiver = Receiver(tls=trusted).start()
+        self.impostor = Receiver(tls=untrusted).start()
+        self.addCleanup(self.receiver.stop)
+        self.addCleanup(self.impostor.stop)
+        self.hub = Hub(extra_args=FAST_RETRIES + ("--notify-ca-file", trusted[0])).start()
+        self.addCleanup(self.hub.cleanup)
+
+    def test_https_needs_a_trusted_certificate(self):
+        ok = self.subscribe("tls", entities=[{"type": "TlsCar"}])
+        bad = self.subscribe("impostor", receiver=self.impostor, entities=[{"type": "TlsCar"}])
+        self.create(entity("urn:ngsi-ld:TlsCar:1", "TlsCar", speed=prop(1)))
+        self.assertEqual(len(wait_entities(self.receiver, "/tls", 1)), 1)
+        self.assertTrue(self.receiver.url().startswith("https://"))
+        self.assertTrue(eventually(lambda: self.subscription(bad).get("notification", {}).get("timesFailed", 0) > 0))
+        self.assertEqual(self.subscription(bad)["notification"]["status"], "failed")
+        self.assertEqual(self.impostor.received, [])
+        self.assertTrue(eventually(lambda: self.subscription(ok)["notification"].get("status") == "ok"))
 
 
 class GiveUpTest(NotificationAssertions, unittest.TestCase):
