@@ -1,7 +1,8 @@
 """A real HTTP notification receiver on loopback for the tests: a threaded server that keeps
-every POST it gets (path, headers, parsed body, arrival time) and answers 200, or whatever the
-test sets: another status (such requests are only counted in `refused`, not kept), or no
-answer at all (a black hole). It can be stopped and started
+every POST it gets (path, headers, parsed body, arrival time, the status it answered) in
+`attempts`, and the 2xx-answered ones in `received`. It answers 200, or whatever the test sets:
+another status (for the next `failures` requests, or from now on), or no answer at all (a
+black hole). It can be stopped and started
 again on the same port to play a subscriber outage. Standard library only."""
 import http.server
 import json
@@ -38,13 +39,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = None
-        status = owner.status
         with owner.cond:
+            status = owner.next_status()
+            entry = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                     "body": body, "at": time.time(), "status": status}
+            owner.attempts.append(entry)
             if status < 300:  # what was refused does not count as received
-                owner.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                       "body": body, "at": time.time()})
-            else:
-                owner.refused += 1
+                owner.received.append(entry)
             owner.cond.notify_all()
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -55,18 +56,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Receiver:
-    """`tls`: (certificate file, key file) to serve https."""
+    """`tls`: (certificate file, key file) to serve https. `failures`: answer `code` to that
+    many requests first, then `status`."""
 
-    def __init__(self, port=None, tls=None):
+    def __init__(self, port=None, tls=None, failures=0, code=500):
         self.port = port or _free_port()
         self.tls = tls
+        self.failures_left = failures
+        self.code = code
+        self.attempts = []  # every request, with the status it was answered
         self.received = []
         self.cond = threading.Condition()
         self.status = 200
         self.black_hole = False
         self.server = None
         self.connections = set()  # open client connections, closed by stop()
-        self.refused = 0  # requests answered with the error status set by the test
 
     def start(self):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
@@ -97,6 +101,20 @@ class Receiver:
         if self.tls:
             return f"https://localhost:{self.port}{path}"
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def next_status(self):  # under self.cond
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            return self.code
+        return self.status
+
+    def wait_attempts(self, count, timeout=10):
+        """Waits until `count` requests arrived, whatever they were answered; returns them."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while len(self.attempts) < count and time.time() < deadline:
+                self.cond.wait(max(0.01, deadline - time.time()))
+            return list(self.attempts)
 
     def wait_for(self, count, timeout=10, path=None):
         """Waits until `count` notifications (to `path`, if given) arrived; returns them."""

@@ -9,8 +9,7 @@ load.
 
 Notifications may batch several entities, so the tests count entities (Receiver.entities)
 rather than requests wherever writes come faster than deliveries. Tests that make the receiver
-fail use FlakyReceiver, which keeps every attempt with the status it was answered."""
-import http.server
+fail look at Receiver.attempts, which keeps every attempt with the status it was answered."""
 import json
 import os
 import re
@@ -25,7 +24,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
 from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, link_header
-import receiver as receiver_module
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
@@ -92,64 +90,6 @@ def metrics(hub):
 
 def metric(hub, name, **labels):
     return metrics(hub).get((name, frozenset(labels.items())), 0.0)
-
-
-class _AttemptHandler(receiver_module._Handler):
-    """Keeps every attempt with the status it was answered (see FlakyReceiver)."""
-
-    def do_POST(self):
-        owner = self.server.owner
-        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if owner.black_hole:
-            time.sleep(3600)  # never answers; the thread dies with the process
-            return
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        with owner.cond:
-            code = owner.next_code()
-            entry = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                     "body": body, "at": time.time(), "status": code}
-            owner.attempts.append(entry)
-            if code < 300:
-                owner.received.append(entry)
-            owner.cond.notify_all()
-        self.send_response(code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-class FlakyReceiver(Receiver):
-    """A Receiver that answers `code` to its next `failures` requests (then `status`), keeps
-    what it answered 2xx in `received` and every attempt, with the status it got, in
-    `attempts`."""
-
-    def __init__(self, failures=0, code=500):
-        super().__init__()
-        self.failures_left = failures
-        self.code = code
-        self.attempts = []
-
-    def next_code(self):  # under self.cond
-        if self.failures_left > 0:
-            self.failures_left -= 1
-            return self.code
-        return self.status
-
-    def start(self):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _AttemptHandler)
-        self.server.daemon_threads = True
-        self.server.owner = self
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def wait_attempts(self, count, timeout=10):
-        deadline = time.time() + timeout
-        with self.cond:
-            while len(self.attempts) < count and time.time() < deadline:
-                self.cond.wait(max(0.01, deadline - time.time()))
-            return list(self.attempts)
 
 
 class NotificationAssertions:
@@ -447,7 +387,7 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
 
     # --- 5. retries ----------------------------------------------------------------------
     def test_failed_notifications_are_retried_in_order_until_delivered(self):
-        flaky = FlakyReceiver(failures=3).start()
+        flaky = Receiver(failures=3).start()
         self.addCleanup(flaky.stop)
         sid = self.subscribe("retry", receiver=flaky, entities=[{"type": "RetryCar"}])
         ids = [f"urn:ngsi-ld:RetryCar:{i}" for i in range(3)]
@@ -551,7 +491,7 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
         self.assertQuiet("/deleted", 1)
 
     def test_deleted_subscription_drops_what_it_had_queued(self):
-        failing = FlakyReceiver().start()
+        failing = Receiver().start()
         failing.status = 500
         self.addCleanup(failing.stop)
         sid = self.subscribe("deleted-queued", receiver=failing, entities=[{"type": "DelQCar"}])
@@ -709,7 +649,7 @@ class GiveUpTest(NotificationAssertions, unittest.TestCase):
     """A receiver that always fails: notifications are given up after the retry budget."""
 
     def setUp(self):
-        self.receiver = FlakyReceiver().start()
+        self.receiver = Receiver().start()
         self.addCleanup(self.receiver.stop)
 
     def start_hub(self, *args):
@@ -777,7 +717,7 @@ class RestartTest(NotificationAssertions, unittest.TestCase):
     def setUp(self):
         self.data_dir = tempfile.mkdtemp(prefix="cityhub-notify-")
         self.addCleanup(shutil.rmtree, self.data_dir, True)
-        self.receiver = FlakyReceiver(failures=0).start()
+        self.receiver = Receiver(failures=0).start()
         self.addCleanup(self.receiver.stop)
         self.hub = None
 
