@@ -45,8 +45,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
+
+#include "util/http_target.h"
 
 namespace cityhub::broker {
 namespace {
@@ -61,32 +62,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxResponseBody = 64 << 10;  // answers are read and discarded
 
-struct Target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string authority;  // Host header
-  std::string path;       // origin-form target
-  std::string origin() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
-};
-
-std::optional<Target> ParseTarget(std::string_view uri) {
-  auto parsed = boost::urls::parse_uri(uri);
-  if (!parsed) return std::nullopt;
-  Target t;
-  if (parsed->scheme_id() == boost::urls::scheme::https) {
-    t.tls = true;
-  } else if (parsed->scheme_id() != boost::urls::scheme::http) {
-    return std::nullopt;
-  }
-  t.host = parsed->host_address();
-  if (t.host.empty()) return std::nullopt;
-  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
-  t.authority = std::string(parsed->encoded_host_and_port());
-  t.path = std::string(parsed->encoded_target());
-  if (t.path.empty() || t.path.front() != '/') t.path.insert(0, "/");
-  return t;
-}
+using Target = util::HttpTarget;
 
 // A header name is an RFC 9110 token; a value has no control characters (no header injection).
 bool ValidHeader(std::string_view name, std::string_view value) {
@@ -154,12 +130,13 @@ struct HttpSender::Impl {
 
   // Starts the send, or queues it while its origin has no connection to spare.
   void StartOrQueue(Job job) {
-    std::optional<Target> target = ParseTarget(job.n.uri);
+    std::string error;
+    std::optional<Target> target = util::ParseHttpTarget(job.n.uri, &error);
     if (!target) {
-      job.done(DeliveryOutcome{false, "not an http(s) URI"});
+      job.done(DeliveryOutcome{false, error});
       return;
     }
-    std::string key = target->origin();
+    std::string key = target->Origin();
     Origin& origin = origins[key];
     if (origin.idle.empty() && origin.open >= options.max_connections_per_origin) {
       origin.waiting.push_back(std::move(job));
@@ -182,7 +159,7 @@ struct HttpSender::Impl {
   // An idle connection of the origin, or a fresh one (counted as open from here on); nullopt
   // with *reason when connecting failed.
   asio::awaitable<std::optional<Connection>> Acquire(const Target& t, bool* reused, std::string* reason) {
-    Origin& origin = origins[t.origin()];
+    Origin& origin = origins[t.Origin()];
     if (!origin.idle.empty()) {
       Connection c = std::move(origin.idle.back());
       origin.idle.pop_back();
@@ -192,7 +169,7 @@ struct HttpSender::Impl {
     *reused = false;
     ++origin.open;
     std::optional<Connection> c = co_await Connect(t, reason);
-    if (!c) --origins[t.origin()].open;
+    if (!c) --origins[t.Origin()].open;
     co_return c;
   }
 
@@ -269,7 +246,7 @@ struct HttpSender::Impl {
   }
 
   asio::awaitable<DeliveryOutcome> Deliver(Target target, OutgoingNotification n) {
-    const std::string origin = target.origin();
+    const std::string origin = target.Origin();
     const std::chrono::milliseconds timeout = n.timeout;
     const http::request<http::string_body> req = BuildRequest(target, n);
     for (int attempt = 0; attempt < 2; ++attempt) {

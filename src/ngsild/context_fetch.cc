@@ -56,6 +56,8 @@
 #include <boost/url/url.hpp>
 #include <fmt/format.h>
 
+#include "util/http_target.h"
+
 namespace cityhub::ngsild {
 namespace {
 
@@ -84,14 +86,7 @@ struct FetchJob {
   ssl::context* tls = nullptr;
 };
 
-// The parts of an http(s) URL a request needs.
-struct Target {
-  bool tls = false;
-  std::string host;       // for name resolution, SNI and certificate checks (no brackets)
-  std::string port;
-  std::string authority;  // the Host header
-  std::string path;       // origin-form request target
-};
+using Target = util::HttpTarget;
 
 // What one fetch or one hop produced; default-constructible as co_spawn requires.
 struct Outcome {
@@ -148,32 +143,6 @@ bool IsPublicAddress(const asio::ip::address& address) {
   }
   return !(a.is_unspecified() || a.is_loopback() || a.is_link_local() || a.is_site_local() ||
            a.is_multicast() || (b[0] & 0xfe) == 0xfc);  // fc00::/7 unique local
-}
-
-std::optional<Target> ParseTarget(std::string_view url, std::string* error) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    *error = "not a valid URL";
-    return std::nullopt;
-  }
-  const boost::urls::url_view& u = *parsed;
-  Target t;
-  if (u.scheme_id() == boost::urls::scheme::https) {
-    t.tls = true;
-  } else if (u.scheme_id() != boost::urls::scheme::http) {
-    *error = fmt::format("unsupported URL scheme '{}'", std::string_view(u.scheme()));
-    return std::nullopt;
-  }
-  t.host = u.host_address();
-  if (t.host.empty()) {
-    *error = "URL has no host";
-    return std::nullopt;
-  }
-  t.port = u.has_port() ? std::string(u.port()) : (t.tls ? "443" : "80");
-  t.authority = std::string(u.encoded_host_and_port());
-  t.path = std::string(u.encoded_target());
-  if (t.path.empty() || t.path.front() != '/') t.path.insert(0, "/");
-  return t;
 }
 
 // Sends the GET over a connected (and, for https, handshaken) stream and reads the answer.
@@ -269,7 +238,7 @@ std::optional<std::string> RedirectTarget(const std::string& current, std::strin
 asio::awaitable<Outcome> FetchWithRedirects(std::string url, FetchJob job) {
   for (int redirects = 0;; ++redirects) {
     std::string error;
-    std::optional<Target> target = ParseTarget(url, &error);
+    std::optional<Target> target = util::ParseHttpTarget(url, &error);
     if (!target) co_return Failure(error);
     Outcome hop = co_await Hop(std::move(*target), job);
     if (!hop.status.ok()) co_return hop;
