@@ -216,6 +216,7 @@ struct Notifier::Impl {
     record->entity = std::move(entry.entity);
     record->previous = std::move(entry.previous);
     ++records;
+    std::vector<Channel*> owed;
     for (const std::string& id : entry.subscriptions) {
       if (!matcher.Find(tenant, id)) continue;  // deleted since: nothing owed
       Channel& c = ChannelFor(tenant, id);
@@ -223,9 +224,14 @@ struct Notifier::Impl {
       c.queue.push_back(record);
       ++record->pending;
       ++queued;
-      if (pump) Pump(c);
+      owed.push_back(&c);
     }
     if (record->pending == 0) Done(*record);
+    // Only once every subscription holds it: a send that ends at once must not release the
+    // record while others still owe it.
+    if (pump) {
+      for (Channel* c : owed) Pump(*c);
+    }
   }
 
   Channel& ChannelFor(const std::string& tenant, std::string_view id) {
