@@ -15,12 +15,17 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <strings.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -157,6 +162,107 @@ class Arrivals {
   std::atomic<uint64_t> received_{0};
 };
 
+// A minimal HTTP/1.1 subscriber: one thread, epoll, requests parsed just enough to find the
+// body (Content-Length), every one answered 200 with an empty body. It stands for a subscriber
+// on another machine, costing the shared cores as little as a real receiver can.
+class LeanReceiver {
+ public:
+  explicit LeanReceiver(std::function<void(std::string_view body)> on_body) : on_body_(std::move(on_body)) {}
+  ~LeanReceiver() { Stop(); }
+
+  bool Listen(unsigned short port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 128) != 0) return false;
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    epoll_fd_ = ::epoll_create1(0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = listen_fd_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    thread_ = std::thread([this] { Loop(); });
+    return true;
+  }
+  unsigned short port() const { return port_; }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    for (auto& [fd, buf] : buffers_) ::close(fd);
+    ::close(epoll_fd_);
+    ::close(listen_fd_);
+  }
+
+ private:
+  void Loop() {
+    epoll_event events[64];
+    while (!stop_) {
+      const int n = ::epoll_wait(epoll_fd_, events, 64, 100);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == listen_fd_) {
+          int c;
+          while ((c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK)) >= 0) {
+            int one = 1;
+            ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.fd = c;
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c, &ev);
+            buffers_[c];
+          }
+        } else {
+          Read(fd);
+        }
+      }
+    }
+  }
+  void Read(int fd) {
+    std::string& buf = buffers_[fd];
+    char tmp[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, tmp, sizeof tmp, 0)) > 0) buf.append(tmp, static_cast<size_t>(n));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      ::close(fd);
+      buffers_.erase(fd);
+      return;
+    }
+    std::string answers;
+    for (;;) {
+      const size_t end = buf.find("\r\n\r\n");
+      if (end == std::string::npos) break;
+      size_t length = 0;
+      for (size_t p = 0; p < end;) {
+        const size_t eol = buf.find("\r\n", p);
+        if (eol - p > 15 && strncasecmp(buf.data() + p, "content-length:", 15) == 0) {
+          length = std::strtoul(buf.c_str() + p + 15, nullptr, 10);
+        }
+        p = eol + 2;
+      }
+      if (buf.size() < end + 4 + length) break;
+      on_body_(std::string_view(buf).substr(end + 4, length));
+      buf.erase(0, end + 4 + length);
+      answers += "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    }
+    if (!answers.empty()) ::send(fd, answers.data(), answers.size(), MSG_NOSIGNAL);
+  }
+
+  std::function<void(std::string_view)> on_body_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::map<int, std::string> buffers_;
+};
+
 struct Options {
   std::string hub_host = "127.0.0.1";
   unsigned short hub_port = 1026;
@@ -170,6 +276,7 @@ struct Options {
   std::string mode = "latency";
   std::string qos = "0";
   std::string q;  // a q filter on every subscription ("" = none)
+  std::string receiver = "hub";  // "hub": cityhub's HTTP stack; "lean": LeanReceiver
 };
 
 std::string EntityId(size_t i) { return fmt::format("urn:ngsi-ld:Sensor:bench-{}", i); }
@@ -307,6 +414,8 @@ int main(int argc, char** argv) {
   app.add_option("--receiver-port", o.receiver_port, "HTTP receiver port (0 = any)");
   app.add_option("--mqtt", o.mqtt, "HOST:PORT of an MQTT broker to be notified through instead of HTTP");
   app.add_option("--qos", o.qos, "MQTT-QoS of the subscriptions");
+  app.add_option("--receiver", o.receiver, "hub (cityhub's HTTP stack) or lean (one epoll thread)")
+      ->check(CLI::IsMember({"hub", "lean"}));
   app.add_option("--q", o.q, "q filter of every subscription (e.g. seq<0: evaluated on every update, never fires)");
   app.add_option("--entities", o.entities);
   app.add_option("--subscriptions", o.subscriptions);
@@ -317,29 +426,44 @@ int main(int argc, char** argv) {
 
   const size_t capacity = static_cast<size_t>(o.rate * o.seconds) + 2;
   Arrivals arrivals(o.mode == "latency" ? capacity : 1 << 24);
+  const bool count_only = o.mode == "throughput";
+  auto on_body = [&arrivals, count_only](std::string_view body) {
+    if (count_only) {
+      arrivals.Count(body);
+    } else {
+      arrivals.Record(body);
+    }
+  };
   cityhub::http::ServerOptions ro;
   ro.host = "127.0.0.1";
   ro.port = o.receiver_port;
   ro.io_threads = 1;
   ro.worker_threads = 2;
-  const bool count_only = o.mode == "throughput";
-  cityhub::http::Server receiver(ro, [&arrivals, count_only](const cityhub::http::Request& req) {
-    if (count_only) {
-      arrivals.Count(req.body);
-    } else {
-      arrivals.Record(req.body);
-    }
+  cityhub::http::Server hub_receiver(ro, [&on_body](const cityhub::http::Request& req) {
+    on_body(req.body);
     cityhub::http::Response r;
     r.status = 200;
     return r;
   });
-  if (auto st = receiver.Listen(); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 1;
+  LeanReceiver lean_receiver(on_body);
+  std::thread receiver_thread;
+  unsigned short receiver_port = 0;
+  if (o.receiver == "lean") {
+    if (!lean_receiver.Listen(o.receiver_port)) {
+      std::cerr << "cannot listen\n";
+      return 1;
+    }
+    receiver_port = lean_receiver.port();
+  } else {
+    if (auto st = hub_receiver.Listen(); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return 1;
+    }
+    receiver_port = hub_receiver.port();
+    receiver_thread = std::thread([&hub_receiver] { hub_receiver.Run(); });
   }
-  std::thread receiver_thread([&receiver] { receiver.Run(); });
   std::unique_ptr<mqtt::async_client> mqtt_client;
-  std::string endpoint = fmt::format("http://127.0.0.1:{}/notify", receiver.port());
+  std::string endpoint = fmt::format("http://127.0.0.1:{}/notify", receiver_port);
   if (!o.mqtt.empty()) {
     mqtt_client = std::make_unique<mqtt::async_client>("tcp://" + o.mqtt, "notify-bench");
     mqtt_client->set_message_callback([&arrivals](mqtt::const_message_ptr m) { arrivals.Record(m->get_payload_str()); });
@@ -377,12 +501,13 @@ int main(int argc, char** argv) {
     const double with = Throughput(o);
     std::this_thread::sleep_for(std::chrono::seconds(2));
     std::cout << fmt::format("PATCH throughput, {} conns, {} entities: {:.0f}/s without subscriptions, {:.0f}/s with {}{} "
-                             "(created in {:.1f} s; {} states notified) = {:.0f} %\n",
+                             "(created in {:.1f} s; {} states notified to the {} receiver) = {:.0f} %\n",
                              o.conns, o.entities, without, with, o.subscriptions, o.q.empty() ? "" : " (q=" + o.q + ")",
-                             created_s, arrivals.received() - before, 100 * with / without);
+                             created_s, arrivals.received() - before, o.receiver, 100 * with / without);
   }
   if (mqtt_client) mqtt_client->disconnect()->wait();
-  receiver.Stop();
-  receiver_thread.join();
+  lean_receiver.Stop();
+  hub_receiver.Stop();
+  if (receiver_thread.joinable()) receiver_thread.join();
   return rc;
 }

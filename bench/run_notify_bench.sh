@@ -55,9 +55,13 @@ for qos in 0 1; do
 done
 
 echo "== 4a. PATCH throughput with 10,000 subscriptions (one per entity), every update notified, vs none"
-hub throughput
-"$BENCH" --hub-port "$PORT" --mode throughput --entities 10000 --subscriptions 10000 --conns 64 --seconds "$DUR"
-stop_hub
+echo "   (subscriber on cityhub's HTTP stack, then a one-thread epoll subscriber: the subscriber shares the cores)"
+for receiver in hub lean; do
+  hub "throughput-$receiver"
+  "$BENCH" --hub-port "$PORT" --mode throughput --entities 10000 --subscriptions 10000 --conns 64 --seconds "$DUR" \
+    --receiver "$receiver"
+  stop_hub
+done
 echo "== 4b. the same, the subscriptions' q evaluated on every update but never true (matching without delivery)"
 hub matching
 "$BENCH" --hub-port "$PORT" --mode throughput --entities 10000 --subscriptions 10000 --conns 64 --seconds "$DUR" --q "seq<0"
