@@ -65,8 +65,8 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--notify-timeout-ms", c.notify_timeout_ms, "CITYHUB_NOTIFY_TIMEOUT_MS",
       "Time an HTTP endpoint has to answer a notification (a subscription's endpoint.timeout wins)");
   opt("--notify-ca-file", c.notify_ca_file, "CITYHUB_NOTIFY_CA_FILE",
-      "PEM file of certificate authorities trusted for https:// and mqtts:// notification "
-      "endpoints besides the system trust store (e.g. the city's own PKI)");
+      "PEM file of certificate authorities trusted for https:// notification endpoints besides "
+      "the system trust store, and for mqtts:// ones instead of it (e.g. the city's own PKI)");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

@@ -33,6 +33,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
 
 #include "util/ids.h"
 #include "util/json.h"
@@ -193,6 +194,7 @@ class PublishListener : public mqtt::iaction_listener {
 };
 
 struct Connection {
+  std::unique_ptr<mqtt::ssl_options> tls;  // mqtts: outlives the client's connects
   std::unique_ptr<mqtt::async_client> client;
   Clock::time_point failed_at{};  // of the last failed connect
 };
@@ -246,20 +248,31 @@ struct MqttSender::Impl {
       }
       if (t.has_user) builder.user_name(t.user).password(t.password);
       if (t.server.starts_with("ssl://")) {
-        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true).ca_path("/etc/ssl/certs");
+        // Paho C trusts the system store (OpenSSL's default paths) unless given a file, then only
+        // that file. (A CApath beside it arrives empty through Paho C++ 1.2 — "invalid
+        // directory" — so none is given.)
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
         if (!options.ca_file.empty()) ssl.trust_store(options.ca_file);
-        builder.ssl(ssl.finalize());
+        // Kept with the connection, so that the strings its C struct points to outlive every connect.
+        c.tls = std::make_unique<mqtt::ssl_options>(ssl.finalize());
+        c.tls->set_error_handler([](const std::string& why) { spdlog::warn("MQTT TLS: {}", why.substr(0, 300)); });
+        builder.ssl(*c.tls);
       }
       mqtt::token_ptr tok = c.client->connect(builder.finalize());
-      if (!tok->wait_for(options.connect_timeout) || !c.client->is_connected()) {
+      if (!tok->wait_for(options.connect_timeout)) {
         c.failed_at = Clock::now();
-        *reason = "cannot connect to the MQTT broker";
+        *reason = "timed out connecting to the MQTT broker";
+        return nullptr;
+      }
+      if (!c.client->is_connected()) {
+        c.failed_at = Clock::now();
+        *reason = fmt::format("cannot connect to the MQTT broker (code {})", tok->get_return_code());
         return nullptr;
       }
       DisableNagle(t);
-    } catch (const mqtt::exception&) {
+    } catch (const mqtt::exception& e) {
       c.failed_at = Clock::now();
-      *reason = "cannot connect to the MQTT broker";
+      *reason = fmt::format("cannot connect to the MQTT broker (code {})", e.get_return_code());
       return nullptr;
     }
     return c.client.get();

@@ -19,7 +19,7 @@ struct MqttSenderOptions {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds publish_timeout{10000};  // until the broker acknowledges (QoS 1, 2)
   std::chrono::milliseconds reconnect_pause{1000};   // after a failed connect, sends fail at once
-  std::string ca_file;  // PEM file of CAs trusted for mqtts:// ("" = the system trust store)
+  std::string ca_file;  // PEM file of the CAs trusted for mqtts:// instead of the system trust store
 };
 
 class MqttSender : public NotificationSender {

@@ -28,8 +28,11 @@ def _free_port():
 
 
 class Mosquitto:
-    def __init__(self, user=None, password=None):
+    def __init__(self, user=None, password=None, tls=None):
+        """`tls`: (certificate, key) for a second, TLS listener on `tls_port`."""
         self.port = _free_port()
+        self.tls = tls
+        self.tls_port = _free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="cityhub-mosquitto-")
         self.user, self.password = user, password
         self.proc = None
@@ -46,6 +49,8 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines += ["allow_anonymous true"]
+        if self.tls:  # certfile and keyfile belong to the listener above them
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {self.tls[0]}", f"keyfile {self.tls[1]}"]
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,6 +75,9 @@ class Mosquitto:
 
     def uri(self, topic, userinfo=""):
         return f"mqtt://{userinfo}127.0.0.1:{self.port}/{topic}"
+
+    def tls_uri(self, topic):
+        return f"mqtts://localhost:{self.tls_port}/{topic}"
 
 
 class Subscriber:

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -23,6 +22,7 @@ import unittest
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
+from certificates import self_signed_certificate
 from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, link_header
 from receiver import Receiver
 
@@ -605,16 +605,6 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
         self.subscribe("periodic-empty", entities=[{"type": "PerEmpty"}], q="level>100", timeInterval=1)
         time.sleep(2.2)
         self.assertEqual(self.received("/periodic-empty"), [])
-
-
-def self_signed_certificate(directory, name):
-    """A self-signed certificate for localhost / 127.0.0.1 made with the openssl CLI: (cert, key)."""
-    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return cert, key
 
 
 class HttpsTest(NotificationAssertions, unittest.TestCase):

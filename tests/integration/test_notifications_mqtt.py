@@ -2,10 +2,13 @@
 message for each MQTT version and QoS, JSON-LD accept, credentials from the URI's userinfo
 (and a refused password counted as failures), bad notifierInfo refused with 400, and a broker
 outage after which every notification still arrives in order."""
+import shutil
+import tempfile
 import threading
 import time
 import unittest
 
+from certificates import self_signed_certificate
 from hub import Hub
 from mqtt_broker import Mosquitto, Subscriber
 
@@ -143,6 +146,31 @@ class MqttCredentialsTest(unittest.TestCase):
         self.assertEqual(status_of(hub, bad)["status"], "failed")
         self.assertEqual(status_of(hub, good)["status"], "ok")
         self.assertEqual(len(messages), 1)
+
+
+class MqttTlsTest(unittest.TestCase):
+    def test_mqtts_needs_a_trusted_broker_certificate(self):
+        directory = tempfile.mkdtemp(prefix="cityhub-mqtts-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        trusted = self_signed_certificate(directory, "broker")
+        untrusted = self_signed_certificate(directory, "impostor")
+        broker = Mosquitto(tls=trusted).start()
+        impostor = Mosquitto(tls=untrusted).start()
+        self.addCleanup(broker.cleanup)
+        self.addCleanup(impostor.cleanup)
+        hub = Hub(extra_args=["--notify-ca-file", trusted[0], "--notify-retry-initial-ms", "100"]).start()
+        self.addCleanup(hub.cleanup)
+        sub = Subscriber(broker, "city/tls")  # over the plain listener of the same broker
+        self.addCleanup(sub.stop)
+        good, bad = "urn:ngsi-ld:Subscription:mqtts-good", "urn:ngsi-ld:Subscription:mqtts-impostor"
+        self.assertEqual(hub.post(S, mqtt_subscription(good, broker.tls_uri("city/tls"), "Siren", [("MQTT-QoS", "1")])).status, 201)
+        self.assertEqual(hub.post(S, mqtt_subscription(bad, impostor.tls_uri("city/tls"), "Siren")).status, 201)
+        hub.post(E, {"id": "urn:ngsi-ld:Siren:s1", "type": "Siren", "on": {"type": "Property", "value": True}})
+        (_, msg, _), = sub.wait_for(1)
+        self.assertEqual(msg["body"]["subscriptionId"], good)
+        self.assertEqual(msg["body"]["data"], [{"id": "urn:ngsi-ld:Siren:s1", "type": "Siren", "on": True}])
+        self.assertTrue(wait_until(lambda: status_of(hub, bad).get("timesFailed", 0) > 0, 10))
+        self.assertEqual(status_of(hub, bad)["status"], "failed")
 
 
 if __name__ == "__main__":
