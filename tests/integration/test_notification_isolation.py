@@ -1,7 +1,7 @@
 """Isolation (issue 4): a subscription whose endpoint accepts connections and never answers
 must not slow the writes nor another subscriber. The same load runs without and with such a
-subscription, in turn; write throughput and the healthy subscriber's median latency must stay
-within 10 % (plus 0.5 ms of timer noise on the latency). Timing-sensitive: ctest runs this
+subscription, in turn, five times; in the median round write throughput and the healthy
+subscriber's median latency stay within 10 % (plus 0.5 ms of timer noise on the latency). Timing-sensitive: ctest runs this
 module alone (RUN_SERIAL)."""
 import statistics
 import threading
@@ -14,7 +14,8 @@ from test_notification_guarantees import S, Writer, create_counters, received_va
 
 
 class SlowSubscriberTest(unittest.TestCase):
-    RUN_S = 3.0
+    RUN_S = 2.0
+    ROUNDS = 5
 
     def run_load(self, hub, rx, sid, ids):
         """Writes for RUN_S seconds; returns (acknowledged writes per second, median latency in
@@ -58,23 +59,26 @@ class SlowSubscriberTest(unittest.TestCase):
         create_counters(hub, ids)
         sid = "urn:ngsi-ld:Subscription:healthy"
         subscribe(hub, rx.url("/healthy"), sid)
-        # Without and with the black hole in turn, three times, so that machine noise hits both
-        # sides alike; each side is judged by its best run.
-        base, slow = [], []
-        for round_ in range(3):
-            base.append(self.run_load(hub, rx, sid, ids))
+        # Rounds of (without, with) back to back; each round's ratio compares two runs seconds
+        # apart, so a burst of load from elsewhere on the shared machine spoils one round, not
+        # the verdict, which is the median round.
+        rounds = []
+        for round_ in range(self.ROUNDS):
+            base = self.run_load(hub, rx, sid, ids)
             hole_id = f"urn:ngsi-ld:Subscription:hole-{round_}"
             subscribe(hub, hole.url("/hole"), hole_id)
-            slow.append(self.run_load(hub, rx, sid, ids))
-            if round_ < 2:
+            slow = self.run_load(hub, rx, sid, ids)
+            if round_ < self.ROUNDS - 1:
                 self.assertEqual(hub.delete(f"{S}/{hole_id}").status, 204)
-        base_rate, slow_rate = max(r for r, _ in base), max(r for r, _ in slow)
-        base_lat, slow_lat = min(l for _, l in base), min(l for _, l in slow)
-        print(f"\nslow subscriber: writes {base_rate:.0f}/s without, {slow_rate:.0f}/s with a black hole; "
-              f"healthy subscriber's median latency {base_lat:.2f} ms without, {slow_lat:.2f} ms with")
-        self.assertGreaterEqual(slow_rate, 0.9 * base_rate)
+            rounds.append((slow[0] / base[0], slow[1] - (1.1 * base[1] + 0.5), base, slow))
+        rate_ratio = statistics.median(r for r, _, _, _ in rounds)
+        latency_excess = statistics.median(e for _, e, _, _ in rounds)
+        print("\nslow subscriber (writes/s and healthy subscriber's median ms, without -> with a black hole): " +
+              "; ".join(f"{b[0]:.0f} -> {w[0]:.0f}, {b[1]:.2f} -> {w[1]:.2f}" for _, _, b, w in rounds) +
+              f"; median throughput ratio {rate_ratio:.2f}")
+        self.assertGreaterEqual(rate_ratio, 0.9)
         # Within 10 %, plus 0.5 ms for timer noise at sub-millisecond latencies on a shared machine.
-        self.assertLessEqual(slow_lat, 1.1 * base_lat + 0.5)
+        self.assertLessEqual(latency_excess, 0.0)
         waiting = [l for l in hub.get("/metrics").body.splitlines() if l.startswith("cityhub_notifications_waiting ")]
         self.assertTrue(waiting and float(waiting[0].split()[1]) > 0, "the black hole's notifications should be waiting")
 
