@@ -47,7 +47,7 @@
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
-#include "util/http_target.h"
+#include "util/http_syntax.h"
 
 namespace cityhub::broker {
 namespace {
@@ -66,11 +66,7 @@ using Target = util::HttpTarget;
 
 // A header name is an RFC 9110 token; a value has no control characters (no header injection).
 bool ValidHeader(std::string_view name, std::string_view value) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 32 || u >= 127 || std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string_view::npos) return false;
-  }
+  if (!util::IsHttpToken(name)) return false;
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 32 && c != '\t') || u == 127) return false;

@@ -63,6 +63,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "http/router.h"
+#include "util/http_syntax.h"
 
 namespace cityhub::http {
 namespace {
@@ -124,14 +125,6 @@ bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::
 
 bool HasControlChars(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
-
-// RFC 9110 §5.6.2 token characters, the only ones allowed in a header name.
-bool IsToken(std::string_view s) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != std::string_view::npos;
-  });
 }
 
 // Headers the server computes itself; a handler's values for them are ignored.
@@ -342,7 +335,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static bool IsValid(const Response& r) {
     if (r.status < 200 || r.status > 599) return false;
     for (const auto& [name, value] : r.headers.items()) {
-      if (!IsToken(name) || HasControlChars(value)) return false;
+      if (!util::IsHttpToken(name) || HasControlChars(value)) return false;
     }
     return true;
   }

@@ -56,7 +56,7 @@
 #include <boost/url/url.hpp>
 #include <fmt/format.h>
 
-#include "util/http_target.h"
+#include "util/http_syntax.h"
 
 namespace cityhub::ngsild {
 namespace {

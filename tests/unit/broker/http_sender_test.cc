@@ -6,6 +6,8 @@
 // timeout), answering late. Connection refused on a port nobody listens on.
 #include "broker/http_sender.h"
 
+#include "loopback.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -54,20 +56,6 @@ OutgoingNotification Notification(unsigned short port, std::string path = "/noti
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// A port nothing listens on (bound, then released).
-unsigned short UnusedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The repo's HTTP server on 127.0.0.1 (free port) in a thread, recording what it receives and
 // answering `status`.
@@ -119,18 +107,7 @@ class RawServer {
   enum class Mode { kSilent, kAnswer, kAnswerThenClose };
 
   explicit RawServer(Mode mode, std::chrono::milliseconds delay = 0ms) : mode_(mode), delay_(delay) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = BindLoopback(&port_, 16);
     thread_ = std::thread([this] { Loop(); });
   }
   ~RawServer() {

@@ -6,6 +6,8 @@
 // that never acknowledges a QoS 1 publish (publish_timeout).
 #include "broker/mqtt_sender.h"
 
+#include "loopback.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -43,18 +45,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kMosquitto = "/usr/sbin/mosquitto";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-unsigned short UnusedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 bool CanConnect(unsigned short port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -420,17 +410,7 @@ TEST_F(MqttSenderTest, ABrokerThatRestartsIsReconnectedTo) {
 class SilentBroker {
  public:
   SilentBroker() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 4), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = BindLoopback(&port_, 4);
     thread_ = std::thread([this] { Loop(); });
   }
   ~SilentBroker() {

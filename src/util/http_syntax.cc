@@ -1,10 +1,21 @@
-// ParseHttpTarget: Boost.URL does the parsing; this picks the parts and fills in defaults.
-#include "util/http_target.h"
+// HTTP syntax helpers. ParseHttpTarget: Boost.URL does the parsing; this picks the parts and
+// fills in defaults.
+#include "util/http_syntax.h"
+
+#include <algorithm>
+#include <cctype>
 
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
 namespace cityhub::util {
+
+bool IsHttpToken(std::string_view s) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != std::string_view::npos;
+  });
+}
 
 std::string HttpTarget::Origin() const { return fmt::format("{}://{}:{}", tls ? "https" : "http", host, port); }
 

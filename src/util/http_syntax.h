@@ -1,6 +1,7 @@
-// HttpTarget: the parts of an http:// or https:// URL that an HTTP/1.1 client request needs —
-// shared by the @context downloader (ngsild/) and the notification sender (broker/).
-// Pure function; thread-safe.
+// HTTP syntax shared by the hub's server (http/) and its clients (the @context downloader in
+// ngsild/, the notification sender in broker/): header-name tokens, and HttpTarget — the parts
+// of an http:// or https:// URL that an HTTP/1.1 client request needs.
+// Pure functions; thread-safe.
 #pragma once
 
 #include <optional>
@@ -8,6 +9,9 @@
 #include <string_view>
 
 namespace cityhub::util {
+
+// True if `s` is an RFC 9110 §5.6.2 token: the only characters a header name may have.
+bool IsHttpToken(std::string_view s);
 
 struct HttpTarget {
   bool tls = false;       // https

@@ -1,0 +1,37 @@
+// Loopback sockets for the sender tests: a TCP socket bound to 127.0.0.1 on a free port.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace cityhub::broker {
+
+// Binds a TCP socket to 127.0.0.1 on a free port (SO_REUSEADDR) and listens with `backlog`
+// (0: only bound). Returns the descriptor; the port in *port.
+inline int BindLoopback(unsigned short* port, int backlog) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  if (backlog > 0) EXPECT_EQ(::listen(fd, backlog), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+// A port nothing listens on (bound, then released).
+inline unsigned short UnusedPort() {
+  unsigned short port = 0;
+  ::close(BindLoopback(&port, 0));
+  return port;
+}
+
+}  // namespace cityhub::broker
