@@ -218,74 +218,82 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
   return fired;
 }
 
-std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Rebuilt(
-    std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id) {
-  auto index = std::make_shared<Index>();
-  for (const auto& [id, s] : by_id) {
-    if (s->Period()) {
-      index->periodic.push_back(s);
-    } else if (!s->ids().empty()) {
-      for (const auto& entity_id : s->ids()) index->by_entity_id[entity_id].push_back(s);
-    } else if (!s->types().empty()) {
-      for (const auto& type : s->types()) index->by_type[type].push_back(s);
-    } else if (!s->watched().empty()) {
-      for (const auto& attr : s->watched()) index->by_watched[attr].push_back(s);
-    } else {
-      index->any.push_back(s);
-    }
-  }
-  index->by_id = std::move(by_id);
-  return index;
+namespace {
+
+void EraseById(std::vector<CompiledSubscriptionPtr>& v, const std::string& id) {
+  v.erase(std::remove_if(v.begin(), v.end(), [&id](const auto& s) { return s->id() == id; }), v.end());
 }
 
-std::shared_ptr<const SubscriptionMatcher::Index> SubscriptionMatcher::Snapshot(std::string_view tenant) const {
-  std::lock_guard lock(mutex_);
-  auto it = tenants_.find(tenant);
-  return it == tenants_.end() ? nullptr : it->second;
+}  // namespace
+
+template <typename Fn>
+void SubscriptionMatcher::Index::ForEachKey(const CompiledSubscription& s, Fn&& fn) {
+  if (s.Period()) {
+    fn(static_cast<Keyed*>(nullptr), std::string_view{}, periodic);
+  } else if (!s.ids().empty()) {
+    for (const auto& id : s.ids()) fn(&by_entity_id, id, by_entity_id[id]);
+  } else if (!s.types().empty()) {
+    for (const auto& type : s.types()) fn(&by_type, type, by_type[type]);
+  } else if (!s.watched().empty()) {
+    for (const auto& attr : s.watched()) fn(&by_watched, attr, by_watched[attr]);
+  } else {
+    fn(static_cast<Keyed*>(nullptr), std::string_view{}, any);
+  }
+}
+
+void SubscriptionMatcher::Index::File(CompiledSubscriptionPtr s) {
+  Unfile(s->id());
+  ForEachKey(*s, [&s](Keyed*, std::string_view, std::vector<CompiledSubscriptionPtr>& bucket) { bucket.push_back(s); });
+  by_id[s->id()] = std::move(s);
+}
+
+void SubscriptionMatcher::Index::Unfile(const std::string& id) {
+  auto it = by_id.find(id);
+  if (it == by_id.end()) return;
+  const CompiledSubscriptionPtr old = it->second;
+  by_id.erase(it);
+  ForEachKey(*old, [&id](Keyed* map, std::string_view key, std::vector<CompiledSubscriptionPtr>& bucket) {
+    EraseById(bucket, id);
+    if (map && bucket.empty()) map->erase(map->find(key));
+  });
 }
 
 void SubscriptionMatcher::Put(std::string_view tenant, CompiledSubscriptionPtr s) {
-  std::lock_guard lock(mutex_);
-  auto& slot = tenants_[std::string(tenant)];
-  auto by_id = slot ? slot->by_id : std::map<std::string, CompiledSubscriptionPtr, std::less<>>{};
-  by_id[s->id()] = std::move(s);
-  slot = Rebuilt(std::move(by_id));
+  std::unique_lock lock(mutex_);
+  tenants_[std::string(tenant)].File(std::move(s));
 }
 
 void SubscriptionMatcher::PutAll(std::string_view tenant, std::vector<CompiledSubscriptionPtr> all) {
-  std::lock_guard lock(mutex_);
-  auto& slot = tenants_[std::string(tenant)];
-  auto by_id = slot ? slot->by_id : std::map<std::string, CompiledSubscriptionPtr, std::less<>>{};
-  for (auto& s : all) by_id[s->id()] = std::move(s);
-  slot = Rebuilt(std::move(by_id));
+  std::unique_lock lock(mutex_);
+  auto& index = tenants_[std::string(tenant)];
+  for (auto& s : all) index.File(std::move(s));
 }
 
 void SubscriptionMatcher::Remove(std::string_view tenant, std::string_view id) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto it = tenants_.find(tenant);
-  if (it == tenants_.end() || !it->second->by_id.count(std::string(id))) return;
-  auto by_id = it->second->by_id;
-  by_id.erase(std::string(id));
-  it->second = Rebuilt(std::move(by_id));
+  if (it != tenants_.end()) it->second.Unfile(std::string(id));
 }
 
 size_t SubscriptionMatcher::Size(std::string_view tenant) const {
-  auto index = Snapshot(tenant);
-  return index ? index->by_id.size() : 0;
+  std::shared_lock lock(mutex_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? 0 : it->second.by_id.size();
 }
 
 CompiledSubscriptionPtr SubscriptionMatcher::Find(std::string_view tenant, std::string_view id) const {
-  auto index = Snapshot(tenant);
-  if (!index) return nullptr;
-  auto it = index->by_id.find(id);
-  return it == index->by_id.end() ? nullptr : it->second;
+  std::shared_lock lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return nullptr;
+  auto found = it->second.by_id.find(id);
+  return found == it->second.by_id.end() ? nullptr : found->second;
 }
 
 std::vector<std::pair<std::string, CompiledSubscriptionPtr>> SubscriptionMatcher::Periodic() const {
   std::vector<std::pair<std::string, CompiledSubscriptionPtr>> out;
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   for (const auto& [tenant, index] : tenants_) {
-    for (const auto& s : index->periodic) out.emplace_back(tenant, s);
+    for (const auto& s : index.periodic) out.emplace_back(tenant, s);
   }
   return out;
 }
@@ -293,9 +301,12 @@ std::vector<std::pair<std::string, CompiledSubscriptionPtr>> SubscriptionMatcher
 std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenant, const EntityChange& change,
                                                           int64_t now_ms) const {
   std::vector<SubscriptionMatch> out;
-  auto index = Snapshot(tenant);
   const ngsild::Entity* entity = change.after ? change.after : change.before;
-  if (!index || !entity) return out;
+  if (!entity) return out;
+  std::shared_lock lock(mutex_);  // held while evaluating: candidates point into the index
+  auto found = tenants_.find(tenant);
+  if (found == tenants_.end()) return out;
+  const Index* index = &found->second;
   std::vector<const CompiledSubscriptionPtr*> candidates;
   auto add = [&candidates](const auto& map, std::string_view key) {
     auto it = map.find(key);

@@ -15,13 +15,15 @@
 //     creation counts as attributeCreated for each of its attributes; with watchedAttributes,
 //     entityCreated / entityDeleted need the entity to have a watched attribute;
 //   - q, geoQ and scopeQ hold for that entity.
-// Thread-safe: Put/Remove and Match may run concurrently (Match works on a snapshot).
+// Thread-safe: Match, Find and Periodic share a reader lock; Put and Remove take it exclusively
+// and update the index in place (O(log n) for subscriptions filed by id or type).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,7 +91,7 @@ class SubscriptionMatcher {
  public:
   // Adds or replaces the tenant's subscription with s->id().
   void Put(std::string_view tenant, CompiledSubscriptionPtr s);
-  // Put for many at once (one index rebuild: for loading at start-up).
+  // Put for many at once (loading at start-up).
   void PutAll(std::string_view tenant, std::vector<CompiledSubscriptionPtr> all);
   void Remove(std::string_view tenant, std::string_view id);
   // The subscriptions of the tenant that the change fires, in id order.
@@ -102,21 +104,26 @@ class SubscriptionMatcher {
   std::vector<std::pair<std::string, CompiledSubscriptionPtr>> Periodic() const;
 
  private:
+  using Keyed = std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>>;
   struct Index {
     std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id;
     // Each on-change subscription is filed under one key: the entity ids when every selector
     // names one, else its types; without selectors, its watched attributes, else `any`.
-    std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>> by_entity_id;
-    std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>> by_type;
-    std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>> by_watched;
+    Keyed by_entity_id;
+    Keyed by_type;
+    Keyed by_watched;
     std::vector<CompiledSubscriptionPtr> any;
     std::vector<CompiledSubscriptionPtr> periodic;       // timeInterval: never Fires
-  };
-  static std::shared_ptr<const Index> Rebuilt(std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id);
-  std::shared_ptr<const Index> Snapshot(std::string_view tenant) const;
 
-  mutable std::mutex mutex_;  // guards the map; an Index is immutable once published
-  std::map<std::string, std::shared_ptr<const Index>, std::less<>> tenants_;
+    void File(CompiledSubscriptionPtr s);   // adds, or replaces the one with its id
+    void Unfile(const std::string& id);
+    // Calls fn(map or null, key, bucket) for each bucket `s` is filed in (creating it).
+    template <typename Fn>
+    void ForEachKey(const CompiledSubscription& s, Fn&& fn);
+  };
+
+  mutable std::shared_mutex mutex_;  // readers match; Put and Remove write in place
+  std::map<std::string, Index, std::less<>> tenants_;
 };
 
 }  // namespace cityhub::broker

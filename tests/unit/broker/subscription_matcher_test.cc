@@ -351,6 +351,36 @@ TEST_F(SubscriptionMatcherTest, PutAllEqualsRepeatedPut) {
   EXPECT_EQ(at_once.Size("other tenant"), 0u);
 }
 
+TEST_F(SubscriptionMatcherTest, RemovedSubscriptionsLeaveEveryBucketTheyWereFiledIn) {
+  SubscriptionMatcher m;
+  m.PutAll("t", {
+      Sub("urn:s:id", R"("entities":[{"type":"ParkingSpot","id":"urn:ngsi-ld:ParkingSpot:1"}])"),
+      Sub("urn:s:id2", R"("entities":[{"type":"ParkingSpot","id":"urn:ngsi-ld:ParkingSpot:1"}])"),
+      Sub("urn:s:type", R"("entities":[{"type":"ParkingSpot"},{"type":"Lot"}])"),
+      Sub("urn:s:watch", R"("watchedAttributes":["occupancy"])"),
+      Sub("urn:s:periodic", R"("entities":[{"type":"ParkingSpot"}],"timeInterval":30)"),
+  });
+  const auto spot1 = E(R"({"id":"urn:ngsi-ld:ParkingSpot:1","type":"ParkingSpot","occupancy":0})");
+  const auto lot = E(R"({"id":"urn:ngsi-ld:Lot:9","type":"Lot","occupancy":1})");
+  EXPECT_THAT(Answer(m, "t", nullptr, &spot1),
+              ElementsAre("urn:s:id:attributeCreated", "urn:s:id2:attributeCreated",
+                          "urn:s:type:attributeCreated", "urn:s:watch:attributeCreated"));
+  m.Remove("t", "urn:s:id");
+  m.Remove("t", "urn:s:type");
+  m.Remove("t", "urn:s:watch");
+  m.Remove("t", "urn:s:periodic");
+  m.Remove("t", "urn:s:unknown");  // nothing to remove: no effect
+  EXPECT_EQ(m.Size("t"), 1u);
+  EXPECT_TRUE(m.Periodic().empty());
+  EXPECT_THAT(Answer(m, "t", nullptr, &spot1), ElementsAre("urn:s:id2:attributeCreated"));
+  EXPECT_TRUE(Answer(m, "t", nullptr, &lot).empty());
+  m.Remove("t", "urn:s:id2");
+  EXPECT_TRUE(Answer(m, "t", nullptr, &spot1).empty());
+  // Filed again after removal: found again.
+  m.Put("t", Sub("urn:s:type", R"("entities":[{"type":"Lot"}])"));
+  EXPECT_THAT(Answer(m, "t", nullptr, &lot), ElementsAre("urn:s:type:attributeCreated"));
+}
+
 TEST_F(SubscriptionMatcherTest, FindAnswersTheSubscriptionHeldNow) {
   SubscriptionMatcher m;
   EXPECT_EQ(m.Find("", "urn:s:1"), nullptr);
