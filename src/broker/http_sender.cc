@@ -48,6 +48,7 @@
 #include <fmt/format.h>
 
 #include "util/http_syntax.h"
+#include "util/thread_name.h"
 
 namespace cityhub::broker {
 namespace {
@@ -279,7 +280,10 @@ HttpSender::HttpSender(HttpSenderOptions options) : impl_(std::make_unique<Impl>
   impl_->tls.set_default_verify_paths(ignored);
   if (!options.ca_file.empty()) impl_->tls.load_verify_file(options.ca_file, ignored);
   impl_->keep_running.emplace(impl_->io.get_executor());
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  impl_->thread = std::thread([this] {
+    util::NameThisThread("notify-http");
+    impl_->io.run();
+  });
 }
 
 HttpSender::~HttpSender() {

@@ -37,6 +37,7 @@
 
 #include "util/ids.h"
 #include "util/json.h"
+#include "util/thread_name.h"
 
 namespace cityhub::broker {
 namespace {
@@ -334,7 +335,10 @@ struct MqttSender::Impl {
 
 MqttSender::MqttSender(MqttSenderOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  impl_->thread = std::thread([this] { impl_->Run(); });
+  impl_->thread = std::thread([this] {
+    util::NameThisThread("notify-mqtt");
+    impl_->Run();
+  });
 }
 
 MqttSender::~MqttSender() {

@@ -38,6 +38,8 @@
 #include "ngsild/notification.h"
 #include "util/ids.h"
 #include "util/json.h"
+#include "util/string_map.h"
+#include "util/thread_name.h"
 #include "util/time.h"
 
 namespace cityhub::broker {
@@ -172,7 +174,7 @@ struct Notifier::Impl {
   bool started = false;
 
   // Worker-only state.
-  std::map<std::string, Channel> channels;
+  util::StringMap<Channel> channels;  // by ChannelKey; elements never move
   std::multimap<Clock::time_point, std::string> timers;
   std::map<std::string, std::vector<uint64_t>> removals;  // tenant -> delivered records
   Clock::time_point next_status_flush;
@@ -188,7 +190,7 @@ struct Notifier::Impl {
 
   // Shared with API threads.
   mutable std::mutex status_mutex;
-  std::map<std::string, DeliveryStatus> status;  // by ChannelKey
+  util::StringMap<DeliveryStatus> status;  // by ChannelKey
   std::set<std::string, std::less<>> dirty;  // tenants with a changed status
 
   // The periodic thread.
@@ -660,10 +662,14 @@ Status Notifier::Start() {
   }
   im.started = true;
   im.worker = std::thread([&im] {
+    util::NameThisThread("notifier");
     for (auto& [key, channel] : im.channels) im.Pump(channel);
     im.Run();
   });
-  if (im.periodic_source) im.periodic_thread = std::thread([&im] { im.RunPeriodic(); });
+  if (im.periodic_source) im.periodic_thread = std::thread([&im] {
+      util::NameThisThread("notify-periodic");
+      im.RunPeriodic();
+    });
   return Status::Ok();
 }
 

@@ -244,7 +244,8 @@ void SubscriptionMatcher::Index::ForEachKey(const CompiledSubscription& s, Fn&& 
 void SubscriptionMatcher::Index::File(CompiledSubscriptionPtr s) {
   Unfile(s->id());
   ForEachKey(*s, [&s](Keyed*, std::string_view, std::vector<CompiledSubscriptionPtr>& bucket) { bucket.push_back(s); });
-  by_id[s->id()] = std::move(s);
+  const std::string id = s->id();
+  by_id[id] = std::move(s);
 }
 
 void SubscriptionMatcher::Index::Unfile(const std::string& id) {

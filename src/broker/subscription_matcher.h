@@ -34,6 +34,7 @@
 #include "ngsild/context.h"
 #include "ngsild/entity.h"
 #include "util/status.h"
+#include "util/string_map.h"
 
 namespace cityhub::broker {
 
@@ -106,7 +107,7 @@ class SubscriptionMatcher {
  private:
   using Keyed = std::map<std::string, std::vector<CompiledSubscriptionPtr>, std::less<>>;
   struct Index {
-    std::map<std::string, CompiledSubscriptionPtr, std::less<>> by_id;
+    util::StringMap<CompiledSubscriptionPtr> by_id;
     // Each on-change subscription is filed under one key: the entity ids when every selector
     // names one, else its types; without selectors, its watched attributes, else `any`.
     Keyed by_entity_id;

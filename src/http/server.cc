@@ -64,6 +64,7 @@
 
 #include "http/router.h"
 #include "util/http_syntax.h"
+#include "util/thread_name.h"
 
 namespace cityhub::http {
 namespace {
@@ -316,6 +317,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     phase_ = Phase::kHandling;
     if (shared_.workers == nullptr) return WriteResponse(Invoke());
     asio::post(*shared_.workers, [self = shared_from_this()] {
+      thread_local const bool named = (util::NameThisThread("http-worker"), true);
+      (void)named;
       Response response = self->Invoke();
       asio::post(self->executor(), [self, response = std::move(response)]() mutable {
         self->WriteResponse(std::move(response));
@@ -593,7 +596,10 @@ void Server::Run() {
   asio::post(s.strand, [&s] { s.Accept(); });
   auto work = asio::make_work_guard(s.ioc);
   std::vector<std::thread> threads;
-  for (unsigned i = 0; i < s.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  for (unsigned i = 0; i < s.io_threads; ++i) threads.emplace_back([&s] {
+    util::NameThisThread("http-io");
+    s.ioc.run();
+  });
 
   {
     std::unique_lock lock(s.shared.mu);

@@ -73,6 +73,7 @@
 
 #include "ngsild/context_fetch.h"
 #include "ngsild/core_context.h"
+#include "util/string_map.h"
 #include "util/time.h"
 
 namespace cityhub::ngsild {
@@ -93,12 +94,7 @@ constexpr std::string_view kDocumentPrefix = R"({"@context":)";
 // map and its reverse index).
 constexpr size_t kTermOverheadBytes = 128;
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+using util::StringMap;
 using TermMap = StringMap<std::string>;
 
 bool IsKeyword(std::string_view iri) { return iri.starts_with('@'); }

@@ -57,6 +57,7 @@
 #include <fmt/format.h>
 
 #include "util/http_syntax.h"
+#include "util/thread_name.h"
 
 namespace cityhub::ngsild {
 namespace {
@@ -273,7 +274,10 @@ struct ContextFetcher::Impl {
       boost::system::error_code ignored;  // without a trust store, https fails verification
       tls.set_default_verify_paths(ignored);
       keep_running.emplace(io.get_executor());
-      thread = std::thread([this] { io.run(); });
+      thread = std::thread([this] {
+        util::NameThisThread("context-fetch");
+        io.run();
+      });
     });
   }
 
