@@ -7,7 +7,7 @@
 // keep bounded. Tenant databases are opened at start-up (found by listing the data dir) or
 // lazily on the first write to a new tenant, and stay open until Close().
 //
-// Key layout (schema version 3), four column families:
+// Key layout (schema version 4), five column families:
 //
 //   entities  <id>                      -> record: format byte 0x02, varint count + (varint
 //                                          length, bytes) for types, same for attributes,
@@ -23,6 +23,12 @@
 //             C<type>\0<attr>\0         -> int64 count of entities of the type having it
 //   outbox    <sequence, 8 bytes BE>    -> a notification owed (broker's format), from the write
 //                                          that owes it until delivered (version 3)
+//   history   A<id>\0<attr>\0<block>     -> a block of attribute instances (the broker's
+//                                          encoding); <block> is the int64 block number as 8
+//                                          bytes big endian with the sign bit flipped, so key
+//                                          order is block order. Appends are merges that
+//                                          concatenate (HistoryAppendMerge). (version 4)
+//             E<id>                     -> the broker's header of an entity with history
 //   meta      schema_version            -> decimal version of this layout
 //             u/<key>                   -> user metadata (GetMeta/PutMeta/...)
 //
@@ -109,6 +115,8 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <deque>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -126,10 +134,11 @@ constexpr char kEntitiesFamily[] = "entities";
 constexpr char kIndexFamily[] = "index";
 constexpr char kMetaFamily[] = "meta";
 constexpr char kOutboxFamily[] = "outbox";
+constexpr char kHistoryFamily[] = "history";
 
 constexpr uint8_t kRecordFormatV1 = 1;  // no terms
 constexpr uint8_t kRecordFormat = 2;
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kUserMetaPrefix = "u/";
 
@@ -150,6 +159,7 @@ struct Families {
   rocksdb::ColumnFamilyHandle* index;
   rocksdb::ColumnFamilyHandle* meta;
   rocksdb::ColumnFamilyHandle* outbox;
+  rocksdb::ColumnFamilyHandle* history;
 };
 
 // kMigrations[v - 1] rewrites a database from schema version v to v + 1. To change the layout:
@@ -159,7 +169,43 @@ using Migration = rocksdb::Status (*)(rocksdb::DB* db, const Families& families)
 rocksdb::Status AddTerms(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
 // 2 -> 3: the outbox family, which opening creates empty.
 rocksdb::Status AddOutbox(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
-constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {&AddTerms, &AddOutbox};
+// 3 -> 4: the history family, which opening creates empty.
+rocksdb::Status AddHistory(rocksdb::DB*, const Families&) { return rocksdb::Status::OK(); }
+constexpr std::array<Migration, kSchemaVersion - 1> kMigrations = {&AddTerms, &AddOutbox, &AddHistory};
+
+constexpr char kHistoryBlockTag = 'A';
+constexpr char kHistoryEntityTag = 'E';
+
+// A history key's prefix for every block of (id, attr): A<id>\0<attr>\0.
+std::string HistoryPrefix(std::string_view id, std::string_view attr) {
+  std::string key;
+  key.reserve(id.size() + attr.size() + 11);
+  key.push_back(kHistoryBlockTag);
+  key.append(id);
+  key.push_back('\0');
+  key.append(attr);
+  key.push_back('\0');
+  return key;
+}
+
+std::string HistoryKey(std::string_view id, std::string_view attr, int64_t block) {
+  std::string key = HistoryPrefix(id, attr);
+  uint64_t ordered = static_cast<uint64_t>(block) ^ (uint64_t{1} << 63);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((ordered >> shift) & 0xff));
+  return key;
+}
+
+int64_t HistoryBlockOf(std::string_view key) {
+  uint64_t ordered = 0;
+  for (unsigned char c : key.substr(key.size() - 8)) ordered = (ordered << 8) | c;
+  return static_cast<int64_t>(ordered ^ (uint64_t{1} << 63));
+}
+
+std::string HistoryEntityKey(std::string_view id) {
+  std::string key(1, kHistoryEntityTag);
+  key.append(id);
+  return key;
+}
 
 // Outbox keys: the sequence, 8 bytes big endian, so key order is sequence order.
 std::string OutboxKey(uint64_t sequence) {
@@ -373,6 +419,28 @@ class CounterMerge : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "cityhub.CounterMerge"; }
 };
 
+// Appends to a history block: the result is the operands concatenated in order. All operands
+// at once (not pairwise, which would copy a block of n appends n times).
+class HistoryAppendMerge : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    size_t size = in.existing_value ? in.existing_value->size() : 0;
+    for (const auto& operand : in.operand_list) size += operand.size();
+    out->new_value.clear();
+    out->new_value.reserve(size);
+    if (in.existing_value) out->new_value.append(in.existing_value->data(), in.existing_value->size());
+    for (const auto& operand : in.operand_list) out->new_value.append(operand.data(), operand.size());
+    return true;
+  }
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands, std::string* new_value,
+                         rocksdb::Logger*) const override {
+    new_value->clear();
+    for (const auto& operand : operands) new_value->append(operand.data(), operand.size());
+    return true;
+  }
+  const char* Name() const override { return "cityhub.HistoryAppendMerge"; }
+};
+
 // The index changes of one Write(): type keys to add and remove, and counter deltas summed
 // over every entity of the write.
 class IndexDelta {
@@ -468,6 +536,15 @@ Status ValidateWriteSet(const WriteSet& ws) {
       CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", record.id, attr));
     }
   }
+  for (const auto& append : ws.history) {
+    if (append.entity_id.empty() || append.entity_id.find('\0') != std::string::npos) {
+      return Status::BadRequestData("history of an entity id that is empty or holds NUL");
+    }
+    CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", append.entity_id, append.attr));
+  }
+  for (const auto& header : ws.history_entities) {
+    if (header.entity_id.empty()) return Status::BadRequestData("history header of an empty entity id");
+  }
   return Status::Ok();
 }
 
@@ -490,6 +567,7 @@ struct Tuning {
   rocksdb::ColumnFamilyOptions index;
   rocksdb::ColumnFamilyOptions meta;
   rocksdb::ColumnFamilyOptions outbox;
+  rocksdb::ColumnFamilyOptions history;
   rocksdb::ColumnFamilyOptions other;  // the unused default family
 };
 
@@ -553,6 +631,10 @@ Tuning MakeTuning(const RocksDbOptions& options) {
   t.outbox = t.meta;
   t.outbox.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(16 * 1024, 4 * 1024));
+  // History is appended to and scanned by key range, never looked up by whole key without a
+  // seek: no bloom filter.
+  t.history = FamilyOptions(options, cache, compression, /*bloom=*/false);
+  t.history.merge_operator = std::make_shared<HistoryAppendMerge>();
   t.other = t.meta;
   return t;
 }
@@ -636,6 +718,13 @@ class RocksTenantStore final : public TenantStore {
                     const std::function<bool(uint64_t sequence, std::string_view value)>& visit) override;
   Status DeleteOutbox(const std::vector<uint64_t>& sequences) override;
   Result<uint64_t> LastOutboxSequence() override;
+  Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards,
+                     const HistoryBlockVisitor& visit) override;
+  Result<std::vector<std::string>> HistoryAttributes(std::string_view id) override;
+  Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block, std::string_view bytes) override;
+  Status DeleteHistory(std::string_view id, std::string_view attr, int64_t before) override;
+  Result<std::string> GetHistoryEntity(std::string_view id) override;
+  Status ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& visit) override;
 
   Result<std::vector<std::string>> ListTypes() override;
   Result<std::vector<std::string>> AttributesOfType(std::string_view type) override;
@@ -709,7 +798,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
     auto s = rocksdb::DB::ListColumnFamilies(tuning.db, path, &names);
     if (!s.ok()) return FromRocks(s, fmt::format("listing column families of '{}'", path));
   }
-  for (const char* known : {kEntitiesFamily, kIndexFamily, kMetaFamily, kOutboxFamily}) {
+  for (const char* known : {kEntitiesFamily, kIndexFamily, kMetaFamily, kOutboxFamily, kHistoryFamily}) {
     if (std::find(names.begin(), names.end(), known) == names.end()) names.push_back(known);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -718,6 +807,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
                           : name == kIndexFamily  ? tuning.index
                           : name == kMetaFamily   ? tuning.meta
                           : name == kOutboxFamily ? tuning.outbox
+                          : name == kHistoryFamily ? tuning.history
                                                   : tuning.other;
     descriptors.emplace_back(name, options);
   }
@@ -732,6 +822,7 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
     if (names[i] == kIndexFamily) store->families_.index = store->handles_[i];
     if (names[i] == kMetaFamily) store->families_.meta = store->handles_[i];
     if (names[i] == kOutboxFamily) store->families_.outbox = store->handles_[i];
+    if (names[i] == kHistoryFamily) store->families_.history = store->handles_[i];
   }
   store->write_options_.sync = sync_writes;
   CITYHUB_RETURN_IF_ERROR(store->CheckSchema());
@@ -865,7 +956,9 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
-  if (next.empty() && ws.outbox.empty()) return Status::Ok();
+  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty()) {
+    return Status::Ok();
+  }
 
   std::vector<rocksdb::Slice> ids;
   ids.reserve(next.size());
@@ -895,6 +988,12 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   }
   delta.AppendTo(batch, families_.index);
   for (const auto& record : ws.outbox) batch.Put(families_.outbox, OutboxKey(record.sequence), record.value);
+  for (const auto& append : ws.history) {
+    batch.Merge(families_.history, HistoryKey(append.entity_id, append.attr, append.block), append.bytes);
+  }
+  for (const auto& header : ws.history_entities) {
+    batch.Put(families_.history, HistoryEntityKey(header.entity_id), header.header);
+  }
   return FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
 }
 
@@ -1041,6 +1140,106 @@ Status RocksTenantStore::DeleteOutbox(const std::vector<uint64_t>& sequences) {
   // Not synced: a deletion lost in a crash only means the record is delivered once more.
   rocksdb::WriteOptions unsynced;
   return FromRocks(db_->Write(unsynced, &batch), "removing from the outbox of " + path_);
+}
+
+Status RocksTenantStore::ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last,
+                                     bool backwards, const HistoryBlockVisitor& visit) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  if (first > last) return Status::Ok();
+  std::string lower = HistoryKey(id, attr, first);
+  std::string upper = last == std::numeric_limits<int64_t>::max() ? PrefixSuccessor(HistoryPrefix(id, attr))
+                                                                  : HistoryKey(id, attr, last + 1);
+  rocksdb::ReadOptions read;
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  read.iterate_lower_bound = &lower_slice;
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, families_.history));
+  if (backwards) {
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      if (!visit(HistoryBlockOf(View(it->key())), View(it->value()))) break;
+    }
+  } else {
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!visit(HistoryBlockOf(View(it->key())), View(it->value()))) break;
+    }
+  }
+  return FromRocks(it->status(), "scanning history");
+}
+
+Result<std::vector<std::string>> RocksTenantStore::HistoryAttributes(std::string_view id) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  std::string prefix(1, kHistoryBlockTag);
+  prefix.append(id);
+  prefix.push_back('\0');
+  std::vector<std::string> attrs;
+  RangeIterator it(db_.get(), families_.history, nullptr, prefix, PrefixSuccessor(prefix));
+  while (it->Valid()) {
+    std::string_view rest = View(it->key()).substr(prefix.size());
+    std::string_view attr = rest.substr(0, rest.find('\0'));
+    attrs.emplace_back(attr);
+    // The next attribute: skip every block of this one.
+    it->Seek(PrefixSuccessor(HistoryPrefix(id, attr)));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing history attributes");
+  return attrs;
+}
+
+Status RocksTenantStore::PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block,
+                                         std::string_view bytes) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  const std::string key = HistoryKey(id, attr, block);
+  auto s = bytes.empty() ? db_->Delete(write_options_, families_.history, key)
+                         : db_->Put(write_options_, families_.history, key, rocksdb::Slice(bytes.data(), bytes.size()));
+  return FromRocks(s, "rewriting a history block of " + path_);
+}
+
+Status RocksTenantStore::DeleteHistory(std::string_view id, std::string_view attr, int64_t before) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  rocksdb::WriteBatch batch;
+  if (attr.empty()) {
+    std::string prefix(1, kHistoryBlockTag);
+    prefix.append(id);
+    prefix.push_back('\0');
+    if (before == std::numeric_limits<int64_t>::max()) {
+      batch.DeleteRange(families_.history, prefix, PrefixSuccessor(prefix));
+      batch.Delete(families_.history, HistoryEntityKey(id));
+    } else {
+      auto attrs = HistoryAttributes(id);
+      if (!attrs.ok()) return attrs.status();
+      for (const auto& a : *attrs) batch.DeleteRange(families_.history, HistoryKey(id, a, INT64_MIN), HistoryKey(id, a, before));
+    }
+  } else if (before == std::numeric_limits<int64_t>::max()) {
+    const std::string prefix = HistoryPrefix(id, attr);
+    batch.DeleteRange(families_.history, prefix, PrefixSuccessor(prefix));
+  } else {
+    batch.DeleteRange(families_.history, HistoryKey(id, attr, INT64_MIN), HistoryKey(id, attr, before));
+  }
+  return FromRocks(db_->Write(write_options_, &batch), "deleting history of " + path_);
+}
+
+Result<std::string> RocksTenantStore::GetHistoryEntity(std::string_view id) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), families_.history, HistoryEntityKey(id), &value);
+  if (s.IsNotFound()) return Status::NotFound(fmt::format("no history of entity '{}'", id));
+  if (!s.ok()) return FromRocks(s, "reading a history header");
+  return value;
+}
+
+Status RocksTenantStore::ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& visit) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  const std::string prefix(1, kHistoryEntityTag);
+  RangeIterator it(db_.get(), families_.history, nullptr, prefix, PrefixSuccessor(prefix));
+  for (; it->Valid(); it->Next()) {
+    if (!visit(View(it->key()).substr(1), View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scanning history entities");
 }
 
 Result<uint64_t> RocksTenantStore::LastOutboxSequence() {

@@ -55,11 +55,33 @@ struct OutboxRecord {
   std::string value;
 };
 
+// History (the temporal API): attribute instances are kept in blocks per (entity, attribute,
+// block number); the broker decides what a block number means (a span of time) and encodes
+// the instances. Appending adds bytes to the end of a block without reading it, so a write
+// that records history costs no read; a block's bytes are the concatenation of every append in
+// commit order.
+struct HistoryAppend {
+  std::string entity_id;
+  std::string attr;    // expanded IRI; non-empty, no NUL
+  int64_t block = 0;
+  std::string bytes;
+};
+// The broker's description of an entity with history (its types, …), for finding entities by
+// their history even once the entity itself is gone. Opaque to the store.
+struct HistoryEntity {
+  std::string entity_id;
+  std::string header;
+};
+
 struct WriteSet {
   std::vector<EntityRecord> puts;
   std::vector<std::string> deletes;  // ids; deleting an absent id is not an error
   std::vector<OutboxRecord> outbox;  // written in the same atomic, durable write
+  std::vector<HistoryAppend> history;           // likewise
+  std::vector<HistoryEntity> history_entities;  // puts (replacing the header)
 };
+
+using HistoryBlockVisitor = std::function<bool(int64_t block, std::string_view bytes)>;
 
 // Which entities a scan visits, always in ascending id order.
 struct ScanOptions {
@@ -114,6 +136,27 @@ class TenantStore {
                             const std::function<bool(uint64_t sequence, std::string_view value)>& visit) = 0;
   virtual Status DeleteOutbox(const std::vector<uint64_t>& sequences) = 0;
   virtual Result<uint64_t> LastOutboxSequence() = 0;
+
+  // History (see HistoryAppend). ScanHistory visits the blocks of (id, attr) numbered
+  // first..last (inclusive), ascending or, with `backwards`, descending; visit returns false to
+  // stop. HistoryAttributes lists the attributes of `id` that have blocks, ascending.
+  virtual Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last,
+                             bool backwards, const HistoryBlockVisitor& visit) = 0;
+  virtual Result<std::vector<std::string>> HistoryAttributes(std::string_view id) = 0;
+  // Replaces a block's bytes (for editing or removing single instances); empty bytes delete
+  // the block. Durable like Write(). The caller serialises this with appends to the entity.
+  virtual Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block,
+                                 std::string_view bytes) = 0;
+  // Removes the blocks of `id` numbered below `before` (INT64_MAX: all of them): of `attr`
+  // only, or of every attribute when `attr` is empty — and, for every attribute and all
+  // blocks, the entity's header too. Durable. Cheap whatever the number of blocks (a range
+  // deletion).
+  virtual Status DeleteHistory(std::string_view id, std::string_view attr, int64_t before) = 0;
+  // The header of an entity with history; NotFound if there is none.
+  virtual Result<std::string> GetHistoryEntity(std::string_view id) = 0;
+  // Visits the entities with a history header, ascending by id (visit returns false to stop).
+  virtual Status ScanHistoryEntities(
+      const std::function<bool(std::string_view id, std::string_view header)>& visit) = 0;
 
   // Distinct entity types present, ascending.
   virtual Result<std::vector<std::string>> ListTypes() = 0;

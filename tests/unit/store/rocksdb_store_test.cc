@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <thread>
 
 namespace cityhub::store {
@@ -61,7 +62,7 @@ class RocksDbStoreTest : public ::testing::Test {
     store_.reset();
     const std::string path = (root_ / "data" / "default").string();
     std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}, {"outbox", {}}};
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"entities", {}}, {"index", {}}, {"meta", {}}, {"outbox", {}}, {"history", {}}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &raw).ok());
@@ -350,13 +351,13 @@ TEST_F(RocksDbStoreTest, WritesSchemaVersionAndRefusesNewer) {
   WithRawDefaultDb([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
     std::string version;
     ASSERT_TRUE(db->Get({}, handles[3], "schema_version", &version).ok());
-    EXPECT_EQ(version, "3");
-    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "4").ok());
+    EXPECT_EQ(version, "4");
+    ASSERT_TRUE(db->Put({}, handles[3], "schema_version", "5").ok());
   });
   auto opened = OpenRocksDbStore(options_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), Status::Code::kOperationNotSupported);
-  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 4"));
+  EXPECT_THAT(opened.status().message(), HasSubstr("schema version 5"));
 }
 
 TEST_F(RocksDbStoreTest, MigratesVersionOneRecordsWhichKeepNoTerms) {
@@ -413,6 +414,85 @@ TEST_F(RocksDbStoreTest, OutboxRecordsAreWrittenWithTheChangeScannedInOrderAndDe
   Reopen();
   EXPECT_EQ(scan(0), (Seen{{5, "n5"}, {300, "n300"}}));
   EXPECT_EQ(db_->Get("e1")->document, "one");
+}
+
+TEST_F(RocksDbStoreTest, HistoryBlocksAreAppendedScannedByRangeRewrittenAndDeleted) {
+  using Blocks = std::vector<std::pair<int64_t, std::string>>;
+  auto scan = [&](std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards) {
+    Blocks seen;
+    auto st = db_->ScanHistory(id, attr, first, last, backwards, [&](int64_t block, std::string_view bytes) {
+      seen.emplace_back(block, std::string(bytes));
+      return true;
+    });
+    EXPECT_TRUE(st.ok()) << st.message();
+    return seen;
+  };
+  // Appends in the same write as the entity; negative block numbers sort before positive ones.
+  WriteSet ws;
+  ws.puts.push_back(Record("urn:e1", {"A"}, {"p"}, "one"));
+  ws.history = {{"urn:e1", "p", 5, "a"}, {"urn:e1", "p", -3, "n"}, {"urn:e1", "q", 5, "Q"}, {"urn:e2", "p", 5, "X"}};
+  ws.history_entities = {{"urn:e1", "header1"}};
+  ASSERT_TRUE(db_->Write(ws).ok());
+  // Appends to an existing block concatenate in commit order, also across many writes.
+  for (int i = 0; i < 200; ++i) {
+    WriteSet more;
+    more.history = {{"urn:e1", "p", 5, std::to_string(i % 10)}};
+    ASSERT_TRUE(db_->Write(more).ok());
+  }
+  std::string expected5 = "a";
+  for (int i = 0; i < 200; ++i) expected5 += std::to_string(i % 10);
+  const int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(scan("urn:e1", "p", kMin, kMax, false), (Blocks{{-3, "n"}, {5, expected5}}));
+  EXPECT_EQ(scan("urn:e1", "p", kMin, kMax, true), (Blocks{{5, expected5}, {-3, "n"}}));
+  EXPECT_EQ(scan("urn:e1", "p", -3, 4, false), (Blocks{{-3, "n"}}));
+  EXPECT_EQ(scan("urn:e1", "p", 5, 5, false), (Blocks{{5, expected5}}));
+  EXPECT_TRUE(scan("urn:e1", "p", 6, kMax, false).empty());
+  EXPECT_EQ(scan("urn:e2", "p", kMin, kMax, false), (Blocks{{5, "X"}}));  // ids do not bleed
+  EXPECT_TRUE(scan("urn:e", "p", kMin, kMax, false).empty());
+  EXPECT_THAT(Value(db_->HistoryAttributes("urn:e1")), ElementsAre("p", "q"));
+  EXPECT_THAT(Value(db_->HistoryAttributes("urn:e")), IsEmpty());
+  EXPECT_EQ(db_->GetHistoryEntity("urn:e1").value(), "header1");
+  EXPECT_EQ(db_->GetHistoryEntity("urn:e2").status().code(), Status::Code::kNotFound);
+
+  // Rewriting a block replaces it; empty bytes remove it.
+  ASSERT_TRUE(db_->PutHistoryBlock("urn:e1", "p", 5, "rewritten").ok());
+  ASSERT_TRUE(db_->PutHistoryBlock("urn:e1", "q", 5, "").ok());
+  EXPECT_EQ(scan("urn:e1", "p", kMin, kMax, false), (Blocks{{-3, "n"}, {5, "rewritten"}}));
+  EXPECT_THAT(Value(db_->HistoryAttributes("urn:e1")), ElementsAre("p"));
+
+  // Durable across a restart.
+  Reopen();
+  EXPECT_EQ(scan("urn:e1", "p", kMin, kMax, false), (Blocks{{-3, "n"}, {5, "rewritten"}}));
+
+  // Deleting blocks before a number (retention), of one attribute, then everything.
+  WriteSet later;
+  later.history = {{"urn:e1", "p", 9, "z"}, {"urn:e1", "r", 1, "r1"}, {"urn:e1", "r", 9, "r9"}};
+  ASSERT_TRUE(db_->Write(later).ok());
+  ASSERT_TRUE(db_->DeleteHistory("urn:e1", "", 6).ok());
+  EXPECT_EQ(scan("urn:e1", "p", kMin, kMax, false), (Blocks{{9, "z"}}));
+  EXPECT_EQ(scan("urn:e1", "r", kMin, kMax, false), (Blocks{{9, "r9"}}));
+  ASSERT_TRUE(db_->DeleteHistory("urn:e1", "r", kMax).ok());
+  EXPECT_THAT(Value(db_->HistoryAttributes("urn:e1")), ElementsAre("p"));
+  EXPECT_EQ(db_->GetHistoryEntity("urn:e1").value(), "header1");
+  ASSERT_TRUE(db_->DeleteHistory("urn:e1", "", kMax).ok());
+  EXPECT_THAT(Value(db_->HistoryAttributes("urn:e1")), IsEmpty());
+  EXPECT_EQ(db_->GetHistoryEntity("urn:e1").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(scan("urn:e2", "p", kMin, kMax, false), (Blocks{{5, "X"}}));  // another entity's stays
+
+  // Headers are listed by id.
+  WriteSet headers;
+  headers.history_entities = {{"urn:b", "B"}, {"urn:a", "A"}};
+  ASSERT_TRUE(db_->Write(headers).ok());
+  std::vector<std::pair<std::string, std::string>> listed;
+  ASSERT_TRUE(db_->ScanHistoryEntities([&](std::string_view id, std::string_view header) {
+    listed.emplace_back(id, header);
+    return true;
+  }).ok());
+  EXPECT_EQ(listed, (std::vector<std::pair<std::string, std::string>>{{"urn:a", "A"}, {"urn:b", "B"}}));
+  // Attribute names are validated like the entities'.
+  WriteSet bad;
+  bad.history = {{"urn:e1", "", 1, "x"}};
+  EXPECT_FALSE(db_->Write(bad).ok());
 }
 
 TEST_F(RocksDbStoreTest, MetaCrudAndPrefixScan) {
