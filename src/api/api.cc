@@ -23,6 +23,7 @@ void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -32,6 +33,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterContextRoutes(router, deps);
   RegisterOpsRoutes(router, deps);
   RegisterSubscriptionRoutes(router, deps);
+  RegisterTemporalRoutes(router, deps);
 }
 
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {

@@ -13,6 +13,7 @@
 #include "broker/notifier.h"
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
+#include "broker/temporal_service.h"
 #include "http/router.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
@@ -28,6 +29,8 @@ struct ApiLimits {
   size_t default_page_size = 20;
   size_t max_page_size = 1000;      // larger `limit` is a 403 TooManyResults
   size_t max_batch_entities = 1000; // larger batches are a 400
+  size_t max_temporal_instances = 10000;  // per attribute in a temporal answer; more: 206
+  size_t max_temporal_instances_per_request = 100000;  // in one temporal POST; more: 400
   ngsild::ParseLimits parse;
   ngsild::QueryLimits query;        // q and scopeQ
 };
@@ -37,6 +40,7 @@ struct ApiDeps {
   broker::EntityService* entities = nullptr;
   broker::QueryService* queries = nullptr;
   broker::SubscriptionService* subscriptions = nullptr;
+  broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;

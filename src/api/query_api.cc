@@ -79,25 +79,6 @@ Result<broker::EntityQuery> Compile(const QuerySpec& spec, const EntityRead& in,
   return q;
 }
 
-// The URL of this request with another page (for Link rel="next"/"prev").
-std::string PageLink(const Request& req, size_t offset, size_t limit) {
-  std::string query;
-  std::string_view target = req.target;
-  size_t q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      size_t amp = rest.find('&');
-      std::string_view item = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      if (item.rfind("offset=", 0) == 0 || item.rfind("limit=", 0) == 0 || item.empty()) continue;
-      query.append(item).append("&");
-    }
-  }
-  return fmt::format("<{}?{}limit={}&offset={}>", path, query, limit, offset);
-}
-
 // Pages, runs and renders a compiled query.
 Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q) {
   auto count = BoolParam(req, "count");

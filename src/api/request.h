@@ -106,4 +106,8 @@ http::Response JsonResponse(int status, boost::json::value body, MediaType media
 http::Response PlainJson(int status, const boost::json::value& body);
 http::Response NoContent();
 
+// The URL of this request with another page of `limit` from `offset`, as a Link header value
+// without its rel (for rel="next" / rel="prev").
+std::string PageLink(const http::Request& req, size_t offset, size_t limit);
+
 }  // namespace cityhub::api

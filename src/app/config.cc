@@ -67,6 +67,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--notify-ca-file", c.notify_ca_file, "CITYHUB_NOTIFY_CA_FILE",
       "PEM file of certificate authorities trusted for https:// notification endpoints besides "
       "the system trust store, and for mqtts:// ones instead of it (e.g. the city's own PKI)");
+  opt("--history", c.history, "CITYHUB_HISTORY",
+      "Record every attribute change as an attribute instance for the temporal API "
+      "(/ngsi-ld/v1/temporal/…), in the same durable write as the change");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

@@ -39,6 +39,7 @@ struct Config {
   size_t notify_queue = 20000;              // notifications waiting per subscription
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
+  bool history = true;                      // record attribute instances (temporal API)
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

@@ -29,6 +29,7 @@
 #include "api/metrics.h"
 #include "api/request.h"
 #include "broker/entity_service.h"
+#include "broker/history_recorder.h"
 #include "broker/http_sender.h"
 #include "broker/mqtt_sender.h"
 #include "broker/notification_outbox.h"
@@ -278,7 +279,9 @@ int Serve(const Config& config) {
   broker::OutboxWriter outbox(matcher, [&notifier](std::string_view tenant, std::vector<broker::OutboxEntry> entries) {
     notifier.Committed(tenant, std::move(entries));
   });
-  entities.SetChangeObserver(&outbox);
+  entities.AddChangeObserver(&outbox);
+  broker::HistoryRecorder history(config.history);
+  entities.AddChangeObserver(&history);
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
@@ -287,6 +290,8 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
+  broker::TemporalService temporal(**store);
+  deps.temporal = &temporal;
   deps.notifier = &notifier;
   deps.contexts = &contexts;
   deps.metrics = &metrics;

@@ -125,16 +125,21 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
 
 Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
                              const std::vector<EntityChange>& changes) {
-  std::unique_ptr<PendingChanges> pending;
-  if (change_observer_ && !changes.empty()) {
-    CITYHUB_RETURN_IF_ERROR(change_observer_->AddTo(tenant, ts, changes, ws, &pending));
+  std::vector<std::unique_ptr<PendingChanges>> pending(change_observers_.size());
+  if (!changes.empty()) {
+    for (size_t i = 0; i < change_observers_.size(); ++i) {
+      if (!change_observers_[i]->Watching(tenant)) continue;
+      CITYHUB_RETURN_IF_ERROR(change_observers_[i]->AddTo(tenant, ts, changes, ws, &pending[i]));
+    }
   }
   auto start = std::chrono::steady_clock::now();
   Status st = ts.Write(ws);
   if (commit_observer_) {
     commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  if (st.ok() && pending) change_observer_->Committed(tenant, std::move(pending));
+  for (size_t i = 0; st.ok() && i < change_observers_.size(); ++i) {
+    if (pending[i]) change_observers_[i]->Committed(tenant, std::move(pending[i]));
+  }
   return st;
 }
 

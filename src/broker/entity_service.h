@@ -139,8 +139,9 @@ class EntityService {
   // Calls `observer` with the duration in seconds of every durable store write (for
   // /metrics). Set before serving; not thread-safe against concurrent calls.
   void SetCommitObserver(std::function<void(double)> observer) { commit_observer_ = std::move(observer); }
-  // The observer of changes (the notification outbox); null = none. Set before serving.
-  void SetChangeObserver(ChangeObserver* observer) { change_observer_ = observer; }
+  // Adds an observer of changes (the notification outbox, the history recorder); each adds
+  // its records to every write, in the order added. Add before serving.
+  void AddChangeObserver(ChangeObserver* observer) { change_observers_.push_back(observer); }
 
   // Entities per tenant, approximately (for /metrics).
   std::vector<std::pair<std::string, uint64_t>> EntityCounts();
@@ -159,7 +160,12 @@ class EntityService {
   // commit observer.
   Status Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
                 const std::vector<EntityChange>& changes);
-  bool Watching(std::string_view tenant) const { return change_observer_ && change_observer_->Watching(tenant); }
+  bool Watching(std::string_view tenant) const {
+    for (auto* o : change_observers_) {
+      if (o->Watching(tenant)) return true;
+    }
+    return false;
+  }
   // Applies `change` to an existing entity under its lock and stores the result.
   template <typename Fn>
   Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
@@ -174,7 +180,7 @@ class EntityService {
   EntityServiceLimits limits_;
   std::array<std::mutex, kStripes> stripes_;
   std::function<void(double)> commit_observer_;
-  ChangeObserver* change_observer_ = nullptr;
+  std::vector<ChangeObserver*> change_observers_;
 };
 
 }  // namespace cityhub::broker

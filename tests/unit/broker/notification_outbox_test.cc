@@ -58,7 +58,7 @@ class OutboxTest : public ::testing::Test {
     ASSERT_TRUE(subscriptions_->LoadAll({}).ok());
     outbox_ = std::make_unique<OutboxWriter>(*matcher_);
     entities_ = std::make_unique<EntityService>(*store_);
-    entities_->SetChangeObserver(outbox_.get());
+    entities_->AddChangeObserver(outbox_.get());
   }
   void Close() {
     entities_.reset();

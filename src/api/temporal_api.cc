@@ -1,0 +1,549 @@
+// /ngsi-ld/v1/temporal/…: the temporal evolution of entities (GS CIM 009 §5.6.11–5.6.16,
+// §5.7.3, §5.7.4; HTTP binding §6.18–6.24). History is recorded by the broker on every write
+// (broker/history_recorder.h) and read through broker::TemporalService; this file parses the
+// temporal query (timerel, timeAt, endTimeAt, timeproperty, lastN, attrs, format/options) and
+// renders the three representations:
+//   normalized       each attribute an array of instances, oldest first, each with its
+//                    instanceId (and createdAt/modifiedAt with sysAttrs; deletedAt on a
+//                    deletion instance);
+//   temporalValues   {"type": …, "values"|"objects"|…: [[value, time], …]} per attribute (one
+//                    such object per datasetId when there are several);
+//   aggregatedValues {"type": …, "<method>": [[value, start, end], …]} per attribute.
+// A history longer than the per-attribute cap (TemporalQuery::max_instances) is answered with
+// 206 Partial Content and Content-Range: date-time <start>-<end>/<lastN or *>.
+#include <algorithm>
+#include <map>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "broker/temporal_aggregation.h"
+#include "broker/temporal_service.h"
+#include "ngsild/parse.h"
+#include "ngsild/render.h"
+#include "util/time.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kTemporalPath = "/ngsi-ld/v1/temporal/entities";
+
+enum class TemporalFormat { kNormalized, kTemporalValues, kAggregatedValues };
+
+// Everything a temporal read asks for.
+struct TemporalRead {
+  ResourceRead in;
+  broker::TemporalQuery query;
+  std::optional<std::set<std::string>> attrs;
+  TemporalFormat format = TemporalFormat::kNormalized;
+  bool sys_attrs = false;
+  broker::AggregationRequest aggregation;
+};
+
+Result<int64_t> DateTimeParam(const Request& req, std::string_view name) {
+  const std::string* v = req.Param(name);
+  if (!v) return Status::BadRequestData(fmt::format("parameter '{}' is missing", name));
+  auto ms = util::ParseDateTime(*v);
+  if (!ms) {
+    return Status::BadRequestData(
+        fmt::format("parameter '{}' must be an ISO 8601 DateTime with a time zone (e.g. 2026-01-31T12:00:00Z)", name));
+  }
+  return *ms;
+}
+
+// timerel, timeAt, endTimeAt, timeproperty, lastN; `required`: the query operation needs a
+// temporal query, retrieval does not.
+Status ReadTimeQuery(const Request& req, bool required, broker::TemporalQuery* q) {
+  const std::string* timerel = req.Param("timerel");
+  if (!timerel) {
+    if (required) return Status::BadRequestData("parameter 'timerel' is missing: a temporal query needs timerel and timeAt");
+    if (req.Param("timeAt")) return Status::BadRequestData("parameter 'timeAt' needs 'timerel' (before, after or between)");
+    if (req.Param("endTimeAt")) return Status::BadRequestData("parameter 'endTimeAt' needs timerel=between");
+  } else {
+    if (*timerel == "before") {
+      q->timerel = broker::TimeRel::kBefore;
+    } else if (*timerel == "after") {
+      q->timerel = broker::TimeRel::kAfter;
+    } else if (*timerel == "between") {
+      q->timerel = broker::TimeRel::kBetween;
+    } else {
+      return Status::BadRequestData("parameter 'timerel' must be before, after or between");
+    }
+    auto at = DateTimeParam(req, "timeAt");
+    if (!at.ok()) return at.status();
+    q->time_at_ms = *at;
+    if (q->timerel == broker::TimeRel::kBetween) {
+      auto end = DateTimeParam(req, "endTimeAt");
+      if (!end.ok()) return end.status();
+      if (*end <= *at) return Status::BadRequestData("parameter 'endTimeAt' must be later than 'timeAt'");
+      q->end_time_at_ms = *end;
+    } else if (req.Param("endTimeAt")) {
+      return Status::BadRequestData("parameter 'endTimeAt' is only allowed with timerel=between");
+    }
+  }
+  if (const std::string* p = req.Param("timeproperty")) {
+    if (*p == "observedAt") {
+      q->timeproperty = broker::TimeProperty::kObservedAt;
+    } else if (*p == "createdAt") {
+      q->timeproperty = broker::TimeProperty::kCreatedAt;
+    } else if (*p == "modifiedAt") {
+      q->timeproperty = broker::TimeProperty::kModifiedAt;
+    } else if (*p == "deletedAt") {
+      q->timeproperty = broker::TimeProperty::kDeletedAt;
+    } else {
+      return Status::BadRequestData("parameter 'timeproperty' must be observedAt, createdAt, modifiedAt or deletedAt");
+    }
+  }
+  if (const std::string* n = req.Param("lastN")) {
+    if (n->empty() || n->size() > 9 || n->find_first_not_of("0123456789") != std::string::npos || std::stoul(*n) == 0) {
+      return Status::BadRequestData("parameter 'lastN' must be a positive integer");
+    }
+    q->last_n = std::stoul(*n);
+  }
+  return Status::Ok();
+}
+
+// format / options: temporalValues, aggregatedValues (with aggrMethods, aggrPeriodDuration),
+// sysAttrs.
+Status ReadRepresentation(const Request& req, TemporalRead* out) {
+  std::optional<TemporalFormat> chosen;
+  auto choose = [&](std::string_view f, std::string_view param) -> Status {
+    TemporalFormat next;
+    if (f == "temporalValues") {
+      next = TemporalFormat::kTemporalValues;
+    } else if (f == "aggregatedValues") {
+      next = TemporalFormat::kAggregatedValues;
+    } else if (f == "normalized") {
+      next = TemporalFormat::kNormalized;
+    } else {
+      return Status::BadRequestData(
+          fmt::format("parameter '{}': '{}' is not a temporal representation (normalized, temporalValues, "
+                      "aggregatedValues)", param, f.substr(0, 64)));
+    }
+    if (chosen && *chosen != next && param == "options") {
+      return Status::BadRequestData("parameter 'options' may name only one of temporalValues and aggregatedValues");
+    }
+    chosen = next;
+    return Status::Ok();
+  };
+  if (const std::string* options = req.Param("options")) {
+    auto items = SplitList(*options, "options");
+    if (!items.ok()) return items.status();
+    for (const auto& item : *items) {
+      if (item == "sysAttrs") {
+        out->sys_attrs = true;
+      } else {
+        CITYHUB_RETURN_IF_ERROR(choose(item, "options"));
+      }
+    }
+  }
+  if (const std::string* format = req.Param("format")) {  // takes precedence over options
+    chosen.reset();
+    CITYHUB_RETURN_IF_ERROR(choose(*format, "format"));
+  }
+  out->format = chosen.value_or(TemporalFormat::kNormalized);
+  if (out->format == TemporalFormat::kAggregatedValues) {
+    const std::string* methods = req.Param("aggrMethods");
+    if (!methods) return Status::BadRequestData("parameter 'aggrMethods' is required for aggregatedValues");
+    auto parsed = broker::ParseAggregationMethods(*methods);
+    if (!parsed.ok()) return parsed.status();
+    out->aggregation.methods = *parsed;
+    if (const std::string* period = req.Param("aggrPeriodDuration")) {
+      auto d = broker::ParseIsoDuration(*period);
+      if (!d.ok()) return d.status();
+      out->aggregation.period = *d;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps, bool query) {
+  TemporalRead out;
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return in.status();
+  out.in = std::move(*in);
+  CITYHUB_RETURN_IF_ERROR(ReadTimeQuery(req, query, &out.query));
+  CITYHUB_RETURN_IF_ERROR(ReadRepresentation(req, &out));
+  auto attrs = AttrsParam(req, *out.in.ctx);
+  if (!attrs.ok()) return attrs.status();
+  out.attrs = std::move(*attrs);
+  out.query.max_instances = deps.limits.max_temporal_instances;
+  return out;
+}
+
+// Sets out["type"]: the compact type, or an array of them.
+void PutTypes(const std::vector<std::string>& types, const ngsild::Context& ctx, json::object* out) {
+  if (types.size() == 1) {
+    (*out)["type"] = ctx.CompactIri(types.front());
+  } else {
+    json::array t;
+    for (const auto& type : types) t.emplace_back(ctx.CompactIri(type));
+    (*out)["type"] = std::move(t);
+  }
+}
+
+// The instance as the normalized representation shows it (times as the render expects).
+ngsild::Instance ShownInstance(const broker::HistoryInstance& h) {
+  ngsild::Instance inst = h.instance;
+  if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms);
+  inst["instanceId"] = broker::InstanceIdOf(h.stamp_us);
+  inst["createdAt"] = h.stamp_us / 1000;
+  inst["modifiedAt"] = h.modified_us / 1000;
+  if (h.deleted_ms) inst["deletedAt"] = util::FormatDateTime(*h.deleted_ms);
+  return inst;
+}
+
+// The member holding the [value, time] pairs of an attribute type (§4.5.9).
+std::string_view SimplifiedKey(ngsild::AttrType t) {
+  switch (t) {
+    case ngsild::AttrType::kRelationship: return "objects";
+    case ngsild::AttrType::kLanguageProperty: return "languageMaps";
+    case ngsild::AttrType::kVocabProperty: return "vocabs";
+    case ngsild::AttrType::kJsonProperty: return "jsons";
+    case ngsild::AttrType::kListProperty: return "valueLists";
+    case ngsild::AttrType::kListRelationship: return "objectLists";
+    default: return "values";
+  }
+}
+
+// The first element of a temporalValues pair (§4.5.9 table).
+json::value SimplifiedValue(const ngsild::Instance& inst, const ngsild::Context& ctx) {
+  const ngsild::AttrType type = ngsild::AttrTypeOf(inst);
+  ngsild::RenderOptions opts;
+  opts.format = ngsild::Format::kKeyValues;
+  json::value v = ngsild::RenderAttribute({inst}, ctx, opts);
+  switch (type) {
+    case ngsild::AttrType::kLanguageProperty: return json::object{{"languageMap", std::move(v)}};
+    case ngsild::AttrType::kVocabProperty: return json::object{{"vocab", std::move(v)}};
+    case ngsild::AttrType::kJsonProperty: return json::object{{"json", std::move(v)}};
+    default: return v;
+  }
+}
+
+json::value RenderTemporalValues(const broker::TemporalAttribute& a, const broker::TemporalQuery& q,
+                                 const ngsild::Context& ctx) {
+  // One object per datasetId, in order of first appearance.
+  std::vector<std::pair<std::string, json::object>> by_dataset;
+  for (const auto& h : a.instances) {
+    const std::string dataset(ngsild::DatasetIdOf(h.instance));
+    auto it = std::find_if(by_dataset.begin(), by_dataset.end(), [&](const auto& d) { return d.first == dataset; });
+    if (it == by_dataset.end()) {
+      json::object o;
+      o["type"] = ngsild::AttrTypeName(ngsild::AttrTypeOf(h.instance));
+      if (!dataset.empty()) o["datasetId"] = dataset;
+      o[SimplifiedKey(ngsild::AttrTypeOf(h.instance))] = json::array();
+      by_dataset.emplace_back(dataset, std::move(o));
+      it = std::prev(by_dataset.end());
+    }
+    const std::optional<int64_t> t = q.TimeOf(h);
+    json::array pair{SimplifiedValue(h.instance, ctx), util::FormatDateTime(t.value_or(h.TimeMs()))};
+    it->second[SimplifiedKey(ngsild::AttrTypeOf(h.instance))].get_array().push_back(std::move(pair));
+  }
+  if (by_dataset.size() == 1) return std::move(by_dataset.front().second);
+  json::array all;
+  for (auto& [dataset, o] : by_dataset) all.push_back(std::move(o));
+  return all;
+}
+
+json::object RenderTemporalEntity(const broker::TemporalEntity& e, const TemporalRead& r) {
+  const ngsild::Context& ctx = *r.in.ctx;
+  json::object out;
+  out["id"] = e.id;
+  PutTypes(e.types, ctx, &out);
+  if (r.sys_attrs && e.deleted_ms) out["deletedAt"] = util::FormatDateTime(*e.deleted_ms);
+  ngsild::RenderOptions opts;
+  opts.format = ngsild::Format::kNormalized;
+  opts.sys_attrs = r.sys_attrs;
+  for (const auto& a : e.attributes) {
+    std::string name = ctx.CompactIri(a.name);
+    if (r.format == TemporalFormat::kTemporalValues) {
+      out[name] = RenderTemporalValues(a, r.query, ctx);
+      continue;
+    }
+    ngsild::Instances shown;
+    shown.reserve(a.instances.size());
+    for (const auto& h : a.instances) shown.push_back(ShownInstance(h));
+    json::value v = ngsild::RenderAttribute(shown, ctx, opts);
+    if (v.is_object()) v = json::array{std::move(v)};
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const TemporalRead& r) {
+  const ngsild::Context& ctx = *r.in.ctx;
+  json::object out;
+  out["id"] = e.id;
+  PutTypes(e.types, ctx, &out);
+  for (const auto& a : e.attributes) {
+    json::object attr;
+    attr["type"] = a.type;
+    for (const auto& [method, periods] : a.results) {
+      json::array rows;
+      for (const auto& p : periods) {
+        rows.push_back(json::array{p.value, util::FormatDateTime(p.start_ms), util::FormatDateTime(p.end_ms)});
+      }
+      attr[broker::AggregationMethodName(method)] = std::move(rows);
+    }
+    out[ctx.CompactIri(a.name)] = std::move(attr);
+  }
+  return out;
+}
+
+// Content-Range of a cut answer (§6.3.10 as peers and the ETSI test suite read it): the time
+// range the answer covers completely, to go on from.
+std::optional<std::string> ContentRange(const std::vector<broker::TemporalEntity>& entities, const broker::TemporalQuery& q) {
+  bool truncated = false;
+  std::optional<int64_t> oldest, newest, cut;
+  for (const auto& e : entities) {
+    for (const auto& a : e.attributes) {
+      if (a.instances.empty()) continue;
+      const int64_t first = q.TimeOf(a.instances.front()).value_or(a.instances.front().TimeMs());
+      const int64_t last = q.TimeOf(a.instances.back()).value_or(a.instances.back().TimeMs());
+      oldest = std::min(oldest.value_or(first), first);
+      newest = std::max(newest.value_or(last), last);
+      if (a.truncated) {
+        truncated = true;
+        // Forwards: the range ends where the shortest cut attribute ends; backwards (lastN):
+        // where the latest-starting one starts.
+        cut = q.last_n ? std::max(cut.value_or(first), first) : std::min(cut.value_or(last), last);
+      }
+    }
+  }
+  if (!truncated) return std::nullopt;
+  int64_t start;
+  if (q.last_n) {
+    start = q.timerel == broker::TimeRel::kBefore    ? q.time_at_ms
+            : q.timerel == broker::TimeRel::kBetween ? q.end_time_at_ms
+                                                     : *newest;
+  } else {
+    start = (q.timerel == broker::TimeRel::kAfter || q.timerel == broker::TimeRel::kBetween) ? q.time_at_ms : *oldest;
+  }
+  return fmt::format("date-time {}-{}/{}", util::FormatDateTime(start), util::FormatDateTime(*cut),
+                     q.last_n ? std::to_string(*q.last_n) : std::string("*"));
+}
+
+Response Answer(json::value body, const TemporalRead& r, const std::vector<broker::TemporalEntity>& read) {
+  std::optional<std::string> range = ContentRange(read, r.query);
+  Response resp = JsonResponse(range ? 206 : 200, std::move(body), r.in.media, *r.in.ctx);
+  if (range) resp.headers.Add("Content-Range", *range);
+  return resp;
+}
+
+Status CheckEntityId(const std::string& id) {
+  if (!ngsild::IsUri(id)) return Status::BadRequestData(fmt::format("entity id '{}' in the path is not a URI", id.substr(0, 100)));
+  return Status::Ok();
+}
+
+Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::string& id) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto r = ReadTemporalRequest(req, deps, false);
+  if (!r.ok()) return Problem(r.status());
+  r->query.attrs = r->attrs ? &*r->attrs : nullptr;
+  if (r->format == TemporalFormat::kAggregatedValues) {
+    auto e = deps.temporal->RetrieveAggregated(r->in.tenant, id, r->query, r->aggregation);
+    if (!e.ok()) return Problem(e.status());
+    return JsonResponse(200, RenderAggregatedEntity(*e, *r), r->in.media, *r->in.ctx);
+  }
+  auto e = deps.temporal->Retrieve(r->in.tenant, id, r->query);
+  if (!e.ok()) return Problem(e.status());
+  json::object body = RenderTemporalEntity(*e, *r);
+  std::vector<broker::TemporalEntity> read;
+  read.push_back(std::move(*e));
+  return Answer(std::move(body), *r, read);
+}
+
+Result<std::vector<std::string>> ListParam(const Request& req, std::string_view name) {
+  const std::string* v = req.Param(name);
+  if (!v) return std::vector<std::string>();
+  return SplitList(*v, name);
+}
+
+Response QueryTemporal(const Request& req, const ApiDeps& deps) {
+  auto r = ReadTemporalRequest(req, deps, true);
+  if (!r.ok()) return Problem(r.status());
+  r->query.attrs = r->attrs ? &*r->attrs : nullptr;
+  for (std::string_view unsupported : {"q", "georel", "geometry", "coordinates", "scopeQ", "csf"}) {
+    if (req.Param(unsupported)) {
+      return Problem(Status::NotSupported(
+          fmt::format("parameter '{}' is not supported on temporal queries yet", unsupported)));
+    }
+  }
+  broker::TemporalSelection sel;
+  auto ids = ListParam(req, "id");
+  if (!ids.ok()) return Problem(ids.status());
+  for (const auto& id : *ids) {
+    if (!ngsild::IsUri(id)) return Problem(Status::BadRequestData(fmt::format("parameter 'id': '{}' is not a URI", id.substr(0, 100))));
+  }
+  sel.ids = std::move(*ids);
+  auto types = ListParam(req, "type");
+  if (!types.ok()) return Problem(types.status());
+  for (const auto& t : *types) {
+    if (!ngsild::IsValidName(t)) return Problem(Status::BadRequestData(fmt::format("parameter 'type': invalid type name '{}'", t.substr(0, 64))));
+    sel.types.push_back(r->in.ctx->ExpandTerm(t));
+  }
+  if (const std::string* pattern = req.Param("idPattern")) sel.id_pattern = *pattern;
+  if (sel.types.empty() && !r->attrs) {
+    return Problem(Status::BadRequestData("a temporal query must name a 'type' or 'attrs' (too wide otherwise)"));
+  }
+  auto count = BoolParam(req, "count");
+  if (!count.ok()) return Problem(count.status());
+  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
+  if (!limit.ok()) return Problem(limit.status());
+  auto offset = SizeParam(req, "offset", 0);
+  if (!offset.ok()) return Problem(offset.status());
+  if (*limit > deps.limits.max_page_size) {
+    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
+  }
+  if (*limit == 0 && !*count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
+
+  size_t total = 0;
+  json::array body;
+  std::vector<broker::TemporalEntity> read;
+  if (r->format == TemporalFormat::kAggregatedValues) {
+    auto entities = deps.temporal->QueryAggregated(r->in.tenant, sel, r->query, r->aggregation, *offset, *limit, &total);
+    if (!entities.ok()) return Problem(entities.status());
+    for (const auto& e : *entities) body.push_back(RenderAggregatedEntity(e, *r));
+  } else {
+    auto entities = deps.temporal->Query(r->in.tenant, sel, r->query, *offset, *limit, &total);
+    if (!entities.ok()) return Problem(entities.status());
+    for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, *r));
+    read = std::move(*entities);
+  }
+  Response resp = Answer(std::move(body), *r, read);
+  if (*count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));
+  if (*limit > 0 && *offset + *limit < total) {
+    resp.headers.Add("Link", PageLink(req, *offset + *limit, *limit) + "; rel=\"next\"");
+  }
+  if (*offset > 0 && *limit > 0) {
+    resp.headers.Add("Link", PageLink(req, *offset > *limit ? *offset - *limit : 0, *limit) + "; rel=\"prev\"");
+  }
+  return resp;
+}
+
+// The attributes of an EntityTemporal body: each an instance or an array of instances.
+Result<std::vector<broker::TemporalAppend>> ParseTemporalAttributes(const json::object& body, const ngsild::Context& ctx,
+                                                                    const ApiLimits& limits) {
+  std::vector<broker::TemporalAppend> out;
+  const int64_t now_ms = util::NowMillis();
+  for (const auto& [key, val] : body) {
+    if (ngsild::IsEntityKeyword(key) || key == "@context") continue;
+    auto one = [&](const json::value& v) -> Status {
+      json::object fragment;
+      fragment[key] = v;
+      auto parsed = ngsild::ParseAttributes(fragment, ctx, now_ms, limits.parse);
+      if (!parsed.ok()) return parsed.status();
+      for (auto& [name, instances] : *parsed) {
+        for (auto& inst : instances) out.push_back({name, std::move(inst)});
+      }
+      return Status::Ok();
+    };
+    if (val.is_array()) {
+      for (const auto& item : val.get_array()) CITYHUB_RETURN_IF_ERROR(one(item));
+    } else {
+      CITYHUB_RETURN_IF_ERROR(one(val));
+    }
+    if (out.size() > limits.max_temporal_instances_per_request) {
+      return Status::BadRequestData(fmt::format("more than {} attribute instances in one request",
+                                                limits.max_temporal_instances_per_request));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> BodyTypes(const json::object& body, const ngsild::Context& ctx, bool required) {
+  std::vector<std::string> types;
+  const json::value* t = body.if_contains("type");
+  if (!t) {
+    if (required) return Status::BadRequestData("the entity's 'type' is missing");
+    return types;
+  }
+  auto add = [&](const json::value& v) -> Status {
+    if (!v.is_string() || !ngsild::IsValidName(v.get_string())) return Status::BadRequestData("'type' must be a type name or an array of them");
+    types.push_back(ctx.ExpandTerm(v.get_string()));
+    return Status::Ok();
+  };
+  if (t->is_array()) {
+    for (const auto& item : t->get_array()) CITYHUB_RETURN_IF_ERROR(add(item));
+    if (types.empty()) return Status::BadRequestData("'type' must not be an empty array");
+  } else {
+    CITYHUB_RETURN_IF_ERROR(add(*t));
+  }
+  return types;
+}
+
+Response CreateTemporal(const Request& req, const ApiDeps& deps) {
+  auto in = ReadObjectRequest(req, deps, false, "an EntityTemporal");
+  if (!in.ok()) return Problem(in.status());
+  const json::value* id = in->object().if_contains("id");
+  if (!id || !id->is_string() || !ngsild::IsUri(id->get_string())) {
+    return Problem(Status::BadRequestData("the entity's 'id' must be given and be a URI"));
+  }
+  auto types = BodyTypes(in->object(), *in->ctx, true);
+  if (!types.ok()) return Problem(types.status());
+  auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
+  if (!instances.ok()) return Problem(instances.status());
+  const std::string entity_id(id->get_string());
+  auto created = deps.temporal->Append(in->tenant, entity_id, *types, *instances, true);
+  if (!created.ok()) return Problem(created.status());
+  if (!*created) return NoContent();
+  Response r = NoContent();
+  r.status = 201;
+  r.headers.Add("Location", fmt::format("{}/{}", kTemporalPath, PathSegment(entity_id)));
+  return r;
+}
+
+Response AppendTemporal(const Request& req, const ApiDeps& deps, const std::string& id) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto in = ReadObjectRequest(req, deps, false, "an EntityTemporal fragment");
+  if (!in.ok()) return Problem(in.status());
+  auto types = BodyTypes(in->object(), *in->ctx, false);
+  if (!types.ok()) return Problem(types.status());
+  auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
+  if (!instances.ok()) return Problem(instances.status());
+  auto created = deps.temporal->Append(in->tenant, id, *types, *instances, false);
+  if (!created.ok()) return Problem(created.status());
+  return NoContent();
+}
+
+Response DeleteTemporal(const Request& req, const ApiDeps& deps, const std::string& id, const std::string* attr) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  std::string expanded;
+  if (attr) {
+    if (!ngsild::IsValidName(*attr)) return Problem(Status::BadRequestData("invalid attribute name in the path"));
+    expanded = in->ctx->ExpandTerm(*attr);
+  }
+  Status st = deps.temporal->Delete(in->tenant, id, expanded);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+}  // namespace
+
+void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps) {
+  if (!deps.temporal) return;
+  router.Add("GET", "/ngsi-ld/v1/temporal/entities",
+             [&deps](const Request& r, const PathParams&) { return QueryTemporal(r, deps); });
+  router.Add("POST", "/ngsi-ld/v1/temporal/entities",
+             [&deps](const Request& r, const PathParams&) { return CreateTemporal(r, deps); });
+  router.Add("GET", "/ngsi-ld/v1/temporal/entities/{entityId}",
+             [&deps](const Request& r, const PathParams& p) { return RetrieveTemporal(r, deps, p.Get("entityId")); });
+  router.Add("DELETE", "/ngsi-ld/v1/temporal/entities/{entityId}",
+             [&deps](const Request& r, const PathParams& p) { return DeleteTemporal(r, deps, p.Get("entityId"), nullptr); });
+  router.Add("POST", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs",
+             [&deps](const Request& r, const PathParams& p) { return AppendTemporal(r, deps, p.Get("entityId")); });
+  router.Add("DELETE", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}",
+             [&deps](const Request& r, const PathParams& p) {
+               return DeleteTemporal(r, deps, p.Get("entityId"), &p.Get("attrId"));
+             });
+}
+
+}  // namespace cityhub::api

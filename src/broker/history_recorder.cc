@@ -1,0 +1,133 @@
+#include "broker/history_recorder.h"
+
+#include <map>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "util/json.h"
+#include "util/time.h"
+
+namespace cityhub::broker {
+namespace json = boost::json;
+
+namespace {
+
+const ngsild::Instance* FindByDataset(const ngsild::Instances& instances, std::string_view dataset_id) {
+  for (const auto& inst : instances) {
+    if (ngsild::DatasetIdOf(inst) == dataset_id) return &inst;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string EncodeHistoryHeader(const std::vector<std::string>& types, std::optional<int64_t> deleted_ms) {
+  json::object o;
+  json::array t;
+  for (const auto& type : types) t.emplace_back(type);
+  o["types"] = std::move(t);
+  if (deleted_ms) o["deletedAt"] = *deleted_ms;
+  return util::SerializeJson(o);
+}
+
+Result<HistoryHeader> DecodeHistoryHeader(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = util::ParseJson(text, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* types = o ? o->if_contains("types") : nullptr;
+  if (!types || !types->is_array()) return Status::Internal("unreadable history header");
+  HistoryHeader h;
+  for (const auto& t : types->get_array()) {
+    if (t.is_string()) h.types.emplace_back(t.get_string());
+  }
+  if (const json::value* d = o->if_contains("deletedAt"); d && d->is_int64()) h.deleted_ms = d->get_int64();
+  return h;
+}
+
+HistoryInstance ToHistoryInstance(const ngsild::Instance& inst, int64_t stamp_us) {
+  HistoryInstance h;
+  h.stamp_us = stamp_us;
+  h.modified_us = stamp_us;
+  for (const auto& [key, val] : inst) {
+    if (key == "observedAt") {
+      if (val.is_string()) h.observed_ms = util::ParseDateTime(val.get_string());
+    } else if (key != "createdAt" && key != "modifiedAt") {
+      h.instance[key] = val;
+    }
+  }
+  return h;
+}
+
+HistoryInstance DeletionInstance(const ngsild::Instance& removed, int64_t deleted_ms, int64_t stamp_us) {
+  HistoryInstance h;
+  h.stamp_us = stamp_us;
+  h.modified_us = stamp_us;
+  h.deleted_ms = deleted_ms;
+  const ngsild::AttrType type = ngsild::AttrTypeOf(removed);
+  h.instance["type"] = ngsild::AttrTypeName(type);
+  constexpr std::string_view kNull = "urn:ngsi-ld:null";
+  if (type == ngsild::AttrType::kLanguageProperty) {
+    h.instance["languageMap"] = json::object{{"@none", kNull}};
+  } else if (type == ngsild::AttrType::kListProperty || type == ngsild::AttrType::kListRelationship) {
+    h.instance[ngsild::AttrValueMember(type)] = json::array{json::value(kNull)};
+  } else {
+    h.instance[ngsild::AttrValueMember(type)] = kNull;
+  }
+  const std::string_view dataset = ngsild::DatasetIdOf(removed);
+  if (!dataset.empty()) h.instance["datasetId"] = dataset;
+  return h;
+}
+
+Status HistoryRecorder::AddTo(std::string_view, store::TenantStore&, const std::vector<EntityChange>& changes,
+                              store::WriteSet& ws, std::unique_ptr<PendingChanges>*) {
+  for (const EntityChange& change : changes) {
+    const ngsild::Entity* e = change.after ? change.after : change.before;
+    if (!e) continue;
+    const int64_t now_ms = change.after ? change.after->modified_at : util::NowMillis();
+    // Appends of this entity grouped by (attribute, block): one merge per block per write.
+    std::map<std::pair<std::string, int64_t>, std::string> blocks;
+    auto record = [&](const std::string& attr, const HistoryInstance& h) {
+      const int64_t block = HistoryBlockOf(h.TimeMs());
+      EncodeHistoryInstance(h, block, &blocks[{attr, block}]);
+    };
+    if (change.after) {
+      for (const auto& [attr, instances] : change.after->attrs) {
+        const ngsild::Instances* before = nullptr;
+        if (change.before) {
+          auto it = change.before->attrs.find(attr);
+          if (it != change.before->attrs.end()) before = &it->second;
+        }
+        for (const auto& inst : instances) {
+          const ngsild::Instance* prev = before ? FindByDataset(*before, ngsild::DatasetIdOf(inst)) : nullptr;
+          if (prev && *prev == inst) continue;
+          record(attr, ToHistoryInstance(inst, NextHistoryStamp()));
+        }
+      }
+    }
+    if (change.before) {
+      for (const auto& [attr, instances] : change.before->attrs) {
+        const ngsild::Instances* after = nullptr;
+        if (change.after) {
+          auto it = change.after->attrs.find(attr);
+          if (it != change.after->attrs.end()) after = &it->second;
+        }
+        for (const auto& inst : instances) {
+          if (after && FindByDataset(*after, ngsild::DatasetIdOf(inst))) continue;
+          record(attr, DeletionInstance(inst, now_ms, NextHistoryStamp()));
+        }
+      }
+    }
+    for (auto& [key, bytes] : blocks) {
+      ws.history.push_back(store::HistoryAppend{e->id, key.first, key.second, std::move(bytes)});
+    }
+    if (!change.after) {
+      ws.history_entities.push_back({e->id, EncodeHistoryHeader(e->types, now_ms)});
+    } else if (!change.before || change.before->types != change.after->types) {
+      ws.history_entities.push_back({e->id, EncodeHistoryHeader(e->types, std::nullopt)});
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,56 @@
+// HistoryRecorder: records every attribute change as an attribute instance (temporal API,
+// GS CIM 009 §4.5.7) in the same atomic, durable store write as the change itself (DESIGN §1),
+// so the history never misses an acknowledged change and never holds one that was not made.
+//
+// What is recorded, per entity a write changes:
+//   - each instance (attribute, datasetId) the change created or rewrote — any rewrite, even
+//     to the same value, since modifiedAt moves; unchanged instances are not recorded again;
+//   - each instance the change removed (attribute deleted, merge-patched to null, entity
+//     deleted): a deletion instance whose value is "urn:ngsi-ld:null" and which has deletedAt;
+//   - the entity's header (types; deletedAt once deleted) when the entity is created, its types
+//     change or it is deleted — so its history can be found by type even once it is gone.
+// Instances keep observedAt, unitCode, datasetId and sub-attributes; createdAt is the moment of
+// recording. Encoding and blocks: history_codec.h.
+//
+// Thread-safe (no state of its own besides the switch).
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "broker/entity_service.h"
+#include "broker/history_codec.h"
+
+namespace cityhub::broker {
+
+class HistoryRecorder : public ChangeObserver {
+ public:
+  explicit HistoryRecorder(bool enabled = true) : enabled_(enabled) {}
+
+  bool Watching(std::string_view) const override { return enabled_; }
+  Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
+               store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) override;
+  void Committed(std::string_view, std::unique_ptr<PendingChanges>) override {}
+
+ private:
+  const bool enabled_;
+};
+
+// The history header of an entity: {"types": [...]} (expanded), plus "deletedAt" (epoch ms)
+// once it is deleted; and back.
+std::string EncodeHistoryHeader(const std::vector<std::string>& types, std::optional<int64_t> deleted_ms);
+struct HistoryHeader {
+  std::vector<std::string> types;
+  std::optional<int64_t> deleted_ms;
+};
+Result<HistoryHeader> DecodeHistoryHeader(std::string_view text);
+
+// A normalized instance (as an Entity holds it) as history keeps it, recorded at `stamp_us`.
+HistoryInstance ToHistoryInstance(const ngsild::Instance& inst, int64_t stamp_us);
+// The deletion instance of `removed` (same type and datasetId) at `deleted_ms`.
+HistoryInstance DeletionInstance(const ngsild::Instance& removed, int64_t deleted_ms, int64_t stamp_us);
+
+}  // namespace cityhub::broker

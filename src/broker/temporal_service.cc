@@ -1,0 +1,378 @@
+#include "broker/temporal_service.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <map>
+
+#include <re2/re2.h>
+#include <fmt/format.h>
+
+#include "broker/history_recorder.h"
+
+namespace cityhub::broker {
+
+namespace {
+
+constexpr int64_t kMinBlock = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxBlock = std::numeric_limits<int64_t>::max();
+
+template <typename T>
+std::optional<int64_t> TimeOfAny(const T& h, TimeProperty p) {
+  switch (p) {
+    case TimeProperty::kObservedAt: return h.observed_ms;
+    case TimeProperty::kCreatedAt: return h.stamp_us / 1000;
+    case TimeProperty::kModifiedAt: return h.modified_us / 1000;
+    case TimeProperty::kDeletedAt: return h.deleted_ms;
+  }
+  return std::nullopt;
+}
+
+// Blocks partition observedAt and deletedAt time, not createdAt or modifiedAt.
+bool ByBlock(const TemporalQuery& q) {
+  return q.timeproperty == TimeProperty::kObservedAt || q.timeproperty == TimeProperty::kDeletedAt;
+}
+
+}  // namespace
+
+std::optional<int64_t> TemporalQuery::TimeOf(const HistoryInstance& h) const { return TimeOfAny(h, timeproperty); }
+std::optional<int64_t> TemporalQuery::TimeOf(const InstanceView& v) const { return TimeOfAny(v, timeproperty); }
+
+bool TemporalQuery::InRange(int64_t t) const {
+  switch (timerel) {
+    case TimeRel::kAny: return true;
+    case TimeRel::kBefore: return t < time_at_ms;
+    case TimeRel::kAfter: return t >= time_at_ms;
+    case TimeRel::kBetween: return t >= time_at_ms && t < end_time_at_ms;
+  }
+  return false;
+}
+
+std::pair<int64_t, int64_t> TemporalService::BlockRange(const TemporalQuery& q) {
+  int64_t first = kMinBlock, last = kMaxBlock;
+  if (ByBlock(q)) {
+    if (q.timerel == TimeRel::kAfter || q.timerel == TimeRel::kBetween) first = HistoryBlockOf(q.time_at_ms);
+    if (q.timerel == TimeRel::kBefore) last = HistoryBlockOf(q.time_at_ms - 1);
+    if (q.timerel == TimeRel::kBetween) last = HistoryBlockOf(q.end_time_at_ms - 1);
+  }
+  return {first, last};
+}
+
+Result<TemporalAttribute> TemporalService::ReadAttribute(store::TenantStore& ts, std::string_view id,
+                                                         const std::string& attr, const TemporalQuery& q) {
+  // Blocks partition observedAt (and deletedAt) time: only those of the range are read, and a
+  // scan may stop once it holds enough instances from whole blocks.
+  const bool by_block = ByBlock(q);
+  const auto [first, last] = BlockRange(q);
+  const size_t wanted = std::min(q.last_n.value_or(std::numeric_limits<size_t>::max()), q.max_instances);
+  const bool backwards = by_block && q.last_n.has_value();
+
+  struct Hit {
+    int64_t time;
+    InstanceView view;
+  };
+  std::deque<std::string> held;  // the blocks hits point into
+  std::vector<Hit> hits;
+  Status decode_error = Status::Ok();
+  CITYHUB_RETURN_IF_ERROR(ts.ScanHistory(id, attr, first, last, backwards, [&](int64_t block, std::string_view bytes) {
+    const std::string& kept = held.emplace_back(bytes);
+    const size_t before = hits.size();
+    decode_error = ForEachHistoryRecord(kept, block, [&](const InstanceView& v) {
+      std::optional<int64_t> t = q.TimeOf(v);
+      if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();  // no time asked: every instance
+      if (t && q.InRange(*t)) hits.push_back(Hit{*t, v});
+      return true;
+    });
+    if (!decode_error.ok()) return false;
+    if (hits.size() == before) held.pop_back();
+    // Whole blocks read: stop once more than wanted are held (one more tells truncation).
+    return !(by_block && hits.size() > wanted);
+  }));
+  CITYHUB_RETURN_IF_ERROR(decode_error);
+  std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+    return a.time != b.time ? a.time < b.time : a.view.stamp_us < b.view.stamp_us;
+  });
+
+  TemporalAttribute out;
+  out.name = attr;
+  size_t begin = 0, end = hits.size();
+  if (q.last_n && end - begin > *q.last_n) begin = end - *q.last_n;  // the last N, still ascending
+  if (end - begin > q.max_instances) {
+    out.truncated = true;
+    if (q.last_n) {
+      begin = end - q.max_instances;  // paging backwards: the newest first
+    } else {
+      end = begin + q.max_instances;  // paging forwards: the oldest first
+    }
+  }
+  out.instances.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    auto h = hits[i].view.Materialize();
+    if (!h.ok()) return h.status();
+    out.instances.push_back(std::move(*h));
+  }
+  return out;
+}
+
+Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::string_view id,
+                                                   const std::string& header, const TemporalQuery& q) {
+  auto h = DecodeHistoryHeader(header);
+  if (!h.ok()) return h.status();
+  TemporalEntity e;
+  e.id = std::string(id);
+  e.types = std::move(h->types);
+  e.deleted_ms = h->deleted_ms;
+  auto attrs = ts.HistoryAttributes(id);
+  if (!attrs.ok()) return attrs.status();
+  for (const auto& attr : *attrs) {
+    if (q.attrs && !q.attrs->count(attr)) continue;
+    auto a = ReadAttribute(ts, id, attr, q);
+    if (!a.ok()) return a.status();
+    if (!a->instances.empty()) e.attributes.push_back(std::move(*a));
+  }
+  return e;
+}
+
+Result<bool> TemporalService::Append(std::string_view tenant, std::string_view id,
+                                     const std::vector<std::string>& types,
+                                     const std::vector<TemporalAppend>& instances, bool create) {
+  auto ts = store_.Tenant(tenant, create);
+  if (!ts.ok()) {
+    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
+  }
+  store::WriteSet ws;
+  std::map<std::pair<std::string, int64_t>, std::string> blocks;
+  for (const auto& item : instances) {
+    HistoryInstance h = ToHistoryInstance(item.instance, NextHistoryStamp());
+    const int64_t block = HistoryBlockOf(h.TimeMs());
+    EncodeHistoryInstance(h, block, &blocks[{item.attr, block}]);
+  }
+  for (auto& [key, bytes] : blocks) {
+    ws.history.push_back(store::HistoryAppend{std::string(id), key.first, key.second, std::move(bytes)});
+  }
+  std::lock_guard lock(header_mutex_);
+  auto header = (*ts)->GetHistoryEntity(id);
+  if (!header.ok() && !header.status().IsNotFound()) return header.status();
+  const bool created = !header.ok();
+  if (created && !create) return Status::NotFound(fmt::format("entity '{}' has no history", id));
+  HistoryHeader h;
+  if (!created) {
+    auto decoded = DecodeHistoryHeader(*header);
+    if (!decoded.ok()) return decoded.status();
+    h = std::move(*decoded);
+  }
+  bool changed = created;
+  for (const auto& t : types) {
+    if (std::find(h.types.begin(), h.types.end(), t) == h.types.end()) {
+      h.types.push_back(t);
+      changed = true;
+    }
+  }
+  if (changed) ws.history_entities.push_back({std::string(id), EncodeHistoryHeader(h.types, h.deleted_ms)});
+  CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
+  return created;
+}
+
+Status TemporalService::Delete(std::string_view tenant, std::string_view id, std::string_view attr) {
+  auto ts = store_.Tenant(tenant, false);
+  if (!ts.ok()) {
+    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
+  }
+  std::lock_guard lock(header_mutex_);
+  auto header = (*ts)->GetHistoryEntity(id);
+  if (!header.ok()) {
+    return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
+                                        : header.status();
+  }
+  if (!attr.empty()) {
+    auto attrs = (*ts)->HistoryAttributes(id);
+    if (!attrs.ok()) return attrs.status();
+    if (std::find(attrs->begin(), attrs->end(), attr) == attrs->end()) {
+      return Status::NotFound(fmt::format("entity '{}' has no history of attribute '{}'", id, attr));
+    }
+  }
+  return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+}
+
+Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q) {
+  auto ts = store_.Tenant(tenant, false);
+  if (!ts.ok()) {
+    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
+  }
+  auto header = (*ts)->GetHistoryEntity(id);
+  if (!header.ok()) {
+    return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
+                                        : header.status();
+  }
+  return ReadEntity(**ts, id, *header, q);
+}
+
+Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel,
+                               const std::function<bool(std::string_view, const std::string&)>& visit) {
+  std::optional<RE2> pattern;
+  if (!sel.id_pattern.empty()) {
+    pattern.emplace(sel.id_pattern, RE2::Quiet);
+    if (!pattern->ok()) {
+      return Status::BadRequestData(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
+    }
+  }
+  Status failure = Status::Ok();
+  CITYHUB_RETURN_IF_ERROR(ts.ScanHistoryEntities([&](std::string_view id, std::string_view header) {
+    if (!sel.ids.empty() && std::find(sel.ids.begin(), sel.ids.end(), id) == sel.ids.end()) return true;
+    if (pattern && !RE2::PartialMatch(id, *pattern)) return true;
+    if (!sel.types.empty()) {
+      auto h = DecodeHistoryHeader(header);
+      if (!h.ok()) {
+        failure = h.status();
+        return false;
+      }
+      if (std::none_of(h->types.begin(), h->types.end(), [&](const std::string& t) {
+            return std::find(sel.types.begin(), sel.types.end(), t) != sel.types.end();
+          })) {
+        return true;
+      }
+    }
+    return visit(id, std::string(header));
+  }));
+  return failure;
+}
+
+namespace {
+
+// Runs `read` on each selected entity of the tenant, keeping those with attributes, paged.
+template <typename Entity, typename Read>
+Result<std::vector<Entity>> Paged(store::Store& store, std::string_view tenant, size_t offset, size_t limit,
+                                  size_t* total, const std::function<Status(store::TenantStore&, const std::function<bool(std::string_view, const std::string&)>&)>& select,
+                                  Read&& read) {
+  std::vector<Entity> out;
+  size_t matched = 0;
+  auto ts = store.Tenant(tenant, false);
+  if (!ts.ok()) {
+    if (!ts.status().IsNotFound()) return ts.status();
+    if (total) *total = 0;
+    return out;
+  }
+  Status failure = Status::Ok();
+  CITYHUB_RETURN_IF_ERROR(select(**ts, [&](std::string_view id, const std::string& header) {
+    Result<Entity> e = read(**ts, id, header);
+    if (!e.ok()) {
+      failure = e.status();
+      return false;
+    }
+    if (e->attributes.empty()) return true;  // nothing in the range
+    if (matched++ >= offset && out.size() < limit) out.push_back(std::move(*e));
+    return true;
+  }));
+  CITYHUB_RETURN_IF_ERROR(failure);
+  if (total) *total = matched;
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<TemporalEntity>> TemporalService::Query(std::string_view tenant, const TemporalSelection& sel,
+                                                           const TemporalQuery& q, size_t offset, size_t limit,
+                                                           size_t* total) {
+  return Paged<TemporalEntity>(
+      store_, tenant, offset, limit, total,
+      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
+      [&](store::TenantStore& ts, std::string_view id, const std::string& header) { return ReadEntity(ts, id, header, q); });
+}
+
+Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::string_view tenant,
+                                                                       const TemporalSelection& sel,
+                                                                       const TemporalQuery& q,
+                                                                       const AggregationRequest& a, size_t offset,
+                                                                       size_t limit, size_t* total) {
+  return Paged<AggregatedEntity>(
+      store_, tenant, offset, limit, total,
+      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
+      [&](store::TenantStore& ts, std::string_view id, const std::string& header) {
+        return AggregateEntity(ts, id, header, q, a);
+      });
+}
+
+Result<std::optional<AggregatedAttribute>> TemporalService::AggregateAttribute(store::TenantStore& ts,
+                                                                               std::string_view id,
+                                                                               const std::string& attr,
+                                                                               const TemporalQuery& q,
+                                                                               const AggregationRequest& a) {
+  const auto [first, last] = BlockRange(q);
+  auto time_of = [&q](const InstanceView& v) -> std::optional<int64_t> {
+    std::optional<int64_t> t = q.TimeOf(v);
+    if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();
+    if (t && !q.InRange(*t)) t.reset();
+    return t;
+  };
+  // Periods start at timeAt, else at the oldest instance in the range (a first pass finds it;
+  // by blocks, the first block holding one has it).
+  std::optional<int64_t> origin;
+  if (q.timerel == TimeRel::kAfter || q.timerel == TimeRel::kBetween) origin = q.time_at_ms;
+  Status decode_error = Status::Ok();
+  if (!origin) {
+    CITYHUB_RETURN_IF_ERROR(ts.ScanHistory(id, attr, first, last, false, [&](int64_t block, std::string_view bytes) {
+      decode_error = ForEachHistoryRecord(bytes, block, [&](const InstanceView& v) {
+        if (auto t = time_of(v); t && !v.deleted_ms) origin = std::min(origin.value_or(*t), *t);
+        return true;
+      });
+      return decode_error.ok() && !(origin && ByBlock(q));
+    }));
+    CITYHUB_RETURN_IF_ERROR(decode_error);
+    if (!origin) return std::optional<AggregatedAttribute>();
+  }
+  std::optional<int64_t> range_end;
+  if (q.timerel == TimeRel::kBetween) range_end = q.end_time_at_ms;
+  if (q.timerel == TimeRel::kBefore) range_end = q.time_at_ms;
+  Aggregator aggregator(a, *origin, range_end);
+  CITYHUB_RETURN_IF_ERROR(ts.ScanHistory(id, attr, first, last, false, [&](int64_t block, std::string_view bytes) {
+    decode_error = ForEachHistoryRecord(bytes, block, [&](const InstanceView& v) {
+      if (auto t = time_of(v)) aggregator.Add(v, *t);
+      return true;
+    });
+    return decode_error.ok();
+  }));
+  CITYHUB_RETURN_IF_ERROR(decode_error);
+  AggregatedAttribute out = aggregator.Finish(attr);
+  if (out.results.empty() || out.results.front().second.empty()) {
+    // Nothing counted (only deletions, or no method applies): the attribute is left out.
+    bool any = false;
+    for (const auto& [m, rows] : out.results) any = any || !rows.empty();
+    if (!any) return std::optional<AggregatedAttribute>();
+  }
+  return std::optional<AggregatedAttribute>(std::move(out));
+}
+
+Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts, std::string_view id,
+                                                          const std::string& header, const TemporalQuery& q,
+                                                          const AggregationRequest& a) {
+  auto h = DecodeHistoryHeader(header);
+  if (!h.ok()) return h.status();
+  AggregatedEntity e;
+  e.id = std::string(id);
+  e.types = std::move(h->types);
+  auto attrs = ts.HistoryAttributes(id);
+  if (!attrs.ok()) return attrs.status();
+  for (const auto& attr : *attrs) {
+    if (q.attrs && !q.attrs->count(attr)) continue;
+    auto agg = AggregateAttribute(ts, id, attr, q, a);
+    if (!agg.ok()) return agg.status();
+    if (*agg) e.attributes.push_back(std::move(**agg));
+  }
+  return e;
+}
+
+Result<AggregatedEntity> TemporalService::RetrieveAggregated(std::string_view tenant, std::string_view id,
+                                                             const TemporalQuery& q, const AggregationRequest& a) {
+  auto ts = store_.Tenant(tenant, false);
+  if (!ts.ok()) {
+    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
+  }
+  auto header = (*ts)->GetHistoryEntity(id);
+  if (!header.ok()) {
+    return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
+                                        : header.status();
+  }
+  return AggregateEntity(**ts, id, *header, q, a);
+}
+
+}  // namespace cityhub::broker

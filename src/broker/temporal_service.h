@@ -1,0 +1,135 @@
+// TemporalService: reads attribute history (GS CIM 009 §5.7.3 Retrieve Temporal Evolution,
+// §5.7.4 Query Temporal Evolution; time rules of §4.11). History is recorded by
+// HistoryRecorder; this service selects instances by time, keeps the last N or caps them, and
+// answers in time order.
+//
+// Time: an instance is compared by the Temporal Property the query names (timeproperty):
+// observedAt (default; instances without one never match), createdAt (when recorded),
+// modifiedAt, deletedAt (deletion instances only). before: t < timeAt; after: t >= timeAt;
+// between: timeAt <= t < endTimeAt. Blocks are filed by observedAt (deletedAt for deletions,
+// else recording time), so observedAt and deletedAt queries read only the blocks of their
+// range; createdAt and modifiedAt queries read every block of the attribute.
+//
+// Limits: at most `max_instances` instances per attribute are returned; a longer answer is
+// cut — at its newest end, or at its oldest with lastN — and marked truncated (the API answers
+// 206 with Content-Range). Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/history_codec.h"
+#include "broker/temporal_aggregation.h"
+#include "ngsild/entity.h"
+#include "store/store.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+enum class TimeRel { kAny, kBefore, kAfter, kBetween };
+enum class TimeProperty { kObservedAt, kCreatedAt, kModifiedAt, kDeletedAt };
+
+struct TemporalQuery {
+  TimeRel timerel = TimeRel::kAny;
+  int64_t time_at_ms = 0;
+  int64_t end_time_at_ms = 0;  // between
+  TimeProperty timeproperty = TimeProperty::kObservedAt;
+  std::optional<size_t> last_n;
+  const std::set<std::string>* attrs = nullptr;  // expanded names; null = every attribute
+  size_t max_instances = 10000;                  // per attribute
+
+  // The instance's time under `timeproperty`, or nullopt if it has none.
+  std::optional<int64_t> TimeOf(const HistoryInstance& h) const;
+  std::optional<int64_t> TimeOf(const InstanceView& v) const;
+  bool InRange(int64_t t) const;
+};
+
+struct TemporalAttribute {
+  std::string name;                       // expanded
+  std::vector<HistoryInstance> instances;  // ascending by time (then recording order)
+  bool truncated = false;                 // more instances matched than were returned
+};
+
+struct TemporalEntity {
+  std::string id;
+  std::vector<std::string> types;      // expanded
+  std::optional<int64_t> deleted_ms;   // the entity was deleted then
+  std::vector<TemporalAttribute> attributes;  // ascending by name; only those with instances
+};
+
+struct AggregatedEntity {
+  std::string id;
+  std::vector<std::string> types;
+  std::vector<AggregatedAttribute> attributes;  // ascending by name; only those with instances
+};
+
+// Which entities a temporal query is about (besides time).
+struct TemporalSelection {
+  std::vector<std::string> ids;     // any of these (empty = any)
+  std::vector<std::string> types;   // having any of these, expanded (empty = any)
+  std::string id_pattern;           // RE2 (empty = any)
+};
+
+// Instances given through the temporal API (POST /temporal/entities, …/attrs), parsed.
+struct TemporalAppend {
+  std::string attr;  // expanded
+  ngsild::Instance instance;
+};
+
+class TemporalService {
+ public:
+  explicit TemporalService(store::Store& store) : store_(store) {}
+
+  // Adds instances to the history of `id` (creating its history, and the tenant, when
+  // `create`), adding `types` (expanded) to those it has; one durable write. Returns true if
+  // the history was created. NotFound without `create` when the entity has no history.
+  Result<bool> Append(std::string_view tenant, std::string_view id, const std::vector<std::string>& types,
+                      const std::vector<TemporalAppend>& instances, bool create);
+  // Removes the history of `id` (every attribute, or `attr` only). NotFound if it has none
+  // (or, for `attr`, none of that attribute).
+  Status Delete(std::string_view tenant, std::string_view id, std::string_view attr);
+
+  // The entity's history within the query. NotFound if the tenant or the entity has no history.
+  Result<TemporalEntity> Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q);
+
+  // The entities with history selected by `sel` that have an instance in the query's range,
+  // ascending by id, skipping `offset` and returning at most `limit`; *total (if not null)
+  // gets how many there are in all. BadRequestData for an invalid idPattern.
+  Result<std::vector<TemporalEntity>> Query(std::string_view tenant, const TemporalSelection& sel,
+                                            const TemporalQuery& q, size_t offset, size_t limit, size_t* total);
+
+  // The same with every attribute aggregated (temporal_aggregation.h); lastN does not apply.
+  Result<AggregatedEntity> RetrieveAggregated(std::string_view tenant, std::string_view id, const TemporalQuery& q,
+                                              const AggregationRequest& a);
+  Result<std::vector<AggregatedEntity>> QueryAggregated(std::string_view tenant, const TemporalSelection& sel,
+                                                        const TemporalQuery& q, const AggregationRequest& a,
+                                                        size_t offset, size_t limit, size_t* total);
+
+ private:
+  Result<TemporalAttribute> ReadAttribute(store::TenantStore& ts, std::string_view id, const std::string& attr,
+                                          const TemporalQuery& q);
+  Result<TemporalEntity> ReadEntity(store::TenantStore& ts, std::string_view id, const std::string& header,
+                                    const TemporalQuery& q);
+  Result<std::optional<AggregatedAttribute>> AggregateAttribute(store::TenantStore& ts, std::string_view id,
+                                                                const std::string& attr, const TemporalQuery& q,
+                                                                const AggregationRequest& a);
+  Result<AggregatedEntity> AggregateEntity(store::TenantStore& ts, std::string_view id, const std::string& header,
+                                           const TemporalQuery& q, const AggregationRequest& a);
+  // The tenant's entities with history that `sel` selects, ascending by id: visit(id, header)
+  // returns false to stop.
+  Status Select(store::TenantStore& ts, const TemporalSelection& sel,
+                const std::function<bool(std::string_view id, const std::string& header)>& visit);
+  // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
+  static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);
+
+  store::Store& store_;
+  std::mutex header_mutex_;  // serialises read-modify-write of history headers by Append
+};
+
+}  // namespace cityhub::broker
