@@ -893,7 +893,8 @@ void RocksTenantStore::Close() {
   }
   if (!db_) return;
   // Errors are not reportable from here; a failed flush only means a longer WAL replay.
-  db_->Flush(rocksdb::FlushOptions(), {families_.entities, families_.index, families_.meta, families_.outbox});
+  db_->Flush(rocksdb::FlushOptions(),
+             {families_.entities, families_.index, families_.meta, families_.outbox, families_.history});
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();
   db_->Close();
