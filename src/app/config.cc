@@ -70,6 +70,11 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--history", c.history, "CITYHUB_HISTORY",
       "Record every attribute change as an attribute instance for the temporal API "
       "(/ngsi-ld/v1/temporal/…), in the same durable write as the change");
+  opt("--retention", c.retention, "CITYHUB_RETENTION",
+      "How long history is kept: comma-separated [tenant/]type=duration rules, e.g. "
+      "'*=P2Y,CctvEvent=P30D,gimhae/ParkingSpot=P90D' (see docs/OPERATIONS.md); empty = for ever");
+  opt("--retention-check-s", c.retention_check_s, "CITYHUB_RETENTION_CHECK_S",
+      "Seconds between two runs of the retention purge (reads hide expired instances at once)");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

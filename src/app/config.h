@@ -40,6 +40,8 @@ struct Config {
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
   bool history = true;                      // record attribute instances (temporal API)
+  std::string retention;                    // history retention rules ("" = keep for ever)
+  unsigned retention_check_s = 3600;        // how often the retention purge runs
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

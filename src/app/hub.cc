@@ -290,7 +290,15 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
-  broker::TemporalService temporal(**store);
+  auto retention = broker::RetentionPolicy::Parse(config.retention);
+  if (!retention.ok()) {
+    spdlog::error("--retention: {}", retention.status().message());
+    (*store)->Close();
+    return 1;
+  }
+  broker::TemporalService temporal(**store, &*retention);
+  broker::HistoryPurger purger(**store, *retention, std::chrono::seconds(std::max(1u, config.retention_check_s)));
+  purger.Start();
   deps.temporal = &temporal;
   deps.notifier = &notifier;
   deps.contexts = &contexts;
@@ -322,6 +330,7 @@ int Serve(const Config& config) {
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::error("{}", st.message());
     notifier.Stop();
+    purger.Stop();
     (*store)->Close();
     return 1;
   }
@@ -332,6 +341,7 @@ int Serve(const Config& config) {
   server.Run();
   ready = false;
   notifier.Stop();
+  purger.Stop();
   (*store)->Close();
   spdlog::info("cityhub stopped cleanly");
   return 0;

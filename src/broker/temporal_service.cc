@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "broker/history_recorder.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 
@@ -55,6 +56,9 @@ std::pair<int64_t, int64_t> TemporalService::BlockRange(const TemporalQuery& q) 
     if (q.timerel == TimeRel::kBefore) last = HistoryBlockOf(q.time_at_ms - 1);
     if (q.timerel == TimeRel::kBetween) last = HistoryBlockOf(q.end_time_at_ms - 1);
   }
+  if (q.retention_cutoff_ms != std::numeric_limits<int64_t>::min()) {
+    first = std::max(first, HistoryBlockOf(q.retention_cutoff_ms));
+  }
   return {first, last};
 }
 
@@ -78,6 +82,7 @@ Result<TemporalAttribute> TemporalService::ReadAttribute(store::TenantStore& ts,
     const std::string& kept = held.emplace_back(bytes);
     const size_t before = hits.size();
     decode_error = ForEachHistoryRecord(kept, block, [&](const InstanceView& v) {
+      if (v.TimeMs() < q.retention_cutoff_ms) return true;  // past its retention
       std::optional<int64_t> t = q.TimeOf(v);
       if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();  // no time asked: every instance
       if (t && q.InRange(*t)) hits.push_back(Hit{*t, v});
@@ -114,10 +119,20 @@ Result<TemporalAttribute> TemporalService::ReadAttribute(store::TenantStore& ts,
   return out;
 }
 
-Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::string_view id,
-                                                   const std::string& header, const TemporalQuery& q) {
+TemporalQuery TemporalService::WithRetention(const TemporalQuery& q, std::string_view tenant,
+                                             const std::vector<std::string>& types) const {
+  TemporalQuery out = q;
+  if (retention_) {
+    if (auto cutoff = retention_->CutoffMs(tenant, types, util::NowMillis())) out.retention_cutoff_ms = *cutoff;
+  }
+  return out;
+}
+
+Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::string_view tenant, std::string_view id,
+                                                   const std::string& header, const TemporalQuery& query) {
   auto h = DecodeHistoryHeader(header);
   if (!h.ok()) return h.status();
+  const TemporalQuery q = WithRetention(query, tenant, h->types);
   TemporalEntity e;
   e.id = std::string(id);
   e.types = std::move(h->types);
@@ -204,7 +219,7 @@ Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::s
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
                                         : header.status();
   }
-  return ReadEntity(**ts, id, *header, q);
+  return ReadEntity(**ts, tenant, id, *header, q);
 }
 
 Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel,
@@ -276,7 +291,7 @@ Result<std::vector<TemporalEntity>> TemporalService::Query(std::string_view tena
   return Paged<TemporalEntity>(
       store_, tenant, offset, limit, total,
       [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
-      [&](store::TenantStore& ts, std::string_view id, const std::string& header) { return ReadEntity(ts, id, header, q); });
+      [&](store::TenantStore& ts, std::string_view id, const std::string& header) { return ReadEntity(ts, tenant, id, header, q); });
 }
 
 Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::string_view tenant,
@@ -288,7 +303,7 @@ Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::stri
       store_, tenant, offset, limit, total,
       [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
       [&](store::TenantStore& ts, std::string_view id, const std::string& header) {
-        return AggregateEntity(ts, id, header, q, a);
+        return AggregateEntity(ts, tenant, id, header, q, a);
       });
 }
 
@@ -299,6 +314,7 @@ Result<std::optional<AggregatedAttribute>> TemporalService::AggregateAttribute(s
                                                                                const AggregationRequest& a) {
   const auto [first, last] = BlockRange(q);
   auto time_of = [&q](const InstanceView& v) -> std::optional<int64_t> {
+    if (v.TimeMs() < q.retention_cutoff_ms) return std::nullopt;  // past its retention
     std::optional<int64_t> t = q.TimeOf(v);
     if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();
     if (t && !q.InRange(*t)) t.reset();
@@ -342,11 +358,12 @@ Result<std::optional<AggregatedAttribute>> TemporalService::AggregateAttribute(s
   return std::optional<AggregatedAttribute>(std::move(out));
 }
 
-Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts, std::string_view id,
-                                                          const std::string& header, const TemporalQuery& q,
-                                                          const AggregationRequest& a) {
+Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts, std::string_view tenant,
+                                                          std::string_view id, const std::string& header,
+                                                          const TemporalQuery& query, const AggregationRequest& a) {
   auto h = DecodeHistoryHeader(header);
   if (!h.ok()) return h.status();
+  const TemporalQuery q = WithRetention(query, tenant, h->types);
   AggregatedEntity e;
   e.id = std::string(id);
   e.types = std::move(h->types);
@@ -372,7 +389,7 @@ Result<AggregatedEntity> TemporalService::RetrieveAggregated(std::string_view te
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
                                         : header.status();
   }
-  return AggregateEntity(**ts, id, *header, q, a);
+  return AggregateEntity(**ts, tenant, id, *header, q, a);
 }
 
 }  // namespace cityhub::broker

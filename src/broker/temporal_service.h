@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "broker/history_codec.h"
+#include "broker/history_retention.h"
 #include "broker/temporal_aggregation.h"
 #include "ngsild/entity.h"
 #include "store/store.h"
@@ -43,6 +45,8 @@ struct TemporalQuery {
   std::optional<size_t> last_n;
   const std::set<std::string>* attrs = nullptr;  // expanded names; null = every attribute
   size_t max_instances = 10000;                  // per attribute
+  // Set by the service from the retention policy: instances filed before it are not shown.
+  int64_t retention_cutoff_ms = std::numeric_limits<int64_t>::min();
 
   // The instance's time under `timeproperty`, or nullopt if it has none.
   std::optional<int64_t> TimeOf(const HistoryInstance& h) const;
@@ -84,7 +88,9 @@ struct TemporalAppend {
 
 class TemporalService {
  public:
-  explicit TemporalService(store::Store& store) : store_(store) {}
+  // `retention` (may be null: keep everything) hides instances older than their retention.
+  explicit TemporalService(store::Store& store, const RetentionPolicy* retention = nullptr)
+      : store_(store), retention_(retention) {}
 
   // Adds instances to the history of `id` (creating its history, and the tenant, when
   // `create`), adding `types` (expanded) to those it has; one durable write. Returns true if
@@ -114,13 +120,14 @@ class TemporalService {
  private:
   Result<TemporalAttribute> ReadAttribute(store::TenantStore& ts, std::string_view id, const std::string& attr,
                                           const TemporalQuery& q);
-  Result<TemporalEntity> ReadEntity(store::TenantStore& ts, std::string_view id, const std::string& header,
-                                    const TemporalQuery& q);
+  Result<TemporalEntity> ReadEntity(store::TenantStore& ts, std::string_view tenant, std::string_view id,
+                                    const std::string& header, const TemporalQuery& q);
   Result<std::optional<AggregatedAttribute>> AggregateAttribute(store::TenantStore& ts, std::string_view id,
                                                                 const std::string& attr, const TemporalQuery& q,
                                                                 const AggregationRequest& a);
-  Result<AggregatedEntity> AggregateEntity(store::TenantStore& ts, std::string_view id, const std::string& header,
-                                           const TemporalQuery& q, const AggregationRequest& a);
+  Result<AggregatedEntity> AggregateEntity(store::TenantStore& ts, std::string_view tenant, std::string_view id,
+                                           const std::string& header, const TemporalQuery& q,
+                                           const AggregationRequest& a);
   // The tenant's entities with history that `sel` selects, ascending by id: visit(id, header)
   // returns false to stop.
   Status Select(store::TenantStore& ts, const TemporalSelection& sel,
@@ -128,7 +135,11 @@ class TemporalService {
   // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
   static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);
 
+  // The query with the retention cutoff of an entity with `types` in `tenant`.
+  TemporalQuery WithRetention(const TemporalQuery& q, std::string_view tenant, const std::vector<std::string>& types) const;
+
   store::Store& store_;
+  const RetentionPolicy* retention_;
   std::mutex header_mutex_;  // serialises read-modify-write of history headers by Append
 };
 

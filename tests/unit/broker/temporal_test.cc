@@ -443,3 +443,71 @@ TEST_F(TemporalServiceTest, AggregatedDailyPeriodsOverAWeekOfMinuteData) {
 
 }  // namespace
 }  // namespace cityhub::broker
+
+namespace cityhub::broker {
+namespace {
+
+TEST(RetentionPolicyTest, TheMostSpecificRuleAppliesAndTheShortestAmongTypes) {
+  auto policy = RetentionPolicy::Parse(" *=P2Y, CctvEvent=P30D ,gimhae/ParkingSpot=P90D, gimhae/*=P1Y,"
+                                       "https://example.org/Person=P7D");
+  ASSERT_TRUE(policy.ok()) << policy.status().message();
+  const int64_t now = util::ParseDateTime("2026-06-30T00:00:00Z").value();
+  auto cutoff = [&](std::string_view tenant, std::vector<std::string> types) {
+    auto c = policy->CutoffMs(tenant, types, now);
+    return c ? util::FormatDateTime(*c) : std::string("forever");
+  };
+  const std::string sdm = "https://smartdatamodels.org/dataModel.Parking/ParkingSpot";
+  EXPECT_EQ(cutoff("", {"https://uri.etsi.org/ngsi-ld/default-context/Tree"}), "2024-06-30T00:00:00.000Z");
+  EXPECT_EQ(cutoff("", {"https://uri.etsi.org/ngsi-ld/default-context/CctvEvent"}), "2026-05-31T00:00:00.000Z");
+  EXPECT_EQ(cutoff("gimhae", {sdm}), "2026-04-01T00:00:00.000Z");                   // tenant + type
+  EXPECT_EQ(cutoff("gimhae", {"urn:x:Tree"}), "2025-06-30T00:00:00.000Z");         // tenant
+  EXPECT_EQ(cutoff("jeju", {sdm}), "2024-06-30T00:00:00.000Z");                    // falls back to */*
+  EXPECT_EQ(cutoff("", {"https://example.org/Person", "https://x/CctvEvent"}), "2026-06-23T00:00:00.000Z");  // shortest
+  auto none = RetentionPolicy::Parse("CctvEvent=P30D");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->CutoffMs("", {"urn:x:Tree"}, now), std::nullopt);  // no rule: for ever
+  EXPECT_TRUE(RetentionPolicy::Parse("").value().empty());
+  for (std::string_view bad : {"CctvEvent", "CctvEvent=30d", "=P1D", "x/=P1D", "CctvEvent=PT0S"}) {
+    EXPECT_FALSE(RetentionPolicy::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST_F(TemporalServiceTest, RetentionHidesExpiredInstancesAtOnceAndThePurgeRemovesTheirBlocks) {
+  const int64_t now = util::NowMillis();
+  std::vector<TemporalAppend> items;
+  for (int64_t age_h : {50, 30, 25, 23, 1}) {  // hours ago
+    items.push_back({"p", json::object{{"type", "Property"}, {"value", age_h},
+                                       {"observedAt", util::FormatDateTime(now - age_h * 3'600'000)}}});
+  }
+  ASSERT_TRUE(service_->Append("", "urn:e:1", {"urn:x:Sensor"}, items, true).ok());
+  ASSERT_TRUE(service_->Append("", "urn:e:2", {"urn:x:Tree"}, items, true).ok());
+  auto policy = RetentionPolicy::Parse("Sensor=P1D");
+  ASSERT_TRUE(policy.ok());
+  TemporalService with_retention(*store_, &*policy);
+  auto values = [&](TemporalService& s, std::string_view id) {
+    std::vector<int64_t> out;
+    auto e = s.Retrieve("", id, TemporalQuery{});
+    EXPECT_TRUE(e.ok());
+    if (e.ok() && !e->attributes.empty()) {
+      for (const auto& h : e->attributes[0].instances) out.push_back(h.instance.at("value").as_int64());
+    }
+    return out;
+  };
+  EXPECT_THAT(values(with_retention, "urn:e:1"), ElementsAre(23, 1));  // hidden at once
+  EXPECT_THAT(values(with_retention, "urn:e:2"), ElementsAre(50, 30, 25, 23, 1));  // no rule for Tree
+  HistoryPurger purger(*store_, *policy, std::chrono::hours(1));
+  auto stats = purger.PurgeOnce(now);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->entities, 1u);
+  // Gone from the store itself (seen without the policy), except what shares the boundary block.
+  auto kept = values(*service_, "urn:e:1");
+  EXPECT_THAT(kept, ::testing::Not(::testing::Contains(50)));
+  EXPECT_THAT(kept, ::testing::Not(::testing::Contains(30)));
+  EXPECT_THAT(kept, ::testing::IsSupersetOf({23, 1}));
+  EXPECT_THAT(values(*service_, "urn:e:2"), ElementsAre(50, 30, 25, 23, 1));
+  // A second purge finds nothing more to do.
+  EXPECT_EQ(purger.PurgeOnce(now).value().entities, 0u);
+}
+
+}  // namespace
+}  // namespace cityhub::broker
