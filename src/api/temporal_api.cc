@@ -513,16 +513,73 @@ Response AppendTemporal(const Request& req, const ApiDeps& deps, const std::stri
   return NoContent();
 }
 
-Response DeleteTemporal(const Request& req, const ApiDeps& deps, const std::string& id, const std::string* attr) {
+Response DeleteTemporal(const Request& req, const ApiDeps& deps, const std::string& id) {
   if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
   auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
-  std::string expanded;
-  if (attr) {
-    if (!ngsild::IsValidName(*attr)) return Problem(Status::BadRequestData("invalid attribute name in the path"));
-    expanded = in->ctx->ExpandTerm(*attr);
+  Status st = deps.temporal->Delete(in->tenant, id);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+// The attribute named in the path, expanded; BadRequestData if it is no valid name.
+Result<std::string> PathAttribute(const std::string& attr, const ngsild::Context& ctx) {
+  if (!ngsild::IsValidName(attr)) return Status::BadRequestData(fmt::format("'{}' in the path is not a valid attribute name", attr.substr(0, 64)));
+  return ctx.ExpandTerm(attr);
+}
+
+Response DeleteTemporalAttribute(const Request& req, const ApiDeps& deps, const std::string& id, const std::string& attr) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto name = PathAttribute(attr, *in->ctx);
+  if (!name.ok()) return Problem(name.status());
+  auto all = BoolParam(req, "deleteAll");
+  if (!all.ok()) return Problem(all.status());
+  std::string dataset;
+  if (const std::string* d = req.Param("datasetId")) {
+    if (!ngsild::IsUri(*d)) return Problem(Status::BadRequestData("parameter 'datasetId' must be a URI"));
+    dataset = *d;
   }
-  Status st = deps.temporal->Delete(in->tenant, id, expanded);
+  Status st = deps.temporal->DeleteAttribute(in->tenant, id, *name, dataset, *all);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Result<int64_t> PathInstance(const std::string& instance_id) {
+  if (!ngsild::IsUri(instance_id)) return Status::BadRequestData("the instanceId in the path is not a URI");
+  auto stamp = broker::StampOfInstanceId(instance_id);
+  if (!stamp) return Status::NotFound(fmt::format("no attribute instance '{}'", instance_id.substr(0, 100)));
+  return *stamp;
+}
+
+Response ModifyInstance(const Request& req, const ApiDeps& deps, const std::string& id, const std::string& attr,
+                        const std::string& instance_id) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto stamp = PathInstance(instance_id);
+  if (!stamp.ok()) return Problem(stamp.status());
+  auto in = ReadObjectRequest(req, deps, false, "an EntityTemporal fragment");
+  if (!in.ok()) return Problem(in.status());
+  auto name = PathAttribute(attr, *in->ctx);
+  if (!name.ok()) return Problem(name.status());
+  auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
+  if (!instances.ok()) return Problem(instances.status());
+  if (instances->size() != 1 || (*instances)[0].attr != *name) {
+    return Problem(Status::BadRequestData(
+        fmt::format("the body must hold exactly one instance of attribute '{}' (the one in the path)", attr.substr(0, 64))));
+  }
+  Status st = deps.temporal->ModifyInstance(in->tenant, id, *name, *stamp, (*instances)[0].instance);
+  return st.ok() ? NoContent() : Problem(st);
+}
+
+Response DeleteInstance(const Request& req, const ApiDeps& deps, const std::string& id, const std::string& attr,
+                        const std::string& instance_id) {
+  if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
+  auto stamp = PathInstance(instance_id);
+  if (!stamp.ok()) return Problem(stamp.status());
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  auto name = PathAttribute(attr, *in->ctx);
+  if (!name.ok()) return Problem(name.status());
+  Status st = deps.temporal->DeleteInstance(in->tenant, id, *name, *stamp);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -537,12 +594,20 @@ void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps) {
   router.Add("GET", "/ngsi-ld/v1/temporal/entities/{entityId}",
              [&deps](const Request& r, const PathParams& p) { return RetrieveTemporal(r, deps, p.Get("entityId")); });
   router.Add("DELETE", "/ngsi-ld/v1/temporal/entities/{entityId}",
-             [&deps](const Request& r, const PathParams& p) { return DeleteTemporal(r, deps, p.Get("entityId"), nullptr); });
+             [&deps](const Request& r, const PathParams& p) { return DeleteTemporal(r, deps, p.Get("entityId")); });
   router.Add("POST", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs",
              [&deps](const Request& r, const PathParams& p) { return AppendTemporal(r, deps, p.Get("entityId")); });
   router.Add("DELETE", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}",
              [&deps](const Request& r, const PathParams& p) {
-               return DeleteTemporal(r, deps, p.Get("entityId"), &p.Get("attrId"));
+               return DeleteTemporalAttribute(r, deps, p.Get("entityId"), p.Get("attrId"));
+             });
+  router.Add("PATCH", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}",
+             [&deps](const Request& r, const PathParams& p) {
+               return ModifyInstance(r, deps, p.Get("entityId"), p.Get("attrId"), p.Get("instanceId"));
+             });
+  router.Add("DELETE", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}",
+             [&deps](const Request& r, const PathParams& p) {
+               return DeleteInstance(r, deps, p.Get("entityId"), p.Get("attrId"), p.Get("instanceId"));
              });
 }
 

@@ -1,5 +1,6 @@
 #include "broker/history_codec.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -16,7 +17,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr uint8_t kObserved = 1, kDeleted = 2, kModified = 4;
+constexpr uint8_t kObserved = 1, kDeleted = 2, kModified = 4, kRetraction = 8;
 constexpr std::string_view kInstancePrefix = "urn:ngsi-ld:Instance:";
 
 void PutVarint(std::string* out, uint64_t v) {
@@ -144,7 +145,37 @@ void EncodeHistoryInstance(const HistoryInstance& inst, int64_t block, std::stri
   out->append(body);
 }
 
-bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, InstanceView* view, std::string* error) {
+void EncodeRetraction(int64_t stamp_us, int64_t block, std::string* out) {
+  std::string body(1, static_cast<char>(kRetraction));
+  PutSigned(&body, stamp_us - HistoryBlockStartMs(block) * 1000);
+  PutVarint(out, body.size());
+  out->append(body);
+}
+
+std::vector<std::pair<int64_t, size_t>> RetractionsIn(std::string_view bytes, int64_t block) {
+  std::vector<std::pair<int64_t, size_t>> out;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const size_t at = pos;
+    std::string_view rec;
+    if (!GetBytes(bytes, &pos, &rec) || rec.empty()) break;  // the full decode reports it
+    if (!(static_cast<uint8_t>(rec[0]) & kRetraction)) continue;
+    size_t p = 1;
+    int64_t v = 0;
+    if (!GetSigned(rec, &p, &v)) break;
+    const int64_t stamp = HistoryBlockStartMs(block) * 1000 + v;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& r) { return r.first == stamp; });
+    if (it == out.end()) {
+      out.emplace_back(stamp, at);
+    } else {
+      it->second = at;
+    }
+  }
+  return out;
+}
+
+bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, InstanceView* view, bool* retraction,
+                         std::string* error) {
   const int64_t start_ms = HistoryBlockStartMs(block);
   std::string_view rec;
   if (!GetBytes(bytes, pos, &rec) || rec.empty()) {
@@ -157,6 +188,14 @@ bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, Ins
   int64_t v = 0;
   bool ok = GetSigned(rec, &p, &v);
   view->stamp_us = start_ms * 1000 + v;
+  *retraction = (flags & kRetraction) != 0;
+  if (*retraction) {
+    if (!ok || p != rec.size()) {
+      *error = fmt::format("history block {}: malformed retraction", block);
+      return false;
+    }
+    return true;
+  }
   view->modified_us = view->stamp_us;
   if (ok && (flags & kModified)) {
     ok = GetSigned(rec, &p, &v);

@@ -6,7 +6,8 @@
 //
 // Record layout (every integer a LEB128 varint, signed ones zigzag-encoded):
 //   length of what follows
-//   flags      bit 0 observedAt, bit 1 deletion, bit 2 modified after recording, bits 4–7 kind
+//   flags      bit 0 observedAt, bit 1 deletion, bit 2 modified after recording, bit 3
+//              retraction (see below), bits 4–7 kind
 //   stamp      µs since the epoch when recorded, minus the block's start (signed): with the
 //              block it gives the instance's identity (instanceId) and its createdAt
 //   [modified] µs after the stamp (bit 2)
@@ -18,6 +19,12 @@
 //              datasetId, sub-attributes), length 0 when there are none
 // So a numeric reading costs ≈ 20 bytes before compression and is decoded without parsing
 // JSON — what lets an aggregation walk a year of minute data in milliseconds.
+//
+// Editing and deleting single instances (temporal API PATCH/DELETE …/{instanceId}) append too:
+// a retraction record (flags with bit 3, then the stamp) hides every earlier record of that
+// stamp in its block, and an edit is a retraction plus the new version (same stamp) in the
+// block of its time. Nothing is rewritten in place, so edits never race with the appends of
+// concurrent writes.
 //
 // Within a block, records are in the order they were recorded (appends), not in time order;
 // readers sort. Not thread-safe state: plain functions.
@@ -74,22 +81,37 @@ struct InstanceView {
 
 // Appends the record of `inst` (filed in `block`) to `out`.
 void EncodeHistoryInstance(const HistoryInstance& inst, int64_t block, std::string* out);
+// Appends a retraction of the instance `stamp_us` to `out` (for the block the instance is in).
+void EncodeRetraction(int64_t stamp_us, int64_t block, std::string* out);
 
-// Calls visit for each record of a block, in stored order; stops early when visit returns
-// false. Internal error if the bytes are not a well-formed sequence of records.
+// Calls visit for each live record of a block (retracted ones and retractions skipped), in
+// stored order; stops early when visit returns false. Internal error if the bytes are not a
+// well-formed sequence of records.
 template <typename Visit>
 Status ForEachHistoryRecord(std::string_view block_bytes, int64_t block, Visit&& visit);
 
 // The next record at *pos (advanced past it) into *view; false with *error on corruption.
-bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, InstanceView* view, std::string* error);
+// *retraction: the record is a retraction of view->stamp_us (nothing else in view is set).
+bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, InstanceView* view, bool* retraction,
+                         std::string* error);
+// The stamps retracted in a block, each with the offset of its last retraction; empty for
+// almost every block (a cheap pass over the flags).
+std::vector<std::pair<int64_t, size_t>> RetractionsIn(std::string_view block_bytes, int64_t block);
 
 template <typename Visit>
 Status ForEachHistoryRecord(std::string_view block_bytes, int64_t block, Visit&& visit) {
+  const std::vector<std::pair<int64_t, size_t>> retracted = RetractionsIn(block_bytes, block);
   size_t pos = 0;
   InstanceView view;
+  bool retraction = false;
   std::string error;
   while (pos < block_bytes.size()) {
-    if (!DecodeHistoryRecord(block_bytes, &pos, block, &view, &error)) return Status::Internal(error);
+    const size_t at = pos;
+    if (!DecodeHistoryRecord(block_bytes, &pos, block, &view, &retraction, &error)) return Status::Internal(error);
+    if (retraction) continue;
+    bool hidden = false;
+    for (const auto& [stamp, last] : retracted) hidden = hidden || (stamp == view.stamp_us && last > at);
+    if (hidden) continue;
     if (!visit(view)) break;
   }
   return Status::Ok();

@@ -188,25 +188,129 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
   return created;
 }
 
-Status TemporalService::Delete(std::string_view tenant, std::string_view id, std::string_view attr) {
+Result<store::TenantStore*> TemporalService::HistoryOf(std::string_view tenant, std::string_view id,
+                                                       const std::string* attr) {
   auto ts = store_.Tenant(tenant, false);
   if (!ts.ok()) {
     return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
   }
-  std::lock_guard lock(header_mutex_);
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok()) {
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
                                         : header.status();
   }
-  if (!attr.empty()) {
+  if (attr) {
     auto attrs = (*ts)->HistoryAttributes(id);
     if (!attrs.ok()) return attrs.status();
-    if (std::find(attrs->begin(), attrs->end(), attr) == attrs->end()) {
-      return Status::NotFound(fmt::format("entity '{}' has no history of attribute '{}'", id, attr));
+    if (std::find(attrs->begin(), attrs->end(), *attr) == attrs->end()) {
+      return Status::NotFound(fmt::format("entity '{}' has no history of attribute '{}'", id, *attr));
     }
   }
-  return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+  return *ts;
+}
+
+Status TemporalService::Delete(std::string_view tenant, std::string_view id) {
+  std::lock_guard lock(header_mutex_);
+  auto ts = HistoryOf(tenant, id, nullptr);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->DeleteHistory(id, "", std::numeric_limits<int64_t>::max());
+}
+
+Status TemporalService::DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                                        std::string_view dataset_id, bool all) {
+  auto ts = HistoryOf(tenant, id, &attr);
+  if (!ts.ok()) return ts.status();
+  if (all) return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+  // Only one dataset's instances: retractions, unless that is every instance.
+  store::WriteSet ws;
+  bool others = false;
+  Status decode_error = Status::Ok();
+  CITYHUB_RETURN_IF_ERROR((*ts)->ScanHistory(id, attr, kMinBlock, kMaxBlock, false, [&](int64_t block, std::string_view bytes) {
+    std::string retractions;
+    decode_error = ForEachHistoryRecord(bytes, block, [&](const InstanceView& v) {
+      auto h = v.Materialize();
+      if (!h.ok()) {
+        decode_error = h.status();
+        return false;
+      }
+      if (ngsild::DatasetIdOf(h->instance) == dataset_id) {
+        EncodeRetraction(v.stamp_us, block, &retractions);
+      } else {
+        others = true;
+      }
+      return true;
+    });
+    if (!retractions.empty()) ws.history.push_back({std::string(id), attr, block, std::move(retractions)});
+    return decode_error.ok();
+  }));
+  CITYHUB_RETURN_IF_ERROR(decode_error);
+  if (ws.history.empty()) {
+    return Status::NotFound(fmt::format("entity '{}' has no instance of attribute '{}' with {}", id, attr,
+                                        dataset_id.empty() ? std::string("the default datasetId")
+                                                           : fmt::format("datasetId '{}'", dataset_id)));
+  }
+  if (!others) return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+  return (*ts)->Write(ws);
+}
+
+Result<std::pair<int64_t, HistoryInstance>> TemporalService::FindInstance(store::TenantStore& ts, std::string_view id,
+                                                                          const std::string& attr, int64_t stamp_us) {
+  std::optional<std::pair<int64_t, HistoryInstance>> found;
+  Status failure = Status::Ok();
+  CITYHUB_RETURN_IF_ERROR(ts.ScanHistory(id, attr, kMinBlock, kMaxBlock, false, [&](int64_t block, std::string_view bytes) {
+    failure = ForEachHistoryRecord(bytes, block, [&](const InstanceView& v) {
+      if (v.stamp_us != stamp_us) return true;
+      auto h = v.Materialize();
+      if (!h.ok()) {
+        failure = h.status();
+        return false;
+      }
+      found.emplace(block, std::move(*h));
+      return false;
+    });
+    return failure.ok() && !found;
+  }));
+  CITYHUB_RETURN_IF_ERROR(failure);
+  if (!found) {
+    return Status::NotFound(fmt::format("attribute '{}' of entity '{}' has no instance '{}'", attr, id, InstanceIdOf(stamp_us)));
+  }
+  return std::move(*found);
+}
+
+Status TemporalService::ModifyInstance(std::string_view tenant, std::string_view id, const std::string& attr,
+                                       int64_t stamp_us, const ngsild::Instance& replacement) {
+  auto ts = HistoryOf(tenant, id, &attr);
+  if (!ts.ok()) return ts.status();
+  auto found = FindInstance(**ts, id, attr, stamp_us);
+  if (!found.ok()) return found.status();
+  const auto& [old_block, old] = *found;
+  HistoryInstance next = ToHistoryInstance(replacement, stamp_us);
+  if (!next.observed_ms) next.observed_ms = old.observed_ms;
+  next.deleted_ms = old.deleted_ms;
+  next.modified_us = std::max(NextHistoryStamp(), stamp_us);
+  // One write: the retraction where it was and the new version where its time files it.
+  store::WriteSet ws;
+  std::string retraction;
+  EncodeRetraction(stamp_us, old_block, &retraction);
+  ws.history.push_back({std::string(id), attr, old_block, std::move(retraction)});
+  const int64_t block = HistoryBlockOf(next.TimeMs());
+  std::string record;
+  EncodeHistoryInstance(next, block, &record);
+  ws.history.push_back({std::string(id), attr, block, std::move(record)});
+  return (*ts)->Write(ws);
+}
+
+Status TemporalService::DeleteInstance(std::string_view tenant, std::string_view id, const std::string& attr,
+                                       int64_t stamp_us) {
+  auto ts = HistoryOf(tenant, id, &attr);
+  if (!ts.ok()) return ts.status();
+  auto found = FindInstance(**ts, id, attr, stamp_us);
+  if (!found.ok()) return found.status();
+  store::WriteSet ws;
+  std::string retraction;
+  EncodeRetraction(stamp_us, found->first, &retraction);
+  ws.history.push_back({std::string(id), attr, found->first, std::move(retraction)});
+  return (*ts)->Write(ws);
 }
 
 Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q) {

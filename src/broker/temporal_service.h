@@ -97,9 +97,18 @@ class TemporalService {
   // the history was created. NotFound without `create` when the entity has no history.
   Result<bool> Append(std::string_view tenant, std::string_view id, const std::vector<std::string>& types,
                       const std::vector<TemporalAppend>& instances, bool create);
-  // Removes the history of `id` (every attribute, or `attr` only). NotFound if it has none
-  // (or, for `attr`, none of that attribute).
-  Status Delete(std::string_view tenant, std::string_view id, std::string_view attr);
+  // Removes the history of `id` (every attribute). NotFound if it has none.
+  Status Delete(std::string_view tenant, std::string_view id);
+  // Removes instances of `attr`: all of them (`all`), else those of `dataset_id` ("" = the
+  // default instances, without datasetId). NotFound if the entity has no history of `attr`.
+  Status DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+                         std::string_view dataset_id, bool all);
+  // Replaces the instance `stamp_us` of `attr` by `replacement` (observedAt kept when the
+  // replacement has none; createdAt kept, modifiedAt now), or removes it. NotFound naming the
+  // entity, attribute or instance that is unknown.
+  Status ModifyInstance(std::string_view tenant, std::string_view id, const std::string& attr, int64_t stamp_us,
+                        const ngsild::Instance& replacement);
+  Status DeleteInstance(std::string_view tenant, std::string_view id, const std::string& attr, int64_t stamp_us);
 
   // The entity's history within the query. NotFound if the tenant or the entity has no history.
   Result<TemporalEntity> Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q);
@@ -134,6 +143,12 @@ class TemporalService {
                 const std::function<bool(std::string_view id, const std::string& header)>& visit);
   // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
   static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);
+
+  // The tenant's store and the entity's attributes with history; NotFound naming what is missing.
+  Result<store::TenantStore*> HistoryOf(std::string_view tenant, std::string_view id, const std::string* attr);
+  // Where the instance `stamp_us` of (id, attr) is: its block and its current version.
+  Result<std::pair<int64_t, HistoryInstance>> FindInstance(store::TenantStore& ts, std::string_view id,
+                                                           const std::string& attr, int64_t stamp_us);
 
   // The query with the retention cutoff of an entity with `types` in `tenant`.
   TemporalQuery WithRetention(const TemporalQuery& q, std::string_view tenant, const std::vector<std::string>& types) const;
