@@ -22,12 +22,13 @@ const ngsild::Instance* FindByDataset(const ngsild::Instances& instances, std::s
 
 }  // namespace
 
-std::string EncodeHistoryHeader(const std::vector<std::string>& types, std::optional<int64_t> deleted_ms) {
+std::string EncodeHistoryHeader(const HistoryHeader& h) {
   json::object o;
   json::array t;
-  for (const auto& type : types) t.emplace_back(type);
+  for (const auto& type : h.types) t.emplace_back(type);
   o["types"] = std::move(t);
-  if (deleted_ms) o["deletedAt"] = *deleted_ms;
+  if (!h.scope.is_null()) o["scope"] = h.scope;
+  if (h.deleted_ms) o["deletedAt"] = *h.deleted_ms;
   return util::SerializeJson(o);
 }
 
@@ -42,6 +43,7 @@ Result<HistoryHeader> DecodeHistoryHeader(std::string_view text) {
     if (t.is_string()) h.types.emplace_back(t.get_string());
   }
   if (const json::value* d = o->if_contains("deletedAt"); d && d->is_int64()) h.deleted_ms = d->get_int64();
+  if (const json::value* s = o->if_contains("scope")) h.scope = *s;
   return h;
 }
 
@@ -121,10 +123,11 @@ Status HistoryRecorder::AddTo(std::string_view, store::TenantStore&, const std::
     for (auto& [key, bytes] : blocks) {
       ws.history.push_back(store::HistoryAppend{e->id, key.first, key.second, std::move(bytes)});
     }
-    if (!change.after) {
-      ws.history_entities.push_back({e->id, EncodeHistoryHeader(e->types, now_ms)});
-    } else if (!change.before || change.before->types != change.after->types) {
-      ws.history_entities.push_back({e->id, EncodeHistoryHeader(e->types, std::nullopt)});
+    if (!change.after || !change.before || change.before->types != change.after->types ||
+        change.before->scope != change.after->scope) {
+      HistoryHeader h{e->types, e->scope, std::nullopt};
+      if (!change.after) h.deleted_ms = now_ms;
+      ws.history_entities.push_back({e->id, EncodeHistoryHeader(h)});
     }
   }
   return Status::Ok();

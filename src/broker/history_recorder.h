@@ -7,8 +7,9 @@
 //     to the same value, since modifiedAt moves; unchanged instances are not recorded again;
 //   - each instance the change removed (attribute deleted, merge-patched to null, entity
 //     deleted): a deletion instance whose value is "urn:ngsi-ld:null" and which has deletedAt;
-//   - the entity's header (types; deletedAt once deleted) when the entity is created, its types
-//     change or it is deleted — so its history can be found by type even once it is gone.
+//   - the entity's header (types, scope; deletedAt once deleted) when the entity is created, its
+//     types or scope change or it is deleted — so its history can be found by type and scope
+//     even once it is gone.
 // Instances keep observedAt, unitCode, datasetId and sub-attributes; createdAt is the moment of
 // recording. Encoding and blocks: history_codec.h.
 //
@@ -39,13 +40,14 @@ class HistoryRecorder : public ChangeObserver {
   const bool enabled_;
 };
 
-// The history header of an entity: {"types": [...]} (expanded), plus "deletedAt" (epoch ms)
-// once it is deleted; and back.
-std::string EncodeHistoryHeader(const std::vector<std::string>& types, std::optional<int64_t> deleted_ms);
+// The history header of an entity: {"types": [...]} (expanded), its "scope" when it has one,
+// and "deletedAt" (epoch ms) once it is deleted; and back.
 struct HistoryHeader {
   std::vector<std::string> types;
+  boost::json::value scope;  // null: none
   std::optional<int64_t> deleted_ms;
 };
+std::string EncodeHistoryHeader(const HistoryHeader& h);
 Result<HistoryHeader> DecodeHistoryHeader(std::string_view text);
 
 // A normalized instance (as an Entity holds it) as history keeps it, recorded at `stamp_us`.

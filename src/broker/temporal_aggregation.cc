@@ -184,8 +184,11 @@ void Aggregator::Add(const InstanceView& v, int64_t time_ms) {
   if (v.kind <= InstanceView::Kind::kFalse) {
     numeric_ = true;
     const double x = v.number;
+    if (!p.min) p.shift = x;  // the first number of the period
     p.sum += x;
     p.sumsq += x * x;
+    p.shifted_sum += x - p.shift;
+    p.shifted_sumsq += (x - p.shift) * (x - p.shift);
     p.min = std::min(p.min.value_or(x), x);
     p.max = std::max(p.max.value_or(x), x);
     if (want_distinct_) p.distinct.insert(fmt::format("n{}", x));
@@ -239,7 +242,8 @@ AggregatedAttribute Aggregator::Finish(const std::string& name) {
         case AggrMethod::kAvg: row.value = Number(p.sum / n); break;
         case AggrMethod::kSumsq: row.value = Number(p.sumsq); break;
         case AggrMethod::kStddev: {
-          const double variance = p.count > 1 ? std::max(0.0, (p.sumsq - p.sum * p.sum / n) / (n - 1)) : 0.0;
+          const double variance =
+              p.count > 1 ? std::max(0.0, (p.shifted_sumsq - p.shifted_sum * p.shifted_sum / n) / (n - 1)) : 0.0;
           row.value = Number(std::sqrt(variance));
           break;
         }

@@ -84,6 +84,9 @@ class Aggregator {
   struct Period {
     uint64_t count = 0;
     double sum = 0, sumsq = 0;
+    // For stddev: sums of the differences to the period's first value, which keep their digits
+    // where sumsq - sum²/n would cancel them out (values near 1e9 differing by 1).
+    double shift = 0, shifted_sum = 0, shifted_sumsq = 0;
     std::optional<double> min, max;
     std::optional<std::string> min_text, max_text;
     std::set<std::string> distinct;  // only when distinctCount is asked

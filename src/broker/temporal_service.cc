@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "broker/history_recorder.h"
+#include "broker/tenancy.h"
 #include "util/time.h"
 
 namespace cityhub::broker {
@@ -136,6 +137,7 @@ Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::
   TemporalEntity e;
   e.id = std::string(id);
   e.types = std::move(h->types);
+  e.scope = std::move(h->scope);
   e.deleted_ms = h->deleted_ms;
   auto attrs = ts.HistoryAttributes(id);
   if (!attrs.ok()) return attrs.status();
@@ -151,10 +153,8 @@ Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::
 Result<bool> TemporalService::Append(std::string_view tenant, std::string_view id,
                                      const std::vector<std::string>& types,
                                      const std::vector<TemporalAppend>& instances, bool create) {
-  auto ts = store_.Tenant(tenant, create);
-  if (!ts.ok()) {
-    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
-  }
+  auto ts = OpenTenant(store_, tenant, create);
+  if (!ts.ok()) return ts.status();
   store::WriteSet ws;
   std::map<std::pair<std::string, int64_t>, std::string> blocks;
   for (const auto& item : instances) {
@@ -183,17 +183,15 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
       changed = true;
     }
   }
-  if (changed) ws.history_entities.push_back({std::string(id), EncodeHistoryHeader(h.types, h.deleted_ms)});
+  if (changed) ws.history_entities.push_back({std::string(id), EncodeHistoryHeader(h)});
   CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
   return created;
 }
 
 Result<store::TenantStore*> TemporalService::HistoryOf(std::string_view tenant, std::string_view id,
                                                        const std::string* attr) {
-  auto ts = store_.Tenant(tenant, false);
-  if (!ts.ok()) {
-    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
-  }
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok()) {
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
@@ -314,10 +312,8 @@ Status TemporalService::DeleteInstance(std::string_view tenant, std::string_view
 }
 
 Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q) {
-  auto ts = store_.Tenant(tenant, false);
-  if (!ts.ok()) {
-    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
-  }
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok()) {
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
@@ -365,12 +361,8 @@ Result<std::vector<Entity>> Paged(store::Store& store, std::string_view tenant, 
                                   Read&& read) {
   std::vector<Entity> out;
   size_t matched = 0;
-  auto ts = store.Tenant(tenant, false);
-  if (!ts.ok()) {
-    if (!ts.status().IsNotFound()) return ts.status();
-    if (total) *total = 0;
-    return out;
-  }
+  auto ts = OpenTenant(store, tenant, false);
+  if (!ts.ok()) return ts.status();  // NotFound for an unknown tenant, as entity queries answer
   Status failure = Status::Ok();
   CITYHUB_RETURN_IF_ERROR(select(**ts, [&](std::string_view id, const std::string& header) {
     Result<Entity> e = read(**ts, id, header);
@@ -389,13 +381,47 @@ Result<std::vector<Entity>> Paged(store::Store& store, std::string_view tenant, 
 
 }  // namespace
 
+bool TemporalService::Passes(const TemporalSelection& sel, const TemporalEntity& e) {
+  if (!sel.q && !sel.geo && !sel.scope) return true;
+  ngsild::Entity as_of_range;
+  as_of_range.id = e.id;
+  as_of_range.types = e.types;
+  as_of_range.scope = e.scope;
+  for (const auto& a : e.attributes) {
+    ngsild::Instances& instances = as_of_range.attrs[a.name];
+    for (const auto& h : a.instances) {
+      if (h.deleted_ms) continue;  // a deletion holds no value
+      ngsild::Instance inst = h.instance;
+      if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms);
+      instances.push_back(std::move(inst));
+    }
+  }
+  return (!sel.q || sel.q->Matches(as_of_range)) && (!sel.geo || sel.geo->Matches(as_of_range)) &&
+         (!sel.scope || sel.scope->Matches(as_of_range));
+}
+
 Result<std::vector<TemporalEntity>> TemporalService::Query(std::string_view tenant, const TemporalSelection& sel,
                                                            const TemporalQuery& q, size_t offset, size_t limit,
                                                            size_t* total) {
+  // The filters look at every attribute the entity has in the range; the answer then keeps
+  // only those asked for.
+  TemporalQuery read = q;
+  if (sel.q || sel.geo) read.attrs = nullptr;
   return Paged<TemporalEntity>(
       store_, tenant, offset, limit, total,
       [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
-      [&](store::TenantStore& ts, std::string_view id, const std::string& header) { return ReadEntity(ts, tenant, id, header, q); });
+      [&](store::TenantStore& ts, std::string_view id, const std::string& header) -> Result<TemporalEntity> {
+        auto e = ReadEntity(ts, tenant, id, header, read);
+        if (!e.ok()) return e;
+        if (!Passes(sel, *e)) {
+          e->attributes.clear();  // not selected
+          return e;
+        }
+        if (q.attrs && read.attrs != q.attrs) {
+          std::erase_if(e->attributes, [&](const TemporalAttribute& a) { return !q.attrs->count(a.name); });
+        }
+        return e;
+      });
 }
 
 Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::string_view tenant,
@@ -406,7 +432,14 @@ Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::stri
   return Paged<AggregatedEntity>(
       store_, tenant, offset, limit, total,
       [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
-      [&](store::TenantStore& ts, std::string_view id, const std::string& header) {
+      [&](store::TenantStore& ts, std::string_view id, const std::string& header) -> Result<AggregatedEntity> {
+        if (sel.q || sel.geo || sel.scope) {  // the filters need the instances themselves
+          TemporalQuery read = q;
+          read.attrs = nullptr;
+          auto e = ReadEntity(ts, tenant, id, header, read);
+          if (!e.ok()) return e.status();
+          if (!Passes(sel, *e)) return AggregatedEntity{};
+        }
         return AggregateEntity(ts, tenant, id, header, q, a);
       });
 }
@@ -484,10 +517,8 @@ Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts
 
 Result<AggregatedEntity> TemporalService::RetrieveAggregated(std::string_view tenant, std::string_view id,
                                                              const TemporalQuery& q, const AggregationRequest& a) {
-  auto ts = store_.Tenant(tenant, false);
-  if (!ts.ok()) {
-    return ts.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id)) : ts.status();
-  }
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok()) {
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))

@@ -27,6 +27,7 @@
 
 #include "broker/history_codec.h"
 #include "broker/history_retention.h"
+#include "broker/query_service.h"
 #include "broker/temporal_aggregation.h"
 #include "ngsild/entity.h"
 #include "store/store.h"
@@ -63,6 +64,7 @@ struct TemporalAttribute {
 struct TemporalEntity {
   std::string id;
   std::vector<std::string> types;      // expanded
+  boost::json::value scope;            // the latest (null: none)
   std::optional<int64_t> deleted_ms;   // the entity was deleted then
   std::vector<TemporalAttribute> attributes;  // ascending by name; only those with instances
 };
@@ -73,12 +75,14 @@ struct AggregatedEntity {
   std::vector<AggregatedAttribute> attributes;  // ascending by name; only those with instances
 };
 
-// Which entities a temporal query is about (besides time).
-struct TemporalSelection {
-  std::vector<std::string> ids;     // any of these (empty = any)
-  std::vector<std::string> types;   // having any of these, expanded (empty = any)
-  std::string id_pattern;           // RE2 (empty = any)
-};
+// Which entities a temporal query is about besides time: an EntityQuery's ids, types and
+// idPattern select among the entities with history; its q, geo and scope filters are
+// evaluated on the entity as its instances in the query's range make it (§4.11: each
+// attribute holding all of them, so a term holds if any instance in the range satisfies it —
+// e.g. temperature>30 selects the sensors that were above 30 at some time in the range);
+// scope is the entity's latest. Its attrs, limit, offset and count are not used (see
+// TemporalQuery::attrs and the paging arguments).
+using TemporalSelection = EntityQuery;
 
 // Instances given through the temporal API (POST /temporal/entities, …/attrs), parsed.
 struct TemporalAppend {
@@ -149,6 +153,9 @@ class TemporalService {
   // Where the instance `stamp_us` of (id, attr) is: its block and its current version.
   Result<std::pair<int64_t, HistoryInstance>> FindInstance(store::TenantStore& ts, std::string_view id,
                                                            const std::string& attr, int64_t stamp_us);
+
+  // True if the entity, as its instances in the range make it, passes sel's q, geo and scope.
+  static bool Passes(const TemporalSelection& sel, const TemporalEntity& e);
 
   // The query with the retention cutoff of an entity with `types` in `tenant`.
   TemporalQuery WithRetention(const TemporalQuery& q, std::string_view tenant, const std::vector<std::string>& types) const;

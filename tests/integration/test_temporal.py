@@ -458,6 +458,49 @@ class WriteApiTest(TemporalCase):
         self.assertEqual(self.hub.delete(f"{T}/{eid}/attrs/v?deleteAll=true").status, 204)
         self.assertEqual(left(), [])
 
+    def test_modify_and_delete_one_instance(self):
+        # PATCH / DELETE …/attrs/{attr}/{instanceId} (§5.6.14, §5.6.15): the instance is
+        # replaced (same instanceId, createdAt kept, modifiedAt now) or removed.
+        eid = "urn:ngsi-ld:Meter:in1"
+        base = ms("2024-02-01T00:00:00Z")
+        self.post_temporal({"id": eid, "type": "Meter", "v": [prop(1, base), prop(2, base + 1000), prop(3, base + 2000)]}, 201)
+        before = self.retrieve(eid, options="sysAttrs")["v"]
+        target = before[1]
+        time.sleep(0.01)
+        path = f"{T}/{eid}/attrs/v/{target['instanceId']}"
+        r = self.hub.patch(path, {"v": [prop(20, base + 1500, unitCode="KWT")]})
+        self.assertEqual(r.status, 204, r)
+        after = self.retrieve(eid, options="sysAttrs")["v"]
+        self.assertEqual([i["value"] for i in after], [1, 20, 3])
+        changed = after[1]
+        self.assertEqual(changed["instanceId"], target["instanceId"])
+        self.assertEqual(changed["observedAt"], iso(base + 1500))
+        self.assertEqual(changed["unitCode"], "KWT")
+        self.assertEqual(changed["createdAt"], target["createdAt"])
+        self.assertGreater(ms(changed["modifiedAt"]), ms(target["modifiedAt"]))
+        self.assertEqual([(i["instanceId"], i["modifiedAt"]) for i in (after[0], after[2])],
+                         [(i["instanceId"], i["modifiedAt"]) for i in (before[0], before[2])])
+        # errors: unknown instance / attribute / entity 404, instanceId not a URI 400, body not one instance 400
+        unknown = "urn:ngsi-ld:Instance:1"
+        self.assertProblem(self.hub.patch(f"{T}/{eid}/attrs/v/{unknown}", {"v": [prop(5, base)]}), 404, "ResourceNotFound")
+        self.assertProblem(self.hub.patch(f"{T}/{eid}/attrs/w/{target['instanceId']}", {"w": [prop(5, base)]}), 404,
+                           "ResourceNotFound")
+        self.assertProblem(self.hub.patch(f"{T}/urn:ngsi-ld:Meter:nope/attrs/v/{target['instanceId']}",
+                                          {"v": [prop(5, base)]}), 404, "ResourceNotFound")
+        self.assertBadRequest(self.hub.patch(f"{T}/{eid}/attrs/v/notauri", {"v": [prop(5, base)]}))
+        self.assertBadRequest(self.hub.patch(path, {"v": [prop(5, base), prop(6, base)]}))
+        self.assertBadRequest(self.hub.patch(path, {"w": [prop(5, base)]}))
+        self.assertEqual([i["value"] for i in self.retrieve(eid)["v"]], [1, 20, 3])
+        # DELETE one instance
+        r = self.hub.delete(path)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual([i["value"] for i in self.retrieve(eid)["v"]], [1, 3])
+        self.assertProblem(self.hub.delete(path), 404, "ResourceNotFound")
+        self.assertProblem(self.hub.patch(path, {"v": [prop(5, base)]}), 404, "ResourceNotFound")
+        self.assertBadRequest(self.hub.delete(f"{T}/{eid}/attrs/v/notauri"))
+        agg = self.retrieve(eid, format="aggregatedValues", aggrMethods="totalCount,sum")["v"]
+        self.assertEqual((agg["totalCount"][0][0], agg["sum"][0][0]), (2, 4))
+
     def test_tenant_isolation(self):
         a, b = {"NGSILD-Tenant": "tempA"}, {"NGSILD-Tenant": "tempB"}
         base = ms("2024-03-01T00:00:00Z")
