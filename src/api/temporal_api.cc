@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/query_spec.h"
 #include "api/request.h"
 #include "broker/temporal_aggregation.h"
 #include "broker/temporal_service.h"
@@ -47,8 +48,47 @@ struct TemporalRead {
   broker::AggregationRequest aggregation;
 };
 
-Result<int64_t> DateTimeParam(const Request& req, std::string_view name) {
-  const std::string* v = req.Param(name);
+// Where the temporal query's parameters come from: the URL, or for POST
+// /temporal/entityOperations/query the body's temporalQ (whose members win over the URL's).
+class ParamSource {
+ public:
+  explicit ParamSource(const Request& req) : req_(req) {}
+
+  // Takes the members of a temporalQ object (strings; lastN may be a number, aggrMethods an
+  // array). BadRequestData naming a member of another kind.
+  Status AddTemporalQ(const json::object& tq) {
+    for (const auto& [key, v] : tq) {
+      std::string k(key);
+      if (v.is_string()) {
+        body_[k] = std::string(v.get_string());
+      } else if (v.is_int64() || v.is_uint64()) {
+        body_[k] = json::serialize(v);
+      } else if (v.is_array() && k == "aggrMethods") {
+        std::string joined;
+        for (const auto& m : v.get_array()) {
+          if (!m.is_string()) return Status::BadRequestData("temporalQ: 'aggrMethods' must hold strings");
+          if (!joined.empty()) joined.push_back(',');
+          joined.append(m.get_string());
+        }
+        body_[k] = std::move(joined);
+      } else {
+        return Status::BadRequestData(fmt::format("temporalQ: '{}' must be a string", k.substr(0, 64)));
+      }
+    }
+    return Status::Ok();
+  }
+  const std::string* Get(std::string_view name) const {
+    auto it = body_.find(name);
+    return it != body_.end() ? &it->second : req_.Param(name);
+  }
+
+ private:
+  const Request& req_;
+  std::map<std::string, std::string, std::less<>> body_;
+};
+
+Result<int64_t> DateTimeParam(const ParamSource& req, std::string_view name) {
+  const std::string* v = req.Get(name);
   if (!v) return Status::BadRequestData(fmt::format("parameter '{}' is missing", name));
   auto ms = util::ParseDateTime(*v);
   if (!ms) {
@@ -60,12 +100,12 @@ Result<int64_t> DateTimeParam(const Request& req, std::string_view name) {
 
 // timerel, timeAt, endTimeAt, timeproperty, lastN; `required`: the query operation needs a
 // temporal query, retrieval does not.
-Status ReadTimeQuery(const Request& req, bool required, broker::TemporalQuery* q) {
-  const std::string* timerel = req.Param("timerel");
+Status ReadTimeQuery(const ParamSource& req, bool required, broker::TemporalQuery* q) {
+  const std::string* timerel = req.Get("timerel");
   if (!timerel) {
     if (required) return Status::BadRequestData("parameter 'timerel' is missing: a temporal query needs timerel and timeAt");
-    if (req.Param("timeAt")) return Status::BadRequestData("parameter 'timeAt' needs 'timerel' (before, after or between)");
-    if (req.Param("endTimeAt")) return Status::BadRequestData("parameter 'endTimeAt' needs timerel=between");
+    if (req.Get("timeAt")) return Status::BadRequestData("parameter 'timeAt' needs 'timerel' (before, after or between)");
+    if (req.Get("endTimeAt")) return Status::BadRequestData("parameter 'endTimeAt' needs timerel=between");
   } else {
     if (*timerel == "before") {
       q->timerel = broker::TimeRel::kBefore;
@@ -84,11 +124,11 @@ Status ReadTimeQuery(const Request& req, bool required, broker::TemporalQuery* q
       if (!end.ok()) return end.status();
       if (*end <= *at) return Status::BadRequestData("parameter 'endTimeAt' must be later than 'timeAt'");
       q->end_time_at_ms = *end;
-    } else if (req.Param("endTimeAt")) {
+    } else if (req.Get("endTimeAt")) {
       return Status::BadRequestData("parameter 'endTimeAt' is only allowed with timerel=between");
     }
   }
-  if (const std::string* p = req.Param("timeproperty")) {
+  if (const std::string* p = req.Get("timeproperty")) {
     if (*p == "observedAt") {
       q->timeproperty = broker::TimeProperty::kObservedAt;
     } else if (*p == "createdAt") {
@@ -101,7 +141,7 @@ Status ReadTimeQuery(const Request& req, bool required, broker::TemporalQuery* q
       return Status::BadRequestData("parameter 'timeproperty' must be observedAt, createdAt, modifiedAt or deletedAt");
     }
   }
-  if (const std::string* n = req.Param("lastN")) {
+  if (const std::string* n = req.Get("lastN")) {
     if (n->empty() || n->size() > 9 || n->find_first_not_of("0123456789") != std::string::npos || std::stoul(*n) == 0) {
       return Status::BadRequestData("parameter 'lastN' must be a positive integer");
     }
@@ -112,7 +152,7 @@ Status ReadTimeQuery(const Request& req, bool required, broker::TemporalQuery* q
 
 // format / options: temporalValues, aggregatedValues (with aggrMethods, aggrPeriodDuration),
 // sysAttrs.
-Status ReadRepresentation(const Request& req, TemporalRead* out) {
+Status ReadRepresentation(const ParamSource& req, TemporalRead* out) {
   std::optional<TemporalFormat> chosen;
   auto choose = [&](std::string_view f, std::string_view param) -> Status {
     TemporalFormat next;
@@ -133,7 +173,7 @@ Status ReadRepresentation(const Request& req, TemporalRead* out) {
     chosen = next;
     return Status::Ok();
   };
-  if (const std::string* options = req.Param("options")) {
+  if (const std::string* options = req.Get("options")) {
     auto items = SplitList(*options, "options");
     if (!items.ok()) return items.status();
     for (const auto& item : *items) {
@@ -144,18 +184,18 @@ Status ReadRepresentation(const Request& req, TemporalRead* out) {
       }
     }
   }
-  if (const std::string* format = req.Param("format")) {  // takes precedence over options
+  if (const std::string* format = req.Get("format")) {  // takes precedence over options
     chosen.reset();
     CITYHUB_RETURN_IF_ERROR(choose(*format, "format"));
   }
   out->format = chosen.value_or(TemporalFormat::kNormalized);
   if (out->format == TemporalFormat::kAggregatedValues) {
-    const std::string* methods = req.Param("aggrMethods");
+    const std::string* methods = req.Get("aggrMethods");
     if (!methods) return Status::BadRequestData("parameter 'aggrMethods' is required for aggregatedValues");
     auto parsed = broker::ParseAggregationMethods(*methods);
     if (!parsed.ok()) return parsed.status();
     out->aggregation.methods = *parsed;
-    if (const std::string* period = req.Param("aggrPeriodDuration")) {
+    if (const std::string* period = req.Get("aggrPeriodDuration")) {
       auto d = broker::ParseIsoDuration(*period);
       if (!d.ok()) return d.status();
       out->aggregation.period = *d;
@@ -164,18 +204,25 @@ Status ReadRepresentation(const Request& req, TemporalRead* out) {
   return Status::Ok();
 }
 
-Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps, bool query) {
+// The temporal query and representation of a request whose tenant, media type and @context
+// are read already (`in`).
+Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps, bool query, ResourceRead in,
+                                         const ParamSource& params) {
   TemporalRead out;
-  auto in = ReadResourceRequest(req, deps);
-  if (!in.ok()) return in.status();
-  out.in = std::move(*in);
-  CITYHUB_RETURN_IF_ERROR(ReadTimeQuery(req, query, &out.query));
-  CITYHUB_RETURN_IF_ERROR(ReadRepresentation(req, &out));
+  out.in = std::move(in);
+  CITYHUB_RETURN_IF_ERROR(ReadTimeQuery(params, query, &out.query));
+  CITYHUB_RETURN_IF_ERROR(ReadRepresentation(params, &out));
   auto attrs = AttrsParam(req, *out.in.ctx);
   if (!attrs.ok()) return attrs.status();
   out.attrs = std::move(*attrs);
   out.query.max_instances = deps.limits.max_temporal_instances;
   return out;
+}
+
+Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps, bool query) {
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return in.status();
+  return ReadTemporalRequest(req, deps, query, std::move(*in), ParamSource(req));
 }
 
 // Sets out["type"]: the compact type, or an array of them.
@@ -360,38 +407,15 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
   return Answer(std::move(body), *r, read);
 }
 
-Result<std::vector<std::string>> ListParam(const Request& req, std::string_view name) {
-  const std::string* v = req.Param(name);
-  if (!v) return std::vector<std::string>();
-  return SplitList(*v, name);
-}
-
-Response QueryTemporal(const Request& req, const ApiDeps& deps) {
-  auto r = ReadTemporalRequest(req, deps, true);
-  if (!r.ok()) return Problem(r.status());
-  r->query.attrs = r->attrs ? &*r->attrs : nullptr;
-  for (std::string_view unsupported : {"q", "georel", "geometry", "coordinates", "scopeQ", "csf"}) {
-    if (req.Param(unsupported)) {
-      return Problem(Status::NotSupported(
-          fmt::format("parameter '{}' is not supported on temporal queries yet", unsupported)));
-    }
-  }
-  broker::TemporalSelection sel;
-  auto ids = ListParam(req, "id");
-  if (!ids.ok()) return Problem(ids.status());
-  for (const auto& id : *ids) {
-    if (!ngsild::IsUri(id)) return Problem(Status::BadRequestData(fmt::format("parameter 'id': '{}' is not a URI", id.substr(0, 100))));
-  }
-  sel.ids = std::move(*ids);
-  auto types = ListParam(req, "type");
-  if (!types.ok()) return Problem(types.status());
-  for (const auto& t : *types) {
-    if (!ngsild::IsValidName(t)) return Problem(Status::BadRequestData(fmt::format("parameter 'type': invalid type name '{}'", t.substr(0, 64))));
-    sel.types.push_back(r->in.ctx->ExpandTerm(t));
-  }
-  if (const std::string* pattern = req.Param("idPattern")) sel.id_pattern = *pattern;
-  if (sel.types.empty() && !r->attrs) {
-    return Problem(Status::BadRequestData("a temporal query must name a 'type' or 'attrs' (too wide otherwise)"));
+// Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query).
+Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead& r, const QuerySpec& spec) {
+  r.query.attrs = r.attrs ? &*r.attrs : nullptr;
+  if (req.Param("csf")) return Problem(Status::NotSupported("parameter 'csf' is not supported (no context source registrations)"));
+  auto sel = CompileQuery(spec, *r.in.ctx, r.attrs, deps.limits, /*require_selector=*/false);
+  if (!sel.ok()) return Problem(sel.status());
+  // §5.7.4.4: too wide without type, attrs, q or a geo-query.
+  if (sel->types.empty() && !r.attrs && !sel->q && !sel->geo) {
+    return Problem(Status::BadRequestData("a temporal query needs a type, attrs, q or a geo-query (too wide otherwise)"));
   }
   auto count = BoolParam(req, "count");
   if (!count.ok()) return Problem(count.status());
@@ -407,17 +431,17 @@ Response QueryTemporal(const Request& req, const ApiDeps& deps) {
   size_t total = 0;
   json::array body;
   std::vector<broker::TemporalEntity> read;
-  if (r->format == TemporalFormat::kAggregatedValues) {
-    auto entities = deps.temporal->QueryAggregated(r->in.tenant, sel, r->query, r->aggregation, *offset, *limit, &total);
+  if (r.format == TemporalFormat::kAggregatedValues) {
+    auto entities = deps.temporal->QueryAggregated(r.in.tenant, *sel, r.query, r.aggregation, *offset, *limit, &total);
     if (!entities.ok()) return Problem(entities.status());
-    for (const auto& e : *entities) body.push_back(RenderAggregatedEntity(e, *r));
+    for (const auto& e : *entities) body.push_back(RenderAggregatedEntity(e, r));
   } else {
-    auto entities = deps.temporal->Query(r->in.tenant, sel, r->query, *offset, *limit, &total);
+    auto entities = deps.temporal->Query(r.in.tenant, *sel, r.query, *offset, *limit, &total);
     if (!entities.ok()) return Problem(entities.status());
-    for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, *r));
+    for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, r));
     read = std::move(*entities);
   }
-  Response resp = Answer(std::move(body), *r, read);
+  Response resp = Answer(std::move(body), r, read);
   if (*count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));
   if (*limit > 0 && *offset + *limit < total) {
     resp.headers.Add("Link", PageLink(req, *offset + *limit, *limit) + "; rel=\"next\"");
@@ -426,6 +450,49 @@ Response QueryTemporal(const Request& req, const ApiDeps& deps) {
     resp.headers.Add("Link", PageLink(req, *offset > *limit ? *offset - *limit : 0, *limit) + "; rel=\"prev\"");
   }
   return resp;
+}
+
+Response QueryTemporal(const Request& req, const ApiDeps& deps) {
+  auto r = ReadTemporalRequest(req, deps, true);
+  if (!r.ok()) return Problem(r.status());
+  auto spec = QuerySpecFromParams(req);
+  if (!spec.ok()) return Problem(spec.status());
+  return RunTemporalQuery(req, deps, *r, *spec);
+}
+
+// POST /temporal/entityOperations/query: a Query body with a temporalQ (§5.2.21: timerel,
+// timeAt, endTimeAt, timeproperty, lastN, aggrMethods, aggrPeriodDuration); the
+// representation, paging and count from the URL.
+Response PostTemporalQuery(const Request& req, const ApiDeps& deps) {
+  auto body = ParseJsonBody(req, deps.limits);
+  if (!body.ok()) return Problem(body.status());
+  if (!body->value.is_object()) return Problem(Status::BadRequestData("the body must be a Query object"));
+  const json::object& object = body->value.get_object();
+  ResourceRead in;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  in.tenant = std::move(*tenant);
+  auto media = AcceptOf(req);
+  if (!media.ok()) return Problem(media.status());
+  in.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
+  auto ctx = ContextOf(req, deps, &object, body->ld_json);
+  if (!ctx.ok()) return Problem(ctx.status());
+  in.ctx = std::move(*ctx);
+  QuerySpec spec;
+  std::optional<std::vector<std::string>> attrs;
+  const json::object* temporal_q = nullptr;
+  if (Status st = ReadQueryBody(object, &spec, &attrs, &temporal_q); !st.ok()) return Problem(st);
+  if (!temporal_q) return Problem(Status::BadRequestData("a temporal query needs 'temporalQ' (timerel and timeAt)"));
+  ParamSource params(req);
+  if (Status st = params.AddTemporalQ(*temporal_q); !st.ok()) return Problem(st);
+  auto r = ReadTemporalRequest(req, deps, true, std::move(in), params);
+  if (!r.ok()) return Problem(r.status());
+  if (attrs) {
+    auto expanded = ExpandAttrs(*attrs, *r->in.ctx);
+    if (!expanded.ok()) return Problem(expanded.status());
+    r->attrs = std::move(*expanded);
+  }
+  return RunTemporalQuery(req, deps, *r, spec);
 }
 
 // The attributes of an EntityTemporal body: each an instance or an array of instances.
@@ -479,6 +546,20 @@ Result<std::vector<std::string>> BodyTypes(const json::object& body, const ngsil
   return types;
 }
 
+// The body's scope (§4.18: a scope path or an array of them), null when absent.
+Result<json::value> BodyScope(const json::object& body) {
+  const json::value* scope = body.if_contains("scope");
+  if (!scope) return json::value(nullptr);
+  auto valid = [](const json::value& v) { return v.is_string() && v.get_string().starts_with("/"); };
+  bool ok = valid(*scope);
+  if (scope->is_array()) {
+    ok = !scope->get_array().empty();
+    for (const auto& s : scope->get_array()) ok = ok && valid(s);
+  }
+  if (!ok) return Status::BadRequestData("'scope' must be a scope path such as /Gimhae/River, or an array of them");
+  return *scope;
+}
+
 Response CreateTemporal(const Request& req, const ApiDeps& deps) {
   auto in = ReadObjectRequest(req, deps, false, "an EntityTemporal");
   if (!in.ok()) return Problem(in.status());
@@ -491,7 +572,9 @@ Response CreateTemporal(const Request& req, const ApiDeps& deps) {
   auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
   if (!instances.ok()) return Problem(instances.status());
   const std::string entity_id(id->get_string());
-  auto created = deps.temporal->Append(in->tenant, entity_id, *types, *instances, true);
+  auto scope = BodyScope(in->object());
+  if (!scope.ok()) return Problem(scope.status());
+  auto created = deps.temporal->Append(in->tenant, entity_id, *types, *instances, true, *scope);
   if (!created.ok()) return Problem(created.status());
   if (!*created) return NoContent();
   Response r = NoContent();
@@ -508,7 +591,9 @@ Response AppendTemporal(const Request& req, const ApiDeps& deps, const std::stri
   if (!types.ok()) return Problem(types.status());
   auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
   if (!instances.ok()) return Problem(instances.status());
-  auto created = deps.temporal->Append(in->tenant, id, *types, *instances, false);
+  auto scope = BodyScope(in->object());
+  if (!scope.ok()) return Problem(scope.status());
+  auto created = deps.temporal->Append(in->tenant, id, *types, *instances, false, *scope);
   if (!created.ok()) return Problem(created.status());
   return NoContent();
 }
@@ -589,6 +674,8 @@ void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps) {
   if (!deps.temporal) return;
   router.Add("GET", "/ngsi-ld/v1/temporal/entities",
              [&deps](const Request& r, const PathParams&) { return QueryTemporal(r, deps); });
+  router.Add("POST", "/ngsi-ld/v1/temporal/entityOperations/query",
+             [&deps](const Request& r, const PathParams&) { return PostTemporalQuery(r, deps); });
   router.Add("POST", "/ngsi-ld/v1/temporal/entities",
              [&deps](const Request& r, const PathParams&) { return CreateTemporal(r, deps); });
   router.Add("GET", "/ngsi-ld/v1/temporal/entities/{entityId}",

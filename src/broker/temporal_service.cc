@@ -152,7 +152,8 @@ Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::
 
 Result<bool> TemporalService::Append(std::string_view tenant, std::string_view id,
                                      const std::vector<std::string>& types,
-                                     const std::vector<TemporalAppend>& instances, bool create) {
+                                     const std::vector<TemporalAppend>& instances, bool create,
+                                     const boost::json::value& scope) {
   auto ts = OpenTenant(store_, tenant, create);
   if (!ts.ok()) return ts.status();
   store::WriteSet ws;
@@ -177,6 +178,10 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
     h = std::move(*decoded);
   }
   bool changed = created;
+  if (!scope.is_null() && scope != h.scope) {
+    h.scope = scope;
+    changed = true;
+  }
   for (const auto& t : types) {
     if (std::find(h.types.begin(), h.types.end(), t) == h.types.end()) {
       h.types.push_back(t);

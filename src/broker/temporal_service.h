@@ -99,8 +99,10 @@ class TemporalService {
   // Adds instances to the history of `id` (creating its history, and the tenant, when
   // `create`), adding `types` (expanded) to those it has; one durable write. Returns true if
   // the history was created. NotFound without `create` when the entity has no history.
+  // `scope` (a string or an array of strings; null: unchanged) becomes the entity's scope.
   Result<bool> Append(std::string_view tenant, std::string_view id, const std::vector<std::string>& types,
-                      const std::vector<TemporalAppend>& instances, bool create);
+                      const std::vector<TemporalAppend>& instances, bool create,
+                      const boost::json::value& scope = nullptr);
   // Removes the history of `id` (every attribute). NotFound if it has none.
   Status Delete(std::string_view tenant, std::string_view id);
   // Removes instances of `attr`: all of them (`all`), else those of `dataset_id` ("" = the

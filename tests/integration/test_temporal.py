@@ -7,7 +7,8 @@
   - the temporal write API (POST, POST …/attrs, DELETE) and tenant isolation;
   - aggregatedValues against a brute-force computation over a random series;
   - the per-attribute cap (206 + Content-Range) and entity pagination;
-  - bad input (400 naming the parameter, 422 for what is not supported yet).
+  - q, geo-queries and scopeQ on the instances in the range, and the POST query;
+  - bad input (400 naming the parameter, 422 for context source filters).
 
 Periods of aggregatedValues follow the server's documented choices (temporal_aggregation.h):
 periods start at timeAt for after/between, else at the oldest instance in the range; each is
@@ -905,6 +906,83 @@ class PaginationTest(TemporalCase):
 # ------------------------------------------------------------------------------------------
 # 6. Bad input
 # ------------------------------------------------------------------------------------------
+class FilterAndPostQueryTest(TemporalCase):
+    """q, geo-queries and scopeQ hold if some instance in the range satisfies each term;
+    POST /temporal/entityOperations/query answers like the GET."""
+
+    def setUp(self):
+        super().setUp()
+        self.t0 = ms("2025-07-01T00:00:00Z")
+        hour = 3_600_000
+        # Gauge 1 rose above 4 m at 02:00 and fell back; gauge 2 never did. Both moved.
+        for n, levels in ((1, [1.0, 2.5, 4.2, 3.0]), (2, [1.0, 1.5, 2.0, 1.8])):
+            body = {"id": f"urn:ngsi-ld:Gauge:f{n}", "type": "Gauge", "scope": f"/gimhae/river{n}",
+                    "level": [prop(v, self.t0 + i * hour) for i, v in enumerate(levels)],
+                    "location": [{"type": "GeoProperty", "value": {"type": "Point", "coordinates": [128.88 + n, 35.23]},
+                                  "observedAt": iso(self.t0 + i * hour)} for i in range(2)]}
+            if self.hub.get(f"{T}/urn:ngsi-ld:Gauge:f{n}").status == 404:  # once per class
+                self.post_temporal(body, 201)
+        # A history recorded through the entity API (with its scope) is queried alike.
+        r = self.hub.post(E, {"id": "urn:ngsi-ld:Gauge:f3", "type": "Gauge", "scope": "/ulsan",
+                              "level": prop(5.0, self.t0)})
+        self.assertIn(r.status, (201, 409), r)
+
+    def ids(self, answer):
+        return sorted(e["id"] for e in answer)
+
+    def test_q_selects_entities_with_an_instance_in_the_range_satisfying_it(self):
+        rng = dict(type="Gauge", timerel="between", timeAt=iso(self.t0), endTimeAt=iso(self.t0 + 4 * 3_600_000))
+        self.assertEqual(self.ids(self.query(q="level>4", **rng)), ["urn:ngsi-ld:Gauge:f1", "urn:ngsi-ld:Gauge:f3"])
+        # The range decides: before 02:00 no gauge of the river was above 4.
+        early = dict(rng, endTimeAt=iso(self.t0 + 2 * 3_600_000))
+        self.assertEqual(self.ids(self.query(q="level>4", **early)), ["urn:ngsi-ld:Gauge:f3"])
+        # Terms are existential each: above 4 at one time, below 2 at another.
+        self.assertEqual(self.ids(self.query(q="level>4;level<2", **rng)), ["urn:ngsi-ld:Gauge:f1"])
+        # The selected entities keep all their instances in the range (not only the matching ones).
+        f1 = [e for e in self.query(q="level>4", attrs="level", **rng) if e["id"].endswith("f1")][0]
+        self.assertEqual([i["value"] for i in f1["level"]], [1.0, 2.5, 4.2, 3.0])
+        self.assertNotIn("location", f1)
+        # With q the query needs no type.
+        self.assertEqual(self.ids(self.query(q="level>4.1", timerel="after", timeAt=iso(self.t0 + 1))),
+                         ["urn:ngsi-ld:Gauge:f1"])
+
+    def test_geo_query_and_scope(self):
+        rng = dict(type="Gauge", timerel="after", timeAt=iso(self.t0))
+        near2 = self.query(georel="near;maxDistance==2000", geometry="Point", coordinates="[130.88,35.23]", **rng)
+        self.assertEqual(self.ids(near2), ["urn:ngsi-ld:Gauge:f2"])
+        self.assertEqual(self.ids(self.query(scopeQ="/gimhae/#", **rng)), ["urn:ngsi-ld:Gauge:f1", "urn:ngsi-ld:Gauge:f2"])
+        self.assertEqual(self.ids(self.query(scopeQ="/ulsan", **rng)), ["urn:ngsi-ld:Gauge:f3"])
+
+    def test_post_query_answers_like_the_get(self):
+        rng = dict(timerel="between", timeAt=iso(self.t0), endTimeAt=iso(self.t0 + 4 * 3_600_000))
+        get = self.query(type="Gauge", q="level>4", **rng)
+        r = self.hub.post("/ngsi-ld/v1/temporal/entityOperations/query",
+                          {"type": "Query", "entities": [{"type": "Gauge"}], "q": "level>4", "temporalQ": rng})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), get)
+        # lastN as a number and aggregation in temporalQ; the format from the URL.
+        r = self.hub.post("/ngsi-ld/v1/temporal/entityOperations/query?format=aggregatedValues",
+                          {"type": "Query", "entities": [{"type": "Gauge", "id": "urn:ngsi-ld:Gauge:f1"}], "attrs": ["level"],
+                           "temporalQ": dict(rng, aggrMethods=["max", "totalCount"], aggrPeriodDuration="PT2H")})
+        self.assertEqual(r.status, 200, r)
+        level = r.json()[0]["level"]
+        self.assertEqual(level["max"], [[2.5, iso(self.t0), iso(self.t0 + 7_200_000)],
+                                        [4.2, iso(self.t0 + 7_200_000), iso(self.t0 + 14_400_000)]])
+        self.assertEqual([row[0] for row in level["totalCount"]], [2, 2])
+        r = self.hub.post("/ngsi-ld/v1/temporal/entityOperations/query",
+                          {"type": "Query", "entities": [{"type": "Gauge"}], "temporalQ": dict(rng, lastN=1)})
+        self.assertEqual(r.status, 200, r)
+        f1 = [e for e in r.json() if e["id"].endswith("f1")][0]
+        self.assertEqual([i["value"] for i in f1["level"]], [3.0])
+        # Without temporalQ, or with a bad one: 400 naming it.
+        for body, word in (({"type": "Query", "entities": [{"type": "Gauge"}]}, "temporalQ"),
+                           ({"type": "Query", "entities": [{"type": "Gauge"}], "temporalQ": {"timerel": "after"}}, "timeAt"),
+                           ({"type": "Query", "entities": [{"type": "Gauge"}], "temporalQ": dict(rng, lastN=0)}, "lastN"),
+                           ({"type": "Query", "entities": [{"type": "Gauge"}], "temporalQ": dict(rng, timeAt=5)}, "timeAt")):
+            with self.subTest(word):
+                self.assertBadRequest(self.hub.post("/ngsi-ld/v1/temporal/entityOperations/query", body), word)
+
+
 class BadInputTest(TemporalCase):
     EID = "urn:ngsi-ld:Thing:b1"
 
@@ -963,13 +1041,17 @@ class BadInputTest(TemporalCase):
         with self.subTest("bad type name"):
             self.assertBadRequest(self.hub.get(f"{T}{qs(**dict(tq, type='a b'))}"), "type")
 
-    def test_query_unsupported_parameters_422(self):
+    def test_context_source_filter_is_not_supported(self):
         tq = dict(type="Thing", timerel="after", timeAt="2024-01-01T00:00:00Z")
-        for extra in (dict(q="v>0"), dict(georel="near;maxDistance==10", geometry="Point", coordinates="[1,2]"),
-                      dict(scopeQ="/a"), dict(csf="x==1")):
+        body = self.assertProblem(self.hub.get(f"{T}{qs(**tq, csf='x==1')}"), 422, "OperationNotSupported")
+        self.assertIn("csf", body["detail"])
+
+    def test_bad_filters_are_400(self):
+        tq = dict(type="Thing", timerel="after", timeAt="2024-01-01T00:00:00Z")
+        for extra, word in ((dict(q="v>>0"), "q"), (dict(georel="near", geometry="Point", coordinates="[1,2]"), "near"),
+                            (dict(georel="within", geometry="Point"), "geo"), (dict(scopeQ="a//"), "scope")):
             with self.subTest(**extra):
-                body = self.assertProblem(self.hub.get(f"{T}{qs(**tq, **extra)}"), 422, "OperationNotSupported")
-                self.assertIn(next(iter(extra)), body["detail"])
+                self.assertBadRequest(self.hub.get(f"{T}{qs(**tq, **extra)}"))
 
     def test_entity_id_not_a_uri(self):
         self.assertBadRequest(self.hub.get(f"{T}/abc"), "abc")
