@@ -281,6 +281,11 @@ int Serve(const Config& config) {
   });
   entities.AddChangeObserver(&outbox);
   broker::HistoryRecorder history(config.history);
+  if (Status st = history.Prepare(**store); !st.ok()) {
+    spdlog::error("cannot prepare the history of existing entities: {}", st.message());
+    (*store)->Close();
+    return 1;
+  }
   entities.AddChangeObserver(&history);
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));

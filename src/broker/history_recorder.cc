@@ -81,6 +81,52 @@ HistoryInstance DeletionInstance(const ngsild::Instance& removed, int64_t delete
   return h;
 }
 
+namespace {
+constexpr std::string_view kHeadersDoneKey = "broker/history_headers";
+}  // namespace
+
+Status HistoryRecorder::Prepare(store::Store& store) const {
+  for (const auto& tenant : store.ListTenants()) {
+    auto ts = store.Tenant(tenant, false);
+    if (!ts.ok()) return ts.status();
+    if (!enabled_) {
+      CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(kHeadersDoneKey));
+      continue;
+    }
+    auto done = (*ts)->GetMeta(kHeadersDoneKey);
+    if (done.ok()) continue;
+    if (!done.status().IsNotFound()) return done.status();
+    store::WriteSet ws;
+    Status failure = Status::Ok();
+    auto flush = [&]() -> Status {
+      if (ws.history_entities.empty()) return Status::Ok();
+      Status st = (*ts)->Write(ws);
+      ws.history_entities.clear();
+      return st;
+    };
+    CITYHUB_RETURN_IF_ERROR((*ts)->Scan({}, [&](const store::EntityRecord& rec) {
+      auto header = (*ts)->GetHistoryEntity(rec.id);
+      if (header.ok()) return true;
+      if (!header.status().IsNotFound()) {
+        failure = header.status();
+        return false;
+      }
+      auto e = ngsild::DeserializeEntity(rec.document);
+      if (!e.ok()) {
+        failure = e.status();
+        return false;
+      }
+      ws.history_entities.push_back({rec.id, EncodeHistoryHeader(HistoryHeader{e->types, e->scope, std::nullopt})});
+      if (ws.history_entities.size() >= 1000) failure = flush();
+      return failure.ok();
+    }));
+    CITYHUB_RETURN_IF_ERROR(failure);
+    CITYHUB_RETURN_IF_ERROR(flush());
+    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kHeadersDoneKey, "1"));
+  }
+  return Status::Ok();
+}
+
 Status HistoryRecorder::AddTo(std::string_view, store::TenantStore&, const std::vector<EntityChange>& changes,
                               store::WriteSet& ws, std::unique_ptr<PendingChanges>*) {
   for (const EntityChange& change : changes) {

@@ -31,6 +31,12 @@ class HistoryRecorder : public ChangeObserver {
  public:
   explicit HistoryRecorder(bool enabled = true) : enabled_(enabled) {}
 
+  // Run before serving. Enabled: gives every entity without a history header one (entities
+  // written before history existed, or while it was switched off), once per tenant — without
+  // it their history would be recorded but never found. Disabled: forgets that this was done,
+  // so that switching history back on checks again.
+  Status Prepare(store::Store& store) const;
+
   bool Watching(std::string_view) const override { return enabled_; }
   Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
                store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) override;
