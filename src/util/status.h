@@ -31,6 +31,7 @@ class Status {
     kNotAcceptable,          // Accept cannot be satisfied (HTTP 406)
     kPayloadTooLarge,        // a size limit was exceeded (HTTP 413)
     kUnavailable,            // shutting down or overloaded (HTTP 503)
+    kUnauthenticated,        // no valid credentials (HTTP 401; security/)
     kInternal,               // InternalError: a bug or an I/O failure
   };
 

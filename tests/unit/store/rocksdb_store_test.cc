@@ -582,8 +582,9 @@ TEST_F(RocksDbStoreTest, CallsAfterCloseAreUnavailable) {
   store_->Close();
   EXPECT_EQ(store_->Tenant("", false).status().code(), Status::Code::kUnavailable);
   EXPECT_EQ(db_->Get("e1").status().code(), Status::Code::kUnavailable);
-  EXPECT_EQ(db_->Write(WriteSet{{Record("e2", {"A"}, {})}, {}}).code(),
-            Status::Code::kUnavailable);
+  WriteSet late;
+  late.puts.push_back(Record("e2", {"A"}, {}));
+  EXPECT_EQ(db_->Write(late).code(), Status::Code::kUnavailable);
   EXPECT_EQ(db_->ListTypes().status().code(), Status::Code::kUnavailable);
   EXPECT_EQ(store_->Backup((root_ / "b").string()).code(), Status::Code::kUnavailable);
   Reopen();
