@@ -3,6 +3,7 @@
 // throws (a bug) becomes a 500 without taking the server down.
 #include "api/api.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/json.hpp>
@@ -36,14 +37,47 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterTemporalRoutes(router, deps);
 }
 
+namespace {
+
+// The liveness and readiness probes answer without credentials (they reveal nothing).
+bool IsPublic(std::string_view path) { return path == "/health" || path == "/health/live" || path == "/health/ready"; }
+
+// 401 with the RFC 6750 challenge.
+http::Response Challenge(const Status& st, bool token_given) {
+  http::Response resp = Problem(st);
+  std::string challenge = "Bearer realm=\"cityhub\"";
+  if (token_given) {
+    std::string reason(st.message());
+    std::replace(reason.begin(), reason.end(), '"', '\'');
+    challenge += fmt::format(", error=\"invalid_token\", error_description=\"{}\"", reason);
+  }
+  resp.headers.Add("WWW-Authenticate", challenge);
+  return resp;
+}
+
+}  // namespace
+
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
   auto start = std::chrono::steady_clock::now();
   http::Router::Match m = router.Find(req.method, req.path);
   http::Response resp;
-  std::string_view route = "unmatched";
+  std::string_view route = m.kind == http::Router::MatchKind::kFound ? std::string_view(m.pattern) : "unmatched";
+  if (deps.auth && !IsPublic(req.path)) {
+    const std::string_view authorization = req.headers.Get("Authorization");
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+    auto principal = deps.auth->Authenticate(authorization, now_s);
+    if (!principal.ok()) {
+      resp = Challenge(principal.status(), !authorization.empty());
+      if (deps.metrics) {
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);
+      }
+      return resp;
+    }
+  }
   switch (m.kind) {
     case http::Router::MatchKind::kFound:
-      route = m.pattern;
       try {
         resp = (*m.handler)(req, m.params);
       } catch (const std::exception& e) {

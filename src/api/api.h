@@ -15,6 +15,7 @@
 #include "broker/subscription_service.h"
 #include "broker/temporal_service.h"
 #include "http/router.h"
+#include "security/authenticator.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
 #include "ngsild/qlang.h"
@@ -41,6 +42,8 @@ struct ApiDeps {
   broker::QueryService* queries = nullptr;
   broker::SubscriptionService* subscriptions = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
+  // Null: no authentication (the hub then listens on loopback only, or with --insecure).
+  security::Authenticator* auth = nullptr;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;

@@ -44,6 +44,8 @@ constexpr ErrorInfo kErrors[] = {
     {Status::Code::kNotAcceptable, 406, "InvalidRequest", "Not acceptable"},
     {Status::Code::kPayloadTooLarge, 413, "InvalidRequest", "Payload too large"},
     {Status::Code::kUnavailable, 503, "InternalError", "Service unavailable"},
+    // NGSI-LD defines no error type for authentication (brokers leave it to a proxy): ours.
+    {Status::Code::kUnauthenticated, 401, "urn:cityhub:error:Unauthenticated", "Authentication required"},
     {Status::Code::kInternal, 500, "InternalError", "Internal error"},
 };
 
@@ -102,7 +104,9 @@ int HttpStatusOf(Status::Code code) { return InfoOf(code).http; }
 json::object ProblemJson(const Status& st) {
   const ErrorInfo& info = InfoOf(st.code());
   json::object o;
-  o["type"] = fmt::format("https://uri.etsi.org/ngsi-ld/errors/{}", info.type);
+  o["type"] = info.type.find(':') != std::string_view::npos
+                  ? std::string(info.type)
+                  : fmt::format("https://uri.etsi.org/ngsi-ld/errors/{}", info.type);
   o["title"] = info.title;
   o["status"] = info.http;
   o["detail"] = st.message();

@@ -19,8 +19,8 @@ void AddServeOptions(CLI::App& app, Config& c) {
     return app.add_option(name, field, help)->envname(env)->capture_default_str();
   };
   opt("--listen", c.listen, "CITYHUB_LISTEN",
-      "HOST:PORT to serve on. Without authentication configured only loopback addresses are "
-      "allowed unless --insecure is given");
+      "HOST:PORT to serve on. Without authentication configured (--auth-jwks-file) only loopback "
+      "addresses are allowed unless --insecure is given");
   opt("--data-dir", c.data_dir, "CITYHUB_DATA_DIR", "Directory holding the databases (one per tenant)");
   opt("--backup-dir", c.backup_dir, "CITYHUB_BACKUP_DIR",
       "Directory under which a running hub writes online backups (`cityhub backup` targets must "
@@ -32,6 +32,13 @@ void AddServeOptions(CLI::App& app, Config& c) {
   app.add_flag("--insecure", c.insecure,
                "Allow listening on a non-loopback address without authentication (not for production)")
       ->envname("CITYHUB_INSECURE");
+  opt("--auth-jwks-file", c.auth_jwks_file, "CITYHUB_AUTH_JWKS_FILE",
+      "JSON Web Key Set of the identity provider (e.g. Keycloak's realm certs): every request but "
+      "/health must then carry a Bearer JWT signed with one of its keys (RS256, ES256)");
+  opt("--auth-issuer", c.auth_issuer, "CITYHUB_AUTH_ISSUER", "Required 'iss' of tokens (e.g. https://idp.example/realms/city)");
+  opt("--auth-audience", c.auth_audience, "CITYHUB_AUTH_AUDIENCE", "Required 'aud' of tokens");
+  opt("--auth-clock-skew-s", c.auth_clock_skew_s, "CITYHUB_AUTH_CLOCK_SKEW_S",
+      "Seconds of tolerance on a token's exp, nbf and iat");
   opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
   opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
       "Threads running request handlers; many let concurrent writes share a disk sync");

@@ -39,6 +39,10 @@ struct Config {
   size_t notify_queue = 20000;              // notifications waiting per subscription
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
+  std::string auth_jwks_file;               // JWKS of the token issuer ("" = no authentication)
+  std::string auth_issuer;                  // required `iss` of tokens ("" = any)
+  std::string auth_audience;                // required in `aud` ("" = any)
+  unsigned auth_clock_skew_s = 60;          // tolerance on exp/nbf/iat
   bool history = true;                      // record attribute instances (temporal API)
   std::string retention;                    // history retention rules ("" = keep for ever)
   unsigned retention_check_s = 3600;        // how often the retention purge runs

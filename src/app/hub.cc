@@ -19,6 +19,8 @@
 #include <cctype>
 #include <filesystem>
 #include <set>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -38,6 +40,7 @@
 #include "broker/subscription_service.h"
 #include "http/server.h"
 #include "ngsild/context.h"
+#include "security/authenticator.h"
 #include "store/rocksdb_store.h"
 #include "util/counting_gate.h"
 
@@ -197,7 +200,26 @@ int Serve(const Config& config) {
     spdlog::error("--listen '{}' is not HOST:PORT", config.listen);
     return 2;
   }
-  if (!IsLoopbackHost(host)) {
+  std::unique_ptr<security::Authenticator> auth;
+  if (!config.auth_jwks_file.empty()) {
+    std::ifstream in(config.auth_jwks_file);
+    std::string jwks((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) jwks.clear();
+    security::AuthConfig ac{jwks, {config.auth_issuer, config.auth_audience, std::chrono::seconds(config.auth_clock_skew_s)}};
+    auto created = jwks.empty() ? Result<std::unique_ptr<security::Authenticator>>(Status::BadRequestData("cannot read the file"))
+                                : security::Authenticator::Create(ac);
+    if (!created.ok()) {
+      spdlog::error("--auth-jwks-file '{}': {}", config.auth_jwks_file, created.status().message());
+      return 2;
+    }
+    auth = std::move(*created);
+    spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}') required on every request but /health",
+                 config.auth_issuer.empty() ? "any" : config.auth_issuer,
+                 config.auth_audience.empty() ? "any" : config.auth_audience);
+  }
+  if (auth) {
+    // Authenticated: any address may be served.
+  } else if (!IsLoopbackHost(host)) {
     if (!config.insecure) {
       spdlog::error("refusing to listen on non-loopback address {}: authentication is not configured; "
                     "bind to 127.0.0.1 or pass --insecure", host);
@@ -305,6 +327,7 @@ int Serve(const Config& config) {
   broker::HistoryPurger purger(**store, *retention, std::chrono::seconds(std::max(1u, config.retention_check_s)));
   purger.Start();
   deps.temporal = &temporal;
+  deps.auth = auth.get();
   deps.notifier = &notifier;
   deps.contexts = &contexts;
   deps.metrics = &metrics;
