@@ -35,6 +35,11 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--auth-jwks-file", c.auth_jwks_file, "CITYHUB_AUTH_JWKS_FILE",
       "JSON Web Key Set of the identity provider (e.g. Keycloak's realm certs): every request but "
       "/health must then carry a Bearer JWT signed with one of its keys (RS256, ES256)");
+  opt("--auth-jwks-url", c.auth_jwks_url, "CITYHUB_AUTH_JWKS_URL",
+      "URL of the identity provider's JWKS (its jwks_uri), instead of --auth-jwks-file: fetched at "
+      "start, every --auth-jwks-refresh-s and when a token names an unknown key id");
+  opt("--auth-jwks-refresh-s", c.auth_jwks_refresh_s, "CITYHUB_AUTH_JWKS_REFRESH_S",
+      "Seconds between two fetches of --auth-jwks-url");
   opt("--auth-issuer", c.auth_issuer, "CITYHUB_AUTH_ISSUER", "Required 'iss' of tokens (e.g. https://idp.example/realms/city)");
   opt("--auth-audience", c.auth_audience, "CITYHUB_AUTH_AUDIENCE", "Required 'aud' of tokens");
   opt("--auth-clock-skew-s", c.auth_clock_skew_s, "CITYHUB_AUTH_CLOCK_SKEW_S",

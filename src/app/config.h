@@ -40,6 +40,8 @@ struct Config {
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
   std::string auth_jwks_file;               // JWKS of the token issuer ("" = no authentication)
+  std::string auth_jwks_url;                // or its URL, fetched at start and refreshed
+  unsigned auth_jwks_refresh_s = 300;       // how often the URL is fetched again
   std::string auth_issuer;                  // required `iss` of tokens ("" = any)
   std::string auth_audience;                // required in `aud` ("" = any)
   unsigned auth_clock_skew_s = 60;          // tolerance on exp/nbf/iat

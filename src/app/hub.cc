@@ -40,6 +40,7 @@
 #include "broker/subscription_service.h"
 #include "http/server.h"
 #include "ngsild/context.h"
+#include "ngsild/context_fetch.h"
 #include "security/authenticator.h"
 #include "store/rocksdb_store.h"
 #include "util/counting_gate.h"
@@ -193,6 +194,37 @@ broker::PeriodicSource PeriodicEntities(const broker::QueryService& queries) {
 
 }  // namespace
 
+namespace {
+
+// The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
+Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config) {
+  if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
+    return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
+  }
+  security::AuthConfig ac;
+  ac.policy = {config.auth_issuer, config.auth_audience, std::chrono::seconds(config.auth_clock_skew_s)};
+  if (!config.auth_jwks_file.empty()) {
+    std::ifstream in(config.auth_jwks_file);
+    if (!in) return Status::BadRequestData(fmt::format("cannot read --auth-jwks-file '{}'", config.auth_jwks_file));
+    ac.jwks_json.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    // The identity provider is usually on the city's own network: private addresses allowed.
+    auto fetcher = std::make_shared<ngsild::ContextFetcher>(/*allow_private_addresses=*/true);
+    ac.reload = [fetcher, url = config.auth_jwks_url]() -> Result<std::string> {
+      auto body = fetcher->Fetch(url, std::chrono::seconds(5), 1 << 20);
+      if (!body.ok()) return Status(Status::Code::kUnavailable, fmt::format("cannot fetch the JWKS from '{}': {}", url, body.status().message()));
+      return body;
+    };
+    ac.refresh_interval = std::chrono::seconds(std::max(10u, config.auth_jwks_refresh_s));
+    auto first = ac.reload();
+    if (!first.ok()) return first.status();
+    ac.jwks_json = std::move(*first);
+  }
+  return security::Authenticator::Create(std::move(ac));
+}
+
+}  // namespace
+
 int Serve(const Config& config) {
   std::string host;
   unsigned short port;
@@ -201,18 +233,13 @@ int Serve(const Config& config) {
     return 2;
   }
   std::unique_ptr<security::Authenticator> auth;
-  if (!config.auth_jwks_file.empty()) {
-    std::ifstream in(config.auth_jwks_file);
-    std::string jwks((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in && !in.eof()) jwks.clear();
-    security::AuthConfig ac{jwks, {config.auth_issuer, config.auth_audience, std::chrono::seconds(config.auth_clock_skew_s)}};
-    auto created = jwks.empty() ? Result<std::unique_ptr<security::Authenticator>>(Status::BadRequestData("cannot read the file"))
-                                : security::Authenticator::Create(ac);
-    if (!created.ok()) {
-      spdlog::error("--auth-jwks-file '{}': {}", config.auth_jwks_file, created.status().message());
+  if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
+    auto made = MakeAuthenticator(config);
+    if (!made.ok()) {
+      spdlog::error("authentication: {}", made.status().message());
       return 2;
     }
-    auth = std::move(*created);
+    auth = std::move(*made);
     spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}') required on every request but /health",
                  config.auth_issuer.empty() ? "any" : config.auth_issuer,
                  config.auth_audience.empty() ? "any" : config.auth_audience);

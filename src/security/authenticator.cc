@@ -5,6 +5,9 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "util/thread_name.h"
 
 namespace cityhub::security {
 namespace json = boost::json;
@@ -34,11 +37,67 @@ Principal PrincipalOf(const JwtClaims& claims) {
 
 }  // namespace
 
-Result<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthConfig& config) {
+Result<std::unique_ptr<Authenticator>> Authenticator::Create(AuthConfig config) {
   auto keys = KeySet::Parse(config.jwks_json);
   if (!keys.ok()) return keys.status();
   if (keys->size() == 0) return Status::BadRequestData("the JWKS holds no RS256 or ES256 signature key");
-  return std::unique_ptr<Authenticator>(new Authenticator(std::move(*keys), config.policy));
+  auto shared = std::make_shared<const KeySet>(std::move(*keys));
+  return std::unique_ptr<Authenticator>(new Authenticator(std::move(shared), std::move(config)));
+}
+
+Authenticator::Authenticator(std::shared_ptr<const KeySet> keys, AuthConfig config)
+    : config_(std::move(config)), keys_(std::move(keys)), last_reload_(std::chrono::steady_clock::now()) {
+  if (!config_.reload) return;
+  refresher_ = std::thread([this] {
+    util::NameThisThread("jwks-refresh");
+    std::unique_lock lock(keys_mutex_);
+    while (!stop_wake_.wait_for(lock, config_.refresh_interval, [this] { return stopping_; })) {
+      lock.unlock();
+      if (Status st = Reload(); !st.ok()) spdlog::warn("JWKS refresh failed (the keys held are kept): {}", st.message());
+      lock.lock();
+    }
+  });
+}
+
+Authenticator::~Authenticator() {
+  {
+    std::lock_guard lock(keys_mutex_);
+    stopping_ = true;
+  }
+  stop_wake_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+std::shared_ptr<const KeySet> Authenticator::Keys() {
+  std::lock_guard lock(keys_mutex_);
+  return keys_;
+}
+
+Status Authenticator::Reload() {
+  if (!config_.reload) return Status::Ok();
+  auto text = config_.reload();
+  {
+    std::lock_guard lock(keys_mutex_);
+    last_reload_ = std::chrono::steady_clock::now();
+  }
+  if (!text.ok()) return text.status();
+  auto keys = KeySet::Parse(*text);
+  if (!keys.ok()) return keys.status();
+  if (keys->size() == 0) return Status::BadRequestData("the JWKS holds no RS256 or ES256 signature key");
+  std::lock_guard lock(keys_mutex_);
+  keys_ = std::make_shared<const KeySet>(std::move(*keys));
+  return Status::Ok();
+}
+
+bool Authenticator::ReloadSoon() {
+  if (!config_.reload) return false;
+  {
+    std::lock_guard lock(keys_mutex_);
+    if (std::chrono::steady_clock::now() - last_reload_ < config_.min_reload_interval) return false;
+  }
+  Status st = Reload();
+  if (!st.ok()) spdlog::warn("JWKS reload for an unknown key id failed: {}", st.message());
+  return st.ok();
 }
 
 Result<Principal> Authenticator::Authenticate(std::string_view authorization, int64_t now_s) {
@@ -55,7 +114,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, in
     std::lock_guard lock(mutex_);
     auto it = index_.find(token);
     if (it != index_.end()) {
-      if (now_s <= it->second->second.expires_at + policy_.clock_skew.count()) {
+      if (now_s <= it->second->second.expires_at + config_.policy.clock_skew.count()) {
         lru_.splice(lru_.begin(), lru_, it->second);
         return it->second->second;
       }
@@ -63,7 +122,10 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, in
       index_.erase(it);
     }
   }
-  auto claims = VerifyJwt(token, keys_, policy_, now_s);
+  auto claims = VerifyJwt(token, *Keys(), config_.policy, now_s);
+  if (!claims.ok() && claims.status().message().find("key id") != std::string::npos && ReloadSoon()) {
+    claims = VerifyJwt(token, *Keys(), config_.policy, now_s);  // a key the provider added since
+  }
   if (!claims.ok()) return claims.status();
   Principal p = PrincipalOf(*claims);
   std::lock_guard lock(mutex_);

@@ -3,6 +3,7 @@
 // reason: expired, not yet valid, issued in the future, wrong issuer or audience, bad
 // signature, "alg": "none", HS256 keyed with the public key, unknown kid, malformed parts.
 #include "security/jwt.h"
+#include "security/authenticator.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -12,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -260,6 +262,46 @@ TEST(Base64UrlTest, RoundTripsAndRefusesWhatIsNotCanonical) {
   EXPECT_FALSE(Base64UrlDecode("Zm9v+g").has_value());    // standard alphabet
   EXPECT_FALSE(Base64UrlDecode("Z").has_value());         // impossible length
   EXPECT_FALSE(Base64UrlDecode("Zh").has_value());        // non-zero trailing bits
+}
+
+}  // namespace
+}  // namespace cityhub::security
+
+namespace cityhub::security {
+namespace {
+
+TEST_F(JwtTest, AnUnknownKeyIdFetchesTheKeySetAgainAtMostOncePerInterval) {
+  auto next = Ec("ec-2");
+  int fetches = 0;
+  std::string served = fmt::format(R"({{"keys":[{}]}})", ec_->jwk);
+  AuthConfig config;
+  config.jwks_json = served;
+  config.policy = Policy();
+  config.reload = [&]() -> Result<std::string> {
+    ++fetches;
+    return served;
+  };
+  config.refresh_interval = std::chrono::hours(1);
+  config.min_reload_interval = std::chrono::milliseconds(200);
+  auto auth = Authenticator::Create(config);
+  ASSERT_TRUE(auth.ok()) << auth.status().message();
+  const std::string old_token = Mint(*ec_, Claims()), new_token = Mint(*next, Claims());
+  EXPECT_TRUE((*auth)->Authenticate("Bearer " + old_token, kNow).ok());
+  EXPECT_EQ((*auth)->Authenticate("Bearer " + new_token, kNow).status().code(), Status::Code::kUnauthenticated);
+  EXPECT_EQ(fetches, 0);  // within the interval of the start
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  served = fmt::format(R"({{"keys":[{}]}})", next->jwk);  // the provider rotated
+  EXPECT_TRUE((*auth)->Authenticate("Bearer " + new_token, kNow).ok());
+  EXPECT_EQ(fetches, 1);
+  // The retired key's token was cached while valid; a fresh token of the retired key is refused.
+  EXPECT_FALSE((*auth)->Authenticate("Bearer " + Mint(*ec_, Claims(301)), kNow).ok());
+  // Many bad kids in a row: one fetch at most per interval.
+  auto stranger = Ec("ec-9");
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE((*auth)->Authenticate("Bearer " + Mint(*stranger, Claims(400 + i)), kNow).ok());
+  EXPECT_LE(fetches, 2);
+  // Headers that are not Bearer tokens.
+  EXPECT_THAT((*auth)->Authenticate("", kNow).status().message(), HasSubstr("authentication required"));
+  EXPECT_THAT((*auth)->Authenticate("Basic abc", kNow).status().message(), HasSubstr("Bearer"));
 }
 
 }  // namespace
