@@ -61,6 +61,9 @@ bool GetBytes(std::string_view in, size_t* pos, std::string_view* bytes) {
   return true;
 }
 
+// a + b, false if that overflows (corrupt bytes may hold any delta).
+bool Add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
 bool IsTimeMember(std::string_view key) {
   return key == "observedAt" || key == "createdAt" || key == "modifiedAt" || key == "deletedAt" ||
          key == "instanceId";
@@ -161,9 +164,11 @@ std::vector<std::pair<int64_t, size_t>> RetractionsIn(std::string_view bytes, in
     if (!GetBytes(bytes, &pos, &rec) || rec.empty()) break;  // the full decode reports it
     if (!(static_cast<uint8_t>(rec[0]) & kRetraction)) continue;
     size_t p = 1;
-    int64_t v = 0;
-    if (!GetSigned(rec, &p, &v)) break;
-    const int64_t stamp = HistoryBlockStartMs(block) * 1000 + v;
+    int64_t v = 0, start_us = 0, stamp = 0;
+    if (!GetSigned(rec, &p, &v) || __builtin_mul_overflow(HistoryBlockStartMs(block), int64_t{1000}, &start_us) ||
+        !Add(start_us, v, &stamp)) {
+      break;  // the full decode reports it
+    }
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& r) { return r.first == stamp; });
     if (it == out.end()) {
       out.emplace_back(stamp, at);
@@ -177,6 +182,11 @@ std::vector<std::pair<int64_t, size_t>> RetractionsIn(std::string_view bytes, in
 bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, InstanceView* view, bool* retraction,
                          std::string* error) {
   const int64_t start_ms = HistoryBlockStartMs(block);
+  int64_t start_us = 0;
+  if (__builtin_mul_overflow(start_ms, int64_t{1000}, &start_us)) {
+    *error = fmt::format("history block {} is out of range", block);
+    return false;
+  }
   std::string_view rec;
   if (!GetBytes(bytes, pos, &rec) || rec.empty()) {
     *error = fmt::format("history block {}: truncated record at byte {}", block, *pos);
@@ -186,8 +196,7 @@ bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, Ins
   const auto flags = static_cast<uint8_t>(rec[p++]);
   *view = InstanceView{};
   int64_t v = 0;
-  bool ok = GetSigned(rec, &p, &v);
-  view->stamp_us = start_ms * 1000 + v;
+  bool ok = GetSigned(rec, &p, &v) && Add(start_us, v, &view->stamp_us);
   *retraction = (flags & kRetraction) != 0;
   if (*retraction) {
     if (!ok || p != rec.size()) {
@@ -198,16 +207,16 @@ bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, Ins
   }
   view->modified_us = view->stamp_us;
   if (ok && (flags & kModified)) {
-    ok = GetSigned(rec, &p, &v);
-    view->modified_us = view->stamp_us + v;
+    ok = GetSigned(rec, &p, &v) && Add(view->stamp_us, v, &view->modified_us);
   }
+  int64_t t = 0;
   if (ok && (flags & kObserved)) {
-    ok = GetSigned(rec, &p, &v);
-    view->observed_ms = start_ms + v;
+    ok = GetSigned(rec, &p, &v) && Add(start_ms, v, &t);
+    view->observed_ms = t;
   }
   if (ok && (flags & kDeleted)) {
-    ok = GetSigned(rec, &p, &v);
-    view->deleted_ms = start_ms + v;
+    ok = GetSigned(rec, &p, &v) && Add(start_ms, v, &t);
+    view->deleted_ms = t;
   }
   const auto kind = static_cast<uint8_t>(flags >> 4);
   if (ok && kind > static_cast<uint8_t>(InstanceView::Kind::kJson)) ok = false;

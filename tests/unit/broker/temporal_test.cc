@@ -118,6 +118,28 @@ TEST(HistoryCodecTest, CorruptBytesAreAnErrorNotACrash) {
   }
 }
 
+TEST(HistoryCodecTest, TimesThatWouldOverflowAreCorruptionNotUndefinedBehaviour) {
+  // Found by fuzz_history: a stamp delta near INT64_MAX added to the block's start.
+  const std::string bytes("\x10\x00\xf6\xff\xff\xff\xd1\xd1\xff\xff\xff\x01\x01\x00\x00\x00\x01\xff\xff\xff\x01"
+                          "\x10\x00\xff\xff\xff\xd1\xd1\xff\xff\xff\x01\x01\x00\x00\x00\x01", 37);
+  Status st = ForEachHistoryRecord(bytes, 480'000, [](const InstanceView& v) {
+    (void)v.Materialize();
+    return true;
+  });
+  EXPECT_FALSE(st.ok());
+  // A stamp delta that overflows, built on purpose.
+  std::string rec;
+  rec.push_back('\x00');  // flags: a double
+  rec.push_back('\xfe');
+  for (int i = 0; i < 8; ++i) rec.push_back('\xff');
+  rec.push_back('\x01');  // zigzag varint of INT64_MAX: the stamp would overflow
+  rec.append(8, '\0');    // the double
+  rec.push_back('\0');    // no extras
+  std::string block(1, static_cast<char>(rec.size()));
+  block += rec;
+  EXPECT_FALSE(ForEachHistoryRecord(block, 480'000, [](const InstanceView&) { return true; }).ok());
+}
+
 TEST(HistoryCodecTest, BlocksAndInstanceIds) {
   EXPECT_EQ(HistoryBlockOf(0), 0);
   EXPECT_EQ(HistoryBlockOf(kHistoryBlockMs - 1), 0);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset `fuzz`, clang with ASan + UBSan) and runs each for
+# SECONDS (default 60) — or only the targets named — with seed corpora: Smart Data Model
+# examples from ../shared/data for the entity parser, hand-written seeds for the others. The
+# corpora grow under build/fuzz/corpus/ and are reused by the next run. Exits non-zero on the
+# first finding (the crashing input is left in build/fuzz/ as crash-*).
+#   scripts/fuzz.sh [SECONDS] [target…]      e.g. scripts/fuzz.sh 600 qlang jwt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-60}
+shift || true
+TARGETS=("$@")
+((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history)
+
+scripts/setup.sh fuzz
+CORPUS=build/fuzz/corpus
+mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history}
+
+# Seeds (written once; libFuzzer adds what it finds).
+if [ -d ../shared/data ] && [ -z "$(ls -A "$CORPUS/entity")" ]; then
+  find ../shared/data -name 'example-normalized.json*' | head -200 | while read -r f; do
+    cp "$f" "$CORPUS/entity/$(echo "$f" | md5sum | cut -c1-16)"
+  done
+fi
+seed() { printf '%b' "$2" > "$CORPUS/$1/seed-$(printf '%b' "$2" | md5sum | cut -c1-12)"; }
+seed entity '{"id":"urn:ngsi-ld:T:1","type":"T","a":{"type":"Property","value":1,"observedAt":"2026-01-01T00:00:00Z"}}'
+seed qlang 'level>4;(name=="a"|name~=".*b")\n/gimhae/#;/a/b'
+seed qlang 'level.quality=="good";owner=="urn:ngsi-ld:Org:1"\n/a|/b'
+seed qlang 'tags==1..5;meta[a.b]==2;level.observedAt>=2026-01-01T00:00:00Z\n/#'
+seed geo 'near;maxDistance==2000\nPoint\n[128.88,35.23]'
+seed geo 'within\nPolygon\n[[[128,35],[129,35],[129,36],[128,35]]]'
+seed geo 'intersects\nLineString\n[[128,35],[129,36]]'
+seed jwt 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJleHAiOjE3OTAwMDAzMDAsImlzcyI6Imh0dHBzOi8vaWRwIn0.AAAA'
+seed jwt '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}'
+seed history '\x0a\x10\x00\x0a\x00\x00\x00\x00\x00\x00\xf0\x3f\x00'
+
+status=0
+for t in "${TARGETS[@]}"; do
+  echo "== fuzz_$t for ${SECONDS_EACH}s"
+  out=$(cd build/fuzz && ./fuzz/fuzz_"$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+          -print_final_stats=1 "corpus/$t" 2>&1) || status=1
+  echo "$out" | grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|Done [0-9]+ runs|ERROR|SUMMARY" || true
+  if [ $status -ne 0 ]; then echo "$out" | tail -40; exit 1; fi
+done
