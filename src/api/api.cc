@@ -55,51 +55,49 @@ http::Response Challenge(const Status& st, bool token_given) {
   return resp;
 }
 
+// The answer of the route `m` matched (or the routing error).
+http::Response Route(const http::Router::Match& m, const http::Request& req) {
+  switch (m.kind) {
+    case http::Router::MatchKind::kFound:
+      try {
+        return (*m.handler)(req, m.params);
+      } catch (const std::exception& e) {
+        spdlog::error("handler for {} {} failed: {}", req.method, m.pattern, e.what());
+        return Problem(Status::Internal("the request could not be processed"));
+      }
+    case http::Router::MatchKind::kMethodNotAllowed: {
+      std::string allow = fmt::format("{}", fmt::join(m.allowed, ", "));
+      json::object body = ProblemJson(Status::NotSupported(fmt::format("method {} is not allowed here; allowed: {}", req.method, allow)));
+      body["status"] = 405;
+      http::Response resp = PlainJson(405, body);
+      resp.headers.Add("Allow", allow);
+      return resp;
+    }
+    case http::Router::MatchKind::kBadPath:
+      return Problem(Status::InvalidRequest("the request path has an invalid percent-encoding"));
+    case http::Router::MatchKind::kPathNotFound:
+      break;
+  }
+  return Problem(Status::NotFound(fmt::format("no resource at path '{}'", req.path.substr(0, 200))));
+}
+
+// Ok, or why the request's credentials are refused (only with authentication configured).
+Status Authenticate(const ApiDeps& deps, const http::Request& req) {
+  if (!deps.auth || IsPublic(req.path)) return Status::Ok();
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto principal = deps.auth->Authenticate(req.headers.Get("Authorization"), now_s);
+  return principal.ok() ? Status::Ok() : principal.status();
+}
+
 }  // namespace
 
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
   auto start = std::chrono::steady_clock::now();
   http::Router::Match m = router.Find(req.method, req.path);
-  http::Response resp;
-  std::string_view route = m.kind == http::Router::MatchKind::kFound ? std::string_view(m.pattern) : "unmatched";
-  if (deps.auth && !IsPublic(req.path)) {
-    const std::string_view authorization = req.headers.Get("Authorization");
-    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
-    auto principal = deps.auth->Authenticate(authorization, now_s);
-    if (!principal.ok()) {
-      resp = Challenge(principal.status(), !authorization.empty());
-      if (deps.metrics) {
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);
-      }
-      return resp;
-    }
-  }
-  switch (m.kind) {
-    case http::Router::MatchKind::kFound:
-      try {
-        resp = (*m.handler)(req, m.params);
-      } catch (const std::exception& e) {
-        spdlog::error("handler for {} {} failed: {}", req.method, m.pattern, e.what());
-        resp = Problem(Status::Internal("the request could not be processed"));
-      }
-      break;
-    case http::Router::MatchKind::kMethodNotAllowed: {
-      std::string allow = fmt::format("{}", fmt::join(m.allowed, ", "));
-      json::object body = ProblemJson(Status::NotSupported(fmt::format("method {} is not allowed here; allowed: {}", req.method, allow)));
-      body["status"] = 405;
-      resp = PlainJson(405, body);
-      resp.headers.Add("Allow", allow);
-      break;
-    }
-    case http::Router::MatchKind::kBadPath:
-      resp = Problem(Status::InvalidRequest("the request path has an invalid percent-encoding"));
-      break;
-    case http::Router::MatchKind::kPathNotFound:
-      resp = Problem(Status::NotFound(fmt::format("no resource at path '{}'", req.path.substr(0, 200))));
-      break;
-  }
+  const std::string_view route = m.kind == http::Router::MatchKind::kFound ? std::string_view(m.pattern) : "unmatched";
+  Status auth = Authenticate(deps, req);
+  http::Response resp = auth.ok() ? Route(m, req) : Challenge(auth, !req.headers.Get("Authorization").empty());
   if (deps.metrics) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);

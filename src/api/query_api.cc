@@ -22,20 +22,12 @@ namespace {
 
 // Pages, runs and renders a compiled query.
 Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q) {
-  auto count = BoolParam(req, "count");
-  if (!count.ok()) return Problem(count.status());
-  q.count = *count;
-  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
-  if (!limit.ok()) return Problem(limit.status());
-  auto offset = SizeParam(req, "offset", 0);
-  if (!offset.ok()) return Problem(offset.status());
-  if (*limit > deps.limits.max_page_size) {
-    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
-  }
-  if (*limit == 0 && !q.count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
+  auto page = PagingOf(req, deps.limits);
+  if (!page.ok()) return Problem(page.status());
+  q.count = page->count;
   // One entity past the page tells whether a next page exists without counting them all.
-  q.limit = *limit == 0 ? 0 : *limit + 1;
-  q.offset = *offset;
+  q.limit = page->limit == 0 ? 0 : page->limit + 1;
+  q.offset = page->offset;
 
   // Running and rendering are CPU-bound: past the query slots, more at once only time-slice the
   // cores and stretch every query's latency, so the rest wait here (FIFO), up to the query
@@ -54,15 +46,11 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   }
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
-  bool more = *limit > 0 && result->entities.size() > *limit;
+  bool more = page->limit > 0 && result->entities.size() > page->limit;
   if (more) result->entities.pop_back();
   Response r = JsonResponse(200, in.RenderList(std::move(result->entities)), in.media, *in.ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
-  if (more) r.headers.Add("Link", PageLink(req, q.offset + *limit, *limit) + "; rel=\"next\"");
-  if (q.offset > 0 && *limit > 0) {
-    size_t prev = q.offset > *limit ? q.offset - *limit : 0;
-    r.headers.Add("Link", PageLink(req, prev, *limit) + "; rel=\"prev\"");
-  }
+  AddPageLinks(req, *page, more, &r);
   return r;
 }
 

@@ -97,6 +97,25 @@ void AddContextTo(json::value& v, const json::value& ctx) {
   }
 }
 
+// The URL of this request with another page (for Link rel="next"/"prev").
+std::string PageLink(const http::Request& req, size_t offset, size_t limit) {
+  std::string query;
+  std::string_view target = req.target;
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view item = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (item.rfind("offset=", 0) == 0 || item.rfind("limit=", 0) == 0 || item.empty()) continue;
+      query.append(item).append("&");
+    }
+  }
+  return fmt::format("<{}?{}limit={}&offset={}>", path, query, limit, offset);
+}
+
 }  // namespace
 
 int HttpStatusOf(Status::Code code) { return InfoOf(code).http; }
@@ -373,23 +392,31 @@ http::Response NoContent() {
   return r;
 }
 
-// The URL of this request with another page (for Link rel="next"/"prev").
-std::string PageLink(const http::Request& req, size_t offset, size_t limit) {
-  std::string query;
-  std::string_view target = req.target;
-  size_t q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      size_t amp = rest.find('&');
-      std::string_view item = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      if (item.rfind("offset=", 0) == 0 || item.rfind("limit=", 0) == 0 || item.empty()) continue;
-      query.append(item).append("&");
-    }
+Result<Paging> PagingOf(const http::Request& req, const ApiLimits& limits) {
+  Paging p;
+  auto count = BoolParam(req, "count");
+  if (!count.ok()) return count.status();
+  auto limit = SizeParam(req, "limit", limits.default_page_size);
+  if (!limit.ok()) return limit.status();
+  auto offset = SizeParam(req, "offset", 0);
+  if (!offset.ok()) return offset.status();
+  if (*limit > limits.max_page_size) {
+    return Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", limits.max_page_size));
   }
-  return fmt::format("<{}?{}limit={}&offset={}>", path, query, limit, offset);
+  if (*limit == 0 && !*count) return Status::BadRequestData("parameter 'limit' may be 0 only with count=true");
+  p.limit = *limit;
+  p.offset = *offset;
+  p.count = *count;
+  return p;
+}
+
+void AddPageLinks(const http::Request& req, const Paging& page, bool more, http::Response* resp) {
+  if (page.limit == 0) return;
+  if (more) resp->headers.Add("Link", PageLink(req, page.offset + page.limit, page.limit) + "; rel=\"next\"");
+  if (page.offset > 0) {
+    const size_t prev = page.offset > page.limit ? page.offset - page.limit : 0;
+    resp->headers.Add("Link", PageLink(req, prev, page.limit) + "; rel=\"prev\"");
+  }
 }
 
 }  // namespace cityhub::api

@@ -106,8 +106,15 @@ http::Response JsonResponse(int status, boost::json::value body, MediaType media
 http::Response PlainJson(int status, const boost::json::value& body);
 http::Response NoContent();
 
-// The URL of this request with another page of `limit` from `offset`, as a Link header value
-// without its rel (for rel="next" / rel="prev").
-std::string PageLink(const http::Request& req, size_t offset, size_t limit);
+// The paging parameters of a list: `limit` (default_page_size; above max_page_size a 403
+// TooManyResults), `offset`, `count`; BadRequestData naming a bad one, or limit=0 without count.
+struct Paging {
+  size_t limit = 0;
+  size_t offset = 0;
+  bool count = false;
+};
+Result<Paging> PagingOf(const http::Request& req, const ApiLimits& limits);
+// Adds the Link headers of a page: rel="next" when `more` follow, rel="prev" past the first.
+void AddPageLinks(const http::Request& req, const Paging& page, bool more, http::Response* resp);
 
 }  // namespace cityhub::api

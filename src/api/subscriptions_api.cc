@@ -79,17 +79,9 @@ Response RetrieveSubscription(const Request& req, const PathParams& p, const Api
 Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
-  auto count = BoolParam(req, "count");
-  if (!count.ok()) return Problem(count.status());
-  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
-  if (!limit.ok()) return Problem(limit.status());
-  auto offset = SizeParam(req, "offset", 0);
-  if (!offset.ok()) return Problem(offset.status());
-  if (*limit > deps.limits.max_page_size) {
-    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
-  }
-  if (*limit == 0 && !*count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
-  auto page = deps.subscriptions->List(in->tenant, *offset, *limit);
+  auto paging = PagingOf(req, deps.limits);
+  if (!paging.ok()) return Problem(paging.status());
+  auto page = deps.subscriptions->List(in->tenant, paging->offset, paging->limit);
   if (!page.ok()) return Problem(page.status());
   json::array items;
   const int64_t now = util::NowMillis();
@@ -98,7 +90,7 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
     items.emplace_back(ngsild::RenderSubscription(WithDeliveryStatus(std::move(s), in->tenant, deps), *in->ctx, sys_attrs, now));
   }
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
-  if (*count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
+  if (paging->count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
   return r;
 }
 

@@ -417,38 +417,25 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
   if (sel->types.empty() && !r.attrs && !sel->q && !sel->geo) {
     return Problem(Status::BadRequestData("a temporal query needs a type, attrs, q or a geo-query (too wide otherwise)"));
   }
-  auto count = BoolParam(req, "count");
-  if (!count.ok()) return Problem(count.status());
-  auto limit = SizeParam(req, "limit", deps.limits.default_page_size);
-  if (!limit.ok()) return Problem(limit.status());
-  auto offset = SizeParam(req, "offset", 0);
-  if (!offset.ok()) return Problem(offset.status());
-  if (*limit > deps.limits.max_page_size) {
-    return Problem(Status::TooManyResults(fmt::format("parameter 'limit' must be at most {}", deps.limits.max_page_size)));
-  }
-  if (*limit == 0 && !*count) return Problem(Status::BadRequestData("parameter 'limit' may be 0 only with count=true"));
+  auto page = PagingOf(req, deps.limits);
+  if (!page.ok()) return Problem(page.status());
 
   size_t total = 0;
   json::array body;
   std::vector<broker::TemporalEntity> read;
   if (r.format == TemporalFormat::kAggregatedValues) {
-    auto entities = deps.temporal->QueryAggregated(r.in.tenant, *sel, r.query, r.aggregation, *offset, *limit, &total);
+    auto entities = deps.temporal->QueryAggregated(r.in.tenant, *sel, r.query, r.aggregation, page->offset, page->limit, &total);
     if (!entities.ok()) return Problem(entities.status());
     for (const auto& e : *entities) body.push_back(RenderAggregatedEntity(e, r));
   } else {
-    auto entities = deps.temporal->Query(r.in.tenant, *sel, r.query, *offset, *limit, &total);
+    auto entities = deps.temporal->Query(r.in.tenant, *sel, r.query, page->offset, page->limit, &total);
     if (!entities.ok()) return Problem(entities.status());
     for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, r));
     read = std::move(*entities);
   }
   Response resp = Answer(std::move(body), r, read);
-  if (*count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));
-  if (*limit > 0 && *offset + *limit < total) {
-    resp.headers.Add("Link", PageLink(req, *offset + *limit, *limit) + "; rel=\"next\"");
-  }
-  if (*offset > 0 && *limit > 0) {
-    resp.headers.Add("Link", PageLink(req, *offset > *limit ? *offset - *limit : 0, *limit) + "; rel=\"prev\"");
-  }
+  if (page->count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));
+  AddPageLinks(req, *page, page->offset + page->limit < total, &resp);
   return resp;
 }
 

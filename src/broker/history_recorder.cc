@@ -13,8 +13,13 @@ namespace json = boost::json;
 
 namespace {
 
-const ngsild::Instance* FindByDataset(const ngsild::Instances& instances, std::string_view dataset_id) {
-  for (const auto& inst : instances) {
+// The instance of `attr` with the datasetId of `like` in `e` (null: none, or no entity).
+const ngsild::Instance* SameInstance(const ngsild::Entity* e, const std::string& attr, const ngsild::Instance& like) {
+  if (!e) return nullptr;
+  auto it = e->attrs.find(attr);
+  if (it == e->attrs.end()) return nullptr;
+  const std::string_view dataset_id = ngsild::DatasetIdOf(like);
+  for (const auto& inst : it->second) {
     if (ngsild::DatasetIdOf(inst) == dataset_id) return &inst;
   }
   return nullptr;
@@ -45,6 +50,18 @@ Result<HistoryHeader> DecodeHistoryHeader(std::string_view text) {
   if (const json::value* d = o->if_contains("deletedAt"); d && d->is_int64()) h.deleted_ms = d->get_int64();
   if (const json::value* s = o->if_contains("scope")) h.scope = *s;
   return h;
+}
+
+void HistoryAppends::Add(const std::string& attr, const HistoryInstance& h) {
+  const int64_t block = HistoryBlockOf(h.TimeMs());
+  EncodeHistoryInstance(h, block, &blocks_[{attr, block}]);
+}
+
+void HistoryAppends::MoveTo(std::string_view id, store::WriteSet* ws) {
+  for (auto& [key, bytes] : blocks_) {
+    ws->history.push_back(store::HistoryAppend{std::string(id), key.first, key.second, std::move(bytes)});
+  }
+  blocks_.clear();
 }
 
 HistoryInstance ToHistoryInstance(const ngsild::Instance& inst, int64_t stamp_us) {
@@ -133,42 +150,25 @@ Status HistoryRecorder::AddTo(std::string_view, store::TenantStore&, const std::
     const ngsild::Entity* e = change.after ? change.after : change.before;
     if (!e) continue;
     const int64_t now_ms = change.after ? change.after->modified_at : util::NowMillis();
-    // Appends of this entity grouped by (attribute, block): one merge per block per write.
-    std::map<std::pair<std::string, int64_t>, std::string> blocks;
-    auto record = [&](const std::string& attr, const HistoryInstance& h) {
-      const int64_t block = HistoryBlockOf(h.TimeMs());
-      EncodeHistoryInstance(h, block, &blocks[{attr, block}]);
-    };
+    HistoryAppends appends;
     if (change.after) {
       for (const auto& [attr, instances] : change.after->attrs) {
-        const ngsild::Instances* before = nullptr;
-        if (change.before) {
-          auto it = change.before->attrs.find(attr);
-          if (it != change.before->attrs.end()) before = &it->second;
-        }
         for (const auto& inst : instances) {
-          const ngsild::Instance* prev = before ? FindByDataset(*before, ngsild::DatasetIdOf(inst)) : nullptr;
+          const ngsild::Instance* prev = SameInstance(change.before, attr, inst);
           if (prev && *prev == inst) continue;
-          record(attr, ToHistoryInstance(inst, NextHistoryStamp()));
+          appends.Add(attr, ToHistoryInstance(inst, NextHistoryStamp()));
         }
       }
     }
     if (change.before) {
       for (const auto& [attr, instances] : change.before->attrs) {
-        const ngsild::Instances* after = nullptr;
-        if (change.after) {
-          auto it = change.after->attrs.find(attr);
-          if (it != change.after->attrs.end()) after = &it->second;
-        }
         for (const auto& inst : instances) {
-          if (after && FindByDataset(*after, ngsild::DatasetIdOf(inst))) continue;
-          record(attr, DeletionInstance(inst, now_ms, NextHistoryStamp()));
+          if (SameInstance(change.after, attr, inst)) continue;
+          appends.Add(attr, DeletionInstance(inst, now_ms, NextHistoryStamp()));
         }
       }
     }
-    for (auto& [key, bytes] : blocks) {
-      ws.history.push_back(store::HistoryAppend{e->id, key.first, key.second, std::move(bytes)});
-    }
+    appends.MoveTo(e->id, &ws);
     if (!change.after || !change.before || change.before->types != change.after->types ||
         change.before->scope != change.after->scope) {
       HistoryHeader h{e->types, e->scope, std::nullopt};

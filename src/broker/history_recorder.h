@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,18 @@ struct HistoryHeader {
 };
 std::string EncodeHistoryHeader(const HistoryHeader& h);
 Result<HistoryHeader> DecodeHistoryHeader(std::string_view text);
+
+// The instances one write appends to an entity's history, grouped by (attribute, block): one
+// merge per block, however many instances fall in it.
+class HistoryAppends {
+ public:
+  void Add(const std::string& attr, const HistoryInstance& h);
+  // Moves them into `ws` as appends to entity `id`.
+  void MoveTo(std::string_view id, store::WriteSet* ws);
+
+ private:
+  std::map<std::pair<std::string, int64_t>, std::string> blocks_;
+};
 
 // A normalized instance (as an Entity holds it) as history keeps it, recorded at `stamp_us`.
 HistoryInstance ToHistoryInstance(const ngsild::Instance& inst, int64_t stamp_us);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
-#include <map>
 
 #include <re2/re2.h>
 #include <fmt/format.h>
@@ -157,15 +156,9 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
   auto ts = OpenTenant(store_, tenant, create);
   if (!ts.ok()) return ts.status();
   store::WriteSet ws;
-  std::map<std::pair<std::string, int64_t>, std::string> blocks;
-  for (const auto& item : instances) {
-    HistoryInstance h = ToHistoryInstance(item.instance, NextHistoryStamp());
-    const int64_t block = HistoryBlockOf(h.TimeMs());
-    EncodeHistoryInstance(h, block, &blocks[{item.attr, block}]);
-  }
-  for (auto& [key, bytes] : blocks) {
-    ws.history.push_back(store::HistoryAppend{std::string(id), key.first, key.second, std::move(bytes)});
-  }
+  HistoryAppends appends;
+  for (const auto& item : instances) appends.Add(item.attr, ToHistoryInstance(item.instance, NextHistoryStamp()));
+  appends.MoveTo(id, &ws);
   std::lock_guard lock(header_mutex_);
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok() && !header.status().IsNotFound()) return header.status();
@@ -193,8 +186,8 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
   return created;
 }
 
-Result<store::TenantStore*> TemporalService::HistoryOf(std::string_view tenant, std::string_view id,
-                                                       const std::string* attr) {
+Result<TemporalService::History> TemporalService::HistoryOf(std::string_view tenant, std::string_view id,
+                                                             const std::string* attr) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
   auto header = (*ts)->GetHistoryEntity(id);
@@ -209,26 +202,27 @@ Result<store::TenantStore*> TemporalService::HistoryOf(std::string_view tenant, 
       return Status::NotFound(fmt::format("entity '{}' has no history of attribute '{}'", id, *attr));
     }
   }
-  return *ts;
+  return History{*ts, std::move(*header)};
 }
 
 Status TemporalService::Delete(std::string_view tenant, std::string_view id) {
   std::lock_guard lock(header_mutex_);
-  auto ts = HistoryOf(tenant, id, nullptr);
-  if (!ts.ok()) return ts.status();
-  return (*ts)->DeleteHistory(id, "", std::numeric_limits<int64_t>::max());
+  auto h = HistoryOf(tenant, id, nullptr);
+  if (!h.ok()) return h.status();
+  return h->ts->DeleteHistory(id, "", std::numeric_limits<int64_t>::max());
 }
 
 Status TemporalService::DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
                                         std::string_view dataset_id, bool all) {
-  auto ts = HistoryOf(tenant, id, &attr);
-  if (!ts.ok()) return ts.status();
-  if (all) return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+  auto h = HistoryOf(tenant, id, &attr);
+  if (!h.ok()) return h.status();
+  store::TenantStore& ts = *h->ts;
+  if (all) return ts.DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
   // Only one dataset's instances: retractions, unless that is every instance.
   store::WriteSet ws;
   bool others = false;
   Status decode_error = Status::Ok();
-  CITYHUB_RETURN_IF_ERROR((*ts)->ScanHistory(id, attr, kMinBlock, kMaxBlock, false, [&](int64_t block, std::string_view bytes) {
+  CITYHUB_RETURN_IF_ERROR(ts.ScanHistory(id, attr, kMinBlock, kMaxBlock, false, [&](int64_t block, std::string_view bytes) {
     std::string retractions;
     decode_error = ForEachHistoryRecord(bytes, block, [&](const InstanceView& v) {
       auto h = v.Materialize();
@@ -252,8 +246,8 @@ Status TemporalService::DeleteAttribute(std::string_view tenant, std::string_vie
                                         dataset_id.empty() ? std::string("the default datasetId")
                                                            : fmt::format("datasetId '{}'", dataset_id)));
   }
-  if (!others) return (*ts)->DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
-  return (*ts)->Write(ws);
+  if (!others) return ts.DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
+  return ts.Write(ws);
 }
 
 Result<std::pair<int64_t, HistoryInstance>> TemporalService::FindInstance(store::TenantStore& ts, std::string_view id,
@@ -282,9 +276,10 @@ Result<std::pair<int64_t, HistoryInstance>> TemporalService::FindInstance(store:
 
 Status TemporalService::ModifyInstance(std::string_view tenant, std::string_view id, const std::string& attr,
                                        int64_t stamp_us, const ngsild::Instance& replacement) {
-  auto ts = HistoryOf(tenant, id, &attr);
-  if (!ts.ok()) return ts.status();
-  auto found = FindInstance(**ts, id, attr, stamp_us);
+  auto h = HistoryOf(tenant, id, &attr);
+  if (!h.ok()) return h.status();
+  store::TenantStore& ts = *h->ts;
+  auto found = FindInstance(ts, id, attr, stamp_us);
   if (!found.ok()) return found.status();
   const auto& [old_block, old] = *found;
   HistoryInstance next = ToHistoryInstance(replacement, stamp_us);
@@ -300,31 +295,27 @@ Status TemporalService::ModifyInstance(std::string_view tenant, std::string_view
   std::string record;
   EncodeHistoryInstance(next, block, &record);
   ws.history.push_back({std::string(id), attr, block, std::move(record)});
-  return (*ts)->Write(ws);
+  return ts.Write(ws);
 }
 
 Status TemporalService::DeleteInstance(std::string_view tenant, std::string_view id, const std::string& attr,
                                        int64_t stamp_us) {
-  auto ts = HistoryOf(tenant, id, &attr);
-  if (!ts.ok()) return ts.status();
-  auto found = FindInstance(**ts, id, attr, stamp_us);
+  auto h = HistoryOf(tenant, id, &attr);
+  if (!h.ok()) return h.status();
+  store::TenantStore& ts = *h->ts;
+  auto found = FindInstance(ts, id, attr, stamp_us);
   if (!found.ok()) return found.status();
   store::WriteSet ws;
   std::string retraction;
   EncodeRetraction(stamp_us, found->first, &retraction);
   ws.history.push_back({std::string(id), attr, found->first, std::move(retraction)});
-  return (*ts)->Write(ws);
+  return ts.Write(ws);
 }
 
 Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q) {
-  auto ts = OpenTenant(store_, tenant, false);
-  if (!ts.ok()) return ts.status();
-  auto header = (*ts)->GetHistoryEntity(id);
-  if (!header.ok()) {
-    return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
-                                        : header.status();
-  }
-  return ReadEntity(**ts, tenant, id, *header, q);
+  auto h = HistoryOf(tenant, id, nullptr);
+  if (!h.ok()) return h.status();
+  return ReadEntity(*h->ts, tenant, id, h->header, q);
 }
 
 Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel,
@@ -522,14 +513,9 @@ Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts
 
 Result<AggregatedEntity> TemporalService::RetrieveAggregated(std::string_view tenant, std::string_view id,
                                                              const TemporalQuery& q, const AggregationRequest& a) {
-  auto ts = OpenTenant(store_, tenant, false);
-  if (!ts.ok()) return ts.status();
-  auto header = (*ts)->GetHistoryEntity(id);
-  if (!header.ok()) {
-    return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
-                                        : header.status();
-  }
-  return AggregateEntity(**ts, tenant, id, *header, q, a);
+  auto h = HistoryOf(tenant, id, nullptr);
+  if (!h.ok()) return h.status();
+  return AggregateEntity(*h->ts, tenant, id, h->header, q, a);
 }
 
 }  // namespace cityhub::broker

@@ -150,8 +150,13 @@ class TemporalService {
   // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
   static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);
 
-  // The tenant's store and the entity's attributes with history; NotFound naming what is missing.
-  Result<store::TenantStore*> HistoryOf(std::string_view tenant, std::string_view id, const std::string* attr);
+  // The tenant's store and the entity's history header, after checking that `attr` (if not
+  // null) has history too; NotFound naming what is missing.
+  struct History {
+    store::TenantStore* ts;
+    std::string header;
+  };
+  Result<History> HistoryOf(std::string_view tenant, std::string_view id, const std::string* attr);
   // Where the instance `stamp_us` of (id, attr) is: its block and its current version.
   Result<std::pair<int64_t, HistoryInstance>> FindInstance(store::TenantStore& ts, std::string_view id,
                                                            const std::string& attr, int64_t stamp_us);
