@@ -5,14 +5,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "api/caller.h"
 #include "api/metrics.h"
 #include "api/request.h"
+#include "security/api_keys.h"
+#include "security/audit_log.h"
+#include "security/rate_limiter.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -25,6 +31,7 @@ void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -35,6 +42,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterOpsRoutes(router, deps);
   RegisterSubscriptionRoutes(router, deps);
   RegisterTemporalRoutes(router, deps);
+  RegisterPrivacyRoutes(router, deps);
 }
 
 namespace {
@@ -81,13 +89,102 @@ http::Response Route(const http::Router::Match& m, const http::Request& req) {
   return Problem(Status::NotFound(fmt::format("no resource at path '{}'", req.path.substr(0, 200))));
 }
 
-// Ok, or why the request's credentials are refused (only with authentication configured).
-Status Authenticate(const ApiDeps& deps, const http::Request& req) {
-  if (!deps.auth || IsPublic(req.path)) return Status::Ok();
+// The operation a route performs, for the policy (nullopt: public, no credentials needed).
+std::optional<security::Operation> OperationOf(std::string_view method, std::string_view route, std::string_view path) {
+  using security::Operation;
+  if (IsPublic(path) || route == "/cityhub/v1/transparency") return std::nullopt;
+  auto starts = [&](std::string_view prefix) { return route.substr(0, prefix.size()) == prefix; };
+  if (route == "/metrics" || starts("/admin/")) return Operation::kAdmin;
+  if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
+  if (starts("/ngsi-ld/v1/subscriptions")) return Operation::kSubscribe;
+  if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {
+    return Operation::kRead;
+  }
+  return method == "GET" ? Operation::kRead : Operation::kWrite;
+}
+
+// The tenant a route's rights are checked in: the NGSILD-Tenant header's, but the default
+// tenant for what spans every tenant (metrics, backups, @context management).
+std::string_view RightsTenant(std::string_view route, std::string_view method, std::string_view header_tenant) {
+  if (route == "/metrics" || route.substr(0, 7) == "/admin/") return "";
+  if (route.substr(0, 26) == "/ngsi-ld/v1/jsonldContexts" && method != "GET") return "";
+  return header_tenant;
+}
+
+// The principal of the request's credentials: an API key (X-API-Key, or Authorization: ApiKey)
+// or a Bearer JWT.
+Result<security::Principal> Authenticate(const SecurityDeps& security, const http::Request& req) {
   const int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto principal = deps.auth->Authenticate(req.headers.Get("Authorization"), now_s);
-  return principal.ok() ? Status::Ok() : principal.status();
+  std::string_view authorization = req.headers.Get("Authorization");
+  std::string_view key = req.headers.Get("X-API-Key");
+  if (key.empty() && authorization.size() > 7 && http::HeaderNameEquals(authorization.substr(0, 7), "ApiKey ")) {
+    key = authorization.substr(7);
+  }
+  if (!key.empty()) {
+    if (!security.api_keys) return Status(Status::Code::kUnauthenticated, "API keys are not accepted by this hub");
+    return security.api_keys->Authenticate(key, now_s);
+  }
+  if (!security.jwt) {
+    return Status(Status::Code::kUnauthenticated, "an API key is required (X-API-Key header)");
+  }
+  return security.jwt->Authenticate(authorization, now_s);
+}
+
+bool CredentialsGiven(const http::Request& req) {
+  return req.headers.Has("Authorization") || req.headers.Has("X-API-Key");
+}
+
+// Records the request in the audit log when it is one the log keeps: writes, denials,
+// authentication failures and reads that showed classified attributes in clear.
+void Audit(const SecurityDeps& security, const http::Request& req, const Caller& caller, std::string_view tenant,
+           std::optional<security::Operation> op, int status) {
+  if (!security.audit) return;
+  std::string_view event;
+  if (status == 401) event = "auth-failure";
+  else if (status == 403 && caller.principal()) event = "denied";
+  else if (status == 429) event = "rate-limited";
+  else if (op && *op != security::Operation::kRead && req.method != "GET") event = "write";
+  else if (caller.read_personal()) event = "read-personal";
+  else return;
+  security::AuditRecord r;
+  r.time_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  r.event = std::string(event);
+  r.subject = caller.principal() ? caller.principal()->subject : "";
+  r.tenant = std::string(tenant);
+  r.method = req.method;
+  r.path = req.path.substr(0, 1024);  // the query string may carry personal values: left out
+  r.status = status;
+  r.remote = req.remote_address;
+  security.audit->Append(std::move(r));
+}
+
+// The answer to a request once its route is known: authentication, rights, rate limit, handler.
+http::Response Handle(const ApiDeps& deps, const http::Router::Match& m, const http::Request& req, Caller* caller,
+                      std::string* tenant, std::optional<security::Operation>* op) {
+  const SecurityDeps& security = deps.security;
+  const bool found = m.kind == http::Router::MatchKind::kFound;
+  *op = OperationOf(req.method, found ? std::string_view(m.pattern) : std::string_view(req.path), req.path);
+  if (!security.enabled() || !*op) return Route(m, req);
+  auto principal = Authenticate(security, req);
+  if (!principal.ok()) return Challenge(principal.status(), CredentialsGiven(req));
+  caller->Authenticated(&security, std::move(*principal));
+  if (security.rate_limits) {
+    double retry_after = 0;
+    if (!security.rate_limits->Allow(caller->subject(), &retry_after)) {
+      http::Response resp = Problem(Status(Status::Code::kTooManyRequests,
+                                           fmt::format("the request rate of '{}' is above its limit", caller->subject())));
+      resp.headers.Add("Retry-After", std::to_string(static_cast<int>(std::ceil(retry_after))));
+      return resp;
+    }
+  }
+  if (!found) return Route(m, req);
+  auto header_tenant = TenantOf(req);
+  if (!header_tenant.ok()) return Problem(header_tenant.status());
+  *tenant = std::string(RightsTenant(m.pattern, req.method, *header_tenant));
+  if (Status st = caller->Require(*tenant, **op); !st.ok()) return Problem(st);
+  CallerScope scope(caller);
+  return Route(m, req);
 }
 
 }  // namespace
@@ -96,8 +193,11 @@ http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const h
   auto start = std::chrono::steady_clock::now();
   http::Router::Match m = router.Find(req.method, req.path);
   const std::string_view route = m.kind == http::Router::MatchKind::kFound ? std::string_view(m.pattern) : "unmatched";
-  Status auth = Authenticate(deps, req);
-  http::Response resp = auth.ok() ? Route(m, req) : Challenge(auth, !req.headers.Get("Authorization").empty());
+  Caller caller;
+  std::string tenant;
+  std::optional<security::Operation> op;
+  http::Response resp = Handle(deps, m, req, &caller, &tenant, &op);
+  Audit(deps.security, req, caller, tenant, op, resp.status);
   if (deps.metrics) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);

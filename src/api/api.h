@@ -16,14 +16,35 @@
 #include "broker/temporal_service.h"
 #include "http/router.h"
 #include "security/authenticator.h"
+#include "security/policy.h"
+#include "security/privacy.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
 #include "ngsild/qlang.h"
 #include "util/counting_gate.h"
 
+namespace cityhub::security {
+class ApiKeyAuthenticator;
+class AuditLog;
+class RateLimiter;
+}  // namespace cityhub::security
+
 namespace cityhub::api {
 
 class Metrics;
+
+// Authentication, authorization, privacy and audit (docs/SECURITY.md). With neither `jwt` nor
+// `api_keys` there is no authentication: every request is allowed everything in clear.
+struct SecurityDeps {
+  security::Authenticator* jwt = nullptr;              // Bearer JWTs
+  security::ApiKeyAuthenticator* api_keys = nullptr;   // X-API-Key / Authorization: ApiKey
+  std::shared_ptr<const security::Policy> policy;      // null: the built-in roles only
+  std::shared_ptr<const security::PrivacyPolicy> privacy;  // null: no attribute is classified
+  const security::Pseudonymiser* pseudonyms = nullptr;  // set with `privacy`
+  security::AuditLog* audit = nullptr;                 // null: no audit log
+  security::RateLimiter* rate_limits = nullptr;        // null: no per-principal limit
+  bool enabled() const { return jwt || api_keys; }
+};
 
 struct ApiLimits {
   size_t max_json_depth = 64;       // nesting of request bodies; deeper is a 400
@@ -42,8 +63,7 @@ struct ApiDeps {
   broker::QueryService* queries = nullptr;
   broker::SubscriptionService* subscriptions = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
-  // Null: no authentication (the hub then listens on loopback only, or with --insecure).
-  security::Authenticator* auth = nullptr;
+  SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;

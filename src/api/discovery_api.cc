@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/caller.h"
 #include "api/request.h"
 
 namespace cityhub::api {
@@ -35,6 +36,30 @@ Result<DiscoveryRequest> ReadDiscovery(const Request& req, const ApiDeps& deps) 
   return out;
 }
 
+// For a caller whose reads rules restrict: the types it may see entities of (others are left
+// out of every list, as if the tenant had none of them).
+void KeepVisibleTypes(std::string_view tenant, std::vector<std::string>* types) {
+  security::Access access = CurrentCaller().AccessFor(tenant, security::Operation::kRead);
+  if (access.all()) return;
+  std::erase_if(*types, [&](const std::string& t) { return !access.TypeMayBeVisible(t); });
+}
+
+// The same for attributes: those some visible type has.
+Status KeepVisibleAttributes(const ApiDeps& deps, std::string_view tenant, std::vector<std::string>* attrs) {
+  if (CurrentCaller().AccessFor(tenant, security::Operation::kRead).all()) return Status::Ok();
+  Status failure;
+  std::erase_if(*attrs, [&](const std::string& attr) {
+    auto types = deps.entities->TypesWithAttribute(tenant, attr);
+    if (!types.ok()) {
+      failure = types.status();
+      return true;
+    }
+    KeepVisibleTypes(tenant, &*types);
+    return types->empty();
+  });
+  return failure;
+}
+
 json::array Compacted(const std::vector<std::string>& iris, const ngsild::Context& ctx) {
   json::array out;
   for (const auto& iri : iris) out.emplace_back(ctx.CompactIri(iri));
@@ -46,6 +71,7 @@ Response ListTypes(const Request& req, const ApiDeps& deps) {
   if (!in.ok()) return Problem(in.status());
   auto types = deps.entities->Types(in->tenant);
   if (!types.ok()) return Problem(types.status());
+  KeepVisibleTypes(in->tenant, &*types);
   if (!in->details) {
     json::array list = Compacted(*types, *in->ctx);
     std::string id = ListId("EntityTypeList", list);
@@ -56,6 +82,7 @@ Response ListTypes(const Request& req, const ApiDeps& deps) {
   for (const auto& type : *types) {
     auto attrs = deps.entities->AttributesOfType(in->tenant, type);
     if (!attrs.ok()) return Problem(attrs.status());
+    if (Status st = KeepVisibleAttributes(deps, in->tenant, &*attrs); !st.ok()) return Problem(st);
     out.emplace_back(json::object{{"id", type},
                                   {"type", "EntityType"},
                                   {"typeName", in->ctx->CompactIri(type)},
@@ -69,7 +96,10 @@ Response TypeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) 
   if (!in.ok()) return Problem(in.status());
   const std::string& name = p.Get("type");
   if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the type name in the path is invalid"));
-  auto info = deps.entities->TypeDetails(in->tenant, in->ctx->ExpandTerm(name));
+  std::vector<std::string> asked{in->ctx->ExpandTerm(name)};
+  KeepVisibleTypes(in->tenant, &asked);
+  if (asked.empty()) return Problem(Status::NotFound(fmt::format("no entity of type '{}'", name.substr(0, 100))));
+  auto info = deps.entities->TypeDetails(in->tenant, asked[0]);
   if (!info.ok()) return Problem(info.status());
   json::array details;
   for (const auto& [attr, attr_types] : info->attributes) {
@@ -93,6 +123,7 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
   if (!in.ok()) return Problem(in.status());
   auto attrs = deps.entities->Attributes(in->tenant);
   if (!attrs.ok()) return Problem(attrs.status());
+  if (Status st = KeepVisibleAttributes(deps, in->tenant, &*attrs); !st.ok()) return Problem(st);
   if (!in->details) {
     json::array list = Compacted(*attrs, *in->ctx);
     std::string id = ListId("AttributeList", list);
@@ -103,6 +134,7 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
   for (const auto& attr : *attrs) {
     auto types = deps.entities->TypesWithAttribute(in->tenant, attr);
     if (!types.ok()) return Problem(types.status());
+    KeepVisibleTypes(in->tenant, &*types);
     out.emplace_back(json::object{{"id", attr},
                                   {"type", "Attribute"},
                                   {"attributeName", in->ctx->CompactIri(attr)},
@@ -116,8 +148,12 @@ Response AttributeInfo(const Request& req, const PathParams& p, const ApiDeps& d
   if (!in.ok()) return Problem(in.status());
   const std::string& name = p.Get("attrId");
   if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
-  auto info = deps.entities->AttributeDetails(in->tenant, in->ctx->ExpandTerm(name));
+  std::vector<std::string> asked{in->ctx->ExpandTerm(name)};
+  if (Status st = KeepVisibleAttributes(deps, in->tenant, &asked); !st.ok()) return Problem(st);
+  if (asked.empty()) return Problem(Status::NotFound(fmt::format("no attribute '{}'", name.substr(0, 100))));
+  auto info = deps.entities->AttributeDetails(in->tenant, asked[0]);
   if (!info.ok()) return Problem(info.status());
+  KeepVisibleTypes(in->tenant, &info->types);
   json::array kinds;
   for (const auto& k : info->attr_types) kinds.emplace_back(k);
   json::object out{{"id", info->name},

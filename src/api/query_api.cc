@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/caller.h"
 #include "api/entity_read.h"
 #include "api/query_spec.h"
 #include "api/request.h"
@@ -44,6 +45,8 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
       return busy;
     }
   }
+  std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(in.tenant);
+  q.view = view.get();
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
   bool more = page->limit > 0 && result->entities.size() > page->limit;

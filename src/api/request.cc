@@ -46,6 +46,8 @@ constexpr ErrorInfo kErrors[] = {
     {Status::Code::kUnavailable, 503, "InternalError", "Service unavailable"},
     // NGSI-LD defines no error type for authentication (brokers leave it to a proxy): ours.
     {Status::Code::kUnauthenticated, 401, "urn:cityhub:error:Unauthenticated", "Authentication required"},
+    {Status::Code::kPermissionDenied, 403, "urn:cityhub:error:PermissionDenied", "Not allowed"},
+    {Status::Code::kTooManyRequests, 429, "urn:cityhub:error:TooManyRequests", "Rate limit exceeded"},
     {Status::Code::kInternal, 500, "InternalError", "Internal error"},
 };
 

@@ -1,10 +1,14 @@
 // /ngsi-ld/v1/subscriptions (GS CIM 009 §5.8, §6.10–6.11): create (201 + Location), query
 // (paginated, count), retrieve, update (204), delete (204). Bodies are read with the request's
 // @context (Link header or the body's @context) and subscriptions rendered with the reader's.
+#include <algorithm>
+#include <limits>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/caller.h"
 #include "api/request.h"
 #include "broker/notifier.h"
 #include "broker/subscription_service.h"
@@ -29,10 +33,40 @@ Status CheckId(const std::string& id) {
   return Status::Ok();
 }
 
+// The stored "owner" of a subscription created by the current caller: its subject and the roles
+// it held (its notifications show what those roles may read), or null without authentication.
+json::value OwnerOfNew() {
+  const security::Principal* p = CurrentCaller().principal();
+  if (!p) return nullptr;
+  json::array roles;
+  for (const auto& r : p->roles) roles.emplace_back(r);
+  return json::object{{"subject", p->subject}, {"roles", std::move(roles)}};
+}
+
+// Whether the current caller may see and change subscription `stored`: its creator, or an
+// admin of the tenant.
+bool MayManage(const json::object& stored, std::string_view tenant) {
+  const Caller& caller = CurrentCaller();
+  if (!caller.principal()) return true;
+  if (caller.AccessFor(tenant, security::Operation::kAdmin).all()) return true;
+  const json::value* owner = stored.if_contains("owner");
+  const json::value* subject = owner && owner->is_object() ? owner->get_object().if_contains("subject") : nullptr;
+  return subject && subject->is_string() && subject->get_string() == caller.subject();
+}
+
+// NotFound (as if absent) for a subscription the caller may not manage.
+Status CheckManage(const ApiDeps& deps, std::string_view tenant, const std::string& id) {
+  if (!CurrentCaller().principal()) return Status::Ok();
+  auto s = deps.subscriptions->Get(tenant, id);
+  if (!s.ok()) return s.status();
+  if (MayManage(*s, tenant)) return Status::Ok();
+  return Status::NotFound(fmt::format("subscription '{}' not found", id.substr(0, 200)));
+}
+
 Response CreateSubscription(const Request& req, const ApiDeps& deps) {
   auto in = ReadBody(req, deps);
   if (!in.ok()) return Problem(in.status());
-  auto id = deps.subscriptions->Create(in->tenant, in->body.get_object(), *in->ctx, util::NowMillis());
+  auto id = deps.subscriptions->Create(in->tenant, in->body.get_object(), *in->ctx, util::NowMillis(), OwnerOfNew());
   if (!id.ok()) return Problem(id.status());
   Response r;
   r.status = 201;
@@ -70,6 +104,7 @@ Response RetrieveSubscription(const Request& req, const PathParams& p, const Api
   if (!in.ok()) return Problem(in.status());
   auto s = deps.subscriptions->Get(in->tenant, id);
   if (!s.ok()) return Problem(s.status());
+  if (!MayManage(*s, in->tenant)) return Problem(Status::NotFound(fmt::format("subscription '{}' not found", id.substr(0, 200))));
   const bool sys_attrs = HasOption(req, "sysAttrs");
   return JsonResponse(200, ngsild::RenderSubscription(WithDeliveryStatus(std::move(*s), in->tenant, deps), *in->ctx,
                                                      sys_attrs, util::NowMillis()),
@@ -81,8 +116,20 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   if (!in.ok()) return Problem(in.status());
   auto paging = PagingOf(req, deps.limits);
   if (!paging.ok()) return Problem(paging.status());
-  auto page = deps.subscriptions->List(in->tenant, paging->offset, paging->limit);
+  const Caller& caller = CurrentCaller();
+  const bool all = !caller.principal() || caller.AccessFor(in->tenant, security::Operation::kAdmin).all();
+  // A caller who is not an admin lists its own subscriptions: filtered before paging.
+  auto page = all ? deps.subscriptions->List(in->tenant, paging->offset, paging->limit)
+                  : deps.subscriptions->List(in->tenant, 0, std::numeric_limits<size_t>::max());
   if (!page.ok()) return Problem(page.status());
+  if (!all) {
+    std::erase_if(page->items, [&](const json::object& s) { return !MayManage(s, in->tenant); });
+    page->total = page->items.size();
+    const size_t from = std::min(paging->offset, page->items.size());
+    const size_t to = std::min(page->items.size(), from + paging->limit);
+    page->items = std::vector<json::object>(std::make_move_iterator(page->items.begin() + from),
+                                            std::make_move_iterator(page->items.begin() + to));
+  }
   json::array items;
   const int64_t now = util::NowMillis();
   const bool sys_attrs = HasOption(req, "sysAttrs");
@@ -99,6 +146,7 @@ Response UpdateSubscription(const Request& req, const PathParams& p, const ApiDe
   if (Status st = CheckId(id); !st.ok()) return Problem(st);
   auto in = ReadBody(req, deps);
   if (!in.ok()) return Problem(in.status());
+  if (Status allowed = CheckManage(deps, in->tenant, id); !allowed.ok()) return Problem(allowed);
   Status st = deps.subscriptions->Update(in->tenant, id, in->body.get_object(), *in->ctx, util::NowMillis());
   return st.ok() ? NoContent() : Problem(st);
 }
@@ -108,7 +156,8 @@ Response DeleteSubscription(const Request& req, const PathParams& p, const ApiDe
   if (Status st = CheckId(id); !st.ok()) return Problem(st);
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
-  Status st = deps.subscriptions->Delete(*tenant, id);
+  Status st = CheckManage(deps, *tenant, id);
+  if (st.ok()) st = deps.subscriptions->Delete(*tenant, id);
   return st.ok() ? NoContent() : Problem(st);
 }
 

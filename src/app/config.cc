@@ -44,6 +44,25 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--auth-audience", c.auth_audience, "CITYHUB_AUTH_AUDIENCE", "Required 'aud' of tokens");
   opt("--auth-clock-skew-s", c.auth_clock_skew_s, "CITYHUB_AUTH_CLOCK_SKEW_S",
       "Seconds of tolerance on a token's exp, nbf and iat");
+  opt("--api-keys-file", c.api_keys_file, "CITYHUB_API_KEYS_FILE",
+      "API keys for machines, managed with `cityhub keys`: requests may then carry X-API-Key "
+      "(changes to the file apply within a second)");
+  opt("--auth-policy-file", c.auth_policy_file, "CITYHUB_AUTH_POLICY_FILE",
+      "JSON access rules by tenant, type, id pattern, attribute, operation and ownership beyond "
+      "the built-in roles reader/writer/admin (docs/SECURITY.md)");
+  opt("--privacy-file", c.privacy_file, "CITYHUB_PRIVACY_FILE",
+      "JSON classification of personal and sensitive attributes per entity type, with purpose "
+      "and retention: others see them pseudonymised or omitted (docs/SECURITY.md)");
+  opt("--privacy-secret-file", c.privacy_secret_file, "CITYHUB_PRIVACY_SECRET_FILE",
+      "Secret the pseudonyms are keyed with (default <data-dir>/privacy.secret, created once)");
+  opt("--audit-log", c.audit_log, "CITYHUB_AUDIT_LOG",
+      "Hash-chained audit log of writes, denials, authentication failures and reads of "
+      "classified attributes: a path, 'off', or 'auto' (<data-dir>/audit/audit.log when "
+      "authentication is configured)");
+  opt("--rate-limit-rps", c.rate_limit_rps, "CITYHUB_RATE_LIMIT_RPS",
+      "Requests per second each principal may send (0 = no limit); beyond it 429 with Retry-After");
+  opt("--rate-limit-burst", c.rate_limit_burst, "CITYHUB_RATE_LIMIT_BURST",
+      "Requests a principal may send at once before --rate-limit-rps applies (0 = the rate)");
   opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
   opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
       "Threads running request handlers; many let concurrent writes share a disk sync");

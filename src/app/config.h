@@ -45,6 +45,13 @@ struct Config {
   std::string auth_issuer;                  // required `iss` of tokens ("" = any)
   std::string auth_audience;                // required in `aud` ("" = any)
   unsigned auth_clock_skew_s = 60;          // tolerance on exp/nbf/iat
+  std::string api_keys_file;                // API keys (`cityhub keys`; "" = none)
+  std::string auth_policy_file;             // access rules beyond the built-in roles ("" = none)
+  std::string privacy_file;                 // personal/sensitive attributes per type ("" = none)
+  std::string privacy_secret_file;          // pseudonym key ("" = <data-dir>/privacy.secret)
+  std::string audit_log = "auto";           // path, "off", or "auto" (<data-dir>/audit/audit.log with auth)
+  double rate_limit_rps = 0;                // requests per second per principal (0 = no limit)
+  double rate_limit_burst = 0;              // bucket size (0 = rate_limit_rps)
   bool history = true;                      // record attribute instances (temporal API)
   std::string retention;                    // history retention rules ("" = keep for ever)
   unsigned retention_check_s = 3600;        // how often the retention purge runs

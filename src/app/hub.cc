@@ -41,7 +41,7 @@
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "ngsild/context_fetch.h"
-#include "security/authenticator.h"
+#include "app/security_setup.h"
 #include "store/rocksdb_store.h"
 #include "util/counting_gate.h"
 
@@ -194,36 +194,6 @@ broker::PeriodicSource PeriodicEntities(const broker::QueryService& queries) {
 
 }  // namespace
 
-namespace {
-
-// The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
-Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config) {
-  if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
-    return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
-  }
-  security::AuthConfig ac;
-  ac.policy = {config.auth_issuer, config.auth_audience, std::chrono::seconds(config.auth_clock_skew_s)};
-  if (!config.auth_jwks_file.empty()) {
-    std::ifstream in(config.auth_jwks_file);
-    if (!in) return Status::BadRequestData(fmt::format("cannot read --auth-jwks-file '{}'", config.auth_jwks_file));
-    ac.jwks_json.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } else {
-    // The identity provider is usually on the city's own network: private addresses allowed.
-    auto fetcher = std::make_shared<ngsild::ContextFetcher>(/*allow_private_addresses=*/true);
-    ac.reload = [fetcher, url = config.auth_jwks_url]() -> Result<std::string> {
-      auto body = fetcher->Fetch(url, std::chrono::seconds(5), 1 << 20);
-      if (!body.ok()) return Status(Status::Code::kUnavailable, fmt::format("cannot fetch the JWKS from '{}': {}", url, body.status().message()));
-      return body;
-    };
-    ac.refresh_interval = std::chrono::seconds(std::max(10u, config.auth_jwks_refresh_s));
-    auto first = ac.reload();
-    if (!first.ok()) return first.status();
-    ac.jwks_json = std::move(*first);
-  }
-  return security::Authenticator::Create(std::move(ac));
-}
-
-}  // namespace
 
 int Serve(const Config& config) {
   std::string host;
@@ -232,19 +202,12 @@ int Serve(const Config& config) {
     spdlog::error("--listen '{}' is not HOST:PORT", config.listen);
     return 2;
   }
-  std::unique_ptr<security::Authenticator> auth;
-  if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
-    auto made = MakeAuthenticator(config);
-    if (!made.ok()) {
-      spdlog::error("authentication: {}", made.status().message());
-      return 2;
-    }
-    auth = std::move(*made);
-    spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}') required on every request but /health",
-                 config.auth_issuer.empty() ? "any" : config.auth_issuer,
-                 config.auth_audience.empty() ? "any" : config.auth_audience);
+  SecuritySetup security;
+  if (Status st = SetUpAuthentication(config, &security); !st.ok()) {
+    spdlog::error("authentication: {}", st.message());
+    return 2;
   }
-  if (auth) {
+  if (security.authenticates()) {
     // Authenticated: any address may be served.
   } else if (!IsLoopbackHost(host)) {
     if (!config.insecure) {
@@ -275,6 +238,11 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
+  if (Status st = SetUpProtection(config, contexts, &security); !st.ok()) {
+    spdlog::error("{}", st.message());
+    (*store)->Close();
+    return 2;
+  }
 
   api::Metrics metrics;
   broker::EntityService entities(**store);
@@ -298,10 +266,12 @@ int Serve(const Config& config) {
   api::ApiDeps deps;
   deps.entities = &entities;
   deps.queries = &queries;
+  deps.security = security.Deps();
   // Subscriptions: compiled into the matcher (a subscription that cannot be compiled is refused
   // when created, and reported at start-up).
   broker::SubscriptionMatcher matcher;
   broker::SubscriptionService subscriptions(**store, &matcher, &contexts);
+  subscriptions.SetViewFactory(SubscriptionViews(deps.security));
   auto loaded = subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
     spdlog::warn("subscription '{}' of tenant '{}' is not active: {}", id, tenant, st.message());
   });
@@ -344,7 +314,7 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
-  auto retention = broker::RetentionPolicy::Parse(config.retention);
+  auto retention = broker::RetentionPolicy::Parse(RetentionRules(config, security));
   if (!retention.ok()) {
     spdlog::error("--retention: {}", retention.status().message());
     (*store)->Close();
@@ -354,7 +324,6 @@ int Serve(const Config& config) {
   broker::HistoryPurger purger(**store, *retention, std::chrono::seconds(std::max(1u, config.retention_check_s)));
   purger.Start();
   deps.temporal = &temporal;
-  deps.auth = auth.get();
   deps.notifier = &notifier;
   deps.contexts = &contexts;
   deps.metrics = &metrics;

@@ -1,13 +1,16 @@
 // cityhub: the command line. `cityhub serve` runs the hub, `cityhub backup DIR` copies its
-// data online, `cityhub version` prints the version. Every serve option is also a CITYHUB_*
-// environment variable and a key of the --config TOML file.
+// data online, `cityhub keys …` manages API keys, `cityhub audit verify FILE` checks the audit
+// log's hash chain, `cityhub version` prints the version. Every
+// serve option is also a CITYHUB_* environment variable and a key of the --config TOML file.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "app/config.h"
 #include "app/hub.h"
+#include "app/keys_cli.h"
 #include "app/logging.h"
+#include "security/audit_log.h"
 
 #ifndef CITYHUB_VERSION
 #define CITYHUB_VERSION "0.0.0"
@@ -27,6 +30,12 @@ int main(int argc, char** argv) {
   auto* backup = app.add_subcommand("backup", "Write an online, consistent copy of the data to DIR");
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
   auto* version = app.add_subcommand("version", "Print the version and exit");
+  cityhub::app::KeysCommand keys(app);
+  auto* audit = app.add_subcommand("audit", "Work with the audit log");
+  audit->require_subcommand(1);
+  std::string audit_file;
+  auto* verify = audit->add_subcommand("verify", "Check the hash chain of an audit log (exit 1 if tampered)");
+  verify->add_option("file", audit_file, "The audit log (e.g. <data-dir>/audit/audit.log)")->required();
 
   std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
   std::vector<const char*> arg_ptrs;
@@ -34,6 +43,20 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   if (*version) {
     std::cout << "cityhub " << CITYHUB_VERSION << "\n";
+    return 0;
+  }
+  if (keys.selected()) return keys.Run();
+  if (*verify) {
+    auto report = cityhub::security::VerifyAuditLog(audit_file);
+    if (!report.ok()) {
+      std::cerr << report.status().message() << "\n";
+      return 2;
+    }
+    if (!report->ok) {
+      std::cerr << "TAMPERED: " << report->problem << " (" << report->records << " records verified before it)\n";
+      return 1;
+    }
+    std::cout << "ok: " << report->records << " records, head " << (report->head_hash.empty() ? "-" : report->head_hash) << "\n";
     return 0;
   }
   cityhub::app::SetUpLogging(config.log_level);

@@ -213,6 +213,7 @@ Status EntityService::Replace(std::string_view tenant, std::string_view id, Enti
   return Modify(tenant, id, [&](Entity& current, bool&) {
     e.id = current.id;
     e.created_at = current.created_at;
+    e.owner = current.owner;
     if (e.types.empty()) e.types = current.types;
     current = std::move(e);
     return Status::Ok();
@@ -371,6 +372,7 @@ BatchResult EntityService::BatchUpsert(std::string_view tenant, std::vector<Enti
       created = true;
     } else if (replace) {
       item.created_at = current->created_at;
+      item.owner = current->owner;
       current = std::move(item);
     } else {
       current->AddTypes(item.types);

@@ -385,13 +385,26 @@ struct Notifier::Impl {
 
     std::vector<ngsild::NotifiedEntity> items;
     items.reserve(n);
+    // With an owner's view, entities go out redacted (previous states too, in `redacted`).
+    const EntityView* view = sub.view();
+    std::deque<ngsild::Entity> redacted;
     for (size_t i = 0; i < n; ++i) {
       const Record& r = *c.queue[i];
-      for (const auto& e : r.periodic) items.push_back(ngsild::NotifiedEntity{e});
+      for (const auto& e : r.periodic) {
+        items.push_back(ngsild::NotifiedEntity{e});
+        if (view) view->Redact(items.back().entity);
+      }
       if (!r.in_outbox) continue;
       ngsild::NotifiedEntity item;
       item.entity = r.entity;
       item.previous = r.previous ? &*r.previous : nullptr;
+      if (view) {
+        view->Redact(item.entity);
+        if (item.previous) {
+          view->Redact(redacted.emplace_back(*item.previous));
+          item.previous = &redacted.back();
+        }
+      }
       item.deleted = r.deleted;
       item.deleted_at_ms = r.at_ms;
       items.push_back(std::move(item));

@@ -194,7 +194,7 @@ class QueryRun {
     if (q_.q || q_.geo) {
       auto indexed_types = IndexedTypes();
       if (!indexed_types.ok()) return indexed_types.status();
-      if (q_.q) {
+      if (q_.q && !(q_.view && q_.view->ChangesValues())) {
         for (const auto& term : q_.q->IndexTerms()) {
           auto g = GatherValues(*indexed_types, term, best);
           if (!g.ok()) return g.status();
@@ -306,7 +306,7 @@ class QueryRun {
 
   // True if the geometries the index holds may decide matches: nothing but the geo-query, the
   // types (the keys are per type) and idPattern (checked on the id) filters.
-  bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty(); }
+  bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty() && !q_.view; }
 
   bool IdMatches(std::string_view id) const {
     if (!pattern_) return true;
@@ -325,9 +325,15 @@ class QueryRun {
       if (!Intersects(types, types_)) return false;
     }
     if (!q_.attrs.empty() && !Intersects(rec.attributes, q_.attrs)) return false;
-    if (!q_.q && !q_.geo && !q_.scope) return true;
+    if (!q_.q && !q_.geo && !q_.scope && !q_.view) return true;
     auto e = ngsild::DeserializeEntity(rec.document);
     if (!e.ok()) return e.status();
+    if (q_.view) {
+      // Every filter sees only what the caller may read (nor may the count reveal more).
+      if (!q_.view->Visible(*e)) return false;
+      q_.view->Redact(*e);
+      if (!q_.attrs.empty() && !Intersects(e->AttributeNames(), q_.attrs)) return false;
+    }
     bool match = (!q_.q || q_.q->Matches(*e)) && (!q_.geo || q_.geo->Matches(*e)) &&
                  (!q_.scope || q_.scope->Matches(*e));
     *entity = std::move(*e);
@@ -463,7 +469,7 @@ class QueryRun {
 
   Result<QueryResult> FromTypeScan() {
     store::ScanOptions scan;
-    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty()) {
+    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty() && !q_.view) {
       scan.types = types_;
       return FromIdScan(scan);
     }

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/entity_view.h"
 #include "ngsild/entity.h"
 #include "ngsild/geo.h"
 #include "ngsild/qlang.h"
@@ -33,6 +34,9 @@ struct EntityQuery {
   size_t limit = 20;
   size_t offset = 0;
   bool count = false;              // compute the total number of matches
+  // What the caller may see (null: everything). Entities it hides are no match; the others are
+  // matched and returned redacted.
+  const EntityView* view = nullptr;
 };
 
 struct QueryResult {

@@ -84,8 +84,10 @@ AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) 
 }  // namespace
 
 Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object& stored,
-                                                              ngsild::ContextResolver& contexts) {
+                                                              ngsild::ContextResolver& contexts,
+                                                              std::shared_ptr<const EntityView> view) {
   auto out = std::make_shared<CompiledSubscription>();
+  out->view_ = std::move(view);
   auto impl = std::make_shared<Impl>();
   const json::value* id = stored.if_contains("id");
   if (!id || !id->is_string()) return Status::Internal("stored subscription has no id");
@@ -165,9 +167,27 @@ std::optional<double> CompiledSubscription::Period() const {
   return t && t->is_number() ? t->to_number<double>() : 0.0;
 }
 
-bool CompiledSubscription::Selects(const ngsild::Entity& e) const {
+namespace {
+
+// The entity as `view` shows it: `e` itself, or its redacted copy in `copy`. Null if hidden.
+const ngsild::Entity* AsSeen(const EntityView* view, const ngsild::Entity& e, std::optional<ngsild::Entity>& copy) {
+  if (!view) return &e;
+  if (!view->Visible(e)) return nullptr;
+  if (view->ShowsEverything(e.id, e.types, e.owner)) return &e;
+  copy = e;
+  view->Redact(*copy);
+  return &*copy;
+}
+
+}  // namespace
+
+bool CompiledSubscription::Selects(const ngsild::Entity& entity) const {
   const Impl& s = *impl_;
-  if (!s.Selected(e)) return false;
+  if (!s.Selected(entity)) return false;
+  std::optional<ngsild::Entity> copy;
+  const ngsild::Entity* seen = AsSeen(view_.get(), entity, copy);
+  if (!seen) return false;
+  const ngsild::Entity& e = *seen;
   return (!s.q || s.q->Matches(e)) && (!s.geo || s.geo->Matches(e)) && (!s.scope || s.scope->Matches(e));
 }
 
@@ -212,6 +232,9 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
     }
   }
   if (!fired) return std::nullopt;
+  std::optional<ngsild::Entity> copy;
+  entity = AsSeen(view_.get(), *entity, copy);
+  if (!entity) return std::nullopt;
   if (s.q && !s.q->Matches(*entity)) return std::nullopt;
   if (s.geo && !s.geo->Matches(*entity)) return std::nullopt;
   if (s.scope && !s.scope->Matches(*entity)) return std::nullopt;

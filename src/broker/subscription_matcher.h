@@ -31,6 +31,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "broker/entity_view.h"
 #include "ngsild/context.h"
 #include "ngsild/entity.h"
 #include "util/status.h"
@@ -50,8 +51,11 @@ class CompiledSubscription {
   // Compiles a stored subscription (ngsild/subscription.h); `contexts` resolves the @context
   // its q was written in. Errors if the stored form cannot be compiled (corruption, or a
   // remote @context that cannot be had now).
+  // `view` (may be null: everything) is what the subscription's owner may see: it fires only
+  // for entities the view shows, judged on the redacted entity, and notifies them redacted.
   static Result<std::shared_ptr<const CompiledSubscription>> Compile(const boost::json::object& stored,
-                                                                     ngsild::ContextResolver& contexts);
+                                                                     ngsild::ContextResolver& contexts,
+                                                                     std::shared_ptr<const EntityView> view = nullptr);
 
   const std::string& id() const { return id_; }
   const boost::json::object& stored() const { return stored_; }
@@ -70,6 +74,8 @@ class CompiledSubscription {
   std::optional<double> Period() const;
   // Neither paused (isActive false) nor expired at `now_ms`.
   bool ActiveAt(int64_t now_ms) const;
+  // What its owner may see (null: everything).
+  const EntityView* view() const { return view_.get(); }
 
   struct Impl;
 
@@ -79,6 +85,7 @@ class CompiledSubscription {
   std::vector<std::string> types_;
   std::vector<std::string> ids_;
   std::vector<std::string> watched_;
+  std::shared_ptr<const EntityView> view_;
   std::shared_ptr<const Impl> impl_;
 };
 using CompiledSubscriptionPtr = std::shared_ptr<const CompiledSubscription>;

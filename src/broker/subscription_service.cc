@@ -40,13 +40,13 @@ SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatche
                                          ngsild::ContextResolver* contexts, ngsild::SubscriptionLimits limits)
     : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits) {}
 
-Result<CompiledSubscriptionPtr> SubscriptionService::Compile(const json::object& stored) const {
+Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view tenant, const json::object& stored) const {
   if (!matcher_ || !contexts_) return CompiledSubscriptionPtr();
-  return CompiledSubscription::Compile(stored, *contexts_);
+  return CompiledSubscription::Compile(stored, *contexts_, views_ ? views_(tenant, stored) : nullptr);
 }
 
 Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
-  auto compiled = Compile(stored);  // first: a remote @context of q must be had
+  auto compiled = Compile(tenant, stored);  // first: a remote @context of q must be had
   if (!compiled.ok()) return compiled.status();
   CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key(stored.at("id").as_string()), util::SerializeJson(stored)));
   if (*compiled) matcher_->Put(tenant, std::move(*compiled));
@@ -63,7 +63,7 @@ Result<size_t> SubscriptionService::LoadAll(
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
       const std::string_view id = key.substr(Key("").size());
       auto stored = Decode(value);
-      auto compiled = stored.ok() ? Compile(*stored) : Result<CompiledSubscriptionPtr>(stored.status());
+      auto compiled = stored.ok() ? Compile(tenant, *stored) : Result<CompiledSubscriptionPtr>(stored.status());
       if (!compiled.ok()) {
         if (on_error) on_error(tenant, id, compiled.status());
         return true;
@@ -78,7 +78,7 @@ Result<size_t> SubscriptionService::LoadAll(
 }
 
 Result<std::string> SubscriptionService::Create(std::string_view tenant, const json::object& payload,
-                                                const ngsild::Context& ctx, int64_t now_ms) {
+                                                const ngsild::Context& ctx, int64_t now_ms, json::value owner) {
   std::string id;
   if (const json::value* given = payload.if_contains("id"); given && given->is_string()) {
     id = std::string(given->get_string());
@@ -87,6 +87,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   }
   auto stored = ngsild::NormalizeSubscription(payload, ctx, id, now_ms, limits_);
   if (!stored.ok()) return stored.status();
+  if (!owner.is_null()) (*stored)["owner"] = std::move(owner);  // internal: never rendered
   auto ts = OpenTenant(store_, tenant, true);
   if (!ts.ok()) return ts.status();
   std::lock_guard lock(write_mutex_);

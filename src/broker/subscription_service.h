@@ -43,9 +43,11 @@ class SubscriptionService {
   // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
   // payload's or a new urn:ngsi-ld:Subscription:<uuid>. Returns the id. AlreadyExists if the id
   // is taken; BadRequestData if the tenant holds SubscriptionLimits::max_per_tenant already;
-  // creates the tenant if needed.
+  // creates the tenant if needed. `owner` (null: none) is kept with it as the member "owner"
+  // (who created it, for access control and the view of its notifications; never rendered).
   Result<std::string> Create(std::string_view tenant, const boost::json::object& payload, const ngsild::Context& ctx,
-                             int64_t now_ms);
+                             int64_t now_ms,
+                             boost::json::value owner = nullptr);
   // Retrieve Subscription: the stored form. NotFound for an unknown tenant or id.
   Result<boost::json::object> Get(std::string_view tenant, std::string_view id);
   // Query Subscriptions: the page [offset, offset + limit) in id order, and how many there are.
@@ -57,6 +59,12 @@ class SubscriptionService {
   Status Delete(std::string_view tenant, std::string_view id);
   // Called after each successful Delete (the notifier forgets the subscription's queue and
   // status). Set before serving.
+  // What a stored subscription's owner may see in `tenant` (null result: everything); set
+  // before LoadAll. Without one every subscription sees everything.
+  using ViewFactory =
+      std::function<std::shared_ptr<const EntityView>(std::string_view tenant, const boost::json::object& stored)>;
+  void SetViewFactory(ViewFactory views) { views_ = std::move(views); }
+
   void SetDeletionObserver(std::function<void(std::string_view tenant, std::string_view id)> observer) {
     on_delete_ = std::move(observer);
   }
@@ -71,12 +79,13 @@ class SubscriptionService {
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).
   Result<size_t> Count(store::TenantStore& ts) const;
   // `stored` compiled for the matcher; null without one.
-  Result<CompiledSubscriptionPtr> Compile(const boost::json::object& stored) const;
+  Result<CompiledSubscriptionPtr> Compile(std::string_view tenant, const boost::json::object& stored) const;
   // Stores `stored` (compiled first, so that one the matcher cannot use is refused, not
   // stored) and publishes it to the matcher.
   Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored);
 
   store::Store& store_;
+  ViewFactory views_;
   SubscriptionMatcher* matcher_;
   ngsild::ContextResolver* contexts_;
   const ngsild::SubscriptionLimits limits_;

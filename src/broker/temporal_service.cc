@@ -138,12 +138,22 @@ Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::
   e.types = std::move(h->types);
   e.scope = std::move(h->scope);
   e.deleted_ms = h->deleted_ms;
+  if (q.view && !q.view->Visible(id, e.types, "")) {
+    return Status::PermissionDenied(fmt::format("the history of entity '{}' may not be read", id));
+  }
   auto attrs = ts.HistoryAttributes(id);
   if (!attrs.ok()) return attrs.status();
   for (const auto& attr : *attrs) {
     if (q.attrs && !q.attrs->count(attr)) continue;
+    const auto shown = q.view ? q.view->AttributeShown(id, e.types, "", attr) : EntityView::Shown::kClear;
+    if (shown == EntityView::Shown::kHidden) continue;
     auto a = ReadAttribute(ts, id, attr, q);
     if (!a.ok()) return a.status();
+    if (shown == EntityView::Shown::kPseudonym) {
+      bool kept = true;
+      for (auto& h : a->instances) kept = kept && q.view->Pseudonymise(h.instance);
+      if (!kept) continue;
+    }
     if (!a->instances.empty()) e.attributes.push_back(std::move(*a));
   }
   return e;
@@ -318,7 +328,15 @@ Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::s
   return ReadEntity(*h->ts, tenant, id, h->header, q);
 }
 
-Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel,
+Result<std::vector<std::string>> TemporalService::TypesOf(std::string_view tenant, std::string_view id) {
+  auto h = HistoryOf(tenant, id, nullptr);
+  if (!h.ok()) return h.status();
+  auto header = DecodeHistoryHeader(h->header);
+  if (!header.ok()) return header.status();
+  return std::move(header->types);
+}
+
+Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel, const EntityView* view,
                                const std::function<bool(std::string_view, const std::string&)>& visit) {
   std::optional<RE2> pattern;
   if (!sel.id_pattern.empty()) {
@@ -331,17 +349,18 @@ Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& 
   CITYHUB_RETURN_IF_ERROR(ts.ScanHistoryEntities([&](std::string_view id, std::string_view header) {
     if (!sel.ids.empty() && std::find(sel.ids.begin(), sel.ids.end(), id) == sel.ids.end()) return true;
     if (pattern && !RE2::PartialMatch(id, *pattern)) return true;
-    if (!sel.types.empty()) {
+    if (!sel.types.empty() || view) {
       auto h = DecodeHistoryHeader(header);
       if (!h.ok()) {
         failure = h.status();
         return false;
       }
-      if (std::none_of(h->types.begin(), h->types.end(), [&](const std::string& t) {
+      if (!sel.types.empty() && std::none_of(h->types.begin(), h->types.end(), [&](const std::string& t) {
             return std::find(sel.types.begin(), sel.types.end(), t) != sel.types.end();
           })) {
         return true;
       }
+      if (view && !view->Visible(id, h->types, "")) return true;  // neither listed nor counted
     }
     return visit(id, std::string(header));
   }));
@@ -405,7 +424,7 @@ Result<std::vector<TemporalEntity>> TemporalService::Query(std::string_view tena
   if (sel.q || sel.geo) read.attrs = nullptr;
   return Paged<TemporalEntity>(
       store_, tenant, offset, limit, total,
-      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
+      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, q.view, visit); },
       [&](store::TenantStore& ts, std::string_view id, const std::string& header) -> Result<TemporalEntity> {
         auto e = ReadEntity(ts, tenant, id, header, read);
         if (!e.ok()) return e;
@@ -427,7 +446,7 @@ Result<std::vector<AggregatedEntity>> TemporalService::QueryAggregated(std::stri
                                                                        size_t limit, size_t* total) {
   return Paged<AggregatedEntity>(
       store_, tenant, offset, limit, total,
-      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, visit); },
+      [&](store::TenantStore& ts, const auto& visit) { return Select(ts, sel, q.view, visit); },
       [&](store::TenantStore& ts, std::string_view id, const std::string& header) -> Result<AggregatedEntity> {
         if (sel.q || sel.geo || sel.scope) {  // the filters need the instances themselves
           TemporalQuery read = q;
@@ -500,10 +519,15 @@ Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts
   AggregatedEntity e;
   e.id = std::string(id);
   e.types = std::move(h->types);
+  if (q.view && !q.view->Visible(id, e.types, "")) {
+    return Status::PermissionDenied(fmt::format("the history of entity '{}' may not be read", id));
+  }
   auto attrs = ts.HistoryAttributes(id);
   if (!attrs.ok()) return attrs.status();
   for (const auto& attr : *attrs) {
     if (q.attrs && !q.attrs->count(attr)) continue;
+    // Aggregates of a pseudonymised attribute would reveal its values: only those in clear.
+    if (q.view && q.view->AttributeShown(id, e.types, "", attr) != EntityView::Shown::kClear) continue;
     auto agg = AggregateAttribute(ts, id, attr, q, a);
     if (!agg.ok()) return agg.status();
     if (*agg) e.attributes.push_back(std::move(**agg));

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/entity_view.h"
 #include "broker/history_codec.h"
 #include "broker/history_retention.h"
 #include "broker/query_service.h"
@@ -48,6 +49,11 @@ struct TemporalQuery {
   size_t max_instances = 10000;                  // per attribute
   // Set by the service from the retention policy: instances filed before it are not shown.
   int64_t retention_cutoff_ms = std::numeric_limits<int64_t>::min();
+  // What the caller may see (null: everything): hidden entities are not found (retrieve:
+  // PermissionDenied) nor listed or counted; attributes are shown as the view shows them, and
+  // aggregated only when shown in clear. Rules granting to an entity's owner do not apply to
+  // histories (they do not record owners).
+  const EntityView* view = nullptr;
 
   // The instance's time under `timeproperty`, or nullopt if it has none.
   std::optional<int64_t> TimeOf(const HistoryInstance& h) const;
@@ -118,6 +124,8 @@ class TemporalService {
 
   // The entity's history within the query. NotFound if the tenant or the entity has no history.
   Result<TemporalEntity> Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q);
+  // The types the history of `id` records (expanded); NotFound without a history.
+  Result<std::vector<std::string>> TypesOf(std::string_view tenant, std::string_view id);
 
   // The entities with history selected by `sel` that have an instance in the query's range,
   // ascending by id, skipping `offset` and returning at most `limit`; *total (if not null)
@@ -145,7 +153,7 @@ class TemporalService {
                                            const AggregationRequest& a);
   // The tenant's entities with history that `sel` selects, ascending by id: visit(id, header)
   // returns false to stop.
-  Status Select(store::TenantStore& ts, const TemporalSelection& sel,
+  Status Select(store::TenantStore& ts, const TemporalSelection& sel, const EntityView* view,
                 const std::function<bool(std::string_view id, const std::string& header)>& visit);
   // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
   static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);

@@ -125,6 +125,10 @@ std::string SerializeEntity(const Entity& e) {
     out.append(",\"scope\":");
     util::AppendJson(out, e.scope);
   }
+  if (!e.owner.empty()) {
+    out.append(",\"owner\":");
+    util::AppendJsonString(out, e.owner);
+  }
   out.append(fmt::format(",\"createdAt\":{},\"modifiedAt\":{},\"attrs\":{{", e.created_at, e.modified_at));
   bool first = true;
   for (const auto& [name, instances] : e.attrs) {
@@ -159,6 +163,7 @@ Result<Entity> DeserializeEntity(std::string_view text) {
     if (t.is_string()) e.types.emplace_back(t.get_string());
   }
   if (const auto* s = doc.if_contains("scope")) e.scope = *s;
+  if (const auto* o = doc.if_contains("owner"); o && o->is_string()) e.owner = std::string(o->get_string());
   if (const auto* c = doc.if_contains("createdAt"); c && c->is_int64()) e.created_at = c->get_int64();
   if (const auto* m = doc.if_contains("modifiedAt"); m && m->is_int64()) e.modified_at = m->get_int64();
   for (auto& [name, arr] : attrs->get_object()) {

@@ -51,6 +51,9 @@ struct Entity {
   int64_t created_at = 0;                // epoch ms
   int64_t modified_at = 0;
   std::map<std::string, Instances> attrs;  // expanded attribute IRI -> instances
+  // Who created the entity (the principal's subject; "" without authentication). Kept by every
+  // later write; never rendered — access rules may grant rights to an entity's owner.
+  std::string owner;
 
   // Returns the instance of `attr` with `dataset_id` ("" = the default instance), or nullptr.
   Instance* FindInstance(const std::string& attr, std::string_view dataset_id);

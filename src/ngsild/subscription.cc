@@ -434,6 +434,7 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
   json::object out = stored;
   out.erase("qContext");
   out.erase("context");
+  out.erase("owner");  // who created it (cityhub's access control)
   if (json::value* entities = out.if_contains("entities"); entities && entities->is_array()) {
     for (auto& sel : entities->get_array()) {
       if (json::value* type = sel.is_object() ? sel.get_object().if_contains("type") : nullptr; type && type->is_string()) {

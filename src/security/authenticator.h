@@ -1,6 +1,7 @@
 // Authenticator: who a request comes from (issue 6). With a JWKS configured, every request but
 // the health probes must carry `Authorization: Bearer <JWT>` verified by security/jwt.h against
-// that key set and the configured issuer/audience; the result is the caller's Principal.
+// that key set and the configured issuer/audience; the result is the caller's Principal, its
+// roles from the claims realm_access.roles (Keycloak) and `roles`.
 // Verified tokens are remembered until they expire (by their exact text, at most
 // kCacheEntries), so a client re-using its token costs one hash lookup, not a signature check.
 //
@@ -27,16 +28,10 @@
 #include <vector>
 
 #include "security/jwt.h"
+#include "security/principal.h"
 #include "util/status.h"
 
 namespace cityhub::security {
-
-struct Principal {
-  std::string subject;             // the token's `sub`
-  std::string issuer;              // `iss`
-  std::vector<std::string> roles;  // realm_access.roles, then a top-level `roles` array
-  int64_t expires_at = 0;          // `exp`, seconds since the epoch
-};
 
 struct AuthConfig {
   std::string jwks_json;  // the key set (a JWKS document's text)

@@ -32,6 +32,8 @@ class Status {
     kPayloadTooLarge,        // a size limit was exceeded (HTTP 413)
     kUnavailable,            // shutting down or overloaded (HTTP 503)
     kUnauthenticated,        // no valid credentials (HTTP 401; security/)
+    kPermissionDenied,       // authenticated but not allowed (HTTP 403; security/)
+    kTooManyRequests,        // the caller's rate limit is used up (HTTP 429)
     kInternal,               // InternalError: a bug or an I/O failure
   };
 
@@ -50,6 +52,7 @@ class Status {
     return {Code::kLdContextNotAvailable, std::move(m)};
   }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
