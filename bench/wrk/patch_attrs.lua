@@ -8,8 +8,10 @@ request = function()
   local body = string.format(
     '{"status":{"type":"Property","value":"%s","observedAt":"2026-11-26T10:00:00Z"},' ..
     '"occupancy":{"type":"Property","value":%d}}', (counter % 2 == 0) and "free" or "occupied", counter % 100)
-  return wrk.format("PATCH", "/ngsi-ld/v1/entities/" .. id .. "/attrs",
-                    {["Content-Type"] = "application/json"}, body)
+  -- wrk.format replaces wrk.headers with the table given: keep those of -H (Authorization).
+  local headers = {["Content-Type"] = "application/json"}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  return wrk.format("PATCH", "/ngsi-ld/v1/entities/" .. id .. "/attrs", headers, body)
 end
 done = function(summary, latency, requests)
   local errors = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
