@@ -28,10 +28,16 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--context-dir", c.context_dir, "CITYHUB_CONTEXT_DIR",
       "Folder of @context documents served offline; its index.json maps context URLs to files");
   opt("--public-url", c.public_url, "CITYHUB_PUBLIC_URL",
-      "Base URL clients reach the hub at, used in the URLs of hosted @contexts (default http://LISTEN)");
+      "Base URL clients reach the hub at, used in the URLs of hosted @contexts (default http://LISTEN, "
+      "https://LISTEN with TLS)");
   app.add_flag("--insecure", c.insecure,
                "Allow listening on a non-loopback address without authentication (not for production)")
       ->envname("CITYHUB_INSECURE");
+  opt("--tls-cert-file", c.tls_cert_file, "CITYHUB_TLS_CERT_FILE",
+      "PEM certificate chain (server certificate first) to serve HTTPS with, TLS 1.2 or 1.3 only; "
+      "needs --tls-key-file. Without both the hub speaks plain HTTP (e.g. behind a TLS proxy)");
+  opt("--tls-key-file", c.tls_key_file, "CITYHUB_TLS_KEY_FILE",
+      "PEM private key (unencrypted) of --tls-cert-file; keep it readable by the hub's user only");
   opt("--auth-jwks-file", c.auth_jwks_file, "CITYHUB_AUTH_JWKS_FILE",
       "JSON Web Key Set of the identity provider (e.g. Keycloak's realm certs): every request but "
       "/health must then carry a Bearer JWT signed with one of its keys (RS256, ES256)");

@@ -19,8 +19,10 @@ struct Config {
   std::string data_dir = "./data";
   std::string backup_dir = "./backups";  // where a running hub may write online backups
   std::string context_dir;          // preload folder with index.json ("" = none)
-  std::string public_url;           // base URL clients reach the hub at ("" = http://<listen>)
+  std::string public_url;           // base URL clients reach the hub at ("" = http(s)://<listen>)
   bool insecure = false;            // allow a non-loopback bind without authentication
+  std::string tls_cert_file;        // PEM certificate chain: serve HTTPS only ("" = plain HTTP)
+  std::string tls_key_file;         // PEM private key of that certificate
   unsigned io_threads = 0;          // 0 = one per core
   unsigned worker_threads = 32;
   unsigned query_threads = 0;       // entity queries running at once; 0 = two per hardware thread

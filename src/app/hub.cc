@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include <thread>
 
 #include <boost/json.hpp>
+#include <openssl/ssl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -155,8 +157,11 @@ void RaiseFileLimit() {
   }
 }
 
+bool ServesTls(const Config& c) { return !c.tls_cert_file.empty(); }
+
 std::string PublicUrl(const Config& c) {
-  return c.public_url.empty() ? fmt::format("http://{}", c.listen) : c.public_url;
+  if (!c.public_url.empty()) return c.public_url;
+  return fmt::format("{}://{}", ServesTls(c) ? "https" : "http", c.listen);
 }
 
 store::RocksDbOptions StoreOptions(const Config& c) {
@@ -200,6 +205,11 @@ int Serve(const Config& config) {
   unsigned short port;
   if (!SplitHostPort(config.listen, &host, &port)) {
     spdlog::error("--listen '{}' is not HOST:PORT", config.listen);
+    return 2;
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    spdlog::error("TLS needs both --tls-cert-file and --tls-key-file; only {} is given",
+                  config.tls_cert_file.empty() ? "--tls-key-file" : "--tls-cert-file");
     return 2;
   }
   SecuritySetup security;
@@ -350,6 +360,8 @@ int Serve(const Config& config) {
   server_opts.limits.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   server_opts.limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   server_opts.limits.max_connections = config.max_connections;
+  server_opts.tls_cert_file = config.tls_cert_file;
+  server_opts.tls_key_file = config.tls_key_file;
   http::Server server(server_opts, [&router, &deps](const http::Request& r) { return api::Dispatch(router, deps, r); });
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::error("{}", st.message());
@@ -359,6 +371,9 @@ int Serve(const Config& config) {
     return 1;
   }
   server.StopOnSignals();
+  if (ServesTls(config)) {
+    spdlog::info("TLS: serving https on {}:{} with the certificate in '{}'", host, server.port(), config.tls_cert_file);
+  }
   ready = true;
   spdlog::info("cityhub ready on {}:{} with data in '{}' ({} worker threads, {} query threads)", host, server.port(),
                config.data_dir, config.worker_threads, query_threads);
@@ -374,7 +389,7 @@ int Serve(const Config& config) {
 namespace {
 
 // Sends POST /admin/backup to a hub on loopback; returns the HTTP status or -1.
-int RequestBackup(const std::string& host, unsigned short port, const std::string& name) {
+int RequestBackup(const std::string& host, unsigned short port, const std::string& name, bool tls) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
@@ -386,15 +401,35 @@ int RequestBackup(const std::string& host, unsigned short port, const std::strin
     return -1;
   }
   std::string body = json::serialize(json::object{{"name", name}});
+  // A hub with authentication needs an admin's credentials: $CITYHUB_API_KEY or $CITYHUB_TOKEN.
+  std::string credentials;
+  auto header_safe = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
+  if (const char* key = std::getenv("CITYHUB_API_KEY"); key && *key && header_safe(key)) {
+    credentials = fmt::format("X-API-Key: {}\r\n", key);
+  } else if (const char* token = std::getenv("CITYHUB_TOKEN"); token && *token && header_safe(token)) {
+    credentials = fmt::format("Authorization: Bearer {}\r\n", token);
+  }
   std::string req = fmt::format(
       "POST /admin/backup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
-      "Connection: close\r\n\r\n{}",
-      host, body.size(), body);
-  ::send(fd, req.data(), req.size(), 0);
+      "{}Connection: close\r\n\r\n{}",
+      host, body.size(), credentials, body);
   std::string resp;
   char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
+  if (tls) {
+    // The hub on this host, reached over loopback (the admin endpoint accepts nothing else):
+    // its certificate names the public host, not 127.0.0.1, so it is not verified here.
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
+    if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 &&
+        SSL_write(ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size())) {
+      for (int n; (n = SSL_read(ssl, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
+    }
+    if (ssl) SSL_free(ssl);
+    if (ctx) SSL_CTX_free(ctx);
+  } else {
+    ::send(fd, req.data(), req.size(), 0);
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<size_t>(n));
+  }
   ::close(fd);
   if (resp.rfind("HTTP/1.1 ", 0) != 0 || resp.size() < 12) return -1;
   if (resp.substr(9, 3) != "204") spdlog::error("the hub refused the backup: {}", resp.substr(resp.find("\r\n\r\n") + 4));
@@ -431,7 +466,7 @@ int Backup(const Config& config, const std::string& dir) {
   std::string host;
   unsigned short port;
   if (!SplitHostPort(config.listen, &host, &port)) return 2;
-  int status = RequestBackup(host, port, target.filename().string());
+  int status = RequestBackup(host, port, target.filename().string(), ServesTls(config));
   if (status == 204) {
     spdlog::info("backup written by the running hub to '{}'", target.string());
     return 0;

@@ -27,6 +27,17 @@
 // Connections beyond max_connections are accepted, answered 503 and closed (with the same
 // linger), which tells a client what happened instead of leaving it in the listen backlog.
 //
+// TLS. With a certificate and key configured every connection is TLS over the accepted socket
+// (Asio SSL on OpenSSL): TLS 1.2 minimum, 1.3 when the client offers it, forward-secret AEAD
+// ciphers only, no compression, no renegotiation. A Transport object hides the difference from
+// the HTTP code, which reads and writes the same way over both. The handshake comes first and
+// is bounded by request_timeout like a request, so a client that connects and sends nothing, a
+// partial ClientHello, or plain HTTP cannot hold a connection. After a final response the
+// server sends close_notify and waits for the peer's (or its close) at most kLingerTimeout,
+// then closes the TCP connection as above — lingering if the peer may still be sending, on the
+// raw socket, since nothing after close_notify needs decrypting. Timeouts, errors and Stop()
+// close TLS connections at once, without close_notify.
+//
 // Shutdown. Stop() only sets a flag and wakes Run(). Run() then closes the acceptor, closes idle
 // keep-alive connections, and waits until the remaining connections have written their
 // responses (which are marked "Connection: close") or kDrainTimeout passes, after which it
@@ -38,11 +49,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -52,6 +66,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -61,6 +77,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <openssl/ssl.h>
 
 #include "http/router.h"
 #include "util/http_syntax.h"
@@ -72,6 +89,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
@@ -82,6 +100,8 @@ constexpr auto kLingerTimeout = std::chrono::seconds(1);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 constexpr size_t kReadChunk = 4096;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// TLS 1.2 cipher suites: ECDHE key exchange with an AEAD cipher. TLS 1.3's suites are all such.
+constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
 
 constexpr std::string_view kInvalidRequest = "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest";
 constexpr std::string_view kBadRequestData = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData";
@@ -140,6 +160,89 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
   return ep.address().is_v6() ? "[" + ip + "]:" + port : ip + ":" + port;
 }
 
+Status TlsFileError(std::string_view what, const std::string& path, const std::string& why) {
+  return Status::BadRequestData("TLS " + std::string(what) + " file '" + path + "' " + why);
+}
+
+// Builds the server's TLS context from the PEM files named in `o` into `out`. Returns Ok, or
+// BadRequestData naming the file that is missing, unreadable, not usable PEM or not matching.
+Status MakeTlsContext(const ServerOptions& o, std::optional<ssl::context>* out) {
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return Status::BadRequestData(o.tls_cert_file.empty()
+                                      ? "TLS key file '" + o.tls_key_file + "' given without a certificate file"
+                                      : "TLS certificate file '" + o.tls_cert_file + "' given without a key file");
+  }
+  for (const auto& [what, path] : {std::pair{"certificate", &o.tls_cert_file}, {"key", &o.tls_key_file}}) {
+    std::FILE* probe = std::fopen(path->c_str(), "rb");
+    if (probe == nullptr) {
+      return TlsFileError(what, *path, "cannot be read: " + std::generic_category().message(errno));
+    }
+    std::fclose(probe);
+  }
+  ssl::context ctx(ssl::context::tls_server);
+  SSL_CTX* native = ctx.native_handle();
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    return Status::Internal("this OpenSSL offers none of the TLS 1.2 ciphers " + std::string(kTls12Ciphers));
+  }
+  // OpenSSL would prompt on the terminal for an encrypted key; refuse it instead.
+  ctx.set_password_callback([](size_t, ssl::context::password_purpose) { return std::string(); });
+  error_code ec;
+  ctx.use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) return TlsFileError("key", o.tls_key_file, "holds no usable unencrypted PEM private key: " + ec.message());
+  ctx.use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) return TlsFileError("certificate", o.tls_cert_file, "holds no usable PEM certificate chain: " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return TlsFileError("key", o.tls_key_file, "does not match the certificate in '" + o.tls_cert_file + "'");
+  }
+  out->emplace(std::move(ctx));
+  return Status::Ok();
+}
+
+using TlsLayer = ssl::stream<tcp::socket&>;
+
+// A connection's byte stream: the accepted TCP socket, or TLS over it. An AsyncReadStream and
+// AsyncWriteStream, so the HTTP code reads and writes the same way over both.
+class Transport {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  Transport(tcp::socket socket, ssl::context* tls) : socket_(std::move(socket)) {
+    if (tls != nullptr) tls_.emplace(socket_, *tls);
+  }
+  Transport(const Transport&) = delete;  // tls_ refers to socket_
+  Transport& operator=(const Transport&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  tcp::socket& socket() { return socket_; }
+  // The TLS layer, or null on a plain connection.
+  TlsLayer* tls() { return tls_ ? &*tls_ : nullptr; }
+
+  template <typename MutableBuffers, typename ReadHandler>
+  void async_read_some(const MutableBuffers& buffers, ReadHandler&& handler) {
+    if (tls_) {
+      tls_->async_read_some(buffers, std::forward<ReadHandler>(handler));
+    } else {
+      socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+    }
+  }
+
+  template <typename ConstBuffers, typename WriteHandler>
+  void async_write_some(const ConstBuffers& buffers, WriteHandler&& handler) {
+    if (tls_) {
+      tls_->async_write_some(buffers, std::forward<WriteHandler>(handler));
+    } else {
+      socket_.async_write_some(buffers, std::forward<WriteHandler>(handler));
+    }
+  }
+
+ private:
+  tcp::socket socket_;
+  std::optional<TlsLayer> tls_;
+};
+
 class Connection;
 
 // State shared by the acceptor, the connections and Server::Run(). Declared before the
@@ -153,6 +256,7 @@ struct Shared {
 
   const ServerOptions options;
   const Handler handler;
+  std::optional<ssl::context> tls;       // set by Listen() if TLS is configured
   asio::thread_pool* workers = nullptr;  // null: handlers run inline on the I/O thread
   std::atomic<bool> stopping{false};
   std::atomic<size_t> served{0};  // connections counted against max_connections
@@ -166,50 +270,61 @@ struct Shared {
 // One accepted socket. Thread-compatible: every member function runs on the connection's strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Shared& shared, tcp::socket socket, bool counted)
-      : shared_(shared), socket_(std::move(socket)), timer_(socket_.get_executor()),
-        counted_(counted) {}
+  // A `rejected` connection is over max_connections and is not counted in `served`.
+  Connection(Shared& shared, tcp::socket socket, bool rejected)
+      : shared_(shared), stream_(std::move(socket), shared.tls ? &*shared.tls : nullptr),
+        timer_(stream_.get_executor()), rejected_(rejected) {}
 
   ~Connection() {
-    if (counted_) shared_.served.fetch_sub(1);
+    if (!rejected_) shared_.served.fetch_sub(1);
     std::lock_guard lock(shared_.mu);
     shared_.connections.erase(this);
     if (shared_.connections.empty()) shared_.cv.notify_all();
   }
 
-  tcp::socket::executor_type executor() { return socket_.get_executor(); }
+  Transport::executor_type executor() { return stream_.get_executor(); }
 
-  // Serves requests until the peer or a limit closes the connection.
+  // Completes the TLS handshake if the server speaks TLS, then serves requests until the peer
+  // or a limit closes the connection — or, if rejected, answers 503 and closes.
   void Start() {
     error_code ec;
-    tcp::endpoint peer = socket_.remote_endpoint(ec);
+    tcp::socket& socket = stream_.socket();
+    tcp::endpoint peer = socket.remote_endpoint(ec);
     if (!ec) remote_ = FormatEndpoint(peer);
-    socket_.set_option(tcp::no_delay(true), ec);
-    WaitForRequest();
+    socket.set_option(tcp::no_delay(true), ec);
+    if (stream_.tls() == nullptr) return Serve();
+    phase_ = Phase::kHandshake;
+    Arm(limits().request_timeout);
+    stream_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code handshake_ec) {
+      self->Disarm();
+      if (handshake_ec) return self->CloseNow();
+      self->Serve();
+    });
   }
 
-  // Answers 503 without reading a request, then closes.
-  void StartRejected() {
-    unread_request_ = true;
-    WriteResponse(Problem(503, kInvalidRequest, "Service Unavailable",
-                          "too many open connections: the limit max_connections is " +
-                              std::to_string(shared_.options.limits.max_connections)));
-  }
-
-  // The server is stopping: an idle keep-alive connection closes now; a busy one closes after
-  // writing its response.
+  // The server is stopping: an idle keep-alive connection or one still shaking hands closes
+  // now; a busy one closes after writing its response.
   void OnServerStop() {
-    if (phase_ == Phase::kIdle) CloseNow();
+    if (phase_ == Phase::kIdle || phase_ == Phase::kHandshake) CloseNow();
   }
 
   void CloseNow() {
     Disarm();
     error_code ec;
-    socket_.close(ec);
+    stream_.socket().close(ec);
   }
 
  private:
-  enum class Phase { kIdle, kReading, kHandling, kWriting, kClosing };
+  enum class Phase { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
+
+  void Serve() {
+    if (!rejected_) return WaitForRequest();
+    // Over max_connections: answer 503 without reading a request.
+    unread_request_ = true;
+    WriteResponse(Problem(503, kInvalidRequest, "Service Unavailable",
+                          "too many open connections: the limit max_connections is " +
+                              std::to_string(shared_.options.limits.max_connections)));
+  }
 
   const ServerLimits& limits() const { return shared_.options.limits; }
 
@@ -218,7 +333,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (buffer_.size() > 0) return BeginRequest();
     phase_ = Phase::kIdle;
     Arm(limits().idle_timeout);
-    socket_.async_read_some(buffer_.prepare(kReadChunk),
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = shared_from_this()](error_code ec, size_t n) {
                               self->buffer_.commit(n);
                               if (ec) return self->CloseNow();
@@ -234,7 +349,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(limits().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(limits().max_body_bytes);
-    bhttp::async_read_header(socket_, buffer_, *parser_,
+    bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](error_code ec, size_t) {
                                if (ec) return self->FailRead(ec);
                                self->OnHeader();
@@ -244,7 +359,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHeader() {
     const auto& msg = parser_->get();
     if (!parser_->is_done() && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
-      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](error_code ec, size_t) {
                           if (ec) return self->FailRead(ec);
                           self->ReadBody();
@@ -255,7 +370,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
-    bhttp::async_read(socket_, buffer_, *parser_,
+    bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](error_code ec, size_t) {
                         if (ec) return self->FailRead(ec);
                         self->OnRequest();
@@ -374,7 +489,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!is_head_) res_.body() = std::move(r.body);
     }
     Arm(limits().idle_timeout);
-    bhttp::async_write(socket_, res_, [self = shared_from_this(), keep](error_code ec, size_t) {
+    bhttp::async_write(stream_, res_, [self = shared_from_this(), keep](error_code ec, size_t) {
       if (ec) return self->CloseNow();
       if (!keep) return self->Close();
       self->res_ = {};
@@ -382,29 +497,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // Closes after a final response. Lingers only if the peer may still be sending: after an
-  // error that left the request unread, or when bytes of another request already arrived.
+  // Closes after a final response: over TLS, sends close_notify and waits for the peer's at most
+  // kLingerTimeout (the timer then closes at once), then closes the TCP connection.
   void Close() {
+    phase_ = Phase::kClosing;
+    if (stream_.tls() == nullptr) return CloseTcp();
+    Arm(kLingerTimeout);
+    stream_.tls()->async_shutdown([self = shared_from_this()](error_code) { self->CloseTcp(); });
+  }
+
+  // Lingers only if the peer may still be sending: after an error that left the request unread,
+  // or when bytes of another request already arrived.
+  void CloseTcp() {
     error_code ec;
-    if (unread_request_ || buffer_.size() > 0 || socket_.available(ec) > 0) {
+    if (unread_request_ || buffer_.size() > 0 || stream_.socket().available(ec) > 0) {
       return LingeringClose();
     }
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     CloseNow();
   }
 
   void LingeringClose() {
-    phase_ = Phase::kClosing;
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return CloseNow();
     Arm(kLingerTimeout);
     Discard();
   }
 
+  // Reads and drops raw bytes (over TLS too: nothing after our close_notify needs decrypting).
   void Discard() {
     buffer_.consume(buffer_.size());
-    socket_.async_read_some(buffer_.prepare(kReadChunk),
+    stream_.socket().async_read_some(buffer_.prepare(kReadChunk),
                             [self = shared_from_this()](error_code ec, size_t) {
                               if (ec) return self->CloseNow();
                               self->Discard();
@@ -428,14 +552,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kReading) {
       timed_out_ = true;  // the cancelled read reports it; FailRead answers 408
       error_code ec;
-      socket_.cancel(ec);
+      stream_.socket().cancel(ec);
     } else if (phase_ != Phase::kHandling) {
       CloseNow();
     }
   }
 
   Shared& shared_;
-  tcp::socket socket_;
+  Transport stream_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;  // reused for every request of the connection
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -449,7 +573,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   bool is_head_ = false;
   bool unread_request_ = false;  // an error response was sent before the request was read
-  const bool counted_;
+  const bool rejected_;
 };
 
 template <typename Fn>
@@ -512,19 +636,13 @@ void Server::Impl::Accept() {
 void Server::Impl::Admit(tcp::socket socket) {
   bool reject = shared.served.load() >= shared.options.limits.max_connections;
   if (!reject) shared.served.fetch_add(1);
-  auto connection = std::make_shared<Connection>(shared, std::move(socket), !reject);
+  auto connection = std::make_shared<Connection>(shared, std::move(socket), reject);
   {
     // Registered only once fully constructed, so ForEachConnection's weak_from_this() is valid.
     std::lock_guard lock(shared.mu);
     shared.connections.insert(connection.get());
   }
-  asio::dispatch(connection->executor(), [connection, reject] {
-    if (reject) {
-      connection->StartRejected();
-    } else {
-      connection->Start();
-    }
-  });
+  asio::dispatch(connection->executor(), [connection] { connection->Start(); });
 }
 
 void Server::Impl::BeginShutdown() {
@@ -559,6 +677,9 @@ Server::~Server() = default;
 
 Status Server::Listen() {
   const ServerOptions& o = impl_->shared.options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    CITYHUB_RETURN_IF_ERROR(MakeTlsContext(o, &impl_->shared.tls));
+  }
   std::string where = (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) +
                       ":" + std::to_string(o.port);
   auto fail = [&](const error_code& ec) {

@@ -1,5 +1,6 @@
 // Server: the HTTP/1.1 server (Boost.Beast/Asio) that reads requests within explicit limits and
-// hands each to one Handler. Only server.cc includes Beast.
+// hands each to one Handler, over plain TCP or, when a certificate and key are configured, only
+// over TLS (HTTPS). Only server.cc includes Beast, Asio and OpenSSL.
 //
 // Threading: `io_threads` threads run the Asio io_context (socket I/O only); handlers run on a
 // separate pool of `worker_threads` threads because they may block on a durable store write —
@@ -35,6 +36,9 @@ struct ServerOptions {
   unsigned io_threads = 0;             // 0 = one per core
   unsigned worker_threads = 32;        // handler pool size; 0 = run handlers on the I/O threads
   ServerLimits limits;
+  // HTTPS: with both set, every connection must speak TLS (1.2 or 1.3); with neither, plain HTTP.
+  std::string tls_cert_file;           // PEM certificate chain, the server's certificate first
+  std::string tls_key_file;            // PEM private key of that certificate, unencrypted
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -46,7 +50,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds (SO_REUSEADDR) and listens. Returns Ok, or Internal "cannot listen on HOST:PORT: why".
+  // Loads the TLS certificate and key if configured, binds (SO_REUSEADDR) and listens. Returns
+  // Ok; BadRequestData naming the file if only one of the TLS files is given or a file cannot be
+  // read, holds no usable PEM, or the key does not match the certificate; or Internal "cannot
+  // listen on HOST:PORT: why".
   Status Listen();
   // The bound port (useful with port 0). Valid after Listen() succeeded.
   unsigned short port() const;

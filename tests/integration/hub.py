@@ -3,6 +3,7 @@
 The binary comes from $CITYHUB_BIN (set by ctest), the shared test data from $CITYHUB_SHARED.
 Every Hub gets its own free port and its own temporary data directory, so tests can run in
 parallel and never see each other's data. Only the Python standard library is used.
+A hub started with --tls-cert-file is reached over HTTPS by passing its CA as `ca_file`.
 """
 import http.client
 import json
@@ -10,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -57,8 +59,9 @@ class Response:
 class Hub:
     """A cityhub process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, ca_file=None):
         self.port = free_port()
+        self.ca_file = ca_file  # set: talk HTTPS, trusting this PEM file
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="cityhub-test-")
         self.extra_args = list(extra_args)
@@ -125,8 +128,15 @@ class Hub:
         self.cleanup()
 
     # --- HTTP -----------------------------------------------------------------------------
+    def connection(self, timeout=30):
+        """A new HTTP connection to the hub, or HTTPS trusting `ca_file` if one was given."""
+        if self.ca_file:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=context)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
     def request(self, method, path, body=None, headers=None, content_type=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = self.connection(timeout)
         hdrs = dict(headers or {})
         data = None
         if body is not None:

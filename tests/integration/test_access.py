@@ -67,7 +67,8 @@ class AccessTest(unittest.TestCase):
             json.dump(PRIVACY, f)
         cls.keys_file = os.path.join(cls.dir, "keys.json")
         cls.audit = os.path.join(cls.dir, "audit.log")
-        cls.hub = Hub(extra_args=["--auth-jwks-file", jwks, "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
+        cls.backups = os.path.join(cls.dir, "backups")
+        cls.hub = Hub(extra_args=["--backup-dir", cls.backups, "--auth-jwks-file", jwks, "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
                                   "--auth-policy-file", policy, "--privacy-file", privacy,
                                   "--api-keys-file", cls.keys_file, "--audit-log", cls.audit]).start()
         cls.tokens = {}
@@ -387,6 +388,23 @@ class AccessTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(r.status, 401)
+
+    def test_backup_needs_an_admin_key(self):
+        def backup(name, env):
+            return subprocess.run([BIN, "--listen", f"127.0.0.1:{self.hub.port}", "--data-dir", self.hub.data_dir,
+                                   "--backup-dir", self.backups, "backup", os.path.join(self.backups, name)],
+                                  capture_output=True, text=True, timeout=30, env=dict(os.environ, **env))
+        writer = self.keys("create", "--name", "backup-writer", "--role", "writer").stdout.strip()
+        admin = self.keys("create", "--name", "backup-admin", "--role", "admin").stdout.strip()
+        time.sleep(1.2)  # the hub re-reads the key file within a second
+        self.assertNotEqual(backup("none", {}).returncode, 0)
+        self.assertNotEqual(backup("by-writer", {"CITYHUB_API_KEY": writer}).returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(self.backups, "by-writer")))
+        done = backup("by-admin", {"CITYHUB_API_KEY": admin})
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.backups, "by-admin")))
+        token = backup("by-token", {"CITYHUB_TOKEN": self.token("root", "admin")})
+        self.assertEqual(token.returncode, 0, token.stdout + token.stderr)
 
     # --- audit ---------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // Server tests: a real Server on 127.0.0.1 (port 0) in a thread, driven over real sockets by a
-// small blocking client, so limits and timeouts are checked the way a peer sees them.
+// small blocking client (plain or OpenSSL TLS), so limits and timeouts are checked the way a
+// peer sees them.
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -11,12 +12,18 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace cityhub::http {
 namespace {
@@ -43,10 +50,11 @@ struct RawResponse {
   }
 };
 
-// A blocking HTTP/1.1 client over one TCP connection; every read gives up after 5 s.
+// A blocking HTTP/1.1 client over one TCP connection, over TLS if given a client context;
+// every read gives up after 5 s.
 class Client {
  public:
-  explicit Client(unsigned short port) {
+  explicit Client(unsigned short port, SSL_CTX* tls = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -57,8 +65,16 @@ class Client {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (connected_ && tls != nullptr) {
+      ssl_ = SSL_new(tls);
+      SSL_set_fd(ssl_, fd_);
+      connected_ = SSL_connect(ssl_) == 1;
+    }
   }
-  ~Client() { ::close(fd_); }
+  ~Client() {
+    SSL_free(ssl_);
+    ::close(fd_);
+  }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -66,7 +82,8 @@ class Client {
 
   bool Send(std::string_view data) {
     while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      ssize_t n = ssl_ ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
+                       : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
       if (n <= 0) return false;
       data.remove_prefix(static_cast<size_t>(n));
     }
@@ -109,20 +126,31 @@ class Client {
   // True if the server closes the connection (EOF or reset) before anything else arrives.
   bool WaitForClose() {
     char c;
+    if (ssl_) {
+      int n = SSL_read(ssl_, &c, 1);
+      if (n > 0) return false;
+      int error = SSL_get_error(ssl_, n);
+      return error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SSL ||
+             (error == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET));
+    }
     ssize_t n = ::recv(fd_, &c, 1, 0);
     return n == 0 || (n < 0 && errno == ECONNRESET);
   }
 
+  // True if the TLS peer sent close_notify.
+  bool ReceivedCloseNotify() const { return ssl_ && (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN); }
+
  private:
   bool Fill() {
     char chunk[4096];
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    ssize_t n = ssl_ ? SSL_read(ssl_, chunk, sizeof chunk) : ::recv(fd_, chunk, sizeof chunk, 0);
     if (n <= 0) return false;
     buf_.append(chunk, static_cast<size_t>(n));
     return true;
   }
 
   int fd_ = -1;
+  SSL* ssl_ = nullptr;
   bool connected_ = false;
   std::string buf_;
 };
@@ -582,6 +610,208 @@ TEST(ServerTest, InvalidHandlerResponseIs500) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 500) << path;
     EXPECT_FALSE(r->HasHeader("Set-Cookie"));
+  }
+}
+
+// Writes a self-signed P-256 certificate for CN=localhost and its key as PEM files.
+void WriteSelfSignedCertificate(const std::string& cert_file, const std::string& key_file) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  std::FILE* f = std::fopen(cert_file.c_str(), "w");
+  PEM_write_X509(f, cert);
+  std::fclose(f);
+  f = std::fopen(key_file.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+// A server certificate and key in a fresh folder, and client contexts that trust it.
+class TlsFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("cityhub-tls-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    std::filesystem::create_directories(dir_);
+    cert_file_ = (dir_ / "cert.pem").string();
+    key_file_ = (dir_ / "key.pem").string();
+    WriteSelfSignedCertificate(cert_file_, key_file_);
+    client_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(client_, cert_file_.c_str(), nullptr);
+    SSL_CTX_set_verify(client_, SSL_VERIFY_PEER, nullptr);
+  }
+  void TearDown() override {
+    SSL_CTX_free(client_);
+    std::filesystem::remove_all(dir_);
+  }
+
+  ServerOptions Options() const {
+    ServerOptions o;
+    o.tls_cert_file = cert_file_;
+    o.tls_key_file = key_file_;
+    return o;
+  }
+  // A TLS client of the server on `port`; connected() is false if the handshake failed.
+  std::unique_ptr<Client> Connect(unsigned short port) { return std::make_unique<Client>(port, client_); }
+
+  std::filesystem::path dir_;
+  std::string cert_file_;
+  std::string key_file_;
+  SSL_CTX* client_ = nullptr;
+};
+
+TEST_F(TlsFixture, ServesKeepAlivePipelinedAndChunkedRequests) {
+  for (unsigned workers : {4u, 0u}) {
+    ServerOptions o = Options();
+    o.worker_threads = workers;
+    TestServer server(o, Echo);
+    auto c = Connect(server.port());
+    ASSERT_TRUE(c->connected());
+    ASSERT_TRUE(c->Send(Get("/one")));
+    auto r = c->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "GET /one ");
+    ASSERT_TRUE(c->Send(Get("/two") + "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    for (std::string expected : {"GET /two ", "PUT /c abc"}) {
+      r = c->Read();
+      ASSERT_TRUE(r) << workers;
+      EXPECT_EQ(r->body, expected);
+    }
+  }
+}
+
+TEST_F(TlsFixture, ConnectionCloseSendsCloseNotify) {
+  TestServer server(Options(), Echo);
+  auto c = Connect(server.port());
+  ASSERT_TRUE(c->Send(Get("/", "Connection: close\r\n")));
+  auto r = c->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(c->WaitForClose());
+  EXPECT_TRUE(c->ReceivedCloseNotify());
+}
+
+TEST_F(TlsFixture, SilentClientPartialHelloAndPlainHttpAreClosedWithinRequestTimeout) {
+  ServerOptions o = Options();
+  o.limits.request_timeout = 300ms;
+  TestServer server(o, Echo);
+  auto start = Clock::now();
+  Client silent(server.port());
+  EXPECT_TRUE(silent.WaitForClose());
+  EXPECT_GE(Clock::now() - start, 250ms);
+  EXPECT_LT(Clock::now() - start, 3s);
+
+  Client partial(server.port());
+  ASSERT_TRUE(partial.Send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+  start = Clock::now();
+  EXPECT_TRUE(partial.WaitForClose());
+  EXPECT_LT(Clock::now() - start, 3s);
+
+  Client plain(server.port());
+  ASSERT_TRUE(plain.Send(Get("/")));
+  start = Clock::now();
+  EXPECT_FALSE(plain.Read());
+  EXPECT_LT(Clock::now() - start, 3s);
+
+  auto c = Connect(server.port());
+  ASSERT_TRUE(c->connected());
+  ASSERT_TRUE(c->Send(Get("/after")));
+  auto r = c->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "GET /after ");
+}
+
+TEST_F(TlsFixture, SlowRequestGets408) {
+  ServerOptions o = Options();
+  o.limits.request_timeout = 300ms;
+  TestServer server(o, Echo);
+  auto c = Connect(server.port());
+  ASSERT_TRUE(c->connected());
+  ASSERT_TRUE(c->Send("GET /slow HTTP/1.1\r\nHost: t\r\n"));
+  auto r = c->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(c->WaitForClose());
+}
+
+TEST_F(TlsFixture, OldProtocolVersionsAreRefused) {
+  TestServer server(Options(), Echo);
+  SSL_CTX_set_min_proto_version(client_, TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(client_, TLS1_1_VERSION);
+  SSL_CTX_set_cipher_list(client_, "DEFAULT:@SECLEVEL=0");
+  EXPECT_FALSE(Connect(server.port())->connected());
+}
+
+TEST_F(TlsFixture, ConnectionsOverLimitGet503AfterHandshake) {
+  ServerOptions o = Options();
+  o.limits.max_connections = 1;
+  TestServer server(o, Echo);
+  auto a = Connect(server.port());
+  ASSERT_TRUE(a->Send(Get("/")));
+  ASSERT_TRUE(a->Read());
+  auto over = Connect(server.port());
+  ASSERT_TRUE(over->connected());
+  auto r = over->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_TRUE(over->WaitForClose());
+}
+
+TEST_F(TlsFixture, StopLetsInFlightRequestFinish) {
+  std::atomic<bool> entered{false};
+  auto server = std::make_unique<TestServer>(Options(), [&](const Request& req) {
+    entered = true;
+    std::this_thread::sleep_for(300ms);
+    return Echo(req);
+  });
+  auto busy = Connect(server->port());
+  ASSERT_TRUE(busy->Send(Get("/slow")));
+  while (!entered) std::this_thread::sleep_for(1ms);
+  auto start = Clock::now();
+  server->StopAndJoin();
+  EXPECT_LT(Clock::now() - start, 5s);
+  auto r = busy->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("Connection"), "close");
+}
+
+TEST_F(TlsFixture, ListenNamesTheBadFile) {
+  std::string other_cert = (dir_ / "other.pem").string();
+  std::string other_key = (dir_ / "other-key.pem").string();
+  WriteSelfSignedCertificate(other_cert, other_key);
+  std::string missing = (dir_ / "missing.pem").string();
+  struct Case {
+    std::string cert, key, expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {cert_file_, "", "TLS certificate file '" + cert_file_ + "' given without a key file"},
+           {cert_file_, missing, "TLS key file '" + missing + "' cannot be read"},
+           {missing, key_file_, "TLS certificate file '" + missing + "' cannot be read"},
+           {key_file_, key_file_, "TLS certificate file '" + key_file_ + "' holds no usable PEM"},
+           {cert_file_, cert_file_, "TLS key file '" + cert_file_ + "' holds no usable"},
+           {cert_file_, other_key, "TLS key file '" + other_key + "' does not match the certificate in '" + cert_file_ + "'"},
+       }) {
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.tls_cert_file = c.cert;
+    o.tls_key_file = c.key;
+    Server server(o, Echo);
+    Status st = server.Listen();
+    ASSERT_FALSE(st.ok()) << c.expected;
+    EXPECT_EQ(st.message().rfind(c.expected, 0), 0u) << st.message();
   }
 }
 
