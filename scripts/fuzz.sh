@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history)
+((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures)
 
 scripts/setup.sh fuzz
 CORPUS=build/fuzz/corpus
@@ -33,6 +33,10 @@ seed geo 'intersects\nLineString\n[[128,35],[129,36]]'
 seed jwt 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJleHAiOjE3OTAwMDAzMDAsImlzcyI6Imh0dHBzOi8vaWRwIn0.AAAA'
 seed jwt '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}'
 seed history '\x0a\x10\x00\x0a\x00\x00\x00\x00\x00\x00\xf0\x3f\x00'
+seed measures '\x002026-11-26T10:00:00Z|l|1.25|r|3#l|1.5|TimeInstant|2026-11-26T10:00:01Z'
+seed measures '\x01{"t":23.5,"s":"open","loc":{"type":"Point","coordinates":[128.8,35.2]},"TimeInstant":"2026-11-26T10:00:00Z"}'
+seed measures '\x01[{"l":1},{"l":2}]'
+seed measures '\x02t\n21.5'
 
 status=0
 for t in "${TARGETS[@]}"; do

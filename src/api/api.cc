@@ -32,6 +32,7 @@ void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterIotRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -43,6 +44,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterSubscriptionRoutes(router, deps);
   RegisterTemporalRoutes(router, deps);
   RegisterPrivacyRoutes(router, deps);
+  RegisterIotRoutes(router, deps);
 }
 
 namespace {
@@ -92,9 +94,10 @@ http::Response Route(const http::Router::Match& m, const http::Request& req) {
 // The operation a route performs, for the policy (nullopt: public, no credentials needed).
 std::optional<security::Operation> OperationOf(std::string_view method, std::string_view route, std::string_view path) {
   using security::Operation;
-  if (IsPublic(path) || route == "/cityhub/v1/transparency") return std::nullopt;
+  // Devices authenticate their measures with their own keys (ingest/registry.h).
+  if (IsPublic(path) || route == "/cityhub/v1/transparency" || route == "/iot/d" || route == "/iot/json") return std::nullopt;
   auto starts = [&](std::string_view prefix) { return route.substr(0, prefix.size()) == prefix; };
-  if (route == "/metrics" || starts("/admin/")) return Operation::kAdmin;
+  if (route == "/metrics" || starts("/admin/") || starts("/iot/")) return Operation::kAdmin;
   if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
   if (starts("/ngsi-ld/v1/subscriptions")) return Operation::kSubscribe;
   if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {

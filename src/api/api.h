@@ -23,6 +23,11 @@
 #include "ngsild/qlang.h"
 #include "util/counting_gate.h"
 
+namespace cityhub::ingest {
+class DeviceRegistry;
+class Ingestor;
+}  // namespace cityhub::ingest
+
 namespace cityhub::security {
 class ApiKeyAuthenticator;
 class AuditLog;
@@ -65,6 +70,8 @@ struct ApiDeps {
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
+  ingest::DeviceRegistry* devices = nullptr;  // the IoT agent (null, with ingestor: no /iot routes)
+  ingest::Ingestor* ingestor = nullptr;
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

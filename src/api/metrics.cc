@@ -43,6 +43,15 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& outbox =
       prometheus::BuildGauge().Name("cityhub_outbox_records").Help("Outbox records not yet delivered to every subscription").Register(*registry);
   broker::NotifierStats last_notifications;  // what the counters were advanced to
+  prometheus::Family<prometheus::Counter>& iot_messages =
+      prometheus::BuildCounter().Name("cityhub_iot_messages_total").Help("Device messages, by result (accepted, rejected, unauthenticated)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& iot_measures =
+      prometheus::BuildCounter().Name("cityhub_iot_measures_total").Help("Attribute values accepted from devices").Register(*registry);
+  prometheus::Family<prometheus::Counter>& iot_transactions =
+      prometheus::BuildCounter().Name("cityhub_iot_transactions_total").Help("Store transactions writing device measures").Register(*registry);
+  prometheus::Family<prometheus::Counter>& iot_write_failures =
+      prometheus::BuildCounter().Name("cityhub_iot_write_failures_total").Help("Accepted device messages the store refused").Register(*registry);
+  ingest::IngestStats last_iot;
 
   // Family::Add takes a lock and hashes labels; cache the children per label set.
   std::mutex mu;
@@ -85,7 +94,7 @@ void Metrics::ObserveRequest(std::string_view route, std::string_view method, in
 void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
 
 std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts,
-                            const broker::NotifierStats* notifications) {
+                            const broker::NotifierStats* notifications, const ingest::IngestStats* iot) {
   for (const auto& [tenant, count] : entity_counts) {
     impl_->entities.Add({{"tenant", tenant.empty() ? "default" : tenant}}).Set(static_cast<double>(count));
   }
@@ -102,6 +111,20 @@ std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>&
     advance(impl_->given_up.Add({{"reason", "queue_full"}}), notifications->given_up_overflow, last.given_up_overflow);
     impl_->waiting.Add({}).Set(static_cast<double>(notifications->queued));
     impl_->outbox.Add({}).Set(static_cast<double>(notifications->outbox_records));
+  }
+  if (iot) {
+    std::lock_guard lock(impl_->mu);
+    ingest::IngestStats& last = impl_->last_iot;
+    auto advance = [](prometheus::Counter& c, uint64_t now, uint64_t& before) {
+      if (now > before) c.Increment(static_cast<double>(now - before));
+      before = now;
+    };
+    advance(impl_->iot_messages.Add({{"result", "accepted"}}), iot->messages, last.messages);
+    advance(impl_->iot_messages.Add({{"result", "rejected"}}), iot->rejected, last.rejected);
+    advance(impl_->iot_messages.Add({{"result", "unauthenticated"}}), iot->unauthenticated, last.unauthenticated);
+    advance(impl_->iot_measures.Add({}), iot->measures, last.measures);
+    advance(impl_->iot_transactions.Add({}), iot->transactions, last.transactions);
+    advance(impl_->iot_write_failures.Add({}), iot->write_failures, last.write_failures);
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

@@ -1,6 +1,7 @@
 // Metrics: the Prometheus metrics the hub exports at /metrics — requests by route, method and
 // status, request latency per route, store commit latency, entities per tenant and notification
-// delivery (sent, failed attempts, given up by reason, waiting).
+// delivery (sent, failed attempts, given up by reason, waiting), and the IoT agent's messages
+// (accepted, rejected, unauthenticated), measures and transactions.
 // prometheus-cpp stays inside metrics.cc. Thread-safe.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "broker/notifier.h"
+#include "ingest/ingestor.h"
 
 namespace cityhub::api {
 
@@ -26,10 +28,10 @@ class Metrics {
   void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
   // Records one durable store write.
   void ObserveCommit(double seconds);
-  // The Prometheus text exposition, with the entity counts given (tenant, count) and the
-  // notifier's totals (null: none).
+  // The Prometheus text exposition, with the entity counts given (tenant, count), the
+  // notifier's totals and the IoT agent's (null: none).
   std::string Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts,
-                     const broker::NotifierStats* notifications = nullptr);
+                     const broker::NotifierStats* notifications = nullptr, const ingest::IngestStats* iot = nullptr);
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "api/api.h"
+#include "ingest/ingestor.h"
 #include "api/metrics.h"
 #include "api/request.h"
 
@@ -28,7 +29,10 @@ Response MetricsText(const ApiDeps& deps) {
   r.headers.Add("Content-Type", "text/plain; version=0.0.4");
   std::optional<broker::NotifierStats> notifications;
   if (deps.notifier) notifications = deps.notifier->Stats();
-  r.body = deps.metrics->Render(deps.entities->EntityCounts(), notifications ? &*notifications : nullptr);
+  std::optional<ingest::IngestStats> iot;
+  if (deps.ingestor) iot = deps.ingestor->Stats();
+  r.body = deps.metrics->Render(deps.entities->EntityCounts(), notifications ? &*notifications : nullptr,
+                                iot ? &*iot : nullptr);
   return r;
 }
 

@@ -143,12 +143,17 @@ http::Response Problem(const Status& st) {
 }
 
 Result<std::string> TenantOf(const http::Request& req) {
-  std::string_view t = req.headers.Get("NGSILD-Tenant");
+  std::string_view header = "NGSILD-Tenant";
+  std::string_view t = req.headers.Get(header);
+  if (t.empty()) {
+    // FIWARE clients (IoT agents, Orion tooling) name the tenant Fiware-Service.
+    header = "Fiware-Service";
+    t = req.headers.Get(header);
+  }
   if (t.empty()) return std::string();
   if (!store::ValidTenantName(t)) {
-    return Status::BadRequestData(
-        "header NGSILD-Tenant: a tenant name is 1-64 characters of letters, digits, '_' and '-', "
-        "not starting with '-'");
+    return Status::BadRequestData(fmt::format(
+        "header {}: a tenant name is 1-64 characters of letters, digits, '_' and '-', not starting with '-'", header));
   }
   return std::string(t);
 }

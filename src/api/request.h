@@ -27,8 +27,8 @@ http::Response Problem(const Status& st);
 boost::json::object ProblemJson(const Status& st);
 int HttpStatusOf(Status::Code code);
 
-// A request's tenant from the NGSILD-Tenant header ("" = default). Invalid names give
-// BadRequestData.
+// A request's tenant from the NGSILD-Tenant header, else Fiware-Service ("" = default).
+// Invalid names give BadRequestData.
 Result<std::string> TenantOf(const http::Request& req);
 
 // The request's JSON body. Checks Content-Type (application/json or application/ld+json, plus

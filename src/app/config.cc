@@ -65,6 +65,10 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Hash-chained audit log of writes, denials, authentication failures and reads of "
       "classified attributes: a path, 'off', or 'auto' (<data-dir>/audit/audit.log when "
       "authentication is configured)");
+  opt("--iot-max-payload-bytes", c.iot_max_payload_bytes, "CITYHUB_IOT_MAX_PAYLOAD_BYTES",
+      "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
+  opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",
+      "Most attribute values one device message may carry; more and the message is refused");
   opt("--rate-limit-rps", c.rate_limit_rps, "CITYHUB_RATE_LIMIT_RPS",
       "Requests per second each principal may send (0 = no limit); beyond it 429 with Retry-After");
   opt("--rate-limit-burst", c.rate_limit_burst, "CITYHUB_RATE_LIMIT_BURST",

@@ -40,6 +40,8 @@
 #include "broker/notifier.h"
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
+#include "ingest/ingestor.h"
+#include "ingest/registry.h"
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "ngsild/context_fetch.h"
@@ -324,6 +326,20 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
+  // The IoT agent: provisioned devices, and their measures written in batched transactions.
+  ingest::DeviceRegistry devices(**store);
+  if (Status st = devices.Load(); !st.ok()) {
+    spdlog::error("cannot load the IoT devices: {}", st.message());
+    notifier.Stop();
+    (*store)->Close();
+    return 1;
+  }
+  ingest::IngestOptions ingest_opts;
+  ingest_opts.limits.max_payload_bytes = config.iot_max_payload_bytes;
+  ingest_opts.limits.max_measures = std::max<size_t>(1, config.iot_max_measures);
+  ingest::Ingestor ingestor(entities, devices, contexts.Core(), ingest_opts);
+  deps.devices = &devices;
+  deps.ingestor = &ingestor;
   auto retention = broker::RetentionPolicy::Parse(RetentionRules(config, security));
   if (!retention.ok()) {
     spdlog::error("--retention: {}", retention.status().message());

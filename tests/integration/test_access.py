@@ -311,6 +311,15 @@ class AccessTest(unittest.TestCase):
         self.assertNotIn("Kim Minji", r.body)
         self.assertIn("Kim Minji", self.call("GET", "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Person:1",
                                               officer, tenant="priv").body)
+        # Aggregations leave pseudonymised and omitted attributes out (sums would reveal them).
+        aggr = "format=aggregatedValues&aggrMethods=totalCount,distinctCount&aggrPeriodDuration=P1D"
+        r = self.call("GET", f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Person:1?{aggr}", reader, tenant="priv")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIn("district", r.json())
+        self.assertNotIn("name", r.json())
+        self.assertNotIn("health", r.json())
+        r = self.call("GET", f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Person:1?{aggr}", officer, tenant="priv")
+        self.assertIn("name", r.json())
         # Notifications of a reader's subscription.
         rec = Receiver().start()
         try:

@@ -1,0 +1,215 @@
+#include "ingest/ingestor.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "ngsild/parse.h"
+#include "util/thread_name.h"
+#include "util/time.h"
+
+namespace cityhub::ingest {
+namespace json = boost::json;
+
+namespace {
+
+// A FIWARE "lat, lon" text (geo:point) or a GeoJSON object as a GeoProperty value.
+Result<json::value> GeoValue(const json::value& v) {
+  if (v.is_object()) return v;
+  if (v.is_string()) {
+    std::string_view s = v.get_string();
+    const size_t comma = s.find(',');
+    if (comma != std::string_view::npos) {
+      char* end = nullptr;
+      const std::string lat_text(s.substr(0, comma)), lon_text(s.substr(comma + 1));
+      const double lat = std::strtod(lat_text.c_str(), &end);
+      const bool lat_ok = end && *end == '\0' && !lat_text.empty();
+      const double lon = std::strtod(lon_text.c_str(), &end);
+      if (lat_ok && end && *end == '\0' && !lon_text.empty()) {
+        return json::value(json::object{{"type", "Point"}, {"coordinates", json::array{lon, lat}}});
+      }
+    }
+  }
+  return Status::BadRequestData("a GeoProperty measure must be \"lat,lon\" or a GeoJSON geometry");
+}
+
+void NoteRejected(const Device* device, const Status& st) {
+  if (!device) return;
+  DeviceStatus& s = *device->status;
+  s.rejected.fetch_add(1, std::memory_order_relaxed);
+  s.last_error_ms.store(util::NowMillis(), std::memory_order_relaxed);
+  std::lock_guard lock(s.mutex);
+  s.last_error = std::string(st.message().substr(0, 200));
+}
+
+}  // namespace
+
+Ingestor::Ingestor(broker::EntityService& entities, const DeviceRegistry& registry, ngsild::ContextPtr core,
+                   IngestOptions options)
+    : entities_(entities), registry_(registry), core_(std::move(core)), options_(options) {
+  writer_ = std::thread([this] { Run(); });
+}
+
+Ingestor::~Ingestor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_all();
+  wake_producers_.notify_all();
+  writer_.join();
+}
+
+Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vector<MeasureGroup>& groups,
+                                          int64_t now_ms, size_t* measures) const {
+  const std::optional<ServiceGroup> group = registry_.GroupOf(device.tenant, device.apikey);
+  ngsild::Entity e;
+  e.id = device.entity_name;
+  e.types = {device.entity_type};
+  e.created_at = e.modified_at = now_ms;
+  const bool explicit_attrs = device.explicit_attrs || (group && group->explicit_attrs);
+  for (const auto& g : groups) {
+    const std::string observed = util::FormatDateTime(g.observed_ms.value_or(now_ms));
+    for (const auto& m : g.measures) {
+      const AttributeMapping* mapping = device.MappingOf(m.object_id, group ? &*group : nullptr);
+      if (!mapping && explicit_attrs) continue;
+      const std::string name = mapping ? mapping->name : core_->ExpandTerm(m.object_id);
+      const std::string type = mapping && !mapping->type.empty() ? mapping->type : "Property";
+      json::object attr{{"type", type}, {"observedAt", observed}};
+      if (type == "Relationship") {
+        if (!m.value.is_string()) return Status::BadRequestData(fmt::format("measure '{}' must be an entity id (a Relationship)", m.object_id));
+        attr["object"] = m.value;
+      } else if (type == "GeoProperty") {
+        auto geo = GeoValue(m.value);
+        if (!geo.ok()) return Status::BadRequestData(fmt::format("measure '{}': {}", m.object_id, geo.status().message()));
+        attr["value"] = std::move(*geo);
+      } else {
+        attr["value"] = m.value;
+      }
+      if (mapping && !mapping->unit_code.empty() && type == "Property") attr["unitCode"] = mapping->unit_code;
+      auto instances = ngsild::ParseAttribute(m.object_id, attr, *core_, now_ms, ngsild::ParseLimits{});
+      if (!instances.ok()) return Status::BadRequestData(fmt::format("measure '{}': {}", m.object_id, instances.status().message()));
+      // Several groups in one message may measure the same attribute: the latest time wins the
+      // current state (each group's instant still reaches the history through its own write).
+      e.attrs[name] = std::move(*instances);
+      ++*measures;
+    }
+  }
+  if (e.attrs.empty()) return Status::BadRequestData("no measure maps to an attribute of the device (explicitAttrs)");
+  return e;
+}
+
+Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
+  auto device = registry_.Authenticate(message.key, message.device_id,
+                                       message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
+  if (!device.ok()) {
+    std::lock_guard lock(mutex_);
+    ++stats_.unauthenticated;
+    return device.status();
+  }
+  const Device& d = **device;
+  Result<std::vector<MeasureGroup>> groups = Status::Internal("undecoded");
+  switch (message.format) {
+    case MeasureFormat::kUltralight:
+      groups = DecodeUltralight(message.payload, options_.limits);
+      break;
+    case MeasureFormat::kJson:
+      groups = DecodeJson(message.payload, options_.limits);
+      break;
+    case MeasureFormat::kSingle: {
+      auto one = DecodeSingle(message.attr, message.payload, options_.limits);
+      groups = one.ok() ? Result<std::vector<MeasureGroup>>(std::vector<MeasureGroup>{std::move(*one)}) : one.status();
+      break;
+    }
+  }
+  const int64_t now_ms = util::NowMillis();
+  size_t measures = 0;
+  Result<ngsild::Entity> entity = groups.ok() ? Status::Ok() : groups.status();
+  if (groups.ok()) {
+    if (message.observed_ms) {
+      for (auto& g : *groups) {
+        if (!g.observed_ms) g.observed_ms = message.observed_ms;
+      }
+    }
+    entity = ToEntity(d, *groups, now_ms, &measures);
+  }
+  if (!entity.ok()) {
+    NoteRejected(&d, entity.status());
+    std::lock_guard lock(mutex_);
+    ++stats_.rejected;
+    return entity.status();
+  }
+  Pending p{*device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr};
+  std::future<Status> done;
+  if (p.done) done = p.done->get_future();
+  {
+    std::unique_lock lock(mutex_);
+    wake_producers_.wait(lock, [this] { return queue_.size() < options_.max_queued || stopping_; });
+    if (stopping_) return Status(Status::Code::kUnavailable, "the hub is stopping");
+    queue_.push_back(std::move(p));
+    ++stats_.messages;
+    stats_.measures += measures;
+  }
+  wake_writer_.notify_one();
+  return wait ? done.get() : Status::Ok();
+}
+
+IngestStats Ingestor::Stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void Ingestor::Run() {
+  util::NameThisThread("ingest-writer");
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_writer_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) return;
+      // Take entities while they are distinct (and of one tenant), up to a transaction's worth.
+      std::unordered_set<std::string> ids;
+      const DevicePtr first = queue_.front().device;  // keeps the tenant name alive
+      while (!queue_.empty() && batch.size() < options_.max_batch && queue_.front().device->tenant == first->tenant &&
+             ids.insert(queue_.front().entity.id).second) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    wake_producers_.notify_all();
+    Commit(batch);
+    batch.clear();
+  }
+}
+
+void Ingestor::Commit(std::vector<Pending>& batch) {
+  const std::string tenant = batch.front().device->tenant;
+  std::vector<ngsild::Entity> entities;
+  entities.reserve(batch.size());
+  for (auto& p : batch) entities.push_back(std::move(p.entity));
+  broker::BatchResult r = entities_.BatchUpsert(tenant, std::move(entities), /*replace=*/false);
+  std::unordered_map<std::string_view, const Status*> failed;
+  for (const auto& e : r.errors) failed[e.entity_id] = &e.status;
+  const int64_t now = util::NowMillis();
+  uint64_t failures = 0;
+  for (auto& p : batch) {
+    auto f = failed.find(p.device->entity_name);
+    const Status st = f == failed.end() ? Status::Ok() : *f->second;
+    if (st.ok()) {
+      p.device->status->measures.fetch_add(p.measures, std::memory_order_relaxed);
+      p.device->status->last_measure_ms.store(now, std::memory_order_relaxed);
+    } else {
+      ++failures;
+      NoteRejected(p.device.get(), st);
+    }
+    if (p.done) p.done->set_value(st);
+  }
+  std::lock_guard lock(mutex_);
+  ++stats_.transactions;
+  stats_.write_failures += failures;
+}
+
+}  // namespace cityhub::ingest
