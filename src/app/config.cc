@@ -65,6 +65,11 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Hash-chained audit log of writes, denials, authentication failures and reads of "
       "classified attributes: a path, 'off', or 'auto' (<data-dir>/audit/audit.log when "
       "authentication is configured)");
+  opt("--mqtt", c.mqtt, "CITYHUB_MQTT",
+      "MQTT broker the IoT agent takes device measures from (mqtt://[user:password@]host:port, "
+      "mqtts://…; topics /<key>/<device>/attrs[/<attr>], /ul/…, /json/…)");
+  opt("--mqtt-client-id", c.mqtt_client_id, "CITYHUB_MQTT_CLIENT_ID",
+      "Client id of the IoT agent's persistent MQTT session (one per hub)");
   opt("--iot-max-payload-bytes", c.iot_max_payload_bytes, "CITYHUB_IOT_MAX_PAYLOAD_BYTES",
       "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
   opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",

@@ -41,6 +41,7 @@
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
 #include "ingest/ingestor.h"
+#include "ingest/mqtt_ingest.h"
 #include "ingest/registry.h"
 #include "http/server.h"
 #include "ngsild/context.h"
@@ -337,12 +338,31 @@ int Serve(const Config& config) {
   ingest::IngestOptions ingest_opts;
   ingest_opts.limits.max_payload_bytes = config.iot_max_payload_bytes;
   ingest_opts.limits.max_measures = std::max<size_t>(1, config.iot_max_measures);
-  ingest::Ingestor ingestor(entities, devices, contexts.Core(), ingest_opts);
+  auto ingestor = std::make_unique<ingest::Ingestor>(entities, devices, contexts.Core(), ingest_opts);
   deps.devices = &devices;
-  deps.ingestor = &ingestor;
+  deps.ingestor = ingestor.get();
+  std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
+  if (!config.mqtt.empty()) {
+    ingest::MqttIngestOptions mo;
+    mo.uri = config.mqtt;
+    mo.client_id = config.mqtt_client_id;
+    mo.ca_file = config.notify_ca_file;
+    auto started = ingest::MqttIngest::Start(*ingestor, mo);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      ingestor.reset();
+      notifier.Stop();
+      (*store)->Close();
+      return 1;
+    }
+    mqtt_ingest = std::move(*started);
+  }
   auto retention = broker::RetentionPolicy::Parse(RetentionRules(config, security));
   if (!retention.ok()) {
     spdlog::error("--retention: {}", retention.status().message());
+    mqtt_ingest.reset();
+    ingestor.reset();
+    notifier.Stop();
     (*store)->Close();
     return 1;
   }
@@ -381,6 +401,8 @@ int Serve(const Config& config) {
   http::Server server(server_opts, [&router, &deps](const http::Request& r) { return api::Dispatch(router, deps, r); });
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::error("{}", st.message());
+    mqtt_ingest.reset();
+    ingestor.reset();
     notifier.Stop();
     purger.Stop();
     (*store)->Close();
@@ -395,6 +417,8 @@ int Serve(const Config& config) {
                config.data_dir, config.worker_threads, query_threads);
   server.Run();
   ready = false;
+  mqtt_ingest.reset();  // no more device messages …
+  ingestor.reset();     // … and those queued are written
   notifier.Stop();
   purger.Stop();
   (*store)->Close();

@@ -112,7 +112,12 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
   }
   const Device& d = **device;
   Result<std::vector<MeasureGroup>> groups = Status::Internal("undecoded");
-  switch (message.format) {
+  MeasureFormat format = message.format;
+  if (format == MeasureFormat::kByDevice) {
+    format = d.protocol == Protocol::kJson ? MeasureFormat::kJson : MeasureFormat::kUltralight;
+  }
+  switch (format) {
+    case MeasureFormat::kByDevice:
     case MeasureFormat::kUltralight:
       groups = DecodeUltralight(message.payload, options_.limits);
       break;

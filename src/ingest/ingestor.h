@@ -46,7 +46,8 @@ struct IngestStats {
   uint64_t write_failures = 0;   // accepted messages the store refused
 };
 
-enum class MeasureFormat { kUltralight, kJson, kSingle };
+// kByDevice: the device's protocol decides (UltraLight or JSON).
+enum class MeasureFormat { kUltralight, kJson, kSingle, kByDevice };
 
 struct DeviceMessage {
   std::string key;        // the credential (k=, or the topic's key)

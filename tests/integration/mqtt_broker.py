@@ -18,6 +18,7 @@ def _find(binary):
 
 MOSQUITTO = _find("mosquitto")
 MOSQUITTO_SUB = _find("mosquitto_sub")
+MOSQUITTO_PUB = _find("mosquitto_pub")
 MOSQUITTO_PASSWD = _find("mosquitto_passwd")
 
 

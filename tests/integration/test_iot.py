@@ -4,10 +4,15 @@ one key per device, and bad device input — wrong key, unknown device, garbage 
 10 MB of JSON, 10,000 measures in one message — each refused with a clear status while the
 hub keeps ingesting the others. A subscription sees measures as they arrive."""
 import json
+import subprocess
+import time
 import unittest
 
-from hub import HubTestCase
+from hub import Hub, HubTestCase
+from mqtt_broker import MOSQUITTO_PUB, Mosquitto
 from receiver import Receiver
+
+TENANT = {"Fiware-Service": "mqtt"}
 
 
 
@@ -144,3 +149,77 @@ class IotTest(HubTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class IotMqttTest(unittest.TestCase):
+    """Measures over MQTT through a real mosquitto (mosquitto_pub plays the devices)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Mosquitto().start()
+        cls.hub = Hub(extra_args=["--mqtt", f"mqtt://127.0.0.1:{cls.broker.port}"]).start()
+        r = cls.hub.post("/iot/devices", {"devices": [
+            {"device_id": "gauge-1", "entity_type": "WaterLevelSensor", "device_key": "gauge-1-key-0123456789",
+             "attributes": [{"object_id": "l", "name": "waterLevel", "unitCode": "MTR"}]},
+            {"device_id": "air-1", "entity_type": "AirQualityObserved", "protocol": "IoTA-JSON",
+             "device_key": "air-1-key-0123456789"}]}, headers=TENANT)
+        assert r.status == 201, r.body
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hub.cleanup()
+        cls.broker.cleanup()
+
+    def publish(self, topic, payload, qos=1):
+        subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", str(qos),
+                        "-t", topic, "-m", payload], check=True, timeout=10)
+
+    def wait_value(self, eid, attr, want, timeout=10):
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            r = self.hub.get(f"/ngsi-ld/v1/entities/{eid}", headers=TENANT)
+            if r.status == 200:
+                got = r.json().get(attr, {}).get("value")
+                if got == want:
+                    return
+            time.sleep(0.05)
+        self.fail(f"{eid} {attr}: {got!r}, wanted {want!r}")
+
+    def test_every_topic_form(self):
+        gauge = "urn:ngsi-ld:WaterLevelSensor:gauge-1"
+        self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "2026-11-26T10:00:00Z|l|1.5")
+        self.wait_value(gauge, "waterLevel", 1.5)
+        e = self.hub.get(f"/ngsi-ld/v1/entities/{gauge}", headers=TENANT).json()
+        self.assertEqual((e["waterLevel"]["unitCode"], e["waterLevel"]["observedAt"]), ("MTR", "2026-11-26T10:00:00.000Z"))
+        self.publish("/ul/gauge-1-key-0123456789/gauge-1/attrs", "l|1.75")
+        self.wait_value(gauge, "waterLevel", 1.75)
+        self.publish("gauge-1-key-0123456789/gauge-1/attrs/l", "2.25")
+        self.wait_value(gauge, "waterLevel", 2.25)
+        self.publish("/air-1-key-0123456789/air-1/attrs", json.dumps({"no2": 41, "pm10": 23.5}))
+        self.wait_value("urn:ngsi-ld:AirQualityObserved:air-1", "pm10", 23.5)
+        self.publish("/json/air-1-key-0123456789/air-1/attrs", json.dumps([{"no2": 40}, {"no2": 39}]))
+        self.wait_value("urn:ngsi-ld:AirQualityObserved:air-1", "no2", 39)
+
+    def test_bad_messages_are_counted_and_others_go_on(self):
+        self.publish("/wrong-key-0123456789/gauge-1/attrs", "l|9")
+        self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "l|9|junk")
+        self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "l|" + "9" * 5000)
+        self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "l|3.5")
+        self.wait_value("urn:ngsi-ld:WaterLevelSensor:gauge-1", "waterLevel", 3.5)
+        metrics = self.hub.get("/metrics").body
+        self.assertRegex(metrics, r'cityhub_iot_messages_total\{result="unauthenticated"\} [1-9]')
+        self.assertRegex(metrics, r'cityhub_iot_messages_total\{result="rejected"\} [2-9]')
+        status = self.hub.get("/iot/devices/gauge-1", headers=TENANT).json()["status"]
+        self.assertGreaterEqual(status["rejected"], 2)
+        self.assertNotIn("junk", json.dumps(status))
+
+    def test_measures_sent_while_the_hub_is_down_arrive_after_it_restarts(self):
+        self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "l|4.0")
+        self.wait_value("urn:ngsi-ld:WaterLevelSensor:gauge-1", "waterLevel", 4.0)
+        self.hub.stop()
+        try:
+            self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "l|4.5")  # kept by the broker (persistent session)
+        finally:
+            self.hub.start()
+        self.wait_value("urn:ngsi-ld:WaterLevelSensor:gauge-1", "waterLevel", 4.5)

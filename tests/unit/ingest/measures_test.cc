@@ -132,3 +132,32 @@ TEST(Single, OneValue) {
 
 }  // namespace
 }  // namespace cityhub::ingest
+
+#include "ingest/mqtt_ingest.h"
+
+namespace cityhub::ingest {
+namespace {
+
+TEST(MqttTopics, FiwareFormsAndNothingElse) {
+  DeviceMessage m;
+  ASSERT_TRUE(ParseIngestTopic("/k1/dev-1/attrs", &m));
+  EXPECT_EQ(std::tie(m.key, m.device_id), std::make_tuple(std::string("k1"), std::string("dev-1")));
+  EXPECT_EQ(m.format, MeasureFormat::kByDevice);
+  ASSERT_TRUE(ParseIngestTopic("k1/dev-1/attrs/t", &m));
+  EXPECT_EQ(m.format, MeasureFormat::kSingle);
+  EXPECT_EQ(m.attr, "t");
+  ASSERT_TRUE(ParseIngestTopic("/ul/k1/dev-1/attrs", &m));
+  EXPECT_EQ(m.format, MeasureFormat::kUltralight);
+  ASSERT_TRUE(ParseIngestTopic("json/k1/dev-1/attrs", &m));
+  EXPECT_EQ(m.format, MeasureFormat::kJson);
+  ASSERT_TRUE(ParseIngestTopic("/json/k1/dev-1/attrs/no2", &m));
+  EXPECT_EQ((std::tie(m.key, m.device_id, m.attr)), std::make_tuple(std::string("k1"), std::string("dev-1"), std::string("no2")));
+  EXPECT_EQ(m.format, MeasureFormat::kSingle);
+  for (const char* bad : {"/k1/dev-1", "/k1/dev-1/cmd", "//dev/attrs", "/k//attrs", "/k/d/attrs/", "/a/b/c/attrs/x/y", ""}) {
+    DeviceMessage n;
+    EXPECT_FALSE(ParseIngestTopic(bad, &n)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace cityhub::ingest

@@ -1,22 +1,40 @@
-// Tests for security/audit_log on real files: records come out in order and chained, a reopened
-// log continues the chain, concurrent appends all land, a torn tail is cut off, odd bytes keep
-// lines valid JSON, and verification finds an edited, a removed and a reordered line.
+// Tests for security/audit_log on real files: records come out in order, chained and hashed as
+// the format says; a reopened log continues the chain; concurrent appends all land; Flush and a
+// full queue do not wait for the flush interval; a torn tail is cut off; odd bytes keep lines
+// one valid JSON line; verification names an edited, removed, reordered or rewritten line;
+// Open refuses a log whose last line is not an intact record.
 #include "security/audit_log.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 namespace cityhub::security {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EXPECT_EQ(EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr), 1);
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
 
 class AuditLogTest : public ::testing::Test {
  protected:
@@ -41,22 +59,34 @@ class AuditLogTest : public ::testing::Test {
     return r;
   }
 
+  void AppendRecords(int from, int to) const {
+    auto log = AuditLog::Open(path_);
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    for (int i = from; i < to; ++i) (*log)->Append(Record(i));
+  }  // the destructor writes what is queued
+
   std::vector<std::string> Lines() const {
-    std::ifstream in(path_);
+    std::ifstream in(path_, std::ios::binary);
     std::vector<std::string> out;
     for (std::string line; std::getline(in, line);) out.push_back(line);
     return out;
   }
-  void Write(const std::vector<std::string>& lines) const {
-    std::ofstream out(path_, std::ios::trunc);
+  void Write(const std::vector<std::string>& lines, std::string_view tail = "") const {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
     for (const auto& l : lines) out << l << "\n";
+    out << tail;
+  }
+  AuditVerifyReport Verify() const {
+    auto report = VerifyAuditLog(path_);
+    EXPECT_TRUE(report.ok()) << report.status().message();
+    return report.ok() ? *report : AuditVerifyReport{};
   }
 
   fs::path dir_;
   std::string path_;
 };
 
-TEST_F(AuditLogTest, AppendsInOrderAndContinuesTheChainAfterReopening) {
+TEST_F(AuditLogTest, AppendsInOrderChainedAndHashedAsTheFormatSays) {
   {
     auto log = AuditLog::Open(path_);
     ASSERT_TRUE(log.ok()) << log.status().message();
@@ -64,27 +94,48 @@ TEST_F(AuditLogTest, AppendsInOrderAndContinuesTheChainAfterReopening) {
     (*log)->Flush();
     EXPECT_EQ((*log)->records_written(), 10u);
   }
-  EXPECT_EQ(fs::status(path_).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
-  {
-    auto log = AuditLog::Open(path_);
-    ASSERT_TRUE(log.ok());
-    for (int i = 10; i < 15; ++i) (*log)->Append(Record(i));
-  }  // the destructor writes what is queued
-  auto lines = Lines();
-  ASSERT_EQ(lines.size(), 15u);
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 10u);
+  std::string prev(64, '0');
   for (size_t i = 0; i < lines.size(); ++i) {
-    auto v = boost::json::parse(lines[i]).as_object();
+    const auto v = boost::json::parse(lines[i]).as_object();
     EXPECT_EQ(v.at("seq").to_number<uint64_t>(), i + 1);
     EXPECT_EQ(v.at("subject").as_string(), "operator-" + std::to_string(i));
+    EXPECT_EQ(v.at("status").as_int64(), 204);
+    EXPECT_EQ(v.at("prev").as_string(), prev);
+    const size_t at = lines[i].rfind(",\"hash\":\"");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_EQ(v.at("hash").as_string(), Sha256Hex(std::string_view(lines[i]).substr(0, at)));
+    prev = std::string(v.at("hash").as_string());
   }
-  auto report = VerifyAuditLog(path_);
-  ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok) << report->problem;
-  EXPECT_EQ(report->records, 15u);
-  EXPECT_EQ(report->head_hash, boost::json::parse(lines.back()).at("hash").as_string());
+  EXPECT_EQ(boost::json::parse(lines[3]).at("time").as_string(), "2026-09-21T13:46:40.000003Z");
+  EXPECT_THAT(lines[0], MatchesRegex(R"(\{"seq":1,"time":"[^"]+","event":"write","subject":"operator-0","tenant":"gimhae",)"
+                                     R"("method":"PATCH","path":"[^"]+","status":204,"remote":"127.0.0.1:5000","detail":"",)"
+                                     R"("prev":"0{64}","hash":"[0-9a-f]{64}"\})"));
+  const auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 10u);
+  EXPECT_EQ(report.head_hash, prev);
 }
 
-TEST_F(AuditLogTest, ConcurrentAppendsAllLand) {
+TEST_F(AuditLogTest, ReopeningContinuesTheChainWithPrivatePermissions) {
+  AppendRecords(0, 10);
+  AppendRecords(10, 15);
+  EXPECT_EQ(fs::status(path_).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir_ / "audit").permissions() & fs::perms::all, fs::perms::owner_all);
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 15u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(boost::json::parse(lines[i]).at("seq").to_number<uint64_t>(), i + 1);
+  }
+  EXPECT_EQ(boost::json::parse(lines[10]).at("prev"), boost::json::parse(lines[9]).at("hash"));
+  const auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 15u);
+  EXPECT_EQ(report.head_hash, boost::json::parse(lines.back()).at("hash").as_string());
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsAllLandInEachThreadsOrder) {
   {
     auto log = AuditLog::Open(path_, AuditOptions{std::chrono::milliseconds(5), 100});  // a small queue: appenders wait
     ASSERT_TRUE(log.ok());
@@ -95,86 +146,151 @@ TEST_F(AuditLogTest, ConcurrentAppendsAllLand) {
       });
     }
     for (auto& t : threads) t.join();
+    (*log)->Flush();
+    EXPECT_EQ((*log)->records_written(), 8000u);
   }
-  auto report = VerifyAuditLog(path_);
-  ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok) << report->problem;
-  EXPECT_EQ(report->records, 8000u);
+  const auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 8000u);
+  std::set<std::string> subjects;
+  int last_of_thread[4] = {-1, -1, -1, -1};
+  for (const auto& line : Lines()) {
+    const std::string subject(boost::json::parse(line).at("subject").as_string());
+    subjects.insert(subject);
+    const int n = std::stoi(subject.substr(subject.find('-') + 1));
+    EXPECT_GT(n % 10000, last_of_thread[n / 10000]) << subject;
+    last_of_thread[n / 10000] = n % 10000;
+  }
+  EXPECT_EQ(subjects.size(), 8000u);
 }
 
-TEST_F(AuditLogTest, TornTailIsCutOff) {
+TEST_F(AuditLogTest, FlushAndAFullQueueDoNotWaitForTheInterval) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto log = AuditLog::Open(path_, AuditOptions{std::chrono::hours(1), 10});
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 95; ++i) (*log)->Append(Record(i));  // blocks nine times on a full queue
+    EXPECT_GE((*log)->records_written(), 80u);
+    (*log)->Flush();
+    EXPECT_EQ((*log)->records_written(), 95u);
+    EXPECT_EQ(Lines().size(), 95u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(AuditLogTest, TornTailIsCutOffAndTheChainContinues) {
+  AppendRecords(0, 3);
+  Write(Lines(), R"({"seq":4,"time":"2026-)");  // a crash mid-write
+  EXPECT_FALSE(Verify().ok);
+  AppendRecords(3, 4);
+  auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 4u);
+  // Longer than the chunk Open reads the tail in: a long record, then a long torn line.
   {
     auto log = AuditLog::Open(path_);
     ASSERT_TRUE(log.ok());
-    for (int i = 0; i < 3; ++i) (*log)->Append(Record(i));
+    AuditRecord r = Record(4);
+    r.detail = std::string(200'000, 'd');
+    (*log)->Append(r);
   }
-  {
-    std::ofstream out(path_, std::ios::app);
-    out << R"({"seq":4,"time":"2026-)";  // a crash mid-write
-  }
-  EXPECT_FALSE(VerifyAuditLog(path_)->ok);
-  {
-    auto log = AuditLog::Open(path_);
-    ASSERT_TRUE(log.ok()) << log.status().message();
-    (*log)->Append(Record(3));
-  }
-  auto report = VerifyAuditLog(path_);
-  EXPECT_TRUE(report->ok) << report->problem;
-  EXPECT_EQ(report->records, 4u);
+  Write(Lines(), std::string(150'000, 'x'));
+  AppendRecords(5, 6);
+  report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 6u);
+  // A file that is nothing but a torn line starts a new chain.
+  Write({}, "{\"seq\":1,");
+  AppendRecords(0, 1);
+  report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 1u);
 }
 
-TEST_F(AuditLogTest, OddBytesStayOneValidJsonLine) {
+TEST_F(AuditLogTest, OddBytesRoundTripOnOneValidJsonLine) {
+  const std::string odd = std::string("/a\"b\\c\nd\re\tf\x01\x1f\x7f g/ 김해 🌊 ") + std::string(1, '\0') + "end";
   {
     auto log = AuditLog::Open(path_);
     ASSERT_TRUE(log.ok());
     AuditRecord r = Record(0);
-    r.path = std::string("/a\"b\\c\nd\te\x01 \xff\xfe 김해 ") + std::string(1, '\0') + "end";
+    r.path = odd;
     r.subject = "시민-7";
+    r.detail = "bad \xff\xfe utf-8 \xed\xa0\x80 \xc0\xaf";  // invalid byte, surrogate, overlong
     (*log)->Append(r);
   }
-  auto lines = Lines();
+  const auto lines = Lines();
   ASSERT_EQ(lines.size(), 1u);
-  auto v = boost::json::parse(lines[0]).as_object();
+  for (char c : lines[0]) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << "a raw control character";
+  const auto v = boost::json::parse(lines[0]).as_object();  // also checks it is valid UTF-8
+  EXPECT_EQ(v.at("path").as_string(), odd);
   EXPECT_EQ(v.at("subject").as_string(), "시민-7");
-  EXPECT_THAT(std::string(v.at("path").as_string()), HasSubstr("김해"));
-  EXPECT_TRUE(VerifyAuditLog(path_)->ok);
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(v.at("detail").as_string(), "bad " + fffd + fffd + " utf-8 " + fffd + fffd + fffd + " " + fffd + fffd);
+  EXPECT_TRUE(Verify().ok);
 }
 
-TEST_F(AuditLogTest, VerifyFindsEditedRemovedAndReorderedLines) {
-  {
-    auto log = AuditLog::Open(path_);
-    ASSERT_TRUE(log.ok());
-    for (int i = 0; i < 6; ++i) (*log)->Append(Record(i));
-  }
+TEST_F(AuditLogTest, VerifyNamesTheFirstBadLine) {
+  AppendRecords(0, 6);
   const auto clean = Lines();
-  auto expect_bad = [&](const std::vector<std::string>& lines, uint64_t line, const char* says) {
+  auto expect_bad = [&](const std::vector<std::string>& lines, uint64_t line, const std::string& says) {
     Write(lines);
-    auto report = VerifyAuditLog(path_);
-    ASSERT_TRUE(report.ok());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->bad_line, line) << report->problem;
-    EXPECT_THAT(report->problem, HasSubstr(says));
+    const auto report = Verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.bad_line, line) << report.problem;
+    EXPECT_EQ(report.records, line - 1);
+    EXPECT_THAT(report.problem, HasSubstr(says));
   };
   auto edited = clean;
   edited[3].replace(edited[3].find("operator-3"), 10, "operator-9");
-  expect_bad(edited, 4, "edited");
+  expect_bad(edited, 4, "line 4: hash does not match its content (edited)");
   auto removed = clean;
   removed.erase(removed.begin() + 2);
-  expect_bad(removed, 3, "seq 4 where 3 was due");
-  auto reordered = clean;
-  std::swap(reordered[1], reordered[2]);
-  expect_bad(reordered, 2, "seq 3 where 2 was due");
+  expect_bad(removed, 3, "line 3: seq 4 follows 2 (a record was removed");
+  auto swapped = clean;
+  std::swap(swapped[1], swapped[4]);
+  expect_bad(swapped, 2, "line 2: seq 5 follows 1");
   auto first_removed = clean;
   first_removed.erase(first_removed.begin());
-  expect_bad(first_removed, 1, "seq 2 where 1 was due");
-  // A forger who renumbers still breaks the hash chain.
+  expect_bad(first_removed, 1, "line 1: seq 2 but the chain starts at 1");
+  // Edited and re-hashed: the line itself is consistent, the next one's prev is not.
+  auto rehashed = clean;
+  const size_t at = rehashed[2].rfind(",\"hash\":\"");
+  std::string body = rehashed[2].substr(0, at);
+  body.replace(body.find("\"status\":204"), 12, "\"status\":200");
+  rehashed[2] = body + ",\"hash\":\"" + Sha256Hex(body) + "\"}";
+  expect_bad(rehashed, 4, "line 4: prev does not match line 3's hash");
+  expect_bad({clean[0], "{\"seq\":2}", clean[2]}, 2, "line 2: not an audit record");
+  Write(clean, "{\"seq\":7");
+  const auto torn = Verify();
+  EXPECT_FALSE(torn.ok);
+  EXPECT_EQ(torn.bad_line, 7u);
+  EXPECT_THAT(torn.problem, HasSubstr("no line end"));
+  // The clean file verifies; an empty one too; a missing one is an error, not a report.
   Write(clean);
-  EXPECT_TRUE(VerifyAuditLog(path_)->ok);
-  // A log whose last line is not a record refuses to open (the operator must look).
-  auto junk = clean;
-  junk.back() = "{\"not\": \"a record\"}";
-  Write(junk);
-  EXPECT_FALSE(AuditLog::Open(path_).ok());
+  EXPECT_TRUE(Verify().ok);
+  Write({});
+  EXPECT_TRUE(Verify().ok);
+  EXPECT_EQ(VerifyAuditLog((dir_ / "missing.log").string()).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(AuditLogTest, OpenRefusesALastLineThatIsNotAnIntactRecord) {
+  AppendRecords(0, 3);
+  const auto clean = Lines();
+  auto refused = [&](const std::vector<std::string>& lines, const std::string& says) {
+    Write(lines);
+    auto log = AuditLog::Open(path_);
+    ASSERT_FALSE(log.ok()) << says;
+    EXPECT_THAT(log.status().message(), HasSubstr(says));
+  };
+  refused({clean[0], clean[1], "{\"not\": \"a record\"}"}, "not an audit record");
+  refused({clean[0], clean[1], clean[2], ""}, "not an audit record");  // an empty last line
+  auto edited = clean;
+  edited[2].replace(edited[2].find("operator-2"), 10, "operator-7");
+  refused(edited, "hash does not match");
+  // Nothing was changed by the refusals: the clean log opens and continues.
+  Write(clean);
+  AppendRecords(3, 4);
+  EXPECT_TRUE(Verify().ok);
 }
 
 }  // namespace
