@@ -14,7 +14,7 @@ TARGETS=("$@")
 
 scripts/setup.sh fuzz
 CORPUS=build/fuzz/corpus
-mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history}
+mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures}
 
 # Seeds (written once; libFuzzer adds what it finds).
 if [ -d ../shared/data ] && [ -z "$(ls -A "$CORPUS/entity")" ]; then

@@ -108,7 +108,7 @@ TEST_F(AuditLogTest, AppendsInOrderChainedAndHashedAsTheFormatSays) {
     EXPECT_EQ(v.at("hash").as_string(), Sha256Hex(std::string_view(lines[i]).substr(0, at)));
     prev = std::string(v.at("hash").as_string());
   }
-  EXPECT_EQ(boost::json::parse(lines[3]).at("time").as_string(), "2026-09-21T13:46:40.000003Z");
+  EXPECT_EQ(boost::json::parse(lines[3]).at("time").as_string(), "2026-09-21T14:13:20.000003Z");
   EXPECT_THAT(lines[0], MatchesRegex(R"(\{"seq":1,"time":"[^"]+","event":"write","subject":"operator-0","tenant":"gimhae",)"
                                      R"("method":"PATCH","path":"[^"]+","status":204,"remote":"127.0.0.1:5000","detail":"",)"
                                      R"("prev":"0{64}","hash":"[0-9a-f]{64}"\})"));
@@ -215,6 +215,7 @@ TEST_F(AuditLogTest, OddBytesRoundTripOnOneValidJsonLine) {
     AuditRecord r = Record(0);
     r.path = odd;
     r.subject = "시민-7";
+    r.time_us = -1;  // before the epoch: still a valid time
     r.detail = "bad \xff\xfe utf-8 \xed\xa0\x80 \xc0\xaf";  // invalid byte, surrogate, overlong
     (*log)->Append(r);
   }
@@ -224,6 +225,7 @@ TEST_F(AuditLogTest, OddBytesRoundTripOnOneValidJsonLine) {
   const auto v = boost::json::parse(lines[0]).as_object();  // also checks it is valid UTF-8
   EXPECT_EQ(v.at("path").as_string(), odd);
   EXPECT_EQ(v.at("subject").as_string(), "시민-7");
+  EXPECT_EQ(v.at("time").as_string(), "1969-12-31T23:59:59.999999Z");
   const std::string fffd = "\xEF\xBF\xBD";
   EXPECT_EQ(v.at("detail").as_string(), "bad " + fffd + fffd + " utf-8 " + fffd + fffd + fffd + " " + fffd + fffd);
   EXPECT_TRUE(Verify().ok);
