@@ -6,11 +6,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/audit_cli.h"
 #include "app/config.h"
 #include "app/hub.h"
 #include "app/keys_cli.h"
 #include "app/logging.h"
-#include "security/audit_log.h"
 
 #ifndef CITYHUB_VERSION
 #define CITYHUB_VERSION "0.0.0"
@@ -31,11 +31,7 @@ int main(int argc, char** argv) {
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
   auto* version = app.add_subcommand("version", "Print the version and exit");
   cityhub::app::KeysCommand keys(app);
-  auto* audit = app.add_subcommand("audit", "Work with the audit log");
-  audit->require_subcommand(1);
-  std::string audit_file;
-  auto* verify = audit->add_subcommand("verify", "Check the hash chain of an audit log (exit 1 if tampered)");
-  verify->add_option("file", audit_file, "The audit log (e.g. <data-dir>/audit/audit.log)")->required();
+  cityhub::app::AuditCommand audit(app);
 
   std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
   std::vector<const char*> arg_ptrs;
@@ -46,19 +42,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (keys.selected()) return keys.Run();
-  if (*verify) {
-    auto report = cityhub::security::VerifyAuditLog(audit_file);
-    if (!report.ok()) {
-      std::cerr << report.status().message() << "\n";
-      return 2;
-    }
-    if (!report->ok) {
-      std::cerr << "TAMPERED: " << report->problem << " (" << report->records << " records verified before it)\n";
-      return 1;
-    }
-    std::cout << "ok: " << report->records << " records, head " << (report->head_hash.empty() ? "-" : report->head_hash) << "\n";
-    return 0;
-  }
+  if (audit.selected()) return audit.Run();
   cityhub::app::SetUpLogging(config.log_level);
   if (*serve) return cityhub::app::Serve(config);
   if (*backup) return cityhub::app::Backup(config, backup_dir);

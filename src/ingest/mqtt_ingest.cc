@@ -176,13 +176,19 @@ Result<std::unique_ptr<MqttIngest>> MqttIngest::Start(Ingestor& ingestor, MqttIn
     impl->connect_options = builder.finalize();
     impl->client->set_callback(*impl);
     mqtt::token_ptr tok = impl->client->connect(impl->connect_options);
-    if (!tok->wait_for(options.connect_timeout) || !impl->client->is_connected()) {
+    if (!tok->wait_for(options.connect_timeout)) {
       impl->client->disable_callbacks();
-      return Status(Status::Code::kUnavailable, fmt::format("cannot reach the MQTT broker {}", impl->Redacted()));
+      return Status(Status::Code::kUnavailable, fmt::format("timed out connecting to the MQTT broker {}", impl->Redacted()));
+    }
+    if (!impl->client->is_connected()) {
+      impl->client->disable_callbacks();
+      return Status(Status::Code::kUnavailable, fmt::format("the MQTT broker {} refused the connection (code {})",
+                                                            impl->Redacted(), tok->get_return_code()));
     }
   } catch (const mqtt::exception& e) {
     if (impl->client) impl->client->disable_callbacks();
-    return Status(Status::Code::kUnavailable, fmt::format("cannot reach the MQTT broker {}: {}", impl->Redacted(), e.get_reason_code_str()));
+    return Status(Status::Code::kUnavailable, fmt::format("cannot connect to the MQTT broker {}: {} (code {})", impl->Redacted(),
+                                                          e.get_message().substr(0, 200), e.get_return_code()));
   }
   return std::unique_ptr<MqttIngest>(new MqttIngest(std::move(impl)));
 }
