@@ -33,6 +33,7 @@ void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterIotRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -45,6 +46,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterTemporalRoutes(router, deps);
   RegisterPrivacyRoutes(router, deps);
   RegisterIotRoutes(router, deps);
+  RegisterServiceRoutes(router, deps);
 }
 
 namespace {

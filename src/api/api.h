@@ -28,6 +28,10 @@ class DeviceRegistry;
 class Ingestor;
 }  // namespace cityhub::ingest
 
+namespace cityhub::services {
+class ParkingService;
+}  // namespace cityhub::services
+
 namespace cityhub::security {
 class ApiKeyAuthenticator;
 class AuditLog;
@@ -72,6 +76,7 @@ struct ApiDeps {
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)
   ingest::DeviceRegistry* devices = nullptr;  // the IoT agent (null, with ingestor: no /iot routes)
   ingest::Ingestor* ingestor = nullptr;
+  services::ParkingService* parking = nullptr;  // null: no /cityhub/v1/parking routes
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

@@ -42,6 +42,7 @@
 #include "broker/subscription_service.h"
 #include "ingest/ingestor.h"
 #include "ingest/mqtt_ingest.h"
+#include "services/parking/parking_service.h"
 #include "ingest/registry.h"
 #include "http/server.h"
 #include "ngsild/context.h"
@@ -319,6 +320,14 @@ int Serve(const Config& config) {
     return 1;
   }
   entities.AddChangeObserver(&history);
+  // City services on the broker: smart parking keeps each site's counts exact.
+  services::ParkingService parking(entities, queries);
+  entities.AddChangeObserver(&parking);
+  parking.Start();
+  for (const auto& tenant : (*store)->ListTenants()) {
+    if (Status st = parking.RecountAll(tenant); !st.ok()) spdlog::warn("parking: {}", st.message());
+  }
+  if (Status st = parking.RecountAll(""); !st.ok()) spdlog::warn("parking: {}", st.message());
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
@@ -340,6 +349,7 @@ int Serve(const Config& config) {
   ingest_opts.limits.max_measures = std::max<size_t>(1, config.iot_max_measures);
   auto ingestor = std::make_unique<ingest::Ingestor>(entities, devices, contexts.Core(), ingest_opts);
   deps.devices = &devices;
+  deps.parking = &parking;
   deps.ingestor = ingestor.get();
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
   if (!config.mqtt.empty()) {
@@ -419,6 +429,7 @@ int Serve(const Config& config) {
   ready = false;
   mqtt_ingest.reset();  // no more device messages …
   ingestor.reset();     // … and those queued are written
+  parking.Stop();
   notifier.Stop();
   purger.Stop();
   (*store)->Close();

@@ -1,0 +1,72 @@
+// City services' HTTP resources (issue 7):
+//   GET /cityhub/v1/parking/nearest?lat=&lon=[&minFree=1][&maxDistance=2000][&limit=5] — parking
+//       sites (OffStreetParking, OnStreetParking) near a point with at least minFree available
+//       spots, nearest first: [{"id", "distance" (m), "availableSpotNumber"}]. Read right needed;
+//       a caller sees only sites it may read.
+#include <cmath>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/caller.h"
+#include "api/request.h"
+#include "services/parking/parking_service.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+namespace {
+
+Result<double> NumberParam(const Request& req, std::string_view name, std::optional<double> fallback, double lo, double hi) {
+  const std::string* text = req.Param(name);
+  if (!text) {
+    if (fallback) return *fallback;
+    return Status::BadRequestData(fmt::format("parameter '{}' is required", name));
+  }
+  char* end = nullptr;
+  const double v = std::strtod(text->c_str(), &end);
+  if (text->empty() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi) {
+    return Status::BadRequestData(fmt::format("parameter '{}' must be a number from {} to {}", name, lo, hi));
+  }
+  return v;
+}
+
+Response Nearest(const Request& req, const ApiDeps& deps) {
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto lat = NumberParam(req, "lat", std::nullopt, -90, 90);
+  auto lon = NumberParam(req, "lon", std::nullopt, -180, 180);
+  auto min_free = NumberParam(req, "minFree", 1, 0, 1e9);
+  auto max_distance = NumberParam(req, "maxDistance", 2000, 1, 100'000);
+  auto limit = NumberParam(req, "limit", 5, 1, 100);
+  for (const auto* r : {&lat, &lon, &min_free, &max_distance, &limit}) {
+    if (!r->ok()) return Problem(r->status());
+  }
+  auto found = deps.parking->Nearest(*tenant, *lat, *lon, static_cast<int64_t>(*min_free), *max_distance,
+                                     static_cast<size_t>(*limit) * 4);
+  if (!found.ok()) return Problem(found.status());
+  std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(*tenant);
+  json::array out;
+  for (const auto& p : *found) {
+    if (out.size() >= static_cast<size_t>(*limit)) break;
+    if (view) {
+      auto e = deps.entities->Get(*tenant, p.id);
+      if (!e.ok() || !view->Visible(*e)) continue;
+    }
+    out.push_back(json::object{{"id", p.id}, {"distance", std::round(p.distance_m)}, {"availableSpotNumber", p.available}});
+  }
+  return PlainJson(200, out);
+}
+
+}  // namespace
+
+void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps) {
+  if (!deps.parking) return;
+  router.Add("GET", "/cityhub/v1/parking/nearest", [&deps](const Request& r, const PathParams&) { return Nearest(r, deps); });
+}
+
+}  // namespace cityhub::api

@@ -1,0 +1,280 @@
+#include "services/parking/parking_service.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "ngsild/geo.h"
+#include "ngsild/parse.h"
+#include "ngsild/qlang.h"
+#include "util/thread_name.h"
+#include "util/time.h"
+
+namespace cityhub::services {
+namespace json = boost::json;
+
+struct ParkingService::Vocabulary {
+  std::string spot_type;
+  std::vector<std::string> site_types;
+  std::string ref_site, available, occupied, total, occupancy;
+  std::string status = "https://uri.etsi.org/ngsi-ld/status";
+  std::string location = "https://uri.etsi.org/ngsi-ld/location";
+  ngsild::ContextPtr ctx;  // expands this vocabulary's terms (for q)
+};
+
+namespace {
+
+constexpr size_t kPage = 1000;
+
+bool HasType(const ngsild::Entity& e, std::string_view type) {
+  return std::find(e.types.begin(), e.types.end(), type) != e.types.end();
+}
+
+// The first instance's value (or object) of `attr`, or null.
+const json::value* ValueOf(const ngsild::Entity* e, const std::string& attr) {
+  if (!e) return nullptr;
+  auto it = e->attrs.find(attr);
+  if (it == e->attrs.end() || it->second.empty()) return nullptr;
+  const json::object& inst = it->second.front();
+  if (const json::value* v = inst.if_contains("value")) return v;
+  return inst.if_contains("object");
+}
+
+std::string StringOf(const json::value* v) { return v && v->is_string() ? std::string(v->get_string()) : std::string(); }
+
+double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double kRadius = 6371008.8, kRad = M_PI / 180;
+  const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
+  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+  return 2 * kRadius * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+struct SitesPending : broker::PendingChanges {
+  std::set<std::string> sites;
+};
+
+}  // namespace
+
+namespace {
+ngsild::ContextResolverOptions Offline() {
+  ngsild::ContextResolverOptions o;
+  o.allow_remote_fetch = false;
+  return o;
+}
+}  // namespace
+
+ParkingService::ParkingService(broker::EntityService& entities, const broker::QueryService& queries)
+    : entities_(entities), queries_(queries), own_contexts_(Offline(), {}) {
+  for (const std::string base : {"https://smartdatamodels.org/dataModel.Parking/", "https://uri.etsi.org/ngsi-ld/default-context/"}) {
+    auto v = std::make_shared<Vocabulary>();
+    v->spot_type = base + "ParkingSpot";
+    v->site_types = {base + "OffStreetParking", base + "OnStreetParking"};
+    v->ref_site = base + "refParkingSite";
+    v->available = base + "availableSpotNumber";
+    v->occupied = base + "occupiedSpotNumber";
+    v->total = base + "totalSpotNumber";
+    v->occupancy = base + "occupancy";
+    json::object terms{{"refParkingSite", v->ref_site}, {"availableSpotNumber", v->available}};
+    auto ctx = own_contexts_.Resolve(json::value(std::move(terms)));
+    v->ctx = ctx.ok() ? *ctx : own_contexts_.Core();
+    vocabularies_.push_back(std::move(v));
+  }
+}
+
+ParkingService::~ParkingService() { Stop(); }
+
+void ParkingService::Start() {
+  std::lock_guard lock(mutex_);
+  if (worker_.joinable()) return;
+  stopping_ = false;
+  worker_ = std::thread([this] { Run(); });
+}
+
+void ParkingService::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+size_t ParkingService::Pending() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size() + running_;
+}
+
+bool ParkingService::Watching(std::string_view) const { return true; }
+
+Status ParkingService::AddTo(std::string_view, store::TenantStore&, const std::vector<broker::EntityChange>& changes,
+                             store::WriteSet&, std::unique_ptr<broker::PendingChanges>* pending) {
+  auto sites = std::make_unique<SitesPending>();
+  for (const auto& c : changes) {
+    const ngsild::Entity* e = c.after ? c.after : c.before;
+    for (const auto& v : vocabularies_) {
+      if (HasType(*e, v->spot_type)) {
+        const std::string before_site = StringOf(ValueOf(c.before, v->ref_site));
+        const std::string after_site = StringOf(ValueOf(c.after, v->ref_site));
+        const bool status_changed = !c.before || !c.after || !ValueOf(c.before, v->status) != !ValueOf(c.after, v->status) ||
+                                    (ValueOf(c.before, v->status) && *ValueOf(c.before, v->status) != *ValueOf(c.after, v->status));
+        if (status_changed || before_site != after_site) {
+          if (!before_site.empty()) sites->sites.insert(before_site);
+          if (!after_site.empty()) sites->sites.insert(after_site);
+        }
+      }
+      if (!c.before && c.after && std::any_of(v->site_types.begin(), v->site_types.end(), [&](const auto& t) { return HasType(*c.after, t); })) {
+        sites->sites.insert(c.after->id);  // a new site: count what already points to it
+      }
+    }
+  }
+  if (!sites->sites.empty()) *pending = std::move(sites);
+  return Status::Ok();
+}
+
+void ParkingService::Committed(std::string_view tenant, std::unique_ptr<broker::PendingChanges> pending) {
+  auto* sites = static_cast<SitesPending*>(pending.get());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& s : sites->sites) pending_.emplace(std::string(tenant), s);
+  }
+  wake_.notify_one();
+}
+
+void ParkingService::Run() {
+  util::NameThisThread("parking");
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (stopping_) return;
+    auto [tenant, site] = *pending_.begin();
+    pending_.erase(pending_.begin());
+    ++running_;
+    lock.unlock();
+    if (Status st = Recount(tenant, site); !st.ok()) {
+      spdlog::warn("parking: cannot recount site '{}' of tenant '{}': {}", site, tenant, st.message());
+    }
+    lock.lock();
+    --running_;
+  }
+}
+
+Status ParkingService::Recount(std::string_view tenant, std::string_view site_id) {
+  auto site = entities_.Get(tenant, site_id);
+  if (!site.ok()) return site.status().IsNotFound() ? Status::Ok() : site.status();
+  const Vocabulary* v = nullptr;
+  for (const auto& candidate : vocabularies_) {
+    for (const auto& t : candidate->site_types) {
+      if (HasType(*site, t)) v = candidate.get();
+    }
+  }
+  if (!v) return Status::Ok();  // not a parking site (a spot points at something else)
+  auto q = ngsild::QFilter::Parse(fmt::format("refParkingSite==\"{}\"", site_id), *v->ctx);
+  if (!q.ok()) return q.status();
+  broker::EntityQuery query;
+  query.types = {v->spot_type};
+  query.q = std::move(*q);
+  query.limit = kPage;
+  int64_t total = 0, free = 0, occupied = 0;
+  for (query.offset = 0;; query.offset += kPage) {
+    auto page = queries_.Query(tenant, query);
+    if (!page.ok()) return page.status();
+    for (const auto& spot : page->entities) {
+      ++total;
+      const std::string status = StringOf(ValueOf(&spot, v->status));
+      if (status == "free") ++free;
+      if (status == "occupied") ++occupied;
+    }
+    if (page->entities.size() < kPage) break;
+  }
+  if (total == 0) return Status::Ok();  // no spots of its own: its counts are not ours to set
+  const double occupancy = free + occupied > 0 ? static_cast<double>(occupied) / static_cast<double>(free + occupied) : 0.0;
+  json::array status;
+  const json::value* current_status = ValueOf(&*site, v->status);
+  const bool closed = current_status && json::serialize(*current_status).find("closed") != std::string::npos;
+  if (closed) {
+    status = current_status->is_array() ? current_status->get_array() : json::array{*current_status};
+  } else if (total > 0 && free == 0) {
+    status.emplace_back("full");
+  } else if (total > 0 && free <= std::max<int64_t>(1, total / 10)) {
+    status.emplace_back("almostFull");
+  } else {
+    status.emplace_back("open");
+  }
+  const std::vector<std::pair<std::string, json::value>> wanted = {
+      {v->available, json::value(free)}, {v->occupied, json::value(occupied)}, {v->total, json::value(total)},
+      {v->occupancy, json::value(std::round(occupancy * 10000) / 10000)}, {v->status, json::value(std::move(status))}};
+  const int64_t now = util::NowMillis();
+  ngsild::AttrMap changes;
+  for (const auto& [name, value] : wanted) {
+    const json::value* have = ValueOf(&*site, name);
+    if (have && *have == value) continue;
+    ngsild::Instance inst{{"type", "Property"}, {"value", value}, {"observedAt", util::FormatDateTime(now)},
+                          {"createdAt", now}, {"modifiedAt", now}};
+    changes[name] = {std::move(inst)};
+  }
+  if (changes.empty()) return Status::Ok();
+  return entities_.Merge(tenant, site_id, std::move(changes), {}, now);
+}
+
+Status ParkingService::RecountAll(std::string_view tenant) {
+  std::vector<std::string> sites;
+  for (const auto& v : vocabularies_) {
+    broker::EntityQuery q;
+    q.types = v->site_types;
+    q.limit = kPage;
+    for (q.offset = 0;; q.offset += kPage) {
+      auto page = queries_.Query(tenant, q);
+      if (!page.ok()) return page.status().IsNotFound() ? Status::Ok() : page.status();
+      for (const auto& e : page->entities) sites.push_back(e.id);
+      if (page->entities.size() < kPage) break;
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& s : sites) pending_.emplace(std::string(tenant), std::move(s));
+  }
+  wake_.notify_one();
+  return Status::Ok();
+}
+
+Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tenant, double lat, double lon,
+                                                           int64_t min_free, double max_distance_m, size_t limit) const {
+  std::vector<NearbyParking> out;
+  for (const auto& v : vocabularies_) {
+    auto geo = ngsild::GeoQuery::Parse(fmt::format("near;maxDistance=={}", max_distance_m), "Point",
+                                       fmt::format("[{},{}]", lon, lat), v->location);
+    if (!geo.ok()) return geo.status();
+    auto q = ngsild::QFilter::Parse(fmt::format("availableSpotNumber>={}", min_free), *v->ctx);
+    if (!q.ok()) return q.status();
+    broker::EntityQuery query;
+    query.types = v->site_types;
+    query.geo = std::move(*geo);
+    query.q = std::move(*q);
+    query.limit = kPage;
+    auto page = queries_.Query(tenant, query);
+    if (!page.ok()) {
+      if (page.status().IsNotFound()) continue;
+      return page.status();
+    }
+    for (auto& e : page->entities) {
+      const json::value* where = ValueOf(&e, v->location);
+      const json::value* coords = where && where->is_object() ? where->get_object().if_contains("coordinates") : nullptr;
+      if (!coords || !coords->is_array() || coords->get_array().size() < 2) continue;  // not a point: skipped
+      NearbyParking p;
+      p.id = e.id;
+      p.distance_m = HaversineMeters(lat, lon, coords->get_array()[1].to_number<double>(), coords->get_array()[0].to_number<double>());
+      const json::value* available = ValueOf(&e, v->available);
+      p.available = available && available->is_number() ? available->to_number<int64_t>() : 0;
+      out.push_back(std::move(p));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.distance_m < b.distance_m; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace cityhub::services

@@ -1,0 +1,148 @@
+"""Smart parking (issue 7) over real HTTP: ParkingSpot status changes keep each parking site's
+availableSpotNumber, occupiedSpotNumber, totalSpotNumber, occupancy and status exact — also
+under concurrent spot changes, compared with a recount through the query API — in the Smart
+Data Models vocabulary and in plain terms; and "nearest car parks with at least N free spaces"."""
+import json
+import random
+import threading
+import time
+import unittest
+
+from hub import HubTestCase, CONTEXT_REL
+
+E = "/ngsi-ld/v1/entities"
+SDM = "https://smart-data-models.github.io/dataModel.Parking/context.jsonld"
+SITES = {  # id -> (lon, lat)
+    "urn:ngsi-ld:OffStreetParking:gimhae:A": (128.8811, 35.2285),
+    "urn:ngsi-ld:OffStreetParking:gimhae:B": (128.8890, 35.2340),
+    "urn:ngsi-ld:OffStreetParking:gimhae:C": (128.9100, 35.2500),
+}
+
+
+class ParkingTest(HubTestCase):
+    def headers(self, tenant, sdm=False):
+        h = {"NGSILD-Tenant": tenant}
+        if sdm:
+            h["Link"] = f'<{SDM}>; {CONTEXT_REL}'
+        return h
+
+    def seed(self, tenant, spots_per_site=40, sdm=False):
+        items = []
+        for sid, (lon, lat) in SITES.items():
+            items.append({"id": sid, "type": "OffStreetParking",
+                          "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}})
+        rng = random.Random(7)
+        for sid in SITES:
+            for i in range(spots_per_site):
+                items.append({"id": f"{sid.replace('OffStreetParking', 'ParkingSpot')}:{i}", "type": "ParkingSpot",
+                              "status": {"type": "Property", "value": rng.choice(["free", "occupied", "occupied"])},
+                              "refParkingSite": {"type": "Relationship", "object": sid}})
+        r = self.hub.post(E.replace("entities", "entityOperations/upsert"), items, headers=self.headers(tenant, sdm))
+        self.assertIn(r.status, (201, 204), r.body)
+
+    def recount(self, tenant, site, sdm=False):
+        def count(q):
+            r = self.hub.get(f'{E}?type=ParkingSpot&q={q};refParkingSite=="{site}"&count=true&limit=0',
+                             headers=self.headers(tenant, sdm))
+            self.assertEqual(r.status, 200, r.body)
+            return int(r.header("NGSILD-Results-Count"))
+        return count('status=="free"'), count('status=="occupied"'), count('status~=".*"')
+
+    def site(self, tenant, site, sdm=False):
+        return self.hub.get(f"{E}/{site}?options=keyValues", headers=self.headers(tenant, sdm)).json()
+
+    def wait_exact(self, tenant, sdm=False, timeout=15):
+        deadline = time.time() + timeout
+        while True:
+            mismatches = []
+            for sid in SITES:
+                free, occupied, total = self.recount(tenant, sid, sdm)
+                s = self.site(tenant, sid, sdm)
+                got = (s.get("availableSpotNumber"), s.get("occupiedSpotNumber"), s.get("totalSpotNumber"))
+                if got != (free, occupied, total):
+                    mismatches.append((sid, got, (free, occupied, total)))
+            if not mismatches:
+                return
+            if time.time() > deadline:
+                self.fail(f"site counts differ from a recount: {mismatches}")
+            time.sleep(0.1)
+
+    def test_counts_follow_spot_changes(self):
+        self.seed("pk1")
+        self.wait_exact("pk1")
+        a = "urn:ngsi-ld:OffStreetParking:gimhae:A"
+        s = self.site("pk1", a)
+        self.assertAlmostEqual(s["occupancy"], s["occupiedSpotNumber"] / (s["occupiedSpotNumber"] + s["availableSpotNumber"]), places=3)
+        # Fill site A: full; free one: almostFull.
+        for i in range(40):
+            self.hub.patch(f"{E}/urn:ngsi-ld:ParkingSpot:gimhae:A:{i}/attrs",
+                           {"status": {"type": "Property", "value": "occupied"}}, headers=self.headers("pk1"))
+        self.wait_exact("pk1")
+        self.assertEqual(self.site("pk1", a)["status"], ["full"])
+        self.hub.patch(f"{E}/urn:ngsi-ld:ParkingSpot:gimhae:A:0/attrs", {"status": {"type": "Property", "value": "free"}},
+                       headers=self.headers("pk1"))
+        self.wait_exact("pk1")
+        self.assertEqual(self.site("pk1", a)["status"], ["almostFull"])
+        # A spot moving to another site, and one deleted.
+        self.hub.patch(f"{E}/urn:ngsi-ld:ParkingSpot:gimhae:A:1/attrs",
+                       {"refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:gimhae:B"}},
+                       headers=self.headers("pk1"))
+        self.hub.delete(f"{E}/urn:ngsi-ld:ParkingSpot:gimhae:C:3", headers=self.headers("pk1"))
+        self.wait_exact("pk1")
+        self.assertEqual(self.site("pk1", a)["totalSpotNumber"], 39)
+
+    def test_exact_under_concurrent_changes(self):
+        self.seed("pk2")
+        self.wait_exact("pk2")
+        errors = []
+
+        def worker(seed):
+            rng = random.Random(seed)
+            for _ in range(150):
+                sid = rng.choice(list(SITES))
+                spot = f"{sid.replace('OffStreetParking', 'ParkingSpot')}:{rng.randrange(40)}"
+                r = self.hub.patch(f"{E}/{spot}/attrs", {"status": {"type": "Property", "value": rng.choice(["free", "occupied"])}},
+                                   headers=self.headers("pk2"))
+                if r.status != 204:
+                    errors.append(r.status)
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.wait_exact("pk2")
+
+    def test_smart_data_models_vocabulary(self):
+        self.seed("pk3", spots_per_site=10, sdm=True)
+        self.wait_exact("pk3", sdm=True)
+        raw = self.hub.get(f"{E}/urn:ngsi-ld:OffStreetParking:gimhae:A", headers={"NGSILD-Tenant": "pk3"}).json()
+        # Without the SDM @context the attribute names come back as the SDM IRIs (compacted by nothing).
+        self.assertIn("https://smartdatamodels.org/dataModel.Parking/availableSpotNumber", raw)
+
+    def test_nearest_with_free_spaces(self):
+        self.seed("pk4")
+        self.wait_exact("pk4")
+        lon, lat = SITES["urn:ngsi-ld:OffStreetParking:gimhae:A"]
+        r = self.hub.get(f"/cityhub/v1/parking/nearest?lat={lat}&lon={lon}&minFree=1&maxDistance=5000",
+                         headers=self.headers("pk4"))
+        self.assertEqual(r.status, 200, r.body)
+        found = r.json()
+        self.assertEqual([p["id"] for p in found][:2], ["urn:ngsi-ld:OffStreetParking:gimhae:A", "urn:ngsi-ld:OffStreetParking:gimhae:B"])
+        self.assertLess(found[0]["distance"], 1)
+        self.assertTrue(all(found[i]["distance"] <= found[i + 1]["distance"] for i in range(len(found) - 1)))
+        for i in range(40):  # fill A: it drops out
+            self.hub.patch(f"{E}/urn:ngsi-ld:ParkingSpot:gimhae:A:{i}/attrs",
+                           {"status": {"type": "Property", "value": "occupied"}}, headers=self.headers("pk4"))
+        self.wait_exact("pk4")
+        found = self.hub.get(f"/cityhub/v1/parking/nearest?lat={lat}&lon={lon}&minFree=1", headers=self.headers("pk4")).json()
+        self.assertNotIn("urn:ngsi-ld:OffStreetParking:gimhae:A", [p["id"] for p in found])
+        free_b = self.site("pk4", "urn:ngsi-ld:OffStreetParking:gimhae:B")["availableSpotNumber"]
+        found = self.hub.get(f"/cityhub/v1/parking/nearest?lat={lat}&lon={lon}&minFree={free_b + 1}&maxDistance=50000",
+                             headers=self.headers("pk4")).json()
+        self.assertNotIn("urn:ngsi-ld:OffStreetParking:gimhae:B", [p["id"] for p in found])
+        self.assertProblem(self.hub.get("/cityhub/v1/parking/nearest?lat=95&lon=1", headers=self.headers("pk4")), 400)
+
+
+if __name__ == "__main__":
+    unittest.main()
