@@ -65,6 +65,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Hash-chained audit log of writes, denials, authentication failures and reads of "
       "classified attributes: a path, 'off', or 'auto' (<data-dir>/audit/audit.log when "
       "authentication is configured)");
+  opt("--warning-rules", c.warning_rules, "CITYHUB_WARNING_RULES",
+      "JSON file of early-warning rules (water-level stages, rate of rise, hysteresis, ground "
+      "motion confirmed by N sensors); without it the built-in rules apply (docs/API.md)");
   opt("--mqtt", c.mqtt, "CITYHUB_MQTT",
       "MQTT broker the IoT agent takes device measures from (mqtt://[user:password@]host:port, "
       "mqtts://…; topics /<key>/<device>/attrs[/<attr>], /ul/…, /json/…)");

@@ -54,6 +54,7 @@ struct Config {
   std::string audit_log = "auto";           // path, "off", or "auto" (<data-dir>/audit/audit.log with auth)
   double rate_limit_rps = 0;                // requests per second per principal (0 = no limit)
   double rate_limit_burst = 0;              // bucket size (0 = rate_limit_rps)
+  std::string warning_rules;                // early-warning rules file ("" = the built-in rules)
   std::string mqtt;                         // broker the IoT agent subscribes to ("" = none)
   std::string mqtt_client_id = "cityhub-ingest";  // its persistent session's client id
   size_t iot_max_payload_bytes = 1 << 20;   // one device message (HTTP body or MQTT payload)

@@ -43,6 +43,7 @@
 #include "ingest/ingestor.h"
 #include "ingest/mqtt_ingest.h"
 #include "services/parking/parking_service.h"
+#include "services/warning/warning_service.h"
 #include "ingest/registry.h"
 #include "http/server.h"
 #include "ngsild/context.h"
@@ -174,6 +175,26 @@ store::RocksDbOptions StoreOptions(const Config& c) {
   o.block_cache_bytes = c.block_cache_mb << 20;
   o.max_tenants = c.max_tenants;
   return o;
+}
+
+// The early-warning rules: --warning-rules, else the built-in ones (names in the core context).
+Result<services::WarningRules> WarningRulesOf(const Config& config, ngsild::ContextResolver& contexts) {
+  ngsild::ContextPtr core = contexts.Core();
+  if (config.warning_rules.empty()) {
+    return services::WarningRules::Defaults([&core](std::string_view t) { return core->ExpandTerm(t); });
+  }
+  std::ifstream in(config.warning_rules);
+  if (!in) return Status::BadRequestData(fmt::format("cannot read '{}'", config.warning_rules));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return services::WarningRules::Parse(text, [&](const json::value* ctx) -> Result<std::function<std::string(std::string_view)>> {
+    ngsild::ContextPtr c = core;
+    if (ctx) {
+      auto resolved = contexts.Resolve(*ctx);
+      if (!resolved.ok()) return resolved.status();
+      c = *resolved;
+    }
+    return std::function<std::string(std::string_view)>([c](std::string_view t) { return c->ExpandTerm(t); });
+  });
 }
 
 // A periodic subscription's entities: those of its selectors' types that it selects, read a
@@ -328,6 +349,17 @@ int Serve(const Config& config) {
     if (Status st = parking.RecountAll(tenant); !st.ok()) spdlog::warn("parking: {}", st.message());
   }
   if (Status st = parking.RecountAll(""); !st.ok()) spdlog::warn("parking: {}", st.message());
+  auto rules = WarningRulesOf(config, contexts);
+  if (!rules.ok()) {
+    spdlog::error("--warning-rules: {}", rules.status().message());
+    parking.Stop();
+    notifier.Stop();
+    (*store)->Close();
+    return 2;
+  }
+  services::WarningService warning(entities, std::move(*rules));
+  entities.AddChangeObserver(&warning);
+  warning.Start();
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
@@ -430,6 +462,7 @@ int Serve(const Config& config) {
   mqtt_ingest.reset();  // no more device messages …
   ingestor.reset();     // … and those queued are written
   parking.Stop();
+  warning.Stop();
   notifier.Stop();
   purger.Stop();
   (*store)->Close();

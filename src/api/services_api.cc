@@ -3,6 +3,9 @@
 //       sites (OffStreetParking, OnStreetParking) near a point with at least minFree available
 //       spots, nearest first: [{"id", "distance" (m), "availableSpotNumber"}]. Read right needed;
 //       a caller sees only sites it may read.
+//   GET /cityhub/v1/alerts/{id}/cap — an early-warning Alert entity as a CAP 1.2 document
+//       (application/cap+xml), for public warning systems and sirens.
+#include <algorithm>
 #include <cmath>
 
 #include <boost/json.hpp>
@@ -12,6 +15,8 @@
 #include "api/caller.h"
 #include "api/request.h"
 #include "services/parking/parking_service.h"
+#include "services/warning/warning_service.h"
+#include "util/time.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -62,9 +67,55 @@ Response Nearest(const Request& req, const ApiDeps& deps) {
   return PlainJson(200, out);
 }
 
+std::string StringValue(const ngsild::Entity& e, const char* attr) {
+  auto it = e.attrs.find(attr);
+  if (it == e.attrs.end() || it->second.empty()) return "";
+  const json::value* v = it->second.front().if_contains("value");
+  return v && v->is_string() ? std::string(v->get_string()) : "";
+}
+
+Response AlertCap(const Request& req, const PathParams& params, const ApiDeps& deps) {
+  using V = services::AlertVocabulary;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  const std::string& id = params.Get("alertId");
+  auto e = deps.entities->Get(*tenant, id);
+  if (!e.ok()) return Problem(e.status());
+  if (std::find(e->types.begin(), e->types.end(), V::kType) == e->types.end()) {
+    return Problem(Status::NotFound(fmt::format("'{}' is not an Alert", id.substr(0, 200))));
+  }
+  if (auto view = CurrentCaller().ReadView(*tenant); view && !view->Visible(*e)) {
+    return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id.substr(0, 200))));
+  }
+  services::CapAlert a;
+  a.id = e->id;
+  a.sub_category = StringValue(*e, V::kSubCategory);
+  a.severity = StringValue(*e, V::kSeverity);
+  a.stage = StringValue(*e, V::kStage);
+  a.description = StringValue(*e, V::kDescription);
+  a.issued = StringValue(*e, V::kDateIssued);
+  a.valid_to = StringValue(*e, V::kValidTo);
+  a.sent = util::FormatDateTime(e->modified_at);
+  if (a.issued.empty()) a.issued = a.sent;
+  if (auto it = e->attrs.find(V::kLocation); it != e->attrs.end() && !it->second.empty()) {
+    const json::value* g = it->second.front().if_contains("value");
+    const json::value* c = g && g->is_object() ? g->get_object().if_contains("coordinates") : nullptr;
+    if (c && c->is_array() && c->get_array().size() >= 2 && c->get_array()[0].is_number()) {
+      a.point = std::make_pair(c->get_array()[1].to_number<double>(), c->get_array()[0].to_number<double>());
+    }
+  }
+  Response r;
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/cap+xml; charset=utf-8");
+  r.body = services::CapXml(a, "cityhub");
+  return r;
+}
+
 }  // namespace
 
 void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps) {
+  router.Add("GET", "/cityhub/v1/alerts/{alertId}/cap",
+             [&deps](const Request& r, const PathParams& p) { return AlertCap(r, p, deps); });
   if (!deps.parking) return;
   router.Add("GET", "/cityhub/v1/parking/nearest", [&deps](const Request& r, const PathParams&) { return Nearest(r, deps); });
 }
