@@ -4,13 +4,23 @@
 // message carries --measures values ("m0|…|m1|…"); messages go round-robin over the devices, as
 // fast as the broker takes them (QoS 1, up to --inflight unacknowledged) or at --rate messages
 // per second. Prints messages and measures published per second.
+//
+// With --alert-sensors K, river gauges r0…r(K-1) (keys "river-key-<i>-0123456789") also publish,
+// every --alert-interval-ms, a water level that alternately raises a serious flood warning and
+// clears it; the tool subscribes to the topic the hub's Alert subscription notifies
+// (--alert-topic) and prints the latency from each publish to the arrival of its alert
+// notification (p50, p99, max): sensor → MQTT → hub → early warning → Alert → MQTT → subscriber.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
@@ -20,6 +30,8 @@ int main(int argc, char** argv) {
   int port = 1883, devices = 1000, measures = 5, seconds = 10, qos = 1, inflight = 1000;
   double rate = 0;
   std::string topic_prefix = "/ul";
+  int alert_sensors = 0, alert_interval_ms = 200;
+  std::string alert_topic = "alerts";
   app.add_option("--port", port, "broker port on 127.0.0.1");
   app.add_option("--devices", devices);
   app.add_option("--measures", measures, "values per message");
@@ -27,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--rate", rate, "messages per second (0 = as fast as the broker acknowledges)");
   app.add_option("--qos", qos);
   app.add_option("--inflight", inflight);
+  app.add_option("--alert-sensors", alert_sensors);
+  app.add_option("--alert-interval-ms", alert_interval_ms);
+  app.add_option("--alert-topic", alert_topic);
   CLI11_PARSE(app, argc, argv);
 
   mqtt::async_client client(fmt::format("tcp://127.0.0.1:{}", port), "cityhub-mqtt-load");
@@ -45,6 +60,62 @@ int main(int argc, char** argv) {
    private:
     std::atomic<long>& n_;
   } listener(acked);
+
+  // Alert latency: when each gauge last published, and the stage that publish must produce.
+  using Clock = std::chrono::steady_clock;
+  std::mutex alert_mutex;
+  std::map<std::string, std::pair<Clock::time_point, std::string>> expected;  // sensor id -> (sent, stage)
+  std::vector<double> latencies_ms;
+  mqtt::async_client listener_client(fmt::format("tcp://127.0.0.1:{}", port), "cityhub-mqtt-load-alerts");
+  if (alert_sensors > 0) {
+    listener_client.set_message_callback([&](mqtt::const_message_ptr msg) {
+      const auto now = Clock::now();
+      boost::system::error_code ec;
+      auto doc = boost::json::parse(msg->get_payload_str(), ec);
+      if (ec || !doc.is_object()) return;
+      const auto* body = doc.get_object().if_contains("body");
+      const auto* data = body && body->is_object() ? body->get_object().if_contains("data") : nullptr;
+      if (!data || !data->is_array()) return;
+      for (const auto& d : data->get_array()) {
+        if (!d.is_object()) continue;
+        std::string source, stage;
+        for (const auto& [k, v] : d.get_object()) {
+          if (!v.is_object()) continue;
+          const auto* value = v.get_object().if_contains("value");
+          if (!value || !value->is_string()) continue;
+          if (std::string_view(k).ends_with("alertSource")) source = std::string(value->get_string());
+          if (std::string_view(k).ends_with("warningStage")) stage = std::string(value->get_string());
+        }
+        std::lock_guard lock(alert_mutex);
+        auto it = expected.find(source);
+        if (it != expected.end() && it->second.second == stage) {
+          latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second.first).count());
+          expected.erase(it);
+        }
+      }
+    });
+    listener_client.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+    listener_client.subscribe(alert_topic, 0)->wait();
+  }
+  std::atomic<bool> alerts_done{false};
+  std::thread alerter([&] {
+    if (alert_sensors <= 0) return;
+    mqtt::async_client gauge(fmt::format("tcp://127.0.0.1:{}", port), "cityhub-mqtt-load-gauges");
+    gauge.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+    for (long n = 0; !alerts_done.load(); ++n) {
+      const int i = static_cast<int>(n % alert_sensors);
+      const bool raise = (n / alert_sensors) % 2 == 0;
+      const std::string sensor = fmt::format("urn:ngsi-ld:WaterLevelSensor:r{}", i);
+      {
+        std::lock_guard lock(alert_mutex);
+        expected[sensor] = {Clock::now(), raise ? "serious" : "cleared"};
+      }
+      const std::string payload = raise ? "l|5.5" : "l|0.5";
+      gauge.publish(fmt::format("/ul/river-key-{}-0123456789/r{}/attrs", i, i), payload.data(), payload.size(), 1, false)->wait();
+      std::this_thread::sleep_for(std::chrono::milliseconds(alert_interval_ms));
+    }
+    gauge.disconnect()->wait();
+  });
 
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::seconds(seconds);
@@ -72,6 +143,17 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << fmt::format("published {} messages ({} measures) in {:.2f} s: {:.0f} messages/s, {:.0f} measures/s (QoS {})\n",
                            sent, sent * measures, secs, sent / secs, sent * measures / secs, qos);
+  alerts_done = true;
+  alerter.join();
+  if (alert_sensors > 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the last notifications
+    std::lock_guard lock(alert_mutex);
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    auto pct = [&](double p) { return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(p * latencies_ms.size()))]; };
+    std::cout << fmt::format("alert latency (publish -> Alert notification): {} alerts, p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms; {} not received\n",
+                             latencies_ms.size(), pct(0.5), pct(0.99), latencies_ms.empty() ? 0.0 : latencies_ms.back(), expected.size());
+    listener_client.disconnect()->wait();
+  }
   client.disconnect()->wait();
   return 0;
 }

@@ -2,28 +2,33 @@
 # IoT ingestion over MQTT (docs/PERFORMANCE.md, issue 7): devices publish UltraLight measures
 # through a real mosquitto to the hub's IoT agent (bench/mqtt_load.cc); the hub's own counters
 # (/metrics: cityhub_iot_measures_total, cityhub_iot_transactions_total) give the rate it
-# wrote them durably, measured from the first to the last measure written.
-#   BENCH_DEVICES=1000 BENCH_MEASURES=5 BENCH_SECONDS=10 bench/run_ingest_bench.sh
+# wrote them durably, measured from the first to the last measure written. Meanwhile 10 river
+# gauges alternately raise and clear a flood warning every 100 ms; the hub's Alert subscription
+# notifies an MQTT topic the load tool listens to, which prints the publish -> notification
+# latency of every alert under that load.
+#   BENCH_DEVICES=1000 BENCH_MEASURES=5 BENCH_SECONDS=10 [BENCH_RATE=10000] bench/run_ingest_bench.sh
 # Needs the release build (scripts/setup.sh release) and mosquitto. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${BENCH_DEVICES:-1000}
 MEASURES=${BENCH_MEASURES:-5}
 DUR=${BENCH_SECONDS:-10}
+RATE=${BENCH_RATE:-0}  # messages per second (0: as fast as the broker acknowledges)
 PORT=${BENCH_PORT:-18148}
 MQTT_PORT=${BENCH_MQTT_PORT:-18149}
 BIN=build/release/cityhub
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 WORK=$(mktemp -d /tmp/cityhub-ingest-bench-XXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 printf 'listener %s 127.0.0.1\npersistence false\nmax_queued_messages 1000000\nallow_anonymous true\nuser %s\n' "$MQTT_PORT" "$(id -un)" > "$WORK/mosquitto.conf"
 "$MOSQUITTO" -c "$WORK/mosquitto.conf" >/dev/null 2>&1 &
 for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$MQTT_PORT) 2>/dev/null && break; sleep 0.05; done
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn --mqtt "mqtt://127.0.0.1:$MQTT_PORT" &
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level error --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
+  --context-dir ../shared/data/jsonld-contexts --remote-contexts false &
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done
 
-python3 - "$PORT" "$DEVICES" <<'PY'
+python3 - "$PORT" "$DEVICES" "$MQTT_PORT" <<'PY'
 import json, sys, urllib.request
 port, n = int(sys.argv[1]), int(sys.argv[2])
 for start in range(0, n, 500):
@@ -32,10 +37,22 @@ for start in range(0, n, 500):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/iot/devices", json.dumps({"devices": devices}).encode(),
                                  {"Content-Type": "application/json"})
     urllib.request.urlopen(req).read()
+gauges = [{"device_id": f"r{i}", "entity_type": "WaterLevelSensor", "device_key": f"river-key-{i}-0123456789",
+           "attributes": [{"object_id": "l", "name": "waterLevel"}]} for i in range(10)]
+req = urllib.request.Request(f"http://127.0.0.1:{port}/iot/devices", json.dumps({"devices": gauges}).encode(),
+                             {"Content-Type": "application/json"})
+urllib.request.urlopen(req).read()
+sub = {"type": "Subscription", "entities": [{"type": "Alert"}],
+       "notification": {"endpoint": {"uri": f"mqtt://127.0.0.1:{sys.argv[3]}/alerts"}}}
+req = urllib.request.Request(f"http://127.0.0.1:{port}/ngsi-ld/v1/subscriptions", json.dumps(sub).encode(),
+                             {"Content-Type": "application/json",
+                              "Link": '<https://raw.githubusercontent.com/smart-data-models/dataModel.Alert/master/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'})
+urllib.request.urlopen(req).read()
 PY
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 echo "machine: $(nproc) cores shared by mosquitto, the hub and the publisher; $DEVICES devices, $MEASURES measures a message, QoS 1"
-build/release/bench/mqtt_load --port "$MQTT_PORT" --devices "$DEVICES" --measures "$MEASURES" --seconds "$DUR" &
+build/release/bench/mqtt_load --port "$MQTT_PORT" --devices "$DEVICES" --measures "$MEASURES" --seconds "$DUR" --rate "$RATE" \
+  --alert-sensors 10 --alert-interval-ms 100 --alert-topic alerts &
 LOAD=$!
 # Sample the hub's counter every 0.5 s while the load runs and until it stops growing.
 python3 - "$PORT" <<'PY' &
