@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_measures = 64;
   limits.max_groups = 8;
   limits.max_value_bytes = 256;
-  cityhub::Result<std::vector<MeasureGroup>> r = cityhub::Status::Ok();
+  cityhub::Result<std::vector<MeasureGroup>> r = cityhub::Status::Internal("not decoded");
   switch (data[0] % 3) {
     case 0:
       r = DecodeUltralight(text, limits);

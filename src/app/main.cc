@@ -1,7 +1,9 @@
 // cityhub: the command line. `cityhub serve` runs the hub, `cityhub backup DIR` copies its
 // data online, `cityhub keys …` manages API keys, `cityhub audit verify FILE` checks the audit
-// log's hash chain, `cityhub version` prints the version. Every
+// log's hash chain, `cityhub simulate` runs the demo city, `cityhub version` prints the version. Every
 // serve option is also a CITYHUB_* environment variable and a key of the --config TOML file.
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +13,7 @@
 #include "app/hub.h"
 #include "app/keys_cli.h"
 #include "app/logging.h"
+#include "services/simulator/demo_city.h"
 
 #ifndef CITYHUB_VERSION
 #define CITYHUB_VERSION "0.0.0"
@@ -32,6 +35,11 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version and exit");
   cityhub::app::KeysCommand keys(app);
   cityhub::app::AuditCommand audit(app);
+  auto* simulate = app.add_subcommand(
+      "simulate", "Run the demo city against a running hub: devices publish to --mqtt, the hub is at --listen");
+  double sim_speed = 1, sim_duration = 0;
+  simulate->add_option("--speed", sim_speed, "Simulated seconds per real second")->capture_default_str();
+  simulate->add_option("--duration-s", sim_duration, "Stop after this many seconds (0: run until interrupted)");
 
   std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
   std::vector<const char*> arg_ptrs;
@@ -42,6 +50,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (keys.selected()) return keys.Run();
+  if (*simulate) {
+    cityhub::services::DemoCityOptions o;
+    if (!cityhub::app::SplitHostPort(config.listen, &o.hub_host, &o.hub_port)) {
+      std::cerr << "--listen must be HOST:PORT\n";
+      return 2;
+    }
+    const std::string mqtt = config.mqtt.empty() ? "mqtt://127.0.0.1:1883" : config.mqtt;
+    const size_t scheme = mqtt.find("://");
+    std::string host_port = scheme == std::string::npos ? mqtt : mqtt.substr(scheme + 3);
+    if (size_t at = host_port.rfind('@'); at != std::string::npos) host_port = host_port.substr(at + 1);
+    if (host_port.find(':') == std::string::npos) host_port += ":1883";
+    if (!cityhub::app::SplitHostPort(host_port, &o.mqtt_host, &o.mqtt_port)) {
+      std::cerr << "--mqtt must be mqtt://HOST:PORT\n";
+      return 2;
+    }
+    o.speed = std::max(0.1, sim_speed);
+    o.duration_s = sim_duration;
+    if (const char* key = std::getenv("CITYHUB_API_KEY")) o.api_key = key;
+    return cityhub::services::RunDemoCity(o);
+  }
   if (audit.selected()) return audit.Run();
   cityhub::app::SetUpLogging(config.log_level);
   if (*serve) return cityhub::app::Serve(config);

@@ -132,15 +132,12 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
   }
   const int64_t now_ms = util::NowMillis();
   size_t measures = 0;
-  Result<ngsild::Entity> entity = groups.ok() ? Status::Ok() : groups.status();
-  if (groups.ok()) {
-    if (message.observed_ms) {
-      for (auto& g : *groups) {
-        if (!g.observed_ms) g.observed_ms = message.observed_ms;
-      }
+  if (groups.ok() && message.observed_ms) {
+    for (auto& g : *groups) {
+      if (!g.observed_ms) g.observed_ms = message.observed_ms;
     }
-    entity = ToEntity(d, *groups, now_ms, &measures);
   }
+  Result<ngsild::Entity> entity = groups.ok() ? ToEntity(d, *groups, now_ms, &measures) : Result<ngsild::Entity>(groups.status());
   if (!entity.ok()) {
     NoteRejected(&d, entity.status());
     std::lock_guard lock(mutex_);

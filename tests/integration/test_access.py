@@ -142,6 +142,11 @@ class AccessTest(unittest.TestCase):
             ("GET", "/ngsi-ld/v1/attributes", None),
             ("GET", "/ngsi-ld/v1/attributes/code", None),
             ("GET", "/cityhub/v1/aggregates?type=Vault&groupBy=code&k=1", None),
+            ("GET", "/iot/devices", None),
+            ("POST", "/iot/devices", {"devices": [{"device_id": "planted", "entity_type": "Vault"}]}),
+            ("GET", "/iot/groups", None),
+            ("GET", "/cityhub/v1/parking/nearest?lat=35.2&lon=128.8", None),
+            ("GET", "/cityhub/v1/alerts/urn:ngsi-ld:Vault:b0/cap", None),
         ]
         rng = random.Random(int(os.environ.get("CITYHUB_TEST_SEED", "6")))
         attempts = 0

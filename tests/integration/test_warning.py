@@ -67,11 +67,13 @@ class WarningTest(unittest.TestCase):
         self.fail(f"{count} {sub_category} notifications expected, got {self.alerts(sub_category, source)}")
 
     def test_a_fast_rise_warns_before_any_threshold(self):
+        # 20 cm in 10 minutes (the rise window): 1.2 m/h, well under the first threshold (2 m).
         self.publish("river-2", "2026-11-25T10:00:00Z|l|0.5")
-        self.publish("river-2", "2026-11-25T10:30:00Z|l|1.0")  # 1 m/h
+        self.publish("river-2", "2026-11-25T10:05:00Z|l|0.6")
+        self.publish("river-2", "2026-11-25T10:10:00Z|l|0.7")
         got = self.wait_alerts("flood", 1, "urn:ngsi-ld:WaterLevelSensor:river-2")
         self.assertEqual(got[0]["warningStage"], "caution")
-        self.assertIn("rising 1.00 per hour", got[0]["description"])
+        self.assertIn("rising 1.20 per hour", got[0]["description"])
 
     def test_flood_stages_reach_the_subscriber(self):
         # Slow rises (0.275 m/h, under the 0.5 m/h rate-of-rise rule): the thresholds decide.

@@ -136,6 +136,9 @@ Result<WarningRules> WarningRules::Parse(
       }
       r.hysteresis = NumberAt(*o, "hysteresis").value_or(0);
       r.rise_per_hour = NumberAt(*o, "risePerHour").value_or(0);
+      const double window = NumberAt(*o, "riseWindowSeconds").value_or(600);
+      if (window <= 0) return Bad("level rule", i, "riseWindowSeconds must be positive");
+      r.rise_window_ms = static_cast<int64_t>(window * 1000);
       if (r.hysteresis < 0 || r.rise_per_hour < 0) return Bad("level rule", i, "hysteresis and risePerHour must not be negative");
       rules.levels.push_back(std::move(r));
       ++i;
@@ -237,12 +240,17 @@ std::vector<AlertChange> WarningEngine::ObserveLevel(const LevelRule& rule, cons
   const std::string_view what = ShortName(r.attribute);
   std::string reason = raw == Stage::kNone ? "" : fmt::format("{} {} reached the {} threshold {}", what, r.value,
                                                               StageName(raw), rule.thresholds[static_cast<int>(raw) - 1]);
-  if (rule.rise_per_hour > 0 && s.last && r.at_ms > s.last->second) {
-    const double per_hour = (r.value - s.last->first) / (static_cast<double>(r.at_ms - s.last->second) / 3'600'000.0);
-    if (per_hour >= rule.rise_per_hour && raw < Stage::kCaution) {
-      raw = Stage::kCaution;
-      reason = fmt::format("{} rising {:.2f} per hour (at least {})", what, per_hour, rule.rise_per_hour);
+  if (rule.rise_per_hour > 0) {
+    while (!s.recent.empty() && s.recent.front().second < r.at_ms - rule.rise_window_ms) s.recent.pop_front();
+    if (!s.recent.empty() && r.at_ms - s.recent.front().second >= rule.rise_window_ms / 2) {
+      const auto& [old_value, old_at] = s.recent.front();
+      const double per_hour = (r.value - old_value) / (static_cast<double>(r.at_ms - old_at) / 3'600'000.0);
+      if (per_hour >= rule.rise_per_hour && raw < Stage::kCaution) {
+        raw = Stage::kCaution;
+        reason = fmt::format("{} rising {:.2f} per hour (at least {})", what, per_hour, rule.rise_per_hour);
+      }
     }
+    s.recent.emplace_back(r.value, r.at_ms);
   }
   s.last = {r.value, r.at_ms};
   Stage next = raw;

@@ -15,7 +15,7 @@
 // Rules file (JSON; attribute and type names are terms of its optional "@context", or IRIs):
 //   {"levels": [{"types": ["WaterLevelSensor"], "attribute": "waterLevel", "subCategory": "flood",
 //                "stages": {"interest": 2.0, "caution": 3.0, "alert": 4.0, "serious": 5.0},
-//                "hysteresis": 0.2, "risePerHour": 0.5}],
+//                "hysteresis": 0.2, "risePerHour": 0.5, "riseWindowSeconds": 600}],
 //    "groundMotion": [{"types": ["VibrationSensor"], "attribute": "acceleration", "threshold": 0.1,
 //                      "confirmations": 3, "windowSeconds": 10, "clearAfterSeconds": 60}]}
 // Not thread-safe: one engine is driven by one thread (the WarningService's).
@@ -52,6 +52,9 @@ struct LevelRule {
   std::array<double, 4> thresholds{kNoThreshold, kNoThreshold, kNoThreshold, kNoThreshold};  // interest … serious
   double hysteresis = 0;
   double rise_per_hour = 0;         // 0: no rate-of-rise rule
+  // The rise is measured against the oldest reading of this window (once it spans at least
+  // half of it), so that ripples and sensor noise between close readings are not a "rise".
+  int64_t rise_window_ms = 600'000;
 };
 
 struct GroundMotionRule {
@@ -114,6 +117,7 @@ class WarningEngine {
   struct SensorState {
     Stage stage = Stage::kNone;
     std::optional<std::pair<double, int64_t>> last;  // previous reading (value, time)
+    std::deque<std::pair<double, int64_t>> recent;   // readings within the rise window
   };
   struct Quake {
     std::deque<std::pair<std::string, int64_t>> exceedances;  // (sensor, time), oldest first

@@ -80,6 +80,11 @@ TEST(WarningEngine, FastRiseIsACautionBeforeAnyThreshold) {
   EXPECT_TRUE(e.Observe(Level("b3", 1.0, 0)).empty());
   EXPECT_TRUE(e.Observe(Level("b3", 1.01, 10 * kMinute)).empty());  // 0.06 m/h: nothing
   EXPECT_TRUE(e.Observe(Level("b3", 5.0, 5 * kMinute)).empty());    // late data is ignored
+  // Ripples between close readings are no rise: 5 cm in 10 s is 18 m/h between those two, but
+  // the rise is measured over the window.
+  EXPECT_TRUE(e.Observe(Level("b4", 1.0, 0)).empty());
+  EXPECT_TRUE(e.Observe(Level("b4", 1.05, 10'000)).empty());
+  EXPECT_TRUE(e.Observe(Level("b4", 1.0, 20'000)).empty());
 }
 
 TEST(WarningEngine, ASingleNoisySensorRaisesNoEarthquake) {
