@@ -17,6 +17,7 @@
 #include "api/request.h"
 #include "ingest/ingestor.h"
 #include "ingest/registry.h"
+#include "security/jwt.h"
 #include "util/time.h"
 
 namespace cityhub::api {
@@ -39,13 +40,7 @@ Status Bad(std::string_view what, size_t index, std::string_view why) {
 std::string NewDeviceKey() {
   unsigned char bytes[24];
   RAND_bytes(bytes, sizeof bytes);
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out = "dk_";
-  for (size_t i = 0; i < sizeof bytes; i += 3) {
-    const uint32_t n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(n >> shift) & 63]);
-  }
-  return out;
+  return "dk_" + security::Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 // NGSI-LD attribute kind of a FIWARE attribute type.

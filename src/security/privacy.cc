@@ -14,6 +14,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "security/jwt.h"
+
 namespace cityhub::security {
 namespace json = boost::json;
 
@@ -27,22 +29,6 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string Base64Url(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
-  return out;
-}
 
 Result<ClassRule> ParseClass(const json::value& v, std::string_view name) {
   if (!v.is_object()) return Status::BadRequestData(fmt::format("privacy class '{}' must be an object", name));
@@ -227,7 +213,7 @@ std::string Pseudonymiser::TenantKey(std::string_view tenant) const {
 }
 
 std::string Pseudonymiser::Pseudonym(std::string_view tenant_key, std::string_view data) {
-  return "urn:cityhub:pseudonym:" + Base64Url(HmacSha256(tenant_key, data).substr(0, 20));
+  return "urn:cityhub:pseudonym:" + Base64UrlEncode(HmacSha256(tenant_key, data).substr(0, 20));
 }
 
 bool Pseudonymiser::Apply(std::string_view tenant_key, json::object& instance) {
