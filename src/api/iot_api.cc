@@ -241,7 +241,7 @@ Response CreateDevices(const Request& req, const ApiDeps& deps) {
       return Problem(Bad("device", i, "needs a 'device_id' (at most 256 characters, no spaces or quotes)"));
     }
     d.apikey = std::string(StringAt(*o, "apikey"));
-    const std::optional<ingest::ServiceGroup> group = deps.devices->GroupOf(p->tenant, d.apikey);
+    const std::shared_ptr<const ingest::ServiceGroup> group = deps.devices->GroupOf(p->tenant, d.apikey);
     std::string_view type = StringAt(*o, "entity_type");
     if (!type.empty()) {
       if (!ngsild::IsValidName(type)) return Problem(Bad("device", i, "'entity_type' is not a valid name"));
@@ -284,8 +284,7 @@ Response CreateDevices(const Request& req, const ApiDeps& deps) {
     e.id = n.device.entity_name;
     e.types = {n.device.entity_type};
     e.created_at = e.modified_at = util::NowMillis();
-    auto attrs = ngsild::ParseAttributes(json::object(n.device.static_attributes.begin(), n.device.static_attributes.end()),
-                                         *deps.contexts->Core(), e.created_at, deps.limits.parse);
+    auto attrs = ngsild::ParseAttributes(n.device.static_attributes, *deps.contexts->Core(), e.created_at, deps.limits.parse);
     if (!attrs.ok()) return Problem(attrs.status());
     e.attrs = std::move(*attrs);
     const std::string id = n.device.device_id;

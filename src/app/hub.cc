@@ -186,15 +186,7 @@ Result<services::WarningRules> WarningRulesOf(const Config& config, ngsild::Cont
   std::ifstream in(config.warning_rules);
   if (!in) return Status::BadRequestData(fmt::format("cannot read '{}'", config.warning_rules));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return services::WarningRules::Parse(text, [&](const json::value* ctx) -> Result<std::function<std::string(std::string_view)>> {
-    ngsild::ContextPtr c = core;
-    if (ctx) {
-      auto resolved = contexts.Resolve(*ctx);
-      if (!resolved.ok()) return resolved.status();
-      c = *resolved;
-    }
-    return std::function<std::string(std::string_view)>([c](std::string_view t) { return c->ExpandTerm(t); });
-  });
+  return services::WarningRules::Parse(text, FileExpander(contexts));
 }
 
 // A periodic subscription's entities: those of its selectors' types that it selects, read a

@@ -50,9 +50,11 @@ Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config&
   return security::Authenticator::Create(std::move(ac));
 }
 
-// Expands the names of a policy or privacy file: with its "@context" resolved by the hub's
-// resolver (preloaded and hosted contexts, or a download), else with the core context.
-auto Expander(ngsild::ContextResolver& contexts) {
+
+}  // namespace
+
+std::function<Result<std::function<std::string(std::string_view)>>(const json::value*)> FileExpander(
+    ngsild::ContextResolver& contexts) {
   return [&contexts](const json::value* context) -> Result<std::function<std::string(std::string_view)>> {
     ngsild::ContextPtr ctx = contexts.Core();
     if (context) {
@@ -63,8 +65,6 @@ auto Expander(ngsild::ContextResolver& contexts) {
     return std::function<std::string(std::string_view)>([ctx](std::string_view term) { return ctx->ExpandTerm(term); });
   };
 }
-
-}  // namespace
 
 api::SecurityDeps SecuritySetup::Deps() const {
   api::SecurityDeps d;
@@ -106,7 +106,7 @@ Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, 
     if (!auth) return needs_auth("--auth-policy-file");
     auto text = ReadFile(config.auth_policy_file, "--auth-policy-file");
     if (!text.ok()) return text.status();
-    auto policy = security::Policy::Parse(*text, Expander(contexts));
+    auto policy = security::Policy::Parse(*text, FileExpander(contexts));
     if (!policy.ok()) return Status::BadRequestData(fmt::format("--auth-policy-file: {}", policy.status().message()));
     out->policy = std::move(*policy);
     spdlog::info("access policy: {} rules from '{}'", out->policy->rule_count(), config.auth_policy_file);
@@ -114,7 +114,7 @@ Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, 
   if (!config.privacy_file.empty()) {
     auto text = ReadFile(config.privacy_file, "--privacy-file");
     if (!text.ok()) return text.status();
-    auto privacy = security::PrivacyPolicy::Parse(*text, Expander(contexts));
+    auto privacy = security::PrivacyPolicy::Parse(*text, FileExpander(contexts));
     if (!privacy.ok()) return Status::BadRequestData(fmt::format("--privacy-file: {}", privacy.status().message()));
     out->privacy = std::move(*privacy);
     const std::string secret_path = config.privacy_secret_file.empty()

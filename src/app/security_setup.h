@@ -4,7 +4,10 @@
 // api layer as api::SecurityDeps.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "api/api.h"
 #include "app/config.h"
@@ -44,6 +47,12 @@ Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, 
 
 // The history retention rules of the Config plus those the privacy file gives its types.
 std::string RetentionRules(const Config& config, const SecuritySetup& security);
+
+// Expands the names of a configuration file (policy, privacy, warning rules): with its
+// "@context" resolved by the hub's resolver (preloaded, hosted or downloaded), else the core
+// context.
+std::function<Result<std::function<std::string(std::string_view)>>(const boost::json::value*)> FileExpander(
+    ngsild::ContextResolver& contexts);
 
 // What a stored subscription's creator may see (its "owner" member), for its notifications.
 broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security);

@@ -65,7 +65,7 @@ Ingestor::~Ingestor() {
 
 Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vector<MeasureGroup>& groups,
                                           int64_t now_ms, size_t* measures) const {
-  const std::optional<ServiceGroup> group = registry_.GroupOf(device.tenant, device.apikey);
+  const std::shared_ptr<const ServiceGroup> group = registry_.GroupOf(device.tenant, device.apikey);
   ngsild::Entity e;
   e.id = device.entity_name;
   e.types = {device.entity_type};
@@ -74,7 +74,7 @@ Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vecto
   for (const auto& g : groups) {
     const std::string observed = util::FormatDateTime(g.observed_ms.value_or(now_ms));
     for (const auto& m : g.measures) {
-      const AttributeMapping* mapping = device.MappingOf(m.object_id, group ? &*group : nullptr);
+      const AttributeMapping* mapping = device.MappingOf(m.object_id, group.get());
       if (!mapping && explicit_attrs) continue;
       const std::string name = mapping ? mapping->name : core_->ExpandTerm(m.object_id);
       const std::string type = mapping && !mapping->type.empty() ? mapping->type : "Property";

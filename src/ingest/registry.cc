@@ -161,7 +161,8 @@ Status DeviceRegistry::Load() {
         failure = g.status();
         return false;
       }
-      index.groups[GroupKey(g->apikey, g->resource)] = std::move(*g);
+      const std::string key = GroupKey(g->apikey, g->resource);
+      index.groups[key] = std::make_shared<const ServiceGroup>(std::move(*g));
       return true;
     }));
     CITYHUB_RETURN_IF_ERROR(failure);
@@ -199,7 +200,8 @@ Status DeviceRegistry::SaveDevice(const Device& d) {
 Status DeviceRegistry::PutGroup(std::string_view tenant, ServiceGroup group) {
   std::unique_lock lock(mutex_);
   CITYHUB_RETURN_IF_ERROR(SaveGroup(tenant, group));
-  tenants_[std::string(tenant)].groups[GroupKey(group.apikey, group.resource)] = std::move(group);
+  const std::string key = GroupKey(group.apikey, group.resource);  // before `group` is moved
+  tenants_[std::string(tenant)].groups[key] = std::make_shared<const ServiceGroup>(std::move(group));
   return Status::Ok();
 }
 
@@ -221,18 +223,18 @@ std::vector<ServiceGroup> DeviceRegistry::Groups(std::string_view tenant) const 
   std::shared_lock lock(mutex_);
   std::vector<ServiceGroup> out;
   if (auto t = tenants_.find(tenant); t != tenants_.end()) {
-    for (const auto& [k, g] : t->second.groups) out.push_back(g);
+    for (const auto& [k, g] : t->second.groups) out.push_back(*g);
   }
   return out;
 }
 
-std::optional<ServiceGroup> DeviceRegistry::GroupOf(std::string_view tenant, std::string_view apikey) const {
-  if (apikey.empty()) return std::nullopt;
+std::shared_ptr<const ServiceGroup> DeviceRegistry::GroupOf(std::string_view tenant, std::string_view apikey) const {
+  if (apikey.empty()) return nullptr;
   std::shared_lock lock(mutex_);
   auto t = tenants_.find(tenant);
-  if (t == tenants_.end()) return std::nullopt;
+  if (t == tenants_.end()) return nullptr;
   auto it = t->second.groups.lower_bound(fmt::format("{}\n", apikey));
-  if (it == t->second.groups.end() || it->second.apikey != apikey) return std::nullopt;
+  if (it == t->second.groups.end() || it->second->apikey != apikey) return nullptr;
   return it->second;
 }
 
@@ -302,9 +304,8 @@ Result<DevicePtr> DeviceRegistry::Authenticate(std::string_view key, std::string
     auto dev = index.devices.find(device_id);
     if (dev == index.devices.end() || dev->second->apikey.empty()) continue;
     for (const auto& [k, g] : index.groups) {
-      if (g.shared_key && g.apikey == dev->second->apikey &&
-          CRYPTO_memcmp(g.apikey.data(), key.data(), std::min(g.apikey.size(), key.size())) == 0 &&
-          g.apikey.size() == key.size()) {
+      if (g->shared_key && g->apikey == dev->second->apikey && g->apikey.size() == key.size() &&
+          CRYPTO_memcmp(g->apikey.data(), key.data(), key.size()) == 0) {
         return dev->second;
       }
     }

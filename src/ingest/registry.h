@@ -93,8 +93,8 @@ class DeviceRegistry {
   // NotFound if there is none.
   Status DeleteGroup(std::string_view tenant, std::string_view apikey, std::string_view resource);
   std::vector<ServiceGroup> Groups(std::string_view tenant) const;
-  // The group with `apikey` in `tenant` (any resource), or nullopt.
-  std::optional<ServiceGroup> GroupOf(std::string_view tenant, std::string_view apikey) const;
+  // The group with `apikey` in `tenant` (any resource), or null.
+  std::shared_ptr<const ServiceGroup> GroupOf(std::string_view tenant, std::string_view apikey) const;
 
   // Adds a device with its key (AlreadyExists if the id is taken in the tenant, or the key is
   // another device's).
@@ -114,7 +114,7 @@ class DeviceRegistry {
  private:
   struct TenantIndex {
     std::map<std::string, DevicePtr, std::less<>> devices;       // by device id
-    std::map<std::string, ServiceGroup, std::less<>> groups;     // by apikey + '\n' + resource
+    std::map<std::string, std::shared_ptr<const ServiceGroup>, std::less<>> groups;  // by apikey + '\n' + resource
   };
   Status SaveDevice(const Device& d);
   Status SaveGroup(std::string_view tenant, const ServiceGroup& g);

@@ -119,8 +119,10 @@ Status ParkingService::AddTo(std::string_view, store::TenantStore&, const std::v
       if (HasType(*e, v->spot_type)) {
         const std::string before_site = StringOf(ValueOf(c.before, v->ref_site));
         const std::string after_site = StringOf(ValueOf(c.after, v->ref_site));
-        const bool status_changed = !c.before || !c.after || !ValueOf(c.before, v->status) != !ValueOf(c.after, v->status) ||
-                                    (ValueOf(c.before, v->status) && *ValueOf(c.before, v->status) != *ValueOf(c.after, v->status));
+        const json::value* before_status = ValueOf(c.before, v->status);
+        const json::value* after_status = ValueOf(c.after, v->status);
+        const bool same_status = before_status && after_status ? *before_status == *after_status : before_status == after_status;
+        const bool status_changed = !c.before || !c.after || !same_status;
         if (status_changed || before_site != after_site) {
           if (!before_site.empty()) sites->sites.insert(before_site);
           if (!after_site.empty()) sites->sites.insert(after_site);
