@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config python3 curl
+  build-essential cmake ninja-build ccache pkg-config python3 curl openssl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libre2-dev libs2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
