@@ -3,6 +3,9 @@
 //       sites (OffStreetParking, OnStreetParking) near a point with at least minFree available
 //       spots, nearest first: [{"id", "distance" (m), "availableSpotNumber"}]. Read right needed;
 //       a caller sees only sites it may read.
+//   GET /cityhub/v1/parking/{siteId}/forecast — the site's occupancy for the 15-minute slots of
+//       the next hour, forecast from its last eight weeks of occupancy history, with the model
+//       and its error measured on that history (services/parking/occupancy_forecast.h).
 //   GET /cityhub/v1/alerts/{id}/cap — an early-warning Alert entity as a CAP 1.2 document
 //       (application/cap+xml), for public warning systems and sirens.
 #include <algorithm>
@@ -67,6 +70,43 @@ Response Nearest(const Request& req, const ApiDeps& deps) {
   return PlainJson(200, out);
 }
 
+double Rounded(double v, double unit) { return std::round(v / unit) * unit; }
+
+Response Forecast(const Request& req, const PathParams& params, const ApiDeps& deps) {
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  const std::string& id = params.Get("siteId");
+  std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(*tenant);
+  const int64_t now = util::NowMillis();
+  auto f = deps.parking->Forecast(*tenant, id, *deps.temporal, view.get(), now);
+  if (!f.ok()) return Problem(f.status());
+  json::array points;
+  for (const auto& [at, occupancy] : f->points) {
+    json::object p{{"from", util::FormatDateTime(at)}, {"to", util::FormatDateTime(at + services::kForecastStepMs)},
+                   {"occupancy", Rounded(occupancy, 1e-4)}};
+    if (f->total) p["availableSpotNumber"] = std::llround(static_cast<double>(*f->total) * (1 - occupancy));
+    points.push_back(std::move(p));
+  }
+  json::object error{{"horizon", "PT1H"}, {"points", f->error.points}};
+  if (f->error.points == 0) {
+    error["reason"] = "not measured: it needs at least two days of occupancy history";
+  } else {
+    error["meanAbsoluteError"] = Rounded(f->error.mae, 1e-4);
+    error["persistenceMeanAbsoluteError"] = Rounded(f->error.persistence_mae, 1e-4);
+    error["profileMeanAbsoluteError"] = Rounded(f->error.profile_mae, 1e-4);
+    if (f->total) error["meanAbsoluteErrorSpots"] = Rounded(f->error.mae * static_cast<double>(*f->total), 0.01);
+  }
+  json::object out{{"id", id}, {"at", util::FormatDateTime(now)}, {"occupancy", Rounded(f->occupancy, 1e-4)}};
+  if (f->total) out["totalSpotNumber"] = *f->total;
+  out["forecast"] = std::move(points);
+  out["model"] = json::object{{"method", "seasonal profile + AR(1) residual"},
+                              {"seasonality", services::SeasonalityName(f->model.seasonality)},
+                              {"phi", Rounded(f->model.phi, 1e-4)},
+                              {"historyHours", Rounded(static_cast<double>(f->model.history_slots) / 4, 0.25)}};
+  out["measuredError"] = std::move(error);
+  return PlainJson(200, out);
+}
+
 std::string StringValue(const ngsild::Entity& e, const char* attr) {
   auto it = e.attrs.find(attr);
   if (it == e.attrs.end() || it->second.empty()) return "";
@@ -118,6 +158,9 @@ void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps) {
              [&deps](const Request& r, const PathParams& p) { return AlertCap(r, p, deps); });
   if (!deps.parking) return;
   router.Add("GET", "/cityhub/v1/parking/nearest", [&deps](const Request& r, const PathParams&) { return Nearest(r, deps); });
+  if (!deps.temporal) return;
+  router.Add("GET", "/cityhub/v1/parking/{siteId}/forecast",
+             [&deps](const Request& r, const PathParams& p) { return Forecast(r, p, deps); });
 }
 
 }  // namespace cityhub::api

@@ -2,7 +2,9 @@
 availableSpotNumber, occupiedSpotNumber, totalSpotNumber, occupancy and status exact — also
 under concurrent spot changes, compared with a recount through the query API — in the Smart
 Data Models vocabulary and in plain terms; and "nearest car parks with at least N free spaces"."""
+import datetime
 import json
+import math
 import random
 import threading
 import time
@@ -142,6 +144,69 @@ class ParkingTest(HubTestCase):
                              headers=self.headers("pk4")).json()
         self.assertNotIn("urn:ngsi-ld:OffStreetParking:gimhae:B", [p["id"] for p in found])
         self.assertProblem(self.hub.get("/cityhub/v1/parking/nearest?lat=95&lon=1", headers=self.headers("pk4")), 400)
+
+    def test_next_hour_forecast_from_history(self):
+        h = self.headers("pk5")
+        site, total = "urn:ngsi-ld:OffStreetParking:gimhae:F", 120
+        slot = 15 * 60
+        now = time.time()
+        origin = now - now % slot
+
+        def usual(t):  # a weekday / weekend curve (UTC hours), the same every week
+            d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+            hour = d.hour + d.minute / 60
+            if d.weekday() >= 5:
+                return 0.2 + 0.5 * math.exp(-((hour - 13) / 3) ** 2)
+            return 0.1 if hour < 8 or hour > 19 else 0.1 + 0.8 * math.sin(math.pi * (hour - 8) / 11)
+
+        def iso(t):
+            return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        r = self.hub.post(E, {"id": site, "type": "OffStreetParking",
+                              "totalSpotNumber": {"type": "Property", "value": total},
+                              "occupancy": {"type": "Property", "value": round(usual(origin), 4), "observedAt": iso(now)}},
+                          headers=h)
+        self.assertEqual(r.status, 201, r.body)
+        # No history yet: a forecast from the current occupancy, its error not measured.
+        r = self.hub.get(f"/cityhub/v1/parking/{site}/forecast", headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["measuredError"]["points"], 0)
+        self.assertIn("two days", r.json()["measuredError"]["reason"])
+        # Three weeks of occupancy every 15 minutes (sensor noise of ±2 points) through the temporal API.
+        rng = random.Random(5)
+        instances = [{"type": "Property", "value": round(min(1, max(0, usual(origin - k * slot) + rng.uniform(-0.02, 0.02))), 4),
+                      "observedAt": iso(origin - k * slot)} for k in range(21 * 96, 0, -1)]
+        r = self.hub.post(f"/ngsi-ld/v1/temporal/entities/{site}/attrs", {"occupancy": instances}, headers=h)
+        self.assertEqual(r.status, 204, r.body)
+
+        r = self.hub.get(f"/cityhub/v1/parking/{site}/forecast", headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        f = r.json()
+        self.assertEqual(f["id"], site)
+        self.assertEqual(f["totalSpotNumber"], total)
+        self.assertEqual(f["model"]["seasonality"], "weekly")
+        self.assertEqual([p["from"][:19] for p in f["forecast"]], [iso(origin + k * slot)[:19] for k in range(1, 5)])
+        for p in f["forecast"]:
+            t = datetime.datetime.strptime(p["from"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+            self.assertAlmostEqual(p["occupancy"], usual(t), delta=0.05, msg=p)  # the usual curve, within the noise
+            self.assertEqual(p["availableSpotNumber"], round(total * (1 - p["occupancy"])))
+        err = f["measuredError"]
+        self.assertEqual(err["points"], 7 * 96)  # the last week, each slot forecast from an hour before
+        self.assertLess(err["meanAbsoluteError"], 0.03)
+        self.assertLess(err["meanAbsoluteError"], err["persistenceMeanAbsoluteError"])
+        self.assertAlmostEqual(err["meanAbsoluteErrorSpots"], err["meanAbsoluteError"] * total, delta=0.02)
+
+        # Fuller than usual now: the forecast starts above the usual curve.
+        busier = min(1.0, usual(origin) + 0.3)
+        self.hub.patch(f"{E}/{site}/attrs", {"occupancy": {"type": "Property", "value": busier}}, headers=h)
+        f2 = self.hub.get(f"/cityhub/v1/parking/{site}/forecast", headers=h).json()
+        self.assertGreater(f2["forecast"][0]["occupancy"], f["forecast"][0]["occupancy"] - 1e-9)
+
+        self.assertProblem(self.hub.get("/cityhub/v1/parking/urn:ngsi-ld:OffStreetParking:none/forecast", headers=h), 404)
+        self.hub.post(E, {"id": "urn:ngsi-ld:ParkingSpot:F1", "type": "ParkingSpot"}, headers=h)
+        self.assertProblem(self.hub.get("/cityhub/v1/parking/urn:ngsi-ld:ParkingSpot:F1/forecast", headers=h), 400)
+        self.hub.post(E, {"id": "urn:ngsi-ld:OffStreetParking:empty", "type": "OffStreetParking"}, headers=h)
+        self.assertProblem(self.hub.get("/cityhub/v1/parking/urn:ngsi-ld:OffStreetParking:empty/forecast", headers=h), 404)
 
 
 if __name__ == "__main__":

@@ -164,15 +164,19 @@ void ParkingService::Run() {
   }
 }
 
+const ParkingService::Vocabulary* ParkingService::VocabularyOf(const ngsild::Entity& site) const {
+  for (const auto& v : vocabularies_) {
+    for (const auto& t : v->site_types) {
+      if (HasType(site, t)) return v.get();
+    }
+  }
+  return nullptr;
+}
+
 Status ParkingService::Recount(std::string_view tenant, std::string_view site_id) {
   auto site = entities_.Get(tenant, site_id);
   if (!site.ok()) return site.status().IsNotFound() ? Status::Ok() : site.status();
-  const Vocabulary* v = nullptr;
-  for (const auto& candidate : vocabularies_) {
-    for (const auto& t : candidate->site_types) {
-      if (HasType(*site, t)) v = candidate.get();
-    }
-  }
+  const Vocabulary* v = VocabularyOf(*site);
   if (!v) return Status::Ok();  // not a parking site (a spot points at something else)
   auto q = ngsild::QFilter::Parse(fmt::format("refParkingSite==\"{}\"", site_id), *v->ctx);
   if (!q.ok()) return q.status();
@@ -277,6 +281,62 @@ Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tena
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.distance_m < b.distance_m; });
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::string_view site_id,
+                                              broker::TemporalService& temporal, const broker::EntityView* view,
+                                              int64_t now_ms) const {
+  constexpr int64_t kHistoryMs = 56LL * 24 * 3600 * 1000;  // eight weeks
+  auto site = entities_.Get(tenant, site_id);
+  if (!site.ok()) return site.status();
+  const Vocabulary* v = VocabularyOf(*site);
+  if (!v) return Status::BadRequestData(fmt::format("'{}' is not a parking site (OffStreetParking or OnStreetParking)", site_id));
+  if (view && (!view->Visible(*site) ||
+               view->AttributeShown(site->id, site->types, site->owner, v->occupancy) != broker::EntityView::Shown::kClear)) {
+    return Status::PermissionDenied(fmt::format("the occupancy of '{}' may not be read", site_id));
+  }
+  SiteForecast f;
+  f.origin_ms = now_ms - now_ms % kForecastStepMs;
+  const int64_t start = f.origin_ms - kHistoryMs;
+  // The history as 15-minute averages, the current partial slot last.
+  broker::TemporalQuery q;
+  const std::set<std::string> attrs{v->occupancy};
+  q.timerel = broker::TimeRel::kBetween;
+  q.time_at_ms = start;
+  q.end_time_at_ms = now_ms + 1;
+  q.attrs = &attrs;
+  q.view = view;
+  broker::AggregationRequest a;
+  a.methods = {broker::AggrMethod::kAvg};
+  a.period.ms = kForecastStepMs;
+  std::vector<std::pair<int64_t, double>> averages;
+  auto history = temporal.RetrieveAggregated(tenant, site_id, q, a);
+  if (!history.ok() && !history.status().IsNotFound()) return history.status();
+  if (history.ok()) {
+    for (const auto& attr : history->attributes) {
+      for (const auto& [method, periods] : attr.results) {
+        for (const auto& p : periods) {
+          if (p.value.is_number()) averages.emplace_back(p.start_ms, p.value.to_number<double>());
+        }
+      }
+    }
+  }
+  const OccupancySeries series = Resample(std::move(averages), start, static_cast<size_t>(kHistoryMs / kForecastStepMs) + 1);
+  const json::value* current = ValueOf(&*site, v->occupancy);
+  if (current && current->is_number()) {
+    f.occupancy = std::clamp(current->to_number<double>(), 0.0, 1.0);
+  } else if (!std::isnan(series.values.back())) {
+    f.occupancy = series.values.back();
+  } else {
+    return Status::NotFound(fmt::format("parking site '{}' has neither an occupancy nor its history to forecast from", site_id));
+  }
+  if (const json::value* total = ValueOf(&*site, v->total); total && total->is_number()) f.total = total->to_number<int64_t>();
+  f.model = Fit(series);
+  for (int k = 1; k <= kForecastHorizonSteps; ++k) {
+    f.points.emplace_back(f.origin_ms + k * kForecastStepMs, f.model.Predict(f.origin_ms, f.occupancy, k));
+  }
+  f.error = Backtest(series);
+  return f;
 }
 
 }  // namespace cityhub::services

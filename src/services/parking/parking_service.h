@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -32,7 +33,9 @@
 
 #include "broker/entity_service.h"
 #include "broker/query_service.h"
+#include "broker/temporal_service.h"
 #include "ngsild/context.h"
+#include "services/parking/occupancy_forecast.h"
 #include "util/status.h"
 
 namespace cityhub::services {
@@ -42,6 +45,16 @@ struct NearbyParking {
   std::string id;
   double distance_m = 0;
   int64_t available = 0;
+};
+
+// A site's next-hour occupancy forecast (occupancy_forecast.h).
+struct SiteForecast {
+  int64_t origin_ms = 0;                           // the start of the current 15-minute slot
+  std::optional<int64_t> total;                    // totalSpotNumber, when known
+  double occupancy = 0;                            // now
+  std::vector<std::pair<int64_t, double>> points;  // (slot start, occupancy) of the next hour
+  OccupancyModel model;
+  BacktestResult error;
 };
 
 class ParkingService : public broker::ChangeObserver {
@@ -65,6 +78,14 @@ class ParkingService : public broker::ChangeObserver {
   Result<std::vector<NearbyParking>> Nearest(std::string_view tenant, double lat, double lon, int64_t min_free,
                                              double max_distance_m, size_t limit) const;
 
+  // The next-hour occupancy forecast of parking site `site` as of `now_ms`, from the last 8
+  // weeks of its occupancy history, with the model's measured error on that history. `view`
+  // (null: everything) is the caller's: the site and its occupancy must be readable in clear
+  // (PermissionDenied). NotFound for an unknown entity or a site with neither an occupancy nor
+  // its history; BadRequestData when the entity is not a parking site.
+  Result<SiteForecast> Forecast(std::string_view tenant, std::string_view site, broker::TemporalService& temporal,
+                                const broker::EntityView* view, int64_t now_ms) const;
+
   // ChangeObserver
   bool Watching(std::string_view tenant) const override;
   Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<broker::EntityChange>& changes,
@@ -75,6 +96,8 @@ class ParkingService : public broker::ChangeObserver {
 
  private:
   void Run();
+  // The vocabulary of a parking site's type, or null when `site` is not a parking site.
+  const Vocabulary* VocabularyOf(const ngsild::Entity& site) const;
 
   broker::EntityService& entities_;
   const broker::QueryService& queries_;
