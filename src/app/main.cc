@@ -14,6 +14,7 @@
 #include "app/keys_cli.h"
 #include "app/logging.h"
 #include "services/simulator/demo_city.h"
+#include "util/time.h"
 
 #ifndef CITYHUB_VERSION
 #define CITYHUB_VERSION "0.0.0"
@@ -38,8 +39,16 @@ int main(int argc, char** argv) {
   auto* simulate = app.add_subcommand(
       "simulate", "Run the demo city against a running hub: devices publish to --mqtt, the hub is at --listen");
   double sim_speed = 1, sim_duration = 0;
-  simulate->add_option("--speed", sim_speed, "Simulated seconds per real second")->capture_default_str();
-  simulate->add_option("--duration-s", sim_duration, "Stop after this many seconds (0: run until interrupted)");
+  int sim_cycles = 0;
+  simulate->add_option("--speed", sim_speed, "Simulated seconds per real second (0.1 to 1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1000.0));
+  simulate->add_option("--duration-s", sim_duration, "Stop after this many seconds (0: run until interrupted)")
+      ->check(CLI::NonNegativeNumber);
+  std::string sim_start;
+  simulate->add_option("--start", sim_start, "The simulated time of the first second, RFC 3339 (default: now)");
+  simulate->add_option("--cycles", sim_cycles, "Stop after this many 180-second script cycles (0: no limit)")
+      ->check(CLI::Range(0, 1'000'000));
 
   std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
   std::vector<const char*> arg_ptrs;
@@ -65,8 +74,17 @@ int main(int argc, char** argv) {
       std::cerr << "--mqtt must be mqtt://HOST:PORT\n";
       return 2;
     }
-    o.speed = std::max(0.1, sim_speed);
+    o.speed = sim_speed;
     o.duration_s = sim_duration;
+    o.cycles = sim_cycles;
+    if (!sim_start.empty()) {
+      auto start = cityhub::util::ParseDateTime(sim_start);
+      if (!start) {
+        std::cerr << "--start must be an RFC 3339 date-time, e.g. 2026-07-15T09:00:00Z\n";
+        return 2;
+      }
+      o.start_ms = *start;
+    }
     if (const char* key = std::getenv("CITYHUB_API_KEY")) o.api_key = key;
     return cityhub::services::RunDemoCity(o);
   }

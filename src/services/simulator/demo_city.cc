@@ -7,16 +7,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <iostream>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <mqtt/async_client.h>
+
+#include "services/simulator/demo_script.h"
+#include "util/time.h"
 
 namespace cityhub::services {
 namespace json = boost::json;
@@ -57,16 +58,7 @@ HttpAnswer Http(const DemoCityOptions& o, const std::string& method, const std::
   return a;
 }
 
-struct Device {
-  std::string id;
-  std::string type;
-  std::string key;
-  double lon = 0, lat = 0;
-};
-
-std::string KeyOf(const std::string& device) { return fmt::format("demo-{}-key-0123456789", device); }
-
-json::object DeviceJson(const Device& d, const json::array& attributes, const json::array& statics = {}) {
+json::object DeviceJson(const DemoDevice& d, const json::array& attributes, const json::array& statics = {}) {
   json::array st = statics;
   st.push_back(json::object{{"name", "location"}, {"type", "geo:json"},
                             {"value", json::object{{"type", "Point"}, {"coordinates", json::array{d.lon, d.lat}}}}});
@@ -82,36 +74,41 @@ json::object Mapping(const char* object_id, const char* name, const char* unit =
 
 std::atomic<bool> interrupted{false};
 
+// One line on the terminal: what the hub says about alerts and car parks.
+void Report(const DemoCityOptions& o, const DemoCity& city, int t, long measures, double river_max) {
+  int flood_alerts = 0, quake_alerts = 0;
+  auto alerts = Http(o, "GET", "/ngsi-ld/v1/entities?type=https://smartdatamodels.org/dataModel.Alert/Alert&options=keyValues&limit=100");
+  boost::system::error_code ec;
+  auto list = json::parse(alerts.body, ec);
+  if (!ec && list.is_array()) {
+    for (const auto& a : list.get_array()) {
+      const json::object& obj = a.get_object();
+      const json::value* stage = obj.if_contains("warningStage");
+      if (!stage || *stage == "cleared") continue;
+      const json::value* sub = obj.if_contains("https://smartdatamodels.org/dataModel.Alert/subCategory");
+      (sub && *sub == "earthquake" ? quake_alerts : flood_alerts)++;
+    }
+  }
+  std::string parking;
+  for (const auto& s : city.sites) {
+    auto r = Http(o, "GET", fmt::format("/ngsi-ld/v1/entities/{}?options=keyValues", s.id));
+    auto e = json::parse(r.body, ec);
+    const json::value* free = !ec && e.is_object() ? e.get_object().if_contains("https://smartdatamodels.org/dataModel.Parking/availableSpotNumber") : nullptr;
+    if (!free && !ec && e.is_object()) free = e.get_object().if_contains("availableSpotNumber");
+    parking += fmt::format("  {} {}/{} free", s.name, free ? json::serialize(*free) : "?", s.spots);
+  }
+  std::cout << fmt::format("t={:>4}s  measures {:>7}  river {:.2f} m  active alerts: flood {} earthquake {} |{}\n", t,
+                           measures, river_max, flood_alerts, quake_alerts, parking)
+            << std::flush;
+}
+
 }  // namespace
 
 int RunDemoCity(const DemoCityOptions& o) {
   std::signal(SIGINT, [](int) { interrupted = true; });
   std::signal(SIGTERM, [](int) { interrupted = true; });
-  // --- the city -------------------------------------------------------------------------
-  std::vector<Device> rivers, vibrations, airs, spots;
-  for (int i = 0; i < 5; ++i) rivers.push_back({fmt::format("haeban-{}", i), "WaterLevelSensor", "", 128.870 + i * 0.004, 35.226 + i * 0.002});
-  const Device underpass{"underpass-1", "UnderpassFloodSensor", "", 128.8815, 35.2290};
-  for (int i = 0; i < 6; ++i) vibrations.push_back({fmt::format("vibration-{}", i), "VibrationSensor", "", 128.86 + i * 0.01, 35.22 + (i % 3) * 0.01});
-  for (int i = 0; i < 3; ++i) airs.push_back({fmt::format("air-{}", i), "AirQualityObserved", "", 128.875 + i * 0.01, 35.231});
-  struct Site {
-    std::string id, name;
-    double lon, lat;
-    int spots;
-  };
-  const std::vector<Site> sites = {{"urn:ngsi-ld:OffStreetParking:gimhae:city-hall", "Gimhae City Hall", 128.8893, 35.2285, 80},
-                                   {"urn:ngsi-ld:OffStreetParking:gimhae:station", "Gimhae station", 128.8810, 35.2361, 70},
-                                   {"urn:ngsi-ld:OffStreetParking:gimhae:market", "Dongsang market", 128.8830, 35.2335, 50}};
-  std::vector<std::string> spot_site;
-  for (const auto& s : sites) {
-    for (int i = 0; i < s.spots; ++i) {
-      const std::string id = fmt::format("{}-{}", s.id.substr(s.id.rfind(':') + 1), i);
-      spots.push_back({id, "ParkingSpot", "", s.lon + (i % 10) * 0.00005, s.lat + (i / 10) * 0.00005});
-      spot_site.push_back(s.id);
-    }
-  }
-  for (auto* group : {&rivers, &vibrations, &airs, &spots}) {
-    for (auto& d : *group) d.key = KeyOf(d.id);
-  }
+  const DemoCity city = MakeDemoCity();
+  const auto& [rivers, vibrations, airs, spots, underpass, sites] = city;
 
   // --- provisioning ---------------------------------------------------------------------
   json::array batch;
@@ -135,7 +132,7 @@ int RunDemoCity(const DemoCityOptions& o) {
   }
   for (size_t i = 0; i < spots.size(); ++i) {
     json::object d = DeviceJson(spots[i], {json::object{{"object_id", "s"}, {"name", "status"}, {"type", "Text"}}},
-                                {json::object{{"name", "refParkingSite"}, {"type", "Relationship"}, {"value", spot_site[i]}}});
+                                {json::object{{"name", "refParkingSite"}, {"type", "Relationship"}, {"value", spots[i].site}}});
     d["entity_name"] = fmt::format("urn:ngsi-ld:ParkingSpot:gimhae:{}", spots[i].id);
     devices.push_back(std::move(d));
   }
@@ -151,100 +148,69 @@ int RunDemoCity(const DemoCityOptions& o) {
   // --- MQTT -------------------------------------------------------------------------------
   mqtt::async_client client(fmt::format("tcp://{}:{}", o.mqtt_host, o.mqtt_port), "cityhub-demo-city");
   try {
-    client.connect(mqtt::connect_options_builder().clean_session(true).automatic_reconnect(true).finalize())->wait();
+    client.connect(
+        mqtt::connect_options_builder().clean_session(true).automatic_reconnect(true).max_inflight(1000).finalize())->wait();
   } catch (const mqtt::exception& e) {
     std::cerr << fmt::format("cannot reach the MQTT broker at {}:{}: {}\n", o.mqtt_host, o.mqtt_port, e.what());
     return 1;
   }
-  long measures = 0;
-  auto publish = [&](const Device& d, const std::string& payload, int count) {
-    try {
-      client.publish(fmt::format("/ul/{}/{}/attrs", d.key, d.id), payload.data(), payload.size(), 1, false);
-      measures += count;
-    } catch (const mqtt::exception&) {
+  long measures = 0, messages = 0, failed = 0;
+  auto publish = [&](const std::vector<DemoMessage>& batch) {
+    for (const auto& m : batch) {
+      const std::string topic = fmt::format("/ul/{}/{}/attrs", m.device->key, m.device->id);
+      // A full in-flight window or send queue is back-pressure: wait a little (up to 5 s) rather than lose the message.
+      for (int attempt = 0;; ++attempt) {
+        try {
+          client.publish(topic, m.payload.data(), m.payload.size(), 1, false);
+          measures += m.measures;
+          ++messages;
+          break;
+        } catch (const mqtt::exception& e) {
+          const int rc = e.get_return_code();
+          if ((rc != MQTTASYNC_MAX_MESSAGES_INFLIGHT && rc != MQTTASYNC_MAX_BUFFERED_MESSAGES) || attempt >= 5000) {
+            if (failed == 0) std::cerr << "cannot publish: " << e.what() << "\n";
+            ++failed;  // the connection is gone: this message is lost
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
     }
   };
   std::cout << fmt::format("demo city: {} devices ({} newly provisioned), 3 car parks with {} spots; publishing to mqtt://{}:{}\n"
-                           "script (repeats every 180 s): noisy vibration at 20 s (no alert), flood 30–150 s, earthquake at 120 s\n",
-                           devices.size(), provisioned, spots.size(), o.mqtt_host, o.mqtt_port);
+                           "script (repeats every {} s): noisy vibration at 10 s (no alert), flood 20–140 s, earthquake at 90 s\n",
+                           devices.size(), provisioned, spots.size(), o.mqtt_host, o.mqtt_port, kDemoCycleSeconds);
 
   // --- the script ---------------------------------------------------------------------------
-  std::mt19937 rng(2026);
-  std::normal_distribution<double> noise(0, 1);
-  std::vector<bool> occupied(spots.size());
-  for (size_t i = 0; i < spots.size(); ++i) {
-    occupied[i] = rng() % 100 < 60;
-    publish(spots[i], occupied[i] ? "s|occupied" : "s|free", 1);
-  }
   const auto start = std::chrono::steady_clock::now();
-  double sim_t = 0, last_report = -10;
-  double air[3] = {30, 28, 35};
-  while (!interrupted) {
+  DemoScript script(city, o.start_ms ? o.start_ms : util::NowMillis());
+  publish(script.Start());
+  const int last_second = o.cycles > 0 ? o.cycles * kDemoCycleSeconds : -1;
+  for (int t = 0; !interrupted && t != last_second; ++t) {
     const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (o.duration_s > 0 && real >= o.duration_s) break;
-    const double phase = std::fmod(sim_t, 180.0);
-    // River: a calm level with ripples; the flood lifts it to 5.3 m at 90 s, receding by 150 s.
-    const double flood = phase < 30 || phase > 150 ? 0 : phase < 90 ? (phase - 30) / 60.0 : (150 - phase) / 60.0;
-    double river_max = 0;
-    for (size_t i = 0; i < rivers.size(); ++i) {
-      const double level = 1.0 + 0.1 * std::sin(sim_t / 20 + i) + 0.02 * noise(rng) + flood * (4.3 - 0.3 * i);
-      river_max = std::max(river_max, level);
-      publish(rivers[i], fmt::format("l|{:.3f}", level), 1);
-    }
-    publish(underpass, fmt::format("d|{:.3f}", std::max(0.0, flood * 0.35 - 0.05 + 0.005 * noise(rng))), 1);
-    for (size_t i = 0; i < vibrations.size(); ++i) {
-      double g = std::abs(0.01 + 0.003 * noise(rng));
-      if (std::abs(phase - 20) < 0.5 && i == 5) g = 0.45;         // one noisy sensor: no alert
-      if (phase >= 120 && phase < 122 && i < 4) g = 0.3 + 0.1 * i;  // the earthquake: four sensors
-      publish(vibrations[i], fmt::format("a|{:.4f}", g), 1);
-    }
-    for (size_t i = 0; i < airs.size(); ++i) {
-      air[i] = std::clamp(air[i] + noise(rng), 5.0, 120.0);
-      publish(airs[i], fmt::format("no2|{:.1f}|pm10|{:.1f}|pm25|{:.1f}", air[i] * 0.8, air[i], air[i] * 0.6), 3);
-    }
-    for (int k = 0; k < 5; ++k) {  // cars come and go
-      const size_t i = rng() % spots.size();
-      occupied[i] = !occupied[i];
-      publish(spots[i], occupied[i] ? "s|occupied" : "s|free", 1);
-    }
-    if (sim_t - last_report >= 5) {
-      last_report = sim_t;
-      int flood_alerts = 0, quake_alerts = 0;
-      auto alerts = Http(o, "GET", "/ngsi-ld/v1/entities?type=https://smartdatamodels.org/dataModel.Alert/Alert&options=keyValues&limit=100");
-      boost::system::error_code ec;
-      auto list = json::parse(alerts.body, ec);
-      if (!ec && list.is_array()) {
-        for (const auto& a : list.get_array()) {
-          const json::object& obj = a.get_object();
-          const json::value* stage = obj.if_contains("warningStage");
-          if (!stage || *stage == "cleared") continue;
-          (obj.if_contains("https://smartdatamodels.org/dataModel.Alert/subCategory") &&
-                   obj.at("https://smartdatamodels.org/dataModel.Alert/subCategory") == "earthquake"
-               ? quake_alerts
-               : flood_alerts)++;
-        }
-      }
-      std::string parking;
-      for (const auto& s : sites) {
-        auto r = Http(o, "GET", fmt::format("/ngsi-ld/v1/entities/{}?options=keyValues", s.id));
-        auto e = json::parse(r.body, ec);
-        const json::value* free = !ec && e.is_object() ? e.get_object().if_contains("https://smartdatamodels.org/dataModel.Parking/availableSpotNumber") : nullptr;
-        if (!free && !ec && e.is_object()) free = e.get_object().if_contains("availableSpotNumber");
-        parking += fmt::format("  {} {}/{} free", s.name, free ? json::serialize(*free) : "?", s.spots);
-      }
-      std::cout << fmt::format("t={:>4.0f}s  measures {:>7}  river {:.2f} m  active alerts: flood {} earthquake {} |{}\n", sim_t,
-                               measures, river_max, flood_alerts, quake_alerts, parking)
-                << std::flush;
-    }
-    sim_t += 1;
+    publish(script.Step(t));
+    if (t % 5 == 0) Report(o, city, t, measures, script.RiverMax());
     std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                              std::chrono::duration<double>(sim_t / o.speed)));
+                                              std::chrono::duration<double>((t + 1) / o.speed)));
+  }
+  // Every QoS 1 message handed to the client is delivered before we leave.
+  for (const auto& token : client.get_pending_delivery_tokens()) {
+    try {
+      token->wait_for(std::chrono::seconds(10));
+    } catch (const mqtt::exception&) {
+      ++failed;
+    }
   }
   try {
     client.disconnect()->wait_for(std::chrono::seconds(2));
   } catch (const mqtt::exception&) {
   }
-  return 0;
+  std::string free;
+  for (const auto& [site, n] : script.FreeSpots()) free += fmt::format(" {}={}", site.substr(site.rfind(':') + 1), n);
+  std::cout << fmt::format("published {} measures in {} messages ({} failed); free spots:{}\n", measures, messages, failed, free)
+            << std::flush;
+  return failed == 0 ? 0 : 1;
 }
 
 }  // namespace cityhub::services

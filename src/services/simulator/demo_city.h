@@ -1,12 +1,11 @@
-// The demo city (issue 7): a small city modelled on Gimhae that a newcomer can watch come alive —
-// river water-level bollards along the Haeban stream, an underpass flood sensor, vibration
-// sensors, air-quality stations and three car parks with 200 parking-spot sensors. It
-// provisions its devices and car parks on a running hub (HTTP), then publishes realistic
-// series through MQTT to the hub's IoT agent, with a scripted flood (the river rises through the
-// four warning stages and recedes), a single noisy vibration spike (which must raise nothing)
-// and a scripted earthquake (four sensors within two seconds). Every few seconds it prints what
-// is happening: measures sent, river level, alerts raised, free parking spaces.
-// The script repeats every 180 simulated seconds. `cityhub simulate` runs it.
+// The demo city (issue 7): a small city modelled on Gimhae that a newcomer can watch come alive.
+// It provisions the city's devices and car parks (demo_script.h) on a running hub (HTTP), then
+// publishes the script's measures through MQTT (QoS 1) to the hub's IoT agent: a flood through
+// the four warning stages, a single noisy vibration spike (which must raise nothing), an
+// earthquake confirmed by four sensors, cars coming and going. Every 5 simulated seconds it
+// prints what the hub says: measures sent, river level, active alerts, free parking spaces; at
+// the end, what it published and the free spots per car park by its own count.
+// `cityhub simulate` runs it.
 #pragma once
 
 #include <string>
@@ -19,12 +18,15 @@ struct DemoCityOptions {
   std::string mqtt_host = "127.0.0.1";
   unsigned short mqtt_port = 1883;
   double speed = 1.0;        // simulated seconds per real second
-  double duration_s = 0;     // real seconds to run (0: until interrupted)
+  double duration_s = 0;     // real seconds to run (0: until interrupted or the cycles are done)
+  int cycles = 0;            // script cycles to run (0: no limit)
+  int64_t start_ms = 0;      // the simulated time of second 0 (0: now)
   std::string api_key;       // an admin's API key when the hub requires credentials
 };
 
-// Runs the demo city; returns the process exit code (0 after duration_s, 1 if the hub or the
-// broker cannot be reached).
+// Runs the demo city; returns the process exit code: 0 when done (duration, cycles or a signal)
+// with every message delivered to the broker, 1 if the hub or the broker cannot be reached or a
+// message was lost.
 int RunDemoCity(const DemoCityOptions& options);
 
 }  // namespace cityhub::services

@@ -97,6 +97,10 @@ void WarningService::Committed(std::string_view, std::unique_ptr<broker::Pending
 
 void WarningService::Run() {
   util::NameThisThread("warning");
+  // The engine judges by the readings' clock (observedAt). When no reading comes, that clock is
+  // advanced by the wall-clock time elapsed since the newest reading — so a replay or a simulation
+  // running ahead of (or behind) real time is not cleared early (or late) by the wall clock.
+  int64_t newest_reading_ms = 0, newest_seen_at_ms = 0;
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
@@ -109,8 +113,13 @@ void WarningService::Run() {
     for (const auto& r : batch) {
       auto more = engine_.Observe(r);
       changes.insert(changes.end(), more.begin(), more.end());
+      if (r.at_ms > newest_reading_ms) newest_reading_ms = r.at_ms;
     }
-    if (batch.empty()) changes = engine_.Tick(util::NowMillis());
+    if (!batch.empty()) {
+      newest_seen_at_ms = util::NowMillis();
+    } else if (newest_seen_at_ms > 0) {
+      changes = engine_.Tick(newest_reading_ms + (util::NowMillis() - newest_seen_at_ms));
+    }
     for (const auto& c : changes) Write(c);
     lock.lock();
     running_ = 0;

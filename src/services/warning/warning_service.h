@@ -6,6 +6,8 @@
 // once cleared), description in Korean and English, alertSource, location, dateIssued,
 // validFrom, validTo (when cleared) and warningStage — so subscribers are notified like for any
 // write. GET /cityhub/v1/alerts/{id}/cap serves an alert as CAP 1.2 (api/services_api.cc).
+// Time is the readings' (observedAt): between readings it advances with the wall clock from the
+// newest one, so an earthquake alert clears clear_ms after the last shake by the sensors' clock.
 // Thread-safe.
 #pragma once
 
