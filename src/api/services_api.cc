@@ -70,7 +70,11 @@ Response Nearest(const Request& req, const ApiDeps& deps) {
   return PlainJson(200, out);
 }
 
-double Rounded(double v, double unit) { return std::round(v / unit) * unit; }
+// `v` to `decimals` decimal places (so that JSON shows 0.1508, not 0.15080000000000002).
+double Rounded(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
 
 Response Forecast(const Request& req, const PathParams& params, const ApiDeps& deps) {
   auto tenant = TenantOf(req);
@@ -83,7 +87,7 @@ Response Forecast(const Request& req, const PathParams& params, const ApiDeps& d
   json::array points;
   for (const auto& [at, occupancy] : f->points) {
     json::object p{{"from", util::FormatDateTime(at)}, {"to", util::FormatDateTime(at + services::kForecastStepMs)},
-                   {"occupancy", Rounded(occupancy, 1e-4)}};
+                   {"occupancy", Rounded(occupancy, 4)}};
     if (f->total) p["availableSpotNumber"] = std::llround(static_cast<double>(*f->total) * (1 - occupancy));
     points.push_back(std::move(p));
   }
@@ -91,18 +95,18 @@ Response Forecast(const Request& req, const PathParams& params, const ApiDeps& d
   if (f->error.points == 0) {
     error["reason"] = "not measured: it needs at least two days of occupancy history";
   } else {
-    error["meanAbsoluteError"] = Rounded(f->error.mae, 1e-4);
-    error["persistenceMeanAbsoluteError"] = Rounded(f->error.persistence_mae, 1e-4);
-    error["profileMeanAbsoluteError"] = Rounded(f->error.profile_mae, 1e-4);
-    if (f->total) error["meanAbsoluteErrorSpots"] = Rounded(f->error.mae * static_cast<double>(*f->total), 0.01);
+    error["meanAbsoluteError"] = Rounded(f->error.mae, 4);
+    error["persistenceMeanAbsoluteError"] = Rounded(f->error.persistence_mae, 4);
+    error["profileMeanAbsoluteError"] = Rounded(f->error.profile_mae, 4);
+    if (f->total) error["meanAbsoluteErrorSpots"] = Rounded(f->error.mae * static_cast<double>(*f->total), 2);
   }
-  json::object out{{"id", id}, {"at", util::FormatDateTime(now)}, {"occupancy", Rounded(f->occupancy, 1e-4)}};
+  json::object out{{"id", id}, {"at", util::FormatDateTime(now)}, {"occupancy", Rounded(f->occupancy, 4)}};
   if (f->total) out["totalSpotNumber"] = *f->total;
   out["forecast"] = std::move(points);
   out["model"] = json::object{{"method", "seasonal profile + AR(1) residual"},
                               {"seasonality", services::SeasonalityName(f->model.seasonality)},
-                              {"phi", Rounded(f->model.phi, 1e-4)},
-                              {"historyHours", Rounded(static_cast<double>(f->model.history_slots) / 4, 0.25)}};
+                              {"phi", Rounded(f->model.phi, 4)},
+                              {"historyHours", static_cast<double>(f->model.history_slots) / 4}};
   out["measuredError"] = std::move(error);
   return PlainJson(200, out);
 }
