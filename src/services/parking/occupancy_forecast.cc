@@ -11,9 +11,7 @@ constexpr size_t kSlotsPerDay = 24 * 4;
 constexpr size_t kSlotsPerWeek = 7 * kSlotsPerDay;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-size_t SeasonLength(Seasonality s) {
-  return s == Seasonality::kWeekly ? kSlotsPerWeek : s == Seasonality::kDaily ? kSlotsPerDay : 1;
-}
+size_t SeasonLength(Seasonality s) { return s == Seasonality::kWeekly ? kSlotsPerWeek : kSlotsPerDay; }
 
 size_t SlotOf(int64_t t_ms, size_t season) {
   const int64_t slot = t_ms >= 0 ? t_ms / kForecastStepMs : (t_ms - kForecastStepMs + 1) / kForecastStepMs;
@@ -48,18 +46,32 @@ std::string_view SeasonalityName(Seasonality s) {
   return "none";
 }
 
-OccupancySeries Resample(std::vector<std::pair<int64_t, double>> slot_averages, int64_t start_ms, size_t slots) {
-  std::sort(slot_averages.begin(), slot_averages.end());
+OccupancySeries Resample(std::vector<std::pair<int64_t, double>> period_averages, int64_t period_ms, int64_t start_ms,
+                         size_t slots) {
+  std::sort(period_averages.begin(), period_averages.end());
   OccupancySeries s;
   s.start_ms = start_ms;
   s.values.assign(slots, kNaN);
-  for (const auto& [t, v] : slot_averages) {
+  const int64_t per_slot = std::max<int64_t>(1, kForecastStepMs / std::max<int64_t>(1, period_ms));
+  const size_t periods = slots * static_cast<size_t>(per_slot);
+  std::vector<double> level(periods, kNaN);
+  for (const auto& [t, v] : period_averages) {
     if (t < start_ms || !std::isfinite(v)) continue;
-    const auto i = static_cast<size_t>((t - start_ms) / kForecastStepMs);
-    if (i < slots) s.values[i] = Clamp01(v);
+    const auto i = static_cast<size_t>((t - start_ms) / period_ms);
+    if (i < periods) level[i] = Clamp01(v);
   }
-  for (size_t i = 1; i < slots; ++i) {
-    if (std::isnan(s.values[i])) s.values[i] = s.values[i - 1];
+  for (size_t i = 1; i < periods; ++i) {
+    if (std::isnan(level[i])) level[i] = level[i - 1];
+  }
+  for (size_t slot = 0; slot < slots; ++slot) {
+    double sum = 0;
+    int count = 0;
+    for (size_t i = slot * static_cast<size_t>(per_slot); i < (slot + 1) * static_cast<size_t>(per_slot); ++i) {
+      if (std::isnan(level[i])) continue;
+      sum += level[i];
+      ++count;
+    }
+    if (count > 0) s.values[slot] = sum / count;
   }
   return s;
 }
@@ -87,10 +99,9 @@ OccupancyModel Fit(const OccupancySeries& s, std::optional<size_t> end) {
   m.seasonality = span >= 2 * kSlotsPerWeek ? Seasonality::kWeekly
                   : span >= 2 * kSlotsPerDay ? Seasonality::kDaily
                                              : Seasonality::kNone;
+  if (m.seasonality == Seasonality::kNone) return m;  // no usual curve yet: persistence
   const size_t season = SeasonLength(m.seasonality);
-  const size_t window = m.seasonality == Seasonality::kWeekly ? 4 * kSlotsPerWeek
-                        : m.seasonality == Seasonality::kDaily ? 7 * kSlotsPerDay
-                                                               : span;
+  const size_t window = m.seasonality == Seasonality::kWeekly ? 4 * kSlotsPerWeek : 7 * kSlotsPerDay;
   const size_t from = n - std::min(window, span);
   m.profile = MeanBySlot(s, from, n, season);
   // Slots of the week never seen fall back to the same time of day, then to the overall mean.

@@ -2,13 +2,16 @@
 // series of occupancy fractions in, a forecast and its measured error out.
 //
 // Model (seasonal profile + AR(1) residual, fitted per site):
-//   - The history is resampled to 15-minute slots (the average of the instances in the slot;
-//     a slot without instances keeps the previous slot's value: occupancy is a level that holds
-//     until it changes).
+//   - The history is resampled to 15-minute slots, time-weighted at one-minute resolution: the
+//     average of each minute's instances, a minute without instances keeping the previous
+//     minute's value (occupancy is a level that holds until it changes), a slot the mean of
+//     its minutes. So a burst of instances (a car park's spots being provisioned) weighs what
+//     its minute weighs, not what its count does.
 //   - Profile P(slot): the mean occupancy at the same slot of the week over the last four weeks
 //     when at least two weeks of history exist ("weekly"), else at the same slot of the day over
-//     the last seven days when at least two days exist ("daily"), else the mean of the history
-//     ("none"). Slots of the season without data take the daily, then the overall mean.
+//     the last seven days when at least two days exist ("daily"); slots of the season without
+//     data take the daily, then the overall mean. With less history there is no usual curve
+//     ("none"): the forecast is the current occupancy.
 //   - The departure from the profile decays geometrically: φ is the lag-one autocorrelation of
 //     the residuals (value − profile), clipped to [0, 0.999]:
 //         forecast(t0 + h) = P(t0 + h) + φ^h · (value(t0) − P(t0)), clamped to [0, 1].
@@ -38,17 +41,19 @@ struct OccupancySeries {
   std::vector<double> values;
 };
 
-// Resamples (time_ms, occupancy) averages of slots (any order; slots as produced by an
-// aggregation with a 15-minute period aligned on `start_ms`) into `slots` slots from
-// `start_ms`, carrying values forward over empty slots.
-OccupancySeries Resample(std::vector<std::pair<int64_t, double>> slot_averages, int64_t start_ms, size_t slots);
+// Resamples (period start, average occupancy) pairs of periods of `period_ms` (any order; as an
+// aggregation with that period aligned on `start_ms` yields them; kForecastStepMs must be a
+// multiple of period_ms) into `slots` slots from `start_ms`: each period without data takes
+// the previous one's value, each slot is the mean of its periods from the first data on.
+OccupancySeries Resample(std::vector<std::pair<int64_t, double>> period_averages, int64_t period_ms, int64_t start_ms,
+                         size_t slots);
 
 enum class Seasonality { kNone, kDaily, kWeekly };
 std::string_view SeasonalityName(Seasonality s);
 
 struct OccupancyModel {
   Seasonality seasonality = Seasonality::kNone;
-  std::vector<double> profile;  // per slot of the season (1 slot for kNone)
+  std::vector<double> profile;  // per slot of the season (empty for kNone: persistence)
   double phi = 0;
   size_t history_slots = 0;     // slots with data the model was fitted on
 
@@ -57,7 +62,7 @@ struct OccupancyModel {
   double Predict(int64_t origin_ms, double now, int steps) const;
 };
 
-// Fits on the series' first `end` slots (all when nullopt). No data: a model with an empty profile.
+// Fits on the series' first `end` slots (all when nullopt).
 OccupancyModel Fit(const OccupancySeries& s, std::optional<size_t> end = std::nullopt);
 
 struct BacktestResult {

@@ -217,7 +217,11 @@ Status ParkingService::Recount(std::string_view tenant, std::string_view site_id
   ngsild::AttrMap changes;
   for (const auto& [name, value] : wanted) {
     const json::value* have = ValueOf(&*site, name);
-    if (have && *have == value) continue;
+    // Numbers compare by value: a stored 0 and a computed 0.0 are the same occupancy.
+    if (have && (*have == value || (have->is_number() && value.is_number() &&
+                                    have->to_number<double>() == value.to_number<double>()))) {
+      continue;
+    }
     ngsild::Instance inst{{"type", "Property"}, {"value", value}, {"observedAt", util::FormatDateTime(now)},
                           {"createdAt", now}, {"modifiedAt", now}};
     changes[name] = {std::move(inst)};
@@ -298,7 +302,7 @@ Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::stri
   SiteForecast f;
   f.origin_ms = now_ms - now_ms % kForecastStepMs;
   const int64_t start = f.origin_ms - kHistoryMs;
-  // The history as 15-minute averages, the current partial slot last.
+  // The history as minute averages, folded into 15-minute slots, the current partial slot last.
   broker::TemporalQuery q;
   const std::set<std::string> attrs{v->occupancy};
   q.timerel = broker::TimeRel::kBetween;
@@ -308,7 +312,7 @@ Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::stri
   q.view = view;
   broker::AggregationRequest a;
   a.methods = {broker::AggrMethod::kAvg};
-  a.period.ms = kForecastStepMs;
+  a.period.ms = 60'000;  // minutes, time-weighted into slots by Resample
   std::vector<std::pair<int64_t, double>> averages;
   auto history = temporal.RetrieveAggregated(tenant, site_id, q, a);
   if (!history.ok() && !history.status().IsNotFound()) return history.status();
@@ -321,7 +325,8 @@ Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::stri
       }
     }
   }
-  const OccupancySeries series = Resample(std::move(averages), start, static_cast<size_t>(kHistoryMs / kForecastStepMs) + 1);
+  const OccupancySeries series = Resample(std::move(averages), a.period.ms, start,
+                                           static_cast<size_t>(kHistoryMs / kForecastStepMs) + 1);
   const json::value* current = ValueOf(&*site, v->occupancy);
   if (current && current->is_number()) {
     f.occupancy = std::clamp(current->to_number<double>(), 0.0, 1.0);

@@ -33,8 +33,8 @@ OccupancySeries Series(size_t days, const std::function<double(int64_t, size_t)>
 }
 
 TEST(OccupancyForecast, ResampleAveragesSlotsAndCarriesValuesForward) {
-  const auto s = Resample({{kStart + 2 * kForecastStepMs, 0.5}, {kStart, 0.25}, {kStart + 5 * kForecastStepMs, 1.5}},
-                          kStart, 7);
+  constexpr int64_t kSlot = kForecastStepMs;
+  const auto s = Resample({{kStart + 2 * kSlot, 0.5}, {kStart, 0.25}, {kStart + 5 * kSlot, 1.5}}, kSlot, kStart, 7);
   ASSERT_EQ(s.values.size(), 7u);
   EXPECT_DOUBLE_EQ(s.values[0], 0.25);
   EXPECT_DOUBLE_EQ(s.values[1], 0.25);  // carried forward
@@ -42,9 +42,24 @@ TEST(OccupancyForecast, ResampleAveragesSlotsAndCarriesValuesForward) {
   EXPECT_DOUBLE_EQ(s.values[4], 0.5);
   EXPECT_DOUBLE_EQ(s.values[5], 1.0);  // clamped: an occupancy is a fraction
   EXPECT_DOUBLE_EQ(s.values[6], 1.0);
-  const auto late = Resample({{kStart + 3 * kForecastStepMs, 0.4}}, kStart, 5);
+  const auto late = Resample({{kStart + 3 * kSlot, 0.4}}, kSlot, kStart, 5);
   EXPECT_TRUE(std::isnan(late.values[0]) && std::isnan(late.values[2]));  // nothing before the first data
   EXPECT_DOUBLE_EQ(late.values[4], 0.4);
+}
+
+TEST(OccupancyForecast, ResampleWeighsTimeNotInstanceCounts) {
+  constexpr int64_t kMinute = 60'000;
+  // Slot 0: empty (0) for its first minute — a burst of provisioning at one minute — then 0.8
+  // from minute 1 to the end. Slot 1: 0.8 held, until 0.2 at its last three minutes.
+  std::vector<std::pair<int64_t, double>> minutes{{kStart, 0.0}, {kStart + kMinute, 0.8},
+                                                  {kStart + 27 * kMinute, 0.2}};
+  const auto s = Resample(minutes, kMinute, kStart, 3);
+  EXPECT_NEAR(s.values[0], 0.8 * 14 / 15, 1e-12);
+  EXPECT_NEAR(s.values[1], (0.8 * 12 + 0.2 * 3) / 15, 1e-12);
+  EXPECT_DOUBLE_EQ(s.values[2], 0.2);
+  // The first data in the middle of a slot: the slot is the mean of its minutes from there on.
+  const auto mid = Resample({{kStart + 10 * kMinute, 0.6}}, kMinute, kStart, 2);
+  EXPECT_DOUBLE_EQ(mid.values[0], 0.6);
 }
 
 TEST(OccupancyForecast, SeasonalityFollowsTheLengthOfHistory) {
@@ -91,6 +106,12 @@ TEST(OccupancyForecast, APersistentDepartureIsCarriedAndBeatsBothBaselines) {
   const double ahead = m.Predict(t, m.ProfileAt(t) + 0.2, 4) - m.ProfileAt(t + 4 * kForecastStepMs);
   EXPECT_GT(ahead, 0.0);
   EXPECT_LT(ahead, 0.2);
+}
+
+TEST(OccupancyForecast, WithoutAUsualCurveTheForecastIsTheCurrentOccupancy) {
+  const OccupancyModel m = Fit(Series(1, [](int64_t t, size_t) { return Usual(t); }));
+  EXPECT_EQ(m.seasonality, Seasonality::kNone);
+  EXPECT_DOUBLE_EQ(m.Predict(kStart + kDay, 0.37, 4), 0.37);
 }
 
 TEST(OccupancyForecast, ForecastsStayFractionsAndShortHistoriesAreNotScored) {
