@@ -30,6 +30,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <pthread.h>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -110,7 +112,10 @@ class LeanReceiver {
     ev.events = EPOLLIN;
     ev.data.fd = listen_fd_;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "lean-receiver");  // per-thread CPU in top -H / perf
+      Loop();
+    });
     return true;
   }
   unsigned short port() const { return port_; }
