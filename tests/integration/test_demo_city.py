@@ -5,17 +5,13 @@ each bollard its own stage, the underpass through all four, one earthquake confi
 sensors, nothing for the lone noisy sensor — a subscriber receives every one as a notification,
 and each car park's free spaces equal the simulator's own count and a recount of its spots."""
 import datetime
-import os
 import re
 import subprocess
 import time
 import unittest
 
-from hub import BIN, CONTEXT_REL, Hub
-from mqtt_broker import Mosquitto
-from receiver import Receiver
-
-ALERT_CONTEXT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Alert/master/context.jsonld"
+from alerting import AlertingTestCase
+from hub import BIN
 START = "2026-07-15T09:00:00Z"
 SERIOUS = ["interest", "caution", "alert", "serious", "alert", "caution", "interest", "cleared"]
 # What one cycle raises from a fresh hub under the default rules (DemoScript::ExpectedStages).
@@ -33,24 +29,7 @@ def at(seconds):
     return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class DemoCityTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Mosquitto().start()
-        cls.hub = Hub(extra_args=["--mqtt", f"mqtt://127.0.0.1:{cls.broker.port}"]).start()
-        cls.receiver = Receiver().start()
-        r = cls.hub.post("/ngsi-ld/v1/subscriptions", {
-            "type": "Subscription", "entities": [{"type": "Alert"}],
-            "notification": {"format": "keyValues", "endpoint": {"uri": cls.receiver.url()}}},
-            headers={"Link": f"<{ALERT_CONTEXT}>; {CONTEXT_REL}"})
-        assert r.status == 201, r.body
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        cls.hub.cleanup()
-        cls.broker.cleanup()
-
+class DemoCityTest(AlertingTestCase):
     def metric(self, name, labels=""):
         text = self.hub.get("/metrics").body
         m = re.search(rf"^{re.escape(name + labels)} ([0-9.e+]+)$", text, re.M)
@@ -63,9 +42,6 @@ class DemoCityTest(unittest.TestCase):
                 return
             time.sleep(0.1)
         self.fail(f"timed out waiting for {what}")
-
-    def notified(self):
-        return [d for n in self.receiver.received for d in n["body"]["data"]]
 
     def test_one_scripted_cycle(self):
         run = subprocess.run([BIN, "simulate", "--listen", f"127.0.0.1:{self.hub.port}",
@@ -91,9 +67,9 @@ class DemoCityTest(unittest.TestCase):
 
         # Exactly the scripted alerts reach the subscriber, in order per alert.
         total = sum(len(v) for v in EXPECTED.values()) + 2
-        self.wait_for(f"{total} alert notifications", lambda: len(self.notified()) >= total)
+        self.wait_for(f"{total} alert notifications", lambda: len(self.notified_alerts()) >= total)
         time.sleep(1)  # nothing more may come
-        alerts = self.notified()
+        alerts = self.notified_alerts()
         self.assertEqual(len(alerts), total, alerts)
         floods = {}
         for a in alerts:

@@ -3,23 +3,18 @@ the hub's IoT agent; the warning service raises Smart Data Model Alert entities 
 level through the four Korean stages, an earthquake only when three vibration sensors confirm
 it (never for one noisy sensor) — and a subscriber receives them as notifications; each alert
 is also served as CAP 1.2 XML."""
-import json
 import subprocess
 import time
 import unittest
 
-from hub import CONTEXT_REL, Hub
-from mqtt_broker import MOSQUITTO_PUB, Mosquitto
-from receiver import Receiver
-
-ALERT_CONTEXT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Alert/master/context.jsonld"
+from alerting import AlertingTestCase
+from mqtt_broker import MOSQUITTO_PUB
 
 
-class WarningTest(unittest.TestCase):
+class WarningTest(AlertingTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = Mosquitto().start()
-        cls.hub = Hub(extra_args=["--mqtt", f"mqtt://127.0.0.1:{cls.broker.port}"]).start()
+        super().setUpClass()
         devices = [{"device_id": f"river-{n}", "entity_type": "WaterLevelSensor", "device_key": f"river-{n}-key-0123456789",
                     "attributes": [{"object_id": "l", "name": "waterLevel", "unitCode": "MTR"}],
                     "static_attributes": [{"name": "location", "type": "geo:json",
@@ -31,18 +26,6 @@ class WarningTest(unittest.TestCase):
                                                    "value": {"type": "Point", "coordinates": [128.88 + i / 100, 35.23]}}]})
         r = cls.hub.post("/iot/devices", {"devices": devices})
         assert r.status == 201, r.body
-        cls.receiver = Receiver().start()
-        r = cls.hub.post("/ngsi-ld/v1/subscriptions", {
-            "type": "Subscription", "entities": [{"type": "Alert"}],
-            "notification": {"format": "keyValues", "endpoint": {"uri": cls.receiver.url()}}},
-            headers={"Link": f"<{ALERT_CONTEXT}>; {CONTEXT_REL}"})
-        assert r.status == 201, r.body
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        cls.hub.cleanup()
-        cls.broker.cleanup()
 
     def publish(self, device, payload):
         subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", "1",
@@ -50,12 +33,8 @@ class WarningTest(unittest.TestCase):
 
     def alerts(self, sub_category, source=None):
         """Notified alert states of one kind (and source sensor), in arrival order."""
-        out = []
-        for n in self.receiver.received:
-            for d in n["body"]["data"]:
-                if d.get("subCategory") == sub_category and (source is None or d.get("alertSource") == source):
-                    out.append(d)
-        return out
+        return [d for d in self.notified_alerts()
+                if d.get("subCategory") == sub_category and (source is None or d.get("alertSource") == source)]
 
     def wait_alerts(self, sub_category, count, source=None, timeout=10):
         deadline = time.time() + timeout
