@@ -93,7 +93,7 @@ Response Forecast(const Request& req, const PathParams& params, const ApiDeps& d
   }
   json::object error{{"horizon", "PT1H"}, {"points", f->error.points}};
   if (f->error.points == 0) {
-    error["reason"] = "not measured: it needs at least two days of occupancy history";
+    error["reason"] = "not measured: it needs at least three days of occupancy history";
   } else {
     error["meanAbsoluteError"] = Rounded(f->error.mae, 4);
     error["persistenceMeanAbsoluteError"] = Rounded(f->error.persistence_mae, 4);

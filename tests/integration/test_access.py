@@ -34,6 +34,11 @@ POLICY = {"rules": [
     # Readers never see the secret test entities nor anybody's phone number.
     {"effect": "deny", "roles": ["reader"], "operations": ["read"], "idPattern": "urn:ngsi-ld:Secret:.*"},
     {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["Person"], "attrs": ["phone"]},
+    # Some car parks' occupancy (or their size) is the operator's business only.
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["OffStreetParking"],
+     "idPattern": "urn:ngsi-ld:OffStreetParking:closed-books:.*", "attrs": ["occupancy"]},
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["OffStreetParking"],
+     "idPattern": "urn:ngsi-ld:OffStreetParking:no-total:.*", "attrs": ["totalSpotNumber"]},
     # Citizens file reports and may read and change their own.
     {"effect": "allow", "roles": ["citizen"], "operations": ["read", "write"], "types": ["Report"], "owner": True},
 ]}
@@ -146,6 +151,7 @@ class AccessTest(unittest.TestCase):
             ("POST", "/iot/devices", {"devices": [{"device_id": "planted", "entity_type": "Vault"}]}),
             ("GET", "/iot/groups", None),
             ("GET", "/cityhub/v1/parking/nearest?lat=35.2&lon=128.8", None),
+            ("GET", "/cityhub/v1/parking/urn:ngsi-ld:Vault:b0/forecast", None),
             ("GET", "/cityhub/v1/alerts/urn:ngsi-ld:Vault:b0/cap", None),
         ]
         rng = random.Random(int(os.environ.get("CITYHUB_TEST_SEED", "6")))
@@ -254,6 +260,33 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertNotIn("phone", r.json())
         self.assertIn("district", r.json())
+
+    def test_parking_forecast_shows_only_what_the_caller_may_read(self):
+        admin, reader = ("f-admin", "fc:admin"), ("f-reader", "fc:reader")
+        site = lambda i: {"id": i, "type": "OffStreetParking", "occupancy": {"type": "Property", "value": 0.5},
+                          "totalSpotNumber": {"type": "Property", "value": 100}}
+        batch = [site("urn:ngsi-ld:OffStreetParking:open:1"), site("urn:ngsi-ld:OffStreetParking:closed-books:1"),
+                 site("urn:ngsi-ld:OffStreetParking:no-total:1"),
+                 {"id": "urn:ngsi-ld:Secret:vault", "type": "Vault", "code": {"type": "Property", "value": 1}}]
+        r = self.call("POST", "/ngsi-ld/v1/entityOperations/upsert", admin, body=batch, tenant="fc")
+        self.assertIn(r.status, (201, 204), r.body)
+        forecast = lambda who, i: self.call("GET", f"/cityhub/v1/parking/{i}/forecast", who, tenant="fc")
+        r = forecast(reader, "urn:ngsi-ld:OffStreetParking:open:1")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["totalSpotNumber"], 100)
+        self.assertEqual(r.json()["forecast"][0]["availableSpotNumber"], 50)
+        # The occupancy hidden from readers: no forecast of it (the admin still gets one).
+        self.assertEqual(forecast(reader, "urn:ngsi-ld:OffStreetParking:closed-books:1").status, 403)
+        self.assertEqual(forecast(admin, "urn:ngsi-ld:OffStreetParking:closed-books:1").status, 200)
+        # The size hidden: occupancy only, nothing that would give the number of spots away.
+        r = forecast(reader, "urn:ngsi-ld:OffStreetParking:no-total:1")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertNotIn("totalSpotNumber", r.json())
+        self.assertNotIn("availableSpotNumber", r.json()["forecast"][0])
+        # An entity the reader may not see: 403, not a hint that it is no parking site (400).
+        r = forecast(reader, "urn:ngsi-ld:Secret:vault")
+        self.assertEqual(r.status, 403, r.body)
+        self.assertEqual(forecast(admin, "urn:ngsi-ld:Secret:vault").status, 400)
 
     def test_ownership(self):
         kim, lee = ("kim", "own:citizen"), ("lee", "own:citizen")

@@ -84,7 +84,10 @@ class DemoCityTest(AlertingTestCase):
         sources = quakes[0]["alertSource"]
         self.assertNotIn("vibration-5", sources)  # the lone noisy sensor of 10 s is not part of it
         self.assertEqual(sources.count("urn:ngsi-ld:VibrationSensor:vibration-"), 3)
-        self.assertEqual(quakes[1]["validTo"], at(151))  # sixty seconds after the last shake
+        # Sixty seconds after the last shake by the sensors' clock (at the reading of 151 s, or a
+        # little later if the hub went idle for a second and advanced that clock itself).
+        self.assertGreaterEqual(quakes[1]["validTo"], at(151))
+        self.assertLess(quakes[1]["validTo"], at(153))
         cap = self.hub.get(f"/cityhub/v1/alerts/{quakes[0]['id']}/cap")
         self.assertIn("<msgType>Cancel</msgType>", cap.body)
         self.assertIn("<event>Earthquake</event>", cap.body)

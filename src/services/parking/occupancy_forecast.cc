@@ -52,7 +52,8 @@ OccupancySeries Resample(std::vector<std::pair<int64_t, double>> period_averages
   OccupancySeries s;
   s.start_ms = start_ms;
   s.values.assign(slots, kNaN);
-  const int64_t per_slot = std::max<int64_t>(1, kForecastStepMs / std::max<int64_t>(1, period_ms));
+  period_ms = std::clamp<int64_t>(period_ms, 1, kForecastStepMs);  // a period within a slot
+  const int64_t per_slot = kForecastStepMs / period_ms;
   const size_t periods = slots * static_cast<size_t>(per_slot);
   std::vector<double> level(periods, kNaN);
   for (const auto& [t, v] : period_averages) {
@@ -132,8 +133,9 @@ BacktestResult Backtest(const OccupancySeries& s) {
   while (first < n && std::isnan(s.values[first])) ++first;
   if (first >= n || n - first < 2 * kSlotsPerDay) return out;
   const size_t test = std::min(7 * kSlotsPerDay, (n - first) / 3);
-  const size_t test_start = n - test;
+  const size_t test_start = n - test;  // ≥ first + 128 slots: every origin below (j − 4) has data
   const OccupancyModel m = Fit(s, test_start);
+  if (m.seasonality == Seasonality::kNone) return out;  // under two days before the test window
   double model = 0, persistence = 0, profile = 0;
   for (size_t j = test_start; j < n; ++j) {
     const size_t origin = j - kForecastHorizonSteps;

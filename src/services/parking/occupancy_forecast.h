@@ -72,8 +72,9 @@ struct BacktestResult {
   double profile_mae = 0;        // … of the profile alone
 };
 
-// The one-hour-ahead error over the test window (see the top of this file). Needs at least two
-// days of data.
+// The one-hour-ahead error over the test window (see the top of this file) of the model fitted
+// on the history before it — which may be a daily one where the whole history is weekly. Needs
+// at least two days of data before the test window (three days in all).
 BacktestResult Backtest(const OccupancySeries& s);
 
 }  // namespace cityhub::services

@@ -45,6 +45,18 @@ const json::value* ValueOf(const ngsild::Entity* e, const std::string& attr) {
 
 std::string StringOf(const json::value* v) { return v && v->is_string() ? std::string(v->get_string()) : std::string(); }
 
+// A count as a whole number: integers, and finite reals within ±2^53 rounded (a stored 80.0 or
+// 80.5 is not worth a failed request); nullopt for anything else.
+std::optional<int64_t> CountOf(const json::value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return v->get_uint64() <= 9'007'199'254'740'992ULL ? std::optional<int64_t>(v->get_uint64()) : std::nullopt;
+  if (v->is_double() && std::isfinite(v->get_double()) && std::abs(v->get_double()) <= 9'007'199'254'740'992.0) {
+    return std::llround(v->get_double());
+  }
+  return std::nullopt;
+}
+
 double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
   constexpr double kRadius = 6371008.8, kRad = M_PI / 180;
   const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
@@ -277,8 +289,7 @@ Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tena
       NearbyParking p;
       p.id = e.id;
       p.distance_m = HaversineMeters(lat, lon, coords->get_array()[1].to_number<double>(), coords->get_array()[0].to_number<double>());
-      const json::value* available = ValueOf(&e, v->available);
-      p.available = available && available->is_number() ? available->to_number<int64_t>() : 0;
+      p.available = CountOf(ValueOf(&e, v->available)).value_or(0);
       out.push_back(std::move(p));
     }
   }
@@ -291,14 +302,16 @@ Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::stri
                                               broker::TemporalService& temporal, const broker::EntityView* view,
                                               int64_t now_ms) const {
   constexpr int64_t kHistoryMs = 56LL * 24 * 3600 * 1000;  // eight weeks
+  const std::string_view name = site_id.substr(0, 200);  // for messages
   auto site = entities_.Get(tenant, site_id);
   if (!site.ok()) return site.status();
+  if (view && !view->Visible(*site)) return Status::PermissionDenied(fmt::format("entity '{}' may not be read", name));
   const Vocabulary* v = VocabularyOf(*site);
-  if (!v) return Status::BadRequestData(fmt::format("'{}' is not a parking site (OffStreetParking or OnStreetParking)", site_id));
-  if (view && (!view->Visible(*site) ||
-               view->AttributeShown(site->id, site->types, site->owner, v->occupancy) != broker::EntityView::Shown::kClear)) {
-    return Status::PermissionDenied(fmt::format("the occupancy of '{}' may not be read", site_id));
-  }
+  if (!v) return Status::BadRequestData(fmt::format("'{}' is not a parking site (OffStreetParking or OnStreetParking)", name));
+  auto shown = [&](const std::string& attr) {
+    return !view || view->AttributeShown(site->id, site->types, site->owner, attr) == broker::EntityView::Shown::kClear;
+  };
+  if (!shown(v->occupancy)) return Status::PermissionDenied(fmt::format("the occupancy of '{}' may not be read", name));
   SiteForecast f;
   f.origin_ms = now_ms - now_ms % kForecastStepMs;
   const int64_t start = f.origin_ms - kHistoryMs;
@@ -333,9 +346,9 @@ Result<SiteForecast> ParkingService::Forecast(std::string_view tenant, std::stri
   } else if (!std::isnan(series.values.back())) {
     f.occupancy = series.values.back();
   } else {
-    return Status::NotFound(fmt::format("parking site '{}' has neither an occupancy nor its history to forecast from", site_id));
+    return Status::NotFound(fmt::format("parking site '{}' has neither an occupancy nor its history to forecast from", name));
   }
-  if (const json::value* total = ValueOf(&*site, v->total); total && total->is_number()) f.total = total->to_number<int64_t>();
+  if (shown(v->total)) f.total = CountOf(ValueOf(&*site, v->total));  // spots only when the caller may read the total
   f.model = Fit(series);
   for (int k = 1; k <= kForecastHorizonSteps; ++k) {
     f.points.emplace_back(f.origin_ms + k * kForecastStepMs, f.model.Predict(f.origin_ms, f.occupancy, k));

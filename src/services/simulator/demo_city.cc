@@ -197,7 +197,7 @@ int RunDemoCity(const DemoCityOptions& o) {
   // Every QoS 1 message handed to the client is delivered before we leave.
   for (const auto& token : client.get_pending_delivery_tokens()) {
     try {
-      token->wait_for(std::chrono::seconds(10));
+      if (!token->wait_for(std::chrono::seconds(10))) ++failed;  // not acknowledged in time
     } catch (const mqtt::exception&) {
       ++failed;
     }

@@ -1,8 +1,9 @@
 // The demo city (issue 7): a small city modelled on Gimhae that a newcomer can watch come alive.
 // It provisions the city's devices and car parks (demo_script.h) on a running hub (HTTP), then
-// publishes the script's measures through MQTT (QoS 1) to the hub's IoT agent: a flood through
-// the four warning stages, a single noisy vibration spike (which must raise nothing), an
-// earthquake confirmed by four sensors, cars coming and going. Every 5 simulated seconds it
+// publishes the script's measures through MQTT (QoS 1) to the hub's IoT agent: a flood (the
+// bollards reaching different warning stages, the underpass all four), a single noisy
+// vibration spike (which must raise nothing), an earthquake felt by four sensors, cars coming
+// and going. Every 5 simulated seconds it
 // prints what the hub says: measures sent, river level, active alerts, free parking spaces; at
 // the end, what it published and the free spots per car park by its own count.
 // `cityhub simulate` runs it.

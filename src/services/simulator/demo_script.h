@@ -63,6 +63,7 @@ class DemoScript {
  public:
   // `start_ms`: the simulated time of second 0.
   DemoScript(const DemoCity& city, int64_t start_ms, uint32_t seed = 2026);
+  DemoScript(DemoCity&&, int64_t, uint32_t = 2026) = delete;  // keeps a reference: the city must outlive it
 
   // Every spot's initial state (about 60 % occupied).
   std::vector<DemoMessage> Start();

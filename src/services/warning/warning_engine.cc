@@ -221,7 +221,7 @@ std::vector<AlertChange> WarningEngine::Observe(const Reading& r) {
       out.insert(out.end(), more.begin(), more.end());
     }
   }
-  auto cleared = Tick(r.at_ms);
+  auto cleared = Tick(r.tenant, r.at_ms);
   out.insert(out.end(), cleared.begin(), cleared.end());
   return out;
 }
@@ -320,23 +320,22 @@ std::vector<AlertChange> WarningEngine::ObserveMotion(const GroundMotionRule& ru
   return {std::move(c)};
 }
 
-std::vector<AlertChange> WarningEngine::Tick(int64_t now_ms) {
-  std::vector<AlertChange> out;
-  for (auto& [tenant, q] : quakes_) {
-    if (!q.active || !q.rule || now_ms - q.last_exceedance_ms < q.rule->clear_ms) continue;
-    q.active = false;
-    q.exceedances.clear();
-    AlertChange c;
-    c.tenant = tenant;
-    c.alert_id = q.alert_id;
-    c.sub_category = "earthquake";
-    c.previous = Stage::kSerious;
-    c.stage = Stage::kNone;
-    c.at_ms = now_ms;
-    c.reason = fmt::format("no ground motion above the threshold for {} s", q.rule->clear_ms / 1000);
-    out.push_back(std::move(c));
-  }
-  return out;
+std::vector<AlertChange> WarningEngine::Tick(std::string_view tenant, int64_t now_ms) {
+  auto it = quakes_.find(std::string(tenant));
+  if (it == quakes_.end()) return {};
+  Quake& q = it->second;
+  if (!q.active || !q.rule || now_ms - q.last_exceedance_ms < q.rule->clear_ms) return {};
+  q.active = false;
+  q.exceedances.clear();
+  AlertChange c;
+  c.tenant = it->first;
+  c.alert_id = q.alert_id;
+  c.sub_category = "earthquake";
+  c.previous = Stage::kSerious;
+  c.stage = Stage::kNone;
+  c.at_ms = now_ms;
+  c.reason = fmt::format("no ground motion above the threshold for {} s", q.rule->clear_ms / 1000);
+  return {std::move(c)};
 }
 
 std::string CapXml(const CapAlert& a, std::string_view sender) {

@@ -110,8 +110,9 @@ class WarningEngine {
   // True if some rule watches `attribute` on an entity with `types`.
   bool Watches(const std::vector<std::string>& types, std::string_view attribute) const;
   std::vector<AlertChange> Observe(const Reading& r);
-  // Clears ground-motion alerts quiet for clear_ms (call now and then).
-  std::vector<AlertChange> Tick(int64_t now_ms);
+  // Clears `tenant`'s ground-motion alert once quiet for clear_ms by `now_ms`, the tenant's
+  // clock (call now and then; Observe calls it with each reading's time).
+  std::vector<AlertChange> Tick(std::string_view tenant, int64_t now_ms);
 
  private:
   struct SensorState {

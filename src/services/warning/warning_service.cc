@@ -1,5 +1,7 @@
 #include "services/warning/warning_service.h"
 
+#include <map>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -97,10 +99,15 @@ void WarningService::Committed(std::string_view, std::unique_ptr<broker::Pending
 
 void WarningService::Run() {
   util::NameThisThread("warning");
-  // The engine judges by the readings' clock (observedAt). When no reading comes, that clock is
-  // advanced by the wall-clock time elapsed since the newest reading — so a replay or a simulation
-  // running ahead of (or behind) real time is not cleared early (or late) by the wall clock.
-  int64_t newest_reading_ms = 0, newest_seen_at_ms = 0;
+  // The engine judges by the readings' clock (observedAt), per tenant. When no reading comes,
+  // a tenant's clock is advanced by the wall-clock time elapsed since its newest reading — so a
+  // replay or a simulation running ahead of (or behind) real time is not cleared early (or
+  // late) by the wall clock.
+  struct Clock {
+    int64_t newest_ms = 0;   // the newest reading's time
+    int64_t seen_at_ms = 0;  // when it was observed (wall clock)
+  };
+  std::map<std::string, Clock> clocks;
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
@@ -110,15 +117,25 @@ void WarningService::Run() {
     running_ = batch.size();
     lock.unlock();
     std::vector<AlertChange> changes;
+    const int64_t now = util::NowMillis();
     for (const auto& r : batch) {
+      if (r.at_ms > now + kMaxAheadMs) {  // a device clock far off: not evidence of anything
+        if (ignored_future_++ % 1000 == 0) {
+          spdlog::warn("warning: ignored a reading of sensor '{}' stamped {} (more than a day ahead; {} so far)",
+                       r.sensor.substr(0, 200), util::FormatDateTime(r.at_ms), ignored_future_);
+        }
+        continue;
+      }
       auto more = engine_.Observe(r);
       changes.insert(changes.end(), more.begin(), more.end());
-      if (r.at_ms > newest_reading_ms) newest_reading_ms = r.at_ms;
+      Clock& clock = clocks[r.tenant];
+      if (r.at_ms > clock.newest_ms) clock = {r.at_ms, now};
     }
-    if (!batch.empty()) {
-      newest_seen_at_ms = util::NowMillis();
-    } else if (newest_seen_at_ms > 0) {
-      changes = engine_.Tick(newest_reading_ms + (util::NowMillis() - newest_seen_at_ms));
+    if (batch.empty()) {
+      for (const auto& [tenant, clock] : clocks) {
+        auto more = engine_.Tick(tenant, clock.newest_ms + (now - clock.seen_at_ms));
+        changes.insert(changes.end(), more.begin(), more.end());
+      }
     }
     for (const auto& c : changes) Write(c);
     lock.lock();

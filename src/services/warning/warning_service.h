@@ -6,12 +6,15 @@
 // once cleared), description in Korean and English, alertSource, location, dateIssued,
 // validFrom, validTo (when cleared) and warningStage — so subscribers are notified like for any
 // write. GET /cityhub/v1/alerts/{id}/cap serves an alert as CAP 1.2 (api/services_api.cc).
-// Time is the readings' (observedAt): between readings it advances with the wall clock from the
-// newest one, so an earthquake alert clears clear_ms after the last shake by the sensors' clock.
+// Time is the readings' (observedAt), per tenant: between readings it advances with the wall
+// clock from the tenant's newest one, so an earthquake alert clears clear_ms after the last
+// shake by the sensors' clock. Readings stamped more than a day ahead of the hub's clock are
+// ignored by the rules (a device clock gone wrong must not clear or raise anything).
 // Thread-safe.
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -45,6 +48,7 @@ class WarningService : public broker::ChangeObserver {
   void Stop();
   // Readings queued or being evaluated (0: settled).
   size_t Pending() const;
+  static constexpr int64_t kMaxAheadMs = 24LL * 3600 * 1000;
 
   // ChangeObserver
   bool Watching(std::string_view tenant) const override { return true; }
@@ -63,6 +67,7 @@ class WarningService : public broker::ChangeObserver {
   std::deque<Reading> queue_;
   size_t running_ = 0;
   bool stopping_ = false;
+  uint64_t ignored_future_ = 0;  // readings stamped too far ahead (worker thread only)
   std::thread worker_;
 };
 

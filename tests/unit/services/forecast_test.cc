@@ -122,6 +122,10 @@ TEST(OccupancyForecast, ForecastsStayFractionsAndShortHistoriesAreNotScored) {
   EXPECT_EQ(Backtest(Series(1, [](int64_t t, size_t) { return Usual(t); })).points, 0u);
   const BacktestResult three_days = Backtest(s);
   EXPECT_EQ(three_days.points, 96u);  // the last third of the history
+  // Two and a half days: under two days before the test window, no usual curve to score.
+  OccupancySeries shorter = s;
+  shorter.values.resize(240);
+  EXPECT_EQ(Backtest(shorter).points, 0u);
   EXPECT_EQ(Backtest(OccupancySeries{}).points, 0u);
 }
 

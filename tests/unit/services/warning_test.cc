@@ -98,8 +98,12 @@ TEST(WarningEngine, ASingleNoisySensorRaisesNoEarthquake) {
   EXPECT_EQ(c[0].sources, (std::vector<std::string>{"v1", "v2", "v3"}));
   ASSERT_TRUE(c[0].location.is_object());
   EXPECT_TRUE(e.Observe(Motion("v4", 0.4, 3200)).empty());  // the same event: one alert
-  EXPECT_TRUE(e.Tick(3200 + 59'000).empty());
-  auto cleared = e.Tick(3200 + 60'000);
+  EXPECT_TRUE(e.Tick("gimhae", 3200 + 59'000).empty());
+  EXPECT_TRUE(e.Tick("other", 3200 + 600'000).empty());  // another tenant's clock clears nothing here
+  Reading elsewhere = Level("b9", 1.0, 3200 + 600'000);
+  elsewhere.tenant = "other";
+  EXPECT_TRUE(e.Observe(elsewhere).empty());               // nor does another tenant's reading
+  auto cleared = e.Tick("gimhae", 3200 + 60'000);
   ASSERT_EQ(cleared.size(), 1u);
   EXPECT_EQ(cleared[0].stage, Stage::kNone);
   EXPECT_EQ(cleared[0].alert_id, c[0].alert_id);
