@@ -15,21 +15,10 @@ WORK=$(mktemp -d /tmp/cityhub-audit-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export BENCH_ENTITIES=$N
 
-wait_ready() {
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
-rate() { awk '/Non-2xx/{bad=1} /Requests\/sec/{r=$2} END{if (bad) {print "non-2xx answers!"; exit 1} print r " req/s"}'; }
-AUTH=(--auth-jwks-file "$WORK/jwks.json" --auth-issuer https://idp.example/realms/city --auth-audience cityhub)
+. bench/lib.sh
+AUTH=(--auth-jwks-file "$WORK/jwks.json" --auth-issuer "$AUTH_ISSUER" --auth-audience "$AUTH_AUDIENCE")
 hub() { "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn "${AUTH[@]}" "$@" & HUB=$!; wait_ready; }
-stop_hub() { kill "$HUB"; wait "$HUB" 2>/dev/null || true; }
-
-TOKEN=$(cd tests/integration && python3 -c "
-import json, time
-from test_auth import Idp
-idp = Idp('$WORK', 'bench')
-json.dump({'keys': [idp.jwk]}, open('$WORK/jwks.json', 'w'))
-print(idp.token(exp=int(time.time()) + 3600, iss='https://idp.example/realms/city', aud='cityhub', realm_access={'roles': ['admin']}))")
+TOKEN=$(mint_token admin)
 
 echo "machine: $(nproc) cores; wrk -t2 -c$CONNS -d${DUR}s PATCH (durable), hub and wrk share it; $N entities"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn & HUB=$!; wait_ready
@@ -38,11 +27,11 @@ stop_hub
 for round in 1 2 3; do
   hub --audit-log off
   printf 'round %s, audit log off: ' "$round"
-  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | rate
+  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | wrk_rate
   stop_hub
   hub --audit-log "$WORK/audit.log"
   printf 'round %s, audit log on:  ' "$round"
-  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | rate
+  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | wrk_rate
   stop_hub
 done
 printf 'audit log: %s lines; ' "$(wc -l < "$WORK/audit.log")"

@@ -16,21 +16,9 @@ WORK=$(mktemp -d /tmp/cityhub-auth-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export BENCH_ENTITIES=$N
 
-wait_ready() {
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
-# wrk's requests per second, failing if any answer was not 2xx (a 401 would be cheaper).
-rate() { awk '/Non-2xx/{bad=1} /Requests\/sec/{r=$2} END{if (bad) {print "non-2xx answers!"; exit 1} print r " req/s"}'; }
+. bench/lib.sh
 hub() { "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn "$@" & HUB=$!; wait_ready; }
-stop_hub() { kill "$HUB"; wait "$HUB" 2>/dev/null || true; }
-
-TOKEN=$(cd tests/integration && python3 -c "
-import json, sys, tempfile, time
-from test_auth import Idp
-idp = Idp('$WORK', 'bench')
-json.dump({'keys': [idp.jwk]}, open('$WORK/jwks.json', 'w'))
-print(idp.token(exp=int(time.time()) + 3600, iss='https://idp.example/realms/city', aud='cityhub'))")
+TOKEN=$(mint_token)
 
 echo "machine: $(nproc) cores; wrk -t2 -c$CONNS -d${DUR}s, hub and wrk share it; $N entities"
 hub
@@ -39,11 +27,11 @@ stop_hub
 for round in 1 2; do
   hub
   printf 'round %s, no authentication:   ' "$round"
-  wrk -t2 -c"$CONNS" -d"${DUR}s" -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | rate
+  wrk -t2 -c"$CONNS" -d"${DUR}s" -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | wrk_rate
   stop_hub
-  hub --auth-jwks-file "$WORK/jwks.json" --auth-issuer https://idp.example/realms/city --auth-audience cityhub
+  hub --auth-jwks-file "$WORK/jwks.json" --auth-issuer "$AUTH_ISSUER" --auth-audience "$AUTH_AUDIENCE"
   printf 'round %s, Bearer JWT (ES256):  ' "$round"
-  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | rate
+  wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Authorization: Bearer $TOKEN" -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | wrk_rate
   # Every request was authenticated: a wrong token is refused.
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN}x" "http://127.0.0.1:$PORT/ngsi-ld/v1/types")
   [ "$code" = 401 ] || { echo "a bad token was not refused ($code)" >&2; exit 1; }

@@ -15,10 +15,7 @@ DATA=$(mktemp -d /tmp/cityhub-bench-XXXX)
 export BENCH_ENTITIES=$N
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
-wait_ready() {  # port
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
+. bench/lib.sh
 rate() { grep -E "Requests/sec" | awk '{print $2}'; }
 wrk_run() {  # label, args…
   local label=$1; shift

@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 PORT=${BENCH_PORT:-18128}
 WORK=$(mktemp -d /tmp/cityhub-forecast-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. bench/lib.sh
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo "== 1. measured error"
 build/release/bench/parking_forecast_bench --seeds "${BENCH_SEEDS:-20}"
 echo "== 2. latency"
 build/release/cityhub serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn &
-for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done
+wait_ready
 python3 bench/forecast_latency.py "$PORT" "${BENCH_INTERVAL:-30}" "${BENCH_RUNS:-50}"

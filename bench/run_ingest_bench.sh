@@ -20,13 +20,14 @@ BIN=build/release/cityhub
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 WORK=$(mktemp -d /tmp/cityhub-ingest-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. bench/lib.sh
 
 printf 'listener %s 127.0.0.1\npersistence false\nmax_queued_messages 1000000\nallow_anonymous true\nuser %s\n' "$MQTT_PORT" "$(id -un)" > "$WORK/mosquitto.conf"
 "$MOSQUITTO" -c "$WORK/mosquitto.conf" >/dev/null 2>&1 &
 for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$MQTT_PORT) 2>/dev/null && break; sleep 0.05; done
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level error --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
   --context-dir ../shared/data/jsonld-contexts --remote-contexts false &
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done
+wait_ready
 
 python3 - "$PORT" "$DEVICES" "$MQTT_PORT" <<'PY'
 import json, sys, urllib.request

@@ -19,16 +19,12 @@ WORK=$(mktemp -d /tmp/cityhub-notify-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-wait_ready() {  # port
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
+. bench/lib.sh
 hub() {  # name: a fresh hub on an empty data dir
   "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/$1" --log-level warn &
   HUB=$!
   wait_ready "$PORT"
 }
-stop_hub() { kill "$HUB"; wait "$HUB" 2>/dev/null || true; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r); load generator, hub and subscriber share it"
 echo "== 1. ceiling: the same PATCH load, no subscriptions"

@@ -24,10 +24,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [[ $KEEP == 1 ]] || rm -rf "$DATA"' E
 URL=http://127.0.0.1:$PORT
 CEILING_RATE=
 
-wait_ready() {  # port (a hub whose index version changed rebuilds its indexes first: ~1 min a million)
-  for _ in $(seq 1 6000); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
+. bench/lib.sh
 # Waits until the hub uses < 10 % of a core over 2 s (flushes and compactions after the load done).
 wait_idle() {  # pid
   local t0=$(date +%s) a b
@@ -68,7 +65,7 @@ CEILING_RATE=$LAST_RATE
 echo "== hub with $N entities (data: $DATA)"
 # shellcheck disable=SC2086
 $BIN serve --listen 127.0.0.1:$PORT --data-dir "$DATA" --log-level warn ${BENCH_HUB_ARGS:-} & HUB=$!
-wait_ready $PORT
+wait_ready "$PORT" 6000  # a hub whose index version changed rebuilds its indexes first: ~1 min a million
 MARK="$DATA/.bench-city-$N-s$SEED"
 if [[ -f $MARK ]]; then
   echo "reusing the city loaded before ($MARK)"

@@ -18,17 +18,13 @@ NOTIFY=build/release/bench/notify_bench
 WORK=$(mktemp -d /tmp/cityhub-temporal-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-wait_ready() {
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return 0; sleep 0.05; done
-  echo "not ready" >&2; return 1
-}
+. bench/lib.sh
 hub() {  # data dir name, extra flags…
   local dir=$1; shift
   "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/$dir" --log-level warn "$@" &
   HUB=$!
   wait_ready
 }
-stop_hub() { kill "$HUB"; wait "$HUB" 2>/dev/null || true; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -r); load generator and hub share it"
 echo "== 1. a year of minute data (525,600 instances of one attribute)"

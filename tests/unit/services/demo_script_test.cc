@@ -23,8 +23,8 @@ constexpr int64_t kStart = 1'795'000'000'000;  // 2026-11-18
 
 std::string Expand(std::string_view t) { return "urn:t:" + std::string(t); }
 
-// The attribute each device kind's object id maps to (as the demo city provisions them).
-std::string AttributeOf(const DemoDevice& d, const std::string& object_id) {
+// The attribute an object id maps to (as the demo city provisions its devices).
+std::string AttributeOf(const std::string& object_id) {
   static const std::map<std::string, std::string> names = {{"l", "waterLevel"}, {"d", "waterDepth"}, {"a", "acceleration"}};
   auto it = names.find(object_id);
   return it == names.end() ? object_id : it->second;
@@ -56,7 +56,7 @@ Outcome Simulate(const DemoCity& city, int seconds, int64_t start_ms = kStart) {
           r.tenant = "";
           r.sensor = m.device->id;
           r.types = {Expand(m.device->type)};
-          r.attribute = Expand(AttributeOf(*m.device, measure.object_id));
+          r.attribute = Expand(AttributeOf(measure.object_id));
           r.value = measure.value.to_number<double>();
           r.at_ms = *g.observed_ms;
           for (const AlertChange& c : engine.Observe(r)) {
