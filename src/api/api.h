@@ -36,6 +36,7 @@ namespace cityhub::security {
 class ApiKeyAuthenticator;
 class AuditLog;
 class RateLimiter;
+class RoleDirectory;
 }  // namespace cityhub::security
 
 namespace cityhub::api {
@@ -52,6 +53,7 @@ struct SecurityDeps {
   const security::Pseudonymiser* pseudonyms = nullptr;  // set with `privacy`
   security::AuditLog* audit = nullptr;                 // null: no audit log
   security::RateLimiter* rate_limits = nullptr;        // null: no per-principal limit
+  const security::RoleDirectory* roles = nullptr;      // roles token subjects presented last
   bool enabled() const { return jwt || api_keys; }
 };
 

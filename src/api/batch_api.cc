@@ -113,21 +113,6 @@ Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context
   return e;
 }
 
-// For a caller whose writes rules restrict: whether it may apply batch item `e` (kind `kind`;
-// for kDelete only the id counts) to the entity as stored, or create it.
-Status CheckItem(const ApiDeps& deps, const Caller& caller, std::string_view tenant, BatchKind kind,
-                 const ngsild::Entity& e, bool replace) {
-  auto stored = deps.entities->Get(tenant, e.id);
-  if (!stored.ok()) {
-    if (!stored.status().IsNotFound()) return stored.status();
-    return kind == BatchKind::kDelete ? Status::Ok() : caller.CheckWriteAll(tenant, e);
-  }
-  if (kind == BatchKind::kDelete || replace) CITYHUB_RETURN_IF_ERROR(caller.CheckDelete(tenant, *stored));
-  if (kind == BatchKind::kDelete) return Status::Ok();
-  stored->AddTypes(e.types);
-  return caller.CheckWrite(tenant, *stored, e.AttributeNames());
-}
-
 Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
   if (Status st = CheckOptions(req, kind); !st.ok()) return Problem(st);
   auto in = ReadBatch(req, deps);
@@ -143,18 +128,9 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       }
       ids.emplace_back(item.get_string());
     }
-    const Caller& caller = CurrentCaller();
-    if (!caller.WritesUnrestricted(in->tenant)) {
-      std::erase_if(ids, [&](const std::string& id) {
-        ngsild::Entity e;
-        e.id = id;
-        Status st = CheckItem(deps, caller, in->tenant, kind, e, false);
-        if (!st.ok()) parse_errors.push_back({id, st});
-        return !st.ok();
-      });
-    }
     if (ids.empty()) return Respond(kind, {}, std::move(parse_errors));
-    return Respond(kind, deps.entities->BatchDelete(in->tenant, ids), std::move(parse_errors));
+    return Respond(kind, deps.entities->BatchDelete(CurrentCaller().Writes(in->tenant), in->tenant, ids),
+                   std::move(parse_errors));
   }
 
   int64_t now = util::NowMillis();
@@ -175,33 +151,24 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       parse_errors.push_back({IdOf(item), e.status()});
       continue;
     }
-    e->owner = std::string(CurrentCaller().subject());  // kept by entities that exist
     entities.push_back(std::move(*e));
-  }
-  const Caller& caller = CurrentCaller();
-  if (!caller.WritesUnrestricted(in->tenant)) {
-    const bool replace = kind == BatchKind::kUpsert && !HasOption(req, "update");
-    std::erase_if(entities, [&](const ngsild::Entity& e) {
-      Status st = CheckItem(deps, caller, in->tenant, kind, e, replace);
-      if (!st.ok()) parse_errors.push_back({e.id, st});
-      return !st.ok();
-    });
   }
   // Nothing valid: do not touch the store (a create would otherwise make the tenant).
   if (entities.empty()) return Respond(kind, {}, std::move(parse_errors));
+  const PolicyWriteAccess writes = CurrentCaller().Writes(in->tenant);
   broker::BatchResult r;
   switch (kind) {
     case BatchKind::kCreate:
-      r = deps.entities->BatchCreate(in->tenant, std::move(entities));
+      r = deps.entities->BatchCreate(writes, in->tenant, std::move(entities));
       break;
     case BatchKind::kUpsert:
-      r = deps.entities->BatchUpsert(in->tenant, std::move(entities), !HasOption(req, "update"));
+      r = deps.entities->BatchUpsert(writes, in->tenant, std::move(entities), !HasOption(req, "update"));
       break;
     case BatchKind::kUpdate:
-      r = deps.entities->BatchUpdate(in->tenant, std::move(entities), HasOption(req, "noOverwrite"));
+      r = deps.entities->BatchUpdate(writes, in->tenant, std::move(entities), HasOption(req, "noOverwrite"));
       break;
     case BatchKind::kMerge:
-      r = deps.entities->BatchMerge(in->tenant, std::move(entities));
+      r = deps.entities->BatchMerge(writes, in->tenant, std::move(entities));
       break;
     case BatchKind::kDelete:
       break;

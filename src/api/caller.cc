@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <mutex>
+
+#include "security/api_keys.h"
 #include "security/privacy.h"
+#include "security/role_directory.h"
 
 namespace cityhub::api {
 
@@ -83,6 +88,96 @@ bool HoldsAny(const security::Principal& p, std::string_view tenant, const std::
   return false;
 }
 
+// Sees nothing: the view of an owner whose key was revoked or has expired.
+class NothingView final : public broker::EntityView {
+ public:
+  bool Visible(std::string_view, const std::vector<std::string>&, std::string_view) const override { return false; }
+  Shown AttributeShown(std::string_view, const std::vector<std::string>&, std::string_view,
+                       std::string_view) const override {
+    return Shown::kHidden;
+  }
+  bool Pseudonymise(ngsild::Instance&) const override { return false; }
+  bool ChangesValues() const override { return false; }
+  bool ShowsEverything(std::string_view, const std::vector<std::string>&, std::string_view) const override {
+    return false;
+  }
+};
+
+// The owner's view as its rights are now, re-derived when the rights' sources change.
+class OwnerView final : public broker::EntityView {
+ public:
+  OwnerView(const SecurityDeps& security, std::string tenant, security::Principal stored)
+      : security_(security), tenant_(std::move(tenant)), stored_(std::move(stored)) {}
+
+  bool Visible(std::string_view id, const std::vector<std::string>& types, std::string_view owner) const override {
+    auto v = Current();
+    return !v || v->Visible(id, types, owner);
+  }
+  Shown AttributeShown(std::string_view id, const std::vector<std::string>& types, std::string_view owner,
+                       std::string_view attr) const override {
+    auto v = Current();
+    return v ? v->AttributeShown(id, types, owner, attr) : Shown::kClear;
+  }
+  bool Pseudonymise(ngsild::Instance& instance) const override {
+    auto v = Current();
+    return !v || v->Pseudonymise(instance);
+  }
+  bool ChangesValues() const override {
+    auto v = Current();
+    return v && v->ChangesValues();
+  }
+  bool ShowsEverything(std::string_view id, const std::vector<std::string>& types,
+                       std::string_view owner) const override {
+    auto v = Current();
+    return !v || v->ShowsEverything(id, types, owner);
+  }
+
+ private:
+  static int64_t NowS() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  uint64_t Generation() const {
+    return (security_.api_keys ? security_.api_keys->Generation() : 0) + (security_.roles ? security_.roles->generation() : 0);
+  }
+  // The inner view (null: everything in clear).
+  std::shared_ptr<const broker::EntityView> Current() const {
+    const uint64_t generation = Generation();
+    const int64_t now = NowS();
+    std::lock_guard lock(mutex_);
+    if (!derived_ || generation != generation_ || (expires_at_ != 0 && now >= expires_at_)) {
+      Derive(now);
+      derived_ = true;
+      generation_ = generation;
+    }
+    return view_;
+  }
+  void Derive(int64_t now) const {
+    security::Principal p = stored_;
+    expires_at_ = 0;
+    if (security_.api_keys && p.subject.starts_with("apikey:")) {
+      auto current = security_.api_keys->Current(p.subject, now);
+      if (!current) {
+        view_ = std::make_shared<NothingView>();
+        return;
+      }
+      p = std::move(*current);
+      expires_at_ = p.expires_at;
+    } else if (security_.roles) {
+      if (auto roles = security_.roles->RolesOf(p.subject)) p.roles = std::move(*roles);
+    }
+    view_ = MakeReadView(security_, p, tenant_, nullptr);
+  }
+
+  const SecurityDeps& security_;
+  const std::string tenant_;
+  const security::Principal stored_;
+  mutable std::mutex mutex_;
+  mutable bool derived_ = false;
+  mutable uint64_t generation_ = 0;
+  mutable int64_t expires_at_ = 0;
+  mutable std::shared_ptr<const broker::EntityView> view_;
+};
+
 thread_local const Caller* current_caller = nullptr;
 
 }  // namespace
@@ -97,6 +192,11 @@ std::unique_ptr<broker::EntityView> MakeReadView(const SecurityDeps& security, c
   std::string key = security.pseudonyms ? security.pseudonyms->TenantKey(tenant) : std::string();
   return std::make_unique<PolicyView>(security.policy, std::move(access), privacy, personal, sensitive, std::move(key),
                                       personal_read);
+}
+
+std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
+                                                        security::Principal owner) {
+  return std::make_shared<OwnerView>(security, std::string(tenant), std::move(owner));
 }
 
 Access Caller::AccessFor(std::string_view tenant, Operation op) const {
@@ -115,36 +215,38 @@ std::unique_ptr<broker::EntityView> Caller::ReadView(std::string_view tenant) co
   return MakeReadView(*security_, *principal_, tenant, &personal_read_);
 }
 
-bool Caller::WritesUnrestricted(std::string_view tenant) const {
-  return !principal_ || AccessFor(tenant, Operation::kWrite).all();
+PolicyWriteAccess Caller::Writes(std::string_view tenant) const {
+  if (!principal_) return PolicyWriteAccess();
+  return PolicyWriteAccess(*security_, *principal_, tenant);
 }
 
-Status Caller::CheckWrite(std::string_view tenant, const ngsild::Entity& e, const std::vector<std::string>& attrs) const {
-  if (!principal_) return Status::Ok();
-  Access access = AccessFor(tenant, Operation::kWrite);
-  if (access.all()) return Status::Ok();
-  const EntityFacts facts{e.id, &e.types, e.owner};
-  auto denied = [&](std::string_view what) {
-    return Status::PermissionDenied(fmt::format("'{}' may not write {} of entity '{}' in tenant '{}'", principal_->subject,
-                                                what, e.id, tenant.empty() ? "default" : tenant));
-  };
-  if (!access.Entity(facts)) return denied("any attribute");
-  for (const auto& a : attrs) {
-    if (!access.Attribute(facts, a)) return denied(fmt::format("attribute '{}'", a));
+PolicyWriteAccess::PolicyWriteAccess(const SecurityDeps& security, const security::Principal& principal,
+                                     std::string_view tenant)
+    : subject_(principal.subject),
+      policy_(security.policy),
+      access_(PolicyOf(security).AccessFor(principal, tenant, Operation::kWrite)),
+      privacy_(security.privacy) {
+  if (privacy_) {
+    personal_in_clear_ = HoldsAny(principal, tenant, privacy_->Rule(DataClass::kPersonal).readers);
+    sensitive_in_clear_ = HoldsAny(principal, tenant, privacy_->Rule(DataClass::kSensitive).readers);
   }
-  return Status::Ok();
+  unrestricted_ = access_.all() && personal_in_clear_ && sensitive_in_clear_;
 }
 
-Status Caller::CheckWriteAll(std::string_view tenant, const ngsild::Entity& e) const {
-  return CheckWrite(tenant, e, e.AttributeNames());
+bool PolicyWriteAccess::MayWrite(const Target& t) const { return access_.Entity(EntityFacts{t.id, &t.types, t.owner}); }
+
+bool PolicyWriteAccess::MayWriteAttribute(const Target& t, std::string_view attr) const {
+  if (!access_.Attribute(EntityFacts{t.id, &t.types, t.owner}, attr)) return false;
+  switch (privacy_ ? privacy_->ClassOf(t.types, attr) : DataClass::kNone) {
+    case DataClass::kNone: return true;
+    case DataClass::kPersonal: return personal_in_clear_;
+    case DataClass::kSensitive: return sensitive_in_clear_;
+  }
+  return false;
 }
 
-Status Caller::CheckDelete(std::string_view tenant, const ngsild::Entity& e) const {
-  if (!principal_) return Status::Ok();
-  Access access = AccessFor(tenant, Operation::kWrite);
-  if (access.all() || access.EveryAttribute(EntityFacts{e.id, &e.types, e.owner})) return Status::Ok();
-  return Status::PermissionDenied(fmt::format("'{}' may not delete entity '{}' in tenant '{}'", principal_->subject, e.id,
-                                              tenant.empty() ? "default" : tenant));
+bool PolicyWriteAccess::MayDelete(const Target& t) const {
+  return access_.EveryAttribute(EntityFacts{t.id, &t.types, t.owner});
 }
 
 const Caller& CurrentCaller() {

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "broker/entity_view.h"
+#include "broker/write_access.h"
 #include "ngsild/entity.h"
 #include "security/policy.h"
 #include "security/principal.h"
@@ -28,6 +29,39 @@ namespace cityhub::api {
 // (may be null) is set when the view shows a classified attribute in clear (for the audit log).
 std::unique_ptr<broker::EntityView> MakeReadView(const SecurityDeps& security, const security::Principal& principal,
                                                  std::string_view tenant, std::atomic<bool>* personal_read);
+
+// What one principal may write in one tenant: the policy's write rules, and the privacy rule
+// that a classified attribute (personal or sensitive) is written only by a principal that may
+// read it in clear — so no one can plant chosen values and compare their pseudonyms with others'
+// (docs/SECURITY.md, "Pseudonyms cannot be probed"). Immutable; valid while the SecurityDeps are.
+class PolicyWriteAccess final : public broker::WriteAccess {
+ public:
+  // Everything (no authentication configured).
+  PolicyWriteAccess() = default;
+  PolicyWriteAccess(const SecurityDeps& security, const security::Principal& principal, std::string_view tenant);
+
+  std::string_view subject() const override { return subject_; }
+  bool Unrestricted() const override { return unrestricted_; }
+  bool MayWrite(const Target& t) const override;
+  bool MayWriteAttribute(const Target& t, std::string_view attr) const override;
+  bool MayDelete(const Target& t) const override;
+
+ private:
+  bool unrestricted_ = true;
+  std::string subject_;
+  std::shared_ptr<const security::Policy> policy_;  // access_ points into it
+  security::Access access_ = security::Access::All();
+  std::shared_ptr<const security::PrivacyPolicy> privacy_;  // null: nothing classified
+  bool personal_in_clear_ = true;
+  bool sensitive_in_clear_ = true;
+};
+
+// The view of what `owner` left running in `tenant` (its subscriptions): it follows the owner's
+// rights as they are now — an API key's current roles, none once the key is revoked or expired;
+// a token subject's roles from its latest token (security/role_directory.h), else `owner`'s as
+// stored — re-derived whenever the key file or the directory changes. Thread-safe.
+std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
+                                                        security::Principal owner);
 
 class Caller {
  public:
@@ -50,15 +84,8 @@ class Caller {
   // What the caller sees of `tenant` (null: everything in clear).
   std::unique_ptr<broker::EntityView> ReadView(std::string_view tenant) const;
 
-  // PermissionDenied unless the caller may write the attributes `attrs` (expanded) of the
-  // entity `e` — the stored one when it exists, else the one being created.
-  Status CheckWrite(std::string_view tenant, const ngsild::Entity& e, const std::vector<std::string>& attrs) const;
-  // CheckWrite of every attribute of `e` (creating or replacing it).
-  Status CheckWriteAll(std::string_view tenant, const ngsild::Entity& e) const;
-  // PermissionDenied unless the caller may write the entity as a whole (delete it).
-  Status CheckDelete(std::string_view tenant, const ngsild::Entity& e) const;
-  // True when writes need no per-entity check (everything allowed).
-  bool WritesUnrestricted(std::string_view tenant) const;
+  // What the caller may write in `tenant`; the broker applies it to every write.
+  PolicyWriteAccess Writes(std::string_view tenant) const;
 
   // Set when a read showed a classified attribute in clear.
   bool read_personal() const { return personal_read_.load(std::memory_order_relaxed); }

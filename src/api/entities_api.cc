@@ -56,34 +56,13 @@ Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& c
   return PlainJson(207, UpdateResultJson(*r, ctx));
 }
 
-std::vector<std::string> NamesOf(const ngsild::AttrMap& attrs) {
-  std::vector<std::string> names;
-  for (const auto& [name, instances] : attrs) names.push_back(name);
-  return names;
-}
-
-// For a caller whose writes rules restrict: whether it may write `attrs` of the stored entity
-// `id` (with `more_types` added), or delete it as a whole when `attrs` is null. A missing
-// entity passes: the service answers that.
-Status CheckStoredWrite(const ApiDeps& deps, std::string_view tenant, std::string_view id,
-                        const std::vector<std::string>* attrs, const std::vector<std::string>& more_types = {}) {
-  const Caller& caller = CurrentCaller();
-  if (caller.WritesUnrestricted(tenant)) return Status::Ok();
-  auto e = deps.entities->Get(tenant, id);
-  if (!e.ok()) return e.status().IsNotFound() ? Status::Ok() : e.status();
-  e->AddTypes(more_types);
-  return attrs ? caller.CheckWrite(tenant, *e, *attrs) : caller.CheckDelete(tenant, *e);
-}
-
 Response CreateEntity(const Request& req, const ApiDeps& deps) {
   auto in = ReadObject(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse);
   if (!e.ok()) return Problem(e.status());
-  e->owner = std::string(CurrentCaller().subject());
-  if (Status allowed = CurrentCaller().CheckWriteAll(in->tenant, *e); !allowed.ok()) return Problem(allowed);
   std::string id = e->id;
-  Status st = deps.entities->Create(in->tenant, std::move(*e));
+  Status st = deps.entities->Create(CurrentCaller().Writes(in->tenant), in->tenant, std::move(*e));
   if (!st.ok()) return Problem(st);
   Response r;
   r.status = 201;
@@ -100,16 +79,16 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   if (!id_ok.ok()) return Problem(id_ok);
   auto e = deps.entities->Get(in->tenant, id);
   if (!e.ok()) return Problem(e.status());
+  // Visibility first: the answer about a hidden entity must not depend on its type.
+  auto view = CurrentCaller().ReadView(in->tenant);
+  if (view && !view->Visible(*e)) return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
   if (const std::string* type = req.Param("type")) {
     std::string expanded = in->ctx->ExpandTerm(*type);
     if (std::find(e->types.begin(), e->types.end(), expanded) == e->types.end()) {
       return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
     }
   }
-  if (auto view = CurrentCaller().ReadView(in->tenant)) {
-    if (!view->Visible(*e)) return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
-    view->Redact(*e);
-  }
+  if (view) view->Redact(*e);
   return JsonResponse(200, in->RenderOne(std::move(*e)), in->media, *in->ctx);
 }
 
@@ -118,8 +97,7 @@ Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& de
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
   Status st = CheckIds(id, nullptr);
-  if (st.ok()) st = CheckStoredWrite(deps, *tenant, id, nullptr);
-  if (st.ok()) st = deps.entities->Delete(*tenant, id);
+  if (st.ok()) st = deps.entities->Delete(CurrentCaller().Writes(*tenant), *tenant, id);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -131,16 +109,7 @@ Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& d
   if (!st.ok()) return Problem(st);
   auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse, false);
   if (!e.ok()) return Problem(e.status());
-  if (!CurrentCaller().WritesUnrestricted(in->tenant)) {
-    // Replacing deletes what the entity holds and writes what the body holds.
-    st = CheckStoredWrite(deps, in->tenant, id, nullptr);
-    if (st.ok()) {
-      const std::vector<std::string> written = e->AttributeNames();
-      st = CheckStoredWrite(deps, in->tenant, id, &written, e->types);
-    }
-    if (!st.ok()) return Problem(st);
-  }
-  st = deps.entities->Replace(in->tenant, id, std::move(*e));
+  st = deps.entities->Replace(CurrentCaller().Writes(in->tenant), in->tenant, id, std::move(*e));
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -179,9 +148,8 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
     if (!typed.ok()) return Problem(typed.status());
     types = std::move(typed->types);
   }
-  const std::vector<std::string> names = NamesOf(c->attrs);
-  if (Status allowed = CheckStoredWrite(deps, c->in.tenant, c->id, &names, types); !allowed.ok()) return Problem(allowed);
-  Status st = deps.entities->Merge(c->in.tenant, c->id, std::move(c->attrs), types, c->now);
+  Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), types,
+                                   c->now);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -191,18 +159,15 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   }
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
   if (!c.ok()) return Problem(c.status());
-  const std::vector<std::string> names = NamesOf(c->attrs);
-  if (Status allowed = CheckStoredWrite(deps, c->in.tenant, c->id, &names); !allowed.ok()) return Problem(allowed);
-  auto r = deps.entities->Append(c->in.tenant, c->id, std::move(c->attrs), HasOption(req, "noOverwrite"), c->now);
+  auto r = deps.entities->Append(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs),
+                                 HasOption(req, "noOverwrite"), c->now);
   return UpdateResponse(r, *c->in.ctx);
 }
 
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
   if (!c.ok()) return Problem(c.status());
-  const std::vector<std::string> names = NamesOf(c->attrs);
-  if (Status allowed = CheckStoredWrite(deps, c->in.tenant, c->id, &names); !allowed.ok()) return Problem(allowed);
-  auto r = deps.entities->Update(c->in.tenant, c->id, std::move(c->attrs), c->now);
+  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now);
   return UpdateResponse(r, *c->in.ctx);
 }
 
@@ -252,10 +217,9 @@ Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& 
   if (!inst.ok()) return Problem(inst.status());
   st = ngsild::CheckGeoOnly(attr, attr_name, *inst);
   if (!st.ok()) return Problem(st);
-  const std::vector<std::string> names{attr};
-  if (st = CheckStoredWrite(deps, in->tenant, id, &names); !st.ok()) return Problem(st);
-  st = partial ? deps.entities->PartialUpdateAttribute(in->tenant, id, attr, std::move(*inst), now)
-               : deps.entities->ReplaceAttribute(in->tenant, id, attr, std::move(*inst), now);
+  const PolicyWriteAccess writes = CurrentCaller().Writes(in->tenant);
+  st = partial ? deps.entities->PartialUpdateAttribute(writes, in->tenant, id, attr, std::move(*inst), now)
+               : deps.entities->ReplaceAttribute(writes, in->tenant, id, attr, std::move(*inst), now);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -275,9 +239,8 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
   }
   auto delete_all = BoolParam(req, "deleteAll");
   if (!delete_all.ok()) return Problem(delete_all.status());
-  const std::vector<std::string> names{(*ctx)->ExpandTerm(attr_name)};
-  if (st = CheckStoredWrite(deps, *tenant, id, &names); !st.ok()) return Problem(st);
-  st = deps.entities->DeleteAttribute(*tenant, id, names[0], dataset_id, *delete_all);
+  st = deps.entities->DeleteAttribute(CurrentCaller().Writes(*tenant), *tenant, id, (*ctx)->ExpandTerm(attr_name),
+                                      dataset_id, *delete_all);
   return st.ok() ? NoContent() : Problem(st);
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "api/api.h"
+#include "api/caller.h"
 #include "api/request.h"
 #include "ingest/ingestor.h"
 #include "ingest/registry.h"
@@ -219,6 +220,36 @@ Response DeleteGroup(const Request& req, const ApiDeps& deps) {
 
 // --- devices ------------------------------------------------------------------------------
 
+// Ok if the caller may bind device `d` to its entity: write that entity (as stored, else a new
+// one of the device's type), give it the device's type, and write each attribute the device may
+// write. A caller whose write rights are limited must list those attributes (explicitAttrs).
+// The entity is read here; the write of its static attributes is authorized again, under the
+// entity's lock, by the upsert that follows.
+Status CheckBinding(const ApiDeps& deps, const PolicyWriteAccess& writes, const ingest::Device& d,
+                    const ingest::ServiceGroup* group) {
+  if (writes.Unrestricted()) return Status::Ok();
+  if (!d.explicit_attrs && !(group && group->explicit_attrs)) {
+    return Status::PermissionDenied(fmt::format(
+        "'{}' may write only some entities or attributes: device '{}' must be provisioned with \"explicitAttrs\": true "
+        "so that every attribute it may write is known",
+        writes.subject(), d.device_id));
+  }
+  std::vector<std::string> named;
+  for (const auto* mappings : {&d.attributes, group ? &group->attributes : nullptr}) {
+    if (!mappings) continue;
+    for (const auto& m : *mappings) named.push_back(m.name);
+  }
+  for (const auto& [name, value] : d.static_attributes) named.emplace_back(name);
+  auto stored = deps.entities->Get(d.tenant, d.entity_name);
+  if (!stored.ok() && !stored.status().IsNotFound()) return stored.status();
+  ngsild::Entity after;
+  if (stored.ok()) after = *stored;
+  after.id = d.entity_name;
+  after.AddTypes({d.entity_type});
+  for (const auto& name : named) after.attrs[name];
+  return broker::AuthorizeWrite(writes, d.tenant, stored.ok() ? &*stored : nullptr, &after, named);
+}
+
 Response CreateDevices(const Request& req, const ApiDeps& deps) {
   auto p = ReadProvisioning(req, deps);
   if (!p.ok()) return Problem(p.status());
@@ -230,6 +261,7 @@ Response CreateDevices(const Request& req, const ApiDeps& deps) {
     bool generated = false;
   };
   std::vector<New> news;
+  const PolicyWriteAccess writes = CurrentCaller().Writes(p->tenant);
   for (size_t i = 0; i < (*items)->size(); ++i) {
     const json::object* o = (**items)[i].if_object();
     if (!o) return Problem(Bad("device", i, "must be an object"));
@@ -268,6 +300,7 @@ Response CreateDevices(const Request& req, const ApiDeps& deps) {
     d.static_attributes = group ? group->static_attributes : json::object();
     for (auto& [k, v] : *statics) d.static_attributes[k] = v;
     if (const json::value* v = o->if_contains("explicitAttrs"); v && v->is_bool()) d.explicit_attrs = v->get_bool();
+    if (Status st = CheckBinding(deps, writes, d, group.get()); !st.ok()) return Problem(st);
     n.key = std::string(StringAt(*o, "device_key"));
     if (n.key.empty()) {
       n.key = NewDeviceKey();
@@ -289,8 +322,12 @@ Response CreateDevices(const Request& req, const ApiDeps& deps) {
     e.attrs = std::move(*attrs);
     const std::string id = n.device.device_id;
     if (Status st = deps.devices->AddDevice(std::move(n.device), n.key); !st.ok()) return Problem(st);
-    broker::BatchResult r = deps.entities->BatchUpsert(p->tenant, {std::move(e)}, /*replace=*/false);
-    if (!r.errors.empty()) return Problem(r.errors.front().status);
+    broker::BatchResult r = deps.entities->BatchUpsert(writes, p->tenant, {std::move(e)}, /*replace=*/false);
+    if (!r.errors.empty()) {
+      // The device is not kept bound to an entity its provisioning could not write.
+      (void)deps.devices->DeleteDevice(p->tenant, id);
+      return Problem(r.errors.front().status);
+    }
     json::object item{{"device_id", id}};
     if (n.generated) item["device_key"] = n.key;  // shown this once: only its hash is kept
     out.push_back(std::move(item));

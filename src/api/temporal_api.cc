@@ -552,32 +552,6 @@ Result<json::value> BodyScope(const json::object& body) {
   return *scope;
 }
 
-// For a caller whose writes rules restrict: whether it may write `attrs` (null: the history
-// as a whole) of the history of `id`, which gets `more_types`.
-Status CheckHistoryWrite(const ApiDeps& deps, std::string_view tenant, std::string_view id,
-                         const std::vector<std::string>* attrs, const std::vector<std::string>& more_types = {}) {
-  const Caller& caller = CurrentCaller();
-  if (caller.WritesUnrestricted(tenant)) return Status::Ok();
-  ngsild::Entity e;
-  e.id = std::string(id);
-  auto types = deps.temporal->TypesOf(tenant, id);
-  if (types.ok()) {
-    e.types = std::move(*types);
-  } else if (!types.status().IsNotFound()) {
-    return types.status();
-  }
-  e.AddTypes(more_types);
-  return attrs ? caller.CheckWrite(tenant, e, *attrs) : caller.CheckDelete(tenant, e);
-}
-
-std::vector<std::string> NamesOf(const std::vector<broker::TemporalAppend>& instances) {
-  std::vector<std::string> names;
-  for (const auto& i : instances) {
-    if (std::find(names.begin(), names.end(), i.attr) == names.end()) names.push_back(i.attr);
-  }
-  return names;
-}
-
 Response CreateTemporal(const Request& req, const ApiDeps& deps) {
   auto in = ReadObjectRequest(req, deps, false, "an EntityTemporal");
   if (!in.ok()) return Problem(in.status());
@@ -592,9 +566,8 @@ Response CreateTemporal(const Request& req, const ApiDeps& deps) {
   const std::string entity_id(id->get_string());
   auto scope = BodyScope(in->object());
   if (!scope.ok()) return Problem(scope.status());
-  const std::vector<std::string> names = NamesOf(*instances);
-  if (Status st = CheckHistoryWrite(deps, in->tenant, entity_id, &names, *types); !st.ok()) return Problem(st);
-  auto created = deps.temporal->Append(in->tenant, entity_id, *types, *instances, true, *scope);
+  auto created = deps.temporal->Append(CurrentCaller().Writes(in->tenant), in->tenant, entity_id, *types, *instances,
+                                       true, *scope);
   if (!created.ok()) return Problem(created.status());
   if (!*created) return NoContent();
   Response r = NoContent();
@@ -613,9 +586,8 @@ Response AppendTemporal(const Request& req, const ApiDeps& deps, const std::stri
   if (!instances.ok()) return Problem(instances.status());
   auto scope = BodyScope(in->object());
   if (!scope.ok()) return Problem(scope.status());
-  const std::vector<std::string> names = NamesOf(*instances);
-  if (Status st = CheckHistoryWrite(deps, in->tenant, id, &names, *types); !st.ok()) return Problem(st);
-  auto created = deps.temporal->Append(in->tenant, id, *types, *instances, false, *scope);
+  auto created = deps.temporal->Append(CurrentCaller().Writes(in->tenant), in->tenant, id, *types, *instances, false,
+                                       *scope);
   if (!created.ok()) return Problem(created.status());
   return NoContent();
 }
@@ -624,8 +596,7 @@ Response DeleteTemporal(const Request& req, const ApiDeps& deps, const std::stri
   if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
   auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
-  Status st = CheckHistoryWrite(deps, in->tenant, id, nullptr);
-  if (st.ok()) st = deps.temporal->Delete(in->tenant, id);
+  Status st = deps.temporal->Delete(CurrentCaller().Writes(in->tenant), in->tenant, id);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -648,9 +619,7 @@ Response DeleteTemporalAttribute(const Request& req, const ApiDeps& deps, const 
     if (!ngsild::IsUri(*d)) return Problem(Status::BadRequestData("parameter 'datasetId' must be a URI"));
     dataset = *d;
   }
-  const std::vector<std::string> names{*name};
-  Status st = CheckHistoryWrite(deps, in->tenant, id, &names);
-  if (st.ok()) st = deps.temporal->DeleteAttribute(in->tenant, id, *name, dataset, *all);
+  Status st = deps.temporal->DeleteAttribute(CurrentCaller().Writes(in->tenant), in->tenant, id, *name, dataset, *all);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -676,9 +645,8 @@ Response ModifyInstance(const Request& req, const ApiDeps& deps, const std::stri
     return Problem(Status::BadRequestData(
         fmt::format("the body must hold exactly one instance of attribute '{}' (the one in the path)", attr.substr(0, 64))));
   }
-  const std::vector<std::string> names{*name};
-  Status st = CheckHistoryWrite(deps, in->tenant, id, &names);
-  if (st.ok()) st = deps.temporal->ModifyInstance(in->tenant, id, *name, *stamp, (*instances)[0].instance);
+  Status st = deps.temporal->ModifyInstance(CurrentCaller().Writes(in->tenant), in->tenant, id, *name, *stamp,
+                                            (*instances)[0].instance);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -691,9 +659,7 @@ Response DeleteInstance(const Request& req, const ApiDeps& deps, const std::stri
   if (!in.ok()) return Problem(in.status());
   auto name = PathAttribute(attr, *in->ctx);
   if (!name.ok()) return Problem(name.status());
-  const std::vector<std::string> names{*name};
-  Status st = CheckHistoryWrite(deps, in->tenant, id, &names);
-  if (st.ok()) st = deps.temporal->DeleteInstance(in->tenant, id, *name, *stamp);
+  Status st = deps.temporal->DeleteInstance(CurrentCaller().Writes(in->tenant), in->tenant, id, *name, *stamp);
   return st.ok() ? NoContent() : Problem(st);
 }
 

@@ -24,11 +24,13 @@ Result<std::string> ReadFile(const std::string& path, std::string_view option) {
 }
 
 // The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
-Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config) {
+Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config,
+                                                                  security::RoleDirectory* directory) {
   if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
     return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
   }
   security::AuthConfig ac;
+  ac.directory = directory;
   ac.policy = {config.auth_issuer, config.auth_audience, std::chrono::seconds(config.auth_clock_skew_s)};
   if (!config.auth_jwks_file.empty()) {
     auto text = ReadFile(config.auth_jwks_file, "--auth-jwks-file");
@@ -75,12 +77,13 @@ api::SecurityDeps SecuritySetup::Deps() const {
   d.pseudonyms = pseudonyms.get();
   d.audit = audit.get();
   d.rate_limits = rate_limits.get();
+  d.roles = roles.get();
   return d;
 }
 
 Status SetUpAuthentication(const Config& config, SecuritySetup* out) {
   if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
-    auto made = MakeAuthenticator(config);
+    auto made = MakeAuthenticator(config, out->roles.get());
     if (!made.ok()) return made.status();
     out->jwt = std::move(*made);
     spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}')",
@@ -166,7 +169,7 @@ broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDe
         if (r.is_string()) p.roles.emplace_back(r.get_string());
       }
     }
-    return api::MakeReadView(security, p, tenant, nullptr);
+    return api::MakeOwnerView(security, tenant, std::move(p));
   };
 }
 

@@ -31,6 +31,8 @@ struct SecuritySetup {
   std::unique_ptr<security::Pseudonymiser> pseudonyms;
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::RateLimiter> rate_limits;
+  // The roles token subjects presented last (their subscriptions follow them).
+  std::unique_ptr<security::RoleDirectory> roles = std::make_unique<security::RoleDirectory>();
 
   bool authenticates() const { return jwt || api_keys; }
   api::SecurityDeps Deps() const;

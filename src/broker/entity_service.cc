@@ -143,7 +143,9 @@ Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, st
   return st;
 }
 
-Status EntityService::Create(std::string_view tenant, Entity e) {
+Status EntityService::Create(const WriteAccess& w, std::string_view tenant, Entity e) {
+  e.owner = std::string(w.subject());
+  CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, nullptr, &e, {}));
   auto ts = OpenTenant(tenant, true);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, e.id)});
@@ -161,7 +163,7 @@ Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) 
   return Load(**ts, id);
 }
 
-Status EntityService::Delete(std::string_view tenant, std::string_view id) {
+Status EntityService::Delete(const WriteAccess& w, std::string_view tenant, std::string_view id) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, id)});
@@ -174,11 +176,12 @@ Status EntityService::Delete(std::string_view tenant, std::string_view id) {
   ws.deletes.emplace_back(id);
   std::vector<EntityChange> changes;
   std::optional<Entity> before;
-  if (Watching(tenant)) {
+  if (Watching(tenant) || !w.Unrestricted()) {
     auto e = ngsild::DeserializeEntity(existing->document);
     if (!e.ok()) return e.status();
     before = std::move(*e);
-    changes.push_back({&*before, nullptr});
+    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
+    if (Watching(tenant)) changes.push_back({&*before, nullptr});
   }
   return Commit(tenant, **ts, ws, changes);
 }
@@ -190,27 +193,42 @@ Status EntityService::CheckSize(const Entity& e) const {
 }
 
 template <typename Fn>
-Status EntityService::Modify(std::string_view tenant, std::string_view id, Fn&& change) {
+Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                             const std::vector<std::string>& named, Fn&& change) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, id)});
   auto e = Load(**ts, id);
   if (!e.ok()) return e.status();
+  const bool watching = Watching(tenant);
   std::optional<Entity> before;
-  if (Watching(tenant)) before = *e;
+  if (watching || !w.Unrestricted()) before = *e;
+  // What the request names is judged before the change is tried, so that a refused writer
+  // learns nothing of the entity from the change's errors (which attribute it lacks, …).
+  if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*before, named));
   bool write = true;
   CITYHUB_RETURN_IF_ERROR(change(*e, write));
   if (!write) return Status::Ok();
+  if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*e, named));
   CITYHUB_RETURN_IF_ERROR(CheckSize(*e));
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(*e));
   std::vector<EntityChange> changes;
-  if (before) changes.push_back({&*before, &*e});
+  if (watching) changes.push_back({&*before, &*e});
   return Commit(tenant, **ts, ws, changes);
 }
 
-Status EntityService::Replace(std::string_view tenant, std::string_view id, Entity e) {
-  return Modify(tenant, id, [&](Entity& current, bool&) {
+namespace {
+std::vector<std::string> NamesOf(const ngsild::AttrMap& attrs) {
+  std::vector<std::string> names;
+  names.reserve(attrs.size());
+  for (const auto& [name, instances] : attrs) names.push_back(name);
+  return names;
+}
+}  // namespace
+
+Status EntityService::Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, Entity e) {
+  return Modify(w, tenant, id, NamesOf(e.attrs), [&](Entity& current, bool&) {
     e.id = current.id;
     e.created_at = current.created_at;
     e.owner = current.owner;
@@ -220,20 +238,20 @@ Status EntityService::Replace(std::string_view tenant, std::string_view id, Enti
   });
 }
 
-Status EntityService::Merge(std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+Status EntityService::Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
                             const std::vector<std::string>& types, int64_t now_ms) {
-  return Modify(tenant, id, [&](Entity& current, bool&) {
+  return Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool&) {
     current.AddTypes(types);
     ngsild::MergeAttributes(current, std::move(attrs), now_ms);
     return Status::Ok();
   });
 }
 
-Result<ngsild::UpdateResult> EntityService::Append(std::string_view tenant, std::string_view id,
+Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, bool no_overwrite,
                                                    int64_t now_ms) {
   ngsild::UpdateResult result;
-  Status st = Modify(tenant, id, [&](Entity& current, bool& write) {
+  Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     result = ngsild::AppendAttributes(current, std::move(attrs), no_overwrite, now_ms);
     write = result.changed();
     return Status::Ok();
@@ -242,10 +260,10 @@ Result<ngsild::UpdateResult> EntityService::Append(std::string_view tenant, std:
   return result;
 }
 
-Result<ngsild::UpdateResult> EntityService::Update(std::string_view tenant, std::string_view id,
+Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, int64_t now_ms) {
   ngsild::UpdateResult result;
-  Status st = Modify(tenant, id, [&](Entity& current, bool& write) {
+  Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     result = ngsild::UpdateAttributes(current, std::move(attrs), now_ms);
     write = result.changed();
     return Status::Ok();
@@ -254,26 +272,27 @@ Result<ngsild::UpdateResult> EntityService::Update(std::string_view tenant, std:
   return result;
 }
 
-Status EntityService::PartialUpdateAttribute(std::string_view tenant, std::string_view id,
+Status EntityService::PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                              const std::string& attr, ngsild::Instances fragment,
                                              int64_t now_ms) {
-  return Modify(tenant, id, [&](Entity& current, bool&) {
+  return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
     return ngsild::PartialUpdateAttribute(current, attr, std::move(fragment), now_ms);
   });
 }
 
-Status EntityService::ReplaceAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
-                                       ngsild::Instances instances, int64_t now_ms) {
-  return Modify(tenant, id, [&](Entity& current, bool&) {
+Status EntityService::ReplaceAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                       const std::string& attr, ngsild::Instances instances, int64_t now_ms) {
+  return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
     return ngsild::ReplaceAttribute(current, attr, std::move(instances), now_ms);
   });
 }
 
-Status EntityService::DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
-                                      const std::optional<std::string>& dataset_id, bool delete_all) {
-  return Modify(tenant, id, [&](Entity& current, bool&) {
+Status EntityService::DeleteAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                      const std::string& attr, const std::optional<std::string>& dataset_id,
+                                      bool delete_all) {
+  return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
     CITYHUB_RETURN_IF_ERROR(ngsild::DeleteAttribute(current, attr, dataset_id, delete_all));
     current.modified_at = std::max(current.modified_at + 1, util::NowMillis());
@@ -282,7 +301,7 @@ Status EntityService::DeleteAttribute(std::string_view tenant, std::string_view 
 }
 
 template <typename Apply>
-BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>& items,
+BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenant, std::vector<Entity>& items,
                                     bool create_tenant, Apply&& apply) {
   BatchResult result;
   auto ts = OpenTenant(tenant, create_tenant);
@@ -318,7 +337,13 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
     }
     std::optional<Entity> next = it->second;
     bool created = false;
+    std::vector<std::string> named;
+    if (!w.Unrestricted()) named = item.AttributeNames();
+    item.owner = std::string(w.subject());  // kept only if `apply` creates the entity
     Status st = apply(next, item, created);
+    if (st.ok() && !w.Unrestricted()) {
+      st = AuthorizeWrite(w, tenant, it->second ? &*it->second : nullptr, next ? &*next : nullptr, named);
+    }
     if (st.ok() && next) st = CheckSize(*next);
     if (!st.ok()) {
       result.errors.push_back({id, st});
@@ -356,8 +381,8 @@ BatchResult EntityService::RunBatch(std::string_view tenant, std::vector<Entity>
   return result;
 }
 
-BatchResult EntityService::BatchCreate(std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(tenant, entities, true, [](std::optional<Entity>& current, Entity& item, bool& created) {
+BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
+  return RunBatch(w, tenant, entities, true, [](std::optional<Entity>& current, Entity& item, bool& created) {
     if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
     current = std::move(item);
     created = true;
@@ -365,8 +390,9 @@ BatchResult EntityService::BatchCreate(std::string_view tenant, std::vector<Enti
   });
 }
 
-BatchResult EntityService::BatchUpsert(std::string_view tenant, std::vector<Entity> entities, bool replace) {
-  return RunBatch(tenant, entities, true, [replace](std::optional<Entity>& current, Entity& item, bool& created) {
+BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
+                                       bool replace) {
+  return RunBatch(w, tenant, entities, true, [replace](std::optional<Entity>& current, Entity& item, bool& created) {
     if (!current) {
       current = std::move(item);
       created = true;
@@ -383,16 +409,17 @@ BatchResult EntityService::BatchUpsert(std::string_view tenant, std::vector<Enti
   });
 }
 
-BatchResult EntityService::BatchUpdate(std::string_view tenant, std::vector<Entity> entities, bool no_overwrite) {
-  return RunBatch(tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
+BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
+                                       bool no_overwrite) {
+  return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
     return Status::Ok();
   });
 }
 
-BatchResult EntityService::BatchMerge(std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
+BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
+  return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
@@ -400,7 +427,7 @@ BatchResult EntityService::BatchMerge(std::string_view tenant, std::vector<Entit
   });
 }
 
-BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vector<std::string>& ids) {
+BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view tenant, const std::vector<std::string>& ids) {
   BatchResult result;
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) {
@@ -425,13 +452,14 @@ BatchResult EntityService::BatchDelete(std::string_view tenant, const std::vecto
       result.errors.push_back({id, st});
       continue;
     }
-    if (watching) {
+    if (watching || !w.Unrestricted()) {
       auto before = ngsild::DeserializeEntity(rec->document);
-      if (!before.ok()) {
-        result.errors.push_back({id, before.status()});
+      Status st = before.ok() ? AuthorizeWrite(w, tenant, &*before, nullptr, {}) : before.status();
+      if (!st.ok()) {
+        result.errors.push_back({id, st});
         continue;
       }
-      befores.push_back(std::move(*before));
+      if (watching) befores.push_back(std::move(*before));
     }
     deleted.insert(id);
     ws.deletes.push_back(id);

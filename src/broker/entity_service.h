@@ -5,6 +5,10 @@
 //
 // Tenants: "" is the default tenant; a create makes an unknown tenant, any other operation on
 // an unknown tenant returns NotFound. Tenant names are validated here.
+//
+// Access: every write names who writes (`w`, write_access.h) and is authorized here, under the
+// entity's lock, on the entity loaded for the write: PermissionDenied (nothing written) when
+// `w` may not make it. Entities record `w.subject()` as their owner when created.
 // Thread-safe: call from any number of threads.
 #pragma once
 
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "broker/subscription_matcher.h"
+#include "broker/write_access.h"
 #include "ngsild/entity.h"
 #include "ngsild/parse.h"
 #include "ngsild/update.h"
@@ -79,40 +84,40 @@ class EntityService {
   Status EnsureIndexed(const std::function<void(std::string_view tenant, uint64_t entities)>& on_rebuilt = {});
 
   // Create Entity. AlreadyExists if the id is taken. Creates the tenant if needed.
-  Status Create(std::string_view tenant, ngsild::Entity e);
+  Status Create(const WriteAccess& w, std::string_view tenant, ngsild::Entity e);
   // Retrieve Entity. NotFound for an unknown tenant or id.
   Result<ngsild::Entity> Get(std::string_view tenant, std::string_view id);
   // Delete Entity. NotFound if absent.
-  Status Delete(std::string_view tenant, std::string_view id);
+  Status Delete(const WriteAccess& w, std::string_view tenant, std::string_view id);
   // Replace Entity (PUT): keeps createdAt. NotFound if absent. `e.types` empty keeps the types.
-  Status Replace(std::string_view tenant, std::string_view id, ngsild::Entity e);
+  Status Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::Entity e);
   // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added.
-  Status Merge(std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+  Status Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
                const std::vector<std::string>& types, int64_t now_ms);
   // Append / Update Entity Attributes. NotFound if the entity is absent.
-  Result<ngsild::UpdateResult> Append(std::string_view tenant, std::string_view id,
+  Result<ngsild::UpdateResult> Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                       ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms);
-  Result<ngsild::UpdateResult> Update(std::string_view tenant, std::string_view id,
+  Result<ngsild::UpdateResult> Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                       ngsild::AttrMap attrs, int64_t now_ms);
   // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
   // entity or the attribute is missing.
-  Status PartialUpdateAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+  Status PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
                                 ngsild::Instances fragment, int64_t now_ms);
-  Status ReplaceAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+  Status ReplaceAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
                           ngsild::Instances instances, int64_t now_ms);
-  Status DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+  Status DeleteAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
                          const std::optional<std::string>& dataset_id, bool delete_all);
 
   // Batch operations (§5.6.7–5.6.10, §5.6.20): every valid item is written in one atomic,
   // durable store write; items that fail are reported, never half-applied.
-  BatchResult BatchCreate(std::string_view tenant, std::vector<ngsild::Entity> entities);
+  BatchResult BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities);
   // Upsert: creates missing entities; existing ones are replaced (`replace`) or have their
   // attributes updated/appended (update mode).
-  BatchResult BatchUpsert(std::string_view tenant, std::vector<ngsild::Entity> entities, bool replace);
+  BatchResult BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities, bool replace);
   // Update: appends attributes to existing entities (`no_overwrite` keeps existing ones).
-  BatchResult BatchUpdate(std::string_view tenant, std::vector<ngsild::Entity> entities, bool no_overwrite);
-  BatchResult BatchMerge(std::string_view tenant, std::vector<ngsild::Entity> entities);
-  BatchResult BatchDelete(std::string_view tenant, const std::vector<std::string>& ids);
+  BatchResult BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities, bool no_overwrite);
+  BatchResult BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities);
+  BatchResult BatchDelete(const WriteAccess& w, std::string_view tenant, const std::vector<std::string>& ids);
 
   // Discovery (§5.7.5–5.7.10); names are expanded IRIs.
   Result<std::vector<std::string>> Types(std::string_view tenant);
@@ -166,14 +171,17 @@ class EntityService {
     }
     return false;
   }
-  // Applies `change` to an existing entity under its lock and stores the result.
+  // Applies `change` to an existing entity under its lock, authorizes the result for `w` (the
+  // request naming the attributes `named`) and stores it.
   template <typename Fn>
-  Status Modify(std::string_view tenant, std::string_view id, Fn&& change);
+  Status Modify(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::vector<std::string>& named,
+                Fn&& change);
   // BadRequestData if an update made `e` larger than the limits allow.
   Status CheckSize(const ngsild::Entity& e) const;
-  // Runs a batch: `apply(existing-or-null, item)` returns the record to store or an error.
+  // Runs a batch: `apply(existing-or-null, item)` returns the record to store or an error;
+  // each item's outcome is authorized for `w`.
   template <typename Apply>
-  BatchResult RunBatch(std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
+  BatchResult RunBatch(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
                        Apply&& apply);
 
   store::Store& store_;

@@ -159,7 +159,20 @@ Result<TemporalEntity> TemporalService::ReadEntity(store::TenantStore& ts, std::
   return e;
 }
 
-Result<bool> TemporalService::Append(std::string_view tenant, std::string_view id,
+namespace {
+
+// An entity standing for a history in a write decision: its id, types and (named) attributes.
+ngsild::Entity HistoryStandIn(std::string_view id, std::vector<std::string> types, const std::vector<std::string>& attrs) {
+  ngsild::Entity e;
+  e.id = std::string(id);
+  e.types = std::move(types);
+  for (const auto& a : attrs) e.attrs[a];
+  return e;
+}
+
+}  // namespace
+
+Result<bool> TemporalService::Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                      const std::vector<std::string>& types,
                                      const std::vector<TemporalAppend>& instances, bool create,
                                      const boost::json::value& scope) {
@@ -180,6 +193,27 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
     if (!decoded.ok()) return decoded.status();
     h = std::move(*decoded);
   }
+  if (!w.Unrestricted()) {
+    std::vector<std::string> named;
+    for (const auto& item : instances) {
+      if (std::find(named.begin(), named.end(), item.attr) == named.end()) named.push_back(item.attr);
+    }
+    std::optional<ngsild::Entity> before;
+    if (!created) {
+      before = HistoryStandIn(id, h.types, {});
+    } else if (auto current = (*ts)->Get(id); current.ok()) {
+      auto e = ngsild::DeserializeEntity(current->document);
+      if (!e.ok()) return e.status();
+      before = HistoryStandIn(id, std::move(e->types), {});
+      before->owner = std::move(e->owner);
+    } else if (!current.status().IsNotFound()) {
+      return current.status();
+    }
+    ngsild::Entity after = HistoryStandIn(id, before ? before->types : std::vector<std::string>{}, named);
+    after.AddTypes(types);
+    if (before) after.owner = before->owner;
+    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, before ? &*before : nullptr, &after, named));
+  }
   bool changed = created;
   if (!scope.is_null() && scope != h.scope) {
     h.scope = scope;
@@ -197,13 +231,20 @@ Result<bool> TemporalService::Append(std::string_view tenant, std::string_view i
 }
 
 Result<TemporalService::History> TemporalService::HistoryOf(std::string_view tenant, std::string_view id,
-                                                             const std::string* attr) {
+                                                             const std::string* attr, const WriteAccess* w) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
   auto header = (*ts)->GetHistoryEntity(id);
   if (!header.ok()) {
     return header.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' has no history", id))
                                         : header.status();
+  }
+  if (w && !w->Unrestricted()) {
+    auto decoded = DecodeHistoryHeader(*header);
+    if (!decoded.ok()) return decoded.status();
+    const ngsild::Entity stored = HistoryStandIn(id, std::move(decoded->types), {});
+    CITYHUB_RETURN_IF_ERROR(attr ? AuthorizeWrite(*w, tenant, &stored, &stored, {*attr})
+                                 : AuthorizeWrite(*w, tenant, &stored, nullptr, {}));
   }
   if (attr) {
     auto attrs = (*ts)->HistoryAttributes(id);
@@ -215,16 +256,16 @@ Result<TemporalService::History> TemporalService::HistoryOf(std::string_view ten
   return History{*ts, std::move(*header)};
 }
 
-Status TemporalService::Delete(std::string_view tenant, std::string_view id) {
+Status TemporalService::Delete(const WriteAccess& w, std::string_view tenant, std::string_view id) {
   std::lock_guard lock(header_mutex_);
-  auto h = HistoryOf(tenant, id, nullptr);
+  auto h = HistoryOf(tenant, id, nullptr, &w);
   if (!h.ok()) return h.status();
   return h->ts->DeleteHistory(id, "", std::numeric_limits<int64_t>::max());
 }
 
-Status TemporalService::DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
-                                        std::string_view dataset_id, bool all) {
-  auto h = HistoryOf(tenant, id, &attr);
+Status TemporalService::DeleteAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                        const std::string& attr, std::string_view dataset_id, bool all) {
+  auto h = HistoryOf(tenant, id, &attr, &w);
   if (!h.ok()) return h.status();
   store::TenantStore& ts = *h->ts;
   if (all) return ts.DeleteHistory(id, attr, std::numeric_limits<int64_t>::max());
@@ -284,9 +325,9 @@ Result<std::pair<int64_t, HistoryInstance>> TemporalService::FindInstance(store:
   return std::move(*found);
 }
 
-Status TemporalService::ModifyInstance(std::string_view tenant, std::string_view id, const std::string& attr,
-                                       int64_t stamp_us, const ngsild::Instance& replacement) {
-  auto h = HistoryOf(tenant, id, &attr);
+Status TemporalService::ModifyInstance(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                       const std::string& attr, int64_t stamp_us, const ngsild::Instance& replacement) {
+  auto h = HistoryOf(tenant, id, &attr, &w);
   if (!h.ok()) return h.status();
   store::TenantStore& ts = *h->ts;
   auto found = FindInstance(ts, id, attr, stamp_us);
@@ -308,9 +349,9 @@ Status TemporalService::ModifyInstance(std::string_view tenant, std::string_view
   return ts.Write(ws);
 }
 
-Status TemporalService::DeleteInstance(std::string_view tenant, std::string_view id, const std::string& attr,
-                                       int64_t stamp_us) {
-  auto h = HistoryOf(tenant, id, &attr);
+Status TemporalService::DeleteInstance(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                       const std::string& attr, int64_t stamp_us) {
+  auto h = HistoryOf(tenant, id, &attr, &w);
   if (!h.ok()) return h.status();
   store::TenantStore& ts = *h->ts;
   auto found = FindInstance(ts, id, attr, stamp_us);
@@ -326,14 +367,6 @@ Result<TemporalEntity> TemporalService::Retrieve(std::string_view tenant, std::s
   auto h = HistoryOf(tenant, id, nullptr);
   if (!h.ok()) return h.status();
   return ReadEntity(*h->ts, tenant, id, h->header, q);
-}
-
-Result<std::vector<std::string>> TemporalService::TypesOf(std::string_view tenant, std::string_view id) {
-  auto h = HistoryOf(tenant, id, nullptr);
-  if (!h.ok()) return h.status();
-  auto header = DecodeHistoryHeader(h->header);
-  if (!header.ok()) return header.status();
-  return std::move(header->types);
 }
 
 Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& sel, const EntityView* view,

@@ -30,6 +30,7 @@
 #include "broker/history_retention.h"
 #include "broker/query_service.h"
 #include "broker/temporal_aggregation.h"
+#include "broker/write_access.h"
 #include "ngsild/entity.h"
 #include "store/store.h"
 #include "util/status.h"
@@ -102,30 +103,35 @@ class TemporalService {
   explicit TemporalService(store::Store& store, const RetentionPolicy* retention = nullptr)
       : store_(store), retention_(retention) {}
 
+  // Writes are authorized for `w` (write_access.h) on the types the history records — or, for a
+  // new history, those of the entity when it exists, else the requested ones — before anything
+  // else is told: PermissionDenied, nothing written. Histories record no owner, so rules that
+  // grant to an entity's owner do not grant writes to an existing history.
+  //
   // Adds instances to the history of `id` (creating its history, and the tenant, when
   // `create`), adding `types` (expanded) to those it has; one durable write. Returns true if
   // the history was created. NotFound without `create` when the entity has no history.
   // `scope` (a string or an array of strings; null: unchanged) becomes the entity's scope.
-  Result<bool> Append(std::string_view tenant, std::string_view id, const std::vector<std::string>& types,
+  Result<bool> Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                      const std::vector<std::string>& types,
                       const std::vector<TemporalAppend>& instances, bool create,
                       const boost::json::value& scope = nullptr);
   // Removes the history of `id` (every attribute). NotFound if it has none.
-  Status Delete(std::string_view tenant, std::string_view id);
+  Status Delete(const WriteAccess& w, std::string_view tenant, std::string_view id);
   // Removes instances of `attr`: all of them (`all`), else those of `dataset_id` ("" = the
   // default instances, without datasetId). NotFound if the entity has no history of `attr`.
-  Status DeleteAttribute(std::string_view tenant, std::string_view id, const std::string& attr,
+  Status DeleteAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
                          std::string_view dataset_id, bool all);
   // Replaces the instance `stamp_us` of `attr` by `replacement` (observedAt kept when the
   // replacement has none; createdAt kept, modifiedAt now), or removes it. NotFound naming the
   // entity, attribute or instance that is unknown.
-  Status ModifyInstance(std::string_view tenant, std::string_view id, const std::string& attr, int64_t stamp_us,
-                        const ngsild::Instance& replacement);
-  Status DeleteInstance(std::string_view tenant, std::string_view id, const std::string& attr, int64_t stamp_us);
+  Status ModifyInstance(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
+                        int64_t stamp_us, const ngsild::Instance& replacement);
+  Status DeleteInstance(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
+                        int64_t stamp_us);
 
   // The entity's history within the query. NotFound if the tenant or the entity has no history.
   Result<TemporalEntity> Retrieve(std::string_view tenant, std::string_view id, const TemporalQuery& q);
-  // The types the history of `id` records (expanded); NotFound without a history.
-  Result<std::vector<std::string>> TypesOf(std::string_view tenant, std::string_view id);
 
   // The entities with history selected by `sel` that have an instance in the query's range,
   // ascending by id, skipping `offset` and returning at most `limit`; *total (if not null)
@@ -158,13 +164,15 @@ class TemporalService {
   // The blocks holding the query's range (all blocks for createdAt / modifiedAt).
   static std::pair<int64_t, int64_t> BlockRange(const TemporalQuery& q);
 
-  // The tenant's store and the entity's history header, after checking that `attr` (if not
-  // null) has history too; NotFound naming what is missing.
+  // The tenant's store and the entity's history header, after checking that `w` (if not null)
+  // may write `attr` of it (null `attr`: delete it as a whole), then that `attr` (if not null)
+  // has history too; NotFound naming what is missing.
   struct History {
     store::TenantStore* ts;
     std::string header;
   };
-  Result<History> HistoryOf(std::string_view tenant, std::string_view id, const std::string* attr);
+  Result<History> HistoryOf(std::string_view tenant, std::string_view id, const std::string* attr,
+                            const WriteAccess* w = nullptr);
   // Where the instance `stamp_us` of (id, attr) is: its block and its current version.
   Result<std::pair<int64_t, HistoryInstance>> FindInstance(store::TenantStore& ts, std::string_view id,
                                                            const std::string& attr, int64_t stamp_us);

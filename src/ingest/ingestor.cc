@@ -1,5 +1,8 @@
 #include "ingest/ingestor.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -7,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/write_access.h"
 #include "ngsild/parse.h"
 #include "util/thread_name.h"
 #include "util/time.h"
@@ -44,6 +48,49 @@ void NoteRejected(const Device* device, const Status& st) {
   std::lock_guard lock(s.mutex);
   s.last_error = std::string(st.message().substr(0, 200));
 }
+
+// The IoT agent's rights while it writes a batch of measures (system principal
+// "system:iot-agent"): the entity each device of the batch is bound to, of the device's type,
+// only the attributes its mappings name when it has explicitAttrs, and never a deletion. The
+// bindings themselves were authorized when the devices were provisioned (api/iot_api.cc).
+class DeviceWriteAccess final : public broker::WriteAccess {
+ public:
+  DeviceWriteAccess(const DeviceRegistry& registry, const std::vector<const Device*>& devices) {
+    for (const Device* device : devices) {
+      const Device& d = *device;
+      Binding& b = bindings_[d.entity_name];
+      b.type = d.entity_type;
+      const std::shared_ptr<const ServiceGroup> group = registry.GroupOf(d.tenant, d.apikey);
+      b.explicit_attrs = d.explicit_attrs || (group && group->explicit_attrs);
+      for (const auto& m : d.attributes) b.attrs.insert(m.name);
+      if (group) {
+        for (const auto& m : group->attributes) b.attrs.insert(m.name);
+      }
+    }
+  }
+
+  std::string_view subject() const override { return "system:iot-agent"; }
+  bool MayWrite(const Target& t) const override { return BindingOf(t) != nullptr; }
+  bool MayWriteAttribute(const Target& t, std::string_view attr) const override {
+    const Binding* b = BindingOf(t);
+    return b && (!b->explicit_attrs || b->attrs.count(attr));
+  }
+  bool MayDelete(const Target&) const override { return false; }
+
+ private:
+  struct Binding {
+    std::string type;
+    bool explicit_attrs = false;
+    std::set<std::string, std::less<>> attrs;
+  };
+  const Binding* BindingOf(const Target& t) const {
+    auto it = bindings_.find(t.id);
+    if (it == bindings_.end()) return nullptr;
+    const bool typed = std::find(t.types.begin(), t.types.end(), it->second.type) != t.types.end();
+    return typed ? &it->second : nullptr;
+  }
+  std::map<std::string, Binding, std::less<>> bindings_;
+};
 
 }  // namespace
 
@@ -192,7 +239,11 @@ void Ingestor::Commit(std::vector<Pending>& batch) {
   std::vector<ngsild::Entity> entities;
   entities.reserve(batch.size());
   for (auto& p : batch) entities.push_back(std::move(p.entity));
-  broker::BatchResult r = entities_.BatchUpsert(tenant, std::move(entities), /*replace=*/false);
+  std::vector<const Device*> devices;
+  devices.reserve(batch.size());
+  for (const auto& p : batch) devices.push_back(p.device.get());
+  const DeviceWriteAccess writes(registry_, devices);
+  broker::BatchResult r = entities_.BatchUpsert(writes, tenant, std::move(entities), /*replace=*/false);
   std::unordered_map<std::string_view, const Status*> failed;
   for (const auto& e : r.errors) failed[e.entity_id] = &e.status;
   const int64_t now = util::NowMillis();

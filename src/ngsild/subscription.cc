@@ -30,6 +30,12 @@ constexpr std::string_view kSchemes[] = {"http", "https", "mqtt", "mqtts"};
 constexpr std::string_view kReadOnly[] = {"status", "createdAt", "modifiedAt", "deletedAt"};
 constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent",   "timesFailed",
                                                       "lastNotification", "lastFailure", "lastSuccess"};
+// Optional members an update may remove by giving them null (others given null are validated
+// like any value, so null can never remove what the hub keeps, nor a mandatory member).
+constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "lang", "entities", "watchedAttributes",
+                                           "notificationTrigger", "q", "geoQ", "scopeQ", "timeInterval",
+                                           "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext"};
+constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges"};
 // Spec members this hub does not implement.
 constexpr std::string_view kUnsupported[] = {"csf", "temporalQ", "datasetId"};
 constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit", "join", "joinLevel"};
@@ -57,8 +63,9 @@ class Reader {
     for (const auto& [key, value] : in) {
       if (key == "@context" || key == "id" || OneOf(key, kReadOnly)) continue;  // id: the caller's business
       if (OneOf(key, kUnsupported)) return Status::NotSupported(fmt::format("subscription member '{}' is not supported", key));
-      if (patch && value.is_null() && key != "type" && key != "notification") {
+      if (patch && value.is_null() && OneOf(key, kRemovable)) {
         out.erase(key);
+        if (key == "q") out.erase("qContext");
         continue;
       }
       if (key == "type") {
@@ -322,7 +329,7 @@ class Reader {
       if (OneOf(key, kNotificationUnsupported)) {
         return Status::NotSupported(fmt::format("notification member '{}' is not supported", key));
       }
-      if (patch && value.is_null() && key != "endpoint") {
+      if (patch && value.is_null() && OneOf(key, kNotificationRemovable)) {
         out.erase(key);
         continue;
       }

@@ -500,6 +500,7 @@ void ApiKeyAuthenticator::ReloadIfChanged() {
     std::unique_lock write(snapshot_mutex_);
     snapshot_.swap(snapshot);
   }
+  generation_.fetch_add(1, std::memory_order_release);
   if (loaded.exists) {
     spdlog::info("API key file {} reloaded: {} keys", path_, count);
   } else {
@@ -526,6 +527,28 @@ Result<Principal> ApiKeyAuthenticator::Authenticate(std::string_view key_text, i
   p.roles = key.roles;
   p.expires_at = key.expires_at;
   return p;
+}
+
+std::optional<Principal> ApiKeyAuthenticator::Current(std::string_view subject, int64_t now_s) {
+  constexpr std::string_view kPrefix = "apikey:";
+  if (subject.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  const std::string_view name = subject.substr(kPrefix.size());
+  ReloadIfChanged();
+  const std::shared_ptr<const Snapshot> snapshot = Current();
+  for (const auto& [id, key] : snapshot->by_id) {
+    if (key.name != name || key.revoked_at != 0 || (key.expires_at != 0 && now_s >= key.expires_at)) continue;
+    Principal p;
+    p.subject = std::string(subject);
+    p.roles = key.roles;
+    p.expires_at = key.expires_at;
+    return p;
+  }
+  return std::nullopt;
+}
+
+uint64_t ApiKeyAuthenticator::Generation() {
+  ReloadIfChanged();
+  return generation_.load(std::memory_order_acquire);
 }
 
 }  // namespace cityhub::security

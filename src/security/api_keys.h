@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -90,6 +91,13 @@ class ApiKeyAuthenticator {
   // How many keys the set in force holds (revoked and expired ones included).
   size_t size() const;
 
+  // The principal `subject` ("apikey:<name>") is now: its key not revoked nor expired at `now_s`
+  // (checking the file for changes first); nullopt if there is no such key any more. For what
+  // a key's holder left running (its subscriptions), so that it follows revocation.
+  std::optional<Principal> Current(std::string_view subject, int64_t now_s);
+  // Changes whenever a new version of the key file is put in force (checking it first).
+  uint64_t Generation();
+
   // Implementation details: the keys in force by id, and what tells a changed file.
   struct Snapshot;
   struct FileIdentity {
@@ -105,6 +113,7 @@ class ApiKeyAuthenticator {
   // Reloads the file if reload_check has passed since the last check and the file changed.
   void ReloadIfChanged();
   std::shared_ptr<const Snapshot> Current() const;
+  std::atomic<uint64_t> generation_{0};
 
   const std::string path_;
   const std::chrono::milliseconds reload_check_;

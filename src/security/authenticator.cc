@@ -128,6 +128,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, in
   }
   if (!claims.ok()) return claims.status();
   Principal p = PrincipalOf(*claims);
+  if (config_.directory) config_.directory->Note(p);
   std::lock_guard lock(mutex_);
   if (!index_.count(token)) {
     lru_.emplace_front(std::string(token), p);

@@ -29,6 +29,7 @@
 
 #include "security/jwt.h"
 #include "security/principal.h"
+#include "security/role_directory.h"
 #include "util/status.h"
 
 namespace cityhub::security {
@@ -41,6 +42,8 @@ struct AuthConfig {
   std::chrono::seconds refresh_interval{300};
   // An unknown key id fetches the set again at most this often (no fetch storm from bad tokens).
   std::chrono::milliseconds min_reload_interval{30000};
+  // Told the principal of each token verified (not of tokens answered from the cache); may be null.
+  RoleDirectory* directory = nullptr;
 };
 
 class Authenticator {

@@ -213,7 +213,8 @@ class AccessTest(unittest.TestCase):
     # --- rules ----------------------------------------------------------------------------
 
     def seed_city(self, tenant):
-        admin = ("c-admin", f"{tenant}:admin")
+        # Classified attributes are written only by who may read them in clear (SECURITY.md).
+        admin = ("c-admin", f"{tenant}:admin", f"{tenant}:privacy-officer")
         batch = [
             {"id": "urn:ngsi-ld:ParkingSpot:gimhae:1", "type": "ParkingSpot", "status": {"type": "Property", "value": "free"},
              "name": {"type": "Property", "value": "P1"}},
@@ -386,7 +387,7 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(entry["retentionPeriod"], "P365D")
         self.assertEqual({a["name"]: a["class"] for a in entry["classifiedAttributes"]}, {"name": "personal", "health": "sensitive"})
         self.assertTrue(doc["auditLog"])
-        admin = ("k-admin", "kanon:admin")
+        admin = ("k-admin", "kanon:admin", "kanon:privacy-officer")
         batch = [person(100 + i, f"n{i}", "Buwon" if i < 4 else "Naeoe") for i in range(6)]
         self.assertIn(self.call("POST", "/ngsi-ld/v1/entityOperations/upsert", admin, body=batch, tenant="kanon").status, (201, 204))
         r = self.call("GET", "/cityhub/v1/aggregates?type=Person&groupBy=district", ("k-reader", "kanon:reader"), tenant="kanon")

@@ -95,6 +95,12 @@ ParkingService::ParkingService(broker::EntityService& entities, const broker::Qu
     v->ctx = ctx.ok() ? *ctx : own_contexts_.Core();
     vocabularies_.push_back(std::move(v));
   }
+  std::vector<std::string> site_types, counts;
+  for (const auto& v : vocabularies_) {
+    site_types.insert(site_types.end(), v->site_types.begin(), v->site_types.end());
+    for (const std::string* a : {&v->available, &v->occupied, &v->total, &v->occupancy, &v->status}) counts.push_back(*a);
+  }
+  writes_ = std::make_unique<broker::SystemWriteAccess>("system:parking", std::move(site_types), std::move(counts));
 }
 
 ParkingService::~ParkingService() { Stop(); }
@@ -239,7 +245,7 @@ Status ParkingService::Recount(std::string_view tenant, std::string_view site_id
     changes[name] = {std::move(inst)};
   }
   if (changes.empty()) return Status::Ok();
-  return entities_.Merge(tenant, site_id, std::move(changes), {}, now);
+  return entities_.Merge(*writes_, tenant, site_id, std::move(changes), {}, now);
 }
 
 Status ParkingService::RecountAll(std::string_view tenant) {

@@ -101,6 +101,8 @@ class ParkingService : public broker::ChangeObserver {
 
   broker::EntityService& entities_;
   const broker::QueryService& queries_;
+  // Its rights as system principal "system:parking": the counts and status of parking sites.
+  std::unique_ptr<const broker::SystemWriteAccess> writes_;
   ngsild::ContextResolver own_contexts_;  // private: its inline contexts are nobody else's business
   std::vector<std::shared_ptr<const Vocabulary>> vocabularies_;
 

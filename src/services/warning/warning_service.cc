@@ -174,7 +174,7 @@ void WarningService::Write(const AlertChange& c) {
   if (c.location.is_object()) {
     e.attrs[V::kLocation] = {ngsild::Instance{{"type", "GeoProperty"}, {"value", c.location}, {"createdAt", now}, {"modifiedAt", now}}};
   }
-  broker::BatchResult r = entities_.BatchUpsert(c.tenant, {std::move(e)}, /*replace=*/false);
+  broker::BatchResult r = entities_.BatchUpsert(writes_, c.tenant, {std::move(e)}, /*replace=*/false);
   if (!r.errors.empty()) {
     spdlog::error("warning: cannot write alert '{}': {}", c.alert_id, r.errors.front().status.message());
     return;

@@ -61,6 +61,8 @@ class WarningService : public broker::ChangeObserver {
   void Write(const AlertChange& c);
 
   broker::EntityService& entities_;
+  // Its rights as system principal "system:warning": Alert entities only.
+  const broker::SystemWriteAccess writes_{"system:warning", {AlertVocabulary::kType}, {}};
   WarningEngine engine_;  // used by the worker; Watches() (const) by writers
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -93,13 +93,13 @@ class EntityServiceTest : public ::testing::Test {
 };
 
 TEST_F(EntityServiceTest, CreateGetDelete) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":1)")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":1)")).ok());
   Entity e = MustGet("urn:x:1");
   EXPECT_EQ(e.types, std::vector<std::string>{V("T")});
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("value"), json::value(1));
   EXPECT_EQ(e.created_at, kT0);
 
-  Status dup = svc_->Create("", Simple("urn:x:1"));
+  Status dup = svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1"));
   EXPECT_EQ(dup.code(), Status::Code::kAlreadyExists);
   EXPECT_THAT(dup.message(), HasSubstr("urn:x:1"));
   EXPECT_EQ(MustGet("urn:x:1").attrs.size(), 1u);  // the failed create changed nothing
@@ -108,75 +108,75 @@ TEST_F(EntityServiceTest, CreateGetDelete) {
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("entity 'urn:x:2'"));
 
-  ASSERT_TRUE(svc_->Delete("", "urn:x:1").ok());
+  ASSERT_TRUE(svc_->Delete(AnyoneMayWrite(), "", "urn:x:1").ok());
   EXPECT_EQ(svc_->Get("", "urn:x:1").status().code(), Status::Code::kNotFound);
-  EXPECT_EQ(svc_->Delete("", "urn:x:1").code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Delete(AnyoneMayWrite(), "", "urn:x:1").code(), Status::Code::kNotFound);
 }
 
 TEST_F(EntityServiceTest, Tenants) {
   EXPECT_EQ(svc_->Get("city1", "urn:x:1").status().code(), Status::Code::kNotFound);
   EXPECT_THAT(svc_->Get("city1", "urn:x:1").status().message(), HasSubstr("tenant 'city1'"));
-  EXPECT_EQ(svc_->Delete("city1", "urn:x:1").code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Delete(AnyoneMayWrite(), "city1", "urn:x:1").code(), Status::Code::kNotFound);
   EXPECT_EQ(queries_->Query("city1", {}).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(svc_->Types("city1").status().code(), Status::Code::kNotFound);
-  EXPECT_EQ(svc_->Append("city1", "urn:x:1", A(R"({"a":1})"), false, kT1).status().code(), Status::Code::kNotFound);
-  auto bu = svc_->BatchUpdate("city1", {Simple("urn:x:1")}, false);
+  EXPECT_EQ(svc_->Append(AnyoneMayWrite(), "city1", "urn:x:1", A(R"({"a":1})"), false, kT1).status().code(), Status::Code::kNotFound);
+  auto bu = svc_->BatchUpdate(AnyoneMayWrite(), "city1", {Simple("urn:x:1")}, false);
   ASSERT_EQ(bu.errors.size(), 1u);
   EXPECT_EQ(bu.errors[0].status.code(), Status::Code::kNotFound);
 
-  ASSERT_TRUE(svc_->Create("city1", Simple("urn:x:1", "T", R"("a":1)")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "city1", Simple("urn:x:1", "T", R"("a":1)")).ok());
   EXPECT_TRUE(svc_->Get("city1", "urn:x:1").ok());
   EXPECT_EQ(svc_->Get("", "urn:x:1").status().code(), Status::Code::kNotFound);  // isolated
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "Other")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "Other")).ok());
   EXPECT_EQ(MustGet("urn:x:1", "city1").types, std::vector<std::string>{V("T")});
 
   for (std::string_view bad : std::vector<std::string_view>{"../etc", "-x", "a b", "a/b", std::string_view("x\0y", 3)}) {
-    EXPECT_EQ(svc_->Create(bad, Simple("urn:x:9")).code(), Status::Code::kBadRequestData) << bad;
+    EXPECT_EQ(svc_->Create(AnyoneMayWrite(), bad, Simple("urn:x:9")).code(), Status::Code::kBadRequestData) << bad;
     EXPECT_EQ(svc_->Get(bad, "urn:x:9").status().code(), Status::Code::kBadRequestData) << bad;
   }
-  EXPECT_EQ(svc_->Create(std::string(65, 'a'), Simple("urn:x:9")).code(), Status::Code::kBadRequestData);
-  auto bc = svc_->BatchCreate("bad tenant", {Simple("urn:x:9")});
+  EXPECT_EQ(svc_->Create(AnyoneMayWrite(), std::string(65, 'a'), Simple("urn:x:9")).code(), Status::Code::kBadRequestData);
+  auto bc = svc_->BatchCreate(AnyoneMayWrite(), "bad tenant", {Simple("urn:x:9")});
   ASSERT_EQ(bc.errors.size(), 1u);
   EXPECT_EQ(bc.errors[0].status.code(), Status::Code::kBadRequestData);
   EXPECT_TRUE(bc.success.empty());
 }
 
 TEST_F(EntityServiceTest, ReplaceKeepsCreatedAt) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":1,"b":2)")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":1,"b":2)")).ok());
   auto body = ngsild::ParseEntity(json::parse(R"({"c":3})").as_object(), *ctx_, kT1, {}, false);
   ASSERT_TRUE(body.ok());
-  ASSERT_TRUE(svc_->Replace("", "urn:x:1", std::move(*body)).ok());
+  ASSERT_TRUE(svc_->Replace(AnyoneMayWrite(), "", "urn:x:1", std::move(*body)).ok());
   Entity e = MustGet("urn:x:1");
   EXPECT_EQ(e.AttributeNames(), std::vector<std::string>{V("c")});
   EXPECT_EQ(e.types, std::vector<std::string>{V("T")});  // kept when the body has none
   EXPECT_EQ(e.created_at, kT0);
   EXPECT_EQ(e.modified_at, kT1);
-  EXPECT_EQ(svc_->Replace("", "urn:x:2", Simple("urn:x:2")).code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Replace(AnyoneMayWrite(), "", "urn:x:2", Simple("urn:x:2")).code(), Status::Code::kNotFound);
 }
 
 TEST_F(EntityServiceTest, MergeAppendUpdate) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":{"value":1,"s":2},"b":2)")).ok());
-  ASSERT_TRUE(svc_->Merge("", "urn:x:1", A(R"({"a":{"value":5},"b":"urn:ngsi-ld:null","c":3})", kT1, true), {V("U")}, kT1).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":{"value":1,"s":2},"b":2)")).ok());
+  ASSERT_TRUE(svc_->Merge(AnyoneMayWrite(), "", "urn:x:1", A(R"({"a":{"value":5},"b":"urn:ngsi-ld:null","c":3})", kT1, true), {V("U")}, kT1).ok());
   Entity e = MustGet("urn:x:1");
   EXPECT_EQ(e.types, (std::vector<std::string>{V("T"), V("U")}));
   EXPECT_EQ(e.AttributeNames(), (std::vector<std::string>{V("a"), V("c")}));
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("value"), json::value(5));
   EXPECT_TRUE(e.attrs.at(V("a"))[0].contains(V("s")));
   EXPECT_EQ(e.modified_at, kT1);
-  EXPECT_EQ(svc_->Merge("", "urn:x:2", A(R"({"a":1})"), {}, kT1).code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Merge(AnyoneMayWrite(), "", "urn:x:2", A(R"({"a":1})"), {}, kT1).code(), Status::Code::kNotFound);
 
-  auto ap = svc_->Append("", "urn:x:1", A(R"({"a":9,"d":4})"), true, kT1 + 1);
+  auto ap = svc_->Append(AnyoneMayWrite(), "", "urn:x:1", A(R"({"a":9,"d":4})"), true, kT1 + 1);
   ASSERT_TRUE(ap.ok());
   EXPECT_EQ(ap->updated, std::vector<std::string>{V("d")});
   ASSERT_EQ(ap->not_updated.size(), 1u);
   EXPECT_EQ(MustGet("urn:x:1").attrs.at(V("a"))[0].at("value"), json::value(5));
   EXPECT_EQ(MustGet("urn:x:1").modified_at, kT1 + 1);
-  ap = svc_->Append("", "urn:x:1", A(R"({"a":9})"), false, kT1 + 2);
+  ap = svc_->Append(AnyoneMayWrite(), "", "urn:x:1", A(R"({"a":9})"), false, kT1 + 2);
   ASSERT_TRUE(ap.ok());
   EXPECT_EQ(MustGet("urn:x:1").attrs.at(V("a"))[0].at("value"), json::value(9));
-  EXPECT_EQ(svc_->Append("", "urn:x:2", A(R"({"a":9})"), false, kT1).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Append(AnyoneMayWrite(), "", "urn:x:2", A(R"({"a":9})"), false, kT1).status().code(), Status::Code::kNotFound);
 
-  auto up = svc_->Update("", "urn:x:1", A(R"({"a":10,"zz":1})"), kT1 + 3);
+  auto up = svc_->Update(AnyoneMayWrite(), "", "urn:x:1", A(R"({"a":10,"zz":1})"), kT1 + 3);
   ASSERT_TRUE(up.ok());
   EXPECT_EQ(up->updated, std::vector<std::string>{V("a")});
   ASSERT_EQ(up->not_updated.size(), 1u);
@@ -184,48 +184,48 @@ TEST_F(EntityServiceTest, MergeAppendUpdate) {
   e = MustGet("urn:x:1");
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("value"), json::value(10));
   EXPECT_EQ(e.attrs.count(V("zz")), 0u);
-  EXPECT_EQ(svc_->Update("", "urn:x:2", A(R"({"a":1})"), kT1).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(svc_->Update(AnyoneMayWrite(), "", "urn:x:2", A(R"({"a":1})"), kT1).status().code(), Status::Code::kNotFound);
 }
 
 TEST_F(EntityServiceTest, AttributeOperationsNameWhatIsMissing) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":{"value":1,"s":2})")).ok());
-  ASSERT_TRUE(svc_->PartialUpdateAttribute("", "urn:x:1", V("a"), I("a", R"({"value":7})", true), kT1).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":{"value":1,"s":2})")).ok());
+  ASSERT_TRUE(svc_->PartialUpdateAttribute(AnyoneMayWrite(), "", "urn:x:1", V("a"), I("a", R"({"value":7})", true), kT1).ok());
   Entity e = MustGet("urn:x:1");
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("value"), json::value(7));
   EXPECT_TRUE(e.attrs.at(V("a"))[0].contains(V("s")));
 
-  Status st = svc_->PartialUpdateAttribute("", "urn:x:1", V("nope"), I("nope", "1", true), kT1);
+  Status st = svc_->PartialUpdateAttribute(AnyoneMayWrite(), "", "urn:x:1", V("nope"), I("nope", "1", true), kT1);
   EXPECT_EQ(st.code(), Status::Code::kNotFound);
   EXPECT_THAT(st.message(), HasSubstr("attribute"));
   EXPECT_THAT(st.message(), HasSubstr(V("nope")));
-  st = svc_->PartialUpdateAttribute("", "urn:x:2", V("a"), I("a", "1", true), kT1);
+  st = svc_->PartialUpdateAttribute(AnyoneMayWrite(), "", "urn:x:2", V("a"), I("a", "1", true), kT1);
   EXPECT_EQ(st.code(), Status::Code::kNotFound);
   EXPECT_THAT(st.message(), HasSubstr("entity 'urn:x:2' does not exist"));
 
-  ASSERT_TRUE(svc_->ReplaceAttribute("", "urn:x:1", V("a"), I("a", R"({"type":"Relationship","object":"urn:y:1"})"), kT1).ok());
+  ASSERT_TRUE(svc_->ReplaceAttribute(AnyoneMayWrite(), "", "urn:x:1", V("a"), I("a", R"({"type":"Relationship","object":"urn:y:1"})"), kT1).ok());
   e = MustGet("urn:x:1");
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("type"), json::value("Relationship"));
   EXPECT_FALSE(e.attrs.at(V("a"))[0].contains(V("s")));
-  st = svc_->ReplaceAttribute("", "urn:x:1", V("nope"), I("nope", "1"), kT1);
+  st = svc_->ReplaceAttribute(AnyoneMayWrite(), "", "urn:x:1", V("nope"), I("nope", "1"), kT1);
   EXPECT_EQ(st.code(), Status::Code::kNotFound);
   EXPECT_THAT(st.message(), HasSubstr("no attribute"));
-  EXPECT_THAT(svc_->ReplaceAttribute("", "urn:x:2", V("a"), I("a", "1"), kT1).message(), HasSubstr("entity 'urn:x:2'"));
+  EXPECT_THAT(svc_->ReplaceAttribute(AnyoneMayWrite(), "", "urn:x:2", V("a"), I("a", "1"), kT1).message(), HasSubstr("entity 'urn:x:2'"));
 
-  st = svc_->DeleteAttribute("", "urn:x:1", V("a"), std::string("urn:ds:1"), false);
+  st = svc_->DeleteAttribute(AnyoneMayWrite(), "", "urn:x:1", V("a"), std::string("urn:ds:1"), false);
   EXPECT_EQ(st.code(), Status::Code::kNotFound);
   EXPECT_THAT(st.message(), HasSubstr("datasetId"));
-  EXPECT_THAT(svc_->DeleteAttribute("", "urn:x:1", V("nope"), std::nullopt, false).message(), HasSubstr("no attribute"));
-  EXPECT_THAT(svc_->DeleteAttribute("", "urn:x:2", V("a"), std::nullopt, false).message(), HasSubstr("entity 'urn:x:2'"));
+  EXPECT_THAT(svc_->DeleteAttribute(AnyoneMayWrite(), "", "urn:x:1", V("nope"), std::nullopt, false).message(), HasSubstr("no attribute"));
+  EXPECT_THAT(svc_->DeleteAttribute(AnyoneMayWrite(), "", "urn:x:2", V("a"), std::nullopt, false).message(), HasSubstr("entity 'urn:x:2'"));
   int64_t before = MustGet("urn:x:1").modified_at;
-  ASSERT_TRUE(svc_->DeleteAttribute("", "urn:x:1", V("a"), std::nullopt, false).ok());
+  ASSERT_TRUE(svc_->DeleteAttribute(AnyoneMayWrite(), "", "urn:x:1", V("a"), std::nullopt, false).ok());
   e = MustGet("urn:x:1");
   EXPECT_TRUE(e.attrs.empty());
   EXPECT_GT(e.modified_at, before);  // deleting an attribute modifies the entity
 }
 
 TEST_F(EntityServiceTest, BatchCreateMixed) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1")).ok());
-  auto r = svc_->BatchCreate("", {Simple("urn:x:0"), Simple("urn:x:1"), Simple("urn:x:2"), Simple("urn:x:2", "U")});
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1")).ok());
+  auto r = svc_->BatchCreate(AnyoneMayWrite(), "", {Simple("urn:x:0"), Simple("urn:x:1"), Simple("urn:x:2"), Simple("urn:x:2", "U")});
   EXPECT_EQ(r.success, (std::vector<std::string>{"urn:x:0", "urn:x:2"}));
   EXPECT_EQ(r.created, 2u);
   EXPECT_EQ(r.created_ids, (std::vector<std::string>{"urn:x:0", "urn:x:2"}));
@@ -236,14 +236,14 @@ TEST_F(EntityServiceTest, BatchCreateMixed) {
   EXPECT_EQ(r.errors[1].status.code(), Status::Code::kAlreadyExists);
   EXPECT_EQ(MustGet("urn:x:2").types, std::vector<std::string>{V("T")});
   // A batch on a new tenant creates it.
-  auto t = svc_->BatchCreate("fresh", {Simple("urn:x:5")});
+  auto t = svc_->BatchCreate(AnyoneMayWrite(), "fresh", {Simple("urn:x:5")});
   EXPECT_EQ(t.success, std::vector<std::string>{"urn:x:5"});
   EXPECT_TRUE(svc_->Get("fresh", "urn:x:5").ok());
 }
 
 TEST_F(EntityServiceTest, BatchUpsertReplaceAndUpdate) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":1,"b":2)")).ok());
-  auto r = svc_->BatchUpsert("", {E(R"({"id":"urn:x:1","type":"T","c":3})", kT1), Simple("urn:x:2", "T", R"("a":1)")}, true);
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":1,"b":2)")).ok());
+  auto r = svc_->BatchUpsert(AnyoneMayWrite(), "", {E(R"({"id":"urn:x:1","type":"T","c":3})", kT1), Simple("urn:x:2", "T", R"("a":1)")}, true);
   EXPECT_EQ(r.success, (std::vector<std::string>{"urn:x:1", "urn:x:2"}));
   EXPECT_EQ(r.created_ids, std::vector<std::string>{"urn:x:2"});
   EXPECT_EQ(r.created, 1u);
@@ -253,7 +253,7 @@ TEST_F(EntityServiceTest, BatchUpsertReplaceAndUpdate) {
   EXPECT_EQ(e.created_at, kT0);
   EXPECT_EQ(e.modified_at, kT1);
 
-  auto u = svc_->BatchUpsert("", {E(R"({"id":"urn:x:1","type":"U","c":30,"d":4})", kT1 + 1),
+  auto u = svc_->BatchUpsert(AnyoneMayWrite(), "", {E(R"({"id":"urn:x:1","type":"U","c":30,"d":4})", kT1 + 1),
                                   E(R"({"id":"urn:x:3","type":"T","a":1})", kT1 + 1)},
                              false);
   EXPECT_EQ(u.success, (std::vector<std::string>{"urn:x:1", "urn:x:3"}));
@@ -266,16 +266,16 @@ TEST_F(EntityServiceTest, BatchUpsertReplaceAndUpdate) {
   EXPECT_EQ(e.modified_at, kT1 + 1);
 
   // The same id twice: created by the first item, updated by the second.
-  auto twice = svc_->BatchUpsert("", {Simple("urn:x:9", "T", R"("a":1)"), Simple("urn:x:9", "T", R"("b":2)")}, false);
+  auto twice = svc_->BatchUpsert(AnyoneMayWrite(), "", {Simple("urn:x:9", "T", R"("a":1)"), Simple("urn:x:9", "T", R"("b":2)")}, false);
   EXPECT_EQ(twice.success, (std::vector<std::string>{"urn:x:9", "urn:x:9"}));
   EXPECT_EQ(twice.created_ids, std::vector<std::string>{"urn:x:9"});
   EXPECT_EQ(MustGet("urn:x:9").AttributeNames(), (std::vector<std::string>{V("a"), V("b")}));
 }
 
 TEST_F(EntityServiceTest, BatchUpdateMergeDelete) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "T", R"("a":1,"b":{"value":2,"s":1})")).ok());
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:2", "T", R"("a":1)")).ok());
-  auto u = svc_->BatchUpdate("", {E(R"({"id":"urn:x:1","type":"T","a":5,"c":6})", kT1),
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "T", R"("a":1,"b":{"value":2,"s":1})")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:2", "T", R"("a":1)")).ok());
+  auto u = svc_->BatchUpdate(AnyoneMayWrite(), "", {E(R"({"id":"urn:x:1","type":"T","a":5,"c":6})", kT1),
                                   E(R"({"id":"urn:x:404","type":"T","a":5})", kT1),
                                   E(R"({"id":"urn:x:2","type":"T","a":7})", kT1)},
                              true);
@@ -286,7 +286,7 @@ TEST_F(EntityServiceTest, BatchUpdateMergeDelete) {
   EXPECT_EQ(u.errors[0].status.code(), Status::Code::kNotFound);
   EXPECT_EQ(MustGet("urn:x:1").attrs.at(V("a"))[0].at("value"), json::value(1));  // noOverwrite
   EXPECT_EQ(MustGet("urn:x:1").attrs.count(V("c")), 1u);
-  EXPECT_EQ(svc_->BatchUpdate("", {E(R"({"id":"urn:x:2","type":"T","a":7})", kT1)}, false).success.size(), 1u);
+  EXPECT_EQ(svc_->BatchUpdate(AnyoneMayWrite(), "", {E(R"({"id":"urn:x:2","type":"T","a":7})", kT1)}, false).success.size(), 1u);
   EXPECT_EQ(MustGet("urn:x:2").attrs.at(V("a"))[0].at("value"), json::value(7));
 
   Entity merge_item;
@@ -295,7 +295,7 @@ TEST_F(EntityServiceTest, BatchUpdateMergeDelete) {
   merge_item.attrs = A(R"({"b":{"value":3,"s":"urn:ngsi-ld:null"},"c":"urn:ngsi-ld:null"})", kT1 + 1, true);
   Entity missing;
   missing.id = "urn:x:404";
-  auto m = svc_->BatchMerge("", {merge_item, missing});
+  auto m = svc_->BatchMerge(AnyoneMayWrite(), "", {merge_item, missing});
   EXPECT_EQ(m.success, std::vector<std::string>{"urn:x:1"});
   ASSERT_EQ(m.errors.size(), 1u);
   EXPECT_EQ(m.errors[0].status.code(), Status::Code::kNotFound);
@@ -304,7 +304,7 @@ TEST_F(EntityServiceTest, BatchUpdateMergeDelete) {
   EXPECT_FALSE(e.attrs.at(V("b"))[0].contains(V("s")));
   EXPECT_EQ(e.attrs.count(V("c")), 0u);
 
-  auto d = svc_->BatchDelete("", {"urn:x:1", "urn:x:404", "urn:x:2", "urn:x:1"});
+  auto d = svc_->BatchDelete(AnyoneMayWrite(), "", {"urn:x:1", "urn:x:404", "urn:x:2", "urn:x:1"});
   EXPECT_EQ(d.success, (std::vector<std::string>{"urn:x:1", "urn:x:2"}));
   ASSERT_EQ(d.errors.size(), 2u);
   EXPECT_EQ(d.errors[0].entity_id, "urn:x:404");
@@ -318,7 +318,7 @@ TEST_F(EntityServiceTest, QueryFiltersPagingAndOrder) {
   // Insert out of order; results come back ordered by id.
   for (int i : {7, 3, 9, 1, 5, 2, 8, 4, 6, 0}) {
     std::string attrs = i % 2 ? R"("odd":1)" : R"("even":1)";
-    ASSERT_TRUE(svc_->Create("", Simple(fmt::format("urn:x:{}", i), i < 5 ? "Low" : "High", attrs)).ok());
+    ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple(fmt::format("urn:x:{}", i), i < 5 ? "Low" : "High", attrs)).ok());
   }
   EntityQuery q;
   q.limit = 100;
@@ -371,7 +371,7 @@ TEST_F(EntityServiceTest, QueryFiltersPagingAndOrder) {
 }
 
 TEST_F(EntityServiceTest, QueryBadPatterns) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1")).ok());
   EntityQuery q;
   q.id_pattern = "urn:(x";
   auto r = queries_->Query("", q);
@@ -389,9 +389,9 @@ TEST_F(EntityServiceTest, QueryBadPatterns) {
 }
 
 TEST_F(EntityServiceTest, Discovery) {
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:1", "Car", R"("speed":1,"owner":{"object":"urn:p:1"})")).ok());
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:2", "Car", R"("speed":{"type":"Relationship","object":"urn:s:1"})")).ok());
-  ASSERT_TRUE(svc_->Create("", Simple("urn:x:3", "Bus", R"("speed":3,"line":"A")")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:1", "Car", R"("speed":1,"owner":{"object":"urn:p:1"})")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:2", "Car", R"("speed":{"type":"Relationship","object":"urn:s:1"})")).ok());
+  ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple("urn:x:3", "Bus", R"("speed":3,"line":"A")")).ok());
   EXPECT_EQ(svc_->Types("").value(), (std::vector<std::string>{V("Bus"), V("Car")}));
   EXPECT_EQ(svc_->Attributes("").value(), (std::vector<std::string>{V("line"), V("owner"), V("speed")}));
   EXPECT_EQ(svc_->AttributesOfType("", V("Car")).value(), (std::vector<std::string>{V("owner"), V("speed")}));
@@ -418,7 +418,7 @@ TEST_F(EntityServiceTest, Discovery) {
   EXPECT_EQ(ad->types, std::vector<std::string>{V("Bus")});
   EXPECT_EQ(svc_->AttributeDetails("", V("nope")).status().code(), Status::Code::kNotFound);
 
-  ASSERT_TRUE(svc_->Delete("", "urn:x:3").ok());
+  ASSERT_TRUE(svc_->Delete(AnyoneMayWrite(), "", "urn:x:3").ok());
   EXPECT_EQ(svc_->Types("").value(), std::vector<std::string>{V("Car")});
   EXPECT_EQ(svc_->AttributeDetails("", V("line")).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(svc_->AttributeDetails("", V("speed"))->count, 2u);
@@ -426,7 +426,7 @@ TEST_F(EntityServiceTest, Discovery) {
 
 TEST_F(EntityServiceTest, ConcurrentAppendsToSameEntitiesAllSurvive) {
   constexpr int kEntities = 4, kThreads = 8, kPerThread = 12;
-  for (int i = 0; i < kEntities; ++i) ASSERT_TRUE(svc_->Create("", Simple(fmt::format("urn:c:{}", i))).ok());
+  for (int i = 0; i < kEntities; ++i) ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "", Simple(fmt::format("urn:c:{}", i))).ok());
   std::vector<ngsild::AttrMap> bodies;  // parse up front: the test measures the service
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -439,7 +439,7 @@ TEST_F(EntityServiceTest, ConcurrentAppendsToSameEntitiesAllSurvive) {
     }
     threads.emplace_back([this, &failures, work = std::move(work)]() mutable {
       for (auto& [id, attrs] : work) {
-        auto r = svc_->Append("", id, std::move(attrs), false, kT1);
+        auto r = svc_->Append(AnyoneMayWrite(), "", id, std::move(attrs), false, kT1);
         if (!r.ok() || !r->changed()) ++failures;
       }
     });
@@ -464,8 +464,8 @@ TEST_F(EntityServiceTest, ConcurrentCreatesOfDistinctAndSameIds) {
     }
     threads.emplace_back([&, mine = std::move(mine), shared = std::move(shared)]() mutable {
       for (int k = 0; k < kPerThread; ++k) {
-        if (!svc_->Create("", std::move(mine[k])).ok()) ++failures;
-        Status st = svc_->Create("", std::move(shared[k]));
+        if (!svc_->Create(AnyoneMayWrite(), "", std::move(mine[k])).ok()) ++failures;
+        Status st = svc_->Create(AnyoneMayWrite(), "", std::move(shared[k]));
         if (st.ok()) {
           ++created_same;
         } else if (st.code() == Status::Code::kAlreadyExists) {

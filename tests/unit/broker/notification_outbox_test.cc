@@ -113,11 +113,11 @@ TEST_F(OutboxTest, WritesThatFireSubscriptionsOweRecordsOthersDoNot) {
   Subscribe("", "urn:s:occ", R"("entities":[{"type":"ParkingSpot"}],"watchedAttributes":["occupancy"],
       "notificationTrigger":["attributeCreated","attributeUpdated","entityDeleted"])");
   Subscribe("", "urn:s:all", R"("entities":[{"type":"ParkingSpot"}],"notificationTrigger":["entityCreated"])");
-  ASSERT_TRUE(entities_->Create("", E(R"({"id":"urn:p:1","type":"ParkingSpot","occupancy":0,"name":"A"})")).ok());
-  ASSERT_TRUE(entities_->Create("", E(R"({"id":"urn:a:1","type":"AirQualityObserved","pm10":3})")).ok());  // no one
-  ASSERT_TRUE(entities_->Update("", "urn:p:1", Attrs(R"({"name":"B"})"), 2000).ok());       // not watched
-  ASSERT_TRUE(entities_->Update("", "urn:p:1", Attrs(R"({"occupancy":1})"), 2000).ok());
-  ASSERT_TRUE(entities_->Delete("", "urn:p:1").ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", E(R"({"id":"urn:p:1","type":"ParkingSpot","occupancy":0,"name":"A"})")).ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", E(R"({"id":"urn:a:1","type":"AirQualityObserved","pm10":3})")).ok());  // no one
+  ASSERT_TRUE(entities_->Update(AnyoneMayWrite(), "", "urn:p:1", Attrs(R"({"name":"B"})"), 2000).ok());       // not watched
+  ASSERT_TRUE(entities_->Update(AnyoneMayWrite(), "", "urn:p:1", Attrs(R"({"occupancy":1})"), 2000).ok());
+  ASSERT_TRUE(entities_->Delete(AnyoneMayWrite(), "", "urn:p:1").ok());
   auto owed = Outbox();
   ASSERT_EQ(owed.size(), 3u);
   EXPECT_EQ(owed[0].sequence, 1u);
@@ -138,32 +138,32 @@ TEST_F(OutboxTest, BatchesShowChangesTenantsAndNumberingAcrossRestarts) {
       "notificationTrigger":["attributeCreated","attributeUpdated","entityDeleted"],"notification":{"showChanges":true,"endpoint":{"uri":"http://h/"}})");
   std::vector<ngsild::Entity> batch;
   for (int i = 0; i < 5; ++i) batch.push_back(E(fmt::format(R"({{"id":"urn:p:{}","type":"ParkingSpot","occupancy":0}})", i)));
-  auto created = entities_->BatchUpsert("", std::move(batch), true);
+  auto created = entities_->BatchUpsert(AnyoneMayWrite(), "", std::move(batch), true);
   ASSERT_EQ(created.success.size(), 5u);
   std::vector<ngsild::Entity> update;
   update.push_back(E(R"({"id":"urn:p:2","type":"ParkingSpot","occupancy":1})"));
-  ASSERT_EQ(entities_->BatchUpsert("", std::move(update), false).success.size(), 1u);
-  ASSERT_EQ(entities_->BatchDelete("", {"urn:p:3", "urn:p:4"}).success.size(), 2u);
+  ASSERT_EQ(entities_->BatchUpsert(AnyoneMayWrite(), "", std::move(update), false).success.size(), 1u);
+  ASSERT_EQ(entities_->BatchDelete(AnyoneMayWrite(), "", {"urn:p:3", "urn:p:4"}).success.size(), 2u);
   auto owed = Outbox();
   ASSERT_EQ(owed.size(), 8u);
   EXPECT_FALSE(owed[0].record.contains("previous"));  // a creation has no previous state
   EXPECT_TRUE(owed[5].record.contains("previous"));   // the update, with showChanges
   EXPECT_EQ(owed[6].record.at("deleted"), true);
   // Another tenant without subscriptions owes nothing.
-  ASSERT_TRUE(entities_->Create("t2", E(R"({"id":"urn:p:9","type":"ParkingSpot","occupancy":0})")).ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "t2", E(R"({"id":"urn:p:9","type":"ParkingSpot","occupancy":0})")).ok());
   EXPECT_TRUE(Outbox("t2").empty());
   // After a restart the subscriptions are loaded again and numbering goes on.
   const uint64_t last = owed.back().sequence;
   Close();
   Open();
   EXPECT_EQ(matcher_->Size(""), 1u);
-  ASSERT_TRUE(entities_->Create("", E(R"({"id":"urn:p:10","type":"ParkingSpot","occupancy":0})")).ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", E(R"({"id":"urn:p:10","type":"ParkingSpot","occupancy":0})")).ok());
   owed = Outbox();
   ASSERT_EQ(owed.size(), 9u);
   EXPECT_EQ(owed.back().sequence, last + 1);
   // A deleted subscription is no longer matched.
   ASSERT_TRUE(subscriptions_->Delete("", "urn:s:changes").ok());
-  ASSERT_TRUE(entities_->Create("", E(R"({"id":"urn:p:11","type":"ParkingSpot","occupancy":0})")).ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", E(R"({"id":"urn:p:11","type":"ParkingSpot","occupancy":0})")).ok());
   EXPECT_EQ(Outbox().size(), 9u);
 }
 

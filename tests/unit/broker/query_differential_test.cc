@@ -386,12 +386,12 @@ TEST(QueryDifferentialTest, IndexedQueriesEqualBruteForce) {
       ASSERT_TRUE(e.ok()) << e.status().message() << " " << Json(data.back());
       batch.push_back(std::move(*e));
       if (batch.size() == 1000) {
-        ASSERT_TRUE(entities.BatchCreate("", std::move(batch)).errors.empty());
+        ASSERT_TRUE(entities.BatchCreate(AnyoneMayWrite(), "", std::move(batch)).errors.empty());
         batch.clear();
       }
     }
     if (!batch.empty()) {
-      ASSERT_TRUE(entities.BatchCreate("", std::move(batch)).errors.empty());
+      ASSERT_TRUE(entities.BatchCreate(AnyoneMayWrite(), "", std::move(batch)).errors.empty());
     }
     std::sort(data.begin(), data.end(), [](const Generated& a, const Generated& b) { return a.id < b.id; });
 

@@ -58,7 +58,7 @@ class QueryServiceTest : public ::testing::Test {
   void Create(std::string_view text) {
     auto e = ngsild::ParseEntity(json::parse(text).as_object(), *ctx_, 0, {});
     ASSERT_TRUE(e.ok()) << e.status().message();
-    ASSERT_TRUE(entities_->Create("", std::move(*e)).ok());
+    ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", std::move(*e)).ok());
   }
 
   EntityQuery Q(std::string_view q_text, std::vector<std::string> types = {}) {
@@ -200,7 +200,7 @@ TEST_F(QueryServiceTest, SpatialIndexFindsPointsAndAreasAndFollowsDeletes) {
   EXPECT_EQ(Run(Geo("within", "Polygon", "[[[127.0,35.7],[127.15,35.7],[127.15,35.9],[127.0,35.9],[127.0,35.7]]]")),
             (Ids{"urn:x:p1", "urn:x:two"}));
   EXPECT_EQ(Run(Geo("disjoint", "Point", "[127.2,35.8]")), (Ids{"urn:x:p1", "urn:x:two"}));
-  ASSERT_TRUE(entities_->Delete("", "urn:x:p1").ok());
+  ASSERT_TRUE(entities_->Delete(AnyoneMayWrite(), "", "urn:x:p1").ok());
   EXPECT_EQ(Run(Geo("near;maxDistance==100", "Point", "[127.1,35.8]")), (Ids{"urn:x:area", "urn:x:two"}));
 }
 
@@ -262,7 +262,7 @@ TEST_F(QueryServiceTest, EnsureIndexedRebuildsTermsOfEntitiesStoredWithoutThem) 
 
 TEST_F(QueryServiceTest, NewTenantsAreRecordedAsIndexed) {
   auto e = ngsild::ParseEntity(json::parse(R"({"id":"urn:x:1","type":"T"})").as_object(), *ctx_, 0, {});
-  ASSERT_TRUE(entities_->Create("city1", std::move(*e)).ok());
+  ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "city1", std::move(*e)).ok());
   std::vector<std::string> rebuilt;
   ASSERT_TRUE(entities_->EnsureIndexed([&](std::string_view t, uint64_t) { rebuilt.emplace_back(t); }).ok());
   EXPECT_THAT(rebuilt, ElementsAre(""));  // only the default tenant, made before versions were kept

@@ -370,7 +370,7 @@ class TemporalServiceTest : public ::testing::Test {
       json::object inst{{"type", "Property"}, {"value", i}, {"observedAt", util::FormatDateTime(start + i * 60'000LL)}};
       items.push_back({"p", std::move(inst)});
     }
-    auto created = service_->Append("", "urn:e:1", {"T"}, items, true);
+    auto created = service_->Append(AnyoneMayWrite(), "", "urn:e:1", {"T"}, items, true);
     ASSERT_TRUE(created.ok()) << created.status().message();
   }
   std::vector<int64_t> Values(const TemporalQuery& q, bool* truncated = nullptr) {
@@ -431,14 +431,14 @@ TEST_F(TemporalServiceTest, TimeRangesLastNAndTheCapFollowTheSpecAcrossBlocks) {
   // Late data lands in its own (old) block and is found in order.
   std::vector<TemporalAppend> late = {
       {"p", json::object{{"type", "Property"}, {"value", -1}, {"observedAt", util::FormatDateTime(t0 - 1)}}}};
-  ASSERT_TRUE(service_->Append("", "urn:e:1", {}, late, false).ok());
+  ASSERT_TRUE(service_->Append(AnyoneMayWrite(), "", "urn:e:1", {}, late, false).ok());
   q = TemporalQuery{};
   q.last_n.reset();
   EXPECT_EQ(Values(q).front(), -1);
   // Unknown entity or tenant: NotFound.
   EXPECT_EQ(service_->Retrieve("", "urn:e:2", q).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(service_->Retrieve("other", "urn:e:1", q).status().code(), Status::Code::kNotFound);
-  EXPECT_EQ(service_->Append("", "urn:e:2", {}, late, false).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(service_->Append(AnyoneMayWrite(), "", "urn:e:2", {}, late, false).status().code(), Status::Code::kNotFound);
 }
 
 TEST_F(TemporalServiceTest, AggregatedDailyPeriodsOverAWeekOfMinuteData) {
@@ -501,8 +501,8 @@ TEST_F(TemporalServiceTest, RetentionHidesExpiredInstancesAtOnceAndThePurgeRemov
     items.push_back({"p", json::object{{"type", "Property"}, {"value", age_h},
                                        {"observedAt", util::FormatDateTime(now - age_h * 3'600'000)}}});
   }
-  ASSERT_TRUE(service_->Append("", "urn:e:1", {"urn:x:Sensor"}, items, true).ok());
-  ASSERT_TRUE(service_->Append("", "urn:e:2", {"urn:x:Tree"}, items, true).ok());
+  ASSERT_TRUE(service_->Append(AnyoneMayWrite(), "", "urn:e:1", {"urn:x:Sensor"}, items, true).ok());
+  ASSERT_TRUE(service_->Append(AnyoneMayWrite(), "", "urn:e:2", {"urn:x:Tree"}, items, true).ok());
   auto policy = RetentionPolicy::Parse("Sensor=P1D");
   ASSERT_TRUE(policy.ok());
   TemporalService with_retention(*store_, &*policy);
