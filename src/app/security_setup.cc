@@ -24,7 +24,8 @@ Result<std::string> ReadFile(const std::string& path, std::string_view option) {
 }
 
 // The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
-Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config) {
+Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(
+    const Config& config, std::shared_ptr<const net::AddressPolicy> outbound) {
   if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
     return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
   }
@@ -35,8 +36,9 @@ Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config&
     if (!text.ok()) return text.status();
     ac.jwks_json = std::move(*text);
   } else {
-    // The identity provider is usually on the city's own network: private addresses allowed.
-    auto fetcher = std::make_shared<ngsild::ContextFetcher>(/*allow_private_addresses=*/true);
+    // Through the outbound policy like every other download: a provider on the city's own
+    // network needs its range in --outbound-allow (and so do the hosts it redirects to).
+    auto fetcher = std::make_shared<ngsild::ContextFetcher>(std::move(outbound));
     ac.reload = [fetcher, url = config.auth_jwks_url]() -> Result<std::string> {
       auto body = fetcher->Fetch(url, std::chrono::seconds(5), 1 << 20);
       if (!body.ok()) return Status(Status::Code::kUnavailable, fmt::format("cannot fetch the JWKS from '{}': {}", url, body.status().message()));
@@ -78,9 +80,10 @@ api::SecurityDeps SecuritySetup::Deps() const {
   return d;
 }
 
-Status SetUpAuthentication(const Config& config, SecuritySetup* out) {
+Status SetUpAuthentication(const Config& config, std::shared_ptr<const net::AddressPolicy> outbound,
+                           SecuritySetup* out) {
   if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
-    auto made = MakeAuthenticator(config);
+    auto made = MakeAuthenticator(config, std::move(outbound));
     if (!made.ok()) return made.status();
     out->jwt = std::move(*made);
     spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}')",

@@ -29,7 +29,8 @@ constexpr std::string_view kSchemes[] = {"http", "https", "mqtt", "mqtts"};
 // and ignored.
 constexpr std::string_view kReadOnly[] = {"status", "createdAt", "modifiedAt", "deletedAt"};
 constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent",   "timesFailed",
-                                                      "lastNotification", "lastFailure", "lastSuccess"};
+                                                      "lastNotification", "lastFailure", "lastSuccess",
+                                                      "lastFailureReason", "timesGivenUp"};
 // Spec members this hub does not implement.
 constexpr std::string_view kUnsupported[] = {"csf", "temporalQ", "datasetId"};
 constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit", "join", "joinLevel"};

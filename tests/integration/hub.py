@@ -4,6 +4,11 @@ The binary comes from $CITYHUB_BIN (set by ctest), the shared test data from $CI
 Every Hub gets its own free port and its own temporary data directory, so tests can run in
 parallel and never see each other's data. Only the Python standard library is used.
 A hub started with --tls-cert-file is reached over HTTPS by passing its CA as `ca_file`.
+
+The tests' receivers, @context servers, identity providers and MQTT brokers listen on 127.0.0.1,
+which the hub's outbound address policy refuses by default; so every Hub is started with
+`--outbound-allow 127.0.0.0/8,::1` (LOOPBACK_ALLOWED) unless its extra_args give their own
+--outbound-allow (e.g. `--outbound-allow=` for the default policy, as an operator gets it).
 """
 import http.client
 import json
@@ -22,6 +27,7 @@ SHARED = os.environ.get("CITYHUB_SHARED", os.path.join(os.path.dirname(__file__)
 CONTEXT_DIR = os.path.join(SHARED, "data", "jsonld-contexts")
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+LOOPBACK_ALLOWED = ("--outbound-allow", "127.0.0.0/8,::1")
 
 
 def free_port():
@@ -74,8 +80,9 @@ class Hub:
                 "--context-dir", CONTEXT_DIR]
         if "--remote-contexts" not in self.extra_args:  # offline unless a test opts in
             args += ["--remote-contexts", "false"]
-        elif "--context-fetch-private" not in self.extra_args:  # test context servers are on 127.0.0.1
-            args += ["--context-fetch-private", "true"]
+        if not any(a == "--outbound-allow" or a.startswith("--outbound-allow=") for a in self.extra_args):
+            # the tests' servers are on 127.0.0.1
+            args += list(LOOPBACK_ALLOWED)
         args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)

@@ -6,9 +6,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include <gtest/gtest.h>
 
+#include "broker/endpoint_policy.h"
+
 namespace cityhub::broker {
+
+// The senders' rules with loopback allowed: the tests' receivers and brokers are on 127.0.0.1,
+// which the default outbound policy refuses.
+inline std::shared_ptr<const EndpointPolicy> LoopbackAllowed() {
+  return std::make_shared<const EndpointPolicy>(
+      std::make_shared<const net::AddressPolicy>(*net::AddressPolicy::FromList("127.0.0.0/8,::1")));
+}
 
 // Binds a TCP socket to 127.0.0.1 on a free port (SO_REUSEADDR) and listens with `backlog`
 // (0: only bound). Returns the descriptor; the port in *port.
