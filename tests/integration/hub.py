@@ -8,7 +8,8 @@ A hub started with --tls-cert-file is reached over HTTPS by passing its CA as `c
 The tests' receivers, @context servers, identity providers and MQTT brokers listen on 127.0.0.1,
 which the hub's outbound address policy refuses by default; so every Hub is started with
 `--outbound-allow 127.0.0.0/8,::1` (LOOPBACK_ALLOWED) unless its extra_args give their own
---outbound-allow (e.g. `--outbound-allow=` for the default policy, as an operator gets it).
+--outbound-allow, or it is made with allow_loopback=False (the default policy, as an operator
+gets it; HubTestCase.allow_loopback likewise).
 """
 import http.client
 import json
@@ -65,12 +66,13 @@ class Response:
 class Hub:
     """A cityhub process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None, ca_file=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, ca_file=None, allow_loopback=True):
         self.port = free_port()
         self.ca_file = ca_file  # set: talk HTTPS, trusting this PEM file
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="cityhub-test-")
         self.extra_args = list(extra_args)
+        self.allow_loopback = allow_loopback
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.log_path = os.path.join(tempfile.gettempdir(), f"cityhub-{self.port}.log")
@@ -80,9 +82,8 @@ class Hub:
                 "--context-dir", CONTEXT_DIR]
         if "--remote-contexts" not in self.extra_args:  # offline unless a test opts in
             args += ["--remote-contexts", "false"]
-        if not any(a == "--outbound-allow" or a.startswith("--outbound-allow=") for a in self.extra_args):
-            # the tests' servers are on 127.0.0.1
-            args += list(LOOPBACK_ALLOWED)
+        if self.allow_loopback and not any(a.split("=")[0] == "--outbound-allow" for a in self.extra_args):
+            args += list(LOOPBACK_ALLOWED)  # the tests' servers are on 127.0.0.1
         args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
@@ -178,10 +179,11 @@ class HubTestCase(unittest.TestCase):
     """One hub per test class (fast); tests use distinct entity ids or tenants."""
 
     hub_args = ()
+    allow_loopback = True
 
     @classmethod
     def setUpClass(cls):
-        cls.hub = Hub(extra_args=cls.hub_args).start()
+        cls.hub = Hub(extra_args=cls.hub_args, allow_loopback=cls.allow_loopback).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -267,7 +267,8 @@ class RemoteContextLimitsTest(HubTestCase):
 
 
 class PrivateAddressTest(HubTestCase):
-    hub_args = ("--remote-contexts", "true", "--outbound-allow=")  # the default policy
+    hub_args = ("--remote-contexts", "true")
+    allow_loopback = False  # the default policy
 
     def test_private_addresses_are_not_fetched(self):
         with SilentServer() as server:

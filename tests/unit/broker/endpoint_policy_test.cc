@@ -40,7 +40,9 @@ TEST(EndpointPolicyTest, NamesAndAllowedAddressesPass) {
   EXPECT_TRUE(EndpointPolicy().Check(Stored("http://localhost:8080/n")).ok());  // checked when sending
   EXPECT_TRUE(EndpointPolicy().Check(Stored("http://8.8.8.8/n")).ok());
   EXPECT_TRUE(EndpointPolicy().Check(Stored("mqtt://broker.example.com/t")).ok());
-  const EndpointPolicy lan(std::make_shared<const net::AddressPolicy>(*net::AddressPolicy::FromList("10.0.0.0/8")));
+  auto ten = net::AddressPolicy::FromList("10.0.0.0/8");
+  ASSERT_TRUE(ten.ok());
+  const EndpointPolicy lan(std::make_shared<const net::AddressPolicy>(std::move(*ten)));
   EXPECT_TRUE(lan.Check(Stored("http://10.1.2.3:9000/n")).ok());
   EXPECT_FALSE(lan.Check(Stored("http://127.0.0.1/n")).ok());
 }

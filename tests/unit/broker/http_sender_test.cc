@@ -208,7 +208,7 @@ bool WaitFor(F done, std::chrono::milliseconds limit = 5s) {
 
 TEST(HttpSenderTest, A2xxAnswerIsOkAndTheRequestCarriesTheHeadersAndBody) {
   Receiver receiver(200);
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(receiver.port(), "/ngsi/notify?from=cityhub");
   n.link = R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json")";
   n.tenant = "city2";
@@ -244,7 +244,7 @@ TEST(HttpSenderTest, A2xxAnswerIsOkAndTheRequestCarriesTheHeadersAndBody) {
 
 TEST(HttpSenderTest, ReceiverInfoHeadersWithControlCharactersAreNotSent) {
   Receiver receiver;
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(receiver.port());
   n.receiver_info = {{"X-Good", "fine"},
                      {"X-Crlf", "a\r\nX-Injected: yes"},
@@ -268,7 +268,7 @@ TEST(HttpSenderTest, ReceiverInfoHeadersWithControlCharactersAreNotSent) {
 }
 
 TEST(HttpSenderTest, ANon2xxAnswerIsNotOkWithTheStatusAsReason) {
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   Receiver unavailable(503);
   DeliveryOutcome out = SendAndWait(sender, Notification(unavailable.port()));
   EXPECT_FALSE(out.ok);
@@ -309,10 +309,9 @@ TEST(HttpSenderTest, RefusedAddressesAreNeverConnectedTo) {
 
 TEST(HttpSenderTest, ProtectedReceiverInfoHeadersAreLeftOut) {
   Receiver receiver;
-  auto rules = std::make_shared<const EndpointPolicy>(
-      std::make_shared<const net::AddressPolicy>(*net::AddressPolicy::FromList("127.0.0.0/8")),
-      std::vector<std::string>{"Authorization"});
-  HttpSender sender(HttpSenderOptions{.endpoints = rules});
+  HttpSenderOptions options;
+  options.endpoints = std::make_shared<const EndpointPolicy>(Allowing("127.0.0.0/8"), std::vector<std::string>{"Authorization"});
+  HttpSender sender(options);
   OutgoingNotification n = Notification(receiver.port());
   n.tenant = "city2";
   n.receiver_info = {{"Host", "admin.internal"}, {"Content-Length", "0"}, {"Transfer-Encoding", "chunked"},
@@ -333,7 +332,7 @@ TEST(HttpSenderTest, ProtectedReceiverInfoHeadersAreLeftOut) {
 }
 
 TEST(HttpSenderTest, ConnectionRefusedIsNotOk) {
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   const auto start = Clock::now();
   DeliveryOutcome out = SendAndWait(sender, Notification(UnusedPort()));
   EXPECT_FALSE(out.ok);
@@ -342,7 +341,7 @@ TEST(HttpSenderTest, ConnectionRefusedIsNotOk) {
 }
 
 TEST(HttpSenderTest, NotAnHttpUriIsNotOk) {
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(1);
   for (const char* uri : {"mqtt://127.0.0.1:1883/topic", "not a uri", "http:///nohost"}) {
     n.uri = uri;
@@ -373,7 +372,7 @@ TEST(HttpSenderTest, TheNotificationsTimeoutOverridesTheDefault) {
   // Shorter than the default: a silent receiver fails after the notification's timeout.
   {
     RawServer silent(RawServer::Mode::kSilent);
-    HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});  // response_timeout 10 s
+    HttpSender sender(WithLoopback<HttpSenderOptions>());  // response_timeout 10 s
     OutgoingNotification n = Notification(silent.port());
     n.timeout = 400ms;
     const auto start = Clock::now();
@@ -404,7 +403,7 @@ TEST(HttpSenderTest, TheNotificationsTimeoutOverridesTheDefault) {
 
 TEST(HttpSenderTest, SequentialSendsReuseOneKeptAliveConnection) {
   RawServer server(RawServer::Mode::kAnswer);
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   for (int i = 0; i < 3; ++i) {
     DeliveryOutcome out = SendAndWait(sender, Notification(server.port()));
     EXPECT_TRUE(out.ok) << "send " << i << ": " << out.reason;
@@ -472,7 +471,7 @@ TEST(HttpSenderTest, SendsQueuedBehindAFailedConnectStillRun) {
 
 TEST(HttpSenderTest, AKeptAliveConnectionClosedByTheReceiverIsReplacedOnTheNextSend) {
   RawServer server(RawServer::Mode::kAnswerThenClose);
-  HttpSender sender(HttpSenderOptions{.endpoints = LoopbackAllowed()});
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   DeliveryOutcome out = SendAndWait(sender, Notification(server.port()));
   ASSERT_TRUE(out.ok) << out.reason;
   ASSERT_TRUE(WaitFor([&] { return server.closes() == 1; }));

@@ -271,7 +271,7 @@ TEST(MqttSenderPolicyTest, RefusedAddressesAreNeverConnectedTo) {
 TEST_F(MqttSenderTest, ThePayloadIsMetadataAndBodyOnTheUrisTopic) {
   Mosquitto& broker = StartBroker();
   Subscriber sub(broker.port(), "cityhub/#");
-  MqttSender sender(MqttSenderOptions{.endpoints = LoopbackAllowed()});
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   OutgoingNotification n = Notification(broker.Uri("cityhub/notify/spots"));
   n.link = R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json")";
   n.receiver_info = {{"X-Auth-Token", "secret-1"}, {"Fiware-Correlator", "c-42"}};
@@ -309,7 +309,7 @@ TEST_F(MqttSenderTest, ThePayloadIsMetadataAndBodyOnTheUrisTopic) {
 TEST_F(MqttSenderTest, QosAndVersionsAreThoseOfNotifierInfo) {
   Mosquitto& broker = StartBroker();
   Subscriber sub(broker.port(), "q/#");
-  MqttSender sender(MqttSenderOptions{.endpoints = LoopbackAllowed()});
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   struct Case {
     const char* version;  // "" = default (mqtt5.0)
     const char* qos;      // "" = default (0)
@@ -337,7 +337,7 @@ TEST_F(MqttSenderTest, QosAndVersionsAreThoseOfNotifierInfo) {
 
 TEST_F(MqttSenderTest, InvalidNotifierInfoOrUriIsNotOkWithAReason) {
   Mosquitto& broker = StartBroker();
-  MqttSender sender(MqttSenderOptions{.endpoints = LoopbackAllowed()});
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   struct Case {
     std::string uri;
     KeyValues info;
@@ -406,7 +406,7 @@ TEST_F(MqttSenderTest, ABrokerThatIsDownFailsQuicklyThenDeliveryResumesAfterTheR
 
 TEST_F(MqttSenderTest, ABrokerThatRestartsIsReconnectedTo) {
   Mosquitto& broker = StartBroker();
-  MqttSender sender(MqttSenderOptions{.endpoints = LoopbackAllowed()});
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   OutgoingNotification n = Notification(broker.Uri("restart"));
   n.notifier_info = {{"MQTT-QoS", "1"}, {"MQTT-Version", "mqtt3.1.1"}};
   {

@@ -178,7 +178,8 @@ ContextResolverOptions OfflineOptions() {
 ContextResolverOptions FastFetchOptions() {
   ContextResolverOptions o;
   o.fetch_timeout = milliseconds(300);
-  o.outbound = std::make_shared<const net::AddressPolicy>(*net::AddressPolicy::FromList("127.0.0.0/8,::1"));
+  auto loopback = net::AddressPolicy::FromList("127.0.0.0/8,::1");
+  o.outbound = std::make_shared<const net::AddressPolicy>(std::move(*loopback));
   return o;
 }
 
