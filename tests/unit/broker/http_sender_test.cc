@@ -491,7 +491,7 @@ TEST(HttpSenderTest, AKeptAliveConnectionClosedByTheReceiverIsReplacedOnTheNextS
 
 TEST(HttpSenderTest, DestroyingTheSenderWithASendInProgressReturnsPromptly) {
   RawServer silent(RawServer::Mode::kSilent);
-  auto sender = std::make_unique<HttpSender>();
+  auto sender = std::make_unique<HttpSender>(WithLoopback<HttpSenderOptions>());
   sender->Send(Notification(silent.port()), [](DeliveryOutcome) {});
   ASSERT_TRUE(WaitFor([&] { return silent.requests() == 1; }));
   const auto start = Clock::now();
