@@ -25,7 +25,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WO
 printf 'listener %s 127.0.0.1\npersistence false\nmax_queued_messages 1000000\nallow_anonymous true\nuser %s\n' "$MQTT_PORT" "$(id -un)" > "$WORK/mosquitto.conf"
 "$MOSQUITTO" -c "$WORK/mosquitto.conf" >/dev/null 2>&1 &
 for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$MQTT_PORT) 2>/dev/null && break; sleep 0.05; done
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level error --mqtt "mqtt://127.0.0.1:$MQTT_PORT" \
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level error --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --outbound-allow 127.0.0.0/8 \
   --context-dir ../shared/data/jsonld-contexts --remote-contexts false &
 wait_ready
 

@@ -21,7 +21,7 @@ MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 . bench/lib.sh
 hub() {  # name: a fresh hub on an empty data dir
-  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/$1" --log-level warn &
+  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/$1" --log-level warn --outbound-allow 127.0.0.0/8 &
   HUB=$!
   wait_ready "$PORT"
 }

@@ -6,6 +6,8 @@
 # ./run/. Ctrl-C stops everything.
 #   scripts/run.sh             hub + mosquitto + demo city (extra arguments go to `cityhub serve`)
 #   scripts/run.sh --no-demo   the hub alone, in the foreground
+# Subscriptions may notify only public addresses unless told otherwise: for receivers on this
+# machine add `--outbound-allow 127.0.0.0/8,::1` (docs/OPERATIONS.md "Outbound connections").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh release

@@ -77,7 +77,8 @@ Response CreateSubscription(const Request& req, const ApiDeps& deps) {
 // The stored form with the notifier's delivery status in its notification member (GS CIM 009
 // NotificationParams: timesSent, timesFailed, lastNotification, lastSuccess, lastFailure and
 // status "ok"/"failed" once anything was sent; cityhub adds timesGivenUp when notifications
-// were given up).
+// were given up, and lastFailureReason: the sender's coarse reason, e.g. "HTTP 503" or "address
+// not allowed by the outbound policy").
 json::object WithDeliveryStatus(json::object stored, std::string_view tenant, const ApiDeps& deps) {
   if (!deps.notifier) return stored;
   const json::value* id = stored.if_contains("id");
@@ -93,6 +94,7 @@ json::object WithDeliveryStatus(json::object stored, std::string_view tenant, co
   if (s.times_failed > 0) out["timesFailed"] = s.times_failed;
   if (s.last_success_ms > 0) out["lastSuccess"] = util::FormatDateTime(s.last_success_ms);
   if (s.last_failure_ms > 0) out["lastFailure"] = util::FormatDateTime(s.last_failure_ms);
+  if (s.last_failure_ms > 0 && !s.last_failure_reason.empty()) out["lastFailureReason"] = s.last_failure_reason;
   if (s.given_up > 0) out["timesGivenUp"] = s.given_up;
   return stored;
 }

@@ -99,9 +99,15 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");
   opt("--remote-contexts", c.remote_contexts, "CITYHUB_REMOTE_CONTEXTS",
       "Whether unknown @context URLs may be downloaded (false for offline sites)");
-  opt("--context-fetch-private", c.context_fetch_private, "CITYHUB_CONTEXT_FETCH_PRIVATE",
-      "Whether @context downloads may connect to loopback, link-local, private and unspecified "
-      "addresses (off: clients could otherwise make the hub reach into its own network)");
+  opt("--outbound-allow", c.outbound_allow, "CITYHUB_OUTBOUND_ALLOW",
+      "Networks (CIDR[,CIDR...], e.g. 10.20.0.0/16,fd00::/8) the hub may connect to besides public "
+      "addresses, for notifications (HTTP, MQTT), @context downloads and JWKS fetches. Loopback, "
+      "private, link-local (cloud metadata), CGNAT, multicast and other special ranges are refused "
+      "unless listed here; 127.0.0.0/8,::1 allows receivers on this machine");
+  opt("--notification-allow-headers", c.notification_allow_headers, "CITYHUB_NOTIFICATION_ALLOW_HEADERS",
+      "Credential and forwarding headers (Authorization, Cookie, Proxy-Authorization, Forwarded, "
+      "X-Forwarded-*) a subscription's receiverInfo may set on its notifications, comma-separated; "
+      "others of them are refused (400). Host, Content-Length and other framing headers never");
   opt("--notify-retry-initial-ms", c.notify_retry_initial_ms, "CITYHUB_NOTIFY_RETRY_INITIAL_MS",
       "Wait after a failed notification before the next attempt; doubles per failure");
   opt("--notify-retry-max-ms", c.notify_retry_max_ms, "CITYHUB_NOTIFY_RETRY_MAX_MS",

@@ -34,7 +34,8 @@ struct Config {
   size_t max_json_depth = 64;
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
-  bool context_fetch_private = false;  // downloads may reach private/loopback addresses
+  std::string outbound_allow;       // CIDRs beyond public addresses the hub may connect to ("" = none)
+  std::string notification_allow_headers;  // protected headers receiverInfo may set ("" = none)
   unsigned notify_retry_initial_ms = 250;   // first wait after a failed notification
   unsigned notify_retry_max_ms = 10000;     // longest wait between attempts
   unsigned notify_retry_budget_s = 600;     // notifications failing past this age are given up

@@ -32,6 +32,7 @@
 #include "api/api.h"
 #include "api/metrics.h"
 #include "api/request.h"
+#include "broker/endpoint_policy.h"
 #include "broker/entity_service.h"
 #include "broker/history_recorder.h"
 #include "broker/http_sender.h"
@@ -229,8 +230,26 @@ int Serve(const Config& config) {
                   config.tls_cert_file.empty() ? "--tls-key-file" : "--tls-cert-file");
     return 2;
   }
+  // One outbound address policy for every client of the hub (notifications, @context and JWKS
+  // downloads), and the notification endpoint rules built on it.
+  auto outbound = net::AddressPolicy::FromList(config.outbound_allow);
+  if (!outbound.ok()) {
+    spdlog::error("--outbound-allow: {}", outbound.status().message());
+    return 2;
+  }
+  auto addresses = std::make_shared<const net::AddressPolicy>(std::move(*outbound));
+  auto allowed_headers = broker::EndpointPolicy::ParseAllowedHeaders(config.notification_allow_headers);
+  if (!allowed_headers.ok()) {
+    spdlog::error("--notification-allow-headers: {}", allowed_headers.status().message());
+    return 2;
+  }
+  auto endpoint_policy = std::make_shared<const broker::EndpointPolicy>(addresses, std::move(*allowed_headers));
+  spdlog::info("outbound connections (notifications, @context downloads, JWKS): {}{}", addresses->Describe(),
+               addresses->allowed().empty() ? " (--outbound-allow adds networks, e.g. 127.0.0.0/8,::1 for "
+                                              "receivers on this machine)"
+                                            : "");
   SecuritySetup security;
-  if (Status st = SetUpAuthentication(config, &security); !st.ok()) {
+  if (Status st = SetUpAuthentication(config, addresses, &security); !st.ok()) {
     spdlog::error("authentication: {}", st.message());
     return 2;
   }
@@ -257,7 +276,7 @@ int Serve(const Config& config) {
   ctx_opts.preload_dir = config.context_dir;
   ctx_opts.fetch_timeout = std::chrono::milliseconds(config.context_fetch_timeout_ms);
   ctx_opts.allow_remote_fetch = config.remote_contexts;
-  ctx_opts.allow_private_addresses = config.context_fetch_private;
+  ctx_opts.outbound = addresses;
   ctx_opts.public_base_url = PublicUrl(config);
   ngsild::ContextResolver contexts(ctx_opts, PersistIn(**store));
   if (Status st = contexts.Init(); !st.ok()) {
@@ -299,6 +318,7 @@ int Serve(const Config& config) {
   broker::SubscriptionMatcher matcher;
   broker::SubscriptionService subscriptions(**store, &matcher, &contexts);
   subscriptions.SetViewFactory(SubscriptionViews(deps.security));
+  subscriptions.SetEndpointPolicy(endpoint_policy);
   auto loaded = subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
     spdlog::warn("subscription '{}' of tenant '{}' is not active: {}", id, tenant, st.message());
   });
@@ -312,9 +332,11 @@ int Serve(const Config& config) {
   broker::HttpSenderOptions http_opts;
   http_opts.response_timeout = std::chrono::milliseconds(config.notify_timeout_ms);
   http_opts.ca_file = config.notify_ca_file;
+  http_opts.endpoints = endpoint_policy;
   broker::HttpSender http_sender(http_opts);
   broker::MqttSenderOptions mqtt_opts;
   mqtt_opts.ca_file = config.notify_ca_file;
+  mqtt_opts.endpoints = endpoint_policy;
   broker::MqttSender mqtt_sender(mqtt_opts);
   broker::NotifierOptions notify_opts;
   notify_opts.retry_initial = std::chrono::milliseconds(config.notify_retry_initial_ms);

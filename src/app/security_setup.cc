@@ -24,8 +24,13 @@ Result<std::string> ReadFile(const std::string& path, std::string_view option) {
 }
 
 // The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
+<<<<<<< HEAD
 Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config,
                                                                   security::RoleDirectory* directory) {
+=======
+Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(
+    const Config& config, std::shared_ptr<const net::AddressPolicy> outbound) {
+>>>>>>> issue16-ssrf
   if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
     return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
   }
@@ -37,8 +42,9 @@ Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config&
     if (!text.ok()) return text.status();
     ac.jwks_json = std::move(*text);
   } else {
-    // The identity provider is usually on the city's own network: private addresses allowed.
-    auto fetcher = std::make_shared<ngsild::ContextFetcher>(/*allow_private_addresses=*/true);
+    // Through the outbound policy like every other download: a provider on the city's own
+    // network needs its range in --outbound-allow (and so do the hosts it redirects to).
+    auto fetcher = std::make_shared<ngsild::ContextFetcher>(std::move(outbound));
     ac.reload = [fetcher, url = config.auth_jwks_url]() -> Result<std::string> {
       auto body = fetcher->Fetch(url, std::chrono::seconds(5), 1 << 20);
       if (!body.ok()) return Status(Status::Code::kUnavailable, fmt::format("cannot fetch the JWKS from '{}': {}", url, body.status().message()));
@@ -81,9 +87,14 @@ api::SecurityDeps SecuritySetup::Deps() const {
   return d;
 }
 
-Status SetUpAuthentication(const Config& config, SecuritySetup* out) {
+Status SetUpAuthentication(const Config& config, std::shared_ptr<const net::AddressPolicy> outbound,
+                           SecuritySetup* out) {
   if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
+<<<<<<< HEAD
     auto made = MakeAuthenticator(config, out->roles.get());
+=======
+    auto made = MakeAuthenticator(config, std::move(outbound));
+>>>>>>> issue16-ssrf
     if (!made.ok()) return made.status();
     out->jwt = std::move(*made);
     spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}')",

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "broker/subscription_service.h"
+#include "net/address_policy.h"
 #include "ngsild/context.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
@@ -39,8 +40,10 @@ struct SecuritySetup {
 };
 
 // The authenticators of --auth-jwks-file/--auth-jwks-url and --api-keys-file (none: no
-// authentication). Runs first: whether the hub authenticates decides where it may listen.
-Status SetUpAuthentication(const Config& config, SecuritySetup* out);
+// authentication); the JWKS URL is fetched only from where `outbound` allows. Runs first:
+// whether the hub authenticates decides where it may listen.
+Status SetUpAuthentication(const Config& config, std::shared_ptr<const net::AddressPolicy> outbound,
+                           SecuritySetup* out);
 
 // The policy (--auth-policy-file), privacy (--privacy-file, --privacy-secret-file), audit log
 // (--audit-log) and rate limits (--rate-limit-rps); names in the files are expanded with

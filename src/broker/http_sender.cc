@@ -17,15 +17,23 @@
  * within response_timeout, so a black-hole receiver costs its own subscription one timeout per
  * attempt and nothing else.
  *
- * Receivers are the city's own services as often as the Internet, so unlike @context downloads
- * (ngsild/context_fetch.cc) any address is allowed: who may subscribe is decided by access
- * control, not here. https is verified against the system trust store with host name checking.
+ * The endpoint comes from a subscriber, so the sender must not become a way into the hub's own
+ * network (SSRF): the host is resolved once and only the resolved addresses the outbound policy
+ * allows are connected to (no second lookup a rebinding DNS server could answer differently).
+ * When it allows none the send fails with the one reason every refused address gets, without a
+ * connection attempt, so a subscription's status cannot tell a closed port from an open one
+ * there. Receivers are the city's own services as often as the Internet: the operator opens
+ * their networks with --outbound-allow. Redirects are not followed (a 3xx is a failed
+ * delivery), so an allowed receiver cannot point the hub elsewhere. receiverInfo headers the
+ * EndpointPolicy does not allow are left out here too, for subscriptions stored before a rule
+ * changed. https is verified against the system trust store with host name checking.
  */
 #include "broker/http_sender.h"
 
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +55,9 @@
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
+#include "net/asio_address.h"
 #include "util/http_syntax.h"
 #include "util/thread_name.h"
 
@@ -86,7 +97,7 @@ struct Connection {
   }
 };
 
-http::request<http::string_body> BuildRequest(const Target& t, OutgoingNotification& n) {
+http::request<http::string_body> BuildRequest(const Target& t, OutgoingNotification& n, const EndpointPolicy& rules) {
   http::request<http::string_body> req{http::verb::post, t.path, 11};
   req.set(http::field::host, t.authority);
   req.set(http::field::user_agent, "cityhub");
@@ -94,7 +105,7 @@ http::request<http::string_body> BuildRequest(const Target& t, OutgoingNotificat
   if (!n.link.empty()) req.set(http::field::link, n.link);
   if (!n.tenant.empty()) req.set("NGSILD-Tenant", n.tenant);
   for (const auto& [name, value] : n.receiver_info) {
-    if (ValidHeader(name, value)) req.set(name, value);
+    if (ValidHeader(name, value) && rules.HeaderAllowed(name)) req.set(name, value);
   }
   req.keep_alive(true);
   req.body() = std::move(n.body);
@@ -124,6 +135,7 @@ struct HttpSender::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::thread thread;
   std::map<std::string, Origin> origins;  // touched on the I/O thread only
+  std::set<std::string> refused_hosts;    // already logged (I/O thread only; bounded)
 
   // Starts the send, or queues it while its origin has no connection to spare.
   void StartOrQueue(Job job) {
@@ -194,9 +206,15 @@ struct HttpSender::Impl {
       *reason = Clock::now() >= deadline ? "timed out resolving the host" : "host name not resolved";
       co_return std::nullopt;
     }
+    std::vector<tcp::endpoint> allowed = net::AllowedEndpoints(options.endpoints->addresses(), endpoints);
+    if (allowed.empty()) {
+      LogRefused(t.host, endpoints);
+      *reason = std::string(net::kAddressRefused);
+      co_return std::nullopt;
+    }
     auto plain = std::make_unique<PlainStream>(executor);
     plain->expires_at(deadline);
-    auto [connect_ec, ep] = co_await plain->async_connect(endpoints, kAwaitTuple);
+    auto [connect_ec, ep] = co_await plain->async_connect(allowed, kAwaitTuple);
     if (connect_ec) {
       *reason = connect_ec == beast::error::timeout ? "timed out connecting" : "connection failed";
       co_return std::nullopt;
@@ -217,6 +235,17 @@ struct HttpSender::Impl {
       co_return std::nullopt;
     }
     co_return Connection{std::move(secure)};
+  }
+
+  // Tells the operator, once per host, which address the policy refused and why (the
+  // subscription's status only says that it was refused; no payload is logged).
+  void LogRefused(const std::string& host, const tcp::resolver::results_type& resolved) {
+    if (refused_hosts.size() >= 1024) refused_hosts.clear();
+    if (!refused_hosts.insert(host).second) return;
+    const net::IpAddress first = net::FromAsio(resolved.begin()->endpoint().address());
+    spdlog::warn("notification to host '{}' refused: {} is a {} address, not allowed by the outbound policy "
+                 "(--outbound-allow)", host.substr(0, 200), first.ToString(),
+                 net::AddressPolicy::SpecialRange(first).value_or("special-purpose"));
   }
 
   // Writes `req` and reads the answer on `c`; the error, if any, in *ec.
@@ -245,7 +274,7 @@ struct HttpSender::Impl {
   asio::awaitable<DeliveryOutcome> Deliver(Target target, OutgoingNotification n) {
     const std::string origin = target.Origin();
     const std::chrono::milliseconds timeout = n.timeout;
-    const http::request<http::string_body> req = BuildRequest(target, n);
+    const http::request<http::string_body> req = BuildRequest(target, n, *options.endpoints);
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = false;
       std::string reason;
@@ -276,6 +305,7 @@ struct HttpSender::Impl {
 
 HttpSender::HttpSender(HttpSenderOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  if (!impl_->options.endpoints) impl_->options.endpoints = std::make_shared<const EndpointPolicy>();
   boost::system::error_code ignored;  // without a trust store, https fails verification
   impl_->tls.set_default_verify_paths(ignored);
   if (!options.ca_file.empty()) impl_->tls.load_verify_file(options.ca_file, ignored);

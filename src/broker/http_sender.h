@@ -1,5 +1,7 @@
 // HttpSender: delivers notifications by HTTP/1.1 POST to http:// and https:// endpoints
 // (GS CIM 009 §7 HTTP binding), keeping connections alive per endpoint origin for reuse.
+// Connects only to resolved addresses the EndpointPolicy's outbound policy allows, follows no
+// redirects, and sends only the receiverInfo headers the policy allows.
 // Beast/Asio stay inside http_sender.cc. Thread-safe.
 #pragma once
 
@@ -8,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "broker/endpoint_policy.h"
 #include "broker/notification_sender.h"
 
 namespace cityhub::broker {
@@ -21,6 +24,9 @@ struct HttpSenderOptions {
   // PEM file of certificate authorities trusted for https endpoints besides the system's
   // (a city's own PKI); "" = the system trust store only.
   std::string ca_file;
+  // Where it may connect and which receiverInfo headers it sends (null: public addresses only,
+  // no protected headers).
+  std::shared_ptr<const EndpointPolicy> endpoints;
 };
 
 class HttpSender : public NotificationSender {
@@ -30,8 +36,10 @@ class HttpSender : public NotificationSender {
   HttpSender(const HttpSender&) = delete;
   HttpSender& operator=(const HttpSender&) = delete;
 
-  // POSTs the notification. ok for any 2xx answer; otherwise the reason says what failed
-  // ("connection failed", "timed out", "HTTP 503", …).
+  // POSTs the notification. ok for any 2xx answer (a 3xx is a failure: redirects are not
+  // followed); otherwise the reason says what failed ("connection failed", "timed out",
+  // "HTTP 503", "address not allowed by the outbound policy" — the same for every refused
+  // address, which is never connected to).
   void Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) override;
 
  private:

@@ -9,6 +9,15 @@
  * that could not be reached is not tried again for reconnect_pause: sends to it fail at once,
  * so a dead broker costs the other MQTT endpoints one connect timeout per pause, not one per
  * notification (the notifier's own backoff spaces the retries further).
+ *
+ * Outbound policy. Before each connect the sender resolves the broker's host itself and keeps
+ * the addresses the policy allows; none left fails the send with the one reason every refused
+ * address gets, without a connection attempt. For mqtt:// Paho is then handed the checked
+ * address itself, so no second lookup can answer differently. For mqtts:// Paho must be given
+ * the host name, which its certificate check and SNI need, and resolves it again: there every
+ * resolved address must be allowed, and what a DNS server rebinding between the two lookups
+ * could reach is a TLS handshake that fails, since the internal server holds no certificate for
+ * the name — no MQTT message is sent to it.
  */
 #include "broker/mqtt_sender.h"
 
@@ -26,6 +35,7 @@
 #include <map>
 #include <optional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -35,6 +45,7 @@
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
+#include "net/address_policy.h"
 #include "util/ids.h"
 #include "util/json.h"
 #include "util/thread_name.h"
@@ -46,7 +57,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxInflight = 65535;  // the MQTT packet-id space
 
 struct Target {
-  std::string server;  // tcp://host:port or ssl://host:port
+  bool tls = false;    // mqtts
+  std::string host;    // as the URI names it (no brackets)
+  std::string port;
   std::string user;
   std::string password;
   bool has_user = false;
@@ -54,7 +67,7 @@ struct Target {
   int version = MQTTVERSION_5;
   int qos = 0;
   std::string key() const {
-    return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", server, has_user, user, password, version);
+    return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", tls, host, port, has_user, user, password, version);
   }
 };
 
@@ -75,9 +88,9 @@ std::variant<Target, std::string> ParseTarget(const OutgoingNotification& n) {
   if (!tls && scheme != "mqtt" && scheme != "MQTT") return std::string("not an mqtt(s) URI");
   const std::string host = u->host_address();
   if (host.empty()) return std::string("no broker host");
-  const std::string port = u->has_port() ? std::string(u->port()) : (tls ? "8883" : "1883");
-  const bool v6 = host.find(':') != std::string::npos;
-  t.server = fmt::format("{}://{}{}{}:{}", tls ? "ssl" : "tcp", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  t.tls = tls;
+  t.host = host;
+  t.port = u->has_port() ? std::string(u->port()) : (tls ? "8883" : "1883");
   if (u->has_userinfo()) {
     t.has_user = true;
     t.user = u->user();
@@ -102,19 +115,47 @@ std::variant<Target, std::string> ParseTarget(const OutgoingNotification& n) {
   return t;
 }
 
+// Paho's server URI: tcp://host:port or ssl://host:port, an IPv6 address in brackets.
+std::string ServerUri(bool tls, const std::string& host, const std::string& port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return fmt::format("{}://{}{}{}:{}", tls ? "ssl" : "tcp", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+// The addresses `host` resolves to (blocking, on the sender's thread like Paho's own connect).
+std::vector<net::IpAddress> Resolve(const std::string& host, const std::string& port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::vector<net::IpAddress> out;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return out;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      std::array<uint8_t, 4> b{};
+      std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr, 4);
+      out.push_back(net::IpAddress::V4(b));
+    } else if (a->ai_family == AF_INET6) {
+      std::array<uint8_t, 16> b{};
+      std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, 16);
+      out.push_back(net::IpAddress::V6(b));
+    }
+  }
+  ::freeaddrinfo(found);
+  return out;
+}
+
 // Paho C (1.3.12, Debian 12) never sets TCP_NODELAY on its sockets (upstream issue #530), so a
 // publish written while the previous one is unacknowledged at TCP level waits for that ACK —
 // which the broker may delay by tens of ms — or for a full segment: QoS 0 notifications took
 // ~15 ms at 5,000/s. Paho does not expose its socket, so after a connect every TCP socket of
 // this process connected to the broker's address and port gets TCP_NODELAY (harmless for any
 // other connection to the same broker).
-void DisableNagle(const Target& t) {
-  const size_t scheme = t.server.find("://");
-  const size_t colon = t.server.rfind(':');
+void DisableNagle(const std::string& server) {
+  const size_t scheme = server.find("://");
+  const size_t colon = server.rfind(':');
   if (scheme == std::string::npos || colon == std::string::npos || colon < scheme + 3) return;
-  std::string host = t.server.substr(scheme + 3, colon - scheme - 3);
+  std::string host = server.substr(scheme + 3, colon - scheme - 3);
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  const std::string port = t.server.substr(colon + 1);
+  const std::string port = server.substr(colon + 1);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
@@ -150,12 +191,14 @@ void DisableNagle(const Target& t) {
 }
 
 // {"metadata": {...}, "body": <notification>}: the body is spliced in as already serialized.
-std::string Payload(const OutgoingNotification& n) {
+std::string Payload(const OutgoingNotification& n, const EndpointPolicy& rules) {
   boost::json::object metadata;
   metadata["Content-Type"] = n.content_type;
   if (!n.link.empty()) metadata["Link"] = n.link;
   if (!n.tenant.empty()) metadata["NGSILD-Tenant"] = n.tenant;
-  for (const auto& [k, v] : n.receiver_info) metadata[k] = v;
+  for (const auto& [k, v] : n.receiver_info) {
+    if (rules.HeaderAllowed(k)) metadata[k] = v;
+  }
   std::string out = "{\"metadata\":";
   out += util::SerializeJson(metadata);
   out += ",\"body\":";
@@ -216,6 +259,33 @@ struct MqttSender::Impl {
   std::thread thread;
   std::map<std::string, Connection> connections;  // touched on `thread` only
   std::vector<std::shared_ptr<PendingPublish>> in_flight;  // touched on `thread` only
+  std::set<std::string> refused_hosts;  // already logged (on `thread` only; bounded)
+
+  // The server URI to connect `t` through — the checked address itself for mqtt://, the name
+  // for mqtts:// when every address it resolves to is allowed — or "" with *reason set.
+  std::string CheckedServer(const Target& t, std::string* reason) {
+    const std::vector<net::IpAddress> resolved = Resolve(t.host, t.port);
+    if (resolved.empty()) {
+      *reason = "host name not resolved";
+      return {};
+    }
+    const net::AddressPolicy& policy = options.endpoints->addresses();
+    auto allowed = [&policy](const net::IpAddress& a) { return policy.Allows(a); };
+    auto refused = std::find_if_not(resolved.begin(), resolved.end(), allowed);
+    auto usable = std::find_if(resolved.begin(), resolved.end(), allowed);
+    if (usable == resolved.end() || (t.tls && refused != resolved.end())) {
+      const net::IpAddress& shown = refused != resolved.end() ? *refused : resolved.front();
+      if (refused_hosts.size() >= 1024) refused_hosts.clear();
+      if (refused_hosts.insert(t.host).second) {
+        spdlog::warn("notification to MQTT broker '{}' refused: {} is a {} address, not allowed by the outbound "
+                     "policy (--outbound-allow)", t.host.substr(0, 200), shown.ToString(),
+                     net::AddressPolicy::SpecialRange(shown).value_or("special-purpose"));
+      }
+      *reason = std::string(net::kAddressRefused);
+      return {};
+    }
+    return ServerUri(t.tls, t.tls ? t.host : usable->ToString(), t.port);
+  }
 
   // The connected client for `t`, or null with *reason set.
   mqtt::async_client* Connected(const Target& t, std::string* reason) {
@@ -225,14 +295,20 @@ struct MqttSender::Impl {
       *reason = "the MQTT broker could not be reached";
       return nullptr;
     }
+    const std::string server = CheckedServer(t, reason);
+    if (server.empty()) return nullptr;
     try {
+      if (c.client && c.client->get_server_uri() != server) {  // the name resolves elsewhere now
+        c.client.reset();
+        c.tls.reset();
+      }
       if (!c.client) {
         // Paho refuses a publish while 100 of the client's commands are queued (its default
         // maxBufferedMessages, counted whether connected or not): under load that turned
         // into failed attempts and backoff. Not buffering while disconnected stays off.
         mqtt::create_options create(t.version);
         create.set_max_buffered_messages(kMaxInflight);
-        c.client = std::make_unique<mqtt::async_client>(t.server, fmt::format("cityhub-{}", util::RandomUuid()), create);
+        c.client = std::make_unique<mqtt::async_client>(server, fmt::format("cityhub-{}", util::RandomUuid()), create);
       }
       auto builder = mqtt::connect_options_builder()
                          .mqtt_version(t.version)
@@ -248,7 +324,7 @@ struct MqttSender::Impl {
         builder.clean_session(true);
       }
       if (t.has_user) builder.user_name(t.user).password(t.password);
-      if (t.server.starts_with("ssl://")) {
+      if (t.tls) {
         // Paho C trusts the system store (OpenSSL's default paths) unless given a file, then only
         // that file. (A CApath beside it arrives empty through Paho C++ 1.2 — "invalid
         // directory" — so none is given.)
@@ -270,7 +346,7 @@ struct MqttSender::Impl {
         *reason = fmt::format("cannot connect to the MQTT broker (code {})", tok->get_return_code());
         return nullptr;
       }
-      DisableNagle(t);
+      DisableNagle(server);
     } catch (const mqtt::exception& e) {
       c.failed_at = Clock::now();
       *reason = fmt::format("cannot connect to the MQTT broker (code {})", e.get_return_code());
@@ -292,7 +368,7 @@ struct MqttSender::Impl {
       job.done(DeliveryOutcome{false, reason});
       return;
     }
-    const std::string payload = Payload(job.n);
+    const std::string payload = Payload(job.n, *options.endpoints);
     auto pending = std::make_shared<PendingPublish>();
     pending->done = std::move(job.done);
     pending->deadline = Clock::now() + options.publish_timeout;
@@ -335,6 +411,7 @@ struct MqttSender::Impl {
 
 MqttSender::MqttSender(MqttSenderOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  if (!impl_->options.endpoints) impl_->options.endpoints = std::make_shared<const EndpointPolicy>();
   impl_->thread = std::thread([this] {
     util::NameThisThread("notify-mqtt");
     impl_->Run();

@@ -117,7 +117,7 @@ json::object EncodeStatus(const DeliveryStatus& s) {
   return json::object{{"timesSent", s.times_sent},        {"timesFailed", s.times_failed},
                       {"givenUp", s.given_up},            {"lastNotification", s.last_notification_ms},
                       {"lastSuccess", s.last_success_ms}, {"lastFailure", s.last_failure_ms},
-                      {"failing", s.failing}};
+                      {"lastFailureReason", s.last_failure_reason}, {"failing", s.failing}};
 }
 
 DeliveryStatus DecodeStatus(const json::object& o) {
@@ -136,6 +136,9 @@ DeliveryStatus DecodeStatus(const json::object& o) {
   s.last_notification_ms = i("lastNotification");
   s.last_success_ms = i("lastSuccess");
   s.last_failure_ms = i("lastFailure");
+  if (const json::value* r = o.if_contains("lastFailureReason"); r && r->is_string()) {
+    s.last_failure_reason = std::string(r->get_string());
+  }
   const json::value* f = o.if_contains("failing");
   s.failing = f && f->is_bool() && f->get_bool();
   return s;
@@ -455,6 +458,7 @@ struct Notifier::Impl {
       } else {
         ++s.times_failed;
         s.last_failure_ms = now_ms;
+        s.last_failure_reason = outcome.reason;
       }
     });
     CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);

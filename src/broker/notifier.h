@@ -63,6 +63,7 @@ struct DeliveryStatus {
   int64_t last_notification_ms = 0;
   int64_t last_success_ms = 0;
   int64_t last_failure_ms = 0;
+  std::string last_failure_reason;  // the sender's coarse reason for the last failed attempt
   bool failing = false;       // the last attempt failed
 };
 

@@ -87,6 +87,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   }
   auto stored = ngsild::NormalizeSubscription(payload, ctx, id, now_ms, limits_);
   if (!stored.ok()) return stored.status();
+  if (endpoints_) CITYHUB_RETURN_IF_ERROR(endpoints_->Check(*stored));
   if (!owner.is_null()) (*stored)["owner"] = std::move(owner);  // internal: never rendered
   auto ts = OpenTenant(store_, tenant, true);
   if (!ts.ok()) return ts.status();
@@ -153,6 +154,7 @@ Status SubscriptionService::Update(std::string_view tenant, std::string_view id,
   auto stored = Decode(*text);
   if (!stored.ok()) return stored.status();
   CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_));
+  if (endpoints_) CITYHUB_RETURN_IF_ERROR(endpoints_->Check(*stored));
   return Save(tenant, **ts, *stored);
 }
 

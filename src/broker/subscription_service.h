@@ -17,6 +17,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "broker/endpoint_policy.h"
 #include "broker/subscription_matcher.h"
 #include "ngsild/context.h"
 #include "ngsild/subscription.h"
@@ -64,6 +65,9 @@ class SubscriptionService {
   using ViewFactory =
       std::function<std::shared_ptr<const EntityView>(std::string_view tenant, const boost::json::object& stored)>;
   void SetViewFactory(ViewFactory views) { views_ = std::move(views); }
+  // The rules a created or updated subscription's endpoint must follow (BadRequestData from
+  // Create and Update otherwise); set before serving. Without one any endpoint is stored.
+  void SetEndpointPolicy(std::shared_ptr<const EndpointPolicy> endpoints) { endpoints_ = std::move(endpoints); }
 
   void SetDeletionObserver(std::function<void(std::string_view tenant, std::string_view id)> observer) {
     on_delete_ = std::move(observer);
@@ -86,6 +90,7 @@ class SubscriptionService {
 
   store::Store& store_;
   ViewFactory views_;
+  std::shared_ptr<const EndpointPolicy> endpoints_;
   SubscriptionMatcher* matcher_;
   ngsild::ContextResolver* contexts_;
   const ngsild::SubscriptionLimits limits_;

@@ -525,7 +525,7 @@ struct ContextResolver::Impl {
   Impl(ContextResolverOptions o, ContextPersistence p)
       : options(std::move(o)),
         persistence(std::move(p)),
-        fetcher(options.allow_private_addresses) {}
+        fetcher(options.outbound) {}
 
   // --- resolution cache ---
 

@@ -22,6 +22,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "net/address_policy.h"
 #include "util/status.h"
 
 namespace cityhub::ngsild {
@@ -93,9 +94,9 @@ struct ContextResolverOptions {
   size_t max_document_bytes = 1 << 20;
   std::chrono::seconds cache_ttl{3600};           // downloaded contexts are refreshed after this
   bool allow_remote_fetch = true;
-  // Lets downloads connect to loopback, link-local, private and unspecified addresses. Off by
-  // default so that clients cannot make the hub reach into its own network (SSRF).
-  bool allow_private_addresses = false;
+  // Where downloads may connect (null: public addresses only), so that clients cannot make the
+  // hub reach into its own network (SSRF).
+  std::shared_ptr<const net::AddressPolicy> outbound;
   // Distinct downloads at a time (and twice as many requests waiting on downloads); beyond
   // that a resolution fails at once with LdContextNotAvailable, keeping handler threads free.
   size_t max_concurrent_fetches = 4;

@@ -22,11 +22,11 @@
  * documents are fetched rarely and then cached by the caller.
  *
  * The URL comes from a client, so the fetcher must not become a way into the hub's own network
- * (SSRF). The check sits after name resolution, on the addresses actually connected to, for the
+ * (SSRF): it connects only where the hub's outbound AddressPolicy allows. The check sits after name resolution, on the addresses actually connected to, for the
  * first request and every redirect hop alike: a public host name that resolves to 127.0.0.1 or
  * 10.x is refused just like the literal address, and since the connection uses exactly the
  * checked list, there is no second lookup a rebinding DNS server could answer differently. Of a
- * mixed answer only the public addresses are tried. Errors are equally guarded: the reasons are
+ * mixed answer only the allowed addresses are tried. Errors are equally guarded: the reasons are
  * coarse ("connection failed", "timed out", "the server answered with an error") and never carry
  * the remote status, body or socket error, which would tell a client what listens where.
  */
@@ -56,6 +56,7 @@
 #include <boost/url/url.hpp>
 #include <fmt/format.h>
 
+#include "net/asio_address.h"
 #include "util/http_syntax.h"
 #include "util/thread_name.h"
 
@@ -83,7 +84,7 @@ struct Deadline {
 struct FetchJob {
   size_t max_bytes = 0;
   Deadline dl;
-  bool allow_private = false;  // connect to any address, not only public ones
+  const net::AddressPolicy* addresses = nullptr;  // where it may connect
   ssl::context* tls = nullptr;
 };
 
@@ -114,36 +115,6 @@ Outcome IoFailure(std::string_view reason, const beast::error_code& ec, const De
     return Failure(fmt::format("timed out after {} ms", dl.budget.count()));
   }
   return Failure(std::string(reason));
-}
-
-bool IsPublicV4(const asio::ip::address_v4& a) {
-  const uint32_t ip = a.to_uint();
-  auto in = [ip](uint32_t net, int bits) { return (ip >> (32 - bits)) == (net >> (32 - bits)); };
-  return !(in(0x00000000, 8) ||     // 0.0.0.0/8 "this network", unspecified
-           in(0x0a000000, 8) ||     // 10.0.0.0/8 private
-           in(0x64400000, 10) ||    // 100.64.0.0/10 carrier-grade NAT
-           in(0x7f000000, 8) ||     // 127.0.0.0/8 loopback
-           in(0xa9fe0000, 16) ||    // 169.254.0.0/16 link-local (cloud metadata services)
-           in(0xac100000, 12) ||    // 172.16.0.0/12 private
-           in(0xc0000000, 24) ||    // 192.0.0.0/24 protocol assignments
-           in(0xc0a80000, 16) ||    // 192.168.0.0/16 private
-           in(0xc6120000, 15) ||    // 198.18.0.0/15 benchmarking
-           in(0xe0000000, 3));      // 224.0.0.0/3 multicast, reserved, broadcast
-}
-
-// True for an address a client-named URL may lead to: not loopback, link-local, private,
-// unspecified, multicast or reserved; IPv4 embedded in IPv6 (mapped, NAT64) is judged as IPv4.
-bool IsPublicAddress(const asio::ip::address& address) {
-  if (address.is_v4()) return IsPublicV4(address.to_v4());
-  const asio::ip::address_v6 a = address.to_v6();
-  if (a.is_v4_mapped()) return IsPublicV4(asio::ip::make_address_v4(asio::ip::v4_mapped, a));
-  const asio::ip::address_v6::bytes_type b = a.to_bytes();
-  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};  // 64:ff9b::/96
-  if (std::equal(b.begin(), b.begin() + 12, std::begin(kNat64))) {
-    return IsPublicV4(asio::ip::address_v4({b[12], b[13], b[14], b[15]}));
-  }
-  return !(a.is_unspecified() || a.is_loopback() || a.is_link_local() || a.is_site_local() ||
-           a.is_multicast() || (b[0] & 0xfe) == 0xfc);  // fc00::/7 unique local
 }
 
 // Sends the GET over a connected (and, for https, handshaken) stream and reads the answer.
@@ -194,13 +165,8 @@ asio::awaitable<Outcome> Hop(Target t, const FetchJob& job) {
   auto [resolve_ec, endpoints] = co_await resolver->async_resolve(t.host, t.port, kAwaitTuple);
   resolve_guard.cancel();
   if (resolve_ec) co_return IoFailure("host name not resolved", resolve_ec, dl);
-  std::vector<tcp::endpoint> allowed;
-  for (const auto& entry : endpoints) {
-    if (job.allow_private || IsPublicAddress(entry.endpoint().address())) {
-      allowed.push_back(entry.endpoint());
-    }
-  }
-  if (allowed.empty()) co_return Failure("address not allowed");
+  std::vector<tcp::endpoint> allowed = net::AllowedEndpoints(*job.addresses, endpoints);
+  if (allowed.empty()) co_return Failure(std::string(net::kAddressRefused));
 
   beast::tcp_stream tcp_stream(executor);
   tcp_stream.expires_at(dl.at);
@@ -262,7 +228,7 @@ asio::awaitable<Outcome> FetchWithRedirects(std::string url, FetchJob job) {
 }  // namespace
 
 struct ContextFetcher::Impl {
-  bool allow_private_addresses = false;
+  std::shared_ptr<const net::AddressPolicy> addresses;
   ssl::context tls{ssl::context::tls_client};  // outlives io: pending fetches refer to it
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
@@ -289,8 +255,9 @@ struct ContextFetcher::Impl {
   }
 };
 
-ContextFetcher::ContextFetcher(bool allow_private_addresses) : impl_(std::make_unique<Impl>()) {
-  impl_->allow_private_addresses = allow_private_addresses;
+ContextFetcher::ContextFetcher(std::shared_ptr<const net::AddressPolicy> addresses)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->addresses = addresses ? std::move(addresses) : std::make_shared<const net::AddressPolicy>();
 }
 ContextFetcher::~ContextFetcher() = default;
 
@@ -300,7 +267,7 @@ Result<std::string> ContextFetcher::Fetch(std::string_view url, std::chrono::mil
   const Deadline dl{Clock::now() + timeout, timeout};
   auto promise = std::make_shared<std::promise<Outcome>>();
   std::future<Outcome> done = promise->get_future();
-  const FetchJob job{max_bytes, dl, impl_->allow_private_addresses, &impl_->tls};
+  const FetchJob job{max_bytes, dl, impl_->addresses.get(), &impl_->tls};
   asio::co_spawn(impl_->io, FetchWithRedirects(std::string(url), job),
                  [promise](std::exception_ptr failure, Outcome outcome) {
                    if (failure) outcome = Failure("internal error while fetching");

@@ -1,8 +1,8 @@
 // ContextFetcher downloads remote JSON-LD @context documents (internal to ngsild/): a small
 // HTTP/1.1 GET client for http and https with a hard deadline on the whole fetch. It is the only
 // place in the hub's ngsild layer that does network I/O; Beast/Asio stay inside context_fetch.cc.
-// Unless told otherwise it refuses to connect to loopback, link-local, private, unspecified and
-// multicast addresses, so that clients cannot use it to reach the hub's own network.
+// It connects only to addresses the outbound AddressPolicy allows (net/address_policy.h), so
+// that clients cannot use it to reach the hub's own network.
 // Thread-safe: any number of threads may call Fetch concurrently.
 #pragma once
 
@@ -12,14 +12,15 @@
 #include <string>
 #include <string_view>
 
+#include "net/address_policy.h"
 #include "util/status.h"
 
 namespace cityhub::ngsild {
 
 class ContextFetcher {
  public:
-  // allow_private_addresses lifts the address check (for contexts served on a private network).
-  explicit ContextFetcher(bool allow_private_addresses = false);
+  // `addresses`: where it may connect (null: public addresses only).
+  explicit ContextFetcher(std::shared_ptr<const net::AddressPolicy> addresses = nullptr);
   ~ContextFetcher();
   ContextFetcher(const ContextFetcher&) = delete;
   ContextFetcher& operator=(const ContextFetcher&) = delete;
@@ -28,7 +29,7 @@ class ContextFetcher {
   // The whole fetch (name resolution, connect, TLS, request, response, redirects) ends within
   // `timeout`, and every hop connects only to addresses the check allows. Errors:
   // LdContextNotAvailable with a coarse reason fit for clients ("timed out", "address not
-  // allowed", "connection failed", "the server answered with an error"…; never the remote
+  // allowed by the outbound policy", "connection failed", "the server answered with an error"…; never the remote
   // status, body or socket error); PayloadTooLarge when the body is larger than `max_bytes`.
   Result<std::string> Fetch(std::string_view url, std::chrono::milliseconds timeout,
                             size_t max_bytes);

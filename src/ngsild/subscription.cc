@@ -29,7 +29,8 @@ constexpr std::string_view kSchemes[] = {"http", "https", "mqtt", "mqtts"};
 // and ignored.
 constexpr std::string_view kReadOnly[] = {"status", "createdAt", "modifiedAt", "deletedAt"};
 constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent",   "timesFailed",
-                                                      "lastNotification", "lastFailure", "lastSuccess"};
+                                                      "lastNotification", "lastFailure", "lastSuccess",
+                                                      "lastFailureReason", "timesGivenUp"};
 // Optional members an update may remove by giving them null (others given null are validated
 // like any value, so null can never remove what the hub keeps, nor a mandatory member).
 constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "lang", "entities", "watchedAttributes",

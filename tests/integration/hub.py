@@ -4,6 +4,12 @@ The binary comes from $CITYHUB_BIN (set by ctest), the shared test data from $CI
 Every Hub gets its own free port and its own temporary data directory, so tests can run in
 parallel and never see each other's data. Only the Python standard library is used.
 A hub started with --tls-cert-file is reached over HTTPS by passing its CA as `ca_file`.
+
+The tests' receivers, @context servers, identity providers and MQTT brokers listen on 127.0.0.1,
+which the hub's outbound address policy refuses by default; so every Hub is started with
+`--outbound-allow 127.0.0.0/8,::1` (LOOPBACK_ALLOWED) unless its extra_args give their own
+--outbound-allow, or it is made with allow_loopback=False (the default policy, as an operator
+gets it; HubTestCase.allow_loopback likewise).
 """
 import http.client
 import json
@@ -22,6 +28,7 @@ SHARED = os.environ.get("CITYHUB_SHARED", os.path.join(os.path.dirname(__file__)
 CONTEXT_DIR = os.path.join(SHARED, "data", "jsonld-contexts")
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+LOOPBACK_ALLOWED = ("--outbound-allow", "127.0.0.0/8,::1")
 
 
 def free_port():
@@ -59,12 +66,13 @@ class Response:
 class Hub:
     """A cityhub process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None, ca_file=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, ca_file=None, allow_loopback=True):
         self.port = free_port()
         self.ca_file = ca_file  # set: talk HTTPS, trusting this PEM file
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="cityhub-test-")
         self.extra_args = list(extra_args)
+        self.allow_loopback = allow_loopback
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.log_path = os.path.join(tempfile.gettempdir(), f"cityhub-{self.port}.log")
@@ -74,8 +82,8 @@ class Hub:
                 "--context-dir", CONTEXT_DIR]
         if "--remote-contexts" not in self.extra_args:  # offline unless a test opts in
             args += ["--remote-contexts", "false"]
-        elif "--context-fetch-private" not in self.extra_args:  # test context servers are on 127.0.0.1
-            args += ["--context-fetch-private", "true"]
+        if self.allow_loopback and not any(a.split("=")[0] == "--outbound-allow" for a in self.extra_args):
+            args += list(LOOPBACK_ALLOWED)  # the tests' servers are on 127.0.0.1
         args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
@@ -171,10 +179,11 @@ class HubTestCase(unittest.TestCase):
     """One hub per test class (fast); tests use distinct entity ids or tenants."""
 
     hub_args = ()
+    allow_loopback = True
 
     @classmethod
     def setUpClass(cls):
-        cls.hub = Hub(extra_args=cls.hub_args).start()
+        cls.hub = Hub(extra_args=cls.hub_args, allow_loopback=cls.allow_loopback).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -267,7 +267,8 @@ class RemoteContextLimitsTest(HubTestCase):
 
 
 class PrivateAddressTest(HubTestCase):
-    hub_args = ("--remote-contexts", "true", "--context-fetch-private", "false")
+    hub_args = ("--remote-contexts", "true")
+    allow_loopback = False  # the default policy
 
     def test_private_addresses_are_not_fetched(self):
         with SilentServer() as server:
@@ -278,7 +279,7 @@ class PrivateAddressTest(HubTestCase):
                     r = self.hub.get(f"{E}?type=X", headers=link_header(url))
                     self.assertLess(time.monotonic() - s, 1.0)
                     self.assertProblem(r, 503, "LdContextNotAvailable")
-                    self.assertEqual(r.json()["detail"], f"cannot retrieve @context '{url}': address not allowed")
+                    self.assertEqual(r.json()["detail"], f"cannot retrieve @context '{url}': address not allowed by the outbound policy")
             self.assertEqual(server.accepted, [])
 
 

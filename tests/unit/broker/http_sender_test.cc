@@ -208,7 +208,7 @@ bool WaitFor(F done, std::chrono::milliseconds limit = 5s) {
 
 TEST(HttpSenderTest, A2xxAnswerIsOkAndTheRequestCarriesTheHeadersAndBody) {
   Receiver receiver(200);
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(receiver.port(), "/ngsi/notify?from=cityhub");
   n.link = R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json")";
   n.tenant = "city2";
@@ -244,7 +244,7 @@ TEST(HttpSenderTest, A2xxAnswerIsOkAndTheRequestCarriesTheHeadersAndBody) {
 
 TEST(HttpSenderTest, ReceiverInfoHeadersWithControlCharactersAreNotSent) {
   Receiver receiver;
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(receiver.port());
   n.receiver_info = {{"X-Good", "fine"},
                      {"X-Crlf", "a\r\nX-Injected: yes"},
@@ -268,7 +268,7 @@ TEST(HttpSenderTest, ReceiverInfoHeadersWithControlCharactersAreNotSent) {
 }
 
 TEST(HttpSenderTest, ANon2xxAnswerIsNotOkWithTheStatusAsReason) {
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   Receiver unavailable(503);
   DeliveryOutcome out = SendAndWait(sender, Notification(unavailable.port()));
   EXPECT_FALSE(out.ok);
@@ -284,8 +284,55 @@ TEST(HttpSenderTest, ANon2xxAnswerIsNotOkWithTheStatusAsReason) {
   EXPECT_EQ(out.reason, "HTTP 301");
 }
 
+// The default outbound policy refuses loopback: a listening receiver never sees a connection,
+// by literal address or by a name resolving to it, and the reason is the same either way.
+TEST(HttpSenderTest, RefusedAddressesAreNeverConnectedTo) {
+  unsigned short port = 0;
+  const int listening = BindLoopback(&port, 8);
+  HttpSender sender;  // the default policy: public addresses only
+  for (std::string host : {"127.0.0.1", "localhost", "[::ffff:127.0.0.1]"}) {
+    OutgoingNotification n = Notification(port);
+    n.uri = "http://" + host + ":" + std::to_string(port) + "/notify";
+    const auto start = Clock::now();
+    DeliveryOutcome out = SendAndWait(sender, n);
+    EXPECT_FALSE(out.ok) << host;
+    EXPECT_EQ(out.reason, "address not allowed by the outbound policy") << host;
+    EXPECT_LT(Seconds(Clock::now() - start), 1.0) << host;
+  }
+  OutgoingNotification closed = Notification(UnusedPort());
+  closed.uri.replace(closed.uri.find("127.0.0.1"), 9, "localhost");
+  EXPECT_EQ(SendAndWait(sender, closed).reason, "address not allowed by the outbound policy");  // open or closed: alike
+  pollfd p{listening, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "a connection reached the refused receiver";
+  ::close(listening);
+}
+
+TEST(HttpSenderTest, ProtectedReceiverInfoHeadersAreLeftOut) {
+  Receiver receiver;
+  HttpSenderOptions options;
+  options.endpoints = std::make_shared<const EndpointPolicy>(Allowing("127.0.0.0/8"), std::vector<std::string>{"Authorization"});
+  HttpSender sender(options);
+  OutgoingNotification n = Notification(receiver.port());
+  n.tenant = "city2";
+  n.receiver_info = {{"Host", "admin.internal"}, {"Content-Length", "0"}, {"Transfer-Encoding", "chunked"},
+                     {"Cookie", "session=1"}, {"NGSILD-Tenant", "other"}, {"authorization", "Bearer t"},
+                     {"X-Fine", "yes"}};
+  DeliveryOutcome out = SendAndWait(sender, n);
+  ASSERT_TRUE(out.ok) << out.reason;
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const http::Headers& h = requests[0].headers;
+  EXPECT_EQ(h.Get("Host"), "127.0.0.1:" + std::to_string(receiver.port()));
+  EXPECT_FALSE(h.Has("Transfer-Encoding"));
+  EXPECT_FALSE(h.Has("Cookie"));
+  EXPECT_EQ(h.Get("NGSILD-Tenant"), "city2");
+  EXPECT_EQ(h.Get("Authorization"), "Bearer t");  // allowed by the operator
+  EXPECT_EQ(h.Get("X-Fine"), "yes");
+  EXPECT_EQ(requests[0].body, n.body);
+}
+
 TEST(HttpSenderTest, ConnectionRefusedIsNotOk) {
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   const auto start = Clock::now();
   DeliveryOutcome out = SendAndWait(sender, Notification(UnusedPort()));
   EXPECT_FALSE(out.ok);
@@ -294,7 +341,7 @@ TEST(HttpSenderTest, ConnectionRefusedIsNotOk) {
 }
 
 TEST(HttpSenderTest, NotAnHttpUriIsNotOk) {
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   OutgoingNotification n = Notification(1);
   for (const char* uri : {"mqtt://127.0.0.1:1883/topic", "not a uri", "http:///nohost"}) {
     n.uri = uri;
@@ -307,6 +354,7 @@ TEST(HttpSenderTest, NotAnHttpUriIsNotOk) {
 TEST(HttpSenderTest, AReceiverThatNeverAnswersFailsWithinTheResponseTimeout) {
   RawServer silent(RawServer::Mode::kSilent);
   HttpSenderOptions options;
+  options.endpoints = LoopbackAllowed();
   options.response_timeout = 700ms;
   HttpSender sender(options);
   const auto start = Clock::now();
@@ -324,7 +372,7 @@ TEST(HttpSenderTest, TheNotificationsTimeoutOverridesTheDefault) {
   // Shorter than the default: a silent receiver fails after the notification's timeout.
   {
     RawServer silent(RawServer::Mode::kSilent);
-    HttpSender sender;  // response_timeout 10 s
+    HttpSender sender(WithLoopback<HttpSenderOptions>());  // response_timeout 10 s
     OutgoingNotification n = Notification(silent.port());
     n.timeout = 400ms;
     const auto start = Clock::now();
@@ -340,6 +388,7 @@ TEST(HttpSenderTest, TheNotificationsTimeoutOverridesTheDefault) {
   {
     RawServer slow(RawServer::Mode::kAnswer, 600ms);
     HttpSenderOptions options;
+    options.endpoints = LoopbackAllowed();
     options.response_timeout = 200ms;
     HttpSender sender(options);
     OutgoingNotification n = Notification(slow.port());
@@ -354,7 +403,7 @@ TEST(HttpSenderTest, TheNotificationsTimeoutOverridesTheDefault) {
 
 TEST(HttpSenderTest, SequentialSendsReuseOneKeptAliveConnection) {
   RawServer server(RawServer::Mode::kAnswer);
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   for (int i = 0; i < 3; ++i) {
     DeliveryOutcome out = SendAndWait(sender, Notification(server.port()));
     EXPECT_TRUE(out.ok) << "send " << i << ": " << out.reason;
@@ -375,6 +424,7 @@ TEST(HttpSenderTest, ConcurrentSendsShareAtMostMaxConnectionsPerOrigin) {
     SCOPED_TRACE(fmt::format("max_connections_per_origin {}", cap));
     RawServer server(RawServer::Mode::kAnswer, 50ms);
     HttpSenderOptions options;
+    options.endpoints = LoopbackAllowed();
     options.max_connections_per_origin = cap;
     HttpSender sender(options);
     constexpr int kSends = 6;
@@ -398,6 +448,7 @@ TEST(HttpSenderTest, ConcurrentSendsShareAtMostMaxConnectionsPerOrigin) {
 TEST(HttpSenderTest, SendsQueuedBehindAFailedConnectStillRun) {
   // Cap 1 and nobody listening: every queued send gets its own outcome.
   HttpSenderOptions options;
+  options.endpoints = LoopbackAllowed();
   options.max_connections_per_origin = 1;
   HttpSender sender(options);
   const unsigned short port = UnusedPort();
@@ -420,7 +471,7 @@ TEST(HttpSenderTest, SendsQueuedBehindAFailedConnectStillRun) {
 
 TEST(HttpSenderTest, AKeptAliveConnectionClosedByTheReceiverIsReplacedOnTheNextSend) {
   RawServer server(RawServer::Mode::kAnswerThenClose);
-  HttpSender sender;
+  HttpSender sender(WithLoopback<HttpSenderOptions>());
   DeliveryOutcome out = SendAndWait(sender, Notification(server.port()));
   ASSERT_TRUE(out.ok) << out.reason;
   ASSERT_TRUE(WaitFor([&] { return server.closes() == 1; }));
@@ -440,7 +491,7 @@ TEST(HttpSenderTest, AKeptAliveConnectionClosedByTheReceiverIsReplacedOnTheNextS
 
 TEST(HttpSenderTest, DestroyingTheSenderWithASendInProgressReturnsPromptly) {
   RawServer silent(RawServer::Mode::kSilent);
-  auto sender = std::make_unique<HttpSender>();
+  auto sender = std::make_unique<HttpSender>(WithLoopback<HttpSenderOptions>());
   sender->Send(Notification(silent.port()), [](DeliveryOutcome) {});
   ASSERT_TRUE(WaitFor([&] { return silent.requests() == 1; }));
   const auto start = Clock::now();

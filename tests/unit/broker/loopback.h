@@ -6,9 +6,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
+#include <string_view>
+
 #include <gtest/gtest.h>
 
+#include "broker/endpoint_policy.h"
+
 namespace cityhub::broker {
+
+// The senders' rules with loopback allowed: the tests' receivers and brokers are on 127.0.0.1,
+// which the default outbound policy refuses.
+inline std::shared_ptr<const net::AddressPolicy> Allowing(std::string_view networks) {
+  auto policy = net::AddressPolicy::FromList(networks);
+  EXPECT_TRUE(policy.ok()) << policy.status().message();
+  return std::make_shared<const net::AddressPolicy>(policy.ok() ? std::move(*policy) : net::AddressPolicy());
+}
+
+inline std::shared_ptr<const EndpointPolicy> LoopbackAllowed() {
+  return std::make_shared<const EndpointPolicy>(Allowing("127.0.0.0/8,::1"));
+}
+
+// Sender options (HttpSenderOptions, MqttSenderOptions) with loopback allowed.
+template <class Options>
+Options WithLoopback() {
+  Options o;
+  o.endpoints = LoopbackAllowed();
+  return o;
+}
 
 // Binds a TCP socket to 127.0.0.1 on a free port (SO_REUSEADDR) and listens with `backlog`
 // (0: only bound). Returns the descriptor; the port in *port.

@@ -250,10 +250,28 @@ class MqttSenderTest : public ::testing::Test {
   std::vector<std::unique_ptr<Mosquitto>> brokers_;
 };
 
+// The default outbound policy refuses loopback: a listening "broker" never sees a connection,
+// by literal address or by a name resolving to it, for mqtt:// and mqtts:// alike.
+TEST(MqttSenderPolicyTest, RefusedAddressesAreNeverConnectedTo) {
+  unsigned short port = 0;
+  const int listening = BindLoopback(&port, 8);
+  MqttSender sender;  // the default policy: public addresses only
+  for (std::string uri : {"mqtt://127.0.0.1:{}/t", "mqtt://localhost:{}/t", "mqtts://localhost:{}/t",
+                          "mqtt://[::ffff:127.0.0.1]:{}/t"}) {
+    uri = fmt::format(fmt::runtime(uri), port);
+    DeliveryOutcome out = SendAndWait(sender, Notification(uri), 5s);
+    EXPECT_FALSE(out.ok) << uri;
+    EXPECT_EQ(out.reason, "address not allowed by the outbound policy") << uri;
+  }
+  pollfd p{listening, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "a connection reached the refused broker";
+  ::close(listening);
+}
+
 TEST_F(MqttSenderTest, ThePayloadIsMetadataAndBodyOnTheUrisTopic) {
   Mosquitto& broker = StartBroker();
   Subscriber sub(broker.port(), "cityhub/#");
-  MqttSender sender;
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   OutgoingNotification n = Notification(broker.Uri("cityhub/notify/spots"));
   n.link = R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json")";
   n.receiver_info = {{"X-Auth-Token", "secret-1"}, {"Fiware-Correlator", "c-42"}};
@@ -291,7 +309,7 @@ TEST_F(MqttSenderTest, ThePayloadIsMetadataAndBodyOnTheUrisTopic) {
 TEST_F(MqttSenderTest, QosAndVersionsAreThoseOfNotifierInfo) {
   Mosquitto& broker = StartBroker();
   Subscriber sub(broker.port(), "q/#");
-  MqttSender sender;
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   struct Case {
     const char* version;  // "" = default (mqtt5.0)
     const char* qos;      // "" = default (0)
@@ -319,7 +337,7 @@ TEST_F(MqttSenderTest, QosAndVersionsAreThoseOfNotifierInfo) {
 
 TEST_F(MqttSenderTest, InvalidNotifierInfoOrUriIsNotOkWithAReason) {
   Mosquitto& broker = StartBroker();
-  MqttSender sender;
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   struct Case {
     std::string uri;
     KeyValues info;
@@ -352,6 +370,7 @@ TEST_F(MqttSenderTest, InvalidNotifierInfoOrUriIsNotOkWithAReason) {
 TEST_F(MqttSenderTest, ABrokerThatIsDownFailsQuicklyThenDeliveryResumesAfterTheReconnectPause) {
   const unsigned short port = UnusedPort();
   MqttSenderOptions options;
+  options.endpoints = LoopbackAllowed();
   options.reconnect_pause = 1500ms;
   MqttSender sender(options);
   OutgoingNotification n = Notification(fmt::format("mqtt://127.0.0.1:{}/resume", port));
@@ -387,7 +406,7 @@ TEST_F(MqttSenderTest, ABrokerThatIsDownFailsQuicklyThenDeliveryResumesAfterTheR
 
 TEST_F(MqttSenderTest, ABrokerThatRestartsIsReconnectedTo) {
   Mosquitto& broker = StartBroker();
-  MqttSender sender;
+  MqttSender sender(WithLoopback<MqttSenderOptions>());
   OutgoingNotification n = Notification(broker.Uri("restart"));
   n.notifier_info = {{"MQTT-QoS", "1"}, {"MQTT-Version", "mqtt3.1.1"}};
   {
@@ -462,6 +481,7 @@ class SilentBroker {
 TEST_F(MqttSenderTest, AnUnacknowledgedPublishFailsWithinThePublishTimeout) {
   SilentBroker fake;
   MqttSenderOptions options;
+  options.endpoints = LoopbackAllowed();
   options.publish_timeout = 1000ms;
   MqttSender sender(options);
   OutgoingNotification n = Notification(fmt::format("mqtt://127.0.0.1:{}/never", fake.port()));

@@ -174,11 +174,12 @@ ContextResolverOptions OfflineOptions() {
   return o;
 }
 
-// Remote fetching from the loopback test server (a private address, so it must be allowed).
+// Remote fetching from the loopback test server (a special-purpose address, so it must be allowed).
 ContextResolverOptions FastFetchOptions() {
   ContextResolverOptions o;
   o.fetch_timeout = milliseconds(300);
-  o.allow_private_addresses = true;
+  auto loopback = net::AddressPolicy::FromList("127.0.0.0/8,::1");
+  o.outbound = std::make_shared<const net::AddressPolicy>(std::move(*loopback));
   return o;
 }
 
@@ -857,7 +858,7 @@ TEST(PrivateAddressTest, LoopbackPrivateAndLinkLocalAreRefused) {
   TestHttpServer server;
   server.Serve("/ctx", Body(ContextDocument(R"({"Bus": "https://x.example/Bus"})")));
   ContextResolverOptions options = FastFetchOptions();
-  options.allow_private_addresses = false;
+  options.outbound = nullptr;  // the default: public addresses only
   ContextResolver resolver(options, {});
   std::string port = server.Url("").substr(server.Url("").rfind(':') + 1);
   for (std::string_view host : {"127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]", "10.0.0.1",
@@ -868,7 +869,7 @@ TEST(PrivateAddressTest, LoopbackPrivateAndLinkLocalAreRefused) {
     Result<ContextPtr> ctx = resolver.ResolveUrl(url);
     EXPECT_EQ(ctx.status().code(), Status::Code::kLdContextNotAvailable) << url;
     EXPECT_EQ(ctx.status().message(),
-              "cannot retrieve @context '" + url + "': address not allowed");
+              "cannot retrieve @context '" + url + "': address not allowed by the outbound policy");
     EXPECT_LT(Clock::now() - start, milliseconds(250)) << url;
   }
   EXPECT_EQ(server.Requests("/ctx"), 0);
