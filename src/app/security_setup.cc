@@ -24,13 +24,8 @@ Result<std::string> ReadFile(const std::string& path, std::string_view option) {
 }
 
 // The authenticator for --auth-jwks-file or --auth-jwks-url (fetched now, then refreshed).
-<<<<<<< HEAD
-Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(const Config& config,
-                                                                  security::RoleDirectory* directory) {
-=======
 Result<std::unique_ptr<security::Authenticator>> MakeAuthenticator(
-    const Config& config, std::shared_ptr<const net::AddressPolicy> outbound) {
->>>>>>> issue16-ssrf
+    const Config& config, std::shared_ptr<const net::AddressPolicy> outbound, security::RoleDirectory* directory) {
   if (!config.auth_jwks_file.empty() && !config.auth_jwks_url.empty()) {
     return Status::BadRequestData("give --auth-jwks-file or --auth-jwks-url, not both");
   }
@@ -90,11 +85,7 @@ api::SecurityDeps SecuritySetup::Deps() const {
 Status SetUpAuthentication(const Config& config, std::shared_ptr<const net::AddressPolicy> outbound,
                            SecuritySetup* out) {
   if (!config.auth_jwks_file.empty() || !config.auth_jwks_url.empty()) {
-<<<<<<< HEAD
-    auto made = MakeAuthenticator(config, out->roles.get());
-=======
-    auto made = MakeAuthenticator(config, std::move(outbound));
->>>>>>> issue16-ssrf
+    auto made = MakeAuthenticator(config, std::move(outbound), out->roles.get());
     if (!made.ok()) return made.status();
     out->jwt = std::move(*made);
     spdlog::info("authentication: Bearer JWTs (issuer '{}', audience '{}')",
