@@ -94,6 +94,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Time a client has to send a whole request (408 beyond; stops slow-loris clients)");
   opt("--idle-timeout-ms", c.idle_timeout_ms, "CITYHUB_IDLE_TIMEOUT_MS", "Keep-alive connections idle this long are closed");
   opt("--max-connections", c.max_connections, "CITYHUB_MAX_CONNECTIONS", "Open connections beyond this get 503");
+  opt("--max-connections-per-address", c.max_connections_per_address, "CITYHUB_MAX_CONNECTIONS_PER_ADDRESS",
+      "Open connections one client address (IPv4 address, IPv6 /64) may hold; beyond it 503 "
+      "(0 = no cap). Behind a reverse proxy every client has the proxy's address");
   opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
   opt("--context-fetch-timeout-ms", c.context_fetch_timeout_ms, "CITYHUB_CONTEXT_FETCH_TIMEOUT_MS",
       "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");

@@ -31,6 +31,7 @@ struct Config {
   unsigned request_timeout_ms = 30000;
   unsigned idle_timeout_ms = 60000;
   size_t max_connections = 10000;
+  size_t max_connections_per_address = 256;  // per IPv4 address or IPv6 /64; 0 = no cap
   size_t max_json_depth = 64;
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
