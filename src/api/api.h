@@ -52,6 +52,9 @@ struct SecurityDeps {
   const security::Pseudonymiser* pseudonyms = nullptr;  // set with `privacy`
   security::AuditLog* audit = nullptr;                 // null: no audit log
   security::RateLimiter* rate_limits = nullptr;        // null: no per-principal limit
+  // Failed authentications per client (util::ClientOf the peer); past the limit the client's
+  // requests get 429 before any signature check or audit record (null: no limit).
+  security::RateLimiter* auth_failures = nullptr;
   bool enabled() const { return jwt || api_keys; }
 };
 

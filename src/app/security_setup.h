@@ -31,6 +31,7 @@ struct SecuritySetup {
   std::unique_ptr<security::Pseudonymiser> pseudonyms;
   std::unique_ptr<security::AuditLog> audit;
   std::unique_ptr<security::RateLimiter> rate_limits;
+  std::unique_ptr<security::RateLimiter> auth_failures;
 
   bool authenticates() const { return jwt || api_keys; }
   api::SecurityDeps Deps() const;
@@ -41,7 +42,7 @@ struct SecuritySetup {
 Status SetUpAuthentication(const Config& config, SecuritySetup* out);
 
 // The policy (--auth-policy-file), privacy (--privacy-file, --privacy-secret-file), audit log
-// (--audit-log) and rate limits (--rate-limit-rps); names in the files are expanded with
+// (--audit-log…) and rate limits (--rate-limit-rps, --auth-failure-rps); names in the files are expanded with
 // `contexts`. BadRequestData naming the option and what is wrong.
 Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, SecuritySetup* out);
 
