@@ -32,6 +32,9 @@
 // rather than closing at once costs little — no request is read, the response fits the socket
 // buffer, the linger lasts at most kLingerTimeout — and tells a legitimate client behind a busy
 // NAT gateway why it was turned away. Rejected connections are not counted against either cap.
+// Over TLS, though, an answer needs a handshake first — a private-key operation the flooding
+// client could make the server do per connection — so there a client's connections beyond its
+// cap are closed at once, before the handshake.
 //
 // TLS. With a certificate and key configured every connection is TLS over the accepted socket
 // (Asio SSL on OpenSSL): TLS 1.2 minimum, 1.3 when the client offers it, forward-secret AEAD
@@ -319,12 +322,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Transport::executor_type executor() { return stream_.get_executor(); }
 
   // Completes the TLS handshake if the server speaks TLS, then serves requests until the peer
-  // or a limit closes the connection — or, if rejected, answers 503 and closes.
+  // or a limit closes the connection — or, if rejected, answers 503 and closes (over TLS, a
+  // connection over its client's cap is closed before the handshake).
   void Start() {
     error_code ec;
     tcp::socket& socket = stream_.socket();
     socket.set_option(tcp::no_delay(true), ec);
     if (stream_.tls() == nullptr) return Serve();
+    if (admission_ == Admission::kOverClient) return CloseNow();  // no handshake for a flooding client
     phase_ = Phase::kHandshake;
     Arm(limits().request_timeout);
     stream_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code handshake_ec) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -844,6 +845,24 @@ TEST_F(TlsFixture, ConnectionsOverLimitGet503AfterHandshake) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_TRUE(over->WaitForClose());
+}
+
+TEST_F(TlsFixture, ConnectionsOverTheAddressCapAreClosedBeforeTheHandshake) {
+  ServerOptions o = Options();
+  o.limits.max_connections_per_address = 1;
+  TestServer server(o, Echo);
+  auto a = Connect(server.port());
+  ASSERT_TRUE(a->Send(Get("/")));
+  ASSERT_TRUE(a->Read());
+  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL's client may write to the closed socket
+  Client over(server.port(), client_, "127.0.0.1");
+  EXPECT_FALSE(over.connected());  // closed without a handshake: no private-key work for it
+  Client other(server.port(), client_, "127.0.0.2");
+  ASSERT_TRUE(other.connected());
+  ASSERT_TRUE(other.Send(Get("/")));
+  auto r = other.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST_F(TlsFixture, StopLetsInFlightRequestFinish) {
