@@ -19,6 +19,7 @@
 #include "security/api_keys.h"
 #include "security/audit_log.h"
 #include "security/rate_limiter.h"
+#include "util/http_syntax.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -54,16 +55,33 @@ namespace {
 // The liveness and readiness probes answer without credentials (they reveal nothing).
 bool IsPublic(std::string_view path) { return path == "/health" || path == "/health/live" || path == "/health/ready"; }
 
+// `text` cut to `max` bytes, with every byte outside printable ASCII, and the quote and
+// backslash, replaced: RFC 6750's error_description allows no others, and a control byte in a
+// header value would make the response invalid.
+std::string PlainText(std::string_view text, size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    if (c == '"') c = '\'';
+    else if (c < 0x20 || c > 0x7e || c == '\\') c = '?';
+  }
+  return out;
+}
+
 // 401 with the RFC 6750 challenge.
 http::Response Challenge(const Status& st, bool token_given) {
   http::Response resp = Problem(st);
   std::string challenge = "Bearer realm=\"cityhub\"";
   if (token_given) {
-    std::string reason(st.message());
-    std::replace(reason.begin(), reason.end(), '"', '\'');
-    challenge += fmt::format(", error=\"invalid_token\", error_description=\"{}\"", reason);
+    challenge += fmt::format(", error=\"invalid_token\", error_description=\"{}\"", PlainText(st.message(), 200));
   }
   resp.headers.Add("WWW-Authenticate", challenge);
+  return resp;
+}
+
+// 429 with Retry-After.
+http::Response TooManyRequests(std::string detail, double retry_after_s) {
+  http::Response resp = Problem(Status(Status::Code::kTooManyRequests, std::move(detail)));
+  resp.headers.Add("Retry-After", std::to_string(std::max(1, static_cast<int>(std::ceil(retry_after_s)))));
   return resp;
 }
 
@@ -117,8 +135,9 @@ std::string_view RightsTenant(std::string_view route, std::string_view method, s
 }
 
 // The principal of the request's credentials: an API key (X-API-Key, or Authorization: ApiKey)
-// or a Bearer JWT.
-Result<security::Principal> Authenticate(const SecurityDeps& security, const http::Request& req) {
+// or a Bearer JWT — with `verify` false only one verified before (API keys cost a hash lookup
+// either way).
+Result<security::Principal> Authenticate(const SecurityDeps& security, const http::Request& req, bool verify) {
   const int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string_view authorization = req.headers.Get("Authorization");
@@ -133,7 +152,7 @@ Result<security::Principal> Authenticate(const SecurityDeps& security, const htt
   if (!security.jwt) {
     return Status(Status::Code::kUnauthenticated, "an API key is required (X-API-Key header)");
   }
-  return security.jwt->Authenticate(authorization, now_s);
+  return security.jwt->Authenticate(authorization, now_s, verify);
 }
 
 bool CredentialsGiven(const http::Request& req) {
@@ -141,9 +160,11 @@ bool CredentialsGiven(const http::Request& req) {
 }
 
 // Records the request in the audit log when it is one the log keeps: writes, denials,
-// authentication failures and reads that showed classified attributes in clear.
+// authentication failures, rate-limited requests and reads that showed classified attributes in
+// clear. Failures and rate-limited requests — what a client can repeat at will — are summarised
+// per client and reason (AuditLog::AppendRepeated), so a flood costs the log a few lines.
 void Audit(const SecurityDeps& security, const http::Request& req, const Caller& caller, std::string_view tenant,
-           std::optional<security::Operation> op, int status) {
+           std::optional<security::Operation> op, int status, std::string_view refusal) {
   if (!security.audit) return;
   std::string_view event;
   if (status == 401) event = "auth-failure";
@@ -161,27 +182,41 @@ void Audit(const SecurityDeps& security, const http::Request& req, const Caller&
   r.path = req.path.substr(0, 1024);  // the query string may carry personal values: left out
   r.status = status;
   r.remote = req.remote_address;
-  security.audit->Append(std::move(r));
+  r.detail = PlainText(refusal, 200);
+  if (status == 401 || status == 429) {
+    security.audit->AppendRepeated(std::move(r));
+  } else {
+    security.audit->Append(std::move(r));
+  }
 }
 
 // The answer to a request once its route is known: authentication, rights, rate limit, handler.
+// `refusal` gets the reason of a 401 or 429 for the audit log.
 http::Response Handle(const ApiDeps& deps, const http::Router::Match& m, const http::Request& req, Caller* caller,
-                      std::string* tenant, std::optional<security::Operation>* op) {
+                      std::string* tenant, std::optional<security::Operation>* op, std::string* refusal) {
   const SecurityDeps& security = deps.security;
   const bool found = m.kind == http::Router::MatchKind::kFound;
   *op = OperationOf(req.method, found ? std::string_view(m.pattern) : std::string_view(req.path), req.path);
   if (!security.enabled() || !*op) return Route(m, req);
-  auto principal = Authenticate(security, req);
-  if (!principal.ok()) return Challenge(principal.status(), CredentialsGiven(req));
-  caller->Authenticated(&security, std::move(*principal));
-  if (security.rate_limits) {
-    double retry_after = 0;
-    if (!security.rate_limits->Allow(caller->subject(), &retry_after)) {
-      http::Response resp = Problem(Status(Status::Code::kTooManyRequests,
-                                           fmt::format("the request rate of '{}' is above its limit", caller->subject())));
-      resp.headers.Add("Retry-After", std::to_string(static_cast<int>(std::ceil(retry_after))));
-      return resp;
+  // A client whose authentications keep failing is refused before any signature check: only
+  // credentials that cost a lookup (an API key, a token verified before) still get through, so a
+  // valid caller behind the same address keeps working while a flood of bad tokens costs nothing.
+  const std::string client = util::ClientOf(req.remote_address);
+  double retry_after = 0;
+  const bool over = security.auth_failures && security.auth_failures->Exhausted(client, &retry_after);
+  auto principal = Authenticate(security, req, !over);
+  if (!principal.ok()) {
+    if (over || (security.auth_failures && !security.auth_failures->Allow(client, &retry_after))) {
+      *refusal = "too many failed authentications from this address";
+      return TooManyRequests(*refusal + "; retry later with valid credentials", retry_after);
     }
+    *refusal = principal.status().message();
+    return Challenge(principal.status(), CredentialsGiven(req));
+  }
+  caller->Authenticated(&security, std::move(*principal));
+  if (security.rate_limits && !security.rate_limits->Allow(caller->subject(), &retry_after)) {
+    *refusal = "the principal's request rate is above its limit";
+    return TooManyRequests(fmt::format("the request rate of '{}' is above its limit", caller->subject()), retry_after);
   }
   if (!found) return Route(m, req);
   auto header_tenant = TenantOf(req);
@@ -201,8 +236,9 @@ http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const h
   Caller caller;
   std::string tenant;
   std::optional<security::Operation> op;
-  http::Response resp = Handle(deps, m, req, &caller, &tenant, &op);
-  Audit(deps.security, req, caller, tenant, op, resp.status);
+  std::string refusal;
+  http::Response resp = Handle(deps, m, req, &caller, &tenant, &op, &refusal);
+  Audit(deps.security, req, caller, tenant, op, resp.status, refusal);
   if (deps.metrics) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);

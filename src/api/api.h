@@ -54,6 +54,9 @@ struct SecurityDeps {
   security::AuditLog* audit = nullptr;                 // null: no audit log
   security::RateLimiter* rate_limits = nullptr;        // null: no per-principal limit
   const security::RoleDirectory* roles = nullptr;      // roles token subjects presented last
+  // Failed authentications per client (util::ClientOf the peer); past the limit the client's
+  // requests get 429 before any signature check or audit record (null: no limit).
+  security::RateLimiter* auth_failures = nullptr;
   bool enabled() const { return jwt || api_keys; }
 };
 

@@ -1,9 +1,11 @@
-// `cityhub audit verify FILE`: the operator's check of the audit log's hash chain
-// (security/audit_log.h). Prints the record count and head hash to anchor elsewhere, or names
-// the first tampered line. Used once from main(); not thread-safe.
+// `cityhub audit verify FILE [FILE…]`: the operator's check of the audit log's hash chain
+// (security/audit_log.h) — one log with its rotated files, or the files given, oldest first.
+// Prints the record count and head hash to anchor elsewhere, or names the first tampered line.
+// Used once from main(); not thread-safe.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -26,7 +28,7 @@ class AuditCommand {
  private:
   CLI::App* audit_ = nullptr;
   CLI::App* verify_ = nullptr;
-  std::string file_;
+  std::vector<std::string> files_;
 };
 
 }  // namespace cityhub::app

@@ -65,6 +65,13 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Hash-chained audit log of writes, denials, authentication failures and reads of "
       "classified attributes: a path, 'off', or 'auto' (<data-dir>/audit/audit.log when "
       "authentication is configured)");
+  opt("--audit-log-max-bytes", c.audit_log_max_bytes, "CITYHUB_AUDIT_LOG_MAX_BYTES",
+      "Size past which the audit log is rotated (audit.log -> audit.log.1 -> …; the hash chain "
+      "continues across the files); 0 = never");
+  opt("--audit-log-keep", c.audit_log_keep, "CITYHUB_AUDIT_LOG_KEEP",
+      "Rotated audit log files kept (audit.log.1 … audit.log.N); older ones are deleted — copy "
+      "them elsewhere first if they must be kept longer")
+      ->check(CLI::Range(1u, 100000u));
   opt("--warning-rules", c.warning_rules, "CITYHUB_WARNING_RULES",
       "JSON file of early-warning rules (water-level stages, rate of rise, hysteresis, ground "
       "motion confirmed by N sensors); without it the built-in rules apply (docs/API.md)");
@@ -81,6 +88,13 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Requests per second each principal may send (0 = no limit); beyond it 429 with Retry-After");
   opt("--rate-limit-burst", c.rate_limit_burst, "CITYHUB_RATE_LIMIT_BURST",
       "Requests a principal may send at once before --rate-limit-rps applies (0 = the rate)");
+  opt("--auth-failure-rps", c.auth_failure_rps, "CITYHUB_AUTH_FAILURE_RPS",
+      "Failed authentications per second a client address (IPv4 address, IPv6 /64) may cause "
+      "(0 = no limit); beyond it its requests get 429 before any check, except with an API key "
+      "or a token verified before");
+  opt("--auth-failure-burst", c.auth_failure_burst, "CITYHUB_AUTH_FAILURE_BURST",
+      "Failed authentications a client address may cause at once before --auth-failure-rps "
+      "applies (0 = the rate)");
   opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
   opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
       "Threads running request handlers; many let concurrent writes share a disk sync");
@@ -94,6 +108,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Time a client has to send a whole request (408 beyond; stops slow-loris clients)");
   opt("--idle-timeout-ms", c.idle_timeout_ms, "CITYHUB_IDLE_TIMEOUT_MS", "Keep-alive connections idle this long are closed");
   opt("--max-connections", c.max_connections, "CITYHUB_MAX_CONNECTIONS", "Open connections beyond this get 503");
+  opt("--max-connections-per-address", c.max_connections_per_address, "CITYHUB_MAX_CONNECTIONS_PER_ADDRESS",
+      "Open connections one client address (IPv4 address, IPv6 /64) may hold; beyond it 503 "
+      "(0 = no cap). Behind a reverse proxy every client has the proxy's address");
   opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
   opt("--context-fetch-timeout-ms", c.context_fetch_timeout_ms, "CITYHUB_CONTEXT_FETCH_TIMEOUT_MS",
       "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ struct Config {
   unsigned request_timeout_ms = 30000;
   unsigned idle_timeout_ms = 60000;
   size_t max_connections = 10000;
+  size_t max_connections_per_address = 256;  // per IPv4 address or IPv6 /64; 0 = no cap
   size_t max_json_depth = 64;
   unsigned context_fetch_timeout_ms = 2000;
   bool remote_contexts = true;
@@ -55,6 +57,10 @@ struct Config {
   std::string audit_log = "auto";           // path, "off", or "auto" (<data-dir>/audit/audit.log with auth)
   double rate_limit_rps = 0;                // requests per second per principal (0 = no limit)
   double rate_limit_burst = 0;              // bucket size (0 = rate_limit_rps)
+  double auth_failure_rps = 5;              // failed authentications per second per client address (0 = no limit)
+  double auth_failure_burst = 50;           // bucket size (0 = auth_failure_rps)
+  uint64_t audit_log_max_bytes = 64ull << 20;  // rotate the audit log past this size (0 = never)
+  unsigned audit_log_keep = 10;             // rotated audit files kept
   std::string warning_rules;                // early-warning rules file ("" = the built-in rules)
   std::string mqtt;                         // broker the IoT agent subscribes to ("" = none)
   std::string mqtt_client_id = "cityhub-ingest";  // its persistent session's client id

@@ -452,6 +452,7 @@ int Serve(const Config& config) {
   server_opts.limits.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   server_opts.limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   server_opts.limits.max_connections = config.max_connections;
+  server_opts.limits.max_connections_per_address = config.max_connections_per_address;
   server_opts.tls_cert_file = config.tls_cert_file;
   server_opts.tls_key_file = config.tls_key_file;
   http::Server server(server_opts, [&router, &deps](const http::Request& r) { return api::Dispatch(router, deps, r); });

@@ -79,6 +79,7 @@ api::SecurityDeps SecuritySetup::Deps() const {
   d.audit = audit.get();
   d.rate_limits = rate_limits.get();
   d.roles = roles.get();
+  d.auth_failures = auth_failures.get();
   return d;
 }
 
@@ -138,16 +139,29 @@ Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, 
   if (audit_path == "off") audit_path.clear();
   if (!audit_path.empty()) {
     if (!auth) return needs_auth("--audit-log");
-    auto log = security::AuditLog::Open(audit_path, security::AuditOptions{});
+    security::AuditOptions options;
+    options.max_file_bytes = config.audit_log_max_bytes;
+    options.keep_files = config.audit_log_keep;
+    auto log = security::AuditLog::Open(audit_path, options);
     if (!log.ok()) return Status::BadRequestData(fmt::format("--audit-log: {}", log.status().message()));
     out->audit = std::move(*log);
-    spdlog::info("audit log: '{}' (check it with `cityhub audit verify`)", audit_path);
+    if (config.audit_log_max_bytes > 0) {
+      spdlog::info("audit log: '{}', rotated past {} bytes, {} rotated files kept (check them with `cityhub audit verify`)",
+                   audit_path, config.audit_log_max_bytes, config.audit_log_keep);
+    } else {
+      spdlog::info("audit log: '{}' (check it with `cityhub audit verify`)", audit_path);
+    }
   }
   if (config.rate_limit_rps > 0) {
     if (!auth) return needs_auth("--rate-limit-rps");
     const double burst = config.rate_limit_burst > 0 ? config.rate_limit_burst : config.rate_limit_rps;
     out->rate_limits = std::make_unique<security::RateLimiter>(config.rate_limit_rps, burst);
     spdlog::info("rate limit: {} requests/s per principal (burst {})", config.rate_limit_rps, burst);
+  }
+  if (auth && config.auth_failure_rps > 0) {
+    const double burst = config.auth_failure_burst > 0 ? config.auth_failure_burst : config.auth_failure_rps;
+    out->auth_failures = std::make_unique<security::RateLimiter>(config.auth_failure_rps, burst);
+    spdlog::info("failed authentications: {}/s per client address (burst {}), then 429", config.auth_failure_rps, burst);
   }
   return Status::Ok();
 }

@@ -34,6 +34,7 @@ struct SecuritySetup {
   std::unique_ptr<security::RateLimiter> rate_limits;
   // The roles token subjects presented last (their subscriptions follow them).
   std::unique_ptr<security::RoleDirectory> roles = std::make_unique<security::RoleDirectory>();
+  std::unique_ptr<security::RateLimiter> auth_failures;
 
   bool authenticates() const { return jwt || api_keys; }
   api::SecurityDeps Deps() const;
@@ -46,7 +47,7 @@ Status SetUpAuthentication(const Config& config, std::shared_ptr<const net::Addr
                            SecuritySetup* out);
 
 // The policy (--auth-policy-file), privacy (--privacy-file, --privacy-secret-file), audit log
-// (--audit-log) and rate limits (--rate-limit-rps); names in the files are expanded with
+// (--audit-log…) and rate limits (--rate-limit-rps, --auth-failure-rps); names in the files are expanded with
 // `contexts`. BadRequestData naming the option and what is wrong.
 Status SetUpProtection(const Config& config, ngsild::ContextResolver& contexts, SecuritySetup* out);
 

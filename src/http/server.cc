@@ -26,6 +26,15 @@
 //
 // Connections beyond max_connections are accepted, answered 503 and closed (with the same
 // linger), which tells a client what happened instead of leaving it in the listen backlog.
+// So are a client's connections beyond max_connections_per_address (a client is an IPv4
+// address or an IPv6 /64, util::ClientOf): without that cap one address holding idle
+// connections takes every slot and everyone else gets 503 until the idle timeout. Answering
+// rather than closing at once costs little — no request is read, the response fits the socket
+// buffer, the linger lasts at most kLingerTimeout — and tells a legitimate client behind a busy
+// NAT gateway why it was turned away. Rejected connections are not counted against either cap.
+// Over TLS, though, an answer needs a handshake first — a private-key operation the flooding
+// client could make the server do per connection — so there a client's connections beyond its
+// cap are closed at once, before the handshake.
 //
 // TLS. With a certificate and key configured every connection is TLS over the accepted socket
 // (Asio SSL on OpenSSL): TLS 1.2 minimum, 1.3 when the client offers it, forward-secret AEAD
@@ -261,6 +270,27 @@ struct Shared {
   std::atomic<bool> stopping{false};
   std::atomic<size_t> served{0};  // connections counted against max_connections
 
+  // Counts a connection of `client` against max_connections_per_address; false (nothing
+  // counted) when the client already holds that many.
+  bool TakeClientSlot(const std::string& client) {
+    const size_t cap = options.limits.max_connections_per_address;
+    if (cap == 0) return true;
+    std::lock_guard lock(clients_mu);
+    size_t& held = per_client[client];
+    if (held >= cap) return false;
+    ++held;
+    return true;
+  }
+  void ReleaseClientSlot(const std::string& client) {
+    if (options.limits.max_connections_per_address == 0) return;
+    std::lock_guard lock(clients_mu);
+    auto it = per_client.find(client);
+    if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+  }
+
+  std::mutex clients_mu;
+  std::unordered_map<std::string, size_t> per_client;  // counted connections by ClientOf; guarded by clients_mu
+
   std::mutex mu;
   std::condition_variable cv;          // signalled on stop request and when the last connection ends
   bool stop_requested = false;         // guarded by mu
@@ -270,13 +300,20 @@ struct Shared {
 // One accepted socket. Thread-compatible: every member function runs on the connection's strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // A `rejected` connection is over max_connections and is not counted in `served`.
-  Connection(Shared& shared, tcp::socket socket, bool rejected)
+  // Whether the connection is served, or rejected (answered 503) for which cap. A served
+  // connection is counted in `served` and its client's slots; a rejected one in neither.
+  enum class Admission { kServed, kOverTotal, kOverClient };
+
+  Connection(Shared& shared, tcp::socket socket, std::string remote, std::string client, Admission admission)
       : shared_(shared), stream_(std::move(socket), shared.tls ? &*shared.tls : nullptr),
-        timer_(stream_.get_executor()), rejected_(rejected) {}
+        timer_(stream_.get_executor()), remote_(std::move(remote)), client_(std::move(client)),
+        admission_(admission) {}
 
   ~Connection() {
-    if (!rejected_) shared_.served.fetch_sub(1);
+    if (admission_ == Admission::kServed) {
+      shared_.served.fetch_sub(1);
+      shared_.ReleaseClientSlot(client_);
+    }
     std::lock_guard lock(shared_.mu);
     shared_.connections.erase(this);
     if (shared_.connections.empty()) shared_.cv.notify_all();
@@ -285,14 +322,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Transport::executor_type executor() { return stream_.get_executor(); }
 
   // Completes the TLS handshake if the server speaks TLS, then serves requests until the peer
-  // or a limit closes the connection — or, if rejected, answers 503 and closes.
+  // or a limit closes the connection — or, if rejected, answers 503 and closes (over TLS, a
+  // connection over its client's cap is closed before the handshake).
   void Start() {
     error_code ec;
     tcp::socket& socket = stream_.socket();
-    tcp::endpoint peer = socket.remote_endpoint(ec);
-    if (!ec) remote_ = FormatEndpoint(peer);
     socket.set_option(tcp::no_delay(true), ec);
     if (stream_.tls() == nullptr) return Serve();
+    if (admission_ == Admission::kOverClient) return CloseNow();  // no handshake for a flooding client
     phase_ = Phase::kHandshake;
     Arm(limits().request_timeout);
     stream_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code handshake_ec) {
@@ -318,12 +355,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class Phase { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
 
   void Serve() {
-    if (!rejected_) return WaitForRequest();
-    // Over max_connections: answer 503 without reading a request.
+    if (admission_ == Admission::kServed) return WaitForRequest();
+    // Over a cap: answer 503 without reading a request.
     unread_request_ = true;
     WriteResponse(Problem(503, kInvalidRequest, "Service Unavailable",
-                          "too many open connections: the limit max_connections is " +
-                              std::to_string(shared_.options.limits.max_connections)));
+                          admission_ == Admission::kOverTotal
+                              ? "too many open connections: the limit max_connections is " +
+                                    std::to_string(limits().max_connections)
+                              : "too many open connections from this address: the limit "
+                                "max_connections_per_address is " +
+                                    std::to_string(limits().max_connections_per_address)));
   }
 
   const ServerLimits& limits() const { return shared_.options.limits; }
@@ -565,7 +606,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
   Request req_;  // read by the handler thread while phase_ is kHandling
-  std::string remote_;
+  const std::string remote_;  // "ip:port" of the peer ("" if it was gone when accepted)
+  const std::string client_;  // util::ClientOf(remote_)
   Phase phase_ = Phase::kIdle;
   unsigned timer_generation_ = 0;
   unsigned version_ = 11;
@@ -573,7 +615,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   bool is_head_ = false;
   bool unread_request_ = false;  // an error response was sent before the request was read
-  const bool rejected_;
+  const Admission admission_;
 };
 
 template <typename Fn>
@@ -634,9 +676,21 @@ void Server::Impl::Accept() {
 }
 
 void Server::Impl::Admit(tcp::socket socket) {
-  bool reject = shared.served.load() >= shared.options.limits.max_connections;
-  if (!reject) shared.served.fetch_add(1);
-  auto connection = std::make_shared<Connection>(shared, std::move(socket), reject);
+  using Admission = Connection::Admission;
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  std::string remote = ec ? std::string() : FormatEndpoint(peer);
+  std::string client = util::ClientOf(remote);
+  // Runs on the acceptor's strand only, so `served` cannot pass the cap between load and add.
+  Admission admission = Admission::kServed;
+  if (shared.served.load() >= shared.options.limits.max_connections) {
+    admission = Admission::kOverTotal;
+  } else if (!shared.TakeClientSlot(client)) {
+    admission = Admission::kOverClient;
+  } else {
+    shared.served.fetch_add(1);
+  }
+  auto connection = std::make_shared<Connection>(shared, std::move(socket), std::move(remote), std::move(client), admission);
   {
     // Registered only once fully constructed, so ForEachConnection's weak_from_this() is valid.
     std::lock_guard lock(shared.mu);

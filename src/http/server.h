@@ -28,6 +28,10 @@ struct ServerLimits {
   std::chrono::milliseconds request_timeout{30000};  // whole request must arrive within this (408)
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive connection idle limit
   size_t max_connections = 10000;          // further connections are accepted and closed (503)
+  // Open connections one client (util::ClientOf its address: an IPv4 address or an IPv6 /64)
+  // may hold; its further connections are answered 503 and closed like those over
+  // max_connections, so one address cannot take every slot. 0 = no per-client cap.
+  size_t max_connections_per_address = 256;
 };
 
 struct ServerOptions {

@@ -55,8 +55,10 @@ class Authenticator {
   ~Authenticator();  // stops the refresh thread
 
   // The principal of an `Authorization` header value ("" when there is none) at `now_s`.
-  // Unauthenticated with the reason: missing header, not Bearer, or an invalid token.
-  Result<Principal> Authenticate(std::string_view authorization, int64_t now_s);
+  // Unauthenticated with the reason: missing header, not Bearer, or an invalid token. With
+  // `verify` false only a token verified before (and not expired) is accepted: no signature is
+  // checked and no key set fetched — for callers that may not spend work on this request.
+  Result<Principal> Authenticate(std::string_view authorization, int64_t now_s, bool verify = true);
 
   // Fetches and installs the key set now; the error (and the old keys kept) if that fails.
   Status Reload();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <functional>
 
 #include <boost/json.hpp>
@@ -211,8 +212,13 @@ Result<JwtClaims> VerifyJwt(std::string_view token, const KeySet& keys, const Jw
   if (!header) return Unauthenticated("the token header is not a JSON object");
   const std::string alg = StringAt(*header, "alg");
   if (alg != "RS256" && alg != "ES256") {
+    // The name is echoed only when it looks like one: the reason ends up in a response header.
+    const bool plain = !alg.empty() && alg.size() <= 16 && std::all_of(alg.begin(), alg.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '+' || c == '.';
+    });
     return Unauthenticated(alg.empty() ? std::string("the token names no algorithm")
-                                       : fmt::format("algorithm '{}' is not accepted (RS256, ES256)", alg.substr(0, 16)));
+                           : plain     ? fmt::format("algorithm '{}' is not accepted (RS256, ES256)", alg)
+                                       : std::string("the token's algorithm is not accepted (RS256, ES256)"));
   }
   if (header->contains("crit")) return Unauthenticated("the token has critical header parameters this hub does not know");
   std::optional<std::string> kid;

@@ -31,4 +31,16 @@ bool RateLimiter::Allow(std::string_view key, double* retry_after_s, Clock::time
   return false;
 }
 
+bool RateLimiter::Exhausted(std::string_view key, double* retry_after_s, Clock::time_point now) {
+  Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.buckets.find(std::string(key));
+  if (it == shard.buckets.end()) return false;
+  const double elapsed = std::chrono::duration<double>(now - it->second.last).count();
+  const double tokens = std::min(burst_, it->second.tokens + elapsed * rate_);
+  if (tokens >= 1) return false;
+  if (retry_after_s) *retry_after_s = (1 - tokens) / rate_;
+  return true;
+}
+
 }  // namespace cityhub::security

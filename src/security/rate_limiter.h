@@ -1,5 +1,5 @@
-// RateLimiter: per-principal request rate limits (issue 6) — a token bucket per key (the
-// principal's subject), refilled at `rate` requests per second up to `burst`. Buckets of
+// RateLimiter: request rate limits — a token bucket per key (a principal's subject, or a client
+// address for failed authentications), refilled at `rate` requests per second up to `burst`. Buckets of
 // keys not seen for a minute are dropped, and at most kMaxKeys are held (the oldest go first),
 // so many distinct callers cannot exhaust memory. Thread-safe; sharded to keep contention low.
 #pragma once
@@ -23,6 +23,9 @@ class RateLimiter {
 
   // Takes one token of `key`'s bucket; false when empty, with the seconds until the next token.
   bool Allow(std::string_view key, double* retry_after_s, Clock::time_point now = Clock::now());
+  // True when `key`'s bucket holds no whole token now, with the seconds until it does; takes
+  // nothing. A key never seen has a full bucket.
+  bool Exhausted(std::string_view key, double* retry_after_s, Clock::time_point now = Clock::now());
 
  private:
   struct Bucket {

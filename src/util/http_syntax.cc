@@ -2,8 +2,12 @@
 // fills in defaults.
 #include "util/http_syntax.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
@@ -43,6 +47,28 @@ std::optional<HttpTarget> ParseHttpTarget(std::string_view url, std::string* err
   t.path = std::string(u.encoded_target());
   if (t.path.empty() || t.path.front() != '/') t.path.insert(0, "/");
   return t;
+}
+
+std::string ClientOf(std::string_view remote_address) {
+  std::string_view host = remote_address;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close != std::string_view::npos) host = host.substr(1, close - 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);  // "ip:port"; a bare IPv6 address has several colons
+  }
+  const std::string text(host);
+  char out[INET6_ADDRSTRLEN] = {};
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return text;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) != 1) return std::string(remote_address);
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    std::memcpy(&v4, &v6.s6_addr[12], 4);
+    return inet_ntop(AF_INET, &v4, out, sizeof out) ? std::string(out) : text;
+  }
+  std::memset(&v6.s6_addr[8], 0, 8);
+  return inet_ntop(AF_INET6, &v6, out, sizeof out) ? std::string(out) + "/64" : text;
 }
 
 }  // namespace cityhub::util

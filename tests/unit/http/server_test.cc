@@ -12,8 +12,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -54,12 +57,20 @@ struct RawResponse {
 // every read gives up after 5 s.
 class Client {
  public:
-  explicit Client(unsigned short port, SSL_CTX* tls = nullptr) {
+  // `source`: the local address to connect from (Linux routes all of 127/8 to loopback, so
+  // 127.0.0.2 is another client to the server); null = any.
+  explicit Client(unsigned short port, SSL_CTX* tls = nullptr, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -580,6 +591,74 @@ TEST(ServerTest, ConnectionsOverLimitGet503) {
   EXPECT_EQ(status, 200);
 }
 
+TEST(ServerTest, OneAddressOverItsCapGets503WhileOtherAddressesAreServed) {
+  ServerOptions o;
+  o.limits.max_connections = 5;
+  o.limits.max_connections_per_address = 3;
+  std::vector<std::string> remotes;
+  std::mutex remotes_mu;
+  TestServer server(o, [&](const Request& req) {
+    std::lock_guard lock(remotes_mu);
+    remotes.push_back(req.remote_address);
+    return Echo(req);
+  });
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 3; ++i) {
+    flood.push_back(std::make_unique<Client>(server.port(), nullptr, "127.0.0.2"));
+    ASSERT_TRUE(flood.back()->Send(Get("/")));
+    auto r = flood.back()->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);  // admitted and held
+  }
+  for (int i = 0; i < 4; ++i) {  // the address's further connections: 503, closed
+    Client over(server.port(), nullptr, "127.0.0.2");
+    ASSERT_TRUE(over.connected());
+    auto r = over.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_NE(r->body.find("max_connections_per_address is 3"), std::string::npos) << r->body;
+    EXPECT_TRUE(over.WaitForClose());
+  }
+  // Another address is served (the global cap of 5 still has room: rejected ones are not counted).
+  Client other(server.port(), nullptr, "127.0.0.3");
+  ASSERT_TRUE(other.Send(Get("/")));
+  auto r = other.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  {
+    std::lock_guard lock(remotes_mu);
+    EXPECT_EQ(remotes.back().rfind("127.0.0.3:", 0), 0u) << remotes.back();
+  }
+  // A connection of the flooding address closes: its slot is free again.
+  ASSERT_TRUE(flood[0]->Send(Get("/", "Connection: close\r\n")));
+  ASSERT_TRUE(flood[0]->Read());
+  ASSERT_TRUE(flood[0]->WaitForClose());
+  int status = 0;
+  const auto deadline = Clock::now() + 5s;
+  while (status != 200 && Clock::now() < deadline) {
+    Client again(server.port(), nullptr, "127.0.0.2");
+    again.Send(Get("/"));
+    auto again_r = again.Read();
+    status = again_r ? again_r->status : 0;
+    if (status != 200) std::this_thread::sleep_for(20ms);  // the server sees the close asynchronously
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST(ServerTest, NoPerAddressCapWhenItIsZero) {
+  ServerOptions o;
+  o.limits.max_connections_per_address = 0;
+  TestServer server(o, Echo);
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<Client>(server.port(), nullptr, "127.0.0.2"));
+    ASSERT_TRUE(clients.back()->Send(Get("/")));
+    auto r = clients.back()->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
 TEST(ServerTest, ListenReportsBusyPort) {
   TestServer first({}, Echo);
   ServerOptions o;
@@ -766,6 +845,24 @@ TEST_F(TlsFixture, ConnectionsOverLimitGet503AfterHandshake) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_TRUE(over->WaitForClose());
+}
+
+TEST_F(TlsFixture, ConnectionsOverTheAddressCapAreClosedBeforeTheHandshake) {
+  ServerOptions o = Options();
+  o.limits.max_connections_per_address = 1;
+  TestServer server(o, Echo);
+  auto a = Connect(server.port());
+  ASSERT_TRUE(a->Send(Get("/")));
+  ASSERT_TRUE(a->Read());
+  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL's client may write to the closed socket
+  Client over(server.port(), client_, "127.0.0.1");
+  EXPECT_FALSE(over.connected());  // closed without a handshake: no private-key work for it
+  Client other(server.port(), client_, "127.0.0.2");
+  ASSERT_TRUE(other.connected());
+  ASSERT_TRUE(other.Send(Get("/")));
+  auto r = other.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST_F(TlsFixture, StopLetsInFlightRequestFinish) {

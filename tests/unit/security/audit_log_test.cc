@@ -1,8 +1,9 @@
 // Tests for security/audit_log on real files: records come out in order, chained and hashed as
 // the format says; a reopened log continues the chain; concurrent appends all land; Flush and a
 // full queue do not wait for the flush interval; a torn tail is cut off; odd bytes keep lines
-// one valid JSON line; verification names an edited, removed, reordered or rewritten line;
-// Open refuses a log whose last line is not an intact record.
+// one valid JSON line of bounded size; verification names an edited, removed, reordered or
+// rewritten line; Open refuses a log whose last line is not an intact record; rotation keeps one
+// chain across files, verified across them; repeated records are summarised.
 #include "security/audit_log.h"
 
 #include <sys/stat.h>
@@ -11,7 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -292,6 +295,177 @@ TEST_F(AuditLogTest, OpenRefusesALastLineThatIsNotAnIntactRecord) {
   // Nothing was changed by the refusals: the clean log opens and continues.
   Write(clean);
   AppendRecords(3, 4);
+  EXPECT_TRUE(Verify().ok);
+}
+
+TEST_F(AuditLogTest, EveryLineIsBoundedWhateverTheFieldsHold) {
+  {
+    auto log = AuditLog::Open(path_);
+    ASSERT_TRUE(log.ok());
+    AuditRecord r = Record(0);
+    const std::string worst = std::string(5000, '\x01') + std::string(5000, '"');
+    r.event = r.subject = r.tenant = r.method = r.path = r.remote = r.detail = worst;
+    (*log)->Append(r);
+    AuditRecord plain = Record(1);
+    plain.subject = std::string(10'000, 's');
+    plain.detail = "김해" + std::string(10'000, 'd');
+    (*log)->Append(plain);
+  }
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& line : lines) {
+    EXPECT_LE(line.size() + 1, kMaxAuditLineBytes);
+    const auto v = boost::json::parse(line).as_object();
+    EXPECT_THAT(std::string(v.at("subject").as_string()), ::testing::EndsWith("\u2026"));  // marked as cut
+  }
+  const auto v = boost::json::parse(lines[1]).as_object();
+  EXPECT_EQ(v.at("subject").as_string().size(), 256u);  // 253 bytes and the 3-byte mark: its budget
+  EXPECT_TRUE(Verify().ok);
+}
+
+TEST_F(AuditLogTest, RotationKeepsOneChainAcrossFilesAndVerifiesAcrossThem) {
+  AuditOptions options;
+  options.max_file_bytes = 2000;  // about six records a file
+  options.keep_files = 3;
+  {
+    auto log = AuditLog::Open(path_, options);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 60; ++i) {
+      (*log)->Append(Record(i));
+      if (i % 7 == 0) (*log)->Flush();  // rotation within a batch and between batches
+    }
+  }
+  const std::vector<std::string> files = {path_ + ".3", path_ + ".2", path_ + ".1", path_};
+  EXPECT_EQ(AuditLogFiles(path_), files);
+  EXPECT_FALSE(fs::exists(path_ + ".4"));  // past keep_files: deleted
+  std::string prev;
+  uint64_t seq = 0;
+  for (const auto& file : files) {
+    EXPECT_LE(fs::file_size(file), options.max_file_bytes) << file;
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      const auto v = boost::json::parse(line).as_object();
+      if (!prev.empty()) {
+        EXPECT_EQ(v.at("prev").as_string(), prev) << file;  // across files too
+        EXPECT_EQ(v.at("seq").to_number<uint64_t>(), seq + 1) << file;
+      }
+      prev = std::string(v.at("hash").as_string());
+      seq = v.at("seq").to_number<uint64_t>();
+    }
+  }
+  EXPECT_EQ(seq, 60u);
+  auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.files, 4u);
+  EXPECT_GT(report.first_seq, 1u);  // the oldest kept file starts mid-chain
+  EXPECT_EQ(report.records, 60u - report.first_seq + 1);
+  EXPECT_EQ(report.head_hash, prev);
+  // Explicit files: the same chain; the middle two alone too (the first may start mid-chain).
+  auto explicit_files = VerifyAuditLog(files, true);
+  ASSERT_TRUE(explicit_files.ok());
+  EXPECT_TRUE(explicit_files->ok) << explicit_files->problem;
+  EXPECT_FALSE(VerifyAuditLog(files, false)->ok);  // otherwise a chain must start at 1
+
+  // Reopening continues the chain in the current file.
+  AppendRecords(60, 61);
+  report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+
+  // A middle file removed, files swapped, a line edited in a rotated file: all fail.
+  const std::string aside = (dir_ / "aside").string();
+  fs::rename(path_ + ".2", aside);
+  report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.bad_file, path_ + ".1");
+  EXPECT_THAT(report.problem, HasSubstr("does not continue the chain"));
+  fs::rename(path_ + ".1", path_ + ".2");
+  fs::rename(aside, path_ + ".1");  // .2 and .1 swapped
+  EXPECT_FALSE(Verify().ok);
+  fs::rename(path_ + ".2", aside);
+  fs::rename(path_ + ".1", path_ + ".2");
+  fs::rename(aside, path_ + ".1");  // back in order
+  EXPECT_TRUE(Verify().ok);
+  {
+    std::ifstream in(path_ + ".3");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string edited = text.str();
+    edited.replace(edited.find("\"status\":204"), 12, "\"status\":200");
+    std::ofstream(path_ + ".3", std::ios::trunc) << edited;
+  }
+  report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.bad_file, path_ + ".3");
+  EXPECT_THAT(report.problem, HasSubstr("edited"));
+}
+
+TEST_F(AuditLogTest, ACrashBetweenRotationStepsLosesNoLink) {
+  AuditOptions options;
+  options.max_file_bytes = 2000;
+  options.keep_files = 5;
+  {
+    auto log = AuditLog::Open(path_, options);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 15; ++i) (*log)->Append(Record(i));
+  }
+  ASSERT_TRUE(fs::exists(path_ + ".2"));
+  ASSERT_FALSE(fs::exists(path_ + ".3"));
+  // Stopped after renaming .2 to .3 and before .1 to .2: a gap in the numbers.
+  fs::rename(path_ + ".2", path_ + ".3");
+  EXPECT_TRUE(Verify().ok);
+  // Stopped after the current file became .1 and before a new one was made.
+  fs::rename(path_ + ".1", path_ + ".2");
+  fs::rename(path_, path_ + ".1");
+  EXPECT_TRUE(VerifyAuditLog(AuditLogFiles(path_), false).status().code() == Status::Code::kNotFound);
+  AppendRecords(15, 16);  // continues from .1's last record
+  const auto report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.first_seq, 1u);
+  EXPECT_EQ(report.records, 16u);
+}
+
+TEST_F(AuditLogTest, RepeatedRecordsAreSummarisedPerClientAndReason) {
+  AuditOptions options;
+  options.summary_interval = std::chrono::hours(1);  // ends when the log closes
+  options.max_summary_kinds = 2;
+  {
+    auto log = AuditLog::Open(path_, options);
+    ASSERT_TRUE(log.ok());
+    auto failure = [](std::string remote, std::string reason) {
+      AuditRecord r;
+      r.time_us = 1'790'000'000'000'000;
+      r.event = "auth-failure";
+      r.method = "GET";
+      r.path = "/ngsi-ld/v1/entities";
+      r.status = 401;
+      r.remote = std::move(remote);
+      r.detail = std::move(reason);
+      return r;
+    };
+    for (int i = 0; i < 1000; ++i) (*log)->AppendRepeated(failure("192.0.2.7:" + std::to_string(1024 + i), "invalid token signature"));
+    (*log)->AppendRepeated(failure("[2001:db8:1:2::9]:4000", "invalid token signature"));
+    (*log)->AppendRepeated(failure("[2001:db8:1:2::a]:4001", "invalid token signature"));  // the same /64
+    for (int i = 0; i < 10; ++i) (*log)->AppendRepeated(failure("198.51.100." + std::to_string(i) + ":80", "expired"));
+    (*log)->Append(Record(0));
+    (*log)->Flush();
+    EXPECT_EQ(Lines().size(), 3u);  // the first of each of the two kinds told apart, and the write
+  }
+  std::vector<boost::json::object> records;
+  for (const auto& line : Lines()) records.push_back(boost::json::parse(line).as_object());
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records[0].at("remote").as_string(), "192.0.2.7:1024");
+  EXPECT_EQ(records[0].at("path").as_string(), "/ngsi-ld/v1/entities");
+  EXPECT_EQ(records[1].at("remote").as_string(), "[2001:db8:1:2::9]:4000");
+  std::map<std::string, std::string> summaries;  // remote -> detail
+  for (size_t i = 3; i < records.size(); ++i) {
+    summaries[std::string(records[i].at("remote").as_string())] = std::string(records[i].at("detail").as_string());
+    EXPECT_EQ(records[i].at("event").as_string(), "auth-failure");
+    EXPECT_EQ(records[i].at("path").as_string(), "");
+  }
+  EXPECT_THAT(summaries["192.0.2.7"], MatchesRegex("999 more since 2026-09-21T[0-9:.]+Z: invalid token signature"));
+  EXPECT_THAT(summaries["2001:db8:1:2::/64"], HasSubstr("1 more since"));
+  EXPECT_THAT(summaries["*"], HasSubstr("10 more since"));  // kinds past max_summary_kinds, together
   EXPECT_TRUE(Verify().ok);
 }
 

@@ -14,6 +14,7 @@
 
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -236,6 +237,31 @@ TEST_F(JwtTest, MalformedTokensAreRefusedNeverCrash) {
       ADD_FAILURE() << "a mutated token was accepted at " << pos;
     }
   }
+}
+
+// The reason of a refusal goes into a WWW-Authenticate header and the audit log: it must never
+// carry what the token holds in alg, kid or typ, least of all control bytes.
+TEST_F(JwtTest, ReasonsNeverEchoControlBytesOfTheToken) {
+  const std::string claims = Base64UrlEncode(Claims());
+  // JSON-escaped control bytes (what an attacker would send), long and non-ASCII names.
+  const std::vector<std::string> odd = {R"(RS256\r\nX-Evil: 1)", R"(\n)", R"(ES\u0001\u007f)", R"(a\u0000b)",
+                                        R"(\u00ff\u2028)", std::string(300, 'A'), "RS256\r\n"};
+  for (const std::string& value : odd) {
+    SCOPED_TRACE(value);
+    for (const std::string& header :
+         {fmt::format(R"({{"alg":"{}","typ":"JWT"}})", value), fmt::format(R"({{"alg":"RS256","kid":"{}"}})", value),
+          fmt::format(R"({{"alg":"ES256","kid":"ec-1","typ":"{}"}})", value)}) {
+      auto r = VerifyJwt(Base64UrlEncode(header) + "." + claims + ".AAAA", Keys(), Policy(), kNow);
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.status().code(), Status::Code::kUnauthenticated);
+      for (char c : r.status().message()) {
+        EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << int(static_cast<unsigned char>(c)) << " in: " << r.status().message();
+      }
+      EXPECT_LE(r.status().message().size(), 120u);
+    }
+  }
+  ExpectRefused(Base64UrlEncode(R"({"alg":"RS256\r\n"})") + "." + claims + ".AAAA", "algorithm is not accepted");
+  ExpectRefused("abc\r\ndef.ghi.jkl", "base64url");
 }
 
 TEST(JwksTest, BadKeySetsAreErrorsNamingTheKey) {
