@@ -1,0 +1,146 @@
+"""Reads that must show a caller nothing it may not read, each test written as the attack it stops
+(authentication, a policy file and a privacy file configured; tokens minted by test_auth.Idp):
+
+- @contexts: a reader of another tenant — even of a tenant that does not exist — lists and
+  downloads the inline @contexts a tenant's requests sent (ImplicitlyCreated). They belong to that
+  tenant now, also when the hub renders a notification with a subscription's inline @context;
+  hosted contexts stay visible to every reader.
+"""
+import json
+import os
+import tempfile
+import unittest
+
+from hub import Hub
+from receiver import Receiver
+from test_auth import AUDIENCE, ISSUER, Idp
+
+POLICY = {"rules": [
+    # Car parks whose location, or whose free spaces, are the operator's business only.
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["OffStreetParking"],
+     "idPattern": "urn:ngsi-ld:OffStreetParking:hidden-location:.*", "attrs": ["location"]},
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["OffStreetParking"],
+     "idPattern": "urn:ngsi-ld:OffStreetParking:hidden-count:.*", "attrs": ["availableSpotNumber"]},
+    # Readers never see the secret entities, nor a building's alarm code.
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "idPattern": "urn:ngsi-ld:Secret:.*"},
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["Building"], "attrs": ["alarmCode"]},
+]}
+
+PRIVACY = {"types": {
+    "Person": {"purpose": "citizen service accounts", "retention": "P365D",
+               "attributes": {"name": "personal", "health": "sensitive"}},
+    # A residents' car park: how many of its spaces are free tells who is at home.
+    "OnStreetParking": {"purpose": "residents' parking", "retention": "P30D",
+                        "attributes": {"availableSpotNumber": "personal"}}}}
+
+HERE = (35.2000, 128.8000)  # lat, lon
+
+
+def prop(value):
+    return {"type": "Property", "value": value}
+
+
+def site(kind, eid, lon, free):
+    return {"id": eid, "type": kind, "availableSpotNumber": prop(free),
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, HERE[0]]}}}
+
+
+class ReadLeaksTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="cityhub-leaks-")
+        cls.idp = Idp(cls.dir, "k1")
+        files = {"jwks": {"keys": [cls.idp.jwk]}, "policy": POLICY, "privacy": PRIVACY}
+        for name, content in files.items():
+            with open(os.path.join(cls.dir, name + ".json"), "w") as f:
+                json.dump(content, f)
+        path = lambda name: os.path.join(cls.dir, name + ".json")
+        cls.hub = Hub(extra_args=["--auth-jwks-file", path("jwks"), "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
+                                  "--auth-policy-file", path("policy"), "--privacy-file", path("privacy"),
+                                  "--audit-log", "off"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hub.cleanup()
+
+    def call(self, method, path, who, body=None, tenant=None, headers=None, content_type=None):
+        h = dict(headers or {})
+        h["Authorization"] = "Bearer " + self.idp.token(sub=who[0], realm_access=None, roles=list(who[1:]))
+        if tenant:
+            h["NGSILD-Tenant"] = tenant
+        return self.hub.request(method, path, body=body, headers=h, content_type=content_type)
+
+    def upsert(self, tenant, entities):
+        r = self.call("POST", "/ngsi-ld/v1/entityOperations/upsert", ("seeder", f"{tenant}:admin"), body=entities,
+                      tenant=tenant)
+        self.assertIn(r.status, (201, 204), r.body)
+
+    # --- @contexts --------------------------------------------------------------------------
+
+    def implicit_contexts(self, who, tenant):
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts?kind=ImplicitlyCreated&details=true", who, tenant=tenant)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_inline_contexts_stay_in_their_tenant(self):
+        victim = ("victim-app", "victim:writer")
+        secret_term = "https://victim.example/vocab/undisclosedProject"
+        body = {"@context": [{"undisclosedProject": secret_term}, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"],
+                "id": "urn:ngsi-ld:Plan:1", "type": "Plan", "undisclosedProject": prop("harbour")}
+        r = self.call("POST", "/ngsi-ld/v1/entities", victim, body=body, tenant="victim", content_type="application/ld+json")
+        self.assertEqual(r.status, 201, r.body)
+        # The victim's tenant lists and serves its inline @context.
+        mine = [c for c in self.implicit_contexts(victim, "victim")
+                if "victim.example" in self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", victim,
+                                                 tenant="victim").body]
+        self.assertEqual(len(mine), 1)
+        victim_id, victim_url = mine[0]["localId"], mine[0]["URL"]
+
+        # The attack: a role in a tenant that does not exist, in the default tenant, or in
+        # another real tenant — list the @contexts, then download the victim's.
+        for attacker, tenant in [(("ghost-app", "ghost:reader"), "ghost"), (("nosy", "reader"), None),
+                                 (("neighbour", "other:admin"), "other")]:
+            listed = self.implicit_contexts(attacker, tenant)
+            self.assertNotIn(victim_url, [c["URL"] for c in listed], attacker)
+            r = self.call("GET", "/ngsi-ld/v1/jsonldContexts?kind=ImplicitlyCreated", attacker, tenant=tenant)
+            self.assertNotIn(victim_url, r.json(), attacker)
+            for suffix in ("", "?details=true"):
+                r = self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{victim_id}{suffix}", attacker, tenant=tenant)
+                self.assertEqual(r.status, 404, (attacker, r.body))
+                self.assertNotIn("victim.example", r.body)
+
+        # Contexts an admin hosts, and the core context, stay public to readers of any tenant.
+        r = self.call("POST", "/ngsi-ld/v1/jsonldContexts", ("root", "admin"),
+                      body={"@context": {"Plan": "https://city.example/vocab/Plan"}})
+        self.assertEqual(r.status, 201, r.body)
+        hosted = r.header("Location")
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts", ("ghost-app", "ghost:reader"), tenant="ghost")
+        self.assertIn(hosted, r.json())
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts/" + hosted.rsplit("/", 1)[1], ("ghost-app", "ghost:reader"),
+                      tenant="ghost")
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_a_subscriptions_inline_context_stays_in_its_tenant(self):
+        writer = ("sub-app", "subs:writer")
+        with Receiver() as rec:
+            r = self.call("POST", "/ngsi-ld/v1/subscriptions", writer, tenant="subs", content_type="application/ld+json", body={
+                "@context": [{"guardedTerm": "https://victim.example/vocab/guardedTerm"},
+                             "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"],
+                "type": "Subscription", "entities": [{"type": "Plan"}], "notification": {"endpoint": {"uri": rec.url()}}})
+            self.assertEqual(r.status, 201, r.body)
+            r = self.call("POST", "/ngsi-ld/v1/entities", writer, tenant="subs",
+                          body={"id": "urn:ngsi-ld:Plan:s1", "type": "Plan", "guardedTerm": prop("x")})
+            self.assertEqual(r.status, 201, r.body)
+            self.assertEqual(len(rec.wait_for(1)), 1)  # rendered with the subscription's @context
+        # The attack: a reader of the default tenant looks through the @contexts it is shown.
+        nosy = ("nosy", "reader")
+        for c in self.implicit_contexts(nosy, None):
+            r = self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", nosy)
+            self.assertNotIn("victim.example", r.body)
+        self.assertTrue(any("victim.example" in self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", writer,
+                                                          tenant="subs").body
+                            for c in self.implicit_contexts(writer, "subs")))
+
+
+if __name__ == "__main__":
+    unittest.main()
