@@ -2,7 +2,7 @@
 //   GET /cityhub/v1/parking/nearest?lat=&lon=[&minFree=1][&maxDistance=2000][&limit=5] — parking
 //       sites (OffStreetParking, OnStreetParking) near a point with at least minFree available
 //       spots, nearest first: [{"id", "distance" (m), "availableSpotNumber"}]. Read right needed;
-//       a caller sees only sites it may read.
+//       a caller sees only sites it may read whose location and free spots it reads in clear.
 //   GET /cityhub/v1/parking/{siteId}/forecast — the site's occupancy for the 15-minute slots of
 //       the next hour, forecast from its last eight weeks of occupancy history, with the model
 //       and its error measured on that history (services/parking/occupancy_forecast.h).
@@ -54,17 +54,12 @@ Response Nearest(const Request& req, const ApiDeps& deps) {
   for (const auto* r : {&lat, &lon, &min_free, &max_distance, &limit}) {
     if (!r->ok()) return Problem(r->status());
   }
-  auto found = deps.parking->Nearest(*tenant, *lat, *lon, static_cast<int64_t>(*min_free), *max_distance,
-                                     static_cast<size_t>(*limit) * 4);
-  if (!found.ok()) return Problem(found.status());
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(*tenant);
+  auto found = deps.parking->Nearest(*tenant, *lat, *lon, static_cast<int64_t>(*min_free), *max_distance,
+                                     static_cast<size_t>(*limit), view.get());
+  if (!found.ok()) return Problem(found.status());
   json::array out;
   for (const auto& p : *found) {
-    if (out.size() >= static_cast<size_t>(*limit)) break;
-    if (view) {
-      auto e = deps.entities->Get(*tenant, p.id);
-      if (!e.ok() || !view->Visible(*e)) continue;
-    }
     out.push_back(json::object{{"id", p.id}, {"distance", std::round(p.distance_m)}, {"availableSpotNumber", p.available}});
   }
   return PlainJson(200, out);

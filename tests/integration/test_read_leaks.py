@@ -5,6 +5,8 @@
   downloads the inline @contexts a tenant's requests sent (ImplicitlyCreated). They belong to that
   tenant now, also when the hub renders a notification with a subscription's inline @context;
   hosted contexts stay visible to every reader.
+- /cityhub/v1/parking/nearest: distances from a few points locate a car park whose location the
+  caller may not read, and its free spaces show although the count is withheld or pseudonymised.
 """
 import json
 import os
@@ -140,6 +142,38 @@ class ReadLeaksTest(unittest.TestCase):
         self.assertTrue(any("victim.example" in self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", writer,
                                                           tenant="subs").body
                             for c in self.implicit_contexts(writer, "subs")))
+
+    # --- parking/nearest --------------------------------------------------------------------
+
+    def nearest(self, who, lat, lon):
+        r = self.call("GET", f"/cityhub/v1/parking/nearest?lat={lat}&lon={lon}&minFree=1&maxDistance=5000&limit=10",
+                      who, tenant="pk")
+        self.assertEqual(r.status, 200, r.body)
+        return {p["id"]: p for p in r.json()}
+
+    def test_nearest_parking_shows_only_readable_sites(self):
+        self.upsert("pk", [
+            site("OffStreetParking", "urn:ngsi-ld:OffStreetParking:open:1", 128.8010, 10),
+            site("OffStreetParking", "urn:ngsi-ld:OffStreetParking:hidden-location:1", 128.8020, 7),
+            site("OffStreetParking", "urn:ngsi-ld:OffStreetParking:hidden-count:1", 128.8030, 5),
+            site("OffStreetParking", "urn:ngsi-ld:Secret:car-park", 128.8040, 3),
+            site("OnStreetParking", "urn:ngsi-ld:OnStreetParking:residents:1", 128.8050, 2)])
+        everything = ("pk-officer", "pk:admin", "pk:privacy-officer")
+        self.assertEqual(sorted(self.nearest(everything, *HERE)), [
+            "urn:ngsi-ld:OffStreetParking:hidden-count:1", "urn:ngsi-ld:OffStreetParking:hidden-location:1",
+            "urn:ngsi-ld:OffStreetParking:open:1", "urn:ngsi-ld:OnStreetParking:residents:1", "urn:ngsi-ld:Secret:car-park"])
+
+        # The attack: distances from three points would trilaterate the hidden car park, and the
+        # free spaces of the others are what the rules and the privacy file withhold.
+        reader = ("pk-reader", "pk:reader")
+        for lat, lon in [HERE, (35.21, 128.80), (35.20, 128.81)]:
+            found = self.nearest(reader, lat, lon)
+            self.assertEqual(list(found), ["urn:ngsi-ld:OffStreetParking:open:1"], (lat, lon))
+            self.assertEqual(found["urn:ngsi-ld:OffStreetParking:open:1"]["availableSpotNumber"], 10)
+        # An admin who is no privacy officer sees the residents' car park's count pseudonymised:
+        # not listed either; the policy's denials are for readers only.
+        self.assertNotIn("urn:ngsi-ld:OnStreetParking:residents:1", self.nearest(("pk-admin", "pk:admin"), *HERE))
+        self.assertIn("urn:ngsi-ld:OffStreetParking:hidden-location:1", self.nearest(("pk-admin", "pk:admin"), *HERE))
 
 
 if __name__ == "__main__":
