@@ -7,6 +7,8 @@
   hosted contexts stay visible to every reader.
 - /cityhub/v1/parking/nearest: distances from a few points locate a car park whose location the
   caller may not read, and its free spaces show although the count is withheld or pseudonymised.
+- /types and /attributes: counts of entities the caller may not see, names of attributes it may
+  not read, and types or attributes that exist only on what it may not see.
 """
 import json
 import os
@@ -174,6 +176,48 @@ class ReadLeaksTest(unittest.TestCase):
         # not listed either; the policy's denials are for readers only.
         self.assertNotIn("urn:ngsi-ld:OnStreetParking:residents:1", self.nearest(("pk-admin", "pk:admin"), *HERE))
         self.assertIn("urn:ngsi-ld:OffStreetParking:hidden-location:1", self.nearest(("pk-admin", "pk:admin"), *HERE))
+
+    # --- discovery --------------------------------------------------------------------------
+
+    def test_discovery_counts_and_names_only_what_the_caller_may_read(self):
+        self.upsert("disc", [
+            {"id": "urn:ngsi-ld:Building:1", "type": "Building", "alarmCode": prop("1234"), "floors": prop(3)},
+            {"id": "urn:ngsi-ld:Building:2", "type": "Building", "alarmCode": prop("9876"), "floors": prop(5)},
+            {"id": "urn:ngsi-ld:Secret:bunker", "type": "Building", "vaultCode": prop("0000"), "floors": prop(-4)},
+            {"id": "urn:ngsi-ld:Secret:vault", "type": "Vault", "gold": prop(12)},
+            {"id": "urn:ngsi-ld:Person:1", "type": "Person", "name": prop("Kim Minji"), "health": prop("asthma"),
+             "district": prop("Buwon")}])
+        reader = ("d-reader", "disc:reader")
+        get = lambda path, who=reader: self.call("GET", path, who, tenant="disc")
+
+        # The entity count of a type counts only the entities the caller may see.
+        r = get("/ngsi-ld/v1/types/Building")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["entityCount"], 2)
+        self.assertEqual(sorted(a["attributeName"] for a in r.json()["attributeDetails"]), ["floors"])
+        # A type or attribute that only hidden entities have, or that is never readable, does not exist.
+        for path in ["/ngsi-ld/v1/types/Vault", "/ngsi-ld/v1/attributes/vaultCode", "/ngsi-ld/v1/attributes/gold",
+                     "/ngsi-ld/v1/attributes/alarmCode", "/ngsi-ld/v1/attributes/health"]:
+            self.assertEqual(get(path).status, 404, path)
+        self.assertEqual(sorted(get("/ngsi-ld/v1/types").json()["typeList"]), ["Building", "Person"])
+        details = {t["typeName"]: sorted(t["attributeNames"]) for t in get("/ngsi-ld/v1/types?details=true").json()}
+        self.assertEqual(details, {"Building": ["floors"], "Person": ["district", "name"]})
+        self.assertEqual(sorted(get("/ngsi-ld/v1/attributes").json()["attributeList"]), ["district", "floors", "name"])
+        attrs = {a["attributeName"]: a["typeNames"] for a in get("/ngsi-ld/v1/attributes?details=true").json()}
+        self.assertEqual(attrs, {"district": ["Person"], "floors": ["Building"], "name": ["Person"]})
+        r = get("/ngsi-ld/v1/attributes/floors")
+        self.assertEqual((r.status, r.json()["attributeCount"], r.json()["typeNames"]), (200, 2, ["Building"]))
+        # A pseudonymised attribute is readable (as a pseudonym): listed and counted.
+        r = get("/ngsi-ld/v1/attributes/name")
+        self.assertEqual((r.status, r.json()["attributeCount"]), (200, 1))
+
+        # A caller who may read everything still sees everything.
+        officer = ("d-officer", "disc:admin", "disc:privacy-officer")
+        r = get("/ngsi-ld/v1/types/Building", officer)
+        self.assertEqual(r.json()["entityCount"], 3)
+        self.assertEqual(sorted(a["attributeName"] for a in r.json()["attributeDetails"]), ["alarmCode", "floors", "vaultCode"])
+        self.assertEqual(get("/ngsi-ld/v1/attributes/health", officer).json()["attributeCount"], 1)
+        self.assertEqual(sorted(get("/ngsi-ld/v1/types", officer).json()["typeList"]), ["Building", "Person", "Vault"])
 
 
 if __name__ == "__main__":
