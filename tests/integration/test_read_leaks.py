@@ -95,7 +95,7 @@ class ReadLeaksTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r.body)
         # The victim's tenant lists and serves its inline @context.
         mine = [c for c in self.implicit_contexts(victim, "victim")
-                if "victim.example" in self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", victim,
+                if "undisclosedProject" in self.call("GET", f"/ngsi-ld/v1/jsonldContexts/{c['localId']}", victim,
                                                  tenant="victim").body]
         self.assertEqual(len(mine), 1)
         victim_id, victim_url = mine[0]["localId"], mine[0]["URL"]
