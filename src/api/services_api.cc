@@ -7,7 +7,8 @@
 //       the next hour, forecast from its last eight weeks of occupancy history, with the model
 //       and its error measured on that history (services/parking/occupancy_forecast.h).
 //   GET /cityhub/v1/alerts/{id}/cap — an early-warning Alert entity as a CAP 1.2 document
-//       (application/cap+xml), for public warning systems and sirens.
+//       (application/cap+xml), for public warning systems and sirens; made of what the caller
+//       may read of it.
 #include <algorithm>
 #include <cmath>
 
@@ -123,8 +124,11 @@ Response AlertCap(const Request& req, const PathParams& params, const ApiDeps& d
   if (std::find(e->types.begin(), e->types.end(), V::kType) == e->types.end()) {
     return Problem(Status::NotFound(fmt::format("'{}' is not an Alert", id.substr(0, 200))));
   }
-  if (auto view = CurrentCaller().ReadView(*tenant); view && !view->Visible(*e)) {
-    return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id.substr(0, 200))));
+  if (auto view = CurrentCaller().ReadView(*tenant)) {
+    if (!view->Visible(*e)) {
+      return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id.substr(0, 200))));
+    }
+    view->Redact(*e);  // the document holds only what the caller may read
   }
   services::CapAlert a;
   a.id = e->id;

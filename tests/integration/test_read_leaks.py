@@ -9,6 +9,8 @@
   caller may not read, and its free spaces show although the count is withheld or pseudonymised.
 - /types and /attributes: counts of entities the caller may not see, names of attributes it may
   not read, and types or attributes that exist only on what it may not see.
+- /cityhub/v1/alerts/{id}/cap: the CAP document of an alert holds its attributes the caller may
+  not read.
 """
 import json
 import os
@@ -19,6 +21,8 @@ from hub import Hub
 from receiver import Receiver
 from test_auth import AUDIENCE, ISSUER, Idp
 
+ALERT = "https://smartdatamodels.org/dataModel.Alert/Alert"
+
 POLICY = {"rules": [
     # Car parks whose location, or whose free spaces, are the operator's business only.
     {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["OffStreetParking"],
@@ -28,6 +32,9 @@ POLICY = {"rules": [
     # Readers never see the secret entities, nor a building's alarm code.
     {"effect": "deny", "roles": ["reader"], "operations": ["read"], "idPattern": "urn:ngsi-ld:Secret:.*"},
     {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["Building"], "attrs": ["alarmCode"]},
+    # An alert's details may name people; readers get the alert without them.
+    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": [ALERT],
+     "attrs": ["http://purl.org/dc/terms/description", "location"]},
 ]}
 
 PRIVACY = {"types": {
@@ -218,6 +225,27 @@ class ReadLeaksTest(unittest.TestCase):
         self.assertEqual(sorted(a["attributeName"] for a in r.json()["attributeDetails"]), ["alarmCode", "floors", "vaultCode"])
         self.assertEqual(get("/ngsi-ld/v1/attributes/health", officer).json()["attributeCount"], 1)
         self.assertEqual(sorted(get("/ngsi-ld/v1/types", officer).json()["typeList"]), ["Building", "Person", "Vault"])
+
+
+    # --- alerts as CAP ----------------------------------------------------------------------
+
+    def test_cap_document_holds_only_what_the_caller_may_read(self):
+        self.upsert("cap", [{"id": "urn:ngsi-ld:Alert:cap-1", "type": ALERT,
+                             "https://smartdatamodels.org/dataModel.Alert/severity": prop("high"),
+                             "http://purl.org/dc/terms/description": prop("Evacuate 7 Haean-ro: resident in a wheelchair"),
+                             "location": {"type": "GeoProperty",
+                                          "value": {"type": "Point", "coordinates": [128.8765, 35.1234]}}}])
+        cap = lambda who: self.call("GET", "/cityhub/v1/alerts/urn:ngsi-ld:Alert:cap-1/cap", who, tenant="cap")
+        r = cap(("cap-admin", "cap:admin"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIn("Haean-ro", r.body)
+        self.assertIn("35.1234", r.body)
+        # The attack: a reader asks for the alert as CAP instead of as an entity.
+        r = cap(("cap-reader", "cap:reader"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertNotIn("Haean-ro", r.body)
+        self.assertNotIn("35.1234", r.body)
+        self.assertIn("<severity>", r.body)
 
 
 if __name__ == "__main__":
