@@ -14,6 +14,7 @@
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
 #include "broker/temporal_service.h"
+#include "broker/visible_catalogue.h"
 #include "http/router.h"
 #include "security/authenticator.h"
 #include "security/policy.h"
@@ -75,6 +76,7 @@ struct ApiLimits {
 struct ApiDeps {
   broker::EntityService* entities = nullptr;
   broker::QueryService* queries = nullptr;
+  broker::CatalogueScanner* catalogue = nullptr;  // /types and /attributes of restricted callers
   broker::SubscriptionService* subscriptions = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;

@@ -1,5 +1,7 @@
 // /ngsi-ld/v1/jsonldContexts (GS CIM 009 §5.13): register (hosted), list, serve and delete
-// @context documents. The documents themselves live in ngsild::ContextResolver.
+// @context documents. The documents themselves live in ngsild::ContextResolver. A request sees
+// the contexts of every tenant (hosted, cached) and the ImplicitlyCreated ones of its
+// NGSILD-Tenant, whose read right api::Dispatch has checked: another tenant's are not found.
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -49,6 +51,8 @@ Response AddContext(const Request& req, const ApiDeps& deps) {
 }
 
 Response ListContexts(const Request& req, const ApiDeps& deps) {
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
   auto details = BoolParam(req, "details");
   if (!details.ok()) return Problem(details.status());
   std::optional<ngsild::StoredContext::Kind> kind;
@@ -64,7 +68,7 @@ Response ListContexts(const Request& req, const ApiDeps& deps) {
     }
   }
   json::array out;
-  for (const auto& c : deps.contexts->List(kind)) {
+  for (const auto& c : deps.contexts->List(kind, *tenant)) {
     if (*details) {
       out.emplace_back(DetailsJson(c));
     } else {
@@ -75,7 +79,9 @@ Response ListContexts(const Request& req, const ApiDeps& deps) {
 }
 
 Response ServeContext(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  auto c = deps.contexts->Get(p.Get("contextId"));
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto c = deps.contexts->Get(p.Get("contextId"), *tenant);
   if (!c.ok()) return Problem(c.status());
   if (const std::string* d = req.Param("details"); d && *d == "true") return PlainJson(200, DetailsJson(*c));
   Response r;
@@ -86,9 +92,11 @@ Response ServeContext(const Request& req, const PathParams& p, const ApiDeps& de
 }
 
 Response DeleteContext(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
   auto reload = BoolParam(req, "reload");
   if (!reload.ok()) return Problem(reload.status());
-  Status st = deps.contexts->Remove(p.Get("contextId"), *reload);
+  Status st = deps.contexts->Remove(p.Get("contextId"), *reload, *tenant);
   return st.ok() ? NoContent() : Problem(st);
 }
 

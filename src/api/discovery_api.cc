@@ -1,6 +1,9 @@
 // /ngsi-ld/v1/types and /ngsi-ld/v1/attributes (GS CIM 009 §5.7.5–5.7.10): what entity types
 // and attributes exist in a tenant. Lists come from the store's indexes; the details of one
-// type or attribute read the entities that have it.
+// type or attribute read the entities that have it. A caller whose reads are restricted (rules
+// or privacy: a read view) is answered from what it may see instead — types and counts of the
+// entities visible to it, attributes it reads on them in clear or as pseudonyms, 404 for a type
+// or attribute it sees on no entity — which reads the entities (broker/visible_catalogue.h).
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -36,28 +39,26 @@ Result<DiscoveryRequest> ReadDiscovery(const Request& req, const ApiDeps& deps) 
   return out;
 }
 
-// For a caller whose reads rules restrict: the types it may see entities of (others are left
-// out of every list, as if the tenant had none of them).
-void KeepVisibleTypes(std::string_view tenant, std::vector<std::string>* types) {
+// The types a restricted caller might see entities of: those some allow could match (the
+// others need not be read at all).
+std::vector<std::string> CandidateTypes(std::string_view tenant, std::vector<std::string> types) {
   security::Access access = CurrentCaller().AccessFor(tenant, security::Operation::kRead);
-  if (access.all()) return;
-  std::erase_if(*types, [&](const std::string& t) { return !access.TypeMayBeVisible(t); });
+  std::erase_if(types, [&](const std::string& t) { return !access.TypeMayBeVisible(t); });
+  return types;
 }
 
-// The same for attributes: those some visible type has.
-Status KeepVisibleAttributes(const ApiDeps& deps, std::string_view tenant, std::vector<std::string>* attrs) {
-  if (CurrentCaller().AccessFor(tenant, security::Operation::kRead).all()) return Status::Ok();
-  Status failure;
-  std::erase_if(*attrs, [&](const std::string& attr) {
-    auto types = deps.entities->TypesWithAttribute(tenant, attr);
-    if (!types.ok()) {
-      failure = types.status();
-      return true;
-    }
-    KeepVisibleTypes(tenant, &*types);
-    return types->empty();
-  });
-  return failure;
+// What restricts the caller's reads in `tenant` (null: nothing; the store's indexes answer). Not
+// the request's own view: discovery shows names and counts, never a value, so it is no read of
+// personal data in clear for the audit log.
+std::unique_ptr<broker::EntityView> DiscoveryView(const ApiDeps& deps, std::string_view tenant) {
+  const security::Principal* principal = CurrentCaller().principal();
+  return principal ? MakeReadView(deps.security, *principal, tenant, nullptr) : nullptr;
+}
+
+// What `view` shows of the entities of `types` (broker/visible_catalogue.h).
+Result<broker::VisibleCatalogue> CatalogueOf(const ApiDeps& deps, const broker::EntityView& view, std::string_view tenant,
+                                             const std::vector<std::string>& types, bool presence_only) {
+  return deps.catalogue->Scan(tenant, CandidateTypes(tenant, types), view, presence_only);
 }
 
 json::array Compacted(const std::vector<std::string>& iris, const ngsild::Context& ctx) {
@@ -66,12 +67,25 @@ json::array Compacted(const std::vector<std::string>& iris, const ngsild::Contex
   return out;
 }
 
+template <typename Map>
+std::vector<std::string> KeysOf(const Map& m) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : m) out.push_back(key);
+  return out;
+}
+
 Response ListTypes(const Request& req, const ApiDeps& deps) {
   auto in = ReadDiscovery(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto types = deps.entities->Types(in->tenant);
   if (!types.ok()) return Problem(types.status());
-  KeepVisibleTypes(in->tenant, &*types);
+  std::optional<broker::VisibleCatalogue> seen;
+  if (auto view = DiscoveryView(deps, in->tenant)) {
+    auto catalogue = CatalogueOf(deps, *view, in->tenant, *types, /*presence_only=*/!in->details);
+    if (!catalogue.ok()) return Problem(catalogue.status());
+    seen = std::move(*catalogue);
+    std::erase_if(*types, [&](const std::string& t) { return !seen->types.contains(t); });
+  }
   if (!in->details) {
     json::array list = Compacted(*types, *in->ctx);
     std::string id = ListId("EntityTypeList", list);
@@ -80,9 +94,9 @@ Response ListTypes(const Request& req, const ApiDeps& deps) {
   }
   json::array out;
   for (const auto& type : *types) {
-    auto attrs = deps.entities->AttributesOfType(in->tenant, type);
+    auto attrs = seen ? Result<std::vector<std::string>>(KeysOf(seen->types.at(type).attributes))
+                      : deps.entities->AttributesOfType(in->tenant, type);
     if (!attrs.ok()) return Problem(attrs.status());
-    if (Status st = KeepVisibleAttributes(deps, in->tenant, &*attrs); !st.ok()) return Problem(st);
     out.emplace_back(json::object{{"id", type},
                                   {"type", "EntityType"},
                                   {"typeName", in->ctx->CompactIri(type)},
@@ -91,15 +105,30 @@ Response ListTypes(const Request& req, const ApiDeps& deps) {
   return JsonResponse(200, std::move(out), in->media, *in->ctx);
 }
 
+// TypeDetails as the caller sees it: NotFound when it sees no entity of `type`.
+Result<broker::EntityService::TypeInfo> VisibleTypeDetails(const ApiDeps& deps, std::string_view tenant,
+                                                           const std::string& type) {
+  auto view = DiscoveryView(deps, tenant);
+  if (!view) return deps.entities->TypeDetails(tenant, type);
+  auto seen = CatalogueOf(deps, *view, tenant, {type}, false);
+  if (!seen.ok()) return seen.status();
+  auto it = seen->types.find(type);
+  if (it == seen->types.end()) return Status::NotFound(fmt::format("no entity has type '{}'", type));
+  broker::EntityService::TypeInfo info;
+  info.type = type;
+  info.entity_count = it->second.entities;
+  for (const auto& [name, kinds] : it->second.attributes) {
+    info.attributes.emplace_back(name, std::vector<std::string>(kinds.begin(), kinds.end()));
+  }
+  return info;
+}
+
 Response TypeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto in = ReadDiscovery(req, deps);
   if (!in.ok()) return Problem(in.status());
   const std::string& name = p.Get("type");
   if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the type name in the path is invalid"));
-  std::vector<std::string> asked{in->ctx->ExpandTerm(name)};
-  KeepVisibleTypes(in->tenant, &asked);
-  if (asked.empty()) return Problem(Status::NotFound(fmt::format("no entity of type '{}'", name.substr(0, 100))));
-  auto info = deps.entities->TypeDetails(in->tenant, asked[0]);
+  auto info = VisibleTypeDetails(deps, in->tenant, in->ctx->ExpandTerm(name));
   if (!info.ok()) return Problem(info.status());
   json::array details;
   for (const auto& [attr, attr_types] : info->attributes) {
@@ -123,7 +152,15 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
   if (!in.ok()) return Problem(in.status());
   auto attrs = deps.entities->Attributes(in->tenant);
   if (!attrs.ok()) return Problem(attrs.status());
-  if (Status st = KeepVisibleAttributes(deps, in->tenant, &*attrs); !st.ok()) return Problem(st);
+  std::optional<broker::VisibleCatalogue> seen;
+  if (auto view = DiscoveryView(deps, in->tenant)) {
+    auto types = deps.entities->Types(in->tenant);
+    if (!types.ok()) return Problem(types.status());
+    auto catalogue = CatalogueOf(deps, *view, in->tenant, *types, false);
+    if (!catalogue.ok()) return Problem(catalogue.status());
+    seen = std::move(*catalogue);
+    *attrs = KeysOf(seen->attributes);
+  }
   if (!in->details) {
     json::array list = Compacted(*attrs, *in->ctx);
     std::string id = ListId("AttributeList", list);
@@ -132,9 +169,10 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
   }
   json::array out;
   for (const auto& attr : *attrs) {
-    auto types = deps.entities->TypesWithAttribute(in->tenant, attr);
+    auto types = seen ? Result<std::vector<std::string>>(std::vector<std::string>(seen->attributes.at(attr).types.begin(),
+                                                                                  seen->attributes.at(attr).types.end()))
+                      : deps.entities->TypesWithAttribute(in->tenant, attr);
     if (!types.ok()) return Problem(types.status());
-    KeepVisibleTypes(in->tenant, &*types);
     out.emplace_back(json::object{{"id", attr},
                                   {"type", "Attribute"},
                                   {"attributeName", in->ctx->CompactIri(attr)},
@@ -143,17 +181,32 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
   return JsonResponse(200, std::move(out), in->media, *in->ctx);
 }
 
+// AttributeDetails as the caller sees it: NotFound when it reads `attr` on no entity.
+Result<broker::EntityService::AttributeInfo> VisibleAttributeDetails(const ApiDeps& deps, std::string_view tenant,
+                                                                     const std::string& attr) {
+  auto view = DiscoveryView(deps, tenant);
+  if (!view) return deps.entities->AttributeDetails(tenant, attr);
+  auto types = deps.entities->TypesWithAttribute(tenant, attr);
+  if (!types.ok()) return types.status();
+  auto seen = CatalogueOf(deps, *view, tenant, *types, false);
+  if (!seen.ok()) return seen.status();
+  auto it = seen->attributes.find(attr);
+  if (it == seen->attributes.end()) return Status::NotFound(fmt::format("no entity has attribute '{}'", attr));
+  broker::EntityService::AttributeInfo info;
+  info.name = attr;
+  info.count = it->second.entities;
+  info.types.assign(it->second.types.begin(), it->second.types.end());
+  info.attr_types.assign(it->second.attr_types.begin(), it->second.attr_types.end());
+  return info;
+}
+
 Response AttributeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto in = ReadDiscovery(req, deps);
   if (!in.ok()) return Problem(in.status());
   const std::string& name = p.Get("attrId");
   if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
-  std::vector<std::string> asked{in->ctx->ExpandTerm(name)};
-  if (Status st = KeepVisibleAttributes(deps, in->tenant, &asked); !st.ok()) return Problem(st);
-  if (asked.empty()) return Problem(Status::NotFound(fmt::format("no attribute '{}'", name.substr(0, 100))));
-  auto info = deps.entities->AttributeDetails(in->tenant, asked[0]);
+  auto info = VisibleAttributeDetails(deps, in->tenant, in->ctx->ExpandTerm(name));
   if (!info.ok()) return Problem(info.status());
-  KeepVisibleTypes(in->tenant, &info->types);
   json::array kinds;
   for (const auto& k : info->attr_types) kinds.emplace_back(k);
   json::object out{{"id", info->name},

@@ -190,15 +190,17 @@ Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& de
                                      const json::object* body_object, bool ld_json) {
   auto link = ContextLink(req);
   const json::value* inline_ctx = body_object ? body_object->if_contains("@context") : nullptr;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return tenant.status();
   if (ld_json) {
     if (link) return Status::BadRequestData("a Link @context header is not allowed with Content-Type application/ld+json");
     if (!inline_ctx) return Status::BadRequestData("Content-Type application/ld+json requires an @context in the body");
-    return deps.contexts->Resolve(*inline_ctx);
+    return deps.contexts->Resolve(*inline_ctx, *tenant);
   }
   if (inline_ctx) {
     return Status::BadRequestData("an @context in the body requires Content-Type application/ld+json");
   }
-  if (link) return deps.contexts->ResolveUrl(*link);
+  if (link) return deps.contexts->ResolveUrl(*link, *tenant);
   return deps.contexts->Core();
 }
 

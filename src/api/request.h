@@ -42,8 +42,9 @@ Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits
 
 // The @context of a request: from the body's "@context" member for application/ld+json (where
 // it is mandatory), else from the Link header, else the core context. `body_object` may be
-// null (GET, DELETE). Errors: BadRequestData for a missing or forbidden @context,
-// LdContextNotAvailable for a URL that cannot be had.
+// null (GET, DELETE). Resolved in the request's tenant (an inline @context becomes one of its
+// ImplicitlyCreated contexts). Errors: BadRequestData for a missing or forbidden @context or a
+// bad tenant name, LdContextNotAvailable for a URL that cannot be had.
 Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& deps,
                                      const boost::json::object* body_object, bool ld_json);
 

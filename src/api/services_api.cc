@@ -2,12 +2,13 @@
 //   GET /cityhub/v1/parking/nearest?lat=&lon=[&minFree=1][&maxDistance=2000][&limit=5] — parking
 //       sites (OffStreetParking, OnStreetParking) near a point with at least minFree available
 //       spots, nearest first: [{"id", "distance" (m), "availableSpotNumber"}]. Read right needed;
-//       a caller sees only sites it may read.
+//       a caller sees only sites it may read whose location and free spots it reads in clear.
 //   GET /cityhub/v1/parking/{siteId}/forecast — the site's occupancy for the 15-minute slots of
 //       the next hour, forecast from its last eight weeks of occupancy history, with the model
 //       and its error measured on that history (services/parking/occupancy_forecast.h).
 //   GET /cityhub/v1/alerts/{id}/cap — an early-warning Alert entity as a CAP 1.2 document
-//       (application/cap+xml), for public warning systems and sirens.
+//       (application/cap+xml), for public warning systems and sirens; made of what the caller
+//       may read of it.
 #include <algorithm>
 #include <cmath>
 
@@ -54,17 +55,12 @@ Response Nearest(const Request& req, const ApiDeps& deps) {
   for (const auto* r : {&lat, &lon, &min_free, &max_distance, &limit}) {
     if (!r->ok()) return Problem(r->status());
   }
-  auto found = deps.parking->Nearest(*tenant, *lat, *lon, static_cast<int64_t>(*min_free), *max_distance,
-                                     static_cast<size_t>(*limit) * 4);
-  if (!found.ok()) return Problem(found.status());
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(*tenant);
+  auto found = deps.parking->Nearest(*tenant, *lat, *lon, static_cast<int64_t>(*min_free), *max_distance,
+                                     static_cast<size_t>(*limit), view.get());
+  if (!found.ok()) return Problem(found.status());
   json::array out;
   for (const auto& p : *found) {
-    if (out.size() >= static_cast<size_t>(*limit)) break;
-    if (view) {
-      auto e = deps.entities->Get(*tenant, p.id);
-      if (!e.ok() || !view->Visible(*e)) continue;
-    }
     out.push_back(json::object{{"id", p.id}, {"distance", std::round(p.distance_m)}, {"availableSpotNumber", p.available}});
   }
   return PlainJson(200, out);
@@ -128,8 +124,11 @@ Response AlertCap(const Request& req, const PathParams& params, const ApiDeps& d
   if (std::find(e->types.begin(), e->types.end(), V::kType) == e->types.end()) {
     return Problem(Status::NotFound(fmt::format("'{}' is not an Alert", id.substr(0, 200))));
   }
-  if (auto view = CurrentCaller().ReadView(*tenant); view && !view->Visible(*e)) {
-    return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id.substr(0, 200))));
+  if (auto view = CurrentCaller().ReadView(*tenant)) {
+    if (!view->Visible(*e)) {
+      return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id.substr(0, 200))));
+    }
+    view->Redact(*e);  // the document holds only what the caller may read
   }
   services::CapAlert a;
   a.id = e->id;

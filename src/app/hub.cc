@@ -309,9 +309,11 @@ int Serve(const Config& config) {
       config.query_threads > 0 ? config.query_threads : std::max(1u, 2 * std::thread::hardware_concurrency());
   util::CountingGate query_slots(query_threads);
   std::atomic<bool> ready{false};
+  broker::CatalogueScanner catalogue(**store);
   api::ApiDeps deps;
   deps.entities = &entities;
   deps.queries = &queries;
+  deps.catalogue = &catalogue;
   deps.security = security.Deps();
   // Subscriptions: compiled into the matcher (a subscription that cannot be compiled is refused
   // when created, and reported at start-up).

@@ -365,12 +365,13 @@ struct Notifier::Impl {
     });
   }
 
-  // The context to compact with: jsonldContext, else the one the subscription was created with.
-  ngsild::ContextPtr ContextOf(const json::object& stored) {
+  // The context to compact with: jsonldContext, else the one the subscription was created with
+  // (an inline one is the subscription's tenant's).
+  ngsild::ContextPtr ContextOf(const json::object& stored, std::string_view tenant) {
     const json::value* chosen = stored.if_contains("jsonldContext");
     if (!chosen) chosen = stored.if_contains("context");
     if (chosen) {
-      auto ctx = contexts.Resolve(*chosen);
+      auto ctx = contexts.Resolve(*chosen, tenant);
       if (ctx.ok()) return *ctx;
       spdlog::warn("subscription '{}': its @context is not available ({}); notifying with the core context",
                    StringAt(stored, "id"), ctx.status().message());
@@ -384,7 +385,7 @@ struct Notifier::Impl {
     const json::object* notification = ObjectAt(stored, "notification");
     const json::object* endpoint = notification ? ObjectAt(*notification, "endpoint") : nullptr;
     const json::object& ep = endpoint ? *endpoint : kNone;
-    ngsild::ContextPtr ctx = ContextOf(stored);
+    ngsild::ContextPtr ctx = ContextOf(stored, c.tenant);
 
     std::vector<ngsild::NotifiedEntity> items;
     items.reserve(n);

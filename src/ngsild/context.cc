@@ -50,6 +50,11 @@
  *    downloads at all; beyond that a resolution fails at once with LdContextNotAvailable instead
  *    of taking another handler thread away from everything else. Such a refusal says nothing
  *    about the URL and is not remembered.
+ *
+ * ImplicitlyCreated documents belong to the tenant whose request made them (context.h), so the
+ * resolution cache is keyed by tenant and text: a tenant's resolution may link to or use its own
+ * ImplicitlyCreated documents, which no other tenant's may. The price is one cached resolution
+ * per tenant of a URL several tenants use — a hub has few tenants.
  */
 #include "ngsild/context.h"
 
@@ -492,6 +497,20 @@ std::string_view ImplicitKey(const StoredDocument& d) {
 
 size_t ImplicitCharge(const StoredDocument& d) { return 2 * d.info.document.size(); }
 
+// Whether a resolution or a /jsonldContexts request in `tenant` may see `d`.
+bool SeenIn(const StoredDocument& d, std::string_view tenant) {
+  return d.info.kind != StoredContext::Kind::kImplicitlyCreated || d.info.tenant == tenant;
+}
+
+// The resolution cache's key: the tenant and the serialized @context (tenant names hold no
+// newline).
+std::string ResolutionKey(std::string_view tenant, std::string_view text) {
+  std::string key;
+  key.reserve(tenant.size() + 1 + text.size());
+  key.append(tenant).append(1, '\n').append(text);
+  return key;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -507,8 +526,8 @@ struct ContextResolver::Impl {
   StringMap<DocumentPtr> hosted_by_url;
   StringMap<DocumentPtr> downloaded_by_url;
   StringMap<std::shared_ptr<const json::value>> preloaded_by_url;
-  // ImplicitlyCreated documents (also in hosted_by_*) by their ImplicitKey, oldest first.
-  std::unordered_map<std::string_view, DocumentPtr> implicit_by_key;
+  // ImplicitlyCreated documents (also in hosted_by_*) by tenant and ImplicitKey, oldest first.
+  StringMap<std::unordered_map<std::string_view, DocumentPtr>> implicit_by_tenant;
   std::deque<DocumentPtr> implicit_order;
   size_t implicit_bytes = 0;  // sum of their ImplicitCharge
 
@@ -578,30 +597,37 @@ struct ContextResolver::Impl {
 
   // --- documents ---
 
-  // A hosted document by its URL, or by the id at the end of any ".../jsonldContexts/{id}" URL
-  // (clients may reach the hub under another host name than public_base_url).
-  DocumentPtr FindHostedLocked(std::string_view url) const {
-    if (auto it = hosted_by_url.find(url); it != hosted_by_url.end()) return it->second;
-    size_t at = url.rfind(kHostedPath);
-    if (at == std::string_view::npos) return nullptr;
-    auto it = hosted_by_id.find(url.substr(at + kHostedPath.size()));
-    return it == hosted_by_id.end() ? nullptr : it->second;
+  // A hosted document seen in `tenant` by its URL, or by the id at the end of any
+  // ".../jsonldContexts/{id}" URL (clients may reach the hub under another host name than
+  // public_base_url).
+  DocumentPtr FindHostedLocked(std::string_view url, std::string_view tenant) const {
+    DocumentPtr d;
+    if (auto it = hosted_by_url.find(url); it != hosted_by_url.end()) {
+      d = it->second;
+    } else if (size_t at = url.rfind(kHostedPath); at != std::string_view::npos) {
+      auto by_id = hosted_by_id.find(url.substr(at + kHostedPath.size()));
+      if (by_id != hosted_by_id.end()) d = by_id->second;
+    }
+    return d && SeenIn(*d, tenant) ? d : nullptr;
   }
 
-  DocumentPtr FindByIdLocked(std::string_view id) const {
-    if (auto it = hosted_by_id.find(id); it != hosted_by_id.end()) return it->second;
+  DocumentPtr FindByIdLocked(std::string_view id, std::string_view tenant) const {
+    if (auto it = hosted_by_id.find(id); it != hosted_by_id.end()) {
+      return SeenIn(*it->second, tenant) ? it->second : nullptr;
+    }
     for (const auto& [url, doc] : downloaded_by_url) {
       if (doc->info.id == id) return doc;
     }
     return nullptr;
   }
 
-  // The "@context" value behind `url`, recording stored documents used in `r`.
-  Result<std::shared_ptr<const json::value>> Load(std::string_view url, Resolution& r) {
+  // The "@context" value behind `url` for a resolution in `tenant`, recording stored documents
+  // used in `r`.
+  Result<std::shared_ptr<const json::value>> Load(std::string_view url, std::string_view tenant, Resolution& r) {
     DocumentPtr stale;
     {
       std::shared_lock lock(documents_mu);
-      if (DocumentPtr hosted = FindHostedLocked(url)) {
+      if (DocumentPtr hosted = FindHostedLocked(url, tenant)) {
         r.documents.push_back(hosted);
         return hosted->context;
       }
@@ -786,13 +812,15 @@ struct ContextResolver::Impl {
     hosted_by_id.insert_or_assign(d->info.id, std::move(d));
   }
 
-  // Keeps an inline or array @context (serialized as `key`) as an ImplicitlyCreated document,
-  // one per distinct text, and returns its URL. Served and listed like hosted ones, never
-  // persisted; the oldest are dropped beyond kMaxImplicitContexts or max_implicit_bytes.
-  // `context` is the parsed value; it is replaced by the kept one if there is one already.
-  std::string KeepImplicit(std::string_view key, std::shared_ptr<const json::value>& context) {
+  // Keeps an inline or array @context (serialized as `key`) as an ImplicitlyCreated document of
+  // `tenant`, one per tenant and distinct text, and returns its URL. Served and listed like
+  // hosted ones in that tenant, never persisted; the oldest are dropped beyond
+  // kMaxImplicitContexts or max_implicit_bytes. `context` is the parsed value; it is replaced by
+  // the kept one if there is one already.
+  std::string KeepImplicit(std::string_view tenant, std::string_view key, std::shared_ptr<const json::value>& context) {
     std::unique_lock lock(documents_mu);
-    if (auto it = implicit_by_key.find(key); it != implicit_by_key.end()) {
+    auto& kept = implicit_by_tenant[std::string(tenant)];
+    if (auto it = kept.find(key); it != kept.end()) {
       context = it->second->context;
       return it->second->info.url;
     }
@@ -800,10 +828,11 @@ struct ContextResolver::Impl {
     d->info.id = NewContextId();
     d->info.url = fmt::format("{}{}{}", options.public_base_url, kHostedPath, d->info.id);
     d->info.kind = StoredContext::Kind::kImplicitlyCreated;
+    d->info.tenant = std::string(tenant);
     d->info.document = fmt::format("{}{}}}", kDocumentPrefix, key);
     d->info.created_at_ms = util::NowMillis();
     d->context = context;
-    implicit_by_key.emplace(ImplicitKey(*d), d);
+    kept.emplace(ImplicitKey(*d), d);
     implicit_order.push_back(d);
     implicit_bytes += ImplicitCharge(*d);
     AddHostedLocked(d);
@@ -816,14 +845,17 @@ struct ContextResolver::Impl {
 
   void DropImplicitLocked(DocumentPtr d) {
     std::string_view key = ImplicitKey(*d);  // stays valid: `d` holds the text
-    auto it = implicit_by_key.find(key);
-    if (it == implicit_by_key.end() || it->second != d) return;
+    auto kept = implicit_by_tenant.find(d->info.tenant);
+    if (kept == implicit_by_tenant.end()) return;
+    auto it = kept->second.find(key);
+    if (it == kept->second.end() || it->second != d) return;
     hosted_by_id.erase(d->info.id);
     hosted_by_url.erase(d->info.url);
-    implicit_by_key.erase(it);
+    kept->second.erase(it);
+    if (kept->second.empty()) implicit_by_tenant.erase(kept);
     implicit_order.erase(std::find(implicit_order.begin(), implicit_order.end(), d));
     implicit_bytes -= ImplicitCharge(*d);
-    ForgetResolved(key);  // its cached resolution would link to the dropped URL
+    ForgetResolved(ResolutionKey(d->info.tenant, key));  // its cached resolution would link to the dropped URL
   }
 };
 
@@ -844,25 +876,26 @@ ContextPtr ContextResolver::Core() const {
   return core;
 }
 
-Result<ContextPtr> ContextResolver::Resolve(const boost::json::value& context) {
+Result<ContextPtr> ContextResolver::Resolve(const boost::json::value& context, std::string_view tenant) {
   if (context.is_null()) return Core();
   if (context.is_string()) CITYHUB_RETURN_IF_ERROR(CheckContextUrl(context.get_string()));
-  std::string key = json::serialize(context);
+  const std::string text = json::serialize(context);
   const size_t max_inline = impl_->options.max_inline_context_bytes;
-  if (!context.is_string() && key.size() > max_inline) {
+  if (!context.is_string() && text.size() > max_inline) {
     return Status::BadRequestData(fmt::format(
         "an inline @context may be at most {} bytes long (this one has {})", max_inline,
-        key.size()));
+        text.size()));
   }
+  std::string key = ResolutionKey(tenant, text);
   if (ContextPtr cached = impl_->FindResolved(key)) return cached;
 
   Resolution resolution;
   ContextBuilder builder(
-      [&](std::string_view url) { return impl_->Load(url, resolution); });
+      [&](std::string_view url) { return impl_->Load(url, tenant, resolution); });
   CITYHUB_RETURN_IF_ERROR(builder.Process(context, 0));
   auto given = std::make_shared<const json::value>(context);
   std::string link_url = context.is_string() ? std::string(context.get_string())
-                                             : impl_->KeepImplicit(key, given);
+                                             : impl_->KeepImplicit(tenant, text, given);
   TermMap terms = std::move(builder).TakeTerms();
   resolution.bytes = TermBytes(terms) + link_url.size();
   resolution.context = std::make_shared<const Context>(std::make_shared<const Context::Impl>(
@@ -873,8 +906,8 @@ Result<ContextPtr> ContextResolver::Resolve(const boost::json::value& context) {
   return result;
 }
 
-Result<ContextPtr> ContextResolver::ResolveUrl(std::string_view url) {
-  return Resolve(json::value(json::string(url)));
+Result<ContextPtr> ContextResolver::ResolveUrl(std::string_view url, std::string_view tenant) {
+  return Resolve(json::value(json::string(url)), tenant);
 }
 
 Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& document) {
@@ -911,13 +944,14 @@ Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& docum
   return result;
 }
 
-std::vector<StoredContext> ContextResolver::List(std::optional<StoredContext::Kind> kind) const {
+std::vector<StoredContext> ContextResolver::List(std::optional<StoredContext::Kind> kind,
+                                                std::string_view tenant) const {
   std::vector<StoredContext> out;
   {
     std::shared_lock lock(impl_->documents_mu);
     for (const auto* documents : {&impl_->hosted_by_id, &impl_->downloaded_by_url}) {
       for (const auto& [key, d] : *documents) {
-        if (!kind || d->info.kind == *kind) out.push_back(d->Snapshot());
+        if ((!kind || d->info.kind == *kind) && SeenIn(*d, tenant)) out.push_back(d->Snapshot());
       }
     }
   }
@@ -926,18 +960,18 @@ std::vector<StoredContext> ContextResolver::List(std::optional<StoredContext::Ki
   return out;
 }
 
-Result<StoredContext> ContextResolver::Get(std::string_view id) const {
+Result<StoredContext> ContextResolver::Get(std::string_view id, std::string_view tenant) const {
   std::shared_lock lock(impl_->documents_mu);
-  DocumentPtr d = impl_->FindByIdLocked(id);
+  DocumentPtr d = impl_->FindByIdLocked(id, tenant);
   if (!d) return Status::NotFound(fmt::format("@context '{}' not found", id));
   return d->Snapshot();
 }
 
-Status ContextResolver::Remove(std::string_view id, bool reload) {
+Status ContextResolver::Remove(std::string_view id, bool reload, std::string_view tenant) {
   DocumentPtr d;
   {
     std::shared_lock lock(impl_->documents_mu);
-    d = impl_->FindByIdLocked(id);
+    d = impl_->FindByIdLocked(id, tenant);
   }
   if (!d) return Status::NotFound(fmt::format("@context '{}' not found", id));
 

@@ -8,6 +8,12 @@
 // contexts (/jsonldContexts), then the preload folder, then a cache of downloaded contexts,
 // and only then fetched with a short timeout (public addresses only, a few at a time).
 // Resolved contexts are cached by their JSON text.
+//
+// Tenants. An inline or array @context is kept as an ImplicitlyCreated document of the tenant
+// whose request sent it: resolutions in that tenant use it and /jsonldContexts shows it there,
+// while for every other tenant it does not exist (its terms and use are that tenant's business;
+// GS CIM 009 takes the NGSILD-Tenant header on every @context operation). Hosted, preloaded and
+// downloaded documents and the core context belong to every tenant.
 // Thread-safe.
 #pragma once
 
@@ -79,6 +85,9 @@ struct StoredContext {
   int64_t created_at_ms = 0;
   int64_t last_used_ms = 0;
   uint64_t number_of_hits = 0;
+  // ImplicitlyCreated: the tenant whose request made it ("" = default), the only one it is
+  // seen in. The other kinds belong to every tenant and leave it "".
+  std::string tenant;
 };
 
 // Where hosted contexts persist across restarts (the app backs it by store metadata).
@@ -129,23 +138,26 @@ class ContextResolver {
   // URL cannot be had (naming it: a non-http(s) scheme, remote fetching off, the fetch failed or
   // too many are in progress), InvalidRequest/BadRequestData when the context is malformed, a
   // URL is not absolute or longer than kMaxContextUrlBytes, or an inline @context is larger than
-  // max_inline_context_bytes. An object or array is kept as an ImplicitlyCreated context (in
-  // memory, the most recent kMaxImplicitContexts within max_implicit_bytes), served at its own
-  // URL so responses can link to it.
-  Result<ContextPtr> Resolve(const boost::json::value& context);
+  // max_inline_context_bytes. An object or array is kept as an ImplicitlyCreated context of
+  // `tenant` (in memory, the most recent kMaxImplicitContexts within max_implicit_bytes), served
+  // at its own URL so responses can link to it. A URL of another tenant's ImplicitlyCreated
+  // context is not found here (so it is downloaded, like any URL the hub does not hold).
+  Result<ContextPtr> Resolve(const boost::json::value& context, std::string_view tenant = {});
   // Resolves the URL of a Link header's rel="http://www.w3.org/ns/json-ld#context".
-  Result<ContextPtr> ResolveUrl(std::string_view url);
+  Result<ContextPtr> ResolveUrl(std::string_view url, std::string_view tenant = {});
 
   // /jsonldContexts management (GS CIM 009 §5.13). Add stores a hosted context document
   // (object with "@context") and returns it with its id and URL; InvalidRequest if malformed.
   Result<StoredContext> AddHosted(const boost::json::value& document);
+  // Each of these sees the contexts of every tenant and the ImplicitlyCreated ones of `tenant`
+  // ("" = the default tenant).
   // Lists stored contexts, optionally filtered by kind.
-  std::vector<StoredContext> List(std::optional<StoredContext::Kind> kind) const;
+  std::vector<StoredContext> List(std::optional<StoredContext::Kind> kind, std::string_view tenant = {}) const;
   // Returns NotFound if absent.
-  Result<StoredContext> Get(std::string_view id) const;
-  // Deletes a hosted or cached context (reload=true re-fetches a cached one instead).
-  // NotFound if absent; BadRequestData when asked to reload a hosted one.
-  Status Remove(std::string_view id, bool reload);
+  Result<StoredContext> Get(std::string_view id, std::string_view tenant = {}) const;
+  // Deletes a stored context (reload=true re-fetches a cached one instead).
+  // NotFound if absent; BadRequestData when asked to reload one that is not downloaded.
+  Status Remove(std::string_view id, bool reload, std::string_view tenant = {});
 
  private:
   struct Impl;

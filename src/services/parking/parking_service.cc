@@ -270,7 +270,8 @@ Status ParkingService::RecountAll(std::string_view tenant) {
 }
 
 Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tenant, double lat, double lon,
-                                                           int64_t min_free, double max_distance_m, size_t limit) const {
+                                                           int64_t min_free, double max_distance_m, size_t limit,
+                                                           const broker::EntityView* view) const {
   std::vector<NearbyParking> out;
   for (const auto& v : vocabularies_) {
     auto geo = ngsild::GeoQuery::Parse(fmt::format("near;maxDistance=={}", max_distance_m), "Point",
@@ -283,12 +284,17 @@ Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tena
     query.geo = std::move(*geo);
     query.q = std::move(*q);
     query.limit = kPage;
+    query.view = view;  // the geo-query and q see what the caller sees
     auto page = queries_.Query(tenant, query);
     if (!page.ok()) {
       if (page.status().IsNotFound()) continue;
       return page.status();
     }
     for (auto& e : page->entities) {
+      auto clear = [&](const std::string& attr) {
+        return !view || view->AttributeShown(e.id, e.types, e.owner, attr) == broker::EntityView::Shown::kClear;
+      };
+      if (!clear(v->location) || !clear(v->available)) continue;
       const json::value* where = ValueOf(&e, v->location);
       const json::value* coords = where && where->is_object() ? where->get_object().if_contains("coordinates") : nullptr;
       if (!coords || !coords->is_array() || coords->get_array().size() < 2) continue;  // not a point: skipped

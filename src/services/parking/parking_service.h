@@ -74,9 +74,11 @@ class ParkingService : public broker::ChangeObserver {
   size_t Pending() const;
 
   // Parking sites within `max_distance_m` of (lat, lon) with at least `min_free` available
-  // spots, nearest first, at most `limit`.
+  // spots, nearest first, at most `limit`. `view` (null: everything) is the caller's: a site is
+  // listed only if the caller may see it and read its location and availableSpotNumber in clear
+  // (the answer is made of them: a distance from a hidden location would locate it).
   Result<std::vector<NearbyParking>> Nearest(std::string_view tenant, double lat, double lon, int64_t min_free,
-                                             double max_distance_m, size_t limit) const;
+                                             double max_distance_m, size_t limit, const broker::EntityView* view) const;
 
   // The next-hour occupancy forecast of parking site `site` as of `now_ms`, from the last 8
   // weeks of its occupancy history, with the model's measured error on that history. `view`

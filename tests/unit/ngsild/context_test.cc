@@ -367,6 +367,36 @@ TEST(ImplicitContextTest, InlineAndArrayContextsAreKeptAndLinkable) {
   EXPECT_NE(MustResolve(resolver, R"({"T": "https://x.example/T"})")->LinkUrl(), url);
 }
 
+TEST(ImplicitContextTest, BelongToTheTenantThatSentThem) {
+  ContextResolver resolver(OfflineOptions(), {});
+  const json::value inline_ctx = json::parse(R"({"T": "https://x.example/T"})");
+  Result<ContextPtr> in_a = resolver.Resolve(inline_ctx, "a");
+  ASSERT_TRUE(in_a.ok()) << in_a.status().message();
+  const std::string url = (*in_a)->LinkUrl();
+  const std::string id = url.substr(url.rfind('/') + 1);
+
+  ASSERT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated, "a").size(), 1u);
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated, "a")[0].tenant, "a");
+  EXPECT_TRUE(resolver.Get(id, "a").ok());
+  // Another tenant neither lists, serves, deletes nor resolves it (its URL is not held for it,
+  // and fetching is off here).
+  EXPECT_TRUE(resolver.List(std::nullopt, "b").empty());
+  EXPECT_TRUE(resolver.List(std::nullopt).empty());
+  EXPECT_TRUE(resolver.Get(id, "b").status().IsNotFound());
+  EXPECT_TRUE(resolver.Remove(id, false, "b").IsNotFound());
+  EXPECT_EQ(resolver.ResolveUrl(url, "b").status().code(), Status::Code::kLdContextNotAvailable);
+  // The same text sent in tenant b is b's own copy; a's is unchanged and still resolves in a.
+  Result<ContextPtr> in_b = resolver.Resolve(inline_ctx, "b");
+  ASSERT_TRUE(in_b.ok());
+  EXPECT_NE((*in_b)->LinkUrl(), url);
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated, "b").size(), 1u);
+  Result<ContextPtr> by_url = resolver.ResolveUrl(url, "a");
+  ASSERT_TRUE(by_url.ok());
+  EXPECT_EQ((*by_url)->ExpandTerm("T"), "https://x.example/T");
+  EXPECT_TRUE(resolver.Remove(id, false, "a").ok());
+  EXPECT_EQ(resolver.List(StoredContext::Kind::kImplicitlyCreated, "b").size(), 1u);
+}
+
 TEST(ImplicitContextTest, OnlyTheMostRecentAreKept) {
   ContextResolver resolver(OfflineOptions(), {});
   std::string first_url;
