@@ -195,8 +195,9 @@ std::unique_ptr<broker::EntityView> MakeReadView(const SecurityDeps& security, c
 }
 
 std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
-                                                        security::Principal owner) {
-  return std::make_shared<OwnerView>(security, std::string(tenant), std::move(owner));
+                                                        std::optional<security::Principal> owner) {
+  if (!owner) return security.enabled() ? std::make_shared<NothingView>() : nullptr;
+  return std::make_shared<OwnerView>(security, std::string(tenant), std::move(*owner));
 }
 
 Access Caller::AccessFor(std::string_view tenant, Operation op) const {

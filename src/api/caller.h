@@ -59,9 +59,11 @@ class PolicyWriteAccess final : public broker::WriteAccess {
 // The view of what `owner` left running in `tenant` (its subscriptions): it follows the owner's
 // rights as they are now — an API key's current roles, none once the key is revoked or expired;
 // a token subject's roles from its latest token (security/role_directory.h), else `owner`'s as
-// stored — re-derived whenever the key file or the directory changes. Thread-safe.
+// stored — re-derived whenever the key file or the directory changes. Without an owner (made
+// while the hub had no authentication) it sees everything while there is still none, and
+// nothing once authentication is on: no one answers for it. Thread-safe.
 std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
-                                                        security::Principal owner);
+                                                        std::optional<security::Principal> owner);
 
 class Caller {
  public:

@@ -84,6 +84,9 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
   opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",
       "Most attribute values one device message may carry; more and the message is refused");
+  opt("--max-subscriptions-per-principal", c.max_subscriptions_per_principal, "CITYHUB_MAX_SUBSCRIPTIONS_PER_PRINCIPAL",
+      "Subscriptions one authenticated principal may hold in a tenant (0 = no limit); each one costs "
+      "every matching write a check, so one client cannot slow every writer");
   opt("--rate-limit-rps", c.rate_limit_rps, "CITYHUB_RATE_LIMIT_RPS",
       "Requests per second each principal may send (0 = no limit); beyond it 429 with Retry-After");
   opt("--rate-limit-burst", c.rate_limit_burst, "CITYHUB_RATE_LIMIT_BURST",

@@ -55,6 +55,7 @@ struct Config {
   std::string privacy_file;                 // personal/sensitive attributes per type ("" = none)
   std::string privacy_secret_file;          // pseudonym key ("" = <data-dir>/privacy.secret)
   std::string audit_log = "auto";           // path, "off", or "auto" (<data-dir>/audit/audit.log with auth)
+  size_t max_subscriptions_per_principal = 100;  // subscriptions one principal may hold per tenant (0 = no limit)
   double rate_limit_rps = 0;                // requests per second per principal (0 = no limit)
   double rate_limit_burst = 0;              // bucket size (0 = rate_limit_rps)
   double auth_failure_rps = 5;              // failed authentications per second per client address (0 = no limit)

@@ -318,7 +318,9 @@ int Serve(const Config& config) {
   // Subscriptions: compiled into the matcher (a subscription that cannot be compiled is refused
   // when created, and reported at start-up).
   broker::SubscriptionMatcher matcher;
-  broker::SubscriptionService subscriptions(**store, &matcher, &contexts);
+  ngsild::SubscriptionLimits subscription_limits;
+  subscription_limits.max_per_owner = config.max_subscriptions_per_principal;
+  broker::SubscriptionService subscriptions(**store, &matcher, &contexts, subscription_limits);
   subscriptions.SetViewFactory(SubscriptionViews(deps.security));
   subscriptions.SetEndpointPolicy(endpoint_policy);
   auto loaded = subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {

@@ -176,8 +176,16 @@ std::string RetentionRules(const Config& config, const SecuritySetup& security) 
 broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security) {
   return [&security](std::string_view tenant, const json::object& stored) -> std::shared_ptr<const broker::EntityView> {
     const json::value* owner = stored.if_contains("owner");
-    // Created without authentication (before it was configured): by a caller allowed everything.
-    if (!owner || !owner->is_object()) return nullptr;
+    if (!owner || !owner->is_object()) {
+      if (security.enabled()) {
+        const json::value* id = stored.if_contains("id");
+        spdlog::warn("subscription '{}' of tenant '{}' was made without authentication and has no owner: it notifies "
+                     "nothing now that authentication is on (recreate it with credentials)",
+                     id && id->is_string() ? std::string_view(id->get_string()) : std::string_view("?"),
+                     tenant.empty() ? "default" : tenant);
+      }
+      return api::MakeOwnerView(security, tenant, std::nullopt);
+    }
     security::Principal p;
     if (const json::value* s = owner->get_object().if_contains("subject"); s && s->is_string()) p.subject = std::string(s->get_string());
     if (const json::value* roles = owner->get_object().if_contains("roles"); roles && roles->is_array()) {

@@ -348,6 +348,14 @@ struct Notifier::Impl {
     } else {
       n = 1;  // a periodic notification goes alone
     }
+    // The owner's rights are judged again now (they follow the owner: a revoked key sees
+    // nothing): what it may no longer see is not owed to it.
+    const EntityView* view = sub->view();
+    if (view && std::none_of(c.queue.begin(), c.queue.begin() + n, [&](const RecordPtr& r) { return Shows(view, *r); })) {
+      DropQueue(c, n);
+      Pump(c);
+      return;
+    }
     OutgoingNotification out = Render(*sub, c, n);
     c.in_flight = n;
     NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
@@ -379,6 +387,12 @@ struct Notifier::Impl {
     return contexts.Core();
   }
 
+  // Whether `view` may see some entity of `r`.
+  static bool Shows(const EntityView* view, const Record& r) {
+    if (r.in_outbox) return view->Visible(r.entity);
+    return std::any_of(r.periodic.begin(), r.periodic.end(), [&](const ngsild::Entity& e) { return view->Visible(e); });
+  }
+
   OutgoingNotification Render(const CompiledSubscription& sub, const Channel& c, size_t n) {
     const json::object& stored = sub.stored();
     static const json::object kNone;
@@ -395,10 +409,11 @@ struct Notifier::Impl {
     for (size_t i = 0; i < n; ++i) {
       const Record& r = *c.queue[i];
       for (const auto& e : r.periodic) {
+        if (view && !view->Visible(e)) continue;
         items.push_back(ngsild::NotifiedEntity{e});
         if (view) view->Redact(items.back().entity);
       }
-      if (!r.in_outbox) continue;
+      if (!r.in_outbox || (view && !view->Visible(r.entity))) continue;
       ngsild::NotifiedEntity item;
       item.entity = r.entity;
       item.previous = r.previous ? &*r.previous : nullptr;

@@ -85,7 +85,8 @@ AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) 
 
 Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object& stored,
                                                               ngsild::ContextResolver& contexts,
-                                                              std::shared_ptr<const EntityView> view) {
+                                                              std::shared_ptr<const EntityView> view,
+                                                              std::string_view tenant) {
   auto out = std::make_shared<CompiledSubscription>();
   out->view_ = std::move(view);
   auto impl = std::make_shared<Impl>();
@@ -124,7 +125,7 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
   for (auto& t : Strings(stored.if_contains("notificationTrigger"))) impl->triggers.insert(std::move(t));
   if (const json::value* q = stored.if_contains("q"); q && q->is_string()) {
     const json::value* q_context = stored.if_contains("qContext");
-    auto ctx = q_context ? contexts.Resolve(*q_context) : Result<ngsild::ContextPtr>(contexts.Core());
+    auto ctx = q_context ? contexts.Resolve(*q_context, tenant) : Result<ngsild::ContextPtr>(contexts.Core());
     if (!ctx.ok()) return ctx.status();
     auto filter = ngsild::QFilter::Parse(q->get_string(), **ctx);
     if (!filter.ok()) return Corrupt(out->id_, filter.status().message());
@@ -197,10 +198,15 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
   const ngsild::Entity* entity = change.after ? change.after : change.before;
   if (!entity) return std::nullopt;
   if (!s.Selected(*entity)) return std::nullopt;
-  auto watched = [&](const std::string& attr) { return s.watched.empty() || s.watched.count(attr) > 0; };
+  // What the owner may not read cannot tell it anything, not even that it changed.
+  const EntityView* view = view_.get();
+  auto shown = [&](const std::string& attr) {
+    return !view || view->AttributeShown(entity->id, entity->types, entity->owner, attr) != EntityView::Shown::kHidden;
+  };
+  auto watched = [&](const std::string& attr) { return (s.watched.empty() || s.watched.count(attr) > 0) && shown(attr); };
   auto has_watched = [&](const ngsild::Entity& e) {
     if (s.watched.empty()) return true;
-    return std::any_of(e.attrs.begin(), e.attrs.end(), [&](const auto& kv) { return s.watched.count(kv.first) > 0; });
+    return std::any_of(e.attrs.begin(), e.attrs.end(), [&](const auto& kv) { return s.watched.count(kv.first) > 0 && shown(kv.first); });
   };
   auto wants = [&](std::string_view kind) { return s.triggers.count(std::string(kind)) > 0; };
 

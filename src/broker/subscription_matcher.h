@@ -53,9 +53,12 @@ class CompiledSubscription {
   // remote @context that cannot be had now).
   // `view` (may be null: everything) is what the subscription's owner may see: it fires only
   // for entities the view shows, judged on the redacted entity, and notifies them redacted.
+  // A watched attribute the view hides never makes it fire. `tenant` is the subscription's (its
+  // @context is resolved there).
   static Result<std::shared_ptr<const CompiledSubscription>> Compile(const boost::json::object& stored,
                                                                      ngsild::ContextResolver& contexts,
-                                                                     std::shared_ptr<const EntityView> view = nullptr);
+                                                                     std::shared_ptr<const EntityView> view = nullptr,
+                                                                     std::string_view tenant = {});
 
   const std::string& id() const { return id_; }
   const boost::json::object& stored() const { return stored_; }

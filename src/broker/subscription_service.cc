@@ -16,6 +16,15 @@ namespace {
 std::string Key(std::string_view id) { return fmt::format("subscription/{}", id); }
 constexpr std::string_view kStatusesKey = "subscription-statuses";
 
+// The subject of a stored subscription's owner ("" if none).
+std::string OwnerOf(const json::object& stored) {
+  const json::value* owner = stored.if_contains("owner");
+  const json::value* subject = owner && owner->is_object() ? owner->get_object().if_contains("subject") : nullptr;
+  return subject && subject->is_string() ? std::string(subject->get_string()) : std::string();
+}
+
+std::string OwnedKey(std::string_view tenant, std::string_view subject) { return fmt::format("{}\n{}", tenant, subject); }
+
 Status Unknown(std::string_view id) {
   return Status::NotFound(fmt::format("subscription '{}' does not exist", id.substr(0, 200)));
 }
@@ -42,7 +51,7 @@ SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatche
 
 Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view tenant, const json::object& stored) const {
   if (!matcher_ || !contexts_) return CompiledSubscriptionPtr();
-  return CompiledSubscription::Compile(stored, *contexts_, views_ ? views_(tenant, stored) : nullptr);
+  return CompiledSubscription::Compile(stored, *contexts_, views_ ? views_(tenant, stored) : nullptr, tenant);
 }
 
 Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
@@ -63,6 +72,10 @@ Result<size_t> SubscriptionService::LoadAll(
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
       const std::string_view id = key.substr(Key("").size());
       auto stored = Decode(value);
+      if (stored.ok()) {
+        std::lock_guard lock(write_mutex_);
+        ++owned_[OwnedKey(tenant, OwnerOf(*stored))];
+      }
       auto compiled = stored.ok() ? Compile(tenant, *stored) : Result<CompiledSubscriptionPtr>(stored.status());
       if (!compiled.ok()) {
         if (on_error) on_error(tenant, id, compiled.status());
@@ -102,7 +115,14 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   if (*held >= limits_.max_per_tenant) {
     return Status::BadRequestData(fmt::format("the tenant already holds the maximum of {} subscriptions", limits_.max_per_tenant));
   }
+  const std::string subject = OwnerOf(*stored);
+  size_t& owned = owned_[OwnedKey(tenant, subject)];
+  if (!subject.empty() && limits_.max_per_owner > 0 && owned >= limits_.max_per_owner) {
+    return Status::PermissionDenied(fmt::format("'{}' already holds the maximum of {} subscriptions in tenant '{}'", subject,
+                                                limits_.max_per_owner, tenant.empty() ? "default" : tenant));
+  }
   CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored));
+  ++owned;
   return id;
 }
 
@@ -165,6 +185,10 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
   auto text = (*ts)->GetMeta(Key(id));
   if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
+  if (auto stored = Decode(*text); stored.ok()) {
+    auto owned = owned_.find(OwnedKey(tenant, OwnerOf(*stored)));
+    if (owned != owned_.end() && owned->second > 0) --owned->second;
+  }
   if (matcher_) matcher_->Remove(tenant, id);
   if (on_delete_) on_delete_(tenant, id);
   return Status::Ok();

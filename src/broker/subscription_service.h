@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -43,9 +44,11 @@ class SubscriptionService {
 
   // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
   // payload's or a new urn:ngsi-ld:Subscription:<uuid>. Returns the id. AlreadyExists if the id
-  // is taken; BadRequestData if the tenant holds SubscriptionLimits::max_per_tenant already;
-  // creates the tenant if needed. `owner` (null: none) is kept with it as the member "owner"
-  // (who created it, for access control and the view of its notifications; never rendered).
+  // is taken; BadRequestData if the tenant holds SubscriptionLimits::max_per_tenant already,
+  // PermissionDenied if the owner holds max_per_owner there; creates the tenant if needed.
+  // `owner` (null: none; else {"subject", "roles"}) is kept with it as the member "owner", which
+  // no client payload can set, change or remove (who created it, for access control and the view
+  // of its notifications; never rendered).
   Result<std::string> Create(std::string_view tenant, const boost::json::object& payload, const ngsild::Context& ctx,
                              int64_t now_ms,
                              boost::json::value owner = nullptr);
@@ -82,6 +85,8 @@ class SubscriptionService {
  private:
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).
   Result<size_t> Count(store::TenantStore& ts) const;
+  // Subscriptions per tenant and owner subject ("<tenant>\n<subject>"), guarded by write_mutex_.
+  std::map<std::string, size_t, std::less<>> owned_;
   // `stored` compiled for the matcher; null without one.
   Result<CompiledSubscriptionPtr> Compile(std::string_view tenant, const boost::json::object& stored) const;
   // Stores `stored` (compiled first, so that one the matcher cannot use is refused, not

@@ -32,6 +32,7 @@ struct SubscriptionLimits {
   size_t max_text_bytes = 8 * 1024;    // subscriptionName, description, lang, values
   size_t max_id_pattern_bytes = 1024;
   size_t max_per_tenant = 100'000;     // subscriptions a tenant may hold (SubscriptionService)
+  size_t max_per_owner = 0;            // …one owner may hold in a tenant (0 = no limit)
   QueryLimits query;                   // q and scopeQ
 };
 

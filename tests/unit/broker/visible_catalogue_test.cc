@@ -74,7 +74,7 @@ class VisibleCatalogueTest : public ::testing::Test {
   void Create(std::string_view text) {
     auto e = ngsild::ParseEntity(json::parse(text).as_object(), *resolver_.Core(), 0, {});
     ASSERT_TRUE(e.ok()) << e.status().message();
-    ASSERT_TRUE(entities_->Create("", std::move(*e)).ok());
+    ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", std::move(*e)).ok());
   }
 
   fs::path dir_;
