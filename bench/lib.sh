@@ -15,12 +15,12 @@ stop_hub() { kill "$HUB"; wait "$HUB" 2>/dev/null || true; }
 # 2xx (a refused request is cheaper than a served one and would flatter the figure).
 wrk_rate() { awk '/Non-2xx/{bad=1} /Requests\/sec/{r=$2} END{if (bad) {print "non-2xx answers!"; exit 1} print r " req/s"}'; }
 
-# mint_token [ROLE…]: an identity provider of our own (tests/integration/test_auth.py's Idp, the
-# openssl CLI): writes its key set to $WORK/jwks.json and prints an ES256 token valid for an hour
-# for issuer $AUTH_ISSUER and audience $AUTH_AUDIENCE, with the given realm roles.
+# mint_tokens ROLE…: an identity provider of our own (tests/integration/test_auth.py's Idp, the
+# openssl CLI): writes its key set to $WORK/jwks.json and prints one ES256 token per ROLE (holding
+# that realm role), each valid for an hour for issuer $AUTH_ISSUER and audience $AUTH_AUDIENCE.
 AUTH_ISSUER=https://idp.example/realms/city
 AUTH_AUDIENCE=cityhub
-mint_token() {
+mint_tokens() {
   (cd tests/integration && python3 - "$WORK" "$AUTH_ISSUER" "$AUTH_AUDIENCE" "$@" <<'PY'
 import json, sys, time
 from test_auth import Idp
@@ -28,8 +28,8 @@ work, iss, aud, roles = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 idp = Idp(work, 'bench')
 with open(f'{work}/jwks.json', 'w') as f:
     json.dump({'keys': [idp.jwk]}, f)
-claims = {'realm_access': {'roles': roles}} if roles else {}
-print(idp.token(exp=int(time.time()) + 3600, iss=iss, aud=aud, **claims))
+for role in roles:
+    print(idp.token(exp=int(time.time()) + 3600, iss=iss, aud=aud, realm_access={'roles': [role]}))
 PY
   )
 }

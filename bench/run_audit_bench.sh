@@ -18,7 +18,7 @@ export BENCH_ENTITIES=$N
 . bench/lib.sh
 AUTH=(--auth-jwks-file "$WORK/jwks.json" --auth-issuer "$AUTH_ISSUER" --auth-audience "$AUTH_AUDIENCE")
 hub() { "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn "${AUTH[@]}" "$@" & HUB=$!; wait_ready; }
-TOKEN=$(mint_token admin)
+TOKEN=$(mint_tokens admin)
 
 echo "machine: $(nproc) cores; wrk -t2 -c$CONNS -d${DUR}s PATCH (durable), hub and wrk share it; $N entities"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn & HUB=$!; wait_ready
