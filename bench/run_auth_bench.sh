@@ -9,7 +9,7 @@
 #                decision (stored types, changed attributes, classified attributes).
 # The token is minted here (tests/integration/test_auth.py's Idp: openssl CLI), as a client
 # would re-use it. Every answer must be 2xx (wrk_rate), and a wrong token must be refused.
-#   BENCH_ENTITIES=10000 BENCH_SECONDS=8 bench/run_auth_bench.sh
+#   BENCH_ENTITIES=10000 BENCH_SECONDS=8 BENCH_ROUNDS=2 bench/run_auth_bench.sh
 # Needs the release build (scripts/setup.sh release), wrk and openssl. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +60,7 @@ run() {
   fi
   stop_hub
 }
-for round in 1 2; do
+for round in $(seq 1 "${BENCH_ROUNDS:-2}"); do
   echo "round $round"
   run none ""
   run jwt "$WRITER" "${AUTH[@]}"

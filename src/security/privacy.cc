@@ -209,7 +209,16 @@ Result<std::unique_ptr<Pseudonymiser>> Pseudonymiser::Create(std::string secret)
 }
 
 std::string Pseudonymiser::TenantKey(std::string_view tenant) const {
-  return HmacSha256(secret_, fmt::format("cityhub pseudonym key for tenant '{}'", tenant));
+  {
+    std::shared_lock read(keys_mutex_);
+    if (auto it = keys_.find(tenant); it != keys_.end()) return it->second;
+  }
+  std::string key = HmacSha256(secret_, fmt::format("cityhub pseudonym key for tenant '{}'", tenant));
+  // Bounded: callers allowed in every tenant ("*:reader") may name tenants that do not exist.
+  constexpr size_t kMaxRemembered = 4096;
+  std::unique_lock write(keys_mutex_);
+  if (keys_.size() < kMaxRemembered) keys_.emplace(std::string(tenant), key);
+  return key;
 }
 
 std::string Pseudonymiser::Pseudonym(std::string_view tenant_key, std::string_view data) {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,7 +82,7 @@ class Pseudonymiser {
  public:
   // BadRequestData if the secret is shorter than 32 bytes.
   static Result<std::unique_ptr<Pseudonymiser>> Create(std::string secret);
-  // The tenant's key (derive once per request, not per value).
+  // The tenant's key (derived once per tenant and remembered; thread-safe).
   std::string TenantKey(std::string_view tenant) const;
   // "urn:cityhub:pseudonym:<27 base64url characters>" for `data` under `tenant_key`.
   static std::string Pseudonym(std::string_view tenant_key, std::string_view data);
@@ -94,6 +95,8 @@ class Pseudonymiser {
  private:
   explicit Pseudonymiser(std::string secret) : secret_(std::move(secret)) {}
   std::string secret_;
+  mutable std::shared_mutex keys_mutex_;
+  mutable std::map<std::string, std::string, std::less<>> keys_;  // by tenant
 };
 
 // The hub's pseudonym secret from `path`, created (32 random bytes, mode 0600) if missing.
