@@ -17,9 +17,11 @@ drop its owner, or lets any writer plant classified values.
 - Subscriptions follow their owner: a revoked API key's subscription stops; a watched attribute
   the owner may not read never fires; subscriptions per principal are capped.
 - No type oracle on GET /entities/{id}?type=.
+- A subscription made without authentication (no owner) is silent once authentication is on.
 """
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -369,6 +371,45 @@ class AuthorizationBypassTest(unittest.TestCase):
         for type_ in ("Person", "Vault"):
             r = self.call("GET", f"/ngsi-ld/v1/entities/urn:ngsi-ld:Person:hidden?type={type_}", self.flood)
             self.assert_denied(r, f"?type={type_}")
+
+
+class OwnerlessSubscriptionTest(unittest.TestCase):
+    """A subscription made while the hub had no authentication has no owner: once
+    authentication is on, no one answers for it, so it notifies nothing."""
+
+    def test_ownerless_subscription_is_silent_once_authentication_is_on(self):
+        work = tempfile.mkdtemp(prefix="cityhub-ownerless-")
+        self.addCleanup(shutil.rmtree, work, True)
+        data = os.path.join(work, "data")
+        with Receiver() as rx:
+            open_hub = Hub(data_dir=data).start()
+            try:
+                r = open_hub.post("/ngsi-ld/v1/subscriptions", body={
+                    "type": "Subscription", "entities": [{"type": "Sensor"}],
+                    "notification": {"endpoint": {"uri": rx.url("/ownerless")}}})
+                self.assertEqual(r.status, 201, r.body)
+            finally:
+                open_hub.stop()
+            idp = Idp(work, "k1")
+            jwks = os.path.join(work, "jwks.json")
+            with open(jwks, "w") as f:
+                json.dump({"keys": [idp.jwk]}, f)
+            hub = Hub(data_dir=data, extra_args=["--auth-jwks-file", jwks, "--auth-issuer", ISSUER,
+                                                 "--auth-audience", AUDIENCE]).start()
+            try:
+                auth = {"Authorization": "Bearer " + idp.token(sub="root", realm_access=None, roles=["admin"])}
+                r = hub.request("POST", "/ngsi-ld/v1/subscriptions", headers=auth, body={
+                    "type": "Subscription", "entities": [{"type": "Sensor"}],
+                    "notification": {"endpoint": {"uri": rx.url("/owned")}}})
+                self.assertEqual(r.status, 201, r.body)
+                r = hub.request("POST", "/ngsi-ld/v1/entities", headers=auth,
+                                body={"id": "urn:ngsi-ld:Sensor:o-1", "type": "Sensor", "v": prop(1)})
+                self.assertEqual(r.status, 201, r.body)
+                self.assertEqual(len(rx.wait_for(1, path="/owned")), 1)
+                time.sleep(0.5)  # a grace period for a delivery that must not come
+                self.assertEqual(rx.wait_for(1, path="/ownerless", timeout=0), [])
+            finally:
+                hub.cleanup()
 
 
 if __name__ == "__main__":
