@@ -44,7 +44,7 @@ from receiver import Receiver
 from test_auth import AUDIENCE, ISSUER, Idp
 
 SEED = int(os.environ.get("CITYHUB_TEST_SEED", "1206"))
-WRITES = 14  # write attempts per principal and round
+WRITES = 18  # write attempts per principal (with a write grant) and round
 ROUNDS = int(os.environ.get("CITYHUB_TEST_ROUNDS", "5"))  # configurations (hubs) per run
 T = "rnd"            # the tenant everything is checked in
 O = "rnd-other"      # another tenant (roles and rules scoped to it must not count in T)
@@ -295,7 +295,7 @@ def generate(rng):
             r["types"] = rng.sample(TYPES, rng.randint(1, 2))
         if rng.random() < 0.25:
             r["idPattern"] = rng.choice([".*:a[0-9]+", "urn:ngsi-ld:(Bin|Meter):.*", ".*:b.*", ".*p[0-9]"])
-        if rng.random() < 0.4:
+        if rng.random() < (0.4 if allow else 0.55):
             r["attrs"] = rng.sample(ALL_ATTRS, rng.randint(1, 2))
         if allow and rng.random() < 0.25:
             r["owner"] = True
@@ -311,9 +311,9 @@ def generate(rng):
         attrs = {}
         for a in (ALL_ATTRS if t == "OffStreetParking" else ATTRS):
             x = rng.random()
-            if x < 0.3:
+            if x < 0.2:
                 attrs[a] = "personal"
-            elif x < 0.45:
+            elif x < 0.3:
                 attrs[a] = "sensitive"
         privacy["types"][t] = {"purpose": "randomized test", "attributes": attrs}
     return principals, {"rules": rules}, privacy
@@ -834,7 +834,7 @@ class PolicyRandomizedTest(unittest.TestCase):
             counter[0] += 1
             return counter[0]
 
-        for k in range(WRITES):
+        for k in range(3 if entry_denied else WRITES):  # refused at the entry: a few suffice
             etype = rng.choice(TYPES)
             eid = f"urn:ngsi-ld:{etype}:{rng.choice('ab')}{k}w{i}"
             e = self.new_entity(eid, etype, name, self.random_attrs(rng, etype, 1, rng.choice([1, 2, 3]), unique()))
@@ -876,7 +876,7 @@ class PolicyRandomizedTest(unittest.TestCase):
         name = who[0]
         eid, etype = e["id"], e["types"][0]
         other = rng.choice([t for t in TYPES if t != etype])
-        op = rng.choice(["merge", "merge-type", "append", "update", "replace", "delete-attr", "delete",
+        op = rng.choice(["merge", "merge-type", "merge-type", "append", "update", "replace", "delete-attr", "delete",
                          "b-upsert", "b-upsert-update", "b-update", "b-merge", "b-delete", "t-append"])
         if op in ("update", "delete-attr") and not e["attrs"]:
             op = "append"
@@ -902,7 +902,7 @@ class PolicyRandomizedTest(unittest.TestCase):
             after["attrs"].update(new)
             method, path, ctype = "PATCH", f"{E}/{eid}/attrs", None
         elif op == "replace":
-            t = other if rng.random() < 0.4 else etype
+            t = other if rng.random() < 0.6 else etype
             body["type"] = t
             after["types"], after["attrs"] = [t], dict(new)
             method, path, ctype = "PUT", f"{E}/{eid}", None
@@ -918,7 +918,7 @@ class PolicyRandomizedTest(unittest.TestCase):
             else:
                 method, path, ctype, body = "POST", "/ngsi-ld/v1/entityOperations/delete", None, [eid]
         elif op.startswith("b-"):
-            t = other if rng.random() < 0.4 else etype
+            t = other if rng.random() < 0.6 else etype
             item = dict(body, id=eid, type=t)
             body = [item]
             if op == "b-upsert":
@@ -959,7 +959,7 @@ class PolicyRandomizedTest(unittest.TestCase):
             self.verify_state(before, what)
             return
         allowed = not entry_denied and w.authorize(before, after, named)
-        self.stats["writes " + ("allowed" if allowed else "refused")] += 1
+        self.stats["writes " + ("allowed" if allowed else "refused at entry" if entry_denied else "refused")] += 1
         what = f"{name} {op} {method} {path} on {eid} (owner {e['owner']}, {before['types']}) {json.dumps(body)}"
         r = self.call(method, path, who, body=body, content_type=ctype)
         if op.startswith("b-"):
