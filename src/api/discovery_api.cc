@@ -61,6 +61,17 @@ Result<broker::VisibleCatalogue> CatalogueOf(const ApiDeps& deps, const broker::
   return deps.catalogue->Scan(tenant, CandidateTypes(tenant, types), view, presence_only);
 }
 
+// What `view` shows of the entities of `type`. A type no allow names may still be visible on an
+// entity that also has a type some allow names: those are looked for among the latter.
+Result<broker::VisibleCatalogue> CatalogueOfType(const ApiDeps& deps, const broker::EntityView& view,
+                                                 std::string_view tenant, const std::string& type) {
+  auto direct = CandidateTypes(tenant, {type});
+  if (!direct.empty()) return deps.catalogue->Scan(tenant, direct, view, false);
+  auto all = deps.entities->Types(tenant);
+  if (!all.ok()) return all.status();
+  return deps.catalogue->Scan(tenant, CandidateTypes(tenant, std::move(*all)), view, false, type);
+}
+
 json::array Compacted(const std::vector<std::string>& iris, const ngsild::Context& ctx) {
   json::array out;
   for (const auto& iri : iris) out.emplace_back(ctx.CompactIri(iri));
@@ -110,7 +121,7 @@ Result<broker::EntityService::TypeInfo> VisibleTypeDetails(const ApiDeps& deps, 
                                                            const std::string& type) {
   auto view = DiscoveryView(deps, tenant);
   if (!view) return deps.entities->TypeDetails(tenant, type);
-  auto seen = CatalogueOf(deps, *view, tenant, {type}, false);
+  auto seen = CatalogueOfType(deps, *view, tenant, type);
   if (!seen.ok()) return seen.status();
   auto it = seen->types.find(type);
   if (it == seen->types.end()) return Status::NotFound(fmt::format("no entity has type '{}'", type));

@@ -1,5 +1,7 @@
 #include "broker/visible_catalogue.h"
 
+#include <algorithm>
+
 #include "broker/tenancy.h"
 #include "ngsild/entity.h"
 
@@ -25,34 +27,34 @@ void Add(ngsild::Entity& e, const EntityView& view, VisibleCatalogue& out) {
 }  // namespace
 
 Result<VisibleCatalogue> CatalogueScanner::Scan(std::string_view tenant, const std::vector<std::string>& types,
-                                                const EntityView& view, bool presence_only) const {
+                                                const EntityView& view, bool presence_only,
+                                                std::string_view carrying) const {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
   VisibleCatalogue out;
+  if (types.empty()) return out;
+  auto has = [](const std::vector<std::string>& list, std::string_view t) {
+    return std::find(list.begin(), list.end(), t) != list.end();
+  };
   Status failure;
   auto visit = [&](const store::EntityRecord& rec) {
+    if (!carrying.empty() && !has(rec.types, carrying)) return true;
+    if (presence_only &&
+        std::all_of(rec.types.begin(), rec.types.end(), [&](const std::string& t) { return out.types.contains(t); })) {
+      return true;  // nothing new to learn from it: not even read
+    }
     auto e = ngsild::DeserializeEntity(rec.document);
     if (!e.ok()) {
       failure = e.status();
       return false;
     }
-    if (!view.Visible(*e)) return true;
-    Add(*e, view, out);
-    return !presence_only;
+    if (view.Visible(*e)) Add(*e, view, out);
+    return true;
   };
-  std::vector<std::vector<std::string>> passes;
-  if (presence_only) {
-    for (const auto& t : types) passes.push_back({t});
-  } else {
-    passes.push_back(types);
-  }
-  for (auto& pass : passes) {
-    if (pass.empty() || (presence_only && out.types.contains(pass[0]))) continue;
-    store::ScanOptions scan;
-    scan.types = std::move(pass);
-    CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, visit));
-    CITYHUB_RETURN_IF_ERROR(failure);
-  }
+  store::ScanOptions scan;
+  scan.types = types;
+  CITYHUB_RETURN_IF_ERROR((*ts)->Scan(scan, visit));
+  CITYHUB_RETURN_IF_ERROR(failure);
   return out;
 }
 

@@ -45,12 +45,13 @@ class CatalogueScanner {
  public:
   explicit CatalogueScanner(store::Store& store) : store_(store) {}
 
-  // What `view` shows of the entities of `tenant` having any of `types` (none if empty). With
-  // `presence_only` the scan of a type stops at its first visible entity: the result names
-  // every asked type having one, and its counts and attributes are incomplete. NotFound for an
-  // unknown tenant, BadRequestData for an invalid tenant name, store errors as they come.
+  // What `view` shows of the entities of `tenant` having any of `types` (none if empty) and, if
+  // `carrying` is not empty, that type too. With `presence_only` an entity is read only if it
+  // carries a type not yet named: the result names every type of a visible entity (other types
+  // of a multi-typed one included), and its counts and attributes are incomplete. NotFound for
+  // an unknown tenant, BadRequestData for an invalid tenant name, store errors as they come.
   Result<VisibleCatalogue> Scan(std::string_view tenant, const std::vector<std::string>& types, const EntityView& view,
-                                bool presence_only) const;
+                                bool presence_only, std::string_view carrying = {}) const;
 
  private:
   store::Store& store_;
