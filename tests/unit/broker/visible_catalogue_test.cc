@@ -3,9 +3,6 @@
 // attributes kept unless they cannot be pseudonymised — and a presence scan names the types.
 #include "broker/visible_catalogue.h"
 
-#include <filesystem>
-#include <random>
-
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -14,13 +11,12 @@
 #include "broker/entity_service.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
-#include "store/rocksdb_store.h"
+#include "temp_store.h"
 
 namespace cityhub::broker {
 namespace {
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::Pair;
 
@@ -51,25 +47,7 @@ class TestView final : public EntityView {
 
 class VisibleCatalogueTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() / fmt::format("cityhub-catalogue-test-{}-{}", ::getpid(), rd());
-    store::RocksDbOptions o;
-    o.data_dir = dir_.string();
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = store::OpenRocksDbStore(o);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    store_ = std::move(*s);
-    entities_ = std::make_unique<EntityService>(*store_);
-  }
-  void TearDown() override {
-    entities_.reset();
-    if (store_) store_->Close();
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { ASSERT_TRUE(store_.ok()); }
 
   void Create(std::string_view text) {
     auto e = ngsild::ParseEntity(json::parse(text).as_object(), *resolver_.Core(), 0, {});
@@ -77,9 +55,8 @@ class VisibleCatalogueTest : public ::testing::Test {
     ASSERT_TRUE(entities_->Create(AnyoneMayWrite(), "", std::move(*e)).ok());
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<EntityService> entities_;
+  TempStore store_{"catalogue-test"};
+  std::unique_ptr<EntityService> entities_ = std::make_unique<EntityService>(*store_);
   ngsild::ContextResolver resolver_{ngsild::ContextResolverOptions{}, {}};
   TestView view_;
 };

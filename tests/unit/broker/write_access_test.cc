@@ -4,20 +4,17 @@
 #include "broker/write_access.h"
 
 #include <atomic>
-#include <filesystem>
-#include <random>
+#include <map>
 
-#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "broker/entity_service.h"
-#include "store/rocksdb_store.h"
+#include "temp_store.h"
 
 namespace cityhub::broker {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ngsild::Entity;
 
@@ -182,37 +179,16 @@ class CountingStore final : public store::Store {
 
 class GuardedServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() / fmt::format("cityhub-write-access-test-{}-{}", ::getpid(), rd());
-    store::RocksDbOptions o;
-    o.data_dir = dir_.string();
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = store::OpenRocksDbStore(o);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    store_ = std::move(*s);
-    counting_ = std::make_unique<CountingStore>(*store_);
-    svc_ = std::make_unique<EntityService>(*counting_);
-  }
-  void TearDown() override {
-    svc_.reset();
-    counting_.reset();
-    store_->Close();
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { ASSERT_TRUE(store_.ok()); }
   ngsild::AttrMap Level(int value) {
     ngsild::AttrMap m;
     m["level"] = {ngsild::Instance{{"type", "Property"}, {"value", value}}};
     return m;
   }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<CountingStore> counting_;
-  std::unique_ptr<EntityService> svc_;
+  TempStore store_{"write-access-test"};
+  std::unique_ptr<CountingStore> counting_ = std::make_unique<CountingStore>(*store_);
+  std::unique_ptr<EntityService> svc_ = std::make_unique<EntityService>(*counting_);
 };
 
 TEST_F(GuardedServiceTest, ARestrictedUpdateReadsTheEntityOnceAndARefusedOneWritesNothing) {
