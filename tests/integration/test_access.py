@@ -17,14 +17,16 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import tempfile
 import time
 import unittest
 
+from guarded_hub import GuardedHub
 from hub import BIN, Hub
 from receiver import Receiver
-from test_auth import AUDIENCE, ISSUER, Idp
+from test_auth import Idp
 
 POLICY = {"rules": [
     # A parking operator's app sees parking spots only, and may set their status only.
@@ -59,42 +61,24 @@ def person(i, name, district, health="fine"):
 class AccessTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="cityhub-access-")
-        cls.idp = Idp(cls.dir, "k1")
-        jwks = os.path.join(cls.dir, "jwks.json")
-        with open(jwks, "w") as f:
-            json.dump({"keys": [cls.idp.jwk]}, f)
-        policy = os.path.join(cls.dir, "policy.json")
-        with open(policy, "w") as f:
-            json.dump(POLICY, f)
-        privacy = os.path.join(cls.dir, "privacy.json")
-        with open(privacy, "w") as f:
-            json.dump(PRIVACY, f)
-        cls.keys_file = os.path.join(cls.dir, "keys.json")
+        cls.dir = tempfile.mkdtemp(prefix="cityhub-access-")  # the audit log and backups
         cls.audit = os.path.join(cls.dir, "audit.log")
         cls.backups = os.path.join(cls.dir, "backups")
-        cls.hub = Hub(extra_args=["--backup-dir", cls.backups, "--auth-jwks-file", jwks, "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
-                                  "--auth-policy-file", policy, "--privacy-file", privacy,
-                                  "--api-keys-file", cls.keys_file, "--audit-log", cls.audit]).start()
-        cls.tokens = {}
+        cls.guarded = GuardedHub("cityhub-access-", POLICY, PRIVACY,
+                                 ["--backup-dir", cls.backups, "--audit-log", cls.audit], api_keys=True).start()
+        cls.hub = cls.guarded.hub
+        cls.keys_file = cls.guarded.keys_file
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.cleanup()
+        cls.guarded.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def token(self, subject, *roles):
-        key = (subject, roles)
-        if key not in self.tokens:
-            self.tokens[key] = self.idp.token(sub=subject, realm_access=None, roles=list(roles))
-        return self.tokens[key]
+        return self.guarded.token(subject, *roles)
 
     def call(self, method, path, who, body=None, tenant=None, headers=None):
-        h = dict(headers or {})
-        if who is not None:
-            h["Authorization"] = "Bearer " + self.token(*who)
-        if tenant:
-            h["NGSILD-Tenant"] = tenant
-        return self.hub.request(method, path, body=body, headers=h)
+        return self.guarded.call(method, path, who, body=body, tenant=tenant, headers=headers)
 
     # --- cross-tenant isolation -------------------------------------------------------------
 

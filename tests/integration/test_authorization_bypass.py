@@ -28,6 +28,7 @@ import threading
 import time
 import unittest
 
+from guarded_hub import GuardedHub
 from hub import BIN, Hub
 from receiver import Receiver
 from test_auth import AUDIENCE, ISSUER, Idp
@@ -54,21 +55,10 @@ def prop(value):
 class AuthorizationBypassTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="cityhub-bypass-")
-        cls.idp = Idp(cls.dir, "k1")
-        jwks = os.path.join(cls.dir, "jwks.json")
-        with open(jwks, "w") as f:
-            json.dump({"keys": [cls.idp.jwk]}, f)
-        for name, doc in (("policy.json", POLICY), ("privacy.json", PRIVACY)):
-            with open(os.path.join(cls.dir, name), "w") as f:
-                json.dump(doc, f)
-        cls.keys_file = os.path.join(cls.dir, "keys.json")
-        cls.hub = Hub(extra_args=["--auth-jwks-file", jwks, "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
-                                  "--auth-policy-file", os.path.join(cls.dir, "policy.json"),
-                                  "--privacy-file", os.path.join(cls.dir, "privacy.json"),
-                                  "--api-keys-file", cls.keys_file,
-                                  "--max-subscriptions-per-principal", "3"]).start()
-        cls.tokens = {}
+        cls.guarded = GuardedHub("cityhub-bypass-", POLICY, PRIVACY, ["--max-subscriptions-per-principal", "3"],
+                                 api_keys=True).start()
+        cls.hub = cls.guarded.hub
+        cls.keys_file = cls.guarded.keys_file
         cls.admin = ("city-admin", f"{TENANT}:admin", f"{TENANT}:privacy-officer")
         cls.flood = ("river-app", f"{TENANT}:flood-writer")
         cls.devices = ("sensor-team", f"{TENANT}:flood-devices")
@@ -76,19 +66,13 @@ class AuthorizationBypassTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.cleanup()
+        cls.guarded.cleanup()
 
     def token(self, subject, *roles):
-        key = (subject, roles)
-        if key not in self.tokens:
-            self.tokens[key] = self.idp.token(sub=subject, realm_access=None, roles=list(roles))
-        return self.tokens[key]
+        return self.guarded.token(subject, *roles)
 
     def call(self, method, path, who, body=None, headers=None, content_type=None):
-        h = dict(headers or {})
-        h["Authorization"] = "Bearer " + self.token(*who)
-        h["NGSILD-Tenant"] = TENANT
-        return self.hub.request(method, path, body=body, headers=h, content_type=content_type)
+        return self.guarded.call(method, path, who, body=body, tenant=TENANT, headers=headers, content_type=content_type)
 
     def create(self, entity, who=None):
         r = self.call("POST", "/ngsi-ld/v1/entities", who or self.admin, body=entity)

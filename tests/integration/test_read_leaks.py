@@ -12,14 +12,10 @@
 - /cityhub/v1/alerts/{id}/cap: the CAP document of an alert holds its attributes the caller may
   not read.
 """
-import json
-import os
-import tempfile
 import unittest
 
-from hub import Hub
+from guarded_hub import GuardedHub
 from receiver import Receiver
-from test_auth import AUDIENCE, ISSUER, Idp
 
 ALERT = "https://smartdatamodels.org/dataModel.Alert/Alert"
 
@@ -59,27 +55,15 @@ def site(kind, eid, lon, free):
 class ReadLeaksTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="cityhub-leaks-")
-        cls.idp = Idp(cls.dir, "k1")
-        files = {"jwks": {"keys": [cls.idp.jwk]}, "policy": POLICY, "privacy": PRIVACY}
-        for name, content in files.items():
-            with open(os.path.join(cls.dir, name + ".json"), "w") as f:
-                json.dump(content, f)
-        path = lambda name: os.path.join(cls.dir, name + ".json")
-        cls.hub = Hub(extra_args=["--auth-jwks-file", path("jwks"), "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE,
-                                  "--auth-policy-file", path("policy"), "--privacy-file", path("privacy"),
-                                  "--audit-log", "off"]).start()
+        cls.guarded = GuardedHub("cityhub-leaks-", POLICY, PRIVACY, ["--audit-log", "off"]).start()
+        cls.hub = cls.guarded.hub
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.cleanup()
+        cls.guarded.cleanup()
 
     def call(self, method, path, who, body=None, tenant=None, headers=None, content_type=None):
-        h = dict(headers or {})
-        h["Authorization"] = "Bearer " + self.idp.token(sub=who[0], realm_access=None, roles=list(who[1:]))
-        if tenant:
-            h["NGSILD-Tenant"] = tenant
-        return self.hub.request(method, path, body=body, headers=h, content_type=content_type)
+        return self.guarded.call(method, path, who, body=body, tenant=tenant, headers=headers, content_type=content_type)
 
     def upsert(self, tenant, entities):
         # Classified attributes are written only by who may read them in clear (SECURITY.md).
