@@ -25,7 +25,7 @@ import socket
 import time
 import unittest
 
-from hub import Hub
+from hub import Hub, HubTestCase
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
@@ -57,17 +57,8 @@ def closed_port():
         return s.getsockname()[1]
 
 
-class AttackTestCase(unittest.TestCase):
-    hub_args = ()
-    allow_loopback = False
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub(extra_args=cls.hub_args, allow_loopback=cls.allow_loopback).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.hub.cleanup()
+class AttackTestCase(HubTestCase):
+    allow_loopback = False  # the policy as an operator gets it
 
     def create_subscription(self, body):
         return self.hub.post(S, body)
