@@ -105,6 +105,9 @@ http::Response Route(const http::Router::Match& m, const http::Request& req) {
     }
     case http::Router::MatchKind::kBadPath:
       return Problem(Status::InvalidRequest("the request path has an invalid percent-encoding"));
+    case http::Router::MatchKind::kEmptySegment:
+      return Problem(Status::BadRequestData(
+          fmt::format("the request path '{}' has an empty segment (two slashes in a row)", req.path.substr(0, 200))));
     case http::Router::MatchKind::kPathNotFound:
       break;
   }

@@ -12,8 +12,9 @@
 // one has it, the less specific one is used; only when no matching pattern has the method is
 // the answer kMethodNotAllowed, listing every method of every matching pattern.
 //
-// Trailing slashes are not normalised: "/a/b/" has an empty last segment, which no placeholder
-// and no literal (other than an explicit trailing slash in the pattern) matches.
+// A trailing slash is dropped before matching: GS CIM 009 writes its resources "/entities/" and
+// clients use both forms. Any other empty segment ("/entities//attrs/x") is not a path to any
+// resource: kEmptySegment, which the API answers 400 rather than 404.
 
 #include "http/router.h"
 
@@ -96,6 +97,11 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   Match match;
   std::vector<std::string_view> raw;
   if (!SplitPath(path, &raw)) return match;
+  if (raw.size() > 1 && raw.back().empty()) raw.pop_back();
+  if (std::find(raw.begin(), raw.end(), std::string_view()) != raw.end() && raw.size() > 1) {
+    match.kind = MatchKind::kEmptySegment;
+    return match;
+  }
   std::vector<std::string> segments(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
     if (!PercentDecode(raw[i], false, &segments[i]) ||

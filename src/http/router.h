@@ -29,7 +29,7 @@ using RouteHandler = std::function<Response(const Request&, const PathParams&)>;
 
 class Router {
  public:
-  enum class MatchKind { kFound, kPathNotFound, kMethodNotAllowed, kBadPath };
+  enum class MatchKind { kFound, kPathNotFound, kMethodNotAllowed, kBadPath, kEmptySegment };
   struct Match {
     MatchKind kind = MatchKind::kPathNotFound;
     const RouteHandler* handler = nullptr;  // set when kFound
@@ -39,8 +39,10 @@ class Router {
   };
 
   void Add(std::string method, std::string pattern, RouteHandler handler);
-  // Finds the route for `method` and the percent-encoded `path`. kBadPath when the path has an
-  // invalid percent-escape or a decoded segment contains a NUL.
+  // Finds the route for `method` and the percent-encoded `path`; a trailing slash is ignored
+  // ("/entities/" is "/entities", as GS CIM 009 writes its resources). kBadPath when the path has
+  // an invalid percent-escape or a decoded segment contains a NUL; kEmptySegment when a segment
+  // other than the last is empty ("/entities//attrs").
   Match Find(std::string_view method, std::string_view path) const;
 
  private:

@@ -50,6 +50,30 @@ class EntitiesTest(HubTestCase):
         self.assertEqual(r.body, "")
         self.assertEqual(self.fetch("urn:ngsi-ld:Car:c1")["speed"]["value"], 50)
 
+    def test_resource_paths_with_a_trailing_slash(self):
+        # GS CIM 009 writes its resources with a trailing slash ({apiRoot}/entities/,
+        # /subscriptions/, …): clients built from the spec use it.
+        r = self.hub.post(E + "/", car("urn:ngsi-ld:Car:slash-1"))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Car:slash-1/").json()["speed"]["value"], 50)
+        r = self.hub.get(E + "/?type=Car&id=urn:ngsi-ld:Car:slash-1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Car:slash-1"])
+        r = self.hub.request("PATCH", f"{E}/urn:ngsi-ld:Car:slash-1/attrs/",
+                             body={"speed": {"type": "Property", "value": 60}})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.hub.get("/ngsi-ld/v1/subscriptions/").status, 200)
+        self.assertEqual(self.hub.get("/ngsi-ld/v1/types/").status, 200)
+
+    def test_empty_path_segments_are_bad_request_data(self):
+        self.create(car("urn:ngsi-ld:Car:slash-2"))
+        for method, path in (("GET", f"{E}//"), ("PATCH", f"{E}//attrs/speed"),
+                             ("DELETE", f"{E}/urn:ngsi-ld:Car:slash-2//speed"),
+                             ("GET", "/ngsi-ld//v1/entities")):
+            body = {"value": 1} if method == "PATCH" else None
+            self.assertProblem(self.hub.request(method, path, body=body), 400, "BadRequestData")
+        self.assertEqual(self.fetch("urn:ngsi-ld:Car:slash-2")["speed"]["value"], 50)
+
     def test_location_is_percent_encoded(self):
         for eid in ("urn:ngsi-ld:Car:a#b", "urn:ngsi-ld:Car:a?b=1", "https://example.org/cars/1", "urn:ngsi-ld:Car:\u00e4"):
             with self.subTest(eid):

@@ -88,13 +88,18 @@ TEST(RouterTest, LiteralWinsOverPlaceholderRegardlessOfOrder) {
   EXPECT_EQ(Call(leftmost.Find("GET", "/a/b")), 2);
 }
 
-TEST(RouterTest, PlaceholderNeedsNonEmptySegmentAndTrailingSlashIsDistinct) {
+TEST(RouterTest, ATrailingSlashIsIgnoredAndOtherEmptySegmentsAreRefused) {
   Router r;
   r.Add("GET", "/a/b", Tagged(1));
   r.Add("GET", "/e/{id}", Tagged(2));
-  EXPECT_EQ(r.Find("GET", "/a/b/").kind, Kind::kPathNotFound);
-  EXPECT_EQ(r.Find("GET", "/e/").kind, Kind::kPathNotFound);
-  EXPECT_EQ(r.Find("GET", "/e//").kind, Kind::kPathNotFound);
+  EXPECT_EQ(Call(r.Find("GET", "/a/b/")), 1);  // GS CIM 009 writes "/entities/"
+  EXPECT_EQ(Call(r.Find("GET", "/e/x/")), 2);
+  EXPECT_EQ(r.Find("GET", "/e/x/").params.Get("id"), "x");
+  EXPECT_EQ(r.Find("GET", "/e/").kind, Kind::kPathNotFound);  // "/e": no such resource
+  EXPECT_EQ(r.Find("GET", "/e//").kind, Kind::kEmptySegment);
+  EXPECT_EQ(r.Find("GET", "/a//b").kind, Kind::kEmptySegment);
+  EXPECT_EQ(r.Find("GET", "//a/b").kind, Kind::kEmptySegment);
+  EXPECT_EQ(r.Find("GET", "/a/b//").kind, Kind::kEmptySegment);
   EXPECT_EQ(r.Find("GET", "a/b").kind, Kind::kPathNotFound);
   EXPECT_EQ(r.Find("GET", "").kind, Kind::kPathNotFound);
   EXPECT_EQ(r.Find("GET", "/a").kind, Kind::kPathNotFound);
