@@ -232,6 +232,7 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
   if (!ctx.ok()) return Problem(ctx.status());
   Status st = CheckIds(id, nullptr);
   if (!st.ok()) return Problem(st);
+  if (!ngsild::IsValidName(attr_name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
   std::optional<std::string> dataset_id;
   if (const std::string* ds = req.Param("datasetId")) {
     if (!ngsild::IsUri(*ds)) return Problem(Status::BadRequestData("parameter 'datasetId' must be a URI"));

@@ -74,6 +74,14 @@ class EntitiesTest(HubTestCase):
             self.assertProblem(self.hub.request(method, path, body=body), 400, "BadRequestData")
         self.assertEqual(self.fetch("urn:ngsi-ld:Car:slash-2")["speed"]["value"], 50)
 
+    def test_invalid_attribute_names_in_paths_are_bad_request_data(self):
+        self.create(car("urn:ngsi-ld:Car:badname"))
+        for method in ("DELETE", "PATCH", "PUT"):
+            body = None if method == "DELETE" else {"type": "Property", "value": 1}
+            r = self.hub.request(method, f"{E}/urn:ngsi-ld:Car:badname/attrs/sp%20eed", body=body)
+            self.assertProblem(r, 400, "BadRequestData")
+        self.assertEqual(self.fetch("urn:ngsi-ld:Car:badname")["speed"]["value"], 50)
+
     def test_location_is_percent_encoded(self):
         for eid in ("urn:ngsi-ld:Car:a#b", "urn:ngsi-ld:Car:a?b=1", "https://example.org/cars/1", "urn:ngsi-ld:Car:\u00e4"):
             with self.subTest(eid):
