@@ -88,6 +88,12 @@ bool HoldsAny(const security::Principal& p, std::string_view tenant, const std::
   return false;
 }
 
+// Whether `p` reads `cls`'s attributes in clear in `tenant` (true when nothing is classified).
+bool ReadsInClear(const security::PrivacyPolicy* privacy, const security::Principal& p, std::string_view tenant,
+                  DataClass cls) {
+  return !privacy || HoldsAny(p, tenant, privacy->Rule(cls).readers);
+}
+
 // Sees nothing: the view of an owner whose key was revoked or has expired.
 class NothingView final : public broker::EntityView {
  public:
@@ -187,8 +193,8 @@ std::unique_ptr<broker::EntityView> MakeReadView(const SecurityDeps& security, c
   Access access = PolicyOf(security).AccessFor(principal, tenant, Operation::kRead);
   const auto& privacy = security.privacy;
   if (access.all() && !privacy) return nullptr;
-  bool personal = privacy && HoldsAny(principal, tenant, privacy->Rule(DataClass::kPersonal).readers);
-  bool sensitive = privacy && HoldsAny(principal, tenant, privacy->Rule(DataClass::kSensitive).readers);
+  bool personal = privacy && ReadsInClear(privacy.get(), principal, tenant, DataClass::kPersonal);
+  bool sensitive = privacy && ReadsInClear(privacy.get(), principal, tenant, DataClass::kSensitive);
   std::string key = security.pseudonyms ? security.pseudonyms->TenantKey(tenant) : std::string();
   return std::make_unique<PolicyView>(security.policy, std::move(access), privacy, personal, sensitive, std::move(key),
                                       personal_read);
@@ -226,11 +232,9 @@ PolicyWriteAccess::PolicyWriteAccess(const SecurityDeps& security, const securit
     : subject_(principal.subject),
       policy_(security.policy),
       access_(PolicyOf(security).AccessFor(principal, tenant, Operation::kWrite)),
-      privacy_(security.privacy) {
-  if (privacy_) {
-    personal_in_clear_ = HoldsAny(principal, tenant, privacy_->Rule(DataClass::kPersonal).readers);
-    sensitive_in_clear_ = HoldsAny(principal, tenant, privacy_->Rule(DataClass::kSensitive).readers);
-  }
+      privacy_(security.privacy),
+      personal_in_clear_(ReadsInClear(privacy_.get(), principal, tenant, DataClass::kPersonal)),
+      sensitive_in_clear_(ReadsInClear(privacy_.get(), principal, tenant, DataClass::kSensitive)) {
   unrestricted_ = access_.all() && personal_in_clear_ && sensitive_in_clear_;
 }
 
