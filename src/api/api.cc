@@ -122,7 +122,7 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   auto starts = [&](std::string_view prefix) { return route.substr(0, prefix.size()) == prefix; };
   if (route == "/metrics" || starts("/admin/") || starts("/iot/")) return Operation::kAdmin;
   if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
-  if (starts("/ngsi-ld/v1/subscriptions")) return Operation::kSubscribe;
+  if (starts("/ngsi-ld/v1/subscriptions") || starts("/cityhub/v1/subscriptions")) return Operation::kSubscribe;
   if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {
     return Operation::kRead;
   }

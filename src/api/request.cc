@@ -328,6 +328,11 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
   if (media == MediaType::kLdJson) {
     AddContextTo(body, ctx_json);
     r.headers.Add("Content-Type", "application/ld+json");
+  } else if (media == MediaType::kGeoJson && body.is_object()) {
+    // A GeoJSON Feature or FeatureCollection carries its @context as a top-level member
+    // (GS CIM 009 §5.2.29, §5.2.30), as a JSON-LD body does.
+    body.get_object()["@context"] = ctx_json;
+    r.headers.Add("Content-Type", "application/geo+json");
   } else {
     r.headers.Add("Content-Type", media == MediaType::kGeoJson ? "application/geo+json" : "application/json");
     r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));

@@ -74,11 +74,10 @@ Response CreateSubscription(const Request& req, const ApiDeps& deps) {
   return r;
 }
 
-// The stored form with the notifier's delivery status in its notification member (GS CIM 009
-// NotificationParams: timesSent, timesFailed, lastNotification, lastSuccess, lastFailure and
-// status "ok"/"failed" once anything was sent; cityhub adds timesGivenUp when notifications
-// were given up, and lastFailureReason: the sender's coarse reason, e.g. "HTTP 503" or "address
-// not allowed by the outbound policy").
+// The stored form with the notifier's delivery status in its notification member, as GS CIM 009
+// NotificationParams has it (§5.2.14): timesSent, timesFailed, lastNotification, lastSuccess,
+// lastFailure, and status "ok"/"failed" once anything was sent. cityhub's own figures
+// (timesGivenUp, lastFailureReason) are at /cityhub/v1/subscriptions/{id}/delivery.
 json::object WithDeliveryStatus(json::object stored, std::string_view tenant, const ApiDeps& deps) {
   if (!deps.notifier) return stored;
   const json::value* id = stored.if_contains("id");
@@ -94,9 +93,33 @@ json::object WithDeliveryStatus(json::object stored, std::string_view tenant, co
   if (s.times_failed > 0) out["timesFailed"] = s.times_failed;
   if (s.last_success_ms > 0) out["lastSuccess"] = util::FormatDateTime(s.last_success_ms);
   if (s.last_failure_ms > 0) out["lastFailure"] = util::FormatDateTime(s.last_failure_ms);
-  if (s.last_failure_ms > 0 && !s.last_failure_reason.empty()) out["lastFailureReason"] = s.last_failure_reason;
-  if (s.given_up > 0) out["timesGivenUp"] = s.given_up;
   return stored;
+}
+
+// GET /cityhub/v1/subscriptions/{id}/delivery: the delivery figures an operator needs beyond the
+// spec's status members — every counter, and the coarse reason of the last failure ("HTTP 503",
+// "address not allowed by the outbound policy"; never a socket error or the receiver's body).
+Response SubscriptionDelivery(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const std::string& id = p.Get("subscriptionId");
+  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto stored = deps.subscriptions->Get(*tenant, id);
+  if (!stored.ok()) return Problem(stored.status());
+  if (!MayManage(*stored, *tenant)) return Problem(Status::NotFound(fmt::format("subscription '{}' not found", id.substr(0, 200))));
+  json::object out{{"id", id}};
+  if (deps.notifier) {
+    const broker::DeliveryStatus s = deps.notifier->StatusOf(*tenant, id);
+    out["timesSent"] = s.times_sent;
+    out["timesFailed"] = s.times_failed;
+    out["timesGivenUp"] = s.given_up;
+    if (s.times_sent > 0) out["status"] = s.failing ? "failed" : "ok";
+    if (s.last_notification_ms > 0) out["lastNotification"] = util::FormatDateTime(s.last_notification_ms);
+    if (s.last_success_ms > 0) out["lastSuccess"] = util::FormatDateTime(s.last_success_ms);
+    if (s.last_failure_ms > 0) out["lastFailure"] = util::FormatDateTime(s.last_failure_ms);
+    if (s.last_failure_ms > 0 && !s.last_failure_reason.empty()) out["lastFailureReason"] = s.last_failure_reason;
+  }
+  return PlainJson(200, out);
 }
 
 Response RetrieveSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -140,6 +163,7 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   }
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
   if (paging->count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
+  AddPageLinks(req, *paging, paging->offset + paging->limit < page->total, &r);
   return r;
 }
 
@@ -173,6 +197,8 @@ void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps) {
   router.Add("GET", one, [&deps](const Request& r, const PathParams& p) { return RetrieveSubscription(r, p, deps); });
   router.Add("PATCH", one, [&deps](const Request& r, const PathParams& p) { return UpdateSubscription(r, p, deps); });
   router.Add("DELETE", one, [&deps](const Request& r, const PathParams& p) { return DeleteSubscription(r, p, deps); });
+  router.Add("GET", "/cityhub/v1/subscriptions/{subscriptionId}/delivery",
+             [&deps](const Request& r, const PathParams& p) { return SubscriptionDelivery(r, p, deps); });
 }
 
 }  // namespace cityhub::api

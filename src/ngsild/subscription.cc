@@ -363,16 +363,67 @@ class Reader {
   const SubscriptionLimits& limits_;
 };
 
-// Fills in the defaults of the stored form.
+// The stored form fills in the defaults of optional members and lists the ones it filled under
+// kDefaulted (dotted paths), so that a client reads back the members it gave and no others
+// (§5.8.3 returns the subscription as created, plus the status members).
+constexpr std::string_view kDefaulted = "defaulted";
+
+// Whether `o` has the member at dotted `path` ("notification.endpoint.accept").
+bool HasPath(const json::object& o, std::string_view path) {
+  const json::object* at = &o;
+  while (true) {
+    const size_t dot = path.find('.');
+    const json::value* v = at->if_contains(path.substr(0, dot));
+    if (!v) return false;
+    if (dot == std::string_view::npos) return true;
+    if (!v->is_object()) return false;
+    at = &v->get_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
+// Removes the member at dotted `path`, if there.
+void ErasePath(json::object& o, std::string_view path) {
+  const size_t dot = path.find('.');
+  if (dot == std::string_view::npos) {
+    o.erase(path);
+    return;
+  }
+  if (json::value* v = o.if_contains(path.substr(0, dot)); v && v->is_object()) ErasePath(v->get_object(), path.substr(dot + 1));
+}
+
+// Fills in the defaults of the stored form, adding what it fills to the kDefaulted list.
 void AddDefaults(json::object& s) {
-  if (!s.contains("isActive")) s["isActive"] = true;
-  if (!s.contains("notificationTrigger")) s["notificationTrigger"] = json::array{"attributeCreated", "attributeUpdated"};
+  json::array defaulted;
+  if (const json::value* d = s.if_contains(kDefaulted); d && d->is_array()) defaulted = d->get_array();
+  auto fill = [&](json::object& o, std::string_view member, json::value value, std::string_view path) {
+    if (o.contains(member)) return;
+    o[member] = std::move(value);
+    if (std::find(defaulted.begin(), defaulted.end(), json::value(path)) == defaulted.end()) defaulted.emplace_back(path);
+  };
+  fill(s, "isActive", true, "isActive");
+  fill(s, "notificationTrigger", json::array{"attributeCreated", "attributeUpdated"}, "notificationTrigger");
   json::object& n = s["notification"].as_object();
-  if (!n.contains("format")) n["format"] = "normalized";
-  if (!n.contains("sysAttrs")) n["sysAttrs"] = false;
-  if (!n.contains("showChanges")) n["showChanges"] = false;
-  json::object& e = n["endpoint"].as_object();
-  if (!e.contains("accept")) e["accept"] = "application/json";
+  fill(n, "format", "normalized", "notification.format");
+  fill(n, "sysAttrs", false, "notification.sysAttrs");
+  fill(n, "showChanges", false, "notification.showChanges");
+  fill(n["endpoint"].as_object(), "accept", "application/json", "notification.endpoint.accept");
+  if (defaulted.empty()) {
+    s.erase(kDefaulted);
+  } else {
+    s[kDefaulted] = std::move(defaulted);
+  }
+}
+
+// After an update: a defaulted member the fragment gives is the client's from now on.
+void ForgetDefaultsGiven(json::object& s, const json::object& fragment) {
+  json::value* d = s.if_contains(kDefaulted);
+  if (!d || !d->is_array()) return;
+  json::array kept;
+  for (const json::value& path : d->get_array()) {
+    if (!path.is_string() || !HasPath(fragment, path.get_string())) kept.push_back(path);
+  }
+  d->get_array() = std::move(kept);
 }
 
 // The rules between members, on the whole stored form.
@@ -432,6 +483,7 @@ Status PatchSubscription(json::object& stored, const json::object& fragment, con
   json::object next = stored;
   CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(fragment, next, /*patch=*/true));
   CITYHUB_RETURN_IF_ERROR(CheckWhole(next));
+  ForgetDefaultsGiven(next, fragment);
   AddDefaults(next);
   next["modifiedAt"] = now_ms;
   stored = std::move(next);
@@ -440,6 +492,12 @@ Status PatchSubscription(json::object& stored, const json::object& fragment, con
 
 json::object RenderSubscription(const json::object& stored, const Context& ctx, bool sys_attrs, int64_t now_ms) {
   json::object out = stored;
+  if (const json::value* d = stored.if_contains(kDefaulted); d && d->is_array()) {
+    for (const auto& path : d->get_array()) {
+      if (path.is_string()) ErasePath(out, path.get_string());
+    }
+  }
+  out.erase(kDefaulted);
   out.erase("qContext");
   out.erase("context");
   out.erase("owner");  // who created it (cityhub's access control)

@@ -229,8 +229,11 @@ class EntitiesTest(HubTestCase):
         r = self.hub.get(f"{E}/{eid}", headers={"Accept": "application/geo+json"})
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.header("Content-Type").startswith("application/geo+json"))
-        self.assertIn(f"<{CORE_CONTEXT}>", r.header("Link"))
         f = r.json()
+        # GS CIM 009 §5.2.29: a Feature has an "@context" member (the JSON-LD @context), so the
+        # GeoJSON body is self-describing like an application/ld+json one, with no Link header.
+        self.assertEqual(f["@context"], CORE_CONTEXT)
+        self.assertFalse(any("json-ld#context" in v for v in r.headers_all("Link")), r.headers)
         self.assertEqual((f["type"], f["id"], f["geometry"]), ("Feature", eid, point))
         self.assertEqual(f["properties"]["type"], "Car")
         self.assertEqual(f["properties"]["speed"], {"type": "Property", "value": 50})

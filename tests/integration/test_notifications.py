@@ -113,6 +113,12 @@ class NotificationAssertions:
         self.assertEqual(r.status, 200, r)
         return r.json()
 
+    def delivery(self, sid):
+        """GET /cityhub/v1/subscriptions/{id}/delivery: cityhub's delivery figures."""
+        r = self.hub.get(f"/cityhub/v1/subscriptions/{quote(sid, safe=':')}/delivery")
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
     def write(self, method, path, body=None, status=None, **kw):
         r = self.hub.request(method, path, body, **kw)
         expected = status or {"POST": (201, 204), "PATCH": (204,), "DELETE": (204,), "PUT": (204,)}[method]
@@ -287,10 +293,11 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
                        notification={"endpoint": {"accept": "application/ld+json"}}, **ld)
         self.subscribe("ctx-inline-json", entities=[{"type": "Van2"}], content_type="application/ld+json", **ld)
         self.subscribe("ctx-core", entities=[{"type": vocab + "CtxVan"}])
+        self.subscribe("ctx-named", entities=[{"type": vocab + "CtxVan"}], jsonldContext=url)
         self.create(entity("urn:ngsi-ld:CtxVan:1", "CtxVan", velocity=prop(3)), headers=link_header(url))
 
         got = {}
-        for name in ("ctx-link", "ctx-inline-ld", "ctx-inline-json", "ctx-core"):
+        for name in ("ctx-link", "ctx-inline-ld", "ctx-inline-json", "ctx-core", "ctx-named"):
             notifications = self.receiver.wait_for(1, timeout=5, path=f"/{name}")
             self.assertEqual(len(notifications), 1, name)
             got[name] = notifications[0]
@@ -319,6 +326,13 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
             self.assertEqual(served.json()["@context"], body_context)
             self.assertEqual(n["body"]["data"][0]["type"], "Van2")
             self.assertIn("v", n["body"]["data"][0])
+        with self.subTest("jsonldContext: the Link header names the context the subscription named"):
+            # GS CIM 009 §5.2.12 jsonldContext: "the @context to be used in the notifications" —
+            # with application/json it travels in the Link header (§6.3.5), by the URL given.
+            n = got["ctx-named"]
+            self.assertEqual(n["headers"].get("link"), f"<{url}>; {CONTEXT_REL}")
+            self.assertEqual(n["body"]["data"][0]["type"], "CtxVan")
+            self.assertIn("velocity", n["body"]["data"][0])
         with self.subTest("no user context: the core context, names left expanded"):
             n = got["ctx-core"]
             self.assertEqual(n["headers"].get("link"), f"<{CORE_CONTEXT}>; {CONTEXT_REL}")
@@ -423,7 +437,8 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
         self.assertIn("lastFailure", n)
         self.assertLess(instant(n["lastFailure"]), instant(n["lastSuccess"]))
         self.assertEqual(instant(n["lastNotification"]), instant(n["lastSuccess"]))
-        self.assertNotIn("timesGivenUp", n)
+        self.assertNotIn("timesGivenUp", n)  # cityhub's own figure: not in the NGSI-LD representation
+        self.assertEqual(self.delivery(sid)["timesGivenUp"], 0)
 
     # --- 7. throttling -------------------------------------------------------------------
     def test_throttling_spaces_notifications_and_loses_nothing(self):
@@ -654,10 +669,10 @@ class GiveUpTest(NotificationAssertions, unittest.TestCase):
         for i in range(3):
             self.create(entity(f"urn:ngsi-ld:GiveUpCar:{i}", "GiveUpCar", speed=prop(i)))
         self.assertGreaterEqual(len(self.receiver.wait_attempts(1, timeout=5)), 1)
-        self.assertNotIn("timesGivenUp", self.subscription(sid)["notification"])  # the budget is not spent yet
+        self.assertEqual(self.delivery(sid)["timesGivenUp"], 0)  # the budget is not spent yet
 
         def given_up():
-            n = self.subscription(sid)["notification"]
+            n = self.delivery(sid)
             return n if n.get("timesGivenUp", 0) >= 3 else None
         n = eventually(given_up, timeout=10)
         self.assertIsNotNone(n, self.subscription(sid))
@@ -699,8 +714,10 @@ class GiveUpTest(NotificationAssertions, unittest.TestCase):
         self.receiver.black_hole = False
         got = wait_entities(self.receiver, "/bounded", 3, timeout=8)
         self.assertEqual(sorted({e["id"].rsplit(":", 1)[1] for e in got}), ["0", "4", "5"])
-        n = eventually(lambda: self.subscription(sid)["notification"].get("timesGivenUp"), timeout=3)
+        n = eventually(lambda: self.delivery(sid).get("timesGivenUp"), timeout=3)
         self.assertEqual(n, 3)
+        # the NGSI-LD representation has the spec's status members only (§5.2.14)
+        self.assertNotIn("timesGivenUp", self.subscription(sid)["notification"])
 
 
 class RestartTest(NotificationAssertions, unittest.TestCase):

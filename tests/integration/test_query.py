@@ -106,6 +106,9 @@ class QueryTest(HubTestCase):
         self.assertTrue(r.header("Content-Type").startswith("application/geo+json"))
         body = r.json()
         self.assertEqual(body["type"], "FeatureCollection")
+        # §5.2.30: the FeatureCollection carries the @context as a top-level member
+        self.assertIn("@context", body)
+        self.assertFalse(any("json-ld#context" in v for v in r.headers_all("Link")), r.headers)
         self.assertEqual(len(body["features"]), 2)
         for f in body["features"]:
             self.assertEqual(f["type"], "Feature")

@@ -270,23 +270,49 @@ class SubscriptionsTest(SubscriptionAssertions, HubTestCase):
                 self.assertProblem(r, 400, "BadRequestData")
 
     # --- GET /subscriptions/{id} ---------------------------------------------------------
-    def test_retrieve_with_defaults(self):
+    def test_retrieve_gives_back_the_members_given_plus_status(self):
+        """GS CIM 009 §5.8.3 Retrieve Subscription returns the Subscription (§5.2.12) as created:
+        the members the client gave, plus the members the system maintains (`status`, and in
+        `notification` the delivery status of §5.2.14). Defaults the hub applies (isActive true,
+        format normalized, accept application/json, the default notificationTrigger) are
+        behaviour, not members the client gave: they are not added to the representation."""
         sid = "urn:ngsi-ld:Subscription:defaults"
         self.create(minimal(sid))
         r = self.hub.get(f"{S}/{sid}")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.header("Content-Type").startswith("application/json"), r.headers)
         got = r.json()
-        self.assertEqual(got["id"], sid)
-        self.assertEqual(got["type"], "Subscription")
+        self.assertEqual(set(got), {"id", "type", "entities", "notification", "status"}, got)
         self.assertEqual(got["entities"], [{"type": "ParkingSpot"}])
-        self.assertIs(got["isActive"], True)
         self.assertEqual(got["status"], "active")
-        notification = got["notification"]
-        self.assertEqual(notification["endpoint"]["uri"], ENDPOINT)
-        self.assertEqual(notification["endpoint"]["accept"], "application/json")
-        self.assertEqual(notification["format"], "normalized")
-        self.assertNotIn("watchedAttributes", got)
+        self.assertEqual(got["notification"], {"endpoint": {"uri": ENDPOINT}})
+        # a member given with its default value is the client's, and comes back
+        explicit = "urn:ngsi-ld:Subscription:explicit-defaults"
+        self.create(minimal(explicit, isActive=True, notificationTrigger=["attributeCreated", "attributeUpdated"],
+                            notification={"format": "normalized", "endpoint": {"uri": ENDPOINT, "accept": "application/json"}}))
+        got = self.fetch(explicit)
+        self.assertIs(got["isActive"], True)
+        self.assertEqual(got["notificationTrigger"], ["attributeCreated", "attributeUpdated"])
+        self.assertEqual(got["notification"], {"format": "normalized",
+                                               "endpoint": {"uri": ENDPOINT, "accept": "application/json"}})
+
+    def test_update_makes_a_member_the_clients_and_null_gives_it_back_to_the_default(self):
+        """§5.8.2 Update Subscription: the members of the fragment replace the stored ones; null
+        removes an optional member (the hub's default applies again and is not shown)."""
+        sid = "urn:ngsi-ld:Subscription:defaults-patch"
+        self.create(minimal(sid))
+        self.assertEqual(self.hub.patch(f"{S}/{sid}", {"isActive": True, "notification": {"format": "concise"}}).status, 204)
+        got = self.fetch(sid)
+        self.assertIs(got["isActive"], True)
+        self.assertEqual(got["notification"]["format"], "concise")
+        self.assertNotIn("showChanges", got["notification"])
+        self.assertEqual(self.hub.patch(f"{S}/{sid}", {"isActive": None, "notification": {"format": None}}).status, 204)
+        got = self.fetch(sid)
+        self.assertNotIn("isActive", got)
+        self.assertNotIn("format", got["notification"])
+        self.assertEqual(got["status"], "active")
+        # the hub-internal bookkeeping is not a member a client may send
+        self.assertProblem(self.hub.post(S, minimal(defaulted=["isActive"])), 400, "BadRequestData")
 
     def test_retrieve_paused_when_created_inactive(self):
         sid = "urn:ngsi-ld:Subscription:paused"
@@ -326,6 +352,25 @@ class SubscriptionsTest(SubscriptionAssertions, HubTestCase):
         self.assertEqual(r.header("NGSILD-Results-Count"), "5")
         self.assertEqual([s["id"] for s in r.json()], expected[:2])
 
+    def test_list_pages_are_linked(self):
+        """§6.3.13 (pagination): a paginated answer carries Link headers with rel="next" when more
+        follow and rel="prev" past the first page; following them visits every subscription once."""
+        h = tenant("subPages")
+        ids = sorted(f"urn:ngsi-ld:Subscription:page-{n}" for n in range(5))
+        for sid in ids:
+            self.create(minimal(sid), headers=h)
+        seen, path, pages = [], f"{S}?limit=2", 0
+        while path:
+            r = self.hub.get(path, headers=h)
+            self.assertEqual(r.status, 200, r)
+            seen += [s["id"] for s in r.json()]
+            links = {m.group(2): m.group(1) for v in r.headers_all("Link")
+                     for m in [re.match(r'<([^>]*)>;\s*rel="(next|prev)"', v)] if m}
+            self.assertEqual("prev" in links, pages > 0, r.headers)
+            path, pages = links.get("next"), pages + 1
+        self.assertEqual(seen, ids)
+        self.assertEqual(pages, 3)
+
     def test_list_default_tenant_is_sorted(self):
         mine = ["urn:ngsi-ld:Subscription:zz-sort-b", "urn:ngsi-ld:Subscription:zz-sort-a"]
         for sid in mine:
@@ -352,7 +397,7 @@ class SubscriptionsTest(SubscriptionAssertions, HubTestCase):
         # writes in the other tenant do not reach it
         self.assertProblem(self.hub.patch(f"{S}/{in_t1}", {"isActive": False}), 404, "ResourceNotFound")
         self.assertProblem(self.hub.delete(f"{S}/{in_t1}"), 404, "ResourceNotFound")
-        self.assertIs(self.fetch(in_t1, headers=t1)["isActive"], True)
+        self.assertEqual(self.fetch(in_t1, headers=t1)["status"], "active")
         # the same id may exist in both tenants
         self.create(minimal(in_t1, watchedAttributes=["speed"]))
         self.assertEqual(self.fetch(in_t1)["watchedAttributes"], ["speed"])
@@ -477,7 +522,7 @@ class SubscriptionsTest(SubscriptionAssertions, HubTestCase):
         with self.subTest("expiresAt"):
             self.assertEqual(instant(got["expiresAt"]), instant(sent["expiresAt"]))
         with self.subTest("isActive/status"):
-            self.assertIs(got["isActive"], True)
+            self.assertEqual(got.get("isActive"), sent.get("isActive"))  # back only when given
             self.assertEqual(got["status"], "active")
         with self.subTest("notification"):
             notification = got["notification"]

@@ -176,5 +176,27 @@ TEST_F(SubscriptionTest, RenderingCompactsNamesAndTellsTheStatus) {
   EXPECT_EQ(RenderSubscription(s, *ctx_, false, kT0)["status"], "paused");
 }
 
+TEST_F(SubscriptionTest, RenderingLeavesOutTheDefaultsTheHubFilledIn) {
+  json::object s = MustNormalize(R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],
+                                     "notification":{"format":"concise","endpoint":{"uri":"http://h/"}}})");
+  EXPECT_EQ(s["isActive"], true);  // the stored form has every default: the matcher relies on it
+  json::object r = RenderSubscription(s, *ctx_, false, kT0);
+  EXPECT_FALSE(r.contains("isActive"));
+  EXPECT_FALSE(r.contains("notificationTrigger"));
+  EXPECT_FALSE(r.contains("defaulted"));
+  EXPECT_EQ(r["notification"], json::parse(R"({"format":"concise","endpoint":{"uri":"http://h/"}})"));
+  // Given by an update: the client's from then on; removed with null: the default again, unshown.
+  ASSERT_TRUE(PatchSubscription(s, json::parse(R"({"isActive":true,"notification":{"endpoint":{"accept":"application/json"}}})").as_object(), *ctx_, kT0).ok());
+  r = RenderSubscription(s, *ctx_, false, kT0);
+  EXPECT_EQ(r["isActive"], true);
+  EXPECT_EQ(r["notification"].as_object()["endpoint"], json::parse(R"({"uri":"http://h/","accept":"application/json"})"));
+  ASSERT_TRUE(PatchSubscription(s, json::parse(R"({"isActive":null,"notification":{"format":null}})").as_object(), *ctx_, kT0).ok());
+  EXPECT_EQ(s["isActive"], true);
+  EXPECT_EQ(s["notification"].as_object()["format"], "normalized");
+  r = RenderSubscription(s, *ctx_, false, kT0);
+  EXPECT_FALSE(r.contains("isActive"));
+  EXPECT_FALSE(r["notification"].as_object().contains("format"));
+}
+
 }  // namespace
 }  // namespace cityhub::ngsild
