@@ -41,6 +41,17 @@ def link_header(url):
     return {"Link": f"<{url}>; {CONTEXT_REL}"}
 
 
+def eventually(fn, timeout=10, interval=0.05):
+    """Calls fn until it returns something truthy (returned) or the timeout passes (the last
+    result is returned)."""
+    deadline = time.time() + timeout
+    while True:
+        result = fn()
+        if result or time.time() >= deadline:
+            return result
+        time.sleep(interval)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

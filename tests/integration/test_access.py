@@ -115,6 +115,7 @@ class AccessTest(unittest.TestCase):
             ("POST", "/ngsi-ld/v1/entityOperations/delete", ["urn:ngsi-ld:Vault:b3"]),
             ("GET", "/ngsi-ld/v1/subscriptions", None),
             ("GET", "/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:b-sub", None),
+            ("GET", "/cityhub/v1/subscriptions/urn:ngsi-ld:Subscription:b-sub/delivery", None),
             ("DELETE", "/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:b-sub", None),
             ("PATCH", "/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:b-sub", {"q": "code==1"}),
             ("POST", "/ngsi-ld/v1/subscriptions", {"type": "Subscription", "entities": [{"type": "Vault"}],

@@ -29,7 +29,7 @@ import time
 import unittest
 
 from guarded_hub import GuardedHub
-from hub import BIN, Hub
+from hub import BIN, Hub, eventually
 from receiver import Receiver
 from test_auth import AUDIENCE, ISSUER, Idp
 
@@ -300,6 +300,15 @@ class AuthorizationBypassTest(unittest.TestCase):
             (entity,) = got[0]["body"]["data"]
             self.assertEqual(entity["district"]["value"], "Naeoe")
             self.assertNotIn("health", entity)
+            # The delivery figures are the owner's (and an admin's) like the subscription itself:
+            # another subscriber gets 404, as if it did not exist.
+            sid = r.header("Location").rsplit("/", 1)[1]
+            delivery = f"/cityhub/v1/subscriptions/{sid}/delivery"
+            mine = eventually(lambda: (lambda d: d if d.get("timesSent", 0) >= 1 else None)(
+                self.call("GET", delivery, self.writer).json()))
+            self.assertEqual(mine["id"], sid)
+            self.assertEqual(self.call("GET", delivery, self.admin).status, 200)
+            self.assertEqual(self.call("GET", delivery, self.flood).status, 404)
 
     def keys(self, *args):
         return subprocess.run([BIN, "keys", *args, "--file", self.keys_file], capture_output=True, text=True, timeout=30)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
 from certificates import self_signed_certificate
-from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, link_header
+from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, eventually, link_header
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
@@ -64,17 +64,6 @@ def wait_entities(receiver, path, count, timeout=10):
             if len(got) >= count or time.time() >= deadline:
                 return got
             receiver.cond.wait(max(0.01, deadline - time.time()))
-
-
-def eventually(fn, timeout=10, interval=0.05):
-    """Calls fn until it returns something truthy (returned) or the timeout passes (the last
-    result is returned)."""
-    deadline = time.time() + timeout
-    while True:
-        result = fn()
-        if result or time.time() >= deadline:
-            return result
-        time.sleep(interval)
 
 
 def metrics(hub):

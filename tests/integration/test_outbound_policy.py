@@ -25,23 +25,12 @@ import socket
 import time
 import unittest
 
-from hub import Hub, HubTestCase
+from hub import Hub, HubTestCase, eventually
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
 REFUSED = "address not allowed by the outbound policy"
-
-
-def eventually(fn, timeout=10, interval=0.05):
-    """Calls fn until it returns something truthy (returned) or the timeout passes (the last
-    result is returned)."""
-    deadline = time.time() + timeout
-    while True:
-        result = fn()
-        if result or time.time() >= deadline:
-            return result
-        time.sleep(interval)
 
 
 def subscription(sid, uri, etype, receiver_info=()):
