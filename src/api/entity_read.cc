@@ -52,6 +52,8 @@ std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
   return ctx.CompactIri(ctx.ExpandTerm(name ? *name : std::string("location")));
 }
 
+}  // namespace
+
 // `lang` (§4.15): the language tags in order of preference; "*" or absent = every language.
 Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
   const std::string* lang = req.Param("lang");
@@ -65,8 +67,6 @@ Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
   }
   return std::optional<std::vector<std::string>>(std::move(*tags));
 }
-
-}  // namespace
 
 json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) const {
   ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr, names};

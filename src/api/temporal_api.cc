@@ -9,8 +9,10 @@
 //   temporalValues   {"type": …, "values"|"objects"|…: [[value, time], …]} per attribute (one
 //                    such object per datasetId when there are several);
 //   aggregatedValues {"type": …, "<method>": [[value, start, end], …]} per attribute.
-// A history longer than the per-attribute cap (TemporalQuery::max_instances) is answered with
-// 206 Partial Content and Content-Range: date-time <start>-<end>/<lastN or *>.
+// Every representation carries the entity's scope; `lang` (§4.15) narrows LanguageProperties
+// to one language. A history longer than the per-attribute cap (TemporalQuery::max_instances)
+// is answered with 206 Partial Content and Content-Range: date-time <start>-<end>/<lastN or *>,
+// the answer cut to that one time range for all of its attributes (CutToCommonRange).
 #include <algorithm>
 #include <map>
 
@@ -19,6 +21,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/entity_read.h"
 #include "api/query_spec.h"
 #include "api/request.h"
 #include "broker/temporal_aggregation.h"
@@ -46,6 +49,7 @@ struct TemporalRead {
   std::optional<std::set<std::string>> attrs;
   TemporalFormat format = TemporalFormat::kNormalized;
   bool sys_attrs = false;
+  std::optional<std::vector<std::string>> lang;  // preferred language tags (§4.15)
   broker::AggregationRequest aggregation;
 };
 
@@ -216,6 +220,9 @@ Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps
   auto attrs = AttrsParam(req, *out.in.ctx);
   if (!attrs.ok()) return attrs.status();
   out.attrs = std::move(*attrs);
+  auto lang = LangOf(req);
+  if (!lang.ok()) return lang.status();
+  out.lang = std::move(*lang);
   out.query.max_instances = deps.limits.max_temporal_instances;
   return out;
 }
@@ -261,13 +268,21 @@ std::string_view SimplifiedKey(ngsild::AttrType t) {
   }
 }
 
-// The first element of a temporalValues pair (§4.5.9 table).
-json::value SimplifiedValue(const ngsild::Instance& inst, const ngsild::Context& ctx) {
+// The attribute type an instance is shown as: with `lang`, a LanguageProperty is a Property
+// holding the string of the preferred language (§4.15).
+ngsild::AttrType ShownType(const ngsild::Instance& inst, const std::vector<std::string>* lang) {
   const ngsild::AttrType type = ngsild::AttrTypeOf(inst);
+  return lang && type == ngsild::AttrType::kLanguageProperty ? ngsild::AttrType::kProperty : type;
+}
+
+// The first element of a temporalValues pair (§4.5.9 table).
+json::value SimplifiedValue(const ngsild::Instance& inst, const ngsild::Context& ctx,
+                            const std::vector<std::string>* lang) {
   ngsild::RenderOptions opts;
   opts.format = ngsild::Format::kKeyValues;
+  opts.lang = lang;
   json::value v = ngsild::RenderAttribute({inst}, ctx, opts);
-  switch (type) {
+  switch (ShownType(inst, lang)) {
     case ngsild::AttrType::kLanguageProperty: return json::object{{"languageMap", std::move(v)}};
     case ngsild::AttrType::kVocabProperty: return json::object{{"vocab", std::move(v)}};
     case ngsild::AttrType::kJsonProperty: return json::object{{"json", std::move(v)}};
@@ -276,23 +291,24 @@ json::value SimplifiedValue(const ngsild::Instance& inst, const ngsild::Context&
 }
 
 json::value RenderTemporalValues(const broker::TemporalAttribute& a, const broker::TemporalQuery& q,
-                                 const ngsild::Context& ctx) {
+                                 const ngsild::Context& ctx, const std::vector<std::string>* lang) {
   // One object per datasetId, in order of first appearance.
   std::vector<std::pair<std::string, json::object>> by_dataset;
   for (const auto& h : a.instances) {
     const std::string dataset(ngsild::DatasetIdOf(h.instance));
     auto it = std::find_if(by_dataset.begin(), by_dataset.end(), [&](const auto& d) { return d.first == dataset; });
+    const ngsild::AttrType type = ShownType(h.instance, lang);
     if (it == by_dataset.end()) {
       json::object o;
-      o["type"] = ngsild::AttrTypeName(ngsild::AttrTypeOf(h.instance));
+      o["type"] = ngsild::AttrTypeName(type);
       if (!dataset.empty()) o["datasetId"] = dataset;
-      o[SimplifiedKey(ngsild::AttrTypeOf(h.instance))] = json::array();
+      o[SimplifiedKey(type)] = json::array();
       by_dataset.emplace_back(dataset, std::move(o));
       it = std::prev(by_dataset.end());
     }
     const std::optional<int64_t> t = q.TimeOf(h);
-    json::array pair{SimplifiedValue(h.instance, ctx), util::FormatDateTime(t.value_or(h.TimeMs()))};
-    it->second[SimplifiedKey(ngsild::AttrTypeOf(h.instance))].get_array().push_back(std::move(pair));
+    json::array pair{SimplifiedValue(h.instance, ctx, lang), util::FormatDateTime(t.value_or(h.TimeMs()))};
+    it->second[SimplifiedKey(type)].get_array().push_back(std::move(pair));
   }
   if (by_dataset.size() == 1) return std::move(by_dataset.front().second);
   json::array all;
@@ -305,14 +321,17 @@ json::object RenderTemporalEntity(const broker::TemporalEntity& e, const Tempora
   json::object out;
   out["id"] = e.id;
   PutTypes(e.types, ctx, &out);
+  if (!e.scope.is_null()) out["scope"] = e.scope;
   if (r.sys_attrs && e.deleted_ms) out["deletedAt"] = util::FormatDateTime(*e.deleted_ms);
+  const std::vector<std::string>* lang = r.lang ? &*r.lang : nullptr;
   ngsild::RenderOptions opts;
   opts.format = ngsild::Format::kNormalized;
   opts.sys_attrs = r.sys_attrs;
+  opts.lang = lang;
   for (const auto& a : e.attributes) {
     std::string name = ctx.CompactIri(a.name);
     if (r.format == TemporalFormat::kTemporalValues) {
-      out[name] = RenderTemporalValues(a, r.query, ctx);
+      out[name] = RenderTemporalValues(a, r.query, ctx, lang);
       continue;
     }
     ngsild::Instances shown;
@@ -330,6 +349,7 @@ json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const Tem
   json::object out;
   out["id"] = e.id;
   PutTypes(e.types, ctx, &out);
+  if (!e.scope.is_null()) out["scope"] = e.scope;
   for (const auto& a : e.attributes) {
     json::object attr;
     attr["type"] = a.type;
@@ -345,27 +365,38 @@ json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const Tem
   return out;
 }
 
-// Content-Range of a cut answer (§6.3.10 as peers and the ETSI test suite read it): the time
-// range the answer covers completely, to go on from.
-std::optional<std::string> ContentRange(const std::vector<broker::TemporalEntity>& entities, const broker::TemporalQuery& q) {
-  bool truncated = false;
+// The time of `h` under the query's timeproperty (its filing time when it has none).
+int64_t TimeOf(const broker::HistoryInstance& h, const broker::TemporalQuery& q) {
+  return q.TimeOf(h).value_or(h.TimeMs());
+}
+
+// §6.3.10: an answer whose attributes were cut at the per-attribute cap covers one time range
+// for all of its attributes and entities: forwards it ends where the shortest cut attribute
+// ends, backwards (lastN) where the latest-starting one starts, and instances of the other
+// attributes beyond that are left out too — so a client going on from the range's end misses
+// none and gets none twice. Returns the Content-Range (date-time <start>-<end>/<lastN or *>),
+// or nullopt when nothing was cut.
+std::optional<std::string> CutToCommonRange(std::vector<broker::TemporalEntity>* entities,
+                                            const broker::TemporalQuery& q) {
   std::optional<int64_t> oldest, newest, cut;
-  for (const auto& e : entities) {
+  for (const auto& e : *entities) {
     for (const auto& a : e.attributes) {
-      if (a.instances.empty()) continue;
-      const int64_t first = q.TimeOf(a.instances.front()).value_or(a.instances.front().TimeMs());
-      const int64_t last = q.TimeOf(a.instances.back()).value_or(a.instances.back().TimeMs());
+      const int64_t first = TimeOf(a.instances.front(), q);
+      const int64_t last = TimeOf(a.instances.back(), q);
       oldest = std::min(oldest.value_or(first), first);
       newest = std::max(newest.value_or(last), last);
-      if (a.truncated) {
-        truncated = true;
-        // Forwards: the range ends where the shortest cut attribute ends; backwards (lastN):
-        // where the latest-starting one starts.
-        cut = q.last_n ? std::max(cut.value_or(first), first) : std::min(cut.value_or(last), last);
-      }
+      if (a.truncated) cut = q.last_n ? std::max(cut.value_or(first), first) : std::min(cut.value_or(last), last);
     }
   }
-  if (!truncated) return std::nullopt;
+  if (!cut) return std::nullopt;
+  for (auto& e : *entities) {
+    for (auto& a : e.attributes) {
+      std::erase_if(a.instances, [&](const broker::HistoryInstance& h) {
+        return q.last_n ? TimeOf(h, q) < *cut : TimeOf(h, q) > *cut;
+      });
+    }
+    std::erase_if(e.attributes, [](const broker::TemporalAttribute& a) { return a.instances.empty(); });
+  }
   int64_t start;
   if (q.last_n) {
     start = q.timerel == broker::TimeRel::kBefore    ? q.time_at_ms
@@ -378,8 +409,8 @@ std::optional<std::string> ContentRange(const std::vector<broker::TemporalEntity
                      q.last_n ? std::to_string(*q.last_n) : std::string("*"));
 }
 
-Response Answer(json::value body, const TemporalRead& r, const std::vector<broker::TemporalEntity>& read) {
-  std::optional<std::string> range = ContentRange(read, r.query);
+// The answer: 206 with the Content-Range when `range` is set, else 200.
+Response Answer(json::value body, const TemporalRead& r, const std::optional<std::string>& range) {
   Response resp = JsonResponse(range ? 206 : 200, std::move(body), r.in.media, *r.in.ctx);
   if (range) resp.headers.Add("Content-Range", *range);
   return resp;
@@ -404,10 +435,10 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
   }
   auto e = deps.temporal->Retrieve(r->in.tenant, id, r->query);
   if (!e.ok()) return Problem(e.status());
-  json::object body = RenderTemporalEntity(*e, *r);
   std::vector<broker::TemporalEntity> read;
   read.push_back(std::move(*e));
-  return Answer(std::move(body), *r, read);
+  const std::optional<std::string> range = CutToCommonRange(&read, r->query);
+  return Answer(RenderTemporalEntity(read.front(), *r), *r, range);
 }
 
 // Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query).
@@ -427,7 +458,7 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
 
   size_t total = 0;
   json::array body;
-  std::vector<broker::TemporalEntity> read;
+  std::optional<std::string> range;
   if (r.format == TemporalFormat::kAggregatedValues) {
     auto entities = deps.temporal->QueryAggregated(r.in.tenant, *sel, r.query, r.aggregation, page->offset, page->limit, &total);
     if (!entities.ok()) return Problem(entities.status());
@@ -435,10 +466,10 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
   } else {
     auto entities = deps.temporal->Query(r.in.tenant, *sel, r.query, page->offset, page->limit, &total);
     if (!entities.ok()) return Problem(entities.status());
+    range = CutToCommonRange(&*entities, r.query);
     for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, r));
-    read = std::move(*entities);
   }
-  Response resp = Answer(std::move(body), r, read);
+  Response resp = Answer(std::move(body), r, range);
   if (page->count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));
   AddPageLinks(req, *page, page->offset + page->limit < total, &resp);
   return resp;
@@ -630,6 +661,30 @@ Result<int64_t> PathInstance(const std::string& instance_id) {
   return *stamp;
 }
 
+// The EntityTemporal fragment of PATCH …/attrs/{attrId}/{instanceId} (§5.6.14) may repeat
+// what the path names — as a client copying an instance from a temporal answer sends it — but
+// not contradict it: an "id" other than the entity's, or an instance whose "instanceId" is not
+// the one in the path, is BadRequestData. (Its createdAt/modifiedAt are the system's and are
+// not taken.)
+Status CheckInstanceFragment(const json::object& body, const std::string& id, const std::string& attr,
+                             const std::string& instance_id) {
+  if (const json::value* given = body.if_contains("id"); given && !(given->is_string() && given->get_string() == id)) {
+    return Status::BadRequestData(fmt::format("the body's 'id' is not the entity '{}' of the path", id.substr(0, 100)));
+  }
+  for (const auto& [key, val] : body) {
+    if (ngsild::IsEntityKeyword(key) || key == "@context") continue;
+    const json::array* many = val.if_array();
+    const json::value* one = many && many->size() == 1 ? &many->front() : (many ? nullptr : &val);
+    const json::object* inst = one ? one->if_object() : nullptr;
+    const json::value* given = inst ? inst->if_contains("instanceId") : nullptr;
+    if (given && !(given->is_string() && given->get_string() == instance_id)) {
+      return Status::BadRequestData(fmt::format("attribute '{}': 'instanceId' is not the instance '{}' of the path",
+                                                attr.substr(0, 64), instance_id.substr(0, 100)));
+    }
+  }
+  return Status::Ok();
+}
+
 Response ModifyInstance(const Request& req, const ApiDeps& deps, const std::string& id, const std::string& attr,
                         const std::string& instance_id) {
   if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
@@ -639,6 +694,7 @@ Response ModifyInstance(const Request& req, const ApiDeps& deps, const std::stri
   if (!in.ok()) return Problem(in.status());
   auto name = PathAttribute(attr, *in->ctx);
   if (!name.ok()) return Problem(name.status());
+  if (Status st = CheckInstanceFragment(in->object(), id, attr, instance_id); !st.ok()) return Problem(st);
   auto instances = ParseTemporalAttributes(in->object(), *in->ctx, deps.limits);
   if (!instances.ok()) return Problem(instances.status());
   if (instances->size() != 1 || (*instances)[0].attr != *name) {

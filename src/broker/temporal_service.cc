@@ -105,9 +105,17 @@ Result<TemporalAttribute> TemporalService::ReadAttribute(store::TenantStore& ts,
   if (end - begin > q.max_instances) {
     out.truncated = true;
     if (q.last_n) {
-      begin = end - q.max_instances;  // paging backwards: the newest first
+      // Paging backwards: the newest first, without splitting the instances of one time.
+      const size_t cut = end - q.max_instances;
+      size_t b = cut;
+      while (b < end && hits[b].time == hits[cut - 1].time) ++b;
+      begin = b < end ? b : cut;
     } else {
-      end = begin + q.max_instances;  // paging forwards: the oldest first
+      // Paging forwards: the oldest first, likewise.
+      const size_t cut = begin + q.max_instances;
+      size_t e = cut;
+      while (e > begin && hits[e - 1].time == hits[cut].time) --e;
+      end = e > begin ? e : cut;
     }
   }
   out.instances.reserve(end - begin);
@@ -552,6 +560,7 @@ Result<AggregatedEntity> TemporalService::AggregateEntity(store::TenantStore& ts
   AggregatedEntity e;
   e.id = std::string(id);
   e.types = std::move(h->types);
+  e.scope = std::move(h->scope);
   if (q.view && !q.view->Visible(id, e.types, "")) {
     return Status::PermissionDenied(fmt::format("the history of entity '{}' may not be read", id));
   }

@@ -12,7 +12,9 @@
 //
 // Limits: at most `max_instances` instances per attribute are returned; a longer answer is
 // cut — at its newest end, or at its oldest with lastN — and marked truncated (the API answers
-// 206 with Content-Range). Thread-safe.
+// 206 with Content-Range). A cut never falls between instances of the same time: those at the
+// time where it would fall are left out together (unless they are all the answer would hold),
+// so the instances returned are all those of their time range. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +81,7 @@ struct TemporalEntity {
 struct AggregatedEntity {
   std::string id;
   std::vector<std::string> types;
+  boost::json::value scope;  // the latest (null: none)
   std::vector<AggregatedAttribute> attributes;  // ascending by name; only those with instances
 };
 

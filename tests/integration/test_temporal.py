@@ -830,7 +830,7 @@ class PaginationTest(TemporalCase):
         self.assertEqual(r.status, 206, r)
         got = r.json()
         self.assertEqual([i["value"] for i in got["v"]], list(range(self.N - 10_000, self.N)))
-        self.assertEqual(len(got["w"]), 5)
+        self.assertNotIn("w", got)  # its instances are older than the range the answer covers
         self.assertEqual(r.header("Content-Range"),
                          f"date-time {iso(self.times[-1])}-{iso(self.times[self.N - 10_000])}/10001")
         r = self.get(self.EID, lastN=10001, timerel="before", timeAt=iso(self.times[12_000]), attrs="v")
