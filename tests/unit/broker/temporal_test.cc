@@ -441,6 +441,38 @@ TEST_F(TemporalServiceTest, TimeRangesLastNAndTheCapFollowTheSpecAcrossBlocks) {
   EXPECT_EQ(service_->Append(AnyoneMayWrite(), "", "urn:e:2", {}, late, false).status().code(), Status::Code::kNotFound);
 }
 
+TEST_F(TemporalServiceTest, TheCapNeverSplitsTheInstancesOfOneTime) {
+  // Times (minutes): 0 1 2 3 3 4 5 5 6 — values are the indexes.
+  const int64_t t0 = util::ParseDateTime("2026-03-01T00:00:00Z").value();
+  const std::vector<int> minutes = {0, 1, 2, 3, 3, 4, 5, 5, 6};
+  std::vector<TemporalAppend> items;
+  for (size_t i = 0; i < minutes.size(); ++i) {
+    items.push_back({"p", json::object{{"type", "Property"}, {"value", static_cast<int64_t>(i)},
+                                       {"observedAt", util::FormatDateTime(t0 + minutes[i] * 60'000LL)}}});
+  }
+  ASSERT_TRUE(service_->Append(AnyoneMayWrite(), "", "urn:e:1", {"T"}, items, true).ok());
+  TemporalQuery q;
+  bool truncated = false;
+  q.max_instances = 4;  // forwards the cut falls inside minute 3: both of its instances wait
+  EXPECT_THAT(Values(q, &truncated), ElementsAre(0, 1, 2));
+  EXPECT_TRUE(truncated);
+  q.max_instances = 5;  // after minute 3: whole
+  EXPECT_THAT(Values(q, &truncated), ElementsAre(0, 1, 2, 3, 4));
+  q.last_n = 9;
+  q.max_instances = 2;  // backwards the cut falls inside minute 5
+  EXPECT_THAT(Values(q, &truncated), ElementsAre(8));
+  EXPECT_TRUE(truncated);
+  q.max_instances = 4;
+  EXPECT_THAT(Values(q, &truncated), ElementsAre(5, 6, 7, 8));
+  // A page that would hold nothing but one time's instances keeps them, cut as they come.
+  q.last_n.reset();
+  q.timerel = TimeRel::kAfter;
+  q.time_at_ms = t0 + 3 * 60'000;
+  q.max_instances = 1;
+  EXPECT_THAT(Values(q, &truncated), ElementsAre(3));
+  EXPECT_TRUE(truncated);
+}
+
 TEST_F(TemporalServiceTest, AggregatedDailyPeriodsOverAWeekOfMinuteData) {
   const int64_t t0 = util::ParseDateTime("2026-03-01T00:00:00Z").value();
   Readings(t0, 7 * 1440);
