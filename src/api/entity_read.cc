@@ -55,8 +55,7 @@ std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
 }  // namespace
 
 // `lang` (§4.15): the language tags in order of preference; "*" or absent = every language.
-Result<std::optional<std::vector<std::string>>> LangOf(const Request& req) {
-  const std::string* lang = req.Param("lang");
+Result<std::optional<std::vector<std::string>>> LangOf(const std::string* lang) {
   if (!lang || *lang == "*") return std::optional<std::vector<std::string>>();
   auto tags = SplitList(*lang, "lang");
   if (!tags.ok()) return tags.status();
@@ -111,7 +110,7 @@ Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps, co
   auto projection = ProjectionOf(req, *r.ctx);
   if (!projection.ok()) return projection.status();
   r.projection = std::move(*projection);
-  auto lang = LangOf(req);
+  auto lang = LangOf(req.Param("lang"));
   if (!lang.ok()) return lang.status();
   r.lang = std::move(*lang);
   r.geometry_attr = GeometryAttribute(req, *r.ctx);

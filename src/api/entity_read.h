@@ -46,9 +46,10 @@ struct EntityRead {
   boost::json::value RenderList(std::vector<ngsild::Entity> entities) const;
 };
 
-// The `lang` parameter (§4.15): the language tags in order of preference; nullopt when absent
-// or "*" (every language). BadRequestData naming a tag that is not one.
-Result<std::optional<std::vector<std::string>>> LangOf(const http::Request& req);
+// A `lang` parameter's text (§4.15; null when absent): the language tags in order of
+// preference; nullopt when absent or "*" (every language). BadRequestData naming a tag that is
+// not one.
+Result<std::optional<std::vector<std::string>>> LangOf(const std::string* lang);
 
 // Reads the options above from the request's headers and URL parameters (and the @context
 // from `body` when the request has one, see ContextOf); BadRequestData, NotAcceptable,

@@ -82,6 +82,8 @@ class ParamSource {
     }
     return Status::Ok();
   }
+  // Sets a member the Query body has besides its temporalQ (lang).
+  void Set(std::string name, std::string value) { body_[std::move(name)] = std::move(value); }
   const std::string* Get(std::string_view name) const {
     auto it = body_.find(name);
     return it != body_.end() ? &it->second : req_.Param(name);
@@ -220,7 +222,7 @@ Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps
   auto attrs = AttrsParam(req, *out.in.ctx);
   if (!attrs.ok()) return attrs.status();
   out.attrs = std::move(*attrs);
-  auto lang = LangOf(req);
+  auto lang = LangOf(params.Get("lang"));
   if (!lang.ok()) return lang.status();
   out.lang = std::move(*lang);
   out.query.max_instances = deps.limits.max_temporal_instances;
@@ -501,13 +503,22 @@ Response PostTemporalQuery(const Request& req, const ApiDeps& deps) {
   auto ctx = ContextOf(req, deps, &object, body->ld_json);
   if (!ctx.ok()) return Problem(ctx.status());
   in.ctx = std::move(*ctx);
+  // The Query's `lang` (§5.2.23) is the temporal answer's; the rest is the entity query's.
+  json::object query = object;
+  std::optional<std::string> lang;
+  if (const json::value* l = query.if_contains("lang")) {
+    if (!l->is_string()) return Problem(Status::BadRequestData("'lang' must be a string of language tags"));
+    lang = std::string(l->get_string());
+    query.erase("lang");
+  }
   QuerySpec spec;
   std::optional<std::vector<std::string>> attrs;
   const json::object* temporal_q = nullptr;
-  if (Status st = ReadQueryBody(object, &spec, &attrs, &temporal_q); !st.ok()) return Problem(st);
+  if (Status st = ReadQueryBody(query, &spec, &attrs, &temporal_q); !st.ok()) return Problem(st);
   if (!temporal_q) return Problem(Status::BadRequestData("a temporal query needs 'temporalQ' (timerel and timeAt)"));
   ParamSource params(req);
   if (Status st = params.AddTemporalQ(*temporal_q); !st.ok()) return Problem(st);
+  if (lang) params.Set("lang", std::move(*lang));
   auto r = ReadTemporalRequest(req, deps, true, std::move(in), params);
   if (!r.ok()) return Problem(r.status());
   if (attrs) {

@@ -151,6 +151,21 @@ class LangTest(Case):
         self.assertEqual(r.status, 200, r)
         self.assertEqual([i["value"] for i in r.json()[0]["name"]], ["salle", "Halle"])
 
+    def test_lang_member_of_the_post_query(self):
+        """§5.2.23 Query: `lang` — "Language filter to be applied to the query (clause 4.15)"."""
+        q = "/ngsi-ld/v1/temporal/entityOperations/query"
+        body = {"type": "Query", "entities": [{"type": "Hall"}], "lang": "fr",
+                "temporalQ": {"timerel": "after", "timeAt": iso(self.T0)}}
+        r = self.hub.post(q, body)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([(i["value"], i.get("lang")) for i in r.json()[0]["name"]], [("salle", "fr"), ("Halle", None)])
+        r = self.hub.post(f"{q}{qs(lang='en')}", body)  # the body's wins over the URL's
+        self.assertEqual([i["value"] for i in r.json()[0]["name"]], ["salle", "Halle"])
+        r = self.hub.post(q, dict(body, lang="*"))
+        self.assertEqual(r.json()[0]["name"][0]["languageMap"], {"en": "hall", "fr": "salle"})
+        self.assertBad(self.hub.post(q, dict(body, lang=["fr"])), "lang")
+        self.assertBad(self.hub.post(q, dict(body, lang="f r")), "lang")
+
     def test_bad_language_tag_is_400(self):
         for bad in ("e n", "fr;q=1", "", "a" * 40):
             with self.subTest(lang=bad):
