@@ -383,6 +383,7 @@ std::optional<std::string> CutToCommonRange(std::vector<broker::TemporalEntity>*
   std::optional<int64_t> oldest, newest, cut;
   for (const auto& e : *entities) {
     for (const auto& a : e.attributes) {
+      if (a.instances.empty()) continue;
       const int64_t first = TimeOf(a.instances.front(), q);
       const int64_t last = TimeOf(a.instances.back(), q);
       oldest = std::min(oldest.value_or(first), first);
