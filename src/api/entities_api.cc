@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/caller.h"
 #include "api/entity_read.h"
+#include "api/linked_entities.h"
 #include "api/request.h"
 #include "util/time.h"
 
@@ -89,7 +90,11 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
     }
   }
   if (view) view->Redact(*e);
-  return JsonResponse(200, in->RenderOne(std::move(*e)), in->media, *in->ctx);
+  std::vector<ngsild::Entity> answer;
+  answer.push_back(std::move(*e));
+  auto body = RenderAnswer(*in, std::move(answer), deps, view.get(), true);
+  if (!body.ok()) return Problem(body.status());
+  return JsonResponse(200, std::move(*body), in->media, *in->ctx);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {

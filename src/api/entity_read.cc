@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "api/linked_entities.h"
 #include "api/request.h"
 
 namespace cityhub::api {
@@ -14,13 +15,22 @@ using http::Request;
 
 namespace {
 
-// The `pick` / `omit` parameters; nullopt when neither is given.
-Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx) {
+// The `pick` / `omit` parameters; nullopt when neither is given. A list with nested items
+// (`rel{attr}`; any brace) also sets `linked` (linked_entities.h).
+Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx,
+                                               std::optional<broker::LinkedProjection>* linked) {
   const std::string* pick = req.Param("pick");
   const std::string* omit = req.Param("omit");
   if (pick && omit) return Status::BadRequestData("parameters 'pick' and 'omit' cannot be used together");
   if (!pick && !omit) return std::optional<Projection>();
   std::string_view param = pick ? "pick" : "omit";
+  if ((pick ? *pick : *omit).find_first_of("{}") != std::string::npos) {
+    std::vector<std::string> top;
+    auto nested = ParseNestedProjection(pick ? *pick : *omit, param, pick != nullptr, ctx, &top);
+    if (!nested.ok()) return nested.status();
+    *linked = std::move(*nested);
+    return std::optional<Projection>(Projection{std::set<std::string>(top.begin(), top.end()), pick != nullptr});
+  }
   auto items = SplitList(pick ? *pick : *omit, param);
   if (!items.ok()) return items.status();
   Projection p;
@@ -107,13 +117,16 @@ Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps, co
   auto attrs = AttrsParam(req, *r.ctx);
   if (!attrs.ok()) return attrs.status();
   r.attrs = std::move(*attrs);
-  auto projection = ProjectionOf(req, *r.ctx);
+  auto projection = ProjectionOf(req, *r.ctx, &r.linked_projection);
   if (!projection.ok()) return projection.status();
   r.projection = std::move(*projection);
   auto lang = LangOf(req.Param("lang"));
   if (!lang.ok()) return lang.status();
   r.lang = std::move(*lang);
   r.geometry_attr = GeometryAttribute(req, *r.ctx);
+  auto join = JoinOptionsOf(req);
+  if (!join.ok()) return join.status();
+  r.join = std::move(*join);
   return r;
 }
 

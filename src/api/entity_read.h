@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/request.h"
+#include "broker/linked_entities.h"
 #include "http/message.h"
 #include "ngsild/render.h"
 
@@ -36,6 +37,9 @@ struct EntityRead {
   std::optional<Projection> projection;
   std::optional<std::vector<std::string>> lang;     // preferred language tags
   std::string geometry_attr;                        // as the rendered entity names it
+  broker::JoinOptions join;                         // join, joinLevel, containedBy (§4.5.23)
+  // The nested part of pick/omit (`rel{attr}`), applied to linked entities; null without one.
+  std::optional<broker::LinkedProjection> linked_projection;
 
   // The entity in the representation asked for (without "@context"). The entities are taken
   // by value: their values are moved into the rendering (pass std::move when done with them).

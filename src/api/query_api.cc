@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/caller.h"
 #include "api/entity_read.h"
+#include "api/linked_entities.h"
 #include "api/query_spec.h"
 #include "api/request.h"
 
@@ -51,7 +52,9 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   if (!result.ok()) return Problem(result.status());
   bool more = page->limit > 0 && result->entities.size() > page->limit;
   if (more) result->entities.pop_back();
-  Response r = JsonResponse(200, in.RenderList(std::move(result->entities)), in.media, *in.ctx);
+  auto body = RenderAnswer(in, std::move(result->entities), deps, view.get(), false);
+  if (!body.ok()) return Problem(body.status());
+  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
   AddPageLinks(req, *page, more, &r);
   return r;
@@ -77,9 +80,20 @@ Response PostQuery(const Request& req, const ApiDeps& deps) {
   const json::object& object = body->value.get_object();
   auto in = ReadEntityRequest(req, deps, &object, body->ld_json);
   if (!in.ok()) return Problem(in.status());
+  // containedBy (§5.2.23) is a member of the Query body; join and joinLevel are URL parameters.
+  json::object without_contained_by;
+  const json::object* query = &object;
+  if (const json::value* contained_by = object.if_contains("containedBy")) {
+    auto join = JoinOptionsOf(req, contained_by);
+    if (!join.ok()) return Problem(join.status());
+    in->join = std::move(*join);
+    without_contained_by = object;
+    without_contained_by.erase("containedBy");
+    query = &without_contained_by;
+  }
   QuerySpec spec;
   std::optional<std::vector<std::string>> attrs;
-  Status st = ReadQueryBody(object, &spec, &attrs);
+  Status st = ReadQueryBody(*query, &spec, &attrs);
   if (!st.ok()) return Problem(st);
   if (attrs) {
     auto expanded = ExpandAttrs(*attrs, *in->ctx);

@@ -34,6 +34,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/linked_entities.h"
 #include "broker/subscription_service.h"
 #include "ngsild/notification.h"
 #include "util/ids.h"
@@ -403,6 +404,7 @@ struct Notifier::Impl {
 
     std::vector<ngsild::NotifiedEntity> items;
     items.reserve(n);
+    const bool join = notification && WantsJoin(*notification);
     // With an owner's view, entities go out redacted (previous states too, in `redacted`).
     const EntityView* view = sub.view();
     std::deque<ngsild::Entity> redacted;
@@ -428,9 +430,19 @@ struct Notifier::Impl {
       item.deleted_at_ms = r.at_ms;
       items.push_back(std::move(item));
     }
+    // The entities as notified, for following their links (rendering consumes them).
+    std::deque<ngsild::Entity> linking;
+    std::vector<const ngsild::Entity*> linking_of;
+    if (join) {
+      for (const auto& item : items) linking_of.push_back(item.deleted ? nullptr : &linking.emplace_back(item.entity));
+    }
     const int64_t now_ms = util::NowMillis();
     json::object body = ngsild::RenderNotification(
         stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid()), now_ms);
+    if (join) {
+      Status st = JoinNotification(body, *notification, linking_of, *ctx, QueryService(store), c.tenant, view);
+      if (!st.ok()) spdlog::warn("subscription '{}': linked entities left out: {}", c.id, st.message());
+    }
 
     OutgoingNotification out;
     out.subscription = c.id;

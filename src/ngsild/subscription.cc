@@ -36,10 +36,12 @@ constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent"
 constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "lang", "entities", "watchedAttributes",
                                            "notificationTrigger", "q", "geoQ", "scopeQ", "timeInterval",
                                            "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext"};
-constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges"};
+constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges", "join",
+                                                       "joinLevel"};
 // Spec members this hub does not implement.
 constexpr std::string_view kUnsupported[] = {"csf", "temporalQ", "datasetId"};
-constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit", "join", "joinLevel"};
+constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit"};
+constexpr std::string_view kJoins[] = {"flat", "inline", "@none"};
 
 template <size_t N>
 bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
@@ -343,6 +345,17 @@ class Reader {
           return Bad("notification.format", "must be normalized, concise or keyValues");
         }
         out[key] = value;
+      } else if (key == "join") {
+        if (!value.is_string() || !OneOf(value.get_string(), kJoins)) {
+          return Bad("notification.join", "must be flat, inline or @none");
+        }
+        out[key] = value;
+      } else if (key == "joinLevel") {
+        auto level = value.is_number() ? value.to_number<double>() : 0.0;
+        if (level < 1 || level != static_cast<double>(static_cast<int64_t>(level)) || level > limits_.max_join_level) {
+          return Bad("notification.joinLevel", fmt::format("must be an integer from 1 to {}", limits_.max_join_level));
+        }
+        out[key] = static_cast<int64_t>(level);
       } else if (key == "sysAttrs" || key == "showChanges") {
         if (!value.is_bool()) return Bad(fmt::format("notification.{}", key), "must be true or false");
         out[key] = value;

@@ -33,6 +33,7 @@ struct SubscriptionLimits {
   size_t max_id_pattern_bytes = 1024;
   size_t max_per_tenant = 100'000;     // subscriptions a tenant may hold (SubscriptionService)
   size_t max_per_owner = 0;            // …one owner may hold in a tenant (0 = no limit)
+  int max_join_level = 5;              // notification.joinLevel (broker::JoinLimits::max_level)
   QueryLimits query;                   // q and scopeQ
 };
 
@@ -40,7 +41,7 @@ struct SubscriptionLimits {
 // `id` is used when the payload has none. BadRequestData naming the member for anything
 // invalid (unknown member, wrong type, bad URI or scheme, invalid q/geoQ/scopeQ, negative or
 // zero throttling/timeInterval, expiresAt in the past, conflicting members); NotSupported for
-// spec members this hub does not implement (csf, temporalQ, datasetId, join, localOnly).
+// spec members this hub does not implement (csf, temporalQ, datasetId, notification.pick/omit).
 Result<boost::json::object> NormalizeSubscription(const boost::json::object& payload, const Context& ctx,
                                                   std::string_view id, int64_t now_ms,
                                                   const SubscriptionLimits& limits = {});
