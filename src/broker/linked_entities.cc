@@ -249,6 +249,8 @@ class GraphWalk {
     std::unordered_set<std::string> asked;
     for (size_t i = begin; i < placements_.size(); ++i) {
       for (const auto& id : placements_[i].targets) {
+        // Flat never shows an entity met before: no need to load it.
+        if (!inline_ && met_.count(id)) continue;
         if (!tried_.count(id) && asked.insert(id).second) ids.push_back(id);
       }
     }
