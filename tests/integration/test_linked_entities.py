@@ -157,6 +157,16 @@ class LinkedEntitiesTest(HubTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual([f["id"] for f in r.json()["features"]], [urn("Car", "c1"), urn("Parking", "p1")])
 
+    def test_json_ld_puts_the_context_on_each_top_level_entity_only(self):
+        """§5.2.6: the inline Entity is part of the Relationship; @context belongs to the answer's
+        entities (each element of a flat array), not to the inlined ones."""
+        r = self.hub.get(f"{E}/{urn('Car', 'c1')}?join=flat", headers={"Accept": "application/ld+json"})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(all("@context" in e for e in r.json()))
+        r = self.hub.get(f"{E}/{urn('Car', 'c1')}?join=inline", headers={"Accept": "application/ld+json"})
+        self.assertIn("@context", r.json())
+        self.assertNotIn("@context", r.json()["isParked"]["entity"])
+
     # --- nested pick / omit (§4.21) -------------------------------------------------------------
     def test_nested_pick_applies_to_the_linked_entity(self):
         """§4.21: pick=isParked{name} keeps isParked, and of the linked entity its name (id and
