@@ -268,8 +268,8 @@ class LinkedEntitiesNotificationTest(HubTestCase):
 
 
 POLICY = {"rules": [
-    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "idPattern": "urn:ngsi-ld:Secret:.*"},
-    {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["Parking"], "attrs": ["code"]},
+    {"effect": "deny", "roles": ["reader", "writer"], "operations": ["read"], "idPattern": "urn:ngsi-ld:Secret:.*"},
+    {"effect": "deny", "roles": ["reader", "writer"], "operations": ["read"], "types": ["Parking"], "attrs": ["code"]},
 ]}
 
 
@@ -305,6 +305,23 @@ class LinkedEntitiesAccessTest(unittest.TestCase):
         self.assertEqual([e["id"] for e in r.json()], [urn("Car", "k1"), urn("Parking", "k")])
         r = self.guarded.call("GET", f"{E}?type=Car&join=flat", ("admin-app", "admin"))
         self.assertEqual([e["id"] for e in r.json()], [urn("Car", "k1"), urn("Parking", "k"), urn("Secret", "s")])
+
+    def test_notifications_follow_links_with_the_owners_rights(self):
+        """Notifications show what the subscription's owner may read (SECURITY.md): its linked
+        entities too."""
+        writer = ("fleet-app", "writer")
+        with Receiver() as rec:
+            r = self.guarded.call("POST", S, writer, body={
+                "type": "Subscription", "entities": [{"type": "Truck"}],
+                "notification": {"join": "inline", "endpoint": {"uri": rec.url()}}})
+            self.assertEqual(r.status, 201, r.body)
+            r = self.guarded.call("POST", E, ("admin-app", "admin"), body=ent(
+                urn("Truck", "t1"), "Truck", isParked=rel(urn("Parking", "k")), owner=rel(urn("Secret", "s"))))
+            self.assertEqual(r.status, 201, r.body)
+            truck = rec.wait_for(1)[0]["body"]["data"][0]
+        self.assertEqual(truck["isParked"]["entity"]["name"]["value"], "K")
+        self.assertNotIn("code", truck["isParked"]["entity"])
+        self.assertNotIn("entity", truck["owner"])
 
 
 if __name__ == "__main__":
