@@ -7,7 +7,8 @@
 # the ceiling — and with 1 connection — the latency of a request that does not queue behind others.
 # BIN / CEILING override the binaries (default: the release build); BENCH_HUB_ARGS adds flags to
 # `cityhub serve` (e.g. --block-cache-mb 1024); BENCH_DATA=DIR keeps the loaded data there and
-# reuses it on the next run (the load is skipped). Needs wrk and curl; everything runs on loopback.
+# reuses it on the next run (the load is skipped); BENCH_NO_ORDER=1 leaves out the orderBy
+# scenarios (for binaries without orderBy). Needs wrk and curl; everything runs on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_ENTITIES:-1000000}
@@ -97,6 +98,15 @@ scenario "1b type=ParkingSpot&q=refParkingSite==S" bench/wrk/query_q_equal.lua
 scenario "1c type=WaterObserved&q=refDevice==D (1)" bench/wrk/query_q_one.lua
 scenario "2  near;maxDistance==500, limit=100" bench/wrk/query_near.lua
 scenario "2b near, type=ParkingSpot, limit=100" bench/wrk/query_near.lua ParkingSpot
+if [[ -z ${BENCH_NO_ORDER:-} ]]; then  # orderBy (v1.9.1 §4.23): the same queries, ordered
+  export BENCH_QUERY_EXTRA="orderBy=waterLevel;desc"
+  scenario "1a+ same, orderBy=waterLevel;desc" bench/wrk/query_q_range.lua
+  export BENCH_QUERY_EXTRA="orderBy=location;dist-asc"
+  scenario "2+ near, orderBy=location;dist-asc" bench/wrk/query_near.lua
+  export BENCH_QUERY_EXTRA="orderBy=refParkingSite"
+  scenario "3b+ within ParkingSpot, orderBy=refParkingSite" bench/wrk/query_within.lua ParkingSpot
+  unset BENCH_QUERY_EXTRA
+fi
 scenario "3  within 9 km2 district, count=true" bench/wrk/query_within.lua
 scenario "3b within, type=ParkingSpot, count=true" bench/wrk/query_within.lua ParkingSpot
 

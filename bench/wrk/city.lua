@@ -35,8 +35,14 @@ end
 
 -- GET /entities with `query`, and type=BENCH_QUERY_TYPE if that is set (the typed variants).
 local query_type = os.getenv("BENCH_QUERY_TYPE") or ""
+-- BENCH_QUERY_EXTRA (e.g. "orderBy=waterLevel;desc", not yet encoded) is added to every query.
+local query_extra = os.getenv("BENCH_QUERY_EXTRA") or ""
 function M.get(query)
   if query_type ~= "" then query = "type=" .. query_type .. "&" .. query end
+  if query_extra ~= "" then
+    local name, value = query_extra:match("^([^=]+)=(.*)$")
+    query = query .. "&" .. name .. "=" .. M.encode(value)
+  end
   return wrk.format("GET", "/ngsi-ld/v1/entities?" .. query)
 end
 

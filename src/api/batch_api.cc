@@ -2,11 +2,23 @@
 // §5.6.20). The body is an array of entities (of ids for delete). Items that fail to parse are
 // reported in the BatchOperationResult next to those the broker rejects; every valid item is
 // applied in one durable store write.
+//
+// DELETE /ngsi-ld/v1/entities (Purge Entities, §5.6.21) belongs here too: a batch delete whose
+// items are the entities a query selects. The query runs with the caller's read view (entities
+// it may not see are neither deleted nor reported), then the deletions go through
+// EntityService with the caller's write access, so refusals are reported per entity (207) and
+// every deletion notifies subscriptions as a single delete does. At most max_batch_entities
+// entities per request: a purge matching more deletes nothing (403 TooManyResults).
+#include <memory>
+#include <optional>
+#include <set>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/query_spec.h"
 #include "api/request.h"
 #include "util/time.h"
 
@@ -176,9 +188,98 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
   return Respond(kind, std::move(r), std::move(parse_errors));
 }
 
+// --- DELETE /entities (Purge Entities) ------------------------------------------------------
+
+// `drop` / `keep` (attribute names): what a purge deletes of each selected entity instead of
+// the entity — the attributes named in `drop`, or all but those named in `keep`.
+struct PurgeAttrs {
+  std::set<std::string> names;  // expanded
+  bool keep = false;
+};
+
+Result<std::optional<PurgeAttrs>> PurgeAttrsOf(const Request& req, const ngsild::Context& ctx) {
+  const std::string* drop = req.Param("drop");
+  const std::string* keep = req.Param("keep");
+  if (drop && keep) return Status::BadRequestData("parameters 'drop' and 'keep' cannot be used together");
+  if (!drop && !keep) return std::optional<PurgeAttrs>();
+  const std::string_view param = drop ? "drop" : "keep";
+  auto items = SplitList(drop ? *drop : *keep, param);
+  if (!items.ok()) return items.status();
+  PurgeAttrs out;
+  out.keep = keep != nullptr;
+  for (const auto& name : *items) {
+    if (!ngsild::IsValidName(name)) {
+      return Status::BadRequestData(fmt::format("parameter '{}': '{}' is not an attribute name", param, name.substr(0, 64)));
+    }
+    out.names.insert(ctx.ExpandTerm(name));
+  }
+  return std::optional<PurgeAttrs>(std::move(out));
+}
+
+// Deletes the attributes `which` selects of each entity: one result per entity, a failure
+// naming the first attribute that could not be deleted.
+broker::BatchResult PurgeAttributes(const ApiDeps& deps, const broker::WriteAccess& w, const std::string& tenant,
+                                    const std::vector<ngsild::Entity>& entities, const PurgeAttrs& which) {
+  broker::BatchResult r;
+  for (const auto& e : entities) {
+    Status failed = Status::Ok();
+    for (const auto& [attr, instances] : e.attrs) {
+      if (which.names.count(attr) == static_cast<size_t>(which.keep)) continue;
+      failed = deps.entities->DeleteAttribute(w, tenant, e.id, attr, std::nullopt, /*delete_all=*/true);
+      if (!failed.ok()) break;
+    }
+    if (failed.ok()) {
+      r.success.push_back(e.id);
+    } else {
+      r.errors.push_back({e.id, failed});
+    }
+  }
+  return r;
+}
+
+Response Purge(const Request& req, const ApiDeps& deps) {
+  auto in = ReadResourceRequest(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  if (req.Param("csf")) return Problem(Status::NotSupported("parameter 'csf' is not supported (no context source registrations)"));
+  auto spec = QuerySpecFromParams(req);
+  if (!spec.ok()) return Problem(spec.status());
+  auto attrs = AttrsParam(req, *in->ctx);
+  if (!attrs.ok()) return Problem(attrs.status());
+  auto q = CompileQuery(*spec, *in->ctx, *attrs, deps.limits);
+  if (!q.ok()) return Problem(q.status());
+  auto purge_attrs = PurgeAttrsOf(req, *in->ctx);
+  if (!purge_attrs.ok()) return Problem(purge_attrs.status());
+
+  const size_t max = deps.limits.max_batch_entities;
+  q->offset = 0;
+  q->limit = max + 1;  // one more tells there are too many
+  std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(in->tenant);
+  q->view = view.get();
+  auto found = deps.queries->Query(in->tenant, *q);
+  if (!found.ok()) return Problem(found.status());
+  if (found->entities.size() > max) {
+    return Problem(Status::TooManyResults(fmt::format(
+        "the purge selects more than {} entities, the most one request deletes; nothing was deleted — narrow it "
+        "(type, id, idPattern, q, scopeQ, a geo-query) and repeat", max)));
+  }
+  const PolicyWriteAccess writes = CurrentCaller().Writes(in->tenant);
+  broker::BatchResult r;
+  if (*purge_attrs) {
+    r = PurgeAttributes(deps, writes, in->tenant, found->entities, **purge_attrs);
+  } else if (!found->entities.empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(found->entities.size());
+    for (const auto& e : found->entities) ids.push_back(e.id);
+    r = deps.entities->BatchDelete(writes, in->tenant, ids);
+  }
+  if (!r.errors.empty()) return PlainJson(207, BatchResultJson(r.success, r.errors));
+  return NoContent();
+}
+
 }  // namespace
 
 void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps) {
+  router.Add("DELETE", "/ngsi-ld/v1/entities", [&deps](const Request& r, const PathParams&) { return Purge(r, deps); });
   const std::string base = "/ngsi-ld/v1/entityOperations/";
   const std::pair<const char*, BatchKind> kinds[] = {{"create", BatchKind::kCreate}, {"upsert", BatchKind::kUpsert},
                                                      {"update", BatchKind::kUpdate}, {"merge", BatchKind::kMerge},

@@ -78,6 +78,7 @@ Result<std::optional<std::vector<std::string>>> LangOf(const std::string* lang) 
 }
 
 json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) const {
+  if (datasets) ngsild::KeepDatasets(e, *datasets);
   ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr, names};
   json::object rendered = ngsild::RenderEntity(std::move(e), *ctx, opts);
   Project(rendered, projection);
@@ -127,6 +128,13 @@ Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps, co
   auto join = JoinOptionsOf(req);
   if (!join.ok()) return join.status();
   r.join = std::move(*join);
+  if (req.Param("datasetId")) {
+    auto items = SplitList(*req.Param("datasetId"), "datasetId");
+    if (!items.ok()) return items.status();
+    auto datasets = ngsild::ParseDatasetSelection(*items, "parameter 'datasetId'");
+    if (!datasets.ok()) return datasets.status();
+    r.datasets = std::move(*datasets);
+  }
   return r;
 }
 

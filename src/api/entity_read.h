@@ -1,6 +1,6 @@
 // EntityRead: what a request that returns entities asks for — tenant, media type (JSON,
 // JSON-LD, GeoJSON), representation, @context, the `attrs` filter, the pick/omit projection
-// (v1.8 §4.21), `lang` (§4.15) and `geometryProperty` — and the rendering of entities for it.
+// (v1.8 §4.21), `lang` (§4.15), `datasetId` (§4.5.5) and `geometryProperty` — and the rendering of entities for it.
 // Shared by retrieve (GET /entities/{id}) and both queries (GET /entities, POST
 // /entityOperations/query). Plain values; thread-safe once built.
 #pragma once
@@ -40,6 +40,8 @@ struct EntityRead {
   broker::JoinOptions join;                         // join, joinLevel, containedBy (§4.5.23)
   // The nested part of pick/omit (`rel{attr}`), applied to linked entities; null without one.
   std::optional<broker::LinkedProjection> linked_projection;
+  // datasetId (§4.5.5): the instances shown of each attribute ("" = the default instance).
+  std::optional<std::set<std::string>> datasets;
 
   // The entity in the representation asked for (without "@context"). The entities are taken
   // by value: their values are moved into the rendering (pass std::move when done with them).

@@ -26,6 +26,9 @@ namespace {
 Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q) {
   auto page = PagingOf(req, deps.limits);
   if (!page.ok()) return Problem(page.status());
+  auto order = OrderByOf(req, *in.ctx, q.geo.has_value());
+  if (!order.ok()) return Problem(order.status());
+  q.order_by = std::move(*order);
   q.count = page->count;
   // One entity past the page tells whether a next page exists without counting them all.
   q.limit = page->limit == 0 ? 0 : page->limit + 1;
@@ -100,6 +103,9 @@ Response PostQuery(const Request& req, const ApiDeps& deps) {
     if (!expanded.ok()) return Problem(expanded.status());
     in->attrs = std::move(*expanded);
   }
+  auto datasets = DatasetSelectionOf(spec);
+  if (!datasets.ok()) return Problem(datasets.status());
+  if (*datasets) in->datasets = std::move(*datasets);
   auto q = CompileQuery(spec, *in->ctx, in->attrs, deps.limits);
   if (!q.ok()) return Problem(q.status());
   return RunQuery(req, deps, *in, std::move(*q));

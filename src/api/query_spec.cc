@@ -48,6 +48,11 @@ Result<QuerySpec> QuerySpecFromParams(const Request& req) {
   spec.geometry = OptionalParam(req, "geometry");
   if (const std::string* c = req.Param("coordinates")) spec.coordinates = json::value(*c);
   spec.geoproperty = OptionalParam(req, "geoproperty");
+  if (req.Param("datasetId")) {
+    auto datasets = ListParam(req, "datasetId");
+    if (!datasets.ok()) return datasets.status();
+    spec.dataset_ids = std::move(*datasets);
+  }
   return spec;
 }
 
@@ -91,6 +96,56 @@ Result<broker::EntityQuery> CompileQuery(const QuerySpec& spec, const ngsild::Co
         "a query needs at least one of type, id, idPattern, attrs, q, a geo-query or scopeQ");
   }
   return q;
+}
+
+Result<std::optional<std::set<std::string>>> DatasetSelectionOf(const QuerySpec& spec) {
+  if (!spec.dataset_ids) return std::optional<std::set<std::string>>();
+  auto selection = ngsild::ParseDatasetSelection(*spec.dataset_ids, "datasetId");
+  if (!selection.ok()) return selection.status();
+  return std::optional<std::set<std::string>>(std::move(*selection));
+}
+
+Result<std::vector<broker::OrderKey>> OrderByOf(const Request& req, const ngsild::Context& ctx, bool has_geo) {
+  using Direction = broker::OrderKey::Direction;
+  std::vector<broker::OrderKey> keys;
+  const std::string* param = req.Param("orderBy");
+  if (!param) return keys;
+  auto items = SplitList(*param, "orderBy");
+  if (!items.ok()) return items.status();
+  if (items->size() > kMaxOrderKeys) {
+    return Status::BadRequestData(fmt::format("parameter 'orderBy': at most {} keys", kMaxOrderKeys));
+  }
+  for (const auto& item : *items) {
+    const size_t semicolon = item.find(';');
+    const std::string name = item.substr(0, semicolon);
+    const std::string direction = semicolon == std::string::npos ? "asc" : item.substr(semicolon + 1);
+    broker::OrderKey key;
+    if (direction == "asc") {
+      key.direction = Direction::kAsc;
+    } else if (direction == "desc") {
+      key.direction = Direction::kDesc;
+    } else if (direction == "dist-asc" || direction == "dist-desc") {
+      key.direction = direction == "dist-asc" ? Direction::kDistanceAsc : Direction::kDistanceDesc;
+      if (!has_geo) {
+        return Status::BadRequestData(fmt::format(
+            "parameter 'orderBy': '{}' orders by the distance to a geo-query's geometry and needs a geo-query "
+            "(georel, geometry, coordinates)", direction));
+      }
+    } else {
+      return Status::BadRequestData(fmt::format(
+          "parameter 'orderBy': '{}' is not a direction (asc, desc, dist-asc, dist-desc)", direction.substr(0, 64)));
+    }
+    if (name.find_first_of(".[") != std::string::npos) {
+      return Status::NotSupported(fmt::format("parameter 'orderBy': '{}': ordering by a sub-attribute or a member of a "
+                                              "value is not supported; name an attribute", name.substr(0, 64)));
+    }
+    if (!ngsild::IsValidName(name)) {
+      return Status::BadRequestData(fmt::format("parameter 'orderBy': '{}' is not an attribute name", name.substr(0, 64)));
+    }
+    key.attr = ctx.ExpandTerm(name);
+    keys.push_back(std::move(key));
+  }
+  return keys;
 }
 
 Result<std::set<std::string>> ExpandAttrs(const std::vector<std::string>& attrs, const ngsild::Context& ctx) {
@@ -204,6 +259,10 @@ Status ReadQueryBody(const json::object& body, QuerySpec* spec, std::optional<st
     } else if (k == "q" || k == "scopeQ") {
       if (!v.is_string()) return Status::BadRequestData(fmt::format("'{}' must be a string", k));
       (k == "q" ? spec->q : spec->scope_q) = std::string(v.get_string());
+    } else if (k == "datasetId") {
+      auto list = StringList(v, "datasetId");
+      if (!list.ok()) return list.status();
+      spec->dataset_ids = std::move(*list);
     } else if (k == "geoQ") {
       CITYHUB_RETURN_IF_ERROR(ReadGeoQ(v, spec));
     } else if (k == "temporalQ" && temporal_q) {

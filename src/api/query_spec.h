@@ -32,13 +32,15 @@ struct QuerySpec {
   std::optional<std::string> geometry;
   std::optional<boost::json::value> coordinates;  // JSON, or a string holding JSON text
   std::optional<std::string> geoproperty;
+  std::optional<std::vector<std::string>> dataset_ids;  // datasetId (§4.5.5), as written
 };
 
 // From the URL parameters id, type, idPattern, q, scopeQ, georel, geometry, coordinates,
-// geoproperty. InvalidRequest for an empty list item.
+// geoproperty, datasetId. InvalidRequest for an empty list item.
 Result<QuerySpec> QuerySpecFromParams(const http::Request& req);
 
-// From a Query body (§5.2.23): entities, attrs (into *attrs, unexpanded), q, geoQ, scopeQ.
+// From a Query body (§5.2.23): entities, attrs (into *attrs, unexpanded), q, geoQ, scopeQ,
+// datasetId.
 // `temporal_q` null: a temporalQ member is refused (entity queries); else it receives it.
 Status ReadQueryBody(const boost::json::object& body, QuerySpec* spec, std::optional<std::vector<std::string>>* attrs,
                      const boost::json::object** temporal_q = nullptr);
@@ -48,6 +50,17 @@ Status ReadQueryBody(const boost::json::object& body, QuerySpec* spec, std::opti
 Result<broker::EntityQuery> CompileQuery(const QuerySpec& spec, const ngsild::Context& ctx,
                                          const std::optional<std::set<std::string>>& attrs, const ApiLimits& limits,
                                          bool require_selector = true);
+
+// The datasetId selection of the query ("" = the default instances), nullopt when it has none;
+// BadRequestData for an item that is neither a URI nor "@none".
+Result<std::optional<std::set<std::string>>> DatasetSelectionOf(const QuerySpec& spec);
+
+// The `orderBy` URL parameter (v1.9.1 §4.23): comma-separated keys `attr[;asc|desc|dist-asc|
+// dist-desc]` (asc by default; at most kMaxOrderKeys), names expanded with `ctx`; empty without
+// the parameter. BadRequestData naming the fault (a bad name or direction, a distance order
+// without a geo-query: `has_geo`); NotSupported for a sub-attribute path.
+constexpr size_t kMaxOrderKeys = 8;
+Result<std::vector<broker::OrderKey>> OrderByOf(const http::Request& req, const ngsild::Context& ctx, bool has_geo);
 
 // The expanded names of attrs given in a body (BadRequestData for an invalid one).
 Result<std::set<std::string>> ExpandAttrs(const std::vector<std::string>& attrs, const ngsild::Context& ctx);

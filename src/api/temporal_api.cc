@@ -47,6 +47,7 @@ struct TemporalRead {
   ResourceRead in;
   broker::TemporalQuery query;
   std::optional<std::set<std::string>> attrs;
+  std::optional<std::set<std::string>> datasets;  // datasetId (§4.5.5); "" = the default instances
   TemporalFormat format = TemporalFormat::kNormalized;
   bool sys_attrs = false;
   std::optional<std::vector<std::string>> lang;  // preferred language tags (§4.15)
@@ -225,6 +226,13 @@ Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps
   auto lang = LangOf(params.Get("lang"));
   if (!lang.ok()) return lang.status();
   out.lang = std::move(*lang);
+  if (const std::string* d = params.Get("datasetId")) {
+    auto items = SplitList(*d, "datasetId");
+    if (!items.ok()) return items.status();
+    auto datasets = ngsild::ParseDatasetSelection(*items, "parameter 'datasetId'");
+    if (!datasets.ok()) return datasets.status();
+    out.datasets = std::move(*datasets);
+  }
   out.query.max_instances = deps.limits.max_temporal_instances;
   return out;
 }
@@ -429,6 +437,7 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
   auto r = ReadTemporalRequest(req, deps, false);
   if (!r.ok()) return Problem(r.status());
   r->query.attrs = r->attrs ? &*r->attrs : nullptr;
+  r->query.dataset_ids = r->datasets ? &*r->datasets : nullptr;
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(r->in.tenant);
   r->query.view = view.get();
   if (r->format == TemporalFormat::kAggregatedValues) {
@@ -447,6 +456,7 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
 // Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query).
 Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead& r, const QuerySpec& spec) {
   r.query.attrs = r.attrs ? &*r.attrs : nullptr;
+  r.query.dataset_ids = r.datasets ? &*r.datasets : nullptr;
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(r.in.tenant);
   r.query.view = view.get();
   if (req.Param("csf")) return Problem(Status::NotSupported("parameter 'csf' is not supported (no context source registrations)"));
@@ -527,6 +537,9 @@ Response PostTemporalQuery(const Request& req, const ApiDeps& deps) {
     if (!expanded.ok()) return Problem(expanded.status());
     r->attrs = std::move(*expanded);
   }
+  auto datasets = DatasetSelectionOf(spec);
+  if (!datasets.ok()) return Problem(datasets.status());
+  if (*datasets) r->datasets = std::move(*datasets);
   return RunTemporalQuery(req, deps, *r, spec);
 }
 

@@ -15,6 +15,9 @@
 // position, a small shape's GeoJSON): then GeoQuery decides on that copy, and only the entities
 // on the page are read (a count over 10,000 points and street segments reads none). An index can therefore change only the speed of a query, never its answer.
 //
+// orderBy: the matches are gathered as above (at most max_ordered), each one's order values
+// computed once, sorted (ties by id, so pages stay stable) and paged; see OrderAndPage.
+//
 // Time: every 256 candidates the elapsed time is checked against max_query_time, so a query
 // that would take too long ends with TooComplexQuery rather than holding a worker.
 #include "broker/query_service.h"
@@ -28,6 +31,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <re2/re2.h>
 
@@ -618,6 +622,104 @@ class QueryRun {
   uint64_t visited_ = 0;
 };
 
+// ---- orderBy --------------------------------------------------------------------------------
+
+// An entity's value for one OrderKey. Kinds order before values: numbers, strings, booleans,
+// other JSON (by its text), and entities without a value last in either direction.
+struct SortValue {
+  enum Rank : uint8_t { kNumber, kString, kBoolean, kOther, kAbsent } rank = kAbsent;
+  double number = 0;
+  std::string text;
+};
+
+// The instance orderBy reads: the default instance, else the first.
+const ngsild::Instance* OrderedInstance(const ngsild::Instances& instances) {
+  for (const auto& inst : instances) {
+    if (ngsild::DatasetIdOf(inst).empty()) return &inst;
+  }
+  return instances.empty() ? nullptr : &instances.front();
+}
+
+SortValue SortValueOf(const boost::json::value& v) {
+  SortValue out;
+  if (v.is_number()) {
+    out.rank = SortValue::kNumber;
+    out.number = v.to_number<double>();
+  } else if (v.is_string()) {
+    out.rank = SortValue::kString;
+    out.text = v.get_string();
+  } else if (v.is_bool()) {
+    out.rank = SortValue::kBoolean;
+    out.number = v.get_bool() ? 1 : 0;
+  } else if (v.is_array()) {
+    if (!v.get_array().empty()) out = SortValueOf(v.get_array().front());
+  } else if (v.is_object()) {
+    const boost::json::object& o = v.get_object();
+    if (const auto* typed = o.if_contains("@value")) return SortValueOf(*typed);  // DateTime, Date, Time
+    out.rank = SortValue::kOther;
+    out.text = boost::json::serialize(o);
+  }
+  return out;
+}
+
+SortValue SortValueOf(const ngsild::Entity& e, const OrderKey& key, const ngsild::GeoQuery* geo) {
+  SortValue out;
+  if (key.ByDistance()) {
+    if (auto d = geo ? geo->DistanceMetres(e, key.attr) : std::nullopt) {
+      out.rank = SortValue::kNumber;
+      out.number = *d;
+    }
+    return out;
+  }
+  auto it = e.attrs.find(key.attr);
+  const ngsild::Instance* inst = it == e.attrs.end() ? nullptr : OrderedInstance(it->second);
+  if (!inst) return out;
+  const ngsild::AttrType type = ngsild::AttrTypeOf(*inst);
+  const boost::json::value* v = inst->if_contains(ngsild::AttrValueMember(type));
+  if (!v) return out;
+  if (type == ngsild::AttrType::kLanguageProperty && v->is_object() && !v->get_object().empty()) {
+    const boost::json::object& map = v->get_object();
+    const boost::json::value* none = map.if_contains("@none");
+    return SortValueOf(none ? *none : map.begin()->value());
+  }
+  return SortValueOf(*v);
+}
+
+// <0, 0, >0 as `a` orders before, with, after `b` under `direction`.
+int Compare(const SortValue& a, const SortValue& b, OrderKey::Direction direction) {
+  if (a.rank == SortValue::kAbsent || b.rank == SortValue::kAbsent) {
+    return (a.rank == SortValue::kAbsent) - (b.rank == SortValue::kAbsent);  // absent last, either way
+  }
+  int c = a.rank != b.rank ? (a.rank < b.rank ? -1 : 1) : 0;
+  if (c == 0 && (a.rank == SortValue::kNumber || a.rank == SortValue::kBoolean)) c = (a.number > b.number) - (a.number < b.number);
+  if (c == 0) c = a.text.compare(b.text) < 0 ? -1 : a.text.compare(b.text) > 0 ? 1 : 0;
+  const bool descending = direction == OrderKey::Direction::kDesc || direction == OrderKey::Direction::kDistanceDesc;
+  return descending ? -c : c;
+}
+
+// Orders every match of `q` (ties by id) and returns q's page of them.
+QueryResult OrderAndPage(std::vector<ngsild::Entity> matches, const EntityQuery& q) {
+  const size_t n = matches.size();
+  std::vector<std::vector<SortValue>> values(n);
+  const ngsild::GeoQuery* geo = q.geo ? &*q.geo : nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    values[i].reserve(q.order_by.size());
+    for (const auto& key : q.order_by) values[i].push_back(SortValueOf(matches[i], key, geo));
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    for (size_t k = 0; k < q.order_by.size(); ++k) {
+      if (int c = Compare(values[a][k], values[b][k], q.order_by[k].direction)) return c < 0;
+    }
+    return matches[a].id < matches[b].id;
+  });
+  QueryResult out;
+  if (q.count) out.total = n;
+  for (size_t i = q.offset; i < n && out.entities.size() < q.limit; ++i) out.entities.push_back(std::move(matches[order[i]]));
+  return out;
+}
+
 }  // namespace
 
 QueryService::QueryService(store::Store& store, QueryServiceLimits limits) : store_(store), limits_(limits) {}
@@ -638,8 +740,25 @@ Result<QueryResult> QueryService::Query(std::string_view tenant, const EntityQue
       return Status::InvalidRequest(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
     }
   }
-  QueryRun run(**ts, q, limits_, pattern.get());
-  return run.Run();
+  if (q.order_by.empty()) {
+    QueryRun run(**ts, q, limits_, pattern.get());
+    return run.Run();
+  }
+  // orderBy: every match is needed before the first page is known, so at most max_ordered
+  // are gathered (one more tells there are too many), then ordered and paged.
+  EntityQuery all = q;
+  all.offset = 0;
+  all.limit = limits_.max_ordered + 1;
+  all.count = false;
+  QueryRun run(**ts, all, limits_, pattern.get());
+  auto matches = run.Run();
+  if (!matches.ok()) return matches.status();
+  if (matches->entities.size() > limits_.max_ordered) {
+    return Status::TooManyResults(fmt::format("orderBy sorts at most {} matching entities and this query matches more; "
+                                              "narrow it with type, q or a geo-query",
+                                              limits_.max_ordered));
+  }
+  return OrderAndPage(std::move(matches->entities), q);
 }
 
 }  // namespace cityhub::broker

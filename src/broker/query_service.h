@@ -22,6 +22,15 @@
 
 namespace cityhub::broker {
 
+// One key of orderBy (v1.9.1 §4.23): an attribute whose value orders the entities, or, by
+// distance, a GeoProperty whose distance to the geo-query's geometry does.
+struct OrderKey {
+  enum class Direction { kAsc, kDesc, kDistanceAsc, kDistanceDesc };
+  std::string attr;  // expanded IRI
+  Direction direction = Direction::kAsc;
+  bool ByDistance() const { return direction == Direction::kDistanceAsc || direction == Direction::kDistanceDesc; }
+};
+
 // What GET /entities and POST /entityOperations/query ask for. Names are expanded IRIs.
 struct EntityQuery {
   std::vector<std::string> ids;    // any of these ids (empty = any)
@@ -34,6 +43,9 @@ struct EntityQuery {
   size_t limit = 20;
   size_t offset = 0;
   bool count = false;              // compute the total number of matches
+  // orderBy: the matches in this order (ties, and no keys: ascending id). Distance keys need
+  // `geo`.
+  std::vector<OrderKey> order_by;
   // What the caller may see (null: everything). Entities it hides are no match; the others are
   // matched and returned redacted.
   const EntityView* view = nullptr;
@@ -49,15 +61,17 @@ struct QueryServiceLimits {
   size_t max_id_pattern_bytes = 1024;
   int64_t max_regex_memory_bytes = 1 << 20;
   std::chrono::milliseconds max_query_time{10'000};  // past it: TooComplexQuery
+  size_t max_ordered = 10'000;  // matches an orderBy query may sort; beyond: TooManyResults
 };
 
 class QueryService {
  public:
   explicit QueryService(store::Store& store, QueryServiceLimits limits = {});
 
-  // The page [offset, offset + limit) of the matches in ascending id order, and their number
-  // if asked. NotFound for an unknown tenant, InvalidRequest for a bad idPattern,
-  // TooComplexQuery if evaluating takes longer than the limit.
+  // The page [offset, offset + limit) of the matches in ascending id order (or in the order of
+  // `order_by`, ties by id), and their number if asked. NotFound for an unknown tenant,
+  // InvalidRequest for a bad idPattern, TooComplexQuery if evaluating takes longer than the
+  // limit, TooManyResults if an ordered query matches more than max_ordered entities.
   Result<QueryResult> Query(std::string_view tenant, const EntityQuery& q) const;
 
  private:

@@ -4,6 +4,7 @@
 #include <deque>
 #include <limits>
 
+#include <boost/json.hpp>
 #include <re2/re2.h>
 #include <fmt/format.h>
 
@@ -49,6 +50,19 @@ bool TemporalQuery::InRange(int64_t t) const {
   return false;
 }
 
+bool TemporalQuery::Selects(const InstanceView& v) const {
+  if (!dataset_ids) return true;
+  // The datasetId is among the members the record keeps as JSON text (all of them for kJson).
+  const std::string_view text = v.kind == InstanceView::Kind::kJson ? v.text : v.extras;
+  std::string dataset;
+  if (text.find("\"datasetId\"") != std::string_view::npos) {
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(text, ec);
+    if (!ec && parsed.is_object()) dataset = std::string(ngsild::DatasetIdOf(parsed.get_object()));
+  }
+  return dataset_ids->count(dataset) > 0;
+}
+
 std::pair<int64_t, int64_t> TemporalService::BlockRange(const TemporalQuery& q) {
   int64_t first = kMinBlock, last = kMaxBlock;
   if (ByBlock(q)) {
@@ -83,6 +97,7 @@ Result<TemporalAttribute> TemporalService::ReadAttribute(store::TenantStore& ts,
     const size_t before = hits.size();
     decode_error = ForEachHistoryRecord(kept, block, [&](const InstanceView& v) {
       if (v.TimeMs() < q.retention_cutoff_ms) return true;  // past its retention
+      if (!q.Selects(v)) return true;
       std::optional<int64_t> t = q.TimeOf(v);
       if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();  // no time asked: every instance
       if (t && q.InRange(*t)) hits.push_back(Hit{*t, v});
@@ -508,6 +523,7 @@ Result<std::optional<AggregatedAttribute>> TemporalService::AggregateAttribute(s
   const auto [first, last] = BlockRange(q);
   auto time_of = [&q](const InstanceView& v) -> std::optional<int64_t> {
     if (v.TimeMs() < q.retention_cutoff_ms) return std::nullopt;  // past its retention
+    if (!q.Selects(v)) return std::nullopt;
     std::optional<int64_t> t = q.TimeOf(v);
     if (!t && q.timerel == TimeRel::kAny) t = v.TimeMs();
     if (t && !q.InRange(*t)) t.reset();

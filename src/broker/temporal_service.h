@@ -49,6 +49,9 @@ struct TemporalQuery {
   TimeProperty timeproperty = TimeProperty::kObservedAt;
   std::optional<size_t> last_n;
   const std::set<std::string>* attrs = nullptr;  // expanded names; null = every attribute
+  // datasetId (§4.5.5): only instances of these datasets ("" = the default instances) are
+  // returned, counted for lastN and aggregated; null = every instance.
+  const std::set<std::string>* dataset_ids = nullptr;
   size_t max_instances = 10000;                  // per attribute
   // Set by the service from the retention policy: instances filed before it are not shown.
   int64_t retention_cutoff_ms = std::numeric_limits<int64_t>::min();
@@ -62,6 +65,8 @@ struct TemporalQuery {
   std::optional<int64_t> TimeOf(const HistoryInstance& h) const;
   std::optional<int64_t> TimeOf(const InstanceView& v) const;
   bool InRange(int64_t t) const;
+  // Whether the instance belongs to a selected dataset (always, without dataset_ids).
+  bool Selects(const InstanceView& v) const;
 };
 
 struct TemporalAttribute {

@@ -9,6 +9,7 @@
 #include "ngsild/entity.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -92,6 +93,28 @@ std::string_view DatasetIdOf(const Instance& inst) {
   auto it = inst.find("datasetId");
   if (it == inst.end() || !it->value().is_string()) return {};
   return it->value().get_string();
+}
+
+Result<std::set<std::string>> ParseDatasetSelection(const std::vector<std::string>& items, std::string_view where) {
+  if (items.empty()) return Status::BadRequestData(fmt::format("{}: at least one datasetId (a URI, or @none) is needed", where));
+  std::set<std::string> selection;
+  for (const auto& item : items) {
+    if (item == "@none") {
+      selection.emplace();
+    } else if (IsUri(item)) {
+      selection.insert(item);
+    } else {
+      return Status::BadRequestData(fmt::format("{}: '{}' is neither a URI nor @none", where, item.substr(0, 100)));
+    }
+  }
+  return selection;
+}
+
+void KeepDatasets(Entity& e, const std::set<std::string>& selection) {
+  for (auto it = e.attrs.begin(); it != e.attrs.end();) {
+    std::erase_if(it->second, [&](const Instance& inst) { return !selection.count(std::string(DatasetIdOf(inst))); });
+    it = it->second.empty() ? e.attrs.erase(it) : std::next(it);
+  }
 }
 
 AttrType AttrTypeOf(const Instance& inst) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,14 @@ struct Entity {
 
 // The instance's datasetId, or "" for the default instance.
 std::string_view DatasetIdOf(const Instance& inst);
+// The datasetId selection of a request or subscription (§4.5.5, the `datasetId` parameter):
+// each item a URI, or "@none" for the default instances (kept as ""). BadRequestData naming
+// `where` for an empty list or an item that is neither.
+Result<std::set<std::string>> ParseDatasetSelection(const std::vector<std::string>& items, std::string_view where);
+// Keeps, of each attribute of `e`, only the instances whose datasetId `selection` holds ("" =
+// the default instance); an attribute left without instances is removed.
+void KeepDatasets(Entity& e, const std::set<std::string>& selection);
+
 // The attribute type of an instance (instances are validated on the way in, so always known).
 AttrType AttrTypeOf(const Instance& inst);
 // True for the members of an instance that are NGSI-LD keywords, not sub-attributes.

@@ -876,7 +876,8 @@ Result<GeoQuery> GeoQuery::Parse(std::string_view georel, std::string_view geome
     q.max_distance_ = rel->max_distance;
     q.min_distance_ = rel->min_distance;
     q.geoproperty_ = std::move(geoproperty);
-    q.geometry_ = MakeGeometry(std::move(*shape), {.sphere = q.relation_ == Relation::kNear, .bands = true});
+    // The spherical linework serves near, and orderBy by distance whatever the relation.
+    q.geometry_ = MakeGeometry(std::move(*shape), {.sphere = true, .bands = true});
     return q;
   } catch (const std::exception& e) {
     return Status::BadRequestData(
@@ -1080,6 +1081,28 @@ bool GeoQuery::MatchesGeometry(const Geometry& g) const {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+std::optional<double> GeoQuery::DistanceMetres(const Entity& e, const std::string& attr) const {
+  auto it = e.attrs.find(attr);
+  if (it == e.attrs.end() || !geometry_.impl) return std::nullopt;
+  const Geometry::Impl& q = *geometry_.impl;
+  std::optional<double> best;
+  for (const Instance& inst : it->second) {
+    const json::value* value = inst.if_contains("value");
+    if (AttrTypeOf(inst) != AttrType::kGeoProperty || !value) continue;
+    try {
+      auto g = ReadGeometryObject(*value, attr, /*strict=*/false, {.sphere = true});
+      if (!g.ok() || !g->impl) continue;
+      const Geometry::Impl& en = *g->impl;
+      const bool touching = bg::intersects(en.bounds, q.bounds) && Intersects(en.shape, q.shape);
+      const double d = touching ? 0 : ClosestDistance(en.sphere, q.sphere, kMaxDistanceMetres);
+      if (std::isfinite(d)) best = std::min(best.value_or(d), d);
+    } catch (const std::exception&) {
+      // a geometry Boost.Geometry cannot handle has no distance (as it never matches)
+    }
+  }
+  return best;
 }
 
 bool GeoQuery::MatchesPoint(double lon, double lat) const {

@@ -83,6 +83,11 @@ class GeoQuery {
   // Same for a point entity geometry (fast path used with index-resident positions).
   bool MatchesPoint(double lon, double lat) const;
 
+  // The great-circle distance in metres between the query geometry and the closest instance of
+  // the entity's GeoProperty `attr` (expanded), 0 where they intersect; nullopt if the entity has
+  // no readable geometry there. For orderBy by distance (v1.9.1 §4.23).
+  std::optional<double> DistanceMetres(const Entity& e, const std::string& attr) const;
+
   // A box that every matching entity geometry intersects, or nullopt if the relation cannot
   // be narrowed that way (disjoint; near with only minDistance).
   std::optional<GeoBox> CandidateBox() const;

@@ -3,6 +3,7 @@
 #include "ngsild/notification.h"
 
 #include <cctype>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -132,8 +133,27 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
   opts.names = &names;
   const bool show_changes = BoolMember(notification, "showChanges") && opts.format != Format::kKeyValues;
 
+  // datasetId (§4.5.5): only the selected instances are notified (of the state before too, so
+  // that instances left out do not show as deleted attributes).
+  std::optional<std::set<std::string>> datasets;
+  if (const json::value* d = subscription.if_contains("datasetId"); d && d->is_array()) {
+    datasets.emplace();
+    for (const auto& item : d->get_array()) {
+      if (item.is_string()) datasets->insert(item.get_string() == "@none" ? std::string() : std::string(item.get_string()));
+    }
+  }
+  std::vector<Entity> previous_selected;
+  previous_selected.reserve(items.size());  // stable addresses for item.previous
+
   json::array data;
   for (auto& item : items) {
+    if (datasets && !item.deleted) {
+      KeepDatasets(item.entity, *datasets);
+      if (item.previous) {
+        KeepDatasets(previous_selected.emplace_back(*item.previous), *datasets);
+        item.previous = &previous_selected.back();
+      }
+    }
     if (item.deleted) {
       json::object gone;
       gone["id"] = item.entity.id;

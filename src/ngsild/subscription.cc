@@ -35,11 +35,12 @@ constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent"
 // like any value, so null can never remove what the hub keeps, nor a mandatory member).
 constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "lang", "entities", "watchedAttributes",
                                            "notificationTrigger", "q", "geoQ", "scopeQ", "timeInterval",
-                                           "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext"};
+                                           "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext",
+                                           "datasetId"};
 constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges", "join",
                                                        "joinLevel"};
 // Spec members this hub does not implement.
-constexpr std::string_view kUnsupported[] = {"csf", "temporalQ", "datasetId"};
+constexpr std::string_view kUnsupported[] = {"csf", "temporalQ"};
 constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit"};
 constexpr std::string_view kJoins[] = {"flat", "inline", "@none"};
 
@@ -116,6 +117,10 @@ class Reader {
       } else if (key == "isActive" || key == "localOnly") {
         if (!value.is_bool()) return Bad(key, "must be true or false");
         if (key == "isActive") out[key] = value;  // localOnly: every subscription here is local
+      } else if (key == "datasetId") {
+        auto v = Datasets(value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
       } else if (key == "jsonldContext") {
         if (!value.is_string() || !IsUri(value.get_string())) return Bad("jsonldContext", "must be a URI");
         out[key] = value;
@@ -157,6 +162,22 @@ class Reader {
       if (seen.insert(expanded).second) out.emplace_back(expanded);
     }
     return out;
+  }
+
+  // datasetId (§5.2.12, §4.5.5): a non-empty array of URIs or "@none", kept as written.
+  Result<json::array> Datasets(const json::value& v) const {
+    const json::array* a = v.if_array();
+    if (!a || a->empty() || a->size() > limits_.max_attributes) {
+      return Bad("datasetId", fmt::format("must be an array of 1 to {} datasetIds (URIs, or \"@none\")", limits_.max_attributes));
+    }
+    std::vector<std::string> items;
+    for (const auto& item : *a) {
+      if (!item.is_string()) return Bad("datasetId", "must hold only strings");
+      items.emplace_back(item.get_string());
+    }
+    auto selection = ParseDatasetSelection(items, "datasetId");
+    if (!selection.ok()) return Bad("datasetId", selection.status().message());
+    return *a;
   }
 
   Result<json::array> Entities(const json::value& v) const {

@@ -41,7 +41,7 @@ struct SubscriptionLimits {
 // `id` is used when the payload has none. BadRequestData naming the member for anything
 // invalid (unknown member, wrong type, bad URI or scheme, invalid q/geoQ/scopeQ, negative or
 // zero throttling/timeInterval, expiresAt in the past, conflicting members); NotSupported for
-// spec members this hub does not implement (csf, temporalQ, datasetId, notification.pick/omit).
+// spec members this hub does not implement (csf, temporalQ, notification.pick/omit).
 Result<boost::json::object> NormalizeSubscription(const boost::json::object& payload, const Context& ctx,
                                                   std::string_view id, int64_t now_ms,
                                                   const SubscriptionLimits& limits = {});

@@ -278,5 +278,43 @@ TEST_F(QueryServiceTest, SlowQueriesEndWithTooComplexQuery) {
   EXPECT_EQ(Run(Q("n!=3", {V("T")})).size(), 599u);
 }
 
+TEST_F(QueryServiceTest, OrderByValuesTiesByIdAndPagesFromTheOrder) {
+  Create(R"({"id":"urn:x:a","type":"T","n":3})");
+  Create(R"({"id":"urn:x:b","type":"T","n":1})");
+  Create(R"({"id":"urn:x:c","type":"T","n":"z"})");
+  Create(R"({"id":"urn:x:d","type":"T","n":1})");
+  Create(R"({"id":"urn:x:e","type":"T"})");
+  Create(R"({"id":"urn:x:f","type":"T","n":true})");
+  EntityQuery q = Q("", {V("T")});
+  q.order_by = {{V("n"), OrderKey::Direction::kAsc}};
+  EXPECT_EQ(Run(q), (Ids{"urn:x:b", "urn:x:d", "urn:x:a", "urn:x:c", "urn:x:f", "urn:x:e"}));
+  q.order_by[0].direction = OrderKey::Direction::kDesc;
+  EXPECT_EQ(Run(q), (Ids{"urn:x:f", "urn:x:c", "urn:x:a", "urn:x:b", "urn:x:d", "urn:x:e"}));
+  q.offset = 2;
+  q.limit = 2;
+  auto page = queries_->Query("", q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->entities.size(), 2u);
+  EXPECT_EQ(page->entities[0].id, "urn:x:a");
+  EXPECT_EQ(page->entities[1].id, "urn:x:b");
+  EXPECT_EQ(page->total.value_or(0), 6u);
+}
+
+TEST_F(QueryServiceTest, OrderByDistanceAndTheSortedLimit) {
+  for (int i = 0; i < 5; ++i) {
+    Create(fmt::format(R"({{"id":"urn:x:{}","type":"T","location":{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[127.0,{}]}}}}}})",
+                       i, 35.8 + 0.01 * ((i * 3) % 5)));
+  }
+  EntityQuery q = Geo("near;maxDistance==100000", "Point", "[127.0,35.8]");
+  q.order_by = {{"https://uri.etsi.org/ngsi-ld/location", OrderKey::Direction::kDistanceAsc}};
+  EXPECT_EQ(Run(q), (Ids{"urn:x:0", "urn:x:2", "urn:x:4", "urn:x:1", "urn:x:3"}));
+  QueryServiceLimits limits;
+  limits.max_ordered = 4;
+  QueryService small(*store_, limits);
+  auto r = small.Query("", q);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kTooManyResults);
+}
+
 }  // namespace
 }  // namespace cityhub::broker

@@ -1,6 +1,7 @@
 // Tests for the entity model beneath the API: parsing (normalized and concise input for every
 // attribute type, validation errors naming the member), rendering (normalized, concise,
 // keyValues, sysAttrs, projection, round trips), update semantics and the storage form.
+#include <set>
 #include <string>
 
 #include <boost/json.hpp>
@@ -686,6 +687,26 @@ TEST(EntityBasics, UriAndNameChecks) {
   EXPECT_EQ(ParseAttrTypeName("VocabularyProperty"), AttrType::kVocabProperty);
   EXPECT_EQ(ParseAttrTypeName("Nope"), std::nullopt);
   EXPECT_EQ(AttrValueMember(AttrType::kListRelationship), "objectList");
+}
+
+TEST(DatasetSelectionTest, ParsesUrisAndNoneAndKeepsOnlyTheSelectedInstances) {
+  auto sel = ParseDatasetSelection({"urn:ds:a", "@none"}, "datasetId");
+  ASSERT_TRUE(sel.ok());
+  EXPECT_EQ(*sel, (std::set<std::string>{"", "urn:ds:a"}));
+  EXPECT_FALSE(ParseDatasetSelection({}, "datasetId").ok());
+  auto bad = ParseDatasetSelection({"gps"}, "datasetId");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("datasetId"));
+
+  Entity e;
+  e.attrs["s"] = {json::object{{"type", "Property"}, {"value", 1}},
+                  json::object{{"type", "Property"}, {"value", 2}, {"datasetId", "urn:ds:a"}},
+                  json::object{{"type", "Property"}, {"value", 3}, {"datasetId", "urn:ds:b"}}};
+  e.attrs["t"] = {json::object{{"type", "Property"}, {"value", 4}, {"datasetId", "urn:ds:b"}}};
+  KeepDatasets(e, {"urn:ds:a"});
+  ASSERT_EQ(e.attrs.size(), 1u);
+  ASSERT_EQ(e.attrs["s"].size(), 1u);
+  EXPECT_EQ(e.attrs["s"][0].at("value").as_int64(), 2);
 }
 
 }  // namespace
