@@ -108,6 +108,9 @@ Result<std::optional<std::set<std::string>>> DatasetSelectionOf(const QuerySpec&
 Result<std::vector<broker::OrderKey>> OrderByOf(const Request& req, const ngsild::Context& ctx, bool has_geo) {
   using Direction = broker::OrderKey::Direction;
   std::vector<broker::OrderKey> keys;
+  if (req.Param("collation")) {
+    return Status::NotSupported("parameter 'collation' is not supported: strings are ordered by Unicode code point");
+  }
   const std::string* param = req.Param("orderBy");
   if (!param) return keys;
   auto items = SplitList(*param, "orderBy");

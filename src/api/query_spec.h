@@ -58,7 +58,8 @@ Result<std::optional<std::set<std::string>>> DatasetSelectionOf(const QuerySpec&
 // The `orderBy` URL parameter (v1.9.1 §4.23): comma-separated keys `attr[;asc|desc|dist-asc|
 // dist-desc]` (asc by default; at most kMaxOrderKeys), names expanded with `ctx`; empty without
 // the parameter. BadRequestData naming the fault (a bad name or direction, a distance order
-// without a geo-query: `has_geo`); NotSupported for a sub-attribute path.
+// without a geo-query: `has_geo`); NotSupported for a sub-attribute path and for `collation`
+// (strings order by Unicode code point only).
 constexpr size_t kMaxOrderKeys = 8;
 Result<std::vector<broker::OrderKey>> OrderByOf(const http::Request& req, const ngsild::Context& ctx, bool has_geo);
 

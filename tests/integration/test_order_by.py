@@ -132,6 +132,8 @@ class OrderByTest(HubTestCase):
                 r = self.hub.get(f"{E}?type=Room&{query}")
                 self.assertIn("orderBy", self.assertProblem(r, 400)["detail"])
         self.assertProblem(self.hub.get(f"{E}?type=Room&orderBy=temperature.unitCode"), 422, "OperationNotSupported")
+        # Strings order by code point only: asking for another collation is not supported.
+        self.assertProblem(self.hub.get(f"{E}?type=Room&orderBy=name&collation=ko"), 422, "OperationNotSupported")
 
 
 class OrderByLimitTest(HubTestCase):
