@@ -43,6 +43,26 @@ def iso(t_ms):
     return d.strftime("%Y-%m-%dT%H:%M:%S") + f".{t_ms % 1000:03d}Z"
 
 
+def iso_digits(t_ms, digits):
+    """t_ms in UTC with `digits` (0-3) fraction digits."""
+    text = iso(t_ms)
+    return text[:19] + ("." + text[20:20 + digits] if digits else "") + "Z"
+
+
+def bound_text(t_ms, tq):
+    """An aggregation period bound as docs/API.md says it is shown: timeAt or endTimeAt as
+    written (in UTC), another bound with timeAt's fraction digits when they show it exactly,
+    else (and without timeAt) with milliseconds."""
+    if "timeAt" not in tq:
+        return iso(t_ms)
+    digits = lambda text: len(text[20:].split("Z")[0].split("+")[0].split("-")[0]) if text[19] == "." else 0
+    for key in ("timeAt", "endTimeAt"):
+        if key in tq and ms(tq[key]) == t_ms:
+            return iso_digits(t_ms, digits(tq[key]))
+    d = digits(tq["timeAt"])
+    return iso(t_ms) if t_ms % 10 ** (3 - d) else iso_digits(t_ms, d)
+
+
 def qs(**params):
     return "?" + urlencode(params) if params else ""
 
@@ -640,7 +660,7 @@ class AggregationTest(TemporalCase):
         r = cls.hub.delete(f"{E}/urn:ngsi-ld:Station:ag2/attrs/level")
         assert r.status == 204, r
 
-    def compare(self, got_attr, expected, methods, attr, context):
+    def compare(self, got_attr, expected, methods, attr, context, tq=None):
         applicable = {"level": NUMERIC, "on": NUMERIC, "label": TEXTUAL, "feeds": COUNTS}[attr]
         for m in methods:
             if m not in applicable:
@@ -648,7 +668,7 @@ class AggregationTest(TemporalCase):
                 continue
             self.assertIn(m, got_attr, f"{context}: {attr} lacks {m}: {list(got_attr)}")
             rows, want = got_attr[m], expected[m]
-            self.assertEqual([(r[1], r[2]) for r in rows], [(iso(s), iso(e)) for _, s, e in want],
+            self.assertEqual([(r[1], r[2]) for r in rows], [(bound_text(s, tq or {}), bound_text(e, tq or {})) for _, s, e in want],
                              f"{context}: periods of {attr}.{m}")
             for row, (v, s, e) in zip(rows, want):
                 where = f"{context}: {attr}.{m} in [{iso(s)}, {iso(e)})"
@@ -681,7 +701,7 @@ class AggregationTest(TemporalCase):
             want_present.add(attr)
             self.assertIn(attr, got, context)
             self.assertEqual(got[attr]["type"], "Relationship" if attr == "feeds" else "Property", context)
-            self.compare(got[attr], exp, METHODS, attr, context)
+            self.compare(got[attr], exp, METHODS, attr, context, tq)
         self.assertEqual(present, want_present, context)
 
     def test_whole_history(self):
@@ -756,7 +776,7 @@ class AggregationTest(TemporalCase):
                     exp = brute_force(series[e["id"]], METHODS, 6 * 3_600_000 if dur == "PT6H" else 0,
                                       "between", ms(tq["timeAt"]), ms(tq["endTimeAt"]))
                     self.assertEqual(set(e), {"id", "type", "flow"})
-                    self.compare(e["flow"], exp, METHODS, "level", f"query {e['id']} {dur}")
+                    self.compare(e["flow"], exp, METHODS, "level", f"query {e['id']} {dur}", tq)
         r = self.hub.get(f"{T}{qs(type='Gauge', format='aggregatedValues', aggrMethods='totalCount', count='true', timerel='after', timeAt='2024-09-01T00:00:00Z', limit=2)}")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("NGSILD-Results-Count"), "3")
