@@ -403,7 +403,7 @@ Response Measure(const Request& req, const ApiDeps& deps, ingest::MeasureFormat 
     m.tenant = std::move(*tenant);
   }
   if (const std::string* t = req.Param("t")) {
-    m.observed_ms = util::ParseDateTime(*t);
+    m.observed_ms = util::ParseDateTime(*t, &m.observed_fraction);
     if (!m.observed_ms) return Problem(Status::BadRequestData("parameter 't' must be an ISO 8601 date-time"));
   }
   Status st = deps.ingestor->Ingest(m, /*wait=*/true);

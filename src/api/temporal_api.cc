@@ -95,10 +95,10 @@ class ParamSource {
   std::map<std::string, std::string, std::less<>> body_;
 };
 
-Result<int64_t> DateTimeParam(const ParamSource& req, std::string_view name) {
+Result<int64_t> DateTimeParam(const ParamSource& req, std::string_view name, util::TimeFraction* fraction) {
   const std::string* v = req.Get(name);
   if (!v) return Status::BadRequestData(fmt::format("parameter '{}' is missing", name));
-  auto ms = util::ParseDateTime(*v);
+  auto ms = util::ParseDateTime(*v, fraction);
   if (!ms) {
     return Status::BadRequestData(
         fmt::format("parameter '{}' must be an ISO 8601 DateTime with a time zone (e.g. 2026-01-31T12:00:00Z)", name));
@@ -124,11 +124,11 @@ Status ReadTimeQuery(const ParamSource& req, bool required, broker::TemporalQuer
     } else {
       return Status::BadRequestData("parameter 'timerel' must be before, after or between");
     }
-    auto at = DateTimeParam(req, "timeAt");
+    auto at = DateTimeParam(req, "timeAt", &q->time_at_fraction);
     if (!at.ok()) return at.status();
     q->time_at_ms = *at;
     if (q->timerel == broker::TimeRel::kBetween) {
-      auto end = DateTimeParam(req, "endTimeAt");
+      auto end = DateTimeParam(req, "endTimeAt", &q->end_time_at_fraction);
       if (!end.ok()) return end.status();
       if (*end <= *at) return Status::BadRequestData("parameter 'endTimeAt' must be later than 'timeAt'");
       q->end_time_at_ms = *end;
@@ -257,7 +257,7 @@ void PutTypes(const std::vector<std::string>& types, const ngsild::Context& ctx,
 // The instance as the normalized representation shows it (times as the render expects).
 ngsild::Instance ShownInstance(const broker::HistoryInstance& h) {
   ngsild::Instance inst = h.instance;
-  if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms);
+  if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms, h.observed_fraction);
   inst["instanceId"] = broker::InstanceIdOf(h.stamp_us);
   inst["createdAt"] = h.stamp_us / 1000;
   inst["modifiedAt"] = h.modified_us / 1000;
@@ -300,6 +300,26 @@ json::value SimplifiedValue(const ngsild::Instance& inst, const ngsild::Context&
   }
 }
 
+// A time as an answer shows it: epoch ms and the fraction to write it with.
+struct ShownTime {
+  int64_t ms = 0;
+  util::TimeFraction fraction;
+
+  std::string Text() const { return util::FormatDateTime(ms, fraction); }
+};
+
+// The time of `h` the answer shows: the timeproperty's, observedAt as it was written (an
+// instance without the timeproperty: the time it is filed under).
+ShownTime InstanceTime(const broker::HistoryInstance& h, const broker::TemporalQuery& q) {
+  const std::optional<int64_t> t = q.TimeOf(h);
+  const bool observed = t ? q.timeproperty == broker::TimeProperty::kObservedAt : h.observed_ms.has_value();
+  return {t.value_or(h.TimeMs()), observed ? h.observed_fraction : util::TimeFraction{}};
+}
+
+// timeAt / endTimeAt as the client wrote them.
+ShownTime TimeAt(const broker::TemporalQuery& q) { return {q.time_at_ms, q.time_at_fraction}; }
+ShownTime EndTimeAt(const broker::TemporalQuery& q) { return {q.end_time_at_ms, q.end_time_at_fraction}; }
+
 json::value RenderTemporalValues(const broker::TemporalAttribute& a, const broker::TemporalQuery& q,
                                  const ngsild::Context& ctx, const std::vector<std::string>* lang) {
   // One object per datasetId, in order of first appearance.
@@ -316,8 +336,7 @@ json::value RenderTemporalValues(const broker::TemporalAttribute& a, const broke
       by_dataset.emplace_back(dataset, std::move(o));
       it = std::prev(by_dataset.end());
     }
-    const std::optional<int64_t> t = q.TimeOf(h);
-    json::array pair{SimplifiedValue(h.instance, ctx, lang), util::FormatDateTime(t.value_or(h.TimeMs()))};
+    json::array pair{SimplifiedValue(h.instance, ctx, lang), InstanceTime(h, q).Text()};
     it->second[SimplifiedKey(type)].get_array().push_back(std::move(pair));
   }
   if (by_dataset.size() == 1) return std::move(by_dataset.front().second);
@@ -354,6 +373,20 @@ json::object RenderTemporalEntity(const broker::TemporalEntity& e, const Tempora
   return out;
 }
 
+// A period bound of aggregatedValues: timeAt or endTimeAt as the client wrote them, any other
+// bound with timeAt's digits when they show it exactly, else (and without timeAt) with
+// milliseconds.
+std::string PeriodBound(int64_t ms, const broker::TemporalQuery& q) {
+  if (q.timerel == broker::TimeRel::kAny) return util::FormatDateTime(ms);
+  if (ms == q.time_at_ms) return TimeAt(q).Text();
+  if (q.timerel == broker::TimeRel::kBetween && ms == q.end_time_at_ms) return EndTimeAt(q).Text();
+  util::TimeFraction digits{q.time_at_fraction.digits, 0};
+  int64_t unit = 1;
+  for (int d = digits.digits; d < 3; ++d) unit *= 10;
+  if (ms % unit != 0) digits = {};
+  return util::FormatDateTime(ms, digits);
+}
+
 json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const TemporalRead& r) {
   const ngsild::Context& ctx = *r.in.ctx;
   json::object out;
@@ -366,7 +399,7 @@ json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const Tem
     for (const auto& [method, periods] : a.results) {
       json::array rows;
       for (const auto& p : periods) {
-        rows.push_back(json::array{p.value, util::FormatDateTime(p.start_ms), util::FormatDateTime(p.end_ms)});
+        rows.push_back(json::array{p.value, PeriodBound(p.start_ms, r.query), PeriodBound(p.end_ms, r.query)});
       }
       attr[broker::AggregationMethodName(method)] = std::move(rows);
     }
@@ -384,39 +417,41 @@ int64_t TimeOf(const broker::HistoryInstance& h, const broker::TemporalQuery& q)
 // for all of its attributes and entities: forwards it ends where the shortest cut attribute
 // ends, backwards (lastN) where the latest-starting one starts, and instances of the other
 // attributes beyond that are left out too — so a client going on from the range's end misses
-// none and gets none twice. Returns the Content-Range (date-time <start>-<end>/<lastN or *>),
-// or nullopt when nothing was cut.
+// none and gets none twice. Returns the Content-Range (date-time <start>-<end>/<lastN or *>,
+// times as the answer shows them), or nullopt when nothing was cut.
 std::optional<std::string> CutToCommonRange(std::vector<broker::TemporalEntity>* entities,
                                             const broker::TemporalQuery& q) {
-  std::optional<int64_t> oldest, newest, cut;
+  std::optional<ShownTime> oldest, newest, cut;
+  auto earlier = [](const std::optional<ShownTime>& a, const ShownTime& b) { return a && a->ms <= b.ms ? *a : b; };
+  auto later = [](const std::optional<ShownTime>& a, const ShownTime& b) { return a && a->ms >= b.ms ? *a : b; };
   for (const auto& e : *entities) {
     for (const auto& a : e.attributes) {
       if (a.instances.empty()) continue;
-      const int64_t first = TimeOf(a.instances.front(), q);
-      const int64_t last = TimeOf(a.instances.back(), q);
-      oldest = std::min(oldest.value_or(first), first);
-      newest = std::max(newest.value_or(last), last);
-      if (a.truncated) cut = q.last_n ? std::max(cut.value_or(first), first) : std::min(cut.value_or(last), last);
+      const ShownTime first = InstanceTime(a.instances.front(), q);
+      const ShownTime last = InstanceTime(a.instances.back(), q);
+      oldest = earlier(oldest, first);
+      newest = later(newest, last);
+      if (a.truncated) cut = q.last_n ? later(cut, first) : earlier(cut, last);
     }
   }
   if (!cut) return std::nullopt;
   for (auto& e : *entities) {
     for (auto& a : e.attributes) {
       std::erase_if(a.instances, [&](const broker::HistoryInstance& h) {
-        return q.last_n ? TimeOf(h, q) < *cut : TimeOf(h, q) > *cut;
+        return q.last_n ? TimeOf(h, q) < cut->ms : TimeOf(h, q) > cut->ms;
       });
     }
     std::erase_if(e.attributes, [](const broker::TemporalAttribute& a) { return a.instances.empty(); });
   }
-  int64_t start;
+  ShownTime start;
   if (q.last_n) {
-    start = q.timerel == broker::TimeRel::kBefore    ? q.time_at_ms
-            : q.timerel == broker::TimeRel::kBetween ? q.end_time_at_ms
+    start = q.timerel == broker::TimeRel::kBefore    ? TimeAt(q)
+            : q.timerel == broker::TimeRel::kBetween ? EndTimeAt(q)
                                                      : *newest;
   } else {
-    start = (q.timerel == broker::TimeRel::kAfter || q.timerel == broker::TimeRel::kBetween) ? q.time_at_ms : *oldest;
+    start = (q.timerel == broker::TimeRel::kAfter || q.timerel == broker::TimeRel::kBetween) ? TimeAt(q) : *oldest;
   }
-  return fmt::format("date-time {}-{}/{}", util::FormatDateTime(start), util::FormatDateTime(*cut),
+  return fmt::format("date-time {}-{}/{}", start.Text(), cut->Text(),
                      q.last_n ? std::to_string(*q.last_n) : std::string("*"));
 }
 

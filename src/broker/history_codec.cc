@@ -17,7 +17,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr uint8_t kObserved = 1, kDeleted = 2, kModified = 4, kRetraction = 8;
+constexpr uint8_t kObserved = 1, kDeleted = 2, kModified = 4, kRetraction = 8, kFraction = 0x80;
+constexpr uint8_t kKindMask = 0x70;
 constexpr std::string_view kInstancePrefix = "urn:ngsi-ld:Instance:";
 
 void PutVarint(std::string* out, uint64_t v) {
@@ -96,6 +97,7 @@ void EncodeHistoryInstance(const HistoryInstance& inst, int64_t block, std::stri
   if (inst.observed_ms) flags |= kObserved;
   if (inst.deleted_ms) flags |= kDeleted;
   if (inst.modified_us != inst.stamp_us) flags |= kModified;
+  if (inst.observed_ms && inst.observed_fraction != util::TimeFraction{}) flags |= kFraction;
 
   // The fast kinds: a Property whose value is a number, a boolean or a string.
   InstanceView::Kind kind = InstanceView::Kind::kJson;
@@ -115,6 +117,9 @@ void EncodeHistoryInstance(const HistoryInstance& inst, int64_t block, std::stri
   PutSigned(&body, inst.stamp_us - start_ms * 1000);
   if (flags & kModified) PutSigned(&body, inst.modified_us - inst.stamp_us);
   if (inst.observed_ms) PutSigned(&body, *inst.observed_ms - start_ms);
+  if (flags & kFraction) {
+    PutVarint(&body, uint64_t{inst.observed_fraction.sub_ms_ns} * 16 + inst.observed_fraction.digits);
+  }
   if (inst.deleted_ms) PutSigned(&body, *inst.deleted_ms - start_ms);
   if (kind == InstanceView::Kind::kJson) {
     json::object rest;
@@ -214,11 +219,16 @@ bool DecodeHistoryRecord(std::string_view bytes, size_t* pos, int64_t block, Ins
     ok = GetSigned(rec, &p, &v) && Add(start_ms, v, &t);
     view->observed_ms = t;
   }
+  if (ok && (flags & kFraction)) {
+    uint64_t f = 0;
+    ok = (flags & kObserved) && GetVarint(rec, &p, &f) && f % 16 <= 9 && f / 16 < 1'000'000;
+    view->observed_fraction = {static_cast<uint8_t>(f % 16), static_cast<uint32_t>(f / 16)};
+  }
   if (ok && (flags & kDeleted)) {
     ok = GetSigned(rec, &p, &v) && Add(start_ms, v, &t);
     view->deleted_ms = t;
   }
-  const auto kind = static_cast<uint8_t>(flags >> 4);
+  const auto kind = static_cast<uint8_t>((flags & kKindMask) >> 4);
   if (ok && kind > static_cast<uint8_t>(InstanceView::Kind::kJson)) ok = false;
   view->kind = static_cast<InstanceView::Kind>(kind);
   if (ok) {
@@ -263,6 +273,7 @@ Result<HistoryInstance> InstanceView::Materialize() const {
   out.stamp_us = stamp_us;
   out.modified_us = modified_us;
   out.observed_ms = observed_ms;
+  out.observed_fraction = observed_fraction;
   out.deleted_ms = deleted_ms;
   auto parse = [](std::string_view text, json::object* into) {
     boost::system::error_code ec;

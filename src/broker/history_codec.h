@@ -7,11 +7,13 @@
 // Record layout (every integer a LEB128 varint, signed ones zigzag-encoded):
 //   length of what follows
 //   flags      bit 0 observedAt, bit 1 deletion, bit 2 modified after recording, bit 3
-//              retraction (see below), bits 4–7 kind
+//              retraction (see below), bits 4–6 kind, bit 7 observedAt's fraction
 //   stamp      µs since the epoch when recorded, minus the block's start (signed): with the
 //              block it gives the instance's identity (instanceId) and its createdAt
 //   [modified] µs after the stamp (bit 2)
 //   [observed] ms since the block's start (signed) (bit 0)
+//   [fraction] observedAt's fraction as written: nanoseconds below the ms × 16 + its number of
+//              digits (bit 7; without it the fraction is three digits, the hub's own precision)
 //   [deleted]  ms since the block's start (signed) (bit 1)
 //   value      by kind: 0 double (8 bytes LE), 1 int64, 2 true, 3 false, 4 string (length +
 //              bytes) — each a Property's `value`; 5 the whole instance as JSON text
@@ -19,6 +21,12 @@
 //              datasetId, sub-attributes), length 0 when there are none
 // So a numeric reading costs ≈ 20 bytes before compression and is decoded without parsing
 // JSON — what lets an aggregation walk a year of minute data in milliseconds.
+//
+// Versions: records written before bit 7 existed have none, and decode as they always did
+// (observedAt shown with milliseconds). A time written with milliseconds needs no fraction
+// field either, so the common case costs nothing; any other precision costs one or a few bytes.
+// Readers that predate bit 7 see an unknown kind and report the block as malformed rather than
+// misread it.
 //
 // Editing and deleting single instances (temporal API PATCH/DELETE …/{instanceId}) append too:
 // a retraction record (flags with bit 3, then the stamp) hides every earlier record of that
@@ -39,6 +47,7 @@
 #include <boost/json/object.hpp>
 
 #include "util/status.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 
@@ -53,6 +62,7 @@ struct HistoryInstance {
   int64_t stamp_us = 0;                // when recorded (µs); the instance's identity
   int64_t modified_us = 0;             // when last changed (== stamp_us unless edited)
   std::optional<int64_t> observed_ms;  // observedAt
+  util::TimeFraction observed_fraction;  // observedAt's fraction as written
   std::optional<int64_t> deleted_ms;   // set on the instance recording a deletion
   // The normalized instance without observedAt, createdAt, modifiedAt (expanded names).
   boost::json::object instance;
@@ -66,6 +76,7 @@ struct InstanceView {
   int64_t stamp_us = 0;
   int64_t modified_us = 0;
   std::optional<int64_t> observed_ms;
+  util::TimeFraction observed_fraction;
   std::optional<int64_t> deleted_ms;
   enum class Kind : uint8_t { kDouble = 0, kInt = 1, kTrue = 2, kFalse = 3, kString = 4, kJson = 5 } kind{};
   double number = 0;        // kDouble, kInt (also as double), kTrue (1), kFalse (0)

@@ -70,7 +70,7 @@ HistoryInstance ToHistoryInstance(const ngsild::Instance& inst, int64_t stamp_us
   h.modified_us = stamp_us;
   for (const auto& [key, val] : inst) {
     if (key == "observedAt") {
-      if (val.is_string()) h.observed_ms = util::ParseDateTime(val.get_string());
+      if (val.is_string()) h.observed_ms = util::ParseDateTime(val.get_string(), &h.observed_fraction);
     } else if (key != "createdAt" && key != "modifiedAt") {
       h.instance[key] = val;
     }

@@ -10,6 +10,7 @@
 
 #include "ngsild/geo.h"
 #include "ngsild/qlang.h"
+#include "ngsild/subscription.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -153,7 +154,7 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
   }
   if (const json::value* a = stored.if_contains("isActive"); a && a->is_bool()) impl->active = a->get_bool();
   impl->periodic = stored.contains("timeInterval");
-  if (const json::value* e = stored.if_contains("expiresAt"); e && e->is_int64()) impl->expires_at_ms = e->get_int64();
+  if (const json::value* e = stored.if_contains("expiresAt")) impl->expires_at_ms = ngsild::ExpiresAtMs(*e);
   out->impl_ = std::move(impl);
   return CompiledSubscriptionPtr(std::move(out));
 }

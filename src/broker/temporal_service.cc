@@ -357,7 +357,10 @@ Status TemporalService::ModifyInstance(const WriteAccess& w, std::string_view te
   if (!found.ok()) return found.status();
   const auto& [old_block, old] = *found;
   HistoryInstance next = ToHistoryInstance(replacement, stamp_us);
-  if (!next.observed_ms) next.observed_ms = old.observed_ms;
+  if (!next.observed_ms) {
+    next.observed_ms = old.observed_ms;
+    next.observed_fraction = old.observed_fraction;
+  }
   next.deleted_ms = old.deleted_ms;
   next.modified_us = std::max(NextHistoryStamp(), stamp_us);
   // One write: the retraction where it was and the new version where its time files it.
@@ -463,7 +466,7 @@ bool TemporalService::Passes(const TemporalSelection& sel, const TemporalEntity&
     for (const auto& h : a.instances) {
       if (h.deleted_ms) continue;  // a deletion holds no value
       ngsild::Instance inst = h.instance;
-      if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms);
+      if (h.observed_ms) inst["observedAt"] = util::FormatDateTime(*h.observed_ms, h.observed_fraction);
       instances.push_back(std::move(inst));
     }
   }

@@ -46,6 +46,8 @@ struct TemporalQuery {
   TimeRel timerel = TimeRel::kAny;
   int64_t time_at_ms = 0;
   int64_t end_time_at_ms = 0;  // between
+  // The fractions timeAt and endTimeAt were written with: answers that echo them show them so.
+  util::TimeFraction time_at_fraction, end_time_at_fraction;
   TimeProperty timeproperty = TimeProperty::kObservedAt;
   std::optional<size_t> last_n;
   const std::set<std::string>* attrs = nullptr;  // expanded names; null = every attribute

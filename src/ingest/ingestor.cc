@@ -119,7 +119,8 @@ Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vecto
   e.created_at = e.modified_at = now_ms;
   const bool explicit_attrs = device.explicit_attrs || (group && group->explicit_attrs);
   for (const auto& g : groups) {
-    const std::string observed = util::FormatDateTime(g.observed_ms.value_or(now_ms));
+    const std::string observed = g.observed_ms ? util::FormatDateTime(*g.observed_ms, g.observed_fraction)
+                                               : util::FormatDateTime(now_ms);
     for (const auto& m : g.measures) {
       const AttributeMapping* mapping = device.MappingOf(m.object_id, group.get());
       if (!mapping && explicit_attrs) continue;
@@ -181,7 +182,10 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
   size_t measures = 0;
   if (groups.ok() && message.observed_ms) {
     for (auto& g : *groups) {
-      if (!g.observed_ms) g.observed_ms = message.observed_ms;
+      if (!g.observed_ms) {
+        g.observed_ms = message.observed_ms;
+        g.observed_fraction = message.observed_fraction;
+      }
     }
   }
   Result<ngsild::Entity> entity = groups.ok() ? ToEntity(d, *groups, now_ms, &measures) : Result<ngsild::Entity>(groups.status());

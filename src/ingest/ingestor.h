@@ -57,6 +57,7 @@ struct DeviceMessage {
   std::string attr;       // kSingle: the attribute's object_id
   std::optional<std::string> tenant;  // when the channel names one (HTTP fiware-service), it must match
   std::optional<int64_t> observed_ms; // a time the channel gives (HTTP t=), else the payload's/receive time
+  util::TimeFraction observed_fraction;  // observed_ms's fraction as written
 };
 
 class Ingestor {

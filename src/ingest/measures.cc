@@ -88,7 +88,7 @@ Result<std::vector<MeasureGroup>> DecodeUltralight(std::string_view payload, con
     MeasureGroup group;
     size_t first = 0;
     if (fields.size() % 2 == 1) {  // an odd count: the first field must be the group's time
-      auto t = util::ParseDateTime(Trim(fields[0]));
+      auto t = util::ParseDateTime(Trim(fields[0]), &group.observed_fraction);
       if (!t) {
         return Status::BadRequestData(fmt::format(
             "measure group {}: '{}' is neither a key|value pair nor a leading ISO 8601 timestamp", g + 1,
@@ -110,7 +110,7 @@ Result<std::vector<MeasureGroup>> DecodeUltralight(std::string_view payload, con
         return TooLarge(fmt::format("more than {} measures in one message", limits.max_measures));
       }
       if (key == "TimeInstant") {
-        auto t = util::ParseDateTime(value);
+        auto t = util::ParseDateTime(value, &group.observed_fraction);
         if (!t) return Status::BadRequestData(fmt::format("measure group {}: TimeInstant is not an ISO 8601 date-time", g + 1));
         group.observed_ms = *t;
         continue;
@@ -159,7 +159,7 @@ Result<std::vector<MeasureGroup>> DecodeJson(std::string_view payload, const Mea
         return TooLarge(fmt::format("more than {} measures in one message", limits.max_measures));
       }
       if (key == "TimeInstant") {
-        auto t = value.is_string() ? util::ParseDateTime(value.get_string()) : std::nullopt;
+        auto t = value.is_string() ? util::ParseDateTime(value.get_string(), &group.observed_fraction) : std::nullopt;
         if (!t) return Status::BadRequestData(fmt::format("measure group {}: TimeInstant is not an ISO 8601 date-time", g + 1));
         group.observed_ms = *t;
         continue;

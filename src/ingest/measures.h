@@ -16,6 +16,7 @@
 #include <boost/json/value.hpp>
 
 #include "util/status.h"
+#include "util/time.h"
 
 namespace cityhub::ingest {
 
@@ -35,6 +36,7 @@ struct Measure {
 // time applies).
 struct MeasureGroup {
   std::optional<int64_t> observed_ms;
+  util::TimeFraction observed_fraction;  // the fraction the device wrote the time with
   std::vector<Measure> measures;
 };
 

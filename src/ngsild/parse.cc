@@ -266,10 +266,11 @@ class Parser {
         inst[key] = std::move(*checked);
         has_value = true;
       } else if (key == "observedAt") {
-        std::optional<int64_t> at = val.is_string() ? util::ParseDateTime(val.get_string()) : std::nullopt;
+        std::optional<std::string> at = val.is_string() ? util::DateTimeInUtc(val.get_string()) : std::nullopt;
         if (!at) return Bad(where, "'observedAt' must be an ISO 8601 DateTime with a time zone");
-        // A time with an offset is stored in UTC, so that all observedAt values share one zone.
-        inst[key] = val.get_string().ends_with("Z") ? val : json::value(util::FormatDateTime(*at));
+        // A time with an offset is stored in UTC, so that all observedAt values share one zone;
+        // its fraction keeps the digits it was written with.
+        inst[key] = val.get_string().ends_with("Z") ? val : json::value(*at);
       } else if (key == "unitCode") {
         if (!val.is_string() || val.get_string().empty()) return Bad(where, "'unitCode' must be a non-empty string");
         inst[key] = val;

@@ -113,7 +113,7 @@ class Reader {
         auto ms = value.is_string() ? util::ParseDateTime(value.get_string()) : std::nullopt;
         if (!ms) return Bad("expiresAt", "must be a DateTime such as 2030-01-01T00:00:00Z");
         if (*ms <= now_ms_) return Bad("expiresAt", "is in the past");
-        out[key] = *ms;
+        out[key] = *util::DateTimeInUtc(value.get_string());
       } else if (key == "isActive" || key == "localOnly") {
         if (!value.is_bool()) return Bad(key, "must be true or false");
         if (key == "isActive") out[key] = value;  // localOnly: every subscription here is local
@@ -524,6 +524,12 @@ Status PatchSubscription(json::object& stored, const json::object& fragment, con
   return Status::Ok();
 }
 
+std::optional<int64_t> ExpiresAtMs(const json::value& stored) {
+  if (stored.is_int64()) return stored.get_int64();
+  if (stored.is_string()) return util::ParseDateTime(stored.get_string());
+  return std::nullopt;
+}
+
 json::object RenderSubscription(const json::object& stored, const Context& ctx, bool sys_attrs, int64_t now_ms) {
   json::object out = stored;
   if (const json::value* d = stored.if_contains(kDefaulted); d && d->is_array()) {
@@ -550,9 +556,10 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
     if (json::value* a = n->get_object().if_contains("attributes")) CompactNames(*a, ctx);
   }
   bool expired = false;
-  if (json::value* e = out.if_contains("expiresAt"); e && e->is_int64()) {
-    expired = e->get_int64() <= now_ms;
-    *e = util::FormatDateTime(e->get_int64());
+  if (json::value* e = out.if_contains("expiresAt")) {
+    const std::optional<int64_t> at = ExpiresAtMs(*e);
+    expired = at && *at <= now_ms;
+    if (e->is_int64()) *e = util::FormatDateTime(e->get_int64());
   }
   for (const char* t : {"createdAt", "modifiedAt"}) {
     json::value* v = out.if_contains(t);

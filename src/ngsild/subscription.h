@@ -3,7 +3,8 @@
 //
 // The stored form is a JSON object like the payload, with every name expanded to its IRI
 // (entity types, watchedAttributes, notification.attributes, geoQ.geoproperty), defaults
-// filled in, expiresAt as epoch milliseconds, `q` kept as written together with the @context
+// filled in, expiresAt as DateTime text in UTC with the fraction it was written with (epoch
+// milliseconds in subscriptions stored by earlier versions), `q` kept as written together with the @context
 // it was written in ("qContext"), since its names are expanded only when it is compiled, and
 // the @context the subscription was created with ("context"; notifications are compacted with
 // it unless jsonldContext is given). Rendering compacts the names with the reader's @context,
@@ -58,5 +59,9 @@ Status PatchSubscription(boost::json::object& stored, const boost::json::object&
 // "expired" past expiresAt, "paused" when not active, else "active".
 boost::json::object RenderSubscription(const boost::json::object& stored, const Context& ctx, bool sys_attrs,
                                        int64_t now_ms);
+
+// The epoch milliseconds of a stored expiresAt (text, or a number as earlier versions stored
+// it); nullopt if it is neither.
+std::optional<int64_t> ExpiresAtMs(const boost::json::value& stored);
 
 }  // namespace cityhub::ngsild

@@ -1,5 +1,6 @@
 #include "util/time.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -44,7 +45,9 @@ int64_t NowMillis() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string FormatDateTime(int64_t epoch_ms) {
+std::string FormatDateTime(int64_t epoch_ms) { return FormatDateTime(epoch_ms, TimeFraction{}); }
+
+std::string FormatDateTime(int64_t epoch_ms, TimeFraction fraction) {
   int64_t secs = epoch_ms / 1000;
   int64_t ms = epoch_ms % 1000;
   if (ms < 0) {
@@ -54,11 +57,21 @@ std::string FormatDateTime(int64_t epoch_ms) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  const unsigned digits = std::min<unsigned>(fraction.digits, 9);
+  if (digits > 0) {
+    char nanos[9];
+    int64_t n = ms * 1'000'000 + std::min<uint32_t>(fraction.sub_ms_ns, 999'999);
+    for (int i = 8; i >= 0; --i, n /= 10) nanos[i] = static_cast<char>('0' + n % 10);
+    out.push_back('.');
+    out.append(nanos, digits);
+  }
+  out.push_back('Z');
+  return out;
 }
 
-std::optional<int64_t> ParseDateTime(std::string_view s) {
+std::optional<int64_t> ParseDateTime(std::string_view s, TimeFraction* fraction) {
   int y, mo, d, h, mi, sec;
   if (!ReadDigits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !ReadDigits(s, 5, 2, &mo) ||
       s[7] != '-' || !ReadDigits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
@@ -68,17 +81,19 @@ std::optional<int64_t> ParseDateTime(std::string_view s) {
   }
   if (mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || h > 23 || mi > 59 || sec > 60) return std::nullopt;
   size_t pos = 19;
-  int64_t frac_ms = 0;
+  int64_t frac_ns = 0;
+  size_t frac_digits = 0;
   if (pos < s.size() && s[pos] == '.') {
     ++pos;
-    size_t start = pos;
-    int scale = 100;
+    const size_t start = pos;
+    int64_t scale = 100'000'000;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      frac_ms += (s[pos] - '0') * scale;
+      frac_ns += (s[pos] - '0') * scale;
       scale /= 10;
       ++pos;
     }
-    if (pos == start || pos - start > 9) return std::nullopt;
+    frac_digits = pos - start;
+    if (frac_digits == 0 || frac_digits > 9) return std::nullopt;
   }
   int64_t offset_min = 0;
   if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
@@ -97,7 +112,18 @@ std::optional<int64_t> ParseDateTime(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t total_s = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-  return total_s * 1000 + frac_ms;
+  if (fraction) {
+    fraction->digits = static_cast<uint8_t>(frac_digits);
+    fraction->sub_ms_ns = static_cast<uint32_t>(frac_ns % 1'000'000);
+  }
+  return total_s * 1000 + frac_ns / 1'000'000;
+}
+
+std::optional<std::string> DateTimeInUtc(std::string_view text) {
+  TimeFraction fraction;
+  const std::optional<int64_t> ms = ParseDateTime(text, &fraction);
+  if (!ms) return std::nullopt;
+  return FormatDateTime(*ms, fraction);
 }
 
 }  // namespace cityhub::util

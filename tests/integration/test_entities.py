@@ -537,7 +537,7 @@ class EntitiesTest(HubTestCase):
     def test_observed_at_with_offset_stored_in_utc(self):
         eid = "urn:ngsi-ld:Car:utc1"
         self.create(car(eid, speed={"type": "Property", "value": 1, "observedAt": "2024-01-01T02:30:00+02:00"}))
-        self.assertEqual(self.fetch(eid)["speed"]["observedAt"], "2024-01-01T00:30:00.000Z")
+        self.assertEqual(self.fetch(eid)["speed"]["observedAt"], "2024-01-01T00:30:00Z")
 
     def test_attribute_type_validation(self):
         base = {"id": "urn:ngsi-ld:Thing:bad", "type": "Thing"}

@@ -62,17 +62,23 @@ class IotTest(HubTestCase):
         e = self.entity("urn:ngsi-ld:WaterLevelSensor:bollard-1").json()
         self.assertEqual(e["waterLevel"]["value"], 1.25)
         self.assertEqual(e["waterLevel"]["unitCode"], "MTR")
-        self.assertEqual(e["waterLevel"]["observedAt"], "2026-11-26T10:00:00.000Z")
+        self.assertEqual(e["waterLevel"]["observedAt"], "2026-11-26T10:00:00Z")  # as the device wrote it
         self.assertEqual(e["x"]["value"], "on")
         r = self.measure(keys["bollard-2"], "bollard-2", "l|2.5|r|12", t="2026-11-26T10:01:00Z")
         self.assertEqual(r.status, 200, r.body)
         e = self.entity("urn:ngsi-ld:WaterLevelSensor:bollard-2").json()
         self.assertEqual((e["riseRate"]["value"], e["riseRate"]["unitCode"]), (12, "MMT"))
-        self.assertEqual(e["waterLevel"]["observedAt"], "2026-11-26T10:01:00.000Z")
+        self.assertEqual(e["waterLevel"]["observedAt"], "2026-11-26T10:01:00Z")
         r = self.measure(keys["air-1"], "air-1", {"no2": 41, "pm10": 23.5, "TimeInstant": "2026-11-26T10:02:00Z"}, "/iot/json")
         self.assertEqual(r.status, 200, r.body)
         e = self.entity("urn:ngsi-ld:AirQualityObserved:air-1").json()
         self.assertEqual((e["no2"]["value"], e["pm10"]["value"]), (41, 23.5))
+        self.assertEqual(e["no2"]["observedAt"], "2026-11-26T10:02:00Z")
+        # An offset is turned into UTC; the fraction keeps its digits.
+        r = self.measure(keys["air-1"], "air-1", {"no2": 42, "TimeInstant": "2026-11-26T19:03:00.5+09:00"}, "/iot/json")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.entity("urn:ngsi-ld:AirQualityObserved:air-1").json()["no2"]["observedAt"],
+                         "2026-11-26T10:03:00.5Z")
         # History: each measure is an instance.
         self.measure(keys["bollard-1"], "bollard-1", "2026-11-26T10:05:00Z|l|1.5")
         r = self.hub.get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterLevelSensor:bollard-1?attrs=waterLevel"
@@ -191,7 +197,7 @@ class IotMqttTest(unittest.TestCase):
         self.publish("/gauge-1-key-0123456789/gauge-1/attrs", "2026-11-26T10:00:00Z|l|1.5")
         self.wait_value(gauge, "waterLevel", 1.5)
         e = self.hub.get(f"/ngsi-ld/v1/entities/{gauge}", headers=TENANT).json()
-        self.assertEqual((e["waterLevel"]["unitCode"], e["waterLevel"]["observedAt"]), ("MTR", "2026-11-26T10:00:00.000Z"))
+        self.assertEqual((e["waterLevel"]["unitCode"], e["waterLevel"]["observedAt"]), ("MTR", "2026-11-26T10:00:00Z"))
         self.publish("/ul/gauge-1-key-0123456789/gauge-1/attrs", "l|1.75")
         self.wait_value(gauge, "waterLevel", 1.75)
         self.publish("gauge-1-key-0123456789/gauge-1/attrs/l", "2.25")

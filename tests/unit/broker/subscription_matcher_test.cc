@@ -493,6 +493,17 @@ TEST_F(SubscriptionMatcherTest, ActiveAtFollowsIsActiveAndExpiresAt) {
   EXPECT_TRUE(expiring->ActiveAt(kExpiry - 1));
   EXPECT_FALSE(expiring->ActiveAt(kExpiry));
   EXPECT_FALSE(expiring->ActiveAt(kExpiry + 1));
+  // A subscription stored by an earlier version holds expiresAt as epoch milliseconds.
+  auto stored = ngsild::NormalizeSubscription(
+      json::parse(R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],"notification":{"endpoint":{"uri":"http://h/"}}})")
+          .as_object(),
+      *ctx_, "urn:s:old", kNow - 1000);
+  ASSERT_TRUE(stored.ok());
+  (*stored)["expiresAt"] = kExpiry;
+  auto old_form = CompiledSubscription::Compile(*stored, resolver_);
+  ASSERT_TRUE(old_form.ok());
+  EXPECT_TRUE((*old_form)->ActiveAt(kExpiry - 1));
+  EXPECT_FALSE((*old_form)->ActiveAt(kExpiry));
   auto paused_expiring = Sub("urn:s:both", R"("entities":[{"type":"ParkingSpot"}],"isActive":false,
       "expiresAt":"2030-01-01T00:00:00Z")");
   EXPECT_FALSE(paused_expiring->ActiveAt(kNow));

@@ -95,6 +95,80 @@ TEST(HistoryCodecTest, EveryValueKindAndTimeRoundTrips) {
   EXPECT_LE(one.size(), 20u);
 }
 
+TEST(HistoryCodecTest, ObservedAtKeepsTheFractionItWasWrittenWith) {
+  const int64_t t = 1'767'261'600'000;  // 2026-01-01T10:00:00Z
+  const int64_t block = HistoryBlockOf(t);
+  const std::vector<std::string> written = {"2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5Z",
+                                            "2026-01-01T10:00:00.000Z", "2026-01-01T10:00:00.123456789Z",
+                                            "2026-01-01T10:59:59.000001Z", "2026-01-01T10:00:01.10Z",
+                                            "2026-01-01T10:00:00.123Z"};
+  std::string bytes;
+  std::vector<size_t> sizes;
+  for (size_t i = 0; i < written.size(); ++i) {
+    HistoryInstance h = Make(R"({"type":"Property","value":1.5})", t * 1000 + static_cast<int64_t>(i), std::nullopt);
+    h.observed_ms = util::ParseDateTime(written[i], &h.observed_fraction);
+    ASSERT_TRUE(h.observed_ms);
+    const size_t before = bytes.size();
+    EncodeHistoryInstance(h, block, &bytes);
+    sizes.push_back(bytes.size() - before);
+  }
+  auto out = DecodeAll(bytes, block);
+  ASSERT_EQ(out.size(), written.size());
+  for (size_t i = 0; i < written.size(); ++i) {
+    ASSERT_TRUE(out[i].observed_ms);
+    EXPECT_EQ(util::FormatDateTime(*out[i].observed_ms, out[i].observed_fraction), written[i]);
+  }
+  // Milliseconds, the hub's own precision, cost nothing; another precision one byte or a few.
+  EXPECT_EQ(sizes[0], sizes[2] + 1);
+  EXPECT_EQ(sizes[3], sizes[6] + 4);
+}
+
+TEST(HistoryCodecTest, DecodesRecordsOfThePreviousFormat) {
+  // Written by the encoder before observedAt's fraction was stored (flags bit 7 unused):
+  // 21.5 CEL observed at t + 1.5 s, a Relationship observed at t + 2 s, 7 without observedAt.
+  const int64_t t = 1'767'261'600'000;
+  const std::string old_block(
+      "\x1f\x01\x22\xb8\x17\x00\x00\x00\x00\x00\x80\x35\x40\x12\x7b\x22\x75\x6e\x69\x74\x43\x6f\x64\x65"
+      "\x22\x3a\x22\x43\x45\x4c\x22\x7d\x39\x51\x24\xa0\x1f\x34\x7b\x22\x74\x79\x70\x65\x22\x3a\x22\x52"
+      "\x65\x6c\x61\x74\x69\x6f\x6e\x73\x68\x69\x70\x22\x2c\x22\x6f\x62\x6a\x65\x63\x74\x22\x3a\x22\x75"
+      "\x72\x6e\x3a\x6e\x67\x73\x69\x2d\x6c\x64\x3a\x43\x61\x72\x3a\x31\x22\x7d\x04\x10\x26\x0e\x00",
+      95);
+  auto out = DecodeAll(old_block, HistoryBlockOf(t));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].stamp_us, t * 1000 + 17);
+  EXPECT_EQ(out[0].observed_ms, t + 1500);
+  EXPECT_EQ(out[0].instance, Obj(R"({"type":"Property","value":21.5,"unitCode":"CEL"})"));
+  EXPECT_EQ(out[1].observed_ms, t + 2000);
+  EXPECT_EQ(out[1].instance, Obj(R"({"type":"Relationship","object":"urn:ngsi-ld:Car:1"})"));
+  EXPECT_EQ(out[2].observed_ms, std::nullopt);
+  EXPECT_EQ(out[2].instance, Obj(R"({"type":"Property","value":7})"));
+  // Shown as they always were: with milliseconds.
+  EXPECT_EQ(util::FormatDateTime(*out[0].observed_ms, out[0].observed_fraction), "2026-01-01T10:00:01.500Z");
+  EXPECT_EQ(util::FormatDateTime(*out[1].observed_ms, out[1].observed_fraction), "2026-01-01T10:00:02.000Z");
+  // And an old block appended to with new records reads as one.
+  std::string mixed = old_block;
+  HistoryInstance h = Make(R"({"type":"Property","value":8})", t * 1000 + 20, std::nullopt);
+  h.observed_ms = util::ParseDateTime("2026-01-01T10:00:03Z", &h.observed_fraction);
+  EncodeHistoryInstance(h, HistoryBlockOf(t), &mixed);
+  auto all = DecodeAll(mixed, HistoryBlockOf(t));
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(util::FormatDateTime(*all[3].observed_ms, all[3].observed_fraction), "2026-01-01T10:00:03Z");
+}
+
+TEST(HistoryCodecTest, AFractionFieldOutOfRangeIsCorruption) {
+  const int64_t block = 5;
+  HistoryInstance h = Make(R"({"type":"Property","value":1})", 18'000'000'000, 18'000'000);
+  h.observed_fraction = {0, 0};
+  std::string good;
+  EncodeHistoryInstance(h, block, &good);
+  ASSERT_TRUE(ForEachHistoryRecord(good, block, [](const InstanceView&) { return true; }).ok());
+  std::string bad = good;
+  const size_t fraction_at = bad.size() - 3;  // before the int value and the empty extras
+  ASSERT_EQ(bad[fraction_at], '\x00');          // 0 ns × 16 + 0 digits
+  bad[fraction_at] = '\x0a';                     // ten digits
+  EXPECT_FALSE(ForEachHistoryRecord(bad, block, [](const InstanceView&) { return true; }).ok());
+}
+
 TEST(HistoryCodecTest, CorruptBytesAreAnErrorNotACrash) {
   const int64_t block = 5;
   std::string good;

@@ -163,7 +163,7 @@ TEST_F(SubscriptionTest, RenderingCompactsNamesAndTellsTheStatus) {
   EXPECT_EQ(r["entities"].as_array()[0].as_object()["type"], "ParkingSpot");
   EXPECT_EQ(r["watchedAttributes"], (json::array{"occupancy"}));
   EXPECT_EQ(r["notification"].as_object()["attributes"], (json::array{"occupancy"}));
-  EXPECT_EQ(r["expiresAt"], "2030-01-01T00:00:00.000Z");
+  EXPECT_EQ(r["expiresAt"], "2030-01-01T00:00:00Z");  // as written
   EXPECT_EQ(r["status"], "active");
   EXPECT_FALSE(r.contains("qContext"));
   EXPECT_FALSE(r.contains("context"));
@@ -196,6 +196,22 @@ TEST_F(SubscriptionTest, RenderingLeavesOutTheDefaultsTheHubFilledIn) {
   r = RenderSubscription(s, *ctx_, false, kT0);
   EXPECT_FALSE(r.contains("isActive"));
   EXPECT_FALSE(r["notification"].as_object().contains("format"));
+}
+
+TEST_F(SubscriptionTest, ExpiresAtIsKeptInUtcWithItsFractionAndOldStoredFormsStillRead) {
+  json::object s = MustNormalize(
+      R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],"expiresAt":"2030-01-01T09:00:00.25+09:00",
+          "notification":{"endpoint":{"uri":"http://h/"}}})");
+  EXPECT_EQ(s["expiresAt"], "2030-01-01T00:00:00.25Z");
+  EXPECT_EQ(ExpiresAtMs(s["expiresAt"]), 1'893'456'000'250);
+  EXPECT_EQ(RenderSubscription(s, *ctx_, false, kT0)["expiresAt"], "2030-01-01T00:00:00.25Z");
+  // Subscriptions stored by earlier versions hold epoch milliseconds: shown with milliseconds,
+  // and they still expire.
+  s["expiresAt"] = int64_t{1'893'456'000'250};
+  EXPECT_EQ(ExpiresAtMs(s["expiresAt"]), 1'893'456'000'250);
+  EXPECT_EQ(RenderSubscription(s, *ctx_, false, kT0)["expiresAt"], "2030-01-01T00:00:00.250Z");
+  EXPECT_EQ(RenderSubscription(s, *ctx_, false, 1'893'456'000'250)["status"], "expired");
+  EXPECT_EQ(RenderSubscription(s, *ctx_, false, 1'893'456'000'249)["status"], "active");
 }
 
 }  // namespace
