@@ -280,6 +280,21 @@ class IdentityPersistenceTest(unittest.TestCase):
             self.assertEqual(hub.get("/ngsi-ld/v1/info/sourceIdentity").json()["id"], first)
 
 
+class HostedContextTenantPersistenceTest(unittest.TestCase):
+    def test_hosted_context_keeps_its_tenant_across_restart(self):
+        with Hub() as hub:
+            a = {"NGSILD-Tenant": "keepCtx"}
+            self.assertEqual(hub.post(E, lamp("urn:ngsi-ld:Lamp:keep"), headers=a).status, 201)
+            r = hub.post("/ngsi-ld/v1/jsonldContexts", {"@context": {"glow": "https://example.org/glow"}}, headers=a)
+            self.assertEqual(r.status, 201, r)
+            url = r.header("Location")
+            hub.stop()
+            hub.port = free_port()
+            hub.start()
+            self.assertIn(url, hub.get("/ngsi-ld/v1/jsonldContexts", headers=a).json())
+            self.assertNotIn(url, hub.get("/ngsi-ld/v1/jsonldContexts").json())
+
+
 class TenantTest(HubTestCase):
     """OpenAPI, every NGSI-LD response: header NGSILD-Tenant — "6.3.14 Tenant specification. The
     tenant to which the NGSI-LD HTTP operation is targeted." §5.5.2 NonexistentTenant: "The
