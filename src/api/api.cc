@@ -1,6 +1,9 @@
 // Route registration and the top-level dispatch: routing failures become ProblemDetails, every
 // answered request is counted in the metrics under its route pattern, and a handler that
-// throws (a bug) becomes a 500 without taking the server down.
+// throws (a bug) becomes a 500 without taking the server down. Before an NGSI-LD handler runs,
+// its URL parameters are checked against the operation's (parameters.h) and the tenant it names
+// must exist unless the operation creates tenants; every NGSI-LD answer names the tenant and,
+// when the client asked for an NGSI-LD version, the one applied (Prefer, §6.3.6).
 #include "api/api.h"
 
 #include <algorithm>
