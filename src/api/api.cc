@@ -1,6 +1,9 @@
 // Route registration and the top-level dispatch: routing failures become ProblemDetails, every
 // answered request is counted in the metrics under its route pattern, and a handler that
-// throws (a bug) becomes a 500 without taking the server down.
+// throws (a bug) becomes a 500 without taking the server down. Before an NGSI-LD handler runs,
+// its URL parameters are checked against the operation's (parameters.h) and the tenant it names
+// must exist unless the operation creates tenants; every NGSI-LD answer names the tenant and,
+// when the client asked for an NGSI-LD version, the one applied (Prefer, §6.3.6).
 #include "api/api.h"
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 
 #include "api/caller.h"
 #include "api/metrics.h"
+#include "api/parameters.h"
 #include "api/request.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
@@ -35,6 +39,7 @@ void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterIotRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterInfoRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -48,6 +53,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterPrivacyRoutes(router, deps);
   RegisterIotRoutes(router, deps);
   RegisterServiceRoutes(router, deps);
+  RegisterInfoRoutes(router, deps);
 }
 
 namespace {
@@ -85,10 +91,33 @@ http::Response TooManyRequests(std::string detail, double retry_after_s) {
   return resp;
 }
 
+bool IsNgsiLd(std::string_view path) { return path.substr(0, 12) == "/ngsi-ld/v1/"; }
+
+// The NGSI-LD operations that make the tenant they name when it does not exist yet (§4.14: a
+// tenant is created implicitly by the first creation of an entity, subscription or temporal
+// representation in it).
+bool CreatesTenant(std::string_view method, std::string_view route) {
+  return method == "POST" &&
+         (route == "/ngsi-ld/v1/entities" || route == "/ngsi-ld/v1/entityOperations/create" ||
+          route == "/ngsi-ld/v1/entityOperations/upsert" || route == "/ngsi-ld/v1/subscriptions" ||
+          route == "/ngsi-ld/v1/temporal/entities");
+}
+
+// NonexistentTenant when an NGSI-LD operation that does not create a tenant names one that
+// does not exist (§6.3.14); ok otherwise (an invalid name is left to the handler's 400).
+Status CheckTenant(const ApiDeps& deps, const http::Router::Match& m, const http::Request& req) {
+  if (!deps.entities || !IsNgsiLd(m.pattern) || CreatesTenant(req.method, m.pattern)) return Status::Ok();
+  auto tenant = TenantOf(req);
+  if (!tenant.ok() || deps.entities->TenantExists(*tenant)) return Status::Ok();
+  return Status(Status::Code::kNonexistentTenant, fmt::format("tenant '{}' does not exist", *tenant));
+}
+
 // The answer of the route `m` matched (or the routing error).
-http::Response Route(const http::Router::Match& m, const http::Request& req) {
+http::Response Route(const ApiDeps& deps, const http::Router::Match& m, const http::Request& req) {
   switch (m.kind) {
     case http::Router::MatchKind::kFound:
+      if (Status st = CheckParameters(req.method, m.pattern, req); !st.ok()) return Problem(st);
+      if (Status st = CheckTenant(deps, m, req); !st.ok()) return Problem(st);
       try {
         return (*m.handler)(req, m.params);
       } catch (const std::exception& e) {
@@ -200,7 +229,7 @@ http::Response Handle(const ApiDeps& deps, const http::Router::Match& m, const h
   const SecurityDeps& security = deps.security;
   const bool found = m.kind == http::Router::MatchKind::kFound;
   *op = OperationOf(req.method, found ? std::string_view(m.pattern) : std::string_view(req.path), req.path);
-  if (!security.enabled() || !*op) return Route(m, req);
+  if (!security.enabled() || !*op) return Route(deps, m, req);
   // A client whose authentications keep failing is refused before any signature check: only
   // credentials that cost a lookup (an API key, a token verified before) still get through, so a
   // valid caller behind the same address keeps working while a flood of bad tokens costs nothing.
@@ -221,13 +250,77 @@ http::Response Handle(const ApiDeps& deps, const http::Router::Match& m, const h
     *refusal = "the principal's request rate is above its limit";
     return TooManyRequests(fmt::format("the request rate of '{}' is above its limit", caller->subject()), retry_after);
   }
-  if (!found) return Route(m, req);
+  if (!found) return Route(deps, m, req);
   auto header_tenant = TenantOf(req);
   if (!header_tenant.ok()) return Problem(header_tenant.status());
   *tenant = std::string(RightsTenant(m.pattern, req.method, *header_tenant));
   if (Status st = caller->Require(*tenant, **op); !st.ok()) return Problem(st);
   CallerScope scope(caller);
-  return Route(m, req);
+  return Route(deps, m, req);
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The ngsi-ld=<version> preference of the Prefer headers (RFC 7240: comma-separated
+// preferences, each `token [= value] *(; parameter)`, the token case-insensitive, the value a
+// token or a quoted string), or nullopt when none is given.
+std::optional<std::string> PreferredVersion(const http::Request& req) {
+  for (std::string_view header : req.headers.GetAll("Prefer")) {
+    while (!header.empty()) {
+      const size_t comma = header.find(',');
+      std::string_view pref = header.substr(0, comma);
+      header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+      pref = TrimSpaces(pref.substr(0, pref.find(';')));
+      const size_t eq = pref.find('=');
+      if (eq == std::string_view::npos || !http::HeaderNameEquals(TrimSpaces(pref.substr(0, eq)), "ngsi-ld")) {
+        continue;
+      }
+      std::string_view value = TrimSpaces(pref.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      return std::string(value);
+    }
+  }
+  return std::nullopt;
+}
+
+// True if `version` ("major.minor", optionally ".patch") is 1.8 or later: what the hub's
+// payloads conform to (they hold nothing a later 1.x version changed the meaning of).
+bool ConformsTo(std::string_view version) {
+  unsigned major = 0, minor = 0;
+  const auto dot = version.find('.');
+  if (dot == std::string_view::npos) return false;
+  auto number = [](std::string_view digits, unsigned* out) {
+    if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    *out = static_cast<unsigned>(std::stoul(std::string(digits)));
+    return true;
+  };
+  std::string_view rest = version.substr(dot + 1);
+  if (auto patch = rest.find('.'); patch != std::string_view::npos) {
+    unsigned ignored = 0;
+    if (!number(rest.substr(patch + 1), &ignored)) return false;
+    rest = rest.substr(0, patch);
+  }
+  if (!number(version.substr(0, dot), &major) || !number(rest, &minor)) return false;
+  return major == 1 && minor >= 8;
+}
+
+// Headers every NGSI-LD answer carries: the tenant it was addressed to (NGSILD-Tenant, §6.3.14)
+// and, when the client preferred an NGSI-LD version the answer conforms to,
+// Preference-Applied (§6.3.6, §4.3.6.8). A preference for an earlier version is not applied:
+// the hub does not rewrite payloads into older versions' forms, and says so by leaving the
+// header out (RFC 7240 §3).
+void AddNgsiLdHeaders(const http::Request& req, http::Response* resp) {
+  auto tenant = TenantOf(req);
+  if (tenant.ok() && !tenant->empty() && !resp->headers.Has("NGSILD-Tenant")) {
+    resp->headers.Add("NGSILD-Tenant", *tenant);
+  }
+  if (auto version = PreferredVersion(req); version && ConformsTo(*version)) {
+    resp->headers.Add("Preference-Applied", std::string("ngsi-ld=") + std::string(kNgsiLdVersion));
+  }
 }
 
 }  // namespace
@@ -241,6 +334,7 @@ http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const h
   std::optional<security::Operation> op;
   std::string refusal;
   http::Response resp = Handle(deps, m, req, &caller, &tenant, &op, &refusal);
+  if (IsNgsiLd(req.path)) AddNgsiLdHeaders(req, &resp);
   Audit(deps.security, req, caller, tenant, op, resp.status, refusal);
   if (deps.metrics) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string_view>
 
 #include "broker/entity_service.h"
 #include "broker/notifier.h"
@@ -43,6 +44,10 @@ class RoleDirectory;
 namespace cityhub::api {
 
 class Metrics;
+
+// The version of GS CIM 009 the hub's payloads conform to ("major.minor", as the Prefer
+// preference ngsi-ld=<version> and Preference-Applied name it, §6.3.6).
+inline constexpr std::string_view kNgsiLdVersion = "1.8";
 
 // Authentication, authorization, privacy and audit (docs/SECURITY.md). With neither `jwt` nor
 // `api_keys` there is no authentication: every request is allowed everything in clear.

@@ -45,7 +45,7 @@ Result<BatchInput> ReadBatch(const Request& req, const ApiDeps& deps) {
   in.tenant = std::move(*tenant);
   auto body = ParseJsonBody(req, deps.limits);
   if (!body.ok()) return body.status();
-  if (!body->value.is_array()) return Status::BadRequestData("the body of a batch operation must be a JSON array");
+  if (!body->value.is_array()) return Status::InvalidRequest("the body of a batch operation must be a JSON array");
   in.items = std::move(body->value.get_array());
   in.ld_json = body->ld_json;
   if (in.items.empty()) return Status::BadRequestData("the batch is empty");
@@ -84,7 +84,7 @@ Response Respond(BatchKind kind, broker::BatchResult r, std::vector<broker::Batc
 }
 
 // The `options` values a batch operation knows: upsert takes update or replace (not both),
-// update takes noOverwrite. Anything else is BadRequestData rather than silently ignored.
+// update takes noOverwrite. Anything else is InvalidRequest rather than silently ignored.
 Status CheckOptions(const Request& req, BatchKind kind) {
   const std::string* options = req.Param("options");
   if (!options) return Status::Ok();
@@ -93,10 +93,10 @@ Status CheckOptions(const Request& req, BatchKind kind) {
   for (const auto& item : *items) {
     bool known = (kind == BatchKind::kUpsert && (item == "update" || item == "replace")) ||
                  (kind == BatchKind::kUpdate && item == "noOverwrite");
-    if (!known) return Status::BadRequestData(fmt::format("parameter 'options': '{}' is not valid here", item.substr(0, 64)));
+    if (!known) return Status::InvalidRequest(fmt::format("parameter 'options': '{}' is not valid here", item.substr(0, 64)));
   }
   if (HasOption(req, "update") && HasOption(req, "replace")) {
-    return Status::BadRequestData("parameter 'options': update and replace exclude each other");
+    return Status::InvalidRequest("parameter 'options': update and replace exclude each other");
   }
   return Status::Ok();
 }

@@ -1,7 +1,8 @@
 // /ngsi-ld/v1/jsonldContexts (GS CIM 009 §5.13): register (hosted), list, serve and delete
 // @context documents. The documents themselves live in ngsild::ContextResolver. A request sees
-// the contexts of every tenant (hosted, cached) and the ImplicitlyCreated ones of its
-// NGSILD-Tenant, whose read right api::Dispatch has checked: another tenant's are not found.
+// the Hosted and ImplicitlyCreated contexts of its NGSILD-Tenant, whose read right
+// api::Dispatch has checked, and the Cached copies of published documents: another tenant's are
+// not found.
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -42,7 +43,9 @@ json::object DetailsJson(const ngsild::StoredContext& c) {
 Response AddContext(const Request& req, const ApiDeps& deps) {
   auto body = ParseJsonBody(req, deps.limits);
   if (!body.ok()) return Problem(body.status());
-  auto stored = deps.contexts->AddHosted(body->value);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto stored = deps.contexts->AddHosted(body->value, *tenant);
   if (!stored.ok()) return Problem(stored.status());
   Response r;
   r.status = 201;

@@ -160,7 +160,7 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
 
 Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   if (const std::string* options = req.Param("options"); options && *options != "noOverwrite") {
-    return Problem(Status::BadRequestData("parameter 'options' may only be noOverwrite here"));
+    return Problem(Status::InvalidRequest("parameter 'options' may only be noOverwrite here"));
   }
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
   if (!c.ok()) return Problem(c.status());

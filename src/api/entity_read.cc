@@ -32,7 +32,7 @@ Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild:
     return std::optional<Projection>(Projection{std::set<std::string>(top.begin(), top.end()), pick != nullptr});
   }
   auto items = SplitList(pick ? *pick : *omit, param);
-  if (!items.ok()) return items.status();
+  if (!items.ok()) return Status::BadRequestData(items.status().message());
   Projection p;
   p.keep = pick != nullptr;
   for (const auto& item : *items) {

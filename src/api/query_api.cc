@@ -79,7 +79,7 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
 Response PostQuery(const Request& req, const ApiDeps& deps) {
   auto body = ParseJsonBody(req, deps.limits);
   if (!body.ok()) return Problem(body.status());
-  if (!body->value.is_object()) return Problem(Status::BadRequestData("the body must be a Query object"));
+  if (!body->value.is_object()) return Problem(Status::InvalidRequest("the body must be a Query object"));
   const json::object& object = body->value.get_object();
   auto in = ReadEntityRequest(req, deps, &object, body->ld_json);
   if (!in.ok()) return Problem(in.status());

@@ -35,11 +35,12 @@ constexpr ErrorInfo kErrors[] = {
     {Status::Code::kInvalidRequest, 400, "InvalidRequest", "The request is malformed"},
     {Status::Code::kBadRequestData, 400, "BadRequestData", "The request data is invalid"},
     {Status::Code::kNotFound, 404, "ResourceNotFound", "The referred resource was not found"},
+    {Status::Code::kNonexistentTenant, 404, "NonexistentTenant", "The addressed tenant does not exist"},
     {Status::Code::kAlreadyExists, 409, "AlreadyExists", "The referred element already exists"},
     {Status::Code::kOperationNotSupported, 422, "OperationNotSupported", "The operation is not supported"},
     {Status::Code::kTooManyResults, 403, "TooManyResults", "The query yields too many results"},
     {Status::Code::kTooComplexQuery, 403, "TooComplexQuery", "The query is too complex"},
-    {Status::Code::kLdContextNotAvailable, 503, "LdContextNotAvailable", "The @context cannot be retrieved"},
+    {Status::Code::kLdContextNotAvailable, 504, "LdContextNotAvailable", "The @context cannot be retrieved"},
     {Status::Code::kUnsupportedMediaType, 415, "InvalidRequest", "Unsupported media type"},
     {Status::Code::kNotAcceptable, 406, "InvalidRequest", "Not acceptable"},
     {Status::Code::kPayloadTooLarge, 413, "InvalidRequest", "Payload too large"},
@@ -159,6 +160,8 @@ Result<std::string> TenantOf(const http::Request& req) {
 }
 
 Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits, bool allow_merge_patch) {
+  // §6.3.4: application/merge-patch+json is a PATCH request's alternative to application/json.
+  allow_merge_patch = allow_merge_patch || req.method == "PATCH";
   std::string media = MediaOf(req.headers.Get("Content-Type"));
   JsonBody out;
   if (media == "application/ld+json") {
@@ -220,7 +223,7 @@ double QualityOf(std::string_view item) {
   return 1.0;
 }
 
-Result<MediaType> AcceptOf(const http::Request& req) {
+Result<MediaType> AcceptOf(const http::Request& req, bool geojson) {
   std::string_view accept = req.headers.Get("Accept");
   if (accept.empty()) return MediaType::kJson;
   // The acceptable type with the highest q; on a tie the one listed first.
@@ -234,7 +237,7 @@ Result<MediaType> AcceptOf(const http::Request& req) {
     std::string item = MediaOf(raw);
     std::optional<MediaType> type;
     if (item == "application/ld+json") type = MediaType::kLdJson;
-    if (item == "application/geo+json") type = MediaType::kGeoJson;
+    if (item == "application/geo+json" && geojson) type = MediaType::kGeoJson;
     if (item == "application/json" || item == "application/*" || item == "*/*") type = MediaType::kJson;
     double q = QualityOf(raw);
     if (type && q > best_q) {
@@ -244,7 +247,8 @@ Result<MediaType> AcceptOf(const http::Request& req) {
   }
   if (best) return *best;
   return Status(Status::Code::kNotAcceptable,
-                "Accept must allow application/json, application/ld+json or application/geo+json");
+                geojson ? "Accept must allow application/json, application/ld+json or application/geo+json"
+                        : "Accept must allow application/json or application/ld+json (GeoJSON represents entities only)");
 }
 
 Result<bool> BoolParam(const http::Request& req, std::string_view name) {
@@ -349,7 +353,7 @@ Result<ObjectRequest> ReadObjectRequest(const http::Request& req, const ApiDeps&
   out.tenant = std::move(*tenant);
   auto body = ParseJsonBody(req, deps.limits, allow_merge_patch);
   if (!body.ok()) return body.status();
-  if (!body->value.is_object()) return Status::BadRequestData(fmt::format("the body must be a JSON object ({})", what));
+  if (!body->value.is_object()) return Status::InvalidRequest(fmt::format("the body must be a JSON object ({})", what));
   out.body = std::move(body->value);
   auto ctx = ContextOf(req, deps, &out.body.get_object(), body->ld_json);
   if (!ctx.ok()) return ctx.status();
@@ -362,9 +366,9 @@ Result<ResourceRead> ReadResourceRequest(const http::Request& req, const ApiDeps
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return tenant.status();
   out.tenant = std::move(*tenant);
-  auto media = AcceptOf(req);
+  auto media = AcceptOf(req, /*geojson=*/false);
   if (!media.ok()) return media.status();
-  out.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
+  out.media = *media;
   auto ctx = ContextOf(req, deps, nullptr, false);
   if (!ctx.ok()) return ctx.status();
   out.ctx = std::move(*ctx);

@@ -50,11 +50,12 @@ Result<ngsild::ContextPtr> ContextOf(const http::Request& req, const ApiDeps& de
 
 // What the client accepts for entity responses.
 enum class MediaType { kJson, kLdJson, kGeoJson };
-// NotAcceptable if nothing the hub produces is acceptable.
-Result<MediaType> AcceptOf(const http::Request& req);
+// NotAcceptable if nothing the hub produces is acceptable. `geojson`: the response may be
+// GeoJSON (entities); otherwise application/geo+json counts as not acceptable.
+Result<MediaType> AcceptOf(const http::Request& req, bool geojson = true);
 
 // A request whose body is one JSON object: its tenant, the body and the @context to read it
-// with. BadRequestData "the body must be a JSON object (`what`)" for any other JSON value.
+// with. InvalidRequest "the body must be a JSON object (`what`)" for any other JSON value.
 struct ObjectRequest {
   std::string tenant;
   boost::json::value body;
@@ -65,7 +66,8 @@ Result<ObjectRequest> ReadObjectRequest(const http::Request& req, const ApiDeps&
                                         std::string_view what);
 
 // A read of resources other than entities (types, attributes, subscriptions): the tenant, the
-// media type (JSON or JSON-LD; GeoJSON is answered as JSON) and the Link header's @context.
+// media type (JSON or JSON-LD; an Accept allowing only GeoJSON is NotAcceptable) and the Link
+// header's @context.
 struct ResourceRead {
   std::string tenant;
   MediaType media = MediaType::kJson;

@@ -537,15 +537,15 @@ Response QueryTemporal(const Request& req, const ApiDeps& deps) {
 Response PostTemporalQuery(const Request& req, const ApiDeps& deps) {
   auto body = ParseJsonBody(req, deps.limits);
   if (!body.ok()) return Problem(body.status());
-  if (!body->value.is_object()) return Problem(Status::BadRequestData("the body must be a Query object"));
+  if (!body->value.is_object()) return Problem(Status::InvalidRequest("the body must be a Query object"));
   const json::object& object = body->value.get_object();
   ResourceRead in;
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
   in.tenant = std::move(*tenant);
-  auto media = AcceptOf(req);
+  auto media = AcceptOf(req, /*geojson=*/false);
   if (!media.ok()) return Problem(media.status());
-  in.media = *media == MediaType::kGeoJson ? MediaType::kJson : *media;
+  in.media = *media;
   auto ctx = ContextOf(req, deps, &object, body->ld_json);
   if (!ctx.ok()) return Problem(ctx.status());
   in.ctx = std::move(*ctx);

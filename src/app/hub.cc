@@ -65,7 +65,8 @@ std::string EncodeStoredContext(const ngsild::StoredContext& c) {
                                       {"url", c.url},
                                       {"kind", static_cast<int>(c.kind)},
                                       {"document", c.document},
-                                      {"createdAt", c.created_at_ms}});
+                                      {"createdAt", c.created_at_ms},
+                                      {"tenant", c.tenant}});
 }
 
 std::optional<ngsild::StoredContext> DecodeStoredContext(std::string_view text) {
@@ -83,6 +84,7 @@ std::optional<ngsild::StoredContext> DecodeStoredContext(std::string_view text) 
   c.document = std::string(doc->get_string());
   if (const auto* k = o.if_contains("kind"); k && k->is_int64()) c.kind = static_cast<ngsild::StoredContext::Kind>(k->get_int64());
   if (const auto* t = o.if_contains("createdAt"); t && t->is_int64()) c.created_at_ms = t->get_int64();
+  if (const auto* t = o.if_contains("tenant"); t && t->is_string()) c.tenant = std::string(t->get_string());
   return c;
 }
 

@@ -22,6 +22,7 @@
 #include "broker/index_terms.h"
 #include "broker/tenancy.h"
 #include "ngsild/update.h"
+#include "util/ids.h"
 #include "util/time.h"
 
 namespace cityhub::broker {
@@ -568,6 +569,24 @@ std::vector<std::pair<std::string, uint64_t>> EntityService::EntityCounts() {
     if (ts.ok()) out.emplace_back(name, (*ts)->ApproximateEntityCount());
   }
   return out;
+}
+
+bool EntityService::TenantExists(std::string_view tenant) {
+  return tenant.empty() || store_.Tenant(tenant, false).ok();
+}
+
+Result<std::string> EntityService::SourceId() {
+  constexpr std::string_view kKey = "broker/source_id";
+  std::lock_guard lock(source_id_mutex_);
+  if (!source_id_.empty()) return source_id_;
+  auto ts = OpenTenant("", true);
+  if (!ts.ok()) return ts.status();
+  auto stored = (*ts)->GetMeta(kKey);
+  if (stored.ok()) return source_id_ = *stored;
+  if (!stored.status().IsNotFound()) return stored.status();
+  std::string id = "urn:ngsi-ld:ContextSource:" + util::RandomUuid();
+  CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kKey, id));
+  return source_id_ = std::move(id);
 }
 
 }  // namespace cityhub::broker

@@ -151,6 +151,14 @@ class EntityService {
   // Entities per tenant, approximately (for /metrics).
   std::vector<std::pair<std::string, uint64_t>> EntityCounts();
 
+  // True for the default tenant ("") and for every tenant a create has made.
+  bool TenantExists(std::string_view tenant);
+
+  // The hub's identity as a context source (§5.2.40): a urn:ngsi-ld:ContextSource:<uuid> made
+  // on the first call and kept in the default tenant, so it stays the same across restarts.
+  // Errors: the store's.
+  Result<std::string> SourceId();
+
  private:
   // Striped locks: entity ids hash onto a fixed set of mutexes.
   static constexpr size_t kStripes = 1024;
@@ -187,6 +195,8 @@ class EntityService {
   store::Store& store_;
   EntityServiceLimits limits_;
   std::array<std::mutex, kStripes> stripes_;
+  std::mutex source_id_mutex_;
+  std::string source_id_;  // guarded by source_id_mutex_; empty until SourceId() made or read it
   std::function<void(double)> commit_observer_;
   std::vector<ChangeObserver*> change_observers_;
 };

@@ -730,14 +730,14 @@ Result<QueryResult> QueryService::Query(std::string_view tenant, const EntityQue
   std::unique_ptr<re2::RE2> pattern;
   if (!q.id_pattern.empty()) {
     if (q.id_pattern.size() > limits_.max_id_pattern_bytes) {
-      return Status::InvalidRequest(fmt::format("idPattern is longer than {} bytes", limits_.max_id_pattern_bytes));
+      return Status::BadRequestData(fmt::format("idPattern is longer than {} bytes", limits_.max_id_pattern_bytes));
     }
     re2::RE2::Options opts;
     opts.set_max_mem(limits_.max_regex_memory_bytes);
     opts.set_log_errors(false);
     pattern = std::make_unique<re2::RE2>(q.id_pattern, opts);
     if (!pattern->ok()) {
-      return Status::InvalidRequest(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
+      return Status::BadRequestData(fmt::format("idPattern is not a valid regular expression: {}", pattern->error()));
     }
   }
   if (q.order_by.empty()) {

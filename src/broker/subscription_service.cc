@@ -55,6 +55,12 @@ Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view te
 }
 
 Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
+  // The @context notifications will be compacted with must be had now, not at the first
+  // notification (where it could only fall back to the core context).
+  if (const json::value* jsonld_context = stored.if_contains("jsonldContext"); jsonld_context && contexts_) {
+    auto ctx = contexts_->Resolve(*jsonld_context, tenant);
+    if (!ctx.ok()) return Status(ctx.status().code(), "jsonldContext: " + ctx.status().message());
+  }
   auto compiled = Compile(tenant, stored);  // first: a remote @context of q must be had
   if (!compiled.ok()) return compiled.status();
   CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key(stored.at("id").as_string()), util::SerializeJson(stored)));

@@ -497,9 +497,10 @@ std::string_view ImplicitKey(const StoredDocument& d) {
 
 size_t ImplicitCharge(const StoredDocument& d) { return 2 * d.info.document.size(); }
 
-// Whether a resolution or a /jsonldContexts request in `tenant` may see `d`.
+// Whether a resolution or a /jsonldContexts request in `tenant` may see `d`: a Cached copy of a
+// published document in every tenant, what a tenant registered or sent only in that tenant.
 bool SeenIn(const StoredDocument& d, std::string_view tenant) {
-  return d.info.kind != StoredContext::Kind::kImplicitlyCreated || d.info.tenant == tenant;
+  return d.info.kind == StoredContext::Kind::kCached || d.info.tenant == tenant;
 }
 
 // The resolution cache's key: the tenant and the serialized @context (tenant names hold no
@@ -636,6 +637,12 @@ struct ContextResolver::Impl {
         if (it->second->expires > Clock::now()) return Use(it->second, r);
         stale = it->second;
       }
+    }
+    // The hub's own /jsonldContexts URL of a context this tenant does not hold: another
+    // tenant's, never fetched back from the hub itself.
+    if (url.substr(0, options.public_base_url.size()) == options.public_base_url &&
+        url.substr(options.public_base_url.size(), kHostedPath.size()) == kHostedPath) {
+      return Status::LdContextNotAvailable(fmt::format("@context '{}' is not held in this tenant", url.substr(0, 200)));
     }
     Result<DocumentPtr> fresh = Download(url);
     if (fresh.ok()) return Use(*fresh, r);
@@ -910,7 +917,7 @@ Result<ContextPtr> ContextResolver::ResolveUrl(std::string_view url, std::string
   return Resolve(json::value(json::string(url)), tenant);
 }
 
-Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& document) {
+Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& document, std::string_view tenant) {
   const json::object* object = document.if_object();
   const json::value* context = object ? object->if_contains("@context") : nullptr;
   if (!context) {
@@ -933,6 +940,7 @@ Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& docum
   hosted->info.url =
       fmt::format("{}{}{}", impl_->options.public_base_url, kHostedPath, hosted->info.id);
   hosted->info.kind = StoredContext::Kind::kHosted;
+  hosted->info.tenant = std::string(tenant);
   hosted->info.document = std::move(text);
   hosted->info.created_at_ms = util::NowMillis();
   hosted->context = std::make_shared<const json::value>(*context);

@@ -85,8 +85,8 @@ struct StoredContext {
   int64_t created_at_ms = 0;
   int64_t last_used_ms = 0;
   uint64_t number_of_hits = 0;
-  // ImplicitlyCreated: the tenant whose request made it ("" = default), the only one it is
-  // seen in. The other kinds belong to every tenant and leave it "".
+  // Hosted, ImplicitlyCreated: the tenant whose request made it ("" = default), the only one it
+  // is seen in. Cached: "" (a copy of a document published at its URL, seen in every tenant).
   std::string tenant;
 };
 
@@ -147,10 +147,11 @@ class ContextResolver {
   Result<ContextPtr> ResolveUrl(std::string_view url, std::string_view tenant = {});
 
   // /jsonldContexts management (GS CIM 009 §5.13). Add stores a hosted context document
-  // (object with "@context") and returns it with its id and URL; InvalidRequest if malformed.
-  Result<StoredContext> AddHosted(const boost::json::value& document);
-  // Each of these sees the contexts of every tenant and the ImplicitlyCreated ones of `tenant`
-  // ("" = the default tenant).
+  // (object with "@context") of `tenant` and returns it with its id and URL; InvalidRequest if
+  // malformed.
+  Result<StoredContext> AddHosted(const boost::json::value& document, std::string_view tenant = {});
+  // Each of these sees the Hosted and ImplicitlyCreated contexts of `tenant` ("" = the default
+  // tenant) and the Cached ones (copies of documents published at their URL).
   // Lists stored contexts, optionally filtered by kind.
   std::vector<StoredContext> List(std::optional<StoredContext::Kind> kind, std::string_view tenant = {}) const;
   // Returns NotFound if absent.

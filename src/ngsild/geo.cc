@@ -235,7 +235,7 @@ std::optional<double> ParseMetres(std::string_view s) {
 }
 
 Status GeorelError(std::string_view georel, std::string_view what) {
-  return Status::InvalidRequest(fmt::format("georel {}: {}", Quote(georel), what));
+  return Status::BadRequestData(fmt::format("georel {}: {}", Quote(georel), what));
 }
 
 // Reads one `maxDistance==<m>` / `minDistance==<m>` modifier of near into `out`.
@@ -263,7 +263,7 @@ Status ParseNearModifier(std::string_view georel, std::string_view modifier, Geo
 }
 
 Result<Georel> ParseGeorel(std::string_view text) {
-  if (text.empty()) return Status::InvalidRequest(fmt::format("georel is empty; expected {}", kRelationList));
+  if (text.empty()) return Status::BadRequestData(fmt::format("georel is empty; expected {}", kRelationList));
   std::string_view name = text.substr(0, text.find(';'));
   auto relation = RelationNamed(name);
   if (!relation) {

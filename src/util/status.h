@@ -22,6 +22,7 @@ class Status {
     kInvalidRequest,         // malformed request: bad JSON, bad parameter syntax
     kBadRequestData,         // well-formed but semantically invalid data
     kNotFound,               // ResourceNotFound
+    kNonexistentTenant,      // NonexistentTenant: the NGSILD-Tenant named does not exist
     kAlreadyExists,          // AlreadyExists
     kOperationNotSupported,  // OperationNotSupported
     kTooManyResults,         // TooManyResults

@@ -138,7 +138,8 @@ class BatchTest(HubTestCase):
     def test_non_array_body_400(self):
         for name in ("create", "upsert", "update", "delete", "merge"):
             with self.subTest(name):
-                self.assertProblem(self.hub.post(f"{OPS}/{name}", ent("urn:ngsi-ld:Meter:x")), 400, "BadRequestData")
+                # §5.5.2 InvalidRequest: an object where the batch array is expected
+                self.assertProblem(self.hub.post(f"{OPS}/{name}", ent("urn:ngsi-ld:Meter:x")), 400, "InvalidRequest")
                 self.assertProblem(self.hub.post(f"{OPS}/{name}", b"[1,"), 400, "InvalidRequest")
                 self.assertEqual(self.hub.post(f"{OPS}/{name}", [], content_type="text/plain").status, 415)
         self.assertIsNone(self.get("urn:ngsi-ld:Meter:x"))
@@ -154,7 +155,9 @@ class BatchTest(HubTestCase):
                      "create?options=noOverwrite", "delete?options=update"):
             with self.subTest(path):
                 body = ["urn:ngsi-ld:Meter:opt"] if path.startswith("delete") else [ent("urn:ngsi-ld:Meter:opt")]
-                self.assertProblem(self.hub.post(f"{OPS}/{path}", body), 400, "BadRequestData")
+                # §5.5.2 InvalidRequest: an options value the operation does not take (create and
+                # delete take no `options` parameter at all)
+                self.assertProblem(self.hub.post(f"{OPS}/{path}", body), 400, "InvalidRequest")
         self.assertIsNone(self.get("urn:ngsi-ld:Meter:opt"))
 
     def test_upsert_update_creates_missing(self):

@@ -1,6 +1,6 @@
 """/jsonldContexts (GS CIM 009 §5.13) and @context resolution over real HTTP: hosting, listing,
 serving and deleting contexts, using a hosted context through the Link header, persistence
-across a restart, unreachable contexts (503 LdContextNotAvailable, promptly), the limits on
+across a restart, unreachable contexts (504 LdContextNotAvailable — the HTTP status v1.9.1 §5.5.2 gives it —, promptly), the limits on
 context URLs, inline contexts and concurrent downloads, refusal to fetch from private addresses,
 and the built-in core context under all its published URLs."""
 import socket
@@ -133,9 +133,9 @@ class ContextsTest(HubTestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.json()["type"], "Booth")
 
-    def test_unknown_remote_context_offline_503(self):
+    def test_unknown_remote_context_offline_504(self):
         r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("https://example.invalid/ctx.jsonld"))
-        self.assertProblem(r, 503, "LdContextNotAvailable")
+        self.assertProblem(r, 504, "LdContextNotAvailable")
 
     def test_context_urls_and_inline_size_are_checked(self):
         r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("https://example.org/" + "x" * 3000))
@@ -145,7 +145,7 @@ class ContextsTest(HubTestCase):
         self.assertProblem(r, 400, "BadRequestData")
         # A well-formed URL that cannot be retrieved (not http or https).
         r = self.hub.get(f"{E}?type=Kiosk", headers=link_header("urn:example:ctx"))
-        self.assertProblem(r, 503, "LdContextNotAvailable")
+        self.assertProblem(r, 504, "LdContextNotAvailable")
         big = {f"t{i}": f"https://example.org/terms#t{i}" for i in range(3000)}
         body = {"id": "urn:ngsi-ld:Kiosk:big", "type": "Kiosk", "@context": big}
         r = self.hub.post(E, body, content_type="application/ld+json")
@@ -157,11 +157,11 @@ class ContextsTest(HubTestCase):
 class RemoteContextsTest(HubTestCase):
     hub_args = ("--remote-contexts", "true", "--context-fetch-timeout-ms", "1000")
 
-    def test_unreachable_context_503_promptly(self):
+    def test_unreachable_context_504_promptly(self):
         start = time.monotonic()
         r = self.hub.post(E, {"id": "urn:ngsi-ld:X:1", "type": "X"}, headers=link_header("http://127.0.0.1:9/ctx.jsonld"))
         self.assertLess(time.monotonic() - start, 3)
-        self.assertProblem(r, 503, "LdContextNotAvailable")
+        self.assertProblem(r, 504, "LdContextNotAvailable")
         # A coarse reason only, never the socket error (which would tell open ports from closed).
         self.assertEqual(r.json()["detail"], "cannot retrieve @context 'http://127.0.0.1:9/ctx.jsonld': connection failed")
         self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:X:1").status, 404)
@@ -197,7 +197,7 @@ class RemoteContextsTest(HubTestCase):
             self.assertEqual(self.hub.get("/health").status, 200)
             self.assertLess(time.monotonic() - s, 1.0)
             worker.join(10)
-            self.assertProblem(result["r"], 503, "LdContextNotAvailable")
+            self.assertProblem(result["r"], 504, "LdContextNotAvailable")
             self.assertLess(result["t"], 3)
             self.assertTrue(accepted, "the hub never connected to the context server")
         finally:
@@ -260,7 +260,7 @@ class RemoteContextLimitsTest(HubTestCase):
                 w.join(10)
             self.assertEqual(len(results), 40)
             for r, _ in results:
-                self.assertProblem(r, 503, "LdContextNotAvailable")
+                self.assertProblem(r, 504, "LdContextNotAvailable")
             refused = [r for r, t in results if "too many @context downloads" in r.json()["detail"]]
             self.assertGreaterEqual(len(refused), 30)
             self.assertLessEqual(len(server.accepted), 4)
@@ -278,7 +278,7 @@ class PrivateAddressTest(HubTestCase):
                     s = time.monotonic()
                     r = self.hub.get(f"{E}?type=X", headers=link_header(url))
                     self.assertLess(time.monotonic() - s, 1.0)
-                    self.assertProblem(r, 503, "LdContextNotAvailable")
+                    self.assertProblem(r, 504, "LdContextNotAvailable")
                     self.assertEqual(r.json()["detail"], f"cannot retrieve @context '{url}': address not allowed by the outbound policy")
             self.assertEqual(server.accepted, [])
 

@@ -111,8 +111,9 @@ class EntitiesTest(HubTestCase):
             "bad observedAt": {"id": "urn:ngsi-ld:Car:x", "type": "Car",
                                "speed": {"type": "Property", "value": 1, "observedAt": "yesterday"}},
             "unknown attribute type": {"id": "urn:ngsi-ld:Car:x", "type": "Car", "speed": {"type": "Foo", "value": 1}},
-            "body not an object": [1, 2],
         }
+        # §5.5.2 InvalidRequest: a body that is not an entity object is a syntactically invalid request
+        self.assertProblem(self.hub.post(E, [1, 2]), 400, "InvalidRequest")
         for name, body in cases.items():
             with self.subTest(name):
                 self.assertProblem(self.hub.post(E, body), 400, "BadRequestData")
@@ -385,7 +386,8 @@ class EntitiesTest(HubTestCase):
         self.create(car(eid))
         self.assertProblem(self.hub.post(f"{E}/{eid}/attrs", {"a": {"type": "Property"}}), 400, "BadRequestData")
         self.assertEqual(self.hub.post(f"{E}/{eid}/attrs", {"a": 1}, content_type="text/plain").status, 415)
-        self.assertProblem(self.hub.post(f"{E}/{eid}/attrs?options=noOverwrit", {"speed": 1}), 400, "BadRequestData")
+        # an options value the operation does not know is a syntax fault (§5.5.2 InvalidRequest)
+        self.assertProblem(self.hub.post(f"{E}/{eid}/attrs?options=noOverwrit", {"speed": 1}), 400, "InvalidRequest")
         self.assertEqual(self.fetch(eid)["speed"]["value"], 50)
 
     # --- PATCH /entities/{id}/attrs (update) ---------------------------------------------

@@ -196,8 +196,9 @@ class QueryTest(HubTestCase):
         self.assertProblem(self.query("type=Sensor,", status=400), 400)
 
     def test_unknown_tenant_404(self):
+        """§5.5.2 NonexistentTenant: "The addressed tenant does not exist"."""
         r = self.query("type=Sensor", status=404, headers={"NGSILD-Tenant": "nosuchtenant"})
-        self.assertProblem(r, 404, "ResourceNotFound")
+        self.assertProblem(r, 404, "NonexistentTenant")
 
 
 class OneQuerySlotTest(HubTestCase):
@@ -231,9 +232,9 @@ class OneQuerySlotTest(HubTestCase):
             self.assertEqual(got, expected, i)
 
     def test_errors_give_the_slot_back(self):
-        for _ in range(3):
-            r = self.hub.get(f"{E}?type=Meter", headers={"NGSILD-Tenant": "nosuchtenant"})
-            self.assertProblem(r, 404, "ResourceNotFound")
+        for _ in range(3):  # a regular expression that does not compile fails after the slot is taken
+            r = self.hub.get(f"{E}?type=Meter&idPattern=(unclosed")
+            self.assertProblem(r, 400, "BadRequestData")
         start = time.monotonic()
         r = self.hub.get(f"{E}?type=Meter&limit=0&count=true")
         self.assertEqual(r.status, 200, r)

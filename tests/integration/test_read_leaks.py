@@ -4,7 +4,8 @@
 - @contexts: a reader of another tenant — even of a tenant that does not exist — lists and
   downloads the inline @contexts a tenant's requests sent (ImplicitlyCreated). They belong to that
   tenant now, also when the hub renders a notification with a subscription's inline @context;
-  hosted contexts stay visible to every reader.
+  so do hosted contexts (the tenant they were added in); a tenant that does not exist has none
+  (404 NonexistentTenant).
 - /cityhub/v1/parking/nearest: distances from a few points locate a car park whose location the
   caller may not read, and its free spaces show although the count is withheld or pseudonymised.
 - /types and /attributes: counts of entities the caller may not see, names of attributes it may
@@ -94,8 +95,16 @@ class ReadLeaksTest(unittest.TestCase):
 
         # The attack: a role in a tenant that does not exist, in the default tenant, or in
         # another real tenant — list the @contexts, then download the victim's.
-        for attacker, tenant in [(("ghost-app", "ghost:reader"), "ghost"), (("nosy", "reader"), None),
-                                 (("neighbour", "other:admin"), "other")]:
+        for path in ("/ngsi-ld/v1/jsonldContexts?kind=ImplicitlyCreated&details=true",
+                     f"/ngsi-ld/v1/jsonldContexts/{victim_id}", f"/ngsi-ld/v1/jsonldContexts/{victim_id}?details=true"):
+            r = self.call("GET", path, ("ghost-app", "ghost:reader"), tenant="ghost")
+            self.assertEqual(r.status, 404, r.body)
+            self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/NonexistentTenant", r.body)
+            self.assertNotIn("victim.example", r.body)
+        r = self.call("POST", "/ngsi-ld/v1/entities", ("neighbour", "other:admin"), tenant="other",
+                      body={"id": "urn:ngsi-ld:Plan:other", "type": "Plan"})
+        self.assertEqual(r.status, 201, r.body)
+        for attacker, tenant in [(("nosy", "reader"), None), (("neighbour", "other:admin"), "other")]:
             listed = self.implicit_contexts(attacker, tenant)
             self.assertNotIn(victim_url, [c["URL"] for c in listed], attacker)
             r = self.call("GET", "/ngsi-ld/v1/jsonldContexts?kind=ImplicitlyCreated", attacker, tenant=tenant)
@@ -105,16 +114,21 @@ class ReadLeaksTest(unittest.TestCase):
                 self.assertEqual(r.status, 404, (attacker, r.body))
                 self.assertNotIn("victim.example", r.body)
 
-        # Contexts an admin hosts, and the core context, stay public to readers of any tenant.
+        # A context an admin hosts belongs to the tenant it was added in (the default one here):
+        # readers there list and fetch it, another tenant's readers do not.
         r = self.call("POST", "/ngsi-ld/v1/jsonldContexts", ("root", "admin"),
                       body={"@context": {"Plan": "https://city.example/vocab/Plan"}})
         self.assertEqual(r.status, 201, r.body)
         hosted = r.header("Location")
-        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts", ("ghost-app", "ghost:reader"), tenant="ghost")
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts", ("nosy", "reader"))
         self.assertIn(hosted, r.json())
-        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts/" + hosted.rsplit("/", 1)[1], ("ghost-app", "ghost:reader"),
-                      tenant="ghost")
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts/" + hosted.rsplit("/", 1)[1], ("nosy", "reader"))
         self.assertEqual(r.status, 200, r.body)
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts", ("neighbour", "other:admin"), tenant="other")
+        self.assertNotIn(hosted, r.json())
+        r = self.call("GET", "/ngsi-ld/v1/jsonldContexts/" + hosted.rsplit("/", 1)[1], ("neighbour", "other:admin"),
+                      tenant="other")
+        self.assertEqual(r.status, 404, r.body)
 
     def test_a_subscriptions_inline_context_stays_in_its_tenant(self):
         writer = ("sub-app", "subs:writer")

@@ -264,10 +264,11 @@ class SubscriptionsTest(SubscriptionAssertions, HubTestCase):
     def test_invalid_id_and_non_object_bodies_400(self):
         problem = self.assertProblem(self.hub.post(S, minimal("not a uri")), 400, "BadRequestData")
         self.assertNames(problem["detail"], ["id"])
-        for body in ([minimal()], "Subscription", 5, None):  # valid JSON, but not an object
+        # valid JSON, but not an object: §5.5.2 InvalidRequest (a syntactically invalid request)
+        for body in ([minimal()], "Subscription", 5, None):
             with self.subTest(body=body):
                 r = self.hub.post(S, json.dumps(body).encode())
-                self.assertProblem(r, 400, "BadRequestData")
+                self.assertProblem(r, 400, "InvalidRequest")
 
     # --- GET /subscriptions/{id} ---------------------------------------------------------
     def test_retrieve_gives_back_the_members_given_plus_status(self):

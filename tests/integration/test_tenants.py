@@ -1,6 +1,7 @@
 """NGSILD-Tenant (GS CIM 009 §4.14, §6.3.14) over real HTTP: a tenant is created implicitly by
-its first create, tenants are isolated, reads in an unknown tenant are 404, and invalid tenant
-names are rejected with 400 before anything touches the disk."""
+its first create, tenants are isolated, any other operation in an unknown tenant is 404
+NonexistentTenant (§5.5.2: "The addressed tenant does not exist"), and invalid tenant names are
+rejected with 400 before anything touches the disk."""
 import os
 import unittest
 
@@ -23,12 +24,12 @@ class TenantsTest(HubTestCase):
         r = self.hub.post("/ngsi-ld/v1/entityOperations/create", [{"x": 1}], headers=h)
         self.assertEqual(r.status, 207, r)
         self.assertEqual(r.json()["success"], [])
-        self.assertProblem(self.hub.get(f"{E}?type=Lamp", headers=h), 404, "ResourceNotFound")
+        self.assertProblem(self.hub.get(f"{E}?type=Lamp", headers=h), 404, "NonexistentTenant")
         self.assertFalse(os.path.exists(os.path.join(self.hub.data_dir, "tenants", "junkOnly")))
 
     def test_created_implicitly_by_first_create(self):
         h = tenant("cityA")
-        self.assertProblem(self.hub.get(f"{E}/urn:ngsi-ld:Lamp:1", headers=h), 404, "ResourceNotFound")
+        self.assertProblem(self.hub.get(f"{E}/urn:ngsi-ld:Lamp:1", headers=h), 404, "NonexistentTenant")
         r = self.hub.post(E, ent("urn:ngsi-ld:Lamp:1", 7), headers=h)
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.header("NGSILD-Tenant"), "cityA")
@@ -68,15 +69,15 @@ class TenantsTest(HubTestCase):
                   self.hub.put(f"{E}/urn:ngsi-ld:Lamp:1", {"type": "Lamp"}, headers=h),
                   self.hub.post(f"{E}/urn:ngsi-ld:Lamp:1/attrs", {"level": 1}, headers=h)):
             with self.subTest(r=r):
-                self.assertProblem(r, 404, "ResourceNotFound")
+                self.assertProblem(r, 404, "NonexistentTenant")
         # none of these created the tenant
         self.assertEqual(self.hub.get(f"{E}?type=Lamp", headers=h).status, 404)
         self.assertFalse(any("nowhere" in names for _, names, _ in os.walk(self.hub.data_dir)))
 
     def test_batch_create_and_upsert_create_the_tenant(self):
+        # update does not create: the whole request addresses a tenant that does not exist
         r = self.hub.post("/ngsi-ld/v1/entityOperations/update", [ent("urn:ngsi-ld:Lamp:b1")], headers=tenant("batchT"))
-        self.assertEqual(r.status, 207, r)
-        self.assertEqual(r.json()["errors"][0]["error"]["status"], 404)
+        self.assertProblem(r, 404, "NonexistentTenant")
         r = self.hub.post("/ngsi-ld/v1/entityOperations/upsert", [ent("urn:ngsi-ld:Lamp:b1")], headers=tenant("batchT"))
         self.assertEqual(r.status, 201, r)
         r = self.hub.post("/ngsi-ld/v1/entityOperations/create", [ent("urn:ngsi-ld:Lamp:b2")], headers=tenant("batchU"))

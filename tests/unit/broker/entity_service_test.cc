@@ -375,14 +375,14 @@ TEST_F(EntityServiceTest, QueryBadPatterns) {
   EntityQuery q;
   q.id_pattern = "urn:(x";
   auto r = queries_->Query("", q);
-  EXPECT_EQ(r.status().code(), Status::Code::kInvalidRequest);
+  EXPECT_EQ(r.status().code(), Status::Code::kBadRequestData);  // GS CIM 009 §5.5.2: invalid input data
   EXPECT_THAT(r.status().message(), HasSubstr("idPattern"));
   QueryServiceLimits limits;
   limits.max_id_pattern_bytes = 8;
   QueryService small(*store_, limits);
   q.id_pattern = "urn:x:.*1";
   r = small.Query("", q);
-  EXPECT_EQ(r.status().code(), Status::Code::kInvalidRequest);
+  EXPECT_EQ(r.status().code(), Status::Code::kBadRequestData);
   EXPECT_THAT(r.status().message(), HasSubstr("longer than 8"));
   q.id_pattern = "urn:x:1";
   EXPECT_EQ(small.Query("", q)->entities.size(), 1u);

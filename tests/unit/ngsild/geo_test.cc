@@ -128,7 +128,7 @@ TEST(GeorelTest, RejectsMalformedGeorelNamingIt) {
   for (const auto& c : cases) {
     auto q = Parse(c.georel, "Point", "[0,0]");
     ASSERT_FALSE(q.ok()) << c.georel;
-    EXPECT_EQ(q.status().code(), Code::kInvalidRequest) << c.georel;
+    EXPECT_EQ(q.status().code(), Code::kBadRequestData) << c.georel;
     EXPECT_THAT(q.status().message(), HasSubstr("georel")) << c.georel;
     EXPECT_THAT(q.status().message(), HasSubstr(c.reason)) << c.georel;
   }
