@@ -443,6 +443,7 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
       current = std::move(item);
     } else {
       current->AddTypes(item.types);
+      ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
       ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
       current->modified_at = item.modified_at;
     }
@@ -454,6 +455,8 @@ BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view te
                                        bool no_overwrite) {
   return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
+    current->AddTypes(item.types);  // as Append (§5.6.3.4)
+    ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
     ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
     return Status::Ok();
   });
@@ -463,6 +466,7 @@ BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view ten
   return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
+    ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
     return Status::Ok();
   });

@@ -82,7 +82,9 @@ bool MergesMemberwise(const Instance& target, std::string_view key, const json::
 }
 
 // Merges the members of `frag` into `target` (Merge Entity / Partial Attribute Update rules).
-void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
+// `deep` (Merge Entity, §5.5.12) merges JSON object values and languageMaps member by member;
+// otherwise (Partial Attribute Update, §5.5.8) a value member is replaced whole.
+void MergeInstance(Instance& target, const Instance& frag, int64_t now, bool deep) {
   // A fragment without "type" (e.g. only {"observedAt": …}) merges into any attribute type.
   if (frag.contains("type") && AttrTypeOf(frag) != AttrTypeOf(target)) {
     // A different attribute type cannot be merged member-wise: the fragment wins whole.
@@ -92,7 +94,7 @@ void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
   for (const auto& [key, val] : frag) {
     if (key == "createdAt") continue;
     if (IsInstanceKeyword(key)) {
-      if (MergesMemberwise(target, key, val)) {
+      if (deep && MergesMemberwise(target, key, val)) {
         MergePatch(target[key].get_object(), val.get_object());
       } else {
         target[key] = val;
@@ -104,7 +106,7 @@ void MergeInstance(Instance& target, const Instance& frag, int64_t now) {
     if (IsNullMarker(sub)) {
       target.erase(key);
     } else if (auto* existing = target.if_contains(key); existing && existing->is_object()) {
-      MergeInstance(existing->get_object(), sub, now);
+      MergeInstance(existing->get_object(), sub, now, deep);
     } else {
       target[key] = WithoutNullMarkers(sub);
     }
@@ -179,7 +181,7 @@ void MergeAttributes(Entity& e, AttrMap attrs, int64_t now_ms) {
           EraseEmpty(e, name);
         }
       } else if (existing) {
-        MergeInstance(*existing, inst, now_ms);
+        MergeInstance(*existing, inst, now_ms, /*deep=*/true);
       } else {
         e.attrs[name].push_back(WithoutNullMarkers(std::move(inst)));
       }
@@ -207,7 +209,7 @@ Status PartialUpdateAttribute(Entity& e, const std::string& attr, Instances frag
           "fragment a {}",
           AttrTypeName(AttrTypeOf(*existing)), AttrTypeName(AttrTypeOf(frag))));
     }
-    MergeInstance(*existing, frag, now_ms);
+    MergeInstance(*existing, frag, now_ms, /*deep=*/false);
   }
   e.modified_at = now_ms;
   return Status::Ok();

@@ -52,8 +52,8 @@ inline constexpr std::string_view kScopeMember = "scope";
 void MergeAttributes(Entity& e, AttrMap attrs, int64_t now_ms);
 
 // Partial Attribute Update (§5.6.4): merges `fragment` into the existing instance of `attr` with
-// the fragment's datasetId; an NGSI-LD Null deletes a sub-attribute or a member of a JSON
-// object value. NotFound if that attribute instance does not exist; BadRequestData if the
+// the fragment's datasetId, member by member (a value member is replaced whole, §5.5.8); an
+// NGSI-LD Null deletes a sub-attribute. NotFound if that attribute instance does not exist; BadRequestData if the
 // fragment would delete the whole instance or change the attribute's type.
 Status PartialUpdateAttribute(Entity& e, const std::string& attr, Instances fragment, int64_t now_ms);
 

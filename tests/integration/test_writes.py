@@ -101,6 +101,11 @@ class WritesTest(HubTestCase):
         e = self.fetch(eid)
         self.assertEqual(e["address"]["value"], {"street": "Pariser Platz", "city": "Berlin"})
         self.assertEqual(e["name"]["languageMap"], {"ko": "다리", "ja": "橋"})
+        # A partial attribute update replaces the value member whole (§5.5.8: "the target member
+        # value is replaced by the value given in the Fragment").
+        r = self.hub.patch(f"{E}/{eid}/attrs/address", {"value": {"city": "Seoul"}})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.fetch(eid)["address"]["value"], {"city": "Seoul"})
 
     def test_update_attrs_null_deletes_only_the_instance_with_its_dataset_id(self):
         """§5.6.2.4: "If an Attribute instance in the target Entity has the same datasetId and
@@ -194,6 +199,20 @@ class WritesTest(HubTestCase):
         r = self.hub.post(f"{OPS}/upsert", [{"id": ids[0], "type": "Thing", "b": NULL}])  # replace mode
         self.assertEqual(r.status, 207, r)
         self.assertEqual(self.fetch(ids[0])["b"]["value"], 2)
+
+    def test_batch_items_add_types_and_change_scope(self):
+        """Batch update applies Append Attributes (§5.6.3.4: types added; "If scope is included
+        in the Fragment and overwrite is allowed, the scope of the target Entity will become the
+        one included"), batch merge applies Merge Entity."""
+        upd, mrg = "urn:ngsi-ld:Thing:batch-scope-upd", "urn:ngsi-ld:Thing:batch-scope-mrg"
+        for eid in (upd, mrg):
+            self.create({"id": eid, "type": "Thing", "scope": "/Old", "a": prop(1)})
+        r = self.hub.post(f"{OPS}/update", [{"id": upd, "type": "Gauge", "scope": "/New"}])
+        self.assertEqual(r.status, 204, r)
+        r = self.hub.post(f"{OPS}/merge", [{"id": mrg, "type": "Gauge", "scope": ["/New", "/Other"]}])
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual((self.fetch(upd)["type"], self.fetch(upd)["scope"]), (["Thing", "Gauge"], "/New"))
+        self.assertEqual((self.fetch(mrg)["type"], self.fetch(mrg)["scope"]), (["Thing", "Gauge"], ["/New", "/Other"]))
 
     # --- Update and Append Attributes ----------------------------------------------------
     def test_update_attrs_appends_attributes_that_do_not_exist(self):
