@@ -101,18 +101,19 @@ Status CheckOptions(const Request& req, BatchKind kind) {
   return Status::Ok();
 }
 
-// One entity of a batch. Merge items take the deletion marker "urn:ngsi-ld:null", so their
-// attributes are parsed apart from the id, type and scope.
+// One entity of a batch. Merge, update and upsert items may hold the NGSI-LD Null
+// "urn:ngsi-ld:null" (it deletes; an upsert item that creates or replaces its entity is refused
+// by the broker), so their attributes are parsed apart from the id, type and scope.
 Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context& ctx, int64_t now,
                                  const ApiDeps& deps, BatchKind kind) {
   bool whole = kind == BatchKind::kCreate || kind == BatchKind::kUpsert;
   Result<ngsild::Entity> e = Status::Internal("unparsed");
-  if (kind == BatchKind::kMerge) {
+  if (kind == BatchKind::kMerge || kind == BatchKind::kUpdate || kind == BatchKind::kUpsert) {
     json::object head;
     for (std::string_view key : {"id", "@id", "type", "@type", "scope"}) {
       if (const json::value* v = item.if_contains(key)) head[key] = *v;
     }
-    e = ngsild::ParseEntity(head, ctx, now, deps.limits.parse, /*require_id_type=*/false);
+    e = ngsild::ParseEntity(head, ctx, now, deps.limits.parse, /*require_id_type=*/whole);
     if (e.ok()) {
       auto attrs = ngsild::ParseAttributes(item, ctx, now, deps.limits.parse, /*allow_null_value=*/true);
       if (!attrs.ok()) return attrs.status();

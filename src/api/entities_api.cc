@@ -119,16 +119,19 @@ Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& d
 }
 
 // The body of a request that changes some attributes of the entity in the path (merge,
-// append, update): checked ids and the parsed attributes.
+// append, update): checked ids, the parsed attributes and the entity members it sets.
 struct AttributeChange {
   ObjectRequest in;
   std::string id;
   ngsild::AttrMap attrs;
+  std::vector<std::string> types;  // expanded; empty: none given
+  json::value scope;               // null: none given
   int64_t now = 0;
 };
 
+// `allow_null`: the operation deletes what an NGSI-LD Null names (merge, update).
 Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams& p, const ApiDeps& deps,
-                                            bool is_merge) {
+                                            bool is_merge, bool allow_null) {
   AttributeChange c;
   c.id = p.Get("entityId");
   auto in = ReadObject(req, deps, /*allow_merge_patch=*/is_merge);
@@ -136,25 +139,25 @@ Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams
   c.in = std::move(*in);
   CITYHUB_RETURN_IF_ERROR(CheckIds(c.id, &c.in.object()));
   c.now = util::NowMillis();
-  auto attrs = ngsild::ParseAttributes(c.in.object(), *c.in.ctx, c.now, deps.limits.parse,
-                                       /*allow_null_value=*/is_merge);
+  auto attrs = ngsild::ParseAttributes(c.in.object(), *c.in.ctx, c.now, deps.limits.parse, allow_null);
   if (!attrs.ok()) return attrs.status();
   c.attrs = std::move(*attrs);
+  json::object head{{"id", c.id}};
+  for (std::string_view key : {"type", "@type", "scope"}) {
+    if (const json::value* v = c.in.object().if_contains(key)) head[key] = *v;
+  }
+  auto parsed = ngsild::ParseEntity(head, *c.in.ctx, c.now, deps.limits.parse, /*require_id_type=*/false);
+  if (!parsed.ok()) return parsed.status();
+  c.types = std::move(parsed->types);
+  c.scope = std::move(parsed->scope);
   return c;
 }
 
 Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true);
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
-  std::vector<std::string> types;
-  if (const json::value* type = c->in.object().if_contains("type")) {
-    auto typed = ngsild::ParseEntity(json::object{{"id", c->id}, {"type", *type}}, *c->in.ctx, c->now,
-                                     deps.limits.parse);
-    if (!typed.ok()) return Problem(typed.status());
-    types = std::move(typed->types);
-  }
-  Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), types,
-                                   c->now);
+  Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->types,
+                                   c->now, c->scope);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -162,17 +165,18 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   if (const std::string* options = req.Param("options"); options && *options != "noOverwrite") {
     return Problem(Status::InvalidRequest("parameter 'options' may only be noOverwrite here"));
   }
-  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/false);
   if (!c.ok()) return Problem(c.status());
   auto r = deps.entities->Append(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs),
-                                 HasOption(req, "noOverwrite"), c->now);
+                                 HasOption(req, "noOverwrite"), c->now, c->types, c->scope);
   return UpdateResponse(r, *c->in.ctx);
 }
 
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
-  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now);
+  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now,
+                                 c->types, c->scope);
   return UpdateResponse(r, *c->in.ctx);
 }
 
@@ -216,6 +220,10 @@ Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& 
   Status st = CheckIds(id, nullptr);
   if (!st.ok()) return Problem(st);
   if (!ngsild::IsValidName(attr_name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
+  if (attr_name == ngsild::kScopeMember) {  // §5.6.4.4: "If the target Attribute is scope, then an error of type BadRequestData"
+    return Problem(Status::BadRequestData(
+        "scope is not an attribute: change it with PATCH or POST /entities/{entityId}/attrs, or DELETE …/attrs/scope"));
+  }
   std::string attr = in->ctx->ExpandTerm(attr_name);
   int64_t now = util::NowMillis();
   auto inst = ParseFragment(*in, attr_name, partial, deps, now);
@@ -245,8 +253,10 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
   }
   auto delete_all = BoolParam(req, "deleteAll");
   if (!delete_all.ok()) return Problem(delete_all.status());
-  st = deps.entities->DeleteAttribute(CurrentCaller().Writes(*tenant), *tenant, id, (*ctx)->ExpandTerm(attr_name),
-                                      dataset_id, *delete_all);
+  // §5.6.5.4: "If the target Attribute is scope, remove the scope Attribute from the target Entity."
+  const std::string attr =
+      attr_name == ngsild::kScopeMember ? std::string(ngsild::kScopeMember) : (*ctx)->ExpandTerm(attr_name);
+  st = deps.entities->DeleteAttribute(CurrentCaller().Writes(*tenant), *tenant, id, attr, dataset_id, *delete_all);
   return st.ok() ? NoContent() : Problem(st);
 }
 

@@ -240,21 +240,38 @@ Status EntityService::Replace(const WriteAccess& w, std::string_view tenant, std
 }
 
 Status EntityService::Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
-                            const std::vector<std::string>& types, int64_t now_ms) {
+                            const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope) {
   return Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool&) {
     current.AddTypes(types);
+    ngsild::SetScope(current, scope, ngsild::ScopeChange::kReplace);
     ngsild::MergeAttributes(current, std::move(attrs), now_ms);
     return Status::Ok();
   });
 }
 
+namespace {
+// Applies the entity members of an append or update; true if they changed the entity.
+bool ChangeHead(Entity& e, const std::vector<std::string>& types, const boost::json::value& scope,
+                ngsild::ScopeChange how) {
+  const size_t type_count = e.types.size();
+  const boost::json::value scope_before = e.scope;
+  e.AddTypes(types);
+  ngsild::SetScope(e, scope, how);
+  return e.types.size() != type_count || e.scope != scope_before;
+}
+}  // namespace
+
 Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
-                                                   ngsild::AttrMap attrs, bool no_overwrite,
-                                                   int64_t now_ms) {
+                                                   ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
+                                                   const std::vector<std::string>& types,
+                                                   const boost::json::value& scope) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
+    const bool head = ChangeHead(current, types, scope,
+                                 no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
     result = ngsild::AppendAttributes(current, std::move(attrs), no_overwrite, now_ms);
-    write = result.changed();
+    write = result.changed() || head;
+    if (head) current.modified_at = now_ms;
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -262,11 +279,15 @@ Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::st
 }
 
 Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
-                                                   ngsild::AttrMap attrs, int64_t now_ms) {
+                                                   ngsild::AttrMap attrs, int64_t now_ms,
+                                                   const std::vector<std::string>& types,
+                                                   const boost::json::value& scope) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
+    const bool head = ChangeHead(current, types, scope, ngsild::ScopeChange::kReplaceExisting);
     result = ngsild::UpdateAttributes(current, std::move(attrs), now_ms);
-    write = result.changed();
+    write = result.changed() || head;
+    if (head) current.modified_at = now_ms;
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -294,7 +315,9 @@ Status EntityService::DeleteAttribute(const WriteAccess& w, std::string_view ten
                                       const std::string& attr, const std::optional<std::string>& dataset_id,
                                       bool delete_all) {
   return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
-    if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
+    if (!current.attrs.count(attr) && attr != ngsild::kScopeMember) {
+      return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
+    }
     CITYHUB_RETURN_IF_ERROR(ngsild::DeleteAttribute(current, attr, dataset_id, delete_all));
     current.modified_at = std::max(current.modified_at + 1, util::NowMillis());
     return Status::Ok();
@@ -382,6 +405,23 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
   return result;
 }
 
+namespace {
+// BadRequestData if `item`, which creates or replaces an entity, holds an NGSI-LD Null (§5.2.1):
+// there is nothing for it to delete.
+Status RefuseNulls(const Entity& item, std::string_view what) {
+  for (const auto& [name, instances] : item.attrs) {
+    for (const auto& inst : instances) {
+      if (ngsild::IsNullMarker(inst)) {
+        return Status::BadRequestData(fmt::format(
+            "attribute '{}': the item {} the entity, so an NGSI-LD Null (\"urn:ngsi-ld:null\") has nothing to delete",
+            name, what));
+      }
+    }
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
   return RunBatch(w, tenant, entities, true, [](std::optional<Entity>& current, Entity& item, bool& created) {
     if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
@@ -394,6 +434,7 @@ BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view te
 BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool replace) {
   return RunBatch(w, tenant, entities, true, [replace](std::optional<Entity>& current, Entity& item, bool& created) {
+    if (!current || replace) CITYHUB_RETURN_IF_ERROR(RefuseNulls(item, current ? "replaces" : "creates"));
     if (!current) {
       current = std::move(item);
       created = true;
@@ -403,6 +444,7 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
       current = std::move(item);
     } else {
       current->AddTypes(item.types);
+      ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
       ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
       current->modified_at = item.modified_at;
     }
@@ -414,6 +456,8 @@ BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view te
                                        bool no_overwrite) {
   return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
+    current->AddTypes(item.types);  // as Append (§5.6.3.4)
+    ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
     ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
     return Status::Ok();
   });
@@ -423,6 +467,7 @@ BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view ten
   return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
+    ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
     return Status::Ok();
   });

@@ -91,14 +91,20 @@ class EntityService {
   Status Delete(const WriteAccess& w, std::string_view tenant, std::string_view id);
   // Replace Entity (PUT): keeps createdAt. NotFound if absent. `e.types` empty keeps the types.
   Status Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::Entity e);
-  // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added.
+  // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added; a
+  // `scope` (null: none given) replaces the entity's.
   Status Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
-               const std::vector<std::string>& types, int64_t now_ms);
-  // Append / Update Entity Attributes. NotFound if the entity is absent.
+               const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope = nullptr);
+  // Append (§5.6.3) / Update (§5.6.2) Attributes; `types` (expanded) are added to the entity's
+  // and `scope` (null: none given) changes its scope as ngsild::SetScope says for the
+  // operation. NotFound if the entity is absent.
   Result<ngsild::UpdateResult> Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
-                                      ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms);
+                                      ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
+                                      const std::vector<std::string>& types = {},
+                                      const boost::json::value& scope = nullptr);
   Result<ngsild::UpdateResult> Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
-                                      ngsild::AttrMap attrs, int64_t now_ms);
+                                      ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types = {},
+                                      const boost::json::value& scope = nullptr);
   // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
   // entity or the attribute is missing.
   Status PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
@@ -112,9 +118,11 @@ class EntityService {
   // durable store write; items that fail are reported, never half-applied.
   BatchResult BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities);
   // Upsert: creates missing entities; existing ones are replaced (`replace`) or have their
-  // attributes updated/appended (update mode).
+  // attributes updated/appended (update mode), where an NGSI-LD Null deletes; an item that
+  // creates or replaces an entity may not hold an NGSI-LD Null (BadRequestData).
   BatchResult BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities, bool replace);
-  // Update: appends attributes to existing entities (`no_overwrite` keeps existing ones).
+  // Update: appends attributes to existing entities (`no_overwrite` keeps existing ones); an
+  // NGSI-LD Null deletes the instance it names.
   BatchResult BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities, bool no_overwrite);
   BatchResult BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities);
   BatchResult BatchDelete(const WriteAccess& w, std::string_view tenant, const std::vector<std::string>& ids);

@@ -1,6 +1,8 @@
 // OutboxWriter implementation and the record layout.
 #include "broker/notification_outbox.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "util/json.h"
@@ -23,9 +25,15 @@ std::string DocumentOf(const ngsild::Entity& e, const store::WriteSet& ws) {
   return ngsild::SerializeEntity(e);
 }
 
+// True if `after` lacks an attribute instance (attribute, datasetId) that `before` had.
 bool LostAttributes(const ngsild::Entity& before, const ngsild::Entity& after) {
   for (const auto& [name, instances] : before.attrs) {
-    if (!after.attrs.count(name)) return true;
+    auto it = after.attrs.find(name);
+    if (it == after.attrs.end()) return true;
+    for (const auto& old : instances) {
+      auto same = [&](const ngsild::Instance& i) { return ngsild::DatasetIdOf(i) == ngsild::DatasetIdOf(old); };
+      if (std::none_of(it->second.begin(), it->second.end(), same)) return true;
+    }
   }
   return false;
 }

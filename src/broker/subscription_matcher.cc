@@ -63,6 +63,13 @@ struct AttributeEvents {
   std::vector<std::string> created, updated, deleted;
 };
 
+const ngsild::Instance* InstanceWith(const ngsild::Instances& instances, std::string_view dataset_id) {
+  for (const auto& inst : instances) {
+    if (ngsild::DatasetIdOf(inst) == dataset_id) return &inst;
+  }
+  return nullptr;
+}
+
 AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) {
   AttributeEvents ev;
   if (!after) return ev;
@@ -71,7 +78,18 @@ AttributeEvents Diff(const ngsild::Entity* before, const ngsild::Entity* after) 
     if (!before || it == before->attrs.end()) {
       ev.created.push_back(name);
     } else if (it->second != instances) {
-      ev.updated.push_back(name);
+      // Instance by instance (datasetId): one new is a creation, one gone a deletion, one
+      // rewritten an update; an attribute may have all three at once.
+      bool created = false, updated = false, deleted = false;
+      for (const auto& inst : instances) {
+        const ngsild::Instance* old = InstanceWith(it->second, ngsild::DatasetIdOf(inst));
+        created = created || !old;
+        updated = updated || (old && *old != inst);
+      }
+      for (const auto& old : it->second) deleted = deleted || !InstanceWith(instances, ngsild::DatasetIdOf(old));
+      if (created) ev.created.push_back(name);
+      if (updated) ev.updated.push_back(name);
+      if (deleted) ev.deleted.push_back(name);
     }
   }
   if (before) {
@@ -223,7 +241,14 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
       }
     }
   } else if (!change.after) {
-    if (wants("entityDeleted") && has_watched(*change.before)) fired = "entityDeleted";
+    // Deleting the entity deletes each of its attributes.
+    if (wants("entityDeleted") && has_watched(*change.before)) {
+      fired = "entityDeleted";
+    } else if (wants("attributeDeleted") &&
+               std::any_of(change.before->attrs.begin(), change.before->attrs.end(),
+                           [&](const auto& kv) { return watched(kv.first); })) {
+      fired = "attributeDeleted";
+    }
   } else {
     AttributeEvents ev = Diff(change.before, change.after);
     auto any_watched = [&](const std::vector<std::string>& names) { return std::any_of(names.begin(), names.end(), watched); };

@@ -9,11 +9,12 @@
 //   - the entity (after the change; before it for a deletion) matches one of the selectors
 //     (a type it has; the id, or else the idPattern, when given);
 //   - one of its notificationTrigger kinds happened: entityCreated, entityDeleted; per attribute
-//     attributeCreated / attributeUpdated (any rewrite of an instance, even to the same value,
-//     since modifiedAt changes) / attributeDeleted, of a watched attribute when
-//     watchedAttributes is given; entityUpdated = any of the three on an existing entity. A
-//     creation counts as attributeCreated for each of its attributes; with watchedAttributes,
-//     entityCreated / entityDeleted need the entity to have a watched attribute;
+//     instance (datasetId) attributeCreated / attributeUpdated (any rewrite of an instance,
+//     even to the same value, since modifiedAt changes) / attributeDeleted, of a watched
+//     attribute when watchedAttributes is given; entityUpdated = any of the three on an
+//     existing entity. A creation counts as attributeCreated for each of its attributes, a
+//     deletion as attributeDeleted for each; with watchedAttributes, entityCreated /
+//     entityDeleted need the entity to have a watched attribute;
 //   - q, geoQ and scopeQ hold for that entity.
 // Thread-safe: Match, Find and Periodic share a reader lock; Put and Remove take it exclusively
 // and update the index in place (O(log n) for subscriptions filed by id or type).

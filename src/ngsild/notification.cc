@@ -1,5 +1,12 @@
 // Notification payloads: the entity rendering of render.cc, driven by the subscription's
-// notification parameters, plus the previous values of showChanges.
+// notification parameters, plus what §5.8.6 adds for changes — the previous values of
+// showChanges and the attribute instances a change deleted.
+//
+// Both are worked out instance by instance, keyed by (attribute, datasetId), before the entity
+// is rendered: an instance of the state before that the state after lacks was deleted; one both
+// have that differs was modified (its previous value is shown with showChanges). They are then
+// put into the rendered entity: a previous value beside the instance's current one, a deletion
+// marker where the instance was (an attribute that keeps other instances becomes an array).
 #include "ngsild/notification.h"
 
 #include <cctype>
@@ -43,55 +50,151 @@ Format FormatOf(const json::object& notification) {
   return Format::kNormalized;
 }
 
-// "previousValue", "previousObject", "previousLanguageMap", … for an attribute type.
+// "previousValue", "previousObject", "previousLanguageMap", "previousVocab", "previousJson",
+// "previousValueList", "previousObjectList" for an attribute type.
 std::string PreviousMember(AttrType type) {
   std::string member(AttrValueMember(type));
   member[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(member[0])));
   return "previous" + member;
 }
 
-// The previous value of each changed single-instance attribute of `after` (expanded name ->
-// member name and value), for showChanges.
-std::vector<std::pair<std::string, json::object>> PreviousValues(const Entity& after, const Entity& before,
-                                                                 const std::set<std::string>* attrs) {
-  std::vector<std::pair<std::string, json::object>> out;
-  for (const auto& [name, instances] : after.attrs) {
+const Instance* InstanceWith(const Instances& instances, std::string_view dataset_id) {
+  for (const auto& inst : instances) {
+    if (DatasetIdOf(inst) == dataset_id) return &inst;
+  }
+  return nullptr;
+}
+
+json::value CompactTerms(const json::value& v, const Context& ctx, NameCache& names) {
+  if (v.is_string()) return json::value(names.Compact(v.get_string(), ctx));
+  if (!v.is_array()) return v;
+  json::array out;
+  for (const auto& item : v.get_array()) out.push_back(item.is_string() ? json::value(names.Compact(item.get_string(), ctx)) : item);
+  return out;
+}
+
+// What the notification shows of changes; `deleted_at_ms` is when the change happened.
+struct ChangeOptions {
+  Format format = Format::kNormalized;
+  bool sys_attrs = false;
+  bool show_changes = false;
+  int64_t deleted_at_ms = 0;
+};
+
+// The previous value of `old` as the subscriber reads it (vocab terms compacted).
+json::value PreviousValue(const Instance& old, const Context& ctx, NameCache& names) {
+  const AttrType type = AttrTypeOf(old);
+  const json::value* v = old.if_contains(AttrValueMember(type));
+  if (!v) return nullptr;
+  return type == AttrType::kVocabProperty ? CompactTerms(*v, ctx, names) : *v;
+}
+
+// A deleted attribute instance (§5.8.6): the bare "urn:ngsi-ld:null" in keyValues and, when
+// nothing more is to be said, in concise; otherwise an object whose value member is the NGSI-LD
+// Null ({"@none": …} for a languageMap) with the datasetId, the system times (sysAttrs: createdAt,
+// modifiedAt, deletedAt) and the previous value (showChanges) as they apply; "type" in normalized.
+json::value DeletedInstance(const Instance& old, const ChangeOptions& o, const Context& ctx, NameCache& names) {
+  const std::string_view ds = DatasetIdOf(old);
+  const bool more = !ds.empty() || o.sys_attrs || o.show_changes;
+  if (o.format == Format::kKeyValues || (o.format == Format::kConcise && !more)) return json::value(kNullMarker);
+  const AttrType type = AttrTypeOf(old);
+  json::object marker;
+  if (o.format == Format::kNormalized) marker["type"] = AttrTypeName(type);
+  marker[AttrValueMember(type)] = type == AttrType::kLanguageProperty ? json::value(json::object{{"@none", kNullMarker}})
+                                                                      : json::value(kNullMarker);
+  if (!ds.empty()) marker["datasetId"] = ds;
+  if (o.sys_attrs) {
+    for (std::string_view time : {"createdAt", "modifiedAt"}) {
+      if (const json::value* t = old.if_contains(time); t && t->is_int64()) marker[time] = util::FormatDateTime(t->get_int64());
+    }
+    marker["deletedAt"] = util::FormatDateTime(o.deleted_at_ms);
+  }
+  if (o.show_changes) {
+    if (json::value previous = PreviousValue(old, ctx, names); !previous.is_null()) marker[PreviousMember(type)] = std::move(previous);
+  }
+  return marker;
+}
+
+// What a change did to one attribute: previous values of modified instances (showChanges) and
+// markers for deleted ones.
+struct AttributeChanges {
+  std::string name;                                            // expanded
+  std::vector<std::pair<std::string, json::value>> previous;   // datasetId, previous value member
+  std::vector<std::string> previous_members;                   // previousValue, … (same order)
+  json::array deleted;                                          // deletion markers
+  bool gone = false;                                            // no instance left
+};
+
+std::vector<AttributeChanges> ChangesOf(const Entity* after, const Entity& before, const std::set<std::string>* attrs,
+                                        const ChangeOptions& o, const Context& ctx, NameCache& names) {
+  std::vector<AttributeChanges> out;
+  for (const auto& [name, old_instances] : before.attrs) {
     if (attrs && !attrs->count(name)) continue;
-    auto it = before.attrs.find(name);
-    if (it == before.attrs.end() || it->second == instances) continue;
-    if (it->second.size() != 1 || instances.size() != 1) continue;  // multi-instance: not paired here
-    const Instance& old = it->second.front();
-    const AttrType type = AttrTypeOf(old);
-    const json::value* value = old.if_contains(AttrValueMember(type));
-    if (!value) continue;
-    json::object previous;
-    previous[PreviousMember(type)] = *value;
-    out.emplace_back(name, std::move(previous));
+    const Instances* now = nullptr;
+    if (after) {
+      auto it = after->attrs.find(name);
+      if (it != after->attrs.end()) now = &it->second;
+    }
+    AttributeChanges c;
+    c.name = name;
+    c.gone = now == nullptr;
+    for (const auto& old : old_instances) {
+      const Instance* current = now ? InstanceWith(*now, DatasetIdOf(old)) : nullptr;
+      if (!current) {
+        c.deleted.push_back(DeletedInstance(old, o, ctx, names));
+      } else if (o.show_changes && *current != old) {
+        json::value previous = PreviousValue(old, ctx, names);
+        if (previous.is_null()) continue;
+        c.previous.emplace_back(std::string(DatasetIdOf(old)), std::move(previous));
+        c.previous_members.push_back(PreviousMember(AttrTypeOf(old)));
+      }
+    }
+    if (!c.deleted.empty() || !c.previous.empty()) out.push_back(std::move(c));
   }
   return out;
 }
 
-// The attributes `before` had and `after` has not (§5.8.6: notified as deleted), with the value
-// that says so: "urn:ngsi-ld:null" bare for keyValues and concise, else {"type", <value member>:
-// "urn:ngsi-ld:null"} ({"@none": …} for a languageMap).
-std::vector<std::pair<std::string, json::value>> DeletedAttributes(const Entity& after, const Entity& before,
-                                                                   const std::set<std::string>* attrs, Format format) {
-  std::vector<std::pair<std::string, json::value>> out;
-  for (const auto& [name, instances] : before.attrs) {
-    if (after.attrs.count(name) || instances.empty() || (attrs && !attrs->count(name))) continue;
-    if (format != Format::kNormalized) {
-      out.emplace_back(name, json::value(kNullMarker));
-      continue;
+// The rendered instance of `attr` (an object, or an array of them) with `dataset_id`; a bare
+// concise value (a scalar, or a GeoProperty's geometry) is wrapped into {"value": …} first.
+json::object* RenderedInstance(json::value& attr, std::string_view dataset_id, bool concise) {
+  auto matches = [&](json::value& v) {
+    if (v.is_object() && !(concise && v.get_object().contains("coordinates") && !v.get_object().contains("value"))) {
+      const json::value* ds = v.get_object().if_contains("datasetId");
+      return ds ? ds->is_string() && ds->get_string() == dataset_id : dataset_id.empty();
     }
-    const AttrType type = AttrTypeOf(instances.front());
-    const std::string_view member = AttrValueMember(type);
-    json::object marker;
-    marker["type"] = AttrTypeName(type);
-    marker[member] = type == AttrType::kLanguageProperty ? json::value(json::object{{"@none", kNullMarker}})
-                                                         : json::value(kNullMarker);
-    out.emplace_back(name, std::move(marker));
+    if (!dataset_id.empty()) return false;
+    v = json::object{{"value", std::move(v)}};
+    return true;
+  };
+  if (attr.is_array()) {
+    for (auto& item : attr.get_array()) {
+      if (matches(item)) return &item.get_object();
+    }
+    return nullptr;
   }
-  return out;
+  return matches(attr) ? &attr.get_object() : nullptr;
+}
+
+void ApplyChanges(json::object& rendered, std::vector<AttributeChanges> changes, const ChangeOptions& o,
+                  const Context& ctx, NameCache& names) {
+  for (auto& c : changes) {
+    const std::string key = names.Compact(c.name, ctx);
+    json::value* attr = rendered.if_contains(key);
+    if (attr) {
+      for (size_t i = 0; i < c.previous.size(); ++i) {
+        if (json::object* inst = RenderedInstance(*attr, c.previous[i].first, o.format == Format::kConcise)) {
+          (*inst)[c.previous_members[i]] = std::move(c.previous[i].second);
+        }
+      }
+    }
+    if (c.deleted.empty()) continue;
+    if (c.gone || !attr) {
+      rendered[key] = c.deleted.size() == 1 ? std::move(c.deleted.front()) : json::value(std::move(c.deleted));
+    } else if (o.format != Format::kKeyValues) {  // keyValues shows the values left, not the deletions
+      if (!attr->is_array()) *attr = json::array{std::move(*attr)};
+      for (auto& marker : c.deleted) attr->get_array().push_back(std::move(marker));
+    }
+  }
 }
 
 json::value TypesOf(const Entity& e, const Context& ctx) {
@@ -99,6 +202,23 @@ json::value TypesOf(const Entity& e, const Context& ctx) {
   json::array types;
   for (const auto& t : e.types) types.emplace_back(ctx.CompactIri(t));
   return types;
+}
+
+// A deleted entity (§5.8.6): "only the deletedAt system property shall be provided. In case
+// notification.sysAttrs is set to true, also createdAt and modifiedAt"; with showChanges, its
+// attributes too, each as deleted with its previous value.
+json::object DeletedEntity(const Entity& e, const std::set<std::string>* attrs, const ChangeOptions& o,
+                           const Context& ctx, NameCache& names) {
+  json::object gone;
+  gone["id"] = e.id;
+  gone["type"] = TypesOf(e, ctx);
+  if (o.sys_attrs) {
+    gone["createdAt"] = util::FormatDateTime(e.created_at);
+    gone["modifiedAt"] = util::FormatDateTime(e.modified_at);
+  }
+  gone["deletedAt"] = util::FormatDateTime(o.deleted_at_ms);
+  if (o.show_changes) ApplyChanges(gone, ChangesOf(nullptr, e, attrs, o, ctx, names), o, ctx, names);
+  return gone;
 }
 
 }  // namespace
@@ -131,7 +251,10 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
   }
   NameCache names;
   opts.names = &names;
-  const bool show_changes = BoolMember(notification, "showChanges") && opts.format != Format::kKeyValues;
+  ChangeOptions change;
+  change.format = opts.format;
+  change.sys_attrs = opts.sys_attrs;
+  change.show_changes = BoolMember(notification, "showChanges") && opts.format != Format::kKeyValues;
 
   // datasetId (§4.5.5): only the selected instances are notified (of the state before too, so
   // that instances left out do not show as deleted attributes).
@@ -147,41 +270,22 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
 
   json::array data;
   for (auto& item : items) {
-    if (datasets && !item.deleted) {
+    if (datasets) {
       KeepDatasets(item.entity, *datasets);
       if (item.previous) {
         KeepDatasets(previous_selected.emplace_back(*item.previous), *datasets);
         item.previous = &previous_selected.back();
       }
     }
+    change.deleted_at_ms = item.deleted ? item.deleted_at_ms : item.entity.modified_at;
     if (item.deleted) {
-      json::object gone;
-      gone["id"] = item.entity.id;
-      gone["type"] = TypesOf(item.entity, ctx);
-      gone["deletedAt"] = util::FormatDateTime(item.deleted_at_ms);
-      data.emplace_back(std::move(gone));
+      data.emplace_back(DeletedEntity(item.entity, opts.attrs, change, ctx, names));
       continue;
     }
-    std::vector<std::pair<std::string, json::value>> deleted;
-    if (item.previous) deleted = DeletedAttributes(item.entity, *item.previous, opts.attrs, opts.format);
-    std::vector<std::pair<std::string, json::object>> previous;
-    std::vector<AttrType> previous_types;
-    if (show_changes && item.previous) {
-      previous = PreviousValues(item.entity, *item.previous, opts.attrs);
-      for (const auto& [name, unused] : previous) previous_types.push_back(AttrTypeOf(item.entity.attrs.at(name).front()));
-    }
+    std::vector<AttributeChanges> changes;
+    if (item.previous) changes = ChangesOf(&item.entity, *item.previous, opts.attrs, change, ctx, names);
     json::object rendered = RenderEntity(std::move(item.entity), ctx, opts);
-    for (size_t i = 0; i < previous.size(); ++i) {
-      json::value* attr = rendered.if_contains(names.Compact(previous[i].first, ctx));
-      if (!attr) continue;
-      // Concise renders some attributes bare (a scalar, or a GeoProperty's geometry): wrap them.
-      const bool bare = !attr->is_object() ||
-                        (opts.format == Format::kConcise && previous_types[i] == AttrType::kGeoProperty &&
-                         attr->get_object().contains("coordinates"));
-      if (bare) *attr = json::object{{"value", std::move(*attr)}};
-      for (auto& [member, value] : previous[i].second) attr->get_object()[member] = std::move(value);
-    }
-    for (auto& [name, marker] : deleted) rendered[names.Compact(name, ctx)] = std::move(marker);
+    ApplyChanges(rendered, std::move(changes), change, ctx, names);
     data.emplace_back(std::move(rendered));
   }
   json::object out;

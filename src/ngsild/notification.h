@@ -2,11 +2,14 @@
 // entities a change fired it for — {"id", "type": "Notification", "subscriptionId",
 // "notifiedAt", "data": [entities]} — with each entity rendered as the subscription's
 // `notification` asks: format (normalized, concise, keyValues), `attributes`, `sysAttrs`,
-// `lang`, and with `showChanges` the previous value of each changed attribute
-// (previousValue, previousObject, previousLanguageMap, … after the attribute type's value
-// member). Attributes the previous state had and the entity has no more are rendered as
-// deleted ("urn:ngsi-ld:null", §5.8.6). A deleted entity is rendered as its id, type and deletedAt. For an endpoint that
-// accepts application/geo+json, data is a GeoJSON FeatureCollection (geometry: "location").
+// `lang`. As §5.8.6 says for changes: attribute instances (by datasetId) the previous state had
+// and the entity has no more are rendered as deleted ("urn:ngsi-ld:null"; with their datasetId,
+// createdAt/modifiedAt/deletedAt under sysAttrs, and their previous value under showChanges);
+// with `showChanges`, each modified instance carries its previous value (previousValue,
+// previousObject, previousLanguageMap, previousVocab (compacted), previousJson, …). A deleted
+// entity is rendered as its id, type and deletedAt (createdAt and modifiedAt with sysAttrs;
+// with showChanges, every attribute as deleted). For an endpoint that accepts
+// application/geo+json, data is a GeoJSON FeatureCollection (geometry: "location").
 // Pure functions, no I/O; thread-safe.
 #pragma once
 
@@ -25,8 +28,8 @@ namespace cityhub::ngsild {
 struct NotifiedEntity {
   Entity entity;                     // after the change (before it, for a deletion)
   const Entity* previous = nullptr;  // before the change, for showChanges and deleted attributes (null: none)
-  bool deleted = false;
-  int64_t deleted_at_ms = 0;
+  bool deleted = false;              // the entity was deleted
+  int64_t deleted_at_ms = 0;         // when, for a deleted entity (an update's is entity.modified_at)
 };
 
 // `subscription` is the stored form of ngsild/subscription.h; `ctx` the @context to compact

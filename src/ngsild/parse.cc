@@ -216,7 +216,7 @@ class Parser {
       Instance inst;
       inst["type"] = "Property";
       inst["value"] = v;
-      return Stamp(std::move(inst));
+      return Checked(where, Stamp(std::move(inst)));
     }
     const json::object& o = v.get_object();
     AttrType type;
@@ -292,7 +292,7 @@ class Parser {
     if (!has_value) {
       return Bad(where, fmt::format("{} has no '{}'", AttrTypeName(type), value_member));
     }
-    return Stamp(std::move(inst));
+    return Checked(where, Stamp(std::move(inst)));
   }
 
   Status SubAttribute(const std::string& where, std::string_view key, const json::value& val,
@@ -309,8 +309,16 @@ class Parser {
     return Status::Ok();
   }
 
-  bool IsNull(const json::value& v) const {
-    return allow_null_ && v.is_string() && v.get_string() == kNullMarker;
+  bool IsNull(const json::value& v) const { return allow_null_ && IsNullValue(v); }
+
+  // An NGSI-LD Null deletes, so it is only meaningful where a request may delete (§5.2.1:
+  // "In all other cases, implementations shall raise an error of type BadRequestData").
+  Result<Instance> Checked(const std::string& where, Instance inst) const {
+    if (!allow_null_ && IsNullMarker(inst)) {
+      return Bad(where, "the NGSI-LD Null \"urn:ngsi-ld:null\" only deletes in an update, merge or partial "
+                        "update; it cannot be a value here");
+    }
+    return inst;
   }
 
   Result<json::value> Value(const std::string& where, AttrType type, const json::value& v) {
@@ -479,9 +487,25 @@ bool IsEntityKeyword(std::string_view m) {
          m == "@context" || m == "createdAt" || m == "modifiedAt" || m == "deletedAt";
 }
 
+bool IsNullValue(const json::value& v) {
+  if (v.is_string()) return v.get_string() == kNullMarker;
+  if (v.is_object()) {  // {"@none": null} (a languageMap), {"object": null} (an objectList item)
+    const json::object& o = v.get_object();
+    if (o.size() != 1) return false;
+    const json::value* inner = o.if_contains("@none");
+    if (!inner) inner = o.if_contains("object");
+    return inner && inner->is_string() && inner->get_string() == kNullMarker;
+  }
+  if (v.is_array()) return v.get_array().size() == 1 && IsNullValue(v.get_array().front());  // [null]: a list
+  return false;
+}
+
 bool IsNullMarker(const Instance& inst) {
   for (std::string_view m : {"value", "object", "languageMap", "vocab", "json", "valueList", "objectList"}) {
-    if (const auto* v = inst.if_contains(m)) return v->is_string() && v->get_string() == kNullMarker;
+    if (const auto* v = inst.if_contains(m)) {
+      if (m == "value" || m == "json") return v->is_string() && v->get_string() == kNullMarker;
+      return IsNullValue(*v);
+    }
   }
   return false;
 }

@@ -35,8 +35,9 @@ Result<Entity> ParseEntity(const boost::json::object& body, const Context& ctx, 
                            const ParseLimits& limits, bool require_id_type = true);
 
 // Parses an attribute fragment (the body of append/update/merge): every member except id,
-// type, scope and @context is an attribute. With `allow_null_value`, a Property whose value
-// is "urn:ngsi-ld:null" is kept as a deletion marker (merge-patch).
+// type, scope and @context is an attribute. With `allow_null_value`, an attribute whose value
+// is an NGSI-LD Null is kept as a deletion marker (merge, update); without it, an NGSI-LD Null
+// is BadRequestData.
 Result<AttrMap> ParseAttributes(const boost::json::object& body, const Context& ctx,
                                 int64_t now_ms, const ParseLimits& limits,
                                 bool allow_null_value = false);
@@ -49,7 +50,12 @@ Result<Instances> ParseAttribute(std::string_view name, const boost::json::value
 
 // The marker value that deletes an attribute in merge and partial updates (§4.5.0).
 inline constexpr std::string_view kNullMarker = "urn:ngsi-ld:null";
-// True if the instance is a deletion marker (value/object "urn:ngsi-ld:null").
+// True if `v` is an NGSI-LD Null in one of its forms (§4.5.0, §5.5.8): "urn:ngsi-ld:null",
+// {"@none": "urn:ngsi-ld:null"} (a languageMap), {"object": "urn:ngsi-ld:null"} (an objectList
+// item), or an array holding one of these (a valueList, objectList or object list).
+bool IsNullValue(const boost::json::value& v);
+// True if the instance is a deletion marker: its value member is an NGSI-LD Null ("value" and
+// "json" only as the bare string: a JSON value may well be an array or object).
 bool IsNullMarker(const Instance& inst);
 
 // Validates a GeoJSON geometry (type and coordinates; positions within WGS84 ranges; rings

@@ -392,6 +392,9 @@ class EntitiesTest(HubTestCase):
 
     # --- PATCH /entities/{id}/attrs (update) ---------------------------------------------
     def test_update_attrs_204_and_207(self):
+        """§5.6.2.4: a matching attribute is replaced; "If the target Entity does not include a
+        matching Attribute [...] then such Attribute shall be appended"; only an NGSI-LD Null
+        naming nothing leaves something not updated (207)."""
         eid = "urn:ngsi-ld:Car:u1"
         self.create(car(eid))
         r = self.hub.patch(f"{E}/{eid}/attrs", {"speed": {"type": "Property", "value": 10}})
@@ -399,13 +402,17 @@ class EntitiesTest(HubTestCase):
         self.assertEqual(self.fetch(eid)["speed"]["value"], 10)
         r = self.hub.patch(f"{E}/{eid}/attrs", {"speed": {"type": "Property", "value": 11},
                                                 "ghost": {"type": "Property", "value": 1}})
+        self.assertEqual(r.status, 204, r)
+        e = self.fetch(eid)
+        self.assertEqual((e["speed"]["value"], e["ghost"]["value"]), (11, 1))
+        r = self.hub.patch(f"{E}/{eid}/attrs", {"speed": {"type": "Property", "value": 12}, "phantom": "urn:ngsi-ld:null"})
         self.assertEqual(r.status, 207, r)
         body = r.json()
         self.assertEqual(body["updated"], ["speed"])
-        self.assertEqual([n["attributeName"] for n in body["notUpdated"]], ["ghost"])
+        self.assertEqual([n["attributeName"] for n in body["notUpdated"]], ["phantom"])
         e = self.fetch(eid)
-        self.assertEqual(e["speed"]["value"], 11)
-        self.assertNotIn("ghost", e)
+        self.assertEqual(e["speed"]["value"], 12)
+        self.assertNotIn("phantom", e)
 
     def test_update_attrs_404_and_400(self):
         self.assertProblem(self.hub.patch(f"{E}/urn:ngsi-ld:Car:none/attrs", {"speed": {"type": "Property", "value": 1}}),

@@ -154,7 +154,8 @@ class NotificationsTest(NotificationAssertions, HubTestCase):
             "trig-entity-deleted": ({"notificationTrigger": ["entityDeleted"]}, [5]),
             "trig-attr-created": ({"notificationTrigger": ["attributeCreated"]}, [1, 3]),
             "trig-attr-updated": ({"notificationTrigger": ["attributeUpdated"]}, [2]),
-            "trig-attr-deleted": ({"notificationTrigger": ["attributeDeleted"]}, [4]),
+            # deleting the entity deletes its attributes too (§5.8.6 notifies it as a deletion)
+            "trig-attr-deleted": ({"notificationTrigger": ["attributeDeleted"]}, [4, 5]),
             "trig-default": ({}, [1, 2, 3]),
             "trig-watched-speed": ({"watchedAttributes": ["speed"]}, [1, 2]),
             "trig-watched-note-deleted": ({"watchedAttributes": ["note"], "notificationTrigger": ["attributeDeleted"]},

@@ -940,7 +940,8 @@ class PolicyRandomizedTest(unittest.TestCase):
                 after["types"] = list(dict.fromkeys(after["types"] + [t]))
                 after["attrs"].update(new)
                 path = "/ngsi-ld/v1/entityOperations/upsert?options=update"
-            elif op == "b-update":
+            elif op == "b-update":  # Append Attributes per entity: types are added (§5.6.3.4)
+                after["types"] = list(dict.fromkeys(after["types"] + [t]))
                 after["attrs"].update(new)
                 path = "/ngsi-ld/v1/entityOperations/update"
             else:

@@ -3,6 +3,7 @@
 #include "broker/entity_service.h"
 #include "broker/query_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <random>
@@ -178,12 +179,18 @@ TEST_F(EntityServiceTest, MergeAppendUpdate) {
 
   auto up = svc_->Update(AnyoneMayWrite(), "", "urn:x:1", A(R"({"a":10,"zz":1})"), kT1 + 3);
   ASSERT_TRUE(up.ok());
-  EXPECT_EQ(up->updated, std::vector<std::string>{V("a")});
-  ASSERT_EQ(up->not_updated.size(), 1u);
-  EXPECT_EQ(up->not_updated[0].first, V("zz"));
+  EXPECT_EQ(up->updated, (std::vector<std::string>{V("a"), V("zz")}));  // §5.6.2.4: zz is appended
+  EXPECT_TRUE(up->not_updated.empty());
   e = MustGet("urn:x:1");
   EXPECT_EQ(e.attrs.at(V("a"))[0].at("value"), json::value(10));
-  EXPECT_EQ(e.attrs.count(V("zz")), 0u);
+  EXPECT_EQ(e.attrs.at(V("zz"))[0].at("value"), json::value(1));
+  // Types are added; a scope replaces the entity's only if it has one.
+  up = svc_->Update(AnyoneMayWrite(), "", "urn:x:1", {}, kT1 + 4, {V("Extra")}, json::value("/A"));
+  ASSERT_TRUE(up.ok());
+  e = MustGet("urn:x:1");
+  EXPECT_NE(std::find(e.types.begin(), e.types.end(), V("Extra")), e.types.end());
+  EXPECT_TRUE(e.scope.is_null());
+  EXPECT_EQ(e.modified_at, kT1 + 4);
   EXPECT_EQ(svc_->Update(AnyoneMayWrite(), "", "urn:x:2", A(R"({"a":1})"), kT1).status().code(), Status::Code::kNotFound);
 }
 

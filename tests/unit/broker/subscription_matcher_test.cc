@@ -252,6 +252,18 @@ TEST_F(SubscriptionMatcherTest, ASubscriptionMixingAnIdSelectorAndATypeSelectorI
   EXPECT_THAT(Answer(m, "", nullptr, &lot_b), ElementsAre("urn:s:mixed:attributeCreated"));
 }
 
+TEST_F(SubscriptionMatcherTest, DatasetInstancesAreCreatedUpdatedAndDeletedOneByOne) {
+  SubscriptionMatcher m;
+  m.Put("", Sub("urn:s:del", R"("entities":[{"type":"ParkingSpot"}],"notificationTrigger":["attributeDeleted"])"));
+  m.Put("", Sub("urn:s:new", R"("entities":[{"type":"ParkingSpot"}],"notificationTrigger":["attributeCreated"])"));
+  const auto two = E(R"({"id":"urn:ngsi-ld:ParkingSpot:1","type":"ParkingSpot","t":[{"type":"Property","value":1},
+      {"type":"Property","value":2,"datasetId":"urn:ds:a"}]})");
+  auto one = two;
+  one.attrs.at(ctx_->ExpandTerm("t")).pop_back();
+  EXPECT_THAT(Answer(m, "", &two, &one), ElementsAre("urn:s:del:attributeDeleted"));
+  EXPECT_THAT(Answer(m, "", &one, &two), ElementsAre("urn:s:new:attributeCreated"));
+}
+
 TEST_F(SubscriptionMatcherTest, WatchedAttributeOnlySubscriptionsFireOnlyForTheirAttributes) {
   SubscriptionMatcher m;
   auto watch = Sub("urn:s:w", R"("watchedAttributes":["occupancy"],
@@ -285,12 +297,13 @@ TEST_F(SubscriptionMatcherTest, WatchedAttributeOnlySubscriptionsFireOnlyForThei
   EXPECT_THAT(Answer(m, "", &spot, &no_occupancy), ElementsAre("urn:s:w:attributeDeleted"));
   const auto no_name = Changed(spot, "name", "", kNow + 1);
   EXPECT_THAT(Answer(m, "", &spot, &no_name), IsEmpty());
-  // Whole-entity deletion was not asked for.
-  EXPECT_THAT(Answer(m, "", &spot, nullptr), IsEmpty());
+  // Deleting the entity deletes the watched attribute (not so for an entity without it).
+  EXPECT_THAT(Answer(m, "", &spot, nullptr), ElementsAre("urn:s:w:attributeDeleted"));
+  EXPECT_THAT(Answer(m, "", &bare, nullptr), IsEmpty());
 
   // entityDeleted on a watched-only subscription: the entity as it was has the attribute.
   m.Put("", Sub("urn:s:gone", R"("watchedAttributes":["occupancy"],"notificationTrigger":["entityDeleted"])"));
-  EXPECT_THAT(Answer(m, "", &spot, nullptr), ElementsAre("urn:s:gone:entityDeleted"));
+  EXPECT_THAT(Answer(m, "", &spot, nullptr), ElementsAre("urn:s:gone:entityDeleted", "urn:s:w:attributeDeleted"));
   EXPECT_THAT(Answer(m, "", &bare, nullptr), IsEmpty());
   // entityUpdated through the deletion of a watched attribute.
   m.Put("", Sub("urn:s:upd", R"("watchedAttributes":["occupancy","speed"],"notificationTrigger":["entityUpdated"])"));

@@ -254,10 +254,16 @@ TEST_F(EntityTest, NullMarkerOnlyWhenAllowed) {
   ASSERT_TRUE(with.ok()) << with.status().message();
   EXPECT_TRUE(IsNullMarker(with->at(V("a"))[0]));
   EXPECT_TRUE(IsNullMarker(with->at(V("b"))[0]));
-  auto without = ParseAttributes(json::parse(R"({"a":"urn:ngsi-ld:null"})").as_object(), *ctx_, kT0, limits_, false);
-  ASSERT_TRUE(without.ok());
-  // Without merge semantics it is just a string (IsNullMarker reports the marker form only).
-  EXPECT_EQ(without->at(V("a"))[0].at("value"), json::value("urn:ngsi-ld:null"));
+  // Where nothing may be deleted, an NGSI-LD Null is BadRequestData (§5.2.1), in every form.
+  for (const char* body : {R"({"a":"urn:ngsi-ld:null"})", R"({"a":{"type":"Relationship","object":"urn:ngsi-ld:null"}})",
+                           R"({"a":{"type":"LanguageProperty","languageMap":{"@none":"urn:ngsi-ld:null"}}})",
+                           R"({"a":{"type":"ListRelationship","objectList":["urn:ngsi-ld:null"]}})",
+                           R"({"a":{"value":1,"sub":"urn:ngsi-ld:null"}})"}) {
+    auto without = ParseAttributes(json::parse(body).as_object(), *ctx_, kT0, limits_, false);
+    ASSERT_FALSE(without.ok()) << body;
+    EXPECT_EQ(without.status().code(), Status::Code::kBadRequestData);
+    EXPECT_THAT(without.status().message(), HasSubstr("urn:ngsi-ld:null"));
+  }
   Instance plain;
   plain["type"] = "Property";
   plain["value"] = 3;
@@ -517,12 +523,13 @@ TEST_F(UpdateTest, AppendNoOverwrite) {
   EXPECT_EQ(e_.modified_at, kT1);
 }
 
-TEST_F(UpdateTest, UpdateOnlyExisting) {
+TEST_F(UpdateTest, UpdateReplacesAndAppends) {
+  // §5.6.2.4: a matching instance is replaced, anything else appended.
   auto r = UpdateAttributes(e_, Attrs(R"({"a":7,"zzz":1,"m":{"value":9,"datasetId":"urn:ds:nope"}})"), kT1);
-  EXPECT_EQ(r.updated, (std::vector<std::string>{V("a")}));
-  ASSERT_EQ(r.not_updated.size(), 2u);
-  EXPECT_EQ(e_.attrs.count(V("zzz")), 0u);
-  EXPECT_EQ(e_.attrs.at(V("m")).size(), 2u);
+  EXPECT_EQ(r.updated, (std::vector<std::string>{V("a"), V("m"), V("zzz")}));
+  EXPECT_TRUE(r.not_updated.empty());
+  EXPECT_EQ(One(e_, "zzz").at("value"), json::value(1));
+  EXPECT_EQ(e_.attrs.at(V("m")).size(), 3u);
   EXPECT_EQ(One(e_, "a").at("value"), json::value(7));
   EXPECT_EQ(One(e_, "a").at("createdAt"), json::value(kT0));
   EXPECT_EQ(e_.modified_at, kT1);
@@ -601,12 +608,60 @@ TEST_F(UpdateTest, PartialUpdateWithValueAndMetadataOnlyFragment) {
   EXPECT_THAT(st.message(), HasSubstr("datasetId"));
 }
 
-TEST_F(UpdateTest, PartialUpdateNullDeletesInstance) {
-  auto frag = ParseAttribute("m", json::parse(R"({"value":"urn:ngsi-ld:null","datasetId":"urn:ds:2"})"), *ctx_, kT1, limits_, true);
-  ASSERT_TRUE(frag.ok());
-  ASSERT_TRUE(PartialUpdateAttribute(e_, V("m"), std::move(*frag), kT1).ok());
+TEST_F(UpdateTest, UpdateNullDeletesTheInstanceWithItsDatasetId) {
+  auto r = UpdateAttributes(e_, Attrs(R"({"m":{"value":"urn:ngsi-ld:null","datasetId":"urn:ds:2"},"zzz":"urn:ngsi-ld:null"})",
+                                      kT1, true),
+                            kT1);
+  EXPECT_EQ(r.updated, (std::vector<std::string>{V("m")}));
+  ASSERT_EQ(r.not_updated.size(), 1u);
+  EXPECT_EQ(r.not_updated[0].first, V("zzz"));
   EXPECT_EQ(e_.FindInstance(V("m"), "urn:ds:2"), nullptr);
   EXPECT_NE(e_.FindInstance(V("m"), ""), nullptr);
+  EXPECT_EQ(e_.attrs.count(V("zzz")), 0u);
+  // noOverwrite (batch update): an NGSI-LD Null deletes nothing.
+  auto kept = AppendAttributes(e_, Attrs(R"({"a":"urn:ngsi-ld:null"})", kT1, true), true, kT1 + 1);
+  EXPECT_FALSE(kept.changed());
+  EXPECT_EQ(e_.attrs.count(V("a")), 1u);
+}
+
+TEST_F(UpdateTest, PartialUpdateRefusesWholeNullAndTypeChange) {
+  // §5.6.4: "supports the deletion of sub-Attributes but not the deletion of the whole Attribute".
+  auto frag = ParseAttribute("m", json::parse(R"({"value":"urn:ngsi-ld:null","datasetId":"urn:ds:2"})"), *ctx_, kT1, limits_, true);
+  ASSERT_TRUE(frag.ok());
+  Status st = PartialUpdateAttribute(e_, V("m"), std::move(*frag), kT1);
+  EXPECT_EQ(st.code(), Status::Code::kBadRequestData);
+  EXPECT_NE(e_.FindInstance(V("m"), "urn:ds:2"), nullptr);
+  auto rel = ParseAttribute("a", json::parse(R"({"type":"Relationship","object":"urn:x:1"})"), *ctx_, kT1, limits_, true);
+  ASSERT_TRUE(rel.ok());
+  st = PartialUpdateAttribute(e_, V("a"), std::move(*rel), kT1);
+  EXPECT_EQ(st.code(), Status::Code::kBadRequestData);
+  EXPECT_THAT(st.message(), HasSubstr("it is a Property, the fragment a Relationship"));
+  EXPECT_EQ(AttrTypeOf(One(e_, "a")), AttrType::kProperty);
+}
+
+TEST_F(UpdateTest, MergePatchesObjectValuesAndLanguageMaps) {
+  Entity e;
+  e.attrs[V("addr")] = {json::parse(R"({"type":"Property","value":{"street":"A","city":"B","geo":{"x":1,"y":2}}})").as_object()};
+  e.attrs[V("name")] = {json::parse(R"({"type":"LanguageProperty","languageMap":{"en":"bridge","ko":"다리"}})").as_object()};
+  MergeAttributes(e, Attrs(R"({"addr":{"value":{"street":"C","city":"urn:ngsi-ld:null","geo":{"y":3}}},
+                               "name":{"languageMap":{"en":"urn:ngsi-ld:null","ja":"橋"}}})", kT1, true), kT1);
+  EXPECT_EQ(e.attrs.at(V("addr"))[0].at("value"), json::parse(R"({"street":"C","geo":{"x":1,"y":3}})"));
+  EXPECT_EQ(e.attrs.at(V("name"))[0].at("languageMap"), json::parse(R"({"ko":"다리","ja":"橋"})"));
+}
+
+TEST_F(UpdateTest, ScopeChangesAndDeletion) {
+  Entity e;
+  SetScope(e, json::value("/A"), ScopeChange::kReplaceExisting);
+  EXPECT_TRUE(e.scope.is_null());  // §5.6.2.4: ignored without a scope
+  SetScope(e, json::value("/A"), ScopeChange::kReplace);
+  EXPECT_EQ(e.scope, json::value("/A"));
+  SetScope(e, json::parse(R"(["/A","/B"])"), ScopeChange::kAdd);
+  EXPECT_EQ(e.scope, json::parse(R"(["/A","/B"])"));
+  SetScope(e, json::value("/C"), ScopeChange::kReplaceExisting);
+  EXPECT_EQ(e.scope, json::value("/C"));
+  EXPECT_TRUE(DeleteAttribute(e, std::string(kScopeMember), std::nullopt, false).ok());
+  EXPECT_TRUE(e.scope.is_null());
+  EXPECT_EQ(DeleteAttribute(e, std::string(kScopeMember), std::nullopt, false).code(), Status::Code::kNotFound);
 }
 
 TEST_F(UpdateTest, ReplaceAttribute) {

@@ -126,6 +126,30 @@ TEST_F(NotificationTest, DeletedAttributesAreNamedAsDeleted) {
   EXPECT_FALSE(k.contains("name"));  // not asked for
 }
 
+TEST_F(NotificationTest, DeletedEntitiesWithSysAttrsAndShowChanges) {
+  NotifiedEntity gone{E(spot_), nullptr, true, kT0 + 100};
+  json::object n = Render(Sub("", R"("sysAttrs":true,"showChanges":true,"attributes":["occupancy","name"])"), {std::move(gone)});
+  const json::object& e = n["data"].as_array()[0].as_object();
+  EXPECT_EQ(e.at("createdAt"), "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(e.at("modifiedAt"), "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(e.at("deletedAt"), "2023-11-14T22:13:20.100Z");
+  EXPECT_EQ(e.at("occupancy"), json::parse(R"({"type":"Property","value":"urn:ngsi-ld:null","createdAt":"2023-11-14T22:13:20.000Z",
+      "modifiedAt":"2023-11-14T22:13:20.000Z","deletedAt":"2023-11-14T22:13:20.100Z","previousValue":1})"));
+  EXPECT_EQ(e.at("name").at("previousLanguageMap"), json::parse(R"({"ko":"주차 1","en":"Spot 1"})"));
+  EXPECT_FALSE(e.contains("location"));  // not asked for
+}
+
+TEST_F(NotificationTest, DeletedDatasetInstanceJoinsTheInstancesLeft) {
+  Entity before = E(R"({"id":"urn:ngsi-ld:ParkingSpot:1","type":"ParkingSpot","t":[{"type":"Property","value":1},
+      {"type":"Property","value":2,"datasetId":"urn:ds:a"}]})");
+  Entity after = before;
+  after.attrs.at(ctx_->ExpandTerm("t")).pop_back();
+  json::object n = Render(Sub("", R"("format":"concise")"), {{after, &before}});
+  EXPECT_EQ(n["data"].as_array()[0].at("t"), json::parse(R"([1,{"value":"urn:ngsi-ld:null","datasetId":"urn:ds:a"}])"));
+  json::object kv = Render(Sub("", R"("format":"keyValues")"), {{after, &before}});
+  EXPECT_EQ(kv["data"].as_array()[0].at("t"), 1);  // keyValues shows the values left
+}
+
 TEST_F(NotificationTest, GeoJsonEndpointsGetAFeatureCollection) {
   auto sub = NormalizeSubscription(
       json::parse(R"({"type":"Subscription","entities":[{"type":"ParkingSpot"}],"notification":{"format":"keyValues",
