@@ -45,7 +45,9 @@ inline int BindLoopback(unsigned short* port, int backlog) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  if (backlog > 0) EXPECT_EQ(::listen(fd, backlog), 0);
+  if (backlog > 0) {
+    EXPECT_EQ(::listen(fd, backlog), 0);
+  }
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   *port = ntohs(a.sin_port);
