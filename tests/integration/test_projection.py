@@ -184,6 +184,17 @@ class ProjectionTest(HubTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("NGSILD-Results-Count"), "8")
 
+    def test_projection_in_geojson_and_with_sys_attrs(self):
+        """pick applies to the entity before its GeoJSON Feature is built (§4.5.16: the
+        Feature's properties are the Entity's members), and createdAt/modifiedAt are members
+        that pick may name."""
+        eid = "urn:ngsi-ld:Car:c1"
+        r = self.hub.get(f"{E}/{eid}?pick=id,color&options=keyValues", headers={"Accept": "application/geo+json"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["type"], r.json()["properties"]), ("Feature", {"color": "red"}))
+        got = self.get(f"{E}/{eid}?pick=id,createdAt,speed&options=sysAttrs,keyValues")
+        self.assertEqual(sorted(got), ["createdAt", "id", "speed"])
+
     def test_type_selection_in_retrieve_and_post_query(self):
         """Retrieve Entity: "A selector of Entity types as specified by clause 4.17" (§5.7.1.3);
         Query: EntitySelector type is "Selection of Entity Types as per clause 4.17"."""
@@ -321,6 +332,24 @@ class SubscriptionProjectionTest(HubTestCase):
         self.assertEqual(self.wait("/np-omit", 1), [{"id": "urn:ngsi-ld:Boat:b1", "name": "Sea"}])
         got = self.hub.get(f"{S}/urn:ngsi-ld:Subscription:np-pick").json()
         self.assertEqual(got["notification"]["pick"], ["id", "speed"])
+
+    def test_notification_projection_is_updated_and_removed(self):
+        """§5.8.2 Update Subscription merges the notification members; a null removes an
+        optional one (docs/API.md), here pick, after which every member is notified again."""
+        self.subscribe("np-patch", entities=[{"type": "Raft"}], notification={"pick": ["id"]})
+        sub = f"{S}/urn:ngsi-ld:Subscription:np-patch"
+        r = self.hub.patch(sub, {"notification": {"pick": ["id", "size"], "omit": ["speed"]}})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.hub.get(sub).json()["notification"]["pick"], ["id", "size"])
+        r = self.hub.patch(sub, {"notification": {"omit": ["size"]}})  # the result as a whole: size in both
+        self.assertProblem(r, 400, "BadRequestData")
+        r = self.hub.patch(sub, {"notification": {"pick": None, "omit": None}})
+        self.assertEqual(r.status, 204, r)
+        self.assertNotIn("pick", self.hub.get(sub).json()["notification"])
+        r = self.hub.post(E, {"id": "urn:ngsi-ld:Raft:r1", "type": "Raft", "size": prop(2)})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.wait("/np-patch", 1),
+                         [{"id": "urn:ngsi-ld:Raft:r1", "type": "Raft", "size": {"type": "Property", "value": 2}}])
 
     def test_notification_projection_errors(self):
         """BadRequestData as for the URL parameters: empty arrays, invalid grammar, Linked
