@@ -351,6 +351,16 @@ class SubscriptionProjectionTest(HubTestCase):
         self.assertEqual(self.wait("/np-patch", 1),
                          [{"id": "urn:ngsi-ld:Raft:r1", "type": "Raft", "size": {"type": "Property", "value": 2}}])
 
+    def test_notification_lang_list(self):
+        """Subscription lang (§5.2.12): "Language filter to be applied to the query (see
+        clause 4.15)" — the weighted list ranks the languages of the notified values."""
+        self.subscribe("np-lang", entities=[{"type": "Plaque"}], lang="ko;q=0.5,en",
+                       notification={"pick": ["name"]})
+        r = self.hub.post(E, {"id": "urn:ngsi-ld:Plaque:p1", "type": "Plaque",
+                              "name": {"type": "LanguageProperty", "languageMap": {"ko": "명판", "en": "Plaque"}}})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.wait("/np-lang", 1), [{"name": {"type": "Property", "value": "Plaque", "lang": "en"}}])
+
     def test_notification_projection_errors(self):
         """BadRequestData as for the URL parameters: empty arrays, invalid grammar, Linked
         Entity terms, a member both picked and omitted, pick with attributes."""
