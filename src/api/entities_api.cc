@@ -12,6 +12,7 @@
 #include "api/caller.h"
 #include "api/entity_read.h"
 #include "api/linked_entities.h"
+#include "api/query_spec.h"
 #include "api/request.h"
 #include "util/time.h"
 
@@ -84,12 +85,16 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   auto view = CurrentCaller().ReadView(in->tenant);
   if (view && !view->Visible(*e)) return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
   if (const std::string* type = req.Param("type")) {
-    std::string expanded = in->ctx->ExpandTerm(*type);
-    if (std::find(e->types.begin(), e->types.end(), expanded) == e->types.end()) {
+    auto selection = TypeSelectionOf({*type}, *in->ctx);
+    if (!selection.ok()) return Problem(selection.status());
+    if (*selection && !(*selection)->Matches(e->types)) {
       return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
     }
   }
   if (view) view->Redact(*e);
+  // §5.7.1.4: an entity that has none of the Attributes asked for (attrs, or those pick names)
+  // is not found.
+  if (Status found = in->CheckProjectionFound(*e); !found.ok()) return Problem(found);
   std::vector<ngsild::Entity> answer;
   answer.push_back(std::move(*e));
   auto body = RenderAnswer(*in, std::move(answer), deps, view.get(), true);

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "api/linked_entities.h"
 #include "api/request.h"
@@ -15,46 +16,6 @@ using http::Request;
 
 namespace {
 
-// The `pick` / `omit` parameters; nullopt when neither is given. A list with nested items
-// (`rel{attr}`; any brace) also sets `linked` (linked_entities.h).
-Result<std::optional<Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx,
-                                               std::optional<broker::LinkedProjection>* linked) {
-  const std::string* pick = req.Param("pick");
-  const std::string* omit = req.Param("omit");
-  if (pick && omit) return Status::BadRequestData("parameters 'pick' and 'omit' cannot be used together");
-  if (!pick && !omit) return std::optional<Projection>();
-  std::string_view param = pick ? "pick" : "omit";
-  if ((pick ? *pick : *omit).find_first_of("{}") != std::string::npos) {
-    std::vector<std::string> top;
-    auto nested = ParseNestedProjection(pick ? *pick : *omit, param, pick != nullptr, ctx, &top);
-    if (!nested.ok()) return nested.status();
-    *linked = std::move(*nested);
-    return std::optional<Projection>(Projection{std::set<std::string>(top.begin(), top.end()), pick != nullptr});
-  }
-  auto items = SplitList(pick ? *pick : *omit, param);
-  if (!items.ok()) return Status::BadRequestData(items.status().message());
-  Projection p;
-  p.keep = pick != nullptr;
-  for (const auto& item : *items) {
-    if (item == "id" || item == "type") {
-      p.names.insert(item);
-    } else if (ngsild::IsValidName(item)) {
-      p.names.insert(ctx.CompactIri(ctx.ExpandTerm(item)));
-    } else {
-      return Status::BadRequestData(fmt::format("parameter '{}': invalid name '{}'", param, item.substr(0, 64)));
-    }
-  }
-  return std::optional<Projection>(std::move(p));
-}
-
-void Project(json::object& rendered, const std::optional<Projection>& p) {
-  if (!p) return;
-  for (auto it = rendered.begin(); it != rendered.end();) {
-    bool listed = p->names.count(std::string(it->key())) > 0;
-    it = listed == p->keep ? std::next(it) : rendered.erase(it);
-  }
-}
-
 // The attribute whose value is a GeoJSON Feature's geometry: `geometryProperty`, else
 // "location" (§4.5.16), as the rendered entity names it.
 std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
@@ -64,25 +25,63 @@ std::string GeometryAttribute(const Request& req, const ngsild::Context& ctx) {
 
 }  // namespace
 
-// `lang` (§4.15): the language tags in order of preference; "*" or absent = every language.
+// `lang` (§4.15): the language ranges in order of preference ("*" = any language).
 Result<std::optional<std::vector<std::string>>> LangOf(const std::string* lang) {
-  if (!lang || *lang == "*") return std::optional<std::vector<std::string>>();
-  auto tags = SplitList(*lang, "lang");
-  if (!tags.ok()) return tags.status();
-  for (const auto& tag : *tags) {
-    bool ok = !tag.empty() && tag.size() <= 35 &&
-              tag.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
-    if (!ok && tag != "*") return Status::BadRequestData(fmt::format("parameter 'lang': '{}' is not a language tag", tag.substr(0, 40)));
-  }
+  if (!lang) return std::optional<std::vector<std::string>>();
+  auto tags = ngsild::ParseLanguageFilter(*lang);
+  if (!tags.ok()) return Status::BadRequestData(fmt::format("parameter 'lang': {}", tags.status().message()));
   return std::optional<std::vector<std::string>>(std::move(*tags));
+}
+
+Result<std::optional<ngsild::Projection>> ProjectionOf(const Request& req, const ngsild::Context& ctx,
+                                                       std::optional<broker::LinkedProjection>* linked) {
+  const std::string* pick = req.Param("pick");
+  const std::string* omit = req.Param("omit");
+  if ((pick || omit) && req.Param("attrs")) {
+    return Status::BadRequestData(
+        fmt::format("parameter '{}' cannot be combined with 'attrs' (a deprecated synonym of pick)", pick ? "pick" : "omit"));
+  }
+  if (!linked) return ngsild::Projection::Make(pick, omit, ctx);
+  // Nested terms (`rel{attr}`) project the linked entities (linked_entities.h); the top-level
+  // names project the entity itself.
+  std::optional<std::string> top_pick, top_omit;
+  auto top_level = [&](const std::string* text, bool keep, std::optional<std::string>* out) -> Status {
+    if (!text) return Status::Ok();
+    if (text->find_first_of("{}") == std::string::npos) {
+      *out = *text;
+      return Status::Ok();
+    }
+    if (*linked) return Status::BadRequestData("only one of 'pick' and 'omit' may hold nested (Linked Entity) terms");
+    std::vector<std::string> top;
+    auto nested = ParseNestedProjection(*text, keep ? "pick" : "omit", keep, ctx, &top);
+    if (!nested.ok()) return nested.status();
+    *linked = std::move(*nested);
+    if (!top.empty()) *out = fmt::format("{}", fmt::join(top, ","));
+    return Status::Ok();
+  };
+  CITYHUB_RETURN_IF_ERROR(top_level(pick, true, &top_pick));
+  CITYHUB_RETURN_IF_ERROR(top_level(omit, false, &top_omit));
+  return ngsild::Projection::Make(top_pick ? &*top_pick : nullptr, top_omit ? &*top_omit : nullptr, ctx);
 }
 
 json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) const {
   if (datasets) ngsild::KeepDatasets(e, *datasets);
   ngsild::RenderOptions opts{rep.format, rep.sys_attrs, attrs ? &*attrs : nullptr, lang ? &*lang : nullptr, names};
   json::object rendered = ngsild::RenderEntity(std::move(e), *ctx, opts);
-  Project(rendered, projection);
+  if (projection) projection->Apply(rendered);
   return rendered;
+}
+
+Status EntityRead::CheckProjectionFound(const ngsild::Entity& e) const {
+  const std::set<std::string>* asked = attrs ? &*attrs : nullptr;
+  if (!asked && projection && !projection->PickedAttributes().empty()) asked = &projection->PickedAttributes();
+  if (!asked) return Status::Ok();
+  for (const auto& name : *asked) {
+    auto it = e.attrs.find(name);
+    if (it != e.attrs.end() && !it->second.empty()) return Status::Ok();
+  }
+  return Status::NotFound(fmt::format("entity '{}' has none of the attributes asked for ({})", e.id.substr(0, 200),
+                                      attrs ? "attrs" : "pick"));
 }
 
 json::value EntityRead::RenderOne(ngsild::Entity e, ngsild::NameCache* names) const {

@@ -17,16 +17,10 @@
 #include "api/request.h"
 #include "broker/linked_entities.h"
 #include "http/message.h"
+#include "ngsild/projection.h"
 #include "ngsild/render.h"
 
 namespace cityhub::api {
-
-// Entity members (id, type, attributes) to keep (pick) or to drop (omit), as the rendered
-// entity names them.
-struct Projection {
-  std::set<std::string> names;
-  bool keep = true;  // pick; false for omit
-};
 
 struct EntityRead {
   std::string tenant;
@@ -34,14 +28,18 @@ struct EntityRead {
   Representation rep;
   ngsild::ContextPtr ctx;
   std::optional<std::set<std::string>> attrs;      // expanded names
-  std::optional<Projection> projection;
-  std::optional<std::vector<std::string>> lang;     // preferred language tags
+  std::optional<ngsild::Projection> projection;
+  std::optional<std::vector<std::string>> lang;     // preferred language tags, best first
   std::string geometry_attr;                        // as the rendered entity names it
   broker::JoinOptions join;                         // join, joinLevel, containedBy (§4.5.23)
   // The nested part of pick/omit (`rel{attr}`), applied to linked entities; null without one.
   std::optional<broker::LinkedProjection> linked_projection;
   // datasetId (§4.5.5): the instances shown of each attribute ("" = the default instance).
   std::optional<std::set<std::string>> datasets;
+
+  // Ok if `e` holds one of the Attributes `attrs` names, or else `pick` names (or neither asks
+  // for any); NotFound otherwise (§5.7.1.4, retrieval).
+  Status CheckProjectionFound(const ngsild::Entity& e) const;
 
   // The entity in the representation asked for (without "@context"). The entities are taken
   // by value: their values are moved into the rendering (pass std::move when done with them).
@@ -52,10 +50,18 @@ struct EntityRead {
   boost::json::value RenderList(std::vector<ngsild::Entity> entities) const;
 };
 
-// A `lang` parameter's text (§4.15; null when absent): the language tags in order of
-// preference; nullopt when absent or "*" (every language). BadRequestData naming a tag that is
-// not one.
+// A `lang` parameter's text (§4.15; null when absent): the language ranges in order of
+// preference, best first ("*" = any language; see ngsild::ParseLanguageFilter); nullopt when
+// absent. BadRequestData naming what is wrong with the list.
 Result<std::optional<std::vector<std::string>>> LangOf(const std::string* lang);
+
+// The `pick` / `omit` parameters (§4.21) read with `ctx`; nullopt when neither is given.
+// BadRequestData as ngsild::Projection::Make says, and when either comes with `attrs` (the
+// deprecated synonym of pick: the request would be ambiguous).
+// With `linked` (not null), nested terms (`rel{attr}`) are read into it as the projection of
+// the linked entities (linked_entities.h); without, they are BadRequestData.
+Result<std::optional<ngsild::Projection>> ProjectionOf(const http::Request& req, const ngsild::Context& ctx,
+                                                       std::optional<broker::LinkedProjection>* linked = nullptr);
 
 // Reads the options above from the request's headers and URL parameters (and the @context
 // from `body` when the request has one, see ContextOf); BadRequestData, NotAcceptable,

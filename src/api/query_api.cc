@@ -49,6 +49,12 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
       return busy;
     }
   }
+  // §5.7.2.4: an entity matches only if it holds one of the projection Attributes — those
+  // pick names as well as attrs (a query never answers entities reduced to nothing asked for).
+  if (in.projection && q.attrs.empty()) {
+    const auto& picked = in.projection->PickedAttributes();
+    q.attrs.assign(picked.begin(), picked.end());
+  }
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(in.tenant);
   q.view = view.get();
   auto result = deps.queries->Query(in.tenant, q);
@@ -98,6 +104,9 @@ Response PostQuery(const Request& req, const ApiDeps& deps) {
   std::optional<std::vector<std::string>> attrs;
   Status st = ReadQueryBody(*query, &spec, &attrs);
   if (!st.ok()) return Problem(st);
+  if (attrs && in->projection) {
+    return Problem(Status::BadRequestData("'attrs' cannot be combined with the parameters pick or omit"));
+  }
   if (attrs) {
     auto expanded = ExpandAttrs(*attrs, *in->ctx);
     if (!expanded.ok()) return Problem(expanded.status());

@@ -38,9 +38,7 @@ Result<QuerySpec> QuerySpecFromParams(const Request& req) {
   auto ids = ListParam(req, "id");
   if (!ids.ok()) return ids.status();
   spec.ids = std::move(*ids);
-  auto types = ListParam(req, "type");
-  if (!types.ok()) return types.status();
-  spec.types = std::move(*types);
+  if (const std::string* type = req.Param("type")) spec.types.push_back(*type);
   spec.id_pattern = OptionalParam(req, "idPattern").value_or("");
   spec.q = OptionalParam(req, "q");
   spec.scope_q = OptionalParam(req, "scopeQ");
@@ -56,15 +54,30 @@ Result<QuerySpec> QuerySpecFromParams(const Request& req) {
   return spec;
 }
 
+Result<std::optional<ngsild::TypeSelection>> TypeSelectionOf(const std::vector<std::string>& expressions,
+                                                             const ngsild::Context& ctx) {
+  ngsild::TypeSelection selection;
+  for (const auto& text : expressions) {
+    if (text == "*") return std::optional<ngsild::TypeSelection>();  // every type
+    auto one = ngsild::TypeSelection::Parse(text, ctx);
+    if (!one.ok()) return one.status();
+    selection.Add(*one);
+  }
+  if (selection.empty()) return std::optional<ngsild::TypeSelection>();
+  return std::optional<ngsild::TypeSelection>(std::move(selection));
+}
+
 Result<broker::EntityQuery> CompileQuery(const QuerySpec& spec, const ngsild::Context& ctx,
                                          const std::optional<std::set<std::string>>& attrs, const ApiLimits& limits,
                                          bool require_selector) {
   broker::EntityQuery q;
   CITYHUB_RETURN_IF_ERROR(CheckIdList(spec.ids));
   q.ids = spec.ids;
-  for (const auto& t : spec.types) {
-    if (!ngsild::IsValidName(t)) return Status::BadRequestData(fmt::format("invalid entity type name '{}'", t.substr(0, 100)));
-    q.types.push_back(ctx.ExpandTerm(t));
+  auto selection = TypeSelectionOf(spec.types, ctx);
+  if (!selection.ok()) return selection.status();
+  if (*selection) {
+    q.types = (*selection)->IndexTypes();
+    if (!(*selection)->IsPlainList()) q.type_selection = std::move(**selection);
   }
   q.id_pattern = spec.id_pattern;
   if (attrs) q.attrs.assign(attrs->begin(), attrs->end());
@@ -91,7 +104,7 @@ Result<broker::EntityQuery> CompileQuery(const QuerySpec& spec, const ngsild::Co
   } else if (spec.geoproperty) {
     return Status::BadRequestData("geoproperty needs a geo-query (georel, geometry, coordinates)");
   }
-  if (require_selector && q.ids.empty() && q.types.empty() && q.id_pattern.empty() && q.attrs.empty() && !q.q && !q.geo && !q.scope) {
+  if (require_selector && q.ids.empty() && spec.types.empty() && q.id_pattern.empty() && q.attrs.empty() && !q.q && !q.geo && !q.scope) {
     return Status::BadRequestData(
         "a query needs at least one of type, id, idPattern, attrs, q, a geo-query or scopeQ");
   }

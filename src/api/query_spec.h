@@ -18,13 +18,14 @@
 #include "broker/query_service.h"
 #include "http/message.h"
 #include "ngsild/context.h"
+#include "ngsild/type_selection.h"
 #include "util/status.h"
 
 namespace cityhub::api {
 
 struct QuerySpec {
   std::vector<std::string> ids;
-  std::vector<std::string> types;
+  std::vector<std::string> types;  // §4.17 type selections, any of them ("*": every type)
   std::string id_pattern;
   std::optional<std::string> q;
   std::optional<std::string> scope_q;
@@ -44,6 +45,12 @@ Result<QuerySpec> QuerySpecFromParams(const http::Request& req);
 // `temporal_q` null: a temporalQ member is refused (entity queries); else it receives it.
 Status ReadQueryBody(const boost::json::object& body, QuerySpec* spec, std::optional<std::vector<std::string>>* attrs,
                      const boost::json::object** temporal_q = nullptr);
+
+// The disjunction of the §4.17 type selections `expressions`, expanded with `ctx`; nullopt
+// when there are none or one is "*" (every type). BadRequestData for a selection the grammar
+// refuses.
+Result<std::optional<ngsild::TypeSelection>> TypeSelectionOf(const std::vector<std::string>& expressions,
+                                                             const ngsild::Context& ctx);
 
 // Compiles the query; `attrs` are expanded names. BadRequestData / InvalidRequest naming what
 // is wrong; `require_selector`: at least one of type, id, idPattern, attrs, q, geo or scope.

@@ -48,6 +48,7 @@ struct TemporalRead {
   broker::TemporalQuery query;
   std::optional<std::set<std::string>> attrs;
   std::optional<std::set<std::string>> datasets;  // datasetId (§4.5.5); "" = the default instances
+  std::optional<ngsild::Projection> projection;  // pick / omit, applied to each rendered entity
   TemporalFormat format = TemporalFormat::kNormalized;
   bool sys_attrs = false;
   std::optional<std::vector<std::string>> lang;  // preferred language tags (§4.15)
@@ -233,6 +234,9 @@ Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps
     if (!datasets.ok()) return datasets.status();
     out.datasets = std::move(*datasets);
   }
+  auto projection = ProjectionOf(req, *out.in.ctx);
+  if (!projection.ok()) return projection.status();
+  out.projection = std::move(*projection);
   out.query.max_instances = deps.limits.max_temporal_instances;
   return out;
 }
@@ -370,6 +374,7 @@ json::object RenderTemporalEntity(const broker::TemporalEntity& e, const Tempora
     if (v.is_object()) v = json::array{std::move(v)};
     out[name] = std::move(v);
   }
+  if (r.projection) r.projection->Apply(out);
   return out;
 }
 
@@ -405,6 +410,7 @@ json::object RenderAggregatedEntity(const broker::AggregatedEntity& e, const Tem
     }
     out[ctx.CompactIri(a.name)] = std::move(attr);
   }
+  if (r.projection) r.projection->Apply(out);
   return out;
 }
 
@@ -498,7 +504,7 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
   auto sel = CompileQuery(spec, *r.in.ctx, r.attrs, deps.limits, /*require_selector=*/false);
   if (!sel.ok()) return Problem(sel.status());
   // §5.7.4.4: too wide without type, attrs, q or a geo-query.
-  if (sel->types.empty() && !r.attrs && !sel->q && !sel->geo) {
+  if (spec.types.empty() && !r.attrs && !sel->q && !sel->geo) {
     return Problem(Status::BadRequestData("a temporal query needs a type, attrs, q or a geo-query (too wide otherwise)"));
   }
   auto page = PagingOf(req, deps.limits);
@@ -567,6 +573,9 @@ Response PostTemporalQuery(const Request& req, const ApiDeps& deps) {
   if (lang) params.Set("lang", std::move(*lang));
   auto r = ReadTemporalRequest(req, deps, true, std::move(in), params);
   if (!r.ok()) return Problem(r.status());
+  if (attrs && r->projection) {
+    return Problem(Status::BadRequestData("'attrs' cannot be combined with the parameters pick or omit"));
+  }
   if (attrs) {
     auto expanded = ExpandAttrs(*attrs, *r->in.ctx);
     if (!expanded.ok()) return Problem(expanded.status());

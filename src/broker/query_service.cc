@@ -310,7 +310,7 @@ class QueryRun {
 
   // True if the geometries the index holds may decide matches: nothing but the geo-query, the
   // types (the keys are per type) and idPattern (checked on the id) filters.
-  bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty() && !q_.view; }
+  bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty() && !q_.view && !q_.type_selection; }
 
   bool IdMatches(std::string_view id) const {
     if (!pattern_) return true;
@@ -328,6 +328,7 @@ class QueryRun {
       std::sort(types.begin(), types.end());
       if (!Intersects(types, types_)) return false;
     }
+    if (q_.type_selection && !q_.type_selection->Matches(rec.types)) return false;
     if (!q_.attrs.empty() && !Intersects(rec.attributes, q_.attrs)) return false;
     if (!q_.q && !q_.geo && !q_.scope && !q_.view) return true;
     auto e = ngsild::DeserializeEntity(rec.document);
@@ -473,7 +474,7 @@ class QueryRun {
 
   Result<QueryResult> FromTypeScan() {
     store::ScanOptions scan;
-    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty() && !q_.view) {
+    if (!q_.q && !q_.geo && !q_.scope && q_.attrs.empty() && !q_.view && !q_.type_selection) {
       scan.types = types_;
       return FromIdScan(scan);
     }

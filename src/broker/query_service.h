@@ -17,6 +17,7 @@
 #include "ngsild/entity.h"
 #include "ngsild/geo.h"
 #include "ngsild/qlang.h"
+#include "ngsild/type_selection.h"
 #include "store/store.h"
 #include "util/status.h"
 
@@ -35,6 +36,9 @@ struct OrderKey {
 struct EntityQuery {
   std::vector<std::string> ids;    // any of these ids (empty = any)
   std::vector<std::string> types;  // any of these types (empty = any)
+  // A §4.17 selection with conjunctions (`(A;B)|C`): when set, it decides the type match and
+  // `types` holds its IndexTypes(). Unset for a plain list of types.
+  std::optional<ngsild::TypeSelection> type_selection;
   std::string id_pattern;          // RE2 pattern the id must match (empty = any)
   std::vector<std::string> attrs;  // entity must have at least one of these (empty = any)
   std::optional<ngsild::QFilter> q;

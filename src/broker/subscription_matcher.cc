@@ -11,6 +11,7 @@
 #include "ngsild/geo.h"
 #include "ngsild/qlang.h"
 #include "ngsild/subscription.h"
+#include "ngsild/type_selection.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -18,6 +19,7 @@ namespace json = boost::json;
 struct CompiledSubscription::Impl {
   struct Selector {
     std::string type;
+    std::optional<ngsild::TypeSelection> types;  // when the selector's type is a §4.17 expression
     std::string id;                    // "" = any
     std::unique_ptr<re2::RE2> pattern;  // null = any
   };
@@ -36,7 +38,10 @@ struct CompiledSubscription::Impl {
   bool Selected(const ngsild::Entity& e) const {
     if (selectors.empty()) return true;
     return std::any_of(selectors.begin(), selectors.end(), [&](const Selector& sel) {
-      if (std::find(e.types.begin(), e.types.end(), sel.type) == e.types.end()) return false;
+      if (sel.types ? !sel.types->Matches(e.types)
+                    : std::find(e.types.begin(), e.types.end(), sel.type) == e.types.end()) {
+        return false;
+      }
       if (!sel.id.empty()) return sel.id == e.id;
       return !sel.pattern || re2::RE2::PartialMatch(e.id, *sel.pattern);
     });
@@ -127,7 +132,14 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
         s.pattern = std::make_unique<re2::RE2>(re2::StringPiece(p->get_string().data(), p->get_string().size()), opts);
         if (!s.pattern->ok()) return Corrupt(out->id_, "invalid idPattern");
       }
-      out->types_.push_back(s.type);
+      if (s.type.find_first_of(",|;()") != std::string::npos) {
+        auto selection = ngsild::TypeSelection::ParseExpanded(s.type);
+        if (!selection.ok()) return Corrupt(out->id_, "an entity selector's type cannot be read");
+        for (auto& t : selection->IndexTypes()) out->types_.push_back(std::move(t));
+        s.types = std::move(*selection);
+      } else {
+        out->types_.push_back(s.type);
+      }
       impl->selectors.push_back(std::move(s));
     }
   }

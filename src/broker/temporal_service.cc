@@ -419,6 +419,7 @@ Status TemporalService::Select(store::TenantStore& ts, const TemporalSelection& 
           })) {
         return true;
       }
+      if (sel.type_selection && !sel.type_selection->Matches(h->types)) return true;
       if (view && !view->Visible(id, h->types, "")) return true;  // neither listed nor counted
     }
     return visit(id, std::string(header));

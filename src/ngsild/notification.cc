@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "ngsild/parse.h"
+#include "ngsild/projection.h"
 #include "ngsild/render.h"
 #include "util/time.h"
 
@@ -197,6 +198,21 @@ void ApplyChanges(json::object& rendered, std::vector<AttributeChanges> changes,
   }
 }
 
+// The stored notification.pick / omit (names expanded, validated when written), for `ctx`.
+std::optional<Projection> ProjectionOf(const json::object& notification, const Context& ctx) {
+  auto list = [&](const char* member) {
+    const json::value* v = notification.if_contains(member);
+    if (!v || !v->is_array()) return std::optional<std::vector<std::string>>();
+    std::vector<std::string> names;
+    for (const auto& name : v->get_array()) {
+      if (name.is_string()) names.emplace_back(name.get_string());
+    }
+    return std::optional<std::vector<std::string>>(std::move(names));
+  };
+  auto p = Projection::Make(list("pick"), list("omit"), ctx, "notification.");
+  return p.ok() ? std::move(*p) : std::nullopt;
+}
+
 json::value TypesOf(const Entity& e, const Context& ctx) {
   if (e.types.size() == 1) return json::value(ctx.CompactIri(e.types.front()));
   json::array types;
@@ -240,15 +256,13 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
   }
   std::vector<std::string> lang;
   if (const json::value* l = subscription.if_contains("lang"); l && l->is_string()) {
-    std::string_view text = l->get_string();
-    for (size_t start = 0; start <= text.size();) {
-      size_t comma = text.find(',', start);
-      if (comma == std::string_view::npos) comma = text.size();
-      if (comma > start) lang.emplace_back(text.substr(start, comma - start));
-      start = comma + 1;
+    auto tags = ParseLanguageFilter(l->get_string());  // validated when the subscription was written
+    if (tags.ok()) {
+      lang = std::move(*tags);
+      opts.lang = &lang;
     }
-    if (!lang.empty() && !(lang.size() == 1 && lang[0] == "*")) opts.lang = &lang;
   }
+  const std::optional<Projection> projection = ProjectionOf(notification, ctx);
   NameCache names;
   opts.names = &names;
   ChangeOptions change;
@@ -286,6 +300,7 @@ json::object RenderNotification(const json::object& subscription, std::vector<No
     if (item.previous) changes = ChangesOf(&item.entity, *item.previous, opts.attrs, change, ctx, names);
     json::object rendered = RenderEntity(std::move(item.entity), ctx, opts);
     ApplyChanges(rendered, std::move(changes), change, ctx, names);
+    if (projection) projection->Apply(rendered);
     data.emplace_back(std::move(rendered));
   }
   json::object out;

@@ -12,6 +12,7 @@
 #include <cctype>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "ngsild/parse.h"
 #include "util/time.h"
@@ -140,10 +141,16 @@ bool SameTag(std::string_view a, std::string_view b) {
 // The languageMap entry `lang` prefers (see RenderOptions::lang), or null if the map is empty.
 const json::key_value_pair* PreferredLanguage(const json::object& map, const std::vector<std::string>& lang) {
   if (map.empty()) return nullptr;
-  for (const auto& tag : lang) {
-    if (tag == "*") return &*map.begin();
+  auto prefix_of = [](std::string_view range, std::string_view tag) {
+    return tag.size() > range.size() && tag[range.size()] == '-' && SameTag(tag.substr(0, range.size()), range);
+  };
+  for (const auto& range : lang) {
+    if (range == "*") return &*map.begin();
     for (const auto& entry : map) {
-      if (SameTag(entry.key(), tag)) return &entry;
+      if (SameTag(entry.key(), range)) return &entry;
+    }
+    for (const auto& entry : map) {
+      if (prefix_of(range, entry.key())) return &entry;
     }
   }
   for (const auto& entry : map) {
@@ -201,6 +208,69 @@ json::value RenderInstances(Instances& instances, const Context& ctx, const Rend
 }
 
 }  // namespace
+
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// An RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"], in thousandths; -1 if invalid.
+int QValue(std::string_view v) {
+  if (v.empty() || (v[0] != '0' && v[0] != '1')) return -1;
+  int whole = v[0] - '0';
+  std::string_view frac;
+  if (v.size() > 1) {
+    if (v[1] != '.' || v.size() > 5) return -1;
+    frac = v.substr(2);
+  }
+  int thousandths = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    char c = i < frac.size() ? frac[i] : '0';
+    if (c < '0' || c > '9') return -1;
+    thousandths = thousandths * 10 + (c - '0');
+  }
+  if (whole == 1 && thousandths != 0) return -1;
+  return whole * 1000 + thousandths;
+}
+
+bool IsLanguageTag(std::string_view tag) {
+  return !tag.empty() && tag.size() <= 35 && tag.front() != '-' && tag.back() != '-' &&
+         std::all_of(tag.begin(), tag.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ParseLanguageFilter(std::string_view text) {
+  std::vector<std::pair<int, std::string>> weighted;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view item = TrimSpaces(text.substr(start, comma - start));
+    start = comma + 1;
+    std::string_view tag = item;
+    int q = 1000;
+    if (size_t semi = item.find(';'); semi != std::string_view::npos) {
+      tag = TrimSpaces(item.substr(0, semi));
+      std::string_view param = TrimSpaces(item.substr(semi + 1));
+      if (param.size() < 2 || (param[0] != 'q' && param[0] != 'Q') || param[1] != '=' ||
+          (q = QValue(param.substr(2))) < 0) {
+        return Status::BadRequestData(fmt::format("'{}' has no valid weight (';q=' and 0 to 1 with up to 3 decimals)",
+                                                  item.substr(0, 64)));
+      }
+    }
+    if (item.empty()) return Status::BadRequestData("empty item in the list");
+    if (tag != "*" && !IsLanguageTag(tag)) {
+      return Status::BadRequestData(fmt::format("'{}' is not a language tag", tag.substr(0, 40)));
+    }
+    if (q > 0) weighted.emplace_back(q, std::string(tag));
+  }
+  std::stable_sort(weighted.begin(), weighted.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (auto& [q, tag] : weighted) out.push_back(std::move(tag));
+  return out;
+}
 
 const std::string& NameCache::Compact(std::string_view iri, const Context& ctx) {
   auto it = names_.find(iri);

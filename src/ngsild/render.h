@@ -14,6 +14,7 @@
 
 #include "ngsild/context.h"
 #include "ngsild/entity.h"
+#include "util/status.h"
 
 namespace cityhub::ngsild {
 
@@ -34,15 +35,23 @@ struct RenderOptions {
   Format format = Format::kNormalized;
   bool sys_attrs = false;                       // include createdAt / modifiedAt
   const std::set<std::string>* attrs = nullptr;  // expanded names to keep; null = all
-  // `lang` (§4.15): language tags in order of preference. When set, a LanguageProperty is
-  // rendered as a Property holding one string and a "lang" member naming its language: the
-  // first preferred tag the languageMap has (compared case-insensitively; "*" = any), else
-  // its "@none" entry, else its first entry. Null = languageMap as stored.
+  // `lang` (§4.15): language ranges in order of preference (ParseLanguageFilter). When set, a
+  // LanguageProperty is rendered as a Property holding one string and a "lang" member naming
+  // its language: for the first range the languageMap can serve, the entry whose tag equals it
+  // (case-insensitively), else the first whose tag starts with it and "-" ("fr" serves
+  // "fr-CH"), "*" being served by the first entry; when no range is served, its "@none" entry,
+  // else its first entry. Null = languageMap as stored.
   const std::vector<std::string>* lang = nullptr;
   // Optional: remembers compact names across the entities of one response. Only IRIs that
   // name things (types, attributes, sub-attributes, vocab terms) go in it.
   NameCache* names = nullptr;
 };
+
+// The language ranges of a `lang` filter (§4.15, RFC 9110 Accept-Language syntax): a comma
+// list of tags ("en", "fr-CH", or "*"), each optionally weighted ";q=0.8"; returned best first
+// (stable for equal weights), those weighted q=0 left out. BadRequestData naming the item for
+// an empty item, a tag that is not letters, digits and "-" (at most 35), or a bad weight.
+Result<std::vector<std::string>> ParseLanguageFilter(std::string_view text);
 
 // Renders `e` as a JSON object (without "@context"; the API adds it when the media type asks).
 // The overload taking an rvalue moves the entity's values into the result instead of copying

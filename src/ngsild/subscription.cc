@@ -13,6 +13,9 @@
 
 #include "ngsild/entity.h"
 #include "ngsild/geo.h"
+#include "ngsild/projection.h"
+#include "ngsild/render.h"
+#include "ngsild/type_selection.h"
 #include "util/time.h"
 
 namespace cityhub::ngsild {
@@ -38,10 +41,9 @@ constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "l
                                            "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext",
                                            "datasetId"};
 constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges", "join",
-                                                       "joinLevel"};
+                                                       "joinLevel", "pick", "omit"};
 // Spec members this hub does not implement.
 constexpr std::string_view kUnsupported[] = {"csf", "temporalQ"};
-constexpr std::string_view kNotificationUnsupported[] = {"pick", "omit"};
 constexpr std::string_view kJoins[] = {"flat", "inline", "@none"};
 
 template <size_t N>
@@ -77,6 +79,10 @@ class Reader {
         out["type"] = "Subscription";
       } else if (key == "subscriptionName" || key == "description" || key == "lang") {
         CITYHUB_RETURN_IF_ERROR(Text(key, value));
+        if (key == "lang") {
+          auto tags = ParseLanguageFilter(value.get_string());
+          if (!tags.ok()) return Bad("lang", tags.status().message());
+        }
         out[key] = value;
       } else if (key == "entities") {
         auto v = Entities(value);
@@ -180,6 +186,34 @@ class Reader {
     return *a;
   }
 
+  // notification.pick / omit (§4.21): a non-empty array of Entity members ("id", "type",
+  // "scope" or attribute names), attribute names expanded.
+  Result<json::array> Projected(std::string_view key, const json::value& v) const {
+    const std::string member = fmt::format("notification.{}", key);
+    const json::array* a = v.if_array();
+    if (!a || a->empty()) return Bad(member, "must be a non-empty array of entity member names");
+    if (a->size() > limits_.max_attributes) return Bad(member, fmt::format("has more than {} names", limits_.max_attributes));
+    std::vector<std::string> items;
+    for (const auto& item : *a) {
+      if (!item.is_string()) return Bad(member, "must hold only strings");
+      items.emplace_back(item.get_string());
+    }
+    std::optional<std::vector<std::string>> list(items);
+    auto checked = Projection::Make(key == "pick" ? list : std::nullopt, key == "omit" ? list : std::nullopt, ctx_,
+                                    "notification.");
+    if (!checked.ok()) return checked.status();
+    json::array out;
+    std::set<std::string> seen;
+    for (const auto& item : items) {
+      auto parsed = ParseProjectionList(item, member);
+      for (const auto& name : parsed->members) {
+        std::string stored = name == "id" || name == "type" || name == "scope" ? name : Expand(name);
+        if (seen.insert(stored).second) out.emplace_back(stored);
+      }
+    }
+    return out;
+  }
+
   Result<json::array> Entities(const json::value& v) const {
     const json::array* a = v.if_array();
     if (!a || a->empty()) return Bad("entities", "must be a non-empty array of entity selectors");
@@ -192,8 +226,10 @@ class Reader {
       json::object stored;
       for (const auto& [key, value] : *sel) {
         if (key == "type") {
-          if (!value.is_string() || !IsValidName(value.get_string())) return Bad(where, "'type' must be an entity type name");
-          stored["type"] = Expand(value.get_string());
+          if (!value.is_string()) return Bad(where, "'type' must be an entity type selection (§4.17) such as \"A\" or \"(A;B),C\"");
+          auto selection = TypeSelection::Parse(value.get_string(), ctx_, "'type'");
+          if (!selection.ok()) return Bad(where, selection.status().message());
+          stored["type"] = selection->ToString([](const std::string& iri) { return iri; });
         } else if (key == "id") {
           if (!value.is_string() || !IsUri(value.get_string())) return Bad(where, "'id' must be a URI");
           stored["id"] = value;
@@ -350,15 +386,16 @@ class Reader {
   Status Notification(const json::object& in, json::object& out, bool patch) const {
     for (const auto& [key, value] : in) {
       if (OneOf(key, kNotificationReadOnly)) continue;
-      if (OneOf(key, kNotificationUnsupported)) {
-        return Status::NotSupported(fmt::format("notification member '{}' is not supported", key));
-      }
       if (patch && value.is_null() && OneOf(key, kNotificationRemovable)) {
         out.erase(key);
         continue;
       }
       if (key == "attributes") {
         auto v = Names("notification.attributes", value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
+      } else if (key == "pick" || key == "omit") {
+        auto v = Projected(key, value);
         if (!v.ok()) return v.status();
         out[key] = std::move(*v);
       } else if (key == "format") {
@@ -475,6 +512,19 @@ Status CheckWhole(const json::object& s) {
     if (s.contains("throttling")) return Bad("timeInterval", "cannot be combined with 'throttling'");
     if (!entities) return Bad("timeInterval", "needs 'entities'");
   }
+  const json::object& notification = n->get_object();
+  if (notification.contains("attributes") && (notification.contains("pick") || notification.contains("omit"))) {
+    return Bad("notification.attributes", "cannot be combined with 'pick' or 'omit'");
+  }
+  if (const json::value* pick = notification.if_contains("pick"); pick && pick->is_array()) {
+    if (const json::value* omit = notification.if_contains("omit"); omit && omit->is_array()) {
+      for (const auto& name : omit->get_array()) {
+        if (std::find(pick->get_array().begin(), pick->get_array().end(), name) != pick->get_array().end()) {
+          return Bad("notification.omit", fmt::format("names '{}', which 'pick' names too", Shown(name.get_string())));
+        }
+      }
+    }
+  }
   const json::value* format = n->get_object().if_contains("format");
   const json::value* changes = n->get_object().if_contains("showChanges");
   if (format && *format == "keyValues" && changes && *changes == true) {
@@ -544,7 +594,9 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
   if (json::value* entities = out.if_contains("entities"); entities && entities->is_array()) {
     for (auto& sel : entities->get_array()) {
       if (json::value* type = sel.is_object() ? sel.get_object().if_contains("type") : nullptr; type && type->is_string()) {
-        *type = ctx.CompactIri(type->get_string());
+        auto selection = TypeSelection::ParseExpanded(type->get_string());
+        *type = selection.ok() ? selection->ToString([&](const std::string& iri) { return ctx.CompactIri(iri); })
+                               : ctx.CompactIri(type->get_string());
       }
     }
   }
@@ -553,7 +605,9 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
     if (json::value* p = g->get_object().if_contains("geoproperty"); p && p->is_string()) *p = ctx.CompactIri(p->get_string());
   }
   if (json::value* n = out.if_contains("notification"); n && n->is_object()) {
-    if (json::value* a = n->get_object().if_contains("attributes")) CompactNames(*a, ctx);
+    for (const char* member : {"attributes", "pick", "omit"}) {
+      if (json::value* a = n->get_object().if_contains(member)) CompactNames(*a, ctx);
+    }
   }
   bool expired = false;
   if (json::value* e = out.if_contains("expiresAt")) {

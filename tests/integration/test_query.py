@@ -90,9 +90,12 @@ class QueryTest(HubTestCase):
         self.assertTrue(all(set(e) == {"id", "on"} for e in got), got)
         got = self.query("type=Light&omit=temp&options=keyValues").json()
         self.assertTrue(all(set(e) == {"id", "type", "on"} for e in got), got)
-        # pick does not filter entities: cameras have no 'on' but are still returned
-        self.assertEqual(len(self.query("type=Camera&pick=id,on").json()), 5)
-        self.assertProblem(self.query("type=Light&pick=on&omit=temp", status=400), 400)
+        # §5.7.2.4: an entity matches only with one of the projection Attributes (cameras have
+        # no 'on'); pick of entity members alone selects nothing.
+        self.assertEqual(self.query("type=Camera&pick=id,on").json(), [])
+        self.assertEqual(len(self.query("type=Camera&pick=id").json()), 5)
+        self.assertEqual(self.query("type=Light&pick=on&omit=temp&options=keyValues").json(), [{"on": True}] * 3)
+        self.assertProblem(self.query("type=Light&pick=on&omit=on", status=400), 400, "BadRequestData")
 
     def test_representations(self):
         kv = self.query("id=urn:ngsi-ld:Light:l1&options=keyValues").json()
