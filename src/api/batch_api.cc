@@ -102,14 +102,14 @@ Status CheckOptions(const Request& req, BatchKind kind) {
 }
 
 // One entity of a batch. Merge items take the deletion marker "urn:ngsi-ld:null", so their
-// attributes are parsed apart from the id, type and scope.
+// attributes are parsed apart from the id, type, scope and expiresAt.
 Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context& ctx, int64_t now,
                                  const ApiDeps& deps, BatchKind kind) {
   bool whole = kind == BatchKind::kCreate || kind == BatchKind::kUpsert;
   Result<ngsild::Entity> e = Status::Internal("unparsed");
   if (kind == BatchKind::kMerge) {
     json::object head;
-    for (std::string_view key : {"id", "@id", "type", "@type", "scope"}) {
+    for (std::string_view key : {"id", "@id", "type", "@type", "scope", "expiresAt"}) {
       if (const json::value* v = item.if_contains(key)) head[key] = *v;
     }
     e = ngsild::ParseEntity(head, ctx, now, deps.limits.parse, /*require_id_type=*/false);

@@ -124,6 +124,7 @@ struct AttributeChange {
   ObjectRequest in;
   std::string id;
   ngsild::AttrMap attrs;
+  std::optional<int64_t> expires_at;  // the entity member expiresAt, when given (§4.22)
   int64_t now = 0;
 };
 
@@ -140,6 +141,11 @@ Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams
                                        /*allow_null_value=*/is_merge);
   if (!attrs.ok()) return attrs.status();
   c.attrs = std::move(*attrs);
+  if (const json::value* expires = c.in.object().if_contains("expiresAt")) {
+    auto at = ngsild::ParseExpiresAt(*expires, c.now);
+    if (!at.ok()) return at.status();
+    c.expires_at = *at;
+  }
   return c;
 }
 
@@ -154,7 +160,7 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
     types = std::move(typed->types);
   }
   Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), types,
-                                   c->now);
+                                   c->now, c->expires_at);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -165,14 +171,15 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
   if (!c.ok()) return Problem(c.status());
   auto r = deps.entities->Append(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs),
-                                 HasOption(req, "noOverwrite"), c->now);
+                                 HasOption(req, "noOverwrite"), c->now, c->expires_at);
   return UpdateResponse(r, *c->in.ctx);
 }
 
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false);
   if (!c.ok()) return Problem(c.status());
-  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now);
+  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now,
+                                 c->expires_at);
   return UpdateResponse(r, *c->in.ctx);
 }
 
