@@ -30,6 +30,7 @@ namespace json = boost::json;
 
 void RegisterEntityRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterQueryRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterEntityMapRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterBatchRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
@@ -44,6 +45,7 @@ void RegisterInfoRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
   RegisterQueryRoutes(router, deps);
+  RegisterEntityMapRoutes(router, deps);
   RegisterBatchRoutes(router, deps);
   RegisterDiscoveryRoutes(router, deps);
   RegisterContextRoutes(router, deps);
@@ -155,6 +157,8 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {
     return Operation::kRead;
   }
+  // An EntityMap is the product of its owner's query: managing it is part of reading.
+  if (starts("/ngsi-ld/v1/entityMaps/") || starts("/ngsi-ld/v1/entityMap/")) return Operation::kRead;
   return method == "GET" ? Operation::kRead : Operation::kWrite;
 }
 

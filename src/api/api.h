@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
 #include "broker/notifier.h"
 #include "broker/query_service.h"
@@ -81,6 +82,7 @@ struct ApiLimits {
 struct ApiDeps {
   broker::EntityService* entities = nullptr;
   broker::QueryService* queries = nullptr;
+  broker::EntityMapStore* entity_maps = nullptr;  // null: entityMap=true is not supported
   broker::CatalogueScanner* catalogue = nullptr;  // /types and /attributes of restricted callers
   broker::SubscriptionService* subscriptions = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes

@@ -103,14 +103,14 @@ Status CheckOptions(const Request& req, BatchKind kind) {
 
 // One entity of a batch. Merge, update and upsert items may hold the NGSI-LD Null
 // "urn:ngsi-ld:null" (it deletes; an upsert item that creates or replaces its entity is refused
-// by the broker), so their attributes are parsed apart from the id, type and scope.
+// by the broker), so their attributes are parsed apart from the id, type, scope and expiresAt.
 Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context& ctx, int64_t now,
                                  const ApiDeps& deps, BatchKind kind) {
   bool whole = kind == BatchKind::kCreate || kind == BatchKind::kUpsert;
   Result<ngsild::Entity> e = Status::Internal("unparsed");
   if (kind == BatchKind::kMerge || kind == BatchKind::kUpdate || kind == BatchKind::kUpsert) {
     json::object head;
-    for (std::string_view key : {"id", "@id", "type", "@type", "scope"}) {
+    for (std::string_view key : {"id", "@id", "type", "@type", "scope", "expiresAt"}) {
       if (const json::value* v = item.if_contains(key)) head[key] = *v;
     }
     e = ngsild::ParseEntity(head, ctx, now, deps.limits.parse, /*require_id_type=*/whole);

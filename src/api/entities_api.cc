@@ -131,6 +131,7 @@ struct AttributeChange {
   ngsild::AttrMap attrs;
   std::vector<std::string> types;  // expanded; empty: none given
   json::value scope;               // null: none given
+  std::optional<int64_t> expires_at;  // the entity member expiresAt, when given (§4.22)
   int64_t now = 0;
 };
 
@@ -155,6 +156,11 @@ Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams
   if (!parsed.ok()) return parsed.status();
   c.types = std::move(parsed->types);
   c.scope = std::move(parsed->scope);
+  if (const json::value* expires = c.in.object().if_contains("expiresAt")) {
+    auto at = ngsild::ParseExpiresAt(*expires, c.now);
+    if (!at.ok()) return at.status();
+    c.expires_at = *at;
+  }
   return c;
 }
 
@@ -162,7 +168,7 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
   Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->types,
-                                   c->now, c->scope);
+                                   c->now, c->scope, c->expires_at);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -173,7 +179,7 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/false);
   if (!c.ok()) return Problem(c.status());
   auto r = deps.entities->Append(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs),
-                                 HasOption(req, "noOverwrite"), c->now, c->types, c->scope);
+                                 HasOption(req, "noOverwrite"), c->now, c->types, c->scope, c->expires_at);
   return UpdateResponse(r, *c->in.ctx);
 }
 
@@ -181,7 +187,7 @@ Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
   auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now,
-                                 c->types, c->scope);
+                                 c->types, c->scope, c->expires_at);
   return UpdateResponse(r, *c->in.ctx);
 }
 

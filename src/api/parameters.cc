@@ -37,7 +37,10 @@ struct OperationParameters {
 constexpr OperationParameters kOperations[] = {
     // Entities (§6.4, §6.5, §6.6, §6.7).
     {"POST", "/ngsi-ld/v1/entities", "local", ""},
-    {"GET", "/ngsi-ld/v1/entities", CITYHUB_ENTITY_QUERY, "entityMap"},
+    {"GET", "/ngsi-ld/v1/entities", CITYHUB_ENTITY_QUERY " collation", "collation"},
+    // Purge Entities (§5.6.21): the query's selectors, and what to delete of each entity.
+    {"DELETE", "/ngsi-ld/v1/entities",
+     "id type idPattern attrs q csf geometry georel coordinates geoproperty scopeQ drop keep local", "csf"},
     {"GET", "/ngsi-ld/v1/entities/{entityId}",
      "type attrs pick omit geometryProperty lang containedBy join joinLevel datasetId entityMap options format local",
      "entityMap"},
@@ -56,7 +59,9 @@ constexpr OperationParameters kOperations[] = {
     {"POST", "/ngsi-ld/v1/entityOperations/delete", "local", ""},
     {"POST", "/ngsi-ld/v1/entityOperations/merge", "local", ""},
     {"POST", "/ngsi-ld/v1/entityOperations/query",
-     "limit offset count options format lang pick omit geometryProperty join joinLevel containedBy local orderBy", ""},
+     "limit offset count options format lang pick omit geometryProperty join joinLevel containedBy local orderBy "
+     "entityMap collation",
+     "collation"},
     // Subscriptions (§6.10, §6.11).
     {"POST", "/ngsi-ld/v1/subscriptions", "local", ""},
     {"GET", "/ngsi-ld/v1/subscriptions", "options limit offset count local", ""},
@@ -86,6 +91,13 @@ constexpr OperationParameters kOperations[] = {
     {"GET", "/ngsi-ld/v1/jsonldContexts", "details kind", ""},
     {"GET", "/ngsi-ld/v1/jsonldContexts/{contextId}", "details", ""},
     {"DELETE", "/ngsi-ld/v1/jsonldContexts/{contextId}", "reload", ""},
+    // EntityMaps (§5.14; the OpenAPI spells the path /entityMap/{id}).
+    {"GET", "/ngsi-ld/v1/entityMaps/{entityMapId}", "", ""},
+    {"PATCH", "/ngsi-ld/v1/entityMaps/{entityMapId}", "", ""},
+    {"DELETE", "/ngsi-ld/v1/entityMaps/{entityMapId}", "", ""},
+    {"GET", "/ngsi-ld/v1/entityMap/{entityMapId}", "", ""},
+    {"PATCH", "/ngsi-ld/v1/entityMap/{entityMapId}", "", ""},
+    {"DELETE", "/ngsi-ld/v1/entityMap/{entityMapId}", "", ""},
     // Context source identity and conformance.
     {"GET", "/ngsi-ld/v1/info/sourceIdentity", "", ""},
     {"GET", "/ngsi-ld/v1/info/conformance", "", ""},

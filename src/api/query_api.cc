@@ -2,17 +2,24 @@
 // /ngsi-ld/v1/entityOperations/query (§6.23) with a Query body (§5.2.23) — one QuerySpec built
 // from either, compiled against the request's @context into a broker::EntityQuery, and one
 // response: the page as JSON or a GeoJSON FeatureCollection, NGSILD-Results-Count with
-// count=true, and Link rel="next"/"prev" to the neighbouring pages. Running and rendering a
+// count=true, and Link rel="next"/"prev" to the neighbouring pages. With entityMap=true the
+// matches are kept as an EntityMap (broker::EntityMapStore) whose location the answer names
+// in NGSILD-EntityMap; a request carrying that header is served from the map's id list. Running and rendering a
 // query holds one of ApiDeps::query_slots (503 if none frees up within the query time limit).
+#include <algorithm>
+#include <unordered_map>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/entity_maps.h"
 #include "api/entity_read.h"
 #include "api/linked_entities.h"
 #include "api/query_spec.h"
 #include "api/request.h"
+#include "util/time.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -22,13 +29,81 @@ using http::Response;
 
 namespace {
 
-// Pages, runs and renders a compiled query.
+// True if the request names an EntityMap: its entity set is the map's, so the query needs no
+// selector of its own.
+bool NamesEntityMap(const Request& req) { return !req.headers.Get("NGSILD-EntityMap").empty(); }
+
+// One page of the entities EntityMap `map` lists (§5.14): the ids at [offset, offset + limit)
+// of the list, read now — those deleted since, expired or hidden from the caller are left out,
+// so a page may come back shorter, but pages never shift. NGSILD-Results-Count is the size of
+// the list.
+Response PageOfMap(const Request& req, const ApiDeps& deps, const EntityRead& in, const Paging& page,
+                   const broker::EntityMap& map, const broker::EntityView* view) {
+  const auto& ids = *map.ids;
+  const size_t begin = std::min(page.offset, ids.size());
+  const size_t end = std::min(ids.size(), begin + page.limit);
+  std::vector<ngsild::Entity> entities;
+  if (begin < end) {
+    broker::EntityQuery q;
+    q.ids.assign(ids.begin() + begin, ids.begin() + end);
+    q.limit = end - begin;
+    q.view = view;
+    auto result = deps.queries->Query(in.tenant, q);
+    if (!result.ok()) return Problem(result.status());
+    entities = std::move(result->entities);
+    // In the map's order (a query's orderBy, else ids), not the id order the read returns.
+    std::unordered_map<std::string_view, size_t> position;
+    for (size_t i = begin; i < end; ++i) position.emplace(ids[i], i);
+    std::sort(entities.begin(), entities.end(), [&](const ngsild::Entity& a, const ngsild::Entity& b) {
+      return position[a.id] < position[b.id];
+    });
+  }
+  auto body = RenderAnswer(in, std::move(entities), deps, view, false);
+  if (!body.ok()) return Problem(body.status());
+  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
+  if (page.count) r.headers.Add("NGSILD-Results-Count", std::to_string(ids.size()));
+  r.headers.Add("NGSILD-EntityMap", EntityMapLocation(map.id));
+  AddPageLinks(req, page, end < ids.size(), &r);
+  return r;
+}
+
+// A new EntityMap of every entity `q` matches for the caller now, in the query's order.
+Result<broker::EntityMap> MakeMap(const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q,
+                                  const broker::EntityView* view) {
+  q.offset = 0;
+  q.limit = deps.entity_maps->limits().max_entities + 1;
+  q.count = false;
+  q.view = view;
+  auto result = deps.queries->Query(in.tenant, q);
+  if (!result.ok()) return result.status();
+  std::vector<std::string> ids;
+  ids.reserve(result->entities.size());
+  for (auto& e : result->entities) ids.push_back(std::move(e.id));
+  return deps.entity_maps->Create(in.tenant, CurrentCaller().subject(), std::move(ids), util::NowMillis());
+}
+
+// Pages, runs and renders a compiled query — or, with entityMap=true or an NGSILD-EntityMap
+// header (§5.7.2, §5.14), the page of an EntityMap.
 Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q) {
   auto page = PagingOf(req, deps.limits);
   if (!page.ok()) return Problem(page.status());
   auto order = OrderByOf(req, *in.ctx, q.geo.has_value());
   if (!order.ok()) return Problem(order.status());
   q.order_by = std::move(*order);
+  auto make_map = BoolParam(req, "entityMap");
+  if (!make_map.ok()) return Problem(make_map.status());
+  const std::string_view map_ref = req.headers.Get("NGSILD-EntityMap");
+  if ((*make_map || !map_ref.empty()) && !deps.entity_maps) {
+    return Problem(Status::NotSupported("EntityMaps are not supported by this hub"));
+  }
+  std::optional<broker::EntityMap> map;
+  if (!map_ref.empty()) {
+    auto found = EntityMapOfCaller(deps, in.tenant, map_ref);
+    if (!found.ok()) {
+      return Problem(Status::BadRequestData(fmt::format("header NGSILD-EntityMap: {}", found.status().message())));
+    }
+    map = std::move(*found);
+  }
   q.count = page->count;
   // One entity past the page tells whether a next page exists without counting them all.
   q.limit = page->limit == 0 ? 0 : page->limit + 1;
@@ -56,6 +131,12 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
     q.attrs.assign(picked.begin(), picked.end());
   }
   std::unique_ptr<broker::EntityView> view = CurrentCaller().ReadView(in.tenant);
+  if (!map && *make_map) {
+    auto made = MakeMap(deps, in, q, view.get());
+    if (!made.ok()) return Problem(made.status());
+    map = std::move(*made);
+  }
+  if (map) return PageOfMap(req, deps, in, *page, *map, view.get());
   q.view = view.get();
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
@@ -75,7 +156,7 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   if (req.Param("csf")) return Problem(Status::NotSupported("parameter 'csf' is not supported (no context source registrations)"));
   auto spec = QuerySpecFromParams(req);
   if (!spec.ok()) return Problem(spec.status());
-  auto q = CompileQuery(*spec, *in->ctx, in->attrs, deps.limits);
+  auto q = CompileQuery(*spec, *in->ctx, in->attrs, deps.limits, !NamesEntityMap(req));
   if (!q.ok()) return Problem(q.status());
   return RunQuery(req, deps, *in, std::move(*q));
 }
@@ -115,7 +196,7 @@ Response PostQuery(const Request& req, const ApiDeps& deps) {
   auto datasets = DatasetSelectionOf(spec);
   if (!datasets.ok()) return Problem(datasets.status());
   if (*datasets) in->datasets = std::move(*datasets);
-  auto q = CompileQuery(spec, *in->ctx, in->attrs, deps.limits);
+  auto q = CompileQuery(spec, *in->ctx, in->attrs, deps.limits, !NamesEntityMap(req));
   if (!q.ok()) return Problem(q.status());
   return RunQuery(req, deps, *in, std::move(*q));
 }

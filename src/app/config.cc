@@ -150,6 +150,12 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "'*=P2Y,CctvEvent=P30D,gimhae/ParkingSpot=P90D' (see docs/OPERATIONS.md); empty = for ever");
   opt("--retention-check-s", c.retention_check_s, "CITYHUB_RETENTION_CHECK_S",
       "Seconds between two runs of the retention purge (reads hide expired instances at once)");
+  opt("--expiry-sweep-ms", c.expiry_sweep_ms, "CITYHUB_EXPIRY_SWEEP_MS",
+      "Milliseconds between two purges of transient entities past their expiresAt (they are "
+      "no longer served from that moment; the purge deletes them like a client would)");
+  opt("--entity-map-ttl-s", c.entity_map_ttl_s, "CITYHUB_ENTITY_MAP_TTL_S",
+      "Seconds an EntityMap made by a query with entityMap=true is kept (its expiresAt), "
+      "at most 86400");
   opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "

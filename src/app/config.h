@@ -70,6 +70,8 @@ struct Config {
   bool history = true;                      // record attribute instances (temporal API)
   std::string retention;                    // history retention rules ("" = keep for ever)
   unsigned retention_check_s = 3600;        // how often the retention purge runs
+  unsigned expiry_sweep_ms = 10000;         // how often expired transient entities are deleted
+  unsigned entity_map_ttl_s = 600;          // lifetime of an EntityMap a query creates
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
   std::string log_level = "info";

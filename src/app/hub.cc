@@ -33,6 +33,7 @@
 #include "api/metrics.h"
 #include "api/request.h"
 #include "broker/endpoint_policy.h"
+#include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
 #include "broker/history_recorder.h"
 #include "broker/http_sender.h"
@@ -41,6 +42,7 @@
 #include "broker/notifier.h"
 #include "broker/query_service.h"
 #include "broker/subscription_service.h"
+#include "broker/transient_purge.h"
 #include "ingest/ingestor.h"
 #include "ingest/mqtt_ingest.h"
 #include "services/parking/parking_service.h"
@@ -312,9 +314,13 @@ int Serve(const Config& config) {
   util::CountingGate query_slots(query_threads);
   std::atomic<bool> ready{false};
   broker::CatalogueScanner catalogue(**store);
+  broker::EntityMapLimits map_limits;
+  map_limits.ttl = std::chrono::seconds(std::clamp(config.entity_map_ttl_s, 1u, 86400u));
+  broker::EntityMapStore entity_maps(map_limits);
   api::ApiDeps deps;
   deps.entities = &entities;
   deps.queries = &queries;
+  deps.entity_maps = &entity_maps;
   deps.catalogue = &catalogue;
   deps.security = security.Deps();
   // Subscriptions: compiled into the matcher (a subscription that cannot be compiled is refused
@@ -431,6 +437,9 @@ int Serve(const Config& config) {
   broker::TemporalService temporal(**store, &*retention);
   broker::HistoryPurger purger(**store, *retention, std::chrono::seconds(std::max(1u, config.retention_check_s)));
   purger.Start();
+  // Transient entities: deleted through the broker once past their expiresAt.
+  broker::TransientPurge transient_purge(entities, **store, std::chrono::milliseconds(std::max(10u, config.expiry_sweep_ms)));
+  transient_purge.Start();
   deps.temporal = &temporal;
   deps.notifier = &notifier;
   deps.contexts = &contexts;
@@ -468,6 +477,7 @@ int Serve(const Config& config) {
     ingestor.reset();
     notifier.Stop();
     purger.Stop();
+    transient_purge.Stop();
     (*store)->Close();
     return 1;
   }
@@ -486,6 +496,7 @@ int Serve(const Config& config) {
   warning.Stop();
   notifier.Stop();
   purger.Stop();
+  transient_purge.Stop();
   (*store)->Close();
   spdlog::info("cityhub stopped cleanly");
   return 0;

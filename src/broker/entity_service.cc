@@ -106,6 +106,12 @@ Status EntityService::EnsureIndexed(const std::function<void(std::string_view, u
 }
 
 Result<Entity> EntityService::Load(store::TenantStore& ts, std::string_view id) {
+  auto e = LoadEvenExpired(ts, id);
+  if (e.ok() && e->ExpiredAt(util::NowMillis())) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+  return e;
+}
+
+Result<Entity> EntityService::LoadEvenExpired(store::TenantStore& ts, std::string_view id) {
   auto rec = ts.Get(id);
   if (!rec.ok()) {
     if (rec.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
@@ -150,12 +156,19 @@ Status EntityService::Create(const WriteAccess& w, std::string_view tenant, Enti
   auto ts = OpenTenant(tenant, true);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, e.id)});
-  auto existing = (*ts)->Get(e.id);
-  if (existing.ok()) return Status::AlreadyExists(fmt::format("entity '{}' already exists", e.id));
-  if (!existing.status().IsNotFound()) return existing.status();
+  auto existing = LoadEvenExpired(**ts, e.id);
+  if (!existing.ok() && !existing.status().IsNotFound()) return existing.status();
+  std::vector<EntityChange> changes;
+  if (existing.ok()) {
+    if (!existing->ExpiredAt(util::NowMillis())) return Status::AlreadyExists(fmt::format("entity '{}' already exists", e.id));
+    // An expired entity not purged yet is gone for clients: the new one takes its place, and
+    // the old one's deletion is owed first.
+    changes.push_back({&*existing, nullptr});
+  }
+  changes.push_back({nullptr, &e});
   store::WriteSet ws;
   ws.puts.push_back(ToRecord(e));
-  return Commit(tenant, **ts, ws, {EntityChange{nullptr, &e}});
+  return Commit(tenant, **ts, ws, changes);
 }
 
 Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) {
@@ -168,22 +181,13 @@ Status EntityService::Delete(const WriteAccess& w, std::string_view tenant, std:
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, id)});
-  auto existing = (*ts)->Get(id);
-  if (!existing.ok()) {
-    return existing.status().IsNotFound() ? Status::NotFound(fmt::format("entity '{}' does not exist", id))
-                                          : existing.status();
-  }
+  auto before = Load(**ts, id);
+  if (!before.ok()) return before.status();
   store::WriteSet ws;
   ws.deletes.emplace_back(id);
   std::vector<EntityChange> changes;
-  std::optional<Entity> before;
-  if (Watching(tenant) || !w.Unrestricted()) {
-    auto e = ngsild::DeserializeEntity(existing->document);
-    if (!e.ok()) return e.status();
-    before = std::move(*e);
-    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
-    if (Watching(tenant)) changes.push_back({&*before, nullptr});
-  }
+  CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
+  if (Watching(tenant)) changes.push_back({&*before, nullptr});
   return Commit(tenant, **ts, ws, changes);
 }
 
@@ -220,6 +224,13 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
 }
 
 namespace {
+// Sets the entity's expiresAt if one is given; true if that changed it.
+bool SetExpiry(Entity& e, std::optional<int64_t> expires_at) {
+  if (!expires_at || e.expires_at == *expires_at) return false;
+  e.expires_at = *expires_at;
+  return true;
+}
+
 std::vector<std::string> NamesOf(const ngsild::AttrMap& attrs) {
   std::vector<std::string> names;
   names.reserve(attrs.size());
@@ -240,10 +251,12 @@ Status EntityService::Replace(const WriteAccess& w, std::string_view tenant, std
 }
 
 Status EntityService::Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
-                            const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope) {
+                            const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope,
+                            std::optional<int64_t> expires_at) {
   return Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool&) {
     current.AddTypes(types);
     ngsild::SetScope(current, scope, ngsild::ScopeChange::kReplace);
+    if (expires_at) current.expires_at = *expires_at;
     ngsild::MergeAttributes(current, std::move(attrs), now_ms);
     return Status::Ok();
   });
@@ -264,13 +277,14 @@ bool ChangeHead(Entity& e, const std::vector<std::string>& types, const boost::j
 Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
                                                    const std::vector<std::string>& types,
-                                                   const boost::json::value& scope) {
+                                                   const boost::json::value& scope, std::optional<int64_t> expires_at) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope,
                                  no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
+    const bool expiry_moved = SetExpiry(current, expires_at);
     result = ngsild::AppendAttributes(current, std::move(attrs), no_overwrite, now_ms);
-    write = result.changed() || head;
+    write = result.changed() || head || expiry_moved;
     if (head) current.modified_at = now_ms;
     return Status::Ok();
   });
@@ -281,12 +295,13 @@ Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::st
 Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, int64_t now_ms,
                                                    const std::vector<std::string>& types,
-                                                   const boost::json::value& scope) {
+                                                   const boost::json::value& scope, std::optional<int64_t> expires_at) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope, ngsild::ScopeChange::kReplaceExisting);
+    const bool expiry_moved = SetExpiry(current, expires_at);
     result = ngsild::UpdateAttributes(current, std::move(attrs), now_ms);
-    write = result.changed() || head;
+    write = result.changed() || head || expiry_moved;
     if (head) current.modified_at = now_ms;
     return Status::Ok();
   });
@@ -445,6 +460,7 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
     } else {
       current->AddTypes(item.types);
       ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
+      if (item.expires_at != 0) current->expires_at = item.expires_at;
       ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
       current->modified_at = item.modified_at;
     }
@@ -458,6 +474,7 @@ BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view te
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);  // as Append (§5.6.3.4)
     ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
+    if (item.expires_at != 0) current->expires_at = item.expires_at;
     ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
     return Status::Ok();
   });
@@ -468,6 +485,7 @@ BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view ten
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
     ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
+    if (item.expires_at != 0) current->expires_at = item.expires_at;
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
     return Status::Ok();
   });
@@ -490,23 +508,17 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
   std::vector<Entity> befores;  // reserved: EntityChange points into it
   befores.reserve(ids.size());
   for (const auto& id : ids) {
-    auto rec = (*ts)->Get(id);
-    if (!rec.ok() || deleted.count(id)) {
-      Status st = rec.ok() || rec.status().IsNotFound()
-                      ? Status::NotFound(fmt::format("entity '{}' does not exist", id))
-                      : rec.status();
+    auto before = Load(**ts, id);
+    if (!before.ok() || deleted.count(id)) {
+      Status st = before.ok() ? Status::NotFound(fmt::format("entity '{}' does not exist", id)) : before.status();
       result.errors.push_back({id, st});
       continue;
     }
-    if (watching || !w.Unrestricted()) {
-      auto before = ngsild::DeserializeEntity(rec->document);
-      Status st = before.ok() ? AuthorizeWrite(w, tenant, &*before, nullptr, {}) : before.status();
-      if (!st.ok()) {
-        result.errors.push_back({id, st});
-        continue;
-      }
-      if (watching) befores.push_back(std::move(*before));
+    if (Status st = AuthorizeWrite(w, tenant, &*before, nullptr, {}); !st.ok()) {
+      result.errors.push_back({id, st});
+      continue;
     }
+    if (watching) befores.push_back(std::move(*before));
     deleted.insert(id);
     ws.deletes.push_back(id);
     success.push_back(id);
@@ -522,6 +534,43 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
   }
   result.success = std::move(success);
   return result;
+}
+
+Result<size_t> EntityService::PurgeExpired(const WriteAccess& w, std::string_view tenant, int64_t now_ms,
+                                           size_t max_entities) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  std::vector<std::string> ids;
+  CITYHUB_RETURN_IF_ERROR((*ts)->ScanTerms({ExpiredRange(now_ms)}, [&](std::string_view, std::string_view id, std::string_view) {
+    ids.emplace_back(id);
+    return ids.size() < max_entities;
+  }));
+  if (ids.empty()) return size_t{0};
+  std::vector<size_t> stripes;
+  for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
+  StripeGuard lock(*this, std::move(stripes));
+  store::WriteSet ws;
+  std::vector<Entity> befores;  // reserved: EntityChange points into it
+  befores.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto before = LoadEvenExpired(**ts, id);
+    if (!before.ok()) {
+      if (before.status().IsNotFound()) continue;  // deleted since the scan
+      return before.status();
+    }
+    // Re-checked under the lock: a write may have moved expiresAt since the scan.
+    if (!before->ExpiredAt(now_ms)) continue;
+    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
+    ws.deletes.push_back(id);
+    befores.push_back(std::move(*before));
+  }
+  if (ws.deletes.empty()) return size_t{0};
+  std::vector<EntityChange> changes;
+  if (Watching(tenant)) {
+    for (const auto& before : befores) changes.push_back({&before, nullptr});
+  }
+  CITYHUB_RETURN_IF_ERROR(Commit(tenant, **ts, ws, changes));
+  return ws.deletes.size();
 }
 
 Result<std::vector<std::string>> EntityService::Types(std::string_view tenant) {

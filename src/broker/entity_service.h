@@ -6,6 +6,9 @@
 // Tenants: "" is the default tenant; a create makes an unknown tenant, any other operation on
 // an unknown tenant returns NotFound. Tenant names are validated here.
 //
+// Transient entities: one whose expiresAt has passed is absent for every operation (NotFound;
+// a create may take its id) until PurgeExpired deletes it.
+//
 // Access: every write names who writes (`w`, write_access.h) and is authorized here, under the
 // entity's lock, on the entity loaded for the write: PermissionDenied (nothing written) when
 // `w` may not make it. Entities record `w.subject()` as their owner when created.
@@ -92,19 +95,23 @@ class EntityService {
   // Replace Entity (PUT): keeps createdAt. NotFound if absent. `e.types` empty keeps the types.
   Status Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::Entity e);
   // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added; a
-  // `scope` (null: none given) replaces the entity's.
+  // `scope` (null: none given) replaces the entity's; `expires_at`, if given, sets the entity's
+  // expiresAt (epoch ms), also in Append and Update.
   Status Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
-               const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope = nullptr);
+               const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope = nullptr,
+               std::optional<int64_t> expires_at = std::nullopt);
   // Append (§5.6.3) / Update (§5.6.2) Attributes; `types` (expanded) are added to the entity's
   // and `scope` (null: none given) changes its scope as ngsild::SetScope says for the
   // operation. NotFound if the entity is absent.
   Result<ngsild::UpdateResult> Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                       ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
                                       const std::vector<std::string>& types = {},
-                                      const boost::json::value& scope = nullptr);
+                                      const boost::json::value& scope = nullptr,
+                                      std::optional<int64_t> expires_at = std::nullopt);
   Result<ngsild::UpdateResult> Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                       ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types = {},
-                                      const boost::json::value& scope = nullptr);
+                                      const boost::json::value& scope = nullptr,
+                                      std::optional<int64_t> expires_at = std::nullopt);
   // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
   // entity or the attribute is missing.
   Status PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
@@ -126,6 +133,12 @@ class EntityService {
   BatchResult BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities, bool no_overwrite);
   BatchResult BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity> entities);
   BatchResult BatchDelete(const WriteAccess& w, std::string_view tenant, const std::vector<std::string>& ids);
+
+  // Transient entities (§4.22): deletes up to `max_entities` of the tenant's entities whose
+  // expiresAt is at or before `now_ms`, in one durable write, like any deletion (history,
+  // entityDeleted notifications). Returns how many; NotFound for an unknown tenant;
+  // PermissionDenied (nothing deleted) if `w` may not delete one of them.
+  Result<size_t> PurgeExpired(const WriteAccess& w, std::string_view tenant, int64_t now_ms, size_t max_entities);
 
   // Discovery (§5.7.5–5.7.10); names are expanded IRIs.
   Result<std::vector<std::string>> Types(std::string_view tenant);
@@ -175,7 +188,9 @@ class EntityService {
   class StripeGuard;
 
   Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
+  // The entity; NotFound if absent or expired (a transient entity past its expiresAt).
   Result<ngsild::Entity> Load(store::TenantStore& ts, std::string_view id);
+  Result<ngsild::Entity> LoadEvenExpired(store::TenantStore& ts, std::string_view id);
   static store::EntityRecord ToRecord(const ngsild::Entity& e);
   // Adds what `changes` owe (ChangeObserver), then writes `ws` durably, timing it for the
   // commit observer.

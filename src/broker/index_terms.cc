@@ -1,5 +1,8 @@
 // Index term layout (all names are expanded IRIs, which never contain NUL):
 //
+//   X <expiresAt ms, 8 bytes big endian>     a transient entity (§4.22), so the expired ones
+//                                           are one key range
+//
 //   V <h(type, attr)> <kind> <value>         a comparable value of attr on an entity of type
 //   V <h(type, attr)> ~                      attr has more than kMaxValuesPerAttribute values
 //   G <h(type, attr)> p <leaf cell>          a Point; payload: lon, lat (2 x 8-byte doubles)
@@ -86,6 +89,13 @@ char KindByte(QValue::Kind k) { return static_cast<char>('0' + static_cast<int>(
 
 void AppendBigEndian(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// The expiry key of a transient entity: 'X' and its expiresAt (ms, positive), big endian.
+std::string ExpiryKey(int64_t expires_at_ms) {
+  std::string key(1, 'X');
+  AppendBigEndian(&key, static_cast<uint64_t>(expires_at_ms));
+  return key;
 }
 
 // `tag` ('V' or 'G') and the FNV-1a hash of type \0 attr (see the top of the file).
@@ -284,10 +294,15 @@ std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e) {
       }
     }
   }
+  if (e.expires_at > 0) terms.emplace(ExpiryKey(e.expires_at), "");
   std::vector<store::IndexTerm> out;
   out.reserve(terms.size());
   for (auto& [key, payload] : terms) out.push_back({key, std::move(payload)});
   return out;
+}
+
+store::TermRange ExpiredRange(int64_t now_ms) {
+  return {std::string(1, 'X'), ExpiryKey(now_ms + 1)};
 }
 
 std::optional<ValueScan> ValueScanFor(std::string_view type, const ngsild::QIndexTerm& term) {

@@ -7,7 +7,8 @@
 // that q compares for A (ngsild::ForEachComparable), so `type=T&q=A==v` or a range on A is a
 // key-range scan. Spatial index: for each GeoProperty A, S2 cell ids — a point's leaf cell with
 // its position as payload (the planner can then decide geo-relations without reading the
-// entity), or the covering cells of another geometry's bounding box.
+// entity), or the covering cells of another geometry's bounding box. Expiry index: one key per
+// transient entity, ordered by its expiresAt.
 // Thread-safe (pure functions).
 #pragma once
 
@@ -25,7 +26,7 @@ namespace cityhub::broker {
 
 // Bump when IndexTermsOf changes what it derives: EntityService::EnsureIndexed then
 // re-derives the terms of every stored entity.
-inline constexpr int kIndexVersion = 4;
+inline constexpr int kIndexVersion = 5;
 
 // The entity's terms, distinct by key.
 std::vector<store::IndexTerm> IndexTermsOf(const ngsild::Entity& e);
@@ -52,6 +53,9 @@ struct SpatialScan {
   std::vector<store::TermRange> area_ranges;
 };
 SpatialScan SpatialScanFor(std::string_view type, std::string_view attr, const ngsild::GeoBox& box);
+
+// The keys of the transient entities whose expiresAt is at or before `now_ms` (expired).
+store::TermRange ExpiredRange(int64_t now_ms);
 
 // The position in a point key's payload; false if `payload` holds none.
 bool DecodePoint(std::string_view payload, double* lon, double* lat);

@@ -18,6 +18,9 @@
 // orderBy: the matches are gathered as above (at most max_ordered), each one's order values
 // computed once, sorted (ties by id, so pages stay stable) and paged; see OrderAndPage.
 //
+// Transient entities: those whose expiresAt has passed are no match from that moment, before the
+// purge has deleted them — their ids come from the expiry index at the start of each query.
+//
 // Time: every 256 candidates the elapsed time is checked against max_query_time, so a query
 // that would take too long ends with TooComplexQuery rather than holding a worker.
 #include "broker/query_service.h"
@@ -37,6 +40,7 @@
 
 #include "broker/index_terms.h"
 #include "broker/tenancy.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 namespace {
@@ -182,6 +186,7 @@ class QueryRun {
   }
 
   Result<QueryResult> Run() {
+    CITYHUB_RETURN_IF_ERROR(LoadExpired());
     if (!q_.ids.empty()) return FromIds();
     uint64_t best = 0;
     if (types_.empty()) {
@@ -312,7 +317,17 @@ class QueryRun {
   // types (the keys are per type) and idPattern (checked on the id) filters.
   bool PointsDecide() const { return !q_.q && !q_.scope && q_.attrs.empty() && !q_.view && !q_.type_selection; }
 
+  // The transient entities that have expired but are still stored (the purge deletes them
+  // within its interval, so these are few): no match from now on, whatever index serves.
+  Status LoadExpired() {
+    return ts_.ScanTerms({ExpiredRange(util::NowMillis())}, [&](std::string_view, std::string_view id, std::string_view) {
+      expired_.emplace(id);
+      return true;
+    });
+  }
+
   bool IdMatches(std::string_view id) const {
+    if (!expired_.empty() && expired_.count(std::string(id))) return false;
     if (!pattern_) return true;
     // Cheap first: most ids lack the pattern's required literal (memchr/memcmp, no regex).
     if (!pattern_facts_.literal.empty() && id.find(pattern_facts_.literal) == std::string_view::npos) return false;
@@ -616,6 +631,7 @@ class QueryRun {
   const Clock::time_point start_;
   std::vector<std::string> types_;  // sorted, distinct
   uint64_t typed_entities_ = 0;     // entities of types_ (all entities if none)
+  std::unordered_set<std::string> expired_;  // ids of expired transient entities
   QueryResult out_;
   std::vector<std::optional<ngsild::Entity>> page_;  // nullopt: decided by the index, read in Finish
   std::vector<std::string> page_ids_;

@@ -76,4 +76,14 @@ class SystemWriteAccess final : public WriteAccess {
   std::vector<std::string> attrs_;
 };
 
+// The principal of the purge of transient entities (EntityService::PurgeExpired, which deletes
+// only entities whose expiresAt has passed): it may delete an entity, and write nothing.
+class ExpiryPurgeAccess final : public WriteAccess {
+ public:
+  std::string_view subject() const override { return "cityhub:expiry-purge"; }
+  bool MayWrite(const Target&) const override { return false; }
+  bool MayWriteAttribute(const Target&, std::string_view) const override { return false; }
+  bool MayDelete(const Target&) const override { return true; }
+};
+
 }  // namespace cityhub::broker

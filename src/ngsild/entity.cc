@@ -2,7 +2,8 @@
 // the URI / name checks used wherever input is validated.
 //
 // The storage document is the internal model written as JSON with expanded names:
-//   {"id": …, "type": [IRI…], "scope": …, "createdAt": ms, "modifiedAt": ms,
+//   {"id": …, "type": [IRI…], "scope": …, "expiresAt": ms (transient entities only),
+//    "createdAt": ms, "modifiedAt": ms,
 //    "attrs": {IRI: [instance…]}}
 // Keeping the stored form expanded makes it independent of any client's @context: every read
 // compacts with the reader's own context.
@@ -152,6 +153,7 @@ std::string SerializeEntity(const Entity& e) {
     out.append(",\"owner\":");
     util::AppendJsonString(out, e.owner);
   }
+  if (e.expires_at != 0) out.append(fmt::format(",\"expiresAt\":{}", e.expires_at));
   out.append(fmt::format(",\"createdAt\":{},\"modifiedAt\":{},\"attrs\":{{", e.created_at, e.modified_at));
   bool first = true;
   for (const auto& [name, instances] : e.attrs) {
@@ -189,6 +191,7 @@ Result<Entity> DeserializeEntity(std::string_view text) {
   if (const auto* o = doc.if_contains("owner"); o && o->is_string()) e.owner = std::string(o->get_string());
   if (const auto* c = doc.if_contains("createdAt"); c && c->is_int64()) e.created_at = c->get_int64();
   if (const auto* m = doc.if_contains("modifiedAt"); m && m->is_int64()) e.modified_at = m->get_int64();
+  if (const auto* x = doc.if_contains("expiresAt"); x && x->is_int64()) e.expires_at = x->get_int64();
   for (auto& [name, arr] : attrs->get_object()) {
     if (!arr.is_array()) return Status::Internal("stored entity document has a malformed attribute");
     Instances instances;

@@ -51,11 +51,16 @@ struct Entity {
   boost::json::value scope;              // null, or a string / array of strings
   int64_t created_at = 0;                // epoch ms
   int64_t modified_at = 0;
+  // When a transient entity expires (epoch ms; 0 = never): from then on it is no longer served
+  // and the hub deletes it (GS CIM 009 §4.22, the Entity member expiresAt).
+  int64_t expires_at = 0;
   std::map<std::string, Instances> attrs;  // expanded attribute IRI -> instances
   // Who created the entity (the principal's subject; "" without authentication). Kept by every
   // later write; never rendered — access rules may grant rights to an entity's owner.
   std::string owner;
 
+  // True if the entity is transient and its expiry has passed at `now_ms`.
+  bool ExpiredAt(int64_t now_ms) const { return expires_at != 0 && expires_at <= now_ms; }
   // Returns the instance of `attr` with `dataset_id` ("" = the default instance), or nullptr.
   Instance* FindInstance(const std::string& attr, std::string_view dataset_id);
   // The expanded attribute names present, ascending.

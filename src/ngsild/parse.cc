@@ -483,7 +483,7 @@ Status CheckGeoOnly(std::string_view iri, std::string_view name, const Instances
 }
 
 bool IsEntityKeyword(std::string_view m) {
-  return m == "id" || m == "@id" || m == "type" || m == "@type" || m == "scope" ||
+  return m == "id" || m == "@id" || m == "type" || m == "@type" || m == "scope" || m == "expiresAt" ||
          m == "@context" || m == "createdAt" || m == "modifiedAt" || m == "deletedAt";
 }
 
@@ -498,6 +498,14 @@ bool IsNullValue(const json::value& v) {
   }
   if (v.is_array()) return v.get_array().size() == 1 && IsNullValue(v.get_array().front());  // [null]: a list
   return false;
+}
+
+Result<int64_t> ParseExpiresAt(const json::value& v, int64_t now_ms) {
+  std::optional<int64_t> at;
+  if (v.is_string()) at = util::ParseDateTime(v.get_string());
+  if (!at) return Status::BadRequestData("'expiresAt' must be a DateTime such as \"2030-01-01T00:00:00Z\"");
+  if (*at <= now_ms) return Status::BadRequestData("'expiresAt' must be in the future");
+  return *at;
 }
 
 bool IsNullMarker(const Instance& inst) {
@@ -584,6 +592,11 @@ Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t
   if (const auto* scope = body.if_contains("scope")) {
     CITYHUB_RETURN_IF_ERROR(ParseScope(*scope));
     e.scope = *scope;
+  }
+  if (const auto* expires = body.if_contains("expiresAt")) {
+    auto at = ParseExpiresAt(*expires, now_ms);
+    if (!at.ok()) return at.status();
+    e.expires_at = *at;
   }
   auto attrs = ParseAttributes(body, ctx, now_ms, limits, false);
   if (!attrs.ok()) return attrs.status();
