@@ -73,10 +73,12 @@ class UnknownParametersTest(HubTestCase):
         self.assertEqual(self.hub.get("/ngsi-ld/v1/types?details=true&local=true").status, 200)
 
     def test_listed_but_unimplemented_parameters_are_422(self):
-        """§5.5.2 OperationNotSupported — "The operation is not supported": entity maps, the `type`
-        of a deletion and the `observedAt` of a merge are listed by the spec but not implemented,
-        so they are refused before anything is read or changed."""
-        for path in (f"{E}?type=Lamp&entityMap=true", f"{E}/{self.eid}?entityMap=true"):
+        """§5.5.2 OperationNotSupported — "The operation is not supported": `entityMap` on retrieve
+        (a single entity has nothing to page; queries make EntityMaps, test_entity_maps), the
+        `collation` of orderBy (code-point order only), the `type` of a deletion and the
+        `observedAt` of a merge are listed but not implemented, so they are refused before
+        anything is read or changed."""
+        for path in (f"{E}/{self.eid}?entityMap=true", f"{E}?type=Lamp&orderBy=level&collation=ko"):
             with self.subTest(path=path):
                 body = self.assertProblem(self.hub.get(path), 422, "OperationNotSupported")
                 self.assertIn(path.split("&")[-1].split("?")[-1].split("=")[0], body["detail"])
