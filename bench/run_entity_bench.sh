@@ -9,7 +9,7 @@ N=${BENCH_ENTITIES:-1000000}
 DUR=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64}
 PORT=${BENCH_PORT:-18026}
-BIN=build/release/cityhub
+BIN=${BIN:-build/release/cityhub}  # BIN=… compares another build side by side
 CEILING=build/release/bench/http_ceiling
 DATA=$(mktemp -d /tmp/cityhub-bench-XXXX)
 export BENCH_ENTITIES=$N

@@ -80,7 +80,7 @@ class SystemWriteAccess final : public WriteAccess {
 // only entities whose expiresAt has passed): it may delete an entity, and write nothing.
 class ExpiryPurgeAccess final : public WriteAccess {
  public:
-  std::string_view subject() const override { return "cityhub:expiry-purge"; }
+  std::string_view subject() const override { return "system:expiry"; }
   bool MayWrite(const Target&) const override { return false; }
   bool MayWriteAttribute(const Target&, std::string_view) const override { return false; }
   bool MayDelete(const Target&) const override { return true; }
