@@ -208,3 +208,18 @@ class HubTestCase(unittest.TestCase):
         if error_type:
             self.assertEqual(body["type"], "https://uri.etsi.org/ngsi-ld/errors/" + error_type, r)
         return body
+
+
+class ReceiverTestCase(HubTestCase):
+    """A HubTestCase with one notification receiver for the whole class (`self.receiver`)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from receiver import Receiver  # receiver.py is independent of this harness
+        cls.receiver = Receiver().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.receiver.stop()
+        super().tearDownClass()

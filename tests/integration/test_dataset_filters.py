@@ -6,7 +6,7 @@ import time
 import unittest
 from urllib.parse import quote
 
-from hub import HubTestCase
+from hub import HubTestCase, ReceiverTestCase
 from receiver import Receiver
 from test_notifications import NotificationAssertions, wait_entities
 
@@ -170,17 +170,7 @@ class DatasetIdTemporalTest(HubTestCase):
         self.assertIn("datasetId", self.assertProblem(r, 400, "BadRequestData")["detail"])
 
 
-class DatasetIdSubscriptionTest(NotificationAssertions, HubTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
-
+class DatasetIdSubscriptionTest(NotificationAssertions, ReceiverTestCase):
     def test_notification_carries_only_the_selected_instances(self):
         """Subscription §5.2.12 datasetId: "Specifies the datasetIds of the Attribute instances to
         be selected for each matched Attribute as per clause 4.5.5"."""

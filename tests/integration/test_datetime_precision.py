@@ -23,7 +23,7 @@ import time
 import unittest
 from urllib.parse import urlencode
 
-from hub import Hub, HubTestCase
+from hub import Hub, HubTestCase, ReceiverTestCase
 from receiver import Receiver
 
 E = "/ngsi-ld/v1/entities"
@@ -296,17 +296,7 @@ class RestartTest(unittest.TestCase):
             hub.cleanup()
 
 
-class SubscriptionTest(HubTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
-
+class SubscriptionTest(ReceiverTestCase):
     def subscribe(self, sid, etype, **members):
         body = {"type": "Subscription", "id": sid, "entities": [{"type": etype}],
                 "notification": {"endpoint": {"uri": self.receiver.url(f"/{etype}")}}}

@@ -6,7 +6,7 @@ cycles)."""
 import unittest
 
 from guarded_hub import GuardedHub
-from hub import HubTestCase
+from hub import HubTestCase, ReceiverTestCase
 from receiver import Receiver
 
 E = "/ngsi-ld/v1/entities"
@@ -220,17 +220,7 @@ class LinkedEntitiesTest(HubTestCase):
         self.assertEqual(self.hub.get(f"{E}/{urn('Tree', 'big')}").status, 200)
 
 
-class LinkedEntitiesNotificationTest(HubTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
-
+class LinkedEntitiesNotificationTest(ReceiverTestCase):
     def subscribe(self, name, notification, status=201):
         body = {"id": f"urn:ngsi-ld:Subscription:{name}", "type": "Subscription", "entities": [{"type": "Van"}],
                 "notification": dict({"endpoint": {"uri": self.receiver.url(f"/{name}")}}, **notification)}

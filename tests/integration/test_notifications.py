@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
 from certificates import self_signed_certificate
-from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, eventually, link_header
+from hub import CONTEXT_REL, CORE_CONTEXT, Hub, HubTestCase, ReceiverTestCase, eventually, link_header
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
@@ -132,18 +132,8 @@ class NotificationAssertions:
         self.assertEqual(len(got), already, f"unexpected notifications to {path}: {got[already:]}")
 
 
-class NotificationsTest(NotificationAssertions, HubTestCase):
+class NotificationsTest(NotificationAssertions, ReceiverTestCase):
     hub_args = FAST_RETRIES
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
 
     # --- 1. triggers ---------------------------------------------------------------------
     def test_each_trigger_fires_exactly_when_it_should(self):

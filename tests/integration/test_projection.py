@@ -8,7 +8,7 @@ import time
 import unittest
 from urllib.parse import quote
 
-from hub import HubTestCase
+from hub import HubTestCase, ReceiverTestCase
 from receiver import Receiver
 
 E = "/ngsi-ld/v1/entities"
@@ -292,18 +292,8 @@ class TemporalProjectionTest(HubTestCase):
         self.assertEqual((r.status, r.json()), (200, [{"id": "urn:ngsi-ld:Camper:t1"}]), r)
 
 
-class SubscriptionProjectionTest(HubTestCase):
+class SubscriptionProjectionTest(ReceiverTestCase):
     hub_args = ("--notify-retry-initial-ms", "50", "--notify-retry-max-ms", "200")
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
 
     def subscribe(self, name, status=201, **members):
         notification = dict({"endpoint": {"uri": self.receiver.url(f"/{name}")}}, **members.pop("notification", {}))

@@ -8,7 +8,7 @@ import unittest
 from urllib.parse import quote
 
 from guarded_hub import GuardedHub
-from hub import HubTestCase
+from hub import HubTestCase, ReceiverTestCase
 from receiver import Receiver
 from test_notifications import NotificationAssertions, wait_entities
 
@@ -26,17 +26,7 @@ def sensor(i, kind="Sensor", level=0, scope=None, lon=127.0, lat=35.8):
     return e
 
 
-class PurgeTest(NotificationAssertions, HubTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
-
+class PurgeTest(NotificationAssertions, ReceiverTestCase):
     def seed(self, entities):
         r = self.hub.post(BATCH, entities)
         self.assertEqual(r.status, 201, r)

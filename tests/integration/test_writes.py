@@ -9,7 +9,7 @@ description says less than the clause, the clause text (published with v1.9.1) i
 import time
 import unittest
 
-from hub import HubTestCase
+from hub import HubTestCase, ReceiverTestCase
 from receiver import Receiver
 from test_notifications import NotificationAssertions, wait_entities
 
@@ -314,18 +314,8 @@ class WritesTest(HubTestCase):
         self.assertEqual(self.fetch(eid)["owner"]["object"], "urn:ngsi-ld:Person:2")
 
 
-class DeletionNotificationsTest(NotificationAssertions, HubTestCase):
+class DeletionNotificationsTest(NotificationAssertions, ReceiverTestCase):
     """§5.8.6 on deletions. Each test uses its own entity type, so subscriptions do not mix."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.receiver = Receiver().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.stop()
-        super().tearDownClass()
 
     def test_null_deletion_fires_attribute_deleted_with_previous_values(self):
         """§5.8.6: a deleted Attribute is given as a JSON object "where the value or the object is
