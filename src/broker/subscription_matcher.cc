@@ -32,6 +32,7 @@ struct CompiledSubscription::Impl {
   bool active = true;
   bool periodic = false;
   std::optional<int64_t> expires_at_ms;
+  std::optional<std::set<std::string>> datasets;  // datasetId (§4.5.5): "" is the default instance
 
   // True if one of the selectors (a type it has; the id, or else the idPattern) takes `e`, or
   // there are none.
@@ -185,6 +186,10 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
   if (const json::value* a = stored.if_contains("isActive"); a && a->is_bool()) impl->active = a->get_bool();
   impl->periodic = stored.contains("timeInterval");
   if (const json::value* e = stored.if_contains("expiresAt")) impl->expires_at_ms = ngsild::ExpiresAtMs(*e);
+  if (const json::value* d = stored.if_contains("datasetId"); d && d->is_array()) {
+    impl->datasets.emplace();
+    for (auto& item : Strings(d)) impl->datasets->insert(item == "@none" ? std::string() : std::move(item));
+  }
   out->impl_ = std::move(impl);
   return CompiledSubscriptionPtr(std::move(out));
 }
@@ -229,6 +234,15 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
   const ngsild::Entity* entity = change.after ? change.after : change.before;
   if (!entity) return std::nullopt;
   if (!s.Selected(*entity)) return std::nullopt;
+  // datasetId (§4.5.5): only the selected instances can fire it — the triggers below are judged
+  // on the entity with its other instances left out, so a change to those alone is no change.
+  std::optional<ngsild::Entity> before_selected, after_selected;
+  if (s.datasets) {
+    if (change.before) ngsild::KeepDatasets(before_selected.emplace(*change.before), *s.datasets);
+    if (change.after) ngsild::KeepDatasets(after_selected.emplace(*change.after), *s.datasets);
+  }
+  const EntityChange selected{before_selected ? &*before_selected : change.before,
+                              after_selected ? &*after_selected : change.after};
   // What the owner may not read cannot tell it anything, not even that it changed.
   const EntityView* view = view_.get();
   auto shown = [&](const std::string& attr) {
@@ -236,33 +250,33 @@ std::optional<std::string> CompiledSubscription::Fires(const EntityChange& chang
   };
   auto watched = [&](const std::string& attr) { return (s.watched.empty() || s.watched.count(attr) > 0) && shown(attr); };
   auto has_watched = [&](const ngsild::Entity& e) {
-    if (s.watched.empty()) return true;
+    if (s.watched.empty()) return !s.datasets || !e.attrs.empty();
     return std::any_of(e.attrs.begin(), e.attrs.end(), [&](const auto& kv) { return s.watched.count(kv.first) > 0 && shown(kv.first); });
   };
   auto wants = [&](std::string_view kind) { return s.triggers.count(std::string(kind)) > 0; };
 
   std::optional<std::string> fired;
-  if (!change.before) {
-    if (wants("entityCreated") && has_watched(*change.after)) fired = "entityCreated";
+  if (!selected.before) {
+    if (wants("entityCreated") && has_watched(*selected.after)) fired = "entityCreated";
     if (!fired && wants("attributeCreated")) {
-      for (const auto& [name, instances] : change.after->attrs) {
+      for (const auto& [name, instances] : selected.after->attrs) {
         if (watched(name)) {
           fired = "attributeCreated";
           break;
         }
       }
     }
-  } else if (!change.after) {
+  } else if (!selected.after) {
     // Deleting the entity deletes each of its attributes.
-    if (wants("entityDeleted") && has_watched(*change.before)) {
+    if (wants("entityDeleted") && has_watched(*selected.before)) {
       fired = "entityDeleted";
     } else if (wants("attributeDeleted") &&
-               std::any_of(change.before->attrs.begin(), change.before->attrs.end(),
+               std::any_of(selected.before->attrs.begin(), selected.before->attrs.end(),
                            [&](const auto& kv) { return watched(kv.first); })) {
       fired = "attributeDeleted";
     }
   } else {
-    AttributeEvents ev = Diff(change.before, change.after);
+    AttributeEvents ev = Diff(selected.before, selected.after);
     auto any_watched = [&](const std::vector<std::string>& names) { return std::any_of(names.begin(), names.end(), watched); };
     const bool created = any_watched(ev.created), updated = any_watched(ev.updated), deleted = any_watched(ev.deleted);
     if (created && wants("attributeCreated")) {

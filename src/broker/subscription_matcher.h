@@ -15,6 +15,9 @@
 //     existing entity. A creation counts as attributeCreated for each of its attributes, a
 //     deletion as attributeDeleted for each; with watchedAttributes, entityCreated /
 //     entityDeleted need the entity to have a watched attribute;
+//   - with datasetId (§4.5.5), all of the above is judged on the selected instances only: a
+//     change to another instance of a watched attribute fires nothing, and entityCreated /
+//     entityDeleted need the entity to hold a selected instance;
 //   - q, geoQ and scopeQ hold for that entity.
 // Thread-safe: Match, Find and Periodic share a reader lock; Put and Remove take it exclusively
 // and update the index in place (O(log n) for subscriptions filed by id or type).

@@ -198,6 +198,47 @@ class DatasetIdSubscriptionTest(NotificationAssertions, ReceiverTestCase):
         self.assertEqual(by_dataset(got[1]["speed"]), {"@none": 7})
         self.assertNotIn("urn:ngsi-ld:null", str(got))
 
+    def test_only_a_change_to_a_selected_instance_fires(self):
+        """Subscription §5.2.12 datasetId: "Specifies the datasetIds of the Attribute instances to
+        be selected for each matched Attribute as per clause 4.5.5" — the selected instances are
+        the ones the subscription watches: creating, updating or deleting another instance of a
+        watched attribute sends nothing; creating, updating and deleting the selected one each
+        send a notification. (Notifications of one entity arrive in order, so a stray one would
+        show before the next expected one.)"""
+        self.subscribe("ds4", entities=[{"type": "Van"}], datasetId=[GPS], watchedAttributes=["speed"],
+                       notificationTrigger=["attributeCreated", "attributeUpdated", "attributeDeleted"])
+        van = "urn:ngsi-ld:Van:v1"
+        self.create({"id": van, "type": "Van", "speed": {"type": "Property", "value": 1},
+                     "brand": {"type": "Property", "value": "Kia"}})                       # default only
+        self.patch_attrs(van, {"speed": {"type": "Property", "value": 2}})                  # default updated
+        self.write("POST", f"{E}/{van}/attrs",
+                   {"speed": {"type": "Property", "value": 3, "datasetId": OBD}})           # other created
+        self.write("POST", f"{E}/{van}/attrs",
+                   {"speed": {"type": "Property", "value": 4, "datasetId": GPS}})           # 1: created
+        self.patch_attrs(van, {"speed": {"type": "Property", "value": 5, "datasetId": OBD}})  # other updated
+        self.patch_attrs(van, {"speed": {"type": "Property", "value": 6, "datasetId": GPS}})  # 2: updated
+        self.write("DELETE", f"{E}/{van}/attrs/speed?datasetId={quote(OBD)}")              # other deleted
+        self.write("DELETE", f"{E}/{van}/attrs/speed")                                     # default deleted
+        self.write("DELETE", f"{E}/{van}/attrs/speed?datasetId={quote(GPS)}")              # 3: deleted
+        got = wait_entities(self.receiver, "/ds4", 3)
+        self.assertEqual([by_dataset(e["speed"]) for e in got],
+                         [{GPS: 4}, {GPS: 6}, {GPS: "urn:ngsi-ld:null"}], got)
+        self.assertQuiet("/ds4", 3)
+
+    def test_entity_without_a_selected_instance_does_not_fire_creation_or_deletion(self):
+        """§4.5.5 selection with entityCreated / entityDeleted: an entity holding none of the
+        selected instances changes nothing the subscription selects; one holding one does."""
+        self.subscribe("ds5", entities=[{"type": "Truck"}], datasetId=[GPS],
+                       notificationTrigger=["entityCreated", "entityDeleted"])
+        self.create({"id": "urn:ngsi-ld:Truck:t0", "type": "Truck", "speed": {"type": "Property", "value": 1}})
+        self.write("DELETE", f"{E}/urn:ngsi-ld:Truck:t0")
+        self.create({"id": "urn:ngsi-ld:Truck:t1", "type": "Truck",
+                     "speed": {"type": "Property", "value": 2, "datasetId": GPS}})
+        self.write("DELETE", f"{E}/urn:ngsi-ld:Truck:t1")
+        got = wait_entities(self.receiver, "/ds5", 2)
+        self.assertEqual([e["id"] for e in got], ["urn:ngsi-ld:Truck:t1"] * 2, got)
+        self.assertQuiet("/ds5", 2)
+
     def test_subscription_keeps_and_shows_datasetid(self):
         sid = self.subscribe("ds3", entities=[{"type": "Tram"}], datasetId=[GPS, "@none"])
         self.assertEqual(self.subscription(sid)["datasetId"], [GPS, "@none"])
