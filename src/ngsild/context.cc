@@ -497,11 +497,9 @@ std::string_view ImplicitKey(const StoredDocument& d) {
 
 size_t ImplicitCharge(const StoredDocument& d) { return 2 * d.info.document.size(); }
 
-// Whether a resolution or a /jsonldContexts request in `tenant` may see `d`: a Cached copy of a
-// published document in every tenant, what a tenant registered or sent only in that tenant.
-bool SeenIn(const StoredDocument& d, std::string_view tenant) {
-  return d.info.kind == StoredContext::Kind::kCached || d.info.tenant == tenant;
-}
+// Whether a resolution or a /jsonldContexts request in `tenant` may see `d`: what a tenant
+// registered, sent or caused to be downloaded is seen only in that tenant.
+bool SeenIn(const StoredDocument& d, std::string_view tenant) { return d.info.tenant == tenant; }
 
 // The resolution cache's key: the tenant and the serialized @context (tenant names hold no
 // newline).
@@ -525,7 +523,11 @@ struct ContextResolver::Impl {
   mutable std::shared_mutex documents_mu;
   StringMap<DocumentPtr> hosted_by_id;
   StringMap<DocumentPtr> hosted_by_url;
+  // Downloads, shared by every tenant: the bytes and parsed value behind each tenant's Cached
+  // record below, so one tenant's use costs another no second download. Never listed.
   StringMap<DocumentPtr> downloaded_by_url;
+  // Each tenant's Cached contexts by URL: its own id, hit count and deletion.
+  StringMap<StringMap<DocumentPtr>> cached_by_tenant;
   StringMap<std::shared_ptr<const json::value>> preloaded_by_url;
   // ImplicitlyCreated documents (also in hosted_by_*) by tenant and ImplicitKey, oldest first.
   StringMap<std::unordered_map<std::string_view, DocumentPtr>> implicit_by_tenant;
@@ -616,16 +618,45 @@ struct ContextResolver::Impl {
     if (auto it = hosted_by_id.find(id); it != hosted_by_id.end()) {
       return SeenIn(*it->second, tenant) ? it->second : nullptr;
     }
-    for (const auto& [url, doc] : downloaded_by_url) {
+    auto mine = cached_by_tenant.find(tenant);
+    if (mine == cached_by_tenant.end()) return nullptr;
+    if (auto by_url = mine->second.find(id); by_url != mine->second.end()) return by_url->second;
+    for (const auto& [url, doc] : mine->second) {
       if (doc->info.id == id) return doc;
     }
     return nullptr;
   }
 
+  DocumentPtr CachedInLocked(std::string_view tenant, std::string_view url) const {
+    auto mine = cached_by_tenant.find(tenant);
+    if (mine == cached_by_tenant.end()) return nullptr;
+    auto it = mine->second.find(url);
+    return it == mine->second.end() ? nullptr : it->second;
+  }
+
+  // `tenant`'s Cached record of `download`: the one it has if it holds the same copy, else a new
+  // record (keeping the id of the tenant's earlier copy, so /jsonldContexts/{id} stays stable
+  // across refreshes) sharing the downloaded text and parsed value.
+  DocumentPtr AdoptDownload(std::string_view tenant, const DocumentPtr& download) {
+    std::unique_lock lock(documents_mu);
+    auto& mine = cached_by_tenant[std::string(tenant)];
+    auto [it, inserted] = mine.try_emplace(download->info.url, nullptr);
+    if (!inserted && it->second->context == download->context) return it->second;
+    auto copy = std::make_shared<StoredDocument>();
+    copy->info = download->info;
+    copy->info.id = inserted ? NewContextId() : it->second->info.id;
+    copy->info.tenant = std::string(tenant);
+    copy->info.created_at_ms = util::NowMillis();
+    copy->context = download->context;
+    copy->expires = download->expires;
+    it->second = copy;
+    return copy;
+  }
+
   // The "@context" value behind `url` for a resolution in `tenant`, recording stored documents
   // used in `r`.
   Result<std::shared_ptr<const json::value>> Load(std::string_view url, std::string_view tenant, Resolution& r) {
-    DocumentPtr stale;
+    DocumentPtr stale, download;
     {
       std::shared_lock lock(documents_mu);
       if (DocumentPtr hosted = FindHostedLocked(url, tenant)) {
@@ -633,11 +664,19 @@ struct ContextResolver::Impl {
         return hosted->context;
       }
       if (auto it = preloaded_by_url.find(url); it != preloaded_by_url.end()) return it->second;
+      if (DocumentPtr mine = CachedInLocked(tenant, url)) {
+        if (mine->expires > Clock::now()) return Use(mine, r);
+        stale = mine;
+      }
       if (auto it = downloaded_by_url.find(url); it != downloaded_by_url.end()) {
-        if (it->second->expires > Clock::now()) return Use(it->second, r);
-        stale = it->second;
+        if (it->second->expires > Clock::now()) {
+          download = it->second;
+        } else if (!stale) {
+          stale = it->second;
+        }
       }
     }
+    if (download) return Use(AdoptDownload(tenant, download), r);
     // The hub's own /jsonldContexts URL of a context this tenant does not hold: another
     // tenant's, never fetched back from the hub itself.
     if (url.substr(0, options.public_base_url.size()) == options.public_base_url &&
@@ -645,9 +684,10 @@ struct ContextResolver::Impl {
       return Status::LdContextNotAvailable(fmt::format("@context '{}' is not held in this tenant", url.substr(0, 200)));
     }
     Result<DocumentPtr> fresh = Download(url);
-    if (fresh.ok()) return Use(*fresh, r);
+    if (fresh.ok()) return Use(AdoptDownload(tenant, *fresh), r);
     if (stale && fresh.status().code() == Status::Code::kLdContextNotAvailable) {
-      return Use(stale, r);  // better an old copy than failing every request using it
+      // Better an old copy than failing every request using it.
+      return Use(stale->info.tenant == tenant ? stale : AdoptDownload(tenant, stale), r);
     }
     return fresh.status();
   }
@@ -957,7 +997,11 @@ std::vector<StoredContext> ContextResolver::List(std::optional<StoredContext::Ki
   std::vector<StoredContext> out;
   {
     std::shared_lock lock(impl_->documents_mu);
-    for (const auto* documents : {&impl_->hosted_by_id, &impl_->downloaded_by_url}) {
+    const StringMap<DocumentPtr> none;
+    auto cached = impl_->cached_by_tenant.find(tenant);
+    const StringMap<DocumentPtr>* mine = cached == impl_->cached_by_tenant.end() ? &none : &cached->second;
+    const StringMap<DocumentPtr>* hosted = &impl_->hosted_by_id;
+    for (const StringMap<DocumentPtr>* documents : {hosted, mine}) {
       for (const auto& [key, d] : *documents) {
         if ((!kind || d->info.kind == *kind) && SeenIn(*d, tenant)) out.push_back(d->Snapshot());
       }
@@ -1002,10 +1046,15 @@ Status ContextResolver::Remove(std::string_view id, bool reload, std::string_vie
     }
     Result<DocumentPtr> fresh = impl_->Download(d->info.url);
     if (!fresh.ok()) return fresh.status();
+    impl_->AdoptDownload(tenant, *fresh);
   } else {
+    // The tenant's record goes; so does the shared download if it is the same copy, so that
+    // the tenant's next use downloads it again. Other tenants keep their records.
     std::unique_lock lock(impl_->documents_mu);
+    auto mine = impl_->cached_by_tenant.find(tenant);
+    if (mine != impl_->cached_by_tenant.end()) mine->second.erase(d->info.url);
     auto it = impl_->downloaded_by_url.find(d->info.url);
-    if (it != impl_->downloaded_by_url.end() && it->second == d) {
+    if (it != impl_->downloaded_by_url.end() && it->second->context == d->context) {
       impl_->downloaded_by_url.erase(it);
     }
   }

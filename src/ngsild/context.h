@@ -12,8 +12,8 @@
 // Tenants. An inline or array @context is kept as an ImplicitlyCreated document of the tenant
 // whose request sent it: resolutions in that tenant use it and /jsonldContexts shows it there,
 // while for every other tenant it does not exist (its terms and use are that tenant's business;
-// GS CIM 009 takes the NGSILD-Tenant header on every @context operation). Hosted, preloaded and
-// downloaded documents and the core context belong to every tenant.
+// GS CIM 009 takes the NGSILD-Tenant header on every @context operation). So are Hosted and
+// Cached ones (a download is shared internally, its record is not); preloaded and core: all.
 // Thread-safe.
 #pragma once
 
@@ -85,8 +85,8 @@ struct StoredContext {
   int64_t created_at_ms = 0;
   int64_t last_used_ms = 0;
   uint64_t number_of_hits = 0;
-  // Hosted, ImplicitlyCreated: the tenant whose request made it ("" = default), the only one it
-  // is seen in. Cached: "" (a copy of a document published at its URL, seen in every tenant).
+  // The tenant whose request registered, sent or (Cached) caused the download of it ("" =
+  // default), the only one it is seen in; each tenant has its own record of a Cached URL.
   std::string tenant;
 };
 
@@ -150,8 +150,8 @@ class ContextResolver {
   // (object with "@context") of `tenant` and returns it with its id and URL; InvalidRequest if
   // malformed.
   Result<StoredContext> AddHosted(const boost::json::value& document, std::string_view tenant = {});
-  // Each of these sees the Hosted and ImplicitlyCreated contexts of `tenant` ("" = the default
-  // tenant) and the Cached ones (copies of documents published at their URL).
+  // Each of these sees the Hosted, ImplicitlyCreated and Cached contexts of `tenant` ("" = the
+  // default tenant); a Cached one is found by its id or by its URL.
   // Lists stored contexts, optionally filtered by kind.
   std::vector<StoredContext> List(std::optional<StoredContext::Kind> kind, std::string_view tenant = {}) const;
   // Returns NotFound if absent.

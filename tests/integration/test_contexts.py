@@ -3,10 +3,14 @@ serving and deleting contexts, using a hosted context through the Link header, p
 across a restart, unreachable contexts (504 LdContextNotAvailable — the HTTP status v1.9.1 §5.5.2 gives it —, promptly), the limits on
 context URLs, inline contexts and concurrent downloads, refusal to fetch from private addresses,
 and the built-in core context under all its published URLs."""
+import http.server
+import json
 import socket
 import threading
 import time
 import unittest
+
+from urllib.parse import quote
 
 from hub import Hub, HubTestCase, link_header
 
@@ -281,6 +285,100 @@ class PrivateAddressTest(HubTestCase):
                     self.assertProblem(r, 504, "LdContextNotAvailable")
                     self.assertEqual(r.json()["detail"], f"cannot retrieve @context '{url}': address not allowed by the outbound policy")
             self.assertEqual(server.accepted, [])
+
+
+class ContextServer:
+    """An HTTP server on 127.0.0.1 serving one JSON-LD context document at every path and
+    counting the GETs it answered."""
+
+    def __init__(self, document):
+        body = json.dumps(document).encode()
+        outer = self
+        self.gets = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.gets += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ld+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class CachedContextsPerTenantTest(HubTestCase):
+    """@contexts downloaded and cached (kind Cached, §5.13.3) belong to the tenant whose request
+    caused the download: §5.13 "Tenants" — @contexts are never visible across tenants."""
+    hub_args = ("--remote-contexts", "true")
+
+    def tenant(self, name):
+        return {"NGSILD-Tenant": name}
+
+    def cached(self, tenant):
+        r = self.hub.get(f"{C}?kind=Cached&details=true", headers=self.tenant(tenant))
+        self.assertEqual(r.status, 200, r)
+        return {c["URL"]: c for c in r.json()}
+
+    def use(self, url, tenant, eid):
+        r = self.hub.post(E, {"id": eid, "type": "Kiosk"}, headers=dict(link_header(url), **self.tenant(tenant)))
+        self.assertEqual(r.status, 201, r)
+
+    def test_list_retrieve_delete_and_reload_are_per_tenant(self):
+        """§5.13.3 List @contexts with kind=Cached, §5.13.4 Serve @context, §5.13.5 Delete and
+        Reload @context, each in the NGSILD-Tenant of the request: a tenant sees, retrieves,
+        deletes and reloads only the Cached @contexts its own requests caused to be fetched."""
+        with ContextServer(DOC) as server:
+            url_a, url_both = server.url("/a.jsonld"), server.url("/both.jsonld")
+            self.use(url_a, "tenantA", "urn:ngsi-ld:Kiosk:a1")
+            self.use(url_both, "tenantA", "urn:ngsi-ld:Kiosk:a2")
+            self.use(url_both, "tenantB", "urn:ngsi-ld:Kiosk:b1")
+            self.assertEqual(server.gets, 2, "the download of url_both is shared, not repeated")
+            a, b = self.cached("tenantA"), self.cached("tenantB")
+            self.assertEqual(set(a), {url_a, url_both})
+            self.assertEqual(set(b), {url_both}, "tenantB must not see what tenantA caused to be fetched")
+            self.assertNotIn(url_a, self.cached(""), "nor the default tenant")
+            self.assertNotEqual(a[url_both]["localId"], b[url_both]["localId"])
+            # Retrieve: by local id and by URL, only in the tenant that holds it.
+            id_a = a[url_a]["localId"]
+            r = self.hub.get(f"{C}/{id_a}?details=true", headers=self.tenant("tenantA"))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["URL"], url_a)
+            for ref in (id_a, quote(url_a, safe="")):
+                with self.subTest(ref=ref):
+                    self.assertProblem(self.hub.get(f"{C}/{ref}?details=true", headers=self.tenant("tenantB")),
+                                       404, "ResourceNotFound")
+                    self.assertProblem(self.hub.delete(f"{C}/{ref}", headers=self.tenant("tenantB")),
+                                       404, "ResourceNotFound")
+                    self.assertProblem(self.hub.delete(f"{C}/{ref}?reload=true", headers=self.tenant("tenantB")),
+                                       404, "ResourceNotFound")
+            # Reload in tenantB re-downloads and keeps B's id; A's record is untouched.
+            r = self.hub.delete(f"{C}/{b[url_both]['localId']}?reload=true", headers=self.tenant("tenantB"))
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(server.gets, 3)
+            self.assertEqual(self.cached("tenantB")[url_both]["localId"], b[url_both]["localId"])
+            self.assertEqual(self.cached("tenantA")[url_both]["localId"], a[url_both]["localId"])
+            # Delete in tenantA removes A's record only.
+            r = self.hub.delete(f"{C}/{a[url_both]['localId']}", headers=self.tenant("tenantA"))
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(set(self.cached("tenantA")), {url_a})
+            self.assertEqual(set(self.cached("tenantB")), {url_both})
 
 
 class ContextPersistenceTest(unittest.TestCase):
