@@ -2,6 +2,7 @@
 // and query entities (GS CIM 009 §5.6, §5.7). Each handler: tenant → body → @context → parse
 // → one EntityService call → status code the spec gives (201/204/207/200, or ProblemDetails).
 #include <cctype>
+#include <functional>
 #include <iterator>
 #include <set>
 
@@ -10,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/entity_maps.h"
 #include "api/entity_read.h"
 #include "api/linked_entities.h"
 #include "api/query_spec.h"
@@ -77,6 +79,9 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   const std::string& id = p.Get("entityId");
   auto in = ReadEntityRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
+  auto make_map = BoolParam(req, "entityMap");
+  if (!make_map.ok()) return Problem(make_map.status());
+  if (*make_map && !deps.entity_maps) return Problem(Status::NotSupported("EntityMaps are not supported by this hub"));
   Status id_ok = CheckIds(id, nullptr);
   if (!id_ok.ok()) return Problem(id_ok);
   auto e = deps.entities->Get(in->tenant, id);
@@ -99,7 +104,17 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   answer.push_back(std::move(*e));
   auto body = RenderAnswer(*in, std::move(answer), deps, view.get(), true);
   if (!body.ok()) return Problem(body.status());
-  return JsonResponse(200, std::move(*body), in->media, *in->ctx);
+  // entityMap=true (§5.7.1, the 200 answer: "If an EntityMap has been requested, the HTTP response
+  // shall include an NGSILD-EntityMap HTTP header"): the map of this operation, the one entity.
+  std::optional<broker::EntityMap> map;
+  if (*make_map) {
+    auto made = deps.entity_maps->Create(in->tenant, CurrentCaller().subject(), {id}, util::NowMillis());
+    if (!made.ok()) return Problem(made.status());
+    map = std::move(*made);
+  }
+  Response r = JsonResponse(200, std::move(*body), in->media, *in->ctx);
+  if (map) r.headers.Add("NGSILD-EntityMap", EntityMapLocation(map->id));
+  return r;
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -135,14 +150,18 @@ struct AttributeChange {
   int64_t now = 0;
 };
 
+// Rewrites a request body before it is parsed (Merge Entity's `lang`).
+using ParsedRequestHook = std::function<void(json::object&)>;
+
 // `allow_null`: the operation deletes what an NGSI-LD Null names (merge, update).
 Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams& p, const ApiDeps& deps,
-                                            bool is_merge, bool allow_null) {
+                                            bool is_merge, bool allow_null, const ParsedRequestHook& hook = {}) {
   AttributeChange c;
   c.id = p.Get("entityId");
   auto in = ReadObject(req, deps, /*allow_merge_patch=*/is_merge);
   if (!in.ok()) return in.status();
   c.in = std::move(*in);
+  if (hook) hook(c.in.body.get_object());
   CITYHUB_RETURN_IF_ERROR(CheckIds(c.id, &c.in.object()));
   c.now = util::NowMillis();
   auto attrs = ngsild::ParseAttributes(c.in.object(), *c.in.ctx, c.now, deps.limits.parse, allow_null);
@@ -164,9 +183,91 @@ Result<AttributeChange> ReadAttributeChange(const Request& req, const PathParams
   return c;
 }
 
+// True for a BCP 47 language tag as written: subtags of 1 to 8 letters or digits joined by '-',
+// the first of letters.
+bool IsLanguageTag(std::string_view tag) {
+  size_t run = 0;
+  for (size_t i = 0; i <= tag.size(); ++i) {
+    if (i == tag.size() || tag[i] == '-') {
+      if (run == 0 || run > 8) return false;
+      run = 0;
+    } else if (std::isalpha(static_cast<unsigned char>(tag[i])) ||
+               (std::isdigit(static_cast<unsigned char>(tag[i])) && i > run)) {
+      ++run;
+    } else {
+      return false;
+    }
+  }
+  return !tag.empty() && std::isalpha(static_cast<unsigned char>(tag[0]));
+}
+
+// Merge Entity's `lang` (§5.6.17; v1.8.1 OpenAPI mergeEntity): the language of the plain strings
+// given for LanguageProperties — in a fragment typed LanguageProperty (or holding a
+// languageMap), a `languageMap` or `value` that is a string becomes {"<lang>": string}. An
+// NGSI-LD Null stays a deletion.
+void ApplyMergeLanguage(json::object& body, const std::string& lang) {
+  auto fix = [&lang](json::value& v) {
+    json::object* o = v.if_object();
+    if (!o) return;
+    const json::value* type = o->if_contains("type");
+    const bool language = (type && *type == "LanguageProperty") || o->contains("languageMap");
+    if (!language) return;
+    for (std::string_view member : {"languageMap", "value"}) {
+      json::value* text = o->if_contains(member);
+      if (!text || !text->is_string() || text->get_string() == ngsild::kNullMarker) continue;
+      json::object map{{lang, *text}};
+      o->erase(member);
+      (*o)["languageMap"] = std::move(map);
+      return;
+    }
+  };
+  for (auto& [key, value] : body) {
+    if (key == "id" || key == "type" || key == "@id" || key == "@type" || key == "@context" || key == "scope") continue;
+    if (json::array* instances = value.if_array()) {
+      for (auto& item : *instances) fix(item);
+    } else {
+      fix(value);
+    }
+  }
+}
+
+// Merge Entity's `observedAt` (v1.8.1 OpenAPI Query.observedAt): "When a merge operation applies
+// to a pre-existing Attribute which previously contained an "observedAt" sub-attribute, the value
+// held in this query parameter shall be used if no specific "observedAt" sub-Attribute is found
+// in the payload body." Judged per instance (datasetId) on the entity as read just before the
+// merge; a write racing in between may add or drop an observedAt the merge does not see.
+void ApplyMergeObservedAt(ngsild::AttrMap& attrs, ngsild::Entity current, const std::string& observed_at) {
+  for (auto& [name, instances] : attrs) {
+    for (auto& inst : instances) {
+      if (inst.contains("observedAt")) continue;
+      const ngsild::Instance* before = current.FindInstance(name, ngsild::DatasetIdOf(inst));
+      if (before && before->contains("observedAt")) inst["observedAt"] = observed_at;
+    }
+  }
+}
+
 Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true, /*allow_null=*/true);
+  std::optional<std::string> observed_at;
+  if (const std::string* at = req.Param("observedAt")) {
+    std::optional<std::string> utc = util::DateTimeInUtc(*at);
+    if (!utc) {
+      return Problem(Status::BadRequestData("parameter 'observedAt' must be a DateTime with a time zone, e.g. 2024-05-01T10:00:00Z"));
+    }
+    observed_at = at->ends_with("Z") ? *at : *utc;  // in UTC, with the fraction digits written
+  }
+  const std::string* lang = req.Param("lang");
+  if (lang && !IsLanguageTag(*lang)) {
+    return Problem(Status::BadRequestData(
+        fmt::format("parameter 'lang' must be one language tag (e.g. en, ko, fr-CH), not '{}'", lang->substr(0, 100))));
+  }
+  ParsedRequestHook hook;
+  if (lang) hook = [lang](json::object& body) { ApplyMergeLanguage(body, *lang); };
+  auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/true, /*allow_null=*/true, hook);
   if (!c.ok()) return Problem(c.status());
+  if (observed_at) {
+    auto current = deps.entities->Get(c->in.tenant, c->id);
+    if (current.ok()) ApplyMergeObservedAt(c->attrs, std::move(*current), *observed_at);
+  }
   Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->types,
                                    c->now, c->scope, c->expires_at);
   return st.ok() ? NoContent() : Problem(st);

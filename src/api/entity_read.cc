@@ -127,6 +127,15 @@ Result<EntityRead> ReadEntityRequest(const Request& req, const ApiDeps& deps, co
   auto join = JoinOptionsOf(req);
   if (!join.ok()) return join.status();
   r.join = std::move(*join);
+  // Nested terms (`rel{attr}`) name members of Linked Entities, which are part of the answer only
+  // when join retrieves them (§4.5.23); without join they project nothing, so they are an error
+  // rather than silently dropped.
+  if (r.linked_projection && r.join.mode == broker::JoinMode::kNone) {
+    const std::string* pick = req.Param("pick");
+    return Status::BadRequestData(fmt::format(
+        "parameter '{}': nested terms (rel{{attr}}) project Linked Entities and need 'join' (flat or inline)",
+        pick && pick->find('{') != std::string::npos ? "pick" : "omit"));
+  }
   if (req.Param("datasetId")) {
     auto items = SplitList(*req.Param("datasetId"), "datasetId");
     if (!items.ok()) return items.status();

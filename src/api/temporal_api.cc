@@ -349,13 +349,24 @@ json::value RenderTemporalValues(const broker::TemporalAttribute& a, const broke
   return all;
 }
 
-json::object RenderTemporalEntity(const broker::TemporalEntity& e, const TemporalRead& r) {
+json::object RenderTemporalEntity(const broker::TemporalEntity& e, const TemporalRead& r, const ApiDeps& deps) {
   const ngsild::Context& ctx = *r.in.ctx;
   json::object out;
   out["id"] = e.id;
   PutTypes(e.types, ctx, &out);
   if (!e.scope.is_null()) out["scope"] = e.scope;
-  if (r.sys_attrs && e.deleted_ms) out["deletedAt"] = util::FormatDateTime(*e.deleted_ms);
+  if (r.sys_attrs) {
+    // §6.3.11 (options sysAttrs): "the system generated attributes createdAt, modifiedAt are
+    // included [...] In the case of temporal representations, also the system generated
+    // attribute deletedAt is included, if the NGSI-LD Element has been deleted." The entity's
+    // own are those of the entity as it is now; a deleted entity has only its deletedAt.
+    if (auto now = deps.entities->Get(r.in.tenant, e.id); now.ok()) {
+      out["createdAt"] = util::FormatDateTime(now->created_at);
+      out["modifiedAt"] = util::FormatDateTime(now->modified_at);
+    } else if (e.deleted_ms) {
+      out["deletedAt"] = util::FormatDateTime(*e.deleted_ms);
+    }
+  }
   const std::vector<std::string>* lang = r.lang ? &*r.lang : nullptr;
   ngsild::RenderOptions opts;
   opts.format = ngsild::Format::kNormalized;
@@ -491,7 +502,7 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
   std::vector<broker::TemporalEntity> read;
   read.push_back(std::move(*e));
   const std::optional<std::string> range = CutToCommonRange(&read, r->query);
-  return Answer(RenderTemporalEntity(read.front(), *r), *r, range);
+  return Answer(RenderTemporalEntity(read.front(), *r, deps), *r, range);
 }
 
 // Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query).
@@ -521,7 +532,7 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
     auto entities = deps.temporal->Query(r.in.tenant, *sel, r.query, page->offset, page->limit, &total);
     if (!entities.ok()) return Problem(entities.status());
     range = CutToCommonRange(&*entities, r.query);
-    for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, r));
+    for (const auto& e : *entities) body.push_back(RenderTemporalEntity(e, r, deps));
   }
   Response resp = Answer(std::move(body), r, range);
   if (page->count) resp.headers.Add("NGSILD-Results-Count", std::to_string(total));

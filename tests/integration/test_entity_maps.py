@@ -163,6 +163,36 @@ class EntityMapTest(HubTestCase):
         self.assertProblem(r, 400, "BadRequestData")
 
 
+    def test_retrieve_with_entity_map_returns_the_map_of_the_one_entity(self):
+        """§5.7.1 Retrieve Entity, 200 answer (v1.8.1 OpenAPI): "If an EntityMap has been
+        requested, the HTTP response shall include an "NGSILD-EntityMap" HTTP header that contains
+        the resource URI of the EntityMap resource used in the operation." """
+        (eid,) = self.make_buses("ret", 1)
+        r = self.hub.get(f"{E}/{eid}?entityMap=true")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["id"], eid)
+        location, map_id = self.map_of(r)
+        m = self.hub.get(location)
+        self.assertEqual(m.status, 200, m)
+        self.assertEqual(m.json()["id"], map_id)
+        self.assertEqual(m.json()["entityMap"], {eid: ["@none"]})
+        # Without it (or with false) no map is made.
+        for path in (f"{E}/{eid}", f"{E}/{eid}?entityMap=false"):
+            with self.subTest(path=path):
+                r = self.hub.get(path)
+                self.assertEqual(r.status, 200, r)
+                self.assertIsNone(r.header("NGSILD-EntityMap"))
+
+    def test_retrieve_with_entity_map_errors(self):
+        """A malformed entityMap value is 400 (a boolean, §6.3 parameters); an entity that is not
+        found is 404 and makes no map."""
+        (eid,) = self.make_buses("re", 1)
+        self.assertProblem(self.hub.get(f"{E}/{eid}?entityMap=yes"), 400)
+        r = self.hub.get(f"{E}/urn:ngsi-ld:Bus:missing?entityMap=true")
+        self.assertProblem(r, 404, "ResourceNotFound")
+        self.assertIsNone(r.header("NGSILD-EntityMap"))
+
+
 class EntityMapCapTest(HubTestCase):
     hub_args = ("--entity-map-ttl-s", "2")
 

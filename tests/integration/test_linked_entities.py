@@ -193,6 +193,26 @@ class LinkedEntitiesTest(HubTestCase):
             body = self.assertProblem(r, 400, "BadRequestData")
             self.assertIn("pick", body["detail"])
 
+    def test_nested_projection_without_join_is_400(self):
+        """§4.21 / OpenAPI Query.pick: "Each String is an Entity member ("id", "type", "scope" or a
+        projected Attribute name)"; a nested term projects the members of a Linked Entity, which
+        is part of the answer only with join (§4.5.23). Without join (or with join=@none) it
+        would project nothing: 400 BadRequestData naming the parameter and the need for join,
+        on retrieve, GET query and POST query alike; with join it is taken."""
+        one = f"{E}/{urn('Car', 'c1')}"
+        cases = [(f"{one}?pick=id,isParked{{name}}", "pick"), (f"{one}?omit=isParked{{capacity}}", "omit"),
+                 (f"{one}?join=@none&pick=isParked{{name}}", "pick"),
+                 (f"{E}?type=Car&pick=isParked{{name}}", "pick"), (f"{E}?type=Car&omit=isParked{{name}}", "omit")]
+        for path, param in cases:
+            with self.subTest(path=path):
+                body = self.assertProblem(self.hub.get(path), 400, "BadRequestData")
+                self.assertIn(param, body["detail"])
+                self.assertIn("join", body["detail"])
+        r = self.hub.post("/ngsi-ld/v1/entityOperations/query?pick=isParked{name}",
+                          {"type": "Query", "entities": [{"type": "Car"}]})
+        self.assertIn("join", self.assertProblem(r, 400, "BadRequestData")["detail"])
+        self.assertEqual(self.hub.get(f"{E}?type=Car&join=flat&pick=isParked{{name}}").status, 200)
+
     # --- parameter errors ------------------------------------------------------------------------
     def test_bad_join_parameters_are_400(self):
         """Query.join allows flat, inline, @none; NotificationParams.joinLevel has minimum 1."""

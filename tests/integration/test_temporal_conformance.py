@@ -229,6 +229,34 @@ class DeletedAtTest(Case):
                                   timeproperty="deletedAt").json(), [])
 
 
+class EntitySystemTimesTest(Case):
+    def test_entity_created_and_modified_at_with_sys_attrs(self):
+        """§6.3.11 (OpenAPI options.sysAttrs): "a representation of NGSI-LD Elements shall be
+        provided so that the system generated attributes createdAt, modifiedAt are included in
+        the response payload body. In the case of temporal representations, also the system
+        generated attribute deletedAt is included, if the NGSI-LD Element has been deleted."
+        The entity's own createdAt/modifiedAt are those of the entity now (retrieve and query);
+        without sysAttrs there are none; once deleted, the entity has deletedAt instead."""
+        eid = "urn:ngsi-ld:Kiln:k1"
+        t0 = ms("2025-05-01T00:00:00Z")
+        r = self.hub.post(E, {"id": eid, "type": "Kiln", "heat": prop(100, t0)})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.hub.patch(f"{E}/{eid}/attrs", {"heat": prop(200, t0 + 1000)}).status, 204)
+        now = self.get(f"{E}/{eid}", options="sysAttrs").json()
+        one = self.get(f"{T}/{eid}", options="sysAttrs").json()
+        (listed,) = self.get(T, type="Kiln", timerel="after", timeAt="2000-01-01T00:00:00Z", options="sysAttrs").json()
+        for got in (one, listed):
+            self.assertEqual((got["createdAt"], got["modifiedAt"]), (now["createdAt"], now["modifiedAt"]), got)
+            self.assertLess(ms(got["createdAt"]), ms(got["modifiedAt"]) + 1)
+            self.assertNotIn("deletedAt", got)
+        plain = self.get(f"{T}/{eid}").json()
+        self.assertFalse({"createdAt", "modifiedAt", "deletedAt"} & set(plain), plain)
+        self.assertEqual(self.hub.delete(f"{E}/{eid}").status, 204)
+        gone = self.get(f"{T}/{eid}", options="sysAttrs").json()
+        self.assertIn("deletedAt", gone)
+        self.assertFalse({"createdAt", "modifiedAt"} & set(gone), gone)
+
+
 class InstancePatchTest(Case):
     """§5.6.14 Partial Update Attribute instance in Temporal Representation of an Entity. The
     OpenAPI (updateAttrsTemporal): "This operation allows modifying a specific Attribute

@@ -170,6 +170,60 @@ class WritesTest(HubTestCase):
         self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Thing:null-new").status, 404)
         self.assertEqual(self.fetch(eid)["p"]["value"], 1)
 
+    # --- Merge Entity URL parameters observedAt and lang (§5.6.17) ------------------------------
+    def test_merge_observed_at_parameter(self):
+        """v1.8.1 OpenAPI mergeEntity, Query.observedAt: "When a merge operation applies to a
+        pre-existing Attribute which previously contained an "observedAt" sub-attribute, the
+        value held in this query parameter shall be used if no specific "observedAt"
+        sub-Attribute is found in the payload body." Per instance: one that had no observedAt,
+        a new attribute, and a fragment with its own observedAt are left as written."""
+        eid = "urn:ngsi-ld:Thing:merge-observed"
+        gps = "urn:ngsi-ld:dataset:gps"
+        self.create({"id": eid, "type": "Thing",
+                     "speed": [prop(1, observedAt="2024-01-01T00:00:00Z"),
+                               prop(2, datasetId=gps, observedAt="2024-01-01T00:00:00Z")],
+                     "level": prop(3), "temp": prop(4, observedAt="2024-01-01T00:00:00Z")})
+        r = self.hub.patch(f"{E}/{eid}?observedAt=2024-06-01T09:30:00.5%2B09:00",
+                           {"speed": [prop(10), prop(20, datasetId=gps)], "level": prop(30),
+                            "temp": prop(40, observedAt="2024-05-05T05:05:05Z"), "fresh": prop(50)})
+        self.assertEqual(r.status, 204, r)
+        e = self.fetch(eid)
+        speeds = {i.get("datasetId"): i for i in e["speed"]}
+        for ds in (None, gps):
+            self.assertEqual(speeds[ds]["observedAt"], "2024-06-01T00:30:00.5Z", speeds[ds])
+        self.assertEqual((e["speed"][0]["value"], e["level"]["value"]), (10, 30))
+        self.assertNotIn("observedAt", e["level"])
+        self.assertEqual(e["temp"]["observedAt"], "2024-05-05T05:05:05Z")
+        self.assertNotIn("observedAt", e["fresh"])
+
+    def test_merge_lang_parameter(self):
+        """v1.8.1 OpenAPI mergeEntity lists Query.lang ("It is used to reduce languageMaps to a
+        string or string array property in a single preferred language"): in a merge, a
+        LanguageProperty given as a plain string is in that language and merges into the
+        languageMap."""
+        eid = "urn:ngsi-ld:Thing:merge-lang"
+        self.create({"id": eid, "type": "Thing",
+                     "name": {"type": "LanguageProperty", "languageMap": {"en": "bridge", "ko": "다리"}},
+                     "motto": {"type": "LanguageProperty", "languageMap": {"en": "go"}}})
+        r = self.hub.patch(f"{E}/{eid}?lang=ja", {"name": {"type": "LanguageProperty", "languageMap": "橋"},
+                                                  "motto": {"type": "LanguageProperty", "value": "行け"}})
+        self.assertEqual(r.status, 204, r)
+        e = self.fetch(eid)
+        self.assertEqual(e["name"]["languageMap"], {"en": "bridge", "ko": "다리", "ja": "橋"})
+        self.assertEqual(e["motto"]["languageMap"], {"en": "go", "ja": "行け"})
+
+    def test_merge_observed_at_and_lang_errors(self):
+        """A parameter value that is not what the OpenAPI gives (observedAt: format date-time;
+        lang: a language) is 400 BadRequestData naming it, and nothing is merged."""
+        eid = "urn:ngsi-ld:Thing:merge-bad"
+        self.create({"id": eid, "type": "Thing", "level": prop(1, observedAt="2024-01-01T00:00:00Z")})
+        for query, name in (("observedAt=yesterday", "observedAt"), ("observedAt=2024-01-01T00:00:00", "observedAt"),
+                            ("lang=en,ko", "lang"), ("lang=1en", "lang")):
+            with self.subTest(query=query):
+                r = self.hub.patch(f"{E}/{eid}?{query}", {"level": prop(9)})
+                self.assertIn(name, self.assertProblem(r, 400, "BadRequestData")["detail"])
+        self.assertEqual(self.fetch(eid)["level"]["value"], 1)
+
     def test_batch_update_upsert_and_merge_delete_with_null(self):
         """§5.6.9, §5.6.8 (update mode), §5.6.20 apply the update and merge behaviours of §5.6.2
         / §5.6.17 to each entity, so an NGSI-LD Null deletes there too; an upsert item that
