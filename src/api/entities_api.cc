@@ -146,7 +146,7 @@ struct AttributeChange {
   ngsild::AttrMap attrs;
   std::vector<std::string> types;  // expanded; empty: none given
   json::value scope;               // null: none given
-  std::optional<int64_t> expires_at;  // the entity member expiresAt, when given (§4.22)
+  std::optional<ngsild::ExpiresAt> expires_at;  // the entity member expiresAt, when given (§4.22)
   int64_t now = 0;
 };
 

@@ -225,10 +225,8 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
 
 namespace {
 // Sets the entity's expiresAt if one is given; true if that changed it.
-bool SetExpiry(Entity& e, std::optional<int64_t> expires_at) {
-  if (!expires_at || e.expires_at == *expires_at) return false;
-  e.expires_at = *expires_at;
-  return true;
+bool SetExpiry(Entity& e, const std::optional<ngsild::ExpiresAt>& expires_at) {
+  return expires_at && e.SetExpiresAt(*expires_at);
 }
 
 std::vector<std::string> NamesOf(const ngsild::AttrMap& attrs) {
@@ -252,11 +250,11 @@ Status EntityService::Replace(const WriteAccess& w, std::string_view tenant, std
 
 Status EntityService::Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
                             const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope,
-                            std::optional<int64_t> expires_at) {
+                            std::optional<ngsild::ExpiresAt> expires_at) {
   return Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool&) {
     current.AddTypes(types);
     ngsild::SetScope(current, scope, ngsild::ScopeChange::kReplace);
-    if (expires_at) current.expires_at = *expires_at;
+    SetExpiry(current, expires_at);
     ngsild::MergeAttributes(current, std::move(attrs), now_ms);
     return Status::Ok();
   });
@@ -277,7 +275,7 @@ bool ChangeHead(Entity& e, const std::vector<std::string>& types, const boost::j
 Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
                                                    const std::vector<std::string>& types,
-                                                   const boost::json::value& scope, std::optional<int64_t> expires_at) {
+                                                   const boost::json::value& scope, std::optional<ngsild::ExpiresAt> expires_at) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope,
@@ -295,7 +293,7 @@ Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::st
 Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                                    ngsild::AttrMap attrs, int64_t now_ms,
                                                    const std::vector<std::string>& types,
-                                                   const boost::json::value& scope, std::optional<int64_t> expires_at) {
+                                                   const boost::json::value& scope, std::optional<ngsild::ExpiresAt> expires_at) {
   ngsild::UpdateResult result;
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope, ngsild::ScopeChange::kReplaceExisting);
@@ -460,7 +458,7 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
     } else {
       current->AddTypes(item.types);
       ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
-      if (item.expires_at != 0) current->expires_at = item.expires_at;
+      if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
       ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
       current->modified_at = item.modified_at;
     }
@@ -474,7 +472,7 @@ BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view te
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);  // as Append (§5.6.3.4)
     ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
-    if (item.expires_at != 0) current->expires_at = item.expires_at;
+    if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
     ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
     return Status::Ok();
   });
@@ -485,7 +483,7 @@ BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view ten
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
     ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
-    if (item.expires_at != 0) current->expires_at = item.expires_at;
+    if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
     ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
     return Status::Ok();
   });

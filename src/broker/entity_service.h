@@ -96,10 +96,10 @@ class EntityService {
   Status Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::Entity e);
   // Merge Entity (PATCH /entities/{id}). `types` (expanded), if non-empty, are added; a
   // `scope` (null: none given) replaces the entity's; `expires_at`, if given, sets the entity's
-  // expiresAt (epoch ms), also in Append and Update.
+  // expiresAt, also in Append and Update.
   Status Merge(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
                const std::vector<std::string>& types, int64_t now_ms, const boost::json::value& scope = nullptr,
-               std::optional<int64_t> expires_at = std::nullopt);
+               std::optional<ngsild::ExpiresAt> expires_at = std::nullopt);
   // Append (§5.6.3) / Update (§5.6.2) Attributes; `types` (expanded) are added to the entity's
   // and `scope` (null: none given) changes its scope as ngsild::SetScope says for the
   // operation. NotFound if the entity is absent.
@@ -107,11 +107,11 @@ class EntityService {
                                       ngsild::AttrMap attrs, bool no_overwrite, int64_t now_ms,
                                       const std::vector<std::string>& types = {},
                                       const boost::json::value& scope = nullptr,
-                                      std::optional<int64_t> expires_at = std::nullopt);
+                                      std::optional<ngsild::ExpiresAt> expires_at = std::nullopt);
   Result<ngsild::UpdateResult> Update(const WriteAccess& w, std::string_view tenant, std::string_view id,
                                       ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types = {},
                                       const boost::json::value& scope = nullptr,
-                                      std::optional<int64_t> expires_at = std::nullopt);
+                                      std::optional<ngsild::ExpiresAt> expires_at = std::nullopt);
   // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
   // entity or the attribute is missing.
   Status PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,

@@ -2,7 +2,8 @@
 // the URI / name checks used wherever input is validated.
 //
 // The storage document is the internal model written as JSON with expanded names:
-//   {"id": …, "type": [IRI…], "scope": …, "expiresAt": ms (transient entities only),
+//   {"id": …, "type": [IRI…], "scope": …, "expiresAt": ms and
+//    "expiresAtFraction": [digits, sub-ms ns] (transient entities only; the fraction when not .mmm),
 //    "createdAt": ms, "modifiedAt": ms,
 //    "attrs": {IRI: [instance…]}}
 // Keeping the stored form expanded makes it independent of any client's @context: every read
@@ -84,6 +85,13 @@ std::vector<std::string> Entity::AttributeNames() const {
   return names;
 }
 
+bool Entity::SetExpiresAt(const ExpiresAt& at) {
+  if (expires_at == at.ms && expires_fraction == at.fraction) return false;
+  expires_at = at.ms;
+  expires_fraction = at.fraction;
+  return true;
+}
+
 void Entity::AddTypes(const std::vector<std::string>& more) {
   for (const auto& t : more) {
     if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
@@ -153,7 +161,12 @@ std::string SerializeEntity(const Entity& e) {
     out.append(",\"owner\":");
     util::AppendJsonString(out, e.owner);
   }
-  if (e.expires_at != 0) out.append(fmt::format(",\"expiresAt\":{}", e.expires_at));
+  if (e.expires_at != 0) {
+    out.append(fmt::format(",\"expiresAt\":{}", e.expires_at));
+    if (e.expires_fraction != util::TimeFraction{}) {
+      out.append(fmt::format(",\"expiresAtFraction\":[{},{}]", e.expires_fraction.digits, e.expires_fraction.sub_ms_ns));
+    }
+  }
   out.append(fmt::format(",\"createdAt\":{},\"modifiedAt\":{},\"attrs\":{{", e.created_at, e.modified_at));
   bool first = true;
   for (const auto& [name, instances] : e.attrs) {
@@ -192,6 +205,12 @@ Result<Entity> DeserializeEntity(std::string_view text) {
   if (const auto* c = doc.if_contains("createdAt"); c && c->is_int64()) e.created_at = c->get_int64();
   if (const auto* m = doc.if_contains("modifiedAt"); m && m->is_int64()) e.modified_at = m->get_int64();
   if (const auto* x = doc.if_contains("expiresAt"); x && x->is_int64()) e.expires_at = x->get_int64();
+  if (const auto* f = doc.if_contains("expiresAtFraction"); f && f->is_array() && f->get_array().size() == 2) {
+    const auto& parts = f->get_array();
+    if (parts[0].is_int64() && parts[1].is_int64()) {
+      e.expires_fraction = {static_cast<uint8_t>(parts[0].get_int64()), static_cast<uint32_t>(parts[1].get_int64())};
+    }
+  }
   for (auto& [name, arr] : attrs->get_object()) {
     if (!arr.is_array()) return Status::Internal("stored entity document has a malformed attribute");
     Instances instances;

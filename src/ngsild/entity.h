@@ -21,6 +21,7 @@
 #include <boost/json/value.hpp>
 
 #include "util/status.h"
+#include "util/time.h"
 
 namespace cityhub::ngsild {
 
@@ -42,6 +43,13 @@ std::string_view AttrTypeName(AttrType t);
 std::string_view AttrValueMember(AttrType t);
 std::optional<AttrType> ParseAttrTypeName(std::string_view name);
 
+// A transient entity's expiresAt (§4.22) as the client wrote it: the instant (epoch ms) and the
+// fraction of a second it was written with, so that it is returned with the same precision.
+struct ExpiresAt {
+  int64_t ms = 0;
+  util::TimeFraction fraction;
+};
+
 using Instance = boost::json::object;
 using Instances = std::vector<Instance>;
 
@@ -54,6 +62,7 @@ struct Entity {
   // When a transient entity expires (epoch ms; 0 = never): from then on it is no longer served
   // and the hub deletes it (GS CIM 009 §4.22, the Entity member expiresAt).
   int64_t expires_at = 0;
+  util::TimeFraction expires_fraction;  // the fraction expiresAt was written with
   std::map<std::string, Instances> attrs;  // expanded attribute IRI -> instances
   // Who created the entity (the principal's subject; "" without authentication). Kept by every
   // later write; never rendered — access rules may grant rights to an entity's owner.
@@ -61,6 +70,8 @@ struct Entity {
 
   // True if the entity is transient and its expiry has passed at `now_ms`.
   bool ExpiredAt(int64_t now_ms) const { return expires_at != 0 && expires_at <= now_ms; }
+  // Sets expiresAt; true if that changed it.
+  bool SetExpiresAt(const ExpiresAt& at);
   // Returns the instance of `attr` with `dataset_id` ("" = the default instance), or nullptr.
   Instance* FindInstance(const std::string& attr, std::string_view dataset_id);
   // The expanded attribute names present, ascending.

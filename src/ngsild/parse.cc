@@ -500,12 +500,13 @@ bool IsNullValue(const json::value& v) {
   return false;
 }
 
-Result<int64_t> ParseExpiresAt(const json::value& v, int64_t now_ms) {
+Result<ExpiresAt> ParseExpiresAt(const json::value& v, int64_t now_ms) {
   std::optional<int64_t> at;
-  if (v.is_string()) at = util::ParseDateTime(v.get_string());
+  util::TimeFraction fraction;
+  if (v.is_string()) at = util::ParseDateTime(v.get_string(), &fraction);
   if (!at) return Status::BadRequestData("'expiresAt' must be a DateTime such as \"2030-01-01T00:00:00Z\"");
   if (*at <= now_ms) return Status::BadRequestData("'expiresAt' must be in the future");
-  return *at;
+  return ExpiresAt{*at, fraction};
 }
 
 bool IsNullMarker(const Instance& inst) {
@@ -596,7 +597,7 @@ Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t
   if (const auto* expires = body.if_contains("expiresAt")) {
     auto at = ParseExpiresAt(*expires, now_ms);
     if (!at.ok()) return at.status();
-    e.expires_at = *at;
+    e.SetExpiresAt(*at);
   }
   auto attrs = ParseAttributes(body, ctx, now_ms, limits, false);
   if (!attrs.ok()) return attrs.status();

@@ -69,7 +69,7 @@ Status CheckGeoOnly(std::string_view iri, std::string_view name, const Instances
 
 // The entity member expiresAt (a transient entity, GS CIM 009 §4.22): a DateTime later than
 // `now_ms`, as epoch ms. BadRequestData naming 'expiresAt' otherwise.
-Result<int64_t> ParseExpiresAt(const boost::json::value& v, int64_t now_ms);
+Result<ExpiresAt> ParseExpiresAt(const boost::json::value& v, int64_t now_ms);
 
 // Names that are not attributes in an entity body.
 bool IsEntityKeyword(std::string_view member);

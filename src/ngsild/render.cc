@@ -295,7 +295,7 @@ json::object RenderEntity(Entity&& e, const Context& ctx, const RenderOptions& o
     out["type"] = std::move(types);
   }
   if (!e.scope.is_null()) out["scope"] = std::move(e.scope);
-  if (e.expires_at != 0) out["expiresAt"] = util::FormatDateTime(e.expires_at);
+  if (e.expires_at != 0) out["expiresAt"] = util::FormatDateTime(e.expires_at, e.expires_fraction);
   if (opts.sys_attrs) {
     out["createdAt"] = util::FormatDateTime(e.created_at);
     out["modifiedAt"] = util::FormatDateTime(e.modified_at);

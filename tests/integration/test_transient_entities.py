@@ -58,6 +58,28 @@ class TransientValidationTest(HubTestCase):
         listed = self.hub.get(f"{E}?type=Ticket&id=urn:ngsi-ld:Ticket:v1").json()
         self.assertEqual([e["expiresAt"] for e in listed], [at])
 
+    def test_expires_at_keeps_the_precision_written(self):
+        """§4.6.3 (DateTime as ISO 8601) and §5.2.4: expiresAt comes back as written — without a
+        fraction, or with six digits, in UTC when written with an offset — after a restart too,
+        and after PATCH moves it."""
+        whole = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).replace(microsecond=0)
+        plain = whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual(self.hub.post(E, ticket("urn:ngsi-ld:Ticket:p1", plain)).status, 201)
+        micro = (whole + datetime.timedelta(microseconds=123456)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.assertEqual(self.hub.post(E, ticket("urn:ngsi-ld:Ticket:p2", micro)).status, 201)
+        kst = (whole + datetime.timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M:%S.5+09:00")
+        self.assertEqual(self.hub.post(E, ticket("urn:ngsi-ld:Ticket:p3", kst)).status, 201)
+        half = whole.strftime("%Y-%m-%dT%H:%M:%S.5Z")
+        self.hub.stop()
+        self.hub.start()
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Ticket:p1").json()["expiresAt"], plain)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Ticket:p2").json()["expiresAt"], micro)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Ticket:p3").json()["expiresAt"], half)
+        later = (whole + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r = self.hub.patch(f"{E}/urn:ngsi-ld:Ticket:p2", {"expiresAt": later})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.hub.get(f"{E}/urn:ngsi-ld:Ticket:p2").json()["expiresAt"], later)
+
     def test_an_entity_without_expires_at_has_none(self):
         r = self.hub.post(E, ticket("urn:ngsi-ld:Ticket:v2"))
         self.assertEqual(r.status, 201, r)

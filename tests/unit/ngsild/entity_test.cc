@@ -5,6 +5,7 @@
 #include <string>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -476,6 +477,17 @@ TEST_F(EntityTest, RoundTripConcise) {
   ExpectSameIgnoringTimes(e, back);
   Entity again = MustParse(json::serialize(Render(e, Format::kConcise, true)), kT1);
   ExpectSameIgnoringTimes(e, again);
+}
+
+TEST_F(EntityTest, ExpiresAtKeepsItsFractionThroughStorage) {
+  // 2030-01-01T00:00:00Z is in the future of kT0; the fraction as written survives storage.
+  for (const char* written : {"2030-01-01T00:00:00Z", "2030-01-01T00:00:00.123456Z", "2030-01-01T00:00:00.120Z"}) {
+    Entity e = MustParse(fmt::format(R"({{"id":"urn:x:t","type":"T","expiresAt":"{}"}})", written));
+    auto back = DeserializeEntity(SerializeEntity(e));
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->expires_at, e.expires_at);
+    EXPECT_EQ(Render(*back, Format::kNormalized).at("expiresAt"), json::value(written)) << written;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
