@@ -11,7 +11,9 @@
 // The index narrows the candidates before this exact check: a request naming types looks at
 // the registrations with an EntityInfo of one of the types plus those with an item naming no
 // entities; one naming only ids looks at those naming one of the ids plus those with an
-// EntityInfo without id and those with an item naming no entities; any other looks at all.
+// EntityInfo without id and those with an item naming no entities; one naming both looks at
+// those naming one of the ids, those with an EntityInfo of one of the types without id, and
+// those naming no entities; any other looks at all.
 #include "broker/registration_service.h"
 
 #include <algorithm>
@@ -164,6 +166,7 @@ struct RegistrationService::TenantIndex {
   std::vector<const Compiled*> all;
   std::unordered_map<std::string, std::vector<uint32_t>> by_entity_id;
   std::unordered_map<std::string, std::vector<uint32_t>> by_type;
+  std::unordered_map<std::string, std::vector<uint32_t>> by_type_without_id;
   std::vector<uint32_t> without_id;  // an EntityInfo naming no id (type only, or idPattern)
   std::vector<uint32_t> untyped;     // an item naming no entities
 
@@ -179,7 +182,10 @@ struct RegistrationService::TenantIndex {
         for (const auto& e : info.entities) {
           if (!e.id.empty()) add(by_entity_id[e.id]);
           if (e.id.empty()) add(without_id);
-          for (const auto& t : e.types) add(by_type[t]);
+          for (const auto& t : e.types) {
+            add(by_type[t]);
+            if (e.id.empty()) add(by_type_without_id[t]);
+          }
         }
       }
     }
@@ -192,7 +198,11 @@ struct RegistrationService::TenantIndex {
     auto take_key = [&](const std::unordered_map<std::string, std::vector<uint32_t>>& map, const std::string& key) {
       if (auto it = map.find(key); it != map.end()) take(it->second);
     };
-    if (!types.empty()) {
+    if (!types.empty() && !ids.empty()) {
+      for (const auto& id : ids) take_key(by_entity_id, id);
+      for (const auto& t : types) take_key(by_type_without_id, t);
+      take(untyped);
+    } else if (!types.empty()) {
       for (const auto& t : types) take_key(by_type, t);
       take(untyped);
     } else if (!ids.empty()) {
