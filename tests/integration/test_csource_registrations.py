@@ -4,11 +4,16 @@ validation of every member (400 BadRequestData naming it), the mode rules of §4
 conflicts the spec names (409), names expanded with the request's @context and compacted with
 the reader's, update and delete, every query filter of §5.10.2, tenants, URL parameters,
 survival across a restart, and who may manage registrations when authentication is on."""
+import json
+import os
+import shutil
+import tempfile
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, unquote
 
+from guarded_hub import GuardedHub
 from hub import Hub, HubTestCase, link_header
 
 R = "/ngsi-ld/v1/csourceRegistrations"
@@ -507,6 +512,53 @@ class RestartTest(Helpers, HubTestCase):
         self.assertProblem(self.hub.get(f"{R}/{gone}"), 404, "ResourceNotFound")
         self.assertProblem(self.hub.post(R, exclusive("urn:ngsi-ld:ContextSourceRegistration:again", "urn:ngsi-ld:Room:p1",
                                                       ["temperature"]), headers=tenant("p")), 409, "AlreadyExists")
+
+
+class AccessTest(unittest.TestCase):
+    """docs/SECURITY.md: registrations steer where the hub forwards requests and may carry a
+    source's credentials (contextSourceInfo), so managing and reading them is the "register"
+    operation, which only admin holds among the built-in roles (least privilege); a policy rule
+    may grant it. Writes are audit-logged like any other, without their payload."""
+
+    @classmethod
+    def setUpClass(cls):
+        policy = {"rules": [{"effect": "allow", "roles": ["federator"], "tenants": ["*"], "operations": ["register"]}]}
+        cls.audit_dir = tempfile.mkdtemp(prefix="cityhub-csr-audit-")
+        cls.audit = os.path.join(cls.audit_dir, "audit.log")
+        cls.g = GuardedHub("cityhub-csr-access-", policy=policy, extra_args=["--audit-log", cls.audit]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.g.cleanup()
+        shutil.rmtree(cls.audit_dir, ignore_errors=True)
+
+    def test_only_register_holders_manage_registrations(self):
+        body = reg("urn:ngsi-ld:ContextSourceRegistration:acl", contextSourceInfo=[{"key": "Authorization",
+                                                                                     "value": "Bearer s3cret"}])
+        for who in [("w", "writer"), ("r", "reader")]:
+            self.assertEqual(self.g.call("POST", R, who, body=body).status, 403, who)
+            self.assertEqual(self.g.call("GET", R, who).status, 403, who)
+        self.assertEqual(self.g.call("POST", R, None, body=body).status, 401)
+        self.assertEqual(self.g.call("POST", R, ("root", "admin"), body=body).status, 201)
+        self.assertEqual(self.g.call("GET", f"{R}/{body['id']}", ("fed", "federator")).status, 200)
+        self.assertEqual(self.g.call("GET", f"{R}/{body['id']}", ("w", "writer")).status, 403)
+        self.assertEqual(self.g.call("PATCH", f"{R}/{body['id']}", ("w", "writer"), body={"description": "x"}).status, 403)
+        self.assertEqual(self.g.call("DELETE", f"{R}/{body['id']}", ("fed", "federator")).status, 204)
+        # the writes are in the audit log, the source's credentials are not
+        deadline = time.time() + 5
+        records = []
+        while time.time() < deadline:
+            with open(self.audit) as f:
+                records = [json.loads(line) for line in f if line.strip()]
+            if {("write", "root"), ("write", "fed")} <= {(r["event"], r["subject"]) for r in records}:
+                break
+            time.sleep(0.1)
+        events = {(r["event"], r["subject"], r["method"]) for r in records}
+        self.assertIn(("write", "root", "POST"), events)
+        self.assertIn(("write", "fed", "DELETE"), events)
+        self.assertIn(("denied", "w", "POST"), events)
+        with open(self.audit) as f:
+            self.assertNotIn("s3cret", f.read())
 
 
 if __name__ == "__main__":
