@@ -454,6 +454,11 @@ class QueryTest(Helpers, HubTestCase):
         self.assertProblem(self.hub.post(f"{R}?local=true", reg()), 400, "InvalidRequest")
         self.assertProblem(self.hub.get(f"{R}?id=not%20a%20uri", headers=tenant("query")), 400, "BadRequestData")
         self.assertEqual(self.hub.get(f"{R}/", headers=tenant("query")).status, 200)
+        # listed by the OpenAPI for queryCSR, meaningless for registrations: not supported
+        for param in ["geometryProperty=location", "lang=ko"]:
+            self.assertProblem(self.hub.get(f"{R}?{param}", headers=tenant("query")), 422, "OperationNotSupported")
+        self.assertProblem(self.hub.patch(f"{R}/urn:ngsi-ld:ContextSourceRegistration:q-building?options=sysAttrs",
+                                          {"description": "x"}, headers=tenant("query")), 400, "InvalidRequest")
 
 
 class ExpiryTenancyTest(Helpers, HubTestCase):
