@@ -98,8 +98,8 @@ http::Response TooManyRequests(std::string detail, double retry_after_s) {
 bool IsNgsiLd(std::string_view path) { return path.substr(0, 12) == "/ngsi-ld/v1/"; }
 
 // The NGSI-LD operations that make the tenant they name when it does not exist yet (§4.14: a
-// tenant is created implicitly by the first creation of an entity, subscription or temporal
-// representation in it).
+// tenant is created implicitly by the first creation of an entity, subscription, context source
+// registration or temporal representation in it).
 bool CreatesTenant(std::string_view method, std::string_view route) {
   return method == "POST" &&
          (route == "/ngsi-ld/v1/entities" || route == "/ngsi-ld/v1/entityOperations/create" ||

@@ -114,10 +114,9 @@ class RegistrationService : public ContextSourceDirectory {
       std::function<std::optional<std::vector<std::string>>(std::string_view tenant, std::string_view id)>;
   void SetLocalEntityProbe(LocalEntityProbe probe) { local_ = std::move(probe); }
 
-  struct Compiled;
-  struct TenantIndex;
-
  private:
+  struct Compiled;     // a registration compiled for matching
+  struct TenantIndex;  // a tenant's registrations and their index: an immutable snapshot
   std::shared_ptr<const TenantIndex> IndexOf(std::string_view tenant) const;
   // Stores `stored` and re-indexes its tenant (caller holds write_mutex_).
   Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored);
