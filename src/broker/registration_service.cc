@@ -132,13 +132,15 @@ struct RegistrationService::Compiled {
     const json::value* information = stored.if_contains("information");
     if (!information || !information->is_array()) return Status::Internal("stored registration has no information");
     for (const auto& item : information->get_array()) {
-      const json::object& o = item.as_object();
+      if (!item.is_object()) return Status::Internal("stored registration has an invalid information item");
+      const json::object& o = item.get_object();
       InfoC info;
       info.attrs = Strings(o.if_contains("propertyNames"));
       for (auto& r : Strings(o.if_contains("relationshipNames"))) info.attrs.push_back(std::move(r));
       if (const json::value* entities = o.if_contains("entities"); entities && entities->is_array()) {
         for (const auto& e : entities->get_array()) {
-          const json::object& eo = e.as_object();
+          if (!e.is_object()) return Status::Internal("stored registration has an invalid EntityInfo");
+          const json::object& eo = e.get_object();
           EntityInfoC ec;
           if (const json::value* id = eo.if_contains("id"); id && id->is_string()) ec.id = std::string(id->get_string());
           if (const json::value* p = eo.if_contains("idPattern"); p && p->is_string()) {

@@ -558,12 +558,13 @@ json::object RenderRegistration(const json::object& stored, const Context& ctx, 
   }
   if (json::value* information = out.if_contains("information"); information && information->is_array()) {
     for (auto& item : information->get_array()) {
-      json::object& o = item.as_object();
+      if (!item.is_object()) continue;
+      json::object& o = item.get_object();
       CompactNames(o.if_contains("propertyNames"), ctx);
       CompactNames(o.if_contains("relationshipNames"), ctx);
       if (json::value* entities = o.if_contains("entities"); entities && entities->is_array()) {
         for (auto& e : entities->get_array()) {
-          json::value* type = e.as_object().if_contains("type");
+          json::value* type = e.is_object() ? e.get_object().if_contains("type") : nullptr;
           CompactNames(type, ctx);
           if (type && type->is_array() && type->get_array().size() == 1) *type = json::value(type->get_array()[0]);
         }
