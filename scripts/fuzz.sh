@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures)
+((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures registration)
 
 scripts/setup.sh fuzz
 CORPUS=build/fuzz/corpus
-mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures}
+mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures,registration}
 
 # Seeds (written once; libFuzzer adds what it finds).
 if [ -d ../shared/data ] && [ -z "$(ls -A "$CORPUS/entity")" ]; then
@@ -37,6 +37,8 @@ seed measures '\x002026-11-26T10:00:00Z|l|1.25|r|3#l|1.5|TimeInstant|2026-11-26T
 seed measures '\x01{"t":23.5,"s":"open","loc":{"type":"Point","coordinates":[128.8,35.2]},"TimeInstant":"2026-11-26T10:00:00Z"}'
 seed measures '\x01[{"l":1},{"l":2}]'
 seed measures '\x02t\n21.5'
+seed registration '{"type":"ContextSourceRegistration","information":[{"entities":[{"id":"urn:a:1","type":"Room"}],"propertyNames":["t"]}],"endpoint":"http://a.example","mode":"exclusive","tier":3}'
+seed registration '{"type":"ContextSourceRegistration","information":[{"entities":[{"idPattern":"^urn:b:.*","type":["A","B"]}]}],"endpoint":"https://b.example","observationInterval":{"startAt":"2020-01-01T00:00:00Z"},"operations":["retrieveOps","updateOps"],"location":{"type":"Point","coordinates":[127,37]}}'
 
 status=0
 for t in "${TARGETS[@]}"; do

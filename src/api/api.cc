@@ -36,6 +36,7 @@ void RegisterDiscoveryRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterContextRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterOpsRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterRegistrationRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterTemporalRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterIotRoutes(http::Router& router, const ApiDeps& deps);
@@ -51,6 +52,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterContextRoutes(router, deps);
   RegisterOpsRoutes(router, deps);
   RegisterSubscriptionRoutes(router, deps);
+  RegisterRegistrationRoutes(router, deps);
   RegisterTemporalRoutes(router, deps);
   RegisterPrivacyRoutes(router, deps);
   RegisterIotRoutes(router, deps);
@@ -96,12 +98,13 @@ http::Response TooManyRequests(std::string detail, double retry_after_s) {
 bool IsNgsiLd(std::string_view path) { return path.substr(0, 12) == "/ngsi-ld/v1/"; }
 
 // The NGSI-LD operations that make the tenant they name when it does not exist yet (§4.14: a
-// tenant is created implicitly by the first creation of an entity, subscription or temporal
-// representation in it).
+// tenant is created implicitly by the first creation of an entity, subscription, context source
+// registration or temporal representation in it).
 bool CreatesTenant(std::string_view method, std::string_view route) {
   return method == "POST" &&
          (route == "/ngsi-ld/v1/entities" || route == "/ngsi-ld/v1/entityOperations/create" ||
           route == "/ngsi-ld/v1/entityOperations/upsert" || route == "/ngsi-ld/v1/subscriptions" ||
+          route == "/ngsi-ld/v1/csourceRegistrations" ||
           route == "/ngsi-ld/v1/temporal/entities");
 }
 
@@ -154,6 +157,9 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   if (route == "/metrics" || starts("/admin/") || starts("/iot/")) return Operation::kAdmin;
   if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
   if (starts("/ngsi-ld/v1/subscriptions") || starts("/cityhub/v1/subscriptions")) return Operation::kSubscribe;
+  // Registrations steer where the hub sends requests and what it holds, and may carry a
+  // source's credentials (contextSourceInfo): reading them is as privileged as writing them.
+  if (starts("/ngsi-ld/v1/csourceRegistrations")) return Operation::kRegister;
   if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {
     return Operation::kRead;
   }

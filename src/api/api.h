@@ -1,7 +1,7 @@
 // The NGSI-LD HTTP API (under /ngsi-ld/v1/) plus /health and /metrics: maps HTTP requests to
 // broker calls and broker results to HTTP responses with the spec's status codes and RFC 7807
 // ProblemDetails. One file per resource: entities_api.cc, query_api.cc, batch_api.cc,
-// discovery_api.cc, contexts_api.cc, subscriptions_api.cc, ops_api.cc; shared request
+// discovery_api.cc, contexts_api.cc, subscriptions_api.cc, registrations_api.cc, ops_api.cc; shared request
 // handling in request.h.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include "broker/entity_service.h"
 #include "broker/notifier.h"
 #include "broker/query_service.h"
+#include "broker/registration_service.h"
 #include "broker/subscription_service.h"
 #include "broker/temporal_service.h"
 #include "broker/visible_catalogue.h"
@@ -85,6 +86,7 @@ struct ApiDeps {
   broker::EntityMapStore* entity_maps = nullptr;  // null: entityMap=true is not supported
   broker::CatalogueScanner* catalogue = nullptr;  // /types and /attributes of restricted callers
   broker::SubscriptionService* subscriptions = nullptr;
+  broker::RegistrationService* registrations = nullptr;  // null: no /csourceRegistrations routes
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)

@@ -68,6 +68,15 @@ constexpr OperationParameters kOperations[] = {
     {"GET", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "options local", ""},
     {"PATCH", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "local", ""},
     {"DELETE", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "local", ""},
+    // Context source registrations (§6.8, §6.9).
+    {"POST", "/ngsi-ld/v1/csourceRegistrations", "", ""},
+    {"GET", "/ngsi-ld/v1/csourceRegistrations",
+     "id type idPattern attrs q csf geometry georel coordinates geoproperty timeproperty timerel timeAt endTimeAt "
+     "geometryProperty lang scopeQ options limit offset count",
+     "geometryProperty lang"},
+    {"GET", "/ngsi-ld/v1/csourceRegistrations/{registrationId}", "options", ""},
+    {"PATCH", "/ngsi-ld/v1/csourceRegistrations/{registrationId}", "", ""},
+    {"DELETE", "/ngsi-ld/v1/csourceRegistrations/{registrationId}", "", ""},
     // Temporal (§6.18 – §6.22, §6.24).
     {"POST", "/ngsi-ld/v1/temporal/entities", "local", ""},
     {"GET", "/ngsi-ld/v1/temporal/entities",

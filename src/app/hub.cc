@@ -41,6 +41,7 @@
 #include "broker/notification_outbox.h"
 #include "broker/notifier.h"
 #include "broker/query_service.h"
+#include "broker/registration_service.h"
 #include "broker/subscription_service.h"
 #include "broker/transient_purge.h"
 #include "ingest/ingestor.h"
@@ -339,6 +340,26 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
+  // Context source registrations: indexed in memory for the distributed operations; an
+  // exclusive or redirect registration may not claim an entity held here.
+  broker::RegistrationService registrations(**store);
+  registrations.SetLocalEntityProbe(
+      [&entities](std::string_view tenant, std::string_view id) -> std::optional<std::vector<std::string>> {
+        auto e = entities.Get(tenant, id);
+        if (!e.ok()) return std::nullopt;
+        std::vector<std::string> attrs;
+        for (const auto& [name, instances] : e->attrs) attrs.push_back(name);
+        return attrs;
+      });
+  auto registered = registrations.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
+    spdlog::warn("context source registration '{}' of tenant '{}' is not active: {}", id, tenant, st.message());
+  });
+  if (!registered.ok()) {
+    spdlog::error("cannot load the context source registrations: {}", registered.status().message());
+    (*store)->Close();
+    return 1;
+  }
+  deps.registrations = &registrations;
   // Notifications: every write adds what it owes to the outbox in its own transaction; once
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;

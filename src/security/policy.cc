@@ -12,7 +12,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr unsigned Bit(Operation op) { return 1u << static_cast<unsigned>(op); }
-constexpr unsigned kAllOperations = Bit(Operation::kRead) | Bit(Operation::kWrite) | Bit(Operation::kSubscribe) | Bit(Operation::kAdmin);
+constexpr unsigned kAllOperations = Bit(Operation::kRead) | Bit(Operation::kWrite) | Bit(Operation::kSubscribe) | Bit(Operation::kAdmin) |
+                                  Bit(Operation::kRegister);
 
 // The operations a built-in role grants (0 for a custom role).
 unsigned BuiltInGrant(std::string_view role) {
@@ -50,6 +51,7 @@ std::string_view OperationName(Operation op) {
     case Operation::kWrite: return "write";
     case Operation::kSubscribe: return "subscribe";
     case Operation::kAdmin: return "admin";
+    case Operation::kRegister: return "register";
   }
   return "?";
 }
@@ -168,7 +170,8 @@ Result<std::shared_ptr<const Policy>> Policy::Parse(
       else if (op == "write") r.operations |= Bit(Operation::kWrite);
       else if (op == "subscribe") r.operations |= Bit(Operation::kSubscribe);
       else if (op == "admin") r.operations |= Bit(Operation::kAdmin);
-      else return Bad(index, "operations", fmt::format("has an unknown operation '{}' (read, write, subscribe, admin)", op));
+      else if (op == "register") r.operations |= Bit(Operation::kRegister);
+      else return Bad(index, "operations", fmt::format("has an unknown operation '{}' (read, write, subscribe, admin, register)", op));
     }
     for (const auto& t : *types) r.types.push_back((*expand)(t));
     for (const auto& a : *attrs) r.attrs.push_back((*expand)(a));

@@ -1,6 +1,6 @@
 // Policy: who may do what (issue 6). Roles are held per tenant (principal.h); the built-in ones
 // grant, in any tenant where they are held:
-//   reader — read;   writer — read, write, subscribe;   admin — read, write, subscribe, admin.
+//   reader — read;   writer — read, write, subscribe;   admin — read, write, subscribe, admin, register.
 // The policy file adds rules that grant (`allow`) or withhold (`deny`) an operation on the
 // entities of some types, ids (idPattern) and attributes, to roles (built-in or custom) or
 // subjects, in some tenants, optionally only on entities the caller owns (created). Deny wins;
@@ -10,7 +10,7 @@
 // File (JSON; names are short terms expanded with "@context", or full IRIs):
 //   {"@context": <optional JSON-LD context>,
 //    "rules": [{"effect": "allow"|"deny", "roles": [..], "subjects": [..], "tenants": [..],
-//               "operations": ["read","write","subscribe","admin"], "types": [..],
+//               "operations": ["read","write","subscribe","admin","register"], "types": [..],
 //               "idPattern": "<RE2, full match>", "attrs": [..], "owner": true|false}]}
 // A rule must name roles or subjects; "tenants" absent or ["*"] means every tenant.
 //
@@ -34,7 +34,9 @@ class RE2;
 
 namespace cityhub::security {
 
-enum class Operation { kRead = 0, kWrite = 1, kSubscribe = 2, kAdmin = 3 };
+// kRegister: managing and reading context source registrations (where the hub forwards
+// requests, with what credentials) — held by admin only unless a policy rule grants it.
+enum class Operation { kRead = 0, kWrite = 1, kSubscribe = 2, kAdmin = 3, kRegister = 4 };
 std::string_view OperationName(Operation op);
 
 // The facts about an entity the rules can test.
