@@ -202,8 +202,10 @@ bool CredentialsGiven(const http::Request& req) {
 }
 
 // Records the request in the audit log when it is one the log keeps: writes, denials,
-// authentication failures, rate-limited requests and reads that showed classified attributes in
-// clear. Failures and rate-limited requests — what a client can repeat at will — are summarised
+// authentication failures, rate-limited requests, reads that showed classified attributes in
+// clear, and federated reads — reads another hub forwarded, which carry its Via header
+// (GS CIM 009 §6.3.18): the subject is the hub's own authenticated identity, the detail the
+// Via chain it sent (broker aliases, never personal data). Failures and rate-limited requests — what a client can repeat at will — are summarised
 // per client and reason (AuditLog::AppendRepeated), so a flood costs the log a few lines.
 void Audit(const SecurityDeps& security, const http::Request& req, const Caller& caller, std::string_view tenant,
            std::optional<security::Operation> op, int status, std::string_view refusal) {
@@ -213,6 +215,7 @@ void Audit(const SecurityDeps& security, const http::Request& req, const Caller&
   else if (status == 403 && caller.principal()) event = "denied";
   else if (status == 429) event = "rate-limited";
   else if (op && *op != security::Operation::kRead && req.method != "GET") event = "write";
+  else if (req.headers.Has("Via")) event = "federated-read";
   else if (caller.read_personal()) event = "read-personal";
   else return;
   security::AuditRecord r;
@@ -225,6 +228,10 @@ void Audit(const SecurityDeps& security, const http::Request& req, const Caller&
   r.status = status;
   r.remote = req.remote_address;
   r.detail = PlainText(refusal, 200);
+  if (event == "federated-read") {
+    r.detail = PlainText(fmt::format("via {}{}", req.headers.Get("Via"),
+                                     caller.read_personal() ? "; classified attributes shown in clear" : ""), 200);
+  }
   if (status == 401 || status == 429) {
     security.audit->AppendRepeated(std::move(r));
   } else {

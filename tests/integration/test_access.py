@@ -24,7 +24,7 @@ import time
 import unittest
 
 from guarded_hub import GuardedHub
-from hub import BIN, Hub
+from hub import eventually, BIN, Hub
 from receiver import Receiver
 from test_auth import Idp
 
@@ -440,6 +440,29 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(token.returncode, 0, token.stdout + token.stderr)
 
     # --- audit ---------------------------------------------------------------------------------
+
+    def test_federated_reads_are_audited_with_the_requesting_hub(self):
+        """GS CIM 009 §6.3.18: a broker forwarding a request adds itself to Via. A read that
+        carries Via is another hub reading through a federation: the audit log records it
+        (event federated-read) with the hub's authenticated identity as subject and the Via
+        chain as detail — and a plain read by the same identity is not recorded."""
+        self.seed_city("fed")
+        hub = ("hub:gyeongbuk", "fed:reader")
+        via = "1.1 gyeongbuk-province"
+        r = self.call("GET", "/ngsi-ld/v1/entities?type=ParkingSpot", hub, tenant="fed", headers={"Via": via})
+        self.assertEqual(r.status, 200, r.body)
+        r = self.call("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:gimhae:1", hub, tenant="fed")
+        self.assertEqual(r.status, 200, r.body)
+
+        def federated():
+            with open(self.audit) as f:
+                records = [json.loads(line) for line in f if line.strip()]
+            return [x for x in records if x["subject"] == "hub:gyeongbuk"]
+        mine = eventually(lambda: federated() or None)
+        self.assertEqual([(x["event"], x["tenant"], x["method"]) for x in mine],
+                         [("federated-read", "fed", "GET")])
+        self.assertIn(via, mine[0]["detail"])
+        self.assertEqual(mine[0]["status"], 200)
 
     def test_audit_log_records_and_verifies(self):
         self.seed_city("audit")
