@@ -1,8 +1,8 @@
 // HttpSender: delivers notifications by HTTP/1.1 POST to http:// and https:// endpoints
 // (GS CIM 009 §7 HTTP binding), keeping connections alive per endpoint origin for reuse.
 // Connects only to resolved addresses the EndpointPolicy's outbound policy allows, follows no
-// redirects, and sends only the receiverInfo headers the policy allows.
-// Beast/Asio stay inside http_sender.cc. Thread-safe.
+// redirects, and sends only the receiverInfo headers the policy allows. The transport is the
+// hub's one outbound client, net::HttpClient. Thread-safe.
 #pragma once
 
 #include <chrono>
