@@ -1,0 +1,288 @@
+/* Distributed reads: forwarding, judging the answers, merging.
+ *
+ * Every operation has the same shape: build the source request (the caller's parameters with
+ * expanded names, so they mean the same under whatever @context a source is sent), ask all
+ * sources at once through the ContextSourceClient, turn each answer into a contribution or a
+ * warning, merge (ngsild/distributed_merge.h). An answer is used only when it is a 2xx with a
+ * body of the expected JSON shape whose entities parse as NGSI-LD; otherwise the whole answer of
+ * that source is left out and named in a warning — a source that sends one bad entity is not
+ * trusted for the rest of its page. A 404 to a retrieve is a source without that entity, not a
+ * failure.
+ *
+ * Counting across sources (query with count=true) is exact only when every party returned all
+ * of its matches; otherwise it is the sum of the parties' counts less the duplicates seen in
+ * the returned pages (overlaps beyond them are invisible to the hub).
+ */
+#include "broker/distributed_read.h"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+namespace cityhub::broker {
+namespace json = boost::json;
+namespace {
+
+ngsild::ContributionRole RoleOf(RegistrationMode mode) {
+  switch (mode) {
+    case RegistrationMode::kExclusive: return ngsild::ContributionRole::kExclusive;
+    case RegistrationMode::kRedirect: return ngsild::ContributionRole::kRedirect;
+    case RegistrationMode::kAuxiliary: return ngsild::ContributionRole::kAuxiliary;
+    case RegistrationMode::kInclusive: break;
+  }
+  return ngsild::ContributionRole::kInclusive;
+}
+
+SourceWarning Warn(const ContextSource& s, std::string reason) {
+  return SourceWarning{s.registration_id, s.endpoint, std::move(reason)};
+}
+
+std::string WithParams(const std::string& query, const std::vector<std::pair<std::string, std::string>>& more) {
+  std::string extra = EncodeQuery(more);
+  if (query.empty()) return extra;
+  if (extra.empty()) return query;
+  return query + "&" + extra;
+}
+
+// The answer's body as JSON when it is a 2xx; otherwise a warning in *why.
+std::optional<json::value> Body(const SourceAnswer& a, std::string* why) {
+  if (a.status < 200 || a.status >= 300) {
+    *why = fmt::format("answered HTTP {}", a.status);
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(a.body, ec);
+  if (ec) {
+    *why = "answered with a body that is not JSON";
+    return std::nullopt;
+  }
+  return v;
+}
+
+// The entities of an answer (an object for a retrieve, an array for a query), parsed with the
+// @context the source was sent; nullopt with *why when any of them is not valid.
+std::optional<std::vector<ngsild::Entity>> Entities(const SourceAnswer& a, const json::value& body,
+                                                    const DistributedCall& call, std::string* why) {
+  std::vector<const json::object*> items;
+  if (body.is_object()) items.push_back(&body.get_object());
+  if (body.is_array()) {
+    for (const auto& v : body.get_array()) {
+      if (!v.is_object()) {
+        *why = "answered a list holding something other than entities";
+        return std::nullopt;
+      }
+      items.push_back(&v.get_object());
+    }
+  }
+  if (!body.is_object() && !body.is_array()) {
+    *why = "answered something other than entities";
+    return std::nullopt;
+  }
+  Result<ngsild::ContextPtr> ctx = call.resolve_context(a.link_context);
+  if (!ctx.ok()) {
+    *why = fmt::format("its @context is not available: {}", ctx.status().message());
+    return std::nullopt;
+  }
+  std::vector<ngsild::Entity> out;
+  for (const json::object* item : items) {
+    Result<ngsild::Entity> e = ngsild::ParseSourceEntity(*item, **ctx, call.limits);
+    if (!e.ok()) {
+      *why = fmt::format("answered an invalid entity: {}", e.status().message());
+      return std::nullopt;
+    }
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+// The list a discovery answer holds: the detailed array, or the names of a *List object.
+std::optional<json::array> DiscoveryItems(const json::value& body, bool details) {
+  if (details) {
+    if (body.is_array()) return body.get_array();
+    return std::nullopt;
+  }
+  if (!body.is_object()) return std::nullopt;
+  for (std::string_view member : {"typeList", "attributeList"}) {
+    const json::value* list = body.get_object().if_contains(member);
+    if (list && list->is_array()) return list->get_array();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string SourceWarning::HeaderValue() const {
+  std::string text = reason;
+  std::replace(text.begin(), text.end(), '"', '\'');
+  std::replace_if(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 32; }, ' ');
+  return fmt::format("199 {} \"{}\"", registration_id, text);
+}
+
+std::vector<SourceAnswer> DistributedRead::AskAll(const std::vector<ContextSource>& sources,
+                                                  ForwardedRequest request, const DistributedCall& call,
+                                                  std::vector<SourceWarning>* warnings) {
+  if (sources.empty() || client_.SeenBefore(call.via)) return {};
+  request.link_context = call.link_context;
+  request.via = call.via;
+  std::vector<SourceAnswer> answers = client_.Ask(sources, request);
+  std::vector<SourceAnswer> usable;
+  for (SourceAnswer& a : answers) {
+    if (a.outcome == SourceAnswer::Outcome::kAnswered) {
+      usable.push_back(std::move(a));
+    } else {
+      warnings->push_back(Warn(*a.source, a.outcome == SourceAnswer::Outcome::kSkipped
+                                              ? "not asked: " + a.reason
+                                              : a.reason));
+    }
+  }
+  return usable;
+}
+
+DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsild::Entity> local,
+                                                              const std::string& entity_id, const std::string& query,
+                                                              const std::vector<ContextSource>& sources,
+                                                              const DistributedCall& call) {
+  EntityAnswer out;
+  ForwardedRequest req;
+  req.path = "/entities/" + PercentEncode(entity_id);
+  req.query = query;
+  std::vector<ngsild::Contribution> parts;
+  if (local) parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, {std::move(*local)}});
+  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+    if (a.status == 404) continue;
+    std::string why;
+    std::optional<json::value> body = Body(a, &why);
+    std::optional<std::vector<ngsild::Entity>> entities;
+    if (body) entities = Entities(a, *body, call, &why);
+    if (!entities) {
+      out.warnings.push_back(Warn(*a.source, std::move(why)));
+      continue;
+    }
+    parts.push_back(ngsild::Contribution{RoleOf(a.source->mode), a.source->attributes, std::move(*entities)});
+  }
+  out.entity = ngsild::MergeEntity(entity_id, std::move(parts));
+  return out;
+}
+
+DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::Entity> local,
+                                                            std::optional<uint64_t> local_total,
+                                                            const std::string& query, size_t offset, size_t limit,
+                                                            bool count, const std::vector<ContextSource>& sources,
+                                                            const DistributedCall& call, const ngsild::EntityLess& less) {
+  QueryAnswer out;
+  const size_t wanted = std::min(offset + limit, kMaxSourcePage);
+  ForwardedRequest req;
+  req.path = "/entities";
+  std::vector<std::pair<std::string, std::string>> page{{"offset", "0"}, {"limit", std::to_string(wanted)}};
+  if (count) page.emplace_back("count", "true");
+  req.query = WithParams(query, page);
+
+  bool complete = local.size() < offset + limit;
+  uint64_t summed = local_total.value_or(local.size());
+  size_t returned = local.size();
+  std::vector<ngsild::Contribution> parts;
+  parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
+  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+    std::string why;
+    std::optional<json::value> body = Body(a, &why);
+    if (body && !body->is_array()) {
+      body.reset();
+      why = "answered something other than a list of entities";
+    }
+    std::optional<std::vector<ngsild::Entity>> entities;
+    if (body) entities = Entities(a, *body, call, &why);
+    if (!entities) {
+      out.warnings.push_back(Warn(*a.source, std::move(why)));
+      continue;
+    }
+    const size_t n = entities->size();
+    uint64_t their_count = n;
+    if (!a.results_count.empty()) {
+      try {
+        their_count = std::max<uint64_t>(n, std::stoull(a.results_count));
+      } catch (const std::exception&) {
+        their_count = n;
+      }
+    }
+    complete = complete && n < wanted && their_count <= n;
+    summed += their_count;
+    returned += n;
+    parts.push_back(ngsild::Contribution{RoleOf(a.source->mode), a.source->attributes, std::move(*entities)});
+  }
+  std::vector<ngsild::Entity> merged = ngsild::MergeEntities(std::move(parts), less);
+  if (count) out.total = complete ? merged.size() : summed - (returned - merged.size());
+  out.entities = ngsild::Page(std::move(merged), offset, limit);
+  return out;
+}
+
+DistributedRead::JsonAnswer DistributedRead::Discovery(json::array local, const std::string& path,
+                                                       const std::string& query, bool details,
+                                                       const std::vector<ContextSource>& sources,
+                                                       const DistributedCall& call) {
+  JsonAnswer out;
+  ForwardedRequest req;
+  req.path = path;
+  req.query = WithParams(query, details ? std::vector<std::pair<std::string, std::string>>{{"details", "true"}}
+                                        : std::vector<std::pair<std::string, std::string>>{});
+  req.use_registered_context = false;
+  std::vector<json::array> lists{std::move(local)};
+  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+    std::string why;
+    std::optional<json::value> body = Body(a, &why);
+    std::optional<json::array> items;
+    if (body) {
+      items = DiscoveryItems(*body, details);
+      if (!items) why = "answered something other than a discovery list";
+    }
+    if (!items) {
+      out.warnings.push_back(Warn(*a.source, std::move(why)));
+      continue;
+    }
+    lists.push_back(std::move(*items));
+  }
+  if (!details) {
+    out.items = ngsild::MergeNameLists(lists);
+  } else if (path == "/types") {
+    out.items = ngsild::MergeTypeDetails(lists);
+  } else {
+    out.items = ngsild::MergeAttributeDetails(lists);
+  }
+  return out;
+}
+
+DistributedRead::JsonAnswer DistributedRead::Temporal(std::vector<json::object> local, const std::string& path,
+                                                      const std::string& query,
+                                                      const std::vector<ContextSource>& sources,
+                                                      const DistributedCall& call) {
+  JsonAnswer out;
+  ForwardedRequest req;
+  req.path = path;
+  req.query = query;
+  req.use_registered_context = false;
+  std::vector<std::vector<json::object>> parts{std::move(local)};
+  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+    if (a.status == 404) continue;
+    std::string why;
+    std::optional<json::value> body = Body(a, &why);
+    std::optional<std::vector<json::object>> entities;
+    if (body && body->is_object()) entities = std::vector<json::object>{body->get_object()};
+    if (body && body->is_array()) {
+      entities.emplace();
+      for (const auto& v : body->get_array()) {
+        if (v.is_object()) entities->push_back(v.get_object());
+      }
+    }
+    if (!entities) {
+      if (body) why = "answered something other than temporal entities";
+      out.warnings.push_back(Warn(*a.source, std::move(why)));
+      continue;
+    }
+    parts.push_back(std::move(*entities));
+  }
+  for (json::object& e : ngsild::MergeTemporalEntities(parts)) out.items.push_back(std::move(e));
+  return out;
+}
+
+}  // namespace cityhub::broker

@@ -1,0 +1,112 @@
+// DistributedRead: the read operations of a federated hub (GS CIM 009 §4.3.6) as the API calls
+// them — the hub's own answer in, the merged answer of the hub and its matching context sources
+// out, with one warning per source that could not contribute (§6.3.17). One function per
+// operation family: retrieve and query entities, type and attribute discovery, temporal
+// retrieve and query. The API finds the sources (ContextSourceDirectory::Match), computes the
+// local answer as without federation, calls here, and renders the result plus the warnings.
+//
+// Failures of sources never fail the operation: a source that is down, slow, cooling down,
+// answers an error or something that is not NGSI-LD is left out and named in a warning; the
+// call returns within the longest timeout of the sources asked. A request whose Via header
+// already names this hub is answered from local data only (it has been here before, §6.3.18).
+// Thread-safe (the client is; nothing else is shared).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "broker/context_source.h"
+#include "broker/context_source_client.h"
+#include "ngsild/context.h"
+#include "ngsild/distributed_merge.h"
+#include "ngsild/entity.h"
+#include "ngsild/parse.h"
+#include "util/status.h"
+
+namespace cityhub::broker {
+
+// A source that did not contribute, for the NGSILD-Warning header (§6.3.17).
+struct SourceWarning {
+  std::string registration_id;
+  std::string endpoint;
+  std::string reason;  // "timed out", "answered HTTP 503", "cooling down after a failure (…)", …
+  // The header value: 199 (Miscellaneous Warning) with the registration id as the warn-agent,
+  // e.g. 199 urn:ngsi-ld:ContextSourceRegistration:r1 "timed out".
+  std::string HeaderValue() const;
+};
+
+// What every distributed read needs from the request being served.
+struct DistributedCall {
+  std::string link_context;  // the caller's @context URL ("" = the core context)
+  std::string via;           // the request's Via header ("" = from a client)
+  // The @context an answer's names are compacted with, by the URL sent in its Link header ("" =
+  // the core context); an error leaves that source out with a warning.
+  std::function<Result<ngsild::ContextPtr>(std::string_view url)> resolve_context;
+  ngsild::ParseLimits limits;
+};
+
+class DistributedRead {
+ public:
+  // Limits of the query merge: a source is asked for at most this many entities per request
+  // (offset + limit of the caller's page, capped).
+  static constexpr size_t kMaxSourcePage = 1000;
+
+  explicit DistributedRead(ContextSourceClient& client) : client_(client) {}
+
+  struct EntityAnswer {
+    std::optional<ngsild::Entity> entity;  // nullopt: neither the hub nor any source holds it
+    std::vector<SourceWarning> warnings;
+  };
+  // Retrieve Entity (§5.7.1): GET /entities/{id}?{query} at each source (`query`: the caller's
+  // parameters, names expanded), merged with `local`. A source answering 404 holds no part.
+  EntityAnswer RetrieveEntity(std::optional<ngsild::Entity> local, const std::string& entity_id,
+                              const std::string& query, const std::vector<ContextSource>& sources,
+                              const DistributedCall& call);
+
+  struct QueryAnswer {
+    std::vector<ngsild::Entity> entities;  // the page
+    std::optional<uint64_t> total;         // when `count`: see docs/API.md "Distributed operations"
+    std::vector<SourceWarning> warnings;
+  };
+  // Query Entities (§5.7.2): GET /entities?{query}&offset=0&limit=offset+limit at each source,
+  // merged with `local` (the hub's first offset + limit matches in `less` order, and its count),
+  // ordered by `less`, then paged.
+  QueryAnswer QueryEntities(std::vector<ngsild::Entity> local, std::optional<uint64_t> local_total,
+                            const std::string& query, size_t offset, size_t limit, bool count,
+                            const std::vector<ContextSource>& sources, const DistributedCall& call,
+                            const ngsild::EntityLess& less = ngsild::IdLess);
+
+  struct JsonAnswer {
+    boost::json::array items;
+    std::vector<SourceWarning> warnings;
+  };
+  // Type or attribute discovery (§5.7.5–§5.7.8): GET {path}?{query} at each source ("/types",
+  // "/attributes"; `details`: the caller asked details=true). `local`: the hub's list — the
+  // names (typeList / attributeList) or the detailed objects — rendered with the caller's
+  // @context; the result is the same kind of list, merged.
+  JsonAnswer Discovery(boost::json::array local, const std::string& path, const std::string& query, bool details,
+                       const std::vector<ContextSource>& sources, const DistributedCall& call);
+
+  // Temporal retrieve (path "/temporal/entities/{id}") or query (path "/temporal/entities"):
+  // the sources' normalized temporal entities merged with `local` (rendered the same way with
+  // the caller's @context) — see ngsild::MergeTemporalEntities.
+  JsonAnswer Temporal(std::vector<boost::json::object> local, const std::string& path, const std::string& query,
+                      const std::vector<ContextSource>& sources, const DistributedCall& call);
+
+ private:
+  // Asks `sources` unless the call has been here before; failed and skipped ones become warnings.
+  std::vector<SourceAnswer> AskAll(const std::vector<ContextSource>& sources, ForwardedRequest request,
+                                   const DistributedCall& call, std::vector<SourceWarning>* warnings);
+
+  ContextSourceClient& client_;
+};
+
+}  // namespace cityhub::broker
