@@ -1,0 +1,248 @@
+// Tests for DistributedRead, each operation family end to end against real loopback servers
+// answering as NGSI-LD context sources (the hub's own http::Server), a hung port and a closed
+// one: the merged answer and the sources' failures reported as NGSILD-Warning values (GS CIM
+// 009 §6.3.17), never as an error of the operation.
+#include "broker/distributed_read.h"
+
+#include <chrono>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "../net/loopback_server.h"
+
+namespace cityhub::broker {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using testing::LoopbackServer;
+
+const std::string kVocab(ngsild::kDefaultVocab);
+
+http::Response Json(std::string body, int status = 200, std::string count = "") {
+  http::Response res;
+  res.status = status;
+  res.headers.Add("Content-Type", "application/json");
+  if (!count.empty()) res.headers.Add("NGSILD-Results-Count", count);
+  res.body = std::move(body);
+  return res;
+}
+
+ContextSource Source(const std::string& endpoint, std::string id,
+                     RegistrationMode mode = RegistrationMode::kInclusive) {
+  ContextSource s;
+  s.registration_id = std::move(id);
+  s.endpoint = endpoint;
+  s.mode = mode;
+  return s;
+}
+
+class DistributedReadTest : public ::testing::Test {
+ protected:
+  DistributedReadTest() : client_(Options()), read_(client_) {}
+  void SetUp() override { ASSERT_TRUE(resolver_.Init().ok()); }
+
+  static ContextSourceClientOptions Options() {
+    ContextSourceClientOptions o;
+    o.alias = "hub-a";
+    o.addresses = testing::LoopbackPolicy();
+    o.default_timeout = 2000ms;
+    o.health.cooldown = 60s;
+    return o;
+  }
+  DistributedCall Call(std::string via = "") {
+    DistributedCall c;
+    c.via = std::move(via);
+    c.resolve_context = [this](std::string_view url) -> Result<ngsild::ContextPtr> {
+      if (url.empty()) return resolver_.Core();
+      return resolver_.ResolveUrl(url);
+    };
+    return c;
+  }
+  ngsild::Entity Local(std::string_view text) {
+    auto e = ngsild::ParseSourceEntity(json::parse(text).as_object(), *resolver_.Core(), {});
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return *e;
+  }
+  static std::string Value(const ngsild::Entity& e, std::string_view term) {
+    auto it = e.attrs.find(kVocab + std::string(term));
+    if (it == e.attrs.end()) return "<none>";
+    return json::serialize(it->second[0].at("value"));
+  }
+  static std::vector<std::string> Reasons(const std::vector<SourceWarning>& warnings) {
+    std::vector<std::string> out;
+    for (const auto& w : warnings) out.push_back(w.registration_id + ": " + w.reason);
+    return out;
+  }
+
+  ngsild::ContextResolver resolver_{[] {
+                                      ngsild::ContextResolverOptions o;
+                                      o.allow_remote_fetch = false;
+                                      return o;
+                                    }(),
+                                    {}};
+  ContextSourceClient client_;
+  DistributedRead read_;
+};
+
+// §5.7.1 Retrieve Entity with registrations: the entity is merged from the hub and its
+// sources; §6.3.17: a source that fails is reported in an NGSILD-Warning, the operation still
+// succeeds with what the others returned.
+TEST_F(DistributedReadTest, RetrieveMergesTheAnsweringSourcesAndWarnsAboutTheOthers) {
+  LoopbackServer good([](const http::Request&) {
+    return Json(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","fuel":{"type":"Property","value":40}})");
+  });
+  LoopbackServer without([](const http::Request&) { return Json(R"({"type":"https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"})", 404); });
+  LoopbackServer broken([](const http::Request&) { return Json("{}", 500); });
+  LoopbackServer garbled([](const http::Request&) { return Json("{not json"); });
+  testing::SilentServer hung;
+  ContextSource slow = Source(hung.url(), "r-hung");
+  slow.timeout = 300ms;
+  ContextSource foreign = Source(good.url(), "r-foreign");
+  foreign.info = {{"jsonldContext", "https://unreachable.example/ctx.jsonld"}};
+  std::vector<ContextSource> sources{Source(good.url(), "r-good"), Source(without.url(), "r-404"),
+                                     Source(broken.url(), "r-500"), Source(garbled.url(), "r-garbled"), slow, foreign};
+  const auto start = Clock::now();
+  DistributedRead::EntityAnswer answer =
+      read_.RetrieveEntity(Local(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property","value":10}})"),
+                           "urn:ngsi-ld:Car:1", "", sources, Call());
+  EXPECT_LT(Clock::now() - start, 1500ms);
+  ASSERT_TRUE(answer.entity.has_value());
+  EXPECT_EQ(Value(*answer.entity, "speed"), "10");
+  EXPECT_EQ(Value(*answer.entity, "fuel"), "40");
+  std::vector<std::string> reasons = Reasons(answer.warnings);
+  ASSERT_EQ(reasons.size(), 4u) << "the 404 is a source without the entity, not a failure";
+  EXPECT_EQ(reasons[0], "r-hung: timed out waiting for the answer");
+  EXPECT_EQ(reasons[1], "r-500: answered HTTP 500");
+  EXPECT_EQ(reasons[2], "r-garbled: answered with a body that is not JSON");
+  EXPECT_EQ(reasons[3].rfind("r-foreign: its @context is not available: ", 0), 0u) << reasons[3];
+  EXPECT_EQ(good.requests()[0].path, "/ngsi-ld/v1/entities/urn%3Angsi-ld%3ACar%3A1");
+}
+
+TEST_F(DistributedReadTest, RetrieveFindsAnEntityOnlyASourceHoldsAndNothingWhenNobodyDoes) {
+  LoopbackServer source([](const http::Request& r) {
+    if (r.path.ends_with("Car%3A2")) return Json(R"({"id":"urn:ngsi-ld:Car:2","type":"Car"})");
+    return Json("{}", 404);
+  });
+  std::vector<ContextSource> sources{Source(source.url(), "r1")};
+  EXPECT_TRUE(read_.RetrieveEntity(std::nullopt, "urn:ngsi-ld:Car:2", "", sources, Call()).entity.has_value());
+  DistributedRead::EntityAnswer none = read_.RetrieveEntity(std::nullopt, "urn:ngsi-ld:Car:3", "", sources, Call());
+  EXPECT_FALSE(none.entity.has_value());
+  EXPECT_TRUE(none.warnings.empty());
+}
+
+TEST_F(DistributedReadTest, AnInvalidEntityFromASourceLeavesItsWholeAnswerOut) {
+  LoopbackServer source([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:2","type":"Car"},{"id":"urn:c:3","type":"Car","speed":{"type":"Property"}}])");
+  });
+  DistributedRead::QueryAnswer answer = read_.QueryEntities({}, std::nullopt, "", 0, 20, false,
+                                                           {Source(source.url(), "r1")}, Call());
+  EXPECT_TRUE(answer.entities.empty());
+  ASSERT_EQ(answer.warnings.size(), 1u);
+  EXPECT_NE(answer.warnings[0].reason.find("answered an invalid entity"), std::string::npos) << answer.warnings[0].reason;
+}
+
+// §5.7.2 Query Entities with registrations: the union by id, in order, then the page; each
+// source is asked for the first offset + limit matches so the page is exact.
+TEST_F(DistributedReadTest, QueryUnitesThePartiesThenPagesAndCounts) {
+  LoopbackServer a([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car","fuel":{"type":"Property","value":1}},{"id":"urn:c:2","type":"Car"},{"id":"urn:c:3","type":"Car"}])",
+                200, "10");
+  });
+  LoopbackServer b([](const http::Request&) { return Json(R"([{"id":"urn:c:5","type":"Car"}])", 200, "1"); });
+  std::vector<ngsild::Entity> local{Local(R"({"id":"urn:c:1","type":"Car","speed":{"type":"Property","value":5}})"),
+                                    Local(R"({"id":"urn:c:4","type":"Car"})")};
+  const std::string query = "type=" + PercentEncode(kVocab + "Car");
+  DistributedRead::QueryAnswer answer = read_.QueryEntities(std::move(local), 2, query, 0, 3, true,
+                                                           {Source(a.url(), "ra"), Source(b.url(), "rb")}, Call());
+  EXPECT_TRUE(answer.warnings.empty()) << Reasons(answer.warnings)[0];
+  ASSERT_EQ(answer.entities.size(), 3u);
+  EXPECT_EQ(answer.entities[0].id, "urn:c:1");
+  EXPECT_EQ(Value(answer.entities[0], "speed"), "5");
+  EXPECT_EQ(Value(answer.entities[0], "fuel"), "1");
+  EXPECT_EQ(answer.entities[1].id, "urn:c:2");
+  EXPECT_EQ(answer.entities[2].id, "urn:c:3");
+  // Not every party returned all its matches (ra has 10): the counts are summed, less the one
+  // duplicate seen (urn:c:1).
+  ASSERT_TRUE(answer.total.has_value());
+  EXPECT_EQ(*answer.total, 2u + 10u + 1u - 1u);
+  const http::Request asked = a.requests().at(0);
+  EXPECT_EQ(asked.target, "/ngsi-ld/v1/entities?" + query + "&offset=0&limit=3&count=true");
+
+  DistributedRead::QueryAnswer second = read_.QueryEntities(
+      {Local(R"({"id":"urn:c:4","type":"Car"})")}, 1, query, 3, 2, true, {Source(b.url(), "rb")}, Call());
+  EXPECT_TRUE(second.entities.empty()) << "offset 3 is past the 2 merged entities";
+  EXPECT_EQ(*second.total, 2u) << "everyone returned all its matches: the count is exact";
+}
+
+// §6.3.18: a request whose Via already names this hub has been here: answered locally only.
+TEST_F(DistributedReadTest, ARequestThatPassedThroughThisHubIsNotForwardedAgain) {
+  LoopbackServer source([](const http::Request&) { return Json(R"([{"id":"urn:c:9","type":"Car"}])"); });
+  DistributedRead::QueryAnswer answer =
+      read_.QueryEntities({Local(R"({"id":"urn:c:1","type":"Car"})")}, std::nullopt, "", 0, 10, false,
+                          {Source(source.url(), "r1")}, Call("1.1 hub-z, 1.1 hub-a"));
+  ASSERT_EQ(answer.entities.size(), 1u);
+  EXPECT_EQ(answer.entities[0].id, "urn:c:1");
+  EXPECT_TRUE(answer.warnings.empty());
+  EXPECT_TRUE(source.requests().empty());
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {Source(source.url(), "r1")}, Call("1.1 hub-z"));
+  ASSERT_EQ(source.requests().size(), 1u);
+  EXPECT_EQ(source.requests()[0].headers.Get("Via"), "1.1 hub-z, 1.1 hub-a");
+}
+
+TEST_F(DistributedReadTest, ASourceCoolingDownIsReportedAsNotAsked) {
+  testing::ClosedPort dead;
+  std::vector<ContextSource> sources{Source(dead.url(), "r-dead")};
+  DistributedRead::QueryAnswer first = read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
+  EXPECT_EQ(Reasons(first.warnings), std::vector<std::string>{"r-dead: connection failed"});
+  DistributedRead::QueryAnswer second = read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
+  ASSERT_EQ(second.warnings.size(), 1u);
+  EXPECT_NE(second.warnings[0].reason.find("not asked: cooling down after a failure"), std::string::npos);
+  EXPECT_EQ(second.warnings[0].HeaderValue().substr(0, 12), "199 r-dead \"");
+}
+
+TEST(SourceWarningTest, TheHeaderValueIsAWarnCodeAgentAndQuotedText) {
+  SourceWarning w{"urn:ngsi-ld:ContextSourceRegistration:r1", "http://x", "answered \"bad\"\r\nthing"};
+  EXPECT_EQ(w.HeaderValue(), "199 urn:ngsi-ld:ContextSourceRegistration:r1 \"answered 'bad'  thing\"");
+}
+
+// §5.7.5–§5.7.8 discovery with registrations: the lists are united.
+TEST_F(DistributedReadTest, DiscoveryUnitesTheListsOfTheParties) {
+  LoopbackServer source([](const http::Request& r) {
+    if (r.Param("details")) {
+      return Json(R"([{"id":"https://x/Bus","type":"EntityType","typeName":"Bus","attributeNames":["line"]}])");
+    }
+    return Json(R"({"id":"urn:ngsi-ld:EntityTypeList:1","type":"EntityTypeList","typeList":["Bus","Car"]})");
+  });
+  LoopbackServer odd([](const http::Request&) { return Json(R"({"unexpected":true})"); });
+  DistributedRead::JsonAnswer names = read_.Discovery(json::array{"Car", "Tram"}, "/types", "", false,
+                                                      {Source(source.url(), "r1"), Source(odd.url(), "r-odd")}, Call());
+  EXPECT_EQ(json::serialize(names.items), R"(["Bus","Car","Tram"])");
+  EXPECT_EQ(Reasons(names.warnings), std::vector<std::string>{"r-odd: answered something other than a discovery list"});
+  DistributedRead::JsonAnswer details = read_.Discovery(
+      json::parse(R"([{"id":"https://x/Car","type":"EntityType","typeName":"Car","attributeNames":["speed"]}])").as_array(),
+      "/types", "", true, {Source(source.url(), "r1")}, Call());
+  ASSERT_EQ(details.items.size(), 2u);
+  EXPECT_EQ(details.items[0].at("typeName").as_string(), "Bus");
+  EXPECT_EQ(source.requests().back().target, "/ngsi-ld/v1/types?details=true");
+}
+
+// §5.7.3/§5.7.4 temporal with registrations: the instances of the parties are united.
+TEST_F(DistributedReadTest, TemporalUnitesTheInstancesOfTheParties) {
+  LoopbackServer source([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car","speed":[{"type":"Property","value":2,"observedAt":"2026-01-01T11:00:00Z"}]}])");
+  });
+  std::vector<json::object> local{json::parse(
+      R"({"id":"urn:c:1","type":"Car","speed":[{"type":"Property","value":1,"observedAt":"2026-01-01T10:00:00Z"}]})").as_object()};
+  DistributedRead::JsonAnswer answer = read_.Temporal(std::move(local), "/temporal/entities", "timerel=after&timeAt=2026-01-01T00%3A00%3A00Z",
+                                                      {Source(source.url(), "r1")}, Call());
+  ASSERT_EQ(answer.items.size(), 1u);
+  EXPECT_EQ(answer.items[0].at("speed").as_array().size(), 2u);
+  EXPECT_EQ(source.requests()[0].target, "/ngsi-ld/v1/temporal/entities?timerel=after&timeAt=2026-01-01T00%3A00%3A00Z");
+}
+
+}  // namespace
+}  // namespace cityhub::broker
