@@ -337,7 +337,11 @@ struct HttpClient::Impl {
       }
       if (!res) {
         Release(origin, std::move(conn), false);
-        if (ec == http::error::body_limit) co_return Failure(fmt::format("answer larger than {} bytes", max_bytes));
+        if (ec == http::error::body_limit) {
+          HttpOutcome out = Failure(fmt::format("answer larger than {} bytes", max_bytes));
+          out.too_large = true;
+          co_return out;
+        }
         if (ec == beast::error::timeout) co_return Failure("timed out waiting for the answer", true);
         if (reused && retry) continue;  // a stale kept-alive connection
         co_return Failure("connection failed");

@@ -70,6 +70,7 @@ struct HttpOutcome {
   bool ok = false;
   std::string error;
   bool timed_out = false;  // the failure was a deadline
+  bool too_large = false;  // the failure was an answer longer than max_response_bytes
   HttpResponse response;
 };
 

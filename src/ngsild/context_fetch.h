@@ -1,8 +1,8 @@
-// ContextFetcher downloads remote JSON-LD @context documents (internal to ngsild/): a small
-// HTTP/1.1 GET client for http and https with a hard deadline on the whole fetch. It is the only
-// place in the hub's ngsild layer that does network I/O; Beast/Asio stay inside context_fetch.cc.
-// It connects only to addresses the outbound AddressPolicy allows (net/address_policy.h), so
-// that clients cannot use it to reach the hub's own network.
+// ContextFetcher downloads remote JSON-LD @context documents (internal to ngsild/): GET over
+// http and https, following redirects, with a hard deadline on the whole fetch. It is the only
+// place in the hub's ngsild layer that does network I/O, through the hub's outbound client
+// (net/http_client.h). It connects only to addresses the outbound AddressPolicy allows
+// (net/address_policy.h), so that clients cannot use it to reach the hub's own network.
 // Thread-safe: any number of threads may call Fetch concurrently.
 #pragma once
 
