@@ -144,7 +144,7 @@ struct ContextSourceClient::Impl {
     *link_context = std::string(registered.empty() ? std::string_view(r.link_context) : registered);
     if (!link_context->empty()) req.headers.emplace_back("Link", LinkHeader(*link_context));
     if (!s.tenant.empty()) req.headers.emplace_back("NGSILD-Tenant", s.tenant);
-    req.headers.emplace_back("Via", ViaWith(r.via, options.alias));
+    req.headers.emplace_back("Via", ViaWith(r.via, r.alias.empty() ? options.alias : r.alias));
     if (auto credential = options.credentials.For(s.endpoint)) req.headers.push_back(std::move(*credential));
     if (!r.body.empty()) {
       req.headers.emplace_back("Content-Type", r.content_type);
@@ -165,7 +165,9 @@ ContextSourceClient::~ContextSourceClient() = default;
 
 const SourceHealth& ContextSourceClient::health() const { return impl_->health; }
 
-bool ContextSourceClient::SeenBefore(std::string_view via) const { return ViaNames(via, impl_->options.alias); }
+bool ContextSourceClient::SeenBefore(std::string_view via, std::string_view alias) const {
+  return ViaNames(via, alias.empty() ? std::string_view(impl_->options.alias) : alias);
+}
 
 std::vector<SourceAnswer> ContextSourceClient::Ask(const std::vector<ContextSource>& sources,
                                                    const ForwardedRequest& request) {

@@ -40,6 +40,9 @@ struct ForwardedRequest {
   bool use_registered_context = true;
   // The Via header of the request being served ("" when it came from a client, not a broker).
   std::string via;
+  // The hub's contextSourceAlias for the request's tenant (§5.2.40: unique per tenant), which it
+  // adds to Via ("" = the client's default alias).
+  std::string alias;
 };
 
 // One source's answer.
@@ -59,7 +62,8 @@ struct SourceAnswer {
 };
 
 struct ContextSourceClientOptions {
-  // The hub's contextSourceAlias (§5.2.40): the pseudonym it adds to Via and looks for there.
+  // The hub's contextSourceAlias (§5.2.40) when a request names none: the pseudonym it adds to
+  // Via and looks for there.
   std::string alias = "cityhub";
   std::chrono::milliseconds default_timeout{5000};  // when the registration has no management.timeout
   std::chrono::milliseconds connect_timeout{3000};
@@ -87,9 +91,9 @@ class ContextSourceClient {
   // The same request for every source.
   std::vector<SourceAnswer> Ask(const std::vector<ContextSource>& sources, const ForwardedRequest& request);
 
-  // True when `via` (a request's Via header) already names this hub: the request has been here
-  // before, and forwarding it again would loop (§6.3.18).
-  bool SeenBefore(std::string_view via) const;
+  // True when `via` (a request's Via header) already names this hub by `alias` (""= the default
+  // alias): the request has been here before, and forwarding it again would loop (§6.3.18).
+  bool SeenBefore(std::string_view via, std::string_view alias = {}) const;
 
   const SourceHealth& health() const;
 

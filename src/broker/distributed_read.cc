@@ -123,9 +123,10 @@ std::string SourceWarning::HeaderValue() const {
 std::vector<SourceAnswer> DistributedRead::AskAll(const std::vector<ContextSource>& sources,
                                                   ForwardedRequest request, const DistributedCall& call,
                                                   std::vector<SourceWarning>* warnings) {
-  if (sources.empty() || client_.SeenBefore(call.via)) return {};
+  if (sources.empty() || client_.SeenBefore(call.via, call.alias)) return {};
   request.link_context = call.link_context;
   request.via = call.via;
+  request.alias = call.alias;
   std::vector<SourceAnswer> answers = client_.Ask(sources, request);
   std::vector<SourceAnswer> usable;
   for (SourceAnswer& a : answers) {

@@ -47,6 +47,9 @@ struct SourceWarning {
 struct DistributedCall {
   std::string link_context;  // the caller's @context URL ("" = the core context)
   std::string via;           // the request's Via header ("" = from a client)
+  // The hub's contextSourceAlias for the request's tenant (GET /info/sourceIdentity), added to
+  // Via and looked for there ("" = the client's default).
+  std::string alias;
   // The @context an answer's names are compacted with, by the URL sent in its Link header ("" =
   // the core context); an error leaves that source out with a warning.
   std::function<Result<ngsild::ContextPtr>(std::string_view url)> resolve_context;

@@ -191,6 +191,15 @@ TEST_F(DistributedReadTest, ARequestThatPassedThroughThisHubIsNotForwardedAgain)
   read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {Source(source.url(), "r1")}, Call("1.1 hub-z"));
   ASSERT_EQ(source.requests().size(), 1u);
   EXPECT_EQ(source.requests()[0].headers.Get("Via"), "1.1 hub-z, 1.1 hub-a");
+  // §5.2.40: in a multi-tenant hub the alias names the tenant; the call's alias is the one used.
+  DistributedCall tenant_call = Call("1.1 hub-a");
+  tenant_call.alias = "hub-a.busan";
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {Source(source.url(), "r1")}, tenant_call);
+  ASSERT_EQ(source.requests().size(), 2u) << "hub-a (another tenant) is not hub-a.busan";
+  EXPECT_EQ(source.requests()[1].headers.Get("Via"), "1.1 hub-a, 1.1 hub-a.busan");
+  tenant_call.via = "1.1 hub-a.busan";
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {Source(source.url(), "r1")}, tenant_call);
+  EXPECT_EQ(source.requests().size(), 2u);
 }
 
 TEST_F(DistributedReadTest, ASourceCoolingDownIsReportedAsNotAsked) {
