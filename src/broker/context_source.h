@@ -24,6 +24,9 @@ struct ContextSource {
   std::string endpoint;
   RegistrationMode mode = RegistrationMode::kInclusive;
   std::string tenant;  // the registration's tenant member: the tenant asked for at the source ("" = default)
+  // The registration's contextSourceAlias (§5.2.9): the source's own alias, which a request's Via
+  // names once the request has passed through that source (§6.3.18); "" = not given.
+  std::string alias;
   // The registration's contextSourceInfo key-value pairs, in the order registered; the
   // forwarding decides which of them it sends and how (e.g. jsonldContext).
   std::vector<std::pair<std::string, std::string>> info;

@@ -8,11 +8,13 @@
  * enforces in every phase including the wait for a pooled connection; the caller's own wait ends
  * at the latest deadline plus a short grace, so even a lost callback cannot hold it longer.
  *
- * Health. Every request is first admitted by SourceHealth (per-source concurrency limit and
+ * Health and figures. Every request is first admitted by SourceHealth (per-source concurrency limit and
  * cooldown after a failure). The admission is released in the request's completion callback,
  * not by the waiting caller, so a caller that stopped waiting cannot leak a slot. Answers with
  * a 5xx status count as failures for the cooldown (the source is unwell); a 4xx does not (the
- * source judged the request).
+ * source judged the request). Each request sent is also counted for its registration in
+ * SourceStatistics (§5.2.9 timesSent, timesFailed, lastSuccess, lastFailure), where any
+ * non-2xx answer is a failure, as the spec words it.
  *
  * What is sent. Link: the registration's contextSourceInfo "jsonldContext" when it names one
  * (the source's vocabulary), else the caller's @context; the answer records which, because its
@@ -30,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "net/http_client.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 namespace {
@@ -120,6 +123,7 @@ bool ViaNames(std::string_view via, std::string_view alias) {
 struct ContextSourceClient::Impl {
   ContextSourceClientOptions options;
   SourceHealth health;
+  SourceStatistics statistics;
   net::HttpClient client;  // after health: destroyed first, so no callback outlives it
 
   explicit Impl(ContextSourceClientOptions o)
@@ -165,6 +169,8 @@ ContextSourceClient::~ContextSourceClient() = default;
 
 const SourceHealth& ContextSourceClient::health() const { return impl_->health; }
 
+SourceStatistics& ContextSourceClient::statistics() { return impl_->statistics; }
+
 bool ContextSourceClient::SeenBefore(std::string_view via, std::string_view alias) const {
   return ViaNames(via, alias.empty() ? std::string_view(impl_->options.alias) : alias);
 }
@@ -197,10 +203,12 @@ std::vector<SourceAnswer> ContextSourceClient::Ask(
       std::lock_guard lock(pending->mutex);
       ++pending->open;
     }
-    impl_->client.Send(std::move(req), [pending, i, health = &impl_->health, endpoint = s.endpoint,
+    impl_->client.Send(std::move(req), [pending, i, im = impl_.get(), endpoint = s.endpoint, registration = s.registration_id,
                                         cooldown = s.cooldown](net::HttpOutcome outcome) {
       const bool healthy = outcome.ok && outcome.response.status < 500;
-      health->Release(endpoint, healthy, cooldown);
+      im->health.Release(endpoint, healthy, cooldown);
+      const bool succeeded = outcome.ok && outcome.response.status >= 200 && outcome.response.status < 300;
+      im->statistics.Record(registration, succeeded, util::NowMillis());
       std::lock_guard lock(pending->mutex);
       SourceAnswer& a = pending->answers[i];
       if (outcome.ok) {

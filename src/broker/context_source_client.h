@@ -19,6 +19,7 @@
 #include "broker/context_source.h"
 #include "broker/source_credentials.h"
 #include "broker/source_health.h"
+#include "broker/source_statistics.h"
 #include "net/address_policy.h"
 
 namespace cityhub::broker {
@@ -96,6 +97,9 @@ class ContextSourceClient {
   bool SeenBefore(std::string_view via, std::string_view alias = {}) const;
 
   const SourceHealth& health() const;
+  // Per registration: requests sent, failed, last success and failure (§5.2.9), for the
+  // registrations API to show.
+  SourceStatistics& statistics();
 
  private:
   struct Impl;

@@ -111,6 +111,16 @@ std::optional<json::array> DiscoveryItems(const json::value& body, bool details)
   return std::nullopt;
 }
 
+// The sources the request has not passed through yet: those whose registration's
+// contextSourceAlias the Via header does not name (§6.3.18).
+std::vector<ContextSource> NotYetVisited(const std::vector<ContextSource>& sources, std::string_view via) {
+  std::vector<ContextSource> out;
+  for (const ContextSource& s : sources) {
+    if (s.alias.empty() || !ViaNames(via, s.alias)) out.push_back(s);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string SourceWarning::HeaderValue() const {
@@ -146,12 +156,13 @@ DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsi
                                                               const std::vector<ContextSource>& sources,
                                                               const DistributedCall& call) {
   EntityAnswer out;
+  const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
   ForwardedRequest req;
   req.path = "/entities/" + PercentEncode(entity_id);
   req.query = query;
   std::vector<ngsild::Contribution> parts;
   if (local) parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, {std::move(*local)}});
-  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
     if (a.status == 404) continue;
     std::string why;
     std::optional<json::value> body = Body(a, &why);
@@ -173,6 +184,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
                                                             bool count, const std::vector<ContextSource>& sources,
                                                             const DistributedCall& call, const ngsild::EntityLess& less) {
   QueryAnswer out;
+  const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
   const size_t wanted = std::min(offset + limit, kMaxSourcePage);
   ForwardedRequest req;
   req.path = "/entities";
@@ -185,7 +197,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   size_t returned = local.size();
   std::vector<ngsild::Contribution> parts;
   parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
-  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
     std::string why;
     std::optional<json::value> body = Body(a, &why);
     if (body && !body->is_array()) {
@@ -223,13 +235,14 @@ DistributedRead::JsonAnswer DistributedRead::Discovery(json::array local, const 
                                                        const std::vector<ContextSource>& sources,
                                                        const DistributedCall& call) {
   JsonAnswer out;
+  const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
   ForwardedRequest req;
   req.path = path;
   req.query = WithParams(query, details ? std::vector<std::pair<std::string, std::string>>{{"details", "true"}}
                                         : std::vector<std::pair<std::string, std::string>>{});
   req.use_registered_context = false;
   std::vector<json::array> lists{std::move(local)};
-  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
     std::string why;
     std::optional<json::value> body = Body(a, &why);
     std::optional<json::array> items;
@@ -258,12 +271,13 @@ DistributedRead::JsonAnswer DistributedRead::Temporal(std::vector<json::object> 
                                                       const std::vector<ContextSource>& sources,
                                                       const DistributedCall& call) {
   JsonAnswer out;
+  const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
   ForwardedRequest req;
   req.path = path;
   req.query = query;
   req.use_registered_context = false;
   std::vector<std::vector<json::object>> parts{std::move(local)};
-  for (const SourceAnswer& a : AskAll(sources, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
     if (a.status == 404) continue;
     std::string why;
     std::optional<json::value> body = Body(a, &why);

@@ -8,7 +8,8 @@
 // Failures of sources never fail the operation: a source that is down, slow, cooling down,
 // answers an error or something that is not NGSI-LD is left out and named in a warning; the
 // call returns within the longest timeout of the sources asked. A request whose Via header
-// already names this hub is answered from local data only (it has been here before, §6.3.18).
+// already names this hub is answered from local data only (it has been here before, §6.3.18),
+// and sources whose registered contextSourceAlias the Via header names are not asked again.
 // Thread-safe (the client is; nothing else is shared).
 #pragma once
 

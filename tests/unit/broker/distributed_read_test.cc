@@ -202,6 +202,51 @@ TEST_F(DistributedReadTest, ARequestThatPassedThroughThisHubIsNotForwardedAgain)
   EXPECT_EQ(source.requests().size(), 2u);
 }
 
+// §6.3.18: "If present, the listing of previously encountered Context Sources supplied is used
+// when determining matching registrations" — a source whose registered contextSourceAlias is in
+// Via has seen the request already and is not asked again (not a failure: no warning).
+TEST_F(DistributedReadTest, SourcesTheRequestPassedThroughAreNotAskedAgain) {
+  LoopbackServer visited([](const http::Request&) { return Json(R"([{"id":"urn:c:8","type":"Car"}])"); });
+  LoopbackServer fresh([](const http::Request&) { return Json(R"([{"id":"urn:c:9","type":"Car"}])"); });
+  ContextSource b = Source(visited.url(), "r-b");
+  b.alias = "hub-b";
+  ContextSource c = Source(fresh.url(), "r-c");
+  c.alias = "hub-c";
+  DistributedRead::QueryAnswer answer =
+      read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {b, c}, Call("1.1 hub-b"));
+  EXPECT_TRUE(answer.warnings.empty());
+  ASSERT_EQ(answer.entities.size(), 1u);
+  EXPECT_EQ(answer.entities[0].id, "urn:c:9");
+  EXPECT_TRUE(visited.requests().empty());
+  EXPECT_EQ(fresh.requests().size(), 1u);
+}
+
+// §5.2.9: a registration read back carries timesSent, timesFailed, lastSuccess, lastFailure and
+// status ("failed" when the last distributed operation failed, e.g. "an HTTP response code other
+// than 2xx").
+TEST_F(DistributedReadTest, EachRegistrationsFiguresAreCounted) {
+  LoopbackServer good([](const http::Request&) { return Json("[]"); });
+  LoopbackServer bad([](const http::Request&) { return Json("{}", 400); });
+  std::vector<ContextSource> sources{Source(good.url(), "r-good"), Source(bad.url(), "r-bad")};
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
+  std::optional<RegistrationFigures> g = client_.statistics().Of("r-good");
+  std::optional<RegistrationFigures> b = client_.statistics().Of("r-bad");
+  ASSERT_TRUE(g && b);
+  EXPECT_EQ(g->times_sent, 2u);
+  EXPECT_EQ(g->times_failed, 0u);
+  EXPECT_GT(g->last_success_ms, 0);
+  EXPECT_EQ(g->last_failure_ms, 0);
+  EXPECT_FALSE(g->last_failed);
+  EXPECT_EQ(b->times_sent, 2u);
+  EXPECT_EQ(b->times_failed, 2u);
+  EXPECT_GT(b->last_failure_ms, 0);
+  EXPECT_TRUE(b->last_failed);
+  EXPECT_FALSE(client_.statistics().Of("r-never").has_value());
+  client_.statistics().Forget("r-bad");
+  EXPECT_FALSE(client_.statistics().Of("r-bad").has_value());
+}
+
 TEST_F(DistributedReadTest, ASourceCoolingDownIsReportedAsNotAsked) {
   testing::ClosedPort dead;
   std::vector<ContextSource> sources{Source(dead.url(), "r-dead")};
