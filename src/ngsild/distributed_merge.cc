@@ -7,6 +7,9 @@
  * (normalized, concise, keyValues, GeoJSON) need no second implementation. Its cost is one
  * parse per remote entity, which is small beside the network hop that fetched it.
  *
+ * Writes go the other way: SplitFragment cuts a client's fragment by a registration's
+ * attributes, so each exclusive or redirect source gets its part and the hub keeps the rest.
+ *
  * Discovery and temporal answers are merged as JSON instead: they are lists of names and of
  * time-stamped instances whose merge is a union, and the hub renders them from other models.
  *
@@ -378,6 +381,22 @@ std::vector<json::object> MergeTemporalEntities(const std::vector<std::vector<js
         }
       }
     }
+  }
+  return out;
+}
+
+FragmentSplit SplitFragment(const json::object& fragment, const Context& ctx, const std::vector<std::string>& attributes) {
+  FragmentSplit out;
+  for (const auto& [key, value] : fragment) {
+    if (IsEntityKeyword(key)) {
+      out.matched[key] = value;
+      out.rest[key] = value;
+      continue;
+    }
+    const bool covered = attributes.empty() ||
+                         std::find(attributes.begin(), attributes.end(), ctx.ExpandTerm(key)) != attributes.end();
+    (covered ? out.matched : out.rest)[key] = value;
+    out.matched_any = out.matched_any || covered;
   }
   return out;
 }

@@ -90,4 +90,17 @@ boost::json::array MergeAttributeDetails(const std::vector<boost::json::array>& 
 // merge order). Entities in first-seen order.
 std::vector<boost::json::object> MergeTemporalEntities(const std::vector<std::vector<boost::json::object>>& parts);
 
+// The reverse, for writes: an entity fragment (a create, update or merge body, names compacted
+// with `ctx`) split by the attributes a registration covers (expanded IRIs; empty = every
+// attribute). `matched` holds the covered attributes, `rest` the others; the entity members
+// that are not attributes (id, type, scope, @context, …) are copied to both. `matched_any`
+// tells whether any attribute was covered (a fragment without attributes matches nothing).
+struct FragmentSplit {
+  boost::json::object matched;
+  boost::json::object rest;
+  bool matched_any = false;
+};
+FragmentSplit SplitFragment(const boost::json::object& fragment, const Context& ctx,
+                            const std::vector<std::string>& attributes);
+
 }  // namespace cityhub::ngsild

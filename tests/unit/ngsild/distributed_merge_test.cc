@@ -242,5 +242,24 @@ TEST_F(DistributedMergeTest, TemporalInstancesAreUnitedOnceAndOrderedByObservedA
   EXPECT_EQ(merged[1].at("id").as_string(), "urn:c:2");
 }
 
+// §5.6 with an exclusive registration (TS 104 175 §10, Create Entity): "The Attributes matching
+// to the exclusive Context Source Registration are then removed from the Entity Fragment and not
+// processed further" — the source gets them, the hub the rest.
+TEST_F(DistributedMergeTest, AFragmentIsSplitByTheRegistrationsAttributes) {
+  json::object fragment = json::parse(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","@context":"https://x/ctx.jsonld",
+      "speed":{"type":"Property","value":1},"fuel":{"type":"Property","value":2}})").as_object();
+  FragmentSplit split = SplitFragment(fragment, *ctx_, {V("speed")});
+  EXPECT_TRUE(split.matched_any);
+  EXPECT_EQ(json::serialize(split.matched),
+            R"({"id":"urn:ngsi-ld:Car:1","type":"Car","@context":"https://x/ctx.jsonld","speed":{"type":"Property","value":1}})");
+  EXPECT_EQ(json::serialize(split.rest),
+            R"({"id":"urn:ngsi-ld:Car:1","type":"Car","@context":"https://x/ctx.jsonld","fuel":{"type":"Property","value":2}})");
+  FragmentSplit all = SplitFragment(fragment, *ctx_, {});
+  EXPECT_EQ(all.rest.size(), 3u) << "a registration without attributes covers every attribute";
+  FragmentSplit none = SplitFragment(fragment, *ctx_, {V("colour")});
+  EXPECT_FALSE(none.matched_any);
+  EXPECT_EQ(none.rest, fragment);
+}
+
 }  // namespace
 }  // namespace cityhub::ngsild
