@@ -142,6 +142,24 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--notify-ca-file", c.notify_ca_file, "CITYHUB_NOTIFY_CA_FILE",
       "PEM file of certificate authorities trusted for https:// notification endpoints besides "
       "the system trust store, and for mqtts:// ones instead of it (e.g. the city's own PKI)");
+  opt("--federation-timeout-ms", c.federation_timeout_ms, "CITYHUB_FEDERATION_TIMEOUT_MS",
+      "Time a registered context source has to answer a distributed operation when its "
+      "registration gives no management.timeout; all sources are asked at once")
+      ->check(CLI::Range(1u, 600000u));
+  opt("--federation-cooldown-ms", c.federation_cooldown_ms, "CITYHUB_FEDERATION_COOLDOWN_MS",
+      "After a context source failed (no answer in time, no connection, a 5xx answer), how long it "
+      "is not asked when its registration gives no management.cooldown (0 = ask again at once)");
+  opt("--federation-max-in-flight", c.federation_max_in_flight, "CITYHUB_FEDERATION_MAX_IN_FLIGHT",
+      "Requests open to one context source at a time; beyond it the source is skipped (and named "
+      "in an NGSILD-Warning)")
+      ->check(CLI::Range(size_t{1}, size_t{10000}));
+  opt("--federation-max-answer-bytes", c.federation_max_answer_bytes, "CITYHUB_FEDERATION_MAX_ANSWER_BYTES",
+      "Largest answer taken from a context source; a longer one counts as a failure of that source")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30));
+  opt("--federation-credentials", c.federation_credentials, "CITYHUB_FEDERATION_CREDENTIALS",
+      "Credentials the hub presents to context sources, per origin, read from files at start-up: "
+      "'https://hub-b.city.kr=bearer:/etc/cityhub/hub-b.token;http://10.0.0.5:1026=header:X-API-Key:"
+      "/etc/cityhub/hub-c.key'. Never taken from clients or registrations");
   opt("--history", c.history, "CITYHUB_HISTORY",
       "Record every attribute change as an attribute instance for the temporal API "
       "(/ngsi-ld/v1/temporal/…), in the same durable write as the change");

@@ -44,6 +44,11 @@ struct Config {
   size_t notify_queue = 20000;              // notifications waiting per subscription
   unsigned notify_timeout_ms = 10000;       // answer timeout of an HTTP notification
   std::string notify_ca_file;               // extra CAs for https/mqtts endpoints ("" = none)
+  unsigned federation_timeout_ms = 5000;    // a context source's answer time without management.timeout
+  unsigned federation_cooldown_ms = 10000;  // pause after a source failed, without management.cooldown
+  size_t federation_max_in_flight = 8;      // requests open to one context source
+  size_t federation_max_answer_bytes = 8 << 20;  // largest answer taken from a context source
+  std::string federation_credentials;       // ORIGIN=bearer:FILE / ORIGIN=header:NAME:FILE; … ("" = none)
   std::string auth_jwks_file;               // JWKS of the token issuer ("" = no authentication)
   std::string auth_jwks_url;                // or its URL, fetched at start and refreshed
   unsigned auth_jwks_refresh_s = 300;       // how often the URL is fetched again

@@ -32,6 +32,7 @@
 #include "api/api.h"
 #include "api/metrics.h"
 #include "api/request.h"
+#include "broker/context_source_client.h"
 #include "broker/endpoint_policy.h"
 #include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
@@ -220,6 +221,23 @@ broker::PeriodicSource PeriodicEntities(const broker::QueryService& queries) {
   };
 }
 
+// How the hub asks registered context sources (docs/API.md "Distributed operations"); the
+// credentials files are read here, so a bad entry stops the start-up instead of a later request.
+Result<broker::ContextSourceClientOptions> FederationOptions(const Config& config,
+                                                            std::shared_ptr<const net::AddressPolicy> addresses) {
+  auto credentials = broker::SourceCredentials::Load(config.federation_credentials);
+  if (!credentials.ok()) return credentials.status();
+  broker::ContextSourceClientOptions o;
+  o.default_timeout = std::chrono::milliseconds(config.federation_timeout_ms);
+  o.health.cooldown = std::chrono::milliseconds(config.federation_cooldown_ms);
+  o.health.max_in_flight = config.federation_max_in_flight;
+  o.max_answer_bytes = config.federation_max_answer_bytes;
+  o.credentials = std::move(*credentials);
+  o.addresses = std::move(addresses);
+  o.ca_file = config.notify_ca_file;
+  return o;
+}
+
 }  // namespace
 
 
@@ -253,6 +271,14 @@ int Serve(const Config& config) {
                addresses->allowed().empty() ? " (--outbound-allow adds networks, e.g. 127.0.0.0/8,::1 for "
                                               "receivers on this machine)"
                                             : "");
+  auto federation = FederationOptions(config, addresses);
+  if (!federation.ok()) {
+    spdlog::error("--federation-credentials: {}", federation.status().message());
+    return 2;
+  }
+  spdlog::info("distributed operations: {} ms per source unless registered otherwise, {} ms cooldown, "
+               "credentials for {} origin(s)", federation->default_timeout.count(),
+               federation->health.cooldown.count(), federation->credentials.size());
   SecuritySetup security;
   if (Status st = SetUpAuthentication(config, addresses, &security); !st.ok()) {
     spdlog::error("authentication: {}", st.message());
