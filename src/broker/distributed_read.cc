@@ -111,6 +111,15 @@ std::optional<json::array> DiscoveryItems(const json::value& body, bool details)
   return std::nullopt;
 }
 
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ',';
+    out += item;
+  }
+  return out;
+}
+
 // The sources the request has not passed through yet: those whose registration's
 // contextSourceAlias the Via header does not name (§6.3.18).
 std::vector<ContextSource> NotYetVisited(const std::vector<ContextSource>& sources, std::string_view via) {
@@ -123,6 +132,18 @@ std::vector<ContextSource> NotYetVisited(const std::vector<ContextSource>& sourc
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> SourceQueryParams(const ContextSourceRequest& selection,
+                                                                   const ContextSource& source, bool with_ids) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (with_ids && !selection.entity_ids.empty()) out.emplace_back("id", Joined(selection.entity_ids));
+  if (with_ids && !selection.id_pattern.empty()) out.emplace_back("idPattern", selection.id_pattern);
+  const auto& types = source.entity_types.empty() ? selection.entity_types : source.entity_types;
+  if (!types.empty()) out.emplace_back("type", Joined(types));
+  const auto& attrs = source.attributes.empty() ? selection.attributes : source.attributes;
+  if (!attrs.empty()) out.emplace_back("attrs", Joined(attrs));
+  return out;
+}
+
 std::string SourceWarning::HeaderValue() const {
   std::string text = reason;
   std::replace(text.begin(), text.end(), '"', '\'');
@@ -131,13 +152,19 @@ std::string SourceWarning::HeaderValue() const {
 }
 
 std::vector<SourceAnswer> DistributedRead::AskAll(const std::vector<ContextSource>& sources,
-                                                  ForwardedRequest request, const DistributedCall& call,
+                                                  ForwardedRequest request, const DistributedCall& call, bool with_ids,
                                                   std::vector<SourceWarning>* warnings) {
   if (sources.empty() || client_.SeenBefore(call.via, call.alias)) return {};
   request.link_context = call.link_context;
   request.via = call.via;
   request.alias = call.alias;
-  std::vector<SourceAnswer> answers = client_.Ask(sources, request);
+  std::vector<SourceAnswer> answers = client_.Ask(sources, [&](const ContextSource& s) {
+    if (!call.selection) return request;
+    ForwardedRequest narrowed = request;
+    std::string selection = EncodeQuery(SourceQueryParams(*call.selection, s, with_ids));
+    if (!selection.empty()) narrowed.query = request.query.empty() ? selection : selection + "&" + request.query;
+    return narrowed;
+  });
   std::vector<SourceAnswer> usable;
   for (SourceAnswer& a : answers) {
     if (a.outcome == SourceAnswer::Outcome::kAnswered) {
@@ -162,7 +189,7 @@ DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsi
   req.query = query;
   std::vector<ngsild::Contribution> parts;
   if (local) parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, {std::move(*local)}});
-  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
     if (a.status == 404) continue;
     std::string why;
     std::optional<json::value> body = Body(a, &why);
@@ -197,7 +224,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   size_t returned = local.size();
   std::vector<ngsild::Contribution> parts;
   parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
-  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, true, &out.warnings)) {
     std::string why;
     std::optional<json::value> body = Body(a, &why);
     if (body && !body->is_array()) {
@@ -242,7 +269,7 @@ DistributedRead::JsonAnswer DistributedRead::Discovery(json::array local, const 
                                         : std::vector<std::pair<std::string, std::string>>{});
   req.use_registered_context = false;
   std::vector<json::array> lists{std::move(local)};
-  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
     std::string why;
     std::optional<json::value> body = Body(a, &why);
     std::optional<json::array> items;
@@ -277,7 +304,7 @@ DistributedRead::JsonAnswer DistributedRead::Temporal(std::vector<json::object> 
   req.query = query;
   req.use_registered_context = false;
   std::vector<std::vector<json::object>> parts{std::move(local)};
-  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, &out.warnings)) {
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, path == "/temporal/entities", &out.warnings)) {
     if (a.status == 404) continue;
     std::string why;
     std::optional<json::value> body = Body(a, &why);

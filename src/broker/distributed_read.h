@@ -55,7 +55,18 @@ struct DistributedCall {
   // the core context); an error leaves that source out with a warning.
   std::function<Result<ngsild::ContextPtr>(std::string_view url)> resolve_context;
   ngsild::ParseLimits limits;
+  // What the request selects (ids, idPattern, types, attributes; expanded), as the directory
+  // was asked: each source is then asked for it narrowed to what its registration covers
+  // (SourceQueryParams) before the operation's `query`. Null: `query` alone.
+  const ContextSourceRequest* selection = nullptr;
 };
+
+// The selection parameters a source is asked with (§5.7.2: id, idPattern, type, attrs), names
+// as expanded IRIs: its registration's entity types and attributes where it names them (the
+// directory has already narrowed them to the request), else the request's; `with_ids` false
+// leaves out id and idPattern (a retrieve names its entity in the path).
+std::vector<std::pair<std::string, std::string>> SourceQueryParams(const ContextSourceRequest& selection,
+                                                                   const ContextSource& source, bool with_ids);
 
 class DistributedRead {
  public:
@@ -107,8 +118,9 @@ class DistributedRead {
 
  private:
   // Asks `sources` unless the call has been here before; failed and skipped ones become warnings.
+  // `with_ids`: whether the selection's ids and idPattern go in the query (SourceQueryParams).
   std::vector<SourceAnswer> AskAll(const std::vector<ContextSource>& sources, ForwardedRequest request,
-                                   const DistributedCall& call, std::vector<SourceWarning>* warnings);
+                                   const DistributedCall& call, bool with_ids, std::vector<SourceWarning>* warnings);
 
   ContextSourceClient& client_;
 };

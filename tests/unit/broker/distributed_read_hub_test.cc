@@ -208,6 +208,22 @@ TEST_F(DistributedReadHubTest, QueryUnitesWithARealBrokerAndCounts) {
   EXPECT_EQ(*answer.total, 4u) << "Car:0..3, Car:2 counted once; the Bus is not a Car";
 }
 
+// A registration covering only `speed`: the real broker is asked for that attribute by its
+// expanded name and returns only it.
+TEST_F(DistributedReadHubTest, ASourceIsAskedOnlyForTheAttributesItsRegistrationCovers) {
+  ContextSource speed_only = Source();
+  speed_only.attributes = {kVocab + "speed"};
+  ContextSourceRequest selection;
+  selection.entity_types = {kVocab + "Car"};
+  DistributedCall call = Call();
+  call.selection = &selection;
+  DistributedRead::QueryAnswer answer = read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {speed_only}, call);
+  ASSERT_TRUE(answer.warnings.empty()) << answer.warnings[0].reason;
+  ASSERT_EQ(answer.entities.size(), 2u) << "Car:1 and Car:2 have speed";
+  EXPECT_EQ(Value(answer.entities[0], "speed"), "80");
+  EXPECT_EQ(Value(answer.entities[0], "fuel"), "<none>");
+}
+
 // §4.14 / §6.3.14: the registration's tenant is the one asked at the source.
 TEST_F(DistributedReadHubTest, TheRegistrationsTenantIsAskedAtTheSource) {
   const std::string query = EncodeQuery({{"type", kVocab + "Car"}});

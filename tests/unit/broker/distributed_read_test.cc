@@ -247,6 +247,32 @@ TEST_F(DistributedReadTest, EachRegistrationsFiguresAreCounted) {
   EXPECT_FALSE(client_.statistics().Of("r-bad").has_value());
 }
 
+// §5.7.2 with registrations: each source is asked for what its registration covers of the
+// request (the directory's narrowing), with expanded names that mean the same under any
+// @context.
+TEST_F(DistributedReadTest, EachSourceIsAskedForWhatItsRegistrationCovers) {
+  LoopbackServer a([](const http::Request&) { return Json("[]"); });
+  LoopbackServer b([](const http::Request&) { return Json("[]"); });
+  ContextSource speed_only = Source(a.url(), "r-a");
+  speed_only.attributes = {kVocab + "speed"};
+  ContextSource everything = Source(b.url(), "r-b");
+  ContextSourceRequest selection;
+  selection.entity_ids = {"urn:c:1", "urn:c:2"};
+  selection.entity_types = {kVocab + "Car"};
+  DistributedCall call = Call();
+  call.selection = &selection;
+  read_.QueryEntities({}, std::nullopt, "q=" + PercentEncode("speed>5"), 0, 10, false, {speed_only, everything}, call);
+  const std::string ids = "id=urn%3Ac%3A1%2Curn%3Ac%3A2&type=" + PercentEncode(kVocab + "Car");
+  EXPECT_EQ(a.requests().at(0).target,
+            "/ngsi-ld/v1/entities?" + ids + "&attrs=" + PercentEncode(kVocab + "speed") + "&q=speed%3E5&offset=0&limit=10");
+  EXPECT_EQ(b.requests().at(0).target, "/ngsi-ld/v1/entities?" + ids + "&q=speed%3E5&offset=0&limit=10");
+  // A retrieve names its entity in the path, not in an id parameter.
+  selection.entity_ids = {"urn:c:1"};
+  read_.RetrieveEntity(std::nullopt, "urn:c:1", "", {speed_only}, call);
+  EXPECT_EQ(a.requests().at(1).target,
+            "/ngsi-ld/v1/entities/urn%3Ac%3A1?type=" + PercentEncode(kVocab + "Car") + "&attrs=" + PercentEncode(kVocab + "speed"));
+}
+
 TEST_F(DistributedReadTest, ASourceCoolingDownIsReportedAsNotAsked) {
   testing::ClosedPort dead;
   std::vector<ContextSource> sources{Source(dead.url(), "r-dead")};
