@@ -158,6 +158,7 @@ std::vector<SourceAnswer> DistributedRead::AskAll(const std::vector<ContextSourc
   request.link_context = call.link_context;
   request.via = call.via;
   request.alias = call.alias;
+  if (call.query_has_terms) request.use_registered_context = false;
   std::vector<SourceAnswer> answers = client_.Ask(sources, [&](const ContextSource& s) {
     if (!call.selection) return request;
     ForwardedRequest narrowed = request;

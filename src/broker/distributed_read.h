@@ -59,6 +59,10 @@ struct DistributedCall {
   // was asked: each source is then asked for it narrowed to what its registration covers
   // (SourceQueryParams) before the operation's `query`. Null: `query` alone.
   const ContextSourceRequest* selection = nullptr;
+  // True when `query` carries terms of the caller's @context (q, scopeQ, geoproperty, pick, …):
+  // then every source is sent the caller's @context, even one registered with its own
+  // jsonldContext, so that those names mean what the client meant.
+  bool query_has_terms = false;
 };
 
 // The selection parameters a source is asked with (§5.7.2: id, idPattern, type, attrs), names

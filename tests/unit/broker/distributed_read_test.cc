@@ -266,6 +266,18 @@ TEST_F(DistributedReadTest, EachSourceIsAskedForWhatItsRegistrationCovers) {
   EXPECT_EQ(a.requests().at(0).target,
             "/ngsi-ld/v1/entities?" + ids + "&attrs=" + PercentEncode(kVocab + "speed") + "&q=speed%3E5&offset=0&limit=10");
   EXPECT_EQ(b.requests().at(0).target, "/ngsi-ld/v1/entities?" + ids + "&q=speed%3E5&offset=0&limit=10");
+  // A q term is the caller's: the caller's @context goes even to a source with its own.
+  LoopbackServer c([](const http::Request&) { return Json("[]"); });
+  ContextSource own_context = Source(c.url(), "r-c");
+  own_context.info = {{"jsonldContext", "https://source.example/ctx.jsonld"}};
+  call.link_context = "https://city.example/ctx.jsonld";
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {own_context}, call);
+  call.query_has_terms = true;
+  read_.QueryEntities({}, std::nullopt, "q=speed%3E5", 0, 10, false, {own_context}, call);
+  EXPECT_NE(c.requests().at(0).headers.Get("Link").find("<https://source.example/ctx.jsonld>"), std::string::npos);
+  EXPECT_NE(c.requests().at(1).headers.Get("Link").find("<https://city.example/ctx.jsonld>"), std::string::npos);
+  call.query_has_terms = false;
+  call.link_context.clear();
   // A retrieve names its entity in the path, not in an id parameter.
   selection.entity_ids = {"urn:c:1"};
   read_.RetrieveEntity(std::nullopt, "urn:c:1", "", {speed_only}, call);
