@@ -16,6 +16,7 @@
 #include "broker/distributed_read.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include <boost/json/parse.hpp>
@@ -109,6 +110,13 @@ std::optional<json::array> DiscoveryItems(const json::value& body, bool details)
     if (list && list->is_array()) return list->get_array();
   }
   return std::nullopt;
+}
+
+// An NGSILD-Results-Count header's number; 0 when absent or not a number.
+uint64_t CountOf(std::string_view header) {
+  uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), n);
+  return ec == std::errc() && end == header.data() + header.size() ? n : 0;
 }
 
 std::string Joined(const std::vector<std::string>& items) {
@@ -220,8 +228,9 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   if (count) page.emplace_back("count", "true");
   req.query = WithParams(query, page);
 
-  bool complete = local.size() < offset + limit;
-  uint64_t summed = local_total.value_or(local.size());
+  const uint64_t local_count = std::max<uint64_t>(local_total.value_or(0), local.size());
+  bool complete = local.size() < offset + limit && local_count == local.size();
+  uint64_t summed = local_count;
   size_t returned = local.size();
   std::vector<ngsild::Contribution> parts;
   parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
@@ -239,14 +248,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
       continue;
     }
     const size_t n = entities->size();
-    uint64_t their_count = n;
-    if (!a.results_count.empty()) {
-      try {
-        their_count = std::max<uint64_t>(n, std::stoull(a.results_count));
-      } catch (const std::exception&) {
-        their_count = n;
-      }
-    }
+    const uint64_t their_count = std::max<uint64_t>(n, CountOf(a.results_count));
     complete = complete && n < wanted && their_count <= n;
     summed += their_count;
     returned += n;

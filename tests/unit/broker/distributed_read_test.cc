@@ -178,6 +178,16 @@ TEST_F(DistributedReadTest, QueryUnitesThePartiesThenPagesAndCounts) {
   EXPECT_EQ(*second.total, 2u) << "everyone returned all its matches: the count is exact";
 }
 
+TEST_F(DistributedReadTest, AMalformedResultsCountIsNotBelieved) {
+  LoopbackServer odd([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car"},{"id":"urn:c:2","type":"Car"}])", 200, "lots");
+  });
+  DistributedRead::QueryAnswer answer =
+      read_.QueryEntities({}, 0, "", 0, 10, true, {Source(odd.url(), "r-odd")}, Call());
+  ASSERT_TRUE(answer.total.has_value());
+  EXPECT_EQ(*answer.total, 2u) << "counted as the entities it returned";
+}
+
 // §6.3.18: a request whose Via already names this hub has been here: answered locally only.
 TEST_F(DistributedReadTest, ARequestThatPassedThroughThisHubIsNotForwardedAgain) {
   LoopbackServer source([](const http::Request&) { return Json(R"([{"id":"urn:c:9","type":"Car"}])"); });
