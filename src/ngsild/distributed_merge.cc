@@ -98,14 +98,12 @@ void UniteTimes(Entity& into, const Entity& from) {
   into.modified_at = std::max(into.modified_at, from.modified_at);
 }
 
-// The attributes an exclusive or redirect contribution takes over for entity `e` (rule 2).
+// The attributes an exclusive or redirect contribution takes over for entity `e` (rule 2): those
+// of its registration, whether it returned them or not, else every one it returned.
 std::set<std::string> TakenOver(const Contribution& c, const Entity& e) {
+  if (!c.attributes.empty()) return {c.attributes.begin(), c.attributes.end()};
   std::set<std::string> out;
-  for (const auto& [name, instances] : e.attrs) {
-    if (c.attributes.empty() || std::find(c.attributes.begin(), c.attributes.end(), name) != c.attributes.end()) {
-      out.insert(name);
-    }
-  }
+  for (const auto& [name, instances] : e.attrs) out.insert(name);
   return out;
 }
 

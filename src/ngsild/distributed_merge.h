@@ -5,9 +5,11 @@
 //
 // The rules, in the order they apply to one entity id:
 //  1. Local data first, then the sources in the order given (the registrations' order).
-//  2. Exclusive and redirect sources are authoritative for the attributes they answer (those of
-//     their registration, or every attribute they returned when it names none): the hub's own
-//     instances of such an attribute are dropped before the sources' are merged in.
+//  2. Exclusive and redirect sources that returned the entity are authoritative for their
+//     attributes (those of their registration, whether they returned them or not; every
+//     attribute they returned when it names none): the hub's own instances of such an attribute
+//     are dropped before the sources' are merged in. A source that did not answer takes nothing
+//     over.
 //  3. Instances of one attribute with different datasetIds are all kept (§4.5.5); of instances
 //     with the same datasetId (or both the default instance) one is kept: the one observed most
 //     recently (observedAt), else — when neither has observedAt — the one modified most recently

@@ -126,6 +126,22 @@ TEST_F(DistributedMergeTest, AnExclusiveSourceReplacesTheHubsInstancesOfItsAttri
   EXPECT_EQ(Value(*merged, "fuel"), "50") << "attributes outside the registration stay the hub's";
 }
 
+TEST_F(DistributedMergeTest, AnExclusiveAttributeTheSourceDidNotReturnIsNotTakenFromTheHub) {
+  std::optional<Entity> merged = MergeEntity(
+      "urn:ngsi-ld:Car:1",
+      {Part(ContributionRole::kLocal,
+            {E(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property","value":10},"fuel":{"type":"Property","value":50}})")}),
+       Part(ContributionRole::kExclusive, {E(R"({"id":"urn:ngsi-ld:Car:1","type":"Car"})")}, {V("speed")})});
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(Value(*merged, "speed"), "<none>") << "no further local operation on an exclusive attribute";
+  EXPECT_EQ(Value(*merged, "fuel"), "50");
+  // Without the exclusive source's answer (it failed), the hub's data is all there is.
+  std::optional<Entity> alone = MergeEntity(
+      "urn:ngsi-ld:Car:1",
+      {Part(ContributionRole::kLocal, {E(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property","value":10}})")})});
+  EXPECT_EQ(Value(*alone, "speed"), "10");
+}
+
 TEST_F(DistributedMergeTest, ARedirectSourceWithoutAttributeListTakesOverEveryAttributeItReturns) {
   std::optional<Entity> merged = MergeEntity(
       "urn:ngsi-ld:Car:1",
