@@ -190,6 +190,10 @@ std::vector<SourceAnswer> ContextSourceClient::Ask(
     const ContextSource& s = sources[i];
     SourceAnswer& answer = pending->answers[i];
     answer.source = &s;
+    if (s.endpoint.find_first_of("?#") != std::string::npos) {
+      answer.reason = "the registration's endpoint has a query or fragment";
+      continue;  // kFailed, not sent
+    }
     SourceHealth::Admission admission = impl_->health.TryAcquire(s.endpoint);
     if (!admission.admitted) {
       answer.outcome = SourceAnswer::Outcome::kSkipped;

@@ -224,6 +224,19 @@ TEST(ContextSourceClientTest, AnAnswerBeyondTheSizeBoundIsAFailure) {
   EXPECT_EQ(answers[0].reason, "answer larger than 1024 bytes");
 }
 
+TEST(ContextSourceClientTest, AnEndpointThatIsNoApiRootIsAFailureNotARequest) {
+  LoopbackServer source([](const http::Request&) { return Json("[]"); });
+  ContextSourceClient client(Options());
+  std::vector<SourceAnswer> answers = client.Ask(
+      {Source(source.url() + "/?x=1"), Source(source.url() + "#f"), Source("ftp://127.0.0.1/")}, Query());
+  EXPECT_EQ(answers[0].outcome, SourceAnswer::Outcome::kFailed);
+  EXPECT_EQ(answers[0].reason, "the registration's endpoint has a query or fragment");
+  EXPECT_EQ(answers[1].outcome, SourceAnswer::Outcome::kFailed);
+  EXPECT_EQ(answers[2].outcome, SourceAnswer::Outcome::kFailed);
+  EXPECT_NE(answers[2].reason.find("unsupported URL scheme"), std::string::npos) << answers[2].reason;
+  EXPECT_TRUE(source.requests().empty());
+}
+
 TEST(ContextSourceClientTest, ViaNamesThisHubOnlyAsAReceivedBy) {
   ContextSourceClient client(Options());
   EXPECT_TRUE(client.SeenBefore("1.1 hub-a"));
