@@ -112,6 +112,7 @@ struct RegistrationService::Compiled {
     if (const json::value* e = stored.if_contains("endpoint"); e && e->is_string()) s.endpoint = std::string(e->get_string());
     if (const json::value* m = stored.if_contains("mode"); m && m->is_string()) s.mode = ModeOf(m->get_string());
     if (const json::value* t = stored.if_contains("tenant"); t && t->is_string()) s.tenant = std::string(t->get_string());
+    if (const json::value* a = stored.if_contains("contextSourceAlias"); a && a->is_string()) s.alias = std::string(a->get_string());
     if (const json::value* kv = stored.if_contains("contextSourceInfo"); kv && kv->is_array()) {
       for (const auto& pair : kv->get_array()) {
         const json::object* o = pair.if_object();

@@ -78,7 +78,7 @@ class RegistrationServiceTest : public ::testing::Test {
 constexpr std::string_view kRoomById = R"({"id": "urn:r:by-id", "type": "ContextSourceRegistration",
   "information": [{"entities": [{"id": "urn:ngsi-ld:Room:1", "type": "Room"}], "propertyNames": ["temperature"]}],
   "endpoint": "http://a.example", "contextSourceInfo": [{"key": "jsonldContext", "value": "http://c.example/ctx"}],
-  "tenant": "remote", "management": {"timeout": 250, "cooldown": 5000}})";
+  "tenant": "remote", "contextSourceAlias": "hub-b", "management": {"timeout": 250, "cooldown": 5000}})";
 constexpr std::string_view kRoomPattern = R"({"id": "urn:r:pattern", "type": "ContextSourceRegistration",
   "information": [{"entities": [{"idPattern": "^urn:ngsi-ld:Room:2.*", "type": "Room"}]}],
   "endpoint": "http://b.example", "mode": "redirect", "operations": ["redirectionOps"]})";
@@ -132,6 +132,7 @@ TEST_F(RegistrationServiceTest, CarriesWhatTheForwardingNeeds) {
   EXPECT_EQ(s.endpoint, "http://a.example");
   EXPECT_EQ(s.mode, RegistrationMode::kInclusive);
   EXPECT_EQ(s.tenant, "remote");
+  EXPECT_EQ(s.alias, "hub-b");
   ASSERT_EQ(s.info.size(), 1u);
   EXPECT_EQ(s.info[0], (std::pair<std::string, std::string>{"jsonldContext", "http://c.example/ctx"}));
   EXPECT_EQ(s.entity_types, std::vector<std::string>{V("Room")});
