@@ -18,7 +18,9 @@
 #include <gtest/gtest.h>
 
 #include "../net/loopback_server.h"
+#include "broker/registration_service.h"
 #include "net/http_client.h"
+#include "store/rocksdb_store.h"
 
 namespace cityhub::broker {
 namespace {
@@ -27,6 +29,10 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 const std::string kVocab(ngsild::kDefaultVocab);
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 unsigned short FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -247,6 +253,53 @@ TEST_F(DistributedReadHubTest, DiscoveryUnitesWithARealBroker) {
   DistributedRead::JsonAnswer attrs = read_.Discovery(json::array{"colour"}, "/attributes", "", false, {Source()}, Call());
   ASSERT_TRUE(attrs.warnings.empty()) << attrs.warnings[0].reason;
   EXPECT_EQ(json::serialize(attrs.items), R"(["colour","fuel","speed"])");
+}
+
+// The whole read path as the API will run it: a registration (§5.9.2) held by the hub's
+// RegistrationService, matched for the request (§4.3.6.3), and the matched source asked and
+// merged. The registration covers only `fuel` of Cars, so only that comes from the source; a
+// request whose Via names the source's contextSourceAlias does not go there again (§6.3.18).
+TEST_F(DistributedReadHubTest, ARegistrationMatchedByTheDirectoryIsAskedAndMerged) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("fedcore-registrations-" + std::to_string(::getpid()));
+  store::RocksDbOptions so;
+  so.data_dir = dir.string();
+  so.block_cache_bytes = 8 << 20;
+  so.write_buffer_bytes = 4 << 20;
+  auto opened = store::OpenRocksDbStore(so);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<store::Store> store = std::move(*opened);
+  {
+    RegistrationService registrations(*store);
+    const std::string payload = R"({"id":"urn:ngsi-ld:ContextSourceRegistration:hub-b","type":"ContextSourceRegistration",
+        "information":[{"entities":[{"type":"Car"}],"propertyNames":["fuel"]}],
+        "contextSourceAlias":"hub-b","endpoint":")" + hub_->url() + R"("})";
+    auto created = registrations.Create("", json::parse(payload).as_object(), *resolver_.Core(), NowMs());
+    ASSERT_TRUE(created.ok()) << created.status().message();
+
+    ContextSourceRequest request;
+    request.operation = "queryEntity";
+    request.entity_types = {kVocab + "Car"};
+    std::vector<ContextSource> sources = registrations.Match("", request);
+    ASSERT_EQ(sources.size(), 1u);
+    DistributedCall call = Call();
+    call.selection = &request;
+    DistributedRead::QueryAnswer answer = read_.QueryEntities(
+        {Local(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property","value":50}})")}, 1, "", 0, 10, true,
+        sources, call);
+    ASSERT_TRUE(answer.warnings.empty()) << answer.warnings[0].reason;
+    ASSERT_EQ(answer.entities.size(), 1u) << "only Car:1 has fuel at the source";
+    EXPECT_EQ(answer.entities[0].id, "urn:ngsi-ld:Car:1");
+    EXPECT_EQ(Value(answer.entities[0], "fuel"), "40");
+    EXPECT_EQ(Value(answer.entities[0], "speed"), "50") << "the hub's own; the source was not asked for speed";
+    EXPECT_EQ(*answer.total, 1u);
+
+    call.via = "1.1 hub-b";
+    DistributedRead::QueryAnswer looped = read_.QueryEntities({}, 0, "", 0, 10, true, sources, call);
+    EXPECT_TRUE(looped.entities.empty());
+    EXPECT_TRUE(looped.warnings.empty());
+  }
+  store->Close();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
