@@ -128,6 +128,20 @@ std::string Joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// What a source is asked for of a list of names (types or attributes): those the request asks
+// that the registration names; all the request asks if the registration names none; all the
+// registration names if the request asks none. (A source registered for ParkingSpot and Person
+// is asked for ParkingSpot alone when that is what the client asked.)
+std::vector<std::string> Narrowed(const std::vector<std::string>& registered, const std::vector<std::string>& asked) {
+  if (registered.empty()) return asked;
+  if (asked.empty()) return registered;
+  std::vector<std::string> out;
+  for (const std::string& name : asked) {
+    if (std::find(registered.begin(), registered.end(), name) != registered.end()) out.push_back(name);
+  }
+  return out;
+}
+
 // The sources the request has not passed through yet: those whose registration's
 // contextSourceAlias the Via header does not name (§6.3.18).
 std::vector<ContextSource> NotYetVisited(const std::vector<ContextSource>& sources, std::string_view via) {
@@ -145,9 +159,9 @@ std::vector<std::pair<std::string, std::string>> SourceQueryParams(const Context
   std::vector<std::pair<std::string, std::string>> out;
   if (with_ids && !selection.entity_ids.empty()) out.emplace_back("id", Joined(selection.entity_ids));
   if (with_ids && !selection.id_pattern.empty()) out.emplace_back("idPattern", selection.id_pattern);
-  const auto& types = source.entity_types.empty() ? selection.entity_types : source.entity_types;
+  const std::vector<std::string> types = Narrowed(source.entity_types, selection.entity_types);
   if (!types.empty()) out.emplace_back("type", Joined(types));
-  const auto& attrs = source.attributes.empty() ? selection.attributes : source.attributes;
+  const std::vector<std::string> attrs = Narrowed(source.attributes, selection.attributes);
   if (!attrs.empty()) out.emplace_back("attrs", Joined(attrs));
   return out;
 }

@@ -66,8 +66,9 @@ struct DistributedCall {
 };
 
 // The selection parameters a source is asked with (§5.7.2: id, idPattern, type, attrs), names
-// as expanded IRIs: its registration's entity types and attributes where it names them (the
-// directory has already narrowed them to the request), else the request's; `with_ids` false
+// as expanded IRIs: of the types and attributes the request asks, those the registration
+// names (all the request asks when it names none; all it names when the request asks none);
+// `with_ids` false
 // leaves out id and idPattern (a retrieve names its entity in the path).
 std::vector<std::pair<std::string, std::string>> SourceQueryParams(const ContextSourceRequest& selection,
                                                                    const ContextSource& source, bool with_ids);

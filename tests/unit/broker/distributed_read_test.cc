@@ -295,6 +295,29 @@ TEST_F(DistributedReadTest, EachSourceIsAskedForWhatItsRegistrationCovers) {
             "/ngsi-ld/v1/entities/urn%3Ac%3A1?type=" + PercentEncode(kVocab + "Car") + "&attrs=" + PercentEncode(kVocab + "speed"));
 }
 
+TEST_F(DistributedReadTest, ASourceIsAskedOnlyForTheTypesAndAttributesBothTheRequestAndItsRegistrationName) {
+  // A city registered for ParkingSpot and Person, asked by a client for ParkingSpot: the city is
+  // asked for ParkingSpot alone (its Person entities are not what the client asked for).
+  LoopbackServer a([](const http::Request&) { return Json("[]"); });
+  ContextSource city = Source(a.url(), "r-city");
+  city.entity_types = {kVocab + "ParkingSpot", kVocab + "Person"};
+  city.attributes = {kVocab + "status", kVocab + "name"};
+  ContextSourceRequest selection;
+  selection.entity_types = {kVocab + "ParkingSpot"};
+  selection.attributes = {kVocab + "status", kVocab + "occupancy"};
+  DistributedCall call = Call();
+  call.selection = &selection;
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {city}, call);
+  EXPECT_EQ(a.requests().at(0).target, "/ngsi-ld/v1/entities?type=" + PercentEncode(kVocab + "ParkingSpot") +
+                                           "&attrs=" + PercentEncode(kVocab + "status") + "&offset=0&limit=10");
+  // Without attrs in the request, the source is asked for the attributes it registered.
+  selection.attributes.clear();
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {city}, call);
+  EXPECT_EQ(a.requests().at(1).target, "/ngsi-ld/v1/entities?type=" + PercentEncode(kVocab + "ParkingSpot") +
+                                           "&attrs=" + PercentEncode(kVocab + "status") + "%2C" +
+                                           PercentEncode(kVocab + "name") + "&offset=0&limit=10");
+}
+
 TEST_F(DistributedReadTest, ASourceCoolingDownIsReportedAsNotAsked) {
   testing::ClosedPort dead;
   std::vector<ContextSource> sources{Source(dead.url(), "r-dead")};
