@@ -104,7 +104,7 @@ bool CreatesTenant(std::string_view method, std::string_view route) {
   return method == "POST" &&
          (route == "/ngsi-ld/v1/entities" || route == "/ngsi-ld/v1/entityOperations/create" ||
           route == "/ngsi-ld/v1/entityOperations/upsert" || route == "/ngsi-ld/v1/subscriptions" ||
-          route == "/ngsi-ld/v1/csourceRegistrations" ||
+          route == "/ngsi-ld/v1/csourceRegistrations" || route == "/ngsi-ld/v1/csourceSubscriptions" ||
           route == "/ngsi-ld/v1/temporal/entities");
 }
 
@@ -160,6 +160,9 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   // Registrations steer where the hub sends requests and what it holds, and may carry a
   // source's credentials (contextSourceInfo): reading them is as privileged as writing them.
   if (starts("/ngsi-ld/v1/csourceRegistrations")) return Operation::kRegister;
+  // A context source registration subscription is notified of registrations, in full: it needs
+  // the right to read them.
+  if (starts("/ngsi-ld/v1/csourceSubscriptions")) return Operation::kRegister;
   if (route == "/ngsi-ld/v1/entityOperations/query" || route == "/ngsi-ld/v1/temporal/entityOperations/query") {
     return Operation::kRead;
   }

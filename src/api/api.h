@@ -86,6 +86,8 @@ struct ApiDeps {
   broker::EntityMapStore* entity_maps = nullptr;  // null: entityMap=true is not supported
   broker::CatalogueScanner* catalogue = nullptr;  // /types and /attributes of restricted callers
   broker::SubscriptionService* subscriptions = nullptr;
+  // Context source registration subscriptions (null: no /csourceSubscriptions routes).
+  broker::SubscriptionService* csource_subscriptions = nullptr;
   broker::RegistrationService* registrations = nullptr;  // null: no /csourceRegistrations routes
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;

@@ -68,6 +68,12 @@ constexpr OperationParameters kOperations[] = {
     {"GET", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "options local", ""},
     {"PATCH", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "local", ""},
     {"DELETE", "/ngsi-ld/v1/subscriptions/{subscriptionId}", "local", ""},
+    // Context source registration subscriptions (§6.12, §6.13).
+    {"POST", "/ngsi-ld/v1/csourceSubscriptions", "", ""},
+    {"GET", "/ngsi-ld/v1/csourceSubscriptions", "options limit offset count", ""},
+    {"GET", "/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}", "options", ""},
+    {"PATCH", "/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}", "", ""},
+    {"DELETE", "/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}", "", ""},
     // Context source registrations (§6.8, §6.9).
     {"POST", "/ngsi-ld/v1/csourceRegistrations", "", ""},
     {"GET", "/ngsi-ld/v1/csourceRegistrations",

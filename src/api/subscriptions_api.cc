@@ -1,6 +1,8 @@
-// /ngsi-ld/v1/subscriptions (GS CIM 009 §5.8, §6.10–6.11): create (201 + Location), query
-// (paginated, count), retrieve, update (204), delete (204). Bodies are read with the request's
-// @context (Link header or the body's @context) and subscriptions rendered with the reader's.
+// /ngsi-ld/v1/subscriptions (GS CIM 009 §5.8, §6.10–6.11) and /ngsi-ld/v1/csourceSubscriptions
+// (§5.11, §6.12–6.13; the same data type and the same operations): create (201 + Location),
+// query (paginated, count), retrieve, update (204), delete (204). Bodies are read with the
+// request's @context (Link header or the body's @context) and subscriptions rendered with the
+// reader's. Both resources are served by the same handlers, each with its own service.
 #include <algorithm>
 #include <limits>
 
@@ -23,14 +25,29 @@ using http::Response;
 namespace {
 
 constexpr std::string_view kSubscriptionsPath = "/ngsi-ld/v1/subscriptions";
+constexpr std::string_view kCsourceSubscriptionsPath = "/ngsi-ld/v1/csourceSubscriptions";
+
+// One of the two subscription resources.
+struct Resource {
+  std::string_view path;
+  broker::SubscriptionService* service;
+  std::string_view noun;  // in messages
+  bool csource;           // context source registration subscriptions
+};
 
 Result<ObjectRequest> ReadBody(const Request& req, const ApiDeps& deps) {
   return ReadObjectRequest(req, deps, /*allow_merge_patch=*/true, "a Subscription");
 }
 
-Status CheckId(const std::string& id) {
-  if (!ngsild::IsUri(id)) return Status::BadRequestData(fmt::format("subscription id '{}' in the path is not a URI", id.substr(0, 100)));
+Status CheckId(const Resource& res, const std::string& id) {
+  if (!ngsild::IsUri(id)) {
+    return Status::BadRequestData(fmt::format("{} id '{}' in the path is not a URI", res.noun, id.substr(0, 100)));
+  }
   return Status::Ok();
+}
+
+Status Hidden(const Resource& res, std::string_view id) {
+  return Status::NotFound(fmt::format("{} '{}' not found", res.noun, id.substr(0, 200)));
 }
 
 // The stored "owner" of a subscription created by the current caller: its subject and the roles
@@ -55,22 +72,22 @@ bool MayManage(const json::object& stored, std::string_view tenant) {
 }
 
 // NotFound (as if absent) for a subscription the caller may not manage.
-Status CheckManage(const ApiDeps& deps, std::string_view tenant, const std::string& id) {
+Status CheckManage(const Resource& res, std::string_view tenant, const std::string& id) {
   if (!CurrentCaller().principal()) return Status::Ok();
-  auto s = deps.subscriptions->Get(tenant, id);
+  auto s = res.service->Get(tenant, id);
   if (!s.ok()) return s.status();
   if (MayManage(*s, tenant)) return Status::Ok();
-  return Status::NotFound(fmt::format("subscription '{}' not found", id.substr(0, 200)));
+  return Hidden(res, id);
 }
 
-Response CreateSubscription(const Request& req, const ApiDeps& deps) {
+Response CreateSubscription(const Request& req, const Resource& res, const ApiDeps& deps) {
   auto in = ReadBody(req, deps);
   if (!in.ok()) return Problem(in.status());
-  auto id = deps.subscriptions->Create(in->tenant, in->body.get_object(), *in->ctx, util::NowMillis(), OwnerOfNew());
+  auto id = res.service->Create(in->tenant, in->body.get_object(), *in->ctx, util::NowMillis(), OwnerOfNew());
   if (!id.ok()) return Problem(id.status());
   Response r;
   r.status = 201;
-  r.headers.Add("Location", fmt::format("{}/{}", kSubscriptionsPath, PathSegment(*id)));
+  r.headers.Add("Location", fmt::format("{}/{}", res.path, PathSegment(*id)));
   return r;
 }
 
@@ -78,12 +95,12 @@ Response CreateSubscription(const Request& req, const ApiDeps& deps) {
 // NotificationParams has it (§5.2.14): timesSent, timesFailed, lastNotification, lastSuccess,
 // lastFailure, and status "ok"/"failed" once anything was sent. cityhub's own figures
 // (timesGivenUp, lastFailureReason) are at /cityhub/v1/subscriptions/{id}/delivery.
-json::object WithDeliveryStatus(json::object stored, std::string_view tenant, const ApiDeps& deps) {
+json::object WithDeliveryStatus(json::object stored, std::string_view tenant, const Resource& res, const ApiDeps& deps) {
   if (!deps.notifier) return stored;
   const json::value* id = stored.if_contains("id");
   json::value* n = stored.if_contains("notification");
   if (!id || !id->is_string() || !n || !n->is_object()) return stored;
-  const broker::DeliveryStatus s = deps.notifier->StatusOf(tenant, id->get_string());
+  const broker::DeliveryStatus s = deps.notifier->StatusOf(tenant, id->get_string(), res.csource);
   json::object& out = n->get_object();
   if (s.times_sent > 0) {
     out["timesSent"] = s.times_sent;
@@ -100,8 +117,9 @@ json::object WithDeliveryStatus(json::object stored, std::string_view tenant, co
 // spec's status members — every counter, and the coarse reason of the last failure ("HTTP 503",
 // "address not allowed by the outbound policy"; never a socket error or the receiver's body).
 Response SubscriptionDelivery(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  const Resource res{kSubscriptionsPath, deps.subscriptions, "subscription", false};
   const std::string& id = p.Get("subscriptionId");
-  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  if (Status st = CheckId(res, id); !st.ok()) return Problem(st);
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
   auto stored = deps.subscriptions->Get(*tenant, id);
@@ -122,21 +140,21 @@ Response SubscriptionDelivery(const Request& req, const PathParams& p, const Api
   return PlainJson(200, out);
 }
 
-Response RetrieveSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+Response RetrieveSubscription(const Request& req, const PathParams& p, const Resource& res, const ApiDeps& deps) {
   const std::string& id = p.Get("subscriptionId");
-  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  if (Status st = CheckId(res, id); !st.ok()) return Problem(st);
   auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
-  auto s = deps.subscriptions->Get(in->tenant, id);
+  auto s = res.service->Get(in->tenant, id);
   if (!s.ok()) return Problem(s.status());
-  if (!MayManage(*s, in->tenant)) return Problem(Status::NotFound(fmt::format("subscription '{}' not found", id.substr(0, 200))));
+  if (!MayManage(*s, in->tenant)) return Problem(Hidden(res, id));
   const bool sys_attrs = HasOption(req, "sysAttrs");
-  return JsonResponse(200, ngsild::RenderSubscription(WithDeliveryStatus(std::move(*s), in->tenant, deps), *in->ctx,
+  return JsonResponse(200, ngsild::RenderSubscription(WithDeliveryStatus(std::move(*s), in->tenant, res, deps), *in->ctx,
                                                      sys_attrs, util::NowMillis()),
                       in->media, *in->ctx);
 }
 
-Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
+Response QuerySubscriptions(const Request& req, const Resource& res, const ApiDeps& deps) {
   auto in = ReadResourceRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto paging = PagingOf(req, deps.limits);
@@ -144,8 +162,8 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   const Caller& caller = CurrentCaller();
   const bool all = !caller.principal() || caller.AccessFor(in->tenant, security::Operation::kAdmin).all();
   // A caller who is not an admin lists its own subscriptions: filtered before paging.
-  auto page = all ? deps.subscriptions->List(in->tenant, paging->offset, paging->limit)
-                  : deps.subscriptions->List(in->tenant, 0, std::numeric_limits<size_t>::max());
+  auto page = all ? res.service->List(in->tenant, paging->offset, paging->limit)
+                  : res.service->List(in->tenant, 0, std::numeric_limits<size_t>::max());
   if (!page.ok()) return Problem(page.status());
   if (!all) {
     std::erase_if(page->items, [&](const json::object& s) { return !MayManage(s, in->tenant); });
@@ -159,7 +177,7 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   const int64_t now = util::NowMillis();
   const bool sys_attrs = HasOption(req, "sysAttrs");
   for (auto& s : page->items) {
-    items.emplace_back(ngsild::RenderSubscription(WithDeliveryStatus(std::move(s), in->tenant, deps), *in->ctx, sys_attrs, now));
+    items.emplace_back(ngsild::RenderSubscription(WithDeliveryStatus(std::move(s), in->tenant, res, deps), *in->ctx, sys_attrs, now));
   }
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
   if (paging->count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
@@ -167,36 +185,49 @@ Response QuerySubscriptions(const Request& req, const ApiDeps& deps) {
   return r;
 }
 
-Response UpdateSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+Response UpdateSubscription(const Request& req, const PathParams& p, const Resource& res, const ApiDeps& deps) {
   const std::string& id = p.Get("subscriptionId");
-  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  if (Status st = CheckId(res, id); !st.ok()) return Problem(st);
   auto in = ReadBody(req, deps);
   if (!in.ok()) return Problem(in.status());
-  if (Status allowed = CheckManage(deps, in->tenant, id); !allowed.ok()) return Problem(allowed);
-  Status st = deps.subscriptions->Update(in->tenant, id, in->body.get_object(), *in->ctx, util::NowMillis());
+  if (Status allowed = CheckManage(res, in->tenant, id); !allowed.ok()) return Problem(allowed);
+  Status st = res.service->Update(in->tenant, id, in->body.get_object(), *in->ctx, util::NowMillis());
   return st.ok() ? NoContent() : Problem(st);
 }
 
-Response DeleteSubscription(const Request& req, const PathParams& p, const ApiDeps& deps) {
+Response DeleteSubscription(const Request& req, const PathParams& p, const Resource& res) {
   const std::string& id = p.Get("subscriptionId");
-  if (Status st = CheckId(id); !st.ok()) return Problem(st);
+  if (Status st = CheckId(res, id); !st.ok()) return Problem(st);
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
-  Status st = CheckManage(deps, *tenant, id);
-  if (st.ok()) st = deps.subscriptions->Delete(*tenant, id);
+  Status st = CheckManage(res, *tenant, id);
+  if (st.ok()) st = res.service->Delete(*tenant, id);
   return st.ok() ? NoContent() : Problem(st);
+}
+
+// The five operations of `res`.
+void AddResourceRoutes(http::Router& router, const Resource& res, const ApiDeps& deps) {
+  const std::string base(res.path);
+  const std::string one = base + "/{subscriptionId}";
+  router.Add("POST", base, [res, &deps](const Request& r, const PathParams&) { return CreateSubscription(r, res, deps); });
+  router.Add("GET", base, [res, &deps](const Request& r, const PathParams&) { return QuerySubscriptions(r, res, deps); });
+  router.Add("GET", one,
+             [res, &deps](const Request& r, const PathParams& p) { return RetrieveSubscription(r, p, res, deps); });
+  router.Add("PATCH", one,
+             [res, &deps](const Request& r, const PathParams& p) { return UpdateSubscription(r, p, res, deps); });
+  router.Add("DELETE", one, [res](const Request& r, const PathParams& p) { return DeleteSubscription(r, p, res); });
 }
 
 }  // namespace
 
 void RegisterSubscriptionRoutes(http::Router& router, const ApiDeps& deps) {
-  const std::string base(kSubscriptionsPath);
-  const std::string one = base + "/{subscriptionId}";
-  router.Add("POST", base, [&deps](const Request& r, const PathParams&) { return CreateSubscription(r, deps); });
-  router.Add("GET", base, [&deps](const Request& r, const PathParams&) { return QuerySubscriptions(r, deps); });
-  router.Add("GET", one, [&deps](const Request& r, const PathParams& p) { return RetrieveSubscription(r, p, deps); });
-  router.Add("PATCH", one, [&deps](const Request& r, const PathParams& p) { return UpdateSubscription(r, p, deps); });
-  router.Add("DELETE", one, [&deps](const Request& r, const PathParams& p) { return DeleteSubscription(r, p, deps); });
+  AddResourceRoutes(router, Resource{kSubscriptionsPath, deps.subscriptions, "subscription", false}, deps);
+  if (deps.csource_subscriptions) {
+    AddResourceRoutes(router,
+                      Resource{kCsourceSubscriptionsPath, deps.csource_subscriptions,
+                               "context source registration subscription", true},
+                      deps);
+  }
   router.Add("GET", "/cityhub/v1/subscriptions/{subscriptionId}/delivery",
              [&deps](const Request& r, const PathParams& p) { return SubscriptionDelivery(r, p, deps); });
 }

@@ -386,6 +386,20 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.registrations = &registrations;
+  // Context source registration subscriptions: the same data type, stored apart, compiled into a
+  // matcher of their own that registration changes are matched against.
+  broker::SubscriptionMatcher csource_matcher;
+  broker::SubscriptionService csource_subscriptions(**store, &csource_matcher, &contexts, subscription_limits,
+                                                    ngsild::SubscriptionKind::kCsource);
+  csource_subscriptions.SetEndpointPolicy(endpoint_policy);
+  auto csource_loaded = csource_subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
+    spdlog::warn("context source registration subscription '{}' of tenant '{}' is not active: {}", id, tenant, st.message());
+  });
+  if (!csource_loaded.ok()) {
+    spdlog::error("cannot load the context source registration subscriptions: {}", csource_loaded.status().message());
+    (*store)->Close();
+    return 1;
+  }
   // Notifications: every write adds what it owes to the outbox in its own transaction; once
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;
@@ -407,6 +421,12 @@ int Serve(const Config& config) {
     notifier.Committed(tenant, std::move(entries));
   });
   entities.AddChangeObserver(&outbox);
+  outbox.SetCsourceMatcher(&csource_matcher);
+  notifier.SetCsourceMatcher(&csource_matcher);
+  registrations.SetWriteHook([&outbox](std::string_view tenant, store::TenantStore& ts, const boost::json::object* before,
+                                       const boost::json::object* after, store::WriteSet& ws) {
+    return outbox.AddRegistrationChange(tenant, ts, before, after, ws);
+  });
   broker::HistoryRecorder history(config.history);
   if (Status st = history.Prepare(**store); !st.ok()) {
     spdlog::error("cannot prepare the history of existing entities: {}", st.message());
@@ -434,6 +454,8 @@ int Serve(const Config& config) {
   entities.AddChangeObserver(&warning);
   warning.Start();
   subscriptions.SetDeletionObserver([&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id); });
+  csource_subscriptions.SetDeletionObserver(
+      [&notifier](std::string_view tenant, std::string_view id) { notifier.Forget(tenant, id, /*csource=*/true); });
   notifier.SetPeriodicSource(PeriodicEntities(queries));
   if (Status st = notifier.Start(); !st.ok()) {
     spdlog::error("cannot read the notification outbox: {}", st.message());
@@ -441,6 +463,7 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
+  deps.csource_subscriptions = &csource_subscriptions;
   // The IoT agent: provisioned devices, and their measures written in batched transactions.
   ingest::DeviceRegistry devices(**store);
   if (Status st = devices.Load(); !st.ok()) {

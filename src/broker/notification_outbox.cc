@@ -45,13 +45,22 @@ Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value)
   json::value v = util::ParseJson(value, ec);
   const json::object* o = !ec ? v.if_object() : nullptr;
   const json::value* doc = o ? o->if_contains("entity") : nullptr;
+  const json::value* registration = o ? o->if_contains("registration") : nullptr;
   const json::value* notify = o ? o->if_contains("notify") : nullptr;
-  if (!doc || !doc->is_string() || !notify || !notify->is_array()) return Status::Internal("unreadable outbox record");
-  auto entity = ngsild::DeserializeEntity(doc->get_string());
-  if (!entity.ok()) return Status::Internal("unreadable entity in an outbox record");
+  if (!notify || !notify->is_array()) return Status::Internal("unreadable outbox record");
   OutboxEntry out;
   out.sequence = sequence;
-  out.entity = std::move(*entity);
+  if (registration && registration->is_object()) {
+    const json::value* reason = o->if_contains("reason");
+    if (!reason || !reason->is_string()) return Status::Internal("unreadable outbox record");
+    out.registration = registration->get_object();
+    out.reason = std::string(reason->get_string());
+  } else {
+    if (!doc || !doc->is_string()) return Status::Internal("unreadable outbox record");
+    auto entity = ngsild::DeserializeEntity(doc->get_string());
+    if (!entity.ok()) return Status::Internal("unreadable entity in an outbox record");
+    out.entity = std::move(*entity);
+  }
   if (const json::value* at = o->if_contains("at"); at && at->is_int64()) out.at_ms = at->get_int64();
   const json::value* deleted = o->if_contains("deleted");
   out.deleted = deleted && deleted->is_bool() && deleted->get_bool();
@@ -122,6 +131,41 @@ Status OutboxWriter::AddTo(std::string_view tenant, store::TenantStore& ts, cons
 void OutboxWriter::Committed(std::string_view tenant, std::unique_ptr<PendingChanges> pending) {
   if (!on_committed_ || !pending) return;
   on_committed_(tenant, std::move(static_cast<OutboxBatch&>(*pending).entries));
+}
+
+Result<std::function<void()>> OutboxWriter::AddRegistrationChange(std::string_view tenant, store::TenantStore& ts,
+                                                                  const json::object* before, const json::object* after,
+                                                                  store::WriteSet& ws) {
+  if (!csource_ || csource_->Size(tenant) == 0) return std::function<void()>();
+  const int64_t now = util::NowMillis();
+  std::vector<OutboxEntry> entries;
+  for (SubscriptionMatch& m : csource_->MatchRegistration(tenant, before, after, now)) {
+    auto same = [&](const OutboxEntry& e) { return e.reason == m.trigger; };
+    auto entry = std::find_if(entries.begin(), entries.end(), same);
+    if (entry == entries.end()) {
+      entry = entries.emplace(entries.end());
+      entry->at_ms = now;
+      entry->deleted = after == nullptr;
+      // A registration that stopped matching through an update is shown as it is now.
+      entry->registration = after ? *after : *before;
+      entry->reason = m.trigger;
+    }
+    entry->subscriptions.push_back(m.subscription->id());
+  }
+  for (OutboxEntry& entry : entries) {
+    json::array notify;
+    for (const auto& id : entry.subscriptions) notify.push_back(json::array{json::value(id), json::value(entry.reason)});
+    json::object record{{"at", now}, {"registration", *entry.registration}, {"reason", entry.reason},
+                        {"notify", std::move(notify)}};
+    auto sequence = NextSequence(tenant, ts);
+    if (!sequence.ok()) return sequence.status();
+    entry.sequence = *sequence;
+    ws.outbox.push_back({*sequence, util::SerializeJson(record)});
+  }
+  if (entries.empty() || !on_committed_) return std::function<void()>();
+  return std::function<void()>([this, tenant = std::string(tenant), entries = std::move(entries)]() mutable {
+    on_committed_(tenant, std::move(entries));
+  });
 }
 
 }  // namespace cityhub::broker

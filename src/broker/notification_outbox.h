@@ -9,6 +9,13 @@
 // lock). Once a write is durable its records go, already in memory as OutboxEntry, to
 // `on_committed` (the Notifier), which delivers and removes them; ParseOutboxRecord reads the
 // records a previous run left. This file is the one place that knows the record's layout.
+//
+// A context source registration change (§5.11) owes records too, written in the same store write
+// as the registration (RegistrationService's write hook): one per triggerReason among the
+// context source registration subscriptions it concerns,
+//   {"at": epoch ms, "registration": stored registration (after the change; before it for a
+//    deletion), "reason": "newlyMatching" | "updated" | "noLongerMatching",
+//    "notify": [[subscription id, reason], …]}
 // Thread-safe.
 #pragma once
 
@@ -20,6 +27,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "broker/entity_service.h"
 #include "broker/subscription_matcher.h"
@@ -34,6 +43,11 @@ struct OutboxEntry {
   ngsild::Entity entity;                   // after the change (before it, for a deletion)
   std::optional<ngsild::Entity> previous;  // before the change, for showChanges or deleted attributes
   std::vector<std::string> subscriptions;  // ids of the subscriptions owed a notification
+  // A registration change instead of an entity's (then `entity` is empty and `subscriptions`
+  // are context source registration subscriptions): the stored registration and the
+  // triggerReason (§5.3.2) every one of them is notified with.
+  std::optional<boost::json::object> registration;
+  std::string reason;
 };
 
 // Reads a stored record. Internal if it is unreadable.
@@ -50,11 +64,21 @@ class OutboxWriter : public ChangeObserver {
                store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) override;
   void Committed(std::string_view tenant, std::unique_ptr<PendingChanges> pending) override;
 
+  // The context source registration subscriptions (a matcher of their own); set before serving.
+  void SetCsourceMatcher(const SubscriptionMatcher* csource) { csource_ = csource; }
+  // Adds to `ws` the records a registration change owes (before null: created; after null:
+  // deleted) and returns what hands them to `on_committed` once `ws` is durable (nothing to do
+  // when none is owed). The caller serialises the changes of a tenant's registrations.
+  Result<std::function<void()>> AddRegistrationChange(std::string_view tenant, store::TenantStore& ts,
+                                                      const boost::json::object* before,
+                                                      const boost::json::object* after, store::WriteSet& ws);
+
  private:
   // The next record number of the tenant (the outbox's last + 1 the first time).
   Result<uint64_t> NextSequence(std::string_view tenant, store::TenantStore& ts);
 
   const SubscriptionMatcher& matcher_;
+  const SubscriptionMatcher* csource_ = nullptr;
   const CommittedFn on_committed_;
   std::mutex mutex_;
   std::map<std::string, uint64_t, std::less<>> next_;

@@ -36,6 +36,7 @@
 
 #include "broker/linked_entities.h"
 #include "broker/subscription_service.h"
+#include "ngsild/csource_registration.h"
 #include "ngsild/notification.h"
 #include "util/ids.h"
 #include "util/json.h"
@@ -61,6 +62,10 @@ struct Record {
   // A periodic notification's entities (then `entity` is unused and nothing is in the outbox).
   std::vector<ngsild::Entity> periodic;
   bool in_outbox = true;
+  // A registration change for context source registration subscriptions (then `entity` is
+  // unused): the stored registration and the triggerReason.
+  std::optional<json::object> registration;
+  std::string reason;
 };
 using RecordPtr = std::shared_ptr<Record>;
 
@@ -68,6 +73,7 @@ using RecordPtr = std::shared_ptr<Record>;
 struct Channel {
   std::string tenant;
   std::string id;
+  bool csource = false;  // a context source registration subscription's
   std::deque<RecordPtr> queue;
   size_t in_flight = 0;          // records at the head being sent (0: none)
   unsigned failures = 0;         // consecutive failed attempts
@@ -76,9 +82,14 @@ struct Channel {
   uint64_t generation = 0;       // raised when the subscription is deleted (Forget)
 };
 
-std::string ChannelKey(std::string_view tenant, std::string_view id) {
+// Context source registration subscriptions have ids of their own (one may equal an entity
+// subscription's): their keys, and their entries in the stored statuses, are marked.
+constexpr char kCsourceMark = '\x1e';
+
+std::string ChannelKey(std::string_view tenant, std::string_view id, bool csource = false) {
   std::string key(tenant);
   key.push_back('\x1f');
+  if (csource) key.push_back(kCsourceMark);
   key.append(id);
   return key;
 }
@@ -167,6 +178,7 @@ struct Inbox {
 struct Notifier::Impl {
   store::Store& store;
   const SubscriptionMatcher& matcher;
+  const SubscriptionMatcher* csource_matcher = nullptr;
   ngsild::ContextResolver& contexts;
   NotificationSender& http;
   NotificationSender* mqtt;
@@ -212,9 +224,19 @@ struct Notifier::Impl {
 
   // --- records in ---------------------------------------------------------------------------
 
+  // The subscription `id` as held now (null if deleted), of the kind `csource` says.
+  CompiledSubscriptionPtr Find(std::string_view tenant, std::string_view id, bool csource) const {
+    if (!csource) return matcher.Find(tenant, id);
+    return csource_matcher ? csource_matcher->Find(tenant, id) : nullptr;
+  }
+  CompiledSubscriptionPtr Find(const Channel& c) const { return Find(c.tenant, c.id, c.csource); }
+
   // Queues the record's notifications; `pump` sends at once (false while Start loads).
   void Accept(const std::string& tenant, OutboxEntry entry, bool pump) {
+    const bool csource = entry.registration.has_value();
     auto record = std::make_shared<Record>();
+    record->registration = std::move(entry.registration);
+    record->reason = std::move(entry.reason);
     record->tenant = tenant;
     record->sequence = entry.sequence;
     record->at_ms = entry.at_ms;
@@ -224,8 +246,8 @@ struct Notifier::Impl {
     ++records;
     std::vector<Channel*> owed;
     for (const std::string& id : entry.subscriptions) {
-      if (!matcher.Find(tenant, id)) continue;  // deleted since: nothing owed
-      Channel& c = ChannelFor(tenant, id);
+      if (!Find(tenant, id, csource)) continue;  // deleted since: nothing owed
+      Channel& c = ChannelFor(tenant, id, csource);
       if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
       c.queue.push_back(record);
       ++record->pending;
@@ -240,11 +262,12 @@ struct Notifier::Impl {
     }
   }
 
-  Channel& ChannelFor(const std::string& tenant, std::string_view id) {
-    auto [it, inserted] = channels.try_emplace(ChannelKey(tenant, id));
+  Channel& ChannelFor(const std::string& tenant, std::string_view id, bool csource = false) {
+    auto [it, inserted] = channels.try_emplace(ChannelKey(tenant, id, csource));
     if (inserted) {
       it->second.tenant = tenant;
       it->second.id = std::string(id);
+      it->second.csource = csource;
     }
     return it->second;
   }
@@ -317,7 +340,7 @@ struct Notifier::Impl {
   template <typename Fn>
   void Touch(const Channel& c, Fn&& change) {
     std::lock_guard lock(status_mutex);
-    change(status[ChannelKey(c.tenant, c.id)]);
+    change(status[ChannelKey(c.tenant, c.id, c.csource)]);
     dirty.insert(c.tenant);
   }
 
@@ -330,7 +353,7 @@ struct Notifier::Impl {
       Arm(c);
       return;
     }
-    CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);
+    CompiledSubscriptionPtr sub = Find(c);
     if (!sub) {  // deleted: nothing it had queued is owed any more
       DropQueue(c, c.queue.size());
       return;
@@ -341,7 +364,9 @@ struct Notifier::Impl {
     const bool throttled = NumberAt(sub->stored(), "throttling") > 0;
     size_t n = 0;
     std::set<std::string_view> ids;
-    if (c.queue.front()->in_outbox) {
+    if (c.csource) {
+      n = 1;  // a registration change goes alone: the notification has one triggerReason
+    } else if (c.queue.front()->in_outbox) {
       while (n < c.queue.size() && n < options.max_batch && c.queue[n]->in_outbox &&
              (ids.insert(c.queue[n]->entity.id).second || throttled)) {
         ++n;
@@ -360,7 +385,7 @@ struct Notifier::Impl {
     OutgoingNotification out = Render(*sub, c, n);
     c.in_flight = n;
     NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
-    const std::string key = ChannelKey(c.tenant, c.id);
+    const std::string key = ChannelKey(c.tenant, c.id, c.csource);
     if (!sender) {
       Delivered(key, c.generation, DeliveryOutcome{false, "MQTT delivery is not configured"});
       return;
@@ -394,6 +419,22 @@ struct Notifier::Impl {
     return std::any_of(r.periodic.begin(), r.periodic.end(), [&](const ngsild::Entity& e) { return view->Visible(e); });
   }
 
+  // The CsourceNotification (§5.3.2) of the registration change at the head of `c`: the
+  // registration compacted with the subscription's @context, sysAttrs as notification.sysAttrs.
+  json::object RenderCsource(const json::object& stored, const Channel& c, const ngsild::Context& ctx) {
+    const Record& r = *c.queue.front();
+    const json::object* notification = ObjectAt(stored, "notification");
+    const json::value* sys_attrs = notification ? notification->if_contains("sysAttrs") : nullptr;
+    json::array data;
+    data.emplace_back(ngsild::RenderRegistration(*r.registration, ctx, sys_attrs && *sys_attrs == true));
+    return json::object{{"id", fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid())},
+                        {"type", "CsourceNotification"},
+                        {"subscriptionId", c.id},
+                        {"notifiedAt", util::FormatDateTime(util::NowMillis())},
+                        {"data", std::move(data)},
+                        {"triggerReason", r.reason}};
+  }
+
   OutgoingNotification Render(const CompiledSubscription& sub, const Channel& c, size_t n) {
     const json::object& stored = sub.stored();
     static const json::object kNone;
@@ -401,7 +442,14 @@ struct Notifier::Impl {
     const json::object* endpoint = notification ? ObjectAt(*notification, "endpoint") : nullptr;
     const json::object& ep = endpoint ? *endpoint : kNone;
     ngsild::ContextPtr ctx = ContextOf(stored, c.tenant);
+    json::object body = c.csource ? RenderCsource(stored, c, *ctx) : RenderEntities(sub, c, n, *ctx);
+    return Outgoing(c, ep, *ctx, std::move(body));
+  }
 
+  // The Notification (§5.3.1) of the first `n` records of `c`.
+  json::object RenderEntities(const CompiledSubscription& sub, const Channel& c, size_t n, const ngsild::Context& ctx) {
+    const json::object& stored = sub.stored();
+    const json::object* notification = ObjectAt(stored, "notification");
     std::vector<ngsild::NotifiedEntity> items;
     items.reserve(n);
     const bool join = notification && WantsJoin(*notification);
@@ -438,12 +486,17 @@ struct Notifier::Impl {
     }
     const int64_t now_ms = util::NowMillis();
     json::object body = ngsild::RenderNotification(
-        stored, std::move(items), *ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid()), now_ms);
+        stored, std::move(items), ctx, fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid()), now_ms);
     if (join) {
-      Status st = JoinNotification(body, *notification, linking_of, *ctx, QueryService(store), c.tenant, view);
+      Status st = JoinNotification(body, *notification, linking_of, ctx, QueryService(store), c.tenant, view);
       if (!st.ok()) spdlog::warn("subscription '{}': linked entities left out: {}", c.id, st.message());
     }
+    return body;
+  }
 
+  // The request that delivers `body` to the endpoint `ep`.
+  static OutgoingNotification Outgoing(const Channel& c, const json::object& ep, const ngsild::Context& ctx,
+                                       json::object body) {
     OutgoingNotification out;
     out.subscription = c.id;
     out.uri = StringAt(ep, "uri");
@@ -452,10 +505,10 @@ struct Notifier::Impl {
       out.content_type = "application/json";
     }
     if (out.content_type == "application/ld+json") {
-      body["@context"] = ctx->AsJson();
+      body["@context"] = ctx.AsJson();
     } else {
       out.link = fmt::format("<{}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"",
-                             ctx->LinkUrl());
+                             ctx.LinkUrl());
     }
     out.tenant = c.tenant;
     out.receiver_info = PairsAt(ep, "receiverInfo");
@@ -489,7 +542,7 @@ struct Notifier::Impl {
         s.last_failure_reason = outcome.reason;
       }
     });
-    CompiledSubscriptionPtr sub = matcher.Find(c.tenant, c.id);
+    CompiledSubscriptionPtr sub = Find(c);
     if (outcome.ok) {
       ++sent;
       for (size_t i = 0; i < n && !c.queue.empty(); ++i) {
@@ -606,7 +659,11 @@ struct Notifier::Impl {
     if (ec || !v.is_object()) return;
     for (const auto& [id, s] : v.get_object()) {
       // A subscription deleted after the last flush is not brought back.
-      if (s.is_object() && matcher.Find(tenant, id)) status[ChannelKey(tenant, id)] = DecodeStatus(s.get_object());
+      const bool csource = !id.empty() && id[0] == kCsourceMark;
+      const std::string_view plain = std::string_view(id).substr(csource ? 1 : 0);
+      if (s.is_object() && Find(tenant, plain, csource)) {
+        status[ChannelKey(tenant, plain, csource)] = DecodeStatus(s.get_object());
+      }
     }
   }
 
@@ -748,8 +805,10 @@ void Notifier::Committed(std::string_view tenant, std::vector<OutboxEntry> entri
   });
 }
 
-void Notifier::Forget(std::string_view tenant, std::string_view id) {
-  const std::string key = ChannelKey(tenant, id);
+void Notifier::SetCsourceMatcher(const SubscriptionMatcher* csource) { impl_->csource_matcher = csource; }
+
+void Notifier::Forget(std::string_view tenant, std::string_view id, bool csource) {
+  const std::string key = ChannelKey(tenant, id, csource);
   {
     std::lock_guard lock(impl_->status_mutex);
     impl_->status.erase(key);
@@ -758,9 +817,9 @@ void Notifier::Forget(std::string_view tenant, std::string_view id) {
   impl_->inbox->Post([im = impl_.get(), key] { im->Forget(key); });
 }
 
-DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id) const {
+DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id, bool csource) const {
   std::lock_guard lock(impl_->status_mutex);
-  auto it = impl_->status.find(ChannelKey(tenant, id));
+  auto it = impl_->status.find(ChannelKey(tenant, id, csource));
   return it == impl_->status.end() ? DeliveryStatus{} : it->second;
 }
 

@@ -88,6 +88,11 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // The context source registration subscriptions (a matcher of their own, ids of their own)
+  // the outbox's registration records are for; set before Start. Without one such records are
+  // owed to no one.
+  void SetCsourceMatcher(const SubscriptionMatcher* csource);
+
   // Periodic subscriptions (timeInterval) are served only with a source; set before Start.
   void SetPeriodicSource(PeriodicSource source);
 
@@ -102,10 +107,11 @@ class Notifier {
 
   // The subscription was deleted: its queue is dropped (nothing is owed any more) and its
   // status forgotten, so that one created again with the same id starts afresh.
-  void Forget(std::string_view tenant, std::string_view id);
+  // `csource`: a context source registration subscription.
+  void Forget(std::string_view tenant, std::string_view id, bool csource = false);
 
   // The subscription's delivery status (zeros if nothing was ever sent).
-  DeliveryStatus StatusOf(std::string_view tenant, std::string_view id) const;
+  DeliveryStatus StatusOf(std::string_view tenant, std::string_view id, bool csource = false) const;
   NotifierStats Stats() const;
 
   struct Impl;

@@ -372,11 +372,19 @@ Status RegistrationService::CheckConflicts(std::string_view tenant, const Compil
   return Status::Ok();
 }
 
-Status RegistrationService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
+Status RegistrationService::Save(std::string_view tenant, store::TenantStore& ts, const json::object* before,
+                                 const json::object& stored, std::function<void()>* committed) {
   auto compiled = Compiled::From(stored);
   if (!compiled.ok()) return compiled.status();
   CITYHUB_RETURN_IF_ERROR(CheckConflicts(tenant, **compiled, util::NowMillis()));
-  CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key((*compiled)->id), util::SerializeJson(stored)));
+  store::WriteSet ws;
+  ws.meta_puts.emplace_back(Key((*compiled)->id), util::SerializeJson(stored));
+  if (write_hook_) {
+    auto then = write_hook_(tenant, ts, before, &stored, ws);
+    if (!then.ok()) return then.status();
+    *committed = std::move(*then);
+  }
+  CITYHUB_RETURN_IF_ERROR(ts.Write(ws));
   auto index = IndexOf(tenant);
   std::map<std::string, std::shared_ptr<const Compiled>> regs;
   if (index) regs = index->regs;
@@ -398,6 +406,7 @@ Result<std::string> RegistrationService::Create(std::string_view tenant, const j
   auto ts = OpenTenant(store_, tenant, true);
   if (!ts.ok()) return ts.status();
   {
+    std::function<void()> committed;
     std::lock_guard lock(write_mutex_);
     auto existing = (*ts)->GetMeta(Key(id));
     if (existing.ok()) {
@@ -409,7 +418,8 @@ Result<std::string> RegistrationService::Create(std::string_view tenant, const j
       return Status::BadRequestData(
           fmt::format("the tenant already holds the maximum of {} context source registrations", limits_.max_per_tenant));
     }
-    CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored));
+    CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, nullptr, *stored, &committed));
+    if (committed) committed();  // under the lock: records are handed over in the order written
   }
   if (observer_) observer_(tenant, nullptr, &*stored);
   return id;
@@ -464,6 +474,7 @@ Status RegistrationService::Update(std::string_view tenant, std::string_view id,
   if (!ts.ok()) return ts.status().IsNotFound() ? Unknown(id) : ts.status();
   json::object before, after;
   {
+    std::function<void()> committed;
     std::lock_guard lock(write_mutex_);
     auto text = (*ts)->GetMeta(Key(id));
     if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
@@ -471,8 +482,9 @@ Status RegistrationService::Update(std::string_view tenant, std::string_view id,
     if (!stored.ok()) return stored.status();
     before = *stored;
     CITYHUB_RETURN_IF_ERROR(ngsild::PatchRegistration(*stored, fragment, ctx, now_ms, limits_));
-    CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored));
+    CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, &before, *stored, &committed));
     after = std::move(*stored);
+    if (committed) committed();
   }
   if (observer_) observer_(tenant, &before, &after);
   return Status::Ok();
@@ -483,16 +495,26 @@ Status RegistrationService::Delete(std::string_view tenant, std::string_view id)
   if (!ts.ok()) return ts.status().IsNotFound() ? Unknown(id) : ts.status();
   json::object before;
   {
+    std::function<void()> committed;
     std::lock_guard lock(write_mutex_);
     auto text = (*ts)->GetMeta(Key(id));
     if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
-    CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
+    // A registration that cannot be read can still be deleted (it notifies no one).
     if (auto stored = Decode(*text); stored.ok()) before = std::move(*stored);
+    store::WriteSet ws;
+    ws.meta_deletes.push_back(Key(id));
+    if (write_hook_) {
+      auto then = write_hook_(tenant, **ts, &before, nullptr, ws);
+      if (!then.ok()) return then.status();
+      committed = std::move(*then);
+    }
+    CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
     auto index = IndexOf(tenant);
     std::map<std::string, std::shared_ptr<const Compiled>> regs;
     if (index) regs = index->regs;
     regs.erase(std::string(id));
     Reindex(tenant, std::move(regs));
+    if (committed) committed();
   }
   if (observer_) observer_(tenant, &before, nullptr);
   return Status::Ok();

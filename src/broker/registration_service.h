@@ -107,6 +107,15 @@ class RegistrationService : public ContextSourceDirectory {
   using Observer = std::function<void(std::string_view tenant, const boost::json::object* before,
                                       const boost::json::object* after)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
+  // Called with every create, update and delete (before null for a create, after null for a
+  // delete) under the service's write lock, to add to the store write of the registration what
+  // must be committed with it — the notification outbox records of context source registration
+  // subscriptions (DESIGN §1: so none owed is lost). Returns what to run once that write is
+  // durable (may be empty); an error refuses the change. Set before serving.
+  using WriteHook = std::function<Result<std::function<void()>>(
+      std::string_view tenant, store::TenantStore& ts, const boost::json::object* before,
+      const boost::json::object* after, store::WriteSet& ws)>;
+  void SetWriteHook(WriteHook hook) { write_hook_ = std::move(hook); }
   // The expanded attribute names of the entity `id` the hub holds in `tenant`, nullopt when it
   // holds none: exclusive and redirect registrations may not claim what is held locally
   // (§4.3.6.2). Set before serving; without one no local entity is checked.
@@ -118,8 +127,10 @@ class RegistrationService : public ContextSourceDirectory {
   struct Compiled;     // a registration compiled for matching
   struct TenantIndex;  // a tenant's registrations and their index: an immutable snapshot
   std::shared_ptr<const TenantIndex> IndexOf(std::string_view tenant) const;
-  // Stores `stored` and re-indexes its tenant (caller holds write_mutex_).
-  Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored);
+  // Stores `stored` (replacing `before`, null for a create) with what the write hook adds, and
+  // re-indexes its tenant (caller holds write_mutex_). *committed: the hook's follow-up.
+  Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object* before,
+              const boost::json::object& stored, std::function<void()>* committed);
   // AlreadyExists if `stored` (exclusive or redirect) conflicts with another registration of
   // the tenant or with a local entity.
   Status CheckConflicts(std::string_view tenant, const Compiled& candidate, int64_t now_ms) const;
@@ -128,6 +139,7 @@ class RegistrationService : public ContextSourceDirectory {
   store::Store& store_;
   const ngsild::RegistrationLimits limits_;
   Observer observer_;
+  WriteHook write_hook_;
   LocalEntityProbe local_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles
   mutable std::shared_mutex index_mutex_;  // guards indexes_ (the pointers, not the snapshots)

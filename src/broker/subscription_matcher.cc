@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "ngsild/csource_registration.h"
 #include "ngsild/geo.h"
 #include "ngsild/qlang.h"
 #include "ngsild/subscription.h"
@@ -27,6 +28,9 @@ struct CompiledSubscription::Impl {
   std::set<std::string> watched;       // empty = any attribute
   std::set<std::string> triggers;
   std::optional<ngsild::QFilter> q;
+  std::optional<ngsild::QFilter> csf;  // context source registration subscriptions
+  ngsild::ContextPtr core;             // expands a registration's members for q and csf
+  std::string geo_member = "location";  // the registration member geoQ tests
   std::optional<ngsild::GeoQuery> geo;
   std::optional<ngsild::ScopeFilter> scope;
   bool active = true;
@@ -163,6 +167,15 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
     if (!filter.ok()) return Corrupt(out->id_, filter.status().message());
     impl->q = std::move(*filter);
   }
+  if (const json::value* csf = stored.if_contains("csf"); csf && csf->is_string()) {
+    const json::value* csf_context = stored.if_contains("csfContext");
+    auto ctx = csf_context ? contexts.Resolve(*csf_context, tenant) : Result<ngsild::ContextPtr>(contexts.Core());
+    if (!ctx.ok()) return ctx.status();
+    auto filter = ngsild::QFilter::Parse(csf->get_string(), **ctx);
+    if (!filter.ok()) return Corrupt(out->id_, filter.status().message());
+    impl->csf = std::move(*filter);
+  }
+  impl->core = contexts.Core();
   if (const json::value* g = stored.if_contains("geoQ"); g && g->is_object()) {
     const json::object& o = g->get_object();
     const json::value* geometry = o.if_contains("geometry");
@@ -177,6 +190,7 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
                                        std::string(property->get_string()));
     if (!geo.ok()) return Corrupt(out->id_, geo.status().message());
     impl->geo = std::move(*geo);
+    impl->geo_member = impl->core->CompactIri(property->get_string());
   }
   if (const json::value* s = stored.if_contains("scopeQ"); s && s->is_string()) {
     auto scope = ngsild::ScopeFilter::Parse(s->get_string());
@@ -217,6 +231,83 @@ const ngsild::Entity* AsSeen(const EntityView* view, const ngsild::Entity& e, st
 }
 
 }  // namespace
+
+namespace {
+
+// One EntityInfo of a registration (§5.2.8): its types, and its id or idPattern.
+struct RegisteredEntity {
+  std::vector<std::string> types;
+  std::string id;
+  std::string pattern;
+};
+
+// True if a selector and an EntityInfo can name a common entity: a type the selector takes
+// and, when both constrain the id, the same id, an id the other's pattern matches, or two
+// patterns (which cannot be compared, so are taken to overlap).
+template <typename Selector>
+bool Overlaps(const Selector& sel, const RegisteredEntity& e) {
+  if (sel.types ? !sel.types->Matches(e.types) : std::find(e.types.begin(), e.types.end(), sel.type) == e.types.end()) {
+    return false;
+  }
+  if (!sel.id.empty()) {
+    if (!e.id.empty()) return sel.id == e.id;
+    if (e.pattern.empty()) return true;
+    re2::RE2::Options opts;
+    opts.set_log_errors(false);
+    const re2::RE2 re(e.pattern, opts);
+    return re.ok() && re2::RE2::FullMatch(sel.id, re);
+  }
+  if (sel.pattern && !e.id.empty()) return re2::RE2::PartialMatch(e.id, *sel.pattern);
+  return true;
+}
+
+}  // namespace
+
+bool CompiledSubscription::MatchesRegistration(const json::object& registration, int64_t now_ms) const {
+  const Impl& s = *impl_;
+  if (!ActiveAt(now_ms)) return false;
+  if (auto expires = ngsild::RegistrationTime(registration, "expiresAt"); expires && *expires <= now_ms) return false;
+  const json::value* information = registration.if_contains("information");
+  if (!information || !information->is_array()) return false;
+  bool covered = false;
+  for (const auto& item : information->get_array()) {
+    const json::object* o = item.if_object();
+    if (!o) continue;
+    std::vector<std::string> attrs = Strings(o->if_contains("propertyNames"));
+    for (auto& r : Strings(o->if_contains("relationshipNames"))) attrs.push_back(std::move(r));
+    if (!s.watched.empty() && !attrs.empty() &&
+        std::none_of(attrs.begin(), attrs.end(), [&](const std::string& a) { return s.watched.count(a) > 0; })) {
+      continue;
+    }
+    const json::value* entities = o->if_contains("entities");
+    if (s.selectors.empty() || !entities || !entities->is_array()) {
+      covered = true;
+      break;
+    }
+    for (const auto& ev : entities->get_array()) {
+      const json::object* eo = ev.if_object();
+      if (!eo) continue;
+      RegisteredEntity e;
+      const json::value* type = eo->if_contains("type");
+      e.types = type && type->is_string() ? std::vector<std::string>{std::string(type->get_string())} : Strings(type);
+      if (const json::value* id = eo->if_contains("id"); id && id->is_string()) e.id = std::string(id->get_string());
+      if (const json::value* p = eo->if_contains("idPattern"); p && p->is_string()) e.pattern = std::string(p->get_string());
+      covered = std::any_of(s.selectors.begin(), s.selectors.end(), [&](const Impl::Selector& sel) { return Overlaps(sel, e); });
+      if (covered) break;
+    }
+    if (covered) break;
+  }
+  if (!covered) return false;
+  if (s.geo) {
+    const json::value* g = registration.if_contains(s.geo_member);
+    if (!g || !s.geo->MatchesValue(*g)) return false;
+  }
+  if (s.q || s.csf || s.scope) {
+    const ngsild::Entity e = ngsild::RegistrationAsEntity(registration, *s.core);
+    if ((s.q && !s.q->Matches(e)) || (s.csf && !s.csf->Matches(e)) || (s.scope && !s.scope->Matches(e))) return false;
+  }
+  return true;
+}
 
 bool CompiledSubscription::Selects(const ngsild::Entity& entity) const {
   const Impl& s = *impl_;
@@ -410,6 +501,24 @@ std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenan
                    candidates.end());
   for (const auto* s : candidates) {
     if (auto trigger = (*s)->Fires(change, now_ms)) out.push_back({*s, std::move(*trigger)});
+  }
+  return out;
+}
+
+std::vector<SubscriptionMatch> SubscriptionMatcher::MatchRegistration(std::string_view tenant, const json::object* before,
+                                                                      const json::object* after, int64_t now_ms) const {
+  std::vector<SubscriptionMatch> out;
+  std::shared_lock lock(mutex_);
+  auto found = tenants_.find(tenant);
+  if (found == tenants_.end()) return out;
+  std::vector<const CompiledSubscriptionPtr*> all;
+  for (const auto& [id, s] : found->second.by_id) all.push_back(&s);
+  std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return (*a)->id() < (*b)->id(); });
+  for (const auto* s : all) {
+    const bool was = before && (*s)->MatchesRegistration(*before, now_ms);
+    const bool is = after && (*s)->MatchesRegistration(*after, now_ms);
+    if (!was && !is) continue;
+    out.push_back({*s, !was ? "newlyMatching" : is ? "updated" : "noLongerMatching"});
   }
   return out;
 }

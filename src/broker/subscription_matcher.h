@@ -77,6 +77,14 @@ class CompiledSubscription {
   std::optional<std::string> Fires(const EntityChange& change, int64_t now_ms) const;
   // True if `e` is one of the entities it is about: selectors, q, geoQ and scopeQ (no trigger).
   bool Selects(const ngsild::Entity& e) const;
+  // Context source registration subscriptions (§5.11): true if the registration (a stored form,
+  // ngsild/csource_registration.h) is one it is about at `now_ms`: the subscription is active,
+  // the registration not expired, and one of the registration's information items overlaps the
+  // subscription — an EntityInfo of a type a selector takes (or an item naming no entities),
+  // with an id equal to the selector's or matched by the other side's idPattern (two patterns
+  // are taken to overlap), and propertyNames/relationshipNames sharing a watched attribute
+  // (either side naming none: any) — and q, csf, geoQ and scopeQ hold for the registration.
+  bool MatchesRegistration(const boost::json::object& registration, int64_t now_ms) const;
   // Periodic subscriptions: the timeInterval in seconds (nullopt for on-change ones).
   std::optional<double> Period() const;
   // Neither paused (isActive false) nor expired at `now_ms`.
@@ -113,6 +121,13 @@ class SubscriptionMatcher {
   std::vector<SubscriptionMatch> Match(std::string_view tenant, const EntityChange& change, int64_t now_ms) const;
   // How many subscriptions of the tenant are held.
   size_t Size(std::string_view tenant) const;
+  // Context source registration subscriptions: those of the tenant a registration change
+  // concerns, with their triggerReason (§5.3.2) — "newlyMatching" when the registration matches
+  // after the change but did not before (or was created), "updated" when it matched before and
+  // still does, "noLongerMatching" when it matched before and no longer does (or was deleted);
+  // `before`/`after` null for a creation/deletion. In id order.
+  std::vector<SubscriptionMatch> MatchRegistration(std::string_view tenant, const boost::json::object* before,
+                                                   const boost::json::object* after, int64_t now_ms) const;
   // The tenant's subscription `id` as held now; null if there is none.
   CompiledSubscriptionPtr Find(std::string_view tenant, std::string_view id) const;
   // Every periodic subscription (timeInterval) of every tenant, as (tenant, subscription).

@@ -13,8 +13,16 @@ namespace json = boost::json;
 
 namespace {
 
-std::string Key(std::string_view id) { return fmt::format("subscription/{}", id); }
-constexpr std::string_view kStatusesKey = "subscription-statuses";
+// Where each kind of subscription is kept in the tenant's metadata, and what a message calls it.
+struct KindNames {
+  std::string_view prefix, statuses, noun;
+};
+KindNames NamesOf(ngsild::SubscriptionKind kind) {
+  if (kind == ngsild::SubscriptionKind::kCsource) {
+    return {"csourceSubscription/", "csourceSubscription-statuses", "context source registration subscription"};
+  }
+  return {"subscription/", "subscription-statuses", "subscription"};
+}
 
 // The subject of a stored subscription's owner ("" if none).
 std::string OwnerOf(const json::object& stored) {
@@ -25,8 +33,8 @@ std::string OwnerOf(const json::object& stored) {
 
 std::string OwnedKey(std::string_view tenant, std::string_view subject) { return fmt::format("{}\n{}", tenant, subject); }
 
-Status Unknown(std::string_view id) {
-  return Status::NotFound(fmt::format("subscription '{}' does not exist", id.substr(0, 200)));
+Status Unknown(ngsild::SubscriptionKind kind, std::string_view id) {
+  return Status::NotFound(fmt::format("{} '{}' does not exist", NamesOf(kind).noun, id.substr(0, 200)));
 }
 
 Result<json::object> Decode(std::string_view text) {
@@ -37,17 +45,21 @@ Result<json::object> Decode(std::string_view text) {
 }
 
 // NotFound for an unknown tenant is "no such subscription" to the client.
-Result<store::TenantStore*> Tenant(store::Store& store, std::string_view tenant, std::string_view id) {
+Result<store::TenantStore*> Tenant(store::Store& store, std::string_view tenant, ngsild::SubscriptionKind kind,
+                                   std::string_view id) {
   auto ts = OpenTenant(store, tenant, false);
-  if (!ts.ok() && ts.status().IsNotFound()) return Unknown(id);
+  if (!ts.ok() && ts.status().IsNotFound()) return Unknown(kind, id);
   return ts;
 }
 
 }  // namespace
 
 SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatcher* matcher,
-                                         ngsild::ContextResolver* contexts, ngsild::SubscriptionLimits limits)
-    : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits) {}
+                                         ngsild::ContextResolver* contexts, ngsild::SubscriptionLimits limits,
+                                         ngsild::SubscriptionKind kind)
+    : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits), kind_(kind) {}
+
+std::string SubscriptionService::Key(std::string_view id) const { return fmt::format("{}{}", NamesOf(kind_).prefix, id); }
 
 Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view tenant, const json::object& stored) const {
   if (!matcher_ || !contexts_) return CompiledSubscriptionPtr();
@@ -104,7 +116,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   } else {
     id = "urn:ngsi-ld:Subscription:" + util::RandomUuid();
   }
-  auto stored = ngsild::NormalizeSubscription(payload, ctx, id, now_ms, limits_);
+  auto stored = ngsild::NormalizeSubscription(payload, ctx, id, now_ms, limits_, kind_);
   if (!stored.ok()) return stored.status();
   if (endpoints_) CITYHUB_RETURN_IF_ERROR(endpoints_->Check(*stored));
   if (!owner.is_null()) (*stored)["owner"] = std::move(owner);  // internal: never rendered
@@ -112,7 +124,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
   if (!ts.ok()) return ts.status();
   std::lock_guard lock(write_mutex_);
   auto existing = (*ts)->GetMeta(Key(id));
-  if (existing.ok()) return Status::AlreadyExists(fmt::format("subscription '{}' already exists", id.substr(0, 200)));
+  if (existing.ok()) return Status::AlreadyExists(fmt::format("{} '{}' already exists", NamesOf(kind_).noun, id.substr(0, 200)));
   if (!existing.status().IsNotFound()) return existing.status();
   // The matcher knows how many there are without a pass over them (it may miss one that could
   // not be compiled at start-up: the cap is a guard, not an exact quota).
@@ -142,10 +154,10 @@ Result<size_t> SubscriptionService::Count(store::TenantStore& ts) const {
 }
 
 Result<json::object> SubscriptionService::Get(std::string_view tenant, std::string_view id) {
-  auto ts = Tenant(store_, tenant, id);
+  auto ts = Tenant(store_, tenant, kind_, id);
   if (!ts.ok()) return ts.status();
   auto text = (*ts)->GetMeta(Key(id));
-  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(kind_, id) : text.status();
   return Decode(*text);
 }
 
@@ -172,24 +184,24 @@ Result<SubscriptionPage> SubscriptionService::List(std::string_view tenant, size
 
 Status SubscriptionService::Update(std::string_view tenant, std::string_view id, const json::object& fragment,
                                    const ngsild::Context& ctx, int64_t now_ms) {
-  auto ts = Tenant(store_, tenant, id);
+  auto ts = Tenant(store_, tenant, kind_, id);
   if (!ts.ok()) return ts.status();
   std::lock_guard lock(write_mutex_);
   auto text = (*ts)->GetMeta(Key(id));
-  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(kind_, id) : text.status();
   auto stored = Decode(*text);
   if (!stored.ok()) return stored.status();
-  CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_));
+  CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_, kind_));
   if (endpoints_) CITYHUB_RETURN_IF_ERROR(endpoints_->Check(*stored));
   return Save(tenant, **ts, *stored);
 }
 
 Status SubscriptionService::Delete(std::string_view tenant, std::string_view id) {
-  auto ts = Tenant(store_, tenant, id);
+  auto ts = Tenant(store_, tenant, kind_, id);
   if (!ts.ok()) return ts.status();
   std::lock_guard lock(write_mutex_);
   auto text = (*ts)->GetMeta(Key(id));
-  if (!text.ok()) return text.status().IsNotFound() ? Unknown(id) : text.status();
+  if (!text.ok()) return text.status().IsNotFound() ? Unknown(kind_, id) : text.status();
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(Key(id)));
   if (auto stored = Decode(*text); stored.ok()) {
     auto owned = owned_.find(OwnedKey(tenant, OwnerOf(*stored)));
@@ -203,13 +215,13 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
 Status SubscriptionService::SaveDeliveryStatuses(std::string_view tenant, std::string_view text) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  return (*ts)->PutMeta(kStatusesKey, text);
+  return (*ts)->PutMeta(NamesOf(kind_).statuses, text);
 }
 
 Result<std::string> SubscriptionService::LoadDeliveryStatuses(std::string_view tenant) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  return (*ts)->GetMeta(kStatusesKey);
+  return (*ts)->GetMeta(NamesOf(kind_).statuses);
 }
 
 }  // namespace cityhub::broker

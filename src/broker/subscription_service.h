@@ -35,8 +35,13 @@ struct SubscriptionPage {
 class SubscriptionService {
  public:
   // `matcher` and `contexts` are optional together (null: subscriptions are only stored).
+  // `kind`: entity subscriptions (§5.8, kept under "subscription/") or context source
+  // registration subscriptions (§5.11, under "csourceSubscription/", with a matcher of their
+  // own that is asked with MatchRegistration only).
   explicit SubscriptionService(store::Store& store, SubscriptionMatcher* matcher = nullptr,
-                               ngsild::ContextResolver* contexts = nullptr, ngsild::SubscriptionLimits limits = {});
+                               ngsild::ContextResolver* contexts = nullptr, ngsild::SubscriptionLimits limits = {},
+                               ngsild::SubscriptionKind kind = ngsild::SubscriptionKind::kEntity);
+  ngsild::SubscriptionKind kind() const { return kind_; }
 
   // Compiles every stored subscription of every tenant into the matcher; one that cannot be
   // compiled is reported to `on_error` and left out. Returns how many were loaded.
@@ -83,6 +88,7 @@ class SubscriptionService {
   Result<std::string> LoadDeliveryStatuses(std::string_view tenant);
 
  private:
+  std::string Key(std::string_view id) const;  // the metadata key of subscription `id`
   // How many subscriptions the tenant holds (one pass over their keys; creates are rare).
   Result<size_t> Count(store::TenantStore& ts) const;
   // Subscriptions per tenant and owner subject ("<tenant>\n<subject>"), guarded by write_mutex_.
@@ -99,6 +105,7 @@ class SubscriptionService {
   SubscriptionMatcher* matcher_;
   ngsild::ContextResolver* contexts_;
   const ngsild::SubscriptionLimits limits_;
+  const ngsild::SubscriptionKind kind_;
   std::function<void(std::string_view, std::string_view)> on_delete_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles (creates, updates, deletes)
 };

@@ -42,8 +42,14 @@ constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "l
                                            "datasetId"};
 constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges", "join",
                                                        "joinLevel", "pick", "omit"};
-// Spec members this hub does not implement.
-constexpr std::string_view kUnsupported[] = {"csf", "temporalQ"};
+// Spec members this hub does not implement (csf: for entity subscriptions only, where it would
+// select context sources).
+constexpr std::string_view kUnsupported[] = {"temporalQ"};
+// Members that say what to do with entities, meaningless for a subscription to context source
+// registrations (its notifications carry registrations): refused there, so that no client
+// believes they filter or shape anything.
+constexpr std::string_view kEntityOnly[] = {"notificationTrigger", "datasetId", "lang"};
+constexpr std::string_view kEntityOnlyNotification[] = {"attributes", "pick", "omit", "showChanges", "join", "joinLevel"};
 constexpr std::string_view kJoins[] = {"flat", "inline", "@none"};
 
 template <size_t N>
@@ -60,8 +66,8 @@ Status Bad(std::string_view member, std::string_view what) {
 // Reads the members of a payload or fragment into the stored form.
 class Reader {
  public:
-  Reader(const Context& ctx, int64_t now_ms, const SubscriptionLimits& limits)
-      : ctx_(ctx), now_ms_(now_ms), limits_(limits) {}
+  Reader(const Context& ctx, int64_t now_ms, const SubscriptionLimits& limits, SubscriptionKind kind)
+      : ctx_(ctx), now_ms_(now_ms), limits_(limits), csource_(kind == SubscriptionKind::kCsource) {}
 
   // Reads `in`'s top-level members into `out` (replacing those present; null removes, if
   // `patch`), merging "notification" into what `out` holds.
@@ -69,6 +75,18 @@ class Reader {
     for (const auto& [key, value] : in) {
       if (key == "@context" || key == "id" || OneOf(key, kReadOnly)) continue;  // id: the caller's business
       if (OneOf(key, kUnsupported)) return Status::NotSupported(fmt::format("subscription member '{}' is not supported", key));
+      if (csource_ && OneOf(key, kEntityOnly)) return EntityOnly(key);
+      if (csource_ && key == "timeInterval") {
+        return Status::NotSupported("subscription member 'timeInterval': periodic context source registration subscriptions are not supported");
+      }
+      if (!csource_ && key == "csf") {
+        return Status::NotSupported("subscription member 'csf' is not supported (context sources are not subscribed to)");
+      }
+      if (patch && value.is_null() && key == "csf") {
+        out.erase("csf");
+        out.erase("csfContext");
+        continue;
+      }
       if (patch && value.is_null() && OneOf(key, kRemovable)) {
         out.erase(key);
         if (key == "q") out.erase("qContext");
@@ -102,6 +120,12 @@ class Reader {
         if (!q.ok()) return Bad("q", q.status().message());
         out["q"] = value;
         out["qContext"] = ctx_.AsJson();
+      } else if (key == "csf") {
+        if (!value.is_string()) return Bad("csf", "must be a string");
+        auto csf = QFilter::Parse(value.get_string(), ctx_, limits_.query);
+        if (!csf.ok()) return Bad("csf", csf.status().message());
+        out["csf"] = value;
+        out["csfContext"] = ctx_.AsJson();
       } else if (key == "geoQ") {
         auto v = GeoQ(value);
         if (!v.ok()) return v.status();
@@ -152,6 +176,10 @@ class Reader {
   }
 
   std::string Expand(std::string_view name) const { return ctx_.ExpandTerm(name); }
+
+  static Status EntityOnly(std::string_view member) {
+    return Bad(member, "applies to entity subscriptions only (a context source registration subscription is notified of registrations)");
+  }
 
   // A non-empty array of attribute names, expanded, without duplicates.
   Result<json::array> Names(std::string_view member, const json::value& v) const {
@@ -294,6 +322,10 @@ class Reader {
       return Bad("geoQ", "'geoproperty' must be an attribute name");
     }
     std::string property = Expand(geoproperty ? std::string_view(geoproperty->get_string()) : "location");
+    if (csource_ && property != Expand("location") && property != Expand("observationSpace") &&
+        property != Expand("operationSpace")) {
+      return Bad("geoQ", "'geoproperty' of a context source registration subscription must be location, observationSpace or operationSpace");
+    }
     auto q = GeoQuery::Parse(georel->get_string(), geometry->get_string(), *coordinates, property);
     if (!q.ok()) return Bad("geoQ", q.status().message());
     out["geometry"] = *geometry;
@@ -311,6 +343,9 @@ class Reader {
       } else if (key == "accept") {
         if (!value.is_string() || !OneOf(value.get_string(), kAccepts)) {
           return Bad("notification.endpoint.accept", "must be application/json, application/ld+json or application/geo+json");
+        }
+        if (csource_ && value.get_string() == "application/geo+json") {
+          return Bad("notification.endpoint.accept", "must be application/json or application/ld+json: a registration is no GeoJSON Feature");
         }
         out[key] = value;
       } else if (key == "timeout" || key == "cooldown") {
@@ -386,6 +421,10 @@ class Reader {
   Status Notification(const json::object& in, json::object& out, bool patch) const {
     for (const auto& [key, value] : in) {
       if (OneOf(key, kNotificationReadOnly)) continue;
+      if (csource_ && OneOf(key, kEntityOnlyNotification)) return EntityOnly(fmt::format("notification.{}", key));
+      if (csource_ && key == "format" && !(value.is_string() && value.get_string() == "normalized") && !value.is_null()) {
+        return Bad("notification.format", "must be normalized for a context source registration subscription");
+      }
       if (patch && value.is_null() && OneOf(key, kNotificationRemovable)) {
         out.erase(key);
         continue;
@@ -432,6 +471,7 @@ class Reader {
   const Context& ctx_;
   const int64_t now_ms_;
   const SubscriptionLimits& limits_;
+  const bool csource_;
 };
 
 // The stored form fills in the defaults of optional members and lists the ones it filled under
@@ -464,7 +504,7 @@ void ErasePath(json::object& o, std::string_view path) {
 }
 
 // Fills in the defaults of the stored form, adding what it fills to the kDefaulted list.
-void AddDefaults(json::object& s) {
+void AddDefaults(json::object& s, SubscriptionKind kind) {
   json::array defaulted;
   if (const json::value* d = s.if_contains(kDefaulted); d && d->is_array()) defaulted = d->get_array();
   auto fill = [&](json::object& o, std::string_view member, json::value value, std::string_view path) {
@@ -473,7 +513,9 @@ void AddDefaults(json::object& s) {
     if (std::find(defaulted.begin(), defaulted.end(), json::value(path)) == defaulted.end()) defaulted.emplace_back(path);
   };
   fill(s, "isActive", true, "isActive");
-  fill(s, "notificationTrigger", json::array{"attributeCreated", "attributeUpdated"}, "notificationTrigger");
+  if (kind == SubscriptionKind::kEntity) {
+    fill(s, "notificationTrigger", json::array{"attributeCreated", "attributeUpdated"}, "notificationTrigger");
+  }
   json::object& n = s["notification"].as_object();
   fill(n, "format", "normalized", "notification.format");
   fill(n, "sysAttrs", false, "notification.sysAttrs");
@@ -543,7 +585,7 @@ void CompactNames(json::value& names, const Context& ctx) {
 }  // namespace
 
 Result<json::object> NormalizeSubscription(const json::object& payload, const Context& ctx, std::string_view id,
-                                           int64_t now_ms, const SubscriptionLimits& limits) {
+                                           int64_t now_ms, const SubscriptionLimits& limits, SubscriptionKind kind) {
   if (!payload.contains("type")) return Bad("type", "is mandatory (\"Subscription\")");
   if (const json::value* given = payload.if_contains("id")) {
     if (!given->is_string() || !IsUri(given->get_string())) return Bad("id", "must be a URI");
@@ -551,24 +593,24 @@ Result<json::object> NormalizeSubscription(const json::object& payload, const Co
   json::object s;
   s["id"] = id;
   s["context"] = ctx.AsJson();  // the @context it was created with: notifications use it
-  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(payload, s, /*patch=*/false));
+  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits, kind).Read(payload, s, /*patch=*/false));
   CITYHUB_RETURN_IF_ERROR(CheckWhole(s));
-  AddDefaults(s);
+  AddDefaults(s, kind);
   s["createdAt"] = now_ms;
   s["modifiedAt"] = now_ms;
   return s;
 }
 
 Status PatchSubscription(json::object& stored, const json::object& fragment, const Context& ctx, int64_t now_ms,
-                         const SubscriptionLimits& limits) {
+                         const SubscriptionLimits& limits, SubscriptionKind kind) {
   if (const json::value* id = fragment.if_contains("id"); id && !(id->is_string() && *id == stored["id"])) {
     return Bad("id", "differs from the subscription id in the path");
   }
   json::object next = stored;
-  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits).Read(fragment, next, /*patch=*/true));
+  CITYHUB_RETURN_IF_ERROR(Reader(ctx, now_ms, limits, kind).Read(fragment, next, /*patch=*/true));
   CITYHUB_RETURN_IF_ERROR(CheckWhole(next));
   ForgetDefaultsGiven(next, fragment);
-  AddDefaults(next);
+  AddDefaults(next, kind);
   next["modifiedAt"] = now_ms;
   stored = std::move(next);
   return Status::Ok();
@@ -589,6 +631,7 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
   }
   out.erase(kDefaulted);
   out.erase("qContext");
+  out.erase("csfContext");
   out.erase("context");
   out.erase("owner");  // who created it (cityhub's access control)
   if (json::value* entities = out.if_contains("entities"); entities && entities->is_array()) {

@@ -38,21 +38,32 @@ struct SubscriptionLimits {
   QueryLimits query;                   // q and scopeQ
 };
 
+// What a subscription is notified of: entity changes (§5.8), or context source registrations
+// (§5.11, the same data type). For kCsource, q and csf test the registration's members, geoQ
+// its location, observationSpace or operationSpace, watchedAttributes its propertyNames and
+// relationshipNames; the members that only shape entity notifications (notificationTrigger,
+// datasetId, lang, notification.attributes/pick/omit/showChanges/join/joinLevel, a format other
+// than normalized, accept application/geo+json) are BadRequestData, timeInterval NotSupported.
+// For kEntity, csf is NotSupported.
+enum class SubscriptionKind { kEntity, kCsource };
+
 // Validates a Create Subscription payload (§5.8.1) read with `ctx` and returns the stored form.
 // `id` is used when the payload has none. BadRequestData naming the member for anything
 // invalid (unknown member, wrong type, bad URI or scheme, invalid q/geoQ/scopeQ, negative or
 // zero throttling/timeInterval, expiresAt in the past, conflicting members); NotSupported for
-// spec members this hub does not implement (csf, temporalQ, notification.pick/omit).
+// spec members this hub does not implement (temporalQ; csf on entity subscriptions).
 Result<boost::json::object> NormalizeSubscription(const boost::json::object& payload, const Context& ctx,
                                                   std::string_view id, int64_t now_ms,
-                                                  const SubscriptionLimits& limits = {});
+                                                  const SubscriptionLimits& limits = {},
+                                                  SubscriptionKind kind = SubscriptionKind::kEntity);
 
 // Applies an Update Subscription fragment (§5.8.2) read with `ctx` to a stored subscription:
 // top-level members replace the stored ones (null removes an optional one), members of
 // "notification" and of its "endpoint" are merged into the stored ones; the result is
 // validated as a whole. `stored` is unchanged on error.
 Status PatchSubscription(boost::json::object& stored, const boost::json::object& fragment, const Context& ctx,
-                         int64_t now_ms, const SubscriptionLimits& limits = {});
+                         int64_t now_ms, const SubscriptionLimits& limits = {},
+                         SubscriptionKind kind = SubscriptionKind::kEntity);
 
 // The stored subscription as a client sees it: names compacted with `ctx`, expiresAt and the
 // system times as DateTime text (createdAt/modifiedAt only with `sys_attrs`), and `status`:

@@ -957,7 +957,8 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
-  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty()) {
+  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty() && ws.meta_puts.empty() &&
+      ws.meta_deletes.empty()) {
     return Status::Ok();
   }
 
@@ -995,6 +996,10 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   for (const auto& header : ws.history_entities) {
     batch.Put(families_.history, HistoryEntityKey(header.entity_id), header.header);
   }
+  for (const auto& [key, value] : ws.meta_puts) {
+    batch.Put(families_.meta, std::string(kUserMetaPrefix).append(key), value);
+  }
+  for (const auto& key : ws.meta_deletes) batch.Delete(families_.meta, std::string(kUserMetaPrefix).append(key));
   return FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -79,6 +80,10 @@ struct WriteSet {
   std::vector<OutboxRecord> outbox;  // written in the same atomic, durable write
   std::vector<HistoryAppend> history;           // likewise
   std::vector<HistoryEntity> history_entities;  // puts (replacing the header)
+  // Metadata (the keys of PutMeta/DeleteMeta) changed in the same atomic, durable write: for
+  // records kept as metadata whose changes owe notifications (context source registrations).
+  std::vector<std::pair<std::string, std::string>> meta_puts;
+  std::vector<std::string> meta_deletes;  // applied after meta_puts
 };
 
 using HistoryBlockVisitor = std::function<bool(int64_t block, std::string_view bytes)>;
