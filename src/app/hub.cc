@@ -427,6 +427,11 @@ int Serve(const Config& config) {
                                        const boost::json::object* after, store::WriteSet& ws) {
     return outbox.AddRegistrationChange(tenant, ts, before, after, ws);
   });
+  csource_subscriptions.SetCreateHook([&outbox, &registrations](std::string_view tenant, store::TenantStore& ts,
+                                                                const broker::CompiledSubscription& created,
+                                                                store::WriteSet& ws) {
+    return outbox.AddFirstNotification(tenant, ts, created, registrations.All(tenant), ws);
+  });
   broker::HistoryRecorder history(config.history);
   if (Status st = history.Prepare(**store); !st.ok()) {
     spdlog::error("cannot prepare the history of existing entities: {}", st.message());

@@ -45,15 +45,20 @@ Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value)
   json::value v = util::ParseJson(value, ec);
   const json::object* o = !ec ? v.if_object() : nullptr;
   const json::value* doc = o ? o->if_contains("entity") : nullptr;
-  const json::value* registration = o ? o->if_contains("registration") : nullptr;
+  const json::value* registrations = o ? o->if_contains("registrations") : nullptr;
   const json::value* notify = o ? o->if_contains("notify") : nullptr;
   if (!notify || !notify->is_array()) return Status::Internal("unreadable outbox record");
   OutboxEntry out;
   out.sequence = sequence;
-  if (registration && registration->is_object()) {
+  if (registrations && registrations->is_array()) {
     const json::value* reason = o->if_contains("reason");
-    if (!reason || !reason->is_string()) return Status::Internal("unreadable outbox record");
-    out.registration = registration->get_object();
+    if (!reason || !reason->is_string() || registrations->get_array().empty()) {
+      return Status::Internal("unreadable outbox record");
+    }
+    for (const auto& r : registrations->get_array()) {
+      if (!r.is_object()) return Status::Internal("unreadable registration in an outbox record");
+      out.registrations.push_back(r.get_object());
+    }
     out.reason = std::string(reason->get_string());
   } else {
     if (!doc || !doc->is_string()) return Status::Internal("unreadable outbox record");
@@ -147,15 +152,40 @@ Result<std::function<void()>> OutboxWriter::AddRegistrationChange(std::string_vi
       entry->at_ms = now;
       entry->deleted = after == nullptr;
       // A registration that stopped matching through an update is shown as it is now.
-      entry->registration = after ? *after : *before;
+      entry->registrations.push_back(after ? *after : *before);
       entry->reason = m.trigger;
     }
     entry->subscriptions.push_back(m.subscription->id());
   }
+  return AddRegistrationRecords(tenant, ts, std::move(entries), ws);
+}
+
+Result<std::function<void()>> OutboxWriter::AddFirstNotification(std::string_view tenant, store::TenantStore& ts,
+                                                                 const CompiledSubscription& subscription,
+                                                                 const std::vector<json::object>& registrations,
+                                                                 store::WriteSet& ws) {
+  const int64_t now = util::NowMillis();
+  OutboxEntry entry;
+  entry.at_ms = now;
+  entry.reason = "newlyMatching";
+  entry.subscriptions.push_back(subscription.id());
+  for (const auto& r : registrations) {
+    if (subscription.MatchesRegistration(r, now)) entry.registrations.push_back(r);
+  }
+  std::vector<OutboxEntry> entries;
+  if (!entry.registrations.empty()) entries.push_back(std::move(entry));
+  return AddRegistrationRecords(tenant, ts, std::move(entries), ws);
+}
+
+Result<std::function<void()>> OutboxWriter::AddRegistrationRecords(std::string_view tenant, store::TenantStore& ts,
+                                                                   std::vector<OutboxEntry> entries,
+                                                                   store::WriteSet& ws) {
   for (OutboxEntry& entry : entries) {
     json::array notify;
     for (const auto& id : entry.subscriptions) notify.push_back(json::array{json::value(id), json::value(entry.reason)});
-    json::object record{{"at", now}, {"registration", *entry.registration}, {"reason", entry.reason},
+    json::array registrations;
+    for (const auto& r : entry.registrations) registrations.push_back(r);
+    json::object record{{"at", entry.at_ms}, {"registrations", std::move(registrations)}, {"reason", entry.reason},
                         {"notify", std::move(notify)}};
     auto sequence = NextSequence(tenant, ts);
     if (!sequence.ok()) return sequence.status();

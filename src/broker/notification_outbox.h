@@ -13,9 +13,11 @@
 // A context source registration change (§5.11) owes records too, written in the same store write
 // as the registration (RegistrationService's write hook): one per triggerReason among the
 // context source registration subscriptions it concerns,
-//   {"at": epoch ms, "registration": stored registration (after the change; before it for a
-//    deletion), "reason": "newlyMatching" | "updated" | "noLongerMatching",
+//   {"at": epoch ms, "registrations": [stored registration (after the change; before it for a
+//    deletion)], "reason": "newlyMatching" | "updated" | "noLongerMatching",
 //    "notify": [[subscription id, reason], …]}
+// and so does the creation of such a subscription (its first notification: every registration
+// it matches then, "newlyMatching"), in the same write as the subscription.
 // Thread-safe.
 #pragma once
 
@@ -43,10 +45,10 @@ struct OutboxEntry {
   ngsild::Entity entity;                   // after the change (before it, for a deletion)
   std::optional<ngsild::Entity> previous;  // before the change, for showChanges or deleted attributes
   std::vector<std::string> subscriptions;  // ids of the subscriptions owed a notification
-  // A registration change instead of an entity's (then `entity` is empty and `subscriptions`
-  // are context source registration subscriptions): the stored registration and the
-  // triggerReason (§5.3.2) every one of them is notified with.
-  std::optional<boost::json::object> registration;
+  // Registrations instead of an entity (then `entity` is empty and `subscriptions` are context
+  // source registration subscriptions): the stored registrations and the triggerReason
+  // (§5.3.2) every one of them is notified with. Empty for an entity record.
+  std::vector<boost::json::object> registrations;
   std::string reason;
 };
 
@@ -72,8 +74,19 @@ class OutboxWriter : public ChangeObserver {
   Result<std::function<void()>> AddRegistrationChange(std::string_view tenant, store::TenantStore& ts,
                                                       const boost::json::object* before,
                                                       const boost::json::object* after, store::WriteSet& ws);
+  // Adds to `ws` the first notification of the context source registration subscription
+  // `subscription`, just created: the `registrations` (stored forms) it matches, newlyMatching
+  // (§5.3.2: "This value is used in the first notification"); nothing when it matches none.
+  // Returns what hands the record over once `ws` is durable.
+  Result<std::function<void()>> AddFirstNotification(std::string_view tenant, store::TenantStore& ts,
+                                                     const CompiledSubscription& subscription,
+                                                     const std::vector<boost::json::object>& registrations,
+                                                     store::WriteSet& ws);
 
  private:
+  // Numbers and serializes registration records into `ws`; returns their hand-over.
+  Result<std::function<void()>> AddRegistrationRecords(std::string_view tenant, store::TenantStore& ts,
+                                                       std::vector<OutboxEntry> entries, store::WriteSet& ws);
   // The next record number of the tenant (the outbox's last + 1 the first time).
   Result<uint64_t> NextSequence(std::string_view tenant, store::TenantStore& ts);
 

@@ -62,9 +62,9 @@ struct Record {
   // A periodic notification's entities (then `entity` is unused and nothing is in the outbox).
   std::vector<ngsild::Entity> periodic;
   bool in_outbox = true;
-  // A registration change for context source registration subscriptions (then `entity` is
-  // unused): the stored registration and the triggerReason.
-  std::optional<json::object> registration;
+  // Registrations for context source registration subscriptions (then `entity` is unused):
+  // their stored forms and the triggerReason.
+  std::vector<json::object> registrations;
   std::string reason;
 };
 using RecordPtr = std::shared_ptr<Record>;
@@ -233,9 +233,9 @@ struct Notifier::Impl {
 
   // Queues the record's notifications; `pump` sends at once (false while Start loads).
   void Accept(const std::string& tenant, OutboxEntry entry, bool pump) {
-    const bool csource = entry.registration.has_value();
+    const bool csource = !entry.registrations.empty();
     auto record = std::make_shared<Record>();
-    record->registration = std::move(entry.registration);
+    record->registrations = std::move(entry.registrations);
     record->reason = std::move(entry.reason);
     record->tenant = tenant;
     record->sequence = entry.sequence;
@@ -419,14 +419,16 @@ struct Notifier::Impl {
     return std::any_of(r.periodic.begin(), r.periodic.end(), [&](const ngsild::Entity& e) { return view->Visible(e); });
   }
 
-  // The CsourceNotification (§5.3.2) of the registration change at the head of `c`: the
-  // registration compacted with the subscription's @context, sysAttrs as notification.sysAttrs.
+  // The CsourceNotification (§5.3.2) of the record at the head of `c`: the registrations
+  // compacted with the subscription's @context, sysAttrs as notification.sysAttrs.
   json::object RenderCsource(const json::object& stored, const Channel& c, const ngsild::Context& ctx) {
     const Record& r = *c.queue.front();
     const json::object* notification = ObjectAt(stored, "notification");
     const json::value* sys_attrs = notification ? notification->if_contains("sysAttrs") : nullptr;
     json::array data;
-    data.emplace_back(ngsild::RenderRegistration(*r.registration, ctx, sys_attrs && *sys_attrs == true));
+    for (const auto& registration : r.registrations) {
+      data.emplace_back(ngsild::RenderRegistration(registration, ctx, sys_attrs && *sys_attrs == true));
+    }
     return json::object{{"id", fmt::format("urn:ngsi-ld:Notification:{}", util::FastUuid())},
                         {"type", "CsourceNotification"},
                         {"subscriptionId", c.id},

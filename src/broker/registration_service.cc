@@ -425,6 +425,14 @@ Result<std::string> RegistrationService::Create(std::string_view tenant, const j
   return id;
 }
 
+std::vector<json::object> RegistrationService::All(std::string_view tenant) const {
+  std::vector<json::object> out;
+  if (auto index = IndexOf(tenant)) {
+    for (const auto& [id, c] : index->regs) out.push_back(c->stored);
+  }
+  return out;
+}
+
 Result<json::object> RegistrationService::Get(std::string_view tenant, std::string_view id) const {
   auto index = IndexOf(tenant);
   if (!index) return Unknown(id);

@@ -83,6 +83,8 @@ class RegistrationService : public ContextSourceDirectory {
   // invalid payload or past RegistrationLimits::max_per_tenant. Creates the tenant if needed.
   Result<std::string> Create(std::string_view tenant, const boost::json::object& payload, const ngsild::Context& ctx,
                              int64_t now_ms);
+  // Every registration of the tenant (stored forms, ascending id; expired ones too).
+  std::vector<boost::json::object> All(std::string_view tenant) const;
   // Retrieve (§5.10.1): the stored form. NotFound for an unknown tenant or id.
   Result<boost::json::object> Get(std::string_view tenant, std::string_view id) const;
   // Query (§5.10.2): the page [offset, offset + limit) of the matching registrations in id

@@ -66,7 +66,8 @@ Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view te
   return CompiledSubscription::Compile(stored, *contexts_, views_ ? views_(tenant, stored) : nullptr, tenant);
 }
 
-Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored) {
+Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts, const json::object& stored,
+                                 bool created) {
   // The @context notifications will be compacted with must be had now, not at the first
   // notification (where it could only fall back to the core context).
   if (const json::value* jsonld_context = stored.if_contains("jsonldContext"); jsonld_context && contexts_) {
@@ -75,8 +76,25 @@ Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts
   }
   auto compiled = Compile(tenant, stored);  // first: a remote @context of q must be had
   if (!compiled.ok()) return compiled.status();
-  CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key(stored.at("id").as_string()), util::SerializeJson(stored)));
-  if (*compiled) matcher_->Put(tenant, std::move(*compiled));
+  const std::string id(stored.at("id").as_string());
+  if (!created || !on_create_ || !*compiled) {
+    CITYHUB_RETURN_IF_ERROR(ts.PutMeta(Key(id), util::SerializeJson(stored)));
+    if (*compiled) matcher_->Put(tenant, std::move(*compiled));
+    return Status::Ok();
+  }
+  // In the matcher before the hook looks at what it matches: a change racing with the creation
+  // is then notified (perhaps twice: at least once) rather than missed. Out again if the write
+  // fails.
+  matcher_->Put(tenant, *compiled);
+  store::WriteSet ws;
+  ws.meta_puts.emplace_back(Key(id), util::SerializeJson(stored));
+  auto then = on_create_(tenant, ts, **compiled, ws);
+  Status st = then.ok() ? ts.Write(ws) : then.status();
+  if (!st.ok()) {
+    matcher_->Remove(tenant, id);
+    return st;
+  }
+  if (*then) (*then)();
   return Status::Ok();
 }
 
@@ -139,7 +157,7 @@ Result<std::string> SubscriptionService::Create(std::string_view tenant, const j
     return Status::PermissionDenied(fmt::format("'{}' already holds the maximum of {} subscriptions in tenant '{}'", subject,
                                                 limits_.max_per_owner, tenant.empty() ? "default" : tenant));
   }
-  CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored));
+  CITYHUB_RETURN_IF_ERROR(Save(tenant, **ts, *stored, /*created=*/true));
   ++owned;
   return id;
 }
@@ -193,7 +211,7 @@ Status SubscriptionService::Update(std::string_view tenant, std::string_view id,
   if (!stored.ok()) return stored.status();
   CITYHUB_RETURN_IF_ERROR(ngsild::PatchSubscription(*stored, fragment, ctx, now_ms, limits_, kind_));
   if (endpoints_) CITYHUB_RETURN_IF_ERROR(endpoints_->Check(*stored));
-  return Save(tenant, **ts, *stored);
+  return Save(tenant, **ts, *stored, /*created=*/false);
 }
 
 Status SubscriptionService::Delete(std::string_view tenant, std::string_view id) {

@@ -77,6 +77,15 @@ class SubscriptionService {
   // Create and Update otherwise); set before serving. Without one any endpoint is stored.
   void SetEndpointPolicy(std::shared_ptr<const EndpointPolicy> endpoints) { endpoints_ = std::move(endpoints); }
 
+  // Called for each created subscription, under the service's write lock, once it is in the
+  // matcher: adds to the store write of the subscription what must be committed with it (the
+  // first notification of a context source registration subscription, DESIGN §1) and returns
+  // what to run once that write is durable (may be empty); an error refuses the creation. Set
+  // before serving; used only with a matcher.
+  using CreateHook = std::function<Result<std::function<void()>>(
+      std::string_view tenant, store::TenantStore& ts, const CompiledSubscription& created, store::WriteSet& ws)>;
+  void SetCreateHook(CreateHook hook) { on_create_ = std::move(hook); }
+
   void SetDeletionObserver(std::function<void(std::string_view tenant, std::string_view id)> observer) {
     on_delete_ = std::move(observer);
   }
@@ -96,8 +105,8 @@ class SubscriptionService {
   // `stored` compiled for the matcher; null without one.
   Result<CompiledSubscriptionPtr> Compile(std::string_view tenant, const boost::json::object& stored) const;
   // Stores `stored` (compiled first, so that one the matcher cannot use is refused, not
-  // stored) and publishes it to the matcher.
-  Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored);
+  // stored) and publishes it to the matcher; `created`: a new one (the create hook runs).
+  Status Save(std::string_view tenant, store::TenantStore& ts, const boost::json::object& stored, bool created);
 
   store::Store& store_;
   ViewFactory views_;
@@ -107,6 +116,7 @@ class SubscriptionService {
   const ngsild::SubscriptionLimits limits_;
   const ngsild::SubscriptionKind kind_;
   std::function<void(std::string_view, std::string_view)> on_delete_;
+  CreateHook on_create_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles (creates, updates, deletes)
 };
 

@@ -276,6 +276,28 @@ class NotificationTest(Helpers, ReceiverTestCase):
         self.assertEqual(fifth["data"][0]["id"], rid)
         self.assertEqual(len(self.notes("life", 5)), 5)
 
+    def test_first_notification_lists_what_matches_at_creation(self):
+        """§5.3.2 triggerReason 'newlyMatching' ... 'This value is used in the first
+        notification': a subscription created while matching registrations exist is notified of
+        them at once, together, in one notification; one that matches none gets nothing."""
+        h = tenant("first")
+        self.register("urn:ngsi-ld:ContextSourceRegistration:first-b", h, information=[{"entities": [{"type": "Cafe"}]}])
+        self.register("urn:ngsi-ld:ContextSourceRegistration:first-a", h, information=[{"entities": [{"type": "Cafe"}]}])
+        self.register("urn:ngsi-ld:ContextSourceRegistration:first-x", h, information=[{"entities": [{"type": "Bar"}]}])
+        sid = self.subscribe("first", h, entities=[{"type": "Cafe"}])
+        self.subscribe("first-none", h, entities=[{"type": "Pub"}])
+        got = self.notes("first", 1)[0]
+        self.assertEqual(got["subscriptionId"], sid)
+        self.assertEqual(got["triggerReason"], "newlyMatching")
+        self.assertEqual([r["id"] for r in got["data"]], ["urn:ngsi-ld:ContextSourceRegistration:first-a",
+                                                         "urn:ngsi-ld:ContextSourceRegistration:first-b"])
+        self.assertEqual(wait_none(self.receiver, "/first-none"), [])
+        # later changes come one by one
+        self.assertEqual(self.hub.delete(f"{R}/urn:ngsi-ld:ContextSourceRegistration:first-a", headers=h).status, 204)
+        second = self.notes("first", 2)[1]
+        self.assertEqual(second["triggerReason"], "noLongerMatching")
+        self.assertEqual([r["id"] for r in second["data"]], ["urn:ngsi-ld:ContextSourceRegistration:first-a"])
+
     def test_context_and_sysattrs(self):
         """§5.2.12 jsonldContext / the @context the subscription was made with compacts the
         notified registration; notification.sysAttrs adds createdAt/modifiedAt; the Link header
