@@ -56,6 +56,8 @@
 #include "app/security_setup.h"
 #include "store/rocksdb_store.h"
 #include "util/counting_gate.h"
+#include "util/periodic_task.h"
+#include "util/time.h"
 
 namespace cityhub::app {
 namespace json = boost::json;
@@ -424,8 +426,8 @@ int Serve(const Config& config) {
   outbox.SetCsourceMatcher(&csource_matcher);
   notifier.SetCsourceMatcher(&csource_matcher);
   registrations.SetWriteHook([&outbox](std::string_view tenant, store::TenantStore& ts, const boost::json::object* before,
-                                       const boost::json::object* after, store::WriteSet& ws) {
-    return outbox.AddRegistrationChange(tenant, ts, before, after, ws);
+                                       const boost::json::object* after, int64_t before_at_ms, store::WriteSet& ws) {
+    return outbox.AddRegistrationChange(tenant, ts, before, after, before_at_ms, ws);
   });
   csource_subscriptions.SetCreateHook([&outbox, &registrations](std::string_view tenant, store::TenantStore& ts,
                                                                 const broker::CompiledSubscription& created,
@@ -468,6 +470,12 @@ int Serve(const Config& config) {
     return 1;
   }
   deps.subscriptions = &subscriptions;
+  // Expired registrations owe their subscribers a noLongerMatching notification.
+  util::PeriodicTask registration_expiry("csr-expiry", std::chrono::seconds(1), [&registrations] {
+    auto swept = registrations.SweepExpired(util::NowMillis());
+    if (!swept.ok()) spdlog::warn("context source registration expiry: {}", swept.status().message());
+  });
+  registration_expiry.Start();
   deps.csource_subscriptions = &csource_subscriptions;
   // The IoT agent: provisioned devices, and their measures written in batched transactions.
   ingest::DeviceRegistry devices(**store);
@@ -569,6 +577,7 @@ int Serve(const Config& config) {
   ingestor.reset();     // … and those queued are written
   parking.Stop();
   warning.Stop();
+  registration_expiry.Stop();
   notifier.Stop();
   purger.Stop();
   transient_purge.Stop();

@@ -140,11 +140,11 @@ void OutboxWriter::Committed(std::string_view tenant, std::unique_ptr<PendingCha
 
 Result<std::function<void()>> OutboxWriter::AddRegistrationChange(std::string_view tenant, store::TenantStore& ts,
                                                                   const json::object* before, const json::object* after,
-                                                                  store::WriteSet& ws) {
+                                                                  int64_t before_at_ms, store::WriteSet& ws) {
   if (!csource_ || csource_->Size(tenant) == 0) return std::function<void()>();
   const int64_t now = util::NowMillis();
   std::vector<OutboxEntry> entries;
-  for (SubscriptionMatch& m : csource_->MatchRegistration(tenant, before, after, now)) {
+  for (SubscriptionMatch& m : csource_->MatchRegistration(tenant, before, after, before_at_ms ? before_at_ms : now, now)) {
     auto same = [&](const OutboxEntry& e) { return e.reason == m.trigger; };
     auto entry = std::find_if(entries.begin(), entries.end(), same);
     if (entry == entries.end()) {

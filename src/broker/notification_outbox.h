@@ -69,11 +69,12 @@ class OutboxWriter : public ChangeObserver {
   // The context source registration subscriptions (a matcher of their own); set before serving.
   void SetCsourceMatcher(const SubscriptionMatcher* csource) { csource_ = csource; }
   // Adds to `ws` the records a registration change owes (before null: created; after null:
-  // deleted) and returns what hands them to `on_committed` once `ws` is durable (nothing to do
+  // deleted or expired; `before` judged at `before_at_ms`, 0: now) and returns what hands them to `on_committed` once `ws` is durable (nothing to do
   // when none is owed). The caller serialises the changes of a tenant's registrations.
   Result<std::function<void()>> AddRegistrationChange(std::string_view tenant, store::TenantStore& ts,
                                                       const boost::json::object* before,
-                                                      const boost::json::object* after, store::WriteSet& ws);
+                                                      const boost::json::object* after, int64_t before_at_ms,
+                                                      store::WriteSet& ws);
   // Adds to `ws` the first notification of the context source registration subscription
   // `subscription`, just created: the `registrations` (stored forms) it matches, newlyMatching
   // (§5.3.2: "This value is used in the first notification"); nothing when it matches none.

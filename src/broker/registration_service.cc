@@ -17,6 +17,7 @@
 #include "broker/registration_service.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -380,7 +381,7 @@ Status RegistrationService::Save(std::string_view tenant, store::TenantStore& ts
   store::WriteSet ws;
   ws.meta_puts.emplace_back(Key((*compiled)->id), util::SerializeJson(stored));
   if (write_hook_) {
-    auto then = write_hook_(tenant, ts, before, &stored, ws);
+    auto then = write_hook_(tenant, ts, before, &stored, 0, ws);
     if (!then.ok()) return then.status();
     *committed = std::move(*then);
   }
@@ -512,7 +513,7 @@ Status RegistrationService::Delete(std::string_view tenant, std::string_view id)
     store::WriteSet ws;
     ws.meta_deletes.push_back(Key(id));
     if (write_hook_) {
-      auto then = write_hook_(tenant, **ts, &before, nullptr, ws);
+      auto then = write_hook_(tenant, **ts, &before, nullptr, 0, ws);
       if (!then.ok()) return then.status();
       committed = std::move(*then);
     }
@@ -526,6 +527,46 @@ Status RegistrationService::Delete(std::string_view tenant, std::string_view id)
   }
   if (observer_) observer_(tenant, &before, nullptr);
   return Status::Ok();
+}
+
+Result<size_t> RegistrationService::SweepExpired(int64_t now_ms) {
+  constexpr std::string_view kSweptKey = "registration-expiry-swept";
+  if (!write_hook_) return size_t{0};
+  std::map<std::string, std::shared_ptr<const TenantIndex>, std::less<>> indexes;
+  {
+    std::shared_lock lock(index_mutex_);
+    indexes = indexes_;
+  }
+  size_t handled = 0;
+  std::lock_guard lock(write_mutex_);
+  for (const auto& [tenant, index] : indexes) {
+    auto ts = OpenTenant(store_, tenant, false);
+    if (!ts.ok()) return ts.status();
+    auto swept = swept_.find(tenant);
+    if (swept == swept_.end()) {
+      auto text = (*ts)->GetMeta(kSweptKey);
+      if (!text.ok() && !text.status().IsNotFound()) return text.status();
+      const int64_t at = text.ok() ? std::strtoll(text->c_str(), nullptr, 10) : 0;
+      swept = swept_.emplace(tenant, at).first;
+    }
+    store::WriteSet ws;
+    std::vector<std::function<void()>> then_all;
+    size_t expired = 0;
+    for (const Compiled* c : index->all) {
+      if (c->expires_ms == 0 || c->expires_ms <= swept->second || c->expires_ms > now_ms) continue;
+      auto then = write_hook_(tenant, **ts, &c->stored, nullptr, c->expires_ms - 1, ws);
+      if (!then.ok()) return then.status();
+      if (*then) then_all.push_back(std::move(*then));
+      ++expired;
+    }
+    if (expired == 0) continue;
+    handled += expired;
+    ws.meta_puts.emplace_back(std::string(kSweptKey), std::to_string(now_ms));
+    CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
+    swept->second = now_ms;
+    for (auto& then : then_all) then();
+  }
+  return handled;
 }
 
 std::vector<ContextSource> RegistrationService::Match(std::string_view tenant, const ContextSourceRequest& request) const {

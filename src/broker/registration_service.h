@@ -98,6 +98,14 @@ class RegistrationService : public ContextSourceDirectory {
   // Delete (§5.9.4). NotFound if absent.
   Status Delete(std::string_view tenant, std::string_view id);
 
+  // Expiry: runs the write hook, as for a deletion judged just before the expiry, for every
+  // registration whose expiresAt passed since the tenant's last sweep, and stores the sweep's
+  // time in the same write (metadata "registration-expiry-swept"), so expiries that passed
+  // while the hub was stopped are handled at the next sweep. Without a write hook, nothing.
+  // Returns how many expiries were handled; the first error met (the rest waits for the next
+  // sweep).
+  Result<size_t> SweepExpired(int64_t now_ms);
+
   // ContextSourceDirectory: the active, unexpired registrations of `tenant` matching `request`.
   std::vector<ContextSource> Match(std::string_view tenant, const ContextSourceRequest& request) const override;
   // As Match, at time `now_ms` (tests and benchmarks).
@@ -109,14 +117,16 @@ class RegistrationService : public ContextSourceDirectory {
   using Observer = std::function<void(std::string_view tenant, const boost::json::object* before,
                                       const boost::json::object* after)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
-  // Called with every create, update and delete (before null for a create, after null for a
-  // delete) under the service's write lock, to add to the store write of the registration what
-  // must be committed with it — the notification outbox records of context source registration
-  // subscriptions (DESIGN §1: so none owed is lost). Returns what to run once that write is
-  // durable (may be empty); an error refuses the change. Set before serving.
+  // Called with every create, update, delete and expiry (before null for a create, after null
+  // for a delete or an expiry) under the service's write lock, to add to the store write of the
+  // registration what must be committed with it — the notification outbox records of context
+  // source registration subscriptions (DESIGN §1: so none owed is lost). `before_at_ms` is when
+  // `before` is to be judged (0: now; just before it expired, for an expiry). Returns what to
+  // run once that write is durable (may be empty); an error refuses the change. Set before
+  // serving.
   using WriteHook = std::function<Result<std::function<void()>>(
       std::string_view tenant, store::TenantStore& ts, const boost::json::object* before,
-      const boost::json::object* after, store::WriteSet& ws)>;
+      const boost::json::object* after, int64_t before_at_ms, store::WriteSet& ws)>;
   void SetWriteHook(WriteHook hook) { write_hook_ = std::move(hook); }
   // The expanded attribute names of the entity `id` the hub holds in `tenant`, nullopt when it
   // holds none: exclusive and redirect registrations may not claim what is held locally
@@ -144,6 +154,7 @@ class RegistrationService : public ContextSourceDirectory {
   WriteHook write_hook_;
   LocalEntityProbe local_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles
+  std::map<std::string, int64_t, std::less<>> swept_;  // tenant -> last expiry sweep (write_mutex_)
   mutable std::shared_mutex index_mutex_;  // guards indexes_ (the pointers, not the snapshots)
   std::map<std::string, std::shared_ptr<const TenantIndex>, std::less<>> indexes_;
 };

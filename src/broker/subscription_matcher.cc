@@ -506,7 +506,8 @@ std::vector<SubscriptionMatch> SubscriptionMatcher::Match(std::string_view tenan
 }
 
 std::vector<SubscriptionMatch> SubscriptionMatcher::MatchRegistration(std::string_view tenant, const json::object* before,
-                                                                      const json::object* after, int64_t now_ms) const {
+                                                                      const json::object* after, int64_t before_at_ms,
+                                                                      int64_t now_ms) const {
   std::vector<SubscriptionMatch> out;
   std::shared_lock lock(mutex_);
   auto found = tenants_.find(tenant);
@@ -515,7 +516,7 @@ std::vector<SubscriptionMatch> SubscriptionMatcher::MatchRegistration(std::strin
   for (const auto& [id, s] : found->second.by_id) all.push_back(&s);
   std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return (*a)->id() < (*b)->id(); });
   for (const auto* s : all) {
-    const bool was = before && (*s)->MatchesRegistration(*before, now_ms);
+    const bool was = before && (*s)->MatchesRegistration(*before, before_at_ms);
     const bool is = after && (*s)->MatchesRegistration(*after, now_ms);
     if (!was && !is) continue;
     out.push_back({*s, !was ? "newlyMatching" : is ? "updated" : "noLongerMatching"});

@@ -125,9 +125,11 @@ class SubscriptionMatcher {
   // concerns, with their triggerReason (§5.3.2) — "newlyMatching" when the registration matches
   // after the change but did not before (or was created), "updated" when it matched before and
   // still does, "noLongerMatching" when it matched before and no longer does (or was deleted);
-  // `before`/`after` null for a creation/deletion. In id order.
+  // `before`/`after` null for a creation/deletion; `before` is judged at `before_at_ms` (just
+  // before it expired, for an expiry), `after` at `now_ms`. In id order.
   std::vector<SubscriptionMatch> MatchRegistration(std::string_view tenant, const boost::json::object* before,
-                                                   const boost::json::object* after, int64_t now_ms) const;
+                                                   const boost::json::object* after, int64_t before_at_ms,
+                                                   int64_t now_ms) const;
   // The tenant's subscription `id` as held now; null if there is none.
   CompiledSubscriptionPtr Find(std::string_view tenant, std::string_view id) const;
   // Every periodic subscription (timeInterval) of every tenant, as (tenant, subscription).

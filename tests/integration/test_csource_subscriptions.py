@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, unquote
 
 from guarded_hub import GuardedHub
-from hub import Hub, HubTestCase, ReceiverTestCase
+from hub import Hub, HubTestCase, ReceiverTestCase, eventually
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/csourceSubscriptions"
@@ -298,6 +298,22 @@ class NotificationTest(Helpers, ReceiverTestCase):
         self.assertEqual(second["triggerReason"], "noLongerMatching")
         self.assertEqual([r["id"] for r in second["data"]], ["urn:ngsi-ld:ContextSourceRegistration:first-a"])
 
+    def test_expiry_is_no_longer_matching(self):
+        """§5.2.9 expiresAt: 'When passed the Context Source Registration will become invalid';
+        §5.3.2 'noLongerMatching' ... 'no longer matches the Subscription': an expiring
+        registration is notified as no longer matching, once."""
+        self.subscribe("expiry", entities=[{"type": "Stall"}])
+        at = datetime.now(timezone.utc) + timedelta(seconds=2)
+        self.register("urn:ngsi-ld:ContextSourceRegistration:expiry", information=[{"entities": [{"type": "Stall"}]}],
+                      expiresAt=at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+        self.assertEqual(self.notes("expiry", 1)[0]["triggerReason"], "newlyMatching")
+        second = self.notes("expiry", 2, timeout=15)[1]
+        self.assertEqual(second["triggerReason"], "noLongerMatching")
+        self.assertEqual(second["data"][0]["id"], "urn:ngsi-ld:ContextSourceRegistration:expiry")
+        self.assertIn("expiresAt", second["data"][0])
+        self.assertGreaterEqual(datetime.now(timezone.utc), at)
+        self.assertEqual(len(self.receiver.wait_for(3, timeout=2.5, path="/expiry")), 2)  # once only
+
     def test_context_and_sysattrs(self):
         """§5.2.12 jsonldContext / the @context the subscription was made with compacts the
         notified registration; notification.sysAttrs adds createdAt/modifiedAt; the Link header
@@ -408,6 +424,35 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(hub.delete(f"{R}/{rid}").status, 204)
         got = rx.wait_for(2, timeout=20, path="/crash")
         self.assertEqual(got[-1]["body"]["triggerReason"], "noLongerMatching")
+
+
+class ExpiryWhileStoppedTest(unittest.TestCase):
+    def test_expiry_during_a_crash_is_notified_after_restart(self):
+        """At-least-once for expiries: a registration that expires while the hub is down (killed
+        -9) is notified as noLongerMatching after the restart."""
+        data_dir = tempfile.mkdtemp(prefix="cityhub-csub-expiry-")
+        self.addCleanup(shutil.rmtree, data_dir, True)
+        rx = Receiver().start()
+        self.addCleanup(rx.stop)
+        hub = Hub(data_dir=data_dir).start()
+        self.addCleanup(hub.stop)
+        self.assertEqual(hub.post(S, csub("urn:ngsi-ld:Subscription:exp", uri=rx.url("/exp"))).status, 201)
+        at = datetime.now(timezone.utc) + timedelta(seconds=3)
+        rid = "urn:ngsi-ld:ContextSourceRegistration:exp"
+        self.assertEqual(hub.post(R, reg(rid, expiresAt=at.strftime("%Y-%m-%dT%H:%M:%SZ"))).status, 201)
+        self.assertEqual(rx.wait_for(1, path="/exp")[0]["body"]["triggerReason"], "newlyMatching")
+        hub.kill()
+        while datetime.now(timezone.utc) < at + timedelta(seconds=1):
+            rx.wait_for(2, timeout=0.2, path="/exp")  # nothing can come: the hub is down
+        hub = Hub(data_dir=data_dir).start()
+        self.addCleanup(hub.stop)
+        # (the first notification may come again: a crash may repeat what was delivered)
+        def expired():
+            return [n["body"] for n in rx.wait_for(1, timeout=0.2, path="/exp")
+                    if n["body"]["triggerReason"] == "noLongerMatching"]
+        got = eventually(expired, timeout=15)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["data"][0]["id"], rid)
 
 
 class AccessTest(unittest.TestCase):
