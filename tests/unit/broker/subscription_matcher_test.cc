@@ -1,7 +1,9 @@
 // Tests for SubscriptionMatcher: which subscriptions an entity change fires and with which
 // trigger — selectors (type, id, idPattern), notificationTrigger kinds and watchedAttributes,
 // q / geoQ / scopeQ on the entity after (or, for deletions, before) the change, inactive,
-// expired and periodic subscriptions, and the per-tenant index (put, replace, remove, order).
+// expired and periodic subscriptions, and the per-tenant index (put, replace, remove, order);
+// and context source registration subscriptions: which registrations they are about and the
+// triggerReason of a registration change.
 #include "broker/subscription_matcher.h"
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "ngsild/context.h"
+#include "ngsild/csource_registration.h"
 #include "ngsild/parse.h"
 #include "ngsild/subscription.h"
 
@@ -527,6 +530,110 @@ TEST_F(SubscriptionMatcherTest, ActiveAtFollowsIsActiveAndExpiresAt) {
   EXPECT_THAT(Answer(m, "", nullptr, &spot, kExpiry - 1),
               ElementsAre("urn:s:exp:attributeCreated", "urn:s:plain:attributeCreated"));
   EXPECT_THAT(Answer(m, "", nullptr, &spot, kExpiry), ElementsAre("urn:s:plain:attributeCreated"));
+}
+
+// Context source registration subscriptions (§5.11): registrations as stored forms.
+class RegistrationMatchTest : public SubscriptionMatcherTest {
+ protected:
+  CompiledSubscriptionPtr CsourceSub(std::string_view id, std::string_view members) {
+    std::string text = fmt::format(R"({{"type":"Subscription",{},"notification":{{"endpoint":{{"uri":"http://h/"}}}}}})", members);
+    auto stored = ngsild::NormalizeSubscription(json::parse(text).as_object(), *ctx_, id, kNow - 1000, {},
+                                                ngsild::SubscriptionKind::kCsource);
+    EXPECT_TRUE(stored.ok()) << text << ": " << stored.status().message();
+    if (!stored.ok()) return nullptr;
+    auto compiled = CompiledSubscription::Compile(*stored, resolver_);
+    EXPECT_TRUE(compiled.ok()) << compiled.status().message();
+    return compiled.ok() ? *compiled : nullptr;
+  }
+
+  json::object Reg(std::string_view members) {
+    std::string text = fmt::format(R"({{"type":"ContextSourceRegistration","endpoint":"http://s/",{}}})", members);
+    auto stored = ngsild::NormalizeRegistration(json::parse(text).as_object(), *ctx_, "urn:r:1", kNow - 1000);
+    EXPECT_TRUE(stored.ok()) << text << ": " << stored.status().message();
+    return stored.ok() ? *stored : json::object();
+  }
+
+  bool Matches(std::string_view sub, std::string_view reg, int64_t now = kNow) {
+    auto s = CsourceSub("urn:s:1", sub);
+    return s && s->MatchesRegistration(Reg(reg), now);
+  }
+};
+
+TEST_F(RegistrationMatchTest, EntitiesOverlapAnInformationItem) {
+  const char* shop1 = R"("information":[{"entities":[{"type":"Shop","id":"urn:Shop:1"}]}])";
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop"}])", shop1));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Bank"}])", shop1));
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop","id":"urn:Shop:1"}])", shop1));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Shop","id":"urn:Shop:2"}])", shop1));
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop","idPattern":"^urn:Shop:"}])", shop1));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Shop","idPattern":"^urn:Shop:9"}])", shop1));
+  // the registration's idPattern against the subscription's id; two patterns overlap
+  const char* shops = R"("information":[{"entities":[{"type":"Shop","idPattern":"urn:Shop:[0-4]"}]}])";
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop","id":"urn:Shop:3"}])", shops));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Shop","id":"urn:Shop:7"}])", shops));
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop","idPattern":"9$"}])", shops));
+  // an item naming no entities offers its attributes of any entity
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop"}])", R"("information":[{"propertyNames":["stock"]}])"));
+  // a type selection (§4.17) against the EntityInfo's types
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Bank|Shop"}])", shop1));
+}
+
+TEST_F(RegistrationMatchTest, WatchedAttributesAgainstTheSameItemsNames) {
+  const char* reg = R"("information":[{"entities":[{"type":"Shop"}],"propertyNames":["stock"]},
+                                      {"entities":[{"type":"Bank"}],"relationshipNames":["owner"]}])";
+  EXPECT_TRUE(Matches(R"("watchedAttributes":["stock"])", reg));
+  EXPECT_TRUE(Matches(R"("watchedAttributes":["owner"])", reg));
+  EXPECT_FALSE(Matches(R"("watchedAttributes":["price"])", reg));
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop"}],"watchedAttributes":["stock"])", reg));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Shop"}],"watchedAttributes":["owner"])", reg));
+  // an item naming no attributes offers all of them
+  EXPECT_TRUE(Matches(R"("watchedAttributes":["price"])", R"("information":[{"entities":[{"type":"Shop"}]}])"));
+}
+
+TEST_F(RegistrationMatchTest, FiltersHoldForTheRegistration) {
+  const char* reg = R"("information":[{"entities":[{"type":"Shop"}]}],"tier":2,"scope":"/Busan/Haeundae",
+                       "location":{"type":"Point","coordinates":[127.05,37.05]})";
+  const char* shop = R"("entities":[{"type":"Shop"}])";
+  EXPECT_TRUE(Matches(fmt::format(R"({},"q":"mode==\"inclusive\"")", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"q":"mode==\"exclusive\"")", shop), reg));
+  EXPECT_TRUE(Matches(fmt::format(R"({},"csf":"tier==2")", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"csf":"tier>2")", shop), reg));
+  EXPECT_TRUE(Matches(fmt::format(R"({},"scopeQ":"/Busan/#")", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"scopeQ":"/Seoul/#")", shop), reg));
+  EXPECT_TRUE(Matches(fmt::format(R"({},"geoQ":{{"geometry":"Point","coordinates":[127.05,37.05],"georel":"near;maxDistance==10"}})", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"geoQ":{{"geometry":"Point","coordinates":[129.0,35.0],"georel":"near;maxDistance==10"}})", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"geoQ":{{"geometry":"Point","coordinates":[127.05,37.05],"georel":"near;maxDistance==10","geoproperty":"operationSpace"}})", shop), reg));
+  EXPECT_FALSE(Matches(fmt::format(R"({},"isActive":false)", shop), reg));
+}
+
+TEST_F(RegistrationMatchTest, AnExpiredRegistrationMatchesNothing) {
+  const char* reg = R"("information":[{"entities":[{"type":"Shop"}]}],"expiresAt":"2023-11-14T22:14:00Z")";
+  const int64_t expires = 1'700'000'040'000;  // 2023-11-14T22:14:00Z
+  EXPECT_TRUE(Matches(R"("entities":[{"type":"Shop"}])", reg, expires - 1));
+  EXPECT_FALSE(Matches(R"("entities":[{"type":"Shop"}])", reg, expires));
+}
+
+TEST_F(RegistrationMatchTest, TriggerReasonsOfAChange) {
+  SubscriptionMatcher m;
+  m.Put("", CsourceSub("urn:s:shop", R"("entities":[{"type":"Shop"}])"));
+  m.Put("", CsourceSub("urn:s:bank", R"("entities":[{"type":"Bank"}])"));
+  const json::object shop = Reg(R"("information":[{"entities":[{"type":"Shop"}]}])");
+  const json::object bank = Reg(R"("information":[{"entities":[{"type":"Bank"}]}])");
+  auto answer = [&](const json::object* before, const json::object* after, int64_t before_at = kNow) {
+    std::vector<std::string> out;
+    for (const auto& match : m.MatchRegistration("", before, after, before_at, kNow)) {
+      out.push_back(match.subscription->id() + ":" + match.trigger);
+    }
+    return out;
+  };
+  EXPECT_THAT(answer(nullptr, &shop), ElementsAre("urn:s:shop:newlyMatching"));
+  EXPECT_THAT(answer(&shop, &shop), ElementsAre("urn:s:shop:updated"));
+  EXPECT_THAT(answer(&shop, &bank), ElementsAre("urn:s:bank:newlyMatching", "urn:s:shop:noLongerMatching"));
+  EXPECT_THAT(answer(&bank, nullptr), ElementsAre("urn:s:bank:noLongerMatching"));
+  EXPECT_THAT(m.MatchRegistration("other", nullptr, &shop, kNow, kNow), IsEmpty());
+  // an expiry: judged just before it, the registration no longer matches after
+  const json::object expiring = Reg(R"("information":[{"entities":[{"type":"Shop"}]}],"expiresAt":"2023-11-14T22:14:00Z")");
+  EXPECT_THAT(answer(&expiring, nullptr, 1'700'000'040'000 - 1), ElementsAre("urn:s:shop:noLongerMatching"));
 }
 
 }  // namespace

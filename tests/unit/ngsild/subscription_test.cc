@@ -1,6 +1,7 @@
 // Tests for subscription validation and rendering (ngsild/subscription.h): the stored form
 // (expanded names, defaults, q with its @context), each rejected member named in the error,
-// patches merged and validated as a whole, and rendering (compaction, status, sysAttrs).
+// patches merged and validated as a whole, and rendering (compaction, status, sysAttrs); and
+// what differs for context source registration subscriptions.
 #include "ngsild/subscription.h"
 
 #include <string>
@@ -212,6 +213,47 @@ TEST_F(SubscriptionTest, ExpiresAtIsKeptInUtcWithItsFractionAndOldStoredFormsSti
   EXPECT_EQ(RenderSubscription(s, *ctx_, false, kT0)["expiresAt"], "2030-01-01T00:00:00.250Z");
   EXPECT_EQ(RenderSubscription(s, *ctx_, false, 1'893'456'000'250)["status"], "expired");
   EXPECT_EQ(RenderSubscription(s, *ctx_, false, 1'893'456'000'249)["status"], "active");
+}
+
+TEST_F(SubscriptionTest, CsourceSubscriptionsTakeCsfAndRefuseEntityOnlyMembers) {
+  auto csource = [&](std::string_view text) {
+    return NormalizeSubscription(json::parse(text).as_object(), *ctx_, "urn:ngsi-ld:Subscription:c1", kT0, {},
+                                 SubscriptionKind::kCsource);
+  };
+  auto s = csource(With("csf", R"("tier>=2")"));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->at("csf"), "tier>=2");
+  EXPECT_TRUE(s->contains("csfContext"));
+  EXPECT_FALSE(s->contains("notificationTrigger"));  // no entity-trigger default
+  EXPECT_FALSE(RenderSubscription(*s, *ctx_, false, kT0).contains("csfContext"));
+  EXPECT_EQ(csource(With("csf", R"("tier>")")).status().code(), Status::Code::kBadRequestData);
+  for (auto [member, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"notificationTrigger", R"(["entityCreated"])"}, {"datasetId", R"(["@none"])"}, {"lang", R"("en")"}}) {
+    auto refused = csource(With(member, value));
+    ASSERT_FALSE(refused.ok()) << member;
+    EXPECT_EQ(refused.status().code(), Status::Code::kBadRequestData) << member;
+    EXPECT_THAT(refused.status().message(), HasSubstr(member));
+  }
+  for (std::string_view notification : {R"({"endpoint":{"uri":"http://h/"},"attributes":["a"]})",
+                                        R"({"endpoint":{"uri":"http://h/"},"format":"keyValues"})",
+                                        R"({"endpoint":{"uri":"http://h/"},"showChanges":true})",
+                                        R"({"endpoint":{"uri":"http://h/","accept":"application/geo+json"}})"}) {
+    EXPECT_EQ(csource(With("notification", notification)).status().code(), Status::Code::kBadRequestData) << notification;
+  }
+  EXPECT_TRUE(csource(With("notification", R"({"endpoint":{"uri":"http://h/"},"format":"normalized","sysAttrs":true})")).ok());
+  EXPECT_EQ(csource(With("timeInterval", "10")).status().code(), Status::Code::kOperationNotSupported);
+  EXPECT_EQ(csource(With("geoQ", R"({"geometry":"Point","coordinates":[1,2],"georel":"intersects","geoproperty":"x"})"))
+                .status().code(),
+            Status::Code::kBadRequestData);
+  EXPECT_TRUE(csource(With("geoQ", R"({"geometry":"Point","coordinates":[1,2],"georel":"intersects","geoproperty":"operationSpace"})")).ok());
+  // an update is held to the same rules, and may remove csf
+  json::object stored = *s;
+  EXPECT_FALSE(PatchSubscription(stored, json::parse(R"({"lang":"en"})").as_object(), *ctx_, kT0 + 1, {},
+                                 SubscriptionKind::kCsource).ok());
+  ASSERT_TRUE(PatchSubscription(stored, json::parse(R"({"csf":null})").as_object(), *ctx_, kT0 + 1, {},
+                                SubscriptionKind::kCsource).ok());
+  EXPECT_FALSE(stored.contains("csf"));
+  EXPECT_FALSE(stored.contains("csfContext"));
 }
 
 }  // namespace

@@ -495,6 +495,25 @@ TEST_F(RocksDbStoreTest, HistoryBlocksAreAppendedScannedByRangeRewrittenAndDelet
   EXPECT_FALSE(db_->Write(bad).ok());
 }
 
+TEST_F(RocksDbStoreTest, MetadataChangesGoInTheSameWriteAsTheOutbox) {
+  ASSERT_TRUE(db_->PutMeta("reg/gone", "old").ok());
+  WriteSet ws;
+  ws.meta_puts = {{"reg/a", "A"}, {"reg/b", "B"}};
+  ws.meta_deletes = {"reg/gone", "reg/b"};  // deletes apply after puts
+  ws.outbox = {{3, "owed"}};
+  ASSERT_TRUE(db_->Write(ws).ok());
+  Reopen();
+  EXPECT_EQ(db_->GetMeta("reg/a").value(), "A");
+  EXPECT_EQ(db_->GetMeta("reg/b").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(db_->GetMeta("reg/gone").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(db_->LastOutboxSequence().value(), 3u);
+  // a metadata-only write is a write too
+  WriteSet only;
+  only.meta_puts = {{"reg/c", "C"}};
+  ASSERT_TRUE(db_->Write(only).ok());
+  EXPECT_EQ(db_->GetMeta("reg/c").value(), "C");
+}
+
 TEST_F(RocksDbStoreTest, MetaCrudAndPrefixScan) {
   EXPECT_EQ(db_->GetMeta("ctx/a").status().code(), Status::Code::kNotFound);
   ASSERT_TRUE(db_->PutMeta("ctx/b", "B").ok());
