@@ -272,18 +272,14 @@ bool Overlap(const InfoC& x, const InfoC& y) {
   return false;
 }
 
-// The interval of the registration a temporal query is matched against, as [start, end).
+// Whether the registration's interval overlaps the query's temporal query.
 bool IntervalMatches(const json::object& stored, const RegistrationQuery& q) {
-  const char* member = q.timeproperty == "observedAt" ? "observationInterval" : "managementInterval";
-  const json::value* interval = stored.if_contains(member);
-  if (!interval || !interval->is_object()) return false;
-  auto start = ngsild::RegistrationTime(interval->get_object(), "startAt");
-  auto end = ngsild::RegistrationTime(interval->get_object(), "endAt");
-  if (!start) return false;
+  using Rel = ngsild::IntervalRel;
   switch (q.timerel) {
-    case RegistrationQuery::TimeRel::kBefore: return *start < q.time_at_ms;
-    case RegistrationQuery::TimeRel::kAfter: return !end || *end > q.time_at_ms;
-    case RegistrationQuery::TimeRel::kBetween: return *start < q.end_time_at_ms && (!end || *end > q.time_at_ms);
+    case RegistrationQuery::TimeRel::kBefore: return ngsild::IntervalOverlaps(stored, q.timeproperty, Rel::kBefore, q.time_at_ms, 0);
+    case RegistrationQuery::TimeRel::kAfter: return ngsild::IntervalOverlaps(stored, q.timeproperty, Rel::kAfter, q.time_at_ms, 0);
+    case RegistrationQuery::TimeRel::kBetween:
+      return ngsild::IntervalOverlaps(stored, q.timeproperty, Rel::kBetween, q.time_at_ms, q.end_time_at_ms);
     case RegistrationQuery::TimeRel::kNone: break;
   }
   return false;

@@ -13,6 +13,7 @@
 #include "ngsild/qlang.h"
 #include "ngsild/subscription.h"
 #include "ngsild/type_selection.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -31,6 +32,13 @@ struct CompiledSubscription::Impl {
   std::optional<ngsild::QFilter> csf;  // context source registration subscriptions
   ngsild::ContextPtr core;             // expands a registration's members for q and csf
   std::string geo_member = "location";  // the registration member geoQ tests
+  struct Temporal {  // temporalQ: on the registration's observationInterval or managementInterval
+    ngsild::IntervalRel rel = ngsild::IntervalRel::kAfter;
+    int64_t at_ms = 0;
+    int64_t end_ms = 0;
+    std::string property = "observedAt";
+  };
+  std::optional<Temporal> temporal;
   std::optional<ngsild::GeoQuery> geo;
   std::optional<ngsild::ScopeFilter> scope;
   bool active = true;
@@ -176,6 +184,24 @@ Result<CompiledSubscriptionPtr> CompiledSubscription::Compile(const json::object
     impl->csf = std::move(*filter);
   }
   impl->core = contexts.Core();
+  if (const json::value* t = stored.if_contains("temporalQ"); t && t->is_object()) {
+    const json::object& o = t->get_object();
+    auto time = [&](const char* member) -> int64_t {
+      const json::value* v = o.if_contains(member);
+      auto ms = v && v->is_string() ? util::ParseDateTime(v->get_string()) : std::nullopt;
+      return ms.value_or(0);
+    };
+    Impl::Temporal temporal;
+    const json::value* rel = o.if_contains("timerel");
+    if (!rel || !rel->is_string()) return Corrupt(out->id_, "temporalQ has no timerel");
+    temporal.rel = rel->get_string() == "before"  ? ngsild::IntervalRel::kBefore
+                   : rel->get_string() == "after" ? ngsild::IntervalRel::kAfter
+                                                  : ngsild::IntervalRel::kBetween;
+    temporal.at_ms = time("timeAt");
+    temporal.end_ms = time("endTimeAt");
+    if (const json::value* p = o.if_contains("timeproperty"); p && p->is_string()) temporal.property = std::string(p->get_string());
+    impl->temporal = std::move(temporal);
+  }
   if (const json::value* g = stored.if_contains("geoQ"); g && g->is_object()) {
     const json::object& o = g->get_object();
     const json::value* geometry = o.if_contains("geometry");
@@ -298,6 +324,13 @@ bool CompiledSubscription::MatchesRegistration(const json::object& registration,
     if (covered) break;
   }
   if (!covered) return false;
+  // As a query of registrations (§5.10.2): without a temporal query only registrations without
+  // observationInterval and managementInterval; with one, those whose interval overlaps it.
+  if (s.temporal ? !ngsild::IntervalOverlaps(registration, s.temporal->property, s.temporal->rel, s.temporal->at_ms,
+                                             s.temporal->end_ms)
+                 : registration.contains("observationInterval") || registration.contains("managementInterval")) {
+    return false;
+  }
   if (s.geo) {
     const json::value* g = registration.if_contains(s.geo_member);
     if (!g || !s.geo->MatchesValue(*g)) return false;

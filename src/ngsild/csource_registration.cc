@@ -615,4 +615,20 @@ std::optional<int64_t> RegistrationTime(const json::object& stored, std::string_
   return std::nullopt;
 }
 
+bool IntervalOverlaps(const json::object& stored, std::string_view timeproperty, IntervalRel rel, int64_t at_ms,
+                      int64_t end_ms) {
+  const char* member = timeproperty == "observedAt" ? "observationInterval" : "managementInterval";
+  const json::value* interval = stored.if_contains(member);
+  if (!interval || !interval->is_object()) return false;
+  auto start = RegistrationTime(interval->get_object(), "startAt");
+  auto end = RegistrationTime(interval->get_object(), "endAt");
+  if (!start) return false;
+  switch (rel) {
+    case IntervalRel::kBefore: return *start < at_ms;
+    case IntervalRel::kAfter: return !end || *end > at_ms;
+    case IntervalRel::kBetween: return *start < end_ms && (!end || *end > at_ms);
+  }
+  return false;
+}
+
 }  // namespace cityhub::ngsild

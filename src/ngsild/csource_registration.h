@@ -80,6 +80,15 @@ boost::json::object RenderRegistration(const boost::json::object& stored, const 
 // stored expanded).
 Entity RegistrationAsEntity(const boost::json::object& stored, const Context& ctx);
 
+// A temporal query on registrations (§5.10.2; a context source registration subscription's
+// temporalQ, §5.2.12): true if the registration's interval for `timeproperty` —
+// observationInterval for observedAt, managementInterval for createdAt, modifiedAt and
+// deletedAt — overlaps the query: starts before `at_ms` (before), ends after it or is open
+// (after), or overlaps [at_ms, end_ms) (between). False without that interval.
+enum class IntervalRel { kBefore, kAfter, kBetween };
+bool IntervalOverlaps(const boost::json::object& stored, std::string_view timeproperty, IntervalRel rel, int64_t at_ms,
+                      int64_t end_ms);
+
 // The epoch milliseconds of a stored DateTime member (nullopt if absent or not a DateTime).
 std::optional<int64_t> RegistrationTime(const boost::json::object& stored, std::string_view member);
 

@@ -39,12 +39,14 @@ constexpr std::string_view kNotificationReadOnly[] = {"status",      "timesSent"
 constexpr std::string_view kRemovable[] = {"subscriptionName", "description", "lang", "entities", "watchedAttributes",
                                            "notificationTrigger", "q", "geoQ", "scopeQ", "timeInterval",
                                            "throttling", "expiresAt", "isActive", "localOnly", "jsonldContext",
-                                           "datasetId"};
+                                           "datasetId", "temporalQ"};
 constexpr std::string_view kNotificationRemovable[] = {"attributes", "format", "sysAttrs", "showChanges", "join",
                                                        "joinLevel", "pick", "omit"};
-// Spec members this hub does not implement (csf: for entity subscriptions only, where it would
-// select context sources).
+// Spec members this hub does not implement for entity subscriptions (temporalQ is for context
+// source registration subscriptions; csf, handled below, would select context sources).
 constexpr std::string_view kUnsupported[] = {"temporalQ"};
+constexpr std::string_view kTimeRels[] = {"before", "after", "between"};
+constexpr std::string_view kTimeProperties[] = {"observedAt", "createdAt", "modifiedAt", "deletedAt"};
 // Members that say what to do with entities, meaningless for a subscription to context source
 // registrations (its notifications carry registrations): refused there, so that no client
 // believes they filter or shape anything.
@@ -74,7 +76,9 @@ class Reader {
   Status Read(const json::object& in, json::object& out, bool patch) {
     for (const auto& [key, value] : in) {
       if (key == "@context" || key == "id" || OneOf(key, kReadOnly)) continue;  // id: the caller's business
-      if (OneOf(key, kUnsupported)) return Status::NotSupported(fmt::format("subscription member '{}' is not supported", key));
+      if (!csource_ && OneOf(key, kUnsupported)) {
+        return Status::NotSupported(fmt::format("subscription member '{}' is not supported", key));
+      }
       if (csource_ && OneOf(key, kEntityOnly)) return EntityOnly(key);
       if (csource_ && key == "timeInterval") {
         return Status::NotSupported("subscription member 'timeInterval': periodic context source registration subscriptions are not supported");
@@ -120,6 +124,10 @@ class Reader {
         if (!q.ok()) return Bad("q", q.status().message());
         out["q"] = value;
         out["qContext"] = ctx_.AsJson();
+      } else if (key == "temporalQ") {  // context source registration subscriptions only (above)
+        auto v = TemporalQ(value);
+        if (!v.ok()) return v.status();
+        out[key] = std::move(*v);
       } else if (key == "csf") {
         if (!value.is_string()) return Bad("csf", "must be a string");
         auto csf = QFilter::Parse(value.get_string(), ctx_, limits_.query);
@@ -176,6 +184,42 @@ class Reader {
   }
 
   std::string Expand(std::string_view name) const { return ctx_.ExpandTerm(name); }
+
+  // A TemporalQuery (§5.2.21) on registrations: timerel and timeAt, endTimeAt after it for
+  // between (only then), timeproperty; DateTimes kept in UTC.
+  Result<json::object> TemporalQ(const json::value& v) const {
+    const json::object* in = v.if_object();
+    if (!in) return Bad("temporalQ", "must be an object");
+    json::object out;
+    for (const auto& [key, value] : *in) {
+      if (key == "timerel") {
+        if (!value.is_string() || !OneOf(value.get_string(), kTimeRels)) {
+          return Bad("temporalQ", "'timerel' must be before, after or between");
+        }
+      } else if (key == "timeAt" || key == "endTimeAt") {
+        auto at = value.is_string() ? util::DateTimeInUtc(value.get_string()) : std::nullopt;
+        if (!at) return Bad("temporalQ", fmt::format("'{}' must be a DateTime such as 2030-01-01T00:00:00Z", std::string_view(key)));
+        out[key] = *at;
+        continue;
+      } else if (key == "timeproperty") {
+        if (!value.is_string() || !OneOf(value.get_string(), kTimeProperties)) {
+          return Bad("temporalQ", "'timeproperty' must be observedAt, createdAt, modifiedAt or deletedAt");
+        }
+      } else {
+        return Bad("temporalQ", fmt::format("unknown member '{}'", Shown(key)));
+      }
+      out[key] = value;
+    }
+    const json::value* rel = out.if_contains("timerel");
+    if (!rel || !out.contains("timeAt")) return Bad("temporalQ", "needs 'timerel' and 'timeAt'");
+    if ((*rel == "between") != out.contains("endTimeAt")) {
+      return Bad("temporalQ", "'endTimeAt' is given with timerel between, and only then");
+    }
+    if (*rel == "between" && *util::ParseDateTime(out.at("endTimeAt").as_string()) <= *util::ParseDateTime(out.at("timeAt").as_string())) {
+      return Bad("temporalQ", "'endTimeAt' must be after 'timeAt'");
+    }
+    return out;
+  }
 
   static Status EntityOnly(std::string_view member) {
     return Bad(member, "applies to entity subscriptions only (a context source registration subscription is notified of registrations)");

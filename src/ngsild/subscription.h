@@ -41,17 +41,19 @@ struct SubscriptionLimits {
 // What a subscription is notified of: entity changes (§5.8), or context source registrations
 // (§5.11, the same data type). For kCsource, q and csf test the registration's members, geoQ
 // its location, observationSpace or operationSpace, watchedAttributes its propertyNames and
-// relationshipNames; the members that only shape entity notifications (notificationTrigger,
+// relationshipNames, temporalQ its observationInterval or managementInterval (without one, a
+// registration with either interval is not matched); the members that only shape entity
+// notifications (notificationTrigger,
 // datasetId, lang, notification.attributes/pick/omit/showChanges/join/joinLevel, a format other
 // than normalized, accept application/geo+json) are BadRequestData, timeInterval NotSupported.
-// For kEntity, csf is NotSupported.
+// For kEntity, csf and temporalQ are NotSupported.
 enum class SubscriptionKind { kEntity, kCsource };
 
 // Validates a Create Subscription payload (§5.8.1) read with `ctx` and returns the stored form.
 // `id` is used when the payload has none. BadRequestData naming the member for anything
 // invalid (unknown member, wrong type, bad URI or scheme, invalid q/geoQ/scopeQ, negative or
 // zero throttling/timeInterval, expiresAt in the past, conflicting members); NotSupported for
-// spec members this hub does not implement (temporalQ; csf on entity subscriptions).
+// spec members this hub does not implement (csf and temporalQ on entity subscriptions).
 Result<boost::json::object> NormalizeSubscription(const boost::json::object& payload, const Context& ctx,
                                                   std::string_view id, int64_t now_ms,
                                                   const SubscriptionLimits& limits = {},

@@ -174,11 +174,37 @@ class CrudTest(Helpers, HubTestCase):
         self.assertIn("notificationTrigger", detail)
 
     def test_unsupported_members(self):
-        """Periodic subscriptions (timeInterval) and temporalQ are not implemented for
-        registrations: 422 OperationNotSupported, nothing stored."""
-        self.assertProblem(self.hub.post(S, csub(timeInterval=10)), 422, "OperationNotSupported")
-        self.assertProblem(self.hub.post(S, csub(temporalQ={"timerel": "after", "timeAt": "2020-01-01T00:00:00Z"})),
-                           422, "OperationNotSupported")
+        """Periodic subscriptions (timeInterval) are not implemented for registrations: 422
+        OperationNotSupported, nothing stored; temporalQ ('to be used only in Context
+        Registration Subscriptions', §5.2.12) stays 422 on entity subscriptions."""
+        sid = "urn:ngsi-ld:Subscription:csub-periodic"
+        self.assertProblem(self.hub.post(S, csub(sid, timeInterval=10)), 422, "OperationNotSupported")
+        self.assertProblem(self.hub.get(path(sid)), 404, "ResourceNotFound")
+        entity_sub = {"type": "Subscription", "entities": [{"type": "Building"}],
+                      "temporalQ": {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z"},
+                      "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}}}
+        self.assertProblem(self.hub.post("/ngsi-ld/v1/subscriptions", entity_sub), 422, "OperationNotSupported")
+
+    def test_temporal_query_validation(self):
+        """§5.2.21 TemporalQuery: timerel before/after/between with timeAt, endTimeAt for between
+        (after timeAt), timeproperty observedAt/createdAt/modifiedAt/deletedAt; else 400."""
+        good = {"timerel": "between", "timeAt": "2020-01-01T00:00:00+09:00", "endTimeAt": "2021-01-01T00:00:00Z",
+                "timeproperty": "modifiedAt"}
+        sid = "urn:ngsi-ld:Subscription:csub-tq"
+        self.create(csub(sid, temporalQ=good))
+        self.assertEqual(self.fetch(sid)["temporalQ"]["timeAt"], "2019-12-31T15:00:00Z")
+        for bad in [{"timerel": "after"}, {"timerel": "during", "timeAt": "2020-01-01T00:00:00Z"},
+                    {"timerel": "between", "timeAt": "2020-01-01T00:00:00Z"},
+                    {"timerel": "between", "timeAt": "2020-01-01T00:00:00Z", "endTimeAt": "2019-01-01T00:00:00Z"},
+                    {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "endTimeAt": "2021-01-01T00:00:00Z"},
+                    {"timerel": "after", "timeAt": "yesterday"},
+                    {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "timeproperty": "observed"},
+                    {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z", "colour": 1}, "after"]:
+            with self.subTest(bad=bad):
+                body = self.assertProblem(self.hub.post(S, csub(temporalQ=bad)), 400, "BadRequestData")
+                self.assertIn("temporalQ", body["detail"])
+        self.assertEqual(self.hub.patch(path(sid), {"temporalQ": None}).status, 204)
+        self.assertNotIn("temporalQ", self.fetch(sid))
 
     def test_csf_stays_refused_for_entity_subscriptions(self):
         """csf selects context sources; entity subscriptions are not forwarded to any: 422 there."""
@@ -370,6 +396,32 @@ class NotificationTest(Helpers, ReceiverTestCase):
                 self.assertEqual(self.notes(name, 1)[0]["triggerReason"], "newlyMatching")
         for name in ["nm-other-type", "nm-other-id", "nm-other-pattern", "nm-other-attr", "nm-q", "nm-csf", "nm-geo",
                      "nm-scope", "nm-paused"]:
+            with self.subTest(name):
+                self.assertEqual(wait_none(self.receiver, "/" + name), [])
+
+    def test_temporal_registrations_need_a_temporal_query(self):
+        """§5.2.12 temporalQ: 'Temporal Query to be used only in Context Registration
+        Subscriptions for matching Context Source Registrations of Context Sources providing
+        temporal information'; matched as a query of registrations (§5.10.2): without one, a
+        registration with an observationInterval or managementInterval is not matched; with one,
+        its interval must overlap."""
+        h = tenant("tq")
+        self.subscribe("tq-none", h, entities=[{"type": "Meter"}])
+        self.subscribe("tq-after", h, entities=[{"type": "Meter"}],
+                       temporalQ={"timerel": "after", "timeAt": "2020-06-01T00:00:00Z"})
+        self.subscribe("tq-before", h, entities=[{"type": "Meter"}],
+                       temporalQ={"timerel": "before", "timeAt": "2000-01-01T00:00:00Z"})
+        self.subscribe("tq-managed", h, entities=[{"type": "Meter"}],
+                       temporalQ={"timerel": "after", "timeAt": "2020-06-01T00:00:00Z", "timeproperty": "modifiedAt"})
+        self.subscribe("tq-between", h, entities=[{"type": "Meter"}],
+                       temporalQ={"timerel": "between", "timeAt": "2020-03-01T00:00:00Z",
+                                  "endTimeAt": "2020-04-01T00:00:00Z"})
+        self.register("urn:ngsi-ld:ContextSourceRegistration:tq", h, information=[{"entities": [{"type": "Meter"}]}],
+                      observationInterval={"startAt": "2020-01-01T00:00:00Z", "endAt": "2021-01-01T00:00:00Z"})
+        for name in ["tq-after", "tq-between"]:
+            with self.subTest(name):
+                self.assertEqual(self.notes(name, 1)[0]["triggerReason"], "newlyMatching")
+        for name in ["tq-none", "tq-before", "tq-managed"]:
             with self.subTest(name):
                 self.assertEqual(wait_none(self.receiver, "/" + name), [])
 

@@ -606,6 +606,25 @@ TEST_F(RegistrationMatchTest, FiltersHoldForTheRegistration) {
   EXPECT_FALSE(Matches(fmt::format(R"({},"isActive":false)", shop), reg));
 }
 
+TEST_F(RegistrationMatchTest, TemporalQueryOnTheRegistrationsIntervals) {
+  const char* observed = R"("information":[{"entities":[{"type":"Meter"}]}],
+      "observationInterval":{"startAt":"2020-01-01T00:00:00Z","endAt":"2021-01-01T00:00:00Z"})";
+  const char* open = R"("information":[{"entities":[{"type":"Meter"}]}],"managementInterval":{"startAt":"2020-01-01T00:00:00Z"})";
+  const char* meter = R"("entities":[{"type":"Meter"}])";
+  EXPECT_FALSE(Matches(meter, observed));  // no temporal query: not a source of temporal information
+  EXPECT_TRUE(Matches(meter, R"("information":[{"entities":[{"type":"Meter"}]}])"));
+  auto with = [&](std::string_view tq) { return fmt::format(R"({},"temporalQ":{})", meter, tq); };
+  EXPECT_TRUE(Matches(with(R"({"timerel":"after","timeAt":"2020-06-01T00:00:00Z"})"), observed));
+  EXPECT_FALSE(Matches(with(R"({"timerel":"after","timeAt":"2021-06-01T00:00:00Z"})"), observed));
+  EXPECT_TRUE(Matches(with(R"({"timerel":"before","timeAt":"2020-06-01T00:00:00Z"})"), observed));
+  EXPECT_FALSE(Matches(with(R"({"timerel":"before","timeAt":"2019-06-01T00:00:00Z"})"), observed));
+  EXPECT_TRUE(Matches(with(R"({"timerel":"between","timeAt":"2019-06-01T00:00:00Z","endTimeAt":"2020-02-01T00:00:00Z"})"), observed));
+  EXPECT_FALSE(Matches(with(R"({"timerel":"between","timeAt":"2021-06-01T00:00:00Z","endTimeAt":"2022-02-01T00:00:00Z"})"), observed));
+  // timeproperty picks the interval; one without endAt is open
+  EXPECT_FALSE(Matches(with(R"({"timerel":"after","timeAt":"2020-06-01T00:00:00Z","timeproperty":"modifiedAt"})"), observed));
+  EXPECT_TRUE(Matches(with(R"({"timerel":"after","timeAt":"2030-06-01T00:00:00Z","timeproperty":"modifiedAt"})"), open));
+}
+
 TEST_F(RegistrationMatchTest, AnExpiredRegistrationMatchesNothing) {
   const char* reg = R"("information":[{"entities":[{"type":"Shop"}]}],"expiresAt":"2023-11-14T22:14:00Z")";
   const int64_t expires = 1'700'000'040'000;  // 2023-11-14T22:14:00Z
