@@ -8,6 +8,9 @@
 // given up, counted in the subscription's status and in Stats(), never dropped silently. A
 // record leaves the outbox when every notification it owes is delivered or given up.
 //
+// Records of registration changes (notification_outbox.h) go the same way to context source
+// registration subscriptions, as CsourceNotifications (§5.3.2), one record per notification.
+//
 // Periodic subscriptions (timeInterval) are checked every periodic_tick on a thread of their
 // own: when one is due, its entities are read (PeriodicSource) and queued as one notification
 // on its queue — not through the outbox: a period missed while the hub was down is not owed.

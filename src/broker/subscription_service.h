@@ -1,6 +1,7 @@
-// SubscriptionService: the subscription use cases (GS CIM 009 §5.8) — create, retrieve, query,
+// SubscriptionService: the subscription use cases (GS CIM 009 §5.8; §5.11 for context source
+// registration subscriptions, a second instance of kind kCsource) — create, retrieve, query,
 // update, delete — for every caller. A subscription is kept in its tenant's metadata under
-// "subscription/<id>" in the stored form of ngsild/subscription.h (JSON text), so it is as
+// "subscription/<id>" ("csourceSubscription/<id>") in the stored form of ngsild/subscription.h (JSON text), so it is as
 // durable as the entities and goes with the tenant's backups. With a SubscriptionMatcher, every
 // subscription is compiled before it is stored and the matcher follows each create, update and
 // delete (LoadAll fills it at start-up), so the notification outbox sees the subscriptions as

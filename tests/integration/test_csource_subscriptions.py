@@ -278,6 +278,10 @@ class NotificationTest(Helpers, ReceiverTestCase):
         self.assertEqual(first["data"][0]["type"], "ContextSourceRegistration")
         self.assertEqual(first["data"][0]["information"], [{"entities": [{"type": "Shop"}]}])
         self.assertEqual(first["data"][0]["registrationName"], "one")
+        # the delivery status members of §5.2.14, as for entity subscriptions
+        status = eventually(lambda: self.fetch(sid)["notification"].get("timesSent"))
+        self.assertEqual(status, 1)
+        self.assertEqual(self.fetch(sid)["notification"]["status"], "ok")
 
         self.assertEqual(self.hub.patch(f"{R}/{rid}", {"registrationName": "two"}).status, 204)
         second = self.notes("life", 2)[1]

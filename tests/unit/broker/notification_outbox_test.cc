@@ -5,6 +5,7 @@
 // subscriptions write none.
 #include "broker/notification_outbox.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -16,6 +17,7 @@
 #include "broker/entity_service.h"
 #include "broker/subscription_service.h"
 #include "ngsild/context.h"
+#include "ngsild/csource_registration.h"
 #include "ngsild/parse.h"
 #include "store/rocksdb_store.h"
 #include "util/json.h"
@@ -185,6 +187,64 @@ TEST_F(OutboxTest, ATenantHoldsAtMostTheSubscriptionsTheLimitAllows) {
   EXPECT_TRUE(create("t2", "urn:s:3").ok());  // per tenant
   ASSERT_TRUE(capped.Delete("", "urn:s:1").ok());
   EXPECT_TRUE(create("", "urn:s:3").ok());    // room again
+}
+
+// Context source registration subscriptions (§5.11): a registration change owes one record per
+// triggerReason, written into the caller's WriteSet and read back by ParseOutboxRecord.
+TEST_F(OutboxTest, RegistrationChangesOweOneRecordPerTriggerReason) {
+  SubscriptionMatcher csource;
+  SubscriptionService csubs(*store_, &csource, &resolver_, {}, ngsild::SubscriptionKind::kCsource);
+  outbox_->SetCsourceMatcher(&csource);
+  for (auto [id, type] : {std::pair{"urn:c:shop", "Shop"}, std::pair{"urn:c:bank", "Bank"}}) {
+    std::string text = fmt::format(
+        R"({{"id":"{}","type":"Subscription","entities":[{{"type":"{}"}}],"notification":{{"endpoint":{{"uri":"http://h/"}}}}}})",
+        id, type);
+    ASSERT_TRUE(csubs.Create("", json::parse(text).as_object(), *ctx_, 1).ok());
+  }
+  auto reg = [&](std::string_view type) {
+    std::string text = fmt::format(
+        R"({{"type":"ContextSourceRegistration","endpoint":"http://s/","information":[{{"entities":[{{"type":"{}"}}]}}]}})", type);
+    return ngsild::NormalizeRegistration(json::parse(text).as_object(), *ctx_, "urn:r:1", 1).value();
+  };
+  const json::object shop = reg("Shop"), bank = reg("Bank"), other = reg("Pub");
+  auto ts = store_->Tenant("", false);
+  ASSERT_TRUE(ts.ok());
+  std::vector<OutboxEntry> handed;
+  // A change from Shop to Bank: the shop subscription no longer matches, the bank one newly does.
+  store::WriteSet ws;
+  auto then = outbox_->AddRegistrationChange("", **ts, &shop, &bank, 0, ws);
+  ASSERT_TRUE(then.ok()) << then.status().message();
+  ASSERT_EQ(ws.outbox.size(), 2u);
+  ASSERT_TRUE((*ts)->Write(ws).ok());
+  for (const auto& record : ws.outbox) {
+    auto entry = ParseOutboxRecord(record.sequence, record.value);
+    ASSERT_TRUE(entry.ok()) << entry.status().message();
+    ASSERT_EQ(entry->registrations.size(), 1u);
+    EXPECT_EQ(entry->registrations[0], bank);  // shown as it is now
+    handed.push_back(std::move(*entry));
+  }
+  std::sort(handed.begin(), handed.end(), [](auto& a, auto& b) { return a.reason < b.reason; });
+  EXPECT_EQ(handed[0].reason, "newlyMatching");
+  EXPECT_THAT(handed[0].subscriptions, ::testing::ElementsAre("urn:c:bank"));
+  EXPECT_EQ(handed[1].reason, "noLongerMatching");
+  EXPECT_THAT(handed[1].subscriptions, ::testing::ElementsAre("urn:c:shop"));
+  // Nothing owed for a registration no subscription is about.
+  store::WriteSet none;
+  ASSERT_TRUE(outbox_->AddRegistrationChange("", **ts, nullptr, &other, 0, none).ok());
+  EXPECT_TRUE(none.outbox.empty());
+  // The first notification of a new subscription lists what it matches, in one record.
+  store::WriteSet first;
+  auto shop_sub = csource.Find("", "urn:c:shop");
+  ASSERT_TRUE(shop_sub);
+  ASSERT_TRUE(outbox_->AddFirstNotification("", **ts, *shop_sub, {shop, bank, shop}, first).ok());
+  ASSERT_EQ(first.outbox.size(), 1u);
+  auto entry = ParseOutboxRecord(first.outbox[0].sequence, first.outbox[0].value);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->reason, "newlyMatching");
+  EXPECT_EQ(entry->registrations.size(), 2u);
+  EXPECT_GT(first.outbox[0].sequence, ws.outbox.back().sequence);  // one numbering with entity records
+  // An entity record stays an entity record.
+  EXPECT_FALSE(ParseOutboxRecord(1, R"({"at":1,"registrations":[],"reason":"updated","notify":[]})").ok());
 }
 
 }  // namespace
