@@ -112,8 +112,8 @@ class NothingView final : public broker::EntityView {
 // The owner's view as its rights are now, re-derived when the rights' sources change.
 class OwnerView final : public broker::EntityView {
  public:
-  OwnerView(const SecurityDeps& security, std::string tenant, security::Principal stored)
-      : security_(security), tenant_(std::move(tenant)), stored_(std::move(stored)) {}
+  OwnerView(const SecurityDeps& security, std::string tenant, security::Principal stored, Operation needed)
+      : security_(security), tenant_(std::move(tenant)), stored_(std::move(stored)), needed_(needed) {}
 
   bool Visible(std::string_view id, const std::vector<std::string>& types, std::string_view owner) const override {
     auto v = Current();
@@ -171,12 +171,19 @@ class OwnerView final : public broker::EntityView {
     } else if (security_.roles) {
       if (auto roles = security_.roles->RolesOf(p.subject)) p.roles = std::move(*roles);
     }
-    view_ = MakeReadView(security_, p, tenant_, nullptr);
+    if (needed_ == Operation::kRead) {
+      view_ = MakeReadView(security_, p, tenant_, nullptr);
+    } else if (PolicyOf(security_).AccessFor(p, tenant_, needed_).none()) {
+      view_ = std::make_shared<NothingView>();
+    } else {
+      view_ = nullptr;
+    }
   }
 
   const SecurityDeps& security_;
   const std::string tenant_;
   const security::Principal stored_;
+  const Operation needed_;
   mutable std::mutex mutex_;
   mutable bool derived_ = false;
   mutable uint64_t generation_ = 0;
@@ -201,9 +208,9 @@ std::unique_ptr<broker::EntityView> MakeReadView(const SecurityDeps& security, c
 }
 
 std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
-                                                        std::optional<security::Principal> owner) {
+                                                        std::optional<security::Principal> owner, Operation needed) {
   if (!owner) return security.enabled() ? std::make_shared<NothingView>() : nullptr;
-  return std::make_shared<OwnerView>(security, std::string(tenant), std::move(*owner));
+  return std::make_shared<OwnerView>(security, std::string(tenant), std::move(*owner), needed);
 }
 
 Access Caller::AccessFor(std::string_view tenant, Operation op) const {

@@ -61,9 +61,12 @@ class PolicyWriteAccess final : public broker::WriteAccess {
 // a token subject's roles from its latest token (security/role_directory.h), else `owner`'s as
 // stored — re-derived whenever the key file or the directory changes. Without an owner (made
 // while the hub had no authentication) it sees everything while there is still none, and
-// nothing once authentication is on: no one answers for it. Thread-safe.
+// nothing once authentication is on: no one answers for it. With `needed` other than kRead
+// (context source registration subscriptions: kRegister) it shows everything while the owner
+// holds that operation in the tenant and nothing once it does not. Thread-safe.
 std::shared_ptr<const broker::EntityView> MakeOwnerView(const SecurityDeps& security, std::string_view tenant,
-                                                        std::optional<security::Principal> owner);
+                                                        std::optional<security::Principal> owner,
+                                                        security::Operation needed = security::Operation::kRead);
 
 class Caller {
  public:

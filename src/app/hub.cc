@@ -393,6 +393,7 @@ int Serve(const Config& config) {
   broker::SubscriptionMatcher csource_matcher;
   broker::SubscriptionService csource_subscriptions(**store, &csource_matcher, &contexts, subscription_limits,
                                                     ngsild::SubscriptionKind::kCsource);
+  csource_subscriptions.SetViewFactory(SubscriptionViews(deps.security, security::Operation::kRegister));
   csource_subscriptions.SetEndpointPolicy(endpoint_policy);
   auto csource_loaded = csource_subscriptions.LoadAll([](std::string_view tenant, std::string_view id, const Status& st) {
     spdlog::warn("context source registration subscription '{}' of tenant '{}' is not active: {}", id, tenant, st.message());

@@ -173,8 +173,8 @@ std::string RetentionRules(const Config& config, const SecuritySetup& security) 
   return rules;
 }
 
-broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security) {
-  return [&security](std::string_view tenant, const json::object& stored) -> std::shared_ptr<const broker::EntityView> {
+broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security, security::Operation needed) {
+  return [&security, needed](std::string_view tenant, const json::object& stored) -> std::shared_ptr<const broker::EntityView> {
     const json::value* owner = stored.if_contains("owner");
     if (!owner || !owner->is_object()) {
       if (security.enabled()) {
@@ -184,7 +184,7 @@ broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDe
                      id && id->is_string() ? std::string_view(id->get_string()) : std::string_view("?"),
                      tenant.empty() ? "default" : tenant);
       }
-      return api::MakeOwnerView(security, tenant, std::nullopt);
+      return api::MakeOwnerView(security, tenant, std::nullopt, needed);
     }
     security::Principal p;
     if (const json::value* s = owner->get_object().if_contains("subject"); s && s->is_string()) p.subject = std::string(s->get_string());
@@ -193,7 +193,7 @@ broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDe
         if (r.is_string()) p.roles.emplace_back(r.get_string());
       }
     }
-    return api::MakeOwnerView(security, tenant, std::move(p));
+    return api::MakeOwnerView(security, tenant, std::move(p), needed);
   };
 }
 

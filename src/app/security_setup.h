@@ -60,7 +60,10 @@ std::string RetentionRules(const Config& config, const SecuritySetup& security);
 std::function<Result<std::function<std::string(std::string_view)>>(const boost::json::value*)> FileExpander(
     ngsild::ContextResolver& contexts);
 
-// What a stored subscription's creator may see (its "owner" member), for its notifications.
-broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security);
+// What a stored subscription's creator may see (its "owner" member), for its notifications;
+// `needed` kRegister for context source registration subscriptions (everything or nothing, as
+// the creator holds that operation now).
+broker::SubscriptionService::ViewFactory SubscriptionViews(
+    const api::SecurityDeps& security, security::Operation needed = security::Operation::kRead);
 
 }  // namespace cityhub::app

@@ -541,6 +541,28 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(self.g.call("DELETE", path(body["id"]), ("fed2", "federator")).status, 404)
         self.assertEqual(self.g.call("DELETE", path(body["id"]), ("fed", "federator")).status, 204)
 
+    def test_notifications_follow_the_creators_rights(self):
+        """Least privilege: a subscription's notifications carry whole registrations, so they go
+        out only while its creator holds "register" — with the roles of the creator's latest
+        token (security/role_directory.h), not those it held when it subscribed."""
+        rx = Receiver().start()
+        self.addCleanup(rx.stop)
+        fed, root = ("fed3", "federator"), ("root", "admin")
+        self.assertEqual(self.g.call("POST", S, fed, body=csub("urn:ngsi-ld:Subscription:fed3", uri=rx.url("/fed3"),
+                                                               entities=[{"type": "Depot"}])).status, 201)
+        self.assertEqual(self.g.call("POST", S, root, body=csub("urn:ngsi-ld:Subscription:root3", uri=rx.url("/root3"),
+                                                                entities=[{"type": "Depot"}])).status, 201)
+        self.assertEqual(self.g.call("POST", R, root, body=reg("urn:ngsi-ld:ContextSourceRegistration:d1",
+                                                               information=[{"entities": [{"type": "Depot"}]}])).status, 201)
+        self.assertEqual(len(rx.wait_for(1, path="/fed3")), 1)
+        self.assertEqual(len(rx.wait_for(1, path="/root3")), 1)
+        # fed3's identity provider now gives it only "reader": it may no longer read registrations
+        self.assertEqual(self.g.call("GET", "/ngsi-ld/v1/types", ("fed3", "reader")).status, 200)
+        self.assertEqual(self.g.call("POST", R, root, body=reg("urn:ngsi-ld:ContextSourceRegistration:d2",
+                                                               information=[{"entities": [{"type": "Depot"}]}])).status, 201)
+        self.assertEqual(len(rx.wait_for(2, path="/root3")), 2)
+        self.assertEqual(len(rx.wait_for(2, timeout=0.5, path="/fed3")), 1)
+
 
 if __name__ == "__main__":
     unittest.main()
