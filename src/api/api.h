@@ -2,7 +2,7 @@
 // broker calls and broker results to HTTP responses with the spec's status codes and RFC 7807
 // ProblemDetails. One file per resource: entities_api.cc, query_api.cc, batch_api.cc,
 // discovery_api.cc, contexts_api.cc, subscriptions_api.cc, registrations_api.cc, ops_api.cc; shared request
-// handling in request.h.
+// handling in request.h; local-or-distributed reads decided in distributed.h.
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "broker/distributed_read.h"
 #include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
 #include "broker/notifier.h"
@@ -89,6 +90,8 @@ struct ApiDeps {
   // Context source registration subscriptions (null: no /csourceSubscriptions routes).
   broker::SubscriptionService* csource_subscriptions = nullptr;
   broker::RegistrationService* registrations = nullptr;  // null: no /csourceRegistrations routes
+  // Reads with the registered context sources (api/distributed.h); null: every read is local.
+  broker::DistributedRead* distributed_reads = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)

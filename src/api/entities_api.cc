@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/distributed.h"
 #include "api/entity_maps.h"
 #include "api/entity_read.h"
 #include "api/linked_entities.h"
@@ -75,6 +76,55 @@ Response CreateEntity(const Request& req, const ApiDeps& deps) {
   return r;
 }
 
+// The 200 answer of a retrieve: `e` (visible to the caller, of the type asked) redacted for the
+// caller, 404 when it holds none of the attributes asked (§5.7.1.4), and with entityMap=true the
+// map of this operation (§5.7.1: "If an EntityMap has been requested, the HTTP response shall
+// include an NGSILD-EntityMap HTTP header"), the one entity.
+Response RetrievedEntity(const ApiDeps& deps, const EntityRead& in, ngsild::Entity e, const broker::EntityView* view,
+                         bool make_map) {
+  if (view) view->Redact(e);
+  if (Status found = in.CheckProjectionFound(e); !found.ok()) return Problem(found);
+  const std::string id = e.id;
+  std::vector<ngsild::Entity> answer;
+  answer.push_back(std::move(e));
+  auto body = RenderAnswer(in, std::move(answer), deps, view, true);
+  if (!body.ok()) return Problem(body.status());
+  std::optional<broker::EntityMap> map;
+  if (make_map) {
+    auto made = deps.entity_maps->Create(in.tenant, CurrentCaller().subject(), {id}, util::NowMillis());
+    if (!made.ok()) return Problem(made.status());
+    map = std::move(*made);
+  }
+  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
+  if (map) r.headers.Add("NGSILD-EntityMap", EntityMapLocation(map->id));
+  return r;
+}
+
+// Retrieve with the matching context sources (§5.7.1, §4.3.6): the hub's entity, when it holds
+// one the caller may see of the type asked, merged with the sources' parts; 404 when nobody holds
+// it. Each source that could not contribute is named in an NGSILD-Warning (§6.3.17).
+Response RetrieveDistributed(const ApiDeps& deps, const EntityRead& in, const std::string& id,
+                             const std::optional<ngsild::TypeSelection>& types, const Distribution& plan, bool make_map) {
+  auto e = deps.entities->Get(in.tenant, id);
+  if (!e.ok() && e.status().code() != Status::Code::kNotFound) return Problem(e.status());
+  auto view = CurrentCaller().ReadView(in.tenant);
+  std::optional<ngsild::Entity> local;
+  if (e.ok() && (!view || view->Visible(*e)) && (!types || types->Matches(e->types))) local = std::move(*e);
+  auto answer = deps.distributed_reads->RetrieveEntity(std::move(local), id, plan.query, plan.sources, plan.call);
+  Response r;
+  if (!answer.entity) {
+    r = Problem(Status::NotFound(fmt::format("entity '{}' is held neither here nor by a context source that answered", id)));
+  } else if (view && !view->Visible(*answer.entity)) {
+    r = Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
+  } else if (types && !types->Matches(answer.entity->types)) {
+    r = Problem(Status::NotFound(fmt::format("entity '{}' is not of the type asked", id)));
+  } else {
+    r = RetrievedEntity(deps, in, std::move(*answer.entity), view.get(), make_map);
+  }
+  AddSourceWarnings(answer.warnings, &r);
+  return r;
+}
+
 Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
   const std::string& id = p.Get("entityId");
   auto in = ReadEntityRequest(req, deps);
@@ -84,37 +134,33 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   if (*make_map && !deps.entity_maps) return Problem(Status::NotSupported("EntityMaps are not supported by this hub"));
   Status id_ok = CheckIds(id, nullptr);
   if (!id_ok.ok()) return Problem(id_ok);
+  std::optional<ngsild::TypeSelection> types;
+  if (const std::string* type = req.Param("type")) {
+    auto selection = TypeSelectionOf({*type}, *in->ctx);
+    if (!selection.ok()) return Problem(selection.status());
+    types = std::move(*selection);
+  }
+  DistributionRequest asked;
+  asked.operation = "retrieveEntity";
+  asked.match.entity_ids = {id};
+  if (types) asked.match.entity_types = types->IndexTypes();
+  if (types) asked.type_selection = types;
+  const std::set<std::string>* attrs = in->attrs ? &*in->attrs : nullptr;
+  if (!attrs && in->projection) attrs = &in->projection->PickedAttributes();
+  if (attrs) asked.match.attributes.assign(attrs->begin(), attrs->end());
+  auto plan = PlanDistribution(req, deps, in->tenant, *in->ctx, std::move(asked));
+  if (!plan.ok()) return Problem(plan.status());
+  if (*plan) return RetrieveDistributed(deps, *in, id, types, **plan, *make_map);
+
   auto e = deps.entities->Get(in->tenant, id);
   if (!e.ok()) return Problem(e.status());
   // Visibility first: the answer about a hidden entity must not depend on its type.
   auto view = CurrentCaller().ReadView(in->tenant);
   if (view && !view->Visible(*e)) return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
-  if (const std::string* type = req.Param("type")) {
-    auto selection = TypeSelectionOf({*type}, *in->ctx);
-    if (!selection.ok()) return Problem(selection.status());
-    if (*selection && !(*selection)->Matches(e->types)) {
-      return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, type->substr(0, 100))));
-    }
+  if (types && !types->Matches(e->types)) {
+    return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, req.Param("type")->substr(0, 100))));
   }
-  if (view) view->Redact(*e);
-  // §5.7.1.4: an entity that has none of the Attributes asked for (attrs, or those pick names)
-  // is not found.
-  if (Status found = in->CheckProjectionFound(*e); !found.ok()) return Problem(found);
-  std::vector<ngsild::Entity> answer;
-  answer.push_back(std::move(*e));
-  auto body = RenderAnswer(*in, std::move(answer), deps, view.get(), true);
-  if (!body.ok()) return Problem(body.status());
-  // entityMap=true (§5.7.1, the 200 answer: "If an EntityMap has been requested, the HTTP response
-  // shall include an NGSILD-EntityMap HTTP header"): the map of this operation, the one entity.
-  std::optional<broker::EntityMap> map;
-  if (*make_map) {
-    auto made = deps.entity_maps->Create(in->tenant, CurrentCaller().subject(), {id}, util::NowMillis());
-    if (!made.ok()) return Problem(made.status());
-    map = std::move(*made);
-  }
-  Response r = JsonResponse(200, std::move(*body), in->media, *in->ctx);
-  if (map) r.headers.Add("NGSILD-EntityMap", EntityMapLocation(map->id));
-  return r;
+  return RetrievedEntity(deps, *in, std::move(*e), view.get(), *make_map);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {

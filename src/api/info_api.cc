@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/distributed.h"
 #include "api/parameters.h"
 #include "api/request.h"
 #include "util/time.h"
@@ -49,12 +50,13 @@ Response SourceIdentity(const Request& req, const ApiDeps& deps) {
   if (!in.ok()) return Problem(in.status());
   auto id = deps.entities->SourceId();
   if (!id.ok()) return Problem(id.status());
-  const std::string_view uuid = std::string_view(*id).substr(std::string_view("urn:ngsi-ld:ContextSource:").size());
+  auto alias = SourceAliasOf(deps, in->tenant);
+  if (!alias.ok()) return Problem(alias.status());
   const int64_t up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - kStarted).count();
   json::object body{
       {"id", *id},
       {"type", "ContextSourceIdentity"},
-      {"contextSourceAlias", in->tenant.empty() ? std::string(uuid) : fmt::format("{}.{}", uuid, in->tenant)},
+      {"contextSourceAlias", std::move(*alias)},
       {"contextSourceUpTime", Duration(up)},
       {"contextSourceTimeAt", util::FormatDateTime(NowMs())},
       {"contextSourceExtras", json::object{{"implementation", "cityhub"}, {"ngsildVersion", kNgsiLdVersion}}},

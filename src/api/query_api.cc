@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/distributed.h"
 #include "api/entity_maps.h"
 #include "api/entity_read.h"
 #include "api/linked_entities.h"
@@ -82,9 +83,47 @@ Result<broker::EntityMap> MakeMap(const ApiDeps& deps, const EntityRead& in, bro
   return deps.entity_maps->Create(in.tenant, CurrentCaller().subject(), std::move(ids), util::NowMillis());
 }
 
+// Runs a query with the matching context sources (§5.7.2, §4.3.6): the hub's first offset +
+// limit + 1 matches and each source's are merged by id, in id order, and paged; the entity past
+// the page tells whether a next page exists. The query slot is given back before the sources are
+// waited for (waiting needs no CPU). Each source that could not contribute is named in an
+// NGSILD-Warning (§6.3.17).
+Response RunDistributedQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q,
+                             const Paging& page, const Distribution& plan, util::CountingGate::Permit slot) {
+  if (!q.order_by.empty()) {
+    return Problem(Status::NotSupported(
+        "parameter 'orderBy' is not supported when context sources registered for the query take part; "
+        "add local=true to order the hub's own entities"));
+  }
+  const size_t limit = page.limit == 0 ? 0 : page.limit + 1;
+  q.offset = 0;
+  q.limit = page.offset + limit;
+  auto local = deps.queries->Query(in.tenant, q);
+  if (!local.ok()) return Problem(local.status());
+  slot.Release();
+  auto answer = deps.distributed_reads->QueryEntities(std::move(local->entities), local->total, plan.query,
+                                                      page.offset, limit, page.count, plan.sources, plan.call);
+  const bool more = page.limit > 0 && answer.entities.size() > page.limit;
+  if (more) answer.entities.pop_back();
+  if (q.view) {
+    std::erase_if(answer.entities, [&](const ngsild::Entity& e) { return !q.view->Visible(e); });
+    for (auto& e : answer.entities) q.view->Redact(e);
+  }
+  auto body = RenderAnswer(in, std::move(answer.entities), deps, q.view, false);
+  if (!body.ok()) return Problem(body.status());
+  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
+  if (answer.total) r.headers.Add("NGSILD-Results-Count", std::to_string(*answer.total));
+  AddPageLinks(req, page, more, &r);
+  AddSourceWarnings(answer.warnings, &r);
+  return r;
+}
+
 // Pages, runs and renders a compiled query — or, with entityMap=true or an NGSILD-EntityMap
 // header (§5.7.2, §5.14), the page of an EntityMap.
-Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q) {
+// `operation` and `spec` say what the sources registered for it are asked (api/distributed.h);
+// queries kept as an EntityMap are local only.
+Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in, broker::EntityQuery q,
+                  std::string operation, const QuerySpec& spec) {
   auto page = PagingOf(req, deps.limits);
   if (!page.ok()) return Problem(page.status());
   auto order = OrderByOf(req, *in.ctx, q.geo.has_value());
@@ -138,6 +177,9 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   }
   if (map) return PageOfMap(req, deps, in, *page, *map, view.get());
   q.view = view.get();
+  auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, QueryDistribution(std::move(operation), spec, q));
+  if (!plan.ok()) return Problem(plan.status());
+  if (*plan) return RunDistributedQuery(req, deps, in, std::move(q), *page, **plan, std::move(slot));
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
   bool more = page->limit > 0 && result->entities.size() > page->limit;
@@ -158,7 +200,7 @@ Response QueryEntities(const Request& req, const ApiDeps& deps) {
   if (!spec.ok()) return Problem(spec.status());
   auto q = CompileQuery(*spec, *in->ctx, in->attrs, deps.limits, !NamesEntityMap(req));
   if (!q.ok()) return Problem(q.status());
-  return RunQuery(req, deps, *in, std::move(*q));
+  return RunQuery(req, deps, *in, std::move(*q), "queryEntity", *spec);
 }
 
 // --- POST /entityOperations/query -----------------------------------------------------------
@@ -198,7 +240,7 @@ Response PostQuery(const Request& req, const ApiDeps& deps) {
   if (*datasets) in->datasets = std::move(*datasets);
   auto q = CompileQuery(spec, *in->ctx, in->attrs, deps.limits, !NamesEntityMap(req));
   if (!q.ok()) return Problem(q.status());
-  return RunQuery(req, deps, *in, std::move(*q));
+  return RunQuery(req, deps, *in, std::move(*q), "queryBatch", spec);
 }
 
 }  // namespace

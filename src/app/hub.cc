@@ -403,6 +403,10 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
+  // Distributed reads: the sources the registrations name are asked alongside the hub's data.
+  broker::ContextSourceClient source_client(std::move(*federation));
+  broker::DistributedRead distributed_reads(source_client);
+  deps.distributed_reads = &distributed_reads;
   // Notifications: every write adds what it owes to the outbox in its own transaction; once
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;

@@ -1,0 +1,369 @@
+"""Distributed operations wired into the entity reads (GS CIM 009 v1.8.1 §4.3.6, §5.7.1, §5.7.2,
+§6.3.17, §6.3.18) with three real cityhub processes on loopback — hub A is asked, hubs B and C
+are context sources registered at A — plus small Python servers standing in for a source that
+sleeps past its timeout, one that dies while answering, and one serving a user @context.
+
+What must hold: a retrieve or a query at A answers the union of what A, B and C hold (computed
+here from each hub directly), merged by the registration mode (inclusive, exclusive, redirect,
+auxiliary); paging and NGSILD-Results-Count apply to the merged set; `local=true` asks nobody;
+the tenant and the caller's @context reach the sources; a loop A→B→A ends through Via; a source
+that fails or is too slow leaves a partial answer within the timeout with an NGSILD-Warning
+naming its registration, and the next request does not ask it during its cooldown.
+"""
+import http.server
+import json
+import threading
+import time
+import unittest
+from urllib.parse import quote
+
+from hub import Hub, link_header
+
+E = "/ngsi-ld/v1/entities"
+R = "/ngsi-ld/v1/csourceRegistrations"
+HUB_ARGS = ["--federation-timeout-ms", "2000", "--federation-cooldown-ms", "30000", "--remote-contexts", "true"]
+USER_CTX = {"@context": {"speedy": "https://example.org/vocab#speed", "Racer": "https://example.org/vocab#Racer"}}
+
+
+class SideServer:
+    """A loopback HTTP server: `behaviour` is "sleep" (answers [] after `delay` s), "die" (reads the
+    request and closes the connection without an answer) or "context" (serves USER_CTX).
+    Counts the requests it got."""
+
+    def __init__(self, behaviour, delay=5.0):
+        server = self
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests += 1
+                if behaviour == "die":
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if behaviour == "sleep":
+                    time.sleep(delay)
+                body = json.dumps(USER_CTX if behaviour == "context" else []).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/ld+json" if behaviour == "context" else "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def tenant(name):
+    return {"NGSILD-Tenant": name}
+
+
+def warnings_of(r):
+    return r.headers_all("NGSILD-Warning")
+
+
+class DistributedReadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a = Hub(extra_args=HUB_ARGS).start()
+        cls.b = Hub(extra_args=HUB_ARGS).start()
+        cls.c = Hub(extra_args=HUB_ARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for h in (cls.a, cls.b, cls.c):
+            h.cleanup()
+
+    # --- helpers ---------------------------------------------------------------------------
+    def put_entity(self, hub, t, entity):
+        r = hub.post(E, entity, headers=tenant(t))
+        self.assertEqual(r.status, 201, r)
+
+    def register(self, t, endpoint_hub, information, mode="inclusive", **members):
+        endpoint = endpoint_hub if isinstance(endpoint_hub, str) else f"http://127.0.0.1:{endpoint_hub.port}"
+        body = {"type": "ContextSourceRegistration", "information": information, "endpoint": endpoint,
+                "mode": mode, "tenant": t}
+        body.update(members)
+        r = self.a.post(R, body, headers=tenant(t))
+        self.assertEqual(r.status, 201, r)
+        return r.header("Location").rsplit("/", 1)[1]
+
+    def local(self, hub, t, params):
+        r = hub.get(f"{E}?{params}&local=true&limit=1000", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def union(self, t, params, hubs):
+        """What the hubs hold, merged by id here: the attribute names of each entity."""
+        out = {}
+        for h in hubs:
+            for e in self.local(h, t, params):
+                out.setdefault(e["id"], set()).update(k for k in e if k not in ("id", "type"))
+        return out
+
+    def vehicles(self, t):
+        for hub, eid, attrs in ((self.a, "urn:ngsi-ld:Vehicle:a1", {"speed": 10}),
+                                (self.a, "urn:ngsi-ld:Vehicle:b1", {"colour": "red"}),
+                                (self.b, "urn:ngsi-ld:Vehicle:b1", {"speed": 30}),
+                                (self.b, "urn:ngsi-ld:Vehicle:b2", {"speed": 40}),
+                                (self.c, "urn:ngsi-ld:Vehicle:c1", {"speed": 50}),
+                                (self.c, "urn:ngsi-ld:Vehicle:c2", {"speed": 60})):
+            entity = {"id": eid, "type": "Vehicle"}
+            for k, v in attrs.items():
+                entity[k] = {"type": "Property", "value": v}
+            self.put_entity(hub, t, entity)
+        rb = self.register(t, self.b, [{"entities": [{"type": "Vehicle"}]}])
+        rc = self.register(t, self.c, [{"entities": [{"type": "Vehicle"}]}])
+        return rb, rc
+
+    # --- query and retrieve: the union ------------------------------------------------------
+    def test_inclusive_query_is_the_union_of_the_sources(self):
+        """§4.3.6.2: "Inclusive ... the Context Broker shall forward the request to the Context
+        Source and merge the results"; §5.7.2.4: the entities matching the query. The answer at A
+        is the union of A, B and C asked directly, one entity per id, attributes merged."""
+        t = "dinclusive"
+        self.vehicles(t)
+        expected = self.union(t, "type=Vehicle", (self.a, self.b, self.c))
+        r = self.a.get(f"{E}?type=Vehicle&limit=100", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        got = {e["id"]: set(k for k in e if k not in ("id", "type")) for e in r.json()}
+        self.assertEqual(got, expected)
+        self.assertEqual(got["urn:ngsi-ld:Vehicle:b1"], {"colour", "speed"})
+        self.assertEqual([e["id"] for e in r.json()], sorted(expected))
+
+    def test_post_query_is_the_union_too(self):
+        """§5.7.2 via POST /entityOperations/query (queryBatch, §6.23): the same union."""
+        t = "dpostquery"
+        self.vehicles(t)
+        expected = self.union(t, "type=Vehicle", (self.a, self.b, self.c))
+        r = self.a.post("/ngsi-ld/v1/entityOperations/query?limit=100",
+                        {"type": "Query", "entities": [{"type": "Vehicle"}]}, headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["id"] for e in r.json()), sorted(expected))
+
+    def test_paging_and_count_across_the_merged_set(self):
+        """§5.7.2, §6.3.13: limit/offset page the merged set and NGSILD-Results-Count counts it
+        (exact while every party returned all its matches); Link rel="next" while more follow."""
+        t = "dpaging"
+        self.vehicles(t)
+        expected = sorted(self.union(t, "type=Vehicle", (self.a, self.b, self.c)))
+        seen = []
+        for offset in range(0, len(expected), 2):
+            r = self.a.get(f"{E}?type=Vehicle&limit=2&offset={offset}&count=true", headers=tenant(t))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("NGSILD-Results-Count"), str(len(expected)))
+            page = [e["id"] for e in r.json()]
+            self.assertEqual(page, expected[offset:offset + 2])
+            has_next = any('rel="next"' in v for v in r.headers_all("Link"))
+            self.assertEqual(has_next, offset + 2 < len(expected), r.headers)
+            seen += page
+        self.assertEqual(seen, expected)
+        # limit=0: no entity is returned, so overlaps are invisible and the count is the sum of the
+        # parties' own counts (docs/API.md "Distributed operations").
+        summed = sum(len(self.local(h, t, "type=Vehicle")) for h in (self.a, self.b, self.c))
+        self.assertGreater(summed, len(expected))
+        r = self.a.get(f"{E}?type=Vehicle&limit=0&count=true", headers=tenant(t))
+        self.assertEqual((r.status, r.json(), r.header("NGSILD-Results-Count")), (200, [], str(summed)))
+
+    def test_retrieve_merges_the_entity(self):
+        """§5.7.1 with §4.3.6: the entity is merged from the hub and every source holding it; an
+        entity only a source holds is found; one nobody holds is 404 ResourceNotFound."""
+        t = "dretrieve"
+        self.vehicles(t)
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:b1", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["colour"]["value"], "red")
+        self.assertEqual(r.json()["speed"]["value"], 30)
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:c2?options=keyValues", headers=tenant(t))
+        self.assertEqual((r.status, r.json().get("speed")), (200, 60), r)
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:none", headers=tenant(t))
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
+
+    def test_local_true_asks_no_source(self):
+        """§6.3 `local`: "If true, no Context Source Registrations shall be considered" — only A's
+        entities; a value other than true/false is 400."""
+        t = "dlocal"
+        self.vehicles(t)
+        slow = SideServer("sleep", 0)
+        self.addCleanup(slow.stop)
+        self.register(t, slow.url, [{"entities": [{"type": "Vehicle"}]}])
+        r = self.a.get(f"{E}?type=Vehicle&local=true", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["id"] for e in r.json()), ["urn:ngsi-ld:Vehicle:a1", "urn:ngsi-ld:Vehicle:b1"])
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:c1?local=true", headers=tenant(t))
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(slow.requests, 0)
+        r = self.a.get(f"{E}?type=Vehicle&local=maybe", headers=tenant(t))
+        self.assertEqual(r.status, 400, r)
+
+    def test_caller_context_and_q_reach_the_sources(self):
+        """§6.3.5: the caller's @context goes with the forwarded request, so a q-term of the
+        caller's vocabulary selects the same attribute at the source."""
+        t = "dcontext"
+        ctx = SideServer("context")
+        self.addCleanup(ctx.stop)
+        url = ctx.url + "/ctx.jsonld"
+        for hub, eid, speed in ((self.a, "urn:ngsi-ld:Racer:a", 5), (self.b, "urn:ngsi-ld:Racer:b", 90),
+                                (self.b, "urn:ngsi-ld:Racer:b-slow", 3)):
+            r = hub.post(E, {"id": eid, "type": "Racer", "speedy": {"type": "Property", "value": speed}},
+                         headers={**tenant(t), **link_header(url)})
+            self.assertEqual(r.status, 201, r)
+        self.register(t, self.b, [{"entities": [{"type": "https://example.org/vocab#Racer"}]}])
+        r = self.a.get(f"{E}?type=Racer&q=speedy>4", headers={**tenant(t), **link_header(url)})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        self.assertEqual(sorted(e["id"] for e in r.json()), ["urn:ngsi-ld:Racer:a", "urn:ngsi-ld:Racer:b"])
+        self.assertEqual(r.json()[1]["speedy"]["value"], 90)
+
+    # --- registration modes ---------------------------------------------------------------
+    def test_exclusive_source_owns_its_attributes(self):
+        """§4.3.6.2 exclusive: "the Context Source ... is the only one providing the registered
+        Attributes"; the hub's other attributes stay. B's temperature is answered, A's humidity,
+        not B's humidity (not registered)."""
+        t = "dexclusive"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:x", "type": "Room", "humidity": {"type": "Property", "value": 40}})
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:x", "type": "Room", "temperature": {"type": "Property", "value": 21},
+                                    "humidity": {"type": "Property", "value": 99}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:x", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive")
+        for path in (f"{E}/urn:ngsi-ld:Room:x", f"{E}?type=Room"):
+            r = self.a.get(path, headers=tenant(t))
+            self.assertEqual(r.status, 200, r)
+            e = r.json() if isinstance(r.json(), dict) else r.json()[0]
+            self.assertEqual((e["temperature"]["value"], e["humidity"]["value"]), (21, 40), path)
+
+    def test_redirect_source_answers_for_the_entity(self):
+        """§4.3.6.2 redirect: the request is forwarded, the source answers the entity the hub does
+        not hold."""
+        t = "dredirect"
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:r", "type": "Room", "temperature": {"type": "Property", "value": 18}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:r", "type": "Room"}]}], mode="redirect")
+        r = self.a.get(f"{E}/urn:ngsi-ld:Room:r", headers=tenant(t))
+        self.assertEqual((r.status, r.json().get("temperature", {}).get("value")), (200, 18), r)
+        r = self.a.get(f"{E}?id=urn:ngsi-ld:Room:r", headers=tenant(t))
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Room:r"])
+
+    def test_auxiliary_source_only_fills_gaps(self):
+        """§4.3.6.2 auxiliary: "only used if no other ... Context Source ... provides the
+        information": A's name wins over C's, C's openingHours fills the gap, an entity only C
+        holds is answered."""
+        t = "dauxiliary"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Shop:1", "type": "Shop", "name": {"type": "Property", "value": "A"}})
+        self.put_entity(self.c, t, {"id": "urn:ngsi-ld:Shop:1", "type": "Shop", "name": {"type": "Property", "value": "C"},
+                                    "openingHours": {"type": "Property", "value": "9-18"}})
+        self.put_entity(self.c, t, {"id": "urn:ngsi-ld:Shop:2", "type": "Shop", "name": {"type": "Property", "value": "C2"}})
+        self.register(t, self.c, [{"entities": [{"type": "Shop"}]}], mode="auxiliary", operations=["retrieveOps"])
+        r = self.a.get(f"{E}?type=Shop&options=keyValues", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), [{"id": "urn:ngsi-ld:Shop:1", "type": "Shop", "name": "A", "openingHours": "9-18"},
+                                    {"id": "urn:ngsi-ld:Shop:2", "type": "Shop", "name": "C2"}])
+
+    # --- loops ------------------------------------------------------------------------------
+    def test_loop_a_b_a_is_stopped_by_via(self):
+        """§6.3.18: each broker adds itself to Via and does not forward a request that already
+        passed it. A registers B and B registers A: a query at A ends, quickly, with both hubs'
+        entities once; a request carrying A's own alias in Via is answered from A's data only."""
+        t = "dloop"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Loop:a", "type": "Loop"})
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Loop:b", "type": "Loop"})
+        self.register(t, self.b, [{"entities": [{"type": "Loop"}]}])
+        back = {"type": "ContextSourceRegistration", "information": [{"entities": [{"type": "Loop"}]}],
+                "endpoint": f"http://127.0.0.1:{self.a.port}", "tenant": t}
+        self.assertEqual(self.b.post(R, back, headers=tenant(t)).status, 201)
+        started = time.time()
+        r = self.a.get(f"{E}?type=Loop", headers=tenant(t))
+        self.assertLess(time.time() - started, 1.5)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Loop:a", "urn:ngsi-ld:Loop:b"])
+        alias = self.a.get("/ngsi-ld/v1/info/sourceIdentity", headers=tenant(t)).json()["contextSourceAlias"]
+        r = self.a.get(f"{E}?type=Loop", headers={**tenant(t), "Via": f"1.1 {alias}"})
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Loop:a"])
+
+    # --- failures -----------------------------------------------------------------------------
+    def test_slow_source_partial_answer_then_cooldown(self):
+        """§6.3.17: a source that does not answer within its management.timeout is left out, the
+        answer says so in NGSILD-Warning (199, the registration id); during management.cooldown the
+        next request does not ask it and says why."""
+        t = "dslow"
+        self.vehicles(t)
+        slow = SideServer("sleep", 5.0)
+        self.addCleanup(slow.stop)
+        rid = self.register(t, slow.url, [{"entities": [{"type": "Vehicle"}]}],
+                            management={"timeout": 600, "cooldown": 60000})
+        expected = sorted(self.union(t, "type=Vehicle", (self.a, self.b, self.c)))
+        started = time.time()
+        r = self.a.get(f"{E}?type=Vehicle&limit=100", headers=tenant(t))
+        elapsed = time.time() - started
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(elapsed, 2.0)
+        self.assertEqual(sorted(e["id"] for e in r.json()), expected)
+        w = [v for v in warnings_of(r) if rid in v]
+        self.assertEqual(len(w), 1, warnings_of(r))
+        self.assertTrue(w[0].startswith(f"199 {rid} "), w)
+        self.assertIn("timed out", w[0])
+        started = time.time()
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:b2", headers=tenant(t))
+        self.assertLess(time.time() - started, 1.0)
+        self.assertEqual(r.status, 200, r)
+        w = [v for v in warnings_of(r) if rid in v]
+        self.assertEqual(len(w), 1, warnings_of(r))
+        self.assertIn("cooling down", w[0])
+        self.assertEqual(slow.requests, 1)
+
+    def test_source_dying_mid_answer_and_killed_hub(self):
+        """§6.3.17: a source that closes the connection without answering, and a hub that was
+        killed, are both left out with a warning naming their registration; the rest is answered."""
+        t = "ddead"
+        self.vehicles(t)
+        dying = SideServer("die")
+        self.addCleanup(dying.stop)
+        rid_dying = self.register(t, dying.url, [{"entities": [{"type": "Vehicle"}]}])
+        d = Hub(extra_args=HUB_ARGS).start()
+        self.addCleanup(d.cleanup)
+        self.put_entity(d, t, {"id": "urn:ngsi-ld:Vehicle:d1", "type": "Vehicle"})
+        rid_dead = self.register(t, d, [{"entities": [{"type": "Vehicle"}]}])
+        r = self.a.get(f"{E}?type=Vehicle&limit=100", headers=tenant(t))
+        self.assertIn("urn:ngsi-ld:Vehicle:d1", [e["id"] for e in r.json()])
+        d.kill()
+        expected = sorted(self.union(t, "type=Vehicle", (self.a, self.b, self.c)))
+        started = time.time()
+        r = self.a.get(f"{E}?type=Vehicle&limit=100&count=true", headers=tenant(t))
+        self.assertLess(time.time() - started, 3.0)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["id"] for e in r.json()), expected)
+        self.assertEqual(r.header("NGSILD-Results-Count"), str(len(expected)))
+        named = " ".join(warnings_of(r))
+        self.assertIn(rid_dying, named)
+        self.assertIn(rid_dead, named)
+        self.assertGreaterEqual(dying.requests, 1)
+
+    def test_order_by_with_sources_is_not_supported(self):
+        """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
+        taking part it is 422 OperationNotSupported (local=true still orders)."""
+        t = "dorder"
+        self.vehicles(t)
+        r = self.a.get(f"{E}?type=Vehicle&orderBy=speed", headers=tenant(t))
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported")
+        r = self.a.get(f"{E}?type=Vehicle&orderBy=speed&local=true", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
