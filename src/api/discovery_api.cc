@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/distributed.h"
 #include "api/request.h"
 
 namespace cityhub::api {
@@ -72,6 +73,39 @@ Result<broker::VisibleCatalogue> CatalogueOfType(const ApiDeps& deps, const brok
   return deps.catalogue->Scan(tenant, CandidateTypes(tenant, std::move(*all)), view, false, type);
 }
 
+// `local` (type or attribute names, or their detailed objects, compacted with the caller's
+// @context) with the lists of the matching context sources merged in (§5.7.5, §5.7.6, §5.7.8,
+// §5.7.9 with §4.3.6); `local` alone when the read is local only. The sources' lists are taken as
+// they answer them: the caller's read rules restrict what the hub shows of its own entities.
+Result<broker::DistributedRead::JsonAnswer> WithSources(const Request& req, const ApiDeps& deps,
+                                                        const DiscoveryRequest& in, std::string operation,
+                                                        const std::string& path, json::array local) {
+  DistributionRequest asked;
+  asked.operation = std::move(operation);
+  asked.forward_selection = false;
+  auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
+  if (!plan.ok()) return plan.status();
+  if (!*plan) return broker::DistributedRead::JsonAnswer{std::move(local), {}};
+  return deps.distributed_reads->Discovery(std::move(local), path, (*plan)->query, in.details, (*plan)->sources,
+                                           (*plan)->call);
+}
+
+// The 200 answer of a discovery list: the merged items (an EntityTypeList / AttributeList object
+// named `list_type` holding them in `member`, or the detailed array) and the sources' warnings.
+Response ListResponse(const DiscoveryRequest& in, broker::DistributedRead::JsonAnswer answer,
+                      std::string_view list_type, std::string_view member) {
+  Response r;
+  if (in.details) {
+    r = JsonResponse(200, std::move(answer.items), in.media, *in.ctx);
+  } else {
+    std::string id = ListId(list_type, answer.items);
+    r = JsonResponse(200, json::object{{"id", id}, {"type", list_type}, {member, std::move(answer.items)}}, in.media,
+                     *in.ctx);
+  }
+  AddSourceWarnings(answer.warnings, &r);
+  return r;
+}
+
 json::array Compacted(const std::vector<std::string>& iris, const ngsild::Context& ctx) {
   json::array out;
   for (const auto& iri : iris) out.emplace_back(ctx.CompactIri(iri));
@@ -82,6 +116,42 @@ template <typename Map>
 std::vector<std::string> KeysOf(const Map& m) {
   std::vector<std::string> out;
   for (const auto& [key, value] : m) out.push_back(key);
+  return out;
+}
+
+// The EntityType objects of `types` (§5.2.25): their attributes as `seen` shows them to a
+// restricted caller, else as the store's indexes hold them.
+Result<json::array> TypeDetailsOf(const ApiDeps& deps, const DiscoveryRequest& in, const std::vector<std::string>& types,
+                                  const std::optional<broker::VisibleCatalogue>& seen) {
+  json::array out;
+  for (const auto& type : types) {
+    auto attrs = seen ? Result<std::vector<std::string>>(KeysOf(seen->types.at(type).attributes))
+                      : deps.entities->AttributesOfType(in.tenant, type);
+    if (!attrs.ok()) return attrs.status();
+    out.emplace_back(json::object{{"id", type},
+                                  {"type", "EntityType"},
+                                  {"typeName", in.ctx->CompactIri(type)},
+                                  {"attributeNames", Compacted(*attrs, *in.ctx)}});
+  }
+  return out;
+}
+
+// The Attribute objects of `attrs` (§5.2.28) with the types of the entities holding them, as
+// `seen` shows them to a restricted caller, else as the store's indexes hold them.
+Result<json::array> AttributeDetailsOf(const ApiDeps& deps, const DiscoveryRequest& in,
+                                       const std::vector<std::string>& attrs,
+                                       const std::optional<broker::VisibleCatalogue>& seen) {
+  json::array out;
+  for (const auto& attr : attrs) {
+    auto types = seen ? Result<std::vector<std::string>>(std::vector<std::string>(seen->attributes.at(attr).types.begin(),
+                                                                                  seen->attributes.at(attr).types.end()))
+                      : deps.entities->TypesWithAttribute(in.tenant, attr);
+    if (!types.ok()) return types.status();
+    out.emplace_back(json::object{{"id", attr},
+                                  {"type", "Attribute"},
+                                  {"attributeName", in.ctx->CompactIri(attr)},
+                                  {"typeNames", Compacted(*types, *in.ctx)}});
+  }
   return out;
 }
 
@@ -97,23 +167,12 @@ Response ListTypes(const Request& req, const ApiDeps& deps) {
     seen = std::move(*catalogue);
     std::erase_if(*types, [&](const std::string& t) { return !seen->types.contains(t); });
   }
-  if (!in->details) {
-    json::array list = Compacted(*types, *in->ctx);
-    std::string id = ListId("EntityTypeList", list);
-    return JsonResponse(200, json::object{{"id", id}, {"type", "EntityTypeList"}, {"typeList", std::move(list)}},
-                        in->media, *in->ctx);
-  }
-  json::array out;
-  for (const auto& type : *types) {
-    auto attrs = seen ? Result<std::vector<std::string>>(KeysOf(seen->types.at(type).attributes))
-                      : deps.entities->AttributesOfType(in->tenant, type);
-    if (!attrs.ok()) return Problem(attrs.status());
-    out.emplace_back(json::object{{"id", type},
-                                  {"type", "EntityType"},
-                                  {"typeName", in->ctx->CompactIri(type)},
-                                  {"attributeNames", Compacted(*attrs, *in->ctx)}});
-  }
-  return JsonResponse(200, std::move(out), in->media, *in->ctx);
+  auto out = in->details ? TypeDetailsOf(deps, *in, *types, seen) : Result<json::array>(Compacted(*types, *in->ctx));
+  if (!out.ok()) return Problem(out.status());
+  auto merged = WithSources(req, deps, *in, in->details ? "retrieveEntityTypeDetails" : "retrieveEntityTypes", "/types",
+                            std::move(*out));
+  if (!merged.ok()) return Problem(merged.status());
+  return ListResponse(*in, std::move(*merged), "EntityTypeList", "typeList");
 }
 
 // TypeDetails as the caller sees it: NotFound when it sees no entity of `type`.
@@ -172,24 +231,13 @@ Response ListAttributes(const Request& req, const ApiDeps& deps) {
     seen = std::move(*catalogue);
     *attrs = KeysOf(seen->attributes);
   }
-  if (!in->details) {
-    json::array list = Compacted(*attrs, *in->ctx);
-    std::string id = ListId("AttributeList", list);
-    return JsonResponse(200, json::object{{"id", id}, {"type", "AttributeList"}, {"attributeList", std::move(list)}},
-                        in->media, *in->ctx);
-  }
-  json::array out;
-  for (const auto& attr : *attrs) {
-    auto types = seen ? Result<std::vector<std::string>>(std::vector<std::string>(seen->attributes.at(attr).types.begin(),
-                                                                                  seen->attributes.at(attr).types.end()))
-                      : deps.entities->TypesWithAttribute(in->tenant, attr);
-    if (!types.ok()) return Problem(types.status());
-    out.emplace_back(json::object{{"id", attr},
-                                  {"type", "Attribute"},
-                                  {"attributeName", in->ctx->CompactIri(attr)},
-                                  {"typeNames", Compacted(*types, *in->ctx)}});
-  }
-  return JsonResponse(200, std::move(out), in->media, *in->ctx);
+  auto out = in->details ? AttributeDetailsOf(deps, *in, *attrs, seen)
+                         : Result<json::array>(Compacted(*attrs, *in->ctx));
+  if (!out.ok()) return Problem(out.status());
+  auto merged = WithSources(req, deps, *in, in->details ? "retrieveAttrTypeDetails" : "retrieveAttrTypes",
+                            "/attributes", std::move(*out));
+  if (!merged.ok()) return Problem(merged.status());
+  return ListResponse(*in, std::move(*merged), "AttributeList", "attributeList");
 }
 
 // AttributeDetails as the caller sees it: NotFound when it reads `attr` on no entity.

@@ -8,7 +8,7 @@
  *
  * What the sources are sent: the selection (id, idPattern, type, attrs) as expanded IRIs,
  * narrowed per source to its registration; the caller's filters (q, geo-query, scopeQ) as written,
- * with the caller's @context so that their terms mean what the caller meant; and
+ * with the caller's @context so that their terms mean what the caller meant; entity reads add
  * `options=sysAttrs`, so that the merge can prefer the most recently modified instance (§4.5.5;
  * the hub renders system attributes only when the caller asked for them). Projection (pick, omit),
  * languages, datasetId, joins and the representation are applied by the hub to the merged
@@ -61,7 +61,6 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
   if (request.type_selection) {
     plan->forwarded_selection.entity_types = {request.type_selection->ToString([](const std::string& t) { return t; })};
   }
-  request.params.emplace_back("options", "sysAttrs");
   plan->query = broker::EncodeQuery(request.params);
 
   broker::DistributedCall& call = plan->call;
@@ -74,7 +73,7 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
     return contexts->ResolveUrl(url, tenant);
   };
   call.limits = deps.limits.parse;
-  call.selection = &plan->forwarded_selection;
+  call.selection = request.forward_selection ? &plan->forwarded_selection : nullptr;
   call.query_has_terms = request.params_have_terms;
   return plan;
 }
@@ -102,6 +101,8 @@ DistributionRequest QueryDistribution(std::string operation, const QuerySpec& sp
   out.params_have_terms = spec.q || spec.scope_q || spec.geoproperty;
   return out;
 }
+
+void AskSystemAttributes(DistributionRequest* request) { request->params.emplace_back("options", "sysAttrs"); }
 
 void AddSourceWarnings(const std::vector<broker::SourceWarning>& warnings, http::Response* r) {
   for (const auto& w : warnings) r->headers.Add("NGSILD-Warning", w.HeaderValue());

@@ -52,6 +52,9 @@ struct DistributionRequest {
   // Parameters forwarded unchanged (q, geo-query, scopeQ, …: the caller's terms).
   std::vector<std::pair<std::string, std::string>> params;
   bool params_have_terms = false;  // `params` hold names of the caller's @context
+  // Whether sources are asked for the selection (id, idPattern, type, attrs: entity reads) —
+  // discovery lists take none.
+  bool forward_selection = true;
 };
 
 // The plan for `request` in `tenant`, read with `ctx` (the caller's @context); null when the
@@ -64,6 +67,11 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
 // /entityOperations/query, their temporal forms): ids, idPattern, types, attrs from `q` (compiled,
 // names expanded), q / geo-query / scopeQ from `spec` as the client wrote them.
 DistributionRequest QueryDistribution(std::string operation, const QuerySpec& spec, const broker::EntityQuery& q);
+
+// Asks the sources of an entity read for system attributes (options=sysAttrs), so that the merge
+// can prefer the most recently modified instance (§4.5.5); the hub shows them only when the
+// caller asked for them.
+void AskSystemAttributes(DistributionRequest* request);
 
 // Adds one NGSILD-Warning header per source that did not contribute (§6.3.17).
 void AddSourceWarnings(const std::vector<broker::SourceWarning>& warnings, http::Response* r);

@@ -148,6 +148,7 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   const std::set<std::string>* attrs = in->attrs ? &*in->attrs : nullptr;
   if (!attrs && in->projection) attrs = &in->projection->PickedAttributes();
   if (attrs) asked.match.attributes.assign(attrs->begin(), attrs->end());
+  AskSystemAttributes(&asked);
   auto plan = PlanDistribution(req, deps, in->tenant, *in->ctx, std::move(asked));
   if (!plan.ok()) return Problem(plan.status());
   if (*plan) return RetrieveDistributed(deps, *in, id, types, **plan, *make_map);

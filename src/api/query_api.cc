@@ -177,7 +177,9 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   }
   if (map) return PageOfMap(req, deps, in, *page, *map, view.get());
   q.view = view.get();
-  auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, QueryDistribution(std::move(operation), spec, q));
+  DistributionRequest asked = QueryDistribution(std::move(operation), spec, q);
+  AskSystemAttributes(&asked);
+  auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
   if (!plan.ok()) return Problem(plan.status());
   if (*plan) return RunDistributedQuery(req, deps, in, std::move(q), *page, **plan, std::move(slot));
   auto result = deps.queries->Query(in.tenant, q);

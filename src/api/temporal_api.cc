@@ -18,9 +18,11 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/distributed.h"
 #include "api/entity_read.h"
 #include "api/query_spec.h"
 #include "api/request.h"
@@ -53,6 +55,9 @@ struct TemporalRead {
   bool sys_attrs = false;
   std::optional<std::vector<std::string>> lang;  // preferred language tags (§4.15)
   broker::AggregationRequest aggregation;
+  // What context sources are sent besides the selection (api/distributed.h): the time query,
+  // lang, datasetId, pick/omit and sysAttrs as the caller asked them.
+  std::vector<std::pair<std::string, std::string>> forwarded;
 };
 
 // Where the temporal query's parameters come from: the URL, or for POST
@@ -238,6 +243,13 @@ Result<TemporalRead> ReadTemporalRequest(const Request& req, const ApiDeps& deps
   if (!projection.ok()) return projection.status();
   out.projection = std::move(*projection);
   out.query.max_instances = deps.limits.max_temporal_instances;
+  for (const char* name : {"timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", "lang", "datasetId"}) {
+    if (const std::string* v = params.Get(name)) out.forwarded.emplace_back(name, *v);
+  }
+  for (const char* name : {"pick", "omit"}) {
+    if (const std::string* v = req.Param(name)) out.forwarded.emplace_back(name, *v);
+  }
+  if (out.sys_attrs) out.forwarded.emplace_back("options", "sysAttrs");
   return out;
 }
 
@@ -484,6 +496,64 @@ Status CheckEntityId(const std::string& id) {
   return Status::Ok();
 }
 
+// Retrieve temporal (§5.7.3) with the matching context sources (§4.3.6): the hub's rendered
+// history, when it holds the entity, merged with the sources' (ngsild::MergeTemporalEntities);
+// 404 when nobody holds it. Each source that could not contribute is named in an NGSILD-Warning.
+Response RetrieveTemporalDistributed(const ApiDeps& deps, const TemporalRead& r, const std::string& id,
+                                     const Distribution& plan) {
+  std::vector<json::object> local;
+  std::optional<std::string> range;
+  auto e = deps.temporal->Retrieve(r.in.tenant, id, r.query);
+  if (!e.ok() && e.status().code() != Status::Code::kNotFound) return Problem(e.status());
+  if (e.ok()) {
+    std::vector<broker::TemporalEntity> read;
+    read.push_back(std::move(*e));
+    range = CutToCommonRange(&read, r.query);
+    local.push_back(RenderTemporalEntity(read.front(), r, deps));
+  }
+  auto answer = deps.distributed_reads->Temporal(std::move(local), "/temporal/entities/" + broker::PercentEncode(id),
+                                                 plan.query, plan.sources, plan.call);
+  Response resp = answer.items.empty()
+                      ? Problem(Status::NotFound(fmt::format(
+                            "entity '{}' has no history here nor at a context source that answered", id.substr(0, 200))))
+                      : Answer(std::move(answer.items.front()), r, range);
+  AddSourceWarnings(answer.warnings, &resp);
+  return resp;
+}
+
+// Query temporal (§5.7.4) with the matching context sources (§4.3.6): the hub's first offset +
+// limit matches and each source's, merged by id (ngsild::MergeTemporalEntities), ordered by id and
+// paged. The count is the number of distinct entities among what the parties returned plus the
+// hub's own matches past them (a source's further matches are not seen).
+Response QueryTemporalDistributed(const Request& req, const ApiDeps& deps, const TemporalRead& r,
+                                  const broker::EntityQuery& sel, const Paging& page, const Distribution& plan) {
+  const size_t wanted = std::min(page.offset + page.limit, broker::DistributedRead::kMaxSourcePage);
+  size_t total = 0;
+  auto entities = deps.temporal->Query(r.in.tenant, sel, r.query, 0, page.offset + page.limit, &total);
+  if (!entities.ok()) return Problem(entities.status());
+  const size_t local_returned = entities->size();
+  const std::optional<std::string> range = CutToCommonRange(&*entities, r.query);
+  std::vector<json::object> local;
+  for (const auto& e : *entities) local.push_back(RenderTemporalEntity(e, r, deps));
+  std::string query = plan.query;
+  query += fmt::format("{}offset=0&limit={}", query.empty() ? "" : "&", wanted);
+  auto answer = deps.distributed_reads->Temporal(std::move(local), "/temporal/entities", query, plan.sources, plan.call);
+  std::vector<json::value> merged(answer.items.begin(), answer.items.end());
+  auto id_of = [](const json::value& v) {
+    const json::value* id = v.get_object().if_contains("id");
+    return id && id->is_string() ? std::string_view(id->get_string()) : std::string_view();
+  };
+  std::stable_sort(merged.begin(), merged.end(), [&](const json::value& a, const json::value& b) { return id_of(a) < id_of(b); });
+  const size_t counted = merged.size() + (total - std::min<size_t>(total, local_returned));
+  json::array body;
+  for (size_t i = page.offset; i < merged.size() && i < page.offset + page.limit; ++i) body.push_back(std::move(merged[i]));
+  Response resp = Answer(std::move(body), r, range);
+  if (page.count) resp.headers.Add("NGSILD-Results-Count", std::to_string(counted));
+  AddPageLinks(req, page, page.offset + page.limit < counted, &resp);
+  AddSourceWarnings(answer.warnings, &resp);
+  return resp;
+}
+
 Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::string& id) {
   if (Status st = CheckEntityId(id); !st.ok()) return Problem(st);
   auto r = ReadTemporalRequest(req, deps, false);
@@ -497,6 +567,22 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
     if (!e.ok()) return Problem(e.status());
     return JsonResponse(200, RenderAggregatedEntity(*e, *r), r->in.media, *r->in.ctx);
   }
+  if (r->format == TemporalFormat::kNormalized) {
+    DistributionRequest asked;
+    asked.operation = "retrieveTemporal";
+    asked.match.entity_ids = {id};
+    asked.params = r->forwarded;
+    // The temporal retrieve takes attrs but no type (§6.19): the selection is sent by hand.
+    asked.forward_selection = false;
+    if (r->attrs) {
+      asked.match.attributes.assign(r->attrs->begin(), r->attrs->end());
+      asked.params.emplace_back("attrs", fmt::format("{}", fmt::join(asked.match.attributes, ",")));
+    }
+    asked.params_have_terms = r->projection.has_value();
+    auto plan = PlanDistribution(req, deps, r->in.tenant, *r->in.ctx, std::move(asked));
+    if (!plan.ok()) return Problem(plan.status());
+    if (*plan) return RetrieveTemporalDistributed(deps, *r, id, **plan);
+  }
   auto e = deps.temporal->Retrieve(r->in.tenant, id, r->query);
   if (!e.ok()) return Problem(e.status());
   std::vector<broker::TemporalEntity> read;
@@ -505,7 +591,9 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
   return Answer(RenderTemporalEntity(read.front(), *r, deps), *r, range);
 }
 
-// Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query).
+// Runs a temporal query (GET /temporal/entities, POST /temporal/entityOperations/query). Only the
+// normalized representation is merged with context sources; temporalValues and aggregatedValues
+// answer the hub's own history.
 Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead& r, const QuerySpec& spec) {
   r.query.attrs = r.attrs ? &*r.attrs : nullptr;
   r.query.dataset_ids = r.datasets ? &*r.datasets : nullptr;
@@ -520,6 +608,14 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
   }
   auto page = PagingOf(req, deps.limits);
   if (!page.ok()) return Problem(page.status());
+  if (r.format == TemporalFormat::kNormalized) {
+    DistributionRequest asked = QueryDistribution("queryTemporal", spec, *sel);
+    asked.params.insert(asked.params.end(), r.forwarded.begin(), r.forwarded.end());
+    asked.params_have_terms = asked.params_have_terms || r.projection.has_value();
+    auto plan = PlanDistribution(req, deps, r.in.tenant, *r.in.ctx, std::move(asked));
+    if (!plan.ok()) return Problem(plan.status());
+    if (*plan) return QueryTemporalDistributed(req, deps, r, *sel, *page, **plan);
+  }
 
   size_t total = 0;
   json::array body;

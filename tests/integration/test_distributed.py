@@ -353,6 +353,61 @@ class DistributedReadTest(unittest.TestCase):
         self.assertIn(rid_dead, named)
         self.assertGreaterEqual(dying.requests, 1)
 
+    # --- discovery and temporal -------------------------------------------------------------
+    def test_types_and_attributes_are_united(self):
+        """§5.7.5, §5.7.8 with §4.3.6: the EntityTypeList and AttributeList at A are the union of
+        the hubs' own lists; details=true unites the EntityType objects by id (attributeNames
+        united)."""
+        t = "ddiscovery"
+        self.vehicles(t)
+        self.put_entity(self.c, t, {"id": "urn:ngsi-ld:Bike:1", "type": "Bike", "gear": {"type": "Property", "value": 3}})
+        for path, member in (("/ngsi-ld/v1/types", "typeList"), ("/ngsi-ld/v1/attributes", "attributeList")):
+            expected = set()
+            for h in (self.a, self.b, self.c):
+                r = h.get(path + "?local=true", headers=tenant(t))
+                self.assertEqual(r.status, 200, r)
+                expected.update(r.json()[member])
+            r = self.a.get(path, headers=tenant(t))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(warnings_of(r), [])
+            self.assertEqual(r.json()[member], sorted(expected))
+        self.assertIn("Bike", self.a.get("/ngsi-ld/v1/types", headers=tenant(t)).json()["typeList"])
+        r = self.a.get("/ngsi-ld/v1/types?details=true", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        vehicle = [x for x in r.json() if x["typeName"] == "Vehicle"]
+        self.assertEqual(len(vehicle), 1, r.json())
+        self.assertEqual(sorted(vehicle[0]["attributeNames"]), ["colour", "speed"])
+        r = self.a.get("/ngsi-ld/v1/types?local=true", headers=tenant(t))
+        self.assertNotIn("Bike", r.json()["typeList"])
+
+    def temporal_entity(self, hub, t, eid, values):
+        body = {"id": eid, "type": "Meter",
+                "power": [{"type": "Property", "value": v, "observedAt": at} for v, at in values]}
+        r = hub.post("/ngsi-ld/v1/temporal/entities", body, headers=tenant(t))
+        self.assertIn(r.status, (201, 204), r)
+
+    def test_temporal_retrieve_and_query_merge_histories(self):
+        """§5.7.3, §5.7.4 with §4.3.6: the temporal evolution at A unites the instances A and B
+        hold of one entity (ordered by observedAt) and the entities of both."""
+        t = "dtemporal"
+        self.temporal_entity(self.a, t, "urn:ngsi-ld:Meter:1", [(1, "2026-01-01T00:00:00Z"), (3, "2026-01-03T00:00:00Z")])
+        self.temporal_entity(self.b, t, "urn:ngsi-ld:Meter:1", [(2, "2026-01-02T00:00:00Z")])
+        self.temporal_entity(self.b, t, "urn:ngsi-ld:Meter:2", [(7, "2026-01-02T00:00:00Z")])
+        self.register(t, self.b, [{"entities": [{"type": "Meter"}]}])
+        when = "timerel=after&timeAt=2025-12-31T00:00:00Z"
+        r = self.a.get(f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Meter:1?{when}", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        self.assertEqual([i["value"] for i in r.json()["power"]], [1, 2, 3])
+        r = self.a.get(f"/ngsi-ld/v1/temporal/entities?type=Meter&{when}&count=true", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Meter:1", "urn:ngsi-ld:Meter:2"])
+        self.assertEqual(r.header("NGSILD-Results-Count"), "2")
+        r = self.a.get(f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Meter:2?{when}&local=true", headers=tenant(t))
+        self.assertEqual(r.status, 404, r)
+        r = self.a.get(f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Meter:2?{when}", headers=tenant(t))
+        self.assertEqual((r.status, [i["value"] for i in r.json().get("power", [])]), (200, [7]), r)
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
