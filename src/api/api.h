@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "broker/distributed_read.h"
+#include "broker/distributed_write.h"
 #include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
 #include "broker/notifier.h"
@@ -92,6 +93,8 @@ struct ApiDeps {
   broker::RegistrationService* registrations = nullptr;  // null: no /csourceRegistrations routes
   // Reads with the registered context sources (api/distributed.h); null: every read is local.
   broker::DistributedRead* distributed_reads = nullptr;
+  // Writes forwarded to exclusive and redirect registrations; null: every write is local.
+  broker::DistributedWrite* distributed_writes = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)

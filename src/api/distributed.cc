@@ -16,12 +16,16 @@
  */
 #include "api/distributed.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/request.h"
 #include "broker/context_source_client.h"
+#include "ngsild/distributed_merge.h"
 
 namespace cityhub::api {
 
@@ -100,6 +104,79 @@ DistributionRequest QueryDistribution(std::string operation, const QuerySpec& sp
   }
   out.params_have_terms = spec.q || spec.scope_q || spec.geoproperty;
   return out;
+}
+
+Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const ApiDeps& deps, const std::string& tenant,
+                                             const ngsild::Context& ctx, broker::ContextSourceRequest match) {
+  auto local = BoolParam(req, "local");
+  if (!local.ok()) return local.status();
+  if (*local || !deps.distributed_writes || !deps.registrations) return std::unique_ptr<WritePlan>();
+  std::vector<broker::ContextSource> sources = deps.registrations->Match(tenant, match);
+  std::erase_if(sources, [](const broker::ContextSource& s) {
+    return s.mode != broker::RegistrationMode::kExclusive && s.mode != broker::RegistrationMode::kRedirect;
+  });
+  if (sources.empty()) return std::unique_ptr<WritePlan>();
+  auto alias = SourceAliasOf(deps, tenant);
+  if (!alias.ok()) return alias.status();
+  auto plan = std::make_unique<WritePlan>();
+  for (const auto& s : sources) plan->redirected = plan->redirected || s.mode == broker::RegistrationMode::kRedirect;
+  plan->sources = std::move(sources);
+  plan->call.link_context = LinkContextOf(deps, ctx);
+  plan->call.via = std::string(req.headers.Get("Via"));
+  plan->call.alias = std::move(*alias);
+  return plan;
+}
+
+ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, const std::string& entity_id,
+                                  const std::string& method, const std::string& path, const boost::json::object& fragment,
+                                  const ngsild::Context& ctx) {
+  ForwardedFragment out;
+  std::vector<broker::ContextSource> asked;
+  std::map<std::string, std::string> bodies;  // by registration id
+  for (const auto& s : plan.sources) {
+    ngsild::FragmentSplit split = ngsild::SplitFragment(fragment, ctx, s.attributes);
+    if (!split.matched_any && !fragment.empty() && s.mode != broker::RegistrationMode::kRedirect) continue;
+    for (const auto& [key, value] : split.matched) {
+      if (!split.rest.contains(key)) out.attributes.insert(ctx.ExpandTerm(key));
+    }
+    asked.push_back(s);
+    bodies[s.registration_id] = split.matched.empty() ? std::string() : boost::json::serialize(split.matched);
+  }
+  // The body's own @context (application/ld+json) travels with it; otherwise the caller's Link.
+  const bool ld_json = fragment.contains("@context");
+  broker::DistributedCall call = plan.call;
+  if (ld_json) call.link_context.clear();
+  out.report = deps.distributed_writes->Forward(
+      entity_id, asked,
+      [&](const broker::ContextSource& s) {
+        broker::ForwardedRequest r;
+        r.method = method;
+        r.path = path;
+        r.use_registered_context = false;
+        r.body = bodies.at(s.registration_id);
+        if (ld_json) r.content_type = "application/ld+json";
+        return r;
+      },
+      call);
+  return out;
+}
+
+http::Response WriteAnswer(const std::string& entity_id, std::optional<http::Response> local,
+                           const broker::WriteReport& report, http::Response done) {
+  if (report.errors.empty()) return local ? std::move(*local) : std::move(done);
+  boost::json::array success, errors;
+  const bool local_ok = local && local->status < 300;
+  if (local_ok || (!local && !report.succeeded.empty())) success.emplace_back(entity_id);
+  if (local && local->status >= 300) {
+    boost::system::error_code ec;
+    boost::json::value problem = boost::json::parse(local->body, ec);
+    errors.emplace_back(boost::json::object{{"entityId", entity_id}, {"error", ec ? boost::json::value() : problem}});
+  }
+  for (const auto& e : report.errors) {
+    errors.emplace_back(boost::json::object{
+        {"entityId", e.entity_id}, {"registrationId", e.registration_id}, {"error", ProblemJson(e.status)}});
+  }
+  return PlainJson(207, boost::json::object{{"success", std::move(success)}, {"errors", std::move(errors)}});
 }
 
 void AskSystemAttributes(DistributionRequest* request) { request->params.emplace_back("options", "sysAttrs"); }

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "api/query_spec.h"
 #include "broker/context_source.h"
 #include "broker/distributed_read.h"
+#include "broker/distributed_write.h"
 #include "broker/query_service.h"
 #include "http/message.h"
 #include "ngsild/context.h"
@@ -72,6 +74,43 @@ DistributionRequest QueryDistribution(std::string operation, const QuerySpec& sp
 // can prefer the most recently modified instance (§4.5.5); the hub shows them only when the
 // caller asked for them.
 void AskSystemAttributes(DistributionRequest* request);
+
+// --- Writes (§5.6 with §4.3.6.2) -------------------------------------------------------------
+
+// The exclusive and redirect registrations a write goes to. Inclusive registrations take no
+// writes from the hub (their sources are written to directly).
+struct WritePlan {
+  std::vector<broker::ContextSource> sources;
+  broker::DistributedCall call;
+  // A redirect registration matched: the entity lives at its source, nothing is written here.
+  bool redirected = false;
+};
+
+// The plan for a write `match` (operation, the entity id, the attributes written; expanded) in
+// `tenant`; null when it is local only (no federation, `local=true`, no exclusive or redirect
+// registration matches). BadRequestData for a `local` parameter that is not true or false.
+Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const ApiDeps& deps, const std::string& tenant,
+                                             const ngsild::Context& ctx, broker::ContextSourceRequest match);
+
+// Sends each planned source the part of `fragment` (the client's body, names compacted with
+// `ctx`) its registration covers (ngsild::SplitFragment; a source covering none of it is not
+// asked), as `method` on `path` (after /ngsi-ld/v1). Returns the sources' outcomes and the
+// attributes (expanded) that went to a source, which the hub then does not write itself.
+struct ForwardedFragment {
+  broker::WriteReport report;
+  std::set<std::string> attributes;
+};
+ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, const std::string& entity_id,
+                                  const std::string& method, const std::string& path, const boost::json::object& fragment,
+                                  const ngsild::Context& ctx);
+
+// The answer of a write that went (in part) to context sources. `local`: the hub's own answer
+// for its part (nullopt when nothing was written here). When every source took its part, the
+// hub's answer (or `done` when it wrote nothing); otherwise 207 with a BatchOperationResult
+// (§5.2.16): the entity id among the successes when some party took the write, and one
+// BatchEntityError (§5.2.17) per failure — a source's with its registrationId.
+http::Response WriteAnswer(const std::string& entity_id, std::optional<http::Response> local,
+                           const broker::WriteReport& report, http::Response done);
 
 // Adds one NGSILD-Warning header per source that did not contribute (§6.3.17).
 void AddSourceWarnings(const std::vector<broker::SourceWarning>& warnings, http::Response* r);

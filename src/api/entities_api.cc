@@ -169,8 +169,24 @@ Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& de
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
   Status st = CheckIds(id, nullptr);
-  if (st.ok()) st = deps.entities->Delete(CurrentCaller().Writes(*tenant), *tenant, id);
-  return st.ok() ? NoContent() : Problem(st);
+  if (!st.ok()) return Problem(st);
+  // With exclusive or redirect registrations for the entity, its sources delete it too (§5.6.6
+  // with §4.3.6.2); a hub that holds no part of it then answers for them.
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return Problem(ctx.status());
+  auto plan = PlanWrite(req, deps, *tenant, **ctx, broker::ContextSourceRequest{"deleteEntity", {id}, "", {}, {}});
+  if (!plan.ok()) return Problem(plan.status());
+  if (!*plan) {
+    st = deps.entities->Delete(CurrentCaller().Writes(*tenant), *tenant, id);
+    return st.ok() ? NoContent() : Problem(st);
+  }
+  auto forwarded = ForwardFragment(deps, **plan, id, "DELETE", "/entities/" + broker::PercentEncode(id), {}, **ctx);
+  if ((*plan)->redirected) return WriteAnswer(id, std::nullopt, forwarded.report, NoContent());
+  st = deps.entities->Delete(CurrentCaller().Writes(*tenant), *tenant, id);
+  if (st.code() == Status::Code::kNotFound && !forwarded.report.succeeded.empty()) {
+    return WriteAnswer(id, std::nullopt, forwarded.report, NoContent());
+  }
+  return WriteAnswer(id, st.ok() ? NoContent() : Problem(st), forwarded.report, NoContent());
 }
 
 Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -315,9 +331,20 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
     auto current = deps.entities->Get(c->in.tenant, c->id);
     if (current.ok()) ApplyMergeObservedAt(c->attrs, std::move(*current), *observed_at);
   }
+  broker::ContextSourceRequest match{"mergeEntity", {c->id}, "", c->types, {}};
+  for (const auto& [name, instances] : c->attrs) match.attributes.push_back(name);
+  auto plan = PlanWrite(req, deps, c->in.tenant, *c->in.ctx, std::move(match));
+  if (!plan.ok()) return Problem(plan.status());
+  ForwardedFragment forwarded;
+  if (*plan) {
+    forwarded = ForwardFragment(deps, **plan, c->id, "PATCH", "/entities/" + broker::PercentEncode(c->id), c->in.object(),
+                                *c->in.ctx);
+    for (const auto& name : forwarded.attributes) c->attrs.erase(name);
+    if ((*plan)->redirected || c->attrs.empty()) return WriteAnswer(c->id, std::nullopt, forwarded.report, NoContent());
+  }
   Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->types,
                                    c->now, c->scope, c->expires_at);
-  return st.ok() ? NoContent() : Problem(st);
+  return WriteAnswer(c->id, st.ok() ? NoContent() : Problem(st), forwarded.report, NoContent());
 }
 
 Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {

@@ -33,6 +33,8 @@
 #include "api/metrics.h"
 #include "api/request.h"
 #include "broker/context_source_client.h"
+#include "broker/distributed_read.h"
+#include "broker/distributed_write.h"
 #include "broker/endpoint_policy.h"
 #include "broker/entity_map_store.h"
 #include "broker/entity_service.h"
@@ -403,10 +405,13 @@ int Serve(const Config& config) {
     (*store)->Close();
     return 1;
   }
-  // Distributed reads: the sources the registrations name are asked alongside the hub's data.
+  // Distributed operations: the sources the registrations name are asked alongside the hub's
+  // data, and take the writes of exclusive and redirect registrations.
   broker::ContextSourceClient source_client(std::move(*federation));
   broker::DistributedRead distributed_reads(source_client);
   deps.distributed_reads = &distributed_reads;
+  broker::DistributedWrite distributed_writes(source_client);
+  deps.distributed_writes = &distributed_writes;
   // Notifications: every write adds what it owes to the outbox in its own transaction; once
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;

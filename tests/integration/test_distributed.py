@@ -408,6 +408,72 @@ class DistributedReadTest(unittest.TestCase):
         r = self.a.get(f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Meter:2?{when}", headers=tenant(t))
         self.assertEqual((r.status, [i["value"] for i in r.json().get("power", [])]), (200, [7]), r)
 
+    # --- writes -------------------------------------------------------------------------------
+    def test_exclusive_merge_is_split(self):
+        """§4.3.6.2 exclusive: "The Attributes matching to the exclusive Context Source Registration
+        are then removed from the Entity Fragment" and sent to the source; the rest is written
+        locally. PATCH /entities/{id} (§5.6.17) at A: temperature lands at B only, humidity at A."""
+        t = "dwrite-exclusive"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:w", "type": "Room", "humidity": {"type": "Property", "value": 40}})
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:w", "type": "Room", "temperature": {"type": "Property", "value": 20}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:w", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["redirectionOps"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:w", {"temperature": {"type": "Property", "value": 30},
+                                                     "humidity": {"type": "Property", "value": 50}}, headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        at_b = self.b.get(f"{E}/urn:ngsi-ld:Room:w?options=keyValues", headers=tenant(t)).json()
+        self.assertEqual((at_b.get("temperature"), at_b.get("humidity")), (30, None))
+        at_a = self.a.get(f"{E}/urn:ngsi-ld:Room:w?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertEqual((at_a.get("temperature"), at_a.get("humidity")), (None, 50))
+        merged = self.a.get(f"{E}/urn:ngsi-ld:Room:w?options=keyValues", headers=tenant(t)).json()
+        self.assertEqual((merged["temperature"], merged["humidity"]), (30, 50))
+
+    def test_redirect_merge_and_delete_go_to_the_source(self):
+        """§4.3.6.2 redirect: the operation is forwarded and not handled locally. A merge and a
+        delete at A change the entity at B; afterwards nobody holds it (404)."""
+        t = "dwrite-redirect"
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:rd", "type": "Room", "temperature": {"type": "Property", "value": 5}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:rd", "type": "Room"}]}], mode="redirect",
+                      operations=["redirectionOps"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:rd", {"temperature": {"type": "Property", "value": 6}}, headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:rd?options=keyValues", headers=tenant(t)).json()["temperature"], 6)
+        self.assertEqual(self.a.get(f"{E}/urn:ngsi-ld:Room:rd?local=true", headers=tenant(t)).status, 404)
+        r = self.a.delete(f"{E}/urn:ngsi-ld:Room:rd", headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:rd", headers=tenant(t)).status, 404)
+        self.assertEqual(self.a.get(f"{E}/urn:ngsi-ld:Room:rd", headers=tenant(t)).status, 404)
+
+    def test_failed_source_write_is_207_with_registration_id(self):
+        """§5.6.17 207 MultiStatus.BatchOperationResult; §5.2.17 BatchEntityError "registrationId":
+        the local part is written and listed as a success, the source that could not be reached is
+        an error naming its registration; a source's own error type (404 ResourceNotFound) is kept."""
+        t = "dwrite-failed"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:f", "type": "Room", "humidity": {"type": "Property", "value": 40}})
+        dying = SideServer("die")
+        self.addCleanup(dying.stop)
+        rid = self.register(t, dying.url, [{"entities": [{"id": "urn:ngsi-ld:Room:f", "type": "Room"}], "propertyNames": ["temperature"]}],
+                            mode="exclusive", operations=["redirectionOps"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:f", {"temperature": {"type": "Property", "value": 30},
+                                                     "humidity": {"type": "Property", "value": 55}}, headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        body = r.json()
+        self.assertEqual(body["success"], ["urn:ngsi-ld:Room:f"])
+        self.assertEqual([(e["entityId"], e["registrationId"]) for e in body["errors"]], [("urn:ngsi-ld:Room:f", rid)])
+        self.assertEqual(body["errors"][0]["error"]["status"], 503)
+        at_a = self.a.get(f"{E}/urn:ngsi-ld:Room:f?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertEqual((at_a.get("humidity"), at_a.get("temperature")), (55, None))
+        # A source answering an NGSI-LD error: B does not hold Room:g, so its 404 comes back typed.
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:other", "type": "Room"})
+        rid_b = self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:g", "type": "Room"}]}], mode="redirect",
+                              operations=["redirectionOps"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:g", {"temperature": {"type": "Property", "value": 1}}, headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json()["success"], [])
+        error = r.json()["errors"][0]
+        self.assertEqual(error["registrationId"], rid_b)
+        self.assertEqual(error["error"]["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
