@@ -137,7 +137,9 @@ ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, co
     ngsild::FragmentSplit split = ngsild::SplitFragment(fragment, ctx, s.attributes);
     if (!split.matched_any && !fragment.empty() && s.mode != broker::RegistrationMode::kRedirect) continue;
     for (const auto& [key, value] : split.matched) {
-      if (!split.rest.contains(key)) out.attributes.insert(ctx.ExpandTerm(key));
+      if (split.rest.contains(key)) continue;
+      out.attributes.insert(ctx.ExpandTerm(key));
+      out.attributes_of[s.registration_id].push_back(ctx.ExpandTerm(key));
     }
     asked.push_back(s);
     bodies[s.registration_id] = split.matched.empty() ? std::string() : boost::json::serialize(split.matched);

@@ -8,6 +8,7 @@
 // Stateless functions; thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -99,6 +100,7 @@ Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const Api
 struct ForwardedFragment {
   broker::WriteReport report;
   std::set<std::string> attributes;
+  std::map<std::string, std::vector<std::string>> attributes_of;  // by registration id
 };
 ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, const std::string& entity_id,
                                   const std::string& method, const std::string& path, const boost::json::object& fragment,

@@ -347,23 +347,72 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
   return WriteAnswer(c->id, st.ok() ? NoContent() : Problem(st), forwarded.report, NoContent());
 }
 
+// An attribute write — append (§5.6.3), update (§5.6.2) — with the entity's exclusive and
+// redirect registrations (§4.3.6.2): each source is sent the attributes its registration covers
+// (`method` on /entities/{id}/attrs), `write` writes the rest here (nothing for a redirect). 204
+// when every party wrote everything; otherwise 207 with an UpdateResult whose notUpdated entries
+// of a source carry its registrationId (§5.2.19).
+Response AttributeWrite(const Request& req, const ApiDeps& deps, AttributeChange& c, std::string operation,
+                        const std::string& method,
+                        const std::function<Result<ngsild::UpdateResult>(AttributeChange&)>& write) {
+  const ngsild::Context& ctx = *c.in.ctx;
+  broker::ContextSourceRequest match{std::move(operation), {c.id}, "", c.types, {}};
+  for (const auto& [name, instances] : c.attrs) match.attributes.push_back(name);
+  auto plan = PlanWrite(req, deps, c.in.tenant, ctx, std::move(match));
+  if (!plan.ok()) return Problem(plan.status());
+  if (!*plan) return UpdateResponse(write(c), ctx);
+  auto forwarded = ForwardFragment(deps, **plan, c.id, method, "/entities/" + broker::PercentEncode(c.id) + "/attrs",
+                                   c.in.object(), ctx);
+  for (const auto& name : forwarded.attributes) c.attrs.erase(name);
+  ngsild::UpdateResult local;
+  if (!(*plan)->redirected && !c.attrs.empty()) {
+    std::vector<std::string> names;
+    for (const auto& [name, instances] : c.attrs) names.push_back(name);
+    auto r = write(c);
+    if (r.ok()) {
+      local = std::move(*r);
+    } else if (forwarded.report.succeeded.empty() && forwarded.report.errors.empty()) {
+      return Problem(r.status());
+    } else {
+      for (auto& name : names) local.not_updated.emplace_back(std::move(name), r.status().message());
+    }
+  }
+  for (const auto& id : forwarded.report.succeeded) {
+    for (const auto& name : forwarded.attributes_of[id]) local.updated.push_back(name);
+  }
+  json::object result = UpdateResultJson(local, ctx);
+  json::array& not_updated = result["notUpdated"].as_array();
+  for (const auto& e : forwarded.report.errors) {
+    for (const auto& name : forwarded.attributes_of[e.registration_id]) {
+      not_updated.emplace_back(json::object{{"attributeName", ctx.CompactIri(name)},
+                                            {"reason", e.status.message()},
+                                            {"registrationId", e.registration_id}});
+    }
+  }
+  if (not_updated.empty()) return NoContent();
+  return PlainJson(207, std::move(result));
+}
+
 Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   if (const std::string* options = req.Param("options"); options && *options != "noOverwrite") {
     return Problem(Status::InvalidRequest("parameter 'options' may only be noOverwrite here"));
   }
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/false);
   if (!c.ok()) return Problem(c.status());
-  auto r = deps.entities->Append(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs),
-                                 HasOption(req, "noOverwrite"), c->now, c->types, c->scope, c->expires_at);
-  return UpdateResponse(r, *c->in.ctx);
+  const bool no_overwrite = HasOption(req, "noOverwrite");
+  return AttributeWrite(req, deps, *c, "appendAttrs", "POST", [&](AttributeChange& local) {
+    return deps.entities->Append(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id, std::move(local.attrs),
+                                 no_overwrite, local.now, local.types, local.scope, local.expires_at);
+  });
 }
 
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
-  auto r = deps.entities->Update(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->now,
-                                 c->types, c->scope, c->expires_at);
-  return UpdateResponse(r, *c->in.ctx);
+  return AttributeWrite(req, deps, *c, "updateAttrs", "PATCH", [&](AttributeChange& local) {
+    return deps.entities->Update(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id, std::move(local.attrs),
+                                 local.now, local.types, local.scope, local.expires_at);
+  });
 }
 
 // True when an attribute fragment carries no type and no value member, e.g. {"observedAt": …}.

@@ -474,6 +474,36 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(error["registrationId"], rid_b)
         self.assertEqual(error["error"]["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
 
+    def test_attribute_writes_split_and_report_per_attribute(self):
+        """§5.6.2 Update and §5.6.3 Append Entity Attributes with an exclusive registration: the
+        source gets its attributes, the hub the rest (204); when the source cannot be reached the
+        answer is 207 UpdateResult whose notUpdated entry names the attribute and the
+        registrationId (§5.2.19 NotUpdatedDetails), the hub's attribute among `updated`."""
+        t = "dwrite-attrs"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:u", "type": "Room", "humidity": {"type": "Property", "value": 1}})
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:u", "type": "Room", "temperature": {"type": "Property", "value": 2}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:u", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["updateAttrs", "appendAttrs"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:u/attrs", {"temperature": {"type": "Property", "value": 3},
+                                                           "humidity": {"type": "Property", "value": 4}}, headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:u?options=keyValues", headers=tenant(t)).json()["temperature"], 3)
+        local = self.a.get(f"{E}/urn:ngsi-ld:Room:u?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertEqual((local.get("humidity"), local.get("temperature")), (4, None))
+
+        dying = SideServer("die")
+        self.addCleanup(dying.stop)
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:v", "type": "Room", "humidity": {"type": "Property", "value": 1}})
+        rid = self.register(t, dying.url, [{"entities": [{"id": "urn:ngsi-ld:Room:v", "type": "Room"}], "propertyNames": ["co2"]}],
+                            mode="exclusive", operations=["updateAttrs", "appendAttrs"])
+        r = self.a.post(f"{E}/urn:ngsi-ld:Room:v/attrs", {"co2": {"type": "Property", "value": 400},
+                                                          "humidity": {"type": "Property", "value": 9}}, headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        body = r.json()
+        self.assertEqual(body["updated"], ["humidity"])
+        self.assertEqual([(n["attributeName"], n["registrationId"]) for n in body["notUpdated"]], [("co2", rid)])
+        self.assertTrue(body["notUpdated"][0]["reason"])
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
