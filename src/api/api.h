@@ -95,6 +95,9 @@ struct ApiDeps {
   broker::DistributedRead* distributed_reads = nullptr;
   // Writes forwarded to exclusive and redirect registrations; null: every write is local.
   broker::DistributedWrite* distributed_writes = nullptr;
+  // What distributed operations recorded per registration (§5.2.9), shown by the registrations
+  // API; null: nothing shown.
+  broker::SourceStatistics* source_statistics = nullptr;
   broker::TemporalService* temporal = nullptr;  // null: no /temporal routes
   SecurityDeps security;
   broker::Notifier* notifier = nullptr;  // delivery statuses of subscriptions (null: none shown)

@@ -412,6 +412,7 @@ int Serve(const Config& config) {
   deps.distributed_reads = &distributed_reads;
   broker::DistributedWrite distributed_writes(source_client);
   deps.distributed_writes = &distributed_writes;
+  deps.source_statistics = &source_client.statistics();
   // Notifications: every write adds what it owes to the outbox in its own transaction; once
   // durable the records go to the notifier, which also delivers what a previous run left.
   broker::HttpSenderOptions http_opts;

@@ -135,7 +135,7 @@ class DistributedReadTest(unittest.TestCase):
         Source and merge the results"; §5.7.2.4: the entities matching the query. The answer at A
         is the union of A, B and C asked directly, one entity per id, attributes merged."""
         t = "dinclusive"
-        self.vehicles(t)
+        rb, _ = self.vehicles(t)
         expected = self.union(t, "type=Vehicle", (self.a, self.b, self.c))
         r = self.a.get(f"{E}?type=Vehicle&limit=100", headers=tenant(t))
         self.assertEqual(r.status, 200, r)
@@ -144,6 +144,11 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(got, expected)
         self.assertEqual(got["urn:ngsi-ld:Vehicle:b1"], {"colour", "speed"})
         self.assertEqual([e["id"] for e in r.json()], sorted(expected))
+        # §5.2.9 status members: the registration of B records the successful request.
+        shown = self.a.get(f"{R}/{rb}", headers=tenant(t)).json()
+        self.assertEqual((shown["status"], shown["timesFailed"]), ("ok", 0), shown)
+        self.assertGreaterEqual(shown["timesSent"], 1)
+        self.assertIn("lastSuccess", shown)
 
     def test_post_query_is_the_union_too(self):
         """§5.7.2 via POST /entityOperations/query (queryBatch, §6.23): the same union."""
@@ -325,6 +330,11 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(len(w), 1, warnings_of(r))
         self.assertIn("cooling down", w[0])
         self.assertEqual(slow.requests, 1)
+        # §5.2.9: the registration shows what distributed operations recorded for it.
+        shown = self.a.get(f"{R}/{rid}", headers=tenant(t)).json()
+        self.assertEqual((shown["status"], shown["timesFailed"]), ("failed", 1), shown)
+        self.assertGreaterEqual(shown["timesSent"], 1)
+        self.assertIn("lastFailure", shown)
 
     def test_source_dying_mid_answer_and_killed_hub(self):
         """§6.3.17: a source that closes the connection without answering, and a hub that was
