@@ -27,7 +27,8 @@ USER_CTX = {"@context": {"speedy": "https://example.org/vocab#speed", "Racer": "
 
 class SideServer:
     """A loopback HTTP server: `behaviour` is "sleep" (answers [] after `delay` s), "die" (reads the
-    request and closes the connection without an answer) or "context" (serves USER_CTX).
+    request and closes the connection without an answer), "half" (starts a 200 answer and closes
+    the connection in the middle of its body) or "context" (serves USER_CTX).
     Counts the requests it got."""
 
     def __init__(self, behaviour, delay=5.0):
@@ -39,6 +40,13 @@ class SideServer:
                 server.requests += 1
                 if behaviour == "die":
                     self.close_connection = True
+                    self.connection.close()
+                    return
+                if behaviour == "half":  # the status line and part of the body, then gone
+                    self.close_connection = True
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     b"Content-Length: 4000\r\n\r\n[{\"id\": \"urn:ngsi-ld:Vehicle:h")
+                    self.wfile.flush()
                     self.connection.close()
                     return
                 if behaviour == "sleep":
@@ -292,9 +300,10 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(self.b.post(R, back, headers=tenant(t)).status, 201)
         started = time.time()
         r = self.a.get(f"{E}?type=Loop", headers=tenant(t))
-        self.assertLess(time.time() - started, 1.5)
         self.assertEqual(r.status, 200, r)
+        # An endless loop would end only by a timeout (2 s here), with a warning.
         self.assertEqual(warnings_of(r), [])
+        self.assertLess(time.time() - started, 1.9)
         self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Loop:a", "urn:ngsi-ld:Loop:b"])
         alias = self.a.get("/ngsi-ld/v1/info/sourceIdentity", headers=tenant(t)).json()["contextSourceAlias"]
         r = self.a.get(f"{E}?type=Loop", headers={**tenant(t), "Via": f"1.1 {alias}"})
@@ -316,7 +325,7 @@ class DistributedReadTest(unittest.TestCase):
         r = self.a.get(f"{E}?type=Vehicle&limit=100", headers=tenant(t))
         elapsed = time.time() - started
         self.assertEqual(r.status, 200, r)
-        self.assertLess(elapsed, 2.0)
+        self.assertLess(elapsed, 2.5)
         self.assertEqual(sorted(e["id"] for e in r.json()), expected)
         w = [v for v in warnings_of(r) if rid in v]
         self.assertEqual(len(w), 1, warnings_of(r))
@@ -337,13 +346,17 @@ class DistributedReadTest(unittest.TestCase):
         self.assertIn("lastFailure", shown)
 
     def test_source_dying_mid_answer_and_killed_hub(self):
-        """§6.3.17: a source that closes the connection without answering, and a hub that was
-        killed, are both left out with a warning naming their registration; the rest is answered."""
+        """§6.3.17: a source that closes the connection without answering, one that dies in the
+        middle of its answer, and a hub that was killed are all left out with a warning naming
+        their registration; the rest is answered, counted without them."""
         t = "ddead"
         self.vehicles(t)
         dying = SideServer("die")
         self.addCleanup(dying.stop)
         rid_dying = self.register(t, dying.url, [{"entities": [{"type": "Vehicle"}]}])
+        half = SideServer("half")
+        self.addCleanup(half.stop)
+        rid_half = self.register(t, half.url, [{"entities": [{"type": "Vehicle"}]}])
         d = Hub(extra_args=HUB_ARGS).start()
         self.addCleanup(d.cleanup)
         self.put_entity(d, t, {"id": "urn:ngsi-ld:Vehicle:d1", "type": "Vehicle"})
@@ -360,6 +373,8 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(r.header("NGSILD-Results-Count"), str(len(expected)))
         named = " ".join(warnings_of(r))
         self.assertIn(rid_dying, named)
+        self.assertIn(rid_half, named)
+        self.assertNotIn("urn:ngsi-ld:Vehicle:h", r.body)
         self.assertIn(rid_dead, named)
         self.assertGreaterEqual(dying.requests, 1)
 
