@@ -352,7 +352,7 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
 // (`method` on /entities/{id}/attrs), `write` writes the rest here (nothing for a redirect). 204
 // when every party wrote everything; otherwise 207 with an UpdateResult whose notUpdated entries
 // of a source carry its registrationId (§5.2.19).
-Response AttributeWrite(const Request& req, const ApiDeps& deps, AttributeChange& c, std::string operation,
+Response SplitAttributeWrite(const Request& req, const ApiDeps& deps, AttributeChange& c, std::string operation,
                         const std::string& method,
                         const std::function<Result<ngsild::UpdateResult>(AttributeChange&)>& write) {
   const ngsild::Context& ctx = *c.in.ctx;
@@ -400,7 +400,7 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/false);
   if (!c.ok()) return Problem(c.status());
   const bool no_overwrite = HasOption(req, "noOverwrite");
-  return AttributeWrite(req, deps, *c, "appendAttrs", "POST", [&](AttributeChange& local) {
+  return SplitAttributeWrite(req, deps, *c, "appendAttrs", "POST", [&](AttributeChange& local) {
     return deps.entities->Append(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id, std::move(local.attrs),
                                  no_overwrite, local.now, local.types, local.scope, local.expires_at);
   });
@@ -409,7 +409,7 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
-  return AttributeWrite(req, deps, *c, "updateAttrs", "PATCH", [&](AttributeChange& local) {
+  return SplitAttributeWrite(req, deps, *c, "updateEntity", "PATCH", [&](AttributeChange& local) {
     return deps.entities->Update(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id, std::move(local.attrs),
                                  local.now, local.types, local.scope, local.expires_at);
   });
@@ -447,6 +447,49 @@ Result<ngsild::Instances> ParseFragment(const ObjectRequest& in, const std::stri
   return inst;
 }
 
+// A single-attribute operation — partial update (§5.6.4 updateAttrs), replace (§5.6.19
+// replaceAttrs), delete (§5.6.5 deleteAttrs) — on an attribute an exclusive or redirect
+// registration covers: it goes to that registration's source(s) as the client sent it and is not
+// done here (the hub holds no such attribute, §4.3.6.2). nullopt when the attribute is the hub's.
+// 204 when every source took it; otherwise 207 with an UpdateResult whose notUpdated entry names
+// the registrationId (§5.2.19).
+std::optional<Response> ForwardedAttributeOperation(const Request& req, const ApiDeps& deps, const std::string& tenant,
+                                                    const ngsild::Context& ctx, std::string operation,
+                                                    const std::string& id, const std::string& attr,
+                                                    const json::object* body) {
+  auto plan = PlanWrite(req, deps, tenant, ctx, broker::ContextSourceRequest{std::move(operation), {id}, "", {}, {attr}});
+  if (!plan.ok()) return Problem(plan.status());
+  if (!*plan) return std::nullopt;
+  broker::ForwardedRequest forwarded;
+  forwarded.method = req.method;
+  // The attribute by the caller's term: the source reads it with the caller's @context (Link or body).
+  forwarded.path = fmt::format("/entities/{}/attrs/{}", broker::PercentEncode(id), broker::PercentEncode(ctx.CompactIri(attr)));
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const char* name : {"datasetId", "deleteAll"}) {
+    if (const std::string* v = req.Param(name)) params.emplace_back(name, *v);
+  }
+  forwarded.query = broker::EncodeQuery(params);
+  forwarded.use_registered_context = false;
+  broker::DistributedCall call = (*plan)->call;
+  if (body) {
+    forwarded.body = json::serialize(*body);
+    if (body->contains("@context")) {
+      forwarded.content_type = "application/ld+json";
+      call.link_context.clear();
+    }
+  }
+  broker::WriteReport report = deps.distributed_writes->Forward(
+      id, (*plan)->sources, [&](const broker::ContextSource&) { return forwarded; }, call);
+  if (report.errors.empty()) return NoContent();
+  json::array updated, not_updated;
+  if (!report.succeeded.empty()) updated.emplace_back(ctx.CompactIri(attr));
+  for (const auto& e : report.errors) {
+    not_updated.emplace_back(json::object{
+        {"attributeName", ctx.CompactIri(attr)}, {"reason", e.status.message()}, {"registrationId", e.registration_id}});
+  }
+  return PlainJson(207, json::object{{"updated", std::move(updated)}, {"notUpdated", std::move(not_updated)}});
+}
+
 Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& deps, bool partial) {
   const std::string& id = p.Get("entityId");
   const std::string& attr_name = p.Get("attrId");
@@ -465,6 +508,10 @@ Response AttributeWrite(const Request& req, const PathParams& p, const ApiDeps& 
   if (!inst.ok()) return Problem(inst.status());
   st = ngsild::CheckGeoOnly(attr, attr_name, *inst);
   if (!st.ok()) return Problem(st);
+  if (auto forwarded = ForwardedAttributeOperation(req, deps, in->tenant, *in->ctx,
+                                                   partial ? "updateAttrs" : "replaceAttrs", id, attr, &in->object())) {
+    return std::move(*forwarded);
+  }
   const PolicyWriteAccess writes = CurrentCaller().Writes(in->tenant);
   st = partial ? deps.entities->PartialUpdateAttribute(writes, in->tenant, id, attr, std::move(*inst), now)
                : deps.entities->ReplaceAttribute(writes, in->tenant, id, attr, std::move(*inst), now);
@@ -491,6 +538,11 @@ Response DeleteAttr(const Request& req, const PathParams& p, const ApiDeps& deps
   // §5.6.5.4: "If the target Attribute is scope, remove the scope Attribute from the target Entity."
   const std::string attr =
       attr_name == ngsild::kScopeMember ? std::string(ngsild::kScopeMember) : (*ctx)->ExpandTerm(attr_name);
+  if (attr != ngsild::kScopeMember) {
+    if (auto forwarded = ForwardedAttributeOperation(req, deps, *tenant, **ctx, "deleteAttrs", id, attr, nullptr)) {
+      return std::move(*forwarded);
+    }
+  }
   st = deps.entities->DeleteAttribute(CurrentCaller().Writes(*tenant), *tenant, id, attr, dataset_id, *delete_all);
   return st.ok() ? NoContent() : Problem(st);
 }

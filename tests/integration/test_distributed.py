@@ -508,7 +508,7 @@ class DistributedReadTest(unittest.TestCase):
         self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:u", "type": "Room", "humidity": {"type": "Property", "value": 1}})
         self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:u", "type": "Room", "temperature": {"type": "Property", "value": 2}})
         self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:u", "type": "Room"}], "propertyNames": ["temperature"]}],
-                      mode="exclusive", operations=["updateAttrs", "appendAttrs"])
+                      mode="exclusive", operations=["updateEntity", "appendAttrs"])
         r = self.a.patch(f"{E}/urn:ngsi-ld:Room:u/attrs", {"temperature": {"type": "Property", "value": 3},
                                                            "humidity": {"type": "Property", "value": 4}}, headers=tenant(t))
         self.assertEqual(r.status, 204, r)
@@ -520,7 +520,7 @@ class DistributedReadTest(unittest.TestCase):
         self.addCleanup(dying.stop)
         self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:v", "type": "Room", "humidity": {"type": "Property", "value": 1}})
         rid = self.register(t, dying.url, [{"entities": [{"id": "urn:ngsi-ld:Room:v", "type": "Room"}], "propertyNames": ["co2"]}],
-                            mode="exclusive", operations=["updateAttrs", "appendAttrs"])
+                            mode="exclusive", operations=["updateEntity", "appendAttrs"])
         r = self.a.post(f"{E}/urn:ngsi-ld:Room:v/attrs", {"co2": {"type": "Property", "value": 400},
                                                           "humidity": {"type": "Property", "value": 9}}, headers=tenant(t))
         self.assertEqual(r.status, 207, r)
@@ -528,6 +528,38 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(body["updated"], ["humidity"])
         self.assertEqual([(n["attributeName"], n["registrationId"]) for n in body["notUpdated"]], [("co2", rid)])
         self.assertTrue(body["notUpdated"][0]["reason"])
+
+    def test_single_attribute_operations_go_to_the_source(self):
+        """§5.6.4 (updateAttrs), §5.6.19 (replaceAttrs), §5.6.5 (deleteAttrs) on an attribute an
+        exclusive registration covers: done at the source, not here (§4.3.6.2); an attribute the
+        registration does not cover stays local. A source that cannot be reached gives 207 with
+        the registrationId (§5.2.19)."""
+        t = "dwrite-attr"
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Room:s", "type": "Room", "humidity": {"type": "Property", "value": 1}})
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:s", "type": "Room", "temperature": {"type": "Property", "value": 2,
+                                                                                             "unitCode": "CEL"}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:s", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["updateAttrs", "replaceAttrs", "deleteAttrs"])
+        path = f"{E}/urn:ngsi-ld:Room:s/attrs"
+        at_b = lambda: self.b.get(f"{E}/urn:ngsi-ld:Room:s", headers=tenant(t)).json()
+        self.assertEqual(self.a.patch(f"{path}/temperature", {"value": 3}, headers=tenant(t)).status, 204)
+        self.assertEqual((at_b()["temperature"]["value"], at_b()["temperature"]["unitCode"]), (3, "CEL"))
+        self.assertEqual(self.a.put(f"{path}/temperature", {"type": "Property", "value": 4}, headers=tenant(t)).status, 204)
+        self.assertEqual((at_b()["temperature"]["value"], "unitCode" in at_b()["temperature"]), (4, False))
+        self.assertEqual(self.a.patch(f"{path}/humidity", {"value": 5}, headers=tenant(t)).status, 204)
+        local = self.a.get(f"{E}/urn:ngsi-ld:Room:s?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertEqual((local.get("humidity"), local.get("temperature")), (5, None))
+        self.assertEqual(self.a.delete(f"{path}/temperature", headers=tenant(t)).status, 204)
+        self.assertNotIn("temperature", at_b())
+
+        dying = SideServer("die")
+        self.addCleanup(dying.stop)
+        rid = self.register(t, dying.url, [{"entities": [{"id": "urn:ngsi-ld:Room:s", "type": "Room"}], "propertyNames": ["co2"]}],
+                            mode="exclusive", operations=["deleteAttrs"])
+        r = self.a.delete(f"{path}/co2", headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json()["updated"], [])
+        self.assertEqual([(n["attributeName"], n["registrationId"]) for n in r.json()["notUpdated"]], [("co2", rid)])
 
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
