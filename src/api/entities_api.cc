@@ -61,19 +61,50 @@ Response UpdateResponse(Result<ngsild::UpdateResult> r, const ngsild::Context& c
   return PlainJson(207, UpdateResultJson(*r, ctx));
 }
 
+// An entity write — create (§5.6.1), replace (§5.6.18), merge (§5.6.17) — with the entity's
+// exclusive and redirect registrations (§4.3.6.2): each source is sent the part of the client's
+// fragment its registration covers (`method` on `path`), and `write_here` writes the rest here,
+// given the attributes (expanded) that went to sources — or returns nullopt when nothing is left
+// to write here. Nothing is written here for a redirect registration. `done` is the answer when
+// every party took its part; see WriteAnswer for the others.
+using LocalWrite = std::function<std::optional<Status>(const std::set<std::string>& forwarded)>;
+Response SplitEntityWrite(const Request& req, const ApiDeps& deps, const ObjectRequest& in,
+                          broker::ContextSourceRequest match, const std::string& method, const std::string& path,
+                          const LocalWrite& write_here, const Response& done) {
+  const std::string id = match.entity_ids.front();
+  auto plan = PlanWrite(req, deps, in.tenant, *in.ctx, std::move(match));
+  if (!plan.ok()) return Problem(plan.status());
+  if (!*plan) {
+    std::optional<Status> st = write_here({});
+    return !st || st->ok() ? done : Problem(*st);
+  }
+  ForwardedFragment forwarded = ForwardFragment(deps, **plan, id, method, path, in.object(), *in.ctx);
+  std::optional<Status> st;
+  if (!(*plan)->redirected) st = write_here(forwarded.attributes);
+  if (!st) return WriteAnswer(id, std::nullopt, forwarded.report, done);
+  return WriteAnswer(id, st->ok() ? done : Problem(*st), forwarded.report, done);
+}
+
 Response CreateEntity(const Request& req, const ApiDeps& deps) {
   auto in = ReadObject(req, deps);
   if (!in.ok()) return Problem(in.status());
   auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse);
   if (!e.ok()) return Problem(e.status());
   std::string id = e->id;
-  Status st = deps.entities->Create(CurrentCaller().Writes(in->tenant), in->tenant, std::move(*e));
-  if (!st.ok()) return Problem(st);
-  Response r;
-  r.status = 201;
-  r.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, PathSegment(id)));
-  if (!in->tenant.empty()) r.headers.Add("NGSILD-Tenant", in->tenant);
-  return r;
+  Response created;
+  created.status = 201;
+  created.headers.Add("Location", fmt::format("{}/{}", kEntitiesPath, PathSegment(id)));
+  if (!in->tenant.empty()) created.headers.Add("NGSILD-Tenant", in->tenant);
+  broker::ContextSourceRequest match{"createEntity", {id}, "", e->types, {}};
+  for (const auto& [name, instances] : e->attrs) match.attributes.push_back(name);
+  // The entity is created here too (with the attributes no source took), so that it exists
+  // locally whatever an exclusive source holds.
+  return SplitEntityWrite(req, deps, *in, std::move(match), "POST", "/entities",
+                          [&](const std::set<std::string>& forwarded) -> std::optional<Status> {
+                            for (const auto& name : forwarded) e->attrs.erase(name);
+                            return deps.entities->Create(CurrentCaller().Writes(in->tenant), in->tenant, std::move(*e));
+                          },
+                          created);
 }
 
 // The 200 answer of a retrieve: `e` (visible to the caller, of the type asked) redacted for the
@@ -197,8 +228,14 @@ Response ReplaceEntity(const Request& req, const PathParams& p, const ApiDeps& d
   if (!st.ok()) return Problem(st);
   auto e = ngsild::ParseEntity(in->object(), *in->ctx, util::NowMillis(), deps.limits.parse, false);
   if (!e.ok()) return Problem(e.status());
-  st = deps.entities->Replace(CurrentCaller().Writes(in->tenant), in->tenant, id, std::move(*e));
-  return st.ok() ? NoContent() : Problem(st);
+  broker::ContextSourceRequest match{"replaceEntity", {id}, "", e->types, {}};
+  for (const auto& [name, instances] : e->attrs) match.attributes.push_back(name);
+  return SplitEntityWrite(req, deps, *in, std::move(match), "PUT", "/entities/" + broker::PercentEncode(id),
+                          [&](const std::set<std::string>& forwarded) -> std::optional<Status> {
+                            for (const auto& name : forwarded) e->attrs.erase(name);
+                            return deps.entities->Replace(CurrentCaller().Writes(in->tenant), in->tenant, id, std::move(*e));
+                          },
+                          NoContent());
 }
 
 // The body of a request that changes some attributes of the entity in the path (merge,
@@ -333,18 +370,14 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
   }
   broker::ContextSourceRequest match{"mergeEntity", {c->id}, "", c->types, {}};
   for (const auto& [name, instances] : c->attrs) match.attributes.push_back(name);
-  auto plan = PlanWrite(req, deps, c->in.tenant, *c->in.ctx, std::move(match));
-  if (!plan.ok()) return Problem(plan.status());
-  ForwardedFragment forwarded;
-  if (*plan) {
-    forwarded = ForwardFragment(deps, **plan, c->id, "PATCH", "/entities/" + broker::PercentEncode(c->id), c->in.object(),
-                                *c->in.ctx);
-    for (const auto& name : forwarded.attributes) c->attrs.erase(name);
-    if ((*plan)->redirected || c->attrs.empty()) return WriteAnswer(c->id, std::nullopt, forwarded.report, NoContent());
-  }
-  Status st = deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id, std::move(c->attrs), c->types,
-                                   c->now, c->scope, c->expires_at);
-  return WriteAnswer(c->id, st.ok() ? NoContent() : Problem(st), forwarded.report, NoContent());
+  return SplitEntityWrite(req, deps, c->in, std::move(match), "PATCH", "/entities/" + broker::PercentEncode(c->id),
+                          [&](const std::set<std::string>& forwarded) -> std::optional<Status> {
+                            for (const auto& name : forwarded) c->attrs.erase(name);
+                            if (!forwarded.empty() && c->attrs.empty()) return std::nullopt;
+                            return deps.entities->Merge(CurrentCaller().Writes(c->in.tenant), c->in.tenant, c->id,
+                                                        std::move(c->attrs), c->types, c->now, c->scope, c->expires_at);
+                          },
+                          NoContent());
 }
 
 // An attribute write — append (§5.6.3), update (§5.6.2) — with the entity's exclusive and

@@ -561,6 +561,30 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(r.json()["updated"], [])
         self.assertEqual([(n["attributeName"], n["registrationId"]) for n in r.json()["notUpdated"]], [("co2", rid)])
 
+    def test_create_and_replace_are_split(self):
+        """§5.6.1 Create Entity and §5.6.18 Replace Entity with an exclusive registration: the
+        registered attribute is created/replaced at the source, the entity with the rest here;
+        the merged entity shows both."""
+        t = "dwrite-create"
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:other", "type": "Room"})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:c", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["redirectionOps"])
+        r = self.a.post(E, {"id": "urn:ngsi-ld:Room:c", "type": "Room", "temperature": {"type": "Property", "value": 20},
+                            "humidity": {"type": "Property", "value": 30}}, headers=tenant(t))
+        self.assertEqual(r.status, 201, r)
+        self.assertTrue(r.header("Location").endswith("/urn:ngsi-ld:Room:c"), r.headers)
+        at_b = self.b.get(f"{E}/urn:ngsi-ld:Room:c?options=keyValues", headers=tenant(t)).json()
+        self.assertEqual((at_b.get("temperature"), at_b.get("humidity")), (20, None))
+        local = self.a.get(f"{E}/urn:ngsi-ld:Room:c?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertEqual((local.get("temperature"), local.get("humidity")), (None, 30))
+        r = self.a.put(f"{E}/urn:ngsi-ld:Room:c", {"type": "Room", "temperature": {"type": "Property", "value": 25},
+                                                   "humidity": {"type": "Property", "value": 35}}, headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        merged = self.a.get(f"{E}/urn:ngsi-ld:Room:c?options=keyValues", headers=tenant(t)).json()
+        self.assertEqual((merged["temperature"], merged["humidity"]), (25, 35))
+        local = self.a.get(f"{E}/urn:ngsi-ld:Room:c?options=keyValues&local=true", headers=tenant(t)).json()
+        self.assertNotIn("temperature", local)
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
