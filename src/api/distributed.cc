@@ -37,6 +37,19 @@ std::string LinkContextOf(const ApiDeps& deps, const ngsild::Context& ctx) {
   return ctx.LinkUrl();
 }
 
+// What every distributed call of a request carries: the caller's @context, its Via, and the
+// hub's alias for the tenant.
+Result<broker::DistributedCall> CallOf(const http::Request& req, const ApiDeps& deps, const std::string& tenant,
+                                       const ngsild::Context& ctx) {
+  auto alias = SourceAliasOf(deps, tenant);
+  if (!alias.ok()) return alias.status();
+  broker::DistributedCall call;
+  call.link_context = LinkContextOf(deps, ctx);
+  call.via = std::string(req.headers.Get("Via"));
+  call.alias = std::move(*alias);
+  return call;
+}
+
 }  // namespace
 
 Result<std::string> SourceAliasOf(const ApiDeps& deps, const std::string& tenant) {
@@ -56,10 +69,11 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
   request.match.operation = request.operation;
   std::vector<broker::ContextSource> sources = deps.registrations->Match(tenant, request.match);
   if (sources.empty()) return std::unique_ptr<Distribution>();
-  auto alias = SourceAliasOf(deps, tenant);
-  if (!alias.ok()) return alias.status();
+  auto base = CallOf(req, deps, tenant, ctx);
+  if (!base.ok()) return base.status();
 
   auto plan = std::make_unique<Distribution>();
+  plan->call = std::move(*base);
   plan->sources = std::move(sources);
   plan->forwarded_selection = request.match;
   if (request.type_selection) {
@@ -68,9 +82,6 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
   plan->query = broker::EncodeQuery(request.params);
 
   broker::DistributedCall& call = plan->call;
-  call.link_context = LinkContextOf(deps, ctx);
-  call.via = std::string(req.headers.Get("Via"));
-  call.alias = std::move(*alias);
   ngsild::ContextResolver* contexts = deps.contexts;
   call.resolve_context = [contexts, tenant](std::string_view url) -> Result<ngsild::ContextPtr> {
     if (url.empty()) return contexts->Core();
@@ -116,14 +127,12 @@ Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const Api
     return s.mode != broker::RegistrationMode::kExclusive && s.mode != broker::RegistrationMode::kRedirect;
   });
   if (sources.empty()) return std::unique_ptr<WritePlan>();
-  auto alias = SourceAliasOf(deps, tenant);
-  if (!alias.ok()) return alias.status();
+  auto call = CallOf(req, deps, tenant, ctx);
+  if (!call.ok()) return call.status();
   auto plan = std::make_unique<WritePlan>();
   for (const auto& s : sources) plan->redirected = plan->redirected || s.mode == broker::RegistrationMode::kRedirect;
   plan->sources = std::move(sources);
-  plan->call.link_context = LinkContextOf(deps, ctx);
-  plan->call.via = std::string(req.headers.Get("Via"));
-  plan->call.alias = std::move(*alias);
+  plan->call = std::move(*call);
   return plan;
 }
 
@@ -165,10 +174,12 @@ ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, co
 
 http::Response WriteAnswer(const std::string& entity_id, std::optional<http::Response> local,
                            const broker::WriteReport& report, http::Response done) {
-  if (report.errors.empty()) return local ? std::move(*local) : std::move(done);
-  boost::json::array success, errors;
   const bool local_ok = local && local->status < 300;
-  if (local_ok || (!local && !report.succeeded.empty())) success.emplace_back(entity_id);
+  if (report.errors.empty() && (!local || local_ok)) return local ? std::move(*local) : std::move(done);
+  // The hub's own part failed and no source took a part: the hub's error is the answer.
+  if (report.errors.empty() && report.succeeded.empty()) return std::move(*local);
+  boost::json::array success, errors;
+  if (local_ok || !report.succeeded.empty()) success.emplace_back(entity_id);
   if (local && local->status >= 300) {
     boost::system::error_code ec;
     boost::json::value problem = boost::json::parse(local->body, ec);

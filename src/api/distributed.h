@@ -107,10 +107,11 @@ ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, co
                                   const ngsild::Context& ctx);
 
 // The answer of a write that went (in part) to context sources. `local`: the hub's own answer
-// for its part (nullopt when nothing was written here). When every source took its part, the
-// hub's answer (or `done` when it wrote nothing); otherwise 207 with a BatchOperationResult
-// (§5.2.16): the entity id among the successes when some party took the write, and one
-// BatchEntityError (§5.2.17) per failure — a source's with its registrationId.
+// for its part (nullopt when nothing was written here). When every party took its part, the
+// hub's answer (or `done` when it wrote nothing); when only the hub's part failed and no source
+// was written to, the hub's error; otherwise 207 with a BatchOperationResult (§5.2.16): the
+// entity id among the successes when any party took its part, and one BatchEntityError
+// (§5.2.17) per failure — a source's with its registrationId.
 http::Response WriteAnswer(const std::string& entity_id, std::optional<http::Response> local,
                            const broker::WriteReport& report, http::Response done);
 

@@ -453,6 +453,27 @@ class DistributedReadTest(unittest.TestCase):
         merged = self.a.get(f"{E}/urn:ngsi-ld:Room:w?options=keyValues", headers=tenant(t)).json()
         self.assertEqual((merged["temperature"], merged["humidity"]), (30, 50))
 
+    def test_merge_whose_local_part_fails_is_207(self):
+        """§5.6.17 207 / §5.2.16: when the source took its part but the hub could not write the
+        rest (it does not hold the entity: 404), the answer lists the entity as a success and the
+        hub's error without a registrationId."""
+        t = "dwrite-localfail"
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Room:m", "type": "Room", "temperature": {"type": "Property", "value": 1}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:m", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["redirectionOps"])
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:m", {"temperature": {"type": "Property", "value": 2},
+                                                     "humidity": {"type": "Property", "value": 3}}, headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        body = r.json()
+        self.assertEqual(body["success"], ["urn:ngsi-ld:Room:m"])
+        self.assertEqual(len(body["errors"]), 1, body)
+        self.assertNotIn("registrationId", body["errors"][0])
+        self.assertEqual(body["errors"][0]["error"]["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
+        self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:m?options=keyValues", headers=tenant(t)).json()["temperature"], 2)
+        # Only the hub's part, and it fails: the hub's own error.
+        r = self.a.patch(f"{E}/urn:ngsi-ld:Room:m", {"humidity": {"type": "Property", "value": 3}}, headers=tenant(t))
+        self.assertEqual(r.status, 404, r)
+
     def test_redirect_merge_and_delete_go_to_the_source(self):
         """§4.3.6.2 redirect: the operation is forwarded and not handled locally. A merge and a
         delete at A change the entity at B; afterwards nobody holds it (404)."""
