@@ -75,14 +75,15 @@ Result<broker::VisibleCatalogue> CatalogueOfType(const ApiDeps& deps, const brok
 
 // `local` (type or attribute names, or their detailed objects, compacted with the caller's
 // @context) with the lists of the matching context sources merged in (§5.7.5, §5.7.6, §5.7.8,
-// §5.7.9 with §4.3.6); `local` alone when the read is local only. The sources' lists are taken as
-// they answer them: the caller's read rules restrict what the hub shows of its own entities.
+// §5.7.9 with §4.3.6); `local` alone when the read is local only — always for a caller whose reads
+// are restricted, since the sources' lists cannot be judged by the caller's read rules.
 Result<broker::DistributedRead::JsonAnswer> WithSources(const Request& req, const ApiDeps& deps,
                                                         const DiscoveryRequest& in, std::string operation,
                                                         const std::string& path, json::array local) {
   DistributionRequest asked;
   asked.operation = std::move(operation);
   asked.forward_selection = false;
+  asked.merged_as_json = true;
   auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
   if (!plan.ok()) return plan.status();
   if (!*plan) return broker::DistributedRead::JsonAnswer{std::move(local), {}};

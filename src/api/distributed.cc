@@ -17,12 +17,14 @@
 #include "api/distributed.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/caller.h"
 #include "api/request.h"
 #include "broker/context_source_client.h"
 #include "ngsild/distributed_merge.h"
@@ -50,6 +52,38 @@ Result<broker::DistributedCall> CallOf(const http::Request& req, const ApiDeps& 
   return call;
 }
 
+// Ok when the caller may make the forwarded write: the hub writes to its sources with its own
+// credentials, so it decides for them what it would decide for its own data — the entity judged
+// on every type known for it (the hub's copy, the request, the registrations) and its owner here
+// ("" when the hub holds none), each attribute sent, and deletion as a whole. PermissionDenied
+// naming what may not be written otherwise.
+Status AuthorizeForwarded(const ApiDeps& deps, const std::string& tenant, const broker::ContextSourceRequest& match,
+                          const std::vector<broker::ContextSource>& sources) {
+  const PolicyWriteAccess writes = CurrentCaller().Writes(tenant);
+  if (writes.Unrestricted()) return Status::Ok();
+  const std::string& id = match.entity_ids.front();
+  std::set<std::string> known(match.entity_types.begin(), match.entity_types.end());
+  for (const auto& s : sources) known.insert(s.entity_types.begin(), s.entity_types.end());
+  std::string owner;
+  if (auto here = deps.entities->Get(tenant, id); here.ok()) {
+    known.insert(here->types.begin(), here->types.end());
+    owner = here->owner;
+  }
+  const std::vector<std::string> types(known.begin(), known.end());
+  const broker::WriteAccess::Target target{id, types, owner};
+  const bool deleting = match.operation == "deleteEntity";
+  if (deleting ? !writes.MayDelete(target) : !writes.MayWrite(target)) {
+    return Status::PermissionDenied(fmt::format("entity '{}' may not be {}", id.substr(0, 200), deleting ? "deleted" : "written"));
+  }
+  for (const auto& attr : match.attributes) {
+    if (!writes.MayWriteAttribute(target, attr)) {
+      return Status::PermissionDenied(
+          fmt::format("attribute '{}' of entity '{}' may not be written", attr.substr(0, 200), id.substr(0, 200)));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> SourceAliasOf(const ApiDeps& deps, const std::string& tenant) {
@@ -66,6 +100,7 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
   auto local = BoolParam(req, "local");
   if (!local.ok()) return local.status();
   if (*local || !deps.distributed_reads || !deps.registrations) return std::unique_ptr<Distribution>();
+  if (request.merged_as_json && CurrentCaller().ReadView(tenant)) return std::unique_ptr<Distribution>();
   request.match.operation = request.operation;
   std::vector<broker::ContextSource> sources = deps.registrations->Match(tenant, request.match);
   if (sources.empty()) return std::unique_ptr<Distribution>();
@@ -127,6 +162,7 @@ Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const Api
     return s.mode != broker::RegistrationMode::kExclusive && s.mode != broker::RegistrationMode::kRedirect;
   });
   if (sources.empty()) return std::unique_ptr<WritePlan>();
+  CITYHUB_RETURN_IF_ERROR(AuthorizeForwarded(deps, tenant, match, sources));
   auto call = CallOf(req, deps, tenant, ctx);
   if (!call.ok()) return call.status();
   auto plan = std::make_unique<WritePlan>();

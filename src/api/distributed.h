@@ -58,6 +58,9 @@ struct DistributionRequest {
   // Whether sources are asked for the selection (id, idPattern, type, attrs: entity reads) —
   // discovery lists take none.
   bool forward_selection = true;
+  // The sources' answers are merged as JSON, where the caller's read rules cannot be applied
+  // (discovery, temporal): such a read is local only for a caller whose reads are restricted.
+  bool merged_as_json = false;
 };
 
 // The plan for `request` in `tenant`, read with `ctx` (the caller's @context); null when the
@@ -89,7 +92,9 @@ struct WritePlan {
 
 // The plan for a write `match` (operation, the entity id, the attributes written; expanded) in
 // `tenant`; null when it is local only (no federation, `local=true`, no exclusive or redirect
-// registration matches). BadRequestData for a `local` parameter that is not true or false.
+// registration matches). BadRequestData for a `local` parameter that is not true or false;
+// PermissionDenied when the caller may not make the write (the hub's write rules apply to what it
+// forwards as to what it writes itself).
 Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const ApiDeps& deps, const std::string& tenant,
                                              const ngsild::Context& ctx, broker::ContextSourceRequest match);
 

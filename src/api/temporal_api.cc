@@ -543,10 +543,13 @@ Response QueryTemporalDistributed(const Request& req, const ApiDeps& deps, const
     const json::value* id = v.get_object().if_contains("id");
     return id && id->is_string() ? std::string_view(id->get_string()) : std::string_view();
   };
-  std::stable_sort(merged.begin(), merged.end(), [&](const json::value& a, const json::value& b) { return id_of(a) < id_of(b); });
+  std::stable_sort(merged.begin(), merged.end(),
+                   [&](const json::value& a, const json::value& b) { return id_of(a) < id_of(b); });
   const size_t counted = merged.size() + (total - std::min<size_t>(total, local_returned));
   json::array body;
-  for (size_t i = page.offset; i < merged.size() && i < page.offset + page.limit; ++i) body.push_back(std::move(merged[i]));
+  for (size_t i = page.offset; i < merged.size() && i < page.offset + page.limit; ++i) {
+    body.push_back(std::move(merged[i]));
+  }
   Response resp = Answer(std::move(body), r, range);
   if (page.count) resp.headers.Add("NGSILD-Results-Count", std::to_string(counted));
   AddPageLinks(req, page, page.offset + page.limit < counted, &resp);
@@ -579,6 +582,7 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
       asked.params.emplace_back("attrs", fmt::format("{}", fmt::join(asked.match.attributes, ",")));
     }
     asked.params_have_terms = r->projection.has_value();
+    asked.merged_as_json = true;
     auto plan = PlanDistribution(req, deps, r->in.tenant, *r->in.ctx, std::move(asked));
     if (!plan.ok()) return Problem(plan.status());
     if (*plan) return RetrieveTemporalDistributed(deps, *r, id, **plan);
@@ -612,6 +616,7 @@ Response RunTemporalQuery(const Request& req, const ApiDeps& deps, TemporalRead&
     DistributionRequest asked = QueryDistribution("queryTemporal", spec, *sel);
     asked.params.insert(asked.params.end(), r.forwarded.begin(), r.forwarded.end());
     asked.params_have_terms = asked.params_have_terms || r.projection.has_value();
+    asked.merged_as_json = true;
     auto plan = PlanDistribution(req, deps, r.in.tenant, *r.in.ctx, std::move(asked));
     if (!plan.ok()) return Problem(plan.status());
     if (*plan) return QueryTemporalDistributed(req, deps, r, *sel, *page, **plan);

@@ -8,7 +8,10 @@ here from each hub directly), merged by the registration mode (inclusive, exclus
 auxiliary); paging and NGSILD-Results-Count apply to the merged set; `local=true` asks nobody;
 the tenant and the caller's @context reach the sources; a loop A→B→A ends through Via; a source
 that fails or is too slow leaves a partial answer within the timeout with an NGSILD-Warning
-naming its registration, and the next request does not ask it during its cooldown.
+naming its registration, and the next request does not ask it during its cooldown. Writes to
+exclusive and redirect registrations are split and forwarded (§4.3.6.2), failures answered with
+207 naming the registrationId (§5.2.17, §5.2.19); the hub's access rules apply to what it
+forwards (DistributedAccessTest).
 """
 import http.server
 import json
@@ -616,6 +619,79 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported")
         r = self.a.get(f"{E}?type=Vehicle&orderBy=speed&local=true", headers=tenant(t))
         self.assertEqual(r.status, 200, r)
+
+
+class DistributedAccessTest(unittest.TestCase):
+    """The hub forwards with its own credentials, so its access rules (SECURITY.md) apply to what it
+    forwards: a forwarded write needs the caller's right to write that attribute (403 before
+    anything is sent), a merged entity is shown through the caller's read rules, and histories
+    merged as JSON are not taken from sources for a caller whose reads are restricted."""
+
+    POLICY = {"rules": [
+        {"effect": "allow", "roles": ["room-app"], "operations": ["read", "write"], "types": ["Room"],
+         "attrs": ["humidity"]},
+        {"effect": "deny", "roles": ["reader"], "operations": ["read"], "types": ["Room"], "attrs": ["temperature"]},
+    ]}
+    T = "dacl"
+    ADMIN = ("ops", "dacl:admin")
+    APP = ("app", "dacl:room-app")
+    READER = ("citizen", "dacl:reader")
+
+    @classmethod
+    def setUpClass(cls):
+        from guarded_hub import GuardedHub
+        cls.guarded = GuardedHub("cityhub-dacl-", cls.POLICY, extra_args=HUB_ARGS).start()
+        cls.b = Hub(extra_args=HUB_ARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.guarded.cleanup()
+        cls.b.cleanup()
+
+    def call(self, method, path, who, body=None):
+        return self.guarded.call(method, path, who, body=body, tenant=self.T)
+
+    def test_forwarded_writes_and_reads_follow_the_callers_rights(self):
+        rid = "urn:ngsi-ld:ContextSourceRegistration:dacl"
+        r = self.call("POST", E, self.ADMIN, {"id": "urn:ngsi-ld:Room:a", "type": "Room",
+                                              "humidity": {"type": "Property", "value": 40,
+                                                           "observedAt": "2026-01-01T00:00:00Z"}})
+        self.assertEqual(r.status, 201, r)
+        r = self.b.post(E, {"id": "urn:ngsi-ld:Room:a", "type": "Room",
+                            "temperature": {"type": "Property", "value": 20, "observedAt": "2026-01-01T00:00:00Z"}},
+                        headers=tenant(self.T))
+        self.assertEqual(r.status, 201, r)
+        reg = {"id": rid, "type": "ContextSourceRegistration", "mode": "exclusive", "tenant": self.T,
+               "information": [{"entities": [{"id": "urn:ngsi-ld:Room:a", "type": "Room"}], "propertyNames": ["temperature"]}],
+               "endpoint": f"http://127.0.0.1:{self.b.port}", "operations": ["redirectionOps", "retrieveTemporal"]}
+        self.assertEqual(self.call("POST", R, self.ADMIN, reg).status, 201)
+        at_b = lambda: self.b.get(f"{E}/urn:ngsi-ld:Room:a?options=keyValues", headers=tenant(self.T)).json()
+
+        r = self.call("PATCH", f"{E}/urn:ngsi-ld:Room:a", self.APP, {"temperature": {"type": "Property", "value": 99}})
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(at_b()["temperature"], 20)
+        r = self.call("PATCH", f"{E}/urn:ngsi-ld:Room:a/attrs/temperature", self.APP, {"value": 99})
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(at_b()["temperature"], 20)
+        r = self.call("PATCH", f"{E}/urn:ngsi-ld:Room:a", self.ADMIN, {"temperature": {"type": "Property", "value": 21}})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(at_b()["temperature"], 21)
+
+        r = self.call("GET", f"{E}/urn:ngsi-ld:Room:a?options=keyValues", self.ADMIN)
+        self.assertEqual((r.status, r.json().get("temperature"), r.json().get("humidity")), (200, 21, 40), r)
+        r = self.call("GET", f"{E}/urn:ngsi-ld:Room:a?options=keyValues", self.READER)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("temperature", r.json())
+        self.assertEqual(r.json().get("humidity"), 40)
+
+        when = "timerel=after&timeAt=2020-01-01T00:00:00Z"
+        r = self.call("GET", f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Room:a?{when}", self.ADMIN)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("temperature", r.json())
+        r = self.call("GET", f"/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Room:a?{when}", self.READER)
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("temperature", r.json())
+        self.assertIn("humidity", r.json())
 
 
 if __name__ == "__main__":
