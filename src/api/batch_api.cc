@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "api/caller.h"
+#include "api/distributed.h"
 #include "api/query_spec.h"
 #include "api/request.h"
 #include "util/time.h"
@@ -72,9 +73,27 @@ json::object BatchResultJson(const std::vector<std::string>& success, const std:
   return json::object{{"success", std::move(ok)}, {"errors", std::move(err)}};
 }
 
-Response Respond(BatchKind kind, broker::BatchResult r, std::vector<broker::BatchError> parse_errors) {
+// What the items of a batch that registrations cover did at their sources (§5.6.7–5.6.10,
+// §5.6.20: "If any of the entities matches to a registration, the relevant parts of the request
+// are forwarded as a distributed operation").
+struct ForwardedItems {
+  std::vector<std::string> success;  // items done at sources only, without a failure
+  json::array errors;                // BatchEntityErrors (§5.2.17), a source's with registrationId
+};
+
+Response Respond(BatchKind kind, broker::BatchResult r, std::vector<broker::BatchError> parse_errors,
+                 ForwardedItems forwarded = {}) {
   for (auto& e : parse_errors) r.errors.push_back(std::move(e));
-  if (!r.errors.empty()) return PlainJson(207, BatchResultJson(r.success, r.errors));
+  for (auto& id : forwarded.success) {
+    if (kind == BatchKind::kCreate) r.created_ids.push_back(id);
+    r.success.push_back(std::move(id));
+  }
+  if (kind == BatchKind::kCreate) r.created = r.created_ids.size();
+  if (!r.errors.empty() || !forwarded.errors.empty()) {
+    json::object result = BatchResultJson(r.success, r.errors);
+    for (auto& e : forwarded.errors) result["errors"].as_array().push_back(std::move(e));
+    return PlainJson(207, std::move(result));
+  }
   if (kind == BatchKind::kCreate || (kind == BatchKind::kUpsert && r.created > 0)) {
     json::array ids;
     for (const auto& id : r.created_ids) ids.emplace_back(id);
@@ -126,6 +145,112 @@ Result<ngsild::Entity> ParseItem(const json::object& item, const ngsild::Context
   return e;
 }
 
+std::string_view OperationOf(BatchKind kind) {
+  switch (kind) {
+    case BatchKind::kCreate: return "createBatch";
+    case BatchKind::kUpsert: return "upsertBatch";
+    case BatchKind::kUpdate: return "updateBatch";
+    case BatchKind::kMerge: return "mergeBatch";
+    case BatchKind::kDelete: break;
+  }
+  return "deleteBatch";
+}
+
+std::string PathOf(BatchKind kind) {
+  switch (kind) {
+    case BatchKind::kCreate: return "/entityOperations/create";
+    case BatchKind::kUpsert: return "/entityOperations/upsert";
+    case BatchKind::kUpdate: return "/entityOperations/update";
+    case BatchKind::kMerge: return "/entityOperations/merge";
+    case BatchKind::kDelete: break;
+  }
+  return "/entityOperations/delete";
+}
+
+void AddSourceErrors(const std::string& id, const broker::WriteReport& report, ForwardedItems* out) {
+  for (const auto& e : report.errors) {
+    out->errors.push_back(
+        json::object{{"entityId", id}, {"registrationId", e.registration_id}, {"error", ProblemJson(e.status)}});
+  }
+}
+
+// One valid item of a batch: the entity the hub writes, and what the client sent for it.
+struct BatchItem {
+  ngsild::Entity entity;
+  const json::object* sent = nullptr;
+  ngsild::ContextPtr ctx;
+};
+
+// Sends the part of each item an exclusive or redirect registration covers to its sources, as a
+// one-item batch of the same kind (with the request's options). An item keeps, for the local
+// batch, the attributes no source took; it leaves the local batch for a redirect registration,
+// when an update or merge has nothing left here, or when the caller may not make the forwarded
+// write (an error of that item).
+std::vector<ngsild::Entity> ForwardItems(const Request& req, const ApiDeps& deps, const std::string& tenant,
+                                         BatchKind kind, std::vector<BatchItem> items, ForwardedItems* out) {
+  std::vector<std::pair<std::string, std::string>> options;
+  if (const std::string* o = req.Param("options")) options.emplace_back("options", *o);
+  const std::string query = broker::EncodeQuery(options);
+  std::vector<ngsild::Entity> local;
+  for (auto& item : items) {
+    ngsild::Entity& e = item.entity;
+    broker::ContextSourceRequest match{std::string(OperationOf(kind)), {e.id}, "", e.types, {}};
+    for (const auto& [name, instances] : e.attrs) match.attributes.push_back(name);
+    auto plan = PlanWrite(req, deps, tenant, *item.ctx, std::move(match));
+    if (!plan.ok()) {
+      out->errors.push_back(json::object{{"entityId", e.id}, {"error", ProblemJson(plan.status())}});
+      continue;
+    }
+    if (!*plan) {
+      local.push_back(std::move(e));
+      continue;
+    }
+    auto forwarded = ForwardFragment(deps, **plan, e.id, "POST", PathOf(kind), *item.sent, *item.ctx, true, query);
+    AddSourceErrors(e.id, forwarded.report, out);
+    for (const auto& name : forwarded.attributes) e.attrs.erase(name);
+    const bool nothing_here = (kind == BatchKind::kUpdate || kind == BatchKind::kMerge) && e.attrs.empty();
+    if ((*plan)->redirected || nothing_here) {
+      if (forwarded.report.errors.empty()) out->success.push_back(e.id);
+      continue;
+    }
+    local.push_back(std::move(e));
+  }
+  return local;
+}
+
+// The ids of a batch delete that registrations cover are deleted at their sources too; an id
+// leaves the local batch for a redirect registration or when the hub does not hold it.
+std::vector<std::string> ForwardDeletes(const Request& req, const ApiDeps& deps, const std::string& tenant,
+                                        std::vector<std::string> ids, ForwardedItems* out) {
+  auto ctx = ContextOf(req, deps, nullptr, false);
+  if (!ctx.ok()) return ids;
+  std::vector<std::string> local;
+  for (auto& id : ids) {
+    auto plan = PlanWrite(req, deps, tenant, **ctx, broker::ContextSourceRequest{"deleteBatch", {id}, "", {}, {}});
+    if (!plan.ok()) {
+      out->errors.push_back(json::object{{"entityId", id}, {"error", ProblemJson(plan.status())}});
+      continue;
+    }
+    if (!*plan) {
+      local.push_back(std::move(id));
+      continue;
+    }
+    broker::ForwardedRequest forwarded;
+    forwarded.method = "POST";
+    forwarded.path = PathOf(BatchKind::kDelete);
+    forwarded.body = json::serialize(json::array{json::value(id)});
+    auto report = deps.distributed_writes->Forward(
+        id, (*plan)->sources, [&](const broker::ContextSource&) { return forwarded; }, (*plan)->call);
+    AddSourceErrors(id, report, out);
+    if ((*plan)->redirected || !deps.entities->Get(tenant, id).ok()) {
+      if (report.errors.empty()) out->success.push_back(id);
+      continue;
+    }
+    local.push_back(std::move(id));
+  }
+  return local;
+}
+
 Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
   if (Status st = CheckOptions(req, kind); !st.ok()) return Problem(st);
   auto in = ReadBatch(req, deps);
@@ -141,14 +266,16 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       }
       ids.emplace_back(item.get_string());
     }
-    if (ids.empty()) return Respond(kind, {}, std::move(parse_errors));
+    ForwardedItems forwarded;
+    ids = ForwardDeletes(req, deps, in->tenant, std::move(ids), &forwarded);
+    if (ids.empty()) return Respond(kind, {}, std::move(parse_errors), std::move(forwarded));
     return Respond(kind, deps.entities->BatchDelete(CurrentCaller().Writes(in->tenant), in->tenant, ids),
-                   std::move(parse_errors));
+                   std::move(parse_errors), std::move(forwarded));
   }
 
   int64_t now = util::NowMillis();
-  std::vector<ngsild::Entity> entities;
-  entities.reserve(in->items.size());
+  std::vector<BatchItem> parsed;
+  parsed.reserve(in->items.size());
   for (const auto& item : in->items) {
     if (!item.is_object()) {
       parse_errors.push_back({"", Status::BadRequestData("a batch item must be an entity object")});
@@ -164,10 +291,12 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
       parse_errors.push_back({IdOf(item), e.status()});
       continue;
     }
-    entities.push_back(std::move(*e));
+    parsed.push_back(BatchItem{std::move(*e), &item.get_object(), std::move(*ctx)});
   }
+  ForwardedItems forwarded;
+  std::vector<ngsild::Entity> entities = ForwardItems(req, deps, in->tenant, kind, std::move(parsed), &forwarded);
   // Nothing valid: do not touch the store (a create would otherwise make the tenant).
-  if (entities.empty()) return Respond(kind, {}, std::move(parse_errors));
+  if (entities.empty()) return Respond(kind, {}, std::move(parse_errors), std::move(forwarded));
   const PolicyWriteAccess writes = CurrentCaller().Writes(in->tenant);
   broker::BatchResult r;
   switch (kind) {
@@ -186,7 +315,7 @@ Response Batch(const Request& req, const ApiDeps& deps, BatchKind kind) {
     case BatchKind::kDelete:
       break;
   }
-  return Respond(kind, std::move(r), std::move(parse_errors));
+  return Respond(kind, std::move(r), std::move(parse_errors), std::move(forwarded));
 }
 
 // --- DELETE /entities (Purge Entities) ------------------------------------------------------

@@ -174,7 +174,7 @@ Result<std::unique_ptr<WritePlan>> PlanWrite(const http::Request& req, const Api
 
 ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, const std::string& entity_id,
                                   const std::string& method, const std::string& path, const boost::json::object& fragment,
-                                  const ngsild::Context& ctx) {
+                                  const ngsild::Context& ctx, bool batch_item, const std::string& query) {
   ForwardedFragment out;
   std::vector<broker::ContextSource> asked;
   std::map<std::string, std::string> bodies;  // by registration id
@@ -187,7 +187,8 @@ ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, co
       out.attributes_of[s.registration_id].push_back(ctx.ExpandTerm(key));
     }
     asked.push_back(s);
-    bodies[s.registration_id] = split.matched.empty() ? std::string() : boost::json::serialize(split.matched);
+    std::string body = split.matched.empty() ? std::string() : boost::json::serialize(split.matched);
+    bodies[s.registration_id] = batch_item ? "[" + body + "]" : std::move(body);
   }
   // The body's own @context (application/ld+json) travels with it; otherwise the caller's Link.
   const bool ld_json = fragment.contains("@context");
@@ -199,6 +200,7 @@ ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, co
         broker::ForwardedRequest r;
         r.method = method;
         r.path = path;
+        r.query = query;
         r.use_registered_context = false;
         r.body = bodies.at(s.registration_id);
         if (ld_json) r.content_type = "application/ld+json";

@@ -107,9 +107,11 @@ struct ForwardedFragment {
   std::set<std::string> attributes;
   std::map<std::string, std::vector<std::string>> attributes_of;  // by registration id
 };
+// `batch_item`: the part is sent as a one-item batch (a JSON array holding it); `query`: the
+// request's parameters for the source, percent-encoded.
 ForwardedFragment ForwardFragment(const ApiDeps& deps, const WritePlan& plan, const std::string& entity_id,
                                   const std::string& method, const std::string& path, const boost::json::object& fragment,
-                                  const ngsild::Context& ctx);
+                                  const ngsild::Context& ctx, bool batch_item = false, const std::string& query = "");
 
 // The answer of a write that went (in part) to context sources. `local`: the hub's own answer
 // for its part (nullopt when nothing was written here). When every party took its part, the

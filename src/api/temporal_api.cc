@@ -575,7 +575,7 @@ Response RetrieveTemporal(const Request& req, const ApiDeps& deps, const std::st
     asked.operation = "retrieveTemporal";
     asked.match.entity_ids = {id};
     asked.params = r->forwarded;
-    // The temporal retrieve takes attrs but no type (§6.19): the selection is sent by hand.
+    // The temporal retrieve takes attrs but no type parameter: the selection is sent by hand.
     asked.forward_selection = false;
     if (r->attrs) {
       asked.match.attributes.assign(r->attrs->begin(), r->attrs->end());

@@ -609,6 +609,44 @@ class DistributedReadTest(unittest.TestCase):
         local = self.a.get(f"{E}/urn:ngsi-ld:Room:c?options=keyValues&local=true", headers=tenant(t)).json()
         self.assertNotIn("temperature", local)
 
+    def test_batch_writes_forward_the_covered_parts(self):
+        """§5.6.8–5.6.10, §5.6.20: "If any of the entities matches to a registration, the relevant
+        parts of the request are forwarded as a distributed operation"; errors of a distributed
+        operation come back in the BatchOperationResult with their registrationId (§5.2.17)."""
+        t = "dwrite-batch"
+        for i in (1, 2):
+            self.put_entity(self.a, t, {"id": f"urn:ngsi-ld:Room:b{i}", "type": "Room", "humidity": {"type": "Property", "value": 1}})
+            self.put_entity(self.b, t, {"id": f"urn:ngsi-ld:Room:b{i}", "type": "Room", "temperature": {"type": "Property", "value": 1}})
+        self.register(t, self.b, [{"entities": [{"id": "urn:ngsi-ld:Room:b1", "type": "Room"}], "propertyNames": ["temperature"]}],
+                      mode="exclusive", operations=["mergeBatch", "updateBatch", "deleteBatch"])
+        batch = [{"id": f"urn:ngsi-ld:Room:b{i}", "type": "Room", "temperature": {"type": "Property", "value": 10 + i},
+                  "humidity": {"type": "Property", "value": 20 + i}} for i in (1, 2)]
+        r = self.a.post("/ngsi-ld/v1/entityOperations/merge", batch, headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        at = lambda hub, i, local="": hub.get(f"{E}/urn:ngsi-ld:Room:b{i}?options=keyValues{local}", headers=tenant(t)).json()
+        self.assertEqual(at(self.b, 1)["temperature"], 11)                  # covered: at the source
+        self.assertNotIn("temperature", at(self.a, 1, "&local=true"))
+        self.assertEqual(at(self.a, 1, "&local=true")["humidity"], 21)
+        self.assertEqual(at(self.a, 2, "&local=true")["temperature"], 12)   # not covered: here
+        self.assertEqual(at(self.b, 2)["temperature"], 1)
+
+        dying = SideServer("die")
+        self.addCleanup(dying.stop)
+        rid = self.register(t, dying.url, [{"entities": [{"id": "urn:ngsi-ld:Room:b2", "type": "Room"}], "propertyNames": ["co2"]}],
+                            mode="exclusive", operations=["updateBatch"])
+        r = self.a.post("/ngsi-ld/v1/entityOperations/update",
+                        [{"id": "urn:ngsi-ld:Room:b2", "type": "Room", "co2": {"type": "Property", "value": 400},
+                          "humidity": {"type": "Property", "value": 5}}], headers=tenant(t))
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json()["success"], ["urn:ngsi-ld:Room:b2"])
+        self.assertEqual([(e["entityId"], e.get("registrationId")) for e in r.json()["errors"]], [("urn:ngsi-ld:Room:b2", rid)])
+        self.assertEqual(at(self.a, 2, "&local=true")["humidity"], 5)
+
+        r = self.a.post("/ngsi-ld/v1/entityOperations/delete", ["urn:ngsi-ld:Room:b1"], headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:b1", headers=tenant(t)).status, 404)
+        self.assertEqual(self.a.get(f"{E}/urn:ngsi-ld:Room:b1?local=true", headers=tenant(t)).status, 404)
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
