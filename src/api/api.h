@@ -2,7 +2,7 @@
 // broker calls and broker results to HTTP responses with the spec's status codes and RFC 7807
 // ProblemDetails. One file per resource: entities_api.cc, query_api.cc, batch_api.cc,
 // discovery_api.cc, contexts_api.cc, subscriptions_api.cc, registrations_api.cc, ops_api.cc; shared request
-// handling in request.h; local-or-distributed reads decided in distributed.h.
+// handling in request.h; whether a read or write is local or distributed is decided in distributed.h.
 #pragma once
 
 #include <atomic>

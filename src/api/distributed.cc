@@ -33,10 +33,13 @@ namespace cityhub::api {
 
 namespace {
 
-// The Link URL the caller's terms are read with ("" = the core context, which needs no Link).
+// The Link URL the caller's terms are read with ("" = the core context, which needs no Link; an
+// inline @context is hosted here, under the hub's public URL). Only an http(s) URL is sent.
 std::string LinkContextOf(const ApiDeps& deps, const ngsild::Context& ctx) {
-  if (deps.contexts && ctx.LinkUrl() == deps.contexts->Core()->LinkUrl()) return "";
-  return ctx.LinkUrl();
+  const std::string& url = ctx.LinkUrl();
+  if (deps.contexts && url == deps.contexts->Core()->LinkUrl()) return "";
+  if (!url.starts_with("http://") && !url.starts_with("https://")) return "";
+  return url;
 }
 
 // What every distributed call of a request carries: the caller's @context, its Via, and the
@@ -125,6 +128,12 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
   call.limits = deps.limits.parse;
   call.selection = request.forward_selection ? &plan->forwarded_selection : nullptr;
   call.query_has_terms = request.params_have_terms;
+  // An inline @context is hosted here for the caller's tenant, where a source cannot read it
+  // (hosted contexts are per tenant). Without terms to read, the sources need none: the selection
+  // is expanded and their answers are read with what they were sent.
+  if (!call.query_has_terms && call.link_context.find("/ngsi-ld/v1/jsonldContexts/") != std::string::npos) {
+    call.link_context.clear();
+  }
   return plan;
 }
 

@@ -229,7 +229,8 @@ class DistributedReadTest(unittest.TestCase):
 
     def test_caller_context_and_q_reach_the_sources(self):
         """§6.3.5: the caller's @context goes with the forwarded request, so a q-term of the
-        caller's vocabulary selects the same attribute at the source."""
+        caller's vocabulary selects the same attribute at the source — a Link @context and an
+        inline one alike."""
         t = "dcontext"
         ctx = SideServer("context")
         self.addCleanup(ctx.stop)
@@ -245,6 +246,34 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(warnings_of(r), [])
         self.assertEqual(sorted(e["id"] for e in r.json()), ["urn:ngsi-ld:Racer:a", "urn:ngsi-ld:Racer:b"])
         self.assertEqual(r.json()[1]["speedy"]["value"], 90)
+        # An inline @context (POST /entityOperations/query as application/ld+json) is hosted for
+        # the caller's tenant only: without terms the sources need none and all answer; with a q
+        # term the source cannot load it and is named in a warning (docs/API.md).
+        body = {"@context": USER_CTX["@context"], "type": "Query", "entities": [{"type": "Racer"}]}
+        r = self.a.post("/ngsi-ld/v1/entityOperations/query", body, headers=tenant(t), content_type="application/ld+json")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        self.assertEqual(sorted(e["id"] for e in r.json()),
+                         ["urn:ngsi-ld:Racer:a", "urn:ngsi-ld:Racer:b", "urn:ngsi-ld:Racer:b-slow"])
+
+    def test_inline_context_with_terms_cannot_reach_a_source(self):
+        """The limit docs/API.md names: an inline @context is hosted for the caller's tenant only,
+        so a query whose q needs it fails at the source (504 there), which is left out and named in
+        an NGSILD-Warning (§6.3.17) — the hub's own matches are answered. (Its own source hub: the
+        failure starts that source's cooldown.)"""
+        t = "dinline"
+        d = Hub(extra_args=HUB_ARGS).start()
+        self.addCleanup(d.cleanup)
+        for hub, eid in ((self.a, "urn:ngsi-ld:Racer:ia"), (d, "urn:ngsi-ld:Racer:id")):
+            r = hub.post(E, {"@context": USER_CTX["@context"], "id": eid, "type": "Racer",
+                             "speedy": {"type": "Property", "value": 50}}, headers=tenant(t), content_type="application/ld+json")
+            self.assertEqual(r.status, 201, r)
+        rid = self.register(t, d, [{"entities": [{"type": "https://example.org/vocab#Racer"}]}])
+        body = {"@context": USER_CTX["@context"], "type": "Query", "entities": [{"type": "Racer"}], "q": "speedy>4"}
+        r = self.a.post("/ngsi-ld/v1/entityOperations/query", body, headers=tenant(t), content_type="application/ld+json")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["id"] for e in r.json()], ["urn:ngsi-ld:Racer:ia"])
+        self.assertEqual([w.split(" ")[1] for w in warnings_of(r)], [rid], r.headers)
 
     # --- registration modes ---------------------------------------------------------------
     def test_exclusive_source_owns_its_attributes(self):
