@@ -16,6 +16,7 @@
  */
 #include "api/distributed.h"
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -28,6 +29,7 @@
 #include "api/request.h"
 #include "broker/context_source_client.h"
 #include "ngsild/distributed_merge.h"
+#include "util/time.h"
 
 namespace cityhub::api {
 
@@ -87,6 +89,22 @@ Status AuthorizeForwarded(const ApiDeps& deps, const std::string& tenant, const 
   return Status::Ok();
 }
 
+// Leaves in `sources` those whose registration `csf` matches (§4.9): the registrations of the
+// tenant it selects, asked of the registration service as GET /csourceRegistrations?csf= would.
+Status KeepCsfMatches(const ApiDeps& deps, const std::string& tenant, const ngsild::Context& ctx,
+                      const ngsild::QFilter& csf, std::vector<broker::ContextSource>* sources) {
+  broker::RegistrationQuery query;
+  query.csf = csf;
+  auto page = deps.registrations->Query(tenant, query, ctx, 0, std::numeric_limits<size_t>::max(), util::NowMillis());
+  if (!page.ok()) return page.status();
+  std::set<std::string, std::less<>> selected;
+  for (const auto& r : page->items) {
+    if (const auto* id = r.if_contains("id"); id && id->is_string()) selected.emplace(id->get_string());
+  }
+  std::erase_if(*sources, [&](const broker::ContextSource& s) { return !selected.contains(s.registration_id); });
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> SourceAliasOf(const ApiDeps& deps, const std::string& tenant) {
@@ -102,10 +120,17 @@ Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req,
                                                        DistributionRequest request) {
   auto local = BoolParam(req, "local");
   if (!local.ok()) return local.status();
+  std::optional<ngsild::QFilter> csf;
+  if (request.csf) {
+    auto parsed = ngsild::QFilter::Parse(*request.csf, ctx, deps.limits.query);
+    if (!parsed.ok()) return Status(parsed.status().code(), "parameter 'csf': " + parsed.status().message());
+    csf = std::move(*parsed);
+  }
   if (*local || !deps.distributed_reads || !deps.registrations) return std::unique_ptr<Distribution>();
   if (request.merged_as_json && CurrentCaller().ReadView(tenant)) return std::unique_ptr<Distribution>();
   request.match.operation = request.operation;
   std::vector<broker::ContextSource> sources = deps.registrations->Match(tenant, request.match);
+  if (csf && !sources.empty()) CITYHUB_RETURN_IF_ERROR(KeepCsfMatches(deps, tenant, ctx, *csf, &sources));
   if (sources.empty()) return std::unique_ptr<Distribution>();
   auto base = CallOf(req, deps, tenant, ctx);
   if (!base.ok()) return base.status();

@@ -61,10 +61,14 @@ struct DistributionRequest {
   // The sources' answers are merged as JSON, where the caller's read rules cannot be applied
   // (discovery, temporal): such a read is local only for a caller whose reads are restricted.
   bool merged_as_json = false;
+  // `csf` (§4.9 context source filter, the q-language over the registrations' members and own
+  // properties): only the registrations it matches take part. Null: no filter.
+  const std::string* csf = nullptr;
 };
 
 // The plan for `request` in `tenant`, read with `ctx` (the caller's @context); null when the
-// read is local only. BadRequestData for a `local` parameter that is not true or false.
+// read is local only. BadRequestData for a `local` parameter that is not true or false, and as the
+// q-language says for an invalid `csf`.
 Result<std::unique_ptr<Distribution>> PlanDistribution(const http::Request& req, const ApiDeps& deps,
                                                        const std::string& tenant, const ngsild::Context& ctx,
                                                        DistributionRequest request);

@@ -179,6 +179,7 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   q.view = view.get();
   DistributionRequest asked = QueryDistribution(std::move(operation), spec, q);
   AskSystemAttributes(&asked);
+  asked.csf = req.Param("csf");
   auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
   if (!plan.ok()) return Problem(plan.status());
   if (*plan) return RunDistributedQuery(req, deps, in, std::move(q), *page, **plan, std::move(slot));
@@ -197,7 +198,6 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
 Response QueryEntities(const Request& req, const ApiDeps& deps) {
   auto in = ReadEntityRequest(req, deps);
   if (!in.ok()) return Problem(in.status());
-  if (req.Param("csf")) return Problem(Status::NotSupported("parameter 'csf' is not supported (no context source registrations)"));
   auto spec = QuerySpecFromParams(req);
   if (!spec.ok()) return Problem(spec.status());
   auto q = CompileQuery(*spec, *in->ctx, in->attrs, deps.limits, !NamesEntityMap(req));

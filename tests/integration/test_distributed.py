@@ -676,6 +676,24 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(self.b.get(f"{E}/urn:ngsi-ld:Room:b1", headers=tenant(t)).status, 404)
         self.assertEqual(self.a.get(f"{E}/urn:ngsi-ld:Room:b1?local=true", headers=tenant(t)).status, 404)
 
+    def test_csf_selects_the_registrations_asked(self):
+        """§4.9, §5.7.2 `csf`: "Context Source filter" — the q-language over the registrations'
+        members and own properties selects which registrations take part: tier>=2 keeps C, not B;
+        an invalid csf is 400."""
+        t = "dcsf"
+        self.vehicles(t)
+        r = self.a.get(f"{R}?type=Vehicle", headers=tenant(t))
+        for reg in r.json():
+            tier = 1 if reg["endpoint"].endswith(str(self.b.port)) else 2
+            self.assertEqual(self.a.patch(f"{R}/{reg['id']}", {"tier": tier}, headers=tenant(t)).status, 204)
+        expected = sorted(self.union(t, "type=Vehicle", (self.a, self.c)))
+        r = self.a.get(f"{E}?type=Vehicle&csf=tier>=2&limit=100", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["id"] for e in r.json()), expected)
+        self.assertNotIn("urn:ngsi-ld:Vehicle:b2", [e["id"] for e in r.json()])
+        r = self.a.get(f"{E}?type=Vehicle&csf=tier>>2", headers=tenant(t))
+        self.assertEqual(r.status, 400, r)
+
     def test_order_by_with_sources_is_not_supported(self):
         """orderBy (v1.9.1 §4.23) is applied to the hub's own entities only: with registered sources
         taking part it is 422 OperationNotSupported (local=true still orders)."""
