@@ -2,7 +2,8 @@
 """Loads N ParkingSpot-like entities (~400 bytes each) into a running hub with batch upserts
 (POST /ngsi-ld/v1/entityOperations/upsert, BATCH entities a request, CONNS connections), and
 prints the sustained rate. Ids are urn:ngsi-ld:ParkingSpot:bench:0000000 … so that the wrk
-scripts in bench/wrk/ can address them.
+scripts in bench/wrk/ can address them; --first loads a later slice of the same numbering
+(e.g. one half of the city on each of two hubs).
 
     bench/load_entities.py --port 1026 --entities 1000000 --batch 1000 --conns 2
 """
@@ -39,9 +40,11 @@ def main():
     ap.add_argument("--entities", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--conns", type=int, default=2)
+    ap.add_argument("--first", type=int, default=0, help="number of the first entity")
     args = ap.parse_args()
 
-    next_start = [0]
+    next_start = [args.first]
+    end = args.first + args.entities
     lock = threading.Lock()
     failures = []
 
@@ -50,10 +53,10 @@ def main():
         while True:
             with lock:
                 start = next_start[0]
-                if start >= args.entities:
+                if start >= end:
                     break
                 next_start[0] += args.batch
-            data = body(start, min(args.batch, args.entities - start))
+            data = body(start, min(args.batch, end - start))
             conn.request("POST", "/ngsi-ld/v1/entityOperations/upsert", body=data,
                          headers={"Content-Type": "application/json"})
             r = conn.getresponse()
