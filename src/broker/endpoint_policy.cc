@@ -19,10 +19,13 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "ngsild/members.h"
 #include "util/http_syntax.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
+
+using ngsild::OneOf;
 
 namespace {
 
@@ -41,11 +44,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-template <size_t N>
-bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
-  return std::find(std::begin(set), std::end(set), s) != std::end(set);
 }
 
 bool Never(const std::string& lower) { return OneOf(lower, kNeverHeaders); }

@@ -13,6 +13,7 @@
 #include <re2/re2.h>
 
 #include "ngsild/geo.h"
+#include "ngsild/members.h"
 #include "util/json.h"
 #include "util/time.h"
 
@@ -76,13 +77,6 @@ constexpr std::string_view kDefined[] = {
     "id", "type", "registrationName", "description", "contextSourceAlias", "information", "datasetId", "tenant",
     "observationInterval", "managementInterval", "location", "observationSpace", "operationSpace", "expiresAt",
     "endpoint", "contextSourceInfo", "scope", "mode", "operations", "refreshRate", "management"};
-
-template <size_t N>
-bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
-  return std::find(std::begin(set), std::end(set), s) != std::end(set);
-}
-
-std::string Shown(std::string_view s) { return s.size() <= 80 ? std::string(s) : std::string(s.substr(0, 80)) + "…"; }
 
 Status Bad(std::string_view member, std::string_view what) {
   return Status::BadRequestData(fmt::format("registration member '{}': {}", member, what));
@@ -353,22 +347,8 @@ class Reader {
   }
 
   Status KeyValues(std::string_view member, const json::value& v) const {
-    const json::array* a = v.if_array();
-    if (!a) return Bad(member, "must be an array of {\"key\": …, \"value\": …} objects");
-    if (a->size() > limits_.max_info_pairs) return Bad(member, fmt::format("has more than {} pairs", limits_.max_info_pairs));
-    for (const auto& item : *a) {
-      const json::object* kv = item.if_object();
-      const json::value* key = kv ? kv->if_contains("key") : nullptr;
-      const json::value* value = kv ? kv->if_contains("value") : nullptr;
-      if (!kv || kv->size() != 2 || !key || !key->is_string() || key->get_string().empty() || !value ||
-          !value->is_string()) {
-        return Bad(member, "each item must be {\"key\": \"non-empty string\", \"value\": \"string\"}");
-      }
-      if (key->get_string().size() > limits_.max_text_bytes || value->get_string().size() > limits_.max_text_bytes) {
-        return Bad(member, fmt::format("a key or value is longer than {} bytes", limits_.max_text_bytes));
-      }
-    }
-    return Status::Ok();
+    auto problem = KeyValuePairsProblem(v, limits_.max_info_pairs, limits_.max_text_bytes);
+    return problem ? Bad(member, *problem) : Status::Ok();
   }
 
   // Scope (§4.18): a scope or an array of scopes, each "/" followed by path segments.
@@ -469,13 +449,6 @@ Status CheckWhole(const json::object& s, const RegistrationLimits& limits) {
     return Status::BadRequestData(fmt::format("the registration is larger than {} bytes", limits.max_stored_bytes));
   }
   return Status::Ok();
-}
-
-void CompactNames(json::value* names, const Context& ctx) {
-  if (!names || !names->is_array()) return;
-  for (auto& n : names->get_array()) {
-    if (n.is_string()) n = ctx.CompactIri(n.get_string());
-  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "ngsild/entity.h"
 #include "ngsild/geo.h"
+#include "ngsild/members.h"
 #include "ngsild/projection.h"
 #include "ngsild/render.h"
 #include "ngsild/type_selection.h"
@@ -53,13 +54,6 @@ constexpr std::string_view kTimeProperties[] = {"observedAt", "createdAt", "modi
 constexpr std::string_view kEntityOnly[] = {"notificationTrigger", "datasetId", "lang"};
 constexpr std::string_view kEntityOnlyNotification[] = {"attributes", "pick", "omit", "showChanges", "join", "joinLevel"};
 constexpr std::string_view kJoins[] = {"flat", "inline", "@none"};
-
-template <size_t N>
-bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
-  return std::find(std::begin(set), std::end(set), s) != std::end(set);
-}
-
-std::string Shown(std::string_view s) { return s.size() <= 80 ? std::string(s) : std::string(s.substr(0, 80)) + "…"; }
 
 Status Bad(std::string_view member, std::string_view what) {
   return Status::BadRequestData(fmt::format("subscription member '{}': {}", member, what));
@@ -445,21 +439,8 @@ class Reader {
   }
 
   Status KeyValues(const std::string& member, const json::value& v) const {
-    const json::array* a = v.if_array();
-    if (!a) return Bad(member, "must be an array of {\"key\": …, \"value\": …} objects");
-    if (a->size() > limits_.max_info_pairs) return Bad(member, fmt::format("has more than {} pairs", limits_.max_info_pairs));
-    for (const auto& item : *a) {
-      const json::object* kv = item.if_object();
-      const json::value* key = kv ? kv->if_contains("key") : nullptr;
-      const json::value* value = kv ? kv->if_contains("value") : nullptr;
-      if (!kv || kv->size() != 2 || !key || !key->is_string() || key->get_string().empty() || !value || !value->is_string()) {
-        return Bad(member, "each item must be {\"key\": \"non-empty string\", \"value\": \"string\"}");
-      }
-      if (key->get_string().size() > limits_.max_text_bytes || value->get_string().size() > limits_.max_text_bytes) {
-        return Bad(member, fmt::format("a key or value is longer than {} bytes", limits_.max_text_bytes));
-      }
-    }
-    return Status::Ok();
+    auto problem = KeyValuePairsProblem(v, limits_.max_info_pairs, limits_.max_text_bytes);
+    return problem ? Bad(member, *problem) : Status::Ok();
   }
 
   Status Notification(const json::object& in, json::object& out, bool patch) const {
@@ -619,13 +600,6 @@ Status CheckWhole(const json::object& s) {
   return Status::Ok();
 }
 
-void CompactNames(json::value& names, const Context& ctx) {
-  if (!names.is_array()) return;
-  for (auto& n : names.get_array()) {
-    if (n.is_string()) n = ctx.CompactIri(n.get_string());
-  }
-}
-
 }  // namespace
 
 Result<json::object> NormalizeSubscription(const json::object& payload, const Context& ctx, std::string_view id,
@@ -687,13 +661,13 @@ json::object RenderSubscription(const json::object& stored, const Context& ctx, 
       }
     }
   }
-  if (json::value* w = out.if_contains("watchedAttributes")) CompactNames(*w, ctx);
+  CompactNames(out.if_contains("watchedAttributes"), ctx);
   if (json::value* g = out.if_contains("geoQ"); g && g->is_object()) {
     if (json::value* p = g->get_object().if_contains("geoproperty"); p && p->is_string()) *p = ctx.CompactIri(p->get_string());
   }
   if (json::value* n = out.if_contains("notification"); n && n->is_object()) {
     for (const char* member : {"attributes", "pick", "omit"}) {
-      if (json::value* a = n->get_object().if_contains(member)) CompactNames(*a, ctx);
+      CompactNames(n->get_object().if_contains(member), ctx);
     }
   }
   bool expired = false;
