@@ -185,9 +185,15 @@ class Reader {
     if (!IsValidName(key) || key.size() > limits_.max_text_bytes) {
       return Status::BadRequestData(fmt::format("registration member '{}' is not a valid property name", Shown(key)));
     }
+    const std::string name = ctx_.ExpandTerm(key);
+    // Rendered under its compacted name: one that is a member's ("location:" expands to an IRI
+    // compacted as "location") would come back as that member.
+    const std::string shown_as = ctx_.CompactIri(name);
+    if (OneOf(shown_as, kDefined) || OneOf(shown_as, kStatusMembers) || OneOf(shown_as, kSystemMembers)) {
+      return Bad(key, fmt::format("would be returned as the registration member '{}'", shown_as));
+    }
     json::value& props = out["properties"];
     if (!props.is_object()) props = json::object();
-    const std::string name = ctx_.ExpandTerm(key);
     if (value.is_null()) {
       props.get_object().erase(name);
     } else {
