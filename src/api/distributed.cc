@@ -8,9 +8,10 @@
  *
  * What the sources are sent: the selection (id, idPattern, type, attrs) as expanded IRIs,
  * narrowed per source to its registration; the caller's filters (q, geo-query, scopeQ) as written,
- * with the caller's @context so that their terms mean what the caller meant; entity reads add
+ * with the caller's @context so that their terms mean what the caller meant; a retrieve adds
  * `options=sysAttrs`, so that the merge can prefer the most recently modified instance (§4.5.5;
- * the hub renders system attributes only when the caller asked for them). Projection (pick, omit),
+ * the hub renders system attributes only when the caller asked for them), a query only when the
+ * caller asked for them (see AskSystemAttributes). Projection (pick, omit),
  * languages, datasetId, joins and the representation are applied by the hub to the merged
  * entities, so they are not forwarded.
  */

@@ -80,7 +80,9 @@ DistributionRequest QueryDistribution(std::string operation, const QuerySpec& sp
 
 // Asks the sources of an entity read for system attributes (options=sysAttrs), so that the merge
 // can prefer the most recently modified instance (§4.5.5); the hub shows them only when the
-// caller asked for them.
+// caller asked for them. A retrieve always asks; a query asks when the caller wants them shown
+// (otherwise broker::DistributedRead::QueryEntities asks again for the few entities whose merge
+// needs them, which keeps the sources' answers half as long).
 void AskSystemAttributes(DistributionRequest* request);
 
 // --- Writes (§5.6 with §4.3.6.2) -------------------------------------------------------------

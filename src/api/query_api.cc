@@ -178,7 +178,9 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   if (map) return PageOfMap(req, deps, in, *page, *map, view.get());
   q.view = view.get();
   DistributionRequest asked = QueryDistribution(std::move(operation), spec, q);
-  AskSystemAttributes(&asked);
+  // Sources are asked for system attributes when the caller wants them shown; otherwise the
+  // merge asks again only for the entities that need them (DistributedRead::QueryEntities).
+  if (in.rep.sys_attrs) AskSystemAttributes(&asked);
   asked.csf = req.Param("csf");
   auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
   if (!plan.ok()) return Problem(plan.status());

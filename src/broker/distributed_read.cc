@@ -17,10 +17,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <memory>
 #include <set>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <fmt/format.h>
+
+#include "util/json.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -47,14 +51,17 @@ std::string WithParams(const std::string& query, const std::vector<std::pair<std
   return query + "&" + extra;
 }
 
-// The answer's body as JSON when it is a 2xx; otherwise a warning in *why.
-std::optional<json::value> Body(const SourceAnswer& a, std::string* why) {
+// The answer's body as JSON when it is a 2xx; otherwise a warning in *why. `storage`: where the
+// JSON is kept (an entity answer is parsed into an arena, since every value is copied out of it
+// into the hub's entity model). Numbers are read exactly (util::ParseJson), so a value crosses
+// the federation unchanged.
+std::optional<json::value> Body(const SourceAnswer& a, std::string* why, json::storage_ptr storage = {}) {
   if (a.status < 200 || a.status >= 300) {
     *why = fmt::format("answered HTTP {}", a.status);
     return std::nullopt;
   }
   boost::system::error_code ec;
-  json::value v = json::parse(a.body, ec);
+  json::value v = util::ParseJson(a.body, json::parse_options{}, ec, std::move(storage));
   if (ec) {
     *why = "answered with a body that is not JSON";
     return std::nullopt;
@@ -88,7 +95,7 @@ std::optional<std::vector<ngsild::Entity>> Entities(const SourceAnswer& a, const
   }
   std::vector<ngsild::Entity> out;
   for (const json::object* item : items) {
-    Result<ngsild::Entity> e = ngsild::ParseSourceEntity(*item, **ctx, call.limits);
+    Result<ngsild::Entity> e = ngsild::ParseRenderedEntity(*item, **ctx, call.limits);
     if (!e.ok()) {
       *why = fmt::format("answered an invalid entity: {}", e.status().message());
       return std::nullopt;
@@ -215,7 +222,8 @@ DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsi
   for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
     if (a.status == 404) continue;
     std::string why;
-    std::optional<json::value> body = Body(a, &why);
+    json::monotonic_resource arena;
+    std::optional<json::value> body = Body(a, &why, &arena);
     std::optional<std::vector<ngsild::Entity>> entities;
     if (body) entities = Entities(a, *body, call, &why);
     if (!entities) {
@@ -228,12 +236,120 @@ DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsi
   return out;
 }
 
+struct DistributedRead::ListedAnswer {
+  const SourceAnswer* answer = nullptr;
+  // The parsed answer lives in `arena`; `items` point into it: each entity's id and object.
+  std::unique_ptr<json::monotonic_resource> arena;
+  std::optional<json::value> body;
+  ngsild::ContextPtr ctx;
+  std::vector<std::pair<std::string_view, const json::object*>> items;
+  std::vector<ngsild::Entity> decoded;  // the items of the page (Decode)
+  bool failed = false;  // an entity of the page was not valid: the answer is not used
+
+  ListedAnswer() = default;
+  ListedAnswer(ListedAnswer&&) = default;
+  // Not assignable: `body` would be copied into the other answer's arena after that was freed.
+  ListedAnswer& operator=(ListedAnswer&&) = delete;
+
+  // Decodes the items whose id `page` holds; false with *why when one of them is not valid.
+  bool Decode(const std::set<std::string_view>& page, const ngsild::ParseLimits& limits, std::string* why) {
+    decoded.clear();
+    for (const auto& [id, item] : items) {
+      if (!page.contains(id)) continue;
+      Result<ngsild::Entity> e = ngsild::ParseRenderedEntity(*item, *ctx, limits);
+      if (!e.ok()) {
+        *why = fmt::format("answered an invalid entity: {}", e.status().message());
+        return false;
+      }
+      decoded.push_back(std::move(*e));
+    }
+    return true;
+  }
+};
+
+std::optional<DistributedRead::ListedAnswer> DistributedRead::Listed(const SourceAnswer& a, const DistributedCall& call,
+                                                                     std::string* why) {
+  ListedAnswer l;
+  l.answer = &a;
+  l.arena = std::make_unique<json::monotonic_resource>();
+  l.body = Body(a, why, l.arena.get());  // constructs in place: the value stays in the arena
+  if (!l.body) return std::nullopt;
+  if (!l.body->is_array()) {
+    *why = "answered something other than a list of entities";
+    return std::nullopt;
+  }
+  for (const json::value& v : l.body->get_array()) {
+    const json::object* o = v.if_object();
+    const json::value* id = o ? o->if_contains("id") : nullptr;
+    if (o && !id) id = o->if_contains("@id");
+    if (!id || !id->is_string()) {
+      *why = "answered a list holding something other than entities";
+      return std::nullopt;
+    }
+    l.items.emplace_back(id->get_string(), o);
+  }
+  Result<ngsild::ContextPtr> ctx = call.resolve_context(a.link_context);
+  if (!ctx.ok()) {
+    *why = fmt::format("its @context is not available: {}", ctx.status().message());
+    return std::nullopt;
+  }
+  l.ctx = std::move(*ctx);
+  return l;
+}
+
+void DistributedRead::RefetchWithTimes(std::vector<ListedAnswer>* listed, const std::vector<ngsild::Entity>& local,
+                                       const std::string& query, const DistributedCall& call) {
+  if (!call.selection) return;
+  std::map<std::string_view, std::vector<const ngsild::Entity*>> by_id;
+  for (const ngsild::Entity& e : local) by_id[e.id].push_back(&e);
+  for (const ListedAnswer& l : *listed) {
+    if (l.failed) continue;
+    for (const ngsild::Entity& e : l.decoded) by_id[e.id].push_back(&e);
+  }
+  std::set<std::string> ids;
+  for (const auto& [id, parts] : by_id) {
+    if (parts.size() > 1 && ngsild::NeedsTimes(parts)) ids.emplace(id);
+  }
+  if (ids.empty()) return;
+  std::vector<ContextSource> again;
+  std::vector<size_t> which;  // again[i] answered (*listed)[which[i]]
+  for (size_t i = 0; i < listed->size(); ++i) {
+    const auto& decoded = (*listed)[i].decoded;
+    if (!(*listed)[i].failed && std::any_of(decoded.begin(), decoded.end(), [&](const ngsild::Entity& e) { return ids.contains(e.id); })) {
+      again.push_back(*(*listed)[i].answer->source);
+      which.push_back(i);
+    }
+  }
+  ContextSourceRequest selection = *call.selection;
+  selection.entity_ids.assign(ids.begin(), ids.end());
+  selection.id_pattern.clear();
+  DistributedCall timed = call;
+  timed.selection = &selection;
+  ForwardedRequest req;
+  req.path = "/entities";
+  req.query = WithParams(query, {{"options", "sysAttrs"}, {"limit", std::to_string(std::min(ids.size(), kMaxSourcePage))}});
+  std::vector<SourceWarning> unused;  // a source failing now keeps its first answer
+  const std::set<std::string_view> wanted(ids.begin(), ids.end());
+  for (const SourceAnswer& a : AskAll(again, std::move(req), timed, true, &unused)) {
+    std::string why;
+    std::optional<ListedAnswer> with_times = Listed(a, timed, &why);
+    if (!with_times || !with_times->Decode(wanted, call.limits, &why)) continue;
+    ListedAnswer& first = (*listed)[which[static_cast<size_t>(a.source - again.data())]];
+    for (ngsild::Entity& e : with_times->decoded) {
+      auto it = std::find_if(first.decoded.begin(), first.decoded.end(),
+                             [&](const ngsild::Entity& d) { return d.id == e.id; });
+      if (it != first.decoded.end()) *it = std::move(e);
+    }
+  }
+}
+
 DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::Entity> local,
                                                             std::optional<uint64_t> local_total,
                                                             const std::string& query, size_t offset, size_t limit,
                                                             bool count, const std::vector<ContextSource>& sources,
-                                                            const DistributedCall& call, const ngsild::EntityLess& less) {
+                                                            const DistributedCall& call) {
   QueryAnswer out;
+  const size_t local_returned = local.size();
   const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
   const size_t wanted = std::min(offset + limit, kMaxSourcePage);
   ForwardedRequest req;
@@ -242,35 +358,76 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   if (count) page.emplace_back("count", "true");
   req.query = WithParams(query, page);
 
-  const uint64_t local_count = std::max<uint64_t>(local_total.value_or(0), local.size());
-  bool complete = local.size() < offset + limit && local_count == local.size();
-  uint64_t summed = local_count;
-  size_t returned = local.size();
-  std::vector<ngsild::Contribution> parts;
-  parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
-  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, true, &out.warnings)) {
+  const std::vector<SourceAnswer> answers = AskAll(asked, req, call, true, &out.warnings);
+  std::vector<ListedAnswer> listed;
+  listed.reserve(answers.size());
+  for (const SourceAnswer& a : answers) {
     std::string why;
-    std::optional<json::value> body = Body(a, &why);
-    if (body && !body->is_array()) {
-      body.reset();
-      why = "answered something other than a list of entities";
-    }
-    std::optional<std::vector<ngsild::Entity>> entities;
-    if (body) entities = Entities(a, *body, call, &why);
-    if (!entities) {
+    if (std::optional<ListedAnswer> l = Listed(a, call, &why)) {
+      listed.push_back(std::move(*l));
+    } else {
       out.warnings.push_back(Warn(*a.source, std::move(why)));
-      continue;
     }
-    const size_t n = entities->size();
-    const uint64_t their_count = std::max<uint64_t>(n, CountOf(a.results_count));
+  }
+
+  // The ids of the page, and each of its entities decoded; a source that answered an entity of
+  // the page that is not valid NGSI-LD is left out as a whole, and the page chosen again.
+  std::vector<std::string_view> ids;
+  for (;;) {
+    ids.clear();
+    for (const ngsild::Entity& e : local) ids.push_back(e.id);
+    for (const ListedAnswer& l : listed) {
+      if (l.failed) continue;
+      for (const auto& [id, item] : l.items) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    const size_t first = std::min(offset, ids.size());
+    const std::set<std::string_view> in_page(ids.begin() + first, ids.begin() + std::min(ids.size(), offset + limit));
+    bool redo = false;
+    for (ListedAnswer& l : listed) {
+      if (l.failed) continue;
+      std::string why;
+      if (!l.Decode(in_page, call.limits, &why)) {
+        l.failed = true;
+        out.warnings.push_back(Warn(*l.answer->source, std::move(why)));
+        redo = true;
+      }
+    }
+    if (!redo) {
+      // (Judged before erasing: the views in `in_page` may point into `local`'s ids.)
+      std::vector<bool> kept(local.size());
+      for (size_t i = 0; i < local.size(); ++i) kept[i] = in_page.contains(local[i].id);
+      size_t next = 0;
+      std::erase_if(local, [&](const ngsild::Entity&) { return !kept[next++]; });
+      break;
+    }
+  }
+  const size_t distinct = ids.size();  // (only the count: the views may now dangle)
+  RefetchWithTimes(&listed, local, query, call);
+
+  // Counting (see the top of this file).
+  const uint64_t local_count = std::max<uint64_t>(local_total.value_or(0), local_returned);
+  bool complete = local_returned < offset + limit && local_count == local_returned;
+  uint64_t summed = local_count;
+  size_t returned = local_returned;
+  for (const ListedAnswer& l : listed) {
+    if (l.failed) continue;
+    const size_t n = l.items.size();
+    const uint64_t their_count = std::max<uint64_t>(n, CountOf(l.answer->results_count));
     complete = complete && n < wanted && their_count <= n;
     summed += their_count;
     returned += n;
-    parts.push_back(ngsild::Contribution{RoleOf(a.source->mode), a.source->attributes, std::move(*entities)});
   }
-  std::vector<ngsild::Entity> merged = ngsild::MergeEntities(std::move(parts), less);
-  if (count) out.total = complete ? merged.size() : summed - (returned - merged.size());
-  out.entities = ngsild::Page(std::move(merged), offset, limit);
+  if (count) out.total = complete ? distinct : summed - (returned - distinct);
+
+  std::vector<ngsild::Contribution> parts;
+  parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
+  for (ListedAnswer& l : listed) {
+    if (l.failed) continue;
+    parts.push_back(ngsild::Contribution{RoleOf(l.answer->source->mode), l.answer->source->attributes, std::move(l.decoded)});
+  }
+  out.entities = ngsild::MergeEntities(std::move(parts));
   return out;
 }
 

@@ -97,12 +97,15 @@ class DistributedRead {
     std::vector<SourceWarning> warnings;
   };
   // Query Entities (§5.7.2): GET /entities?{query}&offset=0&limit=offset+limit at each source,
-  // merged with `local` (the hub's first offset + limit matches in `less` order, and its count),
-  // ordered by `less`, then paged.
+  // merged with `local` (the hub's first offset + limit matches in id order, and its count),
+  // ordered by id, then paged. Of the sources' answers only the entities of the page are decoded.
+  // Sources are asked for system attributes only when `query` asks them (options=sysAttrs):
+  // when two parties then hold one attribute instance without times to choose by (rule 3 of
+  // ngsild/distributed_merge.h), the sources holding it are asked for those entities again with
+  // system attributes, and that answer is merged instead.
   QueryAnswer QueryEntities(std::vector<ngsild::Entity> local, std::optional<uint64_t> local_total,
                             const std::string& query, size_t offset, size_t limit, bool count,
-                            const std::vector<ContextSource>& sources, const DistributedCall& call,
-                            const ngsild::EntityLess& less = ngsild::IdLess);
+                            const std::vector<ContextSource>& sources, const DistributedCall& call);
 
   struct JsonAnswer {
     boost::json::array items;
@@ -126,6 +129,14 @@ class DistributedRead {
   // `with_ids`: whether the selection's ids and idPattern go in the query (SourceQueryParams).
   std::vector<SourceAnswer> AskAll(const std::vector<ContextSource>& sources, ForwardedRequest request,
                                    const DistributedCall& call, bool with_ids, std::vector<SourceWarning>* warnings);
+
+  // A source's answer to a query: its entities' ids and JSON, decoded only where needed.
+  struct ListedAnswer;
+  static std::optional<ListedAnswer> Listed(const SourceAnswer& a, const DistributedCall& call, std::string* why);
+  // The second round of QueryEntities: the entities whose merge needs system times, asked again
+  // with them of the sources in `listed` that answered them.
+  void RefetchWithTimes(std::vector<ListedAnswer>* listed, const std::vector<ngsild::Entity>& local,
+                        const std::string& query, const DistributedCall& call);
 
   ContextSourceClient& client_;
 };

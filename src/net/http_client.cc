@@ -64,6 +64,8 @@ using Clock = std::chrono::steady_clock;
 using Target = util::HttpTarget;
 
 constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
+// Room for each read of an answer (see WriteRead).
+constexpr size_t kReadBufferBytes = 64 * 1024;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -292,7 +294,11 @@ struct HttpClient::Impl {
       *ec = write_ec;
       co_return std::nullopt;
     }
+    // Beast reads at most what the buffer has room for, and the body parser empties it after
+    // each read: a buffer left at its initial 512 bytes would take hundreds of reads (and as many
+    // wake-ups) for a 100 KB answer.
     beast::flat_buffer buffer;
+    buffer.reserve(kReadBufferBytes);
     http::response_parser<http::string_body> parser;
     parser.body_limit(max_bytes);
     lowest.expires_at(deadline);

@@ -114,6 +114,9 @@ struct Part {
 };
 
 Entity MergeParts(std::vector<Part> parts) {
+  // One party alone holds the entity (the usual case when cities hold their own entities): it
+  // is the answer as it stands.
+  if (parts.size() == 1) return std::move(parts.front().entity);
   std::stable_sort(parts.begin(), parts.end(),
                    [](const Part& a, const Part& b) { return Rank(a.from->role) < Rank(b.from->role); });
   std::set<std::string> taken_over;
@@ -131,8 +134,14 @@ Entity MergeParts(std::vector<Part> parts) {
       out.AddTypes(p.entity.types);
       UniteScope(out.scope, p.entity.scope);
       UniteTimes(out, p.entity);
-      if (out.expires_at == 0) out.expires_at = p.entity.expires_at;
+      if (out.expires_at == 0) {
+        out.expires_at = p.entity.expires_at;
+        out.expires_fraction = p.entity.expires_fraction;
+      }
     }
+    // The hub's own record of who created the entity (its read rules may name the owner);
+    // a source's owner is its own business and never sent.
+    if (role == ContributionRole::kLocal) out.owner = p.entity.owner;
     for (auto& [name, instances] : p.entity.attrs) {
       if (role == ContributionRole::kLocal && taken_over.contains(name)) continue;
       if (auxiliary && from_primaries.contains(name)) continue;
@@ -142,30 +151,6 @@ Entity MergeParts(std::vector<Part> parts) {
     any_primary = any_primary || !auxiliary;
   }
   return out;
-}
-
-// Restores the source's system times on the instances ParseEntity stamped (or drops them).
-void RestoreTimes(Instances& parsed, const json::value& rendered) {
-  std::vector<const json::object*> given;
-  if (rendered.is_object()) given.push_back(&rendered.get_object());
-  if (rendered.is_array()) {
-    for (const auto& v : rendered.get_array()) {
-      if (v.is_object()) given.push_back(&v.get_object());
-    }
-  }
-  for (Instance& inst : parsed) {
-    inst.erase("createdAt");
-    inst.erase("modifiedAt");
-    const std::string_view dataset = DatasetIdOf(inst);
-    for (const json::object* g : given) {
-      const json::value* d = g->if_contains("datasetId");
-      const std::string_view gd = d && d->is_string() ? std::string_view(d->get_string()) : std::string_view{};
-      if (gd != dataset) continue;
-      if (auto t = TimeMember(*g, "createdAt")) inst["createdAt"] = *t;
-      if (auto t = TimeMember(*g, "modifiedAt")) inst["modifiedAt"] = *t;
-      break;
-    }
-  }
 }
 
 std::string IdOf(const json::value& v) {
@@ -270,6 +255,28 @@ bool PreferInstance(const Instance& candidate, const Instance& kept) {
   return false;
 }
 
+bool NeedsTimes(const std::vector<const Entity*>& parts) {
+  // Per attribute and datasetId: the instances without observedAt, and whether all of them
+  // carry modifiedAt.
+  struct Untimed {
+    size_t count = 0;
+    bool all_modified = true;
+  };
+  std::map<std::pair<std::string_view, std::string_view>, Untimed> seen;
+  for (const Entity* e : parts) {
+    for (const auto& [name, instances] : e->attrs) {
+      for (const Instance& inst : instances) {
+        if (inst.contains("observedAt")) continue;
+        Untimed& u = seen[{name, DatasetIdOf(inst)}];
+        ++u.count;
+        u.all_modified = u.all_modified && inst.contains("modifiedAt");
+        if (u.count > 1 && !u.all_modified) return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::optional<Entity> MergeEntity(const std::string& id, std::vector<Contribution> parts) {
   std::vector<Part> mine;
   for (Contribution& c : parts) {
@@ -303,20 +310,6 @@ std::vector<Entity> Page(std::vector<Entity> merged, size_t offset, size_t limit
   auto first = merged.begin() + static_cast<std::ptrdiff_t>(offset);
   auto last = first + static_cast<std::ptrdiff_t>(std::min(limit, merged.size() - offset));
   return {std::make_move_iterator(first), std::make_move_iterator(last)};
-}
-
-Result<Entity> ParseSourceEntity(const json::object& rendered, const Context& ctx, const ParseLimits& limits) {
-  Result<Entity> parsed = ParseEntity(rendered, ctx, 0, limits);
-  if (!parsed.ok()) return parsed.status();
-  Entity& e = *parsed;
-  e.created_at = TimeMember(rendered, "createdAt").value_or(0);
-  e.modified_at = TimeMember(rendered, "modifiedAt").value_or(0);
-  for (const auto& [key, value] : rendered) {
-    if (IsEntityKeyword(key)) continue;
-    auto it = e.attrs.find(ctx.ExpandTerm(key));
-    if (it != e.attrs.end()) RestoreTimes(it->second, value);
-  }
-  return parsed;
 }
 
 json::array MergeNameLists(const std::vector<json::array>& lists) {

@@ -57,6 +57,11 @@ bool IdLess(const Entity& a, const Entity& b);
 // (rule 3).
 bool PreferInstance(const Instance& candidate, const Instance& kept);
 
+// True when rule 3 cannot choose among the parts' instances of some attribute for lack of
+// times: one attribute and datasetId held by two or more instances without observedAt, not all
+// of which carry modifiedAt (a source answers system times only when asked for them).
+bool NeedsTimes(const std::vector<const Entity*>& parts);
+
 // Retrieve Entity (§5.7.1) across sources: the one entity `id` merged from every contribution
 // that holds it; nullopt when none does.
 std::optional<Entity> MergeEntity(const std::string& id, std::vector<Contribution> parts);
@@ -68,12 +73,6 @@ std::vector<Entity> MergeEntities(std::vector<Contribution> parts, const EntityL
 
 // The page [offset, offset + limit) of `merged`.
 std::vector<Entity> Page(std::vector<Entity> merged, size_t offset, size_t limit);
-
-// A source's entity as its answer rendered it (normalized or concise JSON, names compacted with
-// `ctx`, the @context the hub sent it) in the hub's model. Unlike ParseEntity for a client's
-// write, it keeps the source's createdAt and modifiedAt (entity and instances) when present, so
-// rule 3 can compare them. BadRequestData naming the member when the entity is not valid NGSI-LD.
-Result<Entity> ParseSourceEntity(const boost::json::object& rendered, const Context& ctx, const ParseLimits& limits);
 
 // Type and attribute discovery (§5.7.5–§5.7.8) across sources, on the rendered answers (all
 // compacted with the same @context). Name lists (EntityTypeList.typeList,

@@ -224,6 +224,25 @@ Result<Entity> DeserializeEntity(std::string_view text) {
   return e;
 }
 
+namespace {
+
+// Characters a URI (outside the scheme) and a name may not hold, one table each: ids and names
+// are checked for every attribute of every entity read or written, so a lookup beats a chain
+// of comparisons.
+struct Forbidden {
+  bool in_uri[256] = {};
+  bool in_name[256] = {};
+  constexpr Forbidden() {
+    for (int c = 0; c <= 0x20; ++c) in_uri[c] = in_name[c] = true;
+    in_uri[0x7f] = in_name[0x7f] = true;
+    for (unsigned char c : std::string_view("<>\"\\{}|^`")) in_uri[c] = true;
+    for (unsigned char c : std::string_view("<>\"'=;()\\")) in_name[c] = true;
+  }
+};
+constexpr Forbidden kForbidden;
+
+}  // namespace
+
 bool IsUri(std::string_view s) {
   if (s.size() < 3 || s.size() > 2048) return false;
   size_t colon = s.find(':');
@@ -235,10 +254,7 @@ bool IsUri(std::string_view s) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') return false;
   }
   for (unsigned char c : s) {
-    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' || c == '{' ||
-        c == '}' || c == '|' || c == '^' || c == '`') {
-      return false;
-    }
+    if (kForbidden.in_uri[c]) return false;
   }
   return true;
 }
@@ -246,10 +262,7 @@ bool IsUri(std::string_view s) {
 bool IsValidName(std::string_view s) {
   if (s.empty() || s.size() > 512) return false;
   for (unsigned char c : s) {
-    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '=' ||
-        c == ';' || c == '(' || c == ')' || c == '\\') {
-      return false;
-    }
+    if (kForbidden.in_name[c]) return false;
   }
   return true;
 }

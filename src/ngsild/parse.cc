@@ -45,6 +45,22 @@ Status Bad(std::string_view where, std::string_view what) {
   return Status::BadRequestData(fmt::format("{}: {}", where, what));
 }
 
+// Where in the body a member is, for error messages: "attribute 'a'", "attribute 'a'
+// sub-attribute 'b'". Kept as the chain of names and written out only when an error names it
+// (most bodies have none, and formatting the text for every attribute would cost more than
+// checking it).
+struct Where {
+  const Where* parent = nullptr;
+  std::string_view name;
+
+  std::string Text() const {
+    if (!parent) return fmt::format("attribute {}", Quote(name));
+    return fmt::format("{} sub-attribute {}", parent->Text(), Quote(name));
+  }
+};
+
+Status Bad(const Where& where, std::string_view what) { return Bad(where.Text(), what); }
+
 bool IsLanguageTag(std::string_view s) {
   if (s == "@none") return true;
   if (s.empty() || s.size() > 35) return false;
@@ -117,11 +133,13 @@ Status CheckEach(const json::value& v, std::string_view where,
 
 class Parser {
  public:
-  Parser(const Context& ctx, int64_t now, const ParseLimits& limits, bool allow_null)
-      : ctx_(ctx), now_(now), limits_(limits), allow_null_(allow_null) {}
+  // `keep_times`: the body is an entity as an NGSI-LD system rendered it; its system times
+  // (createdAt, modifiedAt as DateTime text) are kept instead of stamping `now`.
+  Parser(const Context& ctx, int64_t now, const ParseLimits& limits, bool allow_null, bool keep_times = false)
+      : ctx_(ctx), now_(now), limits_(limits), allow_null_(allow_null), keep_times_(keep_times) {}
 
   Result<Instances> Attribute(std::string_view name, const json::value& v) {
-    std::string where = fmt::format("attribute {}", Quote(name));
+    const Where where{nullptr, name};
     if (v.is_array() && LooksMultiInstance(v.get_array())) {
       const auto& arr = v.get_array();
       if (arr.size() > limits_.max_instances_per_attribute) {
@@ -205,12 +223,21 @@ class Parser {
   }
 
   Instance Stamp(Instance inst) const {
+    if (keep_times_) return inst;
     inst["createdAt"] = now_;
     inst["modifiedAt"] = now_;
     return inst;
   }
 
-  Result<Instance> InstanceOf(const std::string& where, const json::value& v, size_t depth) {
+  // A rendered system time (keep_times_): its epoch ms, or BadRequestData.
+  Status KeepTime(const Where& where, std::string_view key, const json::value& val, Instance* inst) const {
+    const std::optional<int64_t> at = val.is_string() ? util::ParseDateTime(val.get_string()) : std::nullopt;
+    if (!at) return Bad(where, fmt::format("'{}' must be a DateTime", key));
+    (*inst)[key] = *at;
+    return Status::Ok();
+  }
+
+  Result<Instance> InstanceOf(const Where& where, const json::value& v, size_t depth) {
     if (v.is_null()) return Bad(where, "null is not a valid attribute value");
     if (!v.is_object()) {
       Instance inst;
@@ -226,7 +253,7 @@ class Parser {
       auto parsed = ParseAttrTypeName(t->get_string());
       if (!parsed) {
         if (IsGeometryType(t->get_string()) && !o.contains("value")) {
-          CITYHUB_RETURN_IF_ERROR(ValidateGeometry(v, where));
+          CITYHUB_RETURN_IF_ERROR(ValidateGeometry(v, where.Text()));
           Instance inst;
           inst["type"] = "GeoProperty";
           inst["value"] = v;
@@ -249,21 +276,23 @@ class Parser {
     return Members(where, o, type, depth);
   }
 
-  Result<Instance> Members(const std::string& where, const json::object& o, AttrType type,
+  Result<Instance> Members(const Where& where, const json::object& o, AttrType type,
                            size_t depth) {
-    Instance inst;
+    Instance inst(o.size() + 2);
     inst["type"] = AttrTypeName(type);
     const std::string_view value_member = AttrValueMember(type);
     bool has_value = false;
     for (const auto& [key, val] : o) {
+      if (keep_times_ && (key == "createdAt" || key == "modifiedAt")) {
+        CITYHUB_RETURN_IF_ERROR(KeepTime(where, key, val, &inst));
+        continue;
+      }
       if (key == "type" || key == "createdAt" || key == "modifiedAt" || key == "deletedAt" ||
           key == "instanceId" || key == "@context") {
         continue;  // system-generated or already handled
       }
       if (key == value_member) {
-        auto checked = Value(where, type, val);
-        if (!checked.ok()) return checked.status();
-        inst[key] = std::move(*checked);
+        CITYHUB_RETURN_IF_ERROR(Value(where, type, val, &inst[key]));
         has_value = true;
       } else if (key == "observedAt") {
         std::optional<std::string> at = val.is_string() ? util::DateTimeInUtc(val.get_string()) : std::nullopt;
@@ -295,14 +324,14 @@ class Parser {
     return Checked(where, Stamp(std::move(inst)));
   }
 
-  Status SubAttribute(const std::string& where, std::string_view key, const json::value& val,
+  Status SubAttribute(const Where& where, std::string_view key, const json::value& val,
                       size_t depth, Instance* inst) {
     if (depth + 1 > limits_.max_sub_attribute_depth) {
       return Bad(where, fmt::format("sub-attributes nested deeper than {}", limits_.max_sub_attribute_depth));
     }
     auto name = Name(key, "sub-attribute");
     if (!name.ok()) return Bad(where, name.status().message());
-    std::string sub_where = fmt::format("{} sub-attribute {}", where, Quote(key));
+    const Where sub_where{&where, key};
     auto sub = InstanceOf(sub_where, val, depth + 1);
     if (!sub.ok()) return sub.status();
     (*inst)[*name] = std::move(*sub);
@@ -313,7 +342,7 @@ class Parser {
 
   // An NGSI-LD Null deletes, so it is only meaningful where a request may delete (§5.2.1:
   // "In all other cases, implementations shall raise an error of type BadRequestData").
-  Result<Instance> Checked(const std::string& where, Instance inst) const {
+  Result<Instance> Checked(const Where& where, Instance inst) const {
     if (!allow_null_ && IsNullMarker(inst)) {
       return Bad(where, "the NGSI-LD Null \"urn:ngsi-ld:null\" only deletes in an update, merge or partial "
                         "update; it cannot be a value here");
@@ -321,20 +350,31 @@ class Parser {
     return inst;
   }
 
-  Result<json::value> Value(const std::string& where, AttrType type, const json::value& v) {
-    if (IsNull(v)) return v;
+  // Checks the value member `v` of an attribute of `type` and stores it in *out (copied once,
+  // or as rewritten: expanded vocab terms, objectList items as objects).
+  Status Value(const Where& where, AttrType type, const json::value& v, json::value* out) {
+    auto stored = [&](Result<json::value> r) -> Status {
+      if (!r.ok()) return r.status();
+      *out = std::move(*r);
+      return Status::Ok();
+    };
+    if (IsNull(v)) {
+      *out = v;
+      return Status::Ok();
+    }
     switch (type) {
       case AttrType::kProperty:
         if (v.is_null()) return Bad(where, "'value' must not be null");
-        return v;
+        break;
       case AttrType::kGeoProperty:
-        CITYHUB_RETURN_IF_ERROR(ValidateGeometry(v, where));
-        return v;
+        if (Status valid = ValidateGeometry(v, {}); !valid.ok()) return ValidateGeometry(v, where.Text());
+        break;
       case AttrType::kRelationship:
-        return Objects(where, v, /*allow_single=*/true);
+        CITYHUB_RETURN_IF_ERROR(Objects(where, v));
+        break;
       case AttrType::kListRelationship: {
         if (!v.is_array()) return Bad(where, "'objectList' must be an array");
-        json::array out;
+        json::array items;
         for (const auto& item : v.get_array()) {
           const json::value* target = &item;
           if (item.is_object()) {
@@ -344,39 +384,42 @@ class Parser {
           if (!target->is_string() || !IsUri(target->get_string())) {
             return Bad(where, "every 'objectList' item must be a URI");
           }
-          out.emplace_back(json::object{{"object", *target}});
+          items.emplace_back(json::object{{"object", *target}});
         }
-        return json::value(std::move(out));
+        *out = std::move(items);
+        return Status::Ok();
       }
       case AttrType::kLanguageProperty:
-        return LanguageMap(where, v);
+        CITYHUB_RETURN_IF_ERROR(LanguageMap(where, v));
+        break;
       case AttrType::kVocabProperty:
-        return Vocab(where, v);
+        return stored(Vocab(where, v));
       case AttrType::kJsonProperty:
         if (v.is_null()) return Bad(where, "'json' must not be null");
-        return v;
+        break;
       case AttrType::kListProperty:
         if (!v.is_array()) return Bad(where, "'valueList' must be an array");
-        return v;
+        break;
     }
-    return v;
+    *out = v;
+    return Status::Ok();
   }
 
-  Result<json::value> Objects(const std::string& where, const json::value& v, bool allow_single) {
+  Status Objects(const Where& where, const json::value& v) {
     if (v.is_string()) {
       if (!IsUri(v.get_string())) return Bad(where, fmt::format("'object' {} is not a URI", Quote(v.get_string())));
-      return v;
+      return Status::Ok();
     }
     if (v.is_array() && !v.get_array().empty()) {
       for (const auto& item : v.get_array()) {
         if (!item.is_string() || !IsUri(item.get_string())) return Bad(where, "every 'object' must be a URI");
       }
-      return v;
+      return Status::Ok();
     }
     return Bad(where, "'object' must be a URI or a non-empty array of URIs");
   }
 
-  Result<json::value> LanguageMap(const std::string& where, const json::value& v) {
+  Status LanguageMap(const Where& where, const json::value& v) {
     if (!v.is_object() || v.get_object().empty()) return Bad(where, "'languageMap' must be a non-empty object");
     for (const auto& [lang, text] : v.get_object()) {
       if (!IsLanguageTag(lang)) return Bad(where, fmt::format("{} is not a language tag", Quote(lang)));
@@ -387,10 +430,10 @@ class Parser {
       }
       if (!ok) return Bad(where, fmt::format("languageMap entry '{}' must be a string or strings", std::string_view(lang)));
     }
-    return v;
+    return Status::Ok();
   }
 
-  Result<json::value> Vocab(const std::string& where, const json::value& v) {
+  Result<json::value> Vocab(const Where& where, const json::value& v) {
     auto expand = [&](const json::value& term) -> Result<json::value> {
       if (!term.is_string() || !IsValidName(term.get_string())) {
         return Bad(where, "'vocab' must hold valid terms");
@@ -409,7 +452,7 @@ class Parser {
     return expand(v);
   }
 
-  Result<json::value> TypeNames(const std::string& where, const json::value& v) {
+  Result<json::value> TypeNames(const Where& where, const json::value& v) {
     auto one = [&](const json::value& t) -> Result<json::value> {
       if (!t.is_string()) return Bad(where, "'objectType' must hold type names");
       auto n = Name(t.get_string(), "type");
@@ -432,6 +475,7 @@ class Parser {
   int64_t now_;
   const ParseLimits& limits_;
   bool allow_null_;
+  bool keep_times_;
 };
 
 Status ParseTypes(const json::value& v, Parser& parser, std::vector<std::string>* out) {
@@ -545,9 +589,9 @@ Result<Instances> ParseAttribute(std::string_view name, const json::value& v, co
   return parser.Attribute(name, v);
 }
 
-Result<AttrMap> ParseAttributes(const json::object& body, const Context& ctx, int64_t now_ms,
-                                const ParseLimits& limits, bool allow_null_value) {
-  Parser parser(ctx, now_ms, limits, allow_null_value);
+namespace {
+
+Result<AttrMap> AttributesOf(const json::object& body, Parser& parser, const ParseLimits& limits) {
   AttrMap out;
   for (const auto& [key, val] : body) {
     if (IsEntityKeyword(key)) continue;
@@ -566,9 +610,8 @@ Result<AttrMap> ParseAttributes(const json::object& body, const Context& ctx, in
   return out;
 }
 
-Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t now_ms,
-                           const ParseLimits& limits, bool require_id_type) {
-  Parser parser(ctx, now_ms, limits, false);
+Result<Entity> EntityOf(const json::object& body, Parser& parser, int64_t now_ms, const ParseLimits& limits,
+                        bool require_id_type) {
   Entity e;
   e.created_at = e.modified_at = now_ms;
   const json::value* id = body.if_contains("id");
@@ -599,9 +642,37 @@ Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t
     if (!at.ok()) return at.status();
     e.SetExpiresAt(*at);
   }
-  auto attrs = ParseAttributes(body, ctx, now_ms, limits, false);
+  auto attrs = AttributesOf(body, parser, limits);
   if (!attrs.ok()) return attrs.status();
   e.attrs = std::move(*attrs);
+  return e;
+}
+
+}  // namespace
+
+Result<AttrMap> ParseAttributes(const json::object& body, const Context& ctx, int64_t now_ms,
+                                const ParseLimits& limits, bool allow_null_value) {
+  Parser parser(ctx, now_ms, limits, allow_null_value);
+  return AttributesOf(body, parser, limits);
+}
+
+Result<Entity> ParseEntity(const json::object& body, const Context& ctx, int64_t now_ms,
+                           const ParseLimits& limits, bool require_id_type) {
+  Parser parser(ctx, now_ms, limits, false);
+  return EntityOf(body, parser, now_ms, limits, require_id_type);
+}
+
+Result<Entity> ParseRenderedEntity(const json::object& body, const Context& ctx, const ParseLimits& limits) {
+  Parser parser(ctx, 0, limits, false, /*keep_times=*/true);
+  Result<Entity> e = EntityOf(body, parser, 0, limits, true);
+  if (!e.ok()) return e;
+  for (auto [member, into] : {std::pair{"createdAt", &e->created_at}, std::pair{"modifiedAt", &e->modified_at}}) {
+    const json::value* v = body.if_contains(member);
+    if (!v) continue;
+    const std::optional<int64_t> at = v->is_string() ? util::ParseDateTime(v->get_string()) : std::nullopt;
+    if (!at) return Status::BadRequestData(fmt::format("entity '{}' must be a DateTime", member));
+    *into = *at;
+  }
   return e;
 }
 

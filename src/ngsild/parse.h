@@ -34,6 +34,13 @@ struct ParseLimits {
 Result<Entity> ParseEntity(const boost::json::object& body, const Context& ctx, int64_t now_ms,
                            const ParseLimits& limits, bool require_id_type = true);
 
+// Parses an entity as an NGSI-LD system rendered it, normalized or concise (a context source's
+// answer, GS CIM 009 §4.3.6): the checks of ParseEntity (id and type required), but the system
+// times it carries — createdAt and modifiedAt of the entity and of each instance, as DateTime
+// text — are kept rather than stamped (0 or absent where it carries none), and an expiresAt in
+// the past is accepted. BadRequestData naming the first invalid member.
+Result<Entity> ParseRenderedEntity(const boost::json::object& body, const Context& ctx, const ParseLimits& limits);
+
 // Parses an attribute fragment (the body of append/update/merge): every member except id,
 // type, scope and @context is an attribute. With `allow_null_value`, an attribute whose value
 // is an NGSI-LD Null is kept as a deletion marker (merge, update); without it, an NGSI-LD Null

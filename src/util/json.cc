@@ -76,7 +76,7 @@ constexpr std::size_t kReusedParserMaxBytes = 64 * 1024;
 
 }  // namespace
 
-json::value ParseJson(std::string_view text, const json::parse_options& opts, error_code& ec) {
+json::value ParseJson(std::string_view text, const json::parse_options& opts, error_code& ec, json::storage_ptr storage) {
   thread_local std::optional<json::basic_parser<ExactHandler>> reused;
   thread_local json::parse_options reused_opts;
   std::optional<json::basic_parser<ExactHandler>> own;
@@ -91,7 +91,7 @@ json::value ParseJson(std::string_view text, const json::parse_options& opts, er
   } else {
     parser = &own.emplace(opts);
   }
-  parser->handler().st.reset();
+  parser->handler().st.reset(std::move(storage));
   parser->handler().number.clear();
   std::size_t used = parser->write_some(false, text.data(), text.size(), ec);
   if (!ec && used != text.size()) ec = json::error::extra_data;

@@ -11,6 +11,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse_options.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 namespace cityhub::util {
@@ -18,9 +19,10 @@ namespace cityhub::util {
 // Parses one JSON text. On error returns null and sets `ec`: a Boost.JSON syntax error,
 // boost::json::error::too_deep beyond opts.max_depth, or boost::json::error::exponent_overflow
 // for a number too large for a double (e.g. 1e400, which would otherwise become infinity and
-// make the document unserializable as JSON).
+// make the document unserializable as JSON). `storage`: where the document is kept (default: the
+// default resource).
 boost::json::value ParseJson(std::string_view text, const boost::json::parse_options& opts,
-                             boost::system::error_code& ec);
+                             boost::system::error_code& ec, boost::json::storage_ptr storage = {});
 inline boost::json::value ParseJson(std::string_view text, boost::system::error_code& ec) {
   return ParseJson(text, boost::json::parse_options{}, ec);
 }

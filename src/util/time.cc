@@ -20,6 +20,28 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+constexpr int64_t kMillisPerDay = 86'400'000;
+
+struct CivilDate {
+  int64_t year;
+  unsigned month;  // 1-12
+  unsigned day;    // 1-31
+};
+
+// The proleptic Gregorian civil date of a day count since 1970-01-01 (the inverse of
+// DaysFromCivil, from the same algorithm).
+CivilDate CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return CivilDate{static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
 // 28-31; Gregorian leap years.
 int DaysInMonth(int y, int m) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -48,27 +70,50 @@ int64_t NowMillis() {
 std::string FormatDateTime(int64_t epoch_ms) { return FormatDateTime(epoch_ms, TimeFraction{}); }
 
 std::string FormatDateTime(int64_t epoch_ms, TimeFraction fraction) {
-  int64_t secs = epoch_ms / 1000;
-  int64_t ms = epoch_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
+  // Written digit by digit: answers with system attributes format two of these per attribute,
+  // and gmtime_r plus a format string cost ten times as much.
+  int64_t days = epoch_ms / kMillisPerDay;
+  int64_t ms_of_day = epoch_ms % kMillisPerDay;
+  if (ms_of_day < 0) {
+    ms_of_day += kMillisPerDay;
+    days -= 1;
   }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  const CivilDate date = CivilFromDays(days);
+  const int64_t secs = ms_of_day / 1000;
+  const int64_t ms = ms_of_day % 1000;
+  char text[40];
+  char* p = text;
+  auto put = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    p += width;
+  };
+  if (date.year < 0 || date.year > 9999) {
+    const std::string year = fmt::format("{:04}", date.year);
+    std::copy(year.begin(), year.end(), p);
+    p += year.size();
+  } else {
+    put(date.year, 4);
+  }
+  *p++ = '-';
+  put(date.month, 2);
+  *p++ = '-';
+  put(date.day, 2);
+  *p++ = 'T';
+  put(secs / 3600, 2);
+  *p++ = ':';
+  put(secs / 60 % 60, 2);
+  *p++ = ':';
+  put(secs % 60, 2);
   const unsigned digits = std::min<unsigned>(fraction.digits, 9);
   if (digits > 0) {
     char nanos[9];
     int64_t n = ms * 1'000'000 + std::min<uint32_t>(fraction.sub_ms_ns, 999'999);
     for (int i = 8; i >= 0; --i, n /= 10) nanos[i] = static_cast<char>('0' + n % 10);
-    out.push_back('.');
-    out.append(nanos, digits);
+    *p++ = '.';
+    p = std::copy(nanos, nanos + digits, p);
   }
-  out.push_back('Z');
-  return out;
+  *p++ = 'Z';
+  return std::string(text, p);
 }
 
 std::optional<int64_t> ParseDateTime(std::string_view s, TimeFraction* fraction) {

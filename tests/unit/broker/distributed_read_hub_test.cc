@@ -148,7 +148,7 @@ class DistributedReadHubTest : public ::testing::Test {
     return s;
   }
   ngsild::Entity Local(std::string_view text) {
-    auto e = ngsild::ParseSourceEntity(json::parse(text).as_object(), *resolver_.Core(), {});
+    auto e = ngsild::ParseRenderedEntity(json::parse(text).as_object(), *resolver_.Core(), {});
     EXPECT_TRUE(e.ok()) << e.status().message();
     return *e;
   }

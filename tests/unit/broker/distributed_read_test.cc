@@ -63,7 +63,7 @@ class DistributedReadTest : public ::testing::Test {
     return c;
   }
   ngsild::Entity Local(std::string_view text) {
-    auto e = ngsild::ParseSourceEntity(json::parse(text).as_object(), *resolver_.Core(), {});
+    auto e = ngsild::ParseRenderedEntity(json::parse(text).as_object(), *resolver_.Core(), {});
     EXPECT_TRUE(e.ok()) << e.status().message();
     return *e;
   }
@@ -176,6 +176,75 @@ TEST_F(DistributedReadTest, QueryUnitesThePartiesThenPagesAndCounts) {
       {Local(R"({"id":"urn:c:4","type":"Car"})")}, 1, query, 3, 2, true, {Source(b.url(), "rb")}, Call());
   EXPECT_TRUE(second.entities.empty()) << "offset 3 is past the 2 merged entities";
   EXPECT_EQ(*second.total, 2u) << "everyone returned all its matches: the count is exact";
+}
+
+// Only the entities of the page are decoded (a page of 2 from two sources that answered 2
+// each): an invalid entity beyond the page is never looked at; one inside it leaves that source's
+// whole answer out, and the page is chosen again from the others.
+TEST_F(DistributedReadTest, OnlyThePageIsDecodedAndAnInvalidEntityInItLeavesTheSourceOut) {
+  LoopbackServer a([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car"},{"id":"urn:c:9","type":"Car","speed":{"type":"Property"}}])");
+  });
+  LoopbackServer b([](const http::Request&) { return Json(R"([{"id":"urn:c:2","type":"Car"},{"id":"urn:c:3","type":"Car"}])"); });
+  const std::vector<ContextSource> sources{Source(a.url(), "ra"), Source(b.url(), "rb")};
+  DistributedRead::QueryAnswer page = read_.QueryEntities({}, std::nullopt, "", 0, 2, true, sources, Call());
+  EXPECT_TRUE(page.warnings.empty()) << Reasons(page.warnings)[0];
+  ASSERT_EQ(page.entities.size(), 2u);
+  EXPECT_EQ(page.entities[0].id, "urn:c:1");
+  EXPECT_EQ(page.entities[1].id, "urn:c:2");
+  EXPECT_EQ(*page.total, 4u);
+
+  DistributedRead::QueryAnswer last = read_.QueryEntities({}, std::nullopt, "", 2, 2, true, sources, Call());
+  ASSERT_EQ(Reasons(last.warnings).size(), 1u);
+  EXPECT_EQ(Reasons(last.warnings)[0].rfind("ra: answered an invalid entity: ", 0), 0u) << Reasons(last.warnings)[0];
+  EXPECT_TRUE(last.entities.empty()) << "without ra the union is urn:c:2 and urn:c:3: nothing from offset 2";
+  EXPECT_EQ(*last.total, 2u);
+}
+
+// Rule 3 of the merge (docs/API.md): of the instances of one attribute that two parties hold,
+// without observedAt, the most recently modified is kept. Sources are asked without system
+// attributes, so the entities whose merge needs them are asked for again, with them, and only
+// those; the answer then keeps the newer value.
+TEST_F(DistributedReadTest, EntitiesWhoseMergeNeedsTimesAreAskedForAgainWithThem) {
+  LoopbackServer source([](const http::Request& r) {
+    if (r.target.find("options=sysAttrs") != std::string::npos) {
+      return Json(R"([{"id":"urn:c:1","type":"Car","modifiedAt":"2026-01-02T00:00:00Z",)"
+                  R"("speed":{"type":"Property","value":2,"modifiedAt":"2026-01-02T00:00:00Z"}}])");
+    }
+    return Json(R"([{"id":"urn:c:1","type":"Car","speed":{"type":"Property","value":2}},)"
+                R"({"id":"urn:c:2","type":"Car","fuel":{"type":"Property","value":7}}])");
+  });
+  std::vector<ngsild::Entity> local{
+      Local(R"({"id":"urn:c:1","type":"Car","speed":{"type":"Property","value":1,"modifiedAt":"2026-01-01T00:00:00Z"}})"),
+      Local(R"({"id":"urn:c:2","type":"Car","speed":{"type":"Property","value":3,"modifiedAt":"2026-01-01T00:00:00Z"}})")};
+  const std::string query = "type=" + PercentEncode(kVocab + "Car");
+  ContextSourceRequest selection;
+  selection.entity_types = {kVocab + "Car"};
+  DistributedCall call = Call();
+  call.selection = &selection;
+  DistributedRead::QueryAnswer answer =
+      read_.QueryEntities(std::move(local), 2, query, 0, 10, false, {Source(source.url(), "r1")}, call);
+  EXPECT_TRUE(answer.warnings.empty());
+  ASSERT_EQ(answer.entities.size(), 2u);
+  EXPECT_EQ(Value(answer.entities[0], "speed"), "2") << "the source's instance is the newer one";
+  EXPECT_EQ(Value(answer.entities[1], "speed"), "3");
+  EXPECT_EQ(Value(answer.entities[1], "fuel"), "7");
+  ASSERT_EQ(source.requests().size(), 2u);
+  EXPECT_EQ(source.requests()[0].target.find("sysAttrs"), std::string::npos);
+  const std::string& again = source.requests()[1].target;
+  EXPECT_NE(again.find("id=urn%3Ac%3A1&"), std::string::npos) << again << ": urn:c:2 has no attribute held twice";
+  EXPECT_NE(again.find("options=sysAttrs"), std::string::npos) << again;
+
+  // With observedAt on both sides there is nothing to ask: the later observation wins.
+  LoopbackServer observed([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car","speed":{"type":"Property","value":2,"observedAt":"2026-01-01T00:00:00Z"}}])");
+  });
+  DistributedRead::QueryAnswer by_observation = read_.QueryEntities(
+      {Local(R"({"id":"urn:c:1","type":"Car","speed":{"type":"Property","value":1,"observedAt":"2026-01-03T00:00:00Z"}})")}, 1,
+      query, 0, 10, false, {Source(observed.url(), "r2")}, call);
+  ASSERT_EQ(by_observation.entities.size(), 1u);
+  EXPECT_EQ(Value(by_observation.entities[0], "speed"), "1");
+  EXPECT_EQ(observed.requests().size(), 1u);
 }
 
 TEST_F(DistributedReadTest, AMalformedResultsCountIsNotBelieved) {

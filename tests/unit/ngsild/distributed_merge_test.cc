@@ -26,7 +26,7 @@ class DistributedMergeTest : public ::testing::Test {
     ctx_ = resolver_.Core();
   }
   Entity E(std::string_view text) {
-    auto e = ParseSourceEntity(json::parse(text).as_object(), *ctx_, limits_);
+    auto e = ParseRenderedEntity(json::parse(text).as_object(), *ctx_, limits_);
     EXPECT_TRUE(e.ok()) << e.status().message();
     return e.ok() ? *e : Entity{};
   }
@@ -209,11 +209,11 @@ TEST_F(DistributedMergeTest, AQueryUnitesByIdOrdersAndPages) {
 }
 
 TEST_F(DistributedMergeTest, AnInvalidSourceEntityIsAnErrorNamingTheMember) {
-  auto bad = ParseSourceEntity(json::parse(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property"}})").as_object(),
+  auto bad = ParseRenderedEntity(json::parse(R"({"id":"urn:ngsi-ld:Car:1","type":"Car","speed":{"type":"Property"}})").as_object(),
                                *ctx_, limits_);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("speed"), std::string::npos) << bad.status().message();
-  EXPECT_FALSE(ParseSourceEntity(json::parse(R"({"type":"Car"})").as_object(), *ctx_, limits_).ok());
+  EXPECT_FALSE(ParseRenderedEntity(json::parse(R"({"type":"Car"})").as_object(), *ctx_, limits_).ok());
 }
 
 // Type and attribute discovery across sources (§5.7.5–§5.7.8): lists united.

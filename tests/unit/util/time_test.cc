@@ -1,5 +1,8 @@
 #include "util/time.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include <gtest/gtest.h>
 
 namespace cityhub::util {
@@ -8,6 +11,24 @@ namespace {
 TEST(TimeTest, FormatsEpochAsUtcMillis) {
   EXPECT_EQ(FormatDateTime(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatDateTime(1700000000123), "2023-11-14T22:13:20.123Z");
+}
+
+// FormatDateTime writes the date digit by digit; gmtime_r is the reference it must agree with,
+// every day from 1600 to 2400 at a varying time of day.
+TEST(TimeTest, FormatAgreesWithGmtimeOverCenturies) {
+  const int64_t first_day = -135140;  // 1600-01-01
+  const int64_t last_day = 157054;    // 2400-01-01
+  for (int64_t day = first_day; day <= last_day; ++day) {
+    const int64_t ms = day * 86'400'000 + (day * 7'919'993) % 86'400'000;
+    const int64_t ms_of_day = ((ms % 86'400'000) + 86'400'000) % 86'400'000;
+    std::time_t secs = static_cast<std::time_t>((ms - ms_of_day) / 1000 + ms_of_day / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms_of_day % 1000));
+    ASSERT_EQ(FormatDateTime(ms), expected) << "day " << day;
+  }
 }
 
 TEST(TimeTest, ParsesZuluAndOffsets) {
