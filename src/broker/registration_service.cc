@@ -86,7 +86,14 @@ bool IsTemporalOperation(std::string_view op) { return op == "retrieveTemporal" 
 struct EntityInfoC {
   std::string id;
   std::shared_ptr<const re2::RE2> pattern;
+  // Every id `pattern` can match lies in [min, max] (RE2::PossibleMatchRange; both empty when
+  // RE2 cannot tell): a request's id outside is rejected without running the pattern.
+  std::string min, max;
   std::vector<std::string> types;
+
+  bool MayMatchId(const std::string& candidate) const {
+    return max.empty() || (candidate >= min && candidate <= max);
+  }
 };
 struct InfoC {
   std::vector<EntityInfoC> entities;  // empty: any entity
@@ -101,6 +108,9 @@ struct RegistrationService::Compiled {
   bool temporal = false;   // has observationInterval or managementInterval
   ContextSource source;    // without entity_types and attributes
   std::vector<InfoC> info;
+  // For a registration of one information item: what Match answers when that item matches a
+  // request naming no attributes (its types and attributes), ready to be copied out.
+  std::optional<ContextSource> whole;
 
   static Result<std::shared_ptr<const Compiled>> From(json::object stored) {
     auto c = std::make_shared<Compiled>();
@@ -150,6 +160,7 @@ struct RegistrationService::Compiled {
             opts.set_log_errors(false);
             auto re = std::make_shared<re2::RE2>(std::string(p->get_string()), opts);
             if (!re->ok()) return Status::Internal("stored registration has an invalid idPattern");
+            if (!re->PossibleMatchRange(&ec.min, &ec.max, 64)) ec.min.clear(), ec.max.clear();
             ec.pattern = std::move(re);
           }
           ec.types = Strings(eo.if_contains("type"));
@@ -157,6 +168,17 @@ struct RegistrationService::Compiled {
         }
       }
       c->info.push_back(std::move(info));
+    }
+    if (c->info.size() == 1) {
+      ContextSource& w = c->whole.emplace(c->source);
+      for (const auto& e : c->info[0].entities) {
+        for (const auto& t : e.types) {
+          if (std::find(w.entity_types.begin(), w.entity_types.end(), t) == w.entity_types.end()) w.entity_types.push_back(t);
+        }
+      }
+      for (const auto& a : c->info[0].attrs) {
+        if (std::find(w.attributes.begin(), w.attributes.end(), a) == w.attributes.end()) w.attributes.push_back(a);
+      }
     }
     c->stored = std::move(stored);
     return std::shared_ptr<const Compiled>(std::move(c));
@@ -171,7 +193,8 @@ struct RegistrationService::TenantIndex {
   std::unordered_map<std::string, std::vector<uint32_t>> by_entity_id;
   std::unordered_map<std::string, std::vector<uint32_t>> by_type;
   std::unordered_map<std::string, std::vector<uint32_t>> by_type_without_id;
-  std::vector<uint32_t> without_id;  // an EntityInfo naming no id (type only, or idPattern)
+  std::vector<uint32_t> type_only;   // an EntityInfo naming neither id nor idPattern
+  std::vector<uint32_t> by_pattern;  // an EntityInfo naming an idPattern
   std::vector<uint32_t> untyped;     // an item naming no entities
 
   explicit TenantIndex(std::map<std::string, std::shared_ptr<const Compiled>> r) : regs(std::move(r)) {
@@ -185,7 +208,7 @@ struct RegistrationService::TenantIndex {
         if (info.entities.empty()) add(untyped);
         for (const auto& e : info.entities) {
           if (!e.id.empty()) add(by_entity_id[e.id]);
-          if (e.id.empty()) add(without_id);
+          if (e.id.empty()) add(e.pattern ? by_pattern : type_only);
           for (const auto& t : e.types) {
             add(by_type[t]);
             if (e.id.empty()) add(by_type_without_id[t]);
@@ -193,6 +216,17 @@ struct RegistrationService::TenantIndex {
         }
       }
     }
+  }
+
+  // Whether an idPattern of `c` may match one of `ids` (by the patterns' possible ranges).
+  static bool PatternMayMatch(const Compiled& c, const std::vector<std::string>& ids) {
+    for (const auto& info : c.info) {
+      for (const auto& e : info.entities) {
+        if (!e.pattern) continue;
+        if (std::any_of(ids.begin(), ids.end(), [&](const std::string& id) { return e.MayMatchId(id); })) return true;
+      }
+    }
+    return false;
   }
 
   // The indexes into `all` of the registrations that may match (ascending, no duplicates).
@@ -211,7 +245,10 @@ struct RegistrationService::TenantIndex {
       take(untyped);
     } else if (!ids.empty()) {
       for (const auto& id : ids) take_key(by_entity_id, id);
-      take(without_id);
+      take(type_only);
+      for (uint32_t at : by_pattern) {
+        if (PatternMayMatch(*all[at], ids)) out.push_back(at);
+      }
       take(untyped);
     } else {
       out.resize(all.size());
@@ -242,7 +279,8 @@ bool EntityMatches(const EntityInfoC& e, const Asked& a) {
   if (!a.ids.empty()) {
     if (!e.id.empty()) return std::find(a.ids.begin(), a.ids.end(), e.id) != a.ids.end();
     if (e.pattern) {
-      return std::any_of(a.ids.begin(), a.ids.end(), [&](const std::string& id) { return re2::RE2::FullMatch(id, *e.pattern); });
+      return std::any_of(a.ids.begin(), a.ids.end(),
+                         [&](const std::string& id) { return e.MayMatchId(id) && re2::RE2::FullMatch(id, *e.pattern); });
     }
     return true;
   }
@@ -588,6 +626,10 @@ std::vector<ContextSource> RegistrationService::MatchAt(std::string_view tenant,
   for (uint32_t at : index->Candidates(request.entity_ids, request.entity_types)) {
     const Compiled& c = *index->all[at];
     if (!(c.operations & op) || !c.Active(now_ms) || (c.temporal && !temporal_op)) continue;
+    if (c.whole && request.attributes.empty()) {
+      if (InfoMatches(c.info[0], asked)) out.push_back(*c.whole);
+      continue;
+    }
     bool matched = false, any_type = false, any_attr = false;
     std::vector<std::string> types, attrs;
     for (const auto& info : c.info) {

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include "ngsild/context.h"
 #include "store/rocksdb_store.h"
@@ -109,6 +110,42 @@ TEST_F(RegistrationServiceTest, MatchesEntitiesTypesAndAttributes) {
   // an entity of several types matches on any of them
   EXPECT_EQ(Ids({"retrieveEntity", {}, "", {V("Shop")}, {}}), (Ids_{"urn:r:attrs-only", "urn:r:building"}));
   EXPECT_TRUE(Ids({"queryEntity", {}, "", {V("Car")}, {V("speed")}}).empty());
+}
+
+// The index passes over an idPattern registration whose pattern cannot match the id asked
+// (by the range of strings RE2 says it can match) without running it: whatever the pattern —
+// anchored or not, alternatives, classes, a leading wildcard — the registrations matched by id
+// are exactly those whose pattern fully matches the id.
+TEST_F(RegistrationServiceTest, IdPatternRegistrationsMatchExactlyTheIdsTheirPatternMatches) {
+  const std::vector<std::string> patterns{
+      "^urn:ngsi-ld:Room:2.*",     "urn:ngsi-ld:Room:3[0-9]",   "^urn:ngsi-ld:(Room|Hall):4.*$",
+      ".*:5$",                     "urn:ngsi-ld:Room:.*7",      "^urn:ngsi-ld:Room:1[a-c]?$",
+      "urn:ngsi-ld:Hall:.*",       "(?i)URN:NGSI-LD:ROOM:6.*",  "^urn:ngsi-ld:Room:$",
+      "urn:ngsi-ld:Room:\\d{2,3}"};
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    json::object reg{{"id", fmt::format("urn:r:p{}", i)},
+                     {"type", "ContextSourceRegistration"},
+                     {"information", json::array{json::object{
+                                         {"entities", json::array{json::object{{"idPattern", patterns[i]}, {"type", "Room"}}}}}}},
+                     {"endpoint", "http://p.example"}};
+    auto id = svc_->Create("", reg, *ctx_, kNow);
+    ASSERT_TRUE(id.ok()) << patterns[i] << ": " << id.status().message();
+  }
+  std::mt19937 rng(18);
+  const std::vector<std::string> heads{"urn:ngsi-ld:Room:", "urn:ngsi-ld:Hall:", "URN:NGSI-LD:ROOM:", "urn:x:"};
+  for (int round = 0; round < 400; ++round) {
+    std::string entity = heads[rng() % heads.size()];
+    const int digits = static_cast<int>(rng() % 4);
+    for (int d = 0; d < digits; ++d) entity += static_cast<char>('0' + rng() % 10);
+    if (rng() % 5 == 0) entity += "b";
+    std::vector<std::string> expected;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      if (re2::RE2::FullMatch(entity, re2::RE2(patterns[i]))) expected.push_back(fmt::format("urn:r:p{}", i));
+    }
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(Ids({"retrieveEntity", {entity}, "", {}, {}}), expected) << entity;
+    EXPECT_EQ(Ids({"retrieveEntity", {entity}, "", {V("Room")}, {}}), expected) << entity;
+  }
 }
 
 TEST_F(RegistrationServiceTest, FiltersByOperation) {
