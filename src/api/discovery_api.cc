@@ -194,28 +194,58 @@ Result<broker::EntityService::TypeInfo> VisibleTypeDetails(const ApiDeps& deps, 
   return info;
 }
 
-Response TypeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) {
-  auto in = ReadDiscovery(req, deps);
-  if (!in.ok()) return Problem(in.status());
-  const std::string& name = p.Get("type");
-  if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the type name in the path is invalid"));
-  auto info = VisibleTypeDetails(deps, in->tenant, in->ctx->ExpandTerm(name));
-  if (!info.ok()) return Problem(info.status());
+// The details of one type or attribute (`local`, the hub's own; NotFound when it has none) with
+// those of the matching context sources merged in (§5.7.7, §5.7.10 with §4.3.6): local only as
+// WithSources decides; 404 when nobody knows the name.
+Response InfoWithSources(const Request& req, const ApiDeps& deps, const DiscoveryRequest& in, std::string operation,
+                         broker::ContextSourceRequest match, const std::string& path, Result<json::object> local) {
+  if (!local.ok() && !local.status().IsNotFound()) return Problem(local.status());
+  DistributionRequest asked;
+  asked.operation = std::move(operation);
+  asked.match = std::move(match);
+  asked.forward_selection = false;
+  asked.merged_as_json = true;
+  auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
+  if (!plan.ok()) return Problem(plan.status());
+  if (!*plan) return local.ok() ? JsonResponse(200, std::move(*local), in.media, *in.ctx) : Problem(local.status());
+  std::optional<json::object> mine;
+  if (local.ok()) mine = std::move(*local);
+  auto answer = deps.distributed_reads->DiscoveryInfo(std::move(mine), path, (*plan)->sources, (*plan)->call);
+  Response r = answer.info ? JsonResponse(200, std::move(*answer.info), in.media, *in.ctx) : Problem(local.status());
+  AddSourceWarnings(answer.warnings, &r);
+  return r;
+}
+
+// The hub's own EntityTypeInfo of `type` (§5.2.26); NotFound when the caller sees no entity of it.
+Result<json::object> LocalTypeInfo(const ApiDeps& deps, const DiscoveryRequest& in, const std::string& type) {
+  auto info = VisibleTypeDetails(deps, in.tenant, type);
+  if (!info.ok()) return info.status();
   json::array details;
   for (const auto& [attr, attr_types] : info->attributes) {
     json::array kinds;
     for (const auto& k : attr_types) kinds.emplace_back(k);
     details.emplace_back(json::object{{"id", attr},
                                       {"type", "Attribute"},
-                                      {"attributeName", in->ctx->CompactIri(attr)},
+                                      {"attributeName", in.ctx->CompactIri(attr)},
                                       {"attributeTypes", std::move(kinds)}});
   }
-  json::object out{{"id", info->type},
-                   {"type", "EntityTypeInfo"},
-                   {"typeName", in->ctx->CompactIri(info->type)},
-                   {"entityCount", info->entity_count},
-                   {"attributeDetails", std::move(details)}};
-  return JsonResponse(200, std::move(out), in->media, *in->ctx);
+  return json::object{{"id", info->type},
+                      {"type", "EntityTypeInfo"},
+                      {"typeName", in.ctx->CompactIri(info->type)},
+                      {"entityCount", info->entity_count},
+                      {"attributeDetails", std::move(details)}};
+}
+
+Response TypeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) {
+  auto in = ReadDiscovery(req, deps);
+  if (!in.ok()) return Problem(in.status());
+  const std::string& name = p.Get("type");
+  if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the type name in the path is invalid"));
+  const std::string type = in->ctx->ExpandTerm(name);
+  broker::ContextSourceRequest match;
+  match.entity_types = {type};
+  return InfoWithSources(req, deps, *in, "retrieveEntityTypeInfo", std::move(match),
+                         "/types/" + broker::PercentEncode(type), LocalTypeInfo(deps, *in, type));
 }
 
 Response ListAttributes(const Request& req, const ApiDeps& deps) {
@@ -260,22 +290,30 @@ Result<broker::EntityService::AttributeInfo> VisibleAttributeDetails(const ApiDe
   return info;
 }
 
+// The hub's own Attribute details of `attr` (§5.2.28); NotFound when the caller reads it on no entity.
+Result<json::object> LocalAttributeInfo(const ApiDeps& deps, const DiscoveryRequest& in, const std::string& attr) {
+  auto info = VisibleAttributeDetails(deps, in.tenant, attr);
+  if (!info.ok()) return info.status();
+  json::array kinds;
+  for (const auto& k : info->attr_types) kinds.emplace_back(k);
+  return json::object{{"id", info->name},
+                      {"type", "Attribute"},
+                      {"attributeName", in.ctx->CompactIri(info->name)},
+                      {"attributeCount", info->count},
+                      {"attributeTypes", std::move(kinds)},
+                      {"typeNames", Compacted(info->types, *in.ctx)}};
+}
+
 Response AttributeInfo(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto in = ReadDiscovery(req, deps);
   if (!in.ok()) return Problem(in.status());
   const std::string& name = p.Get("attrId");
   if (!ngsild::IsValidName(name)) return Problem(Status::BadRequestData("the attribute name in the path is invalid"));
-  auto info = VisibleAttributeDetails(deps, in->tenant, in->ctx->ExpandTerm(name));
-  if (!info.ok()) return Problem(info.status());
-  json::array kinds;
-  for (const auto& k : info->attr_types) kinds.emplace_back(k);
-  json::object out{{"id", info->name},
-                   {"type", "Attribute"},
-                   {"attributeName", in->ctx->CompactIri(info->name)},
-                   {"attributeCount", info->count},
-                   {"attributeTypes", std::move(kinds)},
-                   {"typeNames", Compacted(info->types, *in->ctx)}};
-  return JsonResponse(200, std::move(out), in->media, *in->ctx);
+  const std::string attr = in->ctx->ExpandTerm(name);
+  broker::ContextSourceRequest match;
+  match.attributes = {attr};
+  return InfoWithSources(req, deps, *in, "retrieveAttrTypeInfo", std::move(match),
+                         "/attributes/" + broker::PercentEncode(attr), LocalAttributeInfo(deps, *in, attr));
 }
 
 }  // namespace

@@ -467,6 +467,34 @@ DistributedRead::JsonAnswer DistributedRead::Discovery(json::array local, const 
   return out;
 }
 
+DistributedRead::InfoAnswer DistributedRead::DiscoveryInfo(std::optional<json::object> local, const std::string& path,
+                                                           const std::vector<ContextSource>& sources,
+                                                           const DistributedCall& call) {
+  InfoAnswer out;
+  const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
+  ForwardedRequest req;
+  req.path = path;
+  req.use_registered_context = false;
+  std::vector<json::object> parts;
+  if (local) parts.push_back(std::move(*local));
+  for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
+    if (a.status == 404) continue;
+    std::string why;
+    std::optional<json::value> body = Body(a, &why);
+    const json::object* info = body ? body->if_object() : nullptr;
+    const json::value* id = info ? info->if_contains("id") : nullptr;
+    if (!id || !id->is_string()) {
+      if (body) why = "answered something other than the details asked for";
+      out.warnings.push_back(Warn(*a.source, std::move(why)));
+      continue;
+    }
+    parts.push_back(*info);
+  }
+  if (parts.empty()) return out;
+  out.info = path.starts_with("/types/") ? ngsild::MergeTypeInfo(parts) : ngsild::MergeAttributeInfo(parts);
+  return out;
+}
+
 DistributedRead::JsonAnswer DistributedRead::Temporal(std::vector<json::object> local, const std::string& path,
                                                       const std::string& query,
                                                       const std::vector<ContextSource>& sources,

@@ -118,6 +118,18 @@ class DistributedRead {
   JsonAnswer Discovery(boost::json::array local, const std::string& path, const std::string& query, bool details,
                        const std::vector<ContextSource>& sources, const DistributedCall& call);
 
+  struct InfoAnswer {
+    std::optional<boost::json::object> info;  // nullopt: neither the hub nor any source knows it
+    std::vector<SourceWarning> warnings;
+  };
+  // The details of one type or attribute (§5.7.7, §5.7.10): GET {path} at each source
+  // ("/types/{type}" or "/attributes/{attrId}", the name as an expanded IRI); `local`: the hub's
+  // EntityTypeInfo or Attribute rendered with the caller's @context (nullopt when it has none). A
+  // source answering 404 knows none; the others' objects are merged (ngsild::MergeTypeInfo,
+  // MergeAttributeInfo).
+  InfoAnswer DiscoveryInfo(std::optional<boost::json::object> local, const std::string& path,
+                           const std::vector<ContextSource>& sources, const DistributedCall& call);
+
   // Temporal retrieve (path "/temporal/entities/{id}") or query (path "/temporal/entities"):
   // the sources' normalized temporal entities merged with `local` (rendered the same way with
   // the caller's @context) — see ngsild::MergeTemporalEntities.

@@ -159,6 +159,15 @@ std::string IdOf(const json::value& v) {
   return id && id->is_string() ? std::string(id->get_string()) : std::string();
 }
 
+// The sum of two counts, whichever JSON number kind each was read or built as (a count the hub
+// computed is unsigned, one parsed from a source signed).
+json::value Sum(const json::value& a, const json::value& b) {
+  if (a.is_double() || b.is_double()) return a.to_number<double>() + b.to_number<double>();
+  const bool negative = (a.is_int64() && a.get_int64() < 0) || (b.is_int64() && b.get_int64() < 0);
+  if (negative) return a.to_number<int64_t>() + b.to_number<int64_t>();
+  return a.to_number<uint64_t>() + b.to_number<uint64_t>();
+}
+
 // Adds to array `into` the strings of `from` it does not hold yet.
 void UniteStrings(json::object& into, const json::object& from, std::string_view member) {
   const json::value* add = from.if_contains(member);
@@ -335,15 +344,35 @@ json::array MergeAttributeDetails(const std::vector<json::array>& lists) {
     const json::value* add = from.if_contains("attributeCount");
     json::value* count = into.if_contains("attributeCount");
     if (add && add->is_number() && count && count->is_number()) {
-      if (add->is_int64() && count->is_int64()) {
-        *count = count->get_int64() + add->get_int64();
-      } else {
-        *count = count->to_number<double>() + add->to_number<double>();
-      }
+      *count = Sum(*count, *add);
     } else if (add && !count) {
       into["attributeCount"] = *add;
     }
   });
+}
+
+json::object MergeAttributeInfo(const std::vector<json::object>& infos) {
+  std::vector<json::array> lists;
+  for (const json::object& info : infos) lists.push_back(json::array{info});
+  json::array merged = MergeAttributeDetails(lists);
+  return merged.empty() ? infos.front() : merged.front().get_object();
+}
+
+json::object MergeTypeInfo(const std::vector<json::object>& infos) {
+  json::object out = infos.front();
+  std::vector<json::array> details;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const json::value* d = infos[i].if_contains("attributeDetails");
+    if (d && d->is_array()) details.push_back(d->get_array());
+    if (i == 0) continue;
+    const json::value* add = infos[i].if_contains("entityCount");
+    json::value* count = out.if_contains("entityCount");
+    if (add && add->is_number() && count && count->is_number()) *count = Sum(*count, *add);
+  }
+  out["attributeDetails"] = UniteById(details, [](json::object& into, const json::object& from) {
+    UniteStrings(into, from, "attributeTypes");
+  });
+  return out;
 }
 
 std::vector<json::object> MergeTemporalEntities(const std::vector<std::vector<json::object>>& parts) {

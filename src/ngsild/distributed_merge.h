@@ -83,6 +83,12 @@ std::vector<Entity> Page(std::vector<Entity> merged, size_t offset, size_t limit
 boost::json::array MergeNameLists(const std::vector<boost::json::array>& lists);
 boost::json::array MergeTypeDetails(const std::vector<boost::json::array>& lists);
 boost::json::array MergeAttributeDetails(const std::vector<boost::json::array>& lists);
+// One type's or attribute's details across sources (§5.7.7 EntityTypeInfo, §5.7.10 Attribute),
+// each party's object for the same id: an EntityTypeInfo's entityCount is summed and its
+// attributeDetails united by id (attributeTypes united); an Attribute is merged as in
+// MergeAttributeDetails. `infos` must not be empty.
+boost::json::object MergeTypeInfo(const std::vector<boost::json::object>& infos);
+boost::json::object MergeAttributeInfo(const std::vector<boost::json::object>& infos);
 
 // Temporal retrieve and query (§5.7.3, §5.7.4) across sources, on the rendered normalized
 // temporal representation (each attribute an array of instances): entities united by id, types

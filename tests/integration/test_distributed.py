@@ -437,6 +437,45 @@ class DistributedReadTest(unittest.TestCase):
         r = self.a.get("/ngsi-ld/v1/types?local=true", headers=tenant(t))
         self.assertNotIn("Bike", r.json()["typeList"])
 
+    def test_one_types_and_one_attributes_details_are_merged(self):
+        """§5.7.7 Retrieve Available Entity Type Information and §5.7.10 Available Attribute
+        Information with §4.3.6 (retrieveEntityTypeInfo and retrieveAttrTypeInfo are in
+        federationOps): A answers with what it and the matching sources hold — entityCount and
+        attributeCount summed (each party counts its own entities), attributeDetails, attribute
+        types and type names united; a name nobody holds is 404 ResourceNotFound."""
+        t = "dinfo"
+        self.vehicles(t)
+        r = self.a.get("/ngsi-ld/v1/types/Vehicle", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        info = r.json()
+        self.assertEqual(info["type"], "EntityTypeInfo")
+        self.assertEqual(info["typeName"], "Vehicle")
+        counts = [h.get("/ngsi-ld/v1/types/Vehicle?local=true", headers=tenant(t)).json()["entityCount"]
+                  for h in (self.a, self.b, self.c)]
+        self.assertEqual(counts, [2, 2, 2])
+        self.assertEqual(info["entityCount"], sum(counts))
+        self.assertEqual(sorted(d["attributeName"] for d in info["attributeDetails"]), ["colour", "speed"])
+        self.assertEqual(self.a.get("/ngsi-ld/v1/types/Vehicle?local=true", headers=tenant(t)).json()["entityCount"], 2)
+
+        r = self.a.get("/ngsi-ld/v1/attributes/speed", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        speed = r.json()
+        self.assertEqual(speed["attributeName"], "speed")
+        self.assertEqual(speed["attributeCount"], 1 + 2 + 2)
+        self.assertEqual(speed["typeNames"], ["Vehicle"])
+        self.assertEqual(speed["attributeTypes"], ["Property"])
+        # B's own attribute, unknown to A: found through the source.
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Vehicle:b3", "type": "Vehicle",
+                                    "plate": {"type": "Property", "value": "12가3456"}})
+        self.assertEqual(self.a.get("/ngsi-ld/v1/attributes/plate?local=true", headers=tenant(t)).status, 404)
+        r = self.a.get("/ngsi-ld/v1/attributes/plate", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["attributeCount"], 1)
+        r = self.a.get("/ngsi-ld/v1/attributes/nowhere", headers=tenant(t))
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
+
     def temporal_entity(self, hub, t, eid, values):
         body = {"id": eid, "type": "Meter",
                 "power": [{"type": "Property", "value": v, "observedAt": at} for v, at in values]}

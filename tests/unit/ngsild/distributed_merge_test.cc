@@ -232,8 +232,32 @@ TEST_F(DistributedMergeTest, DiscoveryListsAreUnited) {
                                     "attributeTypes":["Property"],"typeNames":["Bus"]}])").as_array();
   json::array merged = MergeAttributeDetails({la, ra});
   ASSERT_EQ(merged.size(), 1u);
-  EXPECT_EQ(merged[0].at("attributeCount").as_int64(), 5);
+  EXPECT_EQ(json::serialize(merged[0].at("attributeCount")), "5");
   EXPECT_EQ(json::serialize(merged[0].at("typeNames")), R"(["Car","Bus"])");
+}
+
+// One type's and one attribute's details across sources (§5.7.7, §5.7.10): counts summed —
+// whether a party's count is an unsigned number (the hub's own) or a signed one (parsed) —
+// and the lists united.
+TEST_F(DistributedMergeTest, OneTypesAndOneAttributesDetailsAreMerged) {
+  json::object local{{"id", "https://x/Car"}, {"type", "EntityTypeInfo"}, {"typeName", "Car"}, {"entityCount", uint64_t{3}},
+                     {"attributeDetails", json::parse(R"([{"id":"https://x/speed","type":"Attribute","attributeName":"speed",
+                                                           "attributeTypes":["Property"]}])")}};
+  json::object remote = json::parse(R"({"id":"https://x/Car","type":"EntityTypeInfo","typeName":"Car","entityCount":4,
+      "attributeDetails":[{"id":"https://x/speed","type":"Attribute","attributeName":"speed","attributeTypes":["GeoProperty"]},
+                          {"id":"https://x/fuel","type":"Attribute","attributeName":"fuel","attributeTypes":["Property"]}]})").as_object();
+  json::object type = MergeTypeInfo({local, remote});
+  EXPECT_EQ(json::serialize(type.at("entityCount")), "7");
+  EXPECT_EQ(json::serialize(type.at("attributeDetails")),
+            R"([{"id":"https://x/fuel","type":"Attribute","attributeName":"fuel","attributeTypes":["Property"]},)"
+            R"({"id":"https://x/speed","type":"Attribute","attributeName":"speed","attributeTypes":["Property","GeoProperty"]}])");
+  json::object mine{{"id", "https://x/speed"}, {"type", "Attribute"}, {"attributeName", "speed"}, {"attributeCount", uint64_t{2}},
+                    {"attributeTypes", json::array{"Property"}}, {"typeNames", json::array{"Car"}}};
+  json::object theirs = json::parse(R"({"id":"https://x/speed","type":"Attribute","attributeName":"speed","attributeCount":5,
+                                         "attributeTypes":["Property"],"typeNames":["Bus"]})").as_object();
+  json::object attr = MergeAttributeInfo({mine, theirs});
+  EXPECT_EQ(json::serialize(attr.at("attributeCount")), "7");
+  EXPECT_EQ(json::serialize(attr.at("typeNames")), R"(["Car","Bus"])");
 }
 
 // Temporal retrieve/query across sources (§5.7.3, §5.7.4): the instances are united.
