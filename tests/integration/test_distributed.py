@@ -210,6 +210,39 @@ class DistributedReadTest(unittest.TestCase):
         self.assertEqual(r.status, 404, r)
         self.assertEqual(r.json()["type"], "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound")
 
+    def test_query_and_retrieve_keep_the_same_most_recent_instance(self):
+        """§4.5.5 with §4.3.6, the hub's choice (docs/API.md): of one attribute instance two
+        parties hold without observedAt, the most recently modified is kept — by a query (whose
+        sources are asked for system times only for such entities, in a second request) exactly
+        as by a retrieve; numbers arrive unchanged (43.462879859445884 is one Boost.JSON's own
+        parser rounds wrongly)."""
+        t = "dnewest"
+        self.put_entity(self.b, t, {"id": "urn:ngsi-ld:Vehicle:x1", "type": "Vehicle",
+                                    "speed": {"type": "Property", "value": 1}})
+        self.put_entity(self.c, t, {"id": "urn:ngsi-ld:Vehicle:x2", "type": "Vehicle",
+                                    "speed": {"type": "Property", "value": 43.462879859445884}})
+        time.sleep(0.01)
+        self.put_entity(self.a, t, {"id": "urn:ngsi-ld:Vehicle:x1", "type": "Vehicle",
+                                    "speed": {"type": "Property", "value": 2}})
+        time.sleep(0.01)
+        r = self.b.patch(f"{E}/urn:ngsi-ld:Vehicle:x1/attrs", {"speed": {"type": "Property", "value": 3}},
+                         headers=tenant(t))
+        self.assertEqual(r.status, 204, r)
+        self.register(t, self.b, [{"entities": [{"type": "Vehicle"}]}])
+        self.register(t, self.c, [{"entities": [{"type": "Vehicle"}]}])
+        r = self.a.get(f"{E}?type=Vehicle&options=keyValues", headers=tenant(t))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(warnings_of(r), [])
+        got = {e["id"]: e["speed"] for e in r.json()}
+        self.assertEqual(got["urn:ngsi-ld:Vehicle:x1"], 3, "B modified its instance last")
+        self.assertEqual(r.body.count("43.462879859445884"), 1, r.body)
+        r = self.a.get(f"{E}/urn:ngsi-ld:Vehicle:x1?options=keyValues", headers=tenant(t))
+        self.assertEqual(r.json()["speed"], 3)
+        r = self.a.get(f"{E}?type=Vehicle&options=sysAttrs", headers=tenant(t))
+        x1 = [e for e in r.json() if e["id"] == "urn:ngsi-ld:Vehicle:x1"][0]
+        self.assertEqual(x1["speed"]["value"], 3)
+        self.assertIn("modifiedAt", x1["speed"])
+
     def test_local_true_asks_no_source(self):
         """§6.3 `local`: "If true, no Context Source Registrations shall be considered" — only A's
         entities; a value other than true/false is 400."""
