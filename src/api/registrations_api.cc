@@ -158,11 +158,12 @@ Response CreateRegistration(const Request& req, const ApiDeps& deps) {
 // The registration as a reader sees it: rendered, with the figures distributed operations
 // recorded for it (§5.2.9 status, timesSent, timesFailed, lastSuccess, lastFailure; none until
 // a request was sent to its source).
-json::object Shown(const ApiDeps& deps, const json::object& stored, const ngsild::Context& ctx, bool sys_attrs) {
+json::object Shown(const ApiDeps& deps, std::string_view tenant, const json::object& stored, const ngsild::Context& ctx,
+                   bool sys_attrs) {
   json::object out = ngsild::RenderRegistration(stored, ctx, sys_attrs);
   const json::value* id = out.if_contains("id");
   if (!deps.source_statistics || !id || !id->is_string()) return out;
-  std::optional<broker::RegistrationFigures> figures = deps.source_statistics->Of(id->get_string());
+  std::optional<broker::RegistrationFigures> figures = deps.source_statistics->Of(tenant, id->get_string());
   if (!figures) return out;
   out["status"] = figures->last_failed ? "failed" : "ok";
   out["timesSent"] = figures->times_sent;
@@ -184,7 +185,7 @@ Response QueryRegistrations(const Request& req, const ApiDeps& deps) {
   auto page = deps.registrations->Query(in->tenant, *query, *in->ctx, paging->offset, paging->limit, util::NowMillis());
   if (!page.ok()) return Problem(page.status());
   json::array items;
-  for (const auto& s : page->items) items.emplace_back(Shown(deps, s, *in->ctx, *sys_attrs));
+  for (const auto& s : page->items) items.emplace_back(Shown(deps, in->tenant, s, *in->ctx, *sys_attrs));
   Response r = JsonResponse(200, std::move(items), in->media, *in->ctx);
   if (paging->count) r.headers.Add("NGSILD-Results-Count", std::to_string(page->total));
   AddPageLinks(req, *paging, paging->offset + paging->limit < page->total, &r);
@@ -200,7 +201,7 @@ Response RetrieveRegistration(const Request& req, const PathParams& p, const Api
   if (!sys_attrs.ok()) return Problem(sys_attrs.status());
   auto s = deps.registrations->Get(in->tenant, id);
   if (!s.ok()) return Problem(s.status());
-  return JsonResponse(200, Shown(deps, *s, *in->ctx, *sys_attrs), in->media, *in->ctx);
+  return JsonResponse(200, Shown(deps, in->tenant, *s, *in->ctx, *sys_attrs), in->media, *in->ctx);
 }
 
 Response UpdateRegistration(const Request& req, const PathParams& p, const ApiDeps& deps) {
@@ -210,7 +211,7 @@ Response UpdateRegistration(const Request& req, const PathParams& p, const ApiDe
   if (!in.ok()) return Problem(in.status());
   Status st = deps.registrations->Update(in->tenant, id, in->object(), *in->ctx, util::NowMillis());
   // Figures belong to the source they were counted for: a new endpoint starts afresh.
-  if (st.ok() && deps.source_statistics && in->object().contains("endpoint")) deps.source_statistics->Forget(id);
+  if (st.ok() && deps.source_statistics && in->object().contains("endpoint")) deps.source_statistics->Forget(in->tenant, id);
   return st.ok() ? NoContent() : Problem(st);
 }
 
@@ -220,7 +221,7 @@ Response DeleteRegistration(const Request& req, const PathParams& p, const ApiDe
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
   Status st = deps.registrations->Delete(*tenant, id);
-  if (st.ok() && deps.source_statistics) deps.source_statistics->Forget(id);
+  if (st.ok() && deps.source_statistics) deps.source_statistics->Forget(*tenant, id);
   return st.ok() ? NoContent() : Problem(st);
 }
 

@@ -19,6 +19,7 @@ enum class RegistrationMode { kInclusive, kExclusive, kRedirect, kAuxiliary };
 
 struct ContextSource {
   std::string registration_id;  // the registration's id: named in errors and in NGSILD-Warning
+  std::string home_tenant;      // the hub's tenant that holds the registration ("" = default)
   // The registration's endpoint: the source's API root without "/ngsi-ld/v1"; a request is sent
   // to endpoint + "/ngsi-ld/v1/…".
   std::string endpoint;

@@ -207,12 +207,12 @@ std::vector<SourceAnswer> ContextSourceClient::Ask(
       std::lock_guard lock(pending->mutex);
       ++pending->open;
     }
-    impl_->client.Send(std::move(req), [pending, i, im = impl_.get(), endpoint = s.endpoint, registration = s.registration_id,
+    impl_->client.Send(std::move(req), [pending, i, im = impl_.get(), endpoint = s.endpoint, home = s.home_tenant, registration = s.registration_id,
                                         cooldown = s.cooldown](net::HttpOutcome outcome) {
       const bool healthy = outcome.ok && outcome.response.status < 500;
       im->health.Release(endpoint, healthy, cooldown);
       const bool succeeded = outcome.ok && outcome.response.status >= 200 && outcome.response.status < 300;
-      im->statistics.Record(registration, succeeded, util::NowMillis());
+      im->statistics.Record(home, registration, succeeded, util::NowMillis());
       std::lock_guard lock(pending->mutex);
       SourceAnswer& a = pending->answers[i];
       if (outcome.ok) {

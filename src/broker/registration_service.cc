@@ -112,7 +112,7 @@ struct RegistrationService::Compiled {
   // request naming no attributes (its types and attributes), ready to be copied out.
   std::optional<ContextSource> whole;
 
-  static Result<std::shared_ptr<const Compiled>> From(json::object stored) {
+  static Result<std::shared_ptr<const Compiled>> From(std::string_view tenant, json::object stored) {
     auto c = std::make_shared<Compiled>();
     c->id = std::string(stored.at("id").as_string());
     for (const auto& op : ngsild::ExpandOperations(stored.if_contains("operations"))) c->operations |= OperationBit(op);
@@ -120,6 +120,7 @@ struct RegistrationService::Compiled {
     c->temporal = stored.contains("observationInterval") || stored.contains("managementInterval");
     ContextSource& s = c->source;
     s.registration_id = c->id;
+    s.home_tenant = std::string(tenant);
     if (const json::value* e = stored.if_contains("endpoint"); e && e->is_string()) s.endpoint = std::string(e->get_string());
     if (const json::value* m = stored.if_contains("mode"); m && m->is_string()) s.mode = ModeOf(m->get_string());
     if (const json::value* t = stored.if_contains("tenant"); t && t->is_string()) s.tenant = std::string(t->get_string());
@@ -353,7 +354,7 @@ Result<size_t> RegistrationService::LoadAll(
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(Key(""), [&](std::string_view key, std::string_view value) {
       const std::string_view id = key.substr(Key("").size());
       auto stored = Decode(value);
-      auto compiled = stored.ok() ? Compiled::From(std::move(*stored)) : Result<std::shared_ptr<const Compiled>>(stored.status());
+      auto compiled = stored.ok() ? Compiled::From(tenant, std::move(*stored)) : Result<std::shared_ptr<const Compiled>>(stored.status());
       if (!compiled.ok()) {
         if (on_error) on_error(tenant, id, compiled.status());
         return true;
@@ -409,7 +410,7 @@ Status RegistrationService::CheckConflicts(std::string_view tenant, const Compil
 
 Status RegistrationService::Save(std::string_view tenant, store::TenantStore& ts, const json::object* before,
                                  const json::object& stored, std::function<void()>* committed) {
-  auto compiled = Compiled::From(stored);
+  auto compiled = Compiled::From(tenant, stored);
   if (!compiled.ok()) return compiled.status();
   CITYHUB_RETURN_IF_ERROR(CheckConflicts(tenant, **compiled, util::NowMillis()));
   store::WriteSet ws;

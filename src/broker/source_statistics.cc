@@ -4,16 +4,27 @@
 
 namespace cityhub::broker {
 
-void SourceStatistics::Record(std::string_view registration_id, bool succeeded, int64_t now_ms) {
+namespace {
+// Tenant names hold no newline, so the key is unambiguous.
+std::string Key(std::string_view tenant, std::string_view registration_id) {
+  std::string key(tenant);
+  key += '\n';
+  key += registration_id;
+  return key;
+}
+}  // namespace
+
+void SourceStatistics::Record(std::string_view tenant, std::string_view registration_id, bool succeeded, int64_t now_ms) {
+  const std::string key = Key(tenant, registration_id);
   std::lock_guard lock(mutex_);
-  auto it = by_id_.find(registration_id);
+  auto it = by_id_.find(key);
   if (it == by_id_.end()) {
     if (by_id_.size() >= kMaxRegistrations) {
       by_id_.erase(std::min_element(by_id_.begin(), by_id_.end(), [](const auto& a, const auto& b) {
         return a.second.touched < b.second.touched;
       }));
     }
-    it = by_id_.emplace(std::string(registration_id), Entry{}).first;
+    it = by_id_.emplace(key, Entry{}).first;
   }
   Entry& e = it->second;
   e.touched = ++clock_;
@@ -27,16 +38,18 @@ void SourceStatistics::Record(std::string_view registration_id, bool succeeded, 
   }
 }
 
-std::optional<RegistrationFigures> SourceStatistics::Of(std::string_view registration_id) const {
+std::optional<RegistrationFigures> SourceStatistics::Of(std::string_view tenant, std::string_view registration_id) const {
+  const std::string key = Key(tenant, registration_id);
   std::lock_guard lock(mutex_);
-  auto it = by_id_.find(registration_id);
+  auto it = by_id_.find(key);
   if (it == by_id_.end()) return std::nullopt;
   return it->second.figures;
 }
 
-void SourceStatistics::Forget(std::string_view registration_id) {
+void SourceStatistics::Forget(std::string_view tenant, std::string_view registration_id) {
+  const std::string key = Key(tenant, registration_id);
   std::lock_guard lock(mutex_);
-  auto it = by_id_.find(registration_id);
+  auto it = by_id_.find(key);
   if (it != by_id_.end()) by_id_.erase(it);
 }
 

@@ -30,12 +30,14 @@ class SourceStatistics {
   // (a deleted registration's figures are never asked for again).
   static constexpr size_t kMaxRegistrations = 100'000;
 
-  // Counts one request sent for `registration_id` at `now_ms` and its outcome.
-  void Record(std::string_view registration_id, bool succeeded, int64_t now_ms);
-  // The figures of `registration_id`, or nullopt when no request was sent for it.
-  std::optional<RegistrationFigures> Of(std::string_view registration_id) const;
+  // Registrations are named by the hub tenant that holds them and their id (a client may give
+  // two tenants' registrations the same id).
+  // Counts one request sent for the registration at `now_ms` and its outcome.
+  void Record(std::string_view tenant, std::string_view registration_id, bool succeeded, int64_t now_ms);
+  // The figures of the registration, or nullopt when no request was sent for it.
+  std::optional<RegistrationFigures> Of(std::string_view tenant, std::string_view registration_id) const;
   // Drops the figures of a registration (deleted, or its endpoint changed).
-  void Forget(std::string_view registration_id);
+  void Forget(std::string_view tenant, std::string_view registration_id);
 
  private:
   struct Entry {
@@ -43,7 +45,7 @@ class SourceStatistics {
     uint64_t touched = 0;
   };
   mutable std::mutex mutex_;
-  std::map<std::string, Entry, std::less<>> by_id_;
+  std::map<std::string, Entry, std::less<>> by_id_;  // by Key(tenant, id)
   uint64_t clock_ = 0;
 };
 

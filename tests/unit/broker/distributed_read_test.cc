@@ -309,8 +309,8 @@ TEST_F(DistributedReadTest, EachRegistrationsFiguresAreCounted) {
   std::vector<ContextSource> sources{Source(good.url(), "r-good"), Source(bad.url(), "r-bad")};
   read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
   read_.QueryEntities({}, std::nullopt, "", 0, 10, false, sources, Call());
-  std::optional<RegistrationFigures> g = client_.statistics().Of("r-good");
-  std::optional<RegistrationFigures> b = client_.statistics().Of("r-bad");
+  std::optional<RegistrationFigures> g = client_.statistics().Of("", "r-good");
+  std::optional<RegistrationFigures> b = client_.statistics().Of("", "r-bad");
   ASSERT_TRUE(g && b);
   EXPECT_EQ(g->times_sent, 2u);
   EXPECT_EQ(g->times_failed, 0u);
@@ -321,9 +321,16 @@ TEST_F(DistributedReadTest, EachRegistrationsFiguresAreCounted) {
   EXPECT_EQ(b->times_failed, 2u);
   EXPECT_GT(b->last_failure_ms, 0);
   EXPECT_TRUE(b->last_failed);
-  EXPECT_FALSE(client_.statistics().Of("r-never").has_value());
-  client_.statistics().Forget("r-bad");
-  EXPECT_FALSE(client_.statistics().Of("r-bad").has_value());
+  EXPECT_FALSE(client_.statistics().Of("", "r-never").has_value());
+  client_.statistics().Forget("", "r-bad");
+  EXPECT_FALSE(client_.statistics().Of("", "r-bad").has_value());
+
+  // Two tenants may hold registrations of the same id (a client chose it): counted apart.
+  ContextSource busan = Source(bad.url(), "r-good");
+  busan.home_tenant = "busan";
+  read_.QueryEntities({}, std::nullopt, "", 0, 10, false, {busan}, Call());
+  EXPECT_EQ(client_.statistics().Of("", "r-good")->times_failed, 0u);
+  EXPECT_EQ(client_.statistics().Of("busan", "r-good")->times_failed, 1u);
 }
 
 // §5.7.2 with registrations: each source is asked for what its registration covers of the
