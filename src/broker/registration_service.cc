@@ -108,8 +108,8 @@ struct RegistrationService::Compiled {
   bool temporal = false;   // has observationInterval or managementInterval
   ContextSource source;    // without entity_types and attributes
   std::vector<InfoC> info;
-  // For a registration of one information item: what Match answers when that item matches a
-  // request naming no attributes (its types and attributes), ready to be copied out.
+  // For a registration of one information item: what Match answers when that item matches (its
+  // types and attributes; the latter narrowed to a request's), ready to be copied out.
   std::optional<ContextSource> whole;
 
   static Result<std::shared_ptr<const Compiled>> From(std::string_view tenant, json::object stored) {
@@ -624,11 +624,22 @@ std::vector<ContextSource> RegistrationService::MatchAt(std::string_view tenant,
   }
   Asked asked{request.entity_ids, pattern.get(), &request.entity_types, nullptr, request.attributes};
   const bool temporal_op = IsTemporalOperation(request.operation);
-  for (uint32_t at : index->Candidates(request.entity_ids, request.entity_types)) {
+  const std::vector<uint32_t> candidates = index->Candidates(request.entity_ids, request.entity_types);
+  out.reserve(candidates.size());
+  for (uint32_t at : candidates) {
     const Compiled& c = *index->all[at];
     if (!(c.operations & op) || !c.Active(now_ms) || (c.temporal && !temporal_op)) continue;
-    if (c.whole && request.attributes.empty()) {
-      if (InfoMatches(c.info[0], asked)) out.push_back(*c.whole);
+    if (c.whole) {
+      if (!InfoMatches(c.info[0], asked)) continue;
+      ContextSource& s = out.emplace_back(*c.whole);
+      if (request.attributes.empty()) continue;
+      if (s.attributes.empty()) {
+        s.attributes = request.attributes;  // the item names no attributes: all asked
+      } else {
+        std::erase_if(s.attributes, [&](const std::string& a) {
+          return std::find(request.attributes.begin(), request.attributes.end(), a) == request.attributes.end();
+        });
+      }
       continue;
     }
     bool matched = false, any_type = false, any_attr = false;
