@@ -105,6 +105,16 @@ std::optional<std::vector<ngsild::Entity>> Entities(const SourceAnswer& a, const
   return out;
 }
 
+// A request whose answers are merged as JSON (discovery, temporal): every source gets the
+// caller's @context, so that all answers name things alike.
+ForwardedRequest MergedAsJson(const std::string& path, std::string query) {
+  ForwardedRequest req;
+  req.path = path;
+  req.query = std::move(query);
+  req.use_registered_context = false;
+  return req;
+}
+
 // The list a discovery answer holds: the detailed array, or the names of a *List object.
 std::optional<json::array> DiscoveryItems(const json::value& body, bool details) {
   if (details) {
@@ -437,11 +447,9 @@ DistributedRead::JsonAnswer DistributedRead::Discovery(json::array local, const 
                                                        const DistributedCall& call) {
   JsonAnswer out;
   const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
-  ForwardedRequest req;
-  req.path = path;
-  req.query = WithParams(query, details ? std::vector<std::pair<std::string, std::string>>{{"details", "true"}}
-                                        : std::vector<std::pair<std::string, std::string>>{});
-  req.use_registered_context = false;
+  ForwardedRequest req = MergedAsJson(
+      path, WithParams(query, details ? std::vector<std::pair<std::string, std::string>>{{"details", "true"}}
+                                      : std::vector<std::pair<std::string, std::string>>{}));
   std::vector<json::array> lists{std::move(local)};
   for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
     std::string why;
@@ -472,9 +480,7 @@ DistributedRead::InfoAnswer DistributedRead::DiscoveryInfo(std::optional<json::o
                                                            const DistributedCall& call) {
   InfoAnswer out;
   const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
-  ForwardedRequest req;
-  req.path = path;
-  req.use_registered_context = false;
+  ForwardedRequest req = MergedAsJson(path, "");
   std::vector<json::object> parts;
   if (local) parts.push_back(std::move(*local));
   for (const SourceAnswer& a : AskAll(asked, std::move(req), call, false, &out.warnings)) {
@@ -501,10 +507,7 @@ DistributedRead::JsonAnswer DistributedRead::Temporal(std::vector<json::object> 
                                                       const DistributedCall& call) {
   JsonAnswer out;
   const std::vector<ContextSource> asked = NotYetVisited(sources, call.via);
-  ForwardedRequest req;
-  req.path = path;
-  req.query = query;
-  req.use_registered_context = false;
+  ForwardedRequest req = MergedAsJson(path, query);
   std::vector<std::vector<json::object>> parts{std::move(local)};
   for (const SourceAnswer& a : AskAll(asked, std::move(req), call, path == "/temporal/entities", &out.warnings)) {
     if (a.status == 404) continue;
