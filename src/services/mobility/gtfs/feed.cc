@@ -199,10 +199,12 @@ Result<bool> FeedLoader::ReadTable(std::string_view file, Need need,
   }
   std::vector<std::optional<size_t>> index(columns.size());
   bool skipped_whole = false;
+  bool header_seen = false;
   uint64_t rows = 0;
   CsvReader reader(
       std::string(file),
       [&](const std::vector<std::string>& names) -> Status {
+        header_seen = true;
         for (size_t c = 0; c < columns.size(); ++c) {
           auto it = std::find(names.begin(), names.end(), columns[c].name);
           if (it != names.end()) index[c] = static_cast<size_t>(it - names.begin());
@@ -236,6 +238,11 @@ Result<bool> FeedLoader::ReadTable(std::string_view file, Need need,
   if (!status.ok()) {
     if (!report_.has_fatal()) Fatal(file, 0, "", status.message());
     return status;
+  }
+  if (!header_seen) {
+    if (need == Need::kOptional) return false;
+    Fatal(file, 0, "", fmt::format("required file {} is empty (no header row)", file));
+    return Status::InvalidRequest(report_.FirstFatal());
   }
   return true;
 }

@@ -216,6 +216,10 @@ TEST(GtfsFeedTest, BartAndHeidelbergLoadWithoutFatalProblems) {
     const Feed& feed = loaded.feed.value();
     EXPECT_GT(feed.trips.size(), 100u) << name;
     EXPECT_GT(feed.stop_times.size(), 10'000u) << name;
+    // Every stop time row of these feeds is valid (checked: no stop_times problem is reported),
+    // so the model holds exactly the file's data rows.
+    EXPECT_EQ(feed.stop_times.size(), CountDataRows(ReadWhole(SharedGtfs(name), "stop_times.txt")))
+        << name;
     // What was skipped is visible in the test log.
     std::cout << name << ": " << feed.stops.size() << " stops, " << feed.trips.size()
               << " trips, " << feed.stop_times.size() << " stop times, " << feed.transfers.size()
@@ -424,7 +428,7 @@ TEST(ZipArchiveTest, ZipBombIsRefusedByTheRatioGuardBeforeInflating) {
   EXPECT_EQ(delivered, 0u);
 }
 
-TEST(ZipArchiveTest, RatioGuardAlsoStopsWhileStreaming) {
+TEST(ZipArchiveTest, MemberLimitAlsoStopsWhileStreaming) {
   // The declared sizes pass (a generous ratio), the produced bytes are checked chunk by chunk:
   // with the member limit below the member's size, reading stops after the first chunk over it.
   const std::string text(1 << 20, 'a');
@@ -443,6 +447,76 @@ TEST(ZipArchiveTest, RatioGuardAlsoStopsWhileStreaming) {
   EXPECT_EQ(status.code(), Status::Code::kPayloadTooLarge);
   EXPECT_LE(delivered, limits.max_member_bytes);
   EXPECT_LE(zip->bytes_read(), limits.max_member_bytes + kZipChunkBytes);
+}
+
+TEST(ZipArchiveTest, RatioGuardStopsWhileStreamingWhenTheDeclaredSizeLies) {
+  const std::string zeros(8 << 20, '\0');
+  std::string path = WriteZip("bomb_streaming.zip", {{"stop_times.txt", zeros}});
+  Result<ZipArchive> zip = ZipArchive::Open(path);
+  ASSERT_TRUE(zip.ok());
+  ZipMember member = *zip->FindMember("stop_times.txt");
+  member.declared_size = 0;  // the upfront check passes; only the bytes produced can tell
+  uint64_t delivered = 0;
+  Status status = zip->ReadMember(member, [&](std::string_view chunk) {
+    delivered += chunk.size();
+    return Status::Ok();
+  });
+  EXPECT_EQ(status.code(), Status::Code::kPayloadTooLarge);
+  EXPECT_NE(status.message().find("zip bomb"), std::string::npos) << status.message();
+  const uint64_t allowed = member.compressed_size * kDefaultMaxCompressionRatio +
+                           kDefaultRatioSlackBytes;
+  EXPECT_LE(delivered, allowed);
+  EXPECT_LT(zip->bytes_read(), allowed + kZipChunkBytes + 1);
+  EXPECT_LT(zip->bytes_read(), zeros.size());
+}
+
+TEST(ZipArchiveTest, RootMemberIsPreferredOverASubFolderOne) {
+  std::string path = WriteZip("both.zip", {{"old/stops.txt", "old"}, {"stops.txt", "root"},
+                                           {"__MACOSX/agency.txt", "fork"}});
+  Result<ZipArchive> zip = ZipArchive::Open(path);
+  ASSERT_TRUE(zip.ok());
+  EXPECT_EQ(zip->FindMember("stops.txt")->name, "stops.txt");
+  EXPECT_FALSE(zip->FindMember("agency.txt").has_value());
+  EXPECT_FALSE(zip->FindMember("trips.txt").has_value());
+}
+
+TEST(GtfsFeedTest, EmptyRequiredFileIsFatal) {
+  Files files = MinimalFeed();
+  files["routes.txt"] = "";
+  Loaded loaded = Load(WriteZip("emptyroutes.zip", files));
+  ASSERT_FALSE(loaded.feed.ok());
+  EXPECT_NE(loaded.feed.status().message().find("routes.txt is empty"), std::string::npos)
+      << loaded.feed.status().message();
+}
+
+TEST(GtfsFeedTest, RowLimitRefusesTheFeedNamingTheFile) {
+  FeedOptions options;
+  options.max_rows_per_file = 5;  // stop_times.txt of the minimal feed has 6 rows
+  Loaded loaded = Load(WriteZip("rowlimit.zip", MinimalFeed()), options);
+  ASSERT_FALSE(loaded.feed.ok());
+  EXPECT_TRUE(HasProblem(loaded.report, "stop_times.txt", 7, "more than 5 rows",
+                         Problem::Severity::kFatal))
+      << Describe(loaded.report);
+}
+
+TEST(GtfsFeedTest, BadReferencesInTripsAndStopsAreReported) {
+  Files files = MinimalFeed();
+  files["trips.txt"] += "RX,WK,T3,x\nR1,XX,T4,x\nR1,WK,T1,again\n";
+  files["stops.txt"] += "S5,Five,35.2,128.8,0,NOWHERE\n";
+  files["agency.txt"] += "B,Other,http://y,Europe/Berlin\n";
+  Loaded loaded = Load(WriteZip("badrefs.zip", files));
+  ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+  using S = Problem::Severity;
+  const ValidationReport& r = loaded.report;
+  EXPECT_TRUE(HasProblem(r, "trips.txt", 4, "unknown route_id 'RX'", S::kSkipped)) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, "trips.txt", 5, "unknown service_id 'XX'", S::kSkipped));
+  EXPECT_TRUE(HasProblem(r, "trips.txt", 6, "duplicate trip_id 'T1'", S::kSkipped));
+  EXPECT_TRUE(HasProblem(r, "stops.txt", 6, "unknown parent_station 'NOWHERE'", S::kSkipped));
+  EXPECT_TRUE(HasProblem(r, "agency.txt", 3, "differs", S::kSkipped));
+  const Feed& feed = loaded.feed.value();
+  EXPECT_EQ(feed.timezone, "Asia/Seoul");
+  EXPECT_EQ(feed.stops[feed.stop_by_id.at("S5")].parent_station, kNoIndex);
+  EXPECT_EQ(feed.trips[feed.trip_by_id.at("T1")].headsign, "Three");
 }
 
 TEST(GtfsFeedTest, MemberOverTheLimitIsRefusedEarlyAndNamed) {
