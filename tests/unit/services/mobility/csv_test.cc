@@ -138,6 +138,23 @@ TEST(CsvReaderTest, OverlongQuotedRecordAlsoStops) {
   EXPECT_EQ(p.status.code(), Status::Code::kPayloadTooLarge);
 }
 
+TEST(CsvReaderTest, QuotedCarriageReturnsAreKeptAndEmptyQuotedFieldsCount) {
+  Parsed p = Parse("a,b\r\n\"x\r\ny\",\"\"\r\n\"\",\r\n", 1);
+  ASSERT_TRUE(p.status.ok());
+  ASSERT_EQ(p.records.size(), 2u);
+  EXPECT_EQ(p.records[0].second, (Fields{"x\r\ny", ""}));
+  EXPECT_EQ(p.records[1].second, (Fields{"", ""}));
+  EXPECT_EQ(p.records[1].first, 4u);
+}
+
+TEST(CsvReaderTest, HeaderOnlyFileHasNoRecords) {
+  Parsed p = Parse("\xEF\xBB\xBF" "a,b\r\n");
+  ASSERT_TRUE(p.status.ok());
+  EXPECT_EQ(p.header, (Fields{"a", "b"}));
+  EXPECT_TRUE(p.records.empty());
+  EXPECT_TRUE(p.problems.empty());
+}
+
 TEST(CsvReaderTest, ColumnIndexLooksUpByName) {
   CsvReader reader(
       "t.txt", [](const std::vector<std::string>&) { return Status::Ok(); },

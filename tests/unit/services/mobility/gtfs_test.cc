@@ -519,6 +519,30 @@ TEST(GtfsFeedTest, BadReferencesInTripsAndStopsAreReported) {
   EXPECT_EQ(feed.trips[feed.trip_by_id.at("T1")].headsign, "Three");
 }
 
+TEST(GtfsFeedTest, UntimedStopsBetweenTimepointsAreKeptButNotAtTheEnds) {
+  Files files = MinimalFeed();
+  files["trips.txt"] += "R1,WK,T3,x\n";
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,08:00:00,08:00:00,S1,1\nT1,,,S2,2\nT1,08:20:00,08:20:00,S3,3\n"
+      "T2,,,S3,1\nT2,24:05:00,24:05:00,S2,2\nT2,25:10:00,25:10:00,S1,3\n"
+      "T3,09:00:00,09:00:00,S1,1\nT3,09:05:00,09:05:00,ST,2\nT3,09:10:00,09:10:00,S2,3\n";
+  Loaded loaded = Load(WriteZip("untimed.zip", files));
+  ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+  const Feed& feed = loaded.feed.value();
+  using S = Problem::Severity;
+  EXPECT_EQ(StopTimeOf(feed, "T1", 1).arrival, kNoTime);
+  EXPECT_EQ(StopTimeOf(feed, "T1", 2).arrival, 8 * 3600 + 20 * 60);
+  EXPECT_FALSE(feed.trip_by_id.contains("T2"));
+  EXPECT_TRUE(HasProblem(loaded.report, "trips.txt", 0, "no time at its first or last stop",
+                         S::kSkipped))
+      << Describe(loaded.report);
+  // A station cannot be served: the row is skipped and T3 keeps its two stops.
+  EXPECT_TRUE(HasProblem(loaded.report, "stop_times.txt", 9, "not a stop", S::kSkipped));
+  EXPECT_EQ(feed.trips[feed.trip_by_id.at("T3")].stop_time_count, 2u);
+  EXPECT_FALSE(feed.ServiceRunsOn(static_cast<uint32_t>(feed.services.size()), 20260907));
+}
+
 TEST(GtfsFeedTest, MemberOverTheLimitIsRefusedEarlyAndNamed) {
   Files files = MinimalFeed();
   std::string& stop_times = files["stop_times.txt"];
