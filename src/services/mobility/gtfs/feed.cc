@@ -583,21 +583,35 @@ Status FeedLoader::ReadStopTimes() {
 // time earlier than the one before it in its trip.
 void FeedLoader::OrderStopTimes() {
   constexpr std::string_view kFile = "stop_times.txt";
-  std::vector<uint32_t> order(feed_.stop_times.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const StopTime& x = feed_.stop_times[a];
-    const StopTime& y = feed_.stop_times[b];
+  std::vector<StopTime>& times = feed_.stop_times;
+  auto before = [](const StopTime& x, const StopTime& y) {
     return x.trip != y.trip ? x.trip < y.trip : x.stop_sequence < y.stop_sequence;
-  });
-  std::vector<StopTime> ordered;
-  ordered.reserve(order.size());
+  };
+  // Feeds usually list each trip's stop times together and in order; only the others pay for a
+  // sorted copy. Stable, so of two rows with one stop_sequence the earlier line is kept.
+  if (!std::is_sorted(times.begin(), times.end(), before)) {
+    std::vector<uint32_t> order(times.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return before(times[a], times[b]); });
+    std::vector<StopTime> sorted;
+    std::vector<uint64_t> lines;
+    sorted.reserve(times.size());
+    lines.reserve(times.size());
+    for (uint32_t i : order) {
+      sorted.push_back(times[i]);
+      lines.push_back(stop_time_lines_[i]);
+    }
+    times = std::move(sorted);
+    stop_time_lines_ = std::move(lines);
+  }
+  size_t kept = 0;
   int32_t last_time = kNoTime;
-  for (uint32_t i : order) {
-    const StopTime& st = feed_.stop_times[i];
-    bool same_trip = !ordered.empty() && ordered.back().trip == st.trip;
+  for (size_t i = 0; i < times.size(); ++i) {
+    const StopTime st = times[i];
+    bool same_trip = kept > 0 && times[kept - 1].trip == st.trip;
     if (!same_trip) last_time = kNoTime;
-    if (same_trip && ordered.back().stop_sequence == st.stop_sequence) {
+    if (same_trip && times[kept - 1].stop_sequence == st.stop_sequence) {
       Skip(kFile, stop_time_lines_[i], "stop_sequence",
            fmt::format("duplicate stop_sequence {} in trip '{}'", st.stop_sequence,
                        feed_.trips[st.trip].id));
@@ -610,9 +624,9 @@ void FeedLoader::OrderStopTimes() {
       continue;
     }
     if (st.departure != kNoTime) last_time = st.departure;
-    ordered.push_back(st);
+    times[kept++] = st;
   }
-  feed_.stop_times = std::move(ordered);
+  times.resize(kept);
   stop_time_lines_ = {};
 }
 

@@ -543,6 +543,30 @@ TEST(GtfsFeedTest, UntimedStopsBetweenTimepointsAreKeptButNotAtTheEnds) {
   EXPECT_FALSE(feed.ServiceRunsOn(static_cast<uint32_t>(feed.services.size()), 20260907));
 }
 
+TEST(GtfsFeedTest, DuplicateStopSequenceKeepsTheFirstRowInBothOrders) {
+  for (bool shuffled : {false, true}) {
+    Files files = MinimalFeed();
+    std::string rows =
+        "T1,08:00:00,08:00:00,S1,1\nT1,08:10:00,08:11:00,S2,2\nT1,08:12:00,08:12:00,S3,2\n"
+        "T1,08:20:00,08:20:00,S3,3\nT2,23:50:00,23:50:00,S3,1\nT2,24:05:00,24:05:00,S2,2\n";
+    if (shuffled) {
+      rows = "T2,24:05:00,24:05:00,S2,2\nT1,08:20:00,08:20:00,S3,3\nT1,08:10:00,08:11:00,S2,2\n"
+             "T2,23:50:00,23:50:00,S3,1\nT1,08:12:00,08:12:00,S3,2\nT1,08:00:00,08:00:00,S1,1\n";
+    }
+    files["stop_times.txt"] = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n" + rows;
+    Loaded loaded = Load(WriteZip("dupseq.zip", files));
+    ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+    const Feed& feed = loaded.feed.value();
+    EXPECT_TRUE(HasProblem(loaded.report, "stop_times.txt", shuffled ? 6 : 4,
+                           "duplicate stop_sequence 2", Problem::Severity::kSkipped))
+        << Describe(loaded.report);
+    ASSERT_EQ(feed.trips[feed.trip_by_id.at("T1")].stop_time_count, 3u);
+    EXPECT_EQ(feed.stops[StopTimeOf(feed, "T1", 1).stop].id, "S2");
+    EXPECT_EQ(StopTimeOf(feed, "T2", 0).arrival, 23 * 3600 + 50 * 60);
+    EXPECT_EQ(StopTimeOf(feed, "T2", 1).arrival, 24 * 3600 + 5 * 60);
+  }
+}
+
 TEST(GtfsFeedTest, MemberOverTheLimitIsRefusedEarlyAndNamed) {
   Files files = MinimalFeed();
   std::string& stop_times = files["stop_times.txt"];
