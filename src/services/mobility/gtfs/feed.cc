@@ -581,15 +581,30 @@ Status FeedLoader::ReadStopTimes() {
 
 // Sorts stop times by (trip, stop_sequence) and leaves out a duplicate stop_sequence and a stop
 // time earlier than the one before it in its trip.
+// Whether each trip's stop times are contiguous and in stop_sequence order.
+bool GroupedByTripInSequence(const std::vector<StopTime>& times, size_t trip_count) {
+  std::vector<bool> seen(trip_count, false);
+  for (size_t i = 0; i < times.size(); ++i) {
+    if (i > 0 && times[i].trip == times[i - 1].trip) {
+      if (times[i].stop_sequence < times[i - 1].stop_sequence) return false;
+      continue;
+    }
+    if (seen[times[i].trip]) return false;
+    seen[times[i].trip] = true;
+  }
+  return true;
+}
+
 void FeedLoader::OrderStopTimes() {
   constexpr std::string_view kFile = "stop_times.txt";
   std::vector<StopTime>& times = feed_.stop_times;
   auto before = [](const StopTime& x, const StopTime& y) {
     return x.trip != y.trip ? x.trip < y.trip : x.stop_sequence < y.stop_sequence;
   };
-  // Feeds usually list each trip's stop times together and in order; only the others pay for a
-  // sorted copy. Stable, so of two rows with one stop_sequence the earlier line is kept.
-  if (!std::is_sorted(times.begin(), times.end(), before)) {
+  // Feeds usually list each trip's stop times together and in order (though not always in the
+  // order of trips.txt); such a feed is used as it is, only the others pay for a sorted copy.
+  // The sort is stable, so of two rows with one stop_sequence the earlier line is kept.
+  if (!GroupedByTripInSequence(times, feed_.trips.size())) {
     std::vector<uint32_t> order(times.size());
     std::iota(order.begin(), order.end(), 0u);
     std::stable_sort(order.begin(), order.end(),

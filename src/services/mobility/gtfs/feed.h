@@ -4,8 +4,9 @@
 //
 // Ids. Agencies, stops, routes, trips and services are interned to dense uint32 indexes in file
 // order; references between records use indexes (kNoIndex for none), and the *_by_id maps give
-// the way back from a feed's string id. stop_times are sorted by (trip, stop_sequence) and each
-// Trip owns the range [first_stop_time, first_stop_time + stop_time_count).
+// the way back from a feed's string id. stop_times are grouped by trip in stop_sequence order
+// (trips in file order, or by trip index when the file had to be sorted) and each Trip owns the
+// range [first_stop_time, first_stop_time + stop_time_count).
 //
 // Times. A stop time is seconds since "noon minus 12h" of its service day, as GTFS defines it:
 // "25:10:00" is 90600, a trip running past midnight keeps counting up. kNoTime marks a time left
