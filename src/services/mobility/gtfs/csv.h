@@ -73,6 +73,8 @@ class CsvReader {
   void EndField();
   void Fail(std::string reason);
   Status Append(char c);
+  Status AppendRun(std::string_view bytes);
+  size_t OrdinaryRun(std::string_view rest) const;
 
   std::string file_name_;
   HeaderCallback on_header_;
