@@ -567,6 +567,40 @@ TEST(GtfsFeedTest, DuplicateStopSequenceKeepsTheFirstRowInBothOrders) {
   }
 }
 
+TEST(GtfsFeedTest, BadOptionalRowsAreSkippedWithTheirField) {
+  Files files = MinimalFeed();
+  files["frequencies.txt"] =
+      "trip_id,start_time,end_time,headway_secs,exact_times\n"
+      "T1,06:00:00,09:00:00,0,0\nT1,09:00:00,06:00:00,600,0\nT1,06:00:00,09:00:00,600,2\n"
+      "T1,06:00:00,09:00:00,600,1\n";
+  files["transfers.txt"] = "from_stop_id,to_stop_id,transfer_type,min_transfer_time\n"
+                           "S1,S2,9,\nS1,S2,2,-5\nS1,S2,,\n";
+  Loaded loaded = Load(WriteZip("badoptional.zip", files));
+  ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+  using S = Problem::Severity;
+  const ValidationReport& r = loaded.report;
+  EXPECT_TRUE(HasProblem(r, "frequencies.txt", 2, "bad headway_secs", S::kSkipped)) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, "frequencies.txt", 3, "bad end_time", S::kSkipped));
+  EXPECT_TRUE(HasProblem(r, "frequencies.txt", 4, "bad exact_times", S::kSkipped));
+  ASSERT_EQ(loaded.feed->frequencies.size(), 1u);
+  EXPECT_TRUE(loaded.feed->frequencies[0].exact_times);
+  EXPECT_TRUE(HasProblem(r, "transfers.txt", 2, "bad transfer_type", S::kSkipped));
+  EXPECT_TRUE(HasProblem(r, "transfers.txt", 3, "bad min_transfer_time", S::kSkipped));
+  ASSERT_EQ(loaded.feed->transfers.size(), 1u);  // an empty transfer_type means 0
+  EXPECT_EQ(loaded.feed->transfers[0].transfer_type, 0);
+  EXPECT_EQ(loaded.feed->transfers[0].min_transfer_time, -1);
+}
+
+TEST(GtfsFeedTest, AgencyWithoutTimezoneColumnIsFatal) {
+  Files files = MinimalFeed();
+  files["agency.txt"] = "agency_id,agency_name,agency_url\nA,Gimhae Bus,http://x\n";
+  Loaded loaded = Load(WriteZip("notz.zip", files));
+  ASSERT_FALSE(loaded.feed.ok());
+  EXPECT_TRUE(HasProblem(loaded.report, "agency.txt", 1, "agency_timezone",
+                         Problem::Severity::kFatal))
+      << Describe(loaded.report);
+}
+
 TEST(GtfsFeedTest, MemberOverTheLimitIsRefusedEarlyAndNamed) {
   Files files = MinimalFeed();
   std::string& stop_times = files["stop_times.txt"];
