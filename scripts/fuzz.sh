@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures registration)
+((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures registration gtfs_csv)
 
 scripts/setup.sh fuzz
 CORPUS=build/fuzz/corpus
-mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures,registration}
+mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures,registration,gtfs_csv}
 
 # Seeds (written once; libFuzzer adds what it finds).
 if [ -d ../shared/data ] && [ -z "$(ls -A "$CORPUS/entity")" ]; then
@@ -39,6 +39,8 @@ seed measures '\x01[{"l":1},{"l":2}]'
 seed measures '\x02t\n21.5'
 seed registration '{"type":"ContextSourceRegistration","information":[{"entities":[{"id":"urn:a:1","type":"Room"}],"propertyNames":["t"]}],"endpoint":"http://a.example","mode":"exclusive","tier":3}'
 seed registration '{"type":"ContextSourceRegistration","information":[{"entities":[{"idPattern":"^urn:b:.*","type":["A","B"]}]}],"endpoint":"https://b.example","observationInterval":{"startAt":"2020-01-01T00:00:00Z"},"operations":["retrieveOps","updateOps"],"location":{"type":"Point","coordinates":[127,37]}}'
+seed gtfs_csv '\x03\xef\xbb\xbfstop_id,stop_name,stop_lat,stop_lon\r\nS1,"Main St, ""North""",35.2,128.8\r\nS2,"two\nlines",35.3,128.9\n'
+seed gtfs_csv '\x85trip_id,arrival_time,departure_time,stop_id,stop_sequence\nT1,25:10:00,25:10:00,S1,1\nT1,,,S2\n"open,1\n'
 
 status=0
 for t in "${TARGETS[@]}"; do
