@@ -3,9 +3,9 @@
 //
 // The network is made up (a real feed needs the GTFS reader): stops on a square grid 300 m
 // apart around Gimhae's city hall, lines as random walks on the grid without repeating a stop,
-// each line run in both directions every 4–20 minutes from 05:00 to 24:00 at 20–40 km/h with a
-// 30 s dwell; walking footpaths between stops within --radius metres. Queries are random stop
-// pairs at random departures between 06:00 and 21:00, at most 4 transfers.
+// mostly straight, each line run in both directions every 4–20 minutes from 05:00 to 24:00 at 20–40 km/h with a
+// 30 s dwell; walking footpaths between stops within --radius metres. Queries are random pairs
+// of served stops at random departures between 06:00 and 21:00, at most 4 transfers.
 //
 //   build/release/bench/raptor_bench [--grid 120] [--lines 600] [--queries 10000] [--range-queries 200]
 #include <algorithm>
@@ -74,11 +74,12 @@ int main(int argc, char** argv) {
     std::vector<StopIdx> path;
     std::set<StopIdx> used;
     int x = uniform(0, grid - 1), y = uniform(0, grid - 1);
-    const int length = uniform(15, 45);
+    int dir = uniform(0, 3);
+    const int length = uniform(20, 60);
     for (int i = 0; i < length * 4 && static_cast<int>(path.size()) < length; ++i) {
       const StopIdx s = static_cast<StopIdx>(y * grid + x);
       if (used.insert(s).second) path.push_back(s);
-      const int dir = uniform(0, 3);
+      if (uniform(0, 9) < 2) dir = uniform(0, 3);  // mostly straight on
       x = std::clamp(x + (dir == 0) - (dir == 1), 0, grid - 1);
       y = std::clamp(y + (dir == 2) - (dir == 3), 0, grid - 1);
     }
@@ -109,17 +110,23 @@ int main(int argc, char** argv) {
   }
   const Timetable tt = std::move(built).value();
   const double build_ms = MillisSince(start);
-  size_t footpaths = 0;
+  size_t footpaths = 0, served_count = 0;
+  for (StopIdx s = 0; s < tt.StopCount(); ++s) served_count += !tt.RoutesAt(s).empty();
   for (StopIdx s = 0; s < tt.StopCount(); ++s) footpaths += tt.FootpathsFrom(s).size();
-  fmt::print("network: {} stops, {} routes, {} trips, {} stop events, {} footpaths\n", tt.StopCount(),
-             tt.RouteCount(), tt.TripCount(), stop_events, footpaths);
+  fmt::print("network: {} stops ({} served), {} routes, {} trips, {} stop events, {} footpaths\n", tt.StopCount(),
+             served_count, tt.RouteCount(), tt.TripCount(), stop_events, footpaths);
   fmt::print("generate {:.0f} ms, Build() {:.0f} ms\n", generate_ms, build_ms);
 
   Raptor raptor(tt);
+  std::vector<StopIdx> served;
+  for (StopIdx s = 0; s < tt.StopCount(); ++s) {
+    if (!tt.RoutesAt(s).empty()) served.push_back(s);
+  }
+  auto random_stop = [&] { return served[uniform(0, static_cast<int>(served.size()) - 1)]; };
   auto random_query = [&] {
     RaptorQuery q;
-    q.sources = {{static_cast<StopIdx>(uniform(0, grid * grid - 1)), 0}};
-    q.targets = {{static_cast<StopIdx>(uniform(0, grid * grid - 1)), 0}};
+    q.sources = {{random_stop(), 0}};
+    q.targets = {{random_stop(), 0}};
     q.departure = uniform(6 * 3600, 21 * 3600);
     q.max_transfers = 4;
     return q;
