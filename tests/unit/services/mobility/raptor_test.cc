@@ -435,6 +435,95 @@ TEST(Raptor, RejectsMalformedQueries) {
   EXPECT_FALSE(raptor.Route(q).ok());
 }
 
+TEST(Raptor, FootpathsAreNotChained) {
+  TimetableBuilder b;
+  StopIdx a = FarStop(b, 0), s = FarStop(b, 1), w = FarStop(b, 2), c = FarStop(b, 3), z = FarStop(b, 4);
+  AddTrip(b, {{a, Hm(8, 0), Hm(8, 0)}, {s, Hm(8, 10), Hm(8, 10)}});
+  AddTrip(b, {{c, Hm(8, 30), Hm(8, 30)}, {z, Hm(8, 50), Hm(8, 50)}});
+  ASSERT_TRUE(b.AddTransfer(s, w, 120).ok());
+  ASSERT_TRUE(b.AddTransfer(w, c, 120).ok());
+  Timetable tt = Build(b);
+  Raptor raptor(tt);
+  auto r = raptor.Route(Query(a, z, Hm(7, 50)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->journeys.empty());  // s -> w -> c would be two walks in a row
+  auto to_w = raptor.Route(Query(a, w, Hm(7, 50)));
+  ASSERT_TRUE(to_w.ok());
+  ASSERT_EQ(to_w->journeys.size(), 1u);
+  EXPECT_EQ(to_w->journeys[0].arrival, Hm(8, 12));
+  EXPECT_EQ(Kinds(to_w->journeys[0]), (std::vector<K>{K::kAccess, K::kTransit, K::kTransfer, K::kEgress}));
+}
+
+TEST(Raptor, OneRouterServesMixedQueriesWithoutLeakingState) {
+  ParetoNetwork net;
+  Timetable tt = Build(net.b);
+  Raptor raptor(tt);
+  RaptorQuery range = Query(net.a, net.c, Hm(7, 0));
+  range.window_end = Hm(9, 30);
+  const auto first_range = raptor.RouteRange(range);
+  ASSERT_TRUE(first_range.ok());
+  // A query to another target: the range query's target must not linger.
+  auto to_s = raptor.Route(Query(net.a, net.s, Hm(7, 50)));
+  ASSERT_TRUE(to_s.ok());
+  ASSERT_EQ(to_s->journeys.size(), 1u);
+  EXPECT_EQ(to_s->journeys[0].arrival, Hm(8, 30));
+  EXPECT_EQ(to_s->journeys[0].legs.back().from, net.s);
+  RaptorQuery arrive = Query(net.a, net.c, Hm(6, 0));
+  arrive.arrive_by = Hm(10, 30);
+  ASSERT_TRUE(raptor.RouteArriveBy(arrive).ok());
+  const auto second_range = raptor.RouteRange(range);
+  ASSERT_TRUE(second_range.ok());
+  ASSERT_EQ(second_range->size(), first_range->size());
+  for (size_t i = 0; i < first_range->size(); ++i) {
+    EXPECT_EQ(second_range.value()[i].departure, first_range.value()[i].departure);
+    EXPECT_EQ(second_range.value()[i].arrival, first_range.value()[i].arrival);
+  }
+}
+
+TEST(Raptor, RangeListsWalkingAloneOnceAtTheWindowEnd) {
+  TimetableBuilder b;
+  StopIdx a = FarStop(b, 0), c = FarStop(b, 1);
+  AddTrip(b, {{a, Hm(8, 0), Hm(8, 0)}, {c, Hm(8, 10), Hm(8, 10)}});
+  AddTrip(b, {{a, Hm(8, 30), Hm(8, 30)}, {c, Hm(9, 15), Hm(9, 15)}});  // slower than walking
+  ASSERT_TRUE(b.AddTransfer(a, c, 1800).ok());
+  Timetable tt = Build(b);
+  Raptor raptor(tt);
+  RaptorQuery q = Query(a, c, Hm(7, 30));
+  q.window_end = Hm(8, 45);
+  auto r = raptor.RouteRange(q);
+  ASSERT_TRUE(r.ok());
+  std::vector<std::tuple<Seconds, Seconds, uint32_t>> got;
+  for (const Journey& j : *r) got.emplace_back(j.departure, j.arrival, j.trips);
+  // Walking: 30 min whenever one leaves; the 8:00 bus beats it; the 8:30 bus does not.
+  std::vector<std::tuple<Seconds, Seconds, uint32_t>> want{{Hm(8, 45), Hm(9, 15), 0}, {Hm(8, 0), Hm(8, 10), 1}};
+  EXPECT_EQ(got, want);
+}
+
+TEST(TimetableBuilder, LimitsAndEmptyNetworks) {
+  TimetableBuilder b;
+  StopIdx a = FarStop(b, 0), c = FarStop(b, 1);
+  std::vector<TripStop> long_trip;
+  for (size_t i = 0; i <= kMaxStopsPerTrip; ++i) {
+    long_trip.push_back({i % 2 == 0 ? a : c, static_cast<Seconds>(i), static_cast<Seconds>(i)});
+  }
+  auto r = b.AddTrip(long_trip, true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("must have 2 to 1000"), std::string::npos);
+  // No trips at all: a valid, empty timetable on which nothing is reachable but walking.
+  Timetable tt = Build(b);
+  EXPECT_EQ(tt.RouteCount(), 0u);
+  EXPECT_TRUE(tt.RoutesAt(a).empty());
+  Raptor raptor(tt);
+  auto none = raptor.Route(Query(a, c, 0));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->journeys.empty());
+  RaptorQuery q = Query(a, c, 0);
+  q.window_end = 3600;
+  auto range = raptor.RouteRange(q);
+  ASSERT_TRUE(range.ok());
+  EXPECT_TRUE(range->empty());
+}
+
 // ---- Differential test ------------------------------------------------------------------------
 
 // The network as the test generated it, before the builder saw it.
