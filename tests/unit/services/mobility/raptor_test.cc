@@ -182,6 +182,44 @@ TEST(Raptor, LoopRouteServingAStopTwice) {
   EXPECT_EQ(round_trip->journeys[0].arrival, Hm(7, 0));
 }
 
+TEST(TimetableBuilder, WalkingFootpathsEqualAllPairsWithinRadiusAtAnyLatitude) {
+  for (double base_lat : {35.2, 59.9, -33.9}) {
+    std::mt19937 rng(static_cast<uint32_t>(base_lat * 100 + 1000));
+    std::uniform_real_distribution<double> offset(0, 0.03);  // a city: about 3 km across
+    TimetableBuilder b;
+    std::vector<std::pair<double, double>> where;
+    for (int i = 0; i < 400; ++i) {
+      where.emplace_back(base_lat + offset(rng), 128.8 + offset(rng));
+      b.AddStop(where.back().first, where.back().second);
+    }
+    const WalkingOptions walking{.radius_m = 250, .detour_factor = 1.2, .speed_m_per_s = 1.1};
+    Timetable tt = Build(b, walking);
+    // All pairs, by the spherical law of cosines (a different formula than the builder's).
+    size_t expected = 0;
+    for (StopIdx s = 0; s < where.size(); ++s) {
+      for (StopIdx o = 0; o < where.size(); ++o) {
+        if (s == o) continue;
+        const double rad = M_PI / 180.0;
+        const double c = std::sin(where[s].first * rad) * std::sin(where[o].first * rad) +
+                         std::cos(where[s].first * rad) * std::cos(where[o].first * rad) *
+                             std::cos((where[o].second - where[s].second) * rad);
+        const double metres = 6'371'000.0 * std::acos(std::min(1.0, c));
+        if (std::abs(metres - walking.radius_m) < 0.05) continue;  // too close to call
+        auto paths = tt.FootpathsFrom(s);
+        auto it = std::find_if(paths.begin(), paths.end(), [&](const Footpath& f) { return f.to == o; });
+        if (metres < walking.radius_m) {
+          ++expected;
+          ASSERT_NE(it, paths.end()) << "lat " << base_lat << ": " << s << " -> " << o << " at " << metres << " m";
+          EXPECT_NEAR(it->duration, metres * 1.2 / 1.1, 1.0);
+        } else {
+          EXPECT_EQ(it, paths.end()) << "lat " << base_lat << ": " << s << " -> " << o << " at " << metres << " m";
+        }
+      }
+    }
+    EXPECT_GT(expected, 400u);  // enough pairs to mean something
+  }
+}
+
 // A -> B by trip 1 (arrives 8:10); B -> C by trip 2 (8:12) or trip 3 (8:20).
 struct TransferNetwork {
   explicit TransferNetwork(Seconds min_transfer_at_b) {
@@ -532,6 +570,7 @@ struct Network {
   std::vector<std::vector<TripStop>> trips;
   std::vector<bool> accessible;
   std::vector<std::tuple<StopIdx, StopIdx, Seconds>> footpaths;
+  size_t lines = 0;  // stop sequences (trips of a line overtake at random: routes > lines)
 };
 
 // All times and durations are whole minutes, so departures that matter are too.
@@ -542,6 +581,7 @@ Network RandomNetwork(uint32_t seed) {
   const int stops = uniform(20, 40);
   for (int s = 0; s < stops; ++s) net.min_transfer.push_back(60 * uniform(0, 3));
   const int lines = uniform(20, 35);
+  net.lines = lines;
   for (int l = 0; l < lines; ++l) {
     std::vector<StopIdx> seq(stops);
     for (int s = 0; s < stops; ++s) seq[s] = s;
@@ -759,6 +799,7 @@ TEST(RaptorDifferential, EarliestArrivalPerTripCountEqualsTimeExpandedSearch) {
   for (uint32_t seed = 1; seed <= 10; ++seed) {
     const Network net = RandomNetwork(seed);
     const Timetable tt = BuildTimetable(net);
+    EXPECT_GT(tt.RouteCount(), net.lines);  // overtaking trips were split off: FIFO is exercised
     Raptor raptor(tt);
     const TimeExpandedSearch any(net, false), step_free(net, true);
     std::mt19937 rng(seed * 7919);
