@@ -245,6 +245,13 @@ TEST(Raptor, MinimumTransferTimeMakesTheFirstConnectionMissed) {
   EXPECT_EQ(fast->journeys[0].arrival, Hm(8, 30));
   EXPECT_EQ(fast->journeys[0].legs[2].trip, quick.t2);
 
+  TransferNetwork exact(120);  // 8:10 + 2 min = 8:12: just made
+  Timetable tt_exact = Build(exact.b);
+  Raptor r0(tt_exact);
+  auto just = r0.Route(Query(exact.a, exact.c, Hm(7, 50)));
+  ASSERT_TRUE(just.ok());
+  EXPECT_EQ(just->journeys.at(0).arrival, Hm(8, 30));
+
   TransferNetwork slow(180);  // 8:10 + 3 min > 8:12
   Timetable tt_slow = Build(slow.b);
   Raptor r2(tt_slow);
@@ -415,6 +422,57 @@ TEST(Raptor, ArriveByFindsTheLatestDepartureForEachNumberOfTrips) {
   auto none = raptor.RouteArriveBy(q);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+TEST(Raptor, ArriveByWithWalkingOnlyLeavesAsLateAsTheWalkAllows) {
+  TimetableBuilder b;
+  StopIdx a = FarStop(b, 0), c = FarStop(b, 1);
+  AddTrip(b, {{a, Hm(8, 0), Hm(8, 0)}, {c, Hm(8, 10), Hm(8, 10)}});
+  ASSERT_TRUE(b.AddTransfer(a, c, 1500).ok());
+  Timetable tt = Build(b);
+  Raptor raptor(tt);
+  RaptorQuery q = Query(a, c, Hm(7, 0));
+  q.sources[0].duration = 60;
+  q.targets[0].duration = 120;
+  const Seconds walk = 60 + 1500 + 120;
+  q.arrive_by = Hm(8, 11);  // the bus arrives 8:12: too late
+  auto r = raptor.RouteArriveBy(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].trips, 0u);
+  EXPECT_EQ((*r)[0].departure, Hm(8, 11) - walk);
+  EXPECT_EQ((*r)[0].arrival, Hm(8, 11));
+  q.arrive_by = Hm(8, 20);  // walking leaves 7:52, the bus lets one leave at 7:59
+  r = raptor.RouteArriveBy(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].departure, Hm(8, 20) - walk);
+  EXPECT_EQ((*r)[1].trips, 1u);
+  EXPECT_EQ((*r)[1].departure, Hm(7, 59));
+  EXPECT_EQ((*r)[1].arrival, Hm(8, 12));
+  q.arrive_by = Hm(8, 40);  // walking leaves 8:12, after the bus: the bus is not worth a trip
+  r = raptor.RouteArriveBy(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].trips, 0u);
+  EXPECT_EQ((*r)[0].departure, Hm(8, 40) - walk);
+}
+
+TEST(Raptor, TheMostTransfersAllowedStillRoute) {
+  TimetableBuilder b;
+  const int n = static_cast<int>(kMaxQueryTransfers) + 2;
+  std::vector<StopIdx> stops;
+  for (int i = 0; i <= n; ++i) stops.push_back(FarStop(b, i));
+  for (int i = 0; i < n; ++i) AddTrip(b, {{stops[i], Hm(8, 2 * i), Hm(8, 2 * i)}, {stops[i + 1], Hm(8, 2 * i + 1), Hm(8, 2 * i + 1)}});
+  Timetable tt = Build(b);
+  Raptor raptor(tt);
+  auto most = raptor.Route(Query(stops[0], stops[n - 1], Hm(7, 0), kMaxQueryTransfers));
+  ASSERT_TRUE(most.ok());
+  ASSERT_EQ(most->journeys.size(), 1u);
+  EXPECT_EQ(most->journeys[0].trips, kMaxQueryTransfers + 1);
+  auto one_short = raptor.Route(Query(stops[0], stops[n], Hm(7, 0), kMaxQueryTransfers));
+  ASSERT_TRUE(one_short.ok());
+  EXPECT_TRUE(one_short->journeys.empty());  // would need one more trip than allowed
 }
 
 TEST(Raptor, SeveralSourcesAndTargetsWithWalkingTimes) {
