@@ -595,6 +595,39 @@ TEST(Raptor, RangeListsWalkingAloneOnceAtTheWindowEnd) {
   EXPECT_EQ(got, want);
 }
 
+TEST(TimetableBuilder, DuplicateTripsShareARouteAndTheLastTransferGivenWins) {
+  TimetableBuilder b;
+  StopIdx a = FarStop(b, 0), c = FarStop(b, 1);
+  AddTrip(b, {{a, Hm(8, 0), Hm(8, 0)}, {c, Hm(8, 10), Hm(8, 10)}}, false);  // first in the route
+  AddTrip(b, {{a, Hm(8, 0), Hm(8, 0)}, {c, Hm(8, 10), Hm(8, 10)}}, true);
+  ASSERT_TRUE(b.AddTransfer(a, c, 600).ok());
+  ASSERT_TRUE(b.AddTransfer(a, c, 900).ok());
+  ASSERT_TRUE(b.AddTransfer(c, c, 60).ok());
+  ASSERT_TRUE(b.AddTransfer(c, c, 30).ok());
+  Timetable tt = Build(b);
+  ASSERT_EQ(tt.RouteCount(), 1u);
+  EXPECT_EQ(tt.Route(0).trip_count, 2u);
+  ASSERT_EQ(tt.FootpathsFrom(a).size(), 1u);
+  EXPECT_EQ(tt.FootpathsFrom(a)[0].duration, 900);
+  EXPECT_EQ(tt.Stop(c).min_transfer, 30);
+  Raptor raptor(tt);
+  RaptorQuery q = Query(a, c, Hm(7, 55));
+  q.wheelchair = true;  // the accessible twin comes second: the search must step past the first
+  auto r = raptor.Route(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->journeys.size(), 1u);  // walking arrives 8:10 like the bus, with no trip
+  EXPECT_EQ(r->journeys[0].trips, 0u);
+  EXPECT_EQ(r->journeys[0].arrival, Hm(8, 10));
+  q.departure = Hm(7, 56);  // walking now arrives 8:11: the bus is worth a trip
+  r = raptor.Route(q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->journeys.size(), 2u);
+  EXPECT_EQ(r->journeys[1].trips, 1u);
+  EXPECT_EQ(r->journeys[1].arrival, Hm(8, 10));
+  EXPECT_EQ(r->journeys[1].legs[1].trip, 1u);
+  EXPECT_FALSE(tt.WheelchairAccessible(tt.TripOf(0, 0)));
+}
+
 TEST(TimetableBuilder, LimitsAndEmptyNetworks) {
   TimetableBuilder b;
   StopIdx a = FarStop(b, 0), c = FarStop(b, 1);
