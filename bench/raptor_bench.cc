@@ -23,7 +23,7 @@
 
 namespace {
 
-using namespace cityhub::services::mobility;
+using namespace cityhub::mobility::routing;
 using Clock = std::chrono::steady_clock;
 
 double MillisSince(Clock::time_point start) {

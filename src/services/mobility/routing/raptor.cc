@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-namespace cityhub::services::mobility {
+namespace cityhub::mobility::routing {
 
 namespace {
 constexpr uint32_t kNone = UINT32_MAX;
@@ -329,4 +329,4 @@ Result<std::vector<Journey>> Raptor::RouteArriveBy(const RaptorQuery& query) {
   return journeys;
 }
 
-}  // namespace cityhub::services::mobility
+}  // namespace cityhub::mobility::routing

@@ -33,7 +33,7 @@
 #include "services/mobility/routing/timetable.h"
 #include "util/status.h"
 
-namespace cityhub::services::mobility {
+namespace cityhub::mobility::routing {
 
 // Limits on a query (larger ones are rejected with InvalidRequest).
 inline constexpr uint32_t kMaxQueryTransfers = 15;
@@ -158,4 +158,4 @@ class Raptor {
   std::vector<RouteIdx> routes_to_scan_;
 };
 
-}  // namespace cityhub::services::mobility
+}  // namespace cityhub::mobility::routing

@@ -19,7 +19,7 @@
 
 #include <fmt/format.h>
 
-namespace cityhub::services::mobility {
+namespace cityhub::mobility::routing {
 namespace {
 
 constexpr double kEarthRadiusM = 6'371'000.0;
@@ -233,4 +233,4 @@ Status TimetableBuilder::BuildFootpaths(Timetable& tt, const WalkingOptions& wal
   return Status::Ok();
 }
 
-}  // namespace cityhub::services::mobility
+}  // namespace cityhub::mobility::routing

@@ -33,7 +33,7 @@
 
 #include "util/status.h"
 
-namespace cityhub::services::mobility {
+namespace cityhub::mobility::routing {
 
 using StopIdx = uint32_t;
 using RouteIdx = uint32_t;
@@ -182,4 +182,4 @@ class TimetableBuilder {
   std::vector<Transfer> transfers_;
 };
 
-}  // namespace cityhub::services::mobility
+}  // namespace cityhub::mobility::routing

@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-namespace cityhub::services::mobility {
+namespace cityhub::mobility::routing {
 namespace {
 
 constexpr Seconds Hm(int h, int m) { return h * 3600 + m * 60; }
@@ -1016,4 +1016,4 @@ TEST(RaptorDifferential, ArriveByEqualsLatestDepartureOfTimeExpandedSearch) {
 }
 
 }  // namespace
-}  // namespace cityhub::services::mobility
+}  // namespace cityhub::mobility::routing
