@@ -917,6 +917,40 @@ TEST(RaptorDifferential, EarliestArrivalPerTripCountEqualsTimeExpandedSearch) {
   EXPECT_GE(reachable, queries * 3 / 4);  // most queries have a journey: the test is not vacuous
 }
 
+TEST(RaptorDifferential, EarliestArrivalWithDenseWalkingFootpathsEqualsTimeExpandedSearch) {
+  size_t queries = 0, with_walks = 0;
+  for (uint32_t seed = 31; seed <= 35; ++seed) {
+    Network net = RandomNetwork(seed);
+    net.footpaths.clear();
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> offset(0, 0.015);  // about 1.5 km square
+    TimetableBuilder b;
+    for (Seconds mtt : net.min_transfer) b.AddStop(35.22 + offset(rng), 128.87 + offset(rng), mtt);
+    for (size_t t = 0; t < net.trips.size(); ++t) AddTrip(b, net.trips[t], net.accessible[t]);
+    const Timetable tt = Build(b, {.radius_m = 400});
+    // The search gets the builder's footpaths (their lengths are tested above) as plain transfers.
+    for (StopIdx s = 0; s < tt.StopCount(); ++s) {
+      for (const Footpath& f : tt.FootpathsFrom(s)) net.footpaths.emplace_back(s, f.to, f.duration);
+    }
+    EXPECT_GT(net.footpaths.size(), 2 * net.min_transfer.size());
+    Raptor raptor(tt);
+    const TimeExpandedSearch any(net, false), step_free(net, true);
+    for (int i = 0; i < 100; ++i, ++queries) {
+      const RaptorQuery q = RandomQuery(rng, net);
+      auto got = raptor.Route(q);
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      ASSERT_EQ(got->arrival_by_trips, (q.wheelchair ? step_free : any).EarliestArrival(q))
+          << "seed " << seed << " query " << i;
+      for (const Journey& j : got->journeys) {
+        ExpectFeasible(net, q, j);
+        with_walks += std::any_of(j.legs.begin(), j.legs.end(), [](const Leg& l) { return l.kind == K::kTransfer; });
+      }
+    }
+  }
+  EXPECT_EQ(queries, 500u);
+  EXPECT_GE(with_walks, 50u);  // footpaths are part of many answers
+}
+
 using ParetoPoint = std::tuple<Seconds, Seconds, uint32_t>;  // departure, arrival, trips
 
 // The Pareto set over a window from the time-expanded search at every minute of it; walking
