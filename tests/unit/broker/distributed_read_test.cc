@@ -231,7 +231,7 @@ TEST_F(DistributedReadTest, EntitiesWhoseMergeNeedsTimesAreAskedForAgainWithThem
   EXPECT_EQ(Value(answer.entities[1], "fuel"), "7");
   ASSERT_EQ(source.requests().size(), 2u);
   EXPECT_EQ(source.requests()[0].target.find("sysAttrs"), std::string::npos);
-  const std::string& again = source.requests()[1].target;
+  const std::string again = source.requests()[1].target;  // requests() is a copy
   EXPECT_NE(again.find("id=urn%3Ac%3A1&"), std::string::npos) << again << ": urn:c:2 has no attribute held twice";
   EXPECT_NE(again.find("options=sysAttrs"), std::string::npos) << again;
 
