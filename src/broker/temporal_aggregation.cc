@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "util/json.h"
+#include "util/time.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -22,41 +23,20 @@ constexpr std::pair<std::string_view, AggrMethod> kMethods[] = {
 
 constexpr int64_t kDayMs = 86'400'000;
 
-// Days since 1970-01-01 of a civil date and back (H. Hinnant's algorithms).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-void CivilFromDays(int64_t z, int64_t* y, int64_t* m, int64_t* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 int64_t AddMonths(int64_t t_ms, int64_t months) {
   const int64_t days = FloorDiv(t_ms, kDayMs);
   const int64_t in_day = t_ms - days * kDayMs;
-  int64_t y, m, d;
-  CivilFromDays(days, &y, &m, &d);
-  int64_t total = y * 12 + (m - 1) + months;
-  y = FloorDiv(total, 12);
-  m = total - y * 12 + 1;
+  const util::CivilDate date = util::CivilFromDays(days);
+  const int64_t total = date.year * 12 + (date.month - 1) + months;
+  const int64_t y = FloorDiv(total, 12);
+  const int64_t m = total - y * 12 + 1;
   static constexpr int kLength[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   const int64_t last = kLength[m - 1] + (m == 2 && leap);
-  return DaysFromCivil(y, m, std::min(d, last)) * kDayMs + in_day;  // Jan 31 + P1M = Feb 28/29
+  const int64_t d = std::min<int64_t>(date.day, last);  // Jan 31 + P1M = Feb 28/29
+  return util::DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * kDayMs + in_day;
 }
 
 // A value as JSON: integral doubles as integers (3, not 3.0).

@@ -10,37 +10,7 @@
 namespace cityhub::util {
 namespace {
 
-// Days since 1970-01-01 for a proleptic Gregorian civil date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 constexpr int64_t kMillisPerDay = 86'400'000;
-
-struct CivilDate {
-  int64_t year;
-  unsigned month;  // 1-12
-  unsigned day;    // 1-31
-};
-
-// The proleptic Gregorian civil date of a day count since 1970-01-01 (the inverse of
-// DaysFromCivil, from the same algorithm).
-CivilDate CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return CivilDate{static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
-}
 
 // 28-31; Gregorian leap years.
 int DaysInMonth(int y, int m) {
@@ -61,6 +31,30 @@ bool ReadDigits(std::string_view s, size_t pos, size_t n, int* out) {
 }
 
 }  // namespace
+
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
+  // Signed arithmetic throughout, so that an out-of-range day or month (0, 32, 13) still counts
+  // days from the month's start rather than wrapping around.
+  const int64_t m = month, d = day;
+  const int64_t y = year - (m <= 2);
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+CivilDate CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return CivilDate{static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
 
 int64_t NowMillis() {
   using namespace std::chrono;

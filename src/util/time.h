@@ -24,6 +24,17 @@ struct TimeFraction {
 // Milliseconds since the Unix epoch, from the system clock.
 int64_t NowMillis();
 
+// A date of the proleptic Gregorian calendar.
+struct CivilDate {
+  int64_t year;
+  unsigned month;  // 1-12
+  unsigned day;    // 1-31
+};
+// Days since 1970-01-01 of a civil date (month 1-12, day 1-31), and back (H. Hinnant's
+// algorithms); exact for any year.
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+CivilDate CivilFromDays(int64_t days);
+
 // Formats epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ".
 std::string FormatDateTime(int64_t epoch_ms);
 // Formats epoch milliseconds plus `fraction` in UTC with fraction.digits fractional digits

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "util/time.h"
+
 namespace cityhub::mobility::gtfs {
 namespace {
 
@@ -33,19 +35,10 @@ std::optional<T> ParseNumber(std::string_view text) {
   return value;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (the civil-days formula).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 // 0 = Monday … 6 = Sunday.
 int WeekdayOf(int32_t yyyymmdd) {
-  int64_t days = DaysFromCivil(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100);
+  const int64_t days = util::DaysFromCivil(yyyymmdd / 10000, static_cast<unsigned>(yyyymmdd / 100 % 100),
+                                           static_cast<unsigned>(yyyymmdd % 100));
   return static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
 }
 
