@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3 curl openssl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libre2-dev libs2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
-  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients libzip-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients libzip-dev libabsl-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   clang libclang-rt-14-dev
 )

@@ -34,6 +34,9 @@ double GreatCircleMetres(const StopInfo& a, const StopInfo& b) {
   return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(h)));
 }
 
+// Stops without coordinates (NaN) get no walking footpaths.
+bool Walkable(const StopInfo& s) { return std::isfinite(s.lat) && std::isfinite(s.lon); }
+
 uint64_t CellKey(int64_t x, int64_t y) {
   return (static_cast<uint64_t>(x) << 32) ^ static_cast<uint64_t>(y & 0xffffffff);
 }
@@ -181,7 +184,9 @@ Status TimetableBuilder::BuildFootpaths(Timetable& tt, const WalkingOptions& wal
   std::vector<std::vector<Footpath>> per_stop(stops_.size());
   if (walking.radius_m > 0 && !stops_.empty()) {
     double min_cos = 1;
-    for (const StopInfo& s : stops_) min_cos = std::min(min_cos, std::cos(s.lat * M_PI / 180.0));
+    for (const StopInfo& s : stops_) {
+      if (Walkable(s)) min_cos = std::min(min_cos, std::cos(s.lat * M_PI / 180.0));
+    }
     min_cos = std::max(min_cos, 0.01);
     auto cell_of = [&](const StopInfo& s) {
       return std::pair<int64_t, int64_t>(
@@ -190,10 +195,12 @@ Status TimetableBuilder::BuildFootpaths(Timetable& tt, const WalkingOptions& wal
     };
     std::unordered_map<uint64_t, std::vector<StopIdx>> grid;
     for (StopIdx s = 0; s < stops_.size(); ++s) {
+      if (!Walkable(stops_[s])) continue;
       auto [x, y] = cell_of(stops_[s]);
       grid[CellKey(x, y)].push_back(s);
     }
     for (StopIdx s = 0; s < stops_.size(); ++s) {
+      if (!Walkable(stops_[s])) continue;
       auto [x, y] = cell_of(stops_[s]);
       std::vector<std::pair<double, StopIdx>> near;
       for (int64_t dx = -1; dx <= 1; ++dx) {

@@ -23,7 +23,8 @@
 // stops replaces the estimate for that pair; a transfer from a stop to itself sets the stop's
 // minimum transfer time. Footpaths are not chained: a journey walks at most one footpath
 // between two trips (and one after its access walk), so a builder wanting A→B→C on foot must
-// add A→C itself.
+// add A→C itself. A stop added with NaN coordinates (a station, a stop without a position) gets
+// no walking footpaths, only explicit transfers.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,231 @@
+// Planner: access and egress by walking, the RAPTOR queries, and journeys turned into legs.
+#include "services/mobility/network/planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace cityhub::mobility::network {
+namespace {
+
+routing::Seconds WalkSeconds(const NetworkOptions& o, double metres) {
+  return static_cast<routing::Seconds>(std::ceil(metres * o.walking.detour_factor / o.walking.speed_m_per_s));
+}
+
+bool ValidCoordinate(double lat, double lon) {
+  return std::isfinite(lat) && std::isfinite(lon) && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180;
+}
+
+// The index, within its route, of the route's trip that is TripIdx `trip`.
+uint32_t IndexInRoute(const routing::Timetable& tt, routing::RouteIdx route, routing::TripIdx trip) {
+  const uint32_t n = tt.Route(route).trip_count;
+  for (uint32_t t = 0; t < n; ++t) {
+    if (tt.TripOf(route, t) == trip) return t;
+  }
+  return 0;
+}
+
+// `b` is no better than `a` in any criterion: departs no later, arrives no earlier, no fewer transfers.
+bool Dominates(const Itinerary& a, const Itinerary& b) {
+  return a.departure >= b.departure && a.arrival <= b.arrival && a.transfers <= b.transfers;
+}
+
+}  // namespace
+
+int64_t ScheduledTime(const TransitNetwork& network, const TripRun& run, uint32_t position, bool arrival) {
+  const gtfs::Trip& trip = network.feed().trips[run.feed_trip];
+  const gtfs::StopTime& st = network.feed().stop_times[trip.first_stop_time + position];
+  return network.clock().ServiceDayStartUtc(run.service_date) + run.shift + (arrival ? st.arrival : st.departure);
+}
+
+routing::Raptor& Planner::RouterFor(const std::shared_ptr<const DayTimetable>& day) {
+  if (day_ != day || !router_) {
+    router_.reset();
+    day_ = day;
+    router_ = std::make_unique<routing::Raptor>(day_->timetable);
+  }
+  return *router_;
+}
+
+Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
+                                             const std::shared_ptr<const DayTimetable>& day,
+                                             const PlanRequest& request) {
+  if (!ValidCoordinate(request.from_lat, request.from_lon)) {
+    return Status::InvalidRequest("from: latitude must be within -90..90 and longitude within -180..180");
+  }
+  if (!ValidCoordinate(request.to_lat, request.to_lon)) {
+    return Status::InvalidRequest("to: latitude must be within -90..90 and longitude within -180..180");
+  }
+  if (!(request.max_walk_m > 0) || request.max_walk_m > kMaxWalkMetres) {
+    return Status::InvalidRequest(fmt::format("maxWalkDistance must be within 1..{} metres", kMaxWalkMetres));
+  }
+  if (request.max_transfers > routing::kMaxQueryTransfers) {
+    return Status::InvalidRequest(fmt::format("maxTransfers must be within 0..{}", routing::kMaxQueryTransfers));
+  }
+  const NetworkOptions& opts = network.options();
+  const routing::Seconds at = day->ToTimetable(request.time);
+  if (at < 0 || at > routing::kMaxTime) return Status::InvalidRequest("time is outside the timetable of its date");
+
+  routing::RaptorQuery q;
+  q.max_transfers = request.max_transfers;
+  q.wheelchair = request.wheelchair;
+  for (const NearStop& n : network.StopsNear(request.from_lat, request.from_lon, request.max_walk_m, kMaxAccessStopsPerEnd)) {
+    q.sources.push_back({n.stop, WalkSeconds(opts, n.metres)});
+  }
+  for (const NearStop& n : network.StopsNear(request.to_lat, request.to_lon, request.max_walk_m, kMaxAccessStopsPerEnd)) {
+    q.targets.push_back({n.stop, WalkSeconds(opts, n.metres)});
+  }
+  const double direct_m = DistanceMetres(request.from_lat, request.from_lon, request.to_lat, request.to_lon);
+  const bool walkable = direct_m <= 2 * request.max_walk_m;
+  if (!walkable && q.sources.empty()) {
+    return Status::NotFound(fmt::format("no stop within {} m of the origin", request.max_walk_m));
+  }
+  if (!walkable && q.targets.empty()) {
+    return Status::NotFound(fmt::format("no stop within {} m of the destination", request.max_walk_m));
+  }
+
+  std::vector<Itinerary> out;
+  if (!q.sources.empty() && !q.targets.empty()) {
+    routing::Raptor& router = RouterFor(day);
+    std::vector<routing::Journey> journeys;
+    if (request.arrive_by) {
+      q.arrive_by = at;
+      q.departure = std::max<routing::Seconds>(0, at - 24 * 3600);
+      auto found = router.RouteArriveBy(q);
+      if (!found.ok()) return found.status();
+      journeys = std::move(*found);
+    } else {
+      q.departure = at;
+      auto found = router.Route(q);
+      if (!found.ok()) return found.status();
+      journeys = std::move(found->journeys);
+    }
+    for (const routing::Journey& j : journeys) {
+      if (j.trips == 0) continue;  // walking only: offered below as one direct walk
+      if (auto it = ToItinerary(network, *day, request, j)) out.push_back(std::move(*it));
+    }
+  }
+  if (walkable) {
+    Itinerary walk;
+    const routing::Seconds secs = WalkSeconds(opts, direct_m);
+    walk.departure = request.arrive_by ? request.time - secs : request.time;
+    walk.arrival = walk.departure + secs;
+    PlanLeg leg;
+    leg.mode = PlanLeg::Mode::kWalk;
+    leg.from = {gtfs::kNoIndex, request.from_lat, request.from_lon};
+    leg.to = {gtfs::kNoIndex, request.to_lat, request.to_lon};
+    leg.departure = leg.scheduled_departure = walk.departure;
+    leg.arrival = leg.scheduled_arrival = walk.arrival;
+    walk.legs.push_back(leg);
+    std::erase_if(out, [&](const Itinerary& it) { return Dominates(walk, it); });
+    out.insert(out.begin(), std::move(walk));
+  }
+  return out;
+}
+
+std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, const DayTimetable& day,
+                                              const PlanRequest& request, const routing::Journey& journey) const {
+  const gtfs::Feed& feed = network.feed();
+  const routing::Timetable& tt = day.timetable;
+  auto stop_place = [&](uint32_t s) { return Place{s, feed.stops[s].lat, feed.stops[s].lon}; };
+  Itinerary it;
+  it.departure = day.ToUnix(journey.departure);
+  it.arrival = day.ToUnix(journey.arrival);
+  it.transfers = journey.trips > 0 ? journey.trips - 1 : 0;
+  for (const routing::Leg& l : journey.legs) {
+    PlanLeg leg;
+    leg.departure = leg.scheduled_departure = day.ToUnix(l.departure);
+    leg.arrival = leg.scheduled_arrival = day.ToUnix(l.arrival);
+    switch (l.kind) {
+      case routing::Leg::Kind::kAccess:
+        if (l.arrival == l.departure) continue;
+        leg.mode = PlanLeg::Mode::kWalk;
+        leg.from = {gtfs::kNoIndex, request.from_lat, request.from_lon};
+        leg.to = stop_place(l.to);
+        break;
+      case routing::Leg::Kind::kEgress:
+        if (l.arrival == l.departure) continue;
+        leg.mode = PlanLeg::Mode::kWalk;
+        leg.from = stop_place(l.from);
+        leg.to = {gtfs::kNoIndex, request.to_lat, request.to_lon};
+        break;
+      case routing::Leg::Kind::kTransfer:
+        leg.mode = PlanLeg::Mode::kWalk;
+        leg.from = stop_place(l.from);
+        leg.to = stop_place(l.to);
+        break;
+      case routing::Leg::Kind::kTransit: {
+        leg.mode = PlanLeg::Mode::kTransit;
+        leg.from = stop_place(l.from);
+        leg.to = stop_place(l.to);
+        const TripRun& run = day.runs[l.trip];
+        leg.feed_trip = run.feed_trip;
+        leg.service_date = run.service_date;
+        // The route's stop sequence is the trip's: find the positions by stop and time.
+        const auto stops = tt.RouteStops(l.route);
+        const auto times = tt.TripTimes(l.route, IndexInRoute(tt, l.route, l.trip));
+        uint32_t board = 0;
+        while (board < stops.size() && !(stops[board] == l.from && times[board].departure == l.departure)) ++board;
+        uint32_t alight = board + 1;
+        while (alight < stops.size() && !(stops[alight] == l.to && times[alight].arrival == l.arrival)) ++alight;
+        if (alight >= stops.size()) return std::nullopt;  // cannot happen for a journey RAPTOR built
+        leg.board_position = board;
+        leg.alight_position = alight;
+        leg.scheduled_departure = ScheduledTime(network, run, board, false);
+        leg.scheduled_arrival = ScheduledTime(network, run, alight, true);
+        break;
+      }
+    }
+    it.legs.push_back(leg);
+  }
+  return it;
+}
+
+std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTimetable& day, uint32_t stop,
+                                      int64_t from, size_t limit) {
+  const gtfs::Feed& feed = network.feed();
+  std::vector<uint32_t> stops;
+  if (feed.stops[stop].location_type == gtfs::LocationType::kStation) {
+    for (uint32_t s = 0; s < feed.stops.size(); ++s) {
+      if (feed.stops[s].parent_station == stop) stops.push_back(s);
+    }
+  } else {
+    stops.push_back(stop);
+  }
+  const routing::Timetable& tt = day.timetable;
+  const routing::Seconds at = day.ToTimetable(from);
+  std::vector<Departure> out;
+  for (uint32_t s : stops) {
+    if (s >= tt.StopCount()) continue;
+    for (const routing::RouteStop& rs : tt.RoutesAt(s)) {
+      const routing::RouteInfo& ri = tt.Route(rs.route);
+      if (rs.position + 1 >= ri.stop_count) continue;  // the trips end here: nothing departs
+      // Trips of a route never overtake: departures at one position are sorted.
+      uint32_t lo = 0, hi = ri.trip_count;
+      while (lo < hi) {
+        const uint32_t mid = (lo + hi) / 2;
+        if (tt.TripTimes(rs.route, mid)[rs.position].departure < at) lo = mid + 1; else hi = mid;
+      }
+      for (uint32_t t = lo; t < ri.trip_count && t < lo + limit; ++t) {
+        const routing::TripIdx trip = tt.TripOf(rs.route, t);
+        const TripRun& run = day.runs[trip];
+        Departure d;
+        d.stop = s;
+        d.feed_trip = run.feed_trip;
+        d.service_date = run.service_date;
+        d.position = rs.position;
+        d.departure = day.ToUnix(tt.TripTimes(rs.route, t)[rs.position].departure);
+        d.scheduled_departure = ScheduledTime(network, run, rs.position, false);
+        out.push_back(d);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Departure& a, const Departure& b) {
+    return a.departure != b.departure ? a.departure < b.departure : a.feed_trip < b.feed_trip;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace cityhub::mobility::network

@@ -1,0 +1,95 @@
+// Planner: door-to-door journeys on a TransitNetwork — the origin and destination coordinates
+// are joined to nearby stops by walking, RAPTOR finds the Pareto set arrival × transfers (or,
+// arriving by a deadline, departure × transfers), and each journey is turned into legs that name
+// feed stops and trips with Unix times. Also the departure board of a stop. A Planner keeps the
+// router's scratch memory between calls: one per thread.
+//
+// Walking between a coordinate and a stop is crow-fly distance × the network's detour factor at
+// its walking speed (an estimate, not a street-network walk), limited to max_walk_m at each end.
+// A walk-only itinerary is offered when the destination is within twice that distance, and
+// transit itineraries that it dominates are dropped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "services/mobility/network/transit_network.h"
+#include "services/mobility/routing/raptor.h"
+#include "util/status.h"
+
+namespace cityhub::mobility::network {
+
+inline constexpr double kMaxWalkMetres = 5'000;  // largest max_walk_m accepted
+inline constexpr size_t kMaxAccessStopsPerEnd = 200;
+inline constexpr size_t kMaxDepartures = 100;
+
+struct PlanRequest {
+  double from_lat = 0, from_lon = 0, to_lat = 0, to_lon = 0;
+  int64_t time = 0;        // Unix seconds: leave at, or (arrive_by) arrive by
+  bool arrive_by = false;
+  uint32_t max_transfers = 4;
+  bool wheelchair = false;
+  double max_walk_m = 1000;  // between the origin (destination) and a stop
+};
+
+struct Place {
+  uint32_t stop = gtfs::kNoIndex;  // feed stop index, or kNoIndex for the request's coordinate
+  double lat = 0, lon = 0;
+};
+
+struct PlanLeg {
+  enum class Mode { kWalk, kTransit, kOnDemand };
+  Mode mode = Mode::kWalk;
+  Place from, to;
+  int64_t departure = 0, arrival = 0;                      // as planned (real time when known)
+  int64_t scheduled_departure = 0, scheduled_arrival = 0;  // from the timetable of the feed
+  // kTransit: the trip run ridden and the positions in its stop_times boarded and left.
+  uint32_t feed_trip = gtfs::kNoIndex;
+  int32_t service_date = 0;
+  uint32_t board_position = 0, alight_position = 0;
+};
+
+struct Itinerary {
+  int64_t departure = 0, arrival = 0;
+  uint32_t transfers = 0;
+  std::vector<PlanLeg> legs;
+};
+
+struct Departure {
+  uint32_t stop = 0;  // the feed stop (a station's board lists its stops' departures)
+  uint32_t feed_trip = 0;
+  int32_t service_date = 0;
+  uint32_t position = 0;  // in the trip's stop_times
+  int64_t departure = 0;            // real time when known
+  int64_t scheduled_departure = 0;
+  bool last_stop = false;           // the trip ends here (shown as an arrival)
+};
+
+class Planner {
+ public:
+  // Journeys for `request` on `day` (the network's timetable for the request's local date).
+  // InvalidRequest for out-of-range coordinates or walking distance; NotFound when no stop is
+  // within walking distance of an end.
+  Result<std::vector<Itinerary>> Plan(const TransitNetwork& network, const std::shared_ptr<const DayTimetable>& day,
+                                      const PlanRequest& request);
+
+ private:
+  routing::Raptor& RouterFor(const std::shared_ptr<const DayTimetable>& day);
+  std::optional<Itinerary> ToItinerary(const TransitNetwork& network, const DayTimetable& day,
+                                       const PlanRequest& request, const routing::Journey& journey) const;
+
+  std::shared_ptr<const DayTimetable> day_;  // kept alive while router_ refers to it
+  std::unique_ptr<routing::Raptor> router_;
+};
+
+// The next departures from feed stop `stop` (a station: from each of its stops) at or after
+// `from` (Unix seconds), by time, at most `limit`.
+std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTimetable& day, uint32_t stop,
+                                      int64_t from, size_t limit);
+
+// The Unix time at which a trip run was scheduled to reach (arrival) or leave a position.
+int64_t ScheduledTime(const TransitNetwork& network, const TripRun& run, uint32_t position, bool arrival);
+
+}  // namespace cityhub::mobility::network

@@ -1,0 +1,202 @@
+// Tests for services/mobility/network: the feed's clock (service day starts across daylight
+// saving changes), day timetables built from real feeds (frequencies expanded, weekday and
+// weekend calendars, trips past midnight), and door-to-door journeys checked by hand against
+// the feeds' files (Google's sample feed, Caltrain).
+#include "services/mobility/network/planner.h"
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace cityhub::mobility::network {
+namespace {
+
+std::string SharedGtfs(const std::string& name) {
+  const char* shared = std::getenv("CITYHUB_SHARED");
+  return std::string(shared ? shared : "../shared") + "/data/gtfs/" + name;
+}
+
+std::shared_ptr<TransitNetwork> Load(const std::string& name, NetworkOptions options = {}) {
+  gtfs::ValidationReport report;
+  auto feed = gtfs::LoadFeed(SharedGtfs(name), gtfs::FeedOptions{}, report);
+  EXPECT_TRUE(feed.ok()) << feed.status().message();
+  if (!feed.ok()) return nullptr;
+  auto net = TransitNetwork::Create(std::move(*feed), options);
+  EXPECT_TRUE(net.ok()) << net.status().message();
+  return net.ok() ? *net : nullptr;
+}
+
+uint32_t StopIndex(const TransitNetwork& net, std::string_view id) {
+  auto it = net.feed().stop_by_id.find(id);
+  EXPECT_NE(it, net.feed().stop_by_id.end()) << id;
+  return it == net.feed().stop_by_id.end() ? 0 : it->second;
+}
+
+std::string TripId(const TransitNetwork& net, const PlanLeg& leg) { return net.feed().trips[leg.feed_trip].id; }
+std::string StopId(const TransitNetwork& net, const Place& p) {
+  return p.stop == gtfs::kNoIndex ? "(coordinate)" : net.feed().stops[p.stop].id;
+}
+
+// Plans from stop `from` to stop `to` (their coordinates) leaving (or arriving by) `local` time.
+std::vector<Itinerary> PlanBetweenStops(const TransitNetwork& net, std::string_view from, std::string_view to,
+                                        int64_t at, bool arrive_by = false, double max_walk_m = 300) {
+  const gtfs::Stop& a = net.feed().stops[StopIndex(net, from)];
+  const gtfs::Stop& b = net.feed().stops[StopIndex(net, to)];
+  PlanRequest r;
+  r.from_lat = a.lat;
+  r.from_lon = a.lon;
+  r.to_lat = b.lat;
+  r.to_lon = b.lon;
+  r.time = at;
+  r.arrive_by = arrive_by;
+  r.max_walk_m = max_walk_m;
+  auto day = net.Day(net.clock().LocalDate(at));
+  EXPECT_TRUE(day.ok()) << day.status().message();
+  if (!day.ok()) return {};
+  Planner planner;
+  auto plan = planner.Plan(net, *day, r);
+  EXPECT_TRUE(plan.ok()) << plan.status().message();
+  return plan.ok() ? *plan : std::vector<Itinerary>{};
+}
+
+// Unix seconds of a local wall-clock time in the network's zone ("2008-06-02T07:00:00").
+int64_t Local(const TransitNetwork& net, int32_t yyyymmdd, int h, int m) {
+  return net.clock().ServiceDayStartUtc(yyyymmdd) + h * 3600 + m * 60;  // no DST change on these days
+}
+
+TEST(FeedClock, ServiceDaysFollowTheZonesDaylightSavingRules) {
+  auto seoul = FeedClock::Load("Asia/Seoul");
+  ASSERT_TRUE(seoul.ok());
+  EXPECT_EQ(seoul->ServiceDayStartUtc(20260916), 1789484400);  // 2026-09-15T15:00:00Z
+  EXPECT_EQ(seoul->FormatLocal(1789484400 + 8 * 3600 + 5 * 60), "2026-09-16T08:05:00+09:00");
+  EXPECT_EQ(seoul->LocalDate(1789484400), 20260916);
+  EXPECT_EQ(seoul->LocalDate(1789484399), 20260915);
+  auto ny = FeedClock::Load("America/New_York");
+  ASSERT_TRUE(ny.ok());
+  // 2026-03-08: clocks go from 02:00 EST to 03:00 EDT. Noon is 16:00Z, so the service day
+  // starts at 04:00Z — 23:00 EST of the day before, not midnight; the day after starts at 04:00Z
+  // again (midnight EDT), 23 hours later: GTFS times on the change day count from noon − 12 h.
+  EXPECT_EQ(ny->ServiceDayStartUtc(20260308), 1772942400);
+  EXPECT_EQ(ny->ServiceDayStartUtc(20260309) - ny->ServiceDayStartUtc(20260308), 86400);
+  EXPECT_EQ(ny->ServiceDayStartUtc(20260308) - ny->ServiceDayStartUtc(20260307), 86400 - 3600);
+  EXPECT_EQ(ny->FormatLocal(1772942400 + 12 * 3600), "2026-03-08T12:00:00-04:00");
+  EXPECT_EQ(ny->FormatLocal(1772942400), "2026-03-07T23:00:00-05:00");
+  auto bad = FeedClock::Load("Mars/Olympus_Mons");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Mars/Olympus_Mons"), std::string::npos);
+}
+
+TEST(DateArithmetic, AddsDaysAcrossMonthsYearsAndLeapDays) {
+  EXPECT_EQ(AddDays(20240228, 1), 20240229);
+  EXPECT_EQ(AddDays(20240229, 1), 20240301);
+  EXPECT_EQ(AddDays(20260101, -1), 20251231);
+  EXPECT_EQ(AddDays(20261207, 30), 20270106);
+  EXPECT_EQ(Weekday(20261207), 0);  // a Monday
+  EXPECT_EQ(Weekday(20261213), 6);
+}
+
+// Google's sample feed (America/Los_Angeles), checked against its files by hand:
+// STBA (Stagecoach → Airport, 20 min) runs every 30 min from 06:00 (frequencies.txt);
+// AB1 leaves the Airport at 08:00 and reaches Bullfrog at 08:10; BFC1 leaves Bullfrog at 08:20
+// and reaches Furnace Creek Resort at 09:20. So leaving Stagecoach at 07:00 on a Monday, the
+// 07:00 shuttle reaches the Airport at 07:20 and the journey arrives at 09:20 with 2 transfers.
+TEST(Planner, GoogleSampleStagecoachToFurnaceCreekByHand) {
+  auto net = Load("google_sample-feed-1.zip");
+  ASSERT_TRUE(net);
+  for (int32_t date : {20080602 /* PDT, -07:00 */, 20080107 /* PST, -08:00 */}) {
+    const int64_t at = Local(*net, date, 7, 0);
+    auto plan = PlanBetweenStops(*net, "STAGECOACH", "FUR_CREEK_RES", at);
+    ASSERT_EQ(plan.size(), 1u) << date;
+    const Itinerary& it = plan[0];
+    EXPECT_EQ(it.transfers, 2u);
+    EXPECT_EQ(it.arrival, Local(*net, date, 9, 20));
+    std::vector<std::string> trips, stops;
+    for (const PlanLeg& l : it.legs) {
+      if (l.mode != PlanLeg::Mode::kTransit) continue;
+      trips.push_back(TripId(*net, l));
+      stops.push_back(StopId(*net, l.from) + ">" + StopId(*net, l.to));
+    }
+    EXPECT_EQ(trips, (std::vector<std::string>{"STBA", "AB1", "BFC1"}));
+    EXPECT_EQ(stops, (std::vector<std::string>{"STAGECOACH>BEATTY_AIRPORT", "BEATTY_AIRPORT>BULLFROG",
+                                               "BULLFROG>FUR_CREEK_RES"}));
+    const PlanLeg& shuttle = it.legs[0];
+    EXPECT_EQ(shuttle.departure, Local(*net, date, 7, 0));
+    EXPECT_EQ(shuttle.arrival, Local(*net, date, 7, 20));
+    EXPECT_EQ(shuttle.scheduled_departure, shuttle.departure);
+    EXPECT_EQ(net->clock().FormatLocal(it.arrival), date == 20080602 ? "2008-06-02T09:20:00-07:00"
+                                                                      : "2008-01-07T09:20:00-08:00");
+  }
+}
+
+// AAMV (Airport → Amargosa Valley) runs on weekends only (service WE): 08:00 → 09:00 and
+// 13:00 → 14:00. On a Saturday at 07:30 the 08:00 trip is taken; on a Monday no transit exists
+// and the places are 38 km apart, too far to walk.
+TEST(Planner, GoogleSampleWeekendOnlyRoute) {
+  auto net = Load("google_sample-feed-1.zip");
+  ASSERT_TRUE(net);
+  auto saturday = PlanBetweenStops(*net, "BEATTY_AIRPORT", "AMV", Local(*net, 20080607, 7, 30));
+  ASSERT_EQ(saturday.size(), 1u);
+  EXPECT_EQ(saturday[0].arrival, Local(*net, 20080607, 9, 0));
+  EXPECT_EQ(TripId(*net, saturday[0].legs[0]), "AAMV1");
+  auto afternoon = PlanBetweenStops(*net, "BEATTY_AIRPORT", "AMV", Local(*net, 20080607, 8, 1));
+  ASSERT_EQ(afternoon.size(), 1u);
+  EXPECT_EQ(afternoon[0].arrival, Local(*net, 20080607, 14, 0));
+  EXPECT_TRUE(PlanBetweenStops(*net, "BEATTY_AIRPORT", "AMV", Local(*net, 20080602, 7, 30)).empty());
+  // Arriving by 15:00 on Saturday: the 13:00 trip is the latest that does.
+  auto by = PlanBetweenStops(*net, "BEATTY_AIRPORT", "AMV", Local(*net, 20080607, 15, 0), /*arrive_by=*/true);
+  ASSERT_EQ(by.size(), 1u);
+  EXPECT_EQ(by[0].departure, Local(*net, 20080607, 13, 0));
+  EXPECT_EQ(by[0].arrival, Local(*net, 20080607, 14, 0));
+}
+
+TEST(Planner, WalksWhenTheDestinationIsNearAndRejectsBadRequests) {
+  auto net = Load("google_sample-feed-1.zip");
+  ASSERT_TRUE(net);
+  // NANAA and NADAV are 600 m apart: walking (600 × 1.3 / 1.25 = 624 s) beats any bus.
+  auto plan = PlanBetweenStops(*net, "NANAA", "NADAV", Local(*net, 20080602, 12, 0), false, 400);
+  ASSERT_FALSE(plan.empty());
+  EXPECT_EQ(plan[0].legs.size(), 1u);
+  EXPECT_EQ(plan[0].legs[0].mode, PlanLeg::Mode::kWalk);
+  EXPECT_NEAR(static_cast<double>(plan[0].arrival - plan[0].departure), 624, 10);
+  for (const Itinerary& it : plan) EXPECT_LT(it.arrival - Local(*net, 20080602, 12, 0), 24 * 3600);
+
+  auto day = net->Day(20080602);
+  ASSERT_TRUE(day.ok());
+  Planner planner;
+  PlanRequest bad;
+  bad.from_lat = 91;
+  bad.time = Local(*net, 20080602, 12, 0);
+  auto r = planner.Plan(*net, *day, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("from"), std::string::npos);
+  PlanRequest far;  // the middle of the Pacific
+  far.from_lat = 0;
+  far.from_lon = -150;
+  far.to_lat = 36.9;
+  far.to_lon = -116.8;
+  far.time = bad.time;
+  auto nf = planner.Plan(*net, *day, far);
+  ASSERT_FALSE(nf.ok());
+  EXPECT_TRUE(nf.status().IsNotFound());
+  EXPECT_NE(nf.status().message().find("origin"), std::string::npos);
+}
+
+TEST(Departures, NextDeparturesOfAStopFollowTheFrequencies) {
+  auto net = Load("google_sample-feed-1.zip");
+  ASSERT_TRUE(net);
+  auto day = net->Day(20080602);
+  ASSERT_TRUE(day.ok());
+  // STBA leaves Stagecoach every 30 min; CITY1 every 10 min between 08:00 and 10:00.
+  auto board = NextDepartures(*net, **day, StopIndex(*net, "STAGECOACH"), Local(*net, 20080602, 8, 1), 6);
+  ASSERT_EQ(board.size(), 6u);
+  std::vector<std::pair<std::string, int64_t>> got;
+  for (const Departure& d : board) got.push_back({net->feed().trips[d.feed_trip].id, (d.departure - Local(*net, 20080602, 0, 0)) / 60});
+  const std::vector<std::pair<std::string, int64_t>> want{{"CITY1", 8 * 60 + 10}, {"CITY1", 8 * 60 + 20},
+                                                          {"STBA", 8 * 60 + 30},  {"CITY1", 8 * 60 + 30},
+                                                          {"CITY1", 8 * 60 + 40}, {"CITY1", 8 * 60 + 50}};
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace cityhub::mobility::network
