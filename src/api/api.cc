@@ -42,6 +42,7 @@ void RegisterPrivacyRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterIotRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterServiceRoutes(http::Router& router, const ApiDeps& deps);
 void RegisterInfoRoutes(http::Router& router, const ApiDeps& deps);
+void RegisterMobilityRoutes(http::Router& router, const ApiDeps& deps);
 
 void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterEntityRoutes(router, deps);
@@ -58,6 +59,7 @@ void RegisterRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterIotRoutes(router, deps);
   RegisterServiceRoutes(router, deps);
   RegisterInfoRoutes(router, deps);
+  RegisterMobilityRoutes(router, deps);
 }
 
 namespace {
@@ -155,6 +157,8 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   if (IsPublic(path) || route == "/cityhub/v1/transparency" || route == "/iot/d" || route == "/iot/json") return std::nullopt;
   auto starts = [&](std::string_view prefix) { return route.substr(0, prefix.size()) == prefix; };
   if (route == "/metrics" || starts("/admin/") || starts("/iot/")) return Operation::kAdmin;
+  // Importing a transit feed replaces what every traveller of the tenant is told.
+  if (route == "/mobility/v1/feed" && method != "GET") return Operation::kAdmin;
   if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
   if (starts("/ngsi-ld/v1/subscriptions") || starts("/cityhub/v1/subscriptions")) return Operation::kSubscribe;
   // Registrations steer where the hub sends requests and what it holds, and may carry a

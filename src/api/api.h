@@ -38,6 +38,10 @@ namespace cityhub::services {
 class ParkingService;
 }  // namespace cityhub::services
 
+namespace cityhub::mobility {
+class MobilityService;
+}  // namespace cityhub::mobility
+
 namespace cityhub::security {
 class ApiKeyAuthenticator;
 class AuditLog;
@@ -104,6 +108,7 @@ struct ApiDeps {
   ingest::DeviceRegistry* devices = nullptr;  // the IoT agent (null, with ingestor: no /iot routes)
   ingest::Ingestor* ingestor = nullptr;
   services::ParkingService* parking = nullptr;  // null: no /cityhub/v1/parking routes
+  mobility::MobilityService* mobility = nullptr;  // null: no /mobility/v1 routes
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining

@@ -178,6 +178,22 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
       "Named tenants that may exist; each is a database with its own files and memory, so a "
       "client cannot create them without bound (400 beyond)");
+  opt("--gtfs-max-upload-mb", c.gtfs_max_upload_mb, "CITYHUB_GTFS_MAX_UPLOAD_MB",
+      "Largest GTFS zip POST /mobility/v1/feed accepts, in MiB (413 beyond)")
+      ->check(CLI::Range(1, 4096));
+  opt("--gtfs-feed", c.gtfs_feed, "CITYHUB_GTFS_FEED",
+      "A GTFS zip imported into the default tenant at start-up, unless that tenant already has a feed");
+  opt("--transit-walk-radius-m", c.transit_walk_radius_m, "CITYHUB_TRANSIT_WALK_RADIUS_M",
+      "Walking transfers between stops within this crow-fly distance (0: only transfers.txt)")
+      ->check(CLI::Range(0.0, 2000.0));
+  opt("--transit-walk-detour", c.transit_walk_detour, "CITYHUB_TRANSIT_WALK_DETOUR",
+      "Walking distance over crow-fly distance (an estimate: no street network)")
+      ->check(CLI::Range(1.0, 3.0));
+  opt("--transit-walk-speed", c.transit_walk_speed, "CITYHUB_TRANSIT_WALK_SPEED", "Walking speed in metres per second")
+      ->check(CLI::Range(0.3, 3.0));
+  opt("--transit-min-transfer-s", c.transit_min_transfer_s, "CITYHUB_TRANSIT_MIN_TRANSFER_S",
+      "Seconds needed to change vehicles at a stop transfers.txt says nothing about")
+      ->check(CLI::Range(0, 3600));
   opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 }

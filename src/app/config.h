@@ -79,6 +79,13 @@ struct Config {
   unsigned entity_map_ttl_s = 600;          // lifetime of an EntityMap a query creates
   size_t block_cache_mb = 128;
   size_t max_tenants = 100;
+  // Journey planning (services/mobility): transit feeds and walking between stops.
+  size_t gtfs_max_upload_mb = 512;          // largest GTFS zip POST /mobility/v1/feed accepts
+  std::string gtfs_feed;                    // a GTFS zip imported at start-up ("" = none)
+  double transit_walk_radius_m = 400;       // footpaths between stops within this crow-fly distance
+  double transit_walk_detour = 1.3;         // walking distance / crow-fly distance
+  double transit_walk_speed = 1.25;         // metres per second
+  unsigned transit_min_transfer_s = 60;     // at stops transfers.txt says nothing about
   std::string log_level = "info";
 };
 

@@ -8,10 +8,7 @@
 // Hosted @contexts persist as metadata of the default tenant under "ctx/<id>".
 #include "app/hub.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +22,6 @@
 #include <thread>
 
 #include <boost/json.hpp>
-#include <openssl/ssl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -49,12 +45,14 @@
 #include "broker/transient_purge.h"
 #include "ingest/ingestor.h"
 #include "ingest/mqtt_ingest.h"
+#include "services/mobility/mobility_service.h"
 #include "services/parking/parking_service.h"
 #include "services/warning/warning_service.h"
 #include "ingest/registry.h"
 #include "http/server.h"
 #include "ngsild/context.h"
 #include "ngsild/context_fetch.h"
+#include "app/hub_client.h"
 #include "app/security_setup.h"
 #include "store/rocksdb_store.h"
 #include "util/counting_gate.h"
@@ -178,6 +176,16 @@ bool ServesTls(const Config& c) { return !c.tls_cert_file.empty(); }
 std::string PublicUrl(const Config& c) {
   if (!c.public_url.empty()) return c.public_url;
   return fmt::format("{}://{}", ServesTls(c) ? "https" : "http", c.listen);
+}
+
+mobility::MobilityOptions MobilityOptionsOf(const Config& c) {
+  mobility::MobilityOptions o;
+  o.state_dir = (std::filesystem::path(c.data_dir) / "mobility").string();
+  o.network.walking.radius_m = c.transit_walk_radius_m;
+  o.network.walking.detour_factor = c.transit_walk_detour;
+  o.network.walking.speed_m_per_s = c.transit_walk_speed;
+  o.network.default_min_transfer = static_cast<mobility::routing::Seconds>(c.transit_min_transfer_s);
+  return o;
 }
 
 store::RocksDbOptions StoreOptions(const Config& c) {
@@ -502,6 +510,20 @@ int Serve(const Config& config) {
   auto ingestor = std::make_unique<ingest::Ingestor>(entities, devices, contexts.Core(), ingest_opts);
   deps.devices = &devices;
   deps.parking = &parking;
+  // Journey planning: the tenants' transit feeds, from their snapshots (no zip parsed again).
+  mobility::MobilityService mobility(MobilityOptionsOf(config));
+  if (size_t n = mobility.LoadSaved(); n > 0) spdlog::info("mobility: {} transit feeds loaded", n);
+  if (!config.gtfs_feed.empty() && !mobility.Get("")) {
+    mobility::gtfs::ValidationReport report;
+    auto imported = mobility.Import("", config.gtfs_feed, report);
+    if (imported.ok()) {
+      spdlog::info("mobility: '{}' imported: {} stops, {} routes, {} trips ({} problems)", config.gtfs_feed,
+                   imported->stops, imported->routes, imported->trips, report.total());
+    } else {
+      spdlog::error("mobility: --gtfs-feed '{}': {}", config.gtfs_feed, imported.status().message());
+    }
+  }
+  deps.mobility = &mobility;
   deps.ingestor = ingestor.get();
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
   if (!config.mqtt.empty()) {
@@ -558,6 +580,8 @@ int Serve(const Config& config) {
   server_opts.worker_threads = config.worker_threads;
   server_opts.limits.max_body_bytes = config.max_body_bytes;
   server_opts.limits.max_header_bytes = config.max_header_bytes;
+  server_opts.limits.upload_paths = {"/mobility/v1/feed"};
+  server_opts.limits.max_upload_bytes = config.gtfs_max_upload_mb << 20;
   server_opts.limits.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   server_opts.limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   server_opts.limits.max_connections = config.max_connections;
@@ -601,50 +625,11 @@ namespace {
 
 // Sends POST /admin/backup to a hub on loopback; returns the HTTP status or -1.
 int RequestBackup(const std::string& host, unsigned short port, const std::string& name, bool tls) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  ::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  std::string body = json::serialize(json::object{{"name", name}});
-  // A hub with authentication needs an admin's credentials: $CITYHUB_API_KEY or $CITYHUB_TOKEN.
-  std::string credentials;
-  auto header_safe = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
-  if (const char* key = std::getenv("CITYHUB_API_KEY"); key && *key && header_safe(key)) {
-    credentials = fmt::format("X-API-Key: {}\r\n", key);
-  } else if (const char* token = std::getenv("CITYHUB_TOKEN"); token && *token && header_safe(token)) {
-    credentials = fmt::format("Authorization: Bearer {}\r\n", token);
-  }
-  std::string req = fmt::format(
-      "POST /admin/backup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
-      "{}Connection: close\r\n\r\n{}",
-      host, body.size(), credentials, body);
-  std::string resp;
-  char buf[4096];
-  if (tls) {
-    // The hub on this host, reached over loopback (the admin endpoint accepts nothing else):
-    // its certificate names the public host, not 127.0.0.1, so it is not verified here.
-    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-    SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
-    if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 &&
-        SSL_write(ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size())) {
-      for (int n; (n = SSL_read(ssl, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
-    }
-    if (ssl) SSL_free(ssl);
-    if (ctx) SSL_CTX_free(ctx);
-  } else {
-    ::send(fd, req.data(), req.size(), 0);
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (resp.rfind("HTTP/1.1 ", 0) != 0 || resp.size() < 12) return -1;
-  if (resp.substr(9, 3) != "204") spdlog::error("the hub refused the backup: {}", resp.substr(resp.find("\r\n\r\n") + 4));
-  return std::stoi(resp.substr(9, 3));
+  const std::string body = json::serialize(json::object{{"name", name}});
+  auto reply = SendToHub(host, port, tls, "POST", "/admin/backup", "application/json", body);
+  if (!reply.ok()) return -1;
+  if (reply->status != 204) spdlog::error("the hub refused the backup: {}", reply->body);
+  return reply->status;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // cityhub: the command line. `cityhub serve` runs the hub, `cityhub backup DIR` copies its
-// data online, `cityhub keys …` manages API keys, `cityhub audit verify FILE` checks the audit
+// data online, `cityhub import gtfs FEED.zip` loads a transit feed into a running hub, `cityhub keys …` manages API keys, `cityhub audit verify FILE` checks the audit
 // log's hash chain, `cityhub simulate` runs the demo city, `cityhub version` prints the version. Every
 // serve option is also a CITYHUB_* environment variable and a key of the --config TOML file.
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "app/audit_cli.h"
 #include "app/config.h"
 #include "app/hub.h"
+#include "app/import_cli.h"
 #include "app/keys_cli.h"
 #include "app/logging.h"
 #include "services/simulator/demo_city.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version and exit");
   cityhub::app::KeysCommand keys(app);
   cityhub::app::AuditCommand audit(app);
+  cityhub::app::ImportCommand import(app);
   auto* simulate = app.add_subcommand(
       "simulate", "Run the demo city against a running hub: devices publish to --mqtt, the hub is at --listen");
   double sim_speed = 1, sim_duration = 0;
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
     return cityhub::services::RunDemoCity(o);
   }
   if (audit.selected()) return audit.Run();
+  if (import.selected()) return import.Run(config);
   cityhub::app::SetUpLogging(config.log_level);
   if (*serve) return cityhub::app::Serve(config);
   if (*backup) return cityhub::app::Backup(config, backup_dir);

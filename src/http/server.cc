@@ -389,7 +389,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(limits().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(limits().max_body_bytes);
+    body_limit_ = limits().max_body_bytes;
+    parser_->body_limit(body_limit_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](error_code ec, size_t) {
                                if (ec) return self->FailRead(ec);
@@ -399,6 +400,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnHeader() {
     const auto& msg = parser_->get();
+    if (!limits().upload_paths.empty()) {
+      const std::string_view target = msg.target();
+      const std::string_view path = target.substr(0, target.find('?'));
+      for (const std::string& p : limits().upload_paths) {
+        if (path != p) continue;
+        body_limit_ = std::max(limits().max_upload_bytes, limits().max_body_bytes);
+        parser_->body_limit(body_limit_);
+      }
+    }
     if (!parser_->is_done() && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](error_code ec, size_t) {
@@ -431,8 +441,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (ec == bhttp::error::body_limit) {
       return WriteError(413, kBadRequestData, "Payload Too Large",
-                        "request body exceeds max_body_bytes of " +
-                            std::to_string(limits().max_body_bytes) + " bytes");
+                        std::string("request body exceeds ") +
+                            (body_limit_ == limits().max_body_bytes ? "max_body_bytes" : "max_upload_bytes") + " of " +
+                            std::to_string(body_limit_) + " bytes");
     }
     bool peer_gone = ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
     if (!peer_gone && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
@@ -604,6 +615,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;  // reused for every request of the connection
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  size_t body_limit_ = 0;  // of the request being read
   bhttp::response<bhttp::string_body> res_;
   Request req_;  // read by the handler thread while phase_ is kHandling
   const std::string remote_;  // "ip:port" of the peer ("" if it was gone when accepted)

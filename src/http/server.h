@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/message.h"
 #include "util/status.h"
@@ -24,6 +25,10 @@ namespace cityhub::http {
 
 struct ServerLimits {
   size_t max_body_bytes = 1 << 20;         // 1 MiB; larger bodies get 413
+  // Uploads: requests to one of these paths (exact, before '?') may carry bodies up to
+  // max_upload_bytes instead (a GTFS zip is tens of MB).
+  std::vector<std::string> upload_paths;
+  size_t max_upload_bytes = 0;
   size_t max_header_bytes = 16 << 10;      // request line + headers; larger get 431
   std::chrono::milliseconds request_timeout{30000};  // whole request must arrive within this (408)
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive connection idle limit

@@ -198,5 +198,62 @@ TEST(Departures, NextDeparturesOfAStopFollowTheFrequencies) {
   EXPECT_EQ(got, want);
 }
 
+// Caltrain (America/Los_Angeles), weekday service of Wednesday 2016-04-06, from stop_times.txt
+// by hand: southbound trains leaving San Francisco (platform 70012) after 08:00 are 324 (08:12,
+// San Jose Diridon 70262 at 09:16), 226 (08:19 → 09:34), 228 (08:24 → 09:45), 230 (08:44 →
+// 10:10) and 332 (08:56 → 10:03).
+TEST(Planner, CaltrainSanFranciscoToSanJoseByHand) {
+  auto net = Load("caltrain_20160406.zip");
+  ASSERT_TRUE(net);
+  const int32_t wed = 20160406;
+  auto only_trip = [&](const std::vector<Itinerary>& plan) {
+    std::vector<std::string> trips;
+    for (const Itinerary& it : plan) {
+      for (const PlanLeg& l : it.legs) {
+        if (l.mode == PlanLeg::Mode::kTransit) trips.push_back(TripId(*net, l));
+      }
+    }
+    return trips;
+  };
+  // At 08:00 the Baby Bullet 324 is the earliest arrival.
+  auto at8 = PlanBetweenStops(*net, "70012", "70262", Local(*net, wed, 8, 0));
+  ASSERT_EQ(at8.size(), 1u);
+  EXPECT_EQ(at8[0].arrival, Local(*net, wed, 9, 16));
+  EXPECT_EQ(at8[0].transfers, 0u);
+  EXPECT_EQ(only_trip(at8), std::vector<std::string>{"324"});
+  // At 08:20, 324 and 226 are gone: the local 228 arrives at 09:45, before 332 (10:03).
+  auto at820 = PlanBetweenStops(*net, "70012", "70262", Local(*net, wed, 8, 20));
+  ASSERT_EQ(at820.size(), 1u);
+  EXPECT_EQ(at820[0].arrival, Local(*net, wed, 9, 45));
+  EXPECT_EQ(only_trip(at820), std::vector<std::string>{"228"});
+  // Arriving by 10:05: 332 (leaves 08:56, arrives 10:03) is the latest departure that does;
+  // 230 arrives 10:10, too late.
+  auto by = PlanBetweenStops(*net, "70012", "70262", Local(*net, wed, 10, 5), /*arrive_by=*/true);
+  ASSERT_EQ(by.size(), 1u);
+  EXPECT_EQ(only_trip(by), std::vector<std::string>{"332"});
+  EXPECT_EQ(by[0].legs.front().departure, Local(*net, wed, 8, 56));
+  EXPECT_EQ(by[0].arrival, Local(*net, wed, 10, 3));
+  // Saturday has no 324: the weekend timetable applies.
+  auto sat = PlanBetweenStops(*net, "70012", "70262", Local(*net, 20160409, 8, 0));
+  ASSERT_FALSE(sat.empty());
+  EXPECT_NE(only_trip(sat), std::vector<std::string>{"324"});
+}
+
+TEST(Departures, AStationsBoardListsItsPlatformsDepartures) {
+  auto net = Load("caltrain_20160406.zip");
+  ASSERT_TRUE(net);
+  auto day = net->Day(20160406);
+  ASSERT_TRUE(day.ok());
+  // ctsf is the San Francisco station; northbound trains end at 70011, so only 70012 departs.
+  auto board = NextDepartures(*net, **day, StopIndex(*net, "ctsf"), Local(*net, 20160406, 8, 0), 3);
+  std::vector<std::string> trips;
+  for (const Departure& d : board) {
+    trips.push_back(net->feed().trips[d.feed_trip].id);
+    EXPECT_EQ(net->feed().stops[d.stop].id, "70012");
+  }
+  EXPECT_EQ(trips, (std::vector<std::string>{"324", "226", "228"}));
+  EXPECT_TRUE(NextDepartures(*net, **day, StopIndex(*net, "70011"), Local(*net, 20160406, 8, 0), 3).empty());
+}
+
 }  // namespace
 }  // namespace cityhub::mobility::network

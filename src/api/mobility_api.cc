@@ -1,0 +1,434 @@
+// The journey planner's HTTP resources (issue 19; docs/API.md "Journey planning"):
+//   GET  /mobility/v1/plan?from=LAT,LON&to=LAT,LON[&time=ISO 8601][&arriveBy=false][&maxTransfers=4]
+//        [&wheelchair=false][&maxWalkDistance=1000][&lang=TAG] — door-to-door itineraries, the
+//        Pareto set of arrival (departure, with arriveBy) × transfers.
+//   GET  /mobility/v1/stops/{stopId}/departures[?time=][&limit=10][&lang=] — a stop's (or a
+//        station's) next departures: the smart bus shelter board.
+//   GET  /mobility/v1/feed — what feed is loaded (counts, calendar, time zone).
+//   POST /mobility/v1/feed — imports a GTFS zip (Content-Type application/zip; admin right):
+//        replaces the tenant's feed atomically; answers its summary and validation report.
+// Times are ISO 8601 with the feed's UTC offset; `time` must carry an offset (or Z). Every
+// error is a ProblemDetails naming the parameter; 503 while no feed is loaded.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/api.h"
+#include "api/request.h"
+#include "services/mobility/mobility_service.h"
+#include "services/mobility/network/planner.h"
+#include "util/ids.h"
+#include "util/time.h"
+
+namespace cityhub::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+using mobility::network::PlanLeg;
+
+namespace {
+
+constexpr size_t kDefaultDepartures = 10;
+
+Status Unknown(const Request& req, std::initializer_list<std::string_view> accepted) {
+  for (const auto& [name, value] : req.query) {
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+      return Status::InvalidRequest(fmt::format("unknown parameter '{}'; accepted: {}", std::string_view(name).substr(0, 64),
+                                                fmt::join(accepted, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
+// "LAT,LON" in decimal degrees.
+Result<std::pair<double, double>> CoordinateParam(const Request& req, std::string_view name) {
+  const std::string* text = req.Param(name);
+  if (!text) return Status::BadRequestData(fmt::format("parameter '{}' is required: LAT,LON in decimal degrees", name));
+  const size_t comma = text->find(',');
+  auto number = [](std::string_view s, double* out) {
+    if (s.empty() || s.size() > 32) return false;
+    std::string copy(s);
+    char* end = nullptr;
+    *out = std::strtod(copy.c_str(), &end);
+    return *end == '\0' && std::isfinite(*out);
+  };
+  double lat = 0, lon = 0;
+  if (comma == std::string::npos || !number(std::string_view(*text).substr(0, comma), &lat) ||
+      !number(std::string_view(*text).substr(comma + 1), &lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180) {
+    return Status::BadRequestData(fmt::format(
+        "parameter '{}' must be LAT,LON in decimal degrees (latitude -90..90, longitude -180..180)", name));
+  }
+  return std::pair{lat, lon};
+}
+
+// `time`: ISO 8601 with an offset; absent: now. Unix seconds.
+Result<int64_t> TimeParam(const Request& req) {
+  const std::string* text = req.Param("time");
+  if (!text) return util::NowMillis() / 1000;
+  auto ms = util::ParseDateTime(*text);
+  if (!ms) {
+    return Status::BadRequestData(
+        "parameter 'time' must be an ISO 8601 date-time with a UTC offset, e.g. 2026-09-16T08:00:00+09:00");
+  }
+  return *ms >= 0 ? *ms / 1000 : -((-*ms + 999) / 1000);
+}
+
+// `lang`: a BCP 47 language tag (letters, digits and '-', 2–35 characters), or empty.
+Result<std::string> LangParam(const Request& req) {
+  const std::string* text = req.Param("lang");
+  if (!text) return std::string();
+  const bool ok = text->size() >= 2 && text->size() <= 35 && std::isalpha(static_cast<unsigned char>((*text)[0])) &&
+                  std::all_of(text->begin(), text->end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                  });
+  if (!ok) return Status::BadRequestData("parameter 'lang' must be a BCP 47 language tag such as ko, en or zh-Hans");
+  return *text;
+}
+
+Result<std::shared_ptr<const mobility::LoadedFeed>> FeedOf(const ApiDeps& deps, std::string_view tenant) {
+  auto feed = deps.mobility->Get(tenant);
+  if (!feed) {
+    return Status(Status::Code::kUnavailable,
+                  tenant.empty() ? std::string("no transit feed is loaded: import a GTFS feed first (cityhub import gtfs)")
+                                 : fmt::format("no transit feed is loaded for tenant '{}': import a GTFS feed first", tenant));
+  }
+  return feed;
+}
+
+// Names shown to the traveller, in the requested language where the feed has it.
+class Names {
+ public:
+  Names(const mobility::gtfs::Feed& feed, std::string lang) : feed_(feed), lang_(std::move(lang)) {}
+  std::string Stop(uint32_t s) const { return feed_.stops[s].name; }
+  std::string RouteName(uint32_t r) const {
+    const auto& route = feed_.routes[r];
+    return route.short_name.empty() ? route.long_name : route.short_name;
+  }
+  std::string RouteLongName(uint32_t r) const { return feed_.routes[r].long_name; }
+  std::string Headsign(uint32_t trip) const {
+    const auto& t = feed_.trips[trip];
+    if (!t.headsign.empty()) return t.headsign;
+    const auto& last = feed_.stop_times[t.first_stop_time + t.stop_time_count - 1];
+    return Stop(last.stop);
+  }
+  std::string Agency(uint32_t a) const { return a == mobility::gtfs::kNoIndex ? "" : feed_.agencies[a].name; }
+  // The language the names are in: the requested one where the feed has it, else the feed's.
+  json::object Language() const {
+    json::object out;
+    out["requested"] = lang_.empty() ? json::value(nullptr) : json::value(lang_);
+    out["used"] = DefaultLanguage();
+    out["fallback"] = !lang_.empty();
+    return out;
+  }
+
+ private:
+  std::string DefaultLanguage() const {
+    if (feed_.feed_info && !feed_.feed_info->lang.empty()) return feed_.feed_info->lang;
+    if (!feed_.agencies.empty() && !feed_.agencies.front().lang.empty()) return feed_.agencies.front().lang;
+    return "und";
+  }
+  const mobility::gtfs::Feed& feed_;
+  std::string lang_;
+};
+
+json::object PlaceJson(const mobility::network::Place& p, const mobility::gtfs::Feed& feed, const Names& names,
+                       std::string_view coordinate_name) {
+  json::object out;
+  if (p.stop == mobility::gtfs::kNoIndex) {
+    out["name"] = coordinate_name;
+  } else {
+    out["stopId"] = feed.stops[p.stop].id;
+    out["name"] = names.Stop(p.stop);
+    if (!feed.stops[p.stop].code.empty()) out["stopCode"] = feed.stops[p.stop].code;
+  }
+  out["lat"] = p.lat;
+  out["lon"] = p.lon;
+  return out;
+}
+
+json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork& net, const Names& names) {
+  const auto& feed = net.feed();
+  const auto& clock = net.clock();
+  json::object out;
+  switch (leg.mode) {
+    case PlanLeg::Mode::kWalk: out["mode"] = "walk"; break;
+    case PlanLeg::Mode::kTransit: out["mode"] = "transit"; break;
+    case PlanLeg::Mode::kOnDemand: out["mode"] = "onDemand"; break;
+  }
+  out["from"] = PlaceJson(leg.from, feed, names, "origin");
+  out["to"] = PlaceJson(leg.to, feed, names, "destination");
+  out["departure"] = clock.FormatLocal(leg.departure);
+  out["arrival"] = clock.FormatLocal(leg.arrival);
+  out["durationSeconds"] = leg.arrival - leg.departure;
+  if (leg.mode == PlanLeg::Mode::kWalk) {
+    out["distanceMetres"] = std::lround(mobility::network::DistanceMetres(leg.from.lat, leg.from.lon, leg.to.lat, leg.to.lon));
+  }
+  if (leg.mode == PlanLeg::Mode::kTransit) {
+    const auto& trip = feed.trips[leg.feed_trip];
+    const auto& route = feed.routes[trip.route];
+    out["route"] = names.RouteName(trip.route);
+    out["routeId"] = route.id;
+    if (!route.long_name.empty()) out["routeLongName"] = names.RouteLongName(trip.route);
+    out["routeType"] = route.route_type;
+    if (!route.color.empty()) out["routeColor"] = route.color;
+    out["agency"] = names.Agency(route.agency);
+    out["tripId"] = trip.id;
+    out["headsign"] = names.Headsign(leg.feed_trip);
+    out["serviceDate"] = fmt::format("{:04}-{:02}-{:02}", leg.service_date / 10000, leg.service_date / 100 % 100,
+                                     leg.service_date % 100);
+    out["stops"] = leg.alight_position - leg.board_position;
+    out["scheduledDeparture"] = clock.FormatLocal(leg.scheduled_departure);
+    out["scheduledArrival"] = clock.FormatLocal(leg.scheduled_arrival);
+    out["delaySeconds"] = leg.arrival - leg.scheduled_arrival;
+    out["realtime"] = false;
+  }
+  return out;
+}
+
+Response Plan(const Request& req, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {"from", "to", "time", "arriveBy", "maxTransfers", "wheelchair", "maxWalkDistance", "lang"});
+      !st.ok()) {
+    return Problem(st);
+  }
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto from = CoordinateParam(req, "from");
+  if (!from.ok()) return Problem(from.status());
+  auto to = CoordinateParam(req, "to");
+  if (!to.ok()) return Problem(to.status());
+  auto time = TimeParam(req);
+  if (!time.ok()) return Problem(time.status());
+  auto arrive_by = BoolParam(req, "arriveBy");
+  if (!arrive_by.ok()) return Problem(arrive_by.status());
+  auto wheelchair = BoolParam(req, "wheelchair");
+  if (!wheelchair.ok()) return Problem(wheelchair.status());
+  auto max_transfers = SizeParam(req, "maxTransfers", 4);
+  if (!max_transfers.ok()) return Problem(max_transfers.status());
+  if (*max_transfers > mobility::routing::kMaxQueryTransfers) {
+    return Problem(Status::BadRequestData(
+        fmt::format("parameter 'maxTransfers' must be from 0 to {}", mobility::routing::kMaxQueryTransfers)));
+  }
+  auto max_walk = SizeParam(req, "maxWalkDistance", 1000);
+  if (!max_walk.ok()) return Problem(max_walk.status());
+  if (*max_walk < 1 || *max_walk > mobility::network::kMaxWalkMetres) {
+    return Problem(Status::BadRequestData(fmt::format("parameter 'maxWalkDistance' must be from 1 to {} metres",
+                                                      mobility::network::kMaxWalkMetres)));
+  }
+  auto lang = LangParam(req);
+  if (!lang.ok()) return Problem(lang.status());
+  auto loaded = FeedOf(deps, *tenant);
+  if (!loaded.ok()) return Problem(loaded.status());
+  const mobility::network::TransitNetwork& net = *(*loaded)->network;
+  const int32_t date = net.clock().LocalDate(*time);
+  if (net.last_date() == 0 || date < mobility::network::AddDays(net.first_date(), -1) ||
+      date > mobility::network::AddDays(net.last_date(), 1)) {
+    return Problem(Status::BadRequestData(fmt::format(
+        "parameter 'time': the feed runs from {} to {} and has no service on {}", net.first_date(), net.last_date(), date)));
+  }
+  auto day = net.Day(date);
+  if (!day.ok()) return Problem(day.status());
+  mobility::network::PlanRequest pr;
+  pr.from_lat = from->first;
+  pr.from_lon = from->second;
+  pr.to_lat = to->first;
+  pr.to_lon = to->second;
+  pr.time = *time;
+  pr.arrive_by = *arrive_by;
+  pr.max_transfers = static_cast<uint32_t>(*max_transfers);
+  pr.wheelchair = *wheelchair;
+  pr.max_walk_m = static_cast<double>(*max_walk);
+  thread_local mobility::network::Planner planner;
+  auto plan = planner.Plan(net, *day, pr);
+  if (!plan.ok()) {
+    // No stop within walking distance is a well-formed request the feed cannot serve.
+    if (plan.status().IsNotFound()) return Problem(Status::BadRequestData(plan.status().message()));
+    return Problem(plan.status());
+  }
+  const Names names(net.feed(), *lang);
+  json::array itineraries;
+  for (const auto& it : *plan) {
+    json::object o;
+    o["departure"] = net.clock().FormatLocal(it.departure);
+    o["arrival"] = net.clock().FormatLocal(it.arrival);
+    o["durationSeconds"] = it.arrival - it.departure;
+    o["transfers"] = it.transfers;
+    int64_t walk = 0;
+    json::array legs;
+    for (const PlanLeg& leg : it.legs) {
+      if (leg.mode == PlanLeg::Mode::kWalk) walk += leg.arrival - leg.departure;
+      legs.push_back(LegJson(leg, net, names));
+    }
+    o["walkSeconds"] = walk;
+    o["legs"] = std::move(legs);
+    itineraries.push_back(std::move(o));
+  }
+  json::object body;
+  body["timezone"] = net.clock().zone();
+  body["language"] = names.Language();
+  body["itineraries"] = std::move(itineraries);
+  return PlainJson(200, body);
+}
+
+Response Departures(const Request& req, const PathParams& params, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {"time", "limit", "lang"}); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto time = TimeParam(req);
+  if (!time.ok()) return Problem(time.status());
+  auto limit = SizeParam(req, "limit", kDefaultDepartures);
+  if (!limit.ok()) return Problem(limit.status());
+  if (*limit < 1 || *limit > mobility::network::kMaxDepartures) {
+    return Problem(Status::BadRequestData(
+        fmt::format("parameter 'limit' must be from 1 to {}", mobility::network::kMaxDepartures)));
+  }
+  auto lang = LangParam(req);
+  if (!lang.ok()) return Problem(lang.status());
+  auto loaded = FeedOf(deps, *tenant);
+  if (!loaded.ok()) return Problem(loaded.status());
+  const mobility::network::TransitNetwork& net = *(*loaded)->network;
+  const std::string& stop_id = params.Get("stopId");
+  auto found = net.feed().stop_by_id.find(stop_id);
+  if (found == net.feed().stop_by_id.end()) {
+    return Problem(Status::NotFound(fmt::format("no stop '{}' in the loaded feed", stop_id.substr(0, 200))));
+  }
+  auto day = net.Day(net.clock().LocalDate(*time));
+  if (!day.ok()) return Problem(day.status());
+  const Names names(net.feed(), *lang);
+  json::array list;
+  for (const auto& d : mobility::network::NextDepartures(net, **day, found->second, *time, *limit)) {
+    const auto& trip = net.feed().trips[d.feed_trip];
+    json::object o;
+    o["route"] = names.RouteName(trip.route);
+    o["routeId"] = net.feed().routes[trip.route].id;
+    o["headsign"] = names.Headsign(d.feed_trip);
+    o["tripId"] = trip.id;
+    o["stopId"] = net.feed().stops[d.stop].id;
+    if (!net.feed().stops[d.stop].platform_code.empty()) o["platform"] = net.feed().stops[d.stop].platform_code;
+    o["scheduledDeparture"] = net.clock().FormatLocal(d.scheduled_departure);
+    o["departure"] = net.clock().FormatLocal(d.departure);
+    o["delaySeconds"] = d.departure - d.scheduled_departure;
+    o["realtime"] = false;
+    list.push_back(std::move(o));
+  }
+  json::object body;
+  const auto& stop = net.feed().stops[found->second];
+  body["stop"] = {{"stopId", stop.id}, {"name", names.Stop(found->second)}, {"lat", stop.lat}, {"lon", stop.lon}};
+  body["time"] = net.clock().FormatLocal(*time);
+  body["timezone"] = net.clock().zone();
+  body["language"] = names.Language();
+  body["departures"] = std::move(list);
+  return PlainJson(200, body);
+}
+
+json::object SummaryJson(const mobility::FeedSummary& s) {
+  auto date = [](int32_t d) {
+    return d == 0 ? json::value(nullptr)
+                  : json::value(fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100));
+  };
+  json::object o;
+  o["publisher"] = s.publisher;
+  o["timezone"] = s.timezone;
+  o["agencies"] = s.agencies;
+  o["stops"] = s.stops;
+  o["stations"] = s.stations;
+  o["routes"] = s.routes;
+  o["trips"] = s.trips;
+  o["stopTimes"] = s.stop_times;
+  o["frequencies"] = s.frequencies;
+  o["transfers"] = s.transfers;
+  o["translations"] = s.translations;
+  o["firstServiceDate"] = date(s.first_date);
+  o["lastServiceDate"] = date(s.last_date);
+  o["importedAt"] = util::FormatDateTime(s.imported_at_ms);
+  o["problems"] = s.problems;
+  if (!s.entities.empty()) o["entities"] = s.entities;
+  return o;
+}
+
+// `text` with the server's temp file name of an upload replaced by what the client knows it as.
+std::string Shown(std::string text, std::string_view temp_path) {
+  if (temp_path.empty()) return text;
+  for (size_t at; (at = text.find(temp_path)) != std::string::npos;) text.replace(at, temp_path.size(), "(uploaded zip)");
+  return text;
+}
+
+json::object ReportJson(const mobility::gtfs::ValidationReport& report, std::string_view temp_path = {}) {
+  json::array problems;
+  for (const auto& p : report.problems()) {
+    json::object o;
+    o["file"] = Shown(p.file, temp_path);
+    if (p.line > 0) o["line"] = p.line;
+    if (!p.field.empty()) o["field"] = p.field;
+    o["reason"] = Shown(p.reason, temp_path);
+    o["severity"] = p.severity == mobility::gtfs::Problem::Severity::kFatal ? "fatal" : "skipped";
+    problems.push_back(std::move(o));
+  }
+  json::object o;
+  o["total"] = report.total();
+  o["notListed"] = report.not_kept();
+  o["problems"] = std::move(problems);
+  return o;
+}
+
+Response GetFeed(const Request& req, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto loaded = FeedOf(deps, *tenant);
+  if (!loaded.ok()) return Problem(loaded.status());
+  return PlainJson(200, SummaryJson((*loaded)->summary));
+}
+
+Response ImportFeed(const Request& req, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  std::string_view type = req.headers.Get("Content-Type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  if (type != "application/zip") {
+    return Problem(Status(Status::Code::kUnsupportedMediaType, "the body must be a GTFS zip (Content-Type: application/zip)"));
+  }
+  if (req.body.empty()) return Problem(Status::BadRequestData("the body is empty: send the GTFS zip"));
+  // libzip reads from a file: the upload goes to a private temp file removed afterwards.
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+  const std::filesystem::path path = dir / fmt::format("cityhub-gtfs-{}.zip", util::RandomUuid());
+  {
+    std::ofstream out(path, std::ios::binary);
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+    if (!out.good()) {
+      std::filesystem::remove(path, ec);
+      return Problem(Status::Internal("cannot store the upload for reading"));
+    }
+  }
+  mobility::gtfs::ValidationReport report(deps.mobility->options().feed.max_problems_kept);
+  auto summary = deps.mobility->Import(*tenant, path.string(), report);
+  std::filesystem::remove(path, ec);
+  if (!summary.ok()) {
+    json::object body = ProblemJson(Status(summary.status().code(), Shown(summary.status().message(), path.string())));
+    body["report"] = ReportJson(report, path.string());
+    return PlainJson(HttpStatusOf(summary.status().code()), body);
+  }
+  json::object body = SummaryJson(*summary);
+  body["report"] = ReportJson(report, path.string());
+  return PlainJson(200, body);
+}
+
+}  // namespace
+
+void RegisterMobilityRoutes(http::Router& router, const ApiDeps& deps) {
+  if (!deps.mobility) return;
+  router.Add("GET", "/mobility/v1/plan", [&deps](const Request& r, const PathParams&) { return Plan(r, deps); });
+  router.Add("GET", "/mobility/v1/stops/{stopId}/departures",
+             [&deps](const Request& r, const PathParams& p) { return Departures(r, p, deps); });
+  router.Add("GET", "/mobility/v1/feed", [&deps](const Request& r, const PathParams&) { return GetFeed(r, deps); });
+  router.Add("POST", "/mobility/v1/feed", [&deps](const Request& r, const PathParams&) { return ImportFeed(r, deps); });
+}
+
+}  // namespace cityhub::api
