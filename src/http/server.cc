@@ -389,7 +389,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(limits().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    body_limit_ = limits().max_body_bytes;
+    // Beast checks Content-Length against the limit while parsing the header, before the path
+    // is known: the largest limit applies until OnHeader picks the request's own.
+    body_limit_ = std::max(limits().max_body_bytes, limits().upload_paths.empty() ? 0 : limits().max_upload_bytes);
     parser_->body_limit(body_limit_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](error_code ec, size_t) {
@@ -400,12 +402,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnHeader() {
     const auto& msg = parser_->get();
-    if (!limits().upload_paths.empty()) {
+    if (body_limit_ != limits().max_body_bytes) {
       const std::string_view target = msg.target();
       const std::string_view path = target.substr(0, target.find('?'));
-      for (const std::string& p : limits().upload_paths) {
-        if (path != p) continue;
-        body_limit_ = std::max(limits().max_upload_bytes, limits().max_body_bytes);
+      const bool upload = std::find(limits().upload_paths.begin(), limits().upload_paths.end(), path) !=
+                          limits().upload_paths.end();
+      if (!upload) {
+        body_limit_ = limits().max_body_bytes;
+        if (parser_->content_length() && *parser_->content_length() > body_limit_) {
+          return FailRead(bhttp::error::body_limit);
+        }
         parser_->body_limit(body_limit_);
       }
     }

@@ -177,6 +177,15 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
         break;
       }
     }
+    // A footpath next to the access or egress walk is one walk for the traveller.
+    if (leg.mode == PlanLeg::Mode::kWalk && !it.legs.empty() && it.legs.back().mode == PlanLeg::Mode::kWalk &&
+        it.legs.back().arrival <= leg.departure) {
+      PlanLeg& prev = it.legs.back();
+      prev.to = leg.to;
+      prev.arrival = prev.departure + (prev.arrival - prev.departure) + (leg.arrival - leg.departure);
+      prev.scheduled_arrival = prev.arrival;
+      continue;
+    }
     it.legs.push_back(leg);
   }
   return it;

@@ -33,6 +33,15 @@ const Raptor::ReadyLabel& Raptor::Ready(uint32_t round, StopIdx s) const { retur
 Raptor::TripLabel& Raptor::Arrived(uint32_t round, StopIdx s) { return arrived_[round * stops_ + s]; }
 const Raptor::TripLabel& Raptor::Arrived(uint32_t round, StopIdx s) const { return arrived_[round * stops_ + s]; }
 
+// Bounds are non-increasing in the round: once one is no higher than `t`, so are the later ones.
+void Raptor::LowerBound(std::vector<Seconds>& bounds, uint32_t round, StopIdx s, Seconds t) {
+  for (uint32_t k = round; k < rounds_; ++k) {
+    Seconds& b = bounds[size_t{k} * stops_ + s];
+    if (b <= t) break;
+    b = t;
+  }
+}
+
 Status Raptor::Validate(const RaptorQuery& query) const {
   if (query.sources.empty()) return Status::InvalidRequest("query: no source stop");
   if (query.targets.empty()) return Status::InvalidRequest("query: no target stop");
@@ -60,8 +69,11 @@ Status Raptor::Validate(const RaptorQuery& query) const {
 }
 
 void Raptor::Reset(uint32_t rounds) {
+  rounds_ = rounds;
   ready_.assign(size_t{rounds} * stops_, ReadyLabel{});
   arrived_.assign(size_t{rounds} * stops_, TripLabel{});
+  ready_bound_.assign(size_t{rounds} * stops_, kUnreachable);
+  arrived_bound_.assign(size_t{rounds} * stops_, kUnreachable);
   target_.assign(rounds, TargetLabel{});
 }
 
@@ -112,6 +124,7 @@ void Raptor::InitSources(const RaptorQuery& query, Seconds departure) {
   auto offer = [this](StopIdx at, const ReadyLabel& label) {
     if (label.time < Ready(0, at).time) {
       Ready(0, at) = label;
+      LowerBound(ready_bound_, 0, at, label.time);
       if (!marked_[at]) {
         marked_[at] = 1;
         marked_list_.push_back(at);
@@ -141,9 +154,9 @@ void Raptor::ScanRoute(RouteIdx route, uint32_t first_position, uint32_t round, 
     const StopIdx s = stops[p];
     if (trip != kNone) {
       const Seconds arrival = tt_.TripTimes(route, trip)[p].arrival;
-      TripLabel& label = Arrived(round, s);
-      if (arrival < label.time && arrival < target_[round].time) {
-        label = {arrival, route, trip, board, p};
+      if (arrival < arrived_bound_[size_t{round} * stops_ + s] && arrival < target_[round].time) {
+        Arrived(round, s) = {arrival, route, trip, board, p};
+        LowerBound(arrived_bound_, round, s, arrival);
         if (!improved_[s]) {
           improved_[s] = 1;
           improved_list_.push_back(s);
@@ -173,8 +186,9 @@ void Raptor::ScanRoute(RouteIdx route, uint32_t first_position, uint32_t round, 
 
 void Raptor::RelaxFromTrips(uint32_t round) {
   auto offer = [this, round](StopIdx at, const ReadyLabel& label) {
-    if (label.time < Ready(round, at).time) {
+    if (label.time < ready_bound_[size_t{round} * stops_ + at]) {
       Ready(round, at) = label;
+      LowerBound(ready_bound_, round, at, label.time);
       if (!marked_[at]) {
         marked_[at] = 1;
         marked_list_.push_back(at);

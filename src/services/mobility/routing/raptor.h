@@ -144,8 +144,15 @@ class Raptor {
   TripLabel& Arrived(uint32_t round, StopIdx s);
   const TripLabel& Arrived(uint32_t round, StopIdx s) const;
 
+  void LowerBound(std::vector<Seconds>& bounds, uint32_t round, StopIdx s, Seconds t);
+
   const Timetable& tt_;
   size_t stops_;
+  uint32_t rounds_ = 0;
+  // Local pruning: [round * stops + stop] = the best time over rounds <= round (a label worse
+  // than an earlier round's needs no scan: it has more trips and arrives no earlier).
+  std::vector<Seconds> ready_bound_;
+  std::vector<Seconds> arrived_bound_;
   std::vector<ReadyLabel> ready_;      // [round * stops + stop]: earliest time to board there
   std::vector<TripLabel> arrived_;     // [round * stops + stop]: earliest alighting there
   std::vector<TargetLabel> target_;    // [round]: best arrival at the destination

@@ -1,0 +1,249 @@
+"""Journey planning (issue 19) over real HTTP: GTFS feeds imported with POST /mobility/v1/feed
+and `cityhub import gtfs`, journeys and departure boards checked by hand against Google's sample
+feed and Caltrain, every bad parameter answered with a ProblemDetails naming it, 503 while no
+feed is loaded, feeds that survive a restart (from their snapshot, no zip given), re-imports that
+queries in flight never see half done, and the admin right an import needs."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import unittest
+import urllib.parse
+
+from guarded_hub import GuardedHub
+from hub import BIN, SHARED, Hub, HubTestCase
+
+GTFS = os.path.join(SHARED, "data", "gtfs")
+SAMPLE = os.path.join(GTFS, "google_sample-feed-1.zip")
+CALTRAIN = os.path.join(GTFS, "caltrain_20160406.zip")
+STAGECOACH = "36.915682,-116.751677"
+FUR_CREEK = "36.425288,-117.133162"
+SF_SB = "37.776348,-122.394935"        # Caltrain San Francisco, southbound platform 70012
+DIRIDON_SB = "37.329231,-121.903173"   # San Jose Diridon, southbound platform 70262
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def plan_path(**params):
+    return "/mobility/v1/plan?" + urllib.parse.urlencode(params)
+
+
+class MobilityApiTest(HubTestCase):
+    def import_zip(self, data, tenant=None, content_type="application/zip"):
+        headers = {"NGSILD-Tenant": tenant} if tenant else {}
+        return self.hub.request("POST", "/mobility/v1/feed", body=data, headers=headers, content_type=content_type,
+                                timeout=120)
+
+    def test_1_no_feed_is_a_503_with_its_reason(self):
+        for path in (plan_path(**{"from": STAGECOACH, "to": FUR_CREEK}), "/mobility/v1/stops/X/departures",
+                     "/mobility/v1/feed"):
+            r = self.hub.get(path, headers={"NGSILD-Tenant": "nofeed"})
+            body = self.assertProblem(r, 503)
+            self.assertIn("no transit feed is loaded", body["detail"])
+
+    def test_2_import_refuses_what_is_not_a_gtfs_zip(self):
+        r = self.import_zip(read(SAMPLE), tenant="badimports", content_type="application/json")
+        self.assertProblem(r, 415)
+        r = self.import_zip(b"", tenant="badimports")
+        self.assertProblem(r, 400, "BadRequestData")
+        r = self.import_zip(b"PK\x03\x04 this is no zip at all", tenant="badimports")
+        body = self.assertProblem(r, 400)
+        self.assertIn("zip", body["detail"])
+        self.assertNotIn("/tmp", json.dumps(body))  # the hub's temp file name is not shown
+        self.assertEqual(body["report"]["problems"][0]["severity"], "fatal")
+        # Still no feed in that tenant.
+        self.assertProblem(self.hub.get("/mobility/v1/feed", headers={"NGSILD-Tenant": "badimports"}), 503)
+
+    def test_3_sample_feed_journey_by_hand(self):
+        r = self.import_zip(read(SAMPLE))
+        self.assertEqual(r.status, 200, r.body)
+        summary = r.json()
+        self.assertEqual((summary["stops"], summary["routes"], summary["trips"]), (9, 5, 11))
+        self.assertEqual(summary["timezone"], "America/Los_Angeles")
+        self.assertEqual(summary["firstServiceDate"], "2007-01-01")
+        self.assertEqual(summary["report"]["total"], 0)
+        # STBA shuttle (every 30 min from 06:00) 07:00 → 07:20 at the Airport, AB1 08:00 → 08:10
+        # Bullfrog, BFC1 08:20 → 09:20 Furnace Creek: read off the feed's files.
+        r = self.hub.get(plan_path(**{"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-06-02T07:00:00-07:00"}))
+        self.assertEqual(r.status, 200, r.body)
+        its = r.json()["itineraries"]
+        self.assertEqual(len(its), 1, r.body)
+        it = its[0]
+        self.assertEqual((it["departure"], it["arrival"], it["transfers"]),
+                         ("2008-06-02T07:00:00-07:00", "2008-06-02T09:20:00-07:00", 2))
+        transit = [(l["tripId"], l["from"]["stopId"], l["to"]["stopId"], l["departure"], l["arrival"])
+                   for l in it["legs"] if l["mode"] == "transit"]
+        self.assertEqual(transit, [
+            ("STBA", "STAGECOACH", "BEATTY_AIRPORT", "2008-06-02T07:00:00-07:00", "2008-06-02T07:20:00-07:00"),
+            ("AB1", "BEATTY_AIRPORT", "BULLFROG", "2008-06-02T08:00:00-07:00", "2008-06-02T08:10:00-07:00"),
+            ("BFC1", "BULLFROG", "FUR_CREEK_RES", "2008-06-02T08:20:00-07:00", "2008-06-02T09:20:00-07:00")])
+        first = it["legs"][0]
+        self.assertEqual((first["route"], first["headsign"], first["delaySeconds"]), ("30", "Shuttle", 0))
+        # The same instant written in UTC gives the same journey; in winter the offset is -08:00.
+        r = self.hub.get(plan_path(**{"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-06-02T14:00:00Z"}))
+        self.assertEqual(r.json()["itineraries"][0]["arrival"], "2008-06-02T09:20:00-07:00")
+        r = self.hub.get(plan_path(**{"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-01-07T07:00:00-08:00"}))
+        self.assertEqual(r.json()["itineraries"][0]["arrival"], "2008-01-07T09:20:00-08:00")
+        # Arrive by 15:00 on a Saturday at Amargosa Valley from the Airport: the 13:00 AAMV3.
+        r = self.hub.get(plan_path(**{"from": "36.868446,-116.784582", "to": "36.641496,-116.40094",
+                                      "time": "2008-06-07T15:00:00-07:00", "arriveBy": "true"}))
+        legs = [l for l in r.json()["itineraries"][0]["legs"] if l["mode"] == "transit"]
+        self.assertEqual([(l["tripId"], l["departure"]) for l in legs], [("AAMV3", "2008-06-07T13:00:00-07:00")])
+
+    def test_4_departure_board(self):
+        self.assertEqual(self.import_zip(read(SAMPLE), tenant="board").status, 200)
+        h = {"NGSILD-Tenant": "board"}
+        r = self.hub.get("/mobility/v1/stops/STAGECOACH/departures?time=2008-06-02T08:01:00-07:00&limit=4", headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        got = [(d["tripId"], d["departure"]) for d in r.json()["departures"]]
+        self.assertEqual(got, [("CITY1", "2008-06-02T08:10:00-07:00"), ("CITY1", "2008-06-02T08:20:00-07:00"),
+                               ("STBA", "2008-06-02T08:30:00-07:00"), ("CITY1", "2008-06-02T08:30:00-07:00")])
+        self.assertEqual(r.json()["stop"]["name"], "Stagecoach Hotel & Casino (Demo)")
+        body = self.assertProblem(self.hub.get("/mobility/v1/stops/NOPE/departures", headers=h), 404, "ResourceNotFound")
+        self.assertIn("NOPE", body["detail"])
+        for bad in ("limit=0", "limit=101", "limit=x", "time=yesterday", "lang=%20", "colour=red"):
+            r = self.hub.get("/mobility/v1/stops/STAGECOACH/departures?" + bad, headers=h)
+            self.assertEqual(r.status, 400, (bad, r.body))
+
+    def test_5_bad_plan_parameters_are_named(self):
+        self.assertEqual(self.import_zip(read(SAMPLE), tenant="params").status, 200)
+        h = {"NGSILD-Tenant": "params"}
+        ok = {"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-06-02T07:00:00-07:00"}
+        cases = [({"from": None}, "from"), ({"to": None}, "to"), ({"from": "91,0"}, "from"),
+                 ({"to": "36.4"}, "to"), ({"from": "abc,def"}, "from"), ({"to": "1e999,0"}, "to"),
+                 ({"time": "2008-06-02T07:00:00"}, "time"), ({"time": "tomorrow"}, "time"),
+                 ({"arriveBy": "yes"}, "arriveBy"), ({"wheelchair": "1"}, "wheelchair"),
+                 ({"maxTransfers": "16"}, "maxTransfers"), ({"maxTransfers": "-1"}, "maxTransfers"),
+                 ({"maxWalkDistance": "0"}, "maxWalkDistance"), ({"maxWalkDistance": "99999"}, "maxWalkDistance"),
+                 ({"lang": "x"}, "lang"), ({"lang": "en_US!"}, "lang"), ({"via": "1,2"}, "via"),
+                 # Outside the feed's calendar (2007-01-01 .. 2010-12-31).
+                 ({"time": "2026-09-16T08:00:00+09:00"}, "time"),
+                 # In the Pacific: no stop within walking distance.
+                 ({"from": "0,-150"}, "origin")]
+        for change, named in cases:
+            params = dict(ok)
+            for k, v in change.items():
+                if v is None:
+                    params.pop(k)
+                else:
+                    params[k] = v
+            r = self.hub.get(plan_path(**params), headers=h)
+            body = self.assertProblem(r, 400)
+            self.assertIn(named, body["detail"], (change, body))
+
+    def test_6_cli_import_into_a_tenant_and_caltrain_by_hand(self):
+        done = subprocess.run([BIN, "import", "gtfs", CALTRAIN, "--tenant", "caltrain", "--listen",
+                               f"127.0.0.1:{self.hub.port}"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr + done.stdout)
+        self.assertIn("218 trips", done.stdout)
+        h = {"NGSILD-Tenant": "caltrain"}
+        # Weekday 2016-04-06 from stop_times.txt: 324 leaves SF 08:12, San Jose Diridon 09:16;
+        # at 08:20 the local 228 (08:24 → 09:45) beats 332 (08:56 → 10:03).
+        for at, trip, arrival in (("08:00", "324", "09:16"), ("08:20", "228", "09:45")):
+            r = self.hub.get(plan_path(**{"from": SF_SB, "to": DIRIDON_SB, "time": f"2016-04-06T{at}:00-07:00",
+                                          "maxWalkDistance": "300"}), headers=h)
+            self.assertEqual(r.status, 200, r.body)
+            its = r.json()["itineraries"]
+            self.assertEqual(len(its), 1, r.body)
+            self.assertEqual([l["tripId"] for l in its[0]["legs"] if l["mode"] == "transit"], [trip])
+            self.assertEqual(its[0]["arrival"], f"2016-04-06T{arrival}:00-07:00")
+        # The station's board lists its platforms' departures (northbound trains end here).
+        r = self.hub.get("/mobility/v1/stops/ctsf/departures?time=2016-04-06T08:00:00-07:00&limit=3", headers=h)
+        self.assertEqual([d["tripId"] for d in r.json()["departures"]], ["324", "226", "228"])
+        self.assertEqual({d["platform"] for d in r.json()["departures"]}, {"SB"})
+        # The CLI reports a refused feed and fails.
+        bad = os.path.join(tempfile.mkdtemp(prefix="cityhub-gtfs-"), "bad.zip")
+        with open(bad, "wb") as f:
+            f.write(b"not a zip")
+        done = subprocess.run([BIN, "import", "gtfs", bad, "--tenant", "caltrain", "--listen", f"127.0.0.1:{self.hub.port}"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("refused", done.stderr)
+        self.assertEqual(self.hub.get("/mobility/v1/feed", headers=h).json()["trips"], 218)
+        shutil.rmtree(os.path.dirname(bad))
+
+    def test_7_reimport_is_atomic_for_queries_in_flight(self):
+        tenant = {"NGSILD-Tenant": "swap"}
+        self.assertEqual(self.import_zip(read(SAMPLE), tenant="swap").status, 200)
+        sample_q = plan_path(**{"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-06-02T07:00:00-07:00"})
+        caltrain_q = plan_path(**{"from": SF_SB, "to": DIRIDON_SB, "time": "2016-04-06T08:00:00-07:00",
+                                  "maxWalkDistance": "300"})
+        answers, stop = [], threading.Event()
+
+        def ask():
+            while not stop.is_set():
+                for q in (sample_q, caltrain_q):
+                    r = self.hub.get(q, headers=tenant)
+                    answers.append((q, r.status, r.body))
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for zip_path in (CALTRAIN, SAMPLE, CALTRAIN, SAMPLE):
+            self.assertEqual(self.import_zip(read(zip_path), tenant="swap").status, 200)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreater(len(answers), 20)
+        for q, status, body in answers:
+            # Each answer is wholly one feed's: the journey of the feed that serves the query,
+            # or "not in this feed's calendar/area" from the other. Never a 5xx.
+            self.assertIn(status, (200, 400), body)
+            if status == 200:
+                legs = [l for l in json.loads(body)["itineraries"][0]["legs"] if l["mode"] == "transit"]
+                want = ["STBA", "AB1", "BFC1"] if q == sample_q else ["324"]
+                self.assertEqual([l["tripId"] for l in legs], want)
+
+
+class MobilityRestartTest(unittest.TestCase):
+    def test_feed_survives_a_restart_from_its_snapshot(self):
+        data = tempfile.mkdtemp(prefix="cityhub-mobility-")
+        try:
+            with Hub(data_dir=data, extra_args=["--gtfs-feed", CALTRAIN]) as hub:
+                self.assertEqual(hub.get("/mobility/v1/feed").json()["trips"], 218)
+            self.assertTrue(os.path.exists(os.path.join(data, "mobility", "default", "feed.snapshot")))
+            with Hub(data_dir=data) as hub:  # no --gtfs-feed: the snapshot is read
+                r = hub.get(plan_path(**{"from": SF_SB, "to": DIRIDON_SB, "time": "2016-04-06T08:00:00-07:00",
+                                         "maxWalkDistance": "300"}))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["itineraries"][0]["arrival"], "2016-04-06T09:16:00-07:00")
+                self.assertIn("loaded from its snapshot", hub.read_log())
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+class MobilityAccessTest(unittest.TestCase):
+    """Importing replaces what every traveller of the tenant is told: it needs the admin right."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.guarded = GuardedHub("cityhub-mobility-auth-").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.guarded.cleanup()
+
+    def test_import_needs_admin_and_planning_needs_read(self):
+        g = self.guarded
+        zip_bytes = read(SAMPLE)
+        r = g.call("POST", "/mobility/v1/feed", ("ann", "city:writer"), body=zip_bytes, tenant="city",
+                   content_type="application/zip")
+        self.assertEqual(r.status, 403, r.body)
+        r = g.call("POST", "/mobility/v1/feed", None, body=zip_bytes, tenant="city", content_type="application/zip")
+        self.assertEqual(r.status, 401, r.body)
+        r = g.call("POST", "/mobility/v1/feed", ("bo", "city:admin"), body=zip_bytes, tenant="city",
+                   content_type="application/zip")
+        self.assertEqual(r.status, 200, r.body)
+        q = plan_path(**{"from": STAGECOACH, "to": FUR_CREEK, "time": "2008-06-02T07:00:00-07:00"})
+        self.assertEqual(g.call("GET", q, ("cy", "city:reader"), tenant="city").status, 200)
+        self.assertEqual(g.call("GET", q, None, tenant="city").status, 401)
+        self.assertEqual(g.call("GET", q, ("cy", "other:reader"), tenant="city").status, 403)
+
+
+if __name__ == "__main__":
+    unittest.main()
