@@ -5,9 +5,12 @@
 #include "services/mobility/network/planner.h"
 
 #include <cstdlib>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "time_expanded_search.h"
 
 namespace cityhub::mobility::network {
 namespace {
@@ -254,6 +257,134 @@ TEST(Departures, AStationsBoardListsItsPlatformsDepartures) {
   EXPECT_EQ(trips, (std::vector<std::string>{"324", "226", "228"}));
   EXPECT_TRUE(NextDepartures(*net, **day, StopIndex(*net, "70011"), Local(*net, 20160406, 8, 0), 3).empty());
 }
+
+// ---- Differential tests on real feeds ------------------------------------------------------------
+
+// The day timetable as plain trips, indexed by TripIdx, for the reference search.
+routing::testing::Network AsPlainTrips(const routing::Timetable& tt) {
+  routing::testing::Network net;
+  for (routing::StopIdx s = 0; s < tt.StopCount(); ++s) {
+    net.min_transfer.push_back(tt.Stop(s).min_transfer);
+    for (const routing::Footpath& f : tt.FootpathsFrom(s)) net.footpaths.emplace_back(s, f.to, f.duration);
+  }
+  net.trips.resize(tt.TripCount());
+  net.accessible.resize(tt.TripCount());
+  for (routing::RouteIdx r = 0; r < tt.RouteCount(); ++r) {
+    const auto stops = tt.RouteStops(r);
+    for (uint32_t t = 0; t < tt.Route(r).trip_count; ++t) {
+      const routing::TripIdx trip = tt.TripOf(r, t);
+      const auto times = tt.TripTimes(r, t);
+      for (size_t p = 0; p < stops.size(); ++p) {
+        net.trips[trip].push_back({stops[p], times[p].arrival, times[p].departure});
+      }
+      net.accessible[trip] = tt.WheelchairAccessible(trip);
+    }
+  }
+  return net;
+}
+
+// The departures at which a range query's answer can change: a trip leaving a source stop, or a
+// stop one footpath away (minus the walk), within the window; and the window's end.
+std::vector<routing::Seconds> ChangePoints(const routing::testing::Network& net, const routing::RaptorQuery& q) {
+  std::vector<routing::Seconds> out{q.window_end};
+  for (const routing::Access& src : q.sources) {
+    std::vector<std::pair<routing::StopIdx, routing::Seconds>> reach{{src.stop, src.duration}};
+    for (const auto& [from, to, d] : net.footpaths) {
+      if (from == src.stop) reach.emplace_back(to, src.duration + d);
+    }
+    for (size_t t = 0; t < net.trips.size(); ++t) {
+      if (q.wheelchair && !net.accessible[t]) continue;
+      for (const routing::TripStop& call : net.trips[t]) {
+        for (const auto& [stop, walk] : reach) {
+          const routing::Seconds dep = call.departure - walk;
+          if (call.stop == stop && dep >= q.departure && dep <= q.window_end) out.push_back(dep);
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+struct RealFeedCase {
+  const char* zip;
+  int32_t date;
+  int earliest_arrival_queries;
+  int range_queries;
+};
+
+class RealFeedDifferential : public ::testing::TestWithParam<RealFeedCase> {};
+
+// Random stop-to-stop queries on a real feed's day timetable (three service days, walking
+// footpaths within 400 m, minimum transfer times): RAPTOR's earliest arrival for every number of
+// trips equals the time-expanded search's, every journey is feasible, and range queries' Pareto
+// sets equal the search run at every departure where the answer can change.
+TEST_P(RealFeedDifferential, RaptorEqualsTimeExpandedSearch) {
+  const RealFeedCase c = GetParam();
+  auto net = Load(c.zip);
+  ASSERT_TRUE(net);
+  auto day = net->Day(c.date);
+  ASSERT_TRUE(day.ok());
+  const routing::Timetable& tt = (*day)->timetable;
+  const routing::testing::Network plain = AsPlainTrips(tt);
+  ASSERT_GT(plain.footpaths.size(), 0u);
+  std::vector<routing::StopIdx> served;
+  for (routing::StopIdx s = 0; s < tt.StopCount(); ++s) {
+    if (!tt.RoutesAt(s).empty()) served.push_back(s);
+  }
+  const routing::testing::TimeExpandedSearch any(plain, false), step_free(plain, true);
+  routing::Raptor raptor(tt);
+  std::mt19937 rng(c.date);
+  auto pick = [&] { return served[std::uniform_int_distribution<size_t>(0, served.size() - 1)(rng)]; };
+  const routing::Seconds day_start = (*day)->ToTimetable(net->clock().ServiceDayStartUtc(c.date));
+  auto random_query = [&] {
+    routing::RaptorQuery q;
+    q.sources = {{pick(), 0}};
+    q.targets = {{pick(), 0}};
+    q.departure = day_start + std::uniform_int_distribution<routing::Seconds>(4 * 3600, 24 * 3600)(rng);
+    q.max_transfers = std::uniform_int_distribution<uint32_t>(0, 4)(rng);
+    q.wheelchair = std::uniform_int_distribution<int>(0, 4)(rng) == 0;
+    return q;
+  };
+  int reached = 0, with_transfers = 0;
+  for (int i = 0; i < c.earliest_arrival_queries; ++i) {
+    const routing::RaptorQuery q = random_query();
+    auto got = raptor.Route(q);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    ASSERT_EQ(got->arrival_by_trips, (q.wheelchair ? step_free : any).EarliestArrival(q)) << c.zip << " query " << i;
+    for (const routing::Journey& j : got->journeys) {
+      routing::testing::ExpectFeasible(plain, q, j);
+      if (j.trips > 1) ++with_transfers;
+    }
+    if (!got->journeys.empty()) ++reached;
+  }
+  EXPECT_GE(reached, c.earliest_arrival_queries * 2 / 3);  // most have a journey: not vacuous
+  EXPECT_GE(with_transfers, c.earliest_arrival_queries / 10);
+  int points = 0;
+  for (int i = 0; i < c.range_queries; ++i) {
+    routing::RaptorQuery q = random_query();
+    q.window_end = q.departure + std::uniform_int_distribution<routing::Seconds>(0, 3600)(rng);
+    auto got = raptor.RouteRange(q);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    std::vector<routing::testing::ParetoPoint> got_points;
+    for (const routing::Journey& j : *got) {
+      got_points.emplace_back(j.departure, j.arrival, j.trips);
+      routing::testing::ExpectFeasible(plain, q, j);
+    }
+    std::sort(got_points.begin(), got_points.end());
+    const auto& search = q.wheelchair ? step_free : any;
+    ASSERT_EQ(got_points, routing::testing::BruteForceRange(search, q, ChangePoints(plain, q)))
+        << c.zip << " range query " << i;
+    points += static_cast<int>(got_points.size());
+  }
+  EXPECT_GE(points, c.range_queries);  // windows hold journeys
+}
+
+// BART on Thursday 2016-12-29 (the day of its GTFS-RT file); Heidelberg on a weekday of its feed.
+INSTANTIATE_TEST_SUITE_P(Feeds, RealFeedDifferential,
+                         ::testing::Values(RealFeedCase{"bart_2016.zip", 20161229, 1000, 200},
+                                           RealFeedCase{"HD_GTFS.zip", 20210929, 500, 100}));
 
 }  // namespace
 }  // namespace cityhub::mobility::network
