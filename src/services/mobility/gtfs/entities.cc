@@ -47,7 +47,15 @@ json::object PointAt(const Stop& stop) {
                       {"value", json::object{{"type", "Point"}, {"coordinates", json::array{stop.lon, stop.lat}}}}};
 }
 
+// `text` without leading and trailing spaces (some feeds write " " for an empty name).
+std::string_view Trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 void SetText(json::object& entity, std::string_view attr, std::string_view text) {
+  text = Trimmed(text);
   if (!text.empty()) entity[attr] = Property(json::string(text));
 }
 
@@ -90,10 +98,10 @@ class EntityWriter {
       SetText(entity, attr, original);
       return;
     }
-    if (!original.empty()) {
+    if (!Trimmed(original).empty()) {
       std::string_view own = translations_.FeedLanguage();
       std::string_view key = IsLanguageMapKey(own) && own != "mul" ? own : std::string_view("@none");
-      if (!map.contains(key)) map[key] = json::string(original);
+      if (!map.contains(key)) map[key] = json::string(Trimmed(original));
     }
     entity[attr] = json::object{{"type", "LanguageProperty"}, {"languageMap", std::move(map)}};
   }
@@ -138,7 +146,7 @@ void SetPlace(EntityWriter& w, json::object& e, uint32_t s) {
   e[V::kLocation] = PointAt(stop);
   SetText(e, V::kCode, stop.code);
   SetText(e, V::kZoneCode, stop.zone_id);
-  e[V::kWheelChairAccessible] = Property(stop.wheelchair_boarding);
+  e[V::kWheelChairAccessible] = Property(int64_t{stop.wheelchair_boarding});
 }
 
 // For each stop, the agencies whose trips call there, ascending.
@@ -221,7 +229,7 @@ void AddRoutes(EntityWriter& w, FeedEntities& out) {
     const Route& route = feed.routes[r];
     json::object* e = w.Start("GtfsRoute", V::kRouteType, route.id, "routes.txt");
     if (!e) continue;
-    if (!route.long_name.empty()) {
+    if (!Trimmed(route.long_name).empty()) {
       w.SetName(*e, V::kName, TranslatedField::kRouteLongName, r, route.long_name);
     } else {
       w.SetName(*e, V::kName, TranslatedField::kRouteShortName, r, route.short_name);
