@@ -16,6 +16,7 @@
 #include "ngsild/context.h"
 #include "ngsild/entity.h"
 #include "ngsild/parse.h"
+#include "ngsild/render.h"
 #include "services/mobility/gtfs/zip_writer.h"
 
 namespace cityhub::mobility::gtfs {
@@ -25,10 +26,12 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using V = GtfsVocabulary;
 
-std::string SharedGtfs(const std::string& name) {
+std::string SharedData(const std::string& path) {
   const char* shared = std::getenv("CITYHUB_SHARED");
-  return std::string(shared ? shared : "../shared") + "/data/gtfs/" + name;
+  return std::string(shared ? shared : "../shared") + "/data/" + path;
 }
+
+std::string SharedGtfs(const std::string& name) { return SharedData("gtfs/" + name); }
 
 Feed Load(const std::string& path) {
   ValidationReport report;
@@ -283,8 +286,64 @@ TEST(FeedEntities, TranslatedNamesAreLanguageProperties) {
   EXPECT_EQ(TextOf(*FindEntity(fe, "urn:ngsi-ld:GtfsStop:gimhae:market"), V::kName), "시장");
   ExpectAllParse(fe);
 
+  // A client asking with lang=en gets the English name as a plain text Property.
+  ngsild::ContextResolver resolver{{}, {}};
+  ASSERT_TRUE(resolver.Init().ok());
+  auto parsed = ngsild::ParseEntity(*hall, *resolver.Core(), 1'700'000'000'000, {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  const std::vector<std::string> english{"en"}, chinese{"zh-Hans"};
+  ngsild::RenderOptions render;
+  render.lang = &english;
+  json::object shown = ngsild::RenderEntity(parsed.value(), *resolver.Core(), render);
+  EXPECT_EQ(shown.at(V::kName).at("value"), "City Hall");
+  EXPECT_EQ(shown.at(V::kName).at("lang"), "en");
+  render.lang = &chinese;
+  shown = ngsild::RenderEntity(parsed.value(), *resolver.Core(), render);
+  EXPECT_EQ(shown.at(V::kName).at("value"), "市政府");
+
   FeedEntities plain = Build(feed, "gimhae", /*translated_names=*/false);
   EXPECT_EQ(TextOf(*FindEntity(plain, "urn:ngsi-ld:GtfsStop:gimhae:hall"), V::kName), "시청");
+}
+
+// What a client sees that reads the entities with the model's own @context (served offline
+// from the shared copy, as the hub's preload folder does): the model's short names.
+TEST(FeedEntities, ClientsWithTheModelsContextSeeItsShortNames) {
+  ngsild::ContextResolverOptions options;
+  options.preload_dir = SharedData("jsonld-contexts");
+  options.allow_remote_fetch = false;
+  ngsild::ContextResolver resolver(options, {});
+  ASSERT_TRUE(resolver.Init().ok());
+  auto model = resolver.ResolveUrl(kUrbanMobilityContextUrl);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+
+  Feed feed = Load(SharedGtfs("caltrain_20160406.zip"));
+  FeedEntities fe = Build(feed, "caltrain");
+  auto key_values = [&](std::string_view id) {
+    const json::object* e = FindEntity(fe, id);
+    EXPECT_NE(e, nullptr) << id;
+    auto parsed = ngsild::ParseEntity(e ? *e : json::object{}, *resolver.Core(), 1'700'000'000'000, {});
+    EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+    ngsild::RenderOptions render;
+    render.format = ngsild::Format::kKeyValues;
+    return parsed.ok() ? ngsild::RenderEntity(parsed.value(), **model, render) : json::object{};
+  };
+  EXPECT_EQ(key_values("urn:ngsi-ld:GtfsStop:caltrain:70011"),
+            json::parse(R"({"id": "urn:ngsi-ld:GtfsStop:caltrain:70011", "type": "GtfsStop",
+                "name": "San Francisco Caltrain", "code": "70011", "zoneCode": "1", "wheelChairAccessible": 1,
+                "location": {"type": "Point", "coordinates": [-122.394992, 37.77639]},
+                "hasParentStation": "urn:ngsi-ld:GtfsStation:caltrain:ctsf",
+                "operatedBy": ["urn:ngsi-ld:GtfsAgency:caltrain:CT"]})"));
+  json::object station = key_values("urn:ngsi-ld:GtfsStation:caltrain:ctsf");
+  EXPECT_EQ(station.at("type"), "GtfsStation");
+  EXPECT_TRUE(station.contains("hasStop"));
+  EXPECT_EQ(key_values("urn:ngsi-ld:GtfsRoute:caltrain:Bu-16APR"),
+            json::parse(R"({"id": "urn:ngsi-ld:GtfsRoute:caltrain:Bu-16APR", "type": "GtfsRoute",
+                "name": "Baby Bullet", "routeType": "2", "routeColor": "E31837",
+                "operatedBy": "urn:ngsi-ld:GtfsAgency:caltrain:CT"})"));
+  EXPECT_EQ(key_values("urn:ngsi-ld:GtfsAgency:caltrain:CT"),
+            json::parse(R"({"id": "urn:ngsi-ld:GtfsAgency:caltrain:CT", "type": "GtfsAgency",
+                "agencyName": "Caltrain", "page": "http://www.caltrain.com", "phone": "800-660-4287",
+                "timezone": "America/Los_Angeles", "language": "en", "source": "http://www.caltrain.com"})"));
 }
 
 TEST(FeedEntities, StaleIdsAreThoseAReimportNoLongerHas) {
