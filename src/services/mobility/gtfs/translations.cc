@@ -80,6 +80,13 @@ bool FallsBackTo(std::string_view language, std::string_view target) {
   return false;
 }
 
+// The normalized tag of the language the feed's own texts are in, or empty when unknown ("mul":
+// several languages, none of which is named).
+std::string OwnTag(std::string_view feed_language) {
+  std::string tag = NormalizeLanguageTag(feed_language);
+  return tag == "mul" ? std::string() : tag;
+}
+
 }  // namespace
 
 std::string NormalizeLanguageTag(std::string_view tag) {
@@ -155,8 +162,8 @@ TranslationIndex TranslationIndex::Build(const Feed& feed) {
     }
   }
 
-  const std::string feed_tag = NormalizeLanguageTag(index.feed_language_);
-  if (!feed_tag.empty() && feed_tag != "mul") index.languages_.push_back(index.feed_language_);
+  const std::string feed_tag = OwnTag(index.feed_language_);
+  if (!feed_tag.empty()) index.languages_.push_back(index.feed_language_);
   std::vector<std::pair<std::string, std::string>> others;  // (normalized, spelled)
   for (const auto& [tag, i] : index.language_by_tag_) {
     if (tag != feed_tag) others.emplace_back(tag, index.spelled_[i]);
@@ -191,7 +198,7 @@ LocalizedText TranslationIndex::Localize(TranslatedField field, uint32_t record,
   if (!requested.empty()) {
     Match m = FindMatch(field, record, sub_record, original, requested);
     if (!m.text.empty()) return {m.text, m.language, true, true};
-    if (FallsBackTo(requested, NormalizeLanguageTag(feed_language_))) {
+    if (FallsBackTo(requested, OwnTag(feed_language_))) {
       return {original, feed_language_, false, true};
     }
   }
@@ -244,7 +251,7 @@ LocalizedText TranslationIndex::AgencyName(const Feed& feed, uint32_t agency, st
 
 bool TranslationIndex::HasLanguage(std::string_view language) const {
   const std::string requested = NormalizeLanguageTag(language);
-  const std::string feed_tag = NormalizeLanguageTag(feed_language_);
+  const std::string feed_tag = OwnTag(feed_language_);
   for (std::string_view tag = requested; !tag.empty(); tag = Shorter(tag)) {
     if (tag == feed_tag || language_by_tag_.contains(tag)) return true;
   }

@@ -55,7 +55,7 @@ inline constexpr size_t kMaxLanguages = 1024;
 
 // A text as shown to a traveller: a translation, or the feed's original when there is none.
 // `text` points into the index or into the `original` passed in; `language` into the index
-// (empty when the feed does not say which language its texts are in).
+// (for an original: FeedLanguage(), so "mul" or empty when the feed does not say which).
 struct LocalizedText {
   std::string_view text;
   std::string_view language;

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -303,6 +304,84 @@ TEST(FeedEntities, TranslatedNamesAreLanguageProperties) {
 
   FeedEntities plain = Build(feed, "gimhae", /*translated_names=*/false);
   EXPECT_EQ(TextOf(*FindEntity(plain, "urn:ngsi-ld:GtfsStop:gimhae:hall"), V::kName), "시청");
+}
+
+// On every real feed at hand: one entity per agency, positioned station and positioned stop,
+// and per route; ids unique; every relationship points at an entity of the expected type that
+// the same build made; every entity accepted by the hub.
+TEST(FeedEntities, RealFeedsAreCompleteAndSelfConsistent) {
+  for (std::string name : {"google_sample-feed-1.zip", "caltrain_20160406.zip", "bart_2016.zip", "HD_GTFS.zip",
+                           "DB_Fernverkehr_GTFS.zip"}) {
+    SCOPED_TRACE(name);
+    Feed feed = Load(SharedGtfs(name));
+    FeedEntities fe = Build(feed, "real");
+    size_t stations = 0, stops = 0;
+    for (const Stop& s : feed.stops) {
+      stations += s.location_type == LocationType::kStation && s.has_position;
+      stops += s.location_type == LocationType::kStop && s.has_position;
+    }
+    EXPECT_EQ(fe.agencies, feed.agencies.size());
+    EXPECT_EQ(fe.stations, stations);
+    EXPECT_EQ(fe.stops, stops);
+    EXPECT_EQ(fe.routes, feed.routes.size());
+    EXPECT_EQ(fe.entities.size(), fe.agencies + fe.stations + fe.stops + fe.routes);
+    EXPECT_GT(fe.stops, 0u);
+
+    std::map<std::string, std::string> type_of;  // id -> type IRI
+    for (const json::object& e : fe.entities) {
+      EXPECT_TRUE(type_of.emplace(std::string(e.at("id").as_string()), std::string(e.at("type").as_string())).second)
+          << "duplicate id " << e.at("id").as_string();
+    }
+    auto expect_targets = [&](const json::object& e, std::string_view attr, std::string_view type) {
+      const json::value* target = ValueOf(e, attr);
+      if (!target) return;
+      json::array targets = target->is_array() ? target->as_array() : json::array{*target};
+      for (const json::value& t : targets) {
+        auto it = type_of.find(std::string(t.as_string()));
+        ASSERT_NE(it, type_of.end()) << e.at("id").as_string() << " " << attr << " -> " << t.as_string();
+        EXPECT_EQ(it->second, type);
+      }
+    };
+    size_t with_operator = 0;
+    for (const json::object& e : fe.entities) {
+      expect_targets(e, V::kHasParentStation, V::kStationType);
+      expect_targets(e, V::kHasStop, V::kStopType);
+      expect_targets(e, V::kOperatedBy, V::kAgencyType);
+      with_operator += e.contains(V::kOperatedBy);
+    }
+    EXPECT_GE(with_operator, fe.routes);  // every route, and the stops that trips serve
+    ExpectAllParse(fe);
+  }
+}
+
+// A stop served by two agencies names both as its operators, and one served by none, none.
+TEST(FeedEntities, StopOperatedByEveryAgencyServingIt) {
+  fs::path dir = fs::temp_directory_path() / "cityhub_entities_test";
+  fs::create_directories(dir);
+  std::string path = (dir / "two_agencies.zip").string();
+  ASSERT_TRUE(WriteZip(path, {
+      {"agency.txt", "agency_id,agency_name,agency_url,agency_timezone\n"
+                     "B,Bus,https://b.example,Asia/Seoul\nA,Rail,https://a.example,Asia/Seoul\n"},
+      {"stops.txt", "stop_id,stop_name,stop_lat,stop_lon\nshared,Shared,35.20,128.80\nbus,Bus only,35.21,128.81\n"
+                    "rail,Rail only,35.22,128.82\nidle,Unserved,35.23,128.83\n"},
+      {"routes.txt", "route_id,agency_id,route_short_name,route_long_name,route_type\nRB,B,1,,3\nRA,A,2,,2\n"},
+      {"trips.txt", "route_id,service_id,trip_id\nRB,daily,TB\nRA,daily,TA\n"},
+      {"stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                         "TB,08:00:00,08:00:00,bus,1\nTB,08:05:00,08:05:00,shared,2\n"
+                         "TA,09:00:00,09:00:00,shared,1\nTA,09:05:00,09:05:00,rail,2\n"},
+      {"calendar.txt", "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+                       "daily,1,1,1,1,1,1,1,20240101,20301231\n"}}).ok());
+  Feed feed = Load(path);
+  FeedEntities fe = Build(feed, "two");
+  // Agencies in feed order: B is agency 0, A agency 1.
+  EXPECT_EQ(*ValueOf(*FindEntity(fe, "urn:ngsi-ld:GtfsStop:two:shared"), V::kOperatedBy),
+            (json::array{"urn:ngsi-ld:GtfsAgency:two:B", "urn:ngsi-ld:GtfsAgency:two:A"}));
+  EXPECT_EQ(*ValueOf(*FindEntity(fe, "urn:ngsi-ld:GtfsStop:two:rail"), V::kOperatedBy),
+            (json::array{"urn:ngsi-ld:GtfsAgency:two:A"}));
+  EXPECT_FALSE(FindEntity(fe, "urn:ngsi-ld:GtfsStop:two:idle")->contains(V::kOperatedBy));
+  // A route without a long name is named by its short name.
+  EXPECT_EQ(TextOf(*FindEntity(fe, "urn:ngsi-ld:GtfsRoute:two:RA"), V::kName), "2");
+  EXPECT_EQ(TextOf(*FindEntity(fe, "urn:ngsi-ld:GtfsRoute:two:RA"), V::kOperatedBy), "urn:ngsi-ld:GtfsAgency:two:A");
 }
 
 // What a client sees that reads the entities with the model's own @context (served offline

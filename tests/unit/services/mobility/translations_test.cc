@@ -187,6 +187,45 @@ TEST(TranslationIndex, FeedLanguageFromTheAgencyWithoutFeedInfo) {
   EXPECT_EQ(index.StopName(feed, feed.stop_by_id.at("station"), "fr").text, "김해역");
 }
 
+// feed_lang "mul": the originals are in several languages, so none is "the feed's"; riders whose
+// language is unknown or missing get default_lang. Rows the index cannot use are counted.
+TEST(TranslationIndex, MultilingualFeedAndRowsLeftOut) {
+  std::vector<ZipFile> files = KoreanFeed(false);
+  files.push_back({"feed_info.txt", "feed_publisher_name,feed_publisher_url,feed_lang,default_lang\n"
+                                    "Gimhae,https://www.gimhae.go.kr,mul,en\n"});
+  for (auto& [name, text] : files) {
+    if (name != "translations.txt") continue;
+    text += "stop_times,stop_headsign,en,bad sequence,T1,two,\n";             // not a stop_sequence
+    text += "stops,stop_url,en,https://en.example,hall,,\n";                 // not a translated field
+    text += "levels,level_name,en,Ground,L0,,\n";                            // not a translated table
+    text += "stops,stop_name," + std::string(kMaxLanguageTagBytes + 1, 'x') + ",Long,hall,,\n";  // tag too long
+  }
+  std::string path = (TempDir() / "multilingual.zip").string();
+  ASSERT_TRUE(WriteZip(path, files).ok());
+  Feed feed = Load(path);
+  TranslationIndex index = TranslationIndex::Build(feed);
+  EXPECT_EQ(index.FeedLanguage(), "mul");
+  EXPECT_EQ(index.DefaultLanguage(), "en");
+  EXPECT_EQ(index.Languages(), (std::vector<std::string>{"en", "ja", "vi", "zh-Hans"}));
+  EXPECT_EQ(index.ignored(), 5u);  // the four rows above and the one about no-such-stop
+  EXPECT_FALSE(index.HasLanguage("mul"));
+  LocalizedText unknown = index.StopName(feed, feed.stop_by_id.at("hall"), "");
+  EXPECT_EQ(unknown.text, "City Hall");
+  EXPECT_EQ(unknown.language, "en");
+  EXPECT_FALSE(unknown.in_requested_language);
+  // With no default translation either, the original, in no stated language.
+  LocalizedText market = index.StopName(feed, feed.stop_by_id.at("market"), "ja");
+  EXPECT_EQ(market.text, "시장");
+  EXPECT_EQ(market.language, "mul");
+  EXPECT_FALSE(market.translated);
+}
+
+TEST(TranslationIndex, WriteZipNamesThePathItCannotWrite) {
+  Status status = WriteZip("/nonexistent-cityhub-dir/feed.zip", {{"agency.txt", "agency_name\n"}});
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("/nonexistent-cityhub-dir/feed.zip"), std::string::npos) << status.message();
+}
+
 TEST(TranslationIndex, EmptyWithoutTranslations) {
   Feed feed = Load(SharedGtfs("caltrain_20160406.zip"));
   TranslationIndex index = TranslationIndex::Build(feed);
