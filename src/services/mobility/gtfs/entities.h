@@ -8,6 +8,9 @@
 // (https://smartdatamodels.org/dataModel.UrbanMobility/…, .../name, the core `location`). So
 // the entities need no @context but the core one: the hub never has to fetch the model's
 // remote context to store them, and a client that uses that context sees the short names.
+// To write them through the broker: ngsild::ParseEntity(entity, *resolver.Core(), now, limits)
+// gives the ngsild::Entity that EntityService::BatchUpsert takes; over HTTP they are a valid
+// body for /ngsi-ld/v1/entityOperations/upsert as they are (application/json, no Link header).
 //
 // Mapping (GTFS field → attribute; Property unless said):
 //   GtfsAgency  agency_name → agencyName, agency_url → page, agency_phone → phone,

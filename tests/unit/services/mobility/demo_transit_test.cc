@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "ngsild/context.h"
+#include "ngsild/parse.h"
+#include "services/mobility/gtfs/entities.h"
 #include "services/mobility/gtfs/feed.h"
 #include "services/mobility/gtfs/translations.h"
 #include "services/mobility/routing/raptor.h"
@@ -161,6 +164,29 @@ TEST_F(DemoTransitTest, NamesInFiveLanguages) {
     ASSERT_TRUE(index.TripHeadsign(feed(), t, "en").translated) << feed().trips[t].id;
   }
   EXPECT_EQ(index.AgencyName(feed(), 0, "en").text, "Gimhae City Bus");
+}
+
+TEST_F(DemoTransitTest, EntitiesForTheBrokerNameStopsInFiveLanguages) {
+  gtfs::TranslationIndex index = gtfs::TranslationIndex::Build(feed());
+  auto built = gtfs::BuildFeedEntities(feed(), index, {.feed_key = "gimhae", .source = "", .translated_names = true});
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  const gtfs::FeedEntities& fe = built.value();
+  EXPECT_EQ(fe.agencies, 1u);
+  EXPECT_EQ(fe.stations, 1u);
+  EXPECT_EQ(fe.stops, 16u);
+  EXPECT_EQ(fe.routes, 4u);
+  EXPECT_TRUE(fe.skipped.empty());
+  ngsild::ContextResolver resolver{{}, {}};
+  ASSERT_TRUE(resolver.Init().ok());
+  for (const boost::json::object& e : fe.entities) {
+    auto parsed = ngsild::ParseEntity(e, *resolver.Core(), 1'700'000'000'000, {});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    if (e.at("type").as_string() == gtfs::GtfsVocabulary::kStopType) {
+      const boost::json::object& names = e.at(gtfs::GtfsVocabulary::kName).at("languageMap").as_object();
+      EXPECT_EQ(names.size(), 5u) << e.at("id");
+      for (const char* lang : {"ko", "en", "zh", "ja", "vi"}) EXPECT_TRUE(names.contains(lang)) << e.at("id") << lang;
+    }
+  }
 }
 
 // A timetable of the trips running on `yyyymmdd`, frequency-based trips expanded; `trip_of`
