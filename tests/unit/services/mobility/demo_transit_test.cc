@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "services/mobility/gtfs/entities.h"
 #include "services/mobility/gtfs/feed.h"
 #include "services/mobility/gtfs/translations.h"
+#include "services/mobility/network/planner.h"
+#include "services/mobility/network/transit_network.h"
 #include "services/mobility/routing/raptor.h"
 #include "services/simulator/demo_script.h"
 
@@ -282,6 +285,61 @@ TEST_F(DemoTransitTest, NightLineRunsPastMidnightOnWeekdaysOnly) {
   auto none = weekend.Route(Query(Stop("city-hall"), Stop("samgye-dong"), Hm(23, 55)));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none.value().journeys.empty());
+}
+
+// Out of the box: the hub's own pipeline (TransitNetwork, Planner, departure boards) on the demo
+// feed, from the City Hall car park to Samgye-dong, and the boards of the city hall stop.
+TEST_F(DemoTransitTest, PlannerAndBoardsWorkOnTheDemoFeed) {
+  namespace net = mobility::network;
+  auto network = net::TransitNetwork::Create(feed(), net::NetworkOptions{});
+  ASSERT_TRUE(network.ok()) << network.status().message();
+  const net::TransitNetwork& n = *network.value();
+  EXPECT_EQ(n.first_date(), 20240101);
+  EXPECT_EQ(n.last_date(), 20301231);
+  auto day = n.Day(20260916);  // a Wednesday
+  ASSERT_TRUE(day.ok()) << day.status().message();
+  const int64_t eight = n.clock().ServiceDayStartUtc(20260916) + Hm(8, 0);
+  EXPECT_EQ(n.clock().FormatLocal(eight).substr(0, 19), "2026-09-16T08:00:00");
+
+  DemoCity city = MakeDemoCity();
+  const DemoSite& city_hall = city.sites.front();
+  net::PlanRequest request;
+  request.from_lat = city_hall.lat;
+  request.from_lon = city_hall.lon;
+  request.to_lat = feed().stops[Stop("samgye-dong")].lat;
+  request.to_lon = feed().stops[Stop("samgye-dong")].lon;
+  request.time = eight;
+  net::Planner planner;
+  auto plan = planner.Plan(n, day.value(), request);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_FALSE(plan.value().empty());
+  const net::Itinerary& best = plan.value().front();
+  EXPECT_GE(best.departure, eight);
+  EXPECT_LT(best.arrival, eight + 3600);
+  bool rode = false;
+  for (const net::PlanLeg& leg : best.legs) rode = rode || leg.mode == net::PlanLeg::Mode::kTransit;
+  EXPECT_TRUE(rode);
+
+  // The city hall stop's board at 08:00: lines 2 and 3 (and the night line's stop, not yet).
+  std::vector<net::Departure> board = net::NextDepartures(n, *day.value(), Stop("city-hall"), eight, 10);
+  ASSERT_EQ(board.size(), 10u);
+  std::set<std::string> lines;
+  for (const net::Departure& d : board) {
+    EXPECT_GE(d.departure, eight);
+    EXPECT_LT(d.departure, eight + 3600);
+    lines.insert(feed().routes[feed().trips[d.feed_trip].route].id);
+  }
+  EXPECT_EQ(lines, (std::set<std::string>{"2", "3"}));
+
+  // Friday 23:55: the night bus of 00:10, of Friday's service day.
+  auto friday = n.Day(20260918);
+  ASSERT_TRUE(friday.ok()) << friday.status().message();
+  const int64_t late = n.clock().ServiceDayStartUtc(20260918) + Hm(23, 55);
+  std::vector<net::Departure> night = net::NextDepartures(n, *friday.value(), Stop("city-hall"), late, 1);
+  ASSERT_EQ(night.size(), 1u);
+  EXPECT_EQ(feed().routes[feed().trips[night[0].feed_trip].route].id, "N");
+  EXPECT_EQ(night[0].service_date, 20260918);
+  EXPECT_EQ(night[0].departure, late + 15 * 60);
 }
 
 }  // namespace
