@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -205,6 +207,69 @@ TEST(FeedEntities, IdsPercentEncodeWhatAUrnCannotHold) {
   auto bad = BuildFeedEntities(feed, TranslationIndex{}, EntityOptions{.feed_key = "no/slash", .source = "", .translated_names = true});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("feed key 'no/slash'"), std::string::npos);
+}
+
+// The part after "<feed key>:" decoded: %XX back to its byte.
+std::string DecodeIdPart(std::string_view id, std::string_view prefix) {
+  std::string out;
+  std::string_view rest = id.substr(prefix.size());
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '%' && i + 2 < rest.size()) {
+      out.push_back(static_cast<char>(std::stoi(std::string(rest.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(rest[i]);
+    }
+  }
+  return out;
+}
+
+// Any GTFS id, every byte value included, gives a URI the hub accepts and that decodes back to
+// the GTFS id; distinct GTFS ids give distinct entity ids.
+TEST(FeedEntities, EveryGtfsIdGivesAUriThatDecodesBack) {
+  const std::string prefix = "urn:ngsi-ld:GtfsStop:k:";
+  std::set<std::string> seen;
+  for (int b = 0; b < 256; ++b) {
+    const std::string gtfs_id = std::string(1, static_cast<char>(b)) + "x";
+    const std::string id = GtfsEntityId("GtfsStop", "k", gtfs_id);
+    EXPECT_TRUE(ngsild::IsUri(id)) << b;
+    EXPECT_EQ(DecodeIdPart(id, prefix), gtfs_id) << b;
+    EXPECT_TRUE(seen.insert(id).second) << b;
+  }
+  std::mt19937 random(19);
+  for (int round = 0; round < 2000; ++round) {
+    std::string gtfs_id(1 + random() % 40, ' ');
+    for (char& c : gtfs_id) c = static_cast<char>(random() % 256);
+    const std::string id = GtfsEntityId("GtfsStop", "k", gtfs_id);
+    ASSERT_TRUE(ngsild::IsUri(id)) << id;
+    ASSERT_EQ(DecodeIdPart(id, prefix), gtfs_id) << id;
+  }
+}
+
+// A feed that does not say its language keeps its original names under "@none".
+TEST(FeedEntities, OriginalNameUnderNoneWhenTheFeedLanguageIsUnknown) {
+  fs::path dir = fs::temp_directory_path() / "cityhub_entities_test";
+  fs::create_directories(dir);
+  std::string path = (dir / "no_language.zip").string();
+  ASSERT_TRUE(WriteZip(path, {
+      {"agency.txt", "agency_name,agency_url,agency_timezone\nBus,https://b.example,Asia/Seoul\n"},
+      {"stops.txt", "stop_id,stop_name,stop_lat,stop_lon\na,시청,35.20,128.80\nb,Market,35.21,128.81\n"},
+      {"routes.txt", "route_id,route_short_name,route_long_name,route_type\nR,1,,3\n"},
+      {"trips.txt", "route_id,service_id,trip_id\nR,daily,T\n"},
+      {"stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                         "T,08:00:00,08:00:00,a,1\nT,08:05:00,08:05:00,b,2\n"},
+      {"calendar.txt", "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+                       "daily,1,1,1,1,1,1,1,20240101,20301231\n"},
+      {"translations.txt", "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+                           "stops,stop_name,en,City Hall,a,,\n"}}).ok());
+  Feed feed = Load(path);
+  FeedEntities fe = Build(feed, "anon");
+  // No agency_id: the feed's one agency, named by the feed key alone.
+  ASSERT_NE(FindEntity(fe, "urn:ngsi-ld:GtfsAgency:anon"), nullptr);
+  EXPECT_EQ(TextOf(*FindEntity(fe, "urn:ngsi-ld:GtfsRoute:anon:R"), V::kOperatedBy), "urn:ngsi-ld:GtfsAgency:anon");
+  EXPECT_EQ(FindEntity(fe, "urn:ngsi-ld:GtfsStop:anon:a")->at(V::kName).at("languageMap"),
+            (json::object{{"@none", "시청"}, {"en", "City Hall"}}));
+  ExpectAllParse(fe);
 }
 
 // A feed built by hand (not through LoadFeed, which refuses such stops) with the records that
