@@ -33,8 +33,8 @@ struct Names {
 
 struct DemoStop {
   std::string_view id;
-  Names name;
   double lat, lon;
+  Names name;
   int location_type = 0;
   std::string_view parent = {};
   int wheelchair = 1;
@@ -42,23 +42,45 @@ struct DemoStop {
 
 const std::vector<DemoStop>& Stops() {
   static const std::vector<DemoStop> stops = {
-      {"city-hall", {"김해시청", "Gimhae City Hall", "金海市政府", "金海市役所", "Tòa thị chính Gimhae"}, 35.2288, 128.8890},
-      {"station", {"김해역", "Gimhae Station", "金海站", "金海駅", "Ga Gimhae"}, 35.2358, 128.8813},
-      {"market", {"동상시장", "Dongsang Market", "东上市场", "東上市場", "Chợ Dongsang"}, 35.2332, 128.8834},
-      {"haeban-south", {"해반천 남단", "Haeban Stream South", "海畔川南端", "海畔川南端", "Nam suối Haeban"}, 35.2256, 128.8703},
-      {"haeban-park", {"해반천 공원", "Haeban Stream Park", "海畔川公园", "海畔川公園", "Công viên suối Haeban"}, 35.2298, 128.8778},
-      {"haeban-north", {"해반천 북단", "Haeban Stream North", "海畔川北端", "海畔川北端", "Bắc suối Haeban"}, 35.2343, 128.8858},
-      {"underpass", {"시청 지하차도", "City Hall Underpass", "市政府地下车道", "市役所地下車道", "Hầm chui Tòa thị chính"}, 35.2293, 128.8819, 0, {}, 2},
-      {"suro-tomb", {"수로왕릉", "King Suro's Tomb", "首露王陵", "首露王陵", "Lăng vua Suro"}, 35.2311, 128.8772},
-      {"terminal", {"김해여객터미널", "Gimhae Bus Terminal", "金海客运站", "金海バスターミナル", "Bến xe Gimhae"}, 35.2392, 128.8722, 1},
-      {"terminal-1", {"김해여객터미널 1번 승강장", "Gimhae Bus Terminal Bay 1", "金海客运站1号站台", "金海バスターミナル1番乗り場", "Bến xe Gimhae - bến 1"}, 35.2393, 128.8720, 0, "terminal"},
-      {"terminal-2", {"김해여객터미널 2번 승강장", "Gimhae Bus Terminal Bay 2", "金海客运站2号站台", "金海バスターミナル2番乗り場", "Bến xe Gimhae - bến 2"}, 35.2391, 128.8725, 0, "terminal"},
-      {"yeonji-park", {"연지공원", "Yeonji Park", "莲池公园", "蓮池公園", "Công viên Yeonji"}, 35.2385, 128.8680},
-      {"naeoe-dong", {"내외동", "Naeoe-dong", "内外洞", "内外洞", "Phường Naeoe"}, 35.2410, 128.8640},
-      {"samgye-dong", {"삼계동", "Samgye-dong", "三溪洞", "三渓洞", "Phường Samgye"}, 35.2570, 128.8720},
-      {"buwon-dong", {"부원동", "Buwon-dong", "府院洞", "府院洞", "Phường Buwon"}, 35.2250, 128.8880},
-      {"dongsang-dong", {"동상동", "Dongsang-dong", "东上洞", "東上洞", "Phường Dongsang"}, 35.2340, 128.8862},
-      {"bonghwang-dong", {"봉황동", "Bonghwang-dong", "凤凰洞", "鳳凰洞", "Phường Bonghwang"}, 35.2278, 128.8745},
+      {"city-hall", 35.2288, 128.8890,
+       {"김해시청", "Gimhae City Hall", "金海市政府", "金海市役所", "Tòa thị chính Gimhae"}},
+      {"station", 35.2358, 128.8813,
+       {"김해역", "Gimhae Station", "金海站", "金海駅", "Ga Gimhae"}},
+      {"market", 35.2332, 128.8834,
+       {"동상시장", "Dongsang Market", "东上市场", "東上市場", "Chợ Dongsang"}},
+      {"haeban-south", 35.2256, 128.8703,
+       {"해반천 남단", "Haeban Stream South", "海畔川南端", "海畔川南端", "Nam suối Haeban"}},
+      {"haeban-park", 35.2298, 128.8778,
+       {"해반천 공원", "Haeban Stream Park", "海畔川公园", "海畔川公園", "Công viên suối Haeban"}},
+      {"haeban-north", 35.2343, 128.8858,
+       {"해반천 북단", "Haeban Stream North", "海畔川北端", "海畔川北端", "Bắc suối Haeban"}},
+      {"underpass", 35.2293, 128.8819,
+       {"시청 지하차도", "City Hall Underpass", "市政府地下车道", "市役所地下車道", "Hầm chui Tòa thị chính"},
+       0, {}, 2},  // the underpass stop has steps
+      {"suro-tomb", 35.2311, 128.8772,
+       {"수로왕릉", "King Suro's Tomb", "首露王陵", "首露王陵", "Lăng vua Suro"}},
+      {"terminal", 35.2392, 128.8722,
+       {"김해여객터미널", "Gimhae Bus Terminal", "金海客运站", "金海バスターミナル", "Bến xe Gimhae"}, 1},
+      {"terminal-1", 35.2393, 128.8720,
+       {"김해여객터미널 1번 승강장", "Gimhae Bus Terminal Bay 1", "金海客运站1号站台", "金海バスターミナル1番乗り場",
+        "Bến xe Gimhae - bến 1"},
+       0, "terminal"},
+      {"terminal-2", 35.2391, 128.8725,
+       {"김해여객터미널 2번 승강장", "Gimhae Bus Terminal Bay 2", "金海客运站2号站台", "金海バスターミナル2番乗り場",
+        "Bến xe Gimhae - bến 2"},
+       0, "terminal"},
+      {"yeonji-park", 35.2385, 128.8680,
+       {"연지공원", "Yeonji Park", "莲池公园", "蓮池公園", "Công viên Yeonji"}},
+      {"naeoe-dong", 35.2410, 128.8640,
+       {"내외동", "Naeoe-dong", "内外洞", "内外洞", "Phường Naeoe"}},
+      {"samgye-dong", 35.2570, 128.8720,
+       {"삼계동", "Samgye-dong", "三溪洞", "三渓洞", "Phường Samgye"}},
+      {"buwon-dong", 35.2250, 128.8880,
+       {"부원동", "Buwon-dong", "府院洞", "府院洞", "Phường Buwon"}},
+      {"dongsang-dong", 35.2340, 128.8862,
+       {"동상동", "Dongsang-dong", "东上洞", "東上洞", "Phường Dongsang"}},
+      {"bonghwang-dong", 35.2278, 128.8745,
+       {"봉황동", "Bonghwang-dong", "凤凰洞", "鳳凰洞", "Phường Bonghwang"}},
   };
   return stops;
 }
@@ -153,7 +175,8 @@ void AddTrips(const DemoLine& line, std::string& trips, std::string& stop_times,
         const std::string trip = fmt::format("{}-{}-{}-{:04}", line.id, direction, schedule.service,
                                              departures[k] / 60 * 100 + departures[k] % 60);
         const int wheelchair = line.wheelchair != 0 ? line.wheelchair : (k % 2 == 0 ? 1 : 2);
-        trips += fmt::format("{},{},{},{},{},{}\n", line.id, schedule.service, trip, headsign.ko, direction, wheelchair);
+        trips += fmt::format("{},{},{},{},{},{}\n", line.id, schedule.service, trip, headsign.ko, direction,
+                             wheelchair);
         for (size_t i = 0; i < stops.size(); ++i) {
           const std::string at = Time(departures[k] + offsets[i]);
           stop_times += fmt::format("{},{},{},{},{}\n", trip, at, at, stops[i], i + 1);
