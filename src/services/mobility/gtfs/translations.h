@@ -71,8 +71,10 @@ class TranslationIndex {
 
   // The translation of `field` of record `record` (a stop, route, trip or agency index; for
   // kStopHeadsign the trip index with `sub_record` the stop_sequence; 0 for feed_info) whose
-  // original text is `original` (used for the field_value form; may be empty when unknown),
-  // in `language` or its fallbacks. Empty when there is none.
+  // original text is `original` (used for the field_value form; may be empty when unknown —
+  // the Feed keeps no stop_desc, route_desc or tts_stop_name, so for those only record-form
+  // rows apply unless the caller has the text), in `language` or its fallbacks. Empty when
+  // there is none.
   std::string_view Find(TranslatedField field, uint32_t record, std::string_view original,
                         std::string_view language, uint32_t sub_record = 0) const;
 
