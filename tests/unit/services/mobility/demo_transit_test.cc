@@ -43,10 +43,10 @@ double DistanceMeters(double lat1, double lon1, double lat2, double lon2) {
 class DemoTransitTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    fs::path dir = fs::temp_directory_path() / "cityhub_demo_transit_test";
-    fs::create_directories(dir);
-    // One file per process: ctest may run this suite's tests in parallel processes.
-    const std::string path = (dir / ("gimhae-" + std::to_string(::getpid()) + ".zip")).string();
+    // One directory per process: ctest may run this suite's tests in parallel processes, and
+    // another checkout's run may share the machine's temp dir.
+    fs::create_directories(dir_);
+    const std::string path = (dir_ / "gimhae.zip").string();
     Status written = WriteDemoTransitFeed(path);
     ASSERT_TRUE(written.ok()) << written.message();
     report_ = new gtfs::ValidationReport();
@@ -55,6 +55,8 @@ class DemoTransitTest : public ::testing::Test {
     feed_ = new gtfs::Feed(std::move(feed).value());
   }
   static void TearDownTestSuite() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
     delete feed_;
     delete report_;
     feed_ = nullptr;
@@ -65,6 +67,8 @@ class DemoTransitTest : public ::testing::Test {
   const gtfs::Feed& feed() const { return *feed_; }
   uint32_t Stop(const std::string& id) const { return feed_->stop_by_id.at(id); }
 
+  static inline const fs::path dir_ =
+      fs::temp_directory_path() / ("cityhub_demo_transit_test-" + std::to_string(::getpid()));
   static gtfs::Feed* feed_;
   static gtfs::ValidationReport* report_;
 };

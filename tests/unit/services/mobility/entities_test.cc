@@ -5,6 +5,7 @@
 #include "services/mobility/gtfs/entities.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -42,6 +43,28 @@ Feed Load(const std::string& path) {
   EXPECT_TRUE(feed.ok()) << feed.status().message();
   return feed.ok() ? std::move(feed).value() : Feed{};
 }
+
+// Per process: another checkout's run of these tests may share the machine's temp dir.
+fs::path TempDirPath() {
+  return fs::temp_directory_path() / ("cityhub_entities_test-" + std::to_string(::getpid()));
+}
+
+fs::path TempDir() {
+  fs::path dir = TempDirPath();
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Removes this process's temp dir once every test has run.
+class RemoveTempDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(TempDirPath(), ignored);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveTempDir =
+    ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
 
 FeedEntities Build(const Feed& feed, const std::string& key, bool translated_names = true) {
   TranslationIndex translations = TranslationIndex::Build(feed);
@@ -193,7 +216,8 @@ TEST(FeedEntities, CaltrainStationsAndPlatforms) {
 TEST(FeedEntities, IdsPercentEncodeWhatAUrnCannotHold) {
   EXPECT_EQ(GtfsEntityId("GtfsStop", "k", "sub:101N"), "urn:ngsi-ld:GtfsStop:k:sub:101N");
   EXPECT_EQ(GtfsEntityId("GtfsStop", "k", "a b/ü%#?"), "urn:ngsi-ld:GtfsStop:k:a%20b%2F%C3%BC%25%23%3F");
-  EXPECT_EQ(GtfsEntityId("GtfsStop", "k", "x\"<>{}|\\^`'()"), "urn:ngsi-ld:GtfsStop:k:x%22%3C%3E%7B%7D%7C%5C%5E%60%27%28%29");
+  EXPECT_EQ(GtfsEntityId("GtfsStop", "k", "x\"<>{}|\\^`'()"),
+            "urn:ngsi-ld:GtfsStop:k:x%22%3C%3E%7B%7D%7C%5C%5E%60%27%28%29");
   EXPECT_EQ(GtfsEntityId("GtfsAgency", "k", ""), "urn:ngsi-ld:GtfsAgency:k");
   for (std::string id : {"a b", "\x01\x7f", "中文", "%", "\"q\""}) {
     EXPECT_TRUE(ngsild::IsUri(GtfsEntityId("GtfsStop", "k", id))) << id;
@@ -204,7 +228,8 @@ TEST(FeedEntities, IdsPercentEncodeWhatAUrnCannotHold) {
   EXPECT_FALSE(IsValidFeedKey("a b"));
   EXPECT_FALSE(IsValidFeedKey(std::string(kMaxFeedKeyBytes + 1, 'a')));
   Feed feed;
-  auto bad = BuildFeedEntities(feed, TranslationIndex{}, EntityOptions{.feed_key = "no/slash", .source = "", .translated_names = true});
+  auto bad = BuildFeedEntities(feed, TranslationIndex{},
+                               EntityOptions{.feed_key = "no/slash", .source = "", .translated_names = true});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("feed key 'no/slash'"), std::string::npos);
 }
@@ -248,8 +273,7 @@ TEST(FeedEntities, EveryGtfsIdGivesAUriThatDecodesBack) {
 
 // A feed that does not say its language keeps its original names under "@none".
 TEST(FeedEntities, OriginalNameUnderNoneWhenTheFeedLanguageIsUnknown) {
-  fs::path dir = fs::temp_directory_path() / "cityhub_entities_test";
-  fs::create_directories(dir);
+  fs::path dir = TempDir();
   std::string path = (dir / "no_language.zip").string();
   ASSERT_TRUE(WriteZip(path, {
       {"agency.txt", "agency_name,agency_url,agency_timezone\nBus,https://b.example,Asia/Seoul\n"},
@@ -315,8 +339,7 @@ TEST(FeedEntities, LeavesOutStopsWithoutPositionOrWithOverlongIds) {
 }
 
 TEST(FeedEntities, TranslatedNamesAreLanguageProperties) {
-  fs::path dir = fs::temp_directory_path() / "cityhub_entities_test";
-  fs::create_directories(dir);
+  fs::path dir = TempDir();
   std::string path = (dir / "translated.zip").string();
   ASSERT_TRUE(WriteZip(path, {
       {"agency.txt", "agency_id,agency_name,agency_url,agency_timezone,agency_lang\n"
@@ -421,8 +444,7 @@ TEST(FeedEntities, RealFeedsAreCompleteAndSelfConsistent) {
 
 // A stop served by two agencies names both as its operators, and one served by none, none.
 TEST(FeedEntities, StopOperatedByEveryAgencyServingIt) {
-  fs::path dir = fs::temp_directory_path() / "cityhub_entities_test";
-  fs::create_directories(dir);
+  fs::path dir = TempDir();
   std::string path = (dir / "two_agencies.zip").string();
   ASSERT_TRUE(WriteZip(path, {
       {"agency.txt", "agency_id,agency_name,agency_url,agency_timezone\n"

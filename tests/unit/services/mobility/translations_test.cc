@@ -4,6 +4,7 @@
 #include "services/mobility/gtfs/translations.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -22,11 +23,27 @@ std::string SharedGtfs(const std::string& name) {
   return std::string(shared ? shared : "../shared") + "/data/gtfs/" + name;
 }
 
+// Per process: another checkout's run of these tests may share the machine's temp dir.
+fs::path TempDirPath() {
+  return fs::temp_directory_path() / ("cityhub_translations_test-" + std::to_string(::getpid()));
+}
+
 fs::path TempDir() {
-  fs::path dir = fs::temp_directory_path() / "cityhub_translations_test";
+  fs::path dir = TempDirPath();
   fs::create_directories(dir);
   return dir;
 }
+
+// Removes this process's temp dir once every test has run.
+class RemoveTempDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(TempDirPath(), ignored);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveTempDir =
+    ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
 
 Feed Load(const std::string& path) {
   ValidationReport report;
@@ -78,9 +95,7 @@ std::vector<ZipFile> KoreanFeed(bool with_feed_info) {
 class KoreanFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // One zip per test: ctest may run the tests of this fixture in parallel.
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::string path = (TempDir() / ("korean_" + test + ".zip")).string();
+    std::string path = (TempDir() / "korean.zip").string();
     ASSERT_TRUE(WriteZip(path, KoreanFeed(true)).ok());
     feed_ = Load(path);
     index_ = TranslationIndex::Build(feed_);
