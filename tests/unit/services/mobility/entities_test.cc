@@ -442,6 +442,22 @@ TEST(FeedEntities, RealFeedsAreCompleteAndSelfConsistent) {
   }
 }
 
+// NYC subway: 496 stations, each with its northbound and southbound platforms.
+TEST(FeedEntities, SubwayStationsHaveTheirPlatforms) {
+  Feed feed = Load(SharedGtfs("mta_nyct_subway_20260526-20261031.zip"));
+  FeedEntities fe = Build(feed, "nyct");
+  EXPECT_EQ(fe.stations, 496u);
+  EXPECT_EQ(fe.stops, 2 * 496u);
+  // 101,Van Cortlandt Park-242 St,40.889248,-73.898583,1,
+  const json::object* station = FindEntity(fe, "urn:ngsi-ld:GtfsStation:nyct:101");
+  ASSERT_NE(station, nullptr);
+  EXPECT_EQ(TextOf(*station, V::kName), "Van Cortlandt Park-242 St");
+  EXPECT_EQ(*ValueOf(*station, V::kHasStop),
+            (json::array{"urn:ngsi-ld:GtfsStop:nyct:101N", "urn:ngsi-ld:GtfsStop:nyct:101S"}));
+  EXPECT_EQ(TextOf(*FindEntity(fe, "urn:ngsi-ld:GtfsStop:nyct:101S"), V::kHasParentStation),
+            "urn:ngsi-ld:GtfsStation:nyct:101");
+}
+
 // A stop served by two agencies names both as its operators, and one served by none, none.
 TEST(FeedEntities, StopOperatedByEveryAgencyServingIt) {
   fs::path dir = TempDir();
