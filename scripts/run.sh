@@ -28,10 +28,15 @@ if ! (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   pids+=($!)
   for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.05; done
 fi
+# The demo city's bus network (a GTFS feed the hub generates), for the journey planner; imported
+# on the first run, then kept with the hub's data.
+build/release/cityhub demo-transit-feed run/demo-transit.zip
 build/release/cityhub serve --listen 127.0.0.1:1026 --data-dir ./data "${context_args[@]}" \
-  --mqtt mqtt://127.0.0.1:1883 "$@" > run/cityhub.log 2>&1 &
+  --mqtt mqtt://127.0.0.1:1883 --gtfs-feed run/demo-transit.zip "$@" > run/cityhub.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do curl -sf http://127.0.0.1:1026/health >/dev/null && break; sleep 0.05; done
 curl -sf http://127.0.0.1:1026/health >/dev/null || { echo "the hub did not start: see run/cityhub.log" >&2; exit 1; }
 echo "hub on http://127.0.0.1:1026 (log: run/cityhub.log), MQTT on 127.0.0.1:1883; the demo city runs below (Ctrl-C stops all)"
+echo "journeys: curl 'http://127.0.0.1:1026/mobility/v1/plan?from=35.2288,128.8890&to=35.2570,128.8720&lang=en'"
+echo "bus stop board: curl 'http://127.0.0.1:1026/mobility/v1/stops/city-hall/departures?lang=ko'"
 build/release/cityhub simulate --listen 127.0.0.1:1026 --mqtt mqtt://127.0.0.1:1883

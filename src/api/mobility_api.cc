@@ -99,39 +99,44 @@ Result<std::shared_ptr<const mobility::LoadedFeed>> FeedOf(const ApiDeps& deps, 
   return feed;
 }
 
-// Names shown to the traveller, in the requested language where the feed has it.
+// Names shown to the traveller, in the requested language where the feed has it (translations.txt),
+// else in the feed's default language, else as the feed writes them.
 class Names {
  public:
-  Names(const mobility::gtfs::Feed& feed, std::string lang) : feed_(feed), lang_(std::move(lang)) {}
-  std::string Stop(uint32_t s) const { return feed_.stops[s].name; }
+  Names(const mobility::LoadedFeed& loaded, std::string lang)
+      : feed_(loaded.network->feed()), tr_(loaded.translations), lang_(std::move(lang)) {}
+  std::string Stop(uint32_t s) const { return std::string(tr_.StopName(feed_, s, lang_).text); }
   std::string RouteName(uint32_t r) const {
-    const auto& route = feed_.routes[r];
-    return route.short_name.empty() ? route.long_name : route.short_name;
+    auto short_name = tr_.RouteShortName(feed_, r, lang_);
+    return std::string(short_name.text.empty() ? tr_.RouteLongName(feed_, r, lang_).text : short_name.text);
   }
-  std::string RouteLongName(uint32_t r) const { return feed_.routes[r].long_name; }
+  std::string RouteLongName(uint32_t r) const { return std::string(tr_.RouteLongName(feed_, r, lang_).text); }
   std::string Headsign(uint32_t trip) const {
     const auto& t = feed_.trips[trip];
-    if (!t.headsign.empty()) return t.headsign;
-    const auto& last = feed_.stop_times[t.first_stop_time + t.stop_time_count - 1];
-    return Stop(last.stop);
+    if (!t.headsign.empty()) return std::string(tr_.TripHeadsign(feed_, trip, lang_).text);
+    return Stop(feed_.stop_times[t.first_stop_time + t.stop_time_count - 1].stop);
   }
-  std::string Agency(uint32_t a) const { return a == mobility::gtfs::kNoIndex ? "" : feed_.agencies[a].name; }
-  // The language the names are in: the requested one where the feed has it, else the feed's.
+  std::string Agency(uint32_t a) const {
+    return a == mobility::gtfs::kNoIndex ? "" : std::string(tr_.AgencyName(feed_, a, lang_).text);
+  }
+  // Which language the names are in: the requested one when the feed has it; else the feed's
+  // default (`fallback` says the request could not be met); `available` lists the feed's.
   json::object Language() const {
     json::object out;
     out["requested"] = lang_.empty() ? json::value(nullptr) : json::value(lang_);
-    out["used"] = DefaultLanguage();
-    out["fallback"] = !lang_.empty();
+    const bool has = !lang_.empty() && tr_.HasLanguage(lang_);
+    std::string_view used = has ? std::string_view(lang_) : tr_.DefaultLanguage();
+    out["used"] = used.empty() ? json::value(nullptr) : json::value(used);
+    out["fallback"] = !lang_.empty() && !has;
+    json::array available;
+    for (const std::string& l : tr_.Languages()) available.push_back(json::value(l));
+    out["available"] = std::move(available);
     return out;
   }
 
  private:
-  std::string DefaultLanguage() const {
-    if (feed_.feed_info && !feed_.feed_info->lang.empty()) return feed_.feed_info->lang;
-    if (!feed_.agencies.empty() && !feed_.agencies.front().lang.empty()) return feed_.agencies.front().lang;
-    return "und";
-  }
   const mobility::gtfs::Feed& feed_;
+  const mobility::gtfs::TranslationIndex& tr_;
   std::string lang_;
 };
 
@@ -248,7 +253,7 @@ Response Plan(const Request& req, const ApiDeps& deps) {
     if (plan.status().IsNotFound()) return Problem(Status::BadRequestData(plan.status().message()));
     return Problem(plan.status());
   }
-  const Names names(net.feed(), *lang);
+  const Names names(**loaded, *lang);
   json::array itineraries;
   for (const auto& it : *plan) {
     json::object o;
@@ -297,7 +302,7 @@ Response Departures(const Request& req, const PathParams& params, const ApiDeps&
   }
   auto day = net.Day(net.clock().LocalDate(*time));
   if (!day.ok()) return Problem(day.status());
-  const Names names(net.feed(), *lang);
+  const Names names(**loaded, *lang);
   json::array list;
   for (const auto& d : mobility::network::NextDepartures(net, **day, found->second, *time, *limit)) {
     const auto& trip = net.feed().trips[d.feed_trip];

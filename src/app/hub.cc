@@ -46,6 +46,7 @@
 #include "ingest/ingestor.h"
 #include "ingest/mqtt_ingest.h"
 #include "services/mobility/mobility_service.h"
+#include "services/mobility/publish/feed_publisher.h"
 #include "services/parking/parking_service.h"
 #include "services/warning/warning_service.h"
 #include "ingest/registry.h"
@@ -512,6 +513,11 @@ int Serve(const Config& config) {
   deps.parking = &parking;
   // Journey planning: the tenants' transit feeds, from their snapshots (no zip parsed again).
   mobility::MobilityService mobility(MobilityOptionsOf(config));
+  services::FeedPublisher feed_publisher(entities, contexts.Core());
+  mobility.SetPublisher([&feed_publisher](std::string_view tenant, const mobility::gtfs::Feed& feed,
+                                          const mobility::gtfs::Feed* previous) {
+    return feed_publisher.Publish(tenant, feed, previous);
+  });
   if (size_t n = mobility.LoadSaved(); n > 0) spdlog::info("mobility: {} transit feeds loaded", n);
   if (!config.gtfs_feed.empty() && !mobility.Get("")) {
     mobility::gtfs::ValidationReport report;

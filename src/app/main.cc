@@ -15,6 +15,7 @@
 #include "app/keys_cli.h"
 #include "app/logging.h"
 #include "services/simulator/demo_city.h"
+#include "services/simulator/demo_transit.h"
 #include "util/time.h"
 
 #ifndef CITYHUB_VERSION
@@ -35,6 +36,9 @@ int main(int argc, char** argv) {
   auto* backup = app.add_subcommand("backup", "Write an online, consistent copy of the data to DIR");
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
   auto* version = app.add_subcommand("version", "Print the version and exit");
+  std::string demo_feed_path;
+  auto* demo_feed = app.add_subcommand("demo-transit-feed", "Write the demo city's GTFS bus feed (a zip) to FILE");
+  demo_feed->add_option("file", demo_feed_path, "Where to write the zip")->required();
   cityhub::app::KeysCommand keys(app);
   cityhub::app::AuditCommand audit(app);
   cityhub::app::ImportCommand import(app);
@@ -61,6 +65,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (keys.selected()) return keys.Run();
+  if (*demo_feed) {
+    cityhub::Status st = cityhub::services::WriteDemoTransitFeed(demo_feed_path);
+    if (!st.ok()) {
+      std::cerr << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
   if (*simulate) {
     cityhub::services::DemoCityOptions o;
     if (!cityhub::app::SplitHostPort(config.listen, &o.hub_host, &o.hub_port)) {

@@ -59,21 +59,24 @@ Status AuthorizeWrite(const WriteAccess& w, std::string_view tenant, const ngsil
                       const ngsild::Entity* after, const std::vector<std::string>& named);
 
 // Fixed least-privilege rules of a system principal (a city service): it may write entities of
-// `types` only, only the attributes `attrs` (empty: any), and never delete an entity.
+// `types` only, only the attributes `attrs` (empty: any), and delete such entities only when
+// `may_delete` (a service that owns them whole, like the transit feed's stops).
 class SystemWriteAccess final : public WriteAccess {
  public:
-  SystemWriteAccess(std::string subject, std::vector<std::string> types, std::vector<std::string> attrs)
-      : subject_(std::move(subject)), types_(std::move(types)), attrs_(std::move(attrs)) {}
+  SystemWriteAccess(std::string subject, std::vector<std::string> types, std::vector<std::string> attrs,
+                    bool may_delete = false)
+      : subject_(std::move(subject)), types_(std::move(types)), attrs_(std::move(attrs)), may_delete_(may_delete) {}
 
   std::string_view subject() const override { return subject_; }
   bool MayWrite(const Target& t) const override;
   bool MayWriteAttribute(const Target& t, std::string_view attr) const override;
-  bool MayDelete(const Target&) const override { return false; }
+  bool MayDelete(const Target& t) const override { return may_delete_ && MayWrite(t); }
 
  private:
   std::string subject_;
   std::vector<std::string> types_;
   std::vector<std::string> attrs_;
+  bool may_delete_ = false;
 };
 
 // The principal of the purge of transient entities (EntityService::PurgeExpired, which deletes

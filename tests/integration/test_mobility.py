@@ -200,6 +200,91 @@ class MobilityApiTest(HubTestCase):
                 self.assertEqual([l["tripId"] for l in legs], want)
 
 
+class MobilityDemoFeedTest(HubTestCase):
+    """The demo city's own feed (`cityhub demo-transit-feed`): names in the traveller's language,
+    and the feed's stops, stations, routes and agency as NGSI-LD entities through the broker."""
+
+    SDM_LINK = '<https://smart-data-models.github.io/dataModel.UrbanMobility/context.jsonld>; ' \
+               'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="cityhub-demo-feed-")
+        cls.zip = os.path.join(cls.dir, "demo.zip")
+        subprocess.run([BIN, "demo-transit-feed", cls.zip], check=True, timeout=30)
+        cls.hub_args = ("--gtfs-feed", cls.zip)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def board(self, lang, tenant=None):
+        h = {"NGSILD-Tenant": tenant} if tenant else {}
+        q = "/mobility/v1/stops/city-hall/departures?time=2026-12-07T18%3A30%3A00%2B09%3A00&limit=3"
+        r = self.hub.get(q + (f"&lang={lang}" if lang else ""), headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_names_in_each_language_the_feed_has(self):
+        want = {"ko": "김해시청", "en": "Gimhae City Hall", "zh": "金海市政府", "ja": "金海市役所",
+                "vi": "Tòa thị chính Gimhae"}
+        for lang, name in want.items():
+            body = self.board(lang)
+            self.assertEqual(body["stop"]["name"], name, lang)
+            self.assertEqual(body["language"], {"requested": lang, "used": lang, "fallback": False,
+                                                "available": ["ko", "en", "ja", "vi", "zh"]})
+        # A region subtag falls back to the language; an unknown language to the feed's default
+        # (English, feed_info.default_lang), said so in the answer.
+        self.assertEqual(self.board("zh-CN")["stop"]["name"], "金海市政府")
+        fr = self.board("fr")
+        self.assertEqual(fr["stop"]["name"], "Gimhae City Hall")
+        self.assertEqual((fr["language"]["used"], fr["language"]["fallback"]), ("en", True))
+        # Headsigns and plans too: the bus to Samgye-dong in Japanese.
+        r = self.hub.get(plan_path(**{"from": "35.2288,128.8890", "to": "35.2570,128.8720",
+                                      "time": "2026-12-07T18:30:00+09:00", "lang": "ja"}))
+        legs = [l for l in r.json()["itineraries"][0]["legs"] if l["mode"] == "transit"]
+        self.assertEqual(legs[-1]["to"]["name"], "三渓洞")
+
+    def test_stops_are_entities_for_queries_and_geo_queries(self):
+        h = {"Link": self.SDM_LINK}
+        r = self.hub.get("/ngsi-ld/v1/entities?type=GtfsStop&limit=100", headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        stops = {e["id"]: e for e in r.json()}
+        self.assertEqual(len(stops), 16)
+        hall = stops["urn:ngsi-ld:GtfsStop:gtfs:city-hall"]
+        self.assertEqual(hall["location"]["value"]["coordinates"], [128.889, 35.2288])
+        self.assertEqual(hall["operatedBy"]["object"], ["urn:ngsi-ld:GtfsAgency:gtfs:gimhae-bus"])
+        # Within 300 m of city hall (geo-query), in Korean.
+        r = self.hub.get("/ngsi-ld/v1/entities?type=GtfsStop&georel=near%3BmaxDistance%3D%3D300&geometry=Point"
+                         "&coordinates=%5B128.8890%2C35.2288%5D&lang=ko&options=keyValues", headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        names = {e["id"]: e["name"] for e in r.json()}
+        self.assertEqual(names.get("urn:ngsi-ld:GtfsStop:gtfs:city-hall"), "김해시청")
+        self.assertTrue(all(len(n) > 0 for n in names.values()))
+        self.assertEqual(len(self.hub.get("/ngsi-ld/v1/entities?type=GtfsRoute", headers=h).json()), 4)
+        station = self.hub.get("/ngsi-ld/v1/entities/urn:ngsi-ld:GtfsStation:gtfs:terminal", headers=h).json()
+        self.assertEqual(sorted(station["hasStop"]["object"]),
+                         ["urn:ngsi-ld:GtfsStop:gtfs:terminal-1", "urn:ngsi-ld:GtfsStop:gtfs:terminal-2"])
+
+    def test_reimport_replaces_the_entities_of_the_previous_feed(self):
+        tenant = {"NGSILD-Tenant": "reimport", "Link": self.SDM_LINK}
+        r = self.hub.request("POST", "/mobility/v1/feed", body=read(self.zip), headers={"NGSILD-Tenant": "reimport"},
+                             content_type="application/zip")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["entities"], "published")
+        self.assertEqual(len(self.hub.get("/ngsi-ld/v1/entities?type=GtfsStop&limit=100", headers=tenant).json()), 16)
+        r = self.hub.request("POST", "/mobility/v1/feed", body=read(SAMPLE), headers={"NGSILD-Tenant": "reimport"},
+                             content_type="application/zip")
+        self.assertEqual(r.status, 200, r.body)
+        ids = sorted(e["id"] for e in self.hub.get("/ngsi-ld/v1/entities?type=GtfsStop&limit=100", headers=tenant).json())
+        self.assertEqual(len(ids), 9)
+        self.assertIn("urn:ngsi-ld:GtfsStop:gtfs:STAGECOACH", ids)
+        self.assertNotIn("urn:ngsi-ld:GtfsStop:gtfs:city-hall", ids)  # the demo's stops are gone
+        self.assertEqual(len(self.hub.get("/ngsi-ld/v1/entities?type=GtfsRoute", headers=tenant).json()), 5)
+
+
 class MobilityRestartTest(unittest.TestCase):
     def test_feed_survives_a_restart_from_its_snapshot(self):
         data = tempfile.mkdtemp(prefix="cityhub-mobility-")

@@ -119,6 +119,7 @@ size_t MobilityService::LoadSaved() {
     if (auto day = (*net)->Day(Today(**net)); !day.ok()) {
       spdlog::warn("mobility: today's timetable of tenant '{}': {}", *tenant, day.status().message());
     }
+    out->translations = gtfs::TranslationIndex::Build((*net)->feed());
     out->network = std::move(*net);
     Install(*tenant, std::move(out));
     ++loaded;
@@ -149,6 +150,7 @@ Result<FeedSummary> MobilityService::Import(std::string_view tenant, const std::
   loaded->summary = Summarise((*net)->feed(), **net);
   loaded->summary.imported_at_ms = util::NowMillis();
   loaded->summary.problems = report.total();
+  loaded->translations = gtfs::TranslationIndex::Build((*net)->feed());
   loaded->network = std::move(*net);
   const std::shared_ptr<const LoadedFeed> previous = Get(tenant);
   if (publisher_) {

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "services/mobility/gtfs/feed.h"
+#include "services/mobility/gtfs/translations.h"
 #include "services/mobility/network/transit_network.h"
 #include "util/status.h"
 
@@ -48,6 +49,7 @@ struct FeedSummary {
 
 struct LoadedFeed {
   std::shared_ptr<const network::TransitNetwork> network;
+  gtfs::TranslationIndex translations;  // of network->feed()
   FeedSummary summary;
 };
 
