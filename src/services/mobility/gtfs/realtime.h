@@ -54,15 +54,21 @@ struct TripDescriptor {
   std::string start_time;  // "HH:MM:SS" as sent, empty when absent
   std::optional<uint32_t> direction_id;
   TripRelationship relationship = TripRelationship::kScheduled;
+
+  bool operator==(const TripDescriptor&) const = default;
 };
 
 struct VehicleDescriptor {
   std::string id, label, license_plate;
+
+  bool operator==(const VehicleDescriptor&) const = default;
 };
 
 struct StopTimeEvent {
   std::optional<int32_t> delay;  // seconds late (negative: early)
   std::optional<int64_t> time;   // POSIX seconds; wins over delay when both are given
+
+  bool operator==(const StopTimeEvent&) const = default;
 };
 
 struct StopTimeUpdate {
@@ -70,6 +76,8 @@ struct StopTimeUpdate {
   std::string stop_id;  // empty when absent
   std::optional<StopTimeEvent> arrival, departure;
   StopRelationship relationship = StopRelationship::kScheduled;
+
+  bool operator==(const StopTimeUpdate&) const = default;
 };
 
 struct TripUpdate {
@@ -79,6 +87,8 @@ struct TripUpdate {
   std::optional<uint64_t> timestamp;
   std::optional<int32_t> delay;  // trip-wide delay
   std::vector<StopTimeUpdate> stop_time_updates;  // in the feed's order
+
+  bool operator==(const TripUpdate&) const = default;
 };
 
 struct VehiclePosition {
@@ -93,6 +103,8 @@ struct VehiclePosition {
   VehicleStopStatus current_status = VehicleStopStatus::kInTransitTo;
   std::string stop_id;
   std::optional<uint32_t> current_stop_sequence;
+
+  bool operator==(const VehiclePosition&) const = default;
 };
 
 struct RealtimeFeed {
@@ -102,6 +114,8 @@ struct RealtimeFeed {
   std::vector<TripUpdate> trip_updates;          // in entity order
   std::vector<VehiclePosition> vehicle_positions;  // in entity order
   std::vector<std::string> deleted_entity_ids;   // entities with is_deleted (differential feeds)
+
+  bool operator==(const RealtimeFeed&) const = default;
 };
 
 // Decodes a binary FeedMessage. Returns the feed; InvalidRequest for input that is not a valid
