@@ -7,6 +7,7 @@
 #include "services/mobility/gtfs/trip_changes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,6 +21,14 @@ namespace cityhub::mobility::gtfs {
 namespace {
 
 constexpr int32_t kMaxSeconds = kMaxStopTimeHours * 3600;
+
+// Equirectangular distance: exact enough at the few tens of metres it is used for.
+double ApproxMetres(const Stop& a, const Stop& b) {
+  constexpr double kMetresPerDegree = 6'371'000.0 * M_PI / 180.0;
+  const double dx = (b.lon - a.lon) * std::cos((a.lat + b.lat) / 2 * M_PI / 180.0);
+  const double dy = b.lat - a.lat;
+  return std::sqrt(dx * dx + dy * dy) * kMetresPerDegree;
+}
 
 int32_t ShiftDate(int32_t yyyymmdd, int days) {
   const int64_t d = util::DaysFromCivil(yyyymmdd / 10000, static_cast<unsigned>(yyyymmdd / 100 % 100),
@@ -123,6 +132,21 @@ class Resolver {
     return std::nullopt;
   }
 
+  // Whether `stop_id` names stop `stop`: its own id, its parent station's, or another stop at the
+  // same place (feeds such as BART's name the station "MCAR" where stop_times.txt has the
+  // platform "MCAR_S", a separate stop at the same coordinates).
+  bool Names(const std::string& stop_id, uint32_t stop) const {
+    const Stop& s = feed_.stops[stop];
+    if (s.id == stop_id) return true;
+    auto named = feed_.stop_by_id.find(stop_id);
+    if (named == feed_.stop_by_id.end()) return false;
+    const Stop& other = feed_.stops[named->second];
+    if (s.parent_station == named->second || (s.parent_station != kNoIndex && s.parent_station == other.parent_station)) {
+      return true;
+    }
+    return s.has_position && other.has_position && ApproxMetres(s, other) <= kSameStopMetres;
+  }
+
   // Position in the trip's stop times of each stop time update (-1: not matched, reported).
   std::vector<int32_t> MatchUpdates(const TripUpdate& update, std::span<const StopTime> stop_times) {
     std::vector<int32_t> update_at(stop_times.size(), -1);
@@ -139,7 +163,7 @@ class Resolver {
           Report(update, field + ".stop_id", fmt::format("unknown stop '{}'", u.stop_id));
           continue;
         }
-        while (p < stop_times.size() && stop_times[p].stop != stop->second) ++p;
+        while (p < stop_times.size() && !Names(u.stop_id, stop_times[p].stop)) ++p;
       } else {
         Report(update, field, "neither stop_sequence nor stop_id given");
         continue;
@@ -150,7 +174,7 @@ class Resolver {
         Report(update, field, fmt::format("{} is not on the trip after the previous update", what));
         continue;
       }
-      if (u.stop_sequence && !u.stop_id.empty() && feed_.stops[stop_times[p].stop].id != u.stop_id) {
+      if (u.stop_sequence && !u.stop_id.empty() && !Names(u.stop_id, stop_times[p].stop)) {
         Report(update, field + ".stop_id",
                fmt::format("stop '{}' does not match {} (stop '{}')", u.stop_id, what,
                            feed_.stops[stop_times[p].stop].id));

@@ -23,6 +23,12 @@
 // previous served stop's departure, each departure to at least its arrival, and every time is
 // clamped to [0, kMaxStopTimeHours h]. Skipped stops take no part in that.
 //
+// Matching. A stop time update names its stop by stop_sequence, or by stop_id (the first call at
+// that stop after the previously matched one, so a loop is matched in order); when both are given
+// they must agree. A stop_id also matches a call at a stop of the same station (its parent, a
+// sibling) or at another stop within kSameStopMetres (real feeds name a station where the static
+// feed has its platform under another id).
+//
 // Problems (reported with the entity id as file and the field concerned, severity kSkipped; the
 // rest of the feed still applies): an unknown trip or stop, an update whose stop_sequence or
 // stop_id does not match the trip (or comes out of order; that update alone is dropped), a
@@ -41,6 +47,8 @@
 #include "util/status.h"
 
 namespace cityhub::mobility::gtfs {
+
+inline constexpr double kSameStopMetres = 50;  // stop ids this close name the same place
 
 // The start of service day `yyyymmdd` (its local noon minus 12 h) in POSIX seconds. The network
 // layer knows the feed's time zone and provides it; tests pass a fixed offset.
