@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -47,6 +48,19 @@ int32_t Shift(int32_t scheduled, std::optional<int32_t> delay) {
   return ClampSeconds(int64_t{scheduled} + *delay);
 }
 
+// A frequency-based trip's template stop times moved to leave at `start_time`.
+std::vector<StopTime> ShiftedRun(std::span<const StopTime> template_times, int32_t start_time) {
+  const StopTime& first = template_times.front();
+  const int32_t first_time = first.departure != kNoTime ? first.departure : first.arrival;
+  const int32_t offset = first_time == kNoTime ? 0 : start_time - first_time;
+  std::vector<StopTime> run(template_times.begin(), template_times.end());
+  for (StopTime& st : run) {
+    if (st.arrival != kNoTime) st.arrival += offset;
+    if (st.departure != kNoTime) st.departure += offset;
+  }
+  return run;
+}
+
 // Raises times so that they never go backwards along the served stops (see the header), and
 // fills one missing side of a stop from the other.
 void RepairOrder(std::span<RealtimeStopTime> times) {
@@ -66,7 +80,9 @@ void RepairOrder(std::span<RealtimeStopTime> times) {
 class Resolver {
  public:
   Resolver(const Feed& feed, const ResolveOptions& options, ValidationReport& report)
-      : feed_(feed), options_(options), report_(report) {}
+      : feed_(feed), options_(options), report_(report), frequency_based_(feed.trips.size(), 0) {
+    for (const Frequency& f : feed.frequencies) frequency_based_[f.trip] = 1;
+  }
 
   void Add(const TripUpdate& update) {
     switch (update.trip.relationship) {
@@ -199,12 +215,23 @@ class Resolver {
     const uint32_t trip = found->second;
     auto date = ServiceDate(update, trip);
     if (!date) return;
-    if (!seen_.insert({trip, *date}).second) {
+    int32_t start_time = kNoTime;
+    if (frequency_based_[trip]) {
+      auto parsed = ParseGtfsTime(update.trip.start_time);
+      if (!parsed) {
+        Report(update, "trip.start_time",
+               fmt::format("trip '{}' runs by frequencies.txt: a valid start_time must name the run, not '{}'",
+                           update.trip.trip_id, update.trip.start_time));
+        return;
+      }
+      start_time = *parsed;
+    }
+    if (!seen_.insert({trip, *date, start_time}).second) {
       Report(update, "trip.trip_id",
              fmt::format("a second update for trip '{}' on {}: the first one applies", update.trip.trip_id, *date));
       return;
     }
-    TripRealtime out{update.entity_id, trip, *date, false, {}};
+    TripRealtime out{update.entity_id, trip, *date, start_time, false, {}};
     if (update.trip.relationship == TripRelationship::kCanceled ||
         update.trip.relationship == TripRelationship::kDeleted) {
       out.cancelled = true;
@@ -212,7 +239,12 @@ class Resolver {
       return;
     }
     const Trip& t = feed_.trips[trip];
-    const std::span<const StopTime> scheduled(feed_.stop_times.data() + t.first_stop_time, t.stop_time_count);
+    std::span<const StopTime> scheduled(feed_.stop_times.data() + t.first_stop_time, t.stop_time_count);
+    std::vector<StopTime> run;
+    if (start_time != kNoTime) {
+      run = ShiftedRun(scheduled, start_time);
+      scheduled = run;
+    }
     const std::vector<int32_t> update_at = MatchUpdates(update, scheduled);
     out.stop_times = Propagate(update, scheduled, update_at, *date);
     RepairOrder(out.stop_times);
@@ -319,7 +351,8 @@ class Resolver {
   const ResolveOptions& options_;
   ValidationReport& report_;
   ResolvedTripUpdates result_;
-  std::set<std::pair<uint32_t, int32_t>> seen_;  // (trip, service date) already updated
+  std::vector<uint8_t> frequency_based_;                  // by trip: listed in frequencies.txt
+  std::set<std::tuple<uint32_t, int32_t, int32_t>> seen_;  // (trip, service date, run) already updated
   std::map<int32_t, int64_t> day_starts_;        // service date → its start, POSIX seconds
 };
 

@@ -8,6 +8,10 @@
 // that day, else on the day before if it runs then and the trip is still running past midnight
 // (its last time is 24:00:00 or later); otherwise the update is reported and skipped.
 //
+// Frequency-based trips (in frequencies.txt) run many times a day from one template: the
+// update's start_time names the run, whose scheduled times are the template's shifted to leave
+// then; an update for such a trip without a valid start_time is reported and skipped.
+//
 // Times, following the GTFS-Realtime reference. Times are GTFS seconds of the service day, as in
 // the Feed. An event's absolute `time` becomes time − ServiceDayStartUtc(date); a `delay` is
 // added to the scheduled time. A delay carries on to the stops after its update until the next
@@ -33,7 +37,7 @@
 // rest of the feed still applies): an unknown trip or stop, an update whose stop_sequence or
 // stop_id does not match the trip (or comes out of order; that update alone is dropped), a
 // start_date that is not a date or on which the trip does not run, a second update for the
-// same trip and day (the first one wins), trip relationships we do not apply (UNSCHEDULED,
+// same trip, day (and run) (the first one wins), trip relationships we do not apply (UNSCHEDULED,
 // REPLACEMENT, DUPLICATED), added trips without stop ids and absolute times for at least two stops.
 #pragma once
 
@@ -71,6 +75,7 @@ struct TripRealtime {
   std::string entity_id;
   uint32_t trip = kNoIndex;  // into Feed::trips
   int32_t service_date = 0;  // yyyymmdd
+  int32_t start_time = kNoTime;  // frequency-based trips: the run's first departure; else kNoTime
   bool cancelled = false;
   // feed.trips[trip].stop_time_count entries (empty when cancelled): the trip's stop times
   // feed.stop_times[first_stop_time + i] with their new times.

@@ -147,6 +147,7 @@ TEST(ResolveTripUpdates, UnknownTripsAreReportedAndSkipped) {
 // Stops A..F; service WK runs Monday to Friday in 2024. Trip T1: A 08:00, B 08:10/08:11,
 // C 08:20/08:21, D 08:30/08:31, E 08:40 (stop_sequence 10, 20, …). Trip NIGHT: A 23:50, B 24:30.
 // Trip LOOP: A 09:00, B 09:10, A 09:20, C 09:30. Trip UNTIMED: A 10:00, B (no time), C 10:20.
+// Trip FREQ runs every 20 minutes from 06:00 to 09:00 by the template A 0:00, B 0:10/0:11, C 0:20.
 struct SmallFeed {
   Feed feed;
 
@@ -170,6 +171,8 @@ struct SmallFeed {
     AddTrip("LOOP", {{"A", Hms(9, 0), Hms(9, 0)}, {"B", Hms(9, 10), Hms(9, 10)}, {"A", Hms(9, 20), Hms(9, 20)},
                      {"C", Hms(9, 30), Hms(9, 30)}});
     AddTrip("UNTIMED", {{"A", Hms(10, 0), Hms(10, 0)}, {"B", kNoTime, kNoTime}, {"C", Hms(10, 20), Hms(10, 20)}});
+    AddTrip("FREQ", {{"A", Hms(0, 0), Hms(0, 0)}, {"B", Hms(0, 10), Hms(0, 11)}, {"C", Hms(0, 20), Hms(0, 20)}});
+    feed.frequencies.push_back({feed.trip_by_id.at("FREQ"), Hms(6, 0), Hms(9, 0), 1200, true});
   }
 
   struct Call {
@@ -471,6 +474,32 @@ TEST(ResolveTripUpdates, StopsWithoutScheduledTimesStayWithoutUnlessGivenOne) {
       stop_time_update {{ stop_sequence: 20 arrival {{ time: {} }} }} }} }})", at), report);
   ASSERT_EQ(timed.trips.size(), 1u);
   EXPECT_EQ(Times(timed.trips[0]), (Pairs{{Hms(10, 0), Hms(10, 0)}, {Hms(10, 9), Hms(10, 9)}, {Hms(10, 20), Hms(10, 20)}}));
+}
+
+TEST(ResolveTripUpdates, AFrequencyBasedTripIsUpdatedPerRunNamedByStartTime) {
+  SmallFeed f;
+  ValidationReport report;
+  auto r = Resolve(f, R"(
+    entity { id: "r1" trip_update { trip { trip_id: "FREQ" start_time: "07:20:00" }
+      stop_time_update { stop_sequence: 20 arrival { delay: 60 } } } }
+    entity { id: "r2" trip_update { trip { trip_id: "FREQ" start_time: "07:40:00" } delay: 0 } }
+    entity { id: "r3" trip_update { trip { trip_id: "FREQ" start_time: "07:20:00" } delay: 300 } }
+    entity { id: "r4" trip_update { trip { trip_id: "FREQ" } delay: 300 } })", report);
+  ASSERT_EQ(r.trips.size(), 2u);
+  EXPECT_EQ(r.trips[0].start_time, Hms(7, 20));
+  EXPECT_EQ(Times(r.trips[0]), (Pairs{{Hms(7, 20), Hms(7, 20)}, {Hms(7, 31), Hms(7, 32)}, {Hms(7, 41), Hms(7, 41)}}));
+  EXPECT_EQ(r.trips[1].start_time, Hms(7, 40));
+  EXPECT_EQ(Times(r.trips[1]), (Pairs{{Hms(7, 40), Hms(7, 40)}, {Hms(7, 50), Hms(7, 51)}, {Hms(8, 0), Hms(8, 0)}}));
+  EXPECT_EQ(Reasons(report),
+            (std::vector<std::string>{
+                "GTFS-Realtime entity 'r3' trip.trip_id: a second update for trip 'FREQ' on 20240515: the first one "
+                "applies",
+                "GTFS-Realtime entity 'r4' trip.start_time: trip 'FREQ' runs by frequencies.txt: a valid start_time "
+                "must name the run, not ''"}));
+  ValidationReport plain;
+  auto t1 = Resolve(f, R"(entity { id: "e" trip_update { trip { trip_id: "T1" start_time: "08:00:00" } } })", plain);
+  ASSERT_EQ(t1.trips.size(), 1u);
+  EXPECT_EQ(t1.trips[0].start_time, kNoTime);  // not frequency-based: start_time is not needed
 }
 
 TEST(ResolveTripUpdates, AddedTripsGetStopIndexesAndServiceDayTimes) {
