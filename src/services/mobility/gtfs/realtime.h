@@ -27,8 +27,9 @@ namespace cityhub::mobility::gtfs {
 // 64 MB: a whole city's trip updates are a few MB (BART's: 3 KB; large agencies: ~10 MB).
 inline constexpr uint64_t kDefaultMaxRealtimeBytes = 64ull << 20;
 inline constexpr size_t kDefaultMaxRealtimeEntities = 200'000;
-// One update per stop of the longest trip, with room for producers that repeat stops.
-inline constexpr size_t kDefaultMaxStopTimeUpdatesPerTrip = 2'000;
+// One update per stop of the longest trip a routing timetable takes (routing::kMaxStopsPerTrip),
+// so an added trip that passes here is never too long for ApplyTripChanges.
+inline constexpr size_t kDefaultMaxStopTimeUpdatesPerTrip = 1'000;
 
 struct RealtimeLimits {
   uint64_t max_bytes = kDefaultMaxRealtimeBytes;
