@@ -157,7 +157,8 @@ class Resolver {
     auto named = feed_.stop_by_id.find(stop_id);
     if (named == feed_.stop_by_id.end()) return false;
     const Stop& other = feed_.stops[named->second];
-    if (s.parent_station == named->second || (s.parent_station != kNoIndex && s.parent_station == other.parent_station)) {
+    if (s.parent_station == named->second || other.parent_station == stop ||
+        (s.parent_station != kNoIndex && s.parent_station == other.parent_station)) {
       return true;
     }
     return s.has_position && other.has_position && ApproxMetres(s, other) <= kSameStopMetres;

@@ -30,7 +30,7 @@
 // Matching. A stop time update names its stop by stop_sequence, or by stop_id (the first call at
 // that stop after the previously matched one, so a loop is matched in order); when both are given
 // they must agree. A stop_id also matches a call at a stop of the same station (its parent, a
-// sibling) or at another stop within kSameStopMetres (real feeds name a station where the static
+// child, a sibling) or at another stop within kSameStopMetres (real feeds name a station where the static
 // feed has its platform under another id).
 //
 // Problems (reported with the entity id as file and the field concerned, severity kSkipped; the

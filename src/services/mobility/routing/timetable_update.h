@@ -13,6 +13,11 @@
 // and is dropped like a cancelled one. Added trips form routes of their own. Route indexes of
 // the base stay valid (a route whose trips are all cancelled stays, empty); new routes come after.
 // Stops, footpaths and minimum transfer times are unchanged.
+//
+// Use. Keep the scheduled timetable and apply the whole current set of changes to it at each
+// real-time poll. A TripChange's positions are those of the trip's stop sequence in `base`, so
+// a trip already moved to a shorter route by an earlier ApplyTripChanges would need positions of
+// that route; and a trip cancelled there cannot be changed again (refused, see below).
 #pragma once
 
 #include <cstdint>

@@ -433,8 +433,9 @@ TEST(ResolveTripUpdates, AStopIdOfTheSameStationOrPlaceMatchesThePlatform) {
   add_stop("B_NORTH", 35.2302, kNoIndex);           // about 22 m away, another id for the same place
   add_stop("B_SISTER", 35.2295, f.feed.stops.size() - 2);  // child of B_STATION, about 55 m away
   add_stop("FAR", 35.2400, kNoIndex);               // about 1.1 km away
+  add_stop("B_CHILD", 35.2280, f.feed.stop_by_id.at("B"));  // about 220 m away, a platform of B
   f.feed.stops[f.feed.stop_by_id.at("B")].parent_station = f.feed.stop_by_id.at("B_STATION");
-  for (const char* named : {"B_STATION", "B_NORTH", "B_SISTER"}) {
+  for (const char* named : {"B_STATION", "B_NORTH", "B_SISTER", "B_CHILD"}) {
     ValidationReport report;
     auto r = Resolve(f, fmt::format(R"(entity {{ id: "e" trip_update {{ trip {{ trip_id: "T1" }}
         stop_time_update {{ stop_sequence: 20 stop_id: "{}" arrival {{ delay: 60 }} }} }} }})", named), report);
