@@ -7,11 +7,14 @@
 // entity and update counts are checked after decoding, which the byte limit makes affordable.
 #include "services/mobility/gtfs/realtime.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/unknown_field_set.h>
 
 #include <fmt/format.h>
 
@@ -24,6 +27,20 @@ namespace pb = ::cityhub::mobility::gtfsrt;
 
 Status TooLarge(std::string message) { return Status(Status::Code::kPayloadTooLarge, std::move(message)); }
 
+// The raw value of enum field `number` when the sender used a value this schema does not name
+// (proto2 keeps it as an unknown field and the accessor returns the default), else nullopt. The
+// last occurrence wins, as for a known value.
+std::optional<uint8_t> UnnamedEnumValue(const google::protobuf::Message& message, int number) {
+  const google::protobuf::UnknownFieldSet& unknown = message.GetReflection()->GetUnknownFields(message);
+  for (int i = unknown.field_count() - 1; i >= 0; --i) {
+    const google::protobuf::UnknownField& f = unknown.field(i);
+    if (f.number() == number && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      return static_cast<uint8_t>(std::min<uint64_t>(f.varint(), 255));
+    }
+  }
+  return std::nullopt;
+}
+
 TripDescriptor ConvertTrip(const pb::TripDescriptor& in) {
   TripDescriptor out;
   out.trip_id = in.trip_id();
@@ -32,6 +49,9 @@ TripDescriptor ConvertTrip(const pb::TripDescriptor& in) {
   out.start_time = in.start_time();
   if (in.has_direction_id()) out.direction_id = in.direction_id();
   out.relationship = static_cast<TripRelationship>(in.schedule_relationship());
+  if (auto raw = UnnamedEnumValue(in, pb::TripDescriptor::kScheduleRelationshipFieldNumber)) {
+    out.relationship = static_cast<TripRelationship>(*raw);
+  }
   return out;
 }
 
@@ -69,6 +89,9 @@ Result<TripUpdate> ConvertTripUpdate(const std::string& entity_id, const pb::Tri
     if (u.has_arrival()) stu.arrival = ConvertEvent(u.arrival());
     if (u.has_departure()) stu.departure = ConvertEvent(u.departure());
     stu.relationship = static_cast<StopRelationship>(u.schedule_relationship());
+    if (auto raw = UnnamedEnumValue(u, pb::TripUpdate::StopTimeUpdate::kScheduleRelationshipFieldNumber)) {
+      stu.relationship = static_cast<StopRelationship>(*raw);
+    }
     out.stop_time_updates.push_back(std::move(stu));
   }
   return out;

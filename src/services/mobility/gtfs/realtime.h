@@ -37,13 +37,17 @@ struct RealtimeLimits {
   size_t max_stop_time_updates_per_trip = kDefaultMaxStopTimeUpdatesPerTrip;
 };
 
-// TripDescriptor.schedule_relationship (values as on the wire).
+// The schedule relationships, values as on the wire. A value the specification may add later
+// is kept as its number (e.g. static_cast<TripRelationship>(9)), never read as SCHEDULED, so
+// consumers can refuse what they do not understand.
+//
+// TripDescriptor.schedule_relationship.
 enum class TripRelationship : uint8_t {
   kScheduled = 0, kAdded = 1, kUnscheduled = 2, kCanceled = 3,
   kReplacement = 5, kDuplicated = 6, kDeleted = 7, kNew = 8
 };
 
-// StopTimeUpdate.schedule_relationship (values as on the wire).
+// StopTimeUpdate.schedule_relationship.
 enum class StopRelationship : uint8_t { kScheduled = 0, kSkipped = 1, kNoData = 2, kUnscheduled = 3 };
 
 // VehiclePosition.current_status (values as on the wire).

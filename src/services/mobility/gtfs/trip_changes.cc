@@ -272,8 +272,8 @@ class Resolver {
       const StopTime& st = scheduled[p];
       RealtimeStopTime& out = times[p];
       const StopTimeUpdate* u = update_at[p] >= 0 ? &update.stop_time_updates[update_at[p]] : nullptr;
-      if (u && (u->relationship == StopRelationship::kNoData || u->relationship == StopRelationship::kUnscheduled)) {
-        carried.reset();
+      if (u && u->relationship != StopRelationship::kScheduled && u->relationship != StopRelationship::kSkipped) {
+        carried.reset();  // NO_DATA, and what we cannot apply (UNSCHEDULED, values unknown to us)
       }
       if (u && u->relationship == StopRelationship::kScheduled) {
         std::optional<int32_t> arrival_delay = delay_of(u->arrival, st.arrival);

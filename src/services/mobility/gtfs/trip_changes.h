@@ -17,8 +17,9 @@
 // added to the scheduled time. A delay carries on to the stops after its update until the next
 // update; stops before the first update keep their schedule, or get the trip-wide delay when the
 // update has one. At an update giving only one of arrival and departure, the other takes the
-// given one's delay; an update giving neither means "on time here" (delay 0). NO_DATA: the
-// schedule stands there and from there on, until the next update. SKIPPED: the stop is marked
+// given one's delay; an update giving neither means "on time here" (delay 0). NO_DATA (and
+// UNSCHEDULED, or a relationship unknown to us): the schedule stands there and from there on,
+// until the next update. SKIPPED: the stop is marked
 // skipped and the delay carries on over it. Stops without a scheduled time (between timepoints)
 // stay without one unless an absolute time is given.
 //
@@ -37,8 +38,9 @@
 // rest of the feed still applies): an unknown trip or stop, an update whose stop_sequence or
 // stop_id does not match the trip (or comes out of order; that update alone is dropped), a
 // start_date that is not a date or on which the trip does not run, a second update for the
-// same trip, day (and run) (the first one wins), trip relationships we do not apply (UNSCHEDULED,
-// REPLACEMENT, DUPLICATED), added trips without stop ids and absolute times for at least two stops.
+// same trip, day and run (the first one wins), trip relationships we do not apply (UNSCHEDULED,
+// REPLACEMENT, DUPLICATED, values unknown to us), added trips without stop ids and absolute
+// times for at least two stops.
 #pragma once
 
 #include <cstdint>

@@ -191,6 +191,33 @@ TEST(RealtimeFeed, UnknownFieldsAndExtensionsAreIgnored) {
   EXPECT_EQ(text.vehicle_positions.size(), 1u);
 }
 
+// FeedMessage { header {} entity { id: "a" trip_update { trip { trip_id: "T" schedule_relationship: R }
+// stop_time_update { stop_sequence: 1 schedule_relationship: S } } } }, encoded by hand.
+std::string TripUpdateWithRelationships(uint8_t trip_relationship, uint8_t stop_relationship) {
+  const std::string trip = std::string("\x0a\x01T\x20", 4) + static_cast<char>(trip_relationship);
+  const std::string stop_update = std::string("\x08\x01\x28", 3) + static_cast<char>(stop_relationship);
+  const std::string update = "\x0a" + std::string(1, static_cast<char>(trip.size())) + trip + "\x12" +
+                             std::string(1, static_cast<char>(stop_update.size())) + stop_update;
+  const std::string entity = std::string("\x0a\x01" "a\x1a", 4) + static_cast<char>(update.size()) + update;
+  return std::string("\x0a\x00\x12", 3) + static_cast<char>(entity.size()) + entity;
+}
+
+TEST(RealtimeFeed, RelationshipValuesUnknownToTheSchemaKeepTheirNumber) {
+  RealtimeFeed known = ParseOk(TripUpdateWithRelationships(3, 1));
+  ASSERT_EQ(known.trip_updates.size(), 1u);
+  EXPECT_EQ(known.trip_updates[0].trip.trip_id, "T");
+  EXPECT_EQ(known.trip_updates[0].trip.relationship, TripRelationship::kCanceled);
+  EXPECT_EQ(known.trip_updates[0].stop_time_updates[0].relationship, StopRelationship::kSkipped);
+  // 4 and 9 are no TripDescriptor relationship of this schema, 7 no StopTimeUpdate one: kept as
+  // numbers, not read as the default SCHEDULED.
+  for (uint8_t unnamed : {4, 9}) {
+    RealtimeFeed feed = ParseOk(TripUpdateWithRelationships(unnamed, 7));
+    ASSERT_EQ(feed.trip_updates.size(), 1u);
+    EXPECT_EQ(static_cast<int>(feed.trip_updates[0].trip.relationship), unnamed);
+    EXPECT_EQ(static_cast<int>(feed.trip_updates[0].stop_time_updates[0].relationship), 7);
+  }
+}
+
 TEST(RealtimeFeed, TruncatedBytesAreRefusedOrAPrefixNeverACrash) {
   const std::string bart = ReadShared("bart_tripupdates_20161229.pb");
   const RealtimeFeed full = ParseOk(bart);

@@ -289,6 +289,36 @@ TEST(ResolveTripUpdates, NoDataRestoresTheScheduleAndSkippedCarriesTheDelay) {
   EXPECT_TRUE(r.trips[1].stop_times[1].skipped);
 }
 
+TEST(ResolveTripUpdates, RelationshipsUnknownToUsAreNotApplied) {
+  SmallFeed f;
+  ValidationReport report;
+  RealtimeFeed rt;
+  TripUpdate trip_level;
+  trip_level.entity_id = "t";
+  trip_level.trip.trip_id = "T1";
+  trip_level.trip.relationship = static_cast<TripRelationship>(9);
+  TripUpdate stop_level;
+  stop_level.entity_id = "s";
+  stop_level.trip.trip_id = "LOOP";
+  StopTimeUpdate late;
+  late.stop_sequence = 10;
+  late.departure = StopTimeEvent{300, std::nullopt};
+  StopTimeUpdate unknown;
+  unknown.stop_sequence = 30;
+  unknown.relationship = static_cast<StopRelationship>(7);
+  stop_level.stop_time_updates = {late, unknown};
+  rt.trip_updates = {trip_level, stop_level};
+  auto r = ResolveTripUpdates(f.feed, rt, {kWednesday, kSeoul}, report);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->trips.size(), 1u);  // the trip-level one is not applied
+  EXPECT_EQ(Reasons(report), std::vector<std::string>{
+      "GTFS-Realtime entity 't' trip.schedule_relationship: relationship 9 is not applied (only SCHEDULED, CANCELED, "
+      "DELETED, ADDED and NEW are)"});
+  // The stop-level one stops the delay like NO_DATA: the schedule stands from there.
+  EXPECT_EQ(Times(r->trips[0]),
+            (Pairs{{Hms(9, 5), Hms(9, 5)}, {Hms(9, 15), Hms(9, 15)}, {Hms(9, 20), Hms(9, 20)}, {Hms(9, 30), Hms(9, 30)}}));
+}
+
 TEST(ResolveTripUpdates, AnUpdateWithoutTimesMeansOnTimeThere) {
   SmallFeed f;
   ValidationReport report;
