@@ -11,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "services/mobility/routing/raptor.h"
@@ -123,6 +124,28 @@ TEST(ApplyTripChanges, CancelledTripCannotBeBoarded) {
   EXPECT_EQ(patched.TripCount(), line.tt.TripCount());
 }
 
+TEST(ApplyTripChanges, ARouteWithEveryTripCancelledStaysEmptyAndEveryQueryKindCopes) {
+  Line line;
+  Timetable patched = Applied(line.tt, {{line.late, true, {}, {}}, {line.early, true, {}, {}}});
+  ExpectWellFormed(patched);
+  ASSERT_EQ(patched.RouteCount(), line.tt.RouteCount());
+  EXPECT_EQ(patched.Route(0).trip_count, 0u);
+  EXPECT_EQ(EarliestArrival(patched, line.a, line.d, Hm(7, 0)), kUnreachable);
+  Raptor raptor(patched);
+  RaptorQuery q;
+  q.sources = {{line.a, 0}};
+  q.targets = {{line.d, 0}};
+  q.departure = Hm(7, 0);
+  q.window_end = Hm(9, 0);
+  q.arrive_by = Hm(10, 0);
+  auto range = raptor.RouteRange(q);
+  ASSERT_TRUE(range.ok());
+  EXPECT_TRUE(range->empty());
+  auto arrive_by = raptor.RouteArriveBy(q);
+  ASSERT_TRUE(arrive_by.ok());
+  EXPECT_TRUE(arrive_by->empty());
+}
+
 TEST(ApplyTripChanges, SkippedStopCanBeNeitherBoardedNorAlightedAt) {
   Line line;
   TripChange skip_b{line.early, false, line.Times(line.early, 0), {0, 1, 0, 0}};
@@ -208,6 +231,9 @@ TEST(ApplyTripChanges, BadChangesAreRefusedNamingWhatAndWhere) {
   EXPECT_EQ(error({{line.early, false, dwell, {}}}), "trip change 0 (trip 0) position 1: arrival after departure");
   auto negative = line.Times(line.early, -Hm(9, 0));
   EXPECT_NE(error({{line.early, false, negative, {}}}).find("position 0: time outside 0.."), std::string::npos);
+  auto too_late = line.Times(line.early, kMaxTime - Hm(8, 0), 3);
+  EXPECT_EQ(error({{line.early, false, too_late, {}}}),
+            fmt::format("trip change 0 (trip 0) position 3: time outside 0..{} seconds", kMaxTime));
   EXPECT_EQ(error({}, {{{{line.a, 0, 0}, {99, 60, 60}}, true}}), "added trip 0 position 1: unknown stop 99");
   EXPECT_EQ(error({}, {{{{line.a, 0, 0}}, true}}), "added trip 0: has 1 stops, must have 2 to 1000");
   // A trip cancelled in the base (an earlier update applied to it) cannot be changed again.
@@ -443,6 +469,36 @@ TEST(ApplyTripChangesDifferential, EarliestArrivalsEqualARebuiltTimetable) {
   EXPECT_EQ(queries, 3000u);
   EXPECT_GE(reachable, queries / 2);  // most queries have a journey: the test is not vacuous
   EXPECT_GE(routes_split, 10u);       // skips and overtaking delays did make new routes
+}
+
+TEST(ApplyTripChangesDifferential, NoChangesCopyEveryRandomNetworkExactly) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed * 31337);
+    const Timetable base = BuildFrom(MakeNetwork(rng));
+    const Timetable copy = Applied(base, {});
+    ASSERT_EQ(copy.RouteCount(), base.RouteCount());
+    ASSERT_EQ(copy.TripCount(), base.TripCount());
+    for (RouteIdx r = 0; r < base.RouteCount(); ++r) {
+      ASSERT_TRUE(std::ranges::equal(copy.RouteStops(r), base.RouteStops(r)));
+      ASSERT_EQ(copy.Route(r).trip_count, base.Route(r).trip_count);
+      for (uint32_t t = 0; t < base.Route(r).trip_count; ++t) {
+        EXPECT_EQ(copy.TripOf(r, t), base.TripOf(r, t));
+        for (size_t p = 0; p < base.Route(r).stop_count; ++p) {
+          EXPECT_EQ(copy.TripTimes(r, t)[p].arrival, base.TripTimes(r, t)[p].arrival);
+          EXPECT_EQ(copy.TripTimes(r, t)[p].departure, base.TripTimes(r, t)[p].departure);
+        }
+      }
+    }
+    for (StopIdx s = 0; s < base.StopCount(); ++s) {
+      EXPECT_EQ(copy.RoutesAt(s).size(), base.RoutesAt(s).size());
+      ASSERT_EQ(copy.FootpathsFrom(s).size(), base.FootpathsFrom(s).size());
+      for (size_t f = 0; f < base.FootpathsFrom(s).size(); ++f) {
+        EXPECT_EQ(copy.FootpathsFrom(s)[f].to, base.FootpathsFrom(s)[f].to);
+        EXPECT_EQ(copy.FootpathsFrom(s)[f].duration, base.FootpathsFrom(s)[f].duration);
+      }
+      EXPECT_EQ(copy.Stop(s).min_transfer, base.Stop(s).min_transfer);
+    }
+  }
 }
 
 TEST(ApplyTripChangesDifferential, RangeParetoSetsEqualARebuiltTimetable) {
