@@ -2,8 +2,8 @@
 // alighted at, new times are used, overtaking caused by delays splits routes, added trips run,
 // the base is left as it was, bad changes are refused naming what and where. Then a
 // differential test: on seeded random networks with random changes, RAPTOR on the patched
-// timetable gives the same earliest arrivals (and range Pareto sets) as on a timetable built from
-// scratch with the changed trips.
+// timetable gives the same earliest arrivals (and range and arrive-by Pareto sets) as on a
+// timetable built from scratch with the changed trips.
 #include "services/mobility/routing/timetable_update.h"
 
 #include <algorithm>
@@ -501,7 +501,7 @@ TEST(ApplyTripChangesDifferential, NoChangesCopyEveryRandomNetworkExactly) {
   }
 }
 
-TEST(ApplyTripChangesDifferential, RangeParetoSetsEqualARebuiltTimetable) {
+TEST(ApplyTripChangesDifferential, RangeAndArriveByParetoSetsEqualARebuiltTimetable) {
   size_t queries = 0, journeys = 0;
   for (uint32_t seed = 1; seed <= 8; ++seed) {
     std::mt19937 rng(seed * 7727);
@@ -522,6 +522,12 @@ TEST(ApplyTripChangesDifferential, RangeParetoSetsEqualARebuiltTimetable) {
       };
       ASSERT_EQ(points(*got), points(*want)) << "seed " << seed << " query " << i;
       journeys += got->size();
+      RaptorQuery by = q;
+      by.arrive_by = q.window_end + 60 * 60;
+      auto got_by = on_patched.RouteArriveBy(by);
+      auto want_by = on_rebuilt.RouteArriveBy(by);
+      ASSERT_TRUE(got_by.ok() && want_by.ok());
+      ASSERT_EQ(points(*got_by), points(*want_by)) << "arrive-by, seed " << seed << " query " << i;
     }
   }
   EXPECT_EQ(queries, 640u);
