@@ -171,6 +171,25 @@ TEST(RealtimeFeed, VehiclePositionsTripRelationshipsAndDeletedEntities) {
   EXPECT_EQ(feed.trip_updates[1].trip.relationship, TripRelationship::kNew);
 }
 
+TEST(RealtimeFeed, HeaderOnlyFeedsEntitiesWithBothPartsAndHalfPositions) {
+  RealtimeFeed empty = ParseTextOk("header { gtfs_realtime_version: \"2.0\" timestamp: 5 }");
+  EXPECT_EQ(empty.timestamp, 5u);
+  EXPECT_TRUE(empty.trip_updates.empty());
+  EXPECT_TRUE(empty.vehicle_positions.empty());
+  EXPECT_TRUE(empty.deleted_entity_ids.empty());
+
+  RealtimeFeed both = ParseTextOk(R"(
+    header {}
+    entity { id: "bus-1" trip_update { trip { trip_id: "T" } delay: 30 } vehicle { position { latitude: 35.5 } } })");
+  ASSERT_EQ(both.trip_updates.size(), 1u);
+  ASSERT_EQ(both.vehicle_positions.size(), 1u);
+  EXPECT_EQ(both.trip_updates[0].entity_id, "bus-1");
+  EXPECT_EQ(both.vehicle_positions[0].entity_id, "bus-1");
+  EXPECT_FALSE(both.vehicle_positions[0].has_position);  // a latitude without its longitude
+  EXPECT_EQ(both.timestamp, 0u);
+  EXPECT_TRUE(both.version.empty());
+}
+
 TEST(RealtimeFeed, UnknownFieldsAndExtensionsAreIgnored) {
   const std::string bart = ReadShared("bart_tripupdates_20161229.pb");
   const RealtimeFeed plain = ParseOk(bart);

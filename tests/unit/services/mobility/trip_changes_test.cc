@@ -267,6 +267,19 @@ TEST(ResolveTripUpdates, AbsoluteTimesAreSecondsOfTheServiceDay) {
                                       {Hms(8, 45), Hms(8, 45)}}));
 }
 
+TEST(ResolveTripUpdates, AbsoluteTimesAfterMidnightCountOnFromTheServiceDay) {
+  SmallFeed f;
+  ValidationReport report;
+  // NIGHT of Wednesday reaches B at 24:30, i.e. 00:30 on Thursday; predicted 00:37.
+  const int64_t at = kSeoul(kWednesday + 1) + Hms(0, 37);
+  auto r = Resolve(f, fmt::format(R"(entity {{ id: "n" trip_update {{ trip {{ trip_id: "NIGHT" start_date: "20240515" }}
+      stop_time_update {{ stop_sequence: 20 arrival {{ time: {} }} }} }} }})", at), report);
+  EXPECT_EQ(report.total(), 0u);
+  ASSERT_EQ(r.trips.size(), 1u);
+  EXPECT_EQ(r.trips[0].service_date, kWednesday);
+  EXPECT_EQ(Times(r.trips[0]), (Pairs{{Hms(23, 50), Hms(23, 50)}, {Hms(24, 37), Hms(24, 37)}}));
+}
+
 TEST(ResolveTripUpdates, NoDataRestoresTheScheduleAndSkippedCarriesTheDelay) {
   SmallFeed f;
   ValidationReport report;
