@@ -57,7 +57,9 @@ Spread Time(int runs, F&& run) {
   return {ms[ms.size() / 2], ms.front(), ms.back()};
 }
 
-std::string Show(const Spread& s) { return fmt::format("median {:.2f} ms (min {:.2f}, max {:.2f})", s.median, s.min, s.max); }
+std::string Show(const Spread& s) {
+  return fmt::format("median {:.2f} ms (min {:.2f}, max {:.2f})", s.median, s.min, s.max);
+}
 
 gtfs::Feed Load(const std::string& path) {
   gtfs::ValidationReport report;
@@ -95,7 +97,10 @@ DayTimetable BuildDay(const gtfs::Feed& feed, int32_t date, double radius) {
       const gtfs::StopTime& st = feed.stop_times[trip.first_stop_time + i];
       calls.push_back({st.stop, st.arrival, st.departure});
     }
-    if (std::any_of(calls.begin(), calls.end(), [](const auto& c) { return c.arrival == gtfs::kNoTime || c.departure == gtfs::kNoTime; })) {
+    auto untimed_call = [](const routing::TripStop& c) {
+      return c.arrival == gtfs::kNoTime || c.departure == gtfs::kNoTime;
+    };
+    if (std::any_of(calls.begin(), calls.end(), untimed_call)) {
       ++untimed;
       continue;
     }
@@ -117,7 +122,8 @@ DayTimetable BuildDay(const gtfs::Feed& feed, int32_t date, double radius) {
     std::exit(1);
   }
   day.timetable = std::move(tt).value();
-  fmt::print("day {}: {} trips, {} stop events, {} routes, {} stops (left out: {} untimed, {} refused); built in {:.1f} s\n",
+  fmt::print("day {}: {} trips, {} stop events, {} routes, {} stops (left out: {} untimed, {} refused); "
+             "built in {:.1f} s\n",
              date, day.feed_trip.size(), events, day.timetable.RouteCount(), day.timetable.StopCount(), untimed,
              refused, MillisSince(start) / 1000);
   return day;

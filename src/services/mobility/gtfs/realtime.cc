@@ -149,7 +149,8 @@ Result<RealtimeFeed> Convert(const pb::FeedMessage& message, const RealtimeLimit
 
 Status CheckSize(std::string_view input, const RealtimeLimits& limits) {
   if (input.size() > limits.max_bytes || input.size() > static_cast<size_t>(INT32_MAX)) {
-    return TooLarge(fmt::format("GTFS-Realtime feed: {} bytes, more than the limit of {}", input.size(), limits.max_bytes));
+    return TooLarge(
+        fmt::format("GTFS-Realtime feed: {} bytes, more than the limit of {}", input.size(), limits.max_bytes));
   }
   return Status::Ok();
 }

@@ -365,7 +365,8 @@ Result<ResolvedTripUpdates> ResolveTripUpdates(const Feed& feed, const RealtimeF
     return Status::InvalidRequest("resolving trip updates: no service_day_start function given");
   }
   if (!ParseGtfsDate(std::to_string(options.today))) {
-    return Status::InvalidRequest(fmt::format("resolving trip updates: today {} is not a YYYYMMDD date", options.today));
+    return Status::InvalidRequest(
+        fmt::format("resolving trip updates: today {} is not a YYYYMMDD date", options.today));
   }
   Resolver resolver(feed, options, report);
   for (const TripUpdate& update : realtime.trip_updates) resolver.Add(update);
