@@ -28,8 +28,8 @@ namespace pb = ::cityhub::mobility::gtfsrt;
 Status TooLarge(std::string message) { return Status(Status::Code::kPayloadTooLarge, std::move(message)); }
 
 // The raw value of enum field `number` when the sender used a value this schema does not name
-// (proto2 keeps it as an unknown field and the accessor returns the default), else nullopt. The
-// last occurrence wins, as for a known value.
+// (proto2 keeps it as an unknown field and the accessor returns the default), else nullopt.
+// Callers ask only when the field has no known value, which then takes precedence.
 std::optional<uint8_t> UnnamedEnumValue(const google::protobuf::Message& message, int number) {
   const google::protobuf::UnknownFieldSet& unknown = message.GetReflection()->GetUnknownFields(message);
   for (int i = unknown.field_count() - 1; i >= 0; --i) {
@@ -49,7 +49,10 @@ TripDescriptor ConvertTrip(const pb::TripDescriptor& in) {
   out.start_time = in.start_time();
   if (in.has_direction_id()) out.direction_id = in.direction_id();
   out.relationship = static_cast<TripRelationship>(in.schedule_relationship());
-  if (auto raw = UnnamedEnumValue(in, pb::TripDescriptor::kScheduleRelationshipFieldNumber)) {
+  auto raw = in.has_schedule_relationship()
+                 ? std::nullopt
+                 : UnnamedEnumValue(in, pb::TripDescriptor::kScheduleRelationshipFieldNumber);
+  if (raw) {
     out.relationship = static_cast<TripRelationship>(*raw);
   }
   return out;
@@ -89,7 +92,10 @@ Result<TripUpdate> ConvertTripUpdate(const std::string& entity_id, const pb::Tri
     if (u.has_arrival()) stu.arrival = ConvertEvent(u.arrival());
     if (u.has_departure()) stu.departure = ConvertEvent(u.departure());
     stu.relationship = static_cast<StopRelationship>(u.schedule_relationship());
-    if (auto raw = UnnamedEnumValue(u, pb::TripUpdate::StopTimeUpdate::kScheduleRelationshipFieldNumber)) {
+    auto raw = u.has_schedule_relationship()
+                   ? std::nullopt
+                   : UnnamedEnumValue(u, pb::TripUpdate::StopTimeUpdate::kScheduleRelationshipFieldNumber);
+    if (raw) {
       stu.relationship = static_cast<StopRelationship>(*raw);
     }
     out.stop_time_updates.push_back(std::move(stu));

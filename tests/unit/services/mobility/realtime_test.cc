@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -212,8 +213,11 @@ TEST(RealtimeFeed, UnknownFieldsAndExtensionsAreIgnored) {
 
 // FeedMessage { header {} entity { id: "a" trip_update { trip { trip_id: "T" schedule_relationship: R }
 // stop_time_update { stop_sequence: 1 schedule_relationship: S } } } }, encoded by hand.
-std::string TripUpdateWithRelationships(uint8_t trip_relationship, uint8_t stop_relationship) {
-  const std::string trip = std::string("\x0a\x01T\x20", 4) + static_cast<char>(trip_relationship);
+// A second trip relationship, when given, follows the first on the wire.
+std::string TripUpdateWithRelationships(uint8_t trip_relationship, uint8_t stop_relationship,
+                                        std::optional<uint8_t> then_trip_relationship = std::nullopt) {
+  std::string trip = std::string("\x0a\x01T\x20", 4) + static_cast<char>(trip_relationship);
+  if (then_trip_relationship) trip += std::string("\x20", 1) + static_cast<char>(*then_trip_relationship);
   const std::string stop_update = std::string("\x08\x01\x28", 3) + static_cast<char>(stop_relationship);
   const std::string update = "\x0a" + std::string(1, static_cast<char>(trip.size())) + trip + "\x12" +
                              std::string(1, static_cast<char>(stop_update.size())) + stop_update;
@@ -235,6 +239,9 @@ TEST(RealtimeFeed, RelationshipValuesUnknownToTheSchemaKeepTheirNumber) {
     EXPECT_EQ(static_cast<int>(feed.trip_updates[0].trip.relationship), unnamed);
     EXPECT_EQ(static_cast<int>(feed.trip_updates[0].stop_time_updates[0].relationship), 7);
   }
+  // A value we know, sent with one we do not, is the one read.
+  RealtimeFeed mixed = ParseOk(TripUpdateWithRelationships(3, 0, 9));
+  EXPECT_EQ(mixed.trip_updates[0].trip.relationship, TripRelationship::kCanceled);
 }
 
 TEST(RealtimeFeed, TruncatedBytesAreRefusedOrAPrefixNeverACrash) {
