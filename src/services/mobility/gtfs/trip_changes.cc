@@ -180,7 +180,13 @@ class Resolver {
           Report(update, field + ".stop_id", fmt::format("unknown stop '{}'", u.stop_id));
           continue;
         }
-        while (p < stop_times.size() && !Names(u.stop_id, stop_times[p].stop)) ++p;
+        // The stop itself first; another id for the same place only when the trip never calls there
+        // again (two stops across a street are that close, and a loop may serve both).
+        while (p < stop_times.size() && stop_times[p].stop != stop->second) ++p;
+        if (p == stop_times.size()) {
+          p = cursor;
+          while (p < stop_times.size() && !Names(u.stop_id, stop_times[p].stop)) ++p;
+        }
       } else {
         Report(update, field, "neither stop_sequence nor stop_id given");
         continue;

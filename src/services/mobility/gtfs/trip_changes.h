@@ -31,8 +31,9 @@
 // Matching. A stop time update names its stop by stop_sequence, or by stop_id (the first call at
 // that stop after the previously matched one, so a loop is matched in order); when both are given
 // they must agree. A stop_id also matches a call at a stop of the same station (its parent, a
-// child, a sibling) or at another stop within kSameStopMetres (real feeds name a station where the static
-// feed has its platform under another id).
+// child, a sibling) or at another stop within kSameStopMetres (real feeds name a station where
+// the static feed has its platform under another id) — for a stop_id alone, only when no later
+// call is at that very stop.
 //
 // Problems (reported with the entity id as file and the field concerned, severity kSkipped; the
 // rest of the feed still applies): an unknown trip or stop, an update whose stop_sequence or

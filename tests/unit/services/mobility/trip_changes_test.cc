@@ -493,6 +493,16 @@ TEST(ResolveTripUpdates, AStopIdOfTheSameStationOrPlaceMatchesThePlatform) {
   EXPECT_EQ(far.trips[0].stop_times[1].arrival, Hms(8, 10));
   EXPECT_EQ(Reasons(report), std::vector<std::string>{"GTFS-Realtime entity 'e' stop_time_update[0].stop_id: stop "
                                                       "'FAR' does not match stop_sequence 20 (stop 'B')"});
+
+  // By stop_id alone, a call at the stop itself wins over an earlier one across the street.
+  f.AddTrip("ACROSS", {{"B_NORTH", Hms(11, 0), Hms(11, 0)}, {"C", Hms(11, 10), Hms(11, 10)}, {"B", Hms(11, 20), Hms(11, 20)}});
+  ValidationReport loop;
+  auto across = Resolve(f, R"(entity { id: "e" trip_update { trip { trip_id: "ACROSS" }
+      stop_time_update { stop_id: "B" arrival { delay: 120 } } } })", loop);
+  EXPECT_EQ(loop.total(), 0u);
+  ASSERT_EQ(across.trips.size(), 1u);
+  EXPECT_EQ(Times(across.trips[0]),
+            (Pairs{{Hms(11, 0), Hms(11, 0)}, {Hms(11, 10), Hms(11, 10)}, {Hms(11, 22), Hms(11, 22)}}));
 }
 
 TEST(ResolveTripUpdates, ALoopTripIsMatchedByStopIdInOrder) {
