@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures registration gtfs_csv)
+((${#TARGETS[@]})) || TARGETS=(entity qlang geo jwt history measures registration gtfs_csv gtfs_rt)
 
 scripts/setup.sh fuzz
 CORPUS=build/fuzz/corpus
-mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures,registration,gtfs_csv}
+mkdir -p "$CORPUS"/{entity,qlang,geo,jwt,history,measures,registration,gtfs_csv,gtfs_rt}
 
 # Seeds (written once; libFuzzer adds what it finds).
 if [ -d ../shared/data ] && [ -z "$(ls -A "$CORPUS/entity")" ]; then
@@ -41,6 +41,12 @@ seed registration '{"type":"ContextSourceRegistration","information":[{"entities
 seed registration '{"type":"ContextSourceRegistration","information":[{"entities":[{"idPattern":"^urn:b:.*","type":["A","B"]}]}],"endpoint":"https://b.example","observationInterval":{"startAt":"2020-01-01T00:00:00Z"},"operations":["retrieveOps","updateOps"],"location":{"type":"Point","coordinates":[127,37]}}'
 seed gtfs_csv '\x03\xef\xbb\xbfstop_id,stop_name,stop_lat,stop_lon\r\nS1,"Main St, ""North""",35.2,128.8\r\nS2,"two\nlines",35.3,128.9\n'
 seed gtfs_csv '\x85trip_id,arrival_time,departure_time,stop_id,stop_sequence\nT1,25:10:00,25:10:00,S1,1\nT1,,,S2\n"open,1\n'
+# GTFS-Realtime: the real binary files (first byte 0: binary) and a text feed naming the
+# fuzz target's own trips (first byte 1: text format).
+for f in bart_tripupdates_20161229.pb google_trip-updates-full.pb; do
+  [ -f "../shared/data/gtfs-rt/$f" ] && { printf '\x00'; cat "../shared/data/gtfs-rt/$f"; } > "$CORPUS/gtfs_rt/seed-$f"
+done
+seed gtfs_rt '\x01header { timestamp: 1715731200 }\nentity { id: "a" trip_update { trip { trip_id: "T1" } delay: 60 stop_time_update { stop_sequence: 2 arrival { delay: 600 } } stop_time_update { stop_id: "D" schedule_relationship: SKIPPED } stop_time_update { stop_sequence: 4 departure { delay: -900 } } } }\nentity { id: "b" trip_update { trip { trip_id: "X" schedule_relationship: ADDED } stop_time_update { stop_id: "A" departure { time: 1715731200 } } stop_time_update { stop_id: "E" arrival { time: 1715734800 } } } }\nentity { id: "c" trip_update { trip { trip_id: "FREQ" start_time: "07:00:00" } } }'
 
 status=0
 for t in "${TARGETS[@]}"; do

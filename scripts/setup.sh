@@ -10,6 +10,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libre2-dev libs2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients libzip-dev libabsl-dev tzdata
+  libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   clang libclang-rt-14-dev
 )

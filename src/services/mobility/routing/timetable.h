@@ -113,6 +113,7 @@ class Timetable {
 
  private:
   friend class TimetableBuilder;
+  friend class TimetablePatcher;  // timetable_update.cc: a changed copy for real-time updates
 
   std::vector<StopInfo> stops_;
   std::vector<RouteInfo> routes_;
