@@ -158,7 +158,7 @@ std::optional<security::Operation> OperationOf(std::string_view method, std::str
   auto starts = [&](std::string_view prefix) { return route.substr(0, prefix.size()) == prefix; };
   if (route == "/metrics" || starts("/admin/") || starts("/iot/")) return Operation::kAdmin;
   // Importing a transit feed replaces what every traveller of the tenant is told.
-  if (route == "/mobility/v1/feed" && method != "GET") return Operation::kAdmin;
+  if ((route == "/mobility/v1/feed" || route == "/mobility/v1/realtime") && method != "GET") return Operation::kAdmin;
   if (starts("/ngsi-ld/v1/jsonldContexts")) return method == "GET" ? Operation::kRead : Operation::kAdmin;
   if (starts("/ngsi-ld/v1/subscriptions") || starts("/cityhub/v1/subscriptions")) return Operation::kSubscribe;
   // Registrations steer where the hub sends requests and what it holds, and may carry a

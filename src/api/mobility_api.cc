@@ -7,6 +7,8 @@
 //   GET  /mobility/v1/feed — what feed is loaded (counts, calendar, time zone).
 //   POST /mobility/v1/feed — imports a GTFS zip (Content-Type application/zip; admin right):
 //        replaces the tenant's feed atomically; answers its summary and validation report.
+//   POST /mobility/v1/realtime — a GTFS-Realtime FeedMessage (admin right): replaces the
+//        tenant's real-time data; GET tells what was last received.
 // Times are ISO 8601 with the feed's UTC offset; `time` must carry an offset (or Z). Every
 // error is a ProblemDetails naming the parameter; 503 while no feed is loaded.
 #include <cmath>
@@ -99,6 +101,11 @@ Result<std::shared_ptr<const mobility::LoadedFeed>> FeedOf(const ApiDeps& deps, 
   return feed;
 }
 
+struct TripNames {
+  std::string trip_id, route, route_id, headsign;
+  uint32_t route_index = mobility::gtfs::kNoIndex;
+};
+
 // Names shown to the traveller, in the requested language where the feed has it (translations.txt),
 // else in the feed's default language, else as the feed writes them.
 class Names {
@@ -118,6 +125,27 @@ class Names {
   }
   std::string Agency(uint32_t a) const {
     return a == mobility::gtfs::kNoIndex ? "" : std::string(tr_.AgencyName(feed_, a, lang_).text);
+  }
+  // The names of a scheduled trip, or of one the real-time feed added (`added`).
+  TripNames Trip(uint32_t feed_trip, uint32_t added, const mobility::network::DayTimetable& day) const {
+    TripNames out;
+    uint32_t route = mobility::gtfs::kNoIndex;
+    if (feed_trip != mobility::gtfs::kNoIndex) {
+      route = feed_.trips[feed_trip].route;
+      out.trip_id = feed_.trips[feed_trip].id;
+      out.headsign = Headsign(feed_trip);
+    } else if (day.realtime && added < day.realtime->updates.added.size()) {
+      const auto& trip = day.realtime->updates.added[added];
+      route = trip.route;
+      out.trip_id = trip.trip_id;
+      if (!trip.stop_times.empty()) out.headsign = Stop(trip.stop_times.back().stop);
+    }
+    if (route != mobility::gtfs::kNoIndex) {
+      out.route = RouteName(route);
+      out.route_id = feed_.routes[route].id;
+      out.route_index = route;
+    }
+    return out;
   }
   // Which language the names are in: the requested one when the feed has it; else the feed's
   // default (`fallback` says the request could not be met); `available` lists the feed's.
@@ -155,7 +183,8 @@ json::object PlaceJson(const mobility::network::Place& p, const mobility::gtfs::
   return out;
 }
 
-json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork& net, const Names& names) {
+json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork& net,
+                     const mobility::network::DayTimetable& day, const Names& names) {
   const auto& feed = net.feed();
   const auto& clock = net.clock();
   json::object out;
@@ -173,23 +202,27 @@ json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork
     out["distanceMetres"] = std::lround(mobility::network::DistanceMetres(leg.from.lat, leg.from.lon, leg.to.lat, leg.to.lon));
   }
   if (leg.mode == PlanLeg::Mode::kTransit) {
-    const auto& trip = feed.trips[leg.feed_trip];
-    const auto& route = feed.routes[trip.route];
-    out["route"] = names.RouteName(trip.route);
-    out["routeId"] = route.id;
-    if (!route.long_name.empty()) out["routeLongName"] = names.RouteLongName(trip.route);
-    out["routeType"] = route.route_type;
-    if (!route.color.empty()) out["routeColor"] = route.color;
-    out["agency"] = names.Agency(route.agency);
-    out["tripId"] = trip.id;
-    out["headsign"] = names.Headsign(leg.feed_trip);
+    const TripNames trip = names.Trip(leg.feed_trip, leg.added_trip, day);
+    out["route"] = trip.route;
+    out["routeId"] = trip.route_id;
+    if (trip.route_index != mobility::gtfs::kNoIndex) {
+      const auto& route = feed.routes[trip.route_index];
+      if (!route.long_name.empty()) out["routeLongName"] = names.RouteLongName(trip.route_index);
+      out["routeType"] = route.route_type;
+      if (!route.color.empty()) out["routeColor"] = route.color;
+      out["agency"] = names.Agency(route.agency);
+    }
+    out["tripId"] = trip.trip_id;
+    out["headsign"] = trip.headsign;
     out["serviceDate"] = fmt::format("{:04}-{:02}-{:02}", leg.service_date / 10000, leg.service_date / 100 % 100,
                                      leg.service_date % 100);
     out["stops"] = leg.alight_position - leg.board_position;
     out["scheduledDeparture"] = clock.FormatLocal(leg.scheduled_departure);
     out["scheduledArrival"] = clock.FormatLocal(leg.scheduled_arrival);
     out["delaySeconds"] = leg.arrival - leg.scheduled_arrival;
-    out["realtime"] = false;
+    out["departureDelaySeconds"] = leg.departure - leg.scheduled_departure;
+    out["realtime"] = leg.realtime;
+    if (leg.added_trip != mobility::gtfs::kNoIndex) out["added"] = true;
   }
   return out;
 }
@@ -234,7 +267,7 @@ Response Plan(const Request& req, const ApiDeps& deps) {
     return Problem(Status::BadRequestData(fmt::format(
         "parameter 'time': the feed runs from {} to {} and has no service on {}", net.first_date(), net.last_date(), date)));
   }
-  auto day = net.Day(date);
+  auto day = deps.mobility->Day(*tenant, **loaded, date, util::NowMillis() / 1000);
   if (!day.ok()) return Problem(day.status());
   mobility::network::PlanRequest pr;
   pr.from_lat = from->first;
@@ -265,7 +298,7 @@ Response Plan(const Request& req, const ApiDeps& deps) {
     json::array legs;
     for (const PlanLeg& leg : it.legs) {
       if (leg.mode == PlanLeg::Mode::kWalk) walk += leg.arrival - leg.departure;
-      legs.push_back(LegJson(leg, net, names));
+      legs.push_back(LegJson(leg, net, **day, names));
     }
     o["walkSeconds"] = walk;
     o["legs"] = std::move(legs);
@@ -300,23 +333,28 @@ Response Departures(const Request& req, const PathParams& params, const ApiDeps&
   if (found == net.feed().stop_by_id.end()) {
     return Problem(Status::NotFound(fmt::format("no stop '{}' in the loaded feed", stop_id.substr(0, 200))));
   }
-  auto day = net.Day(net.clock().LocalDate(*time));
+  const int32_t date = net.clock().LocalDate(*time);
+  auto day = deps.mobility->Day(*tenant, **loaded, date, util::NowMillis() / 1000);
   if (!day.ok()) return Problem(day.status());
+  auto scheduled = net.Day(date);
+  if (!scheduled.ok()) return Problem(scheduled.status());
   const Names names(**loaded, *lang);
   json::array list;
-  for (const auto& d : mobility::network::NextDepartures(net, **day, found->second, *time, *limit)) {
-    const auto& trip = net.feed().trips[d.feed_trip];
+  for (const auto& d : mobility::network::NextDepartures(net, **day, found->second, *time, *limit, scheduled->get())) {
     json::object o;
-    o["route"] = names.RouteName(trip.route);
-    o["routeId"] = net.feed().routes[trip.route].id;
-    o["headsign"] = names.Headsign(d.feed_trip);
-    o["tripId"] = trip.id;
+    const TripNames trip = names.Trip(d.feed_trip, d.added_trip, **day);
+    o["route"] = trip.route;
+    o["routeId"] = trip.route_id;
+    o["headsign"] = trip.headsign;
+    o["tripId"] = trip.trip_id;
     o["stopId"] = net.feed().stops[d.stop].id;
     if (!net.feed().stops[d.stop].platform_code.empty()) o["platform"] = net.feed().stops[d.stop].platform_code;
     o["scheduledDeparture"] = net.clock().FormatLocal(d.scheduled_departure);
     o["departure"] = net.clock().FormatLocal(d.departure);
     o["delaySeconds"] = d.departure - d.scheduled_departure;
-    o["realtime"] = false;
+    o["realtime"] = d.realtime;
+    if (d.cancelled) o["cancelled"] = true;
+    if (d.added_trip != mobility::gtfs::kNoIndex) o["added"] = true;
     list.push_back(std::move(o));
   }
   json::object body;
@@ -425,6 +463,53 @@ Response ImportFeed(const Request& req, const ApiDeps& deps) {
   return PlainJson(200, body);
 }
 
+json::object RealtimeJson(const mobility::RealtimeSummary& s) {
+  json::object o;
+  o["updatedTrips"] = s.updated_trips;
+  o["cancelledTrips"] = s.cancelled_trips;
+  o["addedTrips"] = s.added_trips;
+  o["vehicles"] = s.vehicles;
+  o["problems"] = s.problems;
+  o["feedTimestamp"] = s.feed_timestamp ? json::value(util::FormatDateTime(int64_t(s.feed_timestamp) * 1000))
+                                        : json::value(nullptr);
+  o["receivedAt"] = util::FormatDateTime(s.received_unix * 1000);
+  if (!s.vehicle_entities.empty()) o["vehicleEntities"] = s.vehicle_entities;
+  return o;
+}
+
+Response GetRealtime(const Request& req, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  auto loaded = FeedOf(deps, *tenant);
+  if (!loaded.ok()) return Problem(loaded.status());
+  auto status = deps.mobility->RealtimeStatus(*tenant);
+  if (!status) return Problem(Status::NotFound("no real-time data has been received for this feed"));
+  json::object body = RealtimeJson(*status);
+  body["applied"] = deps.mobility->Realtime(*tenant, **loaded, util::NowMillis() / 1000) != nullptr;
+  return PlainJson(200, body);
+}
+
+// POST /mobility/v1/realtime: a GTFS-Realtime FeedMessage (binary protobuf).
+Response PostRealtime(const Request& req, const ApiDeps& deps) {
+  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return Problem(tenant.status());
+  std::string_view type = req.headers.Get("Content-Type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  if (type != "application/x-protobuf" && type != "application/octet-stream") {
+    return Problem(Status(Status::Code::kUnsupportedMediaType,
+                          "the body must be a GTFS-Realtime FeedMessage (Content-Type: application/x-protobuf)"));
+  }
+  mobility::gtfs::ValidationReport report(deps.mobility->options().feed.max_problems_kept);
+  auto summary = deps.mobility->ApplyRealtime(*tenant, req.body, report, util::NowMillis() / 1000);
+  if (!summary.ok()) return Problem(summary.status());
+  json::object body = RealtimeJson(*summary);
+  body["report"] = ReportJson(report);
+  return PlainJson(200, body);
+}
+
 }  // namespace
 
 void RegisterMobilityRoutes(http::Router& router, const ApiDeps& deps) {
@@ -434,6 +519,9 @@ void RegisterMobilityRoutes(http::Router& router, const ApiDeps& deps) {
              [&deps](const Request& r, const PathParams& p) { return Departures(r, p, deps); });
   router.Add("GET", "/mobility/v1/feed", [&deps](const Request& r, const PathParams&) { return GetFeed(r, deps); });
   router.Add("POST", "/mobility/v1/feed", [&deps](const Request& r, const PathParams&) { return ImportFeed(r, deps); });
+  router.Add("GET", "/mobility/v1/realtime", [&deps](const Request& r, const PathParams&) { return GetRealtime(r, deps); });
+  router.Add("POST", "/mobility/v1/realtime",
+             [&deps](const Request& r, const PathParams&) { return PostRealtime(r, deps); });
 }
 
 }  // namespace cityhub::api

@@ -518,6 +518,10 @@ int Serve(const Config& config) {
                                           const mobility::gtfs::Feed* previous) {
     return feed_publisher.Publish(tenant, feed, previous);
   });
+  mobility.SetVehiclePublisher([&feed_publisher](std::string_view tenant, const mobility::network::TransitNetwork& net,
+                                                 const mobility::network::RealtimeSnapshot& snapshot) {
+    return feed_publisher.PublishVehicles(tenant, net, snapshot);
+  });
   if (size_t n = mobility.LoadSaved(); n > 0) spdlog::info("mobility: {} transit feeds loaded", n);
   if (!config.gtfs_feed.empty() && !mobility.Get("")) {
     mobility::gtfs::ValidationReport report;
@@ -586,7 +590,7 @@ int Serve(const Config& config) {
   server_opts.worker_threads = config.worker_threads;
   server_opts.limits.max_body_bytes = config.max_body_bytes;
   server_opts.limits.max_header_bytes = config.max_header_bytes;
-  server_opts.limits.upload_paths = {"/mobility/v1/feed"};
+  server_opts.limits.upload_paths = {"/mobility/v1/feed", "/mobility/v1/realtime"};
   server_opts.limits.max_upload_bytes = config.gtfs_max_upload_mb << 20;
   server_opts.limits.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   server_opts.limits.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);

@@ -47,6 +47,9 @@ ImportCommand::ImportCommand(CLI::App& app) {
   gtfs_ = import_->add_subcommand("gtfs", "Import a GTFS feed (zip) for journey planning, replacing the tenant's feed");
   gtfs_->add_option("feed", file_, "The GTFS zip")->required();
   gtfs_->add_option("--tenant", tenant_, "The tenant (NGSILD-Tenant) whose feed it becomes (default: the default tenant)");
+  gtfs_rt_ = import_->add_subcommand("gtfs-rt", "Apply a GTFS-Realtime feed (binary FeedMessage) to the tenant's transit feed");
+  gtfs_rt_->add_option("message", file_, "The FeedMessage file (.pb)")->required();
+  gtfs_rt_->add_option("--tenant", tenant_, "The tenant (NGSILD-Tenant) whose feed it updates");
   import_->require_subcommand(1);
 }
 
@@ -67,8 +70,10 @@ int ImportCommand::Run(const Config& config) const {
   }
   std::vector<std::pair<std::string, std::string>> headers;
   if (!tenant_.empty()) headers.emplace_back("NGSILD-Tenant", tenant_);
-  auto reply = SendToHub(host, port, !config.tls_cert_file.empty(), "POST", "/mobility/v1/feed", "application/zip", zip,
-                         headers);
+  const bool realtime = gtfs_rt_->parsed();
+  auto reply = SendToHub(host, port, !config.tls_cert_file.empty(), "POST",
+                         realtime ? "/mobility/v1/realtime" : "/mobility/v1/feed",
+                         realtime ? "application/x-protobuf" : "application/zip", zip, headers);
   if (!reply.ok()) {
     std::cerr << reply.status().message() << "\n";
     return 2;
@@ -84,6 +89,14 @@ int ImportCommand::Run(const Config& config) const {
     std::cerr << fmt::format("the hub refused the feed ({}): {}\n", reply->status, Text(o, "detail"));
     PrintReport(o);
     return 1;
+  }
+  if (realtime) {
+    std::cout << fmt::format("applied '{}': {} trips updated ({} cancelled), {} added, {} vehicles; feed time {}\n",
+                             file_, Text(o, "updatedTrips"), Text(o, "cancelledTrips"), Text(o, "addedTrips"),
+                             Text(o, "vehicles"), Text(o, "feedTimestamp"));
+    std::cout << fmt::format("{} problems reported (updates skipped)\n", Text(o, "problems"));
+    PrintReport(o);
+    return 0;
   }
   std::cout << fmt::format("imported '{}'{}: {} stops, {} stations, {} routes, {} trips, {} stop times; service {} to {} ({})\n",
                            file_, tenant_.empty() ? "" : fmt::format(" for tenant '{}'", tenant_), Text(o, "stops"),

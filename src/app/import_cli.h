@@ -1,7 +1,9 @@
 // `cityhub import gtfs FEED.zip [--tenant T]`: sends a GTFS zip to the running hub at --listen
 // (POST /mobility/v1/feed, admin credentials from $CITYHUB_API_KEY or $CITYHUB_TOKEN), which
 // validates it and replaces the tenant's transit feed; prints the summary and every problem
-// the validation report lists (file, line, field, reason). Used once from main().
+// the validation report lists (file, line, field, reason).
+// `cityhub import gtfs-rt FILE.pb [--tenant T]`: the same for a GTFS-Realtime FeedMessage
+// (POST /mobility/v1/realtime). Used once from main().
 #pragma once
 
 #include <string>
@@ -28,6 +30,7 @@ class ImportCommand {
  private:
   CLI::App* import_ = nullptr;
   CLI::App* gtfs_ = nullptr;
+  CLI::App* gtfs_rt_ = nullptr;
   std::string file_;
   std::string tenant_;
 };

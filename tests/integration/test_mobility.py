@@ -6,6 +6,7 @@ queries in flight never see half done, and the admin right an import needs."""
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -22,6 +23,43 @@ STAGECOACH = "36.915682,-116.751677"
 FUR_CREEK = "36.425288,-117.133162"
 SF_SB = "37.776348,-122.394935"        # Caltrain San Francisco, southbound platform 70012
 DIRIDON_SB = "37.329231,-121.903173"   # San Jose Diridon, southbound platform 70262
+
+
+BART = os.path.join(GTFS, "bart_2016.zip")
+BART_RT = os.path.join(SHARED, "data", "gtfs-rt", "bart_tripupdates_20161229.pb")
+
+
+# A minimal protobuf writer for GTFS-Realtime messages the tests make up (field numbers of the
+# GTFS-Realtime reference): enough for vehicle positions.
+def _varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def _field(number, value):
+    if isinstance(value, bytes):
+        return _varint(number << 3 | 2) + _varint(len(value)) + value
+    if isinstance(value, str):
+        return _field(number, value.encode())
+    if isinstance(value, float):
+        return _varint(number << 3 | 5) + struct.pack("<f", value)
+    return _varint(number << 3) + _varint(value)
+
+
+def vehicle_feed(timestamp, vehicles):
+    """vehicles: [(vehicle id, label, trip id, lat, lon, bearing, speed m/s)]"""
+    msg = _field(1, _field(1, "2.0") + _field(3, timestamp))
+    for vid, label, trip, lat, lon, bearing, speed in vehicles:
+        position = _field(1, float(lat)) + _field(2, float(lon)) + _field(3, float(bearing)) + _field(5, float(speed))
+        vp = _field(1, _field(1, trip)) + _field(2, position) + _field(5, timestamp) + _field(8, _field(1, vid) + _field(2, label))
+        msg += _field(2, _field(1, "e-" + vid) + _field(4, vp))
+    return msg
 
 
 def read(path):
@@ -283,6 +321,99 @@ class MobilityDemoFeedTest(HubTestCase):
         self.assertIn("urn:ngsi-ld:GtfsStop:gtfs:STAGECOACH", ids)
         self.assertNotIn("urn:ngsi-ld:GtfsStop:gtfs:city-hall", ids)  # the demo's stops are gone
         self.assertEqual(len(self.hub.get("/ngsi-ld/v1/entities?type=GtfsRoute", headers=tenant).json()), 5)
+
+
+class MobilityRealtimeTest(HubTestCase):
+    """GTFS-Realtime over HTTP: BART's real trip updates of 2016-12-29 (header 17:39:24Z, 09:39
+    local) change departure boards and journeys as they should; vehicle positions become Smart
+    Data Models Vehicle entities whose track the temporal API keeps."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hub_args = ("--gtfs-feed", BART)
+        super().setUpClass()
+
+    def board(self, stop, at, limit=4):
+        r = self.hub.get(f"/mobility/v1/stops/{stop}/departures?time={urllib.parse.quote(at)}&limit={limit}")
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["departures"]
+
+    def plan(self, frm, to, at):
+        r = self.hub.get(plan_path(**{"from": frm, "to": to, "time": at, "maxWalkDistance": "200"}))
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["itineraries"]
+
+    def test_1_no_realtime_yet(self):
+        self.assertProblem(self.hub.get("/mobility/v1/realtime"), 404)
+        r = self.hub.request("POST", "/mobility/v1/realtime", body=b"\x0a\x03abc", content_type="application/json")
+        self.assertProblem(r, 415)
+        r = self.hub.request("POST", "/mobility/v1/realtime", body=b"\xff\xff\xff garbage", content_type="application/x-protobuf")
+        self.assertProblem(r, 400)
+        r = self.hub.request("POST", "/mobility/v1/realtime", body=read(BART_RT), headers={"NGSILD-Tenant": "nofeed"},
+                             content_type="application/x-protobuf")
+        self.assertProblem(r, 503)
+
+    def test_2_bart_delays_change_boards_and_journeys(self):
+        deln = "37.925655,-122.317269"   # El Cerrito del Norte (stops.txt DELN)
+        rich = "37.936887,-122.353165"   # Richmond (RICH)
+        at = "2016-12-29T09:35:00-08:00"
+        # Schedule (stop_times.txt): 14DCM11 leaves DELN 09:33 and reaches RICH 09:37; at 09:35 it
+        # has gone: the next to Richmond is 20R11 at 09:41.
+        before = [(d["tripId"], d["departure"]) for d in self.board("DELN", at)]
+        self.assertNotIn("14DCM11", [t for t, _ in before])
+        self.assertIn(("20R11", "2016-12-29T09:41:00-08:00"), before)
+        legs = [l for l in self.plan(deln, rich, at)[0]["legs"] if l["mode"] == "transit"]
+        self.assertEqual((legs[0]["tripId"], legs[0]["realtime"]), ("20R11", False))
+
+        done = subprocess.run([BIN, "import", "gtfs-rt", BART_RT, "--listen", f"127.0.0.1:{self.hub.port}"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr + done.stdout)
+        self.assertIn("72 trips updated", done.stdout)
+        status = self.hub.get("/mobility/v1/realtime").json()
+        self.assertEqual((status["updatedTrips"], status["applied"]), (72, True))
+        self.assertEqual(status["feedTimestamp"], "2016-12-29T17:39:24.000Z")
+
+        # The feed: 14DCM11 is 360 s late at DELN (stop_sequence 22): it now leaves at 09:39,
+        # and the delay carries on to RICH (09:43); 20R11 is 60 s late.
+        board = {d["tripId"]: d for d in self.board("DELN", at)}
+        late = board["14DCM11"]
+        self.assertEqual((late["scheduledDeparture"], late["departure"], late["delaySeconds"], late["realtime"]),
+                         ("2016-12-29T09:33:00-08:00", "2016-12-29T09:39:00-08:00", 360, True))
+        self.assertEqual(board["20R11"]["delaySeconds"], 60)
+        # So the traveller at DELN at 09:35 catches the late 14DCM11 and reaches Richmond at 09:43.
+        it = self.plan(deln, rich, at)[0]
+        legs = [l for l in it["legs"] if l["mode"] == "transit"]
+        self.assertEqual(legs[0]["tripId"], "14DCM11")
+        self.assertEqual((legs[0]["departure"], legs[0]["arrival"]),
+                         ("2016-12-29T09:39:00-08:00", "2016-12-29T09:43:00-08:00"))
+        self.assertEqual((legs[0]["scheduledArrival"], legs[0]["delaySeconds"], legs[0]["realtime"]),
+                         ("2016-12-29T09:37:00-08:00", 360, True))
+
+    def test_3_vehicle_positions_are_entities_with_history(self):
+        link = {"Link": '<https://smart-data-models.github.io/dataModel.Transportation/context.jsonld>; '
+                        'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'}
+        vid = "urn:ngsi-ld:Vehicle:gtfs:car-1234"
+        for i, (lat, lon) in enumerate([(37.9256, -122.3172), (37.9300, -122.3300), (37.9368, -122.3531)]):
+            msg = vehicle_feed(1483033164 + 60 * i, [("car-1234", "Train 14", "14DCM11", lat, lon, 300.0, 10.0)])
+            r = self.hub.request("POST", "/mobility/v1/realtime", body=msg, content_type="application/x-protobuf")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual((r.json()["vehicles"], r.json()["vehicleEntities"]), (1, "published"))
+        r = self.hub.get(f"/ngsi-ld/v1/entities/{vid}?options=keyValues", headers=link)
+        self.assertEqual(r.status, 200, r.body)
+        v = r.json()
+        self.assertEqual(v["type"], "Vehicle")
+        self.assertEqual(v["location"]["coordinates"], [-122.3531, 37.9368])
+        self.assertEqual((v["speed"], v["heading"], v["vehicleType"], v["name"]), (36.0, 300.0, "train", "Train 14"))
+        # trips.txt: 14DCM11 runs on route 07 (a GtfsRoute of the feed, in the UrbanMobility vocabulary).
+        self.assertEqual(v["https://smartdatamodels.org/dataModel.UrbanMobility/hasRoute"], "urn:ngsi-ld:GtfsRoute:gtfs:07")
+        # The track: three positions, at the feed's times.
+        r = self.hub.get(f"/ngsi-ld/v1/temporal/entities/{vid}?attrs=location&options=temporalValues", headers=link)
+        self.assertEqual(r.status, 200, r.body)
+        track = r.json()["location"]["values"]
+        self.assertEqual([t[1] for t in track], ["2016-12-29T17:39:24.000Z", "2016-12-29T17:40:24.000Z",
+                                                "2016-12-29T17:41:24.000Z"])
+        # A Vehicle is all the real-time writer may write: its vehicles never touch other types.
+        self.assertEqual(self.hub.get("/ngsi-ld/v1/entities?type=Vehicle", headers=link).status, 200)
 
 
 class MobilityRestartTest(unittest.TestCase):

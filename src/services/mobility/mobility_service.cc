@@ -163,4 +163,82 @@ Result<FeedSummary> MobilityService::Import(std::string_view tenant, const std::
   return summary;
 }
 
+Result<RealtimeSummary> MobilityService::ApplyRealtime(std::string_view tenant, std::string_view message,
+                                                       gtfs::ValidationReport& report, int64_t now_unix) {
+  const std::shared_ptr<const LoadedFeed> loaded = Get(tenant);
+  if (!loaded) {
+    return Status(Status::Code::kUnavailable, "no transit feed is loaded: real-time data needs the feed it updates");
+  }
+  auto parsed = gtfs::ParseRealtimeFeed(message, options_.realtime);
+  if (!parsed.ok()) return parsed.status();
+  auto snapshot = network::ResolveRealtime(*loaded->network, *parsed, now_unix, report);
+  if (!snapshot.ok()) return snapshot.status();
+  RealtimeSummary summary;
+  for (const gtfs::TripRealtime& t : (*snapshot)->updates.trips) {
+    ++summary.updated_trips;
+    if (t.cancelled) ++summary.cancelled_trips;
+  }
+  summary.added_trips = (*snapshot)->updates.added.size();
+  summary.vehicles = (*snapshot)->vehicles.size();
+  summary.problems = report.total();
+  summary.feed_timestamp = (*snapshot)->feed_timestamp;
+  summary.received_unix = now_unix;
+  if (vehicle_publisher_ && !(*snapshot)->vehicles.empty()) {
+    Status st = vehicle_publisher_(tenant, *loaded->network, **snapshot);
+    summary.vehicle_entities = st.ok() ? "published" : fmt::format("not published: {}", st.message());
+  }
+  std::lock_guard lock(realtime_mu_);
+  RealtimeSlot& slot = realtime_[std::string(tenant)];
+  slot.network = loaded->network;
+  slot.snapshot = std::move(*snapshot);
+  slot.summary = summary;
+  slot.applied.clear();
+  return summary;
+}
+
+std::shared_ptr<const network::RealtimeSnapshot> MobilityService::Realtime(std::string_view tenant,
+                                                                          const LoadedFeed& loaded,
+                                                                          int64_t now_unix) const {
+  std::lock_guard lock(realtime_mu_);
+  auto it = realtime_.find(tenant);
+  if (it == realtime_.end() || !it->second.snapshot) return nullptr;
+  if (it->second.network.lock() != loaded.network) return nullptr;
+  if (now_unix - it->second.snapshot->received_unix > options_.max_realtime_age_s) return nullptr;
+  return it->second.snapshot;
+}
+
+std::optional<RealtimeSummary> MobilityService::RealtimeStatus(std::string_view tenant) const {
+  std::lock_guard lock(realtime_mu_);
+  auto it = realtime_.find(tenant);
+  if (it == realtime_.end() || !it->second.snapshot) return std::nullopt;
+  return it->second.summary;
+}
+
+Result<std::shared_ptr<const network::DayTimetable>> MobilityService::Day(std::string_view tenant,
+                                                                          const LoadedFeed& loaded, int32_t date,
+                                                                          int64_t now_unix) const {
+  auto base = loaded.network->Day(date);
+  if (!base.ok()) return base.status();
+  auto snapshot = Realtime(tenant, loaded, now_unix);
+  if (!snapshot) return base;
+  {
+    std::lock_guard lock(realtime_mu_);
+    auto& slot = realtime_[std::string(tenant)];
+    if (slot.snapshot == snapshot) {
+      if (auto it = slot.applied.find(date); it != slot.applied.end()) return it->second;
+    }
+  }
+  // Applied outside the lock (tens of milliseconds on a big network); two requests may both
+  // apply the same snapshot, and the second result is dropped.
+  auto applied = network::WithRealtime(*loaded.network, **base, snapshot);
+  if (!applied.ok()) return applied.status();
+  std::lock_guard lock(realtime_mu_);
+  auto& slot = realtime_[std::string(tenant)];
+  if (slot.snapshot == snapshot) {
+    while (slot.applied.size() >= options_.network.cached_days) slot.applied.erase(slot.applied.begin());
+    slot.applied.emplace(date, *applied);
+  }
+  return *applied;
+}
+
 }  // namespace cityhub::mobility

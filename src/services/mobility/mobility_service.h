@@ -18,21 +18,29 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include "services/mobility/gtfs/feed.h"
 #include "services/mobility/gtfs/translations.h"
+#include "services/mobility/network/realtime.h"
 #include "services/mobility/network/transit_network.h"
 #include "util/status.h"
 
 namespace cityhub::mobility {
 
+inline constexpr int64_t kDefaultMaxRealtimeAgeSeconds = 900;
+
 struct MobilityOptions {
   std::string state_dir;  // empty: imports are not persisted
   network::NetworkOptions network;
   gtfs::FeedOptions feed;
+  gtfs::RealtimeLimits realtime;
+  // Real-time data older than this (since the hub received it) is no longer applied: a feed
+  // that stopped updating must not keep predicting yesterday's delays.
+  int64_t max_realtime_age_s = kDefaultMaxRealtimeAgeSeconds;
 };
 
 // What is loaded for a tenant.
@@ -56,6 +64,18 @@ struct LoadedFeed {
 // Writes a feed's entities for `tenant`; `previous` is the feed it replaces (null: none).
 using EntityPublisher =
     std::function<Status(std::string_view tenant, const gtfs::Feed& feed, const gtfs::Feed* previous)>;
+// Writes the vehicle positions of a real-time snapshot for `tenant`.
+using VehiclePublisher = std::function<Status(std::string_view tenant, const network::TransitNetwork& network,
+                                              const network::RealtimeSnapshot& snapshot)>;
+
+// What a real-time feed changed.
+struct RealtimeSummary {
+  size_t updated_trips = 0, cancelled_trips = 0, added_trips = 0, vehicles = 0;
+  uint64_t problems = 0;
+  uint64_t feed_timestamp = 0;  // the feed header's (POSIX seconds), 0 when absent
+  int64_t received_unix = 0;
+  std::string vehicle_entities;  // how publishing the vehicles went ("" when there were none)
+};
 
 class MobilityService {
  public:
@@ -74,14 +94,44 @@ class MobilityService {
   // The tenant's feed, or null when none is loaded.
   std::shared_ptr<const LoadedFeed> Get(std::string_view tenant) const;
 
+  void SetVehiclePublisher(VehiclePublisher publisher) { vehicle_publisher_ = std::move(publisher); }
+
+  // Applies a GTFS-Realtime feed (a binary FeedMessage) to the tenant's feed, replacing its
+  // previous real-time data; journeys and boards use it from the next request. Unavailable when
+  // the tenant has no feed; InvalidRequest / PayloadTooLarge for a bad message. Problems with
+  // single updates go to `report` and the rest applies.
+  Result<RealtimeSummary> ApplyRealtime(std::string_view tenant, std::string_view message,
+                                        gtfs::ValidationReport& report, int64_t now_unix);
+
+  // The tenant's current real-time data for `loaded` (null: none, or older than
+  // max_realtime_age_s, or made for a feed since replaced).
+  std::shared_ptr<const network::RealtimeSnapshot> Realtime(std::string_view tenant, const LoadedFeed& loaded,
+                                                            int64_t now_unix) const;
+  std::optional<RealtimeSummary> RealtimeStatus(std::string_view tenant) const;
+
+  // The timetable of `date` for `loaded` with the tenant's current real-time data applied (the
+  // scheduled one when there is none); applied timetables are cached per snapshot.
+  Result<std::shared_ptr<const network::DayTimetable>> Day(std::string_view tenant, const LoadedFeed& loaded,
+                                                           int32_t date, int64_t now_unix) const;
+
   const MobilityOptions& options() const { return options_; }
 
  private:
   std::string TenantDir(std::string_view tenant) const;
   void Install(std::string_view tenant, std::shared_ptr<const LoadedFeed> loaded);
 
+  struct RealtimeSlot {
+    std::weak_ptr<const network::TransitNetwork> network;  // the feed the snapshot was resolved for
+    std::shared_ptr<const network::RealtimeSnapshot> snapshot;
+    RealtimeSummary summary;
+    std::map<int32_t, std::shared_ptr<const network::DayTimetable>> applied;  // by date, for snapshot
+  };
+
   MobilityOptions options_;
   EntityPublisher publisher_;
+  VehiclePublisher vehicle_publisher_;
+  mutable std::mutex realtime_mu_;
+  mutable std::map<std::string, RealtimeSlot, std::less<>> realtime_;
   std::mutex import_mu_;  // one import at a time
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<const LoadedFeed>, std::less<>> feeds_;

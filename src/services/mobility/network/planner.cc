@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "services/mobility/network/realtime.h"
+
 namespace cityhub::mobility::network {
 namespace {
 
@@ -161,8 +163,10 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
         leg.to = stop_place(l.to);
         const TripRun& run = day.runs[l.trip];
         leg.feed_trip = run.feed_trip;
+        leg.added_trip = run.added;
         leg.service_date = run.service_date;
-        // The route's stop sequence is the trip's: find the positions by stop and time.
+        leg.realtime = run.update != kNoRealtime || run.added != kNoRealtime;
+        // Find the positions in the route by stop and time, then in the trip's stop_times.
         const auto stops = tt.RouteStops(l.route);
         const auto times = tt.TripTimes(l.route, IndexInRoute(tt, l.route, l.trip));
         uint32_t board = 0;
@@ -170,10 +174,12 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
         uint32_t alight = board + 1;
         while (alight < stops.size() && !(stops[alight] == l.to && times[alight].arrival == l.arrival)) ++alight;
         if (alight >= stops.size()) return std::nullopt;  // cannot happen for a journey RAPTOR built
-        leg.board_position = board;
-        leg.alight_position = alight;
-        leg.scheduled_departure = ScheduledTime(network, run, board, false);
-        leg.scheduled_arrival = ScheduledTime(network, run, alight, true);
+        leg.board_position = FeedPosition(day, run, board);
+        leg.alight_position = FeedPosition(day, run, alight);
+        if (run.added == kNoRealtime) {
+          leg.scheduled_departure = ScheduledTime(network, run, leg.board_position, false);
+          leg.scheduled_arrival = ScheduledTime(network, run, leg.alight_position, true);
+        }
         break;
       }
     }
@@ -191,20 +197,13 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
   return it;
 }
 
-std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTimetable& day, uint32_t stop,
-                                      int64_t from, size_t limit) {
-  const gtfs::Feed& feed = network.feed();
-  std::vector<uint32_t> stops;
-  if (feed.stops[stop].location_type == gtfs::LocationType::kStation) {
-    for (uint32_t s = 0; s < feed.stops.size(); ++s) {
-      if (feed.stops[s].parent_station == stop) stops.push_back(s);
-    }
-  } else {
-    stops.push_back(stop);
-  }
+namespace {
+
+// The departures of `day`'s timetable from `stops` at or after timetable time `at`, at most
+// `limit` per route and stop.
+void CollectDepartures(const TransitNetwork& network, const DayTimetable& day, const std::vector<uint32_t>& stops,
+                       routing::Seconds at, size_t limit, std::vector<Departure>& out) {
   const routing::Timetable& tt = day.timetable;
-  const routing::Seconds at = day.ToTimetable(from);
-  std::vector<Departure> out;
   for (uint32_t s : stops) {
     if (s >= tt.StopCount()) continue;
     for (const routing::RouteStop& rs : tt.RoutesAt(s)) {
@@ -217,15 +216,53 @@ std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTi
         if (tt.TripTimes(rs.route, mid)[rs.position].departure < at) lo = mid + 1; else hi = mid;
       }
       for (uint32_t t = lo; t < ri.trip_count && t < lo + limit; ++t) {
-        const routing::TripIdx trip = tt.TripOf(rs.route, t);
-        const TripRun& run = day.runs[trip];
+        const TripRun& run = day.runs[tt.TripOf(rs.route, t)];
         Departure d;
         d.stop = s;
         d.feed_trip = run.feed_trip;
+        d.added_trip = run.added;
         d.service_date = run.service_date;
-        d.position = rs.position;
+        d.position = FeedPosition(day, run, rs.position);
         d.departure = day.ToUnix(tt.TripTimes(rs.route, t)[rs.position].departure);
-        d.scheduled_departure = ScheduledTime(network, run, rs.position, false);
+        d.scheduled_departure =
+            run.added == kNoRealtime ? ScheduledTime(network, run, d.position, false) : d.departure;
+        d.realtime = run.update != kNoRealtime || run.added != kNoRealtime;
+        if (run.feed_trip != gtfs::kNoIndex && network.RunsByFrequency(run.feed_trip)) {
+          d.run_start = network.feed().stop_times[network.feed().trips[run.feed_trip].first_stop_time].departure + run.shift;
+        }
+        out.push_back(d);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTimetable& day, uint32_t stop,
+                                      int64_t from, size_t limit, const DayTimetable* scheduled) {
+  const gtfs::Feed& feed = network.feed();
+  std::vector<uint32_t> stops;
+  if (feed.stops[stop].location_type == gtfs::LocationType::kStation) {
+    for (uint32_t s = 0; s < feed.stops.size(); ++s) {
+      if (feed.stops[s].parent_station == stop) stops.push_back(s);
+    }
+  } else {
+    stops.push_back(stop);
+  }
+  std::vector<Departure> out;
+  CollectDepartures(network, day, stops, day.ToTimetable(from), limit, out);
+  if (scheduled && day.realtime) {
+    // What the schedule promised and the real-time feed took away: the run is cancelled, or
+    // skips this stop.
+    std::vector<Departure> promised;
+    CollectDepartures(network, *scheduled, stops, scheduled->ToTimetable(from), limit, promised);
+    for (Departure& d : promised) {
+      const uint32_t u = day.realtime->Find(d.feed_trip, d.service_date, d.run_start);
+      if (u == kNoRealtime) continue;
+      const gtfs::TripRealtime& update = day.realtime->updates.trips[u];
+      if (update.cancelled || (d.position < update.stop_times.size() && update.stop_times[d.position].skipped)) {
+        d.cancelled = true;
+        d.realtime = true;
         out.push_back(d);
       }
     }

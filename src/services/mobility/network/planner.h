@@ -45,10 +45,14 @@ struct PlanLeg {
   Place from, to;
   int64_t departure = 0, arrival = 0;                      // as planned (real time when known)
   int64_t scheduled_departure = 0, scheduled_arrival = 0;  // from the timetable of the feed
-  // kTransit: the trip run ridden and the positions in its stop_times boarded and left.
+  // kTransit: the trip run ridden and the positions in its stop_times boarded and left (for a
+  // trip the real-time feed added: feed_trip is kNoIndex, added_trip its index in the snapshot's
+  // updates.added and the positions index its stop_times).
   uint32_t feed_trip = gtfs::kNoIndex;
+  uint32_t added_trip = gtfs::kNoIndex;
   int32_t service_date = 0;
   uint32_t board_position = 0, alight_position = 0;
+  bool realtime = false;  // the times come from real-time data
 };
 
 struct Itinerary {
@@ -59,12 +63,15 @@ struct Itinerary {
 
 struct Departure {
   uint32_t stop = 0;  // the feed stop (a station's board lists its stops' departures)
-  uint32_t feed_trip = 0;
+  uint32_t feed_trip = gtfs::kNoIndex;   // kNoIndex: a trip the real-time feed added …
+  uint32_t added_trip = gtfs::kNoIndex;  // … this one of the snapshot's updates.added
   int32_t service_date = 0;
-  uint32_t position = 0;  // in the trip's stop_times
+  uint32_t position = 0;  // in the trip's stop_times (the added trip's)
   int64_t departure = 0;            // real time when known
   int64_t scheduled_departure = 0;
-  bool last_stop = false;           // the trip ends here (shown as an arrival)
+  bool realtime = false;            // the time comes from real-time data
+  bool cancelled = false;           // the run is cancelled or does not stop here any more
+  int32_t run_start = gtfs::kNoTime;  // a frequencies.txt run: its first departure (GTFS seconds)
 };
 
 class Planner {
@@ -85,9 +92,11 @@ class Planner {
 };
 
 // The next departures from feed stop `stop` (a station: from each of its stops) at or after
-// `from` (Unix seconds), by time, at most `limit`.
+// `from` (Unix seconds), by time, at most `limit`. With `scheduled` (the day's timetable without
+// real-time data, when `day` has some), departures the real-time feed cancelled (the run, or its
+// stop here) are listed too, flagged, at their scheduled time.
 std::vector<Departure> NextDepartures(const TransitNetwork& network, const DayTimetable& day, uint32_t stop,
-                                      int64_t from, size_t limit);
+                                      int64_t from, size_t limit, const DayTimetable* scheduled = nullptr);
 
 // The Unix time at which a trip run was scheduled to reach (arrival) or leave a position.
 int64_t ScheduledTime(const TransitNetwork& network, const TripRun& run, uint32_t position, bool arrival);

@@ -46,11 +46,19 @@ struct NetworkOptions {
   size_t cached_days = kDefaultCachedDays;
 };
 
+struct RealtimeSnapshot;  // network/realtime.h
+
+inline constexpr uint32_t kNoRealtime = gtfs::kNoIndex;
+
 // One run of a feed trip in a day timetable.
 struct TripRun {
-  uint32_t feed_trip = 0;
+  uint32_t feed_trip = 0;    // gtfs::kNoIndex for a trip the real-time feed added
   int32_t service_date = 0;  // yyyymmdd
   int32_t shift = 0;         // seconds added to the feed's times (a frequencies.txt run), else 0
+  // With real-time data applied (DayTimetable::realtime): the run's entry in its
+  // updates.trips, or (an added trip) in its updates.added; kNoRealtime when none.
+  uint32_t update = kNoRealtime;
+  uint32_t added = kNoRealtime;
 };
 
 struct DayTimetable {
@@ -59,6 +67,8 @@ struct DayTimetable {
   routing::Timetable timetable;
   std::vector<TripRun> runs;  // by TripIdx
   size_t skipped_runs = 0;    // runs the timetable refused (times beyond its limits)
+  // The real-time data applied to this timetable (null: the schedule as published).
+  std::shared_ptr<const RealtimeSnapshot> realtime;
 
   routing::Seconds ToTimetable(int64_t unix_seconds) const {
     return static_cast<routing::Seconds>(unix_seconds - epoch_utc);
@@ -82,6 +92,11 @@ class TransitNetwork {
   // The first and last dates any service runs (yyyymmdd).
   int32_t first_date() const { return first_date_; }
   int32_t last_date() const { return last_date_; }
+
+  // Whether `feed_trip` runs from frequencies.txt (its runs are told apart by start time).
+  bool RunsByFrequency(uint32_t feed_trip) const {
+    return frequencies_of_trip_[feed_trip].first != frequencies_of_trip_[feed_trip].second;
+  }
 
   // Stops trips call at within `radius_m` (great-circle) of a point, nearest first, at most `max`.
   std::vector<NearStop> StopsNear(double lat, double lon, double radius_m, size_t max) const;

@@ -6,6 +6,15 @@
 //
 // Ids: urn:ngsi-ld:<Type>:gtfs:<GTFS id> (one feed per tenant, so one feed key). Entities are
 // upserted with replace in batches of kPublishBatch, so attributes a stop lost disappear.
+//
+// Vehicles (GTFS-Realtime VehiclePositions): each vehicle with a position becomes a Smart Data
+// Models `Vehicle` (dataModel.Transportation) urn:ngsi-ld:Vehicle:gtfs:<vehicle id, else the
+// entity id>: `location` (GeoProperty Point), `speed` (km/h, as the model has it; GTFS-RT sends
+// m/s), `heading` (degrees from north), `name` (the vehicle's label), `vehicleType` (from the
+// route's type), `serviceStatus` "onRoute", and the trip it runs as `tripId` and `hasRoute`
+// (Relationship to the GtfsRoute) — each with observedAt = the position's timestamp (else the
+// feed's), so the temporal API keeps every vehicle's track. Written by "system:mobility-realtime",
+// which may write Vehicle entities only.
 #pragma once
 
 #include <memory>
@@ -15,6 +24,7 @@
 #include "broker/write_access.h"
 #include "ngsild/context.h"
 #include "services/mobility/gtfs/feed.h"
+#include "services/mobility/network/realtime.h"
 #include "util/status.h"
 
 namespace cityhub::services {
@@ -30,10 +40,15 @@ class FeedPublisher {
   // `feed` lacks. The first error met (others counted), or Ok.
   Status Publish(std::string_view tenant, const mobility::gtfs::Feed& feed, const mobility::gtfs::Feed* previous);
 
+  // Upserts the vehicles of `snapshot` (resolved against `network`) in `tenant`.
+  Status PublishVehicles(std::string_view tenant, const mobility::network::TransitNetwork& network,
+                         const mobility::network::RealtimeSnapshot& snapshot);
+
  private:
   broker::EntityService& entities_;
   ngsild::ContextPtr core_;
   std::unique_ptr<broker::SystemWriteAccess> access_;
+  std::unique_ptr<broker::SystemWriteAccess> vehicle_access_;
 };
 
 }  // namespace cityhub::services

@@ -71,7 +71,9 @@ Status Raptor::Validate(const RaptorQuery& query) const {
 void Raptor::Reset(uint32_t rounds) {
   rounds_ = rounds;
   ready_.assign(size_t{rounds} * stops_, ReadyLabel{});
-  arrived_.assign(size_t{rounds} * stops_, TripLabel{});
+  // Trip labels are read only where this query wrote them (arrived_bound_ says which are
+  // current), so they are not cleared: a query touches a small part of them.
+  if (arrived_.size() < size_t{rounds} * stops_) arrived_.resize(size_t{rounds} * stops_);
   ready_bound_.assign(size_t{rounds} * stops_, kUnreachable);
   arrived_bound_.assign(size_t{rounds} * stops_, kUnreachable);
   target_.assign(rounds, TargetLabel{});
