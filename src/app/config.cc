@@ -194,6 +194,11 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--transit-min-transfer-s", c.transit_min_transfer_s, "CITYHUB_TRANSIT_MIN_TRANSFER_S",
       "Seconds needed to change vehicles at a stop transfers.txt says nothing about")
       ->check(CLI::Range(0, 3600));
+  opt("--gtfs-rt-url", c.gtfs_rt_url, "CITYHUB_GTFS_RT_URL",
+      "A GTFS-Realtime feed (trip updates, vehicle positions) polled for the default tenant's transit feed; "
+      "the address must be allowed by --outbound-allow like every outbound connection");
+  opt("--gtfs-rt-poll-s", c.gtfs_rt_poll_s, "CITYHUB_GTFS_RT_POLL_S", "Seconds between two polls of --gtfs-rt-url")
+      ->check(CLI::Range(5, 3600));
   opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 }

@@ -86,6 +86,8 @@ struct Config {
   double transit_walk_detour = 1.3;         // walking distance / crow-fly distance
   double transit_walk_speed = 1.25;         // metres per second
   unsigned transit_min_transfer_s = 60;     // at stops transfers.txt says nothing about
+  std::string gtfs_rt_url;                  // GTFS-Realtime feed polled for the default tenant ("" = none)
+  unsigned gtfs_rt_poll_s = 30;
   std::string log_level = "info";
 };
 

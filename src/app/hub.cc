@@ -47,6 +47,7 @@
 #include "ingest/mqtt_ingest.h"
 #include "services/mobility/mobility_service.h"
 #include "services/mobility/publish/feed_publisher.h"
+#include "services/mobility/publish/realtime_poller.h"
 #include "services/parking/parking_service.h"
 #include "services/warning/warning_service.h"
 #include "ingest/registry.h"
@@ -534,6 +535,17 @@ int Serve(const Config& config) {
     }
   }
   deps.mobility = &mobility;
+  std::unique_ptr<services::RealtimePoller> realtime_poller;
+  if (!config.gtfs_rt_url.empty()) {
+    services::RealtimePollerOptions po;
+    po.url = config.gtfs_rt_url;
+    po.interval = std::chrono::seconds(config.gtfs_rt_poll_s);
+    po.addresses = addresses;
+    po.ca_file = config.notify_ca_file;
+    realtime_poller = std::make_unique<services::RealtimePoller>(mobility, po);
+    realtime_poller->Start();
+    spdlog::info("mobility: polling GTFS-Realtime from {} every {} s", config.gtfs_rt_url, config.gtfs_rt_poll_s);
+  }
   deps.ingestor = ingestor.get();
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
   if (!config.mqtt.empty()) {
@@ -618,6 +630,7 @@ int Serve(const Config& config) {
                config.data_dir, config.worker_threads, query_threads);
   server.Run();
   ready = false;
+  if (realtime_poller) realtime_poller->Stop();
   mqtt_ingest.reset();  // no more device messages …
   ingestor.reset();     // … and those queued are written
   parking.Stop();

@@ -12,9 +12,10 @@ import tempfile
 import threading
 import unittest
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from guarded_hub import GuardedHub
-from hub import BIN, SHARED, Hub, HubTestCase
+from hub import BIN, SHARED, Hub, HubTestCase, eventually
 
 GTFS = os.path.join(SHARED, "data", "gtfs")
 SAMPLE = os.path.join(GTFS, "google_sample-feed-1.zip")
@@ -414,6 +415,41 @@ class MobilityRealtimeTest(HubTestCase):
                                                 "2016-12-29T17:41:24.000Z"])
         # A Vehicle is all the real-time writer may write: its vehicles never touch other types.
         self.assertEqual(self.hub.get("/ngsi-ld/v1/entities?type=Vehicle", headers=link).status, 200)
+
+
+class MobilityRealtimePollTest(unittest.TestCase):
+    """--gtfs-rt-url: the hub polls a producer (here a local HTTP server serving BART's file) and
+    applies what it gets within one poll."""
+
+    def test_polled_feed_is_applied(self):
+        served = {"body": read(BART_RT), "requests": 0}
+
+        class Producer(BaseHTTPRequestHandler):
+            def do_GET(self):
+                served["requests"] += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(served["body"])))
+                self.end_headers()
+                self.wfile.write(served["body"])
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Producer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/bart/tripupdates.pb"
+            with Hub(extra_args=["--gtfs-feed", BART, "--gtfs-rt-url", url, "--gtfs-rt-poll-s", "5"]) as hub:
+                status = eventually(lambda: hub.get("/mobility/v1/realtime").json()
+                                    if hub.get("/mobility/v1/realtime").status == 200 else None, timeout=15)
+                self.assertEqual(status["updatedTrips"], 72)
+                self.assertGreaterEqual(served["requests"], 1)
+                r = hub.get("/mobility/v1/stops/DELN/departures?time=2016-12-29T09%3A35%3A00-08%3A00&limit=4")
+                late = [d for d in r.json()["departures"] if d["tripId"] == "14DCM11"]
+                self.assertEqual(late[0]["delaySeconds"], 360)
+        finally:
+            server.shutdown()
 
 
 class MobilityRestartTest(unittest.TestCase):
