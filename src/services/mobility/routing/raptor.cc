@@ -149,7 +149,6 @@ void Raptor::InitSources(const RaptorQuery& query, Seconds departure) {
 void Raptor::ScanRoute(RouteIdx route, uint32_t first_position, uint32_t round, bool wheelchair) {
   const RouteInfo& ri = tt_.Route(route);
   const auto stops = tt_.RouteStops(route);
-  auto departure_of = [&](uint32_t trip, uint32_t p) { return tt_.TripTimes(route, trip)[p].departure; };
   uint32_t trip = kNone;
   uint32_t board = 0;
   for (uint32_t p = first_position; p < ri.stop_count; ++p) {
@@ -166,29 +165,25 @@ void Raptor::ScanRoute(RouteIdx route, uint32_t first_position, uint32_t round, 
       }
     }
     const Seconds ready = Ready(round - 1, s).time;
-    if (ready == kUnreachable || (trip != kNone && departure_of(trip, p) < ready)) continue;
+    if (ready == kUnreachable || (trip != kNone && tt_.DeparturesAt(route, p)[trip] < ready)) continue;
     // The earliest trip leaving at or after `ready`: trips are sorted at every position.
-    uint32_t lo = 0, hi = trip == kNone ? ri.trip_count : trip;
-    const uint32_t limit = hi;
-    while (lo < hi) {
-      uint32_t mid = lo + (hi - lo) / 2;
-      if (departure_of(mid, p) < ready) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    while (wheelchair && lo < limit && !tt_.WheelchairAccessible(tt_.TripOf(route, lo))) ++lo;
-    if (lo < limit) {
-      trip = lo;
+    const auto departures = tt_.DeparturesAt(route, p);
+    const uint32_t limit = trip == kNone ? ri.trip_count : trip;
+    const uint32_t lo = static_cast<uint32_t>(
+        std::lower_bound(departures.begin(), departures.begin() + limit, ready) - departures.begin());
+    uint32_t first = lo;
+    while (wheelchair && first < limit && !tt_.WheelchairAccessible(tt_.TripOf(route, first))) ++first;
+    if (first < limit) {
+      trip = first;
       board = p;
     }
   }
 }
 
 void Raptor::RelaxFromTrips(uint32_t round) {
+  // Target pruning: a stop reached no earlier than the destination already is leads nowhere better.
   auto offer = [this, round](StopIdx at, const ReadyLabel& label) {
-    if (label.time < ready_bound_[size_t{round} * stops_ + at]) {
+    if (label.time < ready_bound_[size_t{round} * stops_ + at] && label.time < target_[round].time) {
       Ready(round, at) = label;
       LowerBound(ready_bound_, round, at, label.time);
       if (!marked_[at]) {

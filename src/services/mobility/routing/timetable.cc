@@ -98,12 +98,25 @@ Status TimetableBuilder::AddTransfer(StopIdx from, StopIdx to, Seconds duration)
   return Status::Ok();
 }
 
+void Timetable::IndexDepartures() {
+  departures_.resize(stop_times_.size());
+  for (const RouteInfo& ri : routes_) {
+    for (uint32_t t = 0; t < ri.trip_count; ++t) {
+      const StopTime* times = stop_times_.data() + ri.first_time + uint64_t{t} * ri.stop_count;
+      for (uint32_t p = 0; p < ri.stop_count; ++p) {
+        departures_[ri.first_time + uint64_t{p} * ri.trip_count + t] = times[p].departure;
+      }
+    }
+  }
+}
+
 Result<Timetable> TimetableBuilder::Build(const WalkingOptions& walking) {
   if (stops_.size() > kMaxStops) return Status::BadRequestData(fmt::format("more than {} stops", kMaxStops));
   Timetable tt;
   tt.stops_ = stops_;
   tt.trip_accessible_ = accessible_;
   GroupTripsIntoRoutes(tt);
+  tt.IndexDepartures();
   BuildStopRoutes(tt);
   CITYHUB_RETURN_IF_ERROR(BuildFootpaths(tt, walking));
   return tt;

@@ -100,6 +100,13 @@ class Timetable {
     const RouteInfo& ri = routes_[r];
     return {stop_times_.data() + ri.first_time + uint64_t{t} * ri.stop_count, ri.stop_count};
   }
+  // The departures of route r's trips at position p, in trip order (ascending: trips never
+  // overtake) — the same times as TripTimes, laid out by position so that finding the earliest
+  // catchable trip reads consecutive memory.
+  std::span<const Seconds> DeparturesAt(RouteIdx r, uint32_t p) const {
+    const RouteInfo& ri = routes_[r];
+    return {departures_.data() + ri.first_time + uint64_t{p} * ri.trip_count, ri.trip_count};
+  }
   // The builder's TripIdx of route r's t-th trip.
   TripIdx TripOf(RouteIdx r, uint32_t t) const { return route_trips_[routes_[r].first_trip + t]; }
   bool WheelchairAccessible(TripIdx trip) const { return trip_accessible_[trip] != 0; }
@@ -119,7 +126,11 @@ class Timetable {
   std::vector<RouteInfo> routes_;
   std::vector<StopIdx> route_stops_;
   std::vector<TripIdx> route_trips_;
+  // Fills departures_ from routes_ and stop_times_ (after the builder or a patch made them).
+  void IndexDepartures();
+
   std::vector<StopTime> stop_times_;
+  std::vector<Seconds> departures_;  // [first_time + position * trip_count + trip], see DeparturesAt
   std::vector<uint8_t> trip_accessible_;  // by TripIdx
   std::vector<uint32_t> stop_route_offsets_;  // StopCount() + 1
   std::vector<RouteStop> stop_routes_;

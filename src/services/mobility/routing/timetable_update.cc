@@ -112,6 +112,7 @@ class TimetablePatcher {
       return Status::BadRequestData(fmt::format("more than {} stop events", kMaxStopEvents));
     }
     MergeStopRoutes();
+    tt_.IndexDepartures();
     return std::move(tt_);
   }
 
