@@ -10,6 +10,6 @@ request = function()
   local from = stops[math.random(#stops)]
   local to = stops[math.random(#stops)]
   local minute = math.random(6 * 60, 21 * 60)
-  local time = string.format("%sT%02d%%3A%02d%%3A00%s", date, minute // 60, minute % 60, offset)
+  local time = string.format("%sT%02d%%3A%02d%%3A00%s", date, math.floor(minute / 60), minute % 60, offset)
   return wrk.format("GET", "/mobility/v1/plan?from=" .. from .. "&to=" .. to .. "&time=" .. time)
 end
