@@ -113,7 +113,7 @@ class FeedLoader {
  public:
   FeedLoader(ZipArchive& zip, const FeedOptions& options, ValidationReport& report)
       : zip_(zip), options_(options), report_(report),
-        flex_(feed_, report_, zip_,
+        flex_(feed_, report_, zip_, options.flex,
               [this](std::string_view file, const std::vector<ColumnSpec>& columns,
                      const std::function<void(const Row&)>& on_row) {
                 return ReadTable(file, Need::kOptional, columns, on_row);

@@ -51,6 +51,7 @@ struct FeedOptions {
   CsvLimits csv{.pad_short_records = true};  // trailing empty fields may be omitted
   size_t max_problems_kept = kDefaultMaxProblemsKept;
   uint64_t max_rows_per_file = kDefaultMaxRowsPerFile;  // over it: fatal, the feed is refused
+  FlexLimits flex;  // locations.geojson (flex.h)
 };
 
 struct Problem {

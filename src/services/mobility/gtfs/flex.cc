@@ -1,4 +1,4 @@
-// FlexReader: locations.geojson is read whole (it is bounded by kMaxLocationsBytes, and a DOM
+// FlexReader: locations.geojson is read whole (it is bounded by FlexLimits, and a DOM
 // makes a feature's checks plain code), its vertices counted against the zone and file limits
 // before a ring is copied, so a hostile file costs at most the bytes it is allowed. The CSV
 // files go through FeedLoader's table reader. Stop_times rows are classified one at a time as
@@ -49,10 +49,12 @@ std::optional<LatLon> ReadPosition(const json::value& v) {
   return LatLon{*lat, *lon};
 }
 
-// Vertex budgets of one feature and of the whole file.
+// Vertex budgets of one feature and of the whole file, and their limits for the reasons.
 struct VertexBudget {
   size_t zone_left;
   size_t file_left;
+  size_t zone_limit;
+  size_t file_limit;
 };
 
 // Reads a Polygon's coordinates into `out`; returns the reason when they are not a polygon.
@@ -63,10 +65,10 @@ std::string ReadPolygon(const json::value& coordinates, FlexPolygon& out, Vertex
     const json::array* ring = (*rings)[r].if_array();
     if (ring == nullptr) return fmt::format("ring {} is not an array of positions", r);
     if (ring->size() > budget.zone_left) {
-      return fmt::format("more than {} positions (the zone limit)", kMaxZoneVertices);
+      return fmt::format("more than {} positions (the zone limit)", budget.zone_limit);
     }
     if (ring->size() > budget.file_left) {
-      return fmt::format("the file's positions pass {} (the feed limit)", kMaxFlexVertices);
+      return fmt::format("the file's positions pass {} (the feed limit)", budget.file_limit);
     }
     budget.zone_left -= ring->size();
     budget.file_left -= ring->size();
@@ -177,16 +179,16 @@ Status FlexReader::ReadPlacesAndRules() {
 Status FlexReader::ReadLocations() {
   std::optional<ZipMember> member = zip_.FindMember(kLocationsFile);
   if (!member) return Status::Ok();
-  const std::string too_large = fmt::format("{} is larger than {} bytes", kLocationsFile,
-                                            kMaxLocationsBytes);
-  if (member->declared_size > kMaxLocationsBytes) {
+  const uint64_t max_bytes = limits_.max_locations_bytes;
+  const std::string too_large = fmt::format("{} is larger than {} bytes", kLocationsFile, max_bytes);
+  if (member->declared_size > max_bytes) {
     Fatal(kLocationsFile, too_large);
     return Status(Status::Code::kPayloadTooLarge, report_.FirstFatal());
   }
   std::string text;
   text.reserve(member->declared_size);
   Status read = zip_.ReadMember(*member, [&](std::string_view chunk) {
-    if (text.size() + chunk.size() > kMaxLocationsBytes) {
+    if (text.size() + chunk.size() > max_bytes) {
       return Status(Status::Code::kPayloadTooLarge, too_large);
     }
     text.append(chunk);
@@ -196,8 +198,10 @@ Status FlexReader::ReadLocations() {
     Fatal(kLocationsFile, read.message());
     return Status(read.code(), report_.FirstFatal());
   }
+  // The document lives only while its zones are copied out: one arena, freed at once.
+  json::monotonic_resource arena;
   boost::system::error_code ec;
-  json::value root = util::ParseJson(text, ec);
+  json::value root = util::ParseJson(text, json::parse_options{}, ec, &arena);
   text = {};
   if (ec) {
     Skip(kLocationsFile, 0, "", fmt::format("not valid JSON ({}); the file is ignored", ec.message()));
@@ -213,12 +217,13 @@ Status FlexReader::ReadLocations() {
     return Status::Ok();
   }
   const json::array& list = features->get_array();
-  if (list.size() > kMaxFlexZones) {
+  if (list.size() > limits_.max_zones) {
     Skip(kLocationsFile, 0, "features",
-         fmt::format("{} features, more than {}; the rest are ignored", list.size(), kMaxFlexZones));
+         fmt::format("{} features, more than {}; the rest are ignored", list.size(),
+                     limits_.max_zones));
   }
-  size_t file_vertices_left = kMaxFlexVertices;
-  for (size_t i = 0; i < std::min(list.size(), kMaxFlexZones); ++i) {
+  size_t file_vertices_left = limits_.max_vertices;
+  for (size_t i = 0; i < std::min(list.size(), limits_.max_zones); ++i) {
     const std::string where = fmt::format("features[{}]", i);
     const json::object* feature = list[i].if_object();
     if (feature == nullptr) {
@@ -237,7 +242,8 @@ Status FlexReader::ReadLocations() {
       continue;
     }
     zone.id = std::move(*id);
-    VertexBudget budget{kMaxZoneVertices, file_vertices_left};
+    VertexBudget budget{limits_.max_zone_vertices, file_vertices_left, limits_.max_zone_vertices,
+                        limits_.max_vertices};
     std::string reason = ReadGeometry(*feature, zone, budget);
     if (!reason.empty()) {
       Skip(kLocationsFile, 0, where, fmt::format("zone '{}': {}; left out", zone.id, reason));

@@ -16,8 +16,8 @@
 // Validation, as for the rest of the feed: a row or feature is left out with file, line (or
 // features[i]) and reason — an unknown zone, group, stop or booking rule, a missing or reversed
 // window, times beside a window, a pickup_type/drop_off_type the reference forbids with a window,
-// a ring that is not a ring, a zone over a limit. locations.geojson larger than
-// kMaxLocationsBytes is fatal (like any file over a limit); unparsable or not a
+// a ring that is not a ring, a zone over a limit (FlexLimits). locations.geojson larger than
+// FlexLimits::max_locations_bytes is fatal (like any file over a limit); unparsable or not a
 // FeatureCollection, it is skipped whole with one problem.
 #pragma once
 
@@ -37,11 +37,20 @@ namespace cityhub::mobility::gtfs {
 struct Feed;
 class ValidationReport;
 
-// Limits on locations.geojson (over them: the file is refused, or the feature left out).
-inline constexpr uint64_t kMaxLocationsBytes = uint64_t{64} << 20;  // the file: 64 MiB
+// Limits on locations.geojson (over them: the file is refused, or the feature left out). The
+// file is parsed into a DOM, which costs several times its size (measured: 53 MB of positions
+// peaked near 450 MB), hence the file limit; the vertex limits bound what is kept.
+inline constexpr uint64_t kMaxLocationsBytes = uint64_t{32} << 20;  // the file: 32 MiB
 inline constexpr size_t kMaxFlexZones = 100'000;                   // features in the file
 inline constexpr size_t kMaxZoneVertices = 100'000;                // positions of one feature
 inline constexpr size_t kMaxFlexVertices = 4'000'000;              // positions of all features
+
+struct FlexLimits {
+  uint64_t max_locations_bytes = kMaxLocationsBytes;
+  size_t max_zones = kMaxFlexZones;
+  size_t max_zone_vertices = kMaxZoneVertices;
+  size_t max_vertices = kMaxFlexVertices;
+};
 
 struct LatLon {
   double lat = 0, lon = 0;
@@ -123,12 +132,14 @@ class FlexReader {
       std::string_view file, const std::vector<ColumnSpec>& columns,
       const std::function<void(const Row&)>& on_row)>;
 
-  FlexReader(Feed& feed, ValidationReport& report, ZipArchive& zip, TableReader read_table)
-      : feed_(feed), report_(report), zip_(zip), read_table_(std::move(read_table)) {}
+  FlexReader(Feed& feed, ValidationReport& report, ZipArchive& zip, FlexLimits limits,
+             TableReader read_table)
+      : feed_(feed), report_(report), zip_(zip), limits_(limits),
+        read_table_(std::move(read_table)) {}
 
   // Reads locations.geojson, location groups (or draft areas) and booking_rules.txt. Call after
   // stops, services and trips are read, before stop_times. Returns non-ok only for a fatal
-  // problem (locations.geojson over kMaxLocationsBytes, or an unreadable zip member).
+  // problem (locations.geojson over max_locations_bytes, or an unreadable zip member).
   Status ReadPlacesAndRules();
 
   // Takes a stop_times row if it is a flex row (returns true; it is kept or reported here).
@@ -159,6 +170,7 @@ class FlexReader {
   Feed& feed_;
   ValidationReport& report_;
   ZipArchive& zip_;
+  FlexLimits limits_;
   TableReader read_table_;
   std::vector<bool> trip_has_windows_;
 };

@@ -38,7 +38,9 @@ std::string SharedFlex(const std::string& name) {
   return std::string(shared ? shared : "../shared") + "/data/gtfs-flex/" + name;
 }
 
-std::string WriteZip(const std::string& name, const Files& files) {
+// Writes `files` into a fresh zip (stored uncompressed when `store`, which is quicker for large
+// test members) and returns its path.
+std::string WriteZip(const std::string& name, const Files& files, bool store = false) {
   fs::path dir = fs::temp_directory_path() / "cityhub_flex_test";
   fs::create_directories(dir);
   std::string path = (dir / name).string();
@@ -48,7 +50,11 @@ std::string WriteZip(const std::string& name, const Files& files) {
   EXPECT_NE(z, nullptr);
   for (const auto& [member, content] : files) {
     zip_source_t* source = zip_source_buffer(z, content.data(), content.size(), 0);
-    EXPECT_GE(zip_file_add(z, member.c_str(), source, ZIP_FL_OVERWRITE), 0);
+    zip_int64_t index = zip_file_add(z, member.c_str(), source, ZIP_FL_OVERWRITE);
+    EXPECT_GE(index, 0);
+    if (store) {
+      EXPECT_EQ(zip_set_file_compression(z, index, ZIP_CM_STORE, 0), 0);
+    }
   }
   EXPECT_EQ(zip_close(z), 0);
   return path;
@@ -78,9 +84,9 @@ struct Loaded {
   ValidationReport report;
 };
 
-Loaded Load(const std::string& path) {
+Loaded Load(const std::string& path, gtfs::FeedOptions options = {}) {
   ValidationReport report;
-  Result<Feed> feed = gtfs::LoadFeed(path, {}, report);
+  Result<Feed> feed = gtfs::LoadFeed(path, options, report);
   return {std::move(feed), std::move(report)};
 }
 
@@ -671,19 +677,14 @@ TEST(FlexBadInputTest, BadFeaturesAreLeftOutNamingTheFeature) {
 }
 
 TEST(FlexBadInputTest, ZoneOverTheVertexLimitIsLeftOutAndTheOthersKept) {
-  // Positions with varied digits, so the zip does not refuse the file as a bomb first.
   std::string huge = R"({"type":"Polygon","coordinates":[[)";
   const size_t vertices = 1'000'000;
-  huge.reserve(vertices * 24);
-  std::mt19937 random(1);
-  for (size_t i = 0; i < vertices; ++i) {
-    huge += (i ? ",[128." : "[128.") + std::to_string(random() % 1000000) + ",35." +
-            std::to_string(random() % 1000000) + "]";
-  }
+  huge.reserve(vertices * 12);
+  for (size_t i = 0; i < vertices; ++i) huge += i ? ",[128.8,35.2]" : "[128.8,35.2]";
   huge += "]]}";
   Files files = FlexFeed();
   files["locations.geojson"] = Collection({Feature("HUGE", huge), kZoneZ});
-  Loaded loaded = Load(WriteZip("huge_zone.zip", files));
+  Loaded loaded = Load(WriteZip("huge_zone.zip", files, /*store=*/true));
   ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
   EXPECT_TRUE(HasProblem(loaded.report, "locations.geojson", 0, "features[0]",
                          "more than 100000 positions (the zone limit)"))
@@ -696,12 +697,39 @@ TEST(FlexBadInputTest, ZoneOverTheVertexLimitIsLeftOutAndTheOthersKept) {
 TEST(FlexBadInputTest, GeojsonOverTheFileLimitIsFatal) {
   Files files = FlexFeed();
   files["locations.geojson"] = Collection({kZoneZ});
-  files["locations.geojson"].append(gtfs::kMaxLocationsBytes, ' ');
-  Loaded loaded = Load(WriteZip("geojson_too_large.zip", files));
+  gtfs::FeedOptions options;
+  options.flex.max_locations_bytes = files["locations.geojson"].size() - 1;
+  Loaded loaded = Load(WriteZip("geojson_too_large.zip", files), options);
   ASSERT_FALSE(loaded.feed.ok());
   EXPECT_EQ(loaded.feed.status().code(), Status::Code::kPayloadTooLarge);
-  EXPECT_NE(loaded.feed.status().message().find("locations.geojson"), std::string::npos);
+  EXPECT_NE(loaded.feed.status().message().find("locations.geojson is larger than"), std::string::npos);
   EXPECT_TRUE(loaded.report.has_fatal());
+  options.flex.max_locations_bytes = files["locations.geojson"].size();  // exactly: fine
+  EXPECT_TRUE(Load(WriteZip("geojson_at_limit.zip", files), options).feed.ok());
+}
+
+// Small limits, so each is reached with a few features: 5 positions a zone, 12 in the file,
+// 3 features.
+TEST(FlexBadInputTest, FeatureCountAndFileVertexLimitsLeaveTheRestOut) {
+  const std::string square = R"({"type":"Polygon","coordinates":[)" + Ring(35.20, 35.30, 128.80, 128.90) + "]}";
+  const std::string with_hole = R"({"type":"Polygon","coordinates":[)" + Ring(35.20, 35.30, 128.80, 128.90) +
+                                "," + Ring(35.24, 35.26, 128.84, 128.86) + "]}";
+  Files files = FlexFeed();
+  files["locations.geojson"] = Collection({Feature("A", square), Feature("B", with_hole),
+                                           Feature("C", square), Feature("D", square),
+                                           Feature("Z", square)});
+  gtfs::FeedOptions options;
+  options.flex = {.max_zones = 4, .max_zone_vertices = 5, .max_vertices = 12};
+  Loaded loaded = Load(WriteZip("limits.zip", files), options);
+  ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+  const auto& r = loaded.report;
+  const std::string f = "locations.geojson";
+  EXPECT_TRUE(HasProblem(r, f, 0, "features", "5 features, more than 4; the rest are ignored")) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, f, 0, "features[1]", "more than 5 positions (the zone limit)"));
+  EXPECT_TRUE(HasProblem(r, f, 0, "features[3]", "the file's positions pass 12 (the feed limit)"));
+  std::vector<std::string> ids;
+  for (const auto& zone : loaded.feed.value().zones) ids.push_back(zone.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"A", "C"}));  // B too big, D over the file's budget
 }
 
 TEST(FlexBadInputTest, BadBookingRulesAndUnknownRuleIds) {
