@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 namespace cityhub::mobility::flex {
@@ -207,32 +208,29 @@ bool OnDemandIndex::RunsOn(uint32_t flex_trip, int32_t yyyymmdd) const {
   return feed_->ServiceRunsOn(feed_->flex_trips[flex_trip].service, yyyymmdd);
 }
 
-std::vector<FlexService> OnDemandIndex::PickupServicesAt(LatLon point, int32_t yyyymmdd,
-                                                         TimeWindow when) const {
+std::vector<FlexService> OnDemandIndex::ServicesAt(LatLon point, int32_t yyyymmdd, TimeWindow when,
+                                                   bool pickup) const {
   std::vector<bool> inside = WindowsContaining(point);
   std::vector<FlexService> services;
   for (uint32_t w = 0; w < inside.size(); ++w) {
     const FlexWindow& window = feed_->flex_windows[w];
-    if (inside[w] && window.allows_pickup() && window.window_start <= when.latest &&
-        window.window_end >= when.earliest && RunsOn(window.flex_trip, yyyymmdd)) {
+    if (inside[w] && (pickup ? window.allows_pickup() : window.allows_drop_off()) &&
+        window.window_start <= when.latest && window.window_end >= when.earliest &&
+        RunsOn(window.flex_trip, yyyymmdd)) {
       services.push_back({w, window.flex_trip});
     }
   }
   return services;
 }
 
+std::vector<FlexService> OnDemandIndex::PickupServicesAt(LatLon point, int32_t yyyymmdd,
+                                                         TimeWindow when) const {
+  return ServicesAt(point, yyyymmdd, when, /*pickup=*/true);
+}
+
 std::vector<FlexService> OnDemandIndex::DropOffServicesAt(LatLon point, int32_t yyyymmdd,
                                                           TimeWindow when) const {
-  std::vector<bool> inside = WindowsContaining(point);
-  std::vector<FlexService> services;
-  for (uint32_t w = 0; w < inside.size(); ++w) {
-    const FlexWindow& window = feed_->flex_windows[w];
-    if (inside[w] && window.allows_drop_off() && window.window_start <= when.latest &&
-        window.window_end >= when.earliest && RunsOn(window.flex_trip, yyyymmdd)) {
-      services.push_back({w, window.flex_trip});
-    }
-  }
-  return services;
+  return ServicesAt(point, yyyymmdd, when, /*pickup=*/false);
 }
 
 std::optional<OnDemandLeg> OnDemandIndex::Fit(uint32_t pickup, uint32_t drop_off, int32_t ride,

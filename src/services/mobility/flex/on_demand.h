@@ -125,6 +125,8 @@ class OnDemandIndex {
   // Marks in `inside` (one flag per window) the windows whose place contains `point`.
   std::vector<bool> WindowsContaining(LatLon point) const;
   bool RunsOn(uint32_t flex_trip, int32_t yyyymmdd) const;
+  std::vector<FlexService> ServicesAt(LatLon point, int32_t yyyymmdd, TimeWindow when,
+                                      bool pickup) const;
   // The leg boarding in `pickup` and alighting in `drop_off` with `ride` seconds, when its
   // departure range within `departure` is not empty.
   std::optional<OnDemandLeg> Fit(uint32_t pickup, uint32_t drop_off, int32_t ride,

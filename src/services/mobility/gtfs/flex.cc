@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
+#include <tuple>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>

@@ -623,6 +623,39 @@ TEST(FlexFeedTest, FeedWithOnlyFlexTripsLoadsWithoutReportingThem) {
   EXPECT_TRUE(empty.report.has_fatal());
 }
 
+// A flex row at a stop (stop_id with a window) and a night window past midnight: DRT3 picks up
+// at stop IN1 23:00-25:30 and drops off anywhere in Z.
+TEST(FlexFeedTest, StopPlacesAndWindowsPastMidnight) {
+  Files files = FlexFeed();
+  files["trips.txt"] += "D,WK,DRT3\n";
+  files["stop_times.txt"] +=
+      "DRT3,,,IN1,,,1,2,1,23:00:00,25:30:00,BR1,\n"
+      "DRT3,,,,Z,,2,1,2,23:00:00,25:30:00,,BR1\n";
+  Loaded loaded = Load(WriteZip("night.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  const Feed& feed = loaded.feed.value();
+  EXPECT_EQ(loaded.report.total(), 0u) << Describe(loaded.report);
+  ASSERT_EQ(feed.flex_windows.size(), 6u);
+  EXPECT_EQ(feed.flex_windows[4].place_kind, gtfs::FlexPlaceKind::kStop);
+  EXPECT_EQ(feed.flex_windows[4].window_end, 25 * H + 30 * M);
+  OnDemandIndex index = IndexOf(feed, kTenMetresPerSecond);
+  EXPECT_EQ(index.PlaceOf(4).id, "IN1");
+  // From stop IN1 to a point 0.01° north in Z at 00:30 of the Wednesday service day's night.
+  auto egress = index.EgressLegs({35.22, 128.81}, kWednesday, {24 * H + 30 * M, 24 * H + 40 * M});
+  ASSERT_EQ(egress.size(), 1u);
+  EXPECT_EQ(feed.flex_trips[egress[0].flex_trip].id, "DRT3");
+  EXPECT_EQ(feed.stops[egress[0].stop].id, "IN1");
+  EXPECT_EQ(egress[0].ride_seconds, 112);
+  EXPECT_EQ(egress[0].latest_departure, 24 * H + 40 * M);
+  // A stop is not an area: a point beside IN1 is not picked up by DRT3.
+  EXPECT_TRUE(TripIdsOf(feed, index.PickupServicesAt({35.21, 128.81}, kWednesday, {23 * H, 26 * H}))
+                  .empty());
+  EXPECT_EQ(TripIdsOf(feed, index.DropOffServicesAt({35.22, 128.81}, kWednesday, {25 * H, 25 * H})),
+            std::set<std::string>{"DRT3"});
+  // After 25:30 nothing runs.
+  EXPECT_TRUE(index.EgressLegs({35.22, 128.81}, kWednesday, {25 * H + 31 * M, 27 * H}).empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input.
 
