@@ -13,6 +13,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 namespace cityhub::mobility::flex {
 namespace {
 
@@ -75,9 +77,11 @@ std::vector<uint32_t> OffsetsOf(const std::vector<uint32_t>& counts) {
 }  // namespace
 
 Result<OnDemandIndex> OnDemandIndex::Build(const gtfs::Feed& feed, OnDemandOptions options) {
-  if (!(options.detour_factor >= 1) || !(options.speed_m_per_s > 0) ||
-      !std::isfinite(options.detour_factor) || !std::isfinite(options.speed_m_per_s)) {
-    return Status::BadRequestData("on-demand options: detour factor must be >= 1, speed > 0");
+  if (!(options.detour_factor >= 1 && options.detour_factor <= kMaxDetourFactor) ||
+      !(options.speed_m_per_s >= kMinVehicleSpeed && std::isfinite(options.speed_m_per_s))) {
+    return Status::BadRequestData(
+        fmt::format("on-demand options: the detour factor must be in [1, {}] and the speed at "
+                    "least {} m/s", kMaxDetourFactor, kMinVehicleSpeed));
   }
   OnDemandIndex index(feed, options);
   index.IndexStopsInZones();
@@ -210,8 +214,9 @@ bool OnDemandIndex::RunsOn(uint32_t flex_trip, int32_t yyyymmdd) const {
 
 std::vector<FlexService> OnDemandIndex::ServicesAt(LatLon point, int32_t yyyymmdd, TimeWindow when,
                                                    bool pickup) const {
-  std::vector<bool> inside = WindowsContaining(point);
   std::vector<FlexService> services;
+  if (when.earliest > when.latest) return services;
+  std::vector<bool> inside = WindowsContaining(point);
   for (uint32_t w = 0; w < inside.size(); ++w) {
     const FlexWindow& window = feed_->flex_windows[w];
     if (inside[w] && (pickup ? window.allows_pickup() : window.allows_drop_off()) &&

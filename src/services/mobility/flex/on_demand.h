@@ -43,13 +43,17 @@ using gtfs::LatLon;
 inline constexpr double kDefaultDetourFactor = 1.3;           // road / crow-fly distance
 inline constexpr double kDefaultVehicleSpeed = 25.0 / 3.6;    // m/s: 25 km/h, stops included
 inline constexpr size_t kMaxOnDemandLegs = 10'000;            // legs one query returns at most
+// Option bounds: with them the longest ride on Earth (≈ 20,000 km × 5 / 0.5 m/s = 2·10^8 s)
+// stays far inside int32 seconds.
+inline constexpr double kMaxDetourFactor = 5.0;
+inline constexpr double kMinVehicleSpeed = 0.5;  // m/s
 
 struct OnDemandOptions {
-  double detour_factor = kDefaultDetourFactor;  // >= 1
-  double speed_m_per_s = kDefaultVehicleSpeed;  // > 0
+  double detour_factor = kDefaultDetourFactor;  // in [1, kMaxDetourFactor]
+  double speed_m_per_s = kDefaultVehicleSpeed;  // >= kMinVehicleSpeed
 };
 
-// Seconds on the service day, both ends included.
+// Seconds on the service day, both ends included; empty (matches nothing) when reversed.
 struct TimeWindow {
   int32_t earliest = 0;
   int32_t latest = 0;
@@ -87,7 +91,7 @@ struct PlaceLabel {
 class OnDemandIndex {
  public:
   // Indexes `feed`'s flex windows and the stops inside their places. Returns BadRequestData when
-  // the options are out of range (detour factor < 1, speed <= 0).
+  // the options are out of their bounds.
   static Result<OnDemandIndex> Build(const gtfs::Feed& feed, OnDemandOptions options = {});
 
   // The flex windows allowing a pickup (drop-off) at `point` on service date `yyyymmdd` whose

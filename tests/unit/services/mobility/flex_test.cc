@@ -10,6 +10,9 @@
 
 #include <boost/geometry.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -602,7 +605,14 @@ TEST(FlexFeedTest, RideTimeScalesWithDetourAndSpeedAndOptionsAreChecked) {
   EXPECT_EQ(slow.RideSeconds({35.22, 128.81}, {35.21, 128.81}), 167);  // 1,111.95 m × 1.5 / 10
   EXPECT_EQ(slow.RideSeconds({35.22, 128.81}, {35.22, 128.81}), 0);
   EXPECT_FALSE(OnDemandIndex::Build(loaded.feed.value(), {.detour_factor = 0.5}).ok());
+  EXPECT_FALSE(OnDemandIndex::Build(loaded.feed.value(), {.detour_factor = kMaxDetourFactor + 1}).ok());
   EXPECT_FALSE(OnDemandIndex::Build(loaded.feed.value(), {.speed_m_per_s = 0}).ok());
+  EXPECT_FALSE(OnDemandIndex::Build(loaded.feed.value(), {.speed_m_per_s = kMinVehicleSpeed / 2}).ok());
+  EXPECT_FALSE(OnDemandIndex::Build(loaded.feed.value(), {.speed_m_per_s = std::nan("")}).ok());
+  // The slowest, most winding vehicle allowed, half way round the Earth: still a valid ride.
+  OnDemandIndex slowest = IndexOf(loaded.feed.value(),
+                                  {.detour_factor = kMaxDetourFactor, .speed_m_per_s = kMinVehicleSpeed});
+  EXPECT_GT(slowest.RideSeconds({0, 0}, {0, 180}), 100'000'000);
 }
 
 TEST(FlexFeedTest, FeedWithOnlyFlexTripsLoadsWithoutReportingThem) {
@@ -656,13 +666,73 @@ TEST(FlexFeedTest, StopPlacesAndWindowsPastMidnight) {
   EXPECT_TRUE(index.EgressLegs({35.22, 128.81}, kWednesday, {25 * H + 31 * M, 27 * H}).empty());
 }
 
+// A zone holding more stops than one query returns: the legs kept are those arriving first.
+TEST(FlexFeedTest, AccessLegsAreCutToTheLimitKeepingTheNearest) {
+  Files files = FlexFeed();
+  std::string& stops = files["stops.txt"];
+  for (int i = 0; i < 110; ++i) {
+    for (int j = 0; j < 100; ++j) {  // a grid over the south square, hole included
+      stops += "G" + std::to_string(i) + "_" + std::to_string(j) + ",g," +
+               std::to_string(35.2005 + i * 0.0009) + "," + std::to_string(128.8005 + j * 0.00099) + ",0\n";
+    }
+  }
+  Loaded loaded = Load(WriteZip("many_stops.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  const Feed& feed = loaded.feed.value();
+  OnDemandIndex index = IndexOf(feed, kTenMetresPerSecond);
+  ASSERT_GT(index.StopsOf(1).size(), kMaxOnDemandLegs);  // DRT1's drop-off window in Z
+  const LatLon origin{35.21, 128.81};
+  auto legs = index.AccessLegs(origin, kWednesday, {8 * H, 9 * H});
+  ASSERT_EQ(legs.size(), kMaxOnDemandLegs);
+  std::set<uint32_t> kept;
+  int32_t slowest_kept = 0;
+  for (const OnDemandLeg& leg : legs) {
+    kept.insert(leg.stop);
+    slowest_kept = std::max(slowest_kept, leg.earliest_arrival());
+  }
+  EXPECT_EQ(kept.size(), legs.size());  // one leg per stop (DRT2 reaches OUT only, further away)
+  for (uint32_t s : index.StopsOf(1)) {
+    if (kept.contains(s)) continue;
+    const gtfs::Stop& stop = feed.stops[s];
+    EXPECT_GE(8 * H + index.RideSeconds(origin, {stop.lat, stop.lon}), slowest_kept) << stop.id;
+  }
+  EXPECT_TRUE(std::is_sorted(legs.begin(), legs.end(), [](const OnDemandLeg& a, const OnDemandLeg& b) {
+    return a.stop < b.stop;
+  }));
+}
+
+TEST(FlexFeedTest, FeedWithoutFlexAndPointsThatAreNotNumbersGiveNothing) {
+  Files files = FlexFeed();
+  for (const char* name : {"locations.geojson", "location_groups.txt", "location_group_stops.txt",
+                           "booking_rules.txt"}) {
+    files.erase(name);
+  }
+  files["stop_times.txt"] = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                            "BUS,08:00:00,08:00:00,IN1,1\nBUS,08:30:00,08:30:00,OUT,2\n";
+  Loaded plain = Load(WriteZip("plain.zip", files));
+  ASSERT_TRUE(plain.feed.ok());
+  EXPECT_TRUE(plain.feed.value().flex_trips.empty());
+  OnDemandIndex none = IndexOf(plain.feed.value());
+  EXPECT_TRUE(none.AccessLegs({35.21, 128.81}, kWednesday, {0, 48 * H}).empty());
+  EXPECT_TRUE(none.DirectLegs({35.21, 128.81}, {35.22, 128.81}, kWednesday, {0, 48 * H}).empty());
+
+  Loaded flex = Load(WriteZip("flex.zip", FlexFeed()));
+  ASSERT_TRUE(flex.feed.ok());
+  OnDemandIndex index = IndexOf(flex.feed.value());
+  const double nan = std::nan("");
+  EXPECT_TRUE(index.PickupServicesAt({nan, 128.82}, kWednesday, {8 * H, 9 * H}).empty());
+  EXPECT_TRUE(index.AccessLegs({35.22, nan}, kWednesday, {8 * H, 9 * H}).empty());
+  EXPECT_TRUE(index.PickupServicesAt({35.22, 128.82}, kWednesday, {9 * H, 8 * H}).empty());  // reversed
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input.
 
 TEST(FlexBadInputTest, BrokenGeojsonIsReportedAndItsZonesRowsSkipped) {
   for (const std::string& text : {std::string(R"({"type":"FeatureCollection","features":[)"),
                                   std::string(R"({"type":"Feature","features":[]})"),
-                                  std::string("[1,2,3]")}) {
+                                  std::string("[1,2,3]"), std::string(100'000, '['),
+                                  std::string(R"({"type":"FeatureCollection","features":[1e400]})")}) {
     Files files = FlexFeed();
     files["locations.geojson"] = text;
     Loaded loaded = Load(WriteZip("broken_geojson.zip", files));
