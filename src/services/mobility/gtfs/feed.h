@@ -14,7 +14,8 @@
 //
 // Validation. Fatal problems make the feed unusable and LoadFeed fails: a required file missing
 // (agency, stops, routes, trips, stop_times, and calendar or calendar_dates), a required column
-// of a required file missing, a file over a limit, no service at all, no trip (regular or flex). Everything else is a row
+// of a required file missing, a file over a limit, no service at all, no trip (regular or
+// flex). Everything else is a row
 // left out and reported with file, line and reason (severity kSkipped): unknown references,
 // bad times, dates or coordinates, duplicate ids, stop times out of sequence, trips left with
 // fewer than two stop times. An optional file (frequencies, transfers, translations, feed_info)
