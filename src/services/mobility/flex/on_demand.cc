@@ -38,6 +38,7 @@ double GreatCircleMetres(LatLon a, LatLon b) {
 bool PolygonContains(const gtfs::FlexPolygon& polygon, LatLon p) {
   bool inside = false;
   for (const std::vector<LatLon>& ring : polygon.rings) {
+    if (ring.empty()) continue;
     for (size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
       const LatLon& a = ring[i];
       const LatLon& b = ring[j];

@@ -4,6 +4,7 @@
 // reported with file, line or feature and reason.
 #include "services/mobility/flex/on_demand.h"
 #include "services/mobility/gtfs/feed.h"
+#include "services/mobility/gtfs/feed_snapshot.h"
 
 #include <gtest/gtest.h>
 #include <zip.h>
@@ -391,6 +392,51 @@ TEST(FlexExamplesTest, RegularTripsAreTheSameWithoutTheFlexFiles) {
   }
   EXPECT_TRUE(b.flex_windows.empty());
   EXPECT_GT(a.flex_windows.size(), 0u);
+}
+
+// A feed snapshot keeps the Flex records: the various example read back answers as before.
+TEST(FlexExamplesTest, SnapshotKeepsZonesRulesAndWindows) {
+  Loaded loaded = Load(SharedFlex("FlexExample--various.zip"));
+  ASSERT_TRUE(loaded.feed.ok());
+  const Feed& feed = loaded.feed.value();
+  const std::string file = (fs::temp_directory_path() / "cityhub_flex_test.snapshot").string();
+  ASSERT_TRUE(gtfs::WriteFeedSnapshot(feed, file).ok());
+  Result<Feed> back = gtfs::ReadFeedSnapshot(file);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_EQ(back->zones.size(), feed.zones.size());
+  for (size_t z = 0; z < feed.zones.size(); ++z) {
+    EXPECT_EQ(back->zones[z].id, feed.zones[z].id);
+    ASSERT_EQ(back->zones[z].polygons.size(), feed.zones[z].polygons.size());
+    EXPECT_EQ(back->zones[z].polygons[0].rings[0].size(), feed.zones[z].polygons[0].rings[0].size());
+    EXPECT_EQ(back->zones[z].max.lat, feed.zones[z].max.lat);
+    EXPECT_EQ(back->zone_by_id.at(feed.zones[z].id), z);
+  }
+  ASSERT_EQ(back->location_groups.size(), feed.location_groups.size());
+  EXPECT_EQ(back->location_groups[0].zones, feed.location_groups[0].zones);
+  ASSERT_EQ(back->booking_rules.size(), feed.booking_rules.size());
+  EXPECT_EQ(back->booking_rules[0].message, feed.booking_rules[0].message);
+  EXPECT_EQ(back->booking_rules[0].prior_notice_last_day, feed.booking_rules[0].prior_notice_last_day);
+  ASSERT_EQ(back->flex_trips.size(), feed.flex_trips.size());
+  EXPECT_EQ(back->flex_trip_by_id.at("t_1442937_b_29144_tn_0"), feed.flex_trip_by_id.at("t_1442937_b_29144_tn_0"));
+  ASSERT_EQ(back->flex_windows.size(), feed.flex_windows.size());
+  for (size_t w = 0; w < feed.flex_windows.size(); ++w) {
+    EXPECT_EQ(back->flex_windows[w].place, feed.flex_windows[w].place);
+    EXPECT_EQ(back->flex_windows[w].window_end, feed.flex_windows[w].window_end);
+    EXPECT_EQ(back->flex_windows[w].pickup_booking_rule, feed.flex_windows[w].pickup_booking_rule);
+  }
+  OnDemandIndex before = IndexOf(feed);
+  OnDemandIndex after = IndexOf(back.value());
+  const gtfs::Stop& shop = feed.stops[feed.stop_by_id.at("807886")];
+  auto a = before.AccessLegs({shop.lat, shop.lon}, 20221022, {7 * H, 22 * H});
+  auto b = after.AccessLegs({shop.lat, shop.lon}, 20221022, {7 * H, 22 * H});
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_GT(a.size(), 100u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].stop, b[i].stop);
+    EXPECT_EQ(a[i].earliest_departure, b[i].earliest_departure);
+    EXPECT_EQ(a[i].ride_seconds, b[i].ride_seconds);
+  }
+  fs::remove(file);
 }
 
 // ---------------------------------------------------------------------------------------------
