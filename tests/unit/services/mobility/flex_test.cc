@@ -946,5 +946,65 @@ TEST(FlexBadInputTest, BadFlexStopTimesAreReportedWithLineAndField) {
   EXPECT_EQ(feed.flex_windows[1].line, 5u);
 }
 
+// Damaged geojson, made by cutting, repeating and overwriting pieces of a good file: whatever
+// survives is well-formed (rings of at least three positions on the globe, bounding boxes that
+// hold them), every problem names locations.geojson and a feature or the whole file, and the
+// index answers over what was kept.
+TEST(FlexBadInputTest, DamagedGeojsonKeepsOnlyWellFormedZones) {
+  const std::string good = Collection(
+      {kZoneZ, Feature("Y", R"({"type":"Polygon","coordinates":[)" + Ring(35.5, 35.6, 128.5, 128.6) + "]}")});
+  const std::string alphabet = "[]{},:\"0123456789.-eE ntrufals";
+  std::mt19937 random(42);
+  size_t kept_zones = 0, problems = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string text = good;
+    for (int edit = 0, edits = 1 + static_cast<int>(random() % 4); edit < edits && !text.empty(); ++edit) {
+      size_t at = random() % text.size();
+      size_t length = std::min<size_t>(1 + random() % 20, text.size() - at);
+      switch (random() % 4) {
+        case 0: text[at] = alphabet[random() % alphabet.size()]; break;
+        case 1: text.erase(at, length); break;
+        case 2: text.insert(at, text.substr(at, length)); break;
+        default: text.resize(at); break;
+      }
+    }
+    Files files = FlexFeed();
+    files["locations.geojson"] = text;
+    Loaded loaded = Load(WriteZip("damaged.zip", files));
+    ASSERT_TRUE(loaded.feed.ok()) << text;  // the regular trip always remains
+    const Feed& feed = loaded.feed.value();
+    for (const gtfs::FlexZone& zone : feed.zones) {
+      ASSERT_FALSE(zone.polygons.empty()) << text;
+      for (const gtfs::FlexPolygon& polygon : zone.polygons) {
+        ASSERT_FALSE(polygon.rings.empty()) << text;
+        for (const auto& ring : polygon.rings) {
+          ASSERT_GE(ring.size(), 3u) << text;
+          for (const LatLon& v : ring) {
+            ASSERT_TRUE(v.lat >= zone.min.lat && v.lat <= zone.max.lat && v.lon >= zone.min.lon &&
+                        v.lon <= zone.max.lon && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 &&
+                        v.lon <= 180)
+                << text;
+          }
+        }
+      }
+    }
+    for (const Problem& p : loaded.report.problems()) {
+      if (p.file != "locations.geojson") continue;
+      ++problems;
+      EXPECT_EQ(p.line, 0u);
+      EXPECT_TRUE(p.field.empty() || p.field.starts_with("features")) << p.field;
+      EXPECT_FALSE(p.reason.empty());
+    }
+    kept_zones += feed.zones.size();
+    OnDemandIndex index = IndexOf(feed);
+    for (const FlexService& service : index.PickupServicesAt({35.21, 128.81}, kWednesday, {8 * H, 9 * H})) {
+      ASSERT_EQ(feed.flex_windows[service.window].place_kind, gtfs::FlexPlaceKind::kZone);
+      ASSERT_LT(feed.flex_windows[service.window].place, feed.zones.size());
+    }
+  }
+  EXPECT_GT(kept_zones, 0u);  // some damage leaves zones intact …
+  EXPECT_GT(problems, 0u);    // … and some is reported
+}
+
 }  // namespace
 }  // namespace cityhub::mobility::flex
