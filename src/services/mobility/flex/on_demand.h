@@ -18,13 +18,18 @@
 //
 // Ride time is an estimate, not a dispatch: crow-fly (great-circle) distance × detour factor /
 // vehicle speed, rounded up to a second (OnDemandOptions). Stops reached are regular stops of the
-// feed (location_type 0 or 4) with a position inside the alighting place.
+// feed (location_type 0 or 4) in the alighting place: inside a zone's polygons, listed in a
+// location group (or inside its zones), or the stop a window names. Booking rules are returned,
+// not enforced: whether the traveller can still book (prior notice) depends on when they ask,
+// which is the caller's to decide.
 //
 // Geometry. Inside is decided with the even-odd rule on the lon/lat plane, per polygon over all
 // its rings (so holes are outside, and ring orientation does not matter); a MultiPolygon
 // contains what any of its polygons contains. A point exactly on an edge may fall either way.
 // Zones are prefiltered by bounding box. Planar in degrees: right for city-sized zones, not for
-// zones crossing the antimeridian.
+// zones crossing the antimeridian. Written here rather than with Boost.Geometry because the rule
+// needs no ring orientation, closure or validity, which published zones do not always have
+// (the tests check it agrees with Boost.Geometry on valid ones).
 #pragma once
 
 #include <cstdint>

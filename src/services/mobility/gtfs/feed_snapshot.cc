@@ -93,6 +93,7 @@ class Reader {
   void Fail() { ok_ = false; pos_ = in_.size(); }
   void Raw(void* p, size_t n) {
     if (!ok_ || n > left()) return Fail();
+    if (n == 0) return;  // an empty vector's data() may be null, which memcpy must not get
     std::memcpy(p, in_.data() + pos_, n);
     pos_ += n;
   }
