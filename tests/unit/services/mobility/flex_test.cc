@@ -921,7 +921,8 @@ TEST(FlexBadInputTest, BadFlexStopTimesAreReportedWithLineAndField) {
       "DRT1,,,,,NOGROUP,9,2,1,08:00:00,10:00:00,,\n"    // 14: unknown location_group_id
       "DRT1,,,,Z,,2,2,1,08:00:00,10:00:00,,\n"          // 15: duplicate stop_sequence 2
       "DRT1,,,,Z,,10,2,1,8am,10:00:00,,\n"              // 16: bad time
-      "DRT1,,,STATION,,,11,2,1,08:00:00,10:00:00,,\n";  // 17: a station is not a place
+      "DRT1,,,STATION,,,11,2,1,08:00:00,10:00:00,,\n"   // 17: a station is not a place
+      "NOTRIP,,,,Z,,1,2,1,08:00:00,10:00:00,,\n";      // 18: unknown trip
   files["location_group_stops.txt"] += "NOGROUP,IN1\nG,NOSTOP\n";
   Loaded loaded = Load(WriteZip("bad_flex_rows.zip", files));
   ASSERT_TRUE(loaded.feed.ok());
@@ -937,6 +938,7 @@ TEST(FlexBadInputTest, BadFlexStopTimesAreReportedWithLineAndField) {
   EXPECT_TRUE(HasProblem(r, f, 15, "stop_sequence", "duplicate stop_sequence 2 in trip 'DRT1'"));
   EXPECT_TRUE(HasProblem(r, f, 16, "start_pickup_drop_off_window", "bad time '8am'"));
   EXPECT_TRUE(HasProblem(r, f, 17, "stop_id", "'STATION' is not a stop, zone or location group"));
+  EXPECT_TRUE(HasProblem(r, f, 18, "trip_id", "unknown trip_id 'NOTRIP'"));
   EXPECT_TRUE(HasProblem(r, "location_group_stops.txt", 3, "location_group_id",
                          "unknown location_group_id 'NOGROUP'"));
   EXPECT_TRUE(HasProblem(r, "location_group_stops.txt", 4, "stop_id", "'NOSTOP' is not a known stop"));
@@ -944,6 +946,80 @@ TEST(FlexBadInputTest, BadFlexStopTimesAreReportedWithLineAndField) {
   const Feed& feed = loaded.feed.value();
   ASSERT_EQ(feed.flex_windows.size(), 4u);
   EXPECT_EQ(feed.flex_windows[1].line, 5u);
+}
+
+// The draft form the published examples use: stop_times.stop_id names a zone or an areas.txt
+// area, and stop_areas.txt puts zones and stops in areas; feature ids may be numbers.
+TEST(FlexBadInputTest, DraftAreasAndTheirProblems) {
+  Files files = FlexFeed();
+  files.erase("location_groups.txt");
+  files.erase("location_group_stops.txt");
+  files["locations.geojson"] = Collection(
+      {kZoneZ, R"({"type":"Feature","id":77,"properties":{},"geometry":{"type":"Polygon","coordinates":[)" +
+                   Ring(35.5, 35.6, 128.5, 128.6) + "]}}"});
+  files["areas.txt"] = "area_id,area_name\nA1,Z and far\nZ,clash\nA2,empty\n";
+  files["stop_areas.txt"] = "area_id,stop_id\nA1,Z\nA1,OUT\nNOAREA,Z\nA1,NOWHERE\nA1,77\n";
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type,"
+      "start_pickup_drop_off_window,end_pickup_drop_off_window\n"
+      "BUS,08:00:00,08:00:00,IN1,1,0,0,,\n"
+      "BUS,08:30:00,08:30:00,OUT,2,0,0,,\n"
+      "DRT1,,,Z,1,2,1,08:00:00,10:00:00\n"
+      "DRT1,,,A1,2,1,2,08:00:00,10:00:00\n"
+      "DRT1,,,77,3,1,2,08:00:00,10:00:00\n";
+  Loaded loaded = Load(WriteZip("draft.zip", files));
+  ASSERT_TRUE(loaded.feed.ok()) << loaded.feed.status().message();
+  const Feed& feed = loaded.feed.value();
+  const auto& r = loaded.report;
+  EXPECT_TRUE(HasProblem(r, "areas.txt", 3, "area_id", "area_id 'Z' is empty or already")) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, "stop_areas.txt", 4, "area_id", "unknown area_id 'NOAREA'"));
+  EXPECT_TRUE(HasProblem(r, "stop_areas.txt", 5, "stop_id", "'NOWHERE' is neither a zone nor a stop"));
+  ASSERT_EQ(feed.location_groups.size(), 2u);
+  const gtfs::LocationGroup& a1 = feed.location_groups[feed.location_group_by_id.at("A1")];
+  EXPECT_EQ(a1.zones, (std::vector<uint32_t>{feed.zone_by_id.at("Z"), feed.zone_by_id.at("77")}));
+  EXPECT_EQ(a1.stops, std::vector<uint32_t>{feed.stop_by_id.at("OUT")});
+  ASSERT_EQ(feed.flex_windows.size(), 3u);
+  EXPECT_EQ(feed.flex_windows[0].place_kind, gtfs::FlexPlaceKind::kZone);
+  EXPECT_EQ(feed.flex_windows[1].place_kind, gtfs::FlexPlaceKind::kLocationGroup);
+  EXPECT_EQ(feed.flex_windows[2].place, feed.zone_by_id.at("77"));
+  // From Z, the area's drop-off reaches the stops in Z and the area's own stop OUT; the
+  // numbered zone has no stops.
+  OnDemandIndex index = IndexOf(feed, kTenMetresPerSecond);
+  auto legs = index.AccessLegs({35.22, 128.81}, kWednesday, {8 * H, 9 * H});
+  EXPECT_EQ(StopIdsOf(feed, legs), (std::set<std::string>{"IN1", "IN2", "OUT"}));
+  EXPECT_EQ(index.DirectLegs({35.22, 128.81}, {35.55, 128.55}, kWednesday, {8 * H, 9 * H}).size(), 1u);
+}
+
+// Adopted location groups are stops only: a traveller is picked up at one of them, never at a
+// point between; a group may not take a stop's or zone's id.
+TEST(FlexBadInputTest, LocationGroupOfStopsPicksUpOnlyAtItsStops) {
+  Files files = FlexFeed();
+  files["location_groups.txt"] += "Z,clash\nIN1,clash too\n";
+  files["trips.txt"] += "D,WK,DRT4\n";
+  files["stop_times.txt"] +=
+      "DRT4,,,,,G,1,2,1,08:00:00,09:00:00,,\n"
+      "DRT4,,,,Z,,2,1,2,08:00:00,12:00:00,,\n";
+  Loaded loaded = Load(WriteZip("group_pickup.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  const Feed& feed = loaded.feed.value();
+  EXPECT_TRUE(HasProblem(loaded.report, "location_groups.txt", 3, "location_group_id",
+                         "'Z' is already a stop, zone or group id"))
+      << Describe(loaded.report);
+  EXPECT_TRUE(HasProblem(loaded.report, "location_groups.txt", 4, "location_group_id",
+                         "'IN1' is already a stop, zone or group id"));
+  OnDemandIndex index = IndexOf(feed, kTenMetresPerSecond);
+  const gtfs::Stop& out = feed.stops[feed.stop_by_id.at("OUT")];
+  EXPECT_TRUE(index.PickupServicesAt({out.lat, out.lon}, kWednesday, {8 * H, 9 * H}).empty());
+  auto egress = index.EgressLegs({35.22, 128.81}, kWednesday, {8 * H, 9 * H});
+  std::vector<std::string> from_group;
+  for (const OnDemandLeg& leg : egress) {
+    if (feed.flex_trips[leg.flex_trip].id != "DRT4") continue;
+    from_group.push_back(feed.stops[leg.stop].id);
+    EXPECT_EQ(leg.ride_seconds, 3336);  // 0.30° of latitude at 10 m/s
+    EXPECT_EQ(leg.earliest_departure, 8 * H);
+    EXPECT_EQ(leg.latest_departure, 9 * H);
+  }
+  EXPECT_EQ(from_group, std::vector<std::string>{"OUT"});
 }
 
 // Damaged geojson, made by cutting, repeating and overwriting pieces of a good file: whatever
