@@ -178,9 +178,9 @@ Status FlexReader::ReadPlacesAndRules() {
   return Status::Ok();
 }
 
-Status FlexReader::ReadLocations() {
+Result<std::optional<std::string>> FlexReader::ReadLocationsFile() {
   std::optional<ZipMember> member = zip_.FindMember(kLocationsFile);
-  if (!member) return Status::Ok();
+  if (!member) return std::optional<std::string>();
   const uint64_t max_bytes = limits_.max_locations_bytes;
   const std::string too_large = fmt::format("{} is larger than {} bytes", kLocationsFile, max_bytes);
   if (member->declared_size > max_bytes) {
@@ -200,11 +200,18 @@ Status FlexReader::ReadLocations() {
     Fatal(kLocationsFile, read.message());
     return Status(read.code(), report_.FirstFatal());
   }
+  return std::optional<std::string>(std::move(text));
+}
+
+Status FlexReader::ReadLocations() {
+  Result<std::optional<std::string>> text = ReadLocationsFile();
+  if (!text.ok()) return text.status();
+  if (!text.value()) return Status::Ok();
   // The document lives only while its zones are copied out: one arena, freed at once.
   json::monotonic_resource arena;
   boost::system::error_code ec;
-  json::value root = util::ParseJson(text, json::parse_options{}, ec, &arena);
-  text = {};
+  json::value root = util::ParseJson(*text.value(), json::parse_options{}, ec, &arena);
+  text.value().reset();
   if (ec) {
     Skip(kLocationsFile, 0, "", fmt::format("not valid JSON ({}); the file is ignored", ec.message()));
     return Status::Ok();
@@ -224,47 +231,45 @@ Status FlexReader::ReadLocations() {
          fmt::format("{} features, more than {}; the rest are ignored", list.size(),
                      limits_.max_zones));
   }
-  size_t file_vertices_left = limits_.max_vertices;
+  size_t vertices_left = limits_.max_vertices;
   for (size_t i = 0; i < std::min(list.size(), limits_.max_zones); ++i) {
-    const std::string where = fmt::format("features[{}]", i);
-    const json::object* feature = list[i].if_object();
-    if (feature == nullptr) {
-      Skip(kLocationsFile, 0, where, "the feature is not an object; left out");
-      continue;
-    }
-    FlexZone zone;
-    auto id = IdOf(*feature);
-    if (!id || id->empty()) {
-      Skip(kLocationsFile, 0, where, "the feature has no id (a string); left out");
-      continue;
-    }
-    if (IdTaken(*id)) {
-      Skip(kLocationsFile, 0, where,
-           fmt::format("id '{}' is already a stop or zone id; left out", *id));
-      continue;
-    }
-    zone.id = std::move(*id);
-    VertexBudget budget{limits_.max_zone_vertices, file_vertices_left, limits_.max_zone_vertices,
-                        limits_.max_vertices};
-    std::string reason = ReadGeometry(*feature, zone, budget);
-    if (!reason.empty()) {
-      Skip(kLocationsFile, 0, where, fmt::format("zone '{}': {}; left out", zone.id, reason));
-      continue;
-    }
-    file_vertices_left = budget.file_left;
-    const json::value* properties = feature->if_contains("properties");
-    if (properties != nullptr && properties->is_object()) {
-      zone.name = StringProperty(properties->get_object(), "stop_name");
-      zone.description = StringProperty(properties->get_object(), "stop_desc");
-    } else {
-      Skip(kLocationsFile, 0, where,
-           fmt::format("zone '{}' has no properties object (kept, without a name)", zone.id));
-    }
-    ComputeBounds(zone);
-    feed_.zone_by_id.emplace(zone.id, static_cast<uint32_t>(feed_.zones.size()));
-    feed_.zones.push_back(std::move(zone));
+    ReadZone(i, list[i], vertices_left);
   }
   return Status::Ok();
+}
+
+void FlexReader::ReadZone(size_t index, const json::value& value, size_t& vertices_left) {
+  const std::string where = fmt::format("features[{}]", index);
+  const json::object* feature = value.if_object();
+  if (feature == nullptr) return Skip(kLocationsFile, 0, where, "the feature is not an object; left out");
+  FlexZone zone;
+  auto id = IdOf(*feature);
+  if (!id || id->empty()) {
+    return Skip(kLocationsFile, 0, where, "the feature has no id (a string); left out");
+  }
+  if (IdTaken(*id)) {
+    return Skip(kLocationsFile, 0, where,
+                fmt::format("id '{}' is already a stop or zone id; left out", *id));
+  }
+  zone.id = std::move(*id);
+  VertexBudget budget{limits_.max_zone_vertices, vertices_left, limits_.max_zone_vertices,
+                      limits_.max_vertices};
+  std::string reason = ReadGeometry(*feature, zone, budget);
+  if (!reason.empty()) {
+    return Skip(kLocationsFile, 0, where, fmt::format("zone '{}': {}; left out", zone.id, reason));
+  }
+  vertices_left = budget.file_left;
+  const json::value* properties = feature->if_contains("properties");
+  if (properties != nullptr && properties->is_object()) {
+    zone.name = StringProperty(properties->get_object(), "stop_name");
+    zone.description = StringProperty(properties->get_object(), "stop_desc");
+  } else {
+    Skip(kLocationsFile, 0, where,
+         fmt::format("zone '{}' has no properties object (kept, without a name)", zone.id));
+  }
+  ComputeBounds(zone);
+  feed_.zone_by_id.emplace(zone.id, static_cast<uint32_t>(feed_.zones.size()));
+  feed_.zones.push_back(std::move(zone));
 }
 
 void FlexReader::ReadLocationGroups() {
@@ -443,7 +448,6 @@ bool FlexReader::ResolvePlace(const StopTimeFields& row, FlexWindow& window) {
 }
 
 bool FlexReader::TakeStopTime(const StopTimeFields& row) {
-  constexpr std::string_view kFile = "stop_times.txt";
   bool has_window = !row.window_start.empty() || !row.window_end.empty();
   bool names_flex_place =
       !row.location_id.empty() || !row.location_group_id.empty() ||
@@ -454,51 +458,68 @@ bool FlexReader::TakeStopTime(const StopTimeFields& row) {
 
   FlexWindow window;
   window.line = row.line;
-  if (!ResolvePlace(row, window)) return true;
+  if (!ResolvePlace(row, window) || !ReadWindowTimes(row, window) ||
+      !ReadWindowRules(row, window)) {
+    return true;
+  }
+  window.flex_trip = row.trip;
+  if (trip_has_windows_.size() <= row.trip) trip_has_windows_.resize(feed_.trips.size(), false);
+  trip_has_windows_[row.trip] = true;
+  feed_.flex_windows.push_back(window);
+  return true;
+}
+
+bool FlexReader::ReadWindowTimes(const StopTimeFields& row, FlexWindow& window) {
+  constexpr std::string_view kFile = "stop_times.txt";
   if (!row.arrival.empty() || !row.departure.empty()) {
     Skip(kFile, row.line, "arrival_time",
          "arrival_time and departure_time are forbidden with a pickup/drop-off window");
-    return true;
+    return false;
   }
   for (auto [text, name, target] :
        {std::tuple{row.window_start, "start_pickup_drop_off_window", &window.window_start},
         std::tuple{row.window_end, "end_pickup_drop_off_window", &window.window_end}}) {
     if (text.empty()) {
       Skip(kFile, row.line, name, fmt::format("{} is required for a flex stop time", name));
-      return true;
+      return false;
     }
     auto time = ParseGtfsTime(text);
     if (!time) {
       Skip(kFile, row.line, name, fmt::format("bad time '{}'", text));
-      return true;
+      return false;
     }
     *target = *time;
   }
   if (window.window_end < window.window_start) {
     Skip(kFile, row.line, "end_pickup_drop_off_window",
          "end_pickup_drop_off_window is before start_pickup_drop_off_window");
-    return true;
+    return false;
   }
   auto sequence = ParseCount(row.sequence);
   if (!sequence) {
     Skip(kFile, row.line, "stop_sequence", fmt::format("bad stop_sequence '{}'", row.sequence));
-    return true;
+    return false;
   }
   window.stop_sequence = static_cast<uint32_t>(*sequence);
+  return true;
+}
+
+bool FlexReader::ReadWindowRules(const StopTimeFields& row, FlexWindow& window) {
+  constexpr std::string_view kFile = "stop_times.txt";
   for (auto [text, name, target] : {std::tuple{row.pickup_type, "pickup_type", &window.pickup_type},
                                     std::tuple{row.drop_off_type, "drop_off_type",
                                                &window.drop_off_type}}) {
     auto value = text.empty() ? std::optional<int32_t>(0) : ParseCount(text);
     if (!value || *value > 3) {
       Skip(kFile, row.line, name, fmt::format("bad {} '{}'", name, text));
-      return true;
+      return false;
     }
     *target = static_cast<uint8_t>(*value);
   }
   if (window.pickup_type == 0 || window.pickup_type == 3 || window.drop_off_type == 0) {
     Skip(kFile, row.line, window.drop_off_type == 0 ? "drop_off_type" : "pickup_type",
          "with a pickup/drop-off window, pickup_type must be 1 or 2 and drop_off_type 1, 2 or 3");
-    return true;
+    return false;
   }
   for (auto [id, name, target] :
        {std::tuple{row.pickup_rule, "pickup_booking_rule_id", &window.pickup_booking_rule},
@@ -507,14 +528,10 @@ bool FlexReader::TakeStopTime(const StopTimeFields& row) {
     auto rule = feed_.booking_rule_by_id.find(id);
     if (rule == feed_.booking_rule_by_id.end()) {
       Skip(kFile, row.line, name, fmt::format("unknown {} '{}'", name, id));
-      return true;
+      return false;
     }
     *target = rule->second;
   }
-  window.flex_trip = row.trip;
-  if (trip_has_windows_.size() <= row.trip) trip_has_windows_.resize(feed_.trips.size(), false);
-  trip_has_windows_[row.trip] = true;
-  feed_.flex_windows.push_back(window);
   return true;
 }
 

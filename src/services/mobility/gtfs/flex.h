@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,10 @@
 #include "services/mobility/gtfs/zip_reader.h"
 #include "util/status.h"
 #include "util/string_map.h"
+
+namespace boost::json {
+class value;
+}
 
 namespace cityhub::mobility::gtfs {
 
@@ -157,6 +162,10 @@ class FlexReader {
 
  private:
   Status ReadLocations();
+  // The bytes of locations.geojson, nullopt when the zip has none; an error when over the limit.
+  Result<std::optional<std::string>> ReadLocationsFile();
+  // Adds features[index] as a zone, or reports why it is left out.
+  void ReadZone(size_t index, const boost::json::value& feature, size_t& vertices_left);
   void ReadLocationGroups();
   void ReadDraftAreas();
   void ReadBookingRules();
@@ -164,6 +173,10 @@ class FlexReader {
   void Fatal(std::string_view file, std::string reason);
   // Resolves the place a flex row names; false (reported) when it names none or several.
   bool ResolvePlace(const StopTimeFields& row, FlexWindow& window);
+  // The window, stop_sequence (false, reported, when missing or bad) …
+  bool ReadWindowTimes(const StopTimeFields& row, FlexWindow& window);
+  // … and the pickup/drop-off types and booking rules.
+  bool ReadWindowRules(const StopTimeFields& row, FlexWindow& window);
   // Whether `id` is already a stop, zone or location group id (reported as a duplicate).
   bool IdTaken(std::string_view id) const;
 
