@@ -200,6 +200,9 @@ TEST(FlexExamplesTest, OnDemandServiceAspenDowntowner) {
   EXPECT_TRUE(index.PickupServicesAt(denver, wednesday, {12 * H, 13 * H}).empty());
   // Outside the 11:00-23:00 window, and on days without service: nothing.
   EXPECT_TRUE(index.PickupServicesAt(wagner_park, wednesday, {8 * H, 10 * H + 59 * M}).empty());
+  EXPECT_EQ(index.PickupServicesAt(wagner_park, wednesday, {23 * H, 23 * H}).size(), 1u);  // ends count
+  EXPECT_EQ(index.PickupServicesAt(wagner_park, wednesday, {8 * H, 11 * H}).size(), 1u);
+  EXPECT_TRUE(index.PickupServicesAt(wagner_park, wednesday, {23 * H + 1, 24 * H}).empty());
   EXPECT_TRUE(index.PickupServicesAt(wagner_park, 20221124, {12 * H, 13 * H}).empty());
   EXPECT_TRUE(index.PickupServicesAt(wagner_park, 20220413, {12 * H, 13 * H}).empty());
 
@@ -609,6 +612,14 @@ TEST(FlexFeedTest, AccessLegsToStopsInTheZoneWithWindowArithmetic) {
   EXPECT_EQ(to_in1[0].latest_departure, 10 * H - 112);
   EXPECT_TRUE(index.AccessLegs(origin, kWednesday, {9 * H + 59 * M, 10 * H + 30 * M}).size() <
               late.size());
+  // The last second it can leave gives a leg of that one departure; a second later, none.
+  const int32_t last = 10 * H - 112;
+  auto at_last = index.AccessLegs(origin, kWednesday, {last, last});
+  ASSERT_EQ(at_last.size(), 1u);
+  EXPECT_EQ(at_last[0].earliest_departure, last);
+  EXPECT_EQ(at_last[0].latest_departure, last);
+  EXPECT_EQ(at_last[0].earliest_arrival(), 10 * H);
+  EXPECT_TRUE(index.AccessLegs(origin, kWednesday, {last + 1, last + 1}).empty());
   // Outside the windows, on a Saturday, or from outside the zone: nothing.
   EXPECT_TRUE(index.AccessLegs(origin, kWednesday, {10 * H + 1, 12 * H}).empty());
   EXPECT_TRUE(index.AccessLegs(origin, kSaturday, {8 * H, 9 * H}).empty());
