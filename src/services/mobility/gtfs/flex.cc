@@ -210,7 +210,9 @@ Status FlexReader::ReadLocations() {
   // The document lives only while its zones are copied out: one arena, freed at once.
   json::monotonic_resource arena;
   boost::system::error_code ec;
-  json::value root = util::ParseJson(*text.value(), json::parse_options{}, ec, &arena);
+  std::string_view json_text = *text.value();
+  if (json_text.starts_with("\xEF\xBB\xBF")) json_text.remove_prefix(3);  // a UTF-8 BOM, as in CSV
+  json::value root = util::ParseJson(json_text, json::parse_options{}, ec, &arena);
   text.value().reset();
   if (ec) {
     Skip(kLocationsFile, 0, "", fmt::format("not valid JSON ({}); the file is ignored", ec.message()));

@@ -801,6 +801,16 @@ TEST(FlexBadInputTest, BrokenGeojsonIsReportedAndItsZonesRowsSkipped) {
   }
 }
 
+TEST(FlexBadInputTest, GeojsonWithAByteOrderMarkIsRead) {
+  Files files = FlexFeed();
+  files["locations.geojson"] = "\xEF\xBB\xBF" + Collection({kZoneZ});
+  Loaded loaded = Load(WriteZip("bom.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  EXPECT_EQ(loaded.report.total(), 0u) << Describe(loaded.report);
+  ASSERT_EQ(loaded.feed.value().zones.size(), 1u);
+  EXPECT_EQ(loaded.feed.value().zones[0].name, "Gimhae DRT");
+}
+
 TEST(FlexBadInputTest, BadFeaturesAreLeftOutNamingTheFeature) {
   const std::string square = R"({"type":"Polygon","coordinates":[)" + Ring(35.20, 35.30, 128.80, 128.90) + "]}";
   Files files = FlexFeed();
