@@ -18,7 +18,8 @@
 // window, times beside a window, a pickup_type/drop_off_type the reference forbids with a window,
 // a ring that is not a ring, a zone over a limit (FlexLimits). locations.geojson larger than
 // FlexLimits::max_locations_bytes is fatal (like any file over a limit); unparsable or not a
-// FeatureCollection, it is skipped whole with one problem.
+// FeatureCollection, it is skipped whole with one problem. One problem keeps its record: a
+// feature without a properties object (the reference requires one) is kept without a name.
 #pragma once
 
 #include <cstdint>

@@ -930,6 +930,35 @@ TEST(FlexBadInputTest, BadBookingRulesAndUnknownRuleIds) {
   EXPECT_EQ(loaded.feed.value().flex_windows.size(), 4u);
 }
 
+TEST(FlexBadInputTest, BookingRuleTimesAndServices) {
+  Files files = FlexFeed();
+  files["booking_rules.txt"] =
+      "booking_rule_id,booking_type,prior_notice_duration_min,prior_notice_last_day,"
+      "prior_notice_last_time,prior_notice_start_day,prior_notice_start_time,prior_notice_service_id\n"
+      "BR1,2,,1,17:00:00,7,08:30:00,WK\n"     // line 2: fine
+      "BR2,2,,1,17:61:00,,,\n"                // line 3: bad time
+      "BR3,2,,1,17:00:00,,,HOLIDAYS\n"        // line 4: unknown service
+      "BR4,2,,one,,,,\n";                     // line 5: bad number
+  Loaded loaded = Load(WriteZip("rule_times.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  const auto& r = loaded.report;
+  const std::string f = "booking_rules.txt";
+  EXPECT_TRUE(HasProblem(r, f, 3, "prior_notice_last_time", "bad time '17:61:00'")) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, f, 4, "prior_notice_service_id", "unknown service_id 'HOLIDAYS'"));
+  EXPECT_TRUE(HasProblem(r, f, 5, "prior_notice_last_day", "bad prior_notice_last_day 'one'"));
+  const Feed& feed = loaded.feed.value();
+  ASSERT_EQ(feed.booking_rules.size(), 1u);
+  const gtfs::BookingRule& rule = feed.booking_rules[0];
+  EXPECT_EQ(rule.prior_notice_last_time, 17 * H);
+  EXPECT_EQ(rule.prior_notice_start_day, 7);
+  EXPECT_EQ(rule.prior_notice_start_time, 8 * H + 30 * M);
+  EXPECT_EQ(rule.prior_notice_service, feed.service_by_id.at("WK"));
+  EXPECT_EQ(rule.prior_notice_duration_min, -1);
+  // DRT2's drop-off names BR2, which was left out: that row goes too.
+  EXPECT_TRUE(HasProblem(r, "stop_times.txt", 7, "drop_off_booking_rule_id", "unknown drop_off_booking_rule_id 'BR2'"));
+  EXPECT_EQ(feed.flex_windows.size(), 3u);
+}
+
 TEST(FlexBadInputTest, BadFlexStopTimesAreReportedWithLineAndField) {
   Files files = FlexFeed();
   files["stop_times.txt"] +=
