@@ -723,6 +723,38 @@ TEST(FlexFeedTest, StopPlacesAndWindowsPastMidnight) {
   EXPECT_TRUE(index.EgressLegs({35.22, 128.81}, kWednesday, {25 * H + 31 * M, 27 * H}).empty());
 }
 
+// Two drop-off windows of one trip reach the same stop: the leg kept is the one arriving first.
+TEST(FlexFeedTest, OneLegPerStopAndTripTheEarliestArriving) {
+  Files files = FlexFeed();
+  files["trips.txt"] += "D,WK,DRT5\n";
+  files["stop_times.txt"] +=
+      "DRT5,,,,Z,,1,2,1,08:00:00,12:00:00,,\n"
+      "DRT5,,,,Z,,2,1,2,10:00:00,12:00:00,,\n"   // drop-off from 10:00 only
+      "DRT5,,,,Z,,3,1,2,08:00:00,12:00:00,,\n";  // drop-off any time
+  Loaded loaded = Load(WriteZip("two_drop_offs.zip", files));
+  ASSERT_TRUE(loaded.feed.ok());
+  const Feed& feed = loaded.feed.value();
+  OnDemandIndex index = IndexOf(feed, kTenMetresPerSecond);
+  std::vector<OnDemandLeg> to_in1;
+  for (const OnDemandLeg& leg : index.AccessLegs({35.22, 128.81}, kWednesday, {8 * H, 12 * H})) {
+    if (feed.flex_trips[leg.flex_trip].id == "DRT5" && feed.stops[leg.stop].id == "IN1") to_in1.push_back(leg);
+  }
+  ASSERT_EQ(to_in1.size(), 1u);
+  EXPECT_EQ(feed.flex_windows[to_in1[0].drop_off_window].stop_sequence, 3u);
+  EXPECT_EQ(to_in1[0].earliest_departure, 8 * H);
+  // Asked for 10:00 onwards both arrive alike, and the one that may leave later is kept: both
+  // may leave until 11:58:08, so either is right; the leg still leaves within the query.
+  auto late = index.AccessLegs({35.22, 128.81}, kWednesday, {10 * H, 12 * H});
+  size_t drt5_in1 = 0;
+  for (const OnDemandLeg& leg : late) {
+    if (feed.flex_trips[leg.flex_trip].id != "DRT5" || feed.stops[leg.stop].id != "IN1") continue;
+    ++drt5_in1;
+    EXPECT_EQ(leg.earliest_departure, 10 * H);
+    EXPECT_EQ(leg.latest_departure, 12 * H - 112);
+  }
+  EXPECT_EQ(drt5_in1, 1u);
+}
+
 // A zone holding more stops than one query returns: the legs kept are those arriving first.
 TEST(FlexFeedTest, AccessLegsAreCutToTheLimitKeepingTheNearest) {
   Files files = FlexFeed();
