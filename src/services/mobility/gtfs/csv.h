@@ -43,6 +43,34 @@ struct CsvRecord {
   std::vector<std::string_view> fields;
 };
 
+// One column a table reader asks for by name.
+struct ColumnSpec {
+  std::string_view name;
+  bool required;
+};
+
+// A data record with its columns looked up by the position they were asked for in (the
+// ColumnSpec list), trimmed of spaces and tabs; an absent column reads as empty. Views the
+// record, so it lives only during the record callback.
+class Row {
+ public:
+  Row(const CsvRecord& record, const std::vector<std::optional<size_t>>& index)
+      : record_(record), index_(index) {}
+  std::string_view operator[](size_t column) const {
+    const auto& i = index_[column];
+    if (!i) return {};
+    std::string_view s = record_.fields[*i];
+    size_t begin = s.find_first_not_of(" \t");
+    if (begin == std::string_view::npos) return {};
+    return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
+  }
+  uint64_t line() const { return record_.line; }
+
+ private:
+  const CsvRecord& record_;
+  const std::vector<std::optional<size_t>>& index_;
+};
+
 class CsvReader {
  public:
   // Called once with the header's names (after the BOM, trimmed). A non-ok Status stops reading.

@@ -109,32 +109,15 @@ bool Feed::ServiceRunsOn(uint32_t service_index, int32_t yyyymmdd) const {
 
 namespace {
 
-// One column a table reader asks for.
-struct ColumnSpec {
-  std::string_view name;
-  bool required;
-};
-
-// A data row with its columns looked up by the position they were asked for in.
-class Row {
- public:
-  Row(const CsvRecord& record, const std::vector<std::optional<size_t>>& index)
-      : record_(record), index_(index) {}
-  std::string_view operator[](size_t column) const {
-    const auto& i = index_[column];
-    return i ? TrimView(record_.fields[*i]) : std::string_view();
-  }
-  uint64_t line() const { return record_.line; }
-
- private:
-  const CsvRecord& record_;
-  const std::vector<std::optional<size_t>>& index_;
-};
-
 class FeedLoader {
  public:
   FeedLoader(ZipArchive& zip, const FeedOptions& options, ValidationReport& report)
-      : zip_(zip), options_(options), report_(report) {}
+      : zip_(zip), options_(options), report_(report),
+        flex_(feed_, report_, zip_, options.flex,
+              [this](std::string_view file, const std::vector<ColumnSpec>& columns,
+                     const std::function<void(const Row&)>& on_row) {
+                return ReadTable(file, Need::kOptional, columns, on_row);
+              }) {}
 
   Result<Feed> Load();
 
@@ -164,6 +147,7 @@ class FeedLoader {
   Status ReadRoutes();
   Status ReadServices();
   Status ReadTrips();
+  Status ReadFlexPlacesAndRules() { return flex_.ReadPlacesAndRules(); }
   Status ReadStopTimes();
   void OrderStopTimes();
   void DropUnusableTrips();
@@ -176,6 +160,7 @@ class FeedLoader {
   const FeedOptions& options_;
   ValidationReport& report_;
   Feed feed_;
+  FlexReader flex_;
   std::vector<uint64_t> stop_time_lines_;  // the line of each stop time until they are ordered
 };
 
@@ -516,15 +501,25 @@ Status FeedLoader::ReadTrips() {
 
 Status FeedLoader::ReadStopTimes() {
   constexpr std::string_view kFile = "stop_times.txt";
-  enum { kTrip, kArrival, kDeparture, kStop, kSequence, kPickup, kDropOff };
+  enum { kTrip, kArrival, kDeparture, kStop, kSequence, kPickup, kDropOff, kLocation,
+         kLocationGroup, kWindowStart, kWindowEnd, kPickupRule, kDropOffRule };
   auto read = ReadTable(kFile, Need::kRequired,
       {{"trip_id", true}, {"arrival_time", true}, {"departure_time", true}, {"stop_id", true},
-       {"stop_sequence", true}, {"pickup_type", false}, {"drop_off_type", false}},
+       {"stop_sequence", true}, {"pickup_type", false}, {"drop_off_type", false},
+       {"location_id", false}, {"location_group_id", false},
+       {"start_pickup_drop_off_window", false}, {"end_pickup_drop_off_window", false},
+       {"pickup_booking_rule_id", false}, {"drop_off_booking_rule_id", false}},
       [&](const Row& row) {
     StopTime st;
     auto trip = feed_.trip_by_id.find(row[kTrip]);
     if (trip == feed_.trip_by_id.end()) {
       return Skip(kFile, row.line(), "trip_id", fmt::format("unknown trip_id '{}'", row[kTrip]));
+    }
+    if (flex_.TakeStopTime({row.line(), trip->second, row[kStop], row[kLocation],
+                            row[kLocationGroup], row[kArrival], row[kDeparture], row[kSequence],
+                            row[kPickup], row[kDropOff], row[kWindowStart], row[kWindowEnd],
+                            row[kPickupRule], row[kDropOffRule]})) {
+      return;
     }
     auto stop = feed_.stop_by_id.find(row[kStop]);
     if (stop == feed_.stop_by_id.end()) {
@@ -567,6 +562,7 @@ Status FeedLoader::ReadStopTimes() {
     stop_time_lines_.push_back(row.line());
   });
   if (!read.ok()) return read.status();
+  flex_.FinishStopTimes();
   OrderStopTimes();
   DropUnusableTrips();
   return Status::Ok();
@@ -650,7 +646,9 @@ void FeedLoader::DropUnusableTrips() {
   std::vector<Trip> kept;
   for (uint32_t t = 0; t < feed_.trips.size(); ++t) {
     std::string_view reason;
-    if (count[t] < 2) {
+    if (count[t] == 0 && flex_.HasWindows(t)) {
+      continue;  // an on-demand trip only, kept in flex_trips
+    } else if (count[t] < 2) {
       reason = "has fewer than two usable stop times";
     } else if (feed_.stop_times[first[t]].departure == kNoTime ||
                feed_.stop_times[first[t] + count[t] - 1].arrival == kNoTime) {
@@ -785,14 +783,16 @@ Status FeedLoader::ReadFeedInfo() {
 Result<Feed> FeedLoader::Load() {
   for (Status (FeedLoader::*step)() :
        {&FeedLoader::ReadAgencies, &FeedLoader::ReadStops, &FeedLoader::ReadRoutes,
-        &FeedLoader::ReadServices, &FeedLoader::ReadTrips, &FeedLoader::ReadStopTimes,
+        &FeedLoader::ReadServices, &FeedLoader::ReadTrips, &FeedLoader::ReadFlexPlacesAndRules,
+        &FeedLoader::ReadStopTimes,
         &FeedLoader::ReadFrequencies, &FeedLoader::ReadTransfers, &FeedLoader::ReadTranslations,
         &FeedLoader::ReadFeedInfo}) {
     Status status = (this->*step)();
     if (!status.ok()) return status;
   }
-  if (feed_.trips.empty()) {
-    Fatal("stop_times.txt", 0, "", "no usable trip: no trip has two valid stop times");
+  if (feed_.trips.empty() && feed_.flex_windows.empty()) {
+    Fatal("stop_times.txt", 0, "",
+          "no usable trip: no trip has two valid stop times or a flex pickup/drop-off window");
     return Status::InvalidRequest(report_.FirstFatal());
   }
   return std::move(feed_);

@@ -14,7 +14,8 @@
 //
 // Validation. Fatal problems make the feed unusable and LoadFeed fails: a required file missing
 // (agency, stops, routes, trips, stop_times, and calendar or calendar_dates), a required column
-// of a required file missing, a file over a limit, no service at all. Everything else is a row
+// of a required file missing, a file over a limit, no service at all, no trip (regular or
+// flex). Everything else is a row
 // left out and reported with file, line and reason (severity kSkipped): unknown references,
 // bad times, dates or coordinates, duplicate ids, stop times out of sequence, trips left with
 // fewer than two stop times. An optional file (frequencies, transfers, translations, feed_info)
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "services/mobility/gtfs/csv.h"
+#include "services/mobility/gtfs/flex.h"
 #include "services/mobility/gtfs/zip_reader.h"
 #include "util/status.h"
 #include "util/string_map.h"
@@ -50,6 +52,7 @@ struct FeedOptions {
   CsvLimits csv{.pad_short_records = true};  // trailing empty fields may be omitted
   size_t max_problems_kept = kDefaultMaxProblemsKept;
   uint64_t max_rows_per_file = kDefaultMaxRowsPerFile;  // over it: fatal, the feed is refused
+  FlexLimits flex;  // locations.geojson (flex.h)
 };
 
 struct Problem {
@@ -169,7 +172,15 @@ struct Feed {
   std::optional<FeedInfo> feed_info;
   std::string timezone;  // the agencies' agency_timezone (GTFS requires them equal)
 
+  // GTFS-Flex (flex.h); empty for a feed without on-demand service.
+  std::vector<FlexZone> zones;
+  std::vector<LocationGroup> location_groups;
+  std::vector<BookingRule> booking_rules;
+  std::vector<Trip> flex_trips;          // trips.txt records of trips with flex stop times
+  std::vector<FlexWindow> flex_windows;  // by (flex trip, stop_sequence)
+
   util::StringMap<uint32_t> agency_by_id, stop_by_id, route_by_id, trip_by_id, service_by_id;
+  util::StringMap<uint32_t> zone_by_id, location_group_by_id, booking_rule_by_id, flex_trip_by_id;
 
   // Whether service `service_index` runs on `yyyymmdd`: a calendar_dates exception for that date
   // decides; else the calendar row (weekday within start..end); else false.

@@ -93,6 +93,7 @@ class Reader {
   void Fail() { ok_ = false; pos_ = in_.size(); }
   void Raw(void* p, size_t n) {
     if (!ok_ || n > left()) return Fail();
+    if (n == 0) return;  // an empty vector's data() may be null, which memcpy must not get
     std::memcpy(p, in_.data() + pos_, n);
     pos_ += n;
   }
@@ -114,6 +115,50 @@ void Each(Io& io, std::vector<T>& v, F one) {
 }
 
 template <typename Io>
+void TripIo(Io& io, Trip& t) {
+  for (std::string* s : {&t.id, &t.headsign, &t.short_name, &t.block_id}) io.Str(*s);
+  io.Num(t.route);
+  io.Num(t.service);
+  io.Num(t.direction_id);
+  io.Num(t.wheelchair_accessible);
+  io.Num(t.first_stop_time);
+  io.Num(t.stop_time_count);
+}
+
+// The GTFS-Flex records (flex.h), after the rest of the feed.
+template <typename Io>
+void FlexIo(Io& io, Feed& f) {
+  Each(io, f.zones, [&](FlexZone& z) {
+    for (std::string* s : {&z.id, &z.name, &z.description}) io.Str(*s);
+    Each(io, z.polygons, [&](FlexPolygon& p) {
+      Each(io, p.rings, [&](std::vector<LatLon>& ring) { io.Block(ring); });
+    });
+    for (double* d : {&z.min.lat, &z.min.lon, &z.max.lat, &z.max.lon}) io.Num(*d);
+  });
+  Each(io, f.location_groups, [&](LocationGroup& g) {
+    io.Str(g.id);
+    io.Str(g.name);
+    io.Block(g.stops);
+    io.Block(g.zones);
+  });
+  Each(io, f.booking_rules, [&](BookingRule& r) {
+    io.Num(r.type);
+    for (int32_t* n : {&r.prior_notice_duration_min, &r.prior_notice_duration_max,
+                       &r.prior_notice_last_day, &r.prior_notice_last_time,
+                       &r.prior_notice_start_day, &r.prior_notice_start_time}) {
+      io.Num(*n);
+    }
+    io.Num(r.prior_notice_service);
+    for (std::string* s : {&r.id, &r.message, &r.pickup_message, &r.drop_off_message,
+                           &r.phone_number, &r.info_url, &r.booking_url}) {
+      io.Str(*s);
+    }
+  });
+  Each(io, f.flex_trips, [&](Trip& t) { TripIo(io, t); });
+  io.Block(f.flex_windows);
+}
+
+template <typename Io>
 void FeedIo(Io& io, Feed& f) {
   Each(io, f.agencies, [&](Agency& a) {
     for (std::string* s : {&a.id, &a.name, &a.url, &a.timezone, &a.lang, &a.phone}) io.Str(*s);
@@ -132,15 +177,7 @@ void FeedIo(Io& io, Feed& f) {
     io.Num(r.agency);
     io.Num(r.route_type);
   });
-  Each(io, f.trips, [&](Trip& t) {
-    for (std::string* s : {&t.id, &t.headsign, &t.short_name, &t.block_id}) io.Str(*s);
-    io.Num(t.route);
-    io.Num(t.service);
-    io.Num(t.direction_id);
-    io.Num(t.wheelchair_accessible);
-    io.Num(t.first_stop_time);
-    io.Num(t.stop_time_count);
-  });
+  Each(io, f.trips, [&](Trip& t) { TripIo(io, t); });
   io.Block(f.stop_times);
   Each(io, f.services, [&](Service& s) {
     io.Str(s.id);
@@ -171,6 +208,7 @@ void FeedIo(Io& io, Feed& f) {
     io.Num(i.end_date);
   }
   io.Str(f.timezone);
+  FlexIo(io, f);
 }
 
 template <typename T>
@@ -194,6 +232,48 @@ void Index(const std::vector<V>& records, util::StringMap<uint32_t>& map) {
   map.clear();
   map.reserve(records.size());
   for (uint32_t i = 0; i < records.size(); ++i) map.emplace(records[i].id, i);
+}
+
+// The same for the GTFS-Flex records; also what OnDemandIndex relies on: rings with at least
+// three positions, windows grouped by flex trip.
+bool FlexIndexesValid(const Feed& f) {
+  const auto in = [](uint32_t i, size_t n) { return i < n; };
+  const auto opt = [](uint32_t i, size_t n) { return i == kNoIndex || i < n; };
+  for (const FlexZone& z : f.zones) {
+    for (const FlexPolygon& p : z.polygons) {
+      for (const auto& ring : p.rings) {
+        if (ring.size() < 3) return false;
+      }
+    }
+  }
+  for (const LocationGroup& g : f.location_groups) {
+    for (uint32_t s : g.stops) {
+      if (!in(s, f.stops.size())) return false;
+    }
+    for (uint32_t z : g.zones) {
+      if (!in(z, f.zones.size())) return false;
+    }
+  }
+  for (const BookingRule& r : f.booking_rules) {
+    if (!opt(r.prior_notice_service, f.services.size())) return false;
+  }
+  for (const Trip& t : f.flex_trips) {
+    if (!in(t.route, f.routes.size()) || !in(t.service, f.services.size())) return false;
+  }
+  uint32_t last_trip = 0;
+  for (const FlexWindow& w : f.flex_windows) {
+    if (!in(w.flex_trip, f.flex_trips.size()) || w.flex_trip < last_trip) return false;
+    last_trip = w.flex_trip;
+    const size_t places = w.place_kind == FlexPlaceKind::kZone            ? f.zones.size()
+                          : w.place_kind == FlexPlaceKind::kLocationGroup ? f.location_groups.size()
+                          : w.place_kind == FlexPlaceKind::kStop          ? f.stops.size()
+                                                                          : 0;
+    if (!in(w.place, places) || !opt(w.pickup_booking_rule, f.booking_rules.size()) ||
+        !opt(w.drop_off_booking_rule, f.booking_rules.size())) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Every index between records points at a record, every trip's stop times exist: a snapshot of
@@ -220,7 +300,7 @@ bool IndexesValid(const Feed& f) {
   for (const Transfer& t : f.transfers) {
     if (!in(t.from_stop, f.stops.size()) || !in(t.to_stop, f.stops.size())) return false;
   }
-  return true;
+  return FlexIndexesValid(f);
 }
 
 }  // namespace
@@ -292,6 +372,10 @@ Result<Feed> ReadFeedSnapshot(const std::string& path) {
   Index(feed.routes, feed.route_by_id);
   Index(feed.trips, feed.trip_by_id);
   Index(feed.services, feed.service_by_id);
+  Index(feed.zones, feed.zone_by_id);
+  Index(feed.location_groups, feed.location_group_by_id);
+  Index(feed.booking_rules, feed.booking_rule_by_id);
+  Index(feed.flex_trips, feed.flex_trip_by_id);
   return feed;
 }
 

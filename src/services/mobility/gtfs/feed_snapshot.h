@@ -17,7 +17,7 @@
 
 namespace cityhub::mobility::gtfs {
 
-inline constexpr uint32_t kFeedSnapshotVersion = 1;
+inline constexpr uint32_t kFeedSnapshotVersion = 2;  // 2: GTFS-Flex records
 
 // Writes `feed` to `path` atomically (a temp file beside it, fsynced, then renamed).
 Status WriteFeedSnapshot(const Feed& feed, const std::string& path);
