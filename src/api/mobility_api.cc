@@ -183,6 +183,59 @@ json::object PlaceJson(const mobility::network::Place& p, const mobility::gtfs::
   return out;
 }
 
+json::object BookingRuleJson(const mobility::gtfs::BookingRule& rule, const mobility::gtfs::Feed& feed) {
+  json::object o;
+  o["id"] = rule.id;
+  switch (rule.type) {
+    case mobility::gtfs::BookingType::kRealTime: o["bookingType"] = "realTime"; break;
+    case mobility::gtfs::BookingType::kSameDay: o["bookingType"] = "sameDay"; break;
+    case mobility::gtfs::BookingType::kPriorDays: o["bookingType"] = "priorDays"; break;
+  }
+  if (rule.prior_notice_duration_min >= 0) o["priorNoticeMinutesMin"] = rule.prior_notice_duration_min;
+  if (rule.prior_notice_duration_max >= 0) o["priorNoticeMinutesMax"] = rule.prior_notice_duration_max;
+  if (rule.prior_notice_last_day >= 0) o["priorNoticeLastDay"] = rule.prior_notice_last_day;
+  if (rule.prior_notice_last_time >= 0) {
+    o["priorNoticeLastTime"] = fmt::format("{:02}:{:02}", rule.prior_notice_last_time / 3600, rule.prior_notice_last_time / 60 % 60);
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"message", &rule.message},
+                                   {"pickupMessage", &rule.pickup_message}, {"dropOffMessage", &rule.drop_off_message},
+                                   {"phone", &rule.phone_number}, {"infoUrl", &rule.info_url},
+                                   {"bookingUrl", &rule.booking_url}}) {
+    if (!value->empty()) o[key] = *value;
+  }
+  (void)feed;
+  return o;
+}
+
+// An on-demand (GTFS-Flex) ride: its route and agency, the zones it runs between, the booking
+// rule to call or book it by, and that its times are an estimate.
+void OnDemandJson(const PlanLeg& leg, const mobility::network::TransitNetwork& net, const Names& names,
+                  json::object& out) {
+  const auto& feed = net.feed();
+  const auto* index = net.on_demand();
+  if (leg.flex_trip < feed.flex_trips.size()) {
+    const auto& trip = feed.flex_trips[leg.flex_trip];
+    out["tripId"] = trip.id;
+    if (trip.route < feed.routes.size()) {
+      out["route"] = names.RouteName(trip.route);
+      out["routeId"] = feed.routes[trip.route].id;
+      out["agency"] = names.Agency(feed.routes[trip.route].agency);
+    }
+  }
+  if (index && leg.pickup_window != mobility::gtfs::kNoIndex) {
+    const auto place = index->PlaceOf(leg.pickup_window);
+    out["pickupArea"] = json::object{{"id", std::string(place.id)}, {"name", std::string(place.name)}};
+  }
+  if (index && leg.drop_off_window != mobility::gtfs::kNoIndex) {
+    const auto place = index->PlaceOf(leg.drop_off_window);
+    out["dropOffArea"] = json::object{{"id", std::string(place.id)}, {"name", std::string(place.name)}};
+  }
+  const uint32_t rule = leg.pickup_booking_rule != mobility::gtfs::kNoIndex ? leg.pickup_booking_rule
+                                                                             : leg.drop_off_booking_rule;
+  if (rule < feed.booking_rules.size()) out["bookingRule"] = BookingRuleJson(feed.booking_rules[rule], feed);
+  out["estimated"] = true;  // crow-fly ride time, not a dispatch
+}
+
 json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork& net,
                      const mobility::network::DayTimetable& day, const Names& names) {
   const auto& feed = net.feed();
@@ -201,6 +254,7 @@ json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork
   if (leg.mode == PlanLeg::Mode::kWalk) {
     out["distanceMetres"] = std::lround(mobility::network::DistanceMetres(leg.from.lat, leg.from.lon, leg.to.lat, leg.to.lon));
   }
+  if (leg.mode == PlanLeg::Mode::kOnDemand) OnDemandJson(leg, net, names, out);
   if (leg.mode == PlanLeg::Mode::kTransit) {
     const TripNames trip = names.Trip(leg.feed_trip, leg.added_trip, day);
     out["route"] = trip.route;

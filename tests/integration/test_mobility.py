@@ -450,6 +450,47 @@ class MobilityRealtimePollTest(unittest.TestCase):
                 self.assertEqual(late[0]["delaySeconds"], 360)
         finally:
             server.shutdown()
+            server.server_close()
+
+
+class MobilityOnDemandTest(HubTestCase):
+    """GTFS-Flex over HTTP on the reference's example (Aspen's Downtowner, zone area_294, every day
+    11:00–23:00 from 2022-04-14 to 2022-11-23, booked in real time by app or phone)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hub_args = ("--gtfs-feed", os.path.join(SHARED, "data", "gtfs-flex", "FlexExample--on-demand-service.zip"))
+        super().setUpClass()
+
+    def plan(self, **params):
+        r = self.hub.get(plan_path(**{"from": "39.1911,-106.8175", "to": "39.1870,-106.8230", **params}))
+        return r
+
+    def test_a_ride_inside_the_zone_with_its_booking_rule(self):
+        # 658 m crow-fly × 1.3 at 25 km/h = 124 s; walking (684 s) is beaten, so only the ride.
+        r = self.plan(time="2022-06-15T12:00:00-06:00")
+        self.assertEqual(r.status, 200, r.body)
+        its = r.json()["itineraries"]
+        self.assertEqual(len(its), 1, r.body)
+        leg = its[0]["legs"][0]
+        self.assertEqual((leg["mode"], leg["departure"], leg["arrival"], leg["estimated"]),
+                         ("onDemand", "2022-06-15T12:00:00-06:00", "2022-06-15T12:02:04-06:00", True))
+        self.assertEqual((leg["route"], leg["agency"], leg["pickupArea"]["id"]), ("Downtowner", "City of Aspen", "area_294"))
+        self.assertEqual((leg["bookingRule"]["bookingType"], leg["bookingRule"]["phone"]), ("realTime", "877-230-6045"))
+        # Before 11:00 the ride waits for the service; arriving by 12:30 it leaves at 12:27:56.
+        its = self.plan(time="2022-06-15T10:30:00-06:00").json()["itineraries"]
+        ride = [i for i in its if i["legs"][0]["mode"] == "onDemand"][0]
+        self.assertEqual(ride["legs"][0]["departure"], "2022-06-15T11:00:00-06:00")
+        its = self.plan(time="2022-06-15T12:30:00-06:00", arriveBy="true").json()["itineraries"]
+        self.assertEqual([i["legs"][0]["departure"] for i in its if i["legs"][0]["mode"] == "onDemand"],
+                         ["2022-06-15T12:27:56-06:00"])
+        # After 23:00 only walking is left.
+        its = self.plan(time="2022-06-15T23:30:00-06:00").json()["itineraries"]
+        self.assertEqual([l["mode"] for i in its for l in i["legs"]], ["walk"])
+        # Outside the zone (and no stop anywhere): nothing to offer, said so.
+        r = self.hub.get(plan_path(**{"from": "39.30,-106.90", "to": "39.1870,-106.8230",
+                                      "time": "2022-06-15T12:00:00-06:00"}))
+        self.assertProblem(r, 400)
 
 
 class MobilityRestartTest(unittest.TestCase):

@@ -33,6 +33,31 @@ bool Dominates(const Itinerary& a, const Itinerary& b) {
   return a.departure >= b.departure && a.arrival <= b.arrival && a.transfers <= b.transfers;
 }
 
+// The on-demand ride behind an access (egress) entry of the query: the entry to (from) `stop`
+// that took `seconds`; null when it is a walk (a walk wins a tie: walks are listed first).
+const flex::OnDemandLeg* RideOf(const std::vector<routing::Access>& entries,
+                                const std::vector<const flex::OnDemandLeg*>& rides, uint32_t stop, int64_t seconds) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].stop == stop && entries[i].duration == seconds) return rides[i];
+  }
+  return nullptr;
+}
+
+PlanLeg OnDemandLeg(const flex::OnDemandLeg& ride, Place from, Place to, int64_t departure) {
+  PlanLeg leg;
+  leg.mode = PlanLeg::Mode::kOnDemand;
+  leg.from = from;
+  leg.to = to;
+  leg.departure = leg.scheduled_departure = departure;
+  leg.arrival = leg.scheduled_arrival = departure + ride.ride_seconds;
+  leg.flex_trip = ride.flex_trip;
+  leg.pickup_window = ride.pickup_window;
+  leg.drop_off_window = ride.drop_off_window;
+  leg.pickup_booking_rule = ride.pickup_booking_rule;
+  leg.drop_off_booking_rule = ride.drop_off_booking_rule;
+  return leg;
+}
+
 }  // namespace
 
 int64_t ScheduledTime(const TransitNetwork& network, const TripRun& run, uint32_t position, bool arrival) {
@@ -78,12 +103,39 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
   for (const NearStop& n : network.StopsNear(request.to_lat, request.to_lon, request.max_walk_m, kMaxAccessStopsPerEnd)) {
     q.targets.push_back({n.stop, WalkSeconds(opts, n.metres)});
   }
+  // On-demand rides, in seconds of the request's service day.
+  const flex::OnDemandIndex* on_demand = network.on_demand();
+  const int32_t service_date = day->date;
+  const int64_t service_day_start = network.clock().ServiceDayStartUtc(service_date);
+  const auto local = static_cast<int32_t>(request.time - service_day_start);
+  std::vector<flex::OnDemandLeg> access_rides, egress_rides, direct_rides;
+  std::vector<const flex::OnDemandLeg*> source_rides(q.sources.size(), nullptr), target_rides(q.targets.size(), nullptr);
+  const flex::TimeWindow ahead{local, local + kOnDemandLookahead};
+  if (on_demand && !request.arrive_by) {
+    access_rides = on_demand->AccessLegs({request.from_lat, request.from_lon}, service_date, ahead);
+    egress_rides = on_demand->EgressLegs({request.to_lat, request.to_lon}, service_date,
+                                         {local, local + 3 * kOnDemandLookahead});
+    for (const flex::OnDemandLeg& r : access_rides) {
+      const int32_t wait = std::max(0, r.earliest_departure - local);
+      q.sources.push_back({r.stop, wait + r.ride_seconds});
+      source_rides.push_back(&r);
+    }
+    for (const flex::OnDemandLeg& r : egress_rides) {
+      q.targets.push_back({r.stop, r.ride_seconds});
+      target_rides.push_back(&r);
+    }
+  }
+  if (on_demand) {
+    const flex::TimeWindow window = request.arrive_by ? flex::TimeWindow{local - kOnDemandLookahead, local} : ahead;
+    direct_rides = on_demand->DirectLegs({request.from_lat, request.from_lon}, {request.to_lat, request.to_lon},
+                                         service_date, window);
+  }
   const double direct_m = DistanceMetres(request.from_lat, request.from_lon, request.to_lat, request.to_lon);
   const bool walkable = direct_m <= 2 * request.max_walk_m;
-  if (!walkable && q.sources.empty()) {
+  if (!walkable && q.sources.empty() && direct_rides.empty()) {
     return Status::NotFound(fmt::format("no stop within {} m of the origin", request.max_walk_m));
   }
-  if (!walkable && q.targets.empty()) {
+  if (!walkable && q.targets.empty() && direct_rides.empty()) {
     return Status::NotFound(fmt::format("no stop within {} m of the destination", request.max_walk_m));
   }
 
@@ -104,9 +156,32 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
       journeys = std::move(found->journeys);
     }
     for (const routing::Journey& j : journeys) {
-      if (j.trips == 0) continue;  // walking only: offered below as one direct walk
-      if (auto it = ToItinerary(network, *day, request, j)) out.push_back(std::move(*it));
+      // Walking only is offered below as one direct walk; without a vehicle a journey is worth
+      // listing only when it rides on demand.
+      if (j.trips == 0 && !RideOf(q.sources, source_rides, j.legs.front().to, j.legs.front().arrival - j.legs.front().departure) &&
+          !RideOf(q.targets, target_rides, j.legs.back().from, j.legs.back().arrival - j.legs.back().departure)) {
+        continue;
+      }
+      if (auto it = ToItinerary(network, *day, request, j, q, source_rides, target_rides, service_day_start)) {
+        out.push_back(std::move(*it));
+      }
     }
+  }
+  // Door to door on demand: the earliest arrival of each trip (arrive-by: the latest departure).
+  for (const flex::OnDemandLeg& r : direct_rides) {
+    int64_t departure;
+    if (request.arrive_by) {
+      departure = service_day_start + std::min<int64_t>(r.latest_departure, local - r.ride_seconds);
+      if (departure < service_day_start + r.earliest_departure) continue;
+    } else {
+      departure = service_day_start + std::max(r.earliest_departure, local);
+    }
+    Itinerary it;
+    it.legs.push_back(OnDemandLeg(r, {gtfs::kNoIndex, request.from_lat, request.from_lon},
+                                  {gtfs::kNoIndex, request.to_lat, request.to_lon}, departure));
+    it.departure = departure;
+    it.arrival = departure + r.ride_seconds;
+    out.push_back(std::move(it));
   }
   if (walkable) {
     Itinerary walk;
@@ -123,11 +198,29 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
     std::erase_if(out, [&](const Itinerary& it) { return Dominates(walk, it); });
     out.insert(out.begin(), std::move(walk));
   }
+  // Keep the Pareto set: an itinerary another beats in every criterion goes.
+  std::vector<Itinerary> kept;
+  for (size_t i = 0; i < out.size(); ++i) {
+    bool dominated = false;
+    for (size_t j = 0; j < out.size() && !dominated; ++j) {
+      if (i == j) continue;
+      const bool better_somewhere = out[j].departure > out[i].departure || out[j].arrival < out[i].arrival ||
+                                    out[j].transfers < out[i].transfers;
+      dominated = Dominates(out[j], out[i]) && (better_somewhere || j < i);
+    }
+    if (!dominated) kept.push_back(std::move(out[i]));
+  }
+  out = std::move(kept);
+
   return out;
 }
 
 std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, const DayTimetable& day,
-                                              const PlanRequest& request, const routing::Journey& journey) const {
+                                              const PlanRequest& request, const routing::Journey& journey,
+                                              const routing::RaptorQuery& query,
+                                              const std::vector<const flex::OnDemandLeg*>& source_rides,
+                                              const std::vector<const flex::OnDemandLeg*>& target_rides,
+                                              int64_t service_day_start) const {
   const gtfs::Feed& feed = network.feed();
   const routing::Timetable& tt = day.timetable;
   auto stop_place = [&](uint32_t s) { return Place{s, feed.stops[s].lat, feed.stops[s].lon}; };
@@ -140,18 +233,38 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
     leg.departure = leg.scheduled_departure = day.ToUnix(l.departure);
     leg.arrival = leg.scheduled_arrival = day.ToUnix(l.arrival);
     switch (l.kind) {
-      case routing::Leg::Kind::kAccess:
+      case routing::Leg::Kind::kAccess: {
+        const flex::OnDemandLeg* ride = RideOf(query.sources, source_rides, l.to, l.arrival - l.departure);
+        if (ride) {
+          // Wait at the origin for the window, then ride.
+          const int64_t leave = day.ToUnix(l.arrival) - ride->ride_seconds;
+          leg = OnDemandLeg(*ride, {gtfs::kNoIndex, request.from_lat, request.from_lon}, stop_place(l.to), leave);
+          break;
+        }
         if (l.arrival == l.departure) continue;
         leg.mode = PlanLeg::Mode::kWalk;
         leg.from = {gtfs::kNoIndex, request.from_lat, request.from_lon};
         leg.to = stop_place(l.to);
         break;
-      case routing::Leg::Kind::kEgress:
+      }
+      case routing::Leg::Kind::kEgress: {
+        const flex::OnDemandLeg* ride = RideOf(query.targets, target_rides, l.from, l.arrival - l.departure);
+        if (ride) {
+          // The ride leaves within its window: waiting for it to open, or too late altogether.
+          const int64_t open = service_day_start + ride->earliest_departure;
+          const int64_t close = service_day_start + ride->latest_departure;
+          const int64_t leave = std::max(day.ToUnix(l.departure), open);
+          if (leave > close) return std::nullopt;
+          leg = OnDemandLeg(*ride, stop_place(l.from), {gtfs::kNoIndex, request.to_lat, request.to_lon}, leave);
+          it.arrival = leg.arrival;
+          break;
+        }
         if (l.arrival == l.departure) continue;
         leg.mode = PlanLeg::Mode::kWalk;
         leg.from = stop_place(l.from);
         leg.to = {gtfs::kNoIndex, request.to_lat, request.to_lon};
         break;
+      }
       case routing::Leg::Kind::kTransfer:
         leg.mode = PlanLeg::Mode::kWalk;
         leg.from = stop_place(l.from);
@@ -194,6 +307,7 @@ std::optional<Itinerary> Planner::ToItinerary(const TransitNetwork& network, con
     }
     it.legs.push_back(leg);
   }
+  if (!it.legs.empty()) it.departure = it.legs.front().departure;  // an on-demand ride may leave later
   return it;
 }
 

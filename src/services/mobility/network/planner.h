@@ -8,6 +8,14 @@
 // its walking speed (an estimate, not a street-network walk), limited to max_walk_m at each end.
 // A walk-only itinerary is offered when the destination is within twice that distance, and
 // transit itineraries that it dominates are dropped.
+//
+// On demand (GTFS-Flex, flex/on_demand.h): where the feed has on-demand services, a journey may
+// start with an on-demand ride from the origin to a stop, end with one from a stop to the
+// destination, or be one ride from origin to destination — within the services' windows on the
+// request's service day (leaving up to kOnDemandLookahead after the request). For RAPTOR a ride
+// is one more way to reach a stop (its wait for the window's start plus the ride); an egress ride
+// is checked against its window after routing (arriving before the window opens waits for it;
+// after it closes drops the itinerary). Arrive-by journeys use on-demand rides only door to door.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +32,7 @@ namespace cityhub::mobility::network {
 inline constexpr double kMaxWalkMetres = 5'000;  // largest max_walk_m accepted
 inline constexpr size_t kMaxAccessStopsPerEnd = 200;
 inline constexpr size_t kMaxDepartures = 100;
+inline constexpr int32_t kOnDemandLookahead = 2 * 3600;
 
 struct PlanRequest {
   double from_lat = 0, from_lon = 0, to_lat = 0, to_lon = 0;
@@ -53,6 +62,11 @@ struct PlanLeg {
   int32_t service_date = 0;
   uint32_t board_position = 0, alight_position = 0;
   bool realtime = false;  // the times come from real-time data
+  // kOnDemand: the flex trip and windows (Feed::flex_trips / flex_windows) and booking rules
+  // (Feed::booking_rules, kNoIndex when none).
+  uint32_t flex_trip = gtfs::kNoIndex;
+  uint32_t pickup_window = gtfs::kNoIndex, drop_off_window = gtfs::kNoIndex;
+  uint32_t pickup_booking_rule = gtfs::kNoIndex, drop_off_booking_rule = gtfs::kNoIndex;
 };
 
 struct Itinerary {
@@ -85,7 +99,11 @@ class Planner {
  private:
   routing::Raptor& RouterFor(const std::shared_ptr<const DayTimetable>& day);
   std::optional<Itinerary> ToItinerary(const TransitNetwork& network, const DayTimetable& day,
-                                       const PlanRequest& request, const routing::Journey& journey) const;
+                                       const PlanRequest& request, const routing::Journey& journey,
+                                       const routing::RaptorQuery& query,
+                                       const std::vector<const flex::OnDemandLeg*>& source_rides,
+                                       const std::vector<const flex::OnDemandLeg*>& target_rides,
+                                       int64_t service_day_start) const;
 
   std::shared_ptr<const DayTimetable> day_;  // kept alive while router_ refers to it
   std::unique_ptr<routing::Raptor> router_;

@@ -42,6 +42,11 @@ Result<std::shared_ptr<TransitNetwork>> TransitNetwork::Create(gtfs::Feed feed, 
   net->IndexStops();
   net->IndexFrequencies();
   net->ComputeDateRange();
+  if (!net->feed_.flex_windows.empty()) {
+    auto index = flex::OnDemandIndex::Build(net->feed_);
+    if (!index.ok()) return index.status();
+    net->on_demand_.emplace(std::move(*index));
+  }
   return net;
 }
 

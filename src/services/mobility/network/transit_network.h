@@ -26,10 +26,12 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
+#include "services/mobility/flex/on_demand.h"
 #include "services/mobility/gtfs/feed.h"
 #include "services/mobility/network/feed_clock.h"
 #include "services/mobility/routing/timetable.h"
@@ -93,6 +95,9 @@ class TransitNetwork {
   int32_t first_date() const { return first_date_; }
   int32_t last_date() const { return last_date_; }
 
+  // The feed's on-demand (GTFS-Flex) services, or null when it has none.
+  const flex::OnDemandIndex* on_demand() const { return on_demand_ ? &*on_demand_ : nullptr; }
+
   // Whether `feed_trip` runs from frequencies.txt (its runs are told apart by start time).
   bool RunsByFrequency(uint32_t feed_trip) const {
     return frequencies_of_trip_[feed_trip].first != frequencies_of_trip_[feed_trip].second;
@@ -124,6 +129,7 @@ class TransitNetwork {
   double grid_cos_ = 1;
   std::unordered_map<uint64_t, std::vector<routing::StopIdx>> grid_;
   std::vector<std::pair<uint32_t, uint32_t>> frequencies_of_trip_;  // by trip: [first, end) into feed.frequencies
+  std::optional<flex::OnDemandIndex> on_demand_;  // refers to feed_
 
   mutable std::mutex days_mu_;
   struct CachedDay {

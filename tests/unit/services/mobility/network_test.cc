@@ -4,12 +4,17 @@
 // the feeds' files (Google's sample feed, Caltrain).
 #include "services/mobility/network/planner.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "services/mobility/gtfs/zip_writer.h"
 #include "time_expanded_search.h"
 
 namespace cityhub::mobility::network {
@@ -256,6 +261,147 @@ TEST(Departures, AStationsBoardListsItsPlatformsDepartures) {
   }
   EXPECT_EQ(trips, (std::vector<std::string>{"324", "226", "228"}));
   EXPECT_TRUE(NextDepartures(*net, **day, StopIndex(*net, "70011"), Local(*net, 20160406, 8, 0), 3).empty());
+}
+
+// ---- On demand (GTFS-Flex) -----------------------------------------------------------------------
+
+// A made-up town (Asia/Seoul): bus line L runs STATION (35.20, 128.80) → MARKET (35.20, 128.86),
+// 5.5 km, every 20 min from 07:00, 10 min a ride; an on-demand zone "north" (35.23–35.25 ×
+// 128.79–128.81, around no stop but the square's edge) and zone "hub" around STATION
+// (35.195–35.205 × 128.795–128.805): the on-demand trip picks up in "north" and drops off at the
+// hub's stops between 06:00 and 22:00, booked by phone; a second one runs from the hub to "east"
+// (35.19–35.21 × 128.87–128.89, around no stop) in the evening only (18:00–22:00).
+std::shared_ptr<TransitNetwork> OnDemandTown() {
+  auto square = [](double lat0, double lat1, double lon0, double lon1) {
+    return fmt::format("[[[{2},{0}],[{3},{0}],[{3},{1}],[{2},{1}],[{2},{0}]]]", lat0, lat1, lon0, lon1);
+  };
+  std::string trips = "route_id,service_id,trip_id\nL,ALL,flexN\nL,ALL,flexE\n";
+  std::string stop_times =
+      "trip_id,arrival_time,departure_time,stop_id,location_id,stop_sequence,pickup_type,drop_off_type,"
+      "start_pickup_drop_off_window,end_pickup_drop_off_window,pickup_booking_rule_id,drop_off_booking_rule_id\n"
+      "flexN,,,,north,1,2,1,06:00:00,22:00:00,call,call\n"
+      "flexN,,,,hub,2,1,2,06:00:00,22:00:00,call,call\n"
+      "flexE,,,,hub,1,2,1,18:00:00,22:00:00,call,call\n"
+      "flexE,,,,east,2,1,2,18:00:00,22:00:00,call,call\n";
+  for (int i = 0; i < 40; ++i) {
+    const int dep = 7 * 3600 + i * 1200;
+    trips += fmt::format("L,ALL,L{}\n", i);
+    stop_times += fmt::format("L{0},{1:02}:{2:02}:00,{1:02}:{2:02}:00,STATION,,1,,,,,,\n", i, dep / 3600, dep / 60 % 60);
+    stop_times += fmt::format("L{0},{1:02}:{2:02}:00,{1:02}:{2:02}:00,MARKET,,2,,,,,,\n", i, (dep + 600) / 3600,
+                              (dep + 600) / 60 % 60);
+  }
+  const std::string locations = fmt::format(
+      R"({{"type":"FeatureCollection","features":[
+        {{"type":"Feature","id":"north","properties":{{"stop_name":"North villages"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+        {{"type":"Feature","id":"hub","properties":{{"stop_name":"Station square"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+        {{"type":"Feature","id":"east","properties":{{"stop_name":"East farms"}},"geometry":{{"type":"Polygon","coordinates":{}}}}}]}})",
+      square(35.23, 35.25, 128.79, 128.81), square(35.195, 35.205, 128.795, 128.805), square(35.19, 35.21, 128.87, 128.89));
+  const std::string path = (std::filesystem::temp_directory_path() / fmt::format("cityhub-ondemand-{}.zip", ::getpid())).string();
+  EXPECT_TRUE(gtfs::WriteZip(path, {{"agency.txt", "agency_id,agency_name,agency_url,agency_timezone\nA,Town Bus,https://bus.example,Asia/Seoul\n"},
+                                    {"stops.txt", "stop_id,stop_name,stop_lat,stop_lon\nSTATION,Station,35.20,128.80\nMARKET,Market,35.20,128.86\n"},
+                                    {"routes.txt", "route_id,agency_id,route_short_name,route_type\nL,A,L,3\n"},
+                                    {"trips.txt", trips},
+                                    {"stop_times.txt", stop_times},
+                                    {"calendar.txt", "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\nALL,1,1,1,1,1,1,1,20260101,20271231\n"},
+                                    {"booking_rules.txt", "booking_rule_id,booking_type,phone_number,message\ncall,0,055-000-0000,Call to book\n"},
+                                    {"locations.geojson", locations}})
+                  .ok());
+  gtfs::ValidationReport report;
+  auto feed = gtfs::LoadFeed(path, gtfs::FeedOptions{}, report);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(feed.ok()) << (feed.ok() ? "" : feed.status().message());
+  for (const auto& p : report.problems()) ADD_FAILURE() << p.file << ":" << p.line << " " << p.reason;
+  if (!feed.ok()) return nullptr;
+  auto net = TransitNetwork::Create(std::move(*feed), NetworkOptions{});
+  EXPECT_TRUE(net.ok()) << net.status().message();
+  return net.ok() ? *net : nullptr;
+}
+
+std::vector<std::string> Modes(const Itinerary& it) {
+  std::vector<std::string> out;
+  for (const PlanLeg& l : it.legs) {
+    out.push_back(l.mode == PlanLeg::Mode::kWalk ? "walk" : l.mode == PlanLeg::Mode::kTransit ? "transit" : "onDemand");
+  }
+  return out;
+}
+
+TEST(PlannerOnDemand, AnOnDemandRideBringsTheTravellerToTheBusAndFromIt) {
+  auto net = OnDemandTown();
+  ASSERT_TRUE(net);
+  ASSERT_NE(net->on_demand(), nullptr);
+  const int32_t date = 20260916;
+  auto day = net->Day(date);
+  ASSERT_TRUE(day.ok());
+  Planner planner;
+  PlanRequest r;
+  r.from_lat = 35.24;  // in "north", 4.5 km from the station: too far to walk
+  r.from_lon = 128.80;
+  r.to_lat = 35.20;  // the market
+  r.to_lon = 128.86;
+  r.time = Local(*net, date, 8, 0);
+  auto plan = planner.Plan(*net, *day, r);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->size(), 1u);
+  const Itinerary& it = (*plan)[0];
+  EXPECT_EQ(Modes(it), (std::vector<std::string>{"onDemand", "transit"}));
+  const PlanLeg& ride = it.legs[0];
+  // 35.24,128.80 → STATION: 4,448 m crow-fly × 1.3 / (25 km/h) = 833 s; the 08:20 bus is the
+  // first it makes (08:00 + 833 s = 08:13:53), so the ride leaves as late as it can.
+  EXPECT_EQ(ride.arrival - ride.departure, 833);
+  EXPECT_EQ(net->feed().stops[ride.to.stop].id, "STATION");
+  EXPECT_LE(ride.arrival, Local(*net, date, 8, 20));
+  EXPECT_EQ(net->feed().booking_rules[ride.pickup_booking_rule].phone_number, "055-000-0000");
+  EXPECT_EQ(net->on_demand()->PlaceOf(ride.pickup_window).id, "north");
+  EXPECT_EQ(it.legs[1].departure, Local(*net, date, 8, 20));
+  EXPECT_EQ(it.arrival, Local(*net, date, 8, 30));
+  EXPECT_EQ(it.transfers, 0u);
+
+  // Before the zone's service starts (05:00) the ride waits for 06:00; the bus starts at 07:00.
+  r.time = Local(*net, date, 5, 0);
+  plan = planner.Plan(*net, *day, r);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->size(), 1u);
+  EXPECT_EQ((*plan)[0].arrival, Local(*net, date, 7, 10));
+
+  // From the station square to the east farms: the evening service only. At 17:00 the ride
+  // waits for 18:00; the market bus is no help (no walk of 1.5 km to the farms).
+  r.from_lat = 35.20;
+  r.from_lon = 128.80;
+  r.to_lat = 35.20;
+  r.to_lon = 128.88;
+  r.time = Local(*net, date, 17, 0);
+  plan = planner.Plan(*net, *day, r);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_FALSE(plan->empty());
+  bool direct = false;
+  for (const Itinerary& i : *plan) {
+    if (Modes(i) == std::vector<std::string>{"onDemand"}) {
+      direct = true;
+      EXPECT_EQ(i.departure, Local(*net, date, 18, 0));
+    }
+  }
+  EXPECT_TRUE(direct);
+  // From the north villages to the east farms at 17:30: two rides, changing at the station
+  // square — north → STATION (833 s), then the evening service from 18:00: STATION → 35.20,128.88
+  // is 7,272 m × 1.3 / (25 km/h) = 1,362 s, so 18:22:42.
+  r.from_lat = 35.24;
+  r.from_lon = 128.80;
+  r.time = Local(*net, date, 17, 30);
+  plan = planner.Plan(*net, *day, r);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->size(), 1u);
+  EXPECT_EQ(Modes((*plan)[0]), (std::vector<std::string>{"onDemand", "onDemand"}));
+  EXPECT_EQ((*plan)[0].legs[1].departure, Local(*net, date, 18, 0));
+  EXPECT_NEAR(static_cast<double>((*plan)[0].arrival - Local(*net, date, 18, 0)), 1362, 1);
+  EXPECT_EQ(net->on_demand()->PlaceOf((*plan)[0].legs[1].drop_off_window).id, "east");
+  r.from_lat = 35.20;
+  r.from_lon = 128.80;
+  // After 22:00 nothing runs there.
+  r.time = Local(*net, date, 22, 30);
+  plan = planner.Plan(*net, *day, r);
+  EXPECT_TRUE(!plan.ok() || std::none_of(plan->begin(), plan->end(), [](const Itinerary& i) {
+    return std::any_of(i.legs.begin(), i.legs.end(), [](const PlanLeg& l) { return l.mode == PlanLeg::Mode::kOnDemand; });
+  }));
 }
 
 // ---- Differential tests on real feeds ------------------------------------------------------------
