@@ -22,6 +22,7 @@
 #include "api/request.h"
 #include "services/mobility/mobility_service.h"
 #include "services/mobility/network/planner.h"
+#include "util/geo.h"
 #include "util/ids.h"
 #include "util/time.h"
 
@@ -252,7 +253,7 @@ json::object LegJson(const PlanLeg& leg, const mobility::network::TransitNetwork
   out["arrival"] = clock.FormatLocal(leg.arrival);
   out["durationSeconds"] = leg.arrival - leg.departure;
   if (leg.mode == PlanLeg::Mode::kWalk) {
-    out["distanceMetres"] = std::lround(mobility::network::DistanceMetres(leg.from.lat, leg.from.lon, leg.to.lat, leg.to.lon));
+    out["distanceMetres"] = std::lround(util::GreatCircleMetres(leg.from.lat, leg.from.lon, leg.to.lat, leg.to.lon));
   }
   if (leg.mode == PlanLeg::Mode::kOnDemand) OnDemandJson(leg, net, names, out);
   if (leg.mode == PlanLeg::Mode::kTransit) {

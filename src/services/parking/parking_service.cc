@@ -10,6 +10,7 @@
 #include "ngsild/geo.h"
 #include "ngsild/parse.h"
 #include "ngsild/qlang.h"
+#include "util/geo.h"
 #include "util/thread_name.h"
 #include "util/time.h"
 
@@ -55,14 +56,6 @@ std::optional<int64_t> CountOf(const json::value* v) {
     return std::llround(v->get_double());
   }
   return std::nullopt;
-}
-
-double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
-  constexpr double kRadius = 6371008.8, kRad = M_PI / 180;
-  const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
-  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kRadius * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
 struct SitesPending : broker::PendingChanges {
@@ -300,7 +293,7 @@ Result<std::vector<NearbyParking>> ParkingService::Nearest(std::string_view tena
       if (!coords || !coords->is_array() || coords->get_array().size() < 2) continue;  // not a point: skipped
       NearbyParking p;
       p.id = e.id;
-      p.distance_m = HaversineMeters(lat, lon, coords->get_array()[1].to_number<double>(), coords->get_array()[0].to_number<double>());
+      p.distance_m = util::GreatCircleMetres(lat, lon, coords->get_array()[1].to_number<double>(), coords->get_array()[0].to_number<double>());
       p.available = CountOf(ValueOf(&e, v->available)).value_or(0);
       out.push_back(std::move(p));
     }

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "services/mobility/gtfs/zip_writer.h"
+#include "util/geo.h"
 #include "util/time.h"
 
 namespace cityhub::services {
@@ -130,13 +131,7 @@ const DemoStop& StopById(std::string_view id) {
   return Stops().front();  // unreachable: the tables above name only their own stops
 }
 
-double DistanceMeters(const DemoStop& a, const DemoStop& b) {
-  constexpr double kRadius = 6371008.8, kRad = M_PI / 180;
-  const double dlat = (b.lat - a.lat) * kRad, dlon = (b.lon - a.lon) * kRad;
-  const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kRadius * std::asin(std::min(1.0, std::sqrt(h)));
-}
+double DistanceMeters(const DemoStop& a, const DemoStop& b) { return util::GreatCircleMetres(a.lat, a.lon, b.lat, b.lon); }
 
 // Minutes from the first stop to each stop of `stops`.
 std::vector<int> Offsets(const std::vector<std::string_view>& stops) {

@@ -15,23 +15,15 @@
 
 #include <fmt/format.h>
 
+#include "util/geo.h"
+
 namespace cityhub::mobility::flex {
 namespace {
 
 using gtfs::FlexPlaceKind;
 using gtfs::FlexWindow;
 
-constexpr double kEarthRadiusMetres = 6'371'008.8;  // mean radius
-constexpr double kRadiansPerDegree = 3.14159265358979323846 / 180.0;
-
-double GreatCircleMetres(LatLon a, LatLon b) {
-  double dlat = (b.lat - a.lat) * kRadiansPerDegree;
-  double dlon = (b.lon - a.lon) * kRadiansPerDegree;
-  double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-             std::cos(a.lat * kRadiansPerDegree) * std::cos(b.lat * kRadiansPerDegree) *
-                 std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kEarthRadiusMetres * std::asin(std::min(1.0, std::sqrt(h)));
-}
+double GreatCircleMetres(LatLon a, LatLon b) { return util::GreatCircleMetres(a.lat, a.lon, b.lat, b.lon); }
 
 // Even-odd rule over every ring of one polygon: a ray from `p` towards +lon crosses the
 // boundary an odd number of times exactly when p is inside the boundary and outside the holes.

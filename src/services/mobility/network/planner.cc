@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "services/mobility/network/realtime.h"
+#include "util/geo.h"
 
 namespace cityhub::mobility::network {
 namespace {
@@ -130,7 +131,7 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
     direct_rides = on_demand->DirectLegs({request.from_lat, request.from_lon}, {request.to_lat, request.to_lon},
                                          service_date, window);
   }
-  const double direct_m = DistanceMetres(request.from_lat, request.from_lon, request.to_lat, request.to_lon);
+  const double direct_m = util::GreatCircleMetres(request.from_lat, request.from_lon, request.to_lat, request.to_lon);
   const bool walkable = direct_m <= 2 * request.max_walk_m;
   if (!walkable && q.sources.empty() && direct_rides.empty()) {
     return Status::NotFound(fmt::format("no stop within {} m of the origin", request.max_walk_m));

@@ -8,11 +8,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "util/geo.h"
+
 namespace cityhub::mobility::network {
 namespace {
 
-constexpr double kEarthRadiusM = 6'371'000.0;
-constexpr double kMetresPerDegree = kEarthRadiusM * M_PI / 180.0;
+constexpr double kMetresPerDegree = util::kEarthRadiusMetres * M_PI / 180.0;
 constexpr double kGridMetres = 500;
 
 uint64_t CellKey(int64_t x, int64_t y) {
@@ -20,15 +21,6 @@ uint64_t CellKey(int64_t x, int64_t y) {
 }
 
 }  // namespace
-
-double DistanceMetres(double lat1, double lon1, double lat2, double lon2) {
-  const double rad = M_PI / 180.0;
-  const double dlat = (lat2 - lat1) * rad;
-  const double dlon = (lon2 - lon1) * rad;
-  const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(lat1 * rad) * std::cos(lat2 * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(h)));
-}
 
 TransitNetwork::TransitNetwork(gtfs::Feed feed, FeedClock clock, const NetworkOptions& options)
     : feed_(std::move(feed)), clock_(std::move(clock)), options_(options) {}
@@ -64,7 +56,7 @@ void TransitNetwork::InterpolateStopTimes() {
         for (uint32_t q = prev + 1; q <= p; ++q) {
           const gtfs::Stop& a = feed_.stops[st[q - 1].stop];
           const gtfs::Stop& b = feed_.stops[st[q].stop];
-          const double d = a.has_position && b.has_position ? DistanceMetres(a.lat, a.lon, b.lat, b.lon) : 1.0;
+          const double d = a.has_position && b.has_position ? util::GreatCircleMetres(a.lat, a.lon, b.lat, b.lon) : 1.0;
           along[q - prev] = along[q - prev - 1] + std::max(d, 1.0);
         }
         const double total = along.back();
@@ -148,7 +140,7 @@ std::vector<NearStop> TransitNetwork::StopsNear(double lat, double lon, double r
       if (it == grid_.end()) continue;
       for (routing::StopIdx s : it->second) {
         const gtfs::Stop& stop = feed_.stops[s];
-        const double d = DistanceMetres(lat, lon, stop.lat, stop.lon);
+        const double d = util::GreatCircleMetres(lat, lon, stop.lat, stop.lon);
         if (d <= radius_m) out.push_back({s, d});
       }
     }
@@ -232,7 +224,7 @@ Result<std::shared_ptr<const DayTimetable>> TransitNetwork::BuildDay(int32_t yyy
           const gtfs::Stop& a = feed_.stops[from];
           const gtfs::Stop& b = feed_.stops[to];
           if (!a.has_position || !b.has_position) continue;
-          const double m = DistanceMetres(a.lat, a.lon, b.lat, b.lon) * options_.walking.detour_factor;
+          const double m = util::GreatCircleMetres(a.lat, a.lon, b.lat, b.lon) * options_.walking.detour_factor;
           secs = static_cast<routing::Seconds>(
               std::min<double>(std::ceil(m / options_.walking.speed_m_per_s), routing::kMaxFootpathSeconds));
         }

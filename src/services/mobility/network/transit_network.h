@@ -140,7 +140,4 @@ class TransitNetwork {
   mutable std::unordered_map<int32_t, std::shared_ptr<std::mutex>> building_;
 };
 
-// Great-circle distance in metres.
-double DistanceMetres(double lat1, double lon1, double lat2, double lon2);
-
 }  // namespace cityhub::mobility::network

@@ -25,6 +25,7 @@ Raptor::Raptor(const Timetable& timetable)
       stops_(timetable.StopCount()),
       egress_(stops_, kUnreachable),
       marked_(stops_, 0),
+      ready0_before_(stops_, kUnreachable),
       improved_(stops_, 0),
       route_from_(timetable.RouteCount(), kNone) {}
 
@@ -103,6 +104,13 @@ void Raptor::RunDeparture(const RaptorQuery& query, Seconds departure, uint32_t 
       marked_[s] = 0;
       if (Ready(k - 1, s).time < Ready(k, s).time) Ready(k, s) = Ready(k - 1, s);
       for (const RouteStop& rs : tt_.RoutesAt(s)) {
+        // Round 1 of a range query: a source reached earlier than at the previous (later)
+        // departure changes nothing on a route where it still catches the same trip — that
+        // ride was scanned then, and its arrivals are in the labels kept.
+        if (k == 1 && CatchableTrip(rs, Ready(0, s).time, query.wheelchair) ==
+                          CatchableTrip(rs, ready0_before_[s], query.wheelchair)) {
+          continue;
+        }
         if (route_from_[rs.route] == kNone) routes_to_scan_.push_back(rs.route);
         route_from_[rs.route] = std::min(route_from_[rs.route], rs.position);
       }
@@ -122,15 +130,25 @@ void Raptor::RunDeparture(const RaptorQuery& query, Seconds departure, uint32_t 
   }
 }
 
+uint32_t Raptor::CatchableTrip(const RouteStop& rs, Seconds ready, bool wheelchair) const {
+  const RouteInfo& ri = tt_.Route(rs.route);
+  if (ready == kUnreachable) return ri.trip_count;
+  const auto departures = tt_.DeparturesAt(rs.route, rs.position);
+  auto t = static_cast<uint32_t>(std::lower_bound(departures.begin(), departures.end(), ready) - departures.begin());
+  while (wheelchair && t < ri.trip_count && !tt_.WheelchairAccessible(tt_.TripOf(rs.route, t))) ++t;
+  return t;
+}
+
 void Raptor::InitSources(const RaptorQuery& query, Seconds departure) {
   auto offer = [this](StopIdx at, const ReadyLabel& label) {
     if (label.time < Ready(0, at).time) {
-      Ready(0, at) = label;
-      LowerBound(ready_bound_, 0, at, label.time);
       if (!marked_[at]) {
+        ready0_before_[at] = Ready(0, at).time;  // what the previous departure left
         marked_[at] = 1;
         marked_list_.push_back(at);
       }
+      Ready(0, at) = label;
+      LowerBound(ready_bound_, 0, at, label.time);
     }
     if (egress_[at] != kUnreachable && label.time + egress_[at] < target_[0].time) {
       target_[0] = {label.time + egress_[at], label.from, at, label.walk, label.source, 0};

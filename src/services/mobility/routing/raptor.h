@@ -134,6 +134,9 @@ class Raptor {
   // Runs all rounds for one departure time on the current labels.
   void RunDeparture(const RaptorQuery& query, Seconds departure, uint32_t rounds);
   void InitSources(const RaptorQuery& query, Seconds departure);
+  // The index in its route of the first trip leaving the route stop at or after `ready` (and
+  // accessible when asked); the route's trip count when none.
+  uint32_t CatchableTrip(const RouteStop& rs, Seconds ready, bool wheelchair) const;
   void ScanRoute(RouteIdx route, uint32_t first_position, uint32_t round, bool wheelchair);
   void RelaxFromTrips(uint32_t round);
   Journey Rebuild(const RaptorQuery& query, Seconds departure, uint32_t round) const;
@@ -158,6 +161,7 @@ class Raptor {
   std::vector<TargetLabel> target_;    // [round]: best arrival at the destination
   std::vector<Seconds> egress_;        // by stop: walk to the destination, kUnreachable: not a target
   std::vector<uint8_t> marked_;        // by stop: ready improved in the previous round
+  std::vector<Seconds> ready0_before_;  // by stop marked in round 0: its ready time before this departure
   std::vector<StopIdx> marked_list_;
   std::vector<uint8_t> improved_;      // by stop: arrived improved in this round
   std::vector<StopIdx> improved_list_;

@@ -19,20 +19,14 @@
 
 #include <fmt/format.h>
 
+#include "util/geo.h"
+
 namespace cityhub::mobility::routing {
 namespace {
 
-constexpr double kEarthRadiusM = 6'371'000.0;
-constexpr double kMetresPerDegree = kEarthRadiusM * M_PI / 180.0;
+constexpr double kMetresPerDegree = util::kEarthRadiusMetres * M_PI / 180.0;
 
-double GreatCircleMetres(const StopInfo& a, const StopInfo& b) {
-  const double rad = M_PI / 180.0;
-  const double dlat = (b.lat - a.lat) * rad;
-  const double dlon = (b.lon - a.lon) * rad;
-  const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(h)));
-}
+double GreatCircleMetres(const StopInfo& a, const StopInfo& b) { return util::GreatCircleMetres(a.lat, a.lon, b.lat, b.lon); }
 
 // Stops without coordinates (NaN) get no walking footpaths.
 bool Walkable(const StopInfo& s) { return std::isfinite(s.lat) && std::isfinite(s.lon); }
