@@ -334,7 +334,7 @@ Response Plan(const Request& req, const ApiDeps& deps) {
   pr.max_transfers = static_cast<uint32_t>(*max_transfers);
   pr.wheelchair = *wheelchair;
   pr.max_walk_m = static_cast<double>(*max_walk);
-  thread_local mobility::network::Planner planner;
+  mobility::network::Planner planner;
   auto plan = planner.Plan(net, *day, pr);
   if (!plan.ok()) {
     // No stop within walking distance is a well-formed request the feed cannot serve.

@@ -67,15 +67,6 @@ int64_t ScheduledTime(const TransitNetwork& network, const TripRun& run, uint32_
   return network.clock().ServiceDayStartUtc(run.service_date) + run.shift + (arrival ? st.arrival : st.departure);
 }
 
-routing::Raptor& Planner::RouterFor(const std::shared_ptr<const DayTimetable>& day) {
-  if (day_ != day || !router_) {
-    router_.reset();
-    day_ = day;
-    router_ = std::make_unique<routing::Raptor>(day_->timetable);
-  }
-  return *router_;
-}
-
 Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
                                              const std::shared_ptr<const DayTimetable>& day,
                                              const PlanRequest& request) {
@@ -142,7 +133,7 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
 
   std::vector<Itinerary> out;
   if (!q.sources.empty() && !q.targets.empty()) {
-    routing::Raptor& router = RouterFor(day);
+    routing::Raptor router(day->timetable);
     std::vector<routing::Journey> journeys;
     if (request.arrive_by) {
       q.arrive_by = at;

@@ -1,8 +1,9 @@
 // Planner: door-to-door journeys on a TransitNetwork — the origin and destination coordinates
 // are joined to nearby stops by walking, RAPTOR finds the Pareto set arrival × transfers (or,
 // arriving by a deadline, departure × transfers), and each journey is turned into legs that name
-// feed stops and trips with Unix times. Also the departure board of a stop. A Planner keeps the
-// router's scratch memory between calls: one per thread.
+// feed stops and trips with Unix times. Also the departure board of a stop. A Planner holds
+// nothing between calls — a router's scratch (a few MB on a big network) is made per call, so no
+// thread keeps an old day timetable alive after a re-import or a real-time update.
 //
 // Walking between a coordinate and a stop is crow-fly distance × the network's detour factor at
 // its walking speed (an estimate, not a street-network walk), limited to max_walk_m at each end.
@@ -97,16 +98,12 @@ class Planner {
                                       const PlanRequest& request);
 
  private:
-  routing::Raptor& RouterFor(const std::shared_ptr<const DayTimetable>& day);
   std::optional<Itinerary> ToItinerary(const TransitNetwork& network, const DayTimetable& day,
                                        const PlanRequest& request, const routing::Journey& journey,
                                        const routing::RaptorQuery& query,
                                        const std::vector<const flex::OnDemandLeg*>& source_rides,
                                        const std::vector<const flex::OnDemandLeg*>& target_rides,
                                        int64_t service_day_start) const;
-
-  std::shared_ptr<const DayTimetable> day_;  // kept alive while router_ refers to it
-  std::unique_ptr<routing::Raptor> router_;
 };
 
 // The next departures from feed stop `stop` (a station: from each of its stops) at or after
