@@ -92,6 +92,18 @@ Result<std::string> LangParam(const Request& req) {
   return *text;
 }
 
+// A date the feed's calendar covers (a day either side: trips cross midnight). Building a day's
+// timetable costs up to a fraction of a second on a big feed, so dates no trip runs on are
+// refused rather than built.
+Status InServicePeriod(const mobility::network::TransitNetwork& net, int32_t date) {
+  if (net.last_date() == 0 || date < mobility::network::AddDays(net.first_date(), -1) ||
+      date > mobility::network::AddDays(net.last_date(), 1)) {
+    return Status::BadRequestData(fmt::format("parameter 'time': the feed runs from {} to {} and has no service on {}",
+                                              net.first_date(), net.last_date(), date));
+  }
+  return Status::Ok();
+}
+
 Result<std::shared_ptr<const mobility::LoadedFeed>> FeedOf(const ApiDeps& deps, std::string_view tenant) {
   auto feed = deps.mobility->Get(tenant);
   if (!feed) {
@@ -317,11 +329,7 @@ Response Plan(const Request& req, const ApiDeps& deps) {
   if (!loaded.ok()) return Problem(loaded.status());
   const mobility::network::TransitNetwork& net = *(*loaded)->network;
   const int32_t date = net.clock().LocalDate(*time);
-  if (net.last_date() == 0 || date < mobility::network::AddDays(net.first_date(), -1) ||
-      date > mobility::network::AddDays(net.last_date(), 1)) {
-    return Problem(Status::BadRequestData(fmt::format(
-        "parameter 'time': the feed runs from {} to {} and has no service on {}", net.first_date(), net.last_date(), date)));
-  }
+  if (Status st = InServicePeriod(net, date); !st.ok()) return Problem(st);
   auto day = deps.mobility->Day(*tenant, **loaded, date, util::NowMillis() / 1000);
   if (!day.ok()) return Problem(day.status());
   mobility::network::PlanRequest pr;
@@ -389,6 +397,7 @@ Response Departures(const Request& req, const PathParams& params, const ApiDeps&
     return Problem(Status::NotFound(fmt::format("no stop '{}' in the loaded feed", stop_id.substr(0, 200))));
   }
   const int32_t date = net.clock().LocalDate(*time);
+  if (Status st = InServicePeriod(net, date); !st.ok()) return Problem(st);
   auto day = deps.mobility->Day(*tenant, **loaded, date, util::NowMillis() / 1000);
   if (!day.ok()) return Problem(day.status());
   auto scheduled = net.Day(date);
