@@ -193,6 +193,16 @@ class MobilityApiTest(HubTestCase):
             self.assertEqual(len(its), 1, r.body)
             self.assertEqual([l["tripId"] for l in its[0]["legs"] if l["mode"] == "transit"], [trip])
             self.assertEqual(its[0]["arrival"], f"2016-04-06T{arrival}:00-07:00")
+        # Step-free: only trips whose wheelchair_accessible is 1. The Saturday shuttle from Tamien
+        # (777403) to San Jose (777402), 23a at 07:33 → 07:45, leaves it empty (unknown): a
+        # step-free journey may not use it, and nothing else goes there (2 km: too far to walk).
+        tamien, san_jose = "37.311088,-121.883851", "37.330196,-121.901985"
+        r = self.hub.get(plan_path(**{"from": tamien, "to": san_jose, "time": "2016-04-09T07:30:00-07:00",
+                                      "maxWalkDistance": "300"}), headers=h)
+        self.assertEqual([l["tripId"] for l in r.json()["itineraries"][0]["legs"] if l["mode"] == "transit"], ["23a"])
+        r = self.hub.get(plan_path(**{"from": tamien, "to": san_jose, "time": "2016-04-09T07:30:00-07:00",
+                                      "maxWalkDistance": "300", "wheelchair": "true"}), headers=h)
+        self.assertEqual((r.status, r.json()["itineraries"]), (200, []))
         # The station's board lists its platforms' departures (northbound trains end here).
         r = self.hub.get("/mobility/v1/stops/ctsf/departures?time=2016-04-06T08:00:00-07:00&limit=3", headers=h)
         self.assertEqual([d["tripId"] for d in r.json()["departures"]], ["324", "226", "228"])
