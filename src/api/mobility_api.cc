@@ -481,22 +481,39 @@ json::object ReportJson(const mobility::gtfs::ValidationReport& report, std::str
   return o;
 }
 
-Response GetFeed(const Request& req, const ApiDeps& deps) {
-  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
+// The media type of the request body, without parameters ("application/zip").
+std::string_view BodyMediaType(const Request& req) {
+  std::string_view type = req.headers.Get("Content-Type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return type;
+}
+
+// A read of a parameterless resource of the tenant's feed: the tenant and its feed.
+struct FeedRead {
+  std::string tenant;
+  std::shared_ptr<const mobility::LoadedFeed> loaded;
+};
+Result<FeedRead> ReadFeedResource(const Request& req, const ApiDeps& deps) {
+  CITYHUB_RETURN_IF_ERROR(Unknown(req, {}));
   auto tenant = TenantOf(req);
-  if (!tenant.ok()) return Problem(tenant.status());
+  if (!tenant.ok()) return tenant.status();
   auto loaded = FeedOf(deps, *tenant);
-  if (!loaded.ok()) return Problem(loaded.status());
-  return PlainJson(200, SummaryJson((*loaded)->summary));
+  if (!loaded.ok()) return loaded.status();
+  return FeedRead{std::move(*tenant), std::move(*loaded)};
+}
+
+Response GetFeed(const Request& req, const ApiDeps& deps) {
+  auto read = ReadFeedResource(req, deps);
+  if (!read.ok()) return Problem(read.status());
+  return PlainJson(200, SummaryJson(read->loaded->summary));
 }
 
 Response ImportFeed(const Request& req, const ApiDeps& deps) {
   if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
-  std::string_view type = req.headers.Get("Content-Type");
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  const std::string_view type = BodyMediaType(req);
   if (type != "application/zip") {
     return Problem(Status(Status::Code::kUnsupportedMediaType, "the body must be a GTFS zip (Content-Type: application/zip)"));
   }
@@ -542,15 +559,12 @@ json::object RealtimeJson(const mobility::RealtimeSummary& s) {
 }
 
 Response GetRealtime(const Request& req, const ApiDeps& deps) {
-  if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) return Problem(tenant.status());
-  auto loaded = FeedOf(deps, *tenant);
-  if (!loaded.ok()) return Problem(loaded.status());
-  auto status = deps.mobility->RealtimeStatus(*tenant);
+  auto read = ReadFeedResource(req, deps);
+  if (!read.ok()) return Problem(read.status());
+  auto status = deps.mobility->RealtimeStatus(read->tenant);
   if (!status) return Problem(Status::NotFound("no real-time data has been received for this feed"));
   json::object body = RealtimeJson(*status);
-  body["applied"] = deps.mobility->Realtime(*tenant, **loaded, util::NowMillis() / 1000) != nullptr;
+  body["applied"] = deps.mobility->Realtime(read->tenant, *read->loaded, util::NowMillis() / 1000) != nullptr;
   return PlainJson(200, body);
 }
 
@@ -559,9 +573,7 @@ Response PostRealtime(const Request& req, const ApiDeps& deps) {
   if (Status st = Unknown(req, {}); !st.ok()) return Problem(st);
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return Problem(tenant.status());
-  std::string_view type = req.headers.Get("Content-Type");
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  const std::string_view type = BodyMediaType(req);
   if (type != "application/x-protobuf" && type != "application/octet-stream") {
     return Problem(Status(Status::Code::kUnsupportedMediaType,
                           "the body must be a GTFS-Realtime FeedMessage (Content-Type: application/x-protobuf)"));
