@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "services/mobility/routing/non_overtaking.h"
 #include "util/geo.h"
 
 namespace cityhub::mobility::routing {
@@ -129,30 +130,7 @@ void TimetableBuilder::GroupTripsIntoRoutes(Timetable& tt) const {
     by_sequence[std::vector<StopIdx>(seq.begin(), seq.end())].push_back(t);
   }
   for (auto& [sequence, trips] : by_sequence) {
-    std::stable_sort(trips.begin(), trips.end(), [&](TripIdx a, TripIdx b) {
-      auto ta = times_of(a), tb = times_of(b);
-      for (size_t p = 0; p < ta.size(); ++p) {
-        if (ta[p].departure != tb[p].departure) return ta[p].departure < tb[p].departure;
-        if (ta[p].arrival != tb[p].arrival) return ta[p].arrival < tb[p].arrival;
-      }
-      return false;
-    });
-    std::vector<std::vector<TripIdx>> routes;
-    for (TripIdx t : trips) {
-      auto fits_after = [&](TripIdx last) {
-        auto tl = times_of(last), tn = times_of(t);
-        for (size_t p = 0; p < tl.size(); ++p) {
-          if (tn[p].arrival < tl[p].arrival || tn[p].departure < tl[p].departure) return false;
-        }
-        return true;
-      };
-      auto it = std::find_if(routes.begin(), routes.end(), [&](const auto& r) { return fits_after(r.back()); });
-      if (it == routes.end()) {
-        routes.push_back({t});
-      } else {
-        it->push_back(t);
-      }
-    }
+    const std::vector<std::vector<TripIdx>> routes = DealIntoNonOvertakingGroups(std::move(trips), times_of);
     for (const auto& route_trips : routes) {
       RouteInfo ri;
       ri.first_stop = static_cast<uint32_t>(tt.route_stops_.size());

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "services/mobility/routing/non_overtaking.h"
+
 namespace cityhub::mobility::routing {
 namespace {
 
@@ -23,37 +25,6 @@ struct PlacedTrip {
   TripIdx trip;
   std::span<const StopTime> times;
 };
-
-// Sorts trips sharing a stop sequence by their times and deals them greedily into groups in
-// which no trip overtakes another: each trip joins the first group whose last trip it does not
-// overtake (enough, as "does not overtake" is transitive), else opens a new one.
-std::vector<std::vector<PlacedTrip>> DealIntoNonOvertakingGroups(std::vector<PlacedTrip> trips) {
-  std::stable_sort(trips.begin(), trips.end(), [](const PlacedTrip& a, const PlacedTrip& b) {
-    for (size_t p = 0; p < a.times.size(); ++p) {
-      if (a.times[p].departure != b.times[p].departure) return a.times[p].departure < b.times[p].departure;
-      if (a.times[p].arrival != b.times[p].arrival) return a.times[p].arrival < b.times[p].arrival;
-    }
-    return false;
-  });
-  std::vector<std::vector<PlacedTrip>> groups;
-  for (const PlacedTrip& trip : trips) {
-    auto fits_after = [&](const PlacedTrip& last) {
-      for (size_t p = 0; p < trip.times.size(); ++p) {
-        if (trip.times[p].arrival < last.times[p].arrival || trip.times[p].departure < last.times[p].departure) {
-          return false;
-        }
-      }
-      return true;
-    };
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return fits_after(g.back()); });
-    if (it == groups.end()) {
-      groups.push_back({trip});
-    } else {
-      it->push_back(trip);
-    }
-  }
-  return groups;
-}
 
 // The rules of TimetableBuilder::AddTrip for the served positions (skipped[p] == 0, or all when
 // skipped is empty). `what` names the trip in the message.
@@ -104,7 +75,7 @@ class TimetablePatcher {
     for (auto& [sequence, trips] : by_new_sequence_) {
       const auto first_stop = static_cast<uint32_t>(tt_.route_stops_.size());
       tt_.route_stops_.insert(tt_.route_stops_.end(), sequence.begin(), sequence.end());
-      for (auto& group : DealIntoNonOvertakingGroups(std::move(trips))) {
+      for (auto& group : DealIntoNonOvertakingGroups(std::move(trips), [](const PlacedTrip& t) -> const auto& { return t.times; })) {
         AppendRoute(first_stop, static_cast<uint32_t>(sequence.size()), group);
       }
     }
@@ -207,7 +178,7 @@ class TimetablePatcher {
       owned_times_.push_back(std::move(times));
       by_new_sequence_[std::move(sequence)].push_back({trip, owned_times_.back()});
     }
-    auto groups = DealIntoNonOvertakingGroups(std::move(staying));
+    auto groups = DealIntoNonOvertakingGroups(std::move(staying), [](const PlacedTrip& t) -> const auto& { return t.times; });
     if (groups.empty()) groups.emplace_back();
     for (size_t g = 0; g < groups.size(); ++g) {
       if (g == 0) {
