@@ -22,6 +22,7 @@
 #include "ngsild/parse.h"
 #include "ngsild/render.h"
 #include "services/mobility/gtfs/zip_writer.h"
+#include "scratch.h"
 
 namespace cityhub::mobility::gtfs {
 namespace {
@@ -44,27 +45,7 @@ Feed Load(const std::string& path) {
   return feed.ok() ? std::move(feed).value() : Feed{};
 }
 
-// Per process: another checkout's run of these tests may share the machine's temp dir.
-fs::path TempDirPath() {
-  return fs::temp_directory_path() / ("cityhub_entities_test-" + std::to_string(::getpid()));
-}
-
-fs::path TempDir() {
-  fs::path dir = TempDirPath();
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Removes this process's temp dir once every test has run.
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(TempDirPath(), ignored);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const kRemoveTempDir =
-    ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+fs::path TempDir() { return test_support::ScratchDir("cityhub_entities_test"); }
 
 FeedEntities Build(const Feed& feed, const std::string& key, bool translated_names = true) {
   TranslationIndex translations = TranslationIndex::Build(feed);

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "scratch.h"
+
 namespace cityhub::mobility::flex {
 namespace {
 
@@ -31,7 +33,7 @@ namespace bg = boost::geometry;
 using gtfs::Feed;
 using gtfs::Problem;
 using gtfs::ValidationReport;
-using Files = std::map<std::string, std::string>;
+using test_support::Files;
 using S = Problem::Severity;
 
 constexpr int32_t H = 3600;
@@ -45,23 +47,7 @@ std::string SharedFlex(const std::string& name) {
 // Writes `files` into a fresh zip (stored uncompressed when `store`, which is quicker for large
 // test members) and returns its path.
 std::string WriteZip(const std::string& name, const Files& files, bool store = false) {
-  fs::path dir = fs::temp_directory_path() / "cityhub_flex_test";
-  fs::create_directories(dir);
-  std::string path = (dir / name).string();
-  fs::remove(path);
-  int error = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
-  EXPECT_NE(z, nullptr);
-  for (const auto& [member, content] : files) {
-    zip_source_t* source = zip_source_buffer(z, content.data(), content.size(), 0);
-    zip_int64_t index = zip_file_add(z, member.c_str(), source, ZIP_FL_OVERWRITE);
-    EXPECT_GE(index, 0);
-    if (store) {
-      EXPECT_EQ(zip_set_file_compression(z, index, ZIP_CM_STORE, 0), 0);
-    }
-  }
-  EXPECT_EQ(zip_close(z), 0);
-  return path;
+  return test_support::WriteTestZip(test_support::ScratchDir("cityhub_flex_test"), name, files, store);
 }
 
 // All members of a zip, read whole (test helper, independent of ZipArchive).

@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "scratch.h"
+
 namespace cityhub::mobility::gtfs {
 namespace {
 
 namespace fs = std::filesystem;
-using Files = std::map<std::string, std::string>;  // member name -> content
+using test_support::Files;
 
 std::string SharedGtfs(const std::string& name) {
   const char* shared = std::getenv("CITYHUB_SHARED");
@@ -28,19 +30,7 @@ std::string SharedGtfs(const std::string& name) {
 
 // Writes `files` into a fresh zip under the test's temp dir and returns its path.
 std::string WriteZip(const std::string& name, const Files& files) {
-  fs::path dir = fs::temp_directory_path() / "cityhub_gtfs_test";
-  fs::create_directories(dir);
-  std::string path = (dir / name).string();
-  fs::remove(path);
-  int error = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
-  EXPECT_NE(z, nullptr);
-  for (const auto& [member, content] : files) {
-    zip_source_t* source = zip_source_buffer(z, content.data(), content.size(), 0);
-    EXPECT_GE(zip_file_add(z, member.c_str(), source, ZIP_FL_OVERWRITE), 0);
-  }
-  EXPECT_EQ(zip_close(z), 0);  // the buffers are read here, while `files` is alive
-  return path;
+  return test_support::WriteTestZip(test_support::ScratchDir("cityhub_gtfs_test"), name, files);
 }
 
 // Reads one member of a zip whole (test helper, independent of ZipArchive).
@@ -624,7 +614,7 @@ TEST(GtfsFeedTest, FeedLimitCountsAllMembers) {
 }
 
 TEST(GtfsFeedTest, NotAZipIsAClearError) {
-  fs::path path = fs::temp_directory_path() / "cityhub_gtfs_test" / "not_a_zip.zip";
+  fs::path path = test_support::ScratchDir("cityhub_gtfs_test") / "not_a_zip.zip";
   fs::create_directories(path.parent_path());
   { std::ofstream(path) << "hello"; }
   Loaded loaded = Load(path.string());

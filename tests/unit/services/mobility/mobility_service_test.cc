@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "services/mobility/gtfs/feed_snapshot.h"
+#include "scratch.h"
 
 namespace cityhub::mobility {
 namespace {
@@ -20,8 +21,9 @@ std::string SharedGtfs(const std::string& name) {
   return std::string(shared ? shared : "../shared") + "/data/gtfs/" + name;
 }
 
+// A fresh directory for one test (inside this process's scratch dir, removed at the end).
 fs::path TempDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("cityhub_mobility_test_" + name);
+  fs::path dir = test_support::ScratchDir("cityhub_mobility_service_test") / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "services/mobility/gtfs/zip_writer.h"
+#include "scratch.h"
 
 namespace cityhub::mobility::gtfs {
 namespace {
@@ -23,27 +24,7 @@ std::string SharedGtfs(const std::string& name) {
   return std::string(shared ? shared : "../shared") + "/data/gtfs/" + name;
 }
 
-// Per process: another checkout's run of these tests may share the machine's temp dir.
-fs::path TempDirPath() {
-  return fs::temp_directory_path() / ("cityhub_translations_test-" + std::to_string(::getpid()));
-}
-
-fs::path TempDir() {
-  fs::path dir = TempDirPath();
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Removes this process's temp dir once every test has run.
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(TempDirPath(), ignored);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const kRemoveTempDir =
-    ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+fs::path TempDir() { return test_support::ScratchDir("cityhub_translations_test"); }
 
 Feed Load(const std::string& path) {
   ValidationReport report;
