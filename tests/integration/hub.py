@@ -139,6 +139,10 @@ class Hub:
         self.stop()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        try:  # the log is read (and shown in failures) while the hub is in use; not kept after
+            os.remove(self.log_path)
+        except OSError:
+            pass
 
     def __enter__(self):
         return self.start()
