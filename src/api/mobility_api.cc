@@ -196,7 +196,7 @@ json::object PlaceJson(const mobility::network::Place& p, const mobility::gtfs::
   return out;
 }
 
-json::object BookingRuleJson(const mobility::gtfs::BookingRule& rule, const mobility::gtfs::Feed& feed) {
+json::object BookingRuleJson(const mobility::gtfs::BookingRule& rule) {
   json::object o;
   o["id"] = rule.id;
   switch (rule.type) {
@@ -216,7 +216,6 @@ json::object BookingRuleJson(const mobility::gtfs::BookingRule& rule, const mobi
                                    {"bookingUrl", &rule.booking_url}}) {
     if (!value->empty()) o[key] = *value;
   }
-  (void)feed;
   return o;
 }
 
@@ -245,7 +244,7 @@ void OnDemandJson(const PlanLeg& leg, const mobility::network::TransitNetwork& n
   }
   const uint32_t rule = leg.pickup_booking_rule != mobility::gtfs::kNoIndex ? leg.pickup_booking_rule
                                                                              : leg.drop_off_booking_rule;
-  if (rule < feed.booking_rules.size()) out["bookingRule"] = BookingRuleJson(feed.booking_rules[rule], feed);
+  if (rule < feed.booking_rules.size()) out["bookingRule"] = BookingRuleJson(feed.booking_rules[rule]);
   out["estimated"] = true;  // crow-fly ride time, not a dispatch
 }
 

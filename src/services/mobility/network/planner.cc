@@ -187,8 +187,7 @@ Result<std::vector<Itinerary>> Planner::Plan(const TransitNetwork& network,
     leg.departure = leg.scheduled_departure = walk.departure;
     leg.arrival = leg.scheduled_arrival = walk.arrival;
     walk.legs.push_back(leg);
-    std::erase_if(out, [&](const Itinerary& it) { return Dominates(walk, it); });
-    out.insert(out.begin(), std::move(walk));
+    out.insert(out.begin(), std::move(walk));  // first: it wins ties in the Pareto filter below
   }
   // Keep the Pareto set: an itinerary another beats in every criterion goes.
   std::vector<Itinerary> kept;
@@ -333,9 +332,7 @@ void CollectDepartures(const TransitNetwork& network, const DayTimetable& day, c
         d.scheduled_departure =
             run.added == kNoRealtime ? ScheduledTime(network, run, d.position, false) : d.departure;
         d.realtime = run.update != kNoRealtime || run.added != kNoRealtime;
-        if (run.feed_trip != gtfs::kNoIndex && network.RunsByFrequency(run.feed_trip)) {
-          d.run_start = network.feed().stop_times[network.feed().trips[run.feed_trip].first_stop_time].departure + run.shift;
-        }
+        if (run.feed_trip != gtfs::kNoIndex) d.run_start = network.RunStart(run.feed_trip, run.shift);
         out.push_back(d);
       }
     }

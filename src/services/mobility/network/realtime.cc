@@ -94,7 +94,6 @@ routing::TripChange ChangeOf(const gtfs::TripRealtime& update, routing::TripIdx 
 Result<std::shared_ptr<const DayTimetable>> WithRealtime(const TransitNetwork& network, const DayTimetable& base,
                                                          std::shared_ptr<const RealtimeSnapshot> realtime) {
   const routing::Timetable& tt = base.timetable;
-  const gtfs::Feed& feed = network.feed();
   auto day = std::make_shared<DayTimetable>();
   day->date = base.date;
   day->epoch_utc = base.epoch_utc;
@@ -106,11 +105,7 @@ Result<std::shared_ptr<const DayTimetable>> WithRealtime(const TransitNetwork& n
       for (uint32_t t = 0; t < tt.Route(r).trip_count; ++t) {
         const routing::TripIdx trip = tt.TripOf(r, t);
         TripRun& run = day->runs[trip];
-        const gtfs::Trip& ft = feed.trips[run.feed_trip];
-        const int32_t start = network.RunsByFrequency(run.feed_trip)
-                                  ? feed.stop_times[ft.first_stop_time].departure + run.shift
-                                  : gtfs::kNoTime;
-        const uint32_t u = realtime->Find(run.feed_trip, run.service_date, start);
+        const uint32_t u = realtime->Find(run.feed_trip, run.service_date, network.RunStart(run.feed_trip, run.shift));
         if (u == kNoRealtime) continue;
         run.update = u;
         const int64_t day_offset = network.clock().ServiceDayStartUtc(run.service_date) - base.epoch_utc;

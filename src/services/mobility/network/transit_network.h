@@ -102,6 +102,12 @@ class TransitNetwork {
   bool RunsByFrequency(uint32_t feed_trip) const {
     return frequencies_of_trip_[feed_trip].first != frequencies_of_trip_[feed_trip].second;
   }
+  // How GTFS-Realtime names a run: its first departure (GTFS seconds) for a frequencies.txt trip,
+  // else gtfs::kNoTime (the trip and date are enough).
+  int32_t RunStart(uint32_t feed_trip, int32_t shift) const {
+    if (!RunsByFrequency(feed_trip)) return gtfs::kNoTime;
+    return feed_.stop_times[feed_.trips[feed_trip].first_stop_time].departure + shift;
+  }
 
   // Stops trips call at within `radius_m` (great-circle) of a point, nearest first, at most `max`.
   std::vector<NearStop> StopsNear(double lat, double lon, double radius_m, size_t max) const;
