@@ -1,0 +1,131 @@
+// One connection to PostgreSQL through libpq, as the PostgreSQL store uses it (issue 20): every
+// statement sends its values as parameters apart from the SQL text (never spliced into it), rows
+// are read as text or raw bytes, and every failure becomes a Status that names what the store was
+// doing and the server's SQLSTATE — never the values involved, which may be personal data.
+//
+// A Connection is used by one thread at a time (libpq's rule); the store keeps a pool of them.
+// libpq's headers stay in the .cc: including this pulls in none.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace cityhub::store::pg {
+
+// A statement parameter: text, raw bytes (sent in binary, for bytea columns), or NULL.
+class Param {
+ public:
+  static Param Text(std::string_view value) { return Param(value, false, false); }
+  static Param Bytes(std::string_view value) { return Param(value, true, false); }
+  static Param Int(int64_t value);
+  static Param Null() { return Param({}, false, true); }
+
+  std::string_view value() const { return owned_ ? std::string_view(*owned_) : value_; }
+  bool binary() const { return binary_; }
+  bool is_null() const { return is_null_; }
+
+ private:
+  Param(std::string_view value, bool binary, bool is_null) : value_(value), binary_(binary), is_null_(is_null) {}
+  std::string_view value_;
+  std::shared_ptr<const std::string> owned_;  // Int's text (a Param may be copied freely)
+  bool binary_ = false;
+  bool is_null_ = false;
+};
+
+// A transaction's isolation level (PostgreSQL's; READ COMMITTED is its default).
+enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
+
+// How the columns of the answer come back: as text (numbers, timestamps in PostgreSQL's text
+// form) or in binary (bytea as its raw bytes; other types in PostgreSQL's binary format).
+enum class Format { kText, kBinary };
+
+// The rows a statement answered. Views returned by Get live as long as the Rows.
+class Rows {
+ public:
+  Rows(Rows&&) noexcept = default;
+  Rows& operator=(Rows&&) noexcept = default;
+  ~Rows();
+
+  size_t size() const;
+  size_t columns() const;
+  bool IsNull(size_t row, size_t column) const;
+  // The column's value: its text, or its bytes in a binary answer ("" when NULL).
+  std::string_view Get(size_t row, size_t column) const;
+  // A text column holding an integer; InternalError naming the column otherwise.
+  Result<int64_t> GetInt(size_t row, size_t column) const;
+  // How many rows an INSERT, UPDATE or DELETE touched.
+  uint64_t Affected() const;
+
+ private:
+  friend class Connection;
+  explicit Rows(pg_result* result);
+  struct Free {
+    void operator()(pg_result* r) const;
+  };
+  std::unique_ptr<pg_result, Free> result_;
+};
+
+class Connection {
+ public:
+  // Limits (documented in docs/OPERATIONS.md with --store).
+  static constexpr int kMaxTransactionAttempts = 5;  // a serialization failure or deadlock is retried
+
+  // Connects to `conninfo`: a libpq URI or key=value string, several hosts allowed
+  // ("postgresql://h1:5432,h2:5432/city?target_session_attrs=read-write" follows a promotion).
+  // Unavailable, with libpq's reason, when no host accepts within `connect_timeout`.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo, std::chrono::seconds connect_timeout);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement. `what` says what the store was doing, for the error message.
+  Result<Rows> Exec(std::string_view what, const char* sql, std::span<const Param> params = {},
+                    Format format = Format::kText);
+  Result<Rows> Exec(std::string_view what, const char* sql, std::initializer_list<Param> params,
+                    Format format = Format::kText) {
+    return Exec(what, sql, std::span<const Param>(params.begin(), params.size()), format);
+  }
+
+  // Runs `body` between BEGIN and COMMIT (ROLLBACK when it or the commit fails). A transaction
+  // the server aborted as a serialization failure or a deadlock (SQLSTATE 40001, 40P01) is run
+  // again, `body` included, up to kMaxTransactionAttempts times: `body` must have no effect
+  // outside the database before the commit.
+  Status Transaction(std::string_view what, const std::function<Status(Connection&)>& body,
+                     Isolation isolation = Isolation::kReadCommitted);
+
+  // The SQLSTATE of the last failed statement ("" if the last one succeeded).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+  // False once the connection is lost (the server went away, a failover); Reset reconnects.
+  bool Healthy() const;
+  Status Reset();
+
+ private:
+  explicit Connection(pg_conn* conn) : conn_(conn) {}
+  Status Failure(std::string_view what, pg_result* result);
+
+  pg_conn* conn_;
+  std::string last_sqlstate_;
+};
+
+// The Status a SQLSTATE stands for: unique_violation → AlreadyExists; connection loss, server
+// shutdown, a read-only server (a standby after failover) or exhausted resources → Unavailable;
+// anything else → Internal. `message` is the server's primary message, left out for data and
+// integrity errors (classes 22 and 23), whose messages can quote the values.
+Status StatusOfSqlState(std::string_view what, std::string_view sqlstate, std::string_view message);
+
+// The conninfo with any password replaced by "***", for logs and error messages.
+std::string RedactedConninfo(std::string_view conninfo);
+
+}  // namespace cityhub::store::pg
