@@ -72,6 +72,7 @@ struct Pending {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<SourceAnswer> answers;
+  std::vector<size_t> landed;  // sources whose outcome came and the caller has not taken yet
   size_t open = 0;
 };
 
@@ -182,6 +183,12 @@ std::vector<SourceAnswer> ContextSourceClient::Ask(const std::vector<ContextSour
 
 std::vector<SourceAnswer> ContextSourceClient::Ask(
     const std::vector<ContextSource>& sources, const std::function<ForwardedRequest(const ContextSource&)>& build) {
+  return Ask(sources, build, Arrival());
+}
+
+std::vector<SourceAnswer> ContextSourceClient::Ask(
+    const std::vector<ContextSource>& sources, const std::function<ForwardedRequest(const ContextSource&)>& build,
+    const Arrival& arrived) {
   auto pending = std::make_shared<Pending>();
   pending->answers.resize(sources.size());
   const Clock::time_point start = Clock::now();
@@ -225,13 +232,35 @@ std::vector<SourceAnswer> ContextSourceClient::Ask(
         a.reason = std::move(outcome.error);
       }
       --pending->open;
+      pending->landed.push_back(i);
       pending->changed.notify_all();
     });
   }
+  // Each outcome is taken as it lands (a landed answer is never written again); what has not
+  // landed by the deadline is copied at the end — late callbacks keep writing to their own copy.
+  std::vector<SourceAnswer> out(sources.size());
+  std::vector<bool> taken(sources.size());
+  const Clock::time_point give_up = wait_until + kWaitGrace;
   std::unique_lock lock(pending->mutex);
-  pending->changed.wait_until(lock, wait_until + kWaitGrace, [&] { return pending->open == 0; });
-  std::vector<SourceAnswer> out = pending->answers;  // late callbacks keep writing to their copy
+  for (;;) {
+    pending->changed.wait_until(lock, give_up, [&] { return !pending->landed.empty() || pending->open == 0; });
+    if (pending->landed.empty()) break;  // all in, or the deadline passed
+    std::vector<size_t> now;
+    now.swap(pending->landed);
+    for (size_t i : now) {
+      out[i] = std::move(pending->answers[i]);
+      out[i].source = &sources[i];
+      taken[i] = true;
+    }
+    if (arrived) {
+      const size_t still_awaited = pending->open;
+      lock.unlock();
+      for (size_t i : now) arrived(out[i], still_awaited);
+      lock.lock();
+    }
+  }
   for (size_t i = 0; i < out.size(); ++i) {
+    if (!taken[i]) out[i] = pending->answers[i];
     out[i].source = &sources[i];
     if (out[i].outcome == SourceAnswer::Outcome::kFailed && out[i].reason.empty()) out[i].reason = "timed out";
   }

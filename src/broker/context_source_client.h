@@ -89,6 +89,15 @@ class ContextSourceClient {
   // reported as failed with "timed out").
   std::vector<SourceAnswer> Ask(const std::vector<ContextSource>& sources,
                                 const std::function<ForwardedRequest(const ContextSource&)>& build);
+  // As above, and `arrived` is called on the calling thread with each source's outcome as soon as
+  // it is known (answered, or failed before the deadline), in the order they come, together with
+  // how many sources are still awaited then — so that the caller can work on one answer while
+  // the others are on their way. `arrived` may move from the answer; what it leaves is what the
+  // returned vector holds for that source.
+  using Arrival = std::function<void(SourceAnswer& answer, size_t still_awaited)>;
+  std::vector<SourceAnswer> Ask(const std::vector<ContextSource>& sources,
+                                const std::function<ForwardedRequest(const ContextSource&)>& build,
+                                const Arrival& arrived);
   // The same request for every source.
   std::vector<SourceAnswer> Ask(const std::vector<ContextSource>& sources, const ForwardedRequest& request);
 

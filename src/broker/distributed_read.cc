@@ -193,29 +193,46 @@ std::string SourceWarning::HeaderValue() const {
 std::vector<SourceAnswer> DistributedRead::AskAll(const std::vector<ContextSource>& sources,
                                                   ForwardedRequest request, const DistributedCall& call, bool with_ids,
                                                   std::vector<SourceWarning>* warnings) {
-  if (sources.empty() || client_.SeenBefore(call.via, call.alias)) return {};
+  std::vector<SourceAnswer> usable;
+  AskEach(sources, std::move(request), call, with_ids, warnings,
+          [&](SourceAnswer&& a, size_t) { usable.push_back(std::move(a)); });
+  // In the sources' order, as the merges expect (they arrive in any).
+  std::sort(usable.begin(), usable.end(), [](const SourceAnswer& a, const SourceAnswer& b) { return a.source < b.source; });
+  return usable;
+}
+
+void DistributedRead::AskEach(const std::vector<ContextSource>& sources, ForwardedRequest request,
+                              const DistributedCall& call, bool with_ids, std::vector<SourceWarning>* warnings,
+                              const std::function<void(SourceAnswer&&, size_t)>& answered) {
+  if (sources.empty() || client_.SeenBefore(call.via, call.alias)) return;
   request.link_context = call.link_context;
   request.via = call.via;
   request.alias = call.alias;
   if (call.query_has_terms) request.use_registered_context = false;
-  std::vector<SourceAnswer> answers = client_.Ask(sources, [&](const ContextSource& s) {
-    if (!call.selection) return request;
-    ForwardedRequest narrowed = request;
-    std::string selection = EncodeQuery(SourceQueryParams(*call.selection, s, with_ids));
-    if (!selection.empty()) narrowed.query = request.query.empty() ? selection : selection + "&" + request.query;
-    return narrowed;
-  });
-  std::vector<SourceAnswer> usable;
-  for (SourceAnswer& a : answers) {
+  std::vector<bool> handed(sources.size());
+  const std::vector<SourceAnswer> rest = client_.Ask(
+      sources,
+      [&](const ContextSource& s) {
+        if (!call.selection) return request;
+        ForwardedRequest narrowed = request;
+        std::string selection = EncodeQuery(SourceQueryParams(*call.selection, s, with_ids));
+        if (!selection.empty()) narrowed.query = request.query.empty() ? selection : selection + "&" + request.query;
+        return narrowed;
+      },
+      [&](SourceAnswer& a, size_t still_awaited) {
+        if (a.outcome != SourceAnswer::Outcome::kAnswered) return;
+        handed[static_cast<size_t>(a.source - sources.data())] = true;
+        answered(std::move(a), still_awaited);
+      });
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const SourceAnswer& a = rest[i];
+    if (handed[i]) continue;
     if (a.outcome == SourceAnswer::Outcome::kAnswered) {
-      usable.push_back(std::move(a));
-    } else {
-      warnings->push_back(Warn(*a.source, a.outcome == SourceAnswer::Outcome::kSkipped
-                                              ? "not asked: " + a.reason
-                                              : a.reason));
+      answered(SourceAnswer(a), 0);  // (landed as the wait ended)
+      continue;
     }
+    warnings->push_back(Warn(*a.source, a.outcome == SourceAnswer::Outcome::kSkipped ? "not asked: " + a.reason : a.reason));
   }
-  return usable;
 }
 
 DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsild::Entity> local,
@@ -247,12 +264,15 @@ DistributedRead::EntityAnswer DistributedRead::RetrieveEntity(std::optional<ngsi
 }
 
 struct DistributedRead::ListedAnswer {
-  const SourceAnswer* answer = nullptr;
+  SourceAnswer answer;
   // The parsed answer lives in `arena`; `items` point into it: each entity's id and object.
   std::unique_ptr<json::monotonic_resource> arena;
   std::optional<json::value> body;
   ngsild::ContextPtr ctx;
   std::vector<std::pair<std::string_view, const json::object*>> items;
+  // Items decoded ahead of need (DecodeAhead), by position in `items`; an entry is moved out
+  // when its entity is decoded for the page.
+  std::vector<std::optional<Result<ngsild::Entity>>> ahead;
   std::vector<ngsild::Entity> decoded;  // the items of the page (Decode)
   bool failed = false;  // an entity of the page was not valid: the answer is not used
 
@@ -261,28 +281,37 @@ struct DistributedRead::ListedAnswer {
   // Not assignable: `body` would be copied into the other answer's arena after that was freed.
   ListedAnswer& operator=(ListedAnswer&&) = delete;
 
+  // Decodes every item, while the hub waits for other sources anyway: which of them the page
+  // will hold is known only once all have answered. Errors are kept until an item is needed.
+  void DecodeAhead(const ngsild::ParseLimits& limits) {
+    ahead.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) ahead[i] = ngsild::ParseRenderedEntity(*items[i].second, *ctx, limits);
+  }
+
   // Decodes the items whose id `page` holds; false with *why when one of them is not valid.
   bool Decode(const std::set<std::string_view>& page, const ngsild::ParseLimits& limits, std::string* why) {
     decoded.clear();
-    for (const auto& [id, item] : items) {
-      if (!page.contains(id)) continue;
-      Result<ngsild::Entity> e = ngsild::ParseRenderedEntity(*item, *ctx, limits);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!page.contains(items[i].first)) continue;
+      Result<ngsild::Entity> e = i < ahead.size() && ahead[i] ? std::move(*ahead[i])
+                                                               : ngsild::ParseRenderedEntity(*items[i].second, *ctx, limits);
       if (!e.ok()) {
         *why = fmt::format("answered an invalid entity: {}", e.status().message());
         return false;
       }
       decoded.push_back(std::move(*e));
     }
+    ahead.clear();  // what is left was not needed
     return true;
   }
 };
 
-std::optional<DistributedRead::ListedAnswer> DistributedRead::Listed(const SourceAnswer& a, const DistributedCall& call,
+std::optional<DistributedRead::ListedAnswer> DistributedRead::Listed(SourceAnswer a, const DistributedCall& call,
                                                                      std::string* why) {
   ListedAnswer l;
-  l.answer = &a;
+  l.answer = std::move(a);
   l.arena = std::make_unique<json::monotonic_resource>();
-  l.body = Body(a, why, l.arena.get());  // constructs in place: the value stays in the arena
+  l.body = Body(l.answer, why, l.arena.get());  // constructs in place: the value stays in the arena
   if (!l.body) return std::nullopt;
   if (!l.body->is_array()) {
     *why = "answered something other than a list of entities";
@@ -298,12 +327,13 @@ std::optional<DistributedRead::ListedAnswer> DistributedRead::Listed(const Sourc
     }
     l.items.emplace_back(id->get_string(), o);
   }
-  Result<ngsild::ContextPtr> ctx = call.resolve_context(a.link_context);
+  Result<ngsild::ContextPtr> ctx = call.resolve_context(l.answer.link_context);
   if (!ctx.ok()) {
     *why = fmt::format("its @context is not available: {}", ctx.status().message());
     return std::nullopt;
   }
   l.ctx = std::move(*ctx);
+  l.answer.body.clear();  // parsed: the text is not needed any more
   return l;
 }
 
@@ -326,7 +356,7 @@ void DistributedRead::RefetchWithTimes(std::vector<ListedAnswer>* listed, const 
   for (size_t i = 0; i < listed->size(); ++i) {
     const auto& decoded = (*listed)[i].decoded;
     if (!(*listed)[i].failed && std::any_of(decoded.begin(), decoded.end(), [&](const ngsild::Entity& e) { return ids.contains(e.id); })) {
-      again.push_back(*(*listed)[i].answer->source);
+      again.push_back(*(*listed)[i].answer.source);
       which.push_back(i);
     }
   }
@@ -340,11 +370,11 @@ void DistributedRead::RefetchWithTimes(std::vector<ListedAnswer>* listed, const 
   req.query = WithParams(query, {{"options", "sysAttrs"}, {"limit", std::to_string(std::min(ids.size(), kMaxSourcePage))}});
   std::vector<SourceWarning> unused;  // a source failing now keeps its first answer
   const std::set<std::string_view> wanted(ids.begin(), ids.end());
-  for (const SourceAnswer& a : AskAll(again, std::move(req), timed, true, &unused)) {
+  for (SourceAnswer& a : AskAll(again, std::move(req), timed, true, &unused)) {
     std::string why;
-    std::optional<ListedAnswer> with_times = Listed(a, timed, &why);
-    if (!with_times || !with_times->Decode(wanted, call.limits, &why)) continue;
     ListedAnswer& first = (*listed)[which[static_cast<size_t>(a.source - again.data())]];
+    std::optional<ListedAnswer> with_times = Listed(std::move(a), timed, &why);
+    if (!with_times || !with_times->Decode(wanted, call.limits, &why)) continue;
     for (ngsild::Entity& e : with_times->decoded) {
       auto it = std::find_if(first.decoded.begin(), first.decoded.end(),
                              [&](const ngsild::Entity& d) { return d.id == e.id; });
@@ -368,16 +398,24 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   if (count) page.emplace_back("count", "true");
   req.query = WithParams(query, page);
 
-  const std::vector<SourceAnswer> answers = AskAll(asked, req, call, true, &out.warnings);
-  std::vector<ListedAnswer> listed;
-  listed.reserve(answers.size());
-  for (const SourceAnswer& a : answers) {
+  // Each answer is read as it comes; while other sources are still awaited, its entities are
+  // decoded too (the page is chosen once all are in, and waiting costs nothing).
+  std::vector<std::optional<ListedAnswer>> by_source(asked.size());
+  AskEach(asked, req, call, true, &out.warnings, [&](SourceAnswer&& a, size_t still_awaited) {
+    const ContextSource* source = a.source;
     std::string why;
-    if (std::optional<ListedAnswer> l = Listed(a, call, &why)) {
-      listed.push_back(std::move(*l));
-    } else {
-      out.warnings.push_back(Warn(*a.source, std::move(why)));
+    std::optional<ListedAnswer> l = Listed(std::move(a), call, &why);
+    if (!l) {
+      out.warnings.push_back(Warn(*source, std::move(why)));
+      return;
     }
+    if (still_awaited > 0) l->DecodeAhead(call.limits);
+    by_source[static_cast<size_t>(source - asked.data())].emplace(std::move(*l));
+  });
+  std::vector<ListedAnswer> listed;  // in the sources' order, as the merge expects
+  listed.reserve(asked.size());
+  for (std::optional<ListedAnswer>& l : by_source) {
+    if (l) listed.push_back(std::move(*l));
   }
 
   // The ids of the page, and each of its entities decoded; a source that answered an entity of
@@ -400,7 +438,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
       std::string why;
       if (!l.Decode(in_page, call.limits, &why)) {
         l.failed = true;
-        out.warnings.push_back(Warn(*l.answer->source, std::move(why)));
+        out.warnings.push_back(Warn(*l.answer.source, std::move(why)));
         redo = true;
       }
     }
@@ -424,7 +462,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   for (const ListedAnswer& l : listed) {
     if (l.failed) continue;
     const size_t n = l.items.size();
-    const uint64_t their_count = std::max<uint64_t>(n, CountOf(l.answer->results_count));
+    const uint64_t their_count = std::max<uint64_t>(n, CountOf(l.answer.results_count));
     complete = complete && n < wanted && their_count <= n;
     summed += their_count;
     returned += n;
@@ -435,7 +473,7 @@ DistributedRead::QueryAnswer DistributedRead::QueryEntities(std::vector<ngsild::
   parts.push_back(ngsild::Contribution{ngsild::ContributionRole::kLocal, {}, std::move(local)});
   for (ListedAnswer& l : listed) {
     if (l.failed) continue;
-    parts.push_back(ngsild::Contribution{RoleOf(l.answer->source->mode), l.answer->source->attributes, std::move(l.decoded)});
+    parts.push_back(ngsild::Contribution{RoleOf(l.answer.source->mode), l.answer.source->attributes, std::move(l.decoded)});
   }
   out.entities = ngsild::MergeEntities(std::move(parts));
   return out;

@@ -141,10 +141,15 @@ class DistributedRead {
   // `with_ids`: whether the selection's ids and idPattern go in the query (SourceQueryParams).
   std::vector<SourceAnswer> AskAll(const std::vector<ContextSource>& sources, ForwardedRequest request,
                                    const DistributedCall& call, bool with_ids, std::vector<SourceWarning>* warnings);
+  // As AskAll, handing each source's answer to `answered` as soon as it comes (with how many
+  // sources are still awaited then) instead of returning them.
+  void AskEach(const std::vector<ContextSource>& sources, ForwardedRequest request, const DistributedCall& call,
+               bool with_ids, std::vector<SourceWarning>* warnings,
+               const std::function<void(SourceAnswer&& answer, size_t still_awaited)>& answered);
 
   // A source's answer to a query: its entities' ids and JSON, decoded only where needed.
   struct ListedAnswer;
-  static std::optional<ListedAnswer> Listed(const SourceAnswer& a, const DistributedCall& call, std::string* why);
+  static std::optional<ListedAnswer> Listed(SourceAnswer a, const DistributedCall& call, std::string* why);
   // The second round of QueryEntities: the entities whose merge needs system times, asked again
   // with them of the sources in `listed` that answered them.
   void RefetchWithTimes(std::vector<ListedAnswer>* listed, const std::vector<ngsild::Entity>& local,

@@ -145,6 +145,49 @@ TEST(ContextSourceClientTest, SourcesAreAskedInParallelAndAnswersKeepTheirOrder)
   EXPECT_LT(took, 1100ms) << "three 400 ms sources asked one after the other would take 1200 ms";
 }
 
+TEST(ContextSourceClientTest, EachAnswerIsHandedOverAsItArrivesWhileTheOthersAreAwaited) {
+  auto after = [](std::chrono::milliseconds delay, std::string tag) {
+    return [delay, tag](const http::Request&) {
+      std::this_thread::sleep_for(delay);
+      return Json("[\"" + tag + "\"]");
+    };
+  };
+  LoopbackServer slow(after(600ms, "slow")), fast(after(0ms, "fast"));
+  testing::SilentServer hung;
+  ContextSourceClient client(Options());
+  std::vector<ContextSource> sources{Source(slow.url(), "r-slow"), Source(fast.url(), "r-fast"), Source(hung.url(), "r-hung")};
+  sources[2].timeout = 900ms;
+  struct Seen {
+    std::string body;
+    size_t still_awaited;
+    Clock::duration at;
+  };
+  std::vector<Seen> seen;
+  const auto start = Clock::now();
+  std::vector<SourceAnswer> answers = client.Ask(
+      sources, [](const ContextSource&) { return Query(); },
+      [&](SourceAnswer& a, size_t still_awaited) {
+        seen.push_back({std::move(a.body), still_awaited, Clock::now() - start});
+      });
+  // The fast answer came first, with two still awaited, long before the slow one; the hung
+  // source's failure (its own 900 ms timeout) came last, handed over too.
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].body, "[\"fast\"]");
+  EXPECT_EQ(seen[0].still_awaited, 2u);
+  EXPECT_LT(seen[0].at, 400ms);
+  EXPECT_EQ(seen[1].body, "[\"slow\"]");
+  EXPECT_EQ(seen[1].still_awaited, 1u);
+  EXPECT_GE(seen[1].at, 550ms);
+  EXPECT_EQ(seen[2].still_awaited, 0u);
+  // The returned answers keep the sources' order; what `arrived` moved out stays moved out.
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0].source, &sources[0]);
+  EXPECT_EQ(answers[1].outcome, SourceAnswer::Outcome::kAnswered);
+  EXPECT_TRUE(answers[1].body.empty());
+  EXPECT_EQ(answers[2].outcome, SourceAnswer::Outcome::kFailed);
+  EXPECT_EQ(answers[2].reason, "timed out waiting for the answer");
+}
+
 TEST(ContextSourceClientTest, AHungSourceTimesOutWithinItsOwnTimeoutWhileTheOthersAnswer) {
   testing::SilentServer hung;
   LoopbackServer good([](const http::Request&) { return Json("[]"); });

@@ -201,6 +201,30 @@ TEST_F(DistributedReadTest, OnlyThePageIsDecodedAndAnInvalidEntityInItLeavesTheS
   EXPECT_EQ(*last.total, 2u);
 }
 
+// A source that answers while another is still awaited has its entities decoded ahead (the
+// page is not known yet): the rule above still holds — an invalid entity decoded ahead counts
+// only when the page holds it.
+TEST_F(DistributedReadTest, EntitiesDecodedAheadCountOnlyWhenThePageHoldsThem) {
+  LoopbackServer fast([](const http::Request&) {
+    return Json(R"([{"id":"urn:c:1","type":"Car"},{"id":"urn:c:9","type":"Car","speed":{"type":"Property"}}])");
+  });
+  LoopbackServer slow([](const http::Request&) {
+    std::this_thread::sleep_for(300ms);
+    return Json(R"([{"id":"urn:c:2","type":"Car"},{"id":"urn:c:3","type":"Car"}])");
+  });
+  const std::vector<ContextSource> sources{Source(slow.url(), "rslow"), Source(fast.url(), "rfast")};
+  DistributedRead::QueryAnswer page = read_.QueryEntities({}, std::nullopt, "", 0, 2, true, sources, Call());
+  EXPECT_TRUE(page.warnings.empty()) << Reasons(page.warnings)[0];
+  ASSERT_EQ(page.entities.size(), 2u);
+  EXPECT_EQ(page.entities[0].id, "urn:c:1");
+  EXPECT_EQ(page.entities[1].id, "urn:c:2");
+
+  DistributedRead::QueryAnswer last = read_.QueryEntities({}, std::nullopt, "", 2, 2, true, sources, Call());
+  ASSERT_EQ(Reasons(last.warnings).size(), 1u);
+  EXPECT_EQ(Reasons(last.warnings)[0].rfind("rfast: answered an invalid entity: ", 0), 0u) << Reasons(last.warnings)[0];
+  EXPECT_TRUE(last.entities.empty());
+}
+
 // Rule 3 of the merge (docs/API.md): of the instances of one attribute that two parties hold,
 // without observedAt, the most recently modified is kept. Sources are asked without system
 // attributes, so the entities whose merge needs them are asked for again, with them, and only
