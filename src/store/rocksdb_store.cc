@@ -146,7 +146,6 @@ constexpr char kTypeCountTag = 'N';
 constexpr char kAttrCountTag = 'M';
 constexpr char kTypeAttrCountTag = 'C';
 constexpr char kTermTag = 'X';
-constexpr size_t kMaxIdBytes = 0xffff;  // the term key stores the id length in 2 bytes
 
 constexpr size_t kMemtableBudgetFactor = 4;
 constexpr int kBloomBitsPerKey = 10;
@@ -401,51 +400,6 @@ class IndexDelta {
   std::vector<std::pair<std::string, std::string>> term_puts_;
   std::map<std::string, int64_t> counts_;
 };
-
-Status ValidateName(std::string_view what, std::string_view id, std::string_view name) {
-  if (name.empty() || name.find('\0') != std::string_view::npos) {
-    return Status::BadRequestData(
-        fmt::format("entity '{}': {} name must be non-empty and contain no NUL", id, what));
-  }
-  return Status::Ok();
-}
-
-Status ValidateWriteSet(const WriteSet& ws) {
-  for (const auto& record : ws.puts) {
-    if (record.id.empty()) return Status::BadRequestData("entity id must be non-empty");
-    if (record.id.size() > kMaxIdBytes) {
-      return Status::BadRequestData(fmt::format("entity id is longer than {} bytes", kMaxIdBytes));
-    }
-    std::vector<std::string_view> keys;
-    for (const auto& term : record.terms) {
-      if (term.key.empty() || term.key.size() > kMaxTermBytes || term.payload.size() > kMaxTermPayloadBytes) {
-        return Status::Internal(fmt::format("entity '{}': index term of {} bytes with a payload of {} bytes",
-                                            record.id, term.key.size(), term.payload.size()));
-      }
-      keys.push_back(term.key);
-    }
-    std::sort(keys.begin(), keys.end());
-    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
-      return Status::Internal(fmt::format("entity '{}': duplicate index term", record.id));
-    }
-    for (const auto& type : record.types) {
-      CITYHUB_RETURN_IF_ERROR(ValidateName("type", record.id, type));
-    }
-    for (const auto& attr : record.attributes) {
-      CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", record.id, attr));
-    }
-  }
-  for (const auto& append : ws.history) {
-    if (append.entity_id.empty() || append.entity_id.find('\0') != std::string::npos) {
-      return Status::BadRequestData("history of an entity id that is empty or holds NUL");
-    }
-    CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", append.entity_id, append.attr));
-  }
-  for (const auto& header : ws.history_entities) {
-    if (header.entity_id.empty()) return Status::BadRequestData("history header of an empty entity id");
-  }
-  return Status::Ok();
-}
 
 // --- Tuning ---------------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@
 
 #include "store/store.h"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 namespace cityhub::store {
 
 namespace {
@@ -20,6 +24,14 @@ bool IsTenantNameChar(char c) {
          c == '_' || c == '-';
 }
 
+Status ValidateName(std::string_view what, std::string_view id, std::string_view name) {
+  if (name.empty() || name.find('\0') != std::string_view::npos) {
+    return Status::BadRequestData(
+        fmt::format("entity '{}': {} name must be non-empty and contain no NUL", id, what));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool ValidTenantName(std::string_view name) {
@@ -28,6 +40,43 @@ bool ValidTenantName(std::string_view name) {
     if (!IsTenantNameChar(c)) return false;
   }
   return true;
+}
+
+Status ValidateWriteSet(const WriteSet& ws) {
+  for (const auto& record : ws.puts) {
+    if (record.id.empty()) return Status::BadRequestData("entity id must be non-empty");
+    if (record.id.size() > kMaxIdBytes) {
+      return Status::BadRequestData(fmt::format("entity id is longer than {} bytes", kMaxIdBytes));
+    }
+    std::vector<std::string_view> keys;
+    for (const auto& term : record.terms) {
+      if (term.key.empty() || term.key.size() > kMaxTermBytes || term.payload.size() > kMaxTermPayloadBytes) {
+        return Status::Internal(fmt::format("entity '{}': index term of {} bytes with a payload of {} bytes",
+                                            record.id, term.key.size(), term.payload.size()));
+      }
+      keys.push_back(term.key);
+    }
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+      return Status::Internal(fmt::format("entity '{}': duplicate index term", record.id));
+    }
+    for (const auto& type : record.types) {
+      CITYHUB_RETURN_IF_ERROR(ValidateName("type", record.id, type));
+    }
+    for (const auto& attr : record.attributes) {
+      CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", record.id, attr));
+    }
+  }
+  for (const auto& append : ws.history) {
+    if (append.entity_id.empty() || append.entity_id.find('\0') != std::string::npos) {
+      return Status::BadRequestData("history of an entity id that is empty or holds NUL");
+    }
+    CITYHUB_RETURN_IF_ERROR(ValidateName("attribute", append.entity_id, append.attr));
+  }
+  for (const auto& header : ws.history_entities) {
+    if (header.entity_id.empty()) return Status::BadRequestData("history header of an empty entity id");
+  }
+  return Status::Ok();
 }
 
 }  // namespace cityhub::store

@@ -206,4 +206,11 @@ class Store {
 // with '-' — so it can never name a path outside the data dir.
 bool ValidTenantName(std::string_view name);
 
+// The limits every backend holds a WriteSet to: ids non-empty and at most kMaxIdBytes (the
+// RocksDB term key stores an id's length in 2 bytes); type and attribute names non-empty
+// without NUL (BadRequestData); index terms within kMaxTermBytes / kMaxTermPayloadBytes and
+// distinct per entity (Internal: the broker derives them).
+inline constexpr size_t kMaxIdBytes = 0xffff;
+Status ValidateWriteSet(const WriteSet& ws);
+
 }  // namespace cityhub::store
