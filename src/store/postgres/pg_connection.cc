@@ -118,7 +118,8 @@ Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<
   std::vector<int> lengths(params.size()), formats(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     const Param& p = params[i];
-    values[i] = p.is_null() ? nullptr : p.value().data();
+    // (libpq reads a null pointer as NULL: an empty value gets a non-null one.)
+    values[i] = p.is_null() ? nullptr : p.value().empty() ? "" : p.value().data();
     // A text parameter is read up to its terminating NUL: hand libpq a NUL-terminated copy when
     // the view is not one (binary parameters are read by length).
     lengths[i] = static_cast<int>(p.value().size());

@@ -1,0 +1,969 @@
+/* The PostgreSQL Store.
+ *
+ * Layout. Schema `cityhub` holds the tenant directory (tenant name → its schema; the default
+ * tenant is "tenant_default", the others "tenant_<n>": a tenant name may be 64 bytes, more than
+ * an identifier holds). Each tenant schema holds:
+ *   entities(id, record)          the record as store::EncodeRecord writes it (types,
+ *                                 attributes, terms, document): one row read per Get
+ *   entity_types(type, id)        for scans by type
+ *   terms(term, id, payload)      the value and spatial index (ScanTerms)
+ *   counts(kind, a, b, n)         entities per type ('T', a), per attribute ('A', a), per
+ *                                 type and attribute ('P', a, b): discovery without scanning.
+ *                                 A write changes a count only when it changes an entity's types
+ *                                 or attribute names — updating values, the common write, takes
+ *                                 no counter row lock, so writers of one type do not queue there.
+ *   outbox(seq, value)            notifications owed (DESIGN §1), written in the entity's
+ *                                 transaction
+ *   history(entity_id, attr, block, part, bytes)
+ *                                 appends are rows (no read); a block is its parts in order
+ *   history_entities(entity_id, header), meta(key, value), schema_version(version)
+ * Ids, names and keys are bytea: they compare by bytes (memcmp, then length), as RocksDB's keys
+ * do, so both backends answer scans in the same order, and an id need not be valid UTF-8.
+ *
+ * Every statement sends its values as parameters (pg_connection.h) and reads its answer in
+ * binary: bytea and text columns come back as their bytes, bigints as 8 big-endian bytes.
+ * Scans page by key (keyset pagination), so no transaction stays open while a visitor runs.
+ */
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "store/postgres/pg_connection.h"
+#include "store/record_codec.h"
+
+namespace cityhub::store {
+namespace {
+
+using pg::Connection;
+using pg::Format;
+using pg::Param;
+using pg::Rows;
+
+// Rows fetched per round trip by a scan.
+constexpr size_t kScanPage = 512;
+// pg_advisory_xact_lock key of schema changes ("cityhub" in ASCII): hubs starting at once
+// create and migrate one after the other.
+constexpr int64_t kSchemaLockKey = 0x63697479687562;
+constexpr std::string_view kDefaultTenantSchema = "tenant_default";
+
+// Each migration: the statements that take a tenant schema from the previous version to this
+// one ({s}: the quoted schema name). Append only; never edit a released one.
+const std::vector<std::vector<std::string_view>>& TenantMigrations() {
+  static const std::vector<std::vector<std::string_view>> migrations = {
+      // 1: the first layout.
+      {
+          R"(CREATE TABLE {s}.schema_version (version int NOT NULL))",
+          R"(INSERT INTO {s}.schema_version VALUES (0))",
+          R"(CREATE TABLE {s}.entities (id bytea PRIMARY KEY, record bytea NOT NULL))",
+          R"(CREATE TABLE {s}.entity_types (type bytea, id bytea, PRIMARY KEY (type, id)))",
+          R"(CREATE INDEX ON {s}.entity_types (id))",
+          R"(CREATE TABLE {s}.terms (term bytea, id bytea, payload bytea NOT NULL, PRIMARY KEY (term, id)))",
+          R"(CREATE INDEX ON {s}.terms (id))",
+          R"(CREATE TABLE {s}.counts (kind "char", a bytea, b bytea, n bigint NOT NULL,
+                                      PRIMARY KEY (kind, a, b)))",
+          R"(CREATE INDEX ON {s}.counts (kind, b, a))",
+          R"(CREATE TABLE {s}.outbox (seq bigint PRIMARY KEY, value bytea NOT NULL))",
+          R"(CREATE TABLE {s}.history (entity_id bytea, attr bytea, block bigint,
+                                       part bigint GENERATED ALWAYS AS IDENTITY, bytes bytea NOT NULL,
+                                       PRIMARY KEY (entity_id, attr, block, part)))",
+          R"(CREATE TABLE {s}.history_entities (entity_id bytea PRIMARY KEY, header bytea NOT NULL))",
+          R"(CREATE TABLE {s}.meta (key bytea PRIMARY KEY, value bytea NOT NULL))",
+      },
+  };
+  return migrations;
+}
+
+std::string QuotedIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// `sql` with every {s} replaced by the schema.
+std::string InSchema(std::string_view sql, const std::string& schema) {
+  std::string out;
+  for (size_t at = 0;;) {
+    const size_t next = sql.find("{s}", at);
+    out.append(sql.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    if (next == std::string_view::npos) return out;
+    out.append(schema);
+    at = next + 3;
+  }
+}
+
+// A PostgreSQL array literal of bytea values (hex input form), for a `$n::bytea[]` parameter.
+std::string ByteaArray(const std::vector<std::string_view>& items) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    out.append("\"\\\\x");  // "\\x…: the array literal unescapes one of the backslashes
+    for (char c : items[i]) {
+      out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
+      out.push_back(kHex[static_cast<uint8_t>(c) & 15]);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+// A bigint column of a binary answer.
+int64_t BigInt(const Rows& rows, size_t row, size_t column) {
+  const std::string_view bytes = rows.Get(row, column);
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  return static_cast<int64_t>(v);
+}
+
+// --- the connection pool --------------------------------------------------------------------
+
+class Pool {
+ public:
+  explicit Pool(PostgresStoreOptions options) : options_(std::move(options)) {}
+
+  // A connection for one caller; back to the pool when the lease ends (dropped if broken).
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) noexcept = default;
+    ~Lease() {
+      if (conn_) pool_->Return(std::move(conn_));
+    }
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  Result<Lease> Acquire() {
+    std::unique_lock lock(mutex_);
+    const bool ready = changed_.wait_for(lock, options_.pool_wait, [&] {
+      return closed_ || !idle_.empty() || open_ < options_.max_connections;
+    });
+    if (closed_) return Status(Status::Code::kUnavailable, "the store is closed");
+    if (!ready) {
+      return Status(Status::Code::kUnavailable,
+                    fmt::format("PostgreSQL: all {} connections of the pool stayed busy for {} ms",
+                                options_.max_connections, options_.pool_wait.count()));
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = Connection::Open(options_.conninfo, options_.connect_timeout);
+    if (!conn.ok()) {
+      lock.lock();
+      --open_;
+      changed_.notify_one();
+      return conn.status();
+    }
+    return Lease(this, std::move(*conn));
+  }
+
+  void Close() {
+    std::vector<std::unique_ptr<Connection>> closing;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      closing.swap(idle_);
+      open_ -= closing.size();
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  void Return(std::unique_ptr<Connection> conn) {
+    std::unique_ptr<Connection> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_ || !conn->Healthy()) {
+        dropped = std::move(conn);
+        --open_;
+      } else {
+        idle_.push_back(std::move(conn));
+      }
+    }
+    changed_.notify_one();
+  }
+
+  const PostgresStoreOptions options_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  size_t open_ = 0;
+  bool closed_ = false;
+};
+
+// Runs `body` on a pooled connection. A read (`retry_read`) whose connection was lost on the way
+// (a restarted server, a failover) is run once more on a fresh one; a write is not — whether its
+// COMMIT took effect is unknown, and the caller's retry (at-least-once) decides.
+Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Connection&)>& body) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = pool.Acquire();
+    if (!lease.ok()) return lease.status();
+    Status st = body(**lease);
+    if (st.ok() || !retry_read || attempt > 0 || (*lease)->Healthy()) return st;
+  }
+}
+
+// --- one tenant -----------------------------------------------------------------------------
+
+class PgTenantStore : public TenantStore {
+ public:
+  PgTenantStore(Pool& pool, std::string schema) : pool_(pool), s_(QuotedIdentifier(schema)), schema_(std::move(schema)) {}
+
+  Result<EntityRecord> Get(std::string_view id) override {
+    std::optional<EntityRecord> found;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("reading an entity", Sql("SELECT record FROM {s}.entities WHERE id = $1").c_str(),
+                         {Param::Bytes(id)}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      found.reset();
+      if (rows->size() == 0) return Status::Ok();
+      EntityRecord record;
+      if (!DecodeRecord(rows->Get(0, 0), &record)) return Corrupt(id);
+      record.id = std::string(id);
+      found = std::move(record);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (!found) return Status::NotFound(fmt::format("entity '{}' not found", id));
+    return std::move(*found);
+  }
+
+  std::vector<Result<EntityRecord>> GetMany(const std::vector<std::string_view>& ids) override {
+    std::vector<Result<EntityRecord>> out;
+    std::map<std::string, EntityRecord, std::less<>> found;
+    Status st = Read([&](Connection& c) -> Status {
+      found.clear();
+      const std::string list = ByteaArray(ids);
+      auto rows = c.Exec("reading entities", Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[])").c_str(),
+                         {Param::Text(list)}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      for (size_t r = 0; r < rows->size(); ++r) {
+        EntityRecord record;
+        record.id = std::string(rows->Get(r, 0));
+        if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
+        std::string key = record.id;
+        found.emplace(std::move(key), std::move(record));
+      }
+      return Status::Ok();
+    });
+    out.reserve(ids.size());
+    for (std::string_view id : ids) {
+      if (!st.ok()) {
+        out.emplace_back(st);
+        continue;
+      }
+      auto it = found.find(id);
+      if (it == found.end()) {
+        out.emplace_back(Status::NotFound(fmt::format("entity '{}' not found", id)));
+      } else {
+        out.emplace_back(it->second);
+      }
+    }
+    return out;
+  }
+
+  Status Write(const WriteSet& ws) override;
+
+  Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override {
+    return ScanEntities(opts, false, [&](std::string_view id, std::string_view) { return visit(id); });
+  }
+
+  Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override {
+    Status decode_error;
+    Status st = ScanEntities(opts, true, [&](std::string_view id, std::string_view value) {
+      EntityRecord record;
+      record.id = std::string(id);
+      if (!DecodeRecord(value, &record)) {
+        decode_error = Corrupt(id);
+        return false;
+      }
+      return visit(record);
+    });
+    return st.ok() ? decode_error : st;
+  }
+
+  Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override {
+    for (const TermRange& range : ranges) {
+      std::string last_term, last_id;
+      bool first_page = true;
+      for (;;) {
+        bool stop = false;
+        size_t n = 0;
+        std::string next_term, next_id;
+        Status st = Read([&](Connection& c) -> Status {
+          // The first page from `begin`; the next ones after the last (term, id) seen.
+          std::string sql = first_page ? "SELECT term, id, payload FROM {s}.terms WHERE term >= $1"
+                                       : "SELECT term, id, payload FROM {s}.terms WHERE (term, id) > ($1, $2)";
+          std::vector<Param> params;
+          if (first_page) {
+            params.push_back(Param::Bytes(range.begin));
+          } else {
+            params.push_back(Param::Bytes(last_term));
+            params.push_back(Param::Bytes(last_id));
+          }
+          if (!range.end.empty()) {
+            sql += fmt::format(" AND term < ${}", params.size() + 1);
+            params.push_back(Param::Bytes(range.end));
+          }
+          sql += fmt::format(" ORDER BY term, id LIMIT {}", kScanPage);
+          auto rows = c.Exec("scanning index terms", Sql(sql).c_str(), params, Format::kBinary);
+          if (!rows.ok()) return rows.status();
+          n = rows->size();
+          for (size_t r = 0; r < n && !stop; ++r) {
+            if (!visit(rows->Get(r, 0), rows->Get(r, 1), rows->Get(r, 2))) stop = true;
+          }
+          if (n) {
+            next_term = std::string(rows->Get(n - 1, 0));
+            next_id = std::string(rows->Get(n - 1, 1));
+          }
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        if (stop) return Status::Ok();
+        if (n < kScanPage) break;
+        last_term = std::move(next_term);
+        last_id = std::move(next_id);
+        first_page = false;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CompactTerms() override {
+    return Read([&](Connection& c) { return c.Exec("compacting the index", Sql("VACUUM (ANALYZE) {s}.terms").c_str()).status(); });
+  }
+
+  Status ScanOutbox(uint64_t from, const std::function<bool(uint64_t, std::string_view)>& visit) override {
+    int64_t next = static_cast<int64_t>(std::min<uint64_t>(from, std::numeric_limits<int64_t>::max()));
+    for (;;) {
+      bool stop = false;
+      size_t n = 0;
+      Status st = Read([&](Connection& c) -> Status {
+        auto rows = c.Exec("reading the outbox",
+                           Sql(fmt::format("SELECT seq, value FROM {{s}}.outbox WHERE seq >= $1 ORDER BY seq LIMIT {}", kScanPage)).c_str(),
+                           {Param::Int(next)}, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        n = rows->size();
+        for (size_t r = 0; r < n && !stop; ++r) {
+          const int64_t seq = BigInt(*rows, r, 0);
+          if (!visit(static_cast<uint64_t>(seq), rows->Get(r, 1))) stop = true;
+          next = seq + 1;
+        }
+        return Status::Ok();
+      });
+      if (!st.ok() || stop || n < kScanPage) return st;
+    }
+  }
+
+  Status DeleteOutbox(const std::vector<uint64_t>& sequences) override {
+    if (sequences.empty()) return Status::Ok();
+    std::string list = "{";
+    for (size_t i = 0; i < sequences.size(); ++i) list += (i ? "," : "") + std::to_string(sequences[i]);
+    list += "}";
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Exec("removing delivered notifications", Sql("DELETE FROM {s}.outbox WHERE seq = ANY($1::bigint[])").c_str(),
+                    {Param::Text(list)}).status();
+    });
+  }
+
+  Result<uint64_t> LastOutboxSequence() override {
+    int64_t last = 0;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("reading the outbox", Sql("SELECT coalesce(max(seq), 0) FROM {s}.outbox").c_str(), {}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      last = BigInt(*rows, 0, 0);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return static_cast<uint64_t>(last);
+  }
+
+  Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards,
+                     const HistoryBlockVisitor& visit) override;
+
+  Result<std::vector<std::string>> HistoryAttributes(std::string_view id) override {
+    return Strings("reading history", "SELECT DISTINCT attr FROM {s}.history WHERE entity_id = $1 ORDER BY attr",
+                   {Param::Bytes(id)});
+  }
+
+  Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block, std::string_view bytes) override {
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Transaction("replacing a history block", [&](Connection& t) -> Status {
+        auto removed = t.Exec("replacing a history block",
+                              Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3").c_str(),
+                              {Param::Bytes(id), Param::Bytes(attr), Param::Int(block)});
+        if (!removed.ok()) return removed.status();
+        if (bytes.empty()) return Status::Ok();
+        return t.Exec("replacing a history block",
+                      Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)").c_str(),
+                      {Param::Bytes(id), Param::Bytes(attr), Param::Int(block), Param::Bytes(bytes)})
+            .status();
+      });
+    });
+  }
+
+  Status DeleteHistory(std::string_view id, std::string_view attr, int64_t before) override {
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Transaction("deleting history", [&](Connection& t) -> Status {
+        // (Two statements: the attribute's emptiness decided here, not by a typeless parameter.)
+        auto removed = attr.empty()
+                           ? t.Exec("deleting history", Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND block < $2").c_str(),
+                                    {Param::Bytes(id), Param::Int(before)})
+                           : t.Exec("deleting history",
+                                    Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block < $3").c_str(),
+                                    {Param::Bytes(id), Param::Bytes(attr), Param::Int(before)});
+        if (!removed.ok()) return removed.status();
+        if (!attr.empty() || before != std::numeric_limits<int64_t>::max()) return Status::Ok();
+        return t.Exec("deleting history", Sql("DELETE FROM {s}.history_entities WHERE entity_id = $1").c_str(), {Param::Bytes(id)})
+            .status();
+      });
+    });
+  }
+
+  Result<std::string> GetHistoryEntity(std::string_view id) override {
+    std::optional<std::string> header;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("reading history", Sql("SELECT header FROM {s}.history_entities WHERE entity_id = $1").c_str(),
+                         {Param::Bytes(id)}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      header.reset();
+      if (rows->size()) header = std::string(rows->Get(0, 0));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (!header) return Status::NotFound(fmt::format("no history of entity '{}'", id));
+    return std::move(*header);
+  }
+
+  Status ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    return Keyed("reading history", "SELECT entity_id, header FROM {s}.history_entities WHERE entity_id > $1", "", "entity_id",
+                 [&](std::string_view id, std::string_view header) { return visit(id, header); });
+  }
+
+  Result<std::vector<std::string>> ListTypes() override {
+    return Strings("listing types", "SELECT a FROM {s}.counts WHERE kind = 'T' AND n > 0 ORDER BY a", {});
+  }
+  Result<std::vector<std::string>> AttributesOfType(std::string_view type) override {
+    return Strings("listing attributes", "SELECT b FROM {s}.counts WHERE kind = 'P' AND a = $1 AND n > 0 ORDER BY b",
+                   {Param::Bytes(type)});
+  }
+  Result<std::vector<std::string>> ListAttributes() override {
+    return Strings("listing attributes", "SELECT a FROM {s}.counts WHERE kind = 'A' AND n > 0 ORDER BY a", {});
+  }
+  Result<std::vector<std::string>> TypesWithAttribute(std::string_view attr) override {
+    return Strings("listing types", "SELECT a FROM {s}.counts WHERE kind = 'P' AND b = $1 AND n > 0 ORDER BY a",
+                   {Param::Bytes(attr)});
+  }
+  Result<uint64_t> CountType(std::string_view type) override { return Count("T", type); }
+  Result<uint64_t> CountAttribute(std::string_view attr) override { return Count("A", attr); }
+
+  uint64_t ApproximateEntityCount() override {
+    int64_t n = 0;
+    Status st = Read([&](Connection& c) -> Status {
+      // The planner's estimate (kept by autovacuum); before the first ANALYZE it is -1 and the
+      // table small, so it is counted.
+      auto rows = c.Exec("estimating the entity count", "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                         {Param::Text(s_ + ".entities")}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      n = rows->size() ? BigInt(*rows, 0, 0) : 0;
+      if (n >= 0) return Status::Ok();
+      auto counted = c.Exec("counting entities", Sql("SELECT count(*) FROM {s}.entities").c_str(), {}, Format::kBinary);
+      if (!counted.ok()) return counted.status();
+      n = BigInt(*counted, 0, 0);
+      return Status::Ok();
+    });
+    return st.ok() && n > 0 ? static_cast<uint64_t>(n) : 0;
+  }
+
+  Result<std::string> GetMeta(std::string_view key) override {
+    std::optional<std::string> value;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("reading metadata", Sql("SELECT value FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)},
+                         Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      value.reset();
+      if (rows->size()) value = std::string(rows->Get(0, 0));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (!value) return Status::NotFound(fmt::format("metadata '{}' not found", key));
+    return std::move(*value);
+  }
+
+  Status PutMeta(std::string_view key, std::string_view value) override {
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Exec("writing metadata",
+                    Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value").c_str(),
+                    {Param::Bytes(key), Param::Bytes(value)})
+          .status();
+    });
+  }
+
+  Status DeleteMeta(std::string_view key) override {
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Exec("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)}).status();
+    });
+  }
+
+  Status ScanMeta(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    // From the prefix on, in key order, until a key without it.
+    return KeyedFrom("reading metadata", "SELECT key, value FROM {s}.meta WHERE key >= $1 AND key > $2", std::string(prefix),
+                     "key", [&](std::string_view key, std::string_view value) {
+                       return key.starts_with(prefix) && visit(key, value);
+                     });
+  }
+
+ private:
+  std::string Sql(std::string_view sql) const { return InSchema(sql, s_); }
+  Status Read(const std::function<Status(Connection&)>& body) { return OnConnection(pool_, true, body); }
+  static Status Corrupt(std::string_view id) { return Status::Internal(fmt::format("corrupt entity record for id '{}'", id)); }
+
+  Result<std::vector<std::string>> Strings(std::string_view what, std::string_view sql, std::vector<Param> params) {
+    std::vector<std::string> out;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec(what, Sql(sql).c_str(), params, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      out.clear();
+      for (size_t r = 0; r < rows->size(); ++r) out.emplace_back(rows->Get(r, 0));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<uint64_t> Count(std::string_view kind, std::string_view name) {
+    int64_t n = 0;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("counting entities", Sql("SELECT n FROM {s}.counts WHERE kind = $1 AND a = $2 AND b = ''::bytea").c_str(),
+                         {Param::Text(kind), Param::Bytes(name)}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      n = rows->size() ? BigInt(*rows, 0, 0) : 0;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return static_cast<uint64_t>(std::max<int64_t>(0, n));
+  }
+
+  // Pages through `sql` (which selects (key, value) WHERE … key > $1) by its key column, from
+  // after `after`, visiting rows until `visit` says stop.
+  Status Keyed(std::string_view what, std::string_view sql, std::string after, std::string_view key_column,
+               const std::function<bool(std::string_view, std::string_view)>& visit) {
+    for (;;) {
+      bool stop = false;
+      size_t n = 0;
+      Status st = Read([&](Connection& c) -> Status {
+        auto rows = c.Exec(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)).c_str(),
+                           {Param::Bytes(after)}, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        n = rows->size();
+        for (size_t r = 0; r < n && !stop; ++r) {
+          if (!visit(rows->Get(r, 0), rows->Get(r, 1))) stop = true;
+        }
+        if (n) after = std::string(rows->Get(n - 1, 0));
+        return Status::Ok();
+      });
+      if (!st.ok() || stop || n < kScanPage) return st;
+    }
+  }
+
+  // As Keyed, for `sql` selecting WHERE key >= $1 AND key > $2: from `from` on.
+  Status KeyedFrom(std::string_view what, std::string_view sql, std::string from, std::string_view key_column,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+    std::string after;
+    for (;;) {
+      bool stop = false;
+      size_t n = 0;
+      Status st = Read([&](Connection& c) -> Status {
+        auto rows = c.Exec(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)).c_str(),
+                           {Param::Bytes(from), Param::Bytes(after)}, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        n = rows->size();
+        for (size_t r = 0; r < n && !stop; ++r) {
+          if (!visit(rows->Get(r, 0), rows->Get(r, 1))) stop = true;
+        }
+        if (n) after = std::string(rows->Get(n - 1, 0));
+        return Status::Ok();
+      });
+      if (!st.ok() || stop || n < kScanPage) return st;
+    }
+  }
+
+  // The entities ScanOptions select, ascending by id: (id, record) — the record only `with_records`.
+  Status ScanEntities(const ScanOptions& opts, bool with_records,
+                      const std::function<bool(std::string_view, std::string_view)>& visit) {
+    std::vector<std::string_view> type_list(opts.types.begin(), opts.types.end());
+    const std::string types = ByteaArray(type_list);
+    std::string sql;
+    if (opts.types.empty()) {
+      sql = with_records ? "SELECT id, record FROM {s}.entities WHERE id > $1 AND id >= $2"
+                         : "SELECT id, NULL FROM {s}.entities WHERE id > $1 AND id >= $2";
+    } else if (with_records) {
+      sql = "SELECT e.id, e.record FROM {s}.entities e WHERE e.id > $1 AND e.id >= $2 AND "
+            "e.id IN (SELECT id FROM {s}.entity_types WHERE type = ANY($3::bytea[]))";
+    } else {
+      sql = "SELECT DISTINCT id, NULL FROM {s}.entity_types WHERE id > $1 AND id >= $2 AND type = ANY($3::bytea[])";
+    }
+    sql += fmt::format(" ORDER BY 1 LIMIT {}", kScanPage);
+    const std::string statement = Sql(sql);
+    std::string after = opts.after_id;
+    for (;;) {
+      bool stop = false;
+      size_t n = 0;
+      Status st = Read([&](Connection& c) -> Status {
+        std::vector<Param> params{Param::Bytes(after), Param::Bytes(opts.id_prefix)};
+        if (!opts.types.empty()) params.push_back(Param::Text(types));
+        auto rows = c.Exec("scanning entities", statement.c_str(), params, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        n = rows->size();
+        for (size_t r = 0; r < n && !stop; ++r) {
+          const std::string_view id = rows->Get(r, 0);
+          if (!id.starts_with(opts.id_prefix) || !visit(id, rows->Get(r, 1))) stop = true;
+        }
+        if (n) after = std::string(rows->Get(n - 1, 0));
+        return Status::Ok();
+      });
+      if (!st.ok() || stop || n < kScanPage) return st;
+    }
+  }
+
+  Pool& pool_;
+  const std::string s_;       // the schema, quoted for SQL
+  const std::string schema_;  // its name
+};
+
+// --- Write ----------------------------------------------------------------------------------
+
+// What a write changes of the counts: (kind, a, b) → delta.
+using CountDeltas = std::map<std::tuple<char, std::string, std::string>, int64_t>;
+
+void CountRecord(const EntityRecord& r, int64_t sign, CountDeltas* deltas) {
+  for (const auto& type : r.types) (*deltas)[{'T', type, ""}] += sign;
+  for (const auto& attr : r.attributes) {
+    (*deltas)[{'A', attr, ""}] += sign;
+    for (const auto& type : r.types) (*deltas)[{'P', type, attr}] += sign;
+  }
+}
+
+Status PgTenantStore::Write(const WriteSet& ws) {
+  CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(ws));
+  // The final state of each id: the last put wins, and deletes apply after puts.
+  std::map<std::string_view, const EntityRecord*> next;
+  for (const auto& record : ws.puts) next[record.id] = &record;
+  for (const auto& id : ws.deletes) next[id] = nullptr;
+  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty() && ws.meta_puts.empty() &&
+      ws.meta_deletes.empty()) {
+    return Status::Ok();
+  }
+  return OnConnection(pool_, false, [&](Connection& c) {
+    return c.Transaction("writing", [&](Connection& t) -> Status {
+      // The records replaced, locked until the commit.
+      std::map<std::string, EntityRecord, std::less<>> old;
+      if (!next.empty()) {
+        std::vector<std::string_view> ids;
+        for (const auto& entry : next) ids.push_back(entry.first);
+        const std::string list = ByteaArray(ids);
+        auto rows = t.Exec("writing entities",
+                           Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE").c_str(),
+                           {Param::Text(list)}, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        for (size_t r = 0; r < rows->size(); ++r) {
+          EntityRecord record;
+          record.id = std::string(rows->Get(r, 0));
+          if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
+          std::string key = record.id;
+          old.emplace(std::move(key), std::move(record));
+        }
+      }
+      CountDeltas counts;
+      for (const auto& [id, record] : next) {
+        const auto before = old.find(id);
+        const EntityRecord* was = before == old.end() ? nullptr : &before->second;
+        if (was) CountRecord(*was, -1, &counts);
+        if (record) CountRecord(*record, +1, &counts);
+        const std::set<std::string> old_types = was ? std::set<std::string>(was->types.begin(), was->types.end()) : std::set<std::string>{};
+        const std::set<std::string> new_types = record ? std::set<std::string>(record->types.begin(), record->types.end()) : std::set<std::string>{};
+        std::map<std::string_view, std::string_view> old_terms, new_terms;
+        if (was) for (const auto& term : was->terms) old_terms[term.key] = term.payload;
+        if (record) for (const auto& term : record->terms) new_terms[term.key] = term.payload;
+
+        if (record) {
+          auto put = t.Exec("writing an entity",
+                            Sql("INSERT INTO {s}.entities (id, record) VALUES ($1, $2) "
+                                "ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record").c_str(),
+                            {Param::Bytes(id), Param::Bytes(EncodeRecord(*record))});
+          if (!put.ok()) return put.status();
+        } else if (was) {
+          auto gone = t.Exec("deleting an entity", Sql("DELETE FROM {s}.entities WHERE id = $1").c_str(), {Param::Bytes(id)});
+          if (!gone.ok()) return gone.status();
+        }
+        for (const auto& type : old_types) {
+          if (new_types.contains(type)) continue;
+          auto r = t.Exec("writing the type index", Sql("DELETE FROM {s}.entity_types WHERE type = $1 AND id = $2").c_str(),
+                          {Param::Bytes(type), Param::Bytes(id)});
+          if (!r.ok()) return r.status();
+        }
+        for (const auto& type : new_types) {
+          if (old_types.contains(type)) continue;
+          auto r = t.Exec("writing the type index", Sql("INSERT INTO {s}.entity_types (type, id) VALUES ($1, $2)").c_str(),
+                          {Param::Bytes(type), Param::Bytes(id)});
+          if (!r.ok()) return r.status();
+        }
+        for (const auto& [key, payload] : old_terms) {
+          if (new_terms.contains(key)) continue;
+          auto r = t.Exec("writing the index", Sql("DELETE FROM {s}.terms WHERE term = $1 AND id = $2").c_str(),
+                          {Param::Bytes(key), Param::Bytes(id)});
+          if (!r.ok()) return r.status();
+        }
+        for (const auto& [key, payload] : new_terms) {
+          const auto kept = old_terms.find(key);
+          if (kept != old_terms.end() && kept->second == payload) continue;
+          auto r = t.Exec("writing the index",
+                          Sql("INSERT INTO {s}.terms (term, id, payload) VALUES ($1, $2, $3) "
+                              "ON CONFLICT (term, id) DO UPDATE SET payload = EXCLUDED.payload").c_str(),
+                          {Param::Bytes(key), Param::Bytes(id), Param::Bytes(payload)});
+          if (!r.ok()) return r.status();
+        }
+      }
+      for (const auto& [key, delta] : counts) {
+        if (delta == 0) continue;
+        const auto& [kind, a, b] = key;
+        const char kind_text[2] = {kind, '\0'};
+        auto r = t.Exec("counting entities",
+                        Sql("INSERT INTO {s}.counts (kind, a, b, n) VALUES ($1, $2, $3, $4) "
+                            "ON CONFLICT (kind, a, b) DO UPDATE SET n = {s}.counts.n + EXCLUDED.n").c_str(),
+                        {Param::Text(kind_text), Param::Bytes(a), Param::Bytes(b), Param::Int(delta)});
+        if (!r.ok()) return r.status();
+      }
+      for (const auto& record : ws.outbox) {
+        auto r = t.Exec("writing the outbox", Sql("INSERT INTO {s}.outbox (seq, value) VALUES ($1, $2)").c_str(),
+                        {Param::Int(static_cast<int64_t>(record.sequence)), Param::Bytes(record.value)});
+        if (!r.ok()) return r.status();
+      }
+      for (const auto& append : ws.history) {
+        auto r = t.Exec("writing history", Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)").c_str(),
+                        {Param::Bytes(append.entity_id), Param::Bytes(append.attr), Param::Int(append.block), Param::Bytes(append.bytes)});
+        if (!r.ok()) return r.status();
+      }
+      for (const auto& header : ws.history_entities) {
+        auto r = t.Exec("writing history",
+                        Sql("INSERT INTO {s}.history_entities (entity_id, header) VALUES ($1, $2) "
+                            "ON CONFLICT (entity_id) DO UPDATE SET header = EXCLUDED.header").c_str(),
+                        {Param::Bytes(header.entity_id), Param::Bytes(header.header)});
+        if (!r.ok()) return r.status();
+      }
+      for (const auto& [key, value] : ws.meta_puts) {
+        auto r = t.Exec("writing metadata",
+                        Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value").c_str(),
+                        {Param::Bytes(key), Param::Bytes(value)});
+        if (!r.ok()) return r.status();
+      }
+      for (const auto& key : ws.meta_deletes) {
+        auto r = t.Exec("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)});
+        if (!r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last,
+                                  bool backwards, const HistoryBlockVisitor& visit) {
+  // Pages by (block, part); a block's parts may span two pages, so a block is visited once the
+  // next row belongs to another block (or the rows are exhausted).
+  const std::string statement = Sql(fmt::format(
+      "SELECT block, part, bytes FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
+      "AND (block {} $5 OR (block = $5 AND part > $6)) ORDER BY block {}, part LIMIT {}",
+      backwards ? "<" : ">", backwards ? "DESC" : "ASC", kScanPage));
+  int64_t at_block = backwards ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  int64_t at_part = std::numeric_limits<int64_t>::max();  // the first page: no part of at_block
+  std::optional<int64_t> block;
+  std::string bytes;
+  for (;;) {
+    bool stop = false;
+    size_t n = 0;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.Exec("reading history", statement.c_str(),
+                         {Param::Bytes(id), Param::Bytes(attr), Param::Int(first), Param::Int(last), Param::Int(at_block),
+                          Param::Int(at_part)},
+                         Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      n = rows->size();
+      for (size_t r = 0; r < n && !stop; ++r) {
+        const int64_t b = BigInt(*rows, r, 0);
+        if (block && *block != b) {
+          if (!visit(*block, bytes)) stop = true;
+          bytes.clear();
+        }
+        block = b;
+        bytes.append(rows->Get(r, 2));
+        at_block = b;
+        at_part = BigInt(*rows, r, 1);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok() || stop) return st;
+    if (n < kScanPage) break;
+  }
+  if (block) visit(*block, bytes);
+  return Status::Ok();
+}
+
+// --- the store ------------------------------------------------------------------------------
+
+class PostgresStore : public Store {
+ public:
+  explicit PostgresStore(PostgresStoreOptions options) : pool_(std::move(options)) {}
+  ~PostgresStore() override { Close(); }
+
+  Status Bootstrap() {
+    return OnConnection(pool_, false, [&](Connection& c) {
+      return c.Transaction("creating the tenant directory", [&](Connection& t) -> Status {
+        for (const char* sql : {"SELECT pg_advisory_xact_lock($1)", "CREATE SCHEMA IF NOT EXISTS cityhub",
+                                "CREATE TABLE IF NOT EXISTS cityhub.tenants (name text COLLATE \"C\" PRIMARY KEY, "
+                                "schema_name text UNIQUE NOT NULL)",
+                                "CREATE SEQUENCE IF NOT EXISTS cityhub.tenant_numbers"}) {
+          std::vector<Param> params;
+          if (std::string_view(sql).find("$1") != std::string_view::npos) params.push_back(Param::Int(kSchemaLockKey));
+          auto r = t.Exec("creating the tenant directory", sql, params);
+          if (!r.ok()) return r.status();
+        }
+        return Status::Ok();
+      });
+    });
+  }
+
+  Result<TenantStore*> Tenant(std::string_view name, bool create) override {
+    if (closed_) return Status(Status::Code::kUnavailable, "the store is closed");
+    if (!name.empty() && !ValidTenantName(name)) return Status::InvalidRequest(fmt::format("invalid tenant name '{}'", name));
+    std::lock_guard lock(mutex_);
+    if (auto it = tenants_.find(name); it != tenants_.end()) return it->second.get();
+    std::string schema;
+    Status st = OnConnection(pool_, false, [&](Connection& c) {
+      return c.Transaction("opening a tenant", [&](Connection& t) -> Status {
+        auto locked = t.Exec("opening a tenant", "SELECT pg_advisory_xact_lock($1)", {Param::Int(kSchemaLockKey)});
+        if (!locked.ok()) return locked.status();
+        auto rows = t.Exec("opening a tenant", "SELECT schema_name FROM cityhub.tenants WHERE name = $1", {Param::Text(name)});
+        if (!rows.ok()) return rows.status();
+        if (rows->size()) {
+          schema = std::string(rows->Get(0, 0));
+          return Migrate(t, schema);
+        }
+        if (!create) return Status::NotFound(fmt::format("tenant '{}' does not exist", name));
+        if (name.empty()) {
+          schema = std::string(kDefaultTenantSchema);
+        } else {
+          auto number = t.Exec("creating a tenant", "SELECT nextval('cityhub.tenant_numbers')");
+          if (!number.ok()) return number.status();
+          schema = fmt::format("tenant_{}", number->Get(0, 0));
+        }
+        auto made = t.Exec("creating a tenant", ("CREATE SCHEMA " + QuotedIdentifier(schema)).c_str());
+        if (!made.ok()) return made.status();
+        auto listed = t.Exec("creating a tenant", "INSERT INTO cityhub.tenants (name, schema_name) VALUES ($1, $2)",
+                             {Param::Text(name), Param::Text(schema)});
+        if (!listed.ok()) return listed.status();
+        return Migrate(t, schema);
+      });
+    });
+    if (!st.ok()) return st;
+    auto store = std::make_unique<PgTenantStore>(pool_, schema);
+    TenantStore* out = store.get();
+    tenants_.emplace(std::string(name), std::move(store));
+    return out;
+  }
+
+  std::vector<std::string> ListTenants() override {
+    std::vector<std::string> out;
+    (void)OnConnection(pool_, true, [&](Connection& c) -> Status {
+      auto rows = c.Exec("listing tenants", "SELECT name FROM cityhub.tenants ORDER BY name");
+      if (!rows.ok()) return rows.status();
+      out.clear();
+      for (size_t r = 0; r < rows->size(); ++r) out.emplace_back(rows->Get(r, 0));
+      return Status::Ok();
+    });
+    return out;
+  }
+
+  Status Backup(const std::string&) override {
+    return Status::NotSupported(
+        "a hub on PostgreSQL is backed up with PostgreSQL's own tools (pg_basebackup and WAL archiving for "
+        "point-in-time recovery; docs/OPERATIONS.md), not by `cityhub backup`");
+  }
+
+  void Close() override {
+    closed_ = true;
+    pool_.Close();
+  }
+
+ private:
+  // Takes `schema` to the newest layout this build knows (under the caller's advisory lock).
+  static Status Migrate(Connection& t, const std::string& schema) {
+    const std::string s = QuotedIdentifier(schema);
+    auto exists = t.Exec("reading the schema version", "SELECT to_regclass($1) IS NOT NULL", {Param::Text(s + ".schema_version")});
+    if (!exists.ok()) return exists.status();
+    int64_t version = 0;
+    if (exists->Get(0, 0) == "t") {
+      auto rows = t.Exec("reading the schema version", InSchema("SELECT version FROM {s}.schema_version", s).c_str());
+      if (!rows.ok()) return rows.status();
+      auto v = rows->GetInt(0, 0);
+      if (!v.ok()) return v.status();
+      version = *v;
+    }
+    const auto& migrations = TenantMigrations();
+    if (version > static_cast<int64_t>(migrations.size())) {
+      return Status::Internal(fmt::format("PostgreSQL schema '{}' is at version {}, newer than this hub knows ({}): "
+                                          "upgrade the hub", schema, version, migrations.size()));
+    }
+    for (size_t v = static_cast<size_t>(version); v < migrations.size(); ++v) {
+      for (std::string_view sql : migrations[v]) {
+        auto r = t.Exec(fmt::format("migrating schema '{}' to version {}", schema, v + 1), InSchema(sql, s).c_str());
+        if (!r.ok()) return r.status();
+      }
+      auto r = t.Exec("migrating", InSchema("UPDATE {s}.schema_version SET version = $1", s).c_str(),
+                      {Param::Int(static_cast<int64_t>(v + 1))});
+      if (!r.ok()) return r.status();
+    }
+    return Status::Ok();
+  }
+
+  Pool pool_;
+  std::atomic<bool> closed_{false};
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<PgTenantStore>, std::less<>> tenants_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(PostgresStoreOptions options) {
+  auto store = std::make_unique<PostgresStore>(std::move(options));
+  CITYHUB_RETURN_IF_ERROR(store->Bootstrap());
+  // The default tenant always exists, as on RocksDB.
+  if (auto default_tenant = store->Tenant("", true); !default_tenant.ok()) return default_tenant.status();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace cityhub::store
