@@ -141,6 +141,7 @@ Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<
     return st;
   }
   last_sqlstate_.clear();
+  ++statements_succeeded_;
   return Rows(result);
 }
 

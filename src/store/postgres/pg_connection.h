@@ -107,6 +107,9 @@ class Connection {
 
   // The SQLSTATE of the last failed statement ("" if the last one succeeded).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
+  // How many statements have succeeded on this connection: a caller that sees it unchanged
+  // after a failure knows the server ran nothing of its work (safe to try elsewhere).
+  uint64_t statements_succeeded() const { return statements_succeeded_; }
   // False once the connection is lost (the server went away, a failover); Reset reconnects.
   bool Healthy() const;
   Status Reset();
@@ -117,6 +120,7 @@ class Connection {
 
   pg_conn* conn_;
   std::string last_sqlstate_;
+  uint64_t statements_succeeded_ = 0;
 };
 
 // The Status a SQLSTATE stands for: unique_violation → AlreadyExists; connection loss, server

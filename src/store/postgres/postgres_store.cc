@@ -216,15 +216,19 @@ class Pool {
   bool closed_ = false;
 };
 
-// Runs `body` on a pooled connection. A read (`retry_read`) whose connection was lost on the way
-// (a restarted server, a failover) is run once more on a fresh one; a write is not — whether its
-// COMMIT took effect is unknown, and the caller's retry (at-least-once) decides.
+// Runs `body` on a pooled connection. When the connection turns out lost (a restarted server, a
+// failover; a pooled connection can die while idle), `body` runs once more on a fresh one if it
+// is a read (`retry_read`), or if nothing of it reached the server (no statement succeeded: the
+// loss was found at its first). A write lost later is not: whether its COMMIT took effect is
+// unknown, and the caller's retry (at-least-once) decides.
 Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Connection&)>& body) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool.Acquire();
     if (!lease.ok()) return lease.status();
+    const uint64_t before = (*lease)->statements_succeeded();
     Status st = body(**lease);
-    if (st.ok() || !retry_read || attempt > 0 || (*lease)->Healthy()) return st;
+    if (st.ok() || attempt > 0 || (*lease)->Healthy()) return st;
+    if (!retry_read && (*lease)->statements_succeeded() != before) return st;
   }
 }
 

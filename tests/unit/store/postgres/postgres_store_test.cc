@@ -1,0 +1,147 @@
+// What is particular to the PostgreSQL store (the contract both backends hold is
+// store_contract_test.cc): several hubs on one database, migrations, lost connections.
+#include "store/postgres/postgres_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "../store_test_util.h"
+#include "store/postgres/pg_connection.h"
+
+namespace cityhub::store {
+namespace {
+
+using namespace cityhub::store::testing;
+using namespace std::chrono_literals;
+
+std::string TestServer() {
+  const char* dir = std::getenv("CITYHUB_TEST_PG_DIR");
+  if (!dir) return "";
+  std::ifstream in(std::string(dir) + "/conninfo");
+  std::string uri;
+  std::getline(in, uri);
+  return uri;
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = TestServer();
+    ASSERT_FALSE(server_.empty()) << "no test server: run through ctest (fixture postgres.server.start)";
+    static std::atomic<int> counter{0};
+    database_ = "cityhub_pgstore_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    auto admin = Admin();
+    ASSERT_TRUE(admin->Exec("test", ("CREATE DATABASE " + database_).c_str()).ok());
+    options_.conninfo = server_.substr(0, server_.rfind('/') + 1) + database_;
+  }
+  void TearDown() override {
+    (void)Admin()->Exec("test", ("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)").c_str());
+  }
+
+  std::unique_ptr<pg::Connection> Admin() {
+    auto c = pg::Connection::Open(server_, 5s);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  // A connection to the test's own database (to look behind the store's back).
+  std::unique_ptr<pg::Connection> Direct() {
+    auto c = pg::Connection::Open(options_.conninfo, 5s);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::unique_ptr<Store> Open() {
+    auto s = OpenPostgresStore(options_);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  std::string server_, database_;
+  PostgresStoreOptions options_;
+};
+
+// Two hubs on one database: what one writes, the other reads at once — a tenant one creates
+// included; nothing is cached between them.
+TEST_F(PostgresStoreTest, TwoHubsOnOneDatabaseSeeEachOthersWrites) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  auto city_a = a->Tenant("gimcheon", true);
+  ASSERT_TRUE(city_a.ok()) << city_a.status().message();
+  Put(*city_a, Record("urn:e:1", {"ParkingSpot"}, {"status"}, "free"));
+  auto city_b = b->Tenant("gimcheon", false);
+  ASSERT_TRUE(city_b.ok()) << city_b.status().message();
+  EXPECT_EQ((*city_b)->Get("urn:e:1")->document, "free");
+  Put(*city_b, Record("urn:e:1", {"ParkingSpot"}, {"status"}, "occupied"));
+  EXPECT_EQ((*city_a)->Get("urn:e:1")->document, "occupied");
+  EXPECT_EQ(Count((*city_a)->CountType("ParkingSpot")), 1u);
+  EXPECT_EQ(b->ListTenants(), (Strings{"", "gimcheon"}));
+}
+
+// Hubs starting at the same moment on an empty database: the directory and each tenant's
+// tables are made once, under the advisory lock, and every hub opens.
+TEST_F(PostgresStoreTest, HubsStartingTogetherCreateTheSchemaOnce) {
+  std::vector<std::thread> hubs;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 4; ++i) {
+    hubs.emplace_back([&] {
+      auto s = OpenPostgresStore(options_);
+      if (!s.ok() || !(*s)->Tenant("daegu", true).ok()) ++failed;
+    });
+  }
+  for (auto& h : hubs) h.join();
+  EXPECT_EQ(failed.load(), 0);
+  auto rows = Direct()->Exec("test", "SELECT count(*) FROM cityhub.tenants");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->Get(0, 0), "2") << "the default tenant and daegu, once each";
+}
+
+// A schema written by a newer hub is not touched by an older one.
+TEST_F(PostgresStoreTest, ASchemaNewerThanTheHubIsRefused) {
+  ASSERT_TRUE(Open());
+  ASSERT_TRUE(Direct()->Exec("test", "UPDATE tenant_default.schema_version SET version = 99").ok());
+  auto s = OpenPostgresStore(options_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kInternal);
+  EXPECT_NE(s.status().message().find("version 99"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("upgrade the hub"), std::string::npos);
+}
+
+// The server dropping every connection (a restart, a failover): reads and writes go on, on
+// fresh ones — a write whose pooled connection died while idle had reached nothing yet.
+TEST_F(PostgresStoreTest, ReadsAndWritesSurviveTheServerDroppingIdleConnections) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  Put(*t, Record("urn:e:1", {"A"}, {"x"}, "one"));
+  auto killed = Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                              {pg::Param::Text(database_)});
+  ASSERT_TRUE(killed.ok()) << killed.status().message();
+  Put(*t, Record("urn:e:2", {"A"}, {"x"}, "two"));
+  (void)Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                      {pg::Param::Text(database_)});
+  auto got = (*t)->Get("urn:e:1");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->document, "one");
+  EXPECT_EQ(Count((*t)->CountType("A")), 2u);
+}
+
+// No database: the hub is told so, and which host (without the password).
+TEST_F(PostgresStoreTest, AnUnreachableDatabaseIsUnavailable) {
+  PostgresStoreOptions nowhere;
+  nowhere.conninfo = "postgresql://hub:pw-42@127.0.0.1:1/city";
+  nowhere.connect_timeout = 2s;
+  auto s = OpenPostgresStore(nowhere);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(s.status().message().find("pw-42"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace cityhub::store
