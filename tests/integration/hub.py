@@ -5,12 +5,17 @@ Every Hub gets its own free port and its own temporary data directory, so tests 
 parallel and never see each other's data. Only the Python standard library is used.
 A hub started with --tls-cert-file is reached over HTTPS by passing its CA as `ca_file`.
 
+With CITYHUB_TEST_STORE=postgres (the integration-pg.* tests) every hub keeps its data in
+PostgreSQL instead: a database of its own on the tests' server (CITYHUB_TEST_PG_DIR), one per data
+directory, so a hub restarted on its directory finds its data again.
+
 The tests' receivers, @context servers, identity providers and MQTT brokers listen on 127.0.0.1,
 which the hub's outbound address policy refuses by default; so every Hub is started with
 `--outbound-allow 127.0.0.0/8,::1` (LOOPBACK_ALLOWED) unless its extra_args give their own
 --outbound-allow, or it is made with allow_loopback=False (the default policy, as an operator
 gets it; HubTestCase.allow_loopback likewise).
 """
+import hashlib
 import http.client
 import json
 import os
@@ -29,6 +34,20 @@ CONTEXT_DIR = os.path.join(SHARED, "data", "jsonld-contexts")
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 LOOPBACK_ALLOWED = ("--outbound-allow", "127.0.0.0/8,::1")
+STORE = os.environ.get("CITYHUB_TEST_STORE", "rocksdb")
+
+
+def postgres_store_for(data_dir):
+    """The --store URI for a hub whose data directory is `data_dir`: a database on the tests'
+    PostgreSQL server named after the directory, created on first use."""
+    with open(os.path.join(os.environ["CITYHUB_TEST_PG_DIR"], "conninfo")) as f:
+        server = f.read().strip()
+    name = "cityhub_it_" + hashlib.sha1(os.path.realpath(data_dir).encode()).hexdigest()[:20]
+    exists = subprocess.run(["psql", server, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    if exists != "1":
+        subprocess.run(["psql", server, "-qc", f"CREATE DATABASE {name}"], capture_output=True, check=True)
+    return server.rsplit("/", 1)[0] + "/" + name
 
 
 def free_port():
@@ -95,6 +114,8 @@ class Hub:
             args += ["--remote-contexts", "false"]
         if self.allow_loopback and not any(a.split("=")[0] == "--outbound-allow" for a in self.extra_args):
             args += list(LOOPBACK_ALLOWED)  # the tests' servers are on 127.0.0.1
+        if STORE == "postgres" and not any(a.split("=")[0] == "--store" for a in self.extra_args):
+            args += ["--store", postgres_store_for(self.data_dir)]
         args += self.extra_args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
