@@ -88,6 +88,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     PQfinish(conn);
     return st;
   }
+  // Server notices ("relation … already exists, skipping") are not for the operator's terminal.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 
@@ -97,6 +99,7 @@ bool Connection::Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
 Status Connection::Reset() {
   PQreset(conn_);
+  prepared_.clear();  // a new session: nothing is prepared there
   if (Healthy()) return Status::Ok();
   return Status(Status::Code::kUnavailable, fmt::format("PostgreSQL: cannot reconnect: {}", Trimmed(PQerrorMessage(conn_))));
 }
@@ -113,27 +116,35 @@ Status Connection::Failure(std::string_view what, pg_result* result) {
   return StatusOfSqlState(what, last_sqlstate_, primary ? primary : "");
 }
 
-Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<const Param> params, Format format) {
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size()), formats(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Param& p = params[i];
-    // (libpq reads a null pointer as NULL: an empty value gets a non-null one.)
-    values[i] = p.is_null() ? nullptr : p.value().empty() ? "" : p.value().data();
-    // A text parameter is read up to its terminating NUL: hand libpq a NUL-terminated copy when
-    // the view is not one (binary parameters are read by length).
-    lengths[i] = static_cast<int>(p.value().size());
-    formats[i] = p.binary() ? 1 : 0;
+namespace {
+
+// libpq's parameter arrays for `params` (views into them and into `terminated`).
+struct ParamArrays {
+  explicit ParamArrays(std::span<const Param> params) : values(params.size()), lengths(params.size()), formats(params.size()) {
+    terminated.reserve(params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Param& p = params[i];
+      lengths[i] = static_cast<int>(p.value().size());
+      formats[i] = p.binary() ? 1 : 0;
+      if (p.is_null()) continue;
+      if (p.binary()) {
+        // (libpq reads a null pointer as NULL: an empty value gets a non-null one.)
+        values[i] = p.value().empty() ? "" : p.value().data();
+      } else {
+        // A text parameter is read up to its terminating NUL; a view need not have one.
+        terminated.emplace_back(p.value());
+        values[i] = terminated.back().c_str();
+      }
+    }
   }
-  std::vector<std::string> terminated;
-  terminated.reserve(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].is_null() || params[i].binary()) continue;
-    terminated.emplace_back(params[i].value());
-    values[i] = terminated.back().c_str();
-  }
-  pg_result* result = PQexecParams(conn_, sql, static_cast<int>(params.size()), nullptr, values.data(), lengths.data(),
-                                   formats.data(), format == Format::kBinary ? 1 : 0);
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  std::vector<std::string> terminated;  // reserved: never reallocated, so c_str() stays valid
+};
+
+}  // namespace
+
+Result<Rows> Connection::Finish(std::string_view what, pg_result* result) {
   const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Status st = Failure(what, result);
@@ -143,6 +154,26 @@ Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<
   last_sqlstate_.clear();
   ++statements_succeeded_;
   return Rows(result);
+}
+
+Result<Rows> Connection::ExecPrepared(std::string_view what, const std::string& sql, std::span<const Param> params,
+                                      Format format) {
+  auto known = prepared_.find(sql);
+  if (known == prepared_.end()) {
+    std::string name = "cityhub_" + std::to_string(prepared_.size());
+    auto made = Finish(what, PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    if (!made.ok()) return made.status();
+    known = prepared_.emplace(sql, std::move(name)).first;
+  }
+  ParamArrays p(params);
+  return Finish(what, PQexecPrepared(conn_, known->second.c_str(), static_cast<int>(params.size()), p.values.data(),
+                                     p.lengths.data(), p.formats.data(), format == Format::kBinary ? 1 : 0));
+}
+
+Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<const Param> params, Format format) {
+  ParamArrays p(params);
+  return Finish(what, PQexecParams(conn_, sql, static_cast<int>(params.size()), nullptr, p.values.data(), p.lengths.data(),
+                                   p.formats.data(), format == Format::kBinary ? 1 : 0));
 }
 
 Status Connection::Transaction(std::string_view what, const std::function<Status(Connection&)>& body,

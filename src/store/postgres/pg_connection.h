@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "util/status.h"
 
@@ -98,6 +99,15 @@ class Connection {
     return Exec(what, sql, std::span<const Param>(params.begin(), params.size()), format);
   }
 
+  // As Exec, for a statement run again and again: prepared on this connection the first time
+  // (parsed and planned once; PostgreSQL may keep a generic plan), then only executed.
+  Result<Rows> ExecPrepared(std::string_view what, const std::string& sql, std::span<const Param> params = {},
+                            Format format = Format::kText);
+  Result<Rows> ExecPrepared(std::string_view what, const std::string& sql, std::initializer_list<Param> params,
+                            Format format = Format::kText) {
+    return ExecPrepared(what, sql, std::span<const Param>(params.begin(), params.size()), format);
+  }
+
   // Runs `body` between BEGIN and COMMIT (ROLLBACK when it or the commit fails). A transaction
   // the server aborted as a serialization failure or a deadlock (SQLSTATE 40001, 40P01) is run
   // again, `body` included, up to kMaxTransactionAttempts times: `body` must have no effect
@@ -117,10 +127,12 @@ class Connection {
  private:
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Status Failure(std::string_view what, pg_result* result);
+  Result<Rows> Finish(std::string_view what, pg_result* result);
 
   pg_conn* conn_;
   std::string last_sqlstate_;
   uint64_t statements_succeeded_ = 0;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL → its statement name here
 };
 
 // The Status a SQLSTATE stands for: unique_violation → AlreadyExists; connection loss, server

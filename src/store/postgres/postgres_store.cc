@@ -106,21 +106,42 @@ std::string InSchema(std::string_view sql, const std::string& schema) {
   }
 }
 
-// A PostgreSQL array literal of bytea values (hex input form), for a `$n::bytea[]` parameter.
-std::string ByteaArray(const std::vector<std::string_view>& items) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out.push_back(',');
-    out.append("\"\\\\x");  // "\\x…: the array literal unescapes one of the backslashes
-    for (char c : items[i]) {
-      out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-      out.push_back(kHex[static_cast<uint8_t>(c) & 15]);
+// One column of the rows a write adds or removes, as a PostgreSQL array literal: one statement
+// writes a whole batch (unnest), instead of a round trip per row.
+class Column {
+ public:
+  void Bytes(std::string_view v) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    Next();
+    body_.append("\"\\\\x");  // "\\x…": the array literal unescapes one of the backslashes
+    for (char c : v) {
+      body_.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
+      body_.push_back(kHex[static_cast<uint8_t>(c) & 15]);
     }
-    out.push_back('"');
+    body_.push_back('"');
   }
-  out.push_back('}');
-  return out;
+  void Int(int64_t v) {
+    Next();
+    body_.append(std::to_string(v));
+  }
+  void Char(char c) {  // a "char" kind: a letter
+    Next();
+    body_.push_back(c);
+  }
+  std::string Literal() const { return "{" + body_ + "}"; }
+
+ private:
+  void Next() {
+    if (!body_.empty()) body_.push_back(',');
+  }
+  std::string body_;
+};
+
+// A bytea[] parameter's literal.
+std::string ByteaArray(const std::vector<std::string_view>& items) {
+  Column c;
+  for (std::string_view item : items) c.Bytes(item);
+  return c.Literal();
 }
 
 // A bigint column of a binary answer.
@@ -241,7 +262,7 @@ class PgTenantStore : public TenantStore {
   Result<EntityRecord> Get(std::string_view id) override {
     std::optional<EntityRecord> found;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("reading an entity", Sql("SELECT record FROM {s}.entities WHERE id = $1").c_str(),
+      auto rows = c.ExecPrepared("reading an entity", Sql("SELECT record FROM {s}.entities WHERE id = $1"),
                          {Param::Bytes(id)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
       found.reset();
@@ -263,7 +284,7 @@ class PgTenantStore : public TenantStore {
     Status st = Read([&](Connection& c) -> Status {
       found.clear();
       const std::string list = ByteaArray(ids);
-      auto rows = c.Exec("reading entities", Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[])").c_str(),
+      auto rows = c.ExecPrepared("reading entities", Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[])"),
                          {Param::Text(list)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
       for (size_t r = 0; r < rows->size(); ++r) {
@@ -335,7 +356,7 @@ class PgTenantStore : public TenantStore {
             params.push_back(Param::Bytes(range.end));
           }
           sql += fmt::format(" ORDER BY term, id LIMIT {}", kScanPage);
-          auto rows = c.Exec("scanning index terms", Sql(sql).c_str(), params, Format::kBinary);
+          auto rows = c.ExecPrepared("scanning index terms", Sql(sql), params, Format::kBinary);
           if (!rows.ok()) return rows.status();
           n = rows->size();
           for (size_t r = 0; r < n && !stop; ++r) {
@@ -368,8 +389,8 @@ class PgTenantStore : public TenantStore {
       bool stop = false;
       size_t n = 0;
       Status st = Read([&](Connection& c) -> Status {
-        auto rows = c.Exec("reading the outbox",
-                           Sql(fmt::format("SELECT seq, value FROM {{s}}.outbox WHERE seq >= $1 ORDER BY seq LIMIT {}", kScanPage)).c_str(),
+        auto rows = c.ExecPrepared("reading the outbox",
+                           Sql(fmt::format("SELECT seq, value FROM {{s}}.outbox WHERE seq >= $1 ORDER BY seq LIMIT {}", kScanPage)),
                            {Param::Int(next)}, Format::kBinary);
         if (!rows.ok()) return rows.status();
         n = rows->size();
@@ -390,7 +411,7 @@ class PgTenantStore : public TenantStore {
     for (size_t i = 0; i < sequences.size(); ++i) list += (i ? "," : "") + std::to_string(sequences[i]);
     list += "}";
     return OnConnection(pool_, false, [&](Connection& c) {
-      return c.Exec("removing delivered notifications", Sql("DELETE FROM {s}.outbox WHERE seq = ANY($1::bigint[])").c_str(),
+      return c.ExecPrepared("removing delivered notifications", Sql("DELETE FROM {s}.outbox WHERE seq = ANY($1::bigint[])"),
                     {Param::Text(list)}).status();
     });
   }
@@ -398,7 +419,7 @@ class PgTenantStore : public TenantStore {
   Result<uint64_t> LastOutboxSequence() override {
     int64_t last = 0;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("reading the outbox", Sql("SELECT coalesce(max(seq), 0) FROM {s}.outbox").c_str(), {}, Format::kBinary);
+      auto rows = c.ExecPrepared("reading the outbox", Sql("SELECT coalesce(max(seq), 0) FROM {s}.outbox"), {}, Format::kBinary);
       if (!rows.ok()) return rows.status();
       last = BigInt(*rows, 0, 0);
       return Status::Ok();
@@ -418,13 +439,13 @@ class PgTenantStore : public TenantStore {
   Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block, std::string_view bytes) override {
     return OnConnection(pool_, false, [&](Connection& c) {
       return c.Transaction("replacing a history block", [&](Connection& t) -> Status {
-        auto removed = t.Exec("replacing a history block",
-                              Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3").c_str(),
+        auto removed = t.ExecPrepared("replacing a history block",
+                              Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3"),
                               {Param::Bytes(id), Param::Bytes(attr), Param::Int(block)});
         if (!removed.ok()) return removed.status();
         if (bytes.empty()) return Status::Ok();
-        return t.Exec("replacing a history block",
-                      Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)").c_str(),
+        return t.ExecPrepared("replacing a history block",
+                      Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)"),
                       {Param::Bytes(id), Param::Bytes(attr), Param::Int(block), Param::Bytes(bytes)})
             .status();
       });
@@ -436,14 +457,14 @@ class PgTenantStore : public TenantStore {
       return c.Transaction("deleting history", [&](Connection& t) -> Status {
         // (Two statements: the attribute's emptiness decided here, not by a typeless parameter.)
         auto removed = attr.empty()
-                           ? t.Exec("deleting history", Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND block < $2").c_str(),
+                           ? t.ExecPrepared("deleting history", Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND block < $2"),
                                     {Param::Bytes(id), Param::Int(before)})
-                           : t.Exec("deleting history",
-                                    Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block < $3").c_str(),
+                           : t.ExecPrepared("deleting history",
+                                    Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block < $3"),
                                     {Param::Bytes(id), Param::Bytes(attr), Param::Int(before)});
         if (!removed.ok()) return removed.status();
         if (!attr.empty() || before != std::numeric_limits<int64_t>::max()) return Status::Ok();
-        return t.Exec("deleting history", Sql("DELETE FROM {s}.history_entities WHERE entity_id = $1").c_str(), {Param::Bytes(id)})
+        return t.ExecPrepared("deleting history", Sql("DELETE FROM {s}.history_entities WHERE entity_id = $1"), {Param::Bytes(id)})
             .status();
       });
     });
@@ -452,7 +473,7 @@ class PgTenantStore : public TenantStore {
   Result<std::string> GetHistoryEntity(std::string_view id) override {
     std::optional<std::string> header;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("reading history", Sql("SELECT header FROM {s}.history_entities WHERE entity_id = $1").c_str(),
+      auto rows = c.ExecPrepared("reading history", Sql("SELECT header FROM {s}.history_entities WHERE entity_id = $1"),
                          {Param::Bytes(id)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
       header.reset();
@@ -496,7 +517,7 @@ class PgTenantStore : public TenantStore {
       if (!rows.ok()) return rows.status();
       n = rows->size() ? BigInt(*rows, 0, 0) : 0;
       if (n >= 0) return Status::Ok();
-      auto counted = c.Exec("counting entities", Sql("SELECT count(*) FROM {s}.entities").c_str(), {}, Format::kBinary);
+      auto counted = c.ExecPrepared("counting entities", Sql("SELECT count(*) FROM {s}.entities"), {}, Format::kBinary);
       if (!counted.ok()) return counted.status();
       n = BigInt(*counted, 0, 0);
       return Status::Ok();
@@ -507,7 +528,7 @@ class PgTenantStore : public TenantStore {
   Result<std::string> GetMeta(std::string_view key) override {
     std::optional<std::string> value;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("reading metadata", Sql("SELECT value FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)},
+      auto rows = c.ExecPrepared("reading metadata", Sql("SELECT value FROM {s}.meta WHERE key = $1"), {Param::Bytes(key)},
                          Format::kBinary);
       if (!rows.ok()) return rows.status();
       value.reset();
@@ -521,8 +542,8 @@ class PgTenantStore : public TenantStore {
 
   Status PutMeta(std::string_view key, std::string_view value) override {
     return OnConnection(pool_, false, [&](Connection& c) {
-      return c.Exec("writing metadata",
-                    Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value").c_str(),
+      return c.ExecPrepared("writing metadata",
+                    Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"),
                     {Param::Bytes(key), Param::Bytes(value)})
           .status();
     });
@@ -530,7 +551,7 @@ class PgTenantStore : public TenantStore {
 
   Status DeleteMeta(std::string_view key) override {
     return OnConnection(pool_, false, [&](Connection& c) {
-      return c.Exec("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)}).status();
+      return c.ExecPrepared("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1"), {Param::Bytes(key)}).status();
     });
   }
 
@@ -550,7 +571,7 @@ class PgTenantStore : public TenantStore {
   Result<std::vector<std::string>> Strings(std::string_view what, std::string_view sql, std::vector<Param> params) {
     std::vector<std::string> out;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec(what, Sql(sql).c_str(), params, Format::kBinary);
+      auto rows = c.ExecPrepared(what, Sql(sql), params, Format::kBinary);
       if (!rows.ok()) return rows.status();
       out.clear();
       for (size_t r = 0; r < rows->size(); ++r) out.emplace_back(rows->Get(r, 0));
@@ -563,7 +584,7 @@ class PgTenantStore : public TenantStore {
   Result<uint64_t> Count(std::string_view kind, std::string_view name) {
     int64_t n = 0;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("counting entities", Sql("SELECT n FROM {s}.counts WHERE kind = $1 AND a = $2 AND b = ''::bytea").c_str(),
+      auto rows = c.ExecPrepared("counting entities", Sql("SELECT n FROM {s}.counts WHERE kind = $1 AND a = $2 AND b = ''::bytea"),
                          {Param::Text(kind), Param::Bytes(name)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
       n = rows->size() ? BigInt(*rows, 0, 0) : 0;
@@ -581,7 +602,7 @@ class PgTenantStore : public TenantStore {
       bool stop = false;
       size_t n = 0;
       Status st = Read([&](Connection& c) -> Status {
-        auto rows = c.Exec(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)).c_str(),
+        auto rows = c.ExecPrepared(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)),
                            {Param::Bytes(after)}, Format::kBinary);
         if (!rows.ok()) return rows.status();
         n = rows->size();
@@ -603,7 +624,7 @@ class PgTenantStore : public TenantStore {
       bool stop = false;
       size_t n = 0;
       Status st = Read([&](Connection& c) -> Status {
-        auto rows = c.Exec(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)).c_str(),
+        auto rows = c.ExecPrepared(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)),
                            {Param::Bytes(from), Param::Bytes(after)}, Format::kBinary);
         if (!rows.ok()) return rows.status();
         n = rows->size();
@@ -641,7 +662,7 @@ class PgTenantStore : public TenantStore {
       Status st = Read([&](Connection& c) -> Status {
         std::vector<Param> params{Param::Bytes(after), Param::Bytes(opts.id_prefix)};
         if (!opts.types.empty()) params.push_back(Param::Text(types));
-        auto rows = c.Exec("scanning entities", statement.c_str(), params, Format::kBinary);
+        auto rows = c.ExecPrepared("scanning entities", statement, params, Format::kBinary);
         if (!rows.ok()) return rows.status();
         n = rows->size();
         for (size_t r = 0; r < n && !stop; ++r) {
@@ -673,6 +694,34 @@ void CountRecord(const EntityRecord& r, int64_t sign, CountDeltas* deltas) {
   }
 }
 
+// Everything a write does, in one statement: data-modifying CTEs, each fed by arrays (empty ones
+// do nothing). They run against one snapshot and cannot see each other's rows, so the caller
+// never lets two of them touch one row (a key is deleted or upserted, not both).
+constexpr std::string_view kApplyWrite = R"(WITH
+  entity_puts AS (INSERT INTO {s}.entities (id, record) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+                  ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record),
+  entity_deletes AS (DELETE FROM {s}.entities WHERE id = ANY($3::bytea[])),
+  type_deletes AS (DELETE FROM {s}.entity_types t USING unnest($4::bytea[], $5::bytea[]) AS d(type, id)
+                   WHERE t.type = d.type AND t.id = d.id),
+  type_puts AS (INSERT INTO {s}.entity_types (type, id) SELECT * FROM unnest($6::bytea[], $7::bytea[])),
+  term_deletes AS (DELETE FROM {s}.terms t USING unnest($8::bytea[], $9::bytea[]) AS d(term, id)
+                   WHERE t.term = d.term AND t.id = d.id),
+  term_puts AS (INSERT INTO {s}.terms (term, id, payload) SELECT * FROM unnest($10::bytea[], $11::bytea[], $12::bytea[])
+                ON CONFLICT (term, id) DO UPDATE SET payload = EXCLUDED.payload),
+  count_changes AS (INSERT INTO {s}.counts (kind, a, b, n)
+                    SELECT k, a, b, n FROM unnest($13::"char"[], $14::bytea[], $15::bytea[], $16::bigint[]) AS u(k, a, b, n)
+                    ON CONFLICT (kind, a, b) DO UPDATE SET n = {s}.counts.n + EXCLUDED.n),
+  outbox_puts AS (INSERT INTO {s}.outbox (seq, value) SELECT * FROM unnest($17::bigint[], $18::bytea[])),
+  history_puts AS (INSERT INTO {s}.history (entity_id, attr, block, bytes)
+                   SELECT i, a, b, x FROM unnest($19::bytea[], $20::bytea[], $21::bigint[], $22::bytea[])
+                   WITH ORDINALITY AS u(i, a, b, x, n) ORDER BY n),
+  header_puts AS (INSERT INTO {s}.history_entities (entity_id, header) SELECT * FROM unnest($23::bytea[], $24::bytea[])
+                  ON CONFLICT (entity_id) DO UPDATE SET header = EXCLUDED.header),
+  meta_puts AS (INSERT INTO {s}.meta (key, value) SELECT * FROM unnest($25::bytea[], $26::bytea[])
+                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value),
+  meta_deletes AS (DELETE FROM {s}.meta WHERE key = ANY($27::bytea[]))
+SELECT 1)";
+
 Status PgTenantStore::Write(const WriteSet& ws) {
   CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(ws));
   // The final state of each id: the last put wins, and deletes apply after puts.
@@ -685,15 +734,15 @@ Status PgTenantStore::Write(const WriteSet& ws) {
   }
   return OnConnection(pool_, false, [&](Connection& c) {
     return c.Transaction("writing", [&](Connection& t) -> Status {
-      // The records replaced, locked until the commit.
+      // The records replaced, locked until the commit (in id order: writers of overlapping sets
+      // lock alike, so they queue rather than deadlock).
       std::map<std::string, EntityRecord, std::less<>> old;
       if (!next.empty()) {
         std::vector<std::string_view> ids;
         for (const auto& entry : next) ids.push_back(entry.first);
-        const std::string list = ByteaArray(ids);
-        auto rows = t.Exec("writing entities",
-                           Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE").c_str(),
-                           {Param::Text(list)}, Format::kBinary);
+        auto rows = t.ExecPrepared("writing entities",
+                           Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE"),
+                           {Param::Text(ByteaArray(ids))}, Format::kBinary);
         if (!rows.ok()) return rows.status();
         for (size_t r = 0; r < rows->size(); ++r) {
           EntityRecord record;
@@ -703,94 +752,89 @@ Status PgTenantStore::Write(const WriteSet& ws) {
           old.emplace(std::move(key), std::move(record));
         }
       }
+      Column put_ids, put_records, deleted_ids, type_del_types, type_del_ids, type_put_types, type_put_ids, term_del_keys,
+          term_del_ids, term_put_keys, term_put_ids, term_put_payloads;
       CountDeltas counts;
       for (const auto& [id, record] : next) {
         const auto before = old.find(id);
         const EntityRecord* was = before == old.end() ? nullptr : &before->second;
         if (was) CountRecord(*was, -1, &counts);
-        if (record) CountRecord(*record, +1, &counts);
-        const std::set<std::string> old_types = was ? std::set<std::string>(was->types.begin(), was->types.end()) : std::set<std::string>{};
-        const std::set<std::string> new_types = record ? std::set<std::string>(record->types.begin(), record->types.end()) : std::set<std::string>{};
-        std::map<std::string_view, std::string_view> old_terms, new_terms;
-        if (was) for (const auto& term : was->terms) old_terms[term.key] = term.payload;
-        if (record) for (const auto& term : record->terms) new_terms[term.key] = term.payload;
-
         if (record) {
-          auto put = t.Exec("writing an entity",
-                            Sql("INSERT INTO {s}.entities (id, record) VALUES ($1, $2) "
-                                "ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record").c_str(),
-                            {Param::Bytes(id), Param::Bytes(EncodeRecord(*record))});
-          if (!put.ok()) return put.status();
+          CountRecord(*record, +1, &counts);
+          put_ids.Bytes(id);
+          put_records.Bytes(EncodeRecord(*record));
         } else if (was) {
-          auto gone = t.Exec("deleting an entity", Sql("DELETE FROM {s}.entities WHERE id = $1").c_str(), {Param::Bytes(id)});
-          if (!gone.ok()) return gone.status();
+          deleted_ids.Bytes(id);
         }
-        for (const auto& type : old_types) {
-          if (new_types.contains(type)) continue;
-          auto r = t.Exec("writing the type index", Sql("DELETE FROM {s}.entity_types WHERE type = $1 AND id = $2").c_str(),
-                          {Param::Bytes(type), Param::Bytes(id)});
-          if (!r.ok()) return r.status();
+        std::set<std::string_view> old_types, new_types;
+        std::map<std::string_view, std::string_view> old_terms, new_terms;
+        if (was) {
+          old_types.insert(was->types.begin(), was->types.end());
+          for (const auto& term : was->terms) old_terms[term.key] = term.payload;
         }
-        for (const auto& type : new_types) {
-          if (old_types.contains(type)) continue;
-          auto r = t.Exec("writing the type index", Sql("INSERT INTO {s}.entity_types (type, id) VALUES ($1, $2)").c_str(),
-                          {Param::Bytes(type), Param::Bytes(id)});
-          if (!r.ok()) return r.status();
+        if (record) {
+          new_types.insert(record->types.begin(), record->types.end());
+          for (const auto& term : record->terms) new_terms[term.key] = term.payload;
+        }
+        for (std::string_view type : old_types) {
+          if (!new_types.contains(type)) type_del_types.Bytes(type), type_del_ids.Bytes(id);
+        }
+        for (std::string_view type : new_types) {
+          if (!old_types.contains(type)) type_put_types.Bytes(type), type_put_ids.Bytes(id);
         }
         for (const auto& [key, payload] : old_terms) {
-          if (new_terms.contains(key)) continue;
-          auto r = t.Exec("writing the index", Sql("DELETE FROM {s}.terms WHERE term = $1 AND id = $2").c_str(),
-                          {Param::Bytes(key), Param::Bytes(id)});
-          if (!r.ok()) return r.status();
+          if (!new_terms.contains(key)) term_del_keys.Bytes(key), term_del_ids.Bytes(id);
         }
         for (const auto& [key, payload] : new_terms) {
           const auto kept = old_terms.find(key);
           if (kept != old_terms.end() && kept->second == payload) continue;
-          auto r = t.Exec("writing the index",
-                          Sql("INSERT INTO {s}.terms (term, id, payload) VALUES ($1, $2, $3) "
-                              "ON CONFLICT (term, id) DO UPDATE SET payload = EXCLUDED.payload").c_str(),
-                          {Param::Bytes(key), Param::Bytes(id), Param::Bytes(payload)});
-          if (!r.ok()) return r.status();
+          term_put_keys.Bytes(key);
+          term_put_ids.Bytes(id);
+          term_put_payloads.Bytes(payload);
         }
       }
+      Column count_kinds, count_as, count_bs, count_ns;
       for (const auto& [key, delta] : counts) {
         if (delta == 0) continue;
-        const auto& [kind, a, b] = key;
-        const char kind_text[2] = {kind, '\0'};
-        auto r = t.Exec("counting entities",
-                        Sql("INSERT INTO {s}.counts (kind, a, b, n) VALUES ($1, $2, $3, $4) "
-                            "ON CONFLICT (kind, a, b) DO UPDATE SET n = {s}.counts.n + EXCLUDED.n").c_str(),
-                        {Param::Text(kind_text), Param::Bytes(a), Param::Bytes(b), Param::Int(delta)});
-        if (!r.ok()) return r.status();
+        count_kinds.Char(std::get<0>(key));
+        count_as.Bytes(std::get<1>(key));
+        count_bs.Bytes(std::get<2>(key));
+        count_ns.Int(delta);
       }
+      Column outbox_seqs, outbox_values;
       for (const auto& record : ws.outbox) {
-        auto r = t.Exec("writing the outbox", Sql("INSERT INTO {s}.outbox (seq, value) VALUES ($1, $2)").c_str(),
-                        {Param::Int(static_cast<int64_t>(record.sequence)), Param::Bytes(record.value)});
-        if (!r.ok()) return r.status();
+        outbox_seqs.Int(static_cast<int64_t>(record.sequence));
+        outbox_values.Bytes(record.value);
       }
+      Column history_ids, history_attrs, history_blocks, history_bytes;
       for (const auto& append : ws.history) {
-        auto r = t.Exec("writing history", Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)").c_str(),
-                        {Param::Bytes(append.entity_id), Param::Bytes(append.attr), Param::Int(append.block), Param::Bytes(append.bytes)});
-        if (!r.ok()) return r.status();
+        history_ids.Bytes(append.entity_id);
+        history_attrs.Bytes(append.attr);
+        history_blocks.Int(append.block);
+        history_bytes.Bytes(append.bytes);
       }
-      for (const auto& header : ws.history_entities) {
-        auto r = t.Exec("writing history",
-                        Sql("INSERT INTO {s}.history_entities (entity_id, header) VALUES ($1, $2) "
-                            "ON CONFLICT (entity_id) DO UPDATE SET header = EXCLUDED.header").c_str(),
-                        {Param::Bytes(header.entity_id), Param::Bytes(header.header)});
-        if (!r.ok()) return r.status();
-      }
-      for (const auto& [key, value] : ws.meta_puts) {
-        auto r = t.Exec("writing metadata",
-                        Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value").c_str(),
-                        {Param::Bytes(key), Param::Bytes(value)});
-        if (!r.ok()) return r.status();
-      }
-      for (const auto& key : ws.meta_deletes) {
-        auto r = t.Exec("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1").c_str(), {Param::Bytes(key)});
-        if (!r.ok()) return r.status();
-      }
-      return Status::Ok();
+      // Headers and metadata: the last put of a key wins, and a deleted key is not put.
+      std::map<std::string_view, std::string_view> headers, meta;
+      for (const auto& header : ws.history_entities) headers[header.entity_id] = header.header;
+      for (const auto& [key, value] : ws.meta_puts) meta[key] = value;
+      for (const auto& key : ws.meta_deletes) meta.erase(key);
+      Column header_ids, header_values, meta_keys, meta_values, meta_deleted;
+      for (const auto& [id, header] : headers) header_ids.Bytes(id), header_values.Bytes(header);
+      for (const auto& [key, value] : meta) meta_keys.Bytes(key), meta_values.Bytes(value);
+      for (const auto& key : ws.meta_deletes) meta_deleted.Bytes(key);
+
+      const std::vector<std::string> arrays = {
+          put_ids.Literal(),        put_records.Literal(),   deleted_ids.Literal(),    type_del_types.Literal(),
+          type_del_ids.Literal(),   type_put_types.Literal(), type_put_ids.Literal(),  term_del_keys.Literal(),
+          term_del_ids.Literal(),   term_put_keys.Literal(),  term_put_ids.Literal(),  term_put_payloads.Literal(),
+          count_kinds.Literal(),    count_as.Literal(),       count_bs.Literal(),      count_ns.Literal(),
+          outbox_seqs.Literal(),    outbox_values.Literal(),  history_ids.Literal(),   history_attrs.Literal(),
+          history_blocks.Literal(), history_bytes.Literal(),  header_ids.Literal(),    header_values.Literal(),
+          meta_keys.Literal(),      meta_values.Literal(),    meta_deleted.Literal()};
+      std::vector<Param> params;
+      params.reserve(arrays.size());
+      for (const std::string& a : arrays) params.push_back(Param::Text(a));
+      return t.ExecPrepared("writing", Sql(kApplyWrite), params).status();
     });
   });
 }
@@ -811,7 +855,7 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
     bool stop = false;
     size_t n = 0;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.Exec("reading history", statement.c_str(),
+      auto rows = c.ExecPrepared("reading history", statement,
                          {Param::Bytes(id), Param::Bytes(attr), Param::Int(first), Param::Int(last), Param::Int(at_block),
                           Param::Int(at_part)},
                          Format::kBinary);
