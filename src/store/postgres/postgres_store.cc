@@ -486,8 +486,8 @@ class PgTenantStore : public TenantStore {
   }
 
   Status ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& visit) override {
-    return Keyed("reading history", "SELECT entity_id, header FROM {s}.history_entities WHERE entity_id > $1", "", "entity_id",
-                 [&](std::string_view id, std::string_view header) { return visit(id, header); });
+    return Keyed("reading history", "SELECT entity_id, header FROM {s}.history_entities WHERE entity_id >= $1 AND entity_id > $2",
+                 "", "entity_id", visit);
   }
 
   Result<std::vector<std::string>> ListTypes() override {
@@ -557,10 +557,8 @@ class PgTenantStore : public TenantStore {
 
   Status ScanMeta(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) override {
     // From the prefix on, in key order, until a key without it.
-    return KeyedFrom("reading metadata", "SELECT key, value FROM {s}.meta WHERE key >= $1 AND key > $2", std::string(prefix),
-                     "key", [&](std::string_view key, std::string_view value) {
-                       return key.starts_with(prefix) && visit(key, value);
-                     });
+    return Keyed("reading metadata", "SELECT key, value FROM {s}.meta WHERE key >= $1 AND key > $2", std::string(prefix), "key",
+                 [&](std::string_view key, std::string_view value) { return key.starts_with(prefix) && visit(key, value); });
   }
 
  private:
@@ -594,38 +592,18 @@ class PgTenantStore : public TenantStore {
     return static_cast<uint64_t>(std::max<int64_t>(0, n));
   }
 
-  // Pages through `sql` (which selects (key, value) WHERE … key > $1) by its key column, from
-  // after `after`, visiting rows until `visit` says stop.
-  Status Keyed(std::string_view what, std::string_view sql, std::string after, std::string_view key_column,
+  // Pages through `sql`, which selects (key, value) of the rows WHERE key >= $1 AND key > $2
+  // (`from` and the last key seen), ordered by its key column, visiting rows until `visit`
+  // says stop.
+  Status Keyed(std::string_view what, std::string_view sql, std::string from, std::string_view key_column,
                const std::function<bool(std::string_view, std::string_view)>& visit) {
-    for (;;) {
-      bool stop = false;
-      size_t n = 0;
-      Status st = Read([&](Connection& c) -> Status {
-        auto rows = c.ExecPrepared(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)),
-                           {Param::Bytes(after)}, Format::kBinary);
-        if (!rows.ok()) return rows.status();
-        n = rows->size();
-        for (size_t r = 0; r < n && !stop; ++r) {
-          if (!visit(rows->Get(r, 0), rows->Get(r, 1))) stop = true;
-        }
-        if (n) after = std::string(rows->Get(n - 1, 0));
-        return Status::Ok();
-      });
-      if (!st.ok() || stop || n < kScanPage) return st;
-    }
-  }
-
-  // As Keyed, for `sql` selecting WHERE key >= $1 AND key > $2: from `from` on.
-  Status KeyedFrom(std::string_view what, std::string_view sql, std::string from, std::string_view key_column,
-                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+    const std::string statement = Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage));
     std::string after;
     for (;;) {
       bool stop = false;
       size_t n = 0;
       Status st = Read([&](Connection& c) -> Status {
-        auto rows = c.ExecPrepared(what, Sql(fmt::format("{} ORDER BY {} LIMIT {}", sql, key_column, kScanPage)),
-                           {Param::Bytes(from), Param::Bytes(after)}, Format::kBinary);
+        auto rows = c.ExecPrepared(what, statement, {Param::Bytes(from), Param::Bytes(after)}, Format::kBinary);
         if (!rows.ok()) return rows.status();
         n = rows->size();
         for (size_t r = 0; r < n && !stop; ++r) {

@@ -5,9 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -16,9 +14,9 @@
 #include <map>
 #include <thread>
 
-#include "store/postgres/pg_connection.h"
 #include "store/postgres/postgres_store.h"
 #include "store/rocksdb_store.h"
+#include "postgres/test_server.h"
 #include "store_test_util.h"
 
 namespace cityhub::store {
@@ -31,29 +29,13 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-// The fixture server's libpq URI (scripts/pg-test-cluster.sh writes it), "" outside ctest.
-std::string TestServer() {
-  const char* dir = std::getenv("CITYHUB_TEST_PG_DIR");
-  if (!dir) return "";
-  std::ifstream in(std::string(dir) + "/conninfo");
-  std::string uri;
-  std::getline(in, uri);
-  return uri;
-}
-
 class StoreContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgres") {
-      const std::string server = TestServer();
-      ASSERT_FALSE(server.empty()) << "no test server: run through ctest (fixture postgres.server.start)";
-      // A database of its own per test: postgresql://user@host:port/postgres → …/<database>.
-      static std::atomic<int> counter{0};
-      database_ = "cityhub_store_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-      auto admin = pg::Connection::Open(server, 5s);
-      ASSERT_TRUE(admin.ok()) << admin.status().message();
-      ASSERT_TRUE((*admin)->Exec("test", ("CREATE DATABASE " + database_).c_str()).ok());
-      pg_options_.conninfo = server.substr(0, server.rfind('/') + 1) + database_;
+      database_ = std::make_unique<TestDatabase>("cityhub_store");  // a database of its own per test
+      ASSERT_TRUE(database_->ok());
+      pg_options_.conninfo = database_->uri();
       pg_options_.max_connections = 8;
     } else {
       std::string pattern = (fs::temp_directory_path() / "cityhub-store-XXXXXX").string();
@@ -69,10 +51,7 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override {
     store_.reset();
     if (!root_.empty()) fs::remove_all(root_);
-    if (!database_.empty()) {
-      auto admin = pg::Connection::Open(TestServer(), 5s);
-      if (admin.ok()) (void)(*admin)->Exec("test", ("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)").c_str());
-    }
+    database_.reset();
   }
 
   // Closes the store and opens it again on the same data (a restart).
@@ -88,7 +67,7 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
 
   fs::path root_;
   RocksDbOptions rocks_options_;
-  std::string database_;
+  std::unique_ptr<TestDatabase> database_;
   PostgresStoreOptions pg_options_;
   std::unique_ptr<Store> store_;
   TenantStore* db_ = nullptr;

@@ -2,31 +2,23 @@
 #include "store/postgres/pg_connection.h"
 
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "test_server.h"
 
 namespace cityhub::store::pg {
 namespace {
 
 using namespace std::chrono_literals;
 
-// The fixture server's libpq URI (scripts/pg-test-cluster.sh writes it).
-std::string TestConninfo() {
-  const char* dir = std::getenv("CITYHUB_TEST_PG_DIR");
-  if (!dir) return "";
-  std::ifstream in(std::string(dir) + "/conninfo");
-  std::string uri;
-  std::getline(in, uri);
-  return uri;
-}
+using cityhub::store::testing::TestServerUri;
 
 class PgConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string uri = TestConninfo();
+    const std::string uri = TestServerUri();
     ASSERT_FALSE(uri.empty()) << "no test server: run through ctest (fixture postgres.server.start)";
     auto c = Connection::Open(uri, 5s);
     ASSERT_TRUE(c.ok()) << c.status().message();
@@ -35,7 +27,7 @@ class PgConnectionTest : public ::testing::Test {
     ASSERT_TRUE(conn_->Exec("create", "CREATE TEMP TABLE t (id text PRIMARY KEY, doc bytea, n bigint)").ok());
   }
 
-  Result<std::unique_ptr<Connection>> Another() { return Connection::Open(TestConninfo(), 5s); }
+  Result<std::unique_ptr<Connection>> Another() { return Connection::Open(TestServerUri(), 5s); }
 
   std::unique_ptr<Connection> conn_;
 };
@@ -189,7 +181,7 @@ TEST(PgConnectionOpen, NoServerIsUnavailableAndThePasswordIsNotRepeated) {
 }
 
 TEST(PgConnectionOpen, MultiHostConnInfoSkipsADeadHost) {
-  const std::string uri = TestConninfo();
+  const std::string uri = TestServerUri();
   ASSERT_FALSE(uri.empty());
   // postgresql://cityhub@127.0.0.1:PORT/postgres → the same with a dead host first.
   const size_t at = uri.find('@');

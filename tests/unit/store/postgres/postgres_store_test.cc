@@ -2,18 +2,15 @@
 // store_contract_test.cc): several hubs on one database, migrations, lost connections.
 #include "store/postgres/postgres_store.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "../store_test_util.h"
 #include "store/postgres/pg_connection.h"
+#include "test_server.h"
 
 namespace cityhub::store {
 namespace {
@@ -21,35 +18,14 @@ namespace {
 using namespace cityhub::store::testing;
 using namespace std::chrono_literals;
 
-std::string TestServer() {
-  const char* dir = std::getenv("CITYHUB_TEST_PG_DIR");
-  if (!dir) return "";
-  std::ifstream in(std::string(dir) + "/conninfo");
-  std::string uri;
-  std::getline(in, uri);
-  return uri;
-}
-
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = TestServer();
-    ASSERT_FALSE(server_.empty()) << "no test server: run through ctest (fixture postgres.server.start)";
-    static std::atomic<int> counter{0};
-    database_ = "cityhub_pgstore_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-    auto admin = Admin();
-    ASSERT_TRUE(admin->Exec("test", ("CREATE DATABASE " + database_).c_str()).ok());
-    options_.conninfo = server_.substr(0, server_.rfind('/') + 1) + database_;
-  }
-  void TearDown() override {
-    (void)Admin()->Exec("test", ("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)").c_str());
+    ASSERT_TRUE(database_.ok());
+    options_.conninfo = database_.uri();
   }
 
-  std::unique_ptr<pg::Connection> Admin() {
-    auto c = pg::Connection::Open(server_, 5s);
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  std::unique_ptr<pg::Connection> Admin() { return database_.Admin(); }
   // A connection to the test's own database (to look behind the store's back).
   std::unique_ptr<pg::Connection> Direct() {
     auto c = pg::Connection::Open(options_.conninfo, 5s);
@@ -62,7 +38,7 @@ class PostgresStoreTest : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
 
-  std::string server_, database_;
+  TestDatabase database_{"cityhub_pgstore"};
   PostgresStoreOptions options_;
 };
 
@@ -121,11 +97,11 @@ TEST_F(PostgresStoreTest, ReadsAndWritesSurviveTheServerDroppingIdleConnections)
   ASSERT_TRUE(t.ok());
   Put(*t, Record("urn:e:1", {"A"}, {"x"}, "one"));
   auto killed = Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                              {pg::Param::Text(database_)});
+                              {pg::Param::Text(database_.name())});
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   Put(*t, Record("urn:e:2", {"A"}, {"x"}, "two"));
   (void)Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                      {pg::Param::Text(database_)});
+                      {pg::Param::Text(database_.name())});
   auto got = (*t)->Get("urn:e:1");
   ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->document, "one");
