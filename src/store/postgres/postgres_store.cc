@@ -471,18 +471,10 @@ class PgTenantStore : public TenantStore {
   }
 
   Result<std::string> GetHistoryEntity(std::string_view id) override {
-    std::optional<std::string> header;
-    Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.ExecPrepared("reading history", Sql("SELECT header FROM {s}.history_entities WHERE entity_id = $1"),
-                         {Param::Bytes(id)}, Format::kBinary);
-      if (!rows.ok()) return rows.status();
-      header.reset();
-      if (rows->size()) header = std::string(rows->Get(0, 0));
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    if (!header) return Status::NotFound(fmt::format("no history of entity '{}'", id));
-    return std::move(*header);
+    auto header = FirstValue("reading history", "SELECT header FROM {s}.history_entities WHERE entity_id = $1", id);
+    if (!header.ok()) return header.status();
+    if (!*header) return Status::NotFound(fmt::format("no history of entity '{}'", id));
+    return std::move(**header);
   }
 
   Status ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& visit) override {
@@ -526,18 +518,10 @@ class PgTenantStore : public TenantStore {
   }
 
   Result<std::string> GetMeta(std::string_view key) override {
-    std::optional<std::string> value;
-    Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.ExecPrepared("reading metadata", Sql("SELECT value FROM {s}.meta WHERE key = $1"), {Param::Bytes(key)},
-                         Format::kBinary);
-      if (!rows.ok()) return rows.status();
-      value.reset();
-      if (rows->size()) value = std::string(rows->Get(0, 0));
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    if (!value) return Status::NotFound(fmt::format("metadata '{}' not found", key));
-    return std::move(*value);
+    auto value = FirstValue("reading metadata", "SELECT value FROM {s}.meta WHERE key = $1", key);
+    if (!value.ok()) return value.status();
+    if (!*value) return Status::NotFound(fmt::format("metadata '{}' not found", key));
+    return std::move(**value);
   }
 
   Status PutMeta(std::string_view key, std::string_view value) override {
@@ -565,6 +549,20 @@ class PgTenantStore : public TenantStore {
   std::string Sql(std::string_view sql) const { return InSchema(sql, s_); }
   Status Read(const std::function<Status(Connection&)>& body) { return OnConnection(pool_, true, body); }
   static Status Corrupt(std::string_view id) { return Status::Internal(fmt::format("corrupt entity record for id '{}'", id)); }
+
+  // The first column of the row `sql` selects by `key` ($1), nullopt when there is none.
+  Result<std::optional<std::string>> FirstValue(std::string_view what, std::string_view sql, std::string_view key) {
+    std::optional<std::string> value;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.ExecPrepared(what, Sql(sql), {Param::Bytes(key)}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      value.reset();
+      if (rows->size()) value = std::string(rows->Get(0, 0));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return value;
+  }
 
   Result<std::vector<std::string>> Strings(std::string_view what, std::string_view sql, std::vector<Param> params) {
     std::vector<std::string> out;
