@@ -1,12 +1,11 @@
 // MqttSender: delivers notifications to mqtt:// and mqtts:// endpoints (GS CIM 009 §7.2 MQTT
-// binding) through the Eclipse Paho C++ client — one connection per broker, user and MQTT
-// version, opened on first use and reused. The message is {"metadata": {Content-Type, Link,
+// binding) through net::MqttClient — one connection per broker, user and MQTT version, opened
+// on first use and reused. The message is {"metadata": {Content-Type, Link,
 // receiverInfo…}, "body": Notification} published to the URI's topic, with notifierInfo's
 // MQTT-QoS (0, 1, 2; default 0) and MQTT-Version (mqtt3.1.1, mqtt5.0; default mqtt5.0); user
-// and password come from the URI's userinfo. The broker's name is resolved by the sender and
-// only addresses the EndpointPolicy's outbound policy allows are connected to; receiverInfo
-// members the policy does not allow are left out of the metadata. Paho stays inside
-// mqtt_sender.cc. Thread-safe.
+// and password come from the URI's userinfo. The broker's name is resolved before each connect
+// and only addresses the EndpointPolicy's outbound policy allows are connected to; receiverInfo
+// members the policy does not allow are left out of the metadata. Thread-safe.
 #pragma once
 
 #include <chrono>

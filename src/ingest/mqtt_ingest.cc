@@ -9,8 +9,9 @@
 
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
-#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
+
+#include "net/mqtt_client.h"
 
 namespace cityhub::ingest {
 
@@ -65,13 +66,9 @@ bool ParseIngestTopic(std::string_view topic, DeviceMessage* out) {
   return true;
 }
 
-struct MqttIngest::Impl : public mqtt::callback {
+struct MqttIngest::Impl {
   Ingestor& ingestor;
   MqttIngestOptions options;
-  std::unique_ptr<mqtt::async_client> client;
-  mqtt::connect_options connect_options;
-  std::unique_ptr<mqtt::ssl_options> tls;
-
   mutable std::mutex mutex;
   MqttIngestStats stats;
   // Digests of the last messages, for dropping redeliveries.
@@ -79,41 +76,35 @@ struct MqttIngest::Impl : public mqtt::callback {
   std::vector<uint64_t> ring = std::vector<uint64_t>(kRemembered, 0);
   size_t next = 0;
   std::unordered_multiset<uint64_t> seen;
+  // Last, so that it is destroyed — its callbacks stopped — before the state they touch.
+  std::unique_ptr<net::MqttClient> client;
 
   Impl(Ingestor& i, MqttIngestOptions o) : ingestor(i), options(std::move(o)) {}
 
-  void Subscribe() {
-    const auto& filters = Filters();
-    std::vector<int> qos(filters.size(), 1);
-    try {
-      client->subscribe(mqtt::string_collection::create(filters), qos);
-    } catch (const mqtt::exception& e) {
-      spdlog::warn("MQTT ingest: cannot subscribe: {}", e.what());
-    }
-  }
-
-  void connected(const std::string&) override {
+  // The session is persistent, but subscribing again after each connect costs nothing and
+  // covers a broker that lost it.
+  void Connected() {
     {
       std::lock_guard lock(mutex);
       stats.connected = true;
     }
     spdlog::info("MQTT ingest: connected to {}", Redacted());
-    Subscribe();
+    if (Status s = client->Subscribe(Filters(), 1); !s.ok()) spdlog::warn("MQTT ingest: {}", s.message());
   }
 
-  void connection_lost(const std::string&) override {
+  void ConnectionLost() {
     std::lock_guard lock(mutex);
     stats.connected = false;
     spdlog::warn("MQTT ingest: connection to the broker lost; reconnecting");
   }
 
   // True if the message is a redelivery of one already taken.
-  bool Duplicate(const mqtt::const_message_ptr& msg) {
+  bool Duplicate(const net::MqttMessage& msg) {
     const uint64_t digest =
-        (std::hash<std::string>{}(msg->get_topic()) * 31 + std::hash<std::string>{}(msg->get_payload())) | 1;  // never 0
+        (std::hash<std::string_view>{}(msg.topic) * 31 + std::hash<std::string_view>{}(msg.payload)) | 1;  // never 0
     std::lock_guard lock(mutex);
     ++stats.received;
-    if (msg->is_duplicate() && seen.count(digest)) {
+    if (msg.duplicate && seen.count(digest)) {
       ++stats.duplicates;
       return true;
     }
@@ -124,15 +115,15 @@ struct MqttIngest::Impl : public mqtt::callback {
     return false;
   }
 
-  void message_arrived(mqtt::const_message_ptr msg) override {
+  void MessageArrived(const net::MqttMessage& msg) {
     DeviceMessage m;
-    if (!ParseIngestTopic(msg->get_topic(), &m)) {
+    if (!ParseIngestTopic(msg.topic, &m)) {
       std::lock_guard lock(mutex);
       ++stats.bad_topics;
       return;
     }
     if (Duplicate(msg)) return;
-    m.payload = msg->get_payload_str();
+    m.payload = std::string(msg.payload);
     // Refusals are counted by the ingestor (and on the device); nothing to answer over MQTT.
     (void)ingestor.Ingest(m, /*wait=*/false);
   }
@@ -152,56 +143,39 @@ Result<std::unique_ptr<MqttIngest>> MqttIngest::Start(Ingestor& ingestor, MqttIn
   if (!tls && scheme != "mqtt") return Status::BadRequestData("--mqtt must be an mqtt:// or mqtts:// URI");
   const std::string host = u->host_address();
   if (host.empty()) return Status::BadRequestData("--mqtt names no broker host");
-  const std::string port = u->has_port() ? std::string(u->port()) : (tls ? "8883" : "1883");
-  const bool v6 = host.find(':') != std::string::npos;
-  const std::string server = fmt::format("{}://{}{}{}:{}", tls ? "ssl" : "tcp", v6 ? "[" : "", host, v6 ? "]" : "", port);
 
   auto impl = std::make_unique<Impl>(ingestor, options);
-  try {
-    mqtt::create_options create(MQTTVERSION_3_1_1);
-    impl->client = std::make_unique<mqtt::async_client>(server, options.client_id, create);
-    auto builder = mqtt::connect_options_builder()
-                       .mqtt_version(MQTTVERSION_3_1_1)
-                       .clean_session(false)  // the broker keeps our QoS 1 messages while we are away
-                       .keep_alive_interval(std::chrono::seconds(30))
-                       .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
-                       .max_inflight(1000);
-    if (u->has_userinfo()) builder.user_name(u->user()).password(u->password());
-    if (tls) {
-      auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
-      if (!options.ca_file.empty()) ssl.trust_store(options.ca_file);
-      impl->tls = std::make_unique<mqtt::ssl_options>(ssl.finalize());
-      builder.ssl(*impl->tls);
-    }
-    impl->connect_options = builder.finalize();
-    impl->client->set_callback(*impl);
-    mqtt::token_ptr tok = impl->client->connect(impl->connect_options);
-    if (!tok->wait_for(options.connect_timeout)) {
-      impl->client->disable_callbacks();
-      return Status(Status::Code::kUnavailable, fmt::format("timed out connecting to the MQTT broker {}", impl->Redacted()));
-    }
-    if (!impl->client->is_connected()) {
-      impl->client->disable_callbacks();
-      return Status(Status::Code::kUnavailable, fmt::format("the MQTT broker {} refused the connection (code {})",
-                                                            impl->Redacted(), tok->get_return_code()));
-    }
-  } catch (const mqtt::exception& e) {
-    if (impl->client) impl->client->disable_callbacks();
-    return Status(Status::Code::kUnavailable, fmt::format("cannot connect to the MQTT broker {}: {} (code {})", impl->Redacted(),
-                                                          e.get_message().substr(0, 200), e.get_return_code()));
+  net::MqttClientOptions o;
+  o.broker.tls = tls;
+  o.broker.host = host;
+  o.broker.port = u->has_port() ? std::string(u->port()) : (tls ? "8883" : "1883");
+  if (u->has_userinfo()) {
+    o.broker.has_user = true;
+    o.broker.user = u->user();
+    o.broker.password = u->password();
+  }
+  o.client_id = options.client_id;
+  o.version = net::MqttVersion::k3_1_1;
+  o.clean_session = false;  // the broker keeps our QoS 1 messages while we are away
+  o.connect_timeout = options.connect_timeout;
+  o.auto_reconnect = true;
+  o.max_inflight = 1000;
+  o.ca_file = options.ca_file;
+  // No outbound policy: the operator named this broker (--mqtt), no client of the hub did.
+  Impl* self = impl.get();
+  o.on_connected = [self] { self->Connected(); };
+  o.on_connection_lost = [self] { self->ConnectionLost(); };
+  o.on_message = [self](const net::MqttMessage& m) { self->MessageArrived(m); };
+  impl->client = std::make_unique<net::MqttClient>(std::move(o));
+  if (Status connected = impl->client->Connect(); !connected.ok()) {
+    return Status(Status::Code::kUnavailable, fmt::format("{}: {}", impl->Redacted(), connected.message()));
   }
   return std::unique_ptr<MqttIngest>(new MqttIngest(std::move(impl)));
 }
 
 MqttIngest::MqttIngest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MqttIngest::~MqttIngest() {
-  try {
-    impl_->client->disable_callbacks();
-    if (impl_->client->is_connected()) impl_->client->disconnect()->wait_for(std::chrono::seconds(2));
-  } catch (const mqtt::exception&) {
-  }
-}
+MqttIngest::~MqttIngest() { impl_->client->Disconnect(std::chrono::seconds(2)); }
 
 MqttIngestStats MqttIngest::Stats() const {
   std::lock_guard lock(impl_->mutex);

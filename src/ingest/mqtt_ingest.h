@@ -7,12 +7,12 @@
 // batched writes) without waiting for their commit.
 //
 // Delivery. The subscription is QoS 1 on a persistent session (clean session off, a fixed
-// client id), so the broker keeps what arrives while the hub is down or reconnecting. Paho
-// acknowledges a message once it is queued for the next transaction (at most a few ms before it
-// is durable): a hub crash in that window loses those measures, not more. A redelivered
+// client id), so the broker keeps what arrives while the hub is down or reconnecting. The
+// client acknowledges a message once it is queued for the next transaction (at most a few ms
+// before it is durable): a hub crash in that window loses those measures, not more. A redelivered
 // message (the MQTT DUP flag) whose topic and payload were seen among the last 65,536
 // messages is dropped, so a QoS 1 redelivery does not record a measure twice.
-// Paho stays inside mqtt_ingest.cc. Thread-safe.
+// It speaks MQTT through net::MqttClient. Thread-safe.
 #pragma once
 
 #include <chrono>

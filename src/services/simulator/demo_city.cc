@@ -14,8 +14,8 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <mqtt/async_client.h>
 
+#include "net/mqtt_client.h"
 #include "services/simulator/demo_script.h"
 #include "util/time.h"
 
@@ -146,12 +146,16 @@ int RunDemoCity(const DemoCityOptions& o) {
   }
 
   // --- MQTT -------------------------------------------------------------------------------
-  mqtt::async_client client(fmt::format("tcp://{}:{}", o.mqtt_host, o.mqtt_port), "cityhub-demo-city");
-  try {
-    client.connect(
-        mqtt::connect_options_builder().clean_session(true).automatic_reconnect(true).max_inflight(1000).finalize())->wait();
-  } catch (const mqtt::exception& e) {
-    std::cerr << fmt::format("cannot reach the MQTT broker at {}:{}: {}\n", o.mqtt_host, o.mqtt_port, e.what());
+  net::MqttClientOptions mqtt_options;
+  mqtt_options.broker.host = o.mqtt_host;
+  mqtt_options.broker.port = std::to_string(o.mqtt_port);
+  mqtt_options.client_id = "cityhub-demo-city";
+  mqtt_options.connect_timeout = std::chrono::seconds(30);
+  mqtt_options.auto_reconnect = true;
+  mqtt_options.max_inflight = 1000;
+  net::MqttClient client(std::move(mqtt_options));  // the broker is the operator's: no outbound policy
+  if (Status connected = client.Connect(); !connected.ok()) {
+    std::cerr << fmt::format("cannot reach the MQTT broker at {}:{}: {}\n", o.mqtt_host, o.mqtt_port, connected.message());
     return 1;
   }
   long measures = 0, messages = 0, failed = 0;
@@ -160,20 +164,18 @@ int RunDemoCity(const DemoCityOptions& o) {
       const std::string topic = fmt::format("/ul/{}/{}/attrs", m.device->key, m.device->id);
       // A full in-flight window or send queue is back-pressure: wait a little (up to 5 s) rather than lose the message.
       for (int attempt = 0;; ++attempt) {
-        try {
-          client.publish(topic, m.payload.data(), m.payload.size(), 1, false);
+        const Status taken = client.Publish(topic, m.payload, 1, false);
+        if (taken.ok()) {
           measures += m.measures;
           ++messages;
           break;
-        } catch (const mqtt::exception& e) {
-          const int rc = e.get_return_code();
-          if ((rc != MQTTASYNC_MAX_MESSAGES_INFLIGHT && rc != MQTTASYNC_MAX_BUFFERED_MESSAGES) || attempt >= 5000) {
-            if (failed == 0) std::cerr << "cannot publish: " << e.what() << "\n";
-            ++failed;  // the connection is gone: this message is lost
-            break;
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        if (taken.code() != net::MqttClient::kBusy || attempt >= 5000) {
+          if (failed == 0) std::cerr << "cannot publish: " << taken.message() << "\n";
+          ++failed;  // the connection is gone: this message is lost
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
   };
@@ -195,17 +197,8 @@ int RunDemoCity(const DemoCityOptions& o) {
                                               std::chrono::duration<double>((t + 1) / o.speed)));
   }
   // Every QoS 1 message handed to the client is delivered before we leave.
-  for (const auto& token : client.get_pending_delivery_tokens()) {
-    try {
-      if (!token->wait_for(std::chrono::seconds(10))) ++failed;  // not acknowledged in time
-    } catch (const mqtt::exception&) {
-      ++failed;
-    }
-  }
-  try {
-    client.disconnect()->wait_for(std::chrono::seconds(2));
-  } catch (const mqtt::exception&) {
-  }
+  failed += static_cast<long>(client.WaitForDeliveries(std::chrono::seconds(10)));
+  client.Disconnect(std::chrono::seconds(2));
   std::string free;
   for (const auto& [site, n] : script.FreeSpots()) free += fmt::format(" {}={}", site.substr(site.rfind(':') + 1), n);
   std::cout << fmt::format("published {} measures in {} messages ({} failed); free spots:{}\n", measures, messages, failed, free)
