@@ -110,11 +110,11 @@ void DisableNagle(const std::string& host, const std::string& port) {
   }
 }
 
-// Paho's listener for one publish; deletes itself when Paho reports (Paho reports every
-// publish it took, at the latest with a failure when the connection goes).
-class PublishListener : public mqtt::iaction_listener {
+// Paho's listener for one publish or subscribe; deletes itself when Paho reports (Paho reports
+// every request it took, at the latest with a failure when the connection goes).
+class OutcomeListener : public mqtt::iaction_listener {
  public:
-  explicit PublishListener(std::function<void(bool)> done) : done_(std::move(done)) {}
+  explicit OutcomeListener(std::function<void(bool)> done) : done_(std::move(done)) {}
   void on_success(const mqtt::token&) override {
     if (done_) done_(true);
     delete this;
@@ -264,7 +264,7 @@ Status MqttClient::Publish(const std::string& topic, std::string_view payload, i
                            std::function<void(bool taken)> done) {
   std::shared_ptr<mqtt::async_client> client = impl_->Client();
   if (!client) return Status(Status::Code::kUnavailable, "not connected to the MQTT broker");
-  auto* listener = new PublishListener(std::move(done));
+  auto* listener = new OutcomeListener(std::move(done));
   try {
     client->publish(topic, payload.data(), payload.size(), qos, retain, nullptr, *listener);
   } catch (const mqtt::exception& e) {
@@ -278,12 +278,14 @@ Status MqttClient::Publish(const std::string& topic, std::string_view payload, i
   return Status::Ok();
 }
 
-Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos) {
+Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos, std::function<void(bool acknowledged)> done) {
   std::shared_ptr<mqtt::async_client> client = impl_->Client();
   if (!client) return Status(Status::Code::kUnavailable, "not connected to the MQTT broker");
+  auto* listener = new OutcomeListener(std::move(done));
   try {
-    client->subscribe(mqtt::string_collection::create(filters), std::vector<int>(filters.size(), qos));
+    client->subscribe(mqtt::string_collection::create(filters), std::vector<int>(filters.size(), qos), nullptr, *listener);
   } catch (const mqtt::exception& e) {
+    delete listener;  // Paho did not take it, so it will not call it
     return Status(Status::Code::kUnavailable, fmt::format("cannot subscribe: {}", e.what()));
   }
   return Status::Ok();

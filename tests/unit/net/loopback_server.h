@@ -88,6 +88,7 @@ class SilentServer {
   }
   ~SilentServer() { ::close(fd_); }
   unsigned short port() const { return port_; }
+  int fd() const { return fd_; }  // the listening socket: readable once a connection waits
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  private:
