@@ -1,10 +1,5 @@
 #include "services/simulator/demo_city.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -15,6 +10,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "net/hub_client.h"
 #include "net/mqtt_client.h"
 #include "services/simulator/demo_script.h"
 #include "util/time.h"
@@ -25,37 +21,17 @@ namespace json = boost::json;
 namespace {
 
 struct HttpAnswer {
-  int status = -1;
+  int status = -1;  // -1: no answer
   std::string body;
 };
 
-// One blocking HTTP/1.1 request to the hub (Connection: close).
-HttpAnswer Http(const DemoCityOptions& o, const std::string& method, const std::string& path, const std::string& body = "",
-                const std::string& extra_headers = "") {
-  HttpAnswer a;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return a;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(o.hub_port);
-  ::inet_pton(AF_INET, o.hub_host == "localhost" ? "127.0.0.1" : o.hub_host.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return a;
-  }
-  std::string auth = o.api_key.empty() ? "" : fmt::format("X-API-Key: {}\r\n", o.api_key);
-  std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\n{}{}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                                method, path, o.hub_host, auth, extra_headers, body.size(), body);
-  ::send(fd, req.data(), req.size(), 0);
-  std::string resp;
-  char buf[8192];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (resp.rfind("HTTP/1.1 ", 0) != 0 || resp.size() < 12) return a;
-  a.status = std::stoi(resp.substr(9, 3));
-  const size_t start = resp.find("\r\n\r\n");
-  if (start != std::string::npos) a.body = resp.substr(start + 4);
-  return a;
+// One request to the hub, with the admin's API key when one is given.
+HttpAnswer Http(const DemoCityOptions& o, const std::string& method, const std::string& path, const std::string& body = "") {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!o.api_key.empty()) headers.emplace_back("X-API-Key", o.api_key);
+  auto reply = net::SendToHub(o.hub_host, o.hub_port, /*tls=*/false, method, path, "application/json", body, headers);
+  if (!reply.ok()) return {};
+  return HttpAnswer{reply->status, std::move(reply->body)};
 }
 
 json::object DeviceJson(const DemoDevice& d, const json::array& attributes, const json::array& statics = {}) {
