@@ -74,7 +74,9 @@ std::vector<IpAddress> Resolve(const std::string& host, const std::string& port)
 // which the broker may delay by tens of ms — or for a full segment: QoS 0 notifications took
 // ~15 ms at 5,000/s. Paho does not expose its socket, so after a connect every TCP socket of
 // this process connected to the broker's address and port gets TCP_NODELAY (harmless for any
-// other connection to the same broker).
+// other connection to the same broker). Done after Connect only: a connection Paho reopens by
+// itself (auto_reconnect) keeps Nagle, since resolving names on Paho's callback thread would
+// hold up message delivery.
 void DisableNagle(const std::string& host, const std::string& port) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
