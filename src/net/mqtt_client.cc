@@ -144,12 +144,11 @@ struct MqttClient::Impl : public mqtt::callback {
     return client;
   }
 
-  // The server URI to hand Paho — the checked address itself for mqtt://, the name for mqtts://
-  // when every address it resolves to is allowed, the name as it is without a policy — or an
-  // error.
-  Result<std::string> CheckedServer() {
+  // The host to hand Paho — the checked address itself for mqtt://, the name for mqtts:// when
+  // every address it resolves to is allowed, the name as it is without a policy — or an error.
+  Result<std::string> CheckedHost() {
     const MqttBroker& b = options.broker;
-    if (!options.addresses) return ServerUri(b.tls, b.host, b.port);
+    if (!options.addresses) return b.host;
     const std::vector<IpAddress> resolved = Resolve(b.host, b.port);
     if (resolved.empty()) return Status::NotFound("host name not resolved");
     auto allowed = [this](const IpAddress& a) { return options.addresses->Allows(a); };
@@ -159,7 +158,7 @@ struct MqttClient::Impl : public mqtt::callback {
       LogRefused(refused != resolved.end() ? *refused : resolved.front());
       return Status::PermissionDenied(std::string(kAddressRefused));
     }
-    return ServerUri(b.tls, b.tls ? b.host : usable->ToString(), b.port);
+    return b.tls ? b.host : usable->ToString();
   }
 
   // Tells the operator, once per host, which address the policy refused and why (the caller
@@ -238,10 +237,11 @@ MqttClient::~MqttClient() { Disconnect(); }
 
 Status MqttClient::Connect() {
   if (connected()) return Status::Ok();
-  Result<std::string> server = impl_->CheckedServer();
-  if (!server.ok()) return server.status();
+  Result<std::string> host = impl_->CheckedHost();
+  if (!host.ok()) return host.status();
+  const MqttBroker& broker = impl_->options.broker;
   try {
-    std::shared_ptr<mqtt::async_client> client = impl_->ClientFor(*server);
+    std::shared_ptr<mqtt::async_client> client = impl_->ClientFor(ServerUri(broker.tls, *host, broker.port));
     mqtt::token_ptr tok = client->connect(impl_->ConnectOptions());
     if (!tok->wait_for(impl_->options.connect_timeout)) {
       return Status(Status::Code::kUnavailable, "timed out connecting to the MQTT broker");
@@ -253,7 +253,7 @@ Status MqttClient::Connect() {
   } catch (const mqtt::exception& e) {
     return Status(Status::Code::kUnavailable, fmt::format("cannot connect to the MQTT broker (code {})", e.get_return_code()));
   }
-  DisableNagle(impl_->options.broker.host, impl_->options.broker.port);
+  DisableNagle(*host, broker.port);
   return Status::Ok();
 }
 

@@ -5,7 +5,8 @@
 // reconnects by itself when asked to, otherwise on the caller's next Connect. Given an outbound
 // AddressPolicy it connects only to addresses the policy allows (see mqtt_client.cc). The
 // Eclipse Paho client does the protocol on its own threads and stays inside mqtt_client.cc.
-// Thread-safe; callbacks run on Paho's thread, so they must be short and must not block.
+// Connect and Disconnect are called from one thread at a time; Publish, Subscribe and the rest
+// from any. Callbacks run on Paho's thread, so they must be short and must not block.
 #pragma once
 
 #include <chrono>
