@@ -134,9 +134,9 @@ class OutcomeListener : public mqtt::iaction_listener {
 
 struct MqttClient::Impl : public mqtt::callback {
   MqttClientOptions options;
+  std::unique_ptr<mqtt::ssl_options> tls;      // mqtts: outlives the client's connects
   mutable std::mutex mutex;                    // guards `client` (the pointer, not the client)
   std::shared_ptr<mqtt::async_client> client;  // null until the first Connect
-  std::unique_ptr<mqtt::ssl_options> tls;      // mqtts: outlives the client's connects
   std::set<std::string> refused_hosts;         // already logged (bounded)
 
   std::shared_ptr<mqtt::async_client> Client() const {
