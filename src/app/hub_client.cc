@@ -6,7 +6,9 @@ namespace cityhub::app {
 namespace {
 
 // Set, and fit for a header (no CR or LF).
-bool Usable(const char* value) { return value && *value && std::string_view(value).find_first_of("\r\n") == std::string_view::npos; }
+bool Usable(const char* value) {
+  return value && *value && std::string_view(value).find_first_of("\r\n") == std::string_view::npos;
+}
 
 }  // namespace
 

@@ -251,7 +251,8 @@ Status MqttClient::Connect() {
                     fmt::format("cannot connect to the MQTT broker (code {})", tok->get_return_code()));
     }
   } catch (const mqtt::exception& e) {
-    return Status(Status::Code::kUnavailable, fmt::format("cannot connect to the MQTT broker (code {})", e.get_return_code()));
+    return Status(Status::Code::kUnavailable,
+                  fmt::format("cannot connect to the MQTT broker (code {})", e.get_return_code()));
   }
   DisableNagle(*host, broker.port);
   return Status::Ok();
@@ -280,12 +281,14 @@ Status MqttClient::Publish(const std::string& topic, std::string_view payload, i
   return Status::Ok();
 }
 
-Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos, std::function<void(bool acknowledged)> done) {
+Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
+                             std::function<void(bool acknowledged)> done) {
   std::shared_ptr<mqtt::async_client> client = impl_->Client();
   if (!client) return Status(Status::Code::kUnavailable, "not connected to the MQTT broker");
   auto* listener = new OutcomeListener(std::move(done));
   try {
-    client->subscribe(mqtt::string_collection::create(filters), std::vector<int>(filters.size(), qos), nullptr, *listener);
+    client->subscribe(mqtt::string_collection::create(filters), std::vector<int>(filters.size(), qos), nullptr,
+                      *listener);
   } catch (const mqtt::exception& e) {
     delete listener;  // Paho did not take it, so it will not call it
     return Status(Status::Code::kUnavailable, fmt::format("cannot subscribe: {}", e.what()));

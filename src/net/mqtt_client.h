@@ -98,7 +98,8 @@ class MqttClient {
   // Subscribes to `filters`, each at `qos`. Ok once the request is sent: `done` (if any) is
   // called once, with true when the broker acknowledged it, false when not or the connection
   // went. Not ok (Unavailable, not connected): `done` is never called.
-  Status Subscribe(const std::vector<std::string>& filters, int qos, std::function<void(bool acknowledged)> done = nullptr);
+  Status Subscribe(const std::vector<std::string>& filters, int qos,
+                   std::function<void(bool acknowledged)> done = nullptr);
 
   // Waits for the acknowledgement of every QoS 1/2 publish still outstanding, up to `each` for
   // each one; returns how many were not acknowledged.

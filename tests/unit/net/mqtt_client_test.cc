@@ -148,7 +148,9 @@ class TestSubscriber {
   ::testing::AssertionResult Start() {
     const Status connected = client_->Connect();
     if (!connected.ok()) return ::testing::AssertionFailure() << "connect: " << connected.message();
-    if (!inbox.WaitForConnects(1, 5000ms)) return ::testing::AssertionFailure() << "the subscription was not acknowledged";
+    if (!inbox.WaitForConnects(1, 5000ms)) {
+      return ::testing::AssertionFailure() << "the subscription was not acknowledged";
+    }
     return ::testing::AssertionSuccess();
   }
   MqttClient& client() { return *client_; }
