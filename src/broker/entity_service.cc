@@ -1,10 +1,18 @@
 // EntityService implementation.
 //
+// Transactions: every write is one TenantStore::Update (Commit below) over the ids it touches.
+// The store reads their records once and hands them to a function that authorizes and applies
+// the change and builds the WriteSet; the store derives the index changes from the same records,
+// so an update costs one read, and a database backend can run it as one transaction. Because
+// a backend may run that function again, it copies the request's inputs rather than moving them
+// into the entity, and starts each run from a clean state.
+//
 // Concurrency: a read-modify-write on an entity holds that entity's stripe lock (one of
-// kStripes mutexes chosen by hashing tenant and id) from the load to the durable store write.
-// Different entities usually hash to different stripes, so their writes reach the store
-// together and share a WAL sync (group commit). A batch locks the stripes of all its entities
-// in ascending stripe order; single-entity operations hold one stripe; hence no deadlock.
+// kStripes mutexes chosen by hashing tenant and id) across the whole Update — the isolation the
+// RocksDB backend's Update asks of its caller. Different entities usually hash to different
+// stripes, so their writes reach the store together and share a WAL sync (group commit). A
+// batch locks the stripes of all its entities in ascending stripe order; single-entity
+// operations hold one stripe; hence no deadlock.
 //
 // Batches validate and apply every item against the current state (and against earlier items
 // of the same batch touching the same id), then write every successful item in ONE store
@@ -105,20 +113,23 @@ Status EntityService::EnsureIndexed(const std::function<void(std::string_view, u
   return Status::Ok();
 }
 
-Result<Entity> EntityService::Load(store::TenantStore& ts, std::string_view id) {
-  auto e = LoadEvenExpired(ts, id);
+namespace {
+// The entity of `record`, read for `id`; NotFound (naming the entity) if there is none.
+Result<Entity> EntityOf(const Result<store::EntityRecord>& record, std::string_view id) {
+  if (!record.ok()) {
+    if (record.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+    return record.status();
+  }
+  return ngsild::DeserializeEntity(record.value().document);
+}
+
+// Likewise, and NotFound if the entity has expired (a transient entity past its expiresAt).
+Result<Entity> LiveEntityOf(const Result<store::EntityRecord>& record, std::string_view id) {
+  auto e = EntityOf(record, id);
   if (e.ok() && e->ExpiredAt(util::NowMillis())) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
   return e;
 }
-
-Result<Entity> EntityService::LoadEvenExpired(store::TenantStore& ts, std::string_view id) {
-  auto rec = ts.Get(id);
-  if (!rec.ok()) {
-    if (rec.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
-    return rec.status();
-  }
-  return ngsild::DeserializeEntity(rec->document);
-}
+}  // namespace
 
 store::EntityRecord EntityService::ToRecord(const Entity& e) {
   store::EntityRecord record;
@@ -130,21 +141,30 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
   return record;
 }
 
-Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
-                             const std::vector<EntityChange>& changes) {
-  std::vector<std::unique_ptr<PendingChanges>> pending(change_observers_.size());
-  if (!changes.empty()) {
-    for (size_t i = 0; i < change_observers_.size(); ++i) {
+template <typename Build>
+Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
+                             Build&& build) {
+  std::vector<std::unique_ptr<PendingChanges>> pending;
+  // When the last run of `build` handed the store entity changes to write: the commit's start.
+  std::optional<std::chrono::steady_clock::time_point> built;
+  Status st = ts.Update(ids, [&](const store::CurrentRecords& current) -> Result<store::WriteSet> {
+    pending.clear();
+    pending.resize(change_observers_.size());
+    built.reset();
+    store::WriteSet ws;
+    std::vector<EntityChange> changes;
+    CITYHUB_RETURN_IF_ERROR(build(current, ws, changes));
+    for (size_t i = 0; !changes.empty() && i < change_observers_.size(); ++i) {
       if (!change_observers_[i]->Watching(tenant)) continue;
       CITYHUB_RETURN_IF_ERROR(change_observers_[i]->AddTo(tenant, ts, changes, ws, &pending[i]));
     }
+    if (!ws.puts.empty() || !ws.deletes.empty()) built = std::chrono::steady_clock::now();
+    return ws;
+  });
+  if (built && commit_observer_) {
+    commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - *built).count());
   }
-  auto start = std::chrono::steady_clock::now();
-  Status st = ts.Write(ws);
-  if (commit_observer_) {
-    commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  for (size_t i = 0; st.ok() && i < change_observers_.size(); ++i) {
+  for (size_t i = 0; st.ok() && i < pending.size(); ++i) {
     if (pending[i]) change_observers_[i]->Committed(tenant, std::move(pending[i]));
   }
   return st;
@@ -156,39 +176,47 @@ Status EntityService::Create(const WriteAccess& w, std::string_view tenant, Enti
   auto ts = OpenTenant(tenant, true);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, e.id)});
-  auto existing = LoadEvenExpired(**ts, e.id);
-  if (!existing.ok() && !existing.status().IsNotFound()) return existing.status();
-  std::vector<EntityChange> changes;
-  if (existing.ok()) {
-    if (!existing->ExpiredAt(util::NowMillis())) return Status::AlreadyExists(fmt::format("entity '{}' already exists", e.id));
-    // An expired entity not purged yet is gone for clients: the new one takes its place, and
-    // the old one's deletion is owed first.
-    changes.push_back({&*existing, nullptr});
-  }
-  changes.push_back({nullptr, &e});
-  store::WriteSet ws;
-  ws.puts.push_back(ToRecord(e));
-  return Commit(tenant, **ts, ws, changes);
+  std::optional<Entity> expired;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    auto existing = EntityOf(current[0], e.id);
+    if (!existing.ok() && !existing.status().IsNotFound()) return existing.status();
+    if (existing.ok()) {
+      if (!existing->ExpiredAt(util::NowMillis())) {
+        return Status::AlreadyExists(fmt::format("entity '{}' already exists", e.id));
+      }
+      // An expired entity not purged yet is gone for clients: the new one takes its place, and
+      // the old one's deletion is owed first.
+      expired = std::move(*existing);
+      changes.push_back({&*expired, nullptr});
+    }
+    changes.push_back({nullptr, &e});
+    ws.puts.push_back(ToRecord(e));
+    return Status::Ok();
+  };
+  return Commit(tenant, **ts, {e.id}, build);
 }
 
 Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
-  return Load(**ts, id);
+  return LiveEntityOf((*ts)->Get(id), id);
 }
 
 Status EntityService::Delete(const WriteAccess& w, std::string_view tenant, std::string_view id) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, id)});
-  auto before = Load(**ts, id);
-  if (!before.ok()) return before.status();
-  store::WriteSet ws;
-  ws.deletes.emplace_back(id);
-  std::vector<EntityChange> changes;
-  CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
-  if (Watching(tenant)) changes.push_back({&*before, nullptr});
-  return Commit(tenant, **ts, ws, changes);
+  std::optional<Entity> before;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    auto loaded = LiveEntityOf(current[0], id);
+    if (!loaded.ok()) return loaded.status();
+    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*loaded, nullptr, {}));
+    before = std::move(*loaded);
+    ws.deletes.emplace_back(id);
+    if (Watching(tenant)) changes.push_back({&*before, nullptr});
+    return Status::Ok();
+  };
+  return Commit(tenant, **ts, {id}, build);
 }
 
 Status EntityService::CheckSize(const Entity& e) const {
@@ -203,24 +231,26 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   StripeGuard lock(*this, {StripeOf(tenant, id)});
-  auto e = Load(**ts, id);
-  if (!e.ok()) return e.status();
   const bool watching = Watching(tenant);
-  std::optional<Entity> before;
-  if (watching || !w.Unrestricted()) before = *e;
-  // What the request names is judged before the change is tried, so that a refused writer
-  // learns nothing of the entity from the change's errors (which attribute it lacks, …).
-  if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*before, named));
-  bool write = true;
-  CITYHUB_RETURN_IF_ERROR(change(*e, write));
-  if (!write) return Status::Ok();
-  if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*e, named));
-  CITYHUB_RETURN_IF_ERROR(CheckSize(*e));
-  store::WriteSet ws;
-  ws.puts.push_back(ToRecord(*e));
-  std::vector<EntityChange> changes;
-  if (watching) changes.push_back({&*before, &*e});
-  return Commit(tenant, **ts, ws, changes);
+  std::optional<Entity> before, after;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    auto e = LiveEntityOf(current[0], id);
+    if (!e.ok()) return e.status();
+    if (watching || !w.Unrestricted()) before = *e;
+    // What the request names is judged before the change is tried, so that a refused writer
+    // learns nothing of the entity from the change's errors (which attribute it lacks, …).
+    if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*before, named));
+    bool write = true;
+    CITYHUB_RETURN_IF_ERROR(change(*e, write));
+    if (!write) return Status::Ok();
+    if (!w.Unrestricted()) CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, &*e, named));
+    CITYHUB_RETURN_IF_ERROR(CheckSize(*e));
+    after = std::move(*e);
+    ws.puts.push_back(ToRecord(*after));
+    if (watching) changes.push_back({&*before, &*after});
+    return Status::Ok();
+  };
+  return Commit(tenant, **ts, {id}, build);
 }
 
 namespace {
@@ -239,11 +269,12 @@ std::vector<std::string> NamesOf(const ngsild::AttrMap& attrs) {
 
 Status EntityService::Replace(const WriteAccess& w, std::string_view tenant, std::string_view id, Entity e) {
   return Modify(w, tenant, id, NamesOf(e.attrs), [&](Entity& current, bool&) {
-    e.id = current.id;
-    e.created_at = current.created_at;
-    e.owner = current.owner;
-    if (e.types.empty()) e.types = current.types;
-    current = std::move(e);
+    Entity replacement = e;
+    replacement.id = current.id;
+    replacement.created_at = current.created_at;
+    replacement.owner = current.owner;
+    if (replacement.types.empty()) replacement.types = current.types;
+    current = std::move(replacement);
     return Status::Ok();
   });
 }
@@ -255,7 +286,7 @@ Status EntityService::Merge(const WriteAccess& w, std::string_view tenant, std::
     current.AddTypes(types);
     ngsild::SetScope(current, scope, ngsild::ScopeChange::kReplace);
     SetExpiry(current, expires_at);
-    ngsild::MergeAttributes(current, std::move(attrs), now_ms);
+    ngsild::MergeAttributes(current, attrs, now_ms);
     return Status::Ok();
   });
 }
@@ -281,7 +312,7 @@ Result<ngsild::UpdateResult> EntityService::Append(const WriteAccess& w, std::st
     const bool head = ChangeHead(current, types, scope,
                                  no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
     const bool expiry_moved = SetExpiry(current, expires_at);
-    result = ngsild::AppendAttributes(current, std::move(attrs), no_overwrite, now_ms);
+    result = ngsild::AppendAttributes(current, attrs, no_overwrite, now_ms);
     write = result.changed() || head || expiry_moved;
     if (head) current.modified_at = now_ms;
     return Status::Ok();
@@ -298,7 +329,7 @@ Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::st
   Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope, ngsild::ScopeChange::kReplaceExisting);
     const bool expiry_moved = SetExpiry(current, expires_at);
-    result = ngsild::UpdateAttributes(current, std::move(attrs), now_ms);
+    result = ngsild::UpdateAttributes(current, attrs, now_ms);
     write = result.changed() || head || expiry_moved;
     if (head) current.modified_at = now_ms;
     return Status::Ok();
@@ -312,7 +343,7 @@ Status EntityService::PartialUpdateAttribute(const WriteAccess& w, std::string_v
                                              int64_t now_ms) {
   return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
-    return ngsild::PartialUpdateAttribute(current, attr, std::move(fragment), now_ms);
+    return ngsild::PartialUpdateAttribute(current, attr, fragment, now_ms);
   });
 }
 
@@ -320,7 +351,7 @@ Status EntityService::ReplaceAttribute(const WriteAccess& w, std::string_view te
                                        const std::string& attr, ngsild::Instances instances, int64_t now_ms) {
   return Modify(w, tenant, id, {attr}, [&](Entity& current, bool&) {
     if (!current.attrs.count(attr)) return Status::NotFound(fmt::format("entity '{}' has no attribute '{}'", id, attr));
-    return ngsild::ReplaceAttribute(current, attr, std::move(instances), now_ms);
+    return ngsild::ReplaceAttribute(current, attr, instances, now_ms);
   });
 }
 
@@ -337,6 +368,17 @@ Status EntityService::DeleteAttribute(const WriteAccess& w, std::string_view ten
   });
 }
 
+namespace {
+// The ids of `ids` once each, in order of first appearance, and where each is in that list.
+struct DistinctIds {
+  std::vector<std::string_view> ids;
+  std::map<std::string_view, size_t> position;
+  void Add(std::string_view id) {
+    if (position.emplace(id, ids.size()).second) ids.push_back(id);
+  }
+};
+}  // namespace
+
 template <typename Apply>
 BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenant, std::vector<Entity>& items,
                                     bool create_tenant, Apply&& apply) {
@@ -351,68 +393,81 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
   for (const auto& item : items) stripes.push_back(StripeOf(tenant, item.id));
   StripeGuard lock(*this, std::move(stripes));
 
-  // The state each touched id will have after the batch (nullopt = absent), and which ids an
-  // item actually changed: only those are written.
-  std::map<std::string, std::optional<Entity>, std::less<>> state;
-  std::map<std::string, std::optional<Entity>, std::less<>> original;  // kept only if Watching
-  const bool watching = Watching(tenant);
-  std::set<std::string, std::less<>> changed;
-  std::vector<std::string> success;
+  DistinctIds read;
   for (auto& item : items) {
-    const std::string id = item.id;  // `apply` may move the item into the state
-    auto it = state.find(id);
-    if (it == state.end()) {
-      auto loaded = Load(**ts, item.id);
-      if (!loaded.ok() && !loaded.status().IsNotFound()) {
-        result.errors.push_back({item.id, loaded.status()});
+    read.Add(item.id);
+    item.owner = std::string(w.subject());  // kept only if `apply` creates the entity
+  }
+  const bool watching = Watching(tenant);
+  // The state each touched id will have after the batch (nullopt = absent), and the state it
+  // had (kept only if Watching); which ids an item actually changed: only those are written.
+  std::map<std::string_view, std::optional<Entity>> state;
+  std::map<std::string_view, std::optional<Entity>> original;
+  std::vector<std::string> success;  // ids of the items that succeeded, in request order
+  bool built = false;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    built = true;
+    result = BatchResult{};
+    state.clear();
+    original.clear();
+    success.clear();
+    std::set<std::string_view> changed;
+    for (const auto& item : items) {
+      const std::string_view id = item.id;
+      auto it = state.find(id);
+      if (it == state.end()) {
+        auto loaded = LiveEntityOf(current[read.position.at(id)], id);
+        if (!loaded.ok() && !loaded.status().IsNotFound()) {
+          result.errors.push_back({item.id, loaded.status()});
+          continue;
+        }
+        std::optional<Entity> now;
+        if (loaded.ok()) now = std::move(*loaded);
+        if (watching) original.emplace(id, now);
+        it = state.emplace(id, std::move(now)).first;
+      }
+      std::optional<Entity> next = it->second;
+      bool created = false;
+      Status item_st = apply(next, item, created);
+      if (item_st.ok() && !w.Unrestricted()) {
+        item_st = AuthorizeWrite(w, tenant, it->second ? &*it->second : nullptr, next ? &*next : nullptr,
+                                 item.AttributeNames());
+      }
+      if (item_st.ok() && next) item_st = CheckSize(*next);
+      if (!item_st.ok()) {
+        result.errors.push_back({item.id, item_st});
         continue;
       }
-      std::optional<Entity> current;
-      if (loaded.ok()) current = std::move(*loaded);
-      if (watching) original.emplace(item.id, current);
-      it = state.emplace(item.id, std::move(current)).first;
+      it->second = std::move(next);
+      changed.insert(id);
+      success.push_back(item.id);
+      if (created) {
+        ++result.created;
+        result.created_ids.push_back(item.id);
+      }
     }
-    std::optional<Entity> next = it->second;
-    bool created = false;
-    std::vector<std::string> named;
-    if (!w.Unrestricted()) named = item.AttributeNames();
-    item.owner = std::string(w.subject());  // kept only if `apply` creates the entity
-    Status st = apply(next, item, created);
-    if (st.ok() && !w.Unrestricted()) {
-      st = AuthorizeWrite(w, tenant, it->second ? &*it->second : nullptr, next ? &*next : nullptr, named);
+    for (const auto id : changed) {
+      const auto& e = state.find(id)->second;
+      if (!e) continue;
+      ws.puts.push_back(ToRecord(*e));
+      if (watching) {
+        const auto& before = original.find(id)->second;
+        changes.push_back({before ? &*before : nullptr, &*e});
+      }
     }
-    if (st.ok() && next) st = CheckSize(*next);
-    if (!st.ok()) {
-      result.errors.push_back({id, st});
-      continue;
+    return Status::Ok();
+  };
+  Status st = Commit(tenant, **ts, read.ids, build);
+  if (!st.ok()) {
+    // The items that did not fail on their own fail with the write: all of them if it failed
+    // before the batch was built.
+    if (!built) {
+      for (const auto& item : items) success.push_back(item.id);
     }
-    it->second = std::move(next);
-    changed.insert(id);
-    success.push_back(id);
-    if (created) {
-      ++result.created;
-      result.created_ids.push_back(id);
-    }
-  }
-  store::WriteSet ws;
-  std::vector<EntityChange> changes;
-  for (const auto& id : changed) {
-    const auto& e = state.find(id)->second;
-    if (!e) continue;
-    ws.puts.push_back(ToRecord(*e));
-    if (watching) {
-      const auto& before = original.find(id)->second;
-      changes.push_back({before ? &*before : nullptr, &*e});
-    }
-  }
-  if (!ws.puts.empty()) {
-    Status st = Commit(tenant, **ts, ws, changes);
-    if (!st.ok()) {
-      for (auto& id : success) result.errors.push_back({id, st});
-      result.created = 0;
-      result.created_ids.clear();
-      return result;
-    }
+    for (auto& id : success) result.errors.push_back({id, st});
+    result.created = 0;
+    result.created_ids.clear();
+    return result;
   }
   result.success = std::move(success);
   return result;
@@ -436,9 +491,9 @@ Status RefuseNulls(const Entity& item, std::string_view what) {
 }  // namespace
 
 BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(w, tenant, entities, true, [](std::optional<Entity>& current, Entity& item, bool& created) {
+  return RunBatch(w, tenant, entities, true, [](std::optional<Entity>& current, const Entity& item, bool& created) {
     if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
-    current = std::move(item);
+    current = item;
     created = true;
     return Status::Ok();
   });
@@ -446,20 +501,21 @@ BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view te
 
 BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool replace) {
-  return RunBatch(w, tenant, entities, true, [replace](std::optional<Entity>& current, Entity& item, bool& created) {
+  return RunBatch(w, tenant, entities, true, [replace](std::optional<Entity>& current, const Entity& item, bool& created) {
     if (!current || replace) CITYHUB_RETURN_IF_ERROR(RefuseNulls(item, current ? "replaces" : "creates"));
     if (!current) {
-      current = std::move(item);
+      current = item;
       created = true;
     } else if (replace) {
-      item.created_at = current->created_at;
-      item.owner = current->owner;
-      current = std::move(item);
+      Entity replacement = item;
+      replacement.created_at = current->created_at;
+      replacement.owner = current->owner;
+      current = std::move(replacement);
     } else {
       current->AddTypes(item.types);
       ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
       if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-      ngsild::AppendAttributes(*current, std::move(item.attrs), false, item.modified_at);
+      ngsild::AppendAttributes(*current, item.attrs, false, item.modified_at);
       current->modified_at = item.modified_at;
     }
     return Status::Ok();
@@ -468,23 +524,23 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
 
 BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool no_overwrite) {
-  return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, Entity& item, bool&) {
+  return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, const Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);  // as Append (§5.6.3.4)
     ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
     if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-    ngsild::AppendAttributes(*current, std::move(item.attrs), no_overwrite, item.modified_at);
+    ngsild::AppendAttributes(*current, item.attrs, no_overwrite, item.modified_at);
     return Status::Ok();
   });
 }
 
 BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, Entity& item, bool&) {
+  return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, const Entity& item, bool&) {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     current->AddTypes(item.types);
     ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
     if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-    ngsild::MergeAttributes(*current, std::move(item.attrs), item.modified_at);
+    ngsild::MergeAttributes(*current, item.attrs, item.modified_at);
     return Status::Ok();
   });
 }
@@ -499,36 +555,44 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
   std::vector<size_t> stripes;
   for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
   StripeGuard lock(*this, std::move(stripes));
-  store::WriteSet ws;
-  std::set<std::string, std::less<>> deleted;
-  std::vector<std::string> success;
+  DistinctIds read;
+  for (const auto& id : ids) read.Add(id);
   const bool watching = Watching(tenant);
+  std::vector<std::string> success;
   std::vector<Entity> befores;  // reserved: EntityChange points into it
-  befores.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto before = Load(**ts, id);
-    if (!before.ok() || deleted.count(id)) {
-      Status st = before.ok() ? Status::NotFound(fmt::format("entity '{}' does not exist", id)) : before.status();
-      result.errors.push_back({id, st});
-      continue;
+  bool built = false;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    built = true;
+    result = BatchResult{};
+    success.clear();
+    befores.clear();
+    befores.reserve(ids.size());
+    std::set<std::string_view> deleted;
+    for (const auto& id : ids) {
+      auto before = LiveEntityOf(current[read.position.at(id)], id);
+      if (!before.ok() || deleted.count(id)) {
+        Status item_st = before.ok() ? Status::NotFound(fmt::format("entity '{}' does not exist", id)) : before.status();
+        result.errors.push_back({id, item_st});
+        continue;
+      }
+      if (Status item_st = AuthorizeWrite(w, tenant, &*before, nullptr, {}); !item_st.ok()) {
+        result.errors.push_back({id, item_st});
+        continue;
+      }
+      if (watching) befores.push_back(std::move(*before));
+      deleted.insert(id);
+      ws.deletes.push_back(id);
+      success.push_back(id);
     }
-    if (Status st = AuthorizeWrite(w, tenant, &*before, nullptr, {}); !st.ok()) {
-      result.errors.push_back({id, st});
-      continue;
-    }
-    if (watching) befores.push_back(std::move(*before));
-    deleted.insert(id);
-    ws.deletes.push_back(id);
-    success.push_back(id);
-  }
-  std::vector<EntityChange> changes;
-  for (const auto& before : befores) changes.push_back({&before, nullptr});
-  if (!ws.deletes.empty()) {
-    Status st = Commit(tenant, **ts, ws, changes);
-    if (!st.ok()) {
-      for (auto& id : success) result.errors.push_back({id, st});
-      return result;
-    }
+    for (const auto& before : befores) changes.push_back({&before, nullptr});
+    return Status::Ok();
+  };
+  Status st = Commit(tenant, **ts, read.ids, build);
+  if (!st.ok()) {
+    // As in RunBatch: what did not fail on its own fails with the write.
+    if (!built) success = ids;
+    for (auto& id : success) result.errors.push_back({id, st});
+    return result;
   }
   result.success = std::move(success);
   return result;
@@ -547,28 +611,32 @@ Result<size_t> EntityService::PurgeExpired(const WriteAccess& w, std::string_vie
   std::vector<size_t> stripes;
   for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
   StripeGuard lock(*this, std::move(stripes));
-  store::WriteSet ws;
+  const std::vector<std::string_view> read(ids.begin(), ids.end());
   std::vector<Entity> befores;  // reserved: EntityChange points into it
-  befores.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto before = LoadEvenExpired(**ts, id);
-    if (!before.ok()) {
-      if (before.status().IsNotFound()) continue;  // deleted since the scan
-      return before.status();
+  size_t purged = 0;
+  auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    befores.clear();
+    befores.reserve(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto before = EntityOf(current[i], ids[i]);
+      if (!before.ok()) {
+        if (before.status().IsNotFound()) continue;  // deleted since the scan
+        return before.status();
+      }
+      // Re-checked under the lock: a write may have moved expiresAt since the scan.
+      if (!before->ExpiredAt(now_ms)) continue;
+      CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
+      ws.deletes.push_back(ids[i]);
+      befores.push_back(std::move(*before));
     }
-    // Re-checked under the lock: a write may have moved expiresAt since the scan.
-    if (!before->ExpiredAt(now_ms)) continue;
-    CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, &*before, nullptr, {}));
-    ws.deletes.push_back(id);
-    befores.push_back(std::move(*before));
-  }
-  if (ws.deletes.empty()) return size_t{0};
-  std::vector<EntityChange> changes;
-  if (Watching(tenant)) {
-    for (const auto& before : befores) changes.push_back({&before, nullptr});
-  }
-  CITYHUB_RETURN_IF_ERROR(Commit(tenant, **ts, ws, changes));
-  return ws.deletes.size();
+    if (Watching(tenant)) {
+      for (const auto& before : befores) changes.push_back({&before, nullptr});
+    }
+    purged = ws.deletes.size();
+    return Status::Ok();
+  };
+  CITYHUB_RETURN_IF_ERROR(Commit(tenant, **ts, read, build));
+  return purged;
 }
 
 Result<std::vector<std::string>> EntityService::Types(std::string_view tenant) {

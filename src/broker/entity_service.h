@@ -1,7 +1,9 @@
 // EntityService: the one use case every write and entity read goes through (DESIGN §1), whoever
-// the caller is (HTTP API, IoT agent, importers, services). It loads, applies the NGSI-LD rules
-// from ngsild/ and stores, under a per-entity lock so that read-modify-write cycles on one
-// entity never interleave, and acknowledges only what the Store has made durable.
+// the caller is (HTTP API, IoT agent, importers, services). Each write is one store transaction
+// (TenantStore::Update): the entities' records are read once, the NGSI-LD rules from ngsild/ and
+// the access decision are applied to them, and what results is stored — under a per-entity
+// lock, so that read-modify-write cycles on one entity never interleave. Only what the Store
+// has made durable is acknowledged.
 //
 // Tenants: "" is the default tenant; a create makes an unknown tenant, any other operation on
 // an unknown tenant returns NotFound. Tenant names are validated here.
@@ -54,8 +56,8 @@ struct PendingChanges {
 
 // What a committed write owes beyond the entities themselves — the notifications of the
 // subscriptions it fires (DESIGN §1: in the same transaction, so none is lost). Implemented by
-// the notification outbox; EntityService calls it under the entities' locks, just before the
-// store write, with every entity the write changes.
+// the notification outbox; EntityService calls it under the entities' locks, inside the store
+// transaction (TenantStore::Update's function), with every entity the write changes.
 class ChangeObserver {
  public:
   virtual ~ChangeObserver() = default;
@@ -63,7 +65,9 @@ class ChangeObserver {
   // before the change (a copy per changed entity).
   virtual bool Watching(std::string_view tenant) const = 0;
   // Adds the records the changes owe to `ws` (the outbox); sets *pending to what Committed
-  // needs once the write is durable (null: nothing).
+  // needs once the write is durable (null: nothing). Runs again, with a fresh `ws` and
+  // `pending`, if the store retries the transaction: changing anything but these is allowed
+  // only where a repeat is harmless (taking a fresh outbox sequence number leaves a gap).
   virtual Status AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
                        store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) = 0;
   // AddTo's `pending` once its write is durable (still under the entities' locks, so an
@@ -188,14 +192,17 @@ class EntityService {
   class StripeGuard;
 
   Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
-  // The entity; NotFound if absent or expired (a transient entity past its expiresAt).
-  Result<ngsild::Entity> Load(store::TenantStore& ts, std::string_view id);
-  Result<ngsild::Entity> LoadEvenExpired(store::TenantStore& ts, std::string_view id);
   static store::EntityRecord ToRecord(const ngsild::Entity& e);
-  // Adds what `changes` owe (ChangeObserver), then writes `ws` durably, timing it for the
-  // commit observer.
-  Status Commit(std::string_view tenant, store::TenantStore& ts, store::WriteSet& ws,
-                const std::vector<EntityChange>& changes);
+  // Writes entities of `tenant` as one store transaction (TenantStore::Update) over `ids`, whose
+  // stripes the caller holds: `build(current, ws, changes)` turns the ids' current records into
+  // what to store and the changes that makes (EntityChange pointers into `build`'s own state);
+  // the change observers add what those owe, and hear of them once the write is durable, which
+  // is timed for the commit observer. An empty `ws` writes and owes nothing. Returns build's
+  // error, an observer's or the store's. `build` may run more than once (see Update): it must
+  // reset what a previous run left and leave the request's inputs intact.
+  template <typename Build>
+  Status Commit(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
+                Build&& build);
   bool Watching(std::string_view tenant) const {
     for (auto* o : change_observers_) {
       if (o->Watching(tenant)) return true;
@@ -203,14 +210,16 @@ class EntityService {
     return false;
   }
   // Applies `change` to an existing entity under its lock, authorizes the result for `w` (the
-  // request naming the attributes `named`) and stores it.
+  // request naming the attributes `named`) and stores it. `change(entity, write)` may run more
+  // than once (see Commit); setting `write` false stores nothing.
   template <typename Fn>
   Status Modify(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::vector<std::string>& named,
                 Fn&& change);
   // BadRequestData if an update made `e` larger than the limits allow.
   Status CheckSize(const ngsild::Entity& e) const;
-  // Runs a batch: `apply(existing-or-null, item)` returns the record to store or an error;
-  // each item's outcome is authorized for `w`.
+  // Runs a batch: `apply(existing-or-null, item, created)` makes the entity to store from the
+  // item (left intact: it may run more than once) or returns an error; each item's outcome is
+  // authorized for `w`.
   template <typename Apply>
   BatchResult RunBatch(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
                        Apply&& apply);

@@ -34,7 +34,7 @@
 //
 // The counters are 8-byte little-endian int64 values changed only through RocksDB merges of
 // deltas (CounterMerge below): merges commute, so concurrent writers need no lock, and one
-// Write() sums its deltas first — a batch of 1,000 new ParkingSpots adds one T key per entity
+// write sums its deltas first — a batch of 1,000 new ParkingSpots adds one T key per entity
 // and about a dozen merges in all, where a key per (entity, attribute) would add thousands of
 // memtable inserts (measured: they made memtable insertion 40 % of the CPU of a batch load).
 // A counter that falls to 0 stays as a key and is skipped by the listings.
@@ -45,14 +45,15 @@
 // key, so they may hold any byte and a type range is in ascending id order, the order every
 // scan promises.
 //
-// Writes. Write() reads the previous records of the ids it touches (one MultiGet), diffs their
+// Writes. Every write knows the previous records of the ids it touches — Update() read them
+// for its function, Write() reads them (one MultiGet either way) — and Apply() diffs their
 // types, attributes and terms against the new ones and puts entity records, type and term keys
 // and summed counter deltas into one WriteBatch: the change is atomic, and the indexes can never
 // disagree with the records.
 // There is no lock around this: the broker guarantees that no two concurrent writes touch the
-// same id, so concurrent Write() calls go straight to RocksDB, whose write path groups them
-// into one WAL append and one fsync (group commit). A global write mutex would make every
-// writer wait for every other writer's fsync.
+// same id (it holds the ids' stripe locks across an Update), so concurrent writes go straight
+// to RocksDB, whose write path groups them into one WAL append and one fsync (group commit). A
+// global write mutex would make every writer wait for every other writer's fsync.
 //
 // Scans. Without a type filter a scan walks the entities family. With types it merges one
 // iterator per type over `T<type>\0` in id order, dropping duplicates (an entity with two of
@@ -89,7 +90,7 @@
 //     files, bounding WAL replay after kill -9 (measured ~1.4 s per 58 MB) to a few seconds.
 //   - zstd if this librocksdb has it (best ratio; history appends measured fastest with it),
 //     else lz4, else snappy.
-//   - Bloom filters (10 bits/key, ~1% false positives) on entities and meta: Write() does a
+//   - Bloom filters (10 bits/key, ~1% false positives) on entities and meta: a write does a
 //     point lookup per put and most creates miss. The index family is only ever seeked, where
 //     whole-key filters do not help, so it carries none and spends no memory on them.
 //   - max_background_jobs = 2 and no subcompactions: flush and compaction must leave CPU to
@@ -339,7 +340,7 @@ class HistoryAppendMerge : public rocksdb::MergeOperator {
   const char* Name() const override { return "cityhub.HistoryAppendMerge"; }
 };
 
-// The index changes of one Write(): type keys to add and remove, and counter deltas summed
+// The index changes of one write: type keys to add and remove, and counter deltas summed
 // over every entity of the write.
 class IndexDelta {
  public:
@@ -562,6 +563,7 @@ class RocksTenantStore final : public TenantStore {
 
   Result<EntityRecord> Get(std::string_view id) override;
   Status Write(const WriteSet& ws) override;
+  Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) override;
   Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override;
   Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override;
   Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override;
@@ -606,6 +608,12 @@ class RocksTenantStore final : public TenantStore {
   Status CheckSchema();
   Result<bool> FamilyEmpty(rocksdb::ColumnFamilyHandle* family);
   Status PutSchemaVersion(int version);
+  // The records of `ids` in one MultiGet (element i: of ids[i], NotFound if absent).
+  CurrentRecords ReadRecords(const std::vector<std::string_view>& ids);
+  // Writes `ws` (validated) in one WriteBatch, with the index changes from `previous` — the
+  // records of `ids`, element by element — to the records `ws` puts. Internal if `ws` puts or
+  // deletes an id not in `ids`; the read's error for one whose read failed.
+  Status Apply(const WriteSet& ws, const std::vector<std::string_view>& ids, const CurrentRecords& previous);
   Status MergeTypeIds(const rocksdb::Snapshot* snapshot, const ScanOptions& opts,
                       const IdVisitor& visit);
   // Visits counters under `prefix` with a positive count: (rest of the key, count).
@@ -769,13 +777,15 @@ Result<EntityRecord> RocksTenantStore::Get(std::string_view id) {
 }
 
 std::vector<Result<EntityRecord>> RocksTenantStore::GetMany(const std::vector<std::string_view>& ids) {
-  std::vector<Result<EntityRecord>> out;
-  out.reserve(ids.size());
   CallGuard guard(*this);
-  if (!guard) {
-    for (size_t i = 0; i < ids.size(); ++i) out.emplace_back(Unavailable());
-    return out;
-  }
+  if (!guard) return CurrentRecords(ids.size(), Unavailable());
+  return ReadRecords(ids);
+}
+
+CurrentRecords RocksTenantStore::ReadRecords(const std::vector<std::string_view>& ids) {
+  CurrentRecords out;
+  if (ids.empty()) return out;
+  out.reserve(ids.size());
   std::vector<rocksdb::Slice> keys;
   keys.reserve(ids.size());
   for (auto id : ids) keys.emplace_back(id.data(), id.size());
@@ -805,7 +815,27 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
   CallGuard guard(*this);
   if (!guard) return Unavailable();
   CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(ws));
+  std::vector<std::string_view> ids;
+  ids.reserve(ws.puts.size() + ws.deletes.size());
+  for (const auto& record : ws.puts) ids.push_back(record.id);
+  for (const auto& id : ws.deletes) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return Apply(ws, ids, ReadRecords(ids));
+}
 
+Status RocksTenantStore::Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) {
+  CallGuard guard(*this);
+  if (!guard) return Unavailable();
+  const CurrentRecords current = ReadRecords(ids);
+  Result<WriteSet> ws = fn(current);
+  if (!ws.ok()) return ws.status();
+  CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(*ws));
+  return Apply(*ws, ids, current);
+}
+
+Status RocksTenantStore::Apply(const WriteSet& ws, const std::vector<std::string_view>& ids,
+                               const CurrentRecords& previous) {
   // The final state of each id: the last put wins, and deletes apply after puts.
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
@@ -814,32 +844,25 @@ Status RocksTenantStore::Write(const WriteSet& ws) {
       ws.meta_deletes.empty()) {
     return Status::Ok();
   }
-
-  std::vector<rocksdb::Slice> ids;
-  ids.reserve(next.size());
-  for (const auto& entry : next) ids.emplace_back(entry.first.data(), entry.first.size());
-  std::vector<rocksdb::PinnableSlice> previous(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  db_->MultiGet(rocksdb::ReadOptions(), families_.entities, ids.size(), ids.data(),
-                previous.data(), statuses.data(), /*sorted_input=*/true);
+  std::map<std::string_view, const Result<EntityRecord>*> before;
+  for (size_t i = 0; i < ids.size(); ++i) before.emplace(ids[i], &previous[i]);
 
   rocksdb::WriteBatch batch;
   IndexDelta delta;
-  size_t i = 0;
   for (const auto& [id, record] : next) {
-    EntityRecord old;
-    if (statuses[i].ok()) {
-      if (!DecodeRecord(View(previous[i]), &old)) return CorruptRecord(id);
-    } else if (!statuses[i].IsNotFound()) {
-      return FromRocks(statuses[i], fmt::format("reading entity '{}'", id));
+    auto it = before.find(id);
+    if (it == before.end()) {
+      return Status::Internal(fmt::format("entity '{}' is written by an update that did not read it", id));
     }
-    delta.Change(id, statuses[i].ok() ? &old : nullptr, record);
+    const Result<EntityRecord>& old = *it->second;
+    if (!old.ok() && !old.status().IsNotFound()) return old.status();
+    delta.Change(id, old.ok() ? &old.value() : nullptr, record);
+    const rocksdb::Slice key(id.data(), id.size());
     if (record) {
-      batch.Put(families_.entities, ids[i], EncodeRecord(*record));
-    } else if (statuses[i].ok()) {
-      batch.Delete(families_.entities, ids[i]);
+      batch.Put(families_.entities, key, EncodeRecord(*record));
+    } else if (old.ok()) {
+      batch.Delete(families_.entities, key);
     }
-    ++i;
   }
   delta.AppendTo(batch, families_.index);
   for (const auto& record : ws.outbox) batch.Put(families_.outbox, OutboxKey(record.sequence), record.value);

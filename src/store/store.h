@@ -3,11 +3,13 @@
 // queries (by type, by attribute), plus small metadata records. No NGSI-LD rules live here:
 // a document is an opaque string, types and attribute names are plain strings (expanded IRIs).
 //
-// Durability: Write() returns ok only after the change is synced to the write-ahead log;
-// concurrent Write() calls share syncs (group commit). A Write() is atomic: all its entity
+// Durability: Write() and Update() return ok only after the change is synced to the write-ahead
+// log; concurrent writes share syncs (group commit). A write is atomic: all its entity
 // puts/deletes and their index changes become visible together or not at all.
+// Transactions: a read-modify-write of entities is one Update(), which reads the records once
+// and writes what the caller's function made of them, with no other write to those ids in
+// between — see Update() for who guarantees that in each backend.
 // Thread-safety: every method of Store and TenantStore is safe to call concurrently.
-// Callers serialise read-modify-write cycles on one entity themselves (the broker does).
 #pragma once
 
 #include <cstdint>
@@ -86,6 +88,13 @@ struct WriteSet {
   std::vector<std::string> meta_deletes;  // applied after meta_puts
 };
 
+// What an Update's function is handed: element i is the record of ids[i] — NotFound if there
+// is none, Internal if it could not be read.
+using CurrentRecords = std::vector<Result<EntityRecord>>;
+// Makes what an Update writes from the current records, or returns why not (then nothing is
+// written and Update returns that error).
+using UpdateFn = std::function<Result<WriteSet>(const CurrentRecords& current)>;
+
 using HistoryBlockVisitor = std::function<bool(int64_t block, std::string_view bytes)>;
 
 // Which entities a scan visits, always in ascending id order.
@@ -119,8 +128,29 @@ class TenantStore {
   // Reads the records of `ids` in one batched lookup (cheaper than a Get each): element i is
   // the record of ids[i], NotFound if there is none, Internal on I/O error.
   virtual std::vector<Result<EntityRecord>> GetMany(const std::vector<std::string_view>& ids) = 0;
-  // Applies `ws` atomically and durably; maintains the type and attribute indexes.
+  // Applies `ws` atomically and durably; maintains the type and attribute indexes (reading the
+  // records `ws` replaces for that). For writes that do not depend on the entities' current
+  // state — index rebuilds, history, outbox, metadata; a read-modify-write of entities is an
+  // Update().
   virtual Status Write(const WriteSet& ws) = 0;
+  // A read-modify-write of the entities `ids` as one transaction: reads their records once
+  // (GetMany's answer), hands them to `fn` and applies the WriteSet it returns as Write() does,
+  // computing the index and counter changes from the records already read. Returns Ok (an empty
+  // WriteSet writes nothing); else, with nothing written, `fn`'s error, Internal if the
+  // WriteSet puts or deletes an entity not in `ids` (a bug: the transaction did not read it),
+  // or the read's error for one whose read failed; else as Write(). Ids may repeat.
+  //
+  // Isolation: the records `fn` sees are the ones the write replaces — no other writer of these
+  // ids commits in between. The RocksDB backend takes no lock for this: its caller must hold,
+  // across the call, a lock per id that every writer of the id takes (the broker's stripe
+  // locks). A database backend reads and writes in one transaction with the rows locked
+  // (SELECT … FOR UPDATE), which also holds between processes.
+  // `fn` may run more than once — a backend may retry a transaction that failed to commit
+  // (RocksDB calls it exactly once) — and only the WriteSet of its last run is written, so it
+  // must change nothing but what it returns: leave the caller's inputs intact (copy, don't move
+  // from them) and reset any state a previous run left. It runs inside the transaction: keep it
+  // short, and it must not call Store::Close().
+  virtual Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) = 0;
   // Visits matching ids without reading documents (cheap: index keys only).
   virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
   // Visits matching records (documents included).

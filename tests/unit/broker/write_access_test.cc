@@ -3,13 +3,11 @@
 // (a counting decorator around a real RocksDB store).
 #include "broker/write_access.h"
 
-#include <atomic>
-#include <map>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "broker/entity_service.h"
+#include "counting_store.h"
 #include "temp_store.h"
 
 namespace cityhub::broker {
@@ -94,88 +92,6 @@ TEST(AuthorizeWrite, DeletionNeedsTheRightToDeleteAndUnrestrictedSkipsEverything
 }
 
 // --- EntityService: the decision under the lock, one read per update ----------------------
-
-// Counts entity reads on its way to the real tenant store.
-class CountingTenantStore final : public store::TenantStore {
- public:
-  explicit CountingTenantStore(store::TenantStore& inner) : inner_(inner) {}
-  std::atomic<int> gets{0}, writes{0};
-
-  Result<store::EntityRecord> Get(std::string_view id) override {
-    ++gets;
-    return inner_.Get(id);
-  }
-  std::vector<Result<store::EntityRecord>> GetMany(const std::vector<std::string_view>& ids) override {
-    gets += static_cast<int>(ids.size());
-    return inner_.GetMany(ids);
-  }
-  Status Write(const store::WriteSet& ws) override {
-    ++writes;
-    return inner_.Write(ws);
-  }
-  Status ScanIds(const store::ScanOptions& o, const store::IdVisitor& v) override { return inner_.ScanIds(o, v); }
-  Status Scan(const store::ScanOptions& o, const store::EntityVisitor& v) override { return inner_.Scan(o, v); }
-  Status ScanTerms(const std::vector<store::TermRange>& r, const store::TermVisitor& v) override {
-    return inner_.ScanTerms(r, v);
-  }
-  Status CompactTerms() override { return inner_.CompactTerms(); }
-  Status ScanOutbox(uint64_t from, const std::function<bool(uint64_t, std::string_view)>& v) override {
-    return inner_.ScanOutbox(from, v);
-  }
-  Status DeleteOutbox(const std::vector<uint64_t>& s) override { return inner_.DeleteOutbox(s); }
-  Result<uint64_t> LastOutboxSequence() override { return inner_.LastOutboxSequence(); }
-  Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards,
-                     const store::HistoryBlockVisitor& v) override {
-    return inner_.ScanHistory(id, attr, first, last, backwards, v);
-  }
-  Result<std::vector<std::string>> HistoryAttributes(std::string_view id) override { return inner_.HistoryAttributes(id); }
-  Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block, std::string_view bytes) override {
-    return inner_.PutHistoryBlock(id, attr, block, bytes);
-  }
-  Status DeleteHistory(std::string_view id, std::string_view attr, int64_t before) override {
-    return inner_.DeleteHistory(id, attr, before);
-  }
-  Result<std::string> GetHistoryEntity(std::string_view id) override { return inner_.GetHistoryEntity(id); }
-  Status ScanHistoryEntities(const std::function<bool(std::string_view, std::string_view)>& v) override {
-    return inner_.ScanHistoryEntities(v);
-  }
-  Result<std::vector<std::string>> ListTypes() override { return inner_.ListTypes(); }
-  Result<std::vector<std::string>> AttributesOfType(std::string_view t) override { return inner_.AttributesOfType(t); }
-  Result<std::vector<std::string>> ListAttributes() override { return inner_.ListAttributes(); }
-  Result<std::vector<std::string>> TypesWithAttribute(std::string_view a) override { return inner_.TypesWithAttribute(a); }
-  Result<uint64_t> CountType(std::string_view t) override { return inner_.CountType(t); }
-  Result<uint64_t> CountAttribute(std::string_view a) override { return inner_.CountAttribute(a); }
-  uint64_t ApproximateEntityCount() override { return inner_.ApproximateEntityCount(); }
-  Result<std::string> GetMeta(std::string_view k) override { return inner_.GetMeta(k); }
-  Status PutMeta(std::string_view k, std::string_view v) override { return inner_.PutMeta(k, v); }
-  Status DeleteMeta(std::string_view k) override { return inner_.DeleteMeta(k); }
-  Status ScanMeta(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& v) override {
-    return inner_.ScanMeta(prefix, v);
-  }
-
- private:
-  store::TenantStore& inner_;
-};
-
-class CountingStore final : public store::Store {
- public:
-  explicit CountingStore(store::Store& inner) : inner_(inner) {}
-  Result<store::TenantStore*> Tenant(std::string_view name, bool create) override {
-    auto ts = inner_.Tenant(name, create);
-    if (!ts.ok()) return ts;
-    auto& counting = tenants_[std::string(name)];
-    if (!counting) counting = std::make_unique<CountingTenantStore>(**ts);
-    return counting.get();
-  }
-  std::vector<std::string> ListTenants() override { return inner_.ListTenants(); }
-  Status Backup(const std::string& dir) override { return inner_.Backup(dir); }
-  void Close() override { inner_.Close(); }
-  CountingTenantStore& Of(const std::string& tenant) { return *tenants_.at(tenant); }
-
- private:
-  store::Store& inner_;
-  std::map<std::string, std::unique_ptr<CountingTenantStore>> tenants_;
-};
 
 class GuardedServiceTest : public ::testing::Test {
  protected:
