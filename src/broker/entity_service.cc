@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -396,20 +397,23 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
   DistinctIds read;
   for (auto& item : items) {
     read.Add(item.id);
-    item.owner = std::string(w.subject());  // kept only if `apply` creates the entity
+    item.owner = std::string(w.subject());  // kept only if the item creates the entity
   }
-  const bool watching = Watching(tenant);
-  // The state each touched id will have after the batch (nullopt = absent), and the state it
-  // had (kept only if Watching); which ids an item actually changed: only those are written.
-  std::map<std::string_view, std::optional<Entity>> state;
-  std::map<std::string_view, std::optional<Entity>> original;
+  // Every entity the batch read or made (EntityChange and `state` point into it), the state of
+  // each touched id before the batch and after the items so far (null = absent; an item that
+  // creates an entity as given is itself the state, so creates copy nothing), and which ids an
+  // item changed: only those are written.
+  std::deque<Entity> entities;
+  std::map<std::string_view, const Entity*> original, state;
   std::vector<std::string> success;  // ids of the items that succeeded, in request order
+  const bool watching = Watching(tenant);
   bool built = false;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
     built = true;
     result = BatchResult{};
-    state.clear();
+    entities.clear();
     original.clear();
+    state.clear();
     success.clear();
     std::set<std::string_view> changed;
     for (const auto& item : items) {
@@ -421,39 +425,31 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
           result.errors.push_back({item.id, loaded.status()});
           continue;
         }
-        std::optional<Entity> now;
-        if (loaded.ok()) now = std::move(*loaded);
-        if (watching) original.emplace(id, now);
-        it = state.emplace(id, std::move(now)).first;
+        const Entity* now = loaded.ok() ? &entities.emplace_back(std::move(*loaded)) : nullptr;
+        original.emplace(id, now);
+        it = state.emplace(id, now).first;
       }
-      std::optional<Entity> next = it->second;
-      bool created = false;
-      Status item_st = apply(next, item, created);
-      if (item_st.ok() && !w.Unrestricted()) {
-        item_st = AuthorizeWrite(w, tenant, it->second ? &*it->second : nullptr, next ? &*next : nullptr,
-                                 item.AttributeNames());
-      }
-      if (item_st.ok() && next) item_st = CheckSize(*next);
+      const Entity* before = it->second;
+      Result<const Entity*> next = apply(before, item, entities);
+      Status item_st = next.status();
+      if (item_st.ok() && !w.Unrestricted()) item_st = AuthorizeWrite(w, tenant, before, *next, item.AttributeNames());
+      if (item_st.ok()) item_st = CheckSize(**next);
       if (!item_st.ok()) {
         result.errors.push_back({item.id, item_st});
         continue;
       }
-      it->second = std::move(next);
+      it->second = *next;
       changed.insert(id);
       success.push_back(item.id);
-      if (created) {
+      if (!before) {
         ++result.created;
         result.created_ids.push_back(item.id);
       }
     }
     for (const auto id : changed) {
-      const auto& e = state.find(id)->second;
-      if (!e) continue;
-      ws.puts.push_back(ToRecord(*e));
-      if (watching) {
-        const auto& before = original.find(id)->second;
-        changes.push_back({before ? &*before : nullptr, &*e});
-      }
+      const Entity* after = state.at(id);
+      ws.puts.push_back(ToRecord(*after));
+      if (watching) changes.push_back({original.at(id), after});
     }
     return Status::Ok();
   };
@@ -491,57 +487,57 @@ Status RefuseNulls(const Entity& item, std::string_view what) {
 }  // namespace
 
 BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(w, tenant, entities, true, [](std::optional<Entity>& current, const Entity& item, bool& created) {
+  return RunBatch(w, tenant, entities, true, [](const Entity* current, const Entity& item, std::deque<Entity>&) -> Result<const Entity*> {
     if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
-    current = item;
-    created = true;
-    return Status::Ok();
+    return &item;
   });
 }
 
 BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool replace) {
-  return RunBatch(w, tenant, entities, true, [replace](std::optional<Entity>& current, const Entity& item, bool& created) {
+  return RunBatch(w, tenant, entities, true,
+                  [replace](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
     if (!current || replace) CITYHUB_RETURN_IF_ERROR(RefuseNulls(item, current ? "replaces" : "creates"));
-    if (!current) {
-      current = item;
-      created = true;
-    } else if (replace) {
-      Entity replacement = item;
-      replacement.created_at = current->created_at;
-      replacement.owner = current->owner;
-      current = std::move(replacement);
+    if (!current) return &item;
+    Entity& next = made.emplace_back(replace ? item : *current);
+    if (replace) {
+      next.created_at = current->created_at;
+      next.owner = current->owner;
     } else {
-      current->AddTypes(item.types);
-      ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
-      if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-      ngsild::AppendAttributes(*current, item.attrs, false, item.modified_at);
-      current->modified_at = item.modified_at;
+      next.AddTypes(item.types);
+      ngsild::SetScope(next, item.scope, ngsild::ScopeChange::kReplaceExisting);  // as Update (§5.6.2.4)
+      if (item.expires_at != 0) next.SetExpiresAt({item.expires_at, item.expires_fraction});
+      ngsild::AppendAttributes(next, item.attrs, false, item.modified_at);
+      next.modified_at = item.modified_at;
     }
-    return Status::Ok();
+    return &next;
   });
 }
 
 BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool no_overwrite) {
-  return RunBatch(w, tenant, entities, false, [no_overwrite](std::optional<Entity>& current, const Entity& item, bool&) {
+  return RunBatch(w, tenant, entities, false,
+                  [no_overwrite](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
-    current->AddTypes(item.types);  // as Append (§5.6.3.4)
-    ngsild::SetScope(*current, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
-    if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-    ngsild::AppendAttributes(*current, item.attrs, no_overwrite, item.modified_at);
-    return Status::Ok();
+    Entity& next = made.emplace_back(*current);
+    next.AddTypes(item.types);  // as Append (§5.6.3.4)
+    ngsild::SetScope(next, item.scope, no_overwrite ? ngsild::ScopeChange::kAdd : ngsild::ScopeChange::kReplace);
+    if (item.expires_at != 0) next.SetExpiresAt({item.expires_at, item.expires_fraction});
+    ngsild::AppendAttributes(next, item.attrs, no_overwrite, item.modified_at);
+    return &next;
   });
 }
 
 BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(w, tenant, entities, false, [](std::optional<Entity>& current, const Entity& item, bool&) {
+  return RunBatch(w, tenant, entities, false,
+                  [](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
-    current->AddTypes(item.types);
-    ngsild::SetScope(*current, item.scope, ngsild::ScopeChange::kReplace);
-    if (item.expires_at != 0) current->SetExpiresAt({item.expires_at, item.expires_fraction});
-    ngsild::MergeAttributes(*current, item.attrs, item.modified_at);
-    return Status::Ok();
+    Entity& next = made.emplace_back(*current);
+    next.AddTypes(item.types);
+    ngsild::SetScope(next, item.scope, ngsild::ScopeChange::kReplace);
+    if (item.expires_at != 0) next.SetExpiresAt({item.expires_at, item.expires_fraction});
+    ngsild::MergeAttributes(next, item.attrs, item.modified_at);
+    return &next;
   });
 }
 

@@ -217,9 +217,10 @@ class EntityService {
                 Fn&& change);
   // BadRequestData if an update made `e` larger than the limits allow.
   Status CheckSize(const ngsild::Entity& e) const;
-  // Runs a batch: `apply(existing-or-null, item, created)` makes the entity to store from the
-  // item (left intact: it may run more than once) or returns an error; each item's outcome is
-  // authorized for `w`.
+  // Runs a batch: `apply(existing-or-null, item, made)` returns the entity the item leaves —
+  // the item itself when it is stored as given, else one it adds to `made` — or an error; it
+  // leaves the item intact (it may run more than once). Each item's outcome is authorized for
+  // `w`.
   template <typename Apply>
   BatchResult RunBatch(const WriteAccess& w, std::string_view tenant, std::vector<ngsild::Entity>& items, bool create_tenant,
                        Apply&& apply);
