@@ -313,6 +313,7 @@ class PgTenantStore : public TenantStore {
   }
 
   Status Write(const WriteSet& ws) override;
+  Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) override;
 
   Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override {
     return ScanEntities(opts, false, [&](std::string_view id, std::string_view) { return visit(id); });
@@ -652,10 +653,28 @@ class PgTenantStore : public TenantStore {
     }
   }
 
+  // Reads the records of `ids` in transaction `t`, locking their rows until it ends (in id
+  // order: writers of overlapping sets lock alike, so they queue rather than deadlock).
+  Status LockRecords(Connection& t, std::vector<std::string_view> ids,
+                     std::map<std::string, EntityRecord, std::less<>>* records);
+  // Writes `ws` (validated) in transaction `t`, with the index and count changes from `old` —
+  // the records, locked by LockRecords, of every id it puts or deletes (absent: none).
+  Status Apply(Connection& t, const WriteSet& ws, const std::map<std::string, EntityRecord, std::less<>>& old);
+
   Pool& pool_;
   const std::string s_;       // the schema, quoted for SQL
   const std::string schema_;  // its name
 };
+
+bool WritesNothing(const WriteSet& ws) {
+  return ws.puts.empty() && ws.deletes.empty() && ws.outbox.empty() && ws.history.empty() &&
+         ws.history_entities.empty() && ws.meta_puts.empty() && ws.meta_deletes.empty();
+}
+
+// Update's answer to a WriteSet that writes an entity the transaction did not read (a bug).
+Status UnreadId(std::string_view id) {
+  return Status::Internal(fmt::format("entity '{}' is written by an update that did not read it", id));
+}
 
 // --- Write ----------------------------------------------------------------------------------
 
@@ -698,119 +717,159 @@ constexpr std::string_view kApplyWrite = R"(WITH
   meta_deletes AS (DELETE FROM {s}.meta WHERE key = ANY($27::bytea[]))
 SELECT 1)";
 
-Status PgTenantStore::Write(const WriteSet& ws) {
-  CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(ws));
+Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> ids,
+                                  std::map<std::string, EntityRecord, std::less<>>* records) {
+  records->clear();
+  if (ids.empty()) return Status::Ok();
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  auto rows = t.ExecPrepared("reading entities to write",
+                             Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE"),
+                             {Param::Text(ByteaArray(ids))}, Format::kBinary);
+  if (!rows.ok()) return rows.status();
+  for (size_t r = 0; r < rows->size(); ++r) {
+    EntityRecord record;
+    record.id = std::string(rows->Get(r, 0));
+    if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
+    std::string key = record.id;
+    records->emplace(std::move(key), std::move(record));
+  }
+  return Status::Ok();
+}
+
+Status PgTenantStore::Apply(Connection& t, const WriteSet& ws, const std::map<std::string, EntityRecord, std::less<>>& old) {
   // The final state of each id: the last put wins, and deletes apply after puts.
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
-  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty() && ws.meta_puts.empty() &&
-      ws.meta_deletes.empty()) {
-    return Status::Ok();
+  if (WritesNothing(ws)) return Status::Ok();
+  Column put_ids, put_records, deleted_ids, type_del_types, type_del_ids, type_put_types, type_put_ids, term_del_keys,
+      term_del_ids, term_put_keys, term_put_ids, term_put_payloads;
+  CountDeltas counts;
+  for (const auto& [id, record] : next) {
+    const auto before = old.find(id);
+    const EntityRecord* was = before == old.end() ? nullptr : &before->second;
+    if (was) CountRecord(*was, -1, &counts);
+    if (record) {
+      CountRecord(*record, +1, &counts);
+      put_ids.Bytes(id);
+      put_records.Bytes(EncodeRecord(*record));
+    } else if (was) {
+      deleted_ids.Bytes(id);
+    }
+    std::set<std::string_view> old_types, new_types;
+    std::map<std::string_view, std::string_view> old_terms, new_terms;
+    if (was) {
+      old_types.insert(was->types.begin(), was->types.end());
+      for (const auto& term : was->terms) old_terms[term.key] = term.payload;
+    }
+    if (record) {
+      new_types.insert(record->types.begin(), record->types.end());
+      for (const auto& term : record->terms) new_terms[term.key] = term.payload;
+    }
+    for (std::string_view type : old_types) {
+      if (!new_types.contains(type)) type_del_types.Bytes(type), type_del_ids.Bytes(id);
+    }
+    for (std::string_view type : new_types) {
+      if (!old_types.contains(type)) type_put_types.Bytes(type), type_put_ids.Bytes(id);
+    }
+    for (const auto& [key, payload] : old_terms) {
+      if (!new_terms.contains(key)) term_del_keys.Bytes(key), term_del_ids.Bytes(id);
+    }
+    for (const auto& [key, payload] : new_terms) {
+      const auto kept = old_terms.find(key);
+      if (kept != old_terms.end() && kept->second == payload) continue;
+      term_put_keys.Bytes(key);
+      term_put_ids.Bytes(id);
+      term_put_payloads.Bytes(payload);
+    }
   }
+  Column count_kinds, count_as, count_bs, count_ns;
+  for (const auto& [key, delta] : counts) {
+    if (delta == 0) continue;
+    count_kinds.Char(std::get<0>(key));
+    count_as.Bytes(std::get<1>(key));
+    count_bs.Bytes(std::get<2>(key));
+    count_ns.Int(delta);
+  }
+  Column outbox_seqs, outbox_values;
+  for (const auto& record : ws.outbox) {
+    outbox_seqs.Int(static_cast<int64_t>(record.sequence));
+    outbox_values.Bytes(record.value);
+  }
+  Column history_ids, history_attrs, history_blocks, history_bytes;
+  for (const auto& append : ws.history) {
+    history_ids.Bytes(append.entity_id);
+    history_attrs.Bytes(append.attr);
+    history_blocks.Int(append.block);
+    history_bytes.Bytes(append.bytes);
+  }
+  // Headers and metadata: the last put of a key wins, and a deleted key is not put.
+  std::map<std::string_view, std::string_view> headers, meta;
+  for (const auto& header : ws.history_entities) headers[header.entity_id] = header.header;
+  for (const auto& [key, value] : ws.meta_puts) meta[key] = value;
+  for (const auto& key : ws.meta_deletes) meta.erase(key);
+  Column header_ids, header_values, meta_keys, meta_values, meta_deleted;
+  for (const auto& [id, header] : headers) header_ids.Bytes(id), header_values.Bytes(header);
+  for (const auto& [key, value] : meta) meta_keys.Bytes(key), meta_values.Bytes(value);
+  for (const auto& key : ws.meta_deletes) meta_deleted.Bytes(key);
+
+  const std::vector<std::string> arrays = {
+      put_ids.Literal(),        put_records.Literal(),   deleted_ids.Literal(),    type_del_types.Literal(),
+      type_del_ids.Literal(),   type_put_types.Literal(), type_put_ids.Literal(),  term_del_keys.Literal(),
+      term_del_ids.Literal(),   term_put_keys.Literal(),  term_put_ids.Literal(),  term_put_payloads.Literal(),
+      count_kinds.Literal(),    count_as.Literal(),       count_bs.Literal(),      count_ns.Literal(),
+      outbox_seqs.Literal(),    outbox_values.Literal(),  history_ids.Literal(),   history_attrs.Literal(),
+      history_blocks.Literal(), history_bytes.Literal(),  header_ids.Literal(),    header_values.Literal(),
+      meta_keys.Literal(),      meta_values.Literal(),    meta_deleted.Literal()};
+  std::vector<Param> params;
+  params.reserve(arrays.size());
+  for (const std::string& a : arrays) params.push_back(Param::Text(a));
+  return t.ExecPrepared("writing", Sql(kApplyWrite), params).status();
+}
+
+Status PgTenantStore::Write(const WriteSet& ws) {
+  CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(ws));
+  if (WritesNothing(ws)) return Status::Ok();
+  std::vector<std::string_view> ids;
+  for (const auto& record : ws.puts) ids.push_back(record.id);
+  for (const auto& id : ws.deletes) ids.push_back(id);
   return OnConnection(pool_, false, [&](Connection& c) {
     return c.Transaction("writing", [&](Connection& t) -> Status {
-      // The records replaced, locked until the commit (in id order: writers of overlapping sets
-      // lock alike, so they queue rather than deadlock).
       std::map<std::string, EntityRecord, std::less<>> old;
-      if (!next.empty()) {
-        std::vector<std::string_view> ids;
-        for (const auto& entry : next) ids.push_back(entry.first);
-        auto rows = t.ExecPrepared("writing entities",
-                           Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE"),
-                           {Param::Text(ByteaArray(ids))}, Format::kBinary);
-        if (!rows.ok()) return rows.status();
-        for (size_t r = 0; r < rows->size(); ++r) {
-          EntityRecord record;
-          record.id = std::string(rows->Get(r, 0));
-          if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
-          std::string key = record.id;
-          old.emplace(std::move(key), std::move(record));
-        }
-      }
-      Column put_ids, put_records, deleted_ids, type_del_types, type_del_ids, type_put_types, type_put_ids, term_del_keys,
-          term_del_ids, term_put_keys, term_put_ids, term_put_payloads;
-      CountDeltas counts;
-      for (const auto& [id, record] : next) {
-        const auto before = old.find(id);
-        const EntityRecord* was = before == old.end() ? nullptr : &before->second;
-        if (was) CountRecord(*was, -1, &counts);
-        if (record) {
-          CountRecord(*record, +1, &counts);
-          put_ids.Bytes(id);
-          put_records.Bytes(EncodeRecord(*record));
-        } else if (was) {
-          deleted_ids.Bytes(id);
-        }
-        std::set<std::string_view> old_types, new_types;
-        std::map<std::string_view, std::string_view> old_terms, new_terms;
-        if (was) {
-          old_types.insert(was->types.begin(), was->types.end());
-          for (const auto& term : was->terms) old_terms[term.key] = term.payload;
-        }
-        if (record) {
-          new_types.insert(record->types.begin(), record->types.end());
-          for (const auto& term : record->terms) new_terms[term.key] = term.payload;
-        }
-        for (std::string_view type : old_types) {
-          if (!new_types.contains(type)) type_del_types.Bytes(type), type_del_ids.Bytes(id);
-        }
-        for (std::string_view type : new_types) {
-          if (!old_types.contains(type)) type_put_types.Bytes(type), type_put_ids.Bytes(id);
-        }
-        for (const auto& [key, payload] : old_terms) {
-          if (!new_terms.contains(key)) term_del_keys.Bytes(key), term_del_ids.Bytes(id);
-        }
-        for (const auto& [key, payload] : new_terms) {
-          const auto kept = old_terms.find(key);
-          if (kept != old_terms.end() && kept->second == payload) continue;
-          term_put_keys.Bytes(key);
-          term_put_ids.Bytes(id);
-          term_put_payloads.Bytes(payload);
-        }
-      }
-      Column count_kinds, count_as, count_bs, count_ns;
-      for (const auto& [key, delta] : counts) {
-        if (delta == 0) continue;
-        count_kinds.Char(std::get<0>(key));
-        count_as.Bytes(std::get<1>(key));
-        count_bs.Bytes(std::get<2>(key));
-        count_ns.Int(delta);
-      }
-      Column outbox_seqs, outbox_values;
-      for (const auto& record : ws.outbox) {
-        outbox_seqs.Int(static_cast<int64_t>(record.sequence));
-        outbox_values.Bytes(record.value);
-      }
-      Column history_ids, history_attrs, history_blocks, history_bytes;
-      for (const auto& append : ws.history) {
-        history_ids.Bytes(append.entity_id);
-        history_attrs.Bytes(append.attr);
-        history_blocks.Int(append.block);
-        history_bytes.Bytes(append.bytes);
-      }
-      // Headers and metadata: the last put of a key wins, and a deleted key is not put.
-      std::map<std::string_view, std::string_view> headers, meta;
-      for (const auto& header : ws.history_entities) headers[header.entity_id] = header.header;
-      for (const auto& [key, value] : ws.meta_puts) meta[key] = value;
-      for (const auto& key : ws.meta_deletes) meta.erase(key);
-      Column header_ids, header_values, meta_keys, meta_values, meta_deleted;
-      for (const auto& [id, header] : headers) header_ids.Bytes(id), header_values.Bytes(header);
-      for (const auto& [key, value] : meta) meta_keys.Bytes(key), meta_values.Bytes(value);
-      for (const auto& key : ws.meta_deletes) meta_deleted.Bytes(key);
+      CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
+      return Apply(t, ws, old);
+    });
+  });
+}
 
-      const std::vector<std::string> arrays = {
-          put_ids.Literal(),        put_records.Literal(),   deleted_ids.Literal(),    type_del_types.Literal(),
-          type_del_ids.Literal(),   type_put_types.Literal(), type_put_ids.Literal(),  term_del_keys.Literal(),
-          term_del_ids.Literal(),   term_put_keys.Literal(),  term_put_ids.Literal(),  term_put_payloads.Literal(),
-          count_kinds.Literal(),    count_as.Literal(),       count_bs.Literal(),      count_ns.Literal(),
-          outbox_seqs.Literal(),    outbox_values.Literal(),  history_ids.Literal(),   history_attrs.Literal(),
-          history_blocks.Literal(), history_bytes.Literal(),  header_ids.Literal(),    header_values.Literal(),
-          meta_keys.Literal(),      meta_values.Literal(),    meta_deleted.Literal()};
-      std::vector<Param> params;
-      params.reserve(arrays.size());
-      for (const std::string& a : arrays) params.push_back(Param::Text(a));
-      return t.ExecPrepared("writing", Sql(kApplyWrite), params).status();
+Status PgTenantStore::Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) {
+  return OnConnection(pool_, false, [&](Connection& c) {
+    // A serialization failure or deadlock runs this again, `fn` included (store.h allows it).
+    return c.Transaction("updating", [&](Connection& t) -> Status {
+      std::map<std::string, EntityRecord, std::less<>> old;
+      CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
+      CurrentRecords current;
+      current.reserve(ids.size());
+      for (std::string_view id : ids) {
+        auto it = old.find(id);
+        if (it == old.end()) {
+          current.emplace_back(Status::NotFound(fmt::format("entity '{}' not found", id)));
+        } else {
+          current.emplace_back(it->second);
+        }
+      }
+      Result<WriteSet> ws = fn(current);
+      if (!ws.ok()) return ws.status();
+      CITYHUB_RETURN_IF_ERROR(ValidateWriteSet(*ws));
+      auto read = [&](std::string_view id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+      for (const auto& record : ws->puts) {
+        if (!read(record.id)) return UnreadId(record.id);
+      }
+      for (const auto& id : ws->deletes) {
+        if (!read(id)) return UnreadId(id);
+      }
+      return Apply(t, *ws, old);
     });
   });
 }

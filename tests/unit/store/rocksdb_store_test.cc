@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
-#include <optional>
 #include <thread>
 
 #include "store_test_util.h"
@@ -204,7 +203,7 @@ TEST(ValidTenantNameTest, AcceptsOnlySafeNames) {
   EXPECT_FALSE(ValidTenantName(std::string("a\0b", 3)));
 }
 
-// --- Update: the read-modify-write transaction ---------------------------------------------
+// Update's contract is in store_contract_test.cc; here, what RocksDB itself reads for it.
 
 // The bytes of entity values RocksDB returned to this thread's point lookups while `f` ran.
 uint64_t BytesRead(const std::function<void()>& f) {
@@ -214,133 +213,6 @@ uint64_t BytesRead(const std::function<void()>& f) {
   const uint64_t bytes = rocksdb::get_perf_context()->get_read_bytes + rocksdb::get_perf_context()->multiget_read_bytes;
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   return bytes;
-}
-
-TEST_F(RocksDbStoreTest, UpdateHandsItsFunctionTheCurrentRecordsAndWritesWhatItReturns) {
-  Put(db_, Record("e1", {"A"}, {"x"}, "one"));
-  Put(db_, Record("e2", {"A"}, {"y"}, "two"));
-  int runs = 0;
-  Status st = db_->Update({"e2", "absent", "e1", "e2"}, [&](const CurrentRecords& current) -> Result<WriteSet> {
-    ++runs;
-    EXPECT_EQ(current.size(), 4u);
-    EXPECT_EQ(current[0]->document, "two");
-    EXPECT_EQ(current[0]->attributes, Strings{"y"});
-    EXPECT_TRUE(current[1].status().IsNotFound());
-    EXPECT_EQ(current[2]->document, "one");
-    EXPECT_EQ(current[3]->id, "e2");
-    WriteSet ws;
-    ws.puts.push_back(Record("e1", {"B"}, {"x"}, current[2]->document + "+"));
-    ws.puts.push_back(Record("absent", {"A"}, {"z"}, "new"));
-    ws.deletes.push_back("e2");
-    ws.outbox.push_back({1, "owed"});
-    return ws;
-  });
-  ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_EQ(runs, 1) << "RocksDB runs the function exactly once";
-  EXPECT_EQ(db_->Get("e1")->document, "one+");
-  EXPECT_EQ(db_->Get("absent")->document, "new");
-  EXPECT_TRUE(db_->Get("e2").status().IsNotFound());
-  EXPECT_EQ(Count(db_->CountType("A")), 1u);
-  EXPECT_EQ(Count(db_->CountType("B")), 1u);
-  EXPECT_EQ(Count(db_->CountAttribute("y")), 0u);
-  EXPECT_EQ(db_->LastOutboxSequence().value(), 1u);
-  // An empty WriteSet writes nothing; an Update of no ids still writes what is not an entity.
-  EXPECT_TRUE(db_->Update({"e1"}, [](const CurrentRecords&) -> Result<WriteSet> { return WriteSet{}; }).ok());
-  EXPECT_TRUE(db_->Update({}, [](const CurrentRecords& current) -> Result<WriteSet> {
-                   EXPECT_TRUE(current.empty());
-                   WriteSet ws;
-                   ws.meta_puts.emplace_back("k", "v");
-                   return ws;
-                 }).ok());
-  EXPECT_EQ(db_->GetMeta("k").value(), "v");
-}
-
-TEST_F(RocksDbStoreTest, UpdateKeepsIndexesAndTermsRightAcrossPutPutDelete) {
-  auto update = [&](std::string id, std::optional<EntityRecord> next) {
-    Status st = db_->Update({id}, [&](const CurrentRecords&) -> Result<WriteSet> {
-      WriteSet ws;
-      if (next) {
-        ws.puts.push_back(*next);
-      } else {
-        ws.deletes.push_back(id);
-      }
-      return ws;
-    });
-    ASSERT_TRUE(st.ok()) << st.message();
-  };
-  Put(db_, Record("other", {"A"}, {"y"}));
-  EntityRecord first = WithTerms("e1", {{"a", "1"}, {"b", "1"}});
-  first.types = {"A"};
-  first.attributes = {"x", "y"};
-  update("e1", first);
-  EXPECT_EQ(Count(db_->CountType("A")), 2u);
-  EXPECT_EQ(Count(db_->CountAttribute("x")), 1u);
-  EXPECT_EQ(Count(db_->CountAttribute("y")), 2u);
-  EXPECT_THAT(Terms(db_, {"", ""}), ElementsAre("a|e1|1", "b|e1|1"));
-
-  EntityRecord second = WithTerms("e1", {{"b", "2"}, {"c", ""}});  // a removed, b changed, c added
-  second.types = {"C"};
-  second.attributes = {"z"};
-  update("e1", second);
-  EXPECT_THAT(Value(db_->ListTypes()), ElementsAre("A", "C"));
-  EXPECT_THAT(Value(db_->ListAttributes()), ElementsAre("y", "z"));
-  EXPECT_THAT(Value(db_->AttributesOfType("A")), ElementsAre("y"));
-  EXPECT_EQ(Count(db_->CountType("A")), 1u);
-  EXPECT_EQ(Count(db_->CountAttribute("x")), 0u);
-  EXPECT_THAT(Terms(db_, {"", ""}), ElementsAre("b|e1|2", "c|e1|"));
-
-  update("e1", std::nullopt);
-  EXPECT_THAT(Value(db_->ListTypes()), ElementsAre("A"));
-  EXPECT_THAT(Value(db_->ListAttributes()), ElementsAre("y"));
-  EXPECT_EQ(Count(db_->CountType("C")), 0u);
-  EXPECT_THAT(Terms(db_, {"", ""}), IsEmpty());
-  Reopen();
-  EXPECT_THAT(Value(db_->ListTypes()), ElementsAre("A"));
-  EXPECT_TRUE(db_->Get("e1").status().IsNotFound());
-}
-
-TEST_F(RocksDbStoreTest, AnUpdateThatFailsWritesNothing) {
-  Put(db_, Record("e1", {"A"}, {"x"}, "kept"));
-  auto everything = [](std::string doc) {
-    WriteSet ws;
-    ws.puts.push_back(Record("e1", {"B"}, {"y"}, std::move(doc)));
-    ws.outbox.push_back({7, "owed"});
-    ws.meta_puts.emplace_back("k", "v");
-    ws.history.push_back({"e1", "y", 0, "h"});
-    return ws;
-  };
-  auto nothing_written = [&] {
-    EXPECT_EQ(db_->Get("e1")->document, "kept");
-    EXPECT_THAT(Value(db_->ListTypes()), ElementsAre("A"));
-    EXPECT_EQ(db_->LastOutboxSequence().value(), 0u);
-    EXPECT_TRUE(db_->GetMeta("k").status().IsNotFound());
-    EXPECT_THAT(Value(db_->HistoryAttributes("e1")), IsEmpty());
-  };
-  // The function's own error comes back.
-  Status st = db_->Update({"e1"}, [](const CurrentRecords&) -> Result<WriteSet> {
-    return Status::PermissionDenied("may not");
-  });
-  EXPECT_EQ(st.code(), Status::Code::kPermissionDenied);
-  EXPECT_EQ(st.message(), "may not");
-  nothing_written();
-  // A put of an id the Update did not read is a bug in the caller.
-  st = db_->Update({"e2"}, [&](const CurrentRecords&) -> Result<WriteSet> { return everything("changed"); });
-  EXPECT_EQ(st.code(), Status::Code::kInternal);
-  EXPECT_THAT(st.message(), HasSubstr("'e1'"));
-  nothing_written();
-  WriteSet deletes_unread;
-  deletes_unread.deletes.push_back("e1");
-  st = db_->Update({}, [&](const CurrentRecords&) -> Result<WriteSet> { return deletes_unread; });
-  EXPECT_EQ(st.code(), Status::Code::kInternal);
-  nothing_written();
-  // An invalid WriteSet is refused as Write refuses it.
-  st = db_->Update({"e1"}, [&](const CurrentRecords&) -> Result<WriteSet> {
-    WriteSet ws = everything("changed");
-    ws.puts.back().types = {""};
-    return ws;
-  });
-  EXPECT_EQ(st.code(), Status::Code::kBadRequestData);
-  nothing_written();
 }
 
 TEST_F(RocksDbStoreTest, UpdateReadsEachRecordOnce) {
@@ -360,17 +232,6 @@ TEST_F(RocksDbStoreTest, UpdateReadsEachRecordOnce) {
   });
   EXPECT_EQ(by_update, once) << "the index changes come from the records already read";
   EXPECT_EQ(Count(db_->CountType("A")), 2u);
-}
-
-TEST_F(RocksDbStoreTest, UpdateAfterCloseIsUnavailableAndRunsNothing) {
-  store_->Close();
-  bool ran = false;
-  Status st = db_->Update({"e1"}, [&](const CurrentRecords&) -> Result<WriteSet> {
-    ran = true;
-    return WriteSet{};
-  });
-  EXPECT_EQ(st.code(), Status::Code::kUnavailable);
-  EXPECT_FALSE(ran);
 }
 
 }  // namespace

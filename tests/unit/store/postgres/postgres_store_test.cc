@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -117,6 +118,34 @@ TEST_F(PostgresStoreTest, AnUnreachableDatabaseIsUnavailable) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Status::Code::kUnavailable);
   EXPECT_EQ(s.status().message().find("pw-42"), std::string::npos) << s.status().message();
+}
+
+// Read-modify-writes of one entity from two hubs, which share no lock in memory, lose nothing:
+// Update holds the entity's row from its read to its commit.
+TEST_F(PostgresStoreTest, UpdatesOfOneEntityFromTwoHubsLoseNothing) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  auto on_a = a->Tenant("", false), on_b = b->Tenant("", false);
+  ASSERT_TRUE(on_a.ok() && on_b.ok());
+  Put(*on_a, Record("urn:e:counter", {"Counter"}, {"n"}, "0"));
+  constexpr int kIncrements = 40;
+  auto increment = [](TenantStore* t) {
+    for (int i = 0; i < kIncrements; ++i) {
+      Status st = t->Update({"urn:e:counter"}, [](const CurrentRecords& current) -> Result<WriteSet> {
+        if (!current[0].ok()) return current[0].status();
+        EntityRecord next = current[0].value();
+        next.document = std::to_string(std::stoi(next.document) + 1);
+        WriteSet ws;
+        ws.puts.push_back(std::move(next));
+        return ws;
+      });
+      EXPECT_TRUE(st.ok()) << st.message();
+    }
+  };
+  std::vector<std::thread> writers;
+  for (TenantStore* t : {*on_a, *on_b, *on_a, *on_b}) writers.emplace_back(increment, t);
+  for (auto& w : writers) w.join();
+  EXPECT_EQ((*on_b)->Get("urn:e:counter")->document, std::to_string(4 * kIncrements));
 }
 
 }  // namespace
