@@ -143,13 +143,13 @@ class TenantStore {
   // Isolation: the records `fn` sees are the ones the write replaces — no other writer of these
   // ids commits in between. The RocksDB backend takes no lock for this: its caller must hold,
   // across the call, a lock per id that every writer of the id takes (the broker's stripe
-  // locks). A database backend reads and writes in one transaction with the rows locked
-  // (SELECT … FOR UPDATE), which also holds between processes.
-  // `fn` may run more than once — a backend may retry a transaction that failed to commit
-  // (RocksDB calls it exactly once) — and only the WriteSet of its last run is written, so it
-  // must change nothing but what it returns: leave the caller's inputs intact (copy, don't move
-  // from them) and reset any state a previous run left. It runs inside the transaction: keep it
-  // short, and it must not call Store::Close().
+  // locks). PostgreSQL reads the rows FOR UPDATE in the transaction that writes them, which also
+  // holds between hubs (and fails the whole Update, without calling `fn`, if the read fails).
+  // `fn` may run more than once — PostgreSQL runs the transaction again after a serialization
+  // failure or deadlock; RocksDB calls it exactly once — and only the WriteSet of its last run
+  // is written, so it must change nothing but what it returns: leave the caller's inputs intact
+  // (copy, don't move from them) and reset any state a previous run left. It runs inside the
+  // transaction: keep it short, and it must not call Store::Close().
   virtual Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) = 0;
   // Visits matching ids without reading documents (cheap: index keys only).
   virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
