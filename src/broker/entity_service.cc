@@ -378,6 +378,10 @@ struct DistinctIds {
     if (position.emplace(id, ids.size()).second) ids.push_back(id);
   }
 };
+
+// A batch's entities made by its items (RunBatch's `apply` adds to it), and what `apply` returns.
+using MadeEntities = std::deque<Entity>;
+using ItemOutcome = Result<const Entity*>;
 }  // namespace
 
 template <typename Apply>
@@ -403,7 +407,7 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
   // each touched id before the batch and after the items so far (null = absent; an item that
   // creates an entity as given is itself the state, so creates copy nothing), and which ids an
   // item changed: only those are written.
-  std::deque<Entity> entities;
+  MadeEntities entities;
   std::map<std::string_view, const Entity*> original, state;
   std::vector<std::string> success;  // ids of the items that succeeded, in request order
   const bool watching = Watching(tenant);
@@ -430,7 +434,7 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
         it = state.emplace(id, now).first;
       }
       const Entity* before = it->second;
-      Result<const Entity*> next = apply(before, item, entities);
+      ItemOutcome next = apply(before, item, entities);
       Status item_st = next.status();
       if (item_st.ok() && !w.Unrestricted()) item_st = AuthorizeWrite(w, tenant, before, *next, item.AttributeNames());
       if (item_st.ok()) item_st = CheckSize(**next);
@@ -487,7 +491,8 @@ Status RefuseNulls(const Entity& item, std::string_view what) {
 }  // namespace
 
 BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
-  return RunBatch(w, tenant, entities, true, [](const Entity* current, const Entity& item, std::deque<Entity>&) -> Result<const Entity*> {
+  return RunBatch(w, tenant, entities, true,
+                  [](const Entity* current, const Entity& item, MadeEntities&) -> ItemOutcome {
     if (current) return Status::AlreadyExists(fmt::format("entity '{}' already exists", item.id));
     return &item;
   });
@@ -496,7 +501,7 @@ BatchResult EntityService::BatchCreate(const WriteAccess& w, std::string_view te
 BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool replace) {
   return RunBatch(w, tenant, entities, true,
-                  [replace](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
+                  [replace](const Entity* current, const Entity& item, MadeEntities& made) -> ItemOutcome {
     if (!current || replace) CITYHUB_RETURN_IF_ERROR(RefuseNulls(item, current ? "replaces" : "creates"));
     if (!current) return &item;
     Entity& next = made.emplace_back(replace ? item : *current);
@@ -517,7 +522,7 @@ BatchResult EntityService::BatchUpsert(const WriteAccess& w, std::string_view te
 BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities,
                                        bool no_overwrite) {
   return RunBatch(w, tenant, entities, false,
-                  [no_overwrite](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
+                  [no_overwrite](const Entity* current, const Entity& item, MadeEntities& made) -> ItemOutcome {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     Entity& next = made.emplace_back(*current);
     next.AddTypes(item.types);  // as Append (§5.6.3.4)
@@ -530,7 +535,7 @@ BatchResult EntityService::BatchUpdate(const WriteAccess& w, std::string_view te
 
 BatchResult EntityService::BatchMerge(const WriteAccess& w, std::string_view tenant, std::vector<Entity> entities) {
   return RunBatch(w, tenant, entities, false,
-                  [](const Entity* current, const Entity& item, std::deque<Entity>& made) -> Result<const Entity*> {
+                  [](const Entity* current, const Entity& item, MadeEntities& made) -> ItemOutcome {
     if (!current) return Status::NotFound(fmt::format("entity '{}' does not exist", item.id));
     Entity& next = made.emplace_back(*current);
     next.AddTypes(item.types);
@@ -567,7 +572,8 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
     for (const auto& id : ids) {
       auto before = LiveEntityOf(current[read.position.at(id)], id);
       if (!before.ok() || deleted.count(id)) {
-        Status item_st = before.ok() ? Status::NotFound(fmt::format("entity '{}' does not exist", id)) : before.status();
+        Status item_st =
+            before.ok() ? Status::NotFound(fmt::format("entity '{}' does not exist", id)) : before.status();
         result.errors.push_back({id, item_st});
         continue;
       }

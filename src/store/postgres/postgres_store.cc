@@ -737,7 +737,8 @@ Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> i
   return Status::Ok();
 }
 
-Status PgTenantStore::Apply(Connection& t, const WriteSet& ws, const std::map<std::string, EntityRecord, std::less<>>& old) {
+Status PgTenantStore::Apply(Connection& t, const WriteSet& ws,
+                           const std::map<std::string, EntityRecord, std::less<>>& old) {
   // The final state of each id: the last put wins, and deletes apply after puts.
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;

@@ -130,7 +130,9 @@ TEST_F(EntityUpdateTest, PatchCreateAndDeleteReadTheEntityOnce) {
 }
 
 TEST_F(EntityUpdateTest, ABatchUpsertOfTenReadsEachEntityOnceAndWritesOnce) {
-  for (int i = 1; i < 5; ++i) ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "t", Spot(fmt::format("urn:spot:{}", i), 0)).ok());
+  for (int i = 1; i < 5; ++i) {
+    ASSERT_TRUE(svc_->Create(AnyoneMayWrite(), "t", Spot(fmt::format("urn:spot:{}", i), 0)).ok());
+  }
   std::vector<Entity> items;
   std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
