@@ -287,14 +287,7 @@ class PgTenantStore : public TenantStore {
       auto rows = c.ExecPrepared("reading entities", Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[])"),
                          {Param::Text(list)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      for (size_t r = 0; r < rows->size(); ++r) {
-        EntityRecord record;
-        record.id = std::string(rows->Get(r, 0));
-        if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
-        std::string key = record.id;
-        found.emplace(std::move(key), std::move(record));
-      }
-      return Status::Ok();
+      return RecordsOf(*rows, &found);
     });
     out.reserve(ids.size());
     for (std::string_view id : ids) {
@@ -550,6 +543,17 @@ class PgTenantStore : public TenantStore {
   std::string Sql(std::string_view sql) const { return InSchema(sql, s_); }
   Status Read(const std::function<Status(Connection&)>& body) { return OnConnection(pool_, true, body); }
   static Status Corrupt(std::string_view id) { return Status::Internal(fmt::format("corrupt entity record for id '{}'", id)); }
+  // Adds the (id, record) rows of `rows` to *records, decoded.
+  static Status RecordsOf(const Rows& rows, std::map<std::string, EntityRecord, std::less<>>* records) {
+    for (size_t r = 0; r < rows.size(); ++r) {
+      EntityRecord record;
+      record.id = std::string(rows.Get(r, 0));
+      if (!DecodeRecord(rows.Get(r, 1), &record)) return Corrupt(record.id);
+      std::string key = record.id;
+      records->emplace(std::move(key), std::move(record));
+    }
+    return Status::Ok();
+  }
 
   // The first column of the row `sql` selects by `key` ($1), nullopt when there is none.
   Result<std::optional<std::string>> FirstValue(std::string_view what, std::string_view sql, std::string_view key) {
@@ -727,14 +731,7 @@ Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> i
                              Sql("SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE"),
                              {Param::Text(ByteaArray(ids))}, Format::kBinary);
   if (!rows.ok()) return rows.status();
-  for (size_t r = 0; r < rows->size(); ++r) {
-    EntityRecord record;
-    record.id = std::string(rows->Get(r, 0));
-    if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
-    std::string key = record.id;
-    records->emplace(std::move(key), std::move(record));
-  }
-  return Status::Ok();
+  return RecordsOf(*rows, records);
 }
 
 Status PgTenantStore::Apply(Connection& t, const WriteSet& ws,
