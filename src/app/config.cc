@@ -220,6 +220,13 @@ std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, cons
   return args;
 }
 
+bool ServesTls(const Config& config) { return !config.tls_cert_file.empty(); }
+
+std::string PublicUrl(const Config& config) {
+  if (!config.public_url.empty()) return config.public_url;
+  return (ServesTls(config) ? "https://" : "http://") + config.listen;
+}
+
 bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 >= listen.size()) return false;

@@ -98,6 +98,11 @@ void AddServeOptions(CLI::App& app, Config& config);
 // unless that flag is given, so that the environment wins over the --config file.
 std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, const char* const* argv);
 
+// True when the hub serves HTTPS (--tls-cert-file given; the key is checked at start-up).
+bool ServesTls(const Config& config);
+// The base URL clients reach the hub at: --public-url, else http(s)://<listen>.
+std::string PublicUrl(const Config& config);
+
 // Splits "HOST:PORT" ("[v6]:PORT" allowed). Returns false if malformed.
 bool SplitHostPort(const std::string& listen, std::string* host, unsigned short* port);
 // True for "localhost" and IP address literals in 127.0.0.0/8 or ::1 (names are not resolved,

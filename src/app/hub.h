@@ -1,18 +1,63 @@
-// Hub: the running server — opens the store, the @context resolver and the broker, serves the
-// API until SIGINT/SIGTERM, then drains in-flight requests and closes the store cleanly.
+// Hub: the running server — a stack of parts, each started when it is built and stopped when it
+// is destroyed. Member order is the start order and reverse destruction the stop order:
+//
+//   checks of the settings (listen address, outbound policy, authentication: nothing opened yet)
+//   → Storage (store, @contexts) → BrokerStack (services, subscriptions, registrations,
+//   federation, outbox and notifier) → CityServices (warning, parking, mobility) → IotAgent
+//   (devices, ingestor, MQTT) → Housekeeping (periodic jobs) → ApiServer (HTTP, last to start).
+//
+// So the HTTP server stops accepting and drains before anything it uses goes; the IoT agent
+// commits its queued measures while the services still watch the writes; the notifier stops
+// after every writer, leaving what it did not deliver in the outbox; the store closes last,
+// with every acknowledged write on disk. A part that fails to start leaves the ones before it
+// to their destructors: there is no other cleanup path.
 #pragma once
 
-#include <string>
+#include <memory>
 
+#include "api/metrics.h"
+#include "app/api_server.h"
+#include "app/broker_stack.h"
+#include "app/city_services.h"
 #include "app/config.h"
+#include "app/housekeeping.h"
+#include "app/iot_agent.h"
+#include "app/outbound.h"
+#include "app/security_setup.h"
+#include "app/storage.h"
+#include "util/status.h"
 
 namespace cityhub::app {
 
-// Serves until a stop signal. Returns the process exit code (0 after a clean shutdown).
-int Serve(const Config& config);
+class Hub {
+ public:
+  // Starts every part in order. On failure nothing is left running or open (the data dir may be
+  // opened again at once) and the Status, made by SettingError or StartFailure, says what failed.
+  static Result<std::unique_ptr<Hub>> Start(const Config& config);
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
 
-// Writes an online, consistent copy of the data dir to `dir` (RocksDB checkpoints). If a hub is
-// serving the data dir, asks it (over loopback, POST /admin/backup) to make the copy.
-int Backup(const Config& config, const std::string& dir);
+  // Serves until SIGINT or SIGTERM, then drains the requests in flight. Call once; destroying
+  // the Hub then stops the other parts.
+  void Run() { api_->Run(); }
+
+ private:
+  explicit Hub(const Config& config) : config_(config) {}
+
+  const Config config_;  // the parts keep references into this copy
+  Outbound outbound_;
+  SecuritySetup security_;
+  api::Metrics metrics_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<BrokerStack> broker_;
+  std::unique_ptr<CityServices> services_;
+  std::unique_ptr<IotAgent> iot_;
+  std::unique_ptr<Housekeeping> housekeeping_;
+  std::unique_ptr<ApiServer> api_;
+};
+
+// Serves until a stop signal. Returns the process exit code: 0 after a clean shutdown, 2 when a
+// setting is wrong, 1 when starting failed otherwise.
+int Serve(const Config& config);
 
 }  // namespace cityhub::app

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/audit_cli.h"
+#include "app/backup.h"
 #include "app/config.h"
 #include "app/hub.h"
 #include "app/import_cli.h"

@@ -174,7 +174,7 @@ std::string RetentionRules(const Config& config, const SecuritySetup& security) 
 }
 
 broker::SubscriptionService::ViewFactory SubscriptionViews(const api::SecurityDeps& security, security::Operation needed) {
-  return [&security, needed](std::string_view tenant, const json::object& stored) -> std::shared_ptr<const broker::EntityView> {
+  return [security, needed](std::string_view tenant, const json::object& stored) -> std::shared_ptr<const broker::EntityView> {
     const json::value* owner = stored.if_contains("owner");
     if (!owner || !owner->is_object()) {
       if (security.enabled()) {

@@ -63,6 +63,7 @@ std::function<Result<std::function<std::string(std::string_view)>>(const boost::
 // What a stored subscription's creator may see (its "owner" member), for its notifications;
 // `needed` kRegister for context source registration subscriptions (everything or nothing, as
 // the creator holds that operation now).
+// The factory keeps a copy of `security`, whose parts (the SecuritySetup) must outlive it.
 broker::SubscriptionService::ViewFactory SubscriptionViews(
     const api::SecurityDeps& security, security::Operation needed = security::Operation::kRead);
 
