@@ -1,11 +1,16 @@
 // Option registration. CLI11 gives each option three sources: the flag, the CITYHUB_*
 // environment variable, and the config file (TOML, `key = value` at top level); the flag wins
-// over the environment, which wins over the file. CLI11 itself lets the file win over the
-// environment, so ArgsWithEnvironment turns set variables into flags before parsing.
+// over the environment, which wins over the file. CLI11 itself reads the file first and lets it
+// win over the environment, so ConfigFileReader skips the keys whose variable is set.
+//
+// The options live where they are used: those of the hub's address and data dir on the root, so
+// that backup, import and simulate take them too (before or after their name), every other one
+// on `serve`. The file keeps one flat list of keys for both; the reader hands serve's to `serve`.
 #include "app/config.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,10 +19,64 @@
 
 namespace cityhub::app {
 
-void AddServeOptions(CLI::App& app, Config& c) {
+namespace {
+
+const std::string kHubGroup = "Hub: address, data dir, logging (also for backup, import, simulate)";
+
+bool SetInEnvironment(const CLI::Option& option) {
+  const std::string& name = option.get_envname();
+  const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
+  return value != nullptr && *value != '\0';  // CLI11 takes an empty variable as unset
+}
+
+// Reads the --config file (see the top of this file). Keys in [sections] are left to CLI11.
+class ConfigFileReader : public CLI::ConfigTOML {
+ public:
+  ConfigFileReader(const CLI::App& root, const CLI::App& serve) : root_(root), serve_(serve) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items;
+    for (CLI::ConfigItem& item : CLI::ConfigTOML::from_config(input)) {
+      if (item.parents.empty()) {
+        const CLI::Option* option = root_.get_option_no_throw("--" + item.name);
+        if (option == nullptr) {
+          option = serve_.get_option_no_throw("--" + item.name);
+          if (option != nullptr) item.parents = {serve_.get_name()};
+        }
+        if (option != nullptr && SetInEnvironment(*option)) continue;
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+
+ private:
+  const CLI::App& root_;
+  const CLI::App& serve_;
+};
+
+// Help that lists the root's hub options before the command's own.
+class HubOptionsFormatter : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return make_expanded(app);
+    const CLI::App* root = app;
+    while (root->get_parent() != nullptr) root = root->get_parent();
+    std::vector<const CLI::Option*> hub =
+        root->get_options([](const CLI::Option* o) { return o->get_group() == kHubGroup; });
+    return make_description(app) + make_usage(app, name) + make_positionals(app) + make_group(kHubGroup, false, hub) +
+           "\n" + make_groups(app, mode) + make_subcommands(app, mode) + "\n" + make_footer(app);
+  }
+};
+
+}  // namespace
+
+void AddHubOptions(CLI::App& app, Config& c) {
   auto opt = [&](const std::string& name, auto& field, const std::string& env, const std::string& help) {
-    return app.add_option(name, field, help)->envname(env)->capture_default_str();
+    return app.add_option(name, field, help)->envname(env)->capture_default_str()->group(kHubGroup);
   };
+  app.set_config("--config", "", "TOML file with settings (keys are the long option names without --)")
+      ->group(kHubGroup);
   opt("--listen", c.listen, "CITYHUB_LISTEN",
       "HOST:PORT to serve on. Without authentication configured (--auth-jwks-file) only loopback "
       "addresses are allowed unless --insecure is given");
@@ -25,19 +84,59 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--backup-dir", c.backup_dir, "CITYHUB_BACKUP_DIR",
       "Directory under which a running hub writes online backups (`cityhub backup` targets must "
       "be inside it); created with owner-only permissions");
-  opt("--context-dir", c.context_dir, "CITYHUB_CONTEXT_DIR",
-      "Folder of @context documents served offline; its index.json maps context URLs to files");
-  opt("--public-url", c.public_url, "CITYHUB_PUBLIC_URL",
-      "Base URL clients reach the hub at, used in the URLs of hosted @contexts (default http://LISTEN, "
-      "https://LISTEN with TLS)");
-  app.add_flag("--insecure", c.insecure,
-               "Allow listening on a non-loopback address without authentication (not for production)")
-      ->envname("CITYHUB_INSECURE");
   opt("--tls-cert-file", c.tls_cert_file, "CITYHUB_TLS_CERT_FILE",
       "PEM certificate chain (server certificate first) to serve HTTPS with, TLS 1.2 or 1.3 only; "
       "needs --tls-key-file. Without both the hub speaks plain HTTP (e.g. behind a TLS proxy)");
   opt("--tls-key-file", c.tls_key_file, "CITYHUB_TLS_KEY_FILE",
       "PEM private key (unencrypted) of --tls-cert-file; keep it readable by the hub's user only");
+  opt("--mqtt", c.mqtt, "CITYHUB_MQTT",
+      "MQTT broker the IoT agent takes device measures from (mqtt://[user:password@]host:port, "
+      "mqtts://…; topics /<key>/<device>/attrs[/<attr>], /ul/…, /json/…)");
+  opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
+  opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
+      "Named tenants that may exist; each is a database with its own files and memory, so a "
+      "client cannot create them without bound (400 beyond)");
+  opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
+
+void AddServeOptions(CLI::App& serve, Config& c) {
+  std::string group;
+  auto opt = [&](const std::string& name, auto& field, const std::string& env, const std::string& help) {
+    return serve.add_option(name, field, help)->envname(env)->capture_default_str()->group(group);
+  };
+  auto flag = [&](const std::string& name, bool& field, const std::string& env, const std::string& help) {
+    return serve.add_flag(name, field, help)->envname(env)->group(group);
+  };
+
+  group = "Serving: HTTP(S) connections, request limits and threads";
+  opt("--public-url", c.public_url, "CITYHUB_PUBLIC_URL",
+      "Base URL clients reach the hub at, used in the URLs of hosted @contexts (default http://LISTEN, "
+      "https://LISTEN with TLS)");
+  flag("--insecure", c.insecure, "CITYHUB_INSECURE",
+       "Allow listening on a non-loopback address without authentication (not for production)");
+  opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
+  opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
+      "Threads running request handlers; many let concurrent writes share a disk sync");
+  opt("--query-threads", c.query_threads, "CITYHUB_QUERY_THREADS",
+      "Entity queries that run and render at once (0 = two per hardware thread); more wait, "
+      "first come first served, and get 503 if none frees up within the query time limit");
+  opt("--max-body-bytes", c.max_body_bytes, "CITYHUB_MAX_BODY_BYTES", "Largest request body accepted (413 beyond)");
+  opt("--max-header-bytes", c.max_header_bytes, "CITYHUB_MAX_HEADER_BYTES",
+      "Largest request line plus headers accepted (431 beyond)");
+  opt("--request-timeout-ms", c.request_timeout_ms, "CITYHUB_REQUEST_TIMEOUT_MS",
+      "Time a client has to send a whole request (408 beyond; stops slow-loris clients)");
+  opt("--idle-timeout-ms", c.idle_timeout_ms, "CITYHUB_IDLE_TIMEOUT_MS", "Keep-alive connections idle this long are closed");
+  opt("--max-connections", c.max_connections, "CITYHUB_MAX_CONNECTIONS", "Open connections beyond this get 503");
+  opt("--max-connections-per-address", c.max_connections_per_address, "CITYHUB_MAX_CONNECTIONS_PER_ADDRESS",
+      "Open connections one client address (IPv4 address, IPv6 /64) may hold; beyond it 503 "
+      "(0 = no cap). Behind a reverse proxy every client has the proxy's address");
+  opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
+  opt("--entity-map-ttl-s", c.entity_map_ttl_s, "CITYHUB_ENTITY_MAP_TTL_S",
+      "Seconds an EntityMap made by a query with entityMap=true is kept (its expiresAt), "
+      "at most 86400");
+
+  group = "Security: authentication, access rules, privacy, audit log, rate limits";
   opt("--auth-jwks-file", c.auth_jwks_file, "CITYHUB_AUTH_JWKS_FILE",
       "JSON Web Key Set of the identity provider (e.g. Keycloak's realm certs): every request but "
       "/health must then carry a Bearer JWT signed with one of its keys (RS256, ES256)");
@@ -72,18 +171,6 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Rotated audit log files kept (audit.log.1 … audit.log.N); older ones are deleted — copy "
       "them elsewhere first if they must be kept longer")
       ->check(CLI::Range(1u, 100000u));
-  opt("--warning-rules", c.warning_rules, "CITYHUB_WARNING_RULES",
-      "JSON file of early-warning rules (water-level stages, rate of rise, hysteresis, ground "
-      "motion confirmed by N sensors); without it the built-in rules apply (docs/API.md)");
-  opt("--mqtt", c.mqtt, "CITYHUB_MQTT",
-      "MQTT broker the IoT agent takes device measures from (mqtt://[user:password@]host:port, "
-      "mqtts://…; topics /<key>/<device>/attrs[/<attr>], /ul/…, /json/…)");
-  opt("--mqtt-client-id", c.mqtt_client_id, "CITYHUB_MQTT_CLIENT_ID",
-      "Client id of the IoT agent's persistent MQTT session (one per hub)");
-  opt("--iot-max-payload-bytes", c.iot_max_payload_bytes, "CITYHUB_IOT_MAX_PAYLOAD_BYTES",
-      "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
-  opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",
-      "Most attribute values one device message may carry; more and the message is refused");
   opt("--max-subscriptions-per-principal", c.max_subscriptions_per_principal, "CITYHUB_MAX_SUBSCRIPTIONS_PER_PRINCIPAL",
       "Subscriptions one authenticated principal may hold in a tenant (0 = no limit); each one costs "
       "every matching write a check, so one client cannot slow every writer");
@@ -98,27 +185,16 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--auth-failure-burst", c.auth_failure_burst, "CITYHUB_AUTH_FAILURE_BURST",
       "Failed authentications a client address may cause at once before --auth-failure-rps "
       "applies (0 = the rate)");
-  opt("--io-threads", c.io_threads, "CITYHUB_IO_THREADS", "Threads doing socket I/O (0 = one per core)");
-  opt("--worker-threads", c.worker_threads, "CITYHUB_WORKER_THREADS",
-      "Threads running request handlers; many let concurrent writes share a disk sync");
-  opt("--query-threads", c.query_threads, "CITYHUB_QUERY_THREADS",
-      "Entity queries that run and render at once (0 = two per hardware thread); more wait, "
-      "first come first served, and get 503 if none frees up within the query time limit");
-  opt("--max-body-bytes", c.max_body_bytes, "CITYHUB_MAX_BODY_BYTES", "Largest request body accepted (413 beyond)");
-  opt("--max-header-bytes", c.max_header_bytes, "CITYHUB_MAX_HEADER_BYTES",
-      "Largest request line plus headers accepted (431 beyond)");
-  opt("--request-timeout-ms", c.request_timeout_ms, "CITYHUB_REQUEST_TIMEOUT_MS",
-      "Time a client has to send a whole request (408 beyond; stops slow-loris clients)");
-  opt("--idle-timeout-ms", c.idle_timeout_ms, "CITYHUB_IDLE_TIMEOUT_MS", "Keep-alive connections idle this long are closed");
-  opt("--max-connections", c.max_connections, "CITYHUB_MAX_CONNECTIONS", "Open connections beyond this get 503");
-  opt("--max-connections-per-address", c.max_connections_per_address, "CITYHUB_MAX_CONNECTIONS_PER_ADDRESS",
-      "Open connections one client address (IPv4 address, IPv6 /64) may hold; beyond it 503 "
-      "(0 = no cap). Behind a reverse proxy every client has the proxy's address");
-  opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
+
+  group = "@contexts";
+  opt("--context-dir", c.context_dir, "CITYHUB_CONTEXT_DIR",
+      "Folder of @context documents served offline; its index.json maps context URLs to files");
   opt("--context-fetch-timeout-ms", c.context_fetch_timeout_ms, "CITYHUB_CONTEXT_FETCH_TIMEOUT_MS",
       "Deadline for downloading a remote @context (LdContextNotAvailable beyond)");
   opt("--remote-contexts", c.remote_contexts, "CITYHUB_REMOTE_CONTEXTS",
       "Whether unknown @context URLs may be downloaded (false for offline sites)");
+
+  group = "Outbound connections and notifications";
   opt("--outbound-allow", c.outbound_allow, "CITYHUB_OUTBOUND_ALLOW",
       "Networks (CIDR[,CIDR...], e.g. 10.20.0.0/16,fd00::/8) the hub may connect to besides public "
       "addresses, for notifications (HTTP, MQTT), @context downloads and JWKS fetches. Loopback, "
@@ -142,6 +218,8 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--notify-ca-file", c.notify_ca_file, "CITYHUB_NOTIFY_CA_FILE",
       "PEM file of certificate authorities trusted for https:// notification endpoints besides "
       "the system trust store, and for mqtts:// ones instead of it (e.g. the city's own PKI)");
+
+  group = "Distributed operations: registered context sources";
   opt("--federation-timeout-ms", c.federation_timeout_ms, "CITYHUB_FEDERATION_TIMEOUT_MS",
       "Time a registered context source has to answer a distributed operation when its "
       "registration gives no management.timeout; all sources are asked at once")
@@ -160,6 +238,8 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "Credentials the hub presents to context sources, per origin, read from files at start-up: "
       "'https://hub-b.city.kr=bearer:/etc/cityhub/hub-b.token;http://10.0.0.5:1026=header:X-API-Key:"
       "/etc/cityhub/hub-c.key'. Never taken from clients or registrations");
+
+  group = "History and expiry";
   opt("--history", c.history, "CITYHUB_HISTORY",
       "Record every attribute change as an attribute instance for the temporal API "
       "(/ngsi-ld/v1/temporal/…), in the same durable write as the change");
@@ -171,13 +251,19 @@ void AddServeOptions(CLI::App& app, Config& c) {
   opt("--expiry-sweep-ms", c.expiry_sweep_ms, "CITYHUB_EXPIRY_SWEEP_MS",
       "Milliseconds between two purges of transient entities past their expiresAt (they are "
       "no longer served from that moment; the purge deletes them like a client would)");
-  opt("--entity-map-ttl-s", c.entity_map_ttl_s, "CITYHUB_ENTITY_MAP_TTL_S",
-      "Seconds an EntityMap made by a query with entityMap=true is kept (its expiresAt), "
-      "at most 86400");
-  opt("--block-cache-mb", c.block_cache_mb, "CITYHUB_BLOCK_CACHE_MB", "RocksDB block cache shared by all tenants");
-  opt("--max-tenants", c.max_tenants, "CITYHUB_MAX_TENANTS",
-      "Named tenants that may exist; each is a database with its own files and memory, so a "
-      "client cannot create them without bound (400 beyond)");
+
+  group = "IoT agent";
+  opt("--mqtt-client-id", c.mqtt_client_id, "CITYHUB_MQTT_CLIENT_ID",
+      "Client id of the IoT agent's persistent MQTT session (one per hub)");
+  opt("--iot-max-payload-bytes", c.iot_max_payload_bytes, "CITYHUB_IOT_MAX_PAYLOAD_BYTES",
+      "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
+  opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",
+      "Most attribute values one device message may carry; more and the message is refused");
+
+  group = "City services: early warning, journey planning";
+  opt("--warning-rules", c.warning_rules, "CITYHUB_WARNING_RULES",
+      "JSON file of early-warning rules (water-level stages, rate of rise, hysteresis, ground "
+      "motion confirmed by N sensors); without it the built-in rules apply (docs/API.md)");
   opt("--gtfs-max-upload-mb", c.gtfs_max_upload_mb, "CITYHUB_GTFS_MAX_UPLOAD_MB",
       "Largest GTFS zip POST /mobility/v1/feed accepts, in MiB (413 beyond)")
       ->check(CLI::Range(1, 4096));
@@ -199,26 +285,14 @@ void AddServeOptions(CLI::App& app, Config& c) {
       "the address must be allowed by --outbound-allow like every outbound connection");
   opt("--gtfs-rt-poll-s", c.gtfs_rt_poll_s, "CITYHUB_GTFS_RT_POLL_S", "Seconds between two polls of --gtfs-rt-url")
       ->check(CLI::Range(5, 3600));
-  opt("--log-level", c.log_level, "CITYHUB_LOG_LEVEL", "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  serve.formatter(HelpWithHubOptions());
 }
 
-std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, const char* const* argv) {
-  std::vector<std::string> given(argv + 1, argv + argc);
-  std::vector<std::string> args{argc > 0 ? argv[0] : "cityhub"};
-  for (const CLI::Option* o : app.get_options()) {
-    const std::string& env = o->get_envname();
-    const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
-    if (!value) continue;
-    const std::string flag = o->get_name();
-    bool on_command_line = std::any_of(given.begin(), given.end(), [&](const std::string& a) {
-      return a == flag || a.rfind(flag + "=", 0) == 0;
-    });
-    if (!on_command_line) args.push_back(flag + "=" + value);
-  }
-  args.insert(args.end(), given.begin(), given.end());
-  return args;
+void ReadConfigFile(CLI::App& app, const CLI::App& serve) {
+  app.config_formatter(std::make_shared<ConfigFileReader>(app, serve));
 }
+
+std::shared_ptr<CLI::FormatterBase> HelpWithHubOptions() { return std::make_shared<HubOptionsFormatter>(); }
 
 bool ServesTls(const Config& config) { return !config.tls_cert_file.empty(); }
 

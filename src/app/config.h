@@ -1,16 +1,18 @@
 // Config: every setting of `cityhub serve`, with its default. Each is settable, in rising
 // precedence, from the TOML config file (--config), a CITYHUB_* environment variable and a
-// command-line flag; `cityhub --help` describes each (options.cc registers them).
+// command-line flag; `cityhub serve --help` describes each (config.cc registers them).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace CLI {
 class App;
+class FormatterBase;
 }
 
 namespace cityhub::app {
@@ -91,12 +93,23 @@ struct Config {
   std::string log_level = "info";
 };
 
-// Registers every Config field on `app` as a flag with its CITYHUB_* environment variable.
-void AddServeOptions(CLI::App& app, Config& config);
+// Registers on the root `app` the options several commands take (where the hub listens, its
+// data dir and TLS files, the MQTT broker, logging) and --config, each flag with its CITYHUB_*
+// environment variable.
+void AddHubOptions(CLI::App& app, Config& config);
 
-// The command line with every set CITYHUB_* variable of `app`'s options added as a flag
-// unless that flag is given, so that the environment wins over the --config file.
-std::vector<std::string> ArgsWithEnvironment(const CLI::App& app, int argc, const char* const* argv);
+// Registers every other Config field on the `serve` subcommand, in groups, with its CITYHUB_*
+// environment variable; its --help lists the hub options too.
+void AddServeOptions(CLI::App& serve, Config& config);
+
+// Makes `app` read its --config file as one flat list of keys for the hub options and the
+// options of `serve`, letting the CITYHUB_* variables win over the file. Call after registering
+// the options.
+void ReadConfigFile(CLI::App& app, const CLI::App& serve);
+
+// A --help layout for the commands that take the hub options (before or after their name): the
+// hub options, then the command's own.
+std::shared_ptr<CLI::FormatterBase> HelpWithHubOptions();
 
 // True when the hub serves HTTPS (--tls-cert-file given; the key is checked at start-up).
 bool ServesTls(const Config& config);

@@ -1,7 +1,8 @@
 // cityhub: the command line. `cityhub serve` runs the hub, `cityhub backup DIR` copies its
 // data online, `cityhub import gtfs FEED.zip` loads a transit feed into a running hub, `cityhub keys …` manages API keys, `cityhub audit verify FILE` checks the audit
 // log's hash chain, `cityhub simulate` runs the demo city, `cityhub version` prints the version. Every
-// serve option is also a CITYHUB_* environment variable and a key of the --config TOML file.
+// serve option is also a CITYHUB_* environment variable and a key of the --config TOML file; the
+// root holds those other commands use as well (config.h).
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -27,15 +28,17 @@ int main(int argc, char** argv) {
   using cityhub::app::Config;
   CLI::App app{"cityhub — the NGSI-LD smart city data hub"};
   app.require_subcommand(1);
-  app.set_config("--config", "", "TOML file with settings (keys are the long option names without --)");
+  app.fallthrough();  // subcommands take the root's hub options after their name too
   Config config;
-  cityhub::app::AddServeOptions(app, config);
-  app.fallthrough();
+  cityhub::app::AddHubOptions(app, config);
 
   auto* serve = app.add_subcommand("serve", "Run the hub (NGSI-LD API on --listen, data in --data-dir)");
+  cityhub::app::AddServeOptions(*serve, config);
+  cityhub::app::ReadConfigFile(app, *serve);
   std::string backup_dir;
   auto* backup = app.add_subcommand("backup", "Write an online, consistent copy of the data to DIR");
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();
+  backup->formatter(cityhub::app::HelpWithHubOptions());
   auto* version = app.add_subcommand("version", "Print the version and exit");
   std::string demo_feed_path;
   auto* demo_feed = app.add_subcommand("demo-transit-feed", "Write the demo city's GTFS bus feed (a zip) to FILE");
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   cityhub::app::ImportCommand import(app);
   auto* simulate = app.add_subcommand(
       "simulate", "Run the demo city against a running hub: devices publish to --mqtt, the hub is at --listen");
+  simulate->formatter(cityhub::app::HelpWithHubOptions());
   double sim_speed = 1, sim_duration = 0;
   int sim_cycles = 0;
   simulate->add_option("--speed", sim_speed, "Simulated seconds per real second (0.1 to 1000)")
@@ -57,10 +61,9 @@ int main(int argc, char** argv) {
   simulate->add_option("--cycles", sim_cycles, "Stop after this many 180-second script cycles (0: no limit)")
       ->check(CLI::Range(0, 1'000'000));
 
-  std::vector<std::string> args = cityhub::app::ArgsWithEnvironment(app, argc, argv);
-  std::vector<const char*> arg_ptrs;
-  for (const auto& a : args) arg_ptrs.push_back(a.c_str());
-  CLI11_PARSE(app, static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  // Set last: subcommands created before inherit a footer.
+  app.footer("The hub's settings: cityhub serve --help (each also a CITYHUB_* variable and a --config key).");
+  CLI11_PARSE(app, argc, argv);
   if (*version) {
     std::cout << "cityhub " << CITYHUB_VERSION << "\n";
     return 0;

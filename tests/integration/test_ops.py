@@ -2,8 +2,10 @@
 flight, the CLI (version, --help), configuration from CITYHUB_* variables and a TOML file,
 the loopback-only default, and `cityhub backup` with the hub running and stopped."""
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -68,12 +70,33 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r)
         self.assertRegex(r.stdout, r"^cityhub \d+\.\d+\.\d+")
 
-    def test_help_describes_options_and_env(self):
+    def test_help_lists_commands_and_the_hub_options_and_points_to_serve_help(self):
         r = self.run_cli("--help")
         self.assertEqual(r.returncode, 0, r)
-        for word in ("serve", "backup", "version", "--listen", "CITYHUB_LISTEN", "--data-dir", "CITYHUB_DATA_DIR",
-                     "--insecure", "--config"):
+        for word in ("serve", "backup", "version", "import", "simulate", "--config",
+                     "--listen", "CITYHUB_LISTEN", "--data-dir", "CITYHUB_DATA_DIR", "cityhub serve --help"):
             self.assertIn(word, r.stdout)
+        # the settings only `serve` takes are in its own help
+        listed = re.findall(r"^\s+(--[a-z0-9-]+)", r.stdout, re.M)
+        self.assertIn("--listen", listed)
+        for option in ("--insecure", "--gtfs-feed", "--auth-jwks-url", "--worker-threads", "--retention"):
+            self.assertNotIn(option, listed)
+
+    def test_serve_help_lists_the_serve_options_in_groups(self):
+        r = self.run_cli("serve", "--help")
+        self.assertEqual(r.returncode, 0, r)
+        for word in ("--listen", "CITYHUB_LISTEN", "--data-dir", "--config", "--insecure", "CITYHUB_INSECURE",
+                     "--gtfs-feed", "CITYHUB_GTFS_FEED", "--auth-jwks-url", "--worker-threads", "--retention",
+                     "--federation-credentials", "--mqtt-client-id", "Security:", "IoT agent:"):
+            self.assertIn(word, r.stdout)
+        self.assertNotIn("Subcommands:", r.stdout)
+
+    def test_backup_help_lists_the_hub_options_it_takes(self):
+        r = self.run_cli("backup", "--help")
+        self.assertEqual(r.returncode, 0, r)
+        for word in ("--data-dir", "--backup-dir", "--listen"):
+            self.assertIn(word, r.stdout)
+        self.assertNotIn("--gtfs-feed", r.stdout)
 
     def test_unknown_subcommand_fails(self):
         self.assertNotEqual(self.run_cli("frobnicate").returncode, 0)
@@ -156,6 +179,26 @@ class ConfigTest(unittest.TestCase):
         big = ent("urn:ngsi-ld:Valve:big", "x" * 3000)
         self.assertEqual(h.post(E, big).status, 413)
 
+    def test_env_wins_over_file_and_flag_over_env_for_serve_options(self):
+        d = tempfile.mkdtemp(prefix="cityhub-test-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cfg = os.path.join(d, "cityhub.toml")
+        with open(cfg, "w") as f:
+            f.write(f'data-dir = "{os.path.join(d, "data")}"\n'
+                    'max-body-bytes = 2000\n'
+                    'remote-contexts = false\n')
+        port = free_port()
+        proc = self.serve(["--config", cfg, "--listen", f"127.0.0.1:{port}"], {"CITYHUB_MAX_BODY_BYTES": "10000"})
+        h = self.wait_healthy(proc, port)
+        self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:env-big", "x" * 3000)).status, 201)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(20), 0)
+        port = free_port()
+        proc = self.serve(["--config", cfg, "--listen", f"127.0.0.1:{port}", "--max-body-bytes", "2000"],
+                          {"CITYHUB_MAX_BODY_BYTES": "10000"})
+        h = self.wait_healthy(proc, port)
+        self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:flag-big", "x" * 3000)).status, 413)
+
     def test_flag_wins_over_env(self):
         d = tempfile.mkdtemp(prefix="cityhub-test-")
         self.addCleanup(shutil.rmtree, d, True)
@@ -163,6 +206,52 @@ class ConfigTest(unittest.TestCase):
         proc = self.serve(["--listen", f"127.0.0.1:{port}", "--data-dir", d, "--remote-contexts", "false"],
                           {"CITYHUB_LISTEN": "0.0.0.0:1"})
         self.wait_healthy(proc, port)
+
+
+class StartupFailureTest(unittest.TestCase):
+    """A part failing late in the start-up (after the store is open) stops the hub with its
+    message and exit code, and leaves the data dir free to open again at once."""
+
+    def run_serve(self, data_dir, port, *args):
+        return subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
+                               "--context-dir", CONTEXT_DIR, "--remote-contexts", "false", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    def assert_reopens(self, data_dir):
+        with Hub(data_dir=data_dir) as h:
+            self.assertEqual(h.get(f"{E}/urn:ngsi-ld:Valve:kept").status, 200)
+
+    def data_dir_with_an_entity(self):
+        d = tempfile.mkdtemp(prefix="cityhub-test-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with Hub(data_dir=d) as h:
+            self.assertEqual(h.post(E, ent("urn:ngsi-ld:Valve:kept")).status, 201)
+        return d
+
+    def test_port_taken(self):
+        d = self.data_dir_with_an_entity()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            # a feed that cannot be imported is logged by the city services, which start after the
+            # store and the broker and before the HTTP server
+            r = self.run_serve(d, taken.getsockname()[1], "--gtfs-feed", os.path.join(d, "missing.zip"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        out = r.stdout + r.stderr
+        self.assertIn("mobility: --gtfs-feed", out)
+        self.assertIn("cannot listen on", out)
+        self.assertNotIn("cityhub ready", out)
+        self.assert_reopens(d)
+
+    def test_bad_warning_rules(self):
+        d = self.data_dir_with_an_entity()
+        rules = os.path.join(d, "rules.json")
+        with open(rules, "w") as f:
+            f.write("{not json")
+        r = self.run_serve(d, free_port(), "--warning-rules", rules)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("--warning-rules:", r.stdout + r.stderr)
+        self.assert_reopens(d)
 
 
 class ShutdownAndBackupTest(unittest.TestCase):
