@@ -39,7 +39,7 @@ class CityServices {
   CityServices(const Config& config, const Outbound& outbound, Storage& storage, BrokerStack& broker,
                services::WarningRules warning_rules);
 
-  // Declared before parking so that it stops after parking's last recount.
+  // Stop order: the poller, parking, then warning, which so sees every write parking makes.
   services::WarningService warning_;
   services::ParkingService parking_;
   services::FeedPublisher feed_publisher_;

@@ -44,6 +44,7 @@ void PrintReport(const json::object& body) {
 
 ImportCommand::ImportCommand(CLI::App& app) {
   import_ = app.add_subcommand("import", "Load data into a running hub at --listen");
+  import_->formatter(HelpWithHubOptions());  // gtfs and gtfs-rt inherit it
   gtfs_ = import_->add_subcommand("gtfs", "Import a GTFS feed (zip) for journey planning, replacing the tenant's feed");
   gtfs_->add_option("feed", file_, "The GTFS zip")->required();
   gtfs_->add_option("--tenant", tenant_, "The tenant (NGSILD-Tenant) whose feed it becomes (default: the default tenant)");
