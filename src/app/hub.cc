@@ -3,7 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "app/api_server.h"
+#include "app/broker_stack.h"
+#include "app/city_services.h"
+#include "app/housekeeping.h"
+#include "app/iot_agent.h"
 #include "app/start_failure.h"
+#include "app/storage.h"
 
 namespace cityhub::app {
 
@@ -43,50 +49,57 @@ Status CheckServedAddress(const Config& config, const std::string& host, const S
   return Status::Ok();
 }
 
+// Keeps a part that started in `part`, or says why it did not.
+template <typename Part>
+Status Keep(Result<std::unique_ptr<Part>> started, std::unique_ptr<Part>* part) {
+  if (!started.ok()) return started.status();
+  *part = std::move(*started);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Hub>> Hub::Start(const Config& config) {
   std::unique_ptr<Hub> hub(new Hub(config));
-  const Config& c = hub->config_;
-  auto listen = ListenAddressOf(c);
-  if (!listen.ok()) return listen.status();
-  auto outbound = OutboundOf(c);
-  if (!outbound.ok()) return outbound.status();
-  hub->outbound_ = std::move(*outbound);
-  if (Status st = SetUpAuthentication(c, hub->outbound_.addresses, &hub->security_); !st.ok()) {
-    return SettingError(fmt::format("authentication: {}", st.message()));
-  }
-  CITYHUB_RETURN_IF_ERROR(CheckServedAddress(c, listen->host, hub->security_));
-
-  auto storage = Storage::Open(c, hub->outbound_);
-  if (!storage.ok()) return storage.status();
-  hub->storage_ = std::move(*storage);
-  if (Status st = SetUpProtection(c, hub->storage_->contexts(), &hub->security_); !st.ok()) {
-    return SettingError(st.message());
-  }
-  auto broker = BrokerStack::Start(c, hub->outbound_, *hub->storage_, hub->security_, hub->metrics_);
-  if (!broker.ok()) return broker.status();
-  hub->broker_ = std::move(*broker);
-  auto services = CityServices::Start(c, hub->outbound_, *hub->storage_, *hub->broker_);
-  if (!services.ok()) return services.status();
-  hub->services_ = std::move(*services);
-  auto iot = IotAgent::Start(c, *hub->storage_, *hub->broker_);
-  if (!iot.ok()) return iot.status();
-  hub->iot_ = std::move(*iot);
-  hub->housekeeping_ = std::make_unique<Housekeeping>(c, *hub->storage_, *hub->broker_);
-
-  api::ApiDeps deps;
-  deps.security = hub->security_.Deps();
-  deps.contexts = &hub->storage_->contexts();
-  deps.metrics = &hub->metrics_;
-  hub->broker_->Lend(&deps);
-  hub->services_->Lend(&deps);
-  hub->iot_->Lend(&deps);
-  auto api = ApiServer::Start(c, listen->host, listen->port, std::move(deps), hub->storage_->store());
-  if (!api.ok()) return api.status();
-  hub->api_ = std::move(*api);
+  CITYHUB_RETURN_IF_ERROR(hub->StartParts());
   return hub;
 }
+
+Status Hub::StartParts() {
+  auto listen = ListenAddressOf(config_);
+  if (!listen.ok()) return listen.status();
+  auto outbound = OutboundOf(config_);
+  if (!outbound.ok()) return outbound.status();
+  outbound_ = std::move(*outbound);
+  if (Status st = SetUpAuthentication(config_, outbound_.addresses, &security_); !st.ok()) {
+    return SettingError(fmt::format("authentication: {}", st.message()));
+  }
+  CITYHUB_RETURN_IF_ERROR(CheckServedAddress(config_, listen->host, security_));
+
+  CITYHUB_RETURN_IF_ERROR(Keep(Storage::Open(config_, outbound_), &storage_));
+  if (Status st = SetUpProtection(config_, storage_->contexts(), &security_); !st.ok()) {
+    return SettingError(st.message());
+  }
+  CITYHUB_RETURN_IF_ERROR(Keep(BrokerStack::Start(config_, outbound_, *storage_, security_, metrics_), &broker_));
+  CITYHUB_RETURN_IF_ERROR(Keep(CityServices::Start(config_, outbound_, *storage_, *broker_), &services_));
+  CITYHUB_RETURN_IF_ERROR(Keep(IotAgent::Start(config_, *storage_, *broker_), &iot_));
+  housekeeping_ = std::make_unique<Housekeeping>(config_, *storage_, *broker_);
+
+  api::ApiDeps deps;
+  deps.security = security_.Deps();
+  deps.contexts = &storage_->contexts();
+  deps.metrics = &metrics_;
+  broker_->Lend(&deps);
+  services_->Lend(&deps);
+  iot_->Lend(&deps);
+  return Keep(ApiServer::Start(config_, listen->host, listen->port, std::move(deps), storage_->store()), &api_);
+}
+
+Hub::Hub(const Config& config) : config_(config) {}
+
+Hub::~Hub() = default;
+
+void Hub::Run() { api_->Run(); }
 
 int Serve(const Config& config) {
   auto started = Hub::Start(config);
