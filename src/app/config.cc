@@ -69,8 +69,7 @@ class HubOptionsFormatter : public CLI::Formatter {
   }
 };
 
-}  // namespace
-
+// The hub options, on the root.
 void AddHubOptions(CLI::App& app, Config& c) {
   auto opt = [&](const std::string& name, auto& field, const std::string& env, const std::string& help) {
     return app.add_option(name, field, help)->envname(env)->capture_default_str()->group(kHubGroup);
@@ -100,6 +99,7 @@ void AddHubOptions(CLI::App& app, Config& c) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 }
 
+// Every other option, on `serve`.
 void AddServeOptions(CLI::App& serve, Config& c) {
   std::string group;
   auto opt = [&](const std::string& name, auto& field, const std::string& env, const std::string& help) {
@@ -288,8 +288,14 @@ void AddServeOptions(CLI::App& serve, Config& c) {
   serve.formatter(HelpWithHubOptions());
 }
 
-void ReadConfigFile(CLI::App& app, const CLI::App& serve) {
-  app.config_formatter(std::make_shared<ConfigFileReader>(app, serve));
+}  // namespace
+
+CLI::App* AddServeCommand(CLI::App& app, Config& config) {
+  AddHubOptions(app, config);
+  CLI::App* serve = app.add_subcommand("serve", "Run the hub (NGSI-LD API on --listen, data in --data-dir)");
+  AddServeOptions(*serve, config);
+  app.config_formatter(std::make_shared<ConfigFileReader>(app, *serve));
+  return serve;
 }
 
 std::shared_ptr<CLI::FormatterBase> HelpWithHubOptions() { return std::make_shared<HubOptionsFormatter>(); }

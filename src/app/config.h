@@ -94,18 +94,12 @@ struct Config {
 };
 
 // Registers on the root `app` the options several commands take (where the hub listens, its
-// data dir and TLS files, the MQTT broker, logging) and --config, each flag with its CITYHUB_*
-// environment variable.
-void AddHubOptions(CLI::App& app, Config& config);
-
-// Registers every other Config field on the `serve` subcommand, in groups, with its CITYHUB_*
-// environment variable; its --help lists the hub options too.
-void AddServeOptions(CLI::App& serve, Config& config);
-
-// Makes `app` read its --config file as one flat list of keys for the hub options and the
-// options of `serve`, letting the CITYHUB_* variables win over the file. Call after registering
-// the options.
-void ReadConfigFile(CLI::App& app, const CLI::App& serve);
+// data dir and TLS files, the MQTT broker, the store's limits, logging) and --config; then the
+// `serve` command with every other Config field, in groups for its --help. Each flag has its
+// CITYHUB_* environment variable; the --config file is one flat list of keys for both, and a
+// set variable wins over its key. Returns `serve`. Call after app.fallthrough(), so that the
+// commands take the root's options after their name too.
+CLI::App* AddServeCommand(CLI::App& app, Config& config);
 
 // A --help layout for the commands that take the hub options (before or after their name): the
 // hub options, then the command's own.

@@ -30,11 +30,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // subcommands take the root's hub options after their name too
   Config config;
-  cityhub::app::AddHubOptions(app, config);
-
-  auto* serve = app.add_subcommand("serve", "Run the hub (NGSI-LD API on --listen, data in --data-dir)");
-  cityhub::app::AddServeOptions(*serve, config);
-  cityhub::app::ReadConfigFile(app, *serve);
+  CLI::App* serve = cityhub::app::AddServeCommand(app, config);
   std::string backup_dir;
   auto* backup = app.add_subcommand("backup", "Write an online, consistent copy of the data to DIR");
   backup->add_option("dir", backup_dir, "Target directory (must not exist)")->required();

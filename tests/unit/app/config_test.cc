@@ -31,10 +31,7 @@ class CommandLineTest : public ::testing::Test {
   CommandLineTest() {
     app_.require_subcommand(1);
     app_.fallthrough();
-    AddHubOptions(app_, config_);
-    serve_ = app_.add_subcommand("serve");
-    AddServeOptions(*serve_, config_);
-    ReadConfigFile(app_, *serve_);
+    serve_ = AddServeCommand(app_, config_);
     backup_ = app_.add_subcommand("backup");
     backup_->add_option("dir", backup_dir_)->required();
   }
