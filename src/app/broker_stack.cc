@@ -99,9 +99,12 @@ BrokerStack::BrokerStack(const Config& config, const Outbound& outbound, Storage
       retention_(std::move(retention)),
       temporal_(storage.store(), &retention_) {
   entities_.SetCommitObserver([&metrics](double seconds) { metrics.ObserveCommit(seconds); });
+  // A subscription notifies what its owner may read, and only endpoints the policy allows.
   const api::SecurityDeps security_deps = security.Deps();
   subscriptions_.SetViewFactory(SubscriptionViews(security_deps));
   subscriptions_.SetEndpointPolicy(outbound.endpoints);
+  csource_subscriptions_.SetViewFactory(SubscriptionViews(security_deps, security::Operation::kRegister));
+  csource_subscriptions_.SetEndpointPolicy(outbound.endpoints);
   registrations_.SetLocalEntityProbe(
       [this](std::string_view tenant, std::string_view id) -> std::optional<std::vector<std::string>> {
         auto e = entities_.Get(tenant, id);
@@ -110,8 +113,9 @@ BrokerStack::BrokerStack(const Config& config, const Outbound& outbound, Storage
         for (const auto& [name, instances] : e->attrs) attrs.push_back(name);
         return attrs;
       });
-  csource_subscriptions_.SetViewFactory(SubscriptionViews(security_deps, security::Operation::kRegister));
-  csource_subscriptions_.SetEndpointPolicy(outbound.endpoints);
+
+  // Notifications: entity and registration writes add what they owe to the outbox in their own
+  // transaction; once durable, the records go to the notifier.
   entities_.AddChangeObserver(&outbox_);
   outbox_.SetCsourceMatcher(&csource_matcher_);
   notifier_.SetCsourceMatcher(&csource_matcher_);
@@ -123,11 +127,13 @@ BrokerStack::BrokerStack(const Config& config, const Outbound& outbound, Storage
                                               const broker::CompiledSubscription& created, store::WriteSet& ws) {
     return outbox_.AddFirstNotification(tenant, ts, created, registrations_.All(tenant), ws);
   });
-  entities_.AddChangeObserver(&history_);
   subscriptions_.SetDeletionObserver([this](std::string_view tenant, std::string_view id) { notifier_.Forget(tenant, id); });
   csource_subscriptions_.SetDeletionObserver(
       [this](std::string_view tenant, std::string_view id) { notifier_.Forget(tenant, id, /*csource=*/true); });
   notifier_.SetPeriodicSource(PeriodicEntities(queries_));
+
+  // History: attribute instances in the same transaction as the change.
+  entities_.AddChangeObserver(&history_);
 }
 
 Result<std::unique_ptr<BrokerStack>> BrokerStack::Start(const Config& config, const Outbound& outbound,
