@@ -61,7 +61,10 @@ Status Keep(Result<std::unique_ptr<Part>> started, std::unique_ptr<Part>* part) 
 
 Result<std::unique_ptr<Hub>> Hub::Start(const Config& config) {
   std::unique_ptr<Hub> hub(new Hub(config));
-  CITYHUB_RETURN_IF_ERROR(hub->StartParts());
+  if (Status st = hub->StartParts(); !st.ok()) {
+    spdlog::error("{}", st.message());  // before the parts that started stop (and log)
+    return st;
+  }
   return hub;
 }
 
@@ -103,10 +106,7 @@ void Hub::Run() { api_->Run(); }
 
 int Serve(const Config& config) {
   auto started = Hub::Start(config);
-  if (!started.ok()) {
-    spdlog::error("{}", started.status().message());
-    return ExitCodeOf(started.status());
-  }
+  if (!started.ok()) return ExitCodeOf(started.status());
   std::unique_ptr<Hub> hub = std::move(*started);
   hub->Run();
   hub.reset();  // stops every part, the HTTP server first and the store last

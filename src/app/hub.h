@@ -34,8 +34,9 @@ class Storage;
 
 class Hub {
  public:
-  // Starts every part in order. On failure nothing is left running or open (the data dir may be
-  // opened again at once) and the Status, made by SettingError or StartFailure, says what failed.
+  // Starts every part in order. On failure logs what failed, then stops what had started, so
+  // nothing is left running or open (the data dir may be opened again at once); the Status,
+  // made by SettingError or StartFailure, says what failed.
   static Result<std::unique_ptr<Hub>> Start(const Config& config);
   ~Hub();
   Hub(const Hub&) = delete;
