@@ -2,8 +2,9 @@
 // smart parking (each site's counts kept exact) and journey planning (the tenants' transit
 // feeds, GTFS-Realtime polled when configured). Parking and warning watch every committed
 // write, so they start before anything that writes (the IoT agent, the periodic jobs, the API)
-// and stop after it, seeing its last writes. Borrows the BrokerStack and the Storage, which
-// must outlive it; the API borrows parking and mobility.
+// and stop after it, seeing its last writes; the EntityService keeps pointing at them (it cannot
+// forget an observer), so nothing may write through the broker once they are gone. Borrows the
+// BrokerStack and the Storage, which must outlive it; the API borrows parking and mobility.
 #pragma once
 
 #include <memory>
