@@ -65,6 +65,11 @@ http::Response AdminBackup(store::Store& store, const std::filesystem::path& roo
 }
 
 int Backup(const Config& config, const std::string& dir) {
+  if (!config.store.empty()) {
+    spdlog::error("the hub keeps its data in PostgreSQL (--store): back it up with PostgreSQL's tools "
+                  "(pg_basebackup and WAL archiving; docs/OPERATIONS.md)");
+    return 2;
+  }
   const std::filesystem::path target = std::filesystem::absolute(dir).lexically_normal();
   if (!std::filesystem::is_directory(config.data_dir)) {
     spdlog::error("data dir '{}' does not exist: nothing to back up", config.data_dir);

@@ -79,7 +79,14 @@ void AddHubOptions(CLI::App& app, Config& c) {
   opt("--listen", c.listen, "CITYHUB_LISTEN",
       "HOST:PORT to serve on. Without authentication configured (--auth-jwks-file) only loopback "
       "addresses are allowed unless --insecure is given");
-  opt("--data-dir", c.data_dir, "CITYHUB_DATA_DIR", "Directory holding the databases (one per tenant)");
+  opt("--data-dir", c.data_dir, "CITYHUB_DATA_DIR",
+      "Directory holding the hub's files, and the databases (one per tenant) unless --store names PostgreSQL");
+  opt("--store", c.store, "CITYHUB_STORE",
+      "Where entities, history and notifications owed are kept: empty for RocksDB in --data-dir, or a "
+      "PostgreSQL URI (postgresql://user@host:5432/db, several hosts allowed; keep the password in "
+      "~/.pgpass or PGPASSWORD, not here)");
+  opt("--store-max-connections", c.store_max_connections, "CITYHUB_STORE_MAX_CONNECTIONS",
+      "PostgreSQL connections the hub keeps at most");
   opt("--backup-dir", c.backup_dir, "CITYHUB_BACKUP_DIR",
       "Directory under which a running hub writes online backups (`cityhub backup` targets must "
       "be inside it); created with owner-only permissions");

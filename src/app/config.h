@@ -20,6 +20,10 @@ namespace cityhub::app {
 struct Config {
   std::string listen = "127.0.0.1:1026";
   std::string data_dir = "./data";
+  // Where entities, history and the outbox are kept: "" = RocksDB in data_dir (the default,
+  // nothing to set up); a postgresql:// URI = a PostgreSQL database (for a cluster of hubs).
+  std::string store;
+  size_t store_max_connections = 16;  // PostgreSQL: the pool's bound
   std::string backup_dir = "./backups";  // where a running hub may write online backups
   std::string context_dir;          // preload folder with index.json ("" = none)
   std::string public_url;           // base URL clients reach the hub at ("" = http(s)://<listen>)

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "app/start_failure.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/postgres_store.h"
 
 namespace cityhub::app {
 namespace json = boost::json;
@@ -107,11 +109,28 @@ Storage::Storage(std::unique_ptr<store::Store> store, ngsild::ContextResolverOpt
 
 Storage::~Storage() { store_->Close(); }
 
+bool NamesPostgres(std::string_view store) {
+  return store.starts_with("postgresql://") || store.starts_with("postgres://");
+}
+
 Result<std::unique_ptr<Storage>> Storage::Open(const Config& config, const Outbound& outbound) {
-  RaiseFileLimit();
-  auto store = store::OpenRocksDbStore(StoreOptions(config));
-  if (!store.ok()) {
-    return StartFailure(fmt::format("cannot open data dir '{}': {}", config.data_dir, store.status().message()));
+  Result<std::unique_ptr<store::Store>> store = Status::Internal("no store");
+  if (config.store.empty()) {
+    RaiseFileLimit();
+    store = store::OpenRocksDbStore(StoreOptions(config));
+    if (!store.ok()) {
+      return StartFailure(fmt::format("cannot open data dir '{}': {}", config.data_dir, store.status().message()));
+    }
+  } else if (NamesPostgres(config.store)) {
+    store::PostgresStoreOptions o;
+    o.conninfo = config.store;
+    o.max_connections = std::max<size_t>(1, config.store_max_connections);
+    store = store::OpenPostgresStore(o);
+    if (!store.ok()) return StartFailure(fmt::format("cannot open the PostgreSQL store: {}", store.status().message()));
+    spdlog::info("storage: PostgreSQL at {} (up to {} connections)", store::pg::RedactedConninfo(config.store),
+                 o.max_connections);
+  } else {
+    return SettingError("--store must be empty (RocksDB in --data-dir) or a postgresql:// URI");
   }
   std::unique_ptr<Storage> storage(new Storage(std::move(*store), ContextOptions(config, outbound)));
   if (Status st = storage->contexts_.Init(); !st.ok()) {
