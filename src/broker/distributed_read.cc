@@ -209,7 +209,6 @@ void DistributedRead::AskEach(const std::vector<ContextSource>& sources, Forward
   request.via = call.via;
   request.alias = call.alias;
   if (call.query_has_terms) request.use_registered_context = false;
-  std::vector<bool> handed(sources.size());
   const std::vector<SourceAnswer> rest = client_.Ask(
       sources,
       [&](const ContextSource& s) {
@@ -220,17 +219,12 @@ void DistributedRead::AskEach(const std::vector<ContextSource>& sources, Forward
         return narrowed;
       },
       [&](SourceAnswer& a, size_t still_awaited) {
-        if (a.outcome != SourceAnswer::Outcome::kAnswered) return;
-        handed[static_cast<size_t>(a.source - sources.data())] = true;
-        answered(std::move(a), still_awaited);
+        if (a.outcome == SourceAnswer::Outcome::kAnswered) answered(std::move(a), still_awaited);
       });
-  for (size_t i = 0; i < rest.size(); ++i) {
-    const SourceAnswer& a = rest[i];
-    if (handed[i]) continue;
-    if (a.outcome == SourceAnswer::Outcome::kAnswered) {
-      answered(SourceAnswer(a), 0);  // (landed as the wait ended)
-      continue;
-    }
+  // Every answer was handed over as it landed (Ask takes each landed outcome before it returns);
+  // what is left are the sources that failed or were not asked.
+  for (const SourceAnswer& a : rest) {
+    if (a.outcome == SourceAnswer::Outcome::kAnswered) continue;
     warnings->push_back(Warn(*a.source, a.outcome == SourceAnswer::Outcome::kSkipped ? "not asked: " + a.reason : a.reason));
   }
 }

@@ -257,7 +257,7 @@ Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Conn
 
 class PgTenantStore : public TenantStore {
  public:
-  PgTenantStore(Pool& pool, std::string schema) : pool_(pool), s_(QuotedIdentifier(schema)), schema_(std::move(schema)) {}
+  PgTenantStore(Pool& pool, const std::string& schema) : pool_(pool), s_(QuotedIdentifier(schema)) {}
 
   Result<EntityRecord> Get(std::string_view id) override {
     std::optional<EntityRecord> found;
@@ -666,8 +666,7 @@ class PgTenantStore : public TenantStore {
   Status Apply(Connection& t, const WriteSet& ws, const std::map<std::string, EntityRecord, std::less<>>& old);
 
   Pool& pool_;
-  const std::string s_;       // the schema, quoted for SQL
-  const std::string schema_;  // its name
+  const std::string s_;  // the schema, quoted for SQL
 };
 
 bool WritesNothing(const WriteSet& ws) {
@@ -924,13 +923,13 @@ class PostgresStore : public Store {
   Status Bootstrap() {
     return OnConnection(pool_, false, [&](Connection& c) {
       return c.Transaction("creating the tenant directory", [&](Connection& t) -> Status {
-        for (const char* sql : {"SELECT pg_advisory_xact_lock($1)", "CREATE SCHEMA IF NOT EXISTS cityhub",
+        auto locked = t.Exec("creating the tenant directory", "SELECT pg_advisory_xact_lock($1)", {Param::Int(kSchemaLockKey)});
+        if (!locked.ok()) return locked.status();
+        for (const char* sql : {"CREATE SCHEMA IF NOT EXISTS cityhub",
                                 "CREATE TABLE IF NOT EXISTS cityhub.tenants (name text COLLATE \"C\" PRIMARY KEY, "
                                 "schema_name text UNIQUE NOT NULL)",
                                 "CREATE SEQUENCE IF NOT EXISTS cityhub.tenant_numbers"}) {
-          std::vector<Param> params;
-          if (std::string_view(sql).find("$1") != std::string_view::npos) params.push_back(Param::Int(kSchemaLockKey));
-          auto r = t.Exec("creating the tenant directory", sql, params);
+          auto r = t.Exec("creating the tenant directory", sql);
           if (!r.ok()) return r.status();
         }
         return Status::Ok();
