@@ -16,7 +16,7 @@
 
 #include "broker/registration_service.h"
 #include "ngsild/context.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace json = boost::json;
 using namespace cityhub;

@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 
 #include "store/postgres/postgres_store.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace {
 

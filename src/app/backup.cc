@@ -9,7 +9,7 @@
 #include "api/request.h"
 #include "app/hub_client.h"
 #include "app/storage.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::app {
 namespace json = boost::json;

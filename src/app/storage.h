@@ -10,7 +10,7 @@
 #include "app/config.h"
 #include "app/outbound.h"
 #include "ngsild/context.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "store/store.h"
 #include "util/status.h"
 

@@ -20,7 +20,7 @@
 #include "../net/loopback_server.h"
 #include "broker/registration_service.h"
 #include "net/http_client.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::broker {
 namespace {

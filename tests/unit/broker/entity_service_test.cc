@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "ngsild/context.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::broker {
 namespace {

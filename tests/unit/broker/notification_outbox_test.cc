@@ -19,7 +19,7 @@
 #include "ngsild/context.h"
 #include "ngsild/csource_registration.h"
 #include "ngsild/parse.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "util/json.h"
 
 namespace cityhub::broker {

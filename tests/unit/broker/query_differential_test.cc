@@ -23,7 +23,7 @@
 #include "broker/query_service.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "util/json.h"
 
 namespace cityhub::broker {

@@ -15,7 +15,7 @@
 #include "broker/entity_service.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::broker {
 namespace {

@@ -15,7 +15,7 @@
 #include <re2/re2.h>
 
 #include "ngsild/context.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::broker {
 namespace {

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 
 namespace cityhub::broker {
 

@@ -18,7 +18,7 @@
 #include "broker/history_recorder.h"
 #include "broker/temporal_aggregation.h"
 #include "broker/temporal_service.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "util/json.h"
 #include "util/time.h"
 

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "store/postgres/postgres_store.h"
-#include "store/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "postgres/test_server.h"
 #include "store_test_util.h"
 

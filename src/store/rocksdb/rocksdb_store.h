@@ -1,5 +1,5 @@
 // RocksDbStore: the embedded default Store (DESIGN §3) — one RocksDB database per tenant under
-// `<data_dir>/tenants/<name>/` (default tenant: `<data_dir>/default/`). See rocksdb_store.cc
+// `<data_dir>/tenants/<name>/` (default tenant: `<data_dir>/default/`). See keys.h and tuning.h
 // for the key layout and tuning. Thread-safe.
 #pragma once
 
