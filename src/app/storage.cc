@@ -11,13 +11,12 @@
 #include "app/start_failure.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/postgres_store.h"
+#include "store/meta_keys.h"
 
 namespace cityhub::app {
 namespace json = boost::json;
 
 namespace {
-
-constexpr std::string_view kContextMetaPrefix = "ctx/";
 
 std::string EncodeStoredContext(const ngsild::StoredContext& c) {
   return json::serialize(json::object{{"id", c.id},
@@ -53,17 +52,17 @@ ngsild::ContextPersistence PersistIn(store::Store& store) {
   p.save = [meta](const ngsild::StoredContext& c) -> Status {
     auto ts = meta();
     if (!ts.ok()) return ts.status();
-    return (*ts)->PutMeta(fmt::format("{}{}", kContextMetaPrefix, c.id), EncodeStoredContext(c));
+    return (*ts)->PutMeta(fmt::format("{}{}", store::meta::kContextPrefix, c.id), EncodeStoredContext(c));
   };
   p.remove = [meta](std::string_view id) -> Status {
     auto ts = meta();
     if (!ts.ok()) return ts.status();
-    return (*ts)->DeleteMeta(fmt::format("{}{}", kContextMetaPrefix, id));
+    return (*ts)->DeleteMeta(fmt::format("{}{}", store::meta::kContextPrefix, id));
   };
   p.load_all = [meta](const std::function<void(ngsild::StoredContext)>& add) -> Status {
     auto ts = meta();
     if (!ts.ok()) return ts.status();
-    return (*ts)->ScanMeta(kContextMetaPrefix, [&](std::string_view, std::string_view value) {
+    return (*ts)->ScanMeta(store::meta::kContextPrefix, [&](std::string_view, std::string_view value) {
       if (auto c = DecodeStoredContext(value)) {
         add(std::move(*c));
       } else {

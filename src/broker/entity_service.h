@@ -187,7 +187,6 @@ class EntityService {
  private:
   // Striped locks: entity ids hash onto a fixed set of mutexes.
   static constexpr size_t kStripes = 1024;
-  static constexpr std::string_view kIndexVersionKey = "broker/index_version";
   size_t StripeOf(std::string_view tenant, std::string_view id) const;
   class StripeGuard;
 

@@ -7,6 +7,7 @@
 
 #include "util/json.h"
 #include "util/time.h"
+#include "store/meta_keys.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -98,19 +99,15 @@ HistoryInstance DeletionInstance(const ngsild::Instance& removed, int64_t delete
   return h;
 }
 
-namespace {
-constexpr std::string_view kHeadersDoneKey = "broker/history_headers";
-}  // namespace
-
 Status HistoryRecorder::Prepare(store::Store& store) const {
   for (const auto& tenant : store.ListTenants()) {
     auto ts = store.Tenant(tenant, false);
     if (!ts.ok()) return ts.status();
     if (!enabled_) {
-      CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(kHeadersDoneKey));
+      CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(store::meta::kHistoryHeadersDone));
       continue;
     }
-    auto done = (*ts)->GetMeta(kHeadersDoneKey);
+    auto done = (*ts)->GetMeta(store::meta::kHistoryHeadersDone);
     if (done.ok()) continue;
     if (!done.status().IsNotFound()) return done.status();
     store::WriteSet ws;
@@ -139,7 +136,7 @@ Status HistoryRecorder::Prepare(store::Store& store) const {
     }));
     CITYHUB_RETURN_IF_ERROR(failure);
     CITYHUB_RETURN_IF_ERROR(flush());
-    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(kHeadersDoneKey, "1"));
+    CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(store::meta::kHistoryHeadersDone, "1"));
   }
   return Status::Ok();
 }

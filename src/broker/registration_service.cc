@@ -27,13 +27,14 @@
 #include "util/ids.h"
 #include "util/json.h"
 #include "util/time.h"
+#include "store/meta_keys.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
 
 namespace {
 
-std::string Key(std::string_view id) { return fmt::format("registration/{}", id); }
+std::string Key(std::string_view id) { return fmt::format("{}{}", store::meta::kRegistrationPrefix, id); }
 
 Status Unknown(std::string_view id) {
   return Status::NotFound(fmt::format("context source registration '{}' does not exist", id.substr(0, 200)));
@@ -565,7 +566,6 @@ Status RegistrationService::Delete(std::string_view tenant, std::string_view id)
 }
 
 Result<size_t> RegistrationService::SweepExpired(int64_t now_ms) {
-  constexpr std::string_view kSweptKey = "registration-expiry-swept";
   if (!write_hook_) return size_t{0};
   std::map<std::string, std::shared_ptr<const TenantIndex>, std::less<>> indexes;
   {
@@ -579,7 +579,7 @@ Result<size_t> RegistrationService::SweepExpired(int64_t now_ms) {
     if (!ts.ok()) return ts.status();
     auto swept = swept_.find(tenant);
     if (swept == swept_.end()) {
-      auto text = (*ts)->GetMeta(kSweptKey);
+      auto text = (*ts)->GetMeta(store::meta::kRegistrationExpirySwept);
       if (!text.ok() && !text.status().IsNotFound()) return text.status();
       const int64_t at = text.ok() ? std::strtoll(text->c_str(), nullptr, 10) : 0;
       swept = swept_.emplace(tenant, at).first;
@@ -596,7 +596,7 @@ Result<size_t> RegistrationService::SweepExpired(int64_t now_ms) {
     }
     if (expired == 0) continue;
     handled += expired;
-    ws.meta_puts.emplace_back(std::string(kSweptKey), std::to_string(now_ms));
+    ws.meta_puts.emplace_back(std::string(store::meta::kRegistrationExpirySwept), std::to_string(now_ms));
     CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
     swept->second = now_ms;
     for (auto& then : then_all) then();

@@ -7,6 +7,7 @@
 #include "broker/tenancy.h"
 #include "util/ids.h"
 #include "util/json.h"
+#include "store/meta_keys.h"
 
 namespace cityhub::broker {
 namespace json = boost::json;
@@ -19,9 +20,10 @@ struct KindNames {
 };
 KindNames NamesOf(ngsild::SubscriptionKind kind) {
   if (kind == ngsild::SubscriptionKind::kCsource) {
-    return {"csourceSubscription/", "csourceSubscription-statuses", "context source registration subscription"};
+    return {store::meta::kCsourceSubscriptionPrefix, store::meta::kCsourceSubscriptionStatuses,
+            "context source registration subscription"};
   }
-  return {"subscription/", "subscription-statuses", "subscription"};
+  return {store::meta::kSubscriptionPrefix, store::meta::kSubscriptionStatuses, "subscription"};
 }
 
 // The subject of a stored subscription's owner ("" if none).

@@ -8,14 +8,12 @@
 
 #include "broker/tenancy.h"
 #include "util/json.h"
+#include "store/meta_keys.h"
 
 namespace cityhub::ingest {
 namespace json = boost::json;
 
 namespace {
-
-constexpr std::string_view kGroupPrefix = "iot/group/";
-constexpr std::string_view kDevicePrefix = "iot/device/";
 
 std::string GroupKey(std::string_view apikey, std::string_view resource) {
   return fmt::format("{}\n{}", apikey, resource);
@@ -153,7 +151,7 @@ Status DeviceRegistry::Load() {
     if (!ts.ok()) return ts.status();
     TenantIndex& index = tenants_[tenant];
     Status failure;
-    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(kGroupPrefix, [&](std::string_view, std::string_view value) {
+    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(store::meta::kIotGroupPrefix, [&](std::string_view, std::string_view value) {
       boost::system::error_code ec;
       json::value v = util::ParseJson(value, ec);
       auto g = !ec && v.is_object() ? GroupFromJson(v.get_object()) : Result<ServiceGroup>(Status::Internal("corrupt service group"));
@@ -166,7 +164,7 @@ Status DeviceRegistry::Load() {
       return true;
     }));
     CITYHUB_RETURN_IF_ERROR(failure);
-    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(kDevicePrefix, [&](std::string_view, std::string_view value) {
+    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(store::meta::kIotDevicePrefix, [&](std::string_view, std::string_view value) {
       boost::system::error_code ec;
       json::value v = util::ParseJson(value, ec);
       auto d = !ec && v.is_object() ? DeviceFromJson(v.get_object()) : Result<Device>(Status::Internal("corrupt device"));
@@ -188,13 +186,13 @@ Status DeviceRegistry::Load() {
 Status DeviceRegistry::SaveGroup(std::string_view tenant, const ServiceGroup& g) {
   auto ts = broker::OpenTenant(store_, tenant, true);
   if (!ts.ok()) return ts.status();
-  return (*ts)->PutMeta(fmt::format("{}{}", kGroupPrefix, GroupKey(g.apikey, g.resource)), json::serialize(GroupJson(g)));
+  return (*ts)->PutMeta(fmt::format("{}{}", store::meta::kIotGroupPrefix, GroupKey(g.apikey, g.resource)), json::serialize(GroupJson(g)));
 }
 
 Status DeviceRegistry::SaveDevice(const Device& d) {
   auto ts = broker::OpenTenant(store_, d.tenant, true);
   if (!ts.ok()) return ts.status();
-  return (*ts)->PutMeta(fmt::format("{}{}", kDevicePrefix, d.device_id), json::serialize(DeviceJson(d, true)));
+  return (*ts)->PutMeta(fmt::format("{}{}", store::meta::kIotDevicePrefix, d.device_id), json::serialize(DeviceJson(d, true)));
 }
 
 Status DeviceRegistry::PutGroup(std::string_view tenant, ServiceGroup group) {
@@ -214,7 +212,7 @@ Status DeviceRegistry::DeleteGroup(std::string_view tenant, std::string_view api
   }
   auto ts = broker::OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", kGroupPrefix, key)));
+  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", store::meta::kIotGroupPrefix, key)));
   t->second.groups.erase(key);
   return Status::Ok();
 }
@@ -264,7 +262,7 @@ Status DeviceRegistry::DeleteDevice(std::string_view tenant, std::string_view de
   }
   auto ts = broker::OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", kDevicePrefix, device_id)));
+  CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", store::meta::kIotDevicePrefix, device_id)));
   by_key_hash_.erase(it->second->key_hash);
   t->second.devices.erase(it);
   return Status::Ok();
