@@ -39,8 +39,10 @@
 
 #include <fmt/format.h>
 
+#include "store/postgres/history_folding.h"
 #include "store/postgres/pg_connection.h"
 #include "store/record_codec.h"
+#include "util/periodic_task.h"
 
 namespace cityhub::store {
 namespace {
@@ -79,6 +81,15 @@ const std::vector<std::vector<std::string_view>>& TenantMigrations() {
                                        PRIMARY KEY (entity_id, attr, block, part)))",
           R"(CREATE TABLE {s}.history_entities (entity_id bytea PRIMARY KEY, header bytea NOT NULL))",
           R"(CREATE TABLE {s}.meta (key bytea PRIMARY KEY, value bytea NOT NULL))",
+      },
+      // 2: history blocks folded into one row each by a background job (history_folding.h): how
+      //    far folding got, a BRIN index to find the parts written since (cheap to keep: part
+      //    numbers grow with the table), and lz4 for the folded rows that PostgreSQL compresses.
+      {
+          R"(CREATE TABLE {s}.history_fold (horizon bigint NOT NULL))",
+          R"(INSERT INTO {s}.history_fold VALUES (0))",
+          R"(CREATE INDEX ON {s}.history USING brin (part))",
+          R"(ALTER TABLE {s}.history ALTER COLUMN bytes SET COMPRESSION lz4)",
       },
   };
   return migrations;
@@ -424,6 +435,18 @@ class PgTenantStore : public TenantStore {
 
   Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards,
                      const HistoryBlockVisitor& visit) override;
+  // Folds the blocks written since the last fold (history_folding.h).
+  Result<pg::FoldRound> FoldHistory() {
+    pg::FoldRound round;
+    Status st = OnConnection(pool_, false, [&](Connection& c) -> Status {
+      auto folded = pg::FoldHistory(c, s_);
+      if (!folded.ok()) return folded.status();
+      round = *folded;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return round;
+  }
 
   Result<std::vector<std::string>> HistoryAttributes(std::string_view id) override {
     return Strings("reading history", "SELECT DISTINCT attr FROM {s}.history WHERE entity_id = $1 ORDER BY attr",
@@ -432,6 +455,8 @@ class PgTenantStore : public TenantStore {
 
   Status PutHistoryBlock(std::string_view id, std::string_view attr, int64_t block, std::string_view bytes) override {
     return OnConnection(pool_, false, [&](Connection& c) {
+      // REPEATABLE READ: a fold that replaced the block's parts meanwhile fails this transaction
+      // (run again), instead of leaving the folded row beside the new one (history_folding.h).
       return c.Transaction("replacing a history block", [&](Connection& t) -> Status {
         auto removed = t.ExecPrepared("replacing a history block",
                               Sql("DELETE FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3"),
@@ -442,7 +467,7 @@ class PgTenantStore : public TenantStore {
                       Sql("INSERT INTO {s}.history (entity_id, attr, block, bytes) VALUES ($1, $2, $3, $4)"),
                       {Param::Bytes(id), Param::Bytes(attr), Param::Int(block), Param::Bytes(bytes)})
             .status();
-      });
+      }, pg::Isolation::kRepeatableRead);
     });
   }
 
@@ -460,7 +485,7 @@ class PgTenantStore : public TenantStore {
         if (!attr.empty() || before != std::numeric_limits<int64_t>::max()) return Status::Ok();
         return t.ExecPrepared("deleting history", Sql("DELETE FROM {s}.history_entities WHERE entity_id = $1"), {Param::Bytes(id)})
             .status();
-      });
+      }, pg::Isolation::kRepeatableRead);  // as PutHistoryBlock
     });
   }
 
@@ -873,43 +898,61 @@ Status PgTenantStore::Update(const std::vector<std::string_view>& ids, const Upd
 
 Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last,
                                   bool backwards, const HistoryBlockVisitor& visit) {
-  // Pages by (block, part); a block's parts may span two pages, so a block is visited once the
-  // next row belongs to another block (or the rows are exhausted).
-  const std::string statement = Sql(fmt::format(
-      "SELECT block, part, bytes FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
-      "AND (block {} $5 OR (block = $5 AND part > $6)) ORDER BY block {}, part LIMIT {}",
-      backwards ? "<" : ">", backwards ? "DESC" : "ASC", kScanPage));
-  int64_t at_block = backwards ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  int64_t at_part = std::numeric_limits<int64_t>::max();  // the first page: no part of at_block
-  std::optional<int64_t> block;
-  std::string bytes;
-  for (;;) {
-    bool stop = false;
-    size_t n = 0;
+  // Pages by whole blocks: a block is visited with the rows of one statement (one snapshot), so a
+  // fold between two pages (history_folding.h) cannot have a block read half before it and half
+  // after. The last block of a full page may be cut short: the next page starts with it again —
+  // or, when one block fills the whole page, that block is read alone, whatever its size.
+  const std::string page = Sql(fmt::format(
+      "SELECT block, bytes FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
+      "ORDER BY block {}, part LIMIT {}",
+      backwards ? "DESC" : "ASC", kScanPage));
+  const std::string whole =
+      Sql("SELECT bytes FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3 ORDER BY part");
+  struct Block {
+    int64_t number;
+    std::string bytes;
+  };
+  std::vector<Block> blocks;
+  int64_t lo = first, hi = last;
+  while (lo <= hi) {
+    bool full = false;
     Status st = Read([&](Connection& c) -> Status {
-      auto rows = c.ExecPrepared("reading history", statement,
-                         {Param::Bytes(id), Param::Bytes(attr), Param::Int(first), Param::Int(last), Param::Int(at_block),
-                          Param::Int(at_part)},
-                         Format::kBinary);
+      blocks.clear();
+      auto rows = c.ExecPrepared("reading history", page,
+                                 {Param::Bytes(id), Param::Bytes(attr), Param::Int(lo), Param::Int(hi)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      n = rows->size();
-      for (size_t r = 0; r < n && !stop; ++r) {
+      for (size_t r = 0; r < rows->size(); ++r) {
         const int64_t b = BigInt(*rows, r, 0);
-        if (block && *block != b) {
-          if (!visit(*block, bytes)) stop = true;
-          bytes.clear();
-        }
-        block = b;
-        bytes.append(rows->Get(r, 2));
-        at_block = b;
-        at_part = BigInt(*rows, r, 1);
+        if (blocks.empty() || blocks.back().number != b) blocks.push_back({b, {}});
+        blocks.back().bytes.append(rows->Get(r, 1));
       }
+      full = rows->size() == kScanPage;
+      if (!full || blocks.size() > 1) return Status::Ok();
+      auto all = c.ExecPrepared("reading history", whole, {Param::Bytes(id), Param::Bytes(attr), Param::Int(blocks[0].number)},
+                                Format::kBinary);
+      if (!all.ok()) return all.status();
+      blocks[0].bytes.clear();
+      for (size_t r = 0; r < all->size(); ++r) blocks[0].bytes.append(all->Get(r, 0));
       return Status::Ok();
     });
-    if (!st.ok() || stop) return st;
-    if (n < kScanPage) break;
+    if (!st.ok()) return st;
+    const bool cut = full && blocks.size() > 1;  // the page's last block may lack parts
+    const size_t complete = blocks.size() - (cut ? 1 : 0);
+    for (size_t i = 0; i < complete; ++i) {
+      if (!visit(blocks[i].number, blocks[i].bytes)) return Status::Ok();
+    }
+    if (!full) break;
+    const int64_t done = blocks[complete - 1].number;
+    if (cut) {
+      (backwards ? hi : lo) = blocks.back().number;
+    } else if (backwards) {
+      if (done == lo) break;
+      hi = done - 1;
+    } else {
+      if (done == hi) break;
+      lo = done + 1;
+    }
   }
-  if (block) visit(*block, bytes);
   return Status::Ok();
 }
 
@@ -917,7 +960,10 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
 
 class PostgresStore : public Store {
  public:
-  explicit PostgresStore(PostgresStoreOptions options) : pool_(std::move(options)) {}
+  explicit PostgresStore(PostgresStoreOptions options)
+      : fold_interval_(options.history_fold_interval),
+        pool_(std::move(options)),
+        folder_("pg-history-fold", fold_interval_, [this] { FoldAll(); }) {}
   ~PostgresStore() override { Close(); }
 
   Status Bootstrap() {
@@ -996,7 +1042,13 @@ class PostgresStore : public Store {
 
   void Close() override {
     closed_ = true;
+    folder_.Stop();
     pool_.Close();
+  }
+
+  // Starts folding history in the background (if an interval is set).
+  void StartFolding() {
+    if (fold_interval_.count() > 0) folder_.Start();
   }
 
  private:
@@ -1030,7 +1082,19 @@ class PostgresStore : public Store {
     return Status::Ok();
   }
 
+  // One fold round over every tenant. A failure is retried next round: folding only saves space
+  // and read time, and the store is correct without it.
+  void FoldAll() {
+    for (const auto& name : ListTenants()) {
+      if (closed_) return;
+      auto tenant = Tenant(name, false);
+      if (tenant.ok()) (void)static_cast<PgTenantStore*>(*tenant)->FoldHistory();
+    }
+  }
+
+  const std::chrono::milliseconds fold_interval_;
   Pool pool_;
+  util::PeriodicTask folder_;
   std::atomic<bool> closed_{false};
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<PgTenantStore>, std::less<>> tenants_;
@@ -1043,6 +1107,7 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(PostgresStoreOptions options) {
   CITYHUB_RETURN_IF_ERROR(store->Bootstrap());
   // The default tenant always exists, as on RocksDB.
   if (auto default_tenant = store->Tenant("", true); !default_tenant.ok()) return default_tenant.status();
+  store->StartFolding();
   return std::unique_ptr<Store>(std::move(store));
 }
 

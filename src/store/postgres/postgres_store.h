@@ -23,6 +23,9 @@ struct PostgresStoreOptions {
   size_t max_connections = 16;                // the pool's bound, shared by every tenant
   std::chrono::seconds connect_timeout{10};   // per connection attempt
   std::chrono::milliseconds pool_wait{10000}; // waiting for a pooled connection before Unavailable
+  // How often history blocks written since the last time are folded into one row each
+  // (history_folding.h); zero: never (a test folds itself).
+  std::chrono::milliseconds history_fold_interval{60000};
 };
 
 // Opens (and on first use creates) the hub's tables in the database `options.conninfo` names.

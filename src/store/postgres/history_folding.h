@@ -1,0 +1,38 @@
+// History folding on PostgreSQL: a write appends a history block's new instances as a row of
+// their own (a "part": no read, no row lock), so a block written one PATCH at a time becomes
+// many small rows — ~100 bytes of row and index overhead each. A background job folds the parts
+// of each block into one row (their bytes concatenated in part order, the row keeping the
+// smallest part number), which PostgreSQL then compresses (lz4, the table's toast_tuple_target
+// set low). Layout and the reasons: docs/ARCHITECTURE.md "Storage backends".
+//
+// Order. A block's bytes are its parts in part order. Parts of one entity are numbered in the
+// order of its writes (they are inserted under the entity's row lock), and the folded row takes
+// the smallest number of the parts it replaces, so a part committed after the fold (a larger
+// number) still comes after them. Replacing or deleting blocks (PutHistoryBlock, DeleteHistory)
+// runs at REPEATABLE READ, so one that overlaps a fold fails with a serialization error and is
+// run again instead of missing the folded row.
+//
+// Which blocks: those with a part above the tenant's fold horizon (the largest part number seen
+// by the previous round, kept in history_fold), found through a BRIN index on `part`, so a
+// round costs the blocks written since the last one, not the table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "store/postgres/pg_connection.h"
+#include "util/status.h"
+
+namespace cityhub::store::pg {
+
+struct FoldRound {
+  uint64_t blocks = 0;  // blocks folded into one row
+  uint64_t parts = 0;   // rows those blocks had before
+};
+
+// Folds the blocks of `quoted_schema` (a tenant schema) written since the last round, in
+// transactions of at most `blocks_per_transaction` blocks, and moves the horizon on. Several
+// hubs may call it at once: one folds, the others return at once (an advisory lock per schema).
+Result<FoldRound> FoldHistory(Connection& c, const std::string& quoted_schema, int64_t blocks_per_transaction = 2000);
+
+}  // namespace cityhub::store::pg
