@@ -902,10 +902,13 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
   // fold between two pages (history_folding.h) cannot have a block read half before it and half
   // after. The last block of a full page may be cut short: the next page starts with it again —
   // or, when one block fills the whole page, that block is read alone, whatever its size.
+  // Pages start small and double: most visitors stop early (lastN reads a block or two from the
+  // end), and a page of whole blocks is tens of kilobytes each.
   const std::string page = Sql(fmt::format(
       "SELECT block, bytes FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
-      "ORDER BY block {}, part LIMIT {}",
-      backwards ? "DESC" : "ASC", kScanPage));
+      "ORDER BY block {}, part LIMIT $5",
+      backwards ? "DESC" : "ASC"));
+  int64_t page_rows = 8;
   const std::string whole =
       Sql("SELECT bytes FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3 ORDER BY part");
   struct Block {
@@ -919,14 +922,15 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
     Status st = Read([&](Connection& c) -> Status {
       blocks.clear();
       auto rows = c.ExecPrepared("reading history", page,
-                                 {Param::Bytes(id), Param::Bytes(attr), Param::Int(lo), Param::Int(hi)}, Format::kBinary);
+                                 {Param::Bytes(id), Param::Bytes(attr), Param::Int(lo), Param::Int(hi), Param::Int(page_rows)},
+                                 Format::kBinary);
       if (!rows.ok()) return rows.status();
       for (size_t r = 0; r < rows->size(); ++r) {
         const int64_t b = BigInt(*rows, r, 0);
         if (blocks.empty() || blocks.back().number != b) blocks.push_back({b, {}});
         blocks.back().bytes.append(rows->Get(r, 1));
       }
-      full = rows->size() == kScanPage;
+      full = static_cast<int64_t>(rows->size()) == page_rows;
       if (!full || blocks.size() > 1) return Status::Ok();
       auto all = c.ExecPrepared("reading history", whole, {Param::Bytes(id), Param::Bytes(attr), Param::Int(blocks[0].number)},
                                 Format::kBinary);
@@ -942,6 +946,7 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
       if (!visit(blocks[i].number, blocks[i].bytes)) return Status::Ok();
     }
     if (!full) break;
+    page_rows = std::min<int64_t>(page_rows * 2, kScanPage);
     const int64_t done = blocks[complete - 1].number;
     if (cut) {
       (backwards ? hi : lo) = blocks.back().number;
