@@ -1,9 +1,11 @@
 // History folding on PostgreSQL: a write appends a history block's new instances as a row of
 // their own (a "part": no read, no row lock), so a block written one PATCH at a time becomes
 // many small rows — ~100 bytes of row and index overhead each. A background job folds the parts
-// of each block into one row (their bytes concatenated in part order, the row keeping the
-// smallest part number), which PostgreSQL then compresses (lz4, the table's toast_tuple_target
-// set low). Layout and the reasons: docs/ARCHITECTURE.md "Storage backends".
+// of each block into one row: their bytes concatenated in part order and compressed with zstd
+// (column `zstd` true; kept raw when that is not smaller), the row keeping the smallest part
+// number. PostgreSQL compresses only values of 2 kB and more, and a block of an hour of minute
+// readings is about 1.2 kB — hence the hub's own compression. Layout and the reasons:
+// docs/ARCHITECTURE.md "Storage backends".
 //
 // Order. A block's bytes are its parts in part order. Parts of one entity are numbered in the
 // order of its writes (they are inserted under the entity's row lock), and the folded row takes
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "store/postgres/pg_connection.h"
 #include "util/status.h"
@@ -29,6 +32,11 @@ struct FoldRound {
   uint64_t blocks = 0;  // blocks folded into one row
   uint64_t parts = 0;   // rows those blocks had before
 };
+
+// Appends a history row's block bytes to `out`: `bytes` as stored, decompressed when `zstd`.
+// Internal if a compressed row is corrupt or would decompress to more than kMaxBlockBytes.
+inline constexpr size_t kMaxBlockBytes = 256 << 20;
+Status AppendBlockBytes(std::string_view bytes, bool zstd, std::string* out);
 
 // Folds the blocks of `quoted_schema` (a tenant schema) written since the last round, in
 // transactions of at most `blocks_per_transaction` blocks, and moves the horizon on. Several

@@ -41,6 +41,7 @@
 
 #include "store/postgres/history_folding.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/sql_arrays.h"
 #include "store/record_codec.h"
 #include "util/periodic_task.h"
 
@@ -51,6 +52,8 @@ using pg::Connection;
 using pg::Format;
 using pg::Param;
 using pg::Rows;
+using pg::ByteaArray;
+using pg::Column;
 
 // Rows fetched per round trip by a scan.
 constexpr size_t kScanPage = 512;
@@ -82,14 +85,14 @@ const std::vector<std::vector<std::string_view>>& TenantMigrations() {
           R"(CREATE TABLE {s}.history_entities (entity_id bytea PRIMARY KEY, header bytea NOT NULL))",
           R"(CREATE TABLE {s}.meta (key bytea PRIMARY KEY, value bytea NOT NULL))",
       },
-      // 2: history blocks folded into one row each by a background job (history_folding.h): how
-      //    far folding got, a BRIN index to find the parts written since (cheap to keep: part
-      //    numbers grow with the table), and lz4 for the folded rows that PostgreSQL compresses.
+      // 2: history blocks folded into one compressed row each by a background job
+      //    (history_folding.h): whether a row is compressed, how far folding got, and a BRIN
+      //    index to find the parts written since (cheap to keep: part numbers grow with the table).
       {
+          R"(ALTER TABLE {s}.history ADD COLUMN zstd boolean NOT NULL DEFAULT false)",
           R"(CREATE TABLE {s}.history_fold (horizon bigint NOT NULL))",
           R"(INSERT INTO {s}.history_fold VALUES (0))",
           R"(CREATE INDEX ON {s}.history USING brin (part))",
-          R"(ALTER TABLE {s}.history ALTER COLUMN bytes SET COMPRESSION lz4)",
       },
   };
   return migrations;
@@ -115,44 +118,6 @@ std::string InSchema(std::string_view sql, const std::string& schema) {
     out.append(schema);
     at = next + 3;
   }
-}
-
-// One column of the rows a write adds or removes, as a PostgreSQL array literal: one statement
-// writes a whole batch (unnest), instead of a round trip per row.
-class Column {
- public:
-  void Bytes(std::string_view v) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    Next();
-    body_.append("\"\\\\x");  // "\\x…": the array literal unescapes one of the backslashes
-    for (char c : v) {
-      body_.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-      body_.push_back(kHex[static_cast<uint8_t>(c) & 15]);
-    }
-    body_.push_back('"');
-  }
-  void Int(int64_t v) {
-    Next();
-    body_.append(std::to_string(v));
-  }
-  void Char(char c) {  // a "char" kind: a letter
-    Next();
-    body_.push_back(c);
-  }
-  std::string Literal() const { return "{" + body_ + "}"; }
-
- private:
-  void Next() {
-    if (!body_.empty()) body_.push_back(',');
-  }
-  std::string body_;
-};
-
-// A bytea[] parameter's literal.
-std::string ByteaArray(const std::vector<std::string_view>& items) {
-  Column c;
-  for (std::string_view item : items) c.Bytes(item);
-  return c.Literal();
 }
 
 // A bigint column of a binary answer.
@@ -449,7 +414,15 @@ class PgTenantStore : public TenantStore {
   }
 
   Result<std::vector<std::string>> HistoryAttributes(std::string_view id) override {
-    return Strings("reading history", "SELECT DISTINCT attr FROM {s}.history WHERE entity_id = $1 ORDER BY attr",
+    // A skip scan: one index probe per attribute, not a pass over every block of the entity
+    // (a year of hourly blocks is 8,760 rows per attribute).
+    return Strings("reading history",
+                   "WITH RECURSIVE a(attr) AS ("
+                   "  (SELECT attr FROM {s}.history WHERE entity_id = $1 ORDER BY attr LIMIT 1)"
+                   "  UNION ALL"
+                   "  SELECT (SELECT h.attr FROM {s}.history h WHERE h.entity_id = $1 AND h.attr > a.attr ORDER BY h.attr LIMIT 1)"
+                   "  FROM a WHERE a.attr IS NOT NULL)"
+                   "SELECT attr FROM a WHERE attr IS NOT NULL",
                    {Param::Bytes(id)});
   }
 
@@ -903,14 +876,17 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
   // after. The last block of a full page may be cut short: the next page starts with it again —
   // or, when one block fills the whole page, that block is read alone, whatever its size.
   // Pages start small and double: most visitors stop early (lastN reads a block or two from the
-  // end), and a page of whole blocks is tens of kilobytes each.
+  // end), and a page of whole blocks is tens of kilobytes each. Backwards, parts come in
+  // descending order too (the index then serves the order; "block DESC, part" made PostgreSQL
+  // sort every block of the attribute) and are put back in part order here.
   const std::string page = Sql(fmt::format(
-      "SELECT block, bytes FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
-      "ORDER BY block {}, part LIMIT $5",
+      "SELECT block, bytes, zstd FROM {{s}}.history WHERE entity_id = $1 AND attr = $2 AND block BETWEEN $3 AND $4 "
+      "ORDER BY block {0}, part {0} LIMIT $5",
       backwards ? "DESC" : "ASC"));
-  int64_t page_rows = 8;
   const std::string whole =
-      Sql("SELECT bytes FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3 ORDER BY part");
+      Sql("SELECT bytes, zstd FROM {s}.history WHERE entity_id = $1 AND attr = $2 AND block = $3 ORDER BY part");
+  auto compressed = [](const Rows& rows, size_t r, size_t column) { return rows.Get(r, column) == std::string_view("\1", 1); };
+  int64_t page_rows = 8;
   struct Block {
     int64_t number;
     std::string bytes;
@@ -925,18 +901,27 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
                                  {Param::Bytes(id), Param::Bytes(attr), Param::Int(lo), Param::Int(hi), Param::Int(page_rows)},
                                  Format::kBinary);
       if (!rows.ok()) return rows.status();
-      for (size_t r = 0; r < rows->size(); ++r) {
+      const size_t n = rows->size();
+      for (size_t r = 0; r < n;) {
         const int64_t b = BigInt(*rows, r, 0);
-        if (blocks.empty() || blocks.back().number != b) blocks.push_back({b, {}});
-        blocks.back().bytes.append(rows->Get(r, 1));
+        size_t end = r;
+        while (end < n && BigInt(*rows, end, 0) == b) ++end;
+        blocks.push_back({b, {}});
+        for (size_t i = 0; i < end - r; ++i) {
+          const size_t row = backwards ? end - 1 - i : r + i;  // part order
+          CITYHUB_RETURN_IF_ERROR(pg::AppendBlockBytes(rows->Get(row, 1), compressed(*rows, row, 2), &blocks.back().bytes));
+        }
+        r = end;
       }
-      full = static_cast<int64_t>(rows->size()) == page_rows;
+      full = static_cast<int64_t>(n) == page_rows;
       if (!full || blocks.size() > 1) return Status::Ok();
       auto all = c.ExecPrepared("reading history", whole, {Param::Bytes(id), Param::Bytes(attr), Param::Int(blocks[0].number)},
                                 Format::kBinary);
       if (!all.ok()) return all.status();
       blocks[0].bytes.clear();
-      for (size_t r = 0; r < all->size(); ++r) blocks[0].bytes.append(all->Get(r, 0));
+      for (size_t r = 0; r < all->size(); ++r) {
+        CITYHUB_RETURN_IF_ERROR(pg::AppendBlockBytes(all->Get(r, 0), compressed(*all, r, 1), &blocks[0].bytes));
+      }
       return Status::Ok();
     });
     if (!st.ok()) return st;

@@ -92,8 +92,8 @@ TEST_F(HistoryFoldingTest, PartsBecomeOneRowPerBlockWithTheSameBytesInOrder) {
   const auto before = Blocks(false);
 
   const auto round = Fold(*direct_);
-  EXPECT_EQ(round.blocks, 2u);  // block 9 has one part: nothing to fold
-  EXPECT_EQ(round.parts, 7u);
+  EXPECT_EQ(round.blocks, 3u);  // block 9 too: one part, but not compressed yet
+  EXPECT_EQ(round.parts, 8u);
   EXPECT_EQ(Rows(), 3);
   EXPECT_EQ(Blocks(false), before);
   EXPECT_EQ(before[0].second, "a1;a2;a3;a4;a5;");
@@ -149,6 +149,27 @@ TEST_F(HistoryFoldingTest, AppendsDuringFoldsAreNeitherLostNorReordered) {
     at = end + 1;
   }
   for (int w = 0; w < kWriters; ++w) EXPECT_EQ(next[w], kAppends) << "writer " << w << " lost appends";
+}
+
+// A folded block is stored compressed when that is smaller (a tiny one stays as it is) and reads
+// back byte for byte.
+TEST_F(HistoryFoldingTest, FoldedBlocksAreStoredCompressed) {
+  std::string hour;
+  for (int minute = 0; minute < 60; ++minute) {
+    std::string reading = fmt::format("{{\"t\":{},\"v\":{}.5}};", minute * 60000, 100 + minute % 7);
+    hour += reading;
+    Append(3, reading);
+  }
+  Append(4, "z");
+  Fold(*direct_);
+  auto rows = direct_->Exec("reading", "SELECT block, zstd, octet_length(bytes) FROM \"tenant_default\".history ORDER BY block");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->Get(0, 1), "t");
+  EXPECT_LT(rows->GetInt(0, 2).value(), static_cast<int64_t>(hour.size()) / 2);
+  EXPECT_EQ(rows->Get(1, 1), "f");  // one byte does not shrink
+  EXPECT_EQ(Blocks(false), (std::vector<std::pair<int64_t, std::string>>{{3, hour}, {4, "z"}}));
+  EXPECT_EQ(Blocks(true), (std::vector<std::pair<int64_t, std::string>>{{4, "z"}, {3, hour}}));
 }
 
 TEST_F(HistoryFoldingTest, ReplacingOrDeletingAFoldedBlockLeavesNothingBehind) {
