@@ -179,6 +179,18 @@ class Pool {
     return Lease(this, std::move(*conn));
   }
 
+  // Closes the idle connections: after one was found lost, the others most likely are too (the
+  // server restarted or failed over), and a retry must not pick another dead one.
+  void DropIdle() {
+    std::vector<std::unique_ptr<Connection>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      dropped.swap(idle_);
+      open_ -= dropped.size();
+    }
+    changed_.notify_all();
+  }
+
   void Close() {
     std::vector<std::unique_ptr<Connection>> closing;
     {
@@ -226,6 +238,7 @@ Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Conn
     Status st = body(**lease);
     if (st.ok() || attempt > 0 || (*lease)->Healthy()) return st;
     if (!retry_read && (*lease)->statements_succeeded() != before) return st;
+    pool.DropIdle();
   }
 }
 
