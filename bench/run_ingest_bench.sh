@@ -6,7 +6,10 @@
 # gauges alternately raise and clear a flood warning every 100 ms; the hub's Alert subscription
 # notifies an MQTT topic the load tool listens to, which prints the publish -> notification
 # latency of every alert under that load.
-#   BENCH_DEVICES=1000 BENCH_MEASURES=5 BENCH_SECONDS=10 [BENCH_RATE=10000] bench/run_ingest_bench.sh
+# Afterwards it prints where a message's time went, per ingestion lane and stage, and the early
+# warning's stages, from the hub's histograms (cityhub_iot_stage_duration_seconds,
+# cityhub_warning_stage_duration_seconds): count, mean and the bucket holding the p99.
+#   BENCH_DEVICES=1000 BENCH_MEASURES=5 BENCH_SECONDS=10 [BENCH_RATE=10000] [BENCH_BIN=…] bench/run_ingest_bench.sh
 # Needs the release build (scripts/setup.sh release) and mosquitto. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +19,7 @@ DUR=${BENCH_SECONDS:-10}
 RATE=${BENCH_RATE:-0}  # messages per second (0: as fast as the broker acknowledges)
 PORT=${BENCH_PORT:-18148}
 MQTT_PORT=${BENCH_MQTT_PORT:-18149}
-BIN=build/release/cityhub
+BIN=${BENCH_BIN:-build/release/cityhub}
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 WORK=$(mktemp -d /tmp/cityhub-ingest-bench-XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -80,3 +83,27 @@ PY
 SAMPLER=$!
 wait $LOAD
 wait $SAMPLER
+# Where the time went (histograms of this run; p99 is the upper bound of its bucket).
+curl -s "http://127.0.0.1:$PORT/metrics" | python3 -c '
+import re, sys
+hists = {}
+for line in sys.stdin:
+    m = re.match(r"(cityhub_(?:iot|warning)_stage_duration_seconds)_(bucket|sum|count)\{(.*)\} (\S+)", line)
+    if not m:
+        continue
+    name, part, labels, value = m.groups()
+    le = re.search(r"le=\"([^\"]+)\"", labels)
+    key = (name.split("_")[1], re.sub(r",?le=\"[^\"]+\"", "", labels))
+    h = hists.setdefault(key, {"buckets": []})
+    if part == "bucket":
+        h["buckets"].append((float(le.group(1)), float(value)))
+    else:
+        h[part] = float(value)
+for (kind, labels), h in sorted(hists.items()):
+    n = h.get("count", 0)
+    if not n:
+        continue
+    p99 = next((le for le, c in sorted(h["buckets"]) if c >= 0.99 * n), float("inf"))
+    mean = 1000 * h["sum"] / n
+    print(f"  {kind} {labels}: {n:.0f}, mean {mean:.2f} ms, p99 <= {1000 * p99:g} ms")
+'

@@ -51,6 +51,13 @@ struct Metrics::Impl {
       prometheus::BuildCounter().Name("cityhub_iot_transactions_total").Help("Store transactions writing device measures").Register(*registry);
   prometheus::Family<prometheus::Counter>& iot_write_failures =
       prometheus::BuildCounter().Name("cityhub_iot_write_failures_total").Help("Accepted device messages the store refused").Register(*registry);
+  prometheus::Family<prometheus::Counter>& iot_priority =
+      prometheus::BuildCounter().Name("cityhub_iot_priority_messages_total").Help("Device messages taken by the priority lane (they feed a warning rule)").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& iot_stages =
+      prometheus::BuildHistogram().Name("cityhub_iot_stage_duration_seconds").Help("Time a device message spends per stage (admit, queued, commit), by lane").Register(*registry);
+  std::map<std::pair<ingest::Lane, ingest::IngestStage>, prometheus::Histogram*> iot_stage_cache;
+  prometheus::Family<prometheus::Histogram>& warning_stages =
+      prometheus::BuildHistogram().Name("cityhub_warning_stage_duration_seconds").Help("Early warning: a reading's wait for the rules (queued), an alert's write (alert_write)").Register(*registry);
   ingest::IngestStats last_iot;
 
   // Family::Add takes a lock and hashes labels; cache the children per label set.
@@ -93,6 +100,25 @@ void Metrics::ObserveRequest(std::string_view route, std::string_view method, in
 
 void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
 
+void Metrics::ObserveIngest(ingest::Lane lane, ingest::IngestStage stage, double seconds) {
+  prometheus::Histogram* hist;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto [it, added] = impl_->iot_stage_cache.try_emplace({lane, stage}, nullptr);
+    if (added) {
+      it->second = &impl_->iot_stages.Add({{"lane", std::string(ingest::LaneName(lane))},
+                                           {"stage", std::string(ingest::IngestStageName(stage))}},
+                                          kLatencyBuckets);
+    }
+    hist = it->second;
+  }
+  hist->Observe(seconds);
+}
+
+void Metrics::ObserveWarning(std::string_view stage, double seconds) {
+  impl_->warning_stages.Add({{"stage", std::string(stage)}}, kLatencyBuckets).Observe(seconds);
+}
+
 std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>& entity_counts,
                             const broker::NotifierStats* notifications, const ingest::IngestStats* iot) {
   for (const auto& [tenant, count] : entity_counts) {
@@ -124,6 +150,7 @@ std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>&
     advance(impl_->iot_messages.Add({{"result", "unauthenticated"}}), iot->unauthenticated, last.unauthenticated);
     advance(impl_->iot_measures.Add({}), iot->measures, last.measures);
     advance(impl_->iot_transactions.Add({}), iot->transactions, last.transactions);
+    advance(impl_->iot_priority.Add({}), iot->priority_messages, last.priority_messages);
     advance(impl_->iot_write_failures.Add({}), iot->write_failures, last.write_failures);
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());

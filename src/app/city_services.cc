@@ -52,11 +52,12 @@ void ImportStartupFeed(const Config& config, mobility::MobilityService& mobility
 }  // namespace
 
 CityServices::CityServices(const Config& config, const Outbound& outbound, Storage& storage, BrokerStack& broker,
-                           services::WarningRules warning_rules)
+                           services::WarningRules warning_rules, api::Metrics& metrics)
     : warning_(broker.entities(), std::move(warning_rules)),
       parking_(broker.entities(), broker.queries()),
       feed_publisher_(broker.entities(), storage.contexts().Core()),
       mobility_(MobilityOptionsOf(config)) {
+  warning_.SetLatencyObserver([&metrics](std::string_view stage, double seconds) { metrics.ObserveWarning(stage, seconds); });
   broker.entities().AddChangeObserver(&warning_);
   warning_.Start();
   broker.entities().AddChangeObserver(&parking_);
@@ -89,10 +90,10 @@ CityServices::CityServices(const Config& config, const Outbound& outbound, Stora
 }
 
 Result<std::unique_ptr<CityServices>> CityServices::Start(const Config& config, const Outbound& outbound,
-                                                          Storage& storage, BrokerStack& broker) {
+                                                          Storage& storage, BrokerStack& broker, api::Metrics& metrics) {
   auto rules = WarningRulesOf(config, storage.contexts());
   if (!rules.ok()) return SettingError(fmt::format("--warning-rules: {}", rules.status().message()));
-  return std::unique_ptr<CityServices>(new CityServices(config, outbound, storage, broker, std::move(*rules)));
+  return std::unique_ptr<CityServices>(new CityServices(config, outbound, storage, broker, std::move(*rules), metrics));
 }
 
 void CityServices::Lend(api::ApiDeps* deps) {

@@ -29,16 +29,18 @@ class CityServices {
   // parking after recounting every site, mobility with the saved feeds and --gtfs-feed (a feed
   // that fails to import is logged, not fatal), and the --gtfs-rt-url poller.
   static Result<std::unique_ptr<CityServices>> Start(const Config& config, const Outbound& outbound,
-                                                     Storage& storage, BrokerStack& broker);
+                                                     Storage& storage, BrokerStack& broker, api::Metrics& metrics);
   CityServices(const CityServices&) = delete;
   CityServices& operator=(const CityServices&) = delete;
 
   // Points `deps` at parking and mobility (they live as long as this).
   void Lend(api::ApiDeps* deps);
+  // The early-warning service: the IoT agent asks it which measures feed a rule.
+  const services::WarningService& warning() const { return warning_; }
 
  private:
   CityServices(const Config& config, const Outbound& outbound, Storage& storage, BrokerStack& broker,
-               services::WarningRules warning_rules);
+               services::WarningRules warning_rules, api::Metrics& metrics);
 
   // Stop order: the poller, parking, then warning, which so sees every write parking makes.
   services::WarningService warning_;

@@ -84,8 +84,8 @@ Status Hub::StartParts() {
     return SettingError(st.message());
   }
   CITYHUB_RETURN_IF_ERROR(Keep(BrokerStack::Start(config_, outbound_, *storage_, security_, metrics_), &broker_));
-  CITYHUB_RETURN_IF_ERROR(Keep(CityServices::Start(config_, outbound_, *storage_, *broker_), &services_));
-  CITYHUB_RETURN_IF_ERROR(Keep(IotAgent::Start(config_, *storage_, *broker_), &iot_));
+  CITYHUB_RETURN_IF_ERROR(Keep(CityServices::Start(config_, outbound_, *storage_, *broker_, metrics_), &services_));
+  CITYHUB_RETURN_IF_ERROR(Keep(IotAgent::Start(config_, *storage_, *broker_, services_->warning(), metrics_), &iot_));
   housekeeping_ = std::make_unique<Housekeeping>(config_, *storage_, *broker_);
 
   api::ApiDeps deps;

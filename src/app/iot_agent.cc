@@ -10,8 +10,15 @@ namespace cityhub::app {
 
 namespace {
 
-ingest::IngestOptions IngestOptionsOf(const Config& config) {
+ingest::IngestOptions IngestOptionsOf(const Config& config, const services::WarningService& warning,
+                                      api::Metrics& metrics) {
   ingest::IngestOptions o;
+  o.urgent = [&warning](const std::vector<std::string>& types, std::string_view attribute) {
+    return warning.Watches(types, attribute);
+  };
+  o.observe = [&metrics](ingest::Lane lane, ingest::IngestStage stage, double seconds) {
+    metrics.ObserveIngest(lane, stage, seconds);
+  };
   o.limits.max_payload_bytes = config.iot_max_payload_bytes;
   o.limits.max_measures = std::max<size_t>(1, config.iot_max_measures);
   return o;
@@ -19,12 +26,14 @@ ingest::IngestOptions IngestOptionsOf(const Config& config) {
 
 }  // namespace
 
-IotAgent::IotAgent(const Config& config, Storage& storage, BrokerStack& broker)
+IotAgent::IotAgent(const Config& config, Storage& storage, BrokerStack& broker,
+                   const services::WarningService& warning, api::Metrics& metrics)
     : devices_(storage.store()),
-      ingestor_(broker.entities(), devices_, storage.contexts().Core(), IngestOptionsOf(config)) {}
+      ingestor_(broker.entities(), devices_, storage.contexts().Core(), IngestOptionsOf(config, warning, metrics)) {}
 
-Result<std::unique_ptr<IotAgent>> IotAgent::Start(const Config& config, Storage& storage, BrokerStack& broker) {
-  std::unique_ptr<IotAgent> agent(new IotAgent(config, storage, broker));
+Result<std::unique_ptr<IotAgent>> IotAgent::Start(const Config& config, Storage& storage, BrokerStack& broker,
+                                                  const services::WarningService& warning, api::Metrics& metrics) {
+  std::unique_ptr<IotAgent> agent(new IotAgent(config, storage, broker, warning, metrics));
   if (Status st = agent->devices_.Load(); !st.ok()) {
     return StartFailure(fmt::format("cannot load the IoT devices: {}", st.message()));
   }

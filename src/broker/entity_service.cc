@@ -7,12 +7,12 @@
 // a backend may run that function again, it copies the request's inputs rather than moving them
 // into the entity, and starts each run from a clean state.
 //
-// Concurrency: a read-modify-write on an entity holds that entity's stripe lock (one of
-// kStripes mutexes chosen by hashing tenant and id) across the whole Update — the isolation the
-// RocksDB backend's Update asks of its caller. Different entities usually hash to different
-// stripes, so their writes reach the store together and share a WAL sync (group commit). A
-// batch locks the stripes of all its entities in ascending stripe order; single-entity
-// operations hold one stripe; hence no deadlock.
+// Concurrency: a read-modify-write on an entity holds that entity's lock (its key: a hash of
+// tenant and id) across the whole Update — the isolation the RocksDB backend's Update asks of
+// its caller. Writes of different entities do not wait for each other, so they reach the store
+// together and share a WAL sync (group commit), and a small urgent write never waits for a big
+// batch of other entities. A batch takes the keys of all its entities in ascending order;
+// single-entity operations hold one key; hence no deadlock.
 //
 // Batches validate and apply every item against the current state (and against earlier items
 // of the same batch touching the same id), then write every successful item in ONE store
@@ -39,30 +39,37 @@ namespace cityhub::broker {
 
 using ngsild::Entity;
 
-class EntityService::StripeGuard {
+class EntityService::EntityLock {
  public:
-  StripeGuard(EntityService& s, std::vector<size_t> stripes) : s_(s), stripes_(std::move(stripes)) {
-    std::sort(stripes_.begin(), stripes_.end());
-    stripes_.erase(std::unique(stripes_.begin(), stripes_.end()), stripes_.end());
-    for (size_t i : stripes_) s_.stripes_[i].lock();
+  EntityLock(EntityService& s, std::vector<size_t> keys) : s_(s), keys_(std::move(keys)) {
+    std::sort(keys_.begin(), keys_.end());
+    keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
+    std::unique_lock lock(s_.locks_mutex_);
+    for (size_t key : keys_) {
+      s_.lock_released_.wait(lock, [&] { return !s_.locked_.count(key); });
+      s_.locked_.insert(key);
+    }
   }
-  ~StripeGuard() {
-    for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) s_.stripes_[*it].unlock();
+  ~EntityLock() {
+    {
+      std::lock_guard lock(s_.locks_mutex_);
+      for (size_t key : keys_) s_.locked_.erase(key);
+    }
+    s_.lock_released_.notify_all();
   }
-  StripeGuard(const StripeGuard&) = delete;
-  StripeGuard& operator=(const StripeGuard&) = delete;
+  EntityLock(const EntityLock&) = delete;
+  EntityLock& operator=(const EntityLock&) = delete;
 
  private:
   EntityService& s_;
-  std::vector<size_t> stripes_;
+  std::vector<size_t> keys_;
 };
 
 EntityService::EntityService(store::Store& store, EntityServiceLimits limits)
     : store_(store), limits_(limits) {}
 
-size_t EntityService::StripeOf(std::string_view tenant, std::string_view id) const {
-  size_t h = std::hash<std::string_view>{}(id) ^ (std::hash<std::string_view>{}(tenant) * 31);
-  return h % kStripes;
+size_t EntityService::LockKeyOf(std::string_view tenant, std::string_view id) const {
+  return std::hash<std::string_view>{}(id) ^ (std::hash<std::string_view>{}(tenant) * 31);
 }
 
 Result<store::TenantStore*> EntityService::OpenTenant(std::string_view tenant, bool create) {
@@ -102,7 +109,7 @@ Status EntityService::EnsureIndexed(const std::function<void(std::string_view, u
       if (ws.puts.empty()) break;
       scan.after_id = ws.puts.back().id;
       rebuilt += ws.puts.size();
-      // Writers are not running yet (this runs before serving), so no stripe locks.
+      // Writers are not running yet (this runs before serving), so no entity locks.
       CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
     }
     // The rebuild deleted the keys of the previous derivation; until a compaction drops them,
@@ -177,7 +184,7 @@ Status EntityService::Create(const WriteAccess& w, std::string_view tenant, Enti
   CITYHUB_RETURN_IF_ERROR(AuthorizeWrite(w, tenant, nullptr, &e, {}));
   auto ts = OpenTenant(tenant, true);
   if (!ts.ok()) return ts.status();
-  StripeGuard lock(*this, {StripeOf(tenant, e.id)});
+  EntityLock lock(*this, {LockKeyOf(tenant, e.id)});
   std::optional<Entity> expired;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
     auto existing = EntityOf(current[0], e.id);
@@ -207,7 +214,7 @@ Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) 
 Status EntityService::Delete(const WriteAccess& w, std::string_view tenant, std::string_view id) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
-  StripeGuard lock(*this, {StripeOf(tenant, id)});
+  EntityLock lock(*this, {LockKeyOf(tenant, id)});
   std::optional<Entity> before;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
     auto loaded = LiveEntityOf(current[0], id);
@@ -232,7 +239,7 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
                              const std::vector<std::string>& named, Fn&& change) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
-  StripeGuard lock(*this, {StripeOf(tenant, id)});
+  EntityLock lock(*this, {LockKeyOf(tenant, id)});
   const bool watching = Watching(tenant);
   std::optional<Entity> before, after;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
@@ -394,10 +401,10 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
     for (const auto& item : items) result.errors.push_back({item.id, ts.status()});
     return result;
   }
-  std::vector<size_t> stripes;
-  stripes.reserve(items.size());
-  for (const auto& item : items) stripes.push_back(StripeOf(tenant, item.id));
-  StripeGuard lock(*this, std::move(stripes));
+  std::vector<size_t> keys;
+  keys.reserve(items.size());
+  for (const auto& item : items) keys.push_back(LockKeyOf(tenant, item.id));
+  EntityLock lock(*this, std::move(keys));
 
   DistinctIds read;
   for (auto& item : items) {
@@ -554,9 +561,9 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
     for (const auto& id : ids) result.errors.push_back({id, ts.status()});
     return result;
   }
-  std::vector<size_t> stripes;
-  for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
-  StripeGuard lock(*this, std::move(stripes));
+  std::vector<size_t> keys;
+  for (const auto& id : ids) keys.push_back(LockKeyOf(tenant, id));
+  EntityLock lock(*this, std::move(keys));
   DistinctIds read;
   for (const auto& id : ids) read.Add(id);
   const bool watching = Watching(tenant);
@@ -611,9 +618,9 @@ Result<size_t> EntityService::PurgeExpired(const WriteAccess& w, std::string_vie
     return ids.size() < max_entities;
   }));
   if (ids.empty()) return size_t{0};
-  std::vector<size_t> stripes;
-  for (const auto& id : ids) stripes.push_back(StripeOf(tenant, id));
-  StripeGuard lock(*this, std::move(stripes));
+  std::vector<size_t> keys;
+  for (const auto& id : ids) keys.push_back(LockKeyOf(tenant, id));
+  EntityLock lock(*this, std::move(keys));
   const std::vector<std::string_view> read(ids.begin(), ids.end());
   std::vector<Entity> befores;  // reserved: EntityChange points into it
   size_t purged = 0;

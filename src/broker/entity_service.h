@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/subscription_matcher.h"
@@ -185,15 +187,16 @@ class EntityService {
   Result<std::string> SourceId();
 
  private:
-  // Striped locks: entity ids hash onto a fixed set of mutexes.
-  static constexpr size_t kStripes = 1024;
-  size_t StripeOf(std::string_view tenant, std::string_view id) const;
-  class StripeGuard;
+  // Entity locks: a write holds the 64-bit hashes of (tenant, id) of its entities, so it waits
+  // only for writes of the same entities — with a fixed set of striped mutexes, a priority
+  // write would wait for any big batch that merely shares a stripe (most do).
+  size_t LockKeyOf(std::string_view tenant, std::string_view id) const;
+  class EntityLock;
 
   Result<store::TenantStore*> OpenTenant(std::string_view tenant, bool create);
   static store::EntityRecord ToRecord(const ngsild::Entity& e);
   // Writes entities of `tenant` as one store transaction (TenantStore::Update) over `ids`, whose
-  // stripes the caller holds: `build(current, ws, changes)` turns the ids' current records into
+  // locks the caller holds: `build(current, ws, changes)` turns the ids' current records into
   // what to store and the changes that makes (EntityChange pointers into `build`'s own state);
   // the change observers add what those owe, and hear of them once the write is durable, which
   // is timed for the commit observer. An empty `ws` writes and owes nothing. Returns build's
@@ -226,7 +229,9 @@ class EntityService {
 
   store::Store& store_;
   EntityServiceLimits limits_;
-  std::array<std::mutex, kStripes> stripes_;
+  std::mutex locks_mutex_;
+  std::condition_variable lock_released_;
+  std::unordered_set<size_t> locked_;  // the keys held, guarded by locks_mutex_
   std::mutex source_id_mutex_;
   std::string source_id_;  // guarded by source_id_mutex_; empty until SourceId() made or read it
   std::function<void(double)> commit_observer_;

@@ -92,12 +92,31 @@ class DeviceWriteAccess final : public broker::WriteAccess {
   std::map<std::string, Binding, std::less<>> bindings_;
 };
 
+std::string UrgentKey(std::string_view tenant, std::string_view entity_id) {
+  std::string key;
+  key.reserve(tenant.size() + 1 + entity_id.size());
+  key.append(tenant).append("\n").append(entity_id);
+  return key;
+}
+
 }  // namespace
+
+std::string_view LaneName(Lane lane) { return lane == Lane::kPriority ? "priority" : "bulk"; }
+
+std::string_view IngestStageName(IngestStage stage) {
+  switch (stage) {
+    case IngestStage::kAdmit: return "admit";
+    case IngestStage::kQueued: return "queued";
+    case IngestStage::kCommit: return "commit";
+  }
+  return "";
+}
 
 Ingestor::Ingestor(broker::EntityService& entities, const DeviceRegistry& registry, ngsild::ContextPtr core,
                    IngestOptions options)
-    : entities_(entities), registry_(registry), core_(std::move(core)), options_(options) {
-  writer_ = std::thread([this] { Run(); });
+    : entities_(entities), registry_(registry), core_(std::move(core)), options_(std::move(options)) {
+  bulk_.writer = std::thread([this] { Run(Lane::kBulk); });
+  priority_.writer = std::thread([this] { Run(Lane::kPriority); });
 }
 
 Ingestor::~Ingestor() {
@@ -105,9 +124,11 @@ Ingestor::~Ingestor() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_writer_.notify_all();
+  bulk_.wake_writer.notify_all();
+  priority_.wake_writer.notify_all();
   wake_producers_.notify_all();
-  writer_.join();
+  priority_.writer.join();
+  bulk_.writer.join();
 }
 
 Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vector<MeasureGroup>& groups,
@@ -195,19 +216,52 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
     ++stats_.rejected;
     return entity.status();
   }
-  Pending p{*device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr};
+  const bool urgent = Urgent(*entity);
+  Pending p{*device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr, {}};
   std::future<Status> done;
   if (p.done) done = p.done->get_future();
+  const Clock::time_point arrived = Clock::now();
+  Lane lane;
   {
     std::unique_lock lock(mutex_);
-    wake_producers_.wait(lock, [this] { return queue_.size() < options_.max_queued || stopping_; });
-    if (stopping_) return Status(Status::Code::kUnavailable, "the hub is stopping");
-    queue_.push_back(std::move(p));
+    // The lane is decided again after each wait: the entity may have turned urgent meanwhile.
+    for (;;) {
+      if (stopping_) return Status(Status::Code::kUnavailable, "the hub is stopping");
+      lane = Route(p, urgent);
+      if ((lane == Lane::kPriority ? priority_ : bulk_).queue.size() < options_.max_queued) break;
+      wake_producers_.wait(lock);
+    }
+    p.queued_at = Clock::now();
+    (lane == Lane::kPriority ? priority_ : bulk_).queue.push_back(std::move(p));
     ++stats_.messages;
     stats_.measures += measures;
+    if (lane == Lane::kPriority) ++stats_.priority_messages;
   }
-  wake_writer_.notify_one();
+  Observe(lane, IngestStage::kAdmit, arrived);
+  (lane == Lane::kPriority ? priority_ : bulk_).wake_writer.notify_one();
   return wait ? done.get() : Status::Ok();
+}
+
+bool Ingestor::Urgent(const ngsild::Entity& entity) const {
+  if (!options_.urgent) return false;
+  for (const auto& [attr, instances] : entity.attrs) {
+    if (options_.urgent(entity.types, attr)) return true;
+  }
+  return false;
+}
+
+Lane Ingestor::Route(const Pending& p, bool urgent) {
+  if (!urgent && urgent_entities_.empty()) return Lane::kBulk;
+  std::string key = UrgentKey(p.device->tenant, p.entity.id);
+  if (!urgent) return urgent_entities_.count(key) ? Lane::kPriority : Lane::kBulk;
+  if (!urgent_entities_.insert(std::move(key)).second) return Lane::kPriority;
+  // First urgent message of this entity: what it has queued in the bulk lane goes ahead of it.
+  auto moved = std::stable_partition(bulk_.queue.begin(), bulk_.queue.end(), [&](const Pending& q) {
+    return q.entity.id != p.entity.id || q.device->tenant != p.device->tenant;
+  });
+  for (auto it = moved; it != bulk_.queue.end(); ++it) priority_.queue.push_back(std::move(*it));
+  bulk_.queue.erase(moved, bulk_.queue.end());
+  return Lane::kPriority;
 }
 
 IngestStats Ingestor::Stats() const {
@@ -215,30 +269,58 @@ IngestStats Ingestor::Stats() const {
   return stats_;
 }
 
-void Ingestor::Run() {
-  util::NameThisThread("ingest-writer");
+bool Ingestor::BulkCommitting(const std::vector<Pending>& batch) const {
+  if (bulk_.committing.empty() || batch.front().device->tenant != bulk_.committing_tenant) return false;
+  return std::any_of(batch.begin(), batch.end(), [&](const Pending& p) { return bulk_.committing.count(p.entity.id); });
+}
+
+void Ingestor::Run(Lane lane) {
+  util::NameThisThread(lane == Lane::kPriority ? "ingest-urgent" : "ingest-writer");
+  LaneState& self = lane == Lane::kPriority ? priority_ : bulk_;
+  const size_t max_batch = std::max<size_t>(1, lane == Lane::kPriority ? options_.max_priority_batch : options_.max_batch);
   std::vector<Pending> batch;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_writer_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) return;
+      self.wake_writer.wait(lock, [&] { return !self.queue.empty() || stopping_; });
+      if (self.queue.empty() && stopping_) return;
       // Take entities while they are distinct (and of one tenant), up to a transaction's worth.
       std::unordered_set<std::string> ids;
-      const DevicePtr first = queue_.front().device;  // keeps the tenant name alive
-      while (!queue_.empty() && batch.size() < options_.max_batch && queue_.front().device->tenant == first->tenant &&
-             ids.insert(queue_.front().entity.id).second) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      const DevicePtr first = self.queue.front().device;  // keeps the tenant name alive
+      while (!self.queue.empty() && batch.size() < max_batch && self.queue.front().device->tenant == first->tenant &&
+             ids.insert(self.queue.front().entity.id).second) {
+        batch.push_back(std::move(self.queue.front()));
+        self.queue.pop_front();
+      }
+      if (lane == Lane::kBulk) {
+        bulk_.committing_tenant = first->tenant;
+        bulk_.committing = std::move(ids);
+      } else {
+        // An entity that just turned urgent may still be in the bulk transaction under way:
+        // its earlier measures are written first.
+        bulk_committed_.wait(lock, [&] { return !BulkCommitting(batch); });
       }
     }
     wake_producers_.notify_all();
-    Commit(batch);
+    for (const auto& p : batch) Observe(lane, IngestStage::kQueued, p.queued_at);
+    Commit(lane, batch);
     batch.clear();
+    if (lane == Lane::kBulk) {
+      {
+        std::lock_guard lock(mutex_);
+        bulk_.committing.clear();
+      }
+      bulk_committed_.notify_all();
+    }
   }
 }
 
-void Ingestor::Commit(std::vector<Pending>& batch) {
+void Ingestor::Observe(Lane lane, IngestStage stage, Clock::time_point since) const {
+  if (options_.observe) options_.observe(lane, stage, std::chrono::duration<double>(Clock::now() - since).count());
+}
+
+void Ingestor::Commit(Lane lane, std::vector<Pending>& batch) {
+  const Clock::time_point started = Clock::now();
   const std::string tenant = batch.front().device->tenant;
   std::vector<ngsild::Entity> entities;
   entities.reserve(batch.size());
@@ -251,10 +333,13 @@ void Ingestor::Commit(std::vector<Pending>& batch) {
   std::unordered_map<std::string_view, const Status*> failed;
   for (const auto& e : r.errors) failed[e.entity_id] = &e.status;
   const int64_t now = util::NowMillis();
+  const auto status_of = [&](const Pending& p) {
+    auto f = failed.find(p.device->entity_name);
+    return f == failed.end() ? Status::Ok() : *f->second;
+  };
   uint64_t failures = 0;
   for (auto& p : batch) {
-    auto f = failed.find(p.device->entity_name);
-    const Status st = f == failed.end() ? Status::Ok() : *f->second;
+    const Status st = status_of(p);
     if (st.ok()) {
       p.device->status->measures.fetch_add(p.measures, std::memory_order_relaxed);
       p.device->status->last_measure_ms.store(now, std::memory_order_relaxed);
@@ -262,11 +347,17 @@ void Ingestor::Commit(std::vector<Pending>& batch) {
       ++failures;
       NoteRejected(p.device.get(), st);
     }
-    if (p.done) p.done->set_value(st);
   }
-  std::lock_guard lock(mutex_);
-  ++stats_.transactions;
-  stats_.write_failures += failures;
+  Observe(lane, IngestStage::kCommit, started);
+  {
+    std::lock_guard lock(mutex_);  // counted before anyone waiting hears of it
+    ++stats_.transactions;
+    if (lane == Lane::kPriority) ++stats_.priority_transactions;
+    stats_.write_failures += failures;
+  }
+  for (auto& p : batch) {
+    if (p.done) p.done->set_value(status_of(p));
+  }
 }
 
 }  // namespace cityhub::ingest

@@ -8,6 +8,14 @@
 // whose entity appears twice in the queue gets two transactions, in order — never one that
 // merges two measures of the same attribute (its history keeps both).
 //
+// Priority lane. A message carrying an attribute a warning rule reads (IngestOptions::urgent,
+// e.g. a river gauge's water level) goes to a lane of its own, so a warning never waits behind
+// bulk data: a second writer ("ingest-urgent") drains that lane in small transactions while the
+// bulk writer works through its big ones. An entity that has carried such an attribute keeps to
+// the priority lane from then on (its bulk messages still queued move over, in order, and a bulk
+// transaction holding it is waited for), so one entity's messages are written in the order they
+// arrived, whatever the lane. The lane reorders, it never drops: each lane has its own bound.
+//
 // A message that cannot be authenticated or decoded is refused whole with the reason (counted
 // on the device's status and in the stats; the payload is never logged). Thread-safe.
 #pragma once
@@ -16,12 +24,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "broker/entity_service.h"
 #include "ingest/measures.h"
@@ -31,10 +42,24 @@
 
 namespace cityhub::ingest {
 
+enum class Lane { kBulk, kPriority };
+std::string_view LaneName(Lane lane);  // "bulk", "priority"
+
+// Where a message's time goes: waiting for room in its lane (back-pressure), waiting in the lane
+// for its writer, and the transaction that writes it (the entity service's work and the commit).
+enum class IngestStage { kAdmit, kQueued, kCommit };
+std::string_view IngestStageName(IngestStage stage);  // "admit", "queued", "commit"
+
 struct IngestOptions {
   MeasureLimits limits;
-  size_t max_batch = 1000;                 // entities per transaction
-  size_t max_queued = 100'000;             // messages waiting; beyond, Ingest waits (back-pressure)
+  size_t max_batch = 1000;                 // entities per bulk transaction
+  size_t max_priority_batch = 50;          // entities per priority transaction
+  size_t max_queued = 100'000;             // messages waiting per lane; beyond, Ingest waits (back-pressure)
+  // True if a warning rule reads `attribute` (expanded) of an entity of `types`: a message that
+  // carries one takes the priority lane. Unset: every message is bulk. Called concurrently.
+  std::function<bool(const std::vector<std::string>& types, std::string_view attribute)> urgent;
+  // Told each accepted message's time per stage (seconds); called on the ingest threads.
+  std::function<void(Lane, IngestStage, double seconds)> observe;
 };
 
 struct IngestStats {
@@ -43,6 +68,8 @@ struct IngestStats {
   uint64_t rejected = 0;         // refused: malformed or too large
   uint64_t unauthenticated = 0;  // refused: unknown device or wrong key
   uint64_t transactions = 0;     // store commits
+  uint64_t priority_messages = 0;      // of `messages`, taken by the priority lane
+  uint64_t priority_transactions = 0;  // of `transactions`, the priority lane's
   uint64_t write_failures = 0;   // accepted messages the store refused
 };
 
@@ -76,16 +103,32 @@ class Ingestor {
   const MeasureLimits& limits() const { return options_.limits; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Pending {
     DevicePtr device;
     ngsild::Entity entity;
     size_t measures = 0;
     std::shared_ptr<std::promise<Status>> done;  // null: nobody waits
+    Clock::time_point queued_at;
+  };
+  // One lane's queue and what its writer is committing.
+  struct LaneState {
+    std::deque<Pending> queue;
+    std::condition_variable wake_writer;
+    std::string committing_tenant;
+    std::unordered_set<std::string> committing;  // entity ids of the transaction under way
+    std::thread writer;
   };
   Result<ngsild::Entity> ToEntity(const Device& device, const std::vector<MeasureGroup>& groups, int64_t now_ms,
                                   size_t* measures) const;
-  void Run();
-  void Commit(std::vector<Pending>& batch);
+  bool Urgent(const ngsild::Entity& entity) const;
+  // The lane `p` goes to; moves its entity's queued bulk messages to the priority lane when it
+  // first turns urgent. Under mutex_.
+  Lane Route(const Pending& p, bool urgent);
+  bool BulkCommitting(const std::vector<Pending>& batch) const;  // under mutex_
+  void Run(Lane lane);
+  void Commit(Lane lane, std::vector<Pending>& batch);
+  void Observe(Lane lane, IngestStage stage, Clock::time_point since) const;
 
   broker::EntityService& entities_;
   const DeviceRegistry& registry_;
@@ -93,12 +136,13 @@ class Ingestor {
   const IngestOptions options_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
   std::condition_variable wake_producers_;
-  std::deque<Pending> queue_;
+  std::condition_variable bulk_committed_;
+  LaneState bulk_, priority_;
+  // Tenant + '\n' + entity id of every entity that has carried an urgent attribute.
+  std::unordered_set<std::string> urgent_entities_;
   bool stopping_ = false;
   IngestStats stats_;
-  std::thread writer_;
 };
 
 }  // namespace cityhub::ingest

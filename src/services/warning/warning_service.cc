@@ -90,9 +90,10 @@ Status WarningService::AddTo(std::string_view tenant, store::TenantStore&, const
 
 void WarningService::Committed(std::string_view, std::unique_ptr<broker::PendingChanges> pending) {
   auto* p = static_cast<ReadingsPending*>(pending.get());
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
-    for (auto& r : p->readings) queue_.push_back(std::move(r));
+    for (auto& r : p->readings) queue_.push_back({std::move(r), now});
   }
   wake_.notify_one();
 }
@@ -112,13 +113,14 @@ void WarningService::Run() {
   for (;;) {
     wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    std::deque<Reading> batch;
+    std::deque<QueuedReading> batch;
     batch.swap(queue_);
     running_ = batch.size();
     lock.unlock();
     std::vector<AlertChange> changes;
     const int64_t now = util::NowMillis();
-    for (const auto& r : batch) {
+    for (const auto& [r, committed_at] : batch) {
+      if (observe_) observe_("queued", std::chrono::duration<double>(std::chrono::steady_clock::now() - committed_at).count());
       if (r.at_ms > now + kMaxAheadMs) {  // a device clock far off: not evidence of anything
         if (ignored_future_++ % 1000 == 0) {
           spdlog::warn("warning: ignored a reading of sensor '{}' stamped {} (more than a day ahead; {} so far)",
@@ -174,7 +176,9 @@ void WarningService::Write(const AlertChange& c) {
   if (c.location.is_object()) {
     e.attrs[V::kLocation] = {ngsild::Instance{{"type", "GeoProperty"}, {"value", c.location}, {"createdAt", now}, {"modifiedAt", now}}};
   }
+  const auto started = std::chrono::steady_clock::now();
   broker::BatchResult r = entities_.BatchUpsert(writes_, c.tenant, {std::move(e)}, /*replace=*/false);
+  if (observe_) observe_("alert_write", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (!r.errors.empty()) {
     spdlog::error("warning: cannot write alert '{}': {}", c.alert_id, r.errors.front().status.message());
     return;

@@ -13,9 +13,11 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -48,6 +50,15 @@ class WarningService : public broker::ChangeObserver {
   void Stop();
   // Readings queued or being evaluated (0: settled).
   size_t Pending() const;
+  // True if a rule reads `attribute` of an entity of `types` (expanded names). Thread-safe.
+  bool Watches(const std::vector<std::string>& types, std::string_view attribute) const {
+    return engine_.Watches(types, attribute);
+  }
+  // Told, in seconds, each reading's wait for the rules ("queued": from its commit to its
+  // evaluation) and each alert's write ("alert_write"); set before Start.
+  void SetLatencyObserver(std::function<void(std::string_view stage, double seconds)> observer) {
+    observe_ = std::move(observer);
+  }
   static constexpr int64_t kMaxAheadMs = 24LL * 3600 * 1000;
 
   // ChangeObserver
@@ -66,7 +77,12 @@ class WarningService : public broker::ChangeObserver {
   WarningEngine engine_;  // used by the worker; Watches() (const) by writers
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Reading> queue_;
+  struct QueuedReading {
+    Reading reading;
+    std::chrono::steady_clock::time_point committed_at;
+  };
+  std::deque<QueuedReading> queue_;
+  std::function<void(std::string_view, double)> observe_;
   size_t running_ = 0;
   bool stopping_ = false;
   uint64_t ignored_future_ = 0;  // readings stamped too far ahead (worker thread only)

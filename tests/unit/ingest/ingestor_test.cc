@@ -1,10 +1,18 @@
 // Tests for ingest/registry and ingest/ingestor on a real RocksDB store: provisioned devices
 // and groups survive a reopen, a measure needs its device's own key, measures become attributes
 // with observedAt and unitCode through the device's or its group's mappings, bad messages are
-// refused whole and counted, and concurrent devices all land — batched into transactions.
+// refused whole and counted, and concurrent devices all land — batched into transactions. The
+// priority lane: a measure that feeds a warning rule overtakes the bulk queued before it, bulk
+// is still all written, and an entity turning urgent keeps its order across the lanes.
 #include "ingest/ingestor.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -37,7 +45,7 @@ class IngestorTest : public ::testing::Test {
     Close();
     fs::remove_all(root_);
   }
-  void Open() {
+  void Open(IngestOptions ingest_options = {}) {
     store::RocksDbOptions options;
     options.data_dir = (root_ / "data").string();
     options.block_cache_bytes = 8 << 20;
@@ -48,7 +56,7 @@ class IngestorTest : public ::testing::Test {
     entities_ = std::make_unique<broker::EntityService>(*store_);
     registry_ = std::make_unique<DeviceRegistry>(*store_);
     ASSERT_TRUE(registry_->Load().ok());
-    ingestor_ = std::make_unique<Ingestor>(*entities_, *registry_, resolver_.Core());
+    ingestor_ = std::make_unique<Ingestor>(*entities_, *registry_, resolver_.Core(), std::move(ingest_options));
   }
   void Close() {
     ingestor_.reset();
@@ -206,6 +214,193 @@ TEST_F(IngestorTest, QueuedMessagesAreCommittedOnShutdown) {
   uint64_t measures = 0;
   for (int i = 0; i < 20; ++i) measures += registry_->Find("gimhae", "s" + std::to_string(i))->status->measures.load();
   EXPECT_EQ(measures, 200u);
+}
+
+// Records, per entity, the values of `attr` in the order they are written, and holds every
+// write of a bulk entity (any but the urgent ones) while closed.
+class WriteGate : public broker::ChangeObserver {
+ public:
+  explicit WriteGate(std::string attr) : attr_(std::move(attr)) {}
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  void Open() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = false;
+    }
+    changed_.notify_all();
+  }
+  void HoldOnly(std::set<std::string> ids) {
+    std::lock_guard lock(mutex_);
+    held_ = std::move(ids);
+  }
+  // True once a write is held (waits up to 10 s).
+  bool Holding() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return holding_ > 0; });
+  }
+  std::vector<std::string> Written(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return written_[id];
+  }
+  std::vector<std::string> Order() {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+
+  bool Watching(std::string_view) const override { return true; }
+  Status AddTo(std::string_view, store::TenantStore&, const std::vector<broker::EntityChange>& changes, store::WriteSet&,
+               std::unique_ptr<broker::PendingChanges>*) override {
+    std::unique_lock lock(mutex_);
+    const bool hold = std::any_of(changes.begin(), changes.end(), [&](const broker::EntityChange& c) {
+      return c.after && (held_.empty() || held_.count(c.after->id));
+    });
+    if (hold && closed_) {
+      ++holding_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !closed_; });
+      --holding_;
+    }
+    for (const auto& c : changes) {
+      if (!c.after) continue;
+      order_.push_back(c.after->id);
+      auto it = c.after->attrs.find(attr_);
+      if (it != c.after->attrs.end()) written_[c.after->id].push_back(json::serialize(it->second.front().at("value")));
+    }
+    return Status::Ok();
+  }
+  void Committed(std::string_view, std::unique_ptr<broker::PendingChanges>) override {}
+
+ private:
+  const std::string attr_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;
+  int holding_ = 0;
+  std::set<std::string> held_;
+  std::map<std::string, std::vector<std::string>> written_;
+  std::vector<std::string> order_;
+};
+
+class PriorityLaneTest : public IngestorTest {
+ protected:
+  void SetUp() override {
+    IngestorTest::SetUp();
+    Close();
+    IngestOptions options;
+    options.urgent = [](const std::vector<std::string>&, std::string_view attr) { return attr == Iri("waterLevel"); };
+    Open(std::move(options));
+    entities_->AddChangeObserver(&gate_);
+  }
+  void TearDown() override {
+    gate_.Open();
+    IngestorTest::TearDown();
+  }
+  // A bulk device: its "b" measures are a battery level no rule reads.
+  void AddDevice(const std::string& id) {
+    Device d = River(id);
+    d.attributes.push_back({"b", Iri("batteryLevel"), "Property", ""});
+    ASSERT_TRUE(registry_->AddDevice(std::move(d), "key-of-" + id + "-0123456789").ok());
+  }
+  Status Queue(const std::string& id, const std::string& payload) {
+    DeviceMessage m;
+    m.key = "key-of-" + id + "-0123456789";
+    m.device_id = id;
+    m.payload = payload;
+    return ingestor_->Ingest(m, false);
+  }
+  std::future<Status> SendAsync(const std::string& id, const std::string& payload) {
+    return std::async(std::launch::async, [this, id, payload] {
+      DeviceMessage m;
+      m.key = "key-of-" + id + "-0123456789";
+      m.device_id = id;
+      m.payload = payload;
+      return ingestor_->Ingest(m, true);
+    });
+  }
+  static std::string Entity(const std::string& id) { return "urn:ngsi-ld:WaterLevelSensor:" + id; }
+
+  WriteGate gate_{Iri("batteryLevel")};
+};
+
+TEST_F(PriorityLaneTest, AWarningMeasureOvertakesTheBulkQueuedBeforeIt) {
+  constexpr int kBulkDevices = 30, kRounds = 20;
+  for (int i = 0; i < kBulkDevices; ++i) AddDevice("d" + std::to_string(i));
+  AddDevice("gauge");
+  std::set<std::string> bulk;
+  for (int i = 0; i < kBulkDevices; ++i) bulk.insert(Entity("d" + std::to_string(i)));
+  gate_.HoldOnly(bulk);
+  gate_.Close();  // the bulk writer stops in its first transaction
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kBulkDevices; ++i) ASSERT_TRUE(Queue("d" + std::to_string(i), "b|" + std::to_string(round)).ok());
+  }
+  ASSERT_TRUE(gate_.Holding());
+  // Behind 600 bulk messages, with the bulk writer stuck: the gauge's level is written anyway.
+  std::future<Status> level = SendAsync("gauge", "l|5.5");
+  const bool overtook = level.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  const bool gauge_written = entities_->Get("gimhae", Entity("gauge")).ok();
+  gate_.Open();  // before any assertion can return: the future's destructor waits for its write
+  ASSERT_TRUE(overtook) << "the warning measure waited for bulk";
+  EXPECT_TRUE(level.get().ok());
+  EXPECT_TRUE(gauge_written);
+  ingestor_.reset();  // commits what is queued
+  // Bulk is all written, each device's measures in order.
+  uint64_t measures = 0;
+  for (int i = 0; i < kBulkDevices; ++i) {
+    const std::string id = "d" + std::to_string(i);
+    measures += registry_->Find("gimhae", id)->status->measures.load();
+    std::vector<std::string> expected;
+    for (int round = 0; round < kRounds; ++round) expected.push_back(std::to_string(round));
+    EXPECT_EQ(gate_.Written(Entity(id)), expected) << id;
+  }
+  EXPECT_EQ(measures, uint64_t(kBulkDevices * kRounds));
+  // The gauge was written before most of the bulk (only the first bulk transaction was under way).
+  const auto order = gate_.Order();
+  const auto gauge_at = std::find(order.begin(), order.end(), Entity("gauge")) - order.begin();
+  EXPECT_LE(gauge_at, kBulkDevices);
+}
+
+TEST_F(PriorityLaneTest, AnEntityTurningUrgentKeepsItsOrderAcrossTheLanes) {
+  AddDevice("gauge");
+  AddDevice("other");
+  gate_.HoldOnly({Entity("gauge"), Entity("other")});
+  gate_.Close();
+  ASSERT_TRUE(Queue("gauge", "b|1").ok());  // the bulk writer holds it in its transaction
+  ASSERT_TRUE(gate_.Holding());
+  ASSERT_TRUE(Queue("gauge", "b|2").ok());  // still queued in the bulk lane
+  ASSERT_TRUE(Queue("other", "b|1").ok());
+  std::future<Status> urgent = SendAsync("gauge", "l|5.5|b|3");  // turns the gauge urgent
+  // It must not be written before b|1 and b|2: it waits for the bulk transaction under way.
+  EXPECT_EQ(urgent.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  gate_.Open();
+  ASSERT_EQ(urgent.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(urgent.get().ok());
+  // From now on the gauge's bulk measures take the priority lane too.
+  ASSERT_TRUE(Queue("gauge", "b|4").ok());
+  ingestor_.reset();
+  EXPECT_EQ(gate_.Written(Entity("gauge")), (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_EQ(gate_.Written(Entity("other")), (std::vector<std::string>{"1"}));
+}
+
+TEST_F(PriorityLaneTest, OnlyMeasuresThatFeedARuleAreCountedAsPriority) {
+  AddDevice("gauge");
+  AddDevice("bulk");
+  DeviceMessage m;
+  m.key = "key-of-bulk-0123456789";
+  m.device_id = "bulk";
+  m.payload = "b|90";
+  ASSERT_TRUE(ingestor_->Ingest(m, true).ok());
+  m.key = "key-of-gauge-0123456789";
+  m.device_id = "gauge";
+  m.payload = "l|1.0";
+  ASSERT_TRUE(ingestor_->Ingest(m, true).ok());
+  const IngestStats stats = ingestor_->Stats();
+  EXPECT_EQ(stats.messages, 2u);
+  EXPECT_EQ(stats.priority_messages, 1u);
+  EXPECT_EQ(stats.priority_transactions, 1u);
+  EXPECT_EQ(stats.transactions, 2u);
 }
 
 }  // namespace
