@@ -1,10 +1,13 @@
 """Warnings never queue behind bulk data: a flood of bulk measures is sent through a real
-mosquitto (60,000 messages of 5 measures from 1,000 devices, queued by the hub's IoT agent
-faster than it can write them), then a river gauge crosses its serious threshold. The gauge's
-measure takes the ingestor's priority lane, so the Alert notification arrives within
-ALERT_BOUND_S while the bulk backlog is still being written — without the lane it waits for
-the whole backlog (measured here: 3–5 s on a quiet machine, far more on a busy one). The bulk
-is still all written afterwards: the lane reorders, it never drops."""
+mosquitto (60,000 messages of 5 measures from 1,000 devices, more than the hub writes in
+several seconds); once the hub has queued all of it, a river gauge crosses its serious
+threshold. The gauge's measure takes the ingestor's priority lane, so its Alert notification
+arrives while the flood is still being written. Without the lane it comes only after the whole
+flood. Measured on 2 cores with other builds running (load ~10): with the lane 0.07 s after the
+publish, the last bulk device at 115 of its 300 measures; without it 7.06 s, all 300 written.
+Two bounds, each failing without the lane: the alert must overtake the backlog (judged in the
+same run, so a busy machine slows both sides alike) and come within ALERT_BOUND_S. The bulk is
+still all written afterwards: the lane reorders, it never drops."""
 import os
 import socket
 import struct
@@ -16,11 +19,10 @@ from alerting import AlertingTestCase
 from hub import eventually
 from mqtt_broker import MOSQUITTO_PUB
 
-TENANT = {"Fiware-Service": "lane"}
+TENANT = {}  # the default tenant, where the fixture subscribed to Alerts
 DEVICES = 1000
 ROUNDS = 60
-# With the lane the alert came within 0.1–0.6 s of the publish (2 cores, other builds running);
-# without it, after the backlog: at least 3 s. The bound sits between, with room for a slow CI.
+# 30 times the time measured with the lane on a busy machine, a third of the time without it.
 ALERT_BOUND_S = 2.0
 GAUGE = "urn:ngsi-ld:WaterLevelSensor:lane-gauge"
 
@@ -75,8 +77,12 @@ class WarningLaneTest(AlertingTestCase):
         payload = "m0|1.5|m1|2.5|m2|3.5|m3|4.5|m4|5.5"
         flood(self.broker.port, ((f"/bulk-{i}-key-0123456789/bulk-{i}/attrs", payload)
                                  for _ in range(ROUNDS) for i in range(DEVICES)))
-        # The hub has queued part of the flood and is working through it.
-        self.assertTrue(eventually(lambda: self.metric("cityhub_iot_measures_total") > 0, timeout=30))
+        # The whole flood is through mosquitto and queued in the hub (accepted), which is still
+        # writing it: the gauge's measure comes after every bulk one.
+        total = DEVICES * ROUNDS * 5
+        self.assertTrue(eventually(lambda: self.metric("cityhub_iot_measures_total") >= total, timeout=60))
+        backlog = ROUNDS * 5 - self.written("bulk-999")
+        self.assertGreater(backlog, 0, "the hub wrote the flood as fast as it came: nothing to overtake")
 
         sent = time.monotonic()
         subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", "1",
@@ -86,10 +92,15 @@ class WarningLaneTest(AlertingTestCase):
             if any(a.get("alertSource") == GAUGE and a.get("warningStage") == "serious" for a in self.notified_alerts()):
                 arrived = time.monotonic() - sent
             time.sleep(0.01)
-        self.assertIsNotNone(arrived, "no Alert notification within 60 s")
+        gauge = self.hub.get(f"/ngsi-ld/v1/entities/{GAUGE}", headers=TENANT)
+        self.assertIsNotNone(arrived, f"no Alert notification within 60 s (priority messages: "
+                                      f"{self.metric('cityhub_iot_priority_messages_total')}, gauge entity: {gauge.status}, "
+                                      f"alerts notified: {len(self.notified_alerts())}, bulk-999 written: {self.written('bulk-999')})")
         last_written = self.written("bulk-999")
-        self.assertLess(arrived, ALERT_BOUND_S, "the gauge's alert waited behind the bulk measures")
-        self.assertLess(last_written, ROUNDS * 5, "the flood was already written: no backlog to overtake")
+        said = (f"{arrived:.2f} s after the publish; bulk-999 had {ROUNDS * 5 - backlog} of {ROUNDS * 5} measures "
+                f"written then, {last_written} now")
+        self.assertLess(last_written, ROUNDS * 5, f"the gauge's alert waited behind the bulk measures ({said})")
+        self.assertLess(arrived, ALERT_BOUND_S, f"the gauge's alert came late ({said})")
         self.assertGreaterEqual(self.metric("cityhub_iot_priority_messages_total"), 1)
 
         # Nothing dropped: every bulk measure is written in the end.
