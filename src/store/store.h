@@ -216,9 +216,32 @@ class TenantStore {
                           const std::function<bool(std::string_view key, std::string_view value)>& visit) = 0;
 };
 
+// Metadata that every hub also holds in memory (subscriptions, registrations) when several hubs
+// share one database: an observer of a key prefix hears of each change of a key under it, made
+// by any hub (its own hub's too, which it may find already applied), with the key's value now
+// (nullopt: deleted) — in the order of the changes, and before any later Update's function runs:
+// a write that begins after such a change has committed is decided on what the observer made of
+// it. Called on the store's own thread, or on a writer's inside its Update; one call at a time.
+class SharedMetaObserver {
+ public:
+  virtual ~SharedMetaObserver() = default;
+  virtual void SharedMetaChanged(std::string_view tenant, std::string_view key,
+                                 const std::optional<std::string>& value) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Tells `observer` of the changes to the metadata under `prefix` (see SharedMetaObserver); call
+  // before reading that metadata at start-up and before serving. Every hub on one database must
+  // watch the same prefixes: a write announces a change only where its own hub watches the key.
+  // Such metadata is written with PutMeta, DeleteMeta or Write — never by an Update (Internal).
+  // The default (an embedded store, which one hub owns and so sees every change of) does nothing.
+  virtual Status WatchSharedMeta(std::string prefix, SharedMetaObserver* observer) {
+    (void)prefix, (void)observer;
+    return Status::Ok();
+  }
 
   // Returns the tenant's store. With `create`, makes it if missing; without, returns NotFound
   // for an unknown tenant. Tenant names are validated by the caller (see ValidTenantName).

@@ -177,10 +177,14 @@ Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<
 }
 
 Status Connection::Transaction(std::string_view what, const std::function<Status(Connection&)>& body,
-                               Isolation isolation) {
+                               Isolation isolation, std::string_view with_begin) {
   Status st;
+  const std::string begin =
+      with_begin.empty() ? std::string(BeginStatement(isolation)) : fmt::format("{}; {}", BeginStatement(isolation), with_begin);
   for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
-    auto begun = Exec(what, BeginStatement(isolation));
+    // (The simple query protocol: it alone runs several statements in one round trip.)
+    auto begun = with_begin.empty() ? Exec(what, begin.c_str()) : Finish(what, PQexec(conn_, begin.c_str()));
+    if (!begun.ok() && with_begin.size() && Healthy()) (void)Exec(what, "ROLLBACK");
     if (!begun.ok()) return begun.status();
     st = body(*this);
     std::string state = last_sqlstate_;

@@ -111,9 +111,11 @@ class Connection {
   // Runs `body` between BEGIN and COMMIT (ROLLBACK when it or the commit fails). A transaction
   // the server aborted as a serialization failure or a deadlock (SQLSTATE 40001, 40P01) is run
   // again, `body` included, up to kMaxTransactionAttempts times: `body` must have no effect
-  // outside the database before the commit.
+  // outside the database before the commit. `with_begin`: SQL without parameters (constants
+  // only) run in the same round trip as BEGIN, e.g. taking an advisory lock — a statement of its
+  // own, so the transaction's next statement sees what committed while it waited for the lock.
   Status Transaction(std::string_view what, const std::function<Status(Connection&)>& body,
-                     Isolation isolation = Isolation::kReadCommitted);
+                     Isolation isolation = Isolation::kReadCommitted, std::string_view with_begin = {});
 
   // The SQLSTATE of the last failed statement ("" if the last one succeeded).
   const std::string& last_sqlstate() const { return last_sqlstate_; }

@@ -41,6 +41,8 @@
 
 #include "store/postgres/history_folding.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_listener.h"
+#include "store/postgres/shared_meta_feed.h"
 #include "store/postgres/sql_arrays.h"
 #include "store/record_codec.h"
 #include "util/periodic_task.h"
@@ -61,6 +63,18 @@ constexpr size_t kScanPage = 512;
 // create and migrate one after the other.
 constexpr int64_t kSchemaLockKey = 0x63697479687562;
 constexpr std::string_view kDefaultTenantSchema = "tenant_default";
+// Shared metadata (store.h): the channel every hub LISTENs on (payload: the tenant's name), and
+// the first key of the per-tenant advisory lock that orders its changes before writes — an
+// announcing write takes it exclusively, an Update shared, at BEGIN (no round trip of its own).
+constexpr std::string_view kSharedMetaChannel = "cityhub_shared_meta";
+constexpr int32_t kSharedMetaLockClass = 0x63687562;  // "chub"
+
+// The second key of that lock: the schema's name hashed (FNV-1a), the same in every hub.
+int32_t SharedMetaLockKey(std::string_view schema) {
+  uint32_t h = 2166136261u;
+  for (char c : schema) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return static_cast<int32_t>(h);
+}
 
 // Each migration: the statements that take a tenant schema from the previous version to this
 // one ({s}: the quoted schema name). Append only; never edit a released one.
@@ -93,6 +107,12 @@ const std::vector<std::vector<std::string_view>>& TenantMigrations() {
           R"(CREATE TABLE {s}.history_fold (horizon bigint NOT NULL))",
           R"(INSERT INTO {s}.history_fold VALUES (0))",
           R"(CREATE INDEX ON {s}.history USING brin (part))",
+      },
+      // 3: shared metadata (store.h, SharedMetaObserver): the version of each announced key's
+      // last change, numbered per tenant in commit order.
+      {
+          R"(CREATE TABLE {s}.shared_meta_versions (key bytea PRIMARY KEY, version bigint NOT NULL))",
+          R"(CREATE INDEX ON {s}.shared_meta_versions (version))",
       },
   };
   return migrations;
@@ -246,7 +266,34 @@ Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Conn
 
 class PgTenantStore : public TenantStore {
  public:
-  PgTenantStore(Pool& pool, const std::string& schema) : pool_(pool), s_(QuotedIdentifier(schema)) {}
+  PgTenantStore(Pool& pool, const std::string& schema, std::string tenant, pg::SharedMetaFeed& feed)
+      : pool_(pool),
+        s_(QuotedIdentifier(schema)),
+        tenant_(std::move(tenant)),
+        feed_(feed),
+        shared_lock_(fmt::format("SELECT pg_advisory_xact_lock_shared({}, {})", kSharedMetaLockClass, SharedMetaLockKey(schema))),
+        exclusive_lock_(fmt::format("SELECT pg_advisory_xact_lock({}, {})", kSharedMetaLockClass, SharedMetaLockKey(schema))) {}
+
+  // Hands the shared metadata changes this hub has not applied yet to the feed's observers.
+  Status CatchUp() {
+    std::vector<pg::SharedMetaChange> changes;
+    Status st = Read([&](Connection& c) { return SharedChangesSince(c, feed_.Applied(tenant_), &changes); });
+    if (st.ok()) feed_.Apply(tenant_, std::move(changes));
+    return st;
+  }
+  // The version of the tenant's last shared metadata change (0: none).
+  Result<int64_t> SharedVersion() {
+    int64_t version = 0;
+    Status st = Read([&](Connection& c) -> Status {
+      auto rows = c.ExecPrepared("reading the shared metadata version",
+                                 Sql("SELECT coalesce(max(version), 0) FROM {s}.shared_meta_versions"), {}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      version = BigInt(*rows, 0, 0);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return version;
+  }
 
   Result<EntityRecord> Get(std::string_view id) override {
     std::optional<EntityRecord> found;
@@ -530,6 +577,11 @@ class PgTenantStore : public TenantStore {
   }
 
   Status PutMeta(std::string_view key, std::string_view value) override {
+    if (feed_.Active() && feed_.Watched(key)) {
+      WriteSet ws;
+      ws.meta_puts.emplace_back(key, value);
+      return Write(ws);
+    }
     return OnConnection(pool_, false, [&](Connection& c) {
       return c.ExecPrepared("writing metadata",
                     Sql("INSERT INTO {s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"),
@@ -539,6 +591,11 @@ class PgTenantStore : public TenantStore {
   }
 
   Status DeleteMeta(std::string_view key) override {
+    if (feed_.Active() && feed_.Watched(key)) {
+      WriteSet ws;
+      ws.meta_deletes.emplace_back(key);
+      return Write(ws);
+    }
     return OnConnection(pool_, false, [&](Connection& c) {
       return c.ExecPrepared("deleting metadata", Sql("DELETE FROM {s}.meta WHERE key = $1"), {Param::Bytes(key)}).status();
     });
@@ -672,12 +729,26 @@ class PgTenantStore : public TenantStore {
   // order: writers of overlapping sets lock alike, so they queue rather than deadlock).
   Status LockRecords(Connection& t, std::vector<std::string_view> ids,
                      std::map<std::string, EntityRecord, std::less<>>* records);
+  // Likewise, and in the same statement the shared metadata changes after version `applied`.
+  Status LockRecords(Connection& t, std::vector<std::string_view> ids,
+                     std::map<std::string, EntityRecord, std::less<>>* records, int64_t applied,
+                     std::vector<pg::SharedMetaChange>* changes);
   // Writes `ws` (validated) in transaction `t`, with the index and count changes from `old` —
   // the records, locked by LockRecords, of every id it puts or deletes (absent: none).
   Status Apply(Connection& t, const WriteSet& ws, const std::map<std::string, EntityRecord, std::less<>>& old);
 
+  // The shared metadata keys `ws` changes (none unless the feed is active), distinct.
+  std::vector<std::string_view> SharedKeys(const WriteSet& ws) const;
+  // Numbers the change of `keys` (one version for the write) and tells every hub, at commit.
+  Status Announce(Connection& t, const std::vector<std::string_view>& keys);
+  // The announced keys changed after `version`, with their values now.
+  Status SharedChangesSince(Connection& c, int64_t version, std::vector<pg::SharedMetaChange>* changes);
+
   Pool& pool_;
   const std::string s_;  // the schema, quoted for SQL
+  const std::string tenant_;
+  pg::SharedMetaFeed& feed_;
+  const std::string shared_lock_, exclusive_lock_;  // run with BEGIN (see kSharedMetaLockClass)
 };
 
 bool WritesNothing(const WriteSet& ws) {
@@ -742,6 +813,39 @@ Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> i
                              {Param::Text(ByteaArray(ids))}, Format::kBinary);
   if (!rows.ok()) return rows.status();
   return RecordsOf(*rows, records);
+}
+
+Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> ids,
+                                  std::map<std::string, EntityRecord, std::less<>>* records, int64_t applied,
+                                  std::vector<pg::SharedMetaChange>* changes) {
+  records->clear();
+  changes->clear();
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Rows with a version are shared metadata changes (key, value or NULL, version); the others
+  // the records (id, record, NULL).
+  auto rows = t.ExecPrepared(
+      "reading entities to write",
+      Sql("WITH locked AS (SELECT id, record FROM {s}.entities WHERE id = ANY($1::bytea[]) ORDER BY id FOR UPDATE) "
+          "SELECT id, record, NULL::bigint FROM locked UNION ALL "
+          "SELECT v.key, m.value, v.version FROM {s}.shared_meta_versions v LEFT JOIN {s}.meta m ON m.key = v.key "
+          "WHERE v.version > $2"),
+      {Param::Text(ByteaArray(ids)), Param::Int(applied)}, Format::kBinary);
+  if (!rows.ok()) return rows.status();
+  for (size_t r = 0; r < rows->size(); ++r) {
+    if (!rows->IsNull(r, 2)) {
+      pg::SharedMetaChange change{BigInt(*rows, r, 2), std::string(rows->Get(r, 0)), std::nullopt};
+      if (!rows->IsNull(r, 1)) change.value = std::string(rows->Get(r, 1));
+      changes->push_back(std::move(change));
+      continue;
+    }
+    EntityRecord record;
+    record.id = std::string(rows->Get(r, 0));
+    if (!DecodeRecord(rows->Get(r, 1), &record)) return Corrupt(record.id);
+    std::string key = record.id;
+    records->emplace(std::move(key), std::move(record));
+  }
+  return Status::Ok();
 }
 
 Status PgTenantStore::Apply(Connection& t, const WriteSet& ws,
@@ -842,21 +946,76 @@ Status PgTenantStore::Write(const WriteSet& ws) {
   std::vector<std::string_view> ids;
   for (const auto& record : ws.puts) ids.push_back(record.id);
   for (const auto& id : ws.deletes) ids.push_back(id);
+  const std::vector<std::string_view> shared = SharedKeys(ws);
   return OnConnection(pool_, false, [&](Connection& c) {
-    return c.Transaction("writing", [&](Connection& t) -> Status {
-      std::map<std::string, EntityRecord, std::less<>> old;
-      CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
-      return Apply(t, ws, old);
-    });
+    return c.Transaction(
+        "writing",
+        [&](Connection& t) -> Status {
+          std::map<std::string, EntityRecord, std::less<>> old;
+          CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
+          CITYHUB_RETURN_IF_ERROR(Apply(t, ws, old));
+          return shared.empty() ? Status::Ok() : Announce(t, shared);
+        },
+        pg::Isolation::kReadCommitted, shared.empty() ? std::string_view() : exclusive_lock_);
   });
 }
 
+std::vector<std::string_view> PgTenantStore::SharedKeys(const WriteSet& ws) const {
+  std::vector<std::string_view> keys;
+  if (!feed_.Active()) return keys;
+  for (const auto& [key, value] : ws.meta_puts) keys.push_back(key);
+  for (const auto& key : ws.meta_deletes) keys.push_back(key);
+  std::erase_if(keys, [&](std::string_view key) { return !feed_.Watched(key); });
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+Status PgTenantStore::Announce(Connection& t, const std::vector<std::string_view>& keys) {
+  // Under the exclusive lock (taken at BEGIN): the versions of a tenant's changes rise in commit
+  // order, and the NOTIFY goes out only if the transaction commits.
+  return t.ExecPrepared("announcing a shared metadata change",
+                        Sql("WITH next AS (SELECT coalesce(max(version), 0) + 1 AS version FROM {s}.shared_meta_versions), "
+                            "numbered AS (INSERT INTO {s}.shared_meta_versions (key, version) "
+                            "SELECT k, next.version FROM unnest($1::bytea[]) AS k, next "
+                            "ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version) "
+                            "SELECT pg_notify($2, $3)"),
+                        {Param::Text(ByteaArray(keys)), Param::Text(kSharedMetaChannel), Param::Text(tenant_)})
+      .status();
+}
+
+Status PgTenantStore::SharedChangesSince(Connection& c, int64_t version, std::vector<pg::SharedMetaChange>* changes) {
+  auto rows = c.ExecPrepared("reading shared metadata changes",
+                             Sql("SELECT v.key, m.value, v.version FROM {s}.shared_meta_versions v "
+                                 "LEFT JOIN {s}.meta m ON m.key = v.key WHERE v.version > $1"),
+                             {Param::Int(version)}, Format::kBinary);
+  if (!rows.ok()) return rows.status();
+  changes->clear();
+  for (size_t r = 0; r < rows->size(); ++r) {
+    pg::SharedMetaChange change{BigInt(*rows, r, 2), std::string(rows->Get(r, 0)), std::nullopt};
+    if (!rows->IsNull(r, 1)) change.value = std::string(rows->Get(r, 1));
+    changes->push_back(std::move(change));
+  }
+  return Status::Ok();
+}
+
 Status PgTenantStore::Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) {
+  const bool shared = feed_.Active();
   return OnConnection(pool_, false, [&](Connection& c) {
     // A serialization failure or deadlock runs this again, `fn` included (store.h allows it).
     return c.Transaction("updating", [&](Connection& t) -> Status {
       std::map<std::string, EntityRecord, std::less<>> old;
-      CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
+      if (shared) {
+        // The shared lock taken at BEGIN orders this write after every shared metadata change
+        // committed before it and before every one not yet committed; the changes this hub has
+        // not applied yet (usually none: the listener is quick) come with the records, in the
+        // same round trip, and are applied before `fn` decides anything on them.
+        std::vector<pg::SharedMetaChange> changes;
+        CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old, feed_.Applied(tenant_), &changes));
+        if (!changes.empty()) feed_.Apply(tenant_, std::move(changes));
+      } else {
+        CITYHUB_RETURN_IF_ERROR(LockRecords(t, ids, &old));
+      }
       CurrentRecords current;
       current.reserve(ids.size());
       for (std::string_view id : ids) {
@@ -877,8 +1036,9 @@ Status PgTenantStore::Update(const std::vector<std::string_view>& ids, const Upd
       for (const auto& id : ws->deletes) {
         if (!read(id)) return UnreadId(id);
       }
+      if (!SharedKeys(*ws).empty()) return Status::Internal("an update writes shared metadata (store.h: only Write may)");
       return Apply(t, *ws, old);
-    });
+    }, pg::Isolation::kReadCommitted, shared ? std::string_view(shared_lock_) : std::string_view());
   });
 }
 
@@ -964,7 +1124,8 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
 class PostgresStore : public Store {
  public:
   explicit PostgresStore(PostgresStoreOptions options)
-      : fold_interval_(options.history_fold_interval),
+      : options_(options),
+        fold_interval_(options.history_fold_interval),
         pool_(std::move(options)),
         folder_("pg-history-fold", fold_interval_, [this] { FoldAll(); }) {}
   ~PostgresStore() override { Close(); }
@@ -1019,7 +1180,7 @@ class PostgresStore : public Store {
       });
     });
     if (!st.ok()) return st;
-    auto store = std::make_unique<PgTenantStore>(pool_, schema);
+    auto store = std::make_unique<PgTenantStore>(pool_, schema, std::string(name), feed_);
     TenantStore* out = store.get();
     tenants_.emplace(std::string(name), std::move(store));
     return out;
@@ -1043,7 +1204,41 @@ class PostgresStore : public Store {
         "point-in-time recovery; docs/OPERATIONS.md), not by `cityhub backup`");
   }
 
+  Status WatchSharedMeta(std::string prefix, SharedMetaObserver* observer) override {
+    feed_.Watch(std::move(prefix), observer);
+    std::lock_guard lock(listener_mutex_);
+    if (listening_) return Status::Ok();
+    listening_ = true;
+    pg::ListenerOptions o;
+    o.conninfo = options_.conninfo;
+    o.connect_timeout = options_.connect_timeout;
+    o.channels = {std::string(kSharedMetaChannel)};
+    o.on_notify = [this](std::string_view, std::string_view tenant) { CatchUp(tenant); };
+    o.on_resumed = [this] {
+      for (const auto& tenant : ListTenants()) CatchUp(tenant);
+    };
+    if (options_.listen_for_shared_meta) {
+      auto listener = pg::Listener::Start(std::move(o));
+      if (!listener.ok()) return listener.status();
+      listener_ = std::move(*listener);
+    }
+    // What the observers load next (at start-up) holds every change made so far: they begin
+    // after the last one. (Listening first: a change made meanwhile is heard, perhaps twice.)
+    for (const auto& tenant : ListTenants()) {
+      auto ts = Tenant(tenant, false);
+      if (!ts.ok()) return ts.status();
+      auto version = static_cast<PgTenantStore*>(*ts)->SharedVersion();
+      if (!version.ok()) return version.status();
+      feed_.Skip(tenant, *version);
+    }
+    return Status::Ok();
+  }
+
   void Close() override {
+    {
+      std::lock_guard lock(listener_mutex_);
+      listener_.reset();  // no catch-up runs once it returns
+    }
     closed_ = true;
     folder_.Stop();
     pool_.Close();
@@ -1095,8 +1290,22 @@ class PostgresStore : public Store {
     }
   }
 
+  // The tenant's shared metadata changes this hub has not applied yet, to the observers (a
+  // tenant made by another hub is opened here). A failure is left for the next notification or
+  // the next write's own catch-up to repair.
+  void CatchUp(std::string_view tenant) {
+    if (closed_ || (!tenant.empty() && !ValidTenantName(tenant))) return;
+    auto ts = Tenant(tenant, false);
+    if (ts.ok()) (void)static_cast<PgTenantStore*>(*ts)->CatchUp();
+  }
+
+  const PostgresStoreOptions options_;
   const std::chrono::milliseconds fold_interval_;
   Pool pool_;
+  pg::SharedMetaFeed feed_;
+  std::mutex listener_mutex_;
+  std::unique_ptr<pg::Listener> listener_;
+  bool listening_ = false;  // guarded by listener_mutex_
   util::PeriodicTask folder_;
   std::atomic<bool> closed_{false};
   std::mutex mutex_;

@@ -26,6 +26,9 @@ struct PostgresStoreOptions {
   // How often history blocks written since the last time are folded into one row each
   // (history_folding.h); zero: never (a test folds itself).
   std::chrono::milliseconds history_fold_interval{60000};
+  // Shared metadata (store.h) is followed by a listener (LISTEN/NOTIFY) and by every Update's own
+  // check; false leaves only the check (for tests that show the check alone suffices).
+  bool listen_for_shared_meta = true;
 };
 
 // Opens (and on first use creates) the hub's tables in the database `options.conninfo` names.

@@ -3,6 +3,10 @@
 #include "store/postgres/postgres_store.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -146,6 +150,117 @@ TEST_F(PostgresStoreTest, UpdatesOfOneEntityFromTwoHubsLoseNothing) {
   for (TenantStore* t : {*on_a, *on_b, *on_a, *on_b}) writers.emplace_back(increment, t);
   for (auto& w : writers) w.join();
   EXPECT_EQ((*on_b)->Get("urn:e:counter")->document, std::to_string(4 * kIncrements));
+}
+
+// What a hub holds of shared metadata, as its observer heard it (store.h, SharedMetaObserver).
+class SharedMetaCopy : public SharedMetaObserver {
+ public:
+  void SharedMetaChanged(std::string_view tenant, std::string_view key, const std::optional<std::string>& value) override {
+    std::lock_guard lock(mutex_);
+    const std::string k = std::string(tenant) + "|" + std::string(key);
+    if (value) {
+      held_[k] = *value;
+    } else {
+      held_.erase(k);
+    }
+    ++calls_;
+    changed_.notify_all();
+  }
+  std::optional<std::string> Held(const std::string& tenant_key) {
+    std::lock_guard lock(mutex_);
+    auto it = held_.find(tenant_key);
+    return it == held_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  // Waits (with a deadline) until `tenant_key` is held as `value` (nullopt: not held).
+  bool WaitFor(const std::string& tenant_key, const std::optional<std::string>& value) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] {
+      auto it = held_.find(tenant_key);
+      return value ? it != held_.end() && it->second == *value : it == held_.end();
+    });
+  }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, std::string> held_;
+  int calls_ = 0;
+};
+
+// A change of shared metadata on one hub reaches the other's observer by itself (LISTEN/NOTIFY),
+// in order, deletions included; metadata under other prefixes is not announced.
+TEST_F(PostgresStoreTest, SharedMetaChangesReachEveryHub) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  SharedMetaCopy at_a, at_b;
+  ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
+  ASSERT_TRUE(b->WatchSharedMeta("subscription/", &at_b).ok());
+  auto city_a = a->Tenant("daegu", true);
+  ASSERT_TRUE(city_a.ok());
+  ASSERT_TRUE((*city_a)->PutMeta("subscription/s1", "first").ok());
+  ASSERT_TRUE((*city_a)->PutMeta("subscription/s1", "second").ok());
+  ASSERT_TRUE(at_b.WaitFor("daegu|subscription/s1", "second"));
+  WriteSet ws;
+  ws.meta_puts.emplace_back("subscription/s2", "by write");
+  ws.meta_deletes.emplace_back("subscription/s1");
+  ASSERT_TRUE((*city_a)->Write(ws).ok());
+  ASSERT_TRUE(at_b.WaitFor("daegu|subscription/s2", "by write"));
+  ASSERT_TRUE(at_b.WaitFor("daegu|subscription/s1", std::nullopt));
+  ASSERT_TRUE((*city_a)->PutMeta("other/x", "not shared").ok());
+  ASSERT_TRUE((*city_a)->DeleteMeta("subscription/s2").ok());
+  ASSERT_TRUE(at_b.WaitFor("daegu|subscription/s2", std::nullopt));
+  EXPECT_FALSE(at_b.Held("daegu|other/x"));
+}
+
+// The version check alone: hub B hears nothing (no listener), yet an Update on B that begins
+// after A's change committed runs its function only once B's observer holds that change.
+TEST_F(PostgresStoreTest, AnUpdateCatchesUpWithSharedMetaBeforeItsFunctionRuns) {
+  auto a = Open();
+  options_.listen_for_shared_meta = false;
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  SharedMetaCopy at_a, at_b;
+  ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
+  ASSERT_TRUE(b->WatchSharedMeta("subscription/", &at_b).ok());
+  auto city_a = a->Tenant("", false);
+  auto city_b = b->Tenant("", false);
+  ASSERT_TRUE(city_a.ok() && city_b.ok());
+  for (int round = 0; round < 20; ++round) {
+    const std::string value = "v" + std::to_string(round);
+    ASSERT_TRUE((*city_a)->PutMeta("subscription/s", value).ok());
+    std::optional<std::string> seen;
+    Status st = (*city_b)->Update({"urn:e:1"}, [&](const CurrentRecords&) -> Result<WriteSet> {
+      seen = at_b.Held("|subscription/s");
+      WriteSet ws;
+      ws.puts.push_back(Record("urn:e:1", {"T"}, {"a"}, value));
+      return ws;
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(seen, value) << "round " << round;
+  }
+  // Nothing changed since: the next update applies nothing again.
+  const int calls = at_b.calls();
+  ASSERT_TRUE((*city_b)->Update({"urn:e:1"}, [&](const CurrentRecords&) -> Result<WriteSet> { return WriteSet{}; }).ok());
+  EXPECT_EQ(at_b.calls(), calls);
+}
+
+TEST_F(PostgresStoreTest, AnUpdateMayNotWriteSharedMeta) {
+  auto a = Open();
+  ASSERT_TRUE(a);
+  SharedMetaCopy at_a;
+  ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
+  auto city = a->Tenant("", false);
+  Status st = (*city)->Update({"urn:e:1"}, [&](const CurrentRecords&) -> Result<WriteSet> {
+    WriteSet ws;
+    ws.meta_puts.emplace_back("subscription/s", "x");
+    return ws;
+  });
+  EXPECT_EQ(st.code(), Status::Code::kInternal);
+  EXPECT_FALSE((*city)->GetMeta("subscription/s").ok());
 }
 
 }  // namespace
