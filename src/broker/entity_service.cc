@@ -240,9 +240,10 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   EntityLock lock(*this, {LockKeyOf(tenant, id)});
-  const bool watching = Watching(tenant);
+  bool watching = false;
   std::optional<Entity> before, after;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    watching = Watching(tenant);  // asked in the transaction, where the subscriptions are up to date
     auto e = LiveEntityOf(current[0], id);
     if (!e.ok()) return e.status();
     if (watching || !w.Unrestricted()) before = *e;
@@ -418,9 +419,10 @@ BatchResult EntityService::RunBatch(const WriteAccess& w, std::string_view tenan
   MadeEntities entities;
   std::map<std::string_view, const Entity*> original, state;
   std::vector<std::string> success;  // ids of the items that succeeded, in request order
-  const bool watching = Watching(tenant);
+  bool watching = false;
   bool built = false;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    watching = Watching(tenant);  // asked in the transaction, where the subscriptions are up to date
     built = true;
     result = BatchResult{};
     entities.clear();
@@ -566,11 +568,12 @@ BatchResult EntityService::BatchDelete(const WriteAccess& w, std::string_view te
   EntityLock lock(*this, std::move(keys));
   DistinctIds read;
   for (const auto& id : ids) read.Add(id);
-  const bool watching = Watching(tenant);
+  bool watching = false;
   std::vector<std::string> success;
   std::vector<Entity> befores;  // reserved: EntityChange points into it
   bool built = false;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
+    watching = Watching(tenant);  // asked in the transaction, where the subscriptions are up to date
     built = true;
     result = BatchResult{};
     success.clear();

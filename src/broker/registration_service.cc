@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 #include <re2/re2.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/tenancy.h"
 #include "util/ids.h"
@@ -347,6 +348,8 @@ void RegistrationService::Reindex(std::string_view tenant, std::map<std::string,
 Result<size_t> RegistrationService::LoadAll(
     const std::function<void(std::string_view, std::string_view, const Status&)>& on_error) {
   size_t loaded = 0;
+  // Before reading: what changes after the read is then heard of.
+  CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(Key(""), this));
   std::lock_guard write(write_mutex_);
   for (const auto& tenant : store_.ListTenants()) {
     auto ts = OpenTenant(store_, tenant, false);
@@ -422,12 +425,40 @@ Status RegistrationService::Save(std::string_view tenant, store::TenantStore& ts
     *committed = std::move(*then);
   }
   CITYHUB_RETURN_IF_ERROR(ts.Write(ws));
+  const std::string id = (*compiled)->id;
+  Replace(tenant, id, std::move(*compiled));
+  return Status::Ok();
+}
+
+void RegistrationService::Replace(std::string_view tenant, const std::string& id,
+                                  std::shared_ptr<const Compiled> compiled) {
+  std::lock_guard lock(replace_mutex_);
   auto index = IndexOf(tenant);
   std::map<std::string, std::shared_ptr<const Compiled>> regs;
   if (index) regs = index->regs;
-  regs[(*compiled)->id] = std::move(*compiled);
+  if (compiled) {
+    regs[id] = std::move(compiled);
+  } else {
+    regs.erase(id);
+  }
   Reindex(tenant, std::move(regs));
-  return Status::Ok();
+}
+
+void RegistrationService::SharedMetaChanged(std::string_view tenant, std::string_view key,
+                                            const std::optional<std::string>& value) {
+  const std::string id(key.substr(Key("").size()));
+  std::shared_ptr<const Compiled> compiled;
+  if (value) {
+    auto stored = Decode(*value);
+    auto made = stored.ok() ? Compiled::From(tenant, std::move(*stored)) : Result<std::shared_ptr<const Compiled>>(stored.status());
+    if (!made.ok()) {
+      spdlog::warn("context source registration '{}' of tenant '{}' changed on another hub and cannot be used here: {}",
+                   id.substr(0, 200), tenant, made.status().message());
+      return;
+    }
+    compiled = std::move(*made);
+  }
+  Replace(tenant, id, std::move(compiled));
 }
 
 Result<std::string> RegistrationService::Create(std::string_view tenant, const json::object& payload,
@@ -554,11 +585,7 @@ Status RegistrationService::Delete(std::string_view tenant, std::string_view id)
       committed = std::move(*then);
     }
     CITYHUB_RETURN_IF_ERROR((*ts)->Write(ws));
-    auto index = IndexOf(tenant);
-    std::map<std::string, std::shared_ptr<const Compiled>> regs;
-    if (index) regs = index->regs;
-    regs.erase(std::string(id));
-    Reindex(tenant, std::move(regs));
+    Replace(tenant, std::string(id), nullptr);
     if (committed) committed();
   }
   if (observer_) observer_(tenant, &before, nullptr);

@@ -9,7 +9,8 @@
 // start-up by LoadAll and replaced after each create, update and delete. The index of a tenant
 // is an immutable snapshot: readers take it under a shared lock held for a pointer copy, so a
 // Match never waits for a write, and a write rebuilds the tenant's index (O(registrations of
-// the tenant); registrations change rarely, requests match often).
+// the tenant); registrations change rarely, requests match often). Where several hubs share the
+// store, the index also follows the changes the others make (store.h, SharedMetaObserver).
 // Thread-safe: call from any number of threads.
 #pragma once
 
@@ -67,13 +68,14 @@ struct RegistrationPage {
   uint64_t total = 0;                      // registrations that matched
 };
 
-class RegistrationService : public ContextSourceDirectory {
+class RegistrationService : public ContextSourceDirectory, public store::SharedMetaObserver {
  public:
   explicit RegistrationService(store::Store& store, ngsild::RegistrationLimits limits = {});
   ~RegistrationService() override;
 
   // Indexes every stored registration of every tenant; one that cannot be read is reported to
-  // `on_error` and left out. Returns how many were loaded.
+  // `on_error` and left out. Returns how many were loaded. Follows the changes other hubs
+  // sharing the store make from then on.
   Result<size_t> LoadAll(const std::function<void(std::string_view tenant, std::string_view id, const Status&)>& on_error);
 
   // Register (§5.9.2): validates `payload` (read with `ctx`) and stores it; the id is the
@@ -135,6 +137,9 @@ class RegistrationService : public ContextSourceDirectory {
       std::function<std::optional<std::vector<std::string>>(std::string_view tenant, std::string_view id)>;
   void SetLocalEntityProbe(LocalEntityProbe probe) { local_ = std::move(probe); }
 
+  // A registration changed by any hub sharing the store: into the tenant's index (or out).
+  void SharedMetaChanged(std::string_view tenant, std::string_view key, const std::optional<std::string>& value) override;
+
  private:
   struct Compiled;     // a registration compiled for matching
   struct TenantIndex;  // a tenant's registrations and their index: an immutable snapshot
@@ -147,6 +152,8 @@ class RegistrationService : public ContextSourceDirectory {
   // the tenant or with a local entity.
   Status CheckConflicts(std::string_view tenant, const Compiled& candidate, int64_t now_ms) const;
   void Reindex(std::string_view tenant, std::map<std::string, std::shared_ptr<const Compiled>> regs);
+  // Puts `compiled` (null: removes `id`) into a new index of the tenant.
+  void Replace(std::string_view tenant, const std::string& id, std::shared_ptr<const Compiled> compiled);
 
   store::Store& store_;
   const ngsild::RegistrationLimits limits_;
@@ -154,6 +161,9 @@ class RegistrationService : public ContextSourceDirectory {
   WriteHook write_hook_;
   LocalEntityProbe local_;
   std::mutex write_mutex_;  // serialises read-modify-write cycles
+  // Serialises Replace (a writer's and the shared metadata feed's); never held while the store
+  // is called (the feed calls Replace holding the store's own lock).
+  std::mutex replace_mutex_;
   std::map<std::string, int64_t, std::less<>> swept_;  // tenant -> last expiry sweep (write_mutex_)
   mutable std::shared_mutex index_mutex_;  // guards indexes_ (the pointers, not the snapshots)
   std::map<std::string, std::shared_ptr<const TenantIndex>, std::less<>> indexes_;

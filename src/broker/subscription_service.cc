@@ -3,6 +3,7 @@
 #include "broker/subscription_service.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/tenancy.h"
 #include "util/ids.h"
@@ -102,6 +103,8 @@ Status SubscriptionService::Save(std::string_view tenant, store::TenantStore& ts
 
 Result<size_t> SubscriptionService::LoadAll(
     const std::function<void(std::string_view, std::string_view, const Status&)>& on_error) {
+  // Before reading: what changes after the read is then heard of.
+  if (matcher_) CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(Key(""), this));
   size_t loaded = 0;
   for (const auto& tenant : store_.ListTenants()) {
     auto ts = OpenTenant(store_, tenant, false);
@@ -230,6 +233,25 @@ Status SubscriptionService::Delete(std::string_view tenant, std::string_view id)
   if (matcher_) matcher_->Remove(tenant, id);
   if (on_delete_) on_delete_(tenant, id);
   return Status::Ok();
+}
+
+void SubscriptionService::SharedMetaChanged(std::string_view tenant, std::string_view key,
+                                            const std::optional<std::string>& value) {
+  const std::string_view id = key.substr(Key("").size());
+  if (!value) {
+    if (!matcher_->Find(tenant, id)) return;
+    matcher_->Remove(tenant, id);
+    if (on_delete_) on_delete_(tenant, id);
+    return;
+  }
+  auto stored = Decode(*value);
+  auto compiled = stored.ok() ? Compile(tenant, *stored) : Result<CompiledSubscriptionPtr>(stored.status());
+  if (!compiled.ok()) {
+    spdlog::warn("{} '{}' of tenant '{}' changed on another hub and cannot be used here: {}", NamesOf(kind_).noun,
+                 id.substr(0, 200), tenant, compiled.status().message());
+    return;
+  }
+  if (*compiled) matcher_->Put(tenant, std::move(*compiled));
 }
 
 Status SubscriptionService::SaveDeliveryStatuses(std::string_view tenant, std::string_view text) {

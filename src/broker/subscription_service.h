@@ -5,7 +5,8 @@
 // durable as the entities and goes with the tenant's backups. With a SubscriptionMatcher, every
 // subscription is compiled before it is stored and the matcher follows each create, update and
 // delete (LoadAll fills it at start-up), so the notification outbox sees the subscriptions as
-// stored.
+// stored. Where several hubs share the store, the matcher also follows the changes the others
+// make (store.h, SharedMetaObserver: LoadAll starts that), before any write that follows them.
 // Thread-safe: call from any number of threads.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +35,7 @@ struct SubscriptionPage {
   uint64_t total = 0;                      // subscriptions of the tenant
 };
 
-class SubscriptionService {
+class SubscriptionService : public store::SharedMetaObserver {
  public:
   // `matcher` and `contexts` are optional together (null: subscriptions are only stored).
   // `kind`: entity subscriptions (§5.8, kept under "subscription/") or context source
@@ -45,7 +47,8 @@ class SubscriptionService {
   ngsild::SubscriptionKind kind() const { return kind_; }
 
   // Compiles every stored subscription of every tenant into the matcher; one that cannot be
-  // compiled is reported to `on_error` and left out. Returns how many were loaded.
+  // compiled is reported to `on_error` and left out. Returns how many were loaded. Follows the
+  // changes other hubs sharing the store make from then on.
   Result<size_t> LoadAll(const std::function<void(std::string_view tenant, std::string_view id, const Status&)>& on_error);
 
   // Create Subscription: validates `payload` (read with `ctx`) and stores it; the id is the
@@ -96,6 +99,10 @@ class SubscriptionService {
   // NotFound when none was saved.
   Status SaveDeliveryStatuses(std::string_view tenant, std::string_view text);
   Result<std::string> LoadDeliveryStatuses(std::string_view tenant);
+
+  // A subscription changed by any hub sharing the store: into the matcher (or out of it, and the
+  // deletion observer told). One that cannot be compiled here keeps its previous form.
+  void SharedMetaChanged(std::string_view tenant, std::string_view key, const std::optional<std::string>& value) override;
 
  private:
   std::string Key(std::string_view id) const;  // the metadata key of subscription `id`
