@@ -3,13 +3,18 @@
 // and document), one durable Write per update — what a PATCH costs the store, without HTTP or
 // NGSI-LD. Prints updates/s and latency percentiles.
 //   store_bench --backend rocksdb [--dir DIR] | --backend postgres --conninfo URI
-//               [--entities 10000] [--threads 8] [--seconds 10]
+//               [--entities 10000] [--threads 8] [--seconds 10] [--mode write|update|update-shared]
+// --mode update: each update a read-modify-write (Update: the record read, on PostgreSQL FOR
+// UPDATE, then written) as the broker's PATCH does; update-shared: the same while the store
+// follows shared metadata (store.h, SharedMetaObserver), so every Update also takes the
+// tenant's shared lock and checks for subscription changes — the check's cost is the difference.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -43,6 +48,7 @@ int main(int argc, char** argv) {
   std::string backend = "rocksdb", dir, conninfo;
   size_t entities = 10000, threads = 8;
   int seconds = 10;
+  std::string mode = "write";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--backend") backend = value;
@@ -51,6 +57,7 @@ int main(int argc, char** argv) {
     else if (flag == "--entities") entities = std::stoul(value);
     else if (flag == "--threads") threads = std::stoul(value);
     else if (flag == "--seconds") seconds = std::stoi(value);
+    else if (flag == "--mode") mode = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", flag.c_str());
       return 2;
@@ -74,6 +81,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   store::TenantStore* t = (*opened)->Tenant("", true).value();
+  struct Ignore : store::SharedMetaObserver {
+    void SharedMetaChanged(std::string_view, std::string_view, const std::optional<std::string>&) override {}
+  } ignore;
+  if (mode == "update-shared") {
+    if (Status st = (*opened)->WatchSharedMeta("subscription/", &ignore); !st.ok()) {
+      std::fprintf(stderr, "cannot follow shared metadata: %s\n", st.message().c_str());
+      return 1;
+    }
+  } else if (mode != "write" && mode != "update") {
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+  }
 
   // The entities, created in batches of 500.
   const auto load_start = Clock::now();
@@ -103,7 +122,17 @@ int main(int argc, char** argv) {
         store::WriteSet ws;
         ws.puts.push_back(Measure(std::min(e, entities - 1), ++value));
         const auto t0 = Clock::now();
-        if (!t->Write(ws).ok()) ++failures;
+        Status st;
+        if (mode == "write") {
+          st = t->Write(ws);
+        } else {
+          const std::string id = ws.puts.front().id;
+          st = t->Update({id}, [&](const store::CurrentRecords& current) -> Result<store::WriteSet> {
+            if (!current[0].ok()) return current[0].status();
+            return ws;
+          });
+        }
+        if (!st.ok()) ++failures;
         latencies[w].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
     });
@@ -116,9 +145,9 @@ int main(int argc, char** argv) {
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
-  std::printf("%s: %zu entities loaded in %.2f s (%.0f/s); %zu threads, %zu durable updates in %.1f s = %.0f updates/s, "
+  std::printf("%s %s: %zu entities loaded in %.2f s (%.0f/s); %zu threads, %zu durable updates in %.1f s = %.0f updates/s, "
               "p50 %.2f ms, p99 %.2f ms, %llu failed\n",
-              backend.c_str(), entities, load_s, entities / load_s, threads, all.size(), elapsed, all.size() / elapsed,
+              backend.c_str(), mode.c_str(), entities, load_s, entities / load_s, threads, all.size(), elapsed, all.size() / elapsed,
               pct(0.5), pct(0.99), static_cast<unsigned long long>(failures.load()));
   (*opened)->Close();
   if (backend != "postgres") std::filesystem::remove_all(dir);

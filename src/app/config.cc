@@ -262,6 +262,10 @@ void AddServeOptions(CLI::App& serve, Config& c) {
   group = "IoT agent";
   opt("--mqtt-client-id", c.mqtt_client_id, "CITYHUB_MQTT_CLIENT_ID",
       "Client id of the IoT agent's persistent MQTT session (one per hub)");
+  opt("--mqtt-shared-group", c.mqtt_shared_group, "CITYHUB_MQTT_SHARED_GROUP",
+      "Hubs of a cluster that share the IoT agent's work: each subscribes as a member of this MQTT "
+      "shared-subscription group, so the broker hands each measure to one of them and it is "
+      "written once (give each hub its own --mqtt-client-id); empty = this hub takes every measure");
   opt("--iot-max-payload-bytes", c.iot_max_payload_bytes, "CITYHUB_IOT_MAX_PAYLOAD_BYTES",
       "Largest device message (UltraLight or JSON measures) accepted; larger ones are refused and counted");
   opt("--iot-max-measures", c.iot_max_measures, "CITYHUB_IOT_MAX_MEASURES",

@@ -76,6 +76,7 @@ struct Config {
   std::string warning_rules;                // early-warning rules file ("" = the built-in rules)
   std::string mqtt;                         // broker the IoT agent subscribes to ("" = none)
   std::string mqtt_client_id = "cityhub-ingest";  // its persistent session's client id
+  std::string mqtt_shared_group;            // hubs sharing the ingest ($share/<group>/…; "" = none)
   size_t iot_max_payload_bytes = 1 << 20;   // one device message (HTTP body or MQTT payload)
   size_t iot_max_measures = 1000;           // attribute values in one device message
   bool history = true;                      // record attribute instances (temporal API)

@@ -41,6 +41,7 @@ Result<std::unique_ptr<IotAgent>> IotAgent::Start(const Config& config, Storage&
     ingest::MqttIngestOptions mo;
     mo.uri = config.mqtt;
     mo.client_id = config.mqtt_client_id;
+    mo.shared_group = config.mqtt_shared_group;
     mo.ca_file = config.notify_ca_file;
     auto started = ingest::MqttIngest::Start(agent->ingestor_, mo);
     if (!started.ok()) return StartFailure(started.status().message());

@@ -29,20 +29,26 @@ std::vector<std::string_view> Levels(std::string_view topic) {
   return out;
 }
 
-// The topic filters that cover every form ParseIngestTopic reads.
-const std::vector<std::string>& Filters() {
-  static const std::vector<std::string> filters = [] {
-    std::vector<std::string> f;
-    for (const char* lead : {"/", ""}) {
-      for (const char* prefix : {"", "ul/", "json/"}) {
-        f.push_back(fmt::format("{}{}+/+/attrs", lead, prefix));
-        f.push_back(fmt::format("{}{}+/+/attrs/+", lead, prefix));
-      }
+}  // namespace
+
+// The filters cover every form ParseIngestTopic reads.
+Result<std::vector<std::string>> IngestFilters(std::string_view shared_group) {
+  if (shared_group.find_first_of("/+#") != std::string_view::npos ||
+      shared_group.find('\0') != std::string_view::npos || shared_group.size() > 64) {
+    return Status::BadRequestData("--mqtt-shared-group: a name of at most 64 characters without '/', '+' or '#'");
+  }
+  const std::string share = shared_group.empty() ? std::string() : fmt::format("$share/{}/", shared_group);
+  std::vector<std::string> f;
+  for (const char* lead : {"/", ""}) {
+    for (const char* prefix : {"", "ul/", "json/"}) {
+      f.push_back(fmt::format("{}{}{}+/+/attrs", share, lead, prefix));
+      f.push_back(fmt::format("{}{}{}+/+/attrs/+", share, lead, prefix));
     }
-    return f;
-  }();
-  return filters;
+  }
+  return f;
 }
+
+namespace {
 
 }  // namespace
 
@@ -69,6 +75,7 @@ bool ParseIngestTopic(std::string_view topic, DeviceMessage* out) {
 struct MqttIngest::Impl {
   Ingestor& ingestor;
   MqttIngestOptions options;
+  std::vector<std::string> filters;  // IngestFilters(options.shared_group)
   mutable std::mutex mutex;
   MqttIngestStats stats;
   // Digests of the last messages, for dropping redeliveries.
@@ -89,7 +96,7 @@ struct MqttIngest::Impl {
       stats.connected = true;
     }
     spdlog::info("MQTT ingest: connected to {}", Redacted());
-    if (Status s = client->Subscribe(Filters(), 1); !s.ok()) spdlog::warn("MQTT ingest: {}", s.message());
+    if (Status s = client->Subscribe(filters, 1); !s.ok()) spdlog::warn("MQTT ingest: {}", s.message());
   }
 
   void ConnectionLost() {
@@ -144,7 +151,10 @@ Result<std::unique_ptr<MqttIngest>> MqttIngest::Start(Ingestor& ingestor, MqttIn
   const std::string host = u->host_address();
   if (host.empty()) return Status::BadRequestData("--mqtt names no broker host");
 
+  auto filters = IngestFilters(options.shared_group);
+  if (!filters.ok()) return filters.status();
   auto impl = std::make_unique<Impl>(ingestor, options);
+  impl->filters = std::move(*filters);
   net::MqttClientOptions o;
   o.broker.tls = tls;
   o.broker.host = host;

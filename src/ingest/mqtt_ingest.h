@@ -12,6 +12,10 @@
 // before it is durable): a hub crash in that window loses those measures, not more. A redelivered
 // message (the MQTT DUP flag) whose topic and payload were seen among the last 65,536
 // messages is dropped, so a QoS 1 redelivery does not record a measure twice.
+// Several hubs (a cluster on one database) share the ingest with `shared_group`: each subscribes
+// to $share/<group>/<filter> (MQTT shared subscriptions: the broker hands each message to one
+// member of the group), so every measure is written once, by whichever hub took it; each hub
+// needs its own client id (one persistent session each).
 // It speaks MQTT through net::MqttClient. Thread-safe.
 #pragma once
 
@@ -19,6 +23,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ingest/ingestor.h"
 #include "util/status.h"
@@ -28,6 +34,7 @@ namespace cityhub::ingest {
 struct MqttIngestOptions {
   std::string uri;                       // mqtt://[user:password@]host[:port] or mqtts://…
   std::string client_id = "cityhub-ingest";
+  std::string shared_group;              // "": this hub takes every message; else see above
   std::string ca_file;                   // for mqtts: the CAs to trust instead of the system store
   std::chrono::milliseconds connect_timeout{5000};
 };
@@ -56,6 +63,10 @@ class MqttIngest {
   explicit MqttIngest(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The topic filters the agent subscribes to: the ingest topics, each as $share/<group>/… when
+// `shared_group` is set. BadRequestData for a group name MQTT cannot carry (empty is fine).
+Result<std::vector<std::string>> IngestFilters(std::string_view shared_group);
 
 // The device message a topic names (key, device id, format, attribute); false if it names none.
 bool ParseIngestTopic(std::string_view topic, DeviceMessage* out);

@@ -3,16 +3,20 @@ once"): a subscription created, updated or deleted through one hub takes effect 
 through another issued right after the first hub's answer — not eventually: the write's own
 transaction checks that its hub holds every subscription change committed before it; a context
 source registration made through one hub is used by the others (LISTEN/NOTIFY); concurrent
-writes of one entity through different hubs lose nothing.
+writes of one entity through different hubs lose nothing; with an MQTT shared subscription
+group, each measure is taken by one hub and written once.
 
 PostgreSQL only (CITYHUB_TEST_STORE=postgres, the integration-pg.* set): on RocksDB a hub owns
 its data alone and the module is skipped."""
+import re
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
 from hub import STORE, Hub, eventually, postgres_store_for
+from mqtt_broker import MOSQUITTO_PUB, Mosquitto
 from receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
@@ -127,6 +131,61 @@ class ClusterConsistencyTest(unittest.TestCase):
         entity = self.b.get(f"{E}/{eid}", headers=tenant).json()
         self.assertEqual({k: entity.get(f"w{k}", {}).get("value") for k in range(writers)},
                          {k: rounds - 1 for k in range(writers)})
+
+
+@unittest.skipUnless(STORE == "postgres", "several hubs share one database only on PostgreSQL")
+class SharedIngestTest(unittest.TestCase):
+    """Two hubs in one MQTT shared-subscription group (--mqtt-shared-group): the broker hands
+    each measure to one of them, so each is recorded once — not once per hub."""
+
+    TENANT = {"Fiware-Service": "cluster5"}
+    GAUGE = "urn:ngsi-ld:WaterLevelSensor:shared-gauge"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Mosquitto().start()
+        store = postgres_store_for(tempfile.mkdtemp(prefix="cityhub-cluster-"))
+
+        def hub(n):
+            return Hub(extra_args=["--store", store, "--mqtt", f"mqtt://127.0.0.1:{cls.broker.port}",
+                                   "--mqtt-shared-group", "city", "--mqtt-client-id", f"cityhub-ingest-{n}"])
+        cls.a = hub(1).start()
+        r = cls.a.post("/iot/devices", {"devices": [
+            {"device_id": "shared-gauge", "entity_type": "WaterLevelSensor", "device_key": "shared-gauge-key-0123456789",
+             "attributes": [{"object_id": "l", "name": "waterLevel"}]}]}, headers=cls.TENANT)
+        assert r.status == 201, r.body
+        cls.b = hub(2).start()  # after the device: a hub reads the device registry at start
+
+    @classmethod
+    def tearDownClass(cls):
+        for hub in (cls.a, cls.b):
+            hub.stop()
+            hub.cleanup()
+        cls.broker.cleanup()
+
+    def levels(self):
+        r = self.a.get(f"/ngsi-ld/v1/temporal/entities/{self.GAUGE}?attrs=waterLevel", headers=self.TENANT)
+        if r.status != 200:
+            return []
+        instances = r.json().get("waterLevel", [])
+        return [i["value"] for i in (instances if isinstance(instances, list) else [instances])]
+
+    def test_each_measure_is_written_once(self):
+        sent = 30
+        for i in range(sent):
+            subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", "1",
+                            "-t", "/shared-gauge-key-0123456789/shared-gauge/attrs", "-m", f"l|{i}"],
+                           check=True, timeout=10)
+        eventually(lambda: len(self.levels()) >= sent, timeout=15)
+        time.sleep(0.5)  # a second copy of any measure would have landed by now
+        self.assertEqual(sorted(self.levels()), list(range(sent)))
+        # Both hubs took a share (the broker spreads a group's messages among its members).
+        def accepted(hub):
+            found = re.search(r'cityhub_iot_messages_total\{result="accepted"\} ([0-9.e+]+)', hub.get("/metrics").body)
+            return int(float(found.group(1))) if found else 0
+        taken = [accepted(h) for h in (self.a, self.b)]
+        self.assertEqual(sum(taken), sent)
+        self.assertTrue(all(taken), taken)
 
 
 if __name__ == "__main__":

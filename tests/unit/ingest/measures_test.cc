@@ -159,5 +159,18 @@ TEST(MqttTopics, FiwareFormsAndNothingElse) {
   }
 }
 
+TEST(MqttTopics, ASharedGroupSubscribesToEveryFormAsAMember) {
+  auto alone = IngestFilters("");
+  auto shared = IngestFilters("city");
+  ASSERT_TRUE(alone.ok() && shared.ok());
+  ASSERT_EQ(alone->size(), shared->size());
+  EXPECT_THAT(*alone, ::testing::Contains("/+/+/attrs"));
+  for (size_t i = 0; i < alone->size(); ++i) EXPECT_EQ((*shared)[i], "$share/city/" + (*alone)[i]);
+  const std::string too_long(65, 'g');
+  for (const std::string& bad : {std::string("a/b"), std::string("a+"), std::string("#"), too_long}) {
+    EXPECT_EQ(IngestFilters(bad).status().code(), Status::Code::kBadRequestData) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cityhub::ingest
