@@ -5,35 +5,40 @@
 namespace cityhub::store::pg {
 
 void SharedMetaFeed::Watch(std::string prefix, SharedMetaObserver* observer) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(watch_mutex_);
   observers_.emplace_back(std::move(prefix), observer);
   active_.store(true, std::memory_order_release);
 }
 
 bool SharedMetaFeed::Watched(std::string_view key) const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(watch_mutex_);
   return std::any_of(observers_.begin(), observers_.end(), [&](const auto& o) { return key.starts_with(o.first); });
 }
 
 int64_t SharedMetaFeed::Applied(std::string_view tenant) const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(apply_mutex_);
   auto it = applied_.find(tenant);
   return it == applied_.end() ? 0 : it->second;
 }
 
 void SharedMetaFeed::Skip(std::string_view tenant, int64_t version) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(apply_mutex_);
   auto [it, made] = applied_.try_emplace(std::string(tenant), version);
   if (!made) it->second = std::max(it->second, version);
 }
 
 void SharedMetaFeed::Apply(std::string_view tenant, std::vector<SharedMetaChange> changes) {
   std::sort(changes.begin(), changes.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
-  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, SharedMetaObserver*>> observers;
+  {
+    std::lock_guard lock(watch_mutex_);
+    observers = observers_;
+  }
+  std::lock_guard lock(apply_mutex_);
   int64_t& applied = applied_.try_emplace(std::string(tenant), 0).first->second;
   for (const SharedMetaChange& change : changes) {
     if (change.version <= applied) continue;
-    for (const auto& [prefix, observer] : observers_) {
+    for (const auto& [prefix, observer] : observers) {
       if (change.key.starts_with(prefix)) observer->SharedMetaChanged(tenant, change.key, change.value);
     }
   }

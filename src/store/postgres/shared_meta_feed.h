@@ -4,7 +4,9 @@
 // each announced key, read after the version this feed has applied); the feed hands each newer
 // one to the observers of its prefix, in version order, and skips what it already applied, so a
 // change found twice (by the listener and by a writer) is applied once.
-// Thread-safe: Apply calls observers under the feed's lock, one change at a time.
+// Thread-safe. Apply calls the observers one change at a time, holding the feed's apply lock
+// (not the lock Watched takes: an observer may write metadata, and only it may not write
+// entities — an Update would wait for that lock).
 #pragma once
 
 #include <atomic>
@@ -44,8 +46,9 @@ class SharedMetaFeed {
   void Apply(std::string_view tenant, std::vector<SharedMetaChange> changes);
 
  private:
-  mutable std::mutex mutex_;
+  mutable std::mutex watch_mutex_;  // guards observers_
   std::vector<std::pair<std::string, SharedMetaObserver*>> observers_;
+  mutable std::mutex apply_mutex_;  // guards applied_ and orders Apply calls
   std::map<std::string, int64_t, std::less<>> applied_;
   std::atomic<bool> active_{false};
 };
