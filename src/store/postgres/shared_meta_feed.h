@@ -5,8 +5,8 @@
 // one to the observers of its prefix, in version order, and skips what it already applied, so a
 // change found twice (by the listener and by a writer) is applied once.
 // Thread-safe. Apply calls the observers one change at a time, holding the feed's apply lock
-// (not the lock Watched takes: an observer may write metadata, and only it may not write
-// entities — an Update would wait for that lock).
+// but not the one Watched takes: an observer may write metadata nobody watches, never watched
+// metadata or entities (Apply may run inside an Update, whose lock such a write would wait for).
 #pragma once
 
 #include <atomic>
