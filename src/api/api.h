@@ -38,6 +38,10 @@ namespace cityhub::services {
 class ParkingService;
 }  // namespace cityhub::services
 
+namespace cityhub::store {
+class Store;
+}  // namespace cityhub::store
+
 namespace cityhub::mobility {
 class MobilityService;
 }  // namespace cityhub::mobility
@@ -112,6 +116,7 @@ struct ApiDeps {
   ngsild::ContextResolver* contexts = nullptr;
   Metrics* metrics = nullptr;
   std::atomic<bool>* ready = nullptr;  // false while starting or draining
+  store::Store* store = nullptr;       // readiness needs it to take writes (null: not asked)
   // Query slots: how many entity queries run and render at once (null = no bound), and how long
   // a query waits for a slot before a 503 — the query time limit of `queries`.
   util::CountingGate* query_slots = nullptr;

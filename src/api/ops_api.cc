@@ -1,6 +1,7 @@
 // Operations endpoints: /health (liveness and readiness) and /metrics (Prometheus).
 // Readiness is false while the hub starts or drains, so load balancers stop sending traffic
-// before a graceful shutdown finishes.
+// before a graceful shutdown finishes, and while its store cannot take writes (PostgreSQL out of
+// reach or read-only, as during a failover), so they send it to the hubs that can.
 #include <optional>
 
 #include <boost/json.hpp>
@@ -9,6 +10,7 @@
 #include "ingest/ingestor.h"
 #include "api/metrics.h"
 #include "api/request.h"
+#include "store/store.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -19,9 +21,14 @@ using http::Response;
 namespace {
 
 Response Health(const ApiDeps& deps, bool readiness_only) {
-  bool ready = deps.ready && deps.ready->load();
+  const bool serving = deps.ready && deps.ready->load();
+  const bool store_writable = !deps.store || deps.store->CheckWritable().ok();
+  const bool ready = serving && store_writable;
   if (readiness_only) return PlainJson(ready ? 200 : 503, json::object{{"status", ready ? "ready" : "not ready"}});
-  return PlainJson(ready ? 200 : 503, json::object{{"status", ready ? "pass" : "fail"}, {"live", true}, {"ready", ready}});
+  return PlainJson(ready ? 200 : 503, json::object{{"status", ready ? "pass" : "fail"},
+                                                   {"live", true},
+                                                   {"ready", ready},
+                                                   {"store", store_writable ? "writable" : "unavailable"}});
 }
 
 Response MetricsText(const ApiDeps& deps) {

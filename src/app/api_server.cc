@@ -51,6 +51,7 @@ ApiServer::ApiServer(const Config& config, const std::string& host, unsigned sho
       server_(ServerOptionsOf(config, host, port),
               [this](const http::Request& r) { return api::Dispatch(router_, deps_, r); }) {
   deps_.ready = &ready_;
+  deps_.store = &store_;
   deps_.query_slots = &query_slots_;
   deps_.limits.max_json_depth = config.max_json_depth;
   api::RegisterRoutes(router_, deps_);

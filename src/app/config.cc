@@ -87,6 +87,11 @@ void AddHubOptions(CLI::App& app, Config& c) {
       "~/.pgpass or PGPASSWORD, not here)");
   opt("--store-max-connections", c.store_max_connections, "CITYHUB_STORE_MAX_CONNECTIONS",
       "PostgreSQL connections the hub keeps at most");
+  opt("--store-connect-timeout-s", c.store_connect_timeout_s, "CITYHUB_STORE_CONNECT_TIMEOUT_S",
+      "PostgreSQL: seconds one connection attempt may take, per host of a multi-host URI (at least 2)");
+  opt("--store-statement-timeout-ms", c.store_statement_timeout_ms, "CITYHUB_STORE_STATEMENT_TIMEOUT_MS",
+      "PostgreSQL: the server cancels a statement of the hub running longer (the request is answered "
+      "503); 0 leaves the server's own setting");
   opt("--backup-dir", c.backup_dir, "CITYHUB_BACKUP_DIR",
       "Directory under which a running hub writes online backups (`cityhub backup` targets must "
       "be inside it); created with owner-only permissions");

@@ -24,6 +24,8 @@ struct Config {
   // nothing to set up); a postgresql:// URI = a PostgreSQL database (for a cluster of hubs).
   std::string store;
   size_t store_max_connections = 16;  // PostgreSQL: the pool's bound
+  unsigned store_connect_timeout_s = 10;       // PostgreSQL: per connection attempt and host
+  unsigned store_statement_timeout_ms = 10000;  // PostgreSQL: the server cancels longer statements
   std::string backup_dir = "./backups";  // where a running hub may write online backups
   std::string context_dir;          // preload folder with index.json ("" = none)
   std::string public_url;           // base URL clients reach the hub at ("" = http(s)://<listen>)

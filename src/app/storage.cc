@@ -124,10 +124,13 @@ Result<std::unique_ptr<Storage>> Storage::Open(const Config& config, const Outbo
     store::PostgresStoreOptions o;
     o.conninfo = config.store;
     o.max_connections = std::max<size_t>(1, config.store_max_connections);
+    o.connect_timeout = std::chrono::seconds(config.store_connect_timeout_s);
+    o.statement_timeout = std::chrono::milliseconds(config.store_statement_timeout_ms);
     store = store::OpenPostgresStore(o);
     if (!store.ok()) return StartFailure(fmt::format("cannot open the PostgreSQL store: {}", store.status().message()));
-    spdlog::info("storage: PostgreSQL at {} (up to {} connections)", store::pg::RedactedConninfo(config.store),
-                 o.max_connections);
+    spdlog::info("storage: PostgreSQL at {} (up to {} connections, connect timeout {} s, statement timeout {} ms)",
+                 store::pg::RedactedConninfo(config.store), o.max_connections, o.connect_timeout.count(),
+                 o.statement_timeout.count());
   } else {
     return SettingError("--store must be empty (RocksDB in --data-dir) or a postgresql:// URI");
   }

@@ -251,6 +251,10 @@ class Store {
   virtual std::vector<std::string> ListTenants() = 0;
   // Writes an online, consistent copy of every tenant under `dir` (which must not exist).
   virtual Status Backup(const std::string& dir) = 0;
+  // Ok if the store takes writes now; else Unavailable saying why (a database out of reach or
+  // read-only). Readiness asks it (a load balancer takes the hub out meanwhile); cheap to ask
+  // every second. An embedded store is always writable while open.
+  virtual Status CheckWritable() { return Status::Ok(); }
   // Flushes and closes everything; further calls fail. Idempotent.
   virtual void Close() = 0;
 };

@@ -74,12 +74,17 @@ uint64_t Rows::Affected() const {
 
 // --- Connection -----------------------------------------------------------------------------
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo, std::chrono::seconds connect_timeout) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo, std::chrono::seconds connect_timeout,
+                                                     std::chrono::milliseconds statement_timeout) {
   // libpq reads "dbname" as a whole conninfo when expand_dbname is set: the URI or key=value
-  // string the operator gave, with our own settings beside it.
+  // string the operator gave, with our own settings beside it (ours win where both speak).
   const std::string timeout = std::to_string(std::max<int64_t>(2, connect_timeout.count()));  // libpq's minimum is 2 s
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", nullptr};
-  const char* values[] = {conninfo.c_str(), timeout.c_str(), "cityhub", "UTF8", nullptr};
+  const std::string idle = std::to_string(kKeepaliveIdleSeconds), interval = std::to_string(kKeepaliveIntervalSeconds),
+                    count = std::to_string(kKeepaliveCount);
+  const char* keys[] = {"dbname",          "connect_timeout",     "application_name", "client_encoding", "keepalives",
+                        "keepalives_idle", "keepalives_interval", "keepalives_count", nullptr};
+  const char* values[] = {conninfo.c_str(), timeout.c_str(),  "cityhub",     "UTF8", "1",
+                          idle.c_str(),     interval.c_str(), count.c_str(), nullptr};
   pg_conn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Status(Status::Code::kUnavailable, "PostgreSQL: out of memory while connecting");
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -88,20 +93,51 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     PQfinish(conn);
     return st;
   }
-  // Server notices ("relation … already exists, skipping") are not for the operator's terminal.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<Connection>(new Connection(conn));
+  std::unique_ptr<Connection> connection(new Connection(conn));
+  connection->statement_timeout_ = statement_timeout;
+  PQsetNoticeReceiver(conn, &Connection::OnNotice, connection.get());
+  if (Status st = connection->ApplySessionSettings(); !st.ok()) return st;
+  return connection;
+}
+
+void Connection::OnNotice(void* self, const pg_result* notice) {
+  // Server notices ("relation … already exists, skipping") are not for the operator's terminal;
+  // two kinds matter: a warning while committing, and a fatal error announced on an idle
+  // connection (the server is about to close it: terminated, shutting down).
+  auto* c = static_cast<Connection*>(self);
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const std::string_view level = severity ? severity : "";
+  if (c->committing_ && level == "WARNING") c->commit_warned_ = true;
+  if (level == "FATAL" || level == "PANIC") c->server_unusable_ = true;
+}
+
+Status Connection::ApplySessionSettings() {
+  if (statement_timeout_.count() <= 0) return Status::Ok();
+  const std::string set = fmt::format("SET statement_timeout = {}", statement_timeout_.count());
+  return Exec("setting the statement timeout", set.c_str()).status();
 }
 
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
+bool Connection::StillOpen() {
+  if (!Reusable()) return false;
+  // Reads what the server sent while the connection was idle, without waiting: its end closed
+  // makes the connection bad; a fatal error it announced reaches OnNotice once parsed (PQisBusy).
+  if (PQconsumeInput(conn_) == 0) return false;
+  (void)PQisBusy(conn_);
+  return Reusable();
+}
+
 Status Connection::Reset() {
   PQreset(conn_);
   prepared_.clear();  // a new session: nothing is prepared there
-  if (Healthy()) return Status::Ok();
-  return Status(Status::Code::kUnavailable, fmt::format("PostgreSQL: cannot reconnect: {}", Trimmed(PQerrorMessage(conn_))));
+  server_unusable_ = false;
+  if (!Healthy()) {
+    return Status(Status::Code::kUnavailable, fmt::format("PostgreSQL: cannot reconnect: {}", Trimmed(PQerrorMessage(conn_))));
+  }
+  return ApplySessionSettings();
 }
 
 Status Connection::Failure(std::string_view what, pg_result* result) {
@@ -111,7 +147,15 @@ Status Connection::Failure(std::string_view what, pg_result* result) {
   if (!state) {
     // No answer from the server at all: the connection is gone (or libpq ran out of memory).
     last_sqlstate_ = Healthy() ? "" : "08006";
+    // Lost with the statement sent: a COMMIT, or a statement committing itself, may have taken
+    // effect; anything else inside a transaction has not (the server rolls it back).
+    if (!Healthy() && (!in_transaction_ || committing_)) ++unknown_outcomes_;
     return Status(Status::Code::kUnavailable, fmt::format("PostgreSQL: {} failed: {}", what, Trimmed(PQerrorMessage(conn_))));
+  }
+  const std::string_view sqlstate = last_sqlstate_;
+  if (sqlstate == "25006" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" ||
+      sqlstate.starts_with("08")) {
+    server_unusable_ = true;
   }
   return StatusOfSqlState(what, last_sqlstate_, primary ? primary : "");
 }
@@ -182,23 +226,51 @@ Status Connection::Transaction(std::string_view what, const std::function<Status
   const std::string begin =
       with_begin.empty() ? std::string(BeginStatement(isolation)) : fmt::format("{}; {}", BeginStatement(isolation), with_begin);
   for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
+    in_transaction_ = true;
     // (The simple query protocol: it alone runs several statements in one round trip.)
     auto begun = with_begin.empty() ? Exec(what, begin.c_str()) : Finish(what, PQexec(conn_, begin.c_str()));
     if (!begun.ok() && with_begin.size() && Healthy()) (void)Exec(what, "ROLLBACK");
-    if (!begun.ok()) return begun.status();
+    if (!begun.ok()) {
+      in_transaction_ = false;
+      return begun.status();
+    }
     st = body(*this);
     std::string state = last_sqlstate_;
     if (st.ok()) {
-      auto committed = Exec(what, "COMMIT");
-      if (committed.ok()) return Status::Ok();
-      st = committed.status();
+      const uint64_t unknown_before = unknown_outcomes_;
+      st = Commit(what);
+      if (st.ok() || unknown_outcomes_ != unknown_before) return st;
       state = last_sqlstate_;
     } else {
       (void)Exec(what, "ROLLBACK");  // a failed ROLLBACK leaves the connection unhealthy: Healthy() says so
+      in_transaction_ = false;
     }
     if (!Retryable(state)) return st;
   }
   return st;
+}
+
+Status Connection::Commit(std::string_view what) {
+  const uint64_t unknown_before = unknown_outcomes_;
+  committing_ = true;
+  commit_warned_ = false;
+  auto committed = Exec(what, "COMMIT");
+  committing_ = false;
+  in_transaction_ = false;
+  if (committed.ok() && commit_warned_) {
+    ++unknown_outcomes_;
+    return Status(Status::Code::kUnavailable,
+                  fmt::format("PostgreSQL: {}: the commit was not confirmed by a synchronous standby (the server "
+                              "stopped waiting for it); it may not survive a failover",
+                              what));
+  }
+  if (!committed.ok() && unknown_outcomes_ != unknown_before) {
+    return Status(Status::Code::kUnavailable,
+                  fmt::format("PostgreSQL: {}: the connection was lost while committing, so whether the write took "
+                              "effect is unknown",
+                              what));
+  }
+  return committed.status();
 }
 
 // --- free functions -------------------------------------------------------------------------
@@ -212,8 +284,10 @@ Status StatusOfSqlState(std::string_view what, std::string_view sqlstate, std::s
   if (sqlstate == "23505") return Status::AlreadyExists(text);
   // 08: connection exception; 57P0x: the server is shutting down or starting; 25006: a read-only
   // transaction (connected to a standby, e.g. just after a failover); 53: out of disk, memory or
-  // connections; 40: a transaction the server rolled back (serialization failure, deadlock).
-  if (cls == "08" || sqlstate.starts_with("57P0") || sqlstate == "25006" || cls == "53" || cls == "40") {
+  // connections; 40: a transaction the server rolled back (serialization failure, deadlock);
+  // 57014: a statement cancelled (statement_timeout) — the server is too busy to answer in time.
+  if (cls == "08" || sqlstate.starts_with("57P0") || sqlstate == "25006" || sqlstate == "57014" || cls == "53" ||
+      cls == "40") {
     return Status(Status::Code::kUnavailable, text);
   }
   return Status::Internal(text);

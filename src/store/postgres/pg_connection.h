@@ -81,11 +81,18 @@ class Connection {
  public:
   // Limits (documented in docs/OPERATIONS.md with --store).
   static constexpr int kMaxTransactionAttempts = 5;  // a serialization failure or deadlock is retried
+  // TCP keepalives on every connection: a server that went silent (a machine lost, a network cut)
+  // is noticed within idle + interval × count seconds, even while a statement waits for its answer.
+  static constexpr int kKeepaliveIdleSeconds = 5, kKeepaliveIntervalSeconds = 2, kKeepaliveCount = 3;
 
   // Connects to `conninfo`: a libpq URI or key=value string, several hosts allowed
-  // ("postgresql://h1:5432,h2:5432/city?target_session_attrs=read-write" follows a promotion).
-  // Unavailable, with libpq's reason, when no host accepts within `connect_timeout`.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo, std::chrono::seconds connect_timeout);
+  // ("postgresql://h1:5432,h2:5432/city?target_session_attrs=read-write" follows a promotion:
+  // libpq tries the hosts in turn and keeps the one that accepts writes). Unavailable, with
+  // libpq's reason, when no host accepts within `connect_timeout` (per host). A
+  // `statement_timeout` above zero is set on the session: the server cancels a statement that
+  // runs longer (SQLSTATE 57014, Unavailable).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo, std::chrono::seconds connect_timeout,
+                                                  std::chrono::milliseconds statement_timeout = {});
 
   ~Connection();
   Connection(const Connection&) = delete;
@@ -114,6 +121,9 @@ class Connection {
   // outside the database before the commit. `with_begin`: SQL without parameters (constants
   // only) run in the same round trip as BEGIN, e.g. taking an advisory lock — a statement of its
   // own, so the transaction's next statement sees what committed while it waited for the lock.
+  // When the COMMIT was sent but its answer never came (the connection was lost) or came with a
+  // warning (the server cancelled its wait for the synchronous standby: committed there, maybe
+  // not replicated), the outcome is unknown: Unavailable, and unknown_outcomes() grows.
   Status Transaction(std::string_view what, const std::function<Status(Connection&)>& body,
                      Isolation isolation = Isolation::kReadCommitted, std::string_view with_begin = {});
 
@@ -122,23 +132,44 @@ class Connection {
   // How many statements have succeeded on this connection: a caller that sees it unchanged
   // after a failure knows the server ran nothing of its work (safe to try elsewhere).
   uint64_t statements_succeeded() const { return statements_succeeded_; }
+  // How many statements failed here without telling whether their work was committed: a COMMIT
+  // (or a statement outside a transaction, which commits itself) sent on a connection that was
+  // lost before its answer, or a COMMIT answered with a warning. A caller that sees it grow
+  // must not run the work again on its own, nor report it done.
+  uint64_t unknown_outcomes() const { return unknown_outcomes_; }
   // False once the connection is lost (the server went away, a failover); Reset reconnects.
   bool Healthy() const;
+  // Whether the connection may serve another caller: healthy, and its server has not answered
+  // that it is read-only (a standby: SQLSTATE 25006) or shutting down (57P01–57P03).
+  bool Reusable() const { return Healthy() && !server_unusable_; }
+  // Reusable, and its server has not closed it while it sat idle (looks at the socket without
+  // waiting: a server that died or was restarted has closed its end).
+  bool StillOpen();
   Status Reset();
 
  private:
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Status Failure(std::string_view what, pg_result* result);
   Result<Rows> Finish(std::string_view what, pg_result* result);
+  Status Commit(std::string_view what);
+  Status ApplySessionSettings();
+  static void OnNotice(void* self, const pg_result* notice);
 
   pg_conn* conn_;
   std::string last_sqlstate_;
   uint64_t statements_succeeded_ = 0;
+  uint64_t unknown_outcomes_ = 0;
+  bool in_transaction_ = false;  // between BEGIN and the COMMIT's answer: a lost statement commits nothing
+  bool committing_ = false;      // the COMMIT is under way
+  bool commit_warned_ = false;   // the server sent a warning while committing
+  bool server_unusable_ = false;
+  std::chrono::milliseconds statement_timeout_{0};
   std::unordered_map<std::string, std::string> prepared_;  // SQL → its statement name here
 };
 
 // The Status a SQLSTATE stands for: unique_violation → AlreadyExists; connection loss, server
-// shutdown, a read-only server (a standby after failover) or exhausted resources → Unavailable;
+// shutdown, a read-only server (a standby after failover), a statement cancelled by
+// statement_timeout or exhausted resources → Unavailable;
 // anything else → Internal. `message` is the server's primary message, left out for data and
 // integrity errors (classes 22 and 23), whose messages can quote the values.
 Status StatusOfSqlState(std::string_view what, std::string_view sqlstate, std::string_view message);

@@ -154,6 +154,8 @@ class Pool {
  public:
   explicit Pool(PostgresStoreOptions options) : options_(std::move(options)) {}
 
+  const PostgresStoreOptions& options() const { return options_; }
+
   // A connection for one caller; back to the pool when the lease ends (dropped if broken).
   class Lease {
    public:
@@ -182,14 +184,17 @@ class Pool {
                     fmt::format("PostgreSQL: all {} connections of the pool stayed busy for {} ms",
                                 options_.max_connections, options_.pool_wait.count()));
     }
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      if (conn->StillOpen()) return Lease(this, std::move(conn));
+      // Its server closed it while idle (restarted, failed over): so it did the others of that
+      // server, most likely — and the newest idle ones are tried first anyway.
+      --open_;
     }
     ++open_;
     lock.unlock();
-    auto conn = Connection::Open(options_.conninfo, options_.connect_timeout);
+    auto conn = Connection::Open(options_.conninfo, options_.connect_timeout, options_.statement_timeout);
     if (!conn.ok()) {
       lock.lock();
       --open_;
@@ -199,14 +204,14 @@ class Pool {
     return Lease(this, std::move(*conn));
   }
 
-  // Closes the idle connections: after one was found lost, the others most likely are too (the
-  // server restarted or failed over), and a retry must not pick another dead one.
+  // Closes every idle connection: one turned out lost or on a read-only server, and the others
+  // reached the same server, so the next callers connect afresh (libpq picks the primary now).
   void DropIdle() {
-    std::vector<std::unique_ptr<Connection>> dropped;
+    std::vector<std::unique_ptr<Connection>> closing;
     {
       std::lock_guard lock(mutex_);
-      dropped.swap(idle_);
-      open_ -= dropped.size();
+      closing.swap(idle_);
+      open_ -= closing.size();
     }
     changed_.notify_all();
   }
@@ -227,7 +232,7 @@ class Pool {
     std::unique_ptr<Connection> dropped;
     {
       std::lock_guard lock(mutex_);
-      if (closed_ || !conn->Healthy()) {
+      if (closed_ || !conn->Reusable()) {
         dropped = std::move(conn);
         --open_;
       } else {
@@ -245,20 +250,24 @@ class Pool {
   bool closed_ = false;
 };
 
-// Runs `body` on a pooled connection. When the connection turns out lost (a restarted server, a
-// failover; a pooled connection can die while idle), `body` runs once more on a fresh one if it
-// is a read (`retry_read`), or if nothing of it reached the server (no statement succeeded: the
-// loss was found at its first). A write lost later is not: whether its COMMIT took effect is
-// unknown, and the caller's retry (at-least-once) decides.
+// Runs `body` on a pooled connection, and once more on a fresh one when the first turned out
+// lost or on a server that cannot take it (read-only: a standby after a failover; shutting down)
+// — a read always; a write unless a statement whose commit it could not confirm was among its
+// work (Connection::unknown_outcomes): a write lost before its COMMIT was rolled back by the
+// server, one refused as read-only wrote nothing, but one lost during its COMMIT may be done.
+// That one is Unavailable (503): the client's retry decides, and the hub never reports as done
+// what may not be, nor does it twice on its own. The idle connections are dropped with a lost
+// one: they reached the same server.
 Status OnConnection(Pool& pool, bool retry_read, const std::function<Status(Connection&)>& body) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool.Acquire();
     if (!lease.ok()) return lease.status();
-    const uint64_t before = (*lease)->statements_succeeded();
+    const uint64_t unknown_before = (*lease)->unknown_outcomes();
     Status st = body(**lease);
-    if (st.ok() || attempt > 0 || (*lease)->Healthy()) return st;
-    if (!retry_read && (*lease)->statements_succeeded() != before) return st;
+    if (st.ok() || (*lease)->Reusable()) return st;
     pool.DropIdle();
+    if (attempt > 0) return st;
+    if (!retry_read && (*lease)->unknown_outcomes() != unknown_before) return st;
   }
 }
 
@@ -1234,6 +1243,17 @@ class PostgresStore : public Store {
     return Status::Ok();
   }
 
+  Status CheckWritable() override {
+    if (closed_) return Status(Status::Code::kUnavailable, "the store is closed");
+    std::lock_guard lock(probe_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - probed_at_ >= kProbeInterval) {
+      probe_ = ProbeWritable();
+      probed_at_ = std::chrono::steady_clock::now();
+    }
+    return probe_;
+  }
+
   void Close() override {
     {
       std::lock_guard lock(listener_mutex_);
@@ -1250,6 +1270,26 @@ class PostgresStore : public Store {
   }
 
  private:
+  // How long an answer of CheckWritable is reused: load balancers of several hubs ask often.
+  static constexpr std::chrono::milliseconds kProbeInterval{250};
+
+  // Asks the database, on a connection of the probe's own (a pool whose connections are all
+  // busy is no sign of an unreachable database), whether this session may write.
+  Status ProbeWritable() {
+    if (probe_connection_ && !probe_connection_->StillOpen()) probe_connection_.reset();
+    if (!probe_connection_) {
+      const PostgresStoreOptions& o = pool_.options();
+      auto opened = Connection::Open(o.conninfo, o.connect_timeout, o.statement_timeout);
+      if (!opened.ok()) return opened.status();
+      probe_connection_ = std::move(*opened);
+    }
+    auto rows = probe_connection_->Exec("checking that the database takes writes", "SHOW transaction_read_only");
+    if (rows.ok() && rows->Get(0, 0) == "off") return Status::Ok();
+    probe_connection_.reset();
+    if (!rows.ok()) return rows.status();
+    return Status(Status::Code::kUnavailable, "PostgreSQL: the database is read-only (a standby, not the primary)");
+  }
+
   // Takes `schema` to the newest layout this build knows (under the caller's advisory lock).
   static Status Migrate(Connection& t, const std::string& schema) {
     const std::string s = QuotedIdentifier(schema);
@@ -1308,6 +1348,10 @@ class PostgresStore : public Store {
   bool listening_ = false;  // guarded by listener_mutex_
   util::PeriodicTask folder_;
   std::atomic<bool> closed_{false};
+  std::mutex probe_mutex_;  // guards the three below
+  std::unique_ptr<Connection> probe_connection_;
+  std::chrono::steady_clock::time_point probed_at_;
+  Status probe_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<PgTenantStore>, std::less<>> tenants_;
 };

@@ -21,7 +21,7 @@ namespace cityhub::store {
 struct PostgresStoreOptions {
   std::string conninfo;                       // a libpq URI or key=value string (several hosts allowed)
   size_t max_connections = 16;                // the pool's bound, shared by every tenant
-  std::chrono::seconds connect_timeout{10};   // per connection attempt
+  std::chrono::seconds connect_timeout{10};   // per connection attempt (per host of a multi-host URI)
   std::chrono::milliseconds pool_wait{10000}; // waiting for a pooled connection before Unavailable
   // How often history blocks written since the last time are folded into one row each
   // (history_folding.h); zero: never (a test folds itself).
@@ -29,6 +29,10 @@ struct PostgresStoreOptions {
   // Shared metadata (store.h) is followed by a listener (LISTEN/NOTIFY) and by every Update's own
   // check; false leaves only the check (for tests that show the check alone suffices).
   bool listen_for_shared_meta = true;
+  // The server cancels a statement running longer (Unavailable); 0 = the server's own setting.
+  // A synchronous commit's wait for the standby is cut by it too: that write is then answered
+  // Unavailable, its outcome unknown (pg_connection.h).
+  std::chrono::milliseconds statement_timeout{10000};
 };
 
 // Opens (and on first use creates) the hub's tables in the database `options.conninfo` names.

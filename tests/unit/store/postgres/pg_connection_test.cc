@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -209,6 +210,99 @@ TEST(PgConninfo, PasswordsAreRedacted) {
   EXPECT_EQ(RedactedConninfo("postgresql://db1/city?user=hub&password=pw&sslmode=require"),
             "postgresql://db1/city?user=hub&password=***&sslmode=require");
   EXPECT_EQ(RedactedConninfo("postgresql://hub@db1/city"), "postgresql://hub@db1/city");
+}
+
+// A commit whose answer never comes may or may not have taken effect: the caller is told so,
+// and unknown_outcomes() counts it. (A deferred trigger ends the session inside the COMMIT.)
+TEST_F(PgConnectionTest, ACommitLostInFlightHasAnUnknownOutcome) {
+  ASSERT_TRUE(conn_->Exec("trigger", "CREATE FUNCTION pg_temp.end_session() RETURNS trigger LANGUAGE plpgsql AS "
+                                     "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$")
+                  .ok());
+  ASSERT_TRUE(conn_->Exec("trigger", "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED "
+                                     "FOR EACH ROW EXECUTE FUNCTION pg_temp.end_session()")
+                  .ok());
+  Status st = conn_->Transaction("inserting", [](Connection& c) {
+    return c.Exec("insert", "INSERT INTO t (id) VALUES ('a')").status();
+  });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable);
+  EXPECT_NE(st.message().find("unknown"), std::string::npos) << st.message();
+  EXPECT_EQ(conn_->unknown_outcomes(), 1u);
+  EXPECT_FALSE(conn_->Reusable());
+}
+
+// Lost before its COMMIT, a transaction is rolled back by the server: its outcome is known.
+TEST_F(PgConnectionTest, ATransactionLostBeforeItsCommitHasAKnownOutcome) {
+  Status st = conn_->Transaction("inserting", [](Connection& c) {
+    auto inserted = c.Exec("insert", "INSERT INTO t (id) VALUES ('a')");
+    if (!inserted.ok()) return inserted.status();
+    return c.Exec("end", "SELECT pg_terminate_backend(pg_backend_pid())").status();
+  });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(conn_->unknown_outcomes(), 0u);
+  EXPECT_FALSE(conn_->Reusable());
+}
+
+// A warning while committing (as when the server stops waiting for its synchronous standby):
+// committed here, but not as promised — Unavailable, outcome unknown.
+TEST_F(PgConnectionTest, ACommitAnsweredWithAWarningIsNotReportedDone) {
+  ASSERT_TRUE(conn_->Exec("trigger", "CREATE FUNCTION pg_temp.warn() RETURNS trigger LANGUAGE plpgsql AS "
+                                     "$$ BEGIN RAISE WARNING 'not replicated'; RETURN NULL; END $$")
+                  .ok());
+  ASSERT_TRUE(conn_->Exec("trigger", "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED "
+                                     "FOR EACH ROW EXECUTE FUNCTION pg_temp.warn()")
+                  .ok());
+  Status st = conn_->Transaction("inserting", [](Connection& c) {
+    return c.Exec("insert", "INSERT INTO t (id) VALUES ('a')").status();
+  });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(conn_->unknown_outcomes(), 1u);
+  EXPECT_TRUE(conn_->Reusable()) << "the session itself is fine";
+  auto rows = conn_->Exec("count", "SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->Get(0, 0), "1") << "the row was committed: why the outcome is 'unknown', not 'failed'";
+  // A warning outside a COMMIT is no such sign.
+  ASSERT_TRUE(conn_->Exec("warn", "DO $$ BEGIN RAISE WARNING 'elsewhere'; END $$").ok());
+  EXPECT_TRUE(conn_->Transaction("reading", [](Connection& c) { return c.Exec("select", "SELECT 1").status(); }).ok());
+  EXPECT_EQ(conn_->unknown_outcomes(), 1u);
+}
+
+// A standby (here: a session made read-only) refuses writes: Unavailable, and the connection is
+// not to be reused — after a failover it would keep reaching the old server.
+TEST_F(PgConnectionTest, AReadOnlyServerMakesTheConnectionUnusable) {
+  ASSERT_TRUE(conn_->Exec("read-only", "SET default_transaction_read_only = on").ok());
+  // (Temporary tables stay writable in a read-only transaction: a table of the database is not.)
+  auto refused = conn_->Exec("create", "CREATE TABLE not_on_a_standby (x int)");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable) << refused.status().message();
+  EXPECT_EQ(conn_->last_sqlstate(), "25006");
+  EXPECT_TRUE(conn_->Healthy());
+  EXPECT_FALSE(conn_->Reusable());
+}
+
+// A statement running past the connection's statement_timeout is cancelled by the server.
+TEST(PgConnectionOpen, AStatementTimeoutCancelsALongStatement) {
+  auto c = Connection::Open(TestServerUri(), 5s, 200ms);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto start = std::chrono::steady_clock::now();
+  auto slow = (*c)->Exec("sleeping", "SELECT pg_sleep(10)");
+  ASSERT_FALSE(slow.ok());
+  EXPECT_EQ(slow.status().code(), Status::Code::kUnavailable) << slow.status().message();
+  EXPECT_EQ((*c)->last_sqlstate(), "57014");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE((*c)->Reusable());
+}
+
+// An idle connection whose server ended it is found out without sending anything.
+TEST_F(PgConnectionTest, StillOpenNoticesAnIdleConnectionTheServerEnded) {
+  EXPECT_TRUE(conn_->StillOpen());
+  auto pid = conn_->Exec("pid", "SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok());
+  auto other = Another();
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  ASSERT_TRUE((*other)->Exec("terminate", "SELECT pg_terminate_backend($1::int)", {Param::Text(pid->Get(0, 0))}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (conn_->StillOpen() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(conn_->StillOpen());
 }
 
 }  // namespace

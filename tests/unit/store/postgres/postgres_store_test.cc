@@ -263,5 +263,100 @@ TEST_F(PostgresStoreTest, AnUpdateMayNotWriteSharedMeta) {
   EXPECT_FALSE((*city)->GetMeta("subscription/s").ok());
 }
 
+// The server dropping several idle connections at once (a restart, a failover): the pool finds
+// each out before handing it over, so a write goes through on a fresh connection instead of
+// failing on the second dead one.
+TEST_F(PostgresStoreTest, AWriteGoesThroughAfterEveryIdleConnectionWasLost) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  constexpr int kBusy = 4;
+  for (int i = 0; i < kBusy; ++i) Put(*t, Record("urn:e:" + std::to_string(i), {"A"}, {"x"}, "zero"));
+  // Four updates inside their transactions at once: four pooled connections, idle afterwards.
+  std::atomic<int> inside{0};
+  std::vector<std::thread> updates;
+  for (int i = 0; i < kBusy; ++i) {
+    updates.emplace_back([&, i] {
+      const std::string id = "urn:e:" + std::to_string(i);
+      Status st = (*t)->Update({id}, [&](const CurrentRecords&) -> Result<WriteSet> {
+        ++inside;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (inside.load() < kBusy && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+        WriteSet ws;
+        ws.puts.push_back(Record(id, {"A"}, {"x"}, "one"));
+        return ws;
+      });
+      EXPECT_TRUE(st.ok()) << st.message();
+    });
+  }
+  for (auto& u : updates) u.join();
+  ASSERT_GE(inside.load(), kBusy);
+  auto killed = Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                              {pg::Param::Text(database_.name())});
+  ASSERT_TRUE(killed.ok()) << killed.status().message();
+  WriteSet ws;
+  ws.puts.push_back(Record("urn:e:new", {"A"}, {"x"}, "two"));
+  Status written = (*t)->Write(ws);
+  EXPECT_TRUE(written.ok()) << written.message();
+  EXPECT_EQ(Count((*t)->CountType("A")), static_cast<uint64_t>(kBusy + 1));
+}
+
+// A database that turned read-only (as a standby is): writes are Unavailable, readiness says
+// so, and once it takes writes again the next write goes through — the read-only connections
+// were dropped, not kept in the pool.
+TEST_F(PostgresStoreTest, AReadOnlyDatabaseIsNotWritableUntilItIs) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  Put(*t, Record("urn:e:1", {"A"}, {"x"}, "one"));
+  EXPECT_TRUE(store->CheckWritable().ok());
+  const std::string name = database_.name();
+  auto terminate_sessions = [&] {
+    ASSERT_TRUE(Admin()->Exec("test", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                              {pg::Param::Text(name)}).ok());
+  };
+  ASSERT_TRUE(Admin()->Exec("test", ("ALTER DATABASE " + name + " SET default_transaction_read_only = on").c_str()).ok());
+  terminate_sessions();  // new sessions are read-only
+
+  WriteSet ws;
+  ws.puts.push_back(Record("urn:e:2", {"A"}, {"x"}, "two"));
+  Status refused = (*t)->Write(ws);
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable) << refused.message();
+  EXPECT_NE(refused.message().find("25006"), std::string::npos) << refused.message();
+  EXPECT_EQ((*t)->Get("urn:e:1")->document, "one") << "reads go on";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (store->CheckWritable().ok() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(store->CheckWritable().code(), Status::Code::kUnavailable);
+
+  ASSERT_TRUE(Admin()->Exec("test", ("ALTER DATABASE " + name + " RESET default_transaction_read_only").c_str()).ok());
+  Status written = (*t)->Write(ws);
+  EXPECT_TRUE(written.ok()) << written.message();
+  while (!store->CheckWritable().ok() && std::chrono::steady_clock::now() < deadline + 5s) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(store->CheckWritable().ok());
+}
+
+// A write blocked behind another's lock is cancelled by the statement timeout: Unavailable
+// within it, never a hang.
+TEST_F(PostgresStoreTest, AWriteWaitingLongerThanTheStatementTimeoutIsUnavailable) {
+  options_.statement_timeout = 300ms;
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  Put(*t, Record("urn:e:1", {"A"}, {"x"}, "one"));
+  auto holder = Direct();
+  ASSERT_TRUE(holder);
+  ASSERT_TRUE(holder->Exec("test", "BEGIN").ok());
+  ASSERT_TRUE(holder->Exec("test", "SELECT 1 FROM tenant_default.entities WHERE id = convert_to('urn:e:1', 'UTF8') FOR UPDATE").ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status st = (*t)->Update({"urn:e:1"}, [](const CurrentRecords&) -> Result<WriteSet> { return WriteSet{}; });
+  EXPECT_EQ(st.code(), Status::Code::kUnavailable) << st.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  ASSERT_TRUE(holder->Exec("test", "ROLLBACK").ok());
+  EXPECT_TRUE((*t)->Update({"urn:e:1"}, [](const CurrentRecords&) -> Result<WriteSet> { return WriteSet{}; }).ok());
+}
+
 }  // namespace
 }  // namespace cityhub::store
