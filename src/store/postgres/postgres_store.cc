@@ -1243,15 +1243,20 @@ class PostgresStore : public Store {
     return Status::Ok();
   }
 
+  // One caller at a time asks the database; the others meanwhile get the last answer instead of
+  // waiting (a silent server can hold the asker for the connect timeout: health checks must
+  // not pile up behind it).
   Status CheckWritable() override {
     if (closed_) return Status(Status::Code::kUnavailable, "the store is closed");
-    std::lock_guard lock(probe_mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - probed_at_ >= kProbeInterval) {
-      probe_ = ProbeWritable();
+    std::unique_lock probing(probe_mutex_, std::try_to_lock);
+    if (probing.owns_lock() && std::chrono::steady_clock::now() - probed_at_ >= kProbeInterval) {
+      Status answer = ProbeWritable();
       probed_at_ = std::chrono::steady_clock::now();
+      std::lock_guard lock(answer_mutex_);
+      answer_ = std::move(answer);
     }
-    return probe_;
+    std::lock_guard lock(answer_mutex_);
+    return answer_;
   }
 
   void Close() override {
@@ -1348,10 +1353,11 @@ class PostgresStore : public Store {
   bool listening_ = false;  // guarded by listener_mutex_
   util::PeriodicTask folder_;
   std::atomic<bool> closed_{false};
-  std::mutex probe_mutex_;  // guards the three below
+  std::mutex probe_mutex_;  // held while asking; guards the two below
   std::unique_ptr<Connection> probe_connection_;
   std::chrono::steady_clock::time_point probed_at_;
-  Status probe_;
+  std::mutex answer_mutex_;  // guards the last answer
+  Status answer_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<PgTenantStore>, std::less<>> tenants_;
 };
