@@ -117,6 +117,15 @@ Status Connection::ApplySessionSettings() {
   return Exec("setting the statement timeout", set.c_str()).status();
 }
 
+Status Connection::ExecUnbounded(std::string_view what, const char* sql) {
+  if (statement_timeout_.count() > 0) {
+    if (auto off = Exec(what, "SET statement_timeout = 0"); !off.ok()) return off.status();
+  }
+  Status st = Exec(what, sql).status();
+  Status restored = ApplySessionSettings();
+  return st.ok() ? restored : st;
+}
+
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }

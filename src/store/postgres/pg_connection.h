@@ -115,6 +115,10 @@ class Connection {
     return ExecPrepared(what, sql, std::span<const Param>(params.begin(), params.size()), format);
   }
 
+  // Runs one maintenance statement (VACUUM, which may rightly take minutes) without the
+  // statement timeout, which is set again afterwards.
+  Status ExecUnbounded(std::string_view what, const char* sql);
+
   // Runs `body` between BEGIN and COMMIT (ROLLBACK when it or the commit fails). A transaction
   // the server aborted as a serialization failure or a deadlock (SQLSTATE 40001, 40P01) is run
   // again, `body` included, up to kMaxTransactionAttempts times: `body` must have no effect

@@ -419,7 +419,7 @@ class PgTenantStore : public TenantStore {
   }
 
   Status CompactTerms() override {
-    return Read([&](Connection& c) { return c.Exec("compacting the index", Sql("VACUUM (ANALYZE) {s}.terms").c_str()).status(); });
+    return Read([&](Connection& c) { return c.ExecUnbounded("compacting the index", Sql("VACUUM (ANALYZE) {s}.terms").c_str()); });
   }
 
   Status ScanOutbox(uint64_t from, const std::function<bool(uint64_t, std::string_view)>& visit) override {

@@ -292,6 +292,17 @@ TEST(PgConnectionOpen, AStatementTimeoutCancelsALongStatement) {
   EXPECT_TRUE((*c)->Reusable());
 }
 
+// Maintenance runs past the statement timeout; the timeout holds again afterwards.
+TEST(PgConnectionOpen, AnUnboundedStatementOutlivesTheStatementTimeout) {
+  auto c = Connection::Open(TestServerUri(), 5s, 200ms);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  Status slow = (*c)->ExecUnbounded("sleeping", "SELECT pg_sleep(0.5)");
+  EXPECT_TRUE(slow.ok()) << slow.message();
+  auto again = (*c)->Exec("sleeping", "SELECT pg_sleep(0.5)");
+  EXPECT_FALSE(again.ok());
+  EXPECT_EQ((*c)->last_sqlstate(), "57014");
+}
+
 // An idle connection whose server ended it is found out without sending anything.
 TEST_F(PgConnectionTest, StillOpenNoticesAnIdleConnectionTheServerEnded) {
   EXPECT_TRUE(conn_->StillOpen());
