@@ -89,9 +89,9 @@ class Writers:
         for t in self._threads:
             t.join(REQUEST_TIMEOUT + 5)
 
-    def acknowledged_after(self, moment):
+    def answers_so_far(self):
         with self._lock:
-            return [a for a in self.answers if a.sent >= moment and a.status == 201]
+            return list(self.answers)
 
     def _write(self, writer):
         n = 0
@@ -125,13 +125,14 @@ class Failover:
         self.killed = killed
         self.hubs_not_ready = not_ready          # until every hub's readiness said no (None: never)
         self.promoted = promoted                 # until pg_ctl promote returned
-        self.first_acknowledged = first_ack_after  # until the first write sent after the kill was acknowledged
+        # until the first write sent after writes began to fail was acknowledged
+        self.first_acknowledged = first_ack_after
 
 
 def run_failover(directory, hub_urls, before=1.5, after=2.0, deadline=30.0):
     """Writes through the cluster in `directory` for `before` s, kills the primary, waits until
     the hubs say they are not ready, promotes the standby, and writes on until `after` s past the
-    first acknowledged write sent after the kill (or `deadline` s)."""
+    first acknowledged write sent after writes began to fail (or `deadline` s)."""
     env = cluster_env(directory)
     writers = Writers(env["LB_URL"])
     writers.start()
@@ -147,9 +148,21 @@ def run_failover(directory, hub_urls, before=1.5, after=2.0, deadline=30.0):
     not_ready = time.monotonic() - killed if wait_until(none_ready, 10) else None
     cluster("promote", directory)
     promoted = time.monotonic() - killed
-    wait_until(lambda: writers.acknowledged_after(killed), deadline)
-    acknowledged = writers.acknowledged_after(killed)
-    first = min((a.answered for a in acknowledged), default=None)
+
+    def first_acknowledged():
+        # The first write acknowledged that was sent once writes had begun to fail: a write sent
+        # just after the kill may still commit on the dying primary (its backends live on for a
+        # moment; synchronous replication puts that commit on the standby too), which says
+        # nothing about how long the cluster takes to serve again.
+        answers = writers.answers_so_far()
+        failures = [a.answered for a in answers if a.sent >= killed and a.status != 201]
+        if not failures:
+            return None
+        outage = min(failures)
+        return min((a.answered for a in answers if a.sent >= outage and a.status == 201), default=None)
+
+    wait_until(first_acknowledged, deadline)
+    first = first_acknowledged()
     if first is not None:
         time.sleep(after)
     writers.stop()

@@ -26,7 +26,7 @@ class HealthMetricsTest(HubTestCase):
         r = self.hub.get("/health")
         self.assertEqual(r.status, 200)
         body = r.json()
-        self.assertEqual((body["status"], body["live"], body["ready"]), ("pass", True, True))
+        self.assertEqual((body["status"], body["live"], body["ready"], body["store"]), ("pass", True, True, "writable"))
         self.assertEqual(self.hub.get("/health/live").status, 200)
         self.assertEqual(self.hub.get("/health/ready").json()["status"], "ready")
 
