@@ -205,7 +205,6 @@ Result<Rows> Connection::Finish(std::string_view what, pg_result* result) {
     return st;
   }
   last_sqlstate_.clear();
-  ++statements_succeeded_;
   return Rows(result);
 }
 

@@ -133,9 +133,6 @@ class Connection {
 
   // The SQLSTATE of the last failed statement ("" if the last one succeeded).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
-  // How many statements have succeeded on this connection: a caller that sees it unchanged
-  // after a failure knows the server ran nothing of its work (safe to try elsewhere).
-  uint64_t statements_succeeded() const { return statements_succeeded_; }
   // How many statements failed here without telling whether their work was committed: a COMMIT
   // (or a statement outside a transaction, which commits itself) sent on a connection that was
   // lost before its answer, or a COMMIT answered with a warning. A caller that sees it grow
@@ -161,7 +158,6 @@ class Connection {
 
   pg_conn* conn_;
   std::string last_sqlstate_;
-  uint64_t statements_succeeded_ = 0;
   uint64_t unknown_outcomes_ = 0;
   bool in_transaction_ = false;  // between BEGIN and the COMMIT's answer: a lost statement commits nothing
   bool committing_ = false;      // the COMMIT is under way
