@@ -331,7 +331,7 @@ bool IntervalMatches(const json::object& stored, const RegistrationQuery& q) {
 RegistrationService::RegistrationService(store::Store& store, ngsild::RegistrationLimits limits)
     : store_(store), limits_(limits) {}
 
-RegistrationService::~RegistrationService() = default;
+RegistrationService::~RegistrationService() { store_.UnwatchSharedMeta(this); }
 
 std::shared_ptr<const RegistrationService::TenantIndex> RegistrationService::IndexOf(std::string_view tenant) const {
   std::shared_lock lock(index_mutex_);

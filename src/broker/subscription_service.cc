@@ -62,6 +62,8 @@ SubscriptionService::SubscriptionService(store::Store& store, SubscriptionMatche
                                          ngsild::SubscriptionKind kind)
     : store_(store), matcher_(matcher), contexts_(contexts), limits_(limits), kind_(kind) {}
 
+SubscriptionService::~SubscriptionService() { store_.UnwatchSharedMeta(this); }
+
 std::string SubscriptionService::Key(std::string_view id) const { return fmt::format("{}{}", NamesOf(kind_).prefix, id); }
 
 Result<CompiledSubscriptionPtr> SubscriptionService::Compile(std::string_view tenant, const json::object& stored) const {

@@ -44,6 +44,7 @@ class SubscriptionService : public store::SharedMetaObserver {
   explicit SubscriptionService(store::Store& store, SubscriptionMatcher* matcher = nullptr,
                                ngsild::ContextResolver* contexts = nullptr, ngsild::SubscriptionLimits limits = {},
                                ngsild::SubscriptionKind kind = ngsild::SubscriptionKind::kEntity);
+  ~SubscriptionService() override;  // stops watching the store's shared metadata
   ngsild::SubscriptionKind kind() const { return kind_; }
 
   // Compiles every stored subscription of every tenant into the matcher; one that cannot be

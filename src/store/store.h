@@ -242,6 +242,9 @@ class Store {
     (void)prefix, (void)observer;
     return Status::Ok();
   }
+  // Stops telling `observer` of changes; once it returns, no call to it is running or will be.
+  // An observer that goes before the store calls it first (the store's listener outlives it).
+  virtual void UnwatchSharedMeta(SharedMetaObserver* observer) { (void)observer; }
 
   // Returns the tenant's store. With `create`, makes it if missing; without, returns NotFound
   // for an unknown tenant. Tenant names are validated by the caller (see ValidTenantName).

@@ -1213,6 +1213,8 @@ class PostgresStore : public Store {
         "point-in-time recovery; docs/OPERATIONS.md), not by `cityhub backup`");
   }
 
+  void UnwatchSharedMeta(SharedMetaObserver* observer) override { feed_.Unwatch(observer); }
+
   Status WatchSharedMeta(std::string prefix, SharedMetaObserver* observer) override {
     feed_.Watch(std::move(prefix), observer);
     std::lock_guard lock(listener_mutex_);

@@ -27,14 +27,22 @@ void SharedMetaFeed::Skip(std::string_view tenant, int64_t version) {
   if (!made) it->second = std::max(it->second, version);
 }
 
+void SharedMetaFeed::Unwatch(SharedMetaObserver* observer) {
+  std::lock_guard apply_lock(apply_mutex_);
+  std::lock_guard lock(watch_mutex_);
+  std::erase_if(observers_, [&](const auto& entry) { return entry.second == observer; });
+}
+
 void SharedMetaFeed::Apply(std::string_view tenant, std::vector<SharedMetaChange> changes) {
   std::sort(changes.begin(), changes.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  // The observers are read under the apply lock, which Unwatch takes too: once Unwatch returns,
+  // no Apply holds a copy naming the observer it removed.
+  std::lock_guard lock(apply_mutex_);
   std::vector<std::pair<std::string, SharedMetaObserver*>> observers;
   {
-    std::lock_guard lock(watch_mutex_);
+    std::lock_guard watch_lock(watch_mutex_);
     observers = observers_;
   }
-  std::lock_guard lock(apply_mutex_);
   int64_t& applied = applied_.try_emplace(std::string(tenant), 0).first->second;
   for (const SharedMetaChange& change : changes) {
     if (change.version <= applied) continue;

@@ -33,6 +33,8 @@ struct SharedMetaChange {
 class SharedMetaFeed {
  public:
   void Watch(std::string prefix, SharedMetaObserver* observer);
+  // Forgets `observer`; waits for an Apply calling it to finish.
+  void Unwatch(SharedMetaObserver* observer);
   // True once anything is watched: only then do writes announce and Updates catch up.
   bool Active() const { return active_.load(std::memory_order_acquire); }
   // True if a change of `key` is announced (some observer watches its prefix).

@@ -194,9 +194,9 @@ class SharedMetaCopy : public SharedMetaObserver {
 // A change of shared metadata on one hub reaches the other's observer by itself (LISTEN/NOTIFY),
 // in order, deletions included; metadata under other prefixes is not announced.
 TEST_F(PostgresStoreTest, SharedMetaChangesReachEveryHub) {
+  SharedMetaCopy at_a, at_b;  // before the stores: their listeners call them until they close
   auto a = Open(), b = Open();
   ASSERT_TRUE(a && b);
-  SharedMetaCopy at_a, at_b;
   ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
   ASSERT_TRUE(b->WatchSharedMeta("subscription/", &at_b).ok());
   auto city_a = a->Tenant("daegu", true);
@@ -219,11 +219,11 @@ TEST_F(PostgresStoreTest, SharedMetaChangesReachEveryHub) {
 // The version check alone: hub B hears nothing (no listener), yet an Update on B that begins
 // after A's change committed runs its function only once B's observer holds that change.
 TEST_F(PostgresStoreTest, AnUpdateCatchesUpWithSharedMetaBeforeItsFunctionRuns) {
+  SharedMetaCopy at_a, at_b;  // before the stores: their listeners call them until they close
   auto a = Open();
   options_.listen_for_shared_meta = false;
   auto b = Open();
   ASSERT_TRUE(a && b);
-  SharedMetaCopy at_a, at_b;
   ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
   ASSERT_TRUE(b->WatchSharedMeta("subscription/", &at_b).ok());
   auto city_a = a->Tenant("", false);
@@ -249,9 +249,9 @@ TEST_F(PostgresStoreTest, AnUpdateCatchesUpWithSharedMetaBeforeItsFunctionRuns) 
 }
 
 TEST_F(PostgresStoreTest, AnUpdateMayNotWriteSharedMeta) {
+  SharedMetaCopy at_a;  // before the store: its listener calls it until it closes
   auto a = Open();
   ASSERT_TRUE(a);
-  SharedMetaCopy at_a;
   ASSERT_TRUE(a->WatchSharedMeta("subscription/", &at_a).ok());
   auto city = a->Tenant("", false);
   Status st = (*city)->Update({"urn:e:1"}, [&](const CurrentRecords&) -> Result<WriteSet> {
