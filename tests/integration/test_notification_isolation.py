@@ -1,8 +1,11 @@
 """Isolation (issue 4): a subscription whose endpoint accepts connections and never answers
-must not slow the writes nor another subscriber. The same load runs without and with such a
-subscription, in turn, five times; in the median round write throughput and the healthy
-subscriber's median latency stay within 10 % (plus 0.5 ms of timer noise on the latency). Timing-sensitive: ctest runs this
-module alone (RUN_SERIAL)."""
+must not slow the writes nor another subscriber. The same load runs with a second subscription
+whose endpoint answers and with one whose endpoint never answers, in turn, nine times; in the
+median round write throughput and the healthy subscriber's median latency stay within 10 % (plus
+0.5 ms of timer noise on the latency). The comparison holds the number of subscriptions equal: a
+second subscription costs its matching and queueing whatever its endpoint does (about 10 % of the
+write rate on this 2-core machine, measured), and that is not what isolation is about; what a
+black hole must not add is waiting. Timing-sensitive: ctest runs this module alone (RUN_SERIAL)."""
 import statistics
 import threading
 import time
@@ -49,9 +52,11 @@ class SlowSubscriberTest(unittest.TestCase):
 
     def test_a_black_hole_endpoint_slows_neither_writes_nor_other_subscribers(self):
         rx = Receiver().start()
+        peer = Receiver().start()  # the second subscription's endpoint in the "without" runs
         hole = Receiver().start()
         hole.black_hole = True
         self.addCleanup(rx.stop)
+        self.addCleanup(peer.stop)
         self.addCleanup(hole.stop)
         hub = Hub(extra_args=["--notify-timeout-ms", "60000"]).start()
         self.addCleanup(hub.cleanup)
@@ -64,25 +69,35 @@ class SlowSubscriberTest(unittest.TestCase):
         # the verdict, which is the median round. Every other round runs "with" first, so that
         # what grows over the test (the store, its compactions) weighs on both sides alike; the
         # last round (even) ends with the black hole still subscribed, for the check below.
+        # "Without" has a healthy second subscription in the black hole's place.
         assert self.ROUNDS % 2 == 1
         rounds = []
+
+        def load_with(url, sub_id):
+            subscribe(hub, url, sub_id)
+            result = self.run_load(hub, rx, sid, ids)
+            with peer.cond:
+                peer.received.clear()
+            return result
+
         for round_ in range(self.ROUNDS):
             hole_id = f"urn:ngsi-ld:Subscription:hole-{round_}"
+            peer_id = f"urn:ngsi-ld:Subscription:peer-{round_}"
             if round_ % 2 == 0:
-                base = self.run_load(hub, rx, sid, ids)
-                subscribe(hub, hole.url("/hole"), hole_id)
-                slow = self.run_load(hub, rx, sid, ids)
+                base = load_with(peer.url("/peer"), peer_id)
+                self.assertEqual(hub.delete(f"{S}/{peer_id}").status, 204)
+                slow = load_with(hole.url("/hole"), hole_id)
             else:
-                subscribe(hub, hole.url("/hole"), hole_id)
-                slow = self.run_load(hub, rx, sid, ids)
+                slow = load_with(hole.url("/hole"), hole_id)
                 self.assertEqual(hub.delete(f"{S}/{hole_id}").status, 204)
-                base = self.run_load(hub, rx, sid, ids)
+                base = load_with(peer.url("/peer"), peer_id)
+                self.assertEqual(hub.delete(f"{S}/{peer_id}").status, 204)
             if round_ % 2 == 0 and round_ < self.ROUNDS - 1:
                 self.assertEqual(hub.delete(f"{S}/{hole_id}").status, 204)
             rounds.append((slow[0] / base[0], slow[1] - (1.1 * base[1] + 0.5), base, slow))
         rate_ratio = statistics.median(r for r, _, _, _ in rounds)
         latency_excess = statistics.median(e for _, e, _, _ in rounds)
-        print("\nslow subscriber (writes/s and healthy subscriber's median ms, without -> with a black hole): " +
+        print("\nslow subscriber (writes/s and healthy subscriber's median ms, second subscription healthy -> a black hole): " +
               "; ".join(f"{b[0]:.0f} -> {w[0]:.0f}, {b[1]:.2f} -> {w[1]:.2f}" for _, _, b, w in rounds) +
               f"; median throughput ratio {rate_ratio:.2f}")
         self.assertGreaterEqual(rate_ratio, 0.9)
