@@ -17,7 +17,9 @@
 # from it with a fresh base backup or pg_rewind of the old primary.
 #
 # Environment: CITYHUB_BIN (default build/release/cityhub), CLUSTER_HUB_ARGS (more `cityhub
-# serve` options, e.g. --outbound-allow 127.0.0.0/8), PG_BINDIR (default PostgreSQL 15's).
+# serve` options, e.g. --outbound-allow 127.0.0.0/8), PG_BINDIR (default PostgreSQL 15's),
+# CLUSTER_HUBS (how many hubs, default 3), CLUSTER_STANDBY=0 (no standby: the primary alone,
+# for benchmarks that compare the hubs and not replication; no failover then).
 # As root, PostgreSQL runs as the `postgres` user (initdb refuses root); DIR is given to it, so
 # its parents must let that user through (/tmp/x does; a folder only root may enter does not).
 set -euo pipefail
@@ -26,7 +28,8 @@ dir=${2:?directory}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 CITYHUB=${CITYHUB_BIN:-$repo/build/release/cityhub}
-HUBS=3
+HUBS=${CLUSTER_HUBS:-3}
+STANDBY=${CLUSTER_STANDBY:-1}
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -78,17 +81,23 @@ synchronous_commit = on
 archive_mode = on
 archive_command = 'test ! -f $dir/wal-archive/%f && cp %p $dir/wal-archive/%f'
 EOF
-  # The primary's own: a commit waits for the standby named "standby" (its cluster_name).
-  start_server primary "$primary_port" -c synchronous_standby_names=standby
-  as_owner "$BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U cityhub -D "$dir/standby" -R -X stream -c fast
-  start_server standby "$standby_port" -c cluster_name=standby
-  if ! wait_for 30 standby_is_synchronous "$primary_port"; then
-    echo "cluster: the standby did not become synchronous (see $dir/standby.log)" >&2
-    exit 1
+  local uri
+  if ((STANDBY)); then
+    # The primary's own: a commit waits for the standby named "standby" (its cluster_name).
+    start_server primary "$primary_port" -c synchronous_standby_names=standby
+    as_owner "$BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U cityhub -D "$dir/standby" -R -X stream -c fast
+    start_server standby "$standby_port" -c cluster_name=standby
+    if ! wait_for 30 standby_is_synchronous "$primary_port"; then
+      echo "cluster: the standby did not become synchronous (see $dir/standby.log)" >&2
+      exit 1
+    fi
+    uri="postgresql://cityhub@127.0.0.1:$primary_port,127.0.0.1:$standby_port/city?target_session_attrs=read-write"
+  else
+    start_server primary "$primary_port"
+    uri="postgresql://cityhub@127.0.0.1:$primary_port/city"
   fi
   sql "$primary_port" "CREATE DATABASE city" >/dev/null
 
-  local uri="postgresql://cityhub@127.0.0.1:$primary_port,127.0.0.1:$standby_port/city?target_session_attrs=read-write"
   local hub_ports=()
   for i in $(seq 1 $HUBS); do
     local port
@@ -134,6 +143,7 @@ EOF
   wait_for 10 curl -sf "http://127.0.0.1:$lb_port/health/ready" || { echo "cluster: HAProxy does not answer" >&2; exit 1; }
 
   cat >"$dir/cluster.env" <<EOF
+HUBS=$HUBS
 PRIMARY_PORT=$primary_port
 STANDBY_PORT=$standby_port
 STORE_URI=$uri
@@ -142,7 +152,7 @@ LB_PORT=$lb_port
 LB_URL=http://127.0.0.1:$lb_port
 EOF
   echo "cityhub cluster: http://127.0.0.1:$lb_port (HAProxy over hubs on ${hub_ports[*]});" \
-    "PostgreSQL primary on $primary_port, synchronous standby on $standby_port; state in $dir"
+    "PostgreSQL primary on $primary_port$( ((STANDBY)) && echo ", synchronous standby on $standby_port"); state in $dir"
 }
 
 load_env() {
@@ -190,6 +200,8 @@ promote() {
 
 stop() {
   [ -d "$dir" ] || return 0
+  # shellcheck disable=SC1091
+  [ -f "$dir/cluster.env" ] && source "$dir/cluster.env"  # HUBS as started
   if pid_alive "$dir/haproxy.pid"; then kill "$(head -1 "$dir/haproxy.pid")"; fi
   for i in $(seq 1 $HUBS); do
     if pid_alive "$dir/hub$i.pid"; then

@@ -142,7 +142,7 @@ class TenantStore {
   //
   // Isolation: the records `fn` sees are the ones the write replaces — no other writer of these
   // ids commits in between. The RocksDB backend takes no lock for this: its caller must hold,
-  // across the call, a lock per id that every writer of the id takes (the broker's stripe
+  // across the call, a lock per id that every writer of the id takes (the broker's entity
   // locks). PostgreSQL reads the rows FOR UPDATE in the transaction that writes them, which also
   // holds between hubs (and fails the whole Update, without calling `fn`, if the read fails).
   // `fn` may run more than once — PostgreSQL runs the transaction again after a serialization

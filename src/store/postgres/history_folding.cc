@@ -20,10 +20,6 @@ constexpr int32_t kFoldLockSpace = 0x63680001;
 // Level 3, zstd's default: the fold is a background job, but it shares the cores with the hub.
 constexpr int kZstdLevel = 3;
 
-std::string InSchema(std::string_view sql, const std::string& schema) {
-  return fmt::format(fmt::runtime(sql), fmt::arg("s", schema));
-}
-
 // One zstd context per thread, kept: making one per call costs more than decompressing a block
 // (measured: it doubled the time of a year's daily aggregates).
 ZSTD_CCtx* CompressionContext() {
@@ -33,13 +29,6 @@ ZSTD_CCtx* CompressionContext() {
 ZSTD_DCtx* DecompressionContext() {
   thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> context(ZSTD_createDCtx(), &ZSTD_freeDCtx);
   return context.get();
-}
-
-// A bigint column of a binary answer (8 bytes, big endian).
-int64_t BigInt(const Rows& rows, size_t row, size_t column) {
-  uint64_t v = 0;
-  for (unsigned char c : rows.Get(row, column)) v = (v << 8) | c;
-  return static_cast<int64_t>(v);
 }
 
 }  // namespace
@@ -123,7 +112,7 @@ SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[], $5::b
         std::vector<size_t> order(rows->size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
         auto key = [&](size_t r) {
-          return std::make_tuple(rows->Get(r, 0), rows->Get(r, 1), BigInt(*rows, r, 2), BigInt(*rows, r, 3));
+          return std::make_tuple(rows->Get(r, 0), rows->Get(r, 1), rows->GetBigInt(r, 2), rows->GetBigInt(r, 3));
         };
         std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
         Column ids, attrs, blocks, parts, bytes, packed;
@@ -132,7 +121,7 @@ SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[], $5::b
           std::string block;
           size_t j = i;
           for (; j < order.size() && rows->Get(order[j], 0) == rows->Get(first, 0) &&
-                 rows->Get(order[j], 1) == rows->Get(first, 1) && BigInt(*rows, order[j], 2) == BigInt(*rows, first, 2);
+                 rows->Get(order[j], 1) == rows->Get(first, 1) && rows->GetBigInt(order[j], 2) == rows->GetBigInt(first, 2);
                ++j) {
             CITYHUB_RETURN_IF_ERROR(AppendBlockBytes(rows->Get(order[j], 4), rows->Get(order[j], 5) == std::string_view("\1", 1), &block));
           }
@@ -142,14 +131,14 @@ SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[], $5::b
           const bool use = !ZSTD_isError(n) && n < block.size();
           ids.Bytes(rows->Get(first, 0));
           attrs.Bytes(rows->Get(first, 1));
-          blocks.Int(BigInt(*rows, first, 2));
-          parts.Int(BigInt(*rows, first, 3));  // the smallest: later parts still come after
+          blocks.Int(rows->GetBigInt(first, 2));
+          parts.Int(rows->GetBigInt(first, 3));  // the smallest: later parts still come after
           bytes.Bytes(use ? std::string_view(compressed.data(), n) : std::string_view(block));
           packed.Char(use ? 't' : 'f');
           ++round.blocks;
           last_id = rows->Get(first, 0);
           last_attr = rows->Get(first, 1);
-          last_block = BigInt(*rows, first, 2);
+          last_block = rows->GetBigInt(first, 2);
           i = j;
         }
         return t.ExecPrepared("folding history", put,

@@ -319,4 +319,21 @@ std::string RedactedConninfo(std::string_view conninfo) {
   return out;
 }
 
+int64_t Rows::GetBigInt(size_t row, size_t column) const {
+  uint64_t v = 0;
+  for (unsigned char c : Get(row, column)) v = (v << 8) | c;
+  return static_cast<int64_t>(v);
+}
+
+std::string InSchema(std::string_view sql, std::string_view schema) {
+  std::string out;
+  for (size_t at = 0;;) {
+    const size_t next = sql.find("{s}", at);
+    out.append(sql.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    if (next == std::string_view::npos) return out;
+    out.append(schema);
+    at = next + 3;
+  }
+}
+
 }  // namespace cityhub::store::pg

@@ -65,6 +65,8 @@ class Rows {
   std::string_view Get(size_t row, size_t column) const;
   // A text column holding an integer; InternalError naming the column otherwise.
   Result<int64_t> GetInt(size_t row, size_t column) const;
+  // A bigint column of a binary answer (8 bytes, big endian).
+  int64_t GetBigInt(size_t row, size_t column) const;
   // How many rows an INSERT, UPDATE or DELETE touched.
   uint64_t Affected() const;
 
@@ -176,5 +178,8 @@ Status StatusOfSqlState(std::string_view what, std::string_view sqlstate, std::s
 
 // The conninfo with any password replaced by "***", for logs and error messages.
 std::string RedactedConninfo(std::string_view conninfo);
+
+// `sql` with every {s} replaced by the schema (a tenant's statements name its schema so).
+std::string InSchema(std::string_view sql, std::string_view schema);
 
 }  // namespace cityhub::store::pg

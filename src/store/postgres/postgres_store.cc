@@ -52,6 +52,7 @@ namespace {
 
 using pg::Connection;
 using pg::Format;
+using pg::InSchema;
 using pg::Param;
 using pg::Rows;
 using pg::ByteaArray;
@@ -126,26 +127,6 @@ std::string QuotedIdentifier(std::string_view name) {
   }
   out.push_back('"');
   return out;
-}
-
-// `sql` with every {s} replaced by the schema.
-std::string InSchema(std::string_view sql, const std::string& schema) {
-  std::string out;
-  for (size_t at = 0;;) {
-    const size_t next = sql.find("{s}", at);
-    out.append(sql.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
-    if (next == std::string_view::npos) return out;
-    out.append(schema);
-    at = next + 3;
-  }
-}
-
-// A bigint column of a binary answer.
-int64_t BigInt(const Rows& rows, size_t row, size_t column) {
-  const std::string_view bytes = rows.Get(row, column);
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  return static_cast<int64_t>(v);
 }
 
 // --- the connection pool --------------------------------------------------------------------
@@ -297,7 +278,7 @@ class PgTenantStore : public TenantStore {
       auto rows = c.ExecPrepared("reading the shared metadata version",
                                  Sql("SELECT coalesce(max(version), 0) FROM {s}.shared_meta_versions"), {}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      version = BigInt(*rows, 0, 0);
+      version = rows->GetBigInt(0, 0);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -434,7 +415,7 @@ class PgTenantStore : public TenantStore {
         if (!rows.ok()) return rows.status();
         n = rows->size();
         for (size_t r = 0; r < n && !stop; ++r) {
-          const int64_t seq = BigInt(*rows, r, 0);
+          const int64_t seq = rows->GetBigInt(r, 0);
           if (!visit(static_cast<uint64_t>(seq), rows->Get(r, 1))) stop = true;
           next = seq + 1;
         }
@@ -460,7 +441,7 @@ class PgTenantStore : public TenantStore {
     Status st = Read([&](Connection& c) -> Status {
       auto rows = c.ExecPrepared("reading the outbox", Sql("SELECT coalesce(max(seq), 0) FROM {s}.outbox"), {}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      last = BigInt(*rows, 0, 0);
+      last = rows->GetBigInt(0, 0);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -568,11 +549,11 @@ class PgTenantStore : public TenantStore {
       auto rows = c.Exec("estimating the entity count", "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
                          {Param::Text(s_ + ".entities")}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      n = rows->size() ? BigInt(*rows, 0, 0) : 0;
+      n = rows->size() ? rows->GetBigInt(0, 0) : 0;
       if (n >= 0) return Status::Ok();
       auto counted = c.ExecPrepared("counting entities", Sql("SELECT count(*) FROM {s}.entities"), {}, Format::kBinary);
       if (!counted.ok()) return counted.status();
-      n = BigInt(*counted, 0, 0);
+      n = counted->GetBigInt(0, 0);
       return Status::Ok();
     });
     return st.ok() && n > 0 ? static_cast<uint64_t>(n) : 0;
@@ -665,7 +646,7 @@ class PgTenantStore : public TenantStore {
       auto rows = c.ExecPrepared("counting entities", Sql("SELECT n FROM {s}.counts WHERE kind = $1 AND a = $2 AND b = ''::bytea"),
                          {Param::Text(kind), Param::Bytes(name)}, Format::kBinary);
       if (!rows.ok()) return rows.status();
-      n = rows->size() ? BigInt(*rows, 0, 0) : 0;
+      n = rows->size() ? rows->GetBigInt(0, 0) : 0;
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -843,7 +824,7 @@ Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> i
   if (!rows.ok()) return rows.status();
   for (size_t r = 0; r < rows->size(); ++r) {
     if (!rows->IsNull(r, 2)) {
-      pg::SharedMetaChange change{BigInt(*rows, r, 2), std::string(rows->Get(r, 0)), std::nullopt};
+      pg::SharedMetaChange change{rows->GetBigInt(r, 2), std::string(rows->Get(r, 0)), std::nullopt};
       if (!rows->IsNull(r, 1)) change.value = std::string(rows->Get(r, 1));
       changes->push_back(std::move(change));
       continue;
@@ -1001,7 +982,7 @@ Status PgTenantStore::SharedChangesSince(Connection& c, int64_t version, std::ve
   if (!rows.ok()) return rows.status();
   changes->clear();
   for (size_t r = 0; r < rows->size(); ++r) {
-    pg::SharedMetaChange change{BigInt(*rows, r, 2), std::string(rows->Get(r, 0)), std::nullopt};
+    pg::SharedMetaChange change{rows->GetBigInt(r, 2), std::string(rows->Get(r, 0)), std::nullopt};
     if (!rows->IsNull(r, 1)) change.value = std::string(rows->Get(r, 1));
     changes->push_back(std::move(change));
   }
@@ -1085,9 +1066,9 @@ Status PgTenantStore::ScanHistory(std::string_view id, std::string_view attr, in
       if (!rows.ok()) return rows.status();
       const size_t n = rows->size();
       for (size_t r = 0; r < n;) {
-        const int64_t b = BigInt(*rows, r, 0);
+        const int64_t b = rows->GetBigInt(r, 0);
         size_t end = r;
-        while (end < n && BigInt(*rows, end, 0) == b) ++end;
+        while (end < n && rows->GetBigInt(end, 0) == b) ++end;
         blocks.push_back({b, {}});
         for (size_t i = 0; i < end - r; ++i) {
           const size_t row = backwards ? end - 1 - i : r + i;  // part order

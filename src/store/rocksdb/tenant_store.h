@@ -6,7 +6,7 @@
 // and summed counter deltas into one WriteBatch: the change is atomic, and the indexes can never
 // disagree with the records.
 // There is no lock around this: the broker guarantees that no two concurrent writes touch the
-// same id (it holds the ids' stripe locks across an Update), so concurrent writes go straight
+// same id (it holds the ids' entity locks across an Update), so concurrent writes go straight
 // to RocksDB, whose write path groups them into one WAL append and one fsync (group commit). A
 // global write mutex would make every writer wait for every other writer's fsync.
 //
