@@ -11,7 +11,7 @@ PACKAGES=(
   librocksdb-dev libre2-dev libs2-dev libssl-dev libjemalloc-dev libfmt-dev libspdlog-dev prometheus-cpp-dev libcli11-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients libzip-dev libabsl-dev tzdata
   libprotobuf-dev protobuf-compiler
-  libpq-dev postgresql-15 libzstd-dev haproxy
+  libpq-dev postgresql-15 liblz4-dev libzstd-dev haproxy
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   clang libclang-rt-14-dev
 )

@@ -208,18 +208,43 @@ Result<Rows> Connection::Finish(std::string_view what, pg_result* result) {
   return Rows(result);
 }
 
-Result<Rows> Connection::ExecPrepared(std::string_view what, const std::string& sql, std::span<const Param> params,
-                                      Format format) {
+Result<const std::string*> Connection::Prepared(std::string_view what, const std::string& sql, size_t params) {
   auto known = prepared_.find(sql);
   if (known == prepared_.end()) {
     std::string name = "cityhub_" + std::to_string(prepared_.size());
-    auto made = Finish(what, PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    auto made = Finish(what, PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params), nullptr));
     if (!made.ok()) return made.status();
     known = prepared_.emplace(sql, std::move(name)).first;
   }
+  return &known->second;
+}
+
+Result<Rows> Connection::ExecPrepared(std::string_view what, const std::string& sql, std::span<const Param> params,
+                                      Format format) {
+  auto name = Prepared(what, sql, params.size());
+  if (!name.ok()) return name.status();
   ParamArrays p(params);
-  return Finish(what, PQexecPrepared(conn_, known->second.c_str(), static_cast<int>(params.size()), p.values.data(),
+  return Finish(what, PQexecPrepared(conn_, (*name)->c_str(), static_cast<int>(params.size()), p.values.data(),
                                      p.lengths.data(), p.formats.data(), format == Format::kBinary ? 1 : 0));
+}
+
+Status Connection::SendPrepared(std::string_view what, const std::string& sql, std::span<const Param> params,
+                                Format format) {
+  auto name = Prepared(what, sql, params.size());
+  if (!name.ok()) return name.status();
+  ParamArrays p(params);
+  if (PQsendQueryPrepared(conn_, (*name)->c_str(), static_cast<int>(params.size()), p.values.data(), p.lengths.data(),
+                          p.formats.data(), format == Format::kBinary ? 1 : 0) != 1) {
+    return Failure(what, nullptr);
+  }
+  return Status::Ok();
+}
+
+Result<Rows> Connection::Receive(std::string_view what) {
+  pg_result* result = PQgetResult(conn_);
+  // The statement's answer ends with a null result; read it so the connection is free again.
+  while (pg_result* more = PQgetResult(conn_)) PQclear(more);
+  return Finish(what, result);
 }
 
 Result<Rows> Connection::Exec(std::string_view what, const char* sql, std::span<const Param> params, Format format) {

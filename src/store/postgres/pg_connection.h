@@ -117,6 +117,14 @@ class Connection {
     return ExecPrepared(what, sql, std::span<const Param>(params.begin(), params.size()), format);
   }
 
+  // ExecPrepared in two halves, so that the caller works while the server runs the statement and
+  // sends its rows: SendPrepared sends it without waiting, Receive waits for its answer. Between
+  // the two nothing else may run on this connection, and every SendPrepared that succeeded must
+  // be followed by its Receive (the answer is read even when the caller no longer wants it).
+  Status SendPrepared(std::string_view what, const std::string& sql, std::span<const Param> params,
+                      Format format = Format::kText);
+  Result<Rows> Receive(std::string_view what);
+
   // Runs one maintenance statement (VACUUM, which may rightly take minutes) without the
   // statement timeout, which is set again afterwards.
   Status ExecUnbounded(std::string_view what, const char* sql);
@@ -154,6 +162,8 @@ class Connection {
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Status Failure(std::string_view what, pg_result* result);
   Result<Rows> Finish(std::string_view what, pg_result* result);
+  // The name of `sql` prepared on this connection, preparing it the first time.
+  Result<const std::string*> Prepared(std::string_view what, const std::string& sql, size_t params);
   Status Commit(std::string_view what);
   Status ApplySessionSettings();
   static void OnNotice(void* self, const pg_result* notice);

@@ -162,14 +162,79 @@ TEST_F(HistoryFoldingTest, FoldedBlocksAreStoredCompressed) {
   }
   Append(4, "z");
   Fold(*direct_);
-  auto rows = direct_->Exec("reading", "SELECT block, zstd, octet_length(bytes) FROM \"tenant_default\".history ORDER BY block");
+  auto rows = direct_->Exec("reading", "SELECT block, compressed, octet_length(bytes), substr(bytes, 1, 1) = 'L' "
+                                       "FROM \"tenant_default\".history ORDER BY block");
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ(rows->Get(0, 1), "t");
+  EXPECT_EQ(rows->Get(0, 3), "t");  // LZ4
   EXPECT_LT(rows->GetInt(0, 2).value(), static_cast<int64_t>(hour.size()) / 2);
   EXPECT_EQ(rows->Get(1, 1), "f");  // one byte does not shrink
   EXPECT_EQ(Blocks(false), (std::vector<std::pair<int64_t, std::string>>{{3, hour}, {4, "z"}}));
   EXPECT_EQ(Blocks(true), (std::vector<std::pair<int64_t, std::string>>{{4, "z"}, {3, hour}}));
+}
+
+// Long scans ask for the next page before visiting this one (postgres_store.cc, ScanHistory): a
+// visitor that stops anywhere — in the first pages, or with a page asked for and not read — leaves
+// the connection ready for the next statement, and a full scan still visits every block once.
+TEST_F(HistoryFoldingTest, ScansStoppedAnywhereLeaveTheConnectionReady) {
+  constexpr int kBlocks = 300;
+  for (int b = 0; b < kBlocks; ++b) Append(b, fmt::format("b{}", b));
+  for (bool backwards : {false, true}) {
+    for (int stop_after : {1, 9, 100, 130, 250}) {
+      int visited = 0;
+      ASSERT_TRUE(tenant_
+                      ->ScanHistory("urn:e:1", "temperature", INT64_MIN, INT64_MAX, backwards,
+                                    [&](int64_t, std::string_view) { return ++visited < stop_after; })
+                      .ok());
+      EXPECT_EQ(visited, stop_after);
+      auto all = Blocks(backwards);
+      ASSERT_EQ(all.size(), static_cast<size_t>(kBlocks)) << "after stopping at " << stop_after;
+      for (int i = 0; i < kBlocks; ++i) {
+        const int b = backwards ? kBlocks - 1 - i : i;
+        EXPECT_EQ(all[i], std::make_pair(int64_t{b}, fmt::format("b{}", b)));
+      }
+    }
+  }
+}
+
+// Rows that folds of schema versions 2–3 compressed with zstd read back after the migration to
+// LZ4 (the frame below is zstd's, level 3, of `kOld`).
+TEST_F(HistoryFoldingTest, BlocksFoldedWithZstdByAnEarlierVersionStillRead) {
+  const std::string kOld = "an hour of readings, folded by an earlier version; an hour of readings";
+  const std::string kFrameHex =
+      "28b52ffd2046e501002403616e20686f7572206f662072656164696e67732c20666f6c64656420627920616e20656172"
+      "6c6965722076657273696f6e3b02005621900b2614";
+  Append(5, "placeholder");
+  auto put = direct_->Exec("writing", fmt::format("UPDATE \"tenant_default\".history SET bytes = '\\x{}', compressed = true",
+                                                  kFrameHex).c_str());
+  ASSERT_TRUE(put.ok()) << put.status().message();
+  EXPECT_EQ(Blocks(false), (std::vector<std::pair<int64_t, std::string>>{{5, kOld}}));
+}
+
+// A compressed row that does not decompress is an error naming the cause, never bytes read past
+// the row nor a crash: a wrong size, a cut LZ4 block, an unknown first byte.
+TEST(HistoryBlockBytes, CorruptCompressedRowsAreRefused) {
+  std::string block;
+  for (int i = 0; i < 200; ++i) block += fmt::format("reading {};", i % 10);
+  auto packed = pg::CompressBlock(block);
+  ASSERT_TRUE(packed.has_value());
+  std::string out = "kept:";
+  ASSERT_TRUE(pg::AppendBlockBytes(*packed, true, &out).ok());
+  EXPECT_EQ(out, "kept:" + block);
+  EXPECT_FALSE(pg::CompressBlock("tiny").has_value());  // not smaller: stored raw
+
+  std::string wrong_size = *packed;
+  wrong_size[1] = static_cast<char>(wrong_size[1] + 1);
+  std::string cut = packed->substr(0, packed->size() / 2);
+  std::string huge = *packed;
+  huge[4] = '\x7f';  // > kMaxBlockBytes
+  for (const std::string& bad : {wrong_size, cut, huge, std::string("Xgarbage"), std::string()}) {
+    std::string before = "kept:";
+    Status st = pg::AppendBlockBytes(bad, true, &before);
+    EXPECT_EQ(st.code(), Status::Code::kInternal);
+    EXPECT_EQ(before, "kept:");  // nothing half-appended
+  }
 }
 
 TEST_F(HistoryFoldingTest, ReplacingOrDeletingAFoldedBlockLeavesNothingBehind) {
