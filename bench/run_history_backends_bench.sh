@@ -80,7 +80,7 @@ fold() {  # name: restarts the PostgreSQL hub of `name` and waits for its fold a
     sleep 0.1
   done
   stop_hub
-  echo "  folded: $(sql "$1" "SELECT count(*), count(*) FILTER (WHERE zstd) FROM tenant_default.history" | tr '|' ' ') rows (all, compressed)"
+  echo "  folded: $(sql "$1" "SELECT count(*), count(*) FILTER (WHERE compressed) FROM tenant_default.history" | tr '|' ' ') rows (all, compressed)"
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); load generator, hub and PostgreSQL share it"
