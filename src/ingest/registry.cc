@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/tenancy.h"
 #include "util/json.h"
@@ -142,7 +143,18 @@ Result<Device> DeviceFromJson(const json::object& o) {
   return d;
 }
 
+DeviceRegistry::~DeviceRegistry() {
+  if (watching_) store_.UnwatchSharedMeta(this);
+}
+
 Status DeviceRegistry::Load() {
+  if (!watching_) {
+    // Before reading: a change committed while the registry reads is then heard, not missed.
+    CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(std::string(store::meta::kIotGroupPrefix), this));
+    CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(std::string(store::meta::kIotDevicePrefix), this));
+    watching_ = true;
+  }
+  std::lock_guard provisioning(provisioning_);
   std::unique_lock lock(mutex_);
   tenants_.clear();
   by_key_hash_.clear();
@@ -173,9 +185,7 @@ Status DeviceRegistry::Load() {
         return false;
       }
       d->tenant = tenant;
-      auto ptr = std::make_shared<const Device>(std::move(*d));
-      by_key_hash_[ptr->key_hash] = ptr;
-      index.devices[ptr->device_id] = std::move(ptr);
+      PutDeviceLocked(std::make_shared<const Device>(std::move(*d)));
       return true;
     }));
     CITYHUB_RETURN_IF_ERROR(failure);
@@ -196,24 +206,29 @@ Status DeviceRegistry::SaveDevice(const Device& d) {
 }
 
 Status DeviceRegistry::PutGroup(std::string_view tenant, ServiceGroup group) {
-  std::unique_lock lock(mutex_);
+  std::lock_guard provisioning(provisioning_);
   CITYHUB_RETURN_IF_ERROR(SaveGroup(tenant, group));
   const std::string key = GroupKey(group.apikey, group.resource);  // before `group` is moved
+  std::unique_lock lock(mutex_);
   tenants_[std::string(tenant)].groups[key] = std::make_shared<const ServiceGroup>(std::move(group));
   return Status::Ok();
 }
 
 Status DeviceRegistry::DeleteGroup(std::string_view tenant, std::string_view apikey, std::string_view resource) {
-  std::unique_lock lock(mutex_);
-  auto t = tenants_.find(tenant);
+  std::lock_guard provisioning(provisioning_);
   const std::string key = GroupKey(apikey, resource);
-  if (t == tenants_.end() || !t->second.groups.count(key)) {
-    return Status::NotFound(fmt::format("no service group with apikey '{}' and resource '{}'", apikey.substr(0, 64), resource.substr(0, 64)));
+  {
+    std::shared_lock lock(mutex_);
+    auto t = tenants_.find(tenant);
+    if (t == tenants_.end() || !t->second.groups.count(key)) {
+      return Status::NotFound(fmt::format("no service group with apikey '{}' and resource '{}'", apikey.substr(0, 64), resource.substr(0, 64)));
+    }
   }
   auto ts = broker::OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", store::meta::kIotGroupPrefix, key)));
-  t->second.groups.erase(key);
+  std::unique_lock lock(mutex_);
+  if (auto t = tenants_.find(tenant); t != tenants_.end()) t->second.groups.erase(key);
   return Status::Ok();
 }
 
@@ -238,34 +253,93 @@ std::shared_ptr<const ServiceGroup> DeviceRegistry::GroupOf(std::string_view ten
 
 Status DeviceRegistry::AddDevice(Device device, std::string_view key) {
   device.key_hash = HashKey(key);
-  std::unique_lock lock(mutex_);
-  TenantIndex& index = tenants_[device.tenant];
-  if (index.devices.count(device.device_id)) {
-    return Status::AlreadyExists(fmt::format("device '{}' is already provisioned", device.device_id));
-  }
-  if (by_key_hash_.count(device.key_hash)) {
-    return Status::AlreadyExists("that device_key is another device's: every device needs a key of its own");
+  std::lock_guard provisioning(provisioning_);
+  {
+    std::shared_lock lock(mutex_);
+    auto t = tenants_.find(device.tenant);
+    if (t != tenants_.end() && t->second.devices.count(device.device_id)) {
+      return Status::AlreadyExists(fmt::format("device '{}' is already provisioned", device.device_id));
+    }
+    if (by_key_hash_.count(device.key_hash)) {
+      return Status::AlreadyExists("that device_key is another device's: every device needs a key of its own");
+    }
   }
   CITYHUB_RETURN_IF_ERROR(SaveDevice(device));
-  auto ptr = std::make_shared<const Device>(std::move(device));
-  by_key_hash_[ptr->key_hash] = ptr;
-  index.devices[ptr->device_id] = std::move(ptr);
+  std::unique_lock lock(mutex_);
+  PutDeviceLocked(std::make_shared<const Device>(std::move(device)));
   return Status::Ok();
 }
 
 Status DeviceRegistry::DeleteDevice(std::string_view tenant, std::string_view device_id) {
-  std::unique_lock lock(mutex_);
-  auto t = tenants_.find(tenant);
-  auto it = t == tenants_.end() ? decltype(t->second.devices)::iterator() : t->second.devices.find(device_id);
-  if (t == tenants_.end() || it == t->second.devices.end()) {
-    return Status::NotFound(fmt::format("no device '{}'", device_id.substr(0, 100)));
+  std::lock_guard provisioning(provisioning_);
+  {
+    std::shared_lock lock(mutex_);
+    auto t = tenants_.find(tenant);
+    if (t == tenants_.end() || !t->second.devices.count(device_id)) {
+      return Status::NotFound(fmt::format("no device '{}'", device_id.substr(0, 100)));
+    }
   }
   auto ts = broker::OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
   CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(fmt::format("{}{}", store::meta::kIotDevicePrefix, device_id)));
-  by_key_hash_.erase(it->second->key_hash);
-  t->second.devices.erase(it);
+  std::unique_lock lock(mutex_);
+  EraseDeviceLocked(tenant, device_id);
   return Status::Ok();
+}
+
+void DeviceRegistry::PutDeviceLocked(DevicePtr device) {
+  TenantIndex& index = tenants_[device->tenant];
+  auto& slot = index.devices[device->device_id];
+  if (slot) by_key_hash_.erase(slot->key_hash);  // a device replaced: its old key goes
+  by_key_hash_[device->key_hash] = device;
+  slot = std::move(device);
+}
+
+void DeviceRegistry::EraseDeviceLocked(std::string_view tenant, std::string_view device_id) {
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return;
+  auto it = t->second.devices.find(device_id);
+  if (it == t->second.devices.end()) return;
+  if (auto k = by_key_hash_.find(it->second->key_hash); k != by_key_hash_.end() && k->second == it->second) by_key_hash_.erase(k);
+  t->second.devices.erase(it);
+}
+
+void DeviceRegistry::SharedMetaChanged(std::string_view tenant, std::string_view key, const std::optional<std::string>& value) {
+  const bool group = key.starts_with(store::meta::kIotGroupPrefix);
+  const std::string_view name = key.substr(group ? store::meta::kIotGroupPrefix.size() : store::meta::kIotDevicePrefix.size());
+  if (!value) {
+    std::unique_lock lock(mutex_);
+    if (!group) {
+      EraseDeviceLocked(tenant, name);
+    } else if (auto t = tenants_.find(tenant); t != tenants_.end()) {
+      t->second.groups.erase(std::string(name));
+    }
+    return;
+  }
+  boost::system::error_code ec;
+  json::value v = util::ParseJson(*value, ec);
+  if (ec || !v.is_object()) {
+    spdlog::warn("an IoT {} of tenant '{}' changed on another hub and is unreadable here", group ? "service group" : "device", tenant);
+    return;
+  }
+  if (group) {
+    auto g = GroupFromJson(v.get_object());
+    if (!g.ok()) {
+      spdlog::warn("an IoT service group of tenant '{}' changed on another hub and cannot be used here: {}", tenant, g.status().message());
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    tenants_[std::string(tenant)].groups[std::string(name)] = std::make_shared<const ServiceGroup>(std::move(*g));
+    return;
+  }
+  auto d = DeviceFromJson(v.get_object());
+  if (!d.ok()) {
+    spdlog::warn("an IoT device of tenant '{}' changed on another hub and cannot be used here: {}", tenant, d.status().message());
+    return;
+  }
+  d->tenant = std::string(tenant);
+  std::unique_lock lock(mutex_);
+  PutDeviceLocked(std::make_shared<const Device>(std::move(*d)));
 }
 
 std::vector<DevicePtr> DeviceRegistry::Devices(std::string_view tenant) const {

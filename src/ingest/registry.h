@@ -10,7 +10,14 @@
 // devices only when the group sets "shared_key": true (FIWARE's behaviour, off by default).
 // Unknown devices are refused.
 //
-// Thread-safe: lookups share a lock; provisioning writes take it exclusively.
+// Several hubs on one database (store.h, SharedMetaObserver): the registry follows the groups and
+// devices the other hubs provision, as they commit — a device provisioned through one hub
+// sends its measures through any.
+//
+// Thread-safe: lookups share the index lock; provisioning is serialised by a lock of its own,
+// held across its store write, and takes the index lock only to change the maps — so a
+// change heard from another hub (which may arrive inside any entity write of this hub, store.h)
+// never waits for a provisioning write that waits for that entity write.
 #pragma once
 
 #include <atomic>
@@ -81,11 +88,12 @@ struct Device {
 };
 using DevicePtr = std::shared_ptr<const Device>;
 
-class DeviceRegistry {
+class DeviceRegistry : public store::SharedMetaObserver {
  public:
   explicit DeviceRegistry(store::Store& store) : store_(store) {}
+  ~DeviceRegistry() override;
 
-  // Reads every tenant's groups and devices.
+  // Reads every tenant's groups and devices, and from then on follows other hubs' changes.
   Status Load();
 
   // Adds or replaces the group (apikey, resource) of `tenant`.
@@ -111,6 +119,9 @@ class DeviceRegistry {
 
   static std::string HashKey(std::string_view key);
 
+  // A group or device provisioned, changed or removed through another hub (store.h).
+  void SharedMetaChanged(std::string_view tenant, std::string_view key, const std::optional<std::string>& value) override;
+
  private:
   struct TenantIndex {
     std::map<std::string, DevicePtr, std::less<>> devices;       // by device id
@@ -119,8 +130,14 @@ class DeviceRegistry {
   Status SaveDevice(const Device& d);
   Status SaveGroup(std::string_view tenant, const ServiceGroup& g);
 
+  // The maps' changes, with mutex_ held exclusively.
+  void PutDeviceLocked(DevicePtr device);
+  void EraseDeviceLocked(std::string_view tenant, std::string_view device_id);
+
   store::Store& store_;
-  mutable std::shared_mutex mutex_;
+  bool watching_ = false;
+  std::mutex provisioning_;             // one provisioning write at a time (check, then write)
+  mutable std::shared_mutex mutex_;     // the maps
   std::map<std::string, TenantIndex, std::less<>> tenants_;
   std::unordered_map<std::string, DevicePtr> by_key_hash_;  // device keys are unique
 };
