@@ -210,7 +210,7 @@ struct Notifier::Impl : store::OutboxOwner {
   // Shared with API threads.
   mutable std::mutex status_mutex;
   util::StringMap<DeliveryStatus> status;  // by ChannelKey
-  std::set<std::string, std::less<>> dirty;  // tenants with a changed status
+  std::set<std::string, std::less<>> dirty;  // ChannelKeys whose status changed (or went) since stored
 
   // The periodic thread.
   PeriodicSource periodic_source;
@@ -361,7 +361,10 @@ struct Notifier::Impl : store::OutboxOwner {
   void Gained(uint32_t partition) {
     owned[partition] = true;
     size_t before = records;
-    for (const std::string& tenant : store.ListTenants()) ReadPartition(tenant, partition, {});
+    for (const std::string& tenant : store.ListTenants()) {
+      LoadStatuses(tenant, partition);
+      ReadPartition(tenant, partition, {});
+    }
     if (records > before) spdlog::info("outbox partition {} taken: {} notification records to deliver", partition, records - before);
   }
 
@@ -423,7 +426,7 @@ struct Notifier::Impl : store::OutboxOwner {
     {
       std::lock_guard lock(status_mutex);  // again: a report may have come in meanwhile
       status.erase(key);
-      dirty.insert(key.substr(0, key.find('\x1f')));
+      dirty.insert(key);
     }
     auto it = channels.find(key);
     if (it == channels.end()) return;
@@ -476,8 +479,9 @@ struct Notifier::Impl : store::OutboxOwner {
   template <typename Fn>
   void Touch(const Channel& c, Fn&& change) {
     std::lock_guard lock(status_mutex);
-    change(status[ChannelKey(c.tenant, c.id, c.csource)]);
-    dirty.insert(c.tenant);
+    const std::string key = ChannelKey(c.tenant, c.id, c.csource);
+    change(status[key]);
+    dirty.insert(key);
   }
 
   // --- sending ------------------------------------------------------------------------------
@@ -779,47 +783,55 @@ struct Notifier::Impl : store::OutboxOwner {
     }
   }
 
-  // Stores the statuses of every tenant with a changed one: one document per tenant, so a
-  // flush is a write per tenant however many subscriptions changed.
+  // Stores the changed statuses, one key per subscription: only the hub delivering a
+  // subscription changes its status, so hubs never overwrite each other's.
   void FlushStatuses() {
     if (!statuses) return;
-    std::map<std::string, json::object, std::less<>> documents;
+    std::vector<std::pair<std::string, std::optional<DeliveryStatus>>> changed;
     {
       std::lock_guard lock(status_mutex);
-      for (const auto& tenant : dirty) documents[tenant];
-      dirty.clear();
-      for (const auto& [key, s] : status) {
-        const size_t sep = key.find('\x1f');
-        auto doc = documents.find(std::string_view(key).substr(0, sep));
-        if (doc != documents.end()) doc->second[key.substr(sep + 1)] = EncodeStatus(s);
+      for (const auto& key : dirty) {
+        auto it = status.find(key);
+        changed.emplace_back(key, it == status.end() ? std::nullopt : std::optional<DeliveryStatus>(it->second));
       }
+      dirty.clear();
     }
-    for (const auto& [tenant, doc] : documents) {
-      Status st = statuses->SaveDeliveryStatuses(tenant, util::SerializeJson(doc));
-      if (!st.ok()) spdlog::warn("cannot store the delivery statuses of tenant '{}': {}", tenant, st.message());
+    for (const auto& [key, s] : changed) {
+      const size_t sep = key.find('\x1f');
+      const std::string_view tenant = std::string_view(key).substr(0, sep);
+      std::string_view id = std::string_view(key).substr(sep + 1);
+      const bool csource = !id.empty() && id[0] == kCsourceMark;
+      if (csource) id.remove_prefix(1);
+      Status st = s ? statuses->SaveDeliveryStatus(tenant, id, csource, util::SerializeJson(EncodeStatus(*s)))
+                    : statuses->DeleteDeliveryStatus(tenant, id, csource);
+      if (!st.ok()) spdlog::warn("cannot store the delivery status of subscription '{}': {}", id, st.message());
     }
   }
 
-  void LoadStatuses(const std::string& tenant) {
+  // Reads the stored statuses of the tenant's subscriptions (of `partition` only, when given:
+  // taken from another hub, which kept them until now); a changed one not stored yet is kept.
+  void LoadStatuses(const std::string& tenant, std::optional<uint32_t> partition = std::nullopt) {
     if (!statuses) return;
-    auto text = statuses->LoadDeliveryStatuses(tenant);
-    if (!text.ok()) {
-      if (!text.status().IsNotFound()) {
-        spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, text.status().message());
-      }
-      return;
-    }
+    std::lock_guard lock(status_mutex);
+    Status st = statuses->ScanDeliveryStatuses(tenant, [&](std::string_view id, bool csource, std::string_view text) {
+      if (partition && OutboxPartitionOf(id, partitions) != *partition) return;
+      const std::string key = ChannelKey(tenant, id, csource);
+      if (dirty.contains(key) || !Find(tenant, id, csource)) return;  // (deleted after the last flush: not brought back)
+      boost::system::error_code ec;
+      json::value v = util::ParseJson(text, ec);
+      if (!ec && v.is_object()) status[key] = DecodeStatus(v.get_object());
+    });
+    if (!st.ok()) spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, st.message());
+  }
+
+  // The status of a subscription as its delivering hub stored it last (zeros if none).
+  DeliveryStatus StoredStatus(std::string_view tenant, std::string_view id, bool csource) const {
+    if (!statuses) return {};
+    auto text = statuses->LoadDeliveryStatus(tenant, id, csource);
+    if (!text.ok()) return {};
     boost::system::error_code ec;
     json::value v = util::ParseJson(*text, ec);
-    if (ec || !v.is_object()) return;
-    for (const auto& [id, s] : v.get_object()) {
-      // A subscription deleted after the last flush is not brought back.
-      const bool csource = !id.empty() && id[0] == kCsourceMark;
-      const std::string_view plain = std::string_view(id).substr(csource ? 1 : 0);
-      if (s.is_object() && Find(tenant, plain, csource)) {
-        status[ChannelKey(tenant, plain, csource)] = DecodeStatus(s.get_object());
-      }
-    }
+    return !ec && v.is_object() ? DecodeStatus(v.get_object()) : DeliveryStatus{};
   }
 
   // --- periodic subscriptions ---------------------------------------------------------------
@@ -962,12 +974,14 @@ void Notifier::Forget(std::string_view tenant, std::string_view id, bool csource
   {
     std::lock_guard lock(impl_->status_mutex);
     impl_->status.erase(key);
-    impl_->dirty.insert(std::string(tenant));
+    impl_->dirty.insert(key);
   }
   impl_->inbox->Post([im = impl_.get(), key] { im->Forget(key); });
 }
 
 DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id, bool csource) const {
+  // Another hub delivers it: its status is what that hub stored last.
+  if (!impl_->owned[OutboxPartitionOf(id, impl_->partitions)]) return impl_->StoredStatus(tenant, id, csource);
   std::lock_guard lock(impl_->status_mutex);
   auto it = impl_->status.find(ChannelKey(tenant, id, csource));
   return it == impl_->status.end() ? DeliveryStatus{} : it->second;

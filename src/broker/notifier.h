@@ -120,7 +120,9 @@ class Notifier {
   // `csource`: a context source registration subscription.
   void Forget(std::string_view tenant, std::string_view id, bool csource = false);
 
-  // The subscription's delivery status (zeros if nothing was ever sent).
+  // The subscription's delivery status (zeros if nothing was ever sent): this hub's own when it
+  // delivers the subscription, else the one its delivering hub stored last (every
+  // NotifierOptions::status_flush).
   DeliveryStatus StatusOf(std::string_view tenant, std::string_view id, bool csource = false) const;
   NotifierStats Stats() const;
 

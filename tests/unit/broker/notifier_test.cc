@@ -1,7 +1,8 @@
 // The notifier and shared metadata (several hubs on one database): a record naming a
 // subscription this hub has not heard of yet — made on another hub a moment ago — is not dropped
 // before the notifier has caught the tenant's shared metadata up (Store::CatchUpSharedMeta) and
-// looked again; a record for a subscription that exists nowhere is dropped, caught up once.
+// looked again; a record for a subscription that exists nowhere is dropped, caught up once. And
+// delivery statuses, stored one key per subscription.
 #include "broker/notifier.h"
 
 #include <atomic>
@@ -136,6 +137,33 @@ TEST_F(NotifierTest, ARecordForASubscriptionThatExistsNowhereIsDroppedAfterOneCa
   notifier.Stop();
   EXPECT_TRUE(sender_.Sent().empty());
   EXPECT_EQ(notifier.Stats().outbox_records, 0u);
+}
+
+// Delivery statuses are kept one key per subscription (hubs delivering different subscriptions
+// never overwrite each other's); the one document per tenant an older hub kept is moved there.
+TEST_F(NotifierTest, StatusesAreKeptPerSubscriptionAndAnOlderHubsDocumentIsMovedThere) {
+  auto made = subscriptions_.Create(
+      "", json::parse(R"({"type":"Subscription","id":"urn:s:old","entities":[{"type":"Sensor"}],
+                          "notification":{"endpoint":{"uri":"http://receiver.example/"}}})").as_object(),
+      *resolver_.Core(), 1);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto ts = store_.Tenant("", false);
+  ASSERT_TRUE(ts.ok());
+  ASSERT_TRUE((*ts)->PutMeta("subscription-statuses", R"({"urn:s:old":{"timesSent":7,"failing":false}})").ok());
+  {
+    Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, &subscriptions_);
+    ASSERT_TRUE(notifier.Start().ok());
+    EXPECT_EQ(notifier.StatusOf("", "urn:s:old").times_sent, 7u);
+    std::vector<OutboxEntry> entries;
+    entries.push_back(Owed(1, "urn:s:old"));
+    notifier.Committed("", std::move(entries));
+    ASSERT_TRUE(sender_.WaitFor("urn:s:old"));
+    notifier.Stop();  // stores the statuses
+  }
+  EXPECT_TRUE((*ts)->GetMeta("subscription-statuses").status().IsNotFound());
+  auto stored = (*ts)->GetMeta("subscription-status/urn:s:old");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(json::parse(*stored).at("timesSent").to_number<int>(), 8);
 }
 
 }  // namespace
