@@ -368,9 +368,12 @@ struct Notifier::Impl : store::OutboxOwner {
     if (records > before) spdlog::info("outbox partition {} taken: {} notification records to deliver", partition, records - before);
   }
 
-  // Records of the partition waiting here are left to its next owner (those being sent finish).
+  // Records of the partition waiting here are left to its next owner (those being sent finish),
+  // and the statuses are stored now, for the next owner to go on from (it reads them when it
+  // takes the partition, which a partition given up waits for).
   void Lost(uint32_t partition) {
     owned[partition] = false;
+    FlushStatuses();
     for (auto& [tenant, mine] : handed_over) {
       std::erase_if(mine, [&](const auto& e) { return e.second.partition == partition; });
     }
