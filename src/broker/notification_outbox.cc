@@ -80,7 +80,14 @@ Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value)
   return out;
 }
 
+uint32_t OutboxPartitionOf(std::string_view subscription, uint32_t partitions) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (char c : subscription) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return partitions > 1 ? h % partitions : 0;
+}
+
 Result<uint64_t> OutboxWriter::NextSequence(std::string_view tenant, store::TenantStore& ts) {
+  if (ts.NumbersOutbox()) return 0;  // the store numbers it, in the write (store.h)
   std::lock_guard lock(mutex_);
   auto it = next_.find(tenant);
   if (it == next_.end()) {
@@ -94,42 +101,55 @@ Result<uint64_t> OutboxWriter::NextSequence(std::string_view tenant, store::Tena
 Status OutboxWriter::AddTo(std::string_view tenant, store::TenantStore& ts, const std::vector<EntityChange>& changes,
                            store::WriteSet& ws, std::unique_ptr<PendingChanges>* pending) {
   const int64_t now = util::NowMillis();
+  const uint32_t partitions = ts.OutboxPartitions();
   auto batch = std::make_unique<OutboxBatch>();
   for (const auto& change : changes) {
     std::vector<SubscriptionMatch> matches = matcher_.Match(tenant, change, now);
     if (matches.empty()) continue;
     const ngsild::Entity* entity = change.after ? change.after : change.before;
-    OutboxEntry entry;
-    entry.at_ms = now;
-    entry.deleted = change.after == nullptr;
-    json::object record;
-    record["at"] = now;
-    record["entity"] = change.after ? DocumentOf(*entity, ws) : ngsild::SerializeEntity(*entity);
-    record["deleted"] = entry.deleted;
-    json::array notify;
-    bool show_changes = false;
-    for (const auto& m : matches) {
-      notify.push_back(json::array{json::value(m.subscription->id()), json::value(m.trigger)});
-      entry.subscriptions.push_back(m.subscription->id());
-      const json::value* n = m.subscription->stored().if_contains("notification");
-      const json::value* sc = n && n->is_object() ? n->get_object().if_contains("showChanges") : nullptr;
-      show_changes = show_changes || (sc && *sc == true);
+    // The matches by partition: a record each.
+    std::map<uint32_t, std::vector<const SubscriptionMatch*>> by_partition;
+    for (const auto& m : matches) by_partition[OutboxPartitionOf(m.subscription->id(), partitions)].push_back(&m);
+    std::optional<std::string> document;
+    for (const auto& [partition, owed] : by_partition) {
+      OutboxEntry entry;
+      entry.at_ms = now;
+      entry.deleted = change.after == nullptr;
+      entry.partition = partition;
+      if (!document) document = change.after ? DocumentOf(*entity, ws) : ngsild::SerializeEntity(*entity);
+      json::object record;
+      record["at"] = now;
+      record["entity"] = *document;
+      record["deleted"] = entry.deleted;
+      json::array notify;
+      bool show_changes = false;
+      for (const SubscriptionMatch* m : owed) {
+        notify.push_back(json::array{json::value(m->subscription->id()), json::value(m->trigger)});
+        entry.subscriptions.push_back(m->subscription->id());
+        const json::value* n = m->subscription->stored().if_contains("notification");
+        const json::value* sc = n && n->is_object() ? n->get_object().if_contains("showChanges") : nullptr;
+        show_changes = show_changes || (sc && *sc == true);
+      }
+      record["notify"] = std::move(notify);
+      // The state before goes along for showChanges, and whenever attributes were deleted (the
+      // notification names them as deleted).
+      if (change.before && change.after && (show_changes || LostAttributes(*change.before, *change.after))) {
+        record["previous"] = ngsild::SerializeEntity(*change.before);
+        entry.previous = *change.before;
+      }
+      auto sequence = NextSequence(tenant, ts);
+      if (!sequence.ok()) return sequence.status();
+      entry.sequence = *sequence;
+      entry.entity = *entity;
+      ws.outbox.push_back({*sequence, util::SerializeJson(record), nullptr, partition});
+      batch->entries.push_back(std::move(entry));
     }
-    record["notify"] = std::move(notify);
-    // The state before goes along for showChanges, and whenever attributes were deleted (the
-    // notification names them as deleted).
-    if (change.before && change.after && (show_changes || LostAttributes(*change.before, *change.after))) {
-      record["previous"] = ngsild::SerializeEntity(*change.before);
-      entry.previous = *change.before;
-    }
-    auto sequence = NextSequence(tenant, ts);
-    if (!sequence.ok()) return sequence.status();
-    entry.sequence = *sequence;
-    entry.entity = *entity;
-    ws.outbox.push_back({*sequence, util::SerializeJson(record)});
-    batch->entries.push_back(std::move(entry));
   }
-  if (!batch->entries.empty()) *pending = std::move(batch);
+  if (batch->entries.empty()) return Status::Ok();
+  // The entries stay where they are from here on: the store writes the numbers it gives there.
+  const size_t first = ws.outbox.size() - batch->entries.size();
+  for (size_t i = 0; i < batch->entries.size(); ++i) ws.outbox[first + i].assigned = &batch->entries[i].sequence;
+  *pending = std::move(batch);
   return Status::Ok();
 }
 
@@ -178,9 +198,26 @@ Result<std::function<void()>> OutboxWriter::AddFirstNotification(std::string_vie
 }
 
 Result<std::function<void()>> OutboxWriter::AddRegistrationRecords(std::string_view tenant, store::TenantStore& ts,
-                                                                   std::vector<OutboxEntry> entries,
+                                                                   std::vector<OutboxEntry> records,
                                                                    store::WriteSet& ws) {
-  for (OutboxEntry& entry : entries) {
+  // A record per delivery partition of its subscriptions. Shared with the hand-over, and never
+  // moved before it: the store writes the numbers it gives into the entries.
+  auto entries = std::make_shared<std::vector<OutboxEntry>>();
+  const uint32_t partitions = ts.OutboxPartitions();
+  for (OutboxEntry& record : records) {
+    std::map<uint32_t, std::vector<std::string>> by_partition;
+    for (auto& id : record.subscriptions) by_partition[OutboxPartitionOf(id, partitions)].push_back(std::move(id));
+    for (auto& [partition, ids] : by_partition) {
+      OutboxEntry& part = entries->emplace_back();
+      part.at_ms = record.at_ms;
+      part.deleted = record.deleted;
+      part.registrations = record.registrations;
+      part.reason = record.reason;
+      part.partition = partition;
+      part.subscriptions = std::move(ids);
+    }
+  }
+  for (OutboxEntry& entry : *entries) {
     json::array notify;
     for (const auto& id : entry.subscriptions) notify.push_back(json::array{json::value(id), json::value(entry.reason)});
     json::array registrations;
@@ -190,12 +227,10 @@ Result<std::function<void()>> OutboxWriter::AddRegistrationRecords(std::string_v
     auto sequence = NextSequence(tenant, ts);
     if (!sequence.ok()) return sequence.status();
     entry.sequence = *sequence;
-    ws.outbox.push_back({*sequence, util::SerializeJson(record)});
+    ws.outbox.push_back({*sequence, util::SerializeJson(record), &entry.sequence, entry.partition});
   }
-  if (entries.empty() || !on_committed_) return std::function<void()>();
-  return std::function<void()>([this, tenant = std::string(tenant), entries = std::move(entries)]() mutable {
-    on_committed_(tenant, std::move(entries));
-  });
+  if (entries->empty() || !on_committed_) return std::function<void()>();
+  return std::function<void()>([this, tenant = std::string(tenant), entries]() { on_committed_(tenant, std::move(*entries)); });
 }
 
 }  // namespace cityhub::broker

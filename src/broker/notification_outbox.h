@@ -4,11 +4,17 @@
 //   {"at": epoch ms, "entity": stored document (after the change; before it for a deletion),
 //    "deleted": bool, "previous": stored document before the change (when a fired subscription
 //    has showChanges, or the change deleted attributes), "notify": [[subscription id, trigger], …]}
-// Records are numbered per tenant, continuing after a restart from the outbox's last number;
-// records of one entity are numbered in the order of its changes (they are made under its
-// lock). Once a write is durable its records go, already in memory as OutboxEntry, to
+// Records are numbered per tenant: by the store, inside the write's transaction, when it numbers
+// the outbox (store.h: a store several hubs share); else here, continuing after a restart from
+// the outbox's last number. Either way records of one entity are numbered in the order of its
+// changes (made under its lock; the store numbers them after locking its rows). Once a write is durable its records go, already in memory as OutboxEntry, to
 // `on_committed` (the Notifier), which delivers and removes them; ParseOutboxRecord reads the
 // records a previous run left. This file is the one place that knows the record's layout.
+//
+// With several delivery partitions (store.h, OutboxOwner) a change owes one record per partition
+// among those of the subscriptions it fires, each naming its partition's subscriptions: a
+// record is then delivered, and removed, by one hub alone. (The alternative, one record naming
+// several partitions, would need every owner to strike its part off the shared row.)
 //
 // A context source registration change (§5.11) owes records too, written in the same store write
 // as the registration (RegistrationService's write hook): one per triggerReason among the
@@ -40,6 +46,7 @@ namespace cityhub::broker {
 // One outbox record in memory.
 struct OutboxEntry {
   uint64_t sequence = 0;
+  uint32_t partition = 0;                  // the delivery partition of its subscriptions
   int64_t at_ms = 0;
   bool deleted = false;
   ngsild::Entity entity;                   // after the change (before it, for a deletion)
@@ -54,6 +61,11 @@ struct OutboxEntry {
 
 // Reads a stored record. Internal if it is unreadable.
 Result<OutboxEntry> ParseOutboxRecord(uint64_t sequence, std::string_view value);
+
+// The delivery partition of a subscription's records among `partitions` (store.h, OutboxOwner): a
+// hash of its id, the same in every hub and every run, so one hub at a time sends a given
+// subscription's notifications, in order.
+uint32_t OutboxPartitionOf(std::string_view subscription, uint32_t partitions);
 
 class OutboxWriter : public ChangeObserver {
  public:
@@ -88,7 +100,8 @@ class OutboxWriter : public ChangeObserver {
   // Numbers and serializes registration records into `ws`; returns their hand-over.
   Result<std::function<void()>> AddRegistrationRecords(std::string_view tenant, store::TenantStore& ts,
                                                        std::vector<OutboxEntry> entries, store::WriteSet& ws);
-  // The next record number of the tenant (the outbox's last + 1 the first time).
+  // The next record number of the tenant (the outbox's last + 1 the first time); 0 when the
+  // store numbers the outbox (it fills the number in).
   Result<uint64_t> NextSequence(std::string_view tenant, store::TenantStore& ts);
 
   const SubscriptionMatcher& matcher_;

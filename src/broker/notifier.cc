@@ -29,6 +29,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -62,6 +63,8 @@ struct Record {
   // A periodic notification's entities (then `entity` is unused and nothing is in the outbox).
   std::vector<ngsild::Entity> periodic;
   bool in_outbox = true;
+  uint32_t partition = 0;  // its delivery partition (store.h, OutboxOwner)
+  bool abandoned = false;  // its partition was lost: the partition's next owner delivers it
   // Registrations for context source registration subscriptions (then `entity` is unused):
   // their stored forms and the triggerReason.
   std::vector<json::object> registrations;
@@ -175,7 +178,7 @@ struct Inbox {
   }
 };
 
-struct Notifier::Impl {
+struct Notifier::Impl : store::OutboxOwner {
   store::Store& store;
   const SubscriptionMatcher& matcher;
   const SubscriptionMatcher* csource_matcher = nullptr;
@@ -207,7 +210,7 @@ struct Notifier::Impl {
   // Shared with API threads.
   mutable std::mutex status_mutex;
   util::StringMap<DeliveryStatus> status;  // by ChannelKey
-  std::set<std::string, std::less<>> dirty;  // tenants with a changed status
+  std::set<std::string, std::less<>> dirty;  // ChannelKeys whose status changed (or went) since stored
 
   // The periodic thread.
   PeriodicSource periodic_source;
@@ -218,9 +221,44 @@ struct Notifier::Impl {
 
   std::atomic<uint64_t> sent{0}, failed{0}, given_up_retries{0}, given_up_overflow{0}, queued{0}, records{0};
 
+  // Delivery partitions (store.h, OutboxOwner): which this hub owns (written by the worker, read
+  // by the periodic thread too) and how many records of each are being sent (read by the store).
+  const uint32_t partitions;
+  std::vector<std::atomic<bool>> owned;
+  std::vector<std::atomic<size_t>> sending;
+  // Worker-only: per tenant, the records queued, being sent or delivered but not yet removed
+  // from the outbox — a record read again (the partition re-read, a NOTIFY after the hand-over)
+  // is not queued twice.
+  std::map<std::string, std::unordered_set<uint64_t>, std::less<>> held;
+  // Worker-only, with several partitions: this hub's own records handed over, by tenant and
+  // number, waiting for the store's news of them (OutboxWritten), which comes in commit order
+  // with other hubs' records — queueing them at once could put a record of this hub before an
+  // earlier one of the same entity written through another hub.
+  std::map<std::string, std::map<uint64_t, OutboxEntry>, std::less<>> handed_over;
+
   Impl(store::Store& s, const SubscriptionMatcher& m, ngsild::ContextResolver& c, NotificationSender& h,
        NotificationSender* q, SubscriptionService* st, NotifierOptions o)
-      : store(s), matcher(m), contexts(c), http(h), mqtt(q), statuses(st), options(o) {}
+      : store(s), matcher(m), contexts(c), http(h), mqtt(q), statuses(st), options(o),
+        partitions(std::max<uint32_t>(1, s.OutboxPartitions())), owned(partitions), sending(partitions) {}
+
+  // --- store::OutboxOwner (store threads: queued for the worker) -------------------------------
+
+  void PartitionGained(uint32_t partition) override {
+    if (partition >= partitions) return;
+    inbox->Post([this, partition] { Gained(partition); });
+  }
+  void PartitionLost(uint32_t partition) override {
+    if (partition >= partitions) return;
+    owned[partition] = false;  // the periodic thread stops at once
+    inbox->Post([this, partition] { Lost(partition); });
+  }
+  void OutboxWritten(std::string_view tenant, uint32_t partition, std::vector<uint64_t> sequences) override {
+    if (partition >= partitions) return;
+    inbox->Post([this, tenant = std::string(tenant), partition, sequences = std::move(sequences)]() mutable {
+      Written(tenant, partition, std::move(sequences));
+    });
+  }
+  size_t Sending(uint32_t partition) const override { return partition < partitions ? sending[partition].load() : 0; }
 
   // --- records in ---------------------------------------------------------------------------
 
@@ -231,10 +269,12 @@ struct Notifier::Impl {
   }
   CompiledSubscriptionPtr Find(const Channel& c) const { return Find(c.tenant, c.id, c.csource); }
 
-  // Queues the record's notifications; `pump` sends at once (false while Start loads).
-  void Accept(const std::string& tenant, OutboxEntry entry, bool pump) {
+  // Queues the record's notifications (unless it is held already) and sends what it can.
+  void Accept(const std::string& tenant, OutboxEntry entry) {
+    if (!held[tenant].insert(entry.sequence).second) return;
     const bool csource = !entry.registrations.empty();
     auto record = std::make_shared<Record>();
+    record->partition = entry.partition;
     record->registrations = std::move(entry.registrations);
     record->reason = std::move(entry.reason);
     record->tenant = tenant;
@@ -245,8 +285,11 @@ struct Notifier::Impl {
     record->previous = std::move(entry.previous);
     ++records;
     std::vector<Channel*> owed;
+    bool caught_up = false;
     for (const std::string& id : entry.subscriptions) {
-      if (!Find(tenant, id, csource)) continue;  // deleted since: nothing owed
+      if (!Find(tenant, id, csource) && !(!caught_up && CaughtUp(tenant, &caught_up) && Find(tenant, id, csource))) {
+        continue;  // deleted since: nothing owed
+      }
       Channel& c = ChannelFor(tenant, id, csource);
       if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
       c.queue.push_back(record);
@@ -257,9 +300,108 @@ struct Notifier::Impl {
     if (record->pending == 0) Done(*record);
     // Only once every subscription holds it: a send that ends at once must not release the
     // record while others still owe it.
-    if (pump) {
-      for (Channel* c : owed) Pump(*c);
+    for (Channel* c : owed) Pump(*c);
+  }
+
+  // A subscription this hub does not hold may have been made on another hub a moment ago (the
+  // record's write saw it; this hub's listener has not heard of it yet): the shared metadata is
+  // caught up before the record is dropped for it. True when that was done.
+  bool CaughtUp(const std::string& tenant, bool* done) {
+    *done = true;
+    Status st = store.CatchUpSharedMeta(tenant);
+    if (!st.ok()) spdlog::warn("tenant '{}': cannot catch up with subscriptions made on other hubs: {}", tenant, st.message());
+    return st.ok();
+  }
+
+  // Reads `partition`'s records of `tenant` (all of them, or those numbered `sequences`) and
+  // queues those not held yet, in sequence order.
+  // (A record handed over is taken from there instead of read; after reading the whole
+  // partition, those handed over are dropped: the read found every one still in the outbox.)
+  void ReadPartition(const std::string& tenant, uint32_t partition, std::vector<uint64_t> sequences) {
+    auto& mine = handed_over[tenant];
+    std::map<uint64_t, OutboxEntry> found;
+    std::vector<uint64_t> to_read;
+    for (uint64_t seq : sequences) {
+      auto it = mine.find(seq);
+      if (it == mine.end()) {
+        to_read.push_back(seq);
+      } else {
+        found.emplace(seq, std::move(it->second));
+        mine.erase(it);
+      }
     }
+    auto ts = store.Tenant(tenant, false);
+    if (!ts.ok()) return;
+    auto read = [&](uint64_t sequence, std::string_view value) {
+      if (held[tenant].contains(sequence)) return true;
+      auto entry = ParseOutboxRecord(sequence, value);
+      if (entry.ok()) {
+        entry->partition = partition;
+        found.emplace(sequence, std::move(*entry));
+      } else {
+        spdlog::error("outbox record {} of tenant '{}' is unreadable; removed", sequence, tenant);
+        held[tenant].insert(sequence);
+        removals[tenant].push_back(sequence);
+      }
+      return true;
+    };
+    Status st = Status::Ok();
+    if (sequences.empty()) {
+      st = (*ts)->ScanOutboxPartition(partition, read);
+      std::erase_if(mine, [&](const auto& e) { return e.second.partition == partition; });
+    } else if (!to_read.empty()) {
+      st = (*ts)->ReadOutbox(std::move(to_read), read);
+    }
+    if (!st.ok()) {
+      spdlog::warn("cannot read the outbox of tenant '{}' (partition {}): {}", tenant, partition, st.message());
+    }
+    for (auto& [seq, entry] : found) Accept(tenant, std::move(entry));  // in sequence order
+  }
+
+  void Gained(uint32_t partition) {
+    owned[partition] = true;
+    size_t before = records;
+    for (const std::string& tenant : store.ListTenants()) {
+      LoadStatuses(tenant, partition);
+      ReadPartition(tenant, partition, {});
+    }
+    if (records > before) spdlog::info("outbox partition {} taken: {} notification records to deliver", partition, records - before);
+  }
+
+  // Records of the partition waiting here are left to its next owner (those being sent finish),
+  // and the statuses are stored now, for the next owner to go on from (it reads them when it
+  // takes the partition, which a partition given up waits for).
+  void Lost(uint32_t partition) {
+    owned[partition] = false;
+    FlushStatuses();
+    for (auto& [tenant, mine] : handed_over) {
+      std::erase_if(mine, [&](const auto& e) { return e.second.partition == partition; });
+    }
+    for (auto& [key, c] : channels) {
+      auto keep = [&](const RecordPtr& r) { return !r->in_outbox || r->partition != partition; };
+      auto first = c.queue.begin() + static_cast<std::ptrdiff_t>(c.in_flight);
+      auto gone = std::stable_partition(first, c.queue.end(), keep);
+      for (auto it = gone; it != c.queue.end(); ++it) Abandon(**it);
+      queued -= static_cast<uint64_t>(c.queue.end() - gone);
+      c.queue.erase(gone, c.queue.end());
+    }
+  }
+  void Abandon(Record& r) {
+    --r.pending;
+    if (r.abandoned) return;
+    r.abandoned = true;
+    --records;
+    held[r.tenant].erase(r.sequence);
+  }
+
+  void Written(const std::string& tenant, uint32_t partition, std::vector<uint64_t> sequences) {
+    if (!owned[partition]) return;
+    if (!sequences.empty()) {
+      const auto& mine = held[tenant];
+      std::erase_if(sequences, [&](uint64_t s) { return mine.contains(s); });
+      if (sequences.empty()) return;  // handed over already
+    }
+    ReadPartition(tenant, partition, std::move(sequences));
   }
 
   Channel& ChannelFor(const std::string& tenant, std::string_view id, bool csource = false) {
@@ -287,7 +429,7 @@ struct Notifier::Impl {
     {
       std::lock_guard lock(status_mutex);  // again: a report may have come in meanwhile
       status.erase(key);
-      dirty.insert(key.substr(0, key.find('\x1f')));
+      dirty.insert(key);
     }
     auto it = channels.find(key);
     if (it == channels.end()) return;
@@ -317,7 +459,7 @@ struct Notifier::Impl {
     if (--r.pending == 0) Done(r);
   }
   void Done(Record& r) {
-    if (!r.in_outbox) return;
+    if (!r.in_outbox || r.abandoned) return;
     removals[r.tenant].push_back(r.sequence);
     --records;
   }
@@ -340,14 +482,23 @@ struct Notifier::Impl {
   template <typename Fn>
   void Touch(const Channel& c, Fn&& change) {
     std::lock_guard lock(status_mutex);
-    change(status[ChannelKey(c.tenant, c.id, c.csource)]);
-    dirty.insert(c.tenant);
+    const std::string key = ChannelKey(c.tenant, c.id, c.csource);
+    change(status[key]);
+    dirty.insert(key);
   }
 
   // --- sending ------------------------------------------------------------------------------
 
   void Pump(Channel& c) {
-    if (c.in_flight || c.queue.empty()) return;
+    if (c.in_flight) return;
+    // A record of a partition this hub gave up or lost (one that was being sent then, and failed)
+    // is its next owner's to send.
+    while (!c.queue.empty() && c.queue.front()->in_outbox && !owned[c.queue.front()->partition]) {
+      Abandon(*c.queue.front());
+      c.queue.pop_front();
+      --queued;
+    }
+    if (c.queue.empty()) return;
     const Clock::time_point now = Clock::now();
     if (now < c.not_before) {
       Arm(c);
@@ -384,6 +535,9 @@ struct Notifier::Impl {
     }
     OutgoingNotification out = Render(*sub, c, n);
     c.in_flight = n;
+    for (size_t i = 0; i < n; ++i) {
+      if (c.queue[i]->in_outbox) ++sending[c.queue[i]->partition];
+    }
     NotificationSender* sender = IsMqtt(out.uri) ? mqtt : &http;
     const std::string key = ChannelKey(c.tenant, c.id, c.csource);
     if (!sender) {
@@ -526,6 +680,9 @@ struct Notifier::Impl {
     Channel& c = it->second;
     const size_t n = c.in_flight;
     c.in_flight = 0;
+    for (size_t i = 0; i < n && i < c.queue.size(); ++i) {
+      if (c.queue[i]->in_outbox) --sending[c.queue[i]->partition];
+    }
     if (generation != c.generation) {  // sent for a subscription deleted since: not owed
       DropQueue(c, n);
       Pump(c);
@@ -622,51 +779,62 @@ struct Notifier::Impl {
       auto ts = store.Tenant(tenant, false);
       Status st = ts.ok() ? (*ts)->DeleteOutbox(sequences) : ts.status();
       if (!st.ok()) spdlog::warn("cannot remove delivered records from the outbox of '{}': {}", tenant, st.message());
+      // Gone from the outbox (or, if the removal failed, to be delivered again when read again).
+      auto& mine = held[tenant];
+      for (uint64_t s : sequences) mine.erase(s);
       sequences.clear();
     }
   }
 
-  // Stores the statuses of every tenant with a changed one: one document per tenant, so a
-  // flush is a write per tenant however many subscriptions changed.
+  // Stores the changed statuses, one key per subscription: only the hub delivering a
+  // subscription changes its status, so hubs never overwrite each other's.
   void FlushStatuses() {
     if (!statuses) return;
-    std::map<std::string, json::object, std::less<>> documents;
+    std::vector<std::pair<std::string, std::optional<DeliveryStatus>>> changed;
     {
       std::lock_guard lock(status_mutex);
-      for (const auto& tenant : dirty) documents[tenant];
-      dirty.clear();
-      for (const auto& [key, s] : status) {
-        const size_t sep = key.find('\x1f');
-        auto doc = documents.find(std::string_view(key).substr(0, sep));
-        if (doc != documents.end()) doc->second[key.substr(sep + 1)] = EncodeStatus(s);
+      for (const auto& key : dirty) {
+        auto it = status.find(key);
+        changed.emplace_back(key, it == status.end() ? std::nullopt : std::optional<DeliveryStatus>(it->second));
       }
+      dirty.clear();
     }
-    for (const auto& [tenant, doc] : documents) {
-      Status st = statuses->SaveDeliveryStatuses(tenant, util::SerializeJson(doc));
-      if (!st.ok()) spdlog::warn("cannot store the delivery statuses of tenant '{}': {}", tenant, st.message());
+    for (const auto& [key, s] : changed) {
+      const size_t sep = key.find('\x1f');
+      const std::string_view tenant = std::string_view(key).substr(0, sep);
+      std::string_view id = std::string_view(key).substr(sep + 1);
+      const bool csource = !id.empty() && id[0] == kCsourceMark;
+      if (csource) id.remove_prefix(1);
+      Status st = s ? statuses->SaveDeliveryStatus(tenant, id, csource, util::SerializeJson(EncodeStatus(*s)))
+                    : statuses->DeleteDeliveryStatus(tenant, id, csource);
+      if (!st.ok()) spdlog::warn("cannot store the delivery status of subscription '{}': {}", id, st.message());
     }
   }
 
-  void LoadStatuses(const std::string& tenant) {
+  // Reads the stored statuses of the tenant's subscriptions (of `partition` only, when given:
+  // taken from another hub, which kept them until now); a changed one not stored yet is kept.
+  void LoadStatuses(const std::string& tenant, std::optional<uint32_t> partition = std::nullopt) {
     if (!statuses) return;
-    auto text = statuses->LoadDeliveryStatuses(tenant);
-    if (!text.ok()) {
-      if (!text.status().IsNotFound()) {
-        spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, text.status().message());
-      }
-      return;
-    }
+    std::lock_guard lock(status_mutex);
+    Status st = statuses->ScanDeliveryStatuses(tenant, [&](std::string_view id, bool csource, std::string_view text) {
+      if (partition && OutboxPartitionOf(id, partitions) != *partition) return;
+      const std::string key = ChannelKey(tenant, id, csource);
+      if (dirty.contains(key) || !Find(tenant, id, csource)) return;  // (deleted after the last flush: not brought back)
+      boost::system::error_code ec;
+      json::value v = util::ParseJson(text, ec);
+      if (!ec && v.is_object()) status[key] = DecodeStatus(v.get_object());
+    });
+    if (!st.ok()) spdlog::warn("cannot read the delivery statuses of tenant '{}': {}", tenant, st.message());
+  }
+
+  // The status of a subscription as its delivering hub stored it last (zeros if none).
+  DeliveryStatus StoredStatus(std::string_view tenant, std::string_view id, bool csource) const {
+    if (!statuses) return {};
+    auto text = statuses->LoadDeliveryStatus(tenant, id, csource);
+    if (!text.ok()) return {};
     boost::system::error_code ec;
     json::value v = util::ParseJson(*text, ec);
-    if (ec || !v.is_object()) return;
-    for (const auto& [id, s] : v.get_object()) {
-      // A subscription deleted after the last flush is not brought back.
-      const bool csource = !id.empty() && id[0] == kCsourceMark;
-      const std::string_view plain = std::string_view(id).substr(csource ? 1 : 0);
-      if (s.is_object() && Find(tenant, plain, csource)) {
-        status[ChannelKey(tenant, plain, csource)] = DecodeStatus(s.get_object());
-      }
-    }
+    return !ec && v.is_object() ? DecodeStatus(v.get_object()) : DeliveryStatus{};
   }
 
   // --- periodic subscriptions ---------------------------------------------------------------
@@ -682,6 +850,7 @@ struct Notifier::Impl {
       const int64_t now_ms = util::NowMillis();
       std::map<std::string, Clock::time_point> still;
       for (const auto& [tenant, sub] : matcher.Periodic()) {
+        if (!owned[OutboxPartitionOf(sub->id(), partitions)]) continue;  // another hub's to send
         const std::string key = ChannelKey(tenant, sub->id());
         auto it = due.find(key);
         Clock::time_point next = it == due.end() ? now : it->second;
@@ -746,28 +915,12 @@ Notifier::~Notifier() { Stop(); }
 
 Status Notifier::Start() {
   Impl& im = *impl_;
-  for (const std::string& tenant : im.store.ListTenants()) {
-    auto ts = im.store.Tenant(tenant, false);
-    if (!ts.ok()) return ts.status();
-    im.LoadStatuses(tenant);
-    size_t loaded = 0;
-    CITYHUB_RETURN_IF_ERROR((*ts)->ScanOutbox(0, [&](uint64_t sequence, std::string_view value) {
-      auto entry = ParseOutboxRecord(sequence, value);
-      if (entry.ok()) {
-        im.Accept(tenant, std::move(*entry), /*pump=*/false);
-        ++loaded;
-      } else {
-        spdlog::error("outbox record {} of tenant '{}' is unreadable; removed", sequence, tenant);
-        im.removals[tenant].push_back(sequence);
-      }
-      return true;
-    }));
-    if (loaded) spdlog::info("tenant '{}': {} notification records left to deliver", tenant, loaded);
-  }
+  for (const std::string& tenant : im.store.ListTenants()) im.LoadStatuses(tenant);
+  // The partitions this hub delivers: their records are read by the worker as each is gained.
+  CITYHUB_RETURN_IF_ERROR(im.store.DeliverOutbox(&im));
   im.started = true;
   im.worker = std::thread([&im] {
     util::NameThisThread("notifier");
-    for (auto& [key, channel] : im.channels) im.Pump(channel);
     im.Run();
   });
   if (im.periodic_source) im.periodic_thread = std::thread([&im] {
@@ -783,6 +936,7 @@ void Notifier::Stop() {
   Impl& im = *impl_;
   if (!im.started) return;
   im.started = false;
+  im.store.StopDeliveringOutbox();  // no partition news once it returns
   if (im.periodic_thread.joinable()) {
     {
       std::lock_guard lock(im.periodic_mutex);
@@ -803,7 +957,16 @@ void Notifier::Stop() {
 
 void Notifier::Committed(std::string_view tenant, std::vector<OutboxEntry> entries) {
   impl_->inbox->Post([im = impl_.get(), tenant = std::string(tenant), entries = std::move(entries)]() mutable {
-    for (auto& e : entries) im->Accept(tenant, std::move(e), /*pump=*/true);
+    for (auto& e : entries) {
+      // A partition another hub owns is its to deliver (it hears of the record from the store).
+      if (e.partition >= im->partitions || !im->owned[e.partition]) continue;
+      if (im->partitions == 1) {
+        im->Accept(tenant, std::move(e));
+      } else if (!im->held[tenant].contains(e.sequence)) {  // (else its news came first: read already)
+        const uint64_t sequence = e.sequence;
+        im->handed_over[tenant].emplace(sequence, std::move(e));
+      }
+    }
   });
 }
 
@@ -814,12 +977,14 @@ void Notifier::Forget(std::string_view tenant, std::string_view id, bool csource
   {
     std::lock_guard lock(impl_->status_mutex);
     impl_->status.erase(key);
-    impl_->dirty.insert(std::string(tenant));
+    impl_->dirty.insert(key);
   }
   impl_->inbox->Post([im = impl_.get(), key] { im->Forget(key); });
 }
 
 DeliveryStatus Notifier::StatusOf(std::string_view tenant, std::string_view id, bool csource) const {
+  // Another hub delivers it: its status is what that hub stored last.
+  if (!impl_->owned[OutboxPartitionOf(id, impl_->partitions)]) return impl_->StoredStatus(tenant, id, csource);
   std::lock_guard lock(impl_->status_mutex);
   auto it = impl_->status.find(ChannelKey(tenant, id, csource));
   return it == impl_->status.end() ? DeliveryStatus{} : it->second;

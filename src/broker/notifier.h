@@ -1,7 +1,12 @@
 // Notifier: delivers what the notification outbox holds (DESIGN §1; GS CIM 009 §5.8.6) — the
-// worker that makes subscriptions at-least-once. Records reach it two ways: handed over right
-// after the write that made them committed (the fast path), and read back from every tenant's
-// outbox at Start (what a previous run left). Each record's notifications are queued per
+// worker that makes subscriptions at-least-once. It delivers the outbox partitions the store
+// gives this hub (store.h, OutboxOwner: all of them with one hub; a fair share of them with
+// several on one database). Records reach it three ways: handed over right after the write
+// that made them committed (the fast path; dropped for a partition another hub owns), read
+// from a partition when this hub takes it (what a previous owner left), and, with several
+// partitions, as the store tells of each record written by any hub — in commit order, which is
+// the order they are queued in (a record this hub handed over waits for that news, and is then
+// taken from memory instead of read). A record already held is not queued twice. Each record's notifications are queued per
 // subscription; a subscription's queue is sent in order, one request at a time, several entities
 // per notification when they have piled up. A failed attempt is repeated after a bounded
 // exponential backoff; a notification still failing once it is older than the retry budget is
@@ -99,10 +104,12 @@ class Notifier {
   // Periodic subscriptions (timeInterval) are served only with a source; set before Start.
   void SetPeriodicSource(PeriodicSource source);
 
-  // Queues every record left in the tenants' outboxes and starts delivering. Call once, before
-  // any write is accepted (a record both read here and handed over would be sent twice).
+  // Starts delivering: asks the store for outbox partitions, whose records (left by a previous
+  // run or another hub) are queued as each is gained. Call once, before any write is accepted.
+  // Fails as the store's DeliverOutbox does.
   Status Start();
-  // Stops delivering and stores the delivery statuses; what is pending stays in the outbox.
+  // Stops delivering (its partitions go to the other hubs) and stores the delivery statuses;
+  // what is pending stays in the outbox.
   void Stop();
 
   // Hands over records of `tenant` whose write has just committed (OutboxWriter).
@@ -113,7 +120,9 @@ class Notifier {
   // `csource`: a context source registration subscription.
   void Forget(std::string_view tenant, std::string_view id, bool csource = false);
 
-  // The subscription's delivery status (zeros if nothing was ever sent).
+  // The subscription's delivery status (zeros if nothing was ever sent): this hub's own when it
+  // delivers the subscription, else the one its delivering hub stored last (every
+  // NotifierOptions::status_flush).
   DeliveryStatus StatusOf(std::string_view tenant, std::string_view id, bool csource = false) const;
   NotifierStats Stats() const;
 

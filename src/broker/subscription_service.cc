@@ -17,14 +17,13 @@ namespace {
 
 // Where each kind of subscription is kept in the tenant's metadata, and what a message calls it.
 struct KindNames {
-  std::string_view prefix, statuses, noun;
+  std::string_view prefix, noun;
 };
 KindNames NamesOf(ngsild::SubscriptionKind kind) {
   if (kind == ngsild::SubscriptionKind::kCsource) {
-    return {store::meta::kCsourceSubscriptionPrefix, store::meta::kCsourceSubscriptionStatuses,
-            "context source registration subscription"};
+    return {store::meta::kCsourceSubscriptionPrefix, "context source registration subscription"};
   }
-  return {store::meta::kSubscriptionPrefix, store::meta::kSubscriptionStatuses, "subscription"};
+  return {store::meta::kSubscriptionPrefix, "subscription"};
 }
 
 // The subject of a stored subscription's owner ("" if none).
@@ -256,16 +255,57 @@ void SubscriptionService::SharedMetaChanged(std::string_view tenant, std::string
   if (*compiled) matcher_->Put(tenant, std::move(*compiled));
 }
 
-Status SubscriptionService::SaveDeliveryStatuses(std::string_view tenant, std::string_view text) {
+namespace {
+std::string StatusKey(std::string_view id, bool csource) {
+  return fmt::format("{}{}", csource ? store::meta::kCsourceSubscriptionStatusPrefix : store::meta::kSubscriptionStatusPrefix, id);
+}
+constexpr char kLegacyCsourceMark = '\x1e';
+}  // namespace
+
+Status SubscriptionService::SaveDeliveryStatus(std::string_view tenant, std::string_view id, bool csource,
+                                               std::string_view text) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  return (*ts)->PutMeta(NamesOf(kind_).statuses, text);
+  return (*ts)->PutMeta(StatusKey(id, csource), text);
 }
 
-Result<std::string> SubscriptionService::LoadDeliveryStatuses(std::string_view tenant) {
+Status SubscriptionService::DeleteDeliveryStatus(std::string_view tenant, std::string_view id, bool csource) {
   auto ts = OpenTenant(store_, tenant, false);
   if (!ts.ok()) return ts.status();
-  return (*ts)->GetMeta(NamesOf(kind_).statuses);
+  return (*ts)->DeleteMeta(StatusKey(id, csource));
+}
+
+Result<std::string> SubscriptionService::LoadDeliveryStatus(std::string_view tenant, std::string_view id, bool csource) {
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
+  return (*ts)->GetMeta(StatusKey(id, csource));
+}
+
+Status SubscriptionService::ScanDeliveryStatuses(
+    std::string_view tenant, const std::function<void(std::string_view id, bool csource, std::string_view text)>& visit) {
+  auto ts = OpenTenant(store_, tenant, false);
+  if (!ts.ok()) return ts.status();
+  if (auto legacy = (*ts)->GetMeta(store::meta::kSubscriptionStatuses); legacy.ok()) {
+    boost::system::error_code ec;
+    json::value doc = util::ParseJson(*legacy, ec);
+    if (!ec && doc.is_object()) {
+      for (const auto& [key, status] : doc.get_object()) {
+        const bool csource = !key.empty() && key[0] == kLegacyCsourceMark;
+        const std::string k = StatusKey(std::string_view(key).substr(csource ? 1 : 0), csource);
+        if ((*ts)->GetMeta(k).status().IsNotFound()) CITYHUB_RETURN_IF_ERROR((*ts)->PutMeta(k, util::SerializeJson(status)));
+      }
+    }
+    CITYHUB_RETURN_IF_ERROR((*ts)->DeleteMeta(store::meta::kSubscriptionStatuses));
+  }
+  for (const bool csource : {false, true}) {
+    const std::string_view prefix =
+        csource ? store::meta::kCsourceSubscriptionStatusPrefix : store::meta::kSubscriptionStatusPrefix;
+    CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(prefix, [&](std::string_view key, std::string_view text) {
+      visit(key.substr(prefix.size()), csource, text);
+      return true;
+    }));
+  }
+  return Status::Ok();
 }
 
 }  // namespace cityhub::broker

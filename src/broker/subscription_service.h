@@ -95,11 +95,18 @@ class SubscriptionService : public store::SharedMetaObserver {
     on_delete_ = std::move(observer);
   }
 
-  // The tenant's delivery statuses (the Notifier's, one opaque document for all its
-  // subscriptions) kept beside the subscriptions so that they survive restarts. Load is
-  // NotFound when none was saved.
-  Status SaveDeliveryStatuses(std::string_view tenant, std::string_view text);
-  Result<std::string> LoadDeliveryStatuses(std::string_view tenant);
+  // Delivery statuses (the Notifier's, opaque text) kept beside the subscriptions so that they
+  // survive restarts: one metadata key per subscription — an entity subscription, or with
+  // `csource` a context source registration subscription — so that hubs delivering different
+  // subscriptions never overwrite each other's. Load is NotFound when none was saved.
+  Status SaveDeliveryStatus(std::string_view tenant, std::string_view id, bool csource, std::string_view text);
+  Status DeleteDeliveryStatus(std::string_view tenant, std::string_view id, bool csource);
+  Result<std::string> LoadDeliveryStatus(std::string_view tenant, std::string_view id, bool csource);
+  // Visits every status stored for the tenant. Those an older hub kept in one document per
+  // tenant (keyed by id, a context source registration subscription's id marked with a leading
+  // 0x1e) are first moved to their own keys.
+  Status ScanDeliveryStatuses(std::string_view tenant,
+                              const std::function<void(std::string_view id, bool csource, std::string_view text)>& visit);
 
   // A subscription changed by any hub sharing the store: into the matcher (or out of it, and the
   // deletion observer told). One that cannot be compiled here keeps its previous form.

@@ -18,12 +18,15 @@ inline constexpr std::string_view kIndexVersion = "broker/index_version";
 inline constexpr std::string_view kSourceId = "broker/source_id";
 // Set once every entity with history has its history header — broker::HistoryRecorder.
 inline constexpr std::string_view kHistoryHeadersDone = "broker/history_headers";
-// Entity subscriptions and their delivery statuses — broker::SubscriptionService.
+// Entity subscriptions and their delivery statuses, one key per subscription (written by the hub
+// delivering it) — broker::SubscriptionService. The statuses key: every status in one document,
+// as older hubs kept them; moved to the per-subscription keys when read.
 inline constexpr std::string_view kSubscriptionPrefix = "subscription/";
+inline constexpr std::string_view kSubscriptionStatusPrefix = "subscription-status/";
 inline constexpr std::string_view kSubscriptionStatuses = "subscription-statuses";
 // Context source registration subscriptions and their statuses — broker::SubscriptionService.
 inline constexpr std::string_view kCsourceSubscriptionPrefix = "csourceSubscription/";
-inline constexpr std::string_view kCsourceSubscriptionStatuses = "csourceSubscription-statuses";
+inline constexpr std::string_view kCsourceSubscriptionStatusPrefix = "csourceSubscription-status/";
 // Context source registrations, and when expired ones were last swept — broker::RegistrationService.
 inline constexpr std::string_view kRegistrationPrefix = "registration/";
 inline constexpr std::string_view kRegistrationExpirySwept = "registration-expiry-swept";
@@ -34,8 +37,8 @@ inline constexpr std::string_view kIotDevicePrefix = "iot/device/";
 // Every key and prefix above (prefixes end with '/').
 inline constexpr std::array kAll = {
     kContextPrefix,         kIndexVersion,        kSourceId,
-    kHistoryHeadersDone,    kSubscriptionPrefix,  kSubscriptionStatuses,
-    kCsourceSubscriptionPrefix, kCsourceSubscriptionStatuses, kRegistrationPrefix,
+    kHistoryHeadersDone,    kSubscriptionPrefix,  kSubscriptionStatusPrefix, kSubscriptionStatuses,
+    kCsourceSubscriptionPrefix, kCsourceSubscriptionStatusPrefix, kRegistrationPrefix,
     kRegistrationExpirySwept, kIotGroupPrefix,    kIotDevicePrefix,
 };
 

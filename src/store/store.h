@@ -12,6 +12,7 @@
 // Thread-safety: every method of Store and TenantStore is safe to call concurrently.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,11 +52,19 @@ struct EntityRecord {
 // occurs more than once, its last put wins and deletes apply after puts. Type and attribute
 // names must be non-empty and contain no NUL; ids must be non-empty (else BadRequestData).
 // A notification owed (DESIGN §1): kept in the tenant's outbox from the write that owes it until
-// the notifier has delivered it (or given up). `sequence` orders the outbox; its meaning and
-// the value's are the broker's.
+// the notifier has delivered it (or given up). `sequence` orders the outbox; the value's meaning
+// is the broker's. A store that numbers the outbox (TenantStore::NumbersOutbox) gives a record
+// written with sequence 0 the next number of the tenant's own counter, taken inside the write's
+// transaction after its entities are locked — so one entity's records are numbered in the order
+// of its changes, whichever hub makes them — and stores that number at `*assigned` (when set)
+// before the write returns ok. A record written with a sequence keeps it.
+// `partition` files the record for delivery (see OutboxOwner): below the store's
+// OutboxPartitions(); a store with one partition ignores it.
 struct OutboxRecord {
   uint64_t sequence = 0;
   std::string value;
+  uint64_t* assigned = nullptr;
+  uint32_t partition = 0;
 };
 
 // History (the temporal API): attribute instances are kept in blocks per (entity, attribute,
@@ -171,6 +180,26 @@ class TenantStore {
                             const std::function<bool(uint64_t sequence, std::string_view value)>& visit) = 0;
   virtual Status DeleteOutbox(const std::vector<uint64_t>& sequences) = 0;
   virtual Result<uint64_t> LastOutboxSequence() = 0;
+  // True if the store numbers outbox records written with sequence 0 (see OutboxRecord): a store
+  // several hubs share does, since no hub alone knows the next number. False: the caller numbers
+  // them (from LastOutboxSequence at start).
+  virtual bool NumbersOutbox() const { return false; }
+  // How many delivery partitions the outbox has (Store::OutboxPartitions).
+  virtual uint32_t OutboxPartitions() const { return 1; }
+  // The records of `partition`, ascending by sequence (visit returns false to stop). A store
+  // with one partition visits every record for partition 0.
+  virtual Status ScanOutboxPartition(uint32_t partition,
+                                     const std::function<bool(uint64_t sequence, std::string_view value)>& visit) {
+    return partition == 0 ? ScanOutbox(0, visit) : Status::Ok();
+  }
+  // The records among `sequences` still present, ascending (visit returns false to stop).
+  virtual Status ReadOutbox(std::vector<uint64_t> sequences,
+                            const std::function<bool(uint64_t sequence, std::string_view value)>& visit) {
+    std::sort(sequences.begin(), sequences.end());
+    return ScanOutbox(0, [&](uint64_t sequence, std::string_view value) {
+      return !std::binary_search(sequences.begin(), sequences.end(), sequence) || visit(sequence, value);
+    });
+  }
 
   // History (see HistoryAppend). ScanHistory visits the blocks of (id, attr) numbered
   // first..last (inclusive), ascending or, with `backwards`, descending; visit returns false to
@@ -229,9 +258,59 @@ class SharedMetaObserver {
                                  const std::optional<std::string>& value) = 0;
 };
 
+// Who delivers the outbox (DESIGN §1) when several hubs share one store: its records are filed
+// under partitions (OutboxRecord::partition), and a hub delivers a partition's records only while
+// the store says it owns that partition — never two hubs at once. The store calls the owner on
+// threads of its own, perhaps two at once: the owner is thread-safe and answers quickly (it
+// queues the work).
+class OutboxOwner {
+ public:
+  virtual ~OutboxOwner() = default;
+  // This hub owns `partition` from now on: it reads that partition's records, of every tenant,
+  // from the first, and delivers them and every one written later.
+  virtual void PartitionGained(uint32_t partition) = 0;
+  // This hub owns `partition` no more (its hold was lost, or it gives the partition up for
+  // another hub's share): it stops sending the partition's records now; another hub may be
+  // reading them already.
+  virtual void PartitionLost(uint32_t partition) = 0;
+  // Records of `partition` in `tenant` were committed, by this hub or another: those numbered
+  // `sequences`, or, when it is empty, some not named (read the partition again). Only for an
+  // owned partition. A store with several partitions tells of every record, this hub's own
+  // included, in the order of their commits — one entity's records in the order of its changes,
+  // whichever hubs made them — so the owner queues records in that order; a store with one
+  // partition tells of none.
+  virtual void OutboxWritten(std::string_view tenant, uint32_t partition, std::vector<uint64_t> sequences) = 0;
+  // How many of the partition's records are being sent right now (a partition given up is free
+  // for another hub only once this is 0, so that no record of it is sent by two hubs at once
+  // and the order of each subscription's notifications holds across the change).
+  virtual size_t Sending(uint32_t partition) const = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // The outbox's delivery partitions (OutboxRecord::partition is below this); 1 for a store only
+  // one hub opens.
+  virtual uint32_t OutboxPartitions() const { return 1; }
+  // Starts handing the outbox's partitions to `owner` (OutboxOwner): a store shared by several
+  // hubs gives each hub its fair share of the partitions that no live hub owns, takes them from
+  // a hub that dies, and tells the owner of each record written. The default — one hub owns
+  // everything — calls owner->PartitionGained(0) before it returns. Until StopDeliveringOutbox.
+  virtual Status DeliverOutbox(OutboxOwner* owner) {
+    owner->PartitionGained(0);
+    return Status::Ok();
+  }
+  // Stops calling the owner and gives every partition up; once it returns no call to it is
+  // running or will be.
+  virtual void StopDeliveringOutbox() {}
+  // Hands the shared metadata changes of `tenant` this hub has not heard of yet to their
+  // observers (SharedMetaObserver) now, instead of when the store's own thread hears of them:
+  // for a record naming a subscription made on another hub a moment ago. Ok with nothing to do.
+  virtual Status CatchUpSharedMeta(std::string_view tenant) {
+    (void)tenant;
+    return Status::Ok();
+  }
 
   // Tells `observer` of the changes to the metadata under `prefix` (see SharedMetaObserver); call
   // before reading that metadata at start-up and before serving. Every hub on one database must

@@ -13,7 +13,8 @@
  *                                 or attribute names — updating values, the common write, takes
  *                                 no counter row lock, so writers of one type do not queue there.
  *   outbox(seq, value)            notifications owed (DESIGN §1), written in the entity's
- *                                 transaction
+ *                                 transaction and numbered there by the sequence outbox_seq
+ *                                 (every hub writing the outbox takes its numbers from it)
  *   history(entity_id, attr, block, part, bytes)
  *                                 appends are rows (no read); a block is its parts in order
  *   history_entities(entity_id, header), meta(key, value), schema_version(version)
@@ -40,6 +41,7 @@
 #include <fmt/format.h>
 
 #include "store/postgres/history_folding.h"
+#include "store/postgres/outbox_claims.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_listener.h"
 #include "store/postgres/shared_meta_feed.h"
@@ -119,6 +121,18 @@ const std::vector<std::vector<std::string_view>>& TenantMigrations() {
       //    compressed, the row's first byte which codec (zstd rows from versions 2–3 stay readable).
       {
           R"(ALTER TABLE {s}.history RENAME COLUMN zstd TO compressed)",
+      },
+      // 5: outbox records numbered by the database, since several hubs write one outbox: a
+      //    sequence, going on after the highest number a hub numbering them itself left.
+      {
+          R"(CREATE SEQUENCE {s}.outbox_seq)",
+          R"(SELECT setval('{s}.outbox_seq', (SELECT coalesce(max(seq), 0) + 1 FROM {s}.outbox), false))",
+      },
+      // 6: records filed under delivery partitions (outbox_claims.h); those an older hub left are
+      //    all in partition 0, whose owner delivers them whatever subscriptions they name.
+      {
+          R"(ALTER TABLE {s}.outbox ADD COLUMN part int NOT NULL DEFAULT 0)",
+          R"(CREATE INDEX ON {s}.outbox (part, seq))",
       },
   };
   return migrations;
@@ -438,6 +452,47 @@ class PgTenantStore : public TenantStore {
     return OnConnection(pool_, false, [&](Connection& c) {
       return c.ExecPrepared("removing delivered notifications", Sql("DELETE FROM {s}.outbox WHERE seq = ANY($1::bigint[])"),
                     {Param::Text(list)}).status();
+    });
+  }
+
+  bool NumbersOutbox() const override { return true; }
+  uint32_t OutboxPartitions() const override { return pg::kOutboxPartitions; }
+
+  Status ScanOutboxPartition(uint32_t partition, const std::function<bool(uint64_t, std::string_view)>& visit) override {
+    int64_t after = 0;
+    for (;;) {
+      bool stop = false;
+      size_t n = 0;
+      Status st = Read([&](Connection& c) -> Status {
+        auto rows = c.ExecPrepared(
+            "reading the outbox",
+            Sql(fmt::format("SELECT seq, value FROM {{s}}.outbox WHERE part = $1 AND seq > $2 ORDER BY seq LIMIT {}", kScanPage)),
+            {Param::Int(partition), Param::Int(after)}, Format::kBinary);
+        if (!rows.ok()) return rows.status();
+        n = rows->size();
+        for (size_t r = 0; r < n && !stop; ++r) {
+          after = rows->GetBigInt(r, 0);
+          if (!visit(static_cast<uint64_t>(after), rows->Get(r, 1))) stop = true;
+        }
+        return Status::Ok();
+      });
+      if (!st.ok() || stop || n < kScanPage) return st;
+    }
+  }
+
+  Status ReadOutbox(std::vector<uint64_t> sequences, const std::function<bool(uint64_t, std::string_view)>& visit) override {
+    if (sequences.empty()) return Status::Ok();
+    Column list;
+    for (uint64_t seq : sequences) list.Int(static_cast<int64_t>(seq));
+    return Read([&](Connection& c) -> Status {
+      auto rows = c.ExecPrepared("reading the outbox",
+                                 Sql("SELECT seq, value FROM {s}.outbox WHERE seq = ANY($1::bigint[]) ORDER BY seq"),
+                                 {Param::Text(list.Literal())}, Format::kBinary);
+      if (!rows.ok()) return rows.status();
+      for (size_t r = 0; r < rows->size(); ++r) {
+        if (!visit(static_cast<uint64_t>(rows->GetBigInt(r, 0)), rows->Get(r, 1))) break;
+      }
+      return Status::Ok();
     });
   }
 
@@ -771,7 +826,12 @@ void CountRecord(const EntityRecord& r, int64_t sign, CountDeltas* deltas) {
 
 // Everything a write does, in one statement: data-modifying CTEs, each fed by arrays (empty ones
 // do nothing). They run against one snapshot and cannot see each other's rows, so the caller
-// never lets two of them touch one row (a key is deleted or upserted, not both).
+// never lets two of them touch one row (a key is deleted or upserted, not both). Outbox records
+// written with sequence 0 take numbers of the tenant's sequence — ascending in the order they
+// come in the write (the k-th smallest number to the k-th such record) — and the statement
+// answers (position in ws.outbox from 1, number) for each; then (-1, how many NOTIFYs): one per
+// partition written, delivered at commit to the partition's owner (outbox_claims.h; the row
+// that counts them is what makes PostgreSQL run that part of the statement).
 constexpr std::string_view kApplyWrite = R"(WITH
   entity_puts AS (INSERT INTO {s}.entities (id, record) SELECT * FROM unnest($1::bytea[], $2::bytea[])
                   ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record),
@@ -786,7 +846,18 @@ constexpr std::string_view kApplyWrite = R"(WITH
   count_changes AS (INSERT INTO {s}.counts (kind, a, b, n)
                     SELECT k, a, b, n FROM unnest($13::"char"[], $14::bytea[], $15::bytea[], $16::bigint[]) AS u(k, a, b, n)
                     ON CONFLICT (kind, a, b) DO UPDATE SET n = {s}.counts.n + EXCLUDED.n),
-  outbox_puts AS (INSERT INTO {s}.outbox (seq, value) SELECT * FROM unnest($17::bigint[], $18::bytea[])),
+  outbox_in AS (SELECT * FROM unnest($17::bigint[], $18::bytea[], $28::int[]) WITH ORDINALITY AS u(seq, value, part, n)),
+  outbox_taken AS (SELECT nextval('{s}.outbox_seq') AS seq FROM outbox_in WHERE seq = 0),
+  outbox_numbered AS (SELECT i.n, t.seq
+                      FROM (SELECT n, row_number() OVER (ORDER BY n) AS r FROM outbox_in WHERE seq = 0) i
+                      JOIN (SELECT seq, row_number() OVER (ORDER BY seq) AS r FROM outbox_taken) t USING (r)),
+  outbox_puts AS (INSERT INTO {s}.outbox (seq, value, part)
+                  SELECT coalesce(b.seq, i.seq), i.value, i.part FROM outbox_in i LEFT JOIN outbox_numbered b USING (n)
+                  RETURNING seq, part),
+  outbox_notices AS (SELECT pg_notify($29, part || ' ' ||
+                                      CASE WHEN count(*) <= 200 THEN string_agg(seq::text, ',' ORDER BY seq) ELSE '' END ||
+                                      ' ' || $30)
+                     FROM outbox_puts GROUP BY part),
   history_puts AS (INSERT INTO {s}.history (entity_id, attr, block, bytes)
                    SELECT i, a, b, x FROM unnest($19::bytea[], $20::bytea[], $21::bigint[], $22::bytea[])
                    WITH ORDINALITY AS u(i, a, b, x, n) ORDER BY n),
@@ -795,7 +866,7 @@ constexpr std::string_view kApplyWrite = R"(WITH
   meta_puts AS (INSERT INTO {s}.meta (key, value) SELECT * FROM unnest($25::bytea[], $26::bytea[])
                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value),
   meta_deletes AS (DELETE FROM {s}.meta WHERE key = ANY($27::bytea[]))
-SELECT 1)";
+SELECT n, seq FROM outbox_numbered UNION ALL SELECT -1, count(*) FROM outbox_notices)";
 
 Status PgTenantStore::LockRecords(Connection& t, std::vector<std::string_view> ids,
                                   std::map<std::string, EntityRecord, std::less<>>* records) {
@@ -899,10 +970,12 @@ Status PgTenantStore::Apply(Connection& t, const WriteSet& ws,
     count_bs.Bytes(std::get<2>(key));
     count_ns.Int(delta);
   }
-  Column outbox_seqs, outbox_values;
+  Column outbox_seqs, outbox_values, outbox_partitions;
   for (const auto& record : ws.outbox) {
+    if (record.partition >= pg::kOutboxPartitions) return Status::Internal("an outbox record names no partition of the store");
     outbox_seqs.Int(static_cast<int64_t>(record.sequence));
     outbox_values.Bytes(record.value);
+    outbox_partitions.Int(record.partition);
   }
   Column history_ids, history_attrs, history_blocks, history_bytes;
   for (const auto& append : ws.history) {
@@ -928,11 +1001,25 @@ Status PgTenantStore::Apply(Connection& t, const WriteSet& ws,
       count_kinds.Literal(),    count_as.Literal(),       count_bs.Literal(),      count_ns.Literal(),
       outbox_seqs.Literal(),    outbox_values.Literal(),  history_ids.Literal(),   history_attrs.Literal(),
       history_blocks.Literal(), history_bytes.Literal(),  header_ids.Literal(),    header_values.Literal(),
-      meta_keys.Literal(),      meta_values.Literal(),    meta_deleted.Literal()};
+      meta_keys.Literal(),      meta_values.Literal(),    meta_deleted.Literal(),  outbox_partitions.Literal()};
   std::vector<Param> params;
-  params.reserve(arrays.size());
+  params.reserve(arrays.size() + 2);
   for (const std::string& a : arrays) params.push_back(Param::Text(a));
-  return t.ExecPrepared("writing", Sql(kApplyWrite), params).status();
+  params.push_back(Param::Text(pg::kOutboxChannel));
+  params.push_back(Param::Text(tenant_));
+  auto numbered = t.ExecPrepared("writing", Sql(kApplyWrite), params, Format::kBinary);
+  if (!numbered.ok()) return numbered.status();
+  for (size_t r = 0; r < numbered->size(); ++r) {
+    const int64_t position = numbered->GetBigInt(r, 0);
+    if (position == -1) continue;  // the NOTIFYs' count
+    if (position < 1 || static_cast<size_t>(position) > ws.outbox.size()) {
+      return Status::Internal("PostgreSQL: the write numbered an outbox record it was not given");
+    }
+    if (uint64_t* assigned = ws.outbox[static_cast<size_t>(position - 1)].assigned) {
+      *assigned = static_cast<uint64_t>(numbered->GetBigInt(r, 1));
+    }
+  }
+  return Status::Ok();
 }
 
 Status PgTenantStore::Write(const WriteSet& ws) {
@@ -1238,6 +1325,35 @@ class PostgresStore : public Store {
 
   void UnwatchSharedMeta(SharedMetaObserver* observer) override { feed_.Unwatch(observer); }
 
+  uint32_t OutboxPartitions() const override { return pg::kOutboxPartitions; }
+
+  Status DeliverOutbox(OutboxOwner* owner) override {
+    std::lock_guard lock(claims_mutex_);
+    if (closed_) return Status(Status::Code::kUnavailable, "the store is closed");
+    claims_.reset();
+    pg::OutboxClaimsOptions o;
+    o.conninfo = options_.conninfo;
+    o.connect_timeout = options_.connect_timeout;
+    o.partitions = pg::kOutboxPartitions;
+    o.tenants = [this] { return ListTenants(); };
+    auto claims = pg::OutboxClaims::Start(std::move(o), owner);
+    if (!claims.ok()) return claims.status();
+    claims_ = std::move(*claims);
+    return Status::Ok();
+  }
+
+  void StopDeliveringOutbox() override {
+    std::lock_guard lock(claims_mutex_);
+    claims_.reset();
+  }
+
+  Status CatchUpSharedMeta(std::string_view tenant) override {
+    if (!feed_.Active()) return Status::Ok();
+    auto ts = Tenant(tenant, false);
+    if (!ts.ok()) return ts.status().IsNotFound() ? Status::Ok() : ts.status();
+    return static_cast<PgTenantStore*>(*ts)->CatchUp();
+  }
+
   Status WatchSharedMeta(std::string prefix, SharedMetaObserver* observer) override {
     feed_.Watch(std::move(prefix), observer);
     std::lock_guard lock(listener_mutex_);
@@ -1285,6 +1401,7 @@ class PostgresStore : public Store {
   }
 
   void Close() override {
+    StopDeliveringOutbox();
     {
       std::lock_guard lock(listener_mutex_);
       listener_.reset();  // no catch-up runs once it returns
@@ -1375,6 +1492,8 @@ class PostgresStore : public Store {
   pg::SharedMetaFeed feed_;
   std::mutex listener_mutex_;
   std::unique_ptr<pg::Listener> listener_;
+  std::mutex claims_mutex_;
+  std::unique_ptr<pg::OutboxClaims> claims_;  // while the outbox is delivered (DeliverOutbox)
   bool listening_ = false;  // guarded by listener_mutex_
   util::PeriodicTask folder_;
   std::atomic<bool> closed_{false};

@@ -56,6 +56,14 @@ class CountingTenantStore final : public store::TenantStore {
   }
   Status DeleteOutbox(const std::vector<uint64_t>& s) override { return inner_.DeleteOutbox(s); }
   Result<uint64_t> LastOutboxSequence() override { return inner_.LastOutboxSequence(); }
+  bool NumbersOutbox() const override { return inner_.NumbersOutbox(); }
+  uint32_t OutboxPartitions() const override { return inner_.OutboxPartitions(); }
+  Status ScanOutboxPartition(uint32_t p, const std::function<bool(uint64_t, std::string_view)>& v) override {
+    return inner_.ScanOutboxPartition(p, v);
+  }
+  Status ReadOutbox(std::vector<uint64_t> s, const std::function<bool(uint64_t, std::string_view)>& v) override {
+    return inner_.ReadOutbox(std::move(s), v);
+  }
   Status ScanHistory(std::string_view id, std::string_view attr, int64_t first, int64_t last, bool backwards,
                      const store::HistoryBlockVisitor& v) override {
     return inner_.ScanHistory(id, attr, first, last, backwards, v);
@@ -100,6 +108,10 @@ class CountingStore final : public store::Store {
     return counting.get();
   }
   std::vector<std::string> ListTenants() override { return inner_.ListTenants(); }
+  uint32_t OutboxPartitions() const override { return inner_.OutboxPartitions(); }
+  Status DeliverOutbox(store::OutboxOwner* owner) override { return inner_.DeliverOutbox(owner); }
+  void StopDeliveringOutbox() override { inner_.StopDeliveringOutbox(); }
+  Status CatchUpSharedMeta(std::string_view tenant) override { return inner_.CatchUpSharedMeta(tenant); }
   Status Backup(const std::string& dir) override { return inner_.Backup(dir); }
   void Close() override { inner_.Close(); }
   CountingTenantStore& Of(const std::string& tenant) { return *tenants_.at(tenant); }

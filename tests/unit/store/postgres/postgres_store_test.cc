@@ -152,6 +152,102 @@ TEST_F(PostgresStoreTest, UpdatesOfOneEntityFromTwoHubsLoseNothing) {
   EXPECT_EQ((*on_b)->Get("urn:e:counter")->document, std::to_string(4 * kIncrements));
 }
 
+// The outbox is numbered by the database (store.h, NumbersOutbox): records written with 0 get
+// the tenant's next numbers, in the order they come in the write, told through `assigned`.
+TEST_F(PostgresStoreTest, OutboxRecordsWrittenWithZeroAreNumberedByTheDatabase) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE((*t)->NumbersOutbox());
+  uint64_t first = 0, second = 0, third = 0;
+  WriteSet ws;
+  ws.outbox = {{0, "first", &first}, {0, "second", &second}};
+  ASSERT_TRUE((*t)->Write(ws).ok());
+  WriteSet next;
+  next.outbox = {{0, "third", &third}};
+  ASSERT_TRUE((*t)->Write(next).ok());
+  EXPECT_GT(first, 0u);
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  std::map<uint64_t, std::string> held;
+  ASSERT_TRUE((*t)->ScanOutbox(0, [&](uint64_t seq, std::string_view v) {
+    held[seq] = std::string(v);
+    return true;
+  }).ok());
+  EXPECT_EQ(held, (std::map<uint64_t, std::string>{{first, "first"}, {second, "second"}, {third, "third"}}));
+}
+
+// Migration 5 starts the sequence after the numbers a hub that numbered the outbox itself left.
+TEST_F(PostgresStoreTest, TheOutboxSequenceGoesOnAfterRecordsOfAnOlderHub) {
+  {
+    auto old = Open();
+    ASSERT_TRUE(old);
+    WriteSet ws;
+    ws.outbox = {{41, "left by an older hub"}};
+    auto t = old->Tenant("", false);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE((*t)->Write(ws).ok());
+  }
+  // Back to the layout before migration 5 (as an older hub left it).
+  ASSERT_TRUE(Direct()->Exec("test", "DROP SEQUENCE tenant_default.outbox_seq").ok());
+  ASSERT_TRUE(Direct()->Exec("test", "ALTER TABLE tenant_default.outbox DROP COLUMN part").ok());
+  ASSERT_TRUE(Direct()->Exec("test", "UPDATE tenant_default.schema_version SET version = 4").ok());
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto t = store->Tenant("", false);
+  ASSERT_TRUE(t.ok());
+  uint64_t assigned = 0;
+  WriteSet ws;
+  ws.outbox = {{0, "new", &assigned}};
+  ASSERT_TRUE((*t)->Write(ws).ok());
+  EXPECT_EQ(assigned, 42u);
+}
+
+// Two hubs updating one entity, each change owing an outbox record numbered by the database:
+// no two records share a number (the hubs do not collide), and the numbers follow the order of
+// the entity's changes (taken after its row is locked).
+TEST_F(PostgresStoreTest, OutboxNumbersFollowOneEntitysChangesAcrossHubs) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  auto on_a = a->Tenant("", false), on_b = b->Tenant("", false);
+  ASSERT_TRUE(on_a.ok() && on_b.ok());
+  Put(*on_a, Record("urn:e:counter", {"Counter"}, {"n"}, "0"));
+  constexpr int kIncrements = 40;
+  std::mutex mutex;
+  std::map<uint64_t, std::string> told;  // number → the value, as `assigned` said
+  auto increment = [&](TenantStore* t) {
+    for (int i = 0; i < kIncrements; ++i) {
+      uint64_t assigned = 0;
+      std::string value;
+      Status st = t->Update({"urn:e:counter"}, [&](const CurrentRecords& current) -> Result<WriteSet> {
+        if (!current[0].ok()) return current[0].status();
+        EntityRecord next = current[0].value();
+        value = next.document = std::to_string(std::stoi(next.document) + 1);
+        WriteSet ws;
+        ws.puts.push_back(std::move(next));
+        ws.outbox.push_back({0, value, &assigned});
+        return ws;
+      });
+      ASSERT_TRUE(st.ok()) << st.message();
+      std::lock_guard lock(mutex);
+      EXPECT_TRUE(told.emplace(assigned, value).second) << "number " << assigned << " given twice";
+    }
+  };
+  std::vector<std::thread> writers;
+  for (TenantStore* t : {*on_a, *on_b, *on_a, *on_b}) writers.emplace_back(increment, t);
+  for (auto& w : writers) w.join();
+  std::map<uint64_t, std::string> held;
+  ASSERT_TRUE((*on_b)->ScanOutbox(0, [&](uint64_t seq, std::string_view v) {
+    held[seq] = std::string(v);
+    return true;
+  }).ok());
+  EXPECT_EQ(held, told);
+  ASSERT_EQ(held.size(), 4u * kIncrements);
+  int expected = 0;
+  for (const auto& [seq, value] : held) EXPECT_EQ(value, std::to_string(++expected)) << "record " << seq;
+}
+
 // What a hub holds of shared metadata, as its observer heard it (store.h, SharedMetaObserver).
 class SharedMetaCopy : public SharedMetaObserver {
  public:

@@ -1,0 +1,170 @@
+// The notifier and shared metadata (several hubs on one database): a record naming a
+// subscription this hub has not heard of yet — made on another hub a moment ago — is not dropped
+// before the notifier has caught the tenant's shared metadata up (Store::CatchUpSharedMeta) and
+// looked again; a record for a subscription that exists nowhere is dropped, caught up once. And
+// delivery statuses, stored one key per subscription.
+#include "broker/notifier.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "broker/subscription_service.h"
+#include "ngsild/context.h"
+#include "ngsild/parse.h"
+#include "temp_store.h"
+#include "util/time.h"
+
+namespace cityhub::broker {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// A store whose CatchUpSharedMeta runs `on_catch_up`: what another hub changed becomes known then.
+class CatchingUpStore final : public store::Store {
+ public:
+  explicit CatchingUpStore(store::Store& inner) : inner_(inner) {}
+  Result<store::TenantStore*> Tenant(std::string_view name, bool create) override { return inner_.Tenant(name, create); }
+  std::vector<std::string> ListTenants() override { return inner_.ListTenants(); }
+  Status Backup(const std::string& dir) override { return inner_.Backup(dir); }
+  void Close() override {}
+  Status CatchUpSharedMeta(std::string_view tenant) override {
+    ++catch_ups;
+    if (on_catch_up) on_catch_up(tenant);
+    return Status::Ok();
+  }
+
+  std::function<void(std::string_view)> on_catch_up;
+  std::atomic<int> catch_ups{0};
+
+ private:
+  store::Store& inner_;
+};
+
+// Records which subscriptions were notified; every send succeeds.
+class RecordingSender : public NotificationSender {
+ public:
+  void Send(OutgoingNotification n, std::function<void(DeliveryOutcome)> done) override {
+    {
+      std::lock_guard lock(mutex_);
+      sent_.push_back(n.subscription);
+    }
+    changed_.notify_all();
+    done(DeliveryOutcome{true, ""});
+  }
+  bool WaitFor(const std::string& subscription) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return std::find(sent_.begin(), sent_.end(), subscription) != sent_.end(); });
+  }
+  std::vector<std::string> Sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> sent_;
+};
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(temp_.ok());
+    ASSERT_TRUE(resolver_.Init().ok());
+    ASSERT_TRUE(subscriptions_.LoadAll({}).ok());
+  }
+  OutboxEntry Owed(uint64_t sequence, std::string subscription) {
+    auto e = ngsild::ParseEntity(json::parse(R"({"id":"urn:e:1","type":"Sensor","level":1})").as_object(),
+                                 *resolver_.Core(), 1000, {});
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    OutboxEntry entry;
+    entry.sequence = sequence;
+    entry.at_ms = util::NowMillis();
+    entry.entity = std::move(*e);
+    entry.subscriptions = {std::move(subscription)};
+    return entry;
+  }
+
+  TempStore temp_{"notifier-test"};
+  CatchingUpStore store_{*temp_};
+  ngsild::ContextResolver resolver_{{}, {}};
+  SubscriptionMatcher matcher_;
+  SubscriptionService subscriptions_{store_, &matcher_, &resolver_};
+  RecordingSender sender_;
+};
+
+TEST_F(NotifierTest, ARecordForASubscriptionNotHeardOfYetIsDeliveredOnceCaughtUp) {
+  // Another hub made the subscription; this one learns of it only by catching up.
+  store_.on_catch_up = [&](std::string_view tenant) {
+    if (matcher_.Find(tenant, "urn:s:late")) return;
+    auto made = subscriptions_.Create(
+        tenant,
+        json::parse(R"({"type":"Subscription","id":"urn:s:late","entities":[{"type":"Sensor"}],
+                       "notification":{"endpoint":{"uri":"http://receiver.example/"}}})")
+            .as_object(),
+        *resolver_.Core(), 1);
+    ASSERT_TRUE(made.ok()) << made.status().message();
+  };
+  Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, nullptr);
+  ASSERT_TRUE(notifier.Start().ok());
+  ASSERT_FALSE(matcher_.Find("", "urn:s:late"));
+  std::vector<OutboxEntry> entries;
+  entries.push_back(Owed(1, "urn:s:late"));
+  notifier.Committed("", std::move(entries));
+  EXPECT_TRUE(sender_.WaitFor("urn:s:late"));
+  EXPECT_EQ(store_.catch_ups.load(), 1);
+  notifier.Stop();
+}
+
+TEST_F(NotifierTest, ARecordForASubscriptionThatExistsNowhereIsDroppedAfterOneCatchUp) {
+  Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, nullptr);
+  ASSERT_TRUE(notifier.Start().ok());
+  std::vector<OutboxEntry> entries;
+  entries.push_back(Owed(1, "urn:s:gone"));
+  notifier.Committed("", std::move(entries));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (store_.catch_ups.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(store_.catch_ups.load(), 1);
+  notifier.Stop();
+  EXPECT_TRUE(sender_.Sent().empty());
+  EXPECT_EQ(notifier.Stats().outbox_records, 0u);
+}
+
+// Delivery statuses are kept one key per subscription (hubs delivering different subscriptions
+// never overwrite each other's); the one document per tenant an older hub kept is moved there.
+TEST_F(NotifierTest, StatusesAreKeptPerSubscriptionAndAnOlderHubsDocumentIsMovedThere) {
+  auto made = subscriptions_.Create(
+      "", json::parse(R"({"type":"Subscription","id":"urn:s:old","entities":[{"type":"Sensor"}],
+                          "notification":{"endpoint":{"uri":"http://receiver.example/"}}})").as_object(),
+      *resolver_.Core(), 1);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  auto ts = store_.Tenant("", false);
+  ASSERT_TRUE(ts.ok());
+  ASSERT_TRUE((*ts)->PutMeta("subscription-statuses", R"({"urn:s:old":{"timesSent":7,"failing":false}})").ok());
+  {
+    Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, &subscriptions_);
+    ASSERT_TRUE(notifier.Start().ok());
+    EXPECT_EQ(notifier.StatusOf("", "urn:s:old").times_sent, 7u);
+    std::vector<OutboxEntry> entries;
+    entries.push_back(Owed(1, "urn:s:old"));
+    notifier.Committed("", std::move(entries));
+    ASSERT_TRUE(sender_.WaitFor("urn:s:old"));
+    notifier.Stop();  // stores the statuses
+  }
+  EXPECT_TRUE((*ts)->GetMeta("subscription-statuses").status().IsNotFound());
+  auto stored = (*ts)->GetMeta("subscription-status/urn:s:old");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(json::parse(*stored).at("timesSent").to_number<int>(), 8);
+}
+
+}  // namespace
+}  // namespace cityhub::broker
