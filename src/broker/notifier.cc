@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,9 @@ struct Channel {
 // Context source registration subscriptions have ids of their own (one may equal an entity
 // subscription's): their keys, and their entries in the stored statuses, are marked.
 constexpr char kCsourceMark = '\x1e';
+// How long Stop waits for the sends under way to end, and then for the delivered records'
+// removal, before it gives the partitions up (a black-hole endpoint does not hold a stop longer).
+constexpr std::chrono::seconds kStopDrain{5};
 
 std::string ChannelKey(std::string_view tenant, std::string_view id, bool csource = false) {
   std::string key(tenant);
@@ -226,6 +230,11 @@ struct Notifier::Impl : store::OutboxOwner {
   const uint32_t partitions;
   std::vector<std::atomic<bool>> owned;
   std::vector<std::atomic<size_t>> sending;
+  // Each gain or loss of a partition (and Stop) advances its generation, under claim_mutex; a
+  // queued Gained step takes the partition only if none came after it — a partition given up
+  // while its Gained step waited in the inbox is not taken back by it.
+  std::mutex claim_mutex;
+  std::vector<uint64_t> generation;
   // Worker-only: per tenant, the records queued, being sent or delivered but not yet removed
   // from the outbox — a record read again (the partition re-read, a NOTIFY after the hand-over)
   // is not queued twice.
@@ -239,18 +248,33 @@ struct Notifier::Impl : store::OutboxOwner {
   Impl(store::Store& s, const SubscriptionMatcher& m, ngsild::ContextResolver& c, NotificationSender& h,
        NotificationSender* q, SubscriptionService* st, NotifierOptions o)
       : store(s), matcher(m), contexts(c), http(h), mqtt(q), statuses(st), options(o),
-        partitions(std::max<uint32_t>(1, s.OutboxPartitions())), owned(partitions), sending(partitions) {}
+        partitions(std::max<uint32_t>(1, s.OutboxPartitions())), owned(partitions), sending(partitions),
+        generation(partitions) {}
 
   // --- store::OutboxOwner (store threads: queued for the worker) -------------------------------
 
   void PartitionGained(uint32_t partition) override {
     if (partition >= partitions) return;
-    inbox->Post([this, partition] { Gained(partition); });
+    std::lock_guard lock(claim_mutex);
+    const uint64_t g = ++generation[partition];
+    inbox->Post([this, partition, g] { Gained(partition, g); });
   }
   void PartitionLost(uint32_t partition) override {
     if (partition >= partitions) return;
-    owned[partition] = false;  // the periodic thread stops at once
+    Disown(partition);  // no send starts from now on, and the periodic thread stops at once
     inbox->Post([this, partition] { Lost(partition); });
+  }
+  void Disown(uint32_t partition) {
+    std::lock_guard lock(claim_mutex);
+    ++generation[partition];
+    owned[partition] = false;
+  }
+  // Owns `partition` if nothing gained or lost it since generation `g`.
+  bool Claim(uint32_t partition, uint64_t g) {
+    std::lock_guard lock(claim_mutex);
+    if (generation[partition] != g) return false;
+    owned[partition] = true;
+    return true;
   }
   void OutboxWritten(std::string_view tenant, uint32_t partition, std::vector<uint64_t> sequences) override {
     if (partition >= partitions) return;
@@ -358,8 +382,8 @@ struct Notifier::Impl : store::OutboxOwner {
     for (auto& [seq, entry] : found) Accept(tenant, std::move(entry));  // in sequence order
   }
 
-  void Gained(uint32_t partition) {
-    owned[partition] = true;
+  void Gained(uint32_t partition, uint64_t g) {
+    if (!Claim(partition, g)) return;  // lost again before this step ran
     size_t before = records;
     for (const std::string& tenant : store.ListTenants()) {
       LoadStatuses(tenant, partition);
@@ -936,6 +960,27 @@ void Notifier::Stop() {
   Impl& im = *impl_;
   if (!im.started) return;
   im.started = false;
+  if (im.partitions > 1) {
+    // Before the partitions go to other hubs: no send starts any more, those under way finish
+    // (for at most kStopDrain) and the records delivered are removed — a next owner would send
+    // them again, an older state after a newer one.
+    for (uint32_t p = 0; p < im.partitions; ++p) im.Disown(p);
+    const auto deadline = Clock::now() + kStopDrain;
+    auto busy = [&] {
+      for (uint32_t p = 0; p < im.partitions; ++p) {
+        if (im.sending[p].load()) return true;
+      }
+      return false;
+    };
+    while (busy() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto flushed = std::make_shared<std::promise<void>>();  // the step may outlive a wait that timed out
+    auto done = flushed->get_future();
+    im.inbox->Post([&im, flushed] {
+      im.FlushRemovals();
+      flushed->set_value();
+    });
+    done.wait_for(kStopDrain);
+  }
   im.store.StopDeliveringOutbox();  // no partition news once it returns
   if (im.periodic_thread.joinable()) {
     {

@@ -158,6 +158,11 @@ TEST_F(NotifierTest, StatusesAreKeptPerSubscriptionAndAnOlderHubsDocumentIsMoved
     entries.push_back(Owed(1, "urn:s:old"));
     notifier.Committed("", std::move(entries));
     ASSERT_TRUE(sender_.WaitFor("urn:s:old"));
+    // The send's outcome reaches the notifier's worker after the sender saw the send.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (notifier.StatusOf("", "urn:s:old").times_sent < 8 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
     notifier.Stop();  // stores the statuses
   }
   EXPECT_TRUE((*ts)->GetMeta("subscription-statuses").status().IsNotFound());
