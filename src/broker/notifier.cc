@@ -92,6 +92,8 @@ constexpr char kCsourceMark = '\x1e';
 // How long Stop waits for the sends under way to end, and then for the delivered records'
 // removal, before it gives the partitions up (a black-hole endpoint does not hold a stop longer).
 constexpr std::chrono::seconds kStopDrain{5};
+// How long after a failed read of an outbox partition (or catch-up) it is read again.
+constexpr std::chrono::seconds kRereadAfter{1};
 
 std::string ChannelKey(std::string_view tenant, std::string_view id, bool csource = false) {
   std::string key(tenant);
@@ -199,6 +201,9 @@ struct Notifier::Impl : store::OutboxOwner {
   // Worker-only state.
   util::StringMap<Channel> channels;  // by ChannelKey; elements never move
   std::multimap<Clock::time_point, std::string> timers;
+  // Worker-only: partitions of a tenant to read again, because reading them (or catching up with
+  // the subscriptions their records name) failed — their records stay in the outbox until then.
+  std::map<std::pair<std::string, uint32_t>, Clock::time_point> rereads;
   std::map<std::string, std::vector<uint64_t>> removals;  // tenant -> delivered records
   Clock::time_point next_status_flush;
   Clock::time_point next_removal_flush;
@@ -295,6 +300,8 @@ struct Notifier::Impl : store::OutboxOwner {
 
   // Queues the record's notifications (unless it is held already) and sends what it can.
   void Accept(const std::string& tenant, OutboxEntry entry) {
+    // A partition to be read again takes its records then, in order (they are in the outbox).
+    if (rereads.contains({tenant, entry.partition})) return;
     if (!held[tenant].insert(entry.sequence).second) return;
     const bool csource = !entry.registrations.empty();
     auto record = std::make_shared<Record>();
@@ -311,9 +318,19 @@ struct Notifier::Impl : store::OutboxOwner {
     std::vector<Channel*> owed;
     bool caught_up = false;
     for (const std::string& id : entry.subscriptions) {
-      if (!Find(tenant, id, csource) && !(!caught_up && CaughtUp(tenant, &caught_up) && Find(tenant, id, csource))) {
-        continue;  // deleted since: nothing owed
+      if (Find(tenant, id, csource) || caught_up) continue;
+      caught_up = true;
+      if (!CaughtUp(tenant)) {
+        // Unknown here and not known to be deleted: the record stays in the outbox and its
+        // partition is read again later, not dropped.
+        held[tenant].erase(record->sequence);
+        --records;
+        RereadLater(tenant, record->partition);
+        return;
       }
+    }
+    for (const std::string& id : entry.subscriptions) {
+      if (!Find(tenant, id, csource)) continue;  // deleted since: nothing owed
       Channel& c = ChannelFor(tenant, id, csource);
       if (c.queue.size() - c.in_flight >= options.max_queue) Overflow(c);
       c.queue.push_back(record);
@@ -330,11 +347,26 @@ struct Notifier::Impl : store::OutboxOwner {
   // A subscription this hub does not hold may have been made on another hub a moment ago (the
   // record's write saw it; this hub's listener has not heard of it yet): the shared metadata is
   // caught up before the record is dropped for it. True when that was done.
-  bool CaughtUp(const std::string& tenant, bool* done) {
-    *done = true;
+  bool CaughtUp(const std::string& tenant) {
     Status st = store.CatchUpSharedMeta(tenant);
     if (!st.ok()) spdlog::warn("tenant '{}': cannot catch up with subscriptions made on other hubs: {}", tenant, st.message());
     return st.ok();
+  }
+
+  void RereadLater(const std::string& tenant, uint32_t partition) {
+    rereads.try_emplace({tenant, partition}, Clock::now() + kRereadAfter);
+  }
+  void RunDueRereads() {
+    const Clock::time_point now = Clock::now();
+    for (auto it = rereads.begin(); it != rereads.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      auto [tenant, partition] = it->first;
+      it = rereads.erase(it);
+      if (owned[partition]) ReadPartition(tenant, partition, {});
+    }
   }
 
   // Reads `partition`'s records of `tenant` (all of them, or those numbered `sequences`) and
@@ -355,7 +387,11 @@ struct Notifier::Impl : store::OutboxOwner {
       }
     }
     auto ts = store.Tenant(tenant, false);
-    if (!ts.ok()) return;
+    if (!ts.ok()) {
+      for (auto& [seq, entry] : found) mine.emplace(seq, std::move(entry));  // kept for the next read
+      RereadLater(tenant, partition);
+      return;
+    }
     auto read = [&](uint64_t sequence, std::string_view value) {
       if (held[tenant].contains(sequence)) return true;
       auto entry = ParseOutboxRecord(sequence, value);
@@ -372,12 +408,15 @@ struct Notifier::Impl : store::OutboxOwner {
     Status st = Status::Ok();
     if (sequences.empty()) {
       st = (*ts)->ScanOutboxPartition(partition, read);
-      std::erase_if(mine, [&](const auto& e) { return e.second.partition == partition; });
+      // Read whole: every record handed over was found in the outbox (or delivered already).
+      if (st.ok()) std::erase_if(mine, [&](const auto& e) { return e.second.partition == partition; });
     } else if (!to_read.empty()) {
       st = (*ts)->ReadOutbox(std::move(to_read), read);
     }
     if (!st.ok()) {
-      spdlog::warn("cannot read the outbox of tenant '{}' (partition {}): {}", tenant, partition, st.message());
+      spdlog::warn("cannot read the outbox of tenant '{}' (partition {}): {}; read again in {} s", tenant, partition,
+                   st.message(), kRereadAfter.count());
+      RereadLater(tenant, partition);
     }
     for (auto& [seq, entry] : found) Accept(tenant, std::move(entry));  // in sequence order
   }
@@ -910,12 +949,14 @@ struct Notifier::Impl : store::OutboxOwner {
         std::unique_lock lock(inbox->mutex);
         Clock::time_point wake = std::min(next_status_flush, next_removal_flush);
         if (!timers.empty()) wake = std::min(wake, timers.begin()->first);
+        for (const auto& [key, at] : rereads) wake = std::min(wake, at);
         inbox->wake.wait_until(lock, wake, [&] { return inbox->closed || !inbox->items.empty(); });
         if (inbox->closed) return;
         batch.swap(inbox->items);
       }
       for (auto& fn : batch) fn();
       RunDueTimers();
+      RunDueRereads();
       // Removals are batched (they only need to reach the disk before the next start, and
       // every store write joins the foreground writers' commit queue).
       if (Clock::now() >= next_removal_flush || PendingRemovals() >= kRemovalBatch) {

@@ -38,12 +38,17 @@ class CatchingUpStore final : public store::Store {
   void Close() override {}
   Status CatchUpSharedMeta(std::string_view tenant) override {
     ++catch_ups;
+    if (failing_catch_ups > 0) {
+      --failing_catch_ups;
+      return Status(Status::Code::kUnavailable, "the database is out of reach");
+    }
     if (on_catch_up) on_catch_up(tenant);
     return Status::Ok();
   }
 
   std::function<void(std::string_view)> on_catch_up;
   std::atomic<int> catch_ups{0};
+  std::atomic<int> failing_catch_ups{0};  // the next ones fail
 
  private:
   store::Store& inner_;
@@ -122,6 +127,40 @@ TEST_F(NotifierTest, ARecordForASubscriptionNotHeardOfYetIsDeliveredOnceCaughtUp
   notifier.Committed("", std::move(entries));
   EXPECT_TRUE(sender_.WaitFor("urn:s:late"));
   EXPECT_EQ(store_.catch_ups.load(), 1);
+  notifier.Stop();
+}
+
+// When catching up fails (the database out of reach), a record naming an unknown subscription is
+// not dropped: it stays in the outbox and its partition is read again a moment later.
+TEST_F(NotifierTest, ARecordIsKeptWhenCatchingUpFailsAndDeliveredOnceItWorks) {
+  store_.on_catch_up = [&](std::string_view tenant) {
+    if (matcher_.Find(tenant, "urn:s:late")) return;
+    auto made = subscriptions_.Create(
+        tenant,
+        json::parse(R"({"type":"Subscription","id":"urn:s:late","entities":[{"type":"Sensor"}],
+                       "notification":{"endpoint":{"uri":"http://receiver.example/"}}})")
+            .as_object(),
+        *resolver_.Core(), 1);
+    ASSERT_TRUE(made.ok()) << made.status().message();
+  };
+  store_.failing_catch_ups = 1;
+  OutboxEntry entry = Owed(1, "urn:s:late");
+  json::object record{{"at", entry.at_ms},
+                      {"entity", ngsild::SerializeEntity(entry.entity)},
+                      {"deleted", false},
+                      {"notify", json::array{json::array{"urn:s:late", "entityCreated"}}}};
+  auto ts = store_.Tenant("", true);
+  ASSERT_TRUE(ts.ok());
+  store::WriteSet ws;
+  ws.outbox.push_back({1, json::serialize(record)});
+  ASSERT_TRUE((*ts)->Write(ws).ok());
+  Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, nullptr);
+  ASSERT_TRUE(notifier.Start().ok());
+  std::vector<OutboxEntry> entries;
+  entries.push_back(std::move(entry));
+  notifier.Committed("", std::move(entries));
+  EXPECT_TRUE(sender_.WaitFor("urn:s:late"));
+  EXPECT_EQ(store_.catch_ups.load(), 2);
   notifier.Stop();
 }
 
