@@ -151,8 +151,8 @@ Status DeviceRegistry::Load() {
   if (!watching_) {
     // Before reading: a change committed while the registry reads is then heard, not missed.
     CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(std::string(store::meta::kIotGroupPrefix), this));
+    watching_ = true;  // (the destructor unwatches, should the second watch fail)
     CITYHUB_RETURN_IF_ERROR(store_.WatchSharedMeta(std::string(store::meta::kIotDevicePrefix), this));
-    watching_ = true;
   }
   std::lock_guard provisioning(provisioning_);
   std::unique_lock lock(mutex_);

@@ -49,6 +49,14 @@ struct OutboxClaims::State {
 
   std::unique_ptr<util::PeriodicTask> task;
 
+  // The threads that call in go first, whatever the path (a Start that failed half way too):
+  // members are destroyed in reverse order, and the listener reads `owned` under `mutex`.
+  ~State() {
+    task.reset();      // no round runs once this returns
+    listener.reset();  // nor a notification
+    conn.reset();      // the session ends: every partition is free for the other hubs
+  }
+
   bool Owns(uint32_t partition) const {
     std::lock_guard lock(mutex);
     return owned.contains(partition);
@@ -209,10 +217,6 @@ Result<std::unique_ptr<OutboxClaims>> OutboxClaims::Start(OutboxClaimsOptions op
 
 OutboxClaims::OutboxClaims(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-OutboxClaims::~OutboxClaims() {
-  state_->task.reset();      // no round runs once this returns
-  state_->listener.reset();  // nor a notification
-  state_->conn.reset();      // the session ends: every partition is free for the other hubs
-}
+OutboxClaims::~OutboxClaims() = default;  // State's destructor stops the threads first
 
 }  // namespace cityhub::store::pg

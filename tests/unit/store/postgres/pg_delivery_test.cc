@@ -97,8 +97,10 @@ class PgDeliveryTest : public ::testing::Test {
     auto killed = admin->Exec(
         "test",
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid "
-        "AND objid = $2::bigint::oid AND objsubid = 2 AND granted",
-        {pg::Param::Int(pg::kOutboxLockClass), pg::Param::Int(partition)});
+        "AND objid = $2::bigint::oid AND objsubid = 2 AND granted "
+        // (this test's database only: ctest runs other tests' hubs beside it, with their own)
+        "AND database = (SELECT oid FROM pg_database WHERE datname = $3)",
+        {pg::Param::Int(pg::kOutboxLockClass), pg::Param::Int(partition), pg::Param::Text(database_.name())});
     ASSERT_TRUE(killed.ok()) << killed.status().message();
     ASSERT_EQ(killed->size(), 1u);
   }
