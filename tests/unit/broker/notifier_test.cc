@@ -99,6 +99,20 @@ class NotifierTest : public ::testing::Test {
     return entry;
   }
 
+  // "urn:s:late" was made on another hub: this one knows it once it catches up.
+  void LateSubscriptionKnownOnCatchUp() {
+    store_.on_catch_up = [&](std::string_view tenant) {
+      if (matcher_.Find(tenant, "urn:s:late")) return;
+      auto made = subscriptions_.Create(
+          tenant,
+          json::parse(R"({"type":"Subscription","id":"urn:s:late","entities":[{"type":"Sensor"}],
+                         "notification":{"endpoint":{"uri":"http://receiver.example/"}}})")
+              .as_object(),
+          *resolver_.Core(), 1);
+      ASSERT_TRUE(made.ok()) << made.status().message();
+    };
+  }
+
   TempStore temp_{"notifier-test"};
   CatchingUpStore store_{*temp_};
   ngsild::ContextResolver resolver_{{}, {}};
@@ -109,16 +123,7 @@ class NotifierTest : public ::testing::Test {
 
 TEST_F(NotifierTest, ARecordForASubscriptionNotHeardOfYetIsDeliveredOnceCaughtUp) {
   // Another hub made the subscription; this one learns of it only by catching up.
-  store_.on_catch_up = [&](std::string_view tenant) {
-    if (matcher_.Find(tenant, "urn:s:late")) return;
-    auto made = subscriptions_.Create(
-        tenant,
-        json::parse(R"({"type":"Subscription","id":"urn:s:late","entities":[{"type":"Sensor"}],
-                       "notification":{"endpoint":{"uri":"http://receiver.example/"}}})")
-            .as_object(),
-        *resolver_.Core(), 1);
-    ASSERT_TRUE(made.ok()) << made.status().message();
-  };
+  LateSubscriptionKnownOnCatchUp();
   Notifier notifier(store_, matcher_, resolver_, sender_, nullptr, nullptr);
   ASSERT_TRUE(notifier.Start().ok());
   ASSERT_FALSE(matcher_.Find("", "urn:s:late"));
@@ -133,16 +138,7 @@ TEST_F(NotifierTest, ARecordForASubscriptionNotHeardOfYetIsDeliveredOnceCaughtUp
 // When catching up fails (the database out of reach), a record naming an unknown subscription is
 // not dropped: it stays in the outbox and its partition is read again a moment later.
 TEST_F(NotifierTest, ARecordIsKeptWhenCatchingUpFailsAndDeliveredOnceItWorks) {
-  store_.on_catch_up = [&](std::string_view tenant) {
-    if (matcher_.Find(tenant, "urn:s:late")) return;
-    auto made = subscriptions_.Create(
-        tenant,
-        json::parse(R"({"type":"Subscription","id":"urn:s:late","entities":[{"type":"Sensor"}],
-                       "notification":{"endpoint":{"uri":"http://receiver.example/"}}})")
-            .as_object(),
-        *resolver_.Core(), 1);
-    ASSERT_TRUE(made.ok()) << made.status().message();
-  };
+  LateSubscriptionKnownOnCatchUp();
   store_.failing_catch_ups = 1;
   OutboxEntry entry = Owed(1, "urn:s:late");
   json::object record{{"at", entry.at_ms},
