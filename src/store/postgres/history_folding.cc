@@ -44,7 +44,10 @@ Status AppendBlockBytes(std::string_view bytes, bool compressed, std::string* ou
   if (bytes.size() >= kLz4Header && bytes[0] == kLz4Tag) {
     uint32_t size = 0;
     for (int i = 4; i >= 1; --i) size = (size << 8) | static_cast<uint8_t>(bytes[i]);
-    if (size > kMaxBlockBytes) return corrupt;
+    // LZ4 expands at most 255-fold: a larger size is a corrupt header, refused before the
+    // allocation it would ask for.
+    const size_t body = bytes.size() - kLz4Header;
+    if (size > kMaxBlockBytes || size > 255 * body + 16) return corrupt;
     out->resize(at + size);
     const int n = LZ4_decompress_safe(bytes.data() + kLz4Header, out->data() + at, static_cast<int>(bytes.size() - kLz4Header),
                                       static_cast<int>(size));

@@ -229,7 +229,9 @@ TEST(HistoryBlockBytes, CorruptCompressedRowsAreRefused) {
   std::string cut = packed->substr(0, packed->size() / 2);
   std::string huge = *packed;
   huge[4] = '\x7f';  // > kMaxBlockBytes
-  for (const std::string& bad : {wrong_size, cut, huge, std::string("Xgarbage"), std::string()}) {
+  std::string inflated = *packed;
+  inflated[3] = '\x10';  // ~1 MB from a block of a few hundred bytes: more than LZ4 can expand
+  for (const std::string& bad : {wrong_size, cut, huge, inflated, std::string("Xgarbage"), std::string()}) {
     std::string before = "kept:";
     Status st = pg::AppendBlockBytes(bad, true, &before);
     EXPECT_EQ(st.code(), Status::Code::kInternal);
