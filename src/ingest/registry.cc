@@ -143,6 +143,22 @@ Result<Device> DeviceFromJson(const json::object& o) {
   return d;
 }
 
+namespace {
+
+// A group or device as the registry stores it (JSON); Internal if it is not one.
+Result<ServiceGroup> StoredGroup(std::string_view value) {
+  boost::system::error_code ec;
+  json::value v = util::ParseJson(value, ec);
+  return !ec && v.is_object() ? GroupFromJson(v.get_object()) : Result<ServiceGroup>(Status::Internal("corrupt service group"));
+}
+Result<Device> StoredDevice(std::string_view value) {
+  boost::system::error_code ec;
+  json::value v = util::ParseJson(value, ec);
+  return !ec && v.is_object() ? DeviceFromJson(v.get_object()) : Result<Device>(Status::Internal("corrupt device"));
+}
+
+}  // namespace
+
 DeviceRegistry::~DeviceRegistry() {
   if (watching_) store_.UnwatchSharedMeta(this);
 }
@@ -164,9 +180,7 @@ Status DeviceRegistry::Load() {
     TenantIndex& index = tenants_[tenant];
     Status failure;
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(store::meta::kIotGroupPrefix, [&](std::string_view, std::string_view value) {
-      boost::system::error_code ec;
-      json::value v = util::ParseJson(value, ec);
-      auto g = !ec && v.is_object() ? GroupFromJson(v.get_object()) : Result<ServiceGroup>(Status::Internal("corrupt service group"));
+      auto g = StoredGroup(value);
       if (!g.ok()) {
         failure = g.status();
         return false;
@@ -177,9 +191,7 @@ Status DeviceRegistry::Load() {
     }));
     CITYHUB_RETURN_IF_ERROR(failure);
     CITYHUB_RETURN_IF_ERROR((*ts)->ScanMeta(store::meta::kIotDevicePrefix, [&](std::string_view, std::string_view value) {
-      boost::system::error_code ec;
-      json::value v = util::ParseJson(value, ec);
-      auto d = !ec && v.is_object() ? DeviceFromJson(v.get_object()) : Result<Device>(Status::Internal("corrupt device"));
+      auto d = StoredDevice(value);
       if (!d.ok()) {
         failure = d.status();
         return false;
@@ -316,14 +328,8 @@ void DeviceRegistry::SharedMetaChanged(std::string_view tenant, std::string_view
     }
     return;
   }
-  boost::system::error_code ec;
-  json::value v = util::ParseJson(*value, ec);
-  if (ec || !v.is_object()) {
-    spdlog::warn("an IoT {} of tenant '{}' changed on another hub and is unreadable here", group ? "service group" : "device", tenant);
-    return;
-  }
   if (group) {
-    auto g = GroupFromJson(v.get_object());
+    auto g = StoredGroup(*value);
     if (!g.ok()) {
       spdlog::warn("an IoT service group of tenant '{}' changed on another hub and cannot be used here: {}", tenant, g.status().message());
       return;
@@ -332,7 +338,7 @@ void DeviceRegistry::SharedMetaChanged(std::string_view tenant, std::string_view
     tenants_[std::string(tenant)].groups[std::string(name)] = std::make_shared<const ServiceGroup>(std::move(*g));
     return;
   }
-  auto d = DeviceFromJson(v.get_object());
+  auto d = StoredDevice(*value);
   if (!d.ok()) {
     spdlog::warn("an IoT device of tenant '{}' changed on another hub and cannot be used here: {}", tenant, d.status().message());
     return;
