@@ -20,9 +20,13 @@
 #include "api/metrics.h"
 #include "api/parameters.h"
 #include "api/request.h"
+#include "broker/registration_service.h"
+#include "ngsild/context.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
+#include "security/authenticator.h"
 #include "security/rate_limiter.h"
+#include "store/store.h"
 #include "util/http_syntax.h"
 
 namespace cityhub::api {
@@ -348,6 +352,35 @@ void AddNgsiLdHeaders(const http::Request& req, http::Response* resp) {
 }
 
 }  // namespace
+
+bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
+  if (req.method != "GET" || !deps.store || !deps.store->ReadsLocally()) return false;
+  // Parameters of a retrieve that stay within the entity; any other goes to a worker (join and
+  // containedBy read further entities, entityMap writes one, an unknown one is refused there).
+  static constexpr std::string_view kLocalParams[] = {"type", "attrs", "pick", "omit", "geometryProperty", "lang",
+                                                      "datasetId", "options", "format", "local"};
+  for (const auto& [name, value] : req.query) {
+    if (std::find(std::begin(kLocalParams), std::end(kLocalParams), name) == std::end(kLocalParams)) return false;
+  }
+  const http::Router::Match m = router.Find(req.method, req.path);
+  if (m.kind != http::Router::MatchKind::kFound || m.pattern != "/ngsi-ld/v1/entities/{entityId}") return false;
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) return false;
+  if (deps.registrations && deps.registrations->Any(*tenant)) return false;
+  if (auto link = ContextLink(req); link && (!deps.contexts || !deps.contexts->ResolvedWithoutFetch(*link, *tenant))) {
+    return false;
+  }
+  const SecurityDeps& security = deps.security;
+  if (!security.enabled()) return true;
+  std::string_view authorization = req.headers.Get("Authorization");
+  if (req.headers.Has("X-API-Key") ||
+      (authorization.size() > 7 && http::HeaderNameEquals(authorization.substr(0, 7), "ApiKey "))) {
+    return security.api_keys != nullptr;  // held in memory
+  }
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return security.jwt && security.jwt->Authenticate(authorization, now_s, /*verify=*/false).ok();
+}
 
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
   auto start = std::chrono::steady_clock::now();

@@ -127,6 +127,15 @@ struct ApiDeps {
 // Adds every route to `router`.
 void RegisterRoutes(http::Router& router, const ApiDeps& deps);
 
+// True when the hub answers `req` without blocking, so that the server may handle it on its I/O
+// thread (http::ServerOptions::runs_inline; docs/ARCHITECTURE.md, "Threads"): retrieving one
+// entity by id (GET /ngsi-ld/v1/entities/{entityId}) from a store that reads locally
+// (Store::ReadsLocally), asking for nothing that reaches elsewhere (join, containedBy, entityMap),
+// with a @context already resolved in memory, credentials known without a download or a
+// signature check (an API key, or a token verified before), and no context source registered
+// in the tenant. Everything else goes to a worker. Cheap: called for every request.
+bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Request& req);
+
 // The top-level handler: routes `req`, turns routing failures into ProblemDetails (404, 405
 // with Allow, 400 for a bad path) and records metrics. Thread-safe.
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req);

@@ -73,7 +73,8 @@ std::string MediaOf(std::string_view v) {
   return out;
 }
 
-// Finds the URL of a Link header with rel = the JSON-LD context relation.
+}  // namespace
+
 std::optional<std::string> ContextLink(const http::Request& req) {
   for (std::string_view header : req.headers.GetAll("Link")) {
     // A header may hold several comma-separated links; URLs are inside <>.
@@ -90,6 +91,8 @@ std::optional<std::string> ContextLink(const http::Request& req) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 void AddContextTo(json::value& v, const json::value& ctx) {
   if (v.is_object()) v.get_object()["@context"] = ctx;

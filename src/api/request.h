@@ -40,6 +40,9 @@ struct JsonBody {
 Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits,
                                bool allow_merge_patch = false);
 
+// The URL of the request's Link header with rel = the JSON-LD context relation, if any.
+std::optional<std::string> ContextLink(const http::Request& req);
+
 // The @context of a request: from the body's "@context" member for application/ld+json (where
 // it is mandatory), else from the Link header, else the core context. `body_object` may be
 // null (GET, DELETE). Resolved in the request's tenant (an inline @context becomes one of its

@@ -18,8 +18,10 @@ unsigned QueryThreadsOf(const Config& config) {
   return config.query_threads > 0 ? config.query_threads : std::max(1u, 2 * std::thread::hardware_concurrency());
 }
 
-http::ServerOptions ServerOptionsOf(const Config& config, const std::string& host, unsigned short port) {
+http::ServerOptions ServerOptionsOf(const Config& config, const std::string& host, unsigned short port,
+                                    std::function<bool(const http::Request&)> runs_inline) {
   http::ServerOptions o;
+  o.runs_inline = std::move(runs_inline);
   o.host = host;
   o.port = port;
   o.io_threads = config.io_threads;
@@ -48,7 +50,7 @@ ApiServer::ApiServer(const Config& config, const std::string& host, unsigned sho
       deps_(std::move(deps)),
       store_(store),
       backup_root_(std::filesystem::absolute(config.backup_dir)),
-      server_(ServerOptionsOf(config, host, port),
+      server_(ServerOptionsOf(config, host, port, [this](const http::Request& r) { return api::RunsInline(router_, deps_, r); }),
               [this](const http::Request& r) { return api::Dispatch(router_, deps_, r); }) {
   deps_.ready = &ready_;
   deps_.store = &store_;

@@ -339,6 +339,11 @@ std::shared_ptr<const RegistrationService::TenantIndex> RegistrationService::Ind
   return it == indexes_.end() ? nullptr : it->second;
 }
 
+bool RegistrationService::Any(std::string_view tenant) const {
+  auto index = IndexOf(tenant);
+  return index && !index->all.empty();
+}
+
 void RegistrationService::Reindex(std::string_view tenant, std::map<std::string, std::shared_ptr<const Compiled>> regs) {
   auto index = std::make_shared<const TenantIndex>(std::move(regs));
   std::unique_lock lock(index_mutex_);

@@ -110,6 +110,8 @@ class RegistrationService : public ContextSourceDirectory, public store::SharedM
 
   // ContextSourceDirectory: the active, unexpired registrations of `tenant` matching `request`.
   std::vector<ContextSource> Match(std::string_view tenant, const ContextSourceRequest& request) const override;
+  // True if `tenant` holds any registration (then a request may be distributed).
+  bool Any(std::string_view tenant) const;
   // As Match, at time `now_ms` (tests and benchmarks).
   std::vector<ContextSource> MatchAt(std::string_view tenant, const ContextSourceRequest& request, int64_t now_ms) const;
 

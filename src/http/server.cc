@@ -5,9 +5,10 @@
 // is handed to a pool of `worker_threads` threads because handlers may block on a durable store
 // write (and many blocked writers are what lets RocksDB group their WAL syncs); the response is
 // posted back to the connection's strand and written there. That hop costs two context
-// switches per request, so `worker_threads = 0` runs handlers inline on the I/O thread instead:
-// the fastest choice for handlers that never block (reads, health, metrics, benchmarks), and a
-// poor one for durable writes, since a blocked handler stalls every connection of its I/O thread.
+// switches per request, so a request `runs_inline` picks (and every request with
+// `worker_threads = 0`) is handled on the I/O thread instead: the fastest choice for handlers that
+// never block (a read served from memory, benchmarks), and a poor one for durable writes, since a
+// blocked handler stalls every connection of its I/O thread.
 //
 // A connection serves one request at a time: wait for the first byte (idle_timeout), read the
 // header and body (request_timeout, one deadline for the whole request — it is not renewed per
@@ -488,7 +489,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Dispatch() {
     phase_ = Phase::kHandling;
-    if (shared_.workers == nullptr) return WriteResponse(Invoke());
+    if (shared_.workers == nullptr || RunsInline()) return WriteResponse(Invoke());
     asio::post(*shared_.workers, [self = shared_from_this()] {
       thread_local const bool named = (util::NameThisThread("http-worker"), true);
       (void)named;
@@ -497,6 +498,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
         self->WriteResponse(std::move(response));
       });
     });
+  }
+
+  bool RunsInline() {
+    if (!shared_.options.runs_inline) return false;
+    try {
+      return shared_.options.runs_inline(req_);
+    } catch (...) {
+      return false;  // the worker's handler will say what is wrong
+    }
   }
 
   Response Invoke() {

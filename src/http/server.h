@@ -4,9 +4,9 @@
 //
 // Threading: `io_threads` threads run the Asio io_context (socket I/O only); handlers run on a
 // separate pool of `worker_threads` threads because they may block on a durable store write —
-// many concurrent writers let the store share one WAL sync (group commit). With
-// `worker_threads = 0` handlers run inline on the I/O threads instead (no thread hop; only for
-// handlers that never block). Run() blocks until Stop() has drained in-flight requests.
+// many concurrent writers let the store share one WAL sync (group commit). A request for which
+// `runs_inline` answers true is handled on the I/O thread that read it instead (no thread hop),
+// and with `worker_threads = 0` every request is (only for handlers that never block). Run() blocks until Stop() has drained in-flight requests.
 // Thread-safe: Stop() may be called from any thread, including a handler; StopOnSignals() lets
 // SIGINT/SIGTERM call it.
 #pragma once
@@ -44,6 +44,11 @@ struct ServerOptions {
   unsigned short port = 1026;          // 0 picks a free port; see Server::port()
   unsigned io_threads = 0;             // 0 = one per core
   unsigned worker_threads = 32;        // handler pool size; 0 = run handlers on the I/O threads
+  // Requests the handler answers without blocking — no disk sync, no network, no wait on a lock
+  // held across either — and within microseconds: those are handled on the I/O thread, saving
+  // the two thread switches of the hop to a worker. Called on the I/O thread for every request,
+  // so it must be cheap itself; null: every request goes to a worker.
+  std::function<bool(const Request&)> runs_inline;
   ServerLimits limits;
   // HTTPS: with both set, every connection must speak TLS (1.2 or 1.3); with neither, plain HTTP.
   std::string tls_cert_file;           // PEM certificate chain, the server's certificate first

@@ -957,6 +957,10 @@ Result<ContextPtr> ContextResolver::ResolveUrl(std::string_view url, std::string
   return Resolve(json::value(json::string(url)), tenant);
 }
 
+bool ContextResolver::ResolvedWithoutFetch(std::string_view url, std::string_view tenant) {
+  return impl_->FindResolved(ResolutionKey(tenant, json::serialize(json::value(json::string(url))))) != nullptr;
+}
+
 Result<StoredContext> ContextResolver::AddHosted(const boost::json::value& document, std::string_view tenant) {
   const json::object* object = document.if_object();
   const json::value* context = object ? object->if_contains("@context") : nullptr;

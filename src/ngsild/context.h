@@ -145,6 +145,9 @@ class ContextResolver {
   Result<ContextPtr> Resolve(const boost::json::value& context, std::string_view tenant = {});
   // Resolves the URL of a Link header's rel="http://www.w3.org/ns/json-ld#context".
   Result<ContextPtr> ResolveUrl(std::string_view url, std::string_view tenant = {});
+  // True when ResolveUrl(url, tenant) would answer from the resolutions held in memory, without a
+  // download: for callers that must not wait on the network.
+  bool ResolvedWithoutFetch(std::string_view url, std::string_view tenant = {});
 
   // /jsonldContexts management (GS CIM 009 §5.13). Add stores a hosted context document
   // (object with "@context") of `tenant` and returns it with its id and URL; InvalidRequest if

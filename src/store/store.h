@@ -337,6 +337,10 @@ class Store {
   // read-only). Readiness asks it (a load balancer takes the hub out meanwhile); cheap to ask
   // every second. An embedded store is always writable while open.
   virtual Status CheckWritable() { return Status::Ok(); }
+  // True when reading a tenant's record is served from this process's memory or a local disk —
+  // no network round trip, no wait on another process — so that a server may run such a read
+  // on a thread that must never block (http::ServerOptions::runs_inline). False by default.
+  virtual bool ReadsLocally() const { return false; }
   // Flushes and closes everything; further calls fail. Idempotent.
   virtual void Close() = 0;
 };

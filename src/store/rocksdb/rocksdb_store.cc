@@ -44,6 +44,7 @@ class RocksStore final : public Store {
   Result<TenantStore*> Tenant(std::string_view name, bool create) override;
   std::vector<std::string> ListTenants() override;
   Status Backup(const std::string& dir) override;
+  bool ReadsLocally() const override { return true; }
   void Close() override;
 
  private:

@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -266,6 +267,41 @@ TEST_P(ServerModeTest, ChunkedBodyIsAssembled) {
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "PUT /c abcde");
+}
+
+// The name of the calling thread ("http-io" or "http-worker" inside the server).
+std::string ThreadName() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+// ServerOptions::runs_inline: the requests it picks are handled on the I/O thread that read them,
+// the others on a worker; a predicate that throws sends the request to a worker, which answers it.
+TEST(ServerInlineTest, RunsInlinePicksTheRequestsHandledOnTheIoThread) {
+  ServerOptions o;
+  o.worker_threads = 4;
+  o.runs_inline = [](const Request& req) {
+    if (req.path == "/throws") throw std::runtime_error("predicate failed");
+    return req.method == "GET" && req.path.rfind("/fast", 0) == 0;
+  };
+  TestServer server(o, [](const Request& req) { return Text(200, req.method + " " + req.path + " on " + ThreadName()); });
+  Client c(server.port());
+  ASSERT_TRUE(c.connected());
+  const std::pair<std::string, std::string> cases[] = {
+      {Get("/fast/1"), "GET /fast/1 on http-io"},
+      {Get("/slow"), "GET /slow on http-worker"},
+      {"POST /fast/2 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "POST /fast/2 on http-worker"},
+      {Get("/throws"), "GET /throws on http-worker"},
+      {Get("/fast/3"), "GET /fast/3 on http-io"},
+  };
+  for (const auto& [request, expected] : cases) {
+    ASSERT_TRUE(c.Send(request));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << expected;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, expected);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(WorkersAndInline, ServerModeTest, ::testing::Values(4u, 0u),
