@@ -7,9 +7,14 @@
 #include "api/api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <utility>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -21,6 +26,7 @@
 #include "api/parameters.h"
 #include "api/request.h"
 #include "broker/registration_service.h"
+#include "http/server.h"
 #include "ngsild/context.h"
 #include "security/api_keys.h"
 #include "security/audit_log.h"
@@ -354,18 +360,33 @@ void AddNgsiLdHeaders(const http::Request& req, http::Response* resp) {
 }  // namespace
 
 bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
-  if (req.method != "GET" || !deps.store || !deps.store->ReadsLocally()) return false;
-  // Parameters of a retrieve that stay within the entity; any other goes to a worker (join and
-  // containedBy read further entities, entityMap writes one, an unknown one is refused there).
-  static constexpr std::string_view kLocalParams[] = {"type", "attrs", "pick", "omit", "geometryProperty", "lang",
-                                                      "datasetId", "options", "format", "local"};
+  const bool read = req.method == "GET";
+  if ((!read && req.method != "PATCH") || !deps.store || !deps.store->ReadsLocally()) return false;
+  // Parameters that stay within the entity; any other goes to a worker (join and containedBy
+  // read further entities, entityMap writes one, an unknown one is refused there).
+  static constexpr std::string_view kReadParams[] = {"type", "attrs", "pick", "omit", "geometryProperty", "lang",
+                                                     "datasetId", "options", "format", "local"};
+  static constexpr std::string_view kWriteParams[] = {"type", "local"};
   for (const auto& [name, value] : req.query) {
-    if (std::find(std::begin(kLocalParams), std::end(kLocalParams), name) == std::end(kLocalParams)) return false;
+    const bool local = read ? std::find(std::begin(kReadParams), std::end(kReadParams), name) != std::end(kReadParams)
+                            : std::find(std::begin(kWriteParams), std::end(kWriteParams), name) != std::end(kWriteParams);
+    if (!local) return false;
   }
   const http::Router::Match m = router.Find(req.method, req.path);
-  if (m.kind != http::Router::MatchKind::kFound || m.pattern != "/ngsi-ld/v1/entities/{entityId}") return false;
+  if (m.kind != http::Router::MatchKind::kFound ||
+      m.pattern != (read ? "/ngsi-ld/v1/entities/{entityId}" : "/ngsi-ld/v1/entities/{entityId}/attrs")) {
+    return false;
+  }
   auto tenant = TenantOf(req);
   if (!tenant.ok()) return false;
+  if (!read) {
+    // An update waits for no disk sync (EntityService::UpdateDeferred) — but it would wait for
+    // the entity's previous write to commit, and an @context in an ld+json body may need a download.
+    std::string media(req.headers.Get("Content-Type").substr(0, 64));
+    std::transform(media.begin(), media.end(), media.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (media.find("ld+json") != std::string::npos) return false;
+    if (!deps.entities || deps.entities->Busy(*tenant, m.params.Get("entityId"))) return false;
+  }
   if (deps.registrations && deps.registrations->Any(*tenant)) return false;
   if (auto link = ContextLink(req); link && (!deps.contexts || !deps.contexts->ResolvedWithoutFetch(*link, *tenant))) {
     return false;
@@ -382,21 +403,86 @@ bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Req
   return security.jwt && security.jwt->Authenticate(authorization, now_s, /*verify=*/false).ok();
 }
 
+namespace {
+// A deferred answer (DeferAnswer): given by the handler's callback, finished by Dispatch — in
+// whichever order the two come.
+class LaterAnswer {
+ public:
+  explicit LaterAnswer(http::Responder respond) : respond_(std::move(respond)) {}
+
+  void Give(http::Response answer) {
+    std::unique_lock lock(mutex_);
+    if (!finish_) {
+      given_ = std::move(answer);  // the handler has not returned to Dispatch yet
+      return;
+    }
+    lock.unlock();
+    Deliver(std::move(answer));
+  }
+  // What Dispatch does to every answer before it leaves.
+  void SetFinish(std::function<void(http::Response&)> finish) {
+    std::unique_lock lock(mutex_);
+    finish_ = std::move(finish);
+    if (!given_) return;
+    http::Response answer = std::move(*given_);
+    given_.reset();
+    lock.unlock();
+    Deliver(std::move(answer));
+  }
+
+ private:
+  void Deliver(http::Response answer) {
+    finish_(answer);
+    respond_(std::move(answer));
+  }
+
+  const http::Responder respond_;
+  std::mutex mutex_;
+  std::function<void(http::Response&)> finish_;  // set once, under mutex_
+  std::optional<http::Response> given_;         // under mutex_
+};
+
+// The deferred answer of the request Dispatch runs on this thread, once its handler asked for one.
+thread_local std::shared_ptr<LaterAnswer>* t_later = nullptr;
+}  // namespace
+
+std::function<void(http::Response)> DeferAnswer() {
+  if (t_later == nullptr) return {};
+  http::Responder respond = http::DeferResponse();
+  if (!respond) return {};
+  auto later = std::make_shared<LaterAnswer>(std::move(respond));
+  *t_later = later;
+  return [later](http::Response answer) { later->Give(std::move(answer)); };
+}
+
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {
   auto start = std::chrono::steady_clock::now();
   http::Router::Match m = router.Find(req.method, req.path);
-  const std::string_view route = m.kind == http::Router::MatchKind::kFound ? std::string_view(m.pattern) : "unmatched";
-  Caller caller;
-  std::string tenant;
+  const std::string route = m.kind == http::Router::MatchKind::kFound ? m.pattern : "unmatched";
+  auto caller = std::make_shared<Caller>();  // outlives Dispatch when the answer comes later
+  auto tenant = std::make_shared<std::string>();
   std::optional<security::Operation> op;
-  std::string refusal;
-  http::Response resp = Handle(deps, m, req, &caller, &tenant, &op, &refusal);
-  if (IsNgsiLd(req.path)) AddNgsiLdHeaders(req, &resp);
-  Audit(deps.security, req, caller, tenant, op, resp.status, refusal);
-  if (deps.metrics) {
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    deps.metrics->ObserveRequest(route, req.method, resp.status, seconds);
+  auto refusal = std::make_shared<std::string>();
+  std::shared_ptr<LaterAnswer> later;
+  http::Response resp;
+  {
+    std::shared_ptr<LaterAnswer>* const outer = std::exchange(t_later, &later);
+    resp = Handle(deps, m, req, caller.get(), tenant.get(), &op, refusal.get());
+    t_later = outer;
   }
+  auto finish = [&deps, &req, start, route, caller, tenant, op, refusal](http::Response& answer) {
+    if (IsNgsiLd(req.path)) AddNgsiLdHeaders(req, &answer);
+    Audit(deps.security, req, *caller, *tenant, op, answer.status, *refusal);
+    if (deps.metrics) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      deps.metrics->ObserveRequest(route, req.method, answer.status, seconds);
+    }
+  };
+  if (later) {
+    later->SetFinish(std::move(finish));  // the request stays valid until the answer is given
+    return resp;                          // dropped by the server
+  }
+  finish(resp);
   return resp;
 }
 

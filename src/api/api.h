@@ -128,13 +128,22 @@ struct ApiDeps {
 void RegisterRoutes(http::Router& router, const ApiDeps& deps);
 
 // True when the hub answers `req` without blocking, so that the server may handle it on its I/O
-// thread (http::ServerOptions::runs_inline; docs/ARCHITECTURE.md, "Threads"): retrieving one
-// entity by id (GET /ngsi-ld/v1/entities/{entityId}) from a store that reads locally
+// thread (http::ServerOptions::runs_inline; docs/ARCHITECTURE.md, "A request, end to end"):
+// retrieving one entity by id (GET /ngsi-ld/v1/entities/{entityId}), or updating its attributes
+// (PATCH …/attrs, whose commit is waited for without the thread: EntityService::UpdateDeferred)
+// while no other write of the entity is under way, on a store that reads locally
 // (Store::ReadsLocally), asking for nothing that reaches elsewhere (join, containedBy, entityMap),
-// with a @context already resolved in memory, credentials known without a download or a
-// signature check (an API key, or a token verified before), and no context source registered
-// in the tenant. Everything else goes to a worker. Cheap: called for every request.
+// with a @context already resolved in memory (no ld+json body), credentials known without a
+// download or a signature check (an API key, or a token verified before), and no context source
+// registered in the tenant. Everything else goes to a worker. Cheap: called for every request.
 bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Request& req);
+
+// For a handler that answers later without holding its thread (a write waiting for its commit,
+// TenantStore::UpdateDeferred): the returned function gives the answer — from any thread, once
+// — and what the handler returns is dropped; Dispatch still adds the NGSI-LD headers, the audit
+// record and the metrics to the answer given. Null when the request cannot be answered later
+// (it is not served by an http::Server): then the handler answers by returning.
+std::function<void(http::Response)> DeferAnswer();
 
 // The top-level handler: routes `req`, turns routing failures into ProblemDetails (404, 405
 // with Allow, 400 for a bad path) and records metrics. Thread-safe.

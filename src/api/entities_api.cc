@@ -384,16 +384,23 @@ Response MergeEntity(const Request& req, const PathParams& p, const ApiDeps& dep
 // redirect registrations (§4.3.6.2): each source is sent the attributes its registration covers
 // (`method` on /entities/{id}/attrs), `write` writes the rest here (nothing for a redirect). 204
 // when every party wrote everything; otherwise 207 with an UpdateResult whose notUpdated entries
-// of a source carry its registrationId (§5.2.19).
+// of a source carry its registrationId (§5.2.19). With nothing to forward, `write_alone` (if
+// given) may take the write over and answer it later (DeferAnswer); nullopt when it cannot.
 Response SplitAttributeWrite(const Request& req, const ApiDeps& deps, AttributeChange& c, std::string operation,
                         const std::string& method,
-                        const std::function<Result<ngsild::UpdateResult>(AttributeChange&)>& write) {
+                        const std::function<Result<ngsild::UpdateResult>(AttributeChange&)>& write,
+                        const std::function<std::optional<Response>(AttributeChange&)>& write_alone = {}) {
   const ngsild::Context& ctx = *c.in.ctx;
   broker::ContextSourceRequest match{std::move(operation), {c.id}, "", c.types, {}};
   for (const auto& [name, instances] : c.attrs) match.attributes.push_back(name);
   auto plan = PlanWrite(req, deps, c.in.tenant, ctx, std::move(match));
   if (!plan.ok()) return Problem(plan.status());
-  if (!*plan) return UpdateResponse(write(c), ctx);
+  if (!*plan) {
+    if (write_alone) {
+      if (auto answered = write_alone(c)) return std::move(*answered);
+    }
+    return UpdateResponse(write(c), ctx);
+  }
   auto forwarded = ForwardFragment(deps, **plan, c.id, method, "/entities/" + broker::PercentEncode(c.id) + "/attrs",
                                    c.in.object(), ctx);
   for (const auto& name : forwarded.attributes) c.attrs.erase(name);
@@ -442,10 +449,23 @@ Response AppendAttrs(const Request& req, const PathParams& p, const ApiDeps& dep
 Response UpdateAttrs(const Request& req, const PathParams& p, const ApiDeps& deps) {
   auto c = ReadAttributeChange(req, p, deps, /*is_merge=*/false, /*allow_null=*/true);
   if (!c.ok()) return Problem(c.status());
-  return SplitAttributeWrite(req, deps, *c, "updateEntity", "PATCH", [&](AttributeChange& local) {
+  auto write = [&](AttributeChange& local) {
     return deps.entities->Update(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id, std::move(local.attrs),
                                  local.now, local.types, local.scope, local.expires_at);
-  });
+  };
+  // The thread that runs this waits for no disk sync: the answer is given once the commit is
+  // durable (docs/ARCHITECTURE.md, "A request, end to end").
+  auto write_alone = [&](AttributeChange& local) -> std::optional<Response> {
+    auto answer = DeferAnswer();
+    if (!answer) return std::nullopt;
+    deps.entities->UpdateDeferred(CurrentCaller().Writes(local.in.tenant), local.in.tenant, local.id,
+                                  std::move(local.attrs), local.now, local.types, local.scope, local.expires_at,
+                                  [answer, ctx = local.in.ctx](Result<ngsild::UpdateResult> r) {
+                                    answer(UpdateResponse(std::move(r), *ctx));
+                                  });
+    return Response();  // dropped: the answer comes later
+  };
+  return SplitAttributeWrite(req, deps, *c, "updateEntity", "PATCH", write, write_alone);
 }
 
 // True when an attribute fragment carries no type and no value member, e.g. {"observedAt": …}.

@@ -153,30 +153,49 @@ store::EntityRecord EntityService::ToRecord(const Entity& e) {
 template <typename Build>
 Status EntityService::Commit(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
                              Build&& build) {
-  std::vector<std::unique_ptr<PendingChanges>> pending;
-  // When the last run of `build` handed the store entity changes to write: the commit's start.
-  std::optional<std::chrono::steady_clock::time_point> built;
-  Status st = ts.Update(ids, [&](const store::CurrentRecords& current) -> Result<store::WriteSet> {
-    pending.clear();
-    pending.resize(change_observers_.size());
-    built.reset();
+  Status outcome;
+  CommitThen(tenant, ts, ids, std::forward<Build>(build), /*deferred=*/false, [&outcome](Status st) { outcome = std::move(st); });
+  return outcome;
+}
+
+template <typename Build>
+void EntityService::CommitThen(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
+                               Build&& build, bool deferred, store::CommitDone done) {
+  struct Owed {
+    std::vector<std::unique_ptr<PendingChanges>> pending;  // what each observer hears after the commit
+    // When the last run of `build` handed the store entity changes to write: the commit's start.
+    std::optional<std::chrono::steady_clock::time_point> built;
+  };
+  auto owed = std::make_shared<Owed>();
+  // Runs before CommitThen returns (also when deferred), so it may refer to the caller's state.
+  auto fn = [&, owed](const store::CurrentRecords& current) -> Result<store::WriteSet> {
+    owed->pending.clear();
+    owed->pending.resize(change_observers_.size());
+    owed->built.reset();
     store::WriteSet ws;
     std::vector<EntityChange> changes;
     CITYHUB_RETURN_IF_ERROR(build(current, ws, changes));
     for (size_t i = 0; !changes.empty() && i < change_observers_.size(); ++i) {
       if (!change_observers_[i]->Watching(tenant)) continue;
-      CITYHUB_RETURN_IF_ERROR(change_observers_[i]->AddTo(tenant, ts, changes, ws, &pending[i]));
+      CITYHUB_RETURN_IF_ERROR(change_observers_[i]->AddTo(tenant, ts, changes, ws, &owed->pending[i]));
     }
-    if (!ws.puts.empty() || !ws.deletes.empty()) built = std::chrono::steady_clock::now();
+    if (!ws.puts.empty() || !ws.deletes.empty()) owed->built = std::chrono::steady_clock::now();
     return ws;
-  });
-  if (built && commit_observer_) {
-    commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - *built).count());
+  };
+  auto committed = [this, tenant = std::string(tenant), owed, done = std::move(done)](Status st) {
+    if (owed->built && commit_observer_) {
+      commit_observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - *owed->built).count());
+    }
+    for (size_t i = 0; st.ok() && i < owed->pending.size(); ++i) {
+      if (owed->pending[i]) change_observers_[i]->Committed(tenant, std::move(owed->pending[i]));
+    }
+    done(std::move(st));
+  };
+  if (deferred) {
+    ts.UpdateDeferred(ids, fn, std::move(committed));
+  } else {
+    committed(ts.Update(ids, fn));
   }
-  for (size_t i = 0; st.ok() && i < pending.size(); ++i) {
-    if (pending[i]) change_observers_[i]->Committed(tenant, std::move(pending[i]));
-  }
-  return st;
 }
 
 Status EntityService::Create(const WriteAccess& w, std::string_view tenant, Entity e) {
@@ -237,9 +256,18 @@ Status EntityService::CheckSize(const Entity& e) const {
 template <typename Fn>
 Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std::string_view id,
                              const std::vector<std::string>& named, Fn&& change) {
+  Status outcome;
+  ModifyThen(w, tenant, id, named, std::forward<Fn>(change), /*deferred=*/false,
+             [&outcome](Status st) { outcome = std::move(st); });
+  return outcome;
+}
+
+template <typename Fn>
+void EntityService::ModifyThen(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                               const std::vector<std::string>& named, Fn&& change, bool deferred, store::CommitDone done) {
   auto ts = OpenTenant(tenant, false);
-  if (!ts.ok()) return ts.status();
-  EntityLock lock(*this, {LockKeyOf(tenant, id)});
+  if (!ts.ok()) return done(ts.status());
+  auto lock = std::make_shared<EntityLock>(*this, std::vector<size_t>{LockKeyOf(tenant, id)});
   bool watching = false;
   std::optional<Entity> before, after;
   auto build = [&](const store::CurrentRecords& current, store::WriteSet& ws, std::vector<EntityChange>& changes) {
@@ -260,7 +288,10 @@ Status EntityService::Modify(const WriteAccess& w, std::string_view tenant, std:
     if (watching) changes.push_back({&*before, &*after});
     return Status::Ok();
   };
-  return Commit(tenant, **ts, {id}, build);
+  CommitThen(tenant, **ts, {id}, build, deferred, [lock = std::move(lock), done = std::move(done)](Status st) mutable {
+    lock.reset();  // the entity is written (or not): its next write may begin
+    done(std::move(st));
+  });
 }
 
 namespace {
@@ -335,17 +366,43 @@ Result<ngsild::UpdateResult> EntityService::Update(const WriteAccess& w, std::st
                                                    ngsild::AttrMap attrs, int64_t now_ms,
                                                    const std::vector<std::string>& types,
                                                    const boost::json::value& scope, std::optional<ngsild::ExpiresAt> expires_at) {
-  ngsild::UpdateResult result;
-  Status st = Modify(w, tenant, id, NamesOf(attrs), [&](Entity& current, bool& write) {
+  std::optional<Result<ngsild::UpdateResult>> answer;
+  UpdateThen(w, tenant, id, std::move(attrs), now_ms, types, scope, expires_at, /*deferred=*/false,
+             [&answer](Result<ngsild::UpdateResult> r) { answer = std::move(r); });
+  return std::move(*answer);
+}
+
+void EntityService::UpdateDeferred(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                                   ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types,
+                                   const boost::json::value& scope, std::optional<ngsild::ExpiresAt> expires_at,
+                                   std::function<void(Result<ngsild::UpdateResult>)> done) {
+  UpdateThen(w, tenant, id, std::move(attrs), now_ms, types, scope, expires_at, /*deferred=*/true, std::move(done));
+}
+
+void EntityService::UpdateThen(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                               ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types,
+                               const boost::json::value& scope, std::optional<ngsild::ExpiresAt> expires_at,
+                               bool deferred, std::function<void(Result<ngsild::UpdateResult>)> done) {
+  auto result = std::make_shared<ngsild::UpdateResult>();
+  const std::vector<std::string> named = NamesOf(attrs);
+  auto change = [&, result](Entity& current, bool& write) {
     const bool head = ChangeHead(current, types, scope, ngsild::ScopeChange::kReplaceExisting);
     const bool expiry_moved = SetExpiry(current, expires_at);
-    result = ngsild::UpdateAttributes(current, attrs, now_ms);
-    write = result.changed() || head || expiry_moved;
+    *result = ngsild::UpdateAttributes(current, attrs, now_ms);
+    write = result->changed() || head || expiry_moved;
     if (head) current.modified_at = now_ms;
     return Status::Ok();
+  };
+  ModifyThen(w, tenant, id, named, change, deferred, [result, done = std::move(done)](Status st) {
+    if (!st.ok()) return done(std::move(st));
+    done(std::move(*result));
   });
-  if (!st.ok()) return st;
-  return result;
+}
+
+bool EntityService::Busy(std::string_view tenant, std::string_view id) {
+  const size_t key = LockKeyOf(tenant, id);
+  std::lock_guard lock(locks_mutex_);
+  return locked_.count(key) != 0;
 }
 
 Status EntityService::PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id,

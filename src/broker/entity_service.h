@@ -118,6 +118,18 @@ class EntityService {
                                       ngsild::AttrMap attrs, int64_t now_ms, const std::vector<std::string>& types = {},
                                       const boost::json::value& scope = nullptr,
                                       std::optional<ngsild::ExpiresAt> expires_at = std::nullopt);
+  // Update() without holding the calling thread across the disk sync (TenantStore::
+  // UpdateDeferred): the same checks, effects and answer, told to `done` — on the store's commit
+  // thread once the write is durable, or before this returns when it failed before or the store
+  // commits synchronously. The entity's lock is held until then, so a later write of the entity
+  // waits for this one's commit. `done` must not block.
+  void UpdateDeferred(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+                      int64_t now_ms, const std::vector<std::string>& types, const boost::json::value& scope,
+                      std::optional<ngsild::ExpiresAt> expires_at,
+                      std::function<void(Result<ngsild::UpdateResult>)> done);
+  // True while a write of the entity holds its lock (a deferred update: until its commit), i.e.
+  // while a write of it would wait.
+  bool Busy(std::string_view tenant, std::string_view id);
   // Partial Attribute Update / Replace Attribute / Delete Attribute. NotFound names whether the
   // entity or the attribute is missing.
   Status PartialUpdateAttribute(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::string& attr,
@@ -205,6 +217,12 @@ class EntityService {
   template <typename Build>
   Status Commit(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
                 Build&& build);
+  // Commit, its outcome told to `done`: with `deferred`, through TenantStore::UpdateDeferred
+  // (`build` still runs before this returns; the observers hear of the changes on the commit
+  // thread, before `done`), else at once.
+  template <typename Build>
+  void CommitThen(std::string_view tenant, store::TenantStore& ts, const std::vector<std::string_view>& ids,
+                  Build&& build, bool deferred, store::CommitDone done);
   bool Watching(std::string_view tenant) const {
     for (auto* o : change_observers_) {
       if (o->Watching(tenant)) return true;
@@ -217,6 +235,15 @@ class EntityService {
   template <typename Fn>
   Status Modify(const WriteAccess& w, std::string_view tenant, std::string_view id, const std::vector<std::string>& named,
                 Fn&& change);
+  // Modify, its outcome told to `done` (see CommitThen); the entity's lock is held until then.
+  // Update or UpdateDeferred.
+  void UpdateThen(const WriteAccess& w, std::string_view tenant, std::string_view id, ngsild::AttrMap attrs,
+                  int64_t now_ms, const std::vector<std::string>& types, const boost::json::value& scope,
+                  std::optional<ngsild::ExpiresAt> expires_at, bool deferred,
+                  std::function<void(Result<ngsild::UpdateResult>)> done);
+  template <typename Fn>
+  void ModifyThen(const WriteAccess& w, std::string_view tenant, std::string_view id,
+                  const std::vector<std::string>& named, Fn&& change, bool deferred, store::CommitDone done);
   // BadRequestData if an update made `e` larger than the limits allow.
   Status CheckSize(const ngsild::Entity& e) const;
   // Runs a batch: `apply(existing-or-null, item, made)` returns the entity the item leaves —

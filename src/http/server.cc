@@ -69,6 +69,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
@@ -254,6 +255,14 @@ class Transport {
 };
 
 class Connection;
+
+// A handler running on this thread (for DeferResponse): its connection, and once it deferred its
+// response, whether that was given.
+struct HandlerCall {
+  Connection* connection;
+  std::shared_ptr<std::atomic<bool>> answered;
+};
+thread_local HandlerCall* t_call = nullptr;
 
 // State shared by the acceptor, the connections and Server::Run(). Declared before the
 // io_context in Server::Impl, so it outlives the connections the io_context destroys.
@@ -487,14 +496,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Dispatch();
   }
 
+  // The response of the handler running now (`call`) is deferred: the Responder answers.
+  Responder Defer(HandlerCall& call) {
+    call.answered = std::make_shared<std::atomic<bool>>(false);
+    return [self = shared_from_this(), answered = call.answered](Response response) {
+      if (answered->exchange(true)) return;
+      asio::post(self->executor(), [self, response = std::move(response)]() mutable {
+        self->WriteResponse(std::move(response));
+      });
+    };
+  }
+
   void Dispatch() {
     phase_ = Phase::kHandling;
-    if (shared_.workers == nullptr || RunsInline()) return WriteResponse(Invoke());
+    if (shared_.workers == nullptr || RunsInline()) {
+      if (auto response = Invoke()) WriteResponse(std::move(*response));
+      return;
+    }
     asio::post(*shared_.workers, [self = shared_from_this()] {
       thread_local const bool named = (util::NameThisThread("http-worker"), true);
       (void)named;
-      Response response = self->Invoke();
-      asio::post(self->executor(), [self, response = std::move(response)]() mutable {
+      auto response = self->Invoke();
+      if (!response) return;  // deferred
+      asio::post(self->executor(), [self, response = std::move(*response)]() mutable {
         self->WriteResponse(std::move(response));
       });
     });
@@ -509,13 +533,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  Response Invoke() {
+  // Runs the handler: its response, or nullopt if it deferred it (DeferResponse).
+  std::optional<Response> Invoke() {
+    HandlerCall call{this, nullptr};
+    HandlerCall* const outer = std::exchange(t_call, &call);
+    std::optional<Response> response;
     try {
-      return shared_.handler(req_);
+      response = shared_.handler(req_);
     } catch (...) {
-      return Problem(500, kInternalError, "Internal Server Error",
-                     "the request handler failed unexpectedly");
+      response = Problem(500, kInternalError, "Internal Server Error", "the request handler failed unexpectedly");
+      // A handler that deferred and then failed may never answer: this 500 is its answer, unless
+      // the Responder was called already.
+      if (call.answered && !call.answered->exchange(true)) call.answered.reset();
     }
+    t_call = outer;
+    if (call.answered) return std::nullopt;
+    return response;
   }
 
   static bool IsValid(const Response& r) {
@@ -644,6 +677,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_head_ = false;
   bool unread_request_ = false;  // an error response was sent before the request was read
   const Admission admission_;
+
+  friend Responder cityhub::http::DeferResponse();
 };
 
 template <typename Fn>
@@ -660,6 +695,10 @@ void Shared::ForEachConnection(Fn fn) {
 }
 
 }  // namespace
+
+Responder DeferResponse() {
+  return t_call != nullptr ? t_call->connection->Defer(*t_call) : Responder();
+}
 
 struct Server::Impl {
   Impl(ServerOptions options, Handler handler)

@@ -57,6 +57,15 @@ struct ServerOptions {
 
 using Handler = std::function<Response(const Request&)>;
 
+// Deferred responses: a handler that waits for something without holding its thread (a write's
+// disk sync, through a commit queue) calls DeferResponse() and returns; what it returns is then
+// dropped, and the connection answers when the Responder is called — from any thread, once
+// (later calls are ignored). The Request stays valid until then. Until it is called the
+// connection reads nothing more and no timeout closes it, so it must always be called. Returns
+// null when the calling thread is not running a Server's handler (then answer by returning).
+using Responder = std::function<void(Response)>;
+Responder DeferResponse();
+
 class Server {
  public:
   Server(ServerOptions options, Handler handler);

@@ -103,6 +103,8 @@ using CurrentRecords = std::vector<Result<EntityRecord>>;
 // Makes what an Update writes from the current records, or returns why not (then nothing is
 // written and Update returns that error).
 using UpdateFn = std::function<Result<WriteSet>(const CurrentRecords& current)>;
+// Told how a deferred Update ended (TenantStore::UpdateDeferred): Ok once durable, else why not.
+using CommitDone = std::function<void(Status)>;
 
 using HistoryBlockVisitor = std::function<bool(int64_t block, std::string_view bytes)>;
 
@@ -160,6 +162,17 @@ class TenantStore {
   // (copy, don't move from them) and reset any state a previous run left. It runs inside the
   // transaction: keep it short, and it must not call Store::Close().
   virtual Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) = 0;
+  // Update() without waiting for the disk on the calling thread: reads, runs `fn` and validates
+  // its WriteSet before returning, then `done` is told the outcome exactly once — when the write
+  // is durable, or at once with the error if it failed before (then it is called before this
+  // returns). A store that commits in groups (RocksDB) queues the write for its commit thread,
+  // which writes every queued update in one synced batch and calls their `done` there, in queue
+  // order; the default runs Update() and calls `done` before returning. `done` must not block,
+  // and nothing it does may wait for this store's commit thread. The isolation contract is
+  // Update()'s, held until `done` is called: the caller keeps its entity locks until then.
+  virtual void UpdateDeferred(const std::vector<std::string_view>& ids, const UpdateFn& fn, CommitDone done) {
+    done(Update(ids, fn));
+  }
   // Visits matching ids without reading documents (cheap: index keys only).
   virtual Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) = 0;
   // Visits matching records (documents included).

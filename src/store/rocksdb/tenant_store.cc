@@ -1,6 +1,7 @@
 #include "store/rocksdb/tenant_store.h"
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <limits>
 
@@ -8,10 +9,12 @@
 #include <rocksdb/write_batch.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "store/record_codec.h"
 #include "store/rocksdb/index_delta.h"
 #include "store/rocksdb/keys.h"
+#include "util/thread_name.h"
 
 namespace cityhub::store::rocks {
 
@@ -126,11 +129,21 @@ Result<std::unique_ptr<RocksTenantStore>> RocksTenantStore::Open(const std::stri
   return store;
 }
 
+RocksTenantStore::RocksTenantStore(std::string path) : path_(std::move(path)) {}
+
+RocksTenantStore::~RocksTenantStore() { Close(); }
+
 void RocksTenantStore::Close() {
   if (closed_.exchange(true)) return;
   for (int n = calls_in_flight_.load(); n != 0; n = calls_in_flight_.load()) {
     calls_in_flight_.wait(n);
   }
+  {
+    std::lock_guard lock(commit_mutex_);  // the queue is empty: its items were calls in flight
+    committer_stopping_ = true;
+  }
+  commit_wake_.notify_one();
+  if (committer_.joinable()) committer_.join();
   if (!db_) return;
   // Errors are not reportable from here; a failed flush only means a longer WAL replay.
   db_->Flush(rocksdb::FlushOptions(),
@@ -215,26 +228,37 @@ Status RocksTenantStore::Update(const std::vector<std::string_view>& ids, const 
 
 Status RocksTenantStore::Apply(const WriteSet& ws, const std::vector<std::string_view>& ids,
                                const CurrentRecords& previous) {
+  rocksdb::WriteBatch batch;
+  auto any = AppendChanges(ws, ids, previous, batch);
+  if (!any.ok()) return any.status();
+  if (!*any) return Status::Ok();
+  return FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
+}
+
+Result<bool> RocksTenantStore::AppendChanges(const WriteSet& ws, const std::vector<std::string_view>& ids,
+                                             const CurrentRecords& previous, rocksdb::WriteBatch& batch) {
   // The final state of each id: the last put wins, and deletes apply after puts.
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
   if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty() && ws.meta_puts.empty() &&
       ws.meta_deletes.empty()) {
-    return Status::Ok();
+    return false;
   }
   std::map<std::string_view, const Result<EntityRecord>*> before;
   for (size_t i = 0; i < ids.size(); ++i) before.emplace(ids[i], &previous[i]);
 
-  rocksdb::WriteBatch batch;
-  IndexDelta delta;
+  // Checked before anything is appended, so that a refused item leaves a shared batch intact.
   for (const auto& [id, record] : next) {
     auto it = before.find(id);
     if (it == before.end()) {
       return Status::Internal(fmt::format("entity '{}' is written by an update that did not read it", id));
     }
-    const Result<EntityRecord>& old = *it->second;
-    if (!old.ok() && !old.status().IsNotFound()) return old.status();
+    if (!it->second->ok() && !it->second->status().IsNotFound()) return it->second->status();
+  }
+  IndexDelta delta;
+  for (const auto& [id, record] : next) {
+    const Result<EntityRecord>& old = *before.find(id)->second;
     delta.Change(id, old.ok() ? &old.value() : nullptr, record);
     const rocksdb::Slice key(id.data(), id.size());
     if (record) {
@@ -255,7 +279,71 @@ Status RocksTenantStore::Apply(const WriteSet& ws, const std::vector<std::string
     batch.Put(families_.meta, std::string(kUserMetaPrefix).append(key), value);
   }
   for (const auto& key : ws.meta_deletes) batch.Delete(families_.meta, std::string(kUserMetaPrefix).append(key));
-  return FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
+  return true;
+}
+
+struct RocksTenantStore::DeferredCommit {
+  DeferredCommit(RocksTenantStore& store, const std::vector<std::string_view>& read, CurrentRecords current, WriteSet ws,
+                 CommitDone done)
+      : guard(store), id_texts(read.begin(), read.end()), current(std::move(current)), ws(std::move(ws)),
+        done(std::move(done)) {
+    ids.assign(id_texts.begin(), id_texts.end());
+  }
+  CallGuard guard;  // Close() waits for the item
+  std::vector<std::string> id_texts;
+  std::vector<std::string_view> ids;  // into id_texts
+  CurrentRecords current;
+  WriteSet ws;
+  CommitDone done;
+};
+
+void RocksTenantStore::UpdateDeferred(const std::vector<std::string_view>& ids, const UpdateFn& fn, CommitDone done) {
+  CallGuard guard(*this);
+  if (!guard) return done(Unavailable());
+  CurrentRecords current = ReadRecords(ids);
+  Result<WriteSet> ws = fn(current);
+  if (!ws.ok()) return done(ws.status());
+  if (Status valid = ValidateWriteSet(*ws); !valid.ok()) return done(valid);
+  auto item = std::make_unique<DeferredCommit>(*this, ids, std::move(current), std::move(*ws), std::move(done));
+  {
+    std::lock_guard lock(commit_mutex_);
+    if (!committer_.joinable()) committer_ = std::thread([this] { CommitQueued(); });
+    commit_queue_.push_back(std::move(item));
+  }
+  commit_wake_.notify_one();
+}
+
+void RocksTenantStore::CommitQueued() {
+  util::NameThisThread("rocksdb-commit");
+  std::unique_lock lock(commit_mutex_);
+  for (;;) {
+    commit_wake_.wait(lock, [this] { return committer_stopping_ || !commit_queue_.empty(); });
+    if (commit_queue_.empty()) return;  // stopping, and nothing is left
+    std::vector<std::unique_ptr<DeferredCommit>> group;
+    group.swap(commit_queue_);
+    lock.unlock();
+    rocksdb::WriteBatch batch;
+    std::vector<Status> outcome(group.size());
+    for (size_t i = 0; i < group.size(); ++i) {
+      auto appended = AppendChanges(group[i]->ws, group[i]->ids, group[i]->current, batch);
+      if (!appended.ok()) outcome[i] = appended.status();
+    }
+    Status written = batch.Count() == 0
+                         ? Status::Ok()
+                         : FromRocks(db_->Write(write_options_, &batch), "writing batch to " + path_);
+    for (size_t i = 0; i < group.size(); ++i) {
+      try {
+        group[i]->done(outcome[i].ok() ? written : outcome[i]);
+      } catch (const std::exception& e) {
+        // `done` is the caller's; a failure there must not stop the commits of everyone else.
+        spdlog::error("store {}: a deferred update's completion failed: {}", path_, e.what());
+      } catch (...) {
+        spdlog::error("store {}: a deferred update's completion failed", path_);
+      }
+      group[i].reset();  // leaves the calls in flight
+    }
+    lock.lock();
+  }
 }
 
 // Visits the union of the ids under `T<type>\0` for every requested type, ascending, once each.

@@ -21,6 +21,14 @@
 // rewriting version 1 records: they decode with no terms, and the broker re-derives the terms
 // of every entity when its own index version changes (EntityService::EnsureIndexed).
 //
+// Deferred updates (UpdateDeferred). A writer that must not wait for the disk hands its validated
+// WriteSet, the ids and the records it read to a queue; a commit thread (started at the first
+// deferred update) takes everything queued, appends each item's records, index changes and
+// history into one WriteBatch, writes it synced — one fsync for the whole group, like RocksDB's
+// own group commit, but without a parked thread per writer — and calls each item's `done` in
+// queue order. An item whose WriteSet cannot be applied fails alone; a failed write fails the
+// group. A queued item counts as a call in flight, so Close() lets the queue drain first.
+//
 // Closing. Every TenantStore call holds an in-flight count; Close() marks the store closed,
 // waits for calls already inside RocksDB to leave, flushes memtables (so the next start does
 // not replay the WAL) and closes the database. Calls after that return kUnavailable. A scan
@@ -28,10 +36,13 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -47,11 +58,12 @@ class RocksTenantStore final : public TenantStore {
   // Opens (creating if missing) the database at `path` and brings its schema up to date.
   static Result<std::unique_ptr<RocksTenantStore>> Open(const std::string& path,
                                                         const Tuning& tuning, bool sync_writes);
-  ~RocksTenantStore() override { Close(); }
+  ~RocksTenantStore() override;
 
   Result<EntityRecord> Get(std::string_view id) override;
   Status Write(const WriteSet& ws) override;
   Status Update(const std::vector<std::string_view>& ids, const UpdateFn& fn) override;
+  void UpdateDeferred(const std::vector<std::string_view>& ids, const UpdateFn& fn, CommitDone done) override;
   Status ScanIds(const ScanOptions& opts, const IdVisitor& visit) override;
   Status Scan(const ScanOptions& opts, const EntityVisitor& visit) override;
   Status ScanTerms(const std::vector<TermRange>& ranges, const TermVisitor& visit) override;
@@ -90,8 +102,9 @@ class RocksTenantStore final : public TenantStore {
 
  private:
   class CallGuard;
+  struct DeferredCommit;  // an item of the commit queue (a validated Update waiting for its sync)
 
-  explicit RocksTenantStore(std::string path) : path_(std::move(path)) {}
+  explicit RocksTenantStore(std::string path);
 
   // The records of `ids` in one MultiGet (element i: of ids[i], NotFound if absent).
   CurrentRecords ReadRecords(const std::vector<std::string_view>& ids);
@@ -99,6 +112,11 @@ class RocksTenantStore final : public TenantStore {
   // records of `ids`, element by element — to the records `ws` puts. Internal if `ws` puts or
   // deletes an id not in `ids`; the read's error for one whose read failed.
   Status Apply(const WriteSet& ws, const std::vector<std::string_view>& ids, const CurrentRecords& previous);
+  // What Apply writes, appended to `batch`; false (and nothing appended) if there is nothing to write.
+  Result<bool> AppendChanges(const WriteSet& ws, const std::vector<std::string_view>& ids,
+                             const CurrentRecords& previous, rocksdb::WriteBatch& batch);
+  // The commit thread's loop (deferred updates): until Close() and the queue is empty.
+  void CommitQueued();
   Status MergeTypeIds(const rocksdb::Snapshot* snapshot, const ScanOptions& opts,
                       const IdVisitor& visit);
   // Visits counters under `prefix` with a positive count: (rest of the key, count).
@@ -113,6 +131,15 @@ class RocksTenantStore final : public TenantStore {
   rocksdb::WriteOptions write_options_;
   std::atomic<int> calls_in_flight_{0};
   std::atomic<bool> closed_{false};
+
+  std::mutex commit_mutex_;  // guards the three below
+  std::condition_variable commit_wake_;
+  std::vector<std::unique_ptr<DeferredCommit>> commit_queue_;
+  bool committer_stopping_ = false;
+  // Started by the first deferred update (under commit_mutex_). One: a second one, with RocksDB's
+  // pipelined writes overlapping one group's sync with the previous group's memtable inserts,
+  // measured no faster (10,800 / 9,900 against 14,800 / 10,800 PATCH/s, alternated).
+  std::thread committer_;
 };
 
 }  // namespace cityhub::store::rocks

@@ -304,6 +304,46 @@ TEST(ServerInlineTest, RunsInlinePicksTheRequestsHandledOnTheIoThread) {
   }
 }
 
+// DeferResponse: a handler that answers later from another thread (as a write answered once its
+// commit is durable). The connection answers then, keeps the order of pipelined requests, and a
+// handler that deferred and then threw is answered 500 once.
+TEST(ServerDeferredTest, AHandlerAnswersLaterFromAnotherThread) {
+  EXPECT_FALSE(DeferResponse()) << "no handler runs on this thread";
+  for (unsigned workers : {4u, 0u}) {
+    std::vector<std::thread> later;
+    std::mutex later_mutex;
+    ServerOptions o;
+    o.worker_threads = workers;
+    TestServer server(o, [&](const Request& req) {
+      if (req.path == "/now") return Text(200, "now");
+      Responder respond = DeferResponse();
+      if (!respond) return Text(500, "could not defer");
+      if (req.path == "/throws") throw std::runtime_error("after deferring");
+      std::lock_guard lock(later_mutex);
+      later.emplace_back([respond, path = req.path] {
+        std::this_thread::sleep_for(50ms);
+        respond(Text(201, "later " + path));
+        respond(Text(500, "a second answer is ignored"));
+      });
+      return Text(500, "dropped: the response was deferred");
+    });
+    Client c(server.port());
+    ASSERT_TRUE(c.Send(Get("/a") + Get("/now") + Get("/throws") + Get("/b")));
+    const std::pair<int, std::string> expected[] = {
+        {201, "later /a"}, {200, "now"}, {500, ""}, {201, "later /b"}};
+    for (const auto& [status, body] : expected) {
+      auto r = c.Read();
+      ASSERT_TRUE(r) << workers << " " << body;
+      EXPECT_EQ(r->status, status) << workers << " " << r->body;
+      if (!body.empty()) EXPECT_EQ(r->body, body) << workers;
+    }
+    {
+      std::lock_guard lock(later_mutex);
+      for (auto& t : later) t.join();
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(WorkersAndInline, ServerModeTest, ::testing::Values(4u, 0u),
                          [](const auto& info) {
                            return info.param == 0 ? std::string("Inline") : std::string("Pool");
