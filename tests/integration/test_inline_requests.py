@@ -16,40 +16,14 @@ deadline, --context-fetch-timeout-ms, is 4 s). Meanwhile:
   for the worker, i.e. until the download has failed.
 On PostgreSQL every read is a network round trip and takes a worker: the test does not apply.
 """
-import socket
 import threading
 import time
 import unittest
 
 from hub import Hub, STORE
+from test_contexts import SilentServer  # accepts connections, never answers
 
 FETCH_TIMEOUT_S = 4
-
-
-class SilentServer:
-    """Accepts TCP connections and never answers (holds them until stopped)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def stop(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 @unittest.skipIf(STORE == "postgres", "reads on PostgreSQL are network round trips: they take a worker")
@@ -58,7 +32,7 @@ class InlineRequestsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.silent = SilentServer()
+        cls.silent = SilentServer().__enter__()
         cls.hub = Hub(extra_args=["--worker-threads", "1", "--remote-contexts", "true",
                                   "--context-fetch-timeout-ms", str(FETCH_TIMEOUT_S * 1000)]).start()
         for tenant in ("", "federated"):
@@ -81,7 +55,7 @@ class InlineRequestsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.hub.cleanup()
-        cls.silent.stop()
+        cls.silent.__exit__(None, None, None)
 
     def occupy_the_worker(self):
         """Starts a request that holds the only worker for FETCH_TIMEOUT_S; returns its thread."""
