@@ -7,6 +7,7 @@
 #include "api/api.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -446,13 +447,36 @@ class LaterAnswer {
 thread_local std::shared_ptr<LaterAnswer>* t_later = nullptr;
 }  // namespace
 
+namespace {
+// Gives the deferred answer once; if every copy of the answering function is gone unused — the
+// handler threw before its write was queued, or the completion failed — the answer is a 500,
+// so that no request is left without one (and without its audit record).
+class AnswerOnce {
+ public:
+  explicit AnswerOnce(std::shared_ptr<LaterAnswer> later) : later_(std::move(later)) {}
+  ~AnswerOnce() {
+    if (!given_.exchange(true)) {
+      later_->Give(Problem(Status::Internal("the request failed before its answer was made; its outcome is unknown")));
+    }
+  }
+  void Give(http::Response answer) {
+    if (!given_.exchange(true)) later_->Give(std::move(answer));
+  }
+
+ private:
+  const std::shared_ptr<LaterAnswer> later_;
+  std::atomic<bool> given_{false};
+};
+}  // namespace
+
 std::function<void(http::Response)> DeferAnswer() {
   if (t_later == nullptr) return {};
   http::Responder respond = http::DeferResponse();
   if (!respond) return {};
   auto later = std::make_shared<LaterAnswer>(std::move(respond));
   *t_later = later;
-  return [later](http::Response answer) { later->Give(std::move(answer)); };
+  auto once = std::make_shared<AnswerOnce>(later);
+  return [once](http::Response answer) { once->Give(std::move(answer)); };
 }
 
 http::Response Dispatch(const http::Router& router, const ApiDeps& deps, const http::Request& req) {

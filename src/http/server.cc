@@ -302,8 +302,13 @@ struct Shared {
   std::unordered_map<std::string, size_t> per_client;  // counted connections by ClientOf; guarded by clients_mu
 
   std::mutex mu;
-  std::condition_variable cv;          // signalled on stop request and when the last connection ends
+  std::condition_variable cv;          // signalled on stop request, when the last connection ends
+                                       // and when the last deferred response is answered
   bool stop_requested = false;         // guarded by mu
+  // Responders (DeferResponse) not yet answered or dropped, guarded by mu. Run() waits for them
+  // without a time limit, as for a handler on a worker: what answers them (a commit thread)
+  // refers to the connections, so they must not outlive the server.
+  size_t deferred = 0;
   std::unordered_set<Connection*> connections;  // guarded by mu
 };
 
@@ -499,7 +504,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The response of the handler running now (`call`) is deferred: the Responder answers.
   Responder Defer(HandlerCall& call) {
     call.answered = std::make_shared<std::atomic<bool>>(false);
-    return [self = shared_from_this(), answered = call.answered](Response response) {
+    // Counts the Responder (all its copies) in shared_.deferred while it exists.
+    struct Outstanding {
+      explicit Outstanding(Shared& s) : shared(s) {
+        std::lock_guard lock(shared.mu);
+        ++shared.deferred;
+      }
+      ~Outstanding() {
+        std::lock_guard lock(shared.mu);
+        if (--shared.deferred == 0) shared.cv.notify_all();
+      }
+      Shared& shared;
+    };
+    auto outstanding = std::make_shared<Outstanding>(shared_);
+    return [self = shared_from_this(), answered = call.answered, outstanding](Response response) {
       if (answered->exchange(true)) return;
       asio::post(self->executor(), [self, response = std::move(response)]() mutable {
         self->WriteResponse(std::move(response));
@@ -849,6 +867,10 @@ void Server::Run() {
   }
   s.BeginShutdown();
   s.WaitForDrain();
+  {
+    std::unique_lock lock(s.shared.mu);
+    s.shared.cv.wait(lock, [&s] { return s.shared.deferred == 0; });
+  }
 
   work.reset();
   s.ioc.stop();

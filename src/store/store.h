@@ -95,6 +95,12 @@ struct WriteSet {
   // records kept as metadata whose changes owe notifications (context source registrations).
   std::vector<std::pair<std::string, std::string>> meta_puts;
   std::vector<std::string> meta_deletes;  // applied after meta_puts
+
+  // True when applying this writes nothing.
+  bool empty() const {
+    return puts.empty() && deletes.empty() && outbox.empty() && history.empty() && history_entities.empty() &&
+           meta_puts.empty() && meta_deletes.empty();
+  }
 };
 
 // What an Update's function is handed: element i is the record of ids[i] — NotFound if there

@@ -238,13 +238,10 @@ Status RocksTenantStore::Apply(const WriteSet& ws, const std::vector<std::string
 Result<bool> RocksTenantStore::AppendChanges(const WriteSet& ws, const std::vector<std::string_view>& ids,
                                              const CurrentRecords& previous, rocksdb::WriteBatch& batch) {
   // The final state of each id: the last put wins, and deletes apply after puts.
+  if (ws.empty()) return false;
   std::map<std::string_view, const EntityRecord*> next;
   for (const auto& record : ws.puts) next[record.id] = &record;
   for (const auto& id : ws.deletes) next[id] = nullptr;
-  if (next.empty() && ws.outbox.empty() && ws.history.empty() && ws.history_entities.empty() && ws.meta_puts.empty() &&
-      ws.meta_deletes.empty()) {
-    return false;
-  }
   std::map<std::string_view, const Result<EntityRecord>*> before;
   for (size_t i = 0; i < ids.size(); ++i) before.emplace(ids[i], &previous[i]);
 
@@ -304,6 +301,8 @@ void RocksTenantStore::UpdateDeferred(const std::vector<std::string_view>& ids, 
   Result<WriteSet> ws = fn(current);
   if (!ws.ok()) return done(ws.status());
   if (Status valid = ValidateWriteSet(*ws); !valid.ok()) return done(valid);
+  // Nothing to write: what was read is durable already (the caller's locks kept it so).
+  if (ws->empty()) return done(Status::Ok());
   auto item = std::make_unique<DeferredCommit>(*this, ids, std::move(current), std::move(*ws), std::move(done));
   {
     std::lock_guard lock(commit_mutex_);
