@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -197,14 +196,24 @@ std::string_view RightsTenant(std::string_view route, std::string_view method, s
 // The principal of the request's credentials: an API key (X-API-Key, or Authorization: ApiKey)
 // or a Bearer JWT — with `verify` false only one verified before (API keys cost a hash lookup
 // either way).
-Result<security::Principal> Authenticate(const SecurityDeps& security, const http::Request& req, bool verify) {
-  const int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::string_view authorization = req.headers.Get("Authorization");
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The API key the request presents (X-API-Key, or Authorization: ApiKey <key>); empty if none.
+std::string_view ApiKeyOf(const http::Request& req) {
   std::string_view key = req.headers.Get("X-API-Key");
+  std::string_view authorization = req.headers.Get("Authorization");
   if (key.empty() && authorization.size() > 7 && http::HeaderNameEquals(authorization.substr(0, 7), "ApiKey ")) {
     key = authorization.substr(7);
   }
+  return key;
+}
+
+Result<security::Principal> Authenticate(const SecurityDeps& security, const http::Request& req, bool verify) {
+  const int64_t now_s = NowSeconds();
+  std::string_view authorization = req.headers.Get("Authorization");
+  std::string_view key = ApiKeyOf(req);
   if (!key.empty()) {
     if (!security.api_keys) return Status(Status::Code::kUnauthenticated, "API keys are not accepted by this hub");
     return security.api_keys->Authenticate(key, now_s);
@@ -383,9 +392,7 @@ bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Req
   if (!read) {
     // An update waits for no disk sync (EntityService::UpdateDeferred) — but it would wait for
     // the entity's previous write to commit, and an @context in an ld+json body may need a download.
-    std::string media(req.headers.Get("Content-Type").substr(0, 64));
-    std::transform(media.begin(), media.end(), media.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if (media.find("ld+json") != std::string::npos) return false;
+    if (MediaOf(req.headers.Get("Content-Type")) == "application/ld+json") return false;
     if (!deps.entities || deps.entities->Busy(*tenant, m.params.Get("entityId"))) return false;
   }
   if (deps.registrations && deps.registrations->Any(*tenant)) return false;
@@ -394,14 +401,8 @@ bool RunsInline(const http::Router& router, const ApiDeps& deps, const http::Req
   }
   const SecurityDeps& security = deps.security;
   if (!security.enabled()) return true;
-  std::string_view authorization = req.headers.Get("Authorization");
-  if (req.headers.Has("X-API-Key") ||
-      (authorization.size() > 7 && http::HeaderNameEquals(authorization.substr(0, 7), "ApiKey "))) {
-    return security.api_keys != nullptr;  // held in memory
-  }
-  const int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return security.jwt && security.jwt->Authenticate(authorization, now_s, /*verify=*/false).ok();
+  if (!ApiKeyOf(req).empty()) return security.api_keys != nullptr;  // held in memory
+  return security.jwt && security.jwt->Authenticate(req.headers.Get("Authorization"), NowSeconds(), /*verify=*/false).ok();
 }
 
 namespace {

@@ -65,15 +65,14 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// The media type of a Content-Type / Accept item without parameters, lower-cased.
+}  // namespace
+
 std::string MediaOf(std::string_view v) {
   v = Trim(v.substr(0, v.find(';')));
   std::string out(v);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
 }
-
-}  // namespace
 
 std::optional<std::string> ContextLink(const http::Request& req) {
   for (std::string_view header : req.headers.GetAll("Link")) {

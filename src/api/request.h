@@ -40,6 +40,9 @@ struct JsonBody {
 Result<JsonBody> ParseJsonBody(const http::Request& req, const ApiLimits& limits,
                                bool allow_merge_patch = false);
 
+// The media type of a Content-Type / Accept item without parameters, lower-cased.
+std::string MediaOf(std::string_view v);
+
 // The URL of the request's Link header with rel = the JSON-LD context relation, if any.
 std::optional<std::string> ContextLink(const http::Request& req);
 
