@@ -47,7 +47,7 @@ req = urllib.request.Request(f"http://127.0.0.1:{port}/iot/devices", json.dumps(
                              {"Content-Type": "application/json"})
 urllib.request.urlopen(req).read()
 sub = {"type": "Subscription", "entities": [{"type": "Alert"}],
-       "notification": {"endpoint": {"uri": f"mqtt://127.0.0.1:{sys.argv[3]}/alerts"}}}
+       "notification": {"sysAttrs": True, "endpoint": {"uri": f"mqtt://127.0.0.1:{sys.argv[3]}/alerts"}}}
 req = urllib.request.Request(f"http://127.0.0.1:{port}/ngsi-ld/v1/subscriptions", json.dumps(sub).encode(),
                              {"Content-Type": "application/json",
                               "Link": '<https://raw.githubusercontent.com/smart-data-models/dataModel.Alert/master/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'})

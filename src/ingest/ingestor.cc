@@ -1,6 +1,7 @@
 #include "ingest/ingestor.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -38,6 +39,12 @@ Result<json::value> GeoValue(const json::value& v) {
     }
   }
   return Status::BadRequestData("a GeoProperty measure must be \"lat,lon\" or a GeoJSON geometry");
+}
+
+// What a message held for the decode thread costs in memory (its strings and the queue entry).
+size_t ArrivalBytes(const DeviceMessage& m) {
+  return sizeof(DeviceMessage) + 64 + m.key.size() + m.device_id.size() + m.payload.size() + m.attr.size() +
+         (m.tenant ? m.tenant->size() : 0);
 }
 
 void NoteRejected(const Device* device, const Status& st) {
@@ -117,9 +124,16 @@ Ingestor::Ingestor(broker::EntityService& entities, const DeviceRegistry& regist
     : entities_(entities), registry_(registry), core_(std::move(core)), options_(std::move(options)) {
   bulk_.writer = std::thread([this] { Run(Lane::kBulk); });
   priority_.writer = std::thread([this] { Run(Lane::kPriority); });
+  decoder_ = std::thread([this] { Decode(); });
 }
 
 Ingestor::~Ingestor() {
+  {  // what was offered is queued first (the lanes' writers still run)
+    std::lock_guard lock(arrivals_mutex_);
+    stop_decoding_ = true;
+  }
+  wake_decoder_.notify_all();
+  decoder_.join();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -172,6 +186,7 @@ Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vecto
 }
 
 Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
+  const Clock::time_point arrived = Clock::now();
   auto device = registry_.Authenticate(message.key, message.device_id,
                                        message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
   if (!device.ok()) {
@@ -179,7 +194,92 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
     ++stats_.unauthenticated;
     return device.status();
   }
-  const Device& d = **device;
+  return Accept(*device, message, wait, arrived);
+}
+
+Status Ingestor::Offer(DeviceMessage message) {
+  const Clock::time_point arrived = Clock::now();
+  auto device = registry_.Authenticate(message.key, message.device_id,
+                                       message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
+  if (!device.ok()) {
+    std::lock_guard lock(mutex_);
+    ++stats_.unauthenticated;
+    return device.status();
+  }
+  if (MayFeedRules(**device)) {
+    for (Arrival& a : TakeArrivalsOf(device->get())) (void)Accept(a.device, a.message, /*wait=*/false, a.at);
+    return Accept(*device, message, /*wait=*/false, arrived);
+  }
+  {
+    std::unique_lock lock(arrivals_mutex_);
+    const size_t bytes = ArrivalBytes(message);
+    // One message always fits (an empty queue), whatever its size.
+    arrivals_room_.wait(lock, [&] {
+      return arrivals_.empty() || arrival_bytes_ + bytes <= options_.max_arrival_bytes || stop_decoding_;
+    });
+    if (stop_decoding_) return Status(Status::Code::kUnavailable, "the hub is stopping");
+    arrival_bytes_ += bytes;
+    ++arrivals_of_[device->get()];
+    arrivals_.push_back({std::move(*device), std::move(message), arrived});
+  }
+  wake_decoder_.notify_one();
+  return Status::Ok();
+}
+
+void Ingestor::Decode() {
+  util::NameThisThread("ingest-decode");
+  std::unique_lock lock(arrivals_mutex_);
+  for (;;) {
+    wake_decoder_.wait(lock, [&] { return !arrivals_.empty() || stop_decoding_; });
+    if (arrivals_.empty()) return;  // stopping, and everything offered is queued
+    Arrival a = std::move(arrivals_.front());
+    arrivals_.pop_front();
+    arrival_bytes_ -= ArrivalBytes(a.message);
+    decoding_ = a.device.get();
+    if (auto n = arrivals_of_.find(decoding_); n != arrivals_of_.end() && --n->second == 0) arrivals_of_.erase(n);
+    lock.unlock();
+    arrivals_room_.notify_one();
+    (void)Accept(a.device, a.message, /*wait=*/false, a.at);  // refusals are counted by Accept
+    lock.lock();
+    decoding_ = nullptr;
+    decoded_.notify_all();
+  }
+}
+
+std::vector<Ingestor::Arrival> Ingestor::TakeArrivalsOf(const Device* device) {
+  std::vector<Arrival> taken;
+  std::unique_lock lock(arrivals_mutex_);
+  decoded_.wait(lock, [&] { return decoding_ != device; });
+  auto n = arrivals_of_.find(device);
+  if (n == arrivals_of_.end()) return taken;  // the usual case: nothing of it waits
+  auto rest = std::stable_partition(arrivals_.begin(), arrivals_.end(), [&](const Arrival& a) { return a.device.get() != device; });
+  for (auto it = rest; it != arrivals_.end(); ++it) arrival_bytes_ -= ArrivalBytes(it->message);
+  std::move(rest, arrivals_.end(), std::back_inserter(taken));
+  arrivals_.erase(rest, arrivals_.end());
+  arrivals_of_.erase(n);
+  lock.unlock();
+  arrivals_room_.notify_all();
+  return taken;
+}
+
+bool Ingestor::MayFeedRules(const Device& device) const {
+  if (!options_.urgent) return false;
+  if (device.status->urgent.load(std::memory_order_relaxed)) return true;
+  const std::vector<std::string> types{device.entity_type};
+  for (const auto& m : device.attributes) {
+    if (options_.urgent(types, m.name)) return true;
+  }
+  if (device.apikey.empty()) return false;
+  const std::shared_ptr<const ServiceGroup> group = registry_.GroupOf(device.tenant, device.apikey);
+  if (!group) return false;
+  for (const auto& m : group->attributes) {
+    if (options_.urgent(types, m.name)) return true;
+  }
+  return false;
+}
+
+Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived) {
+  const Device& d = *device;
   Result<std::vector<MeasureGroup>> groups = Status::Internal("undecoded");
   MeasureFormat format = message.format;
   if (format == MeasureFormat::kByDevice) {
@@ -217,10 +317,9 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
     return entity.status();
   }
   const bool urgent = Urgent(*entity);
-  Pending p{*device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr, {}};
+  Pending p{device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr, {}};
   std::future<Status> done;
   if (p.done) done = p.done->get_future();
-  const Clock::time_point arrived = Clock::now();
   Lane lane;
   {
     std::unique_lock lock(mutex_);
@@ -253,8 +352,9 @@ bool Ingestor::Urgent(const ngsild::Entity& entity) const {
 Lane Ingestor::Route(const Pending& p, bool urgent) {
   if (!urgent && urgent_entities_.empty()) return Lane::kBulk;
   std::string key = UrgentKey(p.device->tenant, p.entity.id);
-  if (!urgent) return urgent_entities_.count(key) ? Lane::kPriority : Lane::kBulk;
-  if (!urgent_entities_.insert(std::move(key)).second) return Lane::kPriority;
+  if (!urgent && !urgent_entities_.count(key)) return Lane::kBulk;
+  p.device->status->urgent.store(true, std::memory_order_relaxed);  // Offer reads its next messages at once
+  if (!urgent || !urgent_entities_.insert(std::move(key)).second) return Lane::kPriority;
   // First urgent message of this entity: what it has queued in the bulk lane goes ahead of it.
   auto moved = std::stable_partition(bulk_.queue.begin(), bulk_.queue.end(), [&](const Pending& q) {
     return q.entity.id != p.entity.id || q.device->tenant != p.device->tenant;

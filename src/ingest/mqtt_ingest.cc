@@ -132,7 +132,7 @@ struct MqttIngest::Impl {
     if (Duplicate(msg)) return;
     m.payload = std::string(msg.payload);
     // Refusals are counted by the ingestor (and on the device); nothing to answer over MQTT.
-    (void)ingestor.Ingest(m, /*wait=*/false);
+    (void)ingestor.Offer(std::move(m));
   }
 
   std::string Redacted() const {  // the URI without its password

@@ -65,6 +65,7 @@ struct DeviceStatus {
   std::atomic<uint64_t> rejected{0};       // messages refused (malformed, too large, …)
   std::atomic<int64_t> last_measure_ms{0};
   std::atomic<int64_t> last_error_ms{0};
+  std::atomic<bool> urgent{false};         // its entity has carried an attribute a warning rule reads
   mutable std::mutex mutex;                // guards last_error
   std::string last_error;                  // the reason, never the payload
 };

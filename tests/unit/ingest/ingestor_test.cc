@@ -288,8 +288,11 @@ class PriorityLaneTest : public IngestorTest {
  protected:
   void SetUp() override {
     IngestorTest::SetUp();
+    Reopen({});
+  }
+  // Opens again with `options` and the rule that reads waterLevel.
+  void Reopen(IngestOptions options) {
     Close();
-    IngestOptions options;
     options.urgent = [](const std::vector<std::string>&, std::string_view attr) { return attr == Iri("waterLevel"); };
     Open(std::move(options));
     entities_->AddChangeObserver(&gate_);
@@ -319,6 +322,29 @@ class PriorityLaneTest : public IngestorTest {
       m.payload = payload;
       return ingestor_->Ingest(m, true);
     });
+  }
+  // A device whose only mapping is its battery ("b"): no rule reads what it sends — unless it
+  // sends a water level under the attribute's own name.
+  void AddBulkOnlyDevice(const std::string& id) {
+    Device d = River(id);
+    d.apikey.clear();
+    d.attributes = {{"b", Iri("batteryLevel"), "Property", ""}};
+    ASSERT_TRUE(registry_->AddDevice(std::move(d), "key-of-" + id + "-0123456789").ok());
+  }
+  Status Offer(const std::string& id, const std::string& payload) {
+    DeviceMessage m;
+    m.key = "key-of-" + id + "-0123456789";
+    m.device_id = id;
+    m.payload = payload;
+    return ingestor_->Offer(std::move(m));
+  }
+  // True once the entity exists (waits up to 10 s).
+  bool Eventually(const std::string& entity) {
+    for (int i = 0; i < 1000; ++i) {
+      if (entities_->Get("gimhae", entity).ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
   static std::string Entity(const std::string& id) { return "urn:ngsi-ld:WaterLevelSensor:" + id; }
 
@@ -401,6 +427,84 @@ TEST_F(PriorityLaneTest, OnlyMeasuresThatFeedARuleAreCountedAsPriority) {
   EXPECT_EQ(stats.priority_messages, 1u);
   EXPECT_EQ(stats.priority_transactions, 1u);
   EXPECT_EQ(stats.transactions, 2u);
+}
+
+// Offer (the MQTT path) hands bulk messages to the decode thread and returns: with the bulk
+// writer stuck and its lane full, the decode thread waits with 200 messages behind it, and a
+// gauge's level is still read, queued and written at once; afterwards every bulk measure is
+// written, in order per device.
+TEST_F(PriorityLaneTest, OfferReadsAWarningDeviceAheadOfTheBacklogHandedToTheDecoder) {
+  IngestOptions options;
+  options.max_queued = 2;
+  Reopen(std::move(options));
+  constexpr int kBulkDevices = 10, kRounds = 20;
+  std::set<std::string> bulk;
+  for (int i = 0; i < kBulkDevices; ++i) {
+    AddBulkOnlyDevice("d" + std::to_string(i));
+    bulk.insert(Entity("d" + std::to_string(i)));
+  }
+  AddDevice("gauge");
+  gate_.HoldOnly(bulk);
+  gate_.Close();
+  const auto started = std::chrono::steady_clock::now();
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kBulkDevices; ++i) ASSERT_TRUE(Offer("d" + std::to_string(i), "b|" + std::to_string(round)).ok());
+  }
+  ASSERT_TRUE(gate_.Holding());
+  ASSERT_TRUE(Offer("gauge", "l|5.5").ok());
+  const bool gauge_written = Eventually(Entity("gauge"));
+  const auto took = std::chrono::steady_clock::now() - started;
+  const size_t bulk_written = gate_.Order().size();
+  gate_.Open();
+  EXPECT_TRUE(gauge_written) << "the warning measure waited for the bulk backlog";
+  EXPECT_LT(took, std::chrono::seconds(5)) << "Offer waited for the stuck bulk writer";
+  EXPECT_LE(bulk_written, 1u + kBulkDevices) << "bulk was written while the gate held it";
+  ingestor_.reset();  // decodes and commits everything offered
+  uint64_t measures = 0;
+  for (int i = 0; i < kBulkDevices; ++i) {
+    const std::string id = "d" + std::to_string(i);
+    measures += registry_->Find("gimhae", id)->status->measures.load();
+    std::vector<std::string> expected;
+    for (int round = 0; round < kRounds; ++round) expected.push_back(std::to_string(round));
+    EXPECT_EQ(gate_.Written(Entity(id)), expected) << id;
+  }
+  EXPECT_EQ(measures, uint64_t(kBulkDevices * kRounds));
+}
+
+// A device no mapping marks as a rule's feeder turns urgent when it first sends a water level;
+// its messages offered after that are read at once — after those of its messages still waiting
+// for the decode thread, never before them.
+TEST_F(PriorityLaneTest, ADeviceTurningUrgentThroughOfferKeepsItsOrder) {
+  IngestOptions options;
+  options.max_queued = 1;
+  Reopen(std::move(options));
+  AddBulkOnlyDevice("filler");
+  AddBulkOnlyDevice("x");
+  gate_.HoldOnly({Entity("filler")});
+  gate_.Close();
+  ASSERT_TRUE(Offer("filler", "b|0").ok());  // the bulk writer holds it
+  ASSERT_TRUE(gate_.Holding());
+  ASSERT_TRUE(Offer("filler", "b|1").ok());              // fills the bulk lane
+  ASSERT_TRUE(Offer("x", "waterLevel|5.5|b|1").ok());    // turns x urgent: written by the priority writer
+  ASSERT_TRUE(Offer("filler", "b|2").ok());              // the decode thread waits for room here…
+  ASSERT_TRUE(Offer("x", "b|2").ok());                   // …with this behind it
+  ASSERT_TRUE(Eventually(Entity("x")));
+  ASSERT_TRUE(Offer("x", "b|3").ok());  // read at once: b|2 must go first
+  gate_.Open();
+  ingestor_.reset();
+  EXPECT_EQ(gate_.Written(Entity("x")), (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(gate_.Written(Entity("filler")), (std::vector<std::string>{"0", "1", "2"}));
+}
+
+TEST_F(PriorityLaneTest, OfferRefusesAWrongKeyAtOnce) {
+  AddBulkOnlyDevice("d");
+  DeviceMessage m;
+  m.key = "not-the-key-of-d-0123456789";
+  m.device_id = "d";
+  m.payload = "b|1";
+  EXPECT_EQ(ingestor_->Offer(std::move(m)).code(), Status::Code::kUnauthenticated);
+  EXPECT_EQ(ingestor_->Stats().unauthenticated, 1u);
+  EXPECT_EQ(ingestor_->Stats().messages, 0u);
 }
 
 }  // namespace
