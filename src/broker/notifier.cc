@@ -31,6 +31,7 @@
 #include <set>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -197,6 +198,12 @@ struct Notifier::Impl : store::OutboxOwner {
   std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
   std::thread worker;
   bool started = false;
+  // The worker's store writes (delivered records' removal, delivery statuses) run on a thread of
+  // their own ("notify-store"): a write joins the store's commit queue — behind a bulk
+  // transaction, tens of milliseconds on a busy hub — and the worker must not wait there, or an
+  // Alert committed meanwhile waits with it.
+  std::shared_ptr<Inbox> writes = std::make_shared<Inbox>();
+  std::thread writer;
 
   // Worker-only state.
   util::StringMap<Channel> channels;  // by ChannelKey; elements never move
@@ -218,6 +225,7 @@ struct Notifier::Impl : store::OutboxOwner {
 
   // Shared with API threads.
   mutable std::mutex status_mutex;
+  std::mutex status_flush_mutex;  // held across a FlushStatuses
   util::StringMap<DeliveryStatus> status;  // by ChannelKey
   std::set<std::string, std::less<>> dirty;  // ChannelKeys whose status changed (or went) since stored
 
@@ -836,16 +844,40 @@ struct Notifier::Impl : store::OutboxOwner {
 
   // --- persistence --------------------------------------------------------------------------
 
+  // Worker: hands the delivered records to the writer thread for removal; they stay held (not
+  // queued again if read again) until it is done.
   void FlushRemovals() {
-    for (auto& [tenant, sequences] : removals) {
+    if (PendingRemovals() == 0) return;
+    writes->Post([this, batch = std::exchange(removals, {})] {
+      RemoveFromOutbox(batch);
+      inbox->Post([this, batch] { Unhold(batch); });
+    });
+  }
+  void RemoveFromOutbox(const std::map<std::string, std::vector<uint64_t>>& batch) {
+    for (const auto& [tenant, sequences] : batch) {
       if (sequences.empty()) continue;
       auto ts = store.Tenant(tenant, false);
       Status st = ts.ok() ? (*ts)->DeleteOutbox(sequences) : ts.status();
       if (!st.ok()) spdlog::warn("cannot remove delivered records from the outbox of '{}': {}", tenant, st.message());
-      // Gone from the outbox (or, if the removal failed, to be delivered again when read again).
+    }
+  }
+  // Gone from the outbox (or, if the removal failed, to be delivered again when read again).
+  void Unhold(const std::map<std::string, std::vector<uint64_t>>& batch) {
+    for (const auto& [tenant, sequences] : batch) {
       auto& mine = held[tenant];
       for (uint64_t s : sequences) mine.erase(s);
-      sequences.clear();
+    }
+  }
+  void RunWrites() {
+    for (;;) {
+      std::deque<std::function<void()>> batch;
+      {
+        std::unique_lock lock(writes->mutex);
+        writes->wake.wait(lock, [&] { return writes->closed || !writes->items.empty(); });
+        if (writes->items.empty()) return;  // closed, and every write posted is done
+        batch.swap(writes->items);
+      }
+      for (auto& fn : batch) fn();
     }
   }
 
@@ -853,6 +885,9 @@ struct Notifier::Impl : store::OutboxOwner {
   // subscription changes its status, so hubs never overwrite each other's.
   void FlushStatuses() {
     if (!statuses) return;
+    // The writer thread and the worker (Lost) both flush: one at a time, or an older status
+    // taken first could be stored after a newer one.
+    std::lock_guard flushing(status_flush_mutex);
     std::vector<std::pair<std::string, std::optional<DeliveryStatus>>> changed;
     {
       std::lock_guard lock(status_mutex);
@@ -964,7 +999,7 @@ struct Notifier::Impl : store::OutboxOwner {
         next_removal_flush = Clock::now() + kRemovalInterval;
       }
       if (Clock::now() >= next_status_flush) {
-        FlushStatuses();
+        writes->Post([this] { FlushStatuses(); });
         next_status_flush = Clock::now() + options.status_flush;
       }
     }
@@ -987,6 +1022,10 @@ Status Notifier::Start() {
   im.worker = std::thread([&im] {
     util::NameThisThread("notifier");
     im.Run();
+  });
+  im.writer = std::thread([&im] {
+    util::NameThisThread("notify-store");
+    im.RunWrites();
   });
   if (im.periodic_source) im.periodic_thread = std::thread([&im] {
       util::NameThisThread("notify-periodic");
@@ -1018,7 +1057,7 @@ void Notifier::Stop() {
     auto done = flushed->get_future();
     im.inbox->Post([&im, flushed] {
       im.FlushRemovals();
-      flushed->set_value();
+      im.writes->Post([flushed] { flushed->set_value(); });  // after the removal
     });
     done.wait_for(kStopDrain);
   }
@@ -1037,7 +1076,13 @@ void Notifier::Stop() {
   }
   im.inbox->wake.notify_one();
   im.worker.join();
-  im.FlushRemovals();
+  {
+    std::lock_guard lock(im.writes->mutex);
+    im.writes->closed = true;  // RunWrites finishes what was posted, then returns
+  }
+  im.writes->wake.notify_one();
+  im.writer.join();
+  im.RemoveFromOutbox(std::exchange(im.removals, {}));
   im.FlushStatuses();
 }
 

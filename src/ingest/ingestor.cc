@@ -106,6 +106,8 @@ std::string UrgentKey(std::string_view tenant, std::string_view entity_id) {
   return key;
 }
 
+std::string EntityKey(const Device& device) { return UrgentKey(device.tenant, device.entity_name); }
+
 }  // namespace
 
 std::string_view LaneName(Lane lane) { return lane == Lane::kPriority ? "priority" : "bulk"; }
@@ -133,6 +135,7 @@ Ingestor::~Ingestor() {
     stop_decoding_ = true;
   }
   wake_decoder_.notify_all();
+  arrivals_room_.notify_all();
   decoder_.join();
   {
     std::lock_guard lock(mutex_);
@@ -187,6 +190,7 @@ Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vecto
 
 Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
   const Clock::time_point arrived = Clock::now();
+  const int64_t now_ms = util::NowMillis();
   auto device = registry_.Authenticate(message.key, message.device_id,
                                        message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
   if (!device.ok()) {
@@ -194,11 +198,14 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
     ++stats_.unauthenticated;
     return device.status();
   }
-  return Accept(*device, message, wait, arrived);
+  // Its entity's MQTT messages still waiting for the decode thread go first.
+  for (Arrival& a : TakeArrivalsOf(EntityKey(**device))) (void)Accept(a.device, a.message, false, a.at, a.received_ms);
+  return Accept(*device, message, wait, arrived, now_ms);
 }
 
 Status Ingestor::Offer(DeviceMessage message) {
   const Clock::time_point arrived = Clock::now();
+  const int64_t now_ms = util::NowMillis();  // the measures' time when the message gives none
   auto device = registry_.Authenticate(message.key, message.device_id,
                                        message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
   if (!device.ok()) {
@@ -206,9 +213,18 @@ Status Ingestor::Offer(DeviceMessage message) {
     ++stats_.unauthenticated;
     return device.status();
   }
+  std::string key = EntityKey(**device);
   if (MayFeedRules(**device)) {
-    for (Arrival& a : TakeArrivalsOf(device->get())) (void)Accept(a.device, a.message, /*wait=*/false, a.at);
-    return Accept(*device, message, /*wait=*/false, arrived);
+    // Decoded here; queued here only if it takes the priority lane — a bulk message must not
+    // keep this thread waiting for room in the bulk lane.
+    Result<Pending> p = Prepare(*device, message, now_ms, /*wait=*/false);
+    if (!p.ok()) return p.status();
+    const bool urgent = Urgent(p->entity);
+    if (urgent) TurnUrgent(*p);  // before its entity's earlier messages: they take the lane too
+    if (urgent || IsUrgent(key)) {
+      for (Arrival& a : TakeArrivalsOf(key)) (void)Accept(a.device, a.message, false, a.at, a.received_ms);
+      return Queue(std::move(*p), urgent, arrived);
+    }
   }
   {
     std::unique_lock lock(arrivals_mutex_);
@@ -219,8 +235,8 @@ Status Ingestor::Offer(DeviceMessage message) {
     });
     if (stop_decoding_) return Status(Status::Code::kUnavailable, "the hub is stopping");
     arrival_bytes_ += bytes;
-    ++arrivals_of_[device->get()];
-    arrivals_.push_back({std::move(*device), std::move(message), arrived});
+    ++arrivals_of_[key];
+    arrivals_.push_back({std::move(*device), std::move(key), std::move(message), arrived, now_ms});
   }
   wake_decoder_.notify_one();
   return Status::Ok();
@@ -235,24 +251,25 @@ void Ingestor::Decode() {
     Arrival a = std::move(arrivals_.front());
     arrivals_.pop_front();
     arrival_bytes_ -= ArrivalBytes(a.message);
-    decoding_ = a.device.get();
-    if (auto n = arrivals_of_.find(decoding_); n != arrivals_of_.end() && --n->second == 0) arrivals_of_.erase(n);
+    if (auto n = arrivals_of_.find(a.entity_key); n != arrivals_of_.end() && --n->second == 0) arrivals_of_.erase(n);
+    decoding_ = a.entity_key;
     lock.unlock();
     arrivals_room_.notify_one();
-    (void)Accept(a.device, a.message, /*wait=*/false, a.at);  // refusals are counted by Accept
+    (void)Accept(a.device, a.message, /*wait=*/false, a.at, a.received_ms);  // refusals are counted by Accept
     lock.lock();
-    decoding_ = nullptr;
+    decoding_.clear();
     decoded_.notify_all();
   }
 }
 
-std::vector<Ingestor::Arrival> Ingestor::TakeArrivalsOf(const Device* device) {
+std::vector<Ingestor::Arrival> Ingestor::TakeArrivalsOf(const std::string& entity_key) {
   std::vector<Arrival> taken;
   std::unique_lock lock(arrivals_mutex_);
-  decoded_.wait(lock, [&] { return decoding_ != device; });
-  auto n = arrivals_of_.find(device);
+  decoded_.wait(lock, [&] { return decoding_ != entity_key; });
+  auto n = arrivals_of_.find(entity_key);
   if (n == arrivals_of_.end()) return taken;  // the usual case: nothing of it waits
-  auto rest = std::stable_partition(arrivals_.begin(), arrivals_.end(), [&](const Arrival& a) { return a.device.get() != device; });
+  auto rest = std::stable_partition(arrivals_.begin(), arrivals_.end(),
+                                    [&](const Arrival& a) { return a.entity_key != entity_key; });
   for (auto it = rest; it != arrivals_.end(); ++it) arrival_bytes_ -= ArrivalBytes(it->message);
   std::move(rest, arrivals_.end(), std::back_inserter(taken));
   arrivals_.erase(rest, arrivals_.end());
@@ -278,7 +295,24 @@ bool Ingestor::MayFeedRules(const Device& device) const {
   return false;
 }
 
-Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived) {
+bool Ingestor::IsUrgent(const std::string& entity_key) const {
+  std::lock_guard lock(mutex_);
+  return urgent_entities_.count(entity_key) > 0;
+}
+
+Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived,
+                        int64_t now_ms) {
+  Result<Pending> p = Prepare(device, message, now_ms, wait);
+  if (!p.ok()) return p.status();
+  std::future<Status> done;
+  if (p->done) done = p->done->get_future();
+  const bool urgent = Urgent(p->entity);
+  CITYHUB_RETURN_IF_ERROR(Queue(std::move(*p), urgent, arrived));
+  return wait ? done.get() : Status::Ok();
+}
+
+Result<Ingestor::Pending> Ingestor::Prepare(const DevicePtr& device, const DeviceMessage& message, int64_t now_ms,
+                                            bool wait) {
   const Device& d = *device;
   Result<std::vector<MeasureGroup>> groups = Status::Internal("undecoded");
   MeasureFormat format = message.format;
@@ -299,7 +333,6 @@ Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, b
       break;
     }
   }
-  const int64_t now_ms = util::NowMillis();
   size_t measures = 0;
   if (groups.ok() && message.observed_ms) {
     for (auto& g : *groups) {
@@ -316,10 +349,10 @@ Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, b
     ++stats_.rejected;
     return entity.status();
   }
-  const bool urgent = Urgent(*entity);
-  Pending p{device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr, {}};
-  std::future<Status> done;
-  if (p.done) done = p.done->get_future();
+  return Pending{device, std::move(*entity), measures, wait ? std::make_shared<std::promise<Status>>() : nullptr, {}};
+}
+
+Status Ingestor::Queue(Pending p, bool urgent, Clock::time_point arrived) {
   Lane lane;
   {
     std::unique_lock lock(mutex_);
@@ -331,14 +364,24 @@ Status Ingestor::Accept(const DevicePtr& device, const DeviceMessage& message, b
       wake_producers_.wait(lock);
     }
     p.queued_at = Clock::now();
-    (lane == Lane::kPriority ? priority_ : bulk_).queue.push_back(std::move(p));
     ++stats_.messages;
-    stats_.measures += measures;
+    stats_.measures += p.measures;
     if (lane == Lane::kPriority) ++stats_.priority_messages;
+    (lane == Lane::kPriority ? priority_ : bulk_).queue.push_back(std::move(p));
   }
   Observe(lane, IngestStage::kAdmit, arrived);
   (lane == Lane::kPriority ? priority_ : bulk_).wake_writer.notify_one();
-  return wait ? done.get() : Status::Ok();
+  return Status::Ok();
+}
+
+void Ingestor::TurnUrgent(const Pending& p) {
+  {
+    std::lock_guard lock(mutex_);
+    (void)Route(p, /*urgent=*/true);  // marks the entity, moves what it has in the bulk lane over
+  }
+  // A message of the entity waiting for room in the full bulk lane (the decode thread's) now
+  // takes the priority lane: TakeArrivalsOf waits for it.
+  wake_producers_.notify_all();
 }
 
 bool Ingestor::Urgent(const ngsild::Entity& entity) const {

@@ -59,8 +59,10 @@ namespace cityhub::ingest {
 enum class Lane { kBulk, kPriority };
 std::string_view LaneName(Lane lane);  // "bulk", "priority"
 
-// Where a message's time goes: waiting for room in its lane (back-pressure), waiting in the lane
-// for its writer, and the transaction that writes it (the entity service's work and the commit).
+// Where a message's time goes: from its arrival to its place in the lane (admit: the decode
+// thread's queue for an MQTT message, decoding, and waiting for room in the lane), waiting in
+// the lane for its writer, and the transaction that writes it (the entity service's work and
+// the commit).
 enum class IngestStage { kAdmit, kQueued, kCommit };
 std::string_view IngestStageName(IngestStage stage);  // "admit", "queued", "commit"
 
@@ -133,8 +135,10 @@ class Ingestor {
   };
   struct Arrival {  // a message Offer handed to the decode thread
     DevicePtr device;
+    std::string entity_key;  // tenant + '\n' + the device's entity id
     DeviceMessage message;
-    Clock::time_point at;  // when it reached the hub
+    Clock::time_point at;    // when it reached the hub
+    int64_t received_ms = 0; // the same, as the measures' time when the message gives none
   };
   // One lane's queue and what its writer is committing.
   struct LaneState {
@@ -144,14 +148,24 @@ class Ingestor {
     std::unordered_set<std::string> committing;  // entity ids of the transaction under way
     std::thread writer;
   };
-  // Ingest after authentication; `arrived`: when the message reached the hub.
-  Status Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived);
+  // Ingest after authentication; `arrived`: when the message reached the hub, `now_ms` the same
+  // on the wall clock.
+  Status Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived,
+                int64_t now_ms);
+  // Decodes and maps a message (a refusal is counted and returned).
+  Result<Pending> Prepare(const DevicePtr& device, const DeviceMessage& message, int64_t now_ms, bool wait);
+  // Puts `p` in its lane, waiting for room.
+  Status Queue(Pending p, bool urgent, Clock::time_point arrived);
+  // Marks p's entity urgent now (Route's first urgent message), before `p` is queued.
+  void TurnUrgent(const Pending& p);
+  bool IsUrgent(const std::string& entity_key) const;
   // True if a message of `device` may carry an attribute a warning rule reads.
   bool MayFeedRules(const Device& device) const;
   void Decode();  // the decode thread
-  // Takes `device`'s messages still waiting for the decode thread (in order), after the one the
-  // decode thread holds, if it is the device's, is queued: an urgent message must not pass them.
-  std::vector<Arrival> TakeArrivalsOf(const Device* device);
+  // Takes the entity's messages still waiting for the decode thread (in order), once the one the
+  // decode thread holds, if it is the entity's, is queued: a message read at once must not pass
+  // them (whichever device of the entity sent them).
+  std::vector<Arrival> TakeArrivalsOf(const std::string& entity_key);
   Result<ngsild::Entity> ToEntity(const Device& device, const std::vector<MeasureGroup>& groups, int64_t now_ms,
                                   size_t* measures) const;
   bool Urgent(const ngsild::Entity& entity) const;
@@ -184,8 +198,8 @@ class Ingestor {
   std::condition_variable arrivals_room_;
   std::deque<Arrival> arrivals_;
   size_t arrival_bytes_ = 0;  // ArrivalBytes of arrivals_
-  std::unordered_map<const Device*, size_t> arrivals_of_;  // messages in arrivals_, per device
-  const Device* decoding_ = nullptr;  // the device of the message the decode thread holds
+  std::unordered_map<std::string, size_t> arrivals_of_;  // messages in arrivals_, per entity key
+  std::string decoding_;              // the entity key of the message the decode thread holds
   std::condition_variable decoded_;   // decoding_ changed
   bool stop_decoding_ = false;
   std::thread decoder_;

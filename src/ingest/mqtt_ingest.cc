@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <condition_variable>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
@@ -122,7 +123,35 @@ struct MqttIngest::Impl {
     return false;
   }
 
+  // Callbacks under way, so that the ingestor they call outlives them (Close).
+  std::mutex calls_mutex;
+  std::condition_variable calls_done;
+  int calls = 0;
+  bool closing = false;
+
   void MessageArrived(const net::MqttMessage& msg) {
+    {
+      std::lock_guard lock(calls_mutex);
+      // Only after a disconnect that did not complete in time (Close): Paho acknowledges it
+      // anyway, so it is lost — but the ingestor may be gone by the time it would be queued.
+      if (closing) return;
+      ++calls;
+    }
+    Take(msg);
+    {
+      std::lock_guard lock(calls_mutex);
+      --calls;
+    }
+    calls_done.notify_all();
+  }
+  // No callback gets past MessageArrived's check after this returns, and none is under way.
+  void Close() {
+    std::unique_lock lock(calls_mutex);
+    closing = true;
+    calls_done.wait(lock, [&] { return calls == 0; });
+  }
+
+  void Take(const net::MqttMessage& msg) {
     DeviceMessage m;
     if (!ParseIngestTopic(msg.topic, &m)) {
       std::lock_guard lock(mutex);
@@ -185,7 +214,12 @@ Result<std::unique_ptr<MqttIngest>> MqttIngest::Start(Ingestor& ingestor, MqttIn
 
 MqttIngest::MqttIngest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MqttIngest::~MqttIngest() { impl_->client->Disconnect(std::chrono::seconds(2)); }
+MqttIngest::~MqttIngest() {
+  impl_->client->Disconnect(std::chrono::seconds(2));
+  // A callback may still be waiting for room in the ingestor's queues (it gets it: the decode
+  // thread and the writers run on); the ingestor must outlive it.
+  impl_->Close();
+}
 
 MqttIngestStats MqttIngest::Stats() const {
   std::lock_guard lock(impl_->mutex);

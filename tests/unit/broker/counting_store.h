@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,8 @@ class CountingTenantStore final : public store::TenantStore {
   // How often Update runs its function (as a backend retrying the transaction would); only the
   // last run's WriteSet is written.
   int runs_per_update = 1;
+  // Run before each DeleteOutbox reaches the store (may block: a commit queue that is busy).
+  std::function<void(const std::vector<uint64_t>& sequences)> before_delete_outbox;
 
   Result<store::EntityRecord> Get(std::string_view id) override {
     ++gets;
@@ -54,7 +57,10 @@ class CountingTenantStore final : public store::TenantStore {
   Status ScanOutbox(uint64_t from, const std::function<bool(uint64_t, std::string_view)>& v) override {
     return inner_.ScanOutbox(from, v);
   }
-  Status DeleteOutbox(const std::vector<uint64_t>& s) override { return inner_.DeleteOutbox(s); }
+  Status DeleteOutbox(const std::vector<uint64_t>& s) override {
+    if (before_delete_outbox) before_delete_outbox(s);
+    return inner_.DeleteOutbox(s);
+  }
   Result<uint64_t> LastOutboxSequence() override { return inner_.LastOutboxSequence(); }
   bool NumbersOutbox() const override { return inner_.NumbersOutbox(); }
   uint32_t OutboxPartitions() const override { return inner_.OutboxPartitions(); }

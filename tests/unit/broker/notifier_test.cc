@@ -2,7 +2,8 @@
 // subscription this hub has not heard of yet — made on another hub a moment ago — is not dropped
 // before the notifier has caught the tenant's shared metadata up (Store::CatchUpSharedMeta) and
 // looked again; a record for a subscription that exists nowhere is dropped, caught up once. And
-// delivery statuses, stored one key per subscription.
+// delivery statuses, stored one key per subscription; sends never wait for the notifier's own
+// store writes.
 #include "broker/notifier.h"
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/subscription_service.h"
+#include "counting_store.h"
 #include "ngsild/context.h"
 #include "ngsild/parse.h"
 #include "temp_store.h"
@@ -68,6 +71,12 @@ class RecordingSender : public NotificationSender {
   bool WaitFor(const std::string& subscription) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, 10s, [&] { return std::find(sent_.begin(), sent_.end(), subscription) != sent_.end(); });
+  }
+  bool WaitForSends(const std::string& subscription, size_t n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] {
+      return static_cast<size_t>(std::count(sent_.begin(), sent_.end(), subscription)) >= n;
+    });
   }
   std::vector<std::string> Sent() {
     std::lock_guard lock(mutex_);
@@ -204,6 +213,55 @@ TEST_F(NotifierTest, StatusesAreKeptPerSubscriptionAndAnOlderHubsDocumentIsMoved
   auto stored = (*ts)->GetMeta("subscription-status/urn:s:old");
   ASSERT_TRUE(stored.ok()) << stored.status().message();
   EXPECT_EQ(json::parse(*stored).at("timesSent").to_number<int>(), 8);
+}
+
+// The notifier's store writes run on a thread of their own: with the removal of a delivered record
+// stuck in the store (its commit queue behind a bulk transaction), the next record — an Alert — is
+// sent anyway, and the removal still lands.
+TEST_F(NotifierTest, ASendDoesNotWaitForTheRemovalOfDeliveredRecords) {
+  auto made = subscriptions_.Create(
+      "", json::parse(R"({"type":"Subscription","id":"urn:s:a","entities":[{"type":"Sensor"}],
+                          "notification":{"endpoint":{"uri":"http://receiver.example/"}}})").as_object(),
+      *resolver_.Core(), 1);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  CountingStore counting(store_);
+  ASSERT_TRUE(counting.Tenant("", true).ok());
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool release = false;
+  int deletes = 0;
+  std::set<uint64_t> removed;
+  counting.Of("").before_delete_outbox = [&](const std::vector<uint64_t>& sequences) {
+    std::unique_lock lock(mutex);
+    ++deletes;
+    removed.insert(sequences.begin(), sequences.end());
+    changed.notify_all();
+    changed.wait(lock, [&] { return release; });
+  };
+  Notifier notifier(counting, matcher_, resolver_, sender_, nullptr, nullptr);
+  ASSERT_TRUE(notifier.Start().ok());
+  std::vector<OutboxEntry> first;
+  first.push_back(Owed(1, "urn:s:a"));
+  notifier.Committed("", std::move(first));
+  ASSERT_TRUE(sender_.WaitForSends("urn:s:a", 1));
+  bool removing = false;
+  {
+    std::unique_lock lock(mutex);
+    removing = changed.wait_for(lock, 10s, [&] { return deletes > 0; });
+  }
+  std::vector<OutboxEntry> second;
+  second.push_back(Owed(2, "urn:s:a"));
+  notifier.Committed("", std::move(second));
+  const bool sent_while_removing = sender_.WaitForSends("urn:s:a", 2);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  notifier.Stop();
+  EXPECT_TRUE(removing) << "the delivered record was never removed";
+  EXPECT_TRUE(sent_while_removing) << "the second record waited for the first one's removal";
+  EXPECT_EQ(removed, (std::set<uint64_t>{1, 2})) << "each delivered record is removed, the last one at the stop";
 }
 
 }  // namespace

@@ -507,5 +507,68 @@ TEST_F(PriorityLaneTest, OfferRefusesAWrongKeyAtOnce) {
   EXPECT_EQ(ingestor_->Stats().messages, 0u);
 }
 
+// The order is the entity's, whichever device sends: a gauge's level read at once takes first
+// what another device bound to the same entity sent before it and the decode thread has not
+// reached.
+TEST_F(PriorityLaneTest, AMessageReadAtOnceTakesItsEntitysEarlierMessagesFromAnyDevice) {
+  IngestOptions options;
+  options.max_queued = 1;
+  Reopen(std::move(options));
+  AddBulkOnlyDevice("filler");
+  AddBulkOnlyDevice("battery");  // bound to the gauge's entity below
+  Device gauge = River("gauge");
+  gauge.attributes.push_back({"b", Iri("batteryLevel"), "Property", ""});
+  gauge.entity_name = Entity("battery");
+  ASSERT_TRUE(registry_->AddDevice(std::move(gauge), "key-of-gauge-0123456789").ok());
+  gate_.HoldOnly({Entity("filler")});
+  gate_.Close();
+  ASSERT_TRUE(Offer("filler", "b|0").ok());  // the bulk writer holds it
+  ASSERT_TRUE(gate_.Holding());
+  ASSERT_TRUE(Offer("filler", "b|1").ok());  // fills the bulk lane
+  ASSERT_TRUE(Offer("filler", "b|2").ok());  // the decode thread waits for room here…
+  ASSERT_TRUE(Offer("battery", "b|1").ok()); // …with these behind it
+  ASSERT_TRUE(Offer("battery", "b|2").ok());
+  ASSERT_TRUE(Offer("gauge", "l|5.5|b|3").ok());  // read at once
+  for (int i = 0; i < 1000 && gate_.Written(Entity("battery")).size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(gate_.Written(Entity("battery")), (std::vector<std::string>{"1", "2", "3"})) << "while bulk is stuck";
+  gate_.Open();
+  ingestor_.reset();
+  EXPECT_EQ(gate_.Written(Entity("battery")), (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(gate_.Written(Entity("filler")), (std::vector<std::string>{"0", "1", "2"}));
+}
+
+// A device that may feed a rule but sends only what no rule reads goes the bulk way, without
+// keeping the reading thread waiting for room in the full bulk lane; its level, later, is read
+// at once and takes that bulk message first.
+TEST_F(PriorityLaneTest, ABulkMessageOfAGaugeDoesNotWaitForRoomInTheBulkLane) {
+  IngestOptions options;
+  options.max_queued = 1;
+  Reopen(std::move(options));
+  AddBulkOnlyDevice("filler");
+  AddDevice("gauge");  // maps l (waterLevel) and b
+  gate_.HoldOnly({Entity("filler")});
+  gate_.Close();
+  ASSERT_TRUE(Offer("filler", "b|0").ok());
+  ASSERT_TRUE(gate_.Holding());
+  ASSERT_TRUE(Offer("filler", "b|1").ok());  // the bulk lane is full
+  std::future<Status> battery = std::async(std::launch::async, [this] { return Offer("gauge", "b|7"); });
+  const bool returned = battery.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  std::future<Status> level;
+  if (returned) level = std::async(std::launch::async, [this] { return Offer("gauge", "l|5.5"); });
+  const bool level_returned = returned && level.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  const bool written = level_returned && Eventually(Entity("gauge"));
+  const auto battery_written = gate_.Written(Entity("gauge"));
+  gate_.Open();  // before any assertion can return: the futures wait for the gate otherwise
+  EXPECT_TRUE(returned) << "the reading thread waited for room in the bulk lane";
+  EXPECT_TRUE(level_returned);
+  EXPECT_TRUE(written);
+  // b|7's write, then the level's (the entity keeps its battery level): had the level gone first,
+  // its write would have had no battery level to record.
+  EXPECT_EQ(battery_written, (std::vector<std::string>{"7", "7"})) << "the level passed the gauge's earlier message";
+  ingestor_.reset();
+}
+
 }  // namespace
 }  // namespace cityhub::ingest
