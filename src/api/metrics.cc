@@ -53,6 +53,10 @@ struct Metrics::Impl {
       prometheus::BuildCounter().Name("cityhub_iot_write_failures_total").Help("Accepted device messages the store refused").Register(*registry);
   prometheus::Family<prometheus::Counter>& iot_priority =
       prometheus::BuildCounter().Name("cityhub_iot_priority_messages_total").Help("Device messages taken by the priority lane (they feed a warning rule)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& iot_waiting =
+      prometheus::BuildGauge().Name("cityhub_iot_waiting_messages").Help("Device messages waiting now, by queue (decode: MQTT messages for the decode thread; bulk, priority: the lanes)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& iot_waiting_bytes =
+      prometheus::BuildGauge().Name("cityhub_iot_decode_queue_bytes").Help("Bytes of MQTT messages waiting for the decode thread (bounded at 64 MiB)").Register(*registry);
   prometheus::Family<prometheus::Histogram>& iot_stages =
       prometheus::BuildHistogram().Name("cityhub_iot_stage_duration_seconds").Help("Time a device message spends per stage (admit, queued, commit), by lane").Register(*registry);
   std::map<std::pair<ingest::Lane, ingest::IngestStage>, prometheus::Histogram*> iot_stage_cache;
@@ -152,6 +156,10 @@ std::string Metrics::Render(const std::vector<std::pair<std::string, uint64_t>>&
     advance(impl_->iot_transactions.Add({}), iot->transactions, last.transactions);
     advance(impl_->iot_priority.Add({}), iot->priority_messages, last.priority_messages);
     advance(impl_->iot_write_failures.Add({}), iot->write_failures, last.write_failures);
+    impl_->iot_waiting.Add({{"queue", "decode"}}).Set(static_cast<double>(iot->waiting_decode));
+    impl_->iot_waiting.Add({{"queue", "bulk"}}).Set(static_cast<double>(iot->waiting_bulk));
+    impl_->iot_waiting.Add({{"queue", "priority"}}).Set(static_cast<double>(iot->waiting_priority));
+    impl_->iot_waiting_bytes.Add({}).Set(static_cast<double>(iot->waiting_decode_bytes));
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

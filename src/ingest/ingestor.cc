@@ -408,8 +408,17 @@ Lane Ingestor::Route(const Pending& p, bool urgent) {
 }
 
 IngestStats Ingestor::Stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  IngestStats out;
+  {
+    std::lock_guard lock(mutex_);
+    out = stats_;
+    out.waiting_bulk = bulk_.queue.size();
+    out.waiting_priority = priority_.queue.size();
+  }
+  std::lock_guard lock(arrivals_mutex_);
+  out.waiting_decode = arrivals_.size();
+  out.waiting_decode_bytes = arrival_bytes_;
+  return out;
 }
 
 bool Ingestor::BulkCommitting(const std::vector<Pending>& batch) const {

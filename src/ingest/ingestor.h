@@ -90,6 +90,12 @@ struct IngestStats {
   uint64_t priority_messages = 0;      // of `messages`, taken by the priority lane
   uint64_t priority_transactions = 0;  // of `transactions`, the priority lane's
   uint64_t write_failures = 0;   // accepted messages the store refused
+  // Waiting now: MQTT messages for the decode thread (and their bytes, against
+  // max_arrival_bytes), and decoded messages in each lane.
+  uint64_t waiting_decode = 0;
+  uint64_t waiting_decode_bytes = 0;
+  uint64_t waiting_bulk = 0;
+  uint64_t waiting_priority = 0;
 };
 
 // kByDevice: the device's protocol decides (UltraLight or JSON).
@@ -193,7 +199,7 @@ class Ingestor {
 
   // Offer's hand-over to the decode thread (its own lock: the receive thread never waits for
   // the lanes' lock while a writer holds it).
-  std::mutex arrivals_mutex_;
+  mutable std::mutex arrivals_mutex_;
   std::condition_variable wake_decoder_;
   std::condition_variable arrivals_room_;
   std::deque<Arrival> arrivals_;

@@ -451,6 +451,17 @@ TEST_F(PriorityLaneTest, OfferReadsAWarningDeviceAheadOfTheBacklogHandedToTheDec
     for (int i = 0; i < kBulkDevices; ++i) ASSERT_TRUE(Offer("d" + std::to_string(i), "b|" + std::to_string(round)).ok());
   }
   ASSERT_TRUE(gate_.Holding());
+  // What waits, as /metrics shows it: the lane full (once the decode thread has filled it), the
+  // rest with the decode thread but the writer's first transaction (at most one message per
+  // device) and the one the decode thread holds, waiting for room.
+  IngestStats waiting = ingestor_->Stats();
+  for (int i = 0; i < 1000 && waiting.waiting_bulk < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    waiting = ingestor_->Stats();
+  }
+  EXPECT_EQ(waiting.waiting_bulk, 2u);
+  EXPECT_GE(waiting.waiting_decode, uint64_t(kBulkDevices * kRounds - 2 - kBulkDevices - 1));
+  EXPECT_GT(waiting.waiting_decode_bytes, waiting.waiting_decode * 3);
   ASSERT_TRUE(Offer("gauge", "l|5.5").ok());
   const bool gauge_written = Eventually(Entity("gauge"));
   const auto took = std::chrono::steady_clock::now() - started;
