@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "store/hub_slot.h"
 #include "util/json.h"
 
 namespace cityhub::broker {
@@ -319,10 +320,13 @@ int64_t NextHistoryStamp() {
   const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
+  const store::HubSlot hub = store::CurrentHubSlot();
+  const int64_t slots = hub.slots, slot = hub.slot;
   int64_t prev = last.load(std::memory_order_relaxed);
   int64_t next;
   do {
-    next = std::max(now, prev + 1);
+    const int64_t at_least = std::max(now, prev + 1);
+    next = at_least + ((slot - at_least % slots) % slots + slots) % slots;  // the first ≡ slot
   } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
   return next;
 }

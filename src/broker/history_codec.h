@@ -132,8 +132,11 @@ Status ForEachHistoryRecord(std::string_view block_bytes, int64_t block, Visit&&
 std::string InstanceIdOf(int64_t stamp_us);
 std::optional<int64_t> StampOfInstanceId(std::string_view id);
 
-// A recording time unique within this process, in µs (never the same twice, never
-// backwards): stamps identify instances.
+// A recording time in µs, never the same twice and never backwards within this process, and
+// congruent to this hub's slot modulo the slots (store::CurrentHubSlot), so unique among the
+// hubs sharing a database too: stamps identify instances. With n slots a hub stamps at most
+// 10⁶/n instances a second before its stamps run ahead of the clock (they come back to it as
+// soon as the rate drops).
 int64_t NextHistoryStamp();
 
 }  // namespace cityhub::broker

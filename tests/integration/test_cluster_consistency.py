@@ -133,6 +133,29 @@ class ClusterConsistencyTest(unittest.TestCase):
         self.assertEqual({k: entity.get(f"w{k}", {}).get("value") for k in range(writers)},
                          {k: rounds - 1 for k in range(writers)})
 
+    def test_instances_recorded_through_two_hubs_never_share_an_identity(self):
+        # Each hub holds a slot of its own (store/hub_slot.h) and stamps only µs values congruent
+        # to it modulo 16: the instanceIds of one attribute written through both hubs are all
+        # distinct, and tell the two hubs apart by their residue.
+        tenant = self.tenant("cluster6")
+        eid = "urn:ngsi-ld:Sensor:stamped"
+        self.assertEqual(self.a.post(E, {"id": eid, "type": "Sensor", "level": prop(-1)}, headers=tenant).status, 201)
+        for n in range(30):
+            hub = (self.a, self.b)[n % 2]
+            r = hub.patch(f"{E}/{eid}/attrs", {"level": prop(n)}, headers=tenant)
+            self.assertEqual(r.status, 204, r)
+        r = self.b.get(f"/ngsi-ld/v1/temporal/entities/{eid}", headers=tenant)
+        self.assertEqual(r.status, 200, r)
+        instances = r.json()["level"]
+        ids = [i["instanceId"] for i in instances]
+        self.assertEqual(len(ids), 31)
+        self.assertEqual(len(set(ids)), 31, "two instances share an instanceId")
+        stamps = {int(i.rsplit(":", 1)[1]) for i in ids}
+        by_value = {i["value"]: int(i["instanceId"].rsplit(":", 1)[1]) % 16 for i in instances}
+        self.assertEqual({by_value[n] for n in range(0, 30, 2)} | {by_value[-1]}, {by_value[0]}, "hub a's residue")
+        self.assertEqual({by_value[n] for n in range(1, 30, 2)}, {by_value[1]}, "hub b's residue")
+        self.assertNotEqual(by_value[0], by_value[1])
+        self.assertEqual(len(stamps), 31)
 
     def test_a_device_provisioned_on_one_hub_sends_through_another_at_once(self):
         # The device registry follows the other hubs (ingest/registry.h): no restart needed. A

@@ -41,6 +41,7 @@
 #include <fmt/format.h>
 
 #include "store/postgres/history_folding.h"
+#include "store/postgres/hub_slot.h"
 #include "store/postgres/outbox_claims.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_listener.h"
@@ -1400,6 +1401,18 @@ class PostgresStore : public Store {
     return answer_;
   }
 
+  // This hub's slot among the hubs on the database (store/hub_slot.h), held until Close.
+  Status TakeHubSlot() {
+    pg::HubSlotOptions o;
+    o.conninfo = options_.conninfo;
+    o.connect_timeout = options_.connect_timeout;
+    o.taken = [](HubSlot slot) { SetCurrentHubSlot(slot); };
+    auto taken = pg::HubSlotLock::Start(std::move(o));
+    if (!taken.ok()) return taken.status();
+    hub_slot_ = std::move(*taken);
+    return Status::Ok();
+  }
+
   void Close() override {
     StopDeliveringOutbox();
     {
@@ -1408,6 +1421,7 @@ class PostgresStore : public Store {
     }
     closed_ = true;
     folder_.Stop();
+    hub_slot_.reset();
     pool_.Close();
   }
 
@@ -1492,6 +1506,7 @@ class PostgresStore : public Store {
   pg::SharedMetaFeed feed_;
   std::mutex listener_mutex_;
   std::unique_ptr<pg::Listener> listener_;
+  std::unique_ptr<pg::HubSlotLock> hub_slot_;  // from open to Close
   std::mutex claims_mutex_;
   std::unique_ptr<pg::OutboxClaims> claims_;  // while the outbox is delivered (DeliverOutbox)
   bool listening_ = false;  // guarded by listener_mutex_
@@ -1511,6 +1526,7 @@ class PostgresStore : public Store {
 Result<std::unique_ptr<Store>> OpenPostgresStore(PostgresStoreOptions options) {
   auto store = std::make_unique<PostgresStore>(std::move(options));
   CITYHUB_RETURN_IF_ERROR(store->Bootstrap());
+  CITYHUB_RETURN_IF_ERROR(store->TakeHubSlot());
   // The default tenant always exists, as on RocksDB.
   if (auto default_tenant = store->Tenant("", true); !default_tenant.ok()) return default_tenant.status();
   store->StartFolding();

@@ -2,6 +2,7 @@
 // kind and time, corrupt bytes are an error, never a crash), the aggregation (every method
 // against a brute-force computation on random series, calendar periods, durations) and
 // TemporalService on a real RocksDB store (time ranges, lastN, the per-attribute cap).
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -18,6 +19,7 @@
 #include "broker/history_recorder.h"
 #include "broker/temporal_aggregation.h"
 #include "broker/temporal_service.h"
+#include "store/hub_slot.h"
 #include "store/rocksdb/rocksdb_store.h"
 #include "util/json.h"
 #include "util/time.h"
@@ -226,6 +228,37 @@ TEST(HistoryCodecTest, BlocksAndInstanceIds) {
   std::set<int64_t> stamps;
   for (int i = 0; i < 10000; ++i) stamps.insert(NextHistoryStamp());
   EXPECT_EQ(stamps.size(), 10000u);  // never the same twice
+}
+
+// Hubs sharing a database stamp in their own residue class (store/hub_slot.h): two hubs never
+// give two instances one identity, and a hub's stamps stay increasing and close to the clock.
+TEST(HistoryCodecTest, StampsAreCongruentToTheHubsSlot) {
+  const auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  // µs the stamps may be ahead of the clock: what earlier stamps of this process ran ahead, a
+  // millisecond for reading the clock, and 16 ms per 1,000 stamps below.
+  int64_t ahead_at_most = std::max<int64_t>(0, NextHistoryStamp() - now_us()) + 1'000;
+  for (uint32_t slot : {3u, 0u, 15u}) {
+    store::SetCurrentHubSlot({slot, 16});
+    const int64_t before = now_us();
+    int64_t last = 0;
+    for (int i = 0; i < 1000; ++i) {
+      const int64_t stamp = NextHistoryStamp();
+      ASSERT_EQ(stamp % 16, static_cast<int64_t>(slot)) << stamp;
+      ASSERT_GT(stamp, last);
+      last = stamp;
+    }
+    // 1,000 stamps 16 µs apart at the least: at most 16 ms more ahead of the clock (called
+    // faster than it ticks, they run ahead; they come back to it when called slower).
+    ahead_at_most += 16'000;
+    EXPECT_GE(last, before);
+    EXPECT_LE(last, now_us() + ahead_at_most);
+  }
+  store::SetCurrentHubSlot({});  // alone again: every µs may be a stamp
+  std::set<int64_t> residues;
+  for (int i = 0; i < 1000; ++i) residues.insert(NextHistoryStamp() % 16);
+  EXPECT_GT(residues.size(), 1u);
 }
 
 TEST(IsoDurationTest, ParsesTheIsoFormsAndRefusesOthers) {

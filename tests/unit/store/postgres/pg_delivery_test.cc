@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/postgres/hub_slot.h"
 #include "store/postgres/outbox_claims.h"
 #include "store/postgres/postgres_store.h"
 #include "test_server.h"
@@ -208,6 +209,78 @@ TEST_F(PgDeliveryTest, TheOwnerOfAPartitionHearsOfRecordsWrittenByAnyHub) {
   WriteSet bad;
   bad.outbox = {{0, "nowhere", nullptr, pg::kOutboxPartitions}};
   EXPECT_EQ((*on_b)->Write(bad).code(), Status::Code::kInternal);
+}
+
+// Hub slots (store/hub_slot.h): every hub on one database holds a slot no other hub holds, the
+// lowest free one; a hub's slot is free once it stops; a lost session takes its slot again; and
+// past kHubSlots hubs a hub is refused with the reason.
+TEST_F(PgDeliveryTest, EveryHubOnTheDatabaseHoldsASlotOfItsOwn) {
+  std::mutex mutex;
+  std::vector<uint32_t> taken;  // every slot taken, in order, by any lock of this test
+  auto start = [&]() -> std::unique_ptr<pg::HubSlotLock> {
+    pg::HubSlotOptions o;
+    o.conninfo = database_.uri();
+    o.interval = 100ms;
+    o.taken = [&](HubSlot slot) {
+      EXPECT_EQ(slot.slots, pg::kHubSlots);
+      std::lock_guard lock(mutex);
+      taken.push_back(slot.slot);
+    };
+    auto started = pg::HubSlotLock::Start(std::move(o));
+    EXPECT_TRUE(started.ok()) << started.status().message();
+    return started.ok() ? std::move(*started) : nullptr;
+  };
+  auto a = start(), b = start(), c = start();
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(std::set<uint32_t>({a->slot().slot, b->slot().slot, c->slot().slot}), (std::set<uint32_t>{0, 1, 2}));
+  const uint32_t freed = b->slot().slot;
+  b.reset();
+  auto d = start();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->slot().slot, freed);
+
+  // a's session is cut (the server restarted, the connection broke): it takes its slot again.
+  auto admin = database_.Admin();
+  ASSERT_TRUE(admin);
+  auto killed = admin->Exec(
+      "test",
+      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid "
+      "AND objid = $2::bigint::oid AND objsubid = 2 AND granted "
+      "AND database = (SELECT oid FROM pg_database WHERE datname = $3)",
+      {pg::Param::Int(pg::kHubSlotClass), pg::Param::Int(a->slot().slot), pg::Param::Text(database_.name())});
+  ASSERT_TRUE(killed.ok()) << killed.status().message();
+  ASSERT_EQ(killed->size(), 1u);
+  size_t before = 0;
+  {
+    std::lock_guard lock(mutex);
+    before = taken.size();
+  }
+  bool again = false;
+  for (int i = 0; i < 200 && !again; ++i) {
+    std::this_thread::sleep_for(50ms);
+    std::lock_guard lock(mutex);
+    again = taken.size() > before && taken.back() == a->slot().slot;
+  }
+  EXPECT_TRUE(again) << "the slot of the lost session was not taken again";
+  auto held = admin->Exec("test",
+                          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid "
+                          "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = $2)",
+                          {pg::Param::Int(pg::kHubSlotClass), pg::Param::Text(database_.name())});
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->Get(0, 0), "3");
+
+  // Every slot held: one more hub is refused.
+  std::vector<std::unique_ptr<pg::HubSlotLock>> more;
+  for (uint32_t i = 3; i < pg::kHubSlots; ++i) {
+    more.push_back(start());
+    ASSERT_TRUE(more.back());
+  }
+  pg::HubSlotOptions o;
+  o.conninfo = database_.uri();
+  auto refused = pg::HubSlotLock::Start(std::move(o));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(refused.status().message().find("no hub slot is free"), std::string::npos) << refused.status().message();
 }
 
 TEST(OutboxNoticeTest, ParsesWhatTheWriteSends) {
