@@ -188,16 +188,21 @@ Result<ngsild::Entity> Ingestor::ToEntity(const Device& device, const std::vecto
   return e;
 }
 
-Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
-  const Clock::time_point arrived = Clock::now();
-  const int64_t now_ms = util::NowMillis();
+Result<DevicePtr> Ingestor::Authenticate(const DeviceMessage& message) {
   auto device = registry_.Authenticate(message.key, message.device_id,
                                        message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
   if (!device.ok()) {
     std::lock_guard lock(mutex_);
     ++stats_.unauthenticated;
-    return device.status();
   }
+  return device;
+}
+
+Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
+  const Clock::time_point arrived = Clock::now();
+  const int64_t now_ms = util::NowMillis();
+  auto device = Authenticate(message);
+  if (!device.ok()) return device.status();
   // Its entity's MQTT messages still waiting for the decode thread go first.
   for (Arrival& a : TakeArrivalsOf(EntityKey(**device))) (void)Accept(a.device, a.message, false, a.at, a.received_ms);
   return Accept(*device, message, wait, arrived, now_ms);
@@ -206,13 +211,8 @@ Status Ingestor::Ingest(const DeviceMessage& message, bool wait) {
 Status Ingestor::Offer(DeviceMessage message) {
   const Clock::time_point arrived = Clock::now();
   const int64_t now_ms = util::NowMillis();  // the measures' time when the message gives none
-  auto device = registry_.Authenticate(message.key, message.device_id,
-                                       message.tenant ? std::optional<std::string_view>(*message.tenant) : std::nullopt);
-  if (!device.ok()) {
-    std::lock_guard lock(mutex_);
-    ++stats_.unauthenticated;
-    return device.status();
-  }
+  auto device = Authenticate(message);
+  if (!device.ok()) return device.status();
   std::string key = EntityKey(**device);
   if (MayFeedRules(**device)) {
     // Decoded here; queued here only if it takes the priority lane — a bulk message must not

@@ -154,6 +154,8 @@ class Ingestor {
     std::unordered_set<std::string> committing;  // entity ids of the transaction under way
     std::thread writer;
   };
+  // The message's device (a refusal is counted).
+  Result<DevicePtr> Authenticate(const DeviceMessage& message);
   // Ingest after authentication; `arrived`: when the message reached the hub, `now_ms` the same
   // on the wall clock.
   Status Accept(const DevicePtr& device, const DeviceMessage& message, bool wait, Clock::time_point arrived,

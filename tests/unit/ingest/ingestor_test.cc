@@ -347,6 +347,19 @@ class PriorityLaneTest : public IngestorTest {
     return false;
   }
   static std::string Entity(const std::string& id) { return "urn:ngsi-ld:WaterLevelSensor:" + id; }
+  // Devices d0…d(devices-1) sent "b|0"…"b|(rounds-1)": every measure was written, each device's
+  // in order.
+  void ExpectAllBulkWrittenInOrder(int devices, int rounds) {
+    uint64_t measures = 0;
+    for (int i = 0; i < devices; ++i) {
+      const std::string id = "d" + std::to_string(i);
+      measures += registry_->Find("gimhae", id)->status->measures.load();
+      std::vector<std::string> expected;
+      for (int round = 0; round < rounds; ++round) expected.push_back(std::to_string(round));
+      EXPECT_EQ(gate_.Written(Entity(id)), expected) << id;
+    }
+    EXPECT_EQ(measures, uint64_t(devices * rounds));
+  }
 
   WriteGate gate_{Iri("batteryLevel")};
 };
@@ -373,15 +386,7 @@ TEST_F(PriorityLaneTest, AWarningMeasureOvertakesTheBulkQueuedBeforeIt) {
   EXPECT_TRUE(gauge_written);
   ingestor_.reset();  // commits what is queued
   // Bulk is all written, each device's measures in order.
-  uint64_t measures = 0;
-  for (int i = 0; i < kBulkDevices; ++i) {
-    const std::string id = "d" + std::to_string(i);
-    measures += registry_->Find("gimhae", id)->status->measures.load();
-    std::vector<std::string> expected;
-    for (int round = 0; round < kRounds; ++round) expected.push_back(std::to_string(round));
-    EXPECT_EQ(gate_.Written(Entity(id)), expected) << id;
-  }
-  EXPECT_EQ(measures, uint64_t(kBulkDevices * kRounds));
+  ExpectAllBulkWrittenInOrder(kBulkDevices, kRounds);
   // The gauge was written before most of the bulk (only the first bulk transaction was under way).
   const auto order = gate_.Order();
   const auto gauge_at = std::find(order.begin(), order.end(), Entity("gauge")) - order.begin();
@@ -471,15 +476,7 @@ TEST_F(PriorityLaneTest, OfferReadsAWarningDeviceAheadOfTheBacklogHandedToTheDec
   EXPECT_LT(took, std::chrono::seconds(5)) << "Offer waited for the stuck bulk writer";
   EXPECT_LE(bulk_written, 1u + kBulkDevices) << "bulk was written while the gate held it";
   ingestor_.reset();  // decodes and commits everything offered
-  uint64_t measures = 0;
-  for (int i = 0; i < kBulkDevices; ++i) {
-    const std::string id = "d" + std::to_string(i);
-    measures += registry_->Find("gimhae", id)->status->measures.load();
-    std::vector<std::string> expected;
-    for (int round = 0; round < kRounds; ++round) expected.push_back(std::to_string(round));
-    EXPECT_EQ(gate_.Written(Entity(id)), expected) << id;
-  }
-  EXPECT_EQ(measures, uint64_t(kBulkDevices * kRounds));
+  ExpectAllBulkWrittenInOrder(kBulkDevices, kRounds);
 }
 
 // A device no mapping marks as a rule's feeder turns urgent when it first sends a water level;

@@ -92,7 +92,9 @@ class PgDeliveryTest : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
   // Ends the database session holding `partition`'s lock (a hub killed, its connection cut).
-  void KillHolderOf(uint32_t partition) {
+  void KillHolderOf(uint32_t partition) { KillLockHolder(pg::kOutboxLockClass, partition); }
+  // Ends the database session holding the advisory lock (`lock_class`, `key`).
+  void KillLockHolder(int32_t lock_class, uint32_t key) {
     auto admin = database_.Admin();
     ASSERT_TRUE(admin);
     auto killed = admin->Exec(
@@ -101,7 +103,7 @@ class PgDeliveryTest : public ::testing::Test {
         "AND objid = $2::bigint::oid AND objsubid = 2 AND granted "
         // (this test's database only: ctest runs other tests' hubs beside it, with their own)
         "AND database = (SELECT oid FROM pg_database WHERE datname = $3)",
-        {pg::Param::Int(pg::kOutboxLockClass), pg::Param::Int(partition), pg::Param::Text(database_.name())});
+        {pg::Param::Int(lock_class), pg::Param::Int(key), pg::Param::Text(database_.name())});
     ASSERT_TRUE(killed.ok()) << killed.status().message();
     ASSERT_EQ(killed->size(), 1u);
   }
@@ -240,16 +242,7 @@ TEST_F(PgDeliveryTest, EveryHubOnTheDatabaseHoldsASlotOfItsOwn) {
   EXPECT_EQ(d->slot().slot, freed);
 
   // a's session is cut (the server restarted, the connection broke): it takes its slot again.
-  auto admin = database_.Admin();
-  ASSERT_TRUE(admin);
-  auto killed = admin->Exec(
-      "test",
-      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid "
-      "AND objid = $2::bigint::oid AND objsubid = 2 AND granted "
-      "AND database = (SELECT oid FROM pg_database WHERE datname = $3)",
-      {pg::Param::Int(pg::kHubSlotClass), pg::Param::Int(a->slot().slot), pg::Param::Text(database_.name())});
-  ASSERT_TRUE(killed.ok()) << killed.status().message();
-  ASSERT_EQ(killed->size(), 1u);
+  KillLockHolder(pg::kHubSlotClass, a->slot().slot);
   size_t before = 0;
   {
     std::lock_guard lock(mutex);
@@ -262,6 +255,8 @@ TEST_F(PgDeliveryTest, EveryHubOnTheDatabaseHoldsASlotOfItsOwn) {
     again = taken.size() > before && taken.back() == a->slot().slot;
   }
   EXPECT_TRUE(again) << "the slot of the lost session was not taken again";
+  auto admin = database_.Admin();
+  ASSERT_TRUE(admin);
   auto held = admin->Exec("test",
                           "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid "
                           "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = $2)",
