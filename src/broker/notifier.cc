@@ -212,6 +212,17 @@ struct Notifier::Impl : store::OutboxOwner {
   // the subscriptions their records name) failed — their records stay in the outbox until then.
   std::map<std::pair<std::string, uint32_t>, Clock::time_point> rereads;
   std::map<std::string, std::vector<uint64_t>> removals;  // tenant -> delivered records
+  // The partitions of the delivered records in `removals`, once each: each is counted in
+  // `sending` until its removal lands, so that a partition is not handed to another hub — which
+  // would send those records again, an older state after a newer one — before that.
+  std::vector<uint32_t> removal_holds;
+  // Handed to the writer thread, under write_mutex: removals merged (a slow store gets one
+  // write per tenant, however many flushes waited), and whether a write of each kind is queued.
+  std::mutex write_mutex;
+  std::map<std::string, std::vector<uint64_t>> to_remove;
+  std::vector<uint32_t> to_remove_holds;
+  bool removal_queued = false;
+  bool statuses_queued = false;
   Clock::time_point next_status_flush;
   Clock::time_point next_removal_flush;
   static constexpr size_t kRemovalBatch = 1000;
@@ -532,6 +543,8 @@ struct Notifier::Impl : store::OutboxOwner {
   void Done(Record& r) {
     if (!r.in_outbox || r.abandoned) return;
     removals[r.tenant].push_back(r.sequence);
+    ++sending[r.partition];  // until its removal lands
+    removal_holds.push_back(r.partition);
     --records;
   }
 
@@ -848,10 +861,33 @@ struct Notifier::Impl : store::OutboxOwner {
   // queued again if read again) until it is done.
   void FlushRemovals() {
     if (PendingRemovals() == 0) return;
-    writes->Post([this, batch = std::exchange(removals, {})] {
-      RemoveFromOutbox(batch);
-      inbox->Post([this, batch] { Unhold(batch); });
-    });
+    if (MergeRemovals()) writes->Post([this] { WriteRemovals(); });
+  }
+  // Moves `removals` to the writer's share; true if no removal write is queued yet.
+  bool MergeRemovals() {
+    std::lock_guard lock(write_mutex);
+    for (auto& [tenant, sequences] : removals) {
+      auto& to = to_remove[tenant];
+      to.insert(to.end(), sequences.begin(), sequences.end());
+    }
+    removals.clear();
+    to_remove_holds.insert(to_remove_holds.end(), removal_holds.begin(), removal_holds.end());
+    removal_holds.clear();
+    return !std::exchange(removal_queued, true);
+  }
+  // Writer thread: removes what was merged, then lets the partitions and the records go.
+  void WriteRemovals() {
+    std::map<std::string, std::vector<uint64_t>> batch;
+    std::vector<uint32_t> holds;
+    {
+      std::lock_guard lock(write_mutex);
+      batch.swap(to_remove);
+      holds.swap(to_remove_holds);
+      removal_queued = false;
+    }
+    RemoveFromOutbox(batch);
+    for (uint32_t p : holds) --sending[p];
+    inbox->Post([this, batch = std::move(batch)] { Unhold(batch); });
   }
   void RemoveFromOutbox(const std::map<std::string, std::vector<uint64_t>>& batch) {
     for (const auto& [tenant, sequences] : batch) {
@@ -913,6 +949,9 @@ struct Notifier::Impl : store::OutboxOwner {
   // taken from another hub, which kept them until now); a changed one not stored yet is kept.
   void LoadStatuses(const std::string& tenant, std::optional<uint32_t> partition = std::nullopt) {
     if (!statuses) return;
+    // Not while a flush is between taking the dirty statuses and storing them: the older stored
+    // one would be read over the newer one, no longer dirty.
+    std::lock_guard flushing(status_flush_mutex);
     std::lock_guard lock(status_mutex);
     Status st = statuses->ScanDeliveryStatuses(tenant, [&](std::string_view id, bool csource, std::string_view text) {
       if (partition && OutboxPartitionOf(id, partitions) != *partition) return;
@@ -999,7 +1038,20 @@ struct Notifier::Impl : store::OutboxOwner {
         next_removal_flush = Clock::now() + kRemovalInterval;
       }
       if (Clock::now() >= next_status_flush) {
-        writes->Post([this] { FlushStatuses(); });
+        bool post = false;
+        {
+          std::lock_guard lock(write_mutex);
+          post = !std::exchange(statuses_queued, true);
+        }
+        if (post) {
+          writes->Post([this] {
+            {
+              std::lock_guard lock(write_mutex);
+              statuses_queued = false;
+            }
+            FlushStatuses();
+          });
+        }
         next_status_flush = Clock::now() + options.status_flush;
       }
     }
@@ -1082,7 +1134,8 @@ void Notifier::Stop() {
   }
   im.writes->wake.notify_one();
   im.writer.join();
-  im.RemoveFromOutbox(std::exchange(im.removals, {}));
+  im.MergeRemovals();
+  im.WriteRemovals();  // what the worker delivered last (its Unhold goes nowhere: stopped)
   im.FlushStatuses();
 }
 

@@ -46,7 +46,8 @@ struct HubSlotLock::State {
                   fmt::format("no hub slot is free: {} hubs, the most, already share this database", kHubSlots));
   }
 
-  // The check thread: takes a slot again when the session is gone.
+  // The check thread: takes a slot again when the session is gone (said once per loss; the
+  // retries while the database is out of reach are quiet).
   void Check() {
     uint32_t held = 0;
     {
@@ -56,12 +57,15 @@ struct HubSlotLock::State {
         auto alive = conn->Exec("checking the hub slot", "SELECT 1");
         if (alive.ok()) return;
         conn.reset();
+        spdlog::warn("the database session holding hub slot {} was lost; history stamps keep the slot until "
+                     "it is taken again", held);
       }
     }
-    spdlog::warn("the database session holding hub slot {} was lost; taking a slot again", held);
     if (Status st = Take(held); !st.ok()) {
-      spdlog::error("cannot take a hub slot again ({}); history stamps keep slot {} meanwhile", st.message(), held);
+      spdlog::debug("cannot take a hub slot again yet: {}", st.message());
+      return;
     }
+    spdlog::info("hub slot {} taken again", slot.slot);
   }
 };
 

@@ -4,8 +4,11 @@
 // Every `interval` the lock's connection is checked; if the session was lost (the server
 // restarted, the connection broke), a slot is taken again — the same one if it is still free —
 // and made current. Between the loss and that check another hub could take the freed slot; the
-// window is one interval, and a clash needs both hubs to record an instance of one attribute in
-// the same microsecond within it.
+// window is one interval (plus the time the loss takes to show), and a clash needs both hubs to
+// record an instance of one attribute in the same microsecond within it. Writes go on meanwhile.
+// A slot freed and taken by a process whose clock is behind the last holder's stamps could in
+// principle repeat one of them: hubs' clocks are expected to be synchronised (NTP). One slot per
+// process: several PostgreSQL stores in one process (tests) share the last one taken.
 #pragma once
 
 #include <chrono>

@@ -1421,8 +1421,8 @@ class PostgresStore : public Store {
     }
     closed_ = true;
     folder_.Stop();
-    hub_slot_.reset();
     pool_.Close();
+    hub_slot_.reset();  // after the last write
   }
 
   // Starts folding history in the background (if an interval is set).

@@ -115,7 +115,11 @@ class CountingStore final : public store::Store {
   }
   std::vector<std::string> ListTenants() override { return inner_.ListTenants(); }
   uint32_t OutboxPartitions() const override { return inner_.OutboxPartitions(); }
-  Status DeliverOutbox(store::OutboxOwner* owner) override { return inner_.DeliverOutbox(owner); }
+  Status DeliverOutbox(store::OutboxOwner* owner) override {
+    outbox_owner = owner;
+    return inner_.DeliverOutbox(owner);
+  }
+  store::OutboxOwner* outbox_owner = nullptr;  // the last DeliverOutbox's
   void StopDeliveringOutbox() override { inner_.StopDeliveringOutbox(); }
   Status CatchUpSharedMeta(std::string_view tenant) override { return inner_.CatchUpSharedMeta(tenant); }
   Status Backup(const std::string& dir) override { return inner_.Backup(dir); }

@@ -217,7 +217,7 @@ TEST_F(NotifierTest, StatusesAreKeptPerSubscriptionAndAnOlderHubsDocumentIsMoved
 
 // The notifier's store writes run on a thread of their own: with the removal of a delivered record
 // stuck in the store (its commit queue behind a bulk transaction), the next record — an Alert — is
-// sent anyway, and the removal still lands.
+// sent anyway, the partition counts as being sent until the removal lands, and it does land.
 TEST_F(NotifierTest, ASendDoesNotWaitForTheRemovalOfDeliveredRecords) {
   auto made = subscriptions_.Create(
       "", json::parse(R"({"type":"Subscription","id":"urn:s:a","entities":[{"type":"Sensor"}],
@@ -253,12 +253,23 @@ TEST_F(NotifierTest, ASendDoesNotWaitForTheRemovalOfDeliveredRecords) {
   second.push_back(Owed(2, "urn:s:a"));
   notifier.Committed("", std::move(second));
   const bool sent_while_removing = sender_.WaitForSends("urn:s:a", 2);
+  // Until its delivered records are removed, their partition counts as being sent: it is not
+  // handed to another hub, which would send them again.
+  ASSERT_NE(counting.outbox_owner, nullptr);
+  const size_t sending_while_removing = counting.outbox_owner->Sending(0);
   {
     std::lock_guard lock(mutex);
     release = true;
   }
   changed.notify_all();
+  bool released = false;
+  for (int i = 0; i < 1000 && !released; ++i) {
+    released = counting.outbox_owner->Sending(0) == 0;
+    if (!released) std::this_thread::sleep_for(10ms);
+  }
   notifier.Stop();
+  EXPECT_GE(sending_while_removing, 1u);
+  EXPECT_TRUE(released) << "the partition stayed counted as sending after the removals landed";
   EXPECT_TRUE(removing) << "the delivered record was never removed";
   EXPECT_TRUE(sent_while_removing) << "the second record waited for the first one's removal";
   EXPECT_EQ(removed, (std::set<uint64_t>{1, 2})) << "each delivered record is removed, the last one at the stop";

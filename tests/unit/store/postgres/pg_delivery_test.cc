@@ -242,7 +242,8 @@ TEST_F(PgDeliveryTest, EveryHubOnTheDatabaseHoldsASlotOfItsOwn) {
   EXPECT_EQ(d->slot().slot, freed);
 
   // a's session is cut (the server restarted, the connection broke): it takes its slot again.
-  KillLockHolder(pg::kHubSlotClass, a->slot().slot);
+  const uint32_t lost = a->slot().slot;
+  KillLockHolder(pg::kHubSlotClass, lost);
   size_t before = 0;
   {
     std::lock_guard lock(mutex);
@@ -252,9 +253,10 @@ TEST_F(PgDeliveryTest, EveryHubOnTheDatabaseHoldsASlotOfItsOwn) {
   for (int i = 0; i < 200 && !again; ++i) {
     std::this_thread::sleep_for(50ms);
     std::lock_guard lock(mutex);
-    again = taken.size() > before && taken.back() == a->slot().slot;
+    again = taken.size() > before && taken.back() == lost;
   }
   EXPECT_TRUE(again) << "the slot of the lost session was not taken again";
+  EXPECT_EQ(a->slot().slot, lost);
   auto admin = database_.Admin();
   ASSERT_TRUE(admin);
   auto held = admin->Exec("test",
