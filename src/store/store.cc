@@ -8,10 +8,8 @@
 // is not a valid *name*: callers map it to the default tenant before asking.
 
 #include "store/store.h"
-#include "store/hub_slot.h"
 
 #include <algorithm>
-#include <atomic>
 
 #include <fmt/format.h>
 
@@ -79,20 +77,6 @@ Status ValidateWriteSet(const WriteSet& ws) {
     if (header.entity_id.empty()) return Status::BadRequestData("history header of an empty entity id");
   }
   return Status::Ok();
-}
-
-namespace {
-std::atomic<uint64_t> hub_slot{1ULL << 32};  // slots << 32 | slot
-}  // namespace
-
-HubSlot CurrentHubSlot() {
-  const uint64_t v = hub_slot.load(std::memory_order_relaxed);
-  return {static_cast<uint32_t>(v & 0xffffffffu), static_cast<uint32_t>(v >> 32)};
-}
-
-void SetCurrentHubSlot(HubSlot slot) {
-  const uint32_t slots = std::max<uint32_t>(1, slot.slots);
-  hub_slot.store((uint64_t{slots} << 32) | (slot.slot % slots), std::memory_order_relaxed);
 }
 
 }  // namespace cityhub::store
