@@ -107,10 +107,18 @@ Response CreateEntity(const Request& req, const ApiDeps& deps) {
                           created);
 }
 
+// `answer`, and with entityMap=true the map of this operation (§5.7.1: "If an EntityMap has been
+// requested, the HTTP response shall include an NGSILD-EntityMap HTTP header"), the one entity.
+Response AnswerWithMap(const ApiDeps& deps, const EntityRead& in, const std::string& id, Response answer, bool make_map) {
+  if (!make_map) return answer;
+  auto made = deps.entity_maps->Create(in.tenant, CurrentCaller().subject(), {id}, util::NowMillis());
+  if (!made.ok()) return Problem(made.status());
+  answer.headers.Add("NGSILD-EntityMap", EntityMapLocation(made->id));
+  return answer;
+}
+
 // The 200 answer of a retrieve: `e` (visible to the caller, of the type asked) redacted for the
-// caller, 404 when it holds none of the attributes asked (§5.7.1.4), and with entityMap=true the
-// map of this operation (§5.7.1: "If an EntityMap has been requested, the HTTP response shall
-// include an NGSILD-EntityMap HTTP header"), the one entity.
+// caller, 404 when it holds none of the attributes asked (§5.7.1.4), with the map asked for.
 Response RetrievedEntity(const ApiDeps& deps, const EntityRead& in, ngsild::Entity e, const broker::EntityView* view,
                          bool make_map) {
   if (view) view->Redact(e);
@@ -120,15 +128,7 @@ Response RetrievedEntity(const ApiDeps& deps, const EntityRead& in, ngsild::Enti
   answer.push_back(std::move(e));
   auto body = RenderAnswer(in, std::move(answer), deps, view, true);
   if (!body.ok()) return Problem(body.status());
-  std::optional<broker::EntityMap> map;
-  if (make_map) {
-    auto made = deps.entity_maps->Create(in.tenant, CurrentCaller().subject(), {id}, util::NowMillis());
-    if (!made.ok()) return Problem(made.status());
-    map = std::move(*made);
-  }
-  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
-  if (map) r.headers.Add("NGSILD-EntityMap", EntityMapLocation(map->id));
-  return r;
+  return AnswerWithMap(deps, in, id, JsonResponse(200, std::move(*body), in.media, *in.ctx), make_map);
 }
 
 // Retrieve with the matching context sources (§5.7.1, §4.3.6): the hub's entity, when it holds
@@ -184,15 +184,26 @@ Response RetrieveEntity(const Request& req, const PathParams& p, const ApiDeps& 
   if (!plan.ok()) return Problem(plan.status());
   if (*plan) return RetrieveDistributed(deps, *in, id, types, **plan, *make_map);
 
-  auto e = deps.entities->Get(in->tenant, id);
+  auto e = deps.entities->GetStored(in->tenant, id);
   if (!e.ok()) return Problem(e.status());
   // Visibility first: the answer about a hidden entity must not depend on its type.
   auto view = CurrentCaller().ReadView(in->tenant);
-  if (view && !view->Visible(*e)) return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
+  if (view && !view->Visible(e->id, e->types, e->owner)) {
+    return Problem(Status::PermissionDenied(fmt::format("entity '{}' may not be read", id)));
+  }
   if (types && !types->Matches(e->types)) {
     return Problem(Status::NotFound(fmt::format("entity '{}' is not of type '{}'", id, req.Param("type")->substr(0, 100))));
   }
-  return RetrievedEntity(deps, *in, std::move(*e), view.get(), *make_map);
+  if (!in->RendersFromText() || (view && !view->ShowsEverything(e->id, e->types, e->owner))) {
+    auto entity = ngsild::DeserializeEntity(e->text());
+    if (!entity.ok()) return Problem(entity.status());
+    return RetrievedEntity(deps, *in, std::move(*entity), view.get(), *make_map);
+  }
+  // Nothing to redact, nothing the DOM is needed for: rendered straight from the stored text.
+  if (Status found = in->CheckFound(*e); !found.ok()) return Problem(found);
+  auto body = in->RenderTextOne(*e);
+  if (!body.ok()) return Problem(body.status());
+  return AnswerWithMap(deps, *in, e->id, JsonTextResponse(200, std::move(*body), in->media, *in->ctx), *make_map);
 }
 
 Response DeleteEntity(const Request& req, const PathParams& p, const ApiDeps& deps) {

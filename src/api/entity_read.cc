@@ -9,6 +9,7 @@
 
 #include "api/linked_entities.h"
 #include "api/request.h"
+#include "util/json.h"
 
 namespace cityhub::api {
 namespace json = boost::json;
@@ -72,6 +73,13 @@ json::object EntityRead::Render(ngsild::Entity e, ngsild::NameCache* names) cons
   return rendered;
 }
 
+namespace {
+Status NoneAskedFound(const std::string& id, bool attrs) {
+  return Status::NotFound(fmt::format("entity '{}' has none of the attributes asked for ({})", id.substr(0, 200),
+                                      attrs ? "attrs" : "pick"));
+}
+}  // namespace
+
 Status EntityRead::CheckProjectionFound(const ngsild::Entity& e) const {
   const std::set<std::string>* asked = attrs ? &*attrs : nullptr;
   if (!asked && projection && !projection->PickedAttributes().empty()) asked = &projection->PickedAttributes();
@@ -80,8 +88,60 @@ Status EntityRead::CheckProjectionFound(const ngsild::Entity& e) const {
     auto it = e.attrs.find(name);
     if (it != e.attrs.end() && !it->second.empty()) return Status::Ok();
   }
-  return Status::NotFound(fmt::format("entity '{}' has none of the attributes asked for ({})", e.id.substr(0, 200),
-                                      attrs ? "attrs" : "pick"));
+  return NoneAskedFound(e.id, attrs.has_value());
+}
+
+Status EntityRead::CheckFound(const ngsild::StoredEntity& e) const {
+  if (!attrs || e.HasAnyOf(*attrs)) return Status::Ok();
+  return NoneAskedFound(e.id, true);
+}
+
+bool EntityRead::RendersFromText() const {
+  return (media == MediaType::kJson || media == MediaType::kLdJson) && !projection && !datasets && !lang &&
+         join.mode == broker::JoinMode::kNone && !linked_projection;
+}
+
+namespace {
+// Appends `e` rendered for `in`, "@context" added before its closing brace when `context` (the
+// serialized @context) is not empty.
+Status AppendText(const EntityRead& in, const ngsild::StoredEntity& e, ngsild::NameCache* names,
+                  const std::string& context, std::string* out) {
+  ngsild::RenderOptions opts{in.rep.format, in.rep.sys_attrs, in.attrs ? &*in.attrs : nullptr, nullptr, names};
+  CITYHUB_RETURN_IF_ERROR(ngsild::RenderStored(e, *in.ctx, opts, out));
+  if (!context.empty()) {
+    out->pop_back();
+    out->append(",\"@context\":");
+    out->append(context);
+    out->push_back('}');
+  }
+  return Status::Ok();
+}
+std::string ContextText(const EntityRead& in) {
+  return in.media == MediaType::kLdJson ? util::SerializeJson(in.ctx->AsJson()) : std::string();
+}
+}  // namespace
+
+Result<std::string> EntityRead::RenderTextOne(const ngsild::StoredEntity& e) const {
+  std::string out;
+  CITYHUB_RETURN_IF_ERROR(AppendText(*this, e, nullptr, ContextText(*this), &out));
+  return out;
+}
+
+Result<std::string> EntityRead::RenderTextList(std::vector<std::string> documents) const {
+  const std::string context = ContextText(*this);
+  ngsild::NameCache names;
+  std::string out = "[";
+  size_t stored = 0;
+  for (const auto& doc : documents) stored += doc.size() + 1;
+  out.reserve(stored + 2);  // compact names make the answer shorter than the stored text
+  for (auto& doc : documents) {
+    auto e = ngsild::StoredEntity::Read(std::move(doc));
+    if (!e.ok()) return e.status();
+    if (out.size() > 1) out.push_back(',');
+    CITYHUB_RETURN_IF_ERROR(AppendText(*this, *e, &names, context, &out));
+  }
+  out.push_back(']');
+  return out;
 }
 
 json::value EntityRead::RenderOne(ngsild::Entity e, ngsild::NameCache* names) const {

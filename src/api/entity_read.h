@@ -19,6 +19,7 @@
 #include "http/message.h"
 #include "ngsild/projection.h"
 #include "ngsild/render.h"
+#include "ngsild/stored_render.h"
 
 namespace cityhub::api {
 
@@ -48,6 +49,17 @@ struct EntityRead {
   boost::json::value RenderOne(ngsild::Entity e, ngsild::NameCache* names = nullptr) const;
   // A JSON array, or a GeoJSON FeatureCollection.
   boost::json::value RenderList(std::vector<ngsild::Entity> entities) const;
+
+  // True if this request's entities may be rendered straight from their storage text
+  // (ngsild/stored_render.h): JSON or JSON-LD, and no lang, pick/omit, datasetId or join.
+  bool RendersFromText() const;
+  // With RendersFromText(): the body of the answer, serialized — one entity (CheckFound first),
+  // or the array of `documents` (each a stored entity document), each with "@context" when
+  // the media type is JSON-LD. Internal for a corrupt document.
+  Result<std::string> RenderTextOne(const ngsild::StoredEntity& e) const;
+  Result<std::string> RenderTextList(std::vector<std::string> documents) const;
+  // CheckProjectionFound() for a stored entity (only `attrs` applies: RendersFromText() excludes pick).
+  Status CheckFound(const ngsild::StoredEntity& e) const;
 };
 
 // A `lang` parameter's text (§4.15; null when absent): the language ranges in order of

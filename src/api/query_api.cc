@@ -185,13 +185,25 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   auto plan = PlanDistribution(req, deps, in.tenant, *in.ctx, std::move(asked));
   if (!plan.ok()) return Problem(plan.status());
   if (*plan) return RunDistributedQuery(req, deps, in, std::move(q), *page, **plan, std::move(slot));
+  // Rendered straight from the stored text when nothing needs the entities themselves.
+  q.as_text = in.RendersFromText() && q.order_by.empty();
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
-  bool more = page->limit > 0 && result->entities.size() > page->limit;
-  if (more) result->entities.pop_back();
-  auto body = RenderAnswer(in, std::move(result->entities), deps, view.get(), false);
-  if (!body.ok()) return Problem(body.status());
-  Response r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
+  Response r;
+  bool more = false;
+  if (q.as_text) {
+    more = page->limit > 0 && result->documents.size() > page->limit;
+    if (more) result->documents.pop_back();
+    auto body = in.RenderTextList(std::move(result->documents));
+    if (!body.ok()) return Problem(body.status());
+    r = JsonTextResponse(200, std::move(*body), in.media, *in.ctx);
+  } else {
+    more = page->limit > 0 && result->entities.size() > page->limit;
+    if (more) result->entities.pop_back();
+    auto body = RenderAnswer(in, std::move(result->entities), deps, view.get(), false);
+    if (!body.ok()) return Problem(body.status());
+    r = JsonResponse(200, std::move(*body), in.media, *in.ctx);
+  }
   if (result->total) r.headers.Add("NGSILD-Results-Count", std::to_string(*result->total));
   AddPageLinks(req, *page, more, &r);
   return r;

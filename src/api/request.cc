@@ -347,6 +347,19 @@ http::Response JsonResponse(int status, json::value body, MediaType media, const
   return r;
 }
 
+http::Response JsonTextResponse(int status, std::string body, MediaType media, const ngsild::Context& ctx) {
+  http::Response r;
+  r.status = status;
+  if (media == MediaType::kLdJson) {
+    r.headers.Add("Content-Type", "application/ld+json");
+  } else {
+    r.headers.Add("Content-Type", "application/json");
+    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));
+  }
+  r.body = std::move(body);
+  return r;
+}
+
 Result<ObjectRequest> ReadObjectRequest(const http::Request& req, const ApiDeps& deps, bool allow_merge_patch,
                                         std::string_view what) {
   ObjectRequest out;

@@ -111,6 +111,9 @@ Result<std::optional<std::set<std::string>>> AttrsParam(const http::Request& req
 // A 200 response holding `body` as JSON; for application/ld+json the @context is added to the
 // object (or to each object of an array), otherwise it is sent in a Link header.
 http::Response JsonResponse(int status, boost::json::value body, MediaType media, const ngsild::Context& ctx);
+// JsonResponse for a body already serialized (JSON or JSON-LD, not GeoJSON), "@context" members
+// already in it when the media type is JSON-LD.
+http::Response JsonTextResponse(int status, std::string body, MediaType media, const ngsild::Context& ctx);
 // A response without @context handling (ProblemDetails-free plain JSON).
 http::Response PlainJson(int status, const boost::json::value& body);
 http::Response NoContent();

@@ -230,6 +230,19 @@ Result<Entity> EntityService::Get(std::string_view tenant, std::string_view id) 
   return LiveEntityOf((*ts)->Get(id), id);
 }
 
+Result<ngsild::StoredEntity> EntityService::GetStored(std::string_view tenant, std::string_view id) {
+  auto ts = OpenTenant(tenant, false);
+  if (!ts.ok()) return ts.status();
+  auto record = (*ts)->Get(id);
+  if (!record.ok()) {
+    if (record.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+    return record.status();
+  }
+  auto e = ngsild::StoredEntity::Read(std::move(record->document));
+  if (e.ok() && e->ExpiredAt(util::NowMillis())) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+  return e;
+}
+
 Status EntityService::Delete(const WriteAccess& w, std::string_view tenant, std::string_view id) {
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();

@@ -33,6 +33,7 @@
 #include "broker/write_access.h"
 #include "ngsild/entity.h"
 #include "ngsild/parse.h"
+#include "ngsild/stored_render.h"
 #include "ngsild/update.h"
 #include "store/store.h"
 #include "util/status.h"
@@ -96,6 +97,9 @@ class EntityService {
   Status Create(const WriteAccess& w, std::string_view tenant, ngsild::Entity e);
   // Retrieve Entity. NotFound for an unknown tenant or id.
   Result<ngsild::Entity> Get(std::string_view tenant, std::string_view id);
+  // Get(), the entity left in its storage text (for rendering straight from it, see
+  // ngsild/stored_render.h). NotFound likewise, and for an expired transient entity.
+  Result<ngsild::StoredEntity> GetStored(std::string_view tenant, std::string_view id);
   // Delete Entity. NotFound if absent.
   Status Delete(const WriteAccess& w, std::string_view tenant, std::string_view id);
   // Replace Entity (PUT): keeps createdAt. NotFound if absent. `e.types` empty keeps the types.

@@ -348,9 +348,11 @@ class QueryRun {
     if (!q_.q && !q_.geo && !q_.scope && !q_.view) return true;
     auto e = ngsild::DeserializeEntity(rec.document);
     if (!e.ok()) return e.status();
+    redacted_ = false;
     if (q_.view) {
       // Every filter sees only what the caller may read (nor may the count reveal more).
       if (!q_.view->Visible(*e)) return false;
+      redacted_ = !q_.view->ShowsEverything(e->id, e->types, e->owner);
       q_.view->Redact(*e);
       if (!q_.attrs.empty() && !Intersects(e->AttributeNames(), q_.attrs)) return false;
     }
@@ -371,6 +373,20 @@ class QueryRun {
   // the page when the index decided it). False when nothing more is needed.
   Result<bool> Accept(std::optional<ngsild::Entity> entity, const store::EntityRecord* rec, std::string_view id) {
     if (seen_++ >= q_.offset && page_.size() < q_.limit) {
+      if (q_.as_text) {
+        // What the caller sees: the stored text unless the view changed the entity; read in
+        // Finish when the index decided the match.
+        std::string doc;
+        if (entity && redacted_) {
+          doc = ngsild::SerializeEntity(*entity);
+        } else if (rec) {
+          doc = rec->document;
+        }
+        page_docs_.push_back(std::move(doc));
+        page_.push_back(std::nullopt);
+        page_ids_.emplace_back(id);
+        return q_.count || page_.size() < q_.limit;
+      }
       if (!entity && rec) {
         auto e = ngsild::DeserializeEntity(rec->document);
         if (!e.ok()) return e.status();
@@ -395,6 +411,7 @@ class QueryRun {
   // Reads the page's entities that the index decided (one batched read), and hands the page
   // over. An entity deleted since the index was read is left out.
   Result<QueryResult> Finish() {
+    if (q_.as_text) return FinishText();
     std::vector<std::string_view> pending;
     for (size_t i = 0; i < page_.size(); ++i) {
       if (!page_[i]) pending.push_back(page_ids_[i]);
@@ -414,6 +431,30 @@ class QueryRun {
         entity = std::move(*e);
       }
       out_.entities.push_back(std::move(*entity));
+    }
+    if (q_.count) out_.total = seen_;
+    return std::move(out_);
+  }
+
+  // Finish() for EntityQuery::as_text.
+  Result<QueryResult> FinishText() {
+    std::vector<std::string_view> pending;
+    for (size_t i = 0; i < page_docs_.size(); ++i) {
+      if (page_docs_[i].empty()) pending.push_back(page_ids_[i]);
+    }
+    std::vector<Result<store::EntityRecord>> records;
+    if (!pending.empty()) records = ts_.GetMany(pending);
+    size_t next = 0;
+    for (auto& doc : page_docs_) {
+      if (doc.empty()) {
+        auto& rec = records[next++];
+        if (!rec.ok()) {
+          if (rec.status().IsNotFound()) continue;
+          return rec.status();
+        }
+        doc = std::move(rec->document);
+      }
+      out_.documents.push_back(std::move(doc));
     }
     if (q_.count) out_.total = seen_;
     return std::move(out_);
@@ -634,6 +675,8 @@ class QueryRun {
   std::unordered_set<std::string> expired_;  // ids of expired transient entities
   QueryResult out_;
   std::vector<std::optional<ngsild::Entity>> page_;  // nullopt: decided by the index, read in Finish
+  std::vector<std::string> page_docs_;               // with as_text: "" until read in Finish
+  bool redacted_ = false;  // the entity RecordMatches last deserialized was changed by the view
   std::vector<std::string> page_ids_;
   uint64_t seen_ = 0;
   uint64_t visited_ = 0;
@@ -767,6 +810,7 @@ Result<QueryResult> QueryService::Query(std::string_view tenant, const EntityQue
   all.offset = 0;
   all.limit = limits_.max_ordered + 1;
   all.count = false;
+  all.as_text = false;
   QueryRun run(**ts, all, limits_, pattern.get());
   auto matches = run.Run();
   if (!matches.ok()) return matches.status();

@@ -53,10 +53,15 @@ struct EntityQuery {
   // What the caller may see (null: everything). Entities it hides are no match; the others are
   // matched and returned redacted.
   const EntityView* view = nullptr;
+  // The page as storage text (QueryResult::documents) instead of entities, for a caller that
+  // renders straight from it (ngsild/stored_render.h): what the caller sees of each entity —
+  // its stored document, or the redacted entity serialized the same way. Ignored with order_by.
+  bool as_text = false;
 };
 
 struct QueryResult {
-  std::vector<ngsild::Entity> entities;
+  std::vector<ngsild::Entity> entities;  // empty with EntityQuery::as_text
+  std::vector<std::string> documents;    // with EntityQuery::as_text: the page, in order
   std::optional<uint64_t> total;   // set when EntityQuery::count
 };
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -28,7 +29,13 @@ class NameCache {
   const std::string& Compact(std::string_view iri, const Context& ctx);
 
  private:
-  std::map<std::string, std::string, std::less<>> names_;
+  // Hashed, not ordered: the IRIs of one vocabulary share a long prefix, which an ordered map
+  // compares again at every step of every lookup.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> names_;
 };
 
 struct RenderOptions {
