@@ -40,6 +40,7 @@
 
 #include "broker/index_terms.h"
 #include "broker/tenancy.h"
+#include "ngsild/stored_render.h"
 #include "util/time.h"
 
 namespace cityhub::broker {
@@ -183,6 +184,8 @@ class QueryRun {
     types_ = q.types;
     std::sort(types_.begin(), types_.end());
     types_.erase(std::unique(types_.begin(), types_.end()), types_.end());
+    if (q.q) filter_attrs_ = q.q->Attributes();
+    if (q.geo) filter_attrs_.push_back(q.geo->geoproperty());
   }
 
   Result<QueryResult> Run() {
@@ -346,6 +349,16 @@ class QueryRun {
     if (q_.type_selection && !q_.type_selection->Matches(rec.types)) return false;
     if (!q_.attrs.empty() && !Intersects(rec.attributes, q_.attrs)) return false;
     if (!q_.q && !q_.geo && !q_.scope && !q_.view) return true;
+    if (!q_.view) {
+      // The filters read only the attributes they name (and the scope): only those are parsed.
+      // The page's entities are read whole later (Accept), when they are needed as entities.
+      auto stored = ngsild::StoredEntity::Read(rec.document);
+      if (!stored.ok()) return stored.status();
+      auto part = stored->Decode(&filter_attrs_);
+      if (!part.ok()) return part.status();
+      return (!q_.q || q_.q->Matches(*part)) && (!q_.geo || q_.geo->Matches(*part)) &&
+             (!q_.scope || q_.scope->Matches(*part));
+    }
     auto e = ngsild::DeserializeEntity(rec.document);
     if (!e.ok()) return e.status();
     redacted_ = false;
@@ -676,7 +689,8 @@ class QueryRun {
   QueryResult out_;
   std::vector<std::optional<ngsild::Entity>> page_;  // nullopt: decided by the index, read in Finish
   std::vector<std::string> page_docs_;               // with as_text: "" until read in Finish
-  bool redacted_ = false;  // the entity RecordMatches last deserialized was changed by the view
+  bool redacted_ = false;
+  std::vector<std::string> filter_attrs_;  // the attributes q and the geo-query read  // the entity RecordMatches last deserialized was changed by the view
   std::vector<std::string> page_ids_;
   uint64_t seen_ = 0;
   uint64_t visited_ = 0;

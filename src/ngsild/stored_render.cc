@@ -4,6 +4,7 @@
 // give the same text; stored_render_test.cc checks that on every Smart Data Model example.
 #include "ngsild/stored_render.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -14,6 +15,15 @@
 
 namespace cityhub::ngsild {
 namespace {
+
+// The bytes that open or close something inside a JSON value.
+struct Structural {
+  bool is[256] = {};
+  constexpr Structural() {
+    for (unsigned char c : std::string_view("\"{}[]")) is[c] = true;
+  }
+};
+constexpr Structural kStructural;
 
 // Locates JSON values in a text. Trusts nothing: every step is bounds-checked and a malformed
 // text makes the call return false (the caller reports it), never reads past the end.
@@ -62,7 +72,11 @@ class Scanner {
     if (c == '"') return String(out);
     if (c == '{' || c == '[') {
       int depth = 0;
-      while (i_ < s_.size()) {
+      const size_t n = s_.size();
+      while (i_ < n) {
+        // Most bytes of a value are neither quotes nor brackets: step over them in a tight loop.
+        while (i_ < n && !kStructural.is[static_cast<unsigned char>(s_[i_])]) ++i_;
+        if (i_ == n) break;
         const char d = s_[i_];
         if (d == '"') {
           std::string_view skipped;
@@ -72,7 +86,7 @@ class Scanner {
         ++i_;
         if (d == '{' || d == '[') {
           ++depth;
-        } else if ((d == '}' || d == ']') && --depth == 0) {
+        } else if (--depth == 0) {
           *out = s_.substr(begin, i_ - begin);
           return true;
         }
@@ -504,6 +518,35 @@ Result<StoredEntity> StoredEntity::Read(std::string text) {
   if (!ok || !attrs_ok) return Status::Internal("stored entity document is corrupt");
   if (!has_id || !has_types || !has_attrs) return Status::Internal("stored entity document lacks id, type or attrs");
   return e;
+}
+
+Result<Entity> StoredEntity::Decode(const std::vector<std::string>* only) const {
+  Entity out;
+  out.id = id;
+  out.types = types;
+  out.owner = owner;
+  out.created_at = created_at;
+  out.modified_at = modified_at;
+  out.expires_at = expires_at;
+  out.expires_fraction = expires_fraction;
+  boost::system::error_code ec;
+  if (scope.len) {
+    out.scope = util::ParseJson(span(scope), ec);
+    if (ec) return Status::Internal("stored entity document is corrupt");
+  }
+  for (const auto& attr : attrs) {
+    if (only && std::find(only->begin(), only->end(), attr.name) == only->end()) continue;
+    boost::json::value parsed = util::ParseJson(span(attr.instances), ec);
+    if (ec || !parsed.is_array()) return Status::Internal("stored entity document has a malformed attribute");
+    Instances instances;
+    instances.reserve(parsed.get_array().size());
+    for (auto& inst : parsed.get_array()) {
+      if (!inst.is_object()) return Status::Internal("stored entity document has a malformed attribute");
+      instances.push_back(std::move(inst.get_object()));
+    }
+    out.attrs.emplace(attr.name, std::move(instances));
+  }
+  return out;
 }
 
 bool StoredEntity::HasAnyOf(const std::set<std::string>& names) const {

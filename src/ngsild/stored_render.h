@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ngsild/context.h"
+#include "ngsild/entity.h"
 #include "ngsild/render.h"
 #include "util/status.h"
 #include "util/time.h"
@@ -50,6 +51,10 @@ class StoredEntity {
   std::vector<Attribute> attrs;    // in stored (ascending) order
 
   bool ExpiredAt(int64_t now_ms) const { return expires_at != 0 && expires_at <= now_ms; }
+  // The entity, as DeserializeEntity gives it; with `only`, just those attributes (expanded
+  // names) parsed and kept — enough for a filter that reads no others (a q, a geo-query, scopeQ),
+  // at the cost of parsing what it reads. Internal for a malformed attribute.
+  Result<Entity> Decode(const std::vector<std::string>* only = nullptr) const;
   // True if one of `names` (expanded) has an instance.
   bool HasAnyOf(const std::set<std::string>& names) const;
 

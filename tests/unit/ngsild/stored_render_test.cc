@@ -49,6 +49,24 @@ std::string StoredText(const std::string& stored, const Context& ctx, const Rend
 // with and without a shared NameCache.
 int ExpectSameEverywhere(const Entity& e, const Context& ctx, const std::string& what) {
   const std::string stored = SerializeEntity(e);
+  // Decoding: the whole entity as DeserializeEntity gives it; with a list, those attributes only.
+  auto read = StoredEntity::Read(stored);
+  EXPECT_TRUE(read.ok());
+  if (read.ok()) {
+    auto whole = read->Decode();
+    EXPECT_TRUE(whole.ok());
+    if (whole.ok()) EXPECT_EQ(SerializeEntity(*whole), stored) << what;
+    if (!e.attrs.empty()) {
+      const std::vector<std::string> only{e.attrs.rbegin()->first, "https://example.org/absent"};
+      auto part = read->Decode(&only);
+      EXPECT_TRUE(part.ok());
+      if (part.ok()) {
+        Entity expected = e;
+        std::erase_if(expected.attrs, [&](const auto& a) { return a.first != only.front(); });
+        EXPECT_EQ(SerializeEntity(*part), SerializeEntity(expected)) << what;
+      }
+    }
+  }
   std::set<std::string> some;
   if (!e.attrs.empty()) {
     some.insert(e.attrs.begin()->first);
