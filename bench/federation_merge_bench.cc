@@ -119,7 +119,8 @@ size_t RenderStored(const std::vector<std::string>& docs, const ngsild::Context&
   for (const auto& doc : docs) {
     if (out.size() > 1) out += ',';
     auto e = ngsild::StoredEntity::Read(doc);
-    if (!e.ok() || !ngsild::RenderStored(*e, ctx, opts, &out).ok()) throw std::runtime_error("bad stored entity");
+    if (!e.ok()) throw std::runtime_error("bad stored entity");
+    if (!ngsild::RenderStored(*e, ctx, opts, &out).ok()) throw std::runtime_error("stored entity not rendered");
   }
   out += ']';
   return out.size();

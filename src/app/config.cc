@@ -143,7 +143,10 @@ void AddServeOptions(CLI::App& serve, Config& c) {
   opt("--max-connections-per-address", c.max_connections_per_address, "CITYHUB_MAX_CONNECTIONS_PER_ADDRESS",
       "Open connections one client address (IPv4 address, IPv6 /64) may hold; beyond it 503 "
       "(0 = no cap). Behind a reverse proxy every client has the proxy's address");
-  opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH", "Deepest JSON nesting accepted in a body (400 beyond)");
+  opt("--max-json-depth", c.max_json_depth, "CITYHUB_MAX_JSON_DEPTH",
+      "Deepest JSON nesting accepted in a body (400 beyond), at most 512 (stored entities are read "
+      "back with room for that)")
+      ->check(CLI::Range(size_t{1}, size_t{512}));
   opt("--entity-map-ttl-s", c.entity_map_ttl_s, "CITYHUB_ENTITY_MAP_TTL_S",
       "Seconds an EntityMap made by a query with entityMap=true is kept (its expiresAt), "
       "at most 86400");

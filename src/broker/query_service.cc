@@ -689,8 +689,8 @@ class QueryRun {
   QueryResult out_;
   std::vector<std::optional<ngsild::Entity>> page_;  // nullopt: decided by the index, read in Finish
   std::vector<std::string> page_docs_;               // with as_text: "" until read in Finish
-  bool redacted_ = false;
-  std::vector<std::string> filter_attrs_;  // the attributes q and the geo-query read  // the entity RecordMatches last deserialized was changed by the view
+  bool redacted_ = false;  // the entity RecordMatches last deserialized was changed by the view
+  std::vector<std::string> filter_attrs_;  // the attributes q and the geo-query read
   std::vector<std::string> page_ids_;
   uint64_t seen_ = 0;
   uint64_t visited_ = 0;

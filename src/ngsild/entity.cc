@@ -186,7 +186,9 @@ std::string SerializeEntity(const Entity& e) {
 
 Result<Entity> DeserializeEntity(std::string_view text) {
   boost::system::error_code ec;
-  json::value v = util::ParseJson(text, ec);
+  json::parse_options opts;
+  opts.max_depth = kStoredMaxDepth;
+  json::value v = util::ParseJson(text, opts, ec);
   if (ec || !v.is_object()) return Status::Internal("stored entity document is corrupt");
   json::object& doc = v.get_object();
   Entity e;

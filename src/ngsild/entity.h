@@ -95,6 +95,11 @@ AttrType AttrTypeOf(const Instance& inst);
 // True for the members of an instance that are NGSI-LD keywords, not sub-attributes.
 bool IsInstanceKeyword(std::string_view member);
 
+// The nesting a stored entity document may reach: a body's deepest (at most 512, see
+// --max-json-depth) plus the levels the storage form wraps values in. Reading a stored entity
+// must never refuse what a write accepted.
+inline constexpr size_t kStoredMaxDepth = 600;
+
 // Storage form: compact JSON text with expanded names. Parse returns Internal on corruption.
 std::string SerializeEntity(const Entity& e);
 Result<Entity> DeserializeEntity(std::string_view doc);

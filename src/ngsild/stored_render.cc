@@ -530,13 +530,15 @@ Result<Entity> StoredEntity::Decode(const std::vector<std::string>* only) const 
   out.expires_at = expires_at;
   out.expires_fraction = expires_fraction;
   boost::system::error_code ec;
+  boost::json::parse_options deep;
+  deep.max_depth = kStoredMaxDepth;
   if (scope.len) {
-    out.scope = util::ParseJson(span(scope), ec);
+    out.scope = util::ParseJson(span(scope), deep, ec);
     if (ec) return Status::Internal("stored entity document is corrupt");
   }
   for (const auto& attr : attrs) {
     if (only && std::find(only->begin(), only->end(), attr.name) == only->end()) continue;
-    boost::json::value parsed = util::ParseJson(span(attr.instances), ec);
+    boost::json::value parsed = util::ParseJson(span(attr.instances), deep, ec);
     if (ec || !parsed.is_array()) return Status::Internal("stored entity document has a malformed attribute");
     Instances instances;
     instances.reserve(parsed.get_array().size());
@@ -556,11 +558,13 @@ bool StoredEntity::HasAnyOf(const std::set<std::string>& names) const {
   return false;
 }
 
-bool RenderStoredServes(const RenderOptions& opts) { return opts.lang == nullptr; }
-
 Status RenderStored(const StoredEntity& e, const Context& ctx, const RenderOptions& opts, std::string* out) {
+  const size_t before = out->size();
   Writer w(ctx, opts);
-  if (!w.Entity(e, *out)) return Status::Internal("stored entity document has a malformed attribute");
+  if (!w.Entity(e, *out)) {
+    out->resize(before);
+    return Status::Internal("stored entity document has a malformed attribute");
+  }
   return Status::Ok();
 }
 

@@ -62,11 +62,13 @@ class StoredEntity {
   std::string text_;
 };
 
-// True if RenderStored serves `opts` (no `lang`; the other options are all served).
-bool RenderStoredServes(const RenderOptions& opts);
-
 // Appends the entity rendered as RenderEntity would give it, serialized, to `out`.
-// Requires RenderStoredServes(opts). Internal if an instance in the text is malformed.
+// `opts.lang` must be null. Members are written as they come, never merged: two names of one
+// object cannot compact alike (Context::CompactIri is one-to-one — core terms cannot be
+// redefined, and @vocab and prefix forms are only used when they expand back to the IRI), so
+// there is nothing a DOM object would have merged. The scanner locates values without
+// validating them (the text is the store's own): Internal, nothing appended, when it finds the
+// structure broken.
 Status RenderStored(const StoredEntity& e, const Context& ctx, const RenderOptions& opts, std::string* out);
 
 }  // namespace cityhub::ngsild

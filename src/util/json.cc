@@ -37,7 +37,18 @@ struct ExactHandler {
   bool on_string_part(json::string_view s, std::size_t, error_code&) { st.push_chars(s); return true; }
   bool on_string(json::string_view s, std::size_t, error_code&) { st.push_string(s); return true; }
   bool on_number_part(json::string_view s, error_code&) { number.append(s.data(), s.size()); return true; }
-  bool on_int64(std::int64_t i, json::string_view, error_code&) { number.clear(); st.push_int64(i); return true; }
+  bool on_int64(std::int64_t i, json::string_view s, error_code&) {
+    // "-0" is kept as the double -0.0 (which the serializer writes as "-0" again), not the
+    // integer 0: so a stored -0 reads back as it was written, whichever way it is read.
+    const bool minus_zero = i == 0 && (number.empty() ? !s.empty() && s.front() == '-' : number.front() == '-');
+    number.clear();
+    if (minus_zero) {
+      st.push_double(-0.0);
+    } else {
+      st.push_int64(i);
+    }
+    return true;
+  }
   bool on_uint64(std::uint64_t u, json::string_view, error_code&) { number.clear(); st.push_uint64(u); return true; }
   bool on_double(double d, json::string_view s, error_code& ec) {
     number.append(s.data(), s.size());

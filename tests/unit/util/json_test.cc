@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <boost/json.hpp>
 
 namespace cityhub::util {
@@ -22,6 +24,23 @@ TEST(ParseJson, DoublesAreCorrectlyRoundedAndRoundTrip) {
   json::value again = ParseJson(json::serialize(v), ec);
   ASSERT_FALSE(ec);
   EXPECT_EQ(again, v);
+}
+
+TEST(ParseJson, MinusZeroStaysMinusZeroThroughSerializing) {
+  // A stored -0 is read back as it was written: the entity's stored text is copied to clients
+  // as it is (ngsild/stored_render.h), so parsing and re-serializing must agree with it.
+  boost::system::error_code ec;
+  json::value v = ParseJson("[-0, 0, -0.0, -1, -00]", ec);
+  EXPECT_TRUE(ec);  // "-00" is not JSON
+  v = ParseJson("[-0, 0, -0.0, -1]", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(v.at(0).is_double());
+  EXPECT_TRUE(std::signbit(v.at(0).as_double()));
+  EXPECT_EQ(v.at(1).as_int64(), 0);
+  EXPECT_TRUE(std::signbit(v.at(2).as_double()));
+  EXPECT_EQ(v.at(3).as_int64(), -1);
+  EXPECT_EQ(SerializeJson(v), "[-0,0,-0,-1]");
+  EXPECT_EQ(SerializeJson(ParseJson(SerializeJson(v), ec)), "[-0,0,-0,-1]");
 }
 
 TEST(ParseJson, RejectsOverflowTrailingDataAndDepth) {
