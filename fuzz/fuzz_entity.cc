@@ -1,7 +1,9 @@
 // Fuzz target: request JSON and NGSI-LD validation — what POST /entities does with a body:
 // exact JSON parsing with a depth limit, entity parsing/validation, serialization to the
 // stored form and back, and rendering in every format. Must never crash, hang or leak; a
-// valid entity must survive the store round trip unchanged.
+// valid entity must survive the store round trip unchanged, and its rendering from the stored
+// text (stored_render.h) must be the DOM rendering's text exactly. The input is also read as
+// if it were a stored document (StoredEntity::Read, RenderStored): never a crash or overread.
 #include <cstdint>
 #include <cstdlib>
 
@@ -11,10 +13,16 @@
 #include "ngsild/entity.h"
 #include "ngsild/parse.h"
 #include "ngsild/render.h"
+#include "ngsild/stored_render.h"
 #include "util/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cityhub;
+  if (auto raw = ngsild::StoredEntity::Read(std::string(fuzz::AsText(data, size))); raw.ok()) {
+    std::string out;
+    (void)ngsild::RenderStored(*raw, fuzz::CoreContext(), ngsild::RenderOptions{}, &out);
+    (void)raw->Decode();
+  }
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = 64;
@@ -31,7 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ngsild::RenderOptions r;
     r.format = format;
     r.sys_attrs = true;
-    (void)util::SerializeJson(ngsild::RenderEntity(*e, ctx, r));
+    const std::string dom = util::SerializeJson(ngsild::RenderEntity(*e, ctx, r));
+    auto read = ngsild::StoredEntity::Read(stored);
+    if (!read.ok()) std::abort();
+    std::string text;
+    if (!ngsild::RenderStored(*read, ctx, r, &text).ok() || text != dom) std::abort();  // the two paths agree
   }
   return 0;
 }
