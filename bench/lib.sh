@@ -33,3 +33,21 @@ for role in roles:
 PY
   )
 }
+
+# ab_rounds MEASURE BIN…: builds side by side (the run_*_ab.sh scripts). ROUNDS (default 3)
+# rounds; in each, every BIN in turn serves a fresh hub on $PORT from $WORK/hub, loaded with
+# $BENCH_ENTITIES parking spots, then `MEASURE ROUND BIN` runs against it and the hub stops.
+ab_rounds() {
+  local measure=$1; shift
+  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+  for round in $(seq 1 "${ROUNDS:-3}"); do
+    for bin in "$@"; do
+      rm -rf "$WORK/hub"
+      "$bin" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/hub" --log-level warn & HUB=$!
+      wait_ready $PORT
+      python3 bench/load_entities.py --port $PORT --entities "$BENCH_ENTITIES" --batch 1000 --conns 2 >/dev/null
+      "$measure" "$round" "$bin"
+      stop_hub
+    done
+  done
+}

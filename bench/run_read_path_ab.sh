@@ -17,20 +17,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 . bench/lib.sh
 
 figures() { awk '/Non-2xx/{bad=1} /Requests\/sec/{r=$2} / 50%/{p50=$2} / 99%/{p=$2} END{if (bad) {print "non-2xx answers!"; exit 1} print r " req/s, p50 " p50 ", p99 " p}'; }
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-for round in $(seq 1 "${ROUNDS:-3}"); do
-  for bin in "$@"; do
-    rm -rf "$WORK/hub"
-    "$bin" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/hub" --log-level warn & HUB=$!
-    wait_ready $PORT
-    python3 bench/load_entities.py --port $PORT --entities "$N" --batch 1000 --conns 2 >/dev/null
-    get=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | figures)
-    q1=$(wrk -t1 -c1 -d6s --latency -s bench/wrk/query_site.lua "http://127.0.0.1:$PORT" | figures)
-    q32=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/query_site.lua "http://127.0.0.1:$PORT" | figures)
-    echo "round $round  $bin"
-    echo "  GET by id, 32 conns        $get"
-    echo "  query of a site, 1 conn    $q1"
-    echo "  query of a site, 32 conns  $q32"
-    stop_hub
-  done
-done
+measure() {  # round, binary
+  local get q1 q32
+  get=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | figures)
+  q1=$(wrk -t1 -c1 -d6s --latency -s bench/wrk/query_site.lua "http://127.0.0.1:$PORT" | figures)
+  q32=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/query_site.lua "http://127.0.0.1:$PORT" | figures)
+  echo "round $1  $2"
+  echo "  GET by id, 32 conns        $get"
+  echo "  query of a site, 1 conn    $q1"
+  echo "  query of a site, 32 conns  $q32"
+}
+ab_rounds measure "$@"

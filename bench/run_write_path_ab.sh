@@ -16,16 +16,9 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 . bench/lib.sh
 
 rate_p99() { awk '/Requests\/sec/{r=$2} / 99%/{p=$2} END{print r " req/s, p99 " p}'; }
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-for round in $(seq 1 "${ROUNDS:-3}"); do
-  for bin in "$@"; do
-    rm -rf "$WORK/hub"
-    "$bin" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/hub" --log-level warn & HUB=$!
-    wait_ready $PORT
-    python3 bench/load_entities.py --port $PORT --entities "$N" --batch 1000 --conns 2 >/dev/null
-    patch=$(wrk -t2 -c32 -d8s --latency -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | rate_p99)
-    get=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | rate_p99)
-    echo "round $round  $bin  PATCH $patch  GET $get  steal $(top -b -n1 | awk -F, '/Cpu/{print $8}')"
-    stop_hub
-  done
-done
+measure() {  # round, binary
+  patch=$(wrk -t2 -c32 -d8s --latency -s bench/wrk/patch_attrs.lua "http://127.0.0.1:$PORT" | rate_p99)
+  get=$(wrk -t2 -c32 -d6s --latency -s bench/wrk/get_entity.lua "http://127.0.0.1:$PORT" | rate_p99)
+  echo "round $1  $2  PATCH $patch  GET $get  steal $(top -b -n1 | awk -F, '/Cpu/{print $8}')"
+}
+ab_rounds measure "$@"
