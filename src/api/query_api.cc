@@ -189,16 +189,14 @@ Response RunQuery(const Request& req, const ApiDeps& deps, const EntityRead& in,
   q.as_text = in.RendersFromText() && q.order_by.empty();
   auto result = deps.queries->Query(in.tenant, q);
   if (!result.ok()) return Problem(result.status());
+  const bool more = page->limit > 0 && (q.as_text ? result->documents.size() : result->entities.size()) > page->limit;
   Response r;
-  bool more = false;
   if (q.as_text) {
-    more = page->limit > 0 && result->documents.size() > page->limit;
     if (more) result->documents.pop_back();
     auto body = in.RenderTextList(std::move(result->documents));
     if (!body.ok()) return Problem(body.status());
     r = JsonTextResponse(200, std::move(*body), in.media, *in.ctx);
   } else {
-    more = page->limit > 0 && result->entities.size() > page->limit;
     if (more) result->entities.pop_back();
     auto body = RenderAnswer(in, std::move(result->entities), deps, view.get(), false);
     if (!body.ok()) return Problem(body.status());

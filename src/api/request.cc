@@ -327,35 +327,40 @@ Result<std::optional<std::set<std::string>>> AttrsParam(const http::Request& req
   return std::optional<std::set<std::string>>(std::move(out));
 }
 
-http::Response JsonResponse(int status, json::value body, MediaType media, const ngsild::Context& ctx) {
+namespace {
+// A response's headers for `media`: its Content-Type, and the @context in a Link header unless
+// the body carries it (`context_in_body`).
+http::Response JsonHeaders(int status, MediaType media, bool context_in_body, const ngsild::Context& ctx) {
   http::Response r;
   r.status = status;
-  const json::value& ctx_json = ctx.AsJson();
+  r.headers.Add("Content-Type", media == MediaType::kLdJson    ? "application/ld+json"
+                                : media == MediaType::kGeoJson ? "application/geo+json"
+                                                               : "application/json");
+  if (!context_in_body) {
+    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));
+  }
+  return r;
+}
+}  // namespace
+
+http::Response JsonResponse(int status, json::value body, MediaType media, const ngsild::Context& ctx) {
+  bool context_in_body = false;
   if (media == MediaType::kLdJson) {
-    AddContextTo(body, ctx_json);
-    r.headers.Add("Content-Type", "application/ld+json");
+    AddContextTo(body, ctx.AsJson());
+    context_in_body = true;
   } else if (media == MediaType::kGeoJson && body.is_object()) {
     // A GeoJSON Feature or FeatureCollection carries its @context as a top-level member
     // (GS CIM 009 §5.2.29, §5.2.30), as a JSON-LD body does.
-    body.get_object()["@context"] = ctx_json;
-    r.headers.Add("Content-Type", "application/geo+json");
-  } else {
-    r.headers.Add("Content-Type", media == MediaType::kGeoJson ? "application/geo+json" : "application/json");
-    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));
+    body.get_object()["@context"] = ctx.AsJson();
+    context_in_body = true;
   }
+  http::Response r = JsonHeaders(status, media, context_in_body, ctx);
   r.body = util::SerializeJson(body);
   return r;
 }
 
 http::Response JsonTextResponse(int status, std::string body, MediaType media, const ngsild::Context& ctx) {
-  http::Response r;
-  r.status = status;
-  if (media == MediaType::kLdJson) {
-    r.headers.Add("Content-Type", "application/ld+json");
-  } else {
-    r.headers.Add("Content-Type", "application/json");
-    r.headers.Add("Link", fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", ctx.LinkUrl(), kContextRel));
-  }
+  http::Response r = JsonHeaders(status, media, media == MediaType::kLdJson, ctx);
   r.body = std::move(body);
   return r;
 }

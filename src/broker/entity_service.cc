@@ -123,19 +123,18 @@ Status EntityService::EnsureIndexed(const std::function<void(std::string_view, u
 }
 
 namespace {
+Status NoSuchEntity(std::string_view id) { return Status::NotFound(fmt::format("entity '{}' does not exist", id)); }
+
 // The entity of `record`, read for `id`; NotFound (naming the entity) if there is none.
 Result<Entity> EntityOf(const Result<store::EntityRecord>& record, std::string_view id) {
-  if (!record.ok()) {
-    if (record.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
-    return record.status();
-  }
+  if (!record.ok()) return record.status().IsNotFound() ? NoSuchEntity(id) : record.status();
   return ngsild::DeserializeEntity(record.value().document);
 }
 
 // Likewise, and NotFound if the entity has expired (a transient entity past its expiresAt).
 Result<Entity> LiveEntityOf(const Result<store::EntityRecord>& record, std::string_view id) {
   auto e = EntityOf(record, id);
-  if (e.ok() && e->ExpiredAt(util::NowMillis())) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+  if (e.ok() && e->ExpiredAt(util::NowMillis())) return NoSuchEntity(id);
   return e;
 }
 }  // namespace
@@ -234,12 +233,9 @@ Result<ngsild::StoredEntity> EntityService::GetStored(std::string_view tenant, s
   auto ts = OpenTenant(tenant, false);
   if (!ts.ok()) return ts.status();
   auto record = (*ts)->Get(id);
-  if (!record.ok()) {
-    if (record.status().IsNotFound()) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
-    return record.status();
-  }
+  if (!record.ok()) return record.status().IsNotFound() ? NoSuchEntity(id) : record.status();
   auto e = ngsild::StoredEntity::Read(std::move(record->document));
-  if (e.ok() && e->ExpiredAt(util::NowMillis())) return Status::NotFound(fmt::format("entity '{}' does not exist", id));
+  if (e.ok() && e->ExpiredAt(util::NowMillis())) return NoSuchEntity(id);
   return e;
 }
 

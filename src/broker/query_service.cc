@@ -424,50 +424,35 @@ class QueryRun {
   // Reads the page's entities that the index decided (one batched read), and hands the page
   // over. An entity deleted since the index was read is left out.
   Result<QueryResult> Finish() {
-    if (q_.as_text) return FinishText();
-    std::vector<std::string_view> pending;
+    // Not yet read: an entity (or, with as_text, a document) the index decided.
+    auto pending = [&](size_t i) { return q_.as_text ? page_docs_[i].empty() : !page_[i]; };
+    std::vector<std::string_view> ids;
     for (size_t i = 0; i < page_.size(); ++i) {
-      if (!page_[i]) pending.push_back(page_ids_[i]);
+      if (pending(i)) ids.push_back(page_ids_[i]);
     }
     std::vector<Result<store::EntityRecord>> records;
-    if (!pending.empty()) records = ts_.GetMany(pending);
+    if (!ids.empty()) records = ts_.GetMany(ids);
     size_t next = 0;
-    for (auto& entity : page_) {
-      if (!entity) {
+    for (size_t i = 0; i < page_.size(); ++i) {
+      if (pending(i)) {
         auto& rec = records[next++];
         if (!rec.ok()) {
           if (rec.status().IsNotFound()) continue;
           return rec.status();
         }
-        auto e = ngsild::DeserializeEntity(rec->document);
-        if (!e.ok()) return e.status();
-        entity = std::move(*e);
-      }
-      out_.entities.push_back(std::move(*entity));
-    }
-    if (q_.count) out_.total = seen_;
-    return std::move(out_);
-  }
-
-  // Finish() for EntityQuery::as_text.
-  Result<QueryResult> FinishText() {
-    std::vector<std::string_view> pending;
-    for (size_t i = 0; i < page_docs_.size(); ++i) {
-      if (page_docs_[i].empty()) pending.push_back(page_ids_[i]);
-    }
-    std::vector<Result<store::EntityRecord>> records;
-    if (!pending.empty()) records = ts_.GetMany(pending);
-    size_t next = 0;
-    for (auto& doc : page_docs_) {
-      if (doc.empty()) {
-        auto& rec = records[next++];
-        if (!rec.ok()) {
-          if (rec.status().IsNotFound()) continue;
-          return rec.status();
+        if (q_.as_text) {
+          page_docs_[i] = std::move(rec->document);
+        } else {
+          auto e = ngsild::DeserializeEntity(rec->document);
+          if (!e.ok()) return e.status();
+          page_[i] = std::move(*e);
         }
-        doc = std::move(rec->document);
       }
-      out_.documents.push_back(std::move(doc));
+      if (q_.as_text) {
+        out_.documents.push_back(std::move(page_docs_[i]));
+      } else {
+        out_.entities.push_back(std::move(*page_[i]));
+      }
     }
     if (q_.count) out_.total = seen_;
     return std::move(out_);
